@@ -1,0 +1,44 @@
+"""Forward mode: a trace whose tracers carry a primal and a tangent of the same shape."""
+
+from __future__ import annotations
+
+from funcad.core.trace import Trace, Tracer
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("_tangent",)
+
+    def __init__(self, trace, value, tangent):
+        self._trace = trace
+        self._value = value
+        self._tangent = tangent
+
+
+class JVPTrace(Trace):
+    __slots__ = ()
+
+    def new_input(self, value, tangent) -> JVPTracer:
+        return JVPTracer(self, value, tangent)
+
+    def process(self, prim, args, kwargs):
+        primals = []
+        tangents = []
+        for i, a in enumerate(args):
+            if isinstance(a, JVPTracer) and a._trace is self:
+                tangents.append((i, a._tangent))
+                a = a._value
+            primals.append(a)
+        ans = prim(*primals, **kwargs)
+        out_tangent = None
+        for i, t in tangents:
+            rule = prim.jvp_rule(i)
+            if rule is None:
+                if prim.vjps:
+                    raise NotImplementedError(f"funcad.ops.{prim.name}: no forward-mode (JVP) rule for argument {i}")
+                continue
+            contribution = rule(t, ans, *primals, **kwargs)
+            if contribution is not None:
+                out_tangent = contribution if out_tangent is None else out_tangent + contribution
+        if out_tangent is None:
+            return ans
+        return JVPTracer(self, ans, out_tangent)

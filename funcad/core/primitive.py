@@ -1,0 +1,96 @@
+"""Primitives: the unit of the engine. One name, one array forward, one VJP and one JVP rule.
+
+Rules are written in funcad ops, so differentiating a rule (gradients of gradients)
+needs nothing extra. ``Primitive.__call__`` is the single dispatch point every op
+goes through: it resolves bound Parameters, finds the highest-level tracer among the
+inputs and hands the op to that tracer's trace, or runs the forward on arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from funcad.core.tensor import Parameter, Tensor
+from funcad.core.trace import Tracer
+
+_wrap = Tensor._wrap
+
+
+def _describe(value) -> str:
+    if isinstance(value, (Tensor, np.ndarray)):
+        return f"{value.dtype}{list(value.shape)}"
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (Tensor, np.ndarray)):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    return repr(value) if len(repr(value)) < 40 else type(value).__name__
+
+
+class Primitive:
+    """An op with a numpy forward ``impl`` and per-argument VJP/JVP rules.
+
+    ``defvjp(r0, r1, ...)``: ``r_i(g, ans, *args, **kwargs)`` returns the cotangent of
+    argument i (None marks an argument that takes no gradient). ``defjvp`` likewise maps
+    the tangent of argument i to its contribution to the output's tangent.
+    A primitive with no VJP rules is not differentiable: its output is a constant.
+    """
+
+    def __init__(self, name: str, impl: Callable):
+        self.name = name
+        self.impl = impl
+        self.vjps: tuple = ()
+        self.jvps: tuple = ()
+        self.__doc__ = impl.__doc__
+        self.__wrapped__ = impl
+
+    def defvjp(self, *rules) -> Primitive:
+        self.vjps = rules
+        return self
+
+    def defjvp(self, *rules) -> Primitive:
+        self.jvps = rules
+        return self
+
+    def vjp_rule(self, argnum: int):
+        rules = self.vjps
+        return rules[argnum] if argnum < len(rules) else None
+
+    def jvp_rule(self, argnum: int):
+        rules = self.jvps
+        return rules[argnum] if argnum < len(rules) else None
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *args, **kwargs):
+        top = None
+        resolved = None
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                if a.__class__ is Parameter:
+                    b = a._current()
+                    if b is not a:
+                        if resolved is None:
+                            resolved = list(args)
+                        resolved[i] = a = b
+                if isinstance(a, Tracer) and (top is None or a._trace.level > top._trace.level):
+                    top = a
+        if resolved is not None:
+            args = tuple(resolved)
+        if top is not None:
+            return top._trace.process(self, args, kwargs)
+        return _wrap(self.run(args, kwargs))
+
+    def run(self, args, kwargs):
+        """The forward on plain arrays, with errors that name the op and its inputs."""
+        raw = [a._data if isinstance(a, Tensor) else a for a in args]
+        try:
+            return self.impl(*raw, **kwargs)
+        except (ValueError, IndexError, TypeError) as err:
+            shapes = ", ".join(_describe(a) for a in raw)
+            raise type(err)(f"funcad.ops.{self.name}: {err} (inputs: {shapes})") from None
+
+
+def primitive(impl: Callable) -> Primitive:
+    """Decorator: turn an array function into a Primitive named after it."""
+    return Primitive(impl.__name__, impl)

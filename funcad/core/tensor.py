@@ -1,0 +1,331 @@
+"""Tensor (an immutable array value) and Parameter (a named, rebindable Tensor a Cell owns).
+
+Operators on Tensor delegate to ``funcad.ops``; that module registers itself here at
+import (``bind_ops``) so this file needs no import cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from funcad.core.dtypes import default_array
+
+_ops: Any = None
+
+# Hooks a compiler installs while it traces: reading an unbound Parameter and writing one.
+param_read_hook = None
+param_write_hook = None
+
+
+def bind_ops(module) -> None:
+    global _ops
+    _ops = module
+
+
+class Tensor:
+    """An immutable numpy-backed array value; every op accepts and returns Tensors."""
+
+    __slots__ = ("_data",)
+    __array_ufunc__ = None  # make ``ndarray <op> Tensor`` defer to Tensor's reflected operators
+    __array_priority__ = 1000
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any = None, dtype: Any = None):
+        if isinstance(data, Tensor):
+            data = np.asarray(data)
+        self._data = default_array(data, dtype)
+
+    @classmethod
+    def _wrap(cls, array) -> Tensor:
+        t = object.__new__(Tensor)
+        t._data = array if type(array) is np.ndarray else np.asarray(array)
+        return t
+
+    # -- array protocol -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    def _concrete(self) -> np.ndarray:
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self._concrete()
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def asnumpy(self) -> np.ndarray:
+        """A copy of the value as a numpy array (MindSpore's name)."""
+        return np.array(self._concrete())
+
+    numpy = asnumpy
+
+    def item(self):
+        return self._concrete().item()
+
+    def tolist(self):
+        return self._concrete().tolist()
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d Tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self._concrete())
+
+    def __float__(self) -> float:
+        return float(self._concrete())
+
+    def __int__(self) -> int:
+        return int(self._concrete())
+
+    def __index__(self) -> int:
+        arr = self._concrete()
+        if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"only integer scalar Tensors can be used as an index, got {arr.dtype}{arr.shape}")
+        return int(arr)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._concrete(), separator=", ", prefix="Tensor(")
+        return f"Tensor({body}, dtype={self.dtype})"
+
+    def __deepcopy__(self, memo):
+        return Tensor._wrap(self._data.copy())
+
+    # -- operators --------------------------------------------------------------------
+    def __add__(self, o):
+        return _ops.add(self, o)
+
+    def __radd__(self, o):
+        return _ops.add(o, self)
+
+    def __sub__(self, o):
+        return _ops.subtract(self, o)
+
+    def __rsub__(self, o):
+        return _ops.subtract(o, self)
+
+    def __mul__(self, o):
+        return _ops.multiply(self, o)
+
+    def __rmul__(self, o):
+        return _ops.multiply(o, self)
+
+    def __truediv__(self, o):
+        return _ops.divide(self, o)
+
+    def __rtruediv__(self, o):
+        return _ops.divide(o, self)
+
+    def __floordiv__(self, o):
+        return _ops.floor_divide(self, o)
+
+    def __rfloordiv__(self, o):
+        return _ops.floor_divide(o, self)
+
+    def __mod__(self, o):
+        return _ops.remainder(self, o)
+
+    def __pow__(self, o):
+        return _ops.power(self, o)
+
+    def __rpow__(self, o):
+        return _ops.power(o, self)
+
+    def __matmul__(self, o):
+        return _ops.matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return _ops.matmul(o, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __lt__(self, o):
+        return _ops.less(self, o)
+
+    def __le__(self, o):
+        return _ops.less_equal(self, o)
+
+    def __gt__(self, o):
+        return _ops.greater(self, o)
+
+    def __ge__(self, o):
+        return _ops.greater_equal(self, o)
+
+    def __eq__(self, o):
+        return _ops.equal(self, o)
+
+    def __ne__(self, o):
+        return _ops.not_equal(self, o)
+
+    def __and__(self, o):
+        return _ops.logical_and(self, o)
+
+    def __or__(self, o):
+        return _ops.logical_or(self, o)
+
+    def __xor__(self, o):
+        return _ops.logical_xor(self, o)
+
+    def __invert__(self):
+        return _ops.logical_not(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    # -- methods ------------------------------------------------------------------------
+    @property
+    def T(self):
+        return _ops.transpose(self)
+
+    def astype(self, dtype):
+        return _ops.cast(self, dtype)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+
+    view = reshape
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.transpose(self, axes or None)
+
+    def swapaxes(self, a, b):
+        return _ops.swapaxes(self, a, b)
+
+    def squeeze(self, axis=None):
+        return _ops.squeeze(self, axis)
+
+    def expand_dims(self, axis):
+        return _ops.expand_dims(self, axis)
+
+    def flatten(self):
+        return _ops.reshape(self, (-1,))
+
+    def sum(self, axis=None, keepdims=False):
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops.min(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _ops.prod(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _ops.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def argmax(self, axis=None):
+        return _ops.argmax(self, axis=axis)
+
+    def argmin(self, axis=None):
+        return _ops.argmin(self, axis=axis)
+
+    def exp(self):
+        return _ops.exp(self)
+
+    def log(self):
+        return _ops.log(self)
+
+    def sqrt(self):
+        return _ops.sqrt(self)
+
+    def tanh(self):
+        return _ops.tanh(self)
+
+    def sigmoid(self):
+        return _ops.sigmoid(self)
+
+    def relu(self):
+        return _ops.relu(self)
+
+    def abs(self):
+        return _ops.abs(self)
+
+    def clip(self, min=None, max=None):
+        return _ops.clip(self, min, max)
+
+    def copy(self):
+        return Tensor._wrap(np.array(self._concrete()))
+
+
+class Parameter(Tensor):
+    """A named Tensor owned by a Cell; transforms may rebind it to a traced value for a while."""
+
+    __slots__ = ("name", "requires_grad", "_bound")
+
+    def __init__(self, data: Any, name: str | None = None, requires_grad: bool = True):
+        super().__init__(data)
+        self.name = name
+        self.requires_grad = requires_grad
+        self._bound = None
+
+    def _current(self):
+        """The value ops see: a transform's traced stand-in if one is bound, else itself."""
+        bound = self._bound
+        if bound is not None:
+            return bound
+        if param_read_hook is not None:
+            return param_read_hook(self)
+        return self
+
+    def set_data(self, data) -> Parameter:
+        """Replace the value (MindSpore's ``set_data``); under a compiler trace, record the write."""
+        if param_write_hook is not None:
+            param_write_hook(self, data)
+            return self
+        if isinstance(data, Tensor):
+            data = data._concrete()
+        self._data = np.array(data, dtype=self._data.dtype if data is not None else None)
+        return self
+
+    def assign_value(self, data) -> Parameter:
+        return self.set_data(data)
+
+    @property
+    def data(self) -> Parameter:
+        return self
+
+    def __repr__(self) -> str:
+        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}, requires_grad={self.requires_grad})"
+
+    def __deepcopy__(self, memo):
+        return Parameter(self._data.copy(), name=self.name, requires_grad=self.requires_grad)

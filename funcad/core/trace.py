@@ -1,0 +1,98 @@
+"""Trace levels and the Tracer base class.
+
+Every running transform (grad, jvp, jit) owns a Trace with a level one above the
+transform it runs inside. A Tracer belongs to one Trace; an op sees the tracer of
+the highest level among its inputs, lets that trace process it, and the trace
+re-binds the op one level lower. Values of other transforms therefore never mix
+(no perturbation confusion).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcad.core.tensor import Tensor
+
+_depth = 0
+
+
+class Trace:
+    """One running transform; subclasses say how an op on their tracers is processed."""
+
+    __slots__ = ("level", "alive")
+
+    def __init__(self):
+        self.level = _depth + 1
+        self.alive = True
+
+    def process(self, prim, args, kwargs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _TraceScope:
+    """Makes ``trace`` the innermost level while its body runs."""
+
+    __slots__ = ("trace", "saved")
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def __enter__(self):
+        global _depth
+        self.saved = _depth
+        _depth = self.trace.level
+        return self.trace
+
+    def __exit__(self, *exc):
+        global _depth
+        _depth = self.saved
+        self.trace.alive = False
+        return False
+
+
+def scope(trace: Trace) -> _TraceScope:
+    return _TraceScope(trace)
+
+
+def current_depth() -> int:
+    return _depth
+
+
+class Tracer(Tensor):
+    """A Tensor stand-in carrying a lower-level value ``_value`` for a running transform."""
+
+    __slots__ = ("_value", "_trace")
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+    @property
+    def _data(self):
+        return self._concrete()
+
+    def _concrete(self) -> np.ndarray:
+        value = self._value
+        return value._concrete() if isinstance(value, Tensor) else np.asarray(value)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype}, level={self._trace.level})"
+
+
+def lower(value, trace: Trace):
+    """Strip ``trace``'s tracer from a value, leaving the value one level down."""
+    if isinstance(value, Tracer) and value._trace is trace:
+        return value._value
+    return value

@@ -1,0 +1,238 @@
+"""grad, value_and_grad, vjp and jvp with MindSpore 2.x's calling conventions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from funcad.core import pytree
+from funcad.core.dtypes import default_array, is_float_dtype
+from funcad.core.forward import JVPTrace
+from funcad.core.reverse import VJPTrace, backward
+from funcad.core.tensor import Parameter, Tensor
+from funcad.core.trace import Tracer, lower, scope
+
+
+def _as_input(value, where: str):
+    """A differentiable leaf: a float Tensor (Python floats become float32)."""
+    if isinstance(value, Tensor):
+        dtype = value.dtype
+        t = value
+    else:
+        arr = default_array(value)
+        dtype = arr.dtype
+        t = Tensor._wrap(arr)
+    if not is_float_dtype(dtype):
+        raise TypeError(f"{where} has dtype {dtype}; only floating-point inputs can be differentiated")
+    return t
+
+
+def _ones_like(value) -> Tensor:
+    return Tensor._wrap(np.ones(value.shape, dtype=value.dtype))
+
+
+def _zeros_like(value) -> Tensor:
+    return Tensor._wrap(np.zeros(value.shape, dtype=value.dtype))
+
+
+def _stop_all_levels(value):
+    from funcad.ops.shape import stop_gradient
+
+    return stop_gradient(value) if isinstance(value, Tensor) else value
+
+
+def _normalize_positions(grad_position, fname: str) -> tuple[tuple, bool]:
+    if grad_position is None:
+        return (), False
+    if isinstance(grad_position, (bool, np.bool_)) or not isinstance(grad_position, (int, tuple, list)):
+        raise TypeError(f"{fname}: grad_position must be an int, a tuple of ints or None, got {grad_position!r}")
+    if isinstance(grad_position, int):
+        return (grad_position,), True
+    positions = tuple(grad_position)
+    if not positions or not all(isinstance(p, int) for p in positions):
+        raise ValueError(f"{fname}: grad_position must be a non-empty tuple of ints, got {grad_position!r}")
+    return positions, len(positions) == 1
+
+
+def _normalize_weights(weights, fname: str) -> tuple[list, bool]:
+    if weights is None:
+        return [], False
+    if isinstance(weights, Parameter):
+        return [weights], True
+    if isinstance(weights, Tensor) or not isinstance(weights, Sequence):
+        raise TypeError(f"{fname}: weights must be a Parameter or a list/tuple of Parameters, got {type(weights).__name__}")
+    weights = list(weights)
+    for i, w in enumerate(weights):
+        if not isinstance(w, Parameter):
+            raise TypeError(f"{fname}: weights[{i}] is a {type(w).__name__}, not a Parameter")
+    return weights, False
+
+
+class _Differentiation:
+    """One call of a reverse-mode transform: trace the function, seed the outputs, pull back."""
+
+    def __init__(self, fn, positions, weights, has_aux, fname):
+        self.fn, self.positions, self.weights, self.has_aux, self.fname = fn, positions, weights, has_aux, fname
+
+    def run(self, args: tuple, seeds_from_outputs: Callable | None = None):
+        positions = tuple(p + len(args) if p < 0 else p for p in self.positions)
+        for p, given in zip(positions, self.positions):
+            if not 0 <= p < len(args):
+                raise ValueError(f"{self.fname}: grad_position {given} is out of range for a function called with {len(args)} arguments")
+        trace = VJPTrace()
+        args = list(args)
+        with scope(trace):
+            input_leaves = {}
+            for p in positions:
+                leaves, treedef = pytree.flatten(args[p])
+                tracers = [trace.new_input(_as_input(v, f"{self.fname}: argument at position {p}")) for v in leaves]
+                input_leaves[p] = (tracers, treedef)
+                args[p] = pytree.unflatten(treedef, tracers)
+            weight_tracers = []
+            for w in self.weights:
+                current = w._current()
+                t = trace.new_input(Tensor._wrap(w._data) if current is w else current)
+                weight_tracers.append((w, w._bound))
+                w._bound = t
+            try:
+                out = self.fn(*args)
+            finally:
+                bound_tracers = [w._bound for w in self.weights]
+                for w, previous in weight_tracers:
+                    w._bound = previous
+        if self.has_aux:
+            if not isinstance(out, (tuple, list)) or not out:
+                raise ValueError(f"{self.fname}: has_aux=True needs the function to return a tuple (output, *aux), got {type(out).__name__}")
+            main, aux = out[0], tuple(out[1:])
+        else:
+            main, aux = out, ()
+        main_leaves, main_def = pytree.flatten(main)
+        seeds = [(leaf, _ones_like(leaf)) for leaf in main_leaves if isinstance(leaf, Tracer) and leaf._trace is trace]
+        reached = backward(trace, seeds)
+
+        def cotangent(tracer):
+            g = reached.get(id(tracer))
+            return _zeros_like(tracer._value) if g is None else g
+
+        input_grads = [pytree.unflatten(input_leaves[p][1], [cotangent(t) for t in input_leaves[p][0]]) for p in positions]
+        weight_grads = [cotangent(t) for t in bound_tracers]
+        value = pytree.unflatten(main_def, [lower(v, trace) for v in main_leaves])
+        aux = tuple(_stop_all_levels(lower(a, trace)) for a in pytree.flatten(aux)[0]) if aux else ()
+        return value, aux, input_grads, weight_grads
+
+
+def _package(input_grads, weight_grads, positions, bare_input, weights, bare_weight, return_ids):
+    if return_ids:
+        input_grads = [(p, g) for p, g in zip(positions, input_grads)]
+        weight_grads = [(w.name, g) for w, g in zip(weights, weight_grads)]
+    ig = input_grads[0] if bare_input else tuple(input_grads)
+    wg = weight_grads[0] if bare_weight else tuple(weight_grads)
+    if positions and weights:
+        return ig, wg
+    return ig if positions else wg
+
+
+def _make(fn, grad_position, weights, has_aux, return_ids, with_value, fname):
+    positions, bare_input = _normalize_positions(grad_position, fname)
+    weight_list, bare_weight = _normalize_weights(weights, fname)
+    if not positions and not weight_list:
+        raise ValueError(f"{fname}: grad_position and weights cannot both be None")
+    diff = _Differentiation(fn, positions, weight_list, has_aux, fname)
+
+    def transformed(*args):
+        value, aux, ig, wg = diff.run(args)
+        grads = _package(ig, wg, positions, bare_input, weight_list, bare_weight, return_ids)
+        if with_value:
+            return ((value, *aux) if has_aux else value), grads
+        return (grads, aux) if has_aux else grads
+
+    transformed.__name__ = f"{fname}({getattr(fn, '__name__', 'fn')})"
+    transformed.__wrapped__ = fn
+    return transformed
+
+
+def grad(fn: Callable, grad_position: Any = 0, weights: Any = None, has_aux: bool = False, return_ids: bool = False) -> Callable:
+    """Gradient function of ``fn`` (MindSpore's ``mindspore.grad``)."""
+    return _make(fn, grad_position, weights, has_aux, return_ids, False, "grad")
+
+
+def value_and_grad(fn: Callable, grad_position: Any = 0, weights: Any = None, has_aux: bool = False, return_ids: bool = False) -> Callable:
+    """Function returning ``(value, gradients)`` of ``fn`` (MindSpore's ``mindspore.value_and_grad``)."""
+    return _make(fn, grad_position, weights, has_aux, return_ids, True, "value_and_grad")
+
+
+def vjp(fn: Callable, *inputs, has_aux: bool = False):
+    """``(outputs, vjp_fn)`` (plus ``aux`` with has_aux): vjp_fn maps output cotangents to input ones."""
+    trace = VJPTrace()
+    with scope(trace):
+        tracers = []
+        args = []
+        for p, x in enumerate(inputs):
+            leaves, treedef = pytree.flatten(x)
+            ts = [trace.new_input(_as_input(v, f"vjp: input {p}")) for v in leaves]
+            tracers.append((ts, treedef))
+            args.append(pytree.unflatten(treedef, ts))
+        out = fn(*args)
+    aux = ()
+    if has_aux:
+        if not isinstance(out, (tuple, list)) or len(out) < 2:
+            raise ValueError("vjp: has_aux=True needs the function to return (output, aux)")
+        out, aux = out[0], out[1:]
+        aux = pytree.tree_map(lambda a: _stop_all_levels(lower(a, trace)), aux[0] if len(aux) == 1 else tuple(aux))
+    out_leaves, out_def = pytree.flatten(out)
+
+    def vjp_fn(*cotangents):
+        cot = cotangents[0] if len(cotangents) == 1 else cotangents
+        cot_leaves, cot_def = pytree.flatten(cot)
+        if cot_def != out_def:
+            raise ValueError(f"vjp_fn: cotangent structure {cot_def} does not match the output structure {out_def}")
+        seeds = []
+        for o, c in zip(out_leaves, cot_leaves):
+            c = c if isinstance(c, Tensor) else Tensor(c, dtype=o.dtype)
+            if tuple(c.shape) != tuple(o.shape):
+                raise ValueError(f"vjp_fn: cotangent of shape {tuple(c.shape)} for an output of shape {tuple(o.shape)}")
+            seeds.append((o, c))
+        reached = backward(trace, seeds)
+        grads = [
+            pytree.unflatten(td, [reached.get(id(t)) if id(t) in reached else _zeros_like(t._value) for t in ts])
+            for ts, td in tracers
+        ]
+        return grads[0] if len(grads) == 1 else tuple(grads)
+
+    value = pytree.unflatten(out_def, [lower(v, trace) for v in out_leaves])
+    return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)
+
+
+def jvp(fn: Callable, inputs, v, has_aux: bool = False):
+    """Forward mode: ``(outputs, jvp_outputs)`` (plus ``aux``) of ``fn`` at ``inputs`` along ``v``."""
+    single = not isinstance(inputs, (tuple, list))
+    inputs = (inputs,) if single else tuple(inputs)
+    v = (v,) if single or not isinstance(v, (tuple, list)) else tuple(v)
+    if len(v) != len(inputs):
+        raise ValueError(f"jvp: {len(inputs)} inputs but {len(v)} tangents")
+    trace = JVPTrace()
+    with scope(trace):
+        args = []
+        for p, (x, dx) in enumerate(zip(inputs, v)):
+            x = _as_input(x, f"jvp: input {p}")
+            dx = dx if isinstance(dx, Tensor) else Tensor(dx, dtype=x.dtype)
+            if tuple(dx.shape) != tuple(x.shape):
+                raise ValueError(f"jvp: tangent {p} has shape {tuple(dx.shape)}, input has shape {tuple(x.shape)}")
+            args.append(trace.new_input(x, dx))
+        out = fn(*args)
+    aux = ()
+    if has_aux:
+        out, aux = out[0], tuple(out[1:])
+
+    def tangent(o):
+        if isinstance(o, Tracer) and o._trace is trace:
+            return o._tangent
+        return _zeros_like(o)
+
+    primal = pytree.tree_map(lambda o: lower(o, trace), out)
+    tangents = pytree.tree_map(tangent, out)
+    if has_aux:
+        return primal, tangents, pytree.tree_map(lambda a: _stop_all_levels(lower(a, trace)), aux)
+    return primal, tangents

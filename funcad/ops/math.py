@@ -1,0 +1,309 @@
+"""Elementwise ops: arithmetic, transcendental functions, activations, comparisons."""
+
+from __future__ import annotations
+
+import math as _pymath
+
+import numpy as np
+
+from funcad.core.backend import xp
+from funcad.core.primitive import primitive
+from funcad.ops.shape import _shape_of, cast, unbroadcast
+
+
+def _ub(g, x):
+    return unbroadcast(g, _shape_of(x))
+
+
+# -- arithmetic -------------------------------------------------------------------------------
+@primitive
+def add(x, y):
+    return xp.add(x, y)
+
+
+@primitive
+def subtract(x, y):
+    return xp.subtract(x, y)
+
+
+@primitive
+def multiply(x, y):
+    return xp.multiply(x, y)
+
+
+@primitive
+def divide(x, y):
+    return xp.true_divide(x, y)
+
+
+@primitive
+def negative(x):
+    return xp.negative(x)
+
+
+@primitive
+def power(x, y):
+    return xp.power(x, y)
+
+
+add.defvjp(lambda g, ans, x, y: _ub(g, x), lambda g, ans, x, y: _ub(g, y))
+add.defjvp(lambda t, ans, x, y: _bcast(t, ans), lambda t, ans, x, y: _bcast(t, ans))
+subtract.defvjp(lambda g, ans, x, y: _ub(g, x), lambda g, ans, x, y: _ub(negative(g), y))
+subtract.defjvp(lambda t, ans, x, y: _bcast(t, ans), lambda t, ans, x, y: _bcast(negative(t), ans))
+multiply.defvjp(lambda g, ans, x, y: _ub(g * y, x), lambda g, ans, x, y: _ub(g * x, y))
+multiply.defjvp(lambda t, ans, x, y: _bcast(t * y, ans), lambda t, ans, x, y: _bcast(t * x, ans))
+divide.defvjp(lambda g, ans, x, y: _ub(g / y, x), lambda g, ans, x, y: _ub(negative(g) * ans / y, y))
+divide.defjvp(lambda t, ans, x, y: _bcast(t / y, ans), lambda t, ans, x, y: _bcast(negative(t) * ans / y, ans))
+negative.defvjp(lambda g, ans, x: negative(g))
+negative.defjvp(lambda t, ans, x: negative(t))
+
+
+def _power_dx(g, ans, x, y):
+    # d/dx x**y = y * x**(y-1); written without ans/x so x == 0 gives 0 * y * 0**(y-1) correctly.
+    return _ub(g * y * power(x, y - 1), x)
+
+
+def _power_dy(g, ans, x, y):
+    safe_log = log(where(x > 0, x, 1.0))
+    return _ub(g * ans * safe_log, y)
+
+
+power.defvjp(_power_dx, _power_dy)
+power.defjvp(
+    lambda t, ans, x, y: _bcast(t * y * power(x, y - 1), ans),
+    lambda t, ans, x, y: _bcast(t * ans * log(where(x > 0, x, 1.0)), ans),
+)
+
+
+def _bcast(t, like):
+    from funcad.ops.shape import broadcast_to
+
+    return t if tuple(t.shape) == tuple(like.shape) else broadcast_to(t, tuple(like.shape))
+
+
+@primitive
+def floor_divide(x, y):
+    return xp.floor_divide(x, y)
+
+
+@primitive
+def remainder(x, y):
+    return xp.remainder(x, y)
+
+
+remainder.defvjp(lambda g, ans, x, y: _ub(g, x), lambda g, ans, x, y: _ub(negative(g) * floor_divide(x, y), y))
+
+
+# -- unary functions --------------------------------------------------------------------------
+@primitive
+def exp(x):
+    return xp.exp(x)
+
+
+@primitive
+def log(x):
+    return xp.log(x)
+
+
+@primitive
+def log1p(x):
+    return xp.log1p(x)
+
+
+@primitive
+def expm1(x):
+    return xp.expm1(x)
+
+
+@primitive
+def sqrt(x):
+    return xp.sqrt(x)
+
+
+@primitive
+def rsqrt(x):
+    return 1.0 / xp.sqrt(x)
+
+
+@primitive
+def square(x):
+    return xp.square(x)
+
+
+@primitive
+def abs(x):  # noqa: A001 - numpy's name
+    return xp.abs(x)
+
+
+@primitive
+def sign(x):
+    return xp.sign(x)
+
+
+@primitive
+def sin(x):
+    return xp.sin(x)
+
+
+@primitive
+def cos(x):
+    return xp.cos(x)
+
+
+@primitive
+def tan(x):
+    return xp.tan(x)
+
+
+@primitive
+def tanh(x):
+    return xp.tanh(x)
+
+
+@primitive
+def sigmoid(x):
+    # exp(-logaddexp(0, -x)) is stable for large |x| in both directions.
+    return xp.exp(-xp.logaddexp(0, -x)).astype(x.dtype, copy=False) if hasattr(x, "dtype") else 1.0 / (1.0 + _pymath.exp(-x))
+
+
+@primitive
+def relu(x):
+    return xp.maximum(x, 0)
+
+
+@primitive
+def softplus(x):
+    return xp.logaddexp(0, x).astype(x.dtype, copy=False) if hasattr(x, "dtype") else np.logaddexp(0, x)
+
+
+@primitive
+def erf(x):
+    from scipy.special import erf as _erf
+
+    return _erf(x)
+
+
+exp.defvjp(lambda g, ans, x: g * ans)
+exp.defjvp(lambda t, ans, x: t * ans)
+log.defvjp(lambda g, ans, x: g / x)
+log.defjvp(lambda t, ans, x: t / x)
+log1p.defvjp(lambda g, ans, x: g / (x + 1.0))
+log1p.defjvp(lambda t, ans, x: t / (x + 1.0))
+expm1.defvjp(lambda g, ans, x: g * (ans + 1.0))
+expm1.defjvp(lambda t, ans, x: t * (ans + 1.0))
+sqrt.defvjp(lambda g, ans, x: g * 0.5 / ans)
+sqrt.defjvp(lambda t, ans, x: t * 0.5 / ans)
+rsqrt.defvjp(lambda g, ans, x: g * -0.5 * ans / x)
+rsqrt.defjvp(lambda t, ans, x: t * -0.5 * ans / x)
+square.defvjp(lambda g, ans, x: g * 2.0 * x)
+square.defjvp(lambda t, ans, x: t * 2.0 * x)
+abs.defvjp(lambda g, ans, x: g * sign(x))
+abs.defjvp(lambda t, ans, x: t * sign(x))
+sin.defvjp(lambda g, ans, x: g * cos(x))
+sin.defjvp(lambda t, ans, x: t * cos(x))
+cos.defvjp(lambda g, ans, x: negative(g * sin(x)))
+cos.defjvp(lambda t, ans, x: negative(t * sin(x)))
+tan.defvjp(lambda g, ans, x: g * (1.0 + ans * ans))
+tan.defjvp(lambda t, ans, x: t * (1.0 + ans * ans))
+tanh.defvjp(lambda g, ans, x: g * (1.0 - ans * ans))
+tanh.defjvp(lambda t, ans, x: t * (1.0 - ans * ans))
+sigmoid.defvjp(lambda g, ans, x: g * ans * (1.0 - ans))
+sigmoid.defjvp(lambda t, ans, x: t * ans * (1.0 - ans))
+relu.defvjp(lambda g, ans, x: g * cast(x > 0, g.dtype))
+relu.defjvp(lambda t, ans, x: t * cast(x > 0, t.dtype))
+softplus.defvjp(lambda g, ans, x: g * sigmoid(x))
+softplus.defjvp(lambda t, ans, x: t * sigmoid(x))
+_TWO_OVER_SQRT_PI = 2.0 / _pymath.sqrt(_pymath.pi)
+erf.defvjp(lambda g, ans, x: g * _TWO_OVER_SQRT_PI * exp(negative(square(x))))
+erf.defjvp(lambda t, ans, x: t * _TWO_OVER_SQRT_PI * exp(negative(square(x))))
+
+
+# -- piecewise ---------------------------------------------------------------------------------
+@primitive
+def where(condition, x, y):
+    return xp.where(condition, x, y)
+
+
+where.defvjp(
+    None,
+    lambda g, ans, c, x, y: _ub(where(c, g, 0.0), x),
+    lambda g, ans, c, x, y: _ub(where(c, 0.0, g), y),
+)
+where.defjvp(None, lambda t, ans, c, x, y: _bcast(where(c, t, 0.0), ans), lambda t, ans, c, x, y: _bcast(where(c, 0.0, t), ans))
+
+
+def _split_ties(g, x, y, take_x):
+    """Gradient share of ``x`` in max/min: all where it wins, half where it ties (as torch)."""
+    share = where(x == y, 0.5, where(take_x, 1.0, 0.0))
+    return g * cast(share, g.dtype)
+
+
+@primitive
+def maximum(x, y):
+    return xp.maximum(x, y)
+
+
+@primitive
+def minimum(x, y):
+    return xp.minimum(x, y)
+
+
+maximum.defvjp(lambda g, ans, x, y: _ub(_split_ties(g, x, y, x > y), x), lambda g, ans, x, y: _ub(_split_ties(g, y, x, y > x), y))
+minimum.defvjp(lambda g, ans, x, y: _ub(_split_ties(g, x, y, x < y), x), lambda g, ans, x, y: _ub(_split_ties(g, y, x, y < x), y))
+maximum.defjvp(lambda t, ans, x, y: _bcast(_split_ties(t, x, y, x > y), ans), lambda t, ans, x, y: _bcast(_split_ties(t, y, x, y > x), ans))
+minimum.defjvp(lambda t, ans, x, y: _bcast(_split_ties(t, x, y, x < y), ans), lambda t, ans, x, y: _bcast(_split_ties(t, y, x, y < x), ans))
+
+
+def clip(x, min=None, max=None):  # noqa: A002 - numpy's names
+    """Limit values to [min, max]; the gradient passes where x is inside (ties at a bound count as inside)."""
+    if min is None and max is None:
+        raise ValueError("funcad.ops.clip: at least one of min and max must be given")
+    return _clip(x, min, max)
+
+
+@primitive
+def _clip(x, lo, hi):
+    return xp.clip(x, lo, hi)
+
+
+def _inside(x, lo, hi):
+    mask = None
+    if lo is not None:
+        mask = x >= lo
+    if hi is not None:
+        upper = x <= hi
+        mask = upper if mask is None else logical_and(mask, upper)
+    return mask
+
+
+_clip.defvjp(lambda g, ans, x, lo, hi: g * cast(_inside(x, lo, hi), g.dtype))
+_clip.defjvp(lambda t, ans, x, lo, hi: t * cast(_inside(x, lo, hi), t.dtype))
+
+
+# -- no gradient ---------------------------------------------------------------------------------
+def _constant_op(name, fn):
+    @primitive
+    def op(*args):
+        return fn(*args)
+
+    op.name = name
+    op.__doc__ = f"numpy.{fn.__name__}; its output is a constant (no gradient)."
+    return op
+
+
+floor = _constant_op("floor", xp.floor)
+ceil = _constant_op("ceil", xp.ceil)
+round = _constant_op("round", xp.round)  # noqa: A001 - numpy's name
+equal = _constant_op("equal", xp.equal)
+not_equal = _constant_op("not_equal", xp.not_equal)
+less = _constant_op("less", xp.less)
+less_equal = _constant_op("less_equal", xp.less_equal)
+greater = _constant_op("greater", xp.greater)
+greater_equal = _constant_op("greater_equal", xp.greater_equal)
+logical_and = _constant_op("logical_and", xp.logical_and)
+logical_or = _constant_op("logical_or", xp.logical_or)
+logical_xor = _constant_op("logical_xor", xp.logical_xor)
+logical_not = _constant_op("logical_not", xp.logical_not)
+isnan = _constant_op("isnan", xp.isnan)
+isinf = _constant_op("isinf", xp.isinf)
+isfinite = _constant_op("isfinite", xp.isfinite)

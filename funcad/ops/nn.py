@@ -1,0 +1,164 @@
+"""Activations and losses built for numerical stability (no overflow for logits of +-1000)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcad.core.backend import xp
+from funcad.core.primitive import primitive
+from funcad.core.tensor import Tensor
+from funcad.ops.math import abs as _abs
+from funcad.ops.math import exp, log, maximum, negative, softplus
+from funcad.ops.reduce import mean, sum
+from funcad.ops.shape import _shape_of, cast, getitem, reshape, stop_gradient
+
+
+@primitive
+def log_softmax(x, axis=-1):
+    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+log_softmax.defvjp(lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True))
+log_softmax.defjvp(lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True))
+
+
+@primitive
+def softmax(x, axis=-1):
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+softmax.defvjp(lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True)))
+softmax.defjvp(lambda t, ans, x, axis=-1: ans * (t - sum(t * ans, axis=axis, keepdims=True)))
+
+
+def _reduce(loss, reduction: str, op: str, weight_total=None):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return sum(loss)
+    if reduction == "mean":
+        return sum(loss) / weight_total if weight_total is not None else mean(loss)
+    raise ValueError(f"funcad.ops.{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction: str = "mean"):  # noqa: A002
+    """BCE on logits: (1 - t) x + (1 + (p - 1) t) softplus(-x), stable for any x (as torch)."""
+    if _shape_of(input) != _shape_of(target):
+        raise ValueError(f"funcad.ops.binary_cross_entropy_with_logits: input shape {_shape_of(input)} and target shape {_shape_of(target)} differ")
+    if pos_weight is None:
+        loss = (1.0 - target) * input + softplus(negative(input))
+    else:
+        log_weight = 1.0 + (pos_weight - 1.0) * target
+        loss = (1.0 - target) * input + log_weight * softplus(negative(input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  # noqa: A002
+    """BCE on probabilities, with logs clamped at -100 as torch does."""
+    if _shape_of(input) != _shape_of(target):
+        raise ValueError(f"funcad.ops.binary_cross_entropy: input shape {_shape_of(input)} and target shape {_shape_of(target)} differ")
+    log_p = maximum(log(input), -100.0)
+    log_q = maximum(log(1.0 - input), -100.0)
+    loss = negative(target * log_p + (1.0 - target) * log_q)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+@primitive
+def _pick(logp, target):
+    """logp[n, target[n], ...] along the class axis 1."""
+    return xp.squeeze(xp.take_along_axis(logp, xp.expand_dims(target, 1), axis=1), 1)
+
+
+@primitive
+def _place(g, target, num_classes):
+    """Adjoint of _pick: g placed at the target classes of a zero array."""
+    shape = g.shape[:1] + (num_classes,) + g.shape[1:]
+    out = xp.zeros(shape, dtype=g.dtype)
+    xp.put_along_axis(out, xp.expand_dims(target, 1), xp.expand_dims(g, 1), axis=1)
+    return out
+
+
+_pick.defvjp(lambda g, ans, logp, target: _place(g, target, _shape_of(logp)[1]))
+_pick.defjvp(lambda t, ans, logp, target: _pick(t, target))
+_place.defvjp(lambda g, ans, gg, target, num_classes: _pick(g, target))
+
+
+def _check_classes(op: str, input_shape: tuple, target, num_classes: int):
+    t = np.asarray(target)
+    if not np.issubdtype(t.dtype, np.integer):
+        raise TypeError(f"funcad.ops.{op}: class-index target must be integers, got {t.dtype}")
+    expected = input_shape[:1] + input_shape[2:]
+    if t.shape != expected:
+        raise ValueError(f"funcad.ops.{op}: target shape {t.shape} does not match input shape {input_shape} (expected {expected})")
+    return t
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):  # noqa: A002
+    """Negative log-likelihood of class indices, given log-probabilities (N, C, ...)."""
+    shape = _shape_of(input)
+    if len(shape) < 2:
+        raise ValueError(f"funcad.ops.nll_loss: input must be (N, C, ...), got shape {shape}")
+    t = _check_classes("nll_loss", shape, target, shape[1])
+    valid = t != ignore_index
+    safe_t = np.where(valid, t, 0)
+    if valid.all() and weight is None:
+        picked = _pick(input, safe_t)
+        return _reduce(negative(picked), reduction, "nll_loss")
+    w = np.ones(shape[1], dtype=input.dtype) if weight is None else weight
+    w_t = getitem(w, safe_t) * cast(Tensor._wrap(valid), input.dtype)
+    loss = negative(_pick(input, safe_t)) * w_t
+    return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
+
+
+def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):  # noqa: A002
+    """Cross-entropy of logits (N, C, ...) against class indices or class probabilities (torch's semantics)."""
+    shape = _shape_of(input)
+    if len(shape) < 2:
+        raise ValueError(f"funcad.ops.cross_entropy: input must be (N, C, ...), got shape {shape}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"funcad.ops.cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    num_classes = shape[1]
+    logp = log_softmax(input, axis=1)
+    target_dtype = np.asarray(target).dtype if not isinstance(target, Tensor) else target.dtype
+    if np.issubdtype(target_dtype, np.integer):
+        nll = nll_loss(logp, target, weight, ignore_index, reduction)
+        if label_smoothing == 0.0:
+            return nll
+        t = _check_classes("cross_entropy", shape, target, num_classes)
+        valid = Tensor._wrap(t != ignore_index)
+        w = 1.0 if weight is None else reshape(weight, (1, num_classes) + (1,) * (len(shape) - 2))
+        smooth = negative(sum(logp * w, axis=1)) * cast(valid, logp.dtype)
+        if reduction == "mean":
+            if weight is None:
+                smooth = sum(smooth) / float(max(int(np.asarray(valid).sum()), 1))
+            else:
+                w_t = getitem(weight, np.where(t != ignore_index, t, 0)) * cast(valid, logp.dtype)
+                smooth = sum(smooth) / sum(stop_gradient(w_t))
+        else:
+            smooth = _reduce(smooth, reduction, "cross_entropy")
+        return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / num_classes)
+    if _shape_of(target) != shape:
+        raise ValueError(f"funcad.ops.cross_entropy: probability target shape {_shape_of(target)} does not match input shape {shape}")
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
+    w = 1.0 if weight is None else reshape(weight, (1, num_classes) + (1,) * (len(shape) - 2))
+    loss = negative(sum(logp * target * w, axis=1))
+    if reduction == "mean":
+        return sum(loss) / float(int(np.prod(shape)) // num_classes)
+    return _reduce(loss, reduction, "cross_entropy")
+
+
+def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction: str = "mean"):  # noqa: A002
+    return _reduce(_abs(input - target), reduction, "l1_loss")
+

@@ -1,0 +1,264 @@
+"""Shape ops: reshape, transpose, broadcasting and its undoing, indexing, joining, and casts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcad.core.backend import xp
+from funcad.core.primitive import Primitive, primitive
+from funcad.core.tensor import Tensor
+
+
+def _shape_of(x) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else ()
+
+
+def _norm_axes(axis, ndim: int) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(a % ndim if ndim else a for a in axes)
+
+
+# -- broadcasting ------------------------------------------------------------------------
+@primitive
+def broadcast_to(x, shape):
+    return xp.broadcast_to(x, tuple(shape))
+
+
+@primitive
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape``: the adjoint of broadcasting (the shared unbroadcast)."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    if lead < 0:
+        raise ValueError(f"cannot sum shape {x.shape} down to {shape}")
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    out = xp.sum(x, axis=axes, keepdims=True) if axes else x
+    return xp.reshape(out, shape)
+
+
+broadcast_to.defvjp(lambda g, ans, x, shape: unbroadcast(g, _shape_of(x)))
+broadcast_to.defjvp(lambda t, ans, x, shape: broadcast_to(t, shape))
+sum_to.defvjp(lambda g, ans, x, shape: broadcast_to(g, _shape_of(x)))
+sum_to.defjvp(lambda t, ans, x, shape: sum_to(t, shape))
+
+
+def unbroadcast(g, shape: tuple):
+    """Undo NumPy broadcasting of a cotangent ``g`` so it matches an input of ``shape``."""
+    if tuple(g.shape) == tuple(shape):
+        return g
+    return sum_to(g, tuple(shape))
+
+
+# -- reshaping ----------------------------------------------------------------------------
+@primitive
+def reshape(x, shape):
+    return xp.reshape(x, shape)
+
+
+reshape.defvjp(lambda g, ans, x, shape: reshape(g, _shape_of(x)))
+reshape.defjvp(lambda t, ans, x, shape: reshape(t, shape))
+
+
+@primitive
+def _transpose(x, axes):
+    return xp.transpose(x, axes)
+
+
+_transpose.defvjp(lambda g, ans, x, axes: _transpose(g, None if axes is None else tuple(np.argsort(axes))))
+_transpose.defjvp(lambda t, ans, x, axes: _transpose(t, axes))
+
+
+def transpose(x, axes=None):
+    """Permute axes (reverse them when ``axes`` is None), as numpy.transpose."""
+    return _transpose(x, None if axes is None else tuple(int(a) for a in axes))
+
+
+def swapaxes(x, axis1: int, axis2: int):
+    ndim = len(_shape_of(x))
+    axes = list(range(ndim))
+    a, b = axis1 % ndim, axis2 % ndim
+    axes[a], axes[b] = axes[b], axes[a]
+    return _transpose(x, tuple(axes))
+
+
+def expand_dims(x, axis):
+    shape = list(_shape_of(x))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = len(shape) + len(axes)
+    for a in sorted(ax % ndim for ax in axes):
+        shape.insert(a, 1)
+    return reshape(x, tuple(shape))
+
+
+def squeeze(x, axis=None):
+    shape = _shape_of(x)
+    if axis is None:
+        return reshape(x, tuple(n for n in shape if n != 1))
+    axes = _norm_axes(axis, len(shape))
+    for a in axes:
+        if shape[a] != 1:
+            raise ValueError(f"funcad.ops.squeeze: cannot squeeze axis {a} of size {shape[a]} (shape {shape})")
+    return reshape(x, tuple(n for i, n in enumerate(shape) if i not in axes))
+
+
+def flatten(x, start_dim: int = 1, end_dim: int = -1):
+    """Merge axes start_dim..end_dim into one (MindSpore's ops.flatten keeps the batch axis)."""
+    shape = _shape_of(x)
+    if not shape:
+        return reshape(x, (1,))
+    s, e = start_dim % len(shape), end_dim % len(shape)
+    merged = int(np.prod(shape[s : e + 1]))
+    return reshape(x, shape[:s] + (merged,) + shape[e + 1 :])
+
+
+# -- dtype and gradient control ---------------------------------------------------------------
+@primitive
+def cast(x, dtype):
+    return x.astype(np.dtype(dtype), copy=False)
+
+
+cast.defvjp(lambda g, ans, x, dtype: cast(g, x.dtype) if np.issubdtype(x.dtype, np.inexact) else None)
+cast.defjvp(lambda t, ans, x, dtype: cast(t, dtype))
+
+
+@primitive
+def stop_gradient(x):
+    """Identity whose output is a constant for every transform, at every nesting level."""
+    return x
+
+
+# -- indexing -------------------------------------------------------------------------------
+def _is_basic_index(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer)) for i in items)
+
+
+def _plain_index(index):
+    """Indices may hold Tensors (integer or boolean arrays); turn them into arrays."""
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return np.asarray(index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+@primitive
+def _getitem(x, index):
+    return x[index]
+
+
+@primitive
+def scatter_add(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    if _is_basic_index(index):
+        out[index] = g
+    else:
+        xp.add.at(out, index, g)
+    return out
+
+
+_getitem.defvjp(lambda g, ans, x, index: scatter_add(g, index, _shape_of(x)))
+_getitem.defjvp(lambda t, ans, x, index: _getitem(t, index))
+scatter_add.defvjp(lambda g, ans, gx, index, shape: _getitem(g, index))
+scatter_add.defjvp(lambda t, ans, gx, index, shape: scatter_add(t, index, shape))
+
+
+def getitem(x, index):
+    """``x[index]``: slices, ints, None, Ellipsis, boolean masks, integer arrays."""
+    return _getitem(x, _plain_index(index))
+
+
+# -- joining and splitting ---------------------------------------------------------------------
+def _concat_impl(*xs, axis=0):
+    return xp.concatenate(xs, axis=axis)
+
+
+def _split_back(g, sizes, axis, i):
+    start = sum(sizes[:i])
+    idx = [slice(None)] * len(g.shape)
+    idx[axis] = slice(start, start + sizes[i])
+    return _getitem(g, tuple(idx))
+
+
+_concat = Primitive("concat", _concat_impl)
+
+
+def _concat_rule(i):
+    def rule(g, ans, *xs, axis=0):
+        ax = axis % len(g.shape)
+        return _split_back(g, [_shape_of(x)[ax] for x in xs], ax, i)
+
+    return rule
+
+
+def _concat_tangent(i):
+    def rule(t, ans, *xs, axis=0):
+        parts = [t if j == i else Tensor._wrap(np.zeros(_shape_of(x), ans.dtype)) for j, x in enumerate(xs)]
+        return _concat(*parts, axis=axis)
+
+    return rule
+
+
+_RULES_FOR_MANY = 64
+_concat.defvjp(*[_concat_rule(i) for i in range(_RULES_FOR_MANY)])
+_concat.defjvp(*[_concat_tangent(i) for i in range(_RULES_FOR_MANY)])
+
+
+def concat(tensors, axis: int = 0):
+    """Join along an existing axis (numpy.concatenate)."""
+    tensors = list(tensors)
+    if len(tensors) > _RULES_FOR_MANY:
+        head = concat(tensors[:_RULES_FOR_MANY], axis)
+        return concat([head] + tensors[_RULES_FOR_MANY:], axis)
+    return _concat(*tensors, axis=axis)
+
+
+concatenate = concat
+
+
+def stack(tensors, axis: int = 0):
+    """Join along a new axis (numpy.stack)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("funcad.ops.stack: needs at least one tensor")
+    first = _shape_of(tensors[0])
+    for t in tensors[1:]:
+        if _shape_of(t) != first:
+            raise ValueError(f"funcad.ops.stack: all inputs must share a shape, got {first} and {_shape_of(t)}")
+    return concat([expand_dims(t, axis) for t in tensors], axis)
+
+
+def split(x, indices_or_sections, axis: int = 0):
+    """Split into pieces along ``axis`` (numpy.split semantics)."""
+    shape = _shape_of(x)
+    n = shape[axis]
+    if isinstance(indices_or_sections, int):
+        if n % indices_or_sections:
+            raise ValueError(f"funcad.ops.split: axis {axis} of size {n} does not divide into {indices_or_sections} sections")
+        step = n // indices_or_sections
+        bounds = list(range(0, n + 1, step))
+    else:
+        bounds = [0, *indices_or_sections, n]
+    ax = axis % len(shape)
+    pieces = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        idx = [slice(None)] * len(shape)
+        idx[ax] = slice(a, b)
+        pieces.append(_getitem(x, tuple(idx)))
+    return pieces
+
+
+@primitive
+def flip(x, axis=None):
+    return xp.flip(x, axis=axis)
+
+
+flip.defvjp(lambda g, ans, x, axis=None: flip(g, axis))
+flip.defjvp(lambda t, ans, x, axis=None: flip(t, axis))
