@@ -1,13 +1,13 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
-from funcad import ops
+from funcad import nn, ops
 from funcad.core.dtypes import bool_, float16, float32, float64, get_seed, int8, int16, int32, int64, set_seed, uint8
 from funcad.core.primitive import Primitive, primitive
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp
 
 __all__ = [
-    "ops", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp",
+    "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
 ]
 __version__ = "0.1.0"

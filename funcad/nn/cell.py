@@ -1,0 +1,216 @@
+"""Cell: the MindSpore-style module. Parameters and sub-Cells assigned as attributes are registered
+in assignment order and named by attribute path, exactly like torch's ``state_dict`` keys."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+
+from funcad.core.tensor import Parameter
+
+
+class Cell:
+    """Base class of every layer and network; subclasses define ``construct``.
+
+    A fresh Cell is in evaluation mode (``training`` is False), as in MindSpore; call
+    ``set_train()`` before training layers whose behaviour depends on it (Dropout, BatchNorm).
+    """
+
+    def __init__(self, auto_prefix: bool = True):
+        object.__setattr__(self, "_params", OrderedDict())
+        object.__setattr__(self, "_cells", OrderedDict())
+        object.__setattr__(self, "_owner", None)
+        object.__setattr__(self, "training", False)
+
+    # -- registration ------------------------------------------------------------------------
+    def __setattr__(self, name: str, value) -> None:
+        try:
+            params, cells = self.__dict__["_params"], self.__dict__["_cells"]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes") from None
+        params.pop(name, None)
+        cells.pop(name, None)
+        if isinstance(value, Parameter):
+            params[name] = value
+        elif isinstance(value, Cell):
+            cells[name] = value
+            value._adopt(self, name)
+        object.__setattr__(self, name, value)
+        if isinstance(value, (Parameter, Cell)):
+            self._name_parameters()
+
+    def __delattr__(self, name: str) -> None:
+        self._params.pop(name, None)
+        self._cells.pop(name, None)
+        object.__delattr__(self, name)
+
+    def insert_child_to_cell(self, child_name: str, child_cell: Cell) -> None:
+        """Register ``child_cell`` under ``child_name`` (names need not be identifiers, e.g. ``"0"``)."""
+        if not isinstance(child_cell, Cell):
+            raise TypeError(f"{self._where()}: child {child_name!r} must be a Cell, got {type(child_cell).__name__}")
+        self._cells[child_name] = child_cell
+        child_cell._adopt(self, child_name)
+        self._name_parameters()
+
+    def insert_param_to_cell(self, param_name: str, param: Parameter) -> None:
+        if not isinstance(param, Parameter):
+            raise TypeError(f"{self._where()}: {param_name!r} must be a Parameter, got {type(param).__name__}")
+        self._params[param_name] = param
+        self._name_parameters()
+
+    def _adopt(self, owner: Cell, name: str) -> None:
+        """Remember the first Cell this one was registered in: its path in error messages."""
+        if self._owner is None:
+            object.__setattr__(self, "_owner", (owner, name))
+
+    def _name_parameters(self) -> None:
+        """Give every Parameter below this Cell its path name (``fc1.weight``); the root's call wins."""
+        for name, p in self.parameters_and_names():
+            p.name = name
+
+    # -- where am I ------------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """Dotted attribute path from the outermost owning Cell ('' for the root)."""
+        parts = []
+        cell = self
+        while cell._owner is not None:
+            cell, name = cell._owner
+            parts.append(name)
+        return ".".join(reversed(parts))
+
+    def _where(self) -> str:
+        path = self.path
+        return f"{type(self).__name__} '{path}'" if path else f"{type(self).__name__} (root)"
+
+    # -- calling ------------------------------------------------------------------------------------
+    def construct(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define construct()")
+
+    def __call__(self, *args, **kwargs):
+        return self.construct(*args, **kwargs)
+
+    def set_train(self, mode: bool = True) -> Cell:
+        for _, cell in self.cells_and_names():
+            object.__setattr__(cell, "training", bool(mode))
+        return self
+
+    # -- traversal (iterative: deep nets must not hit the recursion limit) --------------------------
+    def cells_and_names(self, cells=None, name_prefix: str = "") -> Iterator[tuple[str, Cell]]:
+        """``(path, cell)`` for this Cell and every Cell below it, depth-first, each Cell once."""
+        seen = set()
+        stack = [(name_prefix, self)]
+        while stack:
+            name, cell = stack.pop()
+            if id(cell) in seen:
+                continue
+            seen.add(id(cell))
+            yield name, cell
+            children = [(f"{name}.{child_name}" if name else child_name, child) for child_name, child in cell._cells.items() if child is not None]
+            stack.extend(reversed(children))
+
+    def name_cells(self) -> OrderedDict:
+        return OrderedDict(self._cells)
+
+    def cells(self) -> Iterator[Cell]:
+        return iter(self._cells.values())
+
+    def parameters_and_names(self, name_prefix: str = "", expand: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(path, parameter)`` pairs in registration order, each shared Parameter once."""
+        seen = set()
+        cells = self.cells_and_names(name_prefix=name_prefix) if expand else [(name_prefix, self)]
+        for prefix, cell in cells:
+            for name, p in cell._params.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{prefix}.{name}" if prefix else name), p
+
+    def get_parameters(self, expand: bool = True) -> Iterator[Parameter]:
+        return (p for _, p in self.parameters_and_names(expand=expand))
+
+    def parameters_dict(self) -> OrderedDict:
+        return OrderedDict(self.parameters_and_names())
+
+    def trainable_params(self, recurse: bool = True) -> list[Parameter]:
+        """The Parameters gradients are taken for (``requires_grad``), in registration order."""
+        return [p for p in self.get_parameters(expand=recurse) if p.requires_grad]
+
+    def untrainable_params(self, recurse: bool = True) -> list[Parameter]:
+        return [p for p in self.get_parameters(expand=recurse) if not p.requires_grad]
+
+    # -- display ----------------------------------------------------------------------------------------
+    def extend_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extend_repr()}"]
+        for name, child in self._cells.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + (")" if len(lines) == 1 else "\n)")
+
+
+class SequentialCell(Cell):
+    """Cells applied in order; children are named ``"0"``, ``"1"``, ... (or by an OrderedDict's keys)."""
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            items = list(args[0].items())
+        else:
+            cells = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+            items = [(str(i), c) for i, c in enumerate(cells)]
+        for name, cell in items:
+            self.insert_child_to_cell(name, cell)
+
+    def __getitem__(self, index):
+        cells = list(self._cells.values())
+        if isinstance(index, slice):
+            return SequentialCell(cells[index])
+        return cells[index]
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def __iter__(self):
+        return iter(self._cells.values())
+
+    def append(self, cell: Cell) -> SequentialCell:
+        self.insert_child_to_cell(str(len(self._cells)), cell)
+        return self
+
+    def construct(self, x):
+        for cell in self._cells.values():
+            x = cell(x)
+        return x
+
+
+class CellList(Cell):
+    """A list of Cells registered as ``"0"``, ``"1"``, ...; it has no construct of its own."""
+
+    def __init__(self, cells: Iterable[Cell] | None = None):
+        super().__init__()
+        if cells is not None:
+            self.extend(cells)
+
+    def __getitem__(self, index):
+        cells = list(self._cells.values())
+        if isinstance(index, slice):
+            return CellList(cells[index])
+        return cells[index]
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def __iter__(self):
+        return iter(self._cells.values())
+
+    def append(self, cell: Cell) -> CellList:
+        self.insert_child_to_cell(str(len(self._cells)), cell)
+        return self
+
+    def extend(self, cells: Iterable[Cell]) -> CellList:
+        for cell in cells:
+            self.append(cell)
+        return self

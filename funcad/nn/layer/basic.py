@@ -1,0 +1,106 @@
+"""Dense, Flatten, Dropout and Identity."""
+
+from __future__ import annotations
+
+import math
+
+from funcad import ops
+from funcad.core.dtypes import float32
+from funcad.core.tensor import Parameter
+from funcad.nn.cell import Cell
+from funcad.nn.initializer import HeUniform, Uniform, initializer
+from funcad.nn.layer.activation import get_activation
+
+
+def check_input(cell: Cell, x, rank: int | tuple, features: dict[int, int] | None = None, expected: str = "") -> None:
+    """Raise a ValueError naming ``cell``'s path when ``x`` has the wrong rank or feature sizes.
+
+    ``rank`` is the required ndim (or a tuple of allowed ones; a negative entry ``-k`` means "at least k");
+    ``features`` maps axis -> required size.
+    """
+    shape = tuple(x.shape)
+    ranks = rank if isinstance(rank, tuple) else (rank,)
+    rank_ok = any(len(shape) >= -r if r < 0 else len(shape) == r for r in ranks)
+    sizes_ok = rank_ok and all(shape[axis] == size for axis, size in (features or {}).items())
+    if not sizes_ok:
+        raise ValueError(f"{cell._where()}: expected input of shape {expected}, got {shape}")
+
+
+class Identity(Cell):
+    def construct(self, x):
+        return x
+
+
+class Flatten(Cell):
+    """Flatten dimensions ``start_dim..end_dim`` (default: everything but the batch axis)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def construct(self, x):
+        ndim = len(x.shape)
+        start = self.start_dim + ndim if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + ndim if self.end_dim < 0 else self.end_dim
+        if not 0 <= start <= end < max(ndim, 1):
+            raise ValueError(f"{self._where()}: cannot flatten dims {self.start_dim}..{self.end_dim} of an input of shape {tuple(x.shape)}")
+        shape = tuple(x.shape)
+        return ops.reshape(x, shape[:start] + (-1,) + shape[end + 1:])
+
+    def extend_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dense(Cell):
+    """y = activation(x @ weight.T + bias), weight laid out (out_channels, in_channels) as torch's Linear.
+
+    Defaults as MindSpore 2.x (and torch.nn.Linear): weight HeUniform(negative_slope=sqrt(5)), i.e.
+    U(-1/sqrt(in), 1/sqrt(in)), and bias U(-1/sqrt(in), 1/sqrt(in)).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, weight_init=None, bias_init=None, has_bias: bool = True,
+                 activation=None, dtype=float32):
+        super().__init__()
+        self.in_channels, self.out_channels, self.has_bias = int(in_channels), int(out_channels), has_bias
+        if weight_init is None:
+            weight_init = HeUniform(math.sqrt(5))
+        self.weight = Parameter(initializer(weight_init, (self.out_channels, self.in_channels), dtype))
+        if has_bias:
+            if bias_init is None:
+                bias_init = Uniform(1.0 / math.sqrt(self.in_channels))
+            self.bias = Parameter(initializer(bias_init, (self.out_channels,), dtype))
+        else:
+            self.bias = None
+        self.activation = get_activation(activation) if isinstance(activation, str) else activation
+
+    def construct(self, x):
+        check_input(self, x, -1, {-1: self.in_channels}, f"(*, {self.in_channels})")
+        y = ops.matmul(x, ops.transpose(self.weight))
+        if self.bias is not None:
+            y = y + self.bias
+        return self.activation(y) if self.activation is not None else y
+
+    def extend_repr(self) -> str:
+        return f"in_channels={self.in_channels}, out_channels={self.out_channels}, has_bias={self.has_bias}"
+
+
+class Dropout(Cell):
+    """Zero each element with probability ``p`` while training and scale the rest by 1/(1-p); identity in
+    evaluation mode. MindSpore 2.x's ``p`` is the drop probability (as torch's); its deprecated ``keep_prob``
+    (= 1 - p) is accepted by keyword only. Each call draws a fresh mask from funcad's global generator."""
+
+    def __init__(self, p: float = 0.5, *, keep_prob: float | None = None):
+        super().__init__()
+        if keep_prob is not None:
+            p = 1.0 - keep_prob
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p (drop probability) must be in [0, 1), got {p}")
+        self.p = float(p)
+
+    def construct(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        return ops.dropout(x, p=self.p, training=True)
+
+    def extend_repr(self) -> str:
+        return f"p={self.p}"

@@ -1,0 +1,105 @@
+"""The Optimizer base: parameter bookkeeping, learning rate, weight decay, and all-or-nothing updates.
+
+Every piece of state (moments, the step counter) is a Parameter with ``requires_grad=False`` and every
+write goes through ``Parameter.set_data`` with a value computed by funcad ops, so a compiler tracing
+``optimizer(grads)`` sees the whole update (it intercepts ``set_data``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from funcad import ops
+from funcad.core.tensor import Parameter, Tensor
+
+
+def _non_negative(owner: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0.0:
+        raise ValueError(f"{owner}: {name} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base of the optimizers called as ``optimizer(grads)``.
+
+    ``learning_rate`` is a non-negative number or a callable of the step: it is called on every update with
+    ``global_step`` (an int32 Tensor counting previous updates, 0 on the first) and may return a number or a
+    0-d Tensor; write it with funcad ops/operators so a compiled step stays correct.
+    ``weight_decay`` is applied, as in MindSpore, only to parameters whose name contains neither 'beta' nor
+    'gamma' (normalisation layers' shift and scale).
+    """
+
+    def __init__(self, learning_rate, parameters: Iterable[Parameter], weight_decay: float = 0.0):
+        owner = type(self).__name__
+        if isinstance(parameters, (Parameter, Tensor)) or not isinstance(parameters, Iterable):
+            raise TypeError(f"{owner}: params must be a list or tuple of Parameters, got {type(parameters).__name__}")
+        params = list(parameters)
+        if not params:
+            raise ValueError(f"{owner}: params is empty")
+        seen = set()
+        for i, p in enumerate(params):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{owner}: params[{i}] is a {type(p).__name__}, not a Parameter")
+            if id(p) in seen:
+                raise ValueError(f"{owner}: params[{i}] ({p.name}) appears more than once")
+            seen.add(id(p))
+        if not callable(learning_rate):
+            learning_rate = _non_negative(owner, "learning_rate", learning_rate)
+        self.learning_rate: float | Callable = learning_rate
+        self.weight_decay = _non_negative(owner, "weight_decay", weight_decay)
+        self.parameters: tuple[Parameter, ...] = tuple(params)
+        self.decay_flags = tuple("beta" not in (p.name or "") and "gamma" not in (p.name or "") for p in params)
+        self.global_step = Parameter(np.array(0, dtype=np.int32), name="global_step", requires_grad=False)
+
+    def _state(self, prefix: str) -> tuple[Parameter, ...]:
+        """One zero-filled state Parameter per parameter, named ``prefix.<parameter name>``."""
+        return tuple(Parameter(np.zeros(p.shape, dtype=p.dtype), name=f"{prefix}.{p.name}", requires_grad=False) for p in self.parameters)
+
+    def get_lr(self):
+        """The learning rate for the coming update."""
+        lr = self.learning_rate
+        return lr(self.global_step) if callable(lr) else lr
+
+    def _check_grads(self, grads) -> tuple:
+        owner = type(self).__name__
+        if isinstance(grads, Tensor) or not isinstance(grads, (tuple, list)):
+            raise TypeError(f"{owner}: grads must be a tuple of gradients, one per parameter, got {type(grads).__name__}")
+        if len(grads) != len(self.parameters):
+            raise ValueError(f"{owner}: got {len(grads)} gradients for {len(self.parameters)} parameters; nothing was updated")
+        bad = []
+        for i, (p, g) in enumerate(zip(self.parameters, grads)):
+            shape = tuple(getattr(g, "shape", np.shape(g))) if g is not None else None
+            if shape != tuple(p.shape):
+                bad.append(f"#{i} {p.name}: parameter {tuple(p.shape)}, gradient {shape}")
+        if bad:
+            raise ValueError(f"{owner}: gradient shapes do not match parameters ({'; '.join(bad)}); nothing was updated")
+        return tuple(g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=p.dtype)) for p, g in zip(self.parameters, grads))
+
+    def decay_weight(self, grads: tuple) -> tuple:
+        """L2 weight decay folded into the gradients: g + weight_decay * p (for parameters that decay)."""
+        if self.weight_decay == 0.0:
+            return grads
+        wd = self.weight_decay
+        return tuple(g + wd * p if flag else g for p, g, flag in zip(self.parameters, grads, self.decay_flags))
+
+    def __call__(self, grads):
+        grads = self._check_grads(grads)
+        lr = self.get_lr()
+        writes = self._updates(grads, lr)
+        writes.append((self.global_step, self.global_step + 1))
+        for target, value in writes:
+            target.set_data(value)
+
+    def _updates(self, grads: tuple, lr) -> list[tuple[Parameter, Tensor]]:
+        """The (state or parameter, new value) pairs of one update; nothing is written here."""
+        raise NotImplementedError
+
+
+def scalar_as(value, like):
+    """A learning-rate-like scalar in ``like``'s dtype: Python numbers stay Python floats (no upcasting)."""
+    if isinstance(value, Tensor):
+        return value if value.dtype == like.dtype else ops.cast(value, like.dtype)
+    return float(value)

@@ -1,0 +1,73 @@
+"""SGD and Momentum with MindSpore's update formulas."""
+
+from __future__ import annotations
+
+from funcad import ops
+from funcad.nn.optim.optimizer import Optimizer, _non_negative, scalar_as
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with optional momentum (MindSpore's ``nn.SGD``).
+
+    With g = grad + weight_decay * p::
+
+        v <- u * v + (1 - dampening) * g          (on the first step v <- g)
+        p <- p - lr * (g + u * v)   if nesterov
+        p <- p - lr * v             otherwise
+
+    Equal to ``torch.optim.SGD`` for every momentum/dampening/nesterov/weight_decay setting with momentum > 0.
+    With momentum == 0 torch ignores dampening, whereas this formula scales later steps by (1 - dampening).
+    """
+
+    def __init__(self, params, learning_rate=0.1, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False):
+        super().__init__(learning_rate, params, weight_decay)
+        self.momentum = _non_negative("SGD", "momentum", momentum)
+        self.dampening = _non_negative("SGD", "dampening", dampening)
+        if nesterov and (self.momentum == 0.0 or self.dampening != 0.0):
+            raise ValueError(f"SGD: nesterov needs momentum > 0 and dampening == 0, got momentum={momentum}, dampening={dampening}")
+        self.nesterov = bool(nesterov)
+        self.stateless = self.momentum == 0.0 and self.dampening == 0.0
+        self.accum = () if self.stateless else self._state("accum")
+
+    def _updates(self, grads, lr):
+        grads = self.decay_weight(grads)
+        if self.stateless:
+            return [(p, p - scalar_as(lr, p) * g) for p, g in zip(self.parameters, grads)]
+        u, keep = self.momentum, 1.0 - self.dampening
+        first = ops.equal(self.global_step, 0)
+        writes = []
+        for p, g, v in zip(self.parameters, grads, self.accum):
+            v_new = u * v + keep * g
+            if self.dampening != 0.0:
+                v_new = ops.where(first, g, v_new)
+            step = g + u * v_new if self.nesterov else v_new
+            writes += [(v, v_new), (p, p - scalar_as(lr, p) * step)]
+        return writes
+
+
+class Momentum(Optimizer):
+    r"""Momentum SGD (MindSpore's ``nn.Momentum``). With g = grad + weight_decay * p::
+
+        v <- u * v + g
+        p <- p - lr * (g + u * v)   if use_nesterov
+        p <- p - lr * v             otherwise
+
+    Identical to ``torch.optim.SGD(momentum=u, dampening=0, nesterov=use_nesterov)``.
+    """
+
+    def __init__(self, params, learning_rate, momentum: float, weight_decay: float = 0.0, *, use_nesterov: bool = False):
+        super().__init__(learning_rate, params, weight_decay)
+        self.momentum = _non_negative("Momentum", "momentum", momentum)
+        self.use_nesterov = bool(use_nesterov)
+        self.moments = self._state("moments")
+
+    def _updates(self, grads, lr):
+        grads = self.decay_weight(grads)
+        u = self.momentum
+        writes = []
+        for p, g, v in zip(self.parameters, grads, self.moments):
+            v_new = u * v + g
+            step = g + u * v_new if self.use_nesterov else v_new
+            writes += [(v, v_new), (p, p - scalar_as(lr, p) * step)]
+        return writes
