@@ -92,5 +92,5 @@ class Primitive:
 
 
 def primitive(impl: Callable) -> Primitive:
-    """Decorator: turn an array function into a Primitive named after it."""
-    return Primitive(impl.__name__, impl)
+    """Decorator: turn an array function into a Primitive named after it (``_sum`` is reported as ``sum``)."""
+    return Primitive(impl.__name__.lstrip("_"), impl)

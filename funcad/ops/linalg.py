@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from funcad.core.backend import xp
 from funcad.core.primitive import primitive
-from funcad.ops.shape import _shape_of, expand_dims, reshape, swapaxes, unbroadcast
+from funcad.core.tensor import Tensor
+from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, swapaxes, transpose, unbroadcast
+
+_MAX_OPERANDS = 16
 
 
 @primitive
@@ -39,3 +44,139 @@ def _matmul_dy(g, ans, x, y):
 
 matmul.defvjp(_matmul_dx, _matmul_dy)
 matmul.defjvp(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t))
+
+
+def outer(a, b):
+    """Outer product of the flattened inputs (numpy.outer)."""
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+def _tensordot_axes(axes, nda: int, ndb: int) -> tuple[tuple, tuple]:
+    if isinstance(axes, int):
+        if axes < 0 or axes > min(nda, ndb):
+            raise ValueError(f"funcad.ops.tensordot: axes={axes} is out of range for inputs with {nda} and {ndb} dimensions")
+        return tuple(range(nda - axes, nda)), tuple(range(axes))
+    a_axes, b_axes = axes
+    a_axes = (a_axes,) if isinstance(a_axes, int) else tuple(a_axes)
+    b_axes = (b_axes,) if isinstance(b_axes, int) else tuple(b_axes)
+    if len(a_axes) != len(b_axes):
+        raise ValueError(f"funcad.ops.tensordot: axes {a_axes} and {b_axes} differ in length")
+    return tuple(ax % nda for ax in a_axes), tuple(ax % ndb for ax in b_axes)
+
+
+def tensordot(a, b, axes=2):
+    """Sum products over ``axes`` (numpy.tensordot), as transpose + reshape + matmul so every order differentiates."""
+    sa, sb = _shape_of(a), _shape_of(b)
+    a_axes, b_axes = _tensordot_axes(axes, len(sa), len(sb))
+    for i, j in zip(a_axes, b_axes):
+        if sa[i] != sb[j]:
+            raise ValueError(f"funcad.ops.tensordot: shapes {sa} and {sb} do not match on axes {a_axes} and {b_axes}")
+    a_free = tuple(i for i in range(len(sa)) if i not in a_axes)
+    b_free = tuple(i for i in range(len(sb)) if i not in b_axes)
+    contracted = int(np.prod([sa[i] for i in a_axes]))
+    a2 = reshape(transpose(a, a_free + a_axes), (int(np.prod([sa[i] for i in a_free])), contracted))
+    b2 = reshape(transpose(b, b_axes + b_free), (contracted, int(np.prod([sb[i] for i in b_free]))))
+    return reshape(matmul(a2, b2), tuple(sa[i] for i in a_free) + tuple(sb[i] for i in b_free))
+
+
+def dot(a, b):
+    """numpy.dot: scalars multiply, 1-D and 2-D inputs matmul, N-D contracts a's last axis with b's second to last."""
+    sa, sb = _shape_of(a), _shape_of(b)
+    if not sa or not sb:
+        return a * b
+    if len(sa) <= 2 and len(sb) <= 2:
+        if sa[-1] != sb[0]:
+            raise ValueError(f"funcad.ops.dot: shapes {sa} and {sb} are not aligned")
+        return matmul(a, b)
+    return tensordot(a, b, ((len(sa) - 1,), (max(len(sb) - 2, 0),)))
+
+
+# -- einsum --------------------------------------------------------------------------------------
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _explicit_spec(subscripts: str, shapes: list) -> tuple[list, str]:
+    """Rewrite an einsum spec without ellipses or implicit output: (input subscripts, output subscripts)."""
+    spec = subscripts.replace(" ", "")
+    lhs, arrow, rhs = spec.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(shapes):
+        raise ValueError(f"funcad.ops.einsum: spec {subscripts!r} names {len(inputs)} operands, got {len(shapes)}")
+    unused = [c for c in _LETTERS if c not in spec]
+    ell_ndim = max((len(s) - len(sub.replace("...", "")) for sub, s in zip(inputs, shapes) if "..." in sub), default=0)
+    ell = "".join(unused[:ell_ndim])
+    explicit = []
+    for sub, shape in zip(inputs, shapes):
+        if "..." in sub:
+            n = len(shape) - len(sub.replace("...", ""))
+            sub = sub.replace("...", ell[ell_ndim - n :] if n else "")
+        if len(sub) != len(shape):
+            raise ValueError(f"funcad.ops.einsum: subscripts {sub!r} do not fit an operand of shape {tuple(shape)}")
+        explicit.append(sub)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        counts = {c: lhs.count(c) for c in set(lhs.replace("...", "").replace(",", ""))}
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
+    return explicit, out
+
+
+@primitive
+def _einsum(*operands, spec):
+    return xp.einsum(spec, *operands, optimize=len(operands) > 2)
+
+
+def _einsum_operand_grad(i):
+    def rule(g, ans, *operands, spec):
+        lhs, out = spec.split("->")
+        subs = lhs.split(",")
+        target = list(subs[i])
+        # A letter repeated in one operand (a diagonal) gets a fresh name per extra use, tied back by identity matrices.
+        fresh = iter(c for c in _LETTERS if c not in spec)
+        eyes, eye_subs, seen = [], [], set()
+        for k, c in enumerate(target):
+            if c in seen:
+                target[k] = next(fresh)
+                eyes.append(Tensor._wrap(np.eye(_shape_of(operands[i])[k], dtype=g.dtype)))
+                eye_subs.append(c + target[k])
+            seen.add(c)
+        others = [s for j, s in enumerate(subs) if j != i]
+        available = set(out + "".join(others) + "".join(eye_subs))
+        kept = "".join(c for c in target if c in available)
+        args = [g, *(o for j, o in enumerate(operands) if j != i), *eyes]
+        gi = _einsum(*args, spec=",".join([out, *others, *eye_subs]) + "->" + kept)
+        shape = _shape_of(operands[i])
+        if len(kept) != len(target):  # letters summed only inside operand i: their gradient is broadcast
+            gi = broadcast_to(reshape(gi, tuple(n if c in available else 1 for c, n in zip(target, shape))), shape)
+        return gi
+
+    return rule
+
+
+def _einsum_operand_tangent(i):
+    def rule(t, ans, *operands, spec):
+        return _einsum(*(t if j == i else o for j, o in enumerate(operands)), spec=spec)
+
+    return rule
+
+
+_einsum.defvjp(*[_einsum_operand_grad(i) for i in range(_MAX_OPERANDS)])
+_einsum.defjvp(*[_einsum_operand_tangent(i) for i in range(_MAX_OPERANDS)])
+
+
+def einsum(subscripts: str, *operands):
+    """numpy.einsum (ellipses, implicit output and broadcasting of size-1 axes included), differentiable to any order."""
+    if len(operands) > _MAX_OPERANDS:
+        raise ValueError(f"funcad.ops.einsum: at most {_MAX_OPERANDS} operands, got {len(operands)}")
+    shapes = [_shape_of(o) for o in operands]
+    subs, out = _explicit_spec(subscripts, shapes)
+    sizes: dict = {}
+    for sub, shape in zip(subs, shapes):
+        for c, n in zip(sub, shape):
+            if sizes.get(c, 1) != 1 and n not in (1, sizes[c]):
+                raise ValueError(f"funcad.ops.einsum: index {c!r} has sizes {sizes[c]} and {n} (operand shapes {shapes})")
+            sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
+    # Broadcast size-1 axes up front, so the primitive (and every gradient einsum) sees matching sizes.
+    operands = [o if all(sizes[c] == n for c, n in zip(sub, shape)) else broadcast_to(o, tuple(sizes[c] for c in sub))
+                for o, sub, shape in zip(operands, subs, shapes)]
+    return _einsum(*operands, spec=",".join(subs) + "->" + out)

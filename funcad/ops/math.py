@@ -58,21 +58,20 @@ negative.defvjp(lambda g, ans, x: negative(g))
 negative.defjvp(lambda t, ans, x: negative(t))
 
 
-def _power_dx(g, ans, x, y):
-    # d/dx x**y = y * x**(y-1); written without ans/x so x == 0 gives 0 * y * 0**(y-1) correctly.
-    return _ub(g * y * power(x, y - 1), x)
+def _power_slope(x, y):
+    """d/dx x**y = y * x**(y-1), zero where y == 0 (as torch: no 0 * inf at x == 0)."""
+    if isinstance(y, (int, float)):
+        return power(x, y - 1) * float(y) if y != 0 else x * 0.0
+    return where(y == 0, 0.0, y * power(x, y - 1))
 
 
-def _power_dy(g, ans, x, y):
-    safe_log = log(where(x > 0, x, 1.0))
-    return _ub(g * ans * safe_log, y)
+def _power_log_base(x, ans):
+    """d/dy x**y = x**y * log(x), taken as 0 where x <= 0 so a zero base gives no nan."""
+    return ans * log(where(x > 0, x, 1.0))
 
 
-power.defvjp(_power_dx, _power_dy)
-power.defjvp(
-    lambda t, ans, x, y: _bcast(t * y * power(x, y - 1), ans),
-    lambda t, ans, x, y: _bcast(t * ans * log(where(x > 0, x, 1.0)), ans),
-)
+power.defvjp(lambda g, ans, x, y: _ub(g * _power_slope(x, y), x), lambda g, ans, x, y: _ub(g * _power_log_base(x, ans), y))
+power.defjvp(lambda t, ans, x, y: _bcast(t * _power_slope(x, y), ans), lambda t, ans, x, y: _bcast(t * _power_log_base(x, ans), ans))
 
 
 def _bcast(t, like):
@@ -255,7 +254,7 @@ minimum.defjvp(lambda t, ans, x, y: _bcast(_split_ties(t, x, y, x < y), ans), la
 
 
 def clip(x, min=None, max=None):  # noqa: A002 - numpy's names
-    """Limit values to [min, max]; the gradient passes where x is inside (ties at a bound count as inside)."""
+    """Limit values to [min, max] (Tensors allowed as bounds); the gradient rules follow torch.clamp."""
     if min is None and max is None:
         raise ValueError("funcad.ops.clip: at least one of min and max must be given")
     return _clip(x, min, max)
@@ -267,6 +266,7 @@ def _clip(x, lo, hi):
 
 
 def _inside(x, lo, hi):
+    """Where x passes through: inside [lo, hi], a tie with a bound counting as inside."""
     mask = None
     if lo is not None:
         mask = x >= lo
@@ -276,8 +276,30 @@ def _inside(x, lo, hi):
     return mask
 
 
-_clip.defvjp(lambda g, ans, x, lo, hi: g * cast(_inside(x, lo, hi), g.dtype))
-_clip.defjvp(lambda t, ans, x, lo, hi: t * cast(_inside(x, lo, hi), t.dtype))
+def _below(x, lo, hi):
+    """Where the lower bound is the output: x under it, and it under the upper bound."""
+    return x < lo if hi is None else logical_and(x < lo, lo < hi)
+
+
+def _above(x, lo, hi):
+    """Where the upper bound is the output: x over it, or it at or under the lower bound."""
+    return x > hi if lo is None else logical_or(x > hi, hi <= lo)
+
+
+def _masked(g, mask, like):
+    return _ub(where(mask, g, 0.0), like)
+
+
+_clip.defvjp(
+    lambda g, ans, x, lo, hi: _masked(g, _inside(x, lo, hi), x),
+    lambda g, ans, x, lo, hi: _masked(g, _below(x, lo, hi), lo),
+    lambda g, ans, x, lo, hi: _masked(g, _above(x, lo, hi), hi),
+)
+_clip.defjvp(
+    lambda t, ans, x, lo, hi: _bcast(where(_inside(x, lo, hi), t, 0.0), ans),
+    lambda t, ans, x, lo, hi: _bcast(where(_below(x, lo, hi), t, 0.0), ans),
+    lambda t, ans, x, lo, hi: _bcast(where(_above(x, lo, hi), t, 0.0), ans),
+)
 
 
 # -- no gradient ---------------------------------------------------------------------------------

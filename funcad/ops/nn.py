@@ -8,7 +8,7 @@ from funcad.core.backend import xp
 from funcad.core.primitive import primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.math import abs as _abs
-from funcad.ops.math import exp, log, maximum, negative, softplus
+from funcad.ops.math import exp, maximum, negative, softplus
 from funcad.ops.reduce import mean, sum
 from funcad.ops.shape import _shape_of, cast, getitem, reshape, stop_gradient
 
@@ -57,12 +57,24 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
+@primitive
+def _clamped_log(p):
+    """log(p) floored at -100, as torch's BCE does, so p = 0 or 1 gives a finite loss."""
+    with np.errstate(divide="ignore"):
+        return xp.maximum(xp.log(p), -100.0).astype(p.dtype, copy=False)
+
+
+# torch divides by max(p (1 - p), 1e-12) in BCE's backward; flooring p at 1e-12 here gives the same finite slopes.
+_clamped_log.defvjp(lambda g, ans, p: g / maximum(p, 1e-12))
+_clamped_log.defjvp(lambda t, ans, p: t / maximum(p, 1e-12))
+
+
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  # noqa: A002
     """BCE on probabilities, with logs clamped at -100 as torch does."""
     if _shape_of(input) != _shape_of(target):
         raise ValueError(f"funcad.ops.binary_cross_entropy: input shape {_shape_of(input)} and target shape {_shape_of(target)} differ")
-    log_p = maximum(log(input), -100.0)
-    log_q = maximum(log(1.0 - input), -100.0)
+    log_p = _clamped_log(input)
+    log_q = _clamped_log(1.0 - input)
     loss = negative(target * log_p + (1.0 - target) * log_q)
     if weight is not None:
         loss = loss * weight

@@ -148,48 +148,94 @@ def std(x, axis=None, ddof: int = 0, keepdims: bool = False):
 
 
 def logsumexp(x, axis=None, keepdims: bool = False):
-    """log(sum(exp(x))) computed stably by shifting by the (gradient-stopped) maximum."""
+    """log(sum(exp(x))) computed stably by shifting by the (gradient-stopped, finite) maximum."""
+    from funcad.ops.math import isfinite
     from funcad.ops.shape import stop_gradient
 
     axis = _axis_arg(axis)
     shift = stop_gradient(_max(x, axis, True))
-    shift = where(isfinite_mask(shift), shift, 0.0)
+    shift = where(isfinite(shift), shift, 0.0)
     out = log(_sum(exp(x - shift), axis, True)) + shift
     if not keepdims:
         out = reshape(out, tuple(n for i, n in enumerate(out.shape) if i not in _norm_axes(axis, len(out.shape))))
     return out
 
 
-def isfinite_mask(x):
-    from funcad.ops.math import isfinite
+def _two_norm(x, axis, keepdims):
+    """sqrt(sum(x**2)) whose gradient at 0 is 0 (torch's choice), not 0/0."""
+    sq = _sum(x * x, axis, keepdims)
+    positive = sq > 0
+    return where(positive, sqrt(where(positive, sq, 1.0)), 0.0)
 
-    return isfinite(x)
 
-
-def norm(x, ord=None, axis=None, keepdims: bool = False):  # noqa: A002 - numpy's name
-    """Vector p-norm (default 2) or Frobenius norm; gradient at 0 is 0 for the 2-norm."""
+def _vector_norm(x, ord, axis, keepdims):
     from funcad.ops.math import abs as _abs
-    from funcad.ops.math import power
+    from funcad.ops.math import not_equal, power
 
-    axis = _axis_arg(axis)
-    if ord is None or ord == 2 or ord == "fro":
-        sq = _sum(x * x, axis, keepdims)
-        safe = where(sq > 0, sq, 1.0)
-        return where(sq > 0, sqrt(safe), 0.0)
-    if ord == 1:
-        return _sum(_abs(x), axis, keepdims)
+    if ord is None or ord == 2:
+        return _two_norm(x, axis, keepdims)
     if ord == np.inf:
         return _max(_abs(x), axis, keepdims)
+    if ord == -np.inf:
+        return _min(_abs(x), axis, keepdims)
+    if ord == 0:
+        return _sum(cast(not_equal(x, 0), x.dtype), axis, keepdims)
+    if ord == 1:
+        return _sum(_abs(x), axis, keepdims)
+    if isinstance(ord, str):
+        raise ValueError(f"funcad.ops.norm: ord {ord!r} is a matrix norm; vectors take a number")
     p = float(ord)
     return power(_sum(power(_abs(x), p), axis, keepdims), 1.0 / p)
 
 
-@primitive
-def argmax(x, axis=None):
-    return xp.argmax(x, axis=axis)
+def _matrix_norm(x, ord, axes, keepdims):
+    from funcad.ops.math import abs as _abs
+
+    row, col = axes
+    if ord in (None, "fro"):
+        return _two_norm(x, axes, keepdims)
+    if ord in (1, -1, np.inf, -np.inf):
+        inner, outer = (row, col) if ord in (1, -1) else (col, row)  # 1: column sums, inf: row sums
+        sums = _sum(_abs(x), inner, True)
+        pick = _max if ord > 0 else _min
+        out = pick(sums, outer, True)
+        return out if keepdims else reshape(out, tuple(n for i, n in enumerate(_shape_of(x)) if i not in axes))
+    raise ValueError(f"funcad.ops.norm: matrix norm ord={ord!r} is not supported (use None, 'fro', 1, -1, inf or -inf)")
+
+
+def norm(x, ord=None, axis=None, keepdims: bool = False):  # noqa: A002 - numpy's name
+    """numpy.linalg.norm: vector p-norms, and the Frobenius and 1/inf matrix norms for 2-D inputs or a pair of axes."""
+    ndim = len(_shape_of(x))
+    axis = _axis_arg(axis)
+    if axis is None and ord is None:
+        return _two_norm(x, None, keepdims)
+    if axis is None:
+        if ndim not in (1, 2):
+            raise ValueError(f"funcad.ops.norm: ord={ord!r} without axis needs a 1-D or 2-D input, got shape {_shape_of(x)}")
+        axis = tuple(range(ndim))
+    axes = _norm_axes(axis, ndim)
+    if len(axes) == 1:
+        return _vector_norm(x, ord, axes[0], keepdims)
+    if len(axes) == 2:
+        return _matrix_norm(x, ord, axes, keepdims)
+    raise ValueError(f"funcad.ops.norm: axis must name one or two axes, got {axis}")
 
 
 @primitive
-def argmin(x, axis=None):
-    return xp.argmin(x, axis=axis)
+def _argmax(x, axis, keepdims):
+    return xp.argmax(x, axis=axis, keepdims=keepdims)
 
+
+@primitive
+def _argmin(x, axis, keepdims):
+    return xp.argmin(x, axis=axis, keepdims=keepdims)
+
+
+def argmax(x, axis=None, keepdims: bool = False):
+    """Index of the largest element (a constant: no gradient)."""
+    return _argmax(x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims: bool = False):
+    """Index of the smallest element (a constant: no gradient)."""
+    return _argmin(x, axis, keepdims)

@@ -68,7 +68,7 @@ def _transpose(x, axes):
     return xp.transpose(x, axes)
 
 
-_transpose.defvjp(lambda g, ans, x, axes: _transpose(g, None if axes is None else tuple(np.argsort(axes))))
+_transpose.defvjp(lambda g, ans, x, axes: _transpose(g, None if axes is None else tuple(int(a) for a in np.argsort(axes))))
 _transpose.defjvp(lambda t, ans, x, axes: _transpose(t, axes))
 
 
@@ -262,3 +262,120 @@ def flip(x, axis=None):
 
 flip.defvjp(lambda g, ans, x, axis=None: flip(g, axis))
 flip.defjvp(lambda t, ans, x, axis=None: flip(t, axis))
+
+
+# -- tiling, repeating, padding, gathering ------------------------------------------------------
+@primitive
+def _tile(x, reps):
+    return xp.tile(x, reps)
+
+
+def _tile_grad(g, ans, x, reps):
+    """Fold each tiled axis into (copies, size) and sum the copies."""
+    shape = _shape_of(x)
+    d = max(len(shape), len(reps))
+    sizes = (1,) * (d - len(shape)) + tuple(shape)
+    reps = (1,) * (d - len(reps)) + tuple(reps)
+    folded = reshape(g, tuple(n for pair in zip(reps, sizes) for n in pair))
+    from funcad.ops.reduce import sum as _sum
+
+    return reshape(_sum(folded, axis=tuple(range(0, 2 * d, 2))), shape)
+
+
+_tile.defvjp(_tile_grad)
+_tile.defjvp(lambda t, ans, x, reps: _tile(t, reps))
+
+
+def tile(x, reps):
+    """Repeat the whole array ``reps`` times along each axis (numpy.tile)."""
+    reps = (int(reps),) if isinstance(reps, (int, np.integer)) else tuple(int(r) for r in reps)
+    if any(r < 0 for r in reps):
+        raise ValueError(f"funcad.ops.tile: reps must be non-negative, got {reps}")
+    return _tile(x, reps)
+
+
+def _take(x, index, axis: int):
+    return _getitem(x, (slice(None),) * axis + (index,))
+
+
+def repeat(x, repeats, axis: int | None = None):
+    """Repeat each element ``repeats`` times (numpy.repeat); the gradient sums the copies."""
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    shape = _shape_of(x)
+    if not shape:
+        x, shape = reshape(x, (1,)), (1,)
+    axis = axis % len(shape)
+    counts = np.asarray(repeats, dtype=np.int64)
+    if counts.ndim > 1 or (counts.ndim == 1 and counts.shape[0] not in (1, shape[axis])) or (counts < 0).any():
+        raise ValueError(f"funcad.ops.repeat: repeats {np.asarray(repeats).tolist()} do not fit axis {axis} of shape {shape}")
+    return _take(x, np.repeat(np.arange(shape[axis]), counts), axis)
+
+
+def _pad_widths(pad_width, ndim: int) -> tuple:
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
+    except ValueError:
+        raise ValueError(f"funcad.ops.pad: pad_width {pad_width!r} does not fit an input with {ndim} dimensions") from None
+    if (widths < 0).any():
+        raise ValueError(f"funcad.ops.pad: pad widths must be non-negative, got {widths.tolist()}")
+    return tuple((int(a), int(b)) for a, b in widths)
+
+
+@primitive
+def _pad_constant(x, widths, value):
+    return xp.pad(x, widths, mode="constant", constant_values=value)
+
+
+def _unpad(g, widths):
+    return _getitem(g, tuple(slice(a, n - b) for (a, b), n in zip(widths, g.shape)))
+
+
+_pad_constant.defvjp(lambda g, ans, x, widths, value: _unpad(g, widths))
+_pad_constant.defjvp(lambda t, ans, x, widths, value: _pad_constant(t, widths, 0.0))
+
+_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def pad(x, pad_width, mode: str = "constant", constant_values=0.0):
+    """numpy.pad for the modes constant, edge, reflect, symmetric and wrap; other modes are rejected."""
+    shape = _shape_of(x)
+    widths = _pad_widths(pad_width, len(shape))
+    if mode == "constant":
+        return _pad_constant(x, widths, float(constant_values))
+    if mode not in _PAD_MODES:
+        raise ValueError(f"funcad.ops.pad: mode {mode!r} is not supported; use one of {_PAD_MODES}")
+    # Every other mode reads existing elements: gather them by index, so the gradient scatters back.
+    for axis, (n, w) in enumerate(zip(shape, widths)):
+        if w != (0, 0):
+            if n == 0:
+                raise ValueError(f"funcad.ops.pad: cannot pad an empty axis {axis} (shape {shape}) in mode {mode!r}")
+            x = _take(x, np.pad(np.arange(n), w, mode=mode), axis)
+    return x
+
+
+def take_along_axis(x, indices, axis: int | None):
+    """numpy.take_along_axis; repeated indices accumulate their gradients."""
+    idx = np.asarray(indices)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise TypeError(f"funcad.ops.take_along_axis: indices must be integers, got {idx.dtype}")
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    shape = _shape_of(x)
+    if idx.ndim != len(shape):
+        raise ValueError(f"funcad.ops.take_along_axis: indices of shape {idx.shape} and input of shape {shape} differ in rank")
+    axis = axis % len(shape)
+    index = tuple(idx if k == axis else np.arange(n).reshape((-1,) + (1,) * (len(shape) - 1 - k)) for k, n in enumerate(shape))
+    return _getitem(x, index)
+
+
+def one_hot(indices, num_classes: int = -1, dtype=np.float32):
+    """Encode integer class indices along a new last axis (torch.nn.functional.one_hot with a float dtype)."""
+    idx = np.asarray(indices)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise TypeError(f"funcad.ops.one_hot: indices must be integers, got {idx.dtype}")
+    if num_classes < 0:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise ValueError(f"funcad.ops.one_hot: indices must lie in [0, {num_classes}), got values in [{idx.min()}, {idx.max()}]")
+    return Tensor._wrap((idx[..., None] == np.arange(num_classes)).astype(dtype))
