@@ -2,7 +2,7 @@
 
 from funcad.core import tensor as _tensor_module
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
-from funcad.ops.linalg import matmul
+from funcad.ops.linalg import dot, einsum, matmul, outer, tensordot
 from funcad.ops.math import (
     abs,
     add,
@@ -70,6 +70,9 @@ from funcad.ops.shape import (
     flatten,
     flip,
     getitem,
+    one_hot,
+    pad,
+    repeat,
     reshape,
     split,
     squeeze,
@@ -77,6 +80,8 @@ from funcad.ops.shape import (
     stop_gradient,
     sum_to,
     swapaxes,
+    take_along_axis,
+    tile,
     transpose,
     unbroadcast,
 )
