@@ -1,6 +1,7 @@
 """The ``funcad.ops`` namespace: every op accepts Tensors, numpy arrays and Python scalars."""
 
 from funcad.core import tensor as _tensor_module
+from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.linalg import dot, einsum, matmul, outer, tensordot
 from funcad.ops.math import (
@@ -60,6 +61,7 @@ from funcad.ops.nn import (
     nll_loss,
     softmax,
 )
+from funcad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var
 from funcad.ops.shape import (
     broadcast_to,

@@ -1,0 +1,179 @@
+"""2-D convolution (NCHW) as im2col + one batched matmul, and its two adjoints.
+
+``_conv``, ``_conv_input_grad`` and ``_conv_weight_grad`` form a closed family: each
+one's VJP and JVP is another member (all three are bilinear), so gradients of any
+order stay inside these three fast kernels.
+
+Column layout: for stride 1 the window rows are read as runs of the *padded* row
+width, so the copy is a handful of long contiguous runs (the extra columns per row
+are computed and cropped away); for larger strides the rows are exactly the output.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from funcad.core.backend import xp
+from funcad.core.primitive import primitive
+from funcad.ops.shape import _shape_of, reshape
+
+
+def pair(value, op: str, what: str) -> tuple[int, int]:
+    """An int or a pair of ints, as torch accepts for kernel, stride and dilation."""
+    items = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) for v in items):
+        raise ValueError(f"funcad.ops.{op}: {what} must be an int or a pair of ints, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def padding4(padding, op: str) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from an int, a symmetric pair (ph, pw) or an explicit 4-tuple."""
+    items = (padding,) if isinstance(padding, (int, np.integer)) else tuple(padding)
+    if len(items) == 2:
+        items = (items[0], items[0], items[1], items[1])
+    elif len(items) == 1:
+        items = items * 4
+    if len(items) != 4 or not all(isinstance(v, (int, np.integer)) and v >= 0 for v in items):
+        raise ValueError(f"funcad.ops.{op}: padding must be a non-negative int, a pair (ph, pw) or (top, bottom, left, right), got {padding!r}")
+    return tuple(int(v) for v in items)
+
+
+class Geometry(NamedTuple):
+    """How a (kh, kw) window slides over an NCHW input; all sizes static, so it is a hashable kwarg."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int]
+    dilation: tuple[int, int]
+
+    def output_size(self, h: int, w: int) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = self
+        return (h + pt + pb - dh * (kh - 1) - 1) // sh + 1, (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+
+    def row_width(self, h: int, w: int) -> int:
+        """Columns computed per output row: the padded width for stride 1 (long contiguous runs), else the output width."""
+        return w + self.padding[2] + self.padding[3] if self.stride == (1, 1) else self.output_size(h, w)[1]
+
+
+def pad_planes(x, geo: Geometry, fill=0.0):
+    """Pad H and W; one extra bottom row when rows are read past the right edge (see ``row_width``)."""
+    n, c, h, w = x.shape
+    pt, pb, pl, pr = geo.padding
+    oh, ow = geo.output_size(h, w)
+    extra = 1 if geo.row_width(h, w) > ow else 0
+    out = xp.full((n, c, h + pt + pb + extra, w + pl + pr), fill, dtype=x.dtype)
+    out[:, :, pt : pt + h, pl : pl + w] = x
+    return out
+
+
+def windows(padded, geo: Geometry, h: int, w: int, writeable: bool = False):
+    """A (N, C, kh, kw, OH, row_width) view of the padded input: element [.., p, q, i, j] is the input under tap (p, q) of output (i, j)."""
+    (kh, kw), (sh, sw), _, (dh, dw) = geo
+    oh, _ = geo.output_size(h, w)
+    s_n, s_c, s_h, s_w = padded.strides
+    shape = padded.shape[:2] + (kh, kw, oh, geo.row_width(h, w))
+    return np.lib.stride_tricks.as_strided(padded, shape, (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=writeable)
+
+
+def _columns(x, geo: Geometry, groups: int):
+    """im2col: (N, groups, C/groups * kh * kw, OH * row_width), one contiguous copy."""
+    n, c, h, w = x.shape
+    cols = xp.ascontiguousarray(windows(pad_planes(x, geo), geo, h, w))
+    return cols.reshape(n, groups, -1, cols.shape[-2] * cols.shape[-1])
+
+
+def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
+    """Output cotangent (N, O, OH, OW) -> (N, groups, O/groups, OH * row_width), zero in the cropped columns."""
+    n, o, oh, ow = g.shape
+    rw = geo.row_width(*x_shape[2:])
+    if rw != ow:
+        wide = xp.zeros((n, o, oh, rw), dtype=g.dtype)
+        wide[..., :ow] = g
+        g = wide
+    return g.reshape(n, groups, o // groups, oh * rw)
+
+
+@primitive
+def _conv(x, w, geo: Geometry, groups: int):
+    n, _, h, wd = x.shape
+    o = w.shape[0]
+    oh, ow = geo.output_size(h, wd)
+    y = xp.matmul(w.reshape(groups, o // groups, -1), _columns(x, geo, groups))
+    return y.reshape(n, o, oh, -1)[..., :ow]
+
+
+@primitive
+def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
+    """col2im of w^T g: the adjoint of x -> conv(x, w), accumulated one kernel tap at a time."""
+    n, c, h, wd = x_shape
+    o, cg, kh, kw = w.shape
+    col_grad = xp.matmul(w.reshape(groups, o // groups, -1).transpose(0, 2, 1), _widen(g, geo, x_shape, groups))
+    col_grad = col_grad.reshape(n, c, kh, kw, geo.output_size(h, wd)[0], geo.row_width(h, wd))
+    padded = pad_planes(xp.zeros((n, c, h, wd), dtype=g.dtype), geo)
+    taps = windows(padded, geo, h, wd, writeable=True)
+    for p in range(kh):
+        for q in range(kw):
+            taps[:, :, p, q] += col_grad[:, :, p, q]
+    pt, _, pl, _ = geo.padding
+    return padded[:, :, pt : pt + h, pl : pl + wd]
+
+
+@primitive
+def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
+    """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
+    per_sample = xp.matmul(_widen(g, geo, x.shape, groups), _columns(x, geo, groups).transpose(0, 1, 3, 2))
+    return per_sample.sum(axis=0).reshape(w_shape)
+
+
+_conv.defvjp(
+    lambda g, ans, x, w, geo, groups: _conv_input_grad(g, w, geo=geo, groups=groups, x_shape=_shape_of(x)),
+    lambda g, ans, x, w, geo, groups: _conv_weight_grad(x, g, geo=geo, groups=groups, w_shape=_shape_of(w)),
+)
+_conv.defjvp(
+    lambda t, ans, x, w, geo, groups: _conv(t, w, geo=geo, groups=groups),
+    lambda t, ans, x, w, geo, groups: _conv(x, t, geo=geo, groups=groups),
+)
+_conv_input_grad.defvjp(
+    lambda c, ans, g, w, geo, groups, x_shape: _conv(c, w, geo=geo, groups=groups),
+    lambda c, ans, g, w, geo, groups, x_shape: _conv_weight_grad(c, g, geo=geo, groups=groups, w_shape=_shape_of(w)),
+)
+_conv_input_grad.defjvp(
+    lambda t, ans, g, w, geo, groups, x_shape: _conv_input_grad(t, w, geo=geo, groups=groups, x_shape=x_shape),
+    lambda t, ans, g, w, geo, groups, x_shape: _conv_input_grad(g, t, geo=geo, groups=groups, x_shape=x_shape),
+)
+_conv_weight_grad.defvjp(
+    lambda c, ans, x, g, geo, groups, w_shape: _conv_input_grad(g, c, geo=geo, groups=groups, x_shape=_shape_of(x)),
+    lambda c, ans, x, g, geo, groups, w_shape: _conv(x, c, geo=geo, groups=groups),
+)
+_conv_weight_grad.defjvp(
+    lambda t, ans, x, g, geo, groups, w_shape: _conv_weight_grad(t, g, geo=geo, groups=groups, w_shape=w_shape),
+    lambda t, ans, x, g, geo, groups, w_shape: _conv_weight_grad(x, t, geo=geo, groups=groups, w_shape=w_shape),
+)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """Cross-correlation of an (N, C, H, W) input with (O, C/groups, kh, kw) weights, as torch.nn.functional.conv2d.
+
+    ``padding`` is an int, a symmetric pair (ph, pw) or (top, bottom, left, right) for the asymmetric
+    padding MindSpore's 'same' mode needs.
+    """
+    xs, ws = _shape_of(x), _shape_of(weight)
+    if len(xs) != 4 or len(ws) != 4:
+        raise ValueError(f"funcad.ops.conv2d: expected a 4-D input (N, C, H, W) and 4-D weight (O, C/groups, kh, kw), got input {xs} and weight {ws}")
+    if groups < 1 or xs[1] != ws[1] * groups or ws[0] % groups:
+        raise ValueError(f"funcad.ops.conv2d: input {xs} has {xs[1]} channels but weight {ws} with groups={groups} expects {ws[1] * groups} "
+                         f"(and out channels {ws[0]} divisible by groups)")
+    geo = Geometry(ws[2:], pair(stride, "conv2d", "stride"), padding4(padding, "conv2d"), pair(dilation, "conv2d", "dilation"))
+    if min(geo.stride + geo.dilation) < 1:
+        raise ValueError(f"funcad.ops.conv2d: stride {geo.stride} and dilation {geo.dilation} must be positive")
+    oh, ow = geo.output_size(*xs[2:])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"funcad.ops.conv2d: input {xs} padded by {geo.padding} is smaller than the dilated kernel of weight {ws}")
+    y = _conv(x, weight, geo=geo, groups=int(groups))
+    if bias is not None:
+        if _shape_of(bias) != (ws[0],):
+            raise ValueError(f"funcad.ops.conv2d: bias shape {_shape_of(bias)} does not match {ws[0]} output channels")
+        y = y + reshape(bias, (1, ws[0], 1, 1))
+    return y

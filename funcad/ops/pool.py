@@ -1,0 +1,159 @@
+"""2-D pooling on NCHW inputs: max (gradient to the first maximum, as torch), average, adaptive average.
+
+Each pool is a loop over the kh * kw kernel taps of whole-batch strided views (no loop over
+pixels or channels). Max pooling is split into a constant argmax and a linear gather, so its
+gradient is a scatter whose own gradient is the gather again (any order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcad.core.backend import xp
+from funcad.core.primitive import primitive
+from funcad.core.tensor import Tensor
+from funcad.ops.conv import Geometry, pad_planes, padding4, pair, windows
+from funcad.ops.linalg import matmul
+from funcad.ops.shape import _shape_of
+
+
+def _pool_geometry(op: str, x, kernel_size, stride, padding) -> Geometry:
+    xs = _shape_of(x)
+    if len(xs) != 4:
+        raise ValueError(f"funcad.ops.{op}: expected a 4-D input (N, C, H, W), got shape {xs}")
+    kernel = pair(kernel_size, op, "kernel_size")
+    geo = Geometry(kernel, kernel if stride is None else pair(stride, op, "stride"), padding4(padding, op), (1, 1))
+    if min(kernel + geo.stride) < 1:
+        raise ValueError(f"funcad.ops.{op}: kernel_size {kernel} and stride {geo.stride} must be positive")
+    pt, pb, pl, pr = geo.padding
+    if max(pt, pb) > kernel[0] // 2 or max(pl, pr) > kernel[1] // 2:
+        raise ValueError(f"funcad.ops.{op}: padding {geo.padding} must be at most half the kernel {kernel}")
+    oh, ow = geo.output_size(*xs[2:])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"funcad.ops.{op}: input {xs} padded by {geo.padding} is smaller than the kernel {kernel}")
+    return geo
+
+
+def _tap_views(x, geo: Geometry, fill: float):
+    """(padded buffer, [(p, q, view of the inputs under tap (p, q))]); views are (N, C, OH, OW)."""
+    h, w = x.shape[2:]
+    ow = geo.output_size(h, w)[1]
+    padded = pad_planes(x, geo, fill)
+    taps = windows(padded, geo, h, w)
+    kh, kw = geo.kernel
+    return padded, [(p, q, taps[:, :, p, q, :, :ow]) for p in range(kh) for q in range(kw)]
+
+
+# -- max -----------------------------------------------------------------------------------------
+@primitive
+def _max_pool_argmax(x, geo: Geometry):
+    """Flat index into H * W of each window's first maximum (padding never wins: it is -inf)."""
+    h, w = x.shape[2:]
+    _, views = _tap_views(x, geo, -np.inf)
+    best = views[0][2]
+    for _, _, view in views[1:]:
+        best = xp.maximum(best, view)
+    # Walk the taps backwards, moving the choice to every earlier tap that also holds the maximum.
+    tap = xp.full(best.shape, len(views) - 1, dtype=np.int16)
+    for k in range(len(views) - 2, -1, -1):
+        hit = (views[k][2] == best).view(np.int8)
+        tap -= hit * (tap - k).astype(np.int16, copy=False)
+    oh, ow = best.shape[2:]
+    top_left = (xp.arange(oh) * geo.stride[0] - geo.padding[0]).reshape(oh, 1) * w + xp.arange(ow) * geo.stride[1] - geo.padding[2]
+    tap_offset = xp.array([p * w + q for p, q, _ in views])
+    return tap_offset[tap] + top_left
+
+
+def _plane_starts(shape: tuple):
+    """Flat offset of each (n, c) plane, shaped to broadcast against (N, C, ...) indices."""
+    n, c, h, w = shape
+    return (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
+
+
+@primitive
+def _gather_planes(x, index):
+    return xp.take(x.reshape(-1), index + _plane_starts(x.shape))
+
+
+@primitive
+def _scatter_planes(g, index, plane_shape: tuple):
+    """Adjoint of _gather_planes: g summed into zero planes at ``index`` (repeated indices accumulate)."""
+    shape = g.shape[:2] + tuple(plane_shape)
+    flat = xp.bincount((index + _plane_starts(shape)).ravel(), weights=g.ravel(), minlength=int(np.prod(shape)))
+    return flat.astype(g.dtype, copy=False).reshape(shape)
+
+
+_gather_planes.defvjp(lambda g, ans, x, index: _scatter_planes(g, index, plane_shape=_shape_of(x)[2:]))
+_gather_planes.defjvp(lambda t, ans, x, index: _gather_planes(t, index))
+_scatter_planes.defvjp(lambda c, ans, g, index, plane_shape: _gather_planes(c, index))
+_scatter_planes.defjvp(lambda t, ans, g, index, plane_shape: _scatter_planes(t, index, plane_shape=plane_shape))
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over kh x kw windows (stride defaults to the kernel); padding counts as -inf, as in torch."""
+    geo = _pool_geometry("max_pool2d", x, kernel_size, stride, padding)
+    return _gather_planes(x, _max_pool_argmax(x, geo=geo))
+
+
+# -- average -------------------------------------------------------------------------------------
+@primitive
+def _window_sum(x, geo: Geometry):
+    _, views = _tap_views(x, geo, 0.0)
+    total = views[0][2].copy()
+    for _, _, view in views[1:]:
+        total += view
+    return total
+
+
+@primitive
+def _window_sum_transpose(g, geo: Geometry, x_shape: tuple):
+    """Adjoint of _window_sum: every output's cotangent added back onto each input of its window."""
+    h, w = x_shape[2:]
+    padded, views = _tap_views(xp.zeros(x_shape, dtype=g.dtype), geo, 0.0)
+    taps = windows(padded, geo, h, w, writeable=True)
+    for p, q, _ in views:
+        taps[:, :, p, q, :, : g.shape[3]] += g
+    pt, _, pl, _ = geo.padding
+    return padded[:, :, pt : pt + h, pl : pl + w]
+
+
+_window_sum.defvjp(lambda g, ans, x, geo: _window_sum_transpose(g, geo=geo, x_shape=_shape_of(x)))
+_window_sum.defjvp(lambda t, ans, x, geo: _window_sum(t, geo=geo))
+_window_sum_transpose.defvjp(lambda c, ans, g, geo, x_shape: _window_sum(c, geo=geo))
+_window_sum_transpose.defjvp(lambda t, ans, g, geo, x_shape: _window_sum_transpose(t, geo=geo, x_shape=x_shape))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
+    """Mean over kh x kw windows; with ``count_include_pad=False`` padded positions are left out of the count."""
+    geo = _pool_geometry("avg_pool2d", x, kernel_size, stride, padding)
+    total = _window_sum(x, geo=geo)
+    if count_include_pad or geo.padding == (0, 0, 0, 0):
+        return total * (1.0 / float(geo.kernel[0] * geo.kernel[1]))
+    ones = np.ones((1, 1) + tuple(_shape_of(x)[2:]), dtype=x.dtype)
+    return total / Tensor._wrap(_window_sum.impl(ones, geo=geo))
+
+
+def _bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
+    """(bins, size) averaging matrix with torch's adaptive bins [floor(i*size/bins), ceil((i+1)*size/bins))."""
+    i = np.arange(bins)
+    start = (i * size) // bins
+    end = -((-(i + 1) * size) // bins)
+    j = np.arange(size)
+    inside = (j >= start[:, None]) & (j < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average over torch's adaptive bins; bins are separable, so this is (bins_h x H) @ x @ (W x bins_w)."""
+    xs = _shape_of(x)
+    if len(xs) != 4:
+        raise ValueError(f"funcad.ops.adaptive_avg_pool2d: expected a 4-D input (N, C, H, W), got shape {xs}")
+    sizes = (output_size, output_size) if isinstance(output_size, (int, np.integer)) or output_size is None else tuple(output_size)
+    if len(sizes) != 2:
+        raise ValueError(f"funcad.ops.adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}")
+    oh, ow = (xs[2 + i] if s is None else int(s) for i, s in enumerate(sizes))
+    if oh < 1 or ow < 1:
+        raise ValueError(f"funcad.ops.adaptive_avg_pool2d: output_size {output_size!r} must be positive")
+    rows = _bin_matrix(xs[2], oh, x.dtype)
+    cols = _bin_matrix(xs[3], ow, x.dtype).T
+    return matmul(matmul(rows, x), cols)
