@@ -115,8 +115,8 @@ class Cell:
     def cells(self) -> Iterator[Cell]:
         return iter(self._cells.values())
 
-    def parameters_and_names(self, name_prefix: str = "", expand: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """``(path, parameter)`` pairs in registration order, each shared Parameter once."""
+    def _owned_parameters(self, name_prefix: str = "", expand: bool = True):
+        """(path of owning cell, owning cell, attribute name, parameter), each shared Parameter once."""
         seen = set()
         cells = self.cells_and_names(name_prefix=name_prefix) if expand else [(name_prefix, self)]
         for prefix, cell in cells:
@@ -124,7 +124,21 @@ class Cell:
                 if p is None or id(p) in seen:
                     continue
                 seen.add(id(p))
-                yield (f"{prefix}.{name}" if prefix else name), p
+                yield prefix, cell, name, p
+
+    def parameters_and_names(self, name_prefix: str = "", expand: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(path, parameter)`` pairs in registration order, each shared Parameter once."""
+        for prefix, _, name, p in self._owned_parameters(name_prefix, expand):
+            yield (f"{prefix}.{name}" if prefix else name), p
+
+    def torch_parameter_names(self) -> OrderedDict:
+        """funcad parameter name -> torch state_dict key. They differ only for layers whose names follow
+        MindSpore; such a Cell class declares ``torch_names`` (e.g. BatchNorm's gamma -> weight)."""
+        out = OrderedDict()
+        for prefix, cell, name, _ in self._owned_parameters():
+            torch_name = getattr(cell, "torch_names", {}).get(name, name)
+            out[f"{prefix}.{name}" if prefix else name] = f"{prefix}.{torch_name}" if prefix else torch_name
+        return out
 
     def get_parameters(self, expand: bool = True) -> Iterator[Parameter]:
         return (p for _, p in self.parameters_and_names(expand=expand))

@@ -1,0 +1,80 @@
+"""Checkpoints as .npz files (no pickle): save_checkpoint, load_checkpoint, load_param_into_net."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+
+import numpy as np
+
+from funcad.core.tensor import Parameter, Tensor
+from funcad.nn.cell import Cell
+
+
+def save_checkpoint(save_obj: Cell | Mapping, ckpt_file_name: str | os.PathLike) -> None:
+    """Write every parameter of a Cell (or a name -> array mapping) to ``ckpt_file_name`` exactly
+    (no suffix is added). The file is written whole or not at all (temporary file, then rename)."""
+    if isinstance(save_obj, Cell):
+        arrays = {name: np.asarray(p) for name, p in save_obj.parameters_and_names()}
+    elif isinstance(save_obj, Mapping):
+        arrays = {str(name): np.asarray(value) for name, value in save_obj.items()}
+    else:
+        raise TypeError(f"save_checkpoint: save_obj must be a Cell or a mapping of name -> array, got {type(save_obj).__name__}")
+    path = os.fspath(ckpt_file_name)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ckpt-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(ckpt_file_name: str | os.PathLike) -> dict[str, Parameter]:
+    """Read a checkpoint into ``{name: Parameter}`` (MindSpore returns Parameters too)."""
+    path = os.fspath(ckpt_file_name)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: Parameter(data[name], name=name) for name in data.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load_checkpoint: no such file {path!r}") from None
+    except (zipfile.BadZipFile, ValueError, OSError) as err:
+        raise ValueError(f"load_checkpoint: {path!r} is not a funcad .npz checkpoint ({err})") from None
+
+
+def load_param_into_net(net: Cell, parameter_dict: Mapping, strict_load: bool = True) -> tuple[list[str], list[str]]:
+    """Copy values from ``parameter_dict`` into ``net``'s parameters by name; nothing is written unless all checks pass.
+
+    Shape mismatches always raise. With ``strict_load`` (the default here; MindSpore's default is False)
+    names missing from the dict or unknown to the net raise too; otherwise the matching ones are loaded.
+    Returns ``(params_not_loaded, ckpt_not_loaded)`` as MindSpore does.
+    """
+    if not isinstance(net, Cell):
+        raise TypeError(f"load_param_into_net: net must be a Cell, got {type(net).__name__}")
+    params = dict(net.parameters_and_names())
+    missing = [name for name in params if name not in parameter_dict]
+    unexpected = [name for name in parameter_dict if name not in params]
+    mismatched = []
+    for name, p in params.items():
+        if name in parameter_dict:
+            shape = tuple(np.shape(parameter_dict[name]))
+            if shape != tuple(p.shape):
+                mismatched.append(f"{name}: net {tuple(p.shape)}, checkpoint {shape}")
+    problems = []
+    if mismatched:
+        problems.append(f"shape mismatch: {'; '.join(mismatched)}")
+    if strict_load and missing:
+        problems.append(f"missing from checkpoint: {', '.join(missing)}")
+    if strict_load and unexpected:
+        problems.append(f"unexpected in checkpoint: {', '.join(unexpected)}")
+    if problems:
+        raise ValueError(f"load_param_into_net: nothing loaded into {type(net).__name__}; " + " | ".join(problems))
+    for name, p in params.items():
+        if name in parameter_dict:
+            value = parameter_dict[name]
+            p.set_data(value if isinstance(value, Tensor) else np.asarray(value))
+    return missing, unexpected

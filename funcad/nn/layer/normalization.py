@@ -1,0 +1,103 @@
+"""BatchNorm1d, BatchNorm2d and LayerNorm with MindSpore's parameter names and conventions.
+
+Parameter names follow MindSpore (``gamma``, ``beta``, ``moving_mean``, ``moving_variance``); each class's
+``torch_names`` says which torch state_dict key each one corresponds to.
+"""
+
+from __future__ import annotations
+
+from funcad import ops
+from funcad.core.dtypes import float32
+from funcad.core.tensor import Parameter
+from funcad.nn.cell import Cell
+from funcad.nn.initializer import initializer
+from funcad.nn.layer.basic import check_input
+
+
+class _BatchNorm(Cell):
+    """Normalise over every axis but the channel axis 1.
+
+    Training mode (``set_train()``) uses the batch statistics and updates the running ones; evaluation mode
+    uses the running ones. MindSpore's momentum convention::
+
+        moving_mean <- momentum * moving_mean + (1 - momentum) * batch_mean        (default momentum 0.9)
+
+    i.e. torch's ``momentum`` is ``1 - momentum`` here (MindSpore 0.9 == torch 0.1). The running variance is
+    updated with the unbiased batch variance, as torch does; the normalisation uses the biased one.
+    Parameters map to torch's BatchNorm state_dict as gamma->weight, beta->bias, moving_mean->running_mean,
+    moving_variance->running_var (torch's num_batches_tracked has no counterpart).
+    ``use_batch_statistics``: None follows the training flag, True/False forces batch/running statistics.
+    """
+
+    torch_names = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+    _ranks: tuple = ()
+    _expected = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.9, affine: bool = True, gamma_init="ones", beta_init="zeros",
+                 moving_mean_init="zeros", moving_var_init="ones", use_batch_statistics=None, dtype=float32):
+        super().__init__()
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.affine, self.use_batch_statistics = affine, use_batch_statistics
+        shape = (self.num_features,)
+        self.gamma = Parameter(initializer(gamma_init, shape, dtype), requires_grad=affine)
+        self.beta = Parameter(initializer(beta_init, shape, dtype), requires_grad=affine)
+        self.moving_mean = Parameter(initializer(moving_mean_init, shape, dtype), requires_grad=False)
+        self.moving_variance = Parameter(initializer(moving_var_init, shape, dtype), requires_grad=False)
+
+    def construct(self, x):
+        check_input(self, x, self._ranks, {1: self.num_features}, self._expected.format(c=self.num_features))
+        batch_stats = self.training if self.use_batch_statistics is None else self.use_batch_statistics
+        y, mean, var = ops.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta, batch_stats,
+                                      momentum=1.0 - self.momentum, eps=self.eps)
+        if batch_stats:
+            self.moving_mean.set_data(ops.stop_gradient(mean))
+            self.moving_variance.set_data(ops.stop_gradient(var))
+        return y
+
+    def extend_repr(self) -> str:
+        return f"num_features={self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNorm1d(_BatchNorm):
+    __doc__ = "Batch normalisation of (N, C) or (N, C, L) inputs.\n\n    " + _BatchNorm.__doc__
+    _ranks = (2, 3)
+    _expected = "(N, {c}) or (N, {c}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    __doc__ = "Batch normalisation of (N, C, H, W) inputs.\n\n    " + _BatchNorm.__doc__
+    _ranks = (4,)
+    _expected = "(N, {c}, H, W)"
+
+
+class LayerNorm(Cell):
+    """Normalise over the trailing axes given by ``normalized_shape`` (``begin_norm_axis`` must point at the
+    first of them). MindSpore's default epsilon is 1e-7 (torch's is 1e-5). gamma->weight, beta->bias in torch."""
+
+    torch_names = {"gamma": "weight", "beta": "bias"}
+
+    def __init__(self, normalized_shape, begin_norm_axis: int = -1, begin_params_axis: int = -1, gamma_init="ones", beta_init="zeros",
+                 epsilon: float = 1e-7, dtype=float32):
+        super().__init__()
+        if not isinstance(normalized_shape, (tuple, list)):
+            raise TypeError(f"LayerNorm: normalized_shape must be a tuple or list, got {type(normalized_shape).__name__}")
+        self.normalized_shape = tuple(int(n) for n in normalized_shape)
+        if begin_norm_axis != begin_params_axis or (begin_norm_axis < 0 and -begin_norm_axis != len(self.normalized_shape)):
+            raise ValueError(f"LayerNorm: begin_norm_axis={begin_norm_axis} and begin_params_axis={begin_params_axis} must both point at the "
+                             f"first of the {len(self.normalized_shape)} normalised trailing axes {self.normalized_shape}")
+        self.begin_norm_axis, self.epsilon = begin_norm_axis, float(epsilon)
+        self.gamma = Parameter(initializer(gamma_init, self.normalized_shape, dtype))
+        self.beta = Parameter(initializer(beta_init, self.normalized_shape, dtype))
+
+    def construct(self, x):
+        k = len(self.normalized_shape)
+        shape = tuple(x.shape)
+        axis_ok = self.begin_norm_axis < 0 or self.begin_norm_axis == len(shape) - k
+        if len(shape) < k or shape[len(shape) - k:] != self.normalized_shape or not axis_ok:
+            raise ValueError(f"{self._where()}: expected input of shape (*, {', '.join(map(str, self.normalized_shape))}), got {shape}")
+        return ops.layer_norm(x, self.normalized_shape, self.gamma, self.beta, eps=self.epsilon)
+
+    def extend_repr(self) -> str:
+        return f"normalized_shape={self.normalized_shape}, epsilon={self.epsilon}"
