@@ -1,8 +1,10 @@
 """The ``funcad.ops`` namespace: every op accepts Tensors, numpy arrays and Python scalars."""
 
 from funcad.core import tensor as _tensor_module
+from funcad.ops.activation import elu, gelu, leaky_relu, silu
 from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
+from funcad.ops.embedding import embedding
 from funcad.ops.linalg import dot, einsum, matmul, outer, tensordot
 from funcad.ops.math import (
     abs,
@@ -61,7 +63,9 @@ from funcad.ops.nn import (
     nll_loss,
     softmax,
 )
+from funcad.ops.norm import batch_norm, layer_norm
 from funcad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from funcad.ops.random import dropout
 from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var
 from funcad.ops.shape import (
     broadcast_to,
@@ -87,5 +91,6 @@ from funcad.ops.shape import (
     transpose,
     unbroadcast,
 )
+from funcad.ops.smooth_l1 import smooth_l1_loss
 
 _tensor_module.bind_ops(__import__("sys").modules[__name__])

@@ -1,0 +1,100 @@
+"""Smooth and leaky activations (torch.nn.functional semantics), each one primitive.
+
+One numpy forward per activation and one derivative written in funcad ops, shared by its
+VJP (g * f'(x)) and JVP (t * f'(x)) rules, so higher derivatives come from the derivative's ops.
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy.special import erf as _erf
+
+from funcad.core.backend import xp
+from funcad.core.primitive import Primitive
+from funcad.ops.math import erf, exp, sigmoid, tanh, where
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def _elementwise(name: str, forward, derivative) -> Primitive:
+    """A primitive ``forward(x, **opts)`` whose gradient is ``derivative(x, ans, **opts)`` times the incoming one."""
+    prim = Primitive(name, forward)
+    prim.defvjp(lambda g, ans, x, **opts: g * derivative(x, ans, **opts))
+    prim.defjvp(lambda t, ans, x, **opts: t * derivative(x, ans, **opts))
+    return prim
+
+
+def _gelu_exact(x):
+    return x * (0.5 * (1.0 + _erf(x * _SQRT_HALF)))
+
+
+def _gelu_tanh(x):
+    return x * (0.5 * (1.0 + xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))))
+
+
+def _gelu_exact_derivative(x, ans):
+    """Phi(x) + x phi(x)."""
+    return 0.5 * (1.0 + erf(x * _SQRT_HALF)) + x * exp(x * x * -0.5) * _INV_SQRT_2PI
+
+
+def _gelu_tanh_derivative(x, ans):
+    t = tanh((x + x * x * x * _GELU_CUBIC) * _SQRT_2_OVER_PI)
+    return 0.5 * (1.0 + t) + x * 0.5 * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + x * x * (3.0 * _GELU_CUBIC))
+
+
+_gelu_prims = {
+    "none": _elementwise("gelu", _gelu_exact, _gelu_exact_derivative),
+    "tanh": _elementwise("gelu_tanh", _gelu_tanh, _gelu_tanh_derivative),
+}
+
+
+def gelu(x, approximate: str = "none"):
+    """x * Phi(x) (``approximate='none'``) or torch's tanh approximation (``approximate='tanh'``)."""
+    if approximate not in _gelu_prims:
+        raise ValueError(f"funcad.ops.gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _gelu_prims[approximate](x)
+
+
+def _silu_forward(x):
+    return x / (1.0 + xp.exp(-x))
+
+
+def _silu_derivative(x, ans):
+    s = sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+_silu = _elementwise("silu", _silu_forward, _silu_derivative)
+
+
+def silu(x):
+    """x * sigmoid(x) (also called swish)."""
+    return _silu(x)
+
+
+_leaky_relu = _elementwise(
+    "leaky_relu",
+    lambda x, negative_slope: xp.where(x > 0, x, x * negative_slope),
+    lambda x, ans, negative_slope: where(x > 0, 1.0, negative_slope),
+)
+
+
+def leaky_relu(x, negative_slope: float = 0.01):
+    """x where x > 0, else negative_slope * x (the slope at 0 is negative_slope, as torch)."""
+    return _leaky_relu(x, negative_slope=float(negative_slope))
+
+
+_elu = _elementwise(
+    "elu",
+    lambda x, alpha: xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))),
+    lambda x, ans, alpha: where(x > 0, 1.0, exp(where(x > 0, 0.0, x)) * alpha),
+)
+
+
+def elu(x, alpha: float = 1.0):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    return _elu(x, alpha=float(alpha))

@@ -1,0 +1,61 @@
+"""Embedding lookup: rows of a weight table picked by integer indices, with torch's ``padding_idx``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcad.core.backend import xp
+from funcad.core.primitive import primitive
+from funcad.core.tensor import Tensor
+from funcad.ops.shape import _shape_of
+
+
+@primitive
+def _lookup(weight, indices, padding_idx):
+    """weight[indices]; ``padding_idx`` only matters to the derivative: that row's entries have none."""
+    return xp.take(weight, indices, axis=0)
+
+
+@primitive
+def _scatter_rows(g, indices, num_rows: int, padding_idx):
+    """Adjoint of _lookup: each index's cotangent summed into its row (repeats accumulate); the padding row stays 0."""
+    out = xp.zeros((num_rows,) + g.shape[indices.ndim :], dtype=g.dtype)
+    xp.add.at(out, indices, g)
+    if padding_idx is not None:
+        out[padding_idx] = 0
+    return out
+
+
+def _lookup_derivative(t, indices, padding_idx):
+    """The derivative of _lookup applied to ``t``: rows of t, zero where the index is the padding row."""
+    rows = _lookup(t, indices, padding_idx=padding_idx)
+    if padding_idx is None:
+        return rows
+    keep = (np.asarray(indices) != padding_idx).astype(rows.dtype)
+    return rows * Tensor._wrap(keep.reshape(keep.shape + (1,) * (len(rows.shape) - keep.ndim)))
+
+
+_lookup.defvjp(lambda g, ans, weight, indices, padding_idx: _scatter_rows(g, indices, num_rows=_shape_of(weight)[0], padding_idx=padding_idx))
+_lookup.defjvp(lambda t, ans, weight, indices, padding_idx: _lookup_derivative(t, indices, padding_idx))
+_scatter_rows.defvjp(lambda c, ans, g, indices, num_rows, padding_idx: _lookup_derivative(c, indices, padding_idx))
+_scatter_rows.defjvp(lambda t, ans, g, indices, num_rows, padding_idx: _scatter_rows(t, indices, num_rows=num_rows, padding_idx=padding_idx))
+
+
+def embedding(indices, weight, padding_idx: int | None = None):
+    """Rows of ``weight`` (num_embeddings, dim) at integer ``indices`` of any shape -> indices.shape + (dim,).
+
+    Gradients of repeated indices add up in their row; the ``padding_idx`` row gets no gradient (as torch).
+    """
+    ws = _shape_of(weight)
+    if len(ws) != 2:
+        raise ValueError(f"funcad.ops.embedding: weight must be 2-D (num_embeddings, dim), got shape {ws}")
+    idx = np.asarray(indices)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise TypeError(f"funcad.ops.embedding: indices must be integers, got {idx.dtype}{list(idx.shape)}")
+    if idx.size and (idx.min() < 0 or idx.max() >= ws[0]):
+        raise IndexError(f"funcad.ops.embedding: indices must lie in [0, {ws[0]}) for weight {ws}, got values in [{idx.min()}, {idx.max()}]")
+    if padding_idx is not None:
+        if not -ws[0] <= padding_idx < ws[0]:
+            raise ValueError(f"funcad.ops.embedding: padding_idx {padding_idx} out of range for {ws[0]} embeddings")
+        padding_idx = int(padding_idx) % ws[0]
+    return _lookup(weight, idx, padding_idx=padding_idx)

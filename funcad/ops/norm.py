@@ -1,0 +1,72 @@
+"""Batch and layer normalisation, composed from funcad ops (so every derivative order is exact)."""
+
+from __future__ import annotations
+
+from funcad.ops.math import rsqrt
+from funcad.ops.reduce import mean
+from funcad.ops.shape import _shape_of, reshape, stop_gradient
+
+
+def _normalize(x, axes: tuple, eps: float):
+    """(x - mean) / sqrt(biased var + eps) over ``axes``, with the statistics used."""
+    mu = mean(x, axis=axes, keepdims=True)
+    centred = x - mu
+    var = mean(centred * centred, axis=axes, keepdims=True)
+    return centred * rsqrt(var + eps), mu, var
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5):
+    """Normalise each channel of (N, C) or (N, C, H, W) input; returns ``(y, new_running_mean, new_running_var)``.
+
+    Training normalises with the batch statistics (biased variance) and updates the running ones in torch's
+    convention: ``new = (1 - momentum) * old + momentum * batch_stat`` with the *unbiased* batch variance
+    (MindSpore's BatchNorm momentum is ``1 - momentum`` of this). Eval normalises with the running statistics,
+    which come back unchanged. The new running statistics are constants (no gradient flows through them);
+    they are None where the running statistics were None.
+    """
+    shape = _shape_of(x)
+    if len(shape) not in (2, 4):
+        raise ValueError(f"funcad.ops.batch_norm: expected (N, C) or (N, C, H, W) input, got shape {shape}")
+    c = shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if value is not None and _shape_of(value) != (c,):
+            raise ValueError(f"funcad.ops.batch_norm: {name} shape {_shape_of(value)} does not match {c} channels of input {shape}")
+    per_channel = (1, c) + (1,) * (len(shape) - 2)
+    axes = (0,) + tuple(range(2, len(shape)))
+    if training or running_mean is None or running_var is None:
+        count = shape[0] * (shape[2] * shape[3] if len(shape) == 4 else 1)
+        if count < 2 and training:
+            raise ValueError(f"funcad.ops.batch_norm: training needs more than one value per channel, got input shape {shape}")
+        y, mu, var = _normalize(x, axes, eps)
+        new_mean, new_var = running_mean, running_var
+        if training and running_mean is not None and running_var is not None:
+            m = float(momentum)
+            new_mean = running_mean * (1.0 - m) + reshape(stop_gradient(mu), (c,)) * m
+            new_var = running_var * (1.0 - m) + reshape(stop_gradient(var), (c,)) * (m * count / (count - 1))
+            new_mean, new_var = stop_gradient(new_mean), stop_gradient(new_var)
+    else:
+        y = (x - reshape(running_mean, per_channel)) * rsqrt(reshape(running_var, per_channel) + eps)
+        new_mean, new_var = running_mean, running_var
+    if weight is not None:
+        y = y * reshape(weight, per_channel)
+    if bias is not None:
+        y = y + reshape(bias, per_channel)
+    return y, new_mean, new_var
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
+    """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift elementwise."""
+    shape = _shape_of(x)
+    norm_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(norm_shape)
+    if k == 0 or shape[len(shape) - k :] != norm_shape:
+        raise ValueError(f"funcad.ops.layer_norm: input shape {shape} does not end with normalized_shape {norm_shape}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and _shape_of(value) != norm_shape:
+            raise ValueError(f"funcad.ops.layer_norm: {name} shape {_shape_of(value)} does not match normalized_shape {norm_shape}")
+    y, _, _ = _normalize(x, tuple(range(len(shape) - k, len(shape))), eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y

@@ -1,0 +1,23 @@
+"""Smooth L1 (Huber-like) loss: quadratic below ``beta``, linear above, as torch.nn.functional.smooth_l1_loss."""
+
+from __future__ import annotations
+
+from funcad.ops.math import abs as _abs
+from funcad.ops.math import where
+from funcad.ops.nn import _reduce
+from funcad.ops.shape import _shape_of
+
+
+def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean"):  # noqa: A002 - torch's name
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, with d = input - target (beta = 0 is the L1 loss)."""
+    if _shape_of(input) != _shape_of(target):
+        raise ValueError(f"funcad.ops.smooth_l1_loss: input shape {_shape_of(input)} and target shape {_shape_of(target)} differ")
+    if beta < 0:
+        raise ValueError(f"funcad.ops.smooth_l1_loss: beta must be non-negative, got {beta}")
+    diff = input - target
+    size = _abs(diff)
+    if beta == 0:
+        return _reduce(size, reduction, "smooth_l1_loss")
+    beta = float(beta)
+    loss = where(size < beta, diff * diff * (0.5 / beta), size - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
