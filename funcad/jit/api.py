@@ -1,0 +1,161 @@
+"""``funcad.jit``: trace once per input signature, optimise, generate numpy code, cache it.
+
+Behaviour a user must know:
+
+- The signature is the pytree structure of the arguments, the shape and dtype of every array
+  leaf (Tensors, numpy arrays), and the value of every other leaf (Python numbers, strings,
+  flags: these are static, so a new value traces again). Parameters passed as arguments are
+  keyed by identity. A new signature traces again; a repeated one runs the cached program.
+- Parameters read inside are inputs of the program; ``set_data`` inside (optimizer updates,
+  BatchNorm running statistics) is a state write applied after every call, so the Parameters
+  hold exactly what eager execution would leave in them.
+- Python code runs only while tracing. Side effects outside Parameters (appending to a list,
+  setting a global, printing, reading ``cell.training``) happen once, at trace time, and are
+  not repeated by later calls; the values traced then are baked into the program.
+- Using a traced value in Python (``if loss > 0:``, ``float(x)``, ``x.asnumpy()``) raises a
+  ConcretizationError naming the function and the line; branch with ``funcad.ops.where``.
+- Called inside another transform (``grad`` of a jitted function) or with traced arguments,
+  the function runs eagerly, so the outer transform sees every op.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import numpy as np
+
+from funcad.core import pytree
+from funcad.core.tensor import Parameter, Tensor
+from funcad.core.trace import Tracer, current_depth
+from funcad.jit.codegen import compile_graph
+from funcad.jit.ir import Const, Graph, Var
+from funcad.jit.passes import optimize
+from funcad.jit.tracing import trace_function
+
+
+def _leaf_kind(leaf):
+    """(signature entry, is_array) for one argument leaf."""
+    if isinstance(leaf, Parameter):
+        return ("param", id(leaf)), False
+    if isinstance(leaf, Tensor):
+        return ("tensor", leaf.shape, leaf.dtype), True
+    if isinstance(leaf, (np.ndarray, np.generic)):
+        return ("ndarray", np.shape(leaf), leaf.dtype), True
+    try:
+        hash(leaf)
+    except TypeError:
+        raise TypeError(
+            f"funcad.jit: argument leaf of type {type(leaf).__name__} is neither an array nor hashable; "
+            "pass arrays as Tensors/ndarrays and other values as hashable (static) Python values"
+        ) from None
+    return ("static", type(leaf), leaf), False
+
+
+class Program:
+    """One compiled signature: the optimised graph, its generated source, and the callable."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.run_arrays, self.source = compile_graph(graph)
+        self.params = tuple(p for p, _ in graph.params)
+        self.param_types = tuple((v.shape, v.dtype) for _, v in graph.params)
+        self.written = tuple(p for p, _ in graph.writes)
+        self.n_out = sum(isinstance(o, Var) for o in graph.outputs)
+
+    def params_match(self) -> bool:
+        """Parameters keep their shapes and dtypes unless set eagerly to new ones; then trace again."""
+        for p, (shape, dtype) in zip(self.params, self.param_types):
+            data = p._data
+            if data.shape != shape or data.dtype != dtype:
+                return False
+        return True
+
+    def __call__(self, arrays: list):
+        results = self.run_arrays(*arrays, *[p._data for p in self.params])
+        n = self.n_out
+        for p, value in zip(self.written, results[n:]):
+            p._data = value
+        outs = iter(results[:n])
+        leaves = []
+        for o in self.graph.outputs:
+            if isinstance(o, Var):
+                leaves.append(Tensor._wrap(next(outs)))
+            elif isinstance(o, Const):
+                leaves.append(Tensor._wrap(o.value))
+            else:
+                leaves.append(o)
+        return pytree.unflatten(self.graph.out_tree, leaves)
+
+
+class Lowered:
+    """What ``jitted.lower(*args)`` returns: the optimised IR and the generated Python source."""
+
+    def __init__(self, program: Program):
+        self.graph = program.graph
+        self.source = program.source
+
+    def as_text(self) -> str:
+        return self.graph.as_text()
+
+
+class Jitted:
+    """A function compiled per input signature; see the module docstring for the rules."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self.trace_count = 0
+        self._cache: dict = {}
+        functools.update_wrapper(self, fn)
+
+    def _program(self, args: tuple, kwargs: dict) -> tuple[Program, list]:
+        leaves, tree = pytree.flatten((args, kwargs))
+        kinds = [_leaf_kind(leaf) for leaf in leaves]
+        key = (tree, tuple(k for k, _ in kinds))
+        arrays = [leaf._data if isinstance(leaf, Tensor) else leaf for leaf, (_, arr) in zip(leaves, kinds) if arr]
+        programs = self._cache.setdefault(key, [])
+        for program in programs:
+            if program.params_match():
+                return program, arrays
+        is_array = [arr for _, arr in kinds]
+        name = getattr(self.fn, "__qualname__", getattr(self.fn, "__name__", "fn"))
+
+        def rebuild(traced):
+            return pytree.unflatten(tree, traced)
+
+        graph = trace_function(self.fn, name, leaves, is_array, rebuild)
+        self.trace_count += 1
+        program = Program(optimize(graph))
+        programs.append(program)
+        return program, arrays
+
+    def __call__(self, *args, **kwargs):
+        if current_depth() or _holds_tracer(args, kwargs):
+            return self.fn(*args, **kwargs)
+        program, arrays = self._program(args, kwargs)
+        return program(arrays)
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        """The compiled form for these arguments (traced now unless already cached); nothing runs."""
+        program, _ = self._program(args, kwargs)
+        return Lowered(program)
+
+    def clear_cache(self) -> None:
+        """Forget every compiled program (e.g. after ``cell.set_train(False)``, which tracing baked in)."""
+        self._cache.clear()
+
+
+def _holds_tracer(args, kwargs) -> bool:
+    leaves, _ = pytree.flatten((args, kwargs))
+    return any(isinstance(leaf, Tracer) for leaf in leaves)
+
+
+def jit(fn: Callable | None = None) -> Jitted | Callable[[Callable], Jitted]:
+    """Compile ``fn`` (forward, gradients and Parameter updates inside it) into one program per signature.
+
+    Usable as ``jit(fn)``, ``@jit`` and ``@jit()``. See ``funcad.jit.api`` for the rules on
+    signatures, state and side effects.
+    """
+    if fn is None:
+        return jit
+    return Jitted(fn)

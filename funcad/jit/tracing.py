@@ -1,0 +1,185 @@
+"""Abstract tracing: run the user's function once on tracers that know only shapes and dtypes.
+
+Every primitive applied to a ``JitTracer`` is recorded as a graph node; its output shape and
+dtype come from running the primitive's forward once on zero-filled arrays of the right shapes.
+A transform started inside the jitted function (``grad``, ``value_and_grad``) runs at a higher
+level, so the ops of its VJP rules land in the same graph: forward, backward and the optimizer
+update become one program. Parameters read inside become implicit inputs and ``set_data`` calls
+become state writes, through the hooks ``funcad.core.tensor`` offers a compiler.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+import funcad
+from funcad.core import tensor as tensor_module
+from funcad.core.tensor import Parameter, Tensor
+from funcad.core.trace import Trace, Tracer, scope
+from funcad.jit.ir import Const, Graph, Node, Var, type_text
+
+_FUNCAD_DIR = os.path.dirname(os.path.abspath(funcad.__file__)) + os.sep
+
+
+class ConcretizationError(TypeError):
+    """A traced value was needed as a concrete Python or numpy value while compiling."""
+
+
+def user_location() -> str:
+    """``file:line`` of the innermost frame outside funcad: the user's code that asked for a value."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_FUNCAD_DIR):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "<unknown>"
+
+
+class JitTracer(Tracer):
+    """A traced array under ``funcad.jit``: ``_value`` is its graph variable (shape and dtype only)."""
+
+    __slots__ = ()
+
+    def __init__(self, trace: JitTrace, var: Var):
+        self._trace = trace
+        self._value = var
+
+    def _concrete(self):
+        var = self._value
+        raise ConcretizationError(
+            f"funcad.jit: while compiling {self._trace.graph.name!r}, the value of a traced Tensor "
+            f"{type_text(var.shape, var.dtype)} was needed in Python at {user_location()} "
+            "(bool(), float(), int(), an if/while on it, numpy conversion, asnumpy() or item()). "
+            "Under jit only shapes and dtypes are known; use funcad.ops.where for value-dependent choices, "
+            "pass the value as a non-array (static) argument, or call the function without jit."
+        )
+
+
+def _dummy(atom):
+    if isinstance(atom, Var):
+        return np.zeros(atom.shape, atom.dtype)
+    return atom.value
+
+
+class JitTrace(Trace):
+    """The outermost trace of a jitted call; it records a Graph."""
+
+    __slots__ = ("graph", "_next_id", "_current", "_written")
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.graph = Graph(name)
+        self._next_id = 0
+        self._current: dict = {}  # id(Parameter) -> its JitTracer (the value reads see now)
+        self._written: dict = {}  # id(Parameter) -> (Parameter, JitTracer or Const) of its last write
+
+    def new_var(self, shape, dtype) -> Var:
+        var = Var(self._next_id, tuple(shape), np.dtype(dtype))
+        self._next_id += 1
+        return var
+
+    def new_input(self, shape, dtype) -> JitTracer:
+        var = self.new_var(shape, dtype)
+        self.graph.inputs.append(var)
+        return JitTracer(self, var)
+
+    def atom(self, value):
+        """The graph atom for an argument: a variable of this trace or a constant."""
+        if isinstance(value, Parameter):
+            value = value._current()
+        if isinstance(value, JitTracer) and value._trace is self:
+            return value._value
+        if isinstance(value, Tracer):
+            raise ValueError(
+                f"funcad.jit: {self.graph.name!r} uses a value traced by another transform that is no longer running "
+                f"({value!r}); return it from that transform instead of storing it"
+            )
+        if isinstance(value, Tensor):
+            return Const(value._data)
+        return Const(value)
+
+    def process(self, prim, args, kwargs):
+        atoms = tuple(self.atom(a) for a in args)
+        dummies = [_dummy(a) for a in atoms]
+        with np.errstate(all="ignore"):
+            out = prim.run(dummies, kwargs)
+        arr = np.asarray(out)
+        views = isinstance(out, np.ndarray) and any(
+            isinstance(a, Var) and np.may_share_memory(out, d) for a, d in zip(atoms, dummies)
+        )
+        var = self.new_var(arr.shape, arr.dtype)
+        self.graph.nodes.append(Node(prim, atoms, dict(kwargs), var, views))
+        return JitTracer(self, var)
+
+    # -- Parameters: implicit inputs and state writes --------------------------------------------
+    def read_param(self, param: Parameter):
+        current = self._current.get(id(param))
+        if current is None:
+            data = param._data
+            var = self.new_var(data.shape, data.dtype)
+            self.graph.params.append((param, var))
+            current = self._current[id(param)] = JitTracer(self, var)
+        return current
+
+    def write_param(self, param: Parameter, data) -> None:
+        if isinstance(data, Parameter):
+            data = data._current()
+        while isinstance(data, Tracer) and data._trace is not self:
+            data = data._value  # drop the tracers of transforms running inside jit, as set_data does eagerly
+        dtype = param._data.dtype
+        if isinstance(data, JitTracer):
+            if data.dtype != dtype:
+                from funcad.ops.shape import cast
+
+                data = cast(data, dtype)
+        else:
+            data = Tensor._wrap(np.array(data._data if isinstance(data, Tensor) else data, dtype=dtype))
+        self._current[id(param)] = data if isinstance(data, JitTracer) else self._constant_tracer(data)
+        self._written[id(param)] = (param, data)
+
+    def _constant_tracer(self, value: Tensor):
+        """Reads after a write of a constant see that constant, routed through an identity node."""
+        from funcad.ops.shape import stop_gradient
+
+        return self.process(stop_gradient, (value,), {})
+
+    def writes(self) -> list:
+        return [(p, self.atom(v)) for p, v in self._written.values()]
+
+
+class _Hooks:
+    """Installs the trace's Parameter hooks for the duration of tracing, restoring whatever was there."""
+
+    def __init__(self, trace: JitTrace):
+        self.trace = trace
+
+    def __enter__(self):
+        self.saved = tensor_module.param_read_hook, tensor_module.param_write_hook
+        tensor_module.param_read_hook = self.trace.read_param
+        tensor_module.param_write_hook = self.trace.write_param
+
+    def __exit__(self, *exc):
+        tensor_module.param_read_hook, tensor_module.param_write_hook = self.saved
+        return False
+
+
+def trace_function(fn, name: str, leaves: list, is_array: list, rebuild) -> Graph:
+    """Trace ``fn`` on abstract stand-ins for the array leaves; ``rebuild(leaves)`` gives (args, kwargs)."""
+    from funcad.core import pytree
+
+    trace = JitTrace(name)
+    with scope(trace), _Hooks(trace):
+        traced = [trace.new_input(np.shape(v), _dtype_of(v)) if arr else v for v, arr in zip(leaves, is_array)]
+        args, kwargs = rebuild(traced)
+        out = fn(*args, **kwargs)
+        out_leaves, out_tree = pytree.flatten(out)
+        graph = trace.graph
+        graph.outputs = [trace.atom(o) if isinstance(o, (Tensor, np.ndarray)) else o for o in out_leaves]
+        graph.out_tree = out_tree
+        graph.writes = trace.writes()
+    return graph
+
+
+def _dtype_of(value) -> np.dtype:
+    return value.dtype if isinstance(value, (Tensor, np.ndarray, np.generic)) else np.asarray(value).dtype
