@@ -1,0 +1,117 @@
+"""Cell registration, naming, traversal, modes and the errors that name a layer's path."""
+
+import numpy as np
+import pytest
+
+import funcad
+from funcad import Parameter, nn
+
+
+class Network(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.dense_relu_sequential = nn.SequentialCell(nn.Dense(12, 8), nn.ReLU(), nn.Dense(8, 8), nn.ReLU(), nn.Dense(8, 3))
+
+    def construct(self, x):
+        return self.dense_relu_sequential(self.flatten(x))
+
+
+def test_parameter_names_follow_attribute_paths_like_torch_state_dict():
+    net = Network()
+    names = [n for n, _ in net.parameters_and_names()]
+    expected = [f"dense_relu_sequential.{i}.{k}" for i in (0, 2, 4) for k in ("weight", "bias")]
+    assert names == expected
+    assert [p.name for p in net.trainable_params()] == expected
+    assert net.dense_relu_sequential[2].weight.shape == (8, 8)
+    assert net.dense_relu_sequential[0].weight.shape == (8, 12)
+
+
+def test_cells_and_names_and_trainable_filter():
+    net = Network()
+    assert [n for n, _ in net.cells_and_names()] == ["", "flatten", "dense_relu_sequential"] + [f"dense_relu_sequential.{i}" for i in range(5)]
+    net.dense_relu_sequential[0].bias.requires_grad = False
+    assert len(net.trainable_params()) == 5
+    assert [p.name for p in net.untrainable_params()] == ["dense_relu_sequential.0.bias"]
+    assert len(list(net.get_parameters())) == 6
+
+
+def test_shared_parameter_listed_once_and_reassignment_unregisters():
+    class Tied(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Dense(3, 3)
+            self.b = nn.Dense(3, 3)
+            self.b.weight = self.a.weight
+            self.scale = Parameter(np.ones(1, np.float32))
+
+    net = Tied()
+    # torch's named_parameters order: a module's own parameters, then its children's
+    assert [n for n, _ in net.parameters_and_names()] == ["scale", "a.weight", "a.bias", "b.bias"]
+    net.scale = None
+    assert "scale" not in dict(net.parameters_and_names())
+
+
+def test_set_train_reaches_every_cell_and_defaults_to_eval():
+    net = Network()
+    assert not any(c.training for _, c in net.cells_and_names())
+    assert net.set_train() is net
+    assert all(c.training for _, c in net.cells_and_names())
+    net.set_train(False)
+    assert not net.dense_relu_sequential[3].training
+
+
+def test_wrong_feature_size_names_layer_path_and_shapes():
+    net = Network()
+    with pytest.raises(ValueError, match=r"Dense 'dense_relu_sequential\.0': expected input of shape \(\*, 12\), got \(2, 10\)"):
+        net(np.zeros((2, 10), np.float32))
+    net.dense_relu_sequential.insert_child_to_cell("2", nn.Dense(7, 8))
+    with pytest.raises(ValueError, match=r"dense_relu_sequential\.2.*\(\*, 7\).*\(2, 8\)"):
+        net(np.zeros((2, 12), np.float32))
+
+
+def test_forgetting_super_init_is_explained():
+    class Broken(nn.Cell):
+        def __init__(self):
+            self.w = Parameter(np.ones(2))
+
+    with pytest.raises(AttributeError, match="super"):
+        Broken()
+
+
+def test_cell_list_and_sequential_indexing():
+    layers = nn.CellList([nn.Dense(2, 2) for _ in range(3)])
+    assert len(layers) == 3 and [n for n, _ in layers.parameters_and_names()][:2] == ["0.weight", "0.bias"]
+    seq = nn.SequentialCell([nn.Dense(2, 3), nn.ReLU()]).append(nn.Dense(3, 1))
+    x = np.ones((4, 2), np.float32)
+    expected = np.maximum(x @ np.asarray(seq[0].weight).T + np.asarray(seq[0].bias), 0) @ np.asarray(seq[2].weight).T + np.asarray(seq[2].bias)
+    np.testing.assert_allclose(np.asarray(seq(x)), expected, rtol=1e-6)
+
+
+def test_torch_parameter_names_map_mindspore_names():
+    class Net(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3)
+            self.bn = nn.BatchNorm2d(2)
+            self.emb = nn.Embedding(5, 2)
+
+    mapping = Net().torch_parameter_names()
+    assert mapping["bn.gamma"] == "bn.weight" and mapping["bn.moving_variance"] == "bn.running_var"
+    assert mapping["conv.weight"] == "conv.weight" and mapping["emb.embedding_table"] == "emb.weight"
+
+
+def test_value_and_grad_over_cell_weights_matches_closed_form():
+    funcad.set_seed(3)
+    dense = nn.Dense(4, 2, dtype=np.float64)
+    x = np.random.default_rng(0).normal(size=(5, 4))
+
+    def loss(x):
+        return funcad.ops.sum(dense(x) ** 2)
+
+    value, (gw, gb) = funcad.value_and_grad(loss, None, dense.trainable_params())(x)
+    w, b = np.asarray(dense.weight), np.asarray(dense.bias)
+    y = x @ w.T + b
+    np.testing.assert_allclose(float(value), (y**2).sum(), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(gw), 2 * y.T @ x, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(gb), 2 * y.sum(0), rtol=1e-12)
