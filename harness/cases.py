@@ -1,0 +1,218 @@
+"""Built-in comparison cases: one description builds the same model, data and training step in both engines.
+
+Interface (also what ``harness.bench`` builds its engines from)::
+
+    case = get_case("mlp")                       # or CASES["mlp"]; list(CASES) gives the names
+    batches = case.batches(steps=20, seed=0, batch_size=256, data_dir=None)    # [(x, y)] float32 / int64 numpy
+    pair = case.build(dtype="float32", seed=0)   # Pair with .funcad (FuncadEngine) and .torch (TorchEngine)
+
+    f, t = pair.funcad, pair.torch
+    xf, yf = f.prepare(*batches[0])              # funcad Tensors in the pair's dtype
+    f.train_step(xf, yf)                         # plain function: value_and_grad + optimizer(grads); jit-able
+    f.grad_fn(xf, yf); f.net(xf)                 # forward+backward, forward
+    xt, yt = t.prepare(*batches[0])              # torch tensors on the trainer's device
+    t.trainer.step_tensors(xt, yt)               # zero_grad, forward, loss, backward, step
+
+Both sides start from identical parameters: the funcad Cell is drawn under ``funcad.set_seed(seed)``, cast to the
+dtype, and copied into the torch module through the bridge (which checks names, shapes and dtypes). Optimizers of
+both sides come from one ``OptimizerSpec``, so hyperparameters cannot drift apart. ``Case.known_differences``
+lists the semantic differences in play (optimizer formula, BatchNorm momentum convention, ...).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import funcad
+from funcad import nn
+from harness import datasets
+from harness import models as funcad_models
+from harness.engines import FuncadEngine, TorchEngine, cast_cell
+from harness.metrics import Tolerance
+from torch_ref import models as torch_models
+from torch_ref.bridge import copy_funcad_to_torch, default_name_map
+from torch_ref.optim import ADAM_EPSILON_NOTE, WEIGHT_DECAY_FILTER_NOTE, make_torch_optimizer
+from torch_ref.pipeline import TorchTrainer
+
+Batches = list[tuple[np.ndarray, np.ndarray]]
+
+LOSSES: dict[str, tuple[Callable, Callable]] = {
+    "cross_entropy": (nn.CrossEntropyLoss, torch.nn.CrossEntropyLoss),
+    "bce_with_logits": (nn.BCEWithLogitsLoss, torch.nn.BCEWithLogitsLoss),
+    "mse": (nn.MSELoss, torch.nn.MSELoss),
+}
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer's hyperparameters, built for both engines: funcad's ``nn.SGD``/``nn.Momentum``/``nn.Adam`` and torch's."""
+
+    kind: str  # 'sgd' | 'momentum' | 'adam'
+    learning_rate: float
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self):
+        if self.kind not in ("sgd", "momentum", "adam"):
+            raise ValueError(f"OptimizerSpec: unknown kind {self.kind!r}; known: sgd, momentum, adam")
+
+    def funcad(self, params) -> nn.Optimizer:
+        if self.kind == "sgd":
+            return nn.SGD(params, self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay)
+        if self.kind == "momentum":
+            return nn.Momentum(params, self.learning_rate, self.momentum, weight_decay=self.weight_decay)
+        return nn.Adam(params, self.learning_rate, self.beta1, self.beta2, self.eps, weight_decay=self.weight_decay)
+
+    def torch(self, named_params, variant: str, decays: Callable[[str], bool] | None) -> torch.optim.Optimizer:
+        return make_torch_optimizer(self.kind, named_params, variant, lr=self.learning_rate, momentum=self.momentum,
+                                    weight_decay=self.weight_decay, betas=(self.beta1, self.beta2), eps=self.eps, decays=decays)
+
+    def describe(self, variant: str) -> str:
+        hp = f"lr {self.learning_rate:g}"
+        if self.momentum:
+            hp += f", momentum {self.momentum:g}"
+        if self.weight_decay:
+            hp += f", weight decay {self.weight_decay:g}"
+        if self.kind == "adam":
+            hp += f", betas ({self.beta1:g}, {self.beta2:g}), eps {self.eps:g}"
+        torch_side = {"adam": ("MindSporeAdam (funcad's formula)", "torch.optim.Adam"),
+                      "sgd": ("torch.optim.SGD", "torch.optim.SGD"), "momentum": ("torch.optim.SGD(momentum)", "torch.optim.SGD(momentum)")}
+        exact, stock = torch_side[self.kind]
+        funcad_name = {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam"}[self.kind]
+        return f"funcad nn.{funcad_name} vs torch {exact if variant == 'exact' else stock} ({hp})"
+
+    def differences(self, variant: str, param_names: Sequence[str]) -> list[str]:
+        """The optimizer differences in play: none with the exact variant; the stock one's otherwise."""
+        notes = []
+        if variant == "stock" and self.kind == "adam":
+            notes.append(ADAM_EPSILON_NOTE)
+        if variant == "stock" and self.weight_decay and any("beta" in n or "gamma" in n for n in param_names):
+            notes.append(WEIGHT_DECAY_FILTER_NOTE)
+        if variant == "exact" and self.kind == "adam":
+            notes.append("Adam: torch side runs torch_ref.optim.MindSporeAdam, funcad's formula; stock torch.optim.Adam "
+                         "would differ (" + ADAM_EPSILON_NOTE.split(': ', 1)[1] + ")")
+        return notes
+
+
+@dataclass
+class Pair:
+    """The two engines of one case in one dtype, starting from identical parameters."""
+
+    case: Case
+    dtype: str
+    funcad: FuncadEngine
+    torch: TorchEngine
+
+
+@dataclass(frozen=True)
+class Case:
+    """A model, its data, loss and optimizer, buildable in both engines. See the module docstring for use."""
+
+    name: str
+    description: str
+    funcad_model: Callable[[], nn.Cell]
+    torch_model: Callable[[], torch.nn.Module]
+    loss: str
+    optimizer: OptimizerSpec
+    data: Callable[[int | None, int, int, str | Path | None], Batches]  # (batch_size, steps, seed, data_dir) -> batches
+    batch_size: int | None = 64
+    has_aux: bool = False
+    torch_optimizer: str = "exact"
+    tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def batches(self, steps: int, seed: int = 0, batch_size: int | None = None, data_dir: str | Path | None = None) -> Batches:
+        return self.data(batch_size or self.batch_size, steps, seed, data_dir)
+
+    def build(self, dtype: str = "float32", seed: int = 0, device: str | None = None, torch_optimizer: str | None = None) -> Pair:
+        variant = torch_optimizer or self.torch_optimizer
+        funcad.set_seed(seed)
+        net = self.funcad_model()
+        cast_cell(net, dtype)
+        optimizer = self.optimizer.funcad(net.trainable_params())
+        make_funcad_loss, make_torch_loss = LOSSES[self.loss]
+        engine = FuncadEngine(net, make_funcad_loss(), optimizer, self.has_aux)
+
+        name_map = default_name_map(net)
+        decays = {name_map[p.name]: flag for p, flag in zip(optimizer.parameters, optimizer.decay_flags)}
+        torch.manual_seed(seed)
+        trainer = TorchTrainer(self.torch_model(), make_torch_loss(), lambda named: self.optimizer.torch(named, variant, decays.get), dtype, device)
+        copy_funcad_to_torch(net, trainer.model, name_map)
+        return Pair(self, dtype, engine, TorchEngine(trainer, name_map, list(name_map)))
+
+    def known_differences(self, torch_optimizer: str | None = None) -> list[str]:
+        names = [n for n, _ in self.funcad_model().parameters_and_names()]
+        return list(self.notes) + self.optimizer.differences(torch_optimizer or self.torch_optimizer, names)
+
+
+def user_case(cell, module, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches, has_aux: bool = False,
+              name: str = "user", tolerances: Mapping[str, Tolerance] | None = None, torch_optimizer: str = "exact") -> Case:
+    """A Case around a user's own pair of models; each build works on deep copies, so the originals stay untouched."""
+    if isinstance(loss, tuple):
+        LOSSES[f"{name}:loss"] = loss
+        loss = f"{name}:loss"
+    elif loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)} (or pass a (funcad_loss_class, torch_loss_class) pair)")
+    batches = [(np.asarray(x), np.asarray(y)) for x, y in data]
+    if not batches:
+        raise ValueError("compare: data holds no (x, y) batches")
+    return Case(name, "user-supplied models", lambda: copy.deepcopy(cell), lambda: copy.deepcopy(module), loss, optimizer,
+                lambda batch_size, steps, seed, data_dir: [batches[i % len(batches)] for i in range(steps)],
+                batch_size=None, has_aux=has_aux, torch_optimizer=torch_optimizer, tolerances=dict(tolerances or {}))
+
+
+# -- the built-in cases ---------------------------------------------------------------------------------------------
+
+def _tutorial_data(batch_size, steps, seed, data_dir) -> Batches:
+    x, y = np.ones(5, dtype=np.float32), np.zeros(3, dtype=np.float32)
+    return [(x, y)] * steps
+
+
+def _logreg_data(batch_size, steps, seed, data_dir) -> Batches:
+    x, y = datasets.breast_cancer()
+    return datasets.batch_order(x, y, batch_size, steps, seed)
+
+
+def _image_data(batch_size, steps, seed, data_dir) -> Batches:
+    x, y = datasets.images_28(data_dir)
+    return datasets.batch_order(x, y, batch_size, steps, seed)
+
+
+BN_MOMENTUM_NOTE = ("BatchNorm momentum: funcad (MindSpore) momentum 0.9 weights the running statistic, torch momentum 0.1 weights the "
+                    "batch statistic; the mirror uses torch momentum = 1 - 0.9. Both update running_var with the unbiased batch variance")
+
+CASES: dict[str, Case] = {c.name: c for c in [
+    Case("tutorial", "the seed's linear model z = x @ w + b (w 5x3, b 3), x ones, y zeros, BCE with logits, SGD",
+         funcad_models.TutorialLinear, torch_models.TutorialLinear, "bce_with_logits", OptimizerSpec("sgd", 0.1), _tutorial_data,
+         batch_size=None),
+    Case("logreg", "logistic regression on breast cancer (standardised), BCE with logits, SGD",
+         funcad_models.LogisticRegression, torch_models.LogisticRegression, "bce_with_logits", OptimizerSpec("sgd", 0.1), _logreg_data),
+    Case("mlp", "quickstart MLP 784-512-512-10 on 28x28 images, cross-entropy, SGD 1e-2, value_and_grad(has_aux=True)",
+         funcad_models.QuickstartMLP, torch_models.QuickstartMLP, "cross_entropy", OptimizerSpec("sgd", 1e-2), _image_data, has_aux=True),
+    Case("lenet", "LeNet-5 (two conv/ReLU/max-pool blocks, three Dense) on 28x28 images, cross-entropy, Adam",
+         funcad_models.LeNet5, torch_models.LeNet5, "cross_entropy", OptimizerSpec("adam", 1e-3), _image_data),
+    Case("mlp_bn", "MLP 784-128 with BatchNorm1d, cross-entropy, Momentum 0.9 with weight decay 1e-4 (running statistics compared)",
+         funcad_models.MLPBatchNorm, torch_models.MLPBatchNorm, "cross_entropy", OptimizerSpec("momentum", 1e-2, momentum=0.9, weight_decay=1e-4),
+         _image_data, notes=(BN_MOMENTUM_NOTE,)),
+]}
+
+
+class UnknownCaseError(KeyError):
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def get_case(name: str) -> Case:
+    try:
+        return CASES[name]
+    except KeyError:
+        raise UnknownCaseError(f"unknown case {name!r}; known cases: {', '.join(CASES)}") from None

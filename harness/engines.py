@@ -1,0 +1,170 @@
+"""The two sides of a comparison, with one interface so the harness never asks which engine it holds.
+
+``FuncadEngine`` is written the functional MindSpore way, exactly as a user writes it::
+
+    def forward_fn(inputs, targets):
+        logits = net(inputs)
+        loss = loss_fn(logits, targets)
+        return loss, logits                      # has_aux=True (the quickstart); else just `loss`
+
+    grad_fn = value_and_grad(forward_fn, None, optimizer.parameters, has_aux=has_aux)
+
+    def train_step(inputs, targets):
+        loss, grads = grad_fn(inputs, targets)
+        optimizer(grads)
+        return loss
+
+``TorchEngine`` wraps ``torch_ref.pipeline.TorchTrainer`` (zero_grad, forward, loss, backward, step) and speaks
+funcad's parameter names through the case's name map. Both take and return numpy arrays at the edges
+(``forward``, ``loss_and_grads``, ``step``, ``state``, ``load_state``) and expose engine-native callables for timing
+(``prepare`` once, then ``time_forward``/``time_backward``/``time_step`` on the prepared inputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+import funcad
+from funcad import Tensor
+from torch_ref.bridge import NameMap, funcad_state, name_mapper
+from torch_ref.pipeline import TorchTrainer
+
+GradEdit = Callable[[dict], dict] | None
+
+
+def cast_cell(cell, dtype) -> None:
+    """Cast every Parameter of ``cell`` to ``dtype`` in place, keeping identities (names, optimizer references)."""
+    dtype = np.dtype(dtype)
+    for _, p in cell.parameters_and_names():
+        if p.dtype != dtype and np.issubdtype(p.dtype, np.floating):
+            p._data = p._data.astype(dtype)  # Parameter.set_data keeps the old dtype by design; a cast must replace it
+
+
+def _as_funcad(array, dtype) -> Tensor:
+    a = np.asarray(array)
+    return Tensor(a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a)
+
+
+class FuncadEngine:
+    """A funcad Cell trained with ``value_and_grad`` and ``optimizer(grads)``."""
+
+    name = "funcad"
+
+    def __init__(self, net, loss_fn, optimizer, has_aux: bool = False):
+        self.net, self.loss_fn, self.optimizer, self.has_aux = net, loss_fn, optimizer, has_aux
+        self.dtype = np.dtype(optimizer.parameters[0].dtype)
+        net.set_train(True)
+
+        if has_aux:
+            def forward_fn(inputs, targets):
+                logits = net(inputs)
+                loss = loss_fn(logits, targets)
+                return loss, logits
+        else:
+            def forward_fn(inputs, targets):
+                logits = net(inputs)
+                return loss_fn(logits, targets)
+
+        grad_fn = funcad.value_and_grad(forward_fn, None, optimizer.parameters, has_aux=has_aux)
+
+        def train_step(inputs, targets):
+            value, grads = grad_fn(inputs, targets)
+            optimizer(grads)
+            return value[0] if has_aux else value
+
+        self.forward_fn, self.grad_fn, self.train_step = forward_fn, grad_fn, train_step
+        self.param_names = [p.name for p in optimizer.parameters]
+
+    def prepare(self, x, y) -> tuple[Tensor, Tensor]:
+        return _as_funcad(x, self.dtype), _as_funcad(y, self.dtype)
+
+    # numpy edges ---------------------------------------------------------------------------------
+    def forward(self, x) -> np.ndarray:
+        return np.asarray(self.net(_as_funcad(x, self.dtype))).copy()
+
+    def _loss_grads(self, x, y) -> tuple[float, tuple]:
+        value, grads = self.grad_fn(*self.prepare(x, y))
+        return float(value[0] if self.has_aux else value), grads
+
+    def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
+        loss, grads = self._loss_grads(x, y)
+        return loss, {n: np.asarray(g).copy() for n, g in zip(self.param_names, grads)}
+
+    def step(self, x, y, edit: GradEdit = None) -> float:
+        """One training step; ``edit`` may replace gradients (by name, numpy) before the update."""
+        if edit is None:
+            return float(self.train_step(*self.prepare(x, y)))
+        loss, grads = self._loss_grads(x, y)
+        named = edit({n: np.asarray(g) for n, g in zip(self.param_names, grads)})
+        self.optimizer(tuple(Tensor(named[n]) for n in self.param_names))
+        return loss
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {n: np.asarray(p).copy() for n, p in funcad_state(self.net).items()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        params = funcad_state(self.net)
+        for n, v in state.items():
+            params[n].set_data(np.asarray(v))
+
+    # timing ----------------------------------------------------------------------------------------
+    def time_forward(self, x, y):
+        return self.net(x)
+
+    def time_backward(self, x, y):
+        return self.grad_fn(x, y)
+
+    def time_step(self, x, y):
+        return self.train_step(x, y)
+
+
+class TorchEngine:
+    """A torch Module trained imperatively; names are translated to funcad's through ``name_map``."""
+
+    name = "torch"
+
+    def __init__(self, trainer: TorchTrainer, name_map: NameMap, funcad_names: list[str]):
+        self.trainer = trainer
+        to_torch = name_mapper(name_map)
+        self.to_torch = {n: to_torch(n) for n in funcad_names}
+        self.to_funcad = {t: f for f, t in self.to_torch.items()}
+
+    def prepare(self, x, y):
+        return self.trainer.tensor(x), self.trainer.tensor(y)
+
+    def forward(self, x) -> np.ndarray:
+        return self.trainer.forward(x)
+
+    def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
+        loss, grads = self.trainer.loss_and_grads(x, y)
+        return loss, {self.to_funcad.get(n, n): g for n, g in grads.items()}
+
+    def step(self, x, y, edit: GradEdit = None) -> float:
+        if edit is None:
+            return self.trainer.train_step(x, y)
+        params = dict(self.trainer.model.named_parameters())
+
+        def before_step():
+            named = {self.to_funcad.get(n, n): p.grad.detach().cpu().numpy() for n, p in params.items()}
+            edited = edit(named)
+            for n, p in params.items():
+                p.grad.copy_(self.trainer.tensor(edited[self.to_funcad.get(n, n)]))
+
+        return float(self.trainer.step_tensors(*self.prepare(x, y), before_step=before_step))
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {self.to_funcad.get(n, n): v for n, v in self.trainer.state().items()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        self.trainer.load_state({self.to_torch.get(n, n): v for n, v in state.items()})
+
+    def time_forward(self, x, y):
+        return self.trainer.forward_tensors(x)
+
+    def time_backward(self, x, y):
+        return self.trainer.backward_tensors(x, y)
+
+    def time_step(self, x, y):
+        return self.trainer.step_tensors(x, y)

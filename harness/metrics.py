@@ -1,0 +1,121 @@
+"""How two arrays are compared: tolerances, difference statistics, and the float64 noise-floor judgement.
+
+All functions take numpy arrays: the funcad value first ("actual"), the torch value second ("expected").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Accept a float32 cross-engine difference up to this multiple of PyTorch's own float32 error against float64.
+NOISE_FACTOR = 10.0
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``|actual - expected| <= atol + rtol * |expected|`` elementwise, as ``torch.testing.assert_close``."""
+
+    rtol: float
+    atol: float
+
+    def __str__(self) -> str:
+        return f"rtol {self.rtol:.3g}, atol {self.atol:.3g}"
+
+
+DEFAULT_TOLERANCES = {"float32": Tolerance(1.3e-6, 1e-5), "float64": Tolerance(1e-7, 1e-7)}
+
+
+def tolerance_for(dtype: str, overrides: dict | None = None, rtol: float | None = None, atol: float | None = None) -> Tolerance:
+    """The default for ``dtype``, replaced by a case's override, replaced field by field by explicit rtol/atol."""
+    tol = (overrides or {}).get(dtype, DEFAULT_TOLERANCES[dtype])
+    return Tolerance(tol.rtol if rtol is None else rtol, tol.atol if atol is None else atol)
+
+
+def diff_stats(actual, expected, tol: Tolerance) -> dict:
+    """Max abs and guarded max rel difference, cosine similarity, pass/fail, and the worst element with both values.
+
+    The worst element is the one exceeding its tolerance by the largest factor (the first non-finite one if any);
+    relative differences divide by ``max(|expected|, 1e-3 * max|expected|, tiny)`` so near-zero entries do not explode.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        raise ValueError(f"cannot compare arrays of shapes {a.shape} (funcad) and {e.shape} (torch)")
+    finite_a, finite_e = np.isfinite(a), np.isfinite(e)
+    nonfinite = int((~finite_a).sum() + (~finite_e).sum())
+    out = {"size": int(a.size), "nonfinite_funcad": int((~finite_a).sum()), "nonfinite_torch": int((~finite_e).sum())}
+    if a.size == 0:
+        return out | {"max_abs": 0.0, "max_rel": 0.0, "cosine": 1.0, "passed": True, "worst_index": "()", "funcad_value": 0.0, "torch_value": 0.0}
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a - e)
+        scale = np.abs(e)
+        guard = max(1e-3 * float(np.nanmax(np.where(finite_e, scale, 0.0))), np.finfo(np.float64).tiny)
+        rel = diff / np.maximum(scale, guard)
+        excess = diff / (tol.atol + tol.rtol * scale) if tol.atol + tol.rtol > 0 else diff
+    if nonfinite:
+        flat = int(np.flatnonzero(~(finite_a & finite_e))[0])
+        max_abs = max_rel = float("inf")
+        passed = False
+    else:
+        flat = int(np.argmax(excess))
+        max_abs, max_rel = float(diff.max()), float(rel.max())
+        passed = bool(np.all(diff <= tol.atol + tol.rtol * scale))
+    index = np.unravel_index(flat, a.shape) if a.ndim else ()
+    return out | {
+        "max_abs": max_abs,
+        "max_rel": max_rel,
+        "cosine": cosine(a, e),
+        "passed": passed,
+        "worst_index": str(tuple(int(i) for i in index)),
+        "funcad_value": float(a.reshape(-1)[flat]),
+        "torch_value": float(e.reshape(-1)[flat]),
+    }
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of the flattened arrays; 1.0 when both are zero, NaN when either holds NaN/Inf."""
+    a, b = a.reshape(-1), b.reshape(-1)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("nan")
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 and nb == 0.0:
+        return 1.0
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return float(np.dot(a, b) / (na * nb))
+
+
+def max_abs_diff(a, b) -> float:
+    """max |a - b| in float64 (inf when either side is not finite)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.size == 0:
+        return 0.0
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("inf")
+    return float(np.max(np.abs(a - b)))
+
+
+def judge(passed_tolerance: bool, cross: float, noise: float | None) -> str:
+    """'pass' within tolerance; 'noise' when outside it but within NOISE_FACTOR x the float32 noise floor; else 'fail'."""
+    if not np.isfinite(cross):
+        return "fail"
+    if passed_tolerance:
+        return "pass"
+    if noise is not None and np.isfinite(noise) and cross <= NOISE_FACTOR * noise:
+        return "noise"
+    return "fail"
+
+
+def loss_within(funcad_loss: float, torch_loss: float, tol: Tolerance) -> bool:
+    if not (np.isfinite(funcad_loss) and np.isfinite(torch_loss)):
+        return False
+    return abs(funcad_loss - torch_loss) <= tol.atol + tol.rtol * abs(torch_loss)
+
+
+def relative_divergence(funcad_loss: float, torch_loss: float) -> float:
+    if not (np.isfinite(funcad_loss) and np.isfinite(torch_loss)):
+        return float("inf")
+    return abs(funcad_loss - torch_loss) / max(abs(torch_loss), np.finfo(np.float64).tiny)

@@ -1,0 +1,90 @@
+"""The funcad side of the built-in cases: Cells written as a MindSpore 2.x user writes them.
+
+Each mirrors a module of ``torch_ref.models`` parameter for parameter (same names up to the Cell's own
+torch name map, same shapes); initial values are drawn here and copied into torch, never re-drawn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import funcad
+from funcad import Parameter, nn, ops
+
+
+class TutorialLinear(nn.Cell):
+    """The seed's notebook model ``z = x @ w + b`` with ``w`` (5, 3) and ``b`` (3,) drawn from N(0, 1)."""
+
+    def __init__(self, in_features: int = 5, out_features: int = 3):
+        super().__init__()
+        rng = np.random.default_rng(funcad.get_seed())
+        self.w = Parameter(rng.standard_normal((in_features, out_features)).astype(np.float32), name="w")
+        self.b = Parameter(rng.standard_normal(out_features).astype(np.float32), name="b")
+
+    def construct(self, x):
+        return ops.matmul(x, self.w) + self.b
+
+
+class LogisticRegression(nn.Cell):
+    def __init__(self, in_features: int = 30):
+        super().__init__()
+        self.linear = nn.Dense(in_features, 1)
+
+    def construct(self, x):
+        return self.linear(x)
+
+
+class QuickstartMLP(nn.Cell):
+    """MindSpore's quickstart ``Network``: Flatten, then Dense 784-512-512-10 with ReLU."""
+
+    def __init__(self, in_features: int = 28 * 28, hidden: int = 512, num_classes: int = 10):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.dense_relu_sequential = nn.SequentialCell(
+            nn.Dense(in_features, hidden), nn.ReLU(),
+            nn.Dense(hidden, hidden), nn.ReLU(),
+            nn.Dense(hidden, num_classes),
+        )
+
+    def construct(self, x):
+        return self.dense_relu_sequential(self.flatten(x))
+
+
+class LeNet5(nn.Cell):
+    """LeNet-5 for 1x28x28 images (MindSpore's model-zoo layout; convolutions without bias)."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 6, 5, pad_mode="same")
+        self.conv2 = nn.Conv2d(6, 16, 5, pad_mode="valid")
+        self.relu = nn.ReLU()
+        self.max_pool2d = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Dense(16 * 5 * 5, 120)
+        self.fc2 = nn.Dense(120, 84)
+        self.fc3 = nn.Dense(84, num_classes)
+
+    def construct(self, x):
+        x = self.max_pool2d(self.relu(self.conv1(x)))
+        x = self.max_pool2d(self.relu(self.conv2(x)))
+        x = self.flatten(x)
+        x = self.relu(self.fc1(x))
+        x = self.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+class MLPBatchNorm(nn.Cell):
+    """Flatten, Dense 784-128, BatchNorm1d (MindSpore momentum 0.9 == torch 0.1), ReLU, Dense 128-10."""
+
+    def __init__(self, in_features: int = 28 * 28, hidden: int = 128, num_classes: int = 10, bn_momentum: float = 0.9):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.layers = nn.SequentialCell(
+            nn.Dense(in_features, hidden),
+            nn.BatchNorm1d(hidden, momentum=bn_momentum),
+            nn.ReLU(),
+            nn.Dense(hidden, num_classes),
+        )
+
+    def construct(self, x):
+        return self.layers(self.flatten(x))

@@ -1,0 +1,102 @@
+"""The imperative PyTorch training loop: ``zero_grad``, forward, loss, ``backward``, ``step``.
+
+``TorchTrainer`` owns a module, a loss module and an optimizer, moved to one dtype and device; it takes and
+returns numpy arrays at its edges so the harness can compare it with funcad, and exposes the same loop on
+torch tensors (``step_tensors``) for timing without conversion costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import torch
+
+from torch_ref.bridge import torch_state
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def torch_dtype(dtype) -> torch.dtype:
+    """numpy dtype (or its name) -> torch dtype."""
+    return torch.from_numpy(np.zeros(0, dtype=np.dtype(dtype))).dtype
+
+
+class TorchTrainer:
+    """One model trained the imperative way.
+
+    ``optimizer`` is a built optimizer, or ``make_optimizer(named_parameters)`` called after the model is moved
+    to its dtype and device (an optimizer built before a dtype change would hold stale tensors).
+    """
+
+    def __init__(self, model: torch.nn.Module, loss_fn: torch.nn.Module,
+                 optimizer: torch.optim.Optimizer | Callable[[list], torch.optim.Optimizer],
+                 dtype="float32", device: torch.device | str | None = None):
+        self.device = torch.device(device) if device is not None else default_device()
+        self.dtype = torch_dtype(dtype)
+        self.model = model.to(device=self.device, dtype=self.dtype)
+        self.model.train()
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer if isinstance(optimizer, torch.optim.Optimizer) else optimizer(list(self.model.named_parameters()))
+
+    def tensor(self, array) -> torch.Tensor:
+        """numpy -> torch on this trainer's device; floating arrays take its dtype, integer labels become int64."""
+        t = torch.as_tensor(np.asarray(array))
+        t = t.to(self.dtype) if t.is_floating_point() else t.long()
+        return t.to(self.device)
+
+    def step_tensors(self, x: torch.Tensor, y: torch.Tensor, before_step: Callable[[], None] | None = None) -> torch.Tensor:
+        """One training step: zero_grad, forward, loss, backward, step. Returns the loss (a detached tensor).
+
+        ``before_step`` runs between backward and step (the harness plants faults in ``p.grad`` there).
+        """
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self.model(x), y)
+        loss.backward()
+        if before_step is not None:
+            before_step()
+        self.optimizer.step()
+        return loss.detach()
+
+    def backward_tensors(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """zero_grad, forward, loss, backward (no step): leaves gradients in ``p.grad``."""
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self.model(x), y)
+        loss.backward()
+        return loss.detach()
+
+    def forward_tensors(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model(x)
+
+    # numpy edges ---------------------------------------------------------------------------
+    def forward(self, x) -> np.ndarray:
+        return self.forward_tensors(self.tensor(x)).cpu().numpy()
+
+    def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
+        loss = self.backward_tensors(self.tensor(x), self.tensor(y))
+        grads = {n: (p.grad.detach().cpu().numpy().copy() if p.grad is not None else np.zeros(tuple(p.shape), p.detach().cpu().numpy().dtype))
+                 for n, p in self.model.named_parameters()}
+        return float(loss), grads
+
+    def train_step(self, x, y) -> float:
+        return float(self.step_tensors(self.tensor(x), self.tensor(y)))
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {n: t.detach().cpu().numpy().copy() for n, t in torch_state(self.model).items()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        current = torch_state(self.model)
+        with torch.no_grad():
+            for name, value in state.items():
+                current[name].copy_(torch.as_tensor(np.asarray(value)))
+
+
+def train(model: torch.nn.Module, loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer, batches: Iterable,
+          dtype="float32", device: torch.device | str | None = None) -> list[float]:
+    """The textbook loop over ``(x, y)`` numpy batches; returns the loss of each step."""
+    trainer = TorchTrainer(model, loss_fn, optimizer, dtype, device)
+    return [trainer.train_step(x, y) for x, y in batches]
