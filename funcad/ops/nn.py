@@ -7,10 +7,11 @@ import numpy as np
 from funcad.core.backend import xp
 from funcad.core.primitive import primitive
 from funcad.core.tensor import Tensor
+from funcad.core.trace import Tracer
 from funcad.ops.math import abs as _abs
-from funcad.ops.math import exp, maximum, negative, softplus
+from funcad.ops.math import exp, maximum, negative, softplus, where
 from funcad.ops.reduce import mean, sum
-from funcad.ops.shape import _shape_of, cast, getitem, reshape, stop_gradient
+from funcad.ops.shape import _shape_of, broadcast_to, cast, getitem, reshape, stop_gradient
 
 
 @primitive
@@ -102,13 +103,30 @@ _place.defvjp(lambda g, ans, gg, target, num_classes: _pick(g, target))
 
 
 def _check_classes(op: str, input_shape: tuple, target, num_classes: int):
-    t = np.asarray(target)
+    """The target as an array, or as given when it is a traced value (under jit only its shape is known)."""
+    t = target if isinstance(target, Tracer) else np.asarray(target)
     if not np.issubdtype(t.dtype, np.integer):
         raise TypeError(f"funcad.ops.{op}: class-index target must be integers, got {t.dtype}")
     expected = input_shape[:1] + input_shape[2:]
-    if t.shape != expected:
-        raise ValueError(f"funcad.ops.{op}: target shape {t.shape} does not match input shape {input_shape} (expected {expected})")
+    if tuple(t.shape) != expected:
+        raise ValueError(f"funcad.ops.{op}: target shape {tuple(t.shape)} does not match input shape {input_shape} (expected {expected})")
     return t
+
+
+def _traced_nll(input, t, weight, ignore_index: int, reduction: str):  # noqa: A002
+    """nll_loss for a target whose values are unknown while tracing: the validity mask is computed by ops.
+
+    With every target valid and no weight this rounds exactly as the eager path (x * 1.0, then / n).
+    """
+    shape = _shape_of(input)
+    valid = t != ignore_index
+    safe_t = where(valid, t, 0)
+    w_t = cast(valid, input.dtype)
+    if weight is not None:
+        per_class = reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
+        w_t = _pick(broadcast_to(per_class, shape), safe_t) * w_t
+    loss = negative(_pick(input, safe_t)) * w_t
+    return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):  # noqa: A002
@@ -117,6 +135,8 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     if len(shape) < 2:
         raise ValueError(f"funcad.ops.nll_loss: input must be (N, C, ...), got shape {shape}")
     t = _check_classes("nll_loss", shape, target, shape[1])
+    if isinstance(t, Tracer):
+        return _traced_nll(input, t, weight, ignore_index, reduction)
     valid = t != ignore_index
     safe_t = np.where(valid, t, 0)
     if valid.all() and weight is None:
