@@ -25,7 +25,7 @@ def _non_negative(owner: str, name: str, value) -> float:
 class Optimizer:
     """Base of the optimizers called as ``optimizer(grads)``.
 
-    ``learning_rate`` is a non-negative number or a callable of the step: it is called on every update with
+    ``learning_rate`` is a non-negative number (or 0-d Tensor) or a callable of the step: it is called on every update with
     ``global_step`` (an int32 Tensor counting previous updates, 0 on the first) and may return a number or a
     0-d Tensor; write it with funcad ops/operators so a compiled step stays correct.
     ``weight_decay`` is applied, as in MindSpore, only to parameters whose name contains neither 'beta' nor
@@ -46,6 +46,8 @@ class Optimizer:
             if id(p) in seen:
                 raise ValueError(f"{owner}: params[{i}] ({p.name}) appears more than once")
             seen.add(id(p))
+        if isinstance(learning_rate, Tensor) and learning_rate.ndim == 0:
+            learning_rate = float(learning_rate)
         if not callable(learning_rate):
             learning_rate = _non_negative(owner, "learning_rate", learning_rate)
         self.learning_rate: float | Callable = learning_rate
