@@ -1,0 +1,287 @@
+"""NN ops (conv, pools, norms, activations, dropout, embedding, smooth L1) against torch in float64 and finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import funcad
+from funcad import ops
+from funcad.testing import assert_close, check_grads
+
+RNG = np.random.default_rng(1234)
+
+
+def _randn(*shape):
+    return RNG.standard_normal(shape)
+
+
+def _torch_leaves(*arrays):
+    return [torch.tensor(a, requires_grad=True) for a in arrays]
+
+
+def _check_against_torch(funcad_fn, torch_fn, arrays, rtol=1e-10, atol=1e-10):
+    """Forward values and the gradients of <output, random cotangent> w.r.t. every array agree with torch."""
+    leaves = _torch_leaves(*arrays)
+    expected = torch_fn(*leaves)
+    cot = _randn(*expected.shape)
+    torch_grads = torch.autograd.grad((expected * torch.tensor(cot)).sum(), leaves)
+    assert_close(funcad_fn(*arrays), expected.detach().numpy(), rtol=rtol, atol=atol)
+    grads = funcad.grad(lambda *a: ops.sum(funcad_fn(*a) * cot), tuple(range(len(arrays))))(*arrays)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for g, tg in zip(grads, torch_grads):
+        assert_close(g, tg.numpy(), rtol=rtol, atol=atol)
+
+
+# -- conv2d ------------------------------------------------------------------------------------------
+CONV_CASES = [
+    # (N, C, H, W, O, kernel, stride, padding, dilation, groups)
+    (2, 3, 7, 6, 4, (3, 2), 1, 1, 1, 1),
+    (2, 4, 9, 8, 6, 3, 2, (1, 2), 1, 2),
+    (1, 2, 8, 8, 3, (2, 3), (2, 1), (0, 1, 2, 0), (2, 1), 1),
+    (2, 6, 5, 5, 6, 3, 1, 0, 1, 3),
+    (2, 3, 7, 7, 2, 3, 3, (2, 0, 1, 1), 2, 1),
+    (1, 1, 6, 9, 2, 1, 1, 0, 1, 1),
+]
+
+
+def _torch_conv(x, w, b, stride, padding, dilation, groups):
+    if isinstance(padding, tuple) and len(padding) == 4:
+        top, bottom, left, right = padding
+        return F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride=stride, dilation=dilation, groups=groups)
+    return F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_matches_torch(case):
+    n, c, h, w, o, k, stride, padding, dilation, groups = case
+    kh, kw = (k, k) if isinstance(k, int) else k
+    arrays = (_randn(n, c, h, w), _randn(o, c // groups, kh, kw), _randn(o))
+    _check_against_torch(
+        lambda x, wt, b: ops.conv2d(x, wt, b, stride, padding, dilation, groups),
+        lambda x, wt, b: _torch_conv(x, wt, b, stride, padding, dilation, groups),
+        arrays,
+    )
+
+
+def test_conv2d_second_order_matches_torch_double_backward():
+    x, w = _randn(2, 4, 6, 5), _randn(4, 2, 3, 2)
+
+    def funcad_fn(x, w):
+        gx, gw = funcad.grad(lambda x, w: ops.sum(ops.tanh(ops.conv2d(x, w, stride=(2, 1), padding=1, groups=2))), (0, 1))(x, w)
+        return ops.sum(gx * gx) + ops.sum(gw * gw)
+
+    xt, wt = _torch_leaves(x, w)
+    gx, gw = torch.autograd.grad(torch.tanh(F.conv2d(xt, wt, stride=(2, 1), padding=1, groups=2)).sum(), (xt, wt), create_graph=True)
+    expected = torch.autograd.grad((gx * gx).sum() + (gw * gw).sum(), (xt, wt))
+    got = funcad.grad(funcad_fn, (0, 1))(x, w)
+    assert_close(got, tuple(e.numpy() for e in expected), rtol=1e-9, atol=1e-9)
+
+
+def test_conv2d_finite_differences_second_order_both_modes():
+    check_grads(lambda x, w: ops.conv2d(x, w, stride=2, padding=(1, 0, 0, 1), dilation=(1, 2)), (_randn(1, 2, 6, 7), _randn(3, 2, 2, 3)),
+                order=2, modes=("rev", "fwd"))
+
+
+def test_conv2d_keeps_float32():
+    x, w, b = (a.astype(np.float32) for a in (_randn(2, 3, 6, 6), _randn(4, 3, 3, 3), _randn(4)))
+    y, grads = funcad.value_and_grad(lambda x, w, b: ops.sum(ops.conv2d(x, w, b, padding=1)), (0, 1, 2))(x, w, b)
+    assert y.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+    expected = F.conv2d(*(torch.tensor(a, dtype=torch.float64) for a in (x, w, b)), padding=1).sum().item()
+    assert abs(float(y) - expected) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, groups, match",
+    [((3, 6, 6), (4, 3, 3, 3), 1, r"\(3, 6, 6\)"), ((2, 3, 6, 6), (4, 2, 3, 3), 1, r"\(2, 3, 6, 6\).*\(4, 2, 3, 3\)"), ((2, 4, 6, 6), (4, 2, 3, 3), 3, "groups=3")],
+)
+def test_conv2d_bad_input_names_op_and_shapes(x_shape, w_shape, groups, match):
+    with pytest.raises(ValueError, match=f"conv2d.*{match}"):
+        ops.conv2d(np.zeros(x_shape), np.zeros(w_shape), groups=groups)
+
+
+def test_conv2d_kernel_larger_than_input_is_an_error():
+    with pytest.raises(ValueError, match="conv2d.*smaller than the dilated kernel"):
+        ops.conv2d(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)))
+
+
+# -- pools --------------------------------------------------------------------------------------------
+POOL_CASES = [(2, None, 0), (3, 2, 1), ((3, 2), 1, (1, 0)), (3, 1, 1), (2, (1, 2), 1)]
+
+
+@pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)
+def test_max_pool2d_matches_torch(kernel, stride, padding):
+    _check_against_torch(lambda x: ops.max_pool2d(x, kernel, stride, padding), lambda x: F.max_pool2d(x, kernel, stride, padding), (_randn(2, 3, 9, 8),))
+
+
+@pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_matches_torch(kernel, stride, padding, count_include_pad):
+    _check_against_torch(
+        lambda x: ops.avg_pool2d(x, kernel, stride, padding, count_include_pad),
+        lambda x: F.avg_pool2d(x, kernel, stride, padding, count_include_pad=count_include_pad),
+        (_randn(2, 3, 9, 8),),
+    )
+
+
+def test_max_pool2d_ties_send_the_gradient_to_the_first_maximum():
+    x = np.round(_randn(2, 2, 7, 7))  # many ties, overlapping windows
+    _check_against_torch(lambda x: ops.max_pool2d(x, 3, 1, 1), lambda x: F.max_pool2d(x, 3, 1, 1), (x,))
+    g = funcad.grad(lambda x: ops.sum(ops.max_pool2d(x, 2)))(np.ones((1, 1, 4, 4)))
+    expected = np.zeros((1, 1, 4, 4))
+    expected[..., ::2, ::2] = 1.0
+    assert_close(g, expected)
+
+
+@pytest.mark.parametrize("output_size", [(3, 3), (4, 5), 1, (None, 3), (9, 8), (5, 7)])
+def test_adaptive_avg_pool2d_matches_torch(output_size):
+    _check_against_torch(lambda x: ops.adaptive_avg_pool2d(x, output_size), lambda x: F.adaptive_avg_pool2d(x, output_size), (_randn(2, 3, 9, 8),))
+
+
+def test_pools_second_order_finite_differences():
+    x = _randn(1, 2, 5, 6)
+    check_grads(lambda x: ops.max_pool2d(x, 3, 2, 1) ** 2, (x,), order=2, modes=("rev", "fwd"))
+    check_grads(lambda x: ops.avg_pool2d(x, 2, 1, 1, count_include_pad=False) ** 2, (x,), order=2, modes=("rev", "fwd"))
+
+
+def test_pools_keep_float32():
+    x = _randn(2, 3, 8, 8).astype(np.float32)
+    for pool in (lambda x: ops.max_pool2d(x, 2), lambda x: ops.avg_pool2d(x, 3, 1, 1), lambda x: ops.adaptive_avg_pool2d(x, 3)):
+        y, g = funcad.value_and_grad(lambda x: ops.sum(pool(x)))(x)
+        assert y.dtype == np.float32 and g.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ops.max_pool2d(np.zeros((3, 8, 8)), 2), r"max_pool2d.*\(3, 8, 8\)"),
+        (lambda: ops.avg_pool2d(np.zeros((1, 3, 8, 8)), 2, padding=2), "avg_pool2d.*half the kernel"),
+        (lambda: ops.adaptive_avg_pool2d(np.zeros((8, 8)), 2), r"adaptive_avg_pool2d.*\(8, 8\)"),
+    ],
+)
+def test_pools_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# -- normalisation ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 3, 2)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_matches_torch_including_running_statistics(shape, training):
+    mean, var = _randn(3), RNG.random(3) + 0.5
+    torch_mean, torch_var = torch.tensor(mean), torch.tensor(var)
+    leaves = _torch_leaves(_randn(*shape), _randn(3), _randn(3))
+    expected = F.batch_norm(leaves[0], torch_mean, torch_var, leaves[1], leaves[2], training, 0.2, 1e-3)
+    y, new_mean, new_var = ops.batch_norm(*(t.detach().numpy() for t in leaves[:1]), mean, var, leaves[1].detach().numpy(),
+                                          leaves[2].detach().numpy(), training, 0.2, 1e-3)
+    assert_close(y, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+    assert_close(new_mean, torch_mean.numpy(), rtol=1e-12, atol=1e-12)  # torch updated its buffers in place
+    assert_close(new_var, torch_var.numpy(), rtol=1e-12, atol=1e-12)
+    _check_against_torch(lambda x, w, b: ops.batch_norm(x, mean, var, w, b, training, 0.2, 1e-3)[0],
+                         lambda x, w, b: F.batch_norm(x, torch.tensor(mean), torch.tensor(var), w, b, training, 0.2, 1e-3),
+                         tuple(t.detach().numpy() for t in leaves))
+
+
+def test_batch_norm_running_statistics_carry_no_gradient():
+    x = _randn(6, 2)
+    g = funcad.grad(lambda x: ops.sum(ops.batch_norm(x, np.zeros(2), np.ones(2), training=True)[1]))(x)
+    assert_close(g, np.zeros_like(x))
+
+
+def test_batch_norm_finite_differences():
+    args = (_randn(3, 2, 2, 2), _randn(2), _randn(2))
+    check_grads(lambda x, w, b: ops.batch_norm(x, None, None, w, b, training=True)[0], args, order=2, modes=("rev", "fwd"))
+
+
+def test_layer_norm_matches_torch():
+    arrays = (_randn(2, 3, 4), _randn(3, 4), _randn(3, 4))
+    _check_against_torch(lambda x, w, b: ops.layer_norm(x, (3, 4), w, b), lambda x, w, b: F.layer_norm(x, (3, 4), w, b), arrays)
+    _check_against_torch(lambda x: ops.layer_norm(x, 4, eps=1e-3), lambda x: F.layer_norm(x, (4,), eps=1e-3), arrays[:1])
+
+
+def test_norm_bad_input():
+    with pytest.raises(ValueError, match=r"batch_norm.*running_mean shape \(4,\).*3 channels"):
+        ops.batch_norm(np.zeros((2, 3)), np.zeros(4), np.ones(3), training=False)
+    with pytest.raises(ValueError, match=r"batch_norm.*\(2, 3, 4\)"):
+        ops.batch_norm(np.zeros((2, 3, 4)), None, None, training=True)
+    with pytest.raises(ValueError, match=r"layer_norm.*\(2, 3\).*\(4,\)"):
+        ops.layer_norm(np.zeros((2, 3)), 4)
+
+
+# -- embedding ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("padding_idx", [None, 1, -1])
+def test_embedding_matches_torch_with_repeated_indices(padding_idx):
+    indices = np.array([[1, 2, 1], [5, 1, 0]])
+    _check_against_torch(lambda w: ops.embedding(indices, w, padding_idx), lambda w: F.embedding(torch.tensor(indices), w, padding_idx=padding_idx),
+                         (_randn(6, 3),))
+
+
+def test_embedding_finite_differences_and_bad_indices():
+    check_grads(lambda w: ops.embedding(np.array([0, 2, 2, 1]), w) ** 2, (_randn(3, 2),), order=2, modes=("rev", "fwd"))
+    with pytest.raises(IndexError, match=r"embedding.*\[0, 3\)"):
+        ops.embedding(np.array([0, 3]), np.zeros((3, 2)))
+    with pytest.raises(TypeError, match="embedding.*integers"):
+        ops.embedding(np.array([0.0]), np.zeros((3, 2)))
+
+
+# -- activations and smooth L1 ---------------------------------------------------------------------------------
+ACTIVATIONS = [
+    (ops.gelu, F.gelu),
+    (lambda x: ops.gelu(x, approximate="tanh"), lambda x: F.gelu(x, approximate="tanh")),
+    (ops.silu, F.silu),
+    (ops.leaky_relu, F.leaky_relu),
+    (lambda x: ops.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2)),
+    (lambda x: ops.elu(x, 1.5), lambda x: F.elu(x, 1.5)),
+]
+
+
+@pytest.mark.parametrize("funcad_fn, torch_fn", ACTIVATIONS)
+def test_activation_matches_torch_to_second_order(funcad_fn, torch_fn):
+    x = np.linspace(-4.0, 4.0, 40)  # steps over 0 without hitting it
+    _check_against_torch(funcad_fn, torch_fn, (x,), rtol=1e-12, atol=1e-12)
+    xt = torch.tensor(x, requires_grad=True)
+    (first,) = torch.autograd.grad(torch_fn(xt).sum(), xt, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), xt)
+    got = funcad.grad(lambda x: ops.sum(funcad.grad(lambda x: ops.sum(funcad_fn(x)))(x)))(x)
+    assert_close(got, second.numpy(), rtol=1e-12, atol=1e-12)
+    assert funcad_fn(x.astype(np.float32)).dtype == np.float32
+    check_grads(funcad_fn, (x,), order=2, modes=("fwd",))
+
+
+def test_gelu_rejects_unknown_approximation():
+    with pytest.raises(ValueError, match="gelu.*'none' or 'tanh'"):
+        ops.gelu(np.zeros(2), approximate="erf")
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 0.0])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_smooth_l1_loss_matches_torch(beta, reduction):
+    target = _randn(4, 5)
+    _check_against_torch(lambda x: ops.smooth_l1_loss(x, target, beta, reduction),
+                         lambda x: F.smooth_l1_loss(x, torch.tensor(target), beta=beta, reduction=reduction), (_randn(4, 5) * 2,))
+
+
+# -- dropout -----------------------------------------------------------------------------------------------------
+def test_dropout_mask_is_determined_by_the_seed_and_scaled():
+    x = np.ones((200, 50), dtype=np.float32)
+    a, b, c = (np.asarray(ops.dropout(x, 0.3, seed=s)) for s in (7, 7, 8))
+    assert a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+    kept = a != 0
+    np.testing.assert_allclose(a[kept], 1.0 / 0.7, rtol=1e-6)
+    assert abs(1.0 - kept.mean() - 0.3) < 0.02  # 10,000 Bernoulli draws: 4.5 standard deviations
+
+
+def test_dropout_gradient_is_the_scaled_mask_and_eval_is_identity():
+    x = _randn(30, 4)
+    mask = np.asarray(ops.dropout(np.ones_like(x), 0.4, seed=3))
+    assert_close(ops.dropout(x, 0.4, seed=3), x * mask)
+    assert_close(funcad.grad(lambda x: ops.sum(ops.dropout(x, 0.4, seed=3)))(x), mask)
+    assert ops.dropout(x, 0.4, training=False) is x
+    assert ops.dropout(x, 0.0) is x
+    assert_close(ops.dropout(x, 1.0), np.zeros_like(x))
+    with pytest.raises(ValueError, match="dropout.*1.5"):
+        ops.dropout(x, 1.5)
