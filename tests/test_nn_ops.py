@@ -95,7 +95,11 @@ def test_conv2d_keeps_float32():
 
 @pytest.mark.parametrize(
     "x_shape, w_shape, groups, match",
-    [((3, 6, 6), (4, 3, 3, 3), 1, r"\(3, 6, 6\)"), ((2, 3, 6, 6), (4, 2, 3, 3), 1, r"\(2, 3, 6, 6\).*\(4, 2, 3, 3\)"), ((2, 4, 6, 6), (4, 2, 3, 3), 3, "groups=3")],
+    [
+        ((3, 6, 6), (4, 3, 3, 3), 1, r"\(3, 6, 6\)"),
+        ((2, 3, 6, 6), (4, 2, 3, 3), 1, r"\(2, 3, 6, 6\).*\(4, 2, 3, 3\)"),
+        ((2, 4, 6, 6), (4, 2, 3, 3), 3, "groups=3"),
+    ],
 )
 def test_conv2d_bad_input_names_op_and_shapes(x_shape, w_shape, groups, match):
     with pytest.raises(ValueError, match=f"conv2d.*{match}"):
@@ -113,7 +117,8 @@ POOL_CASES = [(2, None, 0), (3, 2, 1), ((3, 2), 1, (1, 0)), (3, 1, 1), (2, (1, 2
 
 @pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)
 def test_max_pool2d_matches_torch(kernel, stride, padding):
-    _check_against_torch(lambda x: ops.max_pool2d(x, kernel, stride, padding), lambda x: F.max_pool2d(x, kernel, stride, padding), (_randn(2, 3, 9, 8),))
+    _check_against_torch(lambda x: ops.max_pool2d(x, kernel, stride, padding), lambda x: F.max_pool2d(x, kernel, stride, padding),
+                         (_randn(2, 3, 9, 8),))
 
 
 @pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)
@@ -149,7 +154,7 @@ def test_pools_second_order_finite_differences():
 def test_pools_keep_float32():
     x = _randn(2, 3, 8, 8).astype(np.float32)
     for pool in (lambda x: ops.max_pool2d(x, 2), lambda x: ops.avg_pool2d(x, 3, 1, 1), lambda x: ops.adaptive_avg_pool2d(x, 3)):
-        y, g = funcad.value_and_grad(lambda x: ops.sum(pool(x)))(x)
+        y, g = funcad.value_and_grad(lambda x, pool=pool: ops.sum(pool(x)))(x)
         assert y.dtype == np.float32 and g.dtype == np.float32
 
 
