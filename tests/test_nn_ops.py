@@ -172,7 +172,7 @@ def test_pools_bad_input(call, match):
 
 
 # -- normalisation ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 3, 2)])
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 5), (4, 3, 3, 2)])
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_matches_torch_including_running_statistics(shape, training):
     mean, var = _randn(3), RNG.random(3) + 0.5
@@ -209,8 +209,10 @@ def test_layer_norm_matches_torch():
 def test_norm_bad_input():
     with pytest.raises(ValueError, match=r"batch_norm.*running_mean shape \(4,\).*3 channels"):
         ops.batch_norm(np.zeros((2, 3)), np.zeros(4), np.ones(3), training=False)
-    with pytest.raises(ValueError, match=r"batch_norm.*\(2, 3, 4\)"):
-        ops.batch_norm(np.zeros((2, 3, 4)), None, None, training=True)
+    with pytest.raises(ValueError, match=r"batch_norm.*\(3,\)"):
+        ops.batch_norm(np.zeros(3), None, None, training=True)
+    with pytest.raises(ValueError, match=r"batch_norm.*more than one value.*\(1, 3\)"):
+        ops.batch_norm(np.zeros((1, 3)), None, None, training=True)
     with pytest.raises(ValueError, match=r"layer_norm.*\(2, 3\).*\(4,\)"):
         ops.layer_norm(np.zeros((2, 3)), 4)
 

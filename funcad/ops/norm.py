@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from funcad.ops.math import rsqrt
 from funcad.ops.reduce import mean
 from funcad.ops.shape import _shape_of, reshape, stop_gradient
@@ -16,7 +18,7 @@ def _normalize(x, axes: tuple, eps: float):
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5):
-    """Normalise each channel of (N, C) or (N, C, H, W) input; returns ``(y, new_running_mean, new_running_var)``.
+    """Normalise each channel of an (N, C, *) input ((N, C), (N, C, L), (N, C, H, W), ...); returns ``(y, new_running_mean, new_running_var)``.
 
     Training normalises with the batch statistics (biased variance) and updates the running ones in torch's
     convention: ``new = (1 - momentum) * old + momentum * batch_stat`` with the *unbiased* batch variance
@@ -25,8 +27,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: b
     they are None where the running statistics were None.
     """
     shape = _shape_of(x)
-    if len(shape) not in (2, 4):
-        raise ValueError(f"funcad.ops.batch_norm: expected (N, C) or (N, C, H, W) input, got shape {shape}")
+    if len(shape) < 2:
+        raise ValueError(f"funcad.ops.batch_norm: expected an (N, C, *) input, got shape {shape}")
     c = shape[1]
     for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if value is not None and _shape_of(value) != (c,):
@@ -34,7 +36,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: b
     per_channel = (1, c) + (1,) * (len(shape) - 2)
     axes = (0,) + tuple(range(2, len(shape)))
     if training or running_mean is None or running_var is None:
-        count = shape[0] * (shape[2] * shape[3] if len(shape) == 4 else 1)
+        count = int(np.prod([shape[a] for a in axes]))
         if count < 2 and training:
             raise ValueError(f"funcad.ops.batch_norm: training needs more than one value per channel, got input shape {shape}")
         y, mu, var = _normalize(x, axes, eps)
