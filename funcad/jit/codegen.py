@@ -22,60 +22,78 @@ from funcad.ops import shape as _shape
 _program_ids = itertools.count()
 
 
-def _ufunc(name: str, arity: int):
-    def emit(a, node, em):
-        return f"np.{name}({', '.join(a)})" if len(a) == arity else None
+def _with_out(call: str, out: str | None) -> str:
+    return call if out is None else f"{call[:-1]}, out={out})"
+
+
+def _ufunc(name: str, arity: int, extra: str = ""):
+    def emit(a, node, out):
+        return _with_out(f"np.{name}({', '.join(a)}{extra})", out) if len(a) == arity else None
 
     return emit
 
 
-def _transpose(a, node, em):
-    x, axes = a[0], node.args[1].value
+def _transpose(a, node, out):
+    axes = node.args[1].value
     if axes is None or tuple(axes) == tuple(range(node.out.ndim))[::-1]:
-        return f"{x}.T"
-    return f"{x}.transpose({tuple(axes)!r})"
+        return f"{a[0]}.T"
+    return f"{a[0]}.transpose({tuple(axes)!r})"
 
 
-def _sum(a, node, em):
+def _sum(a, node, out):
     axis, keepdims = node.args[1].value, node.args[2].value
-    return f"np.add.reduce({a[0]}, axis={em.literal(axis)}, keepdims={bool(keepdims)})"
+    return _with_out(f"np.add.reduce({a[0]}, axis={axis!r}, keepdims={bool(keepdims)})", out)
 
 
-def _sum_to(a, node, em):
-    x = node.args[0]
-    shape = node.out.shape
+def _sum_to_axes(node) -> tuple[tuple, bool]:
+    """The axes sum_to reduces, and whether they are just the leading ones (then no reshape is needed)."""
+    x, shape = node.args[0], node.out.shape
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    if axes == tuple(range(lead)):
-        return f"np.add.reduce({a[0]}, axis={axes!r})"
-    return f"np.add.reduce({a[0]}, axis={axes!r}, keepdims=True).reshape({shape!r})"
+    return axes, axes == tuple(range(lead))
 
 
-# Emitters take (argument expressions, node, emitter) and return an expression, or None to fall back.
-EMITTERS = {
-    _math.add: _ufunc("add", 2),
-    _math.subtract: _ufunc("subtract", 2),
-    _math.multiply: _ufunc("multiply", 2),
-    _math.divide: _ufunc("divide", 2),
-    _math.negative: _ufunc("negative", 1),
-    _math.power: _ufunc("power", 2),
-    _math.maximum: _ufunc("maximum", 2),
-    _math.minimum: _ufunc("minimum", 2),
-    _math.exp: _ufunc("exp", 1),
-    _math.log: _ufunc("log", 1),
-    _math.sqrt: _ufunc("sqrt", 1),
-    _math.tanh: _ufunc("tanh", 1),
-    _math.square: _ufunc("square", 1),
-    _math.where: _ufunc("where", 3),
-    _math.relu: lambda a, node, em: f"np.maximum({a[0]}, 0)",
-    _linalg.matmul: _ufunc("matmul", 2),
-    _shape.reshape: lambda a, node, em: f"{a[0]}.reshape({node.out.shape!r})",
-    _shape._transpose: _transpose,
-    _shape.broadcast_to: lambda a, node, em: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
-    _shape.sum_to: _sum_to,
-    _shape.cast: lambda a, node, em: f"{a[0]}.astype({em.literal(np.dtype(node.args[1].value))}, copy=False)",
-    _reduce._sum: _sum,
+def _sum_to(a, node, out):
+    axes, leading = _sum_to_axes(node)
+    if leading:
+        return _with_out(f"np.add.reduce({a[0]}, axis={axes!r})", out)
+    return f"np.add.reduce({a[0]}, axis={axes!r}, keepdims=True).reshape({node.out.shape!r})"
+
+
+def _cast(a, node, out):
+    return f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)"
+
+
+_ELEMENTWISE_UFUNCS = {
+    _math.add: ("add", 2), _math.subtract: ("subtract", 2), _math.multiply: ("multiply", 2), _math.divide: ("divide", 2),
+    _math.negative: ("negative", 1), _math.power: ("power", 2), _math.maximum: ("maximum", 2), _math.minimum: ("minimum", 2),
+    _math.exp: ("exp", 1), _math.log: ("log", 1), _math.sqrt: ("sqrt", 1), _math.tanh: ("tanh", 1), _math.square: ("square", 1),
+    _math.greater: ("greater", 2), _math.greater_equal: ("greater_equal", 2), _math.less: ("less", 2),
+    _math.less_equal: ("less_equal", 2), _math.equal: ("equal", 2), _math.not_equal: ("not_equal", 2),
 }
+# Emitters take (argument expressions, node, out buffer name or None) and return an expression (None: fall back).
+EMITTERS = {prim: _ufunc(name, arity) for prim, (name, arity) in _ELEMENTWISE_UFUNCS.items()}
+EMITTERS.update({
+    _math.relu: _ufunc("maximum", 1, ", 0"),
+    _math.where: lambda a, node, out: f"np.where({', '.join(a)})" if len(a) == 3 else None,
+    _linalg.matmul: _ufunc("matmul", 2),
+    _shape.reshape: lambda a, node, out: f"{a[0]}.reshape({node.out.shape!r})",
+    _shape._transpose: _transpose,
+    _shape.broadcast_to: lambda a, node, out: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
+    _shape.sum_to: _sum_to,
+    _shape.cast: _cast,
+    _reduce._sum: _sum,
+})
+# Ops computed elementwise: their output may overwrite a same-shaped input that dies there.
+ELEMENTWISE = frozenset(_ELEMENTWISE_UFUNCS) | {_math.relu}
+# Ops whose emitted call takes ``out=``.
+WRITES_OUT = ELEMENTWISE | {_linalg.matmul, _reduce._sum}
+
+
+def takes_out(node: Node) -> bool:
+    if node.prim is _shape.sum_to:
+        return _sum_to_axes(node)[1]
+    return node.prim in WRITES_OUT
 # Emitters above that read static arguments positionally need them given positionally.
 _STATIC_POSITIONS = {_shape._transpose: 2, _reduce._sum: 3, _shape.cast: 2, _shape.reshape: 2, _shape.broadcast_to: 2, _shape.sum_to: 2}
 
@@ -107,16 +125,20 @@ class Emitter:
     def ref(self, atom) -> str:
         return f"v{atom.id}" if isinstance(atom, Var) else self.literal(atom.value)
 
-    def expression(self, node: Node) -> str:
+    def expression(self, node: Node, out: str | None = None) -> str:
         args = [self.ref(a) for a in node.args]
         emit = EMITTERS.get(node.prim)
-        if emit is not None and not node.kwargs and len(node.args) == _STATIC_POSITIONS.get(node.prim, len(node.args)):
-            expr = emit(args, node, self)
+        if self.emits_inline(node):
+            expr = emit(args, node, out)
             if expr is not None:
                 return expr
         impl = self.bind(node.prim.impl, "f")
         kwargs = "".join(f", {k}={self.literal(v)}" for k, v in node.kwargs.items())
         return f"{impl}({', '.join(args)}{kwargs})"
+
+    @staticmethod
+    def emits_inline(node: Node) -> bool:
+        return node.prim in EMITTERS and not node.kwargs and len(node.args) == _STATIC_POSITIONS.get(node.prim, len(node.args))
 
 
 def _write_expressions(graph: Graph, em: Emitter) -> list[str]:
@@ -137,12 +159,85 @@ def _write_expressions(graph: Graph, em: Emitter) -> list[str]:
     return exprs
 
 
+class BufferPlan:
+    """Preallocated arrays the program writes intermediates into (``out=``), reused call after call.
+
+    Liveness is tracked per memory root: a view (reshape, transpose, ...) keeps its base alive.
+    A buffer is free again once every value living in it has had its last use; an elementwise op
+    may write over an input that dies at that very op. Values that leave the program (outputs and
+    written Parameters) always get fresh arrays, so nothing a caller holds is ever overwritten.
+    """
+
+    def __init__(self, graph: Graph, em: Emitter):
+        nodes = graph.nodes
+        end = len(nodes)
+        last: dict = {}
+        for i, node in enumerate(nodes):
+            for a in node.args:
+                if isinstance(a, Var):
+                    last[a.id] = i
+        for a in graph.results():
+            if isinstance(a, Var):
+                last[a.id] = end
+        holds: dict = {}
+        for node in nodes:
+            if node.views:
+                holds[node.out.id] = {r for a in node.args if isinstance(a, Var) for r in holds.get(a.id, ())}
+            else:
+                holds[node.out.id] = {node.out.id}
+        root_last: dict = {}
+        for var_id, i in last.items():
+            for r in holds.get(var_id, ()):
+                root_last[r] = max(root_last.get(r, -1), i)
+        dying: dict = {}
+        for r, i in root_last.items():
+            dying.setdefault(i, []).append(r)
+        self.out_of: dict = {}  # node index -> buffer name
+        self.buffers: dict = {}  # buffer name -> (shape, dtype)
+        self.drop_after: dict = {}  # node index -> names of fresh intermediates last used there
+        free: dict = {}
+        in_buffer: dict = {}
+        for i, node in enumerate(nodes):
+            released = [in_buffer[r] for r in dying.get(i, ()) if r in in_buffer]
+            out = node.out
+            planned = (em.emits_inline(node) and takes_out(node) and out.shape != () and root_last.get(out.id, end) < end)
+            if planned and node.prim in ELEMENTWISE:
+                self._release(free, released)
+                released = []
+            if planned:
+                pool = free.get((out.shape, out.dtype))
+                name = pool.pop() if pool else self._new(out)
+                in_buffer[out.id] = self.out_of[i] = name
+            self._release(free, released)
+        for var_id, i in last.items():
+            if i < end and var_id not in in_buffer and var_id in holds:
+                self.drop_after.setdefault(i, []).append(f"v{var_id}")
+
+    def _new(self, var: Var) -> str:
+        name = f"b{len(self.buffers)}"
+        self.buffers[name] = (var.shape, var.dtype)
+        return name
+
+    def _release(self, free: dict, names: list) -> None:
+        for name in names:
+            free.setdefault(self.buffers[name], []).append(name)
+
+    def allocate(self, namespace: dict) -> None:
+        for name, (shape, dtype) in self.buffers.items():
+            namespace[name] = np.empty(shape, dtype)
+
+
 def generate(graph: Graph) -> tuple[str, dict]:
     """Python source of ``program(*inputs, *params)`` returning (array outputs..., written values...)."""
     em = Emitter()
+    plan = BufferPlan(graph, em)
+    plan.allocate(em.namespace)
     params = [f"v{v.id}" for v in graph.inputs] + [f"v{v.id}" for _, v in graph.params]
     lines = [f"def program({', '.join(params)}):"]
-    lines += [f"    v{n.out.id} = {em.expression(n)}" for n in graph.nodes]
+    for i, node in enumerate(graph.nodes):
+        lines.append(f"    v{node.out.id} = {em.expression(node, plan.out_of.get(i))}")
+        if i in plan.drop_after:
+            lines.append(f"    del {', '.join(plan.drop_after[i])}")
     results = [em.ref(o) for o in graph.outputs if isinstance(o, Var)]
     results += _write_expressions(graph, em)
     lines.append(f"    return ({''.join(r + ', ' for r in results)})")

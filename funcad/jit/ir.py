@@ -105,6 +105,12 @@ class Graph:
         self.outputs: list = []  # the output pytree's leaves: Var, Const, or a static Python value
         self.out_tree = None
         self.writes: list = []  # [(Parameter, Atom)]: the Parameter's value after the call
+        self._next_id = 0
+
+    def new_var(self, shape, dtype) -> Var:
+        var = Var(self._next_id, tuple(shape), np.dtype(dtype))
+        self._next_id += 1
+        return var
 
     def results(self) -> list:
         """Every atom the program hands back: array outputs, then written values."""

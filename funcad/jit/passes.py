@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.jit.ir import Const, Graph, Var
+from funcad.jit.ir import Const, Graph, Node, Var
+from funcad.ops import linalg as _linalg
 from funcad.ops import math as _math
 from funcad.ops import shape as _shape
 
@@ -119,6 +120,18 @@ def _drop_explicit_broadcasts(node, producer) -> None:
     node.args = tuple(args)
 
 
+def _drop_mask_casts(node, producer) -> None:
+    """``x * cast(mask, float)`` -> ``x * mask`` for a boolean mask: numpy converts it exactly, one pass fewer."""
+    x, y = node.args
+    for i, (a, other) in enumerate(((x, y), (y, x))):
+        src = producer.get(a.id) if isinstance(a, Var) else None
+        if src is None or src.prim is not _shape.cast or src.args[0].dtype != np.bool_:
+            continue
+        if _same_type(other, node.out) and np.issubdtype(other.dtype, np.floating):
+            node.args = (src.args[0], other) if i == 0 else (other, src.args[0])
+            return
+
+
 def _simplify(node, producer):
     prim, args, out = node.prim, node.args, node.out
     if prim is _shape.stop_gradient:
@@ -137,6 +150,8 @@ def _simplify(node, producer):
     if prim in BROADCASTING:
         _drop_explicit_broadcasts(node, producer)
         if len(node.args) == 2:
+            if prim is _math.multiply:
+                _drop_mask_casts(node, producer)
             return _simplify_identity_arith(node)
     return None
 
@@ -144,6 +159,44 @@ def _simplify(node, producer):
 def simplify(graph: Graph) -> None:
     """Remove what differentiation leaves behind: identities, double transposes, explicit broadcasts."""
     _rewrite(graph, _simplify)
+
+
+# -- transposed products ------------------------------------------------------------------------------
+def _is_matrix_transpose(node) -> bool:
+    return node.prim is _shape._transpose and node.out.ndim == 2 and _permutation(node.args[1].value, 2) == (1, 0)
+
+
+def transpose_products(graph: Graph) -> None:
+    """``transpose(a @ b)`` -> ``b.T @ a.T`` for matrices, so a weight gradient comes out in the weight's layout.
+
+    The transposed result is then C-contiguous and the optimizer's elementwise update streams through
+    memory instead of striding across it. BLAS computes every element from the same products either way.
+    """
+    uses: dict = {}
+    for node in graph.nodes:
+        for a in node.args:
+            if isinstance(a, Var):
+                uses[a.id] = uses.get(a.id, 0) + 1
+    producer = {}
+    kept = []
+
+    def transposed(a):
+        src = producer.get(a.id)
+        if src is not None and _is_matrix_transpose(src):
+            return src.args[0]
+        node = Node(_shape._transpose, (a, Const(None)), {}, graph.new_var(a.shape[::-1], a.dtype), True)
+        kept.append(node)
+        return node.out
+
+    for node in graph.nodes:
+        src = producer.get(node.args[0].id) if node.args and isinstance(node.args[0], Var) else None
+        if _is_matrix_transpose(node) and src is not None and src.prim is _linalg.matmul and uses.get(src.out.id) == 1 \
+                and all(isinstance(a, Var) and a.ndim == 2 for a in src.args):
+            a, b = src.args
+            node = Node(_linalg.matmul, (transposed(b), transposed(a)), {}, node.out, False)
+        producer[node.out.id] = node
+        kept.append(node)
+    graph.nodes = kept
 
 
 # -- common subexpressions ------------------------------------------------------------------------
@@ -201,5 +254,6 @@ def optimize(graph: Graph) -> Graph:
         fold_constants(graph)
         simplify(graph)
         eliminate_common_subexpressions(graph)
-    eliminate_dead_code(graph)
+        eliminate_dead_code(graph)
+        transpose_products(graph)
     return graph

@@ -65,22 +65,16 @@ def _dummy(atom):
 class JitTrace(Trace):
     """The outermost trace of a jitted call; it records a Graph."""
 
-    __slots__ = ("graph", "_next_id", "_current", "_written")
+    __slots__ = ("graph", "_current", "_written")
 
     def __init__(self, name: str):
         super().__init__()
         self.graph = Graph(name)
-        self._next_id = 0
         self._current: dict = {}  # id(Parameter) -> its JitTracer (the value reads see now)
         self._written: dict = {}  # id(Parameter) -> (Parameter, JitTracer or Const) of its last write
 
-    def new_var(self, shape, dtype) -> Var:
-        var = Var(self._next_id, tuple(shape), np.dtype(dtype))
-        self._next_id += 1
-        return var
-
     def new_input(self, shape, dtype) -> JitTracer:
-        var = self.new_var(shape, dtype)
+        var = self.graph.new_var(shape, dtype)
         self.graph.inputs.append(var)
         return JitTracer(self, var)
 
@@ -108,7 +102,7 @@ class JitTrace(Trace):
         views = isinstance(out, np.ndarray) and any(
             isinstance(a, Var) and np.may_share_memory(out, d) for a, d in zip(atoms, dummies)
         )
-        var = self.new_var(arr.shape, arr.dtype)
+        var = self.graph.new_var(arr.shape, arr.dtype)
         self.graph.nodes.append(Node(prim, atoms, dict(kwargs), var, views))
         return JitTracer(self, var)
 
@@ -117,7 +111,7 @@ class JitTrace(Trace):
         current = self._current.get(id(param))
         if current is None:
             data = param._data
-            var = self.new_var(data.shape, data.dtype)
+            var = self.graph.new_var(data.shape, data.dtype)
             self.graph.params.append((param, var))
             current = self._current[id(param)] = JitTracer(self, var)
         return current
