@@ -91,6 +91,7 @@ def remainder(x, y):
 
 
 remainder.defvjp(lambda g, ans, x, y: _ub(g, x), lambda g, ans, x, y: _ub(negative(g) * floor_divide(x, y), y))
+remainder.defjvp(lambda t, ans, x, y: _bcast(t, ans), lambda t, ans, x, y: _bcast(negative(t) * floor_divide(x, y), ans))
 
 
 # -- unary functions --------------------------------------------------------------------------

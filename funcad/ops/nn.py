@@ -100,6 +100,7 @@ def _place(g, target, num_classes):
 _pick.defvjp(lambda g, ans, logp, target: _place(g, target, _shape_of(logp)[1]))
 _pick.defjvp(lambda t, ans, logp, target: _pick(t, target))
 _place.defvjp(lambda g, ans, gg, target, num_classes: _pick(g, target))
+_place.defjvp(lambda t, ans, gg, target, num_classes: _place(t, target, num_classes))
 
 
 def _check_classes(op: str, input_shape: tuple, target, num_classes: int):

@@ -53,17 +53,17 @@ def _prod(x, axis, keepdims):
     return xp.prod(x, axis=axis, keepdims=keepdims)
 
 
-def _prod_grad(g, ans, x, axis, keepdims):
-    """Product of the other elements, without dividing by zero: exact with one or more zeros."""
+def _prod_others(x, axis):
+    """For each element, the product of the others along ``axis``, without dividing by zero: exact with zeros."""
     shape = _shape_of(x)
     is_zero = x == 0
     zeros = _expand_back(_sum(cast(is_zero, x.dtype), axis, True), shape, axis, True)
     nonzero_prod = _expand_back(_prod(where(is_zero, 1.0, x), axis, True), shape, axis, True)
-    others = where(is_zero, where(zeros == 1.0, nonzero_prod, 0.0), where(zeros == 0.0, nonzero_prod / where(is_zero, 1.0, x), 0.0))
-    return _expand_back(g, shape, axis, keepdims) * others
+    return where(is_zero, where(zeros == 1.0, nonzero_prod, 0.0), where(zeros == 0.0, nonzero_prod / where(is_zero, 1.0, x), 0.0))
 
 
-_prod.defvjp(_prod_grad)
+_prod.defvjp(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims) * _prod_others(x, axis))
+_prod.defjvp(lambda t, ans, x, axis, keepdims: _sum(t * _prod_others(x, axis), axis, keepdims))
 
 
 def prod(x, axis=None, keepdims: bool = False):

@@ -1,0 +1,433 @@
+"""Every differentiable op's gradient in float64, against finite differences and against torch.autograd.
+
+Shapes are drawn by hypothesis (broadcasting combinations for elementwise ops); values come from a
+seeded generator. For each draw: funcad's forward equals torch's, funcad's gradient of sum(f * w) with
+a random w equals torch.autograd's, and check_grads confirms reverse and forward mode against central
+finite differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
+
+import funcad
+from funcad import ops
+from funcad.testing import assert_close, check_grads
+
+SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=None)
+TF = torch.nn.functional
+
+
+def _transform(kind: str, a: np.ndarray) -> np.ndarray:
+    """Move values into an op's smooth domain."""
+    if kind == "pos":
+        return np.abs(a) + 0.5
+    if kind == "unit":
+        return np.tanh(a) * 0.9
+    if kind == "prob":
+        return 1.0 / (1.0 + np.exp(-a))
+    return a
+
+
+def compare(fc, th, arrays, diff=None, fd=True, fwd=True, order=1, seed=0, fd_rtol=None, rtol=1e-9):
+    """Forward values and gradients (positions ``diff``) of funcad ``fc`` vs torch ``th``; then finite differences."""
+    diff = tuple(range(len(arrays))) if diff is None else tuple(diff)
+    rng = np.random.default_rng(seed)
+    out = fc(*arrays)
+    ts = [torch.tensor(a, requires_grad=i in diff) for i, a in enumerate(arrays)]
+    t_out = th(*ts)
+    assert_close(out, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    w = rng.standard_normal(np.shape(np.asarray(out)))
+    grads = funcad.grad(lambda *a: ops.sum(fc(*a) * w), diff)(*arrays)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    if t_out.requires_grad:
+        (t_out * torch.tensor(w)).sum().backward()
+    for i, g in zip(diff, grads):
+        expected = ts[i].grad.numpy() if ts[i].grad is not None else np.zeros_like(arrays[i])
+        assert_close(g, expected, rtol=rtol, atol=1e-11, msg=f"gradient of argument {i}: ")
+    if fd:
+        def only_diff(*xs):
+            full = list(arrays)
+            for i, x in zip(diff, xs):
+                full[i] = x
+            return fc(*full)
+
+        check_grads(only_diff, [arrays[i] for i in diff], order=order, modes=("rev", "fwd") if fwd else ("rev",), rtol=fd_rtol)
+
+
+# -- elementwise ---------------------------------------------------------------------------------
+UNARY = {
+    "exp": (ops.exp, torch.exp, "any"),
+    "log": (ops.log, torch.log, "pos"),
+    "log1p": (ops.log1p, torch.log1p, "pos"),
+    "expm1": (ops.expm1, torch.expm1, "any"),
+    "sqrt": (ops.sqrt, torch.sqrt, "pos"),
+    "rsqrt": (ops.rsqrt, torch.rsqrt, "pos"),
+    "square": (ops.square, torch.square, "any"),
+    "abs": (ops.abs, torch.abs, "any"),
+    "sin": (ops.sin, torch.sin, "any"),
+    "cos": (ops.cos, torch.cos, "any"),
+    "tan": (ops.tan, torch.tan, "unit"),
+    "tanh": (ops.tanh, torch.tanh, "any"),
+    "sigmoid": (ops.sigmoid, torch.sigmoid, "any"),
+    "relu": (ops.relu, torch.relu, "any"),
+    "softplus": (ops.softplus, TF.softplus, "any"),
+    "erf": (ops.erf, torch.erf, "any"),
+    "negative": (ops.negative, torch.negative, "any"),
+    "sign": (ops.sign, torch.sign, "any"),
+    "floor": (ops.floor, torch.floor, "any"),
+    "ceil": (ops.ceil, torch.ceil, "any"),
+    "round": (ops.round, torch.round, "any"),
+    "cast": (lambda x: ops.cast(x, funcad.float64), lambda x: x.to(torch.float64), "any"),
+    "stop_gradient": (ops.stop_gradient, lambda x: x.detach(), "any"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@SETTINGS
+@given(shape=array_shapes(min_dims=0, max_dims=3, max_side=3), seed=st.integers(0, 2**31))
+def test_unary(name, shape, seed):
+    fc, th, kind = UNARY[name]
+    x = _transform(kind, np.random.default_rng(seed).standard_normal(shape))
+    compare(fc, th, [x], seed=seed, fd=name != "stop_gradient")  # stop_gradient differs from its finite difference on purpose
+
+
+BINARY = {
+    "add": (ops.add, torch.add, "any", "any"),
+    "subtract": (ops.subtract, torch.subtract, "any", "any"),
+    "multiply": (ops.multiply, torch.multiply, "any", "any"),
+    "divide": (ops.divide, torch.divide, "any", "pos"),
+    "power": (ops.power, torch.pow, "pos", "any"),
+    "maximum": (ops.maximum, torch.maximum, "any", "any"),
+    "minimum": (ops.minimum, torch.minimum, "any", "any"),
+    "remainder": (ops.remainder, torch.remainder, "any", "pos"),
+    "operator_add": (lambda a, b: a + b, lambda a, b: a + b, "any", "any"),
+    "operator_rsub": (lambda a, b: 2.0 - a * b, lambda a, b: 2.0 - a * b, "any", "any"),
+    "operator_div_pow": (lambda a, b: (a / b) ** 2, lambda a, b: (a / b) ** 2, "any", "pos"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@SETTINGS
+@given(shapes=mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3), seed=st.integers(0, 2**31))
+def test_binary_broadcasting(name, shapes, seed):
+    fc, th, kind_a, kind_b = BINARY[name]
+    rng = np.random.default_rng(seed)
+    a = _transform(kind_a, rng.standard_normal(shapes.input_shapes[0]))
+    b = _transform(kind_b, rng.standard_normal(shapes.input_shapes[1]))
+    if name.startswith("operator"):  # the left operand must be a Tensor for the operator to reach funcad
+        compare(lambda x, y: fc(x if isinstance(x, funcad.Tensor) else funcad.Tensor(x), y), th, [a, b], seed=seed)
+    else:
+        compare(fc, th, [a, b], seed=seed)
+
+
+@SETTINGS
+@given(shapes=mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3), seed=st.integers(0, 2**31))
+def test_where_broadcasting(shapes, seed):
+    rng = np.random.default_rng(seed)
+    cond = rng.random(shapes.input_shapes[0]) > 0.5
+    a, b = rng.standard_normal(shapes.input_shapes[1]), rng.standard_normal(shapes.input_shapes[2])
+    compare(lambda x, y: ops.where(cond, x, y), lambda x, y: torch.where(torch.tensor(cond), x, y), [a, b], seed=seed)
+
+
+@SETTINGS
+@given(shapes=mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3), seed=st.integers(0, 2**31))
+def test_clip_with_tensor_bounds(shapes, seed):
+    rng = np.random.default_rng(seed)
+    x, lo, hi = (rng.standard_normal(s) for s in shapes.input_shapes)
+    compare(lambda a, b, c: ops.clip(a, b, c), lambda a, b, c: torch.clamp(*torch.broadcast_tensors(a, b, c)), [x, lo, hi], seed=seed)
+
+
+@pytest.mark.parametrize("lo, hi", [(-0.5, 0.5), (None, 0.2), (-0.2, None)])
+def test_clip_scalar_bounds(lo, hi):
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    compare(lambda a: ops.clip(a, lo, hi), lambda a: torch.clamp(a, lo, hi), [x])
+
+
+def test_ties_follow_torch():
+    """maximum/minimum split the gradient at ties; clip passes it at a bound; max/min share it among tied maxima."""
+    x = np.array([1.0, 2.0, 2.0, -1.0])
+    y = np.array([1.0, 1.0, 3.0, -1.0])
+    compare(ops.maximum, torch.maximum, [x, y], fd=False)
+    compare(ops.minimum, torch.minimum, [x, y], fd=False)
+    compare(lambda a: ops.clip(a, -1.0, 2.0), lambda a: torch.clamp(a, -1.0, 2.0), [x], fd=False)
+    compare(lambda a: ops.max(a), torch.amax, [x], fd=False)
+    compare(lambda a: ops.min(a), torch.amin, [y], fd=False)
+    m = np.array([[3.0, 3.0, 1.0], [0.0, 5.0, 5.0]])
+    compare(lambda a: ops.max(a, axis=1), lambda a: torch.amax(a, dim=1), [m], fd=False)
+
+
+def test_power_edge_cases_match_torch():
+    x = np.array([0.0, 1.5, 2.0])
+    for p in (0.0, 1.0, 2.0, 3.0):
+        compare(lambda a, p=p: ops.power(a, p), lambda a, p=p: torch.pow(a, p), [x], fd=False)
+    compare(lambda a, b: ops.power(a, b), torch.pow, [x, np.array([0.0, 2.0, 0.5])], fd=False)
+
+
+# -- reductions ------------------------------------------------------------------------------------
+def _axis_strategy(draw, ndim):
+    if ndim == 0:
+        return None
+    choice = draw(st.sampled_from(["none", "int", "tuple"]))
+    if choice == "none":
+        return None
+    if choice == "int":
+        return draw(st.integers(-ndim, ndim - 1))
+    return tuple(sorted(draw(st.sets(st.integers(0, ndim - 1), min_size=1))))
+
+
+def _dims(axis, ndim):
+    return list(range(ndim)) if axis is None else ([axis] if isinstance(axis, int) else list(axis))
+
+
+REDUCTIONS = {
+    "sum": (lambda x, a, k: ops.sum(x, a, k), lambda x, a, k: torch.sum(x, dim=a, keepdim=k)),
+    "mean": (lambda x, a, k: ops.mean(x, a, k), lambda x, a, k: torch.mean(x, dim=a, keepdim=k)),
+    "prod": (lambda x, a, k: ops.prod(x, a, k), None),
+    "max": (lambda x, a, k: ops.max(x, a, k), lambda x, a, k: torch.amax(x, dim=a, keepdim=k)),
+    "min": (lambda x, a, k: ops.min(x, a, k), lambda x, a, k: torch.amin(x, dim=a, keepdim=k)),
+    "var": (lambda x, a, k: ops.var(x, a, ddof=0, keepdims=k), lambda x, a, k: torch.var(x, dim=a, correction=0, keepdim=k)),
+    "var_ddof1": (lambda x, a, k: ops.var(x, a, ddof=1, keepdims=k), lambda x, a, k: torch.var(x, dim=a, correction=1, keepdim=k)),
+    "std": (lambda x, a, k: ops.std(x, a, ddof=0, keepdims=k), lambda x, a, k: torch.std(x, dim=a, correction=0, keepdim=k)),
+    "std_ddof1": (lambda x, a, k: ops.std(x, a, ddof=1, keepdims=k), lambda x, a, k: torch.std(x, dim=a, correction=1, keepdim=k)),
+    "logsumexp": (lambda x, a, k: ops.logsumexp(x, a, k), lambda x, a, k: torch.logsumexp(x, dim=a, keepdim=k)),
+    "norm": (lambda x, a, k: ops.norm(x, axis=a, keepdims=k), lambda x, a, k: torch.linalg.vector_norm(x, dim=a, keepdim=k)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+@SETTINGS
+@given(data=st.data(), shape=array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=3), seed=st.integers(0, 2**31))
+def test_reductions(name, data, shape, seed):
+    fc, th = REDUCTIONS[name]
+    axis = _axis_strategy(data.draw, len(shape))
+    keepdims = data.draw(st.booleans())
+    x = np.random.default_rng(seed).standard_normal(shape)
+    dims = _dims(axis, len(shape))
+    if th is None:  # torch.prod takes one dim at a time
+        def th(t, a, k):
+            for d in sorted((d % len(shape) for d in dims), reverse=True):
+                t = torch.prod(t, dim=d, keepdim=True)
+            return t if k else t.reshape([n for i, n in enumerate(shape) if i not in [d % len(shape) for d in dims]])
+    compare(lambda t: fc(t, axis, keepdims), lambda t: th(t, dims, keepdims), [x], seed=seed)
+
+
+def test_prod_with_zeros_matches_torch():
+    for row in ([0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [1.0, 2.0, 3.0]):
+        x = np.array([row, [1.5, -2.0, 0.5]])
+        compare(lambda t: ops.prod(t, axis=1), lambda t: torch.prod(t, dim=1), [x], fd=False)
+        compare(ops.prod, torch.prod, [x], fd=False)
+
+
+@pytest.mark.parametrize("ord_, axis", [(1, 1), (3, 0), (np.inf, 1), (-np.inf, 0), (0.5, 1), ("fro", None), (1, None), (np.inf, None)])
+def test_norm_orders(ord_, axis):
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    def th(t):
+        return torch.linalg.matrix_norm(t, ord=ord_) if axis is None else torch.linalg.vector_norm(t, ord=ord_, dim=axis)
+
+    compare(lambda t: ops.norm(t, ord_, axis), th, [x])
+    assert_close(ops.norm(x, ord_, axis), np.linalg.norm(x, ord_, axis))
+
+
+def test_norm_gradient_at_zero_is_zero():
+    g = funcad.grad(ops.norm)(np.zeros(3))
+    assert_close(g, np.zeros(3))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_cumsum(axis):
+    x = np.random.default_rng(3).standard_normal((3, 4))
+    compare(lambda t: ops.cumsum(t, axis), lambda t: torch.cumsum(t.reshape(-1) if axis is None else t, dim=0 if axis is None else axis), [x])
+
+
+# -- linear algebra ---------------------------------------------------------------------------------
+MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)), ((2, 2, 3), (3, 4)), ((3,), (2, 3, 4)),
+                 ((2, 1, 2, 3), (3, 3, 2)), ((1, 2, 3), (4, 3, 2)), ((2, 4, 3), (3,))]
+
+
+@pytest.mark.parametrize("sa, sb", MATMUL_SHAPES)
+def test_matmul(sa, sb):
+    rng = np.random.default_rng(4)
+    compare(ops.matmul, torch.matmul, [rng.standard_normal(sa), rng.standard_normal(sb)], order=2)
+
+
+@pytest.mark.parametrize("sa, sb", [((3,), (3,)), ((2, 3), (3, 4)), ((2, 3, 4), (4,)), ((2, 3, 4), (5, 4, 2)), ((), (3,)), ((2, 3), ())])
+def test_dot_matches_numpy_and_differentiates(sa, sb):
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    assert_close(ops.dot(a, b), np.dot(a, b))
+    check_grads(ops.dot, (a, b), order=2, modes=("rev", "fwd"))
+
+
+@pytest.mark.parametrize("sb, axes", [((5,), 0), ((4, 5), 1), ((2, 4, 5), 2), ((4, 2, 5), ([1, 2], [1, 0])), ((5, 4), ([2], [1]))])
+def test_tensordot(sb, axes):
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((3, 2, 4)), rng.standard_normal(sb)
+    th_axes = axes if isinstance(axes, int) else [list(axes[0]), list(axes[1])]
+    assert_close(ops.tensordot(a, b, axes), np.tensordot(a, b, axes))
+    compare(lambda x, y: ops.tensordot(x, y, axes), lambda x, y: torch.tensordot(x, y, dims=th_axes), [a, b])
+
+
+EINSUM_CASES = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ii->i", [(3, 3)]), ("ii", [(3, 3)]), ("iij->j", [(3, 3, 2)]), ("ij->", [(2, 3)]),
+    ("ba", [(2, 3)]), ("i,i", [(3,), (3,)]), ("bij,bjk,bkl->bil", [(2, 3, 4), (2, 4, 5), (2, 5, 2)]),
+    ("...ij,...jk", [(2, 1, 3, 4), (5, 4, 2)]), ("ij,kl->il", [(2, 3), (4, 5)]), ("i,j->ij", [(2,), (3,)]),
+]
+
+
+@pytest.mark.parametrize("spec, shapes", EINSUM_CASES)
+def test_einsum(spec, shapes):
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    assert_close(ops.einsum(spec, *arrays), np.einsum(spec, *arrays))
+    compare(lambda *a: ops.einsum(spec, *a), lambda *a: torch.einsum(spec, *a), arrays, order=2)
+
+
+def test_einsum_broadcasts_size_one_axes():
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((1,))
+    assert_close(ops.einsum("ij,j->i", a, b), np.einsum("ij,j->i", a, b))
+    check_grads(lambda x, y: ops.einsum("ij,j->i", x, y), (a, b), modes=("rev", "fwd"))
+
+
+def test_outer():
+    rng = np.random.default_rng(9)
+    compare(ops.outer, torch.outer, [rng.standard_normal(3), rng.standard_normal(4)])
+
+
+# -- shape ops ------------------------------------------------------------------------------------------
+SHAPE_CASES = {
+    "reshape": (lambda x: ops.reshape(x, (4, 3)), lambda x: x.reshape(4, 3)),
+    "transpose": (lambda x: ops.transpose(x), lambda x: x.T),
+    "swapaxes": (lambda x: ops.swapaxes(x, 0, 1), lambda x: x.transpose(0, 1)),
+    "expand_squeeze": (lambda x: ops.squeeze(ops.expand_dims(x, 1) * 2.0, 1), lambda x: x.unsqueeze(1).mul(2.0).squeeze(1)),
+    "broadcast_to": (lambda x: ops.broadcast_to(x, (2, 3, 4)), lambda x: x.expand(2, 3, 4)),
+    "flatten": (lambda x: ops.flatten(ops.reshape(x, (3, 2, 2))), lambda x: x.reshape(3, 2, 2).flatten(1)),
+    "flip": (lambda x: ops.flip(x, 1), lambda x: x.flip(1)),
+    "tile": (lambda x: ops.tile(x, (2, 1, 2)), lambda x: x.repeat(2, 1, 2)),
+    "repeat": (lambda x: ops.repeat(x, [1, 0, 3], axis=0), lambda x: torch.repeat_interleave(x, torch.tensor([1, 0, 3]), dim=0)),
+    "repeat_flat": (lambda x: ops.repeat(x, 2), lambda x: torch.repeat_interleave(x.reshape(-1), 2)),
+    "pad_constant": (lambda x: ops.pad(x, ((1, 0), (2, 1)), constant_values=0.5), lambda x: TF.pad(x, (2, 1, 1, 0), value=0.5)),
+    "pad_reflect": (lambda x: ops.pad(x[None], ((0, 0), (1, 2), (2, 1)), "reflect")[0], lambda x: TF.pad(x[None], (2, 1, 1, 2), mode="reflect")[0]),
+    "pad_edge": (lambda x: ops.pad(x[None], ((0, 0), (1, 2), (2, 1)), "edge")[0], lambda x: TF.pad(x[None], (2, 1, 1, 2), mode="replicate")[0]),
+    "pad_wrap": (lambda x: ops.pad(x[None], ((0, 0), (1, 2), (2, 1)), "wrap")[0], lambda x: TF.pad(x[None], (2, 1, 1, 2), mode="circular")[0]),
+    "concat": (lambda x: ops.concat([x, x * 2.0, x[:1]], axis=0), lambda x: torch.cat([x, x * 2.0, x[:1]], dim=0)),
+    "stack": (lambda x: ops.stack([x, ops.exp(x)], axis=1), lambda x: torch.stack([x, torch.exp(x)], dim=1)),
+    "split": (lambda x: ops.split(x, [1, 3], axis=1)[1] * ops.split(x, 2, axis=1)[0][:, :2],
+              lambda x: torch.split(x, [1, 2, 1], dim=1)[1] * torch.split(x, 2, dim=1)[0]),
+    "take_along_axis": (lambda x: ops.take_along_axis(x, np.array([[0, 0, 2], [1, 3, 3], [2, 2, 2]]), 1),
+                        lambda x: torch.take_along_dim(x, torch.tensor([[0, 0, 2], [1, 3, 3], [2, 2, 2]]), 1)),
+    "getitem_basic": (lambda x: x[1:, None, ::2], lambda x: x[1:, None, ::2]),
+    "getitem_ellipsis_int": (lambda x: x[..., -1], lambda x: x[..., -1]),
+    "getitem_int_array_repeats": (lambda x: x[np.array([0, 2, 0, 0])], lambda x: x[torch.tensor([0, 2, 0, 0])]),
+    "getitem_two_int_arrays": (lambda x: x[np.array([0, 2, 0]), np.array([1, 1, 1])], lambda x: x[torch.tensor([0, 2, 0]), torch.tensor([1, 1, 1])]),
+    "getitem_bool_mask": (lambda x: x[np.array([[True, False, True, True]] * 2 + [[False] * 4])],
+                          lambda x: x[torch.tensor([[True, False, True, True]] * 2 + [[False] * 4])]),
+    "getitem_bool_rows": (lambda x: x[np.array([True, False, True]), 1:], lambda x: x[torch.tensor([True, False, True]), 1:]),
+    "getitem_tensor_index": (lambda x: x[funcad.Tensor(np.array([2, 2]))], lambda x: x[torch.tensor([2, 2])]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_CASES))
+def test_shape_ops(name):
+    fc, th = SHAPE_CASES[name]
+    x = np.random.default_rng(10).standard_normal((3, 4))
+    compare(lambda t: fc(funcad.Tensor(t) if not isinstance(t, funcad.Tensor) else t), th, [x], order=2)
+
+
+def test_one_hot_matches_torch():
+    idx = np.array([[0, 3], [2, 1]])
+    assert_close(ops.one_hot(idx, 5), TF.one_hot(torch.tensor(idx), 5).numpy().astype(np.float32))
+    assert ops.one_hot(idx).shape == (2, 2, 4)
+
+
+# -- softmax and losses ----------------------------------------------------------------------------------
+def test_softmax_family():
+    x = np.random.default_rng(11).standard_normal((3, 4))
+    compare(lambda t: ops.softmax(t, axis=0), lambda t: torch.softmax(t, dim=0), [x], order=2)
+    compare(lambda t: ops.log_softmax(t), lambda t: torch.log_softmax(t, dim=-1), [x], order=2)
+
+
+LOSS_CASES = {
+    "mse": (lambda x, y: ops.mse_loss(x, y), lambda x, y: TF.mse_loss(x, y)),
+    "mse_sum": (lambda x, y: ops.mse_loss(x, y, reduction="sum"), lambda x, y: TF.mse_loss(x, y, reduction="sum")),
+    "l1": (lambda x, y: ops.l1_loss(x, y), lambda x, y: TF.l1_loss(x, y)),
+    "l1_none": (lambda x, y: ops.l1_loss(x, y, reduction="none"), lambda x, y: TF.l1_loss(x, y, reduction="none")),
+    "bce_logits": (lambda x, y: ops.binary_cross_entropy_with_logits(x, y), lambda x, y: TF.binary_cross_entropy_with_logits(x, y)),
+    "bce": (lambda x, y: ops.binary_cross_entropy(ops.sigmoid(x), y), lambda x, y: TF.binary_cross_entropy(torch.sigmoid(x), y)),
+    "ce_probabilities": (lambda x, y: ops.cross_entropy(x, ops.softmax(y, axis=1)), lambda x, y: TF.cross_entropy(x, torch.softmax(y, 1))),
+    "ce_probabilities_smoothed": (lambda x, y: ops.cross_entropy(x, ops.softmax(y, axis=1), label_smoothing=0.2, reduction="sum"),
+                                  lambda x, y: TF.cross_entropy(x, torch.softmax(y, 1), label_smoothing=0.2, reduction="sum")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_CASES))
+def test_losses_both_arguments(name):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3, 4))
+    y = rng.random((3, 4)) if name.startswith("bce") else rng.standard_normal((3, 4))
+    compare(*LOSS_CASES[name], [x, y], order=2)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("pos_weighted", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_with_logits_weights(weighted, pos_weighted, reduction):
+    rng = np.random.default_rng(13)
+    x, y = rng.standard_normal((3, 4)) * 3, (rng.random((3, 4)) > 0.5).astype(np.float64)
+    w = rng.random((1, 4)) + 0.5 if weighted else None
+    pw = rng.random(4) + 0.5 if pos_weighted else None
+    tw = None if w is None else torch.tensor(w)
+    tpw = None if pw is None else torch.tensor(pw)
+    compare(lambda t: ops.binary_cross_entropy_with_logits(t, y, w, pw, reduction),
+            lambda t: TF.binary_cross_entropy_with_logits(t, torch.tensor(y), tw, pos_weight=tpw, reduction=reduction), [x])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ignore", [False, True])
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_class_indices(weighted, ignore, smoothing, reduction):
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((5, 4, 2))
+    target = rng.integers(0, 4, (5, 2))
+    if ignore:
+        target[1, 0] = target[3, 1] = -100
+    w = rng.random(4) + 0.5 if weighted else None
+    tw = None if w is None else torch.tensor(w)
+    compare(lambda t: ops.cross_entropy(t, target, w, reduction=reduction, label_smoothing=smoothing),
+            lambda t: TF.cross_entropy(t, torch.tensor(target), tw, reduction=reduction, label_smoothing=smoothing), [x])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_probability_weights_and_nll(weighted):
+    rng = np.random.default_rng(15)
+    x, p = rng.standard_normal((3, 4)), rng.dirichlet(np.ones(4), 3)
+    w = rng.random(4) + 0.5 if weighted else None
+    tw = None if w is None else torch.tensor(w)
+    compare(lambda t: ops.cross_entropy(t, p, w), lambda t: TF.cross_entropy(t, torch.tensor(p), tw), [x])
+    target = np.array([0, 3, 3])
+    compare(lambda t: ops.nll_loss(ops.log_softmax(t), target, w), lambda t: TF.nll_loss(torch.log_softmax(t, -1), torch.tensor(target), tw), [x])
+
+
+def test_losses_stable_for_huge_logits():
+    logits = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 3.0]])
+    target = np.array([1, 1])
+    compare(lambda t: ops.cross_entropy(t, target), lambda t: TF.cross_entropy(t, torch.tensor(target)), [logits], fd=False)
+    z, y = np.array([1000.0, -1000.0, 1000.0, -1000.0]), np.array([0.0, 1.0, 1.0, 0.0])
+    compare(lambda t: ops.binary_cross_entropy_with_logits(t, y, pos_weight=np.full(4, 2.0)),
+            lambda t: TF.binary_cross_entropy_with_logits(t, torch.tensor(y), pos_weight=torch.full((4,), 2.0, dtype=torch.float64)), [z], fd=False)
+    z32 = z.astype(np.float32)
+    loss = ops.binary_cross_entropy_with_logits(z32, y.astype(np.float32))
+    assert loss.dtype == np.float32 and np.isfinite(np.asarray(loss))
+    assert np.all(np.isfinite(np.asarray(funcad.grad(lambda t: ops.binary_cross_entropy_with_logits(t, y.astype(np.float32)))(z32))))
+
+
+def test_bce_on_saturated_probabilities_matches_torch():
+    p, y = np.array([0.0, 1.0, 0.5]), np.array([1.0, 0.0, 1.0])
+    compare(lambda t: ops.binary_cross_entropy(t, y), lambda t: TF.binary_cross_entropy(t, torch.tensor(y)), [p], fd=False, rtol=1e-7)
