@@ -118,7 +118,7 @@ class Jitted:
             if program.params_match():
                 return program, arrays
         is_array = [arr for _, arr in kinds]
-        name = getattr(self.fn, "__qualname__", getattr(self.fn, "__name__", "fn"))
+        name = getattr(self.fn, "__name__", type(self.fn).__name__)
 
         def rebuild(traced):
             return pytree.unflatten(tree, traced)

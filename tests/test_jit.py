@@ -1,0 +1,195 @@
+"""funcad.jit: signatures and retracing, state write-back, clear errors, what the passes leave in the IR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import funcad
+from funcad import nn, ops
+from funcad.jit import ConcretizationError, jit
+
+RNG = np.random.default_rng(3)
+
+
+def _batches(n, batch=6, features=5, classes=3):
+    return [(RNG.standard_normal((batch, features)).astype(np.float32), RNG.integers(0, classes, batch)) for _ in range(n)]
+
+
+def _model(optimizer: str, batch_norm: bool):
+    """The seed's pattern: value_and_grad over the trainable weights, then optimizer(grads), in one train_step."""
+    funcad.set_seed(11)
+    layers = [nn.Dense(5, 8)] + ([nn.BatchNorm1d(8)] if batch_norm else []) + [nn.ReLU(), nn.Dense(8, 3)]
+    net = nn.SequentialCell(layers).set_train()
+    params = net.trainable_params()
+    opt = {
+        "SGD": lambda: nn.SGD(params, 0.1),
+        "SGD-momentum": lambda: nn.SGD(params, 0.05, momentum=0.9, dampening=0.1, weight_decay=1e-3),
+        "Momentum": lambda: nn.Momentum(params, 0.05, 0.9, weight_decay=1e-3, use_nesterov=True),
+        "Adam": lambda: nn.Adam(params, 1e-2, weight_decay=1e-3),
+        "AdamWeightDecay": lambda: nn.AdamWeightDecay(params, 1e-2, weight_decay=1e-2),
+    }[optimizer]()
+    loss_fn = nn.CrossEntropyLoss()
+
+    def forward_fn(inputs, targets):
+        logits = net(inputs)
+        return loss_fn(logits, targets), logits
+
+    grad_fn = funcad.value_and_grad(forward_fn, None, opt.parameters, has_aux=True)
+
+    def train_step(inputs, targets):
+        (loss, _), grads = grad_fn(inputs, targets)
+        opt(grads)
+        return loss
+
+    state = [p for _, p in net.parameters_and_names()] + [v for v in vars(opt).values() if isinstance(v, funcad.Parameter)]
+    for value in vars(opt).values():
+        if isinstance(value, tuple) and value and isinstance(value[0], funcad.Parameter) and value is not opt.parameters:
+            state += list(value)
+    return train_step, state
+
+
+@pytest.mark.parametrize("batch_norm", [False, True], ids=["mlp", "mlp_bn"])
+@pytest.mark.parametrize("optimizer", ["SGD", "SGD-momentum", "Momentum", "Adam", "AdamWeightDecay"])
+def test_jitted_steps_leave_the_state_eager_steps_leave(optimizer, batch_norm):
+    batches = _batches(4)
+    eager_step, eager_state = _model(optimizer, batch_norm)
+    eager_losses = [eager_step(x, y).asnumpy() for x, y in batches]
+    step, state = _model(optimizer, batch_norm)
+    compiled = jit(step)
+    losses = [compiled(x, y).asnumpy() for x, y in batches]
+    assert compiled.trace_count == 1
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6, atol=0)
+    names = [p.name for p in state]
+    assert len(state) == len(eager_state) and len(set(map(id, state))) == len(state)
+    if batch_norm:
+        assert any("moving_mean" in n for n in names) and any("moving_variance" in n for n in names)
+    for p, q in zip(state, eager_state):
+        assert p.name == q.name and p.dtype == q.dtype
+        np.testing.assert_allclose(p.asnumpy(), q.asnumpy(), rtol=1e-6, atol=1e-7, err_msg=p.name)
+    changed = [p.name for p, q in zip(state, _model(optimizer, batch_norm)[1]) if not np.array_equal(p.asnumpy(), q.asnumpy())]
+    assert "global_step" in changed and len(changed) >= len(state) - 1
+
+
+def test_new_shape_traces_again_repeated_shape_does_not():
+    f = jit(lambda x, y: ops.sum(x * y, axis=0))
+    a, b = np.ones((2, 3), np.float32), np.full((2, 3), 2.0, np.float32)
+    f(a, b)
+    f(a + 1, b)
+    assert f.trace_count == 1
+    np.testing.assert_array_equal(np.asarray(f(np.ones((4, 3), np.float32), np.ones((4, 3), np.float32))), np.full(3, 4.0))
+    assert f.trace_count == 2
+    f(a.astype(np.float64), b.astype(np.float64))
+    assert f.trace_count == 3
+    f(a, b)
+    assert f.trace_count == 3
+
+
+def test_pytree_structure_and_static_values_are_part_of_the_signature():
+    @jit
+    def f(pair, scale=1.0):
+        if isinstance(pair, dict):
+            return pair["a"] * scale
+        return pair[0] * scale + pair[1]
+
+    x = funcad.Tensor(np.arange(3, dtype=np.float32))
+    np.testing.assert_array_equal(np.asarray(f((x, x))), [0.0, 2.0, 4.0])
+    np.testing.assert_array_equal(np.asarray(f({"a": x})), [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(np.asarray(f({"a": x}, scale=3.0)), [0.0, 3.0, 6.0])
+    assert f.trace_count == 3
+    np.testing.assert_array_equal(np.asarray(f((x, x))), [0.0, 2.0, 4.0])
+    assert f.trace_count == 3
+    with pytest.raises(TypeError, match="neither an array nor hashable"):
+        f({"a": x}, scale={1.0})
+
+
+def test_value_dependent_python_control_flow_is_a_clear_error():
+    def branchy(x):
+        if ops.sum(x) > 0:
+            return x
+        return -x
+
+    with pytest.raises(ConcretizationError, match=r"'branchy'.*test_jit\.py:\d+"):
+        jit(branchy)(np.ones(3, np.float32))
+    with pytest.raises(ConcretizationError, match="float"):
+        jit(lambda x: float(x.sum()))(np.ones(3, np.float32))
+    with pytest.raises(ConcretizationError):
+        jit(lambda x: x.asnumpy())(np.ones(3, np.float32))
+    with pytest.raises(ConcretizationError):
+        jit(lambda x: np.asarray(x) + 1.0)(np.ones(3, np.float32))
+    shaped = jit(lambda x: x * 2.0 if x.shape[0] > 2 else x)  # control flow on shapes is fine
+    np.testing.assert_array_equal(np.asarray(shaped(np.ones(3, np.float32))), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(np.asarray(shaped(np.ones(2, np.float32))), [1.0, 1.0])
+
+
+def test_printed_ir_keeps_only_what_the_passes_should_leave():
+    w = funcad.Parameter(np.ones((4, 3), np.float32), name="w")
+
+    def f(x):
+        unused = ops.exp(x)  # noqa: F841 - dead code
+        same = ops.transpose(ops.transpose(x)) * 1.0 + 0.0
+        return ops.sum(ops.matmul(same, w) + ops.matmul(same, w))
+
+    lowered = jit(funcad.grad(f)).lower(np.ones((2, 4), np.float32))
+    text = lowered.as_text()
+    ops_used = [line.split("= ")[1].split("(")[0] for line in text.splitlines() if " = " in line and "param" not in line]
+    # the dead exp, the double transpose, x * 1 and x + 0 are gone; the two equal products are one;
+    # only the gradient of x is returned, so the forward products and the gradient of w are never computed
+    assert sorted(ops_used) == ["add", "matmul", "transpose"], text
+    assert "def program" in lowered.source and "np.matmul" in lowered.source
+    expected = funcad.grad(f)(np.ones((2, 4), np.float32))
+    np.testing.assert_array_equal(np.asarray(jit(funcad.grad(f))(np.ones((2, 4), np.float32))), np.asarray(expected))
+
+
+def test_python_side_effects_happen_at_trace_time_only():
+    seen = []
+
+    @jit
+    def f(x):
+        seen.append(x.shape)  # runs while tracing, not on later calls
+        return x + 1.0
+
+    for _ in range(3):
+        f(np.zeros(2, np.float32))
+    assert seen == [(2,)]
+    f(np.zeros(5, np.float32))
+    assert seen == [(2,), (5,)]
+
+
+def test_results_of_earlier_calls_are_never_overwritten():
+    f = jit(lambda x: ops.relu(ops.matmul(x, x.T) + 1.0) * 2.0)
+    a = RNG.standard_normal((4, 4)).astype(np.float32)
+    first = f(a)
+    kept = first.asnumpy()
+    f(a * 3.0)
+    np.testing.assert_array_equal(first.asnumpy(), kept)
+
+
+def test_parameter_writes_and_reads_inside_one_call():
+    p = funcad.Parameter(np.zeros(3, np.float32), name="p")
+    count = funcad.Parameter(np.array(0, np.int32), name="count", requires_grad=False)
+
+    @jit
+    def accumulate(x):
+        p.set_data(p + x)
+        p.set_data(p * 2.0)  # reads see the value written just before
+        count.set_data(count + 1)
+        return p
+
+    x = np.ones(3, np.float32)
+    out = accumulate(x)
+    accumulate(x)
+    np.testing.assert_array_equal(np.asarray(out), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(p.asnumpy(), [6.0, 6.0, 6.0])
+    assert count.asnumpy() == 2 and count.dtype == np.int32
+    p.set_data(np.zeros((2, 3), np.float32))  # an eager write of a new shape: the program no longer fits, so it traces again
+    accumulate(x)
+    assert accumulate.trace_count == 2
+    np.testing.assert_array_equal(p.asnumpy(), np.full((2, 3), 2.0))
+
+
+def test_inside_another_transform_the_function_runs_eagerly():
+    f = jit(lambda x: ops.sum(ops.sin(x) * x))
+    x = np.linspace(0.0, 1.0, 4).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(funcad.grad(f)(x)), np.asarray(funcad.grad(lambda x: ops.sum(ops.sin(x) * x))(x)))
+    assert f.trace_count == 0
