@@ -123,8 +123,9 @@ def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
 @primitive
 def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
-    per_sample = xp.matmul(_widen(g, geo, x.shape, groups), _columns(x, geo, groups).transpose(0, 1, 3, 2))
-    return per_sample.sum(axis=0).reshape(w_shape)
+    # (columns @ g^T) summed over the batch gives dw^T; this operand order is the faster one for BLAS here.
+    per_sample = xp.matmul(_columns(x, geo, groups), _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2))
+    return per_sample.sum(axis=0).transpose(0, 2, 1).reshape(w_shape)
 
 
 _conv.defvjp(
