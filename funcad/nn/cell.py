@@ -16,7 +16,7 @@ class Cell:
     ``set_train()`` before training layers whose behaviour depends on it (Dropout, BatchNorm).
     """
 
-    def __init__(self, auto_prefix: bool = True):
+    def __init__(self):
         object.__setattr__(self, "_params", OrderedDict())
         object.__setattr__(self, "_cells", OrderedDict())
         object.__setattr__(self, "_owner", None)
@@ -96,7 +96,7 @@ class Cell:
         return self
 
     # -- traversal (iterative: deep nets must not hit the recursion limit) --------------------------
-    def cells_and_names(self, cells=None, name_prefix: str = "") -> Iterator[tuple[str, Cell]]:
+    def cells_and_names(self, name_prefix: str = "") -> Iterator[tuple[str, Cell]]:
         """``(path, cell)`` for this Cell and every Cell below it, depth-first, each Cell once."""
         seen = set()
         stack = [(name_prefix, self)]
