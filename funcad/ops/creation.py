@@ -47,13 +47,17 @@ def _like_dtype(x):
 
 
 def arange(start, stop=None, step=1, dtype=None) -> Tensor:
+    """numpy.arange; float ranges default to float32 (MindSpore's default float)."""
     arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    return _wrap(arr.astype(dtype) if dtype is not None else default_array(arr))
+    if dtype is None:
+        dtype = np.float32 if arr.dtype == np.float64 else arr.dtype
+    return _wrap(arr.astype(dtype))
 
 
-def eye(n: int, m: int | None = None, dtype=None) -> Tensor:
-    return _wrap(np.eye(n, m, dtype=_dtype(dtype)))
+def eye(n: int, m: int | None = None, k: int = 0, dtype=None) -> Tensor:
+    return _wrap(np.eye(n, m, k, dtype=_dtype(dtype)))
 
 
-def linspace(start, stop, num: int, dtype=None) -> Tensor:
-    return _wrap(np.linspace(start, stop, num, dtype=_dtype(dtype)))
+def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None) -> Tensor:
+    """Evenly spaced values (numpy.linspace), float32 unless a dtype is given."""
+    return _wrap(np.linspace(float(start), float(stop), num, endpoint=endpoint).astype(_dtype(dtype)))
