@@ -40,6 +40,12 @@ def test_quickstart_loss_falls_on_digits():
     assert epochs[-1][2] > 20.0  # better than chance (10%)
 
 
+def test_quickstart_compiled_step_matches_eager():
+    eager = _epochs(_run("examples/quickstart.py", "--epochs", "1"))
+    compiled = _epochs(_run("examples/quickstart.py", "--epochs", "1", "--jit"))
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+
+
 def _write_idx(path, array):
     header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
     path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
