@@ -36,6 +36,16 @@ def test_dense_default_init_is_uniform_within_torch_bounds():
     assert np.abs(b).max() <= bound and abs(w.std() - bound / np.sqrt(3)) < 0.01 * bound
 
 
+def test_conv2d_default_init_matches_torch_bounds_and_named_inits_apply():
+    funcad.set_seed(0)
+    cell = nn.Conv2d(8, 16, 3, has_bias=True)
+    bound = 1 / np.sqrt(8 * 9)
+    w, b = np.asarray(cell.weight), np.asarray(cell.bias)
+    assert w.shape == (16, 8, 3, 3) and 0.95 * bound < np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    dense = nn.Dense(3, 2, weight_init="zeros", bias_init="ones")
+    np.testing.assert_array_equal(np.asarray(dense(np.ones((1, 3), np.float32))), [[1.0, 1.0]])
+
+
 def _torch_conv(cin, cout, k, stride=1, dilation=1, groups=1, bias=False, pad4=(0, 0, 0, 0)):
     top, bottom, left, right = pad4
     conv = torch.nn.Conv2d(cin, cout, k, stride=stride, dilation=dilation, groups=groups, bias=bias, dtype=torch.float64)
