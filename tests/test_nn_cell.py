@@ -115,3 +115,15 @@ def test_value_and_grad_over_cell_weights_matches_closed_form():
     np.testing.assert_allclose(float(value), (y**2).sum(), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(gw), 2 * y.T @ x, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(gb), 2 * y.sum(0), rtol=1e-12)
+
+
+def test_deepcopy_keeps_paths_inside_and_cuts_the_owner_above():
+    import copy
+
+    net = Network()
+    clone = copy.deepcopy(net)
+    assert clone.dense_relu_sequential[2].path == "dense_relu_sequential.2"
+    assert clone.dense_relu_sequential[0].weight is not net.dense_relu_sequential[0].weight
+    np.testing.assert_array_equal(np.asarray(clone.dense_relu_sequential[0].weight), np.asarray(net.dense_relu_sequential[0].weight))
+    layer = copy.deepcopy(net.dense_relu_sequential[4])
+    assert layer.path == "" and [p.name for p in layer.trainable_params()] == ["weight", "bias"]

@@ -3,6 +3,7 @@ in assignment order and named by attribute path, exactly like torch's ``state_di
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
@@ -67,6 +68,20 @@ class Cell:
         """Give every Parameter below this Cell its path name (``fc1.weight``); the root's call wins."""
         for name, p in self.parameters_and_names():
             p.name = name
+
+    def __deepcopy__(self, memo) -> Cell:
+        """Copy this Cell and everything below it; a copied sub-Cell becomes a root (its owner is not copied)."""
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            if key == "_owner":
+                value = (memo[id(value[0])], value[1]) if value is not None and id(value[0]) in memo else None
+            else:
+                value = copy.deepcopy(value, memo)
+            object.__setattr__(clone, key, value)
+        if clone._owner is None:
+            clone._name_parameters()
+        return clone
 
     # -- where am I ------------------------------------------------------------------------------
     @property
