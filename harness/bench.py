@@ -1,0 +1,468 @@
+"""``funcad-compare bench``: train-step speed of funcad (eager and jit) against PyTorch eager and peers.
+
+For each case (tutorial, mlp at batch 64 and 256, lenet at batch 64, mlp_bn) the engines run one
+training step each per round, interleaved round by round in one process (``harness.timing``), and
+the medians and interquartile ranges are reported with the ratios the targets are stated in.
+
+- Engines: funcad eager, funcad jit, PyTorch eager; HIPS autograd (numpy, functional) when installed
+  and the case has a port below; JAX when installed; torch.compile with ``--torch-compile`` (its
+  compilation takes tens of seconds per case on a small machine). A missing peer is noted, not fatal.
+- BLAS floor: the matrix products one jitted step performs (recorded from ``numpy.matmul`` calls,
+  so the im2col products inside the convolutions count too), replayed alone on arrays of the same
+  shapes and memory layouts into preallocated outputs. No engine on this machine beats it.
+- Memory: peak resident set size of 100 steps of mlp batch 256, funcad jit and torch eager, each
+  in a fresh process that imports only what that engine needs.
+- Threads are fixed (``--threads``, default all cores) for torch and for numpy's BLAS, and recorded.
+  torch's OpenMP workers spin after each op and slow the BLAS numpy uses in the same process, so
+  the benchmark runs with ``OMP_WAIT_POLICY=PASSIVE`` (re-executing itself if torch was loaded
+  without it); the report says so.
+
+Writes ``reports/bench-<timestamp>/`` (bench.md, bench.csv, bench.png) whole or not at all, and
+prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import io
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+# (label, case name, batch size)
+CASES = [("tutorial", "tutorial", None), ("mlp b64", "mlp", 64), ("mlp b256", "mlp", 256), ("lenet b64", "lenet", 64),
+         ("mlp_bn b64", "mlp_bn", 64)]
+TARGETS = [  # (label, numerator, denominator, case label, bound)
+    ("jit / torch", "funcad jit", "torch eager", "mlp b64", 0.7),
+    ("jit / torch", "funcad jit", "torch eager", "tutorial", 0.5),
+    ("jit / torch", "funcad jit", "torch eager", "lenet b64", 1.0),
+    ("jit / BLAS floor", "funcad jit", "BLAS floor", "mlp b256", 1.15),
+    ("eager / autograd", "funcad eager", "HIPS autograd", "mlp b64", 0.5),
+]
+MEMORY_STEPS = 100
+
+
+# -- the BLAS floor ------------------------------------------------------------------------------------------------
+class MatmulRecorder:
+    """Records the operand shapes and layouts of every ``numpy.matmul`` call made while active."""
+
+    def __init__(self):
+        self.calls: list = []
+
+    def __enter__(self):
+        self.original = np.matmul
+        original, calls = self.original, self.calls
+
+        def recording(a, b, *args, **kwargs):
+            calls.append((_layout(a), _layout(b)))
+            return original(a, b, *args, **kwargs)
+
+        np.matmul = recording
+        return self
+
+    def __exit__(self, *exc):
+        np.matmul = self.original
+        return False
+
+
+def _layout(a) -> tuple:
+    """(shape, dtype, swapped): ``swapped`` when the array is its last two axes swapped over a C-contiguous one."""
+    a = np.asarray(a)
+    swapped = a.ndim >= 2 and not a.flags.c_contiguous and np.swapaxes(a, -1, -2).flags.c_contiguous
+    return a.shape, a.dtype, swapped
+
+
+def _operand(layout, rng) -> np.ndarray:
+    shape, dtype, swapped = layout
+    if swapped:
+        return np.swapaxes(rng.standard_normal(shape[:-2] + shape[::-1][:2]).astype(dtype), -1, -2)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def blas_floor(calls: list) -> Callable[[], None]:
+    """A callable running just the recorded products, into preallocated outputs."""
+    rng = np.random.default_rng(0)
+    work = []
+    for la, lb in calls:
+        a, b = _operand(la, rng), _operand(lb, rng)
+        work.append((a, b, np.matmul(a, b)))
+
+    def run():
+        for a, b, out in work:
+            np.matmul(a, b, out=out)
+
+    return run
+
+
+# -- HIPS autograd ports of the cases ----------------------------------------------------------------------------------
+def _autograd_step(case_name: str, params: list, optimizer) -> Callable | None:
+    """A train step written the HIPS autograd way (functional, numpy), or None where no port exists (convolutions)."""
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+    from autograd.scipy.special import logsumexp
+
+    def cross_entropy(z, y):
+        logp = z - logsumexp(z, axis=1, keepdims=True)
+        return -anp.mean(logp[np.arange(len(y)), y])
+
+    if case_name == "tutorial":
+        def loss(ps, x, y):
+            z = anp.dot(x, ps[0]) + ps[1]
+            return anp.mean((1.0 - y) * z + anp.logaddexp(0.0, -z))
+    elif case_name == "mlp":
+        def loss(ps, x, y):
+            h = anp.reshape(x, (x.shape[0], -1))
+            for w, b in zip(ps[0:-2:2], ps[1:-2:2]):
+                h = anp.maximum(anp.dot(h, w.T) + b, 0.0)
+            return cross_entropy(anp.dot(h, ps[-2].T) + ps[-1], y)
+    elif case_name == "mlp_bn":
+        def loss(ps, x, y):
+            w1, b1, gamma, beta, w2, b2 = ps
+            h = anp.dot(anp.reshape(x, (x.shape[0], -1)), w1.T) + b1
+            mu = anp.mean(h, axis=0)
+            var = anp.mean((h - mu) ** 2, axis=0)
+            h = anp.maximum((h - mu) / anp.sqrt(var + 1e-5) * gamma + beta, 0.0)
+            return cross_entropy(anp.dot(h, w2.T) + b2, y)
+    else:
+        return None
+    grad_fn = value_and_grad(loss)
+    lr, momentum, decay = optimizer.learning_rate, getattr(optimizer, "momentum", 0.0), optimizer.weight_decay
+    velocity = [np.zeros_like(p) for p in params]
+
+    def step(x, y):
+        value, grads = grad_fn(params, x, y)
+        for i, (p, g) in enumerate(zip(params, grads)):
+            g = g + decay * p if decay else g
+            if momentum:
+                velocity[i] = momentum * velocity[i] + g
+                g = velocity[i]
+            params[i] = p - lr * g
+        return value
+
+    return step
+
+
+# -- one case --------------------------------------------------------------------------------------------------------
+def _case_engines(case_name: str, batch_size, use_torch_compile: bool) -> tuple[dict, dict, list[str]]:
+    """Zero-argument train-step callables per engine, extra facts (compile times), and notes on skipped peers."""
+    import torch
+
+    from funcad.jit import jit
+    from harness.cases import get_case
+
+    case = get_case(case_name)
+    x, y = case.batches(1, seed=0, batch_size=batch_size)[0]
+    eager = case.build("float32", seed=0)
+    compiled = case.build("float32", seed=0).funcad
+    xf, yf = eager.funcad.prepare(x, y)
+    xt, yt = eager.torch.prepare(x, y)
+    step_jit = jit(compiled.train_step)
+    facts, notes = {}, []
+    start = time.perf_counter()
+    step_jit(xf, yf)
+    facts["jit trace+compile+first step s"] = time.perf_counter() - start
+    with MatmulRecorder() as recorder:
+        step_jit(xf, yf)
+    engines = {
+        "funcad eager": lambda: eager.funcad.train_step(xf, yf),
+        "funcad jit": lambda: step_jit(xf, yf),
+        "torch eager": lambda: eager.torch.trainer.step_tensors(xt, yt),
+        "BLAS floor": blas_floor(recorder.calls),
+    }
+    try:
+        params = [np.array(p.asnumpy()) for p in eager.funcad.optimizer.parameters]
+        ag_step = _autograd_step(case_name, params, eager.funcad.optimizer)
+        if ag_step is None:
+            notes.append(f"{case_name}: HIPS autograd not measured (no convolution primitive; a port would measure scipy, not autograd)")
+        else:
+            xa, ya = np.asarray(xf), np.asarray(yf)
+            engines["HIPS autograd"] = lambda: ag_step(xa, ya)
+    except ImportError:
+        notes.append("HIPS autograd not installed (pip install autograd): skipped")
+    if use_torch_compile:
+        try:
+            trainer = case.build("float32", seed=0).torch.trainer
+            trainer.model = torch.compile(trainer.model)
+            start = time.perf_counter()
+            trainer.step_tensors(xt, yt)
+            facts["torch.compile s"] = time.perf_counter() - start
+            engines["torch.compile"] = lambda: trainer.step_tensors(xt, yt)
+        except Exception as err:  # noqa: BLE001 - any compiler failure is reported, not fatal
+            notes.append(f"{case_name}: torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:120]}): skipped")
+    return engines, facts, notes
+
+
+# -- memory ----------------------------------------------------------------------------------------------------------
+_MEMORY_PROBE = {
+    "funcad jit": """
+import numpy as np, funcad
+from funcad import nn
+from harness.models import QuickstartMLP
+funcad.set_seed(0)
+net = QuickstartMLP(); net.set_train(True)
+opt = nn.SGD(net.trainable_params(), 1e-2); loss_fn = nn.CrossEntropyLoss()
+def forward_fn(x, y):
+    logits = net(x); return loss_fn(logits, y), logits
+grad_fn = funcad.value_and_grad(forward_fn, None, opt.parameters, has_aux=True)
+@funcad.jit
+def train_step(x, y):
+    (loss, _), grads = grad_fn(x, y); opt(grads); return loss
+""",
+    "torch eager": """
+import numpy as np, torch
+from torch_ref.models import QuickstartMLP
+torch.manual_seed(0)
+net = QuickstartMLP(); opt = torch.optim.SGD(net.parameters(), lr=1e-2); loss_fn = torch.nn.CrossEntropyLoss()
+def train_step(x, y):
+    opt.zero_grad(); loss = loss_fn(net(x), y); loss.backward(); opt.step(); return loss
+""",
+}
+_MEMORY_RUN = """
+def peak_kib():  # VmHWM is this process's own high-water mark (ru_maxrss would include the parent's, carried over exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+rng = np.random.default_rng(0)
+x = rng.standard_normal((256, 1, 28, 28)).astype(np.float32); y = rng.integers(0, 10, 256)
+{convert}
+before = peak_kib()
+for _ in range({steps}):
+    train_step(x, y)
+print(before, peak_kib())
+"""
+
+
+def peak_memory(engine: str, threads: int) -> tuple[float, float]:
+    """(peak RSS MiB after imports and setup, peak RSS MiB after 100 steps) of a fresh process."""
+    convert = "x, y = torch.from_numpy(x), torch.from_numpy(y)" if engine == "torch eager" else "x, y = funcad.Tensor(x), funcad.Tensor(y)"
+    code = _MEMORY_PROBE[engine] + _MEMORY_RUN.format(convert=convert, steps=MEMORY_STEPS)
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe for {engine} failed: {done.stderr.strip().splitlines()[-1:]}")
+    before_kib, after_kib = (int(v) for v in done.stdout.split())
+    return before_kib / 1024.0, after_kib / 1024.0
+
+
+# -- environment -----------------------------------------------------------------------------------------------------
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment(threads: int) -> dict:
+    import torch
+    from threadpoolctl import threadpool_info
+
+    import funcad
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__, "funcad": funcad.__version__}
+    for peer in ("autograd", "jax"):
+        try:
+            module = __import__(peer)
+            versions[peer] = getattr(module, "__version__", "installed")
+        except ImportError:
+            versions[peer] = "not installed"
+    pools = [f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads)" for p in threadpool_info()]
+    return {
+        "machine": f"{platform.machine()} {_cpu_model()}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}",
+        "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "threads": f"torch {torch.get_num_threads()} intra-op threads; native pools: {'; '.join(pools)}; requested {threads}",
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset"),
+        "load average": ", ".join(f"{v:.2f}" for v in os.getloadavg()),
+    }
+
+
+# -- report ------------------------------------------------------------------------------------------------------------
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f}"
+
+
+def build_table(results: dict) -> tuple[list[str], list[list[str]], list[dict]]:
+    """Markdown header, rows and tidy CSV records from {case label: {engine: timing}}."""
+    engines = []
+    for timings in results.values():
+        engines += [e for e in timings if e not in engines]
+    header = ["case"] + [f"{e} ms (IQR)" for e in engines] + ["jit/torch", "eager/torch", "jit/eager", "jit/floor", "eager/autograd"]
+    rows, records = [], []
+    for case, timings in results.items():
+        med = {e: t["median_s"] for e, t in timings.items()}
+
+        def ratio(a, b, med=med):
+            return f"{med[a] / med[b]:.2f}" if a in med and b in med else "-"
+
+        cells = [f"{_ms(timings[e]['median_s'])} ({_ms(timings[e]['iqr_s'])})" if e in timings else "-" for e in engines]
+        rows.append([case] + cells + [ratio("funcad jit", "torch eager"), ratio("funcad eager", "torch eager"),
+                                      ratio("funcad jit", "funcad eager"), ratio("funcad jit", "BLAS floor"),
+                                      ratio("funcad eager", "HIPS autograd")])
+        for e, t in timings.items():
+            records.append({"case": case, "engine": e, "median_ms": t["median_s"] * 1e3, "q1_ms": t["q1_s"] * 1e3, "q3_ms": t["q3_s"] * 1e3,
+                            "rounds": t["rounds"], "calls_per_sample": t["number"],
+                            "ratio_to_torch_eager": t["median_s"] / med["torch eager"] if "torch eager" in med else float("nan")})
+    return header, rows, records
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def target_lines(results: dict, memory: dict | None) -> list[str]:
+    lines = []
+    for label, num, den, case, bound in TARGETS:
+        timings = results.get(case, {})
+        if num in timings and den in timings:
+            value = timings[num]["median_s"] / timings[den]["median_s"]
+            lines.append(f"- {label} on {case}: {value:.2f} (target <= {bound}) {'met' if value <= bound else 'NOT met'}")
+        else:
+            lines.append(f"- {label} on {case}: not measured")
+    if memory:
+        jit_peak, torch_peak = memory["funcad jit"][1], memory["torch eager"][1]
+        ratio = jit_peak / torch_peak
+        lines.append(f"- peak RSS of {MEMORY_STEPS} steps, mlp b256: funcad jit {jit_peak:.0f} MiB, torch eager {torch_peak:.0f} MiB, "
+                     f"ratio {ratio:.2f} (target <= 1.2) {'met' if ratio <= 1.2 else 'NOT met'}")
+    return lines
+
+
+def plot(records: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = list(dict.fromkeys(r["case"] for r in records))
+    engines = [e for e in dict.fromkeys(r["engine"] for r in records) if e != "torch eager"]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / max(len(engines), 1)
+    for i, engine in enumerate(engines):
+        values = [next((r["ratio_to_torch_eager"] for r in records if r["case"] == c and r["engine"] == engine), np.nan) for c in cases]
+        ax.bar(np.arange(len(cases)) + i * width, values, width, label=engine)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(cases)) + width * (len(engines) - 1) / 2, cases)
+    ax.set_ylabel("median train-step time / torch eager")
+    ax.set_title("train step, float32 (lower is faster; 1 = PyTorch eager)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(out_root: Path, markdown: str, records: list[dict]) -> Path:
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    final = out_root / f"bench-{stamp}"
+    out_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".bench-", dir=out_root))
+    try:
+        (staging / "bench.md").write_text(markdown)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+        (staging / "bench.csv").write_text(buffer.getvalue())
+        plot(records, staging / "bench.png")
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+# -- main --------------------------------------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="funcad-compare bench", description="Train-step speed: funcad eager and jit vs PyTorch eager and peers")
+    p.add_argument("--cases", nargs="+", default=[c[0] for c in CASES], metavar="CASE",
+                   help=f"case labels (default: all of {', '.join(repr(c[0]) for c in CASES)})")
+    p.add_argument("--budget", type=float, default=12.0, help="seconds of timing per case (default 12)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for torch and numpy's BLAS (default: all cores)")
+    p.add_argument("--out", default="reports", help="directory receiving bench-<timestamp>/ (default reports)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--torch-compile", action="store_true", help="also time torch.compile (compiles each case first: slow)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:
+        return 0 if stop.code == 0 else 2
+    labels = {c[0]: c for c in CASES}
+    unknown = [c for c in args.cases if c not in labels]
+    if unknown:
+        print(f"funcad-compare bench: unknown case(s) {', '.join(unknown)}; known: {', '.join(labels)}", file=sys.stderr)
+        return 2
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        # libgomp reads the policy once, when torch loads it: run again in a process that has it from the start
+        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+        return subprocess.run([sys.executable, "-m", "harness.bench", *argv], env=env).returncode
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from harness.timing import interleaved
+
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    results, facts, notes = {}, {}, []
+    if "jax" not in sys.modules:
+        try:
+            __import__("jax")
+            notes.append("JAX is installed but has no port of these cases yet: not measured")
+        except ImportError:
+            notes.append("JAX not installed: skipped")
+    if not args.torch_compile:
+        notes.append("torch.compile not timed (pass --torch-compile; it compiles every case first)")
+    with threadpool_limits(limits=args.threads):
+        for label in args.cases:
+            _, case_name, batch = labels[label]
+            engines, case_facts, case_notes = _case_engines(case_name, batch, args.torch_compile)
+            notes += [n for n in case_notes if n not in notes]
+            facts[label] = case_facts
+            results[label] = interleaved(engines, budget_s=args.budget, warmup=3, max_rounds=200)
+            print(f"  {label}: " + ", ".join(f"{e} {_ms(t['median_s'])} ms" for e, t in results[label].items()), flush=True)
+    memory = None
+    if not args.no_memory:
+        memory = {e: peak_memory(e, args.threads) for e in ("funcad jit", "torch eager")}
+    env = environment(args.threads)
+    header, rows, records = build_table(results)
+    table = markdown_table(header, rows)
+    lines = ["# funcad-compare bench", "", "Median train-step time in ms (interquartile range) over interleaved rounds, float32.", "", table, "",
+             "## Targets", "", *target_lines(results, memory), ""]
+    if memory:
+        lines += ["## Memory (peak RSS, fresh process each)", ""]
+        lines += [f"- {e}: {after:.0f} MiB after {MEMORY_STEPS} steps of mlp b256 ({before:.0f} MiB after imports and setup)"
+                  for e, (before, after) in memory.items()]
+        lines.append("")
+    lines += ["## Compile times", ""] + [f"- {c}: " + ", ".join(f"{k} {v:.2f}" for k, v in f.items()) for c, f in facts.items()] + [""]
+    lines += ["## Environment", ""] + [f"- {k}: {v}" for k, v in env.items()] + [""]
+    lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [
+        "- BLAS floor: the numpy.matmul calls of one jitted step (im2col products of convolutions included), replayed alone.",
+        f"- total benchmark time {time.perf_counter() - started:.0f} s", ""]
+    markdown = "\n".join(lines)
+    folder = write_report(Path(args.out), markdown, records)
+    print(markdown)
+    print(f"report: {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
