@@ -121,7 +121,7 @@ class Case:
     description: str
     funcad_model: Callable[[], nn.Cell]
     torch_model: Callable[[], torch.nn.Module]
-    loss: str
+    loss: str | tuple[Callable, Callable]  # a LOSSES key, or (funcad loss class, torch loss class)
     optimizer: OptimizerSpec
     data: Callable[[int | None, int, int, str | Path | None], Batches]  # (batch_size, steps, seed, data_dir) -> batches
     batch_size: int | None = 64
@@ -139,7 +139,7 @@ class Case:
         net = self.funcad_model()
         cast_cell(net, dtype)
         optimizer = self.optimizer.funcad(net.trainable_params())
-        make_funcad_loss, make_torch_loss = LOSSES[self.loss]
+        make_funcad_loss, make_torch_loss = LOSSES[self.loss] if isinstance(self.loss, str) else self.loss
         engine = FuncadEngine(net, make_funcad_loss(), optimizer, self.has_aux)
 
         name_map = default_name_map(net)
@@ -157,10 +157,7 @@ class Case:
 def user_case(cell, module, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches, has_aux: bool = False,
               name: str = "user", tolerances: Mapping[str, Tolerance] | None = None, torch_optimizer: str = "exact") -> Case:
     """A Case around a user's own pair of models; each build works on deep copies, so the originals stay untouched."""
-    if isinstance(loss, tuple):
-        LOSSES[f"{name}:loss"] = loss
-        loss = f"{name}:loss"
-    elif loss not in LOSSES:
+    if isinstance(loss, str) and loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)} (or pass a (funcad_loss_class, torch_loss_class) pair)")
     batches = [(np.asarray(x), np.asarray(y)) for x, y in data]
     if not batches:

@@ -1,61 +1,57 @@
-"""Data of the built-in cases, as float32/int64 numpy arrays, and the batch order both engines see."""
+"""Data of the built-in cases (from ``funcad.data``) and the batch order both engines see."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
+from funcad import data
+
 
 class DataError(ValueError):
-    """A data directory that cannot be read or holds no usable IDX files."""
+    """A data directory that cannot be read or holds no usable MNIST-format IDX files."""
 
 
 def breast_cancer() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's breast cancer set, each feature standardised; targets (N, 1) float for BCE with logits."""
-    from sklearn.datasets import load_breast_cancer
-
-    data = load_breast_cancer()
-    x = data.data.astype(np.float64)
-    x = (x - x.mean(axis=0)) / x.std(axis=0)
-    return x.astype(np.float32), data.target.astype(np.float32).reshape(-1, 1)
+    """Breast cancer features standardised; targets (N, 1) float32 for BCE with logits."""
+    x, y = data.load_breast_cancer(standardize=True)
+    return x, y.astype(np.float32).reshape(-1, 1)
 
 
 def images_28(data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 1, 28, 28) images in [0, 1] and int64 labels: MNIST-format IDX files from ``data_dir``, else digits upscaled."""
+    """(N, 1, 28, 28) float32 images in [0, 1] and int64 labels: MNIST IDX files from ``data_dir``, else digits upscaled."""
     if data_dir is None:
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        small = digits.images.astype(np.float32) / 16.0
-        x = _upscale(small, 28)
-        return x[:, None], digits.target.astype(np.int64)
-    return _idx_pair(Path(data_dir))
-
-
-def _upscale(images: np.ndarray, size: int) -> np.ndarray:
-    """Nearest-neighbour resize of (N, h, w) to (N, size, size)."""
-    h, w = images.shape[1:]
-    rows = (np.arange(size) * h) // size
-    cols = (np.arange(size) * w) // size
-    return images[:, rows][:, :, cols]
+        x, y = data.load_digits()
+        return data.upscale_digits(x, 28), y
+    check_data_dir(data_dir)
+    try:
+        return data.load_mnist(data_dir, train=True)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"data dir {data_dir}: {exc}") from None
 
 
-def _idx_pair(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    raise DataError(f"cannot read IDX files from {data_dir}")
+def check_data_dir(data_dir: str | Path) -> None:
+    """Raise DataError unless ``data_dir`` is a readable directory."""
+    path = Path(data_dir)
+    if not path.is_dir():
+        raise DataError(f"data dir {data_dir} does not exist or is not a directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise DataError(f"data dir {data_dir} is not readable")
 
 
 def batch_order(x: np.ndarray, y: np.ndarray, batch_size: int, steps: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``steps`` batches: each epoch a fresh seeded permutation, incomplete last batches dropped, epochs chained."""
+    """``steps`` batches: epoch k shuffled with seed ``seed + k``, incomplete last batches dropped, epochs chained."""
     n = len(x)
     if not 0 < batch_size <= n:
         raise ValueError(f"batch size {batch_size} must be between 1 and the number of samples ({n})")
-    rng = np.random.default_rng(seed)
-    per_epoch = n // batch_size
-    out = []
+    out: list = []
+    epoch = 0
     while len(out) < steps:
-        order = rng.permutation(n)
-        for i in range(min(per_epoch, steps - len(out))):
-            idx = order[i * batch_size:(i + 1) * batch_size]
-            out.append((x[idx], y[idx]))
+        for batch in data.batches(x, y, batch_size, shuffle=True, seed=seed + epoch, drop_remainder=True):
+            out.append(batch)
+            if len(out) == steps:
+                break
+        epoch += 1
     return out

@@ -36,6 +36,7 @@ def tolerance_for(dtype: str, overrides: dict | None = None, rtol: float | None 
 def diff_stats(actual, expected, tol: Tolerance) -> dict:
     """Max abs and guarded max rel difference, cosine similarity, pass/fail, and the worst element with both values.
 
+    ``tol_ratio`` is the worst element's ``|a - e| / (atol + rtol * |e|)``: at most 1 within tolerance.
     The worst element is the one exceeding its tolerance by the largest factor (the first non-finite one if any);
     relative differences divide by ``max(|expected|, 1e-3 * max|expected|, tiny)`` so near-zero entries do not explode.
     """
@@ -47,7 +48,8 @@ def diff_stats(actual, expected, tol: Tolerance) -> dict:
     nonfinite = int((~finite_a).sum() + (~finite_e).sum())
     out = {"size": int(a.size), "nonfinite_funcad": int((~finite_a).sum()), "nonfinite_torch": int((~finite_e).sum())}
     if a.size == 0:
-        return out | {"max_abs": 0.0, "max_rel": 0.0, "cosine": 1.0, "passed": True, "worst_index": "()", "funcad_value": 0.0, "torch_value": 0.0}
+        return out | {"max_abs": 0.0, "max_rel": 0.0, "tol_ratio": 0.0, "cosine": 1.0, "passed": True, "worst_index": "()",
+                      "funcad_value": 0.0, "torch_value": 0.0}
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(a - e)
         scale = np.abs(e)
@@ -56,16 +58,17 @@ def diff_stats(actual, expected, tol: Tolerance) -> dict:
         excess = diff / (tol.atol + tol.rtol * scale) if tol.atol + tol.rtol > 0 else diff
     if nonfinite:
         flat = int(np.flatnonzero(~(finite_a & finite_e))[0])
-        max_abs = max_rel = float("inf")
+        max_abs = max_rel = tol_ratio = float("inf")
         passed = False
     else:
         flat = int(np.argmax(excess))
-        max_abs, max_rel = float(diff.max()), float(rel.max())
+        max_abs, max_rel, tol_ratio = float(diff.max()), float(rel.max()), float(excess.reshape(-1)[flat])
         passed = bool(np.all(diff <= tol.atol + tol.rtol * scale))
     index = np.unravel_index(flat, a.shape) if a.ndim else ()
     return out | {
         "max_abs": max_abs,
         "max_rel": max_rel,
+        "tol_ratio": tol_ratio,
         "cosine": cosine(a, e),
         "passed": passed,
         "worst_index": str(tuple(int(i) for i in index)),

@@ -1,0 +1,85 @@
+"""``harness.compare``: the built-in comparison applied to a user's own pair of models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from harness.cases import OptimizerSpec, user_case
+from harness.metrics import Tolerance
+from harness.runner import CaseResult, RunOptions, RunResult, environment, run_case
+
+
+@dataclass
+class Comparison:
+    """The outcome of ``compare``: pandas tables and an overall ``passed``."""
+
+    result: CaseResult
+    options: RunOptions
+
+    @property
+    def passed(self) -> bool:
+        return self.result.passed
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.result.summary
+
+    @property
+    def grads(self) -> pd.DataFrame:
+        """Step-0 gradients per dtype and parameter: max abs/rel difference, cosine, worst element, verdict."""
+        return self.result.grads
+
+    @property
+    def losses(self) -> pd.DataFrame:
+        """Per dtype and step: both losses, their divergence and the step's verdict."""
+        return self.result.losses
+
+    @property
+    def params(self) -> pd.DataFrame:
+        """Parameters after the last step, compared per dtype."""
+        return self.result.final_params
+
+    @property
+    def timings(self) -> pd.DataFrame:
+        """Median and IQR per phase and engine (empty when timing was off)."""
+        return self.result.timings
+
+    def failures(self) -> pd.DataFrame:
+        """The failing rows of every table, with where they are (parameter, element, step)."""
+        r = self.result
+        parts = []
+        tables = {"forward": r.forward, "gradient": r.grads, "loss": r.losses, "parameter_step": r.params, "final_parameter": r.final_params}
+        for table, frame in tables.items():
+            if len(frame):
+                parts.append(frame[frame["verdict"] == "fail"].assign(table=table))
+        if len(r.events):
+            parts.append(r.events.assign(table="nonfinite"))
+        parts = [p for p in parts if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def write_report(self, directory: str | Path) -> Path:
+        from harness import report
+
+        return report.write(RunResult([self.result], self.options, environment(self.options.device), self.result.seconds), Path(directory))
+
+
+def compare(funcad_cell, torch_module, data: Iterable, loss: str | tuple[Callable, Callable] = "cross_entropy",
+            optimizer: OptimizerSpec | str = "sgd", steps: int = 20, *, learning_rate: float = 1e-2, has_aux: bool = False,
+            dtype: str = "both", mode: str = "free", rtol: float | None = None, atol: float | None = None, timing: bool = True,
+            torch_optimizer: str = "exact", tolerances: dict[str, Tolerance] | None = None, seed: int = 0) -> Comparison:
+    """Compare a funcad Cell with a torch Module over ``steps`` training steps on ``data`` (a list of numpy (x, y) batches, cycled).
+
+    Parameters are copied funcad -> torch by name first (``torch_ref.bridge``; a ``BridgeError`` lists any mismatch);
+    both models are deep-copied, so the originals are left as they were. ``loss`` is a name ('cross_entropy',
+    'bce_with_logits', 'mse') or a (funcad loss class, torch loss class) pair; ``optimizer`` an ``OptimizerSpec`` or
+    a kind ('sgd', 'momentum', 'adam') used with ``learning_rate``. ``dtype='both'`` adds a float64 run as ground truth.
+    """
+    if not isinstance(optimizer, OptimizerSpec):
+        optimizer = OptimizerSpec(optimizer, learning_rate, momentum=0.9 if optimizer == "momentum" else 0.0)
+    case = user_case(funcad_cell, torch_module, loss, optimizer, list(data), has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)
+    options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing)
+    return Comparison(run_case(case, options), options)

@@ -1,0 +1,412 @@
+"""Run one case in both engines and measure where they agree: forward, gradients, training, speed.
+
+Every dtype asked for gets its own pair of engines, all stepped in one loop so the float64 pair can serve as
+ground truth for the float32 one at every step: PyTorch's own float32 error against float64 is the noise floor
+a float32 cross-engine difference is judged against (``metrics.judge``).
+
+Modes: ``free`` lets each side follow its own trajectory (errors accumulate); ``lockstep`` copies the parameters
+and buffers of the first dtype's funcad side into every engine before each step, so each step shows only its own
+local error (optimizer state such as Adam moments still follows each side).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+import funcad
+from harness import timing
+from harness.cases import Case, Pair
+from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, relative_divergence, tolerance_for
+
+DTYPE_CHOICES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64")}
+VERDICT_TEXT = {"pass": "pass", "noise": "pass (noise floor)", "fail": "FAIL"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A deliberate error planted on one side, to check that the harness finds it.
+
+    ``kind='grad'``: ``delta`` is added to one element of that side's gradient at ``step`` (before the update);
+    ``kind='param'``: ``delta`` is added to one element of that side's parameter just before ``step``.
+    Text form (``--plant``): ``side:kind:param:i,j,...:step[:delta]``, e.g. ``funcad:grad:fc1.weight:3,5:0:1e-3``.
+    """
+
+    side: str
+    kind: str
+    param: str
+    index: tuple[int, ...]
+    step: int = 0
+    delta: float = 1e-2
+
+    def __post_init__(self):
+        if self.side not in ("funcad", "torch") or self.kind not in ("grad", "param"):
+            raise ValueError(f"fault: side must be funcad|torch and kind grad|param, got {self.side!r}, {self.kind!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        parts = text.split(":")
+        if len(parts) not in (5, 6):
+            raise ValueError(f"fault {text!r}: expected side:kind:param:i,j,...:step[:delta]")
+        index = tuple(int(i) for i in parts[3].split(",")) if parts[3] else ()
+        return cls(parts[0], parts[1], parts[2], index, int(parts[4]), *( [float(parts[5])] if len(parts) == 6 else []))
+
+    def apply(self, named: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.param not in named:
+            raise ValueError(f"fault: no parameter {self.param!r}; parameters are {', '.join(named)}")
+        value = np.array(named[self.param])
+        value[self.index] += self.delta
+        return {**named, self.param: value}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``run_case`` does; the CLI's flags map one to one onto these fields."""
+
+    steps: int = 20
+    dtype: str = "both"
+    seed: int = 0
+    batch_size: int | None = None
+    data_dir: str | None = None
+    mode: str = "free"
+    rtol: float | None = None
+    atol: float | None = None
+    torch_optimizer: str | None = None
+    device: str | None = None
+    timing: bool = True
+    time_budget_s: float = 0.6
+    faults: tuple[Fault, ...] = ()
+
+    def __post_init__(self):
+        if self.dtype not in DTYPE_CHOICES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {self.dtype!r}")
+        if self.mode not in ("free", "lockstep"):
+            raise ValueError(f"mode must be free or lockstep, got {self.mode!r}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        return DTYPE_CHOICES[self.dtype]
+
+
+@dataclass
+class CaseResult:
+    """Everything measured for one case; tables are tidy pandas DataFrames with a ``dtype`` column."""
+
+    case: str
+    description: str
+    optimizer: str
+    mode: str
+    known_differences: list[str]
+    tolerances: dict[str, Tolerance]
+    summary: pd.DataFrame
+    forward: pd.DataFrame
+    grads: pd.DataFrame
+    losses: pd.DataFrame
+    params: pd.DataFrame
+    final_params: pd.DataFrame
+    events: pd.DataFrame
+    timings: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool((self.summary["verdict"] != "fail").all())
+
+
+def _truth_noise(values: dict[str, dict], name, dtype: str, truth: str | None):
+    """(torch float32 error vs float64 torch, funcad float32 error vs float64 torch) for one named value, or Nones."""
+    if truth is None or dtype == truth:
+        return None, None
+    ref = values[truth]["torch"][name]
+    return max_abs_diff(values[dtype]["torch"][name], ref), max_abs_diff(values[dtype]["funcad"][name], ref)
+
+
+def _edit(faults: Sequence[Fault], side: str, kind: str, step: int) -> Callable | None:
+    mine = [f for f in faults if f.side == side and f.kind == kind and f.step == step]
+    if not mine:
+        return None
+
+    def edit(named):
+        for f in mine:
+            named = f.apply(named)
+        return named
+
+    return edit
+
+
+def _plant_params(pair: Pair, faults: Sequence[Fault], step: int) -> None:
+    for side in ("funcad", "torch"):
+        edit = _edit(faults, side, "param", step)
+        if edit is not None:
+            engine = getattr(pair, side)
+            engine.load_state(edit(engine.state()))
+
+
+def _nonfinite(named: dict[str, np.ndarray]) -> list[str]:
+    return [n for n, v in named.items() if not np.all(np.isfinite(v))]
+
+
+class _Run:
+    """The state of one case run: its engines per dtype, and the rows of every table as they are measured."""
+
+    def __init__(self, case: Case, options: RunOptions, tick: Callable[[str], None]):
+        self.case, self.options, self.tick = case, options, tick
+        self.dtypes = options.dtypes
+        self.truth = "float64" if len(self.dtypes) > 1 else None
+        self.tol = {d: tolerance_for(d, dict(case.tolerances), options.rtol, options.atol) for d in self.dtypes}
+        self.batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
+        self.pairs = {d: case.build(d, options.seed, options.device, options.torch_optimizer) for d in self.dtypes}
+        self.rows = {k: [] for k in ("forward", "grads", "losses", "params", "final_params", "events")}
+        self.seen_events: set = set()
+
+    def event(self, dtype: str, step: int, side: str, where: str, what: str) -> None:
+        key = (dtype, side, where)
+        if key not in self.seen_events:
+            self.seen_events.add(key)
+            self.rows["events"].append({"dtype": dtype, "step": step, "side": side, "where": where, "what": what})
+
+    def _stat_rows(self, table: str, values: dict, names: Sequence, extra: dict | None = None) -> None:
+        for d in self.dtypes:
+            for name in names:
+                stats = diff_stats(values[d]["funcad"][name], values[d]["torch"][name], self.tol[d])
+                noise, funcad_err = _truth_noise(values, name, d, self.truth)
+                verdict = judge(stats["passed"], stats["max_abs"], noise)
+                self.rows[table].append({"dtype": d, "parameter": name, **(extra or {}), "shape": str(tuple(np.shape(values[d]["funcad"][name]))),
+                                         **stats, "torch_f32_err": noise, "funcad_f32_err": funcad_err, "verdict": verdict})
+
+    def probe_step0(self) -> None:
+        """Forward logits and gradients on the first batch, without updating anything."""
+        x, y = self.batches[0]
+        logits, grads = {}, {}
+        for d, pair in self.pairs.items():
+            _plant_params(pair, self.options.faults, 0)
+            saved = pair.funcad.state(), pair.torch.state()
+            logits[d] = {"funcad": {"logits": pair.funcad.forward(x)}, "torch": {"logits": pair.torch.forward(x)}}
+            grads[d] = {}
+            for side in ("funcad", "torch"):
+                engine = getattr(pair, side)
+                _, g = engine.loss_and_grads(x, y)
+                edit = _edit(self.options.faults, side, "grad", 0)
+                grads[d][side] = edit(g) if edit else g
+                for name in _nonfinite(grads[d][side]):
+                    self.event(d, 0, side, name, "non-finite gradient")
+            pair.funcad.load_state(saved[0])
+            pair.torch.load_state(saved[1])
+        self._stat_rows("forward", logits, ["logits"])
+        self._stat_rows("grads", grads, list(grads[self.dtypes[0]]["funcad"]))
+
+    def _sync(self) -> None:
+        source = self.pairs[self.dtypes[0]].funcad.state()
+        for d, pair in self.pairs.items():
+            cast = {n: v.astype(d) for n, v in source.items()}
+            if d != self.dtypes[0]:
+                pair.funcad.load_state(cast)
+            pair.torch.load_state(cast)
+
+    def train(self) -> None:
+        states = {}
+        noise_so_far: dict = {}
+        for step, (x, y) in enumerate(self.batches):
+            if self.options.mode == "lockstep" and step > 0:
+                self._sync()
+            losses = {}
+            for d, pair in self.pairs.items():
+                if step > 0:
+                    _plant_params(pair, self.options.faults, step)
+                losses[d] = {}
+                for side in ("funcad", "torch"):
+                    engine = getattr(pair, side)
+                    losses[d][side] = engine.step(x, y, _edit(self.options.faults, side, "grad", step))
+                    if not np.isfinite(losses[d][side]):
+                        self.event(d, step, side, "loss", f"non-finite loss {losses[d][side]}")
+                states[d] = {"funcad": pair.funcad.state(), "torch": pair.torch.state()}
+                for side in ("funcad", "torch"):
+                    for name in _nonfinite(states[d][side]):
+                        self.event(d, step, side, name, "non-finite value after the update")
+            self._record_step(step, losses, states, noise_so_far)
+            self.tick(f"step {step + 1}/{len(self.batches)}")
+        self._stat_rows("final_params", states, list(states[self.dtypes[0]]["funcad"]))
+
+    def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict) -> None:
+        for d in self.dtypes:
+            tol = self.tol[d]
+            lf, lt = losses[d]["funcad"], losses[d]["torch"]
+            noise = None
+            if self.truth and d != self.truth:
+                noise = noise_so_far["loss"] = max(noise_so_far.get("loss", 0.0), abs(lt - losses[self.truth]["torch"]))
+            cross = abs(lf - lt) if np.isfinite(lf) and np.isfinite(lt) else float("inf")
+            self.rows["losses"].append({"dtype": d, "step": step, "funcad_loss": lf, "torch_loss": lt, "abs_div": cross,
+                                        "rel_div": relative_divergence(lf, lt), "torch_f32_err": noise,
+                                        "verdict": judge(loss_within(lf, lt, tol), cross, noise)})
+            for name, fv in states[d]["funcad"].items():
+                tv = states[d]["torch"][name]
+                cross = max_abs_diff(fv, tv)
+                within = bool(np.isfinite(cross) and np.all(np.abs(fv.astype(np.float64) - tv) <= tol.atol + tol.rtol * np.abs(tv.astype(np.float64))))
+                noise = None
+                if self.truth and d != self.truth:
+                    noise = noise_so_far[name] = max(noise_so_far.get(name, 0.0), max_abs_diff(tv, states[self.truth]["torch"][name]))
+                self.rows["params"].append({"dtype": d, "step": step, "parameter": name, "max_abs": cross, "passed": within,
+                                            "torch_f32_err": noise, "verdict": judge(within, cross, noise)})
+
+    def time(self) -> tuple[pd.DataFrame, list[str]]:
+        pair = self.pairs[self.dtypes[0]]
+        rows, notes = [], []
+        f, t = pair.funcad, pair.torch
+        xf, yf = f.prepare(*self.batches[0])
+        xt, yt = t.prepare(*self.batches[0])
+        sync = _device_sync(t)
+        phases = {
+            "forward": ({"funcad": lambda: f.time_forward(xf, yf), "torch": lambda: sync(t.time_forward(xt, yt))}, None),
+            "forward+backward": ({"funcad": lambda: f.time_backward(xf, yf), "torch": lambda: sync(t.time_backward(xt, yt))}, None),
+            "train step": ({"funcad": lambda: f.time_step(xf, yf), "torch": lambda: sync(t.time_step(xt, yt))}, None),
+        }
+        jitted, why = _jit_callables(f, xf, yf)
+        if why:
+            notes.append(why)
+        for phase, (callables, _) in phases.items():
+            if phase in jitted:
+                callables["funcad jit"] = jitted[phase]
+            measured = timing.interleaved(callables, budget_s=self.options.time_budget_s)
+            torch_median = measured["torch"]["median_s"]
+            for engine, m in measured.items():
+                rows.append({"dtype": pair.dtype, "phase": phase, "engine": engine, **m, "ratio_vs_torch": m["median_s"] / torch_median})
+            self.tick(f"timed {phase}")
+        return pd.DataFrame(rows), notes
+
+
+def _device_sync(torch_engine) -> Callable:
+    import torch
+
+    if torch_engine.trainer.device.type == "cuda":
+        def sync(value):
+            torch.cuda.synchronize()
+            return value
+        return sync
+    return lambda value: value
+
+
+def _jit_callables(f, x, y) -> tuple[dict[str, Callable], str | None]:
+    """``funcad.jit`` versions of the three timed phases, when funcad has a jit; else a note saying why not."""
+    jit = getattr(funcad, "jit", None)
+    if jit is None:
+        return {}, "funcad jit: not available in this funcad (funcad.jit missing); speed shows eager only"
+    out = {}
+    try:
+        forward, backward, step = jit(lambda inputs: f.net(inputs)), jit(f.grad_fn), jit(f.train_step)
+        for name, fn, args in (("forward", forward, (x,)), ("forward+backward", backward, (x, y)), ("train step", step, (x, y))):
+            fn(*args)
+            out[name] = (lambda fn=fn, args=args: fn(*args))
+    except Exception as exc:  # a jit failure is reported, never fatal to the comparison
+        return out, f"funcad jit: failed on this case ({type(exc).__name__}: {exc}); speed shows the phases that compiled"
+    return out, None
+
+
+def _summaries(run: _Run, frames: dict[str, pd.DataFrame], timings: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for d in run.dtypes:
+        sub = {k: v[v["dtype"] == d] if len(v) else v for k, v in frames.items()}
+        grads, losses, params, forward = sub["grads"], sub["losses"], sub["params"], sub["forward"]
+        verdicts = pd.concat([grads["verdict"], losses["verdict"], params["verdict"], forward["verdict"], sub["final_params"]["verdict"]])
+        failing = verdicts == "fail"
+        verdict = "fail" if failing.any() or len(sub["events"]) else ("noise" if (verdicts == "noise").any() else "pass")
+        worst_grad = grads.loc[_worst(grads)] if len(grads) else None
+        diverged = sorted(set(losses.loc[losses["verdict"] == "fail", "step"]) | set(params.loc[params["verdict"] == "fail", "step"]))
+        final = sub["final_params"]
+        worst_final = final.loc[_worst(final)] if len(final) else None
+        row = {
+            "case": run.case.name, "dtype": d, "verdict": verdict,
+            "forward_max_abs": float(forward["max_abs"].iloc[0]),
+            "worst_grad_param": worst_grad["parameter"], "worst_grad_max_abs": worst_grad["max_abs"], "worst_grad_max_rel": worst_grad["max_rel"],
+            "worst_grad_tol_ratio": worst_grad["tol_ratio"],
+            "worst_grad_index": worst_grad["worst_index"],
+            "loss_max_rel_div": float(losses["rel_div"].max()),
+            "first_divergent_step": int(diverged[0]) if diverged else None,
+            "worst_final_param": worst_final["parameter"], "final_param_max_abs": worst_final["max_abs"],
+            "nonfinite_events": len(sub["events"]),
+            "speed_ratio": None, "jit_speed_ratio": None,
+        }
+        if len(timings) and (timings["dtype"] == d).any():
+            step = timings[(timings["dtype"] == d) & (timings["phase"] == "train step")].set_index("engine")["ratio_vs_torch"]
+            row["speed_ratio"] = float(step["funcad"])
+            row["jit_speed_ratio"] = float(step["funcad jit"]) if "funcad jit" in step else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _worst(table: pd.DataFrame):
+    """Index label of the worst row: failing first, then the largest difference relative to its tolerance."""
+    rank = table["verdict"].map({"fail": 2, "noise": 1, "pass": 0}).astype(float)
+    return pd.DataFrame({"rank": rank, "ratio": table["tol_ratio"].astype(float)}).sort_values(["rank", "ratio"]).index[-1]
+
+
+def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str], None] = lambda msg: None) -> CaseResult:
+    """Build, probe, train and time ``case`` in every dtype of ``options``; never raises for NaN/Inf (they fail the verdict)."""
+    start = time.perf_counter()
+    with np.errstate(all="ignore"):
+        run = _Run(case, options, tick)
+        run.probe_step0()
+        run.train()
+        timings, notes = run.time() if options.timing else (pd.DataFrame(), [])
+    frames = {k: pd.DataFrame(v) for k, v in run.rows.items()}
+    if not len(frames["events"]):
+        frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
+    summary = _summaries(run, frames, timings)
+    return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
+                      case.known_differences(options.torch_optimizer), run.tol, summary, frames["forward"], frames["grads"], frames["losses"],
+                      frames["params"], frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start)
+
+
+def ticks_per_case(options: RunOptions) -> int:
+    """How many times ``run_case`` calls ``tick`` (for a progress bar)."""
+    return options.steps + (3 if options.timing else 0)
+
+
+@dataclass
+class RunResult:
+    """All cases of one run, the options they ran with and the machine they ran on."""
+
+    cases: list[CaseResult]
+    options: RunOptions
+    environment: dict
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.cases)
+
+    def summary(self) -> pd.DataFrame:
+        return pd.concat([r.summary for r in self.cases], ignore_index=True) if self.cases else pd.DataFrame()
+
+
+def environment(device: str | None = None) -> dict:
+    """Versions, cores, thread settings and load: what timings depend on."""
+    import platform
+
+    import torch
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{i.get('internal_api')} {i.get('num_threads')} threads" for i in threadpool_info() if i.get("user_api") == "blas"]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {
+        "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__, "pandas": pd.__version__,
+        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, load average {load:.2f} at start",
+        "torch device": str(device or ("cuda" if torch.cuda.is_available() else "cpu")),
+        "threads": f"torch intra-op {torch.get_num_threads()}; numpy BLAS {', '.join(blas) or 'unknown'}; "
+                   f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
+        "funcad jit": "available" if getattr(funcad, "jit", None) is not None else "not available",
+    }
+
+
+def run_cases(cases: Sequence[Case], options: RunOptions = RunOptions(), tick: Callable[[str], None] = lambda msg: None) -> RunResult:
+    env = environment(options.device)
+    start = time.perf_counter()
+    results = [run_case(case, options, lambda msg, name=case.name: tick(f"{name}: {msg}")) for case in cases]
+    return RunResult(results, options, env, time.perf_counter() - start)

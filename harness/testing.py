@@ -1,0 +1,27 @@
+"""A pytest helper: put a funcad-vs-torch parity check in your own test suite.
+
+    from harness.testing import assert_parity
+
+    def test_my_model_matches_torch():
+        assert_parity(MyCell(), MyModule(), [(x, y)], loss="cross_entropy", optimizer="sgd", steps=3)
+"""
+
+from __future__ import annotations
+
+from harness.compare import Comparison, compare
+
+
+def assert_parity(funcad_cell, torch_module, data, steps: int = 3, **kwargs) -> Comparison:
+    """Run ``harness.compare`` (without timing) and raise AssertionError naming every failing parameter, element and step."""
+    kwargs.setdefault("timing", False)
+    result = compare(funcad_cell, torch_module, data, steps=steps, **kwargs)
+    if not result.passed:
+        failures = result.failures()
+        lines = []
+        for row in failures.to_dict(orient="records"):
+            where = ", ".join(f"{k} {row[k]}" for k in ("dtype", "parameter", "step", "worst_index", "where", "side") if k in row and row[k] == row[k] and row[k] is not None)
+            values = ", ".join(f"{k} {row[k]:.6g}" for k in ("max_abs", "funcad_value", "torch_value", "funcad_loss", "torch_loss")
+                               if k in row and isinstance(row[k], float) and row[k] == row[k])
+            lines.append(f"  {row['table']}: {where}: {values or row.get('what', '')}")
+        raise AssertionError("funcad and torch disagree:\n" + "\n".join(lines[:20]) + (f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else ""))
+    return result
