@@ -267,13 +267,13 @@ def write(run: RunResult, target: Path) -> Path:
         (tmp / "report.md").write_text(to_markdown(doc))
         (tmp / "report.html").write_text(to_html(doc))
         metrics = tidy(run)
-        metrics.to_csv(tmp / "metrics.csv", index=False)
+        metrics.to_csv(tmp / "metrics.csv", index=False, float_format="%.9g")
         payload = {"run": {"options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(run.options).items() if k != "faults"}
                            | {"faults": [vars(f) for f in run.options.faults]},
                            "environment": run.environment, "seconds": run.seconds, "passed": run.passed},
                    "summary": [{k: _json_safe(v) for k, v in row.items()} for row in run.summary().to_dict(orient="records")],
                    "metrics": [{k: _json_safe(v) for k, v in row.items()} for row in metrics.to_dict(orient="records")]}
-        (tmp / "metrics.json").write_text(json.dumps(payload, indent=1, default=str))
+        (tmp / "metrics.json").write_text(json.dumps(payload, default=str))
         os.chmod(tmp, 0o755)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))

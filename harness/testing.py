@@ -19,9 +19,12 @@ def assert_parity(funcad_cell, torch_module, data, steps: int = 3, **kwargs) -> 
         failures = result.failures()
         lines = []
         for row in failures.to_dict(orient="records"):
-            where = ", ".join(f"{k} {row[k]}" for k in ("dtype", "parameter", "step", "worst_index", "where", "side") if k in row and row[k] == row[k] and row[k] is not None)
+            keys = ("dtype", "parameter", "step", "worst_index", "where", "side")
+            present = [k for k in keys if k in row and row[k] is not None and row[k] == row[k]]
+            where = ", ".join(f"{k} {row[k]}" for k in present)
             values = ", ".join(f"{k} {row[k]:.6g}" for k in ("max_abs", "funcad_value", "torch_value", "funcad_loss", "torch_loss")
                                if k in row and isinstance(row[k], float) and row[k] == row[k])
             lines.append(f"  {row['table']}: {where}: {values or row.get('what', '')}")
-        raise AssertionError("funcad and torch disagree:\n" + "\n".join(lines[:20]) + (f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else ""))
+        more = f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else ""
+        raise AssertionError("funcad and torch disagree:\n" + "\n".join(lines[:20]) + more)
     return result
