@@ -111,7 +111,8 @@ def _model_cases(rng, p) -> dict:
     f_loss, f_grads = f_step(*p.values())
     t_grads = t_step()
     worst = max(float(np.max(np.abs(np.asarray(a) - b.numpy()))) for a, b in zip(f_grads, t_grads))
-    print(f"LeNet-5 loss funcad {float(f_loss):.6f} torch {float(_torch_lenet_loss(xt, yt, t_params)):.6f}; largest gradient difference {worst:.2e}")
+    t_loss = _torch_lenet_loss(xt, yt, t_params).item()
+    print(f"LeNet-5 loss funcad {float(f_loss):.6f} torch {t_loss:.6f}; largest gradient difference {worst:.2e}")
     return {"LeNet-5 fwd+bwd funcad": lambda: f_step(*p.values()), "LeNet-5 fwd+bwd torch": t_step}
 
 
