@@ -171,6 +171,11 @@ def test_pools_bad_input(call, match):
         call()
 
 
+def test_pools_reject_integer_input():
+    with pytest.raises(TypeError, match=r"max_pool2d.*int64\[1, 1, 4, 4\]"):
+        ops.max_pool2d(np.zeros((1, 1, 4, 4), dtype=np.int64), 2)
+
+
 # -- normalisation ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(5, 3), (4, 3, 5), (4, 3, 3, 2)])
 @pytest.mark.parametrize("training", [True, False])

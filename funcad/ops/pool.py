@@ -21,6 +21,8 @@ def _pool_geometry(op: str, x, kernel_size, stride, padding) -> Geometry:
     xs = _shape_of(x)
     if len(xs) != 4:
         raise ValueError(f"funcad.ops.{op}: expected a 4-D input (N, C, H, W), got shape {xs}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"funcad.ops.{op}: expected a floating-point input, got {x.dtype}{list(xs)}")
     kernel = pair(kernel_size, op, "kernel_size")
     geo = Geometry(kernel, kernel if stride is None else pair(stride, op, "stride"), padding4(padding, op), (1, 1))
     if min(kernel + geo.stride) < 1:
