@@ -61,6 +61,9 @@ def test_batch_norm_bad_input_names_path():
         net[1](np.zeros((2, 4, 5, 6), np.float32))
     with pytest.raises(ValueError, match=r"BatchNorm2d \(root\): expected input of shape \(N, 4, H, W\), got \(2, 3, 5, 5\)"):
         nn.BatchNorm2d(4)(np.zeros((2, 3, 5, 5), np.float32))
+    with pytest.raises(ValueError, match=r"BatchNorm1d '1': batch statistics need more than one value per channel, got input of shape \(1, 3\)"):
+        net.set_train()(np.zeros((1, 4), np.float32))
+    assert net.set_train(False)(np.zeros((1, 4), np.float32)).shape == (1, 3)
 
 
 @pytest.mark.parametrize("normalized_shape, axis", [((5,), -1), ((4, 5), -2)])

@@ -49,6 +49,8 @@ class _BatchNorm(Cell):
     def construct(self, x):
         check_input(self, x, self._ranks, {1: self.num_features}, self._expected.format(c=self.num_features))
         batch_stats = self.training if self.use_batch_statistics is None else self.use_batch_statistics
+        if batch_stats and x.size == self.num_features:
+            raise ValueError(f"{self._where()}: batch statistics need more than one value per channel, got input of shape {tuple(x.shape)}")
         y, mean, var = ops.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta, batch_stats,
                                       momentum=1.0 - self.momentum, eps=self.eps)
         if batch_stats:
