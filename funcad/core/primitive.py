@@ -15,7 +15,9 @@ import numpy as np
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Tracer
 
-_wrap = Tensor._wrap
+_new_tensor = object.__new__
+_ndarray = np.ndarray
+_asarray = np.asarray
 
 
 def _describe(value) -> str:
@@ -63,11 +65,12 @@ class Primitive:
         return f"<primitive {self.name}>"
 
     def __call__(self, *args, **kwargs):
+        # The hot path of the whole engine: plain Tensors cost one isinstance and one class check each.
         top = None
         resolved = None
         for i, a in enumerate(args):
-            if isinstance(a, Tensor):
-                if a.__class__ is Parameter:
+            if isinstance(a, Tensor) and a.__class__ is not Tensor:
+                if isinstance(a, Parameter):
                     b = a._current()
                     if b is not a:
                         if resolved is None:
@@ -79,7 +82,18 @@ class Primitive:
             args = tuple(resolved)
         if top is not None:
             return top._trace.process(self, args, kwargs)
-        return _wrap(self.run(args, kwargs))
+        return self.forward(args, kwargs)
+
+    def forward(self, args, kwargs) -> Tensor:
+        """Run ``impl`` on inputs holding no tracers or Parameters (the caller has checked) and wrap the result."""
+        raw = [a._data if isinstance(a, Tensor) else a for a in args]
+        try:
+            out = self.impl(*raw, **kwargs)
+        except (ValueError, IndexError, TypeError) as err:
+            raise self._error(err, raw) from None
+        t = _new_tensor(Tensor)
+        t._data = out if out.__class__ is _ndarray else _asarray(out)
+        return t
 
     def run(self, args, kwargs):
         """The forward on plain arrays, with errors that name the op and its inputs."""
@@ -87,8 +101,11 @@ class Primitive:
         try:
             return self.impl(*raw, **kwargs)
         except (ValueError, IndexError, TypeError) as err:
-            shapes = ", ".join(_describe(a) for a in raw)
-            raise type(err)(f"funcad.ops.{self.name}: {err} (inputs: {shapes})") from None
+            raise self._error(err, raw) from None
+
+    def _error(self, err: Exception, raw) -> Exception:
+        shapes = ", ".join(_describe(a) for a in raw)
+        return type(err)(f"funcad.ops.{self.name}: {err} (inputs: {shapes})")
 
 
 def primitive(impl: Callable) -> Primitive:

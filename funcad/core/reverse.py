@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 
+from funcad.core.tensor import Tensor
 from funcad.core.trace import Trace, Tracer
 
 _node_ids = itertools.count()
@@ -38,13 +39,18 @@ class VJPTrace(Trace):
     def process(self, prim, args, kwargs):
         inner = []
         parents = []
+        vjps = prim.vjps
+        n_rules = len(vjps)
+        plain = True  # no tracer of a lower level left: run the forward directly, skipping a second dispatch
         for i, a in enumerate(args):
-            if isinstance(a, VJPTracer) and a._trace is self:
-                if prim.vjp_rule(i) is not None:
+            if a.__class__ is VJPTracer and a._trace is self:
+                if i < n_rules and vjps[i] is not None:
                     parents.append((i, a))
                 a = a._value
+            if plain and isinstance(a, Tensor) and a.__class__ is not Tensor:
+                plain = False
             inner.append(a)
-        ans = prim(*inner, **kwargs)
+        ans = prim.forward(inner, kwargs) if plain else prim(*inner, **kwargs)
         if not parents:
             return ans
         return VJPTracer(self, ans, prim, tuple(parents), tuple(inner), kwargs)
@@ -53,6 +59,9 @@ class VJPTrace(Trace):
 def _accumulate(table: dict, key: int, g) -> None:
     prev = table.get(key)
     table[key] = g if prev is None else prev + g
+
+
+_EMPTY: dict = {}
 
 
 def backward(trace: VJPTrace, seeds) -> dict:
@@ -64,9 +73,10 @@ def backward(trace: VJPTrace, seeds) -> dict:
     stack = [t for t, _ in seeds if isinstance(t, VJPTracer) and t._trace is trace]
     while stack:
         node = stack.pop()
-        if id(node) in reached:
+        key = id(node)
+        if key in reached:
             continue
-        reached[id(node)] = node
+        reached[key] = node
         for _, parent in node._parents:
             if id(parent) not in reached:
                 stack.append(parent)
@@ -75,7 +85,9 @@ def backward(trace: VJPTrace, seeds) -> dict:
         if id(t) in reached:
             _accumulate(cotangents, id(t), g)
     inputs = {}
-    for node in sorted(reached.values(), key=lambda n: n._id, reverse=True):
+    order = sorted(reached.values(), key=_creation_id, reverse=True)
+    del reached, stack
+    for node in order:
         key = id(node)
         if node._prim is None:
             if key in cotangents:
@@ -84,14 +96,16 @@ def backward(trace: VJPTrace, seeds) -> dict:
         g = cotangents.pop(key, None)
         if g is None:
             continue
-        prim, ans, args, kwargs = node._prim, node._value, node._args, node._kwargs or {}
+        vjps = node._prim.vjps
+        ans, args, kwargs = node._value, node._args, node._kwargs or _EMPTY
         for argnum, parent in node._parents:
-            gi = prim.vjps[argnum](g, ans, *args, **kwargs)
+            gi = vjps[argnum](g, ans, *args, **kwargs)
             if gi is not None:
-                _accumulate(cotangents, id(parent), gi)
+                pkey = id(parent)
+                prev = cotangents.get(pkey)
+                cotangents[pkey] = gi if prev is None else prev + gi
     return inputs
 
 
-def is_tracer_of(value, trace) -> bool:
-    return isinstance(value, Tracer) and value._trace is trace
-
+def _creation_id(node) -> int:
+    return node._id

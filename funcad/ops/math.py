@@ -8,11 +8,13 @@ import numpy as np
 
 from funcad.core.backend import xp
 from funcad.core.primitive import primitive
-from funcad.ops.shape import _shape_of, cast, unbroadcast
+from funcad.ops.shape import cast, sum_to
 
 
 def _ub(g, x):
-    return unbroadcast(g, _shape_of(x))
+    """Sum a cotangent down to x's shape (fast exit when no broadcasting happened)."""
+    shape = x.shape if hasattr(x, "shape") else ()
+    return g if g.shape == shape else sum_to(g, tuple(shape))
 
 
 # -- arithmetic -------------------------------------------------------------------------------
