@@ -66,6 +66,7 @@ def test_wrong_feature_size_names_layer_path_and_shapes():
     with pytest.raises(ValueError, match=r"Dense 'dense_relu_sequential\.0': expected input of shape \(\*, 12\), got \(2, 10\)"):
         net(np.zeros((2, 10), np.float32))
     net.dense_relu_sequential.insert_child_to_cell("2", nn.Dense(7, 8))
+    assert net.dense_relu_sequential[2].weight.name == "dense_relu_sequential.2.weight"
     with pytest.raises(ValueError, match=r"dense_relu_sequential\.2.*\(\*, 7\).*\(2, 8\)"):
         net(np.zeros((2, 12), np.float32))
 

@@ -65,8 +65,11 @@ class Cell:
             object.__setattr__(self, "_owner", (owner, name))
 
     def _name_parameters(self) -> None:
-        """Give every Parameter below this Cell its path name (``fc1.weight``); the root's call wins."""
-        for name, p in self.parameters_and_names():
+        """Give every Parameter its path name from the outermost owning Cell (``fc1.weight``)."""
+        root = self
+        while root._owner is not None:
+            root = root._owner[0]
+        for name, p in root.parameters_and_names():
             p.name = name
 
     def __deepcopy__(self, memo) -> Cell:
