@@ -193,3 +193,15 @@ def test_inside_another_transform_the_function_runs_eagerly():
     x = np.linspace(0.0, 1.0, 4).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(funcad.grad(f)(x)), np.asarray(funcad.grad(lambda x: ops.sum(ops.sin(x) * x))(x)))
     assert f.trace_count == 0
+
+
+def test_parameter_arrays_someone_holds_are_never_recycled():
+    p = funcad.Parameter(np.zeros(4, np.float32), name="p")
+    step = jit(lambda x: p.set_data(p + x))
+    x = np.ones(4, np.float32)
+    step(x)
+    held = np.asarray(p)  # a reference to the current array: later steps must not write into it
+    for _ in range(4):
+        step(x)
+    np.testing.assert_array_equal(held, np.ones(4))
+    np.testing.assert_array_equal(p.asnumpy(), np.full(4, 5.0))

@@ -21,6 +21,7 @@ Behaviour a user must know:
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -57,7 +58,8 @@ class Program:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.run_arrays, self.source = compile_graph(graph)
+        self.run_arrays, self.source, self.spare_writes = compile_graph(graph)
+        self.spares: list = [None] * len(self.spare_writes)
         self.params = tuple(p for p, _ in graph.params)
         self.param_types = tuple((v.shape, v.dtype) for _, v in graph.params)
         self.written = tuple(p for p, _ in graph.writes)
@@ -72,10 +74,18 @@ class Program:
         return True
 
     def __call__(self, arrays: list):
-        results = self.run_arrays(*arrays, *[p._data for p in self.params])
+        results = self.run_arrays(*arrays, *[p._data for p in self.params], *self.spares)
         n = self.n_out
+        replaced = [p._data for p in self.written]
         for p, value in zip(self.written, results[n:]):
             p._data = value
+        # A replaced array that nothing else references (count 2: this name and getrefcount's argument;
+        # no Tensor, view or user variable) becomes the spare the Parameter's next value is computed into.
+        spares = self.spares
+        for slot, k in enumerate(self.spare_writes):
+            old = replaced[k]
+            replaced[k] = None
+            spares[slot] = old if sys.getrefcount(old) == 2 else None
         outs = iter(results[:n])
         leaves = []
         for o in self.graph.outputs:

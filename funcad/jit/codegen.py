@@ -141,12 +141,18 @@ class Emitter:
         return node.prim in EMITTERS and not node.kwargs and len(node.args) == _STATIC_POSITIONS.get(node.prim, len(node.args))
 
 
-def _write_expressions(graph: Graph, em: Emitter) -> list[str]:
-    """Expressions for the written values: copies where the array might be shared, as set_data copies."""
+def _write_expressions(graph: Graph, em: Emitter) -> tuple[list[str], dict]:
+    """Expressions for the written values, and the writes that may land in a recycled array.
+
+    Values that might be shared are copied, as set_data copies. A value computed by an ``out=``-capable
+    node into a fresh array may instead be computed into a *spare*: an earlier value of that Parameter
+    that nothing else references any more (checked after every call, see ``Program``).
+    """
+    producer = {n.out.id: n for n in graph.nodes}
     viewing = {n.out.id for n in graph.nodes if n.views} | {v.id for v in graph.inputs} | {v.id for _, v in graph.params}
     taken = {o.id for o in graph.outputs if isinstance(o, Var)}
-    exprs = []
-    for p, a in graph.writes:
+    exprs, spares = [], {}
+    for k, (p, a) in enumerate(graph.writes):
         ref = em.ref(a)
         if isinstance(a, Const) or a.id in viewing or a.id in taken:
             exprs.append(f"np.array({ref}, dtype={em.literal(p._data.dtype)})")
@@ -154,9 +160,12 @@ def _write_expressions(graph: Graph, em: Emitter) -> list[str]:
             exprs.append(f"np.asarray({ref})")
         else:
             exprs.append(ref)
+            node = producer[a.id]
+            if em.emits_inline(node) and takes_out(node) and a.dtype == p._data.dtype:
+                spares[a.id] = k
         if isinstance(a, Var):
             taken.add(a.id)
-    return exprs
+    return exprs, spares
 
 
 class BufferPlan:
@@ -227,27 +236,32 @@ class BufferPlan:
             namespace[name] = np.empty(shape, dtype)
 
 
-def generate(graph: Graph) -> tuple[str, dict]:
-    """Python source of ``program(*inputs, *params)`` returning (array outputs..., written values...)."""
+def generate(graph: Graph) -> tuple[str, dict, list[int]]:
+    """Source of ``program(*inputs, *params, *spares)`` returning (array outputs..., written values...).
+
+    Also returns, per spare argument, the index of the write it may receive.
+    """
     em = Emitter()
     plan = BufferPlan(graph, em)
     plan.allocate(em.namespace)
-    params = [f"v{v.id}" for v in graph.inputs] + [f"v{v.id}" for _, v in graph.params]
+    writes, spare_of = _write_expressions(graph, em)
+    spare_name = {var_id: f"s{i}" for i, var_id in enumerate(spare_of)}
+    params = [f"v{v.id}" for v in graph.inputs] + [f"v{v.id}" for _, v in graph.params] + list(spare_name.values())
     lines = [f"def program({', '.join(params)}):"]
     for i, node in enumerate(graph.nodes):
-        lines.append(f"    v{node.out.id} = {em.expression(node, plan.out_of.get(i))}")
+        out = plan.out_of.get(i, spare_name.get(node.out.id))
+        lines.append(f"    v{node.out.id} = {em.expression(node, out)}")
         if i in plan.drop_after:
             lines.append(f"    del {', '.join(plan.drop_after[i])}")
-    results = [em.ref(o) for o in graph.outputs if isinstance(o, Var)]
-    results += _write_expressions(graph, em)
+    results = [em.ref(o) for o in graph.outputs if isinstance(o, Var)] + writes
     lines.append(f"    return ({''.join(r + ', ' for r in results)})")
-    return "\n".join(lines) + "\n", em.namespace
+    return "\n".join(lines) + "\n", em.namespace, list(spare_of.values())
 
 
 def compile_graph(graph: Graph):
     """Compile the generated source; it is registered with linecache so tracebacks show it."""
-    source, namespace = generate(graph)
+    source, namespace, spare_writes = generate(graph)
     filename = f"<funcad.jit {graph.name} #{next(_program_ids)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
-    return namespace["program"], source
+    return namespace["program"], source, spare_writes
