@@ -147,7 +147,8 @@ def test_adaptive_avg_pool2d_matches_torch(output_size):
 
 def test_pools_second_order_finite_differences():
     x = _randn(1, 2, 5, 6)
-    check_grads(lambda x: ops.max_pool2d(x, 3, 2, 1) ** 2, (x,), order=2, modes=("rev", "fwd"))
+    check_grads(lambda x: ops.max_pool2d(x, 3, 2, 1) ** 2, (x,), order=2, modes=("rev", "fwd"))  # overlapping windows
+    check_grads(lambda x: ops.max_pool2d(x, 2, padding=1) ** 2, (x,), order=2, modes=("rev", "fwd"))  # disjoint windows
     check_grads(lambda x: ops.avg_pool2d(x, 2, 1, 1, count_include_pad=False) ** 2, (x,), order=2, modes=("rev", "fwd"))
 
 

@@ -56,10 +56,10 @@ def _max_pool_argmax(x, geo: Geometry):
     for _, _, view in views[1:]:
         best = xp.maximum(best, view)
     # Walk the taps backwards, moving the choice to every earlier tap that also holds the maximum.
-    tap = xp.full(best.shape, len(views) - 1, dtype=np.int16)
+    tap = xp.full(best.shape, len(views) - 1, dtype=np.int16 if len(views) > 127 else np.int8)
     for k in range(len(views) - 2, -1, -1):
         hit = (views[k][2] == best).view(np.int8)
-        tap -= hit * (tap - k).astype(np.int16, copy=False)
+        tap -= hit * (tap - k).astype(tap.dtype, copy=False)
     oh, ow = best.shape[2:]
     top_left = (xp.arange(oh) * geo.stride[0] - geo.padding[0]).reshape(oh, 1) * w + xp.arange(ow) * geo.stride[1] - geo.padding[2]
     tap_offset = xp.array([p * w + q for p, q, _ in views])
@@ -73,28 +73,35 @@ def _plane_starts(shape: tuple):
 
 
 @primitive
-def _gather_planes(x, index):
+def _gather_planes(x, index, overlapping: bool):
+    """x[n, c].flat[index[n, c]]; ``overlapping`` says whether an index may repeat (it matters to the adjoint)."""
     return xp.take(x.reshape(-1), index + _plane_starts(x.shape))
 
 
 @primitive
-def _scatter_planes(g, index, plane_shape: tuple):
-    """Adjoint of _gather_planes: g summed into zero planes at ``index`` (repeated indices accumulate)."""
+def _scatter_planes(g, index, plane_shape: tuple, overlapping: bool):
+    """Adjoint of _gather_planes: g summed into zero planes at ``index`` (repeats accumulate; unique ones are just stored)."""
     shape = g.shape[:2] + tuple(plane_shape)
-    flat = xp.bincount((index + _plane_starts(shape)).ravel(), weights=g.ravel(), minlength=int(np.prod(shape)))
-    return flat.astype(g.dtype, copy=False).reshape(shape)
+    flat_index = (index + _plane_starts(shape)).ravel()
+    if overlapping:
+        flat = xp.bincount(flat_index, weights=g.ravel(), minlength=int(np.prod(shape))).astype(g.dtype, copy=False)
+    else:
+        flat = xp.zeros(int(np.prod(shape)), dtype=g.dtype)
+        flat[flat_index] = g.ravel()
+    return flat.reshape(shape)
 
 
-_gather_planes.defvjp(lambda g, ans, x, index: _scatter_planes(g, index, plane_shape=_shape_of(x)[2:]))
-_gather_planes.defjvp(lambda t, ans, x, index: _gather_planes(t, index))
-_scatter_planes.defvjp(lambda c, ans, g, index, plane_shape: _gather_planes(c, index))
-_scatter_planes.defjvp(lambda t, ans, g, index, plane_shape: _scatter_planes(t, index, plane_shape=plane_shape))
+_gather_planes.defvjp(lambda g, ans, x, index, overlapping: _scatter_planes(g, index, plane_shape=_shape_of(x)[2:], overlapping=overlapping))
+_gather_planes.defjvp(lambda t, ans, x, index, overlapping: _gather_planes(t, index, overlapping=overlapping))
+_scatter_planes.defvjp(lambda c, ans, g, index, plane_shape, overlapping: _gather_planes(c, index, overlapping=overlapping))
+_scatter_planes.defjvp(lambda t, ans, g, index, plane_shape, overlapping: _scatter_planes(t, index, plane_shape=plane_shape, overlapping=overlapping))
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over kh x kw windows (stride defaults to the kernel); padding counts as -inf, as in torch."""
     geo = _pool_geometry("max_pool2d", x, kernel_size, stride, padding)
-    return _gather_planes(x, _max_pool_argmax(x, geo=geo))
+    overlapping = geo.stride[0] < geo.kernel[0] or geo.stride[1] < geo.kernel[1]
+    return _gather_planes(x, _max_pool_argmax(x, geo=geo), overlapping=overlapping)
 
 
 # -- average -------------------------------------------------------------------------------------
