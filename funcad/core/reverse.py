@@ -8,6 +8,7 @@ stack (no recursion), and drops each cotangent once it has been passed on.
 from __future__ import annotations
 
 import itertools
+from operator import attrgetter
 
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Trace, Tracer
@@ -62,6 +63,7 @@ def _accumulate(table: dict, key: int, g) -> None:
 
 
 _EMPTY: dict = {}
+_creation_id = attrgetter("_id")
 
 
 def backward(trace: VJPTrace, seeds) -> dict:
@@ -105,7 +107,3 @@ def backward(trace: VJPTrace, seeds) -> dict:
                 prev = cotangents.get(pkey)
                 cotangents[pkey] = gi if prev is None else prev + gi
     return inputs
-
-
-def _creation_id(node) -> int:
-    return node._id
