@@ -205,3 +205,18 @@ def test_parameter_arrays_someone_holds_are_never_recycled():
         step(x)
     np.testing.assert_array_equal(held, np.ones(4))
     np.testing.assert_array_equal(p.asnumpy(), np.full(4, 5.0))
+
+
+@pytest.mark.parametrize("options", [{"passes": (), "buffers": False}, {"passes": ("dce",), "buffers": True}], ids=["bare", "dce-only"])
+def test_unoptimised_programs_compute_the_same(options):
+    batches = _batches(3)
+    reference_step, reference_state = _model("Momentum", True)
+    reference = jit(reference_step)
+    step, state = _model("Momentum", True)
+    compiled = jit(step, **options)
+    for x, y in batches:
+        np.testing.assert_array_equal(np.asarray(compiled(x, y)), np.asarray(reference(x, y)))
+    for p, q in zip(state, reference_state):
+        np.testing.assert_array_equal(p.asnumpy(), q.asnumpy(), err_msg=p.name)
+    with pytest.raises(ValueError, match="unknown passes"):
+        jit(step, passes=("inline",))(*batches[0])

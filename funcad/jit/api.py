@@ -31,7 +31,7 @@ from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Tracer, current_depth
 from funcad.jit.codegen import compile_graph
 from funcad.jit.ir import Const, Graph, Var
-from funcad.jit.passes import optimize
+from funcad.jit.passes import PASSES, optimize
 from funcad.jit.tracing import trace_function
 
 
@@ -56,9 +56,9 @@ def _leaf_kind(leaf):
 class Program:
     """One compiled signature: the optimised graph, its generated source, and the callable."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, buffers: bool = True):
         self.graph = graph
-        self.run_arrays, self.source, self.spare_writes = compile_graph(graph)
+        self.run_arrays, self.source, self.spare_writes = compile_graph(graph, buffers)
         self.spares: list = [None] * len(self.spare_writes)
         self.params = tuple(p for p, _ in graph.params)
         self.param_types = tuple((v.shape, v.dtype) for _, v in graph.params)
@@ -112,8 +112,9 @@ class Lowered:
 class Jitted:
     """A function compiled per input signature; see the module docstring for the rules."""
 
-    def __init__(self, fn: Callable):
+    def __init__(self, fn: Callable, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True):
         self.fn = fn
+        self.passes, self.buffers = tuple(passes), buffers
         self.trace_count = 0
         self._cache: dict = {}
         functools.update_wrapper(self, fn)
@@ -135,7 +136,7 @@ class Jitted:
 
         graph = trace_function(self.fn, name, leaves, is_array, rebuild)
         self.trace_count += 1
-        program = Program(optimize(graph))
+        program = Program(optimize(graph, self.passes), self.buffers)
         programs.append(program)
         return program, arrays
 
@@ -160,12 +161,14 @@ def _holds_tracer(args, kwargs) -> bool:
     return any(isinstance(leaf, Tracer) for leaf in leaves)
 
 
-def jit(fn: Callable | None = None) -> Jitted | Callable[[Callable], Jitted]:
+def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True) -> Jitted | Callable[[Callable], Jitted]:
     """Compile ``fn`` (forward, gradients and Parameter updates inside it) into one program per signature.
 
-    Usable as ``jit(fn)``, ``@jit`` and ``@jit()``. See ``funcad.jit.api`` for the rules on
+    Usable as ``jit(fn)``, ``@jit`` and ``@jit(...)``. ``passes`` (a subset of 'fold', 'simplify', 'cse',
+    'transpose_products', 'dce') and ``buffers`` (reuse preallocated arrays through ``out=``) exist to
+    measure and debug the compiler; the defaults run everything. See ``funcad.jit.api`` for the rules on
     signatures, state and side effects.
     """
     if fn is None:
-        return jit
-    return Jitted(fn)
+        return lambda f: Jitted(f, passes, buffers)
+    return Jitted(fn, passes, buffers)

@@ -177,7 +177,7 @@ class BufferPlan:
     written Parameters) always get fresh arrays, so nothing a caller holds is ever overwritten.
     """
 
-    def __init__(self, graph: Graph, em: Emitter):
+    def __init__(self, graph: Graph, em: Emitter, enabled: bool = True):
         nodes = graph.nodes
         end = len(nodes)
         last: dict = {}
@@ -209,7 +209,7 @@ class BufferPlan:
         for i, node in enumerate(nodes):
             released = [in_buffer[r] for r in dying.get(i, ()) if r in in_buffer]
             out = node.out
-            planned = (em.emits_inline(node) and takes_out(node) and out.shape != () and root_last.get(out.id, end) < end)
+            planned = enabled and em.emits_inline(node) and takes_out(node) and out.shape != () and root_last.get(out.id, end) < end
             if planned and node.prim in ELEMENTWISE:
                 self._release(free, released)
                 released = []
@@ -236,15 +236,18 @@ class BufferPlan:
             namespace[name] = np.empty(shape, dtype)
 
 
-def generate(graph: Graph) -> tuple[str, dict, list[int]]:
+def generate(graph: Graph, buffers: bool = True) -> tuple[str, dict, list[int]]:
     """Source of ``program(*inputs, *params, *spares)`` returning (array outputs..., written values...).
 
-    Also returns, per spare argument, the index of the write it may receive.
+    Also returns, per spare argument, the index of the write it may receive. ``buffers=False``
+    turns buffer planning and spares off (every value gets a fresh array), for comparison.
     """
     em = Emitter()
-    plan = BufferPlan(graph, em)
+    plan = BufferPlan(graph, em, enabled=buffers)
     plan.allocate(em.namespace)
     writes, spare_of = _write_expressions(graph, em)
+    if not buffers:
+        spare_of = {}
     spare_name = {var_id: f"s{i}" for i, var_id in enumerate(spare_of)}
     params = [f"v{v.id}" for v in graph.inputs] + [f"v{v.id}" for _, v in graph.params] + list(spare_name.values())
     lines = [f"def program({', '.join(params)}):"]
@@ -258,9 +261,9 @@ def generate(graph: Graph) -> tuple[str, dict, list[int]]:
     return "\n".join(lines) + "\n", em.namespace, list(spare_of.values())
 
 
-def compile_graph(graph: Graph):
+def compile_graph(graph: Graph, buffers: bool = True):
     """Compile the generated source; it is registered with linecache so tracebacks show it."""
-    source, namespace, spare_writes = generate(graph)
+    source, namespace, spare_writes = generate(graph, buffers)
     filename = f"<funcad.jit {graph.name} #{next(_program_ids)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)

@@ -249,11 +249,22 @@ def eliminate_dead_code(graph: Graph) -> None:
     graph.nodes = kept
 
 
-def optimize(graph: Graph) -> Graph:
+PASSES = {
+    "fold": fold_constants,
+    "simplify": simplify,
+    "cse": eliminate_common_subexpressions,
+    "transpose_products": transpose_products,
+    "dce": eliminate_dead_code,
+}
+
+
+def optimize(graph: Graph, passes=tuple(PASSES)) -> Graph:
+    """Run the named passes (all by default) twice in PASSES order: rewrites of the first round expose the second's."""
+    unknown = set(passes) - set(PASSES)
+    if unknown:
+        raise ValueError(f"funcad.jit: unknown passes {sorted(unknown)}; known: {', '.join(PASSES)}")
     for _ in range(2):
-        fold_constants(graph)
-        simplify(graph)
-        eliminate_common_subexpressions(graph)
-        eliminate_dead_code(graph)
-        transpose_products(graph)
+        for name, run in PASSES.items():
+            if name in passes:
+                run(graph)
     return graph
