@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "compare": "harness.compare", "Comparison": "harness.compare", "assert_parity": "harness.testing",
+    "compare": "harness.library", "Comparison": "harness.library", "assert_parity": "harness.testing",
     "CASES": "harness.cases", "Case": "harness.cases", "OptimizerSpec": "harness.cases", "get_case": "harness.cases",
     "RunOptions": "harness.runner", "Fault": "harness.runner", "run_case": "harness.runner", "run_cases": "harness.runner",
     "Tolerance": "harness.metrics",

@@ -78,11 +78,10 @@ def _run(args) -> int:
     if args.threads < 1:
         return _error("--threads must be >= 1")
 
-    from threadpoolctl import threadpool_limits
-
     from harness import console, report
     from harness.datasets import DataError, check_data_dir
     from harness.runner import Fault, RunOptions, run_cases, ticks_per_case
+    from harness.testing import fixed_threads
 
     try:
         faults = tuple(Fault.parse(text) for text in args.plant)
@@ -99,14 +98,11 @@ def _run(args) -> int:
     except OSError as exc:
         return _error(f"cannot write a report in {target.parent}: {exc.strerror or exc}")
 
-    import torch
-
-    torch.set_num_threads(args.threads)
     cases = [CASES[n] for n in names]
     progress = console.Progress(len(cases) * ticks_per_case(options))
     start = time.perf_counter()
     try:
-        with threadpool_limits(limits=args.threads):
+        with fixed_threads(args.threads):
             result = run_cases(cases, options, progress.tick)
     except (DataError, ValueError) as exc:
         progress.close()

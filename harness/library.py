@@ -1,4 +1,8 @@
-"""``harness.compare``: the built-in comparison applied to a user's own pair of models."""
+"""``harness.compare``: the built-in comparison applied to a user's own pair of models.
+
+Call it with OMP_WAIT_POLICY=PASSIVE in the environment (set before torch is imported) for fair timings: torch's
+spinning OpenMP workers otherwise slow numpy's BLAS in the same process.
+"""
 
 from __future__ import annotations
 
