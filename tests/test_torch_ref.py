@@ -136,7 +136,8 @@ def test_pipeline_matches_a_hand_written_loop_and_casts_dtype():
     expected = []
     for x, y in batches:
         opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(reference(torch.tensor(x, dtype=torch.float64)), torch.tensor(y, dtype=torch.float64))
+        logits = reference(torch.tensor(x, dtype=torch.float64))
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(y, dtype=torch.float64))
         loss.backward()
         opt.step()
         expected.append(loss.item())
@@ -145,8 +146,8 @@ def test_pipeline_matches_a_hand_written_loop_and_casts_dtype():
 
 
 def test_trainer_gradients_leave_parameters_untouched():
-    trainer = TorchTrainer(torch_models.LogisticRegression(3), torch.nn.BCEWithLogitsLoss(), lambda named: torch.optim.SGD([p for _, p in named], lr=1.0),
-                           "float32", "cpu")
+    trainer = TorchTrainer(torch_models.LogisticRegression(3), torch.nn.BCEWithLogitsLoss(),
+                           lambda named: torch.optim.SGD([p for _, p in named], lr=1.0), "float32", "cpu")
     before = trainer.state()
     loss, grads = trainer.loss_and_grads(np.ones((2, 3), np.float32), np.ones((2, 1), np.float32))
     assert set(grads) == {"linear.weight", "linear.bias"} and np.isfinite(loss)
