@@ -256,6 +256,14 @@ def test_matmul(sa, sb):
     compare(ops.matmul, torch.matmul, [rng.standard_normal(sa), rng.standard_normal(sb)], order=2)
 
 
+@SETTINGS
+@given(shapes=mutually_broadcastable_shapes(signature="(m?,n),(n,p?)->(m?,p?)", max_dims=4, max_side=3), seed=st.integers(0, 2**31))
+def test_matmul_broadcasting(shapes, seed):
+    rng = np.random.default_rng(seed)
+    a, b = (rng.standard_normal(s) for s in shapes.input_shapes)
+    compare(ops.matmul, torch.matmul, [a, b], seed=seed)
+
+
 @pytest.mark.parametrize("sa, sb", [((3,), (3,)), ((2, 3), (3, 4)), ((2, 3, 4), (4,)), ((2, 3, 4), (5, 4, 2)), ((), (3,)), ((2, 3), ())])
 def test_dot_matches_numpy_and_differentiates(sa, sb):
     rng = np.random.default_rng(5)

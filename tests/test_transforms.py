@@ -305,3 +305,9 @@ def test_output_independent_of_input_gives_zeros():
     assert_close(funcad.grad(lambda a: ops.stop_gradient(a) * 2.0)(x), np.zeros((2, 3)))
     w = Parameter(np.ones(3), name="unused")
     assert_close(funcad.grad(lambda a: ops.sum(a), None, w)(x), np.zeros(3))
+
+
+def test_integer_weight_is_a_type_error():
+    counter = Parameter(np.array([1, 2]), name="steps")
+    with pytest.raises(TypeError, match="weight 'steps' has dtype int64"):
+        funcad.grad(lambda a: ops.sum(a * counter), None, counter)(np.ones(2))

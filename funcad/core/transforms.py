@@ -93,7 +93,8 @@ class _Differentiation:
             weight_tracers = []
             for w in self.weights:
                 current = w._current()
-                t = trace.new_input(Tensor._wrap(w._data) if current is w else current)
+                value = _as_input(Tensor._wrap(w._data) if current is w else current, f"{self.fname}: weight {w.name!r}")
+                t = trace.new_input(value)
                 weight_tracers.append((w, w._bound))
                 w._bound = t
             try:
