@@ -220,3 +220,16 @@ def test_unoptimised_programs_compute_the_same(options):
         np.testing.assert_array_equal(p.asnumpy(), q.asnumpy(), err_msg=p.name)
     with pytest.raises(ValueError, match="unknown passes"):
         jit(step, passes=("inline",))(*batches[0])
+
+
+def test_a_cell_compiles_and_its_mode_is_baked_in_until_the_cache_is_cleared():
+    funcad.set_seed(5)
+    net = nn.SequentialCell([nn.Dense(4, 3), nn.BatchNorm1d(3)]).set_train()
+    x = RNG.standard_normal((6, 4)).astype(np.float32)
+    forward = jit(net)
+    np.testing.assert_array_equal(np.asarray(forward(x)), np.asarray(net(x)))  # both update the running statistics
+    net.set_train(False)
+    train_mode = np.asarray(forward(x))  # still the training-mode program: Python state is read at trace time
+    forward.clear_cache()
+    np.testing.assert_array_equal(np.asarray(forward(x)), np.asarray(net(x)))
+    assert not np.allclose(train_mode, np.asarray(net(x)))

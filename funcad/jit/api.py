@@ -20,7 +20,6 @@ Behaviour a user must know:
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 
@@ -117,7 +116,9 @@ class Jitted:
         self.passes, self.buffers = tuple(passes), buffers
         self.trace_count = 0
         self._cache: dict = {}
-        functools.update_wrapper(self, fn)
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__wrapped__ = fn
 
     def _program(self, args: tuple, kwargs: dict) -> tuple[Program, list]:
         leaves, tree = pytree.flatten((args, kwargs))
@@ -129,7 +130,7 @@ class Jitted:
             if program.params_match():
                 return program, arrays
         is_array = [arr for _, arr in kinds]
-        name = getattr(self.fn, "__name__", type(self.fn).__name__)
+        name = self.__name__
 
         def rebuild(traced):
             return pytree.unflatten(tree, traced)
