@@ -15,10 +15,10 @@ _RESET = "\033[0m"
 class Progress:
     """``[#####.....] 12/115 mlp: step 3/20 0:07`` redrawn in place on a tty; one line per case otherwise."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30):
-        self.total, self.stream, self.width = max(total, 1), stream, width
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30):
+        self.total, self.stream, self.width = max(total, 1), stream or sys.stderr, width
         self.done, self.start, self.last_case = 0, time.perf_counter(), None
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
 
     def tick(self, message: str) -> None:
         self.done += 1

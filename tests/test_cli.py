@@ -1,0 +1,99 @@
+"""funcad-compare: exit codes (0 pass, 1 fail, 2 usage), reports written or not at all, show, bench dispatch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from harness import cli
+
+FAST = ["--steps", "2", "--no-timing"]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def test_list_names_every_case(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("tutorial", "logreg", "mlp", "lenet", "mlp_bn"):
+        assert f"\n{name} " in "\n" + out
+
+
+def test_unknown_case_exits_2_and_lists_cases(capsys):
+    assert cli.main(["run", "resnet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown case resnet" in err and "tutorial, logreg, mlp, lenet, mlp_bn" in err
+    assert not Path("reports").exists()
+
+
+def test_bad_flags_exit_2(capsys):
+    assert cli.main(["run", "--dtype", "float16"]) == 2
+    assert cli.main(["frobnicate"]) == 2
+    assert cli.main(["run", "tutorial", "--plant", "funcad:grad"]) == 2
+
+
+def test_passing_run_exits_0_and_writes_a_report(capsys):
+    assert cli.main(["run", "tutorial", *FAST]) == 0
+    reports = [p for p in Path("reports").iterdir() if not p.name.startswith(".") and p.name != "latest"]
+    assert len(reports) == 1 and reports[0].name.endswith("-tutorial")
+    assert Path("reports/latest").resolve() == reports[0].resolve()
+    out = capsys.readouterr().out
+    assert "all verdicts pass" in out and "\033[" not in out  # no colour when stdout is not a tty
+
+
+def test_planted_fault_exits_1_and_the_report_names_it(capsys):
+    assert cli.main(["run", "tutorial", *FAST, "--plant", "torch:param:w:4,2:1:0.5", "--out", "reports/faulty"]) == 1
+    md = Path("reports/faulty/report.md").read_text()
+    assert "FAIL" in md
+    summary_rows = [line for line in md.splitlines() if line.startswith("| tutorial |")]
+    assert all("| FAIL |" in row and "| 1 |" in row for row in summary_rows)  # first divergent step 1
+    assert "| w | (5, 3) |" in md and "(4, 2)" in md
+
+
+def test_show_prints_a_saved_report(capsys):
+    assert cli.main(["run", "tutorial", *FAST, "--out", "reports/one"]) == 0
+    capsys.readouterr()
+    assert cli.main(["show", "reports/latest"]) == 0
+    assert "tutorial  float32  pass" in capsys.readouterr().out
+    assert cli.main(["show", "reports/none"]) == 2
+
+
+def test_unreadable_data_dir_exits_2_without_a_report(capsys):
+    assert cli.main(["run", "mlp", *FAST, "--data-dir", "no/such/dir"]) == 2
+    assert "data dir no/such/dir does not exist" in capsys.readouterr().err
+    assert not Path("reports").exists()
+    Path("empty").mkdir()
+    assert cli.main(["run", "mlp", *FAST, "--data-dir", "empty"]) == 2
+    assert "train-images-idx3-ubyte" in capsys.readouterr().err
+    assert [p for p in Path("reports").iterdir() if p.name != "latest"] == [] if Path("reports").exists() else True
+
+
+def test_unwritable_out_dir_exits_2_and_leaves_nothing(capsys):
+    Path("blocker").write_text("a file, not a directory")
+    assert cli.main(["run", "tutorial", *FAST, "--out", "blocker/report"]) == 2
+    assert "cannot write a report in blocker" in capsys.readouterr().err
+    assert sorted(os.listdir(".")) == ["blocker"]
+
+
+def test_bench_dispatches_to_harness_bench(monkeypatch, capsys):
+    seen = []
+    monkeypatch.setitem(sys.modules, "harness.bench", types.SimpleNamespace(main=lambda argv: seen.append(argv) or 7))
+    assert cli.main(["bench", "--rounds", "3"]) == 7 and seen == [["--rounds", "3"]]
+    monkeypatch.setitem(sys.modules, "harness.bench", None)
+    assert cli.main(["bench"]) == 2
+    assert "harness.bench" in capsys.readouterr().err
+
+
+def test_python_dash_m_harness_runs_the_cli():
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "nope"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "known cases: tutorial" in done.stderr

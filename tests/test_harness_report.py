@@ -1,0 +1,87 @@
+"""Reports: every file is written and parses, the HTML stands alone, and a failed write leaves nothing behind."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pandas as pd
+import pytest
+
+from harness import plots, report
+from harness.cases import CASES
+from harness.runner import RunOptions, run_cases
+from harness.testing import fixed_threads
+from harness.timing import interleaved
+
+
+@pytest.fixture(scope="module")
+def run():
+    with fixed_threads(1):
+        return run_cases([CASES["tutorial"], CASES["logreg"]], RunOptions(steps=3, batch_size=16, time_budget_s=0.05))
+
+
+@pytest.fixture(scope="module")
+def written(run, tmp_path_factory):
+    return report.write(run, tmp_path_factory.mktemp("reports") / "r1")
+
+
+def test_report_files_exist_and_parse(written):
+    target = written
+    assert sorted(p.name for p in target.iterdir()) == ["metrics.csv", "metrics.json", "report.html", "report.md"]
+    csv = pd.read_csv(target / "metrics.csv")
+    assert list(csv.columns) == report.TIDY_COLUMNS
+    assert {"summary", "forward", "gradient", "loss", "parameter_step", "final_parameter", "speed"} <= set(csv["section"])
+    grads = csv[(csv["section"] == "gradient") & (csv["metric"] == "max_abs")]
+    assert set(grads["item"]) == {"w", "b", "linear.weight", "linear.bias"}
+    saved = json.loads((target / "metrics.json").read_text())
+    assert saved["run"]["passed"] is True and [r["case"] for r in saved["summary"]] == ["tutorial", "tutorial", "logreg", "logreg"]
+    assert len(saved["metrics"]) == len(csv)
+    md = (target / "report.md").read_text()
+    assert "| case | dtype | verdict |" in md and "## tutorial" in md and "## logreg" in md and "Known semantic differences" in md
+
+
+def test_html_embeds_its_plots(written):
+    html = (written / "report.html").read_text()
+    images = html.split("data:image/png;base64,")[1:]
+    assert len(images) == 3 * 2  # gradient errors, loss curves, speed bars per case
+    for image in images:
+        assert base64.b64decode(image.split("'", 1)[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<img" in html and "src='http" not in html
+
+
+def test_a_failed_write_leaves_no_partial_report(run, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("plotting failed")
+
+    monkeypatch.setattr(plots, "speed_bars", broken)
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        report.write(run, tmp_path / "r3")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rewriting_a_report_replaces_it_whole_and_moves_latest(run, tmp_path):
+    first = report.write(run, tmp_path / "r4")
+    assert (tmp_path / "latest").resolve() == first.resolve()
+    (first / "stale.txt").write_text("from an older run")
+    second = report.write(run, tmp_path / "r4b")
+    assert (tmp_path / "latest").resolve() == second.resolve()
+    report.write(run, first)
+    assert not (first / "stale.txt").exists() and (first / "report.md").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_unwritable_location_is_a_clear_error(run, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(report.ReportError, match="cannot write a report under"):
+        report.write(run, blocker / "r5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_interleaved_timing_rotates_engines_and_fits_rounds_to_the_budget():
+    calls = []
+    result = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, budget_s=0.0, warmup=1, min_rounds=4, min_sample_s=0.0)
+    assert calls[:6] == ["a", "a", "b", "b"] + ["a", "b"]  # warm-up + calibration of each, then round 0 in order
+    assert calls[6:8] == ["b", "a"]  # round 1 starts with the other engine
+    assert result["a"]["rounds"] == 4 and result["a"]["q1_s"] <= result["a"]["median_s"] <= result["a"]["q3_s"]
