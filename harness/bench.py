@@ -423,6 +423,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     results, facts, notes = {}, {}, []
+    load = os.getloadavg()[0]
+    if load > 0.5 * (os.cpu_count() or 1):
+        busy = (f"machine busy at the start (load average {load:.2f} on {os.cpu_count()} cores): timings are slowed and multi-threaded "
+                "BLAS suffers most when its threads are descheduled; compare runs with --threads 1, or rerun on an idle machine")
+        notes.append(busy)
+        print("warning: " + busy, file=sys.stderr)
     if "jax" not in sys.modules:
         try:
             __import__("jax")
