@@ -104,7 +104,7 @@ def time_call(fn, inner: int) -> float:
 
 
 def dispatch_overhead(inner: int = 20000) -> dict:
-    """Microseconds per tiny op: funcad concrete, funcad under grad, numpy itself."""
+    """Microseconds per tiny op: numpy itself, funcad concrete, funcad and autograd under grad (forward + backward)."""
     a = funcad.Tensor(np.ones(1, np.float32))
     b = funcad.Tensor(np.ones(1, np.float32))
     raw = np.ones(1, np.float32)
@@ -130,10 +130,21 @@ def dispatch_overhead(inner: int = 20000) -> dict:
             z = z * raw
         return z
 
+    import autograd
+    import autograd.numpy as anp
+
+    def autograd_traced(x):
+        z = x
+        for _ in range(chain):
+            z = z * raw
+        return anp.sum(z)
+
+    ag = autograd.grad(autograd_traced)
     reps = max(inner // chain, 1)
     out = {}
-    for name, fn in (("numpy", numpy_only), ("funcad_concrete", concrete), ("funcad_grad_fwd_bwd", lambda: g(a))):
-        out[name] = statistics.median(time_call(fn, reps) for _ in range(5)) / chain * 1e6
+    cases = (("numpy", numpy_only), ("funcad_concrete", concrete), ("funcad_grad_fwd_bwd", lambda: g(a)), ("autograd_grad_fwd_bwd", lambda: ag(raw)))
+    for name, fn in cases:
+        out[name] = statistics.median(time_call(fn, reps) for _ in range(7)) / chain * 1e6
     return out
 
 
@@ -171,6 +182,7 @@ def main() -> None:
         print(f"  {name:9s} {ms:8.3f} ms")
     print(f"  funcad / autograd = {med['funcad'] / med['autograd']:.3f}  (target <= 0.5)")
     print(f"  funcad / torch    = {med['funcad'] / med['torch']:.3f}  (target <= 1.5)")
+    print("  fastest round, ms: " + ", ".join(f"{name} {min(ts) * 1e3:.3f}" for name, ts in times.items()))
     print("per-op dispatch, microseconds per elementwise multiply on a 1-element tensor:")
     for name, us in dispatch_overhead().items():
         print(f"  {name:20s} {us:7.2f} us")
