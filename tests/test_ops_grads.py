@@ -439,3 +439,37 @@ def test_losses_stable_for_huge_logits():
 def test_bce_on_saturated_probabilities_matches_torch():
     p, y = np.array([0.0, 1.0, 0.5]), np.array([1.0, 0.0, 1.0])
     compare(lambda t: ops.binary_cross_entropy(t, y), lambda t: TF.binary_cross_entropy(t, torch.tensor(y)), [p], fd=False, rtol=1e-7)
+
+
+# -- third order, every op: grad(grad(grad(f))) against finite differences of the second derivative -----
+def _first(f):
+    return lambda x, y: f(x)
+
+
+def _reduced(f):
+    return lambda x, y: f(x, 1, False)
+
+
+THIRD_ORDER = {  # name: (f(x, y), domain of x, domain of y)
+    **{f"unary_{k}": (_first(v[0]), v[2], "any") for k, v in UNARY.items() if k != "stop_gradient"},
+    **{f"binary_{k}": (v[0], v[2], v[3]) for k, v in BINARY.items() if not k.startswith("operator")},
+    **{f"reduce_{k}": (_reduced(v[0]), "any", "any") for k, v in REDUCTIONS.items()},
+    "where": (lambda x, y: ops.where(x > y, x * y, ops.exp(x)), "any", "any"),
+    "matmul": (lambda x, y: ops.matmul(x, ops.transpose(y)), "any", "any"),
+    "einsum": (lambda x, y: ops.einsum("ij,kj->ik", ops.sin(x), y), "any", "any"),
+    "softmax": (lambda x, y: ops.softmax(x * y, axis=0), "any", "any"),
+    "log_softmax": (lambda x, y: ops.log_softmax(x * y), "any", "any"),
+    "cross_entropy": (lambda x, y: ops.cross_entropy(x * y, np.array([0, 3, 1])), "any", "any"),
+    "bce_logits": (lambda x, y: ops.binary_cross_entropy_with_logits(x, ops.sigmoid(y), pos_weight=np.full(4, 2.0)), "any", "any"),
+    "getitem": (lambda x, y: ops.exp(x)[np.array([0, 0, 2])] * y[1:2], "any", "any"),
+    "pad_reflect": (lambda x, y: ops.pad(ops.sin(x) * y, 1, mode="reflect"), "any", "any"),
+    "tile_concat": (lambda x, y: ops.concat([ops.tile(x * y, (1, 2)), x], axis=1) ** 2, "any", "any"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(THIRD_ORDER))
+def test_third_order(name):
+    fn, kind_x, kind_y = THIRD_ORDER[name]
+    rng = np.random.default_rng(16)
+    x, y = _transform(kind_x, rng.standard_normal((3, 4))), _transform(kind_y, rng.standard_normal((3, 4)))
+    check_grads(fn, (x, y), order=3, modes=("rev", "fwd"), rtol=1e-4)
