@@ -29,6 +29,9 @@ def loss_curves(losses: pd.DataFrame, title: str) -> bytes:
         ax.plot(sub["step"], sub["funcad_loss"], style, color=_COLOURS["funcad"], label=f"funcad {dtype}")
         ax.plot(sub["step"], sub["torch_loss"], style, color=_COLOURS["torch"], marker=".", markersize=4, alpha=0.7, label=f"torch {dtype}")
         ax_div.semilogy(sub["step"], np.maximum(sub["rel_div"].astype(float), 1e-18), style, marker=".", label=dtype)
+        if sub["torch_f32_err"].notna().any():
+            floor = sub["torch_f32_err"].astype(float) / sub["torch_loss"].abs().astype(float)
+            ax_div.semilogy(sub["step"], np.maximum(floor, 1e-18), "--", color="grey", label=f"{dtype} noise floor (torch vs float64)")
     ax.set(xlabel="step", ylabel="loss", title=f"{title}: loss")
     ax.legend(fontsize=7)
     ax_div.set(xlabel="step", ylabel="|funcad - torch| / |torch|", title="loss divergence (1e-18 = identical)")

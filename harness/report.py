@@ -90,7 +90,8 @@ def summary_table(s: pd.DataFrame) -> pd.DataFrame:
         "case": s["case"], "dtype": s["dtype"], "verdict": s["verdict"].map(VERDICT_TEXT),
         "worst gradient diff": s["worst_grad_max_abs"].map(fmt) + " (" + s["worst_grad_param"].astype(str) + " "
                                + s["worst_grad_index"].astype(str) + ")",
-        "x tolerance": s["worst_grad_tol_ratio"].map(fmt),
+        "grad diff / tol": s["worst_grad_tol_ratio"].map(fmt),
+        "f32 err funcad/torch": s["f32_error_ratio"].map(fmt) if "f32_error_ratio" in s else "-",
         "loss divergence (max rel)": s["loss_max_rel_div"].map(fmt),
         "first divergent step": s["first_divergent_step"].map(lambda v: "-" if v is None or pd.isna(v) else str(int(v))),
         "final param diff": s["final_param_max_abs"].map(fmt) + " (" + s["worst_final_param"].astype(str) + ")",
@@ -125,7 +126,9 @@ def blocks(run: RunResult) -> list[tuple]:
         ("table", summary_table(run.summary())),
         ("p", "Verdicts: *pass* = every compared value within tolerance (|funcad - torch| <= atol + rtol |torch|); *pass (noise floor)* = "
               "some float32 difference exceeds the fixed tolerance but is within 10x of PyTorch's own float32 error against the float64 "
-              "run (the noise floor); *FAIL* otherwise, or when NaN/Inf appeared. Speed ratios are median train-step times, funcad / torch "
+              "run (the noise floor); *FAIL* otherwise, or when NaN/Inf appeared. *grad diff / tol*: the worst gradient element's "
+              "difference over its tolerance (at most 1 passes). *f32 err funcad/torch*: funcad's float32 gradient error against the "
+              "float64 truth over PyTorch's (about 1: equally accurate). Speed ratios are median train-step times, funcad / torch "
               "(below 1: funcad faster)."),
         ("h3", "Environment"),
         ("ul", [f"{k}: {v}" for k, v in env.items()]),

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,7 @@ class RunOptions:
     torch_optimizer: str | None = None
     device: str | None = None
     timing: bool = True
-    time_budget_s: float = 0.6
+    time_budget_s: float = 1.0
     faults: tuple[Fault, ...] = ()
 
     def __post_init__(self):
@@ -332,6 +333,7 @@ def _summaries(run: _Run, frames: dict[str, pd.DataFrame], timings: pd.DataFrame
             "first_divergent_step": int(diverged[0]) if diverged else None,
             "worst_final_param": worst_final["parameter"], "final_param_max_abs": worst_final["max_abs"],
             "nonfinite_events": len(sub["events"]),
+            "f32_error_ratio": _error_ratio(grads),
             "speed_ratio": None, "jit_speed_ratio": None,
         }
         if len(timings) and (timings["dtype"] == d).any():
@@ -340,6 +342,14 @@ def _summaries(run: _Run, frames: dict[str, pd.DataFrame], timings: pd.DataFrame
             row["jit_speed_ratio"] = float(step["funcad jit"]) if "funcad jit" in step else None
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _error_ratio(grads: pd.DataFrame) -> float | None:
+    """funcad's float32 gradient error against the float64 truth, over PyTorch's (max over parameters); None without a truth."""
+    if not len(grads) or grads["torch_f32_err"].isna().all():
+        return None
+    torch_err = float(grads["torch_f32_err"].astype(float).max())
+    return float(grads["funcad_f32_err"].astype(float).max()) / torch_err if torch_err > 0 else None
 
 
 def _worst(table: pd.DataFrame):
@@ -394,7 +404,8 @@ def environment(device: str | None = None) -> dict:
     import torch
     from threadpoolctl import threadpool_info
 
-    blas = [f"{i.get('internal_api')} {i.get('num_threads')} threads" for i in threadpool_info() if i.get("user_api") == "blas"]
+    blas = sorted({f"{i.get('internal_api')} {i.get('num_threads')} threads ({Path(i.get('filepath', '')).name})"
+                   for i in threadpool_info() if i.get("user_api") == "blas"})
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {
         "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__, "pandas": pd.__version__,

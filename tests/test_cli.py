@@ -97,3 +97,11 @@ def test_python_dash_m_harness_runs_the_cli():
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run([sys.executable, "-m", "harness", "run", "nope"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2 and "known cases: tutorial" in done.stderr
+
+
+def test_tolerance_flags_override_the_defaults(capsys):
+    small = ["--dtype", "float64", "--plant", "funcad:grad:w:0,0:0:1e-6"]  # inside float32's atol 1e-5, outside float64's 1e-7
+    assert cli.main(["run", "tutorial", *FAST, *small]) == 1
+    assert cli.main(["run", "tutorial", *FAST, *small, "--atol", "1e-5"]) == 0
+    assert cli.main(["run", "tutorial", *FAST, *small, "--atol", "1e-5", "--rtol", "0"]) == 0
+    assert cli.main(["run", "tutorial", *FAST, *small, "--atol", "1e-7", "--rtol", "1"]) == 0  # rtol 1 covers any same-sign pair
