@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness import plots
@@ -108,7 +109,7 @@ def _table(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     return out.map(fmt)
 
 
-GRAD_COLUMNS = {"dtype": "dtype", "parameter": "parameter", "shape": "shape", "max_abs": "max abs", "max_rel": "max rel", "tol_ratio": "x tol",
+GRAD_COLUMNS = {"dtype": "dtype", "parameter": "parameter", "shape": "shape", "max_abs": "max abs", "max_rel": "max rel", "tol_ratio": "diff / tol",
                 "cosine": "cosine", "worst_index": "worst element", "funcad_value": "funcad", "torch_value": "torch",
                 "funcad_f32_err": "funcad f32 err", "torch_f32_err": "torch f32 err", "verdict": "verdict"}
 
@@ -158,8 +159,9 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
     out.append(("table", _table(r.final_params, GRAD_COLUMNS)))
     if len(r.timings):
         out.append(("h3", "Speed (float32, median of interleaved rounds after warm-up)"))
-        out.append(("table", _table(r.timings, {"phase": "phase", "engine": "engine", "median_s": "median s", "iqr_s": "IQR s", "rounds": "rounds",
-                                                "number": "calls/sample", "ratio_vs_torch": "ratio vs torch"})))
+        ms = r.timings.assign(median_ms=r.timings["median_s"] * 1e3, iqr_ms=r.timings["iqr_s"] * 1e3)
+        out.append(("table", _table(ms, {"phase": "phase", "engine": "engine", "median_ms": "median ms", "iqr_ms": "IQR ms", "rounds": "rounds",
+                                         "number": "calls/sample", "ratio_vs_torch": "ratio vs torch"})))
         out.append(("image", ("speed", plots.speed_bars(r.timings, r.case))))
     if r.notes:
         out.append(("ul", r.notes))
@@ -173,8 +175,9 @@ def _training_table(r: CaseResult) -> pd.DataFrame:
         bad = sorted(set(sub.loc[sub["verdict"] == "fail", "step"]) | set(params.loc[params["verdict"] == "fail", "step"]))
         first_bad_params = params[(params["step"] == bad[0]) & (params["verdict"] == "fail")]["parameter"].tolist() if bad else []
         last = sub.iloc[-1]
+        worst_step = int(sub["step"].iloc[int(np.argmax(sub["rel_div"].astype(float)))])
         rows.append({"dtype": dtype, "final loss funcad": fmt(last["funcad_loss"]), "final loss torch": fmt(last["torch_loss"]),
-                     "max rel divergence": fmt(float(sub["rel_div"].max())), "at step": int(sub["rel_div"].astype(float).idxmax() - sub.index[0]),
+                     "max rel divergence": fmt(float(sub["rel_div"].max())), "at step": worst_step,
                      "first divergent step": "-" if not bad else str(int(bad[0])),
                      "diverging there": ", ".join(first_bad_params) or ("loss" if bad else "-")})
     return pd.DataFrame(rows)
