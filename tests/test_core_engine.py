@@ -134,3 +134,10 @@ def test_missing_forward_rule_is_reported():
     half = funcad.Primitive("half", lambda x: x * 0.5).defvjp(lambda g, ans, x: g * 0.5)
     with pytest.raises(NotImplementedError, match="half"):
         funcad.jvp(half, (np.ones(2),), (np.ones(2),))
+
+
+def test_ops_on_python_scalars_alone_give_float32():
+    assert ops.exp(1.0).dtype == np.float32 and ops.sigmoid(2.0).dtype == np.float32
+    assert ops.add(1, 2).dtype == np.int64
+    assert ops.exp(np.float64(1.0)).dtype == np.float64  # a numpy float64 is data, not a Python literal
+    assert (Tensor(np.ones(2, np.float32)) / ops.sqrt(2.0)).dtype == np.float32

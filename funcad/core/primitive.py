@@ -18,6 +18,9 @@ from funcad.core.trace import Tracer
 _new_tensor = object.__new__
 _ndarray = np.ndarray
 _asarray = np.asarray
+_FLOAT64 = np.dtype(np.float64)
+_FLOAT32 = np.dtype(np.float32)
+_array_types = (np.ndarray, np.generic)
 
 
 def _describe(value) -> str:
@@ -86,22 +89,25 @@ class Primitive:
 
     def forward(self, args, kwargs) -> Tensor:
         """Run ``impl`` on inputs holding no tracers or Parameters (the caller has checked) and wrap the result."""
+        t = _new_tensor(Tensor)
+        t._data = self.run(args, kwargs)
+        return t
+
+    def run(self, args, kwargs) -> np.ndarray:
+        """The forward on plain arrays, with errors that name the op and its inputs.
+
+        When only Python scalars go in, a float result is float32 (MindSpore's default), not numpy's float64.
+        """
         raw = [a._data if isinstance(a, Tensor) else a for a in args]
         try:
             out = self.impl(*raw, **kwargs)
         except (ValueError, IndexError, TypeError) as err:
             raise self._error(err, raw) from None
-        t = _new_tensor(Tensor)
-        t._data = out if out.__class__ is _ndarray else _asarray(out)
-        return t
-
-    def run(self, args, kwargs):
-        """The forward on plain arrays, with errors that name the op and its inputs."""
-        raw = [a._data if isinstance(a, Tensor) else a for a in args]
-        try:
-            return self.impl(*raw, **kwargs)
-        except (ValueError, IndexError, TypeError) as err:
-            raise self._error(err, raw) from None
+        if out.__class__ is not _ndarray:
+            out = _asarray(out)
+        if out.dtype is _FLOAT64 and not any(isinstance(a, _array_types) for a in raw):
+            out = out.astype(_FLOAT32)
+        return out
 
     def _error(self, err: Exception, raw) -> Exception:
         shapes = ", ".join(_describe(a) for a in raw)
