@@ -1,0 +1,84 @@
+"""harness.compare and harness.testing.assert_parity on a user's own pair of models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import harness
+from funcad import nn
+from harness.testing import assert_parity, fixed_threads
+from torch_ref.bridge import BridgeError
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with fixed_threads(1):
+        yield
+
+
+class FuncadNet(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(4, 6)
+        self.act = nn.ReLU()
+        self.out = nn.Dense(6, 3)
+
+    def construct(self, x):
+        return self.out(self.act(self.fc(x)))
+
+
+class TorchNet(torch.nn.Module):
+    def __init__(self, act=torch.nn.ReLU):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 6)
+        self.act = act()
+        self.out = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.out(self.act(self.fc(x)))
+
+
+def _data(n=3):
+    rng = np.random.default_rng(0)
+    return [(rng.standard_normal((8, 4)).astype(np.float32), rng.integers(0, 3, 8)) for _ in range(n)]
+
+
+def test_compare_returns_tables_and_leaves_the_models_alone():
+    cell, module = FuncadNet(), TorchNet()
+    before = np.asarray(cell.fc.weight).copy()
+    module_before = module.fc.weight.detach().clone()
+    result = harness.compare(cell, module, _data(), loss="cross_entropy", optimizer="adam", learning_rate=1e-2, steps=4, timing=False)
+    assert result.passed
+    assert set(result.grads["parameter"]) == {"fc.weight", "fc.bias", "out.weight", "out.bias"}
+    assert list(result.losses["step"][result.losses["dtype"] == "float32"]) == [0, 1, 2, 3]
+    assert result.timings.empty and result.failures().empty
+    np.testing.assert_array_equal(np.asarray(cell.fc.weight), before)
+    assert torch.equal(module.fc.weight, module_before)
+
+
+def test_compare_times_both_engines_when_asked():
+    result = harness.compare(FuncadNet(), TorchNet(), _data(1), steps=1, dtype="float32", timing=True)
+    assert {"funcad", "torch"} <= set(result.timings["engine"])
+    assert set(result.timings["phase"]) == {"forward", "forward+backward", "train step"}
+
+
+def test_assert_parity_names_what_disagrees():
+    with pytest.raises(AssertionError) as err:
+        assert_parity(FuncadNet(), TorchNet(torch.nn.Tanh), _data(), steps=2)
+    message = str(err.value)
+    assert "forward" in message and "gradient: dtype float32, parameter fc.weight" in message
+
+
+def test_compare_rejects_mismatched_models_with_the_list():
+    class Other(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 6)
+            self.head = torch.nn.Linear(6, 3)
+
+    with pytest.raises(BridgeError, match="in funcad but not in torch: out.weight, out.bias"):
+        harness.compare(FuncadNet(), Other(), _data(), steps=1, timing=False)
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        harness.compare(FuncadNet(), TorchNet(), _data(), loss="hinge")
