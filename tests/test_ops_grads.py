@@ -19,7 +19,7 @@ import funcad
 from funcad import ops
 from funcad.testing import assert_close, check_grads
 
-SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=None)
+SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, database=None)
 TF = torch.nn.functional
 
 
