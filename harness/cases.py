@@ -149,9 +149,9 @@ class Case:
         copy_funcad_to_torch(net, trainer.model, name_map)
         return Pair(self, dtype, engine, TorchEngine(trainer, name_map, list(name_map)))
 
-    def known_differences(self, torch_optimizer: str | None = None) -> list[str]:
-        names = [n for n, _ in self.funcad_model().parameters_and_names()]
-        return list(self.notes) + self.optimizer.differences(torch_optimizer or self.torch_optimizer, names)
+    def known_differences(self, torch_optimizer: str | None, param_names: Sequence[str]) -> list[str]:
+        """This case's semantic differences between the two sides, given its funcad parameter names."""
+        return list(self.notes) + self.optimizer.differences(torch_optimizer or self.torch_optimizer, list(param_names))
 
 
 def user_case(cell, module, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches, has_aux: bool = False,

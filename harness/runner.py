@@ -266,14 +266,14 @@ class _Run:
         xt, yt = t.prepare(*self.batches[0])
         sync = _device_sync(t)
         phases = {
-            "forward": ({"funcad": lambda: f.time_forward(xf, yf), "torch": lambda: sync(t.time_forward(xt, yt))}, None),
-            "forward+backward": ({"funcad": lambda: f.time_backward(xf, yf), "torch": lambda: sync(t.time_backward(xt, yt))}, None),
-            "train step": ({"funcad": lambda: f.time_step(xf, yf), "torch": lambda: sync(t.time_step(xt, yt))}, None),
+            "forward": {"funcad": lambda: f.time_forward(xf, yf), "torch": lambda: sync(t.time_forward(xt, yt))},
+            "forward+backward": {"funcad": lambda: f.time_backward(xf, yf), "torch": lambda: sync(t.time_backward(xt, yt))},
+            "train step": {"funcad": lambda: f.time_step(xf, yf), "torch": lambda: sync(t.time_step(xt, yt))},
         }
         jitted, why = _jit_callables(f, xf, yf)
         if why:
             notes.append(why)
-        for phase, (callables, _) in phases.items():
+        for phase, callables in phases.items():
             if phase in jitted:
                 callables["funcad jit"] = jitted[phase]
             measured = timing.interleaved(callables, budget_s=self.options.time_budget_s)
@@ -370,9 +370,10 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     if not len(frames["events"]):
         frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
     summary = _summaries(run, frames, timings)
+    differences = case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
     return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
-                      case.known_differences(options.torch_optimizer), run.tol, summary, frames["forward"], frames["grads"], frames["losses"],
-                      frames["params"], frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start)
+                      differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
+                      frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start)
 
 
 def ticks_per_case(options: RunOptions) -> int:

@@ -105,3 +105,31 @@ def test_tolerance_flags_override_the_defaults(capsys):
     assert cli.main(["run", "tutorial", *FAST, *small, "--atol", "1e-5"]) == 0
     assert cli.main(["run", "tutorial", *FAST, *small, "--atol", "1e-5", "--rtol", "0"]) == 0
     assert cli.main(["run", "tutorial", *FAST, *small, "--atol", "1e-7", "--rtol", "1"]) == 0  # rtol 1 covers any same-sign pair
+
+
+def _write_idx(path: Path, array) -> None:
+    import struct
+
+    import numpy as np
+
+    code = {np.dtype("uint8"): 0x08}[array.dtype]
+    path.write_bytes(struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes())
+
+
+def test_idx_data_dir_is_used(capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    Path("mnist").mkdir()
+    _write_idx(Path("mnist/train-images-idx3-ubyte"), rng.integers(0, 256, (40, 28, 28), dtype=np.uint8))
+    _write_idx(Path("mnist/train-labels-idx1-ubyte"), rng.integers(0, 10, 40, dtype=np.uint8))
+    assert cli.main(["run", "mlp", *FAST, "--batch-size", "8", "--data-dir", "mnist", "--out", "reports/idx"]) == 0
+    assert "data mnist" in Path("reports/idx/report.md").read_text()
+    assert cli.main(["run", "mlp", *FAST, "--batch-size", "64", "--data-dir", "mnist"]) == 2  # 40 samples cannot make a batch of 64
+    assert "batch size 64" in capsys.readouterr().err
+
+
+def test_nan_still_writes_the_report_and_fails(capsys):
+    assert cli.main(["run", "tutorial", *FAST, "--plant", "funcad:param:b:1:1:nan", "--out", "reports/nan"]) == 1
+    md = Path("reports/nan/report.md").read_text()
+    assert "### Non-finite values (NaN/Inf)" in md and "| float32 | 1 | funcad | b | non-finite value after the update |" in md
