@@ -154,6 +154,7 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
     out.append(("image", ("gradient errors", plots.gradient_errors(r.grads, r.case))))
     out.append(("h3", f"Training ({len(r.losses) // max(r.losses['dtype'].nunique(), 1)} steps, {r.mode})"))
     out.append(("table", _training_table(r)))
+    out.append(("table", _loss_curves_table(r.losses)))
     out.append(("image", ("loss curves", plots.loss_curves(r.losses, r.case))))
     out.append(("h3", "Parameters after the last step"))
     out.append(("table", _table(r.final_params, GRAD_COLUMNS)))
@@ -181,6 +182,17 @@ def _training_table(r: CaseResult) -> pd.DataFrame:
                      "first divergent step": "-" if not bad else str(int(bad[0])),
                      "diverging there": ", ".join(first_bad_params) or ("loss" if bad else "-")})
     return pd.DataFrame(rows)
+
+
+def _loss_curves_table(losses: pd.DataFrame) -> pd.DataFrame:
+    """Both loss curves step by step, one column group per dtype."""
+    wide = None
+    for dtype, sub in losses.groupby("dtype", sort=False):
+        part = pd.DataFrame({"step": sub["step"].to_numpy(), f"funcad {dtype}": sub["funcad_loss"].map(lambda v: f"{v:.9g}").to_numpy(),
+                             f"torch {dtype}": sub["torch_loss"].map(lambda v: f"{v:.9g}").to_numpy(),
+                             f"rel div {dtype}": sub["rel_div"].map(fmt).to_numpy(), f"verdict {dtype}": sub["verdict"].map(VERDICT_TEXT).to_numpy()})
+        wide = part if wide is None else wide.merge(part, on="step")
+    return wide if wide is not None else pd.DataFrame()
 
 
 def _md_table(df: pd.DataFrame) -> str:

@@ -133,3 +133,23 @@ def test_nan_still_writes_the_report_and_fails(capsys):
     assert cli.main(["run", "tutorial", *FAST, "--plant", "funcad:param:b:1:1:nan", "--out", "reports/nan"]) == 1
     md = Path("reports/nan/report.md").read_text()
     assert "### Non-finite values (NaN/Inf)" in md and "| float32 | 1 | funcad | b | non-finite value after the update |" in md
+
+
+def test_progress_bar_redraws_in_place_on_a_tty():
+    import io
+
+    from harness.console import Progress, render_table
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    bar = Progress(4, stream)
+    bar.tick("mlp: step 1/4")
+    bar.tick("mlp: step 2/4")
+    assert stream.getvalue().count("\r") == 2 and "[###############...............] 2/4 mlp: step 2/4" in stream.getvalue()
+    import pandas as pd
+
+    coloured = render_table(pd.DataFrame({"case": ["a", "b"], "verdict": ["pass", "FAIL"]}), colour=True)
+    assert "\033[32mpass" in coloured and "\033[1;31mFAIL" in coloured
