@@ -311,3 +311,11 @@ def test_integer_weight_is_a_type_error():
     counter = Parameter(np.array([1, 2]), name="steps")
     with pytest.raises(TypeError, match="weight 'steps' has dtype int64"):
         funcad.grad(lambda a: ops.sum(a * counter), None, counter)(np.ones(2))
+
+
+def test_parameter_listed_twice_is_unbound_afterwards():
+    w = Parameter(np.array([1.0, 2.0]), name="w")
+    g1, g2 = funcad.grad(lambda a: ops.sum(a * w * w), None, [w, w])(np.ones(2))
+    assert w._bound is None
+    assert_close(g1, 2 * np.asarray(w))  # each entry gets the full gradient
+    assert_close(g2, 2 * np.asarray(w))

@@ -101,7 +101,7 @@ class _Differentiation:
                 out = self.fn(*args)
             finally:
                 bound_tracers = [w._bound for w in self.weights]
-                for w, previous in weight_tracers:
+                for w, previous in reversed(weight_tracers):  # reversed: a Parameter listed twice ends unbound
                     w._bound = previous
         if self.has_aux:
             if not isinstance(out, (tuple, list)) or not out:
