@@ -54,13 +54,19 @@ class Fault:
         parts = text.split(":")
         if len(parts) not in (5, 6):
             raise ValueError(f"fault {text!r}: expected side:kind:param:i,j,...:step[:delta]")
-        index = tuple(int(i) for i in parts[3].split(",")) if parts[3] else ()
-        return cls(parts[0], parts[1], parts[2], index, int(parts[4]), *( [float(parts[5])] if len(parts) == 6 else []))
+        try:
+            index = tuple(int(i) for i in parts[3].split(",")) if parts[3] else ()
+            delta = float(parts[5]) if len(parts) == 6 else cls.delta
+            return cls(parts[0], parts[1], parts[2], index, int(parts[4]), delta)
+        except ValueError as exc:
+            raise ValueError(f"fault {text!r}: {exc}") from None
 
     def apply(self, named: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.param not in named:
             raise ValueError(f"fault: no parameter {self.param!r}; parameters are {', '.join(named)}")
         value = np.array(named[self.param])
+        if len(self.index) != value.ndim or not all(0 <= i < n for i, n in zip(self.index, value.shape)):
+            raise ValueError(f"fault: index {self.index} is not an element of {self.param} with shape {value.shape}")
         value[self.index] += self.delta
         return {**named, self.param: value}
 
@@ -174,13 +180,14 @@ class _Run:
             self.seen_events.add(key)
             self.rows["events"].append({"dtype": dtype, "step": step, "side": side, "where": where, "what": what})
 
-    def _stat_rows(self, table: str, values: dict, names: Sequence, extra: dict | None = None) -> None:
+    def _stat_rows(self, table: str, values: dict, names: Sequence) -> None:
+        """One row per dtype and name: diff statistics of funcad against torch, their float32 errors, the verdict."""
         for d in self.dtypes:
             for name in names:
                 stats = diff_stats(values[d]["funcad"][name], values[d]["torch"][name], self.tol[d])
                 noise, funcad_err = _truth_noise(values, name, d, self.truth)
                 verdict = judge(stats["passed"], stats["max_abs"], noise)
-                self.rows[table].append({"dtype": d, "parameter": name, **(extra or {}), "shape": str(tuple(np.shape(values[d]["funcad"][name]))),
+                self.rows[table].append({"dtype": d, "parameter": name, "shape": str(tuple(np.shape(values[d]["funcad"][name]))),
                                          **stats, "torch_f32_err": noise, "funcad_f32_err": funcad_err, "verdict": verdict})
 
     def probe_step0(self) -> None:
