@@ -310,22 +310,28 @@ def write(run: RunResult, target: Path) -> Path:
 
 
 def _point_latest(target: Path) -> None:
-    """``latest`` next to the report becomes a symlink to it (swapped in by rename, so readers never see it missing)."""
+    """``latest`` next to the report names it: a symlink swapped in by rename (readers never see it missing), or,
+    where symlinks are not allowed, a text file holding the directory name."""
     link = target.parent / "latest"
     tmp_link = target.parent / f".latest.{os.getpid()}"
     try:
         if tmp_link.is_symlink() or tmp_link.exists():
             tmp_link.unlink()
         os.symlink(target.name, tmp_link)
-        os.replace(tmp_link, link)
     except OSError:
-        if tmp_link.is_symlink():
-            tmp_link.unlink()
+        tmp_link.write_text(target.name + "\n")
+    try:
+        os.replace(tmp_link, link)
+    except OSError:  # e.g. a directory named latest: leave it, the report itself is complete
+        tmp_link.unlink()
 
 
 def read_summary(directory: Path) -> dict:
     """The ``metrics.json`` of a saved report; raises ReportError if missing or unreadable."""
-    path = Path(directory) / "metrics.json"
+    directory = Path(directory)
+    if directory.is_file():  # a ``latest`` file naming the report directory
+        directory = directory.parent / directory.read_text().strip()
+    path = directory / "metrics.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
