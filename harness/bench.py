@@ -12,7 +12,8 @@ the medians and interquartile ranges are reported with the ratios the targets ar
   shapes and memory layouts into preallocated outputs. No engine on this machine beats it.
 - Memory: peak resident set size of 100 steps of mlp batch 256, funcad jit and torch eager, each
   in a fresh process that imports only what that engine needs.
-- Threads are fixed (``--threads``, default all cores) for torch and for numpy's BLAS, and recorded.
+- Threads are fixed (``--threads``; default all cores, or 1 when the machine is already busy, where a
+  descheduled BLAS thread stalls every product) for torch and for numpy's BLAS, and recorded.
   torch's OpenMP workers spin after each op and slow the BLAS numpy uses in the same process, so
   the benchmark runs with ``OMP_WAIT_POLICY=PASSIVE`` (re-executing itself if torch was loaded
   without it); the report says so.
@@ -391,7 +392,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", nargs="+", default=[c[0] for c in CASES], metavar="CASE",
                    help=f"case labels (default: all of {', '.join(repr(c[0]) for c in CASES)})")
     p.add_argument("--budget", type=float, default=12.0, help="seconds of timing per case (default 12)")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for torch and numpy's BLAS (default: all cores)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for torch and numpy's BLAS (default: all cores on an idle machine, 1 on a busy one)")
     p.add_argument("--out", default="reports", help="directory receiving bench-<timestamp>/ (default reports)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--torch-compile", action="store_true", help="also time torch.compile (compiles each case first: slow)")
@@ -420,15 +422,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from harness.timing import interleaved
 
-    torch.set_num_threads(args.threads)
     started = time.perf_counter()
     results, facts, notes = {}, {}, []
+    cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
-    if load > 0.5 * (os.cpu_count() or 1):
-        busy = (f"machine busy at the start (load average {load:.2f} on {os.cpu_count()} cores): timings are slowed and multi-threaded "
-                "BLAS suffers most when its threads are descheduled; compare runs with --threads 1, or rerun on an idle machine")
+    if load > 0.5 * cores:
+        busy = (f"machine busy at the start (load average {load:.2f} on {cores} cores): every engine is slowed, and multi-threaded "
+                "BLAS collapses when one of its threads is descheduled")
+        if args.threads is None:
+            busy += "; so one thread per engine was used (pass --threads to choose)"
         notes.append(busy)
         print("warning: " + busy, file=sys.stderr)
+    if args.threads is None:
+        args.threads = 1 if load > 0.5 * cores else cores
+    torch.set_num_threads(args.threads)
     if "jax" not in sys.modules:
         try:
             __import__("jax")
@@ -445,10 +452,10 @@ def main(argv: list[str] | None = None) -> int:
             facts[label] = case_facts
             results[label] = interleaved(engines, budget_s=args.budget, warmup=3, max_rounds=200)
             print(f"  {label}: " + ", ".join(f"{e} {_ms(t['median_s'])} ms" for e, t in results[label].items()), flush=True)
+        env = environment(args.threads)  # inside the limits, so the thread pools read as they were timed
     memory = None
     if not args.no_memory:
         memory = {e: peak_memory(e, args.threads) for e in ("funcad jit", "torch eager")}
-    env = environment(args.threads)
     header, rows, records = build_table(results)
     table = markdown_table(header, rows)
     lines = ["# funcad-compare bench", "", "Median train-step time in ms (interquartile range) over interleaved rounds, float32.", "", table, "",

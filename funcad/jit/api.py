@@ -120,8 +120,7 @@ class Jitted:
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
 
-    def _program(self, args: tuple, kwargs: dict) -> tuple[Program, list]:
-        leaves, tree = pytree.flatten((args, kwargs))
+    def _program(self, leaves: list, tree) -> tuple[Program, list]:
         kinds = [_leaf_kind(leaf) for leaf in leaves]
         key = (tree, tuple(k for k, _ in kinds))
         arrays = [leaf._data if isinstance(leaf, Tensor) else leaf for leaf, (_, arr) in zip(leaves, kinds) if arr]
@@ -129,37 +128,27 @@ class Jitted:
         for program in programs:
             if program.params_match():
                 return program, arrays
-        is_array = [arr for _, arr in kinds]
-        name = self.__name__
-
-        def rebuild(traced):
-            return pytree.unflatten(tree, traced)
-
-        graph = trace_function(self.fn, name, leaves, is_array, rebuild)
+        graph = trace_function(self.fn, self.__name__, leaves, [arr for _, arr in kinds], lambda traced: pytree.unflatten(tree, traced))
         self.trace_count += 1
         program = Program(optimize(graph, self.passes), self.buffers)
         programs.append(program)
         return program, arrays
 
     def __call__(self, *args, **kwargs):
-        if current_depth() or _holds_tracer(args, kwargs):
+        leaves, tree = pytree.flatten((args, kwargs))
+        if current_depth() or any(isinstance(leaf, Tracer) for leaf in leaves):
             return self.fn(*args, **kwargs)
-        program, arrays = self._program(args, kwargs)
+        program, arrays = self._program(leaves, tree)
         return program(arrays)
 
     def lower(self, *args, **kwargs) -> Lowered:
         """The compiled form for these arguments (traced now unless already cached); nothing runs."""
-        program, _ = self._program(args, kwargs)
+        program, _ = self._program(*pytree.flatten((args, kwargs)))
         return Lowered(program)
 
     def clear_cache(self) -> None:
         """Forget every compiled program (e.g. after ``cell.set_train(False)``, which tracing baked in)."""
         self._cache.clear()
-
-
-def _holds_tracer(args, kwargs) -> bool:
-    leaves, _ = pytree.flatten((args, kwargs))
-    return any(isinstance(leaf, Tracer) for leaf in leaves)
 
 
 def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True) -> Jitted | Callable[[Callable], Jitted]:
