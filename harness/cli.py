@@ -68,6 +68,20 @@ def _check_writable(directory: Path) -> None:
     os.rmdir(probe)
 
 
+def _check_device(name: str) -> None:
+    """Raise ValueError unless torch can use device ``name`` here."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {name}: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name}: only cpu and cuda are supported")
+
+
 def _run(args) -> int:
     from harness.cases import CASES
 
@@ -90,6 +104,8 @@ def _run(args) -> int:
                              timing=not args.no_timing, faults=faults)
         if args.data_dir is not None:
             check_data_dir(args.data_dir)
+        if args.device is not None:
+            _check_device(args.device)
     except (ValueError, DataError) as exc:
         return _error(str(exc))
     target = Path(args.out) if args.out else report.default_dir(REPORTS_ROOT, names)

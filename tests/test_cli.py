@@ -153,3 +153,8 @@ def test_progress_bar_redraws_in_place_on_a_tty():
 
     coloured = render_table(pd.DataFrame({"case": ["a", "b"], "verdict": ["pass", "FAIL"]}), colour=True)
     assert "\033[32mpass" in coloured and "\033[1;31mFAIL" in coloured
+
+
+def test_unusable_device_exits_2(capsys):
+    assert cli.main(["run", "tutorial", *FAST, "--device", "tpu:0"]) == 2
+    assert "--device tpu:0" in capsys.readouterr().err
