@@ -14,8 +14,13 @@ Behaviour a user must know:
   not repeated by later calls; the values traced then are baked into the program.
 - Using a traced value in Python (``if loss > 0:``, ``float(x)``, ``x.asnumpy()``) raises a
   ConcretizationError naming the function and the line; branch with ``funcad.ops.where``.
+- Random draws made in Python while tracing (``ops.dropout`` without a fixed mask source, numpy
+  random calls) are constants of the program: every call reuses the mask drawn at trace time.
 - Called inside another transform (``grad`` of a jitted function) or with traced arguments,
   the function runs eagerly, so the outer transform sees every op.
+- A compiled program keeps preallocated arrays for its intermediates: it is not re-entrant (do
+  not call one jitted function from several threads at once) and each cached signature holds
+  its own arrays; ``clear_cache()`` releases them.
 """
 
 from __future__ import annotations
