@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -233,3 +235,16 @@ def test_a_cell_compiles_and_its_mode_is_baked_in_until_the_cache_is_cleared():
     forward.clear_cache()
     np.testing.assert_array_equal(np.asarray(forward(x)), np.asarray(net(x)))
     assert not np.allclose(train_mode, np.asarray(net(x)))
+
+
+def test_random_draws_while_tracing_warn_that_they_are_baked_in():
+    funcad.set_seed(1)
+    f = jit(lambda x: ops.dropout(x, 0.5))
+    x = np.ones((4, 4), np.float32)
+    with pytest.warns(RuntimeWarning, match="constants of the compiled program"):
+        first = np.asarray(f(x))
+    np.testing.assert_array_equal(np.asarray(f(x)), first)  # the same mask again: the documented behaviour
+    seeded = jit(lambda x: ops.dropout(x, 0.5, seed=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(np.asarray(seeded(x)), np.asarray(ops.dropout(x, 0.5, seed=3)))

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import numpy as np
 
 import funcad
 from funcad.core import tensor as tensor_module
+from funcad.core.dtypes import global_rng
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Trace, Tracer, scope
 from funcad.jit.ir import Const, Graph, Node, Var, type_text
@@ -163,10 +165,18 @@ def trace_function(fn, name: str, leaves: list, is_array: list, rebuild) -> Grap
     from funcad.core import pytree
 
     trace = JitTrace(name)
+    rng_state = global_rng().bit_generator.state
     with scope(trace), _Hooks(trace):
         traced = [trace.new_input(np.shape(v), _dtype_of(v)) if arr else v for v, arr in zip(leaves, is_array)]
         args, kwargs = rebuild(traced)
         out = fn(*args, **kwargs)
+        if global_rng().bit_generator.state != rng_state:
+            warnings.warn(
+                f"funcad.jit: {name!r} drew from funcad's global random generator while being traced (dropout without a seed?); "
+                "the numbers drawn are constants of the compiled program, reused by every call, unlike eager execution",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         out_leaves, out_tree = pytree.flatten(out)
         graph = trace.graph
         graph.outputs = [trace.atom(o) if isinstance(o, (Tensor, np.ndarray)) else o for o in out_leaves]
