@@ -475,3 +475,13 @@ def test_third_order(name):
     rng = np.random.default_rng(16)
     x, y = _transform(kind_x, rng.standard_normal((3, 4))), _transform(kind_y, rng.standard_normal((3, 4)))
     check_grads(fn, (x, y), order=3, modes=("rev", "fwd"), rtol=1e-4)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_cross_entropy_and_nll_on_one_unbatched_sample(reduction):
+    x = np.random.default_rng(17).standard_normal(5)
+    compare(lambda t: ops.cross_entropy(t, np.array(3), reduction=reduction, label_smoothing=0.1),
+            lambda t: TF.cross_entropy(t, torch.tensor(3), reduction=reduction, label_smoothing=0.1), [x])
+    p = np.random.default_rng(18).dirichlet(np.ones(5))
+    compare(lambda t: ops.cross_entropy(t, p, reduction=reduction), lambda t: TF.cross_entropy(t, torch.tensor(p), reduction=reduction), [x])
+    compare(lambda t: ops.nll_loss(t, 2, reduction=reduction), lambda t: TF.nll_loss(t, torch.tensor(2), reduction=reduction), [x])

@@ -11,7 +11,7 @@ from funcad.core.trace import Tracer
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import exp, maximum, negative, softplus, where
 from funcad.ops.reduce import mean, sum
-from funcad.ops.shape import _shape_of, broadcast_to, cast, getitem, reshape, stop_gradient
+from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem, reshape, stop_gradient
 
 
 @primitive
@@ -130,9 +130,17 @@ def _traced_nll(input, t, weight, ignore_index: int, reduction: str):  # noqa: A
     return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
 
 
+def _as_batch_of_one(loss_fn, input, target, reduction: str, *options):  # noqa: A002
+    """An unbatched sample (C,) as torch takes it: a batch of one, with a 0-d result for reduction='none'."""
+    out = loss_fn(expand_dims(input, 0), expand_dims(target, 0), *options)
+    return reshape(out, ()) if reduction == "none" else out
+
+
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):  # noqa: A002
-    """Negative log-likelihood of class indices, given log-probabilities (N, C, ...)."""
+    """Negative log-likelihood of class indices, given log-probabilities (N, C, ...) or one unbatched sample (C,)."""
     shape = _shape_of(input)
+    if len(shape) == 1:
+        return _as_batch_of_one(nll_loss, input, target, reduction, weight, ignore_index, reduction)
     if len(shape) < 2:
         raise ValueError(f"funcad.ops.nll_loss: input must be (N, C, ...), got shape {shape}")
     t = _check_classes("nll_loss", shape, target, shape[1])
@@ -150,8 +158,10 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 
 
 def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):  # noqa: A002
-    """Cross-entropy of logits (N, C, ...) against class indices or class probabilities (torch's semantics)."""
+    """Cross-entropy of logits (N, C, ...) or (C,) against class indices or class probabilities (torch's semantics)."""
     shape = _shape_of(input)
+    if len(shape) == 1:
+        return _as_batch_of_one(cross_entropy, input, target, reduction, weight, ignore_index, reduction, label_smoothing)
     if len(shape) < 2:
         raise ValueError(f"funcad.ops.cross_entropy: input must be (N, C, ...), got shape {shape}")
     if not 0.0 <= label_smoothing <= 1.0:
