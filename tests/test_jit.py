@@ -248,3 +248,19 @@ def test_random_draws_while_tracing_warn_that_they_are_baked_in():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(np.asarray(seeded(x)), np.asarray(ops.dropout(x, 0.5, seed=3)))
+
+
+def test_forward_mode_and_second_derivatives_compile():
+    x = np.linspace(-1.0, 1.0, 5).astype(np.float32)
+    tangent = np.ones(5, np.float32)
+
+    def jvp_of_tanh(x):
+        return funcad.jvp(ops.tanh, x, funcad.Tensor(tangent))
+
+    second = funcad.grad(lambda x: ops.sum(funcad.grad(lambda y: ops.sum(ops.sin(y) * y))(x)))
+    for fn in (jvp_of_tanh, second):
+        eager = fn(x)
+        compiled = jit(fn)(x)
+        for e, c in zip(funcad.core.pytree.flatten(eager)[0], funcad.core.pytree.flatten(compiled)[0]):
+            np.testing.assert_array_equal(np.asarray(c), np.asarray(e))
+    np.testing.assert_allclose(np.asarray(jit(second)(x)), 2 * np.cos(x) - x * np.sin(x), rtol=1e-5, atol=1e-6)
