@@ -41,14 +41,14 @@ from pathlib import Path
 import numpy as np
 
 # (label, case name, batch size)
-CASES = [("tutorial", "tutorial", None), ("mlp b64", "mlp", 64), ("mlp b256", "mlp", 256), ("lenet b64", "lenet", 64),
-         ("mlp_bn b64", "mlp_bn", 64)]
+CASES = [("tutorial", "tutorial", None), ("mlp-b64", "mlp", 64), ("mlp-b256", "mlp", 256), ("lenet-b64", "lenet", 64),
+         ("mlp_bn-b64", "mlp_bn", 64)]
 TARGETS = [  # (label, numerator, denominator, case label, bound)
-    ("jit / torch", "funcad jit", "torch eager", "mlp b64", 0.7),
+    ("jit / torch", "funcad jit", "torch eager", "mlp-b64", 0.7),
     ("jit / torch", "funcad jit", "torch eager", "tutorial", 0.5),
-    ("jit / torch", "funcad jit", "torch eager", "lenet b64", 1.0),
-    ("jit / BLAS floor", "funcad jit", "BLAS floor", "mlp b256", 1.15),
-    ("eager / autograd", "funcad eager", "HIPS autograd", "mlp b64", 0.5),
+    ("jit / torch", "funcad jit", "torch eager", "lenet-b64", 1.0),
+    ("jit / BLAS floor", "funcad jit", "BLAS floor", "mlp-b256", 1.15),
+    ("eager / autograd", "funcad eager", "HIPS autograd", "mlp-b64", 0.5),
 ]
 MEMORY_STEPS = 100
 
@@ -390,7 +390,7 @@ def write_report(out_root: Path, markdown: str, records: list[dict]) -> Path:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="funcad-compare bench", description="Train-step speed: funcad eager and jit vs PyTorch eager and peers")
     p.add_argument("--cases", nargs="+", default=[c[0] for c in CASES], metavar="CASE",
-                   help=f"case labels (default: all of {', '.join(repr(c[0]) for c in CASES)})")
+                   help=f"case labels, or case names for all their batch sizes (default: all of {', '.join(c[0] for c in CASES)})")
     p.add_argument("--budget", type=float, default=12.0, help="seconds of timing per case (default 12)")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for torch and numpy's BLAS (default: all cores on an idle machine, 1 on a busy one)")
@@ -407,10 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:
         return 0 if stop.code == 0 else 2
     labels = {c[0]: c for c in CASES}
-    unknown = [c for c in args.cases if c not in labels]
+    unknown = [c for c in args.cases if c not in labels and not any(c == name for _, name, _ in CASES)]
     if unknown:
         print(f"funcad-compare bench: unknown case(s) {', '.join(unknown)}; known: {', '.join(labels)}", file=sys.stderr)
         return 2
+    args.cases = [label for label, name, _ in CASES if label in args.cases or name in args.cases]
     if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
         # libgomp reads the policy once, when torch loads it: run again in a process that has it from the start
         env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
