@@ -47,9 +47,6 @@ class Const:
     def dtype(self) -> np.dtype:
         return np.asarray(self.value).dtype
 
-    def is_array(self) -> bool:
-        return isinstance(self.value, (np.ndarray, np.generic))
-
     def fills_with(self, number) -> bool:
         """Whether every element equals ``number`` (literal 1.0 counts as ones)."""
         v = self.value
@@ -67,9 +64,6 @@ class Const:
                 return f"{type_text(arr.shape, arr.dtype)}{arr.tolist()}"
             return f"const {type_text(arr.shape, arr.dtype)}"
         return repr(v)
-
-
-Atom = Var | Const
 
 
 class Node:
@@ -104,7 +98,7 @@ class Graph:
         self.nodes: list[Node] = []
         self.outputs: list = []  # the output pytree's leaves: Var, Const, or a static Python value
         self.out_tree = None
-        self.writes: list = []  # [(Parameter, Atom)]: the Parameter's value after the call
+        self.writes: list = []  # [(Parameter, Var or Const)]: the Parameter's value after the call
         self._next_id = 0
 
     def new_var(self, shape, dtype) -> Var:
