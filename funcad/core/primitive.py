@@ -68,24 +68,28 @@ class Primitive:
         return f"<primitive {self.name}>"
 
     def __call__(self, *args, **kwargs):
-        # The hot path of the whole engine: plain Tensors cost one isinstance and one class check each.
+        # The hot path of the whole engine: a plain Tensor costs one isinstance and one class check.
         top = None
-        resolved = None
-        for i, a in enumerate(args):
+        for a in args:
             if isinstance(a, Tensor) and a.__class__ is not Tensor:
                 if isinstance(a, Parameter):
-                    b = a._current()
-                    if b is not a:
-                        if resolved is None:
-                            resolved = list(args)
-                        resolved[i] = a = b
+                    return self._call_with_parameters(args, kwargs)
                 if isinstance(a, Tracer) and (top is None or a._trace.level > top._trace.level):
                     top = a
-        if resolved is not None:
-            args = tuple(resolved)
         if top is not None:
             return top._trace.process(self, args, kwargs)
         return self.forward(args, kwargs)
+
+    def _call_with_parameters(self, args, kwargs):
+        """Parameters stand for their current value: a transform's tracer, a compiler's, or their own data."""
+        resolved = []
+        for a in args:
+            if isinstance(a, Parameter):
+                a = a._current()
+                if isinstance(a, Parameter):  # unbound and no compiler tracing: its own value
+                    a = Tensor._wrap(a._data)
+            resolved.append(a)
+        return self(*resolved, **kwargs)
 
     def forward(self, args, kwargs) -> Tensor:
         """Run ``impl`` on inputs holding no tracers or Parameters (the caller has checked) and wrap the result."""
