@@ -319,3 +319,14 @@ def test_parameter_listed_twice_is_unbound_afterwards():
     assert w._bound is None
     assert_close(g1, 2 * np.asarray(w))  # each entry gets the full gradient
     assert_close(g2, 2 * np.asarray(w))
+
+
+def test_reverse_over_forward_and_forward_over_forward():
+    x, v = np.array([0.3, 0.7]), np.array([1.0, 0.5])
+
+    def f(a):
+        return ops.sin(a) * a
+
+    second = (-np.sin(x) * x + 2 * np.cos(x)) * v  # d/da_i of (J v)_i = (a_i cos a_i + sin a_i) v_i
+    assert_close(funcad.grad(lambda a: ops.sum(funcad.jvp(f, (a,), (v,))[1]))(x), second, rtol=1e-12, atol=1e-12)
+    assert_close(funcad.jvp(lambda a: funcad.jvp(f, (a,), (v,))[1], (x,), (v,))[1], second * v, rtol=1e-12, atol=1e-12)
