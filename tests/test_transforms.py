@@ -5,6 +5,8 @@ References are independent: closed-form derivatives computed in numpy, torch.aut
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -281,10 +283,17 @@ def test_non_float_inputs_elsewhere_are_fine():
     (ops.matmul, (2, 3), (2, 3)),
     (ops.maximum, (5,), (2,)),
     (lambda a, b: ops.concat([a, b], axis=0), (2, 3), (2, 4)),
+    (ops.mse_loss, (2, 3), (4,)),
+    (ops.l1_loss, (3,), (2,)),
+    (ops.binary_cross_entropy_with_logits, (2, 3), (3,)),
+    (lambda a, b: ops.einsum("ij,jk->ik", a, b), (2, 3), (4, 2)),
+    (lambda a, b: ops.tensordot(a, b, 1), (2, 3), (2, 3)),
 ])
 def test_incompatible_shapes_name_the_op_and_both_shapes(op, a, b):
     x, y = np.ones(a), np.ones(b)
-    fmt = lambda s: r"\[" + ", ".join(map(str, s)) + r"\]"  # noqa: E731
+    def fmt(shape):  # "[2, 3]" from primitives, "(2, 3)" from composite ops
+        return r"(\[" + ", ".join(map(str, shape)) + r"\]|" + re.escape(str(tuple(shape))) + ")"
+
     for call in (lambda: op(x, y), lambda: funcad.grad(lambda p: ops.sum(op(p, y)))(x)):
         with pytest.raises(ValueError, match=r"funcad\.ops\.\w+: .*" + fmt(a) + ".*" + fmt(b)):
             call()

@@ -197,11 +197,20 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     return _reduce(loss, reduction, "cross_entropy")
 
 
+def _difference(op: str, input, target):  # noqa: A002
+    """input - target, with a shape mismatch reported under the loss's own name."""
+    try:
+        np.broadcast_shapes(_shape_of(input), _shape_of(target))
+    except ValueError:
+        raise ValueError(f"funcad.ops.{op}: input shape {_shape_of(input)} and target shape {_shape_of(target)} do not broadcast") from None
+    return input - target
+
+
 def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002
-    diff = input - target
+    diff = _difference("mse_loss", input, target)
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
 def l1_loss(input, target, reduction: str = "mean"):  # noqa: A002
-    return _reduce(_abs(input - target), reduction, "l1_loss")
+    return _reduce(_abs(_difference("l1_loss", input, target)), reduction, "l1_loss")
 
