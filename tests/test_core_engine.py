@@ -141,3 +141,14 @@ def test_ops_on_python_scalars_alone_give_float32():
     assert ops.add(1, 2).dtype == np.int64
     assert ops.exp(np.float64(1.0)).dtype == np.float64  # a numpy float64 is data, not a Python literal
     assert (Tensor(np.ones(2, np.float32)) / ops.sqrt(2.0)).dtype == np.float32
+
+
+def test_tensor_methods_delegate_to_ops():
+    x = Tensor(np.array([[1.0, -2.0], [3.0, 4.0]]))
+    assert_close(7.0 % Tensor(np.array([3.0, 4.0])), np.array([1.0, 3.0]))
+    assert x.unsqueeze(0).shape == (1, 2, 2)
+    assert_close(x.square(), np.asarray(x) ** 2)
+    assert_close(x.pow(3), np.asarray(x) ** 3)
+    assert_close(x.matmul(x), np.asarray(x) @ np.asarray(x))
+    assert_close(x.norm(axis=1), np.linalg.norm(np.asarray(x), axis=1))
+    assert_close(funcad.grad(lambda t: t.pow(3.0).sum())(x), 3 * np.asarray(x) ** 2)

@@ -146,6 +146,9 @@ class Tensor:
     def __mod__(self, o):
         return _ops.remainder(self, o)
 
+    def __rmod__(self, o):
+        return _ops.remainder(o, self)
+
     def __pow__(self, o):
         return _ops.power(self, o)
 
@@ -229,6 +232,8 @@ class Tensor:
     def expand_dims(self, axis):
         return _ops.expand_dims(self, axis)
 
+    unsqueeze = expand_dims  # MindSpore's and torch's name
+
     def flatten(self):
         return _ops.reshape(self, (-1,))
 
@@ -279,6 +284,18 @@ class Tensor:
 
     def abs(self):
         return _ops.abs(self)
+
+    def square(self):
+        return _ops.square(self)
+
+    def pow(self, exponent):
+        return _ops.power(self, exponent)
+
+    def matmul(self, other):
+        return _ops.matmul(self, other)
+
+    def norm(self, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
+        return _ops.norm(self, ord, axis, keepdims)
 
     def clip(self, min=None, max=None):
         return _ops.clip(self, min, max)
