@@ -152,3 +152,17 @@ def test_tensor_methods_delegate_to_ops():
     assert_close(x.matmul(x), np.asarray(x) @ np.asarray(x))
     assert_close(x.norm(axis=1), np.linalg.norm(np.asarray(x), axis=1))
     assert_close(funcad.grad(lambda t: t.pow(3.0).sum())(x), 3 * np.asarray(x) ** 2)
+
+
+def test_a_tracer_leaked_from_a_finished_grad_acts_as_its_value():
+    leaked = []
+
+    def keep(x):
+        leaked.append(x * 2.0)
+        return ops.sum(x)
+
+    funcad.grad(keep)(np.array([1.0, 3.0]))
+    stale = leaked[0]
+    # Same nesting depth as the finished transform: its stale tracer must not capture this gradient.
+    assert_close(funcad.grad(lambda y: ops.sum(stale * y))(np.array([1.0, 1.0])), np.array([2.0, 6.0]))
+    assert_close(funcad.jvp(lambda y: stale * y, (np.array([1.0, 1.0]),), (np.array([1.0, 0.0]),))[1], np.array([2.0, 0.0]))

@@ -21,6 +21,8 @@ class JVPTrace(Trace):
         return JVPTracer(self, value, tangent)
 
     def process(self, prim, args, kwargs):
+        if not self.alive:  # a tracer that escaped its finished transform is just its value
+            return prim(*[a._value if isinstance(a, JVPTracer) and a._trace is self else a for a in args], **kwargs)
         primals = []
         tangents = []
         for i, a in enumerate(args):

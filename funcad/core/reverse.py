@@ -38,6 +38,8 @@ class VJPTrace(Trace):
         return VJPTracer(self, value)
 
     def process(self, prim, args, kwargs):
+        if not self.alive:  # a tracer that escaped its finished transform is just its value
+            return prim(*[a._value if a.__class__ is VJPTracer and a._trace is self else a for a in args], **kwargs)
         inner = []
         parents = []
         vjps = prim.vjps
