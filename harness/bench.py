@@ -17,6 +17,11 @@ the medians and interquartile ranges are reported with the ratios the targets ar
   torch's OpenMP workers spin after each op and slow the BLAS numpy uses in the same process, so
   the benchmark runs with ``OMP_WAIT_POLICY=PASSIVE`` (re-executing itself if torch was loaded
   without it); the report says so.
+- glibc's malloc returns large freed blocks to the system and maps fresh ones, so every step that
+  allocates big temporaries (im2col columns in convolutions) pays page faults again. By default the
+  benchmark process runs with ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` raised (freed memory
+  is kept for reuse, as long-running training processes usually want); it applies to every engine in
+  the process and is recorded. ``--malloc default`` measures with glibc's defaults.
 
 Writes ``reports/bench-<timestamp>/`` (bench.md, bench.csv, bench.png) whole or not at all, and
 prints the table.
@@ -51,6 +56,8 @@ TARGETS = [  # (label, numerator, denominator, case label, bound)
     ("eager / autograd", "funcad eager", "HIPS autograd", "mlp-b64", 0.5),
 ]
 MEMORY_STEPS = 100
+# glibc: serve blocks up to 32 MiB from the heap and keep up to 256 MiB of freed memory instead of trimming it
+RETAIN_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "268435456"}
 
 
 # -- the BLAS floor ------------------------------------------------------------------------------------------------
@@ -248,6 +255,9 @@ def peak_memory(engine: str, threads: int) -> tuple[float, float]:
     convert = "x, y = torch.from_numpy(x), torch.from_numpy(y)" if engine == "torch eager" else "x, y = funcad.Tensor(x), funcad.Tensor(y)"
     code = _MEMORY_PROBE[engine] + _MEMORY_RUN.format(convert=convert, steps=MEMORY_STEPS)
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    for name in RETAIN_MALLOC:
+        if name in os.environ:
+            env[name] = os.environ[name]
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     if done.returncode != 0:
@@ -286,6 +296,7 @@ def environment(threads: int) -> dict:
         "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
         "threads": f"torch {torch.get_num_threads()} intra-op threads; native pools: {'; '.join(pools)}; requested {threads}",
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset"),
+        "malloc": ", ".join(f"{k}={os.environ[k]}" for k in RETAIN_MALLOC if k in os.environ) or "glibc defaults",
         "load average": ", ".join(f"{v:.2f}" for v in os.getloadavg()),
     }
 
@@ -397,6 +408,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports", help="directory receiving bench-<timestamp>/ (default reports)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--torch-compile", action="store_true", help="also time torch.compile (compiles each case first: slow)")
+    p.add_argument("--malloc", choices=("retain", "default"), default="retain",
+                   help="glibc malloc settings of the benchmark process: keep freed memory (default) or glibc's defaults")
     return p
 
 
@@ -412,9 +425,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"funcad-compare bench: unknown case(s) {', '.join(unknown)}; known: {', '.join(labels)}", file=sys.stderr)
         return 2
     args.cases = [label for label, name, _ in CASES if label in args.cases or name in args.cases]
-    if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
-        # libgomp reads the policy once, when torch loads it: run again in a process that has it from the start
-        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    wanted = {"OMP_WAIT_POLICY": "PASSIVE"} | (RETAIN_MALLOC if args.malloc == "retain" else {})
+    unwanted = [k for k in RETAIN_MALLOC if args.malloc == "default" and k in os.environ]
+    if any(os.environ.get(k) != v for k, v in wanted.items()) or unwanted:
+        # libgomp and glibc read these once, at load: run again in a process that has them from the start
+        env = {k: v for k, v in os.environ.items() if k not in unwanted} | wanted
         env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
         return subprocess.run([sys.executable, "-m", "harness.bench", *argv], env=env).returncode
 
@@ -445,15 +460,15 @@ def main(argv: list[str] | None = None) -> int:
             notes.append("JAX not installed: skipped")
     if not args.torch_compile:
         notes.append("torch.compile not timed (pass --torch-compile; it compiles every case first)")
-    with threadpool_limits(limits=args.threads):
-        for label in args.cases:
-            _, case_name, batch = labels[label]
-            engines, case_facts, case_notes = _case_engines(case_name, batch, args.torch_compile)
-            notes += [n for n in case_notes if n not in notes]
-            facts[label] = case_facts
+    for label in args.cases:
+        _, case_name, batch = labels[label]
+        engines, case_facts, case_notes = _case_engines(case_name, batch, args.torch_compile)
+        notes += [n for n in case_notes if n not in notes]
+        facts[label] = case_facts
+        with threadpool_limits(limits=args.threads):  # entered after the build, so it covers every library loaded by then
             results[label] = interleaved(engines, budget_s=args.budget, warmup=3, max_rounds=200)
-            print(f"  {label}: " + ", ".join(f"{e} {_ms(t['median_s'])} ms" for e, t in results[label].items()), flush=True)
-        env = environment(args.threads)  # inside the limits, so the thread pools read as they were timed
+            env = environment(args.threads)
+        print(f"  {label}: " + ", ".join(f"{e} {_ms(t['median_s'])} ms" for e, t in results[label].items()), flush=True)
     memory = None
     if not args.no_memory:
         memory = {e: peak_memory(e, args.threads) for e in ("funcad jit", "torch eager")}

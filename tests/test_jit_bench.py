@@ -30,8 +30,11 @@ def test_unknown_case_is_a_usage_error(capsys):
 
 
 def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # run in this process
-    assert bench.main(["--cases", "tutorial", "--budget", "0.2", "--threads", "1", "--no-memory", "--out", str(tmp_path)]) == 0
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # with --malloc default: nothing to re-execute for, so it runs in this process
+    for name in bench.RETAIN_MALLOC:
+        monkeypatch.delenv(name, raising=False)
+    assert bench.main(["--cases", "tutorial", "--budget", "0.2", "--threads", "1", "--no-memory", "--malloc", "default",
+                       "--out", str(tmp_path)]) == 0
     (folder,) = tmp_path.glob("bench-*")
     text = (folder / "bench.md").read_text()
     assert "| tutorial |" in text and "jit / torch on tutorial" in text and "threads" in text
