@@ -340,6 +340,10 @@ SHAPE_CASES = {
                           lambda x: x[torch.tensor([[True, False, True, True]] * 2 + [[False] * 4])]),
     "getitem_bool_rows": (lambda x: x[np.array([True, False, True]), 1:], lambda x: x[torch.tensor([True, False, True]), 1:]),
     "getitem_tensor_index": (lambda x: x[funcad.Tensor(np.array([2, 2]))], lambda x: x[torch.tensor([2, 2])]),
+    "getitem_negative_step": (lambda x: x[::-2, -3:-1], lambda x: x.flip(0)[::2, -3:-1]),
+    "getitem_slice_then_array": (lambda x: x[1:, np.array([3, 0, 3])], lambda x: x[1:, torch.tensor([3, 0, 3])]),
+    "getitem_array_none_slice": (lambda x: x[np.array([2, 0]), None, 1:3], lambda x: x[torch.tensor([2, 0]), None, 1:3]),
+    "getitem_bool_tensor_mask": (lambda x: x[funcad.Tensor(np.array([False, True, True]))], lambda x: x[torch.tensor([False, True, True])]),
 }
 
 
