@@ -92,15 +92,9 @@ class Primitive:
         return self(*resolved, **kwargs)
 
     def forward(self, args, kwargs) -> Tensor:
-        """Run ``impl`` on inputs holding no tracers or Parameters (the caller has checked) and wrap the result."""
-        t = _new_tensor(Tensor)
-        t._data = self.run(args, kwargs)
-        return t
-
-    def run(self, args, kwargs) -> np.ndarray:
-        """The forward on plain arrays, with errors that name the op and its inputs.
-
-        When only Python scalars go in, a float result is float32 (MindSpore's default), not numpy's float64.
+        """Run ``impl`` on inputs holding no tracers or Parameters (the caller has checked), with errors that name
+        the op and its inputs. When only Python scalars go in, a float result is float32 (MindSpore's default),
+        not numpy's float64.
         """
         raw = [a._data if isinstance(a, Tensor) else a for a in args]
         try:
@@ -111,7 +105,13 @@ class Primitive:
             out = _asarray(out)
         if out.dtype is _FLOAT64 and not any(isinstance(a, _array_types) for a in raw):
             out = out.astype(_FLOAT32)
-        return out
+        t = _new_tensor(Tensor)
+        t._data = out
+        return t
+
+    def run(self, args, kwargs) -> np.ndarray:
+        """The forward on plain arrays, as an array (what a compiler calls while tracing and folding constants)."""
+        return self.forward(args, kwargs)._data
 
     def _error(self, err: Exception, raw) -> Exception:
         shapes = ", ".join(_describe(a) for a in raw)
