@@ -264,3 +264,20 @@ def test_forward_mode_and_second_derivatives_compile():
         for e, c in zip(funcad.core.pytree.flatten(eager)[0], funcad.core.pytree.flatten(compiled)[0]):
             np.testing.assert_array_equal(np.asarray(c), np.asarray(e))
     np.testing.assert_allclose(np.asarray(jit(second)(x)), 2 * np.cos(x) - x * np.sin(x), rtol=1e-5, atol=1e-6)
+
+
+def test_writing_a_constant_and_a_float64_value_inside_jit():
+    p = funcad.Parameter(np.ones(3, np.float32), name="p")
+
+    @jit
+    def reset_then_add(x):
+        p.set_data(np.zeros(3))  # a constant, float64: stored in p's dtype as set_data does
+        before = p + 0.0
+        p.set_data(p + ops.cast(x, np.float64))
+        return before
+
+    out = reset_then_add(np.full(3, 2.0, np.float32))
+    reset_then_add(np.full(3, 2.0, np.float32))
+    np.testing.assert_array_equal(np.asarray(out), np.zeros(3))
+    assert p.dtype == np.float32
+    np.testing.assert_array_equal(p.asnumpy(), np.full(3, 2.0))
