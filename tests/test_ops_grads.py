@@ -489,3 +489,30 @@ def test_cross_entropy_and_nll_on_one_unbatched_sample(reduction):
     p = np.random.default_rng(18).dirichlet(np.ones(5))
     compare(lambda t: ops.cross_entropy(t, p, reduction=reduction), lambda t: TF.cross_entropy(t, torch.tensor(p), reduction=reduction), [x])
     compare(lambda t: ops.nll_loss(t, 2, reduction=reduction), lambda t: TF.nll_loss(t, torch.tensor(2), reduction=reduction), [x])
+
+
+@SETTINGS
+@given(data=st.data(), shape=array_shapes(min_dims=1, max_dims=3, max_side=3), seed=st.integers(0, 2**31))
+def test_shape_ops_over_drawn_shapes(data, shape, seed):
+    """Permutation, flip, tile, repeat, pad, take_along_axis and integer indexing with repeats, on drawn shapes."""
+    rng = np.random.default_rng(seed)
+    nd = len(shape)
+    x = rng.standard_normal(shape)
+    perm = tuple(data.draw(st.permutations(range(nd))))
+    axis = data.draw(st.integers(-nd, nd - 1))
+    reps = tuple(data.draw(st.lists(st.integers(1, 2), min_size=1, max_size=nd + 1)))
+    counts = rng.integers(0, 3, shape[axis])
+    widths = tuple((int(a), int(b)) for a, b in rng.integers(0, 2, (nd, 2)))
+    idx = rng.integers(0, shape[axis], shape)
+    rows = rng.integers(-shape[0], shape[0], 4)
+    cases = [
+        (lambda t: ops.transpose(t, perm), lambda t: t.permute(perm)),
+        (lambda t: ops.flip(t, axis), lambda t: t.flip(axis)),
+        (lambda t: ops.tile(t, reps), lambda t: t.repeat(*((1,) * max(nd - len(reps), 0) + reps))),
+        (lambda t: ops.repeat(t, counts, axis), lambda t: torch.repeat_interleave(t, torch.tensor(counts), dim=axis)),
+        (lambda t: ops.pad(t, widths, constant_values=1.5), lambda t: TF.pad(t, tuple(w for pair in reversed(widths) for w in pair), value=1.5)),
+        (lambda t: ops.take_along_axis(t, idx, axis), lambda t: torch.take_along_dim(t, torch.tensor(idx), axis)),
+        (lambda t: t[rows], lambda t: t[torch.tensor(rows)]),
+    ]
+    for fc, th in cases:
+        compare(lambda t, fc=fc: fc(t if isinstance(t, funcad.Tensor) else funcad.Tensor(t)), th, [x], seed=seed)
