@@ -281,3 +281,16 @@ def test_writing_a_constant_and_a_float64_value_inside_jit():
     np.testing.assert_array_equal(np.asarray(out), np.zeros(3))
     assert p.dtype == np.float32
     np.testing.assert_array_equal(p.asnumpy(), np.full(3, 2.0))
+
+
+def test_deep_graphs_compile_without_recursion():
+    def deep(x):
+        for _ in range(2000):
+            x = ops.sin(x) * 1.0 + 0.0
+        return ops.sum(x)
+
+    x = np.linspace(0.0, 1.0, 4).astype(np.float32)
+    compiled = jit(funcad.grad(deep))
+    np.testing.assert_array_equal(np.asarray(compiled(x)), np.asarray(funcad.grad(deep)(x)))
+    # per step sin, cos and a product of cotangents; gone: x * 1.0, + 0.0, the last sin (dead), the product with the ones seed
+    assert len(compiled.lower(x).graph.nodes) == 3 * 2000 - 2
