@@ -9,7 +9,8 @@ on concrete values and under ``grad``.
 torch's OpenMP workers spin after each op and then steal the cores OpenBLAS (numpy) needs in the
 same process; ``OMP_WAIT_POLICY=PASSIVE`` is set before torch is imported to stop that. torch's
 intra-op threads and numpy's BLAS threads are both fixed to ``--threads`` (via threadpoolctl) and
-printed with the results.
+printed with the results. The default is 1: with more threads than idle cores, OpenBLAS's spinning
+workers and torch's pool take turns stalling each other and the medians stop meaning anything.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_eager.py [--rounds N]``
 """
