@@ -85,6 +85,9 @@ def test_unwritable_out_dir_exits_2_and_leaves_nothing(capsys):
 
 def test_bench_dispatches_to_harness_bench(monkeypatch, capsys):
     seen = []
+    import harness
+
+    monkeypatch.delattr(harness, "bench", raising=False)  # once imported (by another test), the package attribute would win
     monkeypatch.setitem(sys.modules, "harness.bench", types.SimpleNamespace(main=lambda argv: seen.append(argv) or 7))
     assert cli.main(["bench", "--rounds", "3"]) == 7 and seen == [["--rounds", "3"]]
     monkeypatch.setitem(sys.modules, "harness.bench", None)
