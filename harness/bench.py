@@ -12,8 +12,8 @@ the medians and interquartile ranges are reported with the ratios the targets ar
   shapes and memory layouts into preallocated outputs. No engine on this machine beats it.
 - Memory: peak resident set size of 100 steps of mlp batch 256, funcad jit and torch eager, each
   in a fresh process that imports only what that engine needs.
-- Threads are fixed (``--threads``; default all cores, or 1 when the machine is already busy, where a
-  descheduled BLAS thread stalls every product) for torch and for numpy's BLAS, and recorded.
+- Threads are fixed (``--threads``; default all cores, or 1 when the load average already reaches the
+  core count, where a descheduled BLAS thread stalls every product) for torch and numpy's BLAS, and recorded.
   torch's OpenMP workers spin after each op and slow the BLAS numpy uses in the same process, so
   the benchmark runs with ``OMP_WAIT_POLICY=PASSIVE`` (re-executing itself if torch was loaded
   without it); the report says so.
@@ -404,7 +404,7 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"case labels, or case names for all their batch sizes (default: all of {', '.join(c[0] for c in CASES)})")
     p.add_argument("--budget", type=float, default=12.0, help="seconds of timing per case (default 12)")
     p.add_argument("--threads", type=int, default=None,
-                   help="threads for torch and numpy's BLAS (default: all cores on an idle machine, 1 on a busy one)")
+                   help="threads for torch and numpy's BLAS (default: all cores; 1 when the load average reaches the core count)")
     p.add_argument("--out", default="reports", help="directory receiving bench-<timestamp>/ (default reports)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--torch-compile", action="store_true", help="also time torch.compile (compiles each case first: slow)")
@@ -442,15 +442,17 @@ def main(argv: list[str] | None = None) -> int:
     results, facts, notes = {}, {}, []
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
+    crowded = load >= cores  # as many runnable tasks as cores already: a BLAS thread waiting for its peer stalls every product
     if load > 0.5 * cores:
-        busy = (f"machine busy at the start (load average {load:.2f} on {cores} cores): every engine is slowed, and multi-threaded "
-                "BLAS collapses when one of its threads is descheduled")
-        if args.threads is None:
-            busy += "; so one thread per engine was used (pass --threads to choose)"
+        busy = f"machine busy at the start (load average {load:.2f} on {cores} cores): every engine is slowed"
+        if crowded:
+            busy += ", and multi-threaded BLAS collapses when one of its threads is descheduled"
+            if args.threads is None:
+                busy += "; so one thread per engine was used (pass --threads to choose)"
         notes.append(busy)
         print("warning: " + busy, file=sys.stderr)
     if args.threads is None:
-        args.threads = 1 if load > 0.5 * cores else cores
+        args.threads = 1 if crowded else cores
     torch.set_num_threads(args.threads)
     if "jax" not in sys.modules:
         try:
