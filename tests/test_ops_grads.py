@@ -258,6 +258,24 @@ def test_matmul(sa, sb):
     compare(ops.matmul, torch.matmul, [rng.standard_normal(sa), rng.standard_normal(sb)], order=2)
 
 
+@pytest.mark.parametrize("sx", [(3,), (2, 3), (2, 4, 3)])
+def test_dense_matches_torch_linear(sx):
+    rng = np.random.default_rng(5)
+    args = [rng.standard_normal(sx), rng.standard_normal((5, 3)), rng.standard_normal(5)]
+    compare(ops.dense, TF.linear, args, order=2)
+
+
+def test_dense_weight_gradient_keeps_the_weight_layout():
+    x, w = np.ones((4, 3), np.float32), np.ones((5, 3), np.float32)
+    dw = funcad.grad(lambda w: ops.sum(ops.dense(x, w)))(w)
+    assert dw.shape == (5, 3) and np.asarray(dw).flags.c_contiguous
+
+
+def test_dense_rejects_a_mismatched_weight():
+    with pytest.raises(ValueError, match=r"funcad.ops.dense: input of shape \(2, 4\) does not fit a weight of shape \(5, 3\)"):
+        ops.dense(np.ones((2, 4)), np.ones((5, 3)))
+
+
 @SETTINGS
 @given(shapes=mutually_broadcastable_shapes(signature="(m?,n),(n,p?)->(m?,p?)", max_dims=4, max_side=3), seed=st.integers(0, 2**31))
 def test_matmul_broadcasting(shapes, seed):
@@ -462,6 +480,7 @@ THIRD_ORDER = {  # name: (f(x, y), domain of x, domain of y)
     **{f"reduce_{k}": (_reduced(v[0]), "any", "any") for k, v in REDUCTIONS.items()},
     "where": (lambda x, y: ops.where(x > y, x * y, ops.exp(x)), "any", "any"),
     "matmul": (lambda x, y: ops.matmul(x, ops.transpose(y)), "any", "any"),
+    "dense": (lambda x, y: ops.dense(ops.sin(x), y, y[:, 0]), "any", "any"),
     "einsum": (lambda x, y: ops.einsum("ij,kj->ik", ops.sin(x), y), "any", "any"),
     "softmax": (lambda x, y: ops.softmax(x * y, axis=0), "any", "any"),
     "log_softmax": (lambda x, y: ops.log_softmax(x * y), "any", "any"),

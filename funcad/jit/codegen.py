@@ -77,6 +77,7 @@ EMITTERS.update({
     _math.relu: _ufunc("maximum", 1, ", 0"),
     _math.where: lambda a, node, out: f"np.where({', '.join(a)})" if len(a) == 3 else None,
     _linalg.matmul: _ufunc("matmul", 2),
+    _linalg._dense: lambda a, node, out: _with_out(f"np.matmul({a[0]}, {a[1]}.T)", out) if len(a) == 2 else None,
     _shape.reshape: lambda a, node, out: f"{a[0]}.reshape({node.out.shape!r})",
     _shape._transpose: _transpose,
     _shape.broadcast_to: lambda a, node, out: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
@@ -87,7 +88,7 @@ EMITTERS.update({
 # Ops computed elementwise: their output may overwrite a same-shaped input that dies there.
 ELEMENTWISE = frozenset(_ELEMENTWISE_UFUNCS) | {_math.relu}
 # Ops whose emitted call takes ``out=``.
-WRITES_OUT = ELEMENTWISE | {_linalg.matmul, _reduce._sum}
+WRITES_OUT = ELEMENTWISE | {_linalg.matmul, _linalg._dense, _reduce._sum}
 
 
 def takes_out(node: Node) -> bool:

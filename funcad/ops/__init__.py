@@ -5,7 +5,7 @@ from funcad.ops.activation import elu, gelu, leaky_relu, silu
 from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.embedding import embedding
-from funcad.ops.linalg import dot, einsum, matmul, outer, tensordot
+from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
 from funcad.ops.math import (
     abs,
     add,

@@ -46,6 +46,31 @@ matmul.defvjp(_matmul_dx, _matmul_dy)
 matmul.defjvp(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t))
 
 
+@primitive
+def _dense(x, w):
+    return xp.matmul(x, w.T)
+
+
+def _dense_dw(g, ans, x, w):
+    # g.T @ x comes out of BLAS in the weight's own (out, in) layout; the transpose of x @ w.T's
+    # gradient would be a column-major view that makes every later elementwise op on it slow.
+    rows = (-1, _shape_of(g)[-1])
+    return matmul(swapaxes(reshape(g, rows), 0, 1), reshape(x, (-1, _shape_of(x)[-1])))
+
+
+_dense.defvjp(lambda g, ans, x, w: matmul(g, w), _dense_dw)
+_dense.defjvp(lambda t, ans, x, w: _dense(t, w), lambda t, ans, x, w: _dense(x, t))
+
+
+def dense(x, weight, bias=None):
+    """``x @ weight.T + bias`` with ``weight`` laid out (out, in), as MindSpore's ops.dense and torch's linear."""
+    xs, ws = _shape_of(x), _shape_of(weight)
+    if len(ws) != 2 or not xs or xs[-1] != ws[1]:
+        raise ValueError(f"funcad.ops.dense: input of shape {xs} does not fit a weight of shape {ws} (expected (*, {ws[-1] if ws else '?'}))")
+    y = _dense(x, weight)
+    return y if bias is None else y + bias
+
+
 def outer(a, b):
     """Outer product of the flattened inputs (numpy.outer)."""
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))

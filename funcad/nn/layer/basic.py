@@ -75,9 +75,7 @@ class Dense(Cell):
 
     def construct(self, x):
         check_input(self, x, -1, {-1: self.in_channels}, f"(*, {self.in_channels})")
-        y = ops.matmul(x, ops.transpose(self.weight))
-        if self.bias is not None:
-            y = y + self.bias
+        y = ops.dense(x, self.weight, self.bias)
         return self.activation(y) if self.activation is not None else y
 
     def extend_repr(self) -> str:
