@@ -330,8 +330,10 @@ class Parameter(Tensor):
             param_write_hook(self, data)
             return self
         if isinstance(data, Tensor):
-            data = data._concrete()
-        self._data = np.array(data, dtype=self._data.dtype if data is not None else None)
+            # Tensors are immutable, so the Parameter may share the array instead of copying it.
+            self._data = np.asarray(data._concrete(), dtype=self._data.dtype)
+        else:
+            self._data = np.array(data, dtype=self._data.dtype)
         return self
 
     def assign_value(self, data) -> Parameter:
