@@ -29,6 +29,39 @@ def test_unknown_case_is_a_usage_error(capsys):
     assert "known: tutorial" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("bad", ["0", "two"])
+def test_bad_thread_count_is_a_usage_error(bad, capsys):
+    assert bench.main(["--threads", bad]) == 2
+    assert "--threads" in capsys.readouterr().err
+
+
+def test_thread_settings():
+    assert bench.thread_settings("both", 2, crowded=False) == [1, 2]
+    assert bench.thread_settings(None, 2, crowded=False) == [1, 2]
+    assert bench.thread_settings(None, 2, crowded=True) == [1]
+    assert bench.thread_settings(3, 2, crowded=False) == [3]
+    assert bench.thread_settings("both", 1, crowded=False) == [1]
+
+
+def _timing(ms: float) -> dict:
+    return {"median_s": ms / 1e3, "q1_s": ms / 1e3, "q3_s": ms / 1e3, "iqr_s": 0.0, "rounds": 5, "number": 1}
+
+
+def test_targets_take_each_engine_at_its_best_thread_setting():
+    # torch faster at 1 thread (PASSIVE wake-ups), funcad jit faster at 2: the honest ratio is 2.0 / 3.9
+    results = {("mlp-b64", 1): {"funcad jit": _timing(2.4), "torch eager": _timing(3.9)},
+               ("mlp-b64", 2): {"funcad jit": _timing(2.0), "torch eager": _timing(4.4)}}
+    line = next(t for t in bench.target_lines(results, None) if "jit / torch on mlp-b64" in t)
+    assert f"{2.0 / 3.9:.2f}" in line and "funcad jit at 2 threads, torch eager at 1 thread" in line
+    header, rows, records = bench.build_table(results)
+    assert header[:2] == ["case", "threads"] and [r[:2] for r in rows] == [["mlp-b64", "1"], ["mlp-b64", "2"]]
+    assert rows[1][header.index("jit/torch")] == f"{2.0 / 4.4:.2f}"  # the first table compares at equal threads
+    _, best_rows = bench.best_table(results)
+    assert best_rows == [["mlp-b64", "2.000 (2)", "3.900 (1)", f"{2.0 / 3.9:.2f}", "-", "-", "-"]]
+    note = bench.thread_notes(results, [1, 2])[1]
+    assert "mlp-b64 3.900 ms at 1 vs 4.400 ms at 2" in note
+
+
 def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # with --malloc default: nothing to re-execute for, so it runs in this process
     for name in bench.RETAIN_MALLOC:
@@ -37,8 +70,10 @@ def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
                        "--out", str(tmp_path)]) == 0
     (folder,) = tmp_path.glob("bench-*")
     text = (folder / "bench.md").read_text()
-    assert "| tutorial |" in text and "jit / torch on tutorial" in text and "threads" in text
+    assert "| tutorial | 1 |" in text and "jit / torch on tutorial" in text and "OMP_WAIT_POLICY=PASSIVE" in text
+    assert "--threads both" in text  # one setting measured: the report says how to see torch's best
     rows = list(csv.DictReader((folder / "bench.csv").open()))
+    assert {r["threads"] for r in rows} == {"1"}
     engines = {r["engine"] for r in rows}
     assert {"funcad eager", "funcad jit", "torch eager", "BLAS floor"} <= engines
     assert all(float(r["median_ms"]) > 0 for r in rows)
