@@ -1,8 +1,9 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
 from funcad import nn, ops
-from funcad.core.dtypes import bool_, float16, float32, float64, get_seed, int8, int16, int32, int64, set_seed, uint8
+from funcad.core.dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
 from funcad.core.primitive import Primitive, primitive
+from funcad.core.seed import get_seed, set_seed
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp
 from funcad.jit import jit

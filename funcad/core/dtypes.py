@@ -1,4 +1,4 @@
-"""Dtype names in MindSpore's spelling, the global seed, and dtype checks shared by transforms."""
+"""Dtype names in MindSpore's spelling and dtype checks shared by transforms."""
 
 from __future__ import annotations
 
@@ -13,24 +13,6 @@ int32 = np.dtype("int32")
 int64 = np.dtype("int64")
 uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
-
-_rng = np.random.default_rng(0)
-_seed = 0
-
-
-def set_seed(seed: int) -> None:
-    """Reset the global generator used by initialisers and random ops."""
-    global _rng, _seed
-    _seed = int(seed)
-    _rng = np.random.default_rng(_seed)
-
-
-def get_seed() -> int:
-    return _seed
-
-
-def global_rng() -> np.random.Generator:
-    return _rng
 
 
 def is_float_dtype(dtype) -> bool:

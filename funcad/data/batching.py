@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from funcad.core.dtypes import global_rng
+from funcad.core.seed import global_rng
 
 
 def batches(x, y, batch_size: int, shuffle: bool = False, seed: int | None = None, drop_remainder: bool = False) -> Iterator[tuple]:

@@ -14,8 +14,10 @@ Behaviour a user must know:
   not repeated by later calls; the values traced then are baked into the program.
 - Using a traced value in Python (``if loss > 0:``, ``float(x)``, ``x.asnumpy()``) raises a
   ConcretizationError naming the function and the line; branch with ``funcad.ops.where``.
-- Random draws made in Python while tracing (``ops.dropout`` without a fixed mask source, numpy
-  random calls) are constants of the program: every call reuses the mask drawn at trace time.
+- ``ops.dropout`` (and ``nn.Dropout``) without a seed reads and advances funcad's random key as Parameter
+  state, so every call draws a fresh mask, the same sequence as eager execution. Other random draws
+  made in Python while tracing (initialisers, numpy random calls) are constants of the program: every
+  call reuses the numbers drawn at trace time (drawing from funcad's global generator warns).
 - Called inside another transform (``grad`` of a jitted function) or with traced arguments,
   the function runs eagerly, so the outer transform sees every op.
 - A compiled program keeps preallocated arrays for its intermediates: it is not re-entrant (do

@@ -18,7 +18,7 @@ import numpy as np
 
 import funcad
 from funcad.core import tensor as tensor_module
-from funcad.core.dtypes import global_rng
+from funcad.core.seed import global_rng
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Trace, Tracer, scope
 from funcad.jit.ir import Const, Graph, Node, Var, type_text
@@ -172,7 +172,7 @@ def trace_function(fn, name: str, leaves: list, is_array: list, rebuild) -> Grap
         out = fn(*args, **kwargs)
         if global_rng().bit_generator.state != rng_state:
             warnings.warn(
-                f"funcad.jit: {name!r} drew from funcad's global random generator while being traced (dropout without a seed?); "
+                f"funcad.jit: {name!r} drew from funcad's global random generator while being traced (an initialiser or a shuffle?); "
                 "the numbers drawn are constants of the compiled program, reused by every call, unlike eager execution",
                 RuntimeWarning,
                 stacklevel=3,

@@ -11,7 +11,8 @@ import numbers
 
 import numpy as np
 
-from funcad.core.dtypes import float32, global_rng
+from funcad.core.dtypes import float32
+from funcad.core.seed import global_rng
 from funcad.core.tensor import Tensor
 
 

@@ -1,29 +1,54 @@
-"""Random ops with explicit seeds: the same seed gives the same mask, so runs are reproducible."""
+"""Dropout: masks drawn from an explicit seed, or from funcad's random key (``funcad.set_seed``).
+
+Without a seed the mask is derived from ``funcad.core.seed.random_key`` inside a primitive and the key's
+counter is advanced with ``set_data``: eager calls and the calls of a ``funcad.jit`` program draw the same
+sequence of fresh masks, because the compiled program reads and writes the key as Parameter state.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.dtypes import global_rng
+from funcad.core.backend import xp
+from funcad.core.primitive import primitive
+from funcad.core.seed import random_key
 from funcad.core.tensor import Tensor
 from funcad.ops.shape import _shape_of
+
+
+def _scaled_keep_mask(rng: np.random.Generator, shape: tuple, p: float, dtype) -> np.ndarray:
+    keep = rng.random(shape) >= p
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+
+
+@primitive
+def _keyed_mask(key, shape: tuple, p: float, dtype):
+    """The inverted-dropout mask for ``key`` = [seed, counter]; a constant (no gradient)."""
+    return _scaled_keep_mask(np.random.default_rng([int(k) for k in key]), shape, p, dtype)
+
+
+@primitive
+def _next_key(key):
+    return key + xp.array([0, 1], dtype=key.dtype)
 
 
 def dropout(x, p: float = 0.5, training: bool = True, seed: int | None = None):
     """Zero each element with probability ``p`` and scale the survivors by 1 / (1 - p) (inverted dropout).
 
-    Identity when ``training`` is False or ``p`` is 0. ``seed`` fixes the mask; without it the mask is
-    drawn from funcad's global generator (``funcad.set_seed``). The mask is a constant: gradients
-    pass through the kept elements, scaled the same way.
+    Identity when ``training`` is False or ``p`` is 0. ``seed`` fixes the mask; without it each call draws a
+    fresh mask from funcad's random key (reset by ``funcad.set_seed``), under ``funcad.jit`` as eagerly.
+    The mask is a constant: gradients pass through the kept elements, scaled the same way.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"funcad.ops.dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
-    dtype = x.dtype if hasattr(x, "dtype") else np.dtype(np.float32)
-    rng = global_rng() if seed is None else np.random.default_rng(seed)
+    dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.dtype(np.float32)
     shape = _shape_of(x)
     if p == 1.0:
         return x * Tensor._wrap(np.zeros(shape, dtype=dtype))
-    keep = rng.random(shape) >= p
-    return x * Tensor._wrap(keep.astype(dtype) * dtype.type(1.0 / (1.0 - p)))
+    if seed is not None:
+        return x * Tensor._wrap(_scaled_keep_mask(np.random.default_rng(seed), shape, p, dtype))
+    mask = _keyed_mask(random_key, shape=shape, p=float(p), dtype=dtype)
+    random_key.set_data(_next_key(random_key))
+    return x * mask
