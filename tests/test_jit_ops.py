@@ -124,3 +124,38 @@ def test_op_gradient_matches_eager(name):
     positions = tuple(i for i, a in enumerate(args) if np.issubdtype(a.dtype, np.floating))
     grad_fn = funcad.grad(loss, grad_position=positions)
     _assert_same(grad_fn(*args), jit(grad_fn)(*args), name + " gradient")
+
+
+# Integer arguments passed as jit inputs (traced, values unknown while compiling): name -> (fn, float args, integer args).
+TARGETS = np.array([0, -100, 3])  # one ignored sample
+WEIGHT = RNG.uniform(0.5, 1.5, 4).astype(np.float32)
+TRACED_INTEGER_CASES = {
+    "embedding": (lambda w, i: ops.embedding(i, w), (Y,), (IDX % 3,)),
+    "embedding_padding": (lambda w, i: ops.embedding(i, w, padding_idx=1), (Y,), (IDX % 3,)),
+    "cross_entropy": (lambda x, t: ops.cross_entropy(x, t), (Y,), (TARGETS,)),
+    **{f"cross_entropy_smoothing_{red}{'_weight' if w is not None else ''}": (
+        lambda x, t, w=w, red=red: ops.cross_entropy(x, t, weight=w, reduction=red, label_smoothing=0.2), (Y,), (TARGETS,))
+       for red in ("mean", "sum", "none") for w in (None, WEIGHT)},
+    "nll_loss_weight": (lambda x, t: ops.nll_loss(ops.log_softmax(x, 1), t, weight=WEIGHT), (Y,), (TARGETS,)),
+    "getitem": (lambda x, i: ops.getitem(x, i), (Y,), (np.array([2, 0, 0, 1]),)),
+    "take_along_axis": (lambda x, i: ops.take_along_axis(x, i, axis=1), (Y,), (IDX,)),
+    "one_hot": (lambda x, i: x[0] * ops.one_hot(i, 4), (Y,), (LABELS,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRACED_INTEGER_CASES))
+def test_op_with_traced_integer_inputs_matches_eager(name):
+    fn, floats, ints = TRACED_INTEGER_CASES[name]
+    ints = tuple(funcad.Tensor(i) for i in ints)
+    jitted = jit(fn)
+    _assert_same(fn(*floats, *ints), jitted(*floats, *ints), name)
+    grad_fn = funcad.grad(lambda *a: ops.sum(fn(*a)), grad_position=tuple(range(len(floats))))
+    _assert_same(grad_fn(*floats, *ints), jit(grad_fn)(*floats, *ints), name + " gradient")
+    shuffled = tuple(funcad.Tensor(np.asarray(i)[::-1].copy()) for i in ints)  # new values, same program
+    _assert_same(fn(*floats, *shuffled), jitted(*floats, *shuffled), name + " (other values)")
+    assert jitted.trace_count == 1
+
+
+def test_traced_one_hot_needs_num_classes():
+    with pytest.raises(ValueError, match="one_hot.*num_classes"):
+        jit(lambda i: ops.one_hot(i))(LABELS)

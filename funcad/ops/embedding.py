@@ -6,8 +6,9 @@ import numpy as np
 
 from funcad.core.backend import xp
 from funcad.core.primitive import primitive
-from funcad.core.tensor import Tensor
-from funcad.ops.shape import _shape_of
+from funcad.core.trace import Tracer
+from funcad.ops.math import not_equal
+from funcad.ops.shape import _shape_of, cast, reshape
 
 
 @primitive
@@ -31,8 +32,9 @@ def _lookup_derivative(t, indices, padding_idx):
     rows = _lookup(t, indices, padding_idx=padding_idx)
     if padding_idx is None:
         return rows
-    keep = (np.asarray(indices) != padding_idx).astype(rows.dtype)
-    return rows * Tensor._wrap(keep.reshape(keep.shape + (1,) * (len(rows.shape) - keep.ndim)))
+    index_shape = _shape_of(indices)
+    keep = cast(not_equal(indices, padding_idx), rows.dtype)  # ops, not a read of the values: indices may be traced
+    return rows * reshape(keep, index_shape + (1,) * (len(rows.shape) - len(index_shape)))
 
 
 _lookup.defvjp(lambda g, ans, weight, indices, padding_idx: _scatter_rows(g, indices, num_rows=_shape_of(weight)[0], padding_idx=padding_idx))
@@ -45,14 +47,15 @@ def embedding(indices, weight, padding_idx: int | None = None):
     """Rows of ``weight`` (num_embeddings, dim) at integer ``indices`` of any shape -> indices.shape + (dim,).
 
     Gradients of repeated indices add up in their row; the ``padding_idx`` row gets no gradient (as torch).
+    Indices traced by ``funcad.jit`` are range-checked only when the program runs (numpy's IndexError).
     """
     ws = _shape_of(weight)
     if len(ws) != 2:
         raise ValueError(f"funcad.ops.embedding: weight must be 2-D (num_embeddings, dim), got shape {ws}")
-    idx = np.asarray(indices)
+    idx = indices if isinstance(indices, Tracer) else np.asarray(indices)
     if not np.issubdtype(idx.dtype, np.integer):
         raise TypeError(f"funcad.ops.embedding: indices must be integers, got {idx.dtype}{list(idx.shape)}")
-    if idx.size and (idx.min() < 0 or idx.max() >= ws[0]):
+    if not isinstance(idx, Tracer) and idx.size and (idx.min() < 0 or idx.max() >= ws[0]):
         raise IndexError(f"funcad.ops.embedding: indices must lie in [0, {ws[0]}) for weight {ws}, got values in [{idx.min()}, {idx.max()}]")
     if padding_idx is not None:
         if not -ws[0] <= padding_idx < ws[0]:

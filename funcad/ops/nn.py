@@ -9,7 +9,7 @@ from funcad.core.primitive import primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
 from funcad.ops.math import abs as _abs
-from funcad.ops.math import exp, maximum, negative, softplus, where
+from funcad.ops.math import exp, maximum, negative, not_equal, softplus, where
 from funcad.ops.reduce import mean, sum
 from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem, reshape, stop_gradient
 
@@ -157,6 +157,25 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
 
 
+def _smoothing_term(logp, target, weight, ignore_index: int, reduction: str):
+    """-sum over classes of (weighted) log-probabilities per valid sample, reduced as the nll term is.
+
+    The validity mask and the counts are computed by ops, so a target traced by ``funcad.jit`` works too.
+    """
+    shape = _shape_of(logp)
+    t = _check_classes("cross_entropy", shape, target, shape[1])
+    valid = not_equal(t, ignore_index)
+    valid_f = cast(valid, logp.dtype)
+    w = 1.0 if weight is None else reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
+    smooth = negative(sum(logp * w, axis=1)) * valid_f
+    if reduction != "mean":
+        return _reduce(smooth, reduction, "cross_entropy")
+    if weight is None:
+        return sum(smooth) / maximum(sum(valid_f), 1.0)  # the count is exact in floating point
+    w_t = getitem(weight, where(valid, t, 0)) * valid_f
+    return sum(smooth) / sum(stop_gradient(w_t))
+
+
 def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):  # noqa: A002
     """Cross-entropy of logits (N, C, ...) or (C,) against class indices or class probabilities (torch's semantics)."""
     shape = _shape_of(input)
@@ -173,19 +192,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
         nll = nll_loss(logp, target, weight, ignore_index, reduction)
         if label_smoothing == 0.0:
             return nll
-        t = _check_classes("cross_entropy", shape, target, num_classes)
-        valid = Tensor._wrap(t != ignore_index)
-        w = 1.0 if weight is None else reshape(weight, (1, num_classes) + (1,) * (len(shape) - 2))
-        smooth = negative(sum(logp * w, axis=1)) * cast(valid, logp.dtype)
-        if reduction == "mean":
-            if weight is None:
-                smooth = sum(smooth) / float(max(int(np.asarray(valid).sum()), 1))
-            else:
-                w_t = getitem(weight, np.where(t != ignore_index, t, 0)) * cast(valid, logp.dtype)
-                smooth = sum(smooth) / sum(stop_gradient(w_t))
-        else:
-            smooth = _reduce(smooth, reduction, "cross_entropy")
-        return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / num_classes)
+        return nll * (1.0 - label_smoothing) + _smoothing_term(logp, target, weight, ignore_index, reduction) * (label_smoothing / num_classes)
     if _shape_of(target) != shape:
         raise ValueError(f"funcad.ops.cross_entropy: probability target shape {_shape_of(target)} does not match input shape {shape}")
     if label_smoothing:

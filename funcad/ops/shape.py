@@ -7,6 +7,7 @@ import numpy as np
 from funcad.core.backend import xp
 from funcad.core.primitive import Primitive, primitive
 from funcad.core.tensor import Tensor
+from funcad.core.trace import Tracer
 
 
 def _shape_of(x) -> tuple:
@@ -138,9 +139,15 @@ def _is_basic_index(index) -> bool:
 
 
 def _plain_index(index):
-    """Indices may hold Tensors (integer or boolean arrays); turn them into arrays."""
+    """Indices may hold Tensors (integer or boolean arrays); turn them into arrays.
+
+    A bare integer index traced by ``funcad.jit`` stays traced (it is a positional input of the op); a traced
+    boolean mask cannot, since the result's shape depends on its values: reading it raises the jit's error.
+    """
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Tracer) and np.issubdtype(index.dtype, np.integer):
+        return index
     if isinstance(index, Tensor):
         return np.asarray(index)
     if isinstance(index, list):
@@ -354,28 +361,59 @@ def pad(x, pad_width, mode: str = "constant", constant_values=0.0):
     return x
 
 
+def _along_mesh(indices, axis: int, shape: tuple) -> tuple:
+    """The open-mesh index numpy.take_along_axis uses: ``indices`` on ``axis``, an arange on every other axis."""
+    return tuple(indices if k == axis else xp.arange(n).reshape((-1,) + (1,) * (len(shape) - 1 - k)) for k, n in enumerate(shape))
+
+
+@primitive
+def _take_along(x, indices, axis: int):
+    return x[_along_mesh(indices, axis, x.shape)]
+
+
+@primitive
+def _add_along(g, indices, axis: int, shape: tuple):
+    """Adjoint of _take_along: zeros of ``shape`` with g added at the picked positions (repeats accumulate)."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    xp.add.at(out, _along_mesh(indices, axis, shape), g)
+    return out
+
+
+_take_along.defvjp(lambda g, ans, x, indices, axis: _add_along(g, indices, axis, _shape_of(x)))
+_take_along.defjvp(lambda t, ans, x, indices, axis: _take_along(t, indices, axis))
+_add_along.defvjp(lambda c, ans, g, indices, axis, shape: _take_along(c, indices, axis))
+_add_along.defjvp(lambda t, ans, g, indices, axis, shape: _add_along(t, indices, axis, shape))
+
+
 def take_along_axis(x, indices, axis: int | None):
-    """numpy.take_along_axis; repeated indices accumulate their gradients."""
-    idx = np.asarray(indices)
+    """numpy.take_along_axis; repeated indices accumulate their gradients. ``indices`` may be traced by funcad.jit."""
+    idx = indices if isinstance(indices, Tracer) else np.asarray(indices)
     if not np.issubdtype(idx.dtype, np.integer):
         raise TypeError(f"funcad.ops.take_along_axis: indices must be integers, got {idx.dtype}")
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
     shape = _shape_of(x)
     if idx.ndim != len(shape):
-        raise ValueError(f"funcad.ops.take_along_axis: indices of shape {idx.shape} and input of shape {shape} differ in rank")
-    axis = axis % len(shape)
-    index = tuple(idx if k == axis else np.arange(n).reshape((-1,) + (1,) * (len(shape) - 1 - k)) for k, n in enumerate(shape))
-    return _getitem(x, index)
+        raise ValueError(f"funcad.ops.take_along_axis: indices of shape {tuple(idx.shape)} and input of shape {shape} differ in rank")
+    return _take_along(x, idx, axis % len(shape))
 
 
 def one_hot(indices, num_classes: int = -1, dtype=np.float32):
-    """Encode integer class indices along a new last axis (torch.nn.functional.one_hot with a float dtype)."""
-    idx = np.asarray(indices)
+    """Encode integer class indices along a new last axis (torch.nn.functional.one_hot with a float dtype).
+
+    Indices traced by ``funcad.jit`` need an explicit ``num_classes``; there an out-of-range index gives a row
+    of zeros (its values are unknown while compiling), while eagerly it raises.
+    """
+    traced = isinstance(indices, Tracer)
+    idx = indices if traced else np.asarray(indices)
     if not np.issubdtype(idx.dtype, np.integer):
         raise TypeError(f"funcad.ops.one_hot: indices must be integers, got {idx.dtype}")
     if num_classes < 0:
+        if traced:
+            raise ValueError("funcad.ops.one_hot: indices traced by funcad.jit need an explicit num_classes (their values are unknown)")
         num_classes = int(idx.max()) + 1 if idx.size else 0
-    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+    if not traced and idx.size and (idx.min() < 0 or idx.max() >= num_classes):
         raise ValueError(f"funcad.ops.one_hot: indices must lie in [0, {num_classes}), got values in [{idx.min()}, {idx.max()}]")
-    return Tensor._wrap((idx[..., None] == np.arange(num_classes)).astype(dtype))
+    from funcad.ops.math import equal
+
+    return cast(equal(expand_dims(idx, -1), Tensor._wrap(np.arange(num_classes))), dtype)
