@@ -226,6 +226,33 @@ def test_prod_with_zeros_matches_torch():
         compare(ops.prod, torch.prod, [x], fd=False)
 
 
+def _product_excluding(x: np.ndarray, idx: tuple) -> float:
+    """d^k prod(x) / dx_i dx_j ...: the product of the other elements, 0 when an index repeats (prod is multilinear)."""
+    if len(set(idx)) < len(idx):
+        return 0.0
+    return float(np.prod([v for k, v in enumerate(x) if k not in idx]))
+
+
+@pytest.mark.parametrize("row", [[0.0, 2.0, -3.0, 0.5], [0.0, 1.5, 0.0, -2.0], [0.0, 0.0, 0.0, 2.0]], ids=["one_zero", "two_zeros", "three_zeros"])
+def test_prod_second_and_third_derivatives_at_zeros_match_closed_forms(row):
+    x = np.array(row)
+    n = len(x)
+    first = funcad.grad(ops.prod)
+    hessian = np.array([np.asarray(funcad.grad(lambda y, i=i: first(y)[i])(x)) for i in range(n)])
+    np.testing.assert_allclose(hessian, [[_product_excluding(x, (i, j)) for j in range(n)] for i in range(n)], rtol=1e-12, atol=0)
+    third = np.array([[np.asarray(funcad.grad(lambda z, i=i, j=j: funcad.grad(lambda y: first(y)[i])(z)[j])(x)) for j in range(n)] for i in range(n)])
+    expected = [[[_product_excluding(x, (i, j, k)) for k in range(n)] for j in range(n)] for i in range(n)]
+    np.testing.assert_allclose(third, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("axis, keepdims", [(1, False), ((0, 2), True), (None, False)])
+def test_prod_higher_derivatives_with_zeros_against_finite_differences(axis, keepdims):
+    x = np.random.default_rng(4).uniform(0.5, 1.5, (2, 3, 2))
+    x[0, 1, 0] = 0.0
+    x[0, 2, 0] = x[1, 1, 1] = 0.0  # two zeros in one reduced slice for every axis choice
+    check_grads(lambda t: ops.prod(t, axis=axis, keepdims=keepdims), [x], order=3, modes=("rev", "fwd"))
+
+
 @pytest.mark.parametrize("ord_, axis", [(1, 1), (3, 0), (np.inf, 1), (-np.inf, 0), (0.5, 1), ("fro", None), (1, None), (np.inf, None)])
 def test_norm_orders(ord_, axis):
     x = np.random.default_rng(2).standard_normal((3, 4))

@@ -6,6 +6,7 @@ import numpy as np
 
 from funcad.core.backend import xp
 from funcad.core.primitive import primitive
+from funcad.core.tensor import Tensor
 from funcad.ops.math import exp, log, sqrt, where
 from funcad.ops.shape import _norm_axes, _shape_of, broadcast_to, cast, reshape
 
@@ -53,13 +54,49 @@ def _prod(x, axis, keepdims):
     return xp.prod(x, axis=axis, keepdims=keepdims)
 
 
-def _prod_others(x, axis):
-    """For each element, the product of the others along ``axis``, without dividing by zero: exact with zeros."""
+def _exclusive_cumprod_last(x, reverse: bool):
+    """Product of the elements before each one along the last axis (after it, with ``reverse``); 1 at the edge.
+
+    A Hillis-Steele scan of shifted copies: only multiplications, slices and padding with ones, whose own
+    derivatives are exact, so every derivative of it is exact too, zeros included (no division anywhere).
+    """
+    from funcad.ops.shape import _pad_constant, getitem
+
     shape = _shape_of(x)
-    is_zero = x == 0
-    zeros = _expand_back(_sum(cast(is_zero, x.dtype), axis, True), shape, axis, True)
-    nonzero_prod = _expand_back(_prod(where(is_zero, 1.0, x), axis, True), shape, axis, True)
-    return where(is_zero, where(zeros == 1.0, nonzero_prod, 0.0), where(zeros == 0.0, nonzero_prod / where(is_zero, 1.0, x), 0.0))
+    n = shape[-1]
+    lead = ((0, 0),) * (len(shape) - 1)
+
+    def shifted(y, d):  # y moved d places along the last axis, the vacated places filled with ones
+        if reverse:
+            return _pad_constant(getitem(y, (Ellipsis, slice(d, None))), lead + ((0, d),), 1.0)
+        return _pad_constant(getitem(y, (Ellipsis, slice(0, n - d))), lead + ((d, 0),), 1.0)
+
+    y = shifted(x, 1)
+    d = 1
+    while d < n:
+        y = y * shifted(y, d)
+        d *= 2
+    return y
+
+
+def _prod_others(x, axis):
+    """For each element, the product of the others along ``axis``: left exclusive product times right one.
+
+    Built from multiplications only, so its derivatives (prod's higher-order derivatives) are exact at zeros.
+    """
+    from funcad.ops.shape import transpose
+
+    shape = _shape_of(x)
+    axes = _norm_axes(axis, len(shape))
+    if _count(shape, axes) <= 1:
+        return Tensor._wrap(np.ones(shape, dtype=x.dtype))  # the empty product, a constant
+    kept = tuple(i for i in range(len(shape)) if i not in axes)
+    order = kept + axes
+    moved = transpose(x, order) if order != tuple(range(len(shape))) else x
+    flat = reshape(moved, tuple(shape[i] for i in kept) + (-1,))
+    others = _exclusive_cumprod_last(flat, reverse=False) * _exclusive_cumprod_last(flat, reverse=True)
+    others = reshape(others, tuple(shape[i] for i in order))
+    return transpose(others, tuple(int(i) for i in np.argsort(order))) if order != tuple(range(len(shape))) else others
 
 
 _prod.defvjp(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims) * _prod_others(x, axis))
