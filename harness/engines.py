@@ -35,11 +35,8 @@ GradEdit = Callable[[dict], dict] | None
 
 
 def cast_cell(cell, dtype) -> None:
-    """Cast every Parameter of ``cell`` to ``dtype`` in place, keeping identities (names, optimizer references)."""
-    dtype = np.dtype(dtype)
-    for _, p in cell.parameters_and_names():
-        if p.dtype != dtype and np.issubdtype(p.dtype, np.floating):
-            p._data = p._data.astype(dtype)  # Parameter.set_data keeps the old dtype by design; a cast must replace it
+    """Cast every float Parameter of ``cell`` to ``dtype`` in place, keeping identities (names, optimizer references)."""
+    cell.to_float(dtype)
 
 
 def _as_funcad(array, dtype) -> Tensor:

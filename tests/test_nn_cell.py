@@ -128,3 +128,35 @@ def test_deepcopy_keeps_paths_inside_and_cuts_the_owner_above():
     np.testing.assert_array_equal(np.asarray(clone.dense_relu_sequential[0].weight), np.asarray(net.dense_relu_sequential[0].weight))
     layer = copy.deepcopy(net.dense_relu_sequential[4])
     assert layer.path == "" and [p.name for p in layer.trainable_params()] == ["weight", "bias"]
+
+
+def test_to_float_converts_every_float_parameter_in_place_and_runs_in_that_dtype():
+    import torch
+
+    from nn_torch_check import assert_matches_torch
+
+    funcad.set_seed(2)
+    net = nn.SequentialCell(nn.Dense(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Dense(6, 3)).set_train()
+    net.steps = Parameter(np.zeros(2, np.int32), requires_grad=False)  # integer state keeps its dtype
+    before = dict(net.parameters_and_names())
+    assert net.to_float(funcad.float64) is net
+    after = dict(net.parameters_and_names())
+    assert {n: id(p) for n, p in after.items()} == {n: id(p) for n, p in before.items()}  # same objects, same names
+    assert {n: p.dtype for n, p in after.items()} == {**{n: np.dtype(np.float64) for n in after}, "steps": np.dtype(np.int32)}
+    del net.steps  # torch's module has no counterpart
+    module = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.ReLU(), torch.nn.Linear(6, 3)).double()
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    assert_matches_torch(net, module, x)  # float64 tolerances: every op ran in float64, the moving statistics included
+    np.testing.assert_allclose(net[1].moving_mean.asnumpy(), module[1].running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(net[1].moving_variance.asnumpy(), module[1].running_var.numpy(), rtol=1e-12)
+    assert net(x.astype(np.float32)).dtype == np.float64
+    half = nn.Dense(4, 2).to_float(funcad.float16)
+    assert half(x.astype(np.float32)).dtype == np.float16  # float inputs are cast on the way in, as MindSpore does
+    with pytest.raises(ValueError, match=r"to_float takes one of float16, float32, float64, got int32"):
+        net.to_float(funcad.int32)
+
+
+def test_set_dtype_is_refused_inside_jit():
+    p = Parameter(np.ones(2, np.float32), name="p")
+    with pytest.raises(RuntimeError, match="'p': set_dtype cannot run inside funcad.jit"):
+        funcad.jit(lambda x: p.set_dtype(np.float64) + x)(np.ones(2, np.float32))

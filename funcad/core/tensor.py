@@ -339,6 +339,13 @@ class Parameter(Tensor):
     def assign_value(self, data) -> Parameter:
         return self.set_data(data)
 
+    def set_dtype(self, dtype) -> Parameter:
+        """Convert the stored value to ``dtype`` in place (MindSpore's name); ``set_data`` keeps the dtype instead."""
+        if param_write_hook is not None:
+            raise RuntimeError(f"Parameter {self.name!r}: set_dtype cannot run inside funcad.jit; convert before compiling")
+        self._data = self._data.astype(np.dtype(dtype), copy=False)
+        return self
+
     @property
     def data(self) -> Parameter:
         return self

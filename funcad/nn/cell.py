@@ -7,7 +7,10 @@ import copy
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
-from funcad.core.tensor import Parameter
+import numpy as np
+
+from funcad.core.tensor import Parameter, Tensor
+from funcad.ops.shape import cast
 
 
 class Cell:
@@ -105,8 +108,30 @@ class Cell:
     def construct(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define construct()")
 
+    _input_dtype = None  # set by to_float: floating-point inputs are cast to it on the way in
+
     def __call__(self, *args, **kwargs):
+        if self._input_dtype is not None:
+            args = tuple(_cast_float(a, self._input_dtype) for a in args)
         return self.construct(*args, **kwargs)
+
+    def to_float(self, dst_type) -> Cell:
+        """Run this Cell in ``dst_type`` (float16, float32 or float64): every floating-point Parameter below it
+        (weights, biases, BatchNorm's moving statistics) is converted in place, keeping its identity and name,
+        and floating-point array inputs of this Cell are cast to ``dst_type`` when it is called.
+
+        MindSpore's ``to_float`` casts the inputs and parameters as the Cell runs and keeps the stored ones;
+        funcad converts the stored parameters, so gradients and optimizer updates happen in ``dst_type`` too.
+        Build the optimizer after converting: its moments take the parameters' dtype when it is created.
+        """
+        dtype = np.dtype(dst_type)
+        if dtype not in _FLOAT_TYPES:
+            raise ValueError(f"{self._where()}: to_float takes one of {', '.join(t.name for t in _FLOAT_TYPES)}, got {dtype.name}")
+        for _, p in self.parameters_and_names():
+            if np.issubdtype(p.dtype, np.floating):
+                p.set_dtype(dtype)
+        object.__setattr__(self, "_input_dtype", dtype)
+        return self
 
     def set_train(self, mode: bool = True) -> Cell:
         for _, cell in self.cells_and_names():
@@ -181,6 +206,16 @@ class Cell:
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + (")" if len(lines) == 1 else "\n)")
+
+
+_FLOAT_TYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _cast_float(value, dtype: np.dtype):
+    """``value`` in ``dtype`` when it is a floating-point array or Tensor of another precision; else unchanged."""
+    if isinstance(value, (Tensor, np.ndarray)) and np.issubdtype(value.dtype, np.floating) and value.dtype != dtype:
+        return cast(value, dtype)
+    return value
 
 
 class SequentialCell(Cell):
