@@ -3,6 +3,10 @@
 A report is written whole or not at all: everything goes to a temporary directory next to the target, which is
 renamed into place at the end; a ``latest`` symlink beside it is then switched atomically to the new report.
 The Markdown and the HTML come from one list of blocks, so they always say the same thing.
+
+metrics.csv holds the tidy rows (``TIDY_COLUMNS``); metrics.json holds the run's options, environment and
+verdict (``run``), the summary rows (``summary``, one record per case and dtype) and the same tidy rows as
+``{"columns": [...], "rows": [[...], ...]}``: ``pd.DataFrame(m["rows"], columns=m["columns"])`` rebuilds them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import pandas as pd
 from harness import plots
 from harness.runner import VERDICT_TEXT, CaseResult, RunResult
 
-TIDY_COLUMNS = ["case", "dtype", "section", "item", "step", "metric", "value"]
+#: One row per measured quantity; ``value`` holds numbers (booleans as 0/1), ``text`` the non-numeric ones
+#: (verdicts, shapes, element indices, parameter names), so ``value`` parses as a float column.
+TIDY_COLUMNS = ["case", "dtype", "section", "item", "step", "metric", "value", "text"]
 
 
 class ReportError(OSError):
@@ -45,8 +51,11 @@ def _melt(frame: pd.DataFrame, case: str, section: str, item: str | None, ids: l
         df["step"] = None
     keep = ["case", "dtype", "section", "item", "step"]
     values = [c for c in df.columns if c not in keep + ids]
-    long = df.melt(id_vars=keep, value_vars=values, var_name="metric", value_name="value")
-    return long[TIDY_COLUMNS]
+    long = df.melt(id_vars=keep, value_vars=values, var_name="metric", value_name="raw")
+    numeric = long["raw"].map(lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, str))
+    long["value"] = long["raw"].where(numeric).astype(float)
+    long["text"] = long["raw"].where(~numeric & long["raw"].notna()).astype(object)
+    return long.loc[long["value"].notna() | long["text"].notna(), TIDY_COLUMNS]  # no row for what was not measured
 
 
 def tidy(run: RunResult) -> pd.DataFrame:
@@ -65,7 +74,9 @@ def tidy(run: RunResult) -> pd.DataFrame:
             _melt(timings.drop(columns=["phase", "engine"]) if len(timings) else timings, r.case, "speed", None, []),
         ]
     parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TIDY_COLUMNS)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TIDY_COLUMNS)
+    out["step"] = pd.to_numeric(out["step"]).astype("Int64")
+    return out
 
 
 # -- formatting ---------------------------------------------------------------------------------------------------------
@@ -96,6 +107,7 @@ def summary_table(s: pd.DataFrame) -> pd.DataFrame:
         "loss divergence (max rel)": s["loss_max_rel_div"].map(fmt),
         "first divergent step": s["first_divergent_step"].map(lambda v: "-" if v is None or pd.isna(v) else str(int(v))),
         "final param diff": s["final_param_max_abs"].map(fmt) + " (" + s["worst_final_param"].astype(str) + ")",
+        "NaN/Inf": s["nonfinite_events"].map(lambda v: str(int(v)) if v else "-") if "nonfinite_events" in s else "-",
         "speed funcad/torch": s["speed_ratio"].map(fmt),
         "speed jit/torch": s["jit_speed_ratio"].map(fmt),
     })
@@ -266,8 +278,16 @@ def default_dir(root: Path, cases: list[str]) -> Path:
 
 
 def _json_safe(value):
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None if math.isnan(value) else str(value)
+    """JSON has no NaN/Inf (NaN -> null, Inf -> "inf"); floats keep 9 significant digits, as in the CSV."""
+    if value is pd.NA or value is None:
+        return None
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isnan(value) or math.isinf(value):
+            return None if math.isnan(value) else str(value)
+        return float(f"{value:.9g}")
     return value
 
 
@@ -290,8 +310,9 @@ def write(run: RunResult, target: Path) -> Path:
                            | {"faults": [vars(f) for f in run.options.faults]},
                            "environment": run.environment, "seconds": run.seconds, "passed": run.passed},
                    "summary": [{k: _json_safe(v) for k, v in row.items()} for row in run.summary().to_dict(orient="records")],
-                   "metrics": [{k: _json_safe(v) for k, v in row.items()} for row in metrics.to_dict(orient="records")]}
-        (tmp / "metrics.json").write_text(json.dumps(payload, default=str))
+                   "metrics": {"columns": list(metrics.columns),
+                               "rows": [[_json_safe(v) for v in row] for row in metrics.itertuples(index=False)]}}
+        (tmp / "metrics.json").write_text(json.dumps(payload, default=str, separators=(",", ":")))
         os.chmod(tmp, 0o755)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))

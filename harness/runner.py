@@ -96,6 +96,8 @@ class RunOptions:
             raise ValueError(f"mode must be free or lockstep, got {self.mode!r}")
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
 
     @property
     def dtypes(self) -> tuple[str, ...]:

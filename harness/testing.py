@@ -43,7 +43,7 @@ def assert_parity(funcad_cell, torch_module, data, steps: int = 3, **kwargs) -> 
         for row in failures.to_dict(orient="records"):
             keys = ("dtype", "parameter", "step", "worst_index", "where", "side")
             present = [k for k in keys if k in row and row[k] is not None and row[k] == row[k]]
-            where = ", ".join(f"{k} {row[k]}" for k in present)
+            where = ", ".join(f"{k} {int(row[k]) if k == 'step' else row[k]}" for k in present)
             values = ", ".join(f"{k} {row[k]:.6g}" for k in ("max_abs", "funcad_value", "torch_value", "funcad_loss", "torch_loss")
                                if k in row and isinstance(row[k], float) and row[k] == row[k])
             lines.append(f"  {row['table']}: {where}: {values or row.get('what', '')}")

@@ -38,6 +38,9 @@ def test_bad_flags_exit_2(capsys):
     assert cli.main(["run", "--dtype", "float16"]) == 2
     assert cli.main(["frobnicate"]) == 2
     assert cli.main(["run", "tutorial", "--plant", "funcad:grad"]) == 2
+    assert cli.main(["run", "tutorial", "--batch-size", "0"]) == 2
+    assert "batch size must be >= 1, got 0" in capsys.readouterr().err
+    assert not Path("reports").exists()
 
 
 def test_passing_run_exits_0_and_writes_a_report(capsys):
@@ -136,6 +139,8 @@ def test_nan_still_writes_the_report_and_fails(capsys):
     assert cli.main(["run", "tutorial", *FAST, "--plant", "funcad:param:b:1:1:nan", "--out", "reports/nan"]) == 1
     md = Path("reports/nan/report.md").read_text()
     assert "### Non-finite values (NaN/Inf)" in md and "| float32 | 1 | funcad | b | non-finite value after the update |" in md
+    out = capsys.readouterr().out
+    assert "NaN/Inf" in out and "some verdicts FAIL" in out  # the console summary counts them too
 
 
 def test_progress_bar_redraws_in_place_on_a_tty():

@@ -36,7 +36,14 @@ def test_report_files_exist_and_parse(written):
     assert set(grads["item"]) == {"w", "b", "linear.weight", "linear.bias"}
     saved = json.loads((target / "metrics.json").read_text())
     assert saved["run"]["passed"] is True and [r["case"] for r in saved["summary"]] == ["tutorial", "tutorial", "logreg", "logreg"]
-    assert len(saved["metrics"]) == len(csv)
+    assert csv["value"].dtype == float and csv["step"].dropna().eq(csv["step"].dropna().round()).all()
+    verdicts = csv[csv["metric"] == "verdict"]
+    assert verdicts["value"].isna().all() and set(verdicts["text"]) <= {"pass", "noise", "fail"}
+    rebuilt = pd.DataFrame(saved["metrics"]["rows"], columns=saved["metrics"]["columns"])
+    assert list(rebuilt.columns) == report.TIDY_COLUMNS and len(rebuilt) == len(csv)
+    both = rebuilt["value"].notna()
+    assert both.sum() == csv["value"].notna().sum()
+    assert (rebuilt.loc[both, "value"].astype(float) - csv.loc[both, "value"]).abs().max() == 0.0
     md = (target / "report.md").read_text()
     assert "| case | dtype | verdict |" in md and "## tutorial" in md and "## logreg" in md and "Known semantic differences" in md
 
