@@ -132,7 +132,6 @@ def test_deepcopy_keeps_paths_inside_and_cuts_the_owner_above():
 
 def test_to_float_converts_every_float_parameter_in_place_and_runs_in_that_dtype():
     import torch
-
     from nn_torch_check import assert_matches_torch
 
     funcad.set_seed(2)

@@ -14,6 +14,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
+from test_jit_ops import CASES as EVERY_OP  # one case per public op, shared with the jit equality tests
+from test_jit_ops import NOT_DIFFERENTIABLE
 
 import funcad
 from funcad import ops
@@ -562,3 +564,10 @@ def test_shape_ops_over_drawn_shapes(data, shape, seed):
     ]
     for fc, th in cases:
         compare(lambda t, fc=fc: fc(t if isinstance(t, funcad.Tensor) else funcad.Tensor(t)), th, [x], seed=seed)
+
+
+@pytest.mark.parametrize("name", sorted(set(EVERY_OP) - NOT_DIFFERENTIABLE - {"stop_gradient"}))
+def test_every_op_to_third_order_in_both_modes(name):
+    """grad(grad(grad(f))) and its forward-mode twin for every op in funcad.ops, against finite differences in float64."""
+    fn, args = EVERY_OP[name]
+    check_grads(lambda *xs: ops.cast(fn(*xs), np.float64), [np.asarray(a, np.float64) for a in args], order=3, modes=("rev", "fwd"))
