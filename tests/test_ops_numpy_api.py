@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import funcad
 from funcad import ops
 from funcad.testing import assert_close
 
@@ -68,3 +69,33 @@ def test_numpy_style_calls_match_numpy(name):
 def test_concat_matches_numpy():
     assert_close(ops.concat([X, X], axis=1), np.concatenate([X, X], axis=1))
     assert_close(ops.concatenate([X, X], axis=-1), np.concatenate([X, X], axis=-1))
+
+
+COMPARISONS = "equal not_equal less less_equal greater greater_equal".split()
+LOGICAL = "logical_and logical_or logical_xor".split()
+
+
+def test_comparisons_and_logical_ops_match_numpy_with_broadcasting():
+    a, b = np.round(X * 2), np.round(X[0, :, :1] * 2)  # (2, 3, 4) against (3, 1), with ties
+    for name in COMPARISONS + LOGICAL:
+        got = getattr(ops, name)(a, b)
+        assert got.dtype == np.bool_
+        np.testing.assert_array_equal(np.asarray(got), getattr(np, name)(a, b), err_msg=name)
+    np.testing.assert_array_equal(np.asarray(ops.logical_not(a)), np.logical_not(a))
+    special = np.array([np.nan, np.inf, -np.inf, 1.0])
+    for name in ("isnan", "isinf", "isfinite"):
+        np.testing.assert_array_equal(np.asarray(getattr(ops, name)(special)), getattr(np, name)(special), err_msg=name)
+
+
+def test_comparisons_and_rounding_carry_no_gradient():
+    x = X[0]
+    grad = funcad.grad(lambda x: ops.sum(ops.where(ops.greater(x, 0.0), x * x, ops.negative(x))))(x)
+    assert_close(grad, np.where(x > 0, 2 * x, -1.0))  # the mask is a constant: only the chosen branch differentiates
+    for step in (lambda x: ops.cast(ops.less(x, 0.0), x.dtype), ops.floor, ops.ceil, lambda x: ops.round(x, decimals=1)):
+        assert_close(funcad.grad(lambda x, step=step: ops.sum(step(x) * 3.0))(x), np.zeros_like(x))
+
+
+def test_round_and_take_along_axis_take_numpy_keywords():
+    assert_close(ops.round(X, decimals=2), np.round(X, decimals=2))
+    idx = np.argsort(X, axis=-1)
+    assert_close(ops.take_along_axis(X, idx), np.take_along_axis(X, idx, axis=-1))  # numpy's default axis=-1

@@ -309,8 +309,8 @@ _clip.defjvp(
 # -- no gradient ---------------------------------------------------------------------------------
 def _constant_op(name, fn):
     @primitive
-    def op(*args):
-        return fn(*args)
+    def op(*args, **kwargs):  # kwargs are numpy's static options, e.g. round's decimals
+        return fn(*args, **kwargs)
 
     op.name = name
     op.__doc__ = f"numpy.{fn.__name__}; its output is a constant (no gradient)."

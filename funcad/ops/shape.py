@@ -385,7 +385,7 @@ _add_along.defvjp(lambda c, ans, g, indices, axis, shape: _take_along(c, indices
 _add_along.defjvp(lambda t, ans, g, indices, axis, shape: _add_along(t, indices, axis, shape))
 
 
-def take_along_axis(x, indices, axis: int | None):
+def take_along_axis(x, indices, axis: int | None = -1):
     """numpy.take_along_axis; repeated indices accumulate their gradients. ``indices`` may be traced by funcad.jit."""
     idx = indices if isinstance(indices, Tracer) else np.asarray(indices)
     if not np.issubdtype(idx.dtype, np.integer):
