@@ -108,7 +108,10 @@ def _run(args) -> int:
             _check_device(args.device)
     except (ValueError, DataError) as exc:
         return _error(str(exc))
-    target = Path(args.out) if args.out else report.default_dir(REPORTS_ROOT, names)
+    try:
+        target = report.check_target(Path(args.out) if args.out else report.default_dir(REPORTS_ROOT, names))
+    except report.ReportError as exc:
+        return _error(f"--out {args.out}: {exc}")
     try:
         _check_writable(target.parent)
     except OSError as exc:

@@ -291,9 +291,24 @@ def _json_safe(value):
     return value
 
 
+def check_target(target: Path) -> Path:
+    """``target`` made absolute; ReportError unless it is new, empty or an earlier report (which a rewrite replaces whole).
+
+    Anything else (a file, a link, a directory without report.md and metrics.json) would be deleted by the
+    replacement, so it is refused.
+    """
+    target = Path(os.path.abspath(target))
+    if target.is_symlink():
+        raise ReportError(f"{target} is a symbolic link; give the report directory itself")
+    earlier_report = target.is_dir() and (not os.listdir(target) or {"report.md", "metrics.json"} <= set(os.listdir(target)))
+    if target.exists() and not earlier_report:
+        raise ReportError(f"{target} exists and is not a report directory (writing the report would replace it); choose another directory")
+    return target
+
+
 def write(run: RunResult, target: Path) -> Path:
-    """Write the report into ``target`` (replacing it whole) and point ``latest`` beside it there; raises ReportError."""
-    target = Path(target)
+    """Write the report into ``target`` (replacing an earlier report there whole) and point ``latest`` beside it; raises ReportError."""
+    target = check_target(target)
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -82,8 +82,20 @@ def test_unreadable_data_dir_exits_2_without_a_report(capsys):
 def test_unwritable_out_dir_exits_2_and_leaves_nothing(capsys):
     Path("blocker").write_text("a file, not a directory")
     assert cli.main(["run", "tutorial", *FAST, "--out", "blocker/report"]) == 2
-    assert "cannot write a report in blocker" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot write a report in" in err and "blocker" in err
     assert sorted(os.listdir(".")) == ["blocker"]
+
+
+def test_out_never_replaces_something_that_is_not_a_report(capsys):
+    Path("mine").mkdir()
+    Path("mine/notes.txt").write_text("keep me")
+    Path("afile").write_text("keep me too")
+    for out in ("mine", "afile"):
+        assert cli.main(["run", "tutorial", *FAST, "--out", out]) == 2
+        assert "exists and is not a report directory" in capsys.readouterr().err
+    assert Path("mine/notes.txt").read_text() == "keep me" and Path("afile").read_text() == "keep me too"
+    assert sorted(os.listdir(".")) == ["afile", "mine"]
 
 
 def test_bench_dispatches_to_harness_bench(monkeypatch, capsys):
