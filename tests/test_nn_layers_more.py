@@ -124,6 +124,11 @@ def test_dropout_scales_kept_values_and_is_identity_in_eval():
     assert abs(kept.mean() - 0.7) < 0.02
     g = np.asarray(funcad.grad(lambda a: funcad.ops.sum(cell(a)))(x))
     assert set(np.unique(g)) <= {0.0, 1 / 0.7}
+    funcad.set_seed(4)
+    first, second = np.asarray(cell(x)), np.asarray(cell(x))
+    funcad.set_seed(4)
+    np.testing.assert_array_equal(np.asarray(cell(x)), first)  # the same seed gives the same sequence of masks
+    assert not np.array_equal(first, second)
     assert nn.Dropout(keep_prob=0.9).p == pytest.approx(0.1)
     with pytest.raises(ValueError, match="drop probability"):
         nn.Dropout(1.0)
