@@ -156,6 +156,15 @@ def test_op_with_traced_integer_inputs_matches_eager(name):
     assert jitted.trace_count == 1
 
 
+def test_traced_embedding_indices_are_range_checked_when_the_program_runs():
+    lookup = jit(lambda w, i: ops.embedding(i, w))
+    lookup(Y, np.array([0, 2]))
+    for bad in (np.array([0, 3]), np.array([-1, 0])):  # numpy alone would wrap -1 around to the last row
+        with pytest.raises(IndexError, match=r"funcad.ops.embedding: indices must lie in \[0, 3\)"):
+            lookup(Y, bad)
+    assert lookup.trace_count == 1
+
+
 def test_traced_one_hot_needs_num_classes():
     with pytest.raises(ValueError, match="one_hot.*num_classes"):
         jit(lambda i: ops.one_hot(i))(LABELS)

@@ -11,9 +11,20 @@ from funcad.ops.math import not_equal
 from funcad.ops.shape import _shape_of, cast, reshape
 
 
+def _check_range(indices, num_rows: int) -> None:
+    """Indices in [0, num_rows): numpy would wrap negative ones around silently."""
+    if indices.size and (indices.min() < 0 or indices.max() >= num_rows):
+        raise IndexError(f"funcad.ops.embedding: indices must lie in [0, {num_rows}) for a table of {num_rows} rows, "
+                         f"got values in [{indices.min()}, {indices.max()}]")
+
+
 @primitive
 def _lookup(weight, indices, padding_idx):
-    """weight[indices]; ``padding_idx`` only matters to the derivative: that row's entries have none."""
+    """weight[indices]; ``padding_idx`` only matters to the derivative: that row's entries have none.
+
+    The range check here is what guards indices traced by funcad.jit, known only when the program runs.
+    """
+    _check_range(indices, weight.shape[0])
     return xp.take(weight, indices, axis=0)
 
 
@@ -47,7 +58,7 @@ def embedding(indices, weight, padding_idx: int | None = None):
     """Rows of ``weight`` (num_embeddings, dim) at integer ``indices`` of any shape -> indices.shape + (dim,).
 
     Gradients of repeated indices add up in their row; the ``padding_idx`` row gets no gradient (as torch).
-    Indices traced by ``funcad.jit`` are range-checked only when the program runs (numpy's IndexError).
+    Indices traced by ``funcad.jit`` are range-checked when the program runs.
     """
     ws = _shape_of(weight)
     if len(ws) != 2:
@@ -55,8 +66,8 @@ def embedding(indices, weight, padding_idx: int | None = None):
     idx = indices if isinstance(indices, Tracer) else np.asarray(indices)
     if not np.issubdtype(idx.dtype, np.integer):
         raise TypeError(f"funcad.ops.embedding: indices must be integers, got {idx.dtype}{list(idx.shape)}")
-    if not isinstance(idx, Tracer) and idx.size and (idx.min() < 0 or idx.max() >= ws[0]):
-        raise IndexError(f"funcad.ops.embedding: indices must lie in [0, {ws[0]}) for weight {ws}, got values in [{idx.min()}, {idx.max()}]")
+    if not isinstance(idx, Tracer):
+        _check_range(idx, ws[0])  # before the op, so the error is not wrapped in the primitive's
     if padding_idx is not None:
         if not -ws[0] <= padding_idx < ws[0]:
             raise ValueError(f"funcad.ops.embedding: padding_idx {padding_idx} out of range for {ws[0]} embeddings")
