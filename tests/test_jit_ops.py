@@ -165,6 +165,15 @@ def test_traced_embedding_indices_are_range_checked_when_the_program_runs():
     assert lookup.trace_count == 1
 
 
+def test_traced_class_targets_are_range_checked_when_the_program_runs():
+    loss = jit(lambda x, t: ops.cross_entropy(x, t, label_smoothing=0.1))
+    loss(Y, TARGETS)
+    for bad in (np.array([0, 4, 1]), np.array([0, -2, 1])):
+        with pytest.raises(IndexError, match=r"target values must lie in \[0, 4\) or equal ignore_index"):
+            loss(Y, bad)
+    assert loss.trace_count == 1
+
+
 def test_traced_one_hot_needs_num_classes():
     with pytest.raises(ValueError, match="one_hot.*num_classes"):
         jit(lambda i: ops.one_hot(i))(LABELS)

@@ -571,3 +571,18 @@ def test_every_op_to_third_order_in_both_modes(name):
     """grad(grad(grad(f))) and its forward-mode twin for every op in funcad.ops, against finite differences in float64."""
     fn, args = EVERY_OP[name]
     check_grads(lambda *xs: ops.cast(fn(*xs), np.float64), [np.asarray(a, np.float64) for a in args], order=3, modes=("rev", "fwd"))
+
+
+@pytest.mark.parametrize("loss", [ops.cross_entropy, ops.nll_loss])
+def test_class_targets_out_of_range_are_errors_unless_ignored(loss):
+    x = np.zeros((3, 4))
+    name = loss.__name__
+    for bad in ([0, -3, 1], [0, 4, 1]):  # numpy would wrap -3 around to class 1
+        with pytest.raises(IndexError, match=rf"funcad.ops.{name}: target values must lie in \[0, 4\) or equal ignore_index=-100, got \[{bad[1]}\]"):
+            loss(x, np.array(bad))
+    logits = np.random.default_rng(3).standard_normal((3, 4))
+    target = np.array([2, -1, 0])  # -1 as the ignored class, as torch allows
+    ours = loss(logits if loss is ops.cross_entropy else ops.log_softmax(logits, axis=1), target, ignore_index=-1)
+    theirs = (TF.cross_entropy if loss is ops.cross_entropy else TF.nll_loss)(
+        torch.tensor(logits if loss is ops.cross_entropy else np.asarray(ops.log_softmax(logits, axis=1))), torch.tensor(target), ignore_index=-1)
+    assert_close(ours, theirs.numpy(), rtol=1e-12)

@@ -84,7 +84,15 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  
 
 @primitive
 def _pick(logp, target):
-    """logp[n, target[n], ...] along the class axis 1."""
+    """logp[n, target[n], ...] along the class axis 1 (ignored targets already replaced by a valid class).
+
+    The range check guards targets traced by funcad.jit, known only when the program runs; numpy alone
+    would wrap a negative class around.
+    """
+    num_classes = logp.shape[1]
+    if target.size and (target.min() < 0 or target.max() >= num_classes):
+        raise IndexError(f"funcad.ops.nll_loss: target values must lie in [0, {num_classes}) or equal ignore_index, "
+                         f"got values in [{target.min()}, {target.max()}]")
     return xp.squeeze(xp.take_along_axis(logp, xp.expand_dims(target, 1), axis=1), 1)
 
 
@@ -103,7 +111,7 @@ _place.defvjp(lambda g, ans, gg, target, num_classes: _pick(g, target))
 _place.defjvp(lambda t, ans, gg, target, num_classes: _place(t, target, num_classes))
 
 
-def _check_classes(op: str, input_shape: tuple, target, num_classes: int):
+def _check_classes(op: str, input_shape: tuple, target, ignore_index: int):
     """The target as an array, or as given when it is a traced value (under jit only its shape is known)."""
     t = target if isinstance(target, Tracer) else np.asarray(target)
     if not np.issubdtype(t.dtype, np.integer):
@@ -111,6 +119,11 @@ def _check_classes(op: str, input_shape: tuple, target, num_classes: int):
     expected = input_shape[:1] + input_shape[2:]
     if tuple(t.shape) != expected:
         raise ValueError(f"funcad.ops.{op}: target shape {tuple(t.shape)} does not match input shape {input_shape} (expected {expected})")
+    if not isinstance(t, Tracer):
+        bad = ((t < 0) | (t >= input_shape[1])) & (t != ignore_index)
+        if bad.any():
+            raise IndexError(f"funcad.ops.{op}: target values must lie in [0, {input_shape[1]}) or equal ignore_index={ignore_index}, "
+                             f"got {t[bad][:5].tolist()}")
     return t
 
 
@@ -143,7 +156,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
         return _as_batch_of_one(nll_loss, input, target, reduction, weight, ignore_index, reduction)
     if len(shape) < 2:
         raise ValueError(f"funcad.ops.nll_loss: input must be (N, C, ...), got shape {shape}")
-    t = _check_classes("nll_loss", shape, target, shape[1])
+    t = _check_classes("nll_loss", shape, target, ignore_index)
     if isinstance(t, Tracer):
         return _traced_nll(input, t, weight, ignore_index, reduction)
     valid = t != ignore_index
@@ -157,13 +170,12 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
 
 
-def _smoothing_term(logp, target, weight, ignore_index: int, reduction: str):
+def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):
     """-sum over classes of (weighted) log-probabilities per valid sample, reduced as the nll term is.
 
     The validity mask and the counts are computed by ops, so a target traced by ``funcad.jit`` works too.
     """
     shape = _shape_of(logp)
-    t = _check_classes("cross_entropy", shape, target, shape[1])
     valid = not_equal(t, ignore_index)
     valid_f = cast(valid, logp.dtype)
     w = 1.0 if weight is None else reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
@@ -189,10 +201,11 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     logp = log_softmax(input, axis=1)
     target_dtype = np.asarray(target).dtype if not isinstance(target, Tensor) else target.dtype
     if np.issubdtype(target_dtype, np.integer):
-        nll = nll_loss(logp, target, weight, ignore_index, reduction)
+        t = _check_classes("cross_entropy", shape, target, ignore_index)  # errors under this op's name, not nll_loss's
+        nll = nll_loss(logp, t, weight, ignore_index, reduction)
         if label_smoothing == 0.0:
             return nll
-        return nll * (1.0 - label_smoothing) + _smoothing_term(logp, target, weight, ignore_index, reduction) * (label_smoothing / num_classes)
+        return nll * (1.0 - label_smoothing) + _smoothing_term(logp, t, weight, ignore_index, reduction) * (label_smoothing / num_classes)
     if _shape_of(target) != shape:
         raise ValueError(f"funcad.ops.cross_entropy: probability target shape {_shape_of(target)} does not match input shape {shape}")
     if label_smoothing:
