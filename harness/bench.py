@@ -10,8 +10,8 @@ the medians and interquartile ranges are reported with the ratios the targets ar
 - BLAS floor: the matrix products one jitted step performs (recorded from ``numpy.matmul`` calls,
   so the im2col products inside the convolutions count too), replayed alone on arrays of the same
   shapes and memory layouts into preallocated outputs. No engine on this machine beats it.
-- Memory: peak resident set size of 100 steps of mlp batch 256, funcad jit and torch eager, each
-  in a fresh process that imports only what that engine needs.
+- Memory: peak resident set size of 100 steps of mlp batch 256, funcad eager, funcad jit and torch
+  eager, each in a fresh process that imports only what that engine needs.
 - Threads are fixed for torch and numpy's BLAS alike, and recorded. ``--threads both`` (the default on a
   machine with several cores) measures every case at 1 thread and at all cores, and the targets compare
   each engine at its best setting; ``--threads N`` measures N only. When the load average already
@@ -214,8 +214,7 @@ def _case_engines(case_name: str, batch_size, use_torch_compile: bool) -> tuple[
 
 
 # -- memory ----------------------------------------------------------------------------------------------------------
-_MEMORY_PROBE = {
-    "funcad jit": """
+_FUNCAD_PROBE = """
 import numpy as np, funcad
 from funcad import nn
 from harness.models import QuickstartMLP
@@ -225,10 +224,12 @@ opt = nn.SGD(net.trainable_params(), 1e-2); loss_fn = nn.CrossEntropyLoss()
 def forward_fn(x, y):
     logits = net(x); return loss_fn(logits, y), logits
 grad_fn = funcad.value_and_grad(forward_fn, None, opt.parameters, has_aux=True)
-@funcad.jit
-def train_step(x, y):
+{decorator}def train_step(x, y):
     (loss, _), grads = grad_fn(x, y); opt(grads); return loss
-""",
+"""
+_MEMORY_PROBE = {
+    "funcad eager": _FUNCAD_PROBE.format(decorator=""),
+    "funcad jit": _FUNCAD_PROBE.format(decorator="@funcad.jit\n"),
     "torch eager": """
 import numpy as np, torch
 from torch_ref.models import QuickstartMLP
@@ -564,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     env |= {f"threads, setting {t}": line for t, line in thread_lines.items()}
     memory = None
     if not args.no_memory:
-        memory = {e: peak_memory(e, settings[-1]) for e in ("funcad jit", "torch eager")}
+        memory = {e: peak_memory(e, settings[-1]) for e in _MEMORY_PROBE}
     header, rows, records = build_table(results)
     best_header, best_rows = best_table(results)
     setting_text = " and ".join(str(t) for t in settings)
