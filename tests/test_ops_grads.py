@@ -270,6 +270,12 @@ def test_norm_gradient_at_zero_is_zero():
     assert_close(g, np.zeros(3))
 
 
+@pytest.mark.parametrize("ord_", [0.5, 1.5, 3])
+def test_p_norm_gradients_at_zero_entries_and_zero_rows_match_torch(ord_):
+    x = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, -2.0]])  # an all-zero row, and a zero entry (p < 1: infinite slope there)
+    compare(lambda t: ops.norm(t, ord=ord_, axis=1), lambda t: torch.linalg.vector_norm(t, ord=ord_, dim=1), [x], fd=False)
+
+
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])
 def test_cumsum(axis):
     x = np.random.default_rng(3).standard_normal((3, 4))

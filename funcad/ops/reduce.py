@@ -207,7 +207,7 @@ def _two_norm(x, axis, keepdims):
 
 def _vector_norm(x, ord, axis, keepdims):
     from funcad.ops.math import abs as _abs
-    from funcad.ops.math import not_equal, power
+    from funcad.ops.math import not_equal
 
     if ord is None or ord == 2:
         return _two_norm(x, axis, keepdims)
@@ -222,7 +222,15 @@ def _vector_norm(x, ord, axis, keepdims):
     if isinstance(ord, str):
         raise ValueError(f"funcad.ops.norm: ord {ord!r} is a matrix norm; vectors take a number")
     p = float(ord)
-    return power(_sum(power(_abs(x), p), axis, keepdims), 1.0 / p)
+    return _safe_power(_sum(_safe_power(_abs(x), p), axis, keepdims), 1.0 / p)
+
+
+def _safe_power(a, p: float):
+    """a ** p for a >= 0, with 0 (not inf or nan) as the derivative where a == 0: torch's choice for p-norms at zeros."""
+    from funcad.ops.math import power
+
+    positive = a > 0
+    return where(positive, power(where(positive, a, 1.0), p), 0.0)
 
 
 def _matrix_norm(x, ord, axes, keepdims):
