@@ -171,7 +171,9 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
     out.append(("h3", "Parameters after the last step"))
     out.append(("table", _table(r.final_params, GRAD_COLUMNS)))
     if len(r.timings):
-        out.append(("h3", "Speed (float32, median of interleaved rounds after warm-up)"))
+        threads = int(r.timings["threads"].iloc[0]) if "threads" in r.timings else None
+        out.append(("h3", f"Speed ({r.timings['dtype'].iloc[0]}, median of interleaved rounds after warm-up"
+                          + (f", torch intra-op threads {threads})" if threads else ")")))
         ms = r.timings.assign(median_ms=r.timings["median_s"] * 1e3, iqr_ms=r.timings["iqr_s"] * 1e3)
         out.append(("table", _table(ms, {"phase": "phase", "engine": "engine", "median_ms": "median ms", "iqr_ms": "IQR ms", "rounds": "rounds",
                                          "number": "calls/sample", "ratio_vs_torch": "ratio vs torch"})))

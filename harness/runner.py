@@ -268,6 +268,9 @@ class _Run:
                                             "torch_f32_err": noise, "verdict": judge(within, cross, noise)})
 
     def time(self) -> tuple[pd.DataFrame, list[str]]:
+        import torch
+
+        threads = torch.get_num_threads()  # numpy's BLAS runs with the same count under the CLI's fixed_threads
         pair = self.pairs[self.dtypes[0]]
         rows, notes = [], []
         f, t = pair.funcad, pair.torch
@@ -288,7 +291,8 @@ class _Run:
             measured = timing.interleaved(callables, budget_s=self.options.time_budget_s)
             torch_median = measured["torch"]["median_s"]
             for engine, m in measured.items():
-                rows.append({"dtype": pair.dtype, "phase": phase, "engine": engine, **m, "ratio_vs_torch": m["median_s"] / torch_median})
+                rows.append({"dtype": pair.dtype, "phase": phase, "engine": engine, **m, "ratio_vs_torch": m["median_s"] / torch_median,
+                             "threads": threads})
             self.tick(f"timed {phase}")
         return pd.DataFrame(rows), notes
 
