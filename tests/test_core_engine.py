@@ -166,3 +166,16 @@ def test_a_tracer_leaked_from_a_finished_grad_acts_as_its_value():
     # Same nesting depth as the finished transform: its stale tracer must not capture this gradient.
     assert_close(funcad.grad(lambda y: ops.sum(stale * y))(np.array([1.0, 1.0])), np.array([2.0, 6.0]))
     assert_close(funcad.jvp(lambda y: stale * y, (np.array([1.0, 1.0]),), (np.array([1.0, 0.0]),))[1], np.array([2.0, 0.0]))
+
+
+def test_set_seed_takes_non_negative_ints_and_resets_every_draw():
+    funcad.set_seed(9)
+    first = (np.asarray(funcad.nn.initializer("normal", (3,))), np.asarray(ops.dropout(np.ones(8), 0.5)), funcad.get_seed())
+    funcad.set_seed(9)
+    again = (np.asarray(funcad.nn.initializer("normal", (3,))), np.asarray(ops.dropout(np.ones(8), 0.5)), funcad.get_seed())
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="non-negative"):
+        funcad.set_seed(-1)
+    with pytest.raises(TypeError, match="int, got float"):
+        funcad.set_seed(1.5)

@@ -9,6 +9,8 @@ sequence eager execution draws after the same ``set_seed``.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from funcad.core.tensor import Parameter
@@ -21,7 +23,9 @@ random_key = Parameter(np.zeros(2, np.uint64), name="funcad.random_key", require
 def set_seed(seed: int) -> None:
     """Reset the generator used by initialisers and shuffling, and the key random ops draw from."""
     global _rng, _seed
-    if int(seed) < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"funcad.set_seed: seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
         raise ValueError(f"funcad.set_seed: seed must be a non-negative integer, got {seed}")
     _seed = int(seed)
     _rng = np.random.default_rng(_seed)
