@@ -7,7 +7,7 @@ import pytest
 
 import funcad
 from funcad.nn import initializer
-from funcad.nn.initializer import HeNormal, HeUniform, Normal, TruncatedNormal, Uniform, XavierNormal, XavierUniform
+from funcad.nn.initializer import HeNormal, HeUniform, Normal, One, TruncatedNormal, Uniform, XavierNormal, XavierUniform, Zero
 
 
 def test_same_seed_same_values_and_dtype():
@@ -57,8 +57,21 @@ def test_constants_names_and_arrays():
     assert np.abs(t).max() <= 1.0
 
 
+def test_names_are_case_insensitive_aliases_or_class_names_as_mindspore_accepts_them():
+    for names, cls in ((("zeros", "Zero", "ZEROS"), Zero), (("ones", "One"), One), (("he_uniform", "HeUniform"), HeUniform),
+                       (("xavier_uniform", "XavierUniform"), XavierUniform), (("normal", "Normal"), Normal), (("uniform", "Uniform"), Uniform)):
+        values = []
+        for name in names:
+            funcad.set_seed(3)
+            values.append(np.asarray(initializer(name, (4, 3))))
+        funcad.set_seed(3)
+        expected = np.asarray(initializer(cls(), (4, 3)))
+        for name, v in zip(names, values):
+            np.testing.assert_array_equal(v, expected, err_msg=name)
+
+
 def test_errors_list_valid_choices():
-    with pytest.raises(ValueError, match="unknown initializer 'kaiming'; valid names: he_normal, he_uniform, normal, ones"):
+    with pytest.raises(ValueError, match="unknown initializer 'kaiming'; valid names: he_normal, he_uniform, normal, ones.*class name: Zero, One"):
         initializer("kaiming", (2, 2))
     with pytest.raises(ValueError, match=r"array of shape \(3,\) given for a parameter of shape \(2,\)"):
         initializer(np.zeros(3), (2,))

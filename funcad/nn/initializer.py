@@ -156,10 +156,11 @@ class XavierNormal(Initializer):
         return global_rng().normal(0.0, self.gain * math.sqrt(2.0 / (fan_in + fan_out)), size=shape)
 
 
-_BY_NAME = {
-    "zeros": Zero, "ones": One, "normal": Normal, "uniform": Uniform, "truncatednormal": TruncatedNormal,
-    "he_uniform": HeUniform, "he_normal": HeNormal, "xavier_uniform": XavierUniform, "xavier_normal": XavierNormal,
-}
+# Looked up case-insensitively, as MindSpore does: each class's lower-cased name ('heuniform', 'zero') and its alias.
+_ALIASES = {"zeros": Zero, "ones": One, "he_uniform": HeUniform, "he_normal": HeNormal, "xavier_uniform": XavierUniform,
+            "xavier_normal": XavierNormal}
+_CLASSES = (Zero, One, Normal, Uniform, TruncatedNormal, HeUniform, HeNormal, XavierUniform, XavierNormal)
+_BY_NAME = {**{cls.__name__.lower(): cls for cls in _CLASSES}, **_ALIASES}
 
 
 def initializer(init, shape, dtype=float32) -> Tensor:
@@ -169,7 +170,9 @@ def initializer(init, shape, dtype=float32) -> Tensor:
     if isinstance(init, str):
         cls = _BY_NAME.get(init.lower())
         if cls is None:
-            raise ValueError(f"unknown initializer {init!r}; valid names: {', '.join(sorted(_BY_NAME))}")
+            names = sorted(set(_ALIASES) | {cls.__name__.lower() for cls in _CLASSES if cls not in _ALIASES.values()})
+            raise ValueError(f"unknown initializer {init!r}; valid names: {', '.join(names)} (any case), "
+                             f"or a class name: {', '.join(cls.__name__ for cls in _CLASSES)}")
         init = cls()
     if isinstance(init, Initializer):
         values = init(shape)
