@@ -592,3 +592,13 @@ def test_class_targets_out_of_range_are_errors_unless_ignored(loss):
     theirs = (TF.cross_entropy if loss is ops.cross_entropy else TF.nll_loss)(
         torch.tensor(logits if loss is ops.cross_entropy else np.asarray(ops.log_softmax(logits, axis=1))), torch.tensor(target), ignore_index=-1)
     assert_close(ours, theirs.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [ops.cross_entropy, ops.nll_loss])
+def test_class_weight_of_the_wrong_length_is_an_error(loss):
+    x, t = np.zeros((2, 4)), np.array([0, 3])
+    for w in (np.ones(3), np.ones(5), np.ones((1, 4))):
+        with pytest.raises(ValueError, match=rf"funcad.ops.{loss.__name__}: weight must hold one value per class, shape \(4,\)"):
+            loss(x, t, weight=w)
+        with pytest.raises(RuntimeError):  # torch refuses them too
+            (TF.cross_entropy if loss is ops.cross_entropy else TF.nll_loss)(torch.tensor(x), torch.tensor(t), weight=torch.tensor(w))

@@ -111,6 +111,15 @@ _place.defvjp(lambda g, ans, gg, target, num_classes: _pick(g, target))
 _place.defjvp(lambda t, ans, gg, target, num_classes: _place(t, target, num_classes))
 
 
+def _check_input(op: str, shape: tuple, weight) -> None:
+    """Input (N, C, ...) and, when given, a weight with one entry per class (numpy would broadcast or index past it)."""
+    if len(shape) < 2:
+        raise ValueError(f"funcad.ops.{op}: input must be (N, C, ...), got shape {shape}")
+    if weight is not None and tuple(_shape_of(weight)) != (shape[1],):
+        raise ValueError(f"funcad.ops.{op}: weight must hold one value per class, shape ({shape[1]},) for input {shape}, "
+                         f"got {tuple(_shape_of(weight))}")
+
+
 def _check_classes(op: str, input_shape: tuple, target, ignore_index: int):
     """The target as an array, or as given when it is a traced value (under jit only its shape is known)."""
     t = target if isinstance(target, Tracer) else np.asarray(target)
@@ -154,8 +163,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     shape = _shape_of(input)
     if len(shape) == 1:
         return _as_batch_of_one(nll_loss, input, target, reduction, weight, ignore_index, reduction)
-    if len(shape) < 2:
-        raise ValueError(f"funcad.ops.nll_loss: input must be (N, C, ...), got shape {shape}")
+    _check_input("nll_loss", shape, weight)
     t = _check_classes("nll_loss", shape, target, ignore_index)
     if isinstance(t, Tracer):
         return _traced_nll(input, t, weight, ignore_index, reduction)
@@ -193,8 +201,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     shape = _shape_of(input)
     if len(shape) == 1:
         return _as_batch_of_one(cross_entropy, input, target, reduction, weight, ignore_index, reduction, label_smoothing)
-    if len(shape) < 2:
-        raise ValueError(f"funcad.ops.cross_entropy: input must be (N, C, ...), got shape {shape}")
+    _check_input("cross_entropy", shape, weight)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"funcad.ops.cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     num_classes = shape[1]
