@@ -95,7 +95,7 @@ def _run(args) -> int:
     from harness import console, report
     from harness.datasets import DataError, check_data_dir
     from harness.runner import Fault, RunOptions, run_cases, ticks_per_case
-    from harness.testing import fixed_threads
+    from harness.timing import fixed_threads
 
     try:
         faults = tuple(Fault.parse(text) for text in args.plant)

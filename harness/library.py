@@ -7,6 +7,7 @@ spinning OpenMP workers otherwise slow numpy's BLAS in the same process.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pandas as pd
 from harness.cases import OptimizerSpec, user_case
 from harness.metrics import Tolerance
 from harness.runner import CaseResult, RunOptions, RunResult, environment, run_case
+from harness.timing import fixed_threads
 
 
 @dataclass
@@ -74,16 +76,20 @@ class Comparison:
 def compare(funcad_cell, torch_module, data: Iterable, loss: str | tuple[Callable, Callable] = "cross_entropy",
             optimizer: OptimizerSpec | str = "sgd", steps: int = 20, *, learning_rate: float = 1e-2, has_aux: bool = False,
             dtype: str = "both", mode: str = "free", rtol: float | None = None, atol: float | None = None, timing: bool = True,
-            torch_optimizer: str = "exact", tolerances: dict[str, Tolerance] | None = None, seed: int = 0) -> Comparison:
+            torch_optimizer: str = "exact", tolerances: dict[str, Tolerance] | None = None, seed: int = 0,
+            threads: int | None = 1) -> Comparison:
     """Compare a funcad Cell with a torch Module over ``steps`` training steps on ``data`` (a list of numpy (x, y) batches, cycled).
 
     Parameters are copied funcad -> torch by name first (``torch_ref.bridge``; a ``BridgeError`` lists any mismatch);
     both models are deep-copied, so the originals are left as they were. ``loss`` is a name ('cross_entropy',
     'bce_with_logits', 'mse') or a (funcad loss class, torch loss class) pair; ``optimizer`` an ``OptimizerSpec`` or
     a kind ('sgd', 'momentum', 'adam') used with ``learning_rate``. ``dtype='both'`` adds a float64 run as ground truth.
+    ``threads`` fixes torch's intra-op and numpy's BLAS threads during the run, as ``funcad-compare run --threads``
+    does (default 1, so speed ratios compare the engines on equal terms); None leaves both as they are.
     """
     if not isinstance(optimizer, OptimizerSpec):
         optimizer = OptimizerSpec(optimizer, learning_rate, momentum=0.9 if optimizer == "momentum" else 0.0)
     case = user_case(funcad_cell, torch_module, loss, optimizer, list(data), has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)
     options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing)
-    return Comparison(run_case(case, options), options)
+    with fixed_threads(threads) if threads is not None else nullcontext():
+        return Comparison(run_case(case, options), options)

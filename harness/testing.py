@@ -8,29 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from harness.library import Comparison, compare
-
-
-@contextmanager
-def fixed_threads(n: int = 1) -> Iterator[None]:
-    """Run with ``n`` torch intra-op threads and ``n`` numpy BLAS threads, restoring both after.
-
-    With more than one of each, torch's OpenMP workers and OpenBLAS's threads fight over the cores in one
-    process (unless OMP_WAIT_POLICY=PASSIVE was set before torch was imported) and both slow down.
-    """
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with threadpool_limits(limits=n):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def assert_parity(funcad_cell, torch_module, data, steps: int = 3, **kwargs) -> Comparison:

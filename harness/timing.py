@@ -8,7 +8,8 @@ dominate. The number of rounds is fitted to a time budget, within [min_rounds, m
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -41,3 +42,22 @@ def interleaved(callables: dict[str, Callable[[], object]], budget_s: float = 1.
         q1, med, q3 = (float(v) for v in np.percentile(s, [25, 50, 75]))
         out[name] = {"median_s": med, "q1_s": q1, "q3_s": q3, "iqr_s": q3 - q1, "rounds": rounds, "number": number[name]}
     return out
+
+
+@contextmanager
+def fixed_threads(n: int = 1) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads and ``n`` numpy BLAS threads, restoring both after.
+
+    With more than one of each, torch's OpenMP workers and OpenBLAS's threads fight over the cores in one
+    process (unless OMP_WAIT_POLICY=PASSIVE was set before torch was imported) and both slow down.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(before)

@@ -8,7 +8,7 @@ import pytest
 from harness.cases import CASES
 from harness.metrics import DEFAULT_TOLERANCES, Tolerance, diff_stats, judge
 from harness.runner import Fault, RunOptions, run_case
-from harness.testing import fixed_threads
+from harness.timing import fixed_threads
 
 FAST = dict(steps=5, batch_size=8, timing=False)
 PARAM = "dense_relu_sequential.2.weight"

@@ -8,7 +8,8 @@ import torch
 
 import harness
 from funcad import nn
-from harness.testing import assert_parity, fixed_threads
+from harness.testing import assert_parity
+from harness.timing import fixed_threads
 from torch_ref.bridge import BridgeError
 
 
@@ -59,9 +60,15 @@ def test_compare_returns_tables_and_leaves_the_models_alone():
 
 
 def test_compare_times_both_engines_when_asked():
-    result = harness.compare(FuncadNet(), TorchNet(), _data(1), steps=1, dtype="float32", timing=True)
+    torch.set_num_threads(2)
+    try:
+        result = harness.compare(FuncadNet(), TorchNet(), _data(1), steps=1, dtype="float32", timing=True)
+        assert torch.get_num_threads() == 2  # restored after the run
+    finally:
+        torch.set_num_threads(1)
     assert {"funcad", "torch"} <= set(result.timings["engine"])
     assert set(result.timings["phase"]) == {"forward", "forward+backward", "train step"}
+    assert set(result.timings["threads"]) == {1}  # timed on equal terms, as the CLI does
 
 
 def test_assert_parity_names_what_disagrees():

@@ -10,7 +10,7 @@ import pytest
 
 from harness.cases import CASES
 from harness.runner import RunOptions, run_case
-from harness.testing import fixed_threads
+from harness.timing import fixed_threads
 
 
 @pytest.fixture(autouse=True, scope="module")

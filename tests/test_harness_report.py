@@ -11,8 +11,7 @@ import pytest
 from harness import plots, report
 from harness.cases import CASES
 from harness.runner import RunOptions, run_cases
-from harness.testing import fixed_threads
-from harness.timing import interleaved
+from harness.timing import fixed_threads, interleaved
 
 
 @pytest.fixture(scope="module")
