@@ -422,7 +422,8 @@ def environment(device: str | None = None) -> dict:
                    for i in threadpool_info() if i.get("user_api") == "blas"})
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {
-        "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__, "pandas": pd.__version__,
+        "python": platform.python_version(), "funcad": funcad.__version__, "numpy": np.__version__, "torch": torch.__version__,
+        "pandas": pd.__version__,
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, load average {load:.2f} at start",
         "torch device": str(device or ("cuda" if torch.cuda.is_available() else "cpu")),
         "threads": f"torch intra-op {torch.get_num_threads()}; numpy BLAS {', '.join(blas) or 'unknown'}; "
