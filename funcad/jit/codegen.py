@@ -26,21 +26,28 @@ def _with_out(call: str, out: str | None) -> str:
     return call if out is None else f"{call[:-1]}, out={out})"
 
 
-def _ufunc(name: str, arity: int, extra: str = ""):
-    def emit(a, node, out):
-        return _with_out(f"np.{name}({', '.join(a)}{extra})", out) if len(a) == arity else None
+def _ufunc(name: str, arity: int):
+    def emit(a, node, out, em):
+        return _with_out(f"np.{name}({', '.join(a)})", out) if len(a) == arity else None
 
     return emit
 
 
-def _transpose(a, node, out):
+def _relu(a, node, out, em):
+    """``np.maximum(x, zeros)``: numpy's vector loop takes two arrays, a scalar operand runs several times slower. Same values."""
+    if len(a) != 1 or node.out.dtype.kind != "f":
+        return None
+    return _with_out(f"np.maximum({a[0]}, {em.zeros(node.out.shape, node.out.dtype)})", out)
+
+
+def _transpose(a, node, out, em):
     axes = node.args[1].value
     if axes is None or tuple(axes) == tuple(range(node.out.ndim))[::-1]:
         return f"{a[0]}.T"
     return f"{a[0]}.transpose({tuple(axes)!r})"
 
 
-def _sum(a, node, out):
+def _sum(a, node, out, em):
     axis, keepdims = node.args[1].value, node.args[2].value
     return _with_out(f"np.add.reduce({a[0]}, axis={axis!r}, keepdims={bool(keepdims)})", out)
 
@@ -53,14 +60,14 @@ def _sum_to_axes(node) -> tuple[tuple, bool]:
     return axes, axes == tuple(range(lead))
 
 
-def _sum_to(a, node, out):
+def _sum_to(a, node, out, em):
     axes, leading = _sum_to_axes(node)
     if leading:
         return _with_out(f"np.add.reduce({a[0]}, axis={axes!r})", out)
     return f"np.add.reduce({a[0]}, axis={axes!r}, keepdims=True).reshape({node.out.shape!r})"
 
 
-def _cast(a, node, out):
+def _cast(a, node, out, em):
     return f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)"
 
 
@@ -71,16 +78,16 @@ _ELEMENTWISE_UFUNCS = {
     _math.greater: ("greater", 2), _math.greater_equal: ("greater_equal", 2), _math.less: ("less", 2),
     _math.less_equal: ("less_equal", 2), _math.equal: ("equal", 2), _math.not_equal: ("not_equal", 2),
 }
-# Emitters take (argument expressions, node, out buffer name or None) and return an expression (None: fall back).
+# Emitters take (argument expressions, node, out buffer name or None, Emitter) and return an expression (None: fall back).
 EMITTERS = {prim: _ufunc(name, arity) for prim, (name, arity) in _ELEMENTWISE_UFUNCS.items()}
 EMITTERS.update({
-    _math.relu: _ufunc("maximum", 1, ", 0"),
-    _math.where: lambda a, node, out: f"np.where({', '.join(a)})" if len(a) == 3 else None,
+    _math.relu: _relu,
+    _math.where: lambda a, node, out, em: f"np.where({', '.join(a)})" if len(a) == 3 else None,
     _linalg.matmul: _ufunc("matmul", 2),
-    _linalg._dense: lambda a, node, out: _with_out(f"np.matmul({a[0]}, {a[1]}.T)", out) if len(a) == 2 else None,
-    _shape.reshape: lambda a, node, out: f"{a[0]}.reshape({node.out.shape!r})",
+    _linalg._dense: lambda a, node, out, em: _with_out(f"np.matmul({a[0]}, {a[1]}.T)", out) if len(a) == 2 else None,
+    _shape.reshape: lambda a, node, out, em: f"{a[0]}.reshape({node.out.shape!r})",
     _shape._transpose: _transpose,
-    _shape.broadcast_to: lambda a, node, out: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
+    _shape.broadcast_to: lambda a, node, out, em: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
     _shape.sum_to: _sum_to,
     _shape.cast: _cast,
     _reduce._sum: _sum,
@@ -114,6 +121,17 @@ class Emitter:
             self.namespace[name] = value
         return name
 
+    def zeros(self, shape: tuple, dtype) -> str:
+        """Name of a read-only zero array of this shape and dtype, one per program."""
+        key = ("zeros", shape, np.dtype(dtype))
+        name = self._names.get(key)
+        if name is None:
+            value = np.zeros(shape, dtype)
+            value.flags.writeable = False
+            name = self._names[key] = f"z{len(self._names)}"
+            self.namespace[name] = value
+        return name
+
     def literal(self, value) -> str:
         if value is None or isinstance(value, (bool, int, str)):
             return repr(value)
@@ -130,7 +148,7 @@ class Emitter:
         args = [self.ref(a) for a in node.args]
         emit = EMITTERS.get(node.prim)
         if self.emits_inline(node):
-            expr = emit(args, node, out)
+            expr = emit(args, node, out, self)
             if expr is not None:
                 return expr
         impl = self.bind(node.prim.impl, "f")

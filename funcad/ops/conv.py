@@ -7,6 +7,12 @@ order stay inside these three fast kernels.
 Column layout: for stride 1 the window rows are read as runs of the *padded* row
 width, so the copy is a handful of long contiguous runs (the extra columns per row
 are computed and cropped away); for larger strides the rows are exactly the output.
+
+Memory traffic, not arithmetic, dominates at LeNet sizes, so the batch is processed in
+blocks of samples (about ``BLOCK_BYTES`` of columns each): a block's columns are still in
+cache when its product reads them. Blocking changes no result: every sample's product is
+the same BLAS call, and the weight gradient carries its running sum from block to block so
+the samples are added in batch order.
 """
 
 from __future__ import annotations
@@ -77,11 +83,26 @@ def windows(padded, geo: Geometry, h: int, w: int, writeable: bool = False):
     return np.lib.stride_tricks.as_strided(padded, shape, (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=writeable)
 
 
-def _columns(x, geo: Geometry, groups: int):
-    """im2col: (N, groups, C/groups * kh * kw, OH * row_width), one contiguous copy."""
+# Samples per block of columns: a block's columns are still in cache when the product reads them.
+BLOCK_BYTES = 1 << 21
+
+
+def _blocks(n: int, sample_bytes: int) -> tuple[int, list[slice]]:
+    """(block size, consecutive slices of the batch) for blocks of about BLOCK_BYTES."""
+    size = max(1, min(n, BLOCK_BYTES // max(sample_bytes, 1)))
+    return size, [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _column_blocks(x, geo: Geometry, groups: int):
+    """im2col block by block: yields (samples, their (m, groups, C/groups * kh * kw, OH * row_width) columns) in one reused buffer."""
     n, c, h, w = x.shape
-    cols = xp.ascontiguousarray(windows(pad_planes(x, geo), geo, h, w))
-    return cols.reshape(n, groups, -1, cols.shape[-2] * cols.shape[-1])
+    view = windows(pad_planes(x, geo), geo, h, w)
+    size, parts = _blocks(n, view[0].size * x.itemsize)
+    buf = xp.empty((size,) + view.shape[1:], dtype=x.dtype)
+    for part in parts:
+        cols = buf[: part.stop - part.start]
+        xp.copyto(cols, view[part])
+        yield part, cols.reshape(len(cols), groups, -1, view.shape[-2] * view.shape[-1])
 
 
 def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
@@ -97,25 +118,76 @@ def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
 
 @primitive
 def _conv(x, w, geo: Geometry, groups: int):
+    """A block's product lands in a buffer still in cache and is cropped from there, so the output is contiguous."""
     n, _, h, wd = x.shape
     o = w.shape[0]
     oh, ow = geo.output_size(h, wd)
-    y = xp.matmul(w.reshape(groups, o // groups, -1), _columns(x, geo, groups))
-    return y.reshape(n, o, oh, -1)[..., :ow]
+    rw = geo.row_width(h, wd)
+    kernels = w.reshape(groups, o // groups, -1)
+    y = xp.empty((n, o, oh, ow), dtype=xp.result_type(x.dtype, w.dtype))
+    wide = None
+    for part, cols in _column_blocks(x, geo, groups):
+        m = len(cols)
+        if rw == ow:
+            xp.matmul(kernels, cols, out=y[part].reshape(m, groups, o // groups, oh * ow))
+            continue
+        if wide is None:  # the first block is the largest
+            wide = xp.empty((m, groups, o // groups, oh * rw), dtype=y.dtype)
+        block = xp.matmul(kernels, cols, out=wide[:m])
+        y[part] = block.reshape(m, o, oh, rw)[..., :ow]
+    return y
+
+
+def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
+    """col2im for stride 1 with every tap's columns laid out as (C, samples, padded plane), so a tap is one long add.
+
+    The product writes sample n's columns at the start of its plane's span and the rest of the span
+    stays zero, so a tap's contributions to a block of samples form one contiguous run per channel
+    (what a sample's run reaches past its plane is zeros). Each input receives the same terms in the
+    same tap order as a per-sample col2im.
+    """
+    n, c, h, wd = x_shape
+    o = w.shape[0]
+    kh, kw = geo.kernel
+    (dh, dw), (pt, pb, pl, pr) = geo.dilation, geo.padding
+    hp, wp = h + pt + pb, wd + pl + pr
+    plane, run = hp * wp, geo.output_size(h, wd)[0] * wp
+    kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
+    wide = _widen(g, geo, x_shape, groups)
+    dtype = xp.result_type(w.dtype, g.dtype)
+    size, parts = _blocks(n, c * kh * kw * plane * dtype.itemsize)
+    buf = xp.empty((c * kh * kw, size, plane), dtype=dtype)
+    buf[:, :, run:] = 0  # the span between one sample's columns and the next's
+    padded = xp.zeros((c, n * plane + (kw - 1) * dw), dtype=g.dtype)
+    for part in parts:
+        m = part.stop - part.start
+        col_grad = buf[:, :m]
+        xp.matmul(kernels_t, wide[part], out=col_grad[:, :, :run].reshape(groups, -1, m, run).transpose(2, 0, 1, 3))
+        span = (m - 1) * plane + run  # from the block's first sample's columns to its last one's
+        taps = col_grad.reshape(c, kh * kw, m * plane)[:, :, :span]
+        for p in range(kh):
+            for q in range(kw):
+                start = part.start * plane + p * dh * wp + q * dw
+                padded[:, start : start + span] += taps[:, p * kw + q]
+    planes = padded[:, : n * plane].reshape(c, n, hp, wp)
+    return planes[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
 
 
 @primitive
 def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
-    """col2im of w^T g: the adjoint of x -> conv(x, w), accumulated one kernel tap at a time."""
+    """col2im of w^T g: the adjoint of x -> conv(x, w)."""
+    if geo.stride == (1, 1):
+        return _input_grad_stride1(g, w, geo, groups, x_shape)
     n, c, h, wd = x_shape
-    o, cg, kh, kw = w.shape
-    col_grad = xp.matmul(w.reshape(groups, o // groups, -1).transpose(0, 2, 1), _widen(g, geo, x_shape, groups))
-    col_grad = col_grad.reshape(n, c, kh, kw, geo.output_size(h, wd)[0], geo.row_width(h, wd))
-    padded = pad_planes(xp.zeros((n, c, h, wd), dtype=g.dtype), geo)
-    taps = windows(padded, geo, h, wd, writeable=True)
-    for p in range(kh):
-        for q in range(kw):
-            taps[:, :, p, q] += col_grad[:, :, p, q]
+    o = w.shape[0]
+    kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
+    col_grad = xp.matmul(kernels_t, _widen(g, geo, x_shape, groups))
+    taps = col_grad.reshape(n, c, *geo.kernel, geo.output_size(h, wd)[0], geo.row_width(h, wd))
+    padded = pad_planes(xp.zeros(x_shape, dtype=g.dtype), geo)
+    views = windows(padded, geo, h, wd, writeable=True)
+    for p in range(geo.kernel[0]):
+        for q in range(geo.kernel[1]):
+            views[:, :, p, q] += taps[:, :, p, q]
     pt, _, pl, _ = geo.padding
     return padded[:, :, pt : pt + h, pl : pl + wd]
 
@@ -123,9 +195,15 @@ def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
 @primitive
 def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
-    # (columns @ g^T) summed over the batch gives dw^T; this operand order is the faster one for BLAS here.
-    per_sample = xp.matmul(_columns(x, geo, groups), _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2))
-    return per_sample.sum(axis=0).transpose(0, 2, 1).reshape(w_shape)
+    wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)
+    total = None
+    for part, cols in _column_blocks(x, geo, groups):
+        # (columns @ g^T) summed over the batch gives dw^T; this operand order is the faster one for BLAS here.
+        per_sample = xp.matmul(cols, wide[part])
+        if total is not None:
+            per_sample[0] += total  # carry the running sum, so samples are added in batch order across blocks
+        total = per_sample.sum(axis=0)
+    return total.transpose(0, 2, 1).reshape(w_shape)
 
 
 _conv.defvjp(

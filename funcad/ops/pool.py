@@ -47,22 +47,33 @@ def _tap_views(x, geo: Geometry, fill: float):
 
 
 # -- max -----------------------------------------------------------------------------------------
+def _tap_major(x, geo: Geometry, fill: float):
+    """(kh * kw, N, C, OH, OW): the inputs under each kernel tap, copied once so every later pass runs over contiguous memory."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw) = geo.kernel, geo.stride
+    oh, ow = geo.output_size(h, w)
+    src = pad_planes(x, geo, fill) if any(geo.padding) else x
+    s_n, s_c, s_h, s_w = src.strides
+    view = np.lib.stride_tricks.as_strided(src, (kh, kw, n, c, oh, ow), (s_h, s_w, s_n, s_c, s_h * sh, s_w * sw), writeable=False)
+    return xp.ascontiguousarray(view).reshape(kh * kw, n, c, oh, ow)
+
+
 @primitive
 def _max_pool_argmax(x, geo: Geometry):
     """Flat index into H * W of each window's first maximum (padding never wins: it is -inf)."""
     h, w = x.shape[2:]
-    _, views = _tap_views(x, geo, -np.inf)
-    best = views[0][2]
-    for _, _, view in views[1:]:
-        best = xp.maximum(best, view)
+    taps = _tap_major(x, geo, -np.inf)
+    best = xp.maximum(taps[0], taps[1]) if len(taps) > 1 else taps[0]
+    for view in taps[2:]:
+        xp.maximum(best, view, out=best)
     # Walk the taps backwards, moving the choice to every earlier tap that also holds the maximum.
-    tap = xp.full(best.shape, len(views) - 1, dtype=np.int16 if len(views) > 127 else np.int8)
-    for k in range(len(views) - 2, -1, -1):
-        hit = (views[k][2] == best).view(np.int8)
+    tap = xp.full(best.shape, len(taps) - 1, dtype=np.int16 if len(taps) > 127 else np.int8)
+    for k in range(len(taps) - 2, -1, -1):
+        hit = (taps[k] == best).view(np.int8)
         tap -= hit * (tap - k).astype(tap.dtype, copy=False)
     oh, ow = best.shape[2:]
     top_left = (xp.arange(oh) * geo.stride[0] - geo.padding[0]).reshape(oh, 1) * w + xp.arange(ow) * geo.stride[1] - geo.padding[2]
-    tap_offset = xp.array([p * w + q for p, q, _ in views])
+    tap_offset = xp.array([p * w + q for p in range(geo.kernel[0]) for q in range(geo.kernel[1])])
     return tap_offset[tap] + top_left
 
 
