@@ -60,8 +60,8 @@ def _tap_major(x, geo: Geometry, fill: float):
 
 @primitive
 def _max_pool_argmax(x, geo: Geometry):
-    """Flat index into H * W of each window's first maximum (padding never wins: it is -inf)."""
-    h, w = x.shape[2:]
+    """Flat index into the whole of ``x`` of each window's first maximum (padding never wins: it is -inf)."""
+    n, c, h, w = x.shape
     taps = _tap_major(x, geo, -np.inf)
     best = xp.maximum(taps[0], taps[1]) if len(taps) > 1 else taps[0]
     for view in taps[2:]:
@@ -74,26 +74,23 @@ def _max_pool_argmax(x, geo: Geometry):
     oh, ow = best.shape[2:]
     top_left = (xp.arange(oh) * geo.stride[0] - geo.padding[0]).reshape(oh, 1) * w + xp.arange(ow) * geo.stride[1] - geo.padding[2]
     tap_offset = xp.array([p * w + q for p in range(geo.kernel[0]) for q in range(geo.kernel[1])])
-    return tap_offset[tap] + top_left
-
-
-def _plane_starts(shape: tuple):
-    """Flat offset of each (n, c) plane, shaped to broadcast against (N, C, ...) indices."""
-    n, c, h, w = shape
-    return (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
+    index = tap_offset[tap]
+    index += top_left
+    index += (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)  # where each (n, c) plane starts
+    return index
 
 
 @primitive
 def _gather_planes(x, index, overlapping: bool):
-    """x[n, c].flat[index[n, c]]; ``overlapping`` says whether an index may repeat (it matters to the adjoint)."""
-    return xp.take(x.reshape(-1), index + _plane_starts(x.shape))
+    """x.flat[index] for indices into planes of x; ``overlapping`` says whether an index may repeat (it matters to the adjoint)."""
+    return xp.take(x.reshape(-1), index)
 
 
 @primitive
 def _scatter_planes(g, index, plane_shape: tuple, overlapping: bool):
     """Adjoint of _gather_planes: g summed into zero planes at ``index`` (repeats accumulate; unique ones are just stored)."""
     shape = g.shape[:2] + tuple(plane_shape)
-    flat_index = (index + _plane_starts(shape)).ravel()
+    flat_index = index.ravel()
     if overlapping:
         flat = xp.bincount(flat_index, weights=g.ravel(), minlength=int(np.prod(shape))).astype(g.dtype, copy=False)
     else:
