@@ -73,8 +73,11 @@ def _max_pool_argmax(x, geo: Geometry):
         tap -= hit * (tap - k).astype(tap.dtype, copy=False)
     oh, ow = best.shape[2:]
     top_left = (xp.arange(oh) * geo.stride[0] - geo.padding[0]).reshape(oh, 1) * w + xp.arange(ow) * geo.stride[1] - geo.padding[2]
-    tap_offset = xp.array([p * w + q for p in range(geo.kernel[0]) for q in range(geo.kernel[1])])
-    index = tap_offset[tap]
+    # tap k = p * kw + q lies p * w + q = p * (w - kw) + k past the window's top left corner (arithmetic beats a table lookup here)
+    kw = geo.kernel[1]
+    index = (tap // kw).astype(np.int64)
+    index *= w - kw
+    index += tap
     index += top_left
     index += (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)  # where each (n, c) plane starts
     return index
