@@ -111,39 +111,28 @@ def dispatch_overhead(inner: int = 20000) -> dict:
     raw = np.ones(1, np.float32)
     chain = 100
 
-    def concrete():
-        z = a
-        for _ in range(chain):
-            z = z * b
-        return z
-
-    def traced(x):
-        z = x
-        for _ in range(chain):
-            z = z * b
-        return ops.sum(z)
-
-    g = funcad.grad(traced)
-
-    def numpy_only():
-        z = raw
-        for _ in range(chain):
-            z = z * raw
-        return z
-
     import autograd
     import autograd.numpy as anp
 
-    def autograd_traced(x):
-        z = x
-        for _ in range(chain):
-            z = z * raw
-        return anp.sum(z)
+    def product_chain(factor, finish=lambda z: z):
+        def run(x):
+            z = x
+            for _ in range(chain):
+                z = z * factor
+            return finish(z)
+
+        return run
+
+    concrete = product_chain(b)
+    g = funcad.grad(product_chain(b, ops.sum))
+    numpy_only = product_chain(raw)
+    autograd_traced = product_chain(raw, anp.sum)
 
     ag = autograd.grad(autograd_traced)
     reps = max(inner // chain, 1)
     out = {}
-    cases = (("numpy", numpy_only), ("funcad_concrete", concrete), ("funcad_grad_fwd_bwd", lambda: g(a)), ("autograd_grad_fwd_bwd", lambda: ag(raw)))
+    cases = (("numpy", lambda: numpy_only(raw)), ("funcad_concrete", lambda: concrete(a)), ("funcad_grad_fwd_bwd", lambda: g(a)),
+             ("autograd_grad_fwd_bwd", lambda: ag(raw)))
     for name, fn in cases:
         out[name] = statistics.median(time_call(fn, reps) for _ in range(7)) / chain * 1e6
     return out
