@@ -218,7 +218,27 @@ def _cast_float(value, dtype: np.dtype):
     return value
 
 
-class SequentialCell(Cell):
+class _CellContainer(Cell):
+    """Indexing, length, iteration and append shared by SequentialCell and CellList; a slice keeps the type."""
+
+    def __getitem__(self, index):
+        cells = list(self._cells.values())
+        if isinstance(index, slice):
+            return type(self)(cells[index])
+        return cells[index]
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def __iter__(self):
+        return iter(self._cells.values())
+
+    def append(self, cell: Cell):
+        self.insert_child_to_cell(str(len(self._cells)), cell)
+        return self
+
+
+class SequentialCell(_CellContainer):
     """Cells applied in order; children are named ``"0"``, ``"1"``, ... (or by an OrderedDict's keys)."""
 
     def __init__(self, *args):
@@ -231,51 +251,19 @@ class SequentialCell(Cell):
         for name, cell in items:
             self.insert_child_to_cell(name, cell)
 
-    def __getitem__(self, index):
-        cells = list(self._cells.values())
-        if isinstance(index, slice):
-            return SequentialCell(cells[index])
-        return cells[index]
-
-    def __len__(self) -> int:
-        return len(self._cells)
-
-    def __iter__(self):
-        return iter(self._cells.values())
-
-    def append(self, cell: Cell) -> SequentialCell:
-        self.insert_child_to_cell(str(len(self._cells)), cell)
-        return self
-
     def construct(self, x):
         for cell in self._cells.values():
             x = cell(x)
         return x
 
 
-class CellList(Cell):
+class CellList(_CellContainer):
     """A list of Cells registered as ``"0"``, ``"1"``, ...; it has no construct of its own."""
 
     def __init__(self, cells: Iterable[Cell] | None = None):
         super().__init__()
         if cells is not None:
             self.extend(cells)
-
-    def __getitem__(self, index):
-        cells = list(self._cells.values())
-        if isinstance(index, slice):
-            return CellList(cells[index])
-        return cells[index]
-
-    def __len__(self) -> int:
-        return len(self._cells)
-
-    def __iter__(self):
-        return iter(self._cells.values())
-
-    def append(self, cell: Cell) -> CellList:
-        self.insert_child_to_cell(str(len(self._cells)), cell)
-        return self
 
     def extend(self, cells: Iterable[Cell]) -> CellList:
         for cell in cells:
