@@ -10,6 +10,10 @@ the medians and interquartile ranges are reported with the ratios the targets ar
 - BLAS floor: the matrix products one jitted step performs (recorded from ``numpy.matmul`` calls,
   so the im2col products inside the convolutions count too), replayed alone on arrays of the same
   shapes and memory layouts into preallocated outputs. No engine on this machine beats it.
+- Standalone: the interleaved process is a compromise no single-engine user lives with (PASSIVE wait for torch,
+  retained malloc, two libraries sharing the cores), so each case is also timed per engine and per thread setting
+  in a fresh process with the libraries' own default environment, and the ratios are given at each engine's
+  standalone best. The targets are judged on the interleaved measurement; the standalone ratio stands beside each.
 - Memory: peak resident set size of 100 steps of mlp batch 256, funcad eager, funcad jit and torch
   eager, each in a fresh process that imports only what that engine needs.
 - Threads are fixed for torch and numpy's BLAS alike, and recorded. ``--threads both`` (the default on a
@@ -36,6 +40,7 @@ import argparse
 import csv
 import datetime as _dt
 import io
+import json
 import os
 import platform
 import shutil
@@ -44,6 +49,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +65,7 @@ TARGETS = [  # (label, numerator, denominator, case label, bound)
     ("eager / autograd", "funcad eager", "HIPS autograd", "mlp-b64", 0.5),
 ]
 MEMORY_STEPS = 100
+STANDALONE_ENGINES = ("funcad eager", "funcad jit", "torch eager")
 # glibc: serve blocks up to 32 MiB from the heap and keep up to 256 MiB of freed memory instead of trimming it
 RETAIN_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "268435456"}
 
@@ -164,45 +171,56 @@ def _autograd_step(case_name: str, params: list, optimizer) -> Callable | None:
 
 
 # -- one case --------------------------------------------------------------------------------------------------------
-def _case_engines(case_name: str, batch_size, use_torch_compile: bool) -> tuple[dict, dict, list[str]]:
-    """Zero-argument train-step callables per engine, extra facts (compile times), and notes on skipped peers."""
-    import torch
-
+def train_steps(case_name: str, batch_size, engines=STANDALONE_ENGINES, batch: tuple | None = None) -> dict[str, Callable[[], object]]:
+    """Zero-argument train steps of the named core engines on ``batch`` (default: the case's first batch), each on its own
+    model built with seed 0."""
     from funcad.jit import jit
     from harness.cases import get_case
 
     case = get_case(case_name)
+    x, y = batch if batch is not None else case.batches(1, seed=0, batch_size=batch_size)[0]
+    steps = {}
+    for engine in engines:
+        pair = case.build("float32", seed=0)
+        if engine == "torch eager":
+            steps[engine] = partial(pair.torch.trainer.step_tensors, *pair.torch.prepare(x, y))
+        else:
+            step = jit(pair.funcad.train_step) if engine == "funcad jit" else pair.funcad.train_step
+            steps[engine] = partial(step, *pair.funcad.prepare(x, y))
+    return steps
+
+
+def _case_engines(case_name: str, batch_size, use_torch_compile: bool) -> tuple[dict, dict, list[str]]:
+    """Zero-argument train-step callables per engine, extra facts (compile times), and notes on skipped peers."""
+    import torch
+
+    from harness.cases import get_case
+
+    case = get_case(case_name)
     x, y = case.batches(1, seed=0, batch_size=batch_size)[0]
-    eager = case.build("float32", seed=0)
-    compiled = case.build("float32", seed=0).funcad
-    xf, yf = eager.funcad.prepare(x, y)
-    xt, yt = eager.torch.prepare(x, y)
-    step_jit = jit(compiled.train_step)
+    engines = train_steps(case_name, batch_size, batch=(x, y))
     facts, notes = {}, []
     start = time.perf_counter()
-    step_jit(xf, yf)
+    engines["funcad jit"]()
     facts["jit trace+compile+first step s"] = time.perf_counter() - start
     with MatmulRecorder() as recorder:
-        step_jit(xf, yf)
-    engines = {
-        "funcad eager": lambda: eager.funcad.train_step(xf, yf),
-        "funcad jit": lambda: step_jit(xf, yf),
-        "torch eager": lambda: eager.torch.trainer.step_tensors(xt, yt),
-        "BLAS floor": blas_floor(recorder.calls),
-    }
+        engines["funcad jit"]()
+    engines["BLAS floor"] = blas_floor(recorder.calls)
     try:
-        params = [np.array(p.asnumpy()) for p in eager.funcad.optimizer.parameters]
-        ag_step = _autograd_step(case_name, params, eager.funcad.optimizer)
+        initial = case.build("float32", seed=0).funcad
+        params = [np.array(p.asnumpy()) for p in initial.optimizer.parameters]
+        ag_step = _autograd_step(case_name, params, initial.optimizer)
         if ag_step is None:
             notes.append(f"{case_name}: HIPS autograd not measured (no convolution primitive; a port would measure scipy, not autograd)")
         else:
-            xa, ya = np.asarray(xf), np.asarray(yf)
+            xa, ya = (np.asarray(v) for v in initial.prepare(x, y))
             engines["HIPS autograd"] = lambda: ag_step(xa, ya)
     except ImportError:
         notes.append("HIPS autograd not installed (pip install autograd): skipped")
     if use_torch_compile:
         try:
-            trainer = case.build("float32", seed=0).torch.trainer
+            pair = case.build("float32", seed=0)
+            trainer, (xt, yt) = pair.torch.trainer, pair.torch.prepare(x, y)
             trainer.model = torch.compile(trainer.model)
             start = time.perf_counter()
             trainer.step_tensors(xt, yt)
@@ -211,6 +229,59 @@ def _case_engines(case_name: str, batch_size, use_torch_compile: bool) -> tuple[
         except Exception as err:  # noqa: BLE001 - any compiler failure is reported, not fatal
             notes.append(f"{case_name}: torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:120]}): skipped")
     return engines, facts, notes
+
+
+# -- fresh processes: memory and standalone timing ---------------------------------------------------------------------
+def fresh_python(code: str, threads: int, library_defaults: bool, what: str) -> str:
+    """Standard output of ``code`` run by a fresh interpreter that can import this repository, ``threads`` threads for torch and BLAS.
+
+    ``library_defaults`` drops the benchmark's own settings (OMP_WAIT_POLICY, glibc malloc thresholds) so each library runs
+    as a user who imports it alone would run it; otherwise the child runs with OMP_WAIT_POLICY=PASSIVE and this process's malloc.
+    """
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    if library_defaults:
+        for name in ("OMP_WAIT_POLICY", *RETAIN_MALLOC):
+            env.pop(name, None)
+    else:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return done.stdout
+
+
+_STANDALONE_RUN = """
+import json
+import numpy as np
+from harness.bench import train_steps
+from harness.timing import interleaved
+saved = np.load({data!r})
+steps = train_steps({case!r}, {batch!r}, [{engine!r}], (saved["x"], saved["y"]))
+print(json.dumps(interleaved(steps, budget_s={budget!r}, warmup=3, max_rounds=200)[{engine!r}]))
+"""
+
+
+def standalone(cases: list[tuple[str, str, int | None]], settings: list[int], budget_s: float) -> dict:
+    """{(case label, threads): {engine: timing}}: each core engine timed alone in a fresh process with its libraries' defaults.
+
+    The batch is made here once per case and handed over in a file: making it (image data) costs a child about a second.
+    """
+    from harness.cases import get_case
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as folder:
+        for label, case_name, batch in cases:
+            data = str(Path(folder) / f"{label}.npz")
+            x, y = get_case(case_name).batches(1, seed=0, batch_size=batch)[0]
+            np.savez(data, x=x, y=y)
+            for threads in settings:
+                code = {e: _STANDALONE_RUN.format(case=case_name, batch=batch, engine=e, budget=budget_s, data=data) for e in STANDALONE_ENGINES}
+                results[(label, threads)] = {
+                    e: json.loads(fresh_python(code[e], threads, library_defaults=True, what=f"standalone {e} on {label}")) for e in code}
+                print(f"  standalone {label} @ {threads} thread{'s' * (threads > 1)}: "
+                      + ", ".join(f"{e} {_ms(t['median_s'])} ms" for e, t in results[(label, threads)].items()), flush=True)
+    return results
 
 
 # -- memory ----------------------------------------------------------------------------------------------------------
@@ -258,15 +329,8 @@ def peak_memory(engine: str, threads: int) -> tuple[float, float]:
     """(peak RSS MiB after imports and setup, peak RSS MiB after 100 steps) of a fresh process."""
     convert = "x, y = torch.from_numpy(x), torch.from_numpy(y)" if engine == "torch eager" else "x, y = funcad.Tensor(x), funcad.Tensor(y)"
     code = _MEMORY_PROBE[engine] + _MEMORY_RUN.format(convert=convert, steps=MEMORY_STEPS)
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    for name in RETAIN_MALLOC:
-        if name in os.environ:
-            env[name] = os.environ[name]
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
-    if done.returncode != 0:
-        raise RuntimeError(f"memory probe for {engine} failed: {done.stderr.strip().splitlines()[-1:]}")
-    before_kib, after_kib = (int(v) for v in done.stdout.split())
+    out = fresh_python(code, threads, library_defaults=False, what=f"memory probe for {engine}")
+    before_kib, after_kib = (int(v) for v in out.split())
     return before_kib / 1024.0, after_kib / 1024.0
 
 
@@ -310,7 +374,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f}"
 
 
-def build_table(results: dict) -> tuple[list[str], list[list[str]], list[dict]]:
+def build_table(results: dict, measurement: str = "interleaved") -> tuple[list[str], list[list[str]], list[dict]]:
     """Markdown header, rows and tidy CSV records from {(case label, threads): {engine: timing}}; ratios at equal threads."""
     engines = []
     for timings in results.values():
@@ -329,8 +393,8 @@ def build_table(results: dict) -> tuple[list[str], list[list[str]], list[dict]]:
                                                     ratio("funcad jit", "funcad eager"), ratio("funcad jit", "BLAS floor"),
                                                     ratio("funcad eager", "HIPS autograd")])
         for e, t in timings.items():
-            records.append({"case": case, "threads": threads, "engine": e, "median_ms": t["median_s"] * 1e3, "q1_ms": t["q1_s"] * 1e3,
-                            "q3_ms": t["q3_s"] * 1e3, "rounds": t["rounds"], "calls_per_sample": t["number"],
+            records.append({"measurement": measurement, "case": case, "threads": threads, "engine": e, "median_ms": t["median_s"] * 1e3,
+                            "q1_ms": t["q1_s"] * 1e3, "q3_ms": t["q3_s"] * 1e3, "rounds": t["rounds"], "calls_per_sample": t["number"],
                             "ratio_to_torch_eager": t["median_s"] / med["torch eager"] if "torch eager" in med else float("nan")})
     return header, rows, records
 
@@ -362,6 +426,32 @@ def best_table(results: dict) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def standalone_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Per case: each engine's standalone median (IQR) at every thread setting, its best in bold, and the ratios between bests."""
+    settings = sorted({t for _, t in results})
+    best = best_settings(results)
+    header = (["case"] + [f"{e} ms (IQR), {t} thr" for e in STANDALONE_ENGINES for t in settings]
+              + ["jit/torch at bests (threads)", "eager/torch at bests (threads)"])
+    rows = []
+    for case, held in best.items():
+        cells = []
+        for e in STANDALONE_ENGINES:
+            for t in settings:
+                timing = results.get((case, t), {}).get(e)
+                cell = f"{_ms(timing['median_s'])} ({_ms(timing['iqr_s'])})" if timing else "-"
+                cells.append(f"**{cell}**" if timing and held[e][1] == t else cell)
+        ratios = [_best_ratio(held, num, "torch eager") for num in ("funcad jit", "funcad eager")]
+        rows.append([case] + cells + [f"{r:.2f} ({n} vs {d})" if r else "-" for r, n, d in ratios])
+    return header, rows
+
+
+def _best_ratio(held: dict, num: str, den: str) -> tuple[float | None, int | None, int | None]:
+    """(ratio, numerator's threads, denominator's threads) between two engines' best settings; Nones when either is missing."""
+    if num not in held or den not in held:
+        return None, None, None
+    return held[num][0]["median_s"] / held[den][0]["median_s"], held[num][1], held[den][1]
+
+
 def thread_notes(results: dict, settings: list[int]) -> list[str]:
     """Why the thread setting matters for torch under OMP_WAIT_POLICY=PASSIVE, with this run's own torch figures."""
     notes = ["Threads: in each setting torch's intra-op threads and numpy's BLAS threads are both limited to that number. "
@@ -389,17 +479,24 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def target_lines(results: dict, memory: dict | None) -> list[str]:
-    """The issue's targets, each engine taken at its best measured thread setting (named in the line)."""
+def target_lines(results: dict, memory: dict | None, alone: dict | None = None) -> list[str]:
+    """The issue's targets, each engine taken at its best measured thread setting (named in the line), judged on the
+    interleaved measurement; with ``alone`` (standalone results) each line also gives the standalone ratio."""
     best = best_settings(results)
+    alone_best = best_settings(alone) if alone else None
     lines = []
     for label, num, den, case, bound in TARGETS:
         held = best.get(case, {})
         if num in held and den in held:
             (tn, n_threads), (td, d_threads) = held[num], held[den]
             value = tn["median_s"] / td["median_s"]
-            lines.append(f"- {label} on {case}: {value:.2f} (target <= {bound}) {'met' if value <= bound else 'NOT met'} "
-                         f"({num} at {n_threads} thread{'s' * (n_threads > 1)}, {den} at {d_threads} thread{'s' * (d_threads > 1)})")
+            line = (f"- {label} on {case}: {value:.2f} (target <= {bound}) {'met' if value <= bound else 'NOT met'} "
+                    f"({num} at {n_threads} thread{'s' * (n_threads > 1)}, {den} at {d_threads} thread{'s' * (d_threads > 1)})")
+            if alone_best is not None:
+                ratio, n_alone, d_alone = _best_ratio(alone_best.get(case, {}), num, den)
+                line += (f"; standalone {ratio:.2f} ({num} at {n_alone}, {den} at {d_alone})" if ratio else
+                         f"; standalone not measured ({den if den not in STANDALONE_ENGINES else num} runs in-process only)")
+            lines.append(line)
         else:
             lines.append(f"- {label} on {case}: not measured")
     if memory:
@@ -447,7 +544,7 @@ def write_report(out_root: Path, markdown: str, records: list[dict]) -> Path:
         writer.writeheader()
         writer.writerows(records)
         (staging / "bench.csv").write_text(buffer.getvalue())
-        plot(records, staging / "bench.png")
+        plot([r for r in records if r["measurement"] == "interleaved"], staging / "bench.png")
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a report is for everyone who can read reports/
         staging.rename(final)
     except BaseException:
@@ -488,6 +585,9 @@ def _parser() -> argparse.ArgumentParser:
                         "Default: both on several cores, 1 when the load average reaches the core count")
     p.add_argument("--out", default="reports", help="directory receiving bench-<timestamp>/ (default reports)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--standalone-budget", type=float, default=1.0,
+                   help="seconds of timing per engine, case and thread setting in the standalone fresh processes (default 1)")
+    p.add_argument("--no-standalone", action="store_true", help="skip the standalone fresh-process timings")
     p.add_argument("--torch-compile", action="store_true", help="also time torch.compile (compiles each case first: slow)")
     p.add_argument("--malloc", choices=("retain", "default"), default="retain",
                    help="glibc malloc settings of the benchmark process: keep freed memory (default) or glibc's defaults")
@@ -566,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     memory = None
     if not args.no_memory:
         memory = {e: peak_memory(e, settings[-1]) for e in _MEMORY_PROBE}
+    alone = None if args.no_standalone else standalone([labels[c] for c in args.cases], settings, args.standalone_budget)
     header, rows, records = build_table(results)
     best_header, best_rows = best_table(results)
     setting_text = " and ".join(str(t) for t in settings)
@@ -573,8 +674,22 @@ def main(argv: list[str] | None = None) -> int:
              f"Median train-step time in ms (interquartile range) over interleaved rounds, float32; threads {setting_text} "
              f"(torch intra-op = numpy BLAS), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}.", "",
              markdown_table(header, rows), "",
-             "## Each engine at its best thread setting", "", markdown_table(best_header, best_rows), "",
-             "## Targets", "", *target_lines(results, memory), ""]
+             "## Each engine at its best thread setting", "", markdown_table(best_header, best_rows), ""]
+    if alone:
+        records += build_table(alone, "standalone")[2]
+        lines += ["## Standalone: each engine alone in a fresh process, library defaults", "",
+                  f"Median train-step time in ms (interquartile range) of each engine timed alone for about {args.standalone_budget:g} s "
+                  "in a fresh process per case and thread setting, with its libraries' default environment (no OMP_WAIT_POLICY, glibc "
+                  "malloc defaults; OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to the setting; funcad's processes load torch too, as the "
+                  "case definitions build both models, but run no torch op while timed). Bold: each engine's best setting, which the "
+                  "ratios compare.", "", markdown_table(*standalone_table(alone)), "",
+                  "It differs from the interleaved tables because there all engines share one process run with OMP_WAIT_POLICY=PASSIVE "
+                  "(which slows torch's multi-threaded ops) and with glibc malloc keeping freed memory (which spares funcad page faults), "
+                  "while here each library runs alone with its own defaults: read the interleaved ratios as same-process, these as each "
+                  "engine's standalone best.", ""]
+    lines += ["## Targets", "", "Judged on the interleaved, one-process measurement, as the issue defines them; the standalone ratio at "
+              "each engine's standalone best follows each line." if alone else "Judged on the interleaved, one-process measurement.", "",
+              *target_lines(results, memory, alone), ""]
     if memory:
         lines += [f"## Memory (peak RSS, fresh process each, {settings[-1]} thread{'s' * (settings[-1] > 1)})", ""]
         lines += [f"- {e}: {after:.0f} MiB after {MEMORY_STEPS} steps of mlp b256 ({before:.0f} MiB after imports and setup)"

@@ -1,4 +1,5 @@
-"""funcad-compare bench: the BLAS floor replays the products a step makes; a small run writes a whole report."""
+"""funcad-compare bench: the BLAS floor replays the products a step makes; fresh processes get the intended environment;
+a small run writes a whole report with its interleaved and standalone sections."""
 
 from __future__ import annotations
 
@@ -62,20 +63,57 @@ def test_targets_take_each_engine_at_its_best_thread_setting():
     assert "mlp-b64 3.900 ms at 1 vs 4.400 ms at 2" in note
 
 
+def test_fresh_python_drops_bench_settings_only_for_library_defaults(monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    for name, value in bench.RETAIN_MALLOC.items():
+        monkeypatch.setenv(name, value)
+    names = ["OMP_WAIT_POLICY", *bench.RETAIN_MALLOC, "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"]
+    code = f"import os; print([os.environ.get(n) for n in {names!r}])"
+    assert bench.fresh_python(code, 2, library_defaults=True, what="probe") == f"{[None, None, None, '2', '2']}\n"
+    assert bench.fresh_python(code, 1, library_defaults=False, what="probe") == f"{['PASSIVE', *bench.RETAIN_MALLOC.values(), '1', '1']}\n"
+    with pytest.raises(RuntimeError, match="standalone x failed.*boom"):
+        bench.fresh_python("raise SystemExit('boom')", 1, library_defaults=True, what="standalone x")
+
+
+def test_standalone_table_and_targets_take_each_engine_at_its_standalone_best():
+    interleaved = {("mlp-b64", 1): {"funcad jit": _timing(2.4), "torch eager": _timing(3.9), "BLAS floor": _timing(1.0)},
+                   ("mlp-b64", 2): {"funcad jit": _timing(2.0), "torch eager": _timing(4.4), "BLAS floor": _timing(0.8)}}
+    alone = {("mlp-b64", 1): {"funcad eager": _timing(9.0), "funcad jit": _timing(3.3), "torch eager": _timing(3.3)},
+             ("mlp-b64", 2): {"funcad eager": _timing(7.0), "funcad jit": _timing(2.0), "torch eager": _timing(1.6)}}
+    header, rows = bench.standalone_table(alone)
+    assert header[1:7] == [f"{e} ms (IQR), {t} thr" for e in bench.STANDALONE_ENGINES for t in (1, 2)]
+    assert rows == [["mlp-b64", "9.000 (0.000)", "**7.000 (0.000)**", "3.300 (0.000)", "**2.000 (0.000)**", "3.300 (0.000)",
+                     "**1.600 (0.000)**", f"{2.0 / 1.6:.2f} (2 vs 2)", f"{7.0 / 1.6:.2f} (2 vs 2)"]]
+    lines = bench.target_lines(interleaved, None, alone)
+    mlp = next(t for t in lines if "jit / torch on mlp-b64" in t)
+    assert mlp.startswith(f"- jit / torch on mlp-b64: {2.0 / 3.9:.2f} (target <= 0.7) met")  # still judged on the interleaved run
+    assert mlp.endswith(f"; standalone {2.0 / 1.6:.2f} (funcad jit at 2, torch eager at 2)")
+    floor = next(t for t in lines if "jit / BLAS floor" in t)
+    assert "not measured" in floor  # mlp-b256 absent from both
+    floor_only = bench.target_lines({("mlp-b256", 1): {"funcad jit": _timing(2.0), "BLAS floor": _timing(1.0)}}, None,
+                                    {("mlp-b256", 1): {"funcad jit": _timing(2.0)}})
+    assert next(t for t in floor_only if "BLAS floor" in t).endswith("; standalone not measured (BLAS floor runs in-process only)")
+
+
 def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # with --malloc default: nothing to re-execute for, so it runs in this process
     for name in bench.RETAIN_MALLOC:
         monkeypatch.delenv(name, raising=False)
-    assert bench.main(["--cases", "tutorial", "--budget", "0.2", "--threads", "1", "--no-memory", "--malloc", "default",
-                       "--out", str(tmp_path)]) == 0
+    monkeypatch.setattr(bench, "STANDALONE_ENGINES", ("funcad jit", "torch eager"))  # a fresh process costs seconds: two suffice
+    assert bench.main(["--cases", "tutorial", "--budget", "0.2", "--standalone-budget", "0.05", "--threads", "1", "--no-memory",
+                       "--malloc", "default", "--out", str(tmp_path)]) == 0
     (folder,) = tmp_path.glob("bench-*")
     text = (folder / "bench.md").read_text()
     assert "| tutorial | 1 |" in text and "jit / torch on tutorial" in text and "OMP_WAIT_POLICY=PASSIVE" in text
     assert "--threads both" in text  # one setting measured: the report says how to see torch's best
+    assert "## Standalone" in text and "| tutorial | **" in text
+    assert next(t for t in text.splitlines() if "jit / torch on tutorial" in t).split("; standalone ")[1][0].isdigit()
     rows = list(csv.DictReader((folder / "bench.csv").open()))
     assert {r["threads"] for r in rows} == {"1"}
-    engines = {r["engine"] for r in rows}
-    assert {"funcad eager", "funcad jit", "torch eager", "BLAS floor"} <= engines
+    engines = {m: {r["engine"] for r in rows if r["measurement"] == m} for m in ("interleaved", "standalone")}
+    assert {"funcad eager", "funcad jit", "torch eager", "BLAS floor"} <= engines["interleaved"]
+    assert engines["standalone"] == {"funcad jit", "torch eager"} and len(rows) == len(engines["interleaved"]) + 2
     assert all(float(r["median_ms"]) > 0 for r in rows)
     assert (folder / "bench.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| tutorial |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| tutorial |" in out and "standalone tutorial @ 1 thread:" in out
