@@ -17,6 +17,8 @@ the samples are added in batch order.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
@@ -63,13 +65,43 @@ class Geometry(NamedTuple):
         return w + self.padding[2] + self.padding[3] if self.stride == (1, 1) else self.output_size(h, w)[1]
 
 
-def pad_planes(x, geo: Geometry, fill=0.0):
-    """Pad H and W; one extra bottom row when rows are read past the right edge (see ``row_width``)."""
+# These kernels' temporaries are large and short-lived: glibc's malloc serves them by mmap and unmaps them on free, so each
+# call would fault their pages in afresh. Each thread keeps its most recent ones (up to SCRATCH_BYTES) for the next call.
+SCRATCH_BYTES = 1 << 26
+_scratch = threading.local()
+
+
+def scratch(role: str, shape: tuple, dtype) -> np.ndarray:
+    """An uninitialised buffer for a temporary that never leaves its primitive: the same (role, shape, dtype) gets the same buffer back.
+
+    Two temporaries alive at once must have different roles.
+    """
+    cache = _scratch.__dict__.setdefault("buffers", OrderedDict())
+    key = (role, tuple(shape), np.dtype(dtype))
+    buf = cache.pop(key, None)
+    if buf is None:
+        buf = xp.empty(shape, dtype=dtype)
+        if buf.nbytes > SCRATCH_BYTES:
+            return buf
+        kept = sum(b.nbytes for b in cache.values())
+        while kept + buf.nbytes > SCRATCH_BYTES:
+            kept -= cache.popitem(last=False)[1].nbytes
+    cache[key] = buf
+    return buf
+
+
+def pad_planes(x, geo: Geometry, role: str | None, fill=0.0):
+    """Pad H and W into the ``role`` scratch buffer (a new array when None).
+
+    One extra bottom row when rows are read past the right edge (see ``row_width``).
+    """
     n, c, h, w = x.shape
     pt, pb, pl, pr = geo.padding
     oh, ow = geo.output_size(h, w)
     extra = 1 if geo.row_width(h, w) > ow else 0
-    out = xp.full((n, c, h + pt + pb + extra, w + pl + pr), fill, dtype=x.dtype)
+    shape = (n, c, h + pt + pb + extra, w + pl + pr)
+    out = xp.empty(shape, dtype=x.dtype) if role is None else scratch(role, shape, x.dtype)
+    out.fill(fill)
     out[:, :, pt : pt + h, pl : pl + w] = x
     return out
 
@@ -96,9 +128,9 @@ def _blocks(n: int, sample_bytes: int) -> tuple[int, list[slice]]:
 def _column_blocks(x, geo: Geometry, groups: int):
     """im2col block by block: yields (samples, their (m, groups, C/groups * kh * kw, OH * row_width) columns) in one reused buffer."""
     n, c, h, w = x.shape
-    view = windows(pad_planes(x, geo), geo, h, w)
+    view = windows(pad_planes(x, geo, "conv padded input"), geo, h, w)
     size, parts = _blocks(n, view[0].size * x.itemsize)
-    buf = xp.empty((size,) + view.shape[1:], dtype=x.dtype)
+    buf = scratch("conv columns", (size,) + view.shape[1:], x.dtype)
     for part in parts:
         cols = buf[: part.stop - part.start]
         xp.copyto(cols, view[part])
@@ -110,7 +142,8 @@ def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
     n, o, oh, ow = g.shape
     rw = geo.row_width(*x_shape[2:])
     if rw != ow:
-        wide = xp.zeros((n, o, oh, rw), dtype=g.dtype)
+        wide = scratch("conv widened cotangent", (n, o, oh, rw), g.dtype)
+        wide[..., ow:] = 0
         wide[..., :ow] = g
         g = wide
     return g.reshape(n, groups, o // groups, oh * rw)
@@ -132,7 +165,7 @@ def _conv(x, w, geo: Geometry, groups: int):
             xp.matmul(kernels, cols, out=y[part].reshape(m, groups, o // groups, oh * ow))
             continue
         if wide is None:  # the first block is the largest
-            wide = xp.empty((m, groups, o // groups, oh * rw), dtype=y.dtype)
+            wide = scratch("conv wide product", (m, groups, o // groups, oh * rw), y.dtype)
         block = xp.matmul(kernels, cols, out=wide[:m])
         y[part] = block.reshape(m, o, oh, rw)[..., :ow]
     return y
@@ -156,9 +189,9 @@ def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
     wide = _widen(g, geo, x_shape, groups)
     dtype = xp.result_type(w.dtype, g.dtype)
     size, parts = _blocks(n, c * kh * kw * plane * dtype.itemsize)
-    buf = xp.empty((c * kh * kw, size, plane), dtype=dtype)
+    buf = scratch("conv column gradient", (c * kh * kw, size, plane), dtype)
     buf[:, :, run:] = 0  # the span between one sample's columns and the next's
-    padded = xp.zeros((c, n * plane + (kw - 1) * dw), dtype=g.dtype)
+    padded = xp.zeros((c, n * plane + (kw - 1) * dw), dtype=g.dtype)  # the result is a view of it: callers' reductions see the same layout
     for part in parts:
         m = part.stop - part.start
         col_grad = buf[:, :m]
@@ -181,9 +214,11 @@ def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
     n, c, h, wd = x_shape
     o = w.shape[0]
     kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
-    col_grad = xp.matmul(kernels_t, _widen(g, geo, x_shape, groups))
+    wide = _widen(g, geo, x_shape, groups)
+    col_shape = wide.shape[:2] + (kernels_t.shape[1], wide.shape[3])
+    col_grad = xp.matmul(kernels_t, wide, out=scratch("conv column gradient", col_shape, xp.result_type(w.dtype, g.dtype)))
     taps = col_grad.reshape(n, c, *geo.kernel, geo.output_size(h, wd)[0], geo.row_width(h, wd))
-    padded = pad_planes(xp.zeros(x_shape, dtype=g.dtype), geo)
+    padded = pad_planes(xp.zeros(x_shape, dtype=g.dtype), geo, None)
     views = windows(padded, geo, h, wd, writeable=True)
     for p in range(geo.kernel[0]):
         for q in range(geo.kernel[1]):
