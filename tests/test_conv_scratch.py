@@ -1,4 +1,4 @@
-"""conv/pool scratch buffers: stale contents never reach a result, results never share memory with them, the cache stays bounded."""
+"""conv/pool scratch buffers: stale contents never reach a result, results never share memory with them, the free list stays bounded."""
 
 import numpy as np
 import pytest
@@ -40,24 +40,31 @@ def _results(kind, x, kwargs, seed):
 
 
 @pytest.mark.parametrize("kind, x_shape, kwargs", CASES)
-def test_results_do_not_depend_on_or_share_scratch(kind, x_shape, kwargs):
-    conv._scratch.__dict__.pop("buffers", None)
-    cold = _results(kind, x_shape, kwargs, seed=0)  # empty cache: every buffer is new
-    kept = [a.copy() for a in cold]
-    _results(kind, x_shape, kwargs, seed=1)
-    for buf in conv._scratch.buffers.values():
-        buf.fill(np.nan)  # whatever a buffer holds on entry must not matter
-    warm = _results(kind, x_shape, kwargs, seed=0)
-    for a, b, c in zip(cold, kept, warm):
-        assert a.tobytes() == b.tobytes(), "a result changed after later calls: it shares memory with a scratch buffer"
-        assert b.tobytes() == c.tobytes(), "stale scratch contents reached a result"
+def test_results_do_not_depend_on_scratch_contents(monkeypatch, kind, x_shape, kwargs):
+    from funcad.ops import pool
+
+    for module in (conv, pool):
+        monkeypatch.setattr(module, "scratch", lambda shape, dtype: np.zeros(shape, dtype))
+    zeroed = _results(kind, x_shape, kwargs, seed=0)
+    for module in (conv, pool):
+        monkeypatch.setattr(module, "scratch", lambda shape, dtype: np.full(shape, np.nan, dtype))
+    poisoned = _results(kind, x_shape, kwargs, seed=0)  # a read of what a buffer held on entry shows up as NaN
+    monkeypatch.undo()
+    conv._scratch.__dict__.pop("free", None)
+    kept = _results(kind, x_shape, kwargs, seed=0)
+    copies = [a.copy() for a in kept]
+    _results(kind, x_shape, kwargs, seed=1)  # the same buffers, other data
+    reused = _results(kind, x_shape, kwargs, seed=0)
+    for a, b, c, d, e in zip(zeroed, poisoned, kept, copies, reused):
+        assert a.tobytes() == b.tobytes() == d.tobytes() == e.tobytes(), "stale scratch contents reached a result"
+        assert c.tobytes() == d.tobytes(), "a result changed after later calls: it shares memory with a scratch buffer"
 
 
 @pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 1)])
 def test_primitive_results_share_no_memory_with_scratch(stride, padding):
     from funcad.ops import pool
 
-    conv._scratch.__dict__.pop("buffers", None)
+    conv._scratch.__dict__.pop("free", None)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 2, 8, 8)).astype(np.float32)
     w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
@@ -68,17 +75,16 @@ def test_primitive_results_share_no_memory_with_scratch(stride, padding):
     sums = pool._window_sum.impl(x, geo=geo)
     results += [sums, pool._window_sum_transpose.impl(sums, geo=geo, x_shape=x.shape), pool._max_pool_argmax.impl(x, geo=geo)]
     for out in results:
-        assert not any(np.shares_memory(out, buf) for buf in conv._scratch.buffers.values())
+        assert not any(np.shares_memory(out, buf) for buf in conv._scratch.free)
 
 
-def test_cache_is_bounded(monkeypatch):
+def test_free_list_is_bounded(monkeypatch):
     monkeypatch.setattr(conv, "SCRATCH_BYTES", 1 << 14)
-    conv._scratch.__dict__.pop("buffers", None)
+    conv._scratch.__dict__.pop("free", None)
     rng = np.random.default_rng(0)
     for n in range(1, 6):
         x = rng.standard_normal((n, 3, 12, 12)).astype(np.float32)
         ops.conv2d(x, rng.standard_normal((4, 3, 3, 3)).astype(np.float32), padding=1)
-        cached = conv._scratch.buffers.values()
-        assert sum(b.nbytes for b in cached) <= 1 << 14
-    big = conv.scratch("test", (1 << 13,), np.float32)  # larger than the whole cache: handed out, not kept
-    assert big.nbytes > 1 << 14 and all(b is not big for b in conv._scratch.buffers.values())
+        assert 0 < sum(b.nbytes for b in conv._scratch.free) <= 1 << 14
+    leased = conv.with_scratch(lambda: conv.scratch((1 << 13,), np.float32).base)()  # larger than the whole list: not kept
+    assert leased.nbytes > 1 << 14 and all(b is not leased for b in conv._scratch.free)

@@ -17,8 +17,8 @@ the samples are added in batch order.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
@@ -65,33 +65,58 @@ class Geometry(NamedTuple):
         return w + self.padding[2] + self.padding[3] if self.stride == (1, 1) else self.output_size(h, w)[1]
 
 
-# These kernels' temporaries are large and short-lived: glibc's malloc serves them by mmap and unmaps them on free, so each
-# call would fault their pages in afresh. Each thread keeps its most recent ones (up to SCRATCH_BYTES) for the next call.
+# These kernels' temporaries are large and short-lived: glibc's malloc gives such blocks back to the system on free, so each
+# call would fault their pages in afresh. A kernel instead leases them from its thread's free list and returns them on exit,
+# so the next kernel reuses the same (cache-warm) memory; at most SCRATCH_BYTES stay on the list.
 SCRATCH_BYTES = 1 << 26
 _scratch = threading.local()
 
 
-def scratch(role: str, shape: tuple, dtype) -> np.ndarray:
-    """An uninitialised buffer for a temporary that never leaves its primitive: the same (role, shape, dtype) gets the same buffer back.
-
-    Two temporaries alive at once must have different roles.
-    """
-    cache = _scratch.__dict__.setdefault("buffers", OrderedDict())
-    key = (role, tuple(shape), np.dtype(dtype))
-    buf = cache.pop(key, None)
-    if buf is None:
-        buf = xp.empty(shape, dtype=dtype)
-        if buf.nbytes > SCRATCH_BYTES:
-            return buf
-        kept = sum(b.nbytes for b in cache.values())
-        while kept + buf.nbytes > SCRATCH_BYTES:
-            kept -= cache.popitem(last=False)[1].nbytes
-    cache[key] = buf
-    return buf
+def _scratch_state():
+    state = _scratch.__dict__
+    state.setdefault("free", [])  # raw byte buffers, smallest first
+    state.setdefault("leased", None)  # buffers the running kernel holds; None outside a kernel
+    return state
 
 
-def pad_planes(x, geo: Geometry, role: str | None, fill=0.0):
-    """Pad H and W into the ``role`` scratch buffer (a new array when None).
+def with_scratch(impl):
+    """Wraps a kernel so the scratch buffers it leases go back to the free list when it returns."""
+
+    @functools.wraps(impl)
+    def run(*args, **kwargs):
+        state = _scratch_state()
+        outer, state["leased"] = state["leased"], []
+        try:
+            return impl(*args, **kwargs)
+        finally:
+            leased, state["leased"] = state["leased"], outer
+            if outer is not None:
+                outer.extend(leased)
+            else:
+                free = sorted(state["free"] + leased, key=lambda b: b.nbytes)
+                while free and sum(b.nbytes for b in free) > SCRATCH_BYTES:
+                    free.pop()
+                state["free"] = free
+
+    return run
+
+
+def scratch(shape: tuple, dtype) -> np.ndarray:
+    """An uninitialised buffer for a temporary that never leaves its kernel (see ``with_scratch``); a new array outside one."""
+    state = _scratch_state()
+    if state["leased"] is None:
+        return xp.empty(shape, dtype=dtype)
+    dtype = np.dtype(dtype)
+    need = int(np.prod(shape)) * dtype.itemsize
+    free = state["free"]
+    fits = next((i for i, b in enumerate(free) if b.nbytes >= need), None)  # the smallest that fits
+    raw = xp.empty(max(need, 1), dtype=np.uint8) if fits is None else free.pop(fits)
+    state["leased"].append(raw)
+    return raw[:need].view(dtype).reshape(shape)
+
+
+def pad_planes(x, geo: Geometry, in_scratch: bool, fill=0.0):
+    """Pad H and W, into a scratch buffer or a new array.
 
     One extra bottom row when rows are read past the right edge (see ``row_width``).
     """
@@ -100,7 +125,7 @@ def pad_planes(x, geo: Geometry, role: str | None, fill=0.0):
     oh, ow = geo.output_size(h, w)
     extra = 1 if geo.row_width(h, w) > ow else 0
     shape = (n, c, h + pt + pb + extra, w + pl + pr)
-    out = xp.empty(shape, dtype=x.dtype) if role is None else scratch(role, shape, x.dtype)
+    out = scratch(shape, x.dtype) if in_scratch else xp.empty(shape, dtype=x.dtype)
     out.fill(fill)
     out[:, :, pt : pt + h, pl : pl + w] = x
     return out
@@ -128,9 +153,9 @@ def _blocks(n: int, sample_bytes: int) -> tuple[int, list[slice]]:
 def _column_blocks(x, geo: Geometry, groups: int):
     """im2col block by block: yields (samples, their (m, groups, C/groups * kh * kw, OH * row_width) columns) in one reused buffer."""
     n, c, h, w = x.shape
-    view = windows(pad_planes(x, geo, "conv padded input"), geo, h, w)
+    view = windows(pad_planes(x, geo, True), geo, h, w)
     size, parts = _blocks(n, view[0].size * x.itemsize)
-    buf = scratch("conv columns", (size,) + view.shape[1:], x.dtype)
+    buf = scratch((size,) + view.shape[1:], x.dtype)
     for part in parts:
         cols = buf[: part.stop - part.start]
         xp.copyto(cols, view[part])
@@ -142,7 +167,7 @@ def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
     n, o, oh, ow = g.shape
     rw = geo.row_width(*x_shape[2:])
     if rw != ow:
-        wide = scratch("conv widened cotangent", (n, o, oh, rw), g.dtype)
+        wide = scratch((n, o, oh, rw), g.dtype)
         wide.fill(0)  # one contiguous pass beats zeroing the narrow cropped columns
         wide[..., :ow] = g
         g = wide
@@ -150,6 +175,7 @@ def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
 
 
 @primitive
+@with_scratch
 def _conv(x, w, geo: Geometry, groups: int):
     """A block's product lands in a buffer still in cache and is cropped from there, so the output is contiguous."""
     n, _, h, wd = x.shape
@@ -165,7 +191,7 @@ def _conv(x, w, geo: Geometry, groups: int):
             xp.matmul(kernels, cols, out=y[part].reshape(m, groups, o // groups, oh * ow))
             continue
         if wide is None:  # the first block is the largest
-            wide = scratch("conv wide product", (m, groups, o // groups, oh * rw), y.dtype)
+            wide = scratch((m, groups, o // groups, oh * rw), y.dtype)
         block = xp.matmul(kernels, cols, out=wide[:m])
         y[part] = block.reshape(m, o, oh, rw)[..., :ow]
     return y
@@ -189,7 +215,7 @@ def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
     wide = _widen(g, geo, x_shape, groups)
     dtype = xp.result_type(w.dtype, g.dtype)
     size, parts = _blocks(n, c * kh * kw * plane * dtype.itemsize)
-    buf = scratch("conv column gradient", (c * kh * kw, size, plane), dtype)
+    buf = scratch((c * kh * kw, size, plane), dtype)
     buf[:, :, run:] = 0  # the span between one sample's columns and the next's
     padded = xp.zeros((c, n * plane + (kw - 1) * dw), dtype=g.dtype)  # the result is a view of it: callers' reductions see the same layout
     for part in parts:
@@ -207,6 +233,7 @@ def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
 
 
 @primitive
+@with_scratch
 def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
     """col2im of w^T g: the adjoint of x -> conv(x, w)."""
     if geo.stride == (1, 1):
@@ -216,9 +243,9 @@ def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
     kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
     wide = _widen(g, geo, x_shape, groups)
     col_shape = wide.shape[:2] + (kernels_t.shape[1], wide.shape[3])
-    col_grad = xp.matmul(kernels_t, wide, out=scratch("conv column gradient", col_shape, xp.result_type(w.dtype, g.dtype)))
+    col_grad = xp.matmul(kernels_t, wide, out=scratch(col_shape, xp.result_type(w.dtype, g.dtype)))
     taps = col_grad.reshape(n, c, *geo.kernel, geo.output_size(h, wd)[0], geo.row_width(h, wd))
-    padded = pad_planes(xp.zeros(x_shape, dtype=g.dtype), geo, None)
+    padded = pad_planes(xp.zeros(x_shape, dtype=g.dtype), geo, False)
     views = windows(padded, geo, h, wd, writeable=True)
     for p in range(geo.kernel[0]):
         for q in range(geo.kernel[1]):
@@ -228,6 +255,7 @@ def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
 
 
 @primitive
+@with_scratch
 def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
     wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)

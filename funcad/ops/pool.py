@@ -12,7 +12,7 @@ import numpy as np
 from funcad.core.backend import xp
 from funcad.core.primitive import primitive
 from funcad.core.tensor import Tensor
-from funcad.ops.conv import Geometry, pad_planes, padding4, pair, scratch, windows
+from funcad.ops.conv import Geometry, pad_planes, padding4, pair, scratch, windows, with_scratch
 from funcad.ops.linalg import matmul
 from funcad.ops.shape import _shape_of
 
@@ -36,11 +36,11 @@ def _pool_geometry(op: str, x, kernel_size, stride, padding) -> Geometry:
     return geo
 
 
-def _tap_views(x, geo: Geometry, fill: float, role: str | None):
-    """(padded buffer, [(p, q, view of the inputs under tap (p, q))]); views are (N, C, OH, OW); ``role`` as for ``pad_planes``."""
+def _tap_views(x, geo: Geometry, fill: float, in_scratch: bool):
+    """(padded buffer, [(p, q, view of the inputs under tap (p, q))]); views are (N, C, OH, OW); ``in_scratch`` as for ``pad_planes``."""
     h, w = x.shape[2:]
     ow = geo.output_size(h, w)[1]
-    padded = pad_planes(x, geo, role, fill)
+    padded = pad_planes(x, geo, in_scratch, fill)
     taps = windows(padded, geo, h, w)
     kh, kw = geo.kernel
     return padded, [(p, q, taps[:, :, p, q, :, :ow]) for p in range(kh) for q in range(kw)]
@@ -52,20 +52,21 @@ def _tap_major(x, geo: Geometry, fill: float):
     n, c, h, w = x.shape
     (kh, kw), (sh, sw) = geo.kernel, geo.stride
     oh, ow = geo.output_size(h, w)
-    src = pad_planes(x, geo, "pool padded input", fill) if any(geo.padding) else x
+    src = pad_planes(x, geo, True, fill) if any(geo.padding) else x
     s_n, s_c, s_h, s_w = src.strides
     view = np.lib.stride_tricks.as_strided(src, (kh, kw, n, c, oh, ow), (s_h, s_w, s_n, s_c, s_h * sh, s_w * sw), writeable=False)
-    taps = scratch("pool taps", view.shape, x.dtype)
+    taps = scratch(view.shape, x.dtype)
     xp.copyto(taps, view)
     return taps.reshape(kh * kw, n, c, oh, ow)
 
 
 @primitive
+@with_scratch
 def _max_pool_argmax(x, geo: Geometry):
     """Flat index into the whole of ``x`` of each window's first maximum (padding never wins: it is -inf)."""
     n, c, h, w = x.shape
     taps = _tap_major(x, geo, -np.inf)
-    best = xp.maximum(taps[0], taps[1], out=scratch("pool maximum", taps.shape[1:], x.dtype)) if len(taps) > 1 else taps[0]
+    best = xp.maximum(taps[0], taps[1], out=scratch(taps.shape[1:], x.dtype)) if len(taps) > 1 else taps[0]
     for view in taps[2:]:
         xp.maximum(best, view, out=best)
     # Walk the taps backwards, moving the choice to every earlier tap that also holds the maximum.
@@ -119,8 +120,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 
 # -- average -------------------------------------------------------------------------------------
 @primitive
+@with_scratch
 def _window_sum(x, geo: Geometry):
-    _, views = _tap_views(x, geo, 0.0, "pool padded input")
+    _, views = _tap_views(x, geo, 0.0, True)
     total = views[0][2].copy()
     for _, _, view in views[1:]:
         total += view
@@ -131,7 +133,7 @@ def _window_sum(x, geo: Geometry):
 def _window_sum_transpose(g, geo: Geometry, x_shape: tuple):
     """Adjoint of _window_sum: every output's cotangent added back onto each input of its window."""
     h, w = x_shape[2:]
-    padded, views = _tap_views(xp.zeros(x_shape, dtype=g.dtype), geo, 0.0, None)  # the result is a view of it
+    padded, views = _tap_views(xp.zeros(x_shape, dtype=g.dtype), geo, 0.0, False)  # the result is a view of it
     taps = windows(padded, geo, h, w, writeable=True)
     for p, q, _ in views:
         taps[:, :, p, q, :, : g.shape[3]] += g
