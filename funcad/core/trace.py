@@ -9,6 +9,8 @@ re-binds the op one level lower. Values of other transforms therefore never mix
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from funcad.core.tensor import Tensor
@@ -16,7 +18,7 @@ from funcad.core.tensor import Tensor
 _depth = 0
 
 
-class Trace:
+class Trace(ABC):
     """One running transform; subclasses say how an op on their tracers is processed."""
 
     __slots__ = ("level", "alive")
@@ -25,8 +27,9 @@ class Trace:
         self.level = _depth + 1
         self.alive = True
 
-    def process(self, prim, args, kwargs):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def process(self, prim, args, kwargs):
+        """Handle ``prim`` applied to ``args`` of which at least one is this trace's tracer."""
 
 
 class _TraceScope:

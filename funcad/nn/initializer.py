@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -41,11 +42,12 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; valid: {', '.join(linear + ('tanh', 'relu', 'leaky_relu', 'selu'))}")
 
 
-class Initializer:
+class Initializer(ABC):
     """Base class: ``init(shape)`` returns a float64 numpy array of that shape."""
 
+    @abstractmethod
     def __call__(self, shape: tuple) -> np.ndarray:
-        raise NotImplementedError
+        """A float64 array of ``shape`` drawn or filled by this initialiser."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -8,6 +8,7 @@ write goes through ``Parameter.set_data`` with a value computed by funcad ops, s
 from __future__ import annotations
 
 import numbers
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -22,7 +23,7 @@ def _non_negative(owner: str, name: str, value) -> float:
     return float(value)
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base of the optimizers called as ``optimizer(grads)``.
 
     ``learning_rate`` is a non-negative number (or 0-d Tensor) or a callable of the step: it is called on every update with
@@ -95,9 +96,9 @@ class Optimizer:
         for target, value in writes:
             target.set_data(value)
 
+    @abstractmethod
     def _updates(self, grads: tuple, lr) -> list[tuple[Parameter, Tensor]]:
         """The (state or parameter, new value) pairs of one update; nothing is written here."""
-        raise NotImplementedError
 
 
 def scalar_as(value, like):
