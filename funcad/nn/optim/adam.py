@@ -44,14 +44,12 @@ class Adam(Optimizer):
         b1, b2, eps = self.beta1, self.beta2, self.eps
         t = ops.cast(self.global_step + 1, np.float64)
         scale = ops.sqrt(1.0 - ops.power(b2, t)) / (1.0 - ops.power(b1, t))
-        writes = []
         for p, g, m, v in zip(self.parameters, grads, self.moment1, self.moment2):
             m_new = b1 * m + (1.0 - b1) * g
             v_new = b2 * v + (1.0 - b2) * (g * g)
             direction = b1 * m_new + (1.0 - b1) * g if self.use_nesterov else m_new
             step_size = scalar_as(lr, p) * ops.cast(scale, p.dtype)
-            writes += [(m, m_new), (v, v_new), (p, p - step_size * direction / (ops.sqrt(v_new) + eps))]
-        return writes
+            yield p, step_size * direction / (ops.sqrt(v_new) + eps), [(m, m_new), (v, v_new)]
 
 
 class AdamWeightDecay(Optimizer):
@@ -75,12 +73,10 @@ class AdamWeightDecay(Optimizer):
 
     def _updates(self, grads, lr):
         b1, b2, eps, wd = self.beta1, self.beta2, self.eps, self.weight_decay
-        writes = []
         for p, g, m, v, decays in zip(self.parameters, grads, self.moment1, self.moment2, self.decay_flags):
             m_new = b1 * m + (1.0 - b1) * g
             v_new = b2 * v + (1.0 - b2) * (g * g)
             update = m_new / (ops.sqrt(v_new) + eps)
             if decays and wd > 0.0:
                 update = update + wd * p
-            writes += [(m, m_new), (v, v_new), (p, p - scalar_as(lr, p) * update)]
-        return writes
+            yield p, scalar_as(lr, p) * update, [(m, m_new), (v, v_new)]

@@ -1,15 +1,17 @@
 """The Optimizer base: parameter bookkeeping, learning rate, weight decay, and all-or-nothing updates.
 
-Every piece of state (moments, the step counter) is a Parameter with ``requires_grad=False`` and every
-write goes through ``Parameter.set_data`` with a value computed by funcad ops, so a compiler tracing
-``optimizer(grads)`` sees the whole update (it intercepts ``set_data``).
+Every piece of state (moments, the step counter) is a Parameter with ``requires_grad=False``. An update first checks
+everything that could fail (gradient count and shapes, the learning rate), then goes parameter by parameter: compute
+its step and new state, write the state through ``Parameter.set_data`` and the parameter as ``ops.assign_sub(p, step)``,
+which works in place when nothing else holds the parameter's array. One parameter's temporaries are freed before the
+next one's are made, so they stay in cache. A compiler tracing ``optimizer(grads)`` records every write.
 """
 
 from __future__ import annotations
 
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -62,9 +64,16 @@ class Optimizer(ABC):
         return tuple(Parameter(np.zeros(p.shape, dtype=p.dtype), name=f"{prefix}.{p.name}", requires_grad=False) for p in self.parameters)
 
     def get_lr(self):
-        """The learning rate for the coming update."""
+        """The learning rate for the coming update: a number or a 0-d Tensor."""
         lr = self.learning_rate
-        return lr(self.global_step) if callable(lr) else lr
+        if not callable(lr):
+            return lr
+        value = lr(self.global_step)
+        if not (isinstance(value, numbers.Real) or (isinstance(value, Tensor) and value.ndim == 0)):
+            shape = f" of shape {tuple(value.shape)}" if isinstance(value, Tensor) else ""
+            raise ValueError(f"{type(self).__name__}: the learning_rate callable must return a number or a 0-d Tensor, "
+                             f"got {type(value).__name__}{shape}; nothing was updated")
+        return value
 
     def _check_grads(self, grads) -> tuple:
         owner = type(self).__name__
@@ -81,24 +90,29 @@ class Optimizer(ABC):
             raise ValueError(f"{owner}: gradient shapes do not match parameters ({'; '.join(bad)}); nothing was updated")
         return tuple(g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=p.dtype)) for p, g in zip(self.parameters, grads))
 
-    def decay_weight(self, grads: tuple) -> tuple:
-        """L2 weight decay folded into the gradients: g + weight_decay * p (for parameters that decay)."""
+    def decay_weight(self, grads: tuple) -> Iterable:
+        """L2 weight decay folded into the gradients: g + weight_decay * p (for parameters that decay), computed lazily
+        so that each is made when its parameter's update is."""
         if self.weight_decay == 0.0:
             return grads
         wd = self.weight_decay
-        return tuple(g + wd * p if flag else g for p, g, flag in zip(self.parameters, grads, self.decay_flags))
+        return (g + wd * p if flag else g for p, g, flag in zip(self.parameters, grads, self.decay_flags))
 
     def __call__(self, grads):
         grads = self._check_grads(grads)
-        lr = self.get_lr()
-        writes = self._updates(grads, lr)
-        writes.append((self.global_step, self.global_step + 1))
-        for target, value in writes:
-            target.set_data(value)
+        for p, step, state_writes in self._updates(grads, self.get_lr()):
+            for target, value in state_writes:
+                target.set_data(value)
+            ops.assign_sub(p, step)
+        ops.assign_add(self.global_step, 1)
 
     @abstractmethod
-    def _updates(self, grads: tuple, lr) -> list[tuple[Parameter, Tensor]]:
-        """The (state or parameter, new value) pairs of one update; nothing is written here."""
+    def _updates(self, grads: tuple, lr) -> Iterator[tuple[Parameter, Tensor, list[tuple[Parameter, Tensor]]]]:
+        """Per parameter, in order: the parameter, the step subtracted from it, and (state Parameter, new value) pairs.
+
+        Yielded lazily: the caller writes each before the next is computed, so nothing here may read a state or
+        parameter that an earlier item writes.
+        """
 
 
 def scalar_as(value, like):

@@ -33,17 +33,17 @@ class SGD(Optimizer):
     def _updates(self, grads, lr):
         grads = self.decay_weight(grads)
         if self.stateless:
-            return [(p, p - scalar_as(lr, p) * g) for p, g in zip(self.parameters, grads)]
+            for p, g in zip(self.parameters, grads):
+                yield p, scalar_as(lr, p) * g, []
+            return
         u, keep = self.momentum, 1.0 - self.dampening
         first = ops.equal(self.global_step, 0)
-        writes = []
         for p, g, v in zip(self.parameters, grads, self.accum):
             v_new = u * v + keep * g
             if self.dampening != 0.0:
                 v_new = ops.where(first, g, v_new)
-            step = g + u * v_new if self.nesterov else v_new
-            writes += [(v, v_new), (p, p - scalar_as(lr, p) * step)]
-        return writes
+            direction = g + u * v_new if self.nesterov else v_new
+            yield p, scalar_as(lr, p) * direction, [(v, v_new)]
 
 
 class Momentum(Optimizer):
@@ -65,9 +65,7 @@ class Momentum(Optimizer):
     def _updates(self, grads, lr):
         grads = self.decay_weight(grads)
         u = self.momentum
-        writes = []
         for p, g, v in zip(self.parameters, grads, self.moments):
             v_new = u * v + g
-            step = g + u * v_new if self.use_nesterov else v_new
-            writes += [(v, v_new), (p, p - scalar_as(lr, p) * step)]
-        return writes
+            direction = g + u * v_new if self.use_nesterov else v_new
+            yield p, scalar_as(lr, p) * direction, [(v, v_new)]

@@ -1,0 +1,82 @@
+"""In-place updates of Parameters: MindSpore's ``ops.assign``, ``ops.assign_add`` and ``ops.assign_sub``.
+
+The value is first converted to the Parameter's dtype (a Parameter's dtype never changes), then combined with the
+current value. Eagerly, the result is computed into the Parameter's own array when a reference count proves nothing
+else can see that array (no Tensor, view or variable holds it), which spares a fresh array per update; otherwise it
+goes into a fresh array, so values handed out earlier never change. Under ``funcad.jit`` or inside a transform the
+update is an ordinary ``set_data`` of the combined value, which the compiler records.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from funcad.core import tensor as _tensor
+from funcad.core.tensor import Parameter, Tensor
+from funcad.core.trace import Tracer
+from funcad.ops.math import add, subtract
+from funcad.ops.shape import _shape_of, broadcast_to, cast
+
+
+def _references(array: np.ndarray) -> int:
+    return sys.getrefcount(array)
+
+
+def _sole_owner_references() -> int:
+    """What ``_references`` reports for an array held only by one object slot and one local name, as in ``_update``."""
+    holder = Parameter(np.zeros(1))
+    current = holder._data
+    return _references(current)
+
+
+_SOLE_OWNER = _sole_owner_references()
+
+
+def _traced_update(variable: Parameter, value, combine) -> Parameter:
+    dtype = variable.dtype
+    if not isinstance(value, Tensor):
+        value = Tensor._wrap(np.asarray(value, dtype=dtype))
+    elif value.dtype != dtype:
+        value = cast(value, dtype)
+    if combine is not None:
+        return variable.set_data(combine(variable, value))
+    return variable.set_data(value if tuple(value.shape) == tuple(variable.shape) else broadcast_to(value, variable.shape))
+
+
+def _update(op: str, variable: Parameter, value, ufunc) -> Parameter:
+    if not isinstance(variable, Parameter):
+        raise TypeError(f"funcad.ops.{op}: variable must be a Parameter, got {type(variable).__name__}")
+    shape = tuple(_shape_of(value))
+    if shape and shape != tuple(variable.shape):
+        raise ValueError(f"funcad.ops.{op}: value of shape {shape} does not match Parameter {variable.name!r} of shape {tuple(variable.shape)}")
+    if _tensor.param_write_hook is not None or variable._bound is not None or isinstance(value, Tracer):
+        return _traced_update(variable, value, _COMBINE[op])
+    raw = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=variable.dtype)
+    current = variable._data
+    if ufunc is None:
+        variable._data = raw if isinstance(value, Tensor) and raw.shape == current.shape else np.array(np.broadcast_to(raw, current.shape))
+    elif _references(current) == _SOLE_OWNER and current.base is None and current.flags.writeable:
+        ufunc(current, raw, out=current)
+    else:
+        variable._data = ufunc(current, raw)
+    return variable
+
+
+_COMBINE = {"assign": None, "assign_add": add, "assign_sub": subtract}
+
+
+def assign(variable: Parameter, value) -> Parameter:
+    """Set ``variable`` to ``value`` (its shape, or a scalar filling it); returns the Parameter."""
+    return _update("assign", variable, value, None)
+
+
+def assign_add(variable: Parameter, value) -> Parameter:
+    """``variable <- variable + value`` in the Parameter's dtype; returns the Parameter."""
+    return _update("assign_add", variable, value, np.add)
+
+
+def assign_sub(variable: Parameter, value) -> Parameter:
+    """``variable <- variable - value`` in the Parameter's dtype; returns the Parameter."""
+    return _update("assign_sub", variable, value, np.subtract)
