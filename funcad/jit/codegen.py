@@ -40,6 +40,14 @@ def _relu(a, node, out, em):
     return _with_out(f"np.maximum({a[0]}, {em.zeros(node.out.shape, node.out.dtype)})", out)
 
 
+def _both_matrices(node) -> bool:
+    return len(node.args) == 2 and all(isinstance(a, Var) and a.ndim == 2 for a in node.args)
+
+
+def _dense_weight_grad(a, node, out, em):
+    return _with_out(f"np.matmul({a[0]}.T, {a[1]})", out) if _both_matrices(node) else None
+
+
 def _transpose(a, node, out, em):
     axes = node.args[1].value
     if axes is None or tuple(axes) == tuple(range(node.out.ndim))[::-1]:
@@ -82,9 +90,11 @@ _ELEMENTWISE_UFUNCS = {
 EMITTERS = {prim: _ufunc(name, arity) for prim, (name, arity) in _ELEMENTWISE_UFUNCS.items()}
 EMITTERS.update({
     _math.relu: _relu,
+    _math._relu_grad: lambda a, node, out, em: _with_out(f"np.multiply({a[0]}, np.greater({a[1]}, 0))", out) if len(a) == 2 else None,
     _math.where: lambda a, node, out, em: f"np.where({', '.join(a)})" if len(a) == 3 else None,
     _linalg.matmul: _ufunc("matmul", 2),
     _linalg._dense: lambda a, node, out, em: _with_out(f"np.matmul({a[0]}, {a[1]}.T)", out) if len(a) == 2 else None,
+    _linalg._dense_weight_grad: _dense_weight_grad,
     _shape.reshape: lambda a, node, out, em: f"{a[0]}.reshape({node.out.shape!r})",
     _shape._transpose: _transpose,
     _shape.broadcast_to: lambda a, node, out, em: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
@@ -93,14 +103,16 @@ EMITTERS.update({
     _reduce._sum: _sum,
 })
 # Ops computed elementwise: their output may overwrite a same-shaped input that dies there.
-ELEMENTWISE = frozenset(_ELEMENTWISE_UFUNCS) | {_math.relu}
+ELEMENTWISE = frozenset(_ELEMENTWISE_UFUNCS) | {_math.relu, _math._relu_grad}
 # Ops whose emitted call takes ``out=``.
-WRITES_OUT = ELEMENTWISE | {_linalg.matmul, _linalg._dense, _reduce._sum}
+WRITES_OUT = ELEMENTWISE | {_linalg.matmul, _linalg._dense, _linalg._dense_weight_grad, _reduce._sum}
 
 
 def takes_out(node: Node) -> bool:
     if node.prim is _shape.sum_to:
         return _sum_to_axes(node)[1]
+    if node.prim is _linalg._dense_weight_grad:
+        return _both_matrices(node)
     return node.prim in WRITES_OUT
 # Emitters above that read static arguments positionally need them given positionally.
 _STATIC_POSITIONS = {_shape._transpose: 2, _reduce._sum: 3, _shape.cast: 2, _shape.reshape: 2, _shape.broadcast_to: 2, _shape.sum_to: 2}

@@ -51,15 +51,18 @@ def _dense(x, w):
     return xp.matmul(x, w.T)
 
 
-def _dense_dw(g, ans, x, w):
-    # g.T @ x comes out of BLAS in the weight's own (out, in) layout; the transpose of x @ w.T's
-    # gradient would be a column-major view that makes every later elementwise op on it slow.
-    rows = (-1, _shape_of(g)[-1])
-    return matmul(swapaxes(reshape(g, rows), 0, 1), reshape(x, (-1, _shape_of(x)[-1])))
+@primitive
+def _dense_weight_grad(g, x):
+    """The weight's cotangent g.T @ x over all leading axes, computed by BLAS in the weight's own (out, in) layout: the
+    transpose of x @ w.T's gradient would be a column-major view that makes every later elementwise op on it slow."""
+    return xp.matmul(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]))
 
 
-_dense.defvjp(lambda g, ans, x, w: matmul(g, w), _dense_dw)
+_dense.defvjp(lambda g, ans, x, w: matmul(g, w), lambda g, ans, x, w: _dense_weight_grad(g, x))
 _dense.defjvp(lambda t, ans, x, w: _dense(t, w), lambda t, ans, x, w: _dense(x, t))
+# ct (out, in) pulls back to g as x @ ct.T and to x as g @ ct, each in the leading shape of its own argument.
+_dense_weight_grad.defvjp(lambda ct, ans, g, x: _dense(x, ct), lambda ct, ans, g, x: matmul(g, ct))
+_dense_weight_grad.defjvp(lambda t, ans, g, x: _dense_weight_grad(t, x), lambda t, ans, g, x: _dense_weight_grad(g, t))
 
 
 def dense(x, weight, bias=None):

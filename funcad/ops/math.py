@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math as _pymath
 
 import numpy as np
@@ -168,9 +169,26 @@ def sigmoid(x):
     return xp.exp(-xp.logaddexp(0, -x)).astype(x.dtype, copy=False) if hasattr(x, "dtype") else 1.0 / (1.0 + _pymath.exp(-x))
 
 
+@functools.lru_cache(maxsize=8)
+def _zeros(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    z = np.zeros(shape, dtype)
+    z.flags.writeable = False
+    return z
+
+
 @primitive
 def relu(x):
+    """max(x, 0), against a cached array of zeros for float arrays: numpy's two-array loop is several times faster than
+    its array-scalar one, with the same values."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return xp.maximum(x, _zeros(x.shape, x.dtype))
     return xp.maximum(x, 0)
+
+
+@primitive
+def _relu_grad(g, x):
+    """``g`` where ``x > 0``, else 0: relu's VJP as one op (the boolean mask converts exactly)."""
+    return xp.multiply(g, xp.greater(x, 0))
 
 
 @primitive
@@ -212,8 +230,11 @@ tanh.defjvp(lambda t, ans, x: t * (1.0 - ans * ans))
 sigmoid.defvjp(lambda g, ans, x: g * ans * (1.0 - ans))
 sigmoid.defjvp(lambda t, ans, x: t * ans * (1.0 - ans))
 # A cast mask times g: numpy's multiply is about 3x faster than its where on float arrays.
-relu.defvjp(lambda g, ans, x: g * cast(x > 0, g.dtype))
-relu.defjvp(lambda t, ans, x: t * cast(x > 0, t.dtype))
+relu.defvjp(lambda g, ans, x: _relu_grad(g, x))
+relu.defjvp(lambda t, ans, x: _relu_grad(t, x))
+# The mask is piecewise constant in x: x contributes nothing, in either mode.
+_relu_grad.defvjp(lambda ct, ans, g, x: _relu_grad(ct, x), None)
+_relu_grad.defjvp(lambda t, ans, g, x: _relu_grad(t, x), lambda t, ans, g, x: None)
 softplus.defvjp(lambda g, ans, x: g * sigmoid(x))
 softplus.defjvp(lambda t, ans, x: t * sigmoid(x))
 _TWO_OVER_SQRT_PI = 2.0 / _pymath.sqrt(_pymath.pi)

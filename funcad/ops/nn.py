@@ -16,8 +16,9 @@ from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem
 
 @primitive
 def log_softmax(x, axis=-1):
-    shifted = x - xp.max(x, axis=axis, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    # ufunc reductions directly: numpy's max/sum wrappers cost more than the arithmetic on small arrays
+    shifted = x - xp.maximum.reduce(x, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=axis, keepdims=True))
 
 
 log_softmax.defvjp(lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True))
@@ -196,6 +197,71 @@ def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):
     return sum(smooth) / sum(stop_gradient(w_t))
 
 
+def _valid_targets(x, target, ignore_index: int):
+    """(mask of non-ignored targets, targets with ignored ones replaced by class 0); range-checked here because a
+    target traced by funcad.jit is only known when the program runs, and numpy would wrap a negative class around."""
+    valid = target != ignore_index
+    safe = xp.where(valid, target, 0)
+    num_classes = x.shape[1]
+    if safe.size and (safe.min() < 0 or safe.max() >= num_classes):
+        bad = target[valid & ((target < 0) | (target >= num_classes))]
+        raise IndexError(f"funcad.ops.cross_entropy: target values must lie in [0, {num_classes}) or equal "
+                         f"ignore_index={ignore_index}, got {bad[:5].tolist()}")
+    return valid, safe
+
+
+@primitive
+def _class_cross_entropy(x, target, ignore_index, reduction):
+    """Cross-entropy of logits (N, C, ...) against class indices, reduced by 'mean' over non-ignored targets or by 'sum'.
+
+    One op for the common loss (no class weights, no smoothing): forward and backward cost one dispatch each instead of
+    about a dozen. Sums in the order nll_loss's path does, so the value is the same to the bit.
+    """
+    valid, safe = _valid_targets(x, target, ignore_index)
+    picked = xp.squeeze(xp.take_along_axis(log_softmax.impl(x, 1), xp.expand_dims(safe, 1), axis=1), 1)
+    weights = valid.astype(x.dtype)
+    total = xp.add.reduce(-picked * weights, axis=None)
+    return total / xp.add.reduce(weights, axis=None) if reduction == "mean" else total
+
+
+@primitive
+def _class_cross_entropy_grad(g, x, target, ignore_index, reduction):
+    """d loss / d x scaled by the cotangent g: (softmax(x) - one_hot(target)) * g per non-ignored target (/ count for 'mean')."""
+    valid, safe = _valid_targets(x, target, ignore_index)
+    grad = xp.exp(log_softmax.impl(x, 1))
+    index = xp.expand_dims(safe, 1)
+    xp.put_along_axis(grad, index, xp.take_along_axis(grad, index, axis=1) - 1, axis=1)
+    weights = valid.astype(x.dtype)
+    scale = g / xp.add.reduce(weights, axis=None) if reduction == "mean" else g
+    return grad * xp.expand_dims(weights * scale, 1).astype(x.dtype, copy=False)
+
+
+def _sample_scale(g, x, target, ignore_index: int, reduction: str):
+    """g times each sample's share of the reduction, shaped to broadcast over the class axis (differentiable in g)."""
+    weights = cast(not_equal(target, ignore_index), x.dtype)
+    share = weights / sum(weights) if reduction == "mean" else weights
+    return expand_dims(share * g, 1)
+
+
+def _softmax_curvature(ct, g, x, target, ignore_index: int, reduction: str):
+    """The loss Hessian in x applied to ct, scaled by g: per sample s * (ct - sum(ct * s)) with s = softmax(x) over classes."""
+    s = softmax(x, axis=1)
+    return _sample_scale(g, x, target, ignore_index, reduction) * s * (ct - sum(ct * s, axis=1, keepdims=True))
+
+
+def _loss_slope(x, target, ignore_index: int, reduction: str):
+    """d loss / d x itself (cotangent 1)."""
+    return _class_cross_entropy_grad(1.0, x, target, ignore_index, reduction)
+
+
+_class_cross_entropy.defvjp(lambda g, ans, x, *static: _class_cross_entropy_grad(g, x, *static))
+_class_cross_entropy.defjvp(lambda t, ans, x, *static: sum(_loss_slope(x, *static) * t))
+_class_cross_entropy_grad.defvjp(lambda ct, ans, g, x, *static: sum(ct * _loss_slope(x, *static)),
+                                 lambda ct, ans, g, x, *static: _softmax_curvature(ct, g, x, *static))
+_class_cross_entropy_grad.defjvp(lambda t, ans, g, x, *static: _class_cross_entropy_grad(t, x, *static),
+                                 lambda t, ans, g, x, *static: _softmax_curvature(t, g, x, *static))
+
+
 def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):  # noqa: A002
     """Cross-entropy of logits (N, C, ...) or (C,) against class indices or class probabilities (torch's semantics)."""
     shape = _shape_of(input)
@@ -205,10 +271,12 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"funcad.ops.cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     num_classes = shape[1]
-    logp = log_softmax(input, axis=1)
     target_dtype = np.asarray(target).dtype if not isinstance(target, Tensor) else target.dtype
     if np.issubdtype(target_dtype, np.integer):
         t = _check_classes("cross_entropy", shape, target, ignore_index)  # errors under this op's name, not nll_loss's
+        if weight is None and label_smoothing == 0.0 and reduction in ("mean", "sum"):
+            return _class_cross_entropy(input, t, ignore_index, reduction)
+        logp = log_softmax(input, axis=1)
         nll = nll_loss(logp, t, weight, ignore_index, reduction)
         if label_smoothing == 0.0:
             return nll
@@ -217,6 +285,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
         raise ValueError(f"funcad.ops.cross_entropy: probability target shape {_shape_of(target)} does not match input shape {shape}")
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
+    logp = log_softmax(input, axis=1)
     w = 1.0 if weight is None else reshape(weight, (1, num_classes) + (1,) * (len(shape) - 2))
     loss = negative(sum(logp * target * w, axis=1))
     if reduction == "mean":

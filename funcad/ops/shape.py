@@ -37,7 +37,7 @@ def sum_to(x, shape):
     if lead < 0:
         raise ValueError(f"cannot sum shape {x.shape} down to {shape}")
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    out = xp.sum(x, axis=axes, keepdims=True) if axes else x
+    out = xp.add.reduce(x, axis=axes, keepdims=True) if axes else x
     return xp.reshape(out, shape)
 
 
