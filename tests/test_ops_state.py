@@ -6,11 +6,11 @@ import weakref
 
 import numpy as np
 import pytest
+from test_jit_ops import PARAMETER_UPDATES
 
 import funcad
 from funcad import Parameter, Tensor, ops
 from funcad.jit import jit
-from test_jit_ops import PARAMETER_UPDATES
 
 RNG = np.random.default_rng(11)
 START = RNG.standard_normal((3, 4)).astype(np.float32)
