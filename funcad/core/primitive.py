@@ -83,13 +83,18 @@ class Primitive:
     def _call_with_parameters(self, args, kwargs):
         """Parameters stand for their current value: a transform's tracer, a compiler's, or their own data."""
         resolved = []
+        top = None
         for a in args:
             if isinstance(a, Parameter):
                 a = a._current()
                 if isinstance(a, Parameter):  # unbound and no compiler tracing: its own value
                     a = Tensor._wrap(a._data)
+            if isinstance(a, Tracer) and (top is None or a._trace.level > top._trace.level):
+                top = a
             resolved.append(a)
-        return self(*resolved, **kwargs)
+        if top is not None:
+            return top._trace.process(self, resolved, kwargs)
+        return self.forward(resolved, kwargs)
 
     def forward(self, args, kwargs) -> Tensor:
         """Run ``impl`` on inputs holding no tracers or Parameters (the caller has checked), with errors that name

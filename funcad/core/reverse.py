@@ -1,14 +1,14 @@
 """Reverse mode: a trace that records each op as a node, and the backward pass over it.
 
 Nodes are numbered as they are created, so creation order is a topological order:
-the backward pass visits reachable nodes by descending number, with an explicit
-stack (no recursion), and drops each cotangent once it has been passed on.
+the backward pass visits the nodes that receive a cotangent by descending number,
+from a heap (no recursion), and drops each cotangent once it has been passed on.
 """
 
 from __future__ import annotations
 
 import itertools
-from operator import attrgetter
+from heapq import heappop, heappush
 
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Trace, Tracer
@@ -59,53 +59,47 @@ class VJPTrace(Trace):
         return VJPTracer(self, ans, prim, tuple(parents), tuple(inner), kwargs)
 
 
-def _accumulate(table: dict, key: int, g) -> None:
-    prev = table.get(key)
-    table[key] = g if prev is None else prev + g
-
-
 _EMPTY: dict = {}
-_creation_id = attrgetter("_id")
 
 
 def backward(trace: VJPTrace, seeds) -> dict:
     """Propagate ``seeds`` [(tracer, cotangent), ...] back to the inputs.
 
-    Returns {id(input tracer): cotangent} for the trace's input nodes that were reached.
+    A node enters a max-heap of creation numbers when it first receives a cotangent; popping the highest number
+    first means every consumer of a node (created after it) has passed its share on before the node is processed.
+    Only nodes that receive a cotangent are visited. Returns {id(input tracer): cotangent} for the trace's input
+    nodes that were reached.
     """
-    reached = {}
-    stack = [t for t, _ in seeds if isinstance(t, VJPTracer) and t._trace is trace]
-    while stack:
-        node = stack.pop()
-        key = id(node)
-        if key in reached:
-            continue
-        reached[key] = node
-        for _, parent in node._parents:
-            if id(parent) not in reached:
-                stack.append(parent)
     cotangents: dict = {}
+    pending: dict = {}
+    heap: list = []
     for t, g in seeds:
-        if id(t) in reached:
-            _accumulate(cotangents, id(t), g)
+        if t.__class__ is VJPTracer and t._trace is trace:
+            k = t._id
+            prev = cotangents.get(k)
+            if prev is None:
+                cotangents[k], pending[k] = g, t
+                heappush(heap, -k)
+            else:
+                cotangents[k] = prev + g
     inputs = {}
-    order = sorted(reached.values(), key=_creation_id, reverse=True)
-    del reached, stack
-    for node in order:
-        key = id(node)
-        if node._prim is None:
-            if key in cotangents:
-                inputs[key] = cotangents[key]
+    while heap:
+        k = -heappop(heap)
+        node, g = pending.pop(k), cotangents.pop(k)
+        prim = node._prim
+        if prim is None:
+            inputs[id(node)] = g
             continue
-        g = cotangents.pop(key, None)
-        if g is None:
-            continue
-        vjps = node._prim.vjps
+        vjps = prim.vjps
         ans, args, kwargs = node._value, node._args, node._kwargs or _EMPTY
         for argnum, parent in node._parents:
             gi = vjps[argnum](g, ans, *args, **kwargs)
             if gi is not None:
-                pkey = id(parent)
-                prev = cotangents.get(pkey)
-                cotangents[pkey] = gi if prev is None else prev + gi
+                pk = parent._id
+                prev = cotangents.get(pk)
+                if prev is None:
+                    cotangents[pk], pending[pk] = gi, parent
+                    heappush(heap, -pk)
+                else:
+                    cotangents[pk] = prev + gi
     return inputs

@@ -15,8 +15,9 @@ from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Tracer, lower, scope
 
 
-def _as_input(value, where: str):
-    """A differentiable leaf: a float Tensor (Python floats become float32)."""
+def _as_input(value, fname: str, what: str, key):
+    """A differentiable leaf: a float Tensor (Python floats become float32). The error names the leaf as
+    ``what.format(key)`` (e.g. "weight {!r}"), built only when it is raised."""
     if isinstance(value, Tensor):
         dtype = value.dtype
         t = value
@@ -25,7 +26,7 @@ def _as_input(value, where: str):
         dtype = arr.dtype
         t = Tensor._wrap(arr)
     if not is_float_dtype(dtype):
-        raise TypeError(f"{where} has dtype {dtype}; only floating-point inputs can be differentiated")
+        raise TypeError(f"{fname}: {what.format(key)} has dtype {dtype}; only floating-point inputs can be differentiated")
     return t
 
 
@@ -40,7 +41,8 @@ def _zeros_like(value) -> Tensor:
 def _stop_all_levels(value):
     from funcad.ops.shape import stop_gradient
 
-    return stop_gradient(value) if isinstance(value, Tensor) else value
+    # a plain Tensor is already a constant at every level
+    return stop_gradient(value) if isinstance(value, Tensor) and value.__class__ is not Tensor else value
 
 
 def _normalize_positions(grad_position, fname: str) -> tuple[tuple, bool]:
@@ -87,13 +89,13 @@ class _Differentiation:
             input_leaves = {}
             for p in positions:
                 leaves, treedef = pytree.flatten(args[p])
-                tracers = [trace.new_input(_as_input(v, f"{self.fname}: argument at position {p}")) for v in leaves]
+                tracers = [trace.new_input(_as_input(v, self.fname, "argument at position {}", p)) for v in leaves]
                 input_leaves[p] = (tracers, treedef)
                 args[p] = pytree.unflatten(treedef, tracers)
             weight_tracers = []
             for w in self.weights:
                 current = w._current()
-                value = _as_input(Tensor._wrap(w._data) if current is w else current, f"{self.fname}: weight {w.name!r}")
+                value = _as_input(Tensor._wrap(w._data) if current is w else current, self.fname, "weight {!r}", w.name)
                 t = trace.new_input(value)
                 weight_tracers.append((w, w._bound))
                 w._bound = t
@@ -172,7 +174,7 @@ def vjp(fn: Callable, *inputs, has_aux: bool = False):
         args = []
         for p, x in enumerate(inputs):
             leaves, treedef = pytree.flatten(x)
-            ts = [trace.new_input(_as_input(v, f"vjp: input {p}")) for v in leaves]
+            ts = [trace.new_input(_as_input(v, "vjp", "input {}", p)) for v in leaves]
             tracers.append((ts, treedef))
             args.append(pytree.unflatten(treedef, ts))
         out = fn(*args)
@@ -217,7 +219,7 @@ def jvp(fn: Callable, inputs, v, has_aux: bool = False):
     with scope(trace):
         args = []
         for p, (x, dx) in enumerate(zip(inputs, v)):
-            x = _as_input(x, f"jvp: input {p}")
+            x = _as_input(x, "jvp", "input {}", p)
             dx = dx if isinstance(dx, Tensor) else Tensor(dx, dtype=x.dtype)
             if tuple(dx.shape) != tuple(x.shape):
                 raise ValueError(f"jvp: tangent {p} has shape {tuple(dx.shape)}, input has shape {tuple(x.shape)}")

@@ -124,12 +124,12 @@ def _check_input(op: str, shape: tuple, weight) -> None:
 def _check_classes(op: str, input_shape: tuple, target, ignore_index: int):
     """The target as an array, or as given when it is a traced value (under jit only its shape is known)."""
     t = target if isinstance(target, Tracer) else np.asarray(target)
-    if not np.issubdtype(t.dtype, np.integer):
+    if t.dtype.kind not in "iu":
         raise TypeError(f"funcad.ops.{op}: class-index target must be integers, got {t.dtype}")
     expected = input_shape[:1] + input_shape[2:]
     if tuple(t.shape) != expected:
         raise ValueError(f"funcad.ops.{op}: target shape {tuple(t.shape)} does not match input shape {input_shape} (expected {expected})")
-    if not isinstance(t, Tracer):
+    if not isinstance(t, Tracer) and t.size and not _in_range(t, input_shape[1]):
         bad = ((t < 0) | (t >= input_shape[1])) & (t != ignore_index)
         if bad.any():
             raise IndexError(f"funcad.ops.{op}: target values must lie in [0, {input_shape[1]}) or equal ignore_index={ignore_index}, "
@@ -197,17 +197,35 @@ def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):
     return sum(smooth) / sum(stop_gradient(w_t))
 
 
+def _in_range(t: np.ndarray, num_classes: int) -> bool:
+    """Every class index in [0, num_classes) (a non-empty integer array; two reductions, no temporaries)."""
+    return xp.minimum.reduce(t, axis=None) >= 0 and xp.maximum.reduce(t, axis=None) < num_classes
+
+
 def _valid_targets(x, target, ignore_index: int):
     """(mask of non-ignored targets, targets with ignored ones replaced by class 0); range-checked here because a
     target traced by funcad.jit is only known when the program runs, and numpy would wrap a negative class around."""
     valid = target != ignore_index
     safe = xp.where(valid, target, 0)
     num_classes = x.shape[1]
-    if safe.size and (safe.min() < 0 or safe.max() >= num_classes):
+    if safe.size and not _in_range(safe, num_classes):
         bad = target[valid & ((target < 0) | (target >= num_classes))]
         raise IndexError(f"funcad.ops.cross_entropy: target values must lie in [0, {num_classes}) or equal "
                          f"ignore_index={ignore_index}, got {bad[:5].tolist()}")
     return valid, safe
+
+
+def _target_positions(safe) -> tuple:
+    """Fancy index of each sample's target class in an (N, C, ...) array (one numpy call to gather or scatter)."""
+    if safe.ndim == 1:
+        return xp.arange(safe.shape[0]), safe
+    grids = xp.indices(safe.shape, sparse=True)
+    return (grids[0], safe, *grids[1:])
+
+
+def _per_sample(values):
+    """Per-sample values (N, ...) shaped to broadcast over x's class axis 1."""
+    return values.reshape(values.shape[:1] + (1,) + values.shape[1:])
 
 
 @primitive
@@ -218,7 +236,7 @@ def _class_cross_entropy(x, target, ignore_index, reduction):
     about a dozen. Sums in the order nll_loss's path does, so the value is the same to the bit.
     """
     valid, safe = _valid_targets(x, target, ignore_index)
-    picked = xp.squeeze(xp.take_along_axis(log_softmax.impl(x, 1), xp.expand_dims(safe, 1), axis=1), 1)
+    picked = log_softmax.impl(x, 1)[_target_positions(safe)]
     weights = valid.astype(x.dtype)
     total = xp.add.reduce(-picked * weights, axis=None)
     return total / xp.add.reduce(weights, axis=None) if reduction == "mean" else total
@@ -229,11 +247,10 @@ def _class_cross_entropy_grad(g, x, target, ignore_index, reduction):
     """d loss / d x scaled by the cotangent g: (softmax(x) - one_hot(target)) * g per non-ignored target (/ count for 'mean')."""
     valid, safe = _valid_targets(x, target, ignore_index)
     grad = xp.exp(log_softmax.impl(x, 1))
-    index = xp.expand_dims(safe, 1)
-    xp.put_along_axis(grad, index, xp.take_along_axis(grad, index, axis=1) - 1, axis=1)
+    grad[_target_positions(safe)] -= 1  # one position per sample: no repeated indices
     weights = valid.astype(x.dtype)
     scale = g / xp.add.reduce(weights, axis=None) if reduction == "mean" else g
-    return grad * xp.expand_dims(weights * scale, 1).astype(x.dtype, copy=False)
+    return grad * _per_sample(weights * scale).astype(x.dtype, copy=False)
 
 
 def _sample_scale(g, x, target, ignore_index: int, reduction: str):
