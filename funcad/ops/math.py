@@ -14,7 +14,7 @@ from funcad.ops.shape import cast, sum_to
 
 def _ub(g, x):
     """Sum a cotangent down to x's shape (fast exit when no broadcasting happened)."""
-    shape = x.shape if hasattr(x, "shape") else ()
+    shape = getattr(x, "shape", ())
     return g if g.shape == shape else sum_to(g, tuple(shape))
 
 

@@ -45,7 +45,21 @@ def _traced_update(variable: Parameter, value, combine) -> Parameter:
     return variable.set_data(value if tuple(value.shape) == tuple(variable.shape) else broadcast_to(value, variable.shape))
 
 
+def _combine(variable: Parameter, raw: np.ndarray, ufunc) -> Parameter:
+    """variable <- ufunc(variable, raw), into the Parameter's own array when nothing else can see it."""
+    current = variable._data
+    if _references(current) == _SOLE_OWNER and current.base is None and current.flags.writeable:
+        ufunc(current, raw, out=current)
+    else:
+        variable._data = ufunc(current, raw)
+    return variable
+
+
 def _update(op: str, variable: Parameter, value, ufunc) -> Parameter:
+    if (ufunc is not None and value.__class__ is Tensor and variable.__class__ is Parameter and variable._bound is None
+            and _tensor.param_write_hook is None and value._data.shape == variable._data.shape
+            and value._data.dtype == variable._data.dtype):
+        return _combine(variable, value._data, ufunc)  # the optimizers' case, recognised cheaply
     if not isinstance(variable, Parameter):
         raise TypeError(f"funcad.ops.{op}: variable must be a Parameter, got {type(variable).__name__}")
     shape = tuple(_shape_of(value))
@@ -54,13 +68,10 @@ def _update(op: str, variable: Parameter, value, ufunc) -> Parameter:
     if _tensor.param_write_hook is not None or variable._bound is not None or isinstance(value, Tracer):
         return _traced_update(variable, value, _COMBINE[op])
     raw = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=variable.dtype)
-    current = variable._data
-    if ufunc is None:
-        variable._data = raw if isinstance(value, Tensor) and raw.shape == current.shape else np.array(np.broadcast_to(raw, current.shape))
-    elif _references(current) == _SOLE_OWNER and current.base is None and current.flags.writeable:
-        ufunc(current, raw, out=current)
-    else:
-        variable._data = ufunc(current, raw)
+    if ufunc is not None:
+        return _combine(variable, raw, ufunc)
+    shared = isinstance(value, Tensor) and raw.shape == tuple(variable.shape)  # an immutable Tensor's array can be shared
+    variable._data = raw if shared else np.array(np.broadcast_to(raw, variable.shape))
     return variable
 
 

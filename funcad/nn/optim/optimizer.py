@@ -83,7 +83,7 @@ class Optimizer(ABC):
             raise ValueError(f"{owner}: got {len(grads)} gradients for {len(self.parameters)} parameters; nothing was updated")
         bad = []
         for i, (p, g) in enumerate(zip(self.parameters, grads)):
-            shape = tuple(getattr(g, "shape", np.shape(g))) if g is not None else None
+            shape = None if g is None else g.shape if isinstance(g, Tensor) else np.shape(g)
             if shape != tuple(p.shape):
                 bad.append(f"#{i} {p.name}: parameter {tuple(p.shape)}, gradient {shape}")
         if bad:
