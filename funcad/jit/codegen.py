@@ -40,6 +40,16 @@ def _relu(a, node, out, em):
     return _with_out(f"np.maximum({a[0]}, {em.zeros(node.out.shape, node.out.dtype)})", out)
 
 
+def _dense(a, node, out, em):
+    """x @ w.T, and with a bias of the output's dtype added into the product's own buffer."""
+    if len(a) == 2:
+        return _with_out(f"np.matmul({a[0]}, {a[1]}.T)", out)
+    b = node.args[2]
+    if len(a) == 3 and out is not None and b.dtype == node.out.dtype and tuple(b.shape) == tuple(node.out.shape[-1:]):
+        return f"np.add(np.matmul({a[0]}, {a[1]}.T, out={out}), {a[2]}, out={out})"
+    return None
+
+
 def _both_matrices(node) -> bool:
     return len(node.args) == 2 and all(isinstance(a, Var) and a.ndim == 2 for a in node.args)
 
@@ -93,7 +103,7 @@ EMITTERS.update({
     _math._relu_grad: lambda a, node, out, em: _with_out(f"np.multiply({a[0]}, np.greater({a[1]}, 0))", out) if len(a) == 2 else None,
     _math.where: lambda a, node, out, em: f"np.where({', '.join(a)})" if len(a) == 3 else None,
     _linalg.matmul: _ufunc("matmul", 2),
-    _linalg._dense: lambda a, node, out, em: _with_out(f"np.matmul({a[0]}, {a[1]}.T)", out) if len(a) == 2 else None,
+    _linalg._dense: _dense,
     _linalg._dense_weight_grad: _dense_weight_grad,
     _shape.reshape: lambda a, node, out, em: f"{a[0]}.reshape({node.out.shape!r})",
     _shape._transpose: _transpose,

@@ -47,8 +47,15 @@ matmul.defjvp(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, 
 
 
 @primitive
-def _dense(x, w):
-    return xp.matmul(x, w.T)
+def _dense(x, w, b=None):
+    """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values)."""
+    y = xp.matmul(x, w.T)
+    if b is None:
+        return y
+    if getattr(b, "dtype", None) == y.dtype and b.shape == y.shape[-1:]:
+        y += b
+        return y
+    return y + b
 
 
 @primitive
@@ -58,8 +65,10 @@ def _dense_weight_grad(g, x):
     return xp.matmul(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]))
 
 
-_dense.defvjp(lambda g, ans, x, w: matmul(g, w), lambda g, ans, x, w: _dense_weight_grad(g, x))
-_dense.defjvp(lambda t, ans, x, w: _dense(t, w), lambda t, ans, x, w: _dense(x, t))
+_dense.defvjp(lambda g, ans, x, w, b=None: matmul(g, w), lambda g, ans, x, w, b=None: _dense_weight_grad(g, x),
+              lambda g, ans, x, w, b=None: unbroadcast(g, _shape_of(b)))
+_dense.defjvp(lambda t, ans, x, w, b=None: _dense(t, w), lambda t, ans, x, w, b=None: _dense(x, t),
+              lambda t, ans, x, w, b=None: broadcast_to(t, _shape_of(ans)))
 # ct (out, in) pulls back to g as x @ ct.T and to x as g @ ct, each in the leading shape of its own argument.
 _dense_weight_grad.defvjp(lambda ct, ans, g, x: _dense(x, ct), lambda ct, ans, g, x: matmul(g, ct))
 _dense_weight_grad.defjvp(lambda t, ans, g, x: _dense_weight_grad(t, x), lambda t, ans, g, x: _dense_weight_grad(g, t))
@@ -70,8 +79,7 @@ def dense(x, weight, bias=None):
     xs, ws = _shape_of(x), _shape_of(weight)
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         raise ValueError(f"funcad.ops.dense: input of shape {xs} does not fit a weight of shape {ws} (expected (*, {ws[-1] if ws else '?'}))")
-    y = _dense(x, weight)
-    return y if bias is None else y + bias
+    return _dense(x, weight) if bias is None else _dense(x, weight, bias)
 
 
 def outer(a, b):
