@@ -40,6 +40,14 @@ def _relu(a, node, out, em):
     return _with_out(f"np.maximum({a[0]}, {em.zeros(node.out.shape, node.out.dtype)})", out)
 
 
+def _relu_grad(a, node, out, em):
+    """g * (x > 0), the mask computed into a scratch array."""
+    if len(a) != 2 or not isinstance(node.args[1], Var):
+        return None
+    mask = em.scratch(node.args[1].shape, np.bool_)
+    return _with_out(f"np.multiply({a[0]}, np.greater({a[1]}, 0, out={mask}))", out)
+
+
 def _dense(a, node, out, em):
     """x @ w.T, and with a bias of the output's dtype added into the product's own buffer."""
     if len(a) == 2:
@@ -100,7 +108,7 @@ _ELEMENTWISE_UFUNCS = {
 EMITTERS = {prim: _ufunc(name, arity) for prim, (name, arity) in _ELEMENTWISE_UFUNCS.items()}
 EMITTERS.update({
     _math.relu: _relu,
-    _math._relu_grad: lambda a, node, out, em: _with_out(f"np.multiply({a[0]}, np.greater({a[1]}, 0))", out) if len(a) == 2 else None,
+    _math._relu_grad: _relu_grad,
     _math.where: lambda a, node, out, em: f"np.where({', '.join(a)})" if len(a) == 3 else None,
     _linalg.matmul: _ufunc("matmul", 2),
     _linalg._dense: _dense,
@@ -152,6 +160,16 @@ class Emitter:
             value.flags.writeable = False
             name = self._names[key] = f"z{len(self._names)}"
             self.namespace[name] = value
+        return name
+
+    def scratch(self, shape: tuple, dtype) -> str:
+        """Name of a working array of this shape and dtype, one per program, for a temporary that dies inside the
+        expression that makes it."""
+        key = ("scratch", shape, np.dtype(dtype))
+        name = self._names.get(key)
+        if name is None:
+            name = self._names[key] = f"m{len(self._names)}"
+            self.namespace[name] = np.empty(shape, dtype)
         return name
 
     def literal(self, value) -> str:

@@ -13,10 +13,18 @@ from funcad.ops.math import exp, maximum, negative, not_equal, softplus, where
 from funcad.ops.reduce import mean, sum
 from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem, reshape, stop_gradient
 
+_FEW_CLASSES = 64
+
 
 @primitive
 def log_softmax(x, axis=-1):
     # ufunc reductions directly: numpy's max/sum wrappers cost more than the arithmetic on small arrays
+    if getattr(x, "ndim", 0) == 2 and axis in (1, -1) and x.shape[1] <= _FEW_CLASSES:
+        # Rows of a few classes (logits of a batch): numpy reduces a short contiguous row slowly, one row at a time,
+        # so work on the transposed copy, where each reduction step is one vector op across the batch.
+        xt = xp.ascontiguousarray(x.T)
+        shifted = xt - xp.maximum.reduce(xt, axis=0)
+        return xp.ascontiguousarray((shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=0))).T)
     shifted = x - xp.maximum.reduce(x, axis=axis, keepdims=True)
     return shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=axis, keepdims=True))
 
