@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -207,6 +208,39 @@ def test_parameter_arrays_someone_holds_are_never_recycled():
         step(x)
     np.testing.assert_array_equal(held, np.ones(4))
     np.testing.assert_array_equal(p.asnumpy(), np.full(4, 5.0))
+
+
+def test_an_update_overwrites_the_parameter_array_only_when_nobody_holds_it():
+    train_step, state = _model("SGD", False)
+    step = jit(train_step)
+    batches = _batches(4)
+    step(*batches[0])
+    weight = state[0]
+    before = weakref.ref(weight._data)
+    step(*batches[1])
+    assert weight._data is before()  # nothing held the array: the new value was computed into it
+    held = np.asarray(weight)
+    snapshot = held.copy()
+    step(*batches[2])
+    np.testing.assert_array_equal(held, snapshot)
+    assert weight._data is not held
+
+
+def test_a_failing_call_leaves_parameters_as_they_were():
+    """The update is computed before an op that can fail at run time (a traced class index): nothing is written."""
+    p = funcad.Parameter(np.ones((2, 3), np.float32), name="p")
+
+    def step(logits, target):
+        ops.assign_sub(p, logits * 0.5)
+        return ops.cross_entropy(p * logits, target)
+
+    jitted = jit(step)
+    logits = np.ones((2, 3), np.float32)
+    jitted(logits, np.array([0, 2]))
+    after_one = p.asnumpy()
+    with pytest.raises(IndexError, match="target values must lie in"):
+        jitted(logits, np.array([0, 7]))
+    np.testing.assert_array_equal(p.asnumpy(), after_one)
 
 
 @pytest.mark.parametrize("options", [{"passes": (), "buffers": False}, {"passes": ("dce",), "buffers": True}], ids=["bare", "dce-only"])

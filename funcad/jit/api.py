@@ -64,8 +64,11 @@ class Program:
 
     def __init__(self, graph: Graph, buffers: bool = True):
         self.graph = graph
-        self.run_arrays, self.source, self.spare_writes = compile_graph(graph, buffers)
-        self.spares: list = [None] * len(self.spare_writes)
+        self.run_arrays, self.source, spares = compile_graph(graph, buffers)
+        self.spare_writes = [k for k, _ in spares]
+        self.spares: list = [None] * len(spares)
+        # Spares that may be the Parameter's current array itself (then its new value overwrites the old in place)
+        self.overwritable = [(slot, graph.writes[k][0]) for slot, (k, ok) in enumerate(spares) if ok]
         self.params = tuple(p for p, _ in graph.params)
         self.param_types = tuple((v.shape, v.dtype) for _, v in graph.params)
         self.written = tuple(p for p, _ in graph.writes)
@@ -80,14 +83,18 @@ class Program:
         return True
 
     def __call__(self, arrays: list):
-        results = self.run_arrays(*arrays, *[p._data for p in self.params], *self.spares)
+        spares = self.spares
+        for slot, p in self.overwritable:
+            # count 2: the Parameter's slot and getrefcount's argument; a Tensor, view or user variable adds more
+            if sys.getrefcount(p._data) == 2 and p._data.base is None and p._data.flags.writeable:
+                spares[slot] = p._data
+        results = self.run_arrays(*arrays, *[p._data for p in self.params], *spares)
         n = self.n_out
         replaced = [p._data for p in self.written]
         for p, value in zip(self.written, results[n:]):
             p._data = value
         # A replaced array that nothing else references (count 2: this name and getrefcount's argument;
         # no Tensor, view or user variable) becomes the spare the Parameter's next value is computed into.
-        spares = self.spares
         for slot, k in enumerate(self.spare_writes):
             old = replaced[k]
             replaced[k] = None

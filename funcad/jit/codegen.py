@@ -295,11 +295,55 @@ class BufferPlan:
             namespace[name] = np.empty(shape, dtype)
 
 
-def generate(graph: Graph, buffers: bool = True) -> tuple[str, dict, list[int]]:
+def _last_param_reads(graph: Graph) -> dict:
+    """Per Parameter input (Var id): the index of the last node that reads it, itself or through a view of it
+    (the node count when it is returned)."""
+    holds = {v.id: {v.id} for _, v in graph.params}
+    last: dict = {}
+    for i, node in enumerate(graph.nodes):
+        held: set = set()
+        for a in node.args:
+            if isinstance(a, Var):
+                for root in holds.get(a.id, ()):
+                    last[root] = i
+                    held.add(root)
+        if node.views and held:
+            holds[node.out.id] = held
+    for a in graph.results():
+        if isinstance(a, Var):
+            for root in holds.get(a.id, ()):
+                last[root] = len(graph.nodes)
+    return last
+
+
+def _overwritable(graph: Graph, spare_of: dict) -> list[bool]:
+    """Per spare: may the Parameter's current array itself receive its new value? Yes when the program reads the old
+    value (directly or through a view) no later than the elementwise op computing the new one, or not at all, and
+    every later op is inline numpy arithmetic that cannot fail on values (so a failing call never leaves a
+    Parameter half updated). The caller still checks at run time that nothing outside holds that array."""
+    last = _last_param_reads(graph)
+    read_as = {id(p): v.id for p, v in graph.params}
+    made_at = {node.out.id: i for i, node in enumerate(graph.nodes)}
+    nodes = graph.nodes
+    safe_from = len(nodes)  # nodes[safe_from:] cannot raise
+    while safe_from > 0 and nodes[safe_from - 1].prim in EMITTERS:
+        safe_from -= 1
+    flags = []
+    for var_id, k in spare_of.items():
+        p = graph.writes[k][0]
+        i = made_at[var_id]
+        last_read = last.get(read_as.get(id(p)), -1)
+        reads_done = last_read < i or (last_read == i and nodes[i].prim in ELEMENTWISE)
+        flags.append(reads_done and i + 1 >= safe_from)
+    return flags
+
+
+def generate(graph: Graph, buffers: bool = True) -> tuple[str, dict, list[tuple[int, bool]]]:
     """Source of ``program(*inputs, *params, *spares)`` returning (array outputs..., written values...).
 
-    Also returns, per spare argument, the index of the write it may receive. ``buffers=False``
-    turns buffer planning and spares off (every value gets a fresh array), for comparison.
+    Also returns, per spare argument, the index of the write it may receive and whether that Parameter's current
+    array may be passed as the spare (see ``_overwritable``). ``buffers=False`` turns buffer planning and spares off
+    (every value gets a fresh array), for comparison.
     """
     em = Emitter()
     plan = BufferPlan(graph, em, enabled=buffers)
@@ -317,7 +361,7 @@ def generate(graph: Graph, buffers: bool = True) -> tuple[str, dict, list[int]]:
             lines.append(f"    del {', '.join(plan.drop_after[i])}")
     results = [em.ref(o) for o in graph.outputs if isinstance(o, Var)] + writes
     lines.append(f"    return ({''.join(r + ', ' for r in results)})")
-    return "\n".join(lines) + "\n", em.namespace, list(spare_of.values())
+    return "\n".join(lines) + "\n", em.namespace, list(zip(spare_of.values(), _overwritable(graph, spare_of)))
 
 
 def compile_graph(graph: Graph, buffers: bool = True):
