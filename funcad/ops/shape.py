@@ -36,8 +36,10 @@ def sum_to(x, shape):
     lead = x.ndim - len(shape)
     if lead < 0:
         raise ValueError(f"cannot sum shape {x.shape} down to {shape}")
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    out = xp.add.reduce(x, axis=axes, keepdims=True) if axes else x
+    kept = tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    if not kept:  # only leading axes to sum (a bias's gradient): one reduction, no reshape
+        return xp.add.reduce(x, axis=tuple(range(lead)))
+    out = xp.add.reduce(x, axis=tuple(range(lead)) + kept, keepdims=True)
     return xp.reshape(out, shape)
 
 
