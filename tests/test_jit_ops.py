@@ -86,7 +86,7 @@ NOT_DIFFERENTIABLE = {"floor_divide", "floor", "ceil", "round", "equal", "not_eq
 
 
 # Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
-PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub"}
+PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent"}
 
 
 def _public_ops() -> set:

@@ -22,10 +22,39 @@ REFERENCE = {
     "assign_add": lambda start, value: start + value,
     "assign_sub": lambda start, value: start - value,
 }
+ALPHA = 0.3
 
 
 def test_every_parameter_update_is_covered():
-    assert set(REFERENCE) == PARAMETER_UPDATES
+    assert set(REFERENCE) | {"apply_gradient_descent"} == PARAMETER_UPDATES
+
+
+@pytest.mark.parametrize("alpha", [ALPHA, Tensor(np.float32(ALPHA))], ids=["float", "0-d Tensor"])
+def test_gradient_descent_step_matches_numpy_in_place(alpha):
+    p = Parameter(START.copy(), name="p")
+    before = weakref.ref(p._data)
+    assert ops.apply_gradient_descent(p, alpha, Tensor(VALUE)) is p
+    np.testing.assert_array_equal(p.asnumpy(), START - np.float32(ALPHA) * VALUE)
+    assert p._data is before()
+    held = np.asarray(p)
+    ops.apply_gradient_descent(p, alpha, Tensor(VALUE))
+    np.testing.assert_array_equal(held, START - np.float32(ALPHA) * VALUE)  # a held array is never written
+    np.testing.assert_array_equal(p.asnumpy(), held - np.float32(ALPHA) * VALUE)
+
+
+def test_gradient_descent_step_under_jit_equals_eager():
+    eager_p, jit_p = Parameter(START.copy(), name="p"), Parameter(START.copy(), name="p")
+
+    def make(p):
+        def step(d):
+            ops.apply_gradient_descent(p, ALPHA, d * 2.0)
+            return ops.sum(p)
+        return step
+
+    jitted = jit(make(jit_p))
+    for _ in range(3):
+        np.testing.assert_array_equal(np.asarray(make(eager_p)(Tensor(VALUE))), np.asarray(jitted(Tensor(VALUE))))
+        np.testing.assert_array_equal(eager_p.asnumpy(), jit_p.asnumpy())
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))

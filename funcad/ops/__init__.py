@@ -92,6 +92,6 @@ from funcad.ops.shape import (
     unbroadcast,
 )
 from funcad.ops.smooth_l1 import smooth_l1_loss
-from funcad.ops.state import assign, assign_add, assign_sub
+from funcad.ops.state import apply_gradient_descent, assign, assign_add, assign_sub
 
 _tensor_module.bind_ops(__import__("sys").modules[__name__])

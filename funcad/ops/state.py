@@ -1,4 +1,5 @@
-"""In-place updates of Parameters: MindSpore's ``ops.assign``, ``ops.assign_add`` and ``ops.assign_sub``.
+"""In-place updates of Parameters: MindSpore's ``ops.assign``, ``ops.assign_add``, ``ops.assign_sub`` and the
+gradient-descent step of its ``ApplyGradientDescent``.
 
 The value is first converted to the Parameter's dtype (a Parameter's dtype never changes), then combined with the
 current value. Eagerly, the result is computed into the Parameter's own array when a reference count proves nothing
@@ -91,3 +92,15 @@ def assign_add(variable: Parameter, value) -> Parameter:
 def assign_sub(variable: Parameter, value) -> Parameter:
     """``variable <- variable - value`` in the Parameter's dtype; returns the Parameter."""
     return _update("assign_sub", variable, value, np.subtract)
+
+
+def apply_gradient_descent(variable: Parameter, alpha, delta) -> Parameter:
+    """``variable <- variable - alpha * delta`` (MindSpore's ApplyGradientDescent), rounded as those two ops are; returns
+    the Parameter. ``alpha`` is a Python float or a 0-d Tensor in the Parameter's dtype. Eagerly, with nothing traced,
+    the product is made straight from the arrays and subtracted in place as ``assign_sub`` would."""
+    if (variable.__class__ is Parameter and delta.__class__ is Tensor and variable._bound is None and _tensor.param_write_hook is None
+            and (alpha.__class__ is float or (alpha.__class__ is Tensor and alpha._data.ndim == 0))):
+        d = delta._data
+        if d.shape == variable._data.shape and d.dtype == variable._data.dtype:
+            return _combine(variable, np.multiply(alpha if alpha.__class__ is float else alpha._data, d), np.subtract)
+    return assign_sub(variable, alpha * delta)

@@ -49,7 +49,7 @@ class Adam(Optimizer):
             v_new = b2 * v + (1.0 - b2) * (g * g)
             direction = b1 * m_new + (1.0 - b1) * g if self.use_nesterov else m_new
             step_size = scalar_as(lr, p) * ops.cast(scale, p.dtype)
-            yield p, step_size * direction / (ops.sqrt(v_new) + eps), [(m, m_new), (v, v_new)]
+            yield p, step_size, direction / (ops.sqrt(v_new) + eps), [(m, m_new), (v, v_new)]
 
 
 class AdamWeightDecay(Optimizer):
@@ -79,4 +79,4 @@ class AdamWeightDecay(Optimizer):
             update = m_new / (ops.sqrt(v_new) + eps)
             if decays and wd > 0.0:
                 update = update + wd * p
-            yield p, scalar_as(lr, p) * update, [(m, m_new), (v, v_new)]
+            yield p, scalar_as(lr, p), update, [(m, m_new), (v, v_new)]

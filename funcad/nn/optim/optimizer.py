@@ -2,9 +2,10 @@
 
 Every piece of state (moments, the step counter) is a Parameter with ``requires_grad=False``. An update first checks
 everything that could fail (gradient count and shapes, the learning rate), then goes parameter by parameter: compute
-its step and new state, write the state through ``Parameter.set_data`` and the parameter as ``ops.assign_sub(p, step)``,
-which works in place when nothing else holds the parameter's array. One parameter's temporaries are freed before the
-next one's are made, so they stay in cache. A compiler tracing ``optimizer(grads)`` records every write.
+its step size, direction and new state, write the state through ``Parameter.set_data`` and the parameter as
+``ops.apply_gradient_descent(p, alpha, delta)``, which works in place when nothing else holds the parameter's array.
+One parameter's temporaries are freed before the next one's are made, so they stay in cache. A compiler tracing
+``optimizer(grads)`` records every write.
 """
 
 from __future__ import annotations
@@ -100,15 +101,16 @@ class Optimizer(ABC):
 
     def __call__(self, grads):
         grads = self._check_grads(grads)
-        for p, step, state_writes in self._updates(grads, self.get_lr()):
+        for p, alpha, delta, state_writes in self._updates(grads, self.get_lr()):
             for target, value in state_writes:
                 target.set_data(value)
-            ops.assign_sub(p, step)
+            ops.apply_gradient_descent(p, alpha, delta)
         ops.assign_add(self.global_step, 1)
 
     @abstractmethod
-    def _updates(self, grads: tuple, lr) -> Iterator[tuple[Parameter, Tensor, list[tuple[Parameter, Tensor]]]]:
-        """Per parameter, in order: the parameter, the step subtracted from it, and (state Parameter, new value) pairs.
+    def _updates(self, grads: tuple, lr) -> Iterator[tuple[Parameter, float | Tensor, Tensor, list[tuple[Parameter, Tensor]]]]:
+        """Per parameter, in order: the parameter p, the step size alpha (a float or 0-d Tensor in p's dtype) and the
+        direction delta of its update p <- p - alpha * delta, and (state Parameter, new value) pairs.
 
         Yielded lazily: the caller writes each before the next is computed, so nothing here may read a state or
         parameter that an earlier item writes.

@@ -34,7 +34,7 @@ class SGD(Optimizer):
         grads = self.decay_weight(grads)
         if self.stateless:
             for p, g in zip(self.parameters, grads):
-                yield p, scalar_as(lr, p) * g, []
+                yield p, scalar_as(lr, p), g, []
             return
         u, keep = self.momentum, 1.0 - self.dampening
         first = ops.equal(self.global_step, 0)
@@ -43,7 +43,7 @@ class SGD(Optimizer):
             if self.dampening != 0.0:
                 v_new = ops.where(first, g, v_new)
             direction = g + u * v_new if self.nesterov else v_new
-            yield p, scalar_as(lr, p) * direction, [(v, v_new)]
+            yield p, scalar_as(lr, p), direction, [(v, v_new)]
 
 
 class Momentum(Optimizer):
@@ -68,4 +68,4 @@ class Momentum(Optimizer):
         for p, g, v in zip(self.parameters, grads, self.moments):
             v_new = u * v + g
             direction = g + u * v_new if self.use_nesterov else v_new
-            yield p, scalar_as(lr, p) * direction, [(v, v_new)]
+            yield p, scalar_as(lr, p), direction, [(v, v_new)]
