@@ -119,6 +119,8 @@ class Primitive:
         return self.forward(args, kwargs)._data
 
     def _error(self, err: Exception, raw) -> Exception:
+        if str(err).startswith("funcad.ops."):  # the implementation already named the op the user called
+            return err
         shapes = ", ".join(_describe(a) for a in raw)
         return type(err)(f"funcad.ops.{self.name}: {err} (inputs: {shapes})")
 

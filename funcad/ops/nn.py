@@ -129,15 +129,16 @@ def _check_input(op: str, shape: tuple, weight) -> None:
                          f"got {tuple(_shape_of(weight))}")
 
 
-def _check_classes(op: str, input_shape: tuple, target, ignore_index: int):
-    """The target as an array, or as given when it is a traced value (under jit only its shape is known)."""
+def _check_classes(op: str, input_shape: tuple, target, ignore_index: int, check_values: bool = True):
+    """The target as an array, or as given when it is a traced value (under jit only its shape is known); its values
+    are checked too unless the op that takes it checks them."""
     t = target if isinstance(target, Tracer) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"funcad.ops.{op}: class-index target must be integers, got {t.dtype}")
     expected = input_shape[:1] + input_shape[2:]
     if tuple(t.shape) != expected:
         raise ValueError(f"funcad.ops.{op}: target shape {tuple(t.shape)} does not match input shape {input_shape} (expected {expected})")
-    if not isinstance(t, Tracer) and t.size and not _in_range(t, input_shape[1]):
+    if check_values and not isinstance(t, Tracer) and t.size and not _in_range(t, input_shape[1]):
         bad = ((t < 0) | (t >= input_shape[1])) & (t != ignore_index)
         if bad.any():
             raise IndexError(f"funcad.ops.{op}: target values must lie in [0, {input_shape[1]}) or equal ignore_index={ignore_index}, "
@@ -211,12 +212,18 @@ def _in_range(t: np.ndarray, num_classes: int) -> bool:
 
 
 def _valid_targets(x, target, ignore_index: int):
-    """(mask of non-ignored targets, targets with ignored ones replaced by class 0); range-checked here because a
-    target traced by funcad.jit is only known when the program runs, and numpy would wrap a negative class around."""
+    """(mask of non-ignored targets, or None when none is ignored; targets with ignored ones replaced by class 0),
+    range-checked here because a target traced by funcad.jit is only known when the program runs, and numpy would
+    wrap a negative class around. The common case (every target a class, none ignored) costs two reductions."""
+    num_classes = x.shape[1]
+    if not target.size:
+        return None, target
+    lo, hi = xp.minimum.reduce(target, axis=None), xp.maximum.reduce(target, axis=None)
+    if 0 <= lo and hi < num_classes and not lo <= ignore_index <= hi:
+        return None, target
     valid = target != ignore_index
     safe = xp.where(valid, target, 0)
-    num_classes = x.shape[1]
-    if safe.size and not _in_range(safe, num_classes):
+    if not _in_range(safe, num_classes):
         bad = target[valid & ((target < 0) | (target >= num_classes))]
         raise IndexError(f"funcad.ops.cross_entropy: target values must lie in [0, {num_classes}) or equal "
                          f"ignore_index={ignore_index}, got {bad[:5].tolist()}")
@@ -245,6 +252,9 @@ def _class_cross_entropy(x, target, ignore_index, reduction):
     """
     valid, safe = _valid_targets(x, target, ignore_index)
     picked = log_softmax.impl(x, 1)[_target_positions(safe)]
+    if valid is None:
+        total = xp.add.reduce(-picked, axis=None)
+        return total / x.dtype.type(picked.size) if reduction == "mean" else total
     weights = valid.astype(x.dtype)
     total = xp.add.reduce(-picked * weights, axis=None)
     return total / xp.add.reduce(weights, axis=None) if reduction == "mean" else total
@@ -256,6 +266,9 @@ def _class_cross_entropy_grad(g, x, target, ignore_index, reduction):
     valid, safe = _valid_targets(x, target, ignore_index)
     grad = xp.exp(log_softmax.impl(x, 1))
     grad[_target_positions(safe)] -= 1  # one position per sample: no repeated indices
+    if valid is None:
+        scale = g / x.dtype.type(safe.size) if reduction == "mean" else g
+        return grad * xp.asarray(scale, dtype=x.dtype)
     weights = valid.astype(x.dtype)
     scale = g / xp.add.reduce(weights, axis=None) if reduction == "mean" else g
     return grad * _per_sample(weights * scale).astype(x.dtype, copy=False)
@@ -298,8 +311,10 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     num_classes = shape[1]
     target_dtype = np.asarray(target).dtype if not isinstance(target, Tensor) else target.dtype
     if np.issubdtype(target_dtype, np.integer):
-        t = _check_classes("cross_entropy", shape, target, ignore_index)  # errors under this op's name, not nll_loss's
-        if weight is None and label_smoothing == 0.0 and reduction in ("mean", "sum"):
+        fused = weight is None and label_smoothing == 0.0 and reduction in ("mean", "sum")
+        # errors under this op's name, not nll_loss's; the fused op checks the values itself
+        t = _check_classes("cross_entropy", shape, target, ignore_index, check_values=not fused)
+        if fused:
             return _class_cross_entropy(input, t, ignore_index, reduction)
         logp = log_softmax(input, axis=1)
         nll = nll_loss(logp, t, weight, ignore_index, reduction)
