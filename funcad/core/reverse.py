@@ -31,6 +31,9 @@ class VJPTracer(Tracer):
         self._id = next(_node_ids)
 
 
+_new_tracer = object.__new__
+
+
 class VJPTrace(Trace):
     __slots__ = ()
 
@@ -56,7 +59,10 @@ class VJPTrace(Trace):
         ans = prim.forward(inner, kwargs) if plain else prim(*inner, **kwargs)
         if not parents:
             return ans
-        return VJPTracer(self, ans, prim, tuple(parents), tuple(inner), kwargs)
+        node = _new_tracer(VJPTracer)  # what VJPTracer(...) does, without the call: this runs for every op
+        node._trace, node._value, node._prim, node._parents, node._args, node._kwargs = self, ans, prim, tuple(parents), tuple(inner), kwargs
+        node._id = next(_node_ids)
+        return node
 
 
 _EMPTY: dict = {}
