@@ -21,24 +21,23 @@ class VJPTracer(Tracer):
 
     __slots__ = ("_prim", "_parents", "_args", "_kwargs", "_id")
 
-    def __init__(self, trace, value, prim=None, parents=(), args=(), kwargs=None):
-        self._trace = trace
-        self._value = value
-        self._prim = prim
-        self._parents = parents
-        self._args = args
-        self._kwargs = kwargs
-        self._id = next(_node_ids)
-
 
 _new_tracer = object.__new__
+
+
+def _node(trace, value, prim=None, parents=(), args=(), kwargs=None) -> VJPTracer:
+    """A VJPTracer numbered in creation order (one plain call: this runs for every op under a transform)."""
+    node = _new_tracer(VJPTracer)
+    node._trace, node._value, node._prim, node._parents, node._args, node._kwargs = trace, value, prim, parents, args, kwargs
+    node._id = next(_node_ids)
+    return node
 
 
 class VJPTrace(Trace):
     __slots__ = ()
 
     def new_input(self, value) -> VJPTracer:
-        return VJPTracer(self, value)
+        return _node(self, value)
 
     def process(self, prim, args, kwargs):
         if not self.alive:  # a tracer that escaped its finished transform is just its value
@@ -59,10 +58,7 @@ class VJPTrace(Trace):
         ans = prim.forward(inner, kwargs) if plain else prim(*inner, **kwargs)
         if not parents:
             return ans
-        node = _new_tracer(VJPTracer)  # what VJPTracer(...) does, without the call: this runs for every op
-        node._trace, node._value, node._prim, node._parents, node._args, node._kwargs = self, ans, prim, tuple(parents), tuple(inner), kwargs
-        node._id = next(_node_ids)
-        return node
+        return _node(self, ans, prim, tuple(parents), tuple(inner), kwargs)
 
 
 _EMPTY: dict = {}
