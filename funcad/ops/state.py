@@ -21,15 +21,11 @@ from funcad.ops.math import add, subtract
 from funcad.ops.shape import _shape_of, broadcast_to, cast
 
 
-def _references(array: np.ndarray) -> int:
-    return sys.getrefcount(array)
-
-
 def _sole_owner_references() -> int:
-    """What ``_references`` reports for an array held only by one object slot and one local name, as in ``_update``."""
+    """What ``sys.getrefcount`` reports for an array held only by one object slot and one local name, as in ``_combine``."""
     holder = Parameter(np.zeros(1))
     current = holder._data
-    return _references(current)
+    return sys.getrefcount(current)
 
 
 _SOLE_OWNER = _sole_owner_references()
@@ -49,7 +45,7 @@ def _traced_update(variable: Parameter, value, combine) -> Parameter:
 def _combine(variable: Parameter, raw: np.ndarray, ufunc) -> Parameter:
     """variable <- ufunc(variable, raw), into the Parameter's own array when nothing else can see it."""
     current = variable._data
-    if _references(current) == _SOLE_OWNER and current.base is None and current.flags.writeable:
+    if sys.getrefcount(current) == _SOLE_OWNER and current.base is None and current.flags.writeable:
         ufunc(current, raw, out=current)
     else:
         variable._data = ufunc(current, raw)

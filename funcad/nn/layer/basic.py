@@ -19,10 +19,17 @@ def check_input(cell: Cell, x, rank: int | tuple, features: dict[int, int] | Non
     ``features`` maps axis -> required size.
     """
     shape = tuple(x.shape)
-    ranks = rank if isinstance(rank, tuple) else (rank,)
-    rank_ok = any(len(shape) >= -r if r < 0 else len(shape) == r for r in ranks)
-    sizes_ok = rank_ok and all(shape[axis] == size for axis, size in (features or {}).items())
-    if not sizes_ok:
+    ok = False
+    for r in rank if isinstance(rank, tuple) else (rank,):
+        if (len(shape) >= -r) if r < 0 else (len(shape) == r):
+            ok = True
+            break
+    if ok and features:
+        for axis, size in features.items():
+            if shape[axis] != size:
+                ok = False
+                break
+    if not ok:
         raise ValueError(f"{cell._where()}: expected input of shape {expected}, got {shape}")
 
 
@@ -72,9 +79,10 @@ class Dense(Cell):
         else:
             self.bias = None
         self.activation = get_activation(activation) if isinstance(activation, str) else activation
+        self._input_features, self._input_shape = {-1: self.in_channels}, f"(*, {self.in_channels})"
 
     def construct(self, x):
-        check_input(self, x, -1, {-1: self.in_channels}, f"(*, {self.in_channels})")
+        check_input(self, x, -1, self._input_features, self._input_shape)
         y = ops.dense(x, self.weight, self.bias)
         return self.activation(y) if self.activation is not None else y
 
