@@ -82,14 +82,20 @@ class Optimizer(ABC):
             raise TypeError(f"{owner}: grads must be a tuple of gradients, one per parameter, got {type(grads).__name__}")
         if len(grads) != len(self.parameters):
             raise ValueError(f"{owner}: got {len(grads)} gradients for {len(self.parameters)} parameters; nothing was updated")
-        bad = []
+        bad, checked = [], []
         for i, (p, g) in enumerate(zip(self.parameters, grads)):
-            shape = None if g is None else g.shape if isinstance(g, Tensor) else np.shape(g)
-            if shape != tuple(p.shape):
-                bad.append(f"#{i} {p.name}: parameter {tuple(p.shape)}, gradient {shape}")
+            expected = p._data.shape
+            if isinstance(g, Tensor):
+                shape = g.shape
+            else:
+                shape = None if g is None else np.shape(g)
+                g = None if shape != expected else Tensor(np.asarray(g, dtype=p.dtype))
+            if shape != expected:
+                bad.append(f"#{i} {p.name}: parameter {expected}, gradient {shape}")
+            checked.append(g)
         if bad:
             raise ValueError(f"{owner}: gradient shapes do not match parameters ({'; '.join(bad)}); nothing was updated")
-        return tuple(g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=p.dtype)) for p, g in zip(self.parameters, grads))
+        return tuple(checked)
 
     def decay_weight(self, grads: tuple) -> Iterable:
         """L2 weight decay folded into the gradients: g + weight_decay * p (for parameters that decay), computed lazily
