@@ -11,7 +11,8 @@ from funcad.core.trace import Tracer
 
 
 def _shape_of(x) -> tuple:
-    return tuple(x.shape) if hasattr(x, "shape") else ()
+    shape = getattr(x, "shape", None)
+    return () if shape is None else tuple(shape)
 
 
 def _norm_axes(axis, ndim: int) -> tuple:
