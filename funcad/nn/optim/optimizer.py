@@ -20,6 +20,9 @@ from funcad import ops
 from funcad.core.tensor import Parameter, Tensor
 
 
+_ONE_STEP = Tensor(np.array(1, dtype=np.int32))  # what global_step grows by: a Tensor of its dtype takes the direct path
+
+
 def _non_negative(owner: str, name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0.0:
         raise ValueError(f"{owner}: {name} must be a non-negative number, got {value!r}")
@@ -111,7 +114,7 @@ class Optimizer(ABC):
             for target, value in state_writes:
                 target.set_data(value)
             ops.apply_gradient_descent(p, alpha, delta)
-        ops.assign_add(self.global_step, 1)
+        ops.assign_add(self.global_step, _ONE_STEP)
 
     @abstractmethod
     def _updates(self, grads: tuple, lr) -> Iterator[tuple[Parameter, float | Tensor, Tensor, list[tuple[Parameter, Tensor]]]]:
@@ -125,6 +128,8 @@ class Optimizer(ABC):
 
 def scalar_as(value, like):
     """A learning-rate-like scalar in ``like``'s dtype: Python numbers stay Python floats (no upcasting)."""
+    if value.__class__ is float:
+        return value
     if isinstance(value, Tensor):
         return value if value.dtype == like.dtype else ops.cast(value, like.dtype)
     return float(value)
