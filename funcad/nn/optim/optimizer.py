@@ -19,7 +19,6 @@ import numpy as np
 from funcad import ops
 from funcad.core.tensor import Parameter, Tensor
 
-
 _ONE_STEP = Tensor(np.array(1, dtype=np.int32))  # what global_step grows by: a Tensor of its dtype takes the direct path
 
 
