@@ -132,7 +132,7 @@ def _check_input(op: str, shape: tuple, weight) -> None:
 def _check_classes(op: str, input_shape: tuple, target, ignore_index: int, check_values: bool = True):
     """The target as an array, or as given when it is a traced value (under jit only its shape is known); its values
     are checked too unless the op that takes it checks them."""
-    t = target if isinstance(target, Tracer) else np.asarray(target)
+    t = target if isinstance(target, Tracer) else target._data if target.__class__ is Tensor else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"funcad.ops.{op}: class-index target must be integers, got {t.dtype}")
     expected = input_shape[:1] + input_shape[2:]
@@ -310,7 +310,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
         raise ValueError(f"funcad.ops.cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     num_classes = shape[1]
     target_dtype = np.asarray(target).dtype if not isinstance(target, Tensor) else target.dtype
-    if np.issubdtype(target_dtype, np.integer):
+    if target_dtype.kind in "iu":
         fused = weight is None and label_smoothing == 0.0 and reduction in ("mean", "sum")
         # errors under this op's name, not nll_loss's; the fused op checks the values itself
         t = _check_classes("cross_entropy", shape, target, ignore_index, check_values=not fused)
