@@ -64,6 +64,30 @@ class VJPTrace(Trace):
 _EMPTY: dict = {}
 
 
+class _Cotangents:
+    """Cotangents waiting to be passed on, keyed by node number, and a max-heap of those numbers."""
+
+    __slots__ = ("values", "nodes", "heap")
+
+    def __init__(self):
+        self.values: dict = {}
+        self.nodes: dict = {}
+        self.heap: list = []
+
+    def add(self, node: VJPTracer, g) -> None:
+        k = node._id
+        prev = self.values.get(k)
+        if prev is None:
+            self.values[k], self.nodes[k] = g, node
+            heappush(self.heap, -k)
+        else:
+            self.values[k] = prev + g
+
+    def pop_latest(self) -> tuple:
+        k = -heappop(self.heap)
+        return self.nodes.pop(k), self.values.pop(k)
+
+
 def backward(trace: VJPTrace, seeds) -> dict:
     """Propagate ``seeds`` [(tracer, cotangent), ...] back to the inputs.
 
@@ -72,22 +96,13 @@ def backward(trace: VJPTrace, seeds) -> dict:
     Only nodes that receive a cotangent are visited. Returns {id(input tracer): cotangent} for the trace's input
     nodes that were reached.
     """
-    cotangents: dict = {}
-    pending: dict = {}
-    heap: list = []
+    waiting = _Cotangents()
     for t, g in seeds:
         if t.__class__ is VJPTracer and t._trace is trace:
-            k = t._id
-            prev = cotangents.get(k)
-            if prev is None:
-                cotangents[k], pending[k] = g, t
-                heappush(heap, -k)
-            else:
-                cotangents[k] = prev + g
+            waiting.add(t, g)
     inputs = {}
-    while heap:
-        k = -heappop(heap)
-        node, g = pending.pop(k), cotangents.pop(k)
+    while waiting.heap:
+        node, g = waiting.pop_latest()
         prim = node._prim
         if prim is None:
             inputs[id(node)] = g
@@ -97,11 +112,5 @@ def backward(trace: VJPTrace, seeds) -> dict:
         for argnum, parent in node._parents:
             gi = vjps[argnum](g, ans, *args, **kwargs)
             if gi is not None:
-                pk = parent._id
-                prev = cotangents.get(pk)
-                if prev is None:
-                    cotangents[pk], pending[pk] = gi, parent
-                    heappush(heap, -pk)
-                else:
-                    cotangents[pk] = prev + gi
+                waiting.add(parent, gi)
     return inputs
