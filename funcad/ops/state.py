@@ -52,9 +52,18 @@ def _combine(variable: Parameter, raw: np.ndarray, ufunc) -> Parameter:
     return variable
 
 
-def _update(op: str, variable: Parameter, value, ufunc) -> Parameter:
-    if (ufunc is not None and value.__class__ is Tensor and variable.__class__ is Parameter and variable._bound is None
-            and _tensor.param_write_hook is None and value._data.shape == variable._data.shape
+def _untraced(variable) -> bool:
+    """A Parameter that no transform has bound and no compiler is tracing: its update can run on arrays."""
+    return variable.__class__ is Parameter and variable._bound is None and _tensor.param_write_hook is None
+
+
+# op -> (numpy ufunc for eager updates, funcad op for traced ones); assign has neither: it replaces the value
+_COMBINE = {"assign": (None, None), "assign_add": (np.add, add), "assign_sub": (np.subtract, subtract)}
+
+
+def _update(op: str, variable: Parameter, value) -> Parameter:
+    ufunc, combine = _COMBINE[op]
+    if (ufunc is not None and value.__class__ is Tensor and _untraced(variable) and value._data.shape == variable._data.shape
             and value._data.dtype == variable._data.dtype):
         return _combine(variable, value._data, ufunc)  # the optimizers' case, recognised cheaply
     if not isinstance(variable, Parameter):
@@ -63,7 +72,7 @@ def _update(op: str, variable: Parameter, value, ufunc) -> Parameter:
     if shape and shape != tuple(variable.shape):
         raise ValueError(f"funcad.ops.{op}: value of shape {shape} does not match Parameter {variable.name!r} of shape {tuple(variable.shape)}")
     if _tensor.param_write_hook is not None or variable._bound is not None or isinstance(value, Tracer):
-        return _traced_update(variable, value, _COMBINE[op])
+        return _traced_update(variable, value, combine)
     raw = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=variable.dtype)
     if ufunc is not None:
         return _combine(variable, raw, ufunc)
@@ -72,30 +81,26 @@ def _update(op: str, variable: Parameter, value, ufunc) -> Parameter:
     return variable
 
 
-_COMBINE = {"assign": None, "assign_add": add, "assign_sub": subtract}
-
-
 def assign(variable: Parameter, value) -> Parameter:
     """Set ``variable`` to ``value`` (its shape, or a scalar filling it); returns the Parameter."""
-    return _update("assign", variable, value, None)
+    return _update("assign", variable, value)
 
 
 def assign_add(variable: Parameter, value) -> Parameter:
     """``variable <- variable + value`` in the Parameter's dtype; returns the Parameter."""
-    return _update("assign_add", variable, value, np.add)
+    return _update("assign_add", variable, value)
 
 
 def assign_sub(variable: Parameter, value) -> Parameter:
     """``variable <- variable - value`` in the Parameter's dtype; returns the Parameter."""
-    return _update("assign_sub", variable, value, np.subtract)
+    return _update("assign_sub", variable, value)
 
 
 def apply_gradient_descent(variable: Parameter, alpha, delta) -> Parameter:
     """``variable <- variable - alpha * delta`` (MindSpore's ApplyGradientDescent), rounded as those two ops are; returns
     the Parameter. ``alpha`` is a Python float or a 0-d Tensor in the Parameter's dtype. Eagerly, with nothing traced,
     the product is made straight from the arrays and subtracted in place as ``assign_sub`` would."""
-    if (variable.__class__ is Parameter and delta.__class__ is Tensor and variable._bound is None and _tensor.param_write_hook is None
-            and (alpha.__class__ is float or (alpha.__class__ is Tensor and alpha._data.ndim == 0))):
+    if delta.__class__ is Tensor and _untraced(variable) and (alpha.__class__ is float or (alpha.__class__ is Tensor and alpha._data.ndim == 0)):
         d = delta._data
         if d.shape == variable._data.shape and d.dtype == variable._data.dtype:
             return _combine(variable, np.multiply(alpha if alpha.__class__ is float else alpha._data, d), np.subtract)
