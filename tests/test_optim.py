@@ -186,6 +186,17 @@ def test_bad_gradients_leave_everything_untouched():
     assert int(opt.global_step) == 0 and not np.asarray(opt.moments[0]).any()
 
 
+def test_a_learning_rate_callable_returning_an_array_is_an_error_before_any_write():
+    params = _params()
+    before = [np.asarray(p).copy() for p in params]
+    opt = nn.Momentum(params, lambda step: funcad.Tensor(np.full(4, 0.1)), 0.9)
+    with pytest.raises(ValueError, match=r"must return a number or a 0-d Tensor, got Tensor of shape \(4,\); nothing was updated"):
+        opt(tuple(funcad.Tensor(g) for g in _grads()[0]))
+    for p, b in zip(params, before):
+        np.testing.assert_array_equal(np.asarray(p), b)
+    assert int(opt.global_step) == 0 and not np.asarray(opt.moments[1]).any()
+
+
 def test_constructor_errors():
     with pytest.raises(ValueError, match="learning_rate must be a non-negative number"):
         nn.SGD(_params(), -1.0)
