@@ -159,3 +159,11 @@ def test_set_dtype_is_refused_inside_jit():
     p = Parameter(np.ones(2, np.float32), name="p")
     with pytest.raises(RuntimeError, match="'p': set_dtype cannot run inside funcad.jit"):
         funcad.jit(lambda x: p.set_dtype(np.float64) + x)(np.ones(2, np.float32))
+
+
+def test_calling_a_cell_without_construct_names_the_class():
+    class Incomplete(nn.Cell):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Incomplete does not define construct"):
+        Incomplete()(np.zeros(2, np.float32))
