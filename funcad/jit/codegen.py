@@ -227,6 +227,34 @@ def _write_expressions(graph: Graph, em: Emitter) -> tuple[list[str], dict]:
     return exprs, spares
 
 
+def _liveness(graph: Graph, roots: tuple = ()) -> tuple[dict, dict, dict]:
+    """(index of each Var's last use, the memory roots each Var lives in, index of each root's last use).
+
+    Every op's output is a root of its own unless the op makes a view, which lives in its inputs' roots; the Vars in
+    ``roots`` (inputs, say) are roots too. A use at the node count means the value is returned.
+    """
+    nodes = graph.nodes
+    last: dict = {}
+    for i, node in enumerate(nodes):
+        for a in node.args:
+            if isinstance(a, Var):
+                last[a.id] = i
+    for a in graph.results():
+        if isinstance(a, Var):
+            last[a.id] = len(nodes)
+    holds: dict = {v.id: {v.id} for v in roots}
+    for node in nodes:
+        if node.views:
+            holds[node.out.id] = {r for a in node.args if isinstance(a, Var) for r in holds.get(a.id, ())}
+        else:
+            holds[node.out.id] = {node.out.id}
+    root_last: dict = {}
+    for var_id, i in last.items():
+        for r in holds.get(var_id, ()):
+            root_last[r] = max(root_last.get(r, -1), i)
+    return last, holds, root_last
+
+
 class BufferPlan:
     """Preallocated arrays the program writes intermediates into (``out=``), reused call after call.
 
@@ -239,24 +267,7 @@ class BufferPlan:
     def __init__(self, graph: Graph, em: Emitter, enabled: bool = True):
         nodes = graph.nodes
         end = len(nodes)
-        last: dict = {}
-        for i, node in enumerate(nodes):
-            for a in node.args:
-                if isinstance(a, Var):
-                    last[a.id] = i
-        for a in graph.results():
-            if isinstance(a, Var):
-                last[a.id] = end
-        holds: dict = {}
-        for node in nodes:
-            if node.views:
-                holds[node.out.id] = {r for a in node.args if isinstance(a, Var) for r in holds.get(a.id, ())}
-            else:
-                holds[node.out.id] = {node.out.id}
-        root_last: dict = {}
-        for var_id, i in last.items():
-            for r in holds.get(var_id, ()):
-                root_last[r] = max(root_last.get(r, -1), i)
+        last, holds, root_last = _liveness(graph)
         dying: dict = {}
         for r, i in root_last.items():
             dying.setdefault(i, []).append(r)
@@ -295,33 +306,12 @@ class BufferPlan:
             namespace[name] = np.empty(shape, dtype)
 
 
-def _last_param_reads(graph: Graph) -> dict:
-    """Per Parameter input (Var id): the index of the last node that reads it, itself or through a view of it
-    (the node count when it is returned)."""
-    holds = {v.id: {v.id} for _, v in graph.params}
-    last: dict = {}
-    for i, node in enumerate(graph.nodes):
-        held: set = set()
-        for a in node.args:
-            if isinstance(a, Var):
-                for root in holds.get(a.id, ()):
-                    last[root] = i
-                    held.add(root)
-        if node.views and held:
-            holds[node.out.id] = held
-    for a in graph.results():
-        if isinstance(a, Var):
-            for root in holds.get(a.id, ()):
-                last[root] = len(graph.nodes)
-    return last
-
-
 def _overwritable(graph: Graph, spare_of: dict) -> list[bool]:
     """Per spare: may the Parameter's current array itself receive its new value? Yes when the program reads the old
     value (directly or through a view) no later than the elementwise op computing the new one, or not at all, and
     every later op is inline numpy arithmetic that cannot fail on values (so a failing call never leaves a
     Parameter half updated). The caller still checks at run time that nothing outside holds that array."""
-    last = _last_param_reads(graph)
+    last = _liveness(graph, tuple(v for _, v in graph.params))[2]
     read_as = {id(p): v.id for p, v in graph.params}
     made_at = {node.out.id: i for i, node in enumerate(graph.nodes)}
     nodes = graph.nodes
