@@ -9,13 +9,12 @@ import numpy as np
 
 from funcad.core.backend import xp
 from funcad.core.primitive import primitive
-from funcad.ops.shape import cast, sum_to
+from funcad.ops.shape import cast, unbroadcast
 
 
 def _ub(g, x):
-    """Sum a cotangent down to x's shape (fast exit when no broadcasting happened)."""
-    shape = getattr(x, "shape", ())
-    return g if g.shape == shape else sum_to(g, tuple(shape))
+    """Sum a cotangent down to x's shape (x may be a Python scalar)."""
+    return unbroadcast(g, getattr(x, "shape", ()))
 
 
 # -- arithmetic -------------------------------------------------------------------------------
