@@ -1,8 +1,14 @@
 """``funcad-compare bench``: train-step speed of funcad (eager and jit) against PyTorch eager and peers.
 
-For each case (tutorial, mlp at batch 64 and 256, lenet at batch 64, mlp_bn) the engines run one
-training step each per round, interleaved round by round in one process (``harness.timing``), and
-the medians and interquartile ranges are reported with the ratios the targets are stated in.
+For each case (tutorial, mlp at batch 64 and 256, lenet at batch 64, mlp_bn) the engines take turns in one
+process, round by round (``harness.timing``), and the medians and interquartile ranges of the per-step
+times are reported with the ratios the targets are stated in.
+
+- A sample is a run of consecutive steps of one engine lasting at least ``--sample-ms`` (default 20 ms),
+  as a training loop runs them: each step finds its weights and its interpreter state where the previous
+  step left them. A single step right after the other engines' steps (``--sample-ms 0``) measures every
+  engine with its caches evicted by the others' weights instead: slower for all, and more so for
+  whichever engine touches more memory or code per step.
 
 - Engines: funcad eager, funcad jit, PyTorch eager; HIPS autograd (numpy, functional) when installed
   and the case has a port below; JAX when installed; torch.compile with ``--torch-compile`` (its
@@ -580,6 +586,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", nargs="+", default=[c[0] for c in CASES], metavar="CASE",
                    help=f"case labels, or case names for all their batch sizes (default: all of {', '.join(c[0] for c in CASES)})")
     p.add_argument("--budget", type=float, default=12.0, help="seconds of timing per case (default 12)")
+    p.add_argument("--sample-ms", type=float, default=20.0,
+                   help="least duration of one timed sample of consecutive steps of an engine (default 20; 0: one step per sample)")
     p.add_argument("--threads", type=_threads_arg, default=None, metavar="N|both",
                    help="threads for torch and numpy's BLAS: a number, or both (1 and all cores; each engine's best is judged). "
                         "Default: both on several cores, 1 when the load average reaches the core count")
@@ -604,6 +612,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [c for c in args.cases if c not in labels and not any(c == name for _, name, _ in CASES)]
     if unknown:
         print(f"funcad-compare bench: unknown case(s) {', '.join(unknown)}; known: {', '.join(labels)}", file=sys.stderr)
+        return 2
+    if args.sample_ms < 0:
+        print(f"funcad-compare bench: --sample-ms must be 0 or more, got {args.sample_ms:g}", file=sys.stderr)
         return 2
     args.cases = [label for label, name, _ in CASES if label in args.cases or name in args.cases]
     wanted = {"OMP_WAIT_POLICY": "PASSIVE"} | (RETAIN_MALLOC if args.malloc == "retain" else {})
@@ -657,7 +668,8 @@ def main(argv: list[str] | None = None) -> int:
         for threads in settings:
             torch.set_num_threads(threads)
             with threadpool_limits(limits=threads):  # entered after the build, so it covers every library loaded by then
-                results[(label, threads)] = interleaved(engines, budget_s=args.budget, warmup=3, max_rounds=200)
+                results[(label, threads)] = interleaved(engines, budget_s=args.budget, warmup=3, max_rounds=200,
+                                                        min_sample_s=args.sample_ms / 1e3)
                 env = environment(threads)
             thread_lines[threads] = env.pop("threads")
             print(f"  {label} @ {threads} thread{'s' * (threads > 1)}: "
@@ -672,7 +684,8 @@ def main(argv: list[str] | None = None) -> int:
     setting_text = " and ".join(str(t) for t in settings)
     lines = ["# funcad-compare bench", "",
              f"Median train-step time in ms (interquartile range) over interleaved rounds, float32; threads {setting_text} "
-             f"(torch intra-op = numpy BLAS), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}.", "",
+             f"(torch intra-op = numpy BLAS), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; each sample times "
+             f"consecutive steps of one engine for at least {args.sample_ms:g} ms (steps per sample in bench.csv).", "",
              markdown_table(header, rows), "",
              "## Each engine at its best thread setting", "", markdown_table(best_header, best_rows), ""]
     if alone:

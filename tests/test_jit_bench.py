@@ -30,6 +30,11 @@ def test_unknown_case_is_a_usage_error(capsys):
     assert "known: tutorial" in capsys.readouterr().err
 
 
+def test_negative_sample_length_is_a_usage_error(capsys):
+    assert bench.main(["--sample-ms", "-1"]) == 2
+    assert "--sample-ms must be 0 or more, got -1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("bad", ["0", "two"])
 def test_bad_thread_count_is_a_usage_error(bad, capsys):
     assert bench.main(["--threads", bad]) == 2
@@ -101,7 +106,7 @@ def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(bench, "STANDALONE_ENGINES", ("funcad jit", "torch eager"))  # a fresh process costs seconds: two suffice
     assert bench.main(["--cases", "tutorial", "--budget", "0.2", "--standalone-budget", "0.05", "--threads", "1", "--no-memory",
-                       "--malloc", "default", "--out", str(tmp_path)]) == 0
+                       "--malloc", "default", "--sample-ms", "5", "--out", str(tmp_path)]) == 0
     (folder,) = tmp_path.glob("bench-*")
     text = (folder / "bench.md").read_text()
     assert "| tutorial | 1 |" in text and "jit / torch on tutorial" in text and "OMP_WAIT_POLICY=PASSIVE" in text
@@ -114,6 +119,9 @@ def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
     assert {"funcad eager", "funcad jit", "torch eager", "BLAS floor"} <= engines["interleaved"]
     assert engines["standalone"] == {"funcad jit", "torch eager"} and len(rows) == len(engines["interleaved"]) + 2
     assert all(float(r["median_ms"]) > 0 for r in rows)
+    # a tutorial step takes well under a millisecond: a 5 ms sample runs several in a row
+    assert all(int(r["calls_per_sample"]) > 1 for r in rows if r["measurement"] == "interleaved")
+    assert "for at least 5 ms" in text
     assert (folder / "bench.png").read_bytes()[:4] == b"\x89PNG"
     out = capsys.readouterr().out
     assert "| tutorial |" in out and "standalone tutorial @ 1 thread:" in out
