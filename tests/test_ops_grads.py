@@ -602,3 +602,17 @@ def test_class_weight_of_the_wrong_length_is_an_error(loss):
             loss(x, t, weight=w)
         with pytest.raises(RuntimeError):  # torch refuses them too
             (TF.cross_entropy if loss is ops.cross_entropy else TF.nll_loss)(torch.tensor(x), torch.tensor(t), weight=torch.tensor(w))
+
+
+def test_relu_gradient_at_the_kink_and_special_values():
+    """relu's VJP masks by its output: one on positives, zero at 0, -0.0 and negatives, as torch's relu backward; at a
+    NaN input zero, as MindSpore's ReluGrad and JAX (y > 0), where torch passes the gradient through (not y <= 0)."""
+    x = np.array([-1.0, -0.0, 0.0, 2.0, np.nan, np.inf, -np.inf, 1e-300])
+    w = np.arange(1.0, 9.0)
+    tx = torch.tensor(x, requires_grad=True)
+    (torch.relu(tx) * torch.tensor(w)).sum().backward()
+    expected = np.where(np.isnan(x), 0.0, tx.grad.numpy())
+    vjp = funcad.grad(lambda v: ops.sum(ops.relu(v) * funcad.Tensor(w)))(funcad.Tensor(x))
+    np.testing.assert_array_equal(vjp.asnumpy(), expected)
+    _, jvp = funcad.jvp(ops.relu, (funcad.Tensor(x),), (funcad.Tensor(w),))
+    np.testing.assert_array_equal(jvp.asnumpy(), expected)
