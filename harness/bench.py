@@ -463,7 +463,10 @@ def thread_notes(results: dict, settings: list[int]) -> list[str]:
     notes = ["Threads: in each setting torch's intra-op threads and numpy's BLAS threads are both limited to that number. "
              "The process runs with OMP_WAIT_POLICY=PASSIVE, so idle OpenMP workers sleep instead of spinning on the cores "
              "numpy's BLAS needs; the price is that every multi-threaded torch op wakes its workers, so torch's small steps "
-             "are slower at several threads than at one. Ratios in the first table compare engines at equal threads; the "
+             "are slower at several threads than at one. numpy's OpenBLAS workers, in turn, keep spinning for a while after "
+             "each product (OpenBLAS's default): while an engine runs single-threaded work (Python, elementwise numpy, torch "
+             "at one thread) the other cores stay busy, which costs nothing on idle cores but can slow that work where a host "
+             "runs two virtual cores on one physical core. Ratios in the first table compare engines at equal threads; the "
              "targets compare each engine at its best setting."]
     if len(settings) > 1:
         low, high = min(settings), max(settings)
