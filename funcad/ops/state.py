@@ -71,7 +71,7 @@ def _update(op: str, variable: Parameter, value) -> Parameter:
     shape = tuple(_shape_of(value))
     if shape and shape != tuple(variable.shape):
         raise ValueError(f"funcad.ops.{op}: value of shape {shape} does not match Parameter {variable.name!r} of shape {tuple(variable.shape)}")
-    if _tensor.param_write_hook is not None or variable._bound is not None or isinstance(value, Tracer):
+    if not _untraced(variable) or isinstance(value, Tracer):
         return _traced_update(variable, value, combine)
     raw = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=variable.dtype)
     if ufunc is not None:
