@@ -24,7 +24,9 @@ times are reported with the ratios the targets are stated in.
   eager, each in a fresh process that imports only what that engine needs.
 - Threads are fixed for torch and numpy's BLAS alike, and recorded. ``--threads both`` (the default on a
   machine with several cores) measures every case at 1 thread and at all cores, and the targets compare
-  each engine at its best setting; ``--threads N`` measures N only. When the load average already
+  each engine at its best setting; ``--threads N`` measures N only. The settings alternate round by round
+  as the engines do, so a slow stretch of the machine cannot fall on one setting alone and decide which
+  is an engine's best. When the load average already
   reaches the core count the default is 1 (a descheduled BLAS thread stalls every product).
   torch's OpenMP workers spin after each op and slow the BLAS numpy uses in the same process, so
   the benchmark runs with ``OMP_WAIT_POLICY=PASSIVE`` (re-executing itself if torch was loaded
@@ -588,7 +590,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="funcad-compare bench", description="Train-step speed: funcad eager and jit vs PyTorch eager and peers")
     p.add_argument("--cases", nargs="+", default=[c[0] for c in CASES], metavar="CASE",
                    help=f"case labels, or case names for all their batch sizes (default: all of {', '.join(c[0] for c in CASES)})")
-    p.add_argument("--budget", type=float, default=12.0, help="seconds of timing per case (default 12)")
+    p.add_argument("--budget", type=float, default=12.0, help="seconds of timing per case and thread setting (default 12)")
     p.add_argument("--sample-ms", type=float, default=20.0,
                    help="least duration of one timed sample of consecutive steps of an engine (default 20; 0: one step per sample)")
     p.add_argument("--threads", type=_threads_arg, default=None, metavar="N|both",
@@ -628,10 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
         return subprocess.run([sys.executable, "-m", "harness.bench", *argv], env=env).returncode
 
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    from harness.timing import interleaved
+    from harness.timing import interleaved_settings, thread_switch
 
     started = time.perf_counter()
     out_root = Path(args.out)
@@ -668,15 +667,17 @@ def main(argv: list[str] | None = None) -> int:
         engines, case_facts, case_notes = _case_engines(case_name, batch, args.torch_compile)
         notes += [n for n in case_notes if n not in notes]
         facts[label] = case_facts
-        for threads in settings:
-            torch.set_num_threads(threads)
-            with threadpool_limits(limits=threads):  # entered after the build, so it covers every library loaded by then
-                results[(label, threads)] = interleaved(engines, budget_s=args.budget, warmup=3, max_rounds=200,
-                                                        min_sample_s=args.sample_ms / 1e3)
+        with thread_switch() as use:  # entered after the build, so it covers every library loaded by then
+            timed = interleaved_settings(engines, settings, use, budget_s=args.budget * len(settings), warmup=3,
+                                         max_rounds=200, min_sample_s=args.sample_ms / 1e3)
+            for threads in settings:
+                use(threads)
                 env = environment(threads)
-            thread_lines[threads] = env.pop("threads")
+                thread_lines[threads] = env.pop("threads")
+        for threads in settings:
+            results[(label, threads)] = timed[threads]
             print(f"  {label} @ {threads} thread{'s' * (threads > 1)}: "
-                  + ", ".join(f"{e} {_ms(t['median_s'])} ms" for e, t in results[(label, threads)].items()), flush=True)
+                  + ", ".join(f"{e} {_ms(t['median_s'])} ms" for e, t in timed[threads].items()), flush=True)
     env |= {f"threads, setting {t}": line for t, line in thread_lines.items()}
     memory = None
     if not args.no_memory:
@@ -686,9 +687,10 @@ def main(argv: list[str] | None = None) -> int:
     best_header, best_rows = best_table(results)
     setting_text = " and ".join(str(t) for t in settings)
     lines = ["# funcad-compare bench", "",
-             f"Median train-step time in ms (interquartile range) over interleaved rounds, float32; threads {setting_text} "
-             f"(torch intra-op = numpy BLAS), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; each sample times "
-             f"consecutive steps of one engine for at least {args.sample_ms:g} ms (steps per sample in bench.csv).", "",
+             f"Median train-step time in ms (interquartile range) over interleaved rounds (each round times every engine at "
+             f"every thread setting), float32; threads {setting_text} (torch intra-op = numpy BLAS), "
+             f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; each sample times consecutive steps of one engine "
+             f"for at least {args.sample_ms:g} ms (steps per sample in bench.csv).", "",
              markdown_table(header, rows), "",
              "## Each engine at its best thread setting", "", markdown_table(best_header, best_rows), ""]
     if alone:

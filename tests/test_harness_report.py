@@ -11,7 +11,7 @@ import pytest
 from harness import plots, report
 from harness.cases import CASES
 from harness.runner import RunOptions, run_cases
-from harness.timing import fixed_threads, interleaved
+from harness.timing import fixed_threads, interleaved, interleaved_settings, thread_switch
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +91,37 @@ def test_interleaved_timing_rotates_engines_and_fits_rounds_to_the_budget():
     assert calls[:6] == ["a", "a", "b", "b"] + ["a", "b"]  # warm-up + calibration of each, then round 0 in order
     assert calls[6:8] == ["b", "a"]  # round 1 starts with the other engine
     assert result["a"]["rounds"] == 4 and result["a"]["q1_s"] <= result["a"]["median_s"] <= result["a"]["q3_s"]
+
+
+def test_interleaved_settings_alternate_within_rounds_and_each_sample_runs_under_its_own():
+    active, calls, switches = [None], [], []
+
+    def use(setting):
+        active[0] = setting
+        switches.append(setting)
+
+    engines = {name: (lambda name=name: calls.append((name, active[0]))) for name in ("a", "b")}
+    result = interleaved_settings(engines, [1, 2], use, budget_s=0.0, warmup=1, min_rounds=3, min_sample_s=0.0)
+    assert switches == [1, 2] + [1, 2] + [2, 1] + [1, 2]  # calibration, then rounds 0-2 each visiting both settings
+    timed = calls[8:]  # after warm-up and calibration of 2 engines x 2 settings
+    assert timed[:4] == [("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    assert timed[4:8] == [("b", 2), ("a", 2), ("b", 1), ("a", 1)]  # round 1 rotates settings and engines
+    assert set(result) == {1, 2} and all(set(r) == {"a", "b"} and r["a"]["rounds"] == 3 for r in result.values())
+
+
+def test_thread_switch_sets_torch_and_numpy_blas_threads_and_restores_both():
+    import torch
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    torch_before, blas_before = torch.get_num_threads(), blas_threads()
+    most = max(blas_before)  # OpenBLAS caps the count at what it started with (the core count by default)
+    with thread_switch() as use:
+        use(1)
+        assert torch.get_num_threads() == 1 and blas_threads() == {1}
+        use(most)
+        assert torch.get_num_threads() == most and blas_threads() == {most}
+        use(1)
+    assert torch.get_num_threads() == torch_before and blas_threads() == blas_before
