@@ -140,6 +140,21 @@ def test_max_pool2d_ties_send_the_gradient_to_the_first_maximum():
     assert_close(g, expected)
 
 
+@pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)
+def test_max_pool2d_nan_wins_its_window_and_its_last_nan_takes_the_gradient_as_in_torch(kernel, stride, padding):
+    x = _randn(2, 3, 9, 8)
+    x[0, 0, :2, :2] = np.nan  # a 2 x 2 block of NaNs: windows hold one, two or four of them
+    x[1, 2, 4, 3] = x[1, 2, 5, 6] = np.nan
+    cotangent = _randn(*F.max_pool2d(torch.from_numpy(x), kernel, stride, padding).shape)
+    y, g = funcad.value_and_grad(lambda x: ops.sum(ops.max_pool2d(x, kernel, stride, padding) * cotangent))(x)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = F.max_pool2d(xt, kernel, stride, padding)
+    (yt * torch.from_numpy(cotangent)).sum().backward()
+    np.testing.assert_array_equal(ops.max_pool2d(x, kernel, stride, padding).asnumpy(), yt.detach().numpy())  # NaN where torch has it
+    assert np.isnan(float(y)) and np.isnan(yt.detach().numpy()).any()
+    np.testing.assert_array_equal(g.asnumpy(), xt.grad.numpy())
+
+
 @pytest.mark.parametrize("output_size", [(3, 3), (4, 5), 1, (None, 3), (9, 8), (5, 7)])
 def test_adaptive_avg_pool2d_matches_torch(output_size):
     _check_against_torch(lambda x: ops.adaptive_avg_pool2d(x, output_size), lambda x: F.adaptive_avg_pool2d(x, output_size), (_randn(2, 3, 9, 8),))

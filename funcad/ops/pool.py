@@ -1,4 +1,4 @@
-"""2-D pooling on NCHW inputs: max (gradient to the first maximum, as torch), average, adaptive average.
+"""2-D pooling on NCHW inputs: max (gradient to the first maximum, or to the last NaN, as torch), average, adaptive average.
 
 Each pool is a loop over the kh * kw kernel taps of whole-batch strided views (no loop over
 pixels or channels). Max pooling is split into a constant argmax and a linear gather, so its
@@ -63,7 +63,8 @@ def _tap_major(x, geo: Geometry, fill: float):
 @primitive
 @with_scratch
 def _max_pool_argmax(x, geo: Geometry):
-    """Flat index into the whole of ``x`` of each window's first maximum (padding never wins: it is -inf)."""
+    """Flat index into the whole of ``x`` of the input each window's output is taken from, chosen as torch chooses: the
+    first maximum in scan order, or the last NaN of a window holding NaN. Padding never wins: it is -inf."""
     n, c, h, w = x.shape
     taps = _tap_major(x, geo, -np.inf)
     best = xp.maximum(taps[0], taps[1], out=scratch(taps.shape[1:], x.dtype)) if len(taps) > 1 else taps[0]
@@ -74,6 +75,9 @@ def _max_pool_argmax(x, geo: Geometry):
     for k in range(len(taps) - 2, -1, -1):
         hit = (taps[k] == best).view(np.int8)
         tap -= hit * (tap - k).astype(tap.dtype, copy=False)
+    if best.size and xp.isnan(xp.minimum.reduce(best, axis=None)):  # NaN equals nothing, so the walk found no tap there
+        for k, view in enumerate(taps):
+            tap[xp.isnan(view)] = k
     oh, ow = best.shape[2:]
     top_left = (xp.arange(oh) * geo.stride[0] - geo.padding[0]).reshape(oh, 1) * w + xp.arange(ow) * geo.stride[1] - geo.padding[2]
     # tap k = p * kw + q lies p * w + q = p * (w - kw) + k past the window's top left corner (arithmetic beats a table lookup here)
