@@ -276,6 +276,22 @@ def test_p_norm_gradients_at_zero_entries_and_zero_rows_match_torch(ord_):
     compare(lambda t: ops.norm(t, ord=ord_, axis=1), lambda t: torch.linalg.vector_norm(t, ord=ord_, dim=1), [x], fd=False)
 
 
+@pytest.mark.parametrize("ord_", [None, 2, 3, 0.5, 1, np.inf, -np.inf, 0])
+def test_norm_of_rows_holding_nan_or_inf_matches_torch(ord_):
+    x = np.array([[np.nan, 1.0, -2.0], [0.0, np.inf, 3.0], [1.0, -2.0, 0.5], [0.0, 0.0, 0.0]])
+    expected = torch.linalg.vector_norm(torch.tensor(x), ord=2 if ord_ is None else ord_, dim=1).numpy()
+    np.testing.assert_array_equal(ops.norm(x, ord=ord_, axis=1).asnumpy(), expected)  # NaN where torch has NaN
+
+
+def test_two_norm_of_nan_is_nan_and_so_is_its_gradient_as_in_torch():
+    x = np.array([[np.nan, 1.0], [np.inf, 0.0], [0.0, 0.0], [3.0, -4.0]])
+    xt = torch.tensor(x, requires_grad=True)
+    torch.linalg.matrix_norm(xt).backward()
+    value, g = funcad.value_and_grad(lambda t: ops.norm(t))(x)
+    assert np.isnan(float(value)) and np.isnan(torch.linalg.matrix_norm(torch.tensor(x)).item())
+    np.testing.assert_array_equal(g.asnumpy(), xt.grad.numpy())
+
+
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])
 def test_cumsum(axis):
     x = np.random.default_rng(3).standard_normal((3, 4))

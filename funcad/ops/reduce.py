@@ -199,10 +199,10 @@ def logsumexp(x, axis=None, keepdims: bool = False):
 
 
 def _two_norm(x, axis, keepdims):
-    """sqrt(sum(x**2)) whose gradient at 0 is 0 (torch's choice), not 0/0."""
+    """sqrt(sum(x**2)) whose gradient at 0 is 0 (torch's choice), not 0/0; NaN stays NaN."""
     sq = _sum(x * x, axis, keepdims)
-    positive = sq > 0
-    return where(positive, sqrt(where(positive, sq, 1.0)), 0.0)
+    nonzero = sq != 0
+    return where(nonzero, sqrt(where(nonzero, sq, 1.0)), 0.0)
 
 
 def _vector_norm(x, ord, axis, keepdims):
@@ -226,11 +226,11 @@ def _vector_norm(x, ord, axis, keepdims):
 
 
 def _safe_power(a, p: float):
-    """a ** p for a >= 0, with 0 (not inf or nan) as the derivative where a == 0: torch's choice for p-norms at zeros."""
+    """a ** p for a >= 0 (or NaN), with 0 (not inf or nan) as the derivative where a == 0: torch's choice for p-norms at zeros."""
     from funcad.ops.math import power
 
-    positive = a > 0
-    return where(positive, power(where(positive, a, 1.0), p), 0.0)
+    nonzero = a != 0
+    return where(nonzero, power(where(nonzero, a, 1.0), p), 0.0)
 
 
 def _matrix_norm(x, ord, axes, keepdims):
