@@ -160,11 +160,26 @@ def test_adaptive_avg_pool2d_matches_torch(output_size):
     _check_against_torch(lambda x: ops.adaptive_avg_pool2d(x, output_size), lambda x: F.adaptive_avg_pool2d(x, output_size), (_randn(2, 3, 9, 8),))
 
 
+@pytest.mark.parametrize("output_size", [(2, 3), (3, 4), 1])
+def test_adaptive_avg_pool2d_keeps_inf_and_nan_in_their_own_bins_as_torch(output_size):
+    x = _randn(2, 3, 5, 6)
+    x[0, 0, 1, 1], x[0, 1, 4, 0], x[1, 2, 4, 5], x[1, 0, 2, 2], x[1, 0, 2, 3] = np.inf, -np.inf, np.nan, np.inf, -np.inf
+    cotangent = _randn(*F.adaptive_avg_pool2d(torch.from_numpy(x), output_size).shape)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = F.adaptive_avg_pool2d(xt, output_size)
+    (yt * torch.from_numpy(cotangent)).sum().backward()
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, as it should be
+        g = funcad.grad(lambda x: ops.sum(ops.adaptive_avg_pool2d(x, output_size) * cotangent))(x)
+        assert_close(ops.adaptive_avg_pool2d(x, output_size), yt.detach().numpy(), equal_nan=True)  # inf, -inf and NaN where torch has them
+    assert_close(g, xt.grad.numpy())  # the gradient does not depend on the values: finite everywhere
+
+
 def test_pools_second_order_finite_differences():
     x = _randn(1, 2, 5, 6)
     check_grads(lambda x: ops.max_pool2d(x, 3, 2, 1) ** 2, (x,), order=2, modes=("rev", "fwd"))  # overlapping windows
     check_grads(lambda x: ops.max_pool2d(x, 2, padding=1) ** 2, (x,), order=2, modes=("rev", "fwd"))  # disjoint windows
     check_grads(lambda x: ops.avg_pool2d(x, 2, 1, 1, count_include_pad=False) ** 2, (x,), order=2, modes=("rev", "fwd"))
+    check_grads(lambda x: ops.adaptive_avg_pool2d(x, (2, 4)) ** 2, (x,), order=2, modes=("rev", "fwd"))  # overlapping bins
 
 
 def test_pools_keep_float32():

@@ -13,7 +13,6 @@ from funcad.core.backend import xp
 from funcad.core.primitive import primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.conv import Geometry, pad_planes, padding4, pair, scratch, windows, with_scratch
-from funcad.ops.linalg import matmul
 from funcad.ops.shape import _shape_of
 
 
@@ -161,14 +160,50 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad: bool =
     return total / Tensor._wrap(_window_sum.impl(ones, geo=geo))
 
 
-def _bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
-    """(bins, size) averaging matrix with torch's adaptive bins [floor(i*size/bins), ceil((i+1)*size/bins))."""
+def _bin_bounds(size: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch's adaptive bins [floor(i*size/bins), ceil((i+1)*size/bins)): their starts and ends."""
     i = np.arange(bins)
-    start = (i * size) // bins
-    end = -((-(i + 1) * size) // bins)
+    return (i * size) // bins, -((-(i + 1) * size) // bins)
+
+
+def _bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
+    """(bins, size) averaging matrix of the adaptive bins."""
+    start, end = _bin_bounds(size, bins)
     j = np.arange(size)
     inside = (j >= start[:, None]) & (j < end[:, None])
     return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def _binned_means(x, axis: int, bins: int):
+    """Mean of each adaptive bin along ``axis``, one slice at a time."""
+    start, end = _bin_bounds(x.shape[axis], bins)
+    sums = [xp.add.reduce(x[(slice(None),) * (axis % x.ndim) + (slice(s, e),)], axis=axis, keepdims=True) for s, e in zip(start, end)]
+    counts = (end - start).reshape((-1,) + (1,) * (x.ndim - 1 - axis % x.ndim))
+    return xp.concatenate(sums, axis=axis) / counts.astype(x.dtype)
+
+
+@primitive
+def _adaptive_mean(x, bins: tuple):
+    """Means over adaptive bins of the last two axes: rows @ x @ cols with the bins' averaging matrices. Those products
+    would spread an inf or NaN to every bin of its rows and columns (0 * inf is NaN), so an input holding one is
+    averaged bin by bin instead, as torch does."""
+    h, w = x.shape[-2:]
+    if xp.isfinite(x).all():
+        return xp.matmul(xp.matmul(_bin_matrix(h, bins[0], x.dtype), x), _bin_matrix(w, bins[1], x.dtype).T)
+    return _binned_means(_binned_means(x, -2, bins[0]), -1, bins[1])
+
+
+@primitive
+def _adaptive_mean_transpose(g, size: tuple):
+    """Adjoint of _adaptive_mean: each bin's cotangent shared out over its inputs."""
+    rows, cols = _bin_matrix(size[0], g.shape[-2], g.dtype), _bin_matrix(size[1], g.shape[-1], g.dtype)
+    return xp.matmul(rows.T, xp.matmul(g, cols))
+
+
+_adaptive_mean.defvjp(lambda g, ans, x, bins: _adaptive_mean_transpose(g, size=_shape_of(x)[-2:]))
+_adaptive_mean.defjvp(lambda t, ans, x, bins: _adaptive_mean(t, bins=bins))
+_adaptive_mean_transpose.defvjp(lambda c, ans, g, size: _adaptive_mean(c, bins=_shape_of(g)[-2:]))
+_adaptive_mean_transpose.defjvp(lambda t, ans, g, size: _adaptive_mean_transpose(t, size=size))
 
 
 def adaptive_avg_pool2d(x, output_size):
@@ -182,6 +217,4 @@ def adaptive_avg_pool2d(x, output_size):
     oh, ow = (xs[2 + i] if s is None else int(s) for i, s in enumerate(sizes))
     if oh < 1 or ow < 1:
         raise ValueError(f"funcad.ops.adaptive_avg_pool2d: output_size {output_size!r} must be positive")
-    rows = _bin_matrix(xs[2], oh, x.dtype)
-    cols = _bin_matrix(xs[3], ow, x.dtype).T
-    return matmul(matmul(rows, x), cols)
+    return _adaptive_mean(x, bins=(oh, ow))
