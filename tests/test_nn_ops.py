@@ -306,6 +306,17 @@ def test_smooth_l1_loss_matches_torch(beta, reduction):
                          lambda x: F.smooth_l1_loss(x, torch.tensor(target), beta=beta, reduction=reduction), (_randn(4, 5) * 2,))
 
 
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_smooth_l1_loss_gradient_at_infinite_differences_is_the_linear_slope_as_in_torch(beta):
+    x = np.array([[np.inf, 0.2, -np.inf], [3.0, -0.1, 1e308]])
+    target = np.array([[0.0, 0.0, 1.0], [-np.inf, 0.0, -1e308]])  # the last difference overflows to inf
+    with np.errstate(over="ignore"):
+        g = funcad.grad(lambda x: ops.smooth_l1_loss(x, target, beta))(x)
+    xt = torch.tensor(x, requires_grad=True)
+    F.smooth_l1_loss(xt, torch.tensor(target), beta=beta).backward()
+    np.testing.assert_array_equal(g.asnumpy(), xt.grad.numpy())  # +-1/6 where |d| is inf; before, NaN
+
+
 # -- dropout -----------------------------------------------------------------------------------------------------
 def test_dropout_mask_is_determined_by_the_seed_and_scaled():
     x = np.ones((200, 50), dtype=np.float32)

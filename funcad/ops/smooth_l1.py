@@ -19,5 +19,7 @@ def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean"):  
     if beta == 0:
         return _reduce(size, reduction, "smooth_l1_loss")
     beta = float(beta)
-    loss = where(size < beta, diff * diff * (0.5 / beta), size - 0.5 * beta)
+    quadratic = size < beta
+    near = where(quadratic, diff, 0.0)  # the square only sees small differences: 0 * (slope inf) would make the gradient NaN
+    loss = where(quadratic, near * near * (0.5 / beta), size - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
