@@ -26,8 +26,8 @@ times are reported with the ratios the targets are stated in.
   machine with several cores) measures every case at 1 thread and at all cores, and the targets compare
   each engine at its best setting; ``--threads N`` measures N only. The settings alternate round by round
   as the engines do, so a slow stretch of the machine cannot fall on one setting alone and decide which
-  is an engine's best. When the load average already
-  reaches the core count the default is 1 (a descheduled BLAS thread stalls every product).
+  is an engine's best. When the load average already reaches the core count the default is 1 (a
+  descheduled BLAS thread stalls every product).
   torch's OpenMP workers spin after each op and slow the BLAS numpy uses in the same process, so
   the benchmark runs with ``OMP_WAIT_POLICY=PASSIVE`` (re-executing itself if torch was loaded
   without it). The price: every multi-threaded torch op wakes sleeping workers, so small steps run

@@ -42,10 +42,9 @@ def interleaved_settings(callables: dict[str, Callable[[], object]], settings: S
     names, order = list(callables), list(settings)
     samples: dict[tuple, list[float]] = {key: [] for key in number}
     for r in range(rounds):
-        first = r % len(order)
+        first, shift = r % len(order), r % len(names)
         for setting in order[first:] + order[:first]:
             use_setting(setting)
-            shift = r % len(names)
             for name in names[shift:] + names[:shift]:
                 fn, n = callables[name], number[setting, name]
                 start = time.perf_counter()
