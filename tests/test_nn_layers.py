@@ -148,6 +148,12 @@ def test_parameterless_layers(cell, module):
     assert_matches_torch(cell, module, _x(2, 3, 4))
 
 
+@pytest.mark.parametrize("start, end", [(1, -1), (0, 1), (1, 2)])
+def test_flatten_of_an_empty_batch_keeps_the_other_sizes_as_torch(start, end):
+    x = np.zeros((0, 2, 3, 4), dtype=np.float32)
+    assert nn.Flatten(start, end)(funcad.Tensor(x)).shape == tuple(torch.nn.Flatten(start, end)(torch.from_numpy(x)).shape)
+
+
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(ValueError, match="unknown activation 'relu7'; valid names: elu, gelu"):
         nn.Dense(2, 2, activation="relu7")

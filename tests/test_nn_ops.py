@@ -106,6 +106,18 @@ def test_conv2d_bad_input_names_op_and_shapes(x_shape, w_shape, groups, match):
         ops.conv2d(np.zeros(x_shape), np.zeros(w_shape), groups=groups)
 
 
+@pytest.mark.parametrize("stride, padding, groups", [(1, 0, 1), (2, 1, 1), (1, 1, 3)])
+def test_conv2d_of_an_empty_batch_is_empty_and_its_weight_gradient_zero_as_in_torch(stride, padding, groups):
+    x, w, b = np.zeros((0, 3, 8, 8)), _randn(3, 3 // groups, 3, 3), _randn(3)
+    y, grads = funcad.value_and_grad(lambda x, w, b: ops.sum(ops.conv2d(x, w, b, stride, padding, 1, groups)), (0, 1, 2))(x, w, b)
+    leaves = _torch_leaves(x, w, b)
+    out = _torch_conv(*leaves, stride, padding, 1, groups)
+    out.sum().backward()
+    assert ops.conv2d(x, w, b, stride, padding, 1, groups).shape == tuple(out.shape) and float(y) == 0.0
+    for got, leaf in zip(grads, leaves):
+        np.testing.assert_array_equal(got.asnumpy(), leaf.grad.numpy())
+
+
 def test_conv2d_kernel_larger_than_input_is_an_error():
     with pytest.raises(ValueError, match="conv2d.*smaller than the dilated kernel"):
         ops.conv2d(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)))

@@ -154,7 +154,7 @@ def _column_blocks(x, geo: Geometry, groups: int):
     """im2col block by block: yields (samples, their (m, groups, C/groups * kh * kw, OH * row_width) columns) in one reused buffer."""
     n, c, h, w = x.shape
     view = windows(pad_planes(x, geo, True), geo, h, w)
-    size, parts = _blocks(n, view[0].size * x.itemsize)
+    size, parts = _blocks(n, int(np.prod(view.shape[1:])) * x.itemsize)
     buf = scratch((size,) + view.shape[1:], x.dtype)
     for part in parts:
         cols = buf[: part.stop - part.start]
@@ -266,6 +266,8 @@ def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
         if total is not None:
             per_sample[0] += total  # carry the running sum, so samples are added in batch order across blocks
         total = per_sample.sum(axis=0)
+    if total is None:  # an empty batch
+        return xp.zeros(w_shape, dtype=xp.result_type(x.dtype, g.dtype))
     return total.transpose(0, 2, 1).reshape(w_shape)
 
 

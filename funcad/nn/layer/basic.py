@@ -51,8 +51,7 @@ class Flatten(Cell):
         end = self.end_dim + ndim if self.end_dim < 0 else self.end_dim
         if not 0 <= start <= end < max(ndim, 1):
             raise ValueError(f"{self._where()}: cannot flatten dims {self.start_dim}..{self.end_dim} of an input of shape {tuple(x.shape)}")
-        shape = tuple(x.shape)
-        return ops.reshape(x, shape[:start] + (-1,) + shape[end + 1:])
+        return ops.flatten(x, start, end)
 
     def extend_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
