@@ -85,6 +85,15 @@ FLOAT32_OPS = {
     "prod": lambda x: ops.prod(x, axis=1),
     "einsum": lambda x: ops.einsum("ij,ij->i", x, x),
     "pad": lambda x: ops.pad(x, 1, constant_values=2.0),
+    "leaky_relu": lambda x: ops.leaky_relu(x, 0.2),
+    "elu": ops.elu,
+    "gelu": ops.gelu,
+    "gelu_tanh": lambda x: ops.gelu(x, approximate="tanh"),
+    "silu": ops.silu,
+    "softplus": ops.softplus,
+    "smooth_l1": lambda x: ops.smooth_l1_loss(x, np.zeros((2, 3), np.float32)),
+    "layer_norm": lambda x: ops.layer_norm(x, (3,)),
+    "adaptive_avg_pool2d": lambda x: ops.adaptive_avg_pool2d(ops.reshape(x, (1, 1, 2, 3)), (1, 2)),
 }
 
 

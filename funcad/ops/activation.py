@@ -11,6 +11,7 @@ import math
 from funcad.core.backend import xp
 from funcad.core.primitive import Primitive
 from funcad.ops.math import erf, exp, sigmoid, tanh, where
+from funcad.ops.shape import cast
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -77,7 +78,7 @@ def silu(x):
 _leaky_relu = _elementwise(
     "leaky_relu",
     lambda x, negative_slope: xp.where(x > 0, x, x * negative_slope),
-    lambda x, ans, negative_slope: where(x > 0, 1.0, negative_slope),
+    lambda x, ans, negative_slope: cast(where(x > 0, 1.0, negative_slope), x.dtype),  # two scalars would make it float64
 )
 
 
