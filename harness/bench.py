@@ -618,9 +618,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"funcad-compare bench: unknown case(s) {', '.join(unknown)}; known: {', '.join(labels)}", file=sys.stderr)
         return 2
-    if args.sample_ms < 0:
-        print(f"funcad-compare bench: --sample-ms must be 0 or more, got {args.sample_ms:g}", file=sys.stderr)
-        return 2
+    for flag, value in (("--sample-ms", args.sample_ms), ("--budget", args.budget), ("--standalone-budget", args.standalone_budget)):
+        if not value >= 0:  # NaN fails too
+            print(f"funcad-compare bench: {flag} must be 0 or more, got {value:g}", file=sys.stderr)
+            return 2
     args.cases = [label for label, name, _ in CASES if label in args.cases or name in args.cases]
     wanted = {"OMP_WAIT_POLICY": "PASSIVE"} | (RETAIN_MALLOC if args.malloc == "retain" else {})
     unwanted = [k for k in RETAIN_MALLOC if args.malloc == "default" and k in os.environ]

@@ -11,6 +11,7 @@ local error (optimizer state such as Adam moments still follows each side).
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -98,6 +99,9 @@ class RunOptions:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        for name, tolerance in (("rtol", self.rtol), ("atol", self.atol)):
+            if tolerance is not None and not 0 <= tolerance < math.inf:  # NaN fails too
+                raise ValueError(f"{name} must be a finite number >= 0, got {tolerance}")
 
     @property
     def dtypes(self) -> tuple[str, ...]:

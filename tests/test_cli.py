@@ -40,6 +40,10 @@ def test_bad_flags_exit_2(capsys):
     assert cli.main(["run", "tutorial", "--plant", "funcad:grad"]) == 2
     assert cli.main(["run", "tutorial", "--batch-size", "0"]) == 2
     assert "batch size must be >= 1, got 0" in capsys.readouterr().err
+    assert cli.main(["run", "tutorial", "--rtol=-1e-6"]) == 2
+    assert "rtol must be a finite number >= 0, got -1e-06" in capsys.readouterr().err
+    assert cli.main(["run", "tutorial", "--atol", "nan"]) == 2
+    assert "atol must be a finite number >= 0, got nan" in capsys.readouterr().err
     assert not Path("reports").exists()
 
 

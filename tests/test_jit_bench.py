@@ -35,6 +35,12 @@ def test_negative_sample_length_is_a_usage_error(capsys):
     assert "--sample-ms must be 0 or more, got -1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag, value", [("--budget", "-1"), ("--standalone-budget", "-0.5"), ("--budget", "nan")])
+def test_negative_or_nan_budget_is_a_usage_error(flag, value, capsys):
+    assert bench.main([f"{flag}={value}"]) == 2
+    assert f"{flag} must be 0 or more, got {float(value):g}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("bad", ["0", "two"])
 def test_bad_thread_count_is_a_usage_error(bad, capsys):
     assert bench.main(["--threads", bad]) == 2
