@@ -154,6 +154,25 @@ def test_flatten_of_an_empty_batch_keeps_the_other_sizes_as_torch(start, end):
     assert nn.Flatten(start, end)(funcad.Tensor(x)).shape == tuple(torch.nn.Flatten(start, end)(torch.from_numpy(x)).shape)
 
 
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: nn.Dense(0, 3), "Dense: in_channels must be a positive int, got 0"),
+        (lambda: nn.Dense(3, -2), "Dense: out_channels must be a positive int, got -2"),
+        (lambda: nn.Dense(2.5, 3), "Dense: in_channels must be a positive int, got 2.5"),
+        (lambda: nn.Dense(True, 3), "Dense: in_channels must be a positive int, got True"),
+        (lambda: nn.Conv2d(0, 4, 3), "Conv2d: in_channels must be a positive int, got 0"),
+        (lambda: nn.Conv2d(3, 0, 3), "Conv2d: out_channels must be a positive int, got 0"),
+        (lambda: nn.Embedding(0, 3), "Embedding: vocab_size must be a positive int, got 0"),
+        (lambda: nn.Embedding(3, 0), "Embedding: embedding_size must be a positive int, got 0"),
+        (lambda: nn.BatchNorm2d(0), "BatchNorm2d: num_features must be a positive int, got 0"),
+    ],
+)
+def test_layer_sizes_must_be_positive_ints(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(ValueError, match="unknown activation 'relu7'; valid names: elu, gelu"):
         nn.Dense(2, 2, activation="relu7")

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from funcad import ops
 from funcad.core.dtypes import float32
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import HeUniform, Uniform, initializer
 from funcad.nn.layer.activation import get_activation
+
+
+def positive_int(value, owner: str, what: str) -> int:
+    """``value`` as an int, or a ValueError naming the layer and argument: a size of 0, a negative one, a float or a bool
+    would otherwise fail later, inside an initialiser or a product, with a message about something else."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {what} must be a positive int, got {value!r}")
+    return int(value)
 
 
 def check_input(cell: Cell, x, rank: int | tuple, features: dict[int, int] | None = None, expected: str = "") -> None:
@@ -67,7 +77,8 @@ class Dense(Cell):
     def __init__(self, in_channels: int, out_channels: int, weight_init=None, bias_init=None, has_bias: bool = True,
                  activation=None, dtype=float32):
         super().__init__()
-        self.in_channels, self.out_channels, self.has_bias = int(in_channels), int(out_channels), has_bias
+        self.in_channels, self.out_channels = positive_int(in_channels, "Dense", "in_channels"), positive_int(out_channels, "Dense", "out_channels")
+        self.has_bias = has_bias
         if weight_init is None:
             weight_init = HeUniform(math.sqrt(5))
         self.weight = Parameter(initializer(weight_init, (self.out_channels, self.in_channels), dtype))

@@ -11,7 +11,7 @@ from funcad.core.dtypes import float32
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import HeUniform, Uniform, initializer
-from funcad.nn.layer.basic import check_input
+from funcad.nn.layer.basic import check_input, positive_int
 
 PAD_MODES = ("same", "valid", "pad")
 
@@ -60,7 +60,8 @@ class Conv2d(Cell):
                  group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32):
         super().__init__()
         owner = "Conv2d"
-        self.in_channels, self.out_channels, self.group = int(in_channels), int(out_channels), int(group)
+        self.in_channels, self.out_channels = positive_int(in_channels, owner, "in_channels"), positive_int(out_channels, owner, "out_channels")
+        self.group = int(group)
         if self.group < 1 or self.in_channels % self.group or self.out_channels % self.group:
             raise ValueError(f"{owner}: in_channels {in_channels} and out_channels {out_channels} must be divisible by group {group}")
         self.kernel_size = as_pair(kernel_size, owner, "kernel_size")

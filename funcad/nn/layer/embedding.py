@@ -9,6 +9,7 @@ from funcad.core.dtypes import float32
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import initializer
+from funcad.nn.layer.basic import positive_int
 
 
 class Embedding(Cell):
@@ -22,7 +23,8 @@ class Embedding(Cell):
 
     def __init__(self, vocab_size: int, embedding_size: int, *, embedding_table="normal", padding_idx: int | None = None, param_dtype=float32):
         super().__init__()
-        self.vocab_size, self.embedding_size = int(vocab_size), int(embedding_size)
+        self.vocab_size = positive_int(vocab_size, "Embedding", "vocab_size")
+        self.embedding_size = positive_int(embedding_size, "Embedding", "embedding_size")
         if padding_idx is not None and not -self.vocab_size <= padding_idx < self.vocab_size:
             raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for vocab_size {vocab_size}")
         self.padding_idx = None if padding_idx is None else padding_idx % self.vocab_size

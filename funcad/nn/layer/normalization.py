@@ -11,7 +11,7 @@ from funcad.core.dtypes import float32
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import initializer
-from funcad.nn.layer.basic import check_input
+from funcad.nn.layer.basic import check_input, positive_int
 
 
 class _BatchNorm(Cell):
@@ -38,7 +38,8 @@ class _BatchNorm(Cell):
         super().__init__()
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.num_features = positive_int(num_features, type(self).__name__, "num_features")
+        self.eps, self.momentum = float(eps), float(momentum)
         self.affine, self.use_batch_statistics = affine, use_batch_statistics
         shape = (self.num_features,)
         self.gamma = Parameter(initializer(gamma_init, shape, dtype), requires_grad=affine)
