@@ -124,6 +124,29 @@ def test_weights_and_positions_together():
     assert isinstance(funcad.grad(fn, None, w)(x), Tensor)
 
 
+def test_keyword_arguments_reach_the_function_and_are_not_differentiated():
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    w = Parameter(np.array([0.5, -1.0]), name="w")
+
+    def fn(a, b, scale=1.0, offset=None):
+        return ops.sum(a * b * scale * w + (0.0 if offset is None else offset * a))
+
+    offset = np.array([10.0, 20.0])
+    assert_close(funcad.grad(fn)(x, y, scale=3.0), y * 3.0 * np.asarray(w))
+    gx, gy = funcad.grad(fn, (0, 1))(x, y, scale=2.0, offset=offset)
+    assert_close(gx, y * 2.0 * np.asarray(w) + offset)
+    assert_close(gy, x * 2.0 * np.asarray(w))
+    value, (gx, gw) = funcad.value_and_grad(fn, 0, w)(x, y, offset=offset)
+    assert_close(value, np.sum(x * y * np.asarray(w) + offset * x))
+    assert_close(gw, x * y)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(np.asarray(w), requires_grad=True)
+    (xt * torch.tensor(y) * 2.0 * wt).sum().backward()
+    jitted = funcad.jit(lambda a, b: funcad.grad(fn, 0, w)(a, b, scale=2.0))
+    gx, gw = jitted(x, y)
+    assert_close(gx, xt.grad.numpy())
+    assert_close(gw, wt.grad.numpy())
+
+
 def test_both_none_is_a_value_error():
     with pytest.raises(ValueError, match="grad_position and weights cannot both be None"):
         funcad.grad(_two, None, None)

@@ -78,7 +78,7 @@ class _Differentiation:
     def __init__(self, fn, positions, weights, has_aux, fname):
         self.fn, self.positions, self.weights, self.has_aux, self.fname = fn, positions, weights, has_aux, fname
 
-    def run(self, args: tuple, seeds_from_outputs: Callable | None = None):
+    def run(self, args: tuple, kwargs: dict):
         positions = tuple(p + len(args) if p < 0 else p for p in self.positions)
         for p, given in zip(positions, self.positions):
             if not 0 <= p < len(args):
@@ -100,7 +100,7 @@ class _Differentiation:
                 weight_tracers.append((w, w._bound))
                 w._bound = t
             try:
-                out = self.fn(*args)
+                out = self.fn(*args, **kwargs)
             finally:
                 bound_tracers = [w._bound for w in self.weights]
                 for w, previous in reversed(weight_tracers):  # reversed: a Parameter listed twice ends unbound
@@ -144,8 +144,8 @@ def _make(fn, grad_position, weights, has_aux, return_ids, with_value, fname):
         raise ValueError(f"{fname}: grad_position and weights cannot both be None")
     diff = _Differentiation(fn, positions, weight_list, has_aux, fname)
 
-    def transformed(*args):
-        value, aux, ig, wg = diff.run(args)
+    def transformed(*args, **kwargs):
+        value, aux, ig, wg = diff.run(args, kwargs)  # keyword arguments pass through, not differentiated (as in JAX)
         grads = _package(ig, wg, positions, bare_input, weight_list, bare_weight, return_ids)
         if with_value:
             return ((value, *aux) if has_aux else value), grads
@@ -157,12 +157,13 @@ def _make(fn, grad_position, weights, has_aux, return_ids, with_value, fname):
 
 
 def grad(fn: Callable, grad_position: Any = 0, weights: Any = None, has_aux: bool = False, return_ids: bool = False) -> Callable:
-    """Gradient function of ``fn`` (MindSpore's ``mindspore.grad``)."""
+    """Gradient function of ``fn`` (MindSpore's ``mindspore.grad``); keyword arguments reach ``fn`` undifferentiated."""
     return _make(fn, grad_position, weights, has_aux, return_ids, False, "grad")
 
 
 def value_and_grad(fn: Callable, grad_position: Any = 0, weights: Any = None, has_aux: bool = False, return_ids: bool = False) -> Callable:
-    """Function returning ``(value, gradients)`` of ``fn`` (MindSpore's ``mindspore.value_and_grad``)."""
+    """Function returning ``(value, gradients)`` of ``fn`` (MindSpore's ``mindspore.value_and_grad``); keyword arguments
+    reach ``fn`` undifferentiated."""
     return _make(fn, grad_position, weights, has_aux, return_ids, True, "value_and_grad")
 
 
