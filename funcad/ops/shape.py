@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from funcad.core.backend import xp
@@ -115,7 +117,7 @@ def flatten(x, start_dim: int = 1, end_dim: int = -1):
     if not shape:
         return reshape(x, (1,))
     s, e = start_dim % len(shape), end_dim % len(shape)
-    merged = int(np.prod(shape[s : e + 1]))
+    merged = math.prod(shape[s : e + 1])
     return reshape(x, shape[:s] + (merged,) + shape[e + 1 :])
 
 
