@@ -490,6 +490,10 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+# A target line warns when an engine's interquartile range exceeds this share of its median (steady runs here: 5-15%).
+NOISY_SPREAD = 0.2
+
+
 def target_lines(results: dict, memory: dict | None, alone: dict | None = None) -> list[str]:
     """The issue's targets, each engine taken at its best measured thread setting (named in the line), judged on the
     interleaved measurement; with ``alone`` (standalone results) each line also gives the standalone ratio."""
@@ -503,6 +507,10 @@ def target_lines(results: dict, memory: dict | None, alone: dict | None = None) 
             value = tn["median_s"] / td["median_s"]
             line = (f"- {label} on {case}: {value:.2f} (target <= {bound}) {'met' if value <= bound else 'NOT met'} "
                     f"({num} at {n_threads} thread{'s' * (n_threads > 1)}, {den} at {d_threads} thread{'s' * (d_threads > 1)})")
+            spread = max(t["iqr_s"] / t["median_s"] for t in (tn, td))
+            if spread > NOISY_SPREAD:
+                line += (f"; noisy: an interquartile range of {spread:.0%} of the median (the machine's speed changed while "
+                         "measuring), so a rerun may land on the other side of the target")
             if alone_best is not None:
                 ratio, n_alone, d_alone = _best_ratio(alone_best.get(case, {}), num, den)
                 line += (f"; standalone {ratio:.2f} ({num} at {n_alone}, {den} at {d_alone})" if ratio else

@@ -106,6 +106,20 @@ def test_standalone_table_and_targets_take_each_engine_at_its_standalone_best():
     assert next(t for t in floor_only if "BLAS floor" in t).endswith("; standalone not measured (BLAS floor runs in-process only)")
 
 
+def test_a_target_measured_with_a_wide_spread_says_it_is_noisy():
+    def timing(ms, iqr_ms):
+        return _timing(ms) | {"iqr_s": iqr_ms / 1e3}
+
+    quiet = {("mlp-b256", 2): {"funcad jit": timing(5.6, 0.4), "BLAS floor": timing(5.1, 0.3)}}
+    noisy = {("mlp-b256", 2): {"funcad jit": timing(6.4, 2.4), "BLAS floor": timing(5.5, 0.3)}}
+    quiet_line = next(t for t in bench.target_lines(quiet, None) if "BLAS floor" in t)
+    noisy_line = next(t for t in bench.target_lines(noisy, None) if "BLAS floor" in t)
+    assert "met" in quiet_line and "noisy" not in quiet_line
+    assert f"{6.4 / 5.5:.2f} (target <= 1.15) NOT met" in noisy_line
+    assert noisy_line.endswith(f"; noisy: an interquartile range of {2.4 / 6.4:.0%} of the median (the machine's speed changed "
+                               "while measuring), so a rerun may land on the other side of the target")
+
+
 def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # with --malloc default: nothing to re-execute for, so it runs in this process
     for name in bench.RETAIN_MALLOC:
