@@ -27,7 +27,6 @@ Behaviour a user must know:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -39,6 +38,7 @@ from funcad.jit.codegen import compile_graph
 from funcad.jit.ir import Const, Graph, Var
 from funcad.jit.passes import PASSES, optimize
 from funcad.jit.tracing import trace_function
+from funcad.ops.state import sole_owner
 
 
 def _leaf_kind(leaf):
@@ -85,20 +85,19 @@ class Program:
     def __call__(self, arrays: list):
         spares = self.spares
         for slot, p in self.overwritable:
-            # count 2: the Parameter's slot and getrefcount's argument; a Tensor, view or user variable adds more
-            if sys.getrefcount(p._data) == 2 and p._data.base is None and p._data.flags.writeable:
+            if sole_owner(p._data, 2):  # the Parameter's slot and the argument; a Tensor, view or user variable adds more
                 spares[slot] = p._data
         results = self.run_arrays(*arrays, *[p._data for p in self.params], *spares)
         n = self.n_out
         replaced = [p._data for p in self.written]
         for p, value in zip(self.written, results[n:]):
             p._data = value
-        # A replaced array that nothing else references (count 2: this name and getrefcount's argument;
-        # no Tensor, view or user variable) becomes the spare the Parameter's next value is computed into.
+        # A replaced array that nothing else references (this name and the argument; no Tensor, view or user
+        # variable) becomes the spare the Parameter's next value is computed into.
         for slot, k in enumerate(self.spare_writes):
             old = replaced[k]
             replaced[k] = None
-            spares[slot] = old if sys.getrefcount(old) == 2 else None
+            spares[slot] = old if sole_owner(old, 2) else None
         outs = iter(results[:n])
         leaves = []
         for o in self.graph.outputs:

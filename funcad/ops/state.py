@@ -31,6 +31,13 @@ def _sole_owner_references() -> int:
 _SOLE_OWNER = _sole_owner_references()
 
 
+def sole_owner(array: np.ndarray, references: int) -> bool:
+    """Whether ``array`` may be overwritten in place: it is neither a view nor read-only, and ``sys.getrefcount`` called
+    on it where the caller stands would report ``references`` (its owner's slot, the caller's names, the call's argument),
+    so nothing else can see it."""
+    return sys.getrefcount(array) == references + 1 and array.base is None and array.flags.writeable  # + 1: this parameter
+
+
 def _traced_update(variable: Parameter, value, combine) -> Parameter:
     dtype = variable.dtype
     if not isinstance(value, Tensor):
@@ -45,7 +52,7 @@ def _traced_update(variable: Parameter, value, combine) -> Parameter:
 def _combine(variable: Parameter, raw: np.ndarray, ufunc) -> Parameter:
     """variable <- ufunc(variable, raw), into the Parameter's own array when nothing else can see it."""
     current = variable._data
-    if sys.getrefcount(current) == _SOLE_OWNER and current.base is None and current.flags.writeable:
+    if sole_owner(current, _SOLE_OWNER):
         ufunc(current, raw, out=current)
     else:
         variable._data = ufunc(current, raw)
