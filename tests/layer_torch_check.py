@@ -20,6 +20,11 @@ def _to_torch(value):
     return value
 
 
+def torch_kwargs(kwargs: dict) -> dict:
+    """Keyword arguments for the torch call: arrays (masks, lengths) as tensors."""
+    return {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+
+
 def _leaves(value) -> list:
     if isinstance(value, (tuple, list)):
         return [leaf for v in value for leaf in _leaves(v)]
@@ -41,7 +46,7 @@ def assert_layer_matches(cell, module, args: tuple, kwargs: dict | None = None, 
     copy_weights(cell, module, torch_prefix)
     module.zero_grad(set_to_none=True)
     targs = _to_torch(args)
-    tout = torch_call(module, *targs) if torch_call is not None else module(*targs, **kwargs)
+    tout = torch_call(module, *targs) if torch_call is not None else module(*targs, **torch_kwargs(kwargs))
     touts = [t for t in _leaves(tout) if isinstance(t, torch.Tensor)]
     rng = np.random.default_rng(seed)
     cots = [rng.normal(size=tuple(t.shape)) for t in touts]

@@ -4,6 +4,7 @@ from funcad.nn.cell import Cell, CellList, SequentialCell
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
 from funcad.nn.initializer import initializer
 from funcad.nn.layer.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh, get_activation
+from funcad.nn.layer.attention import MultiheadAttention
 from funcad.nn.layer.basic import Dense, Dropout, Flatten, Identity
 from funcad.nn.layer.conv import Conv2d
 from funcad.nn.layer.embedding import Embedding
@@ -19,7 +20,7 @@ __all__ = [
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "initializer",
     "Dense", "Dropout", "Flatten", "Identity", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
-    "RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell",
+    "RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell", "MultiheadAttention",
     "ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "get_activation",
     "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss",
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay",
