@@ -12,6 +12,7 @@ from funcad.nn.layer.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from funcad.nn.layer.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from funcad.nn.layer.rnn_cells import GRUCell, LSTMCell, RNNCell
 from funcad.nn.layer.rnns import GRU, LSTM, RNN
+from funcad.nn.layer.transformer import TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
 from funcad.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, LossBase, MSELoss, NLLLoss, SmoothL1Loss
 from funcad.nn.optim import SGD, Adam, AdamWeightDecay, Momentum, Optimizer
 
@@ -21,6 +22,7 @@ __all__ = [
     "Dense", "Dropout", "Flatten", "Identity", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
     "RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell", "MultiheadAttention",
+    "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder",
     "ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "get_activation",
     "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss",
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay",
