@@ -72,10 +72,8 @@ def assert_layer_matches(cell, module, args: tuple, kwargs: dict | None = None, 
         input_grads, weight_grads = grads, ()
     else:
         input_grads, weight_grads = (), grads
-    if len(positions) == 1:
+    if len(positions) == 1:  # one input gradient comes back bare; a list of weights always gives a tuple
         input_grads = (input_grads,)
-    if len(weights) == 1:
-        weight_grads = (weight_grads,)
     for pos, g in zip(positions, input_grads):
         for k, (gi, ti) in enumerate(zip(_leaves(g), _leaves(targs[pos]))):
             expected = ti.grad.numpy() if ti.grad is not None else np.zeros(tuple(ti.shape))
