@@ -3,44 +3,16 @@
 from funcad.nn.cell import Cell, CellList, SequentialCell
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
 from funcad.nn.initializer import initializer
-from funcad.nn.layer.activation import (
-    ELU,
-    GELU,
-    Hardswish,
-    LeakyReLU,
-    LogSoftmax,
-    Mish,
-    PReLU,
-    ReLU,
-    ReLU6,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Tanh,
-    get_activation,
-)
-from funcad.nn.layer.attention import MultiheadAttention
-from funcad.nn.layer.basic import Dense, Dropout, Dropout2d, Flatten, Identity
-from funcad.nn.layer.conv import Conv1d, Conv2d, Conv2dTranspose
-from funcad.nn.layer.embedding import Embedding
-from funcad.nn.layer.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
-from funcad.nn.layer.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
-from funcad.nn.layer.rnn_cells import GRUCell, LSTMCell, RNNCell
-from funcad.nn.layer.rnns import GRU, LSTM, RNN
-from funcad.nn.layer.transformer import TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
-from funcad.nn.layer.upsample import Upsample
+from funcad.nn.layer import *  # noqa: F403 - every layer, listed in funcad.nn.layer.__all__
+from funcad.nn.layer import __all__ as _layer_names
+from funcad.nn.layer.activation import get_activation
 from funcad.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, LossBase, MSELoss, NLLLoss, SmoothL1Loss
 from funcad.nn.optim import SGD, Adam, AdamWeightDecay, Momentum, Optimizer
 
 __all__ = [
     "Cell", "CellList", "SequentialCell",
-    "save_checkpoint", "load_checkpoint", "load_param_into_net", "initializer",
-    "Dense", "Dropout", "Dropout2d", "Flatten", "Identity", "Upsample", "Conv1d", "Conv2d", "Conv2dTranspose",
-    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
-    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d", "Embedding",
-    "RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell", "MultiheadAttention",
-    "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder",
-    "ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "ReLU6", "PReLU", "Hardswish", "Mish", "get_activation",
+    "save_checkpoint", "load_checkpoint", "load_param_into_net", "initializer", "get_activation",
+    *_layer_names,
     "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss",
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay",
 ]
