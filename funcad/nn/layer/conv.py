@@ -67,7 +67,25 @@ def set_conv_parameters(cell: Cell, shape: tuple, has_bias: bool, weight_init, b
         cell.bias = None
 
 
-class Conv2d(Cell):
+class _Conv2dGeometry(Cell):
+    """Channels, kernel, stride, dilation, group and pad_mode of a 2-D convolution or its transpose."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, pad_mode: str, padding, dilation, group: int):
+        super().__init__()
+        owner = type(self).__name__
+        set_channels(self, owner, in_channels, out_channels, group)
+        self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
+        self.stride = as_pair(stride, owner, "stride")
+        self.dilation = as_pair(dilation, owner, "dilation")
+        self.padding = check_pad_mode(owner, pad_mode, padding)
+        self.pad_mode = pad_mode.lower()
+
+    def extend_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"pad_mode={self.pad_mode!r}, padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}")
+
+
+class Conv2d(_Conv2dGeometry):
     """2-D convolution over (N, C, H, W) with weight (out, in/group, kh, kw) as torch's Conv2d.
 
     ``pad_mode``: 'same' (output ceil(H/stride), extra padding on the bottom/right, which torch's
@@ -78,14 +96,7 @@ class Conv2d(Cell):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, dilation=1,
                  group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32):
-        super().__init__()
-        owner = "Conv2d"
-        set_channels(self, owner, in_channels, out_channels, group)
-        self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
-        self.stride = as_pair(stride, owner, "stride")
-        self.dilation = as_pair(dilation, owner, "dilation")
-        self.padding = check_pad_mode(owner, pad_mode, padding)
-        self.pad_mode = pad_mode.lower()
+        super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group)
         shape = (self.out_channels, self.in_channels // self.group) + self.kernel_size
         set_conv_parameters(self, shape, has_bias, weight_init, bias_init, dtype)
 
@@ -97,10 +108,6 @@ class Conv2d(Cell):
     def construct(self, x):
         check_input(self, x, 4, {1: self.in_channels}, f"(N, {self.in_channels}, H, W)")
         return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self._padding_for(x), dilation=self.dilation, groups=self.group)
-
-    def extend_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"pad_mode={self.pad_mode!r}, padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}")
 
 
 class Conv1d(Cell):
@@ -139,7 +146,7 @@ class Conv1d(Cell):
                 f"pad_mode={self.pad_mode!r}, padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}")
 
 
-class Conv2dTranspose(Cell):
+class Conv2dTranspose(_Conv2dGeometry):
     """The transpose (adjoint) of Conv2d over (N, C, H, W), weight (in, out/group, kh, kw) as torch's ConvTranspose2d.
 
     Computed as the gradient of a convolution with respect to its input (``funcad.vjp``), so it is differentiable to
@@ -151,14 +158,8 @@ class Conv2dTranspose(Cell):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, output_padding=0,
                  dilation=1, group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32):
-        super().__init__()
+        super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group)
         owner = "Conv2dTranspose"
-        set_channels(self, owner, in_channels, out_channels, group)
-        self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
-        self.stride = as_pair(stride, owner, "stride")
-        self.dilation = as_pair(dilation, owner, "dilation")
-        self.padding = check_pad_mode(owner, pad_mode, padding)
-        self.pad_mode = pad_mode.lower()
         extra = (output_padding, output_padding) if isinstance(output_padding, (int, np.integer)) else tuple(output_padding)
         if len(extra) != 2 or any(not 0 <= e < max(s, d) for e, s, d in zip(extra, self.stride, self.dilation)):
             raise ValueError(f"{owner}: output_padding must be non-negative and smaller than stride {self.stride} or dilation "
@@ -191,6 +192,4 @@ class Conv2dTranspose(Cell):
         return y if self.bias is None else y + ops.reshape(self.bias, (1, self.out_channels, 1, 1))
 
     def extend_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"pad_mode={self.pad_mode!r}, padding={self.padding}, output_padding={self.output_padding}, dilation={self.dilation}, "
-                f"group={self.group}, has_bias={self.has_bias}")
+        return f"{super().extend_repr()}, output_padding={self.output_padding}"
