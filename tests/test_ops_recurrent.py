@@ -52,3 +52,46 @@ def test_lstm_cell_compiled_equals_eager():
 def test_lstm_cell_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match=r"funcad.ops.lstm_cell: gates of shape \(3, 6\) must be c's shape \(3, 2\) with 4 times its last axis"):
         ops.lstm_cell(np.zeros((3, 6)), np.zeros((3, 2)))
+
+
+def _sequence_inputs(steps=3, batch=2, hidden=2, seed=2):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(steps, batch, 4 * hidden)), rng.normal(size=(batch, hidden)), rng.normal(size=(batch, hidden)),
+            rng.normal(size=(4 * hidden, hidden)) * 0.5)
+
+
+def _unrolled(projected, h, c, w_hh, masks, reverse):
+    """The recurrence written out step by step with lstm_cell: an independent reference."""
+    steps = projected.shape[0]
+    outputs = [None] * steps
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        pair = ops.lstm_cell(projected[t] + ops.matmul(h, ops.transpose(w_hh)), c)
+        inside = np.ones((h.shape[0], 1), bool) if masks is None else masks[t]
+        h, c, outputs[t] = ops.where(inside, pair[0], h), ops.where(inside, pair[1], c), ops.where(inside, pair[0], 0.0)
+    return ops.stack(outputs), h, c
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_sequence_equals_its_unrolled_steps_with_every_gradient(reverse, masked):
+    args = _sequence_inputs()
+    masks = (np.arange(3)[:, None] < np.array([3, 1])[None, :])[..., None] if masked else None
+    cots = [np.random.default_rng(k).normal(size=s) for k, s in enumerate([(3, 2, 2), (2, 2), (2, 2)])]
+
+    def total(fn):
+        return lambda *a: sum(ops.sum(o * k) for o, k in zip(fn(*a), cots))
+
+    fused = total(lambda *a: ops.lstm_sequence(*a, masks=masks, reverse=reverse))
+    reference = total(lambda *a: _unrolled(*a, masks, reverse))
+    value, grads = funcad.value_and_grad(fused, (0, 1, 2, 3))(*args)
+    expected_value, expected_grads = funcad.value_and_grad(reference, (0, 1, 2, 3))(*args)
+    np.testing.assert_allclose(np.asarray(value), np.asarray(expected_value), rtol=1e-13)
+    for g, e in zip(grads, expected_grads):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-12, atol=1e-14)
+    check_grads(lambda *a: ops.sum(ops.sin(ops.lstm_sequence(*a, masks=masks, reverse=reverse)[0])), args, order=2)
+
+
+def test_lstm_sequence_rejects_mismatched_shapes():
+    projected, h, c, w_hh = _sequence_inputs()
+    with pytest.raises(ValueError, match=r"lstm_sequence: projected of shape \(3, 2, 8\) needs c0 of shape \(2, 2\), got \(2, 3\)"):
+        ops.lstm_sequence(projected, h, np.zeros((2, 3)), w_hh)
