@@ -4,7 +4,8 @@ Parameters are named as in MindSpore and torch (``weight_ih_l0``, ``weight_hh_l0
 ``..._reverse`` for the backward direction), so torch's state_dict keys are the same. ``seq_length`` (one length per
 batch entry) runs each sequence over its first ``seq_length[b]`` steps only: its state stops there and its outputs
 beyond are zeros, and the backward direction starts from its last real step; the same results as torch on a
-``pack_padded_sequence``. The loop over time is plain Python, so ``funcad.jit`` unrolls it.
+``pack_padded_sequence``. An LSTM direction runs as one primitive (``ops.lstm_sequence``); RNN and GRU loop over time
+in Python, which ``funcad.jit`` unrolls.
 """
 
 from __future__ import annotations
