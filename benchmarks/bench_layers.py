@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # torch's spinning OpenMP threads would otherwise slow numpy's BLAS
 
@@ -19,6 +18,8 @@ import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench_conv import _interleaved_medians  # noqa: E402 - the same interleaving as the conv benchmark
+
 import funcad  # noqa: E402
 from funcad import nn, ops  # noqa: E402
 
@@ -66,20 +67,13 @@ def _transformer():
 
 
 def _medians(net, loss, x, torch_step, rounds: int) -> dict[str, float]:
-    """Median seconds per forward + backward of each engine, the engines interleaved within each round."""
+    """Median milliseconds per forward + backward of each engine, the engines interleaved within each round."""
     step = funcad.value_and_grad(loss, None, net.trainable_params())
     compiled = funcad.jit(step)
     engines = {"funcad eager": lambda: step(x), "funcad jit": lambda: compiled(x), "torch eager": torch_step}
-    times = {k: [] for k in engines}
-    for run in engines.values():
+    for run in engines.values():  # the first call of each compiles or allocates
         run()
-        run()
-    for _ in range(rounds):
-        for k, run in engines.items():
-            start = time.perf_counter()
-            run()
-            times[k].append(time.perf_counter() - start)
-    return {k: float(np.median(v)) for k, v in times.items()}
+    return _interleaved_medians(engines, rounds)
 
 
 def main() -> None:
@@ -92,7 +86,7 @@ def main() -> None:
         for name, build in (("lstm", _lstm), ("transformer", _transformer)):
             medians = _medians(*build(), args.rounds)
             for k, v in medians.items():
-                print(f"{name:12s} {k:13s} {1000 * v:8.2f} ms  {v / medians['torch eager']:5.2f} x torch")
+                print(f"{name:12s} {k:13s} {v:8.2f} ms  {v / medians['torch eager']:5.2f} x torch")
 
 
 if __name__ == "__main__":
