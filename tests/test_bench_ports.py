@@ -37,3 +37,18 @@ def test_autograd_port_matches_torch_loss_and_gradients(case_name, batch_size):
 def test_autograd_port_is_absent_for_convolutions():
     assert autograd_port.loss_function("lenet") is None
 
+
+@pytest.mark.parametrize("case_name, batch_size", [("tutorial", None), ("mlp_bn", 8)])
+def test_autograd_port_steps_like_torchs_optimizer(case_name, batch_size):
+    case = get_case(case_name)
+    x, y = case.batches(1, seed=0, batch_size=batch_size)[0]
+    pair = case.build("float64", seed=0)
+    params = [np.array(p.asnumpy()) for p in pair.funcad.optimizer.parameters]
+    step = autograd_port.train_step(case_name, params, pair.funcad.optimizer)
+    xf, yf = (np.asarray(v) for v in pair.funcad.prepare(x, y))
+    for _ in range(2):  # the second step uses the momentum buffer
+        loss = step(xf, yf)
+        torch_loss = pair.torch.trainer.train_step(x, y)
+        np.testing.assert_allclose(loss, torch_loss, rtol=1e-12)
+    for got, want in zip(params, pair.torch.trainer.model.parameters()):
+        np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-10, atol=1e-13)

@@ -45,20 +45,21 @@ def loss_function(case_name: str) -> Callable | None:
 
 
 def train_step(case_name: str, params: list, optimizer) -> Callable | None:
-    """``step(x, y) -> loss``: value_and_grad and the case's SGD/momentum update of ``params`` (replaced in place in the
-    list), or None where no port exists."""
+    """``step(x, y) -> loss``: value_and_grad and the case's SGD/momentum update with weight decay where the optimizer
+    applies it, of ``params`` (replaced in place in the list), or None where no port exists."""
     from autograd import value_and_grad
 
     loss = loss_function(case_name)
     if loss is None:
         return None
     grad_fn = value_and_grad(loss)
-    lr, momentum, decay = optimizer.learning_rate, getattr(optimizer, "momentum", 0.0), optimizer.weight_decay
+    lr, momentum = optimizer.learning_rate, getattr(optimizer, "momentum", 0.0)
+    decays = [optimizer.weight_decay if flag else 0.0 for flag in optimizer.decay_flags]  # MindSpore skips beta and gamma
     velocity = [np.zeros_like(p) for p in params]
 
     def step(x, y):
         value, grads = grad_fn(params, x, y)
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g, decay) in enumerate(zip(params, grads, decays)):
             g = g + decay * p if decay else g
             if momentum:
                 velocity[i] = momentum * velocity[i] + g
