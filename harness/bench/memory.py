@@ -41,15 +41,10 @@ def _funcad_step(use_jit: bool) -> tuple[Callable, Callable]:
     net = QuickstartMLP()
     net.set_train(True)
     opt, loss_fn = nn.SGD(net.trainable_params(), 1e-2), nn.CrossEntropyLoss()
-
-    def forward_fn(x, y):
-        logits = net(x)
-        return loss_fn(logits, y), logits
-
-    grad_fn = funcad.value_and_grad(forward_fn, None, opt.parameters, has_aux=True)
+    grad_fn = funcad.value_and_grad(lambda x, y: loss_fn(net(x), y), None, opt.parameters)
 
     def train_step(x, y):
-        (loss, _), grads = grad_fn(x, y)
+        loss, grads = grad_fn(x, y)
         opt(grads)
         return loss
 
