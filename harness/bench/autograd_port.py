@@ -9,7 +9,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-PORTED = ("tutorial", "mlp", "mlp_bn")  # no convolution primitive in autograd: a lenet port would measure scipy, not autograd
+from harness.bench.losses import CaseLosses
+
+INSTALL = "pip install autograd"
+UNPORTED = "no convolution primitive; a port would measure scipy, not autograd"
 
 
 def loss_function(case_name: str) -> Callable | None:
@@ -17,31 +20,12 @@ def loss_function(case_name: str) -> Callable | None:
     import autograd.numpy as anp
     from autograd.scipy.special import logsumexp
 
-    def cross_entropy(z, y):
-        logp = z - logsumexp(z, axis=1, keepdims=True)
-        return -anp.mean(logp[np.arange(len(y)), y])
+    return CaseLosses(anp, logsumexp).for_case(case_name)
 
-    if case_name == "tutorial":
-        def loss(ps, x, y):
-            z = anp.dot(x, ps[0]) + ps[1]
-            return anp.mean((1.0 - y) * z + anp.logaddexp(0.0, -z))
-    elif case_name == "mlp":
-        def loss(ps, x, y):
-            h = anp.reshape(x, (x.shape[0], -1))
-            for w, b in zip(ps[0:-2:2], ps[1:-2:2]):
-                h = anp.maximum(anp.dot(h, w.T) + b, 0.0)
-            return cross_entropy(anp.dot(h, ps[-2].T) + ps[-1], y)
-    elif case_name == "mlp_bn":
-        def loss(ps, x, y):
-            w1, b1, gamma, beta, w2, b2 = ps
-            h = anp.dot(anp.reshape(x, (x.shape[0], -1)), w1.T) + b1
-            mu = anp.mean(h, axis=0)
-            var = anp.mean((h - mu) ** 2, axis=0)
-            h = anp.maximum((h - mu) / anp.sqrt(var + 1e-5) * gamma + beta, 0.0)
-            return cross_entropy(anp.dot(h, w2.T) + b2, y)
-    else:
-        return None
-    return loss
+
+def batch(x, y) -> tuple:
+    """The batch as numpy arrays, which autograd computes on."""
+    return np.asarray(x), np.asarray(y)
 
 
 def train_step(case_name: str, params: list, optimizer) -> Callable | None:
