@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("torch")
 
 from harness.bench import cli, floor, fresh, standalone, tables, targets  # noqa: E402
+from harness.bench.engines import CORE_ENGINES  # noqa: E402
 
 
 def test_recorder_sees_layouts_and_floor_replays_them():
@@ -92,7 +93,7 @@ def test_standalone_table_and_targets_take_each_engine_at_its_standalone_best():
     alone = {("mlp-b64", 1): {"funcad eager": _timing(9.0), "funcad jit": _timing(3.3), "torch eager": _timing(3.3)},
              ("mlp-b64", 2): {"funcad eager": _timing(7.0), "funcad jit": _timing(2.0), "torch eager": _timing(1.6)}}
     header, rows = tables.standalone_table(alone)
-    assert header[1:7] == [f"{e} ms (IQR), {t} thr" for e in standalone.STANDALONE_ENGINES for t in (1, 2)]
+    assert header[1:7] == [f"{e} ms (IQR), {t} thr" for e in CORE_ENGINES for t in (1, 2)]
     assert rows == [["mlp-b64", "9.000 (0.000)", "**7.000 (0.000)**", "3.300 (0.000)", "**2.000 (0.000)**", "3.300 (0.000)",
                      "**1.600 (0.000)**", f"{2.0 / 1.6:.2f} (2 vs 2)", f"{7.0 / 1.6:.2f} (2 vs 2)"]]
     lines = targets.target_lines(interleaved, None, alone)

@@ -11,7 +11,7 @@ times are reported with the ratios the targets are stated in.
   whichever engine touches more memory or code per step.
 
 - Engines: funcad eager, funcad jit, PyTorch eager; HIPS autograd (numpy, functional) when installed
-  and the case has a port below; JAX when installed; torch.compile with ``--torch-compile`` (its
+  and the case has a port; JAX (jit) when installed; torch.compile with ``--torch-compile`` (its
   compilation takes tens of seconds per case on a small machine). A missing peer is noted, not fatal.
 - BLAS floor: the matrix products one jitted step performs (recorded from ``numpy.matmul`` calls,
   so the im2col products inside the convolutions count too), replayed alone on arrays of the same
@@ -42,10 +42,11 @@ Writes ``reports/bench-<timestamp>/`` (bench.md, bench.csv, bench.png) whole or 
 prints the table.
 
 Modules, one job each: ``engines`` (the cases and each engine's train step), ``floor`` (the BLAS floor),
-``autograd_port`` (the HIPS autograd peer), ``standalone`` and ``memory`` (fresh-process probes, run as
-``python -m harness.bench.standalone`` and ``python -m harness.bench.memory``, started through ``fresh``), ``records``
-(what a run measured), ``tables``, ``targets``, ``plot`` and ``report`` (what it writes), ``cli`` (flags and the order
-of the measurements). ``main`` is loaded on first use, so that a probe importing this package loads nothing it does not need.
+``losses``, ``autograd_port`` and ``jax_port`` (the cases written for the peers HIPS autograd and JAX, with jit),
+``standalone`` and ``memory`` (fresh-process probes, run as ``python -m harness.bench.standalone`` and
+``python -m harness.bench.memory``, started through ``fresh``), ``records`` (what a run measured), ``tables``,
+``targets``, ``plot`` and ``report`` (what it writes), ``cli`` (flags and the order of the measurements). ``main`` is
+loaded on first use, so that a probe importing this package loads nothing it does not need.
 """
 
 from __future__ import annotations

@@ -113,16 +113,6 @@ def _load_notes(threads: str | int | None) -> tuple[list[int], list[str]]:
     return thread_settings(threads, cores, crowded), notes
 
 
-def _peer_notes() -> list[str]:
-    if "jax" in sys.modules:
-        return []
-    try:
-        __import__("jax")
-        return ["JAX is installed but has no port of these cases yet: not measured"]
-    except ImportError:
-        return ["JAX not installed: skipped"]
-
-
 def measure_interleaved(cases: list[tuple], settings: list[int], args: argparse.Namespace, run: BenchRun) -> None:
     """Time every engine of every case at every thread setting, round by round in this process, into ``run``."""
     thread_lines = {}
@@ -160,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         return _usage_error(f"cannot write a report in {out_root}: {err.strerror or err}")
     settings, notes = _load_notes(args.threads)
-    notes += _peer_notes()
     if not args.torch_compile:
         notes.append("torch.compile not timed (pass --torch-compile; it compiles every case first)")
     run = BenchRun({}, settings, args.sample_ms, {}, notes=notes, standalone_budget_s=args.standalone_budget)

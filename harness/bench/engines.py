@@ -1,8 +1,8 @@
 """The bench's cases and, per case, a zero-argument train step for every engine measured in process.
 
-Engines: funcad eager, funcad jit, PyTorch eager, the BLAS floor of the jitted step; HIPS autograd when installed and the
-case has a port; torch.compile when asked for (its compilation takes tens of seconds per case on a small machine).
-A missing peer is noted, not fatal.
+Engines: funcad eager, funcad jit, PyTorch eager, the BLAS floor of the jitted step; the peers HIPS autograd and JAX jit
+when installed and the case has a port; torch.compile when asked for (its compilation takes tens of seconds per case on
+a small machine). A missing peer is noted, not fatal.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from funcad.jit import jit
-from harness.bench import autograd_port
+from harness.bench import autograd_port, jax_port
 from harness.bench.floor import MatmulRecorder, blas_floor
 from harness.cases import get_case
 
@@ -23,15 +23,29 @@ from harness.cases import get_case
 CASES = [("tutorial", "tutorial", None), ("mlp-b64", "mlp", 64), ("mlp-b256", "mlp", 256), ("lenet-b64", "lenet", 64),
          ("mlp_bn-b64", "mlp_bn", 64)]
 CORE_ENGINES = ("funcad eager", "funcad jit", "torch eager")
+PEERS = {"HIPS autograd": autograd_port, "JAX jit": jax_port}  # each port: INSTALL, UNPORTED, batch, train_step
+
+
+def peer_step(engine: str, case_name: str, x, y) -> Callable[[], object] | None:
+    """A peer's zero-argument train step on the batch, from the case's initial float32 parameters; None where the peer has
+    no port of the case. ImportError when the peer is not installed."""
+    port = PEERS[engine]
+    initial = get_case(case_name).build("float32", seed=0).funcad
+    params = [np.array(p.asnumpy()) for p in initial.optimizer.parameters]
+    step = port.train_step(case_name, params, initial.optimizer)
+    return None if step is None else partial(step, *port.batch(*initial.prepare(x, y)))
 
 
 def train_steps(case_name: str, batch_size, engines=CORE_ENGINES, batch: tuple | None = None) -> dict[str, Callable[[], object]]:
-    """Zero-argument train steps of the named core engines on ``batch`` (default: the case's first batch), each on its own
-    model built with seed 0."""
+    """Zero-argument train steps of the named engines (core engines or ``PEERS``) on ``batch`` (default: the case's first
+    batch), each on its own model built with seed 0."""
     case = get_case(case_name)
     x, y = batch if batch is not None else case.batches(1, seed=0, batch_size=batch_size)[0]
     steps = {}
     for engine in engines:
+        if engine in PEERS:
+            steps[engine] = peer_step(engine, case_name, x, y)
+            continue
         pair = case.build("float32", seed=0)
         if engine == "torch eager":
             steps[engine] = partial(pair.torch.trainer.step_tensors, *pair.torch.prepare(x, y))
@@ -53,17 +67,19 @@ def case_engines(case_name: str, batch_size, use_torch_compile: bool) -> tuple[d
     with MatmulRecorder() as recorder:
         engines["funcad jit"]()
     engines["BLAS floor"] = blas_floor(recorder.calls)
-    try:
-        initial = case.build("float32", seed=0).funcad
-        params = [np.array(p.asnumpy()) for p in initial.optimizer.parameters]
-        ag_step = autograd_port.train_step(case_name, params, initial.optimizer)
-        if ag_step is None:
-            notes.append(f"{case_name}: HIPS autograd not measured (no convolution primitive; a port would measure scipy, not autograd)")
-        else:
-            xa, ya = (np.asarray(v) for v in initial.prepare(x, y))
-            engines["HIPS autograd"] = lambda: ag_step(xa, ya)
-    except ImportError:
-        notes.append("HIPS autograd not installed (pip install autograd): skipped")
+    for engine, port in PEERS.items():
+        try:
+            step = peer_step(engine, case_name, x, y)
+        except ImportError:
+            notes.append(f"{engine} not installed ({port.INSTALL}): skipped")
+            continue
+        if step is None:
+            notes.append(f"{case_name}: {engine} not measured ({port.UNPORTED})")
+            continue
+        start = time.perf_counter()
+        step()
+        facts[f"{engine} first step s"] = time.perf_counter() - start
+        engines[engine] = step
     if use_torch_compile:
         try:
             pair = case.build("float32", seed=0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from harness.bench.tables import ms
 from harness.cases import get_case
 from harness.timing import interleaved
 
-STANDALONE_ENGINES = CORE_ENGINES
+# JAX, when installed, is the peer whose users run it alone (HIPS autograd and the BLAS floor are timed in process only)
+STANDALONE_ENGINES = CORE_ENGINES + (("JAX jit",) if find_spec("jax") else ())
 
 
 def time_alone(cases: list[tuple[str, str, int | None]], settings: list[int], budget_s: float) -> dict:

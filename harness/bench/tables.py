@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from harness.bench.records import Record
 
+RATIOS = {"jit/torch": ("funcad jit", "torch eager"), "eager/torch": ("funcad eager", "torch eager"),
+          "jit/eager": ("funcad jit", "funcad eager"), "jit/floor": ("funcad jit", "BLAS floor"),
+          "eager/autograd": ("funcad eager", "HIPS autograd"), "jit/JAX": ("funcad jit", "JAX jit")}
+PEER_RATIOS = ("jit/JAX",)  # a column only where the peer was measured (the others show "-" for what is missing)
+
+
+def _ratio_columns(names: list[str], engines: list[str]) -> list[str]:
+    return [n for n in names if n not in PEER_RATIOS or all(e in engines for e in RATIOS[n])]
+
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f}"
@@ -21,8 +30,8 @@ def _engines(results: dict) -> list[str]:
 def build_table(results: dict, measurement: str = "interleaved") -> tuple[list[str], list[list[str]], list[Record]]:
     """Markdown header, rows and tidy CSV records from {(case label, threads): {engine: timing}}; ratios at equal threads."""
     engines = _engines(results)
-    header = (["case", "threads"] + [f"{e} ms (IQR)" for e in engines]
-              + ["jit/torch", "eager/torch", "jit/eager", "jit/floor", "eager/autograd"])
+    columns = _ratio_columns(["jit/torch", "eager/torch", "jit/eager", "jit/floor", "eager/autograd", "jit/JAX"], engines)
+    header = ["case", "threads"] + [f"{e} ms (IQR)" for e in engines] + columns
     rows, records = [], []
     for (case, threads), timings in results.items():
         med = {e: t["median_s"] for e, t in timings.items()}
@@ -31,9 +40,7 @@ def build_table(results: dict, measurement: str = "interleaved") -> tuple[list[s
             return f"{med[a] / med[b]:.2f}" if a in med and b in med else "-"
 
         cells = [f"{ms(timings[e]['median_s'])} ({ms(timings[e]['iqr_s'])})" if e in timings else "-" for e in engines]
-        rows.append([case, str(threads)] + cells + [ratio("funcad jit", "torch eager"), ratio("funcad eager", "torch eager"),
-                                                    ratio("funcad jit", "funcad eager"), ratio("funcad jit", "BLAS floor"),
-                                                    ratio("funcad eager", "HIPS autograd")])
+        rows.append([case, str(threads)] + cells + [ratio(*RATIOS[c]) for c in columns])
         records += [Record.of(measurement, case, threads, e, t, med.get("torch eager")) for e, t in timings.items()]
     return header, rows, records
 
@@ -60,7 +67,8 @@ def best_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """Each engine at its best thread setting, and the ratios between those bests (what the targets judge)."""
     best = best_settings(results)
     engines = list(dict.fromkeys(e for timings in best.values() for e in timings))
-    header = ["case"] + [f"{e} ms (threads)" for e in engines] + ["jit/torch", "eager/torch", "jit/floor", "eager/autograd"]
+    columns = _ratio_columns(["jit/torch", "eager/torch", "jit/floor", "eager/autograd", "jit/JAX"], engines)
+    header = ["case"] + [f"{e} ms (threads)" for e in engines] + columns
     rows = []
     for case, held in best.items():
         def ratio(a, b, held=held):
@@ -68,8 +76,7 @@ def best_table(results: dict) -> tuple[list[str], list[list[str]]]:
             return f"{value:.2f}" if value is not None else "-"
 
         cells = [f"{ms(held[e][0]['median_s'])} ({held[e][1]})" if e in held else "-" for e in engines]
-        rows.append([case] + cells + [ratio("funcad jit", "torch eager"), ratio("funcad eager", "torch eager"),
-                                      ratio("funcad jit", "BLAS floor"), ratio("funcad eager", "HIPS autograd")])
+        rows.append([case] + cells + [ratio(*RATIOS[c]) for c in columns])
     return header, rows
 
 
@@ -78,8 +85,8 @@ def standalone_table(results: dict) -> tuple[list[str], list[list[str]]]:
     settings = sorted({t for _, t in results})
     engines = _engines(results)
     best = best_settings(results)
-    header = (["case"] + [f"{e} ms (IQR), {t} thr" for e in engines for t in settings]
-              + ["jit/torch at bests (threads)", "eager/torch at bests (threads)"])
+    columns = _ratio_columns(["jit/torch", "eager/torch", "jit/JAX"], engines)
+    header = ["case"] + [f"{e} ms (IQR), {t} thr" for e in engines for t in settings] + [f"{c} at bests (threads)" for c in columns]
     rows = []
     for case, held in best.items():
         cells = []
@@ -88,7 +95,7 @@ def standalone_table(results: dict) -> tuple[list[str], list[list[str]]]:
                 timing = results.get((case, t), {}).get(e)
                 cell = f"{ms(timing['median_s'])} ({ms(timing['iqr_s'])})" if timing else "-"
                 cells.append(f"**{cell}**" if timing and held[e][1] == t else cell)
-        ratios = [best_ratio(held, num, "torch eager") for num in ("funcad jit", "funcad eager")]
+        ratios = [best_ratio(held, *RATIOS[c]) for c in columns]
         rows.append([case] + cells + [f"{r:.2f} ({n} vs {d})" if r else "-" for r, n, d in ratios])
     return header, rows
 
@@ -114,4 +121,7 @@ def thread_notes(results: dict, settings: list[int]) -> list[str]:
         notes.append(f"Only {settings[0]} thread{'s' * (settings[0] > 1)} measured: an engine may be faster at another setting "
                      "(torch at 1 thread under PASSIVE wait, BLAS-bound steps at all cores); pass --threads both to compare each "
                      "engine at its best setting.")
+    if "JAX jit" in _engines(results):
+        notes.append("JAX jit runs on XLA's own CPU thread pool, sized to the cores the process may use: the thread setting "
+                     "(torch, numpy's BLAS) does not reach it, so JAX uses every core at every setting.")
     return notes

@@ -11,6 +11,7 @@ TARGETS = [  # (label, numerator, denominator, case label, bound)
     ("jit / torch", "funcad jit", "torch eager", "lenet-b64", 1.0),
     ("jit / BLAS floor", "funcad jit", "BLAS floor", "mlp-b256", 1.15),
     ("eager / autograd", "funcad eager", "HIPS autograd", "mlp-b64", 0.5),
+    ("jit / JAX jit", "funcad jit", "JAX jit", "mlp-b64", 1.0),
 ]
 MEMORY_BOUND = 1.2  # funcad jit's peak RSS over torch eager's
 # A target line warns when an engine's interquartile range exceeds this share of its median (steady runs here: 5-15%).
