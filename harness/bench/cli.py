@@ -96,7 +96,7 @@ def _rerun_with_settings(argv: list[str], malloc: str) -> int | None:
     return subprocess.run([sys.executable, "-m", "harness.bench", *argv], env=importable_env(env)).returncode
 
 
-def _load_notes(threads: str | int | None) -> tuple[list[int], list[str]]:
+def _settings_for_load(threads: str | int | None) -> tuple[list[int], list[str]]:
     """The thread settings to measure, and a note when the machine is already busy (also printed)."""
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=out_root))
     except OSError as err:
         return _usage_error(f"cannot write a report in {out_root}: {err.strerror or err}")
-    settings, notes = _load_notes(args.threads)
+    settings, notes = _settings_for_load(args.threads)
     if not args.torch_compile:
         notes.append("torch.compile not timed (pass --torch-compile; it compiles every case first)")
     run = BenchRun({}, settings, args.sample_ms, {}, notes=notes, standalone_budget_s=args.standalone_budget)
