@@ -1,0 +1,48 @@
+"""A funcad Cell and its torch twin, with the maps between them, and the weight copy both translations end with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from funcad.nn.cell import Cell
+from torch_ref.bridge import funcad_state, match_names, torch_state
+
+
+@dataclass
+class Twin:
+    """One model in both engines.
+
+    ``parameter_names``: funcad parameter name -> torch parameter or buffer name (BatchNorm's ``gamma`` ->
+    ``weight``, ``moving_mean`` -> ``running_mean``), for every funcad parameter with a torch counterpart.
+    ``module_paths``: Cell path -> module path of the layer computing the same output ('' is the root).
+    """
+
+    cell: Cell
+    module: torch.nn.Module
+    parameter_names: dict[str, str]
+    module_paths: dict[str, str]
+
+
+def float_dtype(values) -> np.dtype | None:
+    """The dtype of the first floating-point array among ``values`` (None when there is none)."""
+    for value in values:
+        dtype = np.dtype(value.dtype) if not isinstance(value, torch.Tensor) else value.detach().cpu().numpy().dtype
+        if np.issubdtype(dtype, np.floating):
+            return dtype
+    return None
+
+
+def copy_weights(twin: Twin, to_torch: bool) -> None:
+    """Copy every mapped parameter one way (checked first, all or nothing, by ``torch_ref.bridge.match_names``)."""
+    fstate = {name: p for name, p in funcad_state(twin.cell).items() if name in twin.parameter_names}
+    tstate = torch_state(twin.module)
+    pairs = match_names(fstate, tstate, twin.parameter_names)
+    with torch.no_grad():
+        for fname, tname in pairs:
+            if to_torch:
+                tstate[tname].copy_(torch.from_numpy(np.array(fstate[fname])))
+            else:
+                fstate[fname].set_data(tstate[tname].detach().cpu().numpy().copy())
