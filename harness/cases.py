@@ -37,6 +37,7 @@ from harness.engines import FuncadEngine, TorchEngine, cast_cell
 from harness.metrics import Tolerance
 from torch_ref import models as torch_models
 from torch_ref.bridge import copy_funcad_to_torch, default_name_map
+from torch_ref.mirror import mirror_twin
 from torch_ref.optim import ADAM_EPSILON_NOTE, WEIGHT_DECAY_FILTER_NOTE, make_torch_optimizer
 from torch_ref.pipeline import TorchTrainer
 
@@ -120,7 +121,7 @@ class Case:
     name: str
     description: str
     funcad_model: Callable[[], nn.Cell]
-    torch_model: Callable[[], torch.nn.Module]
+    torch_model: Callable[[], torch.nn.Module] | None  # None: the funcad model's mirror (torch_ref.mirror)
     loss: str | tuple[Callable, Callable]  # a LOSSES key, or (funcad loss class, torch loss class)
     optimizer: OptimizerSpec
     data: Callable[[int | None, int, int, str | Path | None], Batches]  # (batch_size, steps, seed, data_dir) -> batches
@@ -142,11 +143,16 @@ class Case:
         make_funcad_loss, make_torch_loss = LOSSES[self.loss] if isinstance(self.loss, str) else self.loss
         engine = FuncadEngine(net, make_funcad_loss(), optimizer, self.has_aux)
 
-        name_map = default_name_map(net)
-        decays = {name_map[p.name]: flag for p, flag in zip(optimizer.parameters, optimizer.decay_flags)}
         torch.manual_seed(seed)
-        trainer = TorchTrainer(self.torch_model(), make_torch_loss(), lambda named: self.optimizer.torch(named, variant, decays.get), dtype, device)
-        copy_funcad_to_torch(net, trainer.model, name_map)
+        if self.torch_model is None:
+            twin = mirror_twin(net)
+            module, name_map = twin.module, twin.parameter_names
+        else:
+            module, name_map = self.torch_model(), default_name_map(net)
+        decays = {name_map[p.name]: flag for p, flag in zip(optimizer.parameters, optimizer.decay_flags)}
+        trainer = TorchTrainer(module, make_torch_loss(), lambda named: self.optimizer.torch(named, variant, decays.get), dtype, device)
+        if self.torch_model is not None:
+            copy_funcad_to_torch(net, trainer.model, name_map)
         return Pair(self, dtype, engine, TorchEngine(trainer, name_map, list(name_map)))
 
     def known_differences(self, torch_optimizer: str | None, param_names: Sequence[str]) -> list[str]:
@@ -184,8 +190,17 @@ def _image_data(batch_size, steps, seed, data_dir) -> Batches:
     return datasets.batch_order(x, y, batch_size, steps, seed)
 
 
+def _colour_image_data(batch_size, steps, seed, data_dir) -> Batches:
+    x, y = datasets.colour_images_32()
+    return datasets.batch_order(x, y, batch_size, steps, seed)
+
+
 BN_MOMENTUM_NOTE = ("BatchNorm momentum: funcad (MindSpore) momentum 0.9 weights the running statistic, torch momentum 0.1 weights the "
                     "batch statistic; the mirror uses torch momentum = 1 - 0.9. Both update running_var with the unbiased batch variance")
+
+RESNET_FLOAT32_NOTE = ("resnet float32 tolerance rtol 1e-4, atol 5e-4: BatchNorm over 16-sample batches amplifies rounding, so each "
+                       "engine's float32 parameters drift 1e-5 to 3e-5 from its own float64 run within 8 steps (the two float64 runs "
+                       "agree to 1e-15)")
 
 CASES: dict[str, Case] = {c.name: c for c in [
     Case("tutorial", "the seed's linear model z = x @ w + b (w 5x3, b 3), x ones, y zeros, BCE with logits, SGD",
@@ -200,6 +215,10 @@ CASES: dict[str, Case] = {c.name: c for c in [
     Case("mlp_bn", "MLP 784-128 with BatchNorm1d, cross-entropy, Momentum 0.9 with weight decay 1e-4 (running statistics compared)",
          funcad_models.MLPBatchNorm, torch_models.MLPBatchNorm, "cross_entropy", OptimizerSpec("momentum", 1e-2, momentum=0.9, weight_decay=1e-4),
          _image_data, notes=(BN_MOMENTUM_NOTE,)),
+    Case("resnet", "residual CNN (3x3 stem, two residual blocks with BatchNorm2d, global average pool, Dense) on synthetic 3x32x32 "
+         "images, cross-entropy, Momentum 0.9 (running statistics compared; torch twin built by torch_ref.mirror)",
+         funcad_models.SmallResNet, None, "cross_entropy", OptimizerSpec("momentum", 1e-2, momentum=0.9), _colour_image_data,
+         batch_size=16, tolerances={"float32": Tolerance(1e-4, 5e-4)}, notes=(BN_MOMENTUM_NOTE, RESNET_FLOAT32_NOTE)),
 ]}
 
 

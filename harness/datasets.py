@@ -32,6 +32,11 @@ def images_28(data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarra
         raise DataError(f"data dir {data_dir}: {exc}") from None
 
 
+def colour_images_32(n: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 3, 32, 32) float32 synthetic images (a smooth template per class plus noise) and int64 labels, always the same."""
+    return data.synthetic_images(n, shape=(3, 32, 32), seed=1)
+
+
 def check_data_dir(data_dir: str | Path) -> None:
     """Raise DataError unless ``data_dir`` is a readable directory."""
     path = Path(data_dir)

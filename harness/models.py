@@ -88,3 +88,40 @@ class MLPBatchNorm(nn.Cell):
 
     def construct(self, x):
         return self.layers(self.flatten(x))
+
+
+class ResidualBlock(nn.Cell):
+    """Two 3x3 convolutions with BatchNorm2d and a shortcut (a 1x1 convolution with BatchNorm2d when the shape changes)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, pad_mode="pad", padding=1)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, pad_mode="same")
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.SequentialCell(nn.Conv2d(in_channels, out_channels, 1, stride=stride, pad_mode="valid"), nn.BatchNorm2d(out_channels))
+        else:
+            self.shortcut = nn.Identity()
+
+    def construct(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class SmallResNet(nn.Cell):
+    """A residual CNN for 3x32x32 images: a 3x3 stem, one block at 32x32, one downsampling block, global average pool, Dense."""
+
+    def __init__(self, num_classes: int = 10, width: int = 8):
+        super().__init__()
+        self.stem = nn.SequentialCell(nn.Conv2d(3, width, 3, pad_mode="same"), nn.BatchNorm2d(width), nn.ReLU())
+        self.blocks = nn.SequentialCell(ResidualBlock(width, width), ResidualBlock(width, 2 * width, stride=2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Dense(2 * width, num_classes)
+
+    def construct(self, x):
+        x = self.blocks(self.stem(x))
+        return self.fc(self.flatten(self.pool(x)))
