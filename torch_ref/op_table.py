@@ -76,8 +76,12 @@ class NoTranslation(LookupError):
 
 
 def _described(fn) -> str:
-    module = getattr(fn, "__module__", None) or ""
-    return f"{module}.{getattr(fn, '__qualname__', fn)}".lstrip(".")
+    """``torch.cumsum``, ``torch.nn.functional.pad``, ``operator.floordiv``: the public name of a function where it has one."""
+    name = getattr(fn, "__name__", str(fn))
+    for prefix, namespace in (("torch", torch), ("torch.nn.functional", F), ("operator", operator), ("funcad.ops", ops)):
+        if getattr(namespace, name, None) is fn:
+            return f"{prefix}.{name}"
+    return f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', name)}"
 
 
 def funcad_rule(kind: str, target) -> OpRule:

@@ -16,6 +16,7 @@ from torch import fx
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell, CellList, SequentialCell
 from torch_ref import layer_table, op_table
+from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, Untranslatable, where
 from torch_ref.twin import Twin, copy_weights, float_dtype
 
@@ -31,7 +32,7 @@ def funcad_twin(module: torch.nn.Module) -> Twin:
         raise TypeError(f"to_funcad: expected a torch.nn.Module, got {type(module).__name__}")
     builder = _ToFuncad()
     cell = builder.translate(module, "")
-    dtype = float_dtype(module.parameters())
+    dtype = float_dtype(torch_state(module).values())
     if dtype is not None:
         for _, p in cell.parameters_and_names():
             if np.issubdtype(p.dtype, np.floating):
