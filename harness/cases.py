@@ -160,15 +160,17 @@ class Case:
         return list(self.notes) + self.optimizer.differences(torch_optimizer or self.torch_optimizer, list(param_names))
 
 
-def user_case(cell, module, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches, has_aux: bool = False,
-              name: str = "user", tolerances: Mapping[str, Tolerance] | None = None, torch_optimizer: str = "exact") -> Case:
-    """A Case around a user's own pair of models; each build works on deep copies, so the originals stay untouched."""
+def user_case(cell, module: torch.nn.Module | None, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches,
+              has_aux: bool = False, name: str = "user", tolerances: Mapping[str, Tolerance] | None = None, torch_optimizer: str = "exact",
+              description: str = "user-supplied models") -> Case:
+    """A Case around a user's own pair of models (no module: the Cell's mirror); each build works on deep copies, so the
+    originals stay untouched."""
     if isinstance(loss, str) and loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)} (or pass a (funcad_loss_class, torch_loss_class) pair)")
     batches = [(np.asarray(x), np.asarray(y)) for x, y in data]
     if not batches:
         raise ValueError("compare: data holds no (x, y) batches")
-    return Case(name, "user-supplied models", lambda: copy.deepcopy(cell), lambda: copy.deepcopy(module), loss, optimizer,
+    return Case(name, description, lambda: copy.deepcopy(cell), None if module is None else (lambda: copy.deepcopy(module)), loss, optimizer,
                 lambda batch_size, steps, seed, data_dir: [batches[i % len(batches)] for i in range(steps)],
                 batch_size=None, has_aux=has_aux, torch_optimizer=torch_optimizer, tolerances=dict(tolerances or {}))
 
