@@ -57,6 +57,22 @@ LAYERS = [
     ("elu", lambda: nn.ELU(0.5), images(4, 5), torch.nn.ELU),
     ("softmax", lambda: nn.Softmax(0), images(4, 5), torch.nn.Softmax),
     ("log_softmax", lambda: nn.LogSoftmax(), images(4, 5), torch.nn.LogSoftmax),
+    ("conv1d_same", lambda: nn.Conv1d(3, 4, 3), images(2, 3, 9), torch.nn.Conv1d),
+    ("conv1d_pad_stride", lambda: nn.Conv1d(3, 4, 3, stride=2, pad_mode="pad", padding=1, has_bias=True), images(2, 3, 9), torch.nn.Conv1d),
+    ("groupnorm", lambda: nn.GroupNorm(2, 4), images(3, 4, 5, 5), torch.nn.GroupNorm),
+    ("instancenorm", lambda: nn.InstanceNorm2d(3), images(2, 3, 5, 5), torch.nn.InstanceNorm2d),
+    ("maxpool1d", lambda: nn.MaxPool1d(3, 2), images(2, 3, 9), torch.nn.MaxPool1d),
+    ("avgpool1d_pad", lambda: nn.AvgPool1d(3, 2, "pad", 1), images(2, 3, 9), torch.nn.AvgPool1d),
+    ("maxpool_ceil", lambda: nn.MaxPool2d(3, 2, ceil_mode=True), images(2, 3, 8, 8), torch.nn.MaxPool2d),
+    ("avgpool_ceil", lambda: nn.AvgPool2d(3, 2, "pad", 1, ceil_mode=True), images(2, 3, 8, 8), torch.nn.AvgPool2d),
+    ("adaptive_maxpool", lambda: nn.AdaptiveMaxPool2d((2, 3)), images(2, 3, 7, 8), torch.nn.AdaptiveMaxPool2d),
+    ("upsample_nearest", lambda: nn.Upsample(scale_factor=2.0), images(2, 3, 4, 5), torch.nn.Upsample),
+    ("upsample_bilinear", lambda: nn.Upsample(size=(7, 9), mode="bilinear", align_corners=True), images(2, 3, 4, 5), torch.nn.Upsample),
+    ("dropout2d", lambda: nn.Dropout2d(0.4), images(2, 3, 4, 4), torch.nn.Dropout2d),
+    ("prelu", lambda: nn.PReLU(3), images(2, 3, 4), torch.nn.PReLU),
+    ("relu6", nn.ReLU6, 4 * images(4, 5), torch.nn.ReLU6),
+    ("hardswish", nn.Hardswish, 4 * images(4, 5), torch.nn.Hardswish),
+    ("mish", nn.Mish, images(4, 5), torch.nn.Mish),
     ("relu", nn.ReLU, images(4, 5), torch.nn.ReLU),
     ("sigmoid", nn.Sigmoid, images(4, 5), torch.nn.Sigmoid),
     ("tanh", nn.Tanh, images(4, 5), torch.nn.Tanh),
@@ -75,7 +91,7 @@ def _cell(factory):
 
 
 # dropout masks come from each engine's own generator, so Dropout is compared in evaluation mode only
-LAYER_MODES = [(*layer, train) for layer in LAYERS for train in (True, False) if not (layer[0] == "dropout" and train)]
+LAYER_MODES = [(*layer, train) for layer in LAYERS for train in (True, False) if not (layer[0].startswith("dropout") and train)]
 
 
 @pytest.mark.parametrize("name, factory, x, torch_type, train", LAYER_MODES,
@@ -256,8 +272,8 @@ def test_untranslatable_torch_modules_name_the_module_path_and_node():
 
     with pytest.raises(TranslationError, match=r"UsesCumsum at 'inner': node 'cumsum' \(.*\): torch.cumsum has no funcad translation"):
         to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesCumsum())))
-    with pytest.raises(TranslationError, match=r"GRU at '1': torch.nn.GRU has no funcad translation"):
-        to_funcad(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.GRU(3, 3)))
+    with pytest.raises(TranslationError, match=r"Bilinear at '1': torch.nn.Bilinear has no funcad translation"):
+        to_funcad(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Bilinear(3, 3, 2)))
 
     class DataDependent(torch.nn.Module):
         def forward(self, x):

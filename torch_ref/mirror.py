@@ -27,7 +27,7 @@ from torch_ref import layer_table, op_table
 from torch_ref.layer_table import TranslationError, Untranslatable, where
 from torch_ref.pipeline import torch_dtype
 from torch_ref.to_funcad import TracedCell
-from torch_ref.twin import Twin, copy_weights, float_dtype
+from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
 _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
               ast.MatMult: operator.matmul, ast.Pow: operator.pow}
@@ -52,26 +52,20 @@ def mirror_twin(cell: Cell) -> Twin:
     return twin
 
 
-class _Mirror:
-    """One translation: the modules made so far and, per Cell, its module path and its parameters' torch names."""
-
-    def __init__(self):
-        self.module_paths: dict[str, str] = {}
-        self.owners: dict[int, tuple[str, dict]] = {}  # id(cell) -> (module path, funcad local name -> torch local name)
+class _Mirror(Translation):
+    """One translation, funcad -> torch."""
 
     def translate(self, cell: Cell, path: str) -> torch.nn.Module:
-        self.module_paths[path] = path
         rule = layer_table.BY_FUNCAD_TYPE.get(type(cell))
         if rule is not None:
             try:
-                module = rule.to_torch(cell, lambda child, name: self.translate(child, f"{path}.{name}" if path else name))
+                module = rule.to_torch(cell, lambda child, name: self.translate(child, joined(path, name)))
             except Untranslatable as exc:
                 raise TranslationError(f"{where(path, cell)}: {exc}") from None
-            self.owners[id(cell)] = (path, dict(rule.torch_names(cell)))
+            self.layer(path, rule.torch_names(cell))
             return module
-        children = OrderedDict((name, self.translate(child, f"{path}.{name}" if path else name)) for name, child in cell._cells.items()
-                               if child is not None)
-        self.owners[id(cell)] = (path, {})
+        self.container(path, [name for name, p in cell._params.items() if p is not None])
+        children = OrderedDict((name, self.translate(child, joined(path, name))) for name, child in cell._cells.items() if child is not None)
         if type(cell) is SequentialCell:
             return torch.nn.Sequential(children)
         if type(cell) is CellList:
@@ -81,15 +75,6 @@ class _Mirror:
             _attach(holder, children, cell._params)
             return holder if type(cell).construct is Cell.construct else fx.GraphModule(holder, cell.program.graph, cell.traced_name)
         return _ConstructTranslator(cell, path, children).graph_module()
-
-    def parameter_names(self, cell: Cell) -> dict[str, str]:
-        names = {}
-        for prefix, owner, name, _ in cell._owned_parameters():
-            module_path, renames = self.owners[id(owner)]
-            torch_name = renames.get(name, name)
-            if torch_name is not None:
-                names[f"{prefix}.{name}" if prefix else name] = f"{module_path}.{torch_name}" if module_path else torch_name
-        return names
 
 
 def _attach(module: torch.nn.Module, children: OrderedDict, params) -> None:

@@ -18,7 +18,7 @@ from funcad.nn.cell import Cell, CellList, SequentialCell
 from torch_ref import layer_table, op_table
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, Untranslatable, where
-from torch_ref.twin import Twin, copy_weights, float_dtype
+from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
 
 def to_funcad(module: torch.nn.Module) -> Cell:
@@ -44,7 +44,7 @@ def funcad_twin(module: torch.nn.Module) -> Twin:
 
 def _is_layer(module: torch.nn.Module) -> bool:
     """Kept whole by the tracer: layers of the table, containers, and torch's own layers (to be named when untranslatable)."""
-    return (type(module) in layer_table.BY_TORCH_TYPE or isinstance(module, torch.nn.Sequential)
+    return (type(module) in layer_table.BY_TORCH_TYPE or isinstance(module, (torch.nn.Sequential, torch.nn.ModuleList))
             or type(module).__module__.startswith("torch.nn.modules"))
 
 
@@ -53,34 +53,27 @@ class _LayerTracer(fx.Tracer):
         return _is_layer(m)
 
 
-class _ToFuncad:
-    """One translation: per Cell, its torch module path and its parameters' funcad -> torch local names."""
-
-    def __init__(self):
-        self.module_paths: dict[str, str] = {}
-        self.owners: dict[int, tuple[str, dict]] = {}
+class _ToFuncad(Translation):
+    """One translation, torch -> funcad."""
 
     def translate(self, module: torch.nn.Module, path: str) -> Cell:
-        self.module_paths[path] = path
         rule = layer_table.BY_TORCH_TYPE.get(type(module))
         if rule is not None:
             try:
-                cell = rule.to_funcad(module, lambda child, name: self.translate(child, f"{path}.{name}" if path else name))
+                cell = rule.to_funcad(module, lambda child, name: self.translate(child, joined(path, name)))
             except Untranslatable as exc:
                 raise TranslationError(f"{where(path, module)}: {exc}") from None
-            self.owners[id(cell)] = (path, dict(rule.torch_names(cell)))
+            self.layer(path, rule.torch_names(cell))
             return cell
         if type(module) in (torch.nn.Sequential, torch.nn.ModuleList):
-            kind = SequentialCell if isinstance(module, torch.nn.Sequential) else CellList
-            cell = kind()
+            cell = SequentialCell() if isinstance(module, torch.nn.Sequential) else CellList()
+            self.container(path, ())
             for name, child in module.named_children():
-                cell.insert_child_to_cell(name, self.translate(child, f"{path}.{name}" if path else name))
-        elif type(module).__module__.startswith("torch.nn.modules"):
+                cell.insert_child_to_cell(name, self.translate(child, joined(path, name)))
+            return cell
+        if type(module).__module__.startswith("torch.nn.modules"):
             raise TranslationError(f"{where(path, module)}: torch.nn.{type(module).__name__} has no funcad translation (torch_ref.layer_table)")
-        else:
-            cell = self.traced(module, path)
-        self.owners[id(cell)] = (path, {})
-        return cell
+        return self.traced(module, path)
 
     def traced(self, module: torch.nn.Module, path: str) -> Cell:
         try:
@@ -92,29 +85,21 @@ class _ToFuncad:
         for name, sub in module.named_modules():
             if name and name.startswith(skip):
                 continue
-            owner = cell if not name else _holder(cell, name)
-            full = f"{path}.{name}" if path and name else path or name
+            full = joined(path, name)
             if name and _is_layer(sub):
                 skip = skip + (name + ".",)
                 parent, _, leaf = name.rpartition(".")
-                (cell if not parent else _holder(cell, parent)).insert_child_to_cell(leaf, self.translate(sub, full))
+                (_holder(cell, parent) if parent else cell).insert_child_to_cell(leaf, self.translate(sub, full))
                 continue
+            owner = _holder(cell, name) if name else cell
+            own = []
             for pname, value in list(sub.named_parameters(recurse=False)) + list(sub.named_buffers(recurse=False)):
                 if value is not None and (value.is_floating_point() or isinstance(value, torch.nn.Parameter)):
                     requires_grad = isinstance(value, torch.nn.Parameter) and value.requires_grad
                     owner.insert_param_to_cell(pname, Parameter(value.detach().cpu().numpy().copy(), requires_grad=requires_grad))
-            if owner is not cell:
-                self.owners[id(owner)] = (full, {})
+                    own.append(pname)
+            self.container(full, own)
         return cell
-
-    def parameter_names(self, cell: Cell) -> dict[str, str]:
-        names = {}
-        for prefix, owner, name, _ in cell._owned_parameters():
-            module_path, renames = self.owners[id(owner)]
-            torch_name = renames.get(name, name)
-            if torch_name is not None:
-                names[f"{prefix}.{name}" if prefix else name] = f"{module_path}.{torch_name}" if module_path else torch_name
-        return names
 
 
 def _holder(cell: Cell, dotted: str) -> Cell:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,33 @@ class Twin:
     module: torch.nn.Module
     parameter_names: dict[str, str]
     module_paths: dict[str, str]
+
+
+def joined(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+class Translation:
+    """What one translation has made: the layer paths, and each funcad parameter's torch name (None: no counterpart)."""
+
+    def __init__(self):
+        self.module_paths: dict[str, str] = {}
+        self.names: dict[str, str | None] = {}
+
+    def layer(self, path: str, names: Mapping[str, str | None]) -> None:
+        """A layer translated by its rule at ``path``, with its parameters' names relative to it."""
+        self.module_paths[path] = path
+        for fname, tname in names.items():
+            self.names[joined(path, fname)] = None if tname is None else joined(path, tname)
+
+    def container(self, path: str, own: Iterable[str]) -> None:
+        """A container, sequence or traced model at ``path``; its own parameters keep their names."""
+        self.module_paths[path] = path
+        self.layer(path, {name: name for name in own})
+
+    def parameter_names(self, cell: Cell) -> dict[str, str]:
+        pairs = ((name, self.names[name]) for name, _ in cell.parameters_and_names())
+        return {fname: tname for fname, tname in pairs if tname is not None}
 
 
 def float_dtype(values) -> np.dtype | None:
