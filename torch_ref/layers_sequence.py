@@ -100,8 +100,12 @@ def _activation(activation, translate: Translate, funcad_side: bool):
 
 def _transformer_layer(funcad_type: type, torch_type: type) -> LayerRule:
     def to_torch(cell, translate: Translate) -> torch.nn.Module:
-        return torch_type(cell.d_model, cell.nhead, cell.dim_feedforward, cell.dropout_num, _activation(cell.activation, translate, True),
-                          cell.layernorm_eps, cell.batch_first, cell.norm_first)
+        layer = torch_type(cell.d_model, cell.nhead, cell.dim_feedforward, cell.dropout_num, _activation(cell.activation, translate, True),
+                           cell.layernorm_eps, cell.batch_first, cell.norm_first)
+        for name in ("self_attn", "multihead_attn"):  # an attention whose dropout was set apart from the layer's keeps it
+            if hasattr(cell, name):
+                getattr(layer, name).dropout = getattr(cell, name).dropout
+        return layer
 
     def to_funcad(module, translate: Translate) -> Cell:
         if module.linear1.bias is None:

@@ -5,8 +5,9 @@ Layers translate class by class through ``torch_ref.layer_table`` (Dense -> Line
 names. A user's Cell is mirrored by its children: its ``construct`` is read from source and each statement becomes
 a node of a ``torch.fx.GraphModule`` holding the mirrored children under the same names. ``construct`` may assign
 names, call children (``self.conv1(x)``), read its own Parameters (``self.w``), combine values with arithmetic
-operators, call the funcad ops of ``torch_ref.op_table`` (``ops.matmul``) and return; anything else (a branch, a
-loop, an op without a translation) is a ``TranslationError`` naming the Cell's path and class and the source line.
+operators and comparisons, index them with constants (``h[:, 0]``), call the funcad ops of ``torch_ref.op_table``
+(``ops.matmul``) and return; anything else (a branch, a loop, an op without a translation) is a ``TranslationError``
+naming the Cell's path and class and the source line.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
 _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
               ast.MatMult: operator.matmul, ast.Pow: operator.pow}
+_COMPARISONS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
+                ast.GtE: operator.ge}
 
 
 def mirror(cell: Cell) -> torch.nn.Module:
@@ -149,11 +152,11 @@ class _ConstructTranslator:
     def bind(self, target: ast.expr, value) -> None:
         if isinstance(target, ast.Name):
             self.env[target.id] = value
-        elif isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(t, ast.Name) for t in target.elts):
+        elif isinstance(target, (ast.Tuple, ast.List)):
             for i, t in enumerate(target.elts):
-                self.env[t.id] = self.graph.call_function(operator.getitem, (value, i))
+                self.bind(t, self.graph.call_function(operator.getitem, (value, i)))
         else:
-            raise self.fail(target, "only names and tuples of names can be assigned")
+            raise self.fail(target, "only names and (nested) tuples of names can be assigned")
 
     def name(self, node: ast.Name):
         if node.id not in self.env:
@@ -173,9 +176,25 @@ class _ConstructTranslator:
             return self.graph.call_function(operator.neg, (self.expression(node.operand),))
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
             return self.own_attribute(node)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARISONS:
+            return self.graph.call_function(_COMPARISONS[type(node.ops[0])], (self.expression(node.left), self.expression(node.comparators[0])))
+        if isinstance(node, ast.Subscript):
+            return self.graph.call_function(operator.getitem, (self.expression(node.value), self.index(node.slice)))
         if isinstance(node, ast.Call):
             return self.call(node)
         raise self.fail(node, f"{type(node).__name__} expressions are not supported")
+
+    def index(self, node: ast.expr):
+        """An index of constants: ``-1``, ``:, 0``, ``1:3``."""
+        if isinstance(node, ast.Slice):
+            return slice(*(None if part is None else self.index(part) for part in (node.lower, node.upper, node.step)))
+        if isinstance(node, ast.Tuple):
+            return tuple(self.index(e) for e in node.elts)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+            return -node.operand.value
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        raise self.fail(node, "an index must be made of integer constants and slices")
 
     def own_attribute(self, node: ast.Attribute):
         """``self.w`` (a Parameter: a graph attribute) or ``self.scale`` (configuration: its current value)."""
