@@ -25,7 +25,7 @@ from torch import fx
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell, CellList, SequentialCell
 from torch_ref import layer_table, op_table
-from torch_ref.layer_table import TranslationError, Untranslatable, where
+from torch_ref.layer_table import TranslationError, where
 from torch_ref.pipeline import torch_dtype
 from torch_ref.to_funcad import TracedCell
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
@@ -61,10 +61,7 @@ class _Mirror(Translation):
     def translate(self, cell: Cell, path: str) -> torch.nn.Module:
         rule = layer_table.BY_FUNCAD_TYPE.get(type(cell))
         if rule is not None:
-            try:
-                module = rule.to_torch(cell, lambda child, name: self.translate(child, joined(path, name)))
-            except Untranslatable as exc:
-                raise TranslationError(f"{where(path, cell)}: {exc}") from None
+            module = self.by_rule(rule.to_torch, cell, path)
             self.layer(path, rule.torch_names(cell))
             return module
         self.container(path, [name for name, p in cell._params.items() if p is not None])

@@ -17,7 +17,7 @@ from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell, CellList, SequentialCell
 from torch_ref import layer_table, op_table
 from torch_ref.bridge import torch_state
-from torch_ref.layer_table import TranslationError, Untranslatable, where
+from torch_ref.layer_table import TranslationError, where
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
 
@@ -59,10 +59,7 @@ class _ToFuncad(Translation):
     def translate(self, module: torch.nn.Module, path: str) -> Cell:
         rule = layer_table.BY_TORCH_TYPE.get(type(module))
         if rule is not None:
-            try:
-                cell = rule.to_funcad(module, lambda child, name: self.translate(child, joined(path, name)))
-            except Untranslatable as exc:
-                raise TranslationError(f"{where(path, module)}: {exc}") from None
+            cell = self.by_rule(rule.to_funcad, module, path)
             self.layer(path, rule.torch_names(cell))
             return cell
         if type(module) in (torch.nn.Sequential, torch.nn.ModuleList):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +10,7 @@ import torch
 
 from funcad.nn.cell import Cell
 from torch_ref.bridge import funcad_state, match_names, torch_state
+from torch_ref.layer_rule import TranslationError, Untranslatable, where
 
 
 @dataclass
@@ -48,6 +49,16 @@ class Translation:
         """A container, sequence or traced model at ``path``; its own parameters keep their names."""
         self.module_paths[path] = path
         self.layer(path, {name: name for name in own})
+
+    def translate(self, source, path: str):
+        raise NotImplementedError
+
+    def by_rule(self, build: Callable, source, path: str):
+        """``build`` (a rule's ``to_torch`` or ``to_funcad``) on ``source`` at ``path``; its children are translated here too."""
+        try:
+            return build(source, lambda child, name: self.translate(child, joined(path, name)))
+        except Untranslatable as exc:
+            raise TranslationError(f"{where(path, source)}: {exc}") from None
 
     def parameter_names(self, cell: Cell) -> dict[str, str]:
         pairs = ((name, self.names[name]) for name, _ in cell.parameters_and_names())
