@@ -62,6 +62,12 @@ RULES: list[OpRule] = [
     OpRule(ops.transpose, (torch.permute,), ("permute",), {"input": "x", "dims": "axes"}, varargs=True),
     OpRule(ops.swapaxes, (torch.transpose,), ("transpose",), {"input": "x", "dim0": "axis1", "dim1": "axis2"}),
     OpRule(ops.concat, (torch.cat,), (), {"dim": "axis"}),
+    OpRule(ops.equal, (torch.eq, operator.eq), ("eq",)),
+    OpRule(ops.not_equal, (torch.ne, operator.ne), ("ne",)),
+    OpRule(ops.less, (torch.lt, operator.lt), ("lt",)),
+    OpRule(ops.less_equal, (torch.le, operator.le), ("le",)),
+    OpRule(ops.greater, (torch.gt, operator.gt), ("gt",)),
+    OpRule(ops.greater_equal, (torch.ge, operator.ge), ("ge",)),
     OpRule(operator.getitem, (operator.getitem,)),
     OpRule(_size, (), ("size",)),
 ]
