@@ -59,6 +59,11 @@ LAYERS = [
     ("log_softmax", lambda: nn.LogSoftmax(), images(4, 5), torch.nn.LogSoftmax),
     ("conv1d_same", lambda: nn.Conv1d(3, 4, 3), images(2, 3, 9), torch.nn.Conv1d),
     ("conv1d_pad_stride", lambda: nn.Conv1d(3, 4, 3, stride=2, pad_mode="pad", padding=1, has_bias=True), images(2, 3, 9), torch.nn.Conv1d),
+    ("conv_transpose_pad", lambda: nn.Conv2dTranspose(4, 6, 3, stride=2, pad_mode="pad", padding=1, output_padding=1, group=2, has_bias=True),
+     images(2, 4, 5, 5), torch.nn.ConvTranspose2d),
+    ("conv_transpose_same", lambda: nn.Conv2dTranspose(3, 4, 4, stride=2), images(2, 3, 4, 5), torch.nn.ConvTranspose2d),
+    ("conv_transpose_valid_dilation", lambda: nn.Conv2dTranspose(3, 4, 2, stride=2, pad_mode="valid", dilation=(1, 2)), images(2, 3, 4, 5),
+     torch.nn.ConvTranspose2d),
     ("groupnorm", lambda: nn.GroupNorm(2, 4), images(3, 4, 5, 5), torch.nn.GroupNorm),
     ("instancenorm", lambda: nn.InstanceNorm2d(3), images(2, 3, 5, 5), torch.nn.InstanceNorm2d),
     ("maxpool1d", lambda: nn.MaxPool1d(3, 2), images(2, 3, 9), torch.nn.MaxPool1d),
@@ -262,6 +267,8 @@ def test_untranslatable_cells_name_their_path_class_and_line():
         mirror(Picky())
     with pytest.raises(TranslationError, match=r"Conv2d at '0': pad_mode='same' with stride \(2, 2\)"):
         mirror(nn.SequentialCell(nn.Conv2d(3, 3, 3, stride=2)))
+    with pytest.raises(TranslationError, match=r"Conv2dTranspose at '0': pad_mode='same' trims \[2, 1\] rows and columns, an odd number"):
+        mirror(nn.SequentialCell(nn.Conv2dTranspose(3, 3, (3, 2))))
     with pytest.raises(TranslationError, match=r"BatchNorm1d at 'bn': use_batch_statistics=True has no torch counterpart"):
         net = nn.SequentialCell()
         net.insert_child_to_cell("bn", nn.BatchNorm1d(3, use_batch_statistics=True))

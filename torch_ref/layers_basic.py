@@ -75,6 +75,31 @@ def _conv_to_funcad(funcad_type: type) -> Callable:
     return build
 
 
+def _conv_transpose_to_torch(cell: nn.Conv2dTranspose, translate: Translate) -> torch.nn.Module:
+    if cell.pad_mode == "same":
+        if any(cell.output_padding):
+            raise Untranslatable("output_padding with pad_mode='same' is not translated")
+        totals = [max(d * (k - 1) + 1 - s, 0) for k, s, d in zip(cell.kernel_size, cell.stride, cell.dilation)]
+        if any(t % 2 for t in totals):  # torch can trim more at the end only through output_padding, which adds instead
+            raise Untranslatable(f"pad_mode='same' trims {totals} rows and columns, an odd number, which torch.nn.ConvTranspose2d "
+                                 "cannot split unevenly; use pad_mode='pad'")
+        padding = tuple(t // 2 for t in totals)
+    else:
+        padding = _symmetric(tuple(cell.padding), "transposed convolution")
+    return torch.nn.ConvTranspose2d(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=padding,
+                                    output_padding=cell.output_padding, groups=cell.group, bias=cell.has_bias, dilation=cell.dilation)
+
+
+def _conv_transpose_to_funcad(module: torch.nn.ConvTranspose2d, translate: Translate) -> Cell:
+    if module.padding_mode != "zeros":
+        raise Untranslatable(f"padding_mode {module.padding_mode!r} has no funcad counterpart (only 'zeros')")
+    pads = tuple(p for p in module.padding for _ in range(2))
+    return nn.Conv2dTranspose(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+                              pad_mode="pad" if any(pads) else "valid", padding=pads if any(pads) else 0,
+                              output_padding=module.output_padding, dilation=module.dilation, group=module.groups,
+                              has_bias=module.bias is not None)
+
+
 # -- normalisation ---------------------------------------------------------------------------------------------------
 
 def _batch_norm_to_torch(torch_type: type) -> Callable:
@@ -184,6 +209,7 @@ BASIC_RULES: list[LayerRule] = [
     LayerRule(nn.Dense, torch.nn.Linear, _dense_to_torch, _linear_to_funcad, _dense_params),
     LayerRule(nn.Conv2d, torch.nn.Conv2d, _conv_to_torch(torch.nn.Conv2d), _conv_to_funcad(nn.Conv2d)),
     LayerRule(nn.Conv1d, torch.nn.Conv1d, _conv_to_torch(torch.nn.Conv1d), _conv_to_funcad(nn.Conv1d)),
+    LayerRule(nn.Conv2dTranspose, torch.nn.ConvTranspose2d, _conv_transpose_to_torch, _conv_transpose_to_funcad),
     LayerRule(nn.BatchNorm1d, torch.nn.BatchNorm1d, _batch_norm_to_torch(torch.nn.BatchNorm1d), _batch_norm_to_funcad(nn.BatchNorm1d),
               _batch_norm_params),
     LayerRule(nn.BatchNorm2d, torch.nn.BatchNorm2d, _batch_norm_to_torch(torch.nn.BatchNorm2d), _batch_norm_to_funcad(nn.BatchNorm2d),
