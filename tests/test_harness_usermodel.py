@@ -57,6 +57,9 @@ USER_MODULE = textwrap.dedent('''
     def make_net():
         return Gated()
 
+    def make_bag_of_words():
+        return nn.SequentialCell(nn.Embedding(10, 4), nn.Flatten(), nn.Dense(20, 3))
+
     def make_branchy():
         return Branchy()
 
@@ -87,7 +90,8 @@ def _user_package(tmp_path, monkeypatch):
     ["--model", "user_models:make_torch", "--from", "torch", "--input-shape", "8,6", "--optimizer", "adam", "--lr", "1e-3"],
     ["--model", "user_models:make_net", "--data", "user_models:batches"],
     ["--model", "user_models:make_net", "--input-shape", "8,6", "--loss", "mse", "--optimizer", "momentum"],
-], ids=["funcad", "torch", "data", "mse"])
+    ["--model", "user_models:make_bag_of_words", "--input-shape", "8,5", "--input-dtype", "int64", "--classes", "3"],
+], ids=["funcad", "torch", "data", "mse", "token_ids"])
 def test_a_user_model_runs_as_a_built_in_case_and_passes(flags, capsys):
     assert cli.main(["run", *flags, *FAST, "--out", "reports/user"]) == 0
     out = capsys.readouterr().out
