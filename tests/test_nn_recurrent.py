@@ -74,12 +74,14 @@ def test_padded_batch_matches_torch_packed_sequence(kind, options):
     np.testing.assert_array_equal(padded, 0.0)
 
 
-def test_zero_length_sequence_keeps_its_initial_state():
-    cell = nn.GRU(3, 4, bidirectional=True, dtype=F64)
-    hx = _normal(2, 2, 4)
-    out, h_n = cell(_normal(4, 2, 3), hx, seq_length=np.array([4, 0]))
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_zero_length_sequence_keeps_its_initial_state(kind):
+    cell = LAYERS[kind][0](3, 4, bidirectional=True, dtype=F64)
+    hx = _initial_state(kind, 2, 2)
+    out, state = cell(_normal(4, 2, 3), hx, seq_length=np.array([4, 0]))
     np.testing.assert_array_equal(np.asarray(out)[:, 1], 0.0)
-    np.testing.assert_array_equal(np.asarray(h_n)[:, 1], hx[:, 1])
+    for final, initial in zip(state if kind == "lstm" else (state,), hx if kind == "lstm" else (hx,)):
+        np.testing.assert_array_equal(np.asarray(final)[:, 1], initial[:, 1])
 
 
 CELLS = {"rnn_tanh": (nn.RNNCell, torch.nn.RNNCell, {}), "rnn_relu": (nn.RNNCell, torch.nn.RNNCell, {"nonlinearity": "relu"}),

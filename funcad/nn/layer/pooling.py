@@ -141,7 +141,8 @@ class AdaptiveAvgPool2d(Cell):
 class AdaptiveMaxPool2d(Cell):
     """Max pooling to a fixed (oh, ow) output over torch's bins [floor(i n / o), ceil((i + 1) n / o)); a None size keeps
     the input's. The maximum of a rectangle is the maximum over columns of the maxima over rows, so it runs as
-    oh + ow slice reductions. Indices are not returned (MindSpore's ``return_indices`` is not supported)."""
+    oh + ow slice reductions. Tied maxima share the gradient equally (torch gives it to one of them). Indices are not
+    returned (MindSpore's ``return_indices`` is not supported)."""
 
     def __init__(self, output_size):
         super().__init__()

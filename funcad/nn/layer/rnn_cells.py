@@ -40,9 +40,8 @@ def gru_step(gi, h, w_hh, b_hh):
 def lstm_step(gi, state, w_hh, b_hh):
     """state = (h, c); c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c')."""
     h, c = state
-    i, f, g, o = ops.split(gi + ops.dense(h, w_hh, b_hh), 4, axis=-1)
-    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-    return ops.sigmoid(o) * ops.tanh(c), c
+    pair = ops.lstm_cell(gi + ops.dense(h, w_hh, b_hh), c)
+    return pair[0], pair[1]
 
 
 STEPS = {"RNN_TANH": rnn_tanh_step, "RNN_RELU": rnn_relu_step, "GRU": gru_step, "LSTM": lstm_step}

@@ -4,7 +4,8 @@ Parameters are named as in MindSpore and torch (``weight_ih_l0``, ``weight_hh_l0
 ``..._reverse`` for the backward direction), so torch's state_dict keys are the same. ``seq_length`` (one length per
 batch entry) runs each sequence over its first ``seq_length[b]`` steps only: its state stops there and its outputs
 beyond are zeros, and the backward direction starts from its last real step; the same results as torch on a
-``pack_padded_sequence``. The loop over time is plain Python, so ``funcad.jit`` unrolls it.
+``pack_padded_sequence``. An LSTM direction runs as one primitive (``ops.lstm_sequence``); RNN and GRU loop over time
+in Python, which ``funcad.jit`` unrolls.
 """
 
 from __future__ import annotations
@@ -94,18 +95,19 @@ class _RNNBase(Cell):
     def _run_direction(self, x, state, masks, layer: int, direction: int):
         """One layer, one direction over the whole sequence: (outputs (seq_len, batch, hidden), final state)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
-        step = STEPS[self.mode]
-        lstm = self.mode == "LSTM"
         projected = ops.dense(x, w_ih, b_ih)  # every step's input projection in one product
+        if self.mode == "LSTM":  # the whole recurrence is one primitive
+            projected = projected if b_hh is None else projected + b_hh
+            outputs, h, c = ops.lstm_sequence(projected, state[0], state[1], w_hh, masks, reverse=bool(direction))
+            return outputs, (h, c)
+        step = STEPS[self.mode]
         steps = x.shape[0]
         outputs = [None] * steps
         for t in (reversed(range(steps)) if direction else range(steps)):
-            new = step(projected[t], state, w_hh, b_hh)
-            h = new[0] if lstm else new
+            new = h = step(projected[t], state, w_hh, b_hh)
             if masks is not None:
                 inside = masks[t]
-                new = tuple(ops.where(inside, n, s) for n, s in zip(new, state)) if lstm else ops.where(inside, new, state)
-                h = ops.where(inside, h, 0.0)
+                new, h = ops.where(inside, new, state), ops.where(inside, new, 0.0)
             state = new
             outputs[t] = h
         return ops.stack(outputs), state
