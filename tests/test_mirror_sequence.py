@@ -29,6 +29,8 @@ SEQUENCE_LAYERS = [
      layers_sequence.LSTM),
     ("lstm_seq_length", lambda: nn.LSTM(4, 5, bidirectional=True), (normal(6, 3, 4), None, np.array([6, 2, 4])), {}, layers_sequence.LSTM),
     ("lstm_initial_state", lambda: nn.LSTM(4, 5), (normal(1, 2, 4), (normal(1, 2, 5), normal(1, 2, 5))), {}, layers_sequence.LSTM),
+    ("lstm_zero_length", lambda: nn.LSTM(4, 5, bidirectional=True), (normal(4, 3, 4), (normal(2, 3, 5), normal(2, 3, 5)), np.array([4, 0, 2])),
+     {}, layers_sequence.LSTM),
     ("gru_initial_state", lambda: nn.GRU(4, 5, num_layers=2), (normal(5, 2, 4), normal(2, 2, 5)), {}, layers_sequence.GRU),
     ("gru_seq_length_batch_first", lambda: nn.GRU(4, 3, batch_first=True, bidirectional=True), (normal(3, 5, 4), None, np.array([1, 5, 3])), {},
      layers_sequence.GRU),

@@ -20,15 +20,25 @@ from torch_ref.layer_rule import LayerRule, Translate, Untranslatable
 
 
 class _SeqLength:
-    """``forward(x, hx=None, seq_length=None)`` as MindSpore's: each sequence runs over its first ``seq_length[b]`` steps."""
+    """``forward(x, hx=None, seq_length=None)`` as MindSpore's: each sequence runs over its first ``seq_length[b]`` steps;
+    one of length 0 has zero outputs and keeps its initial state (packing needs length 1, so it runs one step, dropped)."""
 
     def forward(self, x, hx=None, seq_length=None):
         if seq_length is None:
             return super().forward(x, hx)
-        total = x.shape[1 if self.batch_first else 0]
-        packed = pack_padded_sequence(x, torch.as_tensor(seq_length).cpu(), batch_first=self.batch_first, enforce_sorted=False)
+        lengths = torch.as_tensor(seq_length).cpu()
+        batch_axis = 0 if self.batch_first else 1
+        packed = pack_padded_sequence(x, lengths.clamp(min=1), batch_first=self.batch_first, enforce_sorted=False)
         out, state = super().forward(packed, hx)
-        return pad_packed_sequence(out, batch_first=self.batch_first, total_length=total)[0], state
+        out = pad_packed_sequence(out, batch_first=self.batch_first, total_length=x.shape[1 - batch_axis])[0]
+        empty = (lengths == 0).to(x.device)
+        if not bool(empty.any()):
+            return out, state
+        out = torch.where(empty.view([-1 if axis == batch_axis else 1 for axis in range(3)]), torch.zeros_like(out), out)
+        states, initial = (state, hx) if isinstance(state, tuple) else ((state,), None if hx is None else (hx,))
+        initial = initial or tuple(torch.zeros_like(s) for s in states)
+        kept = tuple(torch.where(empty.view(1, -1, 1), h0, h) for h, h0 in zip(states, initial))
+        return out, kept if isinstance(state, tuple) else kept[0]
 
 
 class RNN(_SeqLength, torch.nn.RNN):
