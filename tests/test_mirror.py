@@ -232,6 +232,15 @@ def test_a_user_cell_with_arithmetic_ops_and_own_parameters_round_trips():
     assert_same_model(back.cell, twin.module, back.parameter_names, x, train=True)
 
 
+class Stack(nn.SequentialCell):
+    """A SequentialCell subclass that keeps its construct: a torch Sequential."""
+
+
+def test_a_sequential_subclass_without_its_own_construct_is_a_torch_sequential():
+    module = mirror(Stack(nn.Dense(3, 4), nn.ReLU()))
+    assert type(module) is torch.nn.Sequential and type(module[0]) is torch.nn.Linear
+
+
 def test_a_traced_cell_runs_under_jit_as_eagerly():
     torch.manual_seed(0)
     cell = to_funcad(torch_models.LeNet5().double())
@@ -252,6 +261,11 @@ class Branchy(nn.Cell):
         return x
 
 
+class Scaled(nn.Cell):
+    def construct(self, x):
+        return x * self.training
+
+
 class Picky(nn.Cell):
     def construct(self, x):
         return x if self.training else -x
@@ -265,6 +279,8 @@ def test_untranslatable_cells_name_their_path_class_and_line():
     with pytest.raises(TranslationError, match=r"Picky at the root: construct cannot be mirrored: IfExp expressions are not supported, "
                                                r"at .*test_mirror.py:\d+: x if self.training else -x"):
         mirror(Picky())
+    with pytest.raises(TranslationError, match=r"Scaled at the root: construct cannot be mirrored: self.training changes with set_train\(\)"):
+        mirror(Scaled())
     with pytest.raises(TranslationError, match=r"Conv2d at '0': pad_mode='same' with stride \(2, 2\)"):
         mirror(nn.SequentialCell(nn.Conv2d(3, 3, 3, stride=2)))
     with pytest.raises(TranslationError, match=r"Conv2dTranspose at '0': pad_mode='same' trims \[2, 1\] rows and columns, an odd number"):

@@ -66,9 +66,9 @@ class _Mirror(Translation):
             return module
         self.container(path, [name for name, p in cell._params.items() if p is not None])
         children = OrderedDict((name, self.translate(child, joined(path, name))) for name, child in cell._cells.items() if child is not None)
-        if type(cell) is SequentialCell:
+        if isinstance(cell, SequentialCell) and type(cell).construct is SequentialCell.construct:
             return torch.nn.Sequential(children)
-        if type(cell) is CellList:
+        if isinstance(cell, CellList) and type(cell).construct is Cell.construct:
             return torch.nn.ModuleList(children.values())
         if type(cell).construct is Cell.construct or isinstance(cell, TracedCell):
             holder = torch.nn.Module()
@@ -195,6 +195,8 @@ class _ConstructTranslator:
 
     def own_attribute(self, node: ast.Attribute):
         """``self.w`` (a Parameter: a graph attribute) or ``self.scale`` (configuration: its current value)."""
+        if node.attr == "training":
+            raise self.fail(node, "self.training changes with set_train(), which a mirror built now cannot follow")
         value = getattr(self.cell, node.attr, None)
         if isinstance(value, Parameter):
             return self.graph.get_attr(node.attr)
