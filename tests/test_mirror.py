@@ -241,6 +241,46 @@ def test_a_sequential_subclass_without_its_own_construct_is_a_torch_sequential()
     assert type(module) is torch.nn.Sequential and type(module[0]) is torch.nn.Linear
 
 
+class TorchBlock(torch.nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        return torch.nn.functional.relu(self.bn(self.conv(x)) + x)
+
+
+class TorchNet(torch.nn.Module):
+    """Custom blocks in a ModuleList, an own parameter, view/size, functional calls with keyword arguments."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.blocks = torch.nn.ModuleList([TorchBlock(4), TorchBlock(4)])
+        self.scale = torch.nn.Parameter(torch.full((1,), 1.5))
+        self.fc = torch.nn.Linear(4 * 6 * 6, 3)
+
+    def forward(self, x):
+        x = torch.nn.functional.relu(self.stem(x))
+        for block in self.blocks:
+            x = block(x)
+        x = x.view(x.size(0), -1) * self.scale
+        return torch.nn.functional.log_softmax(self.fc(x), dim=1)
+
+
+def test_a_custom_torch_model_is_traced_into_funcad_and_mirrored_back():
+    torch.manual_seed(0)
+    module = TorchNet().double()
+    twin = funcad_twin(module)
+    assert [n for n, _ in twin.cell.parameters_and_names()][:4] == ["scale", "stem.weight", "stem.bias", "blocks.0.conv.weight"]
+    assert twin.parameter_names["blocks.1.bn.moving_mean"] == "blocks.1.bn.running_mean"
+    x = images(3, 1, 6, 6)
+    assert_same_model(twin.cell, module, twin.parameter_names, x, train=True)
+    again = mirror_twin(twin.cell)
+    assert_same_model(twin.cell, again.module, again.parameter_names, x, train=True)
+
+
 def test_a_traced_cell_runs_under_jit_as_eagerly():
     torch.manual_seed(0)
     cell = to_funcad(torch_models.LeNet5().double())

@@ -30,7 +30,7 @@ class OpRule:
     rename: Mapping[str, str] = field(default_factory=dict)  # torch keyword -> funcad keyword
     varargs: bool = False  # the method's arguments after self form one tuple (view, permute, reshape)
     torch_defaults: Mapping[str, object] = field(default_factory=dict)  # keywords torch needs where funcad has a default
-    ignored: tuple[str, ...] = ("inplace",)  # torch keywords without effect on the value
+    ignored: tuple[str, ...] = ("inplace", "_stacklevel")  # torch keywords without effect on the value (and dtype=None)
 
 
 def _size(x, dim: int | None = None):
@@ -103,7 +103,7 @@ def funcad_call(rule: OpRule, args: tuple, kwargs: dict):
     """Run ``rule``'s funcad op on arguments written for its torch counterpart."""
     if rule.varargs and (len(args) > 2 or (len(args) == 2 and isinstance(args[1], int))):
         args = (args[0], tuple(args[1:]))
-    kwargs = {rule.rename.get(k, k): v for k, v in kwargs.items() if k not in rule.ignored}
+    kwargs = {rule.rename.get(k, k): v for k, v in kwargs.items() if k not in rule.ignored and not (k == "dtype" and v is None)}
     return rule.funcad(*args, **kwargs)
 
 
