@@ -1,7 +1,24 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
-from funcad import nn, ops
-from funcad.core.dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from funcad import common, nn, ops
+from funcad.common import dtype
+from funcad.common.parameter import ParameterTuple
+from funcad.core.dtypes import (
+    bool_,
+    complex64,
+    complex128,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
 from funcad.core.primitive import Primitive, primitive
 from funcad.core.seed import get_seed, set_seed
 from funcad.core.tensor import Parameter, Tensor
@@ -13,5 +30,6 @@ __all__ = [
     "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
     "save_checkpoint", "load_checkpoint", "load_param_into_net",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+    "uint16", "uint32", "uint64", "complex64", "complex128", "dtype", "common", "ParameterTuple",
 ]
 __version__ = "0.1.0"

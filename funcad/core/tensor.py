@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from funcad.core.dtypes import default_array
+from funcad.core.dtypes import DType, as_dtype, default_array
 
 _ops: Any = None
 
@@ -32,10 +32,36 @@ class Tensor:
     __array_priority__ = 1000
     __hash__ = object.__hash__
 
-    def __init__(self, data: Any = None, dtype: Any = None):
-        if isinstance(data, Tensor):
-            data = np.asarray(data)
-        self._data = default_array(data, dtype)
+    def __new__(cls, input_data: Any = None, dtype: Any = None, shape: Any = None, init: Any = None, **kwargs):
+        if init is not None and cls is Tensor:
+            return object.__new__(_LazyTensor)
+        return object.__new__(cls)
+
+    def __init__(self, input_data: Any = None, dtype: Any = None, shape: Any = None, init: Any = None):
+        """MindSpore's constructor: from data (a Tensor, number, bool, list, tuple or ndarray; an ndarray is copied,
+        as MindSpore does: see ``from_numpy`` to share it), or from ``shape``, ``dtype`` and an initializer ``init``
+        (drawn when the value is first needed)."""
+        if init is not None:
+            raise TypeError("Tensor: init is a constructor argument of Tensor itself, not of a subclass")
+        if input_data is None:
+            if shape is None:
+                raise ValueError("Tensor: give input_data, or shape (and dtype) with init")
+            raise ValueError(f"Tensor: shape {shape} given without init; pass init=One(), Normal(), ... to fill it")
+        if shape is not None:
+            raise ValueError("Tensor: shape is only taken together with init, not with input_data")
+        if isinstance(input_data, Tensor):
+            input_data = np.asarray(input_data)
+        elif isinstance(input_data, np.ndarray):
+            input_data = input_data.copy()
+        self._data = default_array(input_data, dtype)
+
+    @staticmethod
+    def from_numpy(array: np.ndarray) -> Tensor:
+        """A Tensor sharing ``array``'s memory (MindSpore's ``from_numpy``): changing the array in place changes the
+        Tensor. A non-contiguous array is copied into a contiguous one first."""
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"Tensor.from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+        return Tensor._wrap(np.ascontiguousarray(array))
 
     @classmethod
     def _wrap(cls, array) -> Tensor:
@@ -49,8 +75,8 @@ class Tensor:
         return self._data.shape
 
     @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
+    def dtype(self) -> DType:
+        return as_dtype(self._data.dtype)
 
     @property
     def ndim(self) -> int:
@@ -59,6 +85,41 @@ class Tensor:
     @property
     def size(self) -> int:
         return self._data.size
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return np.dtype(self.dtype).itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.itemsize * self.size
+
+    @property
+    def strides(self) -> tuple:
+        """Bytes to step along each axis of the value laid out contiguously (row-major), as MindSpore reports them."""
+        strides, step = [], self.itemsize
+        for n in reversed(self.shape):
+            strides.append(step)
+            step *= n
+        return tuple(reversed(strides))
+
+    @property
+    def has_init(self) -> bool:
+        """Whether the value is still to be drawn from an initializer (see ``init_data``)."""
+        return False
+
+    def init_data(self) -> Tensor:
+        """Draw a value given by an initializer now (MindSpore's name); a Tensor with data returns itself."""
+        return self
+
+    def numel(self) -> int:
+        return self.size
+
+    nelement = numel
+
+    def dim(self) -> int:
+        return self.ndim
 
     def _concrete(self) -> np.ndarray:
         return self._data
@@ -75,8 +136,10 @@ class Tensor:
 
     numpy = asnumpy
 
-    def item(self):
-        return self._concrete().item()
+    def item(self, index=None):
+        """The value as a Python number; with ``index`` (an int or a tuple), the element there."""
+        arr = self._concrete()
+        return arr.item() if index is None else arr.item(index)
 
     def tolist(self):
         return self._concrete().tolist()
@@ -105,9 +168,15 @@ class Tensor:
             raise TypeError(f"only integer scalar Tensors can be used as an index, got {arr.dtype}{arr.shape}")
         return int(arr)
 
+    def __str__(self) -> str:
+        """The value printed as numpy prints it, as ``print(tensor)`` does in MindSpore."""
+        return str(self._concrete())
+
     def __repr__(self) -> str:
-        body = np.array2string(self._concrete(), separator=", ", prefix="Tensor(")
-        return f"Tensor({body}, dtype={self.dtype})"
+        arr = self._concrete()
+        body = np.array2string(arr, separator=", ")
+        head = f"Tensor(shape={list(arr.shape)}, dtype={self.dtype}, value="
+        return f"{head}{' ' if arr.ndim == 0 else chr(10)}{body})"
 
     def __deepcopy__(self, memo):
         return Tensor._wrap(self._data.copy())
@@ -237,56 +306,47 @@ class Tensor:
     def flatten(self):
         return _ops.reshape(self, (-1,))
 
-    def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis=axis, keepdims=keepdims)
+    def sum(self, axis=None, dtype=None, keepdims=False, initial=None):
+        out = _ops.sum(self if dtype is None else _ops.cast(self, dtype), axis=axis, keepdims=keepdims)
+        return out if initial is None else out + initial
 
-    def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keep_dims=False, *, keepdims=None):
+        return _ops.mean(self, axis=axis, keepdims=_keep(keep_dims, keepdims))
 
-    def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False, *, keep_dims=None):
+        return _ops.max(self, axis=axis, keepdims=_keep(keepdims, keep_dims))
 
-    def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False, *, keep_dims=None):
+        return _ops.min(self, axis=axis, keepdims=_keep(keepdims, keep_dims))
 
-    def prod(self, axis=None, keepdims=False):
-        return _ops.prod(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis=None, keep_dims=False, *, keepdims=None):
+        return _ops.prod(self, axis=axis, keepdims=_keep(keep_dims, keepdims))
 
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return _ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def var(self, axis=None, ddof=0, keepdims=False, *, keep_dims=None):
+        return _ops.var(self, axis=axis, ddof=ddof, keepdims=_keep(keepdims, keep_dims))
 
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return _ops.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def std(self, axis=None, ddof=0, keepdims=False, *, keep_dims=None):
+        return _ops.std(self, axis=axis, ddof=ddof, keepdims=_keep(keepdims, keep_dims))
 
-    def argmax(self, axis=None):
-        return _ops.argmax(self, axis=axis)
+    def argmax(self, axis=None, keepdims=False):
+        out = _ops.argmax(self, axis=axis)
+        return _ops.expand_dims(out, axis) if keepdims and axis is not None else out
 
-    def argmin(self, axis=None):
-        return _ops.argmin(self, axis=axis)
+    def argmin(self, axis=None, keepdims=False):
+        out = _ops.argmin(self, axis=axis)
+        return _ops.expand_dims(out, axis) if keepdims and axis is not None else out
 
-    def exp(self):
-        return _ops.exp(self)
+    def add(self, other):
+        return _ops.add(self, other)
 
-    def log(self):
-        return _ops.log(self)
+    def sub(self, other):
+        return _ops.subtract(self, other)
 
-    def sqrt(self):
-        return _ops.sqrt(self)
+    def mul(self, other):
+        return _ops.multiply(self, other)
 
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def sigmoid(self):
-        return _ops.sigmoid(self)
-
-    def relu(self):
-        return _ops.relu(self)
-
-    def abs(self):
-        return _ops.abs(self)
-
-    def square(self):
-        return _ops.square(self)
+    def div(self, other):
+        return _ops.divide(self, other)
 
     def pow(self, exponent):
         return _ops.power(self, exponent)
@@ -302,6 +362,96 @@ class Tensor:
 
     def copy(self):
         return Tensor._wrap(np.array(self._concrete()))
+
+    def to(self, dtype):
+        return _ops.cast(self, dtype)
+
+    def float(self):
+        return _ops.cast(self, np.float32)
+
+    def half(self):
+        return _ops.cast(self, np.float16)
+
+    def double(self):
+        return _ops.cast(self, np.float64)
+
+    def int(self):
+        return _ops.cast(self, np.int32)
+
+    def long(self):
+        return _ops.cast(self, np.int64)
+
+
+def _keep(value: bool, alias: bool | None) -> bool:
+    """``keepdims``/``keep_dims``: MindSpore's methods use both spellings; either is taken."""
+    return bool(value if alias is None else alias)
+
+
+def _elementwise_method(name: str, op_name: str):
+    def method(self):
+        return getattr(_ops, op_name)(self)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``funcad.ops.{op_name}`` of this Tensor."
+    return method
+
+
+# Elementwise methods MindSpore's Tensor has, each the op of the same meaning
+_ELEMENTWISE_METHODS = {
+    "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sqrt": "sqrt", "rsqrt": "rsqrt", "square": "square",
+    "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "abs": "abs",
+    "absolute": "abs", "neg": "negative", "negative": "negative", "sign": "sign", "floor": "floor", "ceil": "ceil",
+    "round": "round", "erf": "erf", "isfinite": "isfinite", "isnan": "isnan", "isinf": "isinf", "logical_not": "logical_not",
+}
+for _name, _op in _ELEMENTWISE_METHODS.items():
+    setattr(Tensor, _name, _elementwise_method(_name, _op))
+
+
+class _LazyTensor(Tensor):
+    """A Tensor made from ``shape``, ``dtype`` and an initializer: the values are drawn when first read."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, input_data: Any = None, dtype: Any = None, shape: Any = None, init: Any = None):
+        if input_data is not None:
+            raise ValueError("Tensor: give either input_data or init, not both")
+        if shape is None:
+            raise ValueError("Tensor: init needs a shape")
+        from funcad.nn.initializer import Initializer, initializer
+
+        if isinstance(init, type) and issubclass(init, Initializer):
+            init = init()
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+        self._pending = (initializer, init, shape, np.float32 if dtype is None else dtype)
+
+    @property
+    def _data(self) -> np.ndarray:
+        pending = self._pending
+        if pending is not None:
+            make, init, shape, dtype = pending
+            Tensor._data.__set__(self, make(init, shape, dtype)._data)
+            self._pending = None
+        return Tensor._data.__get__(self)
+
+    @_data.setter
+    def _data(self, value) -> None:
+        Tensor._data.__set__(self, value)
+
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape if self._pending is None else self._pending[2]
+
+    @property
+    def dtype(self) -> DType:
+        return as_dtype(self._data.dtype if self._pending is None else self._pending[3])
+
+    @property
+    def has_init(self) -> bool:
+        return self._pending is not None
+
+    def init_data(self) -> Tensor:
+        self._data  # noqa: B018 - reading draws the values
+        return self
 
 
 class Parameter(Tensor):
