@@ -36,7 +36,7 @@ GradEdit = Callable[[dict], dict] | None
 
 def cast_cell(cell, dtype) -> None:
     """Cast every float Parameter of ``cell`` to ``dtype`` in place, keeping identities (names, optimizer references)."""
-    cell.to_float(dtype)
+    cell.set_dtype(dtype)
 
 
 def _as_funcad(array, dtype) -> Tensor:
