@@ -1,6 +1,6 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
-from funcad import common, context, nn, ops
+from funcad import amp, common, context, nn, ops, train
 from funcad.common import dtype
 from funcad.common.parameter import ParameterTuple
 from funcad.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
@@ -31,7 +31,7 @@ __all__ = [
     "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
     "save_checkpoint", "load_checkpoint", "load_param_into_net",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
-    "uint16", "uint32", "uint64", "complex64", "complex128", "dtype", "common", "ParameterTuple",
-    "context", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
+    "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
+    "common", "context", "amp", "train", "ParameterTuple", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
 ]
 __version__ = "0.1.0"
