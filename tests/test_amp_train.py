@@ -81,7 +81,7 @@ def test_loss_scalers_scale_unscale_and_adjust_as_mindspore():
     finites = [True, True, True, False, True, True, True, True, False, False]
     for compiled in (False, True):
         dynamic = DynamicLossScaler(scale_value=2**16, scale_factor=2, scale_window=3)
-        adjust = funcad.jit(lambda f: dynamic.adjust(f)) if compiled else dynamic.adjust
+        adjust = funcad.jit(dynamic.adjust) if compiled else dynamic.adjust
         seen = []
         for finite in finites:
             adjust(Tensor(np.array(finite)))

@@ -155,10 +155,10 @@ def test_optimizer_takes_a_rate_list_or_a_schedule_eagerly_and_compiled(learning
         p = funcad.Parameter(np.array([1.0, 2.0], np.float32), name="p")
         opt = nn.SGD([p], learning_rate=learning_rate)
         grad = Tensor(np.array([1.0, -1.0], np.float32))
-        update = funcad.jit(lambda g: opt((g,))) if compiled else (lambda g: opt((g,)))
+        update = funcad.jit(opt) if compiled else opt
         expected = np.array([1.0, 2.0], np.float32)
         for rate in rates:
-            update(grad)
+            update((grad,))
             expected = expected - np.float32(rate) * np.array([1.0, -1.0], np.float32)
         np.testing.assert_allclose(p.asnumpy(), expected, rtol=1e-6)
 

@@ -2,6 +2,7 @@
 
 from funcad.nn.cell import Cell, CellList, SequentialCell
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
+from funcad.nn.graph_cell import GraphCell
 from funcad.nn.initializer import initializer
 from funcad.nn.layer.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh, get_activation
 from funcad.nn.layer.basic import Dense, Dropout, Flatten, Identity
@@ -48,7 +49,7 @@ __all__ = [
     "ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "get_activation",
     "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss",
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay",
-    "SoftmaxCrossEntropyWithLogits", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
+    "SoftmaxCrossEntropyWithLogits", "GraphCell", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
     "Metric", "Accuracy", "Loss", "MAE", "MSE", "get_metric_fn",
     "LearningRateSchedule", "ExponentialDecayLR", "NaturalExpDecayLR", "InverseDecayLR", "CosineDecayLR",
     "PolynomialDecayLR", "WarmUpLR", "piecewise_constant_lr", "exponential_decay_lr", "natural_exp_decay_lr",
