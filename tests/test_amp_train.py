@@ -9,14 +9,7 @@ import torch
 import funcad
 from funcad import Tensor, nn, ops
 from funcad.amp import DynamicLossScaler, StaticLossScaler, all_finite, auto_mixed_precision
-from funcad.context import reset_context
 from funcad.train import Callback, LossMonitor, Model, TimeMonitor
-
-
-@pytest.fixture(autouse=True)
-def _pynative_after():
-    yield
-    reset_context()
 
 
 def _net(seed=0):

@@ -9,12 +9,6 @@ from funcad import Parameter, ParameterTuple, Tensor, nn, ops
 from funcad.context import reset_context
 
 
-@pytest.fixture(autouse=True)
-def _pynative_after():
-    yield
-    reset_context()
-
-
 class Net(nn.Cell):
     def __init__(self):
         super().__init__()
@@ -134,9 +128,9 @@ def test_parameter_tuple_checks_items_and_clones():
     same = params.clone("copy")
     np.testing.assert_array_equal(same[0].asnumpy(), [1.0, 2.0])
     assert same[0] is not w
-    with pytest.raises(TypeError, match="item 1 is a Tensor, not a Parameter"):
+    with pytest.raises(TypeError, match=r"ParameterTuple: params\[1\] is a Tensor, not a Parameter"):
         ParameterTuple([w, Tensor([1.0])])
-    with pytest.raises(ValueError, match="item 1 \\(w\\) appears more than once"):
+    with pytest.raises(ValueError, match=r"ParameterTuple: params\[1\] \(w\) appears more than once"):
         ParameterTuple([w, w])
 
 

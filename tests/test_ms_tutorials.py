@@ -12,14 +12,7 @@ import funcad
 import funcad as mindspore
 import funcad as ms
 from funcad import Parameter, Tensor, nn, ops
-from funcad.context import reset_context
 from funcad.jit.tracing import ConcretizationError
-
-
-@pytest.fixture(autouse=True)
-def _pynative_after():
-    yield
-    reset_context()
 
 
 class ArrayDataset:

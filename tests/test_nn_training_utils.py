@@ -9,13 +9,6 @@ import torch
 
 import funcad
 from funcad import Tensor, nn
-from funcad.context import reset_context
-
-
-@pytest.fixture(autouse=True)
-def _pynative_after():
-    yield
-    reset_context()
 
 
 def _pair(seed=0):

@@ -9,19 +9,24 @@ import numpy as np
 from funcad.core.tensor import Parameter
 
 
+def distinct_parameters(owner: str, items: Iterable) -> tuple[Parameter, ...]:
+    """``items`` as a tuple, checked to hold only Parameters, each once; errors name ``owner`` and the position."""
+    params = tuple(items)
+    seen = set()
+    for i, p in enumerate(params):
+        if not isinstance(p, Parameter):
+            raise TypeError(f"{owner}: params[{i}] is a {type(p).__name__}, not a Parameter")
+        if id(p) in seen:
+            raise ValueError(f"{owner}: params[{i}] ({p.name}) appears more than once")
+        seen.add(id(p))
+    return params
+
+
 class ParameterTuple(tuple):
     """A tuple whose items are all Parameters, each at most once."""
 
     def __new__(cls, iterable: Iterable[Parameter]):
-        items = tuple(iterable)
-        seen = set()
-        for i, p in enumerate(items):
-            if not isinstance(p, Parameter):
-                raise TypeError(f"ParameterTuple: item {i} is a {type(p).__name__}, not a Parameter")
-            if id(p) in seen:
-                raise ValueError(f"ParameterTuple: item {i} ({p.name}) appears more than once")
-            seen.add(id(p))
-        return super().__new__(cls, items)
+        return super().__new__(cls, distinct_parameters("ParameterTuple", iterable))
 
     def clone(self, prefix: str, init="same") -> ParameterTuple:
         """New Parameters named ``prefix.<name>``: copies of the values (``init='same'``) or filled by ``init``

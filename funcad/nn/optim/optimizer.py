@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from funcad import ops
+from funcad.common.parameter import distinct_parameters
 from funcad.core.tensor import Parameter, Tensor
 
 _ONE_STEP = Tensor(np.array(1, dtype=np.int32))  # what global_step grows by: a Tensor of its dtype takes the direct path
@@ -43,16 +44,9 @@ class Optimizer(ABC):
         owner = type(self).__name__
         if isinstance(parameters, (Parameter, Tensor)) or not isinstance(parameters, Iterable):
             raise TypeError(f"{owner}: params must be a list or tuple of Parameters, got {type(parameters).__name__}")
-        params = list(parameters)
+        params = distinct_parameters(owner, parameters)
         if not params:
             raise ValueError(f"{owner}: params is empty")
-        seen = set()
-        for i, p in enumerate(params):
-            if not isinstance(p, Parameter):
-                raise TypeError(f"{owner}: params[{i}] is a {type(p).__name__}, not a Parameter")
-            if id(p) in seen:
-                raise ValueError(f"{owner}: params[{i}] ({p.name}) appears more than once")
-            seen.add(id(p))
         if isinstance(learning_rate, Tensor) and learning_rate.ndim == 0:
             learning_rate = float(learning_rate)
         elif isinstance(learning_rate, (list, tuple)) or (isinstance(learning_rate, Tensor) and learning_rate.ndim == 1):
