@@ -53,7 +53,7 @@ class DType:
         return as_dtype, (self.dtype.str,)
 
 
-_BY_NUMPY: dict = {}
+DTYPES_BY_NUMPY: dict = {}
 
 
 def as_dtype(dtype) -> DType:
@@ -61,9 +61,9 @@ def as_dtype(dtype) -> DType:
     if isinstance(dtype, DType):
         return dtype
     np_dtype = np.dtype(dtype)
-    found = _BY_NUMPY.get(np_dtype)
+    found = DTYPES_BY_NUMPY.get(np_dtype)
     if found is None:
-        found = _BY_NUMPY[np_dtype] = DType(np_dtype)
+        found = DTYPES_BY_NUMPY[np_dtype] = DType(np_dtype)
     return found
 
 

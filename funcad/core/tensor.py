@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from funcad.core.dtypes import DType, as_dtype, default_array
+from funcad.core.dtypes import DTYPES_BY_NUMPY, DType, as_dtype, default_array
 
 _ops: Any = None
 
@@ -78,7 +78,8 @@ class Tensor:
 
     @property
     def dtype(self) -> DType:
-        return as_dtype(self._data.dtype)
+        dtype = self._data.dtype
+        return DTYPES_BY_NUMPY.get(dtype) or as_dtype(dtype)
 
     @property
     def ndim(self) -> int:
