@@ -25,7 +25,7 @@ RECORDED_KEYS = (
     "runtime_num_threads", "inter_op_parallel_num", "memory_optimize_level", "op_timeout", "deterministic",
     "check_bprop", "print_file_path", "env_config_path", "precompile_only", "reserve_class_name_in_scope",
     "ascend_config", "gpu_config", "disable_format_transform", "grad_for_scalar", "enable_dump", "save_dump_path",
-    "auto_tune_mode", "debug_level", "aoe_tune_mode", "aoe_config", "recompute",
+    "auto_tune_mode", "debug_level", "aoe_tune_mode", "aoe_config",
 )
 _DEVICE_TARGETS = ("CPU", "GPU", "Ascend")
 

@@ -23,8 +23,10 @@ import zipfile
 
 import numpy as np
 
+from funcad.core.dtypes import DType
 from funcad.core.primitive import Primitive
 from funcad.core.tensor import Tensor
+from funcad.jit.ir import Const, Var
 from funcad.nn.cell import Cell
 from funcad.nn.graph_cell import Graph, GraphCell, GraphNode
 
@@ -79,7 +81,7 @@ class _Encoder:
             return {"slice": [self.value(v.start, where), self.value(v.stop, where), self.value(v.step, where)]}
         if v is Ellipsis:
             return {"ellipsis": True}
-        if isinstance(v, np.dtype) or (isinstance(v, type) and issubclass(v, np.generic)) or type(v).__name__ == "DType":
+        if isinstance(v, (np.dtype, DType)) or (isinstance(v, type) and issubclass(v, np.generic)):
             return {"dtype": np.dtype(v).str}
         if isinstance(v, (np.ndarray, np.generic, Tensor)):
             key = f"const{len(self.arrays)}"
@@ -169,7 +171,9 @@ def export(net: Cell, *inputs, file_name: str, file_format: str = "FUNCAD") -> s
     enc = _Encoder()
 
     def atom(a, where):
-        return {"var": a.id} if hasattr(a, "id") else {"const": enc.value(a.value, where)}
+        if isinstance(a, Var):
+            return {"var": a.id}
+        return {"const": enc.value(a.value if isinstance(a, Const) else a, where)}
 
     nodes = []
     for node in graph.nodes:
@@ -178,8 +182,7 @@ def export(net: Cell, *inputs, file_name: str, file_format: str = "FUNCAD") -> s
         nodes.append({"op": node.prim.name, "args": [atom(a, where) for a in node.args],
                       "kwargs": {k: enc.value(v, where) for k, v in node.kwargs.items()}, "out": node.out.id})
     weights = {p.name: np.asarray(p._data) for p, _ in graph.params}
-    outputs = [atom(o, "an output") if hasattr(o, "id") or type(o).__name__ == "Const" else {"const": enc.value(o, "an output")}
-               for o in graph.outputs]
+    outputs = [atom(o, "an output") for o in graph.outputs]
     doc = {
         "format": FORMAT, "version": VERSION, "name": graph.name,
         "inputs": [{"var": v.id, "shape": list(v.shape), "dtype": v.dtype.name} for v in graph.inputs],

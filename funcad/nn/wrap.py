@@ -10,7 +10,7 @@ import numbers
 
 from funcad.core.transforms import value_and_grad
 from funcad.nn.cell import Cell
-from funcad.ops.shape import stop_gradient
+from funcad.ops.shape import cast, stop_gradient
 
 
 def _hold(owner: Cell, name: str, cell) -> None:
@@ -51,8 +51,6 @@ class WithEvalCell(Cell):
     def construct(self, data, label):
         outputs = self._network(data)
         if self.add_cast_fp32:
-            from funcad.ops.shape import cast
-
             outputs = cast(outputs, "float32")
         loss = self._loss_fn(outputs, label) if self._loss_fn is not None else None
         return loss, outputs, label
