@@ -133,3 +133,21 @@ def test_conversion_methods():
     assert (t.float().dtype, t.half().dtype, t.double().dtype, t.int().dtype, t.long().dtype) == (
         np.float32, np.float16, np.float64, np.int32, np.int64)
     np.testing.assert_array_equal(t.int().asnumpy(), [1, -2])
+
+
+def test_logical_reductions_and_shape_methods_match_numpy():
+    a = np.array([[1.0, 0.0, 2.0], [3.0, 4.0, 0.5]])
+    t = Tensor(a)
+    assert t.all().item() is False and t.any().item() is True
+    np.testing.assert_array_equal(t.all(axis=1).asnumpy(), a.all(axis=1))
+    np.testing.assert_array_equal(t.any(axis=0, keep_dims=True).asnumpy(), a.any(axis=0, keepdims=True))
+    np.testing.assert_array_equal(t.flatten().asnumpy(), a.reshape(-1))
+    np.testing.assert_array_equal(Tensor(np.zeros((2, 3, 4))).flatten(start_dim=1).shape, (2, 12))
+    np.testing.assert_array_equal(t.cumsum(axis=1).asnumpy(), a.cumsum(axis=1))
+    np.testing.assert_array_equal(t.tile((2, 1)).asnumpy(), np.tile(a, (2, 1)))
+    np.testing.assert_array_equal(t.repeat(2, axis=0).asnumpy(), np.repeat(a, 2, axis=0))
+    np.testing.assert_array_equal(Tensor(a[0]).broadcast_to((2, 3)).asnumpy(), np.broadcast_to(a[0], (2, 3)))
+    g = funcad.grad(lambda x: x.cumsum(axis=1).sum())(t)
+    np.testing.assert_array_equal(g.asnumpy(), [[3.0, 2.0, 1.0], [3.0, 2.0, 1.0]])  # element j feeds 3 - j partial sums
+    with pytest.raises(ValueError, match="only order='C' is supported, got 'F'"):
+        t.flatten("F")

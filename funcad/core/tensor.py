@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from funcad.core import tensor_methods
 from funcad.core.dtypes import DTYPES_BY_NUMPY, DType, as_dtype, default_array
 
 _ops: Any = None
@@ -22,9 +23,10 @@ param_write_hook = None
 def bind_ops(module) -> None:
     global _ops
     _ops = module
+    tensor_methods.bind_ops(module)
 
 
-class Tensor:
+class Tensor(tensor_methods.TensorMethods):
     """An immutable numpy-backed array value; every op accepts and returns Tensors."""
 
     __slots__ = ("_data",)
@@ -306,50 +308,11 @@ class Tensor:
 
     unsqueeze = expand_dims  # MindSpore's and torch's name
 
-    def flatten(self):
-        return _ops.reshape(self, (-1,))
-
-    def sum(self, axis=None, dtype=None, keepdims=False, initial=None):
-        out = _ops.sum(self if dtype is None else _ops.cast(self, dtype), axis=axis, keepdims=keepdims)
-        return out if initial is None else out + initial
-
-    def mean(self, axis=None, keep_dims=False, *, keepdims=None):
-        return _ops.mean(self, axis=axis, keepdims=_keep(keep_dims, keepdims))
-
-    def max(self, axis=None, keepdims=False, *, keep_dims=None):
-        return _ops.max(self, axis=axis, keepdims=_keep(keepdims, keep_dims))
-
-    def min(self, axis=None, keepdims=False, *, keep_dims=None):
-        return _ops.min(self, axis=axis, keepdims=_keep(keepdims, keep_dims))
-
-    def prod(self, axis=None, keep_dims=False, *, keepdims=None):
-        return _ops.prod(self, axis=axis, keepdims=_keep(keep_dims, keepdims))
-
-    def var(self, axis=None, ddof=0, keepdims=False, *, keep_dims=None):
-        return _ops.var(self, axis=axis, ddof=ddof, keepdims=_keep(keepdims, keep_dims))
-
-    def std(self, axis=None, ddof=0, keepdims=False, *, keep_dims=None):
-        return _ops.std(self, axis=axis, ddof=ddof, keepdims=_keep(keepdims, keep_dims))
-
-    def argmax(self, axis=None, keepdims=False):
-        out = _ops.argmax(self, axis=axis)
-        return _ops.expand_dims(out, axis) if keepdims and axis is not None else out
-
-    def argmin(self, axis=None, keepdims=False):
-        out = _ops.argmin(self, axis=axis)
-        return _ops.expand_dims(out, axis) if keepdims and axis is not None else out
-
-    def add(self, other):
-        return _ops.add(self, other)
-
-    def sub(self, other):
-        return _ops.subtract(self, other)
-
-    def mul(self, other):
-        return _ops.multiply(self, other)
-
-    def div(self, other):
-        return _ops.divide(self, other)
+    def flatten(self, order: str = "C", *, start_dim: int = 0, end_dim: int = -1):
+        """Axes start_dim..end_dim merged into one (MindSpore's Tensor.flatten: all of them by default)."""
+        if order != "C":
+            raise ValueError(f"Tensor.flatten: only order='C' is supported, got {order!r}")
+        return _ops.flatten(self, start_dim, end_dim)
 
     def pow(self, exponent):
         return _ops.power(self, exponent)
@@ -365,49 +328,6 @@ class Tensor:
 
     def copy(self):
         return Tensor._wrap(np.array(self._concrete()))
-
-    def to(self, dtype):
-        return _ops.cast(self, dtype)
-
-    def float(self):
-        return _ops.cast(self, np.float32)
-
-    def half(self):
-        return _ops.cast(self, np.float16)
-
-    def double(self):
-        return _ops.cast(self, np.float64)
-
-    def int(self):
-        return _ops.cast(self, np.int32)
-
-    def long(self):
-        return _ops.cast(self, np.int64)
-
-
-def _keep(value: bool, alias: bool | None) -> bool:
-    """``keepdims``/``keep_dims``: MindSpore's methods use both spellings; either is taken."""
-    return bool(value if alias is None else alias)
-
-
-def _elementwise_method(name: str, op_name: str):
-    def method(self):
-        return getattr(_ops, op_name)(self)
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``funcad.ops.{op_name}`` of this Tensor."
-    return method
-
-
-# Elementwise methods MindSpore's Tensor has, each the op of the same meaning
-_ELEMENTWISE_METHODS = {
-    "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sqrt": "sqrt", "rsqrt": "rsqrt", "square": "square",
-    "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "abs": "abs",
-    "absolute": "abs", "neg": "negative", "negative": "negative", "sign": "sign", "floor": "floor", "ceil": "ceil",
-    "round": "round", "erf": "erf", "isfinite": "isfinite", "isnan": "isnan", "isinf": "isinf", "logical_not": "logical_not",
-}
-for _name, _op in _ELEMENTWISE_METHODS.items():
-    setattr(Tensor, _name, _elementwise_method(_name, _op))
 
 
 class Parameter(Tensor):
