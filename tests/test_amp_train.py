@@ -198,10 +198,88 @@ def test_model_errors_name_what_is_missing():
         Model(net, nn.CrossEntropyLoss()).eval(_batches())
     with pytest.raises(TypeError, match="batch 0 must be a non-empty tuple of arrays"):
         Model(net, nn.CrossEntropyLoss(), nn.SGD(net.trainable_params(), 0.1)).train(1, [np.zeros(3)])
-    with pytest.raises(TypeError, match="unsupported argument\\(s\\) loss_scale_manager"):
-        Model(net, nn.CrossEntropyLoss(), loss_scale_manager=object())
+    with pytest.raises(TypeError, match="unsupported argument\\(s\\) boost_config"):
+        Model(net, nn.CrossEntropyLoss(), boost_config={})
     with pytest.raises(ValueError, match="initial_epoch \\(2\\) must be below epoch \\(2\\)"):
         Model(net, nn.CrossEntropyLoss(), nn.SGD(net.trainable_params(), 0.1)).train(2, _batches(), initial_epoch=2)
     with pytest.raises(ValueError, match="LossMonitor: epoch 1 step 1: loss is nan"), np.errstate(invalid="ignore"):
         Model(net, lambda out, y: ops.log(out * 0.0 - 1.0).sum(), nn.SGD(net.trainable_params(), 0.1)).train(
             1, _batches(), callbacks=[LossMonitor()])
+
+
+def _mlp_step_inputs(seed=6):
+    funcad.set_seed(seed)
+    net = nn.SequentialCell(nn.Dense(6, 5), nn.ReLU(), nn.Dense(5, 3))
+    x, y = _batches(seed, 1)[0]
+    return net, Tensor(x), Tensor(y)
+
+
+def _state(optimizer):
+    return [p.asnumpy().copy() for p in (*optimizer.parameters, *optimizer.moment1, *optimizer.moment2, optimizer.global_step)]
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_loss_scaled_step_with_a_power_of_two_scale_equals_the_plain_step_bitwise(compiled):
+    net, x, y = _mlp_step_inputs()
+    twin = __import__("copy").deepcopy(net)
+    opt, twin_opt = nn.Adam(net.trainable_params(), 1e-2), nn.Adam(twin.trainable_params(), 1e-2)
+    scaled = nn.TrainOneStepWithLossScaleCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), opt, scale_sense=1024.0)
+    plain = nn.TrainOneStepCell(nn.WithLossCell(twin, nn.CrossEntropyLoss()), twin_opt)
+    if compiled:
+        scaled, plain = funcad.jit(scaled), funcad.jit(plain)
+    for _ in range(3):
+        loss, overflow, scale = scaled(x, y)
+        expected = plain(x, y)
+        assert loss.item() == expected.item() and overflow.item() is False and scale.item() == 1024.0
+    for a, b in zip(_state(opt), _state(twin_opt)):
+        np.testing.assert_array_equal(a, b)  # scaling by 2**10 and back is exact
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_an_overflowing_step_changes_no_parameter_or_optimizer_state_and_halves_a_dynamic_scale(compiled):
+    net, x, y = _mlp_step_inputs(7)
+    opt = nn.Adam(net.trainable_params(), 1e-2)
+    scaler = nn.DynamicLossScaleUpdateCell(loss_scale_value=2.0**100, scale_factor=2, scale_window=2)
+    step = nn.TrainOneStepWithLossScaleCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), opt, scale_sense=scaler)
+    run = funcad.jit(step) if compiled else step
+    before = _state(opt)
+    with np.errstate(all="ignore"):
+        loss, overflow, scale = run(x * 1e20, y)  # gradients of about 2**100 * 1e20 overflow float32
+    assert overflow.item() is True and scale.item() == 2.0**100 and np.isfinite(loss.item())
+    for a, b in zip(_state(opt), before):
+        np.testing.assert_array_equal(a, b)
+    assert scaler.get_loss_scale().item() == 2.0**99
+    scaler.scale_value.set_data(np.float32(2.0**10))
+    with np.errstate(all="ignore"):
+        run(x, y)
+    assert opt.global_step.item() == 1 and not np.array_equal(_state(opt)[0], before[0])  # a finite step updates
+
+
+def test_without_drop_overflow_update_an_overflowing_step_still_updates():
+    net, x, y = _mlp_step_inputs(8)
+    opt = nn.SGD(net.trainable_params(), 1e-2)
+    manager = funcad.amp.FixedLossScaleManager(2.0**100, drop_overflow_update=False)
+    step = funcad.amp.build_train_network(net, opt, nn.CrossEntropyLoss(), level="O0", loss_scale_manager=manager)
+    with np.errstate(all="ignore"):
+        _, overflow, _ = step(x * 1e20, y)
+    assert overflow.item() is True and not np.all(np.isfinite(net[0].weight.asnumpy()))
+
+
+def test_build_train_network_and_model_with_a_loss_scale_manager_train_as_without_scaling():
+    data = _batches(9, 3)
+    results = []
+    for manager in (None, funcad.amp.FixedLossScaleManager(), funcad.amp.DynamicLossScaleManager(2.0**12, 2, 2)):
+        funcad.set_seed(9)
+        net = nn.SequentialCell(nn.Dense(6, 5), nn.ReLU(), nn.Dense(5, 3))
+        Model(net, nn.CrossEntropyLoss(), nn.SGD(net.trainable_params(), 0.1), loss_scale_manager=manager).train(2, data)
+        results.append([p.asnumpy() for p in net.trainable_params()])
+    for scaled in results[1:]:
+        for a, b in zip(scaled, results[0]):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)  # scales of 2**k round only where float32 does
+    funcad.set_seed(9)
+    net = nn.SequentialCell(nn.Dense(6, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Dense(5, 3))
+    step = funcad.amp.build_train_network(net, nn.SGD(net.trainable_params(), 0.1), nn.CrossEntropyLoss(), level="O2")
+    assert isinstance(step, nn.TrainOneStepWithLossScaleCell) and step.scale_sense.item() == 2.0**24
+    assert net._compute_dtype == np.float16 and net[1]._compute_dtype == np.float32  # BatchNorm stays float32
+    with pytest.raises(TypeError, match="loss_scale_manager must be a FixedLossScaleManager or DynamicLossScaleManager"):
+        Model(net, nn.CrossEntropyLoss(), nn.SGD(net.trainable_params(), 0.1), loss_scale_manager=object())

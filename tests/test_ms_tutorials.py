@@ -524,3 +524,41 @@ def test_mixed_precision_tutorial_loss_scaling_loop(capsys):
         ref_losses.append(float(loss.asnumpy()))
     np.testing.assert_allclose(losses, ref_losses, rtol=2e-3)
     assert loss_scaler.scale_value.item() == 2**16  # every step was finite; the window was not reached
+
+
+def test_mixed_precision_tutorial_build_train_network_and_model():
+    from funcad.amp import FixedLossScaleManager, build_train_network
+    from funcad.train import LossMonitor, Model
+
+    train_dataset = ArrayDataset(3, 16, seed=6)
+    ms.set_seed(8)
+    model = Network()
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = nn.SGD(model.trainable_params(), 1e-2)
+    loss_scale_manager = FixedLossScaleManager()
+    model = build_train_network(model, optimizer, loss_fn, level="O2", loss_scale_manager=loss_scale_manager)
+    loss, overflow, scale = model(*next(train_dataset.create_tuple_iterator()))
+    assert overflow.item() is False and scale.item() == 128.0 and np.isfinite(loss.item())
+
+    def trained(amp):
+        ms.set_seed(9)
+        model = Network()
+        loss_fn = nn.CrossEntropyLoss()
+        optimizer = nn.SGD(model.trainable_params(), 1e-2)
+        if amp:
+            loss_scale_manager = FixedLossScaleManager()
+            trainer = Model(model, loss_fn=loss_fn, optimizer=optimizer, metrics={'accuracy'}, amp_level="O2",
+                            loss_scale_manager=loss_scale_manager)
+        else:
+            trainer = Model(model, loss_fn=loss_fn, optimizer=optimizer, metrics={'accuracy'})
+        loss_callback = LossMonitor(100)
+        trainer.train(10, train_dataset, callbacks=[loss_callback])
+        return model, trainer
+
+    model, trainer = trained(True)
+    reference, _ = trained(False)
+    assert all(p.dtype == np.float32 for p in model.trainable_params())
+    for p, q in zip(model.trainable_params(), reference.trainable_params()):
+        np.testing.assert_allclose(p.asnumpy(), q.asnumpy(), rtol=0, atol=2e-3)  # float16 compute, float32 updates
+    right = sum(int(np.sum(numpy_network(model, x).argmax(1) == y)) for x, y in train_dataset.batches)
+    assert abs(trainer.eval(train_dataset)["accuracy"] - right / 48) <= 1 / 48  # float16 may flip a near tie

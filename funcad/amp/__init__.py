@@ -6,8 +6,15 @@ float32. Loss scalers multiply the loss before differentiation and divide the gr
 tells whether a step's gradients overflowed.
 """
 
-from funcad.amp.loss_scale import DynamicLossScaler, LossScaler, StaticLossScaler, all_finite
-from funcad.amp.precision import AMP_BLACK_LIST, AMP_WHITE_LIST, auto_mixed_precision
+from funcad.amp.loss_scale import (
+    DynamicLossScaleManager,
+    DynamicLossScaler,
+    FixedLossScaleManager,
+    LossScaler,
+    StaticLossScaler,
+    all_finite,
+)
+from funcad.amp.precision import AMP_BLACK_LIST, AMP_WHITE_LIST, auto_mixed_precision, build_train_network
 
-__all__ = ["auto_mixed_precision", "AMP_WHITE_LIST", "AMP_BLACK_LIST", "LossScaler", "StaticLossScaler",
-           "DynamicLossScaler", "all_finite"]
+__all__ = ["auto_mixed_precision", "build_train_network", "AMP_WHITE_LIST", "AMP_BLACK_LIST", "LossScaler",
+           "StaticLossScaler", "DynamicLossScaler", "all_finite", "FixedLossScaleManager", "DynamicLossScaleManager"]

@@ -81,3 +81,60 @@ class DynamicLossScaler(LossScaler):
         ops.assign(self.counter, ops.where(finite, ops.remainder(self.counter + 1, self.scale_window), 0))
         return True
 
+
+
+class FixedLossScaleUpdateCell(StaticLossScaler):
+    """MindSpore's ``nn.FixedLossScaleUpdateCell``: a fixed scale for ``nn.TrainOneStepWithLossScaleCell``."""
+
+    def __init__(self, loss_scale_value):
+        super().__init__(loss_scale_value)
+
+    def get_loss_scale(self) -> Parameter:
+        return self.scale_value
+
+
+class DynamicLossScaleUpdateCell(DynamicLossScaler):
+    """MindSpore's ``nn.DynamicLossScaleUpdateCell``: a dynamic scale for ``nn.TrainOneStepWithLossScaleCell``."""
+
+    def __init__(self, loss_scale_value, scale_factor, scale_window):
+        super().__init__(loss_scale_value, scale_factor, scale_window)
+
+    def get_loss_scale(self) -> Parameter:
+        return self.scale_value
+
+
+class FixedLossScaleManager:
+    """A constant loss scale for ``funcad.train.Model`` and ``amp.build_train_network``. With
+    ``drop_overflow_update`` a step whose gradients are not all finite changes nothing; without, it updates anyway."""
+
+    def __init__(self, loss_scale: float = 128.0, drop_overflow_update: bool = True):
+        self.loss_scale = _positive("FixedLossScaleManager", "loss_scale", loss_scale)
+        self.drop_overflow_update = bool(drop_overflow_update)
+
+    def get_loss_scale(self) -> float:
+        return self.loss_scale
+
+    def get_drop_overflow_update(self) -> bool:
+        return self.drop_overflow_update
+
+    def get_update_cell(self) -> LossScaler:
+        return FixedLossScaleUpdateCell(self.loss_scale)
+
+
+class DynamicLossScaleManager:
+    """A scale that adapts as ``DynamicLossScaler``'s does, for ``funcad.train.Model`` and ``amp.build_train_network``;
+    overflowing steps change nothing."""
+
+    def __init__(self, init_loss_scale: float = 2.0**24, scale_factor: float = 2, scale_window: int = 2000):
+        self.loss_scale = _positive("DynamicLossScaleManager", "init_loss_scale", init_loss_scale)
+        self.scale_factor, self.scale_window = scale_factor, scale_window
+        DynamicLossScaler(init_loss_scale, scale_factor, scale_window)  # checks the arguments now, by name
+
+    def get_loss_scale(self) -> float:
+        return self.loss_scale
+
+    def get_drop_overflow_update(self) -> bool:
+        return True
+
+    def get_update_cell(self) -> LossScaler:
+        return DynamicLossScaleUpdateCell(self.loss_scale, self.scale_factor, self.scale_window)

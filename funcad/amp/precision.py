@@ -52,3 +52,36 @@ def auto_mixed_precision(network: Cell, amp_level: str = "O0", dtype=np.float16)
                     cell.to_float(np.float32)
     object.__setattr__(network, "_output_dtype", np.dtype(np.float32))
     return network
+
+
+def build_train_network(network: Cell, optimizer, loss_fn=None, level: str = "O0", boost_level: str = "O0",
+                        loss_scale_manager=None, **kwargs) -> Cell:
+    """A training-step Cell as MindSpore's ``amp.build_train_network`` builds it: ``network`` set to ``level`` by
+    ``auto_mixed_precision``, wrapped with ``loss_fn`` (``nn.WithLossCell``) when given, and stepped by
+    ``nn.TrainOneStepWithLossScaleCell`` under ``loss_scale_manager`` (level O2 defaults to a
+    ``DynamicLossScaleManager``, as in MindSpore) or ``nn.TrainOneStepCell`` without one."""
+    from funcad.amp.loss_scale import DynamicLossScaleManager
+    from funcad.nn.wrap import TrainOneStepCell, WithLossCell
+
+    unknown = set(kwargs) - {"keep_batchnorm_fp32", "cast_model_type"}
+    if unknown:
+        raise TypeError(f"build_train_network: unknown argument(s) {', '.join(sorted(unknown))}")
+    net = auto_mixed_precision(network, level)
+    if loss_fn is not None:
+        net = WithLossCell(net, loss_fn)
+    if loss_scale_manager is None and level == "O2":
+        loss_scale_manager = DynamicLossScaleManager()
+    if loss_scale_manager is None:
+        return TrainOneStepCell(net, optimizer)
+    return loss_scaled_step(net, optimizer, loss_scale_manager)
+
+
+def loss_scaled_step(network: Cell, optimizer, loss_scale_manager) -> Cell:
+    """``nn.TrainOneStepWithLossScaleCell`` set up by a loss scale manager (Fixed- or DynamicLossScaleManager)."""
+    from funcad.nn.wrap import TrainOneStepWithLossScaleCell
+
+    if not hasattr(loss_scale_manager, "get_update_cell"):
+        raise TypeError(f"loss_scale_manager must be a FixedLossScaleManager or DynamicLossScaleManager, "
+                        f"got {type(loss_scale_manager).__name__}")
+    return TrainOneStepWithLossScaleCell(network, optimizer, loss_scale_manager.get_update_cell(),
+                                         drop_overflow_update=loss_scale_manager.get_drop_overflow_update())

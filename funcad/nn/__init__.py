@@ -1,5 +1,6 @@
 """funcad.nn: Cells, layers, losses, initialisers and optimizers with MindSpore 2.x's names."""
 
+from funcad.amp.loss_scale import DynamicLossScaleUpdateCell, FixedLossScaleUpdateCell
 from funcad.nn.cell import Cell, CellList, SequentialCell
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
 from funcad.nn.graph_cell import GraphCell
@@ -39,7 +40,7 @@ from funcad.nn.lr import (
 )
 from funcad.nn.metrics import MAE, MSE, Accuracy, Loss, Metric, get_metric_fn
 from funcad.nn.optim import SGD, Adam, AdamWeightDecay, Momentum, Optimizer
-from funcad.nn.wrap import TrainOneStepCell, WithEvalCell, WithLossCell
+from funcad.nn.wrap import TrainOneStepCell, TrainOneStepWithLossScaleCell, WithEvalCell, WithLossCell
 
 __all__ = [
     "Cell", "CellList", "SequentialCell",
@@ -50,6 +51,7 @@ __all__ = [
     "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss",
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay",
     "SoftmaxCrossEntropyWithLogits", "GraphCell", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
+    "TrainOneStepWithLossScaleCell", "DynamicLossScaleUpdateCell", "FixedLossScaleUpdateCell",
     "Metric", "Accuracy", "Loss", "MAE", "MSE", "get_metric_fn",
     "LearningRateSchedule", "ExponentialDecayLR", "NaturalExpDecayLR", "InverseDecayLR", "CosineDecayLR",
     "PolynomialDecayLR", "WarmUpLR", "piecewise_constant_lr", "exponential_decay_lr", "natural_exp_decay_lr",

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import numbers
 
+from funcad.core.tensor import Parameter, Tensor
+from funcad.core.trace import Tracer
 from funcad.core.transforms import value_and_grad
 from funcad.nn.cell import Cell
+from funcad.ops.math import logical_not, where
 from funcad.ops.shape import cast, stop_gradient
+from funcad.ops.state import assign
 
 
 def _hold(owner: Cell, name: str, cell) -> None:
@@ -87,3 +91,69 @@ class TrainOneStepCell(Cell):
             loss = loss[1]
         self.optimizer(grads)
         return (loss, grads) if self.return_grad else loss
+
+
+def _state_parameters(optimizer) -> list:
+    """Every Parameter an optimizer update writes: the parameters, then its state (moments, global step, ...)."""
+    found, seen = [], set()
+    for value in (optimizer.parameters, *vars(optimizer).values()):
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(item, Parameter) and id(item) not in seen:
+                seen.add(id(item))
+                found.append(item)
+    return found
+
+
+class TrainOneStepWithLossScaleCell(TrainOneStepCell):
+    """A training step with loss scaling: the loss is multiplied by the scale before differentiation, the gradients
+    divided by it after; a step whose gradients are not all finite leaves the parameters and the optimizer's state
+    as they were (with ``drop_overflow_update``, the default). ``scale_sense`` is a number (a fixed scale) or a loss
+    scaler (``nn.DynamicLossScaleUpdateCell``, ``funcad.amp.DynamicLossScaler``, ...), whose ``adjust`` is called with
+    the step's finiteness. Returns ``(loss, overflow, scale)`` as MindSpore does.
+
+    Eagerly an overflowing step skips the optimizer; under ``funcad.jit`` or in GRAPH_MODE the update is computed and
+    each written Parameter then keeps its old value where the step overflowed (``ops.where``), with the same result.
+    """
+
+    def __init__(self, network: Cell, optimizer, scale_sense, drop_overflow_update: bool = True):
+        from funcad.amp.loss_scale import LossScaler, StaticLossScaler
+
+        if isinstance(scale_sense, Tensor):
+            scale_sense = float(scale_sense)
+        if isinstance(scale_sense, numbers.Real) and not isinstance(scale_sense, bool):
+            scale_sense = StaticLossScaler(scale_sense)
+        if not isinstance(scale_sense, LossScaler):
+            raise TypeError(f"TrainOneStepWithLossScaleCell: scale_sense must be a number or a loss scaler, got {type(scale_sense).__name__}")
+        super().__init__(network, optimizer)
+        object.__setattr__(self, "scaler", scale_sense)
+        self.drop_overflow_update = bool(drop_overflow_update)
+        self.grad_fn = value_and_grad(self._loss_scaled, None, self.weights, has_aux=True)
+
+    @property
+    def scale_sense(self):
+        return self.scaler.scale_value
+
+    def _loss_scaled(self, *inputs):
+        loss = self.network(*inputs)
+        return self.scaler.scale(loss), stop_gradient(loss)
+
+    def construct(self, *inputs):
+        from funcad.amp.loss_scale import all_finite
+
+        (_, loss), grads = self.grad_fn(*inputs)
+        scale = stop_gradient(self.scaler.scale_value)  # the scale of this step, before adjust changes it
+        grads = self.scaler.unscale(grads)
+        finite = all_finite(grads)
+        if not self.drop_overflow_update:
+            self.optimizer(grads)
+        elif not isinstance(finite, Tracer):
+            if finite.item():
+                self.optimizer(grads)
+        else:
+            written = _state_parameters(self.optimizer)
+            before = [stop_gradient(p) for p in written]
+            self.optimizer(grads)
+            for p, old in zip(written, before):
+                assign(p, where(finite, p, old))
+        self.scaler.adjust(finite)
+        return loss, logical_not(finite), scale

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from funcad.amp.precision import auto_mixed_precision
+from funcad.amp.precision import auto_mixed_precision, loss_scaled_step
 from funcad.core.tensor import Tensor
 from funcad.nn.cell import Cell
 from funcad.nn.metrics import Loss, Metric, get_metric_fn
@@ -72,22 +72,28 @@ class Model:
     on each batch ``(data, label)``; with an optimizer and no loss_fn, ``network`` must return its loss itself. In
     GRAPH_MODE each training step compiles into one program. ``metrics`` (a dict of Metrics or a set of names such as
     ``{'accuracy'}``) are computed by ``eval`` on ``(outputs, label)`` (``Loss`` on the loss).
-    ``amp_level`` applies ``funcad.amp.auto_mixed_precision`` to ``network``.
+    ``amp_level`` applies ``funcad.amp.auto_mixed_precision`` to ``network``; with ``loss_scale_manager``
+    (``funcad.amp.FixedLossScaleManager`` or ``DynamicLossScaleManager``) each step is
+    ``nn.TrainOneStepWithLossScaleCell``'s and returns ``(loss, overflow, scale)``.
     """
 
     def __init__(self, network: Cell, loss_fn=None, optimizer=None, metrics=None, eval_network: Cell | None = None,
-                 eval_indexes=None, amp_level: str = "O0", boost_level: str = "O0", **kwargs):
+                 eval_indexes=None, amp_level: str = "O0", boost_level: str = "O0", loss_scale_manager=None, **kwargs):
         if not isinstance(network, Cell):
             raise TypeError(f"Model: network must be a Cell, got {type(network).__name__}")
-        if kwargs:
-            raise TypeError(f"Model: unsupported argument(s) {', '.join(sorted(kwargs))} (loss scale managers are not "
-                            "implemented; scale the loss with funcad.amp's loss scalers in your own step)")
+        unknown = set(kwargs) - {"keep_batchnorm_fp32"}
+        if unknown:
+            raise TypeError(f"Model: unsupported argument(s) {', '.join(sorted(unknown))}")
         self._network = auto_mixed_precision(network, amp_level)
         self._loss_fn, self._optimizer = loss_fn, optimizer
         self._metrics = _metrics(metrics)
         self.eval_indexes = eval_indexes
         if optimizer is not None:
-            self._train_network = TrainOneStepCell(WithLossCell(network, loss_fn) if loss_fn is not None else network, optimizer)
+            stepped = WithLossCell(network, loss_fn) if loss_fn is not None else network
+            if loss_scale_manager is not None:
+                self._train_network = loss_scaled_step(stepped, optimizer, loss_scale_manager)
+            else:
+                self._train_network = TrainOneStepCell(stepped, optimizer)
         else:
             self._train_network = None
         if eval_network is None and loss_fn is not None:
