@@ -3,6 +3,7 @@
 from funcad import amp, common, context, nn, ops, train
 from funcad.common import dtype
 from funcad.common.parameter import ParameterTuple
+from funcad.common.sparse import COOTensor, CSRTensor
 from funcad.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
 from funcad.core.dtypes import (
     bool_,
@@ -33,6 +34,6 @@ __all__ = [
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "export", "load",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
-    "common", "context", "amp", "train", "ParameterTuple", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
+    "common", "context", "amp", "train", "ParameterTuple", "COOTensor", "CSRTensor", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
 ]
 __version__ = "0.1.0"

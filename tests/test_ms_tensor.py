@@ -151,3 +151,27 @@ def test_logical_reductions_and_shape_methods_match_numpy():
     np.testing.assert_array_equal(g.asnumpy(), [[3.0, 2.0, 1.0], [3.0, 2.0, 1.0]])  # element j feeds 3 - j partial sums
     with pytest.raises(ValueError, match="only order='C' is supported, got 'F'"):
         t.flatten("F")
+
+
+def test_sparse_tensors_hold_convert_and_densify():
+    from funcad import COOTensor, CSRTensor
+
+    values = Tensor([1.5, -2.0, 3.0], dtype=funcad.float64)
+    coo = COOTensor(Tensor([[0, 1], [2, 3], [0, 1]], dtype=funcad.int32), values, (3, 4))
+    dense = np.zeros((3, 4))
+    np.add.at(dense, ([0, 2, 0], [1, 3, 1]), [1.5, -2.0, 3.0])  # repeated indices add up
+    np.testing.assert_array_equal(coo.to_dense().asnumpy(), dense)
+    weights = np.arange(12.0).reshape(3, 4)
+    g = funcad.grad(lambda v: (COOTensor(coo.indices, v, (3, 4)).to_dense() * Tensor(weights)).sum())(values)
+    np.testing.assert_array_equal(g.asnumpy(), [weights[0, 1], weights[2, 3], weights[0, 1]])
+    csr = CSRTensor(Tensor([0, 2, 2, 3]), Tensor([1, 3, 0]), values, (3, 4))
+    expected = np.zeros((3, 4))
+    expected[0, 1], expected[0, 3], expected[2, 0] = 1.5, -2.0, 3.0
+    np.testing.assert_array_equal(csr.to_dense().asnumpy(), expected)
+    assert str(csr.astype(funcad.float32).dtype) == "Float32" and str(coo.abs().values) == "[1.5 2.  3. ]"
+    with pytest.raises(ValueError, match="indptr must rise from 0 to 3"):
+        CSRTensor(Tensor([0, 2, 1, 3]), Tensor([1, 3, 0]), values, (3, 4))
+    with pytest.raises(ValueError, match=r"COOTensor: indices out of range for shape \(2, 2\)"):
+        COOTensor(Tensor([[0, 2]]), Tensor([1.0]), (2, 2))
+    with pytest.raises(TypeError, match="COOTensor: indices must hold integers"):
+        COOTensor(Tensor([[0.0, 1.0]]), Tensor([1.0]), (2, 2))

@@ -11,7 +11,7 @@ import torch
 import funcad
 import funcad as mindspore
 import funcad as ms
-from funcad import Parameter, Tensor, nn, ops
+from funcad import COOTensor, CSRTensor, Parameter, Tensor, nn, ops
 from funcad.jit.tracing import ConcretizationError
 
 
@@ -120,6 +120,20 @@ def test_tensor_tutorial(capsys):
     np.add(n, 1, out=n)
     print(f"t: {t}")
     print(f"n: {n}")
+    indptr = Tensor([0, 1, 2])
+    indices = Tensor([0, 1])
+    values = Tensor([1, 2], dtype=mindspore.float32)
+    shape = (2, 4)
+    csr_tensor = CSRTensor(indptr, indices, values, shape)
+    print(csr_tensor.astype(mindspore.float64).dtype)
+    indices = Tensor([[0, 1], [1, 2]], dtype=mindspore.int32)
+    values = Tensor([1, 2], dtype=mindspore.float32)
+    shape = (3, 4)
+    coo_tensor = COOTensor(indices, values, shape)
+    print(coo_tensor.values)
+    print(coo_tensor.indices)
+    print(coo_tensor.shape)
+    print(coo_tensor.astype(mindspore.float64).dtype)  # COOTensor to float64
     published = "tensor1:\n [[1. 1.]\n [1. 1.]]\nOnes Tensor: \n [1 1 1 1] \n\nZeros Tensor: \n [0 0 0 0] \n\n" + """x_shape: (2, 2)
 x_dtype: Int32
 x_itemsize: 4
@@ -154,6 +168,12 @@ t: [1. 1. 1. 1. 1.]
 n: [1. 1. 1. 1. 1.]
 t: [2. 2. 2. 2. 2.]
 n: [2. 2. 2. 2. 2.]
+Float64
+[1. 2.]
+[[0 1]
+ [1 2]]
+(3, 4)
+Float64
 """
     assert capsys.readouterr().out == published
     np.testing.assert_array_equal(x_np.asnumpy(), data)
