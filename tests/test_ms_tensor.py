@@ -86,6 +86,9 @@ def test_str_prints_numpy_values_and_repr_prints_shape_and_dtype():
     assert str(Tensor([1, 0, 1, 0])) == "[1 0 1 0]"
     assert repr(Tensor(np.array([[1, 2], [3, 4]]), funcad.int32)) == "Tensor(shape=[2, 2], dtype=Int32, value=\n[[1, 2],\n [3, 4]])"
     assert repr(Tensor(2.5)) == "Tensor(shape=[], dtype=Float32, value= 2.5)"
+    w = Parameter(np.ones((2, 3), np.float32), name="w")
+    assert str(w) == "Parameter(name='w', shape=(2, 3), dtype=Float32, requires_grad=True)"
+    assert str(w[:1]) == "[[1. 1. 1.]]"
 
 
 def test_tutorial_arithmetic_prints_mindspore_values():

@@ -379,5 +379,7 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}, requires_grad={self.requires_grad})"
 
+    __str__ = __repr__  # print(parameter) names it, as MindSpore's does; print(parameter[:2]) shows values
+
     def __deepcopy__(self, memo):
         return Parameter(self._data.copy(), name=self.name, requires_grad=self.requires_grad)
