@@ -124,7 +124,8 @@ def test_dynamic_lr_lists_equal_mindspore_docstring_outputs():
 @pytest.mark.parametrize("schedule, closed_form", [
     (nn.ExponentialDecayLR(0.1, 0.9, 4), lambda s: 0.1 * 0.9 ** (s / 4)),
     (nn.ExponentialDecayLR(0.1, 0.9, 4, is_stair=True), lambda s: 0.1 * 0.9 ** (s // 4)),
-    (nn.NaturalExpDecayLR(0.1, 0.9, 4), lambda s: 0.1 * math.exp(-0.9 * s / 4)),
+    (nn.NaturalExpDecayLR(0.1, 0.9, 4), lambda s: 0.1 * math.exp(-0.9 * s)),
+    (nn.NaturalExpDecayLR(0.1, 0.9, 4, is_stair=True), lambda s: 0.1 * math.exp(-0.9 * (s // 4 * 4))),
     (nn.InverseDecayLR(0.1, 0.5, 4, is_stair=True), lambda s: 0.1 / (1 + 0.5 * (s // 4))),
     (nn.CosineDecayLR(0.01, 0.1, 6), lambda s: 0.01 + 0.045 * (1 + math.cos(math.pi * min(s, 6) / 6))),
     (nn.PolynomialDecayLR(0.1, 0.01, 6, 2.0), lambda s: 0.09 * (1 - min(s, 6) / 6) ** 2 + 0.01),

@@ -148,10 +148,14 @@ class ExponentialDecayLR(LearningRateSchedule):
 
 
 class NaturalExpDecayLR(ExponentialDecayLR):
-    """``learning_rate * e ** (-decay_rate * p)`` with p = step / decay_steps (floored when ``is_stair``)."""
+    """``learning_rate * e ** (-decay_rate * p)`` with p = step (rounded down to a multiple of decay_steps when
+    ``is_stair``): unlike its siblings, MindSpore's exponent does not divide by decay_steps."""
 
     def construct(self, global_step):
-        return self.learning_rate * ops.exp(-self.decay_rate * self._progress(global_step, self.decay_steps, self.is_stair))
+        p = ops.cast(global_step, np.float32)
+        if self.is_stair:
+            p = ops.floor(p / float(self.decay_steps)) * float(self.decay_steps)
+        return self.learning_rate * ops.exp(-self.decay_rate * p)
 
 
 class InverseDecayLR(ExponentialDecayLR):

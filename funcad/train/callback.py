@@ -86,11 +86,12 @@ class Callback:
         pass
 
 
-def _loss_value(outputs) -> np.float32:
-    """The loss among a step's outputs (the first of a tuple), averaged, as the float32 MindSpore prints."""
+def _loss_value(outputs) -> float:
+    """The loss among a step's outputs (the first of a tuple), averaged in its dtype, as the Python float MindSpore
+    prints (``loss is 0.3416367769241333`` for a float32 loss)."""
     if isinstance(outputs, (tuple, list)):
         outputs = outputs[0]
-    return np.float32(np.mean(np.asarray(outputs)))
+    return float(np.mean(np.asarray(outputs)))
 
 
 class LossMonitor(Callback):
