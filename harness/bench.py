@@ -335,7 +335,8 @@ print(before, peak_kib())
 
 def peak_memory(engine: str, threads: int) -> tuple[float, float]:
     """(peak RSS MiB after imports and setup, peak RSS MiB after 100 steps) of a fresh process."""
-    convert = "x, y = torch.from_numpy(x), torch.from_numpy(y)" if engine == "torch eager" else "x, y = funcad.Tensor(x), funcad.Tensor(y)"
+    library = "torch" if engine == "torch eager" else "funcad.Tensor"  # both share the arrays' memory
+    convert = f"x, y = {library}.from_numpy(x), {library}.from_numpy(y)"
     code = _MEMORY_PROBE[engine] + _MEMORY_RUN.format(convert=convert, steps=MEMORY_STEPS)
     out = fresh_python(code, threads, library_defaults=False, what=f"memory probe for {engine}")
     before_kib, after_kib = (int(v) for v in out.split())
