@@ -139,7 +139,7 @@ class Case:
         variant = torch_optimizer or self.torch_optimizer
         funcad.set_seed(seed)
         net = self.funcad_model()
-        net.to_float(dtype)
+        net.set_dtype(dtype)
         optimizer = self.optimizer.funcad(net.trainable_params())
         make_funcad_loss, make_torch_loss = LOSSES[self.loss] if isinstance(self.loss, str) else self.loss
         engine = FuncadEngine(net, make_funcad_loss(), optimizer, self.has_aux)

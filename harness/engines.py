@@ -52,7 +52,7 @@ class _AlignedMasks:
 
 def _as_funcad(array, dtype) -> Tensor:
     a = np.asarray(array)
-    return Tensor(a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a)
+    return Tensor.from_numpy(a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a)  # one copy at most, as before
 
 
 class FuncadEngine(_AlignedMasks):

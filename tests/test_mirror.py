@@ -92,7 +92,7 @@ def _cell(factory):
     for _, p in cell.parameters_and_names():  # away from the initial ones/zeros, so a dropped parameter shows
         if np.issubdtype(p.dtype, np.floating) and p.requires_grad:
             p.set_data(np.asarray(p) + RNG.uniform(0.1, 0.5, p.shape))
-    return cell.to_float(funcad.float64)
+    return cell.set_dtype(funcad.float64)
 
 
 # dropout masks come from each engine's own generator, so Dropout is compared in evaluation mode only

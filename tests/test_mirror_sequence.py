@@ -59,7 +59,7 @@ SEQUENCE_LAYERS = [
 @pytest.mark.parametrize("name, factory, args, kwargs, torch_type", SEQUENCE_LAYERS, ids=[layer[0] for layer in SEQUENCE_LAYERS])
 def test_every_sequence_layer_mirrors_and_comes_back_with_the_same_values_and_gradients(name, factory, args, kwargs, torch_type, train):
     funcad.set_seed(2)
-    cell = factory().to_float(funcad.float64)
+    cell = factory().set_dtype(funcad.float64)
     twin = mirror_twin(cell)
     assert type(twin.module) is torch_type
     assert_same_model(cell, twin.module, twin.parameter_names, args, train, kwargs)
