@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+import numpy as np
+
 from funcad import nn
 from harness.bench.losses import CaseLosses
 
@@ -55,7 +57,7 @@ def batch(x, y) -> tuple:
     """The batch as device arrays, placed once as a JAX user keeps a batch that every step reads."""
     import jax.numpy as jnp
 
-    return jnp.asarray(x), jnp.asarray(y)
+    return jnp.asarray(np.asarray(x)), jnp.asarray(np.asarray(y))  # funcad dtypes are not numpy's dtype class
 
 
 def optimizer_update(optimizer, params: list) -> tuple[Callable, tuple]:
