@@ -25,7 +25,8 @@ EXIT_CODES = {0: "every verdict passes", 1: "a verdict fails", 2: "usage or inpu
               3: "internal error (one line here, the traceback in a log file whose path is printed)",
               130: "interrupted (Ctrl-C)", 143: "terminated (SIGTERM)"}
 PLANT_EXAMPLE = "funcad-compare run lenet --steps 3 --no-timing --plant funcad:grad:fc1.weight:3,5:0:1e-3"
-_EPILOG = ("exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+_EPILOG = (f"example, a planted fault the report must catch (exit status 1):\n  {PLANT_EXAMPLE}\n\n"
+           "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
            + "\n\nreports go to ./reports/<UTC time>-<cases>/ (or --out); reports/latest points at the newest, except "
              "runs with --plant")
 
@@ -59,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
     run.add_argument("--plant", action="append", default=[], metavar="FAULT",
                      help="self-check: plant a fault, side:kind:param:i,j:step[:delta] (step below --steps; applied in every "
-                          f"case with that parameter; never becomes latest), e.g. {PLANT_EXAMPLE}")
+                          "case with that parameter; the report says so and never becomes latest); see the example below")
     run.add_argument("--out", default=None, help="report directory (default: reports/<timestamp>-<cases>)")
     show = sub.add_parser("show", help="print the summary of a saved report")
     show.add_argument("dir", help="report directory (e.g. reports/latest)")
