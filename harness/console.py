@@ -105,14 +105,15 @@ def render_summary(table: pd.DataFrame, colour: bool, width: int, key_columns: i
     lines = []
     for row in rows:
         lines.append("  ".join(_paint(v, w, colour) for v, w in zip(row[:key_columns], widths)).rstrip())
+        items = [f"{name}: {value}" for name, value in zip(columns[key_columns:], row[key_columns:])]
+        items = [item + ";" for item in items[:-1]] + items[-1:]
         line = ""
-        for name, value in zip(columns[key_columns:], row[key_columns:]):
-            item = f"{name}: {value}"
-            if line and len(indent + line + "; " + item) <= width:
-                line += "; " + item
+        for item in items:
+            if line and len(indent + line + " " + item) <= width:
+                line += " " + item
                 continue
             if line:
-                lines.append(indent + line + ";")
+                lines.append(indent + line)
             line = item
             if len(indent + line) > width:
                 wrapped = textwrap.wrap(item, width - len(indent), break_long_words=False, break_on_hyphens=False)
