@@ -112,7 +112,6 @@ def _run(args) -> int:
     from harness.runner import Fault, RunOptions, prepare_batches, run_cases, ticks_per_case
     from harness.timing import fixed_threads
 
-    start = time.perf_counter()
     cases = [CASES[n] for n in names]
     try:
         faults = tuple(Fault.parse(text) for text in args.plant)
@@ -146,7 +145,7 @@ def _run(args) -> int:
             result = run_cases(cases, options, progress.tick, batches)
     finally:
         progress.close()
-    result.started = start
+    result.started = args.started
     try:
         path = report.write(result, target, exclusive=exclusive)
     except report.ReportError as exc:
@@ -216,10 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":
         return _bench(argv[1:])
+    started = time.perf_counter()
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    args.started = started  # the report's "run took" counts from here: imports, cases, writing
     handles_signals = threading.current_thread() is threading.main_thread()  # signal handlers live in the main thread
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if handles_signals else None
     try:
