@@ -115,9 +115,10 @@ def summary_table(s: pd.DataFrame) -> pd.DataFrame:
         return s
     error = _column(s, "error")
     grad = s["worst_grad_max_abs"].map(fmt) + " (" + s["worst_grad_param"].astype(str) + " " + s["worst_grad_index"].astype(str) + ")"
+    failed = {"error": error.fillna("-")} if error.notna().any() else {}
     return pd.DataFrame({
-        "case": s["case"], "dtype": s["dtype"], "verdict": s["verdict"].map(VERDICT_TEXT),
-        "worst gradient diff": grad.where(error.isna(), error.astype(str)),
+        "case": s["case"], "dtype": s["dtype"], "verdict": s["verdict"].map(VERDICT_TEXT), **failed,
+        "worst gradient diff": grad.where(error.isna(), "-"),
         "grad diff / tol": s["worst_grad_tol_ratio"].map(fmt),
         "f32 err funcad/torch": _column(s, "f32_error_ratio").map(fmt),
         "loss divergence (max rel)": s["loss_max_rel_div"].map(fmt),
@@ -188,7 +189,8 @@ def blocks(run: RunResult) -> list[tuple]:
     """The report as blocks (see ``harness.document``)."""
     opts, env = run.options, run.environment
     cases = [block for r in run.cases for block in _case_blocks(r)]  # plots first, so the run's time includes them
-    seconds = elapsed(run)
+    took = (f"the run took {elapsed(run):.1f} s, writing this report included" if run.started is not None else
+            f"the comparison took {run.seconds:.1f} s, before this report was written")
     notice = plant_notice(run)
     title = "funcad vs PyTorch: " + ", ".join(r.case for r in run.cases)
     out: list[tuple] = [("h1", f"{PLANT_BANNER.split(':')[0]}: {title}" if notice else title)]
@@ -198,7 +200,7 @@ def blocks(run: RunResult) -> list[tuple]:
     out += [
         ("banner", banner(summary)),
         ("p", f"Mode {opts.mode}, {opts.steps} steps, dtype {opts.dtype}, seed {opts.seed}, batch size {opts.batch_size or 'case default'}; "
-              f"the run took {seconds:.1f} s, writing this report included."),
+              f"{took}."),
         ("table", summary_table(summary)),
         ("legend", LEGEND),
         ("h3", "Environment (as set while the cases ran and were timed)"),
