@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 _COLOURS = {"funcad": "#1f77b4", "torch": "#d62728", "funcad jit": "#2ca02c"}
 _DPI = 80
@@ -71,7 +72,7 @@ def gradient_errors(grads: pd.DataFrame, title: str) -> bytes:
     failing = set(grads.loc[grads["verdict"] == "fail", "parameter"])
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(11, 1.4 + 0.4 * len(params) * len(dtypes)))
-        height = 0.8 / len(dtypes)
+        height, handles = 0.8 / len(dtypes), []
         for k, dtype in enumerate(dtypes):
             sub = grads[grads["dtype"] == dtype].set_index("parameter").reindex(params)
             y = np.arange(len(params)) + k * height
@@ -79,8 +80,10 @@ def gradient_errors(grads: pd.DataFrame, title: str) -> bytes:
             allowed = np.where(sub["tol_ratio"].astype(float) > 0, err / sub["tol_ratio"].astype(float).replace(0, np.nan), np.nan)
             ok = "#1f77b4" if dtype == "float32" else "#9467bd"
             colours = [{"fail": "#d62728", "noise": "#ff7f0e"}.get(v, ok) for v in sub["verdict"]]
-            ax.barh(y, err, height=height, color=colours, label=f"{dtype} max |diff|")
-            ax.scatter(allowed, y, marker="|", s=200, color="black", label="tolerance" if k == 0 else None)
+            ax.barh(y, err, height=height, color=colours)
+            handles.append(Patch(color=ok, label=f"{dtype} max |diff|"))  # the legend shows the passing colour
+            tick = ax.scatter(allowed, y, marker="|", s=200, color="black", label="tolerance")
+        handles += [Patch(color="#d62728", label="fails")] if failing else []
         ax.set_xscale("log")
         ax.set_yticks(np.arange(len(params)) + height * (len(dtypes) - 1) / 2, [f"{p}  FAIL" if p in failing else p for p in params])
         for label in ax.get_yticklabels():
@@ -90,7 +93,7 @@ def gradient_errors(grads: pd.DataFrame, title: str) -> bytes:
         ax.invert_yaxis()
         ax.set(xlabel="max |funcad - torch| of the gradient at step 0 (red: fail, orange: noise floor)",
                title=f"{title}: gradients, worst first")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.legend(handles=[*handles, tick], loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return _png(fig)
 
 
