@@ -1,6 +1,6 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
-from funcad import amp, common, context, nn, ops, train
+from funcad import amp, common, context, nn, ops, testing, train
 from funcad.common import dtype
 from funcad.common.parameter import ParameterTuple
 from funcad.common.sparse import COOTensor, CSRTensor
