@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.sweep import cli as sweep_cli
+
 REPORTS_ROOT = Path("reports")
 
 
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="report directory (default: reports/<timestamp>-<cases>)")
     show = sub.add_parser("show", help="print the summary of a saved report")
     show.add_argument("dir", help="report directory (e.g. reports/latest)")
+    sweep_cli.add_parser(sub)
     sub.add_parser("bench", help="speed benchmark (funcad eager, funcad jit, PyTorch, peers); see `bench --help`", add_help=False)
     return parser
 
@@ -175,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    return {"list": _list, "run": _run, "show": _show}[args.command](args)
+    return {"list": _list, "run": _run, "show": _show, "sweep": sweep_cli.main}[args.command](args)
 
 
 if __name__ == "__main__":
