@@ -171,13 +171,10 @@ def parse_seeds(items: Iterable) -> list[int]:
             raise GridError(f"sweep grid: a seed must be an integer or a range A-B, got {item!r}")
         text = str(item).strip()
         try:
-            if "-" in text.lstrip("-"):
-                first, last = (int(part) for part in text.split("-", 1))
-                if last < first:
-                    raise GridError(f"sweep grid: seed range {text} is empty (its end is below its start)")
-                seeds += range(first, last + 1)
-            else:
-                seeds.append(int(text))
+            first, last = (int(part) for part in text.split("-", 1)) if "-" in text.lstrip("-") else (int(text), int(text))
         except ValueError:
             raise GridError(f"sweep grid: a seed must be an integer or a range A-B, got {item!r}") from None
+        if last < first:
+            raise GridError(f"sweep grid: seed range {text} is empty (its end is below its start)")
+        seeds += range(first, last + 1)
     return seeds
