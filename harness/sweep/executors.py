@@ -102,7 +102,7 @@ class LocalExecutor:
                     pool = self._fresh_pool()
                     deaths[item] = deaths.get(item, 0) + 1
                     if deaths[item] >= MAX_DEATHS:
-                        yield item, Failure(f"its worker process died {deaths[item]} times while running it "
+                        yield item, Failure(f"its worker process died each of the {deaths[item]} times it ran alone "
                                             "(killed, or out of memory); given up")
                     else:
                         suspects.appendleft(item)

@@ -133,6 +133,13 @@ def spread_plot(table: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
+def _session_line(session: dict) -> str:
+    head = f"session {session['session']} ({session['started']}): {session['executor']}; "
+    if "wall_s" not in session:
+        return head + f"interrupted before the end ({session['points_to_run']} points to run)"
+    return head + f"{session['points_computed']} of {session['points_to_run']} points to run computed in {session['wall_s']:.1f} s"
+
+
 def blocks(store: SweepStore, table: pd.DataFrame) -> list[tuple]:
     grid, total = store.grid, len(store.grid.points())
     counts = table["status"].value_counts()
@@ -147,8 +154,7 @@ def blocks(store: SweepStore, table: pd.DataFrame) -> list[tuple]:
         ("p", "Timings on (--timing): points ran one at a time per machine, so their speed ratios are not disturbed by each other."
               if grid.timing else "Timings off: points run in parallel disturb each other's timings (use --timing to run them one at a "
               "time per machine)."),
-        ("ul", [f"session {s['session']} ({s['started']}): {s['executor']}; {s.get('points_computed', 0)} of {s['points_to_run']} points "
-                f"to run computed in {s.get('wall_s', float('nan')):.1f} s" for s in store.sessions]),
+        ("ul", [_session_line(s) for s in store.sessions]),
         ("h2", "Pass rate over seeds"),
         ("table", rates),
     ]
