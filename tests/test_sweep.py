@@ -195,8 +195,10 @@ def test_pass_rates_count_noise_floor_as_pass_and_name_failing_seeds():
 def test_distribution_tells_one_unlucky_seed_from_a_systematic_failure():
     unlucky = sweep_report.distribution(_table(["pass"] * 7 + ["fail"], [0.1] * 7 + [50.0])).iloc[0]
     systematic = sweep_report.distribution(_table(["fail"] * 6 + ["pass"] * 2, [5.0] * 6 + [0.2] * 2)).iloc[0]
-    assert (unlucky["over tolerance"], unlucky["reading"], unlucky["max"]) == (1, "isolated points", "50")
-    assert (systematic["over tolerance"], systematic["reading"]) == (6, "systematic")
+    noise_only = sweep_report.distribution(_table(["noise"] * 3, [4.0] * 3)).iloc[0]
+    assert (unlucky["FAIL"], unlucky["reading"], unlucky["max"], unlucky["median"]) == (1, "isolated points", "50", "0.1")
+    assert (systematic["FAIL"], systematic["over tolerance"], systematic["reading"]) == (6, 6, "systematic")
+    assert (noise_only["FAIL"], noise_only["over tolerance"], noise_only["reading"]) == (0, 3, "no failure")
 
 
 def test_worst_points_rank_by_gradient_difference_then_earliest_divergence():
@@ -221,3 +223,13 @@ def test_progress_bar_on_a_tty_counts_failures_and_what_remains_and_is_quiet_oth
         bar.close()
     assert "3/5" in tty.getvalue() and "failed 1, errors 1, remaining 2" in tty.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_timed_sweep_runs_one_point_at_a_time_and_says_so(capsys):
+    assert cli.main(["sweep", "--cases", "tutorial", "--dtypes", "float64", "--steps", "2", "--timing", "--workers", "2", "--out", "s"]) == 0
+    assert "by local process pool, 1 worker;" in capsys.readouterr().out
+    row = _points("s").iloc[0]
+    assert row["speed_ratio"] > 0 and row["jit_speed_ratio"] > 0
+    assert "Timings on (--timing): points ran one at a time per machine" in Path("s/report.md").read_text()
+    assert cli.main(["sweep", "--cases", "tutorial", "--dtypes", "float64", *FAST, "--out", "untimed"]) == 0
+    assert _points("untimed")["speed_ratio"].isna().all()
