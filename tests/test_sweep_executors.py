@@ -146,3 +146,9 @@ def test_timed_dask_points_never_share_a_machine(cluster):
     finally:
         executor.close()
     assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+
+
+def test_an_unreachable_dask_scheduler_is_a_usage_error_and_leaves_nothing_behind(capsys):
+    assert cli.main(["sweep", "--cases", "tutorial", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1", "--out", "s"]) == 2
+    assert "cannot reach the Dask scheduler tcp://127.0.0.1:1" in capsys.readouterr().err
+    assert not Path("s").exists()

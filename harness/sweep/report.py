@@ -31,7 +31,7 @@ _STATUS_COLOURS = {"pass": "#1f77b4", "noise": "#ff7f0e", "fail": "#d62728"}
 def points_table(store: SweepStore) -> pd.DataFrame:
     """One row per finished point: its keys, status, summary metrics, error, time, where it ran and its report."""
     records = list(store.records().values())
-    columns = KEY_COLUMNS + list(SUMMARY_METRICS[1:]) + ["error", "seconds", "host", "pid", "session", "report"]
+    columns = KEY_COLUMNS + list(SUMMARY_METRICS[1:]) + ["error", "seconds", "started", "host", "pid", "session", "report"]
     table = pd.DataFrame(records, columns=columns)
     for name in ("worst_grad_tol_ratio", "worst_grad_max_abs", "loss_max_rel_div", "first_divergent_step", "lr", "batch_size", "seconds"):
         table[name] = pd.to_numeric(table[name], errors="coerce")
