@@ -233,3 +233,12 @@ def test_timed_sweep_runs_one_point_at_a_time_and_says_so(capsys):
     assert "Timings on (--timing): points ran one at a time per machine" in Path("s/report.md").read_text()
     assert cli.main(["sweep", "--cases", "tutorial", "--dtypes", "float64", *FAST, "--out", "untimed"]) == 0
     assert _points("untimed")["speed_ratio"].isna().all()
+
+
+def test_default_folder_is_reports_sweep_timestamp_and_holds_the_grid():
+    assert cli.main(["sweep", "--cases", "tutorial", "--dtypes", "float64", *FAST]) == 0
+    (folder,) = Path("reports").iterdir()
+    assert folder.name.startswith("sweep-20") and {"report.md", "report.html", "metrics.csv", "sweep.json", "points"} <= {
+        p.name for p in folder.iterdir()}
+    saved = json.loads((folder / "sweep.json").read_text())
+    assert saved["grid"]["cases"] == ["tutorial"] and saved["grid"]["steps"] == 2 and saved["grid"]["timing"] is False
