@@ -20,6 +20,8 @@ import time
 import traceback
 from pathlib import Path
 
+from harness.sweep import cli as sweep_cli
+
 REPORTS_ROOT = Path("reports")
 EXIT_CODES = {0: "every verdict passes", 1: "a verdict fails", 2: "usage or input error (bad flag, bad data, unusable path)",
               3: "internal error (one line here, the traceback in a log file whose path is printed)",
@@ -67,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     usermodel.add_arguments(run)
     show = sub.add_parser("show", help="print the summary of a saved report")
     show.add_argument("dir", help="report directory (e.g. reports/latest)")
+    sweep_cli.add_parser(sub)
     sub.add_parser("bench", help="speed benchmark (funcad eager, funcad jit, PyTorch, peers); see `bench --help`", add_help=False)
     return parser
 
@@ -235,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     handles_signals = threading.current_thread() is threading.main_thread()  # signal handlers live in the main thread
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if handles_signals else None
     try:
-        return {"list": _list, "run": _run, "show": _show}[args.command](args)
+        return {"list": _list, "run": _run, "show": _show, "sweep": sweep_cli.main}[args.command](args)
     except KeyboardInterrupt:
         print("funcad-compare: interrupted (SIGINT); no partial report left behind", file=sys.stderr)
         return 130
