@@ -58,7 +58,7 @@ def test_grid_file_in_toml_with_flags_on_top(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('cases = ["resnet"]', "unknown case resnet; known cases: tutorial, logreg, mlp, lenet, mlp_bn"),
+    ('cases = ["nosuchcase"]', "unknown case nosuchcase; known cases: tutorial, logreg, mlp, lenet, mlp_bn, resnet, conv1d, lstm, transformer"),
     ("seed = 3", "unknown key seed; known keys: cases, dtypes, seeds"),
     ('[[model]]\nname = "mine"', "user models (model entries) are not supported in sweeps yet"),
     ('dtypes = ["float16"]', "dtype float16 is not one of float32, float64"),
@@ -78,8 +78,8 @@ def test_bad_grid_files_name_the_key_at_fault(tmp_path, text, message):
 # -- exit codes -----------------------------------------------------------------------------------------------------
 
 def test_usage_errors_exit_2_and_leave_nothing_behind(tmp_path, capsys):
-    assert cli.main(["sweep", "--cases", "resnet"]) == 2
-    assert "unknown case resnet" in capsys.readouterr().err
+    assert cli.main(["sweep", "--cases", "nosuchcase"]) == 2
+    assert "unknown case nosuchcase" in capsys.readouterr().err
     assert cli.main(["sweep", "--seeds", "3-1"]) == 2
     assert "seed range 3-1 is empty" in capsys.readouterr().err
     assert cli.main(["sweep", "--grid", "missing.toml"]) == 2
