@@ -14,8 +14,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
-from test_jit_ops import CASES as EVERY_OP  # one case per public op, shared with the jit equality tests
-from test_jit_ops import NOT_DIFFERENTIABLE
+from op_cases import CASES as EVERY_OP  # one case per public op, shared with the jit equality tests
+from op_cases import NOT_DIFFERENTIABLE
 
 import funcad
 from funcad import ops

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
+from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
 from funcad.ops.math import abs as _abs
@@ -16,27 +15,27 @@ from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem
 _FEW_CLASSES = 64
 
 
-@primitive
+@primitive(**compiled_as_call())
 def log_softmax(x, axis=-1):
     # ufunc reductions directly: numpy's max/sum wrappers cost more than the arithmetic on small arrays
     if getattr(x, "ndim", 0) == 2 and axis in (1, -1) and x.shape[1] <= _FEW_CLASSES:
         # Rows of a few classes (logits of a batch): numpy reduces a short contiguous row slowly, one row at a time,
         # so work on the transposed copy, where each reduction step is one vector op across the batch.
-        xt = xp.ascontiguousarray(x.T)
-        shifted = xt - xp.maximum.reduce(xt, axis=0)
-        return xp.ascontiguousarray((shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=0))).T)
-    shifted = x - xp.maximum.reduce(x, axis=axis, keepdims=True)
-    return shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=axis, keepdims=True))
+        xt = np.ascontiguousarray(x.T)
+        shifted = xt - np.maximum.reduce(xt, axis=0)
+        return np.ascontiguousarray((shifted - np.log(np.add.reduce(np.exp(shifted), axis=0))).T)
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 log_softmax.defvjp(lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True))
 log_softmax.defjvp(lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True))
 
 
-@primitive
+@primitive(**compiled_as_call())
 def softmax(x, axis=-1):
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
-    return e / xp.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
 
 
 softmax.defvjp(lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True)))
@@ -67,16 +66,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-@primitive
+@primitive(**compiled_as_call(elementwise=True))
 def _clamped_log(p):
     """log(p) floored at -100, as torch's BCE does, so p = 0 or 1 gives a finite loss."""
     with np.errstate(divide="ignore"):
-        return xp.maximum(xp.log(p), -100.0).astype(p.dtype, copy=False)
+        return np.maximum(np.log(p), -100.0).astype(p.dtype, copy=False)
 
 
 # torch divides by max(p (1 - p), 1e-12) in BCE's backward; flooring p at 1e-12 here gives the same finite slopes.
-_clamped_log.defvjp(lambda g, ans, p: g / maximum(p, 1e-12))
-_clamped_log.defjvp(lambda t, ans, p: t / maximum(p, 1e-12))
+_clamped_log.defelementwise(lambda v, ans, p: v / maximum(p, 1e-12))
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  # noqa: A002
@@ -91,7 +89,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _pick(logp, target):
     """logp[n, target[n], ...] along the class axis 1 (ignored targets already replaced by a valid class).
 
@@ -102,22 +100,20 @@ def _pick(logp, target):
     if target.size and (target.min() < 0 or target.max() >= num_classes):
         raise IndexError(f"funcad.ops.nll_loss: target values must lie in [0, {num_classes}) or equal ignore_index, "
                          f"got values in [{target.min()}, {target.max()}]")
-    return xp.squeeze(xp.take_along_axis(logp, xp.expand_dims(target, 1), axis=1), 1)
+    return np.squeeze(np.take_along_axis(logp, np.expand_dims(target, 1), axis=1), 1)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _place(g, target, num_classes):
     """Adjoint of _pick: g placed at the target classes of a zero array."""
     shape = g.shape[:1] + (num_classes,) + g.shape[1:]
-    out = xp.zeros(shape, dtype=g.dtype)
-    xp.put_along_axis(out, xp.expand_dims(target, 1), xp.expand_dims(g, 1), axis=1)
+    out = np.zeros(shape, dtype=g.dtype)
+    np.put_along_axis(out, np.expand_dims(target, 1), np.expand_dims(g, 1), axis=1)
     return out
 
 
-_pick.defvjp(lambda g, ans, logp, target: _place(g, target, _shape_of(logp)[1]))
-_pick.defjvp(lambda t, ans, logp, target: _pick(t, target))
-_place.defvjp(lambda g, ans, gg, target, num_classes: _pick(g, target))
-_place.defjvp(lambda t, ans, gg, target, num_classes: _place(t, target, num_classes))
+defadjoint(_pick, _place, lambda g, ans, logp, target: _place(g, target, _shape_of(logp)[1]),
+           lambda g, ans, gg, target, num_classes: _pick(g, target))
 
 
 def _check_input(op: str, shape: tuple, weight) -> None:
@@ -208,7 +204,7 @@ def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):
 
 def _in_range(t: np.ndarray, num_classes: int) -> bool:
     """Every class index in [0, num_classes) (a non-empty integer array; two reductions, no temporaries)."""
-    return xp.minimum.reduce(t, axis=None) >= 0 and xp.maximum.reduce(t, axis=None) < num_classes
+    return np.minimum.reduce(t, axis=None) >= 0 and np.maximum.reduce(t, axis=None) < num_classes
 
 
 def _valid_targets(x, target, ignore_index: int):
@@ -218,11 +214,11 @@ def _valid_targets(x, target, ignore_index: int):
     num_classes = x.shape[1]
     if not target.size:
         return None, target
-    lo, hi = xp.minimum.reduce(target, axis=None), xp.maximum.reduce(target, axis=None)
+    lo, hi = np.minimum.reduce(target, axis=None), np.maximum.reduce(target, axis=None)
     if 0 <= lo and hi < num_classes and not lo <= ignore_index <= hi:
         return None, target
     valid = target != ignore_index
-    safe = xp.where(valid, target, 0)
+    safe = np.where(valid, target, 0)
     if not _in_range(safe, num_classes):
         bad = target[valid & ((target < 0) | (target >= num_classes))]
         raise IndexError(f"funcad.ops.cross_entropy: target values must lie in [0, {num_classes}) or equal "
@@ -233,8 +229,8 @@ def _valid_targets(x, target, ignore_index: int):
 def _target_positions(safe) -> tuple:
     """Fancy index of each sample's target class in an (N, C, ...) array (one numpy call to gather or scatter)."""
     if safe.ndim == 1:
-        return xp.arange(safe.shape[0]), safe
-    grids = xp.indices(safe.shape, sparse=True)
+        return np.arange(safe.shape[0]), safe
+    grids = np.indices(safe.shape, sparse=True)
     return (grids[0], safe, *grids[1:])
 
 
@@ -243,7 +239,7 @@ def _per_sample(values):
     return values.reshape(values.shape[:1] + (1,) + values.shape[1:])
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _class_cross_entropy(x, target, ignore_index, reduction):
     """Cross-entropy of logits (N, C, ...) against class indices, reduced by 'mean' over non-ignored targets or by 'sum'.
 
@@ -253,24 +249,24 @@ def _class_cross_entropy(x, target, ignore_index, reduction):
     valid, safe = _valid_targets(x, target, ignore_index)
     picked = log_softmax.impl(x, 1)[_target_positions(safe)]
     if valid is None:
-        total = xp.add.reduce(-picked, axis=None)
+        total = np.add.reduce(-picked, axis=None)
         return total / x.dtype.type(picked.size) if reduction == "mean" else total
     weights = valid.astype(x.dtype)
-    total = xp.add.reduce(-picked * weights, axis=None)
-    return total / xp.add.reduce(weights, axis=None) if reduction == "mean" else total
+    total = np.add.reduce(-picked * weights, axis=None)
+    return total / np.add.reduce(weights, axis=None) if reduction == "mean" else total
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _class_cross_entropy_grad(g, x, target, ignore_index, reduction):
     """d loss / d x scaled by the cotangent g: (softmax(x) - one_hot(target)) * g per non-ignored target (/ count for 'mean')."""
     valid, safe = _valid_targets(x, target, ignore_index)
-    grad = xp.exp(log_softmax.impl(x, 1))
+    grad = np.exp(log_softmax.impl(x, 1))
     grad[_target_positions(safe)] -= 1  # one position per sample: no repeated indices
     if valid is None:
         scale = g / x.dtype.type(safe.size) if reduction == "mean" else g
-        return grad * xp.asarray(scale, dtype=x.dtype)
+        return grad * np.asarray(scale, dtype=x.dtype)
     weights = valid.astype(x.dtype)
-    scale = g / xp.add.reduce(weights, axis=None) if reduction == "mean" else g
+    scale = g / np.add.reduce(weights, axis=None) if reduction == "mean" else g
     return grad * _per_sample(weights * scale).astype(x.dtype, copy=False)
 
 
