@@ -6,15 +6,13 @@ import numpy as np
 
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.trace import Tracer
+from funcad.ops.indices import check_index_range
 from funcad.ops.math import not_equal
 from funcad.ops.shape import _shape_of, cast, reshape
 
 
 def _check_range(indices, num_rows: int) -> None:
-    """Indices in [0, num_rows): numpy would wrap negative ones around silently."""
-    if indices.size and (indices.min() < 0 or indices.max() >= num_rows):
-        raise IndexError(f"funcad.ops.embedding: indices must lie in [0, {num_rows}) for a table of {num_rows} rows, "
-                         f"got values in [{indices.min()}, {indices.max()}]")
+    check_index_range("embedding", indices, num_rows, detail=f" for a table of {num_rows} rows")
 
 
 @primitive(**compiled_as_call())

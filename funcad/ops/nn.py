@@ -7,6 +7,7 @@ import numpy as np
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
+from funcad.ops.indices import check_index_range
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import exp, maximum, negative, not_equal, softplus, where
 from funcad.ops.reduce import mean, sum
@@ -96,10 +97,7 @@ def _pick(logp, target):
     The range check guards targets traced by funcad.jit, known only when the program runs; numpy alone
     would wrap a negative class around.
     """
-    num_classes = logp.shape[1]
-    if target.size and (target.min() < 0 or target.max() >= num_classes):
-        raise IndexError(f"funcad.ops.nll_loss: target values must lie in [0, {num_classes}) or equal ignore_index, "
-                         f"got values in [{target.min()}, {target.max()}]")
+    check_index_range("nll_loss", target, logp.shape[1], "target values", " or equal ignore_index")
     return np.squeeze(np.take_along_axis(logp, np.expand_dims(target, 1), axis=1), 1)
 
 
@@ -134,28 +132,9 @@ def _check_classes(op: str, input_shape: tuple, target, ignore_index: int, check
     expected = input_shape[:1] + input_shape[2:]
     if tuple(t.shape) != expected:
         raise ValueError(f"funcad.ops.{op}: target shape {tuple(t.shape)} does not match input shape {input_shape} (expected {expected})")
-    if check_values and not isinstance(t, Tracer) and t.size and not _in_range(t, input_shape[1]):
-        bad = ((t < 0) | (t >= input_shape[1])) & (t != ignore_index)
-        if bad.any():
-            raise IndexError(f"funcad.ops.{op}: target values must lie in [0, {input_shape[1]}) or equal ignore_index={ignore_index}, "
-                             f"got {t[bad][:5].tolist()}")
+    if check_values and not isinstance(t, Tracer):
+        check_index_range(op, t, input_shape[1], "target values", ignore_index=ignore_index)
     return t
-
-
-def _traced_nll(input, t, weight, ignore_index: int, reduction: str):  # noqa: A002
-    """nll_loss for a target whose values are unknown while tracing: the validity mask is computed by ops.
-
-    With every target valid and no weight this rounds exactly as the eager path (x * 1.0, then / n).
-    """
-    shape = _shape_of(input)
-    valid = t != ignore_index
-    safe_t = where(valid, t, 0)
-    w_t = cast(valid, input.dtype)
-    if weight is not None:
-        per_class = reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
-        w_t = _pick(broadcast_to(per_class, shape), safe_t) * w_t
-    loss = negative(_pick(input, safe_t)) * w_t
-    return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
 
 
 def _as_batch_of_one(loss_fn, input, target, reduction: str, *options):  # noqa: A002
@@ -171,15 +150,14 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
         return _as_batch_of_one(nll_loss, input, target, reduction, weight, ignore_index, reduction)
     _check_input("nll_loss", shape, weight)
     t = _check_classes("nll_loss", shape, target, ignore_index)
-    if isinstance(t, Tracer):
-        return _traced_nll(input, t, weight, ignore_index, reduction)
-    valid = t != ignore_index
-    safe_t = np.where(valid, t, 0)
-    if valid.all() and weight is None:
-        picked = _pick(input, safe_t)
-        return _reduce(negative(picked), reduction, "nll_loss")
-    w = np.ones(shape[1], dtype=input.dtype) if weight is None else weight
-    w_t = getitem(w, safe_t) * cast(Tensor._wrap(valid), input.dtype)
+    # The validity mask is computed by ops, so a target traced by funcad.jit (values unknown) takes the same path.
+    # With every target valid and no weight, multiplying by the mask (x * 1.0) changes no bit.
+    valid = not_equal(t, ignore_index)
+    safe_t = where(valid, t, 0)
+    w_t = cast(valid, input.dtype)
+    if weight is not None:
+        per_class = reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
+        w_t = _pick(broadcast_to(per_class, shape), safe_t) * w_t
     loss = negative(_pick(input, safe_t)) * w_t
     return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
 
@@ -202,28 +180,15 @@ def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):
     return sum(smooth) / sum(stop_gradient(w_t))
 
 
-def _in_range(t: np.ndarray, num_classes: int) -> bool:
-    """Every class index in [0, num_classes) (a non-empty integer array; two reductions, no temporaries)."""
-    return np.minimum.reduce(t, axis=None) >= 0 and np.maximum.reduce(t, axis=None) < num_classes
-
-
 def _valid_targets(x, target, ignore_index: int):
     """(mask of non-ignored targets, or None when none is ignored; targets with ignored ones replaced by class 0),
     range-checked here because a target traced by funcad.jit is only known when the program runs, and numpy would
     wrap a negative class around. The common case (every target a class, none ignored) costs two reductions."""
-    num_classes = x.shape[1]
-    if not target.size:
-        return None, target
-    lo, hi = np.minimum.reduce(target, axis=None), np.maximum.reduce(target, axis=None)
-    if 0 <= lo and hi < num_classes and not lo <= ignore_index <= hi:
+    span = check_index_range("cross_entropy", target, x.shape[1], "target values", ignore_index=ignore_index)
+    if span is None or not span[0] <= ignore_index <= span[1]:
         return None, target
     valid = target != ignore_index
-    safe = np.where(valid, target, 0)
-    if not _in_range(safe, num_classes):
-        bad = target[valid & ((target < 0) | (target >= num_classes))]
-        raise IndexError(f"funcad.ops.cross_entropy: target values must lie in [0, {num_classes}) or equal "
-                         f"ignore_index={ignore_index}, got {bad[:5].tolist()}")
-    return valid, safe
+    return valid, np.where(valid, target, 0)
 
 
 def _target_positions(safe) -> tuple:

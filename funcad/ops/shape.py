@@ -11,6 +11,7 @@ from funcad.core.base_ops import shape_of as _shape_of
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
+from funcad.ops.indices import check_index_range
 
 __all__ = ["broadcast_to", "cast", "stop_gradient", "sum_to", "unbroadcast"]  # re-exported from core
 
@@ -346,8 +347,8 @@ def one_hot(indices, num_classes: int = -1, dtype=np.float32):
         if traced:
             raise ValueError("funcad.ops.one_hot: indices traced by funcad.jit need an explicit num_classes (their values are unknown)")
         num_classes = int(idx.max()) + 1 if idx.size else 0
-    if not traced and idx.size and (idx.min() < 0 or idx.max() >= num_classes):
-        raise ValueError(f"funcad.ops.one_hot: indices must lie in [0, {num_classes}), got values in [{idx.min()}, {idx.max()}]")
+    if not traced:
+        check_index_range("one_hot", idx, num_classes, error=ValueError)
     from funcad.ops.math import equal  # math imports this module
 
     return cast(equal(expand_dims(idx, -1), Tensor._wrap(np.arange(num_classes))), dtype)
