@@ -190,3 +190,24 @@ def test_transforms_refuse_complex_inputs(transform):
 def test_ops_that_would_mishandle_complex_values_refuse_them(op):
     with pytest.raises(TypeError, match="funcad.ops.\\w+: complex values are not supported"):
         op()
+
+
+# -- variadic rules take the argument's position: no limit on the count ------------------------------------
+def test_concat_of_many_pieces_differentiates_each():
+    pieces = [np.full((1, 2), float(k)) for k in range(70)]
+    weights = np.arange(140.0).reshape(70, 2)
+    grads = funcad.grad(lambda *xs: ops.sum(ops.concat(xs, axis=0) * weights), tuple(range(70)))(*pieces)
+    for k, g in enumerate(grads):
+        np.testing.assert_array_equal(np.asarray(g), weights[k : k + 1])
+    _, tangent = funcad.jvp(lambda *xs: ops.concat(xs, axis=0), tuple(pieces), tuple(np.ones((1, 2)) * k for k in range(70)))
+    np.testing.assert_array_equal(np.asarray(tangent), np.repeat(np.arange(70.0), 2).reshape(70, 2))
+
+
+def test_einsum_of_twenty_operands_differentiates_each():
+    rng = np.random.default_rng(3)
+    vectors = [rng.uniform(0.5, 1.5, 3) for _ in range(20)]
+    spec = ",".join("i" * 20) + "->"
+    grads = funcad.grad(lambda *vs: ops.einsum(spec, *vs), tuple(range(20)))(*vectors)
+    for k, g in enumerate(grads):
+        others = np.prod([v for j, v in enumerate(vectors) if j != k], axis=0)  # d/dv_k of sum_i prod_j v_j[i]
+        assert_close(g, others, rtol=1e-12)

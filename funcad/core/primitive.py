@@ -36,7 +36,6 @@ Declared for later work, None until then:
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -66,14 +65,6 @@ class _Undeclared:
 
 
 UNDECLARED = _Undeclared()
-
-_registry: weakref.WeakSet = weakref.WeakSet()
-
-
-def registered() -> list:
-    """Every primitive created so far, by name."""
-    return sorted(_registry, key=lambda p: p.name)
-
 
 def _describe(value) -> str:
     if isinstance(value, (Tensor, np.ndarray)):
@@ -125,7 +116,6 @@ class Primitive:
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
         self.declare(**declarations)
-        _registry.add(self)
 
     def declare(self, **fields) -> Primitive:
         unknown = set(fields) - set(self.FIELDS) - set(self.FUTURE_FIELDS)
