@@ -19,9 +19,15 @@ def add(x, y):
     return np.add(x, y)
 
 
+add.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: v)
+
+
 @primitive(**numpy_ufunc("subtract", 2, identities={1: 0}))
 def subtract(x, y):
     return np.subtract(x, y)
+
+
+subtract.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v))
 
 
 @primitive(**numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",)))
@@ -29,9 +35,15 @@ def multiply(x, y):
     return np.multiply(x, y)
 
 
+multiply.deflinear(lambda g, ans, x, y: multiply(g, y), lambda g, ans, x, y: multiply(g, x))
+
+
 @primitive(**numpy_ufunc("divide", 2, identities={1: 1}))
 def divide(x, y):
     return np.true_divide(x, y)
+
+
+divide.defelementwise(lambda v, ans, x, y: divide(v, y), lambda v, ans, x, y: negative(v) * ans / y)
 
 
 @primitive(**numpy_ufunc("negative", 1))
@@ -39,16 +51,12 @@ def negative(x):
     return np.negative(x)
 
 
+negative.deflinear(lambda g, ans, x: negative(g))
+
+
 @primitive(**numpy_ufunc("power", 2))
 def power(x, y):
     return np.power(x, y)
-
-
-add.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: v)
-subtract.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v))
-multiply.deflinear(lambda g, ans, x, y: multiply(g, y), lambda g, ans, x, y: multiply(g, x))
-divide.defelementwise(lambda v, ans, x, y: divide(v, y), lambda v, ans, x, y: negative(v) * ans / y)
-negative.deflinear(lambda g, ans, x: negative(g))
 
 
 def _power_slope(x, y):
@@ -118,12 +126,14 @@ def abs(x):  # noqa: A001 - numpy's name
     return np.abs(x)
 
 
+abs.defelementwise(lambda v, ans, x: v * sign(x))
+
+
 @primitive(**numpy_ufunc("sign", 1))
 def sign(x):
     return np.sign(x)
 
 
-abs.defelementwise(lambda v, ans, x: v * sign(x))
 sign.nondifferentiable()
 
 
