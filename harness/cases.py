@@ -33,7 +33,7 @@ import funcad
 from funcad import nn
 from harness import datasets
 from harness import models as funcad_models
-from harness.engines import FuncadEngine, TorchEngine, cast_cell
+from harness.engines import FuncadEngine, TorchEngine
 from harness.metrics import Tolerance
 from torch_ref import models as torch_models
 from torch_ref.bridge import copy_funcad_to_torch, default_name_map
@@ -137,7 +137,7 @@ class Case:
         variant = torch_optimizer or self.torch_optimizer
         funcad.set_seed(seed)
         net = self.funcad_model()
-        cast_cell(net, dtype)
+        net.to_float(dtype)
         optimizer = self.optimizer.funcad(net.trainable_params())
         make_funcad_loss, make_torch_loss = LOSSES[self.loss] if isinstance(self.loss, str) else self.loss
         engine = FuncadEngine(net, make_funcad_loss(), optimizer, self.has_aux)

@@ -34,11 +34,6 @@ from torch_ref.pipeline import TorchTrainer
 GradEdit = Callable[[dict], dict] | None
 
 
-def cast_cell(cell, dtype) -> None:
-    """Cast every float Parameter of ``cell`` to ``dtype`` in place, keeping identities (names, optimizer references)."""
-    cell.to_float(dtype)
-
-
 def _as_funcad(array, dtype) -> Tensor:
     a = np.asarray(array)
     return Tensor(a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a)

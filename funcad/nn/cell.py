@@ -176,11 +176,19 @@ class Cell:
 
     def torch_parameter_names(self) -> OrderedDict:
         """funcad parameter name -> torch state_dict key. They differ only for layers whose names follow
-        MindSpore; such a Cell class declares ``torch_names`` (e.g. BatchNorm's gamma -> weight)."""
+        MindSpore; such a Cell class declares ``torch_names``, renaming its own parameters (BatchNorm's gamma ->
+        weight) or its sub-Cells (TransformerEncoderLayer's dense1 -> linear1)."""
+        torch_paths = {"": ""}
+        for path, cell in self.cells_and_names():
+            renames = getattr(cell, "torch_names", {})
+            for child_name, child in cell._cells.items():
+                child_path = f"{path}.{child_name}" if path else child_name
+                if child is not None and child_path not in torch_paths:
+                    torch_paths[child_path] = _dotted(torch_paths[path], renames.get(child_name, child_name))
         out = OrderedDict()
         for prefix, cell, name, _ in self._owned_parameters():
             torch_name = getattr(cell, "torch_names", {}).get(name, name)
-            out[f"{prefix}.{name}" if prefix else name] = f"{prefix}.{torch_name}" if prefix else torch_name
+            out[f"{prefix}.{name}" if prefix else name] = _dotted(torch_paths[prefix], torch_name)
         return out
 
     def get_parameters(self, expand: bool = True) -> Iterator[Parameter]:
@@ -206,6 +214,10 @@ class Cell:
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + (")" if len(lines) == 1 else "\n)")
+
+
+def _dotted(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
 
 
 _FLOAT_TYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
