@@ -1,4 +1,5 @@
-"""Shared fixtures: a funcad Cell checked against its torch counterpart with the same weights, in float64."""
+"""Shared fixtures: every test starts and ends in PYNATIVE_MODE with the default context; a funcad Cell checked
+against its torch counterpart with the same weights, in float64."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import torch
 
 import funcad
 from funcad import ops
+from funcad.context import reset_context
+
+
+@pytest.fixture(autouse=True)
+def _default_context():
+    reset_context()
+    yield
+    reset_context()
 
 
 def _copy_weights(cell, module, torch_prefix: str = "") -> None:

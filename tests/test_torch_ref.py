@@ -27,7 +27,7 @@ PAIRS = [
 def test_mirrors_compute_the_same_forward_in_float64_after_a_copy(make_f, make_t, shape):
     funcad.set_seed(1)
     cell = make_f()
-    cell.to_float(np.float64)
+    cell.set_dtype(np.float64)
     module = make_t().double()
     copy_funcad_to_torch(cell, module)
     x = np.random.default_rng(0).standard_normal(shape)

@@ -48,7 +48,7 @@ def _funcad_step(use_jit: bool) -> tuple[Callable, Callable]:
         opt(grads)
         return loss
 
-    return (funcad.jit(train_step) if use_jit else train_step), funcad.Tensor
+    return (funcad.jit(train_step) if use_jit else train_step), funcad.Tensor.from_numpy
 
 
 def _torch_step() -> tuple[Callable, Callable]:
