@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from funcad.testing import DEFAULT_TOLERANCES as TESTING_TOLERANCES
+
 #: Accept a float32 cross-engine difference up to this multiple of PyTorch's own float32 error against float64.
 NOISE_FACTOR = 10.0
 
@@ -24,7 +26,8 @@ class Tolerance:
         return f"rtol {self.rtol:.3g}, atol {self.atol:.3g}"
 
 
-DEFAULT_TOLERANCES = {"float32": Tolerance(1.3e-6, 1e-5), "float64": Tolerance(1e-7, 1e-7)}
+# funcad.testing's table (torch.testing.assert_close's defaults), keyed by the dtype names the harness runs in.
+DEFAULT_TOLERANCES = {name: Tolerance(*TESTING_TOLERANCES[np.dtype(name)]) for name in ("float32", "float64")}
 
 
 def tolerance_for(dtype: str, overrides: dict | None = None, rtol: float | None = None, atol: float | None = None) -> Tolerance:

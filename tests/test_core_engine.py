@@ -134,9 +134,11 @@ def test_a_user_primitive_with_vjp_and_jvp_rules():
     assert_close(funcad.jvp(cube, (x,), (np.ones(2),))[1], 3 * x**2)
 
 
-def test_primitive_without_rules_is_a_constant():
-    frozen = funcad.Primitive("frozen", np.sin)
+def test_primitive_declared_nondifferentiable_is_a_constant():
+    frozen = funcad.Primitive("frozen", np.sin).nondifferentiable()
     assert_close(funcad.grad(lambda x: ops.sum(frozen(x) + x))(np.ones(2)), np.ones(2))
+    _, tangent = funcad.jvp(lambda x: frozen(x) + x, (np.ones(2),), (np.ones(2),))
+    assert_close(tangent, np.ones(2))
 
 
 def test_missing_forward_rule_is_reported():

@@ -6,89 +6,13 @@ import inspect
 
 import numpy as np
 import pytest
+from op_cases import CASES, IDX, LABELS, NOT_DIFFERENTIABLE, PARAMETER_UPDATES, RNG, Y
 
 import funcad
 from funcad import ops
 from funcad.jit import jit
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")  # the isnan/isinf cases make nan and inf
-
-RNG = np.random.default_rng(7)
-X = RNG.uniform(0.5, 2.0, (3, 4)).astype(np.float32)  # positive: log, sqrt, power are defined
-Y = RNG.uniform(-1.5, 1.5, (3, 4)).astype(np.float32)
-P = RNG.uniform(0.05, 0.95, (3, 4)).astype(np.float32)  # probabilities
-IMG = RNG.standard_normal((2, 3, 6, 6)).astype(np.float32)
-KERNEL = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
-LABELS = np.array([0, 3, 1])
-IDX = np.array([[0, 2, 1, 3], [1, 1, 0, 2], [3, 0, 2, 1]])
-CHANNEL = RNG.uniform(0.5, 1.5, 3).astype(np.float32)
-
-# name -> (function of float arrays, its float arguments). Integer arguments are closure constants.
-CASES = {
-    "abs": (ops.abs, (Y,)), "add": (ops.add, (X, Y)), "subtract": (ops.subtract, (X, Y)), "multiply": (ops.multiply, (X, Y)),
-    "divide": (ops.divide, (Y, X)), "negative": (ops.negative, (Y,)), "power": (ops.power, (X, Y)),
-    "floor_divide": (ops.floor_divide, (Y, X)), "remainder": (ops.remainder, (Y, X)), "maximum": (ops.maximum, (X, Y)),
-    "minimum": (ops.minimum, (X, Y)), "exp": (ops.exp, (Y,)), "expm1": (ops.expm1, (Y,)), "log": (ops.log, (X,)),
-    "log1p": (ops.log1p, (X,)), "sqrt": (ops.sqrt, (X,)), "rsqrt": (ops.rsqrt, (X,)), "square": (ops.square, (Y,)),
-    "sign": (ops.sign, (Y,)), "sin": (ops.sin, (Y,)), "cos": (ops.cos, (Y,)), "tan": (ops.tan, (Y,)), "tanh": (ops.tanh, (Y,)),
-    "sigmoid": (ops.sigmoid, (Y,)), "relu": (ops.relu, (Y,)), "softplus": (ops.softplus, (Y,)), "erf": (ops.erf, (Y,)),
-    "gelu": (ops.gelu, (Y,)), "silu": (ops.silu, (Y,)), "elu": (ops.elu, (Y,)), "leaky_relu": (ops.leaky_relu, (Y,)),
-    "floor": (ops.floor, (Y,)), "ceil": (ops.ceil, (Y,)), "round": (ops.round, (Y,)),
-    "clip": (lambda x: ops.clip(x, -0.5, 0.5), (Y,)), "where": (lambda x, y: ops.where(x > 1.0, x, y), (X, Y)),
-    "equal": (ops.equal, (X, X)), "not_equal": (ops.not_equal, (X, Y)), "less": (ops.less, (X, Y)),
-    "less_equal": (ops.less_equal, (X, Y)), "greater": (ops.greater, (X, Y)), "greater_equal": (ops.greater_equal, (X, Y)),
-    "logical_and": (lambda x, y: ops.logical_and(x > 1, y > 0), (X, Y)), "logical_or": (lambda x, y: ops.logical_or(x > 1, y > 0), (X, Y)),
-    "logical_xor": (lambda x, y: ops.logical_xor(x > 1, y > 0), (X, Y)), "logical_not": (lambda x: ops.logical_not(x > 1), (X,)),
-    "isnan": (lambda x: ops.isnan(ops.log(x - 1.0)), (X,)), "isinf": (lambda x: ops.isinf(1.0 / (x - x)), (X,)),
-    "isfinite": (lambda x: ops.isfinite(ops.log(x - 1.0)), (X,)),
-    "sum": (lambda x: ops.sum(x, axis=1), (Y,)), "mean": (lambda x: ops.mean(x, axis=0, keepdims=True), (Y,)),
-    "prod": (lambda x: ops.prod(x, axis=1), (X,)), "max": (lambda x: ops.max(x, axis=1), (Y,)), "min": (lambda x: ops.min(x), (Y,)),
-    "amax": (lambda x: ops.amax(x, axis=0), (Y,)), "amin": (lambda x: ops.amin(x, axis=0), (Y,)),
-    "var": (lambda x: ops.var(x, axis=1, ddof=1), (Y,)), "std": (lambda x: ops.std(x, axis=0), (Y,)),
-    "logsumexp": (lambda x: ops.logsumexp(x, axis=1), (Y,)), "norm": (lambda x: ops.norm(x, axis=1), (Y,)),
-    "cumsum": (lambda x: ops.cumsum(x, axis=1), (Y,)), "argmax": (lambda x: ops.argmax(x, axis=1), (Y,)),
-    "argmin": (lambda x: ops.argmin(x, axis=0), (Y,)),
-    "matmul": (lambda x, y: ops.matmul(x, y.T), (X, Y)), "dense": (lambda x, y: ops.dense(x, y, x[:, 0]), (X, Y)),
-    "dot": (lambda x, y: ops.dot(x[0], y[1]), (X, Y)),
-    "outer": (lambda x, y: ops.outer(x[0], y[1]), (X, Y)), "tensordot": (lambda x, y: ops.tensordot(x, y, axes=2), (X, Y)),
-    "einsum": (lambda x, y: ops.einsum("ij,kj->ik", x, y), (X, Y)),
-    "reshape": (lambda x: ops.reshape(x, (4, 3)), (Y,)), "transpose": (ops.transpose, (Y,)), "swapaxes": (lambda x: ops.swapaxes(x, 0, 1), (Y,)),
-    "expand_dims": (lambda x: ops.expand_dims(x, 1), (Y,)), "squeeze": (lambda x: ops.squeeze(ops.expand_dims(x, 0)), (Y,)),
-    "flatten": (lambda x: ops.flatten(x, 0), (Y,)), "broadcast_to": (lambda x: ops.broadcast_to(x, (2, 3, 4)), (Y,)),
-    "sum_to": (lambda x: ops.sum_to(x, (1, 4)), (Y,)), "unbroadcast": (lambda x: ops.unbroadcast(x, (4,)), (Y,)),
-    "cast": (lambda x: ops.cast(x, np.float64), (Y,)), "stop_gradient": (lambda x: ops.stop_gradient(x) * x, (Y,)),
-    "getitem": (lambda x: ops.getitem(x, (slice(1, None), [0, 2])), (Y,)), "concat": (lambda x, y: ops.concat([x, y], 1), (X, Y)),
-    "concatenate": (lambda x, y: ops.concatenate([x, y]), (X, Y)), "stack": (lambda x, y: ops.stack([x, y], 1), (X, Y)),
-    "split": (lambda x: ops.split(x, 2, axis=1)[1], (Y,)), "flip": (lambda x: ops.flip(x, 1), (Y,)),
-    "pad": (lambda x: ops.pad(x, ((1, 0), (0, 2))), (Y,)), "repeat": (lambda x: ops.repeat(x, 2, axis=0), (Y,)),
-    "tile": (lambda x: ops.tile(x, (2, 1)), (Y,)), "take_along_axis": (lambda x: ops.take_along_axis(x, IDX, axis=1), (Y,)),
-    "softmax": (lambda x: ops.softmax(x, axis=1), (Y,)), "log_softmax": (ops.log_softmax, (Y,)),
-    "cross_entropy": (lambda x: ops.cross_entropy(x, LABELS), (Y,)), "nll_loss": (lambda x: ops.nll_loss(ops.log_softmax(x, 1), LABELS), (Y,)),
-    "binary_cross_entropy": (ops.binary_cross_entropy, (P, P[::-1])),
-    "binary_cross_entropy_with_logits": (lambda x, p: ops.binary_cross_entropy_with_logits(x, p), (Y, P)),
-    "mse_loss": (ops.mse_loss, (X, Y)), "l1_loss": (ops.l1_loss, (X, Y)), "smooth_l1_loss": (ops.smooth_l1_loss, (X, Y)),
-    "conv2d": (lambda x, w: ops.conv2d(x, w, padding=1, stride=2), (IMG, KERNEL)),
-    "max_pool2d": (lambda x: ops.max_pool2d(x, 2), (IMG,)), "avg_pool2d": (lambda x: ops.avg_pool2d(x, 3, 2, 1), (IMG,)),
-    "adaptive_avg_pool2d": (lambda x: ops.adaptive_avg_pool2d(x, 2), (IMG,)),
-    "batch_norm": (lambda x, c: ops.batch_norm(x, c, c, c, c, training=True)[0], (IMG, CHANNEL)),
-    "layer_norm": (lambda x: ops.layer_norm(x, 4), (Y,)),
-    "lstm_cell": (ops.lstm_cell, (Y, X[:, :1].copy())),
-    "lstm_sequence": (lambda p, h: ops.lstm_sequence(p[None], h[:, :1], h[:, 1:2], p[0][:, None] * 0.5, reverse=True)[0], (Y, X)),
-    "embedding": (lambda w: ops.embedding(IDX % 3, w), (Y,)), "one_hot": (lambda x: x[0, 0] * ops.one_hot(LABELS, 4), (Y,)),
-    "dropout": (lambda x: ops.dropout(x, 0.5, seed=3), (Y,)),
-    "tensor": (lambda x: x * ops.tensor([1.0, 2.0, 3.0, 4.0]), (Y,)), "ones": (lambda x: x + ops.ones((3, 4)), (Y,)),
-    "zeros": (lambda x: x * ops.zeros((4,)), (Y,)), "full": (lambda x: x - ops.full((4,), 2.0), (Y,)),
-    "ones_like": (lambda x: x / ops.ones_like(x), (Y,)), "zeros_like": (lambda x: x + ops.zeros_like(x), (Y,)),
-    "full_like": (lambda x: x * ops.full_like(x, 3.0), (Y,)), "arange": (lambda x: x * ops.arange(4), (Y,)),
-    "eye": (lambda x: ops.matmul(x, ops.eye(4)), (Y,)), "linspace": (lambda x: x + ops.linspace(0.0, 1.0, 4), (Y,)),
-}
-NOT_DIFFERENTIABLE = {"floor_divide", "floor", "ceil", "round", "equal", "not_equal", "less", "less_equal", "greater",
-                      "greater_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite",
-                      "argmax", "argmin", "sign"}
-
-
-# Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
-PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent"}
 
 
 def _public_ops() -> set:

@@ -4,8 +4,6 @@ masks, including masks that block every key of some queries."""
 import numpy as np
 import pytest
 import torch
-from layer_torch_check import assert_layer_matches, torch_kwargs
-from nn_torch_check import copy_weights
 
 import funcad
 from funcad import nn, ops
@@ -40,12 +38,12 @@ OPTIONS = [{}, {"batch_first": True}, {"has_bias": False}, {"kdim": 4, "vdim": 3
 
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "default")
 @pytest.mark.parametrize("average", [True, False])
-def test_attention_matches_torch(options, average):
+def test_attention_matches_torch(options, average, assert_layer_matches):
     cell, module = _pair(**options)
     assert_layer_matches(cell, module, _qkv(options), {"average_attn_weights": average})
 
 
-def test_self_attention_unbatched_and_without_weights():
+def test_self_attention_unbatched_and_without_weights(assert_layer_matches):
     cell, module = _pair()
     x = _normal(4, 6)
     assert_layer_matches(cell, module, (x, x, x))
@@ -63,7 +61,7 @@ def _padding(kind):
 
 
 @pytest.mark.parametrize("kind", ["bool", "float"])
-def test_key_padding_and_attention_masks(kind):
+def test_key_padding_and_attention_masks(kind, assert_layer_matches):
     cell, module = _pair()
     causal = np.triu(np.ones((4, 5), bool), 1)
     attn = causal if kind == "bool" else np.where(causal, -3.0, 0.5)
@@ -83,7 +81,7 @@ def _fully_blocked():
     return padding, attn
 
 
-def test_fully_blocked_rows_give_zero_attention_as_torchs_fused_path():
+def test_fully_blocked_rows_give_zero_attention_as_torchs_fused_path(assert_layer_matches, torch_kwargs):
     """torch's need_weights=False path (scaled_dot_product_attention) gives zero attention there, and gradients."""
     cell, module = _pair()
     padding, attn = _fully_blocked()
@@ -93,7 +91,7 @@ def test_fully_blocked_rows_give_zero_attention_as_torchs_fused_path():
     np.testing.assert_allclose(out[:, 1], np.broadcast_to(np.asarray(cell.out_proj.bias), (4, 6)), rtol=1e-14)
 
 
-def test_fully_blocked_rows_have_zero_weights_where_torch_gives_nan():
+def test_fully_blocked_rows_have_zero_weights_where_torch_gives_nan(copy_weights):
     cell, module = _pair()
     copy_weights(cell, module)
     padding, attn = _fully_blocked()

@@ -130,9 +130,8 @@ def test_deepcopy_keeps_paths_inside_and_cuts_the_owner_above():
     assert layer.path == "" and [p.name for p in layer.trainable_params()] == ["weight", "bias"]
 
 
-def test_set_dtype_converts_every_float_parameter_in_place_and_to_float_runs_in_that_dtype():
+def test_set_dtype_converts_every_float_parameter_in_place_and_to_float_runs_in_that_dtype(assert_matches_torch):
     import torch
-    from nn_torch_check import assert_matches_torch
 
     funcad.set_seed(2)
     net = nn.SequentialCell(nn.Dense(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Dense(6, 3)).set_train()

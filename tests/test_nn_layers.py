@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from nn_torch_check import assert_matches_torch
 
 import funcad
 from funcad import nn
@@ -16,12 +15,12 @@ def _x(*shape, seed=1):
 
 
 @pytest.mark.parametrize("has_bias", [True, False])
-def test_dense_matches_linear(has_bias):
+def test_dense_matches_linear(has_bias, assert_matches_torch):
     cell = nn.Dense(5, 3, has_bias=has_bias, dtype=F64)
     assert_matches_torch(cell, torch.nn.Linear(5, 3, bias=has_bias, dtype=torch.float64), _x(4, 5))
 
 
-def test_dense_on_3d_input_with_activation_name():
+def test_dense_on_3d_input_with_activation_name(assert_matches_torch):
     cell = nn.Dense(4, 6, activation="tanh", dtype=F64)
     module = torch.nn.Sequential(torch.nn.Linear(4, 6, dtype=torch.float64), torch.nn.Tanh())
     assert_matches_torch(cell, module, _x(2, 3, 4), torch_prefix="0.")
@@ -64,13 +63,13 @@ def _torch_conv(cin, cout, k, stride=1, dilation=1, groups=1, bias=False, pad4=(
         (dict(kernel_size=3, pad_mode="same", dilation=2), (2, 2, 2, 2), (6, 6)),
     ],
 )
-def test_conv2d_pad_modes_match_torch(kw, pad4, size):
+def test_conv2d_pad_modes_match_torch(kw, pad4, size, assert_matches_torch):
     cell = nn.Conv2d(2, 4, dtype=F64, **kw)
     module = _torch_conv(2, 4, kw["kernel_size"], kw.get("stride", 1), kw.get("dilation", 1), bias=kw.get("has_bias", False), pad4=pad4)
     assert_matches_torch(cell, module, _x(2, 2, *size), torch_prefix="1.")
 
 
-def test_conv2d_groups_match_torch():
+def test_conv2d_groups_match_torch(assert_matches_torch):
     cell = nn.Conv2d(4, 6, 3, pad_mode="valid", group=2, has_bias=True, dtype=F64)
     assert_matches_torch(cell, _torch_conv(4, 6, 3, groups=2, bias=True), _x(2, 4, 5, 5), torch_prefix="1.")
 
@@ -108,12 +107,12 @@ class _SamePool(torch.nn.Module):
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("k, s, size, pad4", [(2, 2, (5, 6), (0, 1, 0, 0)), (3, 1, (4, 5), (1, 1, 1, 1)), (3, 2, (6, 6), (0, 1, 0, 1))])
-def test_pools_same_mode(kind, k, s, size, pad4):
+def test_pools_same_mode(kind, k, s, size, pad4, assert_matches_torch):
     cell = (nn.MaxPool2d if kind == "max" else nn.AvgPool2d)(k, s, pad_mode="same")
     assert_matches_torch(cell, _SamePool(kind, k, s, pad4), _x(2, 3, *size))
 
 
-def test_pools_valid_and_pad_modes():
+def test_pools_valid_and_pad_modes(assert_matches_torch):
     x = _x(2, 3, 7, 6)
     assert_matches_torch(nn.MaxPool2d(kernel_size=2, stride=2), torch.nn.MaxPool2d(2, 2), x)
     assert_matches_torch(nn.MaxPool2d(3, 2, pad_mode="pad", padding=1), torch.nn.MaxPool2d(3, 2, padding=1), x)
@@ -144,7 +143,7 @@ def test_pool_defaults_and_errors():
         (nn.Flatten(0, 1), torch.nn.Flatten(0, 1)),
     ],
 )
-def test_parameterless_layers(cell, module):
+def test_parameterless_layers(cell, module, assert_matches_torch):
     assert_matches_torch(cell, module, _x(2, 3, 4))
 
 

@@ -5,7 +5,6 @@ and parameter gradients), and each family under funcad.jit."""
 import numpy as np
 import pytest
 import torch
-from layer_torch_check import assert_layer_matches
 
 import funcad
 from funcad import nn, ops
@@ -47,7 +46,7 @@ class _Padded(torch.nn.Module):
     ({"pad_mode": "pad", "padding": 2, "has_bias": True}, (2, 2)),
     ({"pad_mode": "pad", "padding": (0, 2), "has_bias": True}, (0, 2)),
 ])
-def test_conv1d_matches_torch(options, torch_pad):
+def test_conv1d_matches_torch(options, torch_pad, assert_layer_matches):
     cell = nn.Conv1d(4, 6, 3, **options, dtype=F64)
     torch_options = {"stride": options.get("stride", 1), "dilation": options.get("dilation", 1), "groups": options.get("group", 1)}
     module = _Padded(torch.nn.Conv1d(4, 6, 3, bias=options.get("has_bias", False), **torch_options, dtype=T64), pad=torch_pad)
@@ -60,21 +59,21 @@ def test_conv1d_matches_torch(options, torch_pad):
     ({"pad_mode": "valid", "stride": 2, "dilation": 2}, {"stride": 2, "dilation": 2}),
     ({"pad_mode": "pad", "padding": 2, "stride": 3, "group": 2, "has_bias": True}, {"padding": 2, "stride": 3, "groups": 2}),
 ])
-def test_conv2d_transpose_matches_torch(options, torch_options):
+def test_conv2d_transpose_matches_torch(options, torch_options, assert_layer_matches):
     cell = nn.Conv2dTranspose(4, 6, 3, **options, dtype=F64)
     module = torch.nn.ConvTranspose2d(4, 6, 3, bias=options.get("has_bias", False), **torch_options, dtype=T64)
     assert_layer_matches(cell, module, (_normal(2, 4, 5, 6),))
 
 
 @pytest.mark.parametrize("kernel, stride, crop", [(3, 2, ((0, 10), (0, 12))), (4, 2, ((1, 10), (1, 12))), (3, 1, ((1, 5), (1, 6)))])
-def test_conv2d_transpose_same_mode_is_the_cropped_full_transpose(kernel, stride, crop):
+def test_conv2d_transpose_same_mode_is_the_cropped_full_transpose(kernel, stride, crop, assert_layer_matches):
     """'same': output H * stride, the full transposed convolution cropped by the 'same' padding (the extra on the bottom)."""
     cell = nn.Conv2dTranspose(3, 2, kernel, stride=stride, has_bias=True, dtype=F64)
     module = _Padded(torch.nn.ConvTranspose2d(3, 2, kernel, stride=stride, dtype=T64), crop=crop)
     assert_layer_matches(cell, module, (_normal(2, 3, 5, 6),), torch_prefix="layer.")
 
 
-def test_conv2d_transpose_uneven_padding_and_higher_order_gradients():
+def test_conv2d_transpose_uneven_padding_and_higher_order_gradients(assert_layer_matches):
     cell = nn.Conv2dTranspose(2, 3, (3, 2), stride=2, pad_mode="pad", padding=(0, 1, 1, 0), has_bias=True, dtype=F64)
     module = _Padded(torch.nn.ConvTranspose2d(2, 3, (3, 2), stride=2, dtype=T64), crop=((0, 10), (1, 7)))
     x = _normal(2, 2, 5, 4)
@@ -84,14 +83,14 @@ def test_conv2d_transpose_uneven_padding_and_higher_order_gradients():
 
 # -- normalisation ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("groups, shape, affine", [(1, (2, 6, 3, 4), True), (2, (2, 6, 5), True), (6, (3, 6, 2, 2), True), (3, (2, 6), False)])
-def test_group_norm_matches_torch(groups, shape, affine):
+def test_group_norm_matches_torch(groups, shape, affine, assert_layer_matches):
     cell = nn.GroupNorm(groups, 6, eps=1e-4, affine=affine, dtype=F64)
     _randomise(cell)
     assert_layer_matches(cell, torch.nn.GroupNorm(groups, 6, eps=1e-4, affine=affine, dtype=T64), (_normal(*shape) * 2 + 1,))
 
 
 @pytest.mark.parametrize("affine", [True, False])
-def test_instance_norm_matches_torch_in_training_and_evaluation(affine):
+def test_instance_norm_matches_torch_in_training_and_evaluation(affine, assert_layer_matches):
     cell = nn.InstanceNorm2d(3, affine=affine, dtype=F64)
     _randomise(cell)
     module = torch.nn.InstanceNorm2d(3, affine=affine, dtype=T64)
@@ -104,7 +103,7 @@ def test_instance_norm_matches_torch_in_training_and_evaluation(affine):
 
 
 @pytest.mark.parametrize("train, forced", [(False, True), (True, False)])
-def test_batch_norm_use_batch_statistics_overrides_the_mode(train, forced):
+def test_batch_norm_use_batch_statistics_overrides_the_mode(train, forced, assert_layer_matches):
     """True: batch statistics (and running updates) even in evaluation; False: running statistics even in training."""
     cell = nn.BatchNorm2d(3, use_batch_statistics=forced, momentum=0.7, dtype=F64).set_train(train)
     _randomise(cell)
@@ -121,13 +120,13 @@ BOUNDARIES = np.array([-3.0, 0.0, 3.0, 6.0, -4.0, 7.0])
 
 @pytest.mark.parametrize("cell, module", [(nn.ReLU6(), torch.nn.ReLU6()), (nn.Hardswish(), torch.nn.Hardswish()), (nn.Mish(), torch.nn.Mish())],
                          ids=["relu6", "hardswish", "mish"])
-def test_activations_match_torch_including_at_their_kinks(cell, module):
+def test_activations_match_torch_including_at_their_kinks(cell, module, assert_layer_matches):
     x = np.concatenate([_normal(30) * 4, BOUNDARIES]).reshape(3, 12)
     assert_layer_matches(cell, module, (x,))
 
 
 @pytest.mark.parametrize("channel, shape", [(1, (2, 3, 4)), (3, (2, 3, 4, 2)), (3, (2, 3))])
-def test_prelu_matches_torch(channel, shape):
+def test_prelu_matches_torch(channel, shape, assert_layer_matches):
     cell = nn.PReLU(channel, w=np.array([0.1, -0.3, 0.6])[:channel], dtype=F64)
     module = torch.nn.PReLU(channel, dtype=T64)
     x = _normal(*shape)
@@ -141,7 +140,7 @@ def test_prelu_matches_torch(channel, shape):
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("kernel, stride, padding, size", [(3, 2, 0, (6, 7)), (2, 2, 1, (5, 5)), (3, 3, 1, (7, 5)), (3, 3, 0, (4, 8))])
 @pytest.mark.parametrize("ceil_mode", [False, True])
-def test_pool2d_ceil_mode_matches_torch(kind, kernel, stride, padding, size, ceil_mode):
+def test_pool2d_ceil_mode_matches_torch(kind, kernel, stride, padding, size, ceil_mode, assert_layer_matches):
     mode = "pad" if padding else "valid"
     if kind == "max":
         cell = nn.MaxPool2d(kernel, stride, pad_mode=mode, padding=padding, ceil_mode=ceil_mode)
@@ -155,7 +154,7 @@ def test_pool2d_ceil_mode_matches_torch(kind, kernel, stride, padding, size, cei
 
 
 @pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [(3, 2, 0, False), (3, 2, 1, True), (2, 3, 1, True)])
-def test_pool1d_matches_torch(kernel, stride, padding, ceil_mode):
+def test_pool1d_matches_torch(kernel, stride, padding, ceil_mode, assert_layer_matches):
     mode = "pad" if padding else "valid"
     x = _normal(2, 3, 9)
     module = torch.nn.MaxPool1d(kernel, stride, padding, ceil_mode=ceil_mode)
@@ -172,7 +171,7 @@ def test_pool1d_same_mode_pads_the_right_end():
 
 
 @pytest.mark.parametrize("output_size", [(2, 3), 3, (None, 2), (5, 7)])
-def test_adaptive_max_pool_matches_torch(output_size):
+def test_adaptive_max_pool_matches_torch(output_size, assert_layer_matches):
     assert_layer_matches(nn.AdaptiveMaxPool2d(output_size), torch.nn.AdaptiveMaxPool2d(output_size), (_normal(2, 3, 7, 9),))
 
 
@@ -195,7 +194,7 @@ def test_dropout2d_zeros_whole_channels():
     ({"scale_factor": 3, "mode": "linear"}, (2, 3, 4)), ({"size": 2, "mode": "nearest"}, (2, 3, 5)),
     ({"scale_factor": 1.5, "mode": "bilinear", "recompute_scale_factor": True}, (1, 1, 3, 5)),
 ])
-def test_upsample_matches_torch(options, shape):
+def test_upsample_matches_torch(options, shape, assert_layer_matches):
     assert_layer_matches(nn.Upsample(**options), torch.nn.Upsample(**options), (_normal(*shape),))
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from nn_torch_check import assert_matches_torch, copy_weights
 
 import funcad
 from funcad import nn
@@ -23,7 +22,7 @@ def _randomise(cell, seed=3):
 
 
 @pytest.mark.parametrize("kind, shape", [("2d", (4, 3, 5, 5)), ("1d", (6, 3)), ("1d", (4, 3, 7))])
-def test_batch_norm_training_updates_running_stats_with_mindspore_momentum(kind, shape):
+def test_batch_norm_training_updates_running_stats_with_mindspore_momentum(kind, shape, assert_matches_torch):
     cell = (nn.BatchNorm2d if kind == "2d" else nn.BatchNorm1d)(3, momentum=0.8, eps=1e-3, dtype=F64)
     module = (torch.nn.BatchNorm2d if kind == "2d" else torch.nn.BatchNorm1d)(3, momentum=0.2, eps=1e-3, dtype=torch.float64)
     _randomise(cell)
@@ -37,7 +36,7 @@ def test_batch_norm_training_updates_running_stats_with_mindspore_momentum(kind,
     np.testing.assert_allclose(np.asarray(cell.moving_variance), module.running_var.numpy(), rtol=1e-12)
 
 
-def test_batch_norm_eval_uses_running_stats_and_leaves_them():
+def test_batch_norm_eval_uses_running_stats_and_leaves_them(assert_matches_torch):
     cell = nn.BatchNorm2d(3, dtype=F64)
     _randomise(cell)
     module = torch.nn.BatchNorm2d(3, dtype=torch.float64).eval()
@@ -67,7 +66,7 @@ def test_batch_norm_bad_input_names_path():
 
 
 @pytest.mark.parametrize("normalized_shape, axis", [((5,), -1), ((4, 5), -2)])
-def test_layer_norm(normalized_shape, axis):
+def test_layer_norm(normalized_shape, axis, assert_matches_torch):
     cell = nn.LayerNorm(normalized_shape, begin_norm_axis=axis, begin_params_axis=axis, epsilon=1e-5, dtype=F64)
     _randomise(cell)
     assert_matches_torch(cell, torch.nn.LayerNorm(normalized_shape, eps=1e-5, dtype=torch.float64), _x(3, 4, 5))
@@ -82,7 +81,7 @@ def test_layer_norm_defaults_and_errors():
 
 
 @pytest.mark.parametrize("padding_idx", [None, 2])
-def test_embedding_with_repeated_ids(padding_idx):
+def test_embedding_with_repeated_ids(padding_idx, assert_matches_torch):
     cell = nn.Embedding(6, 3, padding_idx=padding_idx, param_dtype=F64)
     module = torch.nn.Embedding(6, 3, padding_idx=padding_idx, dtype=torch.float64)
     ids = np.array([[1, 2, 1], [5, 1, 2]])
@@ -109,7 +108,7 @@ def test_embedding_default_table_is_small_normal_and_ids_must_be_integers():
         (nn.ELU(0.7), torch.nn.ELU(0.7)),
     ],
 )
-def test_activations(cell, module):
+def test_activations(cell, module, assert_matches_torch):
     assert_matches_torch(cell, module, _x(2, 3, 4))
 
 
@@ -134,7 +133,7 @@ def test_dropout_scales_kept_values_and_is_identity_in_eval():
         nn.Dropout(1.0)
 
 
-def test_lenet_like_stack_trains_in_train_mode_with_bn_and_dropout():
+def test_lenet_like_stack_trains_in_train_mode_with_bn_and_dropout(copy_weights):
     funcad.set_seed(0)
     net = nn.SequentialCell(nn.Conv2d(1, 4, 3, pad_mode="valid"), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
                             nn.Dropout(0.1), nn.Dense(4 * 3 * 3, 3))

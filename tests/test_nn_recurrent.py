@@ -4,7 +4,6 @@ the initial states and every weight; padded batches through seq_length against t
 import numpy as np
 import pytest
 import torch
-from layer_torch_check import assert_layer_matches
 
 import funcad
 from funcad import nn, ops
@@ -42,7 +41,7 @@ OPTIONS = [
 @pytest.mark.parametrize("kind", list(LAYERS))
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "default")
 @pytest.mark.parametrize("steps", [1, 5])
-def test_stacked_layer_matches_torch(kind, options, steps):
+def test_stacked_layer_matches_torch(kind, options, steps, assert_layer_matches):
     cell, module = _pair(kind, **options)
     batch = 2
     x = _normal(batch, steps, 3) if options.get("batch_first") else _normal(steps, batch, 3)
@@ -54,7 +53,7 @@ def test_stacked_layer_matches_torch(kind, options, steps):
 @pytest.mark.parametrize("kind", list(LAYERS))
 @pytest.mark.parametrize("options", [{}, {"bidirectional": True, "num_layers": 2}, {"bidirectional": True, "batch_first": True}],
                          ids=lambda o: ",".join(o) or "default")
-def test_padded_batch_matches_torch_packed_sequence(kind, options):
+def test_padded_batch_matches_torch_packed_sequence(kind, options, assert_layer_matches):
     """Lengths 5, 2 and 1 in a batch padded to 5: zeros past each length, states from each sequence's last step."""
     cell, module = _pair(kind, **options)
     steps, lengths = 5, np.array([5, 2, 1])
@@ -91,7 +90,7 @@ CELLS = {"rnn_tanh": (nn.RNNCell, torch.nn.RNNCell, {}), "rnn_relu": (nn.RNNCell
 @pytest.mark.parametrize("kind", list(CELLS))
 @pytest.mark.parametrize("has_bias", [True, False])
 @pytest.mark.parametrize("batched", [True, False])
-def test_cell_matches_torch(kind, has_bias, batched):
+def test_cell_matches_torch(kind, has_bias, batched, assert_layer_matches):
     cls, torch_cls, extra = CELLS[kind]
     cell = cls(3, 4, has_bias=has_bias, **extra, dtype=F64)
     module = torch_cls(3, 4, bias=has_bias, **extra, dtype=torch.float64)

@@ -4,7 +4,6 @@ MindSpore's sub-Cell names (dense1/dense2, gamma/beta) mapped onto torch's."""
 import numpy as np
 import pytest
 import torch
-from layer_torch_check import assert_layer_matches
 
 import funcad
 from funcad import nn, ops
@@ -50,7 +49,7 @@ def _padding(batch=3, source=5, fully_blocked=False):
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_cell"])
-def test_encoder_layer_matches_torch(norm_first, batch_first, activation):
+def test_encoder_layer_matches_torch(norm_first, batch_first, activation, assert_layer_matches):
     cell, module = _encoder_pair(norm_first, batch_first, activation)
     x = _normal(3, 5, D) if batch_first else _normal(5, 3, D)
     assert_layer_matches(cell, module, (x,))
@@ -58,7 +57,7 @@ def test_encoder_layer_matches_torch(norm_first, batch_first, activation):
     assert_layer_matches(cell, module, (x,), {"src_mask": causal, "src_key_padding_mask": _padding()})
 
 
-def test_encoder_layer_with_dropout_in_eval_mode_and_a_fully_padded_sequence():
+def test_encoder_layer_with_dropout_in_eval_mode_and_a_fully_padded_sequence(assert_layer_matches):
     cell, module = _encoder_pair(dropout=0.3)
     module.eval()
     x = _normal(5, 3, D)
@@ -66,7 +65,7 @@ def test_encoder_layer_with_dropout_in_eval_mode_and_a_fully_padded_sequence():
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_decoder_layer_matches_torch(norm_first):
+def test_decoder_layer_matches_torch(norm_first, assert_layer_matches):
     cell = nn.TransformerDecoderLayer(D, HEADS, FF, 0.0, norm_first=norm_first, dtype=F64)
     module = torch.nn.TransformerDecoderLayer(D, HEADS, FF, 0.0, norm_first=norm_first, dtype=torch.float64)
     _randomise(cell)
@@ -77,7 +76,7 @@ def test_decoder_layer_matches_torch(norm_first):
                                                        "tgt_key_padding_mask": _padding(3, 4)})
 
 
-def test_encoder_stack_with_final_norm_matches_torch():
+def test_encoder_stack_with_final_norm_matches_torch(assert_layer_matches):
     layer, torch_layer = _encoder_pair(norm_first=True, batch_first=True)
     cell = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm((D,), epsilon=1e-5, dtype=F64))
     module = torch.nn.TransformerEncoder(torch_layer, 2, norm=torch.nn.LayerNorm(D, dtype=torch.float64), enable_nested_tensor=False)
@@ -87,7 +86,7 @@ def test_encoder_stack_with_final_norm_matches_torch():
     assert_layer_matches(cell, module, (x,), {"src_key_padding_mask": _padding()})
 
 
-def test_decoder_stack_matches_torch():
+def test_decoder_stack_matches_torch(assert_layer_matches):
     layer = nn.TransformerDecoderLayer(D, HEADS, FF, 0.0, activation="gelu", dtype=F64)
     cell = nn.TransformerDecoder(layer, 2)
     module = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(D, HEADS, FF, 0.0, "gelu", dtype=torch.float64), 2)

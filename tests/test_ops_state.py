@@ -6,7 +6,7 @@ import weakref
 
 import numpy as np
 import pytest
-from test_jit_ops import PARAMETER_UPDATES
+from op_cases import PARAMETER_UPDATES
 
 import funcad
 from funcad import Parameter, Tensor, ops

@@ -160,13 +160,13 @@ def test_state_lives_in_non_trainable_parameters_written_by_set_data():
     assert all(isinstance(m, Parameter) and not m.requires_grad for m in opt.moment1 + opt.moment2 + (opt.global_step,))
     assert opt.parameters == tuple(params)
     writes = []
-    from funcad.core import tensor as tensor_module
+    from funcad.core.tensor import parameter_hooks
 
-    tensor_module.param_write_hook = lambda param, value: writes.append(param)
+    parameter_hooks.write = lambda param, value: writes.append(param)
     try:
         opt(tuple(funcad.Tensor(g) for g in _grads()[0]))
     finally:
-        tensor_module.param_write_hook = None
+        parameter_hooks.write = None
     assert {id(w) for w in writes} == {id(p) for p in params + list(opt.moment1 + opt.moment2) + [opt.global_step]}
 
 

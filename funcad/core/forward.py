@@ -1,7 +1,14 @@
-"""Forward mode: a trace whose tracers carry a primal and a tangent of the same shape."""
+"""Forward mode: a trace whose tracers carry a primal and a tangent of the same shape.
+
+A tangent contribution whose shape a broadcast changed (the op declares ``broadcasts``) is broadcast to
+the output's shape here, once,
+not by each rule; an input reaching an op with no rule for it raises, naming the op and the argument.
+"""
 
 from __future__ import annotations
 
+from funcad.core.base_ops import broadcast_like
+from funcad.core.reverse import missing_rule
 from funcad.core.trace import Trace, Tracer
 
 
@@ -31,15 +38,18 @@ class JVPTrace(Trace):
                 a = a._value
             primals.append(a)
         ans = prim(*primals, **kwargs)
+        if prim.differentiable is False:
+            return ans
+        jvps = prim.jvps
         out_tangent = None
         for i, t in tangents:
-            rule = prim.jvp_rule(i)
-            if rule is None:
-                if prim.vjps:
-                    raise NotImplementedError(f"funcad.ops.{prim.name}: no forward-mode (JVP) rule for argument {i}")
-                continue
-            contribution = rule(t, ans, *primals, **kwargs)
+            if i >= len(jvps):
+                raise missing_rule(prim, i, "forward-mode (JVP)")
+            rule = jvps[i]
+            contribution = None if rule is None else rule(t, ans, *primals, **kwargs)
             if contribution is not None:
+                if prim.broadcasts:
+                    contribution = broadcast_like(contribution, ans.shape)
                 out_tangent = contribution if out_tangent is None else out_tangent + contribution
         if out_tangent is None:
             return ans

@@ -1,17 +1,48 @@
-"""Primitives: the unit of the engine. One name, one array forward, one VJP and one JVP rule.
+"""Primitives: the unit of the engine. One name, one array forward, its derivative rules and its declarations.
 
-Rules are written in funcad ops, so differentiating a rule (gradients of gradients)
-needs nothing extra. ``Primitive.__call__`` is the single dispatch point every op
-goes through: it resolves bound Parameters, finds the highest-level tracer among the
-inputs and hands the op to that tracer's trace, or runs the forward on arrays.
+Rules are written in funcad ops, so differentiating a rule (gradients of gradients) needs nothing extra.
+``Primitive.__call__`` is the single dispatch point every op goes through: it resolves bound Parameters, finds
+the highest-level tracer among the inputs and hands the op to that tracer's trace, or runs the forward on arrays.
+
+Everything an interpreter needs to know about a primitive is declared on it, next to its forward; no interpreter
+keeps a table of its own. The fields (``Primitive.FIELDS``), each read by:
+
+- ``vjps`` / ``jvps`` (reverse and forward mode): per-argument rules, set by ``defvjp``/``defjvp`` or by the helpers
+  for common shapes (``defelementwise``, ``deflinear``, ``defvariadic``, ``defadjoint``). A None rule marks an
+  argument that takes no derivative; an argument past the rules raises when differentiated.
+- ``differentiable``: True once rules are given; False by ``nondifferentiable()`` (comparisons, argmax, floor...),
+  the only way an op's output is a constant for every transform.
+- ``emit`` (jit code generation): ``emit(args, node, out, emitter)`` returns the numpy expression computing the node
+  (``out`` is a buffer name or None; return None to fall back), or None: the program calls ``impl``.
+- ``elementwise``: output element i depends only on input elements i, so the output may overwrite a dying input.
+- ``broadcasts``: its array arguments may be broadcast to the output's shape (numpy-style elementwise ops, matmul's
+  batch axes, a bias added to a product): the backward pass sums their cotangents back to their shapes and the
+  forward pass broadcasts their tangents, so the rules need not; for an elementwise op, an explicit broadcast_to
+  feeding it can be dropped by the compiler.
+- ``takes_out``: the emitted expression accepts ``out=`` (a bool, or ``takes_out(node)`` deciding per node).
+- ``identities``: {argument position: value} such that the op returns its other argument unchanged when that
+  argument is filled with value (``x * 1``, ``x + 0``); read by the simplification pass.
+- ``simplify``: names of rewrite patterns (``funcad.jit.passes.PATTERNS``) that apply to this op's nodes.
+- ``role``: what other ops' rewrite patterns may recognise this op as ("broadcast", "cast", "transpose",
+  "matmul"), or None.
+
+Declared for later work, None until then:
+- ``batch``: a vmap batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``.
+- ``tune``: ``tune(node) -> impl`` a jit pass may call to choose an implementation per input signature (say,
+  a convolution algorithm).
+
+``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
+``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
+from funcad.core.lowering import ufunc_emitter
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Tracer
 
@@ -23,6 +54,18 @@ _FLOAT32 = np.dtype(np.float32)
 _array_types = (np.ndarray, np.generic)
 
 
+class _Undeclared:
+    """The value of a declaration nobody made (falsy, so interpreters read it as "lacks it")."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "UNDECLARED"
+
+
+UNDECLARED = _Undeclared()
+
 def _describe(value) -> str:
     if isinstance(value, (Tensor, np.ndarray)):
         return f"{value.dtype}{list(value.shape)}"
@@ -31,42 +74,99 @@ def _describe(value) -> str:
     return repr(value) if len(repr(value)) < 40 else type(value).__name__
 
 
-class Primitive:
-    """An op with a numpy forward ``impl`` and per-argument VJP/JVP rules.
+class _AtPosition:
+    """Per-argument rules of a variadic op: ``rules[i]`` is ``rule`` with the position i bound first."""
 
-    ``defvjp(r0, r1, ...)``: ``r_i(g, ans, *args, **kwargs)`` returns the cotangent of
-    argument i (None marks an argument that takes no gradient). ``defjvp`` likewise maps
-    the tangent of argument i to its contribution to the output's tangent.
-    A primitive with no VJP rules is not differentiable: its output is a constant.
+    __slots__ = ("rule", "bound")
+
+    def __init__(self, rule: Callable):
+        self.rule = rule
+        self.bound: dict = {}
+
+    def __len__(self) -> int:
+        return 1 << 30  # any number of arguments
+
+    def __getitem__(self, i: int) -> Callable:
+        bound = self.bound.get(i)
+        if bound is None:
+            bound = self.bound[i] = functools.partial(self.rule, i)
+        return bound
+
+
+class Primitive:
+    """An op with a numpy forward ``impl``, per-argument VJP/JVP rules and the declarations listed in the module doc.
+
+    ``defvjp(r0, r1, ...)``: ``r_i(g, ans, *args, **kwargs)`` returns the cotangent of argument i (None marks an
+    argument that takes no gradient); for an op declaring ``broadcasts``, the backward pass sums a cotangent back to
+    its argument's shape. ``defjvp`` likewise maps the tangent of argument i to its contribution to the output's
+    tangent (broadcast to the output's shape by the forward pass, for such an op).
     """
 
-    def __init__(self, name: str, impl: Callable):
+    FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
+    FUTURE_FIELDS = ("batch", "tune")
+
+    def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
         self.impl = impl
         self.vjps: tuple = ()
         self.jvps: tuple = ()
+        for field in self.FIELDS:
+            setattr(self, field, UNDECLARED)
+        self.batch = self.tune = None
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
+        self.declare(**declarations)
 
+    def declare(self, **fields) -> Primitive:
+        unknown = set(fields) - set(self.FIELDS) - set(self.FUTURE_FIELDS)
+        if unknown:
+            raise TypeError(f"primitive {self.name}: unknown declarations {sorted(unknown)}; known: {self.FIELDS + self.FUTURE_FIELDS}")
+        for field, value in fields.items():
+            setattr(self, field, value)
+        return self
+
+    def undeclared(self) -> list[str]:
+        """The fields nobody declared (the completeness test wants none)."""
+        return [f for f in self.FIELDS if getattr(self, f) is UNDECLARED]
+
+    # -- derivative rules ---------------------------------------------------------------------------------------
     def defvjp(self, *rules) -> Primitive:
         self.vjps = rules
+        self.differentiable = True
         return self
 
     def defjvp(self, *rules) -> Primitive:
         self.jvps = rules
+        self.differentiable = True
         return self
 
-    def vjp_rule(self, argnum: int):
-        rules = self.vjps
-        return rules[argnum] if argnum < len(rules) else None
+    def defelementwise(self, *rules) -> Primitive:
+        """One rule per argument serving both modes: ``rule(v, ans, *args)`` applies the derivative to ``v``, a
+        cotangent or a tangent alike. Right for elementwise ops, whose derivative is diagonal (its own adjoint);
+        the passes fix the shapes a broadcast changed."""
+        return self.defvjp(*rules).defjvp(*rules)
 
-    def jvp_rule(self, argnum: int):
-        rules = self.jvps
-        return rules[argnum] if argnum < len(rules) else None
+    def deflinear(self, *vjps) -> Primitive:
+        """An op linear in each array argument separately (reshape, matmul, conv...): the tangent of argument i goes
+        through the op itself in that argument's place; ``vjps`` give the transposes."""
+        return self.defvjp(*vjps).defjvp(*(None if rule is None else functools.partial(_through_op, self, i) for i, rule in enumerate(vjps)))
+
+    def defvariadic(self, vjp: Callable, jvp: Callable) -> Primitive:
+        """Rules for any number of arguments: ``vjp(i, g, ans, *args)`` and ``jvp(i, t, ans, *args)`` get the position."""
+        self.vjps, self.jvps = _AtPosition(vjp), _AtPosition(jvp)
+        self.differentiable = True
+        return self
+
+    def nondifferentiable(self) -> Primitive:
+        """Declare the output a constant for every transform (comparisons, rounding, argmax, random draws)."""
+        self.vjps = self.jvps = ()
+        self.differentiable = False
+        return self
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
+    # -- dispatch -----------------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         # The hot path of the whole engine: a plain Tensor costs one isinstance and one class check.
         top = None
@@ -99,7 +199,7 @@ class Primitive:
     def forward(self, args, kwargs) -> Tensor:
         """Run ``impl`` on inputs holding no tracers or Parameters (the caller has checked), with errors that name
         the op and its inputs. When only Python scalars go in, a float result is float32 (MindSpore's default),
-        not numpy's float64.
+        not numpy's float64. A complex result is refused: funcad's rules assume real numbers.
         """
         raw = [a._data if isinstance(a, Tensor) else a for a in args]
         try:
@@ -108,8 +208,12 @@ class Primitive:
             raise self._error(err, raw) from None
         if out.__class__ is not _ndarray:
             out = _asarray(out)
-        if out.dtype is _FLOAT64 and not any(isinstance(a, _array_types) for a in raw):
-            out = out.astype(_FLOAT32)
+        dtype = out.dtype
+        if dtype is _FLOAT64:
+            if not any(isinstance(a, _array_types) for a in raw):
+                out = out.astype(_FLOAT32)
+        elif dtype is not _FLOAT32 and dtype.kind == "c":
+            raise TypeError(f"funcad.ops.{self.name}: complex values are not supported (inputs: {', '.join(_describe(a) for a in raw)})")
         t = _new_tensor(Tensor)
         t._data = out
         return t
@@ -125,6 +229,34 @@ class Primitive:
         return type(err)(f"funcad.ops.{self.name}: {err} (inputs: {shapes})")
 
 
-def primitive(impl: Callable) -> Primitive:
-    """Decorator: turn an array function into a Primitive named after it (``_sum`` is reported as ``sum``)."""
-    return Primitive(impl.__name__.lstrip("_"), impl)
+def _through_op(prim: Primitive, position: int, t, ans, *args, **kwargs):
+    """The tangent of a linear argument: the op applied with the tangent in that argument's place."""
+    return prim(*args[:position], t, *args[position + 1 :], **kwargs)
+
+
+def defadjoint(forward: Primitive, transpose: Primitive, forward_vjp: Callable, transpose_vjp: Callable) -> None:
+    """Two ops linear in their first argument, each the other's transpose (gather and scatter, a window sum and its
+    spreading back): ``forward_vjp(g, ans, *args)`` calls ``transpose``, ``transpose_vjp`` calls ``forward``."""
+    forward.deflinear(forward_vjp)
+    transpose.deflinear(transpose_vjp)
+
+
+def primitive(impl: Callable | None = None, /, **declarations):
+    """Decorator: turn an array function into a Primitive named after it (``_sum`` is reported as ``sum``); keywords
+    are declarations (see the module doc). Usable bare (``@primitive``) or with declarations (``@primitive(...)``)."""
+    if impl is None:
+        return lambda f: Primitive(f.__name__.lstrip("_"), f, **declarations)
+    return Primitive(impl.__name__.lstrip("_"), impl, **declarations)
+
+
+# Declaration bundles for the common kinds of op.
+def compiled_as_call(**overrides) -> dict:
+    """An op the compiler calls as its own ``impl``: no inline numpy, not elementwise, no ``out=``, no identities."""
+    return {"emit": None, "elementwise": False, "broadcasts": False, "takes_out": False, "identities": {}, "simplify": (),
+            "role": None, **overrides}
+
+
+def numpy_ufunc(name: str, arity: int, **overrides) -> dict:
+    """An op that is the numpy ufunc ``np.<name>``: emitted inline with ``out=``, elementwise, broadcasting."""
+    declared = {"emit": ufunc_emitter(name, arity), "elementwise": True, "broadcasts": arity > 1, "takes_out": True, **overrides}
+    return compiled_as_call(**declared)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from heapq import heappop, heappush
 
+from funcad.core.base_ops import unbroadcast
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Trace, Tracer
 
@@ -49,7 +50,10 @@ class VJPTrace(Trace):
         plain = True  # no tracer of a lower level left: run the forward directly, skipping a second dispatch
         for i, a in enumerate(args):
             if a.__class__ is VJPTracer and a._trace is self:
-                if i < n_rules and vjps[i] is not None:
+                if i < n_rules:
+                    if vjps[i] is not None:  # None: declared to take no gradient
+                        parents.append((i, a))
+                elif prim.differentiable is not False:  # no rule: an error if a cotangent ever reaches it
                     parents.append((i, a))
                 a = a._value
             if plain and isinstance(a, Tensor) and a.__class__ is not Tensor:
@@ -108,9 +112,21 @@ def backward(trace: VJPTrace, seeds) -> dict:
             inputs[id(node)] = g
             continue
         vjps = prim.vjps
+        n_rules = len(vjps)
+        broadcasts = prim.broadcasts
         ans, args, kwargs = node._value, node._args, node._kwargs or _EMPTY
         for argnum, parent in node._parents:
+            if argnum >= n_rules:
+                raise missing_rule(prim, argnum, "reverse-mode (VJP)")
             gi = vjps[argnum](g, ans, *args, **kwargs)
             if gi is not None:
+                if broadcasts:
+                    gi = unbroadcast(gi, parent._value.shape)
                 waiting.add(parent, gi)
     return inputs
+
+
+def missing_rule(prim, argnum: int, mode: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"funcad.ops.{prim.name}: no {mode} rule for argument {argnum}; give the primitive one, or declare it "
+        "nondifferentiable() if its output is a constant by nature")

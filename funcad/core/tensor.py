@@ -6,6 +6,7 @@ import (``bind_ops``) so this file needs no import cycle.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -15,9 +16,15 @@ from funcad.core.dtypes import DTYPES_BY_NUMPY, DType, as_dtype, default_array
 
 _ops: Any = None
 
-# Hooks a compiler installs while it traces: reading an unbound Parameter and writing one.
-param_read_hook = None
-param_write_hook = None
+
+class _ParameterHooks(threading.local):
+    """Hooks a compiler installs while it traces, in its own thread: reading an unbound Parameter and writing one."""
+
+    read = None
+    write = None
+
+
+parameter_hooks = _ParameterHooks()
 
 
 def bind_ops(module) -> None:
@@ -346,14 +353,16 @@ class Parameter(Tensor):
         bound = self._bound
         if bound is not None:
             return bound
-        if param_read_hook is not None:
-            return param_read_hook(self)
+        read = parameter_hooks.read
+        if read is not None:
+            return read(self)
         return self
 
     def set_data(self, data) -> Parameter:
         """Replace the value (MindSpore's ``set_data``); under a compiler trace, record the write."""
-        if param_write_hook is not None:
-            param_write_hook(self, data)
+        write = parameter_hooks.write
+        if write is not None:
+            write(self, data)
             return self
         if isinstance(data, Tensor):
             # Tensors are immutable, so the Parameter may share the array instead of copying it.
@@ -367,7 +376,7 @@ class Parameter(Tensor):
 
     def set_dtype(self, dtype) -> Parameter:
         """Convert the stored value to ``dtype`` in place (MindSpore's name); ``set_data`` keeps the dtype instead."""
-        if param_write_hook is not None:
+        if parameter_hooks.write is not None:
             raise RuntimeError(f"Parameter {self.name!r}: set_dtype cannot run inside funcad.jit; convert before compiling")
         self._data = self._data.astype(np.dtype(dtype), copy=False)
         return self

@@ -4,18 +4,24 @@ Every running transform (grad, jvp, jit) owns a Trace with a level one above the
 transform it runs inside. A Tracer belongs to one Trace; an op sees the tracer of
 the highest level among its inputs, lets that trace process it, and the trace
 re-binds the op one level lower. Values of other transforms therefore never mix
-(no perturbation confusion).
+(no perturbation confusion). The current level is per thread, so two threads may differentiate at once.
 """
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 
 import numpy as np
 
 from funcad.core.tensor import Tensor
 
-_depth = 0
+
+class _ThreadState(threading.local):
+    depth = 0  # the level of the innermost running transform in this thread
+
+
+_state = _ThreadState()
 
 
 class Trace(ABC):
@@ -24,7 +30,7 @@ class Trace(ABC):
     __slots__ = ("level", "alive")
 
     def __init__(self):
-        self.level = _depth + 1
+        self.level = _state.depth + 1
         self.alive = True
 
     @abstractmethod
@@ -41,14 +47,12 @@ class _TraceScope:
         self.trace = trace
 
     def __enter__(self):
-        global _depth
-        self.saved = _depth
-        _depth = self.trace.level
+        self.saved = _state.depth
+        _state.depth = self.trace.level
         return self.trace
 
     def __exit__(self, *exc):
-        global _depth
-        _depth = self.saved
+        _state.depth = self.saved
         self.trace.alive = False
         return False
 
@@ -58,7 +62,7 @@ def scope(trace: Trace) -> _TraceScope:
 
 
 def current_depth() -> int:
-    return _depth
+    return _state.depth
 
 
 class Tracer(Tensor):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from funcad.core import pytree
+from funcad.core.base_ops import stop_gradient
 from funcad.core.dtypes import default_array, is_float_dtype
 from funcad.core.forward import JVPTrace
 from funcad.core.reverse import VJPTrace, backward
@@ -25,9 +26,20 @@ def _as_input(value, fname: str, what: str, key):
         arr = default_array(value)
         dtype = arr.dtype
         t = Tensor._wrap(arr)
-    if not is_float_dtype(dtype):
-        raise TypeError(f"{fname}: {what.format(key)} has dtype {dtype}; only floating-point inputs can be differentiated")
+    if not is_float_dtype(dtype) or dtype.kind == "c":
+        raise TypeError(f"{fname}: {what.format(key)} has dtype {dtype}; only real floating-point inputs can be differentiated"
+                        + (" (complex numbers are not supported)" if dtype.kind == "c" else ""))
     return t
+
+
+def _check_outputs(leaves: list, fn, fname: str, what: str) -> None:
+    """Only Tensors can be differentiated: a function returning None, a str, a Python number or a list of those is an
+    error (as in MindSpore and JAX), not a zero gradient."""
+    if leaves and all(isinstance(leaf, Tensor) for leaf in leaves):
+        return
+    bad = [leaf for leaf in leaves if not isinstance(leaf, Tensor)]
+    got = ", ".join(f"{type(b).__name__} {b!r}"[:80] for b in bad[:3]) if bad else "nothing (an empty structure)"
+    raise TypeError(f"{fname}: {what} of {getattr(fn, '__name__', repr(fn))!r} must be Tensors, got {got}")
 
 
 def _ones_like(value) -> Tensor:
@@ -39,8 +51,6 @@ def _zeros_like(value) -> Tensor:
 
 
 def _stop_all_levels(value):
-    from funcad.ops.shape import stop_gradient
-
     # a plain Tensor is already a constant at every level
     return stop_gradient(value) if isinstance(value, Tensor) and value.__class__ is not Tensor else value
 
@@ -112,6 +122,7 @@ class _Differentiation:
         else:
             main, aux = out, ()
         main_leaves, main_def = pytree.flatten(main)
+        _check_outputs(main_leaves, self.fn, self.fname, "the differentiated output")
         seeds = [(leaf, _ones_like(leaf)) for leaf in main_leaves if isinstance(leaf, Tracer) and leaf._trace is trace]
         reached = backward(trace, seeds)
 
@@ -186,6 +197,7 @@ def vjp(fn: Callable, *inputs, has_aux: bool = False):
         out, aux = out[0], out[1:]
         aux = pytree.tree_map(lambda a: _stop_all_levels(lower(a, trace)), aux[0] if len(aux) == 1 else tuple(aux))
     out_leaves, out_def = pytree.flatten(out)
+    _check_outputs(out_leaves, fn, "vjp", "the outputs")
 
     def vjp_fn(*cotangents):
         cot = cotangents[0] if len(cotangents) == 1 else cotangents

@@ -33,22 +33,24 @@ from collections.abc import Callable
 import numpy as np
 
 from funcad.core import pytree
+from funcad.core.ownership import sole_owner
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Tracer, current_depth
 from funcad.jit.codegen import compile_graph
 from funcad.jit.ir import Const, Graph, Var
 from funcad.jit.passes import PASSES, optimize
 from funcad.jit.tracing import trace_function
-from funcad.ops.state import sole_owner
 
 
 def _leaf_kind(leaf):
     """(signature entry, is_array) for one argument leaf."""
     if isinstance(leaf, Parameter):
         return ("param", id(leaf)), False
-    if isinstance(leaf, Tensor):
-        return ("tensor", leaf.shape, leaf.dtype), True
-    if isinstance(leaf, (np.ndarray, np.generic)):
+    if isinstance(leaf, (Tensor, np.ndarray, np.generic)):
+        if leaf.dtype.kind == "c":
+            raise TypeError(f"funcad.jit: argument of dtype {leaf.dtype}: complex numbers are not supported")
+        if isinstance(leaf, Tensor):
+            return ("tensor", leaf.shape, leaf.dtype), True
         return ("ndarray", np.shape(leaf), leaf.dtype), True
     try:
         hash(leaf)
@@ -86,19 +88,19 @@ class Program:
     def __call__(self, arrays: list):
         spares = self.spares
         for slot, p in self.overwritable:
-            if sole_owner(p._data, 2):  # the Parameter's slot and the argument; a Tensor, view or user variable adds more
+            if sole_owner(p._data, 1):  # the Parameter's slot alone; a Tensor, view or user variable adds more
                 spares[slot] = p._data
         results = self.run_arrays(*arrays, *[p._data for p in self.params], *spares)
         n = self.n_out
         replaced = [p._data for p in self.written]
         for p, value in zip(self.written, results[n:]):
             p._data = value
-        # A replaced array that nothing else references (this name and the argument; no Tensor, view or user
-        # variable) becomes the spare the Parameter's next value is computed into.
+        # A replaced array that nothing else references (no Tensor, view or user variable: this name alone holds it)
+        # becomes the spare the Parameter's next value is computed into.
         for slot, k in enumerate(self.spare_writes):
             old = replaced[k]
             replaced[k] = None
-            spares[slot] = old if sole_owner(old, 2) else None
+            spares[slot] = old if sole_owner(old, 1) else None  # held by this name alone
         outs = iter(results[:n])
         leaves = []
         for o in self.graph.outputs:

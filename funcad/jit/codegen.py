@@ -1,8 +1,8 @@
 """Code generation: a graph becomes one straight-line Python function that calls numpy directly.
 
-Common primitives get an emitter writing the numpy call inline (``v7 = np.matmul(v3, v5.T)``);
-any other primitive calls its own forward ``impl`` (bound in the function's namespace), so every
-op in funcad.ops compiles. The source is compiled once per input signature.
+A primitive that declares an emitter gets its numpy call written inline (``v7 = np.matmul(v3, v5.T)``);
+any other calls its own forward ``impl`` (bound in the function's namespace), so every op compiles.
+Which ops are elementwise or take ``out=`` is read from the primitives' declarations too. The source is compiled once per input signature.
 """
 
 from __future__ import annotations
@@ -14,126 +14,14 @@ import math
 import numpy as np
 
 from funcad.jit.ir import Const, Graph, Node, Var
-from funcad.ops import linalg as _linalg
-from funcad.ops import math as _math
-from funcad.ops import reduce as _reduce
-from funcad.ops import shape as _shape
 
 _program_ids = itertools.count()
 
 
-def _with_out(call: str, out: str | None) -> str:
-    return call if out is None else f"{call[:-1]}, out={out})"
-
-
-def _ufunc(name: str, arity: int):
-    def emit(a, node, out, em):
-        return _with_out(f"np.{name}({', '.join(a)})", out) if len(a) == arity else None
-
-    return emit
-
-
-def _relu(a, node, out, em):
-    """``np.maximum(x, zeros)``: numpy's vector loop takes two arrays, a scalar operand runs several times slower. Same values."""
-    if len(a) != 1 or node.out.dtype.kind != "f":
-        return None
-    return _with_out(f"np.maximum({a[0]}, {em.zeros(node.out.shape, node.out.dtype)})", out)
-
-
-def _relu_grad(a, node, out, em):
-    """g * (x > 0), the mask computed into a scratch array."""
-    if len(a) != 2 or not isinstance(node.args[1], Var):
-        return None
-    mask = em.scratch(node.args[1].shape, np.bool_)
-    return _with_out(f"np.multiply({a[0]}, np.greater({a[1]}, 0, out={mask}))", out)
-
-
-def _dense(a, node, out, em):
-    """x @ w.T, and with a bias of the output's dtype added into the product's own buffer."""
-    if len(a) == 2:
-        return _with_out(f"np.matmul({a[0]}, {a[1]}.T)", out)
-    b = node.args[2]
-    if len(a) == 3 and out is not None and b.dtype == node.out.dtype and tuple(b.shape) == tuple(node.out.shape[-1:]):
-        return f"np.add(np.matmul({a[0]}, {a[1]}.T, out={out}), {a[2]}, out={out})"
-    return None
-
-
-def _both_matrices(node) -> bool:
-    return len(node.args) == 2 and all(isinstance(a, Var) and a.ndim == 2 for a in node.args)
-
-
-def _dense_weight_grad(a, node, out, em):
-    return _with_out(f"np.matmul({a[0]}.T, {a[1]})", out) if _both_matrices(node) else None
-
-
-def _transpose(a, node, out, em):
-    axes = node.args[1].value
-    if axes is None or tuple(axes) == tuple(range(node.out.ndim))[::-1]:
-        return f"{a[0]}.T"
-    return f"{a[0]}.transpose({tuple(axes)!r})"
-
-
-def _sum(a, node, out, em):
-    axis, keepdims = node.args[1].value, node.args[2].value
-    return _with_out(f"np.add.reduce({a[0]}, axis={axis!r}, keepdims={bool(keepdims)})", out)
-
-
-def _sum_to_axes(node) -> tuple[tuple, bool]:
-    """The axes sum_to reduces, and whether they are just the leading ones (then no reshape is needed)."""
-    x, shape = node.args[0], node.out.shape
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    return axes, axes == tuple(range(lead))
-
-
-def _sum_to(a, node, out, em):
-    axes, leading = _sum_to_axes(node)
-    if leading:
-        return _with_out(f"np.add.reduce({a[0]}, axis={axes!r})", out)
-    return f"np.add.reduce({a[0]}, axis={axes!r}, keepdims=True).reshape({node.out.shape!r})"
-
-
-def _cast(a, node, out, em):
-    return f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)"
-
-
-_ELEMENTWISE_UFUNCS = {
-    _math.add: ("add", 2), _math.subtract: ("subtract", 2), _math.multiply: ("multiply", 2), _math.divide: ("divide", 2),
-    _math.negative: ("negative", 1), _math.power: ("power", 2), _math.maximum: ("maximum", 2), _math.minimum: ("minimum", 2),
-    _math.exp: ("exp", 1), _math.log: ("log", 1), _math.sqrt: ("sqrt", 1), _math.tanh: ("tanh", 1), _math.square: ("square", 1),
-    _math.greater: ("greater", 2), _math.greater_equal: ("greater_equal", 2), _math.less: ("less", 2),
-    _math.less_equal: ("less_equal", 2), _math.equal: ("equal", 2), _math.not_equal: ("not_equal", 2),
-}
-# Emitters take (argument expressions, node, out buffer name or None, Emitter) and return an expression (None: fall back).
-EMITTERS = {prim: _ufunc(name, arity) for prim, (name, arity) in _ELEMENTWISE_UFUNCS.items()}
-EMITTERS.update({
-    _math.relu: _relu,
-    _math._relu_grad: _relu_grad,
-    _math.where: lambda a, node, out, em: f"np.where({', '.join(a)})" if len(a) == 3 else None,
-    _linalg.matmul: _ufunc("matmul", 2),
-    _linalg._dense: _dense,
-    _linalg._dense_weight_grad: _dense_weight_grad,
-    _shape.reshape: lambda a, node, out, em: f"{a[0]}.reshape({node.out.shape!r})",
-    _shape._transpose: _transpose,
-    _shape.broadcast_to: lambda a, node, out, em: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
-    _shape.sum_to: _sum_to,
-    _shape.cast: _cast,
-    _reduce._sum: _sum,
-})
-# Ops computed elementwise: their output may overwrite a same-shaped input that dies there.
-ELEMENTWISE = frozenset(_ELEMENTWISE_UFUNCS) | {_math.relu, _math._relu_grad}
-# Ops whose emitted call takes ``out=``.
-WRITES_OUT = ELEMENTWISE | {_linalg.matmul, _linalg._dense, _linalg._dense_weight_grad, _reduce._sum}
-
-
 def takes_out(node: Node) -> bool:
-    if node.prim is _shape.sum_to:
-        return _sum_to_axes(node)[1]
-    if node.prim is _linalg._dense_weight_grad:
-        return _both_matrices(node)
-    return node.prim in WRITES_OUT
-# Emitters above that read static arguments positionally need them given positionally.
-_STATIC_POSITIONS = {_shape._transpose: 2, _reduce._sum: 3, _shape.cast: 2, _shape.reshape: 2, _shape.broadcast_to: 2, _shape.sum_to: 2}
+    """Whether the node's inline expression accepts ``out=`` (declared by its primitive, per node if it depends)."""
+    declared = node.prim.takes_out
+    return declared(node) if callable(declared) else bool(declared)
 
 
 class Emitter:
@@ -186,9 +74,8 @@ class Emitter:
 
     def expression(self, node: Node, out: str | None = None) -> str:
         args = [self.ref(a) for a in node.args]
-        emit = EMITTERS.get(node.prim)
         if self.emits_inline(node):
-            expr = emit(args, node, out, self)
+            expr = node.prim.emit(args, node, out, self)
             if expr is not None:
                 return expr
         impl = self.bind(node.prim.impl, "f")
@@ -197,7 +84,7 @@ class Emitter:
 
     @staticmethod
     def emits_inline(node: Node) -> bool:
-        return node.prim in EMITTERS and not node.kwargs and len(node.args) == _STATIC_POSITIONS.get(node.prim, len(node.args))
+        return bool(node.prim.emit) and not node.kwargs
 
 
 def _write_expressions(graph: Graph, em: Emitter) -> tuple[list[str], dict]:
@@ -280,7 +167,7 @@ class BufferPlan:
             released = [in_buffer[r] for r in dying.get(i, ()) if r in in_buffer]
             out = node.out
             planned = enabled and em.emits_inline(node) and takes_out(node) and out.shape != () and root_last.get(out.id, end) < end
-            if planned and node.prim in ELEMENTWISE:
+            if planned and node.prim.elementwise:
                 self._release(free, released)
                 released = []
             if planned:
@@ -316,14 +203,14 @@ def _overwritable(graph: Graph, spare_of: dict) -> list[bool]:
     made_at = {node.out.id: i for i, node in enumerate(graph.nodes)}
     nodes = graph.nodes
     safe_from = len(nodes)  # nodes[safe_from:] cannot raise
-    while safe_from > 0 and nodes[safe_from - 1].prim in EMITTERS:
+    while safe_from > 0 and nodes[safe_from - 1].prim.emit:
         safe_from -= 1
     flags = []
     for var_id, k in spare_of.items():
         p = graph.writes[k][0]
         i = made_at[var_id]
         last_read = last.get(read_as.get(id(p)), -1)
-        reads_done = last_read < i or (last_read == i and nodes[i].prim in ELEMENTWISE)
+        reads_done = last_read < i or (last_read == i and nodes[i].prim.elementwise)
         flags.append(reads_done and i + 1 >= safe_from)
     return flags
 

@@ -13,6 +13,7 @@ class Var:
     """An abstract array: only its shape and dtype are known while tracing."""
 
     __slots__ = ("id", "shape", "dtype")
+    is_var = True
 
     def __init__(self, id: int, shape: tuple, dtype: np.dtype):
         self.id = id
@@ -35,6 +36,7 @@ class Const:
     """A value known while tracing: an array captured by closure, or a Python literal argument."""
 
     __slots__ = ("value",)
+    is_var = False
 
     def __init__(self, value):
         self.value = value

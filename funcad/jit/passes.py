@@ -3,7 +3,9 @@
 Each pass walks the node list once with plain loops and a substitution table (variable id ->
 replacement atom); the replacements keep the value bit for bit (x * 1, x + 0, the transpose
 of a transpose, a reshape/cast/broadcast to what the value already is), so a compiled
-program computes what eager execution computes.
+program computes what eager execution computes. What applies to a node is read from its
+primitive's declarations (``identities``, ``broadcasts``, ``simplify``, ``role``): the
+rewrites are a table of patterns, not a list of ops.
 """
 
 from __future__ import annotations
@@ -11,13 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.jit.ir import Const, Graph, Node, Var
-from funcad.ops import linalg as _linalg
-from funcad.ops import math as _math
-from funcad.ops import shape as _shape
-
-# Ops that broadcast their array arguments against each other, numpy-style.
-BROADCASTING = frozenset({_math.add, _math.subtract, _math.multiply, _math.divide, _math.maximum, _math.minimum, _math.power,
-                          _math.where})
 
 
 def _resolve(atom, subst: dict):
@@ -73,11 +68,18 @@ def _permutation(axes, ndim: int) -> tuple:
     return tuple(range(ndim))[::-1] if axes is None else tuple(axes)
 
 
-def _simplify_transpose(node, producer):
+def _is(producer: dict, atom, role: str):
+    """The node making ``atom`` when its primitive plays ``role`` (see Primitive.role), else None."""
+    src = producer.get(atom.id) if isinstance(atom, Var) else None
+    return src if src is not None and src.prim.role == role else None
+
+
+def _compose_permutations(node, producer):
+    """transpose(transpose(x, p), q) -> transpose(x, p[q]); nothing at all when the result is the identity."""
     x, axes = node.args
     perm = _permutation(axes.value, node.out.ndim)
-    inner = producer.get(x.id) if isinstance(x, Var) else None
-    if inner is not None and inner.prim is _shape._transpose:
+    inner = _is(producer, x, "transpose")
+    if inner is not None:
         first = _permutation(inner.args[1].value, node.out.ndim)
         perm = tuple(first[i] for i in perm)
         x = inner.args[0]
@@ -85,34 +87,24 @@ def _simplify_transpose(node, producer):
     return x if perm == tuple(range(node.out.ndim)) and _same_type(x, node.out) else None
 
 
-def _simplify_identity_arith(node):
-    prim, out = node.prim, node.out
-    x, y = node.args
-    if prim is _math.multiply:
-        if isinstance(y, Const) and y.fills_with(1) and _same_type(x, out):
-            return x
-        if isinstance(x, Const) and x.fills_with(1) and _same_type(y, out):
-            return y
-    elif prim is _math.add:
-        if isinstance(y, Const) and y.fills_with(0) and _same_type(x, out):
-            return x
-        if isinstance(x, Const) and x.fills_with(0) and _same_type(y, out):
-            return y
-    elif prim is _math.subtract:
-        if isinstance(y, Const) and y.fills_with(0) and _same_type(x, out):
-            return x
-    elif prim is _math.divide:
-        if isinstance(y, Const) and y.fills_with(1) and _same_type(x, out):
-            return x
+def _identity_operand(node, producer):
+    """``x * 1``, ``1 * x``, ``x + 0``, ``x - 0``, ``x / 1`` -> x, from the op's declared identities."""
+    args = node.args
+    if len(args) != 2:
+        return None
+    for position, value in node.prim.identities.items():
+        c, other = args[position], args[1 - position]
+        if isinstance(c, Const) and c.fills_with(value) and _same_type(other, node.out):
+            return other
     return None
 
 
-def _drop_explicit_broadcasts(node, producer) -> None:
+def _drop_explicit_broadcasts(node, producer):
     """``add(broadcast_to(b, s), x)`` -> ``add(b, x)`` when numpy's own broadcasting gives the same shape."""
     args = list(node.args)
     for i, a in enumerate(args):
-        src = producer.get(a.id) if isinstance(a, Var) else None
-        if src is None or src.prim is not _shape.broadcast_to:
+        src = _is(producer, a, "broadcast")
+        if src is None:
             continue
         trial = args[:i] + [src.args[0]] + args[i + 1 :]
         if np.broadcast_shapes(*(t.shape for t in trial)) == node.out.shape:
@@ -120,39 +112,64 @@ def _drop_explicit_broadcasts(node, producer) -> None:
     node.args = tuple(args)
 
 
-def _drop_mask_casts(node, producer) -> None:
+def _drop_mask_casts(node, producer):
     """``x * cast(mask, float)`` -> ``x * mask`` for a boolean mask: numpy converts it exactly, one pass fewer."""
+    if len(node.args) != 2:
+        return None
     x, y = node.args
     for i, (a, other) in enumerate(((x, y), (y, x))):
-        src = producer.get(a.id) if isinstance(a, Var) else None
-        if src is None or src.prim is not _shape.cast or src.args[0].dtype != np.bool_:
+        src = _is(producer, a, "cast")
+        if src is None or src.args[0].dtype != np.bool_:
             continue
         if _same_type(other, node.out) and np.issubdtype(other.dtype, np.floating):
             node.args = (src.args[0], other) if i == 0 else (other, src.args[0])
-            return
+            return None
+    return None
+
+
+def _same_type_noop(node, producer):
+    """A reshape, cast, broadcast or sum to the type the value already has is the value."""
+    return node.args[0] if _same_type(node.args[0], node.out) else None
+
+
+def _collapse_repeats(node, producer):
+    """f(f(x, a), b) -> f(x, b) for an op whose second application overrides the first (reshape)."""
+    x = node.args[0]
+    inner = producer.get(x.id) if isinstance(x, Var) else None
+    if inner is not None and inner.prim is node.prim:
+        node.args = (inner.args[0],) + node.args[1:]
+    return None
+
+
+# Rewrite patterns by name: ``pattern(node, producer)`` returns an atom replacing the node's output, or None after
+# perhaps rewriting the node's arguments in place. An op names the ones that apply in its ``simplify`` declaration;
+# "identity_operand" applies wherever ``identities`` are declared, "drop_explicit_broadcasts" to elementwise ops
+# that declare ``broadcasts``.
+PATTERNS = {
+    "passthrough": lambda node, producer: node.args[0],
+    "collapse_repeats": _collapse_repeats,
+    "same_type_noop": _same_type_noop,
+    "compose_permutations": _compose_permutations,
+    "drop_explicit_broadcasts": _drop_explicit_broadcasts,
+    "drop_mask_casts": _drop_mask_casts,
+    "identity_operand": _identity_operand,
+}
+
+
+def _patterns(prim) -> tuple:
+    names = tuple(prim.simplify or ())
+    if prim.broadcasts and prim.elementwise:
+        names = ("drop_explicit_broadcasts",) + names
+    if prim.identities:
+        names = names + ("identity_operand",)
+    return tuple(PATTERNS[n] for n in names)
 
 
 def _simplify(node, producer):
-    prim, args, out = node.prim, node.args, node.out
-    if prim is _shape.stop_gradient:
-        return args[0]
-    if prim is _shape.cast:
-        return args[0] if _same_type(args[0], out) else None
-    if prim is _shape.reshape or prim is _shape.broadcast_to or prim is _shape.sum_to:
-        x = args[0]
-        inner = producer.get(x.id) if isinstance(x, Var) else None
-        if prim is _shape.reshape and inner is not None and inner.prim is _shape.reshape:
-            x = inner.args[0]
-            node.args = (x, args[1])
-        return x if _same_type(x, out) else None
-    if prim is _shape._transpose:
-        return _simplify_transpose(node, producer)
-    if prim in BROADCASTING:
-        _drop_explicit_broadcasts(node, producer)
-        if len(node.args) == 2:
-            if prim is _math.multiply:
-                _drop_mask_casts(node, producer)
-            return _simplify_identity_arith(node)
+    for pattern in _patterns(node.prim):
+        replacement = pattern(node, producer)
+        if replacement is not None:
+            return replacement
     return None
 
 
@@ -163,7 +180,7 @@ def simplify(graph: Graph) -> None:
 
 # -- transposed products ------------------------------------------------------------------------------
 def _is_matrix_transpose(node) -> bool:
-    return node.prim is _shape._transpose and node.out.ndim == 2 and _permutation(node.args[1].value, 2) == (1, 0)
+    return node.prim.role == "transpose" and node.out.ndim == 2 and _permutation(node.args[1].value, 2) == (1, 0)
 
 
 def transpose_products(graph: Graph) -> None:
@@ -180,20 +197,20 @@ def transpose_products(graph: Graph) -> None:
     producer = {}
     kept = []
 
-    def transposed(a):
+    def transposed(a, transpose):
         src = producer.get(a.id)
         if src is not None and _is_matrix_transpose(src):
             return src.args[0]
-        node = Node(_shape._transpose, (a, Const(None)), {}, graph.new_var(a.shape[::-1], a.dtype), True)
+        node = Node(transpose, (a, Const(None)), {}, graph.new_var(a.shape[::-1], a.dtype), True)
         kept.append(node)
         return node.out
 
     for node in graph.nodes:
         src = producer.get(node.args[0].id) if node.args and isinstance(node.args[0], Var) else None
-        if _is_matrix_transpose(node) and src is not None and src.prim is _linalg.matmul and uses.get(src.out.id) == 1 \
+        if _is_matrix_transpose(node) and src is not None and src.prim.role == "matmul" and uses.get(src.out.id) == 1 \
                 and all(isinstance(a, Var) and a.ndim == 2 for a in src.args):
             a, b = src.args
-            node = Node(_linalg.matmul, (transposed(b), transposed(a)), {}, node.out, False)
+            node = Node(src.prim, (transposed(b, node.prim), transposed(a, node.prim)), {}, node.out, False)
         producer[node.out.id] = node
         kept.append(node)
     graph.nodes = kept

@@ -17,9 +17,10 @@ import warnings
 import numpy as np
 
 import funcad
-from funcad.core import tensor as tensor_module
+from funcad.core import pytree
+from funcad.core.base_ops import cast, stop_gradient
 from funcad.core.seed import global_rng
-from funcad.core.tensor import Parameter, Tensor
+from funcad.core.tensor import Parameter, Tensor, parameter_hooks
 from funcad.core.trace import Trace, Tracer, scope
 from funcad.jit.ir import Const, Graph, Node, Var, type_text
 
@@ -126,8 +127,6 @@ class JitTrace(Trace):
         dtype = param._data.dtype
         if isinstance(data, JitTracer):
             if data.dtype != dtype:
-                from funcad.ops.shape import cast
-
                 data = cast(data, dtype)
         else:
             data = Tensor._wrap(np.array(data._data if isinstance(data, Tensor) else data, dtype=dtype))
@@ -136,8 +135,6 @@ class JitTrace(Trace):
 
     def _constant_tracer(self, value: Tensor):
         """Reads after a write of a constant see that constant, routed through an identity node."""
-        from funcad.ops.shape import stop_gradient
-
         return self.process(stop_gradient, (value,), {})
 
     def writes(self) -> list:
@@ -151,19 +148,16 @@ class _Hooks:
         self.trace = trace
 
     def __enter__(self):
-        self.saved = tensor_module.param_read_hook, tensor_module.param_write_hook
-        tensor_module.param_read_hook = self.trace.read_param
-        tensor_module.param_write_hook = self.trace.write_param
+        self.saved = parameter_hooks.read, parameter_hooks.write
+        parameter_hooks.read, parameter_hooks.write = self.trace.read_param, self.trace.write_param
 
     def __exit__(self, *exc):
-        tensor_module.param_read_hook, tensor_module.param_write_hook = self.saved
+        parameter_hooks.read, parameter_hooks.write = self.saved
         return False
 
 
 def trace_function(fn, name: str, leaves: list, is_array: list, rebuild) -> Graph:
     """Trace ``fn`` on abstract stand-ins for the array leaves; ``rebuild(leaves)`` gives (args, kwargs)."""
-    from funcad.core import pytree
-
     trace = JitTrace(name)
     rng_state = global_rng().bit_generator.state
     with scope(trace), _Hooks(trace):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 
-from funcad.core.backend import xp
-from funcad.core.primitive import Primitive
+import numpy as np
+
+from funcad.core.primitive import Primitive, compiled_as_call
 from funcad.ops.math import erf, exp, sigmoid, tanh, where
 from funcad.ops.shape import cast
 
@@ -21,10 +22,8 @@ _GELU_CUBIC = 0.044715
 
 def _elementwise(name: str, forward, derivative) -> Primitive:
     """A primitive ``forward(x, **opts)`` whose gradient is ``derivative(x, ans, **opts)`` times the incoming one."""
-    prim = Primitive(name, forward)
-    prim.defvjp(lambda g, ans, x, **opts: g * derivative(x, ans, **opts))
-    prim.defjvp(lambda t, ans, x, **opts: t * derivative(x, ans, **opts))
-    return prim
+    prim = Primitive(name, forward, **compiled_as_call(elementwise=True))
+    return prim.defelementwise(lambda v, ans, x, **opts: v * derivative(x, ans, **opts))
 
 
 def _gelu_exact(x):
@@ -32,7 +31,7 @@ def _gelu_exact(x):
 
 
 def _gelu_tanh(x):
-    return x * (0.5 * (1.0 + xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))))
+    return x * (0.5 * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))))
 
 
 def _gelu_exact_derivative(x, ans):
@@ -59,7 +58,7 @@ def gelu(x, approximate: str = "none"):
 
 
 def _silu_forward(x):
-    return x / (1.0 + xp.exp(-x))
+    return x / (1.0 + np.exp(-x))
 
 
 def _silu_derivative(x, ans):
@@ -77,7 +76,7 @@ def silu(x):
 
 _leaky_relu = _elementwise(
     "leaky_relu",
-    lambda x, negative_slope: xp.where(x > 0, x, x * negative_slope),
+    lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
     lambda x, ans, negative_slope: cast(where(x > 0, 1.0, negative_slope), x.dtype),  # two scalars would make it float64
 )
 
@@ -89,7 +88,7 @@ def leaky_relu(x, negative_slope: float = 0.01):
 
 _elu = _elementwise(
     "elu",
-    lambda x, alpha: xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))),
+    lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
     lambda x, ans, alpha: where(x > 0, 1.0, exp(where(x > 0, 0.0, x)) * alpha),
 )
 

@@ -23,9 +23,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
+from funcad.core.primitive import compiled_as_call, primitive
 from funcad.ops.shape import _shape_of, reshape
+
+xp = np  # the kernels' name for numpy
 
 
 def pair(value, op: str, what: str) -> tuple[int, int]:
@@ -174,7 +175,7 @@ def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
     return g.reshape(n, groups, o // groups, oh * rw)
 
 
-@primitive
+@primitive(**compiled_as_call())
 @with_scratch
 def _conv(x, w, geo: Geometry, groups: int):
     """A block's product lands in a buffer still in cache and is cropped from there, so the output is contiguous."""
@@ -232,7 +233,7 @@ def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
     return planes[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
 
 
-@primitive
+@primitive(**compiled_as_call())
 @with_scratch
 def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
     """col2im of w^T g: the adjoint of x -> conv(x, w)."""
@@ -254,7 +255,7 @@ def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
     return padded[:, :, pt : pt + h, pl : pl + wd]
 
 
-@primitive
+@primitive(**compiled_as_call())
 @with_scratch
 def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
@@ -271,29 +272,18 @@ def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     return total.transpose(0, 2, 1).reshape(w_shape)
 
 
-_conv.defvjp(
+# Each op is linear in each array argument: its tangents go through the op itself, its cotangents through the others.
+_conv.deflinear(
     lambda g, ans, x, w, geo, groups: _conv_input_grad(g, w, geo=geo, groups=groups, x_shape=_shape_of(x)),
     lambda g, ans, x, w, geo, groups: _conv_weight_grad(x, g, geo=geo, groups=groups, w_shape=_shape_of(w)),
 )
-_conv.defjvp(
-    lambda t, ans, x, w, geo, groups: _conv(t, w, geo=geo, groups=groups),
-    lambda t, ans, x, w, geo, groups: _conv(x, t, geo=geo, groups=groups),
-)
-_conv_input_grad.defvjp(
+_conv_input_grad.deflinear(
     lambda c, ans, g, w, geo, groups, x_shape: _conv(c, w, geo=geo, groups=groups),
     lambda c, ans, g, w, geo, groups, x_shape: _conv_weight_grad(c, g, geo=geo, groups=groups, w_shape=_shape_of(w)),
 )
-_conv_input_grad.defjvp(
-    lambda t, ans, g, w, geo, groups, x_shape: _conv_input_grad(t, w, geo=geo, groups=groups, x_shape=x_shape),
-    lambda t, ans, g, w, geo, groups, x_shape: _conv_input_grad(g, t, geo=geo, groups=groups, x_shape=x_shape),
-)
-_conv_weight_grad.defvjp(
+_conv_weight_grad.deflinear(
     lambda c, ans, x, g, geo, groups, w_shape: _conv_input_grad(g, c, geo=geo, groups=groups, x_shape=_shape_of(x)),
     lambda c, ans, x, g, geo, groups, w_shape: _conv(x, c, geo=geo, groups=groups),
-)
-_conv_weight_grad.defjvp(
-    lambda t, ans, x, g, geo, groups, w_shape: _conv_weight_grad(t, g, geo=geo, groups=groups, w_shape=w_shape),
-    lambda t, ans, x, g, geo, groups, w_shape: _conv_weight_grad(x, t, geo=geo, groups=groups, w_shape=w_shape),
 )
 
 

@@ -4,35 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
+from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.trace import Tracer
+from funcad.ops.indices import check_index_range
 from funcad.ops.math import not_equal
 from funcad.ops.shape import _shape_of, cast, reshape
 
 
 def _check_range(indices, num_rows: int) -> None:
-    """Indices in [0, num_rows): numpy would wrap negative ones around silently."""
-    if indices.size and (indices.min() < 0 or indices.max() >= num_rows):
-        raise IndexError(f"funcad.ops.embedding: indices must lie in [0, {num_rows}) for a table of {num_rows} rows, "
-                         f"got values in [{indices.min()}, {indices.max()}]")
+    check_index_range("embedding", indices, num_rows, detail=f" for a table of {num_rows} rows")
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _lookup(weight, indices, padding_idx):
     """weight[indices]; ``padding_idx`` only matters to the derivative: that row's entries have none.
 
     The range check here is what guards indices traced by funcad.jit, known only when the program runs.
     """
     _check_range(indices, weight.shape[0])
-    return xp.take(weight, indices, axis=0)
+    return np.take(weight, indices, axis=0)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _scatter_rows(g, indices, num_rows: int, padding_idx):
     """Adjoint of _lookup: each index's cotangent summed into its row (repeats accumulate); the padding row stays 0."""
-    out = xp.zeros((num_rows,) + g.shape[indices.ndim :], dtype=g.dtype)
-    xp.add.at(out, indices, g)
+    out = np.zeros((num_rows,) + g.shape[indices.ndim :], dtype=g.dtype)
+    np.add.at(out, indices, g)
     if padding_idx is not None:
         out[padding_idx] = 0
     return out
@@ -50,8 +47,7 @@ def _lookup_derivative(t, indices, padding_idx):
 
 _lookup.defvjp(lambda g, ans, weight, indices, padding_idx: _scatter_rows(g, indices, num_rows=_shape_of(weight)[0], padding_idx=padding_idx))
 _lookup.defjvp(lambda t, ans, weight, indices, padding_idx: _lookup_derivative(t, indices, padding_idx))
-_scatter_rows.defvjp(lambda c, ans, g, indices, num_rows, padding_idx: _lookup_derivative(c, indices, padding_idx))
-_scatter_rows.defjvp(lambda t, ans, g, indices, num_rows, padding_idx: _scatter_rows(t, indices, num_rows=num_rows, padding_idx=padding_idx))
+_scatter_rows.deflinear(lambda c, ans, g, indices, num_rows, padding_idx: _lookup_derivative(c, indices, padding_idx))
 
 
 def embedding(indices, weight, padding_idx: int | None = None):

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
+from funcad.core.lowering import ufunc_emitter, with_out
+from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
-from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, swapaxes, transpose, unbroadcast
-
-_MAX_OPERANDS = 16  # einsum carries one VJP and one JVP rule per operand position
+from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, swapaxes, transpose
 
 
-@primitive
+@primitive(**compiled_as_call(emit=ufunc_emitter("matmul", 2), takes_out=True, broadcasts=True, role="matmul"))
 def matmul(x, y):
-    return xp.matmul(x, y)
+    return np.matmul(x, y)
 
 
 def _matmul_dx(g, ans, x, y):
@@ -22,11 +20,11 @@ def _matmul_dx(g, ans, x, y):
     if len(ys) == 1:
         if len(xs) == 1:
             return g * y
-        return unbroadcast(expand_dims(g, -1) * y, xs)
+        return expand_dims(g, -1) * y
     if len(xs) == 1:
         # g (..., m), y (..., k, m): dx_k = sum over batch and m of y[..., k, m] * g[..., m]
-        return unbroadcast(reshape(matmul(y, expand_dims(g, -1)), tuple(g.shape[:-1]) + (xs[0],)), xs)
-    return unbroadcast(matmul(g, swapaxes(y, -1, -2)), xs)
+        return reshape(matmul(y, expand_dims(g, -1)), tuple(g.shape[:-1]) + (xs[0],))
+    return matmul(g, swapaxes(y, -1, -2))
 
 
 def _matmul_dy(g, ans, x, y):
@@ -35,21 +33,34 @@ def _matmul_dy(g, ans, x, y):
         if len(ys) == 1:
             return g * x
         # g (..., m), x (k,): dy = outer(x, g) over the batch
-        return unbroadcast(expand_dims(x, -1) * expand_dims(g, -2), ys)
+        return expand_dims(x, -1) * expand_dims(g, -2)
     if len(ys) == 1:
         # g (..., n), x (..., n, k): dy_k = sum x[..., n, k] * g[..., n]
-        return unbroadcast(reshape(matmul(swapaxes(x, -1, -2), expand_dims(g, -1)), tuple(g.shape[:-1]) + (ys[0],)), ys)
-    return unbroadcast(matmul(swapaxes(x, -1, -2), g), ys)
+        return reshape(matmul(swapaxes(x, -1, -2), expand_dims(g, -1)), tuple(g.shape[:-1]) + (ys[0],))
+    return matmul(swapaxes(x, -1, -2), g)
 
 
-matmul.defvjp(_matmul_dx, _matmul_dy)
-matmul.defjvp(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t))
+matmul.deflinear(_matmul_dx, _matmul_dy)
 
 
-@primitive
+def _emit_dense(a, node, out, em):
+    """x @ w.T, and with a bias of the output's dtype added into the product's own buffer."""
+    if len(a) == 2:
+        return with_out(f"np.matmul({a[0]}, {a[1]}.T)", out)
+    b = node.args[2]
+    if len(a) == 3 and out is not None and b.dtype == node.out.dtype and tuple(b.shape) == tuple(node.out.shape[-1:]):
+        return f"np.add(np.matmul({a[0]}, {a[1]}.T, out={out}), {a[2]}, out={out})"
+    return None
+
+
+def _both_matrices(node) -> bool:
+    return len(node.args) == 2 and all(a.is_var and a.ndim == 2 for a in node.args)
+
+
+@primitive(**compiled_as_call(emit=_emit_dense, takes_out=True, broadcasts=True))
 def _dense(x, w, b=None):
     """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values)."""
-    y = xp.matmul(x, w.T)
+    y = np.matmul(x, w.T)
     if b is None:
         return y
     if getattr(b, "dtype", None) == y.dtype and b.shape == y.shape[-1:]:
@@ -58,20 +69,20 @@ def _dense(x, w, b=None):
     return y + b
 
 
-@primitive
+@primitive(**compiled_as_call(emit=lambda a, node, out, em: with_out(f"np.matmul({a[0]}.T, {a[1]})", out) if _both_matrices(node) else None,
+                              takes_out=_both_matrices))
 def _dense_weight_grad(g, x):
     """The weight's cotangent g.T @ x over all leading axes, computed by BLAS in the weight's own (out, in) layout: the
     transpose of x @ w.T's gradient would be a column-major view that makes every later elementwise op on it slow."""
-    return xp.matmul(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]))
+    return np.matmul(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]))
 
 
+# Affine, not linear, in x and w when a bias is given: the tangents leave the bias out; the bias's own passes through.
 _dense.defvjp(lambda g, ans, x, w, b=None: matmul(g, w), lambda g, ans, x, w, b=None: _dense_weight_grad(g, x),
-              lambda g, ans, x, w, b=None: unbroadcast(g, _shape_of(b)))
-_dense.defjvp(lambda t, ans, x, w, b=None: _dense(t, w), lambda t, ans, x, w, b=None: _dense(x, t),
-              lambda t, ans, x, w, b=None: broadcast_to(t, _shape_of(ans)))
+              lambda g, ans, x, w, b=None: g)
+_dense.defjvp(lambda t, ans, x, w, b=None: _dense(t, w), lambda t, ans, x, w, b=None: _dense(x, t), lambda t, ans, x, w, b=None: t)
 # ct (out, in) pulls back to g as x @ ct.T and to x as g @ ct, each in the leading shape of its own argument.
-_dense_weight_grad.defvjp(lambda ct, ans, g, x: _dense(x, ct), lambda ct, ans, g, x: matmul(g, ct))
-_dense_weight_grad.defjvp(lambda t, ans, g, x: _dense_weight_grad(t, x), lambda t, ans, g, x: _dense_weight_grad(g, t))
+_dense_weight_grad.deflinear(lambda ct, ans, g, x: _dense(x, ct), lambda ct, ans, g, x: matmul(g, ct))
 
 
 def dense(x, weight, bias=None):
@@ -157,53 +168,45 @@ def _explicit_spec(subscripts: str, shapes: list) -> tuple[list, str]:
     return explicit, out
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _einsum(*operands, spec):
-    return xp.einsum(spec, *operands, optimize=len(operands) > 2)
+    return np.einsum(spec, *operands, optimize=len(operands) > 2)
 
 
-def _einsum_operand_grad(i):
-    def rule(g, ans, *operands, spec):
-        lhs, out = spec.split("->")
-        subs = lhs.split(",")
-        target = list(subs[i])
-        # A letter repeated in one operand (a diagonal) gets a fresh name per extra use, tied back by identity matrices.
-        fresh = iter(c for c in _LETTERS if c not in spec)
-        eyes, eye_subs, seen = [], [], set()
-        for k, c in enumerate(target):
-            if c in seen:
-                target[k] = next(fresh)
-                eyes.append(Tensor._wrap(np.eye(_shape_of(operands[i])[k], dtype=g.dtype)))
-                eye_subs.append(c + target[k])
-            seen.add(c)
-        others = [s for j, s in enumerate(subs) if j != i]
-        available = set(out + "".join(others) + "".join(eye_subs))
-        kept = "".join(c for c in target if c in available)
-        args = [g, *(o for j, o in enumerate(operands) if j != i), *eyes]
-        gi = _einsum(*args, spec=",".join([out, *others, *eye_subs]) + "->" + kept)
-        shape = _shape_of(operands[i])
-        if len(kept) != len(target):  # letters summed only inside operand i: their gradient is broadcast
-            gi = broadcast_to(reshape(gi, tuple(n if c in available else 1 for c, n in zip(target, shape))), shape)
-        return gi
-
-    return rule
+def _einsum_operand_grad(i, g, ans, *operands, spec):
+    """Operand i's cotangent: an einsum of the output's cotangent with the other operands."""
+    lhs, out = spec.split("->")
+    subs = lhs.split(",")
+    target = list(subs[i])
+    # A letter repeated in one operand (a diagonal) gets a fresh name per extra use, tied back by identity matrices.
+    fresh = iter(c for c in _LETTERS if c not in spec)
+    eyes, eye_subs, seen = [], [], set()
+    for k, c in enumerate(target):
+        if c in seen:
+            target[k] = next(fresh)
+            eyes.append(Tensor._wrap(np.eye(_shape_of(operands[i])[k], dtype=g.dtype)))
+            eye_subs.append(c + target[k])
+        seen.add(c)
+    others = [s for j, s in enumerate(subs) if j != i]
+    available = set(out + "".join(others) + "".join(eye_subs))
+    kept = "".join(c for c in target if c in available)
+    args = [g, *(o for j, o in enumerate(operands) if j != i), *eyes]
+    gi = _einsum(*args, spec=",".join([out, *others, *eye_subs]) + "->" + kept)
+    shape = _shape_of(operands[i])
+    if len(kept) != len(target):  # letters summed only inside operand i: their gradient is broadcast
+        gi = broadcast_to(reshape(gi, tuple(n if c in available else 1 for c, n in zip(target, shape))), shape)
+    return gi
 
 
-def _einsum_operand_tangent(i):
-    def rule(t, ans, *operands, spec):
-        return _einsum(*(t if j == i else o for j, o in enumerate(operands)), spec=spec)
-
-    return rule
+def _einsum_operand_tangent(i, t, ans, *operands, spec):
+    return _einsum(*(t if j == i else o for j, o in enumerate(operands)), spec=spec)
 
 
-_einsum.defvjp(*[_einsum_operand_grad(i) for i in range(_MAX_OPERANDS)])
-_einsum.defjvp(*[_einsum_operand_tangent(i) for i in range(_MAX_OPERANDS)])
+_einsum.defvariadic(_einsum_operand_grad, _einsum_operand_tangent)
 
 
 def einsum(subscripts: str, *operands):
     """numpy.einsum (ellipses, implicit output and broadcasting of size-1 axes included), differentiable to any order."""
-    if len(operands) > _MAX_OPERANDS:
-        raise ValueError(f"funcad.ops.einsum: at most {_MAX_OPERANDS} operands, got {len(operands)}")
     shapes = [_shape_of(o) for o in operands]
     subs, out = _explicit_spec(subscripts, shapes)
     sizes: dict = {}

@@ -7,57 +7,56 @@ import math as _pymath
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
-from funcad.ops.shape import cast, unbroadcast
-
-
-def _ub(g, x):
-    """Sum a cotangent down to x's shape (x may be a Python scalar)."""
-    return unbroadcast(g, getattr(x, "shape", ()))
+from funcad.core.base_ops import cast
+from funcad.core.lowering import impl_with_out, with_out
+from funcad.core.primitive import Primitive, compiled_as_call, numpy_ufunc, primitive
 
 
 # -- arithmetic -------------------------------------------------------------------------------
-@primitive
+# Binary rules map a cotangent or a tangent alike; the passes sum or broadcast it to the right shape.
+@primitive(**numpy_ufunc("add", 2, identities={1: 0, 0: 0}))
 def add(x, y):
-    return xp.add(x, y)
+    return np.add(x, y)
 
 
-@primitive
+add.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: v)
+
+
+@primitive(**numpy_ufunc("subtract", 2, identities={1: 0}))
 def subtract(x, y):
-    return xp.subtract(x, y)
+    return np.subtract(x, y)
 
 
-@primitive
+subtract.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v))
+
+
+@primitive(**numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",)))
 def multiply(x, y):
-    return xp.multiply(x, y)
+    return np.multiply(x, y)
 
 
-@primitive
+multiply.deflinear(lambda g, ans, x, y: multiply(g, y), lambda g, ans, x, y: multiply(g, x))
+
+
+@primitive(**numpy_ufunc("divide", 2, identities={1: 1}))
 def divide(x, y):
-    return xp.true_divide(x, y)
+    return np.true_divide(x, y)
 
 
-@primitive
+divide.defelementwise(lambda v, ans, x, y: divide(v, y), lambda v, ans, x, y: negative(v) * ans / y)
+
+
+@primitive(**numpy_ufunc("negative", 1))
 def negative(x):
-    return xp.negative(x)
+    return np.negative(x)
 
 
-@primitive
+negative.deflinear(lambda g, ans, x: negative(g))
+
+
+@primitive(**numpy_ufunc("power", 2))
 def power(x, y):
-    return xp.power(x, y)
-
-
-add.defvjp(lambda g, ans, x, y: _ub(g, x), lambda g, ans, x, y: _ub(g, y))
-add.defjvp(lambda t, ans, x, y: _bcast(t, ans), lambda t, ans, x, y: _bcast(t, ans))
-subtract.defvjp(lambda g, ans, x, y: _ub(g, x), lambda g, ans, x, y: _ub(negative(g), y))
-subtract.defjvp(lambda t, ans, x, y: _bcast(t, ans), lambda t, ans, x, y: _bcast(negative(t), ans))
-multiply.defvjp(lambda g, ans, x, y: _ub(multiply(g, y), x), lambda g, ans, x, y: _ub(multiply(g, x), y))
-multiply.defjvp(lambda t, ans, x, y: _bcast(multiply(t, y), ans), lambda t, ans, x, y: _bcast(multiply(t, x), ans))
-divide.defvjp(lambda g, ans, x, y: _ub(divide(g, y), x), lambda g, ans, x, y: _ub(negative(g) * ans / y, y))
-divide.defjvp(lambda t, ans, x, y: _bcast(t / y, ans), lambda t, ans, x, y: _bcast(negative(t) * ans / y, ans))
-negative.defvjp(lambda g, ans, x: negative(g))
-negative.defjvp(lambda t, ans, x: negative(t))
+    return np.power(x, y)
 
 
 def _power_slope(x, y):
@@ -72,100 +71,79 @@ def _power_log_base(x, ans):
     return ans * log(where(x > 0, x, 1.0))
 
 
-power.defvjp(lambda g, ans, x, y: _ub(g * _power_slope(x, y), x), lambda g, ans, x, y: _ub(g * _power_log_base(x, ans), y))
-power.defjvp(lambda t, ans, x, y: _bcast(t * _power_slope(x, y), ans), lambda t, ans, x, y: _bcast(t * _power_log_base(x, ans), ans))
+power.defelementwise(lambda v, ans, x, y: v * _power_slope(x, y), lambda v, ans, x, y: v * _power_log_base(x, ans))
 
 
-def _bcast(t, like):
-    from funcad.ops.shape import broadcast_to
-
-    return t if tuple(t.shape) == tuple(like.shape) else broadcast_to(t, tuple(like.shape))
-
-
-@primitive
+@primitive(**numpy_ufunc("floor_divide", 2, emit=None, takes_out=False))
 def floor_divide(x, y):
-    return xp.floor_divide(x, y)
+    return np.floor_divide(x, y)
 
 
-@primitive
+floor_divide.nondifferentiable()
+
+
+@primitive(**numpy_ufunc("remainder", 2, emit=None, takes_out=False))
 def remainder(x, y):
-    return xp.remainder(x, y)
+    return np.remainder(x, y)
 
 
-remainder.defvjp(lambda g, ans, x, y: _ub(g, x), lambda g, ans, x, y: _ub(negative(g) * floor_divide(x, y), y))
-remainder.defjvp(lambda t, ans, x, y: _bcast(t, ans), lambda t, ans, x, y: _bcast(negative(t) * floor_divide(x, y), ans))
+remainder.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v) * floor_divide(x, y))
 
 
 # -- unary functions --------------------------------------------------------------------------
-@primitive
-def exp(x):
-    return xp.exp(x)
+# One rule per op serves both modes: it applies the derivative to a cotangent or a tangent alike.
+def _unary(name: str, rule) -> Primitive:
+    """The numpy ufunc ``np.<name>`` as a primitive whose derivative is ``rule(v, ans, x)``."""
+    prim = Primitive(name, getattr(np, name), **numpy_ufunc(name, 1))
+    prim.__doc__ = f"numpy.{name}, elementwise."
+    return prim.defelementwise(rule)
 
 
-@primitive
-def log(x):
-    return xp.log(x)
+exp = _unary("exp", lambda v, ans, x: v * ans)
+log = _unary("log", lambda v, ans, x: v / x)
+log1p = _unary("log1p", lambda v, ans, x: v / (x + 1.0))
+expm1 = _unary("expm1", lambda v, ans, x: v * (ans + 1.0))
+sqrt = _unary("sqrt", lambda v, ans, x: v * 0.5 / ans)
+square = _unary("square", lambda v, ans, x: v * 2.0 * x)
+sin = _unary("sin", lambda v, ans, x: v * cos(x))
+cos = _unary("cos", lambda v, ans, x: negative(v * sin(x)))
+tan = _unary("tan", lambda v, ans, x: v * (1.0 + ans * ans))
+tanh = _unary("tanh", lambda v, ans, x: v * (1.0 - ans * ans))
 
 
-@primitive
-def log1p(x):
-    return xp.log1p(x)
-
-
-@primitive
-def expm1(x):
-    return xp.expm1(x)
-
-
-@primitive
-def sqrt(x):
-    return xp.sqrt(x)
-
-
-@primitive
+@primitive(**compiled_as_call(elementwise=True))
 def rsqrt(x):
-    return 1.0 / xp.sqrt(x)
+    return 1.0 / np.sqrt(x)
 
 
-@primitive
-def square(x):
-    return xp.square(x)
+rsqrt.defelementwise(lambda v, ans, x: v * -0.5 * ans / x)
 
 
-@primitive
+@primitive(**compiled_as_call(elementwise=True))
 def abs(x):  # noqa: A001 - numpy's name
-    return xp.abs(x)
+    if np.iscomplexobj(x):  # its rule and every rule after it assume real numbers
+        raise TypeError(f"funcad.ops.abs: complex values are not supported (input {np.asarray(x).dtype})")
+    return np.abs(x)
 
 
-@primitive
+abs.defelementwise(lambda v, ans, x: v * sign(x))
+
+
+@primitive(**numpy_ufunc("sign", 1))
 def sign(x):
-    return xp.sign(x)
+    return np.sign(x)
 
 
-@primitive
-def sin(x):
-    return xp.sin(x)
+sign.nondifferentiable()
 
 
-@primitive
-def cos(x):
-    return xp.cos(x)
-
-
-@primitive
-def tan(x):
-    return xp.tan(x)
-
-
-@primitive
-def tanh(x):
-    return xp.tanh(x)
-
-
-@primitive
+@primitive(**compiled_as_call(elementwise=True))
 def sigmoid(x):
     # exp(-logaddexp(0, -x)) is stable for large |x| in both directions.
-    return xp.exp(-xp.logaddexp(0, -x)).astype(x.dtype, copy=False) if hasattr(x, "dtype") else 1.0 / (1.0 + _pymath.exp(-x))
+    return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False) if hasattr(x, "dtype") else 1.0 / (1.0 + _pymath.exp(-x))
+
+
+sigmoid.defelementwise(lambda v, ans, x: v * ans * (1.0 - ans))
 
 
 @functools.lru_cache(maxsize=8)
@@ -175,86 +153,60 @@ def _zeros(shape: tuple, dtype: np.dtype) -> np.ndarray:
     return z
 
 
-@primitive
-def relu(x):
+@primitive(**compiled_as_call(emit=impl_with_out, elementwise=True, takes_out=True))
+def relu(x, out=None):
     """max(x, 0), against a cached array of zeros for float arrays: numpy's two-array loop is several times faster than
-    its array-scalar one, with the same values."""
+    its array-scalar one, with the same values. Compiled programs call this too, with ``out=``."""
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-        return xp.maximum(x, _zeros(x.shape, x.dtype))
-    return xp.maximum(x, 0)
+        return np.maximum(x, _zeros(x.shape, x.dtype), out=out)
+    return np.maximum(x, 0, out=out)
 
 
-@primitive
+def _emit_relu_grad(a, node, out, em):
+    """g * (x > 0), the mask computed into a scratch array."""
+    if len(a) != 2 or not node.args[1].is_var:
+        return None
+    mask = em.scratch(node.args[1].shape, np.bool_)
+    return with_out(f"np.multiply({a[0]}, np.greater({a[1]}, 0, out={mask}))", out)
+
+
+@primitive(**compiled_as_call(emit=_emit_relu_grad, elementwise=True, takes_out=True))
 def _relu_grad(g, x):
     """``g`` where ``x > 0``, else 0: relu's VJP as one op (the boolean mask converts exactly); ``x`` may be relu's input or
     its output, positive at the same places."""
-    return xp.multiply(g, xp.greater(x, 0))
+    return np.multiply(g, np.greater(x, 0))
 
 
-@primitive
+@primitive(**compiled_as_call(elementwise=True))
 def softplus(x):
-    return xp.logaddexp(0, x).astype(x.dtype, copy=False) if hasattr(x, "dtype") else np.logaddexp(0, x)
+    return np.logaddexp(0, x).astype(x.dtype, copy=False) if hasattr(x, "dtype") else np.logaddexp(0, x)
 
 
-@primitive
+@primitive(**compiled_as_call(elementwise=True))
 def erf(x):
-    from scipy.special import erf as _erf
+    from scipy.special import erf as _scipy_erf  # scipy takes a while to import: only when erf is used
 
-    return _erf(x)
+    return _scipy_erf(x)
 
 
-exp.defvjp(lambda g, ans, x: g * ans)
-exp.defjvp(lambda t, ans, x: t * ans)
-log.defvjp(lambda g, ans, x: g / x)
-log.defjvp(lambda t, ans, x: t / x)
-log1p.defvjp(lambda g, ans, x: g / (x + 1.0))
-log1p.defjvp(lambda t, ans, x: t / (x + 1.0))
-expm1.defvjp(lambda g, ans, x: g * (ans + 1.0))
-expm1.defjvp(lambda t, ans, x: t * (ans + 1.0))
-sqrt.defvjp(lambda g, ans, x: g * 0.5 / ans)
-sqrt.defjvp(lambda t, ans, x: t * 0.5 / ans)
-rsqrt.defvjp(lambda g, ans, x: g * -0.5 * ans / x)
-rsqrt.defjvp(lambda t, ans, x: t * -0.5 * ans / x)
-square.defvjp(lambda g, ans, x: g * 2.0 * x)
-square.defjvp(lambda t, ans, x: t * 2.0 * x)
-abs.defvjp(lambda g, ans, x: g * sign(x))
-abs.defjvp(lambda t, ans, x: t * sign(x))
-sin.defvjp(lambda g, ans, x: g * cos(x))
-sin.defjvp(lambda t, ans, x: t * cos(x))
-cos.defvjp(lambda g, ans, x: negative(g * sin(x)))
-cos.defjvp(lambda t, ans, x: negative(t * sin(x)))
-tan.defvjp(lambda g, ans, x: g * (1.0 + ans * ans))
-tan.defjvp(lambda t, ans, x: t * (1.0 + ans * ans))
-tanh.defvjp(lambda g, ans, x: g * (1.0 - ans * ans))
-tanh.defjvp(lambda t, ans, x: t * (1.0 - ans * ans))
-sigmoid.defvjp(lambda g, ans, x: g * ans * (1.0 - ans))
-sigmoid.defjvp(lambda t, ans, x: t * ans * (1.0 - ans))
 # A cast mask times g (numpy's multiply is about 3x faster than its where on float arrays), the mask taken from the
 # output, positive exactly where x is: x need not be kept, and a compiled relu may overwrite it.
-relu.defvjp(lambda g, ans, x: _relu_grad(g, ans))
-relu.defjvp(lambda t, ans, x: _relu_grad(t, ans))
+relu.defelementwise(lambda v, ans, x: _relu_grad(v, ans))
 # The mask is piecewise constant in x: x contributes nothing, in either mode.
-_relu_grad.defvjp(lambda ct, ans, g, x: _relu_grad(ct, x), None)
-_relu_grad.defjvp(lambda t, ans, g, x: _relu_grad(t, x), lambda t, ans, g, x: None)
-softplus.defvjp(lambda g, ans, x: g * sigmoid(x))
-softplus.defjvp(lambda t, ans, x: t * sigmoid(x))
+_relu_grad.defelementwise(lambda v, ans, g, x: _relu_grad(v, x), None)
+softplus.defelementwise(lambda v, ans, x: v * sigmoid(x))
 _TWO_OVER_SQRT_PI = 2.0 / _pymath.sqrt(_pymath.pi)
-erf.defvjp(lambda g, ans, x: g * _TWO_OVER_SQRT_PI * exp(negative(square(x))))
-erf.defjvp(lambda t, ans, x: t * _TWO_OVER_SQRT_PI * exp(negative(square(x))))
+erf.defelementwise(lambda v, ans, x: v * _TWO_OVER_SQRT_PI * exp(negative(square(x))))
 
 
 # -- piecewise ---------------------------------------------------------------------------------
-@primitive
+@primitive(**compiled_as_call(emit=lambda a, node, out, em: f"np.where({', '.join(a)})" if len(a) == 3 else None,
+                              elementwise=True, broadcasts=True))
 def where(condition, x, y):
-    return xp.where(condition, x, y)
+    return np.where(condition, x, y)
 
 
-where.defvjp(
-    None,
-    lambda g, ans, c, x, y: _ub(where(c, g, 0.0), x),
-    lambda g, ans, c, x, y: _ub(where(c, 0.0, g), y),
-)
-where.defjvp(None, lambda t, ans, c, x, y: _bcast(where(c, t, 0.0), ans), lambda t, ans, c, x, y: _bcast(where(c, 0.0, t), ans))
+where.defelementwise(None, lambda v, ans, c, x, y: where(c, v, 0.0), lambda v, ans, c, x, y: where(c, 0.0, v))
 
 
 def _split_ties(g, x, y, take_x):
@@ -263,20 +215,18 @@ def _split_ties(g, x, y, take_x):
     return g * cast(share, g.dtype)
 
 
-@primitive
+@primitive(**numpy_ufunc("maximum", 2))
 def maximum(x, y):
-    return xp.maximum(x, y)
+    return np.maximum(x, y)
 
 
-@primitive
+@primitive(**numpy_ufunc("minimum", 2))
 def minimum(x, y):
-    return xp.minimum(x, y)
+    return np.minimum(x, y)
 
 
-maximum.defvjp(lambda g, ans, x, y: _ub(_split_ties(g, x, y, x > y), x), lambda g, ans, x, y: _ub(_split_ties(g, y, x, y > x), y))
-minimum.defvjp(lambda g, ans, x, y: _ub(_split_ties(g, x, y, x < y), x), lambda g, ans, x, y: _ub(_split_ties(g, y, x, y < x), y))
-maximum.defjvp(lambda t, ans, x, y: _bcast(_split_ties(t, x, y, x > y), ans), lambda t, ans, x, y: _bcast(_split_ties(t, y, x, y > x), ans))
-minimum.defjvp(lambda t, ans, x, y: _bcast(_split_ties(t, x, y, x < y), ans), lambda t, ans, x, y: _bcast(_split_ties(t, y, x, y < x), ans))
+maximum.defelementwise(lambda v, ans, x, y: _split_ties(v, x, y, x > y), lambda v, ans, x, y: _split_ties(v, y, x, y > x))
+minimum.defelementwise(lambda v, ans, x, y: _split_ties(v, x, y, x < y), lambda v, ans, x, y: _split_ties(v, y, x, y < x))
 
 
 def clip(x, min=None, max=None):  # noqa: A002 - numpy's names
@@ -286,9 +236,9 @@ def clip(x, min=None, max=None):  # noqa: A002 - numpy's names
     return _clip(x, min, max)
 
 
-@primitive
+@primitive(**compiled_as_call(elementwise=True, broadcasts=True))
 def _clip(x, lo, hi):
-    return xp.clip(x, lo, hi)
+    return np.clip(x, lo, hi)
 
 
 def _inside(x, lo, hi):
@@ -312,46 +262,28 @@ def _above(x, lo, hi):
     return x > hi if lo is None else logical_or(x > hi, hi <= lo)
 
 
-def _masked(g, mask, like):
-    return _ub(where(mask, g, 0.0), like)
-
-
-_clip.defvjp(
-    lambda g, ans, x, lo, hi: _masked(g, _inside(x, lo, hi), x),
-    lambda g, ans, x, lo, hi: _masked(g, _below(x, lo, hi), lo),
-    lambda g, ans, x, lo, hi: _masked(g, _above(x, lo, hi), hi),
-)
-_clip.defjvp(
-    lambda t, ans, x, lo, hi: _bcast(where(_inside(x, lo, hi), t, 0.0), ans),
-    lambda t, ans, x, lo, hi: _bcast(where(_below(x, lo, hi), t, 0.0), ans),
-    lambda t, ans, x, lo, hi: _bcast(where(_above(x, lo, hi), t, 0.0), ans),
+_clip.defelementwise(
+    lambda v, ans, x, lo, hi: where(_inside(x, lo, hi), v, 0.0),
+    lambda v, ans, x, lo, hi: where(_below(x, lo, hi), v, 0.0),
+    lambda v, ans, x, lo, hi: where(_above(x, lo, hi), v, 0.0),
 )
 
 
 # -- no gradient ---------------------------------------------------------------------------------
-def _constant_op(name, fn):
-    @primitive
-    def op(*args, **kwargs):  # kwargs are numpy's static options, e.g. round's decimals
-        return fn(*args, **kwargs)
-
-    op.name = name
-    op.__doc__ = f"numpy.{fn.__name__}; its output is a constant (no gradient)."
-    return op
+def _constant_op(name: str, fn, declarations: dict) -> Primitive:
+    """A numpy function whose output is a constant by nature: no gradient, declared so."""
+    prim = Primitive(name, fn, **declarations)
+    prim.__doc__ = f"numpy.{fn.__name__}; its output is a constant (no gradient)."
+    return prim.nondifferentiable()
 
 
-floor = _constant_op("floor", xp.floor)
-ceil = _constant_op("ceil", xp.ceil)
-round = _constant_op("round", xp.round)  # noqa: A001 - numpy's name
-equal = _constant_op("equal", xp.equal)
-not_equal = _constant_op("not_equal", xp.not_equal)
-less = _constant_op("less", xp.less)
-less_equal = _constant_op("less_equal", xp.less_equal)
-greater = _constant_op("greater", xp.greater)
-greater_equal = _constant_op("greater_equal", xp.greater_equal)
-logical_and = _constant_op("logical_and", xp.logical_and)
-logical_or = _constant_op("logical_or", xp.logical_or)
-logical_xor = _constant_op("logical_xor", xp.logical_xor)
-logical_not = _constant_op("logical_not", xp.logical_not)
-isnan = _constant_op("isnan", xp.isnan)
-isinf = _constant_op("isinf", xp.isinf)
-isfinite = _constant_op("isfinite", xp.isfinite)
+def _constant_ufunc(name: str, arity: int) -> Primitive:
+    return _constant_op(name, getattr(np, name), numpy_ufunc(name, arity))
+
+
+floor, ceil, logical_not, isnan, isinf, isfinite = (_constant_ufunc(name, 1) for name in
+                                                    ("floor", "ceil", "logical_not", "isnan", "isinf", "isfinite"))
+equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or, logical_xor = (
+    _constant_ufunc(name, 2) for name in
+    ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or", "logical_xor"))
+round = _constant_op("round", np.round, compiled_as_call(elementwise=True))  # noqa: A001 - numpy's name

@@ -4,39 +4,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
+from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
+from funcad.ops.indices import check_index_range
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import exp, maximum, negative, not_equal, softplus, where
 from funcad.ops.reduce import mean, sum
-from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem, reshape, stop_gradient
+from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem, reshape
 
 _FEW_CLASSES = 64
 
 
-@primitive
+@primitive(**compiled_as_call())
 def log_softmax(x, axis=-1):
     # ufunc reductions directly: numpy's max/sum wrappers cost more than the arithmetic on small arrays
     if getattr(x, "ndim", 0) == 2 and axis in (1, -1) and x.shape[1] <= _FEW_CLASSES:
         # Rows of a few classes (logits of a batch): numpy reduces a short contiguous row slowly, one row at a time,
         # so work on the transposed copy, where each reduction step is one vector op across the batch.
-        xt = xp.ascontiguousarray(x.T)
-        shifted = xt - xp.maximum.reduce(xt, axis=0)
-        return xp.ascontiguousarray((shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=0))).T)
-    shifted = x - xp.maximum.reduce(x, axis=axis, keepdims=True)
-    return shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=axis, keepdims=True))
+        xt = np.ascontiguousarray(x.T)
+        shifted = xt - np.maximum.reduce(xt, axis=0)
+        return np.ascontiguousarray((shifted - np.log(np.add.reduce(np.exp(shifted), axis=0))).T)
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 log_softmax.defvjp(lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True))
 log_softmax.defjvp(lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True))
 
 
-@primitive
+@primitive(**compiled_as_call())
 def softmax(x, axis=-1):
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
-    return e / xp.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
 
 
 softmax.defvjp(lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True)))
@@ -67,16 +67,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-@primitive
+@primitive(**compiled_as_call(elementwise=True))
 def _clamped_log(p):
     """log(p) floored at -100, as torch's BCE does, so p = 0 or 1 gives a finite loss."""
     with np.errstate(divide="ignore"):
-        return xp.maximum(xp.log(p), -100.0).astype(p.dtype, copy=False)
+        return np.maximum(np.log(p), -100.0).astype(p.dtype, copy=False)
 
 
 # torch divides by max(p (1 - p), 1e-12) in BCE's backward; flooring p at 1e-12 here gives the same finite slopes.
-_clamped_log.defvjp(lambda g, ans, p: g / maximum(p, 1e-12))
-_clamped_log.defjvp(lambda t, ans, p: t / maximum(p, 1e-12))
+_clamped_log.defelementwise(lambda v, ans, p: v / maximum(p, 1e-12))
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  # noqa: A002
@@ -91,33 +90,28 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _pick(logp, target):
     """logp[n, target[n], ...] along the class axis 1 (ignored targets already replaced by a valid class).
 
     The range check guards targets traced by funcad.jit, known only when the program runs; numpy alone
     would wrap a negative class around.
     """
-    num_classes = logp.shape[1]
-    if target.size and (target.min() < 0 or target.max() >= num_classes):
-        raise IndexError(f"funcad.ops.nll_loss: target values must lie in [0, {num_classes}) or equal ignore_index, "
-                         f"got values in [{target.min()}, {target.max()}]")
-    return xp.squeeze(xp.take_along_axis(logp, xp.expand_dims(target, 1), axis=1), 1)
+    check_index_range("nll_loss", target, logp.shape[1], "target values", " or equal ignore_index")
+    return np.squeeze(np.take_along_axis(logp, np.expand_dims(target, 1), axis=1), 1)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _place(g, target, num_classes):
     """Adjoint of _pick: g placed at the target classes of a zero array."""
     shape = g.shape[:1] + (num_classes,) + g.shape[1:]
-    out = xp.zeros(shape, dtype=g.dtype)
-    xp.put_along_axis(out, xp.expand_dims(target, 1), xp.expand_dims(g, 1), axis=1)
+    out = np.zeros(shape, dtype=g.dtype)
+    np.put_along_axis(out, np.expand_dims(target, 1), np.expand_dims(g, 1), axis=1)
     return out
 
 
-_pick.defvjp(lambda g, ans, logp, target: _place(g, target, _shape_of(logp)[1]))
-_pick.defjvp(lambda t, ans, logp, target: _pick(t, target))
-_place.defvjp(lambda g, ans, gg, target, num_classes: _pick(g, target))
-_place.defjvp(lambda t, ans, gg, target, num_classes: _place(t, target, num_classes))
+defadjoint(_pick, _place, lambda g, ans, logp, target: _place(g, target, _shape_of(logp)[1]),
+           lambda g, ans, gg, target, num_classes: _pick(g, target))
 
 
 def _check_input(op: str, shape: tuple, weight) -> None:
@@ -138,28 +132,9 @@ def _check_classes(op: str, input_shape: tuple, target, ignore_index: int, check
     expected = input_shape[:1] + input_shape[2:]
     if tuple(t.shape) != expected:
         raise ValueError(f"funcad.ops.{op}: target shape {tuple(t.shape)} does not match input shape {input_shape} (expected {expected})")
-    if check_values and not isinstance(t, Tracer) and t.size and not _in_range(t, input_shape[1]):
-        bad = ((t < 0) | (t >= input_shape[1])) & (t != ignore_index)
-        if bad.any():
-            raise IndexError(f"funcad.ops.{op}: target values must lie in [0, {input_shape[1]}) or equal ignore_index={ignore_index}, "
-                             f"got {t[bad][:5].tolist()}")
+    if check_values and not isinstance(t, Tracer):
+        check_index_range(op, t, input_shape[1], "target values", ignore_index=ignore_index)
     return t
-
-
-def _traced_nll(input, t, weight, ignore_index: int, reduction: str):  # noqa: A002
-    """nll_loss for a target whose values are unknown while tracing: the validity mask is computed by ops.
-
-    With every target valid and no weight this rounds exactly as the eager path (x * 1.0, then / n).
-    """
-    shape = _shape_of(input)
-    valid = t != ignore_index
-    safe_t = where(valid, t, 0)
-    w_t = cast(valid, input.dtype)
-    if weight is not None:
-        per_class = reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
-        w_t = _pick(broadcast_to(per_class, shape), safe_t) * w_t
-    loss = negative(_pick(input, safe_t)) * w_t
-    return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
 
 
 def _as_batch_of_one(loss_fn, input, target, reduction: str, *options):  # noqa: A002
@@ -175,17 +150,16 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
         return _as_batch_of_one(nll_loss, input, target, reduction, weight, ignore_index, reduction)
     _check_input("nll_loss", shape, weight)
     t = _check_classes("nll_loss", shape, target, ignore_index)
-    if isinstance(t, Tracer):
-        return _traced_nll(input, t, weight, ignore_index, reduction)
-    valid = t != ignore_index
-    safe_t = np.where(valid, t, 0)
-    if valid.all() and weight is None:
-        picked = _pick(input, safe_t)
-        return _reduce(negative(picked), reduction, "nll_loss")
-    w = np.ones(shape[1], dtype=input.dtype) if weight is None else weight
-    w_t = getitem(w, safe_t) * cast(Tensor._wrap(valid), input.dtype)
+    # The validity mask is computed by ops, so a target traced by funcad.jit (values unknown) takes the same path.
+    # With every target valid and no weight, multiplying by the mask (x * 1.0) changes no bit.
+    valid = not_equal(t, ignore_index)
+    safe_t = where(valid, t, 0)
+    w_t = cast(valid, input.dtype)
+    if weight is not None:
+        per_class = reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
+        w_t = _pick(broadcast_to(per_class, shape), safe_t) * w_t
     loss = negative(_pick(input, safe_t)) * w_t
-    return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
+    return _reduce(loss, reduction, "nll_loss", weight_total=sum(w_t) if reduction == "mean" else None)
 
 
 def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):
@@ -203,134 +177,7 @@ def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):
     if weight is None:
         return sum(smooth) / maximum(sum(valid_f), 1.0)  # the count is exact in floating point
     w_t = getitem(weight, where(valid, t, 0)) * valid_f
-    return sum(smooth) / sum(stop_gradient(w_t))
-
-
-def _in_range(t: np.ndarray, num_classes: int) -> bool:
-    """Every class index in [0, num_classes) (a non-empty integer array; two reductions, no temporaries)."""
-    return xp.minimum.reduce(t, axis=None) >= 0 and xp.maximum.reduce(t, axis=None) < num_classes
-
-
-def _valid_targets(x, target, ignore_index: int):
-    """(mask of non-ignored targets, or None when none is ignored; targets with ignored ones replaced by class 0),
-    range-checked here because a target traced by funcad.jit is only known when the program runs, and numpy would
-    wrap a negative class around. The common case (every target a class, none ignored) costs two reductions."""
-    num_classes = x.shape[1]
-    if not target.size:
-        return None, target
-    lo, hi = xp.minimum.reduce(target, axis=None), xp.maximum.reduce(target, axis=None)
-    if 0 <= lo and hi < num_classes and not lo <= ignore_index <= hi:
-        return None, target
-    valid = target != ignore_index
-    safe = xp.where(valid, target, 0)
-    if not _in_range(safe, num_classes):
-        bad = target[valid & ((target < 0) | (target >= num_classes))]
-        raise IndexError(f"funcad.ops.cross_entropy: target values must lie in [0, {num_classes}) or equal "
-                         f"ignore_index={ignore_index}, got {bad[:5].tolist()}")
-    return valid, safe
-
-
-def _target_positions(safe) -> tuple:
-    """Fancy index of each sample's target class in an (N, C, ...) array (one numpy call to gather or scatter)."""
-    if safe.ndim == 1:
-        return xp.arange(safe.shape[0]), safe
-    grids = xp.indices(safe.shape, sparse=True)
-    return (grids[0], safe, *grids[1:])
-
-
-def _per_sample(values):
-    """Per-sample values (N, ...) shaped to broadcast over x's class axis 1."""
-    return values.reshape(values.shape[:1] + (1,) + values.shape[1:])
-
-
-@primitive
-def _class_cross_entropy(x, target, ignore_index, reduction):
-    """Cross-entropy of logits (N, C, ...) against class indices, reduced by 'mean' over non-ignored targets or by 'sum'.
-
-    One op for the common loss (no class weights, no smoothing): forward and backward cost one dispatch each instead of
-    about a dozen. Sums in the order nll_loss's path does, so the value is the same to the bit.
-    """
-    valid, safe = _valid_targets(x, target, ignore_index)
-    picked = log_softmax.impl(x, 1)[_target_positions(safe)]
-    if valid is None:
-        total = xp.add.reduce(-picked, axis=None)
-        return total / x.dtype.type(picked.size) if reduction == "mean" else total
-    weights = valid.astype(x.dtype)
-    total = xp.add.reduce(-picked * weights, axis=None)
-    return total / xp.add.reduce(weights, axis=None) if reduction == "mean" else total
-
-
-@primitive
-def _class_cross_entropy_grad(g, x, target, ignore_index, reduction):
-    """d loss / d x scaled by the cotangent g: (softmax(x) - one_hot(target)) * g per non-ignored target (/ count for 'mean')."""
-    valid, safe = _valid_targets(x, target, ignore_index)
-    grad = xp.exp(log_softmax.impl(x, 1))
-    grad[_target_positions(safe)] -= 1  # one position per sample: no repeated indices
-    if valid is None:
-        scale = g / x.dtype.type(safe.size) if reduction == "mean" else g
-        return grad * xp.asarray(scale, dtype=x.dtype)
-    weights = valid.astype(x.dtype)
-    scale = g / xp.add.reduce(weights, axis=None) if reduction == "mean" else g
-    return grad * _per_sample(weights * scale).astype(x.dtype, copy=False)
-
-
-def _sample_scale(g, x, target, ignore_index: int, reduction: str):
-    """g times each sample's share of the reduction, shaped to broadcast over the class axis (differentiable in g)."""
-    weights = cast(not_equal(target, ignore_index), x.dtype)
-    share = weights / sum(weights) if reduction == "mean" else weights
-    return expand_dims(share * g, 1)
-
-
-def _softmax_curvature(ct, g, x, target, ignore_index: int, reduction: str):
-    """The loss Hessian in x applied to ct, scaled by g: per sample s * (ct - sum(ct * s)) with s = softmax(x) over classes."""
-    s = softmax(x, axis=1)
-    return _sample_scale(g, x, target, ignore_index, reduction) * s * (ct - sum(ct * s, axis=1, keepdims=True))
-
-
-def _loss_slope(x, target, ignore_index: int, reduction: str):
-    """d loss / d x itself (cotangent 1)."""
-    return _class_cross_entropy_grad(1.0, x, target, ignore_index, reduction)
-
-
-_class_cross_entropy.defvjp(lambda g, ans, x, *static: _class_cross_entropy_grad(g, x, *static))
-_class_cross_entropy.defjvp(lambda t, ans, x, *static: sum(_loss_slope(x, *static) * t))
-_class_cross_entropy_grad.defvjp(lambda ct, ans, g, x, *static: sum(ct * _loss_slope(x, *static)),
-                                 lambda ct, ans, g, x, *static: _softmax_curvature(ct, g, x, *static))
-_class_cross_entropy_grad.defjvp(lambda t, ans, g, x, *static: _class_cross_entropy_grad(t, x, *static),
-                                 lambda t, ans, g, x, *static: _softmax_curvature(t, g, x, *static))
-
-
-def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):  # noqa: A002
-    """Cross-entropy of logits (N, C, ...) or (C,) against class indices or class probabilities (torch's semantics)."""
-    shape = _shape_of(input)
-    if len(shape) == 1:
-        return _as_batch_of_one(cross_entropy, input, target, reduction, weight, ignore_index, reduction, label_smoothing)
-    _check_input("cross_entropy", shape, weight)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"funcad.ops.cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    num_classes = shape[1]
-    target_dtype = np.asarray(target).dtype if not isinstance(target, Tensor) else target.dtype
-    if target_dtype.kind in "iu":
-        fused = weight is None and label_smoothing == 0.0 and reduction in ("mean", "sum")
-        # errors under this op's name, not nll_loss's; the fused op checks the values itself
-        t = _check_classes("cross_entropy", shape, target, ignore_index, check_values=not fused)
-        if fused:
-            return _class_cross_entropy(input, t, ignore_index, reduction)
-        logp = log_softmax(input, axis=1)
-        nll = nll_loss(logp, t, weight, ignore_index, reduction)
-        if label_smoothing == 0.0:
-            return nll
-        return nll * (1.0 - label_smoothing) + _smoothing_term(logp, t, weight, ignore_index, reduction) * (label_smoothing / num_classes)
-    if _shape_of(target) != shape:
-        raise ValueError(f"funcad.ops.cross_entropy: probability target shape {_shape_of(target)} does not match input shape {shape}")
-    if label_smoothing:
-        target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
-    logp = log_softmax(input, axis=1)
-    w = 1.0 if weight is None else reshape(weight, (1, num_classes) + (1,) * (len(shape) - 2))
-    loss = negative(sum(logp * target * w, axis=1))
-    if reduction == "mean":
-        return sum(loss) / float(int(np.prod(shape)) // num_classes)
-    return _reduce(loss, reduction, "cross_entropy")
+    return sum(smooth) / sum(w_t)
 
 
 def _difference(op: str, input, target):  # noqa: A002

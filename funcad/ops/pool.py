@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
+from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.conv import Geometry, pad_planes, padding4, pair, scratch, windows, with_scratch
 from funcad.ops.shape import _shape_of
@@ -55,63 +54,65 @@ def _tap_major(x, geo: Geometry, fill: float):
     s_n, s_c, s_h, s_w = src.strides
     view = np.lib.stride_tricks.as_strided(src, (kh, kw, n, c, oh, ow), (s_h, s_w, s_n, s_c, s_h * sh, s_w * sw), writeable=False)
     taps = scratch(view.shape, x.dtype)
-    xp.copyto(taps, view)
+    np.copyto(taps, view)
     return taps.reshape(kh * kw, n, c, oh, ow)
 
 
-@primitive
+@primitive(**compiled_as_call())
 @with_scratch
 def _max_pool_argmax(x, geo: Geometry):
     """Flat index into the whole of ``x`` of the input each window's output is taken from, chosen as torch chooses: the
     first maximum in scan order, or the last NaN of a window holding NaN. Padding never wins: it is -inf."""
     n, c, h, w = x.shape
     taps = _tap_major(x, geo, -np.inf)
-    best = xp.maximum(taps[0], taps[1], out=scratch(taps.shape[1:], x.dtype)) if len(taps) > 1 else taps[0]
+    best = np.maximum(taps[0], taps[1], out=scratch(taps.shape[1:], x.dtype)) if len(taps) > 1 else taps[0]
     for view in taps[2:]:
-        xp.maximum(best, view, out=best)
+        np.maximum(best, view, out=best)
     # Walk the taps backwards, moving the choice to every earlier tap that also holds the maximum.
-    tap = xp.full(best.shape, len(taps) - 1, dtype=np.int16 if len(taps) > 127 else np.int8)
+    tap = np.full(best.shape, len(taps) - 1, dtype=np.int16 if len(taps) > 127 else np.int8)
     for k in range(len(taps) - 2, -1, -1):
         hit = (taps[k] == best).view(np.int8)
         tap -= hit * (tap - k).astype(tap.dtype, copy=False)
-    if best.size and xp.isnan(xp.minimum.reduce(best, axis=None)):  # NaN equals nothing, so the walk found no tap there
+    if best.size and np.isnan(np.minimum.reduce(best, axis=None)):  # NaN equals nothing, so the walk found no tap there
         for k, view in enumerate(taps):
-            tap[xp.isnan(view)] = k
+            tap[np.isnan(view)] = k
     oh, ow = best.shape[2:]
-    top_left = (xp.arange(oh) * geo.stride[0] - geo.padding[0]).reshape(oh, 1) * w + xp.arange(ow) * geo.stride[1] - geo.padding[2]
+    top_left = (np.arange(oh) * geo.stride[0] - geo.padding[0]).reshape(oh, 1) * w + np.arange(ow) * geo.stride[1] - geo.padding[2]
     # tap k = p * kw + q lies p * w + q = p * (w - kw) + k past the window's top left corner (arithmetic beats a table lookup here)
     kw = geo.kernel[1]
     index = (tap // kw).astype(np.int64)
     index *= w - kw
     index += tap
     index += top_left
-    index += (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)  # where each (n, c) plane starts
+    index += (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1)  # where each (n, c) plane starts
     return index
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _gather_planes(x, index, overlapping: bool):
     """x.flat[index] for indices into planes of x; ``overlapping`` says whether an index may repeat (it matters to the adjoint)."""
-    return xp.take(x.reshape(-1), index)
+    return np.take(x.reshape(-1), index)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _scatter_planes(g, index, plane_shape: tuple, overlapping: bool):
     """Adjoint of _gather_planes: g summed into zero planes at ``index`` (repeats accumulate; unique ones are just stored)."""
     shape = g.shape[:2] + tuple(plane_shape)
     flat_index = index.ravel()
     if overlapping:
-        flat = xp.bincount(flat_index, weights=g.ravel(), minlength=int(np.prod(shape))).astype(g.dtype, copy=False)
+        flat = np.bincount(flat_index, weights=g.ravel(), minlength=int(np.prod(shape))).astype(g.dtype, copy=False)
     else:
-        flat = xp.zeros(int(np.prod(shape)), dtype=g.dtype)
+        flat = np.zeros(int(np.prod(shape)), dtype=g.dtype)
         flat[flat_index] = g.ravel()
     return flat.reshape(shape)
 
 
-_gather_planes.defvjp(lambda g, ans, x, index, overlapping: _scatter_planes(g, index, plane_shape=_shape_of(x)[2:], overlapping=overlapping))
-_gather_planes.defjvp(lambda t, ans, x, index, overlapping: _gather_planes(t, index, overlapping=overlapping))
-_scatter_planes.defvjp(lambda c, ans, g, index, plane_shape, overlapping: _gather_planes(c, index, overlapping=overlapping))
-_scatter_planes.defjvp(lambda t, ans, g, index, plane_shape, overlapping: _scatter_planes(t, index, plane_shape=plane_shape, overlapping=overlapping))
+defadjoint(_gather_planes, _scatter_planes,
+           lambda g, ans, x, index, overlapping: _scatter_planes(g, index, plane_shape=_shape_of(x)[2:], overlapping=overlapping),
+           lambda c, ans, g, index, plane_shape, overlapping: _gather_planes(c, index, overlapping=overlapping))
+
+
+_max_pool_argmax.nondifferentiable()
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -122,7 +123,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 
 
 # -- average -------------------------------------------------------------------------------------
-@primitive
+@primitive(**compiled_as_call())
 @with_scratch
 def _window_sum(x, geo: Geometry):
     _, views = _tap_views(x, geo, 0.0, True)
@@ -132,11 +133,11 @@ def _window_sum(x, geo: Geometry):
     return total
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _window_sum_transpose(g, geo: Geometry, x_shape: tuple):
     """Adjoint of _window_sum: every output's cotangent added back onto each input of its window."""
     h, w = x_shape[2:]
-    padded, views = _tap_views(xp.zeros(x_shape, dtype=g.dtype), geo, 0.0, False)  # the result is a view of it
+    padded, views = _tap_views(np.zeros(x_shape, dtype=g.dtype), geo, 0.0, False)  # the result is a view of it
     taps = windows(padded, geo, h, w, writeable=True)
     for p, q, _ in views:
         taps[:, :, p, q, :, : g.shape[3]] += g
@@ -144,10 +145,8 @@ def _window_sum_transpose(g, geo: Geometry, x_shape: tuple):
     return padded[:, :, pt : pt + h, pl : pl + w]
 
 
-_window_sum.defvjp(lambda g, ans, x, geo: _window_sum_transpose(g, geo=geo, x_shape=_shape_of(x)))
-_window_sum.defjvp(lambda t, ans, x, geo: _window_sum(t, geo=geo))
-_window_sum_transpose.defvjp(lambda c, ans, g, geo, x_shape: _window_sum(c, geo=geo))
-_window_sum_transpose.defjvp(lambda t, ans, g, geo, x_shape: _window_sum_transpose(t, geo=geo, x_shape=x_shape))
+defadjoint(_window_sum, _window_sum_transpose, lambda g, ans, x, geo: _window_sum_transpose(g, geo=geo, x_shape=_shape_of(x)),
+           lambda c, ans, g, geo, x_shape: _window_sum(c, geo=geo))
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
@@ -177,33 +176,31 @@ def _bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
 def _binned_means(x, axis: int, bins: int):
     """Mean of each adaptive bin along ``axis``, one slice at a time."""
     start, end = _bin_bounds(x.shape[axis], bins)
-    sums = [xp.add.reduce(x[(slice(None),) * (axis % x.ndim) + (slice(s, e),)], axis=axis, keepdims=True) for s, e in zip(start, end)]
+    sums = [np.add.reduce(x[(slice(None),) * (axis % x.ndim) + (slice(s, e),)], axis=axis, keepdims=True) for s, e in zip(start, end)]
     counts = (end - start).reshape((-1,) + (1,) * (x.ndim - 1 - axis % x.ndim))
-    return xp.concatenate(sums, axis=axis) / counts.astype(x.dtype)
+    return np.concatenate(sums, axis=axis) / counts.astype(x.dtype)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _adaptive_mean(x, bins: tuple):
     """Means over adaptive bins of the last two axes: rows @ x @ cols with the bins' averaging matrices. Those products
     would spread an inf or NaN to every bin of its rows and columns (0 * inf is NaN), so an input holding one is
     averaged bin by bin instead, as torch does."""
     h, w = x.shape[-2:]
-    if xp.isfinite(x).all():
-        return xp.matmul(xp.matmul(_bin_matrix(h, bins[0], x.dtype), x), _bin_matrix(w, bins[1], x.dtype).T)
+    if np.isfinite(x).all():
+        return np.matmul(np.matmul(_bin_matrix(h, bins[0], x.dtype), x), _bin_matrix(w, bins[1], x.dtype).T)
     return _binned_means(_binned_means(x, -2, bins[0]), -1, bins[1])
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _adaptive_mean_transpose(g, size: tuple):
     """Adjoint of _adaptive_mean: each bin's cotangent shared out over its inputs."""
     rows, cols = _bin_matrix(size[0], g.shape[-2], g.dtype), _bin_matrix(size[1], g.shape[-1], g.dtype)
-    return xp.matmul(rows.T, xp.matmul(g, cols))
+    return np.matmul(rows.T, np.matmul(g, cols))
 
 
-_adaptive_mean.defvjp(lambda g, ans, x, bins: _adaptive_mean_transpose(g, size=_shape_of(x)[-2:]))
-_adaptive_mean.defjvp(lambda t, ans, x, bins: _adaptive_mean(t, bins=bins))
-_adaptive_mean_transpose.defvjp(lambda c, ans, g, size: _adaptive_mean(c, bins=_shape_of(g)[-2:]))
-_adaptive_mean_transpose.defjvp(lambda t, ans, g, size: _adaptive_mean_transpose(t, size=size))
+defadjoint(_adaptive_mean, _adaptive_mean_transpose, lambda g, ans, x, bins: _adaptive_mean_transpose(g, size=_shape_of(x)[-2:]),
+           lambda c, ans, g, size: _adaptive_mean(c, bins=_shape_of(g)[-2:]))
 
 
 def adaptive_avg_pool2d(x, output_size):

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
+from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.seed import random_key
 from funcad.core.tensor import Tensor
 from funcad.ops.shape import _shape_of
@@ -21,15 +20,19 @@ def _scaled_keep_mask(rng: np.random.Generator, shape: tuple, p: float, dtype) -
     return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _keyed_mask(key, shape: tuple, p: float, dtype):
     """The inverted-dropout mask for ``key`` = [seed, counter]; a constant (no gradient)."""
     return _scaled_keep_mask(np.random.default_rng([int(k) for k in key]), shape, p, dtype)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _next_key(key):
-    return key + xp.array([0, 1], dtype=key.dtype)
+    return key + np.array([0, 1], dtype=key.dtype)
+
+
+_keyed_mask.nondifferentiable()
+_next_key.nondifferentiable()
 
 
 def dropout(x, p: float = 0.5, training: bool = True, seed: int | None = None):

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
+import numpy as np
+
+from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.transforms import jvp, vjp
 from funcad.ops.linalg import matmul
 from funcad.ops.math import sigmoid, tanh, where
 from funcad.ops.shape import _shape_of, concat, reshape, split, stack, transpose
+
+xp = np  # the kernels' name for numpy
 
 
 def _activations(gates):
@@ -23,14 +26,14 @@ def _activations(gates):
     return 0.5 * xp.tanh(0.5 * i) + 0.5, 0.5 * xp.tanh(0.5 * f) + 0.5, xp.tanh(g), 0.5 * xp.tanh(0.5 * o) + 0.5
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _lstm_cell(gates, c):
     i, f, g, o = _activations(gates)
     c_new = f * c + i * g
     return xp.stack((o * xp.tanh(c_new), c_new))
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _lstm_cell_backward(cot, gates, c):
     """The cotangents of ``gates`` and ``c`` side by side (..., 5H), for the cotangent ``cot`` = (dh', dc')."""
     i, f, g, o = _activations(gates)
@@ -137,13 +140,13 @@ def _run_sequence(packed, masks, dims: tuple, reverse: bool):
     return out, h_before, c_before, acts, c_after
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _lstm_sequence(packed, masks, dims: tuple, reverse: bool):
     """(outputs (T, B, H), then h_n and c_n) stacked as (T + 2, B, H)."""
     return _run_sequence(packed, masks, dims, reverse)[0]
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _lstm_sequence_backward(cot, packed, masks, dims: tuple, reverse: bool):
     """Backpropagation through time: the cotangent of ``packed`` for the output cotangent ``cot``. The forward runs
     again; every factor that does not depend on the backward recurrence is computed for all steps at once."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import primitive
+from funcad.core.lowering import with_out
+from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
-from funcad.ops.math import exp, log, sqrt, where
-from funcad.ops.shape import _norm_axes, _shape_of, broadcast_to, cast, reshape
+from funcad.ops.math import abs as _abs
+from funcad.ops.math import exp, isfinite, log, not_equal, power, sqrt, where
+from funcad.ops.shape import _norm_axes, _pad_constant, _shape_of, broadcast_to, cast, flip, getitem, reshape, stop_gradient, transpose
 
 
 def _keep_shape(shape: tuple, axis) -> tuple:
@@ -31,13 +32,17 @@ def _axis_arg(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
-@primitive
+def _emit_sum(a, node, out, em):
+    axis, keepdims = node.args[1].value, node.args[2].value
+    return with_out(f"np.add.reduce({a[0]}, axis={axis!r}, keepdims={bool(keepdims)})", out)
+
+
+@primitive(**compiled_as_call(emit=_emit_sum, takes_out=True))
 def _sum(x, axis, keepdims):
-    return xp.sum(x, axis=axis, keepdims=keepdims)
+    return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-_sum.defvjp(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims))
-_sum.defjvp(lambda t, ans, x, axis, keepdims: _sum(t, axis, keepdims))
+_sum.deflinear(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims))
 
 
 def sum(x, axis=None, keepdims: bool = False):  # noqa: A001 - numpy's name
@@ -49,9 +54,9 @@ def mean(x, axis=None, keepdims: bool = False):
     return _sum(x, _axis_arg(axis), keepdims) / float(n)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _prod(x, axis, keepdims):
-    return xp.prod(x, axis=axis, keepdims=keepdims)
+    return np.prod(x, axis=axis, keepdims=keepdims)
 
 
 def _exclusive_cumprod_last(x, reverse: bool):
@@ -60,8 +65,6 @@ def _exclusive_cumprod_last(x, reverse: bool):
     A Hillis-Steele scan of shifted copies: only multiplications, slices and padding with ones, whose own
     derivatives are exact, so every derivative of it is exact too, zeros included (no division anywhere).
     """
-    from funcad.ops.shape import _pad_constant, getitem
-
     shape = _shape_of(x)
     n = shape[-1]
     lead = ((0, 0),) * (len(shape) - 1)
@@ -84,8 +87,6 @@ def _prod_others(x, axis):
 
     Built from multiplications only, so its derivatives (prod's higher-order derivatives) are exact at zeros.
     """
-    from funcad.ops.shape import transpose
-
     shape = _shape_of(x)
     axes = _norm_axes(axis, len(shape))
     if _count(shape, axes) <= 1:
@@ -107,21 +108,18 @@ def prod(x, axis=None, keepdims: bool = False):
     return _prod(x, _axis_arg(axis), keepdims)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def cumsum(x, axis=None):
-    return xp.cumsum(x, axis=axis)
+    return np.cumsum(x, axis=axis)
 
 
 def _cumsum_grad(g, ans, x, axis=None):
-    from funcad.ops.shape import flip
-
     if axis is None:
         return reshape(flip(cumsum(flip(g, 0), axis=0), 0), _shape_of(x))
     return flip(cumsum(flip(g, axis), axis=axis), axis)
 
 
-cumsum.defvjp(_cumsum_grad)
-cumsum.defjvp(lambda t, ans, x, axis=None: cumsum(t, axis=axis))
+cumsum.deflinear(_cumsum_grad)
 
 
 def _tie_share(x, ans, axis, keepdims):
@@ -133,14 +131,14 @@ def _tie_share(x, ans, axis, keepdims):
     return mask / counts
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _max(x, axis, keepdims):
-    return xp.max(x, axis=axis, keepdims=keepdims)
+    return np.max(x, axis=axis, keepdims=keepdims)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _min(x, axis, keepdims):
-    return xp.min(x, axis=axis, keepdims=keepdims)
+    return np.min(x, axis=axis, keepdims=keepdims)
 
 
 def _extreme_grad(g, ans, x, axis, keepdims):
@@ -186,9 +184,6 @@ def std(x, axis=None, ddof: int = 0, keepdims: bool = False):
 
 def logsumexp(x, axis=None, keepdims: bool = False):
     """log(sum(exp(x))) computed stably by shifting by the (gradient-stopped, finite) maximum."""
-    from funcad.ops.math import isfinite
-    from funcad.ops.shape import stop_gradient
-
     axis = _axis_arg(axis)
     shift = stop_gradient(_max(x, axis, True))
     shift = where(isfinite(shift), shift, 0.0)
@@ -206,9 +201,6 @@ def _two_norm(x, axis, keepdims):
 
 
 def _vector_norm(x, ord, axis, keepdims):
-    from funcad.ops.math import abs as _abs
-    from funcad.ops.math import not_equal
-
     if ord is None or ord == 2:
         return _two_norm(x, axis, keepdims)
     if ord == np.inf:
@@ -227,15 +219,11 @@ def _vector_norm(x, ord, axis, keepdims):
 
 def _safe_power(a, p: float):
     """a ** p for a >= 0 (or NaN), with 0 (not inf or nan) as the derivative where a == 0: torch's choice for p-norms at zeros."""
-    from funcad.ops.math import power
-
     nonzero = a != 0
     return where(nonzero, power(where(nonzero, a, 1.0), p), 0.0)
 
 
 def _matrix_norm(x, ord, axes, keepdims):
-    from funcad.ops.math import abs as _abs
-
     row, col = axes
     if ord in (None, "fro"):
         return _two_norm(x, axes, keepdims)
@@ -266,14 +254,18 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):  # noqa: A002 - numpy'
     raise ValueError(f"funcad.ops.norm: axis must name one or two axes, got {axis}")
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _argmax(x, axis, keepdims):
-    return xp.argmax(x, axis=axis, keepdims=keepdims)
+    return np.argmax(x, axis=axis, keepdims=keepdims)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _argmin(x, axis, keepdims):
-    return xp.argmin(x, axis=axis, keepdims=keepdims)
+    return np.argmin(x, axis=axis, keepdims=keepdims)
+
+
+_argmax.nondifferentiable()
+_argmin.nondifferentiable()
 
 
 def argmax(x, axis=None, keepdims: bool = False):

@@ -1,4 +1,4 @@
-"""Shape ops: reshape, transpose, broadcasting and its undoing, indexing, joining, and casts."""
+"""Shape ops: reshape, transpose, indexing, joining, padding (broadcasting and casts come from core)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ import math
 
 import numpy as np
 
-from funcad.core.backend import xp
-from funcad.core.primitive import Primitive, primitive
+from funcad.core.base_ops import broadcast_to, cast, stop_gradient, sum_to, unbroadcast
+from funcad.core.base_ops import shape_of as _shape_of
+from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
+from funcad.ops.indices import check_index_range
 
-
-def _shape_of(x) -> tuple:
-    shape = getattr(x, "shape", None)
-    return () if shape is None else tuple(shape)
+__all__ = ["broadcast_to", "cast", "stop_gradient", "sum_to", "unbroadcast"]  # re-exported from core
 
 
 def _norm_axes(axis, ndim: int) -> tuple:
@@ -24,58 +23,29 @@ def _norm_axes(axis, ndim: int) -> tuple:
     return tuple(a % ndim if ndim else a for a in axes)
 
 
-# -- broadcasting ------------------------------------------------------------------------
-@primitive
-def broadcast_to(x, shape):
-    return xp.broadcast_to(x, tuple(shape))
-
-
-@primitive
-def sum_to(x, shape):
-    """Sum ``x`` down to ``shape``: the adjoint of broadcasting (the shared unbroadcast)."""
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    lead = x.ndim - len(shape)
-    if lead < 0:
-        raise ValueError(f"cannot sum shape {x.shape} down to {shape}")
-    kept = tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    if not kept:  # only leading axes to sum (a bias's gradient): one reduction, no reshape
-        return xp.add.reduce(x, axis=tuple(range(lead)))
-    out = xp.add.reduce(x, axis=tuple(range(lead)) + kept, keepdims=True)
-    return xp.reshape(out, shape)
-
-
-broadcast_to.defvjp(lambda g, ans, x, shape: unbroadcast(g, _shape_of(x)))
-broadcast_to.defjvp(lambda t, ans, x, shape: broadcast_to(t, shape))
-sum_to.defvjp(lambda g, ans, x, shape: broadcast_to(g, _shape_of(x)))
-sum_to.defjvp(lambda t, ans, x, shape: sum_to(t, shape))
-
-
-def unbroadcast(g, shape: tuple):
-    """Undo NumPy broadcasting of a cotangent ``g`` so it matches an input of ``shape``."""
-    if tuple(g.shape) == tuple(shape):
-        return g
-    return sum_to(g, tuple(shape))
-
-
 # -- reshaping ----------------------------------------------------------------------------
-@primitive
+@primitive(**compiled_as_call(emit=lambda a, node, out, em: f"{a[0]}.reshape({node.out.shape!r})",
+                              simplify=("collapse_repeats", "same_type_noop")))
 def reshape(x, shape):
-    return xp.reshape(x, shape)
+    return np.reshape(x, shape)
 
 
-reshape.defvjp(lambda g, ans, x, shape: reshape(g, _shape_of(x)))
-reshape.defjvp(lambda t, ans, x, shape: reshape(t, shape))
+reshape.deflinear(lambda g, ans, x, shape: reshape(g, _shape_of(x)))
 
 
-@primitive
+def _emit_transpose(a, node, out, em):
+    axes = node.args[1].value
+    if axes is None or tuple(axes) == tuple(range(node.out.ndim))[::-1]:
+        return f"{a[0]}.T"
+    return f"{a[0]}.transpose({tuple(axes)!r})"
+
+
+@primitive(**compiled_as_call(emit=_emit_transpose, simplify=("compose_permutations",), role="transpose"))
 def _transpose(x, axes):
-    return xp.transpose(x, axes)
+    return np.transpose(x, axes)
 
 
-_transpose.defvjp(lambda g, ans, x, axes: _transpose(g, None if axes is None else tuple(int(a) for a in np.argsort(axes))))
-_transpose.defjvp(lambda t, ans, x, axes: _transpose(t, axes))
+_transpose.deflinear(lambda g, ans, x, axes: _transpose(g, None if axes is None else tuple(int(a) for a in np.argsort(axes))))
 
 
 def transpose(x, axes=None):
@@ -121,22 +91,6 @@ def flatten(x, start_dim: int = 1, end_dim: int = -1):
     return reshape(x, shape[:s] + (merged,) + shape[e + 1 :])
 
 
-# -- dtype and gradient control ---------------------------------------------------------------
-@primitive
-def cast(x, dtype):
-    return x.astype(np.dtype(dtype), copy=False)
-
-
-cast.defvjp(lambda g, ans, x, dtype: cast(g, x.dtype) if np.issubdtype(x.dtype, np.inexact) else None)
-cast.defjvp(lambda t, ans, x, dtype: cast(t, dtype))
-
-
-@primitive
-def stop_gradient(x):
-    """Identity whose output is a constant for every transform, at every nesting level."""
-    return x
-
-
 # -- indexing -------------------------------------------------------------------------------
 def _is_basic_index(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)
@@ -160,26 +114,24 @@ def _plain_index(index):
     return index
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _getitem(x, index):
     return x[index]
 
 
-@primitive
+@primitive(**compiled_as_call())
 def scatter_add(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
-    out = xp.zeros(shape, dtype=g.dtype)
+    out = np.zeros(shape, dtype=g.dtype)
     if _is_basic_index(index):
         out[index] = g
     else:
-        xp.add.at(out, index, g)
+        np.add.at(out, index, g)
     return out
 
 
-_getitem.defvjp(lambda g, ans, x, index: scatter_add(g, index, _shape_of(x)))
-_getitem.defjvp(lambda t, ans, x, index: _getitem(t, index))
-scatter_add.defvjp(lambda g, ans, gx, index, shape: _getitem(g, index))
-scatter_add.defjvp(lambda t, ans, gx, index, shape: scatter_add(t, index, shape))
+defadjoint(_getitem, scatter_add, lambda g, ans, x, index: scatter_add(g, index, _shape_of(x)),
+           lambda g, ans, gx, index, shape: _getitem(g, index))
 
 
 def getitem(x, index):
@@ -188,47 +140,31 @@ def getitem(x, index):
 
 
 # -- joining and splitting ---------------------------------------------------------------------
-def _concat_impl(*xs, axis=0):
-    return xp.concatenate(xs, axis=axis)
+@primitive(**compiled_as_call())
+def _concat(*xs, axis=0):
+    return np.concatenate(xs, axis=axis)
 
 
-def _split_back(g, sizes, axis, i):
-    start = sum(sizes[:i])
+def _concat_cotangent(i, g, ans, *xs, axis=0):
+    """Argument i's slice of the joined cotangent."""
+    ax = axis % len(g.shape)
+    start = sum(_shape_of(x)[ax] for x in xs[:i])
     idx = [slice(None)] * len(g.shape)
-    idx[axis] = slice(start, start + sizes[i])
+    idx[ax] = slice(start, start + _shape_of(xs[i])[ax])
     return _getitem(g, tuple(idx))
 
 
-_concat = Primitive("concat", _concat_impl)
+def _concat_tangent(i, t, ans, *xs, axis=0):
+    """Argument i's tangent joined with zeros in the other arguments' places."""
+    parts = [t if j == i else Tensor._wrap(np.zeros(_shape_of(x), ans.dtype)) for j, x in enumerate(xs)]
+    return _concat(*parts, axis=axis)
 
 
-def _concat_rule(i):
-    def rule(g, ans, *xs, axis=0):
-        ax = axis % len(g.shape)
-        return _split_back(g, [_shape_of(x)[ax] for x in xs], ax, i)
-
-    return rule
-
-
-def _concat_tangent(i):
-    def rule(t, ans, *xs, axis=0):
-        parts = [t if j == i else Tensor._wrap(np.zeros(_shape_of(x), ans.dtype)) for j, x in enumerate(xs)]
-        return _concat(*parts, axis=axis)
-
-    return rule
-
-
-_RULES_FOR_MANY = 64
-_concat.defvjp(*[_concat_rule(i) for i in range(_RULES_FOR_MANY)])
-_concat.defjvp(*[_concat_tangent(i) for i in range(_RULES_FOR_MANY)])
+_concat.defvariadic(_concat_cotangent, _concat_tangent)
 
 
 def concat(tensors, axis: int = 0):
     """Join along an existing axis (numpy.concatenate)."""
-    tensors = list(tensors)
-    if len(tensors) > _RULES_FOR_MANY:
-        head = concat(tensors[:_RULES_FOR_MANY], axis)
-        return concat([head] + tensors[_RULES_FOR_MANY:], axis)
     return _concat(*tensors, axis=axis)
 
 
@@ -267,19 +203,18 @@ def split(x, indices_or_sections, axis: int = 0):
     return pieces
 
 
-@primitive
+@primitive(**compiled_as_call())
 def flip(x, axis=None):
-    return xp.flip(x, axis=axis)
+    return np.flip(x, axis=axis)
 
 
-flip.defvjp(lambda g, ans, x, axis=None: flip(g, axis))
-flip.defjvp(lambda t, ans, x, axis=None: flip(t, axis))
+flip.deflinear(lambda g, ans, x, axis=None: flip(g, axis))
 
 
 # -- tiling, repeating, padding, gathering ------------------------------------------------------
-@primitive
+@primitive(**compiled_as_call())
 def _tile(x, reps):
-    return xp.tile(x, reps)
+    return np.tile(x, reps)
 
 
 def _tile_grad(g, ans, x, reps):
@@ -289,13 +224,10 @@ def _tile_grad(g, ans, x, reps):
     sizes = (1,) * (d - len(shape)) + tuple(shape)
     reps = (1,) * (d - len(reps)) + tuple(reps)
     folded = reshape(g, tuple(n for pair in zip(reps, sizes) for n in pair))
-    from funcad.ops.reduce import sum as _sum
-
-    return reshape(_sum(folded, axis=tuple(range(0, 2 * d, 2))), shape)
+    return reshape(sum_to(folded, tuple(n for pair in zip((1,) * d, sizes) for n in pair)), shape)
 
 
-_tile.defvjp(_tile_grad)
-_tile.defjvp(lambda t, ans, x, reps: _tile(t, reps))
+_tile.deflinear(_tile_grad)
 
 
 def tile(x, reps):
@@ -334,9 +266,9 @@ def _pad_widths(pad_width, ndim: int) -> tuple:
     return tuple((int(a), int(b)) for a, b in widths)
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _pad_constant(x, widths, value):
-    return xp.pad(x, widths, mode="constant", constant_values=value)
+    return np.pad(x, widths, mode="constant", constant_values=value)
 
 
 def _unpad(g, widths):
@@ -368,26 +300,24 @@ def pad(x, pad_width, mode: str = "constant", constant_values=0.0):
 
 def _along_mesh(indices, axis: int, shape: tuple) -> tuple:
     """The open-mesh index numpy.take_along_axis uses: ``indices`` on ``axis``, an arange on every other axis."""
-    return tuple(indices if k == axis else xp.arange(n).reshape((-1,) + (1,) * (len(shape) - 1 - k)) for k, n in enumerate(shape))
+    return tuple(indices if k == axis else np.arange(n).reshape((-1,) + (1,) * (len(shape) - 1 - k)) for k, n in enumerate(shape))
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _take_along(x, indices, axis: int):
     return x[_along_mesh(indices, axis, x.shape)]
 
 
-@primitive
+@primitive(**compiled_as_call())
 def _add_along(g, indices, axis: int, shape: tuple):
     """Adjoint of _take_along: zeros of ``shape`` with g added at the picked positions (repeats accumulate)."""
-    out = xp.zeros(shape, dtype=g.dtype)
-    xp.add.at(out, _along_mesh(indices, axis, shape), g)
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, _along_mesh(indices, axis, shape), g)
     return out
 
 
-_take_along.defvjp(lambda g, ans, x, indices, axis: _add_along(g, indices, axis, _shape_of(x)))
-_take_along.defjvp(lambda t, ans, x, indices, axis: _take_along(t, indices, axis))
-_add_along.defvjp(lambda c, ans, g, indices, axis, shape: _take_along(c, indices, axis))
-_add_along.defjvp(lambda t, ans, g, indices, axis, shape: _add_along(t, indices, axis, shape))
+defadjoint(_take_along, _add_along, lambda g, ans, x, indices, axis: _add_along(g, indices, axis, _shape_of(x)),
+           lambda c, ans, g, indices, axis, shape: _take_along(c, indices, axis))
 
 
 def take_along_axis(x, indices, axis: int | None = -1):
@@ -417,8 +347,8 @@ def one_hot(indices, num_classes: int = -1, dtype=np.float32):
         if traced:
             raise ValueError("funcad.ops.one_hot: indices traced by funcad.jit need an explicit num_classes (their values are unknown)")
         num_classes = int(idx.max()) + 1 if idx.size else 0
-    if not traced and idx.size and (idx.min() < 0 or idx.max() >= num_classes):
-        raise ValueError(f"funcad.ops.one_hot: indices must lie in [0, {num_classes}), got values in [{idx.min()}, {idx.max()}]")
-    from funcad.ops.math import equal
+    if not traced:
+        check_index_range("one_hot", idx, num_classes, error=ValueError)
+    from funcad.ops.math import equal  # math imports this module
 
     return cast(equal(expand_dims(idx, -1), Tensor._wrap(np.arange(num_classes))), dtype)

@@ -10,32 +10,13 @@ update is an ordinary ``set_data`` of the combined value, which the compiler rec
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from funcad.core import tensor as _tensor
-from funcad.core.tensor import Parameter, Tensor
+from funcad.core.ownership import sole_owner
+from funcad.core.tensor import Parameter, Tensor, parameter_hooks
 from funcad.core.trace import Tracer
 from funcad.ops.math import add, subtract
 from funcad.ops.shape import _shape_of, broadcast_to, cast
-
-
-def _sole_owner_references() -> int:
-    """What ``sys.getrefcount`` reports for an array held only by one object slot and one local name, as in ``_combine``."""
-    holder = Parameter(np.zeros(1))
-    current = holder._data
-    return sys.getrefcount(current)
-
-
-_SOLE_OWNER = _sole_owner_references()
-
-
-def sole_owner(array: np.ndarray, references: int) -> bool:
-    """Whether ``array`` may be overwritten in place: it is neither a view nor read-only, and ``sys.getrefcount`` called
-    on it where the caller stands would report ``references`` (its owner's slot, the caller's names, the call's argument),
-    so nothing else can see it."""
-    return sys.getrefcount(array) == references + 1 and array.base is None and array.flags.writeable  # + 1: this parameter
 
 
 def _traced_update(variable: Parameter, value, combine) -> Parameter:
@@ -52,7 +33,7 @@ def _traced_update(variable: Parameter, value, combine) -> Parameter:
 def _combine(variable: Parameter, raw: np.ndarray, ufunc) -> Parameter:
     """variable <- ufunc(variable, raw), into the Parameter's own array when nothing else can see it."""
     current = variable._data
-    if sole_owner(current, _SOLE_OWNER):
+    if sole_owner(current, 2):  # the Parameter's slot and this name
         ufunc(current, raw, out=current)
     else:
         variable._data = ufunc(current, raw)
@@ -61,7 +42,7 @@ def _combine(variable: Parameter, raw: np.ndarray, ufunc) -> Parameter:
 
 def _untraced(variable) -> bool:
     """A Parameter that no transform has bound and no compiler is tracing: its update can run on arrays."""
-    return variable.__class__ is Parameter and variable._bound is None and _tensor.param_write_hook is None
+    return variable.__class__ is Parameter and variable._bound is None and parameter_hooks.write is None
 
 
 # op -> (numpy ufunc for eager updates, funcad op for traced ones); assign has neither: it replaces the value

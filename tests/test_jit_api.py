@@ -112,7 +112,7 @@ def test_value_dependent_python_control_flow_is_a_clear_error():
             return x
         return -x
 
-    with pytest.raises(ConcretizationError, match=r"'branchy'.*test_jit\.py:\d+"):
+    with pytest.raises(ConcretizationError, match=r"'branchy'.*test_jit_api\.py:\d+"):
         jit(branchy)(np.ones(3, np.float32))
     with pytest.raises(ConcretizationError, match="float"):
         jit(lambda x: float(x.sum()))(np.ones(3, np.float32))
