@@ -2,6 +2,7 @@
 
 from funcad import nn, ops
 from funcad.core.batching import vmap
+from funcad.core.jacobians import hessian, hvp, jacfwd, jacrev
 from funcad.core.dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
 from funcad.core.primitive import Primitive, primitive
 from funcad.core.seed import get_seed, set_seed
@@ -11,7 +12,7 @@ from funcad.jit import jit
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
 
 __all__ = [
-    "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "vmap", "jit",
+    "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "vmap", "jacfwd", "jacrev", "hessian", "hvp", "jit",
     "save_checkpoint", "load_checkpoint", "load_param_into_net",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
 ]

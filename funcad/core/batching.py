@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from funcad.core import pytree
+from funcad.core.base_ops import broadcast_to
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Trace, Tracer, scope
 
@@ -112,8 +113,15 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
 
     ``in_axes``: per positional argument the axis that holds the batch (an int, negative counting from the end, or
     None for an argument shared by every member), as one int/None for all or a pytree prefix of the arguments.
-    ``out_axes`` likewise places the batch axis in each output. Parameters a Cell reads stay unbatched.
+    ``out_axes`` likewise places the batch axis in each output. Parameters a Cell reads stay unbatched. An output
+    that does not depend on a mapped input needs out_axes None (an error otherwise, naming it).
     """
+    return vectorize(fn, in_axes, out_axes, broadcast_unmapped=False)
+
+
+def vectorize(fn: Callable, in_axes: Any = 0, out_axes: Any = 0, broadcast_unmapped: bool = True) -> Callable:
+    """vmap, where ``broadcast_unmapped`` repeats an output that does not depend on the batch (as JAX's vmap does;
+    the Jacobians need it: an output independent of an input has a zero block)."""
     name = f"vmap({getattr(fn, '__name__', 'fn')})"
 
     def mapped(*args):
@@ -152,6 +160,11 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
                     raise ValueError(f"vmap: out_axes is None for output leaf {i} of shape {tuple(leaf.shape)}, "
                                      "but that output varies over the batch; give it an axis")
                 placed.append(leaf)
+                continue
+            if not batched and broadcast_unmapped:
+                leaf = _as_tensor(leaf)
+                repeated = broadcast_to(leaf.reshape((1,) + tuple(leaf.shape)), (trace.size,) + tuple(leaf.shape))
+                placed.append(_move_axis(repeated, 0, _normalize_axis(axis, repeated.ndim, "vmap", f"out_axes for output leaf {i}")))
                 continue
             if not batched:
                 raise ValueError(f"vmap: out_axes={axis} for output leaf {i} of shape {tuple(getattr(leaf, 'shape', ()))} of {fname}, which does not "
