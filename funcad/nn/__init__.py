@@ -11,6 +11,7 @@ from funcad.nn.layer.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from funcad.nn.layer.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from funcad.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, LossBase, MSELoss, NLLLoss, SmoothL1Loss
 from funcad.nn.optim import SGD, Adam, AdamWeightDecay, Momentum, Optimizer
+from funcad.nn.per_sample import per_sample_grads
 
 __all__ = [
     "Cell", "CellList", "SequentialCell",
@@ -19,5 +20,5 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
     "ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "get_activation",
     "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss",
-    "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay",
+    "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "per_sample_grads",
 ]

@@ -22,7 +22,7 @@ import numpy as np
 from funcad.core import base_ops, batching
 from funcad.core.primitive import Primitive
 from funcad.core.tensor import Tensor
-from funcad.ops import conv, linalg, nn, pool, reduce, shape
+from funcad.ops import conv, linalg, math, nn, pool, reduce, shape
 from funcad.ops.embedding import _lookup
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
@@ -323,10 +323,119 @@ def _lookup_rule(prim):
     return rule
 
 
+def _into_channels(x, dim, size: int):
+    """A batch of (N, C, H, W) members as one (N, B*C, H, W) array: each member's channels form their own groups."""
+    x = to_front(x, dim, size)
+    x = shape.transpose(x, (1, 0) + tuple(range(2, _ndim(x))))
+    return shape.reshape(x, (x.shape[0], -1) + tuple(x.shape[3:]))
+
+
+def _from_channels(y, size: int):
+    return shape.reshape(y, (y.shape[0], size, -1) + tuple(y.shape[2:]))
+
+
+def _grouped_filters(w, dim, size: int):
+    w = to_front(w, dim, size)
+    return shape.reshape(w, (-1,) + tuple(w.shape[2:]))
+
+
+def _conv_rule(args, dims, **kwargs):
+    """Batched filters: every member's channels become groups of one convolution (groups times the batch)."""
+    if dims[1] is None:
+        return _fold_conv(args, dims, **kwargs)
+    bound = _bind(conv._conv, args, kwargs)
+    size = batch_size(args, dims)
+    x, w = bound.arguments["x"], bound.arguments["w"]
+    y = conv._conv(_into_channels(x, dims[0], size), _grouped_filters(w, dims[1], size), geo=bound.arguments["geo"],
+                   groups=bound.arguments["groups"] * size)
+    return _from_channels(y, size), 1
+
+
+def _conv_input_grad_rule(args, dims, **kwargs):
+    if dims[1] is None:
+        return _fold_conv_input_grad(args, dims, **kwargs)
+    bound = _bind(conv._conv_input_grad, args, kwargs)
+    size = batch_size(args, dims)
+    n, c, *plane = bound.arguments["x_shape"]
+    y = conv._conv_input_grad(_into_channels(bound.arguments["g"], dims[0], size), _grouped_filters(bound.arguments["w"], dims[1], size),
+                              geo=bound.arguments["geo"], groups=bound.arguments["groups"] * size, x_shape=(n, size * c, *plane))
+    return _from_channels(y, size), 1
+
+
+def _conv_weight_grad_rule(args, dims, **kwargs):
+    """Per-member filter gradients (per-sample gradients of a convolution) in one grouped call."""
+    bound = _bind(conv._conv_weight_grad, args, kwargs)
+    size = batch_size(args, dims)
+    o, *rest = bound.arguments["w_shape"]
+    dw = conv._conv_weight_grad(_into_channels(bound.arguments["x"], dims[0], size), _into_channels(bound.arguments["g"], dims[1], size),
+                                geo=bound.arguments["geo"], groups=bound.arguments["groups"] * size, w_shape=(size * o, *rest))
+    return shape.reshape(dw, (size, o, *rest)), 0
+
+
+_fold_conv = fold_rule(conv._conv, (0,))
+_fold_conv_input_grad = fold_rule(conv._conv_input_grad, (0,), shape_arg="x_shape")
+
+
+def _planes_rule(prim: Primitive) -> Callable:
+    """gather_planes / scatter_planes: flat indices into a batch of members are offset by each member's size."""
+    fold = fold_rule(prim, (0, 1))
+
+    def rule(args, dims, **kwargs):
+        if dims[1] is None:  # shared indices into batched data
+            bound = _bind(prim, args, kwargs)
+            member = tuple(args[0].shape[:dims[0]] + args[0].shape[dims[0] + 1:])
+            if "plane_shape" in bound.arguments:
+                member = member[:2] + tuple(bound.arguments["plane_shape"])
+            size = batch_size(args, dims)
+            step = int(np.prod(member, dtype=np.int64))
+            index = args[1]
+            offsets = Tensor._wrap((np.arange(size, dtype=np.int64) * step).reshape((size,) + (1,) * _ndim(index)))
+            return fold([args[0], offsets + index] + list(args[2:]), [dims[0], 0] + list(dims[2:]), **kwargs)
+        if dims[0] is None and prim is pool._gather_planes:  # batched indices into shared data
+            return prim(*args, **kwargs), dims[1]
+        return fold(args, dims, **kwargs)
+
+    return rule
+
+
+def _class_cross_entropy_rule(args, dims, **kwargs):
+    """Per-member losses: the per-sample losses of every member in one call, reduced per member."""
+    bound = _bind(nn._class_cross_entropy, args, kwargs)
+    size = batch_size(args, dims)
+    x = to_front(args[0], dims[0], size)  # (B, N, C, ...)
+    target = to_front(bound.arguments["target"], dims[1] if len(dims) > 1 else None, size)
+    ignore = bound.arguments["ignore_index"]
+    flat_target = shape.reshape(target, (-1,) + tuple(target.shape[2:]))
+    losses = nn.cross_entropy(shape.reshape(x, (-1,) + tuple(x.shape[2:])), flat_target, ignore_index=ignore, reduction="none")
+    total = reduce.sum(shape.reshape(losses, (size, -1)), axis=1)
+    if bound.arguments["reduction"] != "mean":
+        return total, 0
+    counted = base_ops.cast(math.not_equal(flat_target, ignore), losses.dtype)
+    return total / reduce.sum(shape.reshape(counted, (size, -1)), axis=1), 0
+
+
+def _class_cross_entropy_grad_rule(args, dims, **kwargs):
+    """Per-member gradients (softmax - one_hot) per non-ignored target, scaled by each member's cotangent."""
+    bound = _bind(nn._class_cross_entropy_grad, args, kwargs)
+    size = batch_size(args, dims)
+    x = to_front(bound.arguments["x"], dims[1], size)  # (B, N, C, ...)
+    target = to_front(bound.arguments["target"], dims[2] if len(dims) > 2 else None, size)
+    valid = math.not_equal(target, bound.arguments["ignore_index"])
+    counted = base_ops.cast(valid, x.dtype)
+    safe = math.where(valid, target, 0)
+    one_hot = nn._place(shape.reshape(counted, (-1,) + tuple(counted.shape[2:])), shape.reshape(safe, (-1,) + tuple(safe.shape[2:])), x.shape[2])
+    grad = nn.softmax(x, axis=2) * shape.expand_dims(counted, 2) - shape.reshape(one_hot, tuple(x.shape))
+    member = (size,) + (1,) * (_ndim(x) - 1)
+    g = args[0]
+    scale = base_ops.broadcast_to(g, (size,)) if dims[0] is None else move_axis(g, dims[0], 0)
+    if bound.arguments["reduction"] == "mean":
+        scale = scale / reduce.sum(shape.reshape(counted, (size, -1)), axis=1)
+    return grad * shape.reshape(scale, member), 0
+
+
 # -- declarations ----------------------------------------------------------------------------------------------------
-# The ops that loop by design: per-member random streams, and per-member derivatives of shared tables/filters
-# (the weight gradients of an embedding and a convolution) when both operands are batched.
-LOOPED = ("keyed_mask", "next_key", "scatter_rows", "conv_weight_grad", "class_cross_entropy", "class_cross_entropy_grad")
+# The ops that loop: per-member random streams and per-member embedding-table gradients.
+LOOPED = ("keyed_mask", "next_key", "scatter_rows")
 
 
 def _declare() -> None:
@@ -356,16 +465,19 @@ def _declare() -> None:
     linalg._dense.declare(batch=_dense_rule)
     linalg._dense_weight_grad.declare(batch=_dense_weight_grad_rule)
     linalg._einsum.declare(batch=_einsum_rule)
-    conv._conv.declare(batch=fold_rule(conv._conv, (0,)))
-    conv._conv_input_grad.declare(batch=fold_rule(conv._conv_input_grad, (0,), shape_arg="x_shape"))
+    conv._conv.declare(batch=_conv_rule)
+    conv._conv_input_grad.declare(batch=_conv_input_grad_rule)
+    conv._conv_weight_grad.declare(batch=_conv_weight_grad_rule)
     pool._max_pool_argmax.declare(batch=fold_rule(pool._max_pool_argmax, (0,)))
-    pool._gather_planes.declare(batch=fold_rule(pool._gather_planes, (0, 1)))
-    pool._scatter_planes.declare(batch=fold_rule(pool._scatter_planes, (0, 1)))
+    pool._gather_planes.declare(batch=_planes_rule(pool._gather_planes))
+    pool._scatter_planes.declare(batch=_planes_rule(pool._scatter_planes))
     pool._window_sum.declare(batch=fold_rule(pool._window_sum, (0,)))
     pool._window_sum_transpose.declare(batch=fold_rule(pool._window_sum_transpose, (0,), shape_arg="x_shape"))
     pool._adaptive_mean.declare(batch=fold_rule(pool._adaptive_mean, (0,)))
     pool._adaptive_mean_transpose.declare(batch=fold_rule(pool._adaptive_mean_transpose, (0,)))
     _lookup.declare(batch=_lookup_rule(_lookup))
+    nn._class_cross_entropy.declare(batch=_class_cross_entropy_rule)
+    nn._class_cross_entropy_grad.declare(batch=_class_cross_entropy_grad_rule)
 
 
 _derived: dict = {}
