@@ -2,8 +2,8 @@
 
 from funcad import nn, ops
 from funcad.core.batching import vmap
-from funcad.core.jacobians import hessian, hvp, jacfwd, jacrev
 from funcad.core.dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from funcad.core.jacobians import hessian, hvp, jacfwd, jacrev
 from funcad.core.primitive import Primitive, primitive
 from funcad.core.seed import get_seed, set_seed
 from funcad.core.tensor import Parameter, Tensor
@@ -12,7 +12,8 @@ from funcad.jit import jit
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
 
 __all__ = [
-    "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "vmap", "jacfwd", "jacrev", "hessian", "hvp", "jit",
+    "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
+    "vmap", "jacfwd", "jacrev", "hessian", "hvp",
     "save_checkpoint", "load_checkpoint", "load_param_into_net",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
 ]
