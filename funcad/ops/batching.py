@@ -261,6 +261,9 @@ def _matmul_rule(args, dims, **kwargs):
     their members' ranks aligned (numpy broadcasts an unbatched operand), and the added axes come off the product."""
     x, y = args
     x_vector, y_vector = _ndim(x) - (dims[0] is not None) == 1, _ndim(y) - (dims[1] is not None) == 1
+    if dims[1] is None and _ndim(y) == 2:  # a shared matrix on the right: one 2-D product over all rows of the batch
+        x = move_axis(x, dims[0], 0)
+        return shape.reshape(linalg.matmul(shape.reshape(x, (-1, x.shape[-1])), y), tuple(x.shape[:-1]) + (y.shape[-1],)), 0
     x = x if dims[0] is None else move_axis(x, dims[0], 0)
     y = y if dims[1] is None else move_axis(y, dims[1], 0)
     x = shape.expand_dims(x, -2) if x_vector else x
@@ -278,8 +281,10 @@ def _matmul_rule(args, dims, **kwargs):
 
 def _dense_rule(args, dims, **kwargs):
     x, w, *bias = args
-    if all(d is None for d in dims[1:]):  # batched inputs, shared weights: one product over the batch's rows too
-        return linalg._dense(move_axis(x, dims[0], 0), w, *bias), 0
+    if all(d is None for d in dims[1:]):  # batched inputs, shared weights: one 2-D product over the batch's rows too
+        x = move_axis(x, dims[0], 0)
+        out = linalg._dense(shape.reshape(x, (-1, x.shape[-1])), w, *bias)
+        return shape.reshape(out, tuple(x.shape[:-1]) + (out.shape[-1],)), 0
     size = batch_size(args, dims)
     w = shape.swapaxes(to_front(w, dims[1], size), -1, -2)  # (B, in, out)
     lead = tuple(x.shape[:-1]) if dims[0] is None else tuple(move_axis(x, dims[0], 0).shape[1:-1])
@@ -299,8 +304,13 @@ def _rows(a, dim):
 
 
 def _dense_weight_grad_rule(args, dims, **kwargs):
+    """Per-member g.T @ x; one row per member (per-sample gradients) is an outer product, computed as a broadcast
+    multiply (a batched matmul with an inner size of 1 runs far slower)."""
     (g, x), (dg, dx) = args, dims
-    return linalg.matmul(shape.swapaxes(_rows(g, dg), -1, -2), _rows(x, dx)), 0
+    g_rows, x_rows = _rows(g, dg), _rows(x, dx)
+    if g_rows.shape[-2] == 1 and x_rows.shape[-2] == 1:
+        return shape.swapaxes(g_rows, -1, -2) * x_rows, 0
+    return linalg.matmul(shape.swapaxes(g_rows, -1, -2), x_rows), 0
 
 
 def _einsum_rule(args, dims, spec):
