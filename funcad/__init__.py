@@ -2,6 +2,7 @@
 
 from funcad import nn, ops
 from funcad.core.batching import vmap
+from funcad.core.custom import custom_jvp, custom_vjp
 from funcad.core.dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
 from funcad.core.jacobians import hessian, hvp, jacfwd, jacrev
 from funcad.core.primitive import Primitive, primitive
@@ -13,7 +14,7 @@ from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_chec
 
 __all__ = [
     "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
-    "vmap", "jacfwd", "jacrev", "hessian", "hvp",
+    "vmap", "jacfwd", "jacrev", "hessian", "hvp", "custom_vjp", "custom_jvp",
     "save_checkpoint", "load_checkpoint", "load_param_into_net",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
 ]

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from funcad.core.tensor import Parameter, Tensor
+from funcad.nn.bprop import with_bprop
 from funcad.ops.shape import cast
 
 
@@ -113,6 +114,8 @@ class Cell:
     def __call__(self, *args, **kwargs):
         if self._input_dtype is not None:
             args = tuple(_cast_float(a, self._input_dtype) for a in args)
+        if getattr(type(self), "bprop", None) is not None and not kwargs:
+            return with_bprop(self)(*args)
         return self.construct(*args, **kwargs)
 
     def to_float(self, dst_type) -> Cell:
