@@ -488,6 +488,30 @@ def test_cross_entropy_class_indices(weighted, ignore, smoothing, reduction):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_is_one_op_equal_to_nll_of_log_softmax(weighted, reduction):
+    """Class-index cross-entropy is one primitive for every weight and reduction: its value is nll_loss(log_softmax)'s
+    to the bit, and its derivatives in the logits and in the class weights match finite differences."""
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((6, 4, 2))
+    target = rng.integers(0, 4, (6, 2))
+    target[2, 1] = -100
+    w = rng.random(4) + 0.5 if weighted else None
+    ours = ops.cross_entropy(x, target, w, reduction=reduction)
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(ops.nll_loss(ops.log_softmax(x, axis=1), target, w, reduction=reduction)))
+    check_grads(lambda t: ops.cross_entropy(t, target, w, reduction=reduction), [x], order=2)
+    if weighted:  # the class weights too (torch refuses them): both modes, to second order, and against nll_loss's ops
+        check_grads(lambda v: ops.cross_entropy(x, target, v, reduction=reduction), [w], order=2)
+        check_grads(lambda t, v: ops.cross_entropy(t, target, v, reduction=reduction), [x, w], order=2)
+        cot = rng.standard_normal(np.shape(np.asarray(ours)))
+        by_nll = funcad.grad(lambda v: ops.sum(ops.nll_loss(ops.log_softmax(x, axis=1), target, v, reduction=reduction) * cot))(w)
+        assert_close(funcad.grad(lambda v: ops.sum(ops.cross_entropy(x, target, v, reduction=reduction) * cot))(w), by_nll, rtol=1e-10)
+        logp = ops.log_softmax(x, axis=1)  # nll_loss's and the smoothing term's own weight gradients ('mean' divides by the weights)
+        check_grads(lambda v: ops.nll_loss(logp, target, v, reduction=reduction), [w], order=2)
+        check_grads(lambda v: ops.cross_entropy(x, target, v, reduction=reduction, label_smoothing=0.2), [w], order=2)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
 def test_cross_entropy_probability_weights_and_nll(weighted):
     rng = np.random.default_rng(15)
     x, p = rng.standard_normal((3, 4)), rng.dirichlet(np.ones(4), 3)

@@ -5,6 +5,7 @@ from funcad.ops import batching as _batching  # noqa: F401 - declares the batchi
 from funcad.ops.activation import elu, gelu, leaky_relu, silu
 from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
+from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.embedding import embedding
 from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
 from funcad.ops.math import (
@@ -57,7 +58,6 @@ from funcad.ops.math import (
 from funcad.ops.nn import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
-    cross_entropy,
     l1_loss,
     log_softmax,
     mse_loss,

@@ -11,7 +11,7 @@ from funcad.ops.indices import check_index_range
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import exp, maximum, negative, not_equal, softplus, where
 from funcad.ops.reduce import mean, sum
-from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem, reshape, stop_gradient
+from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem, reshape
 
 _FEW_CLASSES = 64
 
@@ -159,7 +159,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
         per_class = reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
         w_t = _pick(broadcast_to(per_class, shape), safe_t) * w_t
     loss = negative(_pick(input, safe_t)) * w_t
-    return _reduce(loss, reduction, "nll_loss", weight_total=sum(stop_gradient(w_t)) if reduction == "mean" else None)
+    return _reduce(loss, reduction, "nll_loss", weight_total=sum(w_t) if reduction == "mean" else None)
 
 
 def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):
@@ -177,121 +177,7 @@ def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):
     if weight is None:
         return sum(smooth) / maximum(sum(valid_f), 1.0)  # the count is exact in floating point
     w_t = getitem(weight, where(valid, t, 0)) * valid_f
-    return sum(smooth) / sum(stop_gradient(w_t))
-
-
-def _valid_targets(x, target, ignore_index: int):
-    """(mask of non-ignored targets, or None when none is ignored; targets with ignored ones replaced by class 0),
-    range-checked here because a target traced by funcad.jit is only known when the program runs, and numpy would
-    wrap a negative class around. The common case (every target a class, none ignored) costs two reductions."""
-    span = check_index_range("cross_entropy", target, x.shape[1], "target values", ignore_index=ignore_index)
-    if span is None or not span[0] <= ignore_index <= span[1]:
-        return None, target
-    valid = target != ignore_index
-    return valid, np.where(valid, target, 0)
-
-
-def _target_positions(safe) -> tuple:
-    """Fancy index of each sample's target class in an (N, C, ...) array (one numpy call to gather or scatter)."""
-    if safe.ndim == 1:
-        return np.arange(safe.shape[0]), safe
-    grids = np.indices(safe.shape, sparse=True)
-    return (grids[0], safe, *grids[1:])
-
-
-def _per_sample(values):
-    """Per-sample values (N, ...) shaped to broadcast over x's class axis 1."""
-    return values.reshape(values.shape[:1] + (1,) + values.shape[1:])
-
-
-@primitive(**compiled_as_call())
-def _class_cross_entropy(x, target, ignore_index, reduction):
-    """Cross-entropy of logits (N, C, ...) against class indices, reduced by 'mean' over non-ignored targets or by 'sum'.
-
-    One op for the common loss (no class weights, no smoothing): forward and backward cost one dispatch each instead of
-    about a dozen. Sums in the order nll_loss's path does, so the value is the same to the bit.
-    """
-    valid, safe = _valid_targets(x, target, ignore_index)
-    picked = log_softmax.impl(x, 1)[_target_positions(safe)]
-    if valid is None:
-        total = np.add.reduce(-picked, axis=None)
-        return total / x.dtype.type(picked.size) if reduction == "mean" else total
-    weights = valid.astype(x.dtype)
-    total = np.add.reduce(-picked * weights, axis=None)
-    return total / np.add.reduce(weights, axis=None) if reduction == "mean" else total
-
-
-@primitive(**compiled_as_call())
-def _class_cross_entropy_grad(g, x, target, ignore_index, reduction):
-    """d loss / d x scaled by the cotangent g: (softmax(x) - one_hot(target)) * g per non-ignored target (/ count for 'mean')."""
-    valid, safe = _valid_targets(x, target, ignore_index)
-    grad = np.exp(log_softmax.impl(x, 1))
-    grad[_target_positions(safe)] -= 1  # one position per sample: no repeated indices
-    if valid is None:
-        scale = g / x.dtype.type(safe.size) if reduction == "mean" else g
-        return grad * np.asarray(scale, dtype=x.dtype)
-    weights = valid.astype(x.dtype)
-    scale = g / np.add.reduce(weights, axis=None) if reduction == "mean" else g
-    return grad * _per_sample(weights * scale).astype(x.dtype, copy=False)
-
-
-def _sample_scale(g, x, target, ignore_index: int, reduction: str):
-    """g times each sample's share of the reduction, shaped to broadcast over the class axis (differentiable in g)."""
-    weights = cast(not_equal(target, ignore_index), x.dtype)
-    share = weights / sum(weights) if reduction == "mean" else weights
-    return expand_dims(share * g, 1)
-
-
-def _softmax_curvature(ct, g, x, target, ignore_index: int, reduction: str):
-    """The loss Hessian in x applied to ct, scaled by g: per sample s * (ct - sum(ct * s)) with s = softmax(x) over classes."""
-    s = softmax(x, axis=1)
-    return _sample_scale(g, x, target, ignore_index, reduction) * s * (ct - sum(ct * s, axis=1, keepdims=True))
-
-
-def _loss_slope(x, target, ignore_index: int, reduction: str):
-    """d loss / d x itself (cotangent 1)."""
-    return _class_cross_entropy_grad(1.0, x, target, ignore_index, reduction)
-
-
-_class_cross_entropy.defvjp(lambda g, ans, x, *static: _class_cross_entropy_grad(g, x, *static))
-_class_cross_entropy.defjvp(lambda t, ans, x, *static: sum(_loss_slope(x, *static) * t))
-_class_cross_entropy_grad.defvjp(lambda ct, ans, g, x, *static: sum(ct * _loss_slope(x, *static)),
-                                 lambda ct, ans, g, x, *static: _softmax_curvature(ct, g, x, *static))
-_class_cross_entropy_grad.defjvp(lambda t, ans, g, x, *static: _class_cross_entropy_grad(t, x, *static),
-                                 lambda t, ans, g, x, *static: _softmax_curvature(t, g, x, *static))
-
-
-def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):  # noqa: A002
-    """Cross-entropy of logits (N, C, ...) or (C,) against class indices or class probabilities (torch's semantics)."""
-    shape = _shape_of(input)
-    if len(shape) == 1:
-        return _as_batch_of_one(cross_entropy, input, target, reduction, weight, ignore_index, reduction, label_smoothing)
-    _check_input("cross_entropy", shape, weight)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"funcad.ops.cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    num_classes = shape[1]
-    target_dtype = np.asarray(target).dtype if not isinstance(target, Tensor) else target.dtype
-    if target_dtype.kind in "iu":
-        fused = weight is None and label_smoothing == 0.0 and reduction in ("mean", "sum")
-        # errors under this op's name, not nll_loss's; the fused op checks the values itself
-        t = _check_classes("cross_entropy", shape, target, ignore_index, check_values=not fused)
-        if fused:
-            return _class_cross_entropy(input, t, ignore_index, reduction)
-        logp = log_softmax(input, axis=1)
-        nll = nll_loss(logp, t, weight, ignore_index, reduction)
-        if label_smoothing == 0.0:
-            return nll
-        return nll * (1.0 - label_smoothing) + _smoothing_term(logp, t, weight, ignore_index, reduction) * (label_smoothing / num_classes)
-    if _shape_of(target) != shape:
-        raise ValueError(f"funcad.ops.cross_entropy: probability target shape {_shape_of(target)} does not match input shape {shape}")
-    if label_smoothing:
-        target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
-    logp = log_softmax(input, axis=1)
-    w = 1.0 if weight is None else reshape(weight, (1, num_classes) + (1,) * (len(shape) - 2))
-    loss = negative(sum(logp * target * w, axis=1))
-    if reduction == "mean":
-        return sum(loss) / float(int(np.prod(shape)) // num_classes)
-    return _reduce(loss, reduction, "cross_entropy")
+    return sum(smooth) / sum(w_t)
 
 
 def _difference(op: str, input, target):  # noqa: A002
