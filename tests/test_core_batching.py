@@ -141,3 +141,24 @@ def test_errors_name_vmap_the_argument_and_shapes():
         funcad.vmap(ops.add, in_axes=(0,))(X, X)
     with pytest.raises(TypeError, match="cannot be read inside the mapped function"):
         funcad.vmap(lambda a: a if float(ops.sum(a)) > 0 else -a)(X)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_batches_with_weights_ignored_targets_and_each_reduction(reduction, weighted):
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((4, 5, 3))
+    targets = np.array([[0, 2, -100, 1, 1], [2, 2, 0, -100, -100], [1, 0, 0, 2, 1], [0, 1, 2, 0, -100]])
+    weight = np.array([0.5, 2.0, 1.5]) if weighted else None
+
+    def loss(x, t):
+        return ops.sum(ops.cross_entropy(x, t, weight=weight, reduction=reduction) ** 2)
+
+    for in_axes in [(0, 0), (0, None)]:
+        t_arg = targets if in_axes[1] == 0 else targets[0]
+        member_t = (lambda b: targets[b]) if in_axes[1] == 0 else (lambda b: targets[0])
+        value, grads = funcad.vmap(funcad.value_and_grad(loss), in_axes=in_axes)(logits, t_arg)
+        for b in range(4):
+            v, g = funcad.value_and_grad(loss)(logits[b], member_t(b))
+            assert_close(value[b], v, msg=f"{reduction} member {b}")
+            assert_close(grads[b], g, msg=f"{reduction} member {b}")

@@ -23,6 +23,7 @@ from funcad.core import base_ops, batching
 from funcad.core.primitive import Primitive
 from funcad.core.tensor import Tensor
 from funcad.ops import conv, linalg, math, nn, pool, reduce, shape
+from funcad.ops.cross_entropy import _class_cross_entropy, _class_cross_entropy_grad
 from funcad.ops.embedding import _lookup
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
@@ -408,39 +409,63 @@ def _planes_rule(prim: Primitive) -> Callable:
     return rule
 
 
+class _CrossEntropyBatch:
+    """The fused cross-entropy's arguments with every member's samples folded into one batch of samples."""
+
+    def __init__(self, prim: Primitive, args, dims, kwargs):
+        self.bound = _bind(prim, args, kwargs)
+        self.size = size = batch_size(args, dims)
+        at = dict(zip(self.bound.arguments, dims))
+        x = to_front(self.bound.arguments["x"], at.get("x"), size)  # (B, N, C, ...)
+        target = to_front(self.bound.arguments["target"], at.get("target"), size)
+        self.sample_shape = tuple(target.shape[1:])
+        self.x = shape.reshape(x, (-1,) + tuple(x.shape[2:]))
+        self.target = shape.reshape(target, (-1,) + tuple(target.shape[2:]))
+        self.weight, self.ignore, self.reduction = (self.bound.arguments[k] for k in ("weight", "ignore_index", "reduction"))
+
+    def per_member(self, samples):
+        return shape.reshape(samples, (self.size, -1))
+
+    def total_weight(self):
+        """Each member's 'mean' denominator: the summed weights of its non-ignored targets."""
+        valid = math.not_equal(self.target, self.ignore)
+        shares = base_ops.cast(valid, self.x.dtype)
+        if self.weight is not None:
+            shares = shares * shape.getitem(self.weight, math.where(valid, self.target, 0))
+        return reduce.sum(self.per_member(shares), axis=1)
+
+
+def _unbatched_weight(prim: Primitive, rule: Callable) -> Callable:
+    fallback = loop_rule(prim)
+
+    def guarded(args, dims, **kwargs):
+        at = dict(zip(_bind(prim, args, kwargs).arguments, dims))
+        return fallback(args, dims, **kwargs) if at.get("weight") is not None else rule(args, dims, **kwargs)
+
+    return guarded
+
+
 def _class_cross_entropy_rule(args, dims, **kwargs):
-    """Per-member losses: the per-sample losses of every member in one call, reduced per member."""
-    bound = _bind(nn._class_cross_entropy, args, kwargs)
-    size = batch_size(args, dims)
-    x = to_front(args[0], dims[0], size)  # (B, N, C, ...)
-    target = to_front(bound.arguments["target"], dims[1] if len(dims) > 1 else None, size)
-    ignore = bound.arguments["ignore_index"]
-    flat_target = shape.reshape(target, (-1,) + tuple(target.shape[2:]))
-    losses = nn.cross_entropy(shape.reshape(x, (-1,) + tuple(x.shape[2:])), flat_target, ignore_index=ignore, reduction="none")
-    total = reduce.sum(shape.reshape(losses, (size, -1)), axis=1)
-    if bound.arguments["reduction"] != "mean":
-        return total, 0
-    counted = base_ops.cast(math.not_equal(flat_target, ignore), losses.dtype)
-    return total / reduce.sum(shape.reshape(counted, (size, -1)), axis=1), 0
+    """Every member's per-sample losses in one call, reduced per member."""
+    ce = _CrossEntropyBatch(_class_cross_entropy, args, dims, kwargs)
+    losses = _class_cross_entropy(ce.x, ce.target, ce.weight, ce.ignore, "none")
+    if ce.reduction == "none":
+        return shape.reshape(losses, (ce.size,) + ce.sample_shape), 0
+    total = reduce.sum(ce.per_member(losses), axis=1)
+    return (total if ce.reduction == "sum" else total / ce.total_weight()), 0
 
 
 def _class_cross_entropy_grad_rule(args, dims, **kwargs):
-    """Per-member gradients (softmax - one_hot) per non-ignored target, scaled by each member's cotangent."""
-    bound = _bind(nn._class_cross_entropy_grad, args, kwargs)
-    size = batch_size(args, dims)
-    x = to_front(bound.arguments["x"], dims[1], size)  # (B, N, C, ...)
-    target = to_front(bound.arguments["target"], dims[2] if len(dims) > 2 else None, size)
-    valid = math.not_equal(target, bound.arguments["ignore_index"])
-    counted = base_ops.cast(valid, x.dtype)
-    safe = math.where(valid, target, 0)
-    one_hot = nn._place(shape.reshape(counted, (-1,) + tuple(counted.shape[2:])), shape.reshape(safe, (-1,) + tuple(safe.shape[2:])), x.shape[2])
-    grad = nn.softmax(x, axis=2) * shape.expand_dims(counted, 2) - shape.reshape(one_hot, tuple(x.shape))
-    member = (size,) + (1,) * (_ndim(x) - 1)
-    g = args[0]
-    scale = base_ops.broadcast_to(g, (size,)) if dims[0] is None else move_axis(g, dims[0], 0)
-    if bound.arguments["reduction"] == "mean":
-        scale = scale / reduce.sum(shape.reshape(counted, (size, -1)), axis=1)
-    return grad * shape.reshape(scale, member), 0
+    """Every member's gradient in one call: each member's cotangent spread over its samples (over its total weight
+    for 'mean'), then the per-sample gradient."""
+    ce = _CrossEntropyBatch(_class_cross_entropy_grad, args, dims, kwargs)
+    g = to_front(ce.bound.arguments["g"], dims[0], ce.size)
+    if ce.reduction == "mean":
+        g = g / ce.total_weight()
+    if ce.reduction != "none":
+        g = base_ops.broadcast_to(shape.reshape(g, (ce.size,) + (1,) * len(ce.sample_shape)), (ce.size,) + ce.sample_shape)
+    grad = _class_cross_entropy_grad(shape.reshape(g, (-1,) + ce.sample_shape[1:]), ce.x, ce.target, ce.weight, ce.ignore, "none")
+    return shape.reshape(grad, (ce.size, -1) + tuple(grad.shape[1:])), 0
 
 
 # -- declarations ----------------------------------------------------------------------------------------------------
@@ -486,8 +511,8 @@ def _declare() -> None:
     pool._adaptive_mean.declare(batch=fold_rule(pool._adaptive_mean, (0,)))
     pool._adaptive_mean_transpose.declare(batch=fold_rule(pool._adaptive_mean_transpose, (0,)))
     _lookup.declare(batch=_lookup_rule(_lookup))
-    nn._class_cross_entropy.declare(batch=_class_cross_entropy_rule)
-    nn._class_cross_entropy_grad.declare(batch=_class_cross_entropy_grad_rule)
+    _class_cross_entropy.declare(batch=_unbatched_weight(_class_cross_entropy, _class_cross_entropy_rule))
+    _class_cross_entropy_grad.declare(batch=_unbatched_weight(_class_cross_entropy_grad, _class_cross_entropy_grad_rule))
 
 
 _derived: dict = {}
