@@ -116,6 +116,13 @@ class Tensor:
         body = np.array2string(self._concrete(), separator=", ", prefix="Tensor(")
         return f"Tensor({body}, dtype={self.dtype})"
 
+    def register_hook(self, hook_fn):
+        """Call ``hook_fn(grad)`` with this value's gradient when a backward pass reaches it; a returned Tensor
+        replaces the gradient (MindSpore's ``Tensor.register_hook``). Returns a handle with ``remove()``."""
+        from funcad.core.hooks import register_tensor_hook  # hooks imports primitives, which import this module
+
+        return register_tensor_hook(self, hook_fn)
+
     def __deepcopy__(self, memo):
         return Tensor._wrap(self._data.copy())
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from funcad.core.tensor import Parameter, Tensor
+from funcad.nn import hooks
 from funcad.nn.bprop import with_bprop
 from funcad.ops.shape import cast
 
@@ -114,9 +115,23 @@ class Cell:
     def __call__(self, *args, **kwargs):
         if self._input_dtype is not None:
             args = tuple(_cast_float(a, self._input_dtype) for a in args)
-        if getattr(type(self), "bprop", None) is not None and not kwargs:
-            return with_bprop(self)(*args)
-        return self.construct(*args, **kwargs)
+        run = with_bprop(self) if getattr(type(self), "bprop", None) is not None and not kwargs else self.construct
+        if self.__dict__.get("_cell_hooks"):
+            return hooks.call(self, args, kwargs, run)
+        return run(*args, **kwargs)
+
+    # MindSpore's hooks (funcad.nn.hooks says when each runs); each returns a handle with remove()
+    def register_forward_pre_hook(self, hook_fn):
+        return hooks.register(self, "forward_pre", hook_fn)
+
+    def register_forward_hook(self, hook_fn):
+        return hooks.register(self, "forward", hook_fn)
+
+    def register_backward_pre_hook(self, hook_fn):
+        return hooks.register(self, "backward_pre", hook_fn)
+
+    def register_backward_hook(self, hook_fn):
+        return hooks.register(self, "backward", hook_fn)
 
     def to_float(self, dst_type) -> Cell:
         """Run this Cell in ``dst_type`` (float16, float32 or float64): every floating-point Parameter below it
