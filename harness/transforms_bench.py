@@ -2,7 +2,9 @@
 
 - per-sample gradients of the quickstart MLP (784-512-512-10, batch 64): funcad's jitted ``vmap(grad)`` against one
   jitted batched gradient step (the target: within 2x) and against torch.func's ``vmap(grad(functional_call))``;
-- the Hessian of a scalar function of 100 inputs: funcad's ``hessian`` (jitted and eager) against torch.func's.
+- the Hessian of a scalar function of 100 inputs: funcad's ``hessian`` (jitted and eager) against torch.func's;
+- ``Cell.recompute()``: peak traced memory (tracemalloc) of one gradient of a 20-block MLP at batch 256, every block
+  recomputed against none, with the largest gradient difference.
 
 Run: ``python -m harness.transforms_bench [--budget SECONDS]``; prints one line per measurement.
 """
@@ -10,6 +12,7 @@ Run: ``python -m harness.transforms_bench [--budget SECONDS]``; prints one line 
 from __future__ import annotations
 
 import argparse
+import tracemalloc
 
 import numpy as np
 import torch
@@ -72,6 +75,24 @@ def hessian_timings(n: int = 100, budget_s: float = 4.0) -> dict:
                         "torch.func hessian": lambda: torch_h(tx)}, budget_s=budget_s)
 
 
+def recompute_memory(depth: int = 20, width: int = 512, batch: int = 256) -> dict:
+    """Peak bytes allocated during one gradient, with every block recomputed and without, and the gradients' largest
+    difference."""
+    x = np.random.default_rng(2).standard_normal((batch, width)).astype(np.float32)
+    peaks, grads = {}, {}
+    for recompute in (False, True):
+        funcad.set_seed(0)
+        blocks = [nn.SequentialCell(nn.Dense(width, width), nn.Tanh()) for _ in range(depth)]
+        net = nn.SequentialCell(*[b.recompute() if recompute else b for b in blocks])
+        step = funcad.grad(lambda v, net=net: ops.sum(net(v) ** 2), None, net.trainable_params())
+        tracemalloc.start()
+        grads[recompute] = step(x)
+        peaks[recompute] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(grads[False], grads[True]))
+    return {"peak_off_mb": peaks[False] / 2**20, "peak_on_mb": peaks[True] / 2**20, "max_grad_diff": diff}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=4.0, help="seconds of timing per benchmark")
@@ -83,6 +104,10 @@ def main(argv=None) -> None:
             print(title)
             for name, t in timings.items():
                 print(f"  {name:28s} median {t['median_s'] * 1e3:8.3f} ms  (IQR {t['iqr_s'] * 1e3:.3f} ms, {t['rounds']} rounds)")
+    memory = recompute_memory()
+    print("recompute, 20-block MLP (512 wide, batch 256), one gradient")
+    print(f"  peak memory: {memory['peak_off_mb']:.1f} MiB without, {memory['peak_on_mb']:.1f} MiB with recompute; "
+          f"largest gradient difference {memory['max_grad_diff']:.3g}")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,21 @@ def _check_cotangents(name: str, cotangents, args) -> tuple:
     return tuple(cotangents)
 
 
+class PerNode:
+    """A backward rule for every argument of a node from one computation: ``compute(g, args)`` gives all the
+    cotangents on the first request; each is handed out once and dropped, so none outlives the backward pass."""
+
+    def __init__(self, compute: Callable):
+        self.compute, self.key, self.values = compute, None, []
+
+    def __call__(self, i, g, ans, *args):
+        key = (id(g), tuple(id(a) for a in args))
+        if key != self.key:
+            self.key, self.values = key, list(self.compute(g, args))
+        value, self.values[i] = self.values[i], None
+        return value
+
+
 class custom_vjp:  # noqa: N801 - JAX's name
     """``f = custom_vjp(fn)``; ``f.defvjp(fwd, bwd)`` with ``fwd(*args) -> (out, residuals)`` and
     ``bwd(residuals, g) -> tuple of one cotangent (or None) per argument``."""
@@ -67,15 +82,7 @@ class custom_vjp:  # noqa: N801 - JAX's name
 
 def _vjp_primitive(fn: Callable, fwd: Callable, bwd: Callable, name: str) -> Primitive:
     prim = Primitive(name, lambda *arrays: _plain(fn(*_wrapped(arrays)), name), **compiled_as_call())
-    cache: dict = {}
-
-    def cotangent(i, g, ans, *args):
-        key = (id(g), tuple(id(a) for a in args))
-        if key not in cache:  # one backward rule call serves every argument of one node
-            cache.clear()
-            _, residuals = fwd(*args)
-            cache[key] = (_check_cotangents(name, bwd(residuals, g), args), g, args)
-        return cache[key][0][i]
+    cotangent = PerNode(lambda g, args: _check_cotangents(name, bwd(fwd(*args)[1], g), args))
 
     def tangent(i, t, ans, *args):  # forward mode differentiates the function itself
         return jvp(lambda xi: fn(*args[:i], xi, *args[i + 1 :]), (args[i],), (t,))[1]

@@ -4,13 +4,14 @@ in assignment order and named by attribute path, exactly like torch's ``state_di
 from __future__ import annotations
 
 import copy
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from funcad.core.tensor import Parameter, Tensor
-from funcad.nn import hooks
+from funcad.nn import hooks, recompute
 from funcad.nn.bprop import with_bprop
 from funcad.ops.shape import cast
 
@@ -116,9 +117,16 @@ class Cell:
         if self._input_dtype is not None:
             args = tuple(_cast_float(a, self._input_dtype) for a in args)
         run = with_bprop(self) if getattr(type(self), "bprop", None) is not None and not kwargs else self.construct
+        if self.__dict__.get("_recompute") and not kwargs:
+            run = functools.partial(recompute.call, self)
         if self.__dict__.get("_cell_hooks"):
             return hooks.call(self, args, kwargs, run)
         return run(*args, **kwargs)
+
+    def recompute(self, mode: bool = True, **kwargs) -> Cell:
+        """Recompute this Cell's activations in the backward pass instead of keeping them (funcad.nn.recompute)."""
+        object.__setattr__(self, "_recompute", bool(mode))
+        return self
 
     # MindSpore's hooks (funcad.nn.hooks says when each runs); each returns a handle with remove()
     def register_forward_pre_hook(self, hook_fn):
