@@ -7,6 +7,7 @@ from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.embedding import embedding
+from funcad.ops.grad_operation import GradOperation
 from funcad.ops.hook import HookBackward
 from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
 from funcad.ops.math import (
