@@ -6,7 +6,7 @@
 - ``Cell.recompute()``: peak traced memory (tracemalloc) of one gradient of a 20-block MLP at batch 256, every block
   recomputed against none, with the largest gradient difference.
 
-Run: ``python -m harness.transforms_bench [--budget SECONDS]``; prints one line per measurement.
+Run: ``PYTHONPATH=. python benchmarks/bench_transforms.py [--budget SECONDS]``; prints one line per measurement.
 """
 
 from __future__ import annotations
