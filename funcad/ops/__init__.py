@@ -1,7 +1,7 @@
 """The ``funcad.ops`` namespace: every op accepts Tensors, numpy arrays and Python scalars."""
 
 from funcad.core import tensor as _tensor_module
-from funcad.ops import batching as _batching  # noqa: F401 - declares the batching rules vmap reads
+from funcad.ops import batching_nn as _batching  # noqa: F401 - declares the batching rules vmap reads (and imports the rest)
 from funcad.ops.activation import elu, gelu, leaky_relu, silu
 from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like

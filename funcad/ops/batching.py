@@ -22,9 +22,7 @@ import numpy as np
 from funcad.core import base_ops, batching
 from funcad.core.primitive import Primitive
 from funcad.core.tensor import Tensor
-from funcad.ops import conv, linalg, math, nn, pool, reduce, shape
-from funcad.ops.cross_entropy import _class_cross_entropy, _class_cross_entropy_grad
-from funcad.ops.embedding import _lookup
+from funcad.ops import linalg, nn, pool, reduce, shape
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
 
@@ -33,7 +31,7 @@ def _is_array(a) -> bool:
     return isinstance(a, (Tensor, np.ndarray, np.generic))
 
 
-def _ndim(a) -> int:
+def ndim_of(a) -> int:
     return len(a.shape) if _is_array(a) else 0
 
 
@@ -44,7 +42,7 @@ def batch_size(args, dims) -> int:
 def move_axis(x, src: int, dst: int):
     if src == dst:
         return x
-    perm = [d for d in range(_ndim(x)) if d != src]
+    perm = [d for d in range(ndim_of(x)) if d != src]
     perm.insert(dst, src)
     return shape.transpose(x, perm)
 
@@ -58,19 +56,19 @@ def to_front(x, dim, size: int):
 
 def _with_rank(x, rank: int):
     """A batch-first ``x`` with ones inserted after the batch axis, so one member has ``rank`` dimensions."""
-    missing = rank - (_ndim(x) - 1)
+    missing = rank - (ndim_of(x) - 1)
     if missing <= 0:
         return x
     return shape.reshape(x, (x.shape[0],) + (1,) * missing + tuple(x.shape[1:]))
 
 
-def _bind(prim: Primitive, args, kwargs) -> inspect.BoundArguments:
+def bind_arguments(prim: Primitive, args, kwargs) -> inspect.BoundArguments:
     bound = inspect.signature(prim.impl).bind(*args, **kwargs)
     bound.apply_defaults()
     return bound
 
 
-def _call(prim: Primitive, bound: inspect.BoundArguments):
+def call_bound(prim: Primitive, bound: inspect.BoundArguments):
     return prim(*bound.args, **bound.kwargs)
 
 
@@ -101,10 +99,10 @@ def pointwise_rule(prim: Primitive) -> Callable:
 
     def rule(args, dims, **kwargs):
         batched = [i for i, d in enumerate(dims) if d is not None]
-        rank = max((_ndim(a) - (d is not None) for a, d in zip(args, dims) if _is_array(a)), default=0)
+        rank = max((ndim_of(a) - (d is not None) for a, d in zip(args, dims) if _is_array(a)), default=0)
         if len(batched) == 1:  # one batched array: it keeps its batch axis when the others are scalars or align behind it
             only, dim = args[batched[0]], dims[batched[0]]
-            if all(_ndim(a) == 0 for i, a in enumerate(args) if i != batched[0]) or (dim == 0 and _ndim(only) - 1 == rank):
+            if all(ndim_of(a) == 0 for i, a in enumerate(args) if i != batched[0]) or (dim == 0 and ndim_of(only) - 1 == rank):
                 return prim(*args, **kwargs), dim
         size = batch_size(args, dims)
         moved = [a if d is None else _with_rank(to_front(a, d, size), rank) for a, d in zip(args, dims)]
@@ -130,14 +128,14 @@ def axis_rule(prim: Primitive, arrays: tuple = (0,), when_none: str = "all", nam
     variadic = _varargs(prim)
 
     def rule(args, dims, **kwargs):
-        bound = _bind(prim, args, kwargs)
+        bound = bind_arguments(prim, args, kwargs)
         names = list(bound.arguments)
         size = batch_size(args, dims)
         if variadic:
-            rank = _ndim(args[0]) - (dims[0] is not None)
+            rank = ndim_of(args[0]) - (dims[0] is not None)
             bound.arguments[names[0]] = tuple(to_front(x, d, size) for x, d in zip(args, dims))
         else:
-            rank = _ndim(args[arrays[0]]) - (dims[arrays[0]] is not None)
+            rank = ndim_of(args[arrays[0]]) - (dims[arrays[0]] is not None)
             for pos in arrays:
                 bound.arguments[names[pos]] = to_front(args[pos], dims[pos] if pos < len(dims) else None, size)
         axis = bound.arguments[name]
@@ -148,7 +146,7 @@ def axis_rule(prim: Primitive, arrays: tuple = (0,), when_none: str = "all", nam
             bound.arguments[name] = _axes_after_batch(axis, rank, when_none)
         if shape_arg is not None:
             bound.arguments[shape_arg] = (size,) + tuple(bound.arguments[shape_arg])
-        return _call(prim, bound), 0
+        return call_bound(prim, bound), 0
 
     return rule
 
@@ -168,7 +166,7 @@ def fold_rule(prim: Primitive, batched: tuple, shape_arg: str | None = None, bro
         unbatched_fold = any(dims[i] is None for i in batched if i < len(dims))
         if (unbatched_fold and not broadcast) or any(d is not None for i, d in enumerate(dims) if i not in batched):
             return fallback(args, dims, **kwargs)
-        bound = _bind(prim, args, kwargs)
+        bound = bind_arguments(prim, args, kwargs)
         names = list(bound.arguments)
         size = batch_size(args, dims)
         for i in batched:
@@ -177,7 +175,7 @@ def fold_rule(prim: Primitive, batched: tuple, shape_arg: str | None = None, bro
         if shape_arg is not None:
             n, *rest = bound.arguments[shape_arg]
             bound.arguments[shape_arg] = (size * n, *rest)
-        out = _call(prim, bound)
+        out = call_bound(prim, bound)
         return shape.reshape(out, (size, -1) + tuple(out.shape[1:])), 0
 
     return rule
@@ -192,7 +190,7 @@ def _broadcast_to_rule(args, dims, **kwargs):
 
 def _sum_to_rule(args, dims, **kwargs):
     x, target = move_axis(args[0], dims[0], 0), tuple(args[1])
-    lead = _ndim(x) - 1 - len(target)
+    lead = ndim_of(x) - 1 - len(target)
     axes = tuple(range(1, lead + 1)) + tuple(lead + 1 + i for i, n in enumerate(target) if n == 1 and x.shape[lead + 1 + i] != 1)
     summed = reduce.sum(x, axis=axes, keepdims=True) if axes else x
     return shape.reshape(summed, (x.shape[0],) + target), 0
@@ -206,12 +204,12 @@ def _reshape_rule(args, dims, **kwargs):
 
 def _transpose_rule(args, dims, **kwargs):
     x = move_axis(args[0], dims[0], 0)
-    rank = _ndim(x) - 1
+    rank = ndim_of(x) - 1
     axes = tuple(range(rank))[::-1] if args[1] is None else args[1]
     return shape.transpose(x, (0,) + tuple(a % rank + 1 for a in axes)), 0
 
 
-def _advanced_ndim(index: tuple) -> int | None:
+def _advancedndim_of(index: tuple) -> int | None:
     """numpy puts the advanced-index dimensions first when advanced indices are not adjacent: their number then,
     else None (they stay in place, after the batch axis)."""
     arrays = [i for i, e in enumerate(index) if isinstance(e, (np.ndarray, list, Tensor))]
@@ -227,21 +225,21 @@ def _advanced_ndim(index: tuple) -> int | None:
 def _getitem_rule(args, dims, **kwargs):
     x, index = move_axis(args[0], dims[0], 0), args[1]
     index = (slice(None),) + (index if isinstance(index, tuple) else (index,))
-    lead = _advanced_ndim(index)
+    lead = _advancedndim_of(index)
     return shape._getitem(x, index), 0 if lead is None else lead
 
 
 def _scatter_add_rule(args, dims, **kwargs):
     g, index, target = args
     index = (slice(None),) + (index if isinstance(index, tuple) else (index,))
-    lead = _advanced_ndim(index)
+    lead = _advancedndim_of(index)
     g = move_axis(g, dims[0], 0 if lead is None else lead)
     return shape.scatter_add(g, index, (g.shape[0 if lead is None else lead],) + tuple(target)), 0
 
 
 def _tile_rule(args, dims, **kwargs):
     x, reps = move_axis(args[0], dims[0], 0), tuple(args[1])
-    rank = max(_ndim(x) - 1, len(reps))
+    rank = max(ndim_of(x) - 1, len(reps))
     return shape._tile(_with_rank(x, rank), (1,) * (rank + 1 - len(reps)) + reps), 0
 
 
@@ -261,15 +259,15 @@ def _matmul_rule(args, dims, **kwargs):
     """Vectors become matrices (a row on the left, a column on the right), batched operands go batch-first with
     their members' ranks aligned (numpy broadcasts an unbatched operand), and the added axes come off the product."""
     x, y = args
-    x_vector, y_vector = _ndim(x) - (dims[0] is not None) == 1, _ndim(y) - (dims[1] is not None) == 1
-    if dims[1] is None and _ndim(y) == 2:  # a shared matrix on the right: one 2-D product over all rows of the batch
+    x_vector, y_vector = ndim_of(x) - (dims[0] is not None) == 1, ndim_of(y) - (dims[1] is not None) == 1
+    if dims[1] is None and ndim_of(y) == 2:  # a shared matrix on the right: one 2-D product over all rows of the batch
         x = move_axis(x, dims[0], 0)
         return shape.reshape(linalg.matmul(shape.reshape(x, (-1, x.shape[-1])), y), tuple(x.shape[:-1]) + (y.shape[-1],)), 0
     x = x if dims[0] is None else move_axis(x, dims[0], 0)
     y = y if dims[1] is None else move_axis(y, dims[1], 0)
     x = shape.expand_dims(x, -2) if x_vector else x
     y = shape.expand_dims(y, -1) if y_vector else y
-    rank = max(_ndim(x) - (dims[0] is not None), _ndim(y) - (dims[1] is not None))
+    rank = max(ndim_of(x) - (dims[0] is not None), ndim_of(y) - (dims[1] is not None))
     x = x if dims[0] is None else _with_rank(x, rank)
     y = y if dims[1] is None else _with_rank(y, rank)
     out = linalg.matmul(x, y)
@@ -323,151 +321,6 @@ def _einsum_rule(args, dims, spec):
     return linalg._einsum(*operands, spec=spec), 0
 
 
-def _lookup_rule(prim):
-    fallback = loop_rule(prim)
-
-    def rule(args, dims, **kwargs):
-        if dims[0] is not None:  # batched tables
-            return fallback(args, dims, **kwargs)
-        return prim(*args, **kwargs), dims[1]
-
-    return rule
-
-
-def _into_channels(x, dim, size: int):
-    """A batch of (N, C, H, W) members as one (N, B*C, H, W) array: each member's channels form their own groups."""
-    x = to_front(x, dim, size)
-    x = shape.transpose(x, (1, 0) + tuple(range(2, _ndim(x))))
-    return shape.reshape(x, (x.shape[0], -1) + tuple(x.shape[3:]))
-
-
-def _from_channels(y, size: int):
-    return shape.reshape(y, (y.shape[0], size, -1) + tuple(y.shape[2:]))
-
-
-def _grouped_filters(w, dim, size: int):
-    w = to_front(w, dim, size)
-    return shape.reshape(w, (-1,) + tuple(w.shape[2:]))
-
-
-def _conv_rule(args, dims, **kwargs):
-    """Batched filters: every member's channels become groups of one convolution (groups times the batch)."""
-    if dims[1] is None:
-        return _fold_conv(args, dims, **kwargs)
-    bound = _bind(conv._conv, args, kwargs)
-    size = batch_size(args, dims)
-    x, w = bound.arguments["x"], bound.arguments["w"]
-    y = conv._conv(_into_channels(x, dims[0], size), _grouped_filters(w, dims[1], size), geo=bound.arguments["geo"],
-                   groups=bound.arguments["groups"] * size)
-    return _from_channels(y, size), 1
-
-
-def _conv_input_grad_rule(args, dims, **kwargs):
-    if dims[1] is None:
-        return _fold_conv_input_grad(args, dims, **kwargs)
-    bound = _bind(conv._conv_input_grad, args, kwargs)
-    size = batch_size(args, dims)
-    n, c, *plane = bound.arguments["x_shape"]
-    y = conv._conv_input_grad(_into_channels(bound.arguments["g"], dims[0], size), _grouped_filters(bound.arguments["w"], dims[1], size),
-                              geo=bound.arguments["geo"], groups=bound.arguments["groups"] * size, x_shape=(n, size * c, *plane))
-    return _from_channels(y, size), 1
-
-
-def _conv_weight_grad_rule(args, dims, **kwargs):
-    """Per-member filter gradients (per-sample gradients of a convolution) in one grouped call."""
-    bound = _bind(conv._conv_weight_grad, args, kwargs)
-    size = batch_size(args, dims)
-    o, *rest = bound.arguments["w_shape"]
-    dw = conv._conv_weight_grad(_into_channels(bound.arguments["x"], dims[0], size), _into_channels(bound.arguments["g"], dims[1], size),
-                                geo=bound.arguments["geo"], groups=bound.arguments["groups"] * size, w_shape=(size * o, *rest))
-    return shape.reshape(dw, (size, o, *rest)), 0
-
-
-_fold_conv = fold_rule(conv._conv, (0,))
-_fold_conv_input_grad = fold_rule(conv._conv_input_grad, (0,), shape_arg="x_shape")
-
-
-def _planes_rule(prim: Primitive) -> Callable:
-    """gather_planes / scatter_planes: flat indices into a batch of members are offset by each member's size."""
-    fold = fold_rule(prim, (0, 1))
-
-    def rule(args, dims, **kwargs):
-        if dims[1] is None:  # shared indices into batched data
-            bound = _bind(prim, args, kwargs)
-            member = tuple(args[0].shape[:dims[0]] + args[0].shape[dims[0] + 1:])
-            if "plane_shape" in bound.arguments:
-                member = member[:2] + tuple(bound.arguments["plane_shape"])
-            size = batch_size(args, dims)
-            step = int(np.prod(member, dtype=np.int64))
-            index = args[1]
-            offsets = Tensor._wrap((np.arange(size, dtype=np.int64) * step).reshape((size,) + (1,) * _ndim(index)))
-            return fold([args[0], offsets + index] + list(args[2:]), [dims[0], 0] + list(dims[2:]), **kwargs)
-        if dims[0] is None and prim is pool._gather_planes:  # batched indices into shared data
-            return prim(*args, **kwargs), dims[1]
-        return fold(args, dims, **kwargs)
-
-    return rule
-
-
-class _CrossEntropyBatch:
-    """The fused cross-entropy's arguments with every member's samples folded into one batch of samples."""
-
-    def __init__(self, prim: Primitive, args, dims, kwargs):
-        self.bound = _bind(prim, args, kwargs)
-        self.size = size = batch_size(args, dims)
-        at = dict(zip(self.bound.arguments, dims))
-        x = to_front(self.bound.arguments["x"], at.get("x"), size)  # (B, N, C, ...)
-        target = to_front(self.bound.arguments["target"], at.get("target"), size)
-        self.sample_shape = tuple(target.shape[1:])
-        self.x = shape.reshape(x, (-1,) + tuple(x.shape[2:]))
-        self.target = shape.reshape(target, (-1,) + tuple(target.shape[2:]))
-        self.weight, self.ignore, self.reduction = (self.bound.arguments[k] for k in ("weight", "ignore_index", "reduction"))
-
-    def per_member(self, samples):
-        return shape.reshape(samples, (self.size, -1))
-
-    def total_weight(self):
-        """Each member's 'mean' denominator: the summed weights of its non-ignored targets."""
-        valid = math.not_equal(self.target, self.ignore)
-        shares = base_ops.cast(valid, self.x.dtype)
-        if self.weight is not None:
-            shares = shares * shape.getitem(self.weight, math.where(valid, self.target, 0))
-        return reduce.sum(self.per_member(shares), axis=1)
-
-
-def _unbatched_weight(prim: Primitive, rule: Callable) -> Callable:
-    fallback = loop_rule(prim)
-
-    def guarded(args, dims, **kwargs):
-        at = dict(zip(_bind(prim, args, kwargs).arguments, dims))
-        return fallback(args, dims, **kwargs) if at.get("weight") is not None else rule(args, dims, **kwargs)
-
-    return guarded
-
-
-def _class_cross_entropy_rule(args, dims, **kwargs):
-    """Every member's per-sample losses in one call, reduced per member."""
-    ce = _CrossEntropyBatch(_class_cross_entropy, args, dims, kwargs)
-    losses = _class_cross_entropy(ce.x, ce.target, ce.weight, ce.ignore, "none")
-    if ce.reduction == "none":
-        return shape.reshape(losses, (ce.size,) + ce.sample_shape), 0
-    total = reduce.sum(ce.per_member(losses), axis=1)
-    return (total if ce.reduction == "sum" else total / ce.total_weight()), 0
-
-
-def _class_cross_entropy_grad_rule(args, dims, **kwargs):
-    """Every member's gradient in one call: each member's cotangent spread over its samples (over its total weight
-    for 'mean'), then the per-sample gradient."""
-    ce = _CrossEntropyBatch(_class_cross_entropy_grad, args, dims, kwargs)
-    g = to_front(ce.bound.arguments["g"], dims[0], ce.size)
-    if ce.reduction == "mean":
-        g = g / ce.total_weight()
-    if ce.reduction != "none":
-        g = base_ops.broadcast_to(shape.reshape(g, (ce.size,) + (1,) * len(ce.sample_shape)), (ce.size,) + ce.sample_shape)
-    grad = _class_cross_entropy_grad(shape.reshape(g, (-1,) + ce.sample_shape[1:]), ce.x, ce.target, ce.weight, ce.ignore, "none")
-    return shape.reshape(grad, (ce.size, -1) + tuple(grad.shape[1:])), 0
-
-
 # -- declarations ----------------------------------------------------------------------------------------------------
 # The ops that loop: per-member random streams and per-member embedding-table gradients.
 LOOPED = ("keyed_mask", "next_key", "scatter_rows")
@@ -500,19 +353,11 @@ def _declare() -> None:
     linalg._dense.declare(batch=_dense_rule)
     linalg._dense_weight_grad.declare(batch=_dense_weight_grad_rule)
     linalg._einsum.declare(batch=_einsum_rule)
-    conv._conv.declare(batch=_conv_rule)
-    conv._conv_input_grad.declare(batch=_conv_input_grad_rule)
-    conv._conv_weight_grad.declare(batch=_conv_weight_grad_rule)
     pool._max_pool_argmax.declare(batch=fold_rule(pool._max_pool_argmax, (0,)))
-    pool._gather_planes.declare(batch=_planes_rule(pool._gather_planes))
-    pool._scatter_planes.declare(batch=_planes_rule(pool._scatter_planes))
     pool._window_sum.declare(batch=fold_rule(pool._window_sum, (0,)))
     pool._window_sum_transpose.declare(batch=fold_rule(pool._window_sum_transpose, (0,), shape_arg="x_shape"))
     pool._adaptive_mean.declare(batch=fold_rule(pool._adaptive_mean, (0,)))
     pool._adaptive_mean_transpose.declare(batch=fold_rule(pool._adaptive_mean_transpose, (0,)))
-    _lookup.declare(batch=_lookup_rule(_lookup))
-    _class_cross_entropy.declare(batch=_unbatched_weight(_class_cross_entropy, _class_cross_entropy_rule))
-    _class_cross_entropy_grad.declare(batch=_unbatched_weight(_class_cross_entropy_grad, _class_cross_entropy_grad_rule))
 
 
 _derived: dict = {}
