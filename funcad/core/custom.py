@@ -99,7 +99,7 @@ def _vjp_primitive(fn: Callable, fwd: Callable, bwd: Callable, name: str) -> Pri
 
         return _vjp_primitive(vectorize(fn, tuple(dims)), member_fwd, batch_bwd, name)(*args), 0
 
-    prim.declare(batch=lambda args, dims, **kwargs: batched(args, dims))
+    prim.declare(batch=lambda args, dims, /, **kwargs: batched(args, dims))
     return prim
 
 
@@ -149,7 +149,7 @@ def _jvp_primitive(fn: Callable, rule: Callable, name: str) -> Primitive:
 
         return _jvp_primitive(vectorize(fn, tuple(dims)), member_rule, name)(*args), 0
 
-    prim.declare(batch=lambda args, dims, **kwargs: batched(args, dims))
+    prim.declare(batch=lambda args, dims, /, **kwargs: batched(args, dims))
     return prim
 
 

@@ -90,4 +90,4 @@ def hook_identity(x, hook):
 
 hook_identity.defvjp(lambda g, ans, x, hook: hook(g))
 hook_identity.defjvp(lambda t, ans, x, hook: t)
-hook_identity.declare(batch=lambda args, dims, **kwargs: (hook_identity(*args, **kwargs), dims[0]))
+hook_identity.declare(batch=lambda args, dims, /, **kwargs: (hook_identity(*args, **kwargs), dims[0]))

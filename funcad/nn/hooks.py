@@ -28,6 +28,7 @@ def register(cell, kind: str, hook: Callable) -> HookHandle:
     if table is None:
         table = {k: {} for k in KINDS}
         object.__setattr__(cell, "_cell_hooks", table)
+        object.__setattr__(cell, "_wrapped", True)
     return HookHandle(table[kind], hook)
 
 

@@ -51,7 +51,7 @@ def recomputed(cell) -> Primitive:
         return jvp(lambda v: run(*args[:i], v, *args[i + 1 :]), (args[i],), (t,))[1]
 
     prim.defvariadic(cotangent, tangent)
-    prim.declare(batch=lambda args, dims, **kwargs: (vectorize(run, tuple(dims))(*args), 0))
+    prim.declare(batch=lambda args, dims, /, **kwargs: (vectorize(run, tuple(dims))(*args), 0))
     object.__setattr__(cell, "_recompute_primitive", prim)
     return prim
 

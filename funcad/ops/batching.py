@@ -79,7 +79,7 @@ _warned: set = set()
 def loop_rule(prim: Primitive) -> Callable:
     """Run ``prim`` once per batch member and stack the results (correct for any op, slow)."""
 
-    def rule(args, dims, **kwargs):
+    def rule(args, dims, /, **kwargs):
         if prim.name not in _warned:
             _warned.add(prim.name)
             warnings.warn(f"vmap: funcad.ops.{prim.name} has no batching rule; it runs once per batch member", stacklevel=4)
@@ -97,7 +97,7 @@ def loop_rule(prim: Primitive) -> Callable:
 def pointwise_rule(prim: Primitive) -> Callable:
     """Elementwise (broadcasting) ops and shape-keeping unary ones (cast, stop_gradient)."""
 
-    def rule(args, dims, **kwargs):
+    def rule(args, dims, /, **kwargs):
         batched = [i for i, d in enumerate(dims) if d is not None]
         rank = max((ndim_of(a) - (d is not None) for a, d in zip(args, dims) if _is_array(a)), default=0)
         if len(batched) == 1:  # one batched array: it keeps its batch axis when the others are scalars or align behind it
@@ -127,7 +127,7 @@ def axis_rule(prim: Primitive, arrays: tuple = (0,), when_none: str = "all", nam
     output-shape argument that gains the batch."""
     variadic = _varargs(prim)
 
-    def rule(args, dims, **kwargs):
+    def rule(args, dims, /, **kwargs):
         bound = bind_arguments(prim, args, kwargs)
         names = list(bound.arguments)
         size = batch_size(args, dims)
@@ -162,7 +162,7 @@ def fold_rule(prim: Primitive, batched: tuple, shape_arg: str | None = None, bro
     array none; otherwise the op loops. ``shape_arg`` names an (N, ...) shape argument whose N grows."""
     fallback = loop_rule(prim)
 
-    def rule(args, dims, **kwargs):
+    def rule(args, dims, /, **kwargs):
         unbatched_fold = any(dims[i] is None for i in batched if i < len(dims))
         if (unbatched_fold and not broadcast) or any(d is not None for i, d in enumerate(dims) if i not in batched):
             return fallback(args, dims, **kwargs)
@@ -182,13 +182,13 @@ def fold_rule(prim: Primitive, batched: tuple, shape_arg: str | None = None, bro
 
 
 # -- hand-written rules ----------------------------------------------------------------------------------------------
-def _broadcast_to_rule(args, dims, **kwargs):
+def _broadcast_to_rule(args, dims, /, **kwargs):
     x, target = args
     x = _with_rank(move_axis(x, dims[0], 0), len(target))
     return base_ops.broadcast_to(x, (x.shape[0],) + tuple(target)), 0
 
 
-def _sum_to_rule(args, dims, **kwargs):
+def _sum_to_rule(args, dims, /, **kwargs):
     x, target = move_axis(args[0], dims[0], 0), tuple(args[1])
     lead = ndim_of(x) - 1 - len(target)
     axes = tuple(range(1, lead + 1)) + tuple(lead + 1 + i for i, n in enumerate(target) if n == 1 and x.shape[lead + 1 + i] != 1)
@@ -196,13 +196,13 @@ def _sum_to_rule(args, dims, **kwargs):
     return shape.reshape(summed, (x.shape[0],) + target), 0
 
 
-def _reshape_rule(args, dims, **kwargs):
+def _reshape_rule(args, dims, /, **kwargs):
     x = move_axis(args[0], dims[0], 0)
     target = (args[1],) if isinstance(args[1], (int, np.integer)) else tuple(args[1])
     return shape.reshape(x, (x.shape[0],) + target), 0
 
 
-def _transpose_rule(args, dims, **kwargs):
+def _transpose_rule(args, dims, /, **kwargs):
     x = move_axis(args[0], dims[0], 0)
     rank = ndim_of(x) - 1
     axes = tuple(range(rank))[::-1] if args[1] is None else args[1]
@@ -222,14 +222,14 @@ def _advancedndim_of(index: tuple) -> int | None:
     return np.broadcast(*parts).nd if len(parts) > 1 else parts[0].ndim
 
 
-def _getitem_rule(args, dims, **kwargs):
+def _getitem_rule(args, dims, /, **kwargs):
     x, index = move_axis(args[0], dims[0], 0), args[1]
     index = (slice(None),) + (index if isinstance(index, tuple) else (index,))
     lead = _advancedndim_of(index)
     return shape._getitem(x, index), 0 if lead is None else lead
 
 
-def _scatter_add_rule(args, dims, **kwargs):
+def _scatter_add_rule(args, dims, /, **kwargs):
     g, index, target = args
     index = (slice(None),) + (index if isinstance(index, tuple) else (index,))
     lead = _advancedndim_of(index)
@@ -237,7 +237,7 @@ def _scatter_add_rule(args, dims, **kwargs):
     return shape.scatter_add(g, index, (g.shape[0 if lead is None else lead],) + tuple(target)), 0
 
 
-def _tile_rule(args, dims, **kwargs):
+def _tile_rule(args, dims, /, **kwargs):
     x, reps = move_axis(args[0], dims[0], 0), tuple(args[1])
     rank = max(ndim_of(x) - 1, len(reps))
     return shape._tile(_with_rank(x, rank), (1,) * (rank + 1 - len(reps)) + reps), 0
@@ -246,7 +246,7 @@ def _tile_rule(args, dims, **kwargs):
 def _pad_rule(prim):
     fallback = loop_rule(prim)
 
-    def rule(args, dims, **kwargs):
+    def rule(args, dims, /, **kwargs):
         if dims[1:] != [None] * (len(dims) - 1):
             return fallback(args, dims, **kwargs)
         x, widths, value = args
@@ -255,7 +255,7 @@ def _pad_rule(prim):
     return rule
 
 
-def _matmul_rule(args, dims, **kwargs):
+def _matmul_rule(args, dims, /, **kwargs):
     """Vectors become matrices (a row on the left, a column on the right), batched operands go batch-first with
     their members' ranks aligned (numpy broadcasts an unbatched operand), and the added axes come off the product."""
     x, y = args
@@ -278,7 +278,7 @@ def _matmul_rule(args, dims, **kwargs):
     return out, 0
 
 
-def _dense_rule(args, dims, **kwargs):
+def _dense_rule(args, dims, /, **kwargs):
     x, w, *bias = args
     if all(d is None for d in dims[1:]):  # batched inputs, shared weights: one 2-D product over the batch's rows too
         x = move_axis(x, dims[0], 0)
@@ -302,7 +302,7 @@ def _rows(a, dim):
     return shape.reshape(a, (a.shape[0], -1, a.shape[-1]))
 
 
-def _dense_weight_grad_rule(args, dims, **kwargs):
+def _dense_weight_grad_rule(args, dims, /, **kwargs):
     """Per-member g.T @ x; one row per member (per-sample gradients) is an outer product, computed as a broadcast
     multiply (a batched matmul with an inner size of 1 runs far slower)."""
     (g, x), (dg, dx) = args, dims
@@ -312,7 +312,7 @@ def _dense_weight_grad_rule(args, dims, **kwargs):
     return linalg.matmul(shape.swapaxes(g_rows, -1, -2), x_rows), 0
 
 
-def _einsum_rule(args, dims, spec):
+def _einsum_rule(args, dims, /, spec):
     lhs, out = spec.split("->")
     letter = next(c for c in linalg._LETTERS if c not in spec)
     subs = lhs.split(",")
@@ -322,8 +322,8 @@ def _einsum_rule(args, dims, spec):
 
 
 # -- declarations ----------------------------------------------------------------------------------------------------
-# The ops that loop: per-member random streams and per-member embedding-table gradients.
-LOOPED = ("keyed_mask", "next_key", "scatter_rows")
+# The ops that loop: per-member random streams, per-member embedding-table gradients and the fused LSTM sequence.
+LOOPED = ("keyed_mask", "next_key", "scatter_rows", "lstm_sequence", "lstm_sequence_backward")
 
 
 def _declare() -> None:

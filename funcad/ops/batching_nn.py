@@ -1,6 +1,7 @@
 """Batching rules of the neural-network ops (see funcad.ops.batching): convolutions, whose batched filters become
-groups of one convolution; pooling's flat plane indices, offset per member; embedding lookups; and the fused
-cross-entropy with its gradient, whose members' samples fold into one batch of samples."""
+groups of one convolution; pooling's flat plane indices, offset per member; embedding lookups; the fused
+cross-entropy with its gradient, whose members' samples fold into one batch of samples; and the LSTM cell, whose
+rows fold likewise (the fused LSTM sequence loops: its packed layout holds the batch inside)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from funcad.core import base_ops
 from funcad.core.primitive import Primitive
 from funcad.core.tensor import Tensor
 from funcad.ops import conv, math, pool, reduce, shape
-from funcad.ops.batching import batch_size, bind_arguments, fold_rule, loop_rule, ndim_of, to_front
+from funcad.ops.batching import batch_size, bind_arguments, fold_rule, loop_rule, move_axis, ndim_of, to_front
 from funcad.ops.cross_entropy import _class_cross_entropy, _class_cross_entropy_grad
 from funcad.ops.embedding import _lookup
+from funcad.ops.recurrent import _lstm_cell, _lstm_cell_backward
 
 
 def _lookup_rule(prim):
     fallback = loop_rule(prim)
 
-    def rule(args, dims, **kwargs):
+    def rule(args, dims, /, **kwargs):
         if dims[0] is not None:  # batched tables
             return fallback(args, dims, **kwargs)
         return prim(*args, **kwargs), dims[1]
@@ -44,7 +46,7 @@ def _grouped_filters(w, dim, size: int):
     return shape.reshape(w, (-1,) + tuple(w.shape[2:]))
 
 
-def _conv_rule(args, dims, **kwargs):
+def _conv_rule(args, dims, /, **kwargs):
     """Batched filters: every member's channels become groups of one convolution (groups times the batch)."""
     if dims[1] is None:
         return _fold_conv(args, dims, **kwargs)
@@ -56,7 +58,7 @@ def _conv_rule(args, dims, **kwargs):
     return _from_channels(y, size), 1
 
 
-def _conv_input_grad_rule(args, dims, **kwargs):
+def _conv_input_grad_rule(args, dims, /, **kwargs):
     if dims[1] is None:
         return _fold_conv_input_grad(args, dims, **kwargs)
     bound = bind_arguments(conv._conv_input_grad, args, kwargs)
@@ -67,7 +69,7 @@ def _conv_input_grad_rule(args, dims, **kwargs):
     return _from_channels(y, size), 1
 
 
-def _conv_weight_grad_rule(args, dims, **kwargs):
+def _conv_weight_grad_rule(args, dims, /, **kwargs):
     """Per-member filter gradients (per-sample gradients of a convolution) in one grouped call."""
     bound = bind_arguments(conv._conv_weight_grad, args, kwargs)
     size = batch_size(args, dims)
@@ -85,7 +87,7 @@ def _planes_rule(prim: Primitive) -> Callable:
     """gather_planes / scatter_planes: flat indices into a batch of members are offset by each member's size."""
     fold = fold_rule(prim, (0, 1))
 
-    def rule(args, dims, **kwargs):
+    def rule(args, dims, /, **kwargs):
         if dims[1] is None:  # shared indices into batched data
             bound = bind_arguments(prim, args, kwargs)
             member = tuple(args[0].shape[:dims[0]] + args[0].shape[dims[0] + 1:])
@@ -132,14 +134,14 @@ class _CrossEntropyBatch:
 def _unbatched_weight(prim: Primitive, rule: Callable) -> Callable:
     fallback = loop_rule(prim)
 
-    def guarded(args, dims, **kwargs):
+    def guarded(args, dims, /, **kwargs):
         at = dict(zip(bind_arguments(prim, args, kwargs).arguments, dims))
         return fallback(args, dims, **kwargs) if at.get("weight") is not None else rule(args, dims, **kwargs)
 
     return guarded
 
 
-def _class_cross_entropy_rule(args, dims, **kwargs):
+def _class_cross_entropy_rule(args, dims, /, **kwargs):
     """Every member's per-sample losses in one call, reduced per member."""
     ce = _CrossEntropyBatch(_class_cross_entropy, args, dims, kwargs)
     losses = _class_cross_entropy(ce.x, ce.target, ce.weight, ce.ignore, "none")
@@ -149,7 +151,7 @@ def _class_cross_entropy_rule(args, dims, **kwargs):
     return (total if ce.reduction == "sum" else total / ce.total_weight()), 0
 
 
-def _class_cross_entropy_grad_rule(args, dims, **kwargs):
+def _class_cross_entropy_grad_rule(args, dims, /, **kwargs):
     """Every member's gradient in one call: each member's cotangent spread over its samples (over its total weight
     for 'mean'), then the per-sample gradient."""
     ce = _CrossEntropyBatch(_class_cross_entropy_grad, args, dims, kwargs)
@@ -162,7 +164,28 @@ def _class_cross_entropy_grad_rule(args, dims, **kwargs):
     return shape.reshape(grad, (ce.size, -1) + tuple(grad.shape[1:])), 0
 
 
+def _lstm_cell_rule(args, dims, /, **kwargs):
+    """The cell works on any leading axes of (..., 4H) gates and (..., H) states: the batch leads both, and the
+    stacked (h, c) output has it after the stack axis."""
+    size = batch_size(args, dims)
+    gates, c = (to_front(a, d, size) for a, d in zip(args, dims))
+    return _lstm_cell(gates, c), 1
+
+
+def _lstm_cell_backward_rule(args, dims, /, **kwargs):
+    size = batch_size(args, dims)
+    cot = args[0]
+    if dims[0] is None:  # (2, ..., H): the batch goes after the (h, c) axis
+        cot = base_ops.broadcast_to(shape.expand_dims(cot, 1), (cot.shape[0], size) + tuple(cot.shape[1:]))
+    else:
+        cot = move_axis(cot, dims[0], 1)
+    gates, c = (to_front(a, d, size) for a, d in zip(args[1:], dims[1:]))
+    return _lstm_cell_backward(cot, gates, c), 0
+
+
 def _declare() -> None:
+    _lstm_cell.declare(batch=_lstm_cell_rule)
+    _lstm_cell_backward.declare(batch=_lstm_cell_backward_rule)
     conv._conv.declare(batch=_conv_rule)
     conv._conv_input_grad.declare(batch=_conv_input_grad_rule)
     conv._conv_weight_grad.declare(batch=_conv_weight_grad_rule)
