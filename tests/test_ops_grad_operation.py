@@ -36,7 +36,7 @@ def test_grad_operation_matches_torch(get_all, get_by_list, sens_param):
     y = np.array([2.0, -1.0])
     sens = np.random.default_rng(0).standard_normal((2, 2)) if sens_param else np.ones((2, 2))
     gx, gy, gw, gb = _torch_grads(net, X, y, sens)
-    weights = funcad.ParameterTuple(net.trainable_params()) if hasattr(funcad, "ParameterTuple") else net.trainable_params()
+    weights = funcad.ParameterTuple(net.trainable_params())
     fn = ops.GradOperation(get_all, get_by_list, sens_param)(lambda a, b: net(a) * b, weights)
     got = fn(X, y, sens) if sens_param else fn(X, y)
     inputs = (gx, gy) if get_all else gx
