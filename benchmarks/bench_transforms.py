@@ -2,7 +2,8 @@
 
 - per-sample gradients of the quickstart MLP (784-512-512-10, batch 64): funcad's jitted ``vmap(grad)`` against one
   jitted batched gradient step (the target: within 2x) and against torch.func's ``vmap(grad(functional_call))``;
-- the Hessian of a scalar function of 100 inputs: funcad's ``hessian`` (jitted and eager) against torch.func's;
+- the Hessian of a scalar function of 100 inputs: funcad's ``hessian`` (jitted and eager) against torch.func's and,
+  when JAX is installed (the ``bench`` extra), against jitted ``jax.jacfwd(jax.jacrev(f))`` (the target: within 3x);
 - ``Cell.recompute()``: peak traced memory (tracemalloc) of one gradient of a 20-block MLP at batch 256, every block
   recomputed against none, with the largest gradient difference.
 
@@ -71,8 +72,25 @@ def hessian_timings(n: int = 100, budget_s: float = 4.0) -> dict:
     ta, tx = torch.from_numpy(a), torch.from_numpy(x)
     eager, jitted, torch_h = funcad.hessian(f), funcad.jit(funcad.hessian(f)), hessian(tf)
     assert np.allclose(np.asarray(jitted(x)), torch_h(tx).numpy(), rtol=1e-9, atol=1e-12)
-    return interleaved({"funcad hessian": lambda: eager(x), "funcad jit(hessian)": lambda: jitted(x),
-                        "torch.func hessian": lambda: torch_h(tx)}, budget_s=budget_s)
+    engines = {"funcad hessian": lambda: eager(x), "funcad jit(hessian)": lambda: jitted(x), "torch.func hessian": lambda: torch_h(tx)}
+    jax_h = _jax_hessian(a, x)
+    if jax_h is not None:
+        engines["jax jit(jacfwd(jacrev))"] = jax_h
+    return interleaved(engines, budget_s=budget_s)
+
+
+def _jax_hessian(a: np.ndarray, x: np.ndarray):
+    """A zero-argument call of jitted jax.jacfwd(jax.jacrev(f)) on the same function in float64, or None without JAX."""
+    try:
+        import jax
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    ja, jx = jnp.asarray(a), jnp.asarray(x)
+    h = jax.jit(jax.jacfwd(jax.jacrev(lambda v: jnp.sum(jnp.tanh(ja @ v) ** 2) + jnp.sum(jnp.exp(v * 0.1)))))
+    h(jx).block_until_ready()
+    return lambda: h(jx).block_until_ready()
 
 
 def recompute_memory(depth: int = 20, width: int = 512, batch: int = 256) -> dict:
