@@ -52,7 +52,8 @@ def test_custom_vjp_for_a_numerically_stable_rule():
 
     log1pexp.defvjp(lambda x: (log1pexp(x), x), lambda x, g: (g * ops.sigmoid(x),))
     big = np.array([800.0, 0.0, -5.0])
-    g = funcad.grad(lambda x: ops.sum(log1pexp(x)))(big)
+    with np.errstate(over="ignore"):  # the forward's exp(800) overflows; only the gradient is checked here
+        g = funcad.grad(lambda x: ops.sum(log1pexp(x)))(big)
     assert_close(g, 1.0 / (1.0 + np.exp(-big)))  # the naive rule gives nan at 800
 
 

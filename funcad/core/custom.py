@@ -29,7 +29,8 @@ def _plain(out, name: str):
     return out._data
 
 
-def _wrapped(arrays) -> list:
+def as_tensors(arrays) -> list:
+    """A primitive's array arguments as Tensors (for running funcad code inside its forward); others unchanged."""
     return [Tensor._wrap(a) if not isinstance(a, Tensor) and hasattr(a, "dtype") else a for a in arrays]
 
 
@@ -81,7 +82,7 @@ class custom_vjp:  # noqa: N801 - JAX's name
 
 
 def _vjp_primitive(fn: Callable, fwd: Callable, bwd: Callable, name: str) -> Primitive:
-    prim = Primitive(name, lambda *arrays: _plain(fn(*_wrapped(arrays)), name), **compiled_as_call())
+    prim = Primitive(name, lambda *arrays: _plain(fn(*as_tensors(arrays)), name), **compiled_as_call())
     cotangent = PerNode(lambda g, args: _check_cotangents(name, bwd(fwd(*args)[1], g), args))
 
     def tangent(i, t, ans, *args):  # forward mode differentiates the function itself
@@ -124,7 +125,7 @@ class custom_jvp:  # noqa: N801 - JAX's name
 
 
 def _jvp_primitive(fn: Callable, rule: Callable, name: str) -> Primitive:
-    prim = Primitive(name, lambda *arrays: _plain(fn(*_wrapped(arrays)), name), **compiled_as_call())
+    prim = Primitive(name, lambda *arrays: _plain(fn(*as_tensors(arrays)), name), **compiled_as_call())
 
     def only(i, t, args):
         return tuple(t if j == i else _zeros(a) for j, a in enumerate(args))

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from funcad.core.batching import vectorize
-from funcad.core.custom import PerNode
+from funcad.core.custom import PerNode, as_tensors
 from funcad.core.primitive import Primitive, compiled_as_call
-from funcad.core.tensor import Tensor
 from funcad.core.transforms import jvp, vjp
 
 
@@ -44,7 +43,7 @@ def recomputed(cell) -> Primitive:
         return prim
     run = _with_weights(cell)
     name = f"{type(cell).__name__}.recompute"
-    prim = Primitive(name, lambda *arrays: run(*[Tensor._wrap(a) if hasattr(a, "dtype") else a for a in arrays])._data, **compiled_as_call())
+    prim = Primitive(name, lambda *arrays: run(*as_tensors(arrays))._data, **compiled_as_call())
     cotangent = PerNode(lambda g, args: vjp(run, *args)[1](g))  # one recomputation serves every argument
 
     def tangent(i, t, ans, *args):
