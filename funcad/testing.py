@@ -135,13 +135,11 @@ def _check(fn, args, remaining, level, modes, eps, rtol, atol, rng) -> None:
     for mode in modes:
         if mode == "rev":
             _, pullback = vjp(fn, *args)
-            cot_in = pullback(cotangent)
-            cot_in = cot_in if len(args) > 1 else (cot_in,)
+            cot_in = pullback(cotangent)  # a tuple, one cotangent per argument
             _check_close(_inner(cot_in, direction), expected, rtol, atol, f"reverse mode, derivative order {level}")
             if remaining > 1:
                 def rev_derivative(*xs, _u=cotangent):
-                    grads = vjp(fn, *xs)[1](_u)
-                    return grads if len(xs) > 1 else (grads,)
+                    return vjp(fn, *xs)[1](_u)
 
                 _check(rev_derivative, args, remaining - 1, level + 1, ("rev",), eps, rtol, atol, rng)
         else:

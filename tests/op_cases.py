@@ -78,6 +78,9 @@ CASES = {
     "ones_like": (lambda x: x / ops.ones_like(x), (Y,)), "zeros_like": (lambda x: x + ops.zeros_like(x), (Y,)),
     "full_like": (lambda x: x * ops.full_like(x, 3.0), (Y,)), "arange": (lambda x: x * ops.arange(4), (Y,)),
     "eye": (lambda x: ops.matmul(x, ops.eye(4)), (Y,)), "linspace": (lambda x: x + ops.linspace(0.0, 1.0, 4), (Y,)),
+    "GradOperation": (lambda x: ops.GradOperation()(lambda a: ops.sum(ops.tanh(a) * a))(x), (Y,)),
+    # gradient hooks refuse jit by design (tests/test_nn_hooks.py checks them): here only its forward is traced
+    "HookBackward": (lambda x: x * x + ops.HookBackward(lambda grads: None)(ops.full_like(x, 2.0)), (Y,)),
 }
 
 # Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.

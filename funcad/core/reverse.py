@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from heapq import heappop, heappush
 
+from funcad.core import hooks
 from funcad.core.base_ops import unbroadcast
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Trace, Tracer
@@ -107,6 +108,8 @@ def backward(trace: VJPTrace, seeds) -> dict:
     inputs = {}
     while waiting.heap:
         node, g = waiting.pop_latest()
+        if hooks.tensor_hooks:
+            g = hooks.run_tensor_hooks(node, g)
         prim = node._prim
         if prim is None:
             inputs[id(node)] = g

@@ -190,6 +190,13 @@ class Tensor(tensor_methods.TensorMethods):
         head = f"Tensor(shape={list(arr.shape)}, dtype={self.dtype}, value="
         return f"{head}{' ' if arr.ndim == 0 else chr(10)}{body})"
 
+    def register_hook(self, hook_fn):
+        """Call ``hook_fn(grad)`` with this value's gradient when a backward pass reaches it; a returned Tensor
+        replaces the gradient (MindSpore's ``Tensor.register_hook``). Returns a handle with ``remove()``."""
+        from funcad.core.hooks import register_tensor_hook  # hooks imports primitives, which import this module
+
+        return register_tensor_hook(self, hook_fn)
+
     def __deepcopy__(self, memo):
         return Tensor._wrap(self._data.copy())
 

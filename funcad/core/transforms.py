@@ -88,7 +88,8 @@ class _Differentiation:
     def __init__(self, fn, positions, weights, has_aux, fname):
         self.fn, self.positions, self.weights, self.has_aux, self.fname = fn, positions, weights, has_aux, fname
 
-    def run(self, args: tuple, kwargs: dict):
+    def trace(self, args: tuple, kwargs: dict):
+        """Run the function on tracers: (trace, {position: (tracers, treedef)}, weight tracers, output, aux)."""
         positions = tuple(p + len(args) if p < 0 else p for p in self.positions)
         for p, given in zip(positions, self.positions):
             if not 0 <= p < len(args):
@@ -121,17 +122,25 @@ class _Differentiation:
             main, aux = out[0], tuple(out[1:])
         else:
             main, aux = out, ()
-        main_leaves, main_def = pytree.flatten(main)
-        _check_outputs(main_leaves, self.fn, self.fname, "the differentiated output")
-        seeds = [(leaf, _ones_like(leaf)) for leaf in main_leaves if isinstance(leaf, Tracer) and leaf._trace is trace]
+        return trace, [input_leaves[p] for p in positions], bound_tracers, main, aux
+
+    def pull_back(self, trace, input_leaves, bound_tracers, seeds) -> tuple[list, list]:
+        """The cotangents of the inputs (one pytree per position) and of the weights, from output ``seeds``."""
         reached = backward(trace, seeds)
 
         def cotangent(tracer):
             g = reached.get(id(tracer))
             return _zeros_like(tracer._value) if g is None else g
 
-        input_grads = [pytree.unflatten(input_leaves[p][1], [cotangent(t) for t in input_leaves[p][0]]) for p in positions]
-        weight_grads = [cotangent(t) for t in bound_tracers]
+        input_grads = [pytree.unflatten(treedef, [cotangent(t) for t in tracers]) for tracers, treedef in input_leaves]
+        return input_grads, [cotangent(t) for t in bound_tracers]
+
+    def run(self, args: tuple, kwargs: dict):
+        trace, input_leaves, bound_tracers, main, aux = self.trace(args, kwargs)
+        main_leaves, main_def = pytree.flatten(main)
+        _check_outputs(main_leaves, self.fn, self.fname, "the differentiated output")
+        seeds = [(leaf, _ones_like(leaf)) for leaf in main_leaves if isinstance(leaf, Tracer) and leaf._trace is trace]
+        input_grads, weight_grads = self.pull_back(trace, input_leaves, bound_tracers, seeds)
         value = pytree.unflatten(main_def, [lower(v, trace) for v in main_leaves])
         aux = tuple(_stop_all_levels(lower(a, trace)) for a in pytree.flatten(aux)[0]) if aux else ()
         return value, aux, input_grads, weight_grads
@@ -178,44 +187,38 @@ def value_and_grad(fn: Callable, grad_position: Any = 0, weights: Any = None, ha
     return _make(fn, grad_position, weights, has_aux, return_ids, True, "value_and_grad")
 
 
-def vjp(fn: Callable, *inputs, has_aux: bool = False):
-    """``(outputs, vjp_fn)`` (plus ``aux`` with has_aux): vjp_fn maps output cotangents to input ones."""
-    trace = VJPTrace()
-    with scope(trace):
-        tracers = []
-        args = []
-        for p, x in enumerate(inputs):
-            leaves, treedef = pytree.flatten(x)
-            ts = [trace.new_input(_as_input(v, "vjp", "input {}", p)) for v in leaves]
-            tracers.append((ts, treedef))
-            args.append(pytree.unflatten(treedef, ts))
-        out = fn(*args)
-    aux = ()
+def vjp(fn: Callable, *inputs, weights: Any = None, has_aux: bool = False):
+    """MindSpore's ``mindspore.vjp``: ``(outputs, vjp_fn)``, plus ``aux`` with has_aux. ``vjp_fn(v)`` maps output
+    cotangents to a tuple with one cotangent per input (a tuple even for one input, as MindSpore's); with
+    ``weights`` (a Parameter or a list of them) it returns ``(input_cotangents, weight_cotangents)``."""
+    return _vjp(fn, inputs, weights, has_aux, "vjp")
+
+
+def _vjp(fn: Callable, inputs: tuple, weights, has_aux: bool, fname: str):
+    weight_list, bare_weight = _normalize_weights(weights, fname)
+    diff = _Differentiation(fn, tuple(range(len(inputs))), weight_list, has_aux, fname)
+    trace, input_leaves, bound_tracers, out, aux = diff.trace(inputs, {})
     if has_aux:
-        if not isinstance(out, (tuple, list)) or len(out) < 2:
-            raise ValueError("vjp: has_aux=True needs the function to return (output, aux)")
-        out, aux = out[0], out[1:]
-        aux = pytree.tree_map(lambda a: _stop_all_levels(lower(a, trace)), aux[0] if len(aux) == 1 else tuple(aux))
+        aux = pytree.tree_map(lambda a: _stop_all_levels(lower(a, trace)), aux[0] if len(aux) == 1 else aux)
     out_leaves, out_def = pytree.flatten(out)
-    _check_outputs(out_leaves, fn, "vjp", "the outputs")
+    _check_outputs(out_leaves, fn, fname, "the outputs")
 
     def vjp_fn(*cotangents):
         cot = cotangents[0] if len(cotangents) == 1 else cotangents
         cot_leaves, cot_def = pytree.flatten(cot)
         if cot_def != out_def:
-            raise ValueError(f"vjp_fn: cotangent structure {cot_def} does not match the output structure {out_def}")
+            raise ValueError(f"{fname}: the cotangent's structure {cot_def} does not match the output structure {out_def}")
         seeds = []
         for o, c in zip(out_leaves, cot_leaves):
             c = c if isinstance(c, Tensor) else Tensor(c, dtype=o.dtype)
             if tuple(c.shape) != tuple(o.shape):
-                raise ValueError(f"vjp_fn: cotangent of shape {tuple(c.shape)} for an output of shape {tuple(o.shape)}")
-            seeds.append((o, c))
-        reached = backward(trace, seeds)
-        grads = [
-            pytree.unflatten(td, [reached.get(id(t)) if id(t) in reached else _zeros_like(t._value) for t in ts])
-            for ts, td in tracers
-        ]
-        return grads[0] if len(grads) == 1 else tuple(grads)
+                raise ValueError(f"{fname}: cotangent of shape {tuple(c.shape)} for an output of shape {tuple(o.shape)}")
+            if isinstance(o, Tracer) and o._trace is trace:
+                seeds.append((o, c))
+        input_grads, weight_grads = diff.pull_back(trace, input_leaves, bound_tracers, seeds)
+        if not weight_list:
+            return tuple(input_grads)
+        return tuple(input_grads), (weight_grads[0] if bare_weight else tuple(weight_grads))
 
     value = pytree.unflatten(out_def, [lower(v, trace) for v in out_leaves])
     return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)

@@ -4,6 +4,7 @@ in assignment order and named by attribute path, exactly like torch's ``state_di
 from __future__ import annotations
 
 import copy
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
@@ -12,6 +13,8 @@ import numpy as np
 from funcad.context import GRAPH_MODE, _context
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import current_depth
+from funcad.nn import hooks, recompute
+from funcad.nn.bprop import with_bprop
 from funcad.ops.shape import cast
 
 
@@ -116,7 +119,7 @@ class Cell:
     _output_dtype = None  # set by funcad.amp: floating-point outputs are cast back to it
 
     def __call__(self, *args, **kwargs):
-        if self._compute_dtype is None and self._output_dtype is None and _context["mode"] != GRAPH_MODE:
+        if self._compute_dtype is None and self._output_dtype is None and _context["mode"] != GRAPH_MODE and not self._wrapped:
             return self.construct(*args, **kwargs)
         if _context["mode"] == GRAPH_MODE and not current_depth():
             return self._compiled_call(args, kwargs)
@@ -126,7 +129,7 @@ class Cell:
         """construct under this Cell's precision settings (to_float and funcad.amp)."""
         dtype = self._compute_dtype
         if dtype is None:
-            out = self.construct(*args, **kwargs)
+            out = self._construct(args, kwargs)
         else:
             args = tuple(_cast_float(a, dtype) for a in args)
             swapped = []
@@ -137,7 +140,7 @@ class Cell:
                                 and cell.__dict__.get(name) is not None):
                             swapped.append((cell, name, cell.__dict__[name]))
                             object.__setattr__(cell, name, cast(p, dtype))
-                out = self.construct(*args, **kwargs)
+                out = self._construct(args, kwargs)
             finally:
                 for cell, name, previous in reversed(swapped):
                     object.__setattr__(cell, name, previous)
@@ -159,6 +162,42 @@ class Cell:
             compiled = programs[flags] = jit(lambda *a, **k: self._run(a, k))
             compiled.__name__ = f"{type(self).__name__}.construct"
         return compiled(*args, **kwargs)
+
+    bprop = None  # a subclass's bprop(self, *inputs, out, dout) replaces construct's backward (funcad.nn.bprop)
+    _wrapped = False  # True once the Cell has a bprop, recompute or hooks: calls go through _construct
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.bprop is not None:
+            cls._wrapped = True
+
+    def _construct(self, args, kwargs):
+        """construct, through the Cell's bprop, recomputation and hooks when it has them."""
+        run = with_bprop(self) if self.bprop is not None and not kwargs else self.construct
+        if self.__dict__.get("_recompute") and not kwargs:
+            run = functools.partial(recompute.call, self)
+        if self.__dict__.get("_cell_hooks"):
+            return hooks.call(self, args, kwargs, run)
+        return run(*args, **kwargs)
+
+    def recompute(self, mode: bool = True, **kwargs) -> Cell:
+        """Recompute this Cell's activations in the backward pass instead of keeping them (funcad.nn.recompute)."""
+        object.__setattr__(self, "_recompute", bool(mode))
+        object.__setattr__(self, "_wrapped", True)
+        return self
+
+    # MindSpore's hooks (funcad.nn.hooks says when each runs); each returns a handle with remove()
+    def register_forward_pre_hook(self, hook_fn):
+        return hooks.register(self, "forward_pre", hook_fn)
+
+    def register_forward_hook(self, hook_fn):
+        return hooks.register(self, "forward", hook_fn)
+
+    def register_backward_pre_hook(self, hook_fn):
+        return hooks.register(self, "backward_pre", hook_fn)
+
+    def register_backward_hook(self, hook_fn):
+        return hooks.register(self, "backward", hook_fn)
 
     def to_float(self, dst_type) -> Cell:
         """Compute this Cell in ``dst_type`` (float16, float32 or float64), as MindSpore's ``to_float`` does: while it

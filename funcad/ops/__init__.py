@@ -1,11 +1,14 @@
 """The ``funcad.ops`` namespace: every op accepts Tensors, numpy arrays and Python scalars."""
 
 from funcad.core import tensor as _tensor_module
+from funcad.ops import batching_nn as _batching  # noqa: F401 - declares the batching rules vmap reads (and imports the rest)
 from funcad.ops.activation import elu, gelu, leaky_relu, silu
 from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.embedding import embedding
+from funcad.ops.grad_operation import GradOperation
+from funcad.ops.hook import HookBackward
 from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
 from funcad.ops.math import (
     abs,

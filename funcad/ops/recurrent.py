@@ -190,7 +190,7 @@ def _sequence_ops(packed, masks, dims: tuple, reverse: bool):
 
 
 def _sequence_backward_ops(cot, packed, masks, dims: tuple, reverse: bool):
-    return vjp(lambda p: _sequence_ops(p, masks, dims, reverse), packed)[1](cot)
+    return vjp(lambda p: _sequence_ops(p, masks, dims, reverse), packed)[1](cot)[0]  # the pullback returns a tuple
 
 
 _lstm_sequence.defvjp(lambda g, ans, packed, masks, dims, reverse: _lstm_sequence_backward(g, packed, masks, dims=dims, reverse=reverse))
