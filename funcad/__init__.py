@@ -8,9 +8,10 @@ from funcad.core.tensor import Parameter, Tensor
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp
 from funcad.jit import jit
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
+from funcad.ops.conv_algorithms import conv_algorithm
 
 __all__ = [
-    "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
+    "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit", "conv_algorithm",
     "save_checkpoint", "load_checkpoint", "load_param_into_net",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
 ]
