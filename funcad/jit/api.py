@@ -27,6 +27,7 @@ Behaviour a user must know:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -38,6 +39,8 @@ from funcad.jit.codegen import compile_graph
 from funcad.jit.ir import Const, Graph, Var
 from funcad.jit.passes import PASSES, optimize
 from funcad.jit.tracing import trace_function
+from funcad.jit.tuning import tune
+from funcad.ops import conv_algorithms
 from funcad.ops.state import sole_owner
 
 
@@ -124,9 +127,11 @@ class Lowered:
 class Jitted:
     """A function compiled per input signature; see the module docstring for the rules."""
 
-    def __init__(self, fn: Callable, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True):
+    def __init__(self, fn: Callable, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True, conv_algorithm: str | None = None):
         self.fn = fn
         self.passes, self.buffers = tuple(passes), buffers
+        conv_algorithms.validate(conv_algorithm)
+        self.conv_algorithm = conv_algorithm
         self.trace_count = 0
         self._cache: dict = {}
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
@@ -135,15 +140,17 @@ class Jitted:
 
     def _program(self, leaves: list, tree) -> tuple[Program, list]:
         kinds = [_leaf_kind(leaf) for leaf in leaves]
-        key = (tree, tuple(k for k, _ in kinds))
+        key = (tree, tuple(k for k, _ in kinds), conv_algorithms.pinned())
         arrays = [leaf._data if isinstance(leaf, Tensor) else leaf for leaf, (_, arr) in zip(leaves, kinds) if arr]
         programs = self._cache.setdefault(key, [])
         for program in programs:
             if program.params_match():
                 return program, arrays
-        graph = trace_function(self.fn, self.__name__, leaves, [arr for _, arr in kinds], lambda traced: pytree.unflatten(tree, traced))
+        pin = contextlib.nullcontext() if self.conv_algorithm is None else conv_algorithms.conv_algorithm(self.conv_algorithm)
+        with pin:
+            graph = trace_function(self.fn, self.__name__, leaves, [arr for _, arr in kinds], lambda traced: pytree.unflatten(tree, traced))
         self.trace_count += 1
-        program = Program(optimize(graph, self.passes), self.buffers)
+        program = Program(tune(optimize(graph, self.passes)), self.buffers)
         programs.append(program)
         return program, arrays
 
@@ -164,14 +171,18 @@ class Jitted:
         self._cache.clear()
 
 
-def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True) -> Jitted | Callable[[Callable], Jitted]:
+def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True,
+        conv_algorithm: str | None = None) -> Jitted | Callable[[Callable], Jitted]:
     """Compile ``fn`` (forward, gradients and Parameter updates inside it) into one program per signature.
 
     Usable as ``jit(fn)``, ``@jit`` and ``@jit(...)``. ``passes`` (a subset of 'fold', 'simplify', 'cse',
     'transpose_products', 'dce') and ``buffers`` (reuse preallocated arrays through ``out=``) exist to
-    measure and debug the compiler; the defaults run everything. See ``funcad.jit.api`` for the rules on
-    signatures, state and side effects.
+    measure and debug the compiler; the defaults run everything. ``conv_algorithm`` pins the algorithm of
+    every convolution traced ("gemm", "winograd", "fft", "direct"), or with "benchmark" times the applicable
+    ones per convolution signature at compile time and keeps the fastest (cached for the process); None
+    compiles eager mode's default choices, so the program computes what eager execution computes. See
+    ``funcad.ops.conv_algorithms``, and ``funcad.jit.api`` for the rules on signatures, state and side effects.
     """
     if fn is None:
-        return lambda f: Jitted(f, passes, buffers)
-    return Jitted(fn, passes, buffers)
+        return lambda f: Jitted(f, passes, buffers, conv_algorithm)
+    return Jitted(fn, passes, buffers, conv_algorithm)
