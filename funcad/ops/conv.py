@@ -10,9 +10,10 @@ writes the concrete choice into the program (``tune``).
 The ``gemm`` algorithm lives here: im2col + one batched matmul. Column layout: for stride 1
 the window rows are read as runs of the *padded* row width, so the copy is a handful of
 long contiguous runs (the extra columns per row are computed and cropped away); for larger
-strides the rows are exactly the output. The input gradient of a stride-1 convolution is a
-stride-1 convolution of the output gradient with the flipped kernel (``_transposed``), so it
-runs through the same forward path; other strides use col2im.
+strides the rows are exactly the output. The input gradient of a stride-1 'same' convolution is
+a stride-1 convolution of the output gradient with the flipped kernel (``_transposed``), so it
+runs through the same forward path; other geometries use col2im (for stride 1 with every tap
+one long add, ``_input_grad_stride1``).
 
 Memory traffic, not arithmetic, dominates at LeNet sizes, so the batch is processed in
 blocks of samples (about ``BLOCK_BYTES`` of columns each): a block's columns are still in
@@ -219,11 +220,49 @@ def _transposed(geo: Geometry) -> Geometry | None:
     return Geometry(geo.kernel, (1, 1), pads, geo.dilation) if geo.stride == (1, 1) and min(pads) >= 0 else None
 
 
+def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
+    """col2im for stride 1 with every tap's columns laid out as (C, samples, padded plane), so a tap is one long add.
+
+    The product writes sample n's columns at the start of its plane's span and the rest of the span
+    stays zero, so a tap's contributions to a block of samples form one contiguous run per channel
+    (what a sample's run reaches past its plane is zeros). Each input receives the same terms in the
+    same tap order as a per-sample col2im.
+    """
+    n, c, h, wd = x_shape
+    o = w.shape[0]
+    kh, kw = geo.kernel
+    (dh, dw), (pt, pb, pl, pr) = geo.dilation, geo.padding
+    hp, wp = h + pt + pb, wd + pl + pr
+    plane, run = hp * wp, geo.output_size(h, wd)[0] * wp
+    kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
+    wide = _widen(g, geo, x_shape, groups)
+    dtype = xp.result_type(w.dtype, g.dtype)
+    size, parts = _blocks(n, c * kh * kw * plane * dtype.itemsize)
+    buf = scratch((c * kh * kw, size, plane), dtype)
+    buf[:, :, run:] = 0  # the span between one sample's columns and the next's
+    padded = xp.zeros((c, n * plane + (kw - 1) * dw), dtype=g.dtype)  # the result is a view of it: callers' reductions see the same layout
+    for part in parts:
+        m = part.stop - part.start
+        col_grad = buf[:, :m]
+        xp.matmul(kernels_t, wide[part], out=col_grad[:, :, :run].reshape(groups, -1, m, run).transpose(2, 0, 1, 3))
+        span = (m - 1) * plane + run  # from the block's first sample's columns to its last one's
+        taps = col_grad.reshape(c, kh * kw, m * plane)[:, :, :span]
+        for p in range(kh):
+            for q in range(kw):
+                start = part.start * plane + p * dh * wp + q * dw
+                padded[:, start : start + span] += taps[:, p * kw + q]
+    planes = padded[:, : n * plane].reshape(c, n, hp, wp)
+    return planes[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
+
+
 def _gemm_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
-    """A stride-1 convolution through ``_gemm_forward`` where ``_transposed`` gives one, else col2im of w^T g."""
+    """col2im of w^T g; for a stride-1 convolution whose input plane is no larger than its output plane (a 'same'
+    convolution), a convolution through ``_gemm_forward`` instead (for a 'valid' one it would multiply the zero border)."""
     transposed = _transposed(geo)
-    if transposed is not None:
+    if transposed is not None and x_shape[2] * x_shape[3] <= g.shape[2] * g.shape[3]:
         return _gemm_forward(g, _flipped(w, groups), transposed, groups)
+    if geo.stride == (1, 1):
+        return _input_grad_stride1(g, w, geo, groups, x_shape)
     n, c, h, wd = x_shape
     o = w.shape[0]
     kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 NAMES = ("gemm", "winograd", "fft", "direct")
 BENCHMARK = "benchmark"
 OPS = ("forward", "input_grad", "weight_grad")
+TIMING_ROUNDS = 3
 
 _pinned: contextvars.ContextVar[str | None] = contextvars.ContextVar("funcad_conv_algorithm", default=None)
 _timed: dict = {}  # signature -> chosen algorithm
@@ -102,15 +103,14 @@ def timed_choice(signature: tuple, candidates: dict[str, Callable[[], object]]) 
     """The fastest of ``candidates`` (name -> a call on random inputs of ``signature``), timed once per signature and cached."""
     chosen = _timed.get(signature)
     if chosen is None:
-        best = {}
-        for name, run in candidates.items():
+        for run in candidates.values():
             run()  # warm: first-call allocations and page faults are not the algorithm's
-            samples = []
-            for _ in range(3):
+        best = dict.fromkeys(candidates, float("inf"))
+        for _ in range(TIMING_ROUNDS):  # candidates take turns, so a slow stretch of a loaded machine hits them all
+            for name, run in candidates.items():
                 start = time.perf_counter()
                 run()
-                samples.append(time.perf_counter() - start)
-            best[name] = min(samples)
+                best[name] = min(best[name], time.perf_counter() - start)
         chosen = _timed[signature] = min(best, key=best.get)
     return chosen
 
