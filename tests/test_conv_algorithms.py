@@ -152,6 +152,9 @@ def test_eager_default_table():
     assert conv_algorithms.default_algorithm(geo(1, 1, 1)) == "gemm"
     assert conv_algorithms.default_algorithm(geo(3, 1, 1)) == "gemm"
     assert conv_algorithms.default_algorithm(geo(5, 2, 2)) == "gemm"
+    assert conv_algorithms.default_algorithm(geo(7, 1, 3)) == "gemm"
+    assert conv_algorithms.default_algorithm(geo(9, 1, 4)) == "fft"
+    assert conv_algorithms.default_algorithm(geo(9, 2, 4)) == "gemm"
     assert conv_algorithms.applicable(geo(3, 1, 1)) == ["gemm", "winograd", "fft"]
     assert conv_algorithms.applicable(geo(3, 2, 1)) == ["gemm"]
 

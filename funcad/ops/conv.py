@@ -257,9 +257,10 @@ def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
 
 def _gemm_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
     """col2im of w^T g; for a stride-1 convolution whose input plane is no larger than its output plane (a 'same'
-    convolution), a convolution through ``_gemm_forward`` instead (for a 'valid' one it would multiply the zero border)."""
+    convolution; a 'valid' one would multiply the zero border) and with no more output than input channels (else
+    the columns of g outweigh col2im's), a convolution through ``_gemm_forward`` instead."""
     transposed = _transposed(geo)
-    if transposed is not None and x_shape[2] * x_shape[3] <= g.shape[2] * g.shape[3]:
+    if transposed is not None and x_shape[2] * x_shape[3] <= g.shape[2] * g.shape[3] and g.shape[1] <= x_shape[1]:
         return _gemm_forward(g, _flipped(w, groups), transposed, groups)
     if geo.stride == (1, 1):
         return _input_grad_stride1(g, w, geo, groups, x_shape)

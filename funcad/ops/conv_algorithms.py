@@ -9,9 +9,9 @@ Algorithms (forward, input gradient and weight gradient each; ``applicable`` say
 - ``direct``: 1x1 kernels without padding: the GEMMs read the input in place (no im2col copy).
 
 Eager mode (``algorithm=None``) uses a fixed table, ``default_algorithm``: ``direct`` for 1x1 kernels
-without padding, ``gemm`` for everything else (on the CPUs measured, Winograd's and the FFT's transforms
-cost NumPy more than the multiplications they save at the shapes of small CNNs; see
-``benchmarks/bench_conv.py``). ``"benchmark"`` times every applicable algorithm once per signature (op,
+without padding, ``fft`` for stride-1 undilated kernels of 9x9 and larger, ``gemm`` for everything else
+(on the CPU measured, Winograd's and the FFT's transforms cost NumPy more than the multiplications they
+save at the shapes of small CNNs; see ``benchmarks/bench_conv.py``). ``"benchmark"`` times every applicable algorithm once per signature (op,
 shapes, dtype, geometry, groups) on random inputs of that signature and keeps the fastest for the rest
 of the process, as cuDNN's benchmark mode does; ``timed_choices()`` reports what was chosen.
 
@@ -32,6 +32,7 @@ NAMES = ("gemm", "winograd", "fft", "direct")
 BENCHMARK = "benchmark"
 OPS = ("forward", "input_grad", "weight_grad")
 TIMING_ROUNDS = 3
+FFT_AREA = 81  # 9x9: where the FFT overtook im2col on 16 channels of 32x32 planes (7x7 did not)
 
 _pinned: contextvars.ContextVar[str | None] = contextvars.ContextVar("funcad_conv_algorithm", default=None)
 _timed: dict = {}  # signature -> chosen algorithm
@@ -66,8 +67,13 @@ def applicable(geo) -> list[str]:
 
 
 def default_algorithm(geo) -> str:
-    """Eager mode's fixed choice: ``direct`` for 1x1 kernels without padding, else ``gemm``."""
-    return "direct" if why_not("direct", geo) is None else "gemm"
+    """Eager mode's fixed choice: ``direct`` for 1x1 kernels without padding, ``fft`` for kernels of FFT_AREA taps or more
+    that it applies to, else ``gemm``."""
+    if why_not("direct", geo) is None:
+        return "direct"
+    if geo[0][0] * geo[0][1] >= FFT_AREA and why_not("fft", geo) is None:
+        return "fft"
+    return "gemm"
 
 
 def check(name: str | None, x_shape: tuple, w_shape: tuple, geo) -> None:
