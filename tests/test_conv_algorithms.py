@@ -98,6 +98,19 @@ def test_algorithms_agree_with_each_other_and_each_is_deterministic(geometry):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=name)
 
 
+@pytest.mark.parametrize("name, kernel, kwargs", [("gemm", 3, {"padding": 1}), ("winograd", 3, {"padding": 1}), ("fft", 3, {"padding": 1}),
+                                                   ("direct", 1, {"stride": 2})])
+def test_every_algorithm_takes_an_empty_batch_as_torch_does(name, kernel, kwargs):
+    x, w = np.zeros((0, 4, 8, 8), np.float32), RNG.standard_normal((6, 2, kernel, kernel)).astype(np.float32)
+    y, (gx, gw) = funcad.value_and_grad(lambda x, w: ops.sum(ops.conv2d(x, w, groups=2, algorithm=name, **kwargs)), (0, 1))(x, w)
+    wt = torch.tensor(w, requires_grad=True)
+    out = F.conv2d(torch.tensor(x), wt, groups=2, **kwargs)
+    (gwt,) = torch.autograd.grad(out.sum(), wt)
+    assert ops.conv2d(x, w, groups=2, algorithm=name, **kwargs).shape == tuple(out.shape) and float(y) == 0.0
+    assert gx.shape == x.shape and gw.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(gw), gwt.numpy())
+
+
 # The shapes, at a smaller batch: LeNet's two convolutions, 3x3 at 32/64 channels, 16x16 and 32x32, stride 1 and 2, a 1x1.
 NUMERIC_SHAPES = [((4, 1, 28, 28), (6, 1, 5, 5), 1, 2), ((4, 6, 14, 14), (16, 6, 5, 5), 1, 0),
                   *[((2, c, h, h), (c, c, 3, 3), s, 1) for c in (32, 64) for h in (16, 32) for s in (1, 2)],

@@ -321,10 +321,13 @@ KERNELS = {
 
 
 def _resolve(op: str, algorithm: str | None, a_type: tuple, b_type: tuple, geo: Geometry, groups: int, shape: tuple) -> str:
-    """The algorithm that runs: the default for None, the timed choice for "benchmark", else the name (checked)."""
-    if algorithm is None:
-        return conv_algorithms.default_algorithm(geo)
-    if algorithm != conv_algorithms.BENCHMARK:
+    """The algorithm that runs: the default for None, the timed choice for "benchmark", else the name (checked).
+
+    ``a_type`` and ``b_type`` are the (shape, dtype) of the kernel's two array arguments, ``shape`` its shape argument."""
+    benchmark = algorithm == conv_algorithms.BENCHMARK
+    if algorithm is None or benchmark and not all(np.issubdtype(d, np.floating) for _, d in (a_type, b_type)):
+        return conv_algorithms.default_algorithm(geo)  # (integer products are exact: nothing to choose between)
+    if not benchmark:
         x_shape = shape[0] if op == "input_grad" else a_type[0]
         w_shape = shape[0] if op == "weight_grad" else b_type[0]
         conv_algorithms.check(algorithm, x_shape, w_shape, geo)

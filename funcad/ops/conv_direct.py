@@ -15,7 +15,8 @@ def _pixels(x, stride: tuple[int, int], groups: int):
     """(N, groups, C/groups, OH * OW): the inputs a 1x1 kernel reads."""
     picked = x if stride == (1, 1) else x[:, :, :: stride[0], :: stride[1]]
     n, c = x.shape[:2]
-    return xp.ascontiguousarray(picked).reshape(n, groups, c // groups, -1), picked.shape[2:]
+    oh, ow = picked.shape[2:]
+    return xp.ascontiguousarray(picked).reshape(n, groups, c // groups, oh * ow), (oh, ow)
 
 
 def forward(x, w, stride: tuple[int, int], groups: int):
@@ -26,9 +27,9 @@ def forward(x, w, stride: tuple[int, int], groups: int):
 
 
 def input_grad(g, w, stride: tuple[int, int], groups: int, x_shape: tuple):
-    n, o = g.shape[:2]
+    n, o, oh, ow = g.shape
     kernels_t = w.reshape(groups, o // groups, w.shape[1]).transpose(0, 2, 1)
-    picked = xp.matmul(kernels_t, g.reshape(n, groups, o // groups, -1)).reshape(n, x_shape[1], *g.shape[2:])
+    picked = xp.matmul(kernels_t, g.reshape(n, groups, o // groups, oh * ow)).reshape(n, x_shape[1], oh, ow)
     if stride == (1, 1):
         return picked
     dx = xp.zeros(x_shape, dtype=picked.dtype)
@@ -37,7 +38,7 @@ def input_grad(g, w, stride: tuple[int, int], groups: int, x_shape: tuple):
 
 
 def weight_grad(x, g, stride: tuple[int, int], groups: int, w_shape: tuple):
-    cols, _ = _pixels(x, stride, groups)
+    cols, (oh, ow) = _pixels(x, stride, groups)
     n, o = g.shape[:2]
-    per_sample = xp.matmul(g.reshape(n, groups, o // groups, -1), cols.transpose(0, 1, 3, 2))  # (N, groups, O/groups, C/groups)
+    per_sample = xp.matmul(g.reshape(n, groups, o // groups, oh * ow), cols.transpose(0, 1, 3, 2))  # (N, groups, O/groups, C/groups)
     return xp.add.reduce(per_sample, axis=0).reshape(w_shape)

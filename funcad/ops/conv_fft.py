@@ -24,7 +24,8 @@ def _spectrum(a, size: tuple[int, int], conjugate: bool = False):
     spec = _fft.rfft2(a, s=size, axes=(2, 3))
     if conjugate:
         xp.conjugate(spec, out=spec)
-    return spec.reshape(spec.shape[0], spec.shape[1], -1).transpose(2, 0, 1)
+    a, b, h, w = spec.shape
+    return spec.reshape(a, b, h * w).transpose(2, 0, 1)
 
 
 def _grouped(spec, groups: int, split_rows: bool):
@@ -59,8 +60,8 @@ def forward(x, w, padding, groups: int):
     padded = _padded(x, padding)
     size = padded.shape[2:]
     product = xp.matmul(_grouped(_spectrum(padded, size), groups, False), _kernels(w, size, groups, True).transpose(0, 1, 3, 2))
-    n, o = x.shape[0], w.shape[0]
-    planes = _planes(product.transpose(2, 1, 3, 0).reshape(n, o, -1), size, dtype)  # (F, groups, N, O/groups) -> (N, O, F)
+    f, n, o = product.shape[0], x.shape[0], w.shape[0]
+    planes = _planes(product.transpose(2, 1, 3, 0).reshape(n, o, f), size, dtype)  # (F, groups, N, O/groups) -> (N, O, F)
     return xp.ascontiguousarray(planes[:, :, : size[0] - w.shape[2] + 1, : size[1] - w.shape[3] + 1])
 
 
@@ -69,7 +70,7 @@ def input_grad(g, w, padding, groups: int, x_shape: tuple):
     n, c, h, wd = x_shape
     size = (h + pt + pb, wd + pl + pr)
     product = xp.matmul(_grouped(_spectrum(g, size), groups, False), _kernels(w, size, groups))  # (F, groups, N, C/groups)
-    planes = _planes(product.transpose(2, 1, 3, 0).reshape(n, c, -1), size, xp.result_type(g.dtype, w.dtype))
+    planes = _planes(product.transpose(2, 1, 3, 0).reshape(n, c, product.shape[0]), size, xp.result_type(g.dtype, w.dtype))
     return xp.ascontiguousarray(planes[:, :, pt : pt + h, pl : pl + wd])
 
 
@@ -78,5 +79,6 @@ def weight_grad(x, g, padding, groups: int, w_shape: tuple):
     size = padded.shape[2:]
     cotangents = _grouped(_spectrum(g, size, conjugate=True), groups, False).transpose(0, 1, 3, 2)  # (F, groups, O/groups, N)
     product = xp.matmul(cotangents, _grouped(_spectrum(padded, size), groups, False))  # (F, groups, O/groups, C/groups)
-    planes = _planes(product.transpose(1, 2, 3, 0).reshape(w_shape[0], w_shape[1], -1), size, xp.result_type(x.dtype, g.dtype))
+    planes = _planes(product.transpose(1, 2, 3, 0).reshape(w_shape[0], w_shape[1], product.shape[0]), size,
+                     xp.result_type(x.dtype, g.dtype))
     return xp.ascontiguousarray(planes[:, :, : w_shape[2], : w_shape[3]])
