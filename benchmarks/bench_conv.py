@@ -229,6 +229,7 @@ class _TorchResNet(torch.nn.Module):
 
 def _funcad_residual_step(x, y, conv_algorithm):
     net = _FuncadResNet()
+    net.set_train()  # batch statistics, as torch's module in training mode
     optimizer = nn.SGD(net.trainable_params(), learning_rate=0.01)
     grad_fn = funcad.value_and_grad(lambda x, y: ops.cross_entropy(net(x), y), None, optimizer.parameters)
 
