@@ -268,14 +268,18 @@ def _gemm_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
     o = w.shape[0]
     kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
     wide = _widen(g, geo, x_shape, groups)
-    col_shape = wide.shape[:2] + (kernels_t.shape[1], wide.shape[3])
-    col_grad = xp.matmul(kernels_t, wide, out=scratch(col_shape, xp.result_type(w.dtype, g.dtype)))
-    taps = col_grad.reshape(n, c, *geo.kernel, geo.output_size(h, wd)[0], geo.row_width(h, wd))
+    columns = wide.shape[3]
+    dtype = xp.result_type(w.dtype, g.dtype)
+    size, parts = _blocks(n, c * geo.kernel[0] * geo.kernel[1] * columns * dtype.itemsize)
+    buf = scratch((size, groups, kernels_t.shape[1], columns), dtype)
     padded = pad_planes(xp.zeros(x_shape, dtype=g.dtype), geo, False)
     views = windows(padded, geo, h, wd, writeable=True)
-    for p in range(geo.kernel[0]):
-        for q in range(geo.kernel[1]):
-            views[:, :, p, q] += taps[:, :, p, q]
+    for part in parts:  # a block's columns are added back while still in cache
+        col_grad = xp.matmul(kernels_t, wide[part], out=buf[: part.stop - part.start])
+        taps = col_grad.reshape(-1, c, *geo.kernel, geo.output_size(h, wd)[0], geo.row_width(h, wd))
+        for p in range(geo.kernel[0]):
+            for q in range(geo.kernel[1]):
+                views[part, :, p, q] += taps[:, :, p, q]
     pt, _, pl, _ = geo.padding
     return padded[:, :, pt : pt + h, pl : pl + wd]
 
