@@ -240,3 +240,15 @@ def test_benchmark_mode_times_once_per_signature_and_keeps_the_choice():
     first = np.asarray(tuned(x))
     np.testing.assert_array_equal(np.asarray(tuned(x)), first)
     assert_close(first, funcad.grad(lambda x: ops.sum(net(x) ** 2))(x), rtol=1e-4, atol=1e-4)
+
+
+def test_benchmark_mode_eagerly_runs_the_cached_choice():
+    x, w = RNG.standard_normal((2, 5, 9, 9)).astype(np.float32), RNG.standard_normal((4, 5, 3, 3)).astype(np.float32)
+    with funcad.conv_algorithm("benchmark"):
+        y = ops.conv2d(x, w, padding=1)
+        signatures = conv_algorithms.timed_choices()
+        chosen = [a for k, a in signatures.items() if k[:3] == ("forward", (x.shape, x.dtype), (w.shape, w.dtype))]
+        assert len(chosen) == 1
+        np.testing.assert_array_equal(np.asarray(ops.conv2d(x, w, padding=1)), np.asarray(y))
+        assert conv_algorithms.timed_choices() == signatures
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(ops.conv2d(x, w, padding=1, algorithm=chosen[0])))

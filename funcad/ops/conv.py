@@ -336,10 +336,13 @@ def _resolve(op: str, algorithm: str | None, a_type: tuple, b_type: tuple, geo: 
         w_shape = shape[0] if op == "weight_grad" else b_type[0]
         conv_algorithms.check(algorithm, x_shape, w_shape, geo)
         return algorithm
-    rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal(s).astype(d) for s, d in (a_type, b_type))
-    candidates = {name: functools.partial(with_scratch(getattr(KERNELS[name], op)), a, b, geo, groups, *shape)
-                  for name in conv_algorithms.applicable(geo)}
+
+    def candidates():
+        rng = np.random.default_rng(0)
+        a, b = (rng.standard_normal(s).astype(d) for s, d in (a_type, b_type))
+        return {name: functools.partial(with_scratch(getattr(KERNELS[name], op)), a, b, geo, groups, *shape)
+                for name in conv_algorithms.applicable(geo)}
+
     return conv_algorithms.timed_choice((op, a_type, b_type, geo, groups, shape), candidates)
 
 

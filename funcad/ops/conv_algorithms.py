@@ -105,10 +105,12 @@ def pinned() -> str | None:
     return _pinned.get()
 
 
-def timed_choice(signature: tuple, candidates: dict[str, Callable[[], object]]) -> str:
-    """The fastest of ``candidates`` (name -> a call on random inputs of ``signature``), timed once per signature and cached."""
+def timed_choice(signature: tuple, make_candidates: Callable[[], dict[str, Callable[[], object]]]) -> str:
+    """The fastest of the candidates (name -> a call on random inputs of ``signature``, built by ``make_candidates`` when
+    the signature is new), timed once per signature and cached."""
     chosen = _timed.get(signature)
     if chosen is None:
+        candidates = make_candidates()
         for run in candidates.values():
             run()  # warm: first-call allocations and page faults are not the algorithm's
         best = dict.fromkeys(candidates, float("inf"))
