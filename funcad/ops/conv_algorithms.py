@@ -13,7 +13,10 @@ without padding, ``fft`` for stride-1 undilated kernels of 9x9 and larger, ``gem
 (on the CPU measured, Winograd's and the FFT's transforms cost NumPy more than the multiplications they
 save at the shapes of small CNNs; see ``benchmarks/bench_conv.py``). ``"benchmark"`` times every applicable algorithm once per signature (op,
 shapes, dtype, geometry, groups) on random inputs of that signature and keeps the fastest for the rest
-of the process, as cuDNN's benchmark mode does; ``timed_choices()`` reports what was chosen.
+of the process, as cuDNN's benchmark mode does; ``timed_choices()`` reports what was chosen. The candidates
+take turns for TIMING_ROUNDS rounds and each keeps its fastest run (the least disturbed one): with 3 rounds,
+a machine loaded by other processes made Winograd and the FFT win nodes where they run 2x slower. Another
+process may still choose differently; pin the algorithm where the choice must be reproducible.
 
 Numerics (float32; error against a float64 reference, relative to torch's own float32 error on the
 same inputs, measured in tests/test_conv_algorithms.py): every algorithm stays within 2x of torch,
@@ -31,7 +34,7 @@ from collections.abc import Callable, Iterator
 NAMES = ("gemm", "winograd", "fft", "direct")
 BENCHMARK = "benchmark"
 OPS = ("forward", "input_grad", "weight_grad")
-TIMING_ROUNDS = 3
+TIMING_ROUNDS = 5
 FFT_AREA = 81  # 9x9: where the FFT overtook im2col on 16 channels of 32x32 planes (7x7 did not)
 
 _pinned: contextvars.ContextVar[str | None] = contextvars.ContextVar("funcad_conv_algorithm", default=None)
