@@ -5,6 +5,7 @@ from funcad.common import dtype
 from funcad.common.parameter import ParameterTuple
 from funcad.common.sparse import COOTensor, CSRTensor
 from funcad.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
+from funcad.core.conv_pin import conv_algorithm
 from funcad.core.dtypes import (
     bool_,
     complex64,
@@ -30,7 +31,7 @@ from funcad.jit import jit
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
 
 __all__ = [
-    "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
+    "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit", "conv_algorithm",
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "export", "load",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
