@@ -6,6 +6,7 @@ from funcad.common.parameter import ParameterTuple
 from funcad.common.sparse import COOTensor, CSRTensor
 from funcad.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
 from funcad.core.batching import vmap
+from funcad.core.conv_pin import conv_algorithm
 from funcad.core.custom import custom_jvp, custom_vjp
 from funcad.core.dtypes import (
     bool_,
@@ -34,7 +35,7 @@ from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_chec
 
 __all__ = [
     "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
-    "vmap", "jacfwd", "jacrev", "hessian", "hvp", "custom_vjp", "custom_jvp",
+    "vmap", "jacfwd", "jacrev", "hessian", "hvp", "custom_vjp", "custom_jvp", "conv_algorithm",
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "export", "load",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",

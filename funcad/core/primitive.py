@@ -26,10 +26,11 @@ keeps a table of its own. The fields (``Primitive.FIELDS``), each read by:
 - ``role``: what other ops' rewrite patterns may recognise this op as ("broadcast", "cast", "transpose",
   "matmul"), or None.
 
-Declared for later work, None until then:
-- ``batch``: a vmap batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``.
-- ``tune``: ``tune(node) -> impl`` a jit pass may call to choose an implementation per input signature (say,
-  a convolution algorithm).
+None unless an op needs them (``OPTIONAL_FIELDS``):
+- ``tune`` (the jit pass ``funcad.jit.tuning``): ``tune(node) -> dict`` of keyword arguments to replace, chosen from
+  the node's argument shapes and dtypes and its keyword arguments (the convolutions pick their ``algorithm``). The
+  choice stays an ordinary keyword argument of the node, so the program calls the same ``impl`` eager mode runs.
+- ``batch``: for later work, a vmap batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``.
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.
@@ -103,7 +104,7 @@ class Primitive:
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
-    FUTURE_FIELDS = ("batch", "tune")
+    OPTIONAL_FIELDS = ("tune", "batch")
 
     def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
@@ -118,9 +119,9 @@ class Primitive:
         self.declare(**declarations)
 
     def declare(self, **fields) -> Primitive:
-        unknown = set(fields) - set(self.FIELDS) - set(self.FUTURE_FIELDS)
+        unknown = set(fields) - set(self.FIELDS) - set(self.OPTIONAL_FIELDS)
         if unknown:
-            raise TypeError(f"primitive {self.name}: unknown declarations {sorted(unknown)}; known: {self.FIELDS + self.FUTURE_FIELDS}")
+            raise TypeError(f"primitive {self.name}: unknown declarations {sorted(unknown)}; known: {self.FIELDS + self.OPTIONAL_FIELDS}")
         for field, value in fields.items():
             setattr(self, field, value)
         return self

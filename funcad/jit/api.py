@@ -27,12 +27,13 @@ Behaviour a user must know:
 
 from __future__ import annotations
 
+import contextlib
 import types
 from collections.abc import Callable
 
 import numpy as np
 
-from funcad.core import pytree
+from funcad.core import conv_pin, pytree
 from funcad.core.ownership import sole_owner
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Tracer, current_depth
@@ -40,6 +41,7 @@ from funcad.jit.codegen import compile_graph
 from funcad.jit.ir import Const, Graph, Var
 from funcad.jit.passes import PASSES, optimize
 from funcad.jit.tracing import trace_function
+from funcad.jit.tuning import tune
 
 
 def _leaf_kind(leaf):
@@ -127,9 +129,11 @@ class Lowered:
 class Jitted:
     """A function compiled per input signature; see the module docstring for the rules."""
 
-    def __init__(self, fn: Callable, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True):
+    def __init__(self, fn: Callable, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True, conv_algorithm: str | None = None):
         self.fn = fn
         self.passes, self.buffers = tuple(passes), buffers
+        conv_pin.validate(conv_algorithm)
+        self.conv_algorithm = conv_algorithm
         self.trace_count = 0
         self._cache: dict = {}
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
@@ -138,15 +142,17 @@ class Jitted:
 
     def _program(self, leaves: list, tree) -> tuple[Program, list]:
         kinds = [_leaf_kind(leaf) for leaf in leaves]
-        key = (tree, tuple(k for k, _ in kinds))
+        key = (tree, tuple(k for k, _ in kinds), conv_pin.pinned())
         arrays = [leaf._data if isinstance(leaf, Tensor) else leaf for leaf, (_, arr) in zip(leaves, kinds) if arr]
         programs = self._cache.setdefault(key, [])
         for program in programs:
             if program.params_match():
                 return program, arrays
-        graph = trace_function(self.fn, self.__name__, leaves, [arr for _, arr in kinds], lambda traced: pytree.unflatten(tree, traced))
+        pin = contextlib.nullcontext() if self.conv_algorithm is None else conv_pin.conv_algorithm(self.conv_algorithm)
+        with pin:
+            graph = trace_function(self.fn, self.__name__, leaves, [arr for _, arr in kinds], lambda traced: pytree.unflatten(tree, traced))
         self.trace_count += 1
-        program = Program(optimize(graph, self.passes), self.buffers)
+        program = Program(tune(optimize(graph, self.passes)), self.buffers)
         programs.append(program)
         return program, arrays
 
@@ -166,7 +172,7 @@ class Jitted:
         slots = getattr(instance, "__dict__", None)
         bound = slots.get(key) if slots is not None else None
         if bound is None:
-            bound = Jitted(types.MethodType(self.fn, instance), self.passes, self.buffers)
+            bound = Jitted(types.MethodType(self.fn, instance), self.passes, self.buffers, self.conv_algorithm)
             if slots is not None:
                 slots[key] = bound
         return bound
@@ -185,13 +191,16 @@ _MINDSPORE_OPTIONS = {"mode": ("PSJit", "PIJit"), "jit_level": ("O0", "O1", "O2"
 
 
 def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True,
-        **mindspore_options) -> Jitted | Callable[[Callable], Jitted]:
+        conv_algorithm: str | None = None, **mindspore_options) -> Jitted | Callable[[Callable], Jitted]:
     """Compile ``fn`` (forward, gradients and Parameter updates inside it) into one program per signature.
 
     Usable as ``jit(fn)``, ``@jit`` and ``@jit(...)``, on functions and on methods (``self`` is kept). ``passes``
     (a subset of 'fold', 'simplify', 'cse', 'transpose_products', 'dce') and ``buffers`` (reuse preallocated arrays
-    through ``out=``) exist to measure and debug the compiler; the defaults run everything. See ``funcad.jit.api``
-    for the rules on signatures, state and side effects.
+    through ``out=``) exist to measure and debug the compiler; the defaults run everything. ``conv_algorithm`` pins
+    the algorithm of every convolution traced ("gemm", "winograd", "fft", "direct"), or with "benchmark" times the
+    applicable ones per convolution signature at compile time and keeps the fastest (cached for the process); None
+    compiles eager mode's default choices, so the program computes what eager execution computes. See
+    ``funcad.ops.conv_algorithms``, and ``funcad.jit.api`` for the rules on signatures, state and side effects.
 
     MindSpore's options are accepted and checked, and change nothing here: ``mode`` ('PSJit', 'PIJit'),
     ``jit_level`` ('O0', 'O1', 'O2'), ``capture_mode`` ('ast', 'bytecode', 'trace'), and ``input_signature``,
@@ -205,5 +214,5 @@ def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), 
         if allowed is not None and value not in allowed:
             raise ValueError(f"funcad.jit: {key} must be one of {', '.join(allowed)}, got {value!r}")
     if fn is None:
-        return lambda f: Jitted(f, passes, buffers)
-    return Jitted(fn, passes, buffers)
+        return lambda f: Jitted(f, passes, buffers, conv_algorithm)
+    return Jitted(fn, passes, buffers, conv_algorithm)

@@ -1,12 +1,19 @@
-"""2-D convolution (NCHW) as im2col + one batched matmul, and its two adjoints.
+"""2-D convolution (NCHW) and its two adjoints, each computed by one of several algorithms.
 
 ``_conv``, ``_conv_input_grad`` and ``_conv_weight_grad`` form a closed family: each
 one's VJP and JVP is another member (all three are bilinear), so gradients of any
-order stay inside these three fast kernels.
+order stay inside these three fast kernels. Each takes an ``algorithm`` keyword (see
+``funcad.ops.conv_algorithms``: None is eager mode's default for the shape, "benchmark" a
+timed choice, or a name) which its rules hand on to the members they call; ``funcad.jit``
+writes the concrete choice into the program (``tune``).
 
-Column layout: for stride 1 the window rows are read as runs of the *padded* row
-width, so the copy is a handful of long contiguous runs (the extra columns per row
-are computed and cropped away); for larger strides the rows are exactly the output.
+The ``gemm`` algorithm lives here: im2col + one batched matmul. Column layout: for stride 1
+the window rows are read as runs of the *padded* row width, so the copy is a handful of
+long contiguous runs (the extra columns per row are computed and cropped away); for larger
+strides the rows are exactly the output. The input gradient of a stride-1 'same' convolution is
+a stride-1 convolution of the output gradient with the flipped kernel (``_transposed``), so it
+runs through the same forward path; other geometries use col2im (for stride 1 with every tap
+one long add, ``_input_grad_stride1``).
 
 Memory traffic, not arithmetic, dominates at LeNet sizes, so the batch is processed in
 blocks of samples (about ``BLOCK_BYTES`` of columns each): a block's columns are still in
@@ -19,11 +26,14 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
+from funcad.core import conv_pin
 from funcad.core.primitive import compiled_as_call, primitive
+from funcad.ops import conv_algorithms, conv_direct, conv_fft, conv_winograd
 from funcad.ops.shape import _shape_of, reshape
 
 xp = np  # the kernels' name for numpy
@@ -175,9 +185,7 @@ def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
     return g.reshape(n, groups, o // groups, oh * rw)
 
 
-@primitive(**compiled_as_call())
-@with_scratch
-def _conv(x, w, geo: Geometry, groups: int):
+def _gemm_forward(x, w, geo: Geometry, groups: int):
     """A block's product lands in a buffer still in cache and is cropped from there, so the output is contiguous."""
     n, _, h, wd = x.shape
     o = w.shape[0]
@@ -196,6 +204,22 @@ def _conv(x, w, geo: Geometry, groups: int):
         block = xp.matmul(kernels, cols, out=wide[:m])
         y[part] = block.reshape(m, o, oh, rw)[..., :ow]
     return y
+
+
+def _flipped(w, groups: int):
+    """(O, C/groups, kh, kw) -> (C, O/groups, kh, kw) turned 180 degrees: the kernel of the input gradient's convolution."""
+    o, cg, kh, kw = w.shape
+    swapped = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4).reshape(groups * cg, o // groups, kh, kw)
+    return xp.ascontiguousarray(swapped[:, :, ::-1, ::-1])
+
+
+def _transposed(geo: Geometry) -> Geometry | None:
+    """The stride-1 geometry whose convolution of the output gradient with ``_flipped`` kernels is the input gradient,
+    or None (stride > 1, or padding beyond the dilated kernel's reach: a negative padding)."""
+    (kh, kw), _, (pt, pb, pl, pr), (dh, dw) = geo
+    reach = (dh * (kh - 1),) * 2 + (dw * (kw - 1),) * 2
+    pads = tuple(r - p for r, p in zip(reach, (pt, pb, pl, pr)))
+    return Geometry(geo.kernel, (1, 1), pads, geo.dilation) if geo.stride == (1, 1) and min(pads) >= 0 else None
 
 
 def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
@@ -233,31 +257,36 @@ def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
     return planes[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
 
 
-@primitive(**compiled_as_call())
-@with_scratch
-def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
-    """col2im of w^T g: the adjoint of x -> conv(x, w)."""
+def _gemm_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
+    """col2im of w^T g; for a stride-1 convolution whose input plane is no larger than its output plane (a 'same'
+    convolution; a 'valid' one would multiply the zero border) and with no more output than input channels (else
+    the columns of g outweigh col2im's), a convolution through ``_gemm_forward`` instead."""
+    transposed = _transposed(geo)
+    if transposed is not None and x_shape[2] * x_shape[3] <= g.shape[2] * g.shape[3] and g.shape[1] <= x_shape[1]:
+        return _gemm_forward(g, _flipped(w, groups), transposed, groups)
     if geo.stride == (1, 1):
         return _input_grad_stride1(g, w, geo, groups, x_shape)
     n, c, h, wd = x_shape
     o = w.shape[0]
     kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
     wide = _widen(g, geo, x_shape, groups)
-    col_shape = wide.shape[:2] + (kernels_t.shape[1], wide.shape[3])
-    col_grad = xp.matmul(kernels_t, wide, out=scratch(col_shape, xp.result_type(w.dtype, g.dtype)))
-    taps = col_grad.reshape(n, c, *geo.kernel, geo.output_size(h, wd)[0], geo.row_width(h, wd))
+    columns = wide.shape[3]
+    dtype = xp.result_type(w.dtype, g.dtype)
+    size, parts = _blocks(n, c * geo.kernel[0] * geo.kernel[1] * columns * dtype.itemsize)
+    buf = scratch((size, groups, kernels_t.shape[1], columns), dtype)
     padded = pad_planes(xp.zeros(x_shape, dtype=g.dtype), geo, False)
     views = windows(padded, geo, h, wd, writeable=True)
-    for p in range(geo.kernel[0]):
-        for q in range(geo.kernel[1]):
-            views[:, :, p, q] += taps[:, :, p, q]
+    for part in parts:  # a block's columns are added back while still in cache
+        col_grad = xp.matmul(kernels_t, wide[part], out=buf[: part.stop - part.start])
+        taps = col_grad.reshape(-1, c, *geo.kernel, geo.output_size(h, wd)[0], geo.row_width(h, wd))
+        for p in range(geo.kernel[0]):
+            for q in range(geo.kernel[1]):
+                views[part, :, p, q] += taps[:, :, p, q]
     pt, _, pl, _ = geo.padding
     return padded[:, :, pt : pt + h, pl : pl + wd]
 
 
-@primitive(**compiled_as_call())
-@with_scratch
-def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
+def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
     wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)
     total = None
@@ -272,26 +301,113 @@ def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     return total.transpose(0, 2, 1).reshape(w_shape)
 
 
-# Each op is linear in each array argument: its tangents go through the op itself, its cotangents through the others.
+class Kernels(NamedTuple):
+    """One algorithm's three kernels, each called as (a, b, geo, groups, *shape) like the primitives."""
+
+    forward: Callable  # (x, w, geo, groups)
+    input_grad: Callable  # (g, w, geo, groups, x_shape)
+    weight_grad: Callable  # (x, g, geo, groups, w_shape)
+
+
+def _winograd_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
+    return conv_winograd.forward(g, _flipped(w, groups), _transposed(geo).padding, groups)
+
+
+KERNELS = {
+    "gemm": Kernels(_gemm_forward, _gemm_input_grad, _gemm_weight_grad),
+    "winograd": Kernels(lambda x, w, geo, groups: conv_winograd.forward(x, w, geo.padding, groups), _winograd_input_grad,
+                        lambda x, g, geo, groups, w_shape: conv_winograd.weight_grad(x, g, geo.padding, groups, w_shape)),
+    "fft": Kernels(lambda x, w, geo, groups: conv_fft.forward(x, w, geo.padding, groups),
+                   lambda g, w, geo, groups, x_shape: conv_fft.input_grad(g, w, geo.padding, groups, x_shape),
+                   lambda x, g, geo, groups, w_shape: conv_fft.weight_grad(x, g, geo.padding, groups, w_shape)),
+    "direct": Kernels(lambda x, w, geo, groups: conv_direct.forward(x, w, geo.stride, groups),
+                      lambda g, w, geo, groups, x_shape: conv_direct.input_grad(g, w, geo.stride, groups, x_shape),
+                      lambda x, g, geo, groups, w_shape: conv_direct.weight_grad(x, g, geo.stride, groups, w_shape)),
+}
+
+
+def _resolve(op: str, algorithm: str | None, a_type: tuple, b_type: tuple, geo: Geometry, groups: int, shape: tuple) -> str:
+    """The algorithm that runs: the default for None, the timed choice for "benchmark", else the name (checked).
+
+    ``a_type`` and ``b_type`` are the (shape, dtype) of the kernel's two array arguments, ``shape`` its shape argument."""
+    benchmark = algorithm == conv_algorithms.BENCHMARK
+    if algorithm is None or benchmark and not all(np.issubdtype(d, np.floating) for _, d in (a_type, b_type)):
+        return conv_algorithms.default_algorithm(geo)  # (integer products are exact: nothing to choose between)
+    if not benchmark:
+        x_shape = shape[0] if op == "input_grad" else a_type[0]
+        w_shape = shape[0] if op == "weight_grad" else b_type[0]
+        conv_algorithms.check(algorithm, x_shape, w_shape, geo)
+        return algorithm
+
+    def candidates():
+        rng = np.random.default_rng(0)
+        a, b = (rng.standard_normal(s).astype(d) for s, d in (a_type, b_type))
+        return {name: functools.partial(with_scratch(getattr(KERNELS[name], op)), a, b, geo, groups, *shape)
+                for name in conv_algorithms.applicable(geo)}
+
+    return conv_algorithms.timed_choice((op, a_type, b_type, geo, groups, shape), candidates)
+
+
+def _tuner(op: str):
+    """The ``tune`` declaration of a conv primitive: a node's concrete algorithm from its inputs' shapes and dtypes."""
+
+    def tune(node) -> dict:
+        kwargs = node.kwargs
+        shape = (kwargs["x_shape"],) if op == "input_grad" else (kwargs["w_shape"],) if op == "weight_grad" else ()
+        a_type, b_type = ((tuple(a.shape), np.dtype(a.dtype)) for a in node.args[:2])
+        return {"algorithm": _resolve(op, kwargs.get("algorithm"), a_type, b_type, kwargs["geo"], kwargs["groups"], shape)}
+
+    return tune
+
+
+@primitive(**compiled_as_call(tune=_tuner("forward")))
+@with_scratch
+def _conv(x, w, geo: Geometry, groups: int, algorithm: str | None = None):
+    chosen = _resolve("forward", algorithm, (x.shape, x.dtype), (w.shape, w.dtype), geo, groups, ())
+    return KERNELS[chosen].forward(x, w, geo, groups)
+
+
+@primitive(**compiled_as_call(tune=_tuner("input_grad")))
+@with_scratch
+def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple, algorithm: str | None = None):
+    """The adjoint of x -> conv(x, w)."""
+    chosen = _resolve("input_grad", algorithm, (g.shape, g.dtype), (w.shape, w.dtype), geo, groups, (x_shape,))
+    return KERNELS[chosen].input_grad(g, w, geo, groups, x_shape)
+
+
+@primitive(**compiled_as_call(tune=_tuner("weight_grad")))
+@with_scratch
+def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple, algorithm: str | None = None):
+    """The adjoint of w -> conv(x, w)."""
+    chosen = _resolve("weight_grad", algorithm, (x.shape, x.dtype), (g.shape, g.dtype), geo, groups, (w_shape,))
+    return KERNELS[chosen].weight_grad(x, g, geo, groups, w_shape)
+
+
+# Each op is linear in each array argument: its tangents go through the op itself (with the same algorithm), its
+# cotangents through the others, which take the algorithm on.
 _conv.deflinear(
-    lambda g, ans, x, w, geo, groups: _conv_input_grad(g, w, geo=geo, groups=groups, x_shape=_shape_of(x)),
-    lambda g, ans, x, w, geo, groups: _conv_weight_grad(x, g, geo=geo, groups=groups, w_shape=_shape_of(w)),
+    lambda g, ans, x, w, geo, groups, algorithm=None: _conv_input_grad(g, w, geo=geo, groups=groups, x_shape=_shape_of(x), algorithm=algorithm),
+    lambda g, ans, x, w, geo, groups, algorithm=None: _conv_weight_grad(x, g, geo=geo, groups=groups, w_shape=_shape_of(w), algorithm=algorithm),
 )
 _conv_input_grad.deflinear(
-    lambda c, ans, g, w, geo, groups, x_shape: _conv(c, w, geo=geo, groups=groups),
-    lambda c, ans, g, w, geo, groups, x_shape: _conv_weight_grad(c, g, geo=geo, groups=groups, w_shape=_shape_of(w)),
+    lambda c, ans, g, w, geo, groups, x_shape, algorithm=None: _conv(c, w, geo=geo, groups=groups, algorithm=algorithm),
+    lambda c, ans, g, w, geo, groups, x_shape, algorithm=None: _conv_weight_grad(c, g, geo=geo, groups=groups, w_shape=_shape_of(w),
+                                                                                algorithm=algorithm),
 )
 _conv_weight_grad.deflinear(
-    lambda c, ans, x, g, geo, groups, w_shape: _conv_input_grad(g, c, geo=geo, groups=groups, x_shape=_shape_of(x)),
-    lambda c, ans, x, g, geo, groups, w_shape: _conv(x, c, geo=geo, groups=groups),
+    lambda c, ans, x, g, geo, groups, w_shape, algorithm=None: _conv_input_grad(g, c, geo=geo, groups=groups, x_shape=_shape_of(x),
+                                                                               algorithm=algorithm),
+    lambda c, ans, x, g, geo, groups, w_shape, algorithm=None: _conv(x, c, geo=geo, groups=groups, algorithm=algorithm),
 )
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1, algorithm: str | None = None):
     """Cross-correlation of an (N, C, H, W) input with (O, C/groups, kh, kw) weights, as torch.nn.functional.conv2d.
 
     ``padding`` is an int, a symmetric pair (ph, pw) or (top, bottom, left, right) for the asymmetric
-    padding MindSpore's 'same' mode needs.
+    padding MindSpore's 'same' mode needs. ``algorithm``: one of ``conv_algorithms.NAMES`` or "benchmark";
+    None takes the one pinned by ``funcad.conv_algorithm`` or else the default for the shape
+    (``funcad.ops.conv_algorithms``). One that does not apply to the shape is an error.
     """
     xs, ws = _shape_of(x), _shape_of(weight)
     if len(xs) != 4 or len(ws) != 4:
@@ -305,7 +421,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
     oh, ow = geo.output_size(*xs[2:])
     if oh < 1 or ow < 1:
         raise ValueError(f"funcad.ops.conv2d: input {xs} padded by {geo.padding} is smaller than the dilated kernel of weight {ws}")
-    y = _conv(x, weight, geo=geo, groups=int(groups))
+    algorithm = conv_pin.pinned() if algorithm is None else algorithm
+    conv_algorithms.check(algorithm, xs, ws, geo)
+    y = _conv(x, weight, geo=geo, groups=int(groups), algorithm=algorithm)
     if bias is not None:
         if _shape_of(bias) != (ws[0],):
             raise ValueError(f"funcad.ops.conv2d: bias shape {_shape_of(bias)} does not match {ws[0]} output channels")

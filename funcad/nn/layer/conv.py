@@ -13,6 +13,7 @@ from funcad.core.transforms import vjp
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import HeUniform, Uniform, initializer
 from funcad.nn.layer.basic import check_input, positive_int
+from funcad.ops.conv_algorithms import NotApplicable
 
 PAD_MODES = ("same", "valid", "pad")
 
@@ -107,7 +108,10 @@ class Conv2d(_Conv2dGeometry):
 
     def construct(self, x):
         check_input(self, x, 4, {1: self.in_channels}, f"(N, {self.in_channels}, H, W)")
-        return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self._padding_for(x), dilation=self.dilation, groups=self.group)
+        try:
+            return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self._padding_for(x), dilation=self.dilation, groups=self.group)
+        except NotApplicable as err:  # a pinned algorithm (funcad.conv_algorithm, jit's conv_algorithm): say which layer
+            raise NotApplicable(f"{self._where()}: {err}") from None
 
 
 class Conv1d(Cell):
