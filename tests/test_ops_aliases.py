@@ -60,6 +60,11 @@ AGAINST_TORCH = {
     "topk_smallest": (lambda a: ops.topk(a, 3, largest=False)[0], lambda a: torch.topk(a, 3, largest=False)[0], (A,)),
     "sort": (lambda a: ops.sort(a)[0], lambda a: torch.sort(a)[0], (A,)),
     "sort_descending": (lambda a: ops.sort(a, axis=0, descending=True)[0], lambda a: torch.sort(a, 0, descending=True)[0], (A,)),
+    # MindSpore's flat padding, last axis first, and its mode names
+    "pad_constant": (lambda a: ops.pad(a, (1, 2), value=0.5), lambda a: torch.nn.functional.pad(a, (1, 2), value=0.5), (M3,)),
+    "pad_reflect": (lambda a: ops.pad(a, (2, 1, 1, 0), mode="reflect"), lambda a: torch.nn.functional.pad(a, (2, 1, 1, 0), mode="reflect"), (M3,)),
+    "pad_replicate": (lambda a: ops.pad(a, (1, 3), "replicate"), lambda a: torch.nn.functional.pad(a, (1, 3), mode="replicate"), (M3,)),
+    "pad_circular": (lambda a: ops.pad(a, (1, 2, 2, 1), "circular"), lambda a: torch.nn.functional.pad(a, (1, 2, 2, 1), mode="circular"), (M3,)),
 }
 
 
@@ -159,6 +164,7 @@ def test_gradients_through_eager_only_ops_reach_the_input():
     (lambda: ops.tril(A[0]), r"funcad.ops.tril: needs at least 2 dimensions, got shape \(4,\)"),
     (lambda: ops.trace(M3), r"funcad.ops.trace: needs a matrix, got shape \(2, 3, 4\)"),
     (lambda: ops.clip_by_global_norm(A, 0.0), "funcad.ops.clip_by_global_norm: clip_norm must be positive, got 0.0"),
+    (lambda: ops.pad(A, (1, 2, 3)), r"funcad.ops.pad: padding \(1, 2, 3\) must hold \(before, after\) pairs for at most 2 axes"),
     (lambda: ops.randn(2, -1), r"funcad.ops.randn: the shape must be non-negative ints, got \(2, -1\)"),
     (lambda: ops.randint(3, 3, (2,)), "funcad.ops.randint: low must be below high, got low=3, high=3"),
 ])
