@@ -107,6 +107,7 @@ CASES.update({  # MindSpore's functional names (funcad.ops.aliases, indexing, sa
     "randint": (lambda x: x * ops.randint(0, 3, (3, 4), seed=2, dtype=np.float32), (Y,)),
     "uniform": (lambda x, y: ops.uniform((3, 4), x, x + y * y, seed=4), (X, Y)),
     "normal": (lambda x, y: ops.normal((3, 4), x, y, seed=5), (X, Y)),
+    "interpolate": (lambda x: ops.interpolate(x, size=(4, 9), mode="bilinear"), (IMG,)),
 })
 
 
