@@ -7,6 +7,7 @@ import numpy as np
 from funcad.core.lowering import with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
+from funcad.ops.decompositions import _svd_s
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import exp, isfinite, log, not_equal, power, sqrt, where
 from funcad.ops.shape import _norm_axes, _pad_constant, _shape_of, broadcast_to, cast, flip, getitem, reshape, stop_gradient, transpose
@@ -233,11 +234,16 @@ def _matrix_norm(x, ord, axes, keepdims):
         pick = _max if ord > 0 else _min
         out = pick(sums, outer, True)
         return out if keepdims else reshape(out, tuple(n for i, n in enumerate(_shape_of(x)) if i not in axes))
-    raise ValueError(f"funcad.ops.norm: matrix norm ord={ord!r} is not supported (use None, 'fro', 1, -1, inf or -inf)")
+    if ord in ("nuc", 2, -2):
+        singular = _svd_s(transpose(x, tuple(i for i in range(len(_shape_of(x))) if i not in (row, col)) + (row, col)))
+        out = _sum(singular, -1, False) if ord == "nuc" else (_max if ord == 2 else _min)(singular, -1, False)
+        return out if not keepdims else reshape(out, tuple(1 if i in (row, col) else n for i, n in enumerate(_shape_of(x))))
+    raise ValueError(f"funcad.ops.norm: matrix norm ord={ord!r} is not supported (use None, 'fro', 'nuc', 1, -1, 2, -2, inf or -inf)")
 
 
 def norm(x, ord=None, axis=None, keepdims: bool = False):  # noqa: A002 - numpy's name
-    """numpy.linalg.norm: vector p-norms, and the Frobenius and 1/inf matrix norms for 2-D inputs or a pair of axes."""
+    """numpy.linalg.norm: vector p-norms, and the Frobenius, nuclear, 1, 2 and inf matrix norms (and their negative
+    orders) for 2-D inputs or a pair of axes; the nuclear and 2-norms come from the singular values."""
     ndim = len(_shape_of(x))
     axis = _axis_arg(axis)
     if axis is None and ord is None:
