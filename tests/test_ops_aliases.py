@@ -216,3 +216,12 @@ def test_normal_and_uniform_differentiate_their_parameters():
     g_mean, g_std = funcad.grad(lambda m, s: ops.sum(ops.normal((2,), m, s, seed=3)), (0, 1))(mean, std)
     assert_close(g_mean, np.ones(2))
     assert_close(g_std, z, rtol=1e-6)
+
+
+def test_reductions_take_mindspore_s_argument_names():
+    assert_close(ops.mean(A, 1, keep_dims=True), A.mean(1, keepdims=True))
+    assert_close(ops.prod(A, axis=0, keep_dims=True), A.prod(0, keepdims=True))
+    assert_close(ops.logsumexp(A, 1, keep_dims=True), torch.logsumexp(torch.tensor(A), 1, keepdim=True).numpy())
+    assert_close(ops.sum(A, dim=1, keepdim=True), A.sum(1, keepdims=True))
+    assert_close(ops.norm(A, "nuc"), torch.linalg.matrix_norm(torch.tensor(A), "nuc").numpy())
+    assert_close(ops.norm(A, dim=0, keepdim=True), torch.linalg.vector_norm(torch.tensor(A), dim=0, keepdim=True).numpy())

@@ -46,11 +46,18 @@ def _sum(x, axis, keepdims):
 _sum.deflinear(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims))
 
 
-def sum(x, axis=None, keepdims: bool = False):  # noqa: A001 - numpy's name
+def _mindspore_names(axis, keepdims: bool, dim, keep: bool | None) -> tuple:
+    """MindSpore spells the reduction arguments dim/keepdim or keep_dims in places: they override numpy's names."""
+    return (axis if dim is None else dim), (keepdims if keep is None else keep)
+
+
+def sum(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A001 - numpy's name
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
     return _sum(x, _axis_arg(axis), keepdims)
 
 
-def mean(x, axis=None, keepdims: bool = False):
+def mean(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None):
+    axis, keepdims = _mindspore_names(axis, keepdims, None, keep_dims)
     n = _count(_shape_of(x), _axis_arg(axis))
     return _sum(x, _axis_arg(axis), keepdims) / float(n)
 
@@ -105,7 +112,8 @@ _prod.defvjp(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axi
 _prod.defjvp(lambda t, ans, x, axis, keepdims: _sum(t * _prod_others(x, axis), axis, keepdims))
 
 
-def prod(x, axis=None, keepdims: bool = False):
+def prod(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None):
+    axis, keepdims = _mindspore_names(axis, keepdims, None, keep_dims)
     return _prod(x, _axis_arg(axis), keepdims)
 
 
@@ -183,8 +191,9 @@ def std(x, axis=None, ddof: int = 0, keepdims: bool = False):
     return sqrt(var(x, axis, ddof, keepdims))
 
 
-def logsumexp(x, axis=None, keepdims: bool = False):
+def logsumexp(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None):
     """log(sum(exp(x))) computed stably by shifting by the (gradient-stopped, finite) maximum."""
+    axis, keepdims = _mindspore_names(axis, keepdims, None, keep_dims)
     axis = _axis_arg(axis)
     shift = stop_gradient(_max(x, axis, True))
     shift = where(isfinite(shift), shift, 0.0)
@@ -241,9 +250,10 @@ def _matrix_norm(x, ord, axes, keepdims):
     raise ValueError(f"funcad.ops.norm: matrix norm ord={ord!r} is not supported (use None, 'fro', 'nuc', 1, -1, 2, -2, inf or -inf)")
 
 
-def norm(x, ord=None, axis=None, keepdims: bool = False):  # noqa: A002 - numpy's name
+def norm(x, ord=None, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A002 - numpy's name
     """numpy.linalg.norm: vector p-norms, and the Frobenius, nuclear, 1, 2 and inf matrix norms (and their negative
     orders) for 2-D inputs or a pair of axes; the nuclear and 2-norms come from the singular values."""
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
     ndim = len(_shape_of(x))
     axis = _axis_arg(axis)
     if axis is None and ord is None:
