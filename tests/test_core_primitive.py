@@ -94,6 +94,10 @@ def test_the_compiler_reads_a_user_primitive_s_declarations():
     same = jit(lambda a: times(a, 1.0) + 1.0)
     assert "times" not in same.lower(x).as_text()  # its declared identity: x * 1 is x
     assert_close(funcad.grad(lambda a: ops.sum(times(a, a)))(x), 2.0 * x)
+    # it declares broadcasts: the passes sum a broadcast argument's cotangent back and broadcast its tangent
+    assert_close(funcad.grad(lambda row: ops.sum(times(x, row)))(np.ones(3)), x.sum(axis=0))
+    _, tangent = funcad.jvp(lambda row: times(x, row), (np.ones(3),), (np.full(3, 2.0),))
+    assert_close(tangent, 2.0 * x)
 
 
 # -- missing rules and constants by nature ------------------------------------------------------

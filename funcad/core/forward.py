@@ -1,6 +1,7 @@
 """Forward mode: a trace whose tracers carry a primal and a tangent of the same shape.
 
-A tangent contribution whose shape a broadcast changed is broadcast to the output's shape here, once,
+A tangent contribution whose shape a broadcast changed (the op declares ``broadcasts``) is broadcast to
+the output's shape here, once,
 not by each rule; an input reaching an op with no rule for it raises, naming the op and the argument.
 """
 
@@ -47,7 +48,8 @@ class JVPTrace(Trace):
             rule = jvps[i]
             contribution = None if rule is None else rule(t, ans, *primals, **kwargs)
             if contribution is not None:
-                contribution = broadcast_like(contribution, ans.shape)
+                if prim.broadcasts:
+                    contribution = broadcast_like(contribution, ans.shape)
                 out_tangent = contribution if out_tangent is None else out_tangent + contribution
         if out_tangent is None:
             return ans

@@ -15,8 +15,10 @@ keeps a table of its own. The fields (``Primitive.FIELDS``), each read by:
 - ``emit`` (jit code generation): ``emit(args, node, out, emitter)`` returns the numpy expression computing the node
   (``out`` is a buffer name or None; return None to fall back), or None: the program calls ``impl``.
 - ``elementwise``: output element i depends only on input elements i, so the output may overwrite a dying input.
-- ``broadcasts``: numpy-broadcasts its array arguments against each other (an explicit broadcast_to feeding it
-  can be dropped).
+- ``broadcasts``: its array arguments may be broadcast to the output's shape (numpy-style elementwise ops, matmul's
+  batch axes, a bias added to a product): the backward pass sums their cotangents back to their shapes and the
+  forward pass broadcasts their tangents, so the rules need not; for an elementwise op, an explicit broadcast_to
+  feeding it can be dropped by the compiler.
 - ``takes_out``: the emitted expression accepts ``out=`` (a bool, or ``takes_out(node)`` deciding per node).
 - ``identities``: {argument position: value} such that the op returns its other argument unchanged when that
   argument is filled with value (``x * 1``, ``x + 0``); read by the simplification pass.
@@ -49,8 +51,6 @@ _ndarray = np.ndarray
 _asarray = np.asarray
 _FLOAT64 = np.dtype(np.float64)
 _FLOAT32 = np.dtype(np.float32)
-_COMPLEX64 = np.dtype(np.complex64)
-_COMPLEX128 = np.dtype(np.complex128)
 _array_types = (np.ndarray, np.generic)
 
 
@@ -97,9 +97,9 @@ class Primitive:
     """An op with a numpy forward ``impl``, per-argument VJP/JVP rules and the declarations listed in the module doc.
 
     ``defvjp(r0, r1, ...)``: ``r_i(g, ans, *args, **kwargs)`` returns the cotangent of argument i (None marks an
-    argument that takes no gradient); a cotangent of a broadcast argument is summed back to its shape by the
-    backward pass. ``defjvp`` likewise maps the tangent of argument i to its contribution to the output's tangent
-    (broadcast to the output's shape by the forward pass).
+    argument that takes no gradient); for an op declaring ``broadcasts``, the backward pass sums a cotangent back to
+    its argument's shape. ``defjvp`` likewise maps the tangent of argument i to its contribution to the output's
+    tangent (broadcast to the output's shape by the forward pass, for such an op).
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
@@ -212,7 +212,7 @@ class Primitive:
         if dtype is _FLOAT64:
             if not any(isinstance(a, _array_types) for a in raw):
                 out = out.astype(_FLOAT32)
-        elif dtype is _COMPLEX128 or dtype is _COMPLEX64:
+        elif dtype is not _FLOAT32 and dtype.kind == "c":
             raise TypeError(f"funcad.ops.{self.name}: complex values are not supported (inputs: {', '.join(_describe(a) for a in raw)})")
         t = _new_tensor(Tensor)
         t._data = out

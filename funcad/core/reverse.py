@@ -113,15 +113,15 @@ def backward(trace: VJPTrace, seeds) -> dict:
             continue
         vjps = prim.vjps
         n_rules = len(vjps)
+        broadcasts = prim.broadcasts
         ans, args, kwargs = node._value, node._args, node._kwargs or _EMPTY
         for argnum, parent in node._parents:
             if argnum >= n_rules:
                 raise missing_rule(prim, argnum, "reverse-mode (VJP)")
             gi = vjps[argnum](g, ans, *args, **kwargs)
             if gi is not None:
-                shape = parent._value.shape
-                if gi.shape != shape:
-                    gi = unbroadcast(gi, shape)
+                if broadcasts:
+                    gi = unbroadcast(gi, parent._value.shape)
                 waiting.add(parent, gi)
     return inputs
 

@@ -35,10 +35,11 @@ def _as_input(value, fname: str, what: str, key):
 def _check_outputs(leaves: list, fn, fname: str, what: str) -> None:
     """Only Tensors can be differentiated: a function returning None, a str, a Python number or a list of those is an
     error (as in MindSpore and JAX), not a zero gradient."""
+    if leaves and all(isinstance(leaf, Tensor) for leaf in leaves):
+        return
     bad = [leaf for leaf in leaves if not isinstance(leaf, Tensor)]
-    if bad or not leaves:
-        got = "nothing (an empty structure)" if not leaves else ", ".join(f"{type(b).__name__} {b!r}"[:80] for b in bad[:3])
-        raise TypeError(f"{fname}: {what} of {getattr(fn, '__name__', repr(fn))!r} must be Tensors, got {got}")
+    got = ", ".join(f"{type(b).__name__} {b!r}"[:80] for b in bad[:3]) if bad else "nothing (an empty structure)"
+    raise TypeError(f"{fname}: {what} of {getattr(fn, '__name__', repr(fn))!r} must be Tensors, got {got}")
 
 
 def _ones_like(value) -> Tensor:

@@ -143,7 +143,8 @@ def _collapse_repeats(node, producer):
 
 # Rewrite patterns by name: ``pattern(node, producer)`` returns an atom replacing the node's output, or None after
 # perhaps rewriting the node's arguments in place. An op names the ones that apply in its ``simplify`` declaration;
-# "identity_operand" and "drop_explicit_broadcasts" apply wherever ``identities`` or ``broadcasts`` are declared.
+# "identity_operand" applies wherever ``identities`` are declared, "drop_explicit_broadcasts" to elementwise ops
+# that declare ``broadcasts``.
 PATTERNS = {
     "passthrough": lambda node, producer: node.args[0],
     "collapse_repeats": _collapse_repeats,
@@ -157,7 +158,7 @@ PATTERNS = {
 
 def _patterns(prim) -> tuple:
     names = tuple(prim.simplify or ())
-    if prim.broadcasts:
+    if prim.broadcasts and prim.elementwise:
         names = ("drop_explicit_broadcasts",) + names
     if prim.identities:
         names = names + ("identity_operand",)
