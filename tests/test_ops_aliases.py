@@ -54,6 +54,8 @@ AGAINST_TORCH = {
     "cumprod_with_zero": (lambda a: ops.cumprod(a * np.array([1.0, 0.0, 1.0, 1.0]), 1),
                           lambda a: torch.cumprod(a * torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64), 1), (A,)),
     "gather": (lambda a: ops.gather(a, np.array([[3, 0], [1, 1]]), 1), lambda a: a[:, torch.tensor([[3, 0], [1, 1]])], (A,)),
+    "gather_batch_dims": (lambda a: ops.gather(a, np.array([[2, 0, 0], [1, 2, 1]]), 1, batch_dims=1),
+                          lambda a: torch.stack([a[0, [2, 0, 0]], a[1, [1, 2, 1]]]), (M3,)),
     "gather_elements": (lambda a: ops.gather_elements(a, 1, IDX), lambda a: torch.gather(a, 1, torch.tensor(IDX)), (A,)),
     "masked_fill": (lambda a: ops.masked_fill(a, IDX > 1, -2.0), lambda a: a.masked_fill(torch.tensor(IDX > 1), -2.0), (A,)),
     "topk": (lambda a: ops.topk(a, 2, dim=0)[0], lambda a: torch.topk(a, 2, 0)[0], (A,)),
@@ -169,7 +171,7 @@ def test_gradients_through_eager_only_ops_reach_the_input():
 @pytest.mark.parametrize("call, message", [
     (lambda: ops.gather(A, np.array([0, 4]), 1), r"funcad.ops.gather: input_indices must lie in \[0, 4\) \(axis 1 of shape \(3, 4\)\)"),
     (lambda: ops.gather(A, np.array([0.0]), 1), "funcad.ops.gather: input_indices must be integers, got float64"),
-    (lambda: ops.gather(A, np.array([0]), 1, batch_dims=1), "funcad.ops.gather: batch_dims=1 is not supported"),
+    (lambda: ops.gather(M3, np.zeros((2, 1), int), 2, batch_dims=1), "funcad.ops.gather: batch_dims=1 is supported with axis=1 only, got axis=2"),
     (lambda: ops.narrow(A, 1, 3, 2), r"funcad.ops.narrow: start 3 and length 2 do not fit axis 1 of shape \(3, 4\)"),
     (lambda: ops.chunk(A, 0), "funcad.ops.chunk: chunks must be a positive int, got 0"),
     (lambda: ops.roll(A, (1, 2), 0), r"funcad.ops.roll: shifts \(1, 2\) and dims \(0,\) must have the same length"),

@@ -19,16 +19,23 @@ from funcad.ops.shape import cast, getitem, take_along_axis
 
 
 def gather(input_params, input_indices, axis: int, batch_dims: int = 0):
-    """Slices of ``input_params`` along ``axis`` at ``input_indices``: shape params[:axis] + indices + params[axis+1:]."""
-    if batch_dims != 0:
-        raise NotImplementedError(f"funcad.ops.gather: batch_dims={batch_dims} is not supported (only 0)")
+    """Slices of ``input_params`` along ``axis`` at ``input_indices``: shape params[:axis] + indices + params[axis+1:].
+
+    With ``batch_dims`` = b the first b axes of params and indices pair up (each batch picks its own indices);
+    then ``axis`` must be b."""
     shape = _shape_of(input_params)
     axis = axis % len(shape)
+    if batch_dims and axis != batch_dims:
+        raise NotImplementedError(f"funcad.ops.gather: batch_dims={batch_dims} is supported with axis={batch_dims} only, got axis={axis}")
     if not isinstance(input_indices, Tracer):
         input_indices = np.asarray(input_indices)
         if input_indices.dtype.kind not in "iu":
             raise TypeError(f"funcad.ops.gather: input_indices must be integers, got {input_indices.dtype}")
         check_index_range("gather", input_indices, shape[axis], "input_indices", f" (axis {axis} of shape {shape})")
+    if batch_dims:  # the leading batch axes pair up: index them with aligned ranges
+        depth = len(_shape_of(input_indices))
+        ranges = tuple(np.arange(n).reshape((n,) + (1,) * (depth - 1 - b)) for b, n in enumerate(shape[:batch_dims]))
+        return getitem(input_params, ranges + (input_indices,))
     return getitem(input_params, (slice(None),) * axis + (input_indices,))
 
 
