@@ -4,105 +4,28 @@ grad, jvp and jit, except those documented as eager only (``where`` with one arg
 
 import numpy as _np
 
+from funcad import ops as _ops
 from funcad.core.tensor import Tensor as _Tensor
 from funcad.numpy import fft, linalg
 from funcad.numpy.elementwise import *  # noqa: F403 - the module lists its names in __all__
 from funcad.numpy.joining import *  # noqa: F403
 from funcad.numpy.reductions import *  # noqa: F403
 from funcad.numpy.signatures import *  # noqa: F403
-from funcad.ops import (
-    abs,
-    add,
-    amax,
-    amin,
-    arange,
-    argmax,
-    argmin,
-    argsort,
-    broadcast_to,
-    ceil,
-    clip,
-    concatenate,
-    cos,
-    cumsum,
-    divide,
-    dot,
-    einsum,
-    equal,
-    exp,
-    expand_dims,
-    expm1,
-    eye,
-    flip,
-    floor,
-    floor_divide,
-    full,
-    full_like,
-    greater,
-    greater_equal,
-    isclose,
-    isfinite,
-    isinf,
-    isnan,
-    less,
-    less_equal,
-    linspace,
-    log,
-    log1p,
-    logical_and,
-    logical_not,
-    logical_or,
-    logical_xor,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    multiply,
-    negative,
-    not_equal,
-    ones,
-    ones_like,
-    outer,
-    pad,
-    power,
-    prod,
-    remainder,
-    repeat,
-    reshape,
-    roll,
-    round,
-    sign,
-    sin,
-    split,
-    sqrt,
-    square,
-    squeeze,
-    stack,
-    std,
-    subtract,
-    sum,
-    swapaxes,
-    take_along_axis,
-    tan,
-    tanh,
-    tensordot,
-    tile,
-    trace,
-    transpose,
-    tril,
-    triu,
-    var,
-    zeros,
-    zeros_like,
-)
 
-absolute = abs
-true_divide = divide
-mod = remainder
-around = round
-concat = concatenate
+_FROM_OPS = """abs add amax amin arange argmax argmin argsort broadcast_to ceil clip concatenate
+cos cumsum divide dot einsum equal exp expand_dims expm1 eye flip floor
+floor_divide full full_like greater greater_equal isclose isfinite isinf isnan less less_equal linspace
+log log1p logical_and logical_not logical_or logical_xor matmul max maximum mean min minimum
+multiply negative not_equal ones ones_like outer pad power prod remainder repeat reshape
+roll round sign sin split sqrt square squeeze stack std subtract sum
+swapaxes take_along_axis tan tanh tensordot tile trace transpose tril triu var zeros
+zeros_like""".split()
+globals().update({name: getattr(_ops, name) for name in _FROM_OPS})  # numpy's names that funcad.ops shares
+absolute = _ops.abs
+true_divide = _ops.divide
+mod = _ops.remainder
+around = _ops.round
+concat = _ops.concatenate
 float16, float32, float64, int32, int64, bool_ = _np.float16, _np.float32, _np.float64, _np.int32, _np.int64, _np.bool_
 pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, None
 

@@ -11,11 +11,18 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
-from funcad.core.primitive import compiled_as_call, primitive
+from funcad.core.primitive import Primitive, compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.linalg import einsum, matmul
 from funcad.ops.math import multiply, negative, subtract, where
 from funcad.ops.shape import expand_dims, swapaxes
+
+
+def _factor(name: str, factorise, index: int) -> Primitive:
+    """A primitive for output ``index`` of the numpy factorisation ``factorise`` (one per output, as rules are)."""
+    prim = Primitive(name, lambda a: factorise(a)[index], **compiled_as_call())
+    prim.__doc__ = f"Output {index} of numpy.linalg.{factorise.__name__}."
+    return prim
 
 
 def _mT(x):
@@ -116,14 +123,7 @@ def det(a):
     return _det(a)
 
 
-@primitive(**compiled_as_call())
-def _logabsdet(a):
-    return np.linalg.slogdet(a)[1]
-
-
-@primitive(**compiled_as_call())
-def _det_sign(a):
-    return np.linalg.slogdet(a)[0]
+_det_sign, _logabsdet = (_factor(name, np.linalg.slogdet, i) for i, name in enumerate(("det_sign", "logabsdet")))
 
 
 _logabsdet.defvjp(lambda g, ans, a: multiply(expand_dims(expand_dims(g, -1), -1), _mT(inv(a))))
@@ -171,14 +171,7 @@ def cholesky(a):
 
 
 # -- QR (reduced, rows >= columns) ---------------------------------------------------------------------------
-@primitive(**compiled_as_call())
-def _qr_q(a):
-    return np.linalg.qr(a)[0]
-
-
-@primitive(**compiled_as_call())
-def _qr_r(a):
-    return np.linalg.qr(a)[1]
+_qr_q, _qr_r = (_factor(name, np.linalg.qr, i) for i, name in enumerate(("qr_q", "qr_r")))
 
 
 def _qr_vjp(gq, gr, a):
@@ -222,14 +215,7 @@ def qr(a):
 
 
 # -- symmetric eigendecomposition ---------------------------------------------------------------------------
-@primitive(**compiled_as_call())
-def _eigh_values(a):
-    return np.linalg.eigh(a)[0]
-
-
-@primitive(**compiled_as_call())
-def _eigh_vectors(a):
-    return np.linalg.eigh(a)[1]
+_eigh_values, _eigh_vectors = (_factor(name, np.linalg.eigh, i) for i, name in enumerate(("eigh_values", "eigh_vectors")))
 
 
 def _sym(t):
@@ -267,19 +253,16 @@ def eigvalsh(a):
 
 
 # -- singular value decomposition (thin) --------------------------------------------------------------------
-@primitive(**compiled_as_call())
-def _svd_u(a):
-    return np.linalg.svd(a, full_matrices=False)[0]
+def _thin_svd(a):
+    return np.linalg.svd(a, full_matrices=False)
+
+
+_svd_u, _svd_vh = _factor("svd_u", _thin_svd, 0), _factor("svd_vh", _thin_svd, 2)
 
 
 @primitive(**compiled_as_call())
 def _svd_s(a):
     return np.linalg.svd(a, compute_uv=False)
-
-
-@primitive(**compiled_as_call())
-def _svd_vh(a):
-    return np.linalg.svd(a, full_matrices=False)[2]
 
 
 def _svd_parts(a):
