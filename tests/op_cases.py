@@ -144,6 +144,13 @@ def _class_case(name: str):
 
 
 CASES.update({name: _class_case(name) for name in CLASS_NAMES})
+CASES.update({  # funcad.ops.layer_classes
+    "Conv2D": (lambda x, w: ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), (IMG, KERNEL)),
+    "MaxPool": (lambda x: ops.MaxPool(2, 2)(x), (IMG,)), "AvgPool": (lambda x: ops.AvgPool(3, 2, "same")(x), (IMG,)),
+    "L2Loss": (lambda x: ops.L2Loss()(x), (Y,)), "Elu": (lambda x: ops.Elu(0.5)(x), (Y,)),
+    "SigmoidCrossEntropyWithLogits": (lambda x, p: ops.SigmoidCrossEntropyWithLogits()(x, p), (Y, P)),
+    "SoftmaxCrossEntropyWithLogits": (lambda x, p: ops.SoftmaxCrossEntropyWithLogits()(x, p)[0], (Y, P)),
+})
 
 # Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
 PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent"}

@@ -111,3 +111,28 @@ def test_classes_print_as_mindspore_primitives_and_differentiate_inside_grad():
 def test_every_class_is_exported():
     assert all(callable(getattr(ops, name)) for name in CLASS_NAMES)
     assert len(CLASS_NAMES) >= 80
+
+
+def test_layer_classes_match_the_nn_layers_and_torch():
+    x = RNG.standard_normal((2, 3, 7, 6))
+    w = RNG.standard_normal((4, 3, 3, 3))
+    same = funcad.nn.Conv2d(3, 4, 3, stride=2, pad_mode="same")
+    same.weight.set_data(w)
+    assert_close(ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), same(x), rtol=1e-6)  # the layer holds float32 weights
+    tf = torch.nn.functional
+    assert_close(ops.Conv2D(4, 3, pad_mode="pad", pad=1, dilation=2)(x, w), tf.conv2d(T(x), T(w), padding=1, dilation=2).numpy(), rtol=1e-12)
+    assert_close(ops.Conv2D(4, 3)(x, w), tf.conv2d(T(x), T(w)).numpy(), rtol=1e-12)
+    assert_close(ops.MaxPool(2, 2)(x), tf.max_pool2d(T(x), 2, 2).numpy())
+    assert_close(ops.MaxPool(3, 2, "same")(x), funcad.nn.MaxPool2d(3, 2, "same")(x))
+    assert_close(ops.AvgPool(3, 2, "same")(x), funcad.nn.AvgPool2d(3, 2, "same")(x))
+    assert_close(ops.AvgPool(2, 2)(x), tf.avg_pool2d(T(x), 2, 2).numpy(), rtol=1e-12)
+    assert_close(ops.L2Loss()(A), (T(A) ** 2).sum().numpy() / 2)
+    labels = np.eye(4)[[1, 0, 3]]
+    loss, dlogits = ops.SoftmaxCrossEntropyWithLogits()(A, labels)
+    assert_close(loss, tf.cross_entropy(T(A), T(labels), reduction="none").numpy(), rtol=1e-12)
+    assert_close(dlogits, funcad.grad(lambda a: ops.sum(ops.SoftmaxCrossEntropyWithLogits()(a, labels)[0]))(A), rtol=1e-12)
+    assert_close(ops.SigmoidCrossEntropyWithLogits()(A, P), tf.binary_cross_entropy_with_logits(T(A), T(P), reduction="none").numpy())
+    assert_close(ops.Elu(0.5)(A), tf.elu(T(A), 0.5).numpy())
+    check_grads(lambda a, k: ops.Conv2D(4, 3, pad_mode="same")(a, k), (x[:1], w), order=2)
+    with pytest.raises(ValueError, match="funcad.ops.MaxPool: pad_mode must be 'same' or 'valid', got 'pad'"):
+        ops.MaxPool(2, 2, "pad")

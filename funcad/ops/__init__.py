@@ -1,6 +1,7 @@
 """The ``funcad.ops`` namespace: every op accepts Tensors, numpy arrays and Python scalars."""
 
 from funcad.core import tensor as _tensor_module
+from funcad.ops import layer_classes as _layer_classes
 from funcad.ops import primitive_classes as _classes
 from funcad.ops.activation import elu, gelu, leaky_relu, silu
 from funcad.ops.aliases import (
@@ -134,4 +135,5 @@ from funcad.ops.smooth_l1 import smooth_l1_loss
 from funcad.ops.state import apply_gradient_descent, assign, assign_add, assign_sub
 
 globals().update({name: getattr(_classes, name) for name in _classes.CLASS_NAMES})  # ops.Sin, ops.MatMul, ...
+globals().update({name: getattr(_layer_classes, name) for name in _layer_classes.LAYER_CLASS_NAMES})  # ops.Conv2D, ...
 _tensor_module.bind_ops(__import__("sys").modules[__name__])
