@@ -108,6 +108,11 @@ CASES.update({  # MindSpore's functional names (funcad.ops.aliases, indexing, sa
     "uniform": (lambda x, y: ops.uniform((3, 4), x, x + y * y, seed=4), (X, Y)),
     "normal": (lambda x, y: ops.normal((3, 4), x, y, seed=5), (X, Y)),
     "interpolate": (lambda x: ops.interpolate(x, size=(4, 9), mode="bilinear"), (IMG,)),
+    # MindSpore's transforms under ops: a gradient is an op's value like any other
+    "grad": (lambda x: ops.grad(lambda v: ops.sum(ops.sin(v) * v))(x), (Y,)),
+    "value_and_grad": (lambda x: ops.value_and_grad(lambda v: ops.sum(ops.exp(v)))(x)[1], (Y,)),
+    "vjp": (lambda x, y: ops.vjp(ops.tanh, x)[1](y)[0], (Y, X)),
+    "jvp": (lambda x, y: ops.jvp(ops.sin, (x,), (y,))[1], (Y, X)),
 })
 
 

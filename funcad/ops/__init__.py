@@ -1,6 +1,7 @@
 """The ``funcad.ops`` namespace: every op accepts Tensors, numpy arrays and Python scalars."""
 
 from funcad.core import tensor as _tensor_module
+from funcad.core.transforms import grad, jvp, value_and_grad, vjp  # MindSpore offers its transforms in ops too
 from funcad.ops import layer_classes as _layer_classes
 from funcad.ops import primitive_classes as _classes
 from funcad.ops.activation import elu, gelu, leaky_relu, silu
