@@ -79,6 +79,7 @@ AGAINST_TORCH = {
                                   (RNG.standard_normal((1, 2, 4, 5)),)),
     # MindSpore's flat padding, last axis first, and its mode names
     "pad_constant": (lambda a: ops.pad(a, (1, 2), value=0.5), lambda a: torch.nn.functional.pad(a, (1, 2), value=0.5), (M3,)),
+    "pad_value_none": (lambda a: ops.pad(a, (1, 1, 0, 2), "constant", None), lambda a: torch.nn.functional.pad(a, (1, 1, 0, 2)), (M3,)),
     "pad_reflect": (lambda a: ops.pad(a, (2, 1, 1, 0), mode="reflect"), lambda a: torch.nn.functional.pad(a, (2, 1, 1, 0), mode="reflect"), (M3,)),
     "pad_replicate": (lambda a: ops.pad(a, (1, 3), "replicate"), lambda a: torch.nn.functional.pad(a, (1, 3), mode="replicate"), (M3,)),
     "pad_circular": (lambda a: ops.pad(a, (1, 2, 2, 1), "circular"), lambda a: torch.nn.functional.pad(a, (1, 2, 2, 1), mode="circular"), (M3,)),

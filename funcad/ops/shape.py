@@ -302,7 +302,8 @@ def pad(x, pad_width, mode: str = "constant", constant_values=0.0, *, value=None
     widths = _pad_widths(pad_width, len(shape))
     mode = _MINDSPORE_MODES.get(mode, mode)
     if mode == "constant":
-        return _pad_constant(x, widths, float(constant_values if value is None else value))
+        fill = constant_values if value is None else value
+        return _pad_constant(x, widths, 0.0 if fill is None else float(fill))  # MindSpore's value=None means 0
     if mode not in _PAD_MODES:
         raise ValueError(f"funcad.ops.pad: mode {mode!r} is not supported; use one of {_PAD_MODES + tuple(_MINDSPORE_MODES)}")
     # Every other mode reads existing elements: gather them by index, so the gradient scatters back.
