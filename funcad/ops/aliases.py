@@ -13,9 +13,7 @@ import numpy as np
 from funcad.core.base_ops import shape_of as _shape_of
 from funcad.core.tensor import Tensor
 from funcad.ops.linalg import einsum, matmul, tensordot
-from funcad.ops.math import (
-    abs as _abs,
-)
+from funcad.ops.math import abs as _abs
 from funcad.ops.math import (
     add,
     ceil,
