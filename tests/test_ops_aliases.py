@@ -138,6 +138,14 @@ def test_float32_stays_float32():
     assert ops.topk(x, 2)[1].dtype == np.int32 and ops.argsort(x).dtype == np.int32 and ops.unique(x)[1].dtype == np.int32
 
 
+def test_integer_inputs_keep_their_dtype():
+    i = np.arange(1, 7, dtype=np.int32).reshape(2, 3)
+    for out in (ops.tril(i), ops.diag(i[0]), ops.roll(i, 1), ops.cumprod(i, 1), ops.trace(i[:, :2]), ops.topk(i, 2)[0],
+                ops.masked_fill(i, i > 2, 0), ops.chunk(i, 2, 1)[0], ops.narrow(i, 0, 1, 1), ops.bias_add(i, np.array([1, 2, 3], np.int32))):
+        assert out.dtype == np.int32, out
+    np.testing.assert_array_equal(np.asarray(ops.cumprod(i, 1)), np.cumprod(i, 1))
+
+
 def test_topk_sort_argsort_indices_and_ties_match_torch():
     x = np.array([[3.0, 1.0, 3.0, 2.0], [0.0, 0.0, 5.0, 0.0]])
     values, indices = ops.topk(x, 2)

@@ -250,4 +250,7 @@ def cumprod(input, dim: int, dtype=None):  # noqa: A002
     shape = _shape_of(input)
     ndim = len(shape)
     prefixes = [prod(getitem(input, _axis_index(ndim, dim, slice(0, k + 1))), axis=dim, keepdims=True) for k in range(shape[dim])]
-    return concat(prefixes, dim) if prefixes else input
+    if not prefixes:
+        return input
+    out = concat(prefixes, dim)
+    return out if out.dtype == _dtype(input) else cast(out, _dtype(input))  # numpy's prod widens int32; MindSpore keeps it
