@@ -77,6 +77,8 @@ AGAINST_TORCH = {
     "interpolate_nearest_exact": (lambda a: ops.interpolate(a, size=(3, 8), mode="nearest-exact"),
                                   lambda a: torch.nn.functional.interpolate(a, size=(3, 8), mode="nearest-exact"),
                                   (RNG.standard_normal((1, 2, 4, 5)),)),
+    "interpolate_area": (lambda a: ops.interpolate(a, size=(3, 2), mode="area"),
+                         lambda a: torch.nn.functional.interpolate(a, size=(3, 2), mode="area"), (RNG.standard_normal((1, 2, 7, 5)),)),
     # MindSpore's flat padding, last axis first, and its mode names
     "pad_constant": (lambda a: ops.pad(a, (1, 2), value=0.5), lambda a: torch.nn.functional.pad(a, (1, 2), value=0.5), (M3,)),
     "pad_value_none": (lambda a: ops.pad(a, (1, 1, 0, 2), "constant", None), lambda a: torch.nn.functional.pad(a, (1, 1, 0, 2)), (M3,)),
@@ -193,7 +195,8 @@ def test_gradients_through_eager_only_ops_reach_the_input():
     (lambda: ops.pad(A, (1, 2, 3)), r"funcad.ops.pad: padding \(1, 2, 3\) must hold \(before, after\) pairs for at most 2 axes"),
     (lambda: ops.interpolate(M3, size=4, mode="bilinear"), r"funcad.ops.interpolate: mode 'bilinear' needs a 4-D input, got shape \(2, 3, 4\)"),
     (lambda: ops.interpolate(M3, size=4, scale_factor=2.0), "funcad.ops.interpolate: give exactly one of size and scale_factor"),
-    (lambda: ops.interpolate(M3, size=4, mode="area"), "funcad.ops.interpolate: mode 'area' is not supported"),
+    (lambda: ops.interpolate(M3, size=4, mode="bicubic"), "funcad.ops.interpolate: mode 'bicubic' is not supported"),
+    (lambda: ops.interpolate(M3, size=4, mode="area"), r"funcad.ops.interpolate: mode 'area' is supported for 4-D inputs, got shape \(2, 3, 4\)"),
     (lambda: ops.randn(2, -1), r"funcad.ops.randn: the shape must be non-negative ints, got \(2, -1\)"),
     (lambda: ops.randint(3, 3, (2,)), "funcad.ops.randint: low must be below high, got low=3, high=3"),
 ])

@@ -11,10 +11,11 @@ import numpy as np
 from funcad.core.base_ops import shape_of as _shape_of
 from funcad.core.tensor import Tensor
 from funcad.ops.math import add, multiply
+from funcad.ops.pool import adaptive_avg_pool2d
 from funcad.ops.shape import getitem
 
 _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
-_MODES = ("nearest", "nearest-exact", *_LINEAR)
+_MODES = ("nearest", "nearest-exact", "area", *_LINEAR)
 
 
 def _output_sizes(spatial: tuple, size, scale_factor) -> tuple[tuple, tuple]:
@@ -58,7 +59,7 @@ def _resize_axis(x, axis: int, n_in: int, n_out: int, scale: float, mode: str, a
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None, recompute_scale_factor=None):  # noqa: A002
     """Resize the axes after the first two of ``input`` to ``size`` (or by ``scale_factor``).
 
-    Modes: nearest, nearest-exact, linear (3-D input), bilinear (4-D), trilinear (5-D); ``align_corners`` maps the
+    Modes: nearest, nearest-exact, area (4-D), linear (3-D input), bilinear (4-D), trilinear (5-D); ``align_corners`` maps the
     corner elements onto each other (linear modes only). With ``recompute_scale_factor`` the scale follows the
     output size rather than ``scale_factor``, as in MindSpore and torch.
     """
@@ -73,6 +74,10 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         raise ValueError(f"funcad.ops.interpolate: align_corners is only for the linear modes, not {mode!r}")
     spatial = shape[2:]
     sizes, scales = _output_sizes(spatial, size, scale_factor)
+    if mode == "area":  # torch's and MindSpore's area mode is adaptive average pooling
+        if len(shape) != 4:
+            raise ValueError(f"funcad.ops.interpolate: mode 'area' is supported for 4-D inputs, got shape {shape}")
+        return adaptive_avg_pool2d(input, sizes)
     if recompute_scale_factor:
         scales = tuple(i / o for i, o in zip(spatial, sizes))
     out = input
