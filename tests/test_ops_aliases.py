@@ -66,10 +66,10 @@ AGAINST_TORCH = {
         lambda a, mode=mode, align=align, kw=kw: ops.interpolate(a, mode=mode, align_corners=align, **kw),
         lambda a, mode=mode, align=align, kw=kw: torch.nn.functional.interpolate(a, mode=mode, align_corners=align, **kw),
         (RNG.standard_normal(shape),))
-       for mode, shape in (("linear", (2, 3, 5)), ("bilinear", (1, 2, 4, 5)), ("trilinear", (1, 1, 3, 4, 2)))
+       for mode, shape in (("linear", (2, 3, 5)), ("bilinear", (1, 2, 4, 5)), ("bicubic", (1, 2, 4, 5)), ("trilinear", (1, 1, 3, 4, 2)))
        for align in (False, True)
-       for how, kw in (("size", {"size": 7 if mode == "linear" else (7, 3) if mode == "bilinear" else (5, 2, 3)}),
-                       ("scale", {"scale_factor": 1.7 if mode == "linear" else (1.5, 0.6) if mode == "bilinear" else (2.0, 0.5, 1.5)}))},
+       for how, kw in (("size", {"size": 7 if mode == "linear" else (5, 2, 3) if mode == "trilinear" else (7, 3)}),
+                       ("scale", {"scale_factor": 1.7 if mode == "linear" else (2.0, 0.5, 1.5) if mode == "trilinear" else (1.5, 0.6)}))},
     "interpolate_nearest": (lambda a: ops.interpolate(a, size=(7, 3)), lambda a: torch.nn.functional.interpolate(a, size=(7, 3)),
                             (RNG.standard_normal((1, 2, 4, 5)),)),
     "interpolate_nearest_scale": (lambda a: ops.interpolate(a, scale_factor=2.5), lambda a: torch.nn.functional.interpolate(a, scale_factor=2.5),
@@ -195,7 +195,7 @@ def test_gradients_through_eager_only_ops_reach_the_input():
     (lambda: ops.pad(A, (1, 2, 3)), r"funcad.ops.pad: padding \(1, 2, 3\) must hold \(before, after\) pairs for at most 2 axes"),
     (lambda: ops.interpolate(M3, size=4, mode="bilinear"), r"funcad.ops.interpolate: mode 'bilinear' needs a 4-D input, got shape \(2, 3, 4\)"),
     (lambda: ops.interpolate(M3, size=4, scale_factor=2.0), "funcad.ops.interpolate: give exactly one of size and scale_factor"),
-    (lambda: ops.interpolate(M3, size=4, mode="bicubic"), "funcad.ops.interpolate: mode 'bicubic' is not supported"),
+    (lambda: ops.interpolate(M3, size=4, mode="bicubic"), r"funcad.ops.interpolate: mode 'bicubic' needs a 4-D input, got shape \(2, 3, 4\)"),
     (lambda: ops.interpolate(M3, size=4, mode="area"), r"funcad.ops.interpolate: mode 'area' is supported for 4-D inputs, got shape \(2, 3, 4\)"),
     (lambda: ops.randn(2, -1), r"funcad.ops.randn: the shape must be non-negative ints, got \(2, -1\)"),
     (lambda: ops.randint(3, 3, (2,)), "funcad.ops.randint: low must be below high, got low=3, high=3"),

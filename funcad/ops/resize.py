@@ -14,7 +14,8 @@ from funcad.ops.math import add, multiply
 from funcad.ops.pool import adaptive_avg_pool2d
 from funcad.ops.shape import getitem
 
-_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}  # the modes blending neighbours: spatial axes each needs
+_CUBIC_A = -0.75  # the cubic convolution kernel's parameter, as torch's and MindSpore's bicubic
 _MODES = ("nearest", "nearest-exact", "area", *_LINEAR)
 
 
@@ -47,7 +48,10 @@ def _resize_axis(x, axis: int, n_in: int, n_out: int, scale: float, mode: str, a
     if align_corners:
         src = dst * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
     else:
-        src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
+        src = (dst + 0.5) * scale - 0.5
+    if mode == "bicubic":
+        return _cubic_blend(x, axis, n_in, src)
+    src = np.maximum(src, 0.0)
     lo = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
     hi = np.minimum(lo + 1, n_in - 1)
     dtype = np.dtype(x.dtype)
@@ -56,10 +60,35 @@ def _resize_axis(x, axis: int, n_in: int, n_out: int, scale: float, mode: str, a
     return add(multiply(_take(x, axis, lo), 1 - w), multiply(_take(x, axis, hi), w))
 
 
+def _cubic_weights(t: np.ndarray) -> list:
+    """Keys' cubic convolution weights of the taps at offsets -1, 0, 1, 2 from floor(src), t = src - floor(src)."""
+    a = _CUBIC_A
+
+    def near(d):  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _cubic_blend(x, axis: int, n_in: int, src: np.ndarray):
+    base = np.floor(src).astype(np.int64)
+    dtype = np.dtype(x.dtype)
+    weight_shape = (len(src),) + (1,) * (len(_shape_of(x)) - axis - 1)
+    out = None
+    for offset, w in zip((-1, 0, 1, 2), _cubic_weights(src - base)):
+        term = multiply(_take(x, axis, np.clip(base + offset, 0, n_in - 1)), Tensor._wrap(w.astype(dtype).reshape(weight_shape)))
+        out = term if out is None else add(out, term)
+    return out
+
+
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None, recompute_scale_factor=None):  # noqa: A002
     """Resize the axes after the first two of ``input`` to ``size`` (or by ``scale_factor``).
 
-    Modes: nearest, nearest-exact, area (4-D), linear (3-D input), bilinear (4-D), trilinear (5-D); ``align_corners`` maps the
+    Modes: nearest, nearest-exact, area (4-D), linear (3-D input), bilinear and bicubic (4-D), trilinear (5-D);
+    ``align_corners`` maps the
     corner elements onto each other (linear modes only). With ``recompute_scale_factor`` the scale follows the
     output size rather than ``scale_factor``, as in MindSpore and torch.
     """
