@@ -113,6 +113,7 @@ CASES.update({  # MindSpore's functional names (funcad.ops.aliases, indexing, sa
     "value_and_grad": (lambda x: ops.value_and_grad(lambda v: ops.sum(ops.exp(v)))(x)[1], (Y,)),
     "vjp": (lambda x, y: ops.vjp(ops.tanh, x)[1](y)[0], (Y, X)),
     "jvp": (lambda x, y: ops.jvp(ops.sin, (x,), (y,))[1], (Y, X)),
+    "GradOperation": (lambda x, y: ops.GradOperation(get_all=True, sens_param=True)(lambda a, b: ops.sin(a) * b)(x, y, x)[1], (Y, X)),
 })
 
 

@@ -4,9 +4,10 @@ outputs MindSpore's documentation prints (float32, compared to the printed digit
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import funcad as ms
-from funcad import Tensor, nn, ops
+from funcad import Parameter, Tensor, nn, ops
 
 
 def test_derivative_example_with_primitive_classes_sin_and_exp():
@@ -60,3 +61,41 @@ def test_primitive_class_examples():
     assert ops.ExpandDims()(x, 0).shape == (1, 2, 3) and ops.Squeeze(0)(ops.ExpandDims()(x, 0)).shape == (2, 3)
     np.testing.assert_allclose(np.asarray(ops.Softmax(axis=-1)(Tensor(np.array([1, 2, 3, 4, 5]).astype(np.float32)))),
                                [0.01165623, 0.03168492, 0.08612854, 0.23412167, 0.6364086], rtol=1e-6)
+
+
+class _MatMulNet(nn.Cell):
+    """The network of MindSpore's GradOperation tutorial: x * z @ y with a Parameter z."""
+
+    def __init__(self):
+        super().__init__()
+        self.matmul = ops.MatMul()
+        self.z = Parameter(Tensor(np.array([1.0], np.float32)), name="z")
+
+    def construct(self, x, y):
+        x = x * self.z
+        out = self.matmul(x, y)
+        return out
+
+
+X = Tensor([[0.8, 0.6, 0.2], [1.8, 1.3, 1.1]], dtype=ms.float32)
+Y = Tensor([[0.11, 3.3, 1.1], [1.1, 0.2, 1.4], [1.1, 2.2, 0.3]], dtype=ms.float32)
+
+
+def test_grad_operation_tutorial():
+    net = _MatMulNet()
+    wrt_x = ops.GradOperation()(net)(X, Y)
+    np.testing.assert_allclose(np.asarray(wrt_x), [[4.5099998, 2.7, 3.6000001], [4.5099998, 2.7, 3.6000001]], rtol=1e-6)
+    all_inputs = ops.GradOperation(get_all=True)(net)(X, Y)
+    assert isinstance(all_inputs, tuple) and len(all_inputs) == 2
+    np.testing.assert_allclose(np.asarray(all_inputs[1]), np.asarray(X).sum(0)[:, None].repeat(3, 1), rtol=1e-6)  # d(x @ y)/dy
+    by_list = ops.GradOperation(get_by_list=True)(net, net.trainable_params())(X, Y)
+    assert isinstance(by_list, tuple)
+    np.testing.assert_allclose(np.asarray(by_list[0]), [21.536], rtol=1e-6)
+    sens = Tensor([[0.1, 0.6, 0.2], [0.8, 1.3, 1.1]], dtype=ms.float32)
+    with_sens = ops.GradOperation(sens_param=True)(net)(X, Y, sens)
+    np.testing.assert_allclose(np.asarray(with_sens), [[2.211, 0.51, 1.49], [5.588, 2.68, 4.07]], rtol=1e-6)
+    both = ops.GradOperation(get_all=True, get_by_list=True)(net, net.trainable_params())(X, Y)
+    np.testing.assert_allclose(np.asarray(both[0][0]), np.asarray(wrt_x))
+    np.testing.assert_allclose(np.asarray(both[1][0]), [21.536], rtol=1e-6)
+    with pytest.raises(ValueError, match="funcad.ops.GradOperation: get_by_list=True needs the weights"):
+        ops.GradOperation(get_by_list=True)(net)

@@ -44,6 +44,7 @@ from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.embedding import embedding
+from funcad.ops.grad_operation import GradOperation
 from funcad.ops.indexing import argsort, gather, gather_elements, masked_fill, nonzero, sort, topk, unique
 from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
 from funcad.ops.math import (
