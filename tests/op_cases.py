@@ -139,7 +139,10 @@ def _class_case(name: str):
         "BatchMatMul": (lambda x, y: c(transpose_a=True)(ops.reshape(x, B3), ops.reshape(y, B3)), (X, Y)),
         "Argmax": (lambda x: c()(x), (Y,)), "Argmin": (lambda x: c(axis=0)(x), (Y,)),
         "Gather": (lambda x: c()(x, IDX[0], 1), (Y,)), "TopK": (lambda x: c()(x, 2)[0], (Y,)),
-        "Sort": (lambda x: c(axis=0)(x)[0], (Y,)), "OneHot": (lambda x: x[0, 0] * c()(LABELS, 4, 1.0, 0.0), (Y,)),
+        "Sort": (lambda x: c(axis=0)(x)[0], (Y,)), "DType": (lambda x: ops.cast(x, c()(x)), (Y,)),
+        "Eye": (lambda x: ops.matmul(x, c()(4, 4, np.float32)), (Y,)),
+        "ArgMaxWithValue": (lambda x: c(axis=1)(x)[1], (Y,)), "ArgMinWithValue": (lambda x: c(keep_dims=True)(x)[1], (Y,)),
+        "OneHot": (lambda x: x[0, 0] * c()(LABELS, 4, 1.0, 0.0), (Y,)),
     }
     if name in special:
         return special[name]

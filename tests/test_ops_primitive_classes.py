@@ -98,6 +98,15 @@ def test_selection_and_creation_classes():
     assert ops.Ones()((2, 3), funcad.float32).dtype == np.float32 and ops.Zeros()(4, funcad.int32).shape == (4,)
     assert_close(ops.BiasAdd()(A, B[0]), A + B[0])
     assert ops.Depend()(A, B) is A
+    assert ops.DType()(A.astype(np.float32)) == np.float32
+    assert ops.Eye()(2, 3, funcad.int32).dtype == np.int32 and np.array_equal(np.asarray(ops.Eye()(2, 3, funcad.int32)), np.eye(2, 3))
+    index, values = ops.ArgMaxWithValue(axis=1)(A)
+    t_values, t_index = torch.max(T(A), 1)
+    assert index.dtype == np.int32 and np.array_equal(np.asarray(index), t_index.numpy())
+    assert_close(values, t_values.numpy())
+    index, values = ops.ArgMinWithValue(axis=0, keep_dims=True)(A)
+    assert index.shape == (1, 4) and np.array_equal(np.asarray(values), A.min(0, keepdims=True))
+    check_grads(lambda a: ops.ArgMaxWithValue(axis=1)(a)[1], (A,), order=2)
 
 
 def test_classes_print_as_mindspore_primitives_and_differentiate_inside_grad():

@@ -59,6 +59,14 @@ def _add_n(inputs):
     return total
 
 
+def _dtype_of(x):
+    return x.dtype
+
+
+def _eye(n: int, m: int, t):
+    return creation.eye(n, m, dtype=t)
+
+
 def _fill(dtype, dims, value):
     return math.add(np.zeros(tuple(dims), np.dtype(dtype)), np.asarray(value, np.dtype(dtype)))
 
@@ -86,7 +94,7 @@ _PLAIN = {
     "Tile": shape.tile, "Flatten": shape.flatten, "GatherD": indexing.gather_elements, "BiasAdd": aliases.bias_add,
     "OnesLike": creation.ones_like, "ZerosLike": creation.zeros_like,
     "Identity": _identity, "Shape": _shape, "Size": _size, "Rank": _rank, "Depend": _depend, "AddN": _add_n,
-    "Fill": _fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient,
+    "Fill": _fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": _dtype_of, "Eye": _eye,
 }
 
 
@@ -218,6 +226,28 @@ class Argmin(Argmax):
         return shape.cast(reduce.argmin(x, self.axis), self.output_type)
 
 
+class ArgMaxWithValue(PrimitiveClass):
+    """``ops.ArgMaxWithValue(axis=0, keep_dims=False)(x)``: (int32 indices, the values there)."""
+
+    pick = staticmethod(reduce.argmax)
+
+    def __init__(self, axis: int = 0, keep_dims: bool = False):
+        self.axis, self.keep_dims = axis, keep_dims
+
+    def __call__(self, input_x):
+        index = self.pick(input_x, self.axis, keepdims=True)
+        values = shape.take_along_axis(input_x, index, self.axis)
+        if not self.keep_dims:
+            index, values = shape.squeeze(index, self.axis), shape.squeeze(values, self.axis)
+        return shape.cast(index, np.int32), values
+
+
+class ArgMinWithValue(ArgMaxWithValue):
+    """``ops.ArgMinWithValue(axis=0, keep_dims=False)(x)``: (int32 indices, the values there)."""
+
+    pick = staticmethod(reduce.argmin)
+
+
 class Gather(PrimitiveClass):
     """``ops.Gather(batch_dims=0)(input_params, input_indices, axis)``."""
 
@@ -265,4 +295,5 @@ class OneHot(PrimitiveClass):
 globals().update({name: _plain(name, fn) for name, fn in _PLAIN.items()})
 CLASS_NAMES = tuple(sorted([*_PLAIN, "Softmax", "LogSoftmax", "Concat", "Stack", "Split", "Squeeze", "MatMul", "BatchMatMul",
                             "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "Argmax", "Argmin", "Gather",
+                            "ArgMaxWithValue", "ArgMinWithValue",
                             "TopK", "Sort", "OneHot"]))
