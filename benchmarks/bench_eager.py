@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 import funcad  # noqa: E402
 from funcad import ops  # noqa: E402
+from harness.bench import autograd_port  # noqa: E402
 
 SIZES = (784, 512, 512, 10)
 BATCH = 64
@@ -62,20 +63,10 @@ def funcad_step(weights, x, y):
 
 
 def autograd_step(weights, x, y):
-    import autograd.numpy as anp
     from autograd import value_and_grad
 
-    def loss(params):
-        w1, b1, w2, b2, w3, b3 = params
-        h = anp.maximum(anp.dot(x, w1.T) + b1, 0.0)
-        h = anp.maximum(anp.dot(h, w2.T) + b2, 0.0)
-        logits = anp.dot(h, w3.T) + b3
-        shifted = logits - anp.max(logits, axis=1, keepdims=True)
-        logp = shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
-        return -anp.mean(logp[np.arange(BATCH), y])
-
-    vg = value_and_grad(loss)
-    return lambda: vg(list(weights)), lambda out: [np.asarray(g) for g in out[1]]
+    vg = value_and_grad(autograd_port.loss_function("mlp"))
+    return lambda: vg(list(weights), x, y), lambda out: [np.asarray(g) for g in out[1]]
 
 
 def torch_step(weights, x, y):

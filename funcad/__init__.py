@@ -1,17 +1,39 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
-from funcad import nn, ops
-from funcad.core.dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from funcad import amp, common, context, nn, ops, train
+from funcad.common import dtype
+from funcad.common.parameter import ParameterTuple
+from funcad.common.sparse import COOTensor, CSRTensor
+from funcad.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
+from funcad.core.dtypes import (
+    bool_,
+    complex64,
+    complex128,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
 from funcad.core.primitive import Primitive, primitive
 from funcad.core.seed import get_seed, set_seed
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp
+from funcad.export import export, load
 from funcad.jit import jit
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
 
 __all__ = [
     "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
-    "save_checkpoint", "load_checkpoint", "load_param_into_net",
+    "save_checkpoint", "load_checkpoint", "load_param_into_net", "export", "load",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+    "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
+    "common", "context", "amp", "train", "ParameterTuple", "COOTensor", "CSRTensor", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
 ]
 __version__ = "0.1.0"

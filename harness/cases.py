@@ -33,10 +33,12 @@ import funcad
 from funcad import nn
 from harness import datasets
 from harness import models as funcad_models
-from harness.engines import FuncadEngine, TorchEngine, cast_cell
+from harness.engines import FuncadEngine, TorchEngine
 from harness.metrics import Tolerance
 from torch_ref import models as torch_models
 from torch_ref.bridge import copy_funcad_to_torch, default_name_map
+from torch_ref.dropout import align_dropout
+from torch_ref.mirror import mirror_twin
 from torch_ref.optim import ADAM_EPSILON_NOTE, WEIGHT_DECAY_FILTER_NOTE, make_torch_optimizer
 from torch_ref.pipeline import TorchTrainer
 
@@ -120,7 +122,7 @@ class Case:
     name: str
     description: str
     funcad_model: Callable[[], nn.Cell]
-    torch_model: Callable[[], torch.nn.Module]
+    torch_model: Callable[[], torch.nn.Module] | None  # None: the funcad model's mirror (torch_ref.mirror)
     loss: str | tuple[Callable, Callable]  # a LOSSES key, or (funcad loss class, torch loss class)
     optimizer: OptimizerSpec
     data: Callable[[int | None, int, int, str | Path | None], Batches]  # (batch_size, steps, seed, data_dir) -> batches
@@ -137,32 +139,42 @@ class Case:
         variant = torch_optimizer or self.torch_optimizer
         funcad.set_seed(seed)
         net = self.funcad_model()
-        cast_cell(net, dtype)
+        net.set_dtype(dtype)
         optimizer = self.optimizer.funcad(net.trainable_params())
         make_funcad_loss, make_torch_loss = LOSSES[self.loss] if isinstance(self.loss, str) else self.loss
         engine = FuncadEngine(net, make_funcad_loss(), optimizer, self.has_aux)
 
-        name_map = default_name_map(net)
-        decays = {name_map[p.name]: flag for p, flag in zip(optimizer.parameters, optimizer.decay_flags)}
         torch.manual_seed(seed)
-        trainer = TorchTrainer(self.torch_model(), make_torch_loss(), lambda named: self.optimizer.torch(named, variant, decays.get), dtype, device)
-        copy_funcad_to_torch(net, trainer.model, name_map)
-        return Pair(self, dtype, engine, TorchEngine(trainer, name_map, list(name_map)))
+        if self.torch_model is None:
+            twin = mirror_twin(net)
+            module, name_map = twin.module, twin.parameter_names
+        else:
+            module, name_map = self.torch_model(), default_name_map(net)
+        decays = {name_map[p.name]: flag for p, flag in zip(optimizer.parameters, optimizer.decay_flags)}
+        trainer = TorchTrainer(module, make_torch_loss(), lambda named: self.optimizer.torch(named, variant, decays.get), dtype, device)
+        if self.torch_model is not None:
+            copy_funcad_to_torch(net, trainer.model, name_map)
+        align_dropout(trainer.model)
+        torch_engine = TorchEngine(trainer, name_map, list(name_map))
+        engine.mask_seed = torch_engine.mask_seed = seed
+        return Pair(self, dtype, engine, torch_engine)
 
     def known_differences(self, torch_optimizer: str | None, param_names: Sequence[str]) -> list[str]:
         """This case's semantic differences between the two sides, given its funcad parameter names."""
         return list(self.notes) + self.optimizer.differences(torch_optimizer or self.torch_optimizer, list(param_names))
 
 
-def user_case(cell, module, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches, has_aux: bool = False,
-              name: str = "user", tolerances: Mapping[str, Tolerance] | None = None, torch_optimizer: str = "exact") -> Case:
-    """A Case around a user's own pair of models; each build works on deep copies, so the originals stay untouched."""
+def user_case(cell, module: torch.nn.Module | None, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches,
+              has_aux: bool = False, name: str = "user", tolerances: Mapping[str, Tolerance] | None = None, torch_optimizer: str = "exact",
+              description: str = "user-supplied models") -> Case:
+    """A Case around a user's own pair of models (no module: the Cell's mirror); each build works on deep copies, so the
+    originals stay untouched."""
     if isinstance(loss, str) and loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)} (or pass a (funcad_loss_class, torch_loss_class) pair)")
     batches = [(np.asarray(x), np.asarray(y)) for x, y in data]
     if not batches:
         raise ValueError("compare: data holds no (x, y) batches")
-    return Case(name, "user-supplied models", lambda: copy.deepcopy(cell), lambda: copy.deepcopy(module), loss, optimizer,
+    return Case(name, description, lambda: copy.deepcopy(cell), None if module is None else (lambda: copy.deepcopy(module)), loss, optimizer,
                 lambda batch_size, steps, seed, data_dir: [batches[i % len(batches)] for i in range(steps)],
                 batch_size=None, has_aux=has_aux, torch_optimizer=torch_optimizer, tolerances=dict(tolerances or {}))
 
@@ -184,8 +196,26 @@ def _image_data(batch_size, steps, seed, data_dir) -> Batches:
     return datasets.batch_order(x, y, batch_size, steps, seed)
 
 
+def _colour_image_data(batch_size, steps, seed, data_dir) -> Batches:
+    return datasets.batch_order(*datasets.colour_images_32(), batch_size, steps, seed)
+
+
+def _signal_data(batch_size, steps, seed, data_dir) -> Batches:
+    return datasets.batch_order(*datasets.signals(), batch_size, steps, seed)
+
+
+def _token_data(batch_size, steps, seed, data_dir) -> Batches:
+    return datasets.batch_order(*datasets.token_sequences(), batch_size, steps, seed)
+
+
 BN_MOMENTUM_NOTE = ("BatchNorm momentum: funcad (MindSpore) momentum 0.9 weights the running statistic, torch momentum 0.1 weights the "
                     "batch statistic; the mirror uses torch momentum = 1 - 0.9. Both update running_var with the unbiased batch variance")
+
+DROPOUT_NOTE = ("Dropout: both engines draw the same masks at each call (torch_ref.dropout: the torch side derives funcad's masks "
+                "from funcad's key, set per engine call by the harness); attention-weight dropout is off, as torch draws it inside "
+                "its attention kernel")
+SEQ_LENGTH_NOTE = ("seq_length: funcad's LSTM runs each sequence over its real length (MindSpore's seq_length); the torch twin "
+                   "packs the batch with pack_padded_sequence")
 
 CASES: dict[str, Case] = {c.name: c for c in [
     Case("tutorial", "the seed's linear model z = x @ w + b (w 5x3, b 3), x ones, y zeros, BCE with logits, SGD",
@@ -200,6 +230,21 @@ CASES: dict[str, Case] = {c.name: c for c in [
     Case("mlp_bn", "MLP 784-128 with BatchNorm1d, cross-entropy, Momentum 0.9 with weight decay 1e-4 (running statistics compared)",
          funcad_models.MLPBatchNorm, torch_models.MLPBatchNorm, "cross_entropy", OptimizerSpec("momentum", 1e-2, momentum=0.9, weight_decay=1e-4),
          _image_data, notes=(BN_MOMENTUM_NOTE,)),
+    Case("resnet", "residual CNN (3x3 stem, two residual blocks with BatchNorm2d, global average pool, Dense) on synthetic 3x32x32 "
+         "images, cross-entropy, Momentum 1e-3 (running statistics compared; torch twin built by torch_ref.mirror)",
+         funcad_models.SmallResNet, None, "cross_entropy", OptimizerSpec("momentum", 1e-3, momentum=0.9), _colour_image_data,
+         batch_size=16, notes=(BN_MOMENTUM_NOTE,)),
+    Case("conv1d", "1-D CNN (two Conv1d/BatchNorm1d/ReLU/MaxPool1d blocks, Dense) on synthetic noisy sines of 4 frequencies, "
+         "cross-entropy, Adam (torch twin built by torch_ref.mirror)",
+         funcad_models.SignalCNN, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _signal_data, batch_size=32, notes=(BN_MOMENTUM_NOTE,)),
+    Case("lstm", "Embedding and a 2-layer bidirectional LSTM over synthetic token sequences of lengths 2..12 (seq_length), Dense on "
+         "the final states, cross-entropy, Adam (torch twin built by torch_ref.mirror)",
+         funcad_models.LSTMClassifier, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _token_data, batch_size=16,
+         notes=(SEQ_LENGTH_NOTE,)),
+    Case("transformer", "token and position embeddings, a 2-layer Transformer encoder with a padding mask and dropout 0.1, Dense on "
+         "the first position, cross-entropy, Adam (torch twin built by torch_ref.mirror)",
+         funcad_models.TransformerClassifier, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _token_data, batch_size=16,
+         notes=(DROPOUT_NOTE,)),
 ]}
 
 

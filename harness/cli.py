@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--plant", action="append", default=[], metavar="FAULT",
                      help="self-check: plant a fault, side:kind:param:i,j:step[:delta], e.g. funcad:grad:fc1.weight:3,5:0:1e-3")
     run.add_argument("--out", default=None, help="report directory (default: reports/<timestamp>-<cases>)")
+    from harness import usermodel  # imports torch: only after main() has set OMP_WAIT_POLICY
+
+    usermodel.add_arguments(run)
     show = sub.add_parser("show", help="print the summary of a saved report")
     show.add_argument("dir", help="report directory (e.g. reports/latest)")
     sub.add_parser("bench", help="speed benchmark (funcad eager, funcad jit, PyTorch, peers); see `bench --help`", add_help=False)
@@ -83,12 +86,20 @@ def _check_device(name: str) -> None:
 
 
 def _run(args) -> int:
+    from harness import usermodel
     from harness.cases import CASES
 
-    names = args.cases or list(CASES)
-    unknown = [n for n in names if n not in CASES]
+    known = CASES
+    if args.model is not None:
+        try:
+            user = usermodel.case_from_args(args)
+        except usermodel.UserModelError as exc:
+            return _error(str(exc))
+        known = {user.name: user}
+    names = args.cases or list(known)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        return _error(f"unknown case{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; known cases: {', '.join(CASES)}")
+        return _error(f"unknown case{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; known cases: {', '.join(known)}")
     if args.threads < 1:
         return _error("--threads must be >= 1")
 
@@ -117,7 +128,7 @@ def _run(args) -> int:
     except OSError as exc:
         return _error(f"cannot write a report in {target.parent}: {exc.strerror or exc}")
 
-    cases = [CASES[n] for n in names]
+    cases = [known[n] for n in names]
     progress = console.Progress(len(cases) * ticks_per_case(options))
     start = time.perf_counter()
     try:

@@ -32,6 +32,11 @@ def images_28(data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarra
         raise DataError(f"data dir {data_dir}: {exc}") from None
 
 
+def colour_images_32(n: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 3, 32, 32) float32 synthetic images (a smooth template per class plus noise) and int64 labels, always the same."""
+    return data.synthetic_images(n, shape=(3, 32, 32), seed=1)
+
+
 def check_data_dir(data_dir: str | Path) -> None:
     """Raise DataError unless ``data_dir`` is a readable directory."""
     path = Path(data_dir)
@@ -55,3 +60,25 @@ def batch_order(x: np.ndarray, y: np.ndarray, batch_size: int, steps: int, seed:
                 break
         epoch += 1
     return out
+
+
+def signals(n: int = 512, length: int = 64, num_classes: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 1, length) float32 noisy sines whose frequency is set by the class, and int64 labels; always the same."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, num_classes, n)
+    t = np.arange(length) / length
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    x = np.sin(2 * np.pi * (2 + 2 * y[:, None]) * t + phase) + 0.3 * rng.standard_normal((n, length))
+    return x[:, None].astype(np.float32), y.astype(np.int64)
+
+
+def token_sequences(n: int = 512, length: int = 12, vocab_size: int = 32, num_classes: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """(n, length) int64 ids in [1, vocab_size) padded with 0 at the end to lengths in [2, length], and int64 labels:
+    the most frequent of ``num_classes`` bands of ids; always the same."""
+    rng = np.random.default_rng(3)
+    ids = rng.integers(1, vocab_size, (n, length))
+    lengths = rng.integers(2, length + 1, n)
+    ids[np.arange(length)[None, :] >= lengths[:, None]] = 0
+    bands = (ids - 1) * num_classes // (vocab_size - 1)
+    counts = np.stack([((bands == k) & (ids > 0)).sum(axis=1) for k in range(num_classes)], axis=1)
+    return ids.astype(np.int64), counts.argmax(axis=1).astype(np.int64)

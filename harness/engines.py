@@ -29,22 +29,33 @@ import numpy as np
 import funcad
 from funcad import Tensor
 from torch_ref.bridge import NameMap, funcad_state, name_mapper
+from torch_ref.dropout import set_mask_key
 from torch_ref.pipeline import TorchTrainer
 
 GradEdit = Callable[[dict], dict] | None
 
+MASK_STRIDE = 1 << 32  # the dropout key of an engine's n-th call is [seed, n * MASK_STRIDE]: calls never share masks
 
-def cast_cell(cell, dtype) -> None:
-    """Cast every float Parameter of ``cell`` to ``dtype`` in place, keeping identities (names, optimizer references)."""
-    cell.to_float(dtype)
+
+class _AlignedMasks:
+    """Each forward, gradient and training call of an engine starts from the dropout key of its call number, so the
+    two engines (and the float32 and float64 pairs) draw the same dropout masks at the same call (``torch_ref.dropout``)."""
+
+    name = ""
+    mask_seed = 0  # the case's seed, set when it builds the engines
+    _calls = 0
+
+    def _masks_for_next_call(self) -> None:
+        set_mask_key(self.mask_seed, self._calls * MASK_STRIDE, self.name)
+        self._calls += 1
 
 
 def _as_funcad(array, dtype) -> Tensor:
     a = np.asarray(array)
-    return Tensor(a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a)
+    return Tensor.from_numpy(a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a)  # one copy at most, as before
 
 
-class FuncadEngine:
+class FuncadEngine(_AlignedMasks):
     """A funcad Cell trained with ``value_and_grad`` and ``optimizer(grads)``."""
 
     name = "funcad"
@@ -79,9 +90,11 @@ class FuncadEngine:
 
     # numpy edges ---------------------------------------------------------------------------------
     def forward(self, x) -> np.ndarray:
+        self._masks_for_next_call()
         return np.asarray(self.net(_as_funcad(x, self.dtype))).copy()
 
     def _loss_grads(self, x, y) -> tuple[float, tuple]:
+        self._masks_for_next_call()
         value, grads = self.grad_fn(*self.prepare(x, y))
         return float(value[0] if self.has_aux else value), grads
 
@@ -92,6 +105,7 @@ class FuncadEngine:
     def step(self, x, y, edit: GradEdit = None) -> float:
         """One training step; ``edit`` may replace gradients (by name, numpy) before the update."""
         if edit is None:
+            self._masks_for_next_call()
             return float(self.train_step(*self.prepare(x, y)))
         loss, grads = self._loss_grads(x, y)
         named = edit({n: np.asarray(g) for n, g in zip(self.param_names, grads)})
@@ -117,7 +131,7 @@ class FuncadEngine:
         return self.train_step(x, y)
 
 
-class TorchEngine:
+class TorchEngine(_AlignedMasks):
     """A torch Module trained imperatively; names are translated to funcad's through ``name_map``."""
 
     name = "torch"
@@ -132,13 +146,16 @@ class TorchEngine:
         return self.trainer.tensor(x), self.trainer.tensor(y)
 
     def forward(self, x) -> np.ndarray:
+        self._masks_for_next_call()
         return self.trainer.forward(x)
 
     def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
+        self._masks_for_next_call()
         loss, grads = self.trainer.loss_and_grads(x, y)
         return loss, {self.to_funcad.get(n, n): g for n, g in grads.items()}
 
     def step(self, x, y, edit: GradEdit = None) -> float:
+        self._masks_for_next_call()
         if edit is None:
             return self.trainer.train_step(x, y)
         params = dict(self.trainer.model.named_parameters())

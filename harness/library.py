@@ -6,17 +6,21 @@ spinning OpenMP workers otherwise slow numpy's BLAS in the same process.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import copy
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from harness.cases import OptimizerSpec, user_case
 from harness.metrics import Tolerance
 from harness.runner import CaseResult, RunOptions, RunResult, environment, run_case
 from harness.timing import fixed_threads
+from harness.usermodel import synthetic_batches
+from torch_ref.to_funcad import to_funcad
 
 
 @dataclass
@@ -73,20 +77,31 @@ class Comparison:
         return report.write(RunResult([self.result], self.options, environment(self.options.device), self.result.seconds), Path(directory))
 
 
-def compare(funcad_cell, torch_module, data: Iterable, loss: str | tuple[Callable, Callable] = "cross_entropy",
+def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: str | tuple[Callable, Callable] = "cross_entropy",
             optimizer: OptimizerSpec | str = "sgd", steps: int = 20, *, learning_rate: float = 1e-2, has_aux: bool = False,
             dtype: str = "both", mode: str = "free", rtol: float | None = None, atol: float | None = None, timing: bool = True,
             torch_optimizer: str = "exact", tolerances: dict[str, Tolerance] | None = None, seed: int = 0,
-            threads: int | None = 1) -> Comparison:
+            threads: int | None = 1, input_shape: Sequence[int] | None = None, input_dtype: str = "float32",
+            classes: int | None = None) -> Comparison:
     """Compare a funcad Cell with a torch Module over ``steps`` training steps on ``data`` (a list of numpy (x, y) batches, cycled).
 
     Parameters are copied funcad -> torch by name first (``torch_ref.bridge``; a ``BridgeError`` lists any mismatch);
-    both models are deep-copied, so the originals are left as they were. ``loss`` is a name ('cross_entropy',
+    both models are deep-copied, so the originals are left as they were. Without ``torch_module`` the other side is
+    built: the Cell's torch twin by ``torch_ref.mirror``, or, when ``funcad_cell`` is itself a torch module, its funcad
+    twin by ``torch_ref.to_funcad``. Without ``data``, ``steps`` batches are drawn for an input of ``input_shape``
+    (batch axis first) and ``input_dtype``, with labels in [0, ``classes``) (default: the output width) for
+    cross-entropy, or uniform [0, 1) targets of the output's shape for the other losses. ``loss`` is a name ('cross_entropy',
     'bce_with_logits', 'mse') or a (funcad loss class, torch loss class) pair; ``optimizer`` an ``OptimizerSpec`` or
     a kind ('sgd', 'momentum', 'adam') used with ``learning_rate``. ``dtype='both'`` adds a float64 run as ground truth.
     ``threads`` fixes torch's intra-op and numpy's BLAS threads during the run, as ``funcad-compare run --threads``
     does (default 1, so speed ratios compare the engines on equal terms); None leaves both as they are.
     """
+    if torch_module is None and isinstance(funcad_cell, torch.nn.Module):
+        funcad_cell, torch_module = to_funcad(copy.deepcopy(funcad_cell)), funcad_cell
+    if data is None:
+        if input_shape is None or not isinstance(loss, str):
+            raise ValueError("compare: give data (a list of (x, y) batches), or input_shape with a loss name to draw them")
+        data = synthetic_batches(funcad_cell, tuple(input_shape), input_dtype, loss, classes, steps=steps, seed=seed, flag="input_shape")
     if not isinstance(optimizer, OptimizerSpec):
         optimizer = OptimizerSpec(optimizer, learning_rate, momentum=0.9 if optimizer == "momentum" else 0.0)
     case = user_case(funcad_cell, torch_module, loss, optimizer, list(data), has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)

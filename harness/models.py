@@ -88,3 +88,95 @@ class MLPBatchNorm(nn.Cell):
 
     def construct(self, x):
         return self.layers(self.flatten(x))
+
+
+class ResidualBlock(nn.Cell):
+    """Two 3x3 convolutions with BatchNorm2d and a shortcut (a 1x1 convolution with BatchNorm2d when the shape changes)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, pad_mode="pad", padding=1)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, pad_mode="same")
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.SequentialCell(nn.Conv2d(in_channels, out_channels, 1, stride=stride, pad_mode="valid"), nn.BatchNorm2d(out_channels))
+        else:
+            self.shortcut = nn.Identity()
+
+    def construct(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class SmallResNet(nn.Cell):
+    """A residual CNN for 3x32x32 images: a 3x3 stem, one block at 32x32, one downsampling block, global average pool, Dense."""
+
+    def __init__(self, num_classes: int = 10, width: int = 8):
+        super().__init__()
+        self.stem = nn.SequentialCell(nn.Conv2d(3, width, 3, pad_mode="same"), nn.BatchNorm2d(width), nn.ReLU())
+        self.blocks = nn.SequentialCell(ResidualBlock(width, width), ResidualBlock(width, 2 * width, stride=2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Dense(2 * width, num_classes)
+
+    def construct(self, x):
+        x = self.blocks(self.stem(x))
+        return self.fc(self.flatten(self.pool(x)))
+
+
+class SignalCNN(nn.Cell):
+    """A 1-D CNN for (N, 1, 64) signals: two Conv1d/BatchNorm1d/ReLU/MaxPool1d blocks, Flatten, Dense."""
+
+    def __init__(self, num_classes: int = 4, length: int = 64):
+        super().__init__()
+        self.features = nn.SequentialCell(
+            nn.Conv1d(1, 8, 5), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2, 2),
+            nn.Conv1d(8, 16, 3), nn.BatchNorm1d(16), nn.ReLU(), nn.MaxPool1d(2, 2),
+        )
+        self.flatten = nn.Flatten()
+        self.fc = nn.Dense(16 * (length // 4), num_classes)
+
+    def construct(self, x):
+        return self.fc(self.flatten(self.features(x)))
+
+
+class LSTMClassifier(nn.Cell):
+    """Embedding (id 0 pads), a 2-layer bidirectional LSTM over each sequence's real length, Dense on the last states.
+
+    The lengths come from the ids (the count of non-padding ids, padding at the end) and reach the LSTM as
+    MindSpore's ``seq_length``; the features are the last layer's final states, forward and backward."""
+
+    def __init__(self, vocab_size: int = 32, embedding_size: int = 16, hidden_size: int = 24, num_classes: int = 4):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
+        self.lstm = nn.LSTM(embedding_size, hidden_size, num_layers=2, batch_first=True, bidirectional=True)
+        self.fc = nn.Dense(2 * hidden_size, num_classes)
+
+    def construct(self, ids):
+        lengths = ops.sum(ids != 0, axis=1)
+        _, (h, _) = self.lstm(self.embedding(ids), None, lengths)
+        return self.fc(ops.concat((h[-2], h[-1]), axis=1))
+
+
+class TransformerClassifier(nn.Cell):
+    """Token and learnt position embeddings, a 2-layer Transformer encoder with a padding mask and dropout 0.1, and a
+    Dense head on the first position. Attention-weight dropout is off: torch draws it inside its attention kernel,
+    where no shared mask can reach it (the feed-forward and residual dropouts are on, with the same masks both sides)."""
+
+    def __init__(self, vocab_size: int = 32, length: int = 12, d_model: int = 16, num_classes: int = 4, dropout: float = 0.1):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=0)
+        rng = np.random.default_rng(funcad.get_seed())
+        self.position = Parameter(rng.normal(0.0, 0.02, (length, d_model)).astype(np.float32), name="position")
+        layer = nn.TransformerEncoderLayer(d_model, 2, 2 * d_model, dropout=dropout, batch_first=True)
+        layer.self_attn.dropout = 0.0
+        self.encoder = nn.TransformerEncoder(layer, 2)
+        self.fc = nn.Dense(d_model, num_classes)
+
+    def construct(self, ids):
+        padding = ids == 0
+        h = self.encoder(self.embedding(ids) + self.position, None, padding)
+        return self.fc(h[:, 0])

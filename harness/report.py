@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness import plots
+from harness.markdown import frame_table
 from harness.runner import VERDICT_TEXT, CaseResult, RunResult
 
 #: One row per measured quantity; ``value`` holds numbers (booleans as 0/1), ``text`` the non-numeric ones
@@ -209,15 +210,6 @@ def _loss_curves_table(losses: pd.DataFrame) -> pd.DataFrame:
     return wide if wide is not None else pd.DataFrame()
 
 
-def _md_table(df: pd.DataFrame) -> str:
-    if not len(df):
-        return "(none)\n"
-    cells = [[str(c) for c in df.columns]] + [[str(v).replace("|", "\\|") for v in row] for row in df.itertuples(index=False)]
-    lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(row) + " |" for row in cells[1:]]
-    return "\n".join(lines) + "\n"
-
-
 def to_markdown(doc: list[tuple]) -> str:
     parts = []
     for kind, content in doc:
@@ -228,7 +220,7 @@ def to_markdown(doc: list[tuple]) -> str:
         elif kind == "ul":
             parts.append("\n".join(f"- {item}" for item in content) + "\n")
         elif kind == "table":
-            parts.append(_md_table(content))
+            parts.append(frame_table(content))
         elif kind == "image":
             parts.append(f"*({content[0]}: see report.html)*\n")
     return "\n".join(parts)

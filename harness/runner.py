@@ -12,11 +12,9 @@ local error (optimizer state such as Adam moments still follows each side).
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +22,7 @@ import pandas as pd
 import funcad
 from harness import timing
 from harness.cases import Case, Pair
+from harness.environment import environment
 from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, relative_divergence, tolerance_for
 
 DTYPE_CHOICES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64")}
@@ -413,27 +412,6 @@ class RunResult:
 
     def summary(self) -> pd.DataFrame:
         return pd.concat([r.summary for r in self.cases], ignore_index=True) if self.cases else pd.DataFrame()
-
-
-def environment(device: str | None = None) -> dict:
-    """Versions, cores, thread settings and load: what timings depend on."""
-    import platform
-
-    import torch
-    from threadpoolctl import threadpool_info
-
-    blas = sorted({f"{i.get('internal_api')} {i.get('num_threads')} threads ({Path(i.get('filepath', '')).name})"
-                   for i in threadpool_info() if i.get("user_api") == "blas"})
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return {
-        "python": platform.python_version(), "funcad": funcad.__version__, "numpy": np.__version__, "torch": torch.__version__,
-        "pandas": pd.__version__,
-        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, load average {load:.2f} at start",
-        "torch device": str(device or ("cuda" if torch.cuda.is_available() else "cpu")),
-        "threads": f"torch intra-op {torch.get_num_threads()}; numpy BLAS {', '.join(blas) or 'unknown'}; "
-                   f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
-        "funcad jit": "available" if getattr(funcad, "jit", None) is not None else "not available",
-    }
 
 
 def run_cases(cases: Sequence[Case], options: RunOptions = RunOptions(), tick: Callable[[str], None] = lambda msg: None) -> RunResult:

@@ -1,4 +1,5 @@
-"""Shared fixtures: the check of a funcad Cell against a torch module with the same weights, in float64."""
+"""Shared fixtures: every test starts and ends in PYNATIVE_MODE with the default context; a funcad Cell checked
+against its torch counterpart with the same weights, in float64."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import torch
 
 import funcad
 from funcad import ops
+from funcad.context import reset_context
+
+
+@pytest.fixture(autouse=True)
+def _default_context():
+    reset_context()
+    yield
+    reset_context()
 
 
 def _copy_weights(cell, module, torch_prefix: str = "") -> None:
@@ -19,33 +28,80 @@ def _copy_weights(cell, module, torch_prefix: str = "") -> None:
             state[torch_prefix + names[name]].copy_(torch.from_numpy(np.array(p)))
 
 
-def _assert_matches_torch(cell, module, x, torch_prefix: str = "", seed: int = 0, rtol: float = 1e-10, atol: float = 1e-12) -> None:
-    """Same output, input gradient and parameter gradients for a random cotangent (float64)."""
+def _to_torch(value):
+    """Nested tuples of arrays as torch tensors; floating-point ones require grad."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_torch(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return torch.tensor(value, requires_grad=np.issubdtype(value.dtype, np.floating))
+    return value
+
+
+def _torch_kwargs(kwargs: dict) -> dict:
+    """Keyword arguments for the torch call: arrays (masks, lengths) as tensors."""
+    return {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+
+
+def _leaves(value) -> list:
+    if isinstance(value, (tuple, list)):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [] if value is None else [value]
+
+
+def _is_float_array(value) -> bool:
+    leaves = _leaves(value)
+    return bool(leaves) and all(isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating) for v in leaves)
+
+
+def _assert_layer_matches(cell, module, args: tuple, kwargs: dict | None = None, torch_call=None, torch_prefix: str = "",
+                         seed: int = 0, rtol: float = 1e-10, atol: float = 1e-12) -> None:
+    """``cell(*args, **kwargs)`` against ``torch_call(module, *torch_args)`` (default ``module(*torch_args, **kwargs)``).
+
+    Floating-point arrays in ``args`` (possibly inside tuples) are differentiated; other arguments pass through.
+    """
+    kwargs = kwargs or {}
     _copy_weights(cell, module, torch_prefix)
-    tx = torch.tensor(np.asarray(x), requires_grad=np.issubdtype(np.asarray(x).dtype, np.floating))
-    ty = module(tx)
-    cot = np.random.default_rng(seed).normal(size=tuple(ty.shape))
-    (ty * torch.from_numpy(cot)).sum().backward()
+    module.zero_grad(set_to_none=True)
+    targs = _to_torch(args)
+    tout = torch_call(module, *targs) if torch_call is not None else module(*targs, **_torch_kwargs(kwargs))
+    touts = [t for t in _leaves(tout) if isinstance(t, torch.Tensor)]
+    rng = np.random.default_rng(seed)
+    cots = [rng.normal(size=tuple(t.shape)) for t in touts]
+    total = sum((t * torch.from_numpy(c)).sum() for t, c in zip(touts, cots) if t.requires_grad)
+    if isinstance(total, torch.Tensor):
+        total.backward()
 
+    positions = tuple(i for i, a in enumerate(args) if _is_float_array(a))
     weights = cell.trainable_params()
-    differentiate_input = tx.requires_grad
 
-    def loss(inp):
-        out = cell(inp)
-        return ops.sum(out * cot), out
+    def loss(*inputs):
+        outs = _leaves(cell(*inputs, **kwargs))
+        return (sum(ops.sum(o * c) for o, c in zip(outs, cots)), *outs)
 
-    positions = 0 if differentiate_input else None
-    (_, out), grads = funcad.value_and_grad(loss, positions, weights or None, has_aux=True)(x)
-    np.testing.assert_allclose(np.asarray(out), ty.detach().numpy(), rtol=rtol, atol=atol)
-    gx, gw = (grads if weights else (grads, ())) if differentiate_input else (None, grads)
-    if differentiate_input:
-        np.testing.assert_allclose(np.asarray(gx), tx.grad.numpy(), rtol=rtol, atol=atol)
+    grad_fn = funcad.value_and_grad(loss, positions or None, weights or None, has_aux=True)
+    (_, *outs), grads = grad_fn(*args)
+    assert len(outs) == len(touts), f"{len(outs)} outputs against torch's {len(touts)}"
+    for i, (o, t) in enumerate(zip(outs, touts)):
+        np.testing.assert_allclose(np.asarray(o), t.detach().numpy(), rtol=rtol, atol=atol, err_msg=f"output {i}")
+    if positions and weights:
+        input_grads, weight_grads = grads
+    elif positions:
+        input_grads, weight_grads = grads, ()
+    else:
+        input_grads, weight_grads = (), grads
+    if len(positions) == 1:  # one input gradient comes back bare; a list of weights always gives a tuple
+        input_grads = (input_grads,)
+    for pos, g in zip(positions, input_grads):
+        for k, (gi, ti) in enumerate(zip(_leaves(g), _leaves(targs[pos]))):
+            expected = ti.grad.numpy() if ti.grad is not None else np.zeros(tuple(ti.shape))
+            np.testing.assert_allclose(np.asarray(gi), expected, rtol=rtol, atol=atol, err_msg=f"gradient of input {pos}[{k}]")
     names = cell.torch_parameter_names()
     torch_params = dict(module.named_parameters())
     by_id = {id(p): n for n, p in cell.parameters_and_names()}
-    for w, g in zip(weights, gw):
-        expected = torch_params[torch_prefix + names[by_id[id(w)]]].grad
-        np.testing.assert_allclose(np.asarray(g), expected.numpy(), rtol=rtol, atol=atol, err_msg=by_id[id(w)])
+    for w, g in zip(weights, weight_grads):
+        param = torch_params[torch_prefix + names[by_id[id(w)]]]
+        expected = param.grad.numpy() if param.grad is not None else np.zeros(tuple(param.shape))
+        np.testing.assert_allclose(np.asarray(g), expected, rtol=rtol, atol=atol, err_msg=f"gradient of {by_id[id(w)]}")
 
 
 @pytest.fixture
@@ -55,6 +111,19 @@ def copy_weights():
 
 
 @pytest.fixture
+def assert_layer_matches():
+    """``assert_layer_matches(cell, module, args, kwargs=None, torch_call=None, ...)``: the outputs, the gradients of the
+    floating-point inputs and of the parameters equal torch's (float64), for random cotangents on every output."""
+    return _assert_layer_matches
+
+
+@pytest.fixture
 def assert_matches_torch():
-    """``assert_matches_torch(cell, module, x, ...)``: same output, input and parameter gradients as torch (float64)."""
-    return _assert_matches_torch
+    """``assert_matches_torch(cell, module, x, ...)``: the same check for a Cell of one input ``x``."""
+    return lambda cell, module, x, **options: _assert_layer_matches(cell, module, (x,), **options)
+
+
+@pytest.fixture
+def torch_kwargs():
+    """``torch_kwargs(kwargs)``: keyword arguments for the torch call, arrays (masks, lengths) as tensors."""
+    return _torch_kwargs

@@ -70,6 +70,8 @@ CASES = {
     "adaptive_avg_pool2d": (lambda x: ops.adaptive_avg_pool2d(x, 2), (IMG,)),
     "batch_norm": (lambda x, c: ops.batch_norm(x, c, c, c, c, training=True)[0], (IMG, CHANNEL)),
     "layer_norm": (lambda x: ops.layer_norm(x, 4), (Y,)),
+    "lstm_cell": (ops.lstm_cell, (Y, X[:, :1].copy())),
+    "lstm_sequence": (lambda p, h: ops.lstm_sequence(p[None], h[:, :1], h[:, 1:2], p[0][:, None] * 0.5, reverse=True)[0], (Y, X)),
     "embedding": (lambda w: ops.embedding(IDX % 3, w), (Y,)), "one_hot": (lambda x: x[0, 0] * ops.one_hot(LABELS, 4), (Y,)),
     "dropout": (lambda x: ops.dropout(x, 0.5, seed=3), (Y,)),
     "tensor": (lambda x: x * ops.tensor([1.0, 2.0, 3.0, 4.0]), (Y,)), "ones": (lambda x: x + ops.ones((3, 4)), (Y,)),

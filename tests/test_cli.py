@@ -28,9 +28,9 @@ def test_list_names_every_case(capsys):
 
 
 def test_unknown_case_exits_2_and_lists_cases(capsys):
-    assert cli.main(["run", "resnet"]) == 2
+    assert cli.main(["run", "nosuchcase"]) == 2
     err = capsys.readouterr().err
-    assert "unknown case resnet" in err and "tutorial, logreg, mlp, lenet, mlp_bn" in err
+    assert "unknown case nosuchcase" in err and "tutorial, logreg, mlp, lenet, mlp_bn" in err
     assert not Path("reports").exists()
 
 

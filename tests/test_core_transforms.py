@@ -341,7 +341,7 @@ def test_output_independent_of_input_gives_zeros():
 
 def test_integer_weight_is_a_type_error():
     counter = Parameter(np.array([1, 2]), name="steps")
-    with pytest.raises(TypeError, match="weight 'steps' has dtype int64"):
+    with pytest.raises(TypeError, match="weight 'steps' has dtype Int64"):
         funcad.grad(lambda a: ops.sum(a * counter), None, counter)(np.ones(2))
 
 

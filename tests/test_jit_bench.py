@@ -10,49 +10,50 @@ import pytest
 
 pytest.importorskip("torch")
 
-from harness import bench  # noqa: E402
+from harness.bench import cli, floor, fresh, standalone, tables, targets  # noqa: E402
+from harness.bench.engines import CORE_ENGINES  # noqa: E402
 
 
 def test_recorder_sees_layouts_and_floor_replays_them():
     a = np.ones((3, 4), np.float32)
     b = np.ones((5, 4), np.float32)
-    with bench.MatmulRecorder() as recorder:
+    with floor.MatmulRecorder() as recorder:
         np.matmul(a, b.T)
     assert isinstance(np.matmul, np.ufunc)  # restored on exit
     assert recorder.calls == [(((3, 4), np.dtype(np.float32), False), ((4, 5), np.dtype(np.float32), True))]
-    operand = bench._operand(recorder.calls[0][1], np.random.default_rng(0))
+    operand = floor._operand(recorder.calls[0][1], np.random.default_rng(0))
     assert operand.shape == (4, 5) and operand.flags.f_contiguous and not operand.flags.c_contiguous
-    bench.blas_floor(recorder.calls)()
+    floor.blas_floor(recorder.calls)()
 
 
 def test_unknown_case_is_a_usage_error(capsys):
-    assert bench.main(["--cases", "resnet"]) == 2
+    assert cli.main(["--cases", "resnet"]) == 2
     assert "known: tutorial" in capsys.readouterr().err
 
 
 def test_negative_sample_length_is_a_usage_error(capsys):
-    assert bench.main(["--sample-ms", "-1"]) == 2
+    assert cli.main(["--sample-ms", "-1"]) == 2
     assert "--sample-ms must be 0 or more, got -1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag, value", [("--budget", "-1"), ("--standalone-budget", "-0.5"), ("--budget", "nan")])
 def test_negative_or_nan_budget_is_a_usage_error(flag, value, capsys):
-    assert bench.main([f"{flag}={value}"]) == 2
+    assert cli.main([f"{flag}={value}"]) == 2
     assert f"{flag} must be 0 or more, got {float(value):g}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", ["0", "two"])
 def test_bad_thread_count_is_a_usage_error(bad, capsys):
-    assert bench.main(["--threads", bad]) == 2
+    assert cli.main(["--threads", bad]) == 2
     assert "--threads" in capsys.readouterr().err
 
 
 def test_thread_settings():
-    assert bench.thread_settings("both", 2, crowded=False) == [1, 2]
-    assert bench.thread_settings(None, 2, crowded=False) == [1, 2]
-    assert bench.thread_settings(None, 2, crowded=True) == [1]
-    assert bench.thread_settings(3, 2, crowded=False) == [3]
-    assert bench.thread_settings("both", 1, crowded=False) == [1]
+    assert cli.thread_settings("both", 2, crowded=False) == [1, 2]
+    assert cli.thread_settings(None, 2, crowded=False) == [1, 2]
+    assert cli.thread_settings(None, 2, crowded=True) == [1]
+    assert cli.thread_settings(3, 2, crowded=False) == [3]
+    assert cli.thread_settings("both", 1, crowded=False) == [1]
 
 
 def _timing(ms: float) -> dict:
@@ -63,27 +64,27 @@ def test_targets_take_each_engine_at_its_best_thread_setting():
     # torch faster at 1 thread (PASSIVE wake-ups), funcad jit faster at 2: the honest ratio is 2.0 / 3.9
     results = {("mlp-b64", 1): {"funcad jit": _timing(2.4), "torch eager": _timing(3.9)},
                ("mlp-b64", 2): {"funcad jit": _timing(2.0), "torch eager": _timing(4.4)}}
-    line = next(t for t in bench.target_lines(results, None) if "jit / torch on mlp-b64" in t)
+    line = next(t for t in targets.target_lines(results, None) if "jit / torch on mlp-b64" in t)
     assert f"{2.0 / 3.9:.2f}" in line and "funcad jit at 2 threads, torch eager at 1 thread" in line
-    header, rows, records = bench.build_table(results)
+    header, rows, records = tables.build_table(results)
     assert header[:2] == ["case", "threads"] and [r[:2] for r in rows] == [["mlp-b64", "1"], ["mlp-b64", "2"]]
     assert rows[1][header.index("jit/torch")] == f"{2.0 / 4.4:.2f}"  # the first table compares at equal threads
-    _, best_rows = bench.best_table(results)
+    _, best_rows = tables.best_table(results)
     assert best_rows == [["mlp-b64", "2.000 (2)", "3.900 (1)", f"{2.0 / 3.9:.2f}", "-", "-", "-"]]
-    note = bench.thread_notes(results, [1, 2])[1]
+    note = tables.thread_notes(results, [1, 2])[1]
     assert "mlp-b64 3.900 ms at 1 vs 4.400 ms at 2" in note
 
 
 def test_fresh_python_drops_bench_settings_only_for_library_defaults(monkeypatch):
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
-    for name, value in bench.RETAIN_MALLOC.items():
+    for name, value in fresh.RETAIN_MALLOC.items():
         monkeypatch.setenv(name, value)
-    names = ["OMP_WAIT_POLICY", *bench.RETAIN_MALLOC, "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"]
+    names = ["OMP_WAIT_POLICY", *fresh.RETAIN_MALLOC, "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"]
     code = f"import os; print([os.environ.get(n) for n in {names!r}])"
-    assert bench.fresh_python(code, 2, library_defaults=True, what="probe") == f"{[None, None, None, '2', '2']}\n"
-    assert bench.fresh_python(code, 1, library_defaults=False, what="probe") == f"{['PASSIVE', *bench.RETAIN_MALLOC.values(), '1', '1']}\n"
+    assert fresh.fresh_python(code, 2, library_defaults=True, what="probe") == f"{[None, None, None, '2', '2']}\n"
+    assert fresh.fresh_python(code, 1, library_defaults=False, what="probe") == f"{['PASSIVE', *fresh.RETAIN_MALLOC.values(), '1', '1']}\n"
     with pytest.raises(RuntimeError, match="standalone x failed.*boom"):
-        bench.fresh_python("raise SystemExit('boom')", 1, library_defaults=True, what="standalone x")
+        fresh.fresh_python("raise SystemExit('boom')", 1, library_defaults=True, what="standalone x")
 
 
 def test_standalone_table_and_targets_take_each_engine_at_its_standalone_best():
@@ -91,17 +92,17 @@ def test_standalone_table_and_targets_take_each_engine_at_its_standalone_best():
                    ("mlp-b64", 2): {"funcad jit": _timing(2.0), "torch eager": _timing(4.4), "BLAS floor": _timing(0.8)}}
     alone = {("mlp-b64", 1): {"funcad eager": _timing(9.0), "funcad jit": _timing(3.3), "torch eager": _timing(3.3)},
              ("mlp-b64", 2): {"funcad eager": _timing(7.0), "funcad jit": _timing(2.0), "torch eager": _timing(1.6)}}
-    header, rows = bench.standalone_table(alone)
-    assert header[1:7] == [f"{e} ms (IQR), {t} thr" for e in bench.STANDALONE_ENGINES for t in (1, 2)]
+    header, rows = tables.standalone_table(alone)
+    assert header[1:7] == [f"{e} ms (IQR), {t} thr" for e in CORE_ENGINES for t in (1, 2)]
     assert rows == [["mlp-b64", "9.000 (0.000)", "**7.000 (0.000)**", "3.300 (0.000)", "**2.000 (0.000)**", "3.300 (0.000)",
                      "**1.600 (0.000)**", f"{2.0 / 1.6:.2f} (2 vs 2)", f"{7.0 / 1.6:.2f} (2 vs 2)"]]
-    lines = bench.target_lines(interleaved, None, alone)
+    lines = targets.target_lines(interleaved, None, alone)
     mlp = next(t for t in lines if "jit / torch on mlp-b64" in t)
     assert mlp.startswith(f"- jit / torch on mlp-b64: {2.0 / 3.9:.2f} (target <= 0.7) met")  # still judged on the interleaved run
     assert mlp.endswith(f"; standalone {2.0 / 1.6:.2f} (funcad jit at 2, torch eager at 2)")
     floor = next(t for t in lines if "jit / BLAS floor" in t)
     assert "not measured" in floor  # mlp-b256 absent from both
-    floor_only = bench.target_lines({("mlp-b256", 1): {"funcad jit": _timing(2.0), "BLAS floor": _timing(1.0)}}, None,
+    floor_only = targets.target_lines({("mlp-b256", 1): {"funcad jit": _timing(2.0), "BLAS floor": _timing(1.0)}}, None,
                                     {("mlp-b256", 1): {"funcad jit": _timing(2.0)}})
     assert next(t for t in floor_only if "BLAS floor" in t).endswith("; standalone not measured (BLAS floor runs in-process only)")
 
@@ -112,8 +113,8 @@ def test_a_target_measured_with_a_wide_spread_says_it_is_noisy():
 
     quiet = {("mlp-b256", 2): {"funcad jit": timing(5.6, 0.4), "BLAS floor": timing(5.1, 0.3)}}
     noisy = {("mlp-b256", 2): {"funcad jit": timing(6.4, 2.4), "BLAS floor": timing(5.5, 0.3)}}
-    quiet_line = next(t for t in bench.target_lines(quiet, None) if "BLAS floor" in t)
-    noisy_line = next(t for t in bench.target_lines(noisy, None) if "BLAS floor" in t)
+    quiet_line = next(t for t in targets.target_lines(quiet, None) if "BLAS floor" in t)
+    noisy_line = next(t for t in targets.target_lines(noisy, None) if "BLAS floor" in t)
     assert "met" in quiet_line and "noisy" not in quiet_line
     assert f"{6.4 / 5.5:.2f} (target <= 1.15) NOT met" in noisy_line
     assert noisy_line.endswith(f"; noisy: an interquartile range of {2.4 / 6.4:.0%} of the median (the machine's speed changed "
@@ -122,10 +123,10 @@ def test_a_target_measured_with_a_wide_spread_says_it_is_noisy():
 
 def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # with --malloc default: nothing to re-execute for, so it runs in this process
-    for name in bench.RETAIN_MALLOC:
+    for name in fresh.RETAIN_MALLOC:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(bench, "STANDALONE_ENGINES", ("funcad jit", "torch eager"))  # a fresh process costs seconds: two suffice
-    assert bench.main(["--cases", "tutorial", "--budget", "0.2", "--standalone-budget", "0.05", "--threads", "1", "--no-memory",
+    monkeypatch.setattr(standalone, "STANDALONE_ENGINES", ("funcad jit", "torch eager"))  # a fresh process costs seconds: two suffice
+    assert cli.main(["--cases", "tutorial", "--budget", "0.2", "--standalone-budget", "0.05", "--threads", "1", "--no-memory",
                        "--malloc", "default", "--sample-ms", "5", "--out", str(tmp_path)]) == 0
     (folder,) = tmp_path.glob("bench-*")
     text = (folder / "bench.md").read_text()

@@ -130,14 +130,14 @@ def test_deepcopy_keeps_paths_inside_and_cuts_the_owner_above():
     assert layer.path == "" and [p.name for p in layer.trainable_params()] == ["weight", "bias"]
 
 
-def test_to_float_converts_every_float_parameter_in_place_and_runs_in_that_dtype(assert_matches_torch):
+def test_set_dtype_converts_every_float_parameter_in_place_and_to_float_runs_in_that_dtype(assert_matches_torch):
     import torch
 
     funcad.set_seed(2)
     net = nn.SequentialCell(nn.Dense(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Dense(6, 3)).set_train()
     net.steps = Parameter(np.zeros(2, np.int32), requires_grad=False)  # integer state keeps its dtype
     before = dict(net.parameters_and_names())
-    assert net.to_float(funcad.float64) is net
+    assert net.set_dtype(funcad.float64).to_float(funcad.float64) is net
     after = dict(net.parameters_and_names())
     assert {n: id(p) for n, p in after.items()} == {n: id(p) for n, p in before.items()}  # same objects, same names
     assert {n: p.dtype for n, p in after.items()} == {**{n: np.dtype(np.float64) for n in after}, "steps": np.dtype(np.int32)}

@@ -9,7 +9,6 @@ import torch
 import funcad
 from funcad import nn
 from harness import models as funcad_models
-from harness.engines import cast_cell
 from torch_ref import models as torch_models
 from torch_ref.bridge import BridgeError, copy_funcad_to_torch, copy_torch_to_funcad, default_name_map, match_names
 from torch_ref.optim import MindSporeAdam, make_torch_optimizer
@@ -28,7 +27,7 @@ PAIRS = [
 def test_mirrors_compute_the_same_forward_in_float64_after_a_copy(make_f, make_t, shape):
     funcad.set_seed(1)
     cell = make_f()
-    cast_cell(cell, np.float64)
+    cell.set_dtype(np.float64)
     module = make_t().double()
     copy_funcad_to_torch(cell, module)
     x = np.random.default_rng(0).standard_normal(shape)

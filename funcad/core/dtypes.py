@@ -1,18 +1,95 @@
-"""Dtype names in MindSpore's spelling and dtype checks shared by transforms."""
+"""Dtype names in MindSpore's spelling and dtype checks shared by transforms.
+
+``funcad.float32`` and ``Tensor.dtype`` are ``DType`` objects: they print as MindSpore's do (``Float32``,
+``Int32``) and stand for a numpy dtype everywhere numpy takes one (``np.dtype(funcad.float32)``,
+``np.zeros(2, funcad.int32)``, ``t.dtype == np.float32``), because numpy reads their ``dtype`` attribute.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-float16 = np.dtype("float16")
-float32 = np.dtype("float32")
-float64 = np.dtype("float64")
-int8 = np.dtype("int8")
-int16 = np.dtype("int16")
-int32 = np.dtype("int32")
-int64 = np.dtype("int64")
-uint8 = np.dtype("uint8")
-bool_ = np.dtype("bool")
+# numpy name -> MindSpore's printed name
+_MINDSPORE_NAMES = {
+    "bool": "Bool", "int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
+    "uint8": "UInt8", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64",
+    "float16": "Float16", "float32": "Float32", "float64": "Float64",
+    "complex64": "Complex64", "complex128": "Complex128",
+}
+
+
+class DType:
+    """A numpy dtype that prints with MindSpore's name; equal to (and hashed as) the numpy dtype it wraps."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        object.__setattr__(self, "dtype", np.dtype(dtype))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("DType is immutable")
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, DType):
+            return self.dtype == other.dtype
+        try:
+            return self.dtype == np.dtype(other)
+        except TypeError:
+            return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.dtype)
+
+    def __getattr__(self, name):
+        # kind, itemsize, name, char, type, ...: whatever numpy's dtype answers
+        return getattr(self.dtype, name)
+
+    def __str__(self) -> str:
+        return _MINDSPORE_NAMES.get(self.dtype.name, self.dtype.name)
+
+    __repr__ = __str__
+
+    def __reduce__(self):
+        return as_dtype, (self.dtype.str,)
+
+
+DTYPES_BY_NUMPY: dict = {}
+
+
+def as_dtype(dtype) -> DType:
+    """The DType for anything numpy reads as a dtype (one shared object per dtype)."""
+    if isinstance(dtype, DType):
+        return dtype
+    np_dtype = np.dtype(dtype)
+    found = DTYPES_BY_NUMPY.get(np_dtype)
+    if found is None:
+        found = DTYPES_BY_NUMPY[np_dtype] = DType(np_dtype)
+    return found
+
+
+float16 = as_dtype("float16")
+float32 = as_dtype("float32")
+float64 = as_dtype("float64")
+int8 = as_dtype("int8")
+int16 = as_dtype("int16")
+int32 = as_dtype("int32")
+int64 = as_dtype("int64")
+uint8 = as_dtype("uint8")
+uint16 = as_dtype("uint16")
+uint32 = as_dtype("uint32")
+uint64 = as_dtype("uint64")
+bool_ = as_dtype("bool")
+complex64 = as_dtype("complex64")
+complex128 = as_dtype("complex128")
+# MindSpore's aliases
+half, single, double = float16, float32, float64
+short, intc, int_ = int16, int32, int64
+ushort, uintc, uint = uint16, uint32, uint64
+
+DTYPE_NAMES = (
+    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "bool_", "complex64", "complex128", "half", "single", "double", "short", "intc", "int_", "ushort", "uintc", "uint",
+)
 
 
 def is_float_dtype(dtype) -> bool:

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from funcad.core.dtypes import default_array
+from funcad.core import tensor_methods
+from funcad.core.dtypes import DTYPES_BY_NUMPY, DType, as_dtype, default_array
 
 _ops: Any = None
 
@@ -29,9 +30,10 @@ parameter_hooks = _ParameterHooks()
 def bind_ops(module) -> None:
     global _ops
     _ops = module
+    tensor_methods.bind_ops(module)
 
 
-class Tensor:
+class Tensor(tensor_methods.TensorMethods):
     """An immutable numpy-backed array value; every op accepts and returns Tensors."""
 
     __slots__ = ("_data",)
@@ -39,10 +41,38 @@ class Tensor:
     __array_priority__ = 1000
     __hash__ = object.__hash__
 
-    def __init__(self, data: Any = None, dtype: Any = None):
-        if isinstance(data, Tensor):
-            data = np.asarray(data)
-        self._data = default_array(data, dtype)
+    def __new__(cls, input_data: Any = None, dtype: Any = None, shape: Any = None, init: Any = None, **kwargs):
+        if init is not None and cls is Tensor:
+            from funcad.core.lazy_tensor import LazyTensor
+
+            return object.__new__(LazyTensor)
+        return object.__new__(cls)
+
+    def __init__(self, input_data: Any = None, dtype: Any = None, shape: Any = None, init: Any = None):
+        """MindSpore's constructor: from data (a Tensor, number, bool, list, tuple or ndarray; an ndarray is copied,
+        as MindSpore does: see ``from_numpy`` to share it), or from ``shape``, ``dtype`` and an initializer ``init``
+        (drawn when the value is first needed)."""
+        if init is not None:
+            raise TypeError("Tensor: init is a constructor argument of Tensor itself, not of a subclass")
+        if input_data is None:
+            if shape is None:
+                raise ValueError("Tensor: give input_data, or shape (and dtype) with init")
+            raise ValueError(f"Tensor: shape {shape} given without init; pass init=One(), Normal(), ... to fill it")
+        if shape is not None:
+            raise ValueError("Tensor: shape is only taken together with init, not with input_data")
+        if isinstance(input_data, Tensor):
+            input_data = np.asarray(input_data)
+        elif isinstance(input_data, np.ndarray):
+            input_data = input_data.copy()
+        self._data = default_array(input_data, dtype)
+
+    @staticmethod
+    def from_numpy(array: np.ndarray) -> Tensor:
+        """A Tensor sharing ``array``'s memory (MindSpore's ``from_numpy``): changing the array in place changes the
+        Tensor. A non-contiguous array is copied into a contiguous one first."""
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"Tensor.from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+        return Tensor._wrap(np.ascontiguousarray(array))
 
     @classmethod
     def _wrap(cls, array) -> Tensor:
@@ -56,8 +86,9 @@ class Tensor:
         return self._data.shape
 
     @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
+    def dtype(self) -> DType:
+        dtype = self._data.dtype
+        return DTYPES_BY_NUMPY.get(dtype) or as_dtype(dtype)
 
     @property
     def ndim(self) -> int:
@@ -66,6 +97,41 @@ class Tensor:
     @property
     def size(self) -> int:
         return self._data.size
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return np.dtype(self.dtype).itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.itemsize * self.size
+
+    @property
+    def strides(self) -> tuple:
+        """Bytes to step along each axis of the value laid out contiguously (row-major), as MindSpore reports them."""
+        strides, step = [], self.itemsize
+        for n in reversed(self.shape):
+            strides.append(step)
+            step *= n
+        return tuple(reversed(strides))
+
+    @property
+    def has_init(self) -> bool:
+        """Whether the value is still to be drawn from an initializer (see ``init_data``)."""
+        return False
+
+    def init_data(self) -> Tensor:
+        """Draw a value given by an initializer now (MindSpore's name); a Tensor with data returns itself."""
+        return self
+
+    def numel(self) -> int:
+        return self.size
+
+    nelement = numel
+
+    def dim(self) -> int:
+        return self.ndim
 
     def _concrete(self) -> np.ndarray:
         return self._data
@@ -82,8 +148,10 @@ class Tensor:
 
     numpy = asnumpy
 
-    def item(self):
-        return self._concrete().item()
+    def item(self, index=None):
+        """The value as a Python number; with ``index`` (an int or a tuple), the element there."""
+        arr = self._concrete()
+        return arr.item() if index is None else arr.item(index)
 
     def tolist(self):
         return self._concrete().tolist()
@@ -112,9 +180,15 @@ class Tensor:
             raise TypeError(f"only integer scalar Tensors can be used as an index, got {arr.dtype}{arr.shape}")
         return int(arr)
 
+    def __str__(self) -> str:
+        """The value printed as numpy prints it, as ``print(tensor)`` does in MindSpore."""
+        return str(self._concrete())
+
     def __repr__(self) -> str:
-        body = np.array2string(self._concrete(), separator=", ", prefix="Tensor(")
-        return f"Tensor({body}, dtype={self.dtype})"
+        arr = self._concrete()
+        body = np.array2string(arr, separator=", ")
+        head = f"Tensor(shape={list(arr.shape)}, dtype={self.dtype}, value="
+        return f"{head}{' ' if arr.ndim == 0 else chr(10)}{body})"
 
     def __deepcopy__(self, memo):
         return Tensor._wrap(self._data.copy())
@@ -241,59 +315,11 @@ class Tensor:
 
     unsqueeze = expand_dims  # MindSpore's and torch's name
 
-    def flatten(self):
-        return _ops.reshape(self, (-1,))
-
-    def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis=axis, keepdims=keepdims)
-
-    def prod(self, axis=None, keepdims=False):
-        return _ops.prod(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return _ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return _ops.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    def argmax(self, axis=None):
-        return _ops.argmax(self, axis=axis)
-
-    def argmin(self, axis=None):
-        return _ops.argmin(self, axis=axis)
-
-    def exp(self):
-        return _ops.exp(self)
-
-    def log(self):
-        return _ops.log(self)
-
-    def sqrt(self):
-        return _ops.sqrt(self)
-
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def sigmoid(self):
-        return _ops.sigmoid(self)
-
-    def relu(self):
-        return _ops.relu(self)
-
-    def abs(self):
-        return _ops.abs(self)
-
-    def square(self):
-        return _ops.square(self)
+    def flatten(self, order: str = "C", *, start_dim: int = 0, end_dim: int = -1):
+        """Axes start_dim..end_dim merged into one (MindSpore's Tensor.flatten: all of them by default)."""
+        if order != "C":
+            raise ValueError(f"Tensor.flatten: only order='C' is supported, got {order!r}")
+        return _ops.flatten(self, start_dim, end_dim)
 
     def pow(self, exponent):
         return _ops.power(self, exponent)
@@ -361,6 +387,8 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}, requires_grad={self.requires_grad})"
+
+    __str__ = __repr__  # print(parameter) names it, as MindSpore's does; print(parameter[:2]) shows values
 
     def __deepcopy__(self, memo):
         return Parameter(self._data.copy(), name=self.name, requires_grad=self.requires_grad)

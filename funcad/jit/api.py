@@ -27,6 +27,7 @@ Behaviour a user must know:
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -156,6 +157,20 @@ class Jitted:
         program, arrays = self._program(leaves, tree)
         return program(arrays)
 
+    def __get__(self, instance, owner=None):
+        """``@jit`` on a method (a Cell's ``construct`` included): each instance gets its own compiled method, bound
+        to ``self``, kept in the instance so its programs are reused."""
+        if instance is None:
+            return self
+        key = f"__funcad_jit_{id(self)}"
+        slots = getattr(instance, "__dict__", None)
+        bound = slots.get(key) if slots is not None else None
+        if bound is None:
+            bound = Jitted(types.MethodType(self.fn, instance), self.passes, self.buffers)
+            if slots is not None:
+                slots[key] = bound
+        return bound
+
     def lower(self, *args, **kwargs) -> Lowered:
         """The compiled form for these arguments (traced now unless already cached); nothing runs."""
         program, _ = self._program(*pytree.flatten((args, kwargs)))
@@ -166,14 +181,29 @@ class Jitted:
         self._cache.clear()
 
 
-def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True) -> Jitted | Callable[[Callable], Jitted]:
+_MINDSPORE_OPTIONS = {"mode": ("PSJit", "PIJit"), "jit_level": ("O0", "O1", "O2"), "capture_mode": ("ast", "bytecode", "trace")}
+
+
+def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), buffers: bool = True,
+        **mindspore_options) -> Jitted | Callable[[Callable], Jitted]:
     """Compile ``fn`` (forward, gradients and Parameter updates inside it) into one program per signature.
 
-    Usable as ``jit(fn)``, ``@jit`` and ``@jit(...)``. ``passes`` (a subset of 'fold', 'simplify', 'cse',
-    'transpose_products', 'dce') and ``buffers`` (reuse preallocated arrays through ``out=``) exist to
-    measure and debug the compiler; the defaults run everything. See ``funcad.jit.api`` for the rules on
-    signatures, state and side effects.
+    Usable as ``jit(fn)``, ``@jit`` and ``@jit(...)``, on functions and on methods (``self`` is kept). ``passes``
+    (a subset of 'fold', 'simplify', 'cse', 'transpose_products', 'dce') and ``buffers`` (reuse preallocated arrays
+    through ``out=``) exist to measure and debug the compiler; the defaults run everything. See ``funcad.jit.api``
+    for the rules on signatures, state and side effects.
+
+    MindSpore's options are accepted and checked, and change nothing here: ``mode`` ('PSJit', 'PIJit'),
+    ``jit_level`` ('O0', 'O1', 'O2'), ``capture_mode`` ('ast', 'bytecode', 'trace'), and ``input_signature``,
+    ``hash_args``, ``jit_config``, ``compile_once``, ``dynamic``, ``fullgraph``, ``backend`` (funcad always traces
+    per signature and compiles the whole function to NumPy).
     """
+    for key, value in mindspore_options.items():
+        allowed = _MINDSPORE_OPTIONS.get(key)
+        if allowed is None and key not in ("input_signature", "hash_args", "jit_config", "compile_once", "dynamic", "fullgraph", "backend"):
+            raise TypeError(f"funcad.jit: unknown option {key!r}")
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"funcad.jit: {key} must be one of {', '.join(allowed)}, got {value!r}")
     if fn is None:
         return lambda f: Jitted(f, passes, buffers)
     return Jitted(fn, passes, buffers)

@@ -9,7 +9,9 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from funcad.context import GRAPH_MODE, _context
 from funcad.core.tensor import Parameter, Tensor
+from funcad.core.trace import current_depth
 from funcad.ops.shape import cast
 
 
@@ -80,6 +82,8 @@ class Cell:
         clone = object.__new__(type(self))
         memo[id(self)] = clone
         for key, value in self.__dict__.items():
+            if key == "_graph_programs" or _is_compiled(value):
+                continue  # compiled programs belong to the original's Parameters; the copy compiles its own
             if key == "_owner":
                 value = (memo[id(value[0])], value[1]) if value is not None and id(value[0]) in memo else None
             else:
@@ -108,30 +112,79 @@ class Cell:
     def construct(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define construct()")
 
-    _input_dtype = None  # set by to_float: floating-point inputs are cast to it on the way in
+    _compute_dtype = None  # set by to_float: inputs and trainable parameters are cast to it while construct runs
+    _output_dtype = None  # set by funcad.amp: floating-point outputs are cast back to it
 
     def __call__(self, *args, **kwargs):
-        if self._input_dtype is not None:
-            args = tuple(_cast_float(a, self._input_dtype) for a in args)
-        return self.construct(*args, **kwargs)
+        if self._compute_dtype is None and self._output_dtype is None and _context["mode"] != GRAPH_MODE:
+            return self.construct(*args, **kwargs)
+        if _context["mode"] == GRAPH_MODE and not current_depth():
+            return self._compiled_call(args, kwargs)
+        return self._run(args, kwargs)
+
+    def _run(self, args, kwargs):
+        """construct under this Cell's precision settings (to_float and funcad.amp)."""
+        dtype = self._compute_dtype
+        if dtype is None:
+            out = self.construct(*args, **kwargs)
+        else:
+            args = tuple(_cast_float(a, dtype) for a in args)
+            swapped = []
+            try:
+                for _, cell in self.cells_and_names():
+                    for name, p in cell._params.items():
+                        if (p is not None and p.requires_grad and np.issubdtype(p.dtype, np.floating) and p.dtype != dtype
+                                and cell.__dict__.get(name) is not None):
+                            swapped.append((cell, name, cell.__dict__[name]))
+                            object.__setattr__(cell, name, cast(p, dtype))
+                out = self.construct(*args, **kwargs)
+            finally:
+                for cell, name, previous in reversed(swapped):
+                    object.__setattr__(cell, name, previous)
+        if self._output_dtype is not None:
+            out = _cast_outputs(out, self._output_dtype)
+        return out
+
+    def _compiled_call(self, args, kwargs):
+        """GRAPH_MODE: construct compiled by funcad.jit, one compiled function per set of training flags below."""
+        from funcad.jit import jit
+
+        programs = self.__dict__.get("_graph_programs")
+        if programs is None:
+            programs = {}
+            object.__setattr__(self, "_graph_programs", programs)
+        flags = tuple(cell.training for _, cell in self.cells_and_names())
+        compiled = programs.get(flags)
+        if compiled is None:
+            compiled = programs[flags] = jit(lambda *a, **k: self._run(a, k))
+            compiled.__name__ = f"{type(self).__name__}.construct"
+        return compiled(*args, **kwargs)
 
     def to_float(self, dst_type) -> Cell:
-        """Run this Cell in ``dst_type`` (float16, float32 or float64): every floating-point Parameter below it
-        (weights, biases, BatchNorm's moving statistics) is converted in place, keeping its identity and name,
-        and floating-point array inputs of this Cell are cast to ``dst_type`` when it is called.
-
-        MindSpore's ``to_float`` casts the inputs and parameters as the Cell runs and keeps the stored ones;
-        funcad converts the stored parameters, so gradients and optimizer updates happen in ``dst_type`` too.
-        Build the optimizer after converting: its moments take the parameters' dtype when it is created.
+        """Compute this Cell in ``dst_type`` (float16, float32 or float64), as MindSpore's ``to_float`` does: while it
+        runs, floating-point inputs and trainable floating-point Parameters below it are cast to ``dst_type``. The
+        stored Parameters keep their dtype (float32 master weights): gradients come back in it and optimizer updates
+        happen in it, so updates too small for float16 still accumulate. A sub-Cell's own ``to_float`` wins inside it.
+        Use ``set_dtype`` to convert the stored parameters instead.
         """
-        dtype = np.dtype(dst_type)
-        if dtype not in _FLOAT_TYPES:
-            raise ValueError(f"{self._where()}: to_float takes one of {', '.join(t.name for t in _FLOAT_TYPES)}, got {dtype.name}")
+        object.__setattr__(self, "_compute_dtype", self._float_type("to_float", dst_type))
+        return self
+
+    def set_dtype(self, dst_type) -> Cell:
+        """Convert every floating-point Parameter below this Cell (weights, biases, BatchNorm's moving statistics) to
+        ``dst_type`` in place, keeping identities and names. Build the optimizer afterwards: its moments take the
+        parameters' dtype when it is created."""
+        dtype = self._float_type("set_dtype", dst_type)
         for _, p in self.parameters_and_names():
             if np.issubdtype(p.dtype, np.floating):
                 p.set_dtype(dtype)
-        object.__setattr__(self, "_input_dtype", dtype)
         return self
+
+    def _float_type(self, method: str, dst_type) -> np.dtype:
+        dtype = np.dtype(dst_type)
+        if dtype not in _FLOAT_TYPES:
+            raise ValueError(f"{self._where()}: {method} takes one of {', '.join(t.name for t in _FLOAT_TYPES)}, got {dtype.name}")
+        return dtype
 
     def set_train(self, mode: bool = True) -> Cell:
         for _, cell in self.cells_and_names():
@@ -176,11 +229,19 @@ class Cell:
 
     def torch_parameter_names(self) -> OrderedDict:
         """funcad parameter name -> torch state_dict key. They differ only for layers whose names follow
-        MindSpore; such a Cell class declares ``torch_names`` (e.g. BatchNorm's gamma -> weight)."""
+        MindSpore; such a Cell class declares ``torch_names``, renaming its own parameters (BatchNorm's gamma ->
+        weight) or its sub-Cells (TransformerEncoderLayer's dense1 -> linear1)."""
+        torch_paths = {"": ""}
+        for path, cell in self.cells_and_names():
+            renames = getattr(cell, "torch_names", {})
+            for child_name, child in cell._cells.items():
+                child_path = f"{path}.{child_name}" if path else child_name
+                if child is not None and child_path not in torch_paths:
+                    torch_paths[child_path] = _dotted(torch_paths[path], renames.get(child_name, child_name))
         out = OrderedDict()
         for prefix, cell, name, _ in self._owned_parameters():
             torch_name = getattr(cell, "torch_names", {}).get(name, name)
-            out[f"{prefix}.{name}" if prefix else name] = f"{prefix}.{torch_name}" if prefix else torch_name
+            out[f"{prefix}.{name}" if prefix else name] = _dotted(torch_paths[prefix], torch_name)
         return out
 
     def get_parameters(self, expand: bool = True) -> Iterator[Parameter]:
@@ -208,6 +269,10 @@ class Cell:
         return "\n".join(lines) + (")" if len(lines) == 1 else "\n)")
 
 
+def _dotted(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
 _FLOAT_TYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -216,6 +281,19 @@ def _cast_float(value, dtype: np.dtype):
     if isinstance(value, (Tensor, np.ndarray)) and np.issubdtype(value.dtype, np.floating) and value.dtype != dtype:
         return cast(value, dtype)
     return value
+
+
+def _cast_outputs(out, dtype: np.dtype):
+    """Floating-point Tensors in a (possibly nested tuple or list) output cast to ``dtype``."""
+    if isinstance(out, (tuple, list)):
+        return type(out)(_cast_outputs(o, dtype) for o in out)
+    return _cast_float(out, dtype)
+
+
+def _is_compiled(value) -> bool:
+    from funcad.jit.api import Jitted
+
+    return isinstance(value, Jitted)
 
 
 class _CellContainer(Cell):

@@ -82,3 +82,26 @@ class SmoothL1Loss(LossBase):
 
     def construct(self, logits, labels):
         return ops.smooth_l1_loss(logits, labels, beta=self.beta, reduction=self.reduction)
+
+
+class SoftmaxCrossEntropyWithLogits(LossBase):
+    """Cross-entropy of logits (N, C) against one-hot or probability labels (N, C), or class indices (N,) when
+    ``sparse``. MindSpore's defaults: ``sparse=False``, ``reduction='none'`` (one loss per sample)."""
+
+    def __init__(self, sparse: bool = False, reduction: str = "none"):
+        super().__init__(reduction)
+        self.sparse = bool(sparse)
+
+    def construct(self, logits, labels):
+        shape = tuple(logits.shape)
+        if len(shape) != 2:
+            raise ValueError(f"SoftmaxCrossEntropyWithLogits: logits must be (N, C), got shape {shape}")
+        label_shape = tuple(labels.shape)
+        expected = shape[:1] if self.sparse else shape
+        if label_shape != expected:
+            kind = "class indices" if self.sparse else "one-hot or probability labels"
+            raise ValueError(f"SoftmaxCrossEntropyWithLogits(sparse={self.sparse}): {kind} must have shape {expected} "
+                             f"for logits {shape}, got {label_shape}")
+        if not self.sparse:
+            labels = ops.cast(labels, logits.dtype)
+        return ops.cross_entropy(logits, labels, reduction=self.reduction)

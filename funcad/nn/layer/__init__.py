@@ -1,0 +1,22 @@
+"""The layer Cells of funcad.nn, one module per kind; ``funcad.nn`` re-exports every one of them."""
+
+from funcad.nn.layer.activation import ELU, GELU, Hardswish, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Tanh
+from funcad.nn.layer.attention import MultiheadAttention
+from funcad.nn.layer.basic import Dense, Dropout, Dropout2d, Flatten, Identity
+from funcad.nn.layer.conv import Conv1d, Conv2d, Conv2dTranspose
+from funcad.nn.layer.embedding import Embedding
+from funcad.nn.layer.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from funcad.nn.layer.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from funcad.nn.layer.rnn_cells import GRUCell, LSTMCell, RNNCell
+from funcad.nn.layer.rnns import GRU, LSTM, RNN
+from funcad.nn.layer.transformer import TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
+from funcad.nn.layer.upsample import Upsample
+
+__all__ = [
+    "Dense", "Dropout", "Dropout2d", "Flatten", "Identity", "Upsample", "Conv1d", "Conv2d", "Conv2dTranspose",
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d", "Embedding",
+    "RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell", "MultiheadAttention",
+    "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder",
+    "ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "ReLU6", "PReLU", "Hardswish", "Mish",
+]

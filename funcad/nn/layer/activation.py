@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from funcad import ops
+from funcad.core.dtypes import float32
+from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
+from funcad.nn.initializer import initializer
 
 
 class ReLU(Cell):
@@ -75,9 +80,62 @@ class LogSoftmax(Cell):
         return ops.log_softmax(x, axis=self.axis)
 
 
+def _relu6(x):
+    """min(max(x, 0), 6) with slope 1 strictly inside (0, 6) and 0 at both ends, as torch's."""
+    return ops.where(ops.less(x, 6.0), ops.relu(x), 6.0)
+
+
+class ReLU6(Cell):
+    """min(max(x, 0), 6); the gradient is 1 strictly inside (0, 6) and 0 at both ends, as torch's."""
+
+    def construct(self, x):
+        return _relu6(x)
+
+
+class Hardswish(Cell):
+    """x * relu6(x + 3) / 6; the gradient is 0 at x = -3 and 1 at x = 3, as torch's."""
+
+    def construct(self, x):
+        return x * _relu6(x + 3.0) * (1.0 / 6.0)
+
+
+class Mish(Cell):
+    """x * tanh(softplus(x))."""
+
+    def construct(self, x):
+        return x * ops.tanh(ops.softplus(x))
+
+
+class PReLU(Cell):
+    """max(0, x) + w * min(0, x) with a learnt slope per channel (axis 1) or one shared slope.
+
+    MindSpore's names: ``channel`` (torch: num_parameters) and the Parameter ``w`` (torch: ``weight``), initialised
+    to ``w`` (0.25 by default; a number or an array of ``channel`` slopes)."""
+
+    torch_names = {"w": "weight"}
+
+    def __init__(self, channel: int = 1, w=0.25, dtype=float32):
+        super().__init__()
+        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or channel < 1:
+            raise ValueError(f"PReLU: channel must be a positive int, got {channel!r}")
+        self.channel = int(channel)
+        self.w = Parameter(initializer(w if not isinstance(w, (int, float)) else float(w), (self.channel,), dtype))
+
+    def construct(self, x):
+        shape = tuple(x.shape)
+        if self.channel > 1 and (len(shape) < 2 or shape[1] != self.channel):
+            raise ValueError(f"{self._where()}: expected input of shape (N, {self.channel}, *) for {self.channel} slopes, got {shape}")
+        w = ops.reshape(self.w, (self.channel,) + (1,) * (len(shape) - 2)) if len(shape) >= 2 else self.w
+        return ops.where(ops.greater(x, 0.0), x, w * x)
+
+    def extend_repr(self) -> str:
+        return f"channel={self.channel}"
+
+
 _ACTIVATIONS = {
     "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU, "silu": SiLU, "swish": SiLU,
     "leakyrelu": LeakyReLU, "elu": ELU, "softmax": Softmax, "logsoftmax": LogSoftmax,
+    "relu6": ReLU6, "hswish": Hardswish, "hardswish": Hardswish, "mish": Mish, "prelu": PReLU,
 }
 
 

@@ -1,4 +1,4 @@
-"""Dense, Flatten, Dropout and Identity."""
+"""Dense, Flatten, Dropout, Dropout2d and Identity."""
 
 from __future__ import annotations
 
@@ -120,3 +120,15 @@ class Dropout(Cell):
 
     def extend_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of (N, C, H, W) (or (C, H, W)) inputs with probability ``p`` while training, scaling the
+    rest by 1/(1-p); identity in evaluation mode. One mask value per (sample, channel), from funcad's random key."""
+
+    def construct(self, x):
+        check_input(self, x, (3, 4), None, "(N, C, H, W) or (C, H, W)")
+        if not self.training or self.p == 0.0:
+            return x
+        keep = ops.dropout(ops.ones(tuple(x.shape[:-2]) + (1, 1), x.dtype), p=self.p, training=True)
+        return x * keep

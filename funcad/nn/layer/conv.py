@@ -1,4 +1,4 @@
-"""Conv2d with MindSpore's pad_mode ('same', 'valid', 'pad'), and the padding arithmetic pools share."""
+"""Conv1d, Conv2d and Conv2dTranspose with MindSpore's pad_mode ('same', 'valid', 'pad'), and the padding arithmetic pools share."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from funcad import ops
 from funcad.core.dtypes import float32
 from funcad.core.tensor import Parameter
+from funcad.core.transforms import vjp
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import HeUniform, Uniform, initializer
 from funcad.nn.layer.basic import check_input, positive_int
@@ -47,7 +48,44 @@ def same_padding(size: tuple[int, int], kernel: tuple[int, int], stride: tuple[i
     return tuple(pads)
 
 
-class Conv2d(Cell):
+def set_channels(cell: Cell, owner: str, in_channels: int, out_channels: int, group: int) -> None:
+    cell.in_channels, cell.out_channels = positive_int(in_channels, owner, "in_channels"), positive_int(out_channels, owner, "out_channels")
+    cell.group = int(group)
+    if cell.group < 1 or cell.in_channels % cell.group or cell.out_channels % cell.group:
+        raise ValueError(f"{owner}: in_channels {in_channels} and out_channels {out_channels} must be divisible by group {group}")
+
+
+def set_conv_parameters(cell: Cell, shape: tuple, has_bias: bool, weight_init, bias_init, dtype) -> None:
+    """``weight`` of ``shape`` (HeUniform(sqrt(5)) by default) and, with ``has_bias``, a ``bias`` per output channel
+    (U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = shape[1] * kernel size): MindSpore's and torch's draws."""
+    cell.has_bias = has_bias
+    cell.weight = Parameter(initializer(HeUniform(math.sqrt(5)) if weight_init is None else weight_init, shape, dtype))
+    if has_bias:
+        fan_in = math.prod(shape[1:])
+        cell.bias = Parameter(initializer(Uniform(1.0 / math.sqrt(fan_in)) if bias_init is None else bias_init, (cell.out_channels,), dtype))
+    else:
+        cell.bias = None
+
+
+class _Conv2dGeometry(Cell):
+    """Channels, kernel, stride, dilation, group and pad_mode of a 2-D convolution or its transpose."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, pad_mode: str, padding, dilation, group: int):
+        super().__init__()
+        owner = type(self).__name__
+        set_channels(self, owner, in_channels, out_channels, group)
+        self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
+        self.stride = as_pair(stride, owner, "stride")
+        self.dilation = as_pair(dilation, owner, "dilation")
+        self.padding = check_pad_mode(owner, pad_mode, padding)
+        self.pad_mode = pad_mode.lower()
+
+    def extend_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"pad_mode={self.pad_mode!r}, padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}")
+
+
+class Conv2d(_Conv2dGeometry):
     """2-D convolution over (N, C, H, W) with weight (out, in/group, kh, kw) as torch's Conv2d.
 
     ``pad_mode``: 'same' (output ceil(H/stride), extra padding on the bottom/right, which torch's
@@ -58,25 +96,9 @@ class Conv2d(Cell):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, dilation=1,
                  group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32):
-        super().__init__()
-        owner = "Conv2d"
-        self.in_channels, self.out_channels = positive_int(in_channels, owner, "in_channels"), positive_int(out_channels, owner, "out_channels")
-        self.group = int(group)
-        if self.group < 1 or self.in_channels % self.group or self.out_channels % self.group:
-            raise ValueError(f"{owner}: in_channels {in_channels} and out_channels {out_channels} must be divisible by group {group}")
-        self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
-        self.stride = as_pair(stride, owner, "stride")
-        self.dilation = as_pair(dilation, owner, "dilation")
-        self.padding = check_pad_mode(owner, pad_mode, padding)
-        self.pad_mode = pad_mode.lower()
-        self.has_bias = has_bias
+        super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group)
         shape = (self.out_channels, self.in_channels // self.group) + self.kernel_size
-        self.weight = Parameter(initializer(HeUniform(math.sqrt(5)) if weight_init is None else weight_init, shape, dtype))
-        if has_bias:
-            fan_in = shape[1] * shape[2] * shape[3]
-            self.bias = Parameter(initializer(Uniform(1.0 / math.sqrt(fan_in)) if bias_init is None else bias_init, (self.out_channels,), dtype))
-        else:
-            self.bias = None
+        set_conv_parameters(self, shape, has_bias, weight_init, bias_init, dtype)
 
     def _padding_for(self, x) -> tuple[int, int, int, int]:
         if self.pad_mode == "same":
@@ -87,6 +109,87 @@ class Conv2d(Cell):
         check_input(self, x, 4, {1: self.in_channels}, f"(N, {self.in_channels}, H, W)")
         return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self._padding_for(x), dilation=self.dilation, groups=self.group)
 
+
+class Conv1d(Cell):
+    """1-D convolution over (N, C, L) with weight (out, in/group, kernel_size) as torch's Conv1d.
+
+    ``pad_mode`` as Conv2d's: 'same' (output ceil(L/stride), any odd padding on the right), 'valid' or 'pad'
+    (``padding`` an int for both sides or (left, right)). Defaults as MindSpore 2.x: pad_mode='same', has_bias=False;
+    torch's are padding=0 and bias=True. Runs as a convolution of height 1.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, pad_mode: str = "same", padding=0,
+                 dilation: int = 1, group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32):
+        super().__init__()
+        owner = "Conv1d"
+        set_channels(self, owner, in_channels, out_channels, group)
+        self.kernel_size = positive_int(kernel_size, owner, "kernel_size")
+        self.stride = positive_int(stride, owner, "stride")
+        self.dilation = positive_int(dilation, owner, "dilation")
+        pads = (padding, padding) if isinstance(padding, (int, np.integer)) else tuple(padding)
+        self.padding = check_pad_mode(owner, pad_mode, (0, 0) + pads if len(pads) == 2 else padding)[2:]
+        self.pad_mode = pad_mode.lower()
+        set_conv_parameters(self, (self.out_channels, self.in_channels // self.group, self.kernel_size), has_bias, weight_init, bias_init, dtype)
+
+    def construct(self, x):
+        check_input(self, x, 3, {1: self.in_channels}, f"(N, {self.in_channels}, L)")
+        if self.pad_mode == "same":
+            pads = same_padding((x.shape[2],), (self.kernel_size,), (self.stride,), (self.dilation,))
+        else:
+            pads = self.padding
+        y = ops.conv2d(ops.expand_dims(x, 2), ops.expand_dims(self.weight, 2), self.bias, stride=(1, self.stride),
+                       padding=(0, 0) + tuple(pads), dilation=(1, self.dilation), groups=self.group)
+        return ops.squeeze(y, 2)
+
     def extend_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"pad_mode={self.pad_mode!r}, padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}")
+
+
+class Conv2dTranspose(_Conv2dGeometry):
+    """The transpose (adjoint) of Conv2d over (N, C, H, W), weight (in, out/group, kh, kw) as torch's ConvTranspose2d.
+
+    Computed as the gradient of a convolution with respect to its input (``funcad.vjp``), so it is differentiable to
+    any order. Output sizes: 'same' H * stride (the adjoint of a 'same' convolution of that size); 'valid'
+    (H - 1) * stride + dilation * (kh - 1) + 1; 'pad' torch's formula less ``padding`` (int or (top, bottom, left,
+    right), which torch cannot express unevenly). ``output_padding`` (< stride or dilation) adds rows and columns at
+    the bottom and right. Defaults as MindSpore 2.x: pad_mode='same', has_bias=False (torch: padding=0, bias=True).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, output_padding=0,
+                 dilation=1, group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32):
+        super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group)
+        owner = "Conv2dTranspose"
+        extra = (output_padding, output_padding) if isinstance(output_padding, (int, np.integer)) else tuple(output_padding)
+        if len(extra) != 2 or any(not 0 <= e < max(s, d) for e, s, d in zip(extra, self.stride, self.dilation)):
+            raise ValueError(f"{owner}: output_padding must be non-negative and smaller than stride {self.stride} or dilation "
+                             f"{self.dilation}, got {output_padding!r}")
+        self.output_padding = tuple(int(e) for e in extra)
+        set_conv_parameters(self, (self.in_channels, self.out_channels // self.group) + self.kernel_size, has_bias, weight_init, bias_init, dtype)
+
+    def _geometry(self, size: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+        """(output size, padding of the convolution this layer is the adjoint of)."""
+        if self.pad_mode == "same":
+            out = tuple(n * s for n, s in zip(size, self.stride))
+            return out, same_padding(out, self.kernel_size, self.stride, self.dilation)
+        pads = self.padding
+        out = tuple((n - 1) * s - lo - hi + d * (k - 1) + 1 + e for n, s, lo, hi, d, k, e in
+                    zip(size, self.stride, pads[0::2], pads[1::2], self.dilation, self.kernel_size, self.output_padding))
+        return out, pads
+
+    def construct(self, x):
+        check_input(self, x, 4, {1: self.in_channels}, f"(N, {self.in_channels}, H, W)")
+        out, pads = self._geometry(tuple(x.shape[2:]))
+        if min(out) < 1:
+            raise ValueError(f"{self._where()}: input of shape {tuple(x.shape)} gives an empty output {out} with padding {pads}")
+
+        def conv(z):
+            return ops.conv2d(z, self.weight, None, stride=self.stride, padding=pads, dilation=self.dilation, groups=self.group)
+
+        _, pullback = vjp(conv, ops.zeros((x.shape[0], self.out_channels) + out, x.dtype))
+        y = pullback(x)
+        y = y[0] if isinstance(y, tuple) else y
+        return y if self.bias is None else y + ops.reshape(self.bias, (1, self.out_channels, 1, 1))
+
+    def extend_repr(self) -> str:
+        return f"{super().extend_repr()}, output_padding={self.output_padding}"

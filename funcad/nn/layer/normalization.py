@@ -1,10 +1,12 @@
-"""BatchNorm1d, BatchNorm2d and LayerNorm with MindSpore's parameter names and conventions.
+"""BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm and InstanceNorm2d with MindSpore's parameter names and conventions.
 
 Parameter names follow MindSpore (``gamma``, ``beta``, ``moving_mean``, ``moving_variance``); each class's
 ``torch_names`` says which torch state_dict key each one corresponds to.
 """
 
 from __future__ import annotations
+
+import math
 
 from funcad import ops
 from funcad.core.dtypes import float32
@@ -104,3 +106,71 @@ class LayerNorm(Cell):
 
     def extend_repr(self) -> str:
         return f"normalized_shape={self.normalized_shape}, epsilon={self.epsilon}"
+
+
+def _group_normalise(x, groups: int, gamma, beta, eps: float):
+    """Normalise each (sample, group of channels) over its channels and positions, then scale and shift per channel."""
+    shape = tuple(x.shape)
+    n, c = shape[0], shape[1]
+    size = math.prod(shape[1:]) // groups
+    y = ops.reshape(ops.layer_norm(ops.reshape(x, (n, groups, size)), (size,), None, None, eps=eps), shape)
+    if gamma is None:
+        return y
+    per_channel = (1, c) + (1,) * (len(shape) - 2)
+    return y * ops.reshape(gamma, per_channel) + ops.reshape(beta, per_channel)
+
+
+class _PerSampleNorm(Cell):
+    """Shared by GroupNorm and InstanceNorm2d: statistics of each sample alone, the same in training and evaluation."""
+
+    torch_names = {"gamma": "weight", "beta": "bias"}
+
+    def _affine(self, channels: int, affine: bool, gamma_init, beta_init, dtype) -> None:
+        self.affine = bool(affine)
+        self.gamma = Parameter(initializer(gamma_init, (channels,), dtype)) if affine else None
+        self.beta = Parameter(initializer(beta_init, (channels,), dtype)) if affine else None
+
+
+class GroupNorm(_PerSampleNorm):
+    """Normalise (N, C, *) inputs over each group of C / num_groups channels (and all positions) per sample.
+
+    gamma -> weight and beta -> bias in torch; without ``affine`` there are no parameters, as in torch."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, gamma_init="ones", beta_init="zeros",
+                 dtype=float32):
+        super().__init__()
+        self.num_groups = positive_int(num_groups, "GroupNorm", "num_groups")
+        self.num_channels = positive_int(num_channels, "GroupNorm", "num_channels")
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"GroupNorm: num_channels {num_channels} must be divisible by num_groups {num_groups}")
+        self.eps = float(eps)
+        self._affine(self.num_channels, affine, gamma_init, beta_init, dtype)
+
+    def construct(self, x):
+        check_input(self, x, -2, {1: self.num_channels}, f"(N, {self.num_channels}, *)")
+        return _group_normalise(x, self.num_groups, self.gamma, self.beta, self.eps)
+
+    def extend_repr(self) -> str:
+        return f"num_groups={self.num_groups}, num_channels={self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class InstanceNorm2d(_PerSampleNorm):
+    """Normalise each channel of each (N, C, H, W) sample over its H x W positions.
+
+    MindSpore's default ``affine=True`` (torch's is False); gamma -> weight, beta -> bias. The output always uses
+    the sample's own statistics, in training and evaluation, as MindSpore's does; running statistics are not kept
+    (torch's default track_running_stats=False), so ``momentum`` is accepted for MindSpore's signature only."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True, gamma_init="ones",
+                 beta_init="zeros", dtype=float32):
+        super().__init__()
+        self.num_features = positive_int(num_features, "InstanceNorm2d", "num_features")
+        self.eps, self.momentum = float(eps), float(momentum)
+        self._affine(self.num_features, affine, gamma_init, beta_init, dtype)
+
+    def construct(self, x):
+        check_input(self, x, 4, {1: self.num_features}, f"(N, {self.num_features}, H, W)")
+        return _group_normalise(x, self.num_features, self.gamma, self.beta, self.eps)
+
+    def extend_repr(self) -> str:
+        return f"num_features={self.num_features}, eps={self.eps}, affine={self.affine}"

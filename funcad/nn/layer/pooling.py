@@ -1,52 +1,130 @@
-"""MaxPool2d, AvgPool2d and AdaptiveAvgPool2d with MindSpore's names, defaults and pad_mode."""
+"""Max and average pooling (1-D and 2-D, with ceil_mode) and adaptive pooling, with MindSpore's names, defaults
+and pad_mode."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from funcad import ops
 from funcad.nn.cell import Cell
-from funcad.nn.layer.basic import check_input
+from funcad.nn.layer.basic import check_input, positive_int
 from funcad.nn.layer.conv import as_pair, check_pad_mode, same_padding
 
 
-class _Pool2d(Cell):
-    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0):
+def ceil_extra(size: int, kernel: int, stride: int, low: int, high: int) -> int:
+    """Padding past ``high`` that ceil_mode adds so the last partial window counts, by torch's rule: one more window
+    when the division leaves a remainder, unless that window would start beyond the input and its leading padding."""
+    span = size + low + high - kernel
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + low:
+        out -= 1
+    return max(0, (out - 1) * stride + kernel - size - low - high)
+
+
+class _Pool(Cell):
+    """Shared geometry of the 1-D and 2-D pools: a 1-D pool runs as a 2-D one of height 1."""
+
+    rank = 2
+
+    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, ceil_mode: bool = False):
         super().__init__()
         owner = type(self).__name__
-        self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
-        self.stride = as_pair(stride, owner, "stride")
-        self.padding = check_pad_mode(owner, pad_mode, padding)
-        self.pad_mode = pad_mode.lower()
+        if self.rank == 1:
+            self.kernel_size = (1, positive_int(kernel_size, owner, "kernel_size"))
+            self.stride = (1, positive_int(stride, owner, "stride"))
+            pads = (padding, padding) if isinstance(padding, (int, np.integer)) else tuple(padding)
+            self.padding = check_pad_mode(owner, pad_mode, (0, 0) + pads if len(pads) == 2 else padding)
+        else:
+            self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
+            self.stride = as_pair(stride, owner, "stride")
+            self.padding = check_pad_mode(owner, pad_mode, padding)
+        self.pad_mode, self.ceil_mode = pad_mode.lower(), bool(ceil_mode)
 
-    def _padding_for(self, x) -> tuple[int, int, int, int]:
-        check_input(self, x, 4, None, "(N, C, H, W)")
+    def _geometry(self, x) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+        """(padding, ceil_mode's extra (bottom, right) padding) for a 4-D input."""
         if self.pad_mode == "same":
-            return same_padding(tuple(x.shape[2:]), self.kernel_size, self.stride)
-        return self.padding
+            return same_padding(tuple(x.shape[2:]), self.kernel_size, self.stride), (0, 0)
+        pads = self.padding
+        if not self.ceil_mode:
+            return pads, (0, 0)
+        return pads, tuple(ceil_extra(n, k, s, lo, hi) for n, k, s, lo, hi in
+                           zip(x.shape[2:], self.kernel_size, self.stride, pads[0::2], pads[1::2]))
+
+    def construct(self, x):
+        if self.rank == 1:
+            check_input(self, x, 3, None, "(N, C, L)")
+            return ops.squeeze(self._pool(ops.expand_dims(x, 2)), 2)
+        check_input(self, x, 4, None, "(N, C, H, W)")
+        return self._pool(x)
 
     def extend_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, pad_mode={self.pad_mode!r}, padding={self.padding}"
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, pad_mode={self.pad_mode!r}, padding={self.padding}, ceil_mode={self.ceil_mode}"
 
 
-class MaxPool2d(_Pool2d):
-    """Max over (kh, kw) windows; padded positions never win. MindSpore's defaults: kernel 1, stride 1, 'valid'."""
-
-    def construct(self, x):
-        padding = self._padding_for(x)
-        return ops.max_pool2d(x, self.kernel_size, self.stride, padding)
+def _padded(x, pads, extra, fill: float):
+    pt, pb, pl, pr = pads
+    return ops.pad(x, ((0, 0), (0, 0), (pt, pb + extra[0]), (pl, pr + extra[1])), constant_values=fill)
 
 
-class AvgPool2d(_Pool2d):
+class MaxPool2d(_Pool):
+    """Max over (kh, kw) windows; padded positions never win. MindSpore's defaults: kernel 1, stride 1, 'valid'.
+    ``ceil_mode`` keeps a last partial window (torch's rule), in 'valid' and 'pad' modes."""
+
+    def _pool(self, x):
+        pads, extra = self._geometry(x)
+        if extra == (0, 0):
+            return ops.max_pool2d(x, self.kernel_size, self.stride, pads)
+        return ops.max_pool2d(_padded(x, pads, extra, -np.inf), self.kernel_size, self.stride, 0)
+
+
+class AvgPool2d(_Pool):
     """Mean over (kh, kw) windows. In 'pad' mode padded zeros count when ``count_include_pad`` (torch's and
-    MindSpore's default); in 'same' mode the mean is over the real inputs only, as MindSpore does."""
+    MindSpore's default); in 'same' mode the mean is over the real inputs only, as MindSpore does. With ``ceil_mode``
+    a last partial window divides by its part inside the padded input (or by its real inputs), as torch's."""
 
-    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, count_include_pad: bool = True):
-        super().__init__(kernel_size, stride, pad_mode, padding)
+    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode)
         self.count_include_pad = count_include_pad
 
-    def construct(self, x):
-        padding = self._padding_for(x)
+    def _pool(self, x):
+        pads, extra = self._geometry(x)
         include = self.count_include_pad and self.pad_mode == "pad"
-        return ops.avg_pool2d(x, self.kernel_size, self.stride, padding, count_include_pad=include)
+        if extra == (0, 0):
+            return ops.avg_pool2d(x, self.kernel_size, self.stride, pads, count_include_pad=include)
+        window = self.kernel_size[0] * self.kernel_size[1]
+        sums = ops.avg_pool2d(_padded(x, pads, extra, 0.0), self.kernel_size, self.stride, 0) * float(window)
+        counts = [self._counts(n, k, s, lo, hi, e, include) for n, k, s, lo, hi, e in
+                  zip(x.shape[2:], self.kernel_size, self.stride, pads[0::2], pads[1::2], extra)]
+        return sums / np.outer(*counts).astype(x.dtype)
+
+    @staticmethod
+    def _counts(size: int, kernel: int, stride: int, low: int, high: int, extra: int, include: bool) -> np.ndarray:
+        """How many positions each window along one axis divides by."""
+        starts = np.arange((size + low + high + extra - kernel) // stride + 1) * stride - low
+        if include:
+            return np.minimum(starts + kernel, size + high) - starts
+        return np.minimum(starts + kernel, size) - np.maximum(starts, 0)
+
+
+class MaxPool1d(MaxPool2d):
+    """Max over windows of (N, C, L) inputs; ``padding`` an int for both ends or (left, right)."""
+
+    rank = 1
+
+
+class AvgPool1d(AvgPool2d):
+    """Mean over windows of (N, C, L) inputs; ``padding`` an int for both ends or (left, right)."""
+
+    rank = 1
+
+
+def _output_size(cell: Cell, x) -> tuple[int, int]:
+    check_input(cell, x, 4, None, "(N, C, H, W)")
+    sizes = cell.output_size
+    sizes = (sizes, sizes) if isinstance(sizes, (int, np.integer)) or sizes is None else tuple(sizes)
+    if len(sizes) != 2 or any(s is not None and (not isinstance(s, (int, np.integer)) or s < 1) for s in sizes):
+        raise ValueError(f"{cell._where()}: output_size must be a positive int, None or a pair of them, got {cell.output_size!r}")
+    return tuple(int(x.shape[2 + i]) if s is None else int(s) for i, s in enumerate(sizes))
 
 
 class AdaptiveAvgPool2d(Cell):
@@ -57,5 +135,29 @@ class AdaptiveAvgPool2d(Cell):
         self.output_size = output_size
 
     def construct(self, x):
-        check_input(self, x, 4, None, "(N, C, H, W)")
-        return ops.adaptive_avg_pool2d(x, self.output_size)
+        return ops.adaptive_avg_pool2d(x, _output_size(self, x))
+
+
+class AdaptiveMaxPool2d(Cell):
+    """Max pooling to a fixed (oh, ow) output over torch's bins [floor(i n / o), ceil((i + 1) n / o)); a None size keeps
+    the input's. The maximum of a rectangle is the maximum over columns of the maxima over rows, so it runs as
+    oh + ow slice reductions. Tied maxima share the gradient equally (torch gives it to one of them). Indices are not
+    returned (MindSpore's ``return_indices`` is not supported)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def construct(self, x):
+        for axis, bins in zip((2, 3), _output_size(self, x)):
+            size = x.shape[axis]
+            index = [slice(None)] * 4
+            pieces = []
+            for i in range(bins):
+                index[axis] = slice(i * size // bins, -(-(i + 1) * size // bins))
+                pieces.append(ops.amax(x[tuple(index)], axis=axis, keepdims=True))
+            x = ops.concat(pieces, axis=axis)
+        return x
+
+    def extend_repr(self) -> str:
+        return f"output_size={self.output_size}"

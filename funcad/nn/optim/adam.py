@@ -26,30 +26,40 @@ class Adam(Optimizer):
         p <- p - l * m / (sqrt(v) + eps)                               (use_nesterov=False)
         p <- p - l * (b1 * m + (1 - b1) * g) / (sqrt(v) + eps)         (use_nesterov=True)
 
+    With ``use_amsgrad`` the denominator uses vhat <- max(vhat, v), the largest second moment so far (AMSGrad).
+
     Differs from torch.optim.Adam only in where eps sits: torch divides by sqrt(v / (1 - b2^t)) + eps, i.e.
     MindSpore's eps equals torch's eps * sqrt(1 - b2^t). With eps -> 0 the two coincide. torch has no nesterov.
     """
 
     def __init__(self, params, learning_rate=1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, *,
-                 weight_decay: float = 0.0, use_nesterov: bool = False):
+                 weight_decay: float = 0.0, use_nesterov: bool = False, use_locking: bool = False, use_amsgrad: bool = False):
         super().__init__(learning_rate, params, weight_decay)
         _check_betas("Adam", beta1, beta2, eps)
+        if use_nesterov and use_amsgrad:
+            raise ValueError("Adam: use_nesterov and use_amsgrad cannot both be True (MindSpore has no such update)")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
-        self.use_nesterov = bool(use_nesterov)
+        self.use_nesterov, self.use_amsgrad, self.use_locking = bool(use_nesterov), bool(use_amsgrad), bool(use_locking)
         self.moment1 = self._state("moment1")
         self.moment2 = self._state("moment2")
+        self.vhat = self._state("vhat") if self.use_amsgrad else ()
 
     def _updates(self, grads, lr):
         grads = self.decay_weight(grads)
         b1, b2, eps = self.beta1, self.beta2, self.eps
         t = ops.cast(self.global_step + 1, np.float64)
         scale = ops.sqrt(1.0 - ops.power(b2, t)) / (1.0 - ops.power(b1, t))
-        for p, g, m, v in zip(self.parameters, grads, self.moment1, self.moment2):
+        vhats = self.vhat or (None,) * len(self.parameters)
+        for p, g, m, v, vhat in zip(self.parameters, grads, self.moment1, self.moment2, vhats):
             m_new = b1 * m + (1.0 - b1) * g
             v_new = b2 * v + (1.0 - b2) * (g * g)
+            writes = [(m, m_new), (v, v_new)]
+            if vhat is not None:
+                v_new = ops.maximum(vhat, v_new)
+                writes.append((vhat, v_new))
             direction = b1 * m_new + (1.0 - b1) * g if self.use_nesterov else m_new
             step_size = scalar_as(lr, p) * ops.cast(scale, p.dtype)
-            yield p, step_size, direction / (ops.sqrt(v_new) + eps), [(m, m_new), (v, v_new)]
+            yield p, step_size, direction / (ops.sqrt(v_new) + eps), writes
 
 
 class AdamWeightDecay(Optimizer):

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from funcad import ops
+from funcad.common.parameter import distinct_parameters
 from funcad.core.tensor import Parameter, Tensor
 
 _ONE_STEP = Tensor(np.array(1, dtype=np.int32))  # what global_step grows by: a Tensor of its dtype takes the direct path
@@ -31,7 +32,8 @@ def _non_negative(owner: str, name: str, value) -> float:
 class Optimizer(ABC):
     """Base of the optimizers called as ``optimizer(grads)``.
 
-    ``learning_rate`` is a non-negative number (or 0-d Tensor) or a callable of the step: it is called on every update with
+    ``learning_rate`` is a non-negative number (or 0-d Tensor), a list (or 1-D Tensor) of one rate per step (the last
+    one is kept after the list ends), or a callable of the step such as a ``LearningRateSchedule`` Cell: it is called on every update with
     ``global_step`` (an int32 Tensor counting previous updates, 0 on the first) and may return a number or a
     0-d Tensor; write it with funcad ops/operators so a compiled step stays correct.
     ``weight_decay`` is applied, as in MindSpore, only to parameters whose name contains neither 'beta' nor
@@ -42,18 +44,15 @@ class Optimizer(ABC):
         owner = type(self).__name__
         if isinstance(parameters, (Parameter, Tensor)) or not isinstance(parameters, Iterable):
             raise TypeError(f"{owner}: params must be a list or tuple of Parameters, got {type(parameters).__name__}")
-        params = list(parameters)
+        params = distinct_parameters(owner, parameters)
         if not params:
             raise ValueError(f"{owner}: params is empty")
-        seen = set()
-        for i, p in enumerate(params):
-            if not isinstance(p, Parameter):
-                raise TypeError(f"{owner}: params[{i}] is a {type(p).__name__}, not a Parameter")
-            if id(p) in seen:
-                raise ValueError(f"{owner}: params[{i}] ({p.name}) appears more than once")
-            seen.add(id(p))
         if isinstance(learning_rate, Tensor) and learning_rate.ndim == 0:
             learning_rate = float(learning_rate)
+        elif isinstance(learning_rate, (list, tuple)) or (isinstance(learning_rate, Tensor) and learning_rate.ndim == 1):
+            from funcad.nn.lr import StepTable  # a rate per step, as nn.piecewise_constant_lr and its kin return
+
+            learning_rate = StepTable(np.asarray(learning_rate))
         if not callable(learning_rate):
             learning_rate = _non_negative(owner, "learning_rate", learning_rate)
         self.learning_rate: float | Callable = learning_rate

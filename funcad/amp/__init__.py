@@ -1,0 +1,20 @@
+"""``funcad.amp``: automatic mixed precision as MindSpore's ``mindspore.amp`` has it.
+
+``auto_mixed_precision(net, level)`` sets Cells to compute in float16 through ``Cell.to_float`` (float32 master
+Parameters stay float32: gradients and updates happen in float32) and makes the network's floating-point outputs
+float32. Loss scalers multiply the loss before differentiation and divide the gradients after; ``all_finite``
+tells whether a step's gradients overflowed.
+"""
+
+from funcad.amp.loss_scale import (
+    DynamicLossScaleManager,
+    DynamicLossScaler,
+    FixedLossScaleManager,
+    LossScaler,
+    StaticLossScaler,
+    all_finite,
+)
+from funcad.amp.precision import AMP_BLACK_LIST, AMP_WHITE_LIST, auto_mixed_precision, build_train_network
+
+__all__ = ["auto_mixed_precision", "build_train_network", "AMP_WHITE_LIST", "AMP_BLACK_LIST", "LossScaler",
+           "StaticLossScaler", "DynamicLossScaler", "all_finite", "FixedLossScaleManager", "DynamicLossScaleManager"]

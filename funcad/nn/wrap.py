@@ -1,0 +1,159 @@
+"""Wrapper Cells MindSpore's training code builds on: a network with its loss, and one training step.
+
+A wrapper holds the network it wraps without becoming its owner, so the network's Parameters keep their names
+(``fc1.weight``, not ``_backbone.fc1.weight``), as in MindSpore where wrapping never renames a Parameter.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from funcad.core.tensor import Parameter, Tensor
+from funcad.core.trace import Tracer
+from funcad.core.transforms import value_and_grad
+from funcad.nn.cell import Cell
+from funcad.ops.math import logical_not, where
+from funcad.ops.shape import cast, stop_gradient
+from funcad.ops.state import assign
+
+
+def _hold(owner: Cell, name: str, cell) -> None:
+    """Register ``cell`` under ``owner`` (its parameters are the owner's too) without renaming them."""
+    if not isinstance(cell, Cell):
+        raise TypeError(f"{type(owner).__name__}: {name.lstrip('_')} must be a Cell, got {type(cell).__name__}")
+    owner._cells[name] = cell
+    object.__setattr__(owner, name, cell)
+
+
+class WithLossCell(Cell):
+    """``loss_fn(backbone(data), label)``: a network and its loss as one Cell (MindSpore's ``nn.WithLossCell``)."""
+
+    def __init__(self, backbone: Cell, loss_fn: Cell):
+        super().__init__()
+        _hold(self, "_backbone", backbone)
+        if not callable(loss_fn):
+            raise TypeError(f"WithLossCell: loss_fn must be callable, got {type(loss_fn).__name__}")
+        object.__setattr__(self, "_loss_fn", loss_fn)
+
+    def construct(self, data, label):
+        return self._loss_fn(self._backbone(data), label)
+
+    @property
+    def backbone_network(self) -> Cell:
+        return self._backbone
+
+
+class WithEvalCell(Cell):
+    """``(loss, outputs, label)`` of a network on a batch, what ``funcad.train.Model.eval`` feeds its metrics."""
+
+    def __init__(self, network: Cell, loss_fn, add_cast_fp32: bool = False):
+        super().__init__()
+        _hold(self, "_network", network)
+        object.__setattr__(self, "_loss_fn", loss_fn)
+        self.add_cast_fp32 = add_cast_fp32
+
+    def construct(self, data, label):
+        outputs = self._network(data)
+        if self.add_cast_fp32:
+            outputs = cast(outputs, "float32")
+        loss = self._loss_fn(outputs, label) if self._loss_fn is not None else None
+        return loss, outputs, label
+
+
+class TrainOneStepCell(Cell):
+    """One training step of a network that returns its loss (usually a WithLossCell): gradients of the loss with
+    respect to ``optimizer.parameters``, each multiplied by ``sens`` (MindSpore's sensitivity, 1.0 by default; a
+    loss scale), handed to ``optimizer``; returns the loss. Called in GRAPH_MODE or under ``funcad.jit`` the whole
+    step compiles into one program."""
+
+    def __init__(self, network: Cell, optimizer, sens: float | None = None, return_grad: bool = False):
+        super().__init__()
+        _hold(self, "network", network)
+        object.__setattr__(self, "optimizer", optimizer)
+        sens = 1.0 if sens is None else sens
+        if isinstance(sens, bool) or not isinstance(sens, numbers.Real):
+            raise TypeError(f"TrainOneStepCell: sens must be a number, got {type(sens).__name__}")
+        self.sens = float(sens)
+        self.return_grad = bool(return_grad)
+        self.weights = optimizer.parameters
+        if self.sens == 1.0:
+            self.grad_fn = value_and_grad(network, None, self.weights)
+        else:
+            self.grad_fn = value_and_grad(self._scaled_loss, None, self.weights, has_aux=True)
+
+    def _scaled_loss(self, *inputs):
+        loss = self.network(*inputs)
+        return loss * self.sens, stop_gradient(loss)
+
+    def construct(self, *inputs):
+        loss, grads = self.grad_fn(*inputs)
+        if self.sens != 1.0:
+            loss = loss[1]
+        self.optimizer(grads)
+        return (loss, grads) if self.return_grad else loss
+
+
+def _state_parameters(optimizer) -> list:
+    """Every Parameter an optimizer update writes: the parameters, then its state (moments, global step, ...)."""
+    found, seen = [], set()
+    for value in (optimizer.parameters, *vars(optimizer).values()):
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(item, Parameter) and id(item) not in seen:
+                seen.add(id(item))
+                found.append(item)
+    return found
+
+
+class TrainOneStepWithLossScaleCell(TrainOneStepCell):
+    """A training step with loss scaling: the loss is multiplied by the scale before differentiation, the gradients
+    divided by it after; a step whose gradients are not all finite leaves the parameters and the optimizer's state
+    as they were (with ``drop_overflow_update``, the default). ``scale_sense`` is a number (a fixed scale) or a loss
+    scaler (``nn.DynamicLossScaleUpdateCell``, ``funcad.amp.DynamicLossScaler``, ...), whose ``adjust`` is called with
+    the step's finiteness. Returns ``(loss, overflow, scale)`` as MindSpore does.
+
+    Eagerly an overflowing step skips the optimizer; under ``funcad.jit`` or in GRAPH_MODE the update is computed and
+    each written Parameter then keeps its old value where the step overflowed (``ops.where``), with the same result.
+    """
+
+    def __init__(self, network: Cell, optimizer, scale_sense, drop_overflow_update: bool = True):
+        from funcad.amp.loss_scale import LossScaler, StaticLossScaler
+
+        if isinstance(scale_sense, Tensor):
+            scale_sense = float(scale_sense)
+        if isinstance(scale_sense, numbers.Real) and not isinstance(scale_sense, bool):
+            scale_sense = StaticLossScaler(scale_sense)
+        if not isinstance(scale_sense, LossScaler):
+            raise TypeError(f"TrainOneStepWithLossScaleCell: scale_sense must be a number or a loss scaler, got {type(scale_sense).__name__}")
+        super().__init__(network, optimizer)
+        object.__setattr__(self, "scaler", scale_sense)
+        self.drop_overflow_update = bool(drop_overflow_update)
+        self.grad_fn = value_and_grad(self._loss_scaled, None, self.weights, has_aux=True)
+
+    @property
+    def scale_sense(self):
+        return self.scaler.scale_value
+
+    def _loss_scaled(self, *inputs):
+        loss = self.network(*inputs)
+        return self.scaler.scale(loss), stop_gradient(loss)
+
+    def construct(self, *inputs):
+        from funcad.amp.loss_scale import all_finite
+
+        (_, loss), grads = self.grad_fn(*inputs)
+        scale = stop_gradient(self.scaler.scale_value)  # the scale of this step, before adjust changes it
+        grads = self.scaler.unscale(grads)
+        finite = all_finite(grads)
+        if not self.drop_overflow_update:
+            self.optimizer(grads)
+        elif not isinstance(finite, Tracer):
+            if finite.item():
+                self.optimizer(grads)
+        else:
+            written = _state_parameters(self.optimizer)
+            before = [stop_gradient(p) for p in written]
+            self.optimizer(grads)
+            for p, old in zip(written, before):
+                assign(p, where(finite, p, old))
+        self.scaler.adjust(finite)
+        return loss, logical_not(finite), scale

@@ -1,0 +1,220 @@
+"""lstm_cell and lstm_sequence: one LSTM step, and one LSTM layer over a whole sequence, each as one primitive, so a
+step costs a few dispatches or none, not twenty.
+
+The forwards and first-order VJPs are fused numpy code; every other rule (forward mode, gradients of gradients)
+differentiates the same computation written in funcad ops (``_lstm_cell_ops``, ``_sequence_ops``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from funcad.core.primitive import compiled_as_call, primitive
+from funcad.core.transforms import jvp, vjp
+from funcad.ops.linalg import matmul
+from funcad.ops.math import sigmoid, tanh, where
+from funcad.ops.shape import _shape_of, concat, reshape, split, stack, transpose
+
+xp = np  # the kernels' name for numpy
+
+
+def _activations(gates):
+    """sigmoid(i), sigmoid(f), tanh(g), sigmoid(o) of gates (..., 4H) in numpy; sigmoid as 0.5 tanh(x/2) + 0.5 (no overflow)."""
+    i, f, g, o = xp.split(gates, 4, axis=-1)
+    return 0.5 * xp.tanh(0.5 * i) + 0.5, 0.5 * xp.tanh(0.5 * f) + 0.5, xp.tanh(g), 0.5 * xp.tanh(0.5 * o) + 0.5
+
+
+@primitive(**compiled_as_call())
+def _lstm_cell(gates, c):
+    i, f, g, o = _activations(gates)
+    c_new = f * c + i * g
+    return xp.stack((o * xp.tanh(c_new), c_new))
+
+
+@primitive(**compiled_as_call())
+def _lstm_cell_backward(cot, gates, c):
+    """The cotangents of ``gates`` and ``c`` side by side (..., 5H), for the cotangent ``cot`` = (dh', dc')."""
+    i, f, g, o = _activations(gates)
+    tc = xp.tanh(f * c + i * g)
+    dc = cot[1] + cot[0] * o * (1.0 - tc * tc)
+    return xp.concatenate((dc * g * i * (1.0 - i), dc * c * f * (1.0 - f), dc * i * (1.0 - g * g), cot[0] * tc * o * (1.0 - o), dc * f), axis=-1)
+
+
+def _lstm_cell_ops(gates, c):
+    """The same step in funcad ops: what the higher-order rules differentiate."""
+    i, f, g, o = split(gates, 4, axis=-1)
+    c_new = sigmoid(f) * c + sigmoid(i) * tanh(g)
+    return stack([sigmoid(o) * tanh(c_new), c_new])
+
+
+def _backward_ops(cot, gates, c):
+    return concat(list(vjp(_lstm_cell_ops, gates, c)[1](cot)), axis=-1)
+
+
+def _tangent(fn, args: tuple, k: int, t):
+    """fn's output tangent when only argument ``k`` moves, along ``t``."""
+    return jvp(lambda a: fn(*args[:k], a, *args[k + 1:]), (args[k],), (t,))[1]
+
+
+def _cotangent(fn, args: tuple, k: int, g):
+    """The cotangent of argument ``k`` of fn for the output cotangent ``g``."""
+    return vjp(fn, *args)[1](g)[k]
+
+
+def _part(g, c, k: int):
+    """Slot k (0: gates, 1: c) of _lstm_cell_backward's side-by-side result; both rules make the same call, which a
+    compiled program computes once."""
+    h = _shape_of(c)[-1]
+    return g[..., : 4 * h] if k == 0 else g[..., 4 * h:]
+
+
+_lstm_cell.defvjp(*(lambda g, ans, gates, c, k=k: _part(_lstm_cell_backward(g, gates, c), c, k) for k in range(2)))
+_lstm_cell.defjvp(*(lambda t, ans, gates, c, k=k: _tangent(_lstm_cell_ops, (gates, c), k, t) for k in range(2)))
+_lstm_cell_backward.defvjp(*(lambda g, ans, cot, gates, c, k=k: _cotangent(_backward_ops, (cot, gates, c), k, g) for k in range(3)))
+_lstm_cell_backward.defjvp(*(lambda t, ans, cot, gates, c, k=k: _tangent(_backward_ops, (cot, gates, c), k, t) for k in range(3)))
+
+
+def lstm_cell(gates, c):
+    """One LSTM step from its pre-activation ``gates`` (..., 4H), ordered i, f, g, o as in torch and MindSpore, and the
+    cell state ``c`` (..., H): the stacked pair (h', c') of shape (2, ..., H), with c' = sigmoid(f) c + sigmoid(i) tanh(g)
+    and h' = sigmoid(o) tanh(c')."""
+    gates_shape, c_shape = _shape_of(gates), _shape_of(c)
+    if gates_shape[:-1] != c_shape[:-1] or gates_shape[-1] != 4 * c_shape[-1]:
+        raise ValueError(f"funcad.ops.lstm_cell: gates of shape {gates_shape} must be c's shape {c_shape} with 4 times its last axis")
+    return _lstm_cell(gates, c)
+
+
+
+# -- a whole sequence ------------------------------------------------------------------------------------------
+# One primitive runs the recurrence of one LSTM layer in one direction over all steps, and its VJP is one
+# backpropagation through time. Its differentiable inputs (step inputs, h0, c0, w_hh) travel packed in one flat
+# array, so the backward pass is a single call whose result the packing's own VJP splits.
+
+def _layout(dims: tuple) -> list[tuple[int, int, tuple]]:
+    """(start, end, shape) in the packed array of the step inputs, h0, c0 and w_hh."""
+    steps, batch, hidden = dims
+    shapes = ((steps, batch, 4 * hidden), (batch, hidden), (batch, hidden), (4 * hidden, hidden))
+    slots, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        slots.append((start, start + size, shape))
+        start += size
+    return slots
+
+
+def _unpack(packed, dims: tuple):
+    return [packed[start:end].reshape(shape) for start, end, shape in _layout(dims)]
+
+
+def _order(steps: int, reverse: bool):
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _run_sequence(packed, masks, dims: tuple, reverse: bool):
+    """The recurrence in numpy: (out (T + 2, B, H) as _lstm_sequence returns it, then per step the state it started
+    from (h, c), its activations (i, f, g, o side by side) and its new cell state before masking, each stacked over T)."""
+    projected, h, c, w_hh = _unpack(packed, dims)
+    steps, _, hidden = dims
+    out = xp.empty((steps + 2,) + h.shape, dtype=h.dtype)
+    h_before, c_before, c_after = xp.empty_like(out[:steps]), xp.empty_like(out[:steps]), xp.empty_like(out[:steps])
+    acts = xp.empty_like(projected)
+    for t in _order(steps, reverse):
+        h_before[t], c_before[t] = h, c
+        a = acts[t]
+        xp.add(projected[t], h @ w_hh.T, out=a)
+        g = xp.tanh(a[:, 2 * hidden:3 * hidden])
+        xp.multiply(xp.tanh(xp.multiply(a, 0.5, out=a), out=a), 0.5, out=a)
+        a += 0.5
+        a[:, 2 * hidden:3 * hidden] = g
+        i, f, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 3 * hidden:]
+        c_new = c_after[t] = f * c + i * g
+        h_new = o * xp.tanh(c_new)
+        if masks is None:
+            h, c, out[t] = h_new, c_new, h_new
+        else:
+            inside = masks[t]
+            h, c, out[t] = xp.where(inside, h_new, h), xp.where(inside, c_new, c), xp.where(inside, h_new, 0.0)
+    out[steps], out[steps + 1] = h, c
+    return out, h_before, c_before, acts, c_after
+
+
+@primitive(**compiled_as_call())
+def _lstm_sequence(packed, masks, dims: tuple, reverse: bool):
+    """(outputs (T, B, H), then h_n and c_n) stacked as (T + 2, B, H)."""
+    return _run_sequence(packed, masks, dims, reverse)[0]
+
+
+@primitive(**compiled_as_call())
+def _lstm_sequence_backward(cot, packed, masks, dims: tuple, reverse: bool):
+    """Backpropagation through time: the cotangent of ``packed`` for the output cotangent ``cot``. The forward runs
+    again; every factor that does not depend on the backward recurrence is computed for all steps at once."""
+    _, h_before, c_before, acts, c_after = _run_sequence(packed, masks, dims, reverse)
+    w_hh = _unpack(packed, dims)[3]
+    steps = dims[0]
+    i, f, g, o = xp.split(acts, 4, axis=-1)
+    tc = xp.tanh(c_after)
+    through_h = o * (1.0 - tc * tc)  # dc' / dh' along h' = o tanh(c')
+    slopes = xp.concatenate((g * i * (1.0 - i), c_before * f * (1.0 - f), i * (1.0 - g * g), tc * o * (1.0 - o)), axis=-1)
+    d_projected = xp.empty_like(acts)
+    dh, dc = cot[steps].copy(), cot[steps + 1].copy()
+    for t in reversed(_order(steps, reverse)):
+        if masks is None:
+            dh_new, dc_new, dh, dc = dh + cot[t], dc, 0.0, 0.0
+        else:
+            inside = masks[t]
+            dh_new, dc_new = xp.where(inside, dh + cot[t], 0.0), xp.where(inside, dc, 0.0)
+            dh, dc = xp.where(inside, 0.0, dh), xp.where(inside, 0.0, dc)
+        dc_total = dc_new + dh_new * through_h[t]
+        d_gates = xp.multiply(xp.concatenate((dc_total, dc_total, dc_total, dh_new), axis=-1), slopes[t], out=d_projected[t])
+        dh = dh + d_gates @ w_hh
+        dc = dc + dc_total * f[t]
+    d_w = d_projected.reshape(-1, d_projected.shape[-1]).T @ h_before.reshape(-1, h_before.shape[-1])
+    return xp.concatenate((d_projected.ravel(), dh.ravel(), dc.ravel(), d_w.ravel()))
+
+
+def _sequence_ops(packed, masks, dims: tuple, reverse: bool):
+    """The same recurrence in funcad ops, unrolled: what the higher-order rules differentiate."""
+    steps = dims[0]
+    projected, h, c, w_hh = (reshape(packed[start:end], shape) for start, end, shape in _layout(dims))
+    outputs = [None] * steps
+    for t in _order(steps, reverse):
+        pair = lstm_cell(projected[t] + matmul(h, transpose(w_hh)), c)
+        if masks is None:
+            h, c, outputs[t] = pair[0], pair[1], pair[0]
+        else:
+            inside = masks[t]
+            h, c, outputs[t] = where(inside, pair[0], h), where(inside, pair[1], c), where(inside, pair[0], 0.0)
+    return stack(outputs + [h, c])
+
+
+def _sequence_backward_ops(cot, packed, masks, dims: tuple, reverse: bool):
+    return vjp(lambda p: _sequence_ops(p, masks, dims, reverse), packed)[1](cot)
+
+
+_lstm_sequence.defvjp(lambda g, ans, packed, masks, dims, reverse: _lstm_sequence_backward(g, packed, masks, dims=dims, reverse=reverse))
+_lstm_sequence.defjvp(lambda t, ans, packed, masks, dims, reverse: _tangent(_sequence_ops, (packed, masks, dims, reverse), 0, t))
+_lstm_sequence_backward.defvjp(*(lambda g, ans, cot, packed, masks, dims, reverse, k=k:
+                                 _cotangent(lambda a, b: _sequence_backward_ops(a, b, masks, dims, reverse), (cot, packed), k, g) for k in range(2)))
+_lstm_sequence_backward.defjvp(*(lambda t, ans, cot, packed, masks, dims, reverse, k=k:
+                                 _tangent(_sequence_backward_ops, (cot, packed, masks, dims, reverse), k, t) for k in range(2)))
+
+
+def lstm_sequence(projected, h0, c0, w_hh, masks=None, reverse: bool = False):
+    """One LSTM layer in one direction over a whole sequence: ``(outputs, h_n, c_n)``.
+
+    ``projected`` (T, B, 4H) holds each step's input term x_t W_ih^T + b_ih + b_hh (gates i, f, g, o), ``h0`` and ``c0``
+    are (B, H) and ``w_hh`` is (4H, H). ``masks`` (T, B, 1) booleans, when given, mark the steps inside each sequence:
+    outside them the state is kept and the output is zero. ``reverse`` runs from the last step to the first.
+    """
+    steps, batch, gates = _shape_of(projected)
+    hidden = gates // 4
+    expected = {"h0": (batch, hidden), "c0": (batch, hidden), "w_hh": (4 * hidden, hidden)}
+    for name, value in (("h0", h0), ("c0", c0), ("w_hh", w_hh)):
+        if gates % 4 or _shape_of(value) != expected[name]:
+            raise ValueError(f"funcad.ops.lstm_sequence: projected of shape {(steps, batch, gates)} needs {name} of shape "
+                             f"{expected[name]}, got {_shape_of(value)}")
+    packed = concat([reshape(v, (-1,)) for v in (projected, h0, c0, w_hh)])
+    out = _lstm_sequence(packed, masks, dims=(steps, batch, hidden), reverse=bool(reverse))
+    return out[:steps], out[steps], out[steps + 1]

@@ -1,0 +1,7 @@
+"""``funcad.train``: MindSpore's high-level training API (``Model`` with callbacks and metrics)."""
+
+from funcad.nn.metrics import MAE, MSE, Accuracy, Loss, Metric
+from funcad.train.callback import Callback, LossMonitor, RunContext, TimeMonitor
+from funcad.train.model import Model
+
+__all__ = ["Model", "Callback", "RunContext", "LossMonitor", "TimeMonitor", "Metric", "Accuracy", "Loss", "MAE", "MSE"]

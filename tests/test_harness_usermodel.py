@@ -1,0 +1,157 @@
+"""A user's model in the harness: ``funcad-compare run --model pkg.mod:factory`` and ``harness.compare(cell)``, the other
+side built by torch_ref.mirror / to_funcad; every usage error exits 2 naming its flag."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import harness
+from funcad import nn
+from harness import cli
+
+FAST = ["--steps", "2", "--no-timing"]
+
+USER_MODULE = textwrap.dedent('''
+    import numpy as np
+    import torch
+    from funcad import nn
+
+
+    class Gated(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Dense(6, 8)
+            self.gate = nn.Dense(6, 8, activation="sigmoid")
+            self.head = nn.Dense(8, 3)
+
+        def construct(self, x):
+            return self.head(self.fc(x) * self.gate(x))
+
+
+    class Branchy(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Dense(6, 3)
+
+        def construct(self, x):
+            if self.training:
+                return self.fc(x)
+            return x
+
+
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(6, 8)
+            self.out = torch.nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.out(torch.tanh(self.fc(x)) + x.mean(dim=1, keepdim=True))
+
+
+    def make_net():
+        return Gated()
+
+    def make_bag_of_words():
+        return nn.SequentialCell(nn.Embedding(10, 4), nn.Flatten(), nn.Dense(20, 3))
+
+    def make_branchy():
+        return Branchy()
+
+    def make_torch():
+        return TorchNet()
+
+    def make_number():
+        return 42
+
+    def make_broken():
+        raise RuntimeError("no weights file")
+
+    def batches():
+        rng = np.random.default_rng(0)
+        return [(rng.standard_normal((5, 6)).astype(np.float32), rng.integers(0, 3, 5)) for _ in range(3)]
+''')
+
+
+@pytest.fixture(autouse=True)
+def _user_package(tmp_path, monkeypatch):
+    (tmp_path / "user_models.py").write_text(USER_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("flags", [
+    ["--model", "user_models:make_net", "--input-shape", "8,6"],
+    ["--model", "user_models:make_torch", "--from", "torch", "--input-shape", "8,6", "--optimizer", "adam", "--lr", "1e-3"],
+    ["--model", "user_models:make_net", "--data", "user_models:batches"],
+    ["--model", "user_models:make_net", "--input-shape", "8,6", "--loss", "mse", "--optimizer", "momentum"],
+    ["--model", "user_models:make_bag_of_words", "--input-shape", "8,5", "--input-dtype", "int64", "--classes", "3"],
+], ids=["funcad", "torch", "data", "mse", "token_ids"])
+def test_a_user_model_runs_as_a_built_in_case_and_passes(flags, capsys):
+    assert cli.main(["run", *flags, *FAST, "--out", "reports/user"]) == 0
+    out = capsys.readouterr().out
+    name = flags[1].split(":")[1]
+    assert f"\n{name} " in "\n" + out and "all verdicts pass" in out
+    assert Path("reports/user/report.md").exists()
+
+
+def test_a_planted_fault_in_a_user_model_exits_1_and_is_located(capsys):
+    code = cli.main(["run", "--model", "user_models:make_net", "--input-shape", "8,6", *FAST, "--plant", "torch:grad:head.weight:1,2:0:0.5",
+                     "--out", "reports/faulty"])
+    assert code == 1
+    assert "head.weight" in Path("reports/faulty/report.md").read_text()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--model", "user_models:missing", "--input-shape", "8,6"], "--model user_models:missing: user_models has no attribute 'missing'"),
+    (["--model", "no_such_package.models:make", "--input-shape", "8,6"], "--model no_such_package.models:make: cannot import no_such_package"),
+    (["--model", "user_models", "--input-shape", "8,6"], "--model user_models: expected MODULE:NAME"),
+    (["--model", "user_models:make_number", "--input-shape", "8,6"], "--model user_models:make_number: the factory returned int, expected a "
+                                                                     "funcad nn.Cell"),
+    (["--model", "user_models:make_torch", "--input-shape", "8,6"], "returned TorchNet, expected a funcad nn.Cell (a torch module: add "
+                                                                    "--from torch)"),
+    (["--model", "user_models:make_net", "--from", "torch", "--input-shape", "8,6"], "returned Gated, expected a torch.nn.Module"),
+    (["--model", "user_models:make_broken", "--input-shape", "8,6"], "--model user_models:make_broken: the factory raised RuntimeError: "
+                                                                     "no weights file"),
+    (["--model", "user_models:make_branchy", "--input-shape", "8,6"], "--model user_models:make_branchy: the model has no torch twin: Branchy "
+                                                                      "at the root: construct cannot be mirrored: Python control flow"),
+    (["--model", "user_models:make_net", "--input-shape", "8,5"], "--input-shape 8,5: the model rejects an input of shape (8, 5) and dtype "
+                                                                  "float32: Dense 'fc': expected input of shape (*, 6), got (8, 5)"),
+    (["--model", "user_models:make_net", "--input-shape", "8,six"], "--input-shape 8,six: expected comma-separated positive sizes"),
+    (["--model", "user_models:make_net"], "--input-shape: required with --model unless --data gives the batches"),
+    (["--model", "user_models:make_net", "--input-shape", "8,6", "--classes", "1"], "--classes 1: cross-entropy needs at least 2 classes"),
+    (["--model", "user_models:make_net", "--data", "user_models:nothing"], "--data user_models:nothing: user_models has no attribute"),
+    (["--model", "user_models:make_net", "--input-shape", "8,6", "--lr", "0"], "--lr 0.0: the learning rate must be positive"),
+    (["mlp", "--model", "user_models:make_net", "--input-shape", "8,6"], "--model: give either case names (mlp) or --model, not both"),
+], ids=["attribute", "module", "no_colon", "not_a_model", "torch_without_from", "cell_with_from_torch", "factory_raises", "untranslatable",
+        "shape_rejected", "shape_unparsable", "no_shape", "one_class", "data_attribute", "lr", "with_cases"])
+def test_bad_user_model_input_exits_2_naming_the_flag_and_writes_nothing(flags, message, capsys):
+    assert cli.main(["run", *flags, *FAST]) == 2
+    assert message in capsys.readouterr().err
+    assert not Path("reports").exists()
+
+
+def test_compare_with_a_cell_alone_builds_the_torch_side_by_mirror():
+    cell = nn.SequentialCell(nn.Dense(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dense(8, 3))
+    before = {n: np.asarray(p).copy() for n, p in cell.parameters_and_names()}
+    result = harness.compare(cell, input_shape=(8, 6), steps=3, timing=False, optimizer="momentum")
+    assert result.passed
+    assert {"0.weight", "1.gamma", "3.bias"} <= set(result.grads["parameter"])
+    for name, p in cell.parameters_and_names():  # the user's Cell is left as it was
+        np.testing.assert_array_equal(np.asarray(p), before[name])
+
+
+def test_compare_with_a_torch_module_alone_builds_the_funcad_side_by_to_funcad():
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.GELU(), torch.nn.Linear(5, 2))
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((6, 4)).astype(np.float32), rng.uniform(0, 1, (6, 2)).astype(np.float32))]
+    result = harness.compare(module, data=data, loss="mse", steps=3, timing=False)
+    assert result.passed and set(result.grads["parameter"]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    with pytest.raises(ValueError, match="compare: give data"):
+        harness.compare(module, steps=1)

@@ -1,0 +1,17 @@
+"""The layer translation table: every funcad layer class with its torch counterpart (``torch_ref.layer_rule``).
+
+A new layer is one ``LayerRule`` in ``layers_basic`` or ``layers_sequence``; ``mirror`` and ``to_funcad`` look rules
+up here by exact class, so a user's subclass of a layer (with its own ``construct``) is never taken for the layer.
+"""
+
+from __future__ import annotations
+
+from torch_ref.layer_rule import LayerRule, TranslationError, Untranslatable, where
+from torch_ref.layers_basic import BASIC_RULES
+from torch_ref.layers_sequence import SEQUENCE_RULES
+
+RULES: list[LayerRule] = BASIC_RULES + SEQUENCE_RULES
+BY_FUNCAD_TYPE: dict[type, LayerRule] = {rule.funcad_type: rule for rule in RULES}
+BY_TORCH_TYPE: dict[type, LayerRule] = {t: rule for rule in RULES for t in (rule.torch_type, *rule.torch_aliases)}
+
+__all__ = ["LayerRule", "TranslationError", "Untranslatable", "where", "RULES", "BY_FUNCAD_TYPE", "BY_TORCH_TYPE"]

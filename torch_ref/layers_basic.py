@@ -1,0 +1,254 @@
+"""Translation rules of the feed-forward layers: Dense, convolutions, normalisations, pools, activations, shape layers.
+
+Every convention that differs between MindSpore and torch is translated here: BatchNorm momentum (torch's =
+1 - MindSpore's), LayerNorm epsilon, the pad modes and the bias default of convolutions, GELU's approximation,
+LeakyReLU's slope name, PReLU's ``w``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import torch
+
+from funcad import nn
+from funcad.nn.cell import Cell
+from torch_ref.layer_rule import LayerRule, Translate, Untranslatable
+
+# -- Dense / Linear ------------------------------------------------------------------------------------------------
+
+def _dense_to_torch(cell: nn.Dense, translate: Translate) -> torch.nn.Module:
+    linear = torch.nn.Linear(cell.in_channels, cell.out_channels, bias=cell.has_bias)
+    if cell.activation is None:
+        return linear
+    return torch.nn.Sequential(OrderedDict([("linear", linear), ("activation", translate(cell.activation, "activation"))]))
+
+
+def _dense_params(cell: nn.Dense) -> dict[str, str]:
+    names = cell.torch_parameter_names()
+    if cell.activation is None:
+        return names
+    return {f: (t if f.startswith("activation.") else "linear." + t) for f, t in names.items()}
+
+
+def _linear_to_funcad(module: torch.nn.Linear, translate: Translate) -> Cell:
+    return nn.Dense(module.in_features, module.out_features, has_bias=module.bias is not None)
+
+
+# -- convolutions ----------------------------------------------------------------------------------------------------
+
+def _symmetric(pads: tuple, what: str) -> tuple:
+    """(top, bottom, left, right) or (left, right) -> one padding per axis, when both sides of each axis agree."""
+    low, high = pads[0::2], pads[1::2]
+    if low != high:
+        raise Untranslatable(f"{what} padding {pads} is not symmetric; torch pads both sides of an axis alike")
+    return low
+
+
+def _conv_to_torch(torch_type: type) -> Callable:
+    def build(cell, translate: Translate) -> torch.nn.Module:
+        stride = cell.stride if isinstance(cell.stride, tuple) else (cell.stride,)
+        if cell.pad_mode == "same" and any(s != 1 for s in stride):
+            raise Untranslatable(f"pad_mode='same' with stride {cell.stride} pads by an amount that depends on the input size, which "
+                                 f"torch.nn.{torch_type.__name__} cannot express; use pad_mode='pad' with a fixed padding")
+        padding = "same" if cell.pad_mode == "same" else _symmetric(tuple(cell.padding), "convolution")
+        return torch_type(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=padding,
+                          dilation=cell.dilation, groups=cell.group, bias=cell.has_bias)
+    return build
+
+
+def _conv_to_funcad(funcad_type: type) -> Callable:
+    def build(module, translate: Translate) -> Cell:
+        if module.padding_mode != "zeros":
+            raise Untranslatable(f"padding_mode {module.padding_mode!r} has no funcad counterpart (only 'zeros')")
+        if isinstance(module.padding, str):
+            pad_mode, padding = module.padding, 0
+        elif any(module.padding):
+            pad_mode, padding = "pad", tuple(p for p in module.padding for _ in range(2))
+        else:
+            pad_mode, padding = "valid", 0
+        one_d = funcad_type is nn.Conv1d
+        return funcad_type(module.in_channels, module.out_channels, module.kernel_size[0] if one_d else module.kernel_size,
+                           stride=module.stride[0] if one_d else module.stride, pad_mode=pad_mode, padding=padding,
+                           dilation=module.dilation[0] if one_d else module.dilation, group=module.groups, has_bias=module.bias is not None)
+    return build
+
+
+def _conv_transpose_to_torch(cell: nn.Conv2dTranspose, translate: Translate) -> torch.nn.Module:
+    if cell.pad_mode == "same":
+        if any(cell.output_padding):
+            raise Untranslatable("output_padding with pad_mode='same' is not translated")
+        totals = [max(d * (k - 1) + 1 - s, 0) for k, s, d in zip(cell.kernel_size, cell.stride, cell.dilation)]
+        if any(t % 2 for t in totals):  # torch can trim more at the end only through output_padding, which adds instead
+            raise Untranslatable(f"pad_mode='same' trims {totals} rows and columns, an odd number, which torch.nn.ConvTranspose2d "
+                                 "cannot split unevenly; use pad_mode='pad'")
+        padding = tuple(t // 2 for t in totals)
+    else:
+        padding = _symmetric(tuple(cell.padding), "transposed convolution")
+    return torch.nn.ConvTranspose2d(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=padding,
+                                    output_padding=cell.output_padding, groups=cell.group, bias=cell.has_bias, dilation=cell.dilation)
+
+
+def _conv_transpose_to_funcad(module: torch.nn.ConvTranspose2d, translate: Translate) -> Cell:
+    if module.padding_mode != "zeros":
+        raise Untranslatable(f"padding_mode {module.padding_mode!r} has no funcad counterpart (only 'zeros')")
+    pads = tuple(p for p in module.padding for _ in range(2))
+    return nn.Conv2dTranspose(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+                              pad_mode="pad" if any(pads) else "valid", padding=pads if any(pads) else 0,
+                              output_padding=module.output_padding, dilation=module.dilation, group=module.groups,
+                              has_bias=module.bias is not None)
+
+
+# -- normalisation ---------------------------------------------------------------------------------------------------
+
+def _batch_norm_to_torch(torch_type: type) -> Callable:
+    def build(cell, translate: Translate) -> torch.nn.Module:
+        if cell.use_batch_statistics is not None:
+            raise Untranslatable(f"use_batch_statistics={cell.use_batch_statistics} has no torch counterpart (torch follows "
+                                                "train()/eval() only)")
+        return torch_type(cell.num_features, eps=cell.eps, momentum=1.0 - cell.momentum, affine=cell.affine)
+    return build
+
+
+def _batch_norm_to_funcad(funcad_type: type) -> Callable:
+    def build(module, translate: Translate) -> Cell:
+        if module.momentum is None or not module.track_running_stats:
+            raise Untranslatable("a cumulative moving average (momentum=None) or track_running_stats=False "
+                                   "has no funcad counterpart")
+        return funcad_type(module.num_features, eps=module.eps, momentum=1.0 - module.momentum, affine=module.affine)
+    return build
+
+
+def _batch_norm_params(cell) -> dict[str, str | None]:
+    names = dict(cell.torch_parameter_names())
+    if not cell.affine:
+        names.update(gamma=None, beta=None)
+    return names
+
+
+def _instance_norm_to_funcad(module: torch.nn.InstanceNorm2d, translate: Translate) -> Cell:
+    if module.track_running_stats:
+        raise Untranslatable("track_running_stats=True has no funcad counterpart (funcad's InstanceNorm2d keeps no statistics)")
+    return nn.InstanceNorm2d(module.num_features, module.eps, module.momentum, module.affine)
+
+
+def _layer_norm_to_funcad(module: torch.nn.LayerNorm, translate: Translate) -> Cell:
+    if not module.elementwise_affine or module.bias is None:
+        raise Untranslatable("elementwise_affine=False or bias=False has no funcad counterpart")
+    return nn.LayerNorm(tuple(module.normalized_shape), begin_norm_axis=-len(module.normalized_shape),
+                        begin_params_axis=-len(module.normalized_shape), epsilon=module.eps)
+
+
+# -- embedding, pools, shape layers ------------------------------------------------------------------------------------
+
+def _embedding_to_funcad(module: torch.nn.Embedding, translate: Translate) -> Cell:
+    if module.max_norm is not None or module.scale_grad_by_freq or module.sparse:
+        raise Untranslatable("max_norm, scale_grad_by_freq and sparse have no funcad counterpart")
+    return nn.Embedding(module.num_embeddings, module.embedding_dim, padding_idx=module.padding_idx)
+
+
+def _pool_to_torch(torch_type: type, **extra: Callable) -> Callable:
+    """A pool's torch twin; a 1-D pool keeps its geometry as the second of (1, k) pairs, its padding as (0, 0, left, right)."""
+    def build(cell, translate: Translate) -> torch.nn.Module:
+        if cell.pad_mode == "same":
+            raise Untranslatable("pad_mode='same' pads by an amount that depends on the input size, which torch's pools cannot express; "
+                                 "use 'valid' or 'pad'")
+        one_d = cell.rank == 1
+        padding = _symmetric(cell.padding[2:] if one_d else cell.padding, "pool")
+        geometry = [(v[1],) if one_d else v for v in (cell.kernel_size, cell.stride)]
+        return torch_type(*geometry, padding, ceil_mode=cell.ceil_mode, **{k: f(cell) for k, f in extra.items()})
+    return build
+
+
+def _pool_to_funcad(funcad_type: type) -> Callable:
+    def build(module, translate: Translate) -> Cell:
+        if getattr(module, "dilation", 1) not in (1, (1, 1)) or getattr(module, "return_indices", False):
+            raise Untranslatable("dilation and return_indices have no funcad counterpart")
+        if getattr(module, "divisor_override", None) is not None:
+            raise Untranslatable("divisor_override has no funcad counterpart")
+        one_d = funcad_type.rank == 1
+        size = (lambda v: v if isinstance(v, int) else v[0]) if one_d else torch.nn.modules.utils._pair
+        kernel, stride, pad = size(module.kernel_size), size(module.stride or module.kernel_size), size(module.padding)
+        pads = (pad,) * 2 if one_d else (pad[0], pad[0], pad[1], pad[1])
+        extra = {"count_include_pad": module.count_include_pad} if hasattr(module, "count_include_pad") else {}
+        return funcad_type(kernel, stride, "pad" if any(pads) else "valid", pads if any(pads) else 0, ceil_mode=module.ceil_mode, **extra)
+    return build
+
+
+def _include_pad(cell) -> bool:
+    return cell.count_include_pad and cell.pad_mode == "pad"
+
+
+def _upsample_to_torch(cell, translate: Translate) -> torch.nn.Module:
+    if cell.recompute_scale_factor:
+        raise Untranslatable("recompute_scale_factor=True is not translated")
+    return torch.nn.Upsample(cell.size, cell.scale_factor, cell.mode, None if cell.mode == "nearest" else cell.align_corners)
+
+
+def _upsample_to_funcad(module: torch.nn.Upsample, translate: Translate) -> Cell:
+    if module.recompute_scale_factor:
+        raise Untranslatable("recompute_scale_factor=True is not translated")
+    return nn.Upsample(module.size, module.scale_factor, module.mode, module.align_corners)
+
+
+def _softmax_to_funcad(funcad_type: type) -> Callable:
+    def build(module, translate: Translate) -> Cell:
+        if module.dim is None:
+            raise Untranslatable("dim=None (torch's implicit axis) has no funcad counterpart; give dim")
+        return funcad_type(axis=module.dim)
+    return build
+
+
+def _same(funcad_type: type, torch_type: type) -> LayerRule:
+    """A layer without configuration or parameters on either side (ReLU, Sigmoid, ...)."""
+    return LayerRule(funcad_type, torch_type, lambda cell, translate: torch_type(), lambda module, translate: funcad_type())
+
+
+BASIC_RULES: list[LayerRule] = [
+    LayerRule(nn.Dense, torch.nn.Linear, _dense_to_torch, _linear_to_funcad, _dense_params),
+    LayerRule(nn.Conv2d, torch.nn.Conv2d, _conv_to_torch(torch.nn.Conv2d), _conv_to_funcad(nn.Conv2d)),
+    LayerRule(nn.Conv1d, torch.nn.Conv1d, _conv_to_torch(torch.nn.Conv1d), _conv_to_funcad(nn.Conv1d)),
+    LayerRule(nn.Conv2dTranspose, torch.nn.ConvTranspose2d, _conv_transpose_to_torch, _conv_transpose_to_funcad),
+    LayerRule(nn.BatchNorm1d, torch.nn.BatchNorm1d, _batch_norm_to_torch(torch.nn.BatchNorm1d), _batch_norm_to_funcad(nn.BatchNorm1d),
+              _batch_norm_params),
+    LayerRule(nn.BatchNorm2d, torch.nn.BatchNorm2d, _batch_norm_to_torch(torch.nn.BatchNorm2d), _batch_norm_to_funcad(nn.BatchNorm2d),
+              _batch_norm_params),
+    LayerRule(nn.GroupNorm, torch.nn.GroupNorm,
+              lambda cell, translate: torch.nn.GroupNorm(cell.num_groups, cell.num_channels, cell.eps, cell.affine),
+              lambda module, translate: nn.GroupNorm(module.num_groups, module.num_channels, module.eps, module.affine)),
+    LayerRule(nn.InstanceNorm2d, torch.nn.InstanceNorm2d,
+              lambda cell, translate: torch.nn.InstanceNorm2d(cell.num_features, cell.eps, cell.momentum, cell.affine),
+              _instance_norm_to_funcad),
+    LayerRule(nn.LayerNorm, torch.nn.LayerNorm, lambda cell, translate: torch.nn.LayerNorm(cell.normalized_shape, eps=cell.epsilon),
+              _layer_norm_to_funcad),
+    LayerRule(nn.Embedding, torch.nn.Embedding,
+              lambda cell, translate: torch.nn.Embedding(cell.vocab_size, cell.embedding_size, padding_idx=cell.padding_idx),
+              _embedding_to_funcad),
+    LayerRule(nn.MaxPool2d, torch.nn.MaxPool2d, _pool_to_torch(torch.nn.MaxPool2d), _pool_to_funcad(nn.MaxPool2d)),
+    LayerRule(nn.MaxPool1d, torch.nn.MaxPool1d, _pool_to_torch(torch.nn.MaxPool1d), _pool_to_funcad(nn.MaxPool1d)),
+    LayerRule(nn.AvgPool2d, torch.nn.AvgPool2d, _pool_to_torch(torch.nn.AvgPool2d, count_include_pad=_include_pad), _pool_to_funcad(nn.AvgPool2d)),
+    LayerRule(nn.AvgPool1d, torch.nn.AvgPool1d, _pool_to_torch(torch.nn.AvgPool1d, count_include_pad=_include_pad), _pool_to_funcad(nn.AvgPool1d)),
+    LayerRule(nn.AdaptiveMaxPool2d, torch.nn.AdaptiveMaxPool2d, lambda cell, translate: torch.nn.AdaptiveMaxPool2d(cell.output_size),
+              lambda module, translate: nn.AdaptiveMaxPool2d(module.output_size)),
+    LayerRule(nn.Upsample, torch.nn.Upsample, _upsample_to_torch, _upsample_to_funcad),
+    LayerRule(nn.AdaptiveAvgPool2d, torch.nn.AdaptiveAvgPool2d, lambda cell, translate: torch.nn.AdaptiveAvgPool2d(cell.output_size),
+              lambda module, translate: nn.AdaptiveAvgPool2d(module.output_size)),
+    LayerRule(nn.Flatten, torch.nn.Flatten, lambda cell, translate: torch.nn.Flatten(cell.start_dim, cell.end_dim),
+              lambda module, translate: nn.Flatten(module.start_dim, module.end_dim)),
+    LayerRule(nn.Dropout, torch.nn.Dropout, lambda cell, translate: torch.nn.Dropout(cell.p), lambda module, translate: nn.Dropout(module.p)),
+    LayerRule(nn.Dropout2d, torch.nn.Dropout2d, lambda cell, translate: torch.nn.Dropout2d(cell.p),
+              lambda module, translate: nn.Dropout2d(module.p)),
+    LayerRule(nn.PReLU, torch.nn.PReLU, lambda cell, translate: torch.nn.PReLU(cell.channel),
+              lambda module, translate: nn.PReLU(module.num_parameters)),
+    LayerRule(nn.GELU, torch.nn.GELU, lambda cell, translate: torch.nn.GELU("tanh" if cell.approximate else "none"),
+              lambda module, translate: nn.GELU(approximate=module.approximate == "tanh")),
+    LayerRule(nn.LeakyReLU, torch.nn.LeakyReLU, lambda cell, translate: torch.nn.LeakyReLU(cell.alpha),
+              lambda module, translate: nn.LeakyReLU(module.negative_slope)),
+    LayerRule(nn.ELU, torch.nn.ELU, lambda cell, translate: torch.nn.ELU(cell.alpha), lambda module, translate: nn.ELU(module.alpha)),
+    LayerRule(nn.Softmax, torch.nn.Softmax, lambda cell, translate: torch.nn.Softmax(cell.axis), _softmax_to_funcad(nn.Softmax)),
+    LayerRule(nn.LogSoftmax, torch.nn.LogSoftmax, lambda cell, translate: torch.nn.LogSoftmax(cell.axis), _softmax_to_funcad(nn.LogSoftmax)),
+    _same(nn.ReLU, torch.nn.ReLU), _same(nn.Sigmoid, torch.nn.Sigmoid), _same(nn.Tanh, torch.nn.Tanh), _same(nn.SiLU, torch.nn.SiLU),
+    _same(nn.Identity, torch.nn.Identity), _same(nn.ReLU6, torch.nn.ReLU6), _same(nn.Hardswish, torch.nn.Hardswish),
+    _same(nn.Mish, torch.nn.Mish),
+]

@@ -1,0 +1,169 @@
+"""``to_funcad(module)``: the funcad twin of a torch model, with MindSpore's layer classes and names and the same weights.
+
+Layers translate class by class through ``torch_ref.layer_table``; ``nn.Sequential`` becomes ``SequentialCell`` and
+``nn.ModuleList`` ``CellList`` under the same child names. Any other module is traced with ``torch.fx`` (layers of
+the table stay whole) and becomes a ``TracedCell`` whose ``construct`` replays the graph with funcad ops
+(``torch_ref.op_table``); its layers and parameters keep their torch paths. A torch layer or function without a
+translation is a ``TranslationError`` naming the module path and the graph node.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import fx
+
+from funcad.core.tensor import Parameter
+from funcad.nn.cell import Cell, CellList, SequentialCell
+from torch_ref import layer_table, op_table
+from torch_ref.bridge import torch_state
+from torch_ref.layer_table import TranslationError, where
+from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
+
+
+def to_funcad(module: torch.nn.Module) -> Cell:
+    """The funcad twin of ``module``, holding a copy of its current weights (see ``funcad_twin`` for the name maps)."""
+    return funcad_twin(module).cell
+
+
+def funcad_twin(module: torch.nn.Module) -> Twin:
+    """``module``, its funcad twin and the maps between their parameter names and layer paths."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"to_funcad: expected a torch.nn.Module, got {type(module).__name__}")
+    builder = _ToFuncad()
+    cell = builder.translate(module, "")
+    dtype = float_dtype(torch_state(module).values())
+    if dtype is not None:
+        for _, p in cell.parameters_and_names():
+            if np.issubdtype(p.dtype, np.floating):
+                p.set_dtype(dtype)
+    twin = Twin(cell, module, builder.parameter_names(cell), builder.module_paths)
+    copy_weights(twin, to_torch=False)
+    return twin
+
+
+def _is_layer(module: torch.nn.Module) -> bool:
+    """Kept whole by the tracer: layers of the table, containers, and torch's own layers (to be named when untranslatable)."""
+    return (type(module) in layer_table.BY_TORCH_TYPE or isinstance(module, (torch.nn.Sequential, torch.nn.ModuleList))
+            or type(module).__module__.startswith("torch.nn.modules"))
+
+
+class _LayerTracer(fx.Tracer):
+    def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
+        return _is_layer(m)
+
+
+class _ToFuncad(Translation):
+    """One translation, torch -> funcad."""
+
+    def translate(self, module: torch.nn.Module, path: str) -> Cell:
+        rule = layer_table.BY_TORCH_TYPE.get(type(module))
+        if rule is not None:
+            cell = self.by_rule(rule.to_funcad, module, path)
+            self.layer(path, rule.torch_names(cell))
+            return cell
+        if type(module) in (torch.nn.Sequential, torch.nn.ModuleList):
+            cell = SequentialCell() if isinstance(module, torch.nn.Sequential) else CellList()
+            self.container(path, ())
+            for name, child in module.named_children():
+                cell.insert_child_to_cell(name, self.translate(child, joined(path, name)))
+            return cell
+        if type(module).__module__.startswith("torch.nn.modules"):
+            raise TranslationError(f"{where(path, module)}: torch.nn.{type(module).__name__} has no funcad translation (torch_ref.layer_table)")
+        return self.traced(module, path)
+
+    def traced(self, module: torch.nn.Module, path: str) -> Cell:
+        try:
+            graph = _LayerTracer().trace(module)
+        except Exception as exc:  # fx reports data-dependent control flow and unsupported Python as various errors
+            raise TranslationError(f"{where(path, module)}: torch.fx cannot trace forward: {exc}") from None
+        cell = TracedCell(type(module).__name__, _Program(graph, path, module))
+        skip = ()
+        for name, sub in module.named_modules():
+            if name and name.startswith(skip):
+                continue
+            full = joined(path, name)
+            if name and _is_layer(sub):
+                skip = skip + (name + ".",)
+                parent, _, leaf = name.rpartition(".")
+                (_holder(cell, parent) if parent else cell).insert_child_to_cell(leaf, self.translate(sub, full))
+                continue
+            owner = _holder(cell, name) if name else cell
+            own = []
+            for pname, value in list(sub.named_parameters(recurse=False)) + list(sub.named_buffers(recurse=False)):
+                if value is not None and (value.is_floating_point() or isinstance(value, torch.nn.Parameter)):
+                    requires_grad = isinstance(value, torch.nn.Parameter) and value.requires_grad
+                    owner.insert_param_to_cell(pname, Parameter(value.detach().cpu().numpy().copy(), requires_grad=requires_grad))
+                    own.append(pname)
+            self.container(full, own)
+        return cell
+
+
+def _holder(cell: Cell, dotted: str) -> Cell:
+    """The Cell at ``dotted`` below ``cell``, creating plain holder Cells (no construct) along the way."""
+    for part in dotted.split("."):
+        child = cell._cells.get(part)
+        if child is None:
+            child = Cell()
+            cell.insert_child_to_cell(part, child)
+        cell = child
+    return cell
+
+
+def _lookup(cell: Cell, dotted: str):
+    for part in dotted.split("."):
+        cell = cell._cells[part] if part in cell._cells else cell._params[part]
+    return cell
+
+
+class _Program:
+    """A traced forward: its input names, its nodes each with the op rule it runs, and its output; checked when made."""
+
+    def __init__(self, graph: fx.Graph, path: str, module: torch.nn.Module):
+        self.graph, self.inputs, self.steps, self.output = graph, [], [], None
+        self.where = where(path, module)
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                self.inputs.append(node.name)
+            elif node.op == "output":
+                self.output = node.args[0]
+            else:
+                rule = None
+                if node.op in ("call_function", "call_method"):
+                    try:
+                        rule = op_table.funcad_rule(node.op, node.target)
+                    except op_table.NoTranslation as exc:
+                        raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}): {exc}") from None
+                self.steps.append((node, rule))
+
+    def __deepcopy__(self, memo) -> _Program:
+        return self  # never changed after tracing
+
+    def run(self, cell: Cell, args: tuple):
+        if len(args) != len(self.inputs):
+            raise TypeError(f"{self.where}: expected {len(self.inputs)} inputs ({', '.join(self.inputs)}), got {len(args)}")
+        env = dict(zip(self.inputs, args))
+        load = lambda value: fx.node.map_arg(value, lambda n: env[n.name])  # noqa: E731
+        for node, rule in self.steps:
+            node_args, node_kwargs = load(node.args), load(node.kwargs)
+            if node.op == "get_attr":
+                env[node.name] = _lookup(cell, node.target)
+            elif node.op == "call_module":
+                env[node.name] = _lookup(cell, node.target)(*node_args, **node_kwargs)
+            else:
+                env[node.name] = op_table.funcad_call(rule, node_args, node_kwargs)
+        return load(self.output)
+
+
+class TracedCell(Cell):
+    """A torch module's forward, traced by torch.fx and replayed with funcad ops over the translated layers."""
+
+    def __init__(self, name: str, program: _Program):
+        super().__init__()
+        self.traced_name, self.program = name, program
+
+    def construct(self, *args):
+        return self.program.run(self, args)
+
+    def extend_repr(self) -> str:
+        return f"traced from {self.traced_name}"
