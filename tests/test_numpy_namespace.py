@@ -71,6 +71,15 @@ CASES = {
     "rot90": (lambda a: fnp.rot90(a, 3), lambda a: T.rot90(a, 3), (A,)),
     "kron": (fnp.kron, T.kron, (A[:2, :3], B[:, :2])), "inner": (fnp.inner, T.inner, (A, B)),
     "cross": (fnp.cross, lambda a, b: T.linalg.cross(a, b), (V3, W3)),
+    "ravel": (fnp.ravel, T.ravel, (A,)), "take": (lambda a: fnp.take(a, [0, 5, 5]), lambda a: T.take(a, T.tensor([0, 5, 5])), (A,)),
+    "take_axis": (lambda a: fnp.take(a, [2, 0], axis=1), lambda a: a[:, [2, 0]], (A,)),
+    "append": (lambda a, b: fnp.append(a, b, axis=0), lambda a, b: T.cat([a, b], 0), (A, B)),
+    "append_flat": (fnp.append, lambda a, b: T.cat([a.ravel(), b.ravel()]), (A, B)),
+    "diff": (lambda a: fnp.diff(a, 2), lambda a: T.diff(a, 2), (A,)),
+    "meshgrid": (lambda a, b: fnp.meshgrid(a, b)[0] * fnp.meshgrid(a, b)[1], lambda a, b: (lambda g: g[0] * g[1])(T.meshgrid(a, b, indexing="xy")),
+                 (A[0], B[1, :3])),
+    "average": (lambda a, w: fnp.average(a, 1, w[0]), lambda a, w: (a * w[0]).sum(1) / w[0].sum(), (A, POS)),
+    "ptp": (lambda a: fnp.ptp(a, axis=0), lambda a: a.amax(0) - a.amin(0), (A,)),
     "nansum": (lambda a: fnp.nansum(a, axis=0), lambda a: T.nansum(a, 0), (WITH_NAN,)),
     "nanmean": (lambda a: fnp.nanmean(a, axis=1, keepdims=True), lambda a: T.nanmean(a, 1, keepdim=True), (WITH_NAN,)),
     "nanprod": (lambda a: fnp.nanprod(a, axis=0), lambda a: T.where(T.isnan(a), 1.0, a).prod(0), (WITH_NAN,)),
@@ -129,7 +138,7 @@ def test_values_and_gradients_match_torch_and_finite_differences(name):
 
 def test_every_public_function_has_a_case():
     public = {n for m in (elementwise, joining, reductions, signatures, fnp.linalg, fnp.fft, special) for n in m.__all__}
-    eager_only_or_constant = {"fftfreq", "rfftfreq"}  # no array argument to differentiate: checked below
+    eager_only_or_constant = {"fftfreq", "rfftfreq", "count_nonzero"}  # no gradient to check: values checked below
     assert sorted(public - set(CASES) - eager_only_or_constant - {"eigh", "svd", "qr", "slogdet", "norm"}) == []
 
 
@@ -162,6 +171,13 @@ def test_where_with_one_argument_is_numpy_nonzero_and_eager_only():
         jit(lambda a: fnp.where(a > 0)[0])(A)
     with pytest.raises(ValueError, match="funcad.numpy.where: give both x and y, or neither"):
         fnp.where(A > 0, A)
+
+
+def test_counts_and_sizes_match_numpy():
+    np.testing.assert_array_equal(np.asarray(fnp.count_nonzero(A > 0, axis=1)), np.count_nonzero(A > 0, axis=1))
+    assert fnp.count_nonzero(A > 0).dtype == np.int64
+    assert (fnp.ndim(A), fnp.shape(A), fnp.size(A)) == (2, (3, 4), 12)
+    np.testing.assert_array_equal(np.asarray(fnp.identity(3)), np.identity(3))
 
 
 def test_frequencies_match_numpy():

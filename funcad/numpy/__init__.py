@@ -28,11 +28,24 @@ around = _ops.round
 concat = _ops.concatenate
 float16, float32, float64, int32, int64, bool_ = _np.float16, _np.float32, _np.float64, _np.int32, _np.int64, _np.bool_
 pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, None
+identity = _ops.eye  # identity(n, dtype)
 
 
 def array(object, dtype=None) -> _Tensor:  # noqa: A002 - numpy's name
     """A Tensor holding a copy of ``object``."""
     return _Tensor(_np.array(object._data if isinstance(object, _Tensor) else object, dtype=dtype))
+
+
+def ndim(a) -> int:
+    return len(_np.shape(a)) if not isinstance(a, _Tensor) else a.ndim
+
+
+def shape(a) -> tuple:
+    return tuple(a.shape) if isinstance(a, _Tensor) else _np.shape(a)
+
+
+def size(a) -> int:
+    return int(_np.prod(shape(a), dtype=_np.int64))
 
 
 def asarray(a, dtype=None) -> _Tensor:

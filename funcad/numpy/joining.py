@@ -8,10 +8,10 @@ import numpy as np
 from funcad.core.base_ops import shape_of as _shape_of
 from funcad.ops.linalg import tensordot
 from funcad.ops.math import multiply, subtract
-from funcad.ops.shape import concat, flip, getitem, reshape, split, stack, transpose
+from funcad.ops.shape import broadcast_to, concat, flip, getitem, reshape, split, stack, transpose
 
-__all__ = ["array_split", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack", "cross", "dsplit", "dstack", "hsplit", "hstack",
-           "inner", "kron", "moveaxis", "rot90", "vsplit", "vstack"]
+__all__ = ["append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack", "cross", "diff", "dsplit", "dstack", "hsplit",
+           "hstack", "inner", "kron", "meshgrid", "moveaxis", "ravel", "rot90", "take", "vsplit", "vstack"]
 
 
 def _at_least(x, ndim: int):
@@ -142,3 +142,46 @@ def cross(a, b, axis: int = -1):
     return out if axis % max(ndim_a, ndim_b) == max(ndim_a, ndim_b) - 1 else moveaxis(out, -1, axis)
 
 
+
+
+def ravel(a):
+    """The flattened array."""
+    return reshape(a, (-1,))
+
+
+def take(a, indices, axis=None):
+    """Elements at ``indices`` along ``axis`` (of the flattened array when None); the gradient scatters back."""
+    if axis is None:
+        return getitem(ravel(a), (np.asarray(indices),))
+    return getitem(a, (slice(None),) * (axis % len(_shape_of(a))) + (np.asarray(indices),))
+
+
+def append(arr, values, axis=None):
+    """``values`` joined after ``arr`` along ``axis`` (both flattened when None)."""
+    if axis is None:
+        return concat([ravel(arr), ravel(values)], 0)
+    return concat([arr, values], axis)
+
+
+def diff(a, n: int = 1, axis: int = -1):
+    """The n-th differences along ``axis``."""
+    ndim = len(_shape_of(a))
+    for _ in range(n):
+        a = subtract(getitem(a, (slice(None),) * (axis % ndim) + (slice(1, None),)),
+                     getitem(a, (slice(None),) * (axis % ndim) + (slice(None, -1),)))
+    return a
+
+
+def meshgrid(*xi, indexing: str = "xy"):
+    """Coordinate arrays from 1-D coordinate vectors (numpy.meshgrid, with its 'xy' and 'ij' indexings)."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"funcad.numpy.meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    sizes = [_shape_of(x)[0] for x in xi]
+    shape = tuple(sizes)
+    if indexing == "xy" and len(xi) >= 2:
+        shape = (sizes[1], sizes[0]) + shape[2:]
+    grids = []
+    for i, x in enumerate(xi):
+        axis = (1 - i if i < 2 else i) if indexing == "xy" and len(xi) >= 2 else i
+        grids.append(broadcast_to(reshape(x, tuple(-1 if k == axis else 1 for k in range(len(xi)))), shape))
+    return grids

@@ -7,15 +7,16 @@ import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
 from funcad.core.tensor import Tensor
+from funcad.ops.creation import ones_like as _ones_like
 from funcad.ops.indexing import nonzero
-from funcad.ops.math import divide, isnan, logical_not, multiply, sqrt, subtract
+from funcad.ops.math import divide, isnan, logical_not, multiply, not_equal, sqrt, subtract
 from funcad.ops.math import where as _choose
 from funcad.ops.reduce import max as _max
 from funcad.ops.reduce import min as _min
 from funcad.ops.reduce import prod, sum
-from funcad.ops.shape import cast
+from funcad.ops.shape import cast, reshape
 
-__all__ = ["nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "where"]
+__all__ = ["average", "count_nonzero", "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "ptp", "where"]
 
 
 def _filled(a, value):
@@ -58,6 +59,30 @@ def nanvar(a, axis=None, ddof: int = 0, keepdims: bool = False):
 
 def nanstd(a, axis=None, ddof: int = 0, keepdims: bool = False):
     return sqrt(nanvar(a, axis, ddof, keepdims))
+
+
+def average(a, axis=None, weights=None, keepdims: bool = False):
+    """The mean along ``axis``, weighted by ``weights`` (broadcast against ``a``, or 1-D along ``axis``) when given."""
+    if weights is None:
+        return divide(sum(a, axis=axis, keepdims=keepdims), float(np.prod([_shape_of(a)[i] for i in _axes(a, axis)])))
+    if len(_shape_of(weights)) == 1 and len(_shape_of(a)) > 1 and isinstance(axis, int):
+        weights = reshape(weights, tuple(-1 if i == axis % len(_shape_of(a)) else 1 for i in range(len(_shape_of(a)))))
+    return divide(sum(multiply(a, weights), axis=axis, keepdims=keepdims), sum(multiply(weights, _ones_like(a)), axis=axis, keepdims=keepdims))
+
+
+def _axes(a, axis) -> tuple:
+    ndim = len(_shape_of(a))
+    return tuple(range(ndim)) if axis is None else tuple(i % ndim for i in ((axis,) if isinstance(axis, int) else axis))
+
+
+def ptp(a, axis=None, keepdims: bool = False):
+    """max - min along ``axis``."""
+    return subtract(_max(a, axis=axis, keepdims=keepdims), _min(a, axis=axis, keepdims=keepdims))
+
+
+def count_nonzero(a, axis=None, keepdims: bool = False):
+    """How many elements are not zero (an int64 count, no gradient)."""
+    return sum(cast(not_equal(a, 0), np.int64), axis=axis, keepdims=keepdims)
 
 
 def where(condition, x=None, y=None):
