@@ -159,6 +159,7 @@ CASES.update({  # funcad.ops.layer_classes
     "Conv2D": (lambda x, w: ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), (IMG, KERNEL)),
     "MaxPool": (lambda x: ops.MaxPool(2, 2)(x), (IMG,)), "AvgPool": (lambda x: ops.AvgPool(3, 2, "same")(x), (IMG,)),
     "L2Loss": (lambda x: ops.L2Loss()(x), (Y,)), "Elu": (lambda x: ops.Elu(0.5)(x), (Y,)),
+    "Dropout": (lambda x: ops.Dropout(0.7, Seed0=3)(x)[0], (Y,)),
     "SigmoidCrossEntropyWithLogits": (lambda x, p: ops.SigmoidCrossEntropyWithLogits()(x, p), (Y, P)),
     "SoftmaxCrossEntropyWithLogits": (lambda x, p: ops.SoftmaxCrossEntropyWithLogits()(x, p)[0], (Y, P)),
 })

@@ -145,3 +145,24 @@ def test_layer_classes_match_the_nn_layers_and_torch():
     check_grads(lambda a, k: ops.Conv2D(4, 3, pad_mode="same")(a, k), (x[:1], w), order=2)
     with pytest.raises(ValueError, match="funcad.ops.MaxPool: pad_mode must be 'same' or 'valid', got 'pad'"):
         ops.MaxPool(2, 2, "pad")
+
+
+def test_dropout_class_returns_the_output_and_its_mask():
+    x = np.ones((1, 2, 3, 4, 5), np.float32)
+    output, mask = ops.Dropout(keep_prob=0.5)(x)  # MindSpore's example, with the CPU's mask: x's shape and dtype
+    assert output.shape == mask.shape == x.shape and mask.dtype == np.float32
+    assert set(np.unique(np.asarray(mask))) <= {0.0, 1.0}
+    np.testing.assert_array_equal(np.asarray(output), np.asarray(mask) * 2.0)
+    fixed = [np.asarray(ops.Dropout(0.8, Seed0=1, Seed1=2)(x)[1]) for _ in range(2)]
+    np.testing.assert_array_equal(fixed[0], fixed[1])
+    funcad.set_seed(4)
+    first = np.asarray(ops.Dropout(0.5)(x)[1])
+    second = np.asarray(ops.Dropout(0.5)(x)[1])
+    assert not np.array_equal(first, second)  # fresh masks from the random key
+    g = funcad.grad(lambda a: ops.sum(ops.Dropout(0.5, Seed0=7)(a)[0]))(A)
+    _, kept = ops.Dropout(0.5, Seed0=7)(A)
+    assert_close(g, np.asarray(kept) * 2.0)
+    big = np.asarray(ops.Dropout(0.7, Seed0=5)(np.ones(20000))[1])
+    assert abs(big.mean() - 0.7) < 0.02
+    with pytest.raises(ValueError, match="funcad.ops.Dropout: keep_prob must be in \\(0, 1\\], got 0.0"):
+        ops.Dropout(0.0)

@@ -1,12 +1,16 @@
 """MindSpore's primitive classes for network layers and losses: ops.Conv2D, ops.MaxPool, ops.AvgPool, ops.L2Loss,
-ops.SigmoidCrossEntropyWithLogits, ops.SoftmaxCrossEntropyWithLogits and ops.Elu.
+ops.SigmoidCrossEntropyWithLogits, ops.SoftmaxCrossEntropyWithLogits, ops.Dropout and ops.Elu.
 
 Padding modes are read as the nn layers read them (the helpers of funcad.nn.layer.conv, imported when first used:
 funcad.nn is built on funcad.ops)."""
 
 from __future__ import annotations
 
-from funcad.ops import activation, conv, nn, pool, reduce
+import numpy as np
+
+from funcad.core.seed import random_key
+from funcad.core.tensor import Tensor
+from funcad.ops import activation, conv, math, nn, pool, random, reduce, shape
 from funcad.ops.math import multiply, negative
 from funcad.ops.primitive_classes import PrimitiveClass
 
@@ -93,6 +97,26 @@ class SoftmaxCrossEntropyWithLogits(PrimitiveClass):
         return loss, nn.softmax(logits, -1) - labels
 
 
+class Dropout(PrimitiveClass):
+    """``ops.Dropout(keep_prob=0.5, Seed0=0, Seed1=0)(x)``: (output, mask), the mask of kept elements (1) in x's dtype,
+    as on MindSpore's CPU and GPU. Nonzero seeds fix the draw; otherwise it comes from funcad's random key."""
+
+    def __init__(self, keep_prob: float = 0.5, Seed0: int = 0, Seed1: int = 0):  # noqa: N803 - MindSpore's names
+        if not 0.0 < keep_prob <= 1.0:
+            raise ValueError(f"funcad.ops.Dropout: keep_prob must be in (0, 1], got {keep_prob}")
+        self.keep_prob, self.Seed0, self.Seed1 = keep_prob, Seed0, Seed1
+
+    def __call__(self, x):
+        dtype = np.dtype(x.dtype)
+        p = 1.0 - float(self.keep_prob)
+        if self.Seed0 or self.Seed1:
+            scaled = Tensor._wrap(random._scaled_keep_mask(np.random.default_rng([self.Seed0, self.Seed1]), tuple(x.shape), p, dtype))
+        else:
+            scaled = random._keyed_mask(random_key, shape=tuple(x.shape), p=p, dtype=dtype)
+            random_key.set_data(random._next_key(random_key))
+        return multiply(x, scaled), shape.cast(math.not_equal(scaled, 0), dtype)
+
+
 class Elu(PrimitiveClass):
     """``ops.Elu(alpha=1.0)(x)``."""
 
@@ -103,4 +127,4 @@ class Elu(PrimitiveClass):
         return activation.elu(input_x, self.alpha)
 
 
-LAYER_CLASS_NAMES = ("AvgPool", "Conv2D", "Elu", "L2Loss", "MaxPool", "SigmoidCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits")
+LAYER_CLASS_NAMES = ("AvgPool", "Conv2D", "Dropout", "Elu", "L2Loss", "MaxPool", "SigmoidCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits")
