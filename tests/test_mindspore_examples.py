@@ -10,8 +10,11 @@ import funcad as ms
 from funcad import Parameter, Tensor, nn, ops
 
 
-def test_derivative_example_with_primitive_classes_sin_and_exp():
-    """mindspore.ops.derivative's example: a Cell built from ops.Sin() and ops.Exp(), its third derivative."""
+@pytest.mark.parametrize("mode", ["PYNATIVE_MODE", "GRAPH_MODE"])
+def test_derivative_example_with_primitive_classes_sin_and_exp(mode):
+    """mindspore.ops.derivative's example: a Cell built from ops.Sin() and ops.Exp(), its third derivative (the
+    example sets GRAPH_MODE: construct is compiled)."""
+    ms.set_context(mode=getattr(ms, mode))
 
     class Net(nn.Cell):
         def __init__(self):
