@@ -177,6 +177,7 @@ def test_counts_and_sizes_match_numpy():
     np.testing.assert_array_equal(np.asarray(fnp.count_nonzero(A > 0, axis=1)), np.count_nonzero(A > 0, axis=1))
     assert fnp.count_nonzero(A > 0).dtype == np.int64
     assert (fnp.ndim(A), fnp.shape(A), fnp.size(A)) == (2, (3, 4), 12)
+    assert fnp.random.RandomState(0).randn(3).shape == (3,)  # autograd.numpy.random is numpy's
     np.testing.assert_array_equal(np.asarray(fnp.identity(3)), np.identity(3))
 
 

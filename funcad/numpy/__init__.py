@@ -3,6 +3,7 @@ offer them (``import funcad.numpy as np``). Every function accepts Tensors, arra
 grad, jvp and jit, except those documented as eager only (``where`` with one argument)."""
 
 import numpy as _np
+from numpy import random  # as autograd.numpy.random: draws are constants, plain arrays serve
 
 from funcad import ops as _ops
 from funcad.core.tensor import Tensor as _Tensor
