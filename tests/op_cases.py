@@ -10,6 +10,7 @@ import numpy as np
 
 from funcad import ops
 from funcad.jit import jit
+from funcad.ops.primitive_classes import CLASS_NAMES
 
 RNG = np.random.default_rng(7)
 X = RNG.uniform(0.5, 2.0, (3, 4)).astype(np.float32)  # positive: log, sqrt, power are defined
@@ -82,6 +83,89 @@ CASES = {
     # gradient hooks refuse jit by design (tests/test_nn_hooks.py checks them): here only its forward is traced
     "HookBackward": (lambda x: x * x + ops.HookBackward(lambda grads: None)(ops.full_like(x, 2.0)), (Y,)),
 }
+
+
+B3 = (3, 2, 2)  # X and Y as stacks of three 2x2 matrices
+CASES.update({  # MindSpore's functional names (funcad.ops.aliases, indexing, sampling)
+    "cat": (lambda x, y: ops.cat((x, y), 1), (X, Y)), "unsqueeze": (lambda x: ops.unsqueeze(x, 1), (Y,)),
+    "permute": (lambda x: ops.permute(x, (1, 0)), (Y,)), "pow": (ops.pow, (X, Y)),
+    "clamp": (lambda x: ops.clamp(x, -0.5, 0.5), (Y,)), "clip_by_value": (lambda x: ops.clip_by_value(x, -0.5), (Y,)),
+    "clip_by_global_norm": (lambda x, y: ops.clip_by_global_norm((x, y), 1.0)[1], (X, Y)),
+    "mul": (ops.mul, (X, Y)), "sub": (ops.sub, (X, Y)), "div": (ops.div, (Y, X)), "neg": (ops.neg, (Y,)),
+    "ge": (ops.ge, (X, Y)), "gt": (ops.gt, (X, Y)), "le": (ops.le, (X, Y)), "lt": (ops.lt, (X, Y)), "eq": (ops.eq, (X, X)),
+    "ne": (ops.ne, (X, Y)), "isclose": (lambda x, y: ops.isclose(x, y * 1e-9 + x), (X, Y)),
+    "chunk": (lambda x: ops.chunk(x, 3, 1)[1], (Y,)), "narrow": (lambda x: ops.narrow(x, 1, 1, 2), (Y,)),
+    "roll": (lambda x: ops.roll(x, (1, -1), (0, 1)), (Y,)),
+    "bmm": (lambda x, y: ops.bmm(ops.reshape(x, B3), ops.reshape(y, B3)), (X, Y)),
+    "baddbmm": (lambda x, y: ops.baddbmm(ops.reshape(y, B3), ops.reshape(x, B3), ops.reshape(y, B3), beta=0.5, alpha=2.0), (X, Y)),
+    "addmm": (lambda x, y: ops.addmm(y[:, :3], x, y.T[:, :3], beta=2.0, alpha=0.5), (X, Y)),
+    "mm": (lambda x, y: ops.mm(x, y.T), (X, Y)), "mv": (lambda x, y: ops.mv(x, y[0]), (X, Y)),
+    "bias_add": (lambda x, y: ops.bias_add(x, y[0]), (X, Y)), "tensor_dot": (lambda x, y: ops.tensor_dot(x, y, ((1,), (1,))), (X, Y)),
+    "tril": (lambda x: ops.tril(x, 1), (Y,)), "triu": (lambda x: ops.triu(x, -1), (Y,)), "diag": (lambda x: ops.diag(x[0]), (Y,)),
+    "trace": (lambda x: ops.trace(x[:, :3]), (Y,)), "cumprod": (lambda x: ops.cumprod(x, 1), (Y,)),
+    "gather": (lambda x: ops.gather(x, IDX[0], 1), (Y,)), "gather_elements": (lambda x: ops.gather_elements(x, 1, IDX), (Y,)),
+    "masked_fill": (lambda x: ops.masked_fill(x, IDX > 1, 0.25), (Y,)), "topk": (lambda x: ops.topk(x, 2, 1)[0], (Y,)),
+    "sort": (lambda x: ops.sort(x, 0, True)[0], (Y,)), "argsort": (lambda x: ops.argsort(x, 1), (Y,)),
+    "nonzero": (lambda x: ops.getitem(x, ops.nonzero(ops.tensor(IDX) > 1, as_tuple=True)), (Y,)),
+    "unique": (lambda x: ops.getitem(x, (slice(None), ops.unique(ops.tensor(IDX[0] % 3))[1])), (Y,)),
+    "randn": (lambda x: x * ops.randn(3, 4, seed=1), (Y,)), "rand": (lambda x: x * ops.rand((3, 4), seed=1), (Y,)),
+    "randint": (lambda x: x * ops.randint(0, 3, (3, 4), seed=2, dtype=np.float32), (Y,)),
+    "uniform": (lambda x, y: ops.uniform((3, 4), x, x + y * y, seed=4), (X, Y)),
+    "normal": (lambda x, y: ops.normal((3, 4), x, y, seed=5), (X, Y)),
+    "interpolate": (lambda x: ops.interpolate(x, size=(4, 9), mode="bilinear"), (IMG,)),
+    # MindSpore's transforms under ops: a gradient is an op's value like any other
+    "grad": (lambda x: ops.grad(lambda v: ops.sum(ops.sin(v) * v))(x), (Y,)),
+    "value_and_grad": (lambda x: ops.value_and_grad(lambda v: ops.sum(ops.exp(v)))(x)[1], (Y,)),
+    "vjp": (lambda x, y: ops.vjp(ops.tanh, x)[1](y)[0], (Y, X)),
+    "jvp": (lambda x, y: ops.jvp(ops.sin, (x,), (y,))[1], (Y, X)),
+    "GradOperation": (lambda x, y: ops.GradOperation(get_all=True, sens_param=True)(lambda a, b: ops.sin(a) * b)(x, y, x)[1], (Y, X)),
+})
+
+
+def _class_case(name: str):
+    """A case for MindSpore's primitive class ``ops.<name>`` (funcad.ops.primitive_classes)."""
+    c = getattr(ops, name)
+    special = {
+        "LogicalAnd": (lambda x, y: c()(x > 1, y > 0), (X, Y)), "LogicalOr": (lambda x, y: c()(x > 1, y > 0), (X, Y)),
+        "LogicalNot": (lambda x: c()(x > 1), (X,)), "Select": (lambda x, y: c()(x > 1, x, y), (X, Y)),
+        "Div": (c(), (Y, X)), "RealDiv": (c(), (Y, X)), "FloorDiv": (c(), (Y, X)), "FloorMod": (c(), (Y, X)),
+        "Reshape": (lambda x: c()(x, (4, 3)), (Y,)), "Transpose": (lambda x: c()(x, (1, 0)), (Y,)),
+        "Cast": (lambda x: c()(x, np.float64), (Y,)), "ExpandDims": (lambda x: c()(x, 0), (Y,)), "Tile": (lambda x: c()(x, (2, 1)), (Y,)),
+        "GatherD": (lambda x: c()(x, 1, IDX), (Y,)), "BiasAdd": (lambda x, y: c()(x, y[0]), (X, Y)),
+        "Shape": (lambda x: x * len(c()(x)), (Y,)), "Size": (lambda x: x * c()(x), (Y,)), "Rank": (lambda x: x * c()(x), (Y,)),
+        "Depend": (lambda x, y: c()(x, y), (X, Y)), "AddN": (lambda x, y: c()((x, y, x)), (X, Y)),
+        "Fill": (lambda x: x + c()(np.float32, (3, 4), 2.0), (Y,)), "Ones": (lambda x: x + c()((3, 4), np.float32), (Y,)),
+        "Zeros": (lambda x: x + c()((3, 4), np.float32), (Y,)), "OnesLike": (lambda x: x * c()(x), (Y,)),
+        "ZerosLike": (lambda x: x + c()(x), (Y,)), "StopGradient": (lambda x: c()(ops.floor(x)) * x, (Y,)),  # floor: finite differences agree
+        "Softmax": (lambda x: c(axis=0)(x), (Y,)), "LogSoftmax": (lambda x: c()(x), (Y,)),
+        "Concat": (lambda x, y: c(1)((x, y)), (X, Y)), "Stack": (lambda x, y: c(1)((x, y)), (X, Y)),
+        "Split": (lambda x: c(1, 2)(x)[1], (Y,)), "Squeeze": (lambda x: c()(ops.expand_dims(x, 0)), (Y,)),
+        "MatMul": (lambda x, y: c(transpose_b=True)(x, y), (X, Y)),
+        "BatchMatMul": (lambda x, y: c(transpose_a=True)(ops.reshape(x, B3), ops.reshape(y, B3)), (X, Y)),
+        "Argmax": (lambda x: c()(x), (Y,)), "Argmin": (lambda x: c(axis=0)(x), (Y,)),
+        "Gather": (lambda x: c()(x, IDX[0], 1), (Y,)), "TopK": (lambda x: c()(x, 2)[0], (Y,)),
+        "Sort": (lambda x: c(axis=0)(x)[0], (Y,)), "DType": (lambda x: ops.cast(x, c()(x)), (Y,)),
+        "Eye": (lambda x: ops.matmul(x, c()(4, 4, np.float32)), (Y,)),
+        "ArgMaxWithValue": (lambda x: c(axis=1)(x)[1], (Y,)), "ArgMinWithValue": (lambda x: c(keep_dims=True)(x)[1], (Y,)),
+        "OneHot": (lambda x: x[0, 0] * c()(LABELS, 4, 1.0, 0.0), (Y,)),
+    }
+    if name in special:
+        return special[name]
+    if name.startswith("Reduce"):
+        return (lambda x: c(keep_dims=True)(x, 1), (Y,)) if name != "ReduceMean" else (lambda x: c()(x), (Y,))
+    binary = {"Add", "Sub", "Mul", "Pow", "Maximum", "Minimum", "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual"}
+    return (c(), (X, Y)) if name in binary else (c(), (P,))  # unary: P lies where log, sqrt, tan are smooth
+
+
+CASES.update({name: _class_case(name) for name in CLASS_NAMES})
+CASES.update({  # funcad.ops.layer_classes
+    "Conv2D": (lambda x, w: ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), (IMG, KERNEL)),
+    "MaxPool": (lambda x: ops.MaxPool(2, 2)(x), (IMG,)), "AvgPool": (lambda x: ops.AvgPool(3, 2, "same")(x), (IMG,)),
+    "L2Loss": (lambda x: ops.L2Loss()(x), (Y,)), "Elu": (lambda x: ops.Elu(0.5)(x), (Y,)),
+    "Dropout": (lambda x: ops.Dropout(0.7, Seed0=3)(x)[0], (Y,)),
+    "SigmoidCrossEntropyWithLogits": (lambda x, p: ops.SigmoidCrossEntropyWithLogits()(x, p), (Y, P)),
+    "SoftmaxCrossEntropyWithLogits": (lambda x, p: ops.SoftmaxCrossEntropyWithLogits()(x, p)[0], (Y, P)),
+})
 
 # Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
 PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent"}

@@ -49,5 +49,5 @@ def test_grad_operation_matches_torch(get_all, get_by_list, sens_param):
 
 
 def test_grad_operation_needs_weights_for_get_by_list():
-    with pytest.raises(ValueError, match="get_by_list=True needs weights"):
+    with pytest.raises(ValueError, match="get_by_list=True needs the weights"):
         ops.GradOperation(get_by_list=True)(lambda a: a)

@@ -65,6 +65,13 @@ def _dummy(atom):
     return atom.value
 
 
+def _identity_dummy(atom, dummy):
+    """Identity matrices in the last two axes of a square-matrix variable (what a factorisation accepts)."""
+    if isinstance(atom, Var) and dummy.ndim >= 2 and dummy.shape[-1] == dummy.shape[-2]:
+        return np.broadcast_to(np.eye(dummy.shape[-1], dtype=dummy.dtype), dummy.shape).copy()
+    return dummy
+
+
 class JitTrace(Trace):
     """The outermost trace of a jitted call; it records a Graph."""
 
@@ -100,7 +107,10 @@ class JitTrace(Trace):
         atoms = tuple(self.atom(a) for a in args)
         dummies = [_dummy(a) for a in atoms]
         with np.errstate(all="ignore"):
-            out = prim.run(dummies, kwargs)
+            try:
+                out = prim.run(dummies, kwargs)
+            except np.linalg.LinAlgError:  # zero matrices are singular: identities stand in for them
+                out = prim.run([_identity_dummy(a, d) for a, d in zip(atoms, dummies)], kwargs)
         arr = np.asarray(out)
         views = isinstance(out, np.ndarray) and any(
             isinstance(a, Var) and np.may_share_memory(out, d) for a, d in zip(atoms, dummies)

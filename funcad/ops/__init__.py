@@ -1,14 +1,53 @@
 """The ``funcad.ops`` namespace: every op accepts Tensors, numpy arrays and Python scalars."""
 
 from funcad.core import tensor as _tensor_module
+from funcad.core.transforms import grad, jvp, value_and_grad, vjp  # MindSpore offers its transforms in ops too
 from funcad.ops import batching_nn as _batching  # noqa: F401 - declares the batching rules vmap reads (and imports the rest)
+from funcad.ops import layer_classes as _layer_classes
+from funcad.ops import primitive_classes as _classes
 from funcad.ops.activation import elu, gelu, leaky_relu, silu
+from funcad.ops.aliases import (
+    addmm,
+    baddbmm,
+    bias_add,
+    bmm,
+    cat,
+    chunk,
+    clamp,
+    clip_by_global_norm,
+    clip_by_value,
+    cumprod,
+    diag,
+    div,
+    eq,
+    ge,
+    gt,
+    isclose,
+    le,
+    lt,
+    mm,
+    mul,
+    mv,
+    narrow,
+    ne,
+    neg,
+    permute,
+    pow,
+    roll,
+    sub,
+    tensor_dot,
+    trace,
+    tril,
+    triu,
+    unsqueeze,
+)
 from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.embedding import embedding
 from funcad.ops.grad_operation import GradOperation
 from funcad.ops.hook import HookBackward
+from funcad.ops.indexing import argsort, gather, gather_elements, masked_fill, nonzero, sort, topk, unique
 from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
 from funcad.ops.math import (
     abs,
@@ -71,6 +110,8 @@ from funcad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from funcad.ops.random import dropout
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
 from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var
+from funcad.ops.resize import interpolate
+from funcad.ops.sampling import normal, rand, randint, randn, uniform
 from funcad.ops.shape import (
     broadcast_to,
     cast,
@@ -98,4 +139,6 @@ from funcad.ops.shape import (
 from funcad.ops.smooth_l1 import smooth_l1_loss
 from funcad.ops.state import apply_gradient_descent, assign, assign_add, assign_sub
 
+globals().update({name: getattr(_classes, name) for name in _classes.CLASS_NAMES})  # ops.Sin, ops.MatMul, ...
+globals().update({name: getattr(_layer_classes, name) for name in _layer_classes.LAYER_CLASS_NAMES})  # ops.Conv2D, ...
 _tensor_module.bind_ops(__import__("sys").modules[__name__])

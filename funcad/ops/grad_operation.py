@@ -25,13 +25,13 @@ class GradOperation:
     def __call__(self, fn: Callable, weights=None) -> Callable:
         if self.get_by_list:
             if weights is None:
-                raise ValueError("ops.GradOperation: get_by_list=True needs weights (a ParameterTuple or a list of Parameters)")
+                raise ValueError("funcad.ops.GradOperation: get_by_list=True needs the weights (a ParameterTuple or a list of Parameters)")
             weights = [weights] if isinstance(weights, Parameter) else list(weights)
 
         def gradient(*args):
             if self.sens_param:
                 if not args:
-                    raise TypeError("ops.GradOperation: sens_param=True needs the sensitivity as the last argument")
+                    raise TypeError("funcad.ops.GradOperation: sens_param=True needs the sensitivity as the last argument")
                 args, sens = args[:-1], args[-1]
             out, pullback = vjp(fn, *args, weights=weights if self.get_by_list else None)
             if not self.sens_param:

@@ -7,6 +7,7 @@ import numpy as np
 from funcad.core.lowering import with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
+from funcad.ops.decompositions import _svd_s
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import exp, isfinite, log, not_equal, power, sqrt, where
 from funcad.ops.shape import _norm_axes, _pad_constant, _shape_of, broadcast_to, cast, flip, getitem, reshape, stop_gradient, transpose
@@ -45,11 +46,18 @@ def _sum(x, axis, keepdims):
 _sum.deflinear(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims))
 
 
-def sum(x, axis=None, keepdims: bool = False):  # noqa: A001 - numpy's name
+def _mindspore_names(axis, keepdims: bool, dim, keep: bool | None) -> tuple:
+    """MindSpore spells the reduction arguments dim/keepdim or keep_dims in places: they override numpy's names."""
+    return (axis if dim is None else dim), (keepdims if keep is None else keep)
+
+
+def sum(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A001 - numpy's name
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
     return _sum(x, _axis_arg(axis), keepdims)
 
 
-def mean(x, axis=None, keepdims: bool = False):
+def mean(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None):
+    axis, keepdims = _mindspore_names(axis, keepdims, None, keep_dims)
     n = _count(_shape_of(x), _axis_arg(axis))
     return _sum(x, _axis_arg(axis), keepdims) / float(n)
 
@@ -104,7 +112,8 @@ _prod.defvjp(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axi
 _prod.defjvp(lambda t, ans, x, axis, keepdims: _sum(t * _prod_others(x, axis), axis, keepdims))
 
 
-def prod(x, axis=None, keepdims: bool = False):
+def prod(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None):
+    axis, keepdims = _mindspore_names(axis, keepdims, None, keep_dims)
     return _prod(x, _axis_arg(axis), keepdims)
 
 
@@ -182,8 +191,9 @@ def std(x, axis=None, ddof: int = 0, keepdims: bool = False):
     return sqrt(var(x, axis, ddof, keepdims))
 
 
-def logsumexp(x, axis=None, keepdims: bool = False):
+def logsumexp(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None):
     """log(sum(exp(x))) computed stably by shifting by the (gradient-stopped, finite) maximum."""
+    axis, keepdims = _mindspore_names(axis, keepdims, None, keep_dims)
     axis = _axis_arg(axis)
     shift = stop_gradient(_max(x, axis, True))
     shift = where(isfinite(shift), shift, 0.0)
@@ -233,11 +243,17 @@ def _matrix_norm(x, ord, axes, keepdims):
         pick = _max if ord > 0 else _min
         out = pick(sums, outer, True)
         return out if keepdims else reshape(out, tuple(n for i, n in enumerate(_shape_of(x)) if i not in axes))
-    raise ValueError(f"funcad.ops.norm: matrix norm ord={ord!r} is not supported (use None, 'fro', 1, -1, inf or -inf)")
+    if ord in ("nuc", 2, -2):
+        singular = _svd_s(transpose(x, tuple(i for i in range(len(_shape_of(x))) if i not in (row, col)) + (row, col)))
+        out = _sum(singular, -1, False) if ord == "nuc" else (_max if ord == 2 else _min)(singular, -1, False)
+        return out if not keepdims else reshape(out, tuple(1 if i in (row, col) else n for i, n in enumerate(_shape_of(x))))
+    raise ValueError(f"funcad.ops.norm: matrix norm ord={ord!r} is not supported (use None, 'fro', 'nuc', 1, -1, 2, -2, inf or -inf)")
 
 
-def norm(x, ord=None, axis=None, keepdims: bool = False):  # noqa: A002 - numpy's name
-    """numpy.linalg.norm: vector p-norms, and the Frobenius and 1/inf matrix norms for 2-D inputs or a pair of axes."""
+def norm(x, ord=None, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A002 - numpy's name
+    """numpy.linalg.norm: vector p-norms, and the Frobenius, nuclear, 1, 2 and inf matrix norms (and their negative
+    orders) for 2-D inputs or a pair of axes; the nuclear and 2-norms come from the singular values."""
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
     ndim = len(_shape_of(x))
     axis = _axis_arg(axis)
     if axis is None and ord is None:

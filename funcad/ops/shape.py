@@ -279,16 +279,33 @@ _pad_constant.defvjp(lambda g, ans, x, widths, value: _unpad(g, widths))
 _pad_constant.defjvp(lambda t, ans, x, widths, value: _pad_constant(t, widths, 0.0))
 
 _PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+_MINDSPORE_MODES = {"replicate": "edge", "circular": "wrap"}
 
 
-def pad(x, pad_width, mode: str = "constant", constant_values=0.0):
-    """numpy.pad for the modes constant, edge, reflect, symmetric and wrap; other modes are rejected."""
+def _last_axes_first(padding, ndim: int) -> tuple:
+    """MindSpore's (and torch's) flat padding: (left, right) pairs for the last axis, then the one before..."""
+    if len(padding) % 2 or len(padding) // 2 > ndim:
+        raise ValueError(f"funcad.ops.pad: padding {tuple(padding)} must hold (before, after) pairs for at most {ndim} axes")
+    pairs = [(padding[i], padding[i + 1]) for i in range(0, len(padding), 2)]
+    return tuple([(0, 0)] * (ndim - len(pairs)) + pairs[::-1])
+
+
+def pad(x, pad_width, mode: str = "constant", constant_values=0.0, *, value=None):
+    """Pad with a constant or by reading existing elements (numpy's modes, and MindSpore's replicate and circular).
+
+    ``pad_width`` as numpy reads it (an int, or a (before, after) pair per axis), or as MindSpore's ``padding``:
+    a flat tuple of ints, pairs for the last axes, last axis first. ``value`` is MindSpore's name for the constant.
+    """
     shape = _shape_of(x)
+    if isinstance(pad_width, (tuple, list)) and pad_width and all(isinstance(w, (int, np.integer)) for w in pad_width):
+        pad_width = _last_axes_first(pad_width, len(shape))
     widths = _pad_widths(pad_width, len(shape))
+    mode = _MINDSPORE_MODES.get(mode, mode)
     if mode == "constant":
-        return _pad_constant(x, widths, float(constant_values))
+        fill = constant_values if value is None else value
+        return _pad_constant(x, widths, 0.0 if fill is None else float(fill))  # MindSpore's value=None means 0
     if mode not in _PAD_MODES:
-        raise ValueError(f"funcad.ops.pad: mode {mode!r} is not supported; use one of {_PAD_MODES}")
+        raise ValueError(f"funcad.ops.pad: mode {mode!r} is not supported; use one of {_PAD_MODES + tuple(_MINDSPORE_MODES)}")
     # Every other mode reads existing elements: gather them by index, so the gradient scatters back.
     for axis, (n, w) in enumerate(zip(shape, widths)):
         if w != (0, 0):

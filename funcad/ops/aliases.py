@@ -1,0 +1,256 @@
+"""MindSpore 2.x's functional names that are other names for funcad ops, or short exact composites of them.
+
+Every function here is built from existing ops, so its gradients in both modes, its jit lowering and its
+higher derivatives come from theirs. Argument names and defaults are MindSpore's.
+"""
+
+from __future__ import annotations
+
+import math as _pymath
+
+import numpy as np
+
+from funcad.core.base_ops import shape_of as _shape_of
+from funcad.core.tensor import Tensor
+from funcad.ops.linalg import einsum, matmul, tensordot
+from funcad.ops.math import abs as _abs
+from funcad.ops.math import (
+    add,
+    ceil,
+    clip,
+    divide,
+    equal,
+    floor,
+    floor_divide,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    logical_and,
+    logical_or,
+    maximum,
+    multiply,
+    negative,
+    not_equal,
+    power,
+    subtract,
+    where,
+)
+from funcad.ops.math import isfinite as _isfinite
+from funcad.ops.math import isnan as _isnan
+from funcad.ops.reduce import norm, prod
+from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, reshape, split, transpose
+
+cat = concat
+mul = multiply
+sub = subtract
+neg = negative
+pow = power  # noqa: A001 - MindSpore's name
+ge, gt, le, lt, eq, ne = greater_equal, greater, less_equal, less, equal, not_equal
+tensor_dot = tensordot
+mm = matmul
+
+
+def unsqueeze(input, dim: int):  # noqa: A002 - MindSpore's names
+    """A new axis of size 1 at ``dim``."""
+    return expand_dims(input, dim)
+
+
+def permute(input, axis):  # noqa: A002
+    """Reorder the axes as ``axis`` lists them."""
+    return transpose(input, tuple(axis))
+
+
+def clamp(input, min=None, max=None):  # noqa: A002
+    """Limit values to [min, max]; either bound may be None."""
+    return clip(input, min, max)
+
+
+def clip_by_value(x, clip_value_min=None, clip_value_max=None):
+    """``clamp`` of a Tensor, or of each Tensor in a list or tuple (returned as the same kind of sequence)."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(clip(t, clip_value_min, clip_value_max) for t in x)
+    return clip(x, clip_value_min, clip_value_max)
+
+
+def clip_by_global_norm(x, clip_norm: float = 1.0, use_norm=None):
+    """Scale every Tensor in ``x`` by clip_norm / max(global_norm, clip_norm), the global norm being the 2-norm of
+    all their elements together (or ``use_norm`` when given)."""
+    tensors = tuple(x) if isinstance(x, (list, tuple)) else (x,)
+    if clip_norm <= 0:
+        raise ValueError(f"funcad.ops.clip_by_global_norm: clip_norm must be positive, got {clip_norm}")
+    if use_norm is None:
+        use_norm = norm(concat([reshape(t, (-1,)) for t in tensors]))
+    scale = divide(clip_norm, maximum(use_norm, clip_norm))
+    clipped = tuple(multiply(t, cast(scale, t.dtype)) for t in tensors)
+    return type(x)(clipped) if isinstance(x, (list, tuple)) else clipped[0]
+
+
+def div(input, other, *, rounding_mode: str | None = None):  # noqa: A002
+    """True division (integers give float32, as MindSpore's), or rounded toward -inf ("floor") or zero ("trunc")."""
+    if rounding_mode is None:
+        if not _is_float(input) and not _is_float(other):
+            input, other = cast(input, np.float32), cast(other, np.float32)
+        return divide(input, other)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        quotient = divide(input, other)
+        rounded = where(less(quotient, 0), ceil(quotient), floor(quotient))
+        return rounded if _is_float(input) or _is_float(other) else cast(rounded, np.result_type(_dtype(input), _dtype(other)))
+    raise ValueError(f"funcad.ops.div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+
+
+def _dtype(x) -> np.dtype:
+    return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
+def _is_float(x) -> bool:
+    return _dtype(x).kind == "f"
+
+
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):  # noqa: A002
+    """|input - other| <= atol + rtol * |other| elementwise (a bool Tensor, no gradient)."""
+    gap = _abs(subtract(input, other))
+    close = logical_and(less_equal(gap, add(atol, multiply(rtol, _abs(other)))), _isfinite(gap))
+    close = logical_or(close, equal(input, other))  # equal infinities
+    if equal_nan:
+        close = logical_or(close, logical_and(_isnan(input), _isnan(other)))
+    return close
+
+
+# -- splitting and slicing --------------------------------------------------------------------------------
+def _axis_index(ndim: int, axis: int, index) -> tuple:
+    return (slice(None),) * (axis % ndim) + (index,)
+
+
+def chunk(input, chunks: int, axis: int = 0):  # noqa: A002
+    """Split into ``chunks`` pieces of ceil(size / chunks) along ``axis``, the last one smaller (fewer pieces
+    when the size does not need them all), as MindSpore's and torch's chunk."""
+    shape = _shape_of(input)
+    if not isinstance(chunks, int) or chunks <= 0:
+        raise ValueError(f"funcad.ops.chunk: chunks must be a positive int, got {chunks!r}")
+    if not shape:
+        raise ValueError("funcad.ops.chunk: needs an input of at least one dimension, got a scalar")
+    size = shape[axis]
+    step = max(1, -(-size // chunks))
+    return tuple(split(input, list(range(step, size, step)), axis=axis))
+
+
+def narrow(input, axis: int, start: int, length: int):  # noqa: A002
+    """The slice [start, start + length) along ``axis``."""
+    shape = _shape_of(input)
+    size = shape[axis]
+    if not (0 <= start <= size and 0 <= length <= size - start):
+        raise ValueError(f"funcad.ops.narrow: start {start} and length {length} do not fit axis {axis} of shape {shape}")
+    return getitem(input, _axis_index(len(shape), axis, slice(start, start + length)))
+
+
+def roll(input, shifts, dims=None):  # noqa: A002
+    """Shift elements by ``shifts`` along ``dims`` (the flattened input when None), wrapping around."""
+    if dims is None:
+        return reshape(roll(reshape(input, (-1,)), shifts, 0), _shape_of(input))
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"funcad.ops.roll: shifts {shifts} and dims {dims} must have the same length")
+    out = input
+    ndim = len(_shape_of(input))
+    for shift, dim in zip(shifts, dims):
+        size = _shape_of(input)[dim]
+        cut = (-shift) % size if size else 0
+        if cut:
+            out = concat([getitem(out, _axis_index(ndim, dim, slice(cut, None))), getitem(out, _axis_index(ndim, dim, slice(0, cut)))], dim)
+    return out
+
+
+# -- products -----------------------------------------------------------------------------------------------
+def bmm(input_x, mat2):
+    """Batched matrix product of (..., n, m) and (..., m, p) stacks."""
+    if len(_shape_of(input_x)) < 3 or len(_shape_of(mat2)) < 3:
+        raise ValueError(f"funcad.ops.bmm: needs batches of matrices (3 dimensions or more), got {_shape_of(input_x)} and {_shape_of(mat2)}")
+    return matmul(input_x, mat2)
+
+
+def _scaled_sum(input, product, beta, alpha):  # noqa: A002
+    product = product if alpha == 1 else multiply(product, alpha)
+    if beta == 0:  # MindSpore and torch ignore input then (even its NaNs)
+        return product
+    return add(input if beta == 1 else multiply(input, beta), product)
+
+
+def baddbmm(input, batch1, batch2, beta=1, alpha=1):  # noqa: A002
+    """beta * input + alpha * bmm(batch1, batch2)."""
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):  # noqa: A002
+    """beta * input + alpha * (mat1 @ mat2)."""
+    if len(_shape_of(mat1)) != 2 or len(_shape_of(mat2)) != 2:
+        raise ValueError(f"funcad.ops.addmm: mat1 and mat2 must be matrices, got {_shape_of(mat1)} and {_shape_of(mat2)}")
+    return _scaled_sum(input, matmul(mat1, mat2), beta, alpha)
+
+
+def mv(input, vec):  # noqa: A002
+    """Matrix-vector product."""
+    if len(_shape_of(input)) != 2 or len(_shape_of(vec)) != 1:
+        raise ValueError(f"funcad.ops.mv: needs a matrix and a vector, got {_shape_of(input)} and {_shape_of(vec)}")
+    return matmul(input, vec)
+
+
+def bias_add(input_x, bias):
+    """Add a per-channel bias along axis 1 (NCHW and (N, C) layouts)."""
+    shape = _shape_of(input_x)
+    if len(shape) < 2 or _shape_of(bias) != (shape[1],):
+        raise ValueError(f"funcad.ops.bias_add: bias of shape {_shape_of(bias)} does not match channel axis 1 of {shape}")
+    return add(input_x, reshape(bias, (shape[1],) + (1,) * (len(shape) - 2)))
+
+
+# -- triangles and diagonals --------------------------------------------------------------------------------
+def _triangle(op: str, input, diagonal: int, keep):  # noqa: A002
+    shape = _shape_of(input)
+    if len(shape) < 2:
+        raise ValueError(f"funcad.ops.{op}: needs at least 2 dimensions, got shape {shape}")
+    rows, cols = np.indices(shape[-2:])
+    return where(keep(cols - rows, diagonal), input, Tensor._wrap(np.zeros((), _dtype(input))))
+
+
+def tril(input, diagonal: int = 0):  # noqa: A002
+    """The lower triangle of the last two axes (elements with col - row <= diagonal), zeros above."""
+    return _triangle("tril", input, diagonal, np.less_equal)
+
+
+def triu(input, diagonal: int = 0):  # noqa: A002
+    """The upper triangle of the last two axes (elements with col - row >= diagonal), zeros below."""
+    return _triangle("triu", input, diagonal, np.greater_equal)
+
+
+def diag(input):  # noqa: A002
+    """A tensor of rank 2k holding the rank-k input on its diagonal (a 1-D input gives a diagonal matrix)."""
+    shape = _shape_of(input)
+    if not shape:
+        raise ValueError("funcad.ops.diag: needs an input of at least one dimension, got a scalar")
+    n = _pymath.prod(shape)
+    flat = broadcast_to(reshape(input, (1, n)), (n, n))
+    square = where(np.eye(n, dtype=bool), flat, Tensor._wrap(np.zeros((), _dtype(input))))
+    return reshape(square, shape + shape)
+
+
+def trace(input):  # noqa: A002
+    """Sum of the main diagonal of a matrix."""
+    if len(_shape_of(input)) != 2:
+        raise ValueError(f"funcad.ops.trace: needs a matrix, got shape {_shape_of(input)}")
+    return einsum("ii->", input)
+
+
+def cumprod(input, dim: int, dtype=None):  # noqa: A002
+    """Running products along ``dim``; each is a ``prod`` of a prefix, so zeros get exact gradients."""
+    if dtype is not None:
+        input = cast(input, dtype)
+    shape = _shape_of(input)
+    ndim = len(shape)
+    prefixes = [prod(getitem(input, _axis_index(ndim, dim, slice(0, k + 1))), axis=dim, keepdims=True) for k in range(shape[dim])]
+    if not prefixes:
+        return input
+    out = concat(prefixes, dim)
+    return out if out.dtype == _dtype(input) else cast(out, _dtype(input))  # numpy's prod widens int32; MindSpore keeps it

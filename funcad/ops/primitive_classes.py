@@ -1,0 +1,299 @@
+"""MindSpore's primitive classes (``ops.Sin()``, ``ops.MatMul(transpose_a=True)``, ``ops.ReduceSum(keep_dims=True)``...).
+
+An instance holds the attributes given to its constructor and, called, applies the functional op with them;
+its gradients, jit lowering and dtype rules are the functional op's. The plain ones (no attributes) are made
+from a table; those with attributes are small classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcad.core.base_ops import shape_of as _shape_of
+from funcad.ops import aliases, creation, indexing, linalg, math, nn, reduce, shape
+
+
+class PrimitiveClass:
+    """Base of the classes: ``repr`` shows the name and the attributes, as MindSpore prints a primitive."""
+
+    def __repr__(self) -> str:
+        attrs = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"Prim[{type(self).__name__}]" + (f"<{attrs}>" if attrs else "")
+
+
+def _plain(name: str, fn) -> type:
+    """A class without attributes whose instances call ``fn``."""
+    return type(name, (PrimitiveClass,), {"__call__": lambda self, *args: fn(*args),
+                                          "__doc__": f"``ops.{name}()(...)``: the functional op {getattr(fn, 'name', None) or fn.__name__}."})
+
+
+def _reciprocal(x):
+    return math.divide(1.0, x)
+
+
+def _identity(x):
+    return x
+
+
+def _shape(x) -> tuple:
+    return _shape_of(x)
+
+
+def _size(x) -> int:
+    return int(np.prod(_shape_of(x), dtype=np.int64))
+
+
+def _rank(x) -> int:
+    return len(_shape_of(x))
+
+
+def _depend(value, expr):
+    """MindSpore orders side effects with Depend; eager and traced code here run in program order already."""
+    return value
+
+
+def _add_n(inputs):
+    total = inputs[0]
+    for x in inputs[1:]:
+        total = math.add(total, x)
+    return total
+
+
+def _dtype_of(x):
+    return x.dtype
+
+
+def _eye(n: int, m: int, t):
+    return creation.eye(n, m, dtype=t)
+
+
+def _fill(dtype, dims, value):
+    return math.add(np.zeros(tuple(dims), np.dtype(dtype)), np.asarray(value, np.dtype(dtype)))
+
+
+def _ones(dims, dtype=np.float32):
+    return _fill(dtype, (dims,) if isinstance(dims, int) else dims, 1)
+
+
+def _zeros(dims, dtype=np.float32):
+    return _fill(dtype, (dims,) if isinstance(dims, int) else dims, 0)
+
+
+_PLAIN = {
+    "Sin": math.sin, "Cos": math.cos, "Tan": math.tan, "Exp": math.exp, "Log": math.log, "Log1p": math.log1p,
+    "Expm1": math.expm1, "Sqrt": math.sqrt, "Rsqrt": math.rsqrt, "Square": math.square, "Abs": math.abs,
+    "Neg": math.negative, "Sign": math.sign, "Tanh": math.tanh, "Sigmoid": math.sigmoid, "ReLU": math.relu,
+    "Softplus": math.softplus, "Erf": math.erf, "Floor": math.floor, "Ceil": math.ceil, "Round": math.round,
+    "Reciprocal": _reciprocal, "Add": math.add, "Sub": math.subtract, "Mul": math.multiply, "Div": aliases.div,
+    "RealDiv": math.divide, "FloorDiv": math.floor_divide, "FloorMod": math.remainder, "Pow": math.power,
+    "Maximum": math.maximum, "Minimum": math.minimum, "Equal": math.equal, "NotEqual": math.not_equal,
+    "Less": math.less, "LessEqual": math.less_equal, "Greater": math.greater, "GreaterEqual": math.greater_equal,
+    "LogicalAnd": math.logical_and, "LogicalOr": math.logical_or, "LogicalNot": math.logical_not,
+    "IsNan": math.isnan, "IsInf": math.isinf, "IsFinite": math.isfinite, "Select": math.where,
+    "Reshape": shape.reshape, "Transpose": shape.transpose, "Cast": shape.cast, "ExpandDims": shape.expand_dims,
+    "Tile": shape.tile, "Flatten": shape.flatten, "GatherD": indexing.gather_elements, "BiasAdd": aliases.bias_add,
+    "OnesLike": creation.ones_like, "ZerosLike": creation.zeros_like,
+    "Identity": _identity, "Shape": _shape, "Size": _size, "Rank": _rank, "Depend": _depend, "AddN": _add_n,
+    "Fill": _fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": _dtype_of, "Eye": _eye,
+}
+
+
+class _Axis(PrimitiveClass):
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+
+class Softmax(_Axis):
+    """``ops.Softmax(axis=-1)(x)``."""
+
+    def __call__(self, x):
+        return nn.softmax(x, axis=self.axis)
+
+
+class LogSoftmax(_Axis):
+    """``ops.LogSoftmax(axis=-1)(x)``."""
+
+    def __call__(self, x):
+        return nn.log_softmax(x, axis=self.axis)
+
+
+class Concat(PrimitiveClass):
+    """``ops.Concat(axis=0)((x, y, ...))``."""
+
+    def __init__(self, axis: int = 0):
+        self.axis = axis
+
+    def __call__(self, input_x):
+        return shape.concat(input_x, self.axis)
+
+
+class Stack(Concat):
+    """``ops.Stack(axis=0)((x, y, ...))``."""
+
+    def __call__(self, input_x):
+        return shape.stack(input_x, self.axis)
+
+
+class Split(PrimitiveClass):
+    """``ops.Split(axis=0, output_num=1)(x)``: equal pieces, as a tuple."""
+
+    def __init__(self, axis: int = 0, output_num: int = 1):
+        self.axis, self.output_num = axis, output_num
+
+    def __call__(self, input_x):
+        return tuple(shape.split(input_x, self.output_num, self.axis))
+
+
+class Squeeze(PrimitiveClass):
+    """``ops.Squeeze(axis=())(x)``: every axis of size 1 when ``axis`` is empty."""
+
+    def __init__(self, axis=()):
+        self.axis = axis
+
+    def __call__(self, x):
+        return shape.squeeze(x, None if self.axis in ((), []) else self.axis)
+
+
+class MatMul(PrimitiveClass):
+    """``ops.MatMul(transpose_a=False, transpose_b=False)(a, b)`` of two matrices."""
+
+    def __init__(self, transpose_a: bool = False, transpose_b: bool = False):
+        self.transpose_a, self.transpose_b = transpose_a, transpose_b
+
+    def __call__(self, x, y):
+        x = shape.swapaxes(x, -1, -2) if self.transpose_a else x
+        y = shape.swapaxes(y, -1, -2) if self.transpose_b else y
+        return linalg.matmul(x, y)
+
+
+class BatchMatMul(MatMul):
+    """``ops.BatchMatMul(transpose_a=False, transpose_b=False)(a, b)`` of stacks of matrices."""
+
+
+class _Reduce(PrimitiveClass):
+    op = staticmethod(reduce.sum)
+
+    def __init__(self, keep_dims: bool = False):
+        self.keep_dims = keep_dims
+
+    def __call__(self, x, axis=()):
+        axis = None if axis in ((), []) else axis
+        return self.op(x, axis=axis, keepdims=self.keep_dims)
+
+
+class ReduceSum(_Reduce):
+    """``ops.ReduceSum(keep_dims=False)(x, axis=())``: every axis when ``axis`` is empty."""
+
+
+class ReduceMean(_Reduce):
+    """``ops.ReduceMean(keep_dims=False)(x, axis=())``."""
+
+    op = staticmethod(reduce.mean)
+
+
+class ReduceMax(_Reduce):
+    """``ops.ReduceMax(keep_dims=False)(x, axis=())``."""
+
+    op = staticmethod(reduce.max)
+
+
+class ReduceMin(_Reduce):
+    """``ops.ReduceMin(keep_dims=False)(x, axis=())``."""
+
+    op = staticmethod(reduce.min)
+
+
+class ReduceProd(_Reduce):
+    """``ops.ReduceProd(keep_dims=False)(x, axis=())``."""
+
+    op = staticmethod(reduce.prod)
+
+
+class Argmax(PrimitiveClass):
+    """``ops.Argmax(axis=-1, output_type=int32)(x)``."""
+
+    def __init__(self, axis: int = -1, output_type=np.int32):
+        self.axis, self.output_type = axis, output_type
+
+    def __call__(self, x):
+        return shape.cast(reduce.argmax(x, self.axis), self.output_type)
+
+
+class Argmin(Argmax):
+    """``ops.Argmin(axis=-1, output_type=int32)(x)``."""
+
+    def __call__(self, x):
+        return shape.cast(reduce.argmin(x, self.axis), self.output_type)
+
+
+class ArgMaxWithValue(PrimitiveClass):
+    """``ops.ArgMaxWithValue(axis=0, keep_dims=False)(x)``: (int32 indices, the values there)."""
+
+    pick = staticmethod(reduce.argmax)
+
+    def __init__(self, axis: int = 0, keep_dims: bool = False):
+        self.axis, self.keep_dims = axis, keep_dims
+
+    def __call__(self, input_x):
+        index = self.pick(input_x, self.axis, keepdims=True)
+        values = shape.take_along_axis(input_x, index, self.axis)
+        if not self.keep_dims:
+            index, values = shape.squeeze(index, self.axis), shape.squeeze(values, self.axis)
+        return shape.cast(index, np.int32), values
+
+
+class ArgMinWithValue(ArgMaxWithValue):
+    """``ops.ArgMinWithValue(axis=0, keep_dims=False)(x)``: (int32 indices, the values there)."""
+
+    pick = staticmethod(reduce.argmin)
+
+
+class Gather(PrimitiveClass):
+    """``ops.Gather(batch_dims=0)(input_params, input_indices, axis)``."""
+
+    def __init__(self, batch_dims: int = 0):
+        self.batch_dims = batch_dims
+
+    def __call__(self, input_params, input_indices, axis):
+        return indexing.gather(input_params, input_indices, axis, self.batch_dims)
+
+
+class TopK(PrimitiveClass):
+    """``ops.TopK(sorted=True)(x, k)`` along the last axis: (values, indices)."""
+
+    def __init__(self, sorted: bool = True):  # noqa: A002 - MindSpore's name
+        self.sorted = sorted
+
+    def __call__(self, input_x, k: int):
+        return indexing.topk(input_x, k, -1, True, self.sorted)
+
+
+class Sort(PrimitiveClass):
+    """``ops.Sort(axis=-1, descending=False)(x)``: (values, indices)."""
+
+    def __init__(self, axis: int = -1, descending: bool = False):
+        self.axis, self.descending = axis, descending
+
+    def __call__(self, x):
+        return indexing.sort(x, self.axis, self.descending)
+
+
+class OneHot(PrimitiveClass):
+    """``ops.OneHot(axis=-1)(indices, depth, on_value, off_value)`` (the new axis last)."""
+
+    def __init__(self, axis: int = -1):
+        if axis != -1:
+            raise NotImplementedError(f"funcad.ops.OneHot: axis={axis} is not supported (only -1)")
+        self.axis = axis
+
+    def __call__(self, indices, depth: int, on_value, off_value):
+        hot = shape.one_hot(indices, depth, dtype=bool)
+        on_value, off_value = (np.float32(v) if isinstance(v, float) else v for v in (on_value, off_value))
+        return math.where(hot, on_value, off_value)
+
+
+globals().update({name: _plain(name, fn) for name, fn in _PLAIN.items()})
+CLASS_NAMES = tuple(sorted([*_PLAIN, "Softmax", "LogSoftmax", "Concat", "Stack", "Split", "Squeeze", "MatMul", "BatchMatMul",
+                            "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "Argmax", "Argmin", "Gather",
+                            "ArgMaxWithValue", "ArgMinWithValue",
+                            "TopK", "Sort", "OneHot"]))
