@@ -118,7 +118,7 @@ CASES.update({  # MindSpore's functional names (funcad.ops.aliases, indexing, sa
     "value_and_grad": (lambda x: ops.value_and_grad(lambda v: ops.sum(ops.exp(v)))(x)[1], (Y,)),
     "vjp": (lambda x, y: ops.vjp(ops.tanh, x)[1](y)[0], (Y, X)),
     "jvp": (lambda x, y: ops.jvp(ops.sin, (x,), (y,))[1], (Y, X)),
-    "GradOperation": (lambda x, y: ops.GradOperation(get_all=True, sens_param=True)(lambda a, b: ops.sin(a) * b)(x, y, x)[1], (Y, X)),
+    "GradOperation(sens_param)": (lambda x, y: ops.GradOperation(get_all=True, sens_param=True)(lambda a, b: ops.sin(a) * b)(x, y, x)[0], (Y, X)),
 })
 
 
@@ -133,7 +133,7 @@ def _class_case(name: str):
         "Cast": (lambda x: c()(x, np.float64), (Y,)), "ExpandDims": (lambda x: c()(x, 0), (Y,)), "Tile": (lambda x: c()(x, (2, 1)), (Y,)),
         "GatherD": (lambda x: c()(x, 1, IDX), (Y,)), "BiasAdd": (lambda x, y: c()(x, y[0]), (X, Y)),
         "Shape": (lambda x: x * len(c()(x)), (Y,)), "Size": (lambda x: x * c()(x), (Y,)), "Rank": (lambda x: x * c()(x), (Y,)),
-        "Depend": (lambda x, y: c()(x, y), (X, Y)), "AddN": (lambda x, y: c()((x, y, x)), (X, Y)),
+        "Depend": (lambda x, y: c()(x * y, y), (X, Y)), "AddN": (lambda x, y: c()((x, y, x)), (X, Y)),
         "Fill": (lambda x: x + c()(np.float32, (3, 4), 2.0), (Y,)), "Ones": (lambda x: x + c()((3, 4), np.float32), (Y,)),
         "Zeros": (lambda x: x + c()((3, 4), np.float32), (Y,)), "OnesLike": (lambda x: x * c()(x), (Y,)),
         "ZerosLike": (lambda x: x + c()(x), (Y,)), "StopGradient": (lambda x: c()(ops.floor(x)) * x, (Y,)),  # floor: finite differences agree
