@@ -23,9 +23,12 @@ import zipfile
 
 import numpy as np
 
+import funcad.core
+import funcad.ops
 from funcad.core.dtypes import DType
 from funcad.core.primitive import Primitive
 from funcad.core.tensor import Tensor
+from funcad.jit.api import Jitted
 from funcad.jit.ir import Const, Var
 from funcad.nn.cell import Cell
 from funcad.nn.graph_cell import Graph, GraphCell, GraphNode
@@ -37,9 +40,6 @@ _SUFFIXES = {"FUNCAD": ".funcad", "MINDIR": ".mindir"}
 
 def _primitives() -> dict:
     """Every primitive of funcad by name (the modules of funcad.ops and funcad.core)."""
-    import funcad.core
-    import funcad.ops
-
     found: dict = {}
     for package in (funcad.ops, funcad.core):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
@@ -143,8 +143,6 @@ def _tree_from_json(tree):
 def export(net: Cell, *inputs, file_name: str, file_format: str = "FUNCAD") -> str:
     """Trace ``net`` on ``inputs`` (Tensors or arrays: their shapes and dtypes become the graph's) and write the
     graph and weights to ``file_name`` plus the format's suffix; returns the path written."""
-    from funcad.jit.api import Jitted
-
     if not isinstance(net, Cell):
         raise TypeError(f"funcad.export: net must be a Cell, got {type(net).__name__}")
     if file_format not in _SUFFIXES:

@@ -20,7 +20,10 @@ import time
 import traceback
 from pathlib import Path
 
+from harness import files
+from harness.datasets import DataError, check_data_dir
 from harness.sweep import cli as sweep_cli
+from harness.timing import fixed_threads
 
 REPORTS_ROOT = Path("reports")
 EXIT_CODES = {0: "every verdict passes", 1: "a verdict fails", 2: "usage or input error (bad flag, bad data, unusable path)",
@@ -80,7 +83,7 @@ def _error(message: str) -> int:
 
 
 def _list(args) -> int:
-    from harness.cases import CASES
+    from harness.cases import CASES  # imports torch: only after main() has set OMP_WAIT_POLICY
 
     width = max(len(n) for n in CASES)
     for name, case in CASES.items():
@@ -90,7 +93,7 @@ def _list(args) -> int:
 
 def _check_device(name: str) -> None:
     """Raise ValueError unless torch can use device ``name`` here."""
-    import torch
+    import torch  # only after main() has set OMP_WAIT_POLICY
 
     try:
         device = torch.device(name)
@@ -103,7 +106,7 @@ def _check_device(name: str) -> None:
 
 
 def _run(args) -> int:
-    from harness import usermodel
+    from harness import usermodel  # imports torch: only after main() has set OMP_WAIT_POLICY
     from harness.cases import CASES
 
     known = CASES
@@ -120,11 +123,9 @@ def _run(args) -> int:
     if args.threads < 1:
         return _error("--threads must be >= 1")
 
-    from harness import console, files, report
-    from harness.datasets import DataError, check_data_dir
+    from harness import console, report  # imports torch: only after main() has set OMP_WAIT_POLICY
     from harness.faults import check_faults
     from harness.runner import Fault, RunOptions, prepare_batches, run_cases, ticks_per_case
-    from harness.timing import fixed_threads
 
     cases = [known[n] for n in names]
     try:
@@ -189,7 +190,7 @@ def _log(text: str) -> Path:
 def _show(args) -> int:
     import pandas as pd
 
-    from harness import console, report
+    from harness import console, report  # imports torch: only after main() has set OMP_WAIT_POLICY
     from harness.faults import PLANT_BANNER
     from harness.summary import CaseSummary
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from harness import report
 from harness.cases import OptimizerSpec, user_case
 from harness.metrics import Tolerance
 from harness.runner import CaseResult, RunOptions, RunResult, environment, run_case
@@ -73,8 +74,6 @@ class Comparison:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def write_report(self, directory: str | Path) -> Path:
-        from harness import report
-
         env = self.environment or environment(self.options.device)
         return report.write(RunResult([self.result], self.options, env, self.result.seconds), Path(directory))
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 import funcad
 from harness import timing
@@ -245,8 +247,6 @@ class _Run:
                                             "verdict": judge(stats["passed"], stats["max_abs"], noise)})
 
     def time(self) -> tuple[pd.DataFrame, list[str]]:
-        import torch
-
         threads = torch.get_num_threads()  # numpy's BLAS runs with the same count under the CLI's fixed_threads
         pair = self.pairs[self.dtypes[0]]
         rows, notes = [], []
@@ -275,8 +275,6 @@ class _Run:
 
 
 def _device_sync(torch_engine) -> Callable:
-    import torch
-
     if torch_engine.trainer.device.type == "cuda":
         def sync(value):
             torch.cuda.synchronize()
@@ -366,8 +364,6 @@ def run_cases(cases: Sequence[Case], options: RunOptions = RunOptions(), tick: C
               batches: dict[str, Batches] | None = None) -> RunResult:
     """Run every case; an unforeseen exception in one case marks it ``error`` (its traceback kept in the result) and the
     others still run, so no finished case is lost."""
-    import traceback
-
     start = time.perf_counter()
     batches = batches if batches is not None else prepare_batches(cases, options)
     env = environment(options.device)

@@ -74,7 +74,7 @@ def thread_switch() -> Iterator[Callable[[int], None]]:
     """Yield ``use(n)``, which sets ``n`` torch intra-op threads and ``n`` threads in every thread pool loaded so far
     (numpy's BLAS, OpenMP); both are restored on exit. Switching costs about 0.1 ms, so settings can alternate
     between timed samples."""
-    import torch
+    import torch  # imported on first use: the CLIs import this module before they set OMP_WAIT_POLICY
     from threadpoolctl import ThreadpoolController
 
     controller = ThreadpoolController()

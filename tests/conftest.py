@@ -1,5 +1,5 @@
 """Shared fixtures: every test starts and ends in PYNATIVE_MODE with the default context; a funcad Cell checked
-against its torch counterpart with the same weights, in float64."""
+against its torch counterpart with the same weights, and a funcad op against its torch counterpart, in float64."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 import funcad
 from funcad import ops
 from funcad.context import reset_context
+from funcad.testing import assert_close, check_grads
 
 
 @pytest.fixture(autouse=True)
@@ -127,3 +128,48 @@ def assert_matches_torch():
 def torch_kwargs():
     """``torch_kwargs(kwargs)``: keyword arguments for the torch call, arrays (masks, lengths) as tensors."""
     return _torch_kwargs
+
+
+def _assert_op_matches_torch(fc, th, arrays, diff=None, fd=True, fwd=True, order=1, seed=0, fd_rtol=None, rtol=1e-9,
+                             atol=1e-11, forward_rtol=1e-10, forward_atol=1e-12) -> None:
+    """Forward values and gradients (positions ``diff``, default all) of funcad ``fc`` against torch ``th`` for a random
+    cotangent; with ``fd``, reverse (and with ``fwd`` forward) mode against finite differences up to ``order``."""
+    diff = tuple(range(len(arrays))) if diff is None else tuple(diff)
+    rng = np.random.default_rng(seed)
+    out = fc(*arrays)
+    ts = [torch.tensor(a, requires_grad=i in diff) for i, a in enumerate(arrays)]
+    t_out = th(*ts)
+    assert_close(out, t_out.detach().numpy(), rtol=forward_rtol, atol=forward_atol)
+    w = rng.standard_normal(np.shape(np.asarray(out)))
+    grads = funcad.grad(lambda *a: ops.sum(fc(*a) * w), diff)(*arrays)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    if t_out.requires_grad:
+        (t_out * torch.tensor(w)).sum().backward()
+    for i, g in zip(diff, grads):
+        expected = ts[i].grad.numpy() if ts[i].grad is not None else np.zeros_like(arrays[i])
+        assert_close(g, expected, rtol=rtol, atol=atol, msg=f"gradient of argument {i}: ")
+    if fd:
+        def only_diff(*xs):
+            full = list(arrays)
+            for i, x in zip(diff, xs):
+                full[i] = x
+            return fc(*full)
+
+        check_grads(only_diff, [arrays[i] for i in diff], order=order, modes=("rev", "fwd") if fwd else ("rev",), rtol=fd_rtol)
+
+
+@pytest.fixture(scope="session")  # session-wide: hypothesis refuses function-scoped fixtures in @given tests
+def assert_op_matches_torch():
+    """``assert_op_matches_torch(fc, th, arrays, diff=None, fd=True, fwd=True, order=1, seed=0, fd_rtol=None, rtol=1e-9)``:
+    funcad op ``fc`` against torch function ``th`` (values, gradients), then against finite differences."""
+    return _assert_op_matches_torch
+
+
+@pytest.fixture(scope="session")
+def assert_op_close_to_torch():
+    """``assert_op_close_to_torch(fc, th, arrays, rtol=1e-10, atol=1e-10)``: values and the gradients of every array agree
+    with torch within one tolerance (no finite differences: for ops with kinks, pools, ties)."""
+    def check(fc, th, arrays, rtol: float = 1e-10, atol: float = 1e-10) -> None:
+        _assert_op_matches_torch(fc, th, arrays, fd=False, rtol=rtol, atol=atol, forward_rtol=rtol, forward_atol=atol)
+
+    return check

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import os
+import struct
 import subprocess
 import sys
 import types
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+import harness
 from harness import cli
+from harness.console import Progress, render_table
 
 FAST = ["--steps", "2", "--no-timing"]
 
@@ -104,7 +110,6 @@ def test_out_never_replaces_something_that_is_not_a_report(capsys):
 
 def test_bench_dispatches_to_harness_bench(monkeypatch, capsys):
     seen = []
-    import harness
 
     monkeypatch.delattr(harness, "bench", raising=False)  # once imported (by another test), the package attribute would win
     monkeypatch.setitem(sys.modules, "harness.bench", types.SimpleNamespace(main=lambda argv: seen.append(argv) or 7))
@@ -130,17 +135,11 @@ def test_tolerance_flags_override_the_defaults(capsys):
 
 
 def _write_idx(path: Path, array) -> None:
-    import struct
-
-    import numpy as np
-
     code = {np.dtype("uint8"): 0x08}[array.dtype]
     path.write_bytes(struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes())
 
 
 def test_idx_data_dir_is_used(capsys):
-    import numpy as np
-
     rng = np.random.default_rng(0)
     Path("mnist").mkdir()
     _write_idx(Path("mnist/train-images-idx3-ubyte"), rng.integers(0, 256, (40, 28, 28), dtype=np.uint8))
@@ -160,10 +159,6 @@ def test_nan_still_writes_the_report_and_fails(capsys):
 
 
 def test_progress_bar_redraws_in_place_on_a_tty():
-    import io
-
-    from harness.console import Progress, render_table
-
     class Tty(io.StringIO):
         def isatty(self):
             return True
@@ -173,7 +168,6 @@ def test_progress_bar_redraws_in_place_on_a_tty():
     bar.tick("mlp: step 1/4")
     bar.tick("mlp: step 2/4")
     assert stream.getvalue().count("\r") == 2 and "[###############...............] 2/4 mlp: step 2/4" in stream.getvalue()
-    import pandas as pd
 
     coloured = render_table(pd.DataFrame({"case": ["a", "b"], "verdict": ["pass", "FAIL"]}), colour=True)
     assert "\033[32mpass" in coloured and "\033[1;31mFAIL" in coloured

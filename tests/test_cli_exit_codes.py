@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from cli_process import FAST, run
 
-from harness import cli
+from harness import cli, report
 
 BREAK_LOGREG = ("import dataclasses\nfrom harness import cases\n"
                 "def broken():\n    raise ZeroDivisionError('planted in the model factory')\n"
@@ -101,8 +101,6 @@ def test_a_path_too_long_for_the_file_system_is_a_usage_error(tmp_path, monkeypa
 
 
 def test_a_default_folder_name_for_many_cases_is_shortened_to_one_the_file_system_takes(tmp_path):
-    from harness import report
-
     target = report.check_target(report.default_dir(tmp_path, ["mlp_bn", "lenet"] * 30))
     assert target.name.endswith("-mlp_bn-lenet-mlp_bn-lenet-mlp_bn-lenet-mlp_bn-lenet-mlp_bn-and-51-more")
     assert len(target.name) < 100

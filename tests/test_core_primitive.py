@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import pathlib
+import pkgutil
 
 import numpy as np
 import pytest
@@ -21,9 +23,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning"
 
 def _funcad_primitives() -> dict:
     """Every Primitive bound at module level in funcad's modules (every public op is built from these)."""
-    import importlib
-    import pkgutil
-
     found = {}
     for info in pkgutil.walk_packages([str(FUNCAD)], "funcad."):
         module = importlib.import_module(info.name)

@@ -7,6 +7,8 @@ import json
 
 import pandas as pd
 import pytest
+import torch
+from threadpoolctl import threadpool_info
 
 from harness import plots, report
 from harness.cases import CASES
@@ -110,9 +112,6 @@ def test_interleaved_settings_alternate_within_rounds_and_each_sample_runs_under
 
 
 def test_thread_switch_sets_torch_and_numpy_blas_threads_and_restores_both():
-    import torch
-    from threadpoolctl import threadpool_info
-
     def blas_threads():
         return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,12 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from cli_process import FAST, run
+from cli_process import FAST, env, run
 
 import harness
 from funcad import nn
 from harness import cli, console, plots, report
-from harness.timing import NOISY_SPREAD
+from harness.summary import CaseSummary, frame
+from harness.timing import NOISY_SPREAD, spread
 
 
 @pytest.fixture(autouse=True)
@@ -72,13 +75,11 @@ def _user_models():
 
 
 def test_compare_reports_the_users_data_and_the_threads_in_force_while_timing():
-    import torch as torch_module
-
     cell, module, data = _user_models()
-    threads_outside = max(2, torch_module.get_num_threads())
-    torch_module.set_num_threads(threads_outside)
+    threads_outside = max(2, torch.get_num_threads())
+    torch.set_num_threads(threads_outside)
     result = harness.compare(cell, module, data, steps=3, dtype="float32", threads=1)
-    assert torch_module.get_num_threads() == threads_outside  # restored after the run
+    assert torch.get_num_threads() == threads_outside  # restored after the run
     md = (result.write_report(Path("r")) / "report.md").read_text()
     assert "data user batches (2 given, cycled): 3 x float32[8, 4]" in md
     assert "digits" not in md
@@ -88,8 +89,6 @@ def test_compare_reports_the_users_data_and_the_threads_in_force_while_timing():
 
 def test_speed_ratios_carry_their_spread_and_a_wide_one_is_marked_noisy():
     rows = [{"engine": e, "median_s": m, "iqr_s": iqr} for e, m, iqr in (("torch", 2.0, 0.1), ("funcad", 1.0, 0.1), ("funcad jit", 1.0, 0.3))]
-    from harness.summary import CaseSummary, frame
-    from harness.timing import spread
 
     steady, wide = spread(rows[1], rows[0]), spread(rows[2], rows[0])
     assert steady == pytest.approx(0.1) and wide == pytest.approx(0.3) and steady < NOISY_SPREAD < wide
@@ -138,8 +137,6 @@ def test_the_legend_is_text_in_html_not_markdown_asterisks():
 
 
 def _summary(cases: int) -> pd.DataFrame:
-    from harness.summary import CaseSummary, frame
-
     return report.summary_table(frame([CaseSummary(f"case{i}", "float32", "fail" if i % 2 else "pass", worst_grad_param="conv2.weight",
                                                    worst_grad_max_abs=1.5e-3, worst_grad_tol_ratio=12.0, worst_grad_index="(3, 1, 4, 4)",
                                                    loss_max_rel_div=2e-6, first_divergent_step=3, worst_final_param="fc1.weight",
@@ -171,11 +168,6 @@ def test_the_console_summary_is_a_table_when_it_fits_and_width_is_100_when_unkno
 
 
 def test_testing_submodules_are_reachable_after_a_plain_import(tmp_path):
-    import subprocess
-    import sys
-
-    from cli_process import env
-
     code = "import funcad, harness; print(funcad.testing.check_grads.__name__, harness.testing.assert_parity.__name__)"
     done = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

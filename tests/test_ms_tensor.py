@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import funcad
-from funcad import Parameter, Tensor, ops
+from funcad import COOTensor, CSRTensor, Parameter, Tensor, ops
 from funcad.common import dtype as mstype
 from funcad.common.initializer import Normal, One, Zero
 
@@ -157,8 +157,6 @@ def test_logical_reductions_and_shape_methods_match_numpy():
 
 
 def test_sparse_tensors_hold_convert_and_densify():
-    from funcad import COOTensor, CSRTensor
-
     values = Tensor([1.5, -2.0, 3.0], dtype=funcad.float64)
     coo = COOTensor(Tensor([[0, 1], [2, 3], [0, 1]], dtype=funcad.int32), values, (3, 4))
     dense = np.zeros((3, 4))

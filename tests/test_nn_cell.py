@@ -1,7 +1,10 @@
 """Cell registration, naming, traversal, modes and the errors that name a layer's path."""
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 import funcad
 from funcad import Parameter, nn
@@ -119,8 +122,6 @@ def test_value_and_grad_over_cell_weights_matches_closed_form():
 
 
 def test_deepcopy_keeps_paths_inside_and_cuts_the_owner_above():
-    import copy
-
     net = Network()
     clone = copy.deepcopy(net)
     assert clone.dense_relu_sequential[2].path == "dense_relu_sequential.2"
@@ -131,8 +132,6 @@ def test_deepcopy_keeps_paths_inside_and_cuts_the_owner_above():
 
 
 def test_set_dtype_converts_every_float_parameter_in_place_and_to_float_runs_in_that_dtype(assert_matches_torch):
-    import torch
-
     funcad.set_seed(2)
     net = nn.SequentialCell(nn.Dense(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Dense(6, 3)).set_train()
     net.steps = Parameter(np.zeros(2, np.int32), requires_grad=False)  # integer state keeps its dtype

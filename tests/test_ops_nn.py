@@ -22,19 +22,6 @@ def _torch_leaves(*arrays):
     return [torch.tensor(a, requires_grad=True) for a in arrays]
 
 
-def _check_against_torch(funcad_fn, torch_fn, arrays, rtol=1e-10, atol=1e-10):
-    """Forward values and the gradients of <output, random cotangent> w.r.t. every array agree with torch."""
-    leaves = _torch_leaves(*arrays)
-    expected = torch_fn(*leaves)
-    cot = _randn(*expected.shape)
-    torch_grads = torch.autograd.grad((expected * torch.tensor(cot)).sum(), leaves)
-    assert_close(funcad_fn(*arrays), expected.detach().numpy(), rtol=rtol, atol=atol)
-    grads = funcad.grad(lambda *a: ops.sum(funcad_fn(*a) * cot), tuple(range(len(arrays))))(*arrays)
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    for g, tg in zip(grads, torch_grads):
-        assert_close(g, tg.numpy(), rtol=rtol, atol=atol)
-
-
 # -- conv2d ------------------------------------------------------------------------------------------
 CONV_CASES = [
     # (N, C, H, W, O, kernel, stride, padding, dilation, groups)
@@ -55,11 +42,11 @@ def _torch_conv(x, w, b, stride, padding, dilation, groups):
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_matches_torch(case):
+def test_conv2d_matches_torch(assert_op_close_to_torch, case):
     n, c, h, w, o, k, stride, padding, dilation, groups = case
     kh, kw = (k, k) if isinstance(k, int) else k
     arrays = (_randn(n, c, h, w), _randn(o, c // groups, kh, kw), _randn(o))
-    _check_against_torch(
+    assert_op_close_to_torch(
         lambda x, wt, b: ops.conv2d(x, wt, b, stride, padding, dilation, groups),
         lambda x, wt, b: _torch_conv(x, wt, b, stride, padding, dilation, groups),
         arrays,
@@ -128,24 +115,24 @@ POOL_CASES = [(2, None, 0), (3, 2, 1), ((3, 2), 1, (1, 0)), (3, 1, 1), (2, (1, 2
 
 
 @pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)
-def test_max_pool2d_matches_torch(kernel, stride, padding):
-    _check_against_torch(lambda x: ops.max_pool2d(x, kernel, stride, padding), lambda x: F.max_pool2d(x, kernel, stride, padding),
-                         (_randn(2, 3, 9, 8),))
+def test_max_pool2d_matches_torch(assert_op_close_to_torch, kernel, stride, padding):
+    assert_op_close_to_torch(lambda x: ops.max_pool2d(x, kernel, stride, padding), lambda x: F.max_pool2d(x, kernel, stride, padding),
+                             (_randn(2, 3, 9, 8),))
 
 
 @pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)
 @pytest.mark.parametrize("count_include_pad", [True, False])
-def test_avg_pool2d_matches_torch(kernel, stride, padding, count_include_pad):
-    _check_against_torch(
+def test_avg_pool2d_matches_torch(assert_op_close_to_torch, kernel, stride, padding, count_include_pad):
+    assert_op_close_to_torch(
         lambda x: ops.avg_pool2d(x, kernel, stride, padding, count_include_pad),
         lambda x: F.avg_pool2d(x, kernel, stride, padding, count_include_pad=count_include_pad),
         (_randn(2, 3, 9, 8),),
     )
 
 
-def test_max_pool2d_ties_send_the_gradient_to_the_first_maximum():
+def test_max_pool2d_ties_send_the_gradient_to_the_first_maximum(assert_op_close_to_torch):
     x = np.round(_randn(2, 2, 7, 7))  # many ties, overlapping windows
-    _check_against_torch(lambda x: ops.max_pool2d(x, 3, 1, 1), lambda x: F.max_pool2d(x, 3, 1, 1), (x,))
+    assert_op_close_to_torch(lambda x: ops.max_pool2d(x, 3, 1, 1), lambda x: F.max_pool2d(x, 3, 1, 1), (x,))
     g = funcad.grad(lambda x: ops.sum(ops.max_pool2d(x, 2)))(np.ones((1, 1, 4, 4)))
     expected = np.zeros((1, 1, 4, 4))
     expected[..., ::2, ::2] = 1.0
@@ -168,8 +155,9 @@ def test_max_pool2d_nan_wins_its_window_and_its_last_nan_takes_the_gradient_as_i
 
 
 @pytest.mark.parametrize("output_size", [(3, 3), (4, 5), 1, (None, 3), (9, 8), (5, 7)])
-def test_adaptive_avg_pool2d_matches_torch(output_size):
-    _check_against_torch(lambda x: ops.adaptive_avg_pool2d(x, output_size), lambda x: F.adaptive_avg_pool2d(x, output_size), (_randn(2, 3, 9, 8),))
+def test_adaptive_avg_pool2d_matches_torch(assert_op_close_to_torch, output_size):
+    assert_op_close_to_torch(lambda x: ops.adaptive_avg_pool2d(x, output_size), lambda x: F.adaptive_avg_pool2d(x, output_size),
+                             (_randn(2, 3, 9, 8),))
 
 
 @pytest.mark.parametrize("output_size", [(2, 3), (3, 4), 1])
@@ -222,7 +210,7 @@ def test_pools_reject_integer_input():
 # -- normalisation ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(5, 3), (4, 3, 5), (4, 3, 3, 2)])
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_matches_torch_including_running_statistics(shape, training):
+def test_batch_norm_matches_torch_including_running_statistics(assert_op_close_to_torch, shape, training):
     mean, var = _randn(3), RNG.random(3) + 0.5
     torch_mean, torch_var = torch.tensor(mean), torch.tensor(var)
     leaves = _torch_leaves(_randn(*shape), _randn(3), _randn(3))
@@ -232,9 +220,9 @@ def test_batch_norm_matches_torch_including_running_statistics(shape, training):
     assert_close(y, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
     assert_close(new_mean, torch_mean.numpy(), rtol=1e-12, atol=1e-12)  # torch updated its buffers in place
     assert_close(new_var, torch_var.numpy(), rtol=1e-12, atol=1e-12)
-    _check_against_torch(lambda x, w, b: ops.batch_norm(x, mean, var, w, b, training, 0.2, 1e-3)[0],
-                         lambda x, w, b: F.batch_norm(x, torch.tensor(mean), torch.tensor(var), w, b, training, 0.2, 1e-3),
-                         tuple(t.detach().numpy() for t in leaves))
+    assert_op_close_to_torch(lambda x, w, b: ops.batch_norm(x, mean, var, w, b, training, 0.2, 1e-3)[0],
+                             lambda x, w, b: F.batch_norm(x, torch.tensor(mean), torch.tensor(var), w, b, training, 0.2, 1e-3),
+                             tuple(t.detach().numpy() for t in leaves))
 
 
 def test_batch_norm_running_statistics_carry_no_gradient():
@@ -248,10 +236,10 @@ def test_batch_norm_finite_differences():
     check_grads(lambda x, w, b: ops.batch_norm(x, None, None, w, b, training=True)[0], args, order=2, modes=("rev", "fwd"))
 
 
-def test_layer_norm_matches_torch():
+def test_layer_norm_matches_torch(assert_op_close_to_torch):
     arrays = (_randn(2, 3, 4), _randn(3, 4), _randn(3, 4))
-    _check_against_torch(lambda x, w, b: ops.layer_norm(x, (3, 4), w, b), lambda x, w, b: F.layer_norm(x, (3, 4), w, b), arrays)
-    _check_against_torch(lambda x: ops.layer_norm(x, 4, eps=1e-3), lambda x: F.layer_norm(x, (4,), eps=1e-3), arrays[:1])
+    assert_op_close_to_torch(lambda x, w, b: ops.layer_norm(x, (3, 4), w, b), lambda x, w, b: F.layer_norm(x, (3, 4), w, b), arrays)
+    assert_op_close_to_torch(lambda x: ops.layer_norm(x, 4, eps=1e-3), lambda x: F.layer_norm(x, (4,), eps=1e-3), arrays[:1])
 
 
 def test_norm_bad_input():
@@ -267,10 +255,11 @@ def test_norm_bad_input():
 
 # -- embedding ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("padding_idx", [None, 1, -1])
-def test_embedding_matches_torch_with_repeated_indices(padding_idx):
+def test_embedding_matches_torch_with_repeated_indices(assert_op_close_to_torch, padding_idx):
     indices = np.array([[1, 2, 1], [5, 1, 0]])
-    _check_against_torch(lambda w: ops.embedding(indices, w, padding_idx), lambda w: F.embedding(torch.tensor(indices), w, padding_idx=padding_idx),
-                         (_randn(6, 3),))
+    assert_op_close_to_torch(lambda w: ops.embedding(indices, w, padding_idx),
+                             lambda w: F.embedding(torch.tensor(indices), w, padding_idx=padding_idx),
+                             (_randn(6, 3),))
 
 
 def test_embedding_finite_differences_and_bad_indices():
@@ -293,9 +282,9 @@ ACTIVATIONS = [
 
 
 @pytest.mark.parametrize("funcad_fn, torch_fn", ACTIVATIONS)
-def test_activation_matches_torch_to_second_order(funcad_fn, torch_fn):
+def test_activation_matches_torch_to_second_order(assert_op_close_to_torch, funcad_fn, torch_fn):
     x = np.linspace(-4.0, 4.0, 40)  # steps over 0 without hitting it
-    _check_against_torch(funcad_fn, torch_fn, (x,), rtol=1e-12, atol=1e-12)
+    assert_op_close_to_torch(funcad_fn, torch_fn, (x,), rtol=1e-12, atol=1e-12)
     xt = torch.tensor(x, requires_grad=True)
     (first,) = torch.autograd.grad(torch_fn(xt).sum(), xt, create_graph=True)
     (second,) = torch.autograd.grad(first.sum(), xt)
@@ -312,10 +301,10 @@ def test_gelu_rejects_unknown_approximation():
 
 @pytest.mark.parametrize("beta", [1.0, 0.5, 0.0])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_smooth_l1_loss_matches_torch(beta, reduction):
+def test_smooth_l1_loss_matches_torch(assert_op_close_to_torch, beta, reduction):
     target = _randn(4, 5)
-    _check_against_torch(lambda x: ops.smooth_l1_loss(x, target, beta, reduction),
-                         lambda x: F.smooth_l1_loss(x, torch.tensor(target), beta=beta, reduction=reduction), (_randn(4, 5) * 2,))
+    assert_op_close_to_torch(lambda x: ops.smooth_l1_loss(x, target, beta, reduction),
+                             lambda x: F.smooth_l1_loss(x, torch.tensor(target), beta=beta, reduction=reduction), (_randn(4, 5) * 2,))
 
 
 @pytest.mark.parametrize("beta", [1.0, 0.5])

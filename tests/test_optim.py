@@ -7,6 +7,7 @@ import torch
 
 import funcad
 from funcad import Parameter, nn
+from funcad.core.tensor import parameter_hooks
 
 SHAPES = [(3, 4), (4,)]
 STEPS = 5
@@ -160,7 +161,6 @@ def test_state_lives_in_non_trainable_parameters_written_by_set_data():
     assert all(isinstance(m, Parameter) and not m.requires_grad for m in opt.moment1 + opt.moment2 + (opt.global_step,))
     assert opt.parameters == tuple(params)
     writes = []
-    from funcad.core.tensor import parameter_hooks
 
     parameter_hooks.write = lambda param, value: writes.append(param)
     try:

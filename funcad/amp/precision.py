@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.amp.loss_scale import DynamicLossScaleManager
 from funcad.nn.cell import Cell
 from funcad.nn.layer.basic import Dense
 from funcad.nn.layer.conv import Conv2d
 from funcad.nn.layer.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from funcad.nn.loss import LossBase
+from funcad.nn.wrap import TrainOneStepCell, TrainOneStepWithLossScaleCell, WithLossCell
 
 # O1 computes these in low precision (products and convolutions, where float16 pays); everything else stays float32.
 AMP_WHITE_LIST = (Dense, Conv2d)
@@ -60,9 +62,6 @@ def build_train_network(network: Cell, optimizer, loss_fn=None, level: str = "O0
     ``auto_mixed_precision``, wrapped with ``loss_fn`` (``nn.WithLossCell``) when given, and stepped by
     ``nn.TrainOneStepWithLossScaleCell`` under ``loss_scale_manager`` (level O2 defaults to a
     ``DynamicLossScaleManager``, as in MindSpore) or ``nn.TrainOneStepCell`` without one."""
-    from funcad.amp.loss_scale import DynamicLossScaleManager
-    from funcad.nn.wrap import TrainOneStepCell, WithLossCell
-
     unknown = set(kwargs) - {"keep_batchnorm_fp32", "cast_model_type"}
     if unknown:
         raise TypeError(f"build_train_network: unknown argument(s) {', '.join(sorted(unknown))}")
@@ -78,8 +77,6 @@ def build_train_network(network: Cell, optimizer, loss_fn=None, level: str = "O0
 
 def loss_scaled_step(network: Cell, optimizer, loss_scale_manager) -> Cell:
     """``nn.TrainOneStepWithLossScaleCell`` set up by a loss scale manager (Fixed- or DynamicLossScaleManager)."""
-    from funcad.nn.wrap import TrainOneStepWithLossScaleCell
-
     if not hasattr(loss_scale_manager, "get_update_cell"):
         raise TypeError(f"loss_scale_manager must be a FixedLossScaleManager or DynamicLossScaleManager, "
                         f"got {type(loss_scale_manager).__name__}")

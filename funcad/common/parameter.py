@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from funcad.core.tensor import Parameter
+from funcad.nn.initializer import initializer
 
 
 def distinct_parameters(owner: str, items: Iterable) -> tuple[Parameter, ...]:
@@ -33,8 +34,6 @@ class ParameterTuple(tuple):
         (an initializer name, Initializer or number), as an optimizer's moment buffers are made."""
         if not isinstance(prefix, str) or not prefix:
             raise ValueError(f"ParameterTuple.clone: prefix must be a non-empty string, got {prefix!r}")
-        from funcad.nn.initializer import initializer
-
         clones = []
         for p in self:
             data = np.array(p._data) if isinstance(init, str) and init == "same" else initializer(init, p.shape, p.dtype)

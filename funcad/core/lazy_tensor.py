@@ -8,6 +8,7 @@ import numpy as np
 
 from funcad.core.dtypes import DType, as_dtype
 from funcad.core.tensor import Tensor
+from funcad.nn.initializer import Initializer, initializer
 
 
 class LazyTensor(Tensor):
@@ -20,8 +21,6 @@ class LazyTensor(Tensor):
             raise ValueError("Tensor: give either input_data or init, not both")
         if shape is None:
             raise ValueError("Tensor: init needs a shape")
-        from funcad.nn.initializer import Initializer, initializer
-
         if isinstance(init, type) and issubclass(init, Initializer):
             init = init()
         shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)

@@ -43,7 +43,7 @@ class Tensor(tensor_methods.TensorMethods):
 
     def __new__(cls, input_data: Any = None, dtype: Any = None, shape: Any = None, init: Any = None, **kwargs):
         if init is not None and cls is Tensor:
-            from funcad.core.lazy_tensor import LazyTensor
+            from funcad.core.lazy_tensor import LazyTensor  # a subclass of Tensor: importing it here breaks the cycle
 
             return object.__new__(LazyTensor)
         return object.__new__(cls)

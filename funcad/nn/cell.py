@@ -13,6 +13,7 @@ import numpy as np
 from funcad.context import GRAPH_MODE, _context
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import current_depth
+from funcad.jit.api import Jitted, jit
 from funcad.nn import hooks, recompute
 from funcad.nn.bprop import with_bprop
 from funcad.ops.shape import cast
@@ -150,8 +151,6 @@ class Cell:
 
     def _compiled_call(self, args, kwargs):
         """GRAPH_MODE: construct compiled by funcad.jit, one compiled function per set of training flags below."""
-        from funcad.jit import jit
-
         programs = self.__dict__.get("_graph_programs")
         if programs is None:
             programs = {}
@@ -330,8 +329,6 @@ def _cast_outputs(out, dtype: np.dtype):
 
 
 def _is_compiled(value) -> bool:
-    from funcad.jit.api import Jitted
-
     return isinstance(value, Jitted)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 
+from funcad.amp.loss_scale import LossScaler, StaticLossScaler, all_finite
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Tracer
 from funcad.core.transforms import value_and_grad
@@ -116,8 +117,6 @@ class TrainOneStepWithLossScaleCell(TrainOneStepCell):
     """
 
     def __init__(self, network: Cell, optimizer, scale_sense, drop_overflow_update: bool = True):
-        from funcad.amp.loss_scale import LossScaler, StaticLossScaler
-
         if isinstance(scale_sense, Tensor):
             scale_sense = float(scale_sense)
         if isinstance(scale_sense, numbers.Real) and not isinstance(scale_sense, bool):
@@ -138,8 +137,6 @@ class TrainOneStepWithLossScaleCell(TrainOneStepCell):
         return self.scaler.scale(loss), stop_gradient(loss)
 
     def construct(self, *inputs):
-        from funcad.amp.loss_scale import all_finite
-
         (_, loss), grads = self.grad_fn(*inputs)
         scale = stop_gradient(self.scaler.scale_value)  # the scale of this step, before adjust changes it
         grads = self.scaler.unscale(grads)

@@ -6,10 +6,10 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from harness import files
 from harness.bench.engines import CASES, case_engines
 from harness.bench.fresh import RETAIN_MALLOC, importable_env
 from harness.bench.memory import MEMORY_ENGINES, peak_memory
@@ -145,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     out_root = Path(args.out)
     try:  # fail before the long measurements, not after them
-        out_root.mkdir(parents=True, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=out_root))
+        files.check_writable(out_root)
     except OSError as err:
         return _usage_error(f"cannot write a report in {out_root}: {err.strerror or err}")
     settings, notes = _settings_for_load(args.threads)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from harness import files
 from harness.bench.memory import MEMORY_STEPS
 from harness.bench.plot import plot
 from harness.bench.records import BenchRun, Record, records_csv
@@ -57,18 +56,13 @@ def document(run: BenchRun) -> tuple[str, list[Record]]:
 
 
 def write_report(out_root: Path, markdown: str, records: list[Record]) -> Path:
-    """``out_root/bench-<UTC timestamp>/`` holding bench.md, bench.csv and bench.png, staged in a temporary folder and renamed."""
+    """``out_root/bench-<UTC timestamp>/`` holding bench.md, bench.csv and bench.png, written whole through
+    ``harness.files.publish`` (a benchmark does not become the run reports' ``latest``)."""
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    final = out_root / f"bench-{stamp}"
-    out_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".bench-", dir=out_root))
-    try:
+
+    def fill(staging: Path) -> None:
         (staging / "bench.md").write_text(markdown)
         (staging / "bench.csv").write_text(records_csv(records))
         plot([r for r in records if r.measurement == "interleaved"], staging / "bench.png")
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; a report is for everyone who can read reports/
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
+
+    return files.publish(out_root / f"bench-{stamp}", fill, latest=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.bench.memory import MEMORY_STEPS
 from harness.bench.tables import best_ratio, best_settings
+from harness.timing import NOISY_SPREAD, spread
 
 TARGETS = [  # (label, numerator, denominator, case label, bound)
     ("jit / torch", "funcad jit", "torch eager", "mlp-b64", 0.7),
@@ -14,8 +15,6 @@ TARGETS = [  # (label, numerator, denominator, case label, bound)
     ("jit / JAX jit", "funcad jit", "JAX jit", "mlp-b64", 1.0),
 ]
 MEMORY_BOUND = 1.2  # funcad jit's peak RSS over torch eager's
-# A target line warns when an engine's interquartile range exceeds this share of its median (steady runs here: 5-15%).
-NOISY_SPREAD = 0.2
 
 
 def _threads(n: int) -> str:
@@ -36,9 +35,9 @@ def target_lines(results: dict, memory: dict | None, alone: dict | None = None) 
             value = tn["median_s"] / td["median_s"]
             line = (f"- {label} on {case}: {value:.2f} (target <= {bound}) {'met' if value <= bound else 'NOT met'} "
                     f"({num} at {_threads(n_threads)}, {den} at {_threads(d_threads)})")
-            spread = max(t["iqr_s"] / t["median_s"] for t in (tn, td))
-            if spread > NOISY_SPREAD:
-                line += (f"; noisy: an interquartile range of {spread:.0%} of the median (the machine's speed changed while "
+            width = spread(tn, td)
+            if width > NOISY_SPREAD:
+                line += (f"; noisy: an interquartile range of {width:.0%} of the median (the machine's speed changed while "
                          "measuring), so a rerun may land on the other side of the target")
             if alone_best is not None:
                 ratio, n_alone, d_alone = best_ratio(alone_best.get(case, {}), num, den)

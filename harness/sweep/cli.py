@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from pathlib import Path
+
+from harness.sweep.executors import DaskExecutor, LocalExecutor, SerialExecutor, require_dask
+from harness.sweep.grid import Grid, parse_seeds
 
 REPORTS_ROOT = Path("reports")
 
@@ -54,8 +58,6 @@ _GRID_FLAGS = ("grid", "cases", "dtypes", "seeds", "batch_sizes", "lr", "steps",
 
 def _grid(args):
     """The grid of a new sweep: the TOML file's, with the flags given on top."""
-    from harness.sweep.grid import Grid, parse_seeds
-
     base = Grid.from_toml(args.grid) if args.grid else Grid.from_dict({})
     return base.overridden(cases=_tuple(args.cases), dtypes=_tuple(args.dtypes), seeds=_tuple(args.seeds and parse_seeds(args.seeds)),
                            batch_sizes=_tuple(args.batch_sizes), lr=_tuple(args.lr), steps=args.steps, mode=args.mode, rtol=args.rtol,
@@ -81,8 +83,6 @@ def _check_flags(args) -> None:
 
 
 def _executor(args, timing: bool):
-    from harness.sweep.executors import DaskExecutor, LocalExecutor, SerialExecutor
-
     if args.executor == "serial":
         return SerialExecutor()
     if args.executor == "local":
@@ -91,8 +91,7 @@ def _executor(args, timing: bool):
 
 
 def main(args: argparse.Namespace) -> int:
-    from harness.sweep.executors import require_dask
-    from harness.sweep.store import SweepStore, new_sweep_dir
+    from harness.sweep.store import SweepStore, new_sweep_dir  # imports torch: only after OMP_WAIT_POLICY is set (harness.cli)
 
     try:
         _check_flags(args)
@@ -118,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _sweep(args, store, executor) -> int:
     from harness import console
-    from harness.sweep import report
+    from harness.sweep import report  # imports torch, as above
     from harness.sweep.driver import run_sweep
 
     start = time.perf_counter()
@@ -130,8 +129,6 @@ def _sweep(args, store, executor) -> int:
         print(f"\ninterrupted; the finished points are saved: continue with --resume {store.directory}", file=sys.stderr)
         return 130
     except Exception as exc:  # the sweep itself broke (points' own crashes are ERROR records, not exceptions)
-        import traceback
-
         traceback.print_exc()
         print(f"funcad-compare sweep: internal error: {type(exc).__name__}: {exc}; finished points are saved in {store.directory}",
               file=sys.stderr)

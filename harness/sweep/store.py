@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from harness.files import publish
 from harness.sweep.grid import Grid, GridError, Point
 from harness.sweep.point import ERROR, Outcome
 
@@ -140,18 +140,11 @@ class SweepStore:
 
     @staticmethod
     def _replace_report(folder: Path, files: dict[str, bytes]) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix=".report.", dir=folder))
-        try:
+        """The point's ``report`` folder written whole; one left by a session killed between the report and the
+        record, or by an earlier try, is replaced."""
+        def fill(staging: Path) -> None:
             for name, data in files.items():
-                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / name).write_bytes(data)
-            os.chmod(tmp, 0o755)
-            target = folder / "report"
-            if target.exists():  # left by a session killed between the report and the record, or an earlier try
-                old = Path(tempfile.mkdtemp(prefix=".report.old.", dir=folder))
-                os.replace(target, old / "report")
-                shutil.rmtree(old)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                (staging / name).write_bytes(data)
+
+        publish(folder / "report", fill, exclusive=False, latest=False)

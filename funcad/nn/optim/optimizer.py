@@ -19,6 +19,7 @@ import numpy as np
 from funcad import ops
 from funcad.common.parameter import distinct_parameters
 from funcad.core.tensor import Parameter, Tensor
+from funcad.nn.lr import StepTable
 
 _ONE_STEP = Tensor(np.array(1, dtype=np.int32))  # what global_step grows by: a Tensor of its dtype takes the direct path
 
@@ -50,8 +51,6 @@ class Optimizer(ABC):
         if isinstance(learning_rate, Tensor) and learning_rate.ndim == 0:
             learning_rate = float(learning_rate)
         elif isinstance(learning_rate, (list, tuple)) or (isinstance(learning_rate, Tensor) and learning_rate.ndim == 1):
-            from funcad.nn.lr import StepTable  # a rate per step, as nn.piecewise_constant_lr and its kin return
-
             learning_rate = StepTable(np.asarray(learning_rate))
         if not callable(learning_rate):
             learning_rate = _non_negative(owner, "learning_rate", learning_rate)
