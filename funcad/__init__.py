@@ -1,6 +1,6 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
-from funcad import nn, ops
+from funcad import nn, ops, testing
 from funcad.core.dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
 from funcad.core.primitive import Primitive, primitive
 from funcad.core.seed import get_seed, set_seed

@@ -22,6 +22,8 @@ __all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str):
+    if name == "testing":  # the documented submodule, reachable after a plain ``import harness``
+        return importlib.import_module("harness.testing")
     if name not in _EXPORTS:
         raise AttributeError(f"module 'harness' has no attribute {name!r}")
     return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -131,6 +131,11 @@ class Case:
     torch_optimizer: str = "exact"
     tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    source: Callable[[str | Path | None], str] = lambda data_dir: "user batches"  # data_dir -> where the data comes from
+
+    def describe_data(self, batches: Batches, data_dir: str | Path | None = None) -> str:
+        """Where the batches come from and what they hold, e.g. ``user batches: 4 x float32[32, 784]``."""
+        return f"{self.source(data_dir)}: {len(batches)} x {_shapes(batches)}"
 
     def batches(self, steps: int, seed: int = 0, batch_size: int | None = None, data_dir: str | Path | None = None) -> Batches:
         return self.data(batch_size or self.batch_size, steps, seed, data_dir)
@@ -164,6 +169,11 @@ class Case:
         return list(self.notes) + self.optimizer.differences(torch_optimizer or self.torch_optimizer, list(param_names))
 
 
+def _shapes(batches: Batches) -> str:
+    """The inputs' dtypes and shapes, each distinct one once: ``float32[32, 784]``."""
+    return ", ".join(dict.fromkeys(f"{np.asarray(x).dtype}[{', '.join(map(str, np.shape(x)))}]" for x, _ in batches))
+
+
 def user_case(cell, module: torch.nn.Module | None, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches,
               has_aux: bool = False, name: str = "user", tolerances: Mapping[str, Tolerance] | None = None, torch_optimizer: str = "exact",
               description: str = "user-supplied models") -> Case:
@@ -176,7 +186,8 @@ def user_case(cell, module: torch.nn.Module | None, loss: str | tuple[Callable, 
         raise ValueError("compare: data holds no (x, y) batches")
     return Case(name, description, lambda: copy.deepcopy(cell), None if module is None else (lambda: copy.deepcopy(module)), loss, optimizer,
                 lambda batch_size, steps, seed, data_dir: [batches[i % len(batches)] for i in range(steps)],
-                batch_size=None, has_aux=has_aux, torch_optimizer=torch_optimizer, tolerances=dict(tolerances or {}))
+                batch_size=None, has_aux=has_aux, torch_optimizer=torch_optimizer, tolerances=dict(tolerances or {}),
+                source=lambda data_dir: f"user batches ({len(batches)} given, cycled)")
 
 
 # -- the built-in cases ---------------------------------------------------------------------------------------------
@@ -208,6 +219,10 @@ def _token_data(batch_size, steps, seed, data_dir) -> Batches:
     return datasets.batch_order(*datasets.token_sequences(), batch_size, steps, seed)
 
 
+def _image_source(data_dir) -> str:
+    return "built-in digits upscaled to 28x28" if data_dir is None else f"{data_dir} (MNIST-format IDX files)"
+
+
 BN_MOMENTUM_NOTE = ("BatchNorm momentum: funcad (MindSpore) momentum 0.9 weights the running statistic, torch momentum 0.1 weights the "
                     "batch statistic; the mirror uses torch momentum = 1 - 0.9. Both update running_var with the unbiased batch variance")
 
@@ -220,31 +235,34 @@ SEQ_LENGTH_NOTE = ("seq_length: funcad's LSTM runs each sequence over its real l
 CASES: dict[str, Case] = {c.name: c for c in [
     Case("tutorial", "the seed's linear model z = x @ w + b (w 5x3, b 3), x ones, y zeros, BCE with logits, SGD",
          funcad_models.TutorialLinear, torch_models.TutorialLinear, "bce_with_logits", OptimizerSpec("sgd", 0.1), _tutorial_data,
-         batch_size=None),
+         batch_size=None, source=lambda data_dir: "built-in constant x = ones(5), y = zeros(3)"),
     Case("logreg", "logistic regression on breast cancer (standardised), BCE with logits, SGD",
-         funcad_models.LogisticRegression, torch_models.LogisticRegression, "bce_with_logits", OptimizerSpec("sgd", 0.1), _logreg_data),
+         funcad_models.LogisticRegression, torch_models.LogisticRegression, "bce_with_logits", OptimizerSpec("sgd", 0.1), _logreg_data,
+         source=lambda data_dir: "built-in breast cancer (standardised)"),
     Case("mlp", "quickstart MLP 784-512-512-10 on 28x28 images, cross-entropy, SGD 1e-2, value_and_grad(has_aux=True)",
-         funcad_models.QuickstartMLP, torch_models.QuickstartMLP, "cross_entropy", OptimizerSpec("sgd", 1e-2), _image_data, has_aux=True),
+         funcad_models.QuickstartMLP, torch_models.QuickstartMLP, "cross_entropy", OptimizerSpec("sgd", 1e-2), _image_data, has_aux=True,
+         source=_image_source),
     Case("lenet", "LeNet-5 (two conv/ReLU/max-pool blocks, three Dense) on 28x28 images, cross-entropy, Adam",
-         funcad_models.LeNet5, torch_models.LeNet5, "cross_entropy", OptimizerSpec("adam", 1e-3), _image_data),
+         funcad_models.LeNet5, torch_models.LeNet5, "cross_entropy", OptimizerSpec("adam", 1e-3), _image_data, source=_image_source),
     Case("mlp_bn", "MLP 784-128 with BatchNorm1d, cross-entropy, Momentum 0.9 with weight decay 1e-4 (running statistics compared)",
          funcad_models.MLPBatchNorm, torch_models.MLPBatchNorm, "cross_entropy", OptimizerSpec("momentum", 1e-2, momentum=0.9, weight_decay=1e-4),
-         _image_data, notes=(BN_MOMENTUM_NOTE,)),
+         _image_data, notes=(BN_MOMENTUM_NOTE,), source=_image_source),
     Case("resnet", "residual CNN (3x3 stem, two residual blocks with BatchNorm2d, global average pool, Dense) on synthetic 3x32x32 "
          "images, cross-entropy, Momentum 1e-3 (running statistics compared; torch twin built by torch_ref.mirror)",
          funcad_models.SmallResNet, None, "cross_entropy", OptimizerSpec("momentum", 1e-3, momentum=0.9), _colour_image_data,
-         batch_size=16, notes=(BN_MOMENTUM_NOTE,)),
+         batch_size=16, notes=(BN_MOMENTUM_NOTE,), source=lambda data_dir: "built-in synthetic 3x32x32 colour images"),
     Case("conv1d", "1-D CNN (two Conv1d/BatchNorm1d/ReLU/MaxPool1d blocks, Dense) on synthetic noisy sines of 4 frequencies, "
          "cross-entropy, Adam (torch twin built by torch_ref.mirror)",
-         funcad_models.SignalCNN, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _signal_data, batch_size=32, notes=(BN_MOMENTUM_NOTE,)),
+         funcad_models.SignalCNN, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _signal_data, batch_size=32, notes=(BN_MOMENTUM_NOTE,),
+         source=lambda data_dir: "built-in synthetic noisy sines"),
     Case("lstm", "Embedding and a 2-layer bidirectional LSTM over synthetic token sequences of lengths 2..12 (seq_length), Dense on "
          "the final states, cross-entropy, Adam (torch twin built by torch_ref.mirror)",
          funcad_models.LSTMClassifier, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _token_data, batch_size=16,
-         notes=(SEQ_LENGTH_NOTE,)),
+         notes=(SEQ_LENGTH_NOTE,), source=lambda data_dir: "built-in synthetic token sequences"),
     Case("transformer", "token and position embeddings, a 2-layer Transformer encoder with a padding mask and dropout 0.1, Dense on "
          "the first position, cross-entropy, Adam (torch twin built by torch_ref.mirror)",
          funcad_models.TransformerClassifier, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _token_data, batch_size=16,
-         notes=(DROPOUT_NOTE,)),
+         notes=(DROPOUT_NOTE,), source=lambda data_dir: "built-in synthetic token sequences"),
 ]}
 
 

@@ -1,7 +1,10 @@
 """``funcad-compare``: run the built-in comparisons, show saved reports, and dispatch to the benchmark.
 
-Exit status: 0 when every verdict passes, 1 when any fails, 2 for usage errors (unknown case, bad flag,
-unreadable data dir, unwritable output dir). torch is imported only after ``OMP_WAIT_POLICY=PASSIVE`` is set:
+Exit status (``EXIT_CODES``): 0 every verdict passes; 1 a verdict fails; 2 usage or input error (bad flag, bad
+data, unusable path), reported before any case runs; 3 internal error (an exception the harness did not foresee):
+one line on stderr naming the case and the error, the traceback in a log file whose path is printed. The cases
+that finished are still reported. SIGINT and SIGTERM end the run with one line on stderr and 130 / 143, leaving
+no half-written report and ``latest`` as it was. torch is imported only after ``OMP_WAIT_POLICY=PASSIVE`` is set:
 torch's spinning OpenMP workers would otherwise steal the cores numpy's BLAS needs in interleaved timings.
 """
 
@@ -9,24 +12,41 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 REPORTS_ROOT = Path("reports")
+EXIT_CODES = {0: "every verdict passes", 1: "a verdict fails", 2: "usage or input error (bad flag, bad data, unusable path)",
+              3: "internal error (one line here, the traceback in a log file whose path is printed)",
+              130: "interrupted (Ctrl-C)", 143: "terminated (SIGTERM)"}
+PLANT_EXAMPLE = "funcad-compare run lenet --steps 3 --no-timing --plant funcad:grad:fc1.weight:3,5:0:1e-3"
+_EPILOG = (f"example, a planted fault the report must catch (exit status 1):\n  {PLANT_EXAMPLE}\n\n"
+           "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+           + "\n\nreports go to ./reports/<UTC time>-<cases>/ (or --out); reports/latest points at the newest, except "
+             "runs with --plant")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` and cleanup runs."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="funcad-compare", description="Run identical models in funcad and PyTorch and report where they differ.")
+    parser = argparse.ArgumentParser(prog="funcad-compare", description="Run identical models in funcad and PyTorch and report where they differ.",
+                                     epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the built-in cases")
-    run = sub.add_parser("run", help="compare cases (default: all) and write a report")
+    run = sub.add_parser("run", help="compare cases (default: all) and write a report", epilog=_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("cases", nargs="*", metavar="CASE", help="case names (see `list`); default: all")
     run.add_argument("--steps", type=int, default=20, help="training steps (default 20)")
     run.add_argument("--dtype", choices=["float32", "float64", "both"], default="both",
                      help="both (default): float32 judged against a float64 ground truth, plus the float64 comparison")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="seed of initial parameters and batch order, 0 to 2**63 - 1 (default 0)")
     run.add_argument("--batch-size", type=int, default=None, help="override every case's batch size")
     run.add_argument("--data-dir", default=None, help="directory with MNIST-format IDX files (default: digits upscaled to 28x28)")
     run.add_argument("--mode", choices=["free", "lockstep"], default="free",
@@ -39,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-timing", action="store_true", help="skip the speed measurements")
     run.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
     run.add_argument("--plant", action="append", default=[], metavar="FAULT",
-                     help="self-check: plant a fault, side:kind:param:i,j:step[:delta], e.g. funcad:grad:fc1.weight:3,5:0:1e-3")
+                     help="self-check: plant a fault, side:kind:param:i,j:step[:delta] (step below --steps; applied in every "
+                          "case with that parameter; the report says so and never becomes latest); see the example below")
     run.add_argument("--out", default=None, help="report directory (default: reports/<timestamp>-<cases>)")
     from harness import usermodel  # imports torch: only after main() has set OMP_WAIT_POLICY
 
@@ -62,13 +83,6 @@ def _list(args) -> int:
     for name, case in CASES.items():
         print(f"{name.ljust(width)}  {case.description}")
     return 0
-
-
-def _check_writable(directory: Path) -> None:
-    """Raise OSError unless a report can be created in ``directory`` (created if missing)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    probe = tempfile.mkdtemp(prefix=".probe.", dir=directory)
-    os.rmdir(probe)
 
 
 def _check_device(name: str) -> None:
@@ -103,11 +117,13 @@ def _run(args) -> int:
     if args.threads < 1:
         return _error("--threads must be >= 1")
 
-    from harness import console, report
+    from harness import console, files, report
     from harness.datasets import DataError, check_data_dir
-    from harness.runner import Fault, RunOptions, run_cases, ticks_per_case
+    from harness.faults import check_faults
+    from harness.runner import Fault, RunOptions, prepare_batches, run_cases, ticks_per_case
     from harness.timing import fixed_threads
 
+    cases = [known[n] for n in names]
     try:
         faults = tuple(Fault.parse(text) for text in args.plant)
         options = RunOptions(steps=args.steps, dtype=args.dtype, seed=args.seed, batch_size=args.batch_size, data_dir=args.data_dir,
@@ -117,54 +133,77 @@ def _run(args) -> int:
             check_data_dir(args.data_dir)
         if args.device is not None:
             _check_device(args.device)
+        check_faults(faults, cases, options.steps, options.seed)
     except (ValueError, DataError) as exc:
         return _error(str(exc))
+    exclusive = args.out is None  # a default name is a new folder; an --out folder holding an earlier report is replaced
     try:
         target = report.check_target(Path(args.out) if args.out else report.default_dir(REPORTS_ROOT, names))
     except report.ReportError as exc:
-        return _error(f"--out {args.out}: {exc}")
+        return _error(f"--out {args.out}: {exc}" if args.out else str(exc))
     try:
-        _check_writable(target.parent)
+        files.check_writable(target.parent)
     except OSError as exc:
         return _error(f"cannot write a report in {target.parent}: {exc.strerror or exc}")
+    try:
+        batches = prepare_batches(cases, options)  # bad data fails here, before any case runs
+    except (DataError, ValueError) as exc:
+        return _error(str(exc))
 
-    cases = [known[n] for n in names]
     progress = console.Progress(len(cases) * ticks_per_case(options))
-    start = time.perf_counter()
     try:
         with fixed_threads(args.threads):
-            result = run_cases(cases, options, progress.tick)
-    except (DataError, ValueError) as exc:
+            result = run_cases(cases, options, progress.tick, batches)
+    finally:
         progress.close()
-        return _error(str(exc))
-    progress.close()
+    result.started = args.started
     try:
-        path = report.write(result, target)
+        path = report.write(result, target, exclusive=exclusive)
     except report.ReportError as exc:
         return _error(str(exc))
     colour = sys.stdout.isatty()
-    print(console.render_table(report.summary_table(result.summary()), colour))
-    print(f"{console.verdict_line(result.passed, colour)}; {time.perf_counter() - start:.1f} s; report: {path}")
+    notice = report.plant_notice(result)
+    if notice:
+        print(notice)
+    print(console.render_summary(report.summary_table(result.summary()), colour, console.terminal_width()))
+    print(f"{console.outcome_line(*report.banner(result.summary()), colour)}; {report.elapsed(result):.1f} s; report: {path}")
+    if result.tracebacks:
+        log = _log("".join(f"case {case}:\n{text}\n" for case, text in result.tracebacks.items()))
+        for case, message in result.errors.items():
+            print(f"funcad-compare: internal error in case {case}: {message}; traceback in {log}", file=sys.stderr)
+        return 3
     return 0 if result.passed else 1
+
+
+def _log(text: str) -> Path:
+    """Write ``text`` (tracebacks) to a new log file in the temporary directory and return its path."""
+    handle, name = tempfile.mkstemp(prefix=time.strftime("funcad-compare-%Y%m%d-%H%M%S-", time.gmtime()), suffix=".log")
+    with os.fdopen(handle, "w") as log:
+        log.write(text)
+    return Path(name)
 
 
 def _show(args) -> int:
     import pandas as pd
 
     from harness import console, report
+    from harness.faults import PLANT_BANNER
+    from harness.summary import CaseSummary
 
     try:
         saved = report.read_summary(Path(args.dir))
     except report.ReportError as exc:
         return _error(str(exc))
-    summary = pd.DataFrame(saved.get("summary", []))
+    summary = pd.DataFrame(saved["summary"])
     if not len(summary):
         return _error(f"{args.dir}: the report holds no summary rows")
-    passed = bool(saved.get("run", {}).get("passed", False))
+    summary = summary.reindex(columns=list(dict.fromkeys(CaseSummary.columns() + list(summary.columns))))
     colour = sys.stdout.isatty()
-    print(console.render_table(report.summary_table(summary), colour))
-    print(console.verdict_line(passed, colour))
-    return 0 if passed else 1
+    if saved.get("run", {}).get("options", {}).get("faults"):
+        print(f"{PLANT_BANNER} (see the report)")
+    print(console.render_summary(report.summary_table(summary), colour, console.terminal_width()))
+    print(console.outcome_line(*report.banner(summary), colour))
+    return 0 if summary["verdict"].isin(["pass", "noise"]).all() else 1
 
 
 def _bench(argv: list[str]) -> int:
@@ -177,16 +216,40 @@ def _bench(argv: list[str]) -> int:
     return bench.main(argv)
 
 
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv``; return the exit status (``EXIT_CODES``)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":
         return _bench(argv[1:])
+    started = time.perf_counter()
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    return {"list": _list, "run": _run, "show": _show}[args.command](args)
+    args.started = started  # the report's "run took" counts from here: imports, cases, writing
+    handles_signals = threading.current_thread() is threading.main_thread()  # signal handlers live in the main thread
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if handles_signals else None
+    try:
+        return {"list": _list, "run": _run, "show": _show}[args.command](args)
+    except KeyboardInterrupt:
+        print("funcad-compare: interrupted (SIGINT); no partial report left behind", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("funcad-compare: terminated (SIGTERM); no partial report left behind", file=sys.stderr)
+        return 143
+    except Exception as exc:  # what the harness did not foresee: one line here, the traceback in a log
+        log = _log(traceback.format_exc())
+        print(f"funcad-compare: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
+              f"traceback in {log}", file=sys.stderr)
+        return 3
+    finally:
+        if handles_signals:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,19 @@
-"""Terminal output: a small progress bar on stderr and the colour summary table (ANSI only on a tty)."""
+"""Terminal output: a small progress bar on stderr and the colour summary (ANSI only on a tty), fitted to the
+terminal's width: a table when it fits, else one block per case and dtype, wrapped between items, never mid-word."""
 
 from __future__ import annotations
 
+import os
 import sys
+import textwrap
 import time
 from typing import TextIO
 
 import pandas as pd
 
-_COLOURS = {"pass": "\033[32m", "pass (noise floor)": "\033[33m", "FAIL": "\033[1;31m"}
+_COLOURS = {"pass": "\033[32m", "pass (noise floor)": "\033[33m", "FAIL": "\033[1;31m", "ERROR": "\033[1;35m"}
+#: The width used when the terminal's is unknown (output to a file or a pipe, no COLUMNS).
+DEFAULT_WIDTH = 100
 _RESET = "\033[0m"
 
 
@@ -57,8 +62,63 @@ def render_table(table: pd.DataFrame, colour: bool) -> str:
     return "\n".join(lines)
 
 
-def verdict_line(passed: bool, colour: bool) -> str:
-    text = "all verdicts pass" if passed else "some verdicts FAIL"
+def outcome_line(kind: str, text: str, colour: bool) -> str:
+    """The closing line from a report banner (``report.banner``): ``all verdicts pass``, ``some verdicts FAIL: ...``
+    with the count and the worst failure, or ``ERROR: ...`` naming the case and the error."""
+    body = text.split(": ", 1)[-1]
+    head, rest = {"pass": ("all verdicts pass", ""), "fail": ("some verdicts FAIL", f": {body}"), "error": ("ERROR", f": {body}")}[kind]
     if colour:
-        return (_COLOURS["pass"] if passed else _COLOURS["FAIL"]) + text + _RESET
-    return text
+        head = _COLOURS[{"pass": "pass", "fail": "FAIL", "error": "ERROR"}[kind]] + head + _RESET
+    return head + rest
+
+
+def terminal_width(stream: TextIO | None = None) -> int:
+    """Columns of the terminal ``stream`` writes to: COLUMNS when set, the tty's width, else ``DEFAULT_WIDTH``."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    stream = stream or sys.stdout
+    try:
+        if stream.isatty():
+            return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        pass
+    return DEFAULT_WIDTH
+
+
+def _paint(text: str, width: int, colour: bool) -> str:
+    cell = text.ljust(width)
+    return _COLOURS[text] + cell + _RESET if colour and text in _COLOURS else cell
+
+
+def render_summary(table: pd.DataFrame, colour: bool, width: int, key_columns: int = 3) -> str:
+    """``render_table`` when its lines fit in ``width`` columns; otherwise per row a line with the first
+    ``key_columns`` cells (case, dtype, verdict), aligned, and below it the other cells as ``name: value`` items
+    joined by ``; ``, indented and wrapped at ``width`` between items (an item longer than a line wraps between words)."""
+    plain = render_table(table, colour=False)
+    if max((len(line) for line in plain.splitlines()), default=0) <= width:
+        return render_table(table, colour)
+    columns = [str(c) for c in table.columns]
+    rows = [[str(v) for v in row] for row in table.itertuples(index=False)]
+    widths = [max(len(r[i]) for r in rows) for i in range(key_columns)]
+    indent = "    "
+    lines = []
+    for row in rows:
+        lines.append("  ".join(_paint(v, w, colour) for v, w in zip(row[:key_columns], widths)).rstrip())
+        items = [f"{name}: {value}" for name, value in zip(columns[key_columns:], row[key_columns:])]
+        items = [item + ";" for item in items[:-1]] + items[-1:]
+        line = ""
+        for item in items:
+            if line and len(indent + line + " " + item) <= width:
+                line += " " + item
+                continue
+            if line:
+                lines.append(indent + line)
+            line = item
+            if len(indent + line) > width:
+                wrapped = textwrap.wrap(item, width - len(indent), break_long_words=False, break_on_hyphens=False)
+                lines += [indent + part for part in wrapped[:-1]]
+                line = wrapped[-1]
+        if line:
+            lines.append(indent + line)
+    return "\n".join(lines)

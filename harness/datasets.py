@@ -20,16 +20,25 @@ def breast_cancer() -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.float32).reshape(-1, 1)
 
 
-def images_28(data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 1, 28, 28) float32 images in [0, 1] and int64 labels: MNIST IDX files from ``data_dir``, else digits upscaled."""
+def images_28(data_dir: str | Path | None = None, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 1, 28, 28) float32 images in [0, 1] and int64 labels: MNIST IDX files from ``data_dir``, else digits upscaled.
+
+    Labels outside ``0 .. classes - 1`` are a DataError naming the labels file and the values, raised before training
+    (a model with ``classes`` outputs would fail on them mid-run)."""
     if data_dir is None:
         x, y = data.load_digits()
         return data.upscale_digits(x, 28), y
     check_data_dir(data_dir)
     try:
-        return data.load_mnist(data_dir, train=True)
+        x, y = data.load_mnist(data_dir, train=True)
     except (OSError, ValueError) as exc:
         raise DataError(f"data dir {data_dir}: {exc}") from None
+    bad = np.unique(y[(y < 0) | (y >= classes)])
+    if len(bad):
+        labels = next(iter(sorted(Path(data_dir).glob("train-labels*"))), Path(data_dir) / "train-labels-idx1-ubyte")
+        shown = ", ".join(str(v) for v in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise DataError(f"{labels}: labels {shown} are outside the {classes} classes (0 to {classes - 1}) of the image cases")
+    return x, y
 
 
 def colour_images_32(n: int = 512) -> tuple[np.ndarray, np.ndarray]:

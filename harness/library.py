@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +29,7 @@ class Comparison:
 
     result: CaseResult
     options: RunOptions
+    environment: dict = field(default_factory=dict)  # as it was while the case ran and was timed
 
     @property
     def passed(self) -> bool:
@@ -74,7 +75,8 @@ class Comparison:
     def write_report(self, directory: str | Path) -> Path:
         from harness import report
 
-        return report.write(RunResult([self.result], self.options, environment(self.options.device), self.result.seconds), Path(directory))
+        env = self.environment or environment(self.options.device)
+        return report.write(RunResult([self.result], self.options, env, self.result.seconds), Path(directory))
 
 
 def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: str | tuple[Callable, Callable] = "cross_entropy",
@@ -107,4 +109,4 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
     case = user_case(funcad_cell, torch_module, loss, optimizer, list(data), has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)
     options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing)
     with fixed_threads(threads) if threads is not None else nullcontext():
-        return Comparison(run_case(case, options), options)
+        return Comparison(run_case(case, options), options, environment(options.device))

@@ -1,32 +1,32 @@
 """Write a run's report directory: report.md, report.html (plots embedded), metrics.csv and metrics.json.
 
-A report is written whole or not at all: everything goes to a temporary directory next to the target, which is
-renamed into place at the end; a ``latest`` symlink beside it is then switched atomically to the new report.
-The Markdown and the HTML come from one list of blocks, so they always say the same thing.
+A report is written whole or not at all, through ``harness.files.publish``: everything goes to a staging folder
+beside the target, renamed into place at the end; a ``latest`` symlink beside it is then switched to it (not for a
+run with planted faults). The Markdown and the HTML come from one list of blocks (``harness.document``), so they
+always say the same thing; both open with a banner saying PASS, FAIL or ERROR and where the worst failure is.
 
 metrics.csv holds the tidy rows (``TIDY_COLUMNS``); metrics.json holds the run's options, environment and
-verdict (``run``), the summary rows (``summary``, one record per case and dtype) and the same tidy rows as
-``{"columns": [...], "rows": [[...], ...]}``: ``pd.DataFrame(m["rows"], columns=m["columns"])`` rebuilds them.
+verdict (``run``), the summary rows (``summary``, one ``CaseSummary`` record per case and dtype) and the same tidy
+rows as ``{"columns": [...], "rows": [[...], ...]}``: ``pd.DataFrame(m["rows"], columns=m["columns"])`` rebuilds them.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from harness import plots
-from harness.markdown import frame_table
-from harness.runner import VERDICT_TEXT, CaseResult, RunResult
+from harness import files, plots
+from harness.document import to_html, to_markdown
+from harness.faults import PLANT_BANNER
+from harness.runner import CaseResult, RunResult
+from harness.summary import STEP_LEGEND, VERDICT_TEXT, CaseSummary, first_divergent, step_table
+from harness.timing import NOISY_SPREAD
 
 #: One row per measured quantity; ``value`` holds numbers (booleans as 0/1), ``text`` the non-numeric ones
 #: (verdicts, shapes, element indices, parameter names), so ``value`` parses as a float column.
@@ -39,7 +39,7 @@ class ReportError(OSError):
 
 # -- tidy metrics -------------------------------------------------------------------------------------------------
 
-def _melt(frame: pd.DataFrame, case: str, section: str, item: str | None, ids: list[str]) -> pd.DataFrame:
+def _melt(frame: pd.DataFrame, case: str, section: str, item: str | None) -> pd.DataFrame:
     if frame is None or not len(frame):
         return pd.DataFrame(columns=TIDY_COLUMNS)
     df = frame.copy()
@@ -51,7 +51,7 @@ def _melt(frame: pd.DataFrame, case: str, section: str, item: str | None, ids: l
     if "step" not in df:
         df["step"] = None
     keep = ["case", "dtype", "section", "item", "step"]
-    values = [c for c in df.columns if c not in keep + ids]
+    values = [c for c in df.columns if c not in keep]
     long = df.melt(id_vars=keep, value_vars=values, var_name="metric", value_name="raw")
     numeric = long["raw"].map(lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, str))
     long["value"] = long["raw"].where(numeric).astype(float)
@@ -65,14 +65,14 @@ def tidy(run: RunResult) -> pd.DataFrame:
     for r in run.cases:
         timings = r.timings.assign(item=r.timings["phase"] + "/" + r.timings["engine"]) if len(r.timings) else r.timings
         parts += [
-            _melt(r.summary.drop(columns=["case"]), r.case, "summary", "", []),
-            _melt(r.forward.rename(columns={"parameter": "item"}), r.case, "forward", None, []),
-            _melt(r.grads.rename(columns={"parameter": "item"}), r.case, "gradient", None, []),
-            _melt(r.losses, r.case, "loss", "loss", []),
-            _melt(r.params.rename(columns={"parameter": "item"}), r.case, "parameter_step", None, []),
-            _melt(r.final_params.rename(columns={"parameter": "item"}), r.case, "final_parameter", None, []),
-            _melt(r.events.rename(columns={"where": "item"}), r.case, "nonfinite", None, []),
-            _melt(timings.drop(columns=["phase", "engine"]) if len(timings) else timings, r.case, "speed", None, []),
+            _melt(r.summary.drop(columns=["case"]), r.case, "summary", ""),
+            _melt(r.forward.rename(columns={"parameter": "item"}), r.case, "forward", None),
+            _melt(r.grads.rename(columns={"parameter": "item"}), r.case, "gradient", None),
+            _melt(r.losses, r.case, "loss", "loss"),
+            _melt(r.params.rename(columns={"parameter": "item"}), r.case, "parameter_step", None),
+            _melt(r.final_params.rename(columns={"parameter": "item"}), r.case, "final_parameter", None),
+            _melt(r.events.rename(columns={"where": "item"}), r.case, "nonfinite", None),
+            _melt(timings.drop(columns=["phase", "engine"]) if len(timings) else timings, r.case, "speed", None),
         ]
     parts = [p for p in parts if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TIDY_COLUMNS)
@@ -90,35 +90,71 @@ def fmt(value) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         if value == 0 or math.isinf(value):
-            return str(value).replace("inf", "inf")
+            return str(value)
         return f"{value:.3g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
     return str(value)
+
+
+def speed(ratio, spread) -> str:
+    """A speed ratio with its spread (the larger interquartile range of the two times over its median), marked noisy
+    over ``NOISY_SPREAD``, the benchmark's rule."""
+    if ratio is None or pd.isna(ratio):
+        return "-"
+    if spread is None or pd.isna(spread):
+        return fmt(float(ratio))
+    return f"{fmt(float(ratio))} ±{spread:.0%}" + (" noisy" if spread > NOISY_SPREAD else "")
+
+
+def _column(s: pd.DataFrame, name: str) -> pd.Series:
+    return s[name] if name in s else pd.Series([None] * len(s), index=s.index, dtype=object)
 
 
 def summary_table(s: pd.DataFrame) -> pd.DataFrame:
     """The report's first table, from ``RunResult.summary()`` or a saved report's summary (``funcad-compare show``)."""
     if not len(s):
         return s
+    error = _column(s, "error")
+    grad = s["worst_grad_max_abs"].map(fmt) + " (" + s["worst_grad_param"].astype(str) + " " + s["worst_grad_index"].astype(str) + ")"
+    failed = {"error": error.fillna("-")} if error.notna().any() else {}
     return pd.DataFrame({
-        "case": s["case"], "dtype": s["dtype"], "verdict": s["verdict"].map(VERDICT_TEXT),
-        "worst gradient diff": s["worst_grad_max_abs"].map(fmt) + " (" + s["worst_grad_param"].astype(str) + " "
-                               + s["worst_grad_index"].astype(str) + ")",
+        "case": s["case"], "dtype": s["dtype"], "verdict": s["verdict"].map(VERDICT_TEXT), **failed,
+        "worst gradient diff": grad.where(error.isna(), "-"),
         "grad diff / tol": s["worst_grad_tol_ratio"].map(fmt),
-        "f32 err funcad/torch": s["f32_error_ratio"].map(fmt) if "f32_error_ratio" in s else "-",
+        "f32 err funcad/torch": _column(s, "f32_error_ratio").map(fmt),
         "loss divergence (max rel)": s["loss_max_rel_div"].map(fmt),
         "first divergent step": s["first_divergent_step"].map(lambda v: "-" if v is None or pd.isna(v) else str(int(v))),
-        "final param diff": s["final_param_max_abs"].map(fmt) + " (" + s["worst_final_param"].astype(str) + ")",
-        "NaN/Inf": s["nonfinite_events"].map(lambda v: str(int(v)) if v else "-") if "nonfinite_events" in s else "-",
-        "speed funcad/torch": s["speed_ratio"].map(fmt),
-        "speed jit/torch": s["jit_speed_ratio"].map(fmt),
+        "final param diff": (s["final_param_max_abs"].map(fmt) + " (" + s["worst_final_param"].astype(str) + ")").where(error.isna(), "-"),
+        "NaN/Inf": _column(s, "nonfinite_events").map(lambda v: str(int(v)) if v and not pd.isna(v) else "-"),
+        "speed funcad/torch": [speed(r, d) for r, d in zip(s["speed_ratio"], _column(s, "speed_spread"))],
+        "speed jit/torch": [speed(r, d) for r, d in zip(s["jit_speed_ratio"], _column(s, "jit_speed_spread"))],
     })
+
+
+def banner(summary: pd.DataFrame) -> tuple[str, str]:
+    """(kind, text) of the verdict banner: ``pass``, ``fail`` (how many verdicts fail, the worst one and where) or
+    ``error`` (which cases stopped, and why)."""
+    total = len(summary)
+    errors = summary[summary["verdict"] == "error"] if total else summary
+    failing = summary[summary["verdict"] == "fail"] if total else summary
+    if len(errors):
+        stopped = "; ".join(f"{r['case']}: {r['error']}" for _, r in errors.drop_duplicates("case").iterrows())
+        more = f"; {len(failing)} of {total} verdicts fail" if len(failing) else ""
+        return "error", f"ERROR: internal error in {stopped}{more}"
+    if not len(failing):
+        return "pass", f"PASS: all {total} verdicts pass"
+    order = failing.assign(_first=failing["first_divergent_step"].astype(float).fillna(math.inf),
+                           _ratio=-failing["worst_grad_tol_ratio"].astype(float).fillna(0.0)).sort_values(["_first", "_ratio"], kind="stable")
+    worst = order.iloc[0]
+    where = worst["offender"] if "offender" in worst and isinstance(worst["offender"], str) else f"gradient of {worst['worst_grad_param']}"
+    return "fail", f"FAIL: {len(failing)} of {total} verdicts fail; worst: {worst['case']} {worst['dtype']}, {where}"
 
 
 def _table(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     present = {k: v for k, v in columns.items() if k in df}
     out = df[list(present)].rename(columns=present).copy()
-    if "verdict" in present:
-        out[present["verdict"]] = df["verdict"].map(VERDICT_TEXT)
+    for key in present:
+        if key.endswith("verdict"):
+            out[present[key]] = df[key].map(VERDICT_TEXT)
     return out.map(fmt)
 
 
@@ -129,32 +165,56 @@ GRAD_COLUMNS = {"dtype": "dtype", "parameter": "parameter", "shape": "shape", "m
 
 # -- the document -----------------------------------------------------------------------------------------------------------
 
+LEGEND = ("Verdicts: *pass* = every compared value within tolerance (|funcad - torch| <= atol + rtol |torch|); *pass (noise floor)* = "
+          "some float32 difference exceeds the fixed tolerance but is within 10x of PyTorch's own float32 error against the float64 "
+          "run (the noise floor); *FAIL* otherwise, or when NaN/Inf appeared; *ERROR* = the case stopped on an internal error. "
+          "*grad diff / tol*: the worst gradient element's difference over its tolerance (at most 1 passes). *f32 err funcad/torch*: "
+          "funcad's float32 gradient error against the float64 truth over PyTorch's (about 1: equally accurate). " + STEP_LEGEND +
+          " Speed ratios are median train-step times, funcad / torch (below 1: funcad faster), with ±the larger interquartile range "
+          f"of the two times over its median; *noisy* above {NOISY_SPREAD:.0%}, where a rerun may differ.")
+
+
+def plant_notice(run: RunResult) -> str | None:
+    """The line that says a run perturbed one side on purpose, or None."""
+    faults = run.options.faults
+    return f"{PLANT_BANNER}: " + "; ".join(f.describe() for f in faults) + " (failures are expected)" if faults else None
+
+
+def elapsed(run: RunResult) -> float:
+    """Seconds since the run started (``run.started``), or the cases' time when the start is unknown."""
+    return time.perf_counter() - run.started if run.started is not None else run.seconds
+
+
 def blocks(run: RunResult) -> list[tuple]:
-    """The report as ('h1'|'h2'|'h3'|'p'|'ul'|'table'|'image', content) blocks."""
+    """The report as blocks (see ``harness.document``)."""
     opts, env = run.options, run.environment
-    out: list[tuple] = [
-        ("h1", "funcad vs PyTorch: " + ", ".join(r.case for r in run.cases)),
-        ("p", f"{'All verdicts pass.' if run.passed else 'Some verdicts FAIL.'} Mode {opts.mode}, {opts.steps} steps, dtype {opts.dtype}, "
-              f"seed {opts.seed}, batch size {opts.batch_size or 'case default'}, data {opts.data_dir or 'built-in (digits upscaled to 28x28)'}; "
-              f"run took {run.seconds:.1f} s."),
-        ("table", summary_table(run.summary())),
-        ("p", "Verdicts: *pass* = every compared value within tolerance (|funcad - torch| <= atol + rtol |torch|); *pass (noise floor)* = "
-              "some float32 difference exceeds the fixed tolerance but is within 10x of PyTorch's own float32 error against the float64 "
-              "run (the noise floor); *FAIL* otherwise, or when NaN/Inf appeared. *grad diff / tol*: the worst gradient element's "
-              "difference over its tolerance (at most 1 passes). *f32 err funcad/torch*: funcad's float32 gradient error against the "
-              "float64 truth over PyTorch's (about 1: equally accurate). Speed ratios are median train-step times, funcad / torch "
-              "(below 1: funcad faster)."),
-        ("h3", "Environment"),
+    cases = [block for r in run.cases for block in _case_blocks(r)]  # plots first, so the run's time includes them
+    took = (f"the run took {elapsed(run):.1f} s, writing this report included" if run.started is not None else
+            f"the comparison took {run.seconds:.1f} s, before this report was written")
+    notice = plant_notice(run)
+    title = "funcad vs PyTorch: " + ", ".join(r.case for r in run.cases)
+    out: list[tuple] = [("h1", f"{PLANT_BANNER.split(':')[0]}: {title}" if notice else title)]
+    if notice:
+        out.append(("banner", ("plant", notice)))
+    summary = run.summary()
+    out += [
+        ("banner", banner(summary)),
+        ("p", f"Mode {opts.mode}, {opts.steps} steps, dtype {opts.dtype}, seed {opts.seed}, batch size {opts.batch_size or 'case default'}; "
+              f"{took}."),
+        ("table", summary_table(summary)),
+        ("legend", LEGEND),
+        ("h3", "Environment (as set while the cases ran and were timed)"),
         ("ul", [f"{k}: {v}" for k, v in env.items()]),
     ]
-    for r in run.cases:
-        out += _case_blocks(r)
-    return out
+    return out + cases
 
 
 def _case_blocks(r: CaseResult) -> list[tuple]:
-    out: list[tuple] = [("h2", f"{r.case}"), ("p", f"{r.description}. Optimizer: {r.optimizer}. Mode {r.mode}; took {r.seconds:.1f} s."),
-                        ("p", "Tolerances: " + "; ".join(f"{d} {t}" for d, t in r.tolerances.items()) + ".")]
+    out: list[tuple] = [("h2", f"{r.case}"), ("p", f"{r.description}. Optimizer: {r.optimizer}. Mode {r.mode}; data {r.data}; "
+                                                   f"took {r.seconds:.1f} s.")]
+    if r.error:
+        return out + [("banner", ("error", f"ERROR: this case stopped on an internal error: {r.error}"))]
+    out.append(("p", "Tolerances: " + "; ".join(f"{d} {t}" for d, t in r.tolerances.items()) + "."))
     out.append(("h3", "Known semantic differences in play"))
     out.append(("ul", r.known_differences or ["none: both sides implement the same formulas"]))
     if len(r.events):
@@ -165,16 +225,19 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
     out.append(("h3", "Gradients at step 0"))
     out.append(("table", _table(r.grads, GRAD_COLUMNS)))
     out.append(("image", ("gradient errors", plots.gradient_errors(r.grads, r.case))))
+    steps = step_table(r.losses, r.params)
     out.append(("h3", f"Training ({len(r.losses) // max(r.losses['dtype'].nunique(), 1)} steps, {r.mode})"))
-    out.append(("table", _training_table(r)))
+    out.append(("table", _training_table(r, steps)))
     out.append(("table", _loss_curves_table(r.losses)))
-    out.append(("image", ("loss curves", plots.loss_curves(r.losses, r.case))))
+    out.append(("image", ("loss curves", plots.loss_curves(r.losses, steps, r.tolerances, r.case))))
+    out.append(("h3", "Per-step checks (where the first divergent step comes from)"))
+    out.append(("table", _table(steps, STEP_COLUMNS)))
     out.append(("h3", "Parameters after the last step"))
     out.append(("table", _table(r.final_params, GRAD_COLUMNS)))
     if len(r.timings):
         threads = int(r.timings["threads"].iloc[0]) if "threads" in r.timings else None
         out.append(("h3", f"Speed ({r.timings['dtype'].iloc[0]}, median of interleaved rounds after warm-up"
-                          + (f", torch intra-op threads {threads})" if threads else ")")))
+                          + (f", torch and numpy BLAS at {threads} thread{'s' * (threads > 1)} while timing)" if threads else ")")))
         ms = r.timings.assign(median_ms=r.timings["median_s"] * 1e3, iqr_ms=r.timings["iqr_s"] * 1e3)
         out.append(("table", _table(ms, {"phase": "phase", "engine": "engine", "median_ms": "median ms", "iqr_ms": "IQR ms", "rounds": "rounds",
                                          "number": "calls/sample", "ratio_vs_torch": "ratio vs torch"})))
@@ -184,18 +247,21 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
     return out
 
 
-def _training_table(r: CaseResult) -> pd.DataFrame:
+STEP_COLUMNS = {"dtype": "dtype", "step": "step", "loss_abs_div": "loss |diff|", "loss_verdict": "loss check",
+                "worst_param": "worst parameter", "param_max_abs": "its max |diff|", "param_index": "at element",
+                "param_tol_ratio": "diff / tol", "param_verdict": "parameter check", "diverged": "diverged"}
+
+
+def _training_table(r: CaseResult, steps: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for dtype, sub in r.losses.groupby("dtype", sort=False):
-        params = r.params[r.params["dtype"] == dtype]
-        bad = sorted(set(sub.loc[sub["verdict"] == "fail", "step"]) | set(params.loc[params["verdict"] == "fail", "step"]))
-        first_bad_params = params[(params["step"] == bad[0]) & (params["verdict"] == "fail")]["parameter"].tolist() if bad else []
+        first = first_divergent(steps, dtype)
         last = sub.iloc[-1]
         worst_step = int(sub["step"].iloc[int(np.argmax(sub["rel_div"].astype(float)))])
+        there = "-" if first is None else (first["worst_param"] if first["param_verdict"] == "fail" else "loss")
         rows.append({"dtype": dtype, "final loss funcad": fmt(last["funcad_loss"]), "final loss torch": fmt(last["torch_loss"]),
                      "max rel divergence": fmt(float(sub["rel_div"].max())), "at step": worst_step,
-                     "first divergent step": "-" if not bad else str(int(bad[0])),
-                     "diverging there": ", ".join(first_bad_params) or ("loss" if bad else "-")})
+                     "first divergent step": "-" if first is None else str(int(first["step"])), "diverging there": there})
     return pd.DataFrame(rows)
 
 
@@ -210,65 +276,21 @@ def _loss_curves_table(losses: pd.DataFrame) -> pd.DataFrame:
     return wide if wide is not None else pd.DataFrame()
 
 
-def to_markdown(doc: list[tuple]) -> str:
-    parts = []
-    for kind, content in doc:
-        if kind in ("h1", "h2", "h3"):
-            parts.append("#" * int(kind[1]) + " " + content + "\n")
-        elif kind == "p":
-            parts.append(content + "\n")
-        elif kind == "ul":
-            parts.append("\n".join(f"- {item}" for item in content) + "\n")
-        elif kind == "table":
-            parts.append(frame_table(content))
-        elif kind == "image":
-            parts.append(f"*({content[0]}: see report.html)*\n")
-    return "\n".join(parts)
-
-
-_CSS = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}table{border-collapse:collapse;font-size:12px;margin:.5em 0}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}td:first-child{text-align:left}"
-        "td.fail{background:#fcc}td.pass{background:#dfd}td.noise{background:#ffd}img{max-width:100%}")
-
-
-def _html_table(df: pd.DataFrame) -> str:
-    if not len(df):
-        return "<p>(none)</p>"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = []
-    for row in df.itertuples(index=False):
-        cells = []
-        for v in row:
-            text = str(v)
-            cls = {"FAIL": "fail", "pass": "pass", "pass (noise floor)": "noise"}.get(text)
-            cells.append(f"<td class='{cls}'>{html.escape(text)}</td>" if cls else f"<td>{html.escape(text)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
-
-
-def to_html(doc: list[tuple]) -> str:
-    parts = []
-    for kind, content in doc:
-        if kind in ("h1", "h2", "h3"):
-            parts.append(f"<{kind}>{html.escape(content)}</{kind}>")
-        elif kind == "p":
-            parts.append(f"<p>{html.escape(content)}</p>")
-        elif kind == "ul":
-            parts.append("<ul>" + "".join(f"<li>{html.escape(str(i))}</li>" for i in content) + "</ul>")
-        elif kind == "table":
-            parts.append(_html_table(content))
-        elif kind == "image":
-            alt, png = content
-            parts.append(f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
-    title = html.escape(doc[0][1]) if doc else "report"
-    head = f"<head><meta charset='utf-8'><title>{title}</title><style>{_CSS}</style></head>"
-    return f"<!DOCTYPE html><html>{head}<body>{''.join(parts)}</body></html>\n"
-
-
 # -- writing ---------------------------------------------------------------------------------------------------------------------
 
+#: A default folder name lists the cases up to this many characters, then says how many more there are.
+_NAME_CASES = 60
+
+
 def default_dir(root: Path, cases: list[str]) -> Path:
-    return Path(root) / (time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + "-".join(cases))
+    """``root/<UTC time>-<cases>``, the case list shortened (``mlp-lenet-and-12-more``) so the name stays short."""
+    shown: list[str] = []
+    for name in cases:
+        if shown and len("-".join(shown + [name])) > _NAME_CASES:
+            break
+        shown.append(name)
+    rest = f"-and-{len(cases) - len(shown)}-more" if len(shown) < len(cases) else ""
+    return Path(root) / (time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + "-".join(shown)[:_NAME_CASES] + rest)
 
 
 def _json_safe(value):
@@ -286,83 +308,78 @@ def _json_safe(value):
 
 
 def check_target(target: Path) -> Path:
-    """``target`` made absolute; ReportError unless it is new, empty or an earlier report (which a rewrite replaces whole).
+    """``target`` made absolute; ReportError unless it is new, empty or an earlier report (which a rewrite replaces
+    whole), and its name and path are short enough to create.
 
     Anything else (a file, a link, a directory without report.md and metrics.json) would be deleted by the
     replacement, so it is refused.
     """
     target = Path(os.path.abspath(target))
-    if target.is_symlink():
-        raise ReportError(f"{target} is a symbolic link; give the report directory itself")
-    earlier_report = target.is_dir() and (not os.listdir(target) or {"report.md", "metrics.json"} <= set(os.listdir(target)))
-    if target.exists() and not earlier_report:
+    try:
+        files.check_name(target)
+        if target.is_symlink():
+            raise ReportError(f"{target} is a symbolic link; give the report directory itself")
+        earlier_report = target.is_dir() and (not os.listdir(target) or files.is_report(target))
+        exists = target.exists()
+    except ReportError:
+        raise
+    except OSError as exc:
+        raise ReportError(f"{target}: {exc.strerror or exc}") from None
+    if exists and not earlier_report:
         raise ReportError(f"{target} exists and is not a report directory (writing the report would replace it); choose another directory")
     return target
 
 
-def write(run: RunResult, target: Path) -> Path:
-    """Write the report into ``target`` (replacing an earlier report there whole) and point ``latest`` beside it; raises ReportError."""
+def _fill(run: RunResult, staging: Path) -> None:
+    """Write the report's four files into ``staging``; the time the run took is read after the slow parts (tables,
+    plots), so it covers nearly all of the writing."""
+    metrics = tidy(run)
+    rows = [[_json_safe(v) for v in row] for row in metrics.itertuples(index=False)]
+    doc = blocks(run)
+    seconds = elapsed(run)
+    metrics.to_csv(staging / "metrics.csv", index=False, float_format="%.9g")
+    (staging / "report.md").write_text(to_markdown(doc))
+    (staging / "report.html").write_text(to_html(doc))
+    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(run.options).items() if k != "faults"}
+    payload = {"run": {"options": options | {"faults": [vars(f) for f in run.options.faults]},
+                       "environment": run.environment, "seconds": seconds, "passed": run.passed, "errors": run.errors},
+               "summary": [{k: _json_safe(v) for k, v in row.items()} for row in run.summary().to_dict(orient="records")],
+               "metrics": {"columns": list(metrics.columns), "rows": rows}}
+    (staging / "metrics.json").write_text(json.dumps(payload, default=str, separators=(",", ":")))
+
+
+def write(run: RunResult, target: Path, exclusive: bool = False) -> Path:
+    """Write the report into ``target`` and return where it went; raises ReportError when it cannot be written.
+
+    Without ``exclusive`` an earlier report at ``target`` is replaced whole; with it the report gets a folder of its
+    own (``target-2``, ... when ``target`` is taken). ``latest`` beside it points at it unless the run planted faults."""
     target = check_target(target)
-    parent = target.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+        target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ReportError(f"cannot write a report under {parent}: {exc.strerror or exc}") from None
+        raise ReportError(f"cannot write a report under {target.parent}: {exc.strerror or exc}") from None
     try:
-        doc = blocks(run)
-        (tmp / "report.md").write_text(to_markdown(doc))
-        (tmp / "report.html").write_text(to_html(doc))
-        metrics = tidy(run)
-        metrics.to_csv(tmp / "metrics.csv", index=False, float_format="%.9g")
-        payload = {"run": {"options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(run.options).items() if k != "faults"}
-                           | {"faults": [vars(f) for f in run.options.faults]},
-                           "environment": run.environment, "seconds": run.seconds, "passed": run.passed},
-                   "summary": [{k: _json_safe(v) for k, v in row.items()} for row in run.summary().to_dict(orient="records")],
-                   "metrics": {"columns": list(metrics.columns),
-                               "rows": [[_json_safe(v) for v in row] for row in metrics.itertuples(index=False)]}}
-        (tmp / "metrics.json").write_text(json.dumps(payload, default=str, separators=(",", ":")))
-        os.chmod(tmp, 0o755)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))
-            os.replace(target, old / target.name)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise ReportError(f"cannot write the report {target}: {exc.strerror or exc}") from None
-        raise
-    _point_latest(target)
-    return target
-
-
-def _point_latest(target: Path) -> None:
-    """``latest`` next to the report names it: a symlink swapped in by rename (readers never see it missing), or,
-    where symlinks are not allowed, a text file holding the directory name."""
-    link = target.parent / "latest"
-    tmp_link = target.parent / f".latest.{os.getpid()}"
-    try:
-        if tmp_link.is_symlink() or tmp_link.exists():
-            tmp_link.unlink()
-        os.symlink(target.name, tmp_link)
-    except OSError:
-        tmp_link.write_text(target.name + "\n")
-    try:
-        os.replace(tmp_link, link)
-    except OSError:  # e.g. a directory named latest: leave it, the report itself is complete
-        tmp_link.unlink()
+        return files.publish(target, lambda staging: _fill(run, staging), exclusive=exclusive, latest=not run.options.faults)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report {target}: {exc.strerror or exc}") from None
 
 
 def read_summary(directory: Path) -> dict:
-    """The ``metrics.json`` of a saved report; raises ReportError if missing or unreadable."""
+    """The ``metrics.json`` of a saved report; raises ReportError if missing, unreadable or without a summary field."""
     directory = Path(directory)
     if directory.is_file():  # a ``latest`` file naming the report directory
         directory = directory.parent / directory.read_text().strip()
     path = directory / "metrics.json"
     try:
-        return json.loads(path.read_text())
+        saved = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ReportError(f"cannot read a report from {directory}: {exc}") from None
+    rows = saved.get("summary") if isinstance(saved, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise ReportError(f"{path}: no summary rows (the field 'summary' is missing or not a list of records)")
+    for i, row in enumerate(rows):
+        missing = [name for name in CaseSummary.required() if name not in row]
+        if missing:
+            raise ReportError(f"{path}: summary row {i} ({row.get('case', '?')} {row.get('dtype', '?')}) lacks the field"
+                              f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    return saved

@@ -21,54 +21,16 @@ import pandas as pd
 
 import funcad
 from harness import timing
-from harness.cases import Case, Pair
+from harness.cases import Batches, Case, Pair
 from harness.environment import environment
+from harness.faults import Fault
 from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, relative_divergence, tolerance_for
+from harness.summary import VERDICT_TEXT, CaseSummary, frame, summarize
+
+__all__ = ["VERDICT_TEXT", "Fault", "RunOptions", "CaseResult", "RunResult", "run_case", "run_cases", "prepare_batches", "environment"]
 
 DTYPE_CHOICES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64")}
-VERDICT_TEXT = {"pass": "pass", "noise": "pass (noise floor)", "fail": "FAIL"}
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A deliberate error planted on one side, to check that the harness finds it.
-
-    ``kind='grad'``: ``delta`` is added to one element of that side's gradient at ``step`` (before the update);
-    ``kind='param'``: ``delta`` is added to one element of that side's parameter just before ``step``.
-    Text form (``--plant``): ``side:kind:param:i,j,...:step[:delta]``, e.g. ``funcad:grad:fc1.weight:3,5:0:1e-3``.
-    """
-
-    side: str
-    kind: str
-    param: str
-    index: tuple[int, ...]
-    step: int = 0
-    delta: float = 1e-2
-
-    def __post_init__(self):
-        if self.side not in ("funcad", "torch") or self.kind not in ("grad", "param"):
-            raise ValueError(f"fault: side must be funcad|torch and kind grad|param, got {self.side!r}, {self.kind!r}")
-
-    @classmethod
-    def parse(cls, text: str) -> Fault:
-        parts = text.split(":")
-        if len(parts) not in (5, 6):
-            raise ValueError(f"fault {text!r}: expected side:kind:param:i,j,...:step[:delta]")
-        try:
-            index = tuple(int(i) for i in parts[3].split(",")) if parts[3] else ()
-            delta = float(parts[5]) if len(parts) == 6 else cls.delta
-            return cls(parts[0], parts[1], parts[2], index, int(parts[4]), delta)
-        except ValueError as exc:
-            raise ValueError(f"fault {text!r}: {exc}") from None
-
-    def apply(self, named: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if self.param not in named:
-            raise ValueError(f"fault: no parameter {self.param!r}; parameters are {', '.join(named)}")
-        value = np.array(named[self.param])
-        if len(self.index) != value.ndim or not all(0 <= i < n for i, n in zip(self.index, value.shape)):
-            raise ValueError(f"fault: index {self.index} is not an element of {self.param} with shape {value.shape}")
-        value[self.index] += self.delta
-        return {**named, self.param: value}
+SEED_MAX = 2**63 - 1  # every generator seeded from it (numpy, torch, funcad's key, seed + epoch for shuffling) takes it
 
 
 @dataclass(frozen=True)
@@ -94,6 +56,8 @@ class RunOptions:
             raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {self.dtype!r}")
         if self.mode not in ("free", "lockstep"):
             raise ValueError(f"mode must be free or lockstep, got {self.mode!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"seed (--seed) must be an integer from 0 to 2**63 - 1 = {SEED_MAX}, got {self.seed!r}")
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -127,10 +91,20 @@ class CaseResult:
     timings: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    data: str = ""
+    error: str | None = None  # the one-line message of an internal error that stopped this case
 
     @property
     def passed(self) -> bool:
-        return bool((self.summary["verdict"] != "fail").all())
+        return bool(self.summary["verdict"].isin(["pass", "noise"]).all())
+
+    @classmethod
+    def failed(cls, case: Case, options: RunOptions, error: str, seconds: float = 0.0) -> CaseResult:
+        """The result of a case stopped by an internal error: verdict ``error`` in every dtype, no tables."""
+        empty = pd.DataFrame()
+        summary = frame([CaseSummary(case.name, d, "error", error=error) for d in options.dtypes])
+        return cls(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
+                   [], {}, summary, empty, empty, empty, empty, empty, empty, empty, seconds=seconds, error=error)
 
 
 def _truth_noise(values: dict[str, dict], name, dtype: str, truth: str | None):
@@ -169,13 +143,14 @@ def _nonfinite(named: dict[str, np.ndarray]) -> list[str]:
 class _Run:
     """The state of one case run: its engines per dtype, and the rows of every table as they are measured."""
 
-    def __init__(self, case: Case, options: RunOptions, tick: Callable[[str], None]):
-        self.case, self.options, self.tick = case, options, tick
+    def __init__(self, case: Case, options: RunOptions, tick: Callable[[str], None], batches: Batches):
+        self.case, self.options, self.tick, self.batches = case, options, tick, batches
         self.dtypes = options.dtypes
         self.truth = "float64" if len(self.dtypes) > 1 else None
         self.tol = {d: tolerance_for(d, dict(case.tolerances), options.rtol, options.atol) for d in self.dtypes}
-        self.batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
         self.pairs = {d: case.build(d, options.seed, options.device, options.torch_optimizer) for d in self.dtypes}
+        names = self.pairs[self.dtypes[0]].funcad.state()
+        self.faults = tuple(f for f in options.faults if f.param in names)  # a fault applies where its parameter is
         self.rows = {k: [] for k in ("forward", "grads", "losses", "params", "final_params", "events")}
         self.seen_events: set = set()
 
@@ -200,14 +175,14 @@ class _Run:
         x, y = self.batches[0]
         logits, grads = {}, {}
         for d, pair in self.pairs.items():
-            _plant_params(pair, self.options.faults, 0)
+            _plant_params(pair, self.faults, 0)
             saved = pair.funcad.state(), pair.torch.state()
             logits[d] = {"funcad": {"logits": pair.funcad.forward(x)}, "torch": {"logits": pair.torch.forward(x)}}
             grads[d] = {}
             for side in ("funcad", "torch"):
                 engine = getattr(pair, side)
                 _, g = engine.loss_and_grads(x, y)
-                edit = _edit(self.options.faults, side, "grad", 0)
+                edit = _edit(self.faults, side, "grad", 0)
                 grads[d][side] = edit(g) if edit else g
                 for name in _nonfinite(grads[d][side]):
                     self.event(d, 0, side, name, "non-finite gradient")
@@ -233,11 +208,11 @@ class _Run:
             losses = {}
             for d, pair in self.pairs.items():
                 if step > 0:
-                    _plant_params(pair, self.options.faults, step)
+                    _plant_params(pair, self.faults, step)
                 losses[d] = {}
                 for side in ("funcad", "torch"):
                     engine = getattr(pair, side)
-                    losses[d][side] = engine.step(x, y, _edit(self.options.faults, side, "grad", step))
+                    losses[d][side] = engine.step(x, y, _edit(self.faults, side, "grad", step))
                     if not np.isfinite(losses[d][side]):
                         self.event(d, step, side, "loss", f"non-finite loss {losses[d][side]}")
                 states[d] = {"funcad": pair.funcad.state(), "torch": pair.torch.state()}
@@ -261,14 +236,13 @@ class _Run:
                                         "verdict": judge(loss_within(lf, lt, tol), cross, noise)})
             for name, fv in states[d]["funcad"].items():
                 tv = states[d]["torch"][name]
-                cross = max_abs_diff(fv, tv)
-                t64 = tv.astype(np.float64)
-                within = bool(np.isfinite(cross) and np.all(np.abs(fv - t64) <= tol.atol + tol.rtol * np.abs(t64)))
+                stats = diff_stats(fv, tv, tol)
                 noise = None
                 if self.truth and d != self.truth:
                     noise = noise_so_far[name] = max(noise_so_far.get(name, 0.0), max_abs_diff(tv, states[self.truth]["torch"][name]))
-                self.rows["params"].append({"dtype": d, "step": step, "parameter": name, "max_abs": cross,
-                                            "torch_f32_err": noise, "verdict": judge(within, cross, noise)})
+                self.rows["params"].append({"dtype": d, "step": step, "parameter": name, "max_abs": stats["max_abs"],
+                                            "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"], "torch_f32_err": noise,
+                                            "verdict": judge(stats["passed"], stats["max_abs"], noise)})
 
     def time(self) -> tuple[pd.DataFrame, list[str]]:
         import torch
@@ -327,69 +301,28 @@ def _jit_callables(f, x, y) -> tuple[dict[str, Callable], str | None]:
     return out, None
 
 
-def _summaries(run: _Run, frames: dict[str, pd.DataFrame], timings: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for d in run.dtypes:
-        sub = {k: v[v["dtype"] == d] if len(v) else v for k, v in frames.items()}
-        grads, losses, params, forward = sub["grads"], sub["losses"], sub["params"], sub["forward"]
-        verdicts = pd.concat([grads["verdict"], losses["verdict"], params["verdict"], forward["verdict"], sub["final_params"]["verdict"]])
-        failing = verdicts == "fail"
-        verdict = "fail" if failing.any() or len(sub["events"]) else ("noise" if (verdicts == "noise").any() else "pass")
-        worst_grad = grads.loc[_worst(grads)] if len(grads) else None
-        diverged = sorted(set(losses.loc[losses["verdict"] == "fail", "step"]) | set(params.loc[params["verdict"] == "fail", "step"]))
-        final = sub["final_params"]
-        worst_final = final.loc[_worst(final)] if len(final) else None
-        row = {
-            "case": run.case.name, "dtype": d, "verdict": verdict,
-            "forward_max_abs": float(forward["max_abs"].iloc[0]),
-            "worst_grad_param": worst_grad["parameter"], "worst_grad_max_abs": worst_grad["max_abs"], "worst_grad_max_rel": worst_grad["max_rel"],
-            "worst_grad_tol_ratio": worst_grad["tol_ratio"],
-            "worst_grad_index": worst_grad["worst_index"],
-            "loss_max_rel_div": float(losses["rel_div"].max()),
-            "first_divergent_step": int(diverged[0]) if diverged else None,
-            "worst_final_param": worst_final["parameter"], "final_param_max_abs": worst_final["max_abs"],
-            "nonfinite_events": len(sub["events"]),
-            "f32_error_ratio": _error_ratio(grads),
-            "speed_ratio": None, "jit_speed_ratio": None,
-        }
-        if len(timings) and (timings["dtype"] == d).any():
-            step = timings[(timings["dtype"] == d) & (timings["phase"] == "train step")].set_index("engine")["ratio_vs_torch"]
-            row["speed_ratio"] = float(step["funcad"])
-            row["jit_speed_ratio"] = float(step["funcad jit"]) if "funcad jit" in step else None
-        rows.append(row)
-    return pd.DataFrame(rows)
+def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str], None] = lambda msg: None,
+             batches: Batches | None = None) -> CaseResult:
+    """Build, probe, train and time ``case`` in every dtype of ``options``; never raises for NaN/Inf (they fail the verdict).
 
-
-def _error_ratio(grads: pd.DataFrame) -> float | None:
-    """funcad's float32 gradient error against the float64 truth, over PyTorch's (max over parameters); None without a truth."""
-    if not len(grads) or grads["torch_f32_err"].isna().all():
-        return None
-    torch_err = float(grads["torch_f32_err"].astype(float).max())
-    return float(grads["funcad_f32_err"].astype(float).max()) / torch_err if torch_err > 0 else None
-
-
-def _worst(table: pd.DataFrame):
-    """Index label of the worst row: failing first, then the largest difference relative to its tolerance."""
-    rank = table["verdict"].map({"fail": 2, "noise": 1, "pass": 0}).astype(float)
-    return pd.DataFrame({"rank": rank, "ratio": table["tol_ratio"].astype(float)}).sort_values(["rank", "ratio"]).index[-1]
-
-
-def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str], None] = lambda msg: None) -> CaseResult:
-    """Build, probe, train and time ``case`` in every dtype of ``options``; never raises for NaN/Inf (they fail the verdict)."""
+    ``batches`` are the case's batches when already made (``prepare_batches``); otherwise they are made here."""
     start = time.perf_counter()
+    if batches is None:
+        batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
     with np.errstate(all="ignore"):
-        run = _Run(case, options, tick)
+        run = _Run(case, options, tick, batches)
         run.probe_step0()
         run.train()
         timings, notes = run.time() if options.timing else (pd.DataFrame(), [])
     frames = {k: pd.DataFrame(v) for k, v in run.rows.items()}
     if not len(frames["events"]):
         frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
-    summary = _summaries(run, frames, timings)
+    summary = frame([summarize(case.name, d, frames, timings) for d in run.dtypes])
     differences = case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
     return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
-                      frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start)
+                      frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,
+                      data=case.describe_data(batches, options.data_dir))
 
 
 def ticks_per_case(options: RunOptions) -> int:
@@ -399,23 +332,52 @@ def ticks_per_case(options: RunOptions) -> int:
 
 @dataclass
 class RunResult:
-    """All cases of one run, the options they ran with and the machine they ran on."""
+    """All cases of one run, the options they ran with and the machine they ran on.
+
+    ``started`` is the ``time.perf_counter()`` of the run's start, so a report can say how long the whole run took,
+    writing included; ``tracebacks`` holds the traceback of each case stopped by an internal error."""
 
     cases: list[CaseResult]
     options: RunOptions
     environment: dict
     seconds: float = 0.0
+    started: float | None = None
+    tracebacks: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.cases)
 
+    @property
+    def errors(self) -> dict[str, str]:
+        """The one-line message of each case stopped by an internal error."""
+        return {r.case: r.error for r in self.cases if r.error}
+
     def summary(self) -> pd.DataFrame:
-        return pd.concat([r.summary for r in self.cases], ignore_index=True) if self.cases else pd.DataFrame()
+        return pd.concat([r.summary for r in self.cases], ignore_index=True) if self.cases else frame([])
 
 
-def run_cases(cases: Sequence[Case], options: RunOptions = RunOptions(), tick: Callable[[str], None] = lambda msg: None) -> RunResult:
-    env = environment(options.device)
+def prepare_batches(cases: Sequence[Case], options: RunOptions) -> dict[str, Batches]:
+    """Every case's batches, made before any case runs so bad data is a DataError up front, not after some cases."""
+    return {case.name: case.batches(options.steps, options.seed, options.batch_size, options.data_dir) for case in cases}
+
+
+def run_cases(cases: Sequence[Case], options: RunOptions = RunOptions(), tick: Callable[[str], None] = lambda msg: None,
+              batches: dict[str, Batches] | None = None) -> RunResult:
+    """Run every case; an unforeseen exception in one case marks it ``error`` (its traceback kept in the result) and the
+    others still run, so no finished case is lost."""
+    import traceback
+
     start = time.perf_counter()
-    results = [run_case(case, options, lambda msg, name=case.name: tick(f"{name}: {msg}")) for case in cases]
-    return RunResult(results, options, env, time.perf_counter() - start)
+    batches = batches if batches is not None else prepare_batches(cases, options)
+    env = environment(options.device)
+    results, tracebacks = [], {}
+    for case in cases:
+        case_start = time.perf_counter()
+        try:
+            results.append(run_case(case, options, lambda msg, name=case.name: tick(f"{name}: {msg}"), batches[case.name]))
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            tracebacks[case.name] = traceback.format_exc()
+            results.append(CaseResult.failed(case, options, message, time.perf_counter() - case_start))
+    return RunResult(results, options, env, time.perf_counter() - start, start, tracebacks)

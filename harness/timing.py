@@ -14,6 +14,16 @@ from contextlib import contextmanager
 
 import numpy as np
 
+#: A time, or a ratio of times, is noisy when an interquartile range exceeds this share of its median (steady runs
+#: here: 5-15%): the machine's speed changed while measuring, so a rerun may land elsewhere.
+NOISY_SPREAD = 0.2
+
+
+def spread(*timings) -> float:
+    """The largest interquartile range relative to its median among ``timings`` (mappings with ``iqr_s`` and
+    ``median_s``): the spread of a ratio of two timings. Above ``NOISY_SPREAD`` it is noisy."""
+    return max(float(t["iqr_s"]) / float(t["median_s"]) for t in timings)
+
 
 def interleaved(callables: dict[str, Callable[[], object]], budget_s: float = 1.0, warmup: int = 2, min_rounds: int = 5,
                 max_rounds: int = 30, min_sample_s: float = 2e-3) -> dict[str, dict]:
