@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--plant", action="append", default=[], metavar="FAULT",
                      help="self-check: plant a fault, side:kind:param:i,j:step[:delta] (step below --steps; applied in every "
                           "case with that parameter; the report says so and never becomes latest); see the example below")
+    run.add_argument("--layers", nargs="?", const="leaves", default=None, metavar="WHICH",
+                     help="compare layer by layer too, chained and isolated: every leaf layer (no value), depth=N, or Cell "
+                          "paths separated by commas")
+    run.add_argument("--at-step", type=int, default=0, metavar="N", help="the step the layer comparison looks at (default 0)")
     run.add_argument("--out", default=None, help="report directory (default: reports/<timestamp>-<cases>)")
     from harness import usermodel  # imports torch: only after main() has set OMP_WAIT_POLICY
 
@@ -128,7 +132,8 @@ def _run(args) -> int:
         faults = tuple(Fault.parse(text) for text in args.plant)
         options = RunOptions(steps=args.steps, dtype=args.dtype, seed=args.seed, batch_size=args.batch_size, data_dir=args.data_dir,
                              mode=args.mode, rtol=args.rtol, atol=args.atol, torch_optimizer=args.torch_optimizer, device=args.device,
-                             timing=not args.no_timing, faults=faults)
+                             timing=not args.no_timing, faults=faults,
+                             layers=args.layers, at_step=args.at_step)
         if args.data_dir is not None:
             check_data_dir(args.data_dir)
         if args.device is not None:
@@ -166,6 +171,9 @@ def _run(args) -> int:
     if notice:
         print(notice)
     print(console.render_summary(report.summary_table(result.summary()), colour, console.terminal_width()))
+    for case in result.cases:
+        if case.layers is not None:
+            print(f"{case.case} layers at step {case.layers.step}: {case.layers.verdict()}")
     print(f"{console.outcome_line(*report.banner(result.summary()), colour)}; {report.elapsed(result):.1f} s; report: {path}")
     if result.tracebacks:
         log = _log("".join(f"case {case}:\n{text}\n" for case, text in result.tracebacks.items()))

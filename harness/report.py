@@ -24,6 +24,7 @@ import pandas as pd
 from harness import files, plots
 from harness.document import to_html, to_markdown
 from harness.faults import PLANT_BANNER
+from harness.layers import report as layer_report
 from harness.runner import CaseResult, RunResult
 from harness.summary import STEP_LEGEND, VERDICT_TEXT, CaseSummary, first_divergent, step_table
 from harness.timing import NOISY_SPREAD
@@ -74,6 +75,8 @@ def tidy(run: RunResult) -> pd.DataFrame:
             _melt(r.events.rename(columns={"where": "item"}), r.case, "nonfinite", None),
             _melt(timings.drop(columns=["phase", "engine"]) if len(timings) else timings, r.case, "speed", None),
         ]
+        if r.layers is not None:
+            parts.append(layer_report.tidy_rows(r.layers)[TIDY_COLUMNS])
     parts = [p for p in parts if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TIDY_COLUMNS)
     out["step"] = pd.to_numeric(out["step"]).astype("Int64")
@@ -225,6 +228,8 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
     out.append(("h3", "Gradients at step 0"))
     out.append(("table", _table(r.grads, GRAD_COLUMNS)))
     out.append(("image", ("gradient errors", plots.gradient_errors(r.grads, r.case))))
+    if r.layers is not None:
+        out += layer_report.blocks(r.layers)
     steps = step_table(r.losses, r.params)
     out.append(("h3", f"Training ({len(r.losses) // max(r.losses['dtype'].nunique(), 1)} steps, {r.mode})"))
     out.append(("table", _training_table(r, steps)))

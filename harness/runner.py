@@ -24,6 +24,7 @@ from harness import timing
 from harness.cases import Batches, Case, Pair
 from harness.environment import environment
 from harness.faults import Fault
+from harness.layers.compare import LayerComparison, compare_layers
 from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, relative_divergence, tolerance_for
 from harness.summary import VERDICT_TEXT, CaseSummary, frame, summarize
 
@@ -50,6 +51,8 @@ class RunOptions:
     timing: bool = True
     time_budget_s: float = 1.0
     faults: tuple[Fault, ...] = ()
+    layers: str | None = None  # None: no layer comparison; 'leaves', 'depth=N' or comma-separated Cell paths
+    at_step: int = 0  # the step the layer comparison looks at
 
     def __post_init__(self):
         if self.dtype not in DTYPE_CHOICES:
@@ -60,6 +63,10 @@ class RunOptions:
             raise ValueError(f"seed (--seed) must be an integer from 0 to 2**63 - 1 = {SEED_MAX}, got {self.seed!r}")
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not 0 <= self.at_step < self.steps:
+            raise ValueError(f"--at-step must be from 0 to --steps - 1 = {self.steps - 1}, got {self.at_step}")
+        if self.layers is not None and self.layers.startswith("depth=") and not self.layers[6:].isdigit():
+            raise ValueError(f"--layers {self.layers}: expected depth=N with N a positive integer")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
         for name, tolerance in (("rtol", self.rtol), ("atol", self.atol)):
@@ -93,6 +100,7 @@ class CaseResult:
     seconds: float = 0.0
     data: str = ""
     error: str | None = None  # the one-line message of an internal error that stopped this case
+    layers: LayerComparison | None = None  # the per-layer comparison, when asked for (``RunOptions.layers``)
 
     @property
     def passed(self) -> bool:
@@ -318,11 +326,20 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     if not len(frames["events"]):
         frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
     summary = frame([summarize(case.name, d, frames, timings) for d in run.dtypes])
+    layers = _layer_comparison(case, options, batches, run.tol) if options.layers else None
     differences = case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
     return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
                       frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,
-                      data=case.describe_data(batches, options.data_dir))
+                      data=case.describe_data(batches, options.data_dir), layers=layers)
+
+
+def _layer_comparison(case: Case, options: RunOptions, batches: Batches, tol: dict[str, Tolerance]) -> LayerComparison:
+    dtype = options.dtypes[0]
+    select = None if options.layers == "leaves" else options.layers if options.layers.startswith("depth=") else options.layers.split(",")
+    with np.errstate(all="ignore"):
+        return compare_layers(case, batches, options.at_step, dtype, options.seed, options.device, options.torch_optimizer, tol[dtype],
+                              select, options.faults)
 
 
 def ticks_per_case(options: RunOptions) -> int:

@@ -78,3 +78,60 @@ def test_captured_output_gradients_equal_torch_autograd_in_float64():
 def test_a_fault_in_no_layer_is_named():
     with pytest.raises(ValueError, match="no layer 'fc9'.*fc1"):
         compare_layers(CASES["lenet"], CASES["lenet"].batches(1, 0), faults=(Fault("funcad", "output", "fc9", (0,), 0, 1.0),))
+
+
+def test_cli_layers_names_the_planted_layer_in_console_report_and_metrics(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "r"
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "mlp_bn", "--steps", "2", "--dtype", "float32", "--no-timing",
+                           "--layers", "--at-step", "1", "--plant", "torch:outgrad:layers.0:0:1:2.0", "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(root)}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "mlp_bn layers at step 1: first layer beyond tolerance in isolation: layers.0 (Dense), backward" in done.stdout
+    md = (out / "report.md").read_text()
+    assert "### Layers at step 1 (float32): first layer beyond tolerance in isolation: layers.0 (Dense), backward" in md
+    rows = json.loads((out / "metrics.json").read_text())["metrics"]
+    cols = rows["columns"]
+    layer_rows = [dict(zip(cols, r)) for r in rows["rows"] if dict(zip(cols, r))["section"] == "layer"]
+    assert {"item": "", "metric": "first_fault", "text": "layers.0 backward"}.items() <= next(
+        r for r in layer_rows if r["metric"] == "first_fault").items()
+    assert any(r["item"] == "layers.0" and r["metric"] == "isolated_param_grads" and r["value"] > 1 for r in layer_rows)
+    assert "layer errors" in (out / "report.html").read_text()
+
+
+def test_layers_by_depth_and_by_path():
+    case = CASES["transformer"]
+    batches = case.batches(1, 0)
+    assert list(compare_layers(case, batches, select="depth=1").table["layer"]) == ["embedding", "encoder", "fc"]
+    # encoder.layers is a CellList, never called itself: depth 3 holds the encoder layers
+    assert list(compare_layers(case, batches, select="depth=3").table["layer"]) == ["embedding", "encoder.layers.0", "encoder.layers.1", "fc"]
+    chosen = compare_layers(case, batches, select=["encoder.layers.1", "fc"])
+    assert list(chosen.table["layer"]) == ["encoder.layers.1", "fc"]
+    with pytest.raises(ValueError, match="no layer encoder.nope"):
+        compare_layers(case, batches, select=["encoder.nope"])
+
+
+def test_compare_a_user_cell_layer_by_layer():
+    import harness
+    from funcad import nn
+
+    class Block(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.SequentialCell(nn.Dense(6, 8), nn.Tanh())
+            self.head = nn.Dense(8, 3)
+
+        def construct(self, x):
+            return self.head(self.body(x))
+
+    rng = np.random.default_rng(0)
+    data = [(rng.normal(size=(5, 6)).astype(np.float32), rng.integers(0, 3, 5)) for _ in range(2)]
+    result = harness.compare(Block(), data=data, steps=2, dtype="float32", timing=False, layers=True, at_step=1)
+    assert list(result.layers.table["layer"]) == ["body.0", "body.1", "head"]
+    assert result.layers.first_fault() is None

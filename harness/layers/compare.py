@@ -97,8 +97,9 @@ def _torch_isolated(module: torch.nn.Module, call: LayerCall, trainer) -> tuple[
     """The torch layer alone on its recorded input: input and parameter gradients from its recorded output gradient."""
     xs = [trainer.tensor(a).requires_grad_() for a in float_inputs(call)]
     args, kwargs = with_floats(call, xs)
-    def as_tensor(a):
-        return trainer.tensor(a) if isinstance(a, np.ndarray) else a
+    def as_tensor(a):  # integer and boolean arrays (ids, masks) keep their dtype
+        return torch.as_tensor(a).to(trainer.device) if isinstance(a, np.ndarray) else a
+
     args, kwargs = map_leaves(as_tensor, args), {k: map_leaves(as_tensor, v) for k, v in kwargs.items()}
     params = dict(module.named_parameters())
     out = [o for o in _torch_leaves(module(*args, **kwargs)) if o.is_floating_point()]
