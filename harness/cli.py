@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--plant", action="append", default=[], metavar="FAULT",
                      help="self-check: plant a fault, side:kind:param:i,j:step[:delta] (step below --steps; applied in every "
                           "case with that parameter; the report says so and never becomes latest); see the example below")
+    run.add_argument("--strict", action="store_true", help="guard warnings (zero gradients, flat loss, dead ReLUs, "
+                     "collapsing or exploding gradient norms, frozen parameters) fail the run (exit 1)")
     run.add_argument("--layers", nargs="?", const="leaves", default=None, metavar="WHICH",
                      help="compare layer by layer too, chained and isolated: every leaf layer (no value), depth=N, or Cell "
                           "paths separated by commas")
@@ -172,6 +174,8 @@ def _run(args) -> int:
         print(notice)
     print(console.render_summary(report.summary_table(result.summary()), colour, console.terminal_width()))
     for case in result.cases:
+        for warning in case.guards:
+            print(f"{case.case} WARNING: {warning}")
         if case.layers is not None:
             print(f"{case.case} layers at step {case.layers.step}: {case.layers.verdict()}")
     print(f"{console.outcome_line(*report.banner(result.summary()), colour)}; {report.elapsed(result):.1f} s; report: {path}")
@@ -180,6 +184,9 @@ def _run(args) -> int:
         for case, message in result.errors.items():
             print(f"funcad-compare: internal error in case {case}: {message}; traceback in {log}", file=sys.stderr)
         return 3
+    if args.strict and any(case.guards for case in result.cases):
+        print("funcad-compare: --strict: guard warnings fail the run", file=sys.stderr)
+        return 1
     return 0 if result.passed else 1
 
 

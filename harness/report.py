@@ -77,6 +77,9 @@ def tidy(run: RunResult) -> pd.DataFrame:
         ]
         if r.layers is not None:
             parts.append(layer_report.tidy_rows(r.layers)[TIDY_COLUMNS])
+        if r.guards:
+            parts.append(pd.DataFrame({"case": r.case, "dtype": "", "section": "guard", "item": "", "step": None, "metric": "warning",
+                                       "value": np.nan, "text": r.guards}))
     parts = [p for p in parts if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TIDY_COLUMNS)
     out["step"] = pd.to_numeric(out["step"]).astype("Int64")
@@ -220,6 +223,9 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
     out.append(("p", "Tolerances: " + "; ".join(f"{d} {t}" for d, t in r.tolerances.items()) + "."))
     out.append(("h3", "Known semantic differences in play"))
     out.append(("ul", r.known_differences or ["none: both sides implement the same formulas"]))
+    out.append(("h3", "Guards (both sides wrong together)"))
+    out.append(("ul", [f"WARNING: {w}" for w in r.guards] or ["none: gradients non-zero, loss moves, norms steady, parameters change, "
+                                                             "ReLU units alive"]))
     if len(r.events):
         out.append(("h3", "Non-finite values (NaN/Inf)"))
         out.append(("table", r.events.map(fmt)))

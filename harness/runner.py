@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import funcad
-from harness import timing
+from harness import guards, timing
 from harness.cases import Batches, Case, Pair
 from harness.environment import environment
 from harness.faults import Fault
@@ -100,6 +100,7 @@ class CaseResult:
     seconds: float = 0.0
     data: str = ""
     error: str | None = None  # the one-line message of an internal error that stopped this case
+    guards: list[str] = field(default_factory=list)  # warnings of harness.guards (both sides wrong together)
     layers: LayerComparison | None = None  # the per-layer comparison, when asked for (``RunOptions.layers``)
 
     @property
@@ -160,6 +161,7 @@ class _Run:
         names = self.pairs[self.dtypes[0]].funcad.state()
         self.faults = tuple(f for f in options.faults if f.param in names)  # a fault applies where its parameter is
         self.rows = {k: [] for k in ("forward", "grads", "losses", "params", "final_params", "events")}
+        self.monitor, self.guards = guards.GuardMonitor(), []
         self.seen_events: set = set()
 
     def event(self, dtype: str, step: int, side: str, where: str, what: str) -> None:
@@ -210,6 +212,8 @@ class _Run:
     def train(self) -> None:
         states = {}
         noise_so_far: dict = {}
+        first_pair = self.pairs[self.dtypes[0]]
+        first_states = {side: getattr(first_pair, side).state() for side in ("funcad", "torch")}
         for step, (x, y) in enumerate(self.batches):
             if self.options.mode == "lockstep" and step > 0:
                 self._sync()
@@ -220,7 +224,10 @@ class _Run:
                 losses[d] = {}
                 for side in ("funcad", "torch"):
                     engine = getattr(pair, side)
-                    losses[d][side] = engine.step(x, y, _edit(self.faults, side, "grad", step))
+                    edit = _edit(self.faults, side, "grad", step)
+                    if pair is first_pair:  # the guards watch the first dtype's gradients
+                        edit = self.monitor.observer(side, edit)
+                    losses[d][side] = engine.step(x, y, edit)
                     if not np.isfinite(losses[d][side]):
                         self.event(d, step, side, "loss", f"non-finite loss {losses[d][side]}")
                 states[d] = {"funcad": pair.funcad.state(), "torch": pair.torch.state()}
@@ -230,6 +237,10 @@ class _Run:
             self._record_step(step, losses, states, noise_so_far)
             self.tick(f"step {step + 1}/{len(self.batches)}")
         self._stat_rows("final_params", states, list(states[self.dtypes[0]]["funcad"]))
+        side_losses = {side: [r[f"{side}_loss"] for r in self.rows["losses"] if r["dtype"] == self.dtypes[0]] for side in ("funcad", "torch")}
+        trainer = first_pair.torch.trainer
+        dead = guards.dead_relu_fractions(trainer.model, trainer.tensor(self.batches[-1][0]))
+        self.guards = guards.warnings(self.monitor, side_losses, first_states, states[self.dtypes[0]], dead)
 
     def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict) -> None:
         for d in self.dtypes:
@@ -331,7 +342,7 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
                       frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,
-                      data=case.describe_data(batches, options.data_dir), layers=layers)
+                      data=case.describe_data(batches, options.data_dir), layers=layers, guards=run.guards)
 
 
 def _layer_comparison(case: Case, options: RunOptions, batches: Batches, tol: dict[str, Tolerance]) -> LayerComparison:
