@@ -77,6 +77,8 @@ def tidy(run: RunResult) -> pd.DataFrame:
         ]
         if r.layers is not None:
             parts.append(layer_report.tidy_rows(r.layers)[TIDY_COLUMNS])
+        if len(r.nonfinite_origin):
+            parts.append(_melt(r.nonfinite_origin.rename(columns={"side": "item"}), r.case, "nonfinite_origin", None))
         if r.guards:
             parts.append(pd.DataFrame({"case": r.case, "dtype": "", "section": "guard", "item": "", "step": None, "metric": "warning",
                                        "value": np.nan, "text": r.guards}))
@@ -228,6 +230,9 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
                                                              "ReLU units alive"]))
     if len(r.events):
         out.append(("h3", "Non-finite values (NaN/Inf)"))
+        if len(r.nonfinite_origin):
+            out.append(("p", "Where the first one came from (the step re-run from the state before it, every op watched):"))
+            out.append(("table", r.nonfinite_origin.map(str)))
         out.append(("table", r.events.map(fmt)))
     out.append(("h3", "Forward logits at step 0"))
     out.append(("table", _table(r.forward, {k: v for k, v in GRAD_COLUMNS.items() if k not in ("parameter", "shape")})))

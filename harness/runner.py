@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import funcad
-from harness import guards, timing
+from harness import guards, nanwatch, timing
 from harness.cases import Batches, Case, Pair
 from harness.environment import environment
 from harness.faults import Fault
@@ -101,6 +101,7 @@ class CaseResult:
     data: str = ""
     error: str | None = None  # the one-line message of an internal error that stopped this case
     guards: list[str] = field(default_factory=list)  # warnings of harness.guards (both sides wrong together)
+    nonfinite_origin: pd.DataFrame = field(default_factory=pd.DataFrame)  # where the first NaN/Inf came from (harness.nanwatch)
     layers: LayerComparison | None = None  # the per-layer comparison, when asked for (``RunOptions.layers``)
 
     @property
@@ -162,6 +163,7 @@ class _Run:
         self.faults = tuple(f for f in options.faults if f.param in names)  # a fault applies where its parameter is
         self.rows = {k: [] for k in ("forward", "grads", "losses", "params", "final_params", "events")}
         self.monitor, self.guards = guards.GuardMonitor(), []
+        self.origins: dict[str, list[dict]] = {}  # dtype -> where its first NaN/Inf came from, per side
         self.seen_events: set = set()
 
     def event(self, dtype: str, step: int, side: str, where: str, what: str) -> None:
@@ -213,7 +215,8 @@ class _Run:
         states = {}
         noise_so_far: dict = {}
         first_pair = self.pairs[self.dtypes[0]]
-        first_states = {side: getattr(first_pair, side).state() for side in ("funcad", "torch")}
+        before = {d: {side: getattr(pair, side).state() for side in ("funcad", "torch")} for d, pair in self.pairs.items()}
+        first_states = before[self.dtypes[0]]
         for step, (x, y) in enumerate(self.batches):
             if self.options.mode == "lockstep" and step > 0:
                 self._sync()
@@ -234,6 +237,9 @@ class _Run:
                 for side in ("funcad", "torch"):
                     for name in _nonfinite(states[d][side]):
                         self.event(d, step, side, name, "non-finite value after the update")
+                if d not in self.origins and any(e["dtype"] == d for e in self.rows["events"]):
+                    self.origins[d] = self._locate(d, step, before[d], x, y)
+            before = {d: dict(v) for d, v in states.items()}
             self._record_step(step, losses, states, noise_so_far)
             self.tick(f"step {step + 1}/{len(self.batches)}")
         self._stat_rows("final_params", states, list(states[self.dtypes[0]]["funcad"]))
@@ -241,6 +247,23 @@ class _Run:
         trainer = first_pair.torch.trainer
         dead = guards.dead_relu_fractions(trainer.model, trainer.tensor(self.batches[-1][0]))
         self.guards = guards.warnings(self.monitor, side_losses, first_states, states[self.dtypes[0]], dead)
+
+    def _locate(self, dtype: str, step: int, state: dict, x, y) -> list[dict]:
+        """Where the first NaN/Inf of ``step`` came from on each side: the step re-run from the state before it on a
+        fresh pair, every op watched (``harness.nanwatch``)."""
+        broken = [(side, n) for side in ("funcad", "torch") for n in _nonfinite(state[side])]
+        if broken:
+            return [{"dtype": dtype, "step": step, "side": side, "phase": "before the step", "layer": "-",
+                     "op": f"{name} was already non-finite", "source": "-", "inputs": "-"} for side, name in broken]
+        pair = self.case.build(dtype, self.options.seed, self.options.device, self.options.torch_optimizer)
+        pair.funcad.load_state(state["funcad"])
+        pair.torch.load_state(state["torch"])
+        f, t = pair.funcad, pair.torch.trainer
+        found = [nanwatch.locate_funcad(f.net, f.forward_fn, f.grad_fn, *f.prepare(x, y)),
+                 nanwatch.locate_torch(t.model, t.loss_fn, t.tensor(x), t.tensor(y))]
+        return [{"dtype": dtype, "step": step, **o} for o in found if o is not None] or [
+            {"dtype": dtype, "step": step, "side": "both", "phase": "update", "layer": "-", "op": "forward and backward are finite: "
+             "the optimizer's update made it", "source": "-", "inputs": "-"}]
 
     def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict) -> None:
         for d in self.dtypes:
@@ -342,7 +365,8 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
                       frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,
-                      data=case.describe_data(batches, options.data_dir), layers=layers, guards=run.guards)
+                      data=case.describe_data(batches, options.data_dir), layers=layers, guards=run.guards,
+                      nonfinite_origin=pd.DataFrame([o for found in run.origins.values() for o in found]))
 
 
 def _layer_comparison(case: Case, options: RunOptions, batches: Batches, tol: dict[str, Tolerance]) -> LayerComparison:
