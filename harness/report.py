@@ -77,6 +77,8 @@ def tidy(run: RunResult) -> pd.DataFrame:
         ]
         if r.layers is not None:
             parts.append(layer_report.tidy_rows(r.layers)[TIDY_COLUMNS])
+        if len(r.optimizer_state):
+            parts.append(_melt(r.optimizer_state.rename(columns={"state": "item"}), r.case, "optimizer_state", None))
         if len(r.nonfinite_origin):
             parts.append(_melt(r.nonfinite_origin.rename(columns={"side": "item"}), r.case, "nonfinite_origin", None))
         if r.guards:
@@ -239,6 +241,8 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
     out.append(("h3", "Gradients at step 0"))
     out.append(("table", _table(r.grads, GRAD_COLUMNS)))
     out.append(("image", ("gradient errors", plots.gradient_errors(r.grads, r.case))))
+    if len(r.optimizer_state):
+        out += _optimizer_blocks(r.optimizer_state)
     if r.layers is not None:
         out += layer_report.blocks(r.layers)
     steps = step_table(r.losses, r.params)
@@ -266,6 +270,19 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
 STEP_COLUMNS = {"dtype": "dtype", "step": "step", "loss_abs_div": "loss |diff|", "loss_verdict": "loss check",
                 "worst_param": "worst parameter", "param_max_abs": "its max |diff|", "param_index": "at element",
                 "param_tol_ratio": "diff / tol", "param_verdict": "parameter check", "diverged": "diverged"}
+
+
+def _optimizer_blocks(state: pd.DataFrame) -> list[tuple]:
+    """Optimizer state (moments, momentum buffers, step counts) per slot: the worst step, and the first divergence."""
+    failing = state[state["verdict"] == "fail"]
+    first = ("every slot within tolerance at every step" if not len(failing) else
+             f"first divergence: {failing['state'].iloc[0]} at step {int(failing['step'].iloc[0])} ({failing['dtype'].iloc[0]}), "
+             f"element {failing['worst_index'].iloc[0]}")
+    worst = state.loc[state.groupby(["dtype", "state"], sort=False)["tol_ratio"].idxmax()]
+    return [("h3", f"Optimizer state after each update: {first}"),
+            ("table", _table(worst,
+                             {"dtype": "dtype", "state": "state", "step": "worst step", "max_abs": "max |diff|", "tol_ratio": "diff / tol",
+                              "worst_index": "element", "verdict": "verdict"}))]
 
 
 def _training_table(r: CaseResult, steps: pd.DataFrame) -> pd.DataFrame:

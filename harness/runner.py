@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import funcad
-from harness import guards, nanwatch, timing
+from harness import guards, nanwatch, optstate, timing
 from harness.cases import Batches, Case, Pair
 from harness.environment import environment
 from harness.faults import Fault
@@ -102,6 +102,7 @@ class CaseResult:
     error: str | None = None  # the one-line message of an internal error that stopped this case
     guards: list[str] = field(default_factory=list)  # warnings of harness.guards (both sides wrong together)
     nonfinite_origin: pd.DataFrame = field(default_factory=pd.DataFrame)  # where the first NaN/Inf came from (harness.nanwatch)
+    optimizer_state: pd.DataFrame = field(default_factory=pd.DataFrame)  # per step and state slot: funcad vs torch
     layers: LayerComparison | None = None  # the per-layer comparison, when asked for (``RunOptions.layers``)
 
     @property
@@ -160,8 +161,9 @@ class _Run:
         self.tol = {d: tolerance_for(d, dict(case.tolerances), options.rtol, options.atol) for d in self.dtypes}
         self.pairs = {d: case.build(d, options.seed, options.device, options.torch_optimizer) for d in self.dtypes}
         names = self.pairs[self.dtypes[0]].funcad.state()
-        self.faults = tuple(f for f in options.faults if f.param in names)  # a fault applies where its parameter is
-        self.rows = {k: [] for k in ("forward", "grads", "losses", "params", "final_params", "events")}
+        # a fault applies where its parameter is (an optimizer-state fault names it after the slot)
+        self.faults = tuple(f for f in options.faults if (f.param.split(".", 1)[-1] if f.kind == "state" else f.param) in names)
+        self.rows = {k: [] for k in ("forward", "grads", "losses", "params", "final_params", "events", "optimizer")}
         self.monitor, self.guards = guards.GuardMonitor(), []
         self.origins: dict[str, list[dict]] = {}  # dtype -> where its first NaN/Inf came from, per side
         self.seen_events: set = set()
@@ -204,12 +206,17 @@ class _Run:
         self._stat_rows("grads", grads, list(grads[self.dtypes[0]]["funcad"]))
 
     def _sync(self) -> None:
-        source = self.pairs[self.dtypes[0]].funcad.state()
+        """Lockstep: every engine takes funcad's first-dtype parameters, buffers and optimizer state."""
+        first = self.pairs[self.dtypes[0]].funcad
+        source, slots = first.state(), optstate.funcad_state(first.optimizer)
         for d, pair in self.pairs.items():
             cast = {n: v.astype(d) for n, v in source.items()}
+            cast_slots = {n: v if v.dtype.kind == "i" else v.astype(d) for n, v in slots.items()}
             if d != self.dtypes[0]:
                 pair.funcad.load_state(cast)
+                optstate.load_funcad(pair.funcad.optimizer, cast_slots)
             pair.torch.load_state(cast)
+            optstate.load_torch(pair.torch.trainer, pair.torch.to_funcad, cast_slots)
 
     def train(self) -> None:
         states = {}
@@ -233,6 +240,7 @@ class _Run:
                     losses[d][side] = engine.step(x, y, edit)
                     if not np.isfinite(losses[d][side]):
                         self.event(d, step, side, "loss", f"non-finite loss {losses[d][side]}")
+                self._optimizer_step(d, pair, step)
                 states[d] = {"funcad": pair.funcad.state(), "torch": pair.torch.state()}
                 for side in ("funcad", "torch"):
                     for name in _nonfinite(states[d][side]):
@@ -247,6 +255,26 @@ class _Run:
         trainer = first_pair.torch.trainer
         dead = guards.dead_relu_fractions(trainer.model, trainer.tensor(self.batches[-1][0]))
         self.guards = guards.warnings(self.monitor, side_losses, first_states, states[self.dtypes[0]], dead)
+
+    def _optimizer_step(self, dtype: str, pair: Pair, step: int) -> None:
+        """Plant any optimizer-state fault of ``step``, then compare both optimizers' state by name."""
+        f_state = optstate.funcad_state(pair.funcad.optimizer)
+        if not f_state:
+            return
+        t_state = optstate.torch_state(pair.torch.trainer, pair.torch.to_funcad, list(f_state))
+        for fault in (f for f in self.faults if f.kind == "state" and f.step == step):
+            planted = fault.apply(f_state if fault.side == "funcad" else t_state)
+            if fault.side == "funcad":
+                optstate.load_funcad(pair.funcad.optimizer, planted)
+                f_state = planted
+            else:
+                optstate.load_torch(pair.torch.trainer, pair.torch.to_funcad, planted)
+                t_state = planted
+        for name, fv in f_state.items():
+            stats = diff_stats(fv, t_state[name], self.tol[dtype])
+            self.rows["optimizer"].append({"dtype": dtype, "step": step, "state": name, "max_abs": stats["max_abs"],
+                                           "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"],
+                                           "verdict": "pass" if stats["passed"] else "fail"})
 
     def _locate(self, dtype: str, step: int, state: dict, x, y) -> list[dict]:
         """Where the first NaN/Inf of ``step`` came from on each side: the step re-run from the state before it on a
@@ -366,7 +394,8 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
                       frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,
                       data=case.describe_data(batches, options.data_dir), layers=layers, guards=run.guards,
-                      nonfinite_origin=pd.DataFrame([o for found in run.origins.values() for o in found]))
+                      nonfinite_origin=pd.DataFrame([o for found in run.origins.values() for o in found]),
+                      optimizer_state=frames["optimizer"])
 
 
 def _layer_comparison(case: Case, options: RunOptions, batches: Batches, tol: dict[str, Tolerance]) -> LayerComparison:
