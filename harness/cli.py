@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     usermodel.add_arguments(run)
     show = sub.add_parser("show", help="print the summary of a saved report")
     show.add_argument("dir", help="report directory (e.g. reports/latest)")
+    explain = sub.add_parser("explain", help="one parameter (or element) of a saved run across its steps, both sides")
+    explain.add_argument("dir", help="report directory (e.g. reports/latest)")
+    explain.add_argument("--param", required=True, help="funcad parameter name, e.g. fc1.weight")
+    explain.add_argument("--element", default=None, help="an element, e.g. 3,5 (default: the whole parameter's max)")
     sub.add_parser("bench", help="speed benchmark (funcad eager, funcad jit, PyTorch, peers); see `bench --help`", add_help=False)
     return parser
 
@@ -198,6 +202,20 @@ def _log(text: str) -> Path:
     return Path(name)
 
 
+def _explain(args) -> int:
+    from harness.explain import ExplainError, explain
+
+    try:
+        element = None if args.element is None else tuple(int(i) for i in args.element.split(","))
+    except ValueError:
+        return _error(f"--element {args.element}: expected integers separated by commas, e.g. 3,5")
+    try:
+        print(explain(Path(args.dir), args.param, element))
+    except ExplainError as exc:
+        return _error(str(exc))
+    return 0
+
+
 def _show(args) -> int:
     import pandas as pd
 
@@ -250,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     handles_signals = threading.current_thread() is threading.main_thread()  # signal handlers live in the main thread
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if handles_signals else None
     try:
-        return {"list": _list, "run": _run, "show": _show}[args.command](args)
+        return {"list": _list, "run": _run, "show": _show, "explain": _explain}[args.command](args)
     except KeyboardInterrupt:
         print("funcad-compare: interrupted (SIGINT); no partial report left behind", file=sys.stderr)
         return 130
