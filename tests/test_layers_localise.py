@@ -135,3 +135,9 @@ def test_compare_a_user_cell_layer_by_layer():
     result = harness.compare(Block(), data=data, steps=2, dtype="float32", timing=False, layers=True, at_step=1)
     assert list(result.layers.table["layer"]) == ["body.0", "body.1", "head"]
     assert result.layers.first_fault() is None
+
+
+def test_a_model_without_layers_says_so():
+    comparison = compare_layers(CASES["tutorial"], CASES["tutorial"].batches(1, 0))
+    assert comparison.table.empty and comparison.first_fault() is None
+    assert comparison.verdict() == "no layer runs on both sides (the model computes in its own construct)"

@@ -51,6 +51,8 @@ class LayerComparison:
 
     def verdict(self) -> str:
         found = self.first_fault()
+        if not len(self.table):
+            return "no layer runs on both sides (the model computes in its own construct)"
         if found is None:
             return f"every layer's isolated error is within {self.tolerance}"
         layer, where = found
@@ -180,4 +182,5 @@ def compare_layers(case: Case, batches: Batches, step: int = 0, dtype: str = "fl
     t_side.remove()
     notes = [f"loss at step {step}: funcad {f_loss:.9g}, torch {t_loss:.9g}; dropout off on both sides while capturing",
              "ratios are the worst element's |funcad - torch| / (atol + rtol |torch|): above 1 exceeds the tolerance"]
-    return LayerComparison(case.name, step, dtype, tol, pd.DataFrame(rows), notes)
+    columns = ["layer", "type", "torch_module", *(f"{m}_{q}" for m in MODES for q in QUANTITIES), "params"]
+    return LayerComparison(case.name, step, dtype, tol, pd.DataFrame(rows, columns=columns), notes)

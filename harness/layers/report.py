@@ -51,8 +51,7 @@ def blocks(comparison: LayerComparison) -> list[tuple]:
                   "torch's input and, backward, torch's gradient of its output, so the error is that layer's own. Isolated "
                   "output grad compares the gradient each layer passes back to its inputs."),
             ("ul", comparison.notes),
-            ("table", table(comparison)),
-            ("image", ("layer errors", heatmap(comparison)))]
+            ("table", table(comparison))] + ([("image", ("layer errors", heatmap(comparison)))] if len(comparison.table) else [])
 
 
 def tidy_rows(comparison: LayerComparison) -> pd.DataFrame:
