@@ -149,3 +149,21 @@ def locate_torch(module: torch.nn.Module, loss_fn: torch.nn.Module, x: torch.Ten
         message = str(exc).splitlines()[0]
         return {"side": "torch", "phase": "backward", "layer": "-", "op": message, "source": "-", "inputs": "-"}
     return None
+
+
+def locate_step(case, options, dtype: str, step: int, state: dict, x, y) -> list[dict]:
+    """Where the first NaN/Inf of ``step`` came from on each side: a parameter already non-finite in ``state`` (the
+    state before the step, per side), else the step re-run on a fresh pair loaded with ``state``, every op watched."""
+    broken = [(side, n) for side in ("funcad", "torch") for n, v in state[side].items()
+              if np.asarray(v).dtype.kind == "f" and not np.isfinite(v).all()]
+    if broken:
+        return [{"dtype": dtype, "step": step, "side": side, "phase": "before the step", "layer": "-",
+                 "op": f"{name} was already non-finite", "source": "-", "inputs": "-"} for side, name in broken]
+    pair = case.build(dtype, options.seed, options.device, options.torch_optimizer)
+    pair.funcad.load_state(state["funcad"])
+    pair.torch.load_state(state["torch"])
+    f, t = pair.funcad, pair.torch.trainer
+    found = [locate_funcad(f.net, f.forward_fn, f.grad_fn, *f.prepare(x, y)), locate_torch(t.model, t.loss_fn, t.tensor(x), t.tensor(y))]
+    return [{"dtype": dtype, "step": step, **o} for o in found if o is not None] or [
+        {"dtype": dtype, "step": step, "side": "both", "phase": "update", "layer": "-", "op": "forward and backward are finite: "
+         "the optimizer's update made it", "source": "-", "inputs": "-"}]

@@ -24,7 +24,7 @@ from harness import guards, nanwatch, optstate, timing
 from harness.cases import Batches, Case, Pair
 from harness.environment import environment
 from harness.faults import Fault
-from harness.layers.compare import LayerComparison, compare_layers
+from harness.layers.compare import LayerComparison, compare_for_run
 from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, relative_divergence, tolerance_for
 from harness.summary import VERDICT_TEXT, CaseSummary, frame, summarize
 
@@ -246,7 +246,7 @@ class _Run:
                     for name in _nonfinite(states[d][side]):
                         self.event(d, step, side, name, "non-finite value after the update")
                 if d not in self.origins and any(e["dtype"] == d for e in self.rows["events"]):
-                    self.origins[d] = self._locate(d, step, before[d], x, y)
+                    self.origins[d] = nanwatch.locate_step(self.case, self.options, d, step, before[d], x, y)
             before = {d: dict(v) for d, v in states.items()}
             self._record_step(step, losses, states, noise_so_far)
             self.tick(f"step {step + 1}/{len(self.batches)}")
@@ -275,23 +275,6 @@ class _Run:
             self.rows["optimizer"].append({"dtype": dtype, "step": step, "state": name, "max_abs": stats["max_abs"],
                                            "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"],
                                            "verdict": "pass" if stats["passed"] else "fail"})
-
-    def _locate(self, dtype: str, step: int, state: dict, x, y) -> list[dict]:
-        """Where the first NaN/Inf of ``step`` came from on each side: the step re-run from the state before it on a
-        fresh pair, every op watched (``harness.nanwatch``)."""
-        broken = [(side, n) for side in ("funcad", "torch") for n in _nonfinite(state[side])]
-        if broken:
-            return [{"dtype": dtype, "step": step, "side": side, "phase": "before the step", "layer": "-",
-                     "op": f"{name} was already non-finite", "source": "-", "inputs": "-"} for side, name in broken]
-        pair = self.case.build(dtype, self.options.seed, self.options.device, self.options.torch_optimizer)
-        pair.funcad.load_state(state["funcad"])
-        pair.torch.load_state(state["torch"])
-        f, t = pair.funcad, pair.torch.trainer
-        found = [nanwatch.locate_funcad(f.net, f.forward_fn, f.grad_fn, *f.prepare(x, y)),
-                 nanwatch.locate_torch(t.model, t.loss_fn, t.tensor(x), t.tensor(y))]
-        return [{"dtype": dtype, "step": step, **o} for o in found if o is not None] or [
-            {"dtype": dtype, "step": step, "side": "both", "phase": "update", "layer": "-", "op": "forward and backward are finite: "
-             "the optimizer's update made it", "source": "-", "inputs": "-"}]
 
     def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict) -> None:
         for d in self.dtypes:
@@ -388,7 +371,7 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     if not len(frames["events"]):
         frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
     summary = frame([summarize(case.name, d, frames, timings) for d in run.dtypes])
-    layers = _layer_comparison(case, options, batches, run.tol) if options.layers else None
+    layers = compare_for_run(case, options, batches, run.tol[options.dtypes[0]]) if options.layers else None
     differences = case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
     return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
@@ -396,14 +379,6 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
                       data=case.describe_data(batches, options.data_dir), layers=layers, guards=run.guards,
                       nonfinite_origin=pd.DataFrame([o for found in run.origins.values() for o in found]),
                       optimizer_state=frames["optimizer"])
-
-
-def _layer_comparison(case: Case, options: RunOptions, batches: Batches, tol: dict[str, Tolerance]) -> LayerComparison:
-    dtype = options.dtypes[0]
-    select = None if options.layers == "leaves" else options.layers if options.layers.startswith("depth=") else options.layers.split(",")
-    with np.errstate(all="ignore"):
-        return compare_layers(case, batches, options.at_step, dtype, options.seed, options.device, options.torch_optimizer, tol[dtype],
-                              select, options.faults)
 
 
 def ticks_per_case(options: RunOptions) -> int:

@@ -106,7 +106,7 @@ class FuncadLayers:
         parameter gradients by name."""
         self.records.clear()
         loss_of(x, y)  # learns each output's shape
-        shapes = [np.zeros_like(o) for rec in self.records.values() for o in rec.outputs]
+        zeros = [np.zeros_like(o) for rec in self.records.values() for o in rec.outputs]
         params = self.net.trainable_params()
 
         def probed(x, y, *probes):
@@ -117,8 +117,8 @@ class FuncadLayers:
             finally:
                 self.probes = None
 
-        positions = tuple(range(2, 2 + len(shapes)))
-        loss, (probe_grads, param_grads) = funcad.value_and_grad(probed, positions or None, params)(x, y, *map(Tensor, shapes))
+        positions = tuple(range(2, 2 + len(zeros)))
+        loss, (probe_grads, param_grads) = funcad.value_and_grad(probed, positions or None, params)(x, y, *map(Tensor, zeros))
         probe_grads = list(probe_grads) if isinstance(probe_grads, tuple) else [probe_grads]
         for rec in self.records.values():
             rec.output_grads = [np.asarray(probe_grads.pop(0)).copy() for _ in rec.outputs]

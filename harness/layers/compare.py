@@ -18,7 +18,7 @@ from harness.cases import Batches, Case
 from harness.faults import Fault
 from harness.layers.capture import FuncadLayers, LayerCall, TorchLayers, float_inputs, isolated_funcad, map_leaves, with_floats, without_dropout
 from harness.layers.faults import layer_edits
-from harness.metrics import Tolerance
+from harness.metrics import Tolerance, tolerance_for
 
 #: The table's quantities: (column, what it compares).
 QUANTITIES = {"forward": "forward output", "output_grad": "gradient of the output (isolated: of the input, from torch's output gradient)",
@@ -139,8 +139,6 @@ def compare_layers(case: Case, batches: Batches, step: int = 0, dtype: str = "fl
                    torch_optimizer: str | None = None, tolerance: Tolerance | None = None, select: str | Sequence[str] | None = None,
                    faults: Sequence[Fault] = ()) -> LayerComparison:
     """Train a fresh pair ``step`` steps on ``batches``, then compare every layer on batch ``step`` (see the module docstring)."""
-    from harness.metrics import tolerance_for
-
     if not 0 <= step < len(batches):
         raise ValueError(f"--at-step {step}: the run has batches for steps 0..{len(batches) - 1}")
     tol = tolerance or tolerance_for(dtype, dict(case.tolerances))
@@ -184,3 +182,12 @@ def compare_layers(case: Case, batches: Batches, step: int = 0, dtype: str = "fl
              "ratios are the worst element's |funcad - torch| / (atol + rtol |torch|): above 1 exceeds the tolerance"]
     columns = ["layer", "type", "torch_module", *(f"{m}_{q}" for m in MODES for q in QUANTITIES), "params"]
     return LayerComparison(case.name, step, dtype, tol, pd.DataFrame(rows, columns=columns), notes)
+
+
+def compare_for_run(case: Case, options, batches: Batches, tol: Tolerance) -> LayerComparison:
+    """The layer comparison a run asks for (``RunOptions.layers``: 'leaves', 'depth=N' or comma-separated paths) in its
+    first dtype."""
+    select = None if options.layers == "leaves" else options.layers if options.layers.startswith("depth=") else options.layers.split(",")
+    with np.errstate(all="ignore"):
+        return compare_layers(case, batches, options.at_step, options.dtypes[0], options.seed, options.device, options.torch_optimizer,
+                              tol, select, options.faults)
