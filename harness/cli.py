@@ -66,12 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--plant", action="append", default=[], metavar="FAULT",
                      help="self-check: plant a fault, side:kind:param:i,j:step[:delta] (step below --steps; applied in every "
                           "case with that parameter; the report says so and never becomes latest); see the example below")
+    run.add_argument("--strict", action="store_true", help="guard warnings (zero gradients, flat loss, dead ReLUs, "
+                     "collapsing or exploding gradient norms, frozen parameters) fail the run (exit 1)")
+    run.add_argument("--layers", nargs="?", const="leaves", default=None, metavar="WHICH",
+                     help="compare layer by layer too, chained and isolated: every leaf layer (no value), depth=N, or Cell "
+                          "paths separated by commas")
+    run.add_argument("--at-step", type=int, default=0, metavar="N", help="the step the layer comparison looks at (default 0)")
     run.add_argument("--out", default=None, help="report directory (default: reports/<timestamp>-<cases>)")
     from harness import usermodel  # imports torch: only after main() has set OMP_WAIT_POLICY
 
     usermodel.add_arguments(run)
     show = sub.add_parser("show", help="print the summary of a saved report")
     show.add_argument("dir", help="report directory (e.g. reports/latest)")
+    explain = sub.add_parser("explain", help="one parameter (or element) of a saved run across its steps, both sides")
+    explain.add_argument("dir", help="report directory (e.g. reports/latest)")
+    explain.add_argument("--param", required=True, help="funcad parameter name, e.g. fc1.weight")
+    explain.add_argument("--element", default=None, help="an element, e.g. 3,5 (default: the whole parameter's max)")
     sweep_cli.add_parser(sub)
     sub.add_parser("bench", help="speed benchmark (funcad eager, funcad jit, PyTorch, peers); see `bench --help`", add_help=False)
     return parser
@@ -132,7 +142,8 @@ def _run(args) -> int:
         faults = tuple(Fault.parse(text) for text in args.plant)
         options = RunOptions(steps=args.steps, dtype=args.dtype, seed=args.seed, batch_size=args.batch_size, data_dir=args.data_dir,
                              mode=args.mode, rtol=args.rtol, atol=args.atol, torch_optimizer=args.torch_optimizer, device=args.device,
-                             timing=not args.no_timing, faults=faults)
+                             timing=not args.no_timing, faults=faults,
+                             layers=args.layers, at_step=args.at_step)
         if args.data_dir is not None:
             check_data_dir(args.data_dir)
         if args.device is not None:
@@ -170,12 +181,20 @@ def _run(args) -> int:
     if notice:
         print(notice)
     print(console.render_summary(report.summary_table(result.summary()), colour, console.terminal_width()))
+    for case in result.cases:
+        for warning in case.guards:
+            print(f"{case.case} WARNING: {warning}")
+        if case.layers is not None:
+            print(f"{case.case} layers at step {case.layers.step}: {case.layers.verdict()}")
     print(f"{console.outcome_line(*report.banner(result.summary()), colour)}; {report.elapsed(result):.1f} s; report: {path}")
     if result.tracebacks:
         log = _log("".join(f"case {case}:\n{text}\n" for case, text in result.tracebacks.items()))
         for case, message in result.errors.items():
             print(f"funcad-compare: internal error in case {case}: {message}; traceback in {log}", file=sys.stderr)
         return 3
+    if args.strict and any(case.guards for case in result.cases):
+        print("funcad-compare: --strict: guard warnings fail the run", file=sys.stderr)
+        return 1
     return 0 if result.passed else 1
 
 
@@ -185,6 +204,20 @@ def _log(text: str) -> Path:
     with os.fdopen(handle, "w") as log:
         log.write(text)
     return Path(name)
+
+
+def _explain(args) -> int:
+    from harness.explain import ExplainError, explain
+
+    try:
+        element = None if args.element is None else tuple(int(i) for i in args.element.split(","))
+    except ValueError:
+        return _error(f"--element {args.element}: expected integers separated by commas, e.g. 3,5")
+    try:
+        print(explain(Path(args.dir), args.param, element))
+    except ExplainError as exc:
+        return _error(str(exc))
+    return 0
 
 
 def _show(args) -> int:
@@ -239,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     handles_signals = threading.current_thread() is threading.main_thread()  # signal handlers live in the main thread
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if handles_signals else None
     try:
-        return {"list": _list, "run": _run, "show": _show, "sweep": sweep_cli.main}[args.command](args)
+        return {"list": _list, "run": _run, "show": _show, "sweep": sweep_cli.main, "explain": _explain}[args.command](args)
     except KeyboardInterrupt:
         print("funcad-compare: interrupted (SIGINT); no partial report left behind", file=sys.stderr)
         return 130

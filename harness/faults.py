@@ -15,6 +15,8 @@ import numpy as np
 import funcad
 from torch_ref.bridge import funcad_state
 
+KINDS = ("grad", "param", "output", "outgrad", "state")
+LAYER_KINDS = ("output", "outgrad")  # faults in a layer, named by its path
 PLANT_BANNER = "PLANTED FAULTS: this run perturbs one side on purpose"
 
 
@@ -24,6 +26,11 @@ class Fault:
 
     ``kind='grad'``: ``delta`` is added to one element of that side's gradient at ``step`` (before the update);
     ``kind='param'``: ``delta`` is added to one element of that side's parameter just before ``step``.
+    ``kind='state'``: ``delta`` is added to one element of that side's optimizer state after the update of ``step``,
+    ``param`` naming the slot as funcad does (``moment1.fc1.weight``, ``moments.layers.0.weight``; ``harness.optstate``).
+    ``kind='output'`` / ``'outgrad'`` (``param`` names a layer path; only the layer comparison, ``--layers``, applies
+    them): ``delta`` is added to one element of the layer's forward output, or that element of the gradient flowing
+    back into the layer's output is multiplied by ``1 + delta`` (``harness.layers.faults``).
     Text form (``--plant``): ``side:kind:param:i,j,...:step[:delta]``, e.g. ``funcad:grad:fc1.weight:3,5:0:1e-3``.
     A fault applies to every case that has the parameter.
     """
@@ -36,8 +43,8 @@ class Fault:
     delta: float = 1e-2
 
     def __post_init__(self):
-        if self.side not in ("funcad", "torch") or self.kind not in ("grad", "param"):
-            raise ValueError(f"fault: side must be funcad|torch and kind grad|param, got {self.side!r}, {self.kind!r}")
+        if self.side not in ("funcad", "torch") or self.kind not in KINDS:
+            raise ValueError(f"fault: side must be funcad|torch and kind {'|'.join(KINDS)}, got {self.side!r}, {self.kind!r}")
         if self.step < 0:
             raise ValueError(f"fault: step must be >= 0, got {self.step}")
 
@@ -57,6 +64,11 @@ class Fault:
         return f"{self.side}:{self.kind}:{self.param}:{','.join(map(str, self.index))}:{self.step}:{self.delta:g}"
 
     def describe(self) -> str:
+        if self.kind == "state":
+            return f"{self.side}'s optimizer state {self.param}{list(self.index)} + {self.delta:g} after step {self.step}"
+        if self.kind in LAYER_KINDS:
+            what = "forward output + " if self.kind == "output" else "output gradient x 1 + "
+            return f"{self.side}'s layer {self.param} {what}{self.delta:g} at element {list(self.index)}, step {self.step} (--layers only)"
         what = "gradient" if self.kind == "grad" else "parameter"
         when = f"at step {self.step}" if self.kind == "grad" else f"before step {self.step}"
         return f"{self.side}'s {what} {self.param}{list(self.index)} + {self.delta:g} {when}"
@@ -87,9 +99,12 @@ def check_faults(faults: Sequence[Fault], cases: Sequence, steps: int, seed: int
         return
     shapes = {case.name: parameter_shapes(case, seed) for case in cases}
     for fault in faults:
+        if fault.kind in LAYER_KINDS:
+            continue  # a layer path is checked by the layer comparison, which knows the layers
         if fault.step >= steps:
             raise ValueError(f"--plant {fault}: step {fault.step} is not below --steps {steps}, so the fault would never be applied")
-        holders = {name: s[fault.param] for name, s in shapes.items() if fault.param in s}
+        param = fault.param.split(".", 1)[1] if fault.kind == "state" and "." in fault.param else fault.param
+        holders = {name: s[param] for name, s in shapes.items() if param in s}
         if not holders:
             known = "; ".join(f"{name}: {', '.join(s)}" for name, s in shapes.items())
             raise ValueError(f"--plant {fault}: no selected case has a parameter {fault.param!r} ({known})")

@@ -37,6 +37,11 @@ class Comparison:
         return self.result.passed
 
     @property
+    def layers(self):
+        """The per-layer comparison (``harness.layers.compare.LayerComparison``), when ``compare(..., layers=...)``."""
+        return self.result.layers
+
+    @property
     def summary(self) -> pd.DataFrame:
         return self.result.summary
 
@@ -83,7 +88,7 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
             dtype: str = "both", mode: str = "free", rtol: float | None = None, atol: float | None = None, timing: bool = True,
             torch_optimizer: str = "exact", tolerances: dict[str, Tolerance] | None = None, seed: int = 0,
             threads: int | None = 1, input_shape: Sequence[int] | None = None, input_dtype: str = "float32",
-            classes: int | None = None) -> Comparison:
+            classes: int | None = None, layers: bool | str = False, at_step: int = 0) -> Comparison:
     """Compare a funcad Cell with a torch Module over ``steps`` training steps on ``data`` (a list of numpy (x, y) batches, cycled).
 
     Parameters are copied funcad -> torch by name first (``torch_ref.bridge``; a ``BridgeError`` lists any mismatch);
@@ -96,6 +101,8 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
     a kind ('sgd', 'momentum', 'adam') used with ``learning_rate``. ``dtype='both'`` adds a float64 run as ground truth.
     ``threads`` fixes torch's intra-op and numpy's BLAS threads during the run, as ``funcad-compare run --threads``
     does (default 1, so speed ratios compare the engines on equal terms); None leaves both as they are.
+    ``layers`` (True, 'depth=N' or comma-separated Cell paths) adds the per-layer comparison at step ``at_step``
+    (``harness.layers``): the result's ``layers`` per case.
     """
     if torch_module is None and isinstance(funcad_cell, torch.nn.Module):
         funcad_cell, torch_module = to_funcad(copy.deepcopy(funcad_cell)), funcad_cell
@@ -106,6 +113,7 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
     if not isinstance(optimizer, OptimizerSpec):
         optimizer = OptimizerSpec(optimizer, learning_rate, momentum=0.9 if optimizer == "momentum" else 0.0)
     case = user_case(funcad_cell, torch_module, loss, optimizer, list(data), has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)
-    options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing)
+    options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing,
+                         layers=("leaves" if layers is True else layers) or None, at_step=at_step)
     with fixed_threads(threads) if threads is not None else nullcontext():
         return Comparison(run_case(case, options), options, environment(options.device))

@@ -24,6 +24,7 @@ import pandas as pd
 from harness import files, plots
 from harness.document import to_html, to_markdown
 from harness.faults import PLANT_BANNER
+from harness.layers import report as layer_report
 from harness.runner import CaseResult, RunResult
 from harness.summary import STEP_LEGEND, VERDICT_TEXT, CaseSummary, first_divergent, step_table
 from harness.timing import NOISY_SPREAD
@@ -74,6 +75,15 @@ def tidy(run: RunResult) -> pd.DataFrame:
             _melt(r.events.rename(columns={"where": "item"}), r.case, "nonfinite", None),
             _melt(timings.drop(columns=["phase", "engine"]) if len(timings) else timings, r.case, "speed", None),
         ]
+        if r.layers is not None:
+            parts.append(layer_report.tidy_rows(r.layers)[TIDY_COLUMNS])
+        if len(r.optimizer_state):
+            parts.append(_melt(r.optimizer_state.rename(columns={"state": "item"}), r.case, "optimizer_state", None))
+        if len(r.nonfinite_origin):
+            parts.append(_melt(r.nonfinite_origin.rename(columns={"side": "item"}), r.case, "nonfinite_origin", None))
+        if r.guards:
+            parts.append(pd.DataFrame({"case": r.case, "dtype": "", "section": "guard", "item": "", "step": None, "metric": "warning",
+                                       "value": np.nan, "text": r.guards}))
     parts = [p for p in parts if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TIDY_COLUMNS)
     out["step"] = pd.to_numeric(out["step"]).astype("Int64")
@@ -217,14 +227,24 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
     out.append(("p", "Tolerances: " + "; ".join(f"{d} {t}" for d, t in r.tolerances.items()) + "."))
     out.append(("h3", "Known semantic differences in play"))
     out.append(("ul", r.known_differences or ["none: both sides implement the same formulas"]))
+    out.append(("h3", "Guards (both sides wrong together)"))
+    out.append(("ul", [f"WARNING: {w}" for w in r.guards] or ["none: gradients non-zero, loss moves, norms steady, parameters change, "
+                                                             "ReLU units alive"]))
     if len(r.events):
         out.append(("h3", "Non-finite values (NaN/Inf)"))
+        if len(r.nonfinite_origin):
+            out.append(("p", "Where the first one came from (the step re-run from the state before it, every op watched):"))
+            out.append(("table", r.nonfinite_origin.map(str)))
         out.append(("table", r.events.map(fmt)))
     out.append(("h3", "Forward logits at step 0"))
     out.append(("table", _table(r.forward, {k: v for k, v in GRAD_COLUMNS.items() if k not in ("parameter", "shape")})))
     out.append(("h3", "Gradients at step 0"))
     out.append(("table", _table(r.grads, GRAD_COLUMNS)))
     out.append(("image", ("gradient errors", plots.gradient_errors(r.grads, r.case))))
+    if len(r.optimizer_state):
+        out += _optimizer_blocks(r.optimizer_state)
+    if r.layers is not None:
+        out += layer_report.blocks(r.layers)
     steps = step_table(r.losses, r.params)
     out.append(("h3", f"Training ({len(r.losses) // max(r.losses['dtype'].nunique(), 1)} steps, {r.mode})"))
     out.append(("table", _training_table(r, steps)))
@@ -250,6 +270,19 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
 STEP_COLUMNS = {"dtype": "dtype", "step": "step", "loss_abs_div": "loss |diff|", "loss_verdict": "loss check",
                 "worst_param": "worst parameter", "param_max_abs": "its max |diff|", "param_index": "at element",
                 "param_tol_ratio": "diff / tol", "param_verdict": "parameter check", "diverged": "diverged"}
+
+
+def _optimizer_blocks(state: pd.DataFrame) -> list[tuple]:
+    """Optimizer state (moments, momentum buffers, step counts) per slot: the worst step, and the first divergence."""
+    failing = state[state["verdict"] == "fail"]
+    first = ("every slot within tolerance at every step" if not len(failing) else
+             f"first divergence: {failing['state'].iloc[0]} at step {int(failing['step'].iloc[0])} ({failing['dtype'].iloc[0]}), "
+             f"element {failing['worst_index'].iloc[0]}")
+    worst = state.loc[state.groupby(["dtype", "state"], sort=False)["tol_ratio"].idxmax()]
+    return [("h3", f"Optimizer state after each update: {first}"),
+            ("table", _table(worst,
+                             {"dtype": "dtype", "state": "state", "step": "worst step", "max_abs": "max |diff|", "tol_ratio": "diff / tol",
+                              "worst_index": "element", "verdict": "verdict"}))]
 
 
 def _training_table(r: CaseResult, steps: pd.DataFrame) -> pd.DataFrame:

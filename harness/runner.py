@@ -22,10 +22,11 @@ import pandas as pd
 import torch
 
 import funcad
-from harness import timing
+from harness import guards, nanwatch, optstate, timing
 from harness.cases import Batches, Case, Pair
 from harness.environment import environment
 from harness.faults import Fault
+from harness.layers.compare import LayerComparison, compare_for_run
 from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, relative_divergence, tolerance_for
 from harness.summary import VERDICT_TEXT, CaseSummary, frame, summarize
 
@@ -52,6 +53,8 @@ class RunOptions:
     timing: bool = True
     time_budget_s: float = 1.0
     faults: tuple[Fault, ...] = ()
+    layers: str | None = None  # None: no layer comparison; 'leaves', 'depth=N' or comma-separated Cell paths
+    at_step: int = 0  # the step the layer comparison looks at
 
     def __post_init__(self):
         if self.dtype not in DTYPE_CHOICES:
@@ -62,6 +65,10 @@ class RunOptions:
             raise ValueError(f"seed (--seed) must be an integer from 0 to 2**63 - 1 = {SEED_MAX}, got {self.seed!r}")
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not 0 <= self.at_step < self.steps:
+            raise ValueError(f"--at-step must be from 0 to --steps - 1 = {self.steps - 1}, got {self.at_step}")
+        if self.layers is not None and self.layers.startswith("depth=") and not self.layers[6:].isdigit():
+            raise ValueError(f"--layers {self.layers}: expected depth=N with N a positive integer")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
         for name, tolerance in (("rtol", self.rtol), ("atol", self.atol)):
@@ -95,6 +102,10 @@ class CaseResult:
     seconds: float = 0.0
     data: str = ""
     error: str | None = None  # the one-line message of an internal error that stopped this case
+    guards: list[str] = field(default_factory=list)  # warnings of harness.guards (both sides wrong together)
+    nonfinite_origin: pd.DataFrame = field(default_factory=pd.DataFrame)  # where the first NaN/Inf came from (harness.nanwatch)
+    optimizer_state: pd.DataFrame = field(default_factory=pd.DataFrame)  # per step and state slot: funcad vs torch
+    layers: LayerComparison | None = None  # the per-layer comparison, when asked for (``RunOptions.layers``)
 
     @property
     def passed(self) -> bool:
@@ -152,8 +163,11 @@ class _Run:
         self.tol = {d: tolerance_for(d, dict(case.tolerances), options.rtol, options.atol) for d in self.dtypes}
         self.pairs = {d: case.build(d, options.seed, options.device, options.torch_optimizer) for d in self.dtypes}
         names = self.pairs[self.dtypes[0]].funcad.state()
-        self.faults = tuple(f for f in options.faults if f.param in names)  # a fault applies where its parameter is
-        self.rows = {k: [] for k in ("forward", "grads", "losses", "params", "final_params", "events")}
+        # a fault applies where its parameter is (an optimizer-state fault names it after the slot)
+        self.faults = tuple(f for f in options.faults if (f.param.split(".", 1)[-1] if f.kind == "state" else f.param) in names)
+        self.rows = {k: [] for k in ("forward", "grads", "losses", "params", "final_params", "events", "optimizer")}
+        self.monitor, self.guards = guards.GuardMonitor(), []
+        self.origins: dict[str, list[dict]] = {}  # dtype -> where its first NaN/Inf came from, per side
         self.seen_events: set = set()
 
     def event(self, dtype: str, step: int, side: str, where: str, what: str) -> None:
@@ -194,16 +208,24 @@ class _Run:
         self._stat_rows("grads", grads, list(grads[self.dtypes[0]]["funcad"]))
 
     def _sync(self) -> None:
-        source = self.pairs[self.dtypes[0]].funcad.state()
+        """Lockstep: every engine takes funcad's first-dtype parameters, buffers and optimizer state."""
+        first = self.pairs[self.dtypes[0]].funcad
+        source, slots = first.state(), optstate.funcad_state(first.optimizer)
         for d, pair in self.pairs.items():
             cast = {n: v.astype(d) for n, v in source.items()}
+            cast_slots = {n: v if v.dtype.kind == "i" else v.astype(d) for n, v in slots.items()}
             if d != self.dtypes[0]:
                 pair.funcad.load_state(cast)
+                optstate.load_funcad(pair.funcad.optimizer, cast_slots)
             pair.torch.load_state(cast)
+            optstate.load_torch(pair.torch.trainer, pair.torch.to_funcad, cast_slots)
 
     def train(self) -> None:
         states = {}
         noise_so_far: dict = {}
+        first_pair = self.pairs[self.dtypes[0]]
+        before = {d: {side: getattr(pair, side).state() for side in ("funcad", "torch")} for d, pair in self.pairs.items()}
+        first_states = before[self.dtypes[0]]
         for step, (x, y) in enumerate(self.batches):
             if self.options.mode == "lockstep" and step > 0:
                 self._sync()
@@ -214,16 +236,47 @@ class _Run:
                 losses[d] = {}
                 for side in ("funcad", "torch"):
                     engine = getattr(pair, side)
-                    losses[d][side] = engine.step(x, y, _edit(self.faults, side, "grad", step))
+                    edit = _edit(self.faults, side, "grad", step)
+                    if pair is first_pair:  # the guards watch the first dtype's gradients
+                        edit = self.monitor.observer(side, edit)
+                    losses[d][side] = engine.step(x, y, edit)
                     if not np.isfinite(losses[d][side]):
                         self.event(d, step, side, "loss", f"non-finite loss {losses[d][side]}")
+                self._optimizer_step(d, pair, step)
                 states[d] = {"funcad": pair.funcad.state(), "torch": pair.torch.state()}
                 for side in ("funcad", "torch"):
                     for name in _nonfinite(states[d][side]):
                         self.event(d, step, side, name, "non-finite value after the update")
+                if d not in self.origins and any(e["dtype"] == d for e in self.rows["events"]):
+                    self.origins[d] = nanwatch.locate_step(self.case, self.options, d, step, before[d], x, y)
+            before = {d: dict(v) for d, v in states.items()}
             self._record_step(step, losses, states, noise_so_far)
             self.tick(f"step {step + 1}/{len(self.batches)}")
         self._stat_rows("final_params", states, list(states[self.dtypes[0]]["funcad"]))
+        side_losses = {side: [r[f"{side}_loss"] for r in self.rows["losses"] if r["dtype"] == self.dtypes[0]] for side in ("funcad", "torch")}
+        trainer = first_pair.torch.trainer
+        dead = guards.dead_relu_fractions(trainer.model, trainer.tensor(self.batches[-1][0]))
+        self.guards = guards.warnings(self.monitor, side_losses, first_states, states[self.dtypes[0]], dead)
+
+    def _optimizer_step(self, dtype: str, pair: Pair, step: int) -> None:
+        """Plant any optimizer-state fault of ``step``, then compare both optimizers' state by name."""
+        f_state = optstate.funcad_state(pair.funcad.optimizer)
+        if not f_state:
+            return
+        t_state = optstate.torch_state(pair.torch.trainer, pair.torch.to_funcad, list(f_state))
+        for fault in (f for f in self.faults if f.kind == "state" and f.step == step):
+            planted = fault.apply(f_state if fault.side == "funcad" else t_state)
+            if fault.side == "funcad":
+                optstate.load_funcad(pair.funcad.optimizer, planted)
+                f_state = planted
+            else:
+                optstate.load_torch(pair.torch.trainer, pair.torch.to_funcad, planted)
+                t_state = planted
+        for name, fv in f_state.items():
+            stats = diff_stats(fv, t_state[name], self.tol[dtype])
+            self.rows["optimizer"].append({"dtype": dtype, "step": step, "state": name, "max_abs": stats["max_abs"],
+                                           "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"],
+                                           "verdict": "pass" if stats["passed"] else "fail"})
 
     def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict) -> None:
         for d in self.dtypes:
@@ -316,11 +369,14 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     if not len(frames["events"]):
         frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
     summary = frame([summarize(case.name, d, frames, timings) for d in run.dtypes])
+    layers = compare_for_run(case, options, batches, run.tol[options.dtypes[0]]) if options.layers else None
     differences = case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
     return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
                       frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,
-                      data=case.describe_data(batches, options.data_dir))
+                      data=case.describe_data(batches, options.data_dir), layers=layers, guards=run.guards,
+                      nonfinite_origin=pd.DataFrame([o for found in run.origins.values() for o in found]),
+                      optimizer_state=frames["optimizer"])
 
 
 def ticks_per_case(options: RunOptions) -> int:

@@ -1,0 +1,100 @@
+"""``funcad-compare explain REPORT_DIR --param NAME [--element i,j]``: one parameter (or element) across the steps of a
+saved run, on both sides.
+
+A report stores statistics, not every value, so the values are recomputed: the run's case is re-trained from the
+options in its metrics.json (same seed, so the same numbers) and the parameter's value and gradient are read on both
+sides at every step; the report's own per-step rows and the layer table row the parameter belongs to come from
+metrics.csv. Built-in cases only (a ``--model`` run's model is not stored in its report); the recomputation trains
+freely, without the run's planted faults or lockstep re-syncs, which the report's own rows do show.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.cases import CASES
+from harness.runner import RunOptions
+
+
+class ExplainError(ValueError):
+    pass
+
+
+def _report_dir(directory: Path) -> Path:
+    directory = Path(directory)
+    if directory.is_file():  # a ``latest`` file naming the report directory
+        directory = directory.parent / directory.read_text().strip()
+    if not (directory / "metrics.json").is_file():
+        raise ExplainError(f"{directory}: no metrics.json (not a report folder)")
+    return directory
+
+
+def _pick(value: np.ndarray, element: tuple[int, ...] | None) -> np.ndarray:
+    return value if element is None else np.asarray(value[element])
+
+
+def trace(case_name: str, options: RunOptions, param: str, element: tuple[int, ...] | None) -> pd.DataFrame:
+    """Per step and dtype: the parameter's (element's) value before the step and its gradient, funcad and torch."""
+    case = CASES[case_name]
+    batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
+    rows = []
+    for dtype in options.dtypes:
+        pair = case.build(dtype, options.seed, options.device, options.torch_optimizer)
+        state = pair.funcad.state()
+        if param not in state:
+            raise ExplainError(f"case {case_name} has no parameter {param!r}; parameters: {', '.join(state)}")
+        shape = state[param].shape
+        if element is not None and (len(element) != len(shape) or not all(0 <= i < n for i, n in zip(element, shape))):
+            raise ExplainError(f"--element {','.join(map(str, element))} is not an element of {param} with shape {shape}")
+        for step, (x, y) in enumerate(batches):
+            values = {side: getattr(pair, side).state()[param] for side in ("funcad", "torch")}
+            grads = {side: getattr(pair, side).loss_and_grads(x, y)[1].get(param) for side in ("funcad", "torch")}
+            row = {"dtype": dtype, "step": step}
+            for what, pair_values in (("value", values), ("grad", grads)):
+                if pair_values["funcad"] is None:
+                    continue
+                f, t = _pick(pair_values["funcad"], element), _pick(pair_values["torch"], element)
+                diff = np.abs(f.astype(np.float64) - t.astype(np.float64))
+                if element is None:
+                    row |= {f"funcad {what} |max|": float(np.max(np.abs(f))), f"torch {what} |max|": float(np.max(np.abs(t))),
+                            f"{what} max |diff|": float(np.max(diff))}
+                else:
+                    row |= {f"funcad {what}": float(f), f"torch {what}": float(t), f"{what} |diff|": float(diff)}
+            rows.append(row)
+            for side in ("funcad", "torch"):
+                getattr(pair, side).step(x, y)
+    return pd.DataFrame(rows)
+
+
+def explain(directory: Path, param: str, element: tuple[int, ...] | None = None) -> str:
+    """The text ``funcad-compare explain`` prints."""
+    directory = _report_dir(directory)
+    saved = json.loads((directory / "metrics.json").read_text())
+    raw = dict(saved["run"]["options"])
+    raw["faults"] = ()  # the recomputation is the clean run (module docstring)
+    options = RunOptions(**{k: v for k, v in raw.items() if k in RunOptions.__dataclass_fields__})
+    cases = list(dict.fromkeys(row["case"] for row in saved["summary"]))
+    metrics = pd.read_csv(directory / "metrics.csv")
+    out = []
+    for case in cases:
+        if case not in CASES:
+            out.append(f"{case}: not a built-in case; its values cannot be recomputed (a --model run's model is not stored)")
+            continue
+        where = f"{param}{list(element) if element is not None else ''}"
+        out.append(f"== {case}: {where}, {options.steps} steps, mode {options.mode}, seed {options.seed}")
+        out.append(trace(case, options, param, element).to_string(index=False, float_format=lambda v: f"{v:.9g}"))
+        mine = metrics[(metrics["case"] == case) & (metrics["item"] == param) & (metrics["section"] == "parameter_step")]
+        if len(mine):
+            out.append("report, after each step:")
+            out.append(mine.pivot_table(index=["dtype", "step"], columns="metric", values="value").to_string())
+        layers = metrics[(metrics["case"] == case) & (metrics["section"] == "layer")]
+        layer = param.rsplit(".", 1)[0]
+        row = layers[layers["item"] == layer]
+        if len(row):
+            out.append(f"layer {layer} (error / tolerance):")
+            out.append(row.set_index("metric")["value"].to_string())
+    return "\n".join(out)

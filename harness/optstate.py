@@ -1,0 +1,73 @@
+"""Optimizer state of both engines under one set of names, to compare it per step and re-sync it in lockstep mode.
+
+funcad's (MindSpore's) slots are Parameters named ``<slot>.<parameter>``: Adam's ``moment1``/``moment2``, Momentum's
+``moments``, SGD's ``accum``, and one ``global_step``. torch keeps ``exp_avg``/``exp_avg_sq``, ``momentum_buffer`` and a
+``step`` per parameter. Both are named here as funcad names them, with ``step.<parameter>`` for the step counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from funcad import Parameter
+
+#: funcad slot -> torch state key
+TORCH_KEYS = {"moment1": "exp_avg", "moment2": "exp_avg_sq", "moments": "momentum_buffer", "accum": "momentum_buffer"}
+
+
+def _funcad_slots(optimizer) -> dict[str, Parameter]:
+    slots = {}
+    for value in vars(optimizer).values():
+        if isinstance(value, tuple) and value and all(isinstance(p, Parameter) for p in value):
+            slots.update((p.name, p) for p in value if p.name.split(".", 1)[0] in TORCH_KEYS)
+    return slots
+
+
+def funcad_state(optimizer) -> dict[str, np.ndarray]:
+    """funcad's optimizer state by name; Adam's global step repeated as ``step.<parameter>`` (torch counts per parameter)."""
+    slots = {name: np.asarray(p).copy() for name, p in _funcad_slots(optimizer).items()}
+    if any(n.split(".", 1)[0] in ("moment1", "moment2") for n in slots):  # Adam's step count enters its formula
+        step = np.asarray(optimizer.global_step).astype(np.int64)
+        slots |= {f"step.{p.name}": step.copy() for p in optimizer.parameters}
+    return slots
+
+
+def _torch_params(trainer, to_funcad: dict[str, str]) -> dict[str, torch.nn.Parameter]:
+    return {to_funcad.get(n, n): p for n, p in trainer.model.named_parameters()}
+
+
+def torch_state(trainer, to_funcad: dict[str, str], names: list[str]) -> dict[str, np.ndarray]:
+    """torch's optimizer state under funcad's ``names`` (those missing before its first step read as zeros)."""
+    params = _torch_params(trainer, to_funcad)
+    out = {}
+    for name in names:
+        slot, pname = name.split(".", 1)
+        state = trainer.optimizer.state.get(params[pname], {})
+        if slot == "step":
+            out[name] = np.asarray(int(state.get("step", 0)), np.int64)
+        else:
+            value = state.get(TORCH_KEYS[slot])
+            out[name] = np.zeros(tuple(params[pname].shape), params[pname].detach().cpu().numpy().dtype) if value is None else \
+                value.detach().cpu().numpy().copy()
+    return out
+
+
+def load_funcad(optimizer, state: dict[str, np.ndarray]) -> None:
+    slots = _funcad_slots(optimizer)
+    for name, value in state.items():
+        if name in slots:
+            slots[name].set_data(np.asarray(value).astype(slots[name].dtype))
+        elif name.startswith("step."):
+            optimizer.global_step.set_data(np.asarray(value).astype(np.int32))
+
+
+def load_torch(trainer, to_funcad: dict[str, str], state: dict[str, np.ndarray]) -> None:
+    params = _torch_params(trainer, to_funcad)
+    for name, value in state.items():
+        slot, pname = name.split(".", 1)
+        entry = trainer.optimizer.state[params[pname]]
+        if slot == "step":
+            entry["step"] = torch.tensor(float(value)) if isinstance(entry.get("step"), torch.Tensor) else int(value)
+        else:
+            entry[TORCH_KEYS[slot]] = trainer.tensor(value).clone()
