@@ -60,7 +60,7 @@ def test_grid_file_in_toml_with_flags_on_top(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ('cases = ["nosuchcase"]', "unknown case nosuchcase; known cases: tutorial, logreg, mlp, lenet, mlp_bn, resnet, conv1d, lstm, transformer"),
     ("seed = 3", "unknown key seed; known keys: cases, dtypes, seeds"),
-    ('[[model]]\nname = "mine"', "user models (model entries) are not supported in sweeps yet"),
+    ('[[model]]\nname = "mine"', "mine: key factory must be a non-empty string, got None"),
     ('dtypes = ["float16"]', "dtype float16 is not one of float32, float64"),
     ("batch_sizes = [0]", "batch size must be >= 1, got 0"),
     ("lr = [-1.0]", "a learning rate must be a finite number > 0, got -1.0"),
@@ -242,3 +242,4 @@ def test_default_folder_is_reports_sweep_timestamp_and_holds_the_grid():
         p.name for p in folder.iterdir()}
     saved = json.loads((folder / "sweep.json").read_text())
     assert saved["grid"]["cases"] == ["tutorial"] and saved["grid"]["steps"] == 2 and saved["grid"]["timing"] is False
+
