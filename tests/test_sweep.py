@@ -243,3 +243,20 @@ def test_default_folder_is_reports_sweep_timestamp_and_holds_the_grid():
     saved = json.loads((folder / "sweep.json").read_text())
     assert saved["grid"]["cases"] == ["tutorial"] and saved["grid"]["steps"] == 2 and saved["grid"]["timing"] is False
 
+
+def test_metrics_parquet_reads_back_equal_to_metrics_csv():
+    assert cli.main(["sweep", "--cases", "tutorial", "logreg", "--dtypes", "float32", "float64", *FAST, "--out", "s"]) == 0
+    csv = pd.read_csv("s/metrics.csv")
+    parquet = pd.read_parquet("s/metrics.parquet")
+    assert list(parquet.columns) == list(csv.columns) and len(parquet) == len(csv) == 4
+    for name in csv.columns:  # the CSV keeps 9 significant digits; the parquet file keeps every bit
+        if pd.api.types.is_numeric_dtype(csv[name]) and not pd.api.types.is_bool_dtype(csv[name]):
+            expected = pd.to_numeric(parquet[name], errors="coerce").astype(float)
+            assert csv[name].astype(float).to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-8, nan_ok=True), name
+        else:
+            assert _cells(csv[name]) == _cells(parquet[name]), name
+
+
+def _cells(column: pd.Series) -> list:
+    """A column's values as Python objects, missing ones (NaN, None, NA) as None."""
+    return list(column.astype(object).where(column.notna(), None))
