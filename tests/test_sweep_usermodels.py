@@ -9,33 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_harness_usermodel import USER_MODULE  # the models of the run --model tests
 
 from harness import cli
 from harness.sweep.grid import Grid
 from harness.sweep.store import SweepStore
-
-USER_MODULE = textwrap.dedent('''
-    import torch
-    from funcad import nn
-
-
-    class Gated(nn.Cell):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Dense(6, 8)
-            self.gate = nn.Dense(6, 8, activation="sigmoid")
-            self.head = nn.Dense(8, 3)
-
-        def construct(self, x):
-            return self.head(self.fc(x) * self.gate(x))
-
-
-    def make_net():
-        return Gated()
-
-    def make_torch():
-        return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4))
-''')
 
 GRID = textwrap.dedent('''
     dtypes = ["float32", "float64"]
@@ -133,7 +111,7 @@ def test_a_grid_with_user_models_survives_the_sweep_file_for_resume():
     ('name = "m"\nfactory = "user_models:missing"\ninput_shape = "8,6"',
      "[[model]] m: factory user_models:missing: user_models has no attribute 'missing'"),
     ('name = "m"\nfactory = "user_models:make_torch"\ninput_shape = "8,6"',
-     "[[model]] m: factory user_models:make_torch: the factory returned Sequential, expected a funcad nn.Cell (a torch module: add from torch)"),
+     "[[model]] m: factory user_models:make_torch: the factory returned TorchNet, expected a funcad nn.Cell (a torch module: add from torch)"),
     ('name = "m"\nfactory = "user_models:make_net"\ninput_shape = [8, 5]', "[[model]] m: input_shape 8,5: the model rejects an input of shape"),
     ('name = "m"\nfactory = "user_models:make_net"', "[[model]] m: input_shape: required with factory unless data gives the batches"),
     ('name = "mlp"\nfactory = "user_models:make_net"\ninput_shape = "8,6"', "[[model]] name mlp is a built-in case's; choose another name"),
