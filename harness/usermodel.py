@@ -26,6 +26,7 @@ from torch_ref.mirror import mirror
 from torch_ref.to_funcad import to_funcad
 
 INPUT_DTYPES = ("float32", "float64", "int32", "int64")
+OPTIMIZERS = ("sgd", "momentum", "adam")
 INTEGER_INPUT_HIGH = 10  # integer inputs (token ids) are drawn from [0, 10)
 
 
@@ -47,7 +48,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     group.add_argument("--targets", default=None, metavar="N,...", help="shape of float targets in [0, 1) (default: the output's shape)")
     group.add_argument("--data", default=None, metavar="MODULE:BATCHES", help="a callable returning (x, y) numpy batches, or such a list")
     group.add_argument("--loss", choices=list(LOSSES), default="cross_entropy", help="default cross_entropy")
-    group.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd", help="default sgd (momentum 0.9 for momentum)")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="default sgd (momentum 0.9 for momentum)")
     group.add_argument("--lr", type=float, default=1e-2, help="learning rate (default 1e-2)")
 
 

@@ -60,7 +60,7 @@ def test_grid_file_in_toml_with_flags_on_top(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ('cases = ["nosuchcase"]', "unknown case nosuchcase; known cases: tutorial, logreg, mlp, lenet, mlp_bn, resnet, conv1d, lstm, transformer"),
     ("seed = 3", "unknown key seed; known keys: cases, dtypes, seeds"),
-    ('[[model]]\nname = "mine"', "user models (model entries) are not supported in sweeps yet"),
+    ('[[model]]\nname = "mine"', "mine: key factory must be a non-empty string, got None"),
     ('dtypes = ["float16"]', "dtype float16 is not one of float32, float64"),
     ("batch_sizes = [0]", "batch size must be >= 1, got 0"),
     ("lr = [-1.0]", "a learning rate must be a finite number > 0, got -1.0"),
@@ -242,3 +242,21 @@ def test_default_folder_is_reports_sweep_timestamp_and_holds_the_grid():
         p.name for p in folder.iterdir()}
     saved = json.loads((folder / "sweep.json").read_text())
     assert saved["grid"]["cases"] == ["tutorial"] and saved["grid"]["steps"] == 2 and saved["grid"]["timing"] is False
+
+
+def test_metrics_parquet_reads_back_equal_to_metrics_csv():
+    assert cli.main(["sweep", "--cases", "tutorial", "logreg", "--dtypes", "float32", "float64", *FAST, "--out", "s"]) == 0
+    csv = pd.read_csv("s/metrics.csv")
+    parquet = pd.read_parquet("s/metrics.parquet")
+    assert list(parquet.columns) == list(csv.columns) and len(parquet) == len(csv) == 4
+    for name in csv.columns:  # the CSV keeps 9 significant digits; the parquet file keeps every bit
+        if pd.api.types.is_numeric_dtype(csv[name]) and not pd.api.types.is_bool_dtype(csv[name]):
+            expected = pd.to_numeric(parquet[name], errors="coerce").astype(float)
+            assert csv[name].astype(float).to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-8, nan_ok=True), name
+        else:
+            assert _cells(csv[name]) == _cells(parquet[name]), name
+
+
+def _cells(column: pd.Series) -> list:
+    """A column's values as Python objects, missing ones (NaN, None, NA) as None."""
+    return list(column.astype(object).where(column.notna(), None))

@@ -68,9 +68,11 @@ def test_local_pool_retries_a_point_whose_worker_died_and_gives_up_on_one_that_a
     assert isinstance(answers[items[-1]], Failure) and f"died each of the {MAX_DEATHS} times it ran alone" in answers[items[-1]].message
 
 
-def test_sigkilled_sweep_resumes_without_recomputing_finished_points(tmp_path):
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_sigkilled_sweep_resumes_without_recomputing_finished_points(tmp_path, executor):
+    """SIGKILL the driver once a point is saved (a local pool, or the LocalCluster it started), then resume locally."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    command = [sys.executable, "-m", "harness", "sweep", *GRID, "--executor", "local", "--workers", "1", "--out", "s"]
+    command = [sys.executable, "-m", "harness", "sweep", *GRID, "--executor", executor, "--workers", "1", "--out", "s"]
     driver = subprocess.Popen(command, env=env, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 240

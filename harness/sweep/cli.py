@@ -23,8 +23,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("sweep", help="run many comparisons (cases x dtypes x seeds x batch sizes x learning rates) and report pass rates",
                        description="Each grid point is one `run` comparison. Points finished are saved as they complete, "
                                    "so an interrupted sweep continues with --resume DIR.")
-    p.add_argument("--grid", metavar="FILE", help="TOML file with the grid (keys cases, dtypes, seeds, batch_sizes, lr, steps, ...); "
-                                                  "flags given here override its keys")
+    p.add_argument("--grid", metavar="FILE", help="TOML file with the grid (keys cases, dtypes, seeds, batch_sizes, lr, steps, ..., and "
+                                                  "[[model]] tables for user models); flags given here override its keys")
     p.add_argument("--cases", nargs="+", metavar="CASE", help="case names (default: all)")
     p.add_argument("--dtypes", nargs="+", choices=["float32", "float64"], help="default float32 (judged against a float64 truth)")
     p.add_argument("--seeds", nargs="+", metavar="SEED", help="seeds and inclusive ranges, e.g. 0-31 40 (default 0)")

@@ -10,6 +10,9 @@ learning rate. The grid comes from the command line or a TOML file with the same
     lr = [1e-3, 1e-2]
     steps = 5
 
+``[[model]]`` tables add user models to the case axis (``harness.sweep.usermodels``); with them and no ``cases``
+key the sweep runs the user models alone.
+
 A float32 point runs with a float64 run of both engines as ground truth (as ``funcad-compare run`` does), so its
 float32 differences are judged against the noise floor; a float64 point runs float64 alone.
 """
@@ -27,6 +30,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
+
+from harness.sweep.usermodels import ModelEntryError, UserModel
 
 SWEEP_DTYPES = ("float32", "float64")
 AXES = ("cases", "dtypes", "seeds", "batch_sizes", "lr")
@@ -69,12 +74,13 @@ class Grid:
     torch_optimizer: str | None = None
     data_dir: str | None = None
     timing: bool = False
+    models: tuple[UserModel, ...] = ()
 
     def __post_init__(self):
         from harness.cases import CASES
 
         for axis in AXES:
-            values = getattr(self, axis)
+            values = self.case_names if axis == "cases" else getattr(self, axis)
             if not values:
                 raise GridError(f"sweep grid: {axis} is empty")
             duplicates = sorted({str(v) for v in values if list(values).count(v) > 1})
@@ -83,6 +89,7 @@ class Grid:
         unknown = [c for c in self.cases if c not in CASES]
         if unknown:
             raise GridError(f"sweep grid: unknown case{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; known cases: {', '.join(CASES)}")
+        self._check_models(CASES)
         bad_dtypes = [d for d in self.dtypes if d not in SWEEP_DTYPES]
         if bad_dtypes:
             raise GridError(f"sweep grid: dtype {', '.join(bad_dtypes)} is not one of {', '.join(SWEEP_DTYPES)}")
@@ -96,13 +103,35 @@ class Grid:
                 raise GridError(f"sweep grid: a learning rate must be a finite number > 0, got {lr}")
         for batch_size in self.batch_sizes:  # RunOptions checks the shared settings and the batch sizes
             try:
-                self.run_options(Point(self.cases[0], "float64", 0, batch_size, None))
+                self.run_options(Point(self.case_names[0], "float64", 0, batch_size, None))
             except (TypeError, ValueError) as exc:
                 raise GridError(f"sweep grid: {exc}") from None
 
+    def _check_models(self, built_in) -> None:
+        """User models: names apart from the built-in cases, no batch-size axis (input_shape sets it), each one buildable."""
+        clashes = [m.name for m in self.models if m.name in built_in]
+        if clashes:
+            raise GridError(f"sweep grid: [[model]] name {', '.join(clashes)} is a built-in case's; choose another name")
+        if self.models and self.batch_sizes != (None,):
+            raise GridError(f"sweep grid: batch_sizes {', '.join(map(str, self.batch_sizes))} cannot apply to the [[model]] entries "
+                            "(their batch is input_shape's first size, or data's); sweep user models without batch_sizes")
+        for model in self.models:
+            try:
+                model.check(self.steps)
+            except ModelEntryError as exc:
+                raise GridError(f"sweep grid: {exc}") from None
+
+    @property
+    def case_names(self) -> tuple[str, ...]:
+        """The case axis: the built-in cases, then the user models by name."""
+        return self.cases + tuple(m.name for m in self.models)
+
+    def user_model(self, case: str) -> UserModel | None:
+        return next((m for m in self.models if m.name == case), None)
+
     def points(self) -> list[Point]:
         """Every point, in the order of the axes (cases outermost, seeds innermost)."""
-        return [Point(c, d, s, b, lr) for c, d, b, lr, s in product(self.cases, self.dtypes, self.batch_sizes, self.lr, self.seeds)]
+        return [Point(c, d, s, b, lr) for c, d, b, lr, s in product(self.case_names, self.dtypes, self.batch_sizes, self.lr, self.seeds)]
 
     def run_options(self, point: Point):
         """The ``RunOptions`` of one point: float32 with its float64 ground truth, or float64 alone."""
@@ -114,24 +143,29 @@ class Grid:
 
     def to_dict(self) -> dict:
         """JSON-able form, read back by ``Grid.from_dict`` (the sweep folder's ``sweep.json``)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k != "models"}
+        return values | ({"model": [m.to_table() for m in self.models]} if self.models else {})
 
     @classmethod
     def from_dict(cls, values: Mapping, where: str = "sweep grid") -> Grid:
         """A grid from a mapping with the keys of ``Grid`` (seeds may be ranges such as ``"0-31"``)."""
-        known = [f.name for f in fields(cls)]
-        if "model" in values:
-            raise GridError(f"{where}: user models (model entries) are not supported in sweeps yet; sweep the built-in cases")
+        known = [f.name for f in fields(cls) if f.name != "models"] + ["model"]
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise GridError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; known keys: {', '.join(known)}")
         if "cases" not in values:
             from harness.cases import CASES
 
-            values = {**values, "cases": list(CASES)}
+            values = {**values, "cases": [] if values.get("model") else list(CASES)}
         parsed = {}
         for name, value in values.items():
-            if name in AXES:
+            if name == "model":
+                tables = value if isinstance(value, list) else [value]
+                try:
+                    parsed["models"] = tuple(UserModel.from_table(t, where) for t in tables)
+                except ModelEntryError as exc:
+                    raise GridError(str(exc)) from None
+            elif name in AXES:
                 items = value if isinstance(value, list) else [value]
                 parsed[name] = tuple(parse_seeds(items) if name == "seeds" else items)
             else:

@@ -39,8 +39,11 @@ class Outcome:
     files: dict[str, bytes]
 
 
-def case_for(point: Point) -> Case:
-    """The built-in case of ``point``, with the point's learning rate when it sets one."""
+def case_for(grid: Grid, point: Point) -> Case:
+    """The case of ``point`` (built-in, or a user model built as ``run --model`` builds it), at the point's learning rate."""
+    user = grid.user_model(point.case)
+    if user is not None:
+        return user.case(point.seed, grid.steps, point.lr)
     case = CASES[point.case]
     if point.lr is None:
         return case
@@ -53,7 +56,7 @@ def run_point(grid: Grid, point: Point) -> Outcome:
     record = {"key": point.key, **dataclasses.asdict(point), "host": socket.gethostname(), "pid": os.getpid(), "started": started}
     try:
         with fixed_threads(1):
-            result = run_cases([case_for(point)], grid.run_options(point))
+            result = run_cases([case_for(grid, point)], grid.run_options(point))
         row = result.summary().set_index("dtype").loc[point.dtype]
         record |= {"status": str(row["verdict"]), **{name: _plain(row[name]) for name in SUMMARY_METRICS[1:]}, "error": None}
         files = _report_files(result)

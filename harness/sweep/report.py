@@ -147,7 +147,7 @@ def blocks(store: SweepStore, table: pd.DataFrame) -> list[tuple]:
     counts = table["status"].value_counts()
     rates = pass_rates(table)
     out: list[tuple] = [
-        ("h1", f"Sweep: {', '.join(grid.cases)} ({total} points)"),
+        ("h1", f"Sweep: {', '.join(grid.case_names)} ({total} points)"),
         ("p", f"{len(table)} of {total} points finished: {counts.get('pass', 0)} pass, {counts.get('noise', 0)} pass (noise floor), "
               f"{counts.get('fail', 0)} FAIL, {counts.get(ERROR, 0)} ERROR. Grid: dtypes {', '.join(grid.dtypes)}; "
               f"{len(grid.seeds)} seeds ({_seed_list(list(grid.seeds), 8)}); batch sizes {', '.join(_label(b) for b in grid.batch_sizes)}; "
