@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_ops_grads import compare
 
 import funcad
 from funcad import ops
@@ -89,9 +88,9 @@ AGAINST_TORCH = {
 
 
 @pytest.mark.parametrize("name", sorted(AGAINST_TORCH))
-def test_values_and_gradients_match_torch_and_finite_differences(name):
+def test_values_and_gradients_match_torch_and_finite_differences(name, assert_op_matches_torch):
     fc, th, args = AGAINST_TORCH[name]
-    compare(fc, th, list(args), order=2)
+    assert_op_matches_torch(fc, th, list(args), order=2)
 
 
 def test_clip_by_global_norm_matches_torch_clip_grad_norm():
