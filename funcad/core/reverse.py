@@ -124,7 +124,9 @@ def backward(trace: VJPTrace, seeds) -> dict:
             gi = vjps[argnum](g, ans, *args, **kwargs)
             if gi is not None:
                 if broadcasts:
-                    gi = unbroadcast(gi, parent._value.shape)
+                    shape = parent._value.shape
+                    if gi.shape != shape:
+                        gi = unbroadcast(gi, shape)  # a shape given as a list still compares as a tuple there
                 waiting.add(parent, gi)
     return inputs
 

@@ -19,7 +19,12 @@ from funcad.core.trace import Tracer, lower, scope
 def _as_input(value, fname: str, what: str, key):
     """A differentiable leaf: a float Tensor (Python floats become float32). The error names the leaf as
     ``what.format(key)`` (e.g. "weight {!r}"), built only when it is raised."""
-    if isinstance(value, Tensor):
+    if value.__class__ is Tensor:  # the common case: read numpy's dtype, no DType wrapping
+        t = value
+        if value._data.dtype.kind == "f":
+            return t
+        dtype = value.dtype
+    elif isinstance(value, Tensor):
         dtype = value.dtype
         t = value
     else:
