@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from harness.bench import cli, floor, fresh, standalone, tables, targets  # noqa: E402
+from harness.bench import cli, engines, floor, fresh, standalone, tables, targets  # noqa: E402
 from harness.bench.engines import CORE_ENGINES  # noqa: E402
 
 
@@ -27,8 +27,33 @@ def test_recorder_sees_layouts_and_floor_replays_them():
 
 
 def test_unknown_case_is_a_usage_error(capsys):
-    assert cli.main(["--cases", "resnet"]) == 2
+    assert cli.main(["--cases", "vgg"]) == 2
     assert "known: tutorial" in capsys.readouterr().err
+
+
+def test_help_lists_the_layer_cases_and_their_smaller_budget(capsys):
+    assert cli.main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for label in ("resnet-b16", "conv1d-b32", "lstm-b16", "transformer-b16"):
+        assert label in text
+    assert "a quarter of it for resnet, conv1d, lstm, transformer" in text
+
+
+def test_a_case_name_selects_its_layer_case():
+    args = cli._parse(["--cases", "lstm", "transformer-b16"])
+    assert [label for label, _, _ in args.cases] == ["lstm-b16", "transformer-b16"]
+    assert engines.case_budget("lstm-b16", 12.0) == 3.0 and engines.case_budget("mlp-b64", 12.0) == 12.0
+
+
+def test_layer_cases_are_judged_on_jit_and_eager_against_torch():
+    results = {("lstm-b16", 1): {"funcad eager": _timing(16.0), "funcad jit": _timing(9.0), "torch eager": _timing(10.0)},
+               ("resnet-b16", 1): {"funcad eager": _timing(14.0), "funcad jit": _timing(13.0), "torch eager": _timing(10.0)}}
+    lines = targets.target_lines(results, None)
+    assert next(t for t in lines if "jit / torch on lstm-b16" in t).startswith("- jit / torch on lstm-b16: 0.90 (target <= 1.0) met")
+    assert next(t for t in lines if "eager / torch on lstm-b16" in t).startswith("- eager / torch on lstm-b16: 1.60 (target <= 1.5) NOT met")
+    assert next(t for t in lines if "jit / torch on resnet-b16" in t).startswith("- jit / torch on resnet-b16: 1.30 (target <= 1.2) NOT met")
+    assert next(t for t in lines if "eager / torch on resnet-b16" in t).startswith("- eager / torch on resnet-b16: 1.40 (target <= 1.5) met")
+    assert "- jit / torch on transformer-b16: not measured" in lines
 
 
 def test_negative_sample_length_is_a_usage_error(capsys):
