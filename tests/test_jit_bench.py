@@ -171,3 +171,24 @@ def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
     assert (folder / "bench.png").read_bytes()[:4] == b"\x89PNG"
     out = capsys.readouterr().out
     assert "| tutorial |" in out and "standalone tutorial @ 1 thread:" in out
+
+
+def test_standalone_times_a_peer_only_on_the_cases_it_has_a_port_of(monkeypatch):
+    class LeNetOnlyPort:
+        @staticmethod
+        def loss_function(case_name):
+            return (lambda ps, x, y: 0.0) if case_name == "lenet" else None
+
+    asked = []
+
+    def fake_python(args, threads, library_defaults, what):
+        asked.append((args[2], args[3]))
+        return '{"median_s": 0.001, "q1_s": 0.001, "q3_s": 0.001, "iqr_s": 0.0, "rounds": 5, "number": 1}'
+
+    monkeypatch.setitem(standalone.PEERS, "JAX jit", LeNetOnlyPort)
+    monkeypatch.setattr(standalone, "STANDALONE_ENGINES", CORE_ENGINES + ("JAX jit",))
+    monkeypatch.setattr(standalone, "fresh_python", fake_python)
+    results = standalone.time_alone([("lstm-b16", "lstm", 16), ("lenet-b64", "lenet", 64)], [1], 0.5)
+    assert list(results[("lstm-b16", 1)]) == list(CORE_ENGINES)
+    assert list(results[("lenet-b64", 1)]) == list(CORE_ENGINES) + ["JAX jit"]
+    assert ("lstm", "JAX jit") not in asked and ("lenet", "JAX jit") in asked
