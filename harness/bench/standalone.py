@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.bench.engines import CORE_ENGINES, PEERS, case_budget, train_steps
+from harness.bench.engines import CORE_ENGINES, PEERS, train_steps
 from harness.bench.fresh import fresh_python
 from harness.bench.tables import ms
 from harness.cases import get_case
@@ -40,10 +40,9 @@ def time_alone(cases: list[tuple[str, str, int | None]], settings: list[int], bu
             x, y = get_case(case_name).batches(1, seed=0, batch_size=batch)[0]
             np.savez(data, x=x, y=y)
             batch_args = [] if batch is None else ["--batch", str(batch)]
-            seconds = repr(case_budget(label, budget_s))
             for threads in settings:
                 results[(label, threads)] = {
-                    e: json.loads(fresh_python(["-m", "harness.bench.standalone", case_name, e, seconds, data, *batch_args], threads,
+                    e: json.loads(fresh_python(["-m", "harness.bench.standalone", case_name, e, repr(budget_s), data, *batch_args], threads,
                                                library_defaults=True, what=f"standalone {e} on {label}"))
                     for e in STANDALONE_ENGINES if e not in PEERS or PEERS[e].loss_function(case_name) is not None}
                 print(f"  standalone {label} @ {threads} thread{'s' * (threads > 1)}: "
