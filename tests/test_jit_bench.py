@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from harness.bench import cli, floor, fresh, standalone, tables, targets  # noqa: E402
+from harness.bench import cli, engines, floor, fresh, standalone, tables, targets  # noqa: E402
 from harness.bench.engines import CORE_ENGINES  # noqa: E402
 
 
@@ -27,8 +27,33 @@ def test_recorder_sees_layouts_and_floor_replays_them():
 
 
 def test_unknown_case_is_a_usage_error(capsys):
-    assert cli.main(["--cases", "resnet"]) == 2
+    assert cli.main(["--cases", "vgg"]) == 2
     assert "known: tutorial" in capsys.readouterr().err
+
+
+def test_help_lists_the_layer_cases_and_their_smaller_budget(capsys):
+    assert cli.main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for label in ("resnet-b16", "conv1d-b32", "lstm-b16", "transformer-b16"):
+        assert label in text
+    assert "a quarter of it for resnet, conv1d, lstm, transformer" in text
+
+
+def test_a_case_name_selects_its_layer_case():
+    args = cli._parse(["--cases", "lstm", "transformer-b16"])
+    assert [label for label, _, _ in args.cases] == ["lstm-b16", "transformer-b16"]
+    assert engines.case_budget("lstm-b16", 12.0) == 3.0 and engines.case_budget("mlp-b64", 12.0) == 12.0
+
+
+def test_layer_cases_are_judged_on_jit_and_eager_against_torch():
+    results = {("lstm-b16", 1): {"funcad eager": _timing(16.0), "funcad jit": _timing(9.0), "torch eager": _timing(10.0)},
+               ("resnet-b16", 1): {"funcad eager": _timing(14.0), "funcad jit": _timing(13.0), "torch eager": _timing(10.0)}}
+    lines = targets.target_lines(results, None)
+    assert next(t for t in lines if "jit / torch on lstm-b16" in t).startswith("- jit / torch on lstm-b16: 0.90 (target <= 1.0) met")
+    assert next(t for t in lines if "eager / torch on lstm-b16" in t).startswith("- eager / torch on lstm-b16: 1.60 (target <= 1.5) NOT met")
+    assert next(t for t in lines if "jit / torch on resnet-b16" in t).startswith("- jit / torch on resnet-b16: 1.30 (target <= 1.2) NOT met")
+    assert next(t for t in lines if "eager / torch on resnet-b16" in t).startswith("- eager / torch on resnet-b16: 1.40 (target <= 1.5) met")
+    assert "- jit / torch on transformer-b16: not measured" in lines
 
 
 def test_negative_sample_length_is_a_usage_error(capsys):
@@ -146,3 +171,24 @@ def test_small_run_writes_table_csv_and_plot(tmp_path, monkeypatch, capsys):
     assert (folder / "bench.png").read_bytes()[:4] == b"\x89PNG"
     out = capsys.readouterr().out
     assert "| tutorial |" in out and "standalone tutorial @ 1 thread:" in out
+
+
+def test_standalone_times_a_peer_only_on_the_cases_it_has_a_port_of(monkeypatch):
+    class LeNetOnlyPort:
+        @staticmethod
+        def loss_function(case_name):
+            return (lambda ps, x, y: 0.0) if case_name == "lenet" else None
+
+    asked = []
+
+    def fake_python(args, threads, library_defaults, what):
+        asked.append((args[2], args[3]))
+        return '{"median_s": 0.001, "q1_s": 0.001, "q3_s": 0.001, "iqr_s": 0.0, "rounds": 5, "number": 1}'
+
+    monkeypatch.setitem(standalone.PEERS, "JAX jit", LeNetOnlyPort)
+    monkeypatch.setattr(standalone, "STANDALONE_ENGINES", CORE_ENGINES + ("JAX jit",))
+    monkeypatch.setattr(standalone, "fresh_python", fake_python)
+    results = standalone.time_alone([("lstm-b16", "lstm", 16), ("lenet-b64", "lenet", 64)], [1], 0.5)
+    assert list(results[("lstm-b16", 1)]) == list(CORE_ENGINES)
+    assert list(results[("lenet-b64", 1)]) == list(CORE_ENGINES) + ["JAX jit"]
+    assert ("lstm", "JAX jit") not in asked and ("lenet", "JAX jit") in asked

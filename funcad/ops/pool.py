@@ -194,9 +194,12 @@ def _adaptive_mean(x, bins: tuple):
 
 @primitive(**compiled_as_call())
 def _adaptive_mean_transpose(g, size: tuple):
-    """Adjoint of _adaptive_mean: each bin's cotangent shared out over its inputs."""
+    """Adjoint of _adaptive_mean: each bin's cotangent shared out over its inputs. A single bin along an axis (global
+    average pooling) makes that product an outer one, which broadcasting multiplies with the same roundings several times
+    faster than numpy's batched matmul of many 1-wide matrices."""
     rows, cols = _bin_matrix(size[0], g.shape[-2], g.dtype), _bin_matrix(size[1], g.shape[-1], g.dtype)
-    return np.matmul(rows.T, np.matmul(g, cols))
+    spread = g * cols if g.shape[-1] == 1 else np.matmul(g, cols)
+    return rows.T * spread if g.shape[-2] == 1 else np.matmul(rows.T, spread)
 
 
 defadjoint(_adaptive_mean, _adaptive_mean_transpose, lambda g, ans, x, bins: _adaptive_mean_transpose(g, size=_shape_of(x)[-2:]),

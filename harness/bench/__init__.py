@@ -1,6 +1,7 @@
 """``funcad-compare bench``: train-step speed of funcad (eager and jit) against PyTorch eager and peers.
 
-For each case (tutorial, mlp at batch 64 and 256, lenet at batch 64, mlp_bn) the engines take turns in one
+For each case (tutorial, mlp at batch 64 and 256, lenet at batch 64, mlp_bn; resnet, conv1d, lstm and transformer with
+a quarter of the time budget each) the engines take turns in one
 process, round by round (``harness.timing``), and the medians and interquartile ranges of the per-step
 times are reported with the ratios the targets are stated in.
 

@@ -12,7 +12,8 @@ import numpy as np
 from harness.bench.losses import CaseLosses
 
 INSTALL = "pip install autograd"
-UNPORTED = "no convolution primitive; a port would measure scipy, not autograd"
+UNPORTED = ("no port: autograd has no convolution primitive (a port would measure scipy, not autograd), and the recurrent and "
+            "attention cases are not written for it")
 
 
 def loss_function(case_name: str) -> Callable | None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from harness import files
-from harness.bench.engines import CASES, case_engines
+from harness.bench.engines import CASES, case_budget, case_engines
 from harness.bench.fresh import RETAIN_MALLOC, importable_env
 from harness.bench.memory import MEMORY_ENGINES, peak_memory
 from harness.bench.records import BenchRun
@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="funcad-compare bench", description="Train-step speed: funcad eager and jit vs PyTorch eager and peers")
     p.add_argument("--cases", nargs="+", default=[c[0] for c in CASES], metavar="CASE",
                    help=f"case labels, or case names for all their batch sizes (default: all of {', '.join(c[0] for c in CASES)})")
-    p.add_argument("--budget", type=float, default=12.0, help="seconds of timing per case and thread setting (default 12)")
+    p.add_argument("--budget", type=float, default=12.0,
+                   help="seconds of timing per case and thread setting (default 12; a quarter of it for resnet, conv1d, lstm, transformer)")
     p.add_argument("--sample-ms", type=float, default=20.0,
                    help="least duration of one timed sample of consecutive steps of an engine (default 20; 0: one step per sample)")
     p.add_argument("--threads", type=_threads_arg, default=None, metavar="N|both",
@@ -121,7 +122,7 @@ def measure_interleaved(cases: list[tuple], settings: list[int], args: argparse.
         run.notes += [n for n in notes if n not in run.notes]
         run.compile_facts[label] = facts
         with thread_switch() as use:  # entered after the build, so it covers every library loaded by then
-            timed = interleaved_settings(engines, settings, use, budget_s=args.budget * len(settings), warmup=3,
+            timed = interleaved_settings(engines, settings, use, budget_s=case_budget(label, args.budget) * len(settings), warmup=3,
                                          max_rounds=200, min_sample_s=args.sample_ms / 1e3)
             for threads in settings:
                 use(threads)

@@ -21,7 +21,16 @@ from harness.cases import get_case
 
 # (label, case name, batch size)
 CASES = [("tutorial", "tutorial", None), ("mlp-b64", "mlp", 64), ("mlp-b256", "mlp", 256), ("lenet-b64", "lenet", 64),
-         ("mlp_bn-b64", "mlp_bn", 64)]
+         ("mlp_bn-b64", "mlp_bn", 64), ("resnet-b16", "resnet", 16), ("conv1d-b32", "conv1d", 32), ("lstm-b16", "lstm", 16),
+         ("transformer-b16", "transformer", 16)]
+# The layer cases get a quarter of --budget each, so that the default bench takes about as long as before they joined;
+# their steps last milliseconds, so a quarter still gives dozens of rounds.
+BUDGET_SHARE = {"resnet-b16": 0.25, "conv1d-b32": 0.25, "lstm-b16": 0.25, "transformer-b16": 0.25}
+
+
+def case_budget(label: str, budget_s: float) -> float:
+    """Seconds of timing for the case labelled ``label`` when ``--budget`` asks for ``budget_s``."""
+    return budget_s * BUDGET_SHARE.get(label, 1.0)
 CORE_ENGINES = ("funcad eager", "funcad jit", "torch eager")
 PEERS = {"HIPS autograd": autograd_port, "JAX jit": jax_port}  # each port: INSTALL, UNPORTED, batch, train_step
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.bench.engines import CORE_ENGINES, train_steps
+from harness.bench.engines import CORE_ENGINES, PEERS, train_steps
 from harness.bench.fresh import fresh_python
 from harness.bench.tables import ms
 from harness.cases import get_case
@@ -28,7 +28,8 @@ STANDALONE_ENGINES = CORE_ENGINES + (("JAX jit",) if find_spec("jax") else ())
 
 
 def time_alone(cases: list[tuple[str, str, int | None]], settings: list[int], budget_s: float) -> dict:
-    """{(case label, threads): {engine: timing}}: each of ``STANDALONE_ENGINES`` timed alone in a fresh process.
+    """{(case label, threads): {engine: timing}}: each of ``STANDALONE_ENGINES`` timed alone in a fresh process (a peer
+    only on the cases it has a port of).
 
     The batch is made here once per case and handed over in a file: making it (image data) costs a child about a second.
     """
@@ -43,7 +44,7 @@ def time_alone(cases: list[tuple[str, str, int | None]], settings: list[int], bu
                 results[(label, threads)] = {
                     e: json.loads(fresh_python(["-m", "harness.bench.standalone", case_name, e, repr(budget_s), data, *batch_args], threads,
                                                library_defaults=True, what=f"standalone {e} on {label}"))
-                    for e in STANDALONE_ENGINES}
+                    for e in STANDALONE_ENGINES if e not in PEERS or PEERS[e].loss_function(case_name) is not None}
                 print(f"  standalone {label} @ {threads} thread{'s' * (threads > 1)}: "
                       + ", ".join(f"{e} {ms(t['median_s'])} ms" for e, t in results[(label, threads)].items()), flush=True)
     return results

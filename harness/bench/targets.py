@@ -13,7 +13,10 @@ TARGETS = [  # (label, numerator, denominator, case label, bound)
     ("jit / BLAS floor", "funcad jit", "BLAS floor", "mlp-b256", 1.15),
     ("eager / autograd", "funcad eager", "HIPS autograd", "mlp-b64", 0.5),
     ("jit / JAX jit", "funcad jit", "JAX jit", "mlp-b64", 1.0),
-]
+    ("jit / torch", "funcad jit", "torch eager", "lstm-b16", 1.0),
+    ("jit / torch", "funcad jit", "torch eager", "transformer-b16", 1.0),
+    ("jit / torch", "funcad jit", "torch eager", "resnet-b16", 1.2),  # convolution-bound
+] + [("eager / torch", "funcad eager", "torch eager", case, 1.5) for case in ("resnet-b16", "conv1d-b32", "lstm-b16", "transformer-b16")]
 MEMORY_BOUND = 1.2  # funcad jit's peak RSS over torch eager's
 
 
