@@ -158,7 +158,8 @@ def isolated_funcad(cell: Cell, own_call: LayerCall, torch_inputs: list[np.ndarr
         args, kwargs = with_floats(own_call, xs)
         out = [leaf for leaf in leaves(cell(*args, **kwargs)) if is_float(leaf)]
         outputs[:] = [as_numpy(o) for o in out]
-        return sum(ops.sum(o * Tensor(g.astype(dtype))) for o, g in zip(out, output_grads) if g is not None)
+        zero = Tensor(np.zeros((), dtype))  # a layer whose outputs get no gradient still returns a Tensor (grad refuses an int)
+        return sum((ops.sum(o * Tensor(g.astype(dtype))) for o, g in zip(out, output_grads) if g is not None), zero)
 
     xs = [Tensor(np.asarray(a).astype(dtype)) for a in torch_inputs]
     if not xs and not params:
