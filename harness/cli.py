@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--layers", nargs="?", const="leaves", default=None, metavar="WHICH",
                      help="compare layer by layer too, chained and isolated: every leaf layer (no value), depth=N, or Cell "
                           "paths separated by commas")
+    run.add_argument("--per-sample", action="store_true", help="compare per-sample gradients at step 0 too (funcad vmap(grad) "
+                     "vs torch.func, float64; cases logreg, mlp, lenet); a failing parameter fails the run")
     run.add_argument("--at-step", type=int, default=0, metavar="N", help="the step the layer comparison looks at (default 0)")
     run.add_argument("--out", default=None, help="report directory (default: reports/<timestamp>-<cases>)")
     from harness import usermodel  # imports torch: only after main() has set OMP_WAIT_POLICY
@@ -143,7 +145,7 @@ def _run(args) -> int:
         options = RunOptions(steps=args.steps, dtype=args.dtype, seed=args.seed, batch_size=args.batch_size, data_dir=args.data_dir,
                              mode=args.mode, rtol=args.rtol, atol=args.atol, torch_optimizer=args.torch_optimizer, device=args.device,
                              timing=not args.no_timing, faults=faults,
-                             layers=args.layers, at_step=args.at_step)
+                             layers=args.layers, at_step=args.at_step, per_sample=args.per_sample)
         if args.data_dir is not None:
             check_data_dir(args.data_dir)
         if args.device is not None:
@@ -186,6 +188,8 @@ def _run(args) -> int:
             print(f"{case.case} WARNING: {warning}")
         if case.layers is not None:
             print(f"{case.case} layers at step {case.layers.step}: {case.layers.verdict()}")
+        if case.per_sample is not None:
+            print(f"{case.case} per-sample gradients at step 0: {case.per_sample.verdict()}")
     print(f"{console.outcome_line(*report.banner(result.summary()), colour)}; {report.elapsed(result):.1f} s; report: {path}")
     if result.tracebacks:
         log = _log("".join(f"case {case}:\n{text}\n" for case, text in result.tracebacks.items()))

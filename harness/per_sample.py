@@ -2,25 +2,39 @@
 ``vmap(grad(functional_call(...)))`` on a case's first batch, both engines starting from the same parameters.
 
     per_sample_differences("lenet", batch_size=8)   # {funcad parameter name: largest |funcad - torch| per sample}
+
+A run asks for it with ``RunOptions(per_sample=True)`` (``funcad-compare run --per-sample``): ``compare_for_run``
+judges each parameter's (batch, *shape) gradients at step 0 in float64 against the run's float64 tolerance, and a
+failing parameter fails the case (``fail_summary``). A funcad or torch ``grad`` fault planted at step 0 is added to
+every sample's gradient, as the batch gradient's plant shifts the mean of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from torch.func import functional_call, grad, vmap
 
 from funcad import nn
-from harness.cases import get_case
+from harness.cases import Case, get_case
+from harness.faults import Fault
+from harness.metrics import Tolerance, diff_stats, tolerance_for
+
+#: The cases whose every sample's loss depends on that sample alone (no batch norm, no batch-coupled layer), so a
+#: per-sample gradient is defined and both engines' vmap can compute it.
+SUPPORTED = ("logreg", "mlp", "lenet")
+DTYPE = "float64"  # both engines' rounding stays far below the tolerance, so any difference is a real one
+COLUMNS = {"parameter": "parameter", "shape": "shape", "max_abs": "max abs diff", "max_rel": "max rel diff",
+           "tolerance": "tolerance", "worst_index": "worst element (sample, ...)", "verdict": "verdict"}
 
 
-def per_sample_differences(case_name: str, batch_size: int = 8, dtype: str = "float64", seed: int = 0,
-                           data_dir: str | Path | None = None) -> dict[str, float]:
-    """The largest absolute difference, per parameter, between the two engines' per-sample gradients."""
-    case = get_case(case_name)
+def per_sample_gradients(case: Case, x, y, dtype: str = DTYPE, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{funcad parameter name: (funcad's, torch's) gradients, each shaped (batch, *parameter shape)} on ``x, y``."""
     pair = case.build(dtype=dtype, seed=seed)
-    x, y = case.batches(1, seed, batch_size, data_dir)[0]
     engine, trainer = pair.funcad, pair.torch.trainer
     weights = engine.optimizer.parameters
     ours = nn.per_sample_grads(engine.net, engine.loss_fn, *engine.prepare(x, y), weights=weights)
@@ -32,5 +46,101 @@ def per_sample_differences(case_name: str, batch_size: int = 8, dtype: str = "fl
         return loss_fn(functional_call(model, p, (xi[None],)), yi[None])
 
     theirs = vmap(grad(sample_loss), in_dims=(None, 0, 0))(params, trainer.tensor(x), trainer.tensor(y))
-    return {w.name: float(np.max(np.abs(np.asarray(g) - theirs[pair.torch.to_torch[w.name]].cpu().numpy())))
-            for w, g in zip(weights, ours)}
+    return {w.name: (np.asarray(g), theirs[pair.torch.to_torch[w.name]].cpu().numpy()) for w, g in zip(weights, ours)}
+
+
+def per_sample_differences(case_name: str, batch_size: int = 8, dtype: str = DTYPE, seed: int = 0,
+                           data_dir: str | Path | None = None) -> dict[str, float]:
+    """The largest absolute difference, per parameter, between the two engines' per-sample gradients."""
+    case = get_case(case_name)
+    x, y = case.batches(1, seed, batch_size, data_dir)[0]
+    return {name: float(np.max(np.abs(ours - theirs))) for name, (ours, theirs) in per_sample_gradients(case, x, y, dtype, seed).items()}
+
+
+def _plant(grads: dict[str, np.ndarray], faults: Sequence[Fault], side: str) -> dict[str, np.ndarray]:
+    """Step-0 ``grad`` faults of ``side`` added to every sample's gradient."""
+    mine = [f for f in faults if f.side == side and f.kind == "grad" and f.step == 0 and f.param in grads]
+    out = dict(grads)
+    for f in mine:
+        value = np.array(out[f.param])
+        value[(slice(None), *f.index)] += f.delta
+        out[f.param] = value
+    return out
+
+
+@dataclass
+class PerSampleComparison:
+    """One case's per-sample gradient comparison at step 0: a row per parameter, or why it was not computed."""
+
+    case: str
+    tolerance: Tolerance
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    skipped: str | None = None  # the reason nothing was computed
+
+    @property
+    def failing(self) -> list[str]:
+        return [] if self.skipped else list(self.table.loc[self.table["verdict"] == "fail", "parameter"])
+
+    def verdict(self) -> str:
+        if self.skipped:
+            return f"not computed: {self.skipped}"
+        if self.failing:
+            return f"FAIL in {len(self.failing)} of {len(self.table)} parameters: {', '.join(self.failing)}"
+        return f"all {len(self.table)} parameters within {self.tolerance}"
+
+
+def compare_for_run(case: Case, faults: Sequence[Fault], batches, seed: int, rtol: float | None = None,
+                    atol: float | None = None) -> PerSampleComparison:
+    """Per-sample gradients of the run's first batch at step 0, judged per parameter in float64."""
+    tol = tolerance_for(DTYPE, dict(case.tolerances), rtol, atol)
+    if case.name not in SUPPORTED:
+        return PerSampleComparison(case.name, tol, skipped=f"compared on {', '.join(SUPPORTED)} only; {case.name} is not one of them")
+    x, y = batches[0]
+    pairs = per_sample_gradients(case, x, y, DTYPE, seed)
+    ours = _plant({n: a for n, (a, _) in pairs.items()}, faults, "funcad")
+    theirs = _plant({n: b for n, (_, b) in pairs.items()}, faults, "torch")
+    rows = []
+    for name in pairs:
+        stats = diff_stats(ours[name], theirs[name], tol)
+        rows.append({"parameter": name, "shape": str(tuple(ours[name].shape)), "max_abs": stats["max_abs"],
+                     "max_rel": stats["max_rel"], "tolerance": str(tol), "worst_index": stats["worst_index"],
+                     "verdict": "pass" if stats["passed"] else "fail"})
+    return PerSampleComparison(case.name, tol, pd.DataFrame(rows))
+
+
+def fail_summary(summary: pd.DataFrame, comparison: PerSampleComparison) -> pd.DataFrame:
+    """The case's summary with every passing row turned to ``fail`` when a per-sample gradient fails."""
+    failing = comparison.failing
+    if not failing:
+        return summary
+    out = summary.copy()
+    passing = out["verdict"].isin(["pass", "noise"])
+    out.loc[passing, "verdict"] = "fail"
+    out.loc[passing, "offender"] = f"per-sample gradient of {failing[0]}, step 0"
+    return out
+
+
+def blocks(comparison: PerSampleComparison) -> list[tuple]:
+    """The report's section: a heading with the verdict and the per-parameter table."""
+    out: list[tuple] = [("h3", f"Per-sample gradients at step 0 ({DTYPE}): {comparison.verdict()}")]
+    if comparison.skipped:
+        return out
+    out.append(("p", "funcad's vmap(grad) against torch.func's vmap(grad(functional_call)) on the first batch; each row is the "
+                     "worst over every sample's gradient of that parameter (|funcad - torch| <= atol + rtol |torch|)."))
+    table = comparison.table.rename(columns=COLUMNS)
+    for column in ("max abs diff", "max rel diff"):
+        table[column] = table[column].map(lambda v: f"{v:.3g}")
+    table["verdict"] = table["verdict"].map({"pass": "pass", "fail": "FAIL"})
+    return out + [("table", table)]
+
+
+def tidy_rows(comparison: PerSampleComparison) -> pd.DataFrame:
+    """metrics rows: section ``per_sample``, item the parameter, metrics max_abs, max_rel (values) and verdict (text)."""
+    base = {"case": comparison.case, "dtype": DTYPE, "section": "per_sample", "step": 0}
+    if comparison.skipped:
+        return pd.DataFrame([base | {"item": "", "metric": "verdict", "value": np.nan, "text": f"not computed: {comparison.skipped}"}])
+    rows = []
+    for r in comparison.table.to_dict("records"):
+        rows += [base | {"item": r["parameter"], "metric": m, "value": r[m], "text": None} for m in ("max_abs", "max_rel")]
+        rows += [base | {"item": r["parameter"], "metric": m, "value": np.nan, "text": r[m]} for m in ("tolerance", "verdict")]
+    return pd.DataFrame(rows)

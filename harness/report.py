@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import files, plots
+from harness import files, per_sample, plots
 from harness.document import to_html, to_markdown
 from harness.faults import PLANT_BANNER
 from harness.layers import report as layer_report
@@ -77,6 +77,8 @@ def tidy(run: RunResult) -> pd.DataFrame:
         ]
         if r.layers is not None:
             parts.append(layer_report.tidy_rows(r.layers)[TIDY_COLUMNS])
+        if r.per_sample is not None:
+            parts.append(per_sample.tidy_rows(r.per_sample)[TIDY_COLUMNS])
         if len(r.optimizer_state):
             parts.append(_melt(r.optimizer_state.rename(columns={"state": "item"}), r.case, "optimizer_state", None))
         if len(r.nonfinite_origin):
@@ -245,6 +247,8 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
         out += _optimizer_blocks(r.optimizer_state)
     if r.layers is not None:
         out += layer_report.blocks(r.layers)
+    if r.per_sample is not None:
+        out += per_sample.blocks(r.per_sample)
     steps = step_table(r.losses, r.params)
     out.append(("h3", f"Training ({len(r.losses) // max(r.losses['dtype'].nunique(), 1)} steps, {r.mode})"))
     out.append(("table", _training_table(r, steps)))

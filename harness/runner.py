@@ -28,6 +28,8 @@ from harness.environment import environment
 from harness.faults import Fault
 from harness.layers.compare import LayerComparison, compare_for_run
 from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, relative_divergence, tolerance_for
+from harness.per_sample import PerSampleComparison, fail_summary
+from harness.per_sample import compare_for_run as per_sample_for_run
 from harness.summary import VERDICT_TEXT, CaseSummary, frame, summarize
 
 __all__ = ["VERDICT_TEXT", "Fault", "RunOptions", "CaseResult", "RunResult", "run_case", "run_cases", "prepare_batches", "environment"]
@@ -55,6 +57,7 @@ class RunOptions:
     faults: tuple[Fault, ...] = ()
     layers: str | None = None  # None: no layer comparison; 'leaves', 'depth=N' or comma-separated Cell paths
     at_step: int = 0  # the step the layer comparison looks at
+    per_sample: bool = False  # compare per-sample gradients at step 0 too (harness.per_sample)
 
     def __post_init__(self):
         if self.dtype not in DTYPE_CHOICES:
@@ -106,6 +109,7 @@ class CaseResult:
     nonfinite_origin: pd.DataFrame = field(default_factory=pd.DataFrame)  # where the first NaN/Inf came from (harness.nanwatch)
     optimizer_state: pd.DataFrame = field(default_factory=pd.DataFrame)  # per step and state slot: funcad vs torch
     layers: LayerComparison | None = None  # the per-layer comparison, when asked for (``RunOptions.layers``)
+    per_sample: PerSampleComparison | None = None  # when asked for (``RunOptions.per_sample``)
 
     @property
     def passed(self) -> bool:
@@ -370,11 +374,13 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
         frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
     summary = frame([summarize(case.name, d, frames, timings) for d in run.dtypes])
     layers = compare_for_run(case, options, batches, run.tol[options.dtypes[0]]) if options.layers else None
+    per_sample = per_sample_for_run(case, options.faults, batches, options.seed, options.rtol, options.atol) if options.per_sample else None
+    summary = fail_summary(summary, per_sample) if per_sample is not None else summary
     differences = case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
     return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
                       frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,
-                      data=case.describe_data(batches, options.data_dir), layers=layers, guards=run.guards,
+                      data=case.describe_data(batches, options.data_dir), layers=layers, per_sample=per_sample, guards=run.guards,
                       nonfinite_origin=pd.DataFrame([o for found in run.origins.values() for o in found]),
                       optimizer_state=frames["optimizer"])
 
