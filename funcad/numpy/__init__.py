@@ -33,8 +33,11 @@ identity = _ops.eye  # identity(n, dtype)
 
 
 def array(object, dtype=None) -> _Tensor:  # noqa: A002 - numpy's name
-    """A Tensor holding a copy of ``object``."""
-    return _Tensor(_np.array(object._data if isinstance(object, _Tensor) else object, dtype=dtype))
+    """A Tensor holding a copy of ``object``; Python floats become float32, MindSpore's default, as in Tensor()."""
+    data = object._data if isinstance(object, _Tensor) else object
+    if dtype is None and not isinstance(data, _np.ndarray):
+        return _Tensor(data)
+    return _Tensor(_np.array(data, dtype=dtype))
 
 
 def ndim(a) -> int:
