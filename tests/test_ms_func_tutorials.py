@@ -577,18 +577,42 @@ def test_cell_forward_hooks_tutorial(register, run_twice, published_out, capsys)
     assert printed_values(out) == printed_values(published_out)
 
 
-def test_cell_backward_pre_hook_tutorial(capsys):
-    ms.set_context(mode=ms.PYNATIVE_MODE)
+def backward_pre_hook_function(cell, grad_output):
+    print(grad_output)
 
-    def backward_pre_hook_function(cell, grad_output):
-        print(grad_output)
+
+def backward_hook_function(cell, grad_input, grad_output):
+    print(grad_input)
+    print(grad_output)
+
+
+BN_OUTPUT_GRAD = """(Tensor(shape=[1, 2, 1, 1], dtype=Float32, value=
+    [[[[ 1.00000000e+00]],
+      [[ 1.00000000e+00]]]]),)"""
+BN_INPUT_GRAD = BN_OUTPUT_GRAD.replace("1.00000000e+00", "9.99994993e-01")
+CONV_INPUT_GRAD = """[[[[1.99999 1.99999]
+       [1.99999 1.99999]]]]
+    -------------
+     [[[[1.99999 1.99999]
+       [1.99999 1.99999]]]]"""
+
+
+# the BatchNorm cell's output gradient is ones; the Cell is not in training mode, so BatchNorm uses its moving
+# statistics (mean 0, var 1): its input gradient is gamma / sqrt(1 + eps) = 0.999995 and the conv input's is twice that
+@pytest.mark.parametrize("register, published_out", [
+    (lambda bn: bn.register_backward_pre_hook(backward_pre_hook_function), f"{BN_OUTPUT_GRAD}\n{CONV_INPUT_GRAD}"),
+    (lambda bn: bn.register_backward_hook(backward_hook_function),
+     f"{BN_INPUT_GRAD}\n{BN_OUTPUT_GRAD}\n{CONV_INPUT_GRAD}"),
+], ids=["backward_pre_hook", "backward_hook"])
+def test_cell_backward_hooks_tutorial(register, published_out, capsys):
+    ms.set_context(mode=ms.PYNATIVE_MODE)
 
     class Net(nn.Cell):
         def __init__(self):
             super().__init__()
             self.conv = nn.Conv2d(1, 2, kernel_size=2, stride=1, padding=0, weight_init="ones", pad_mode="valid")
             self.bn = nn.BatchNorm2d(2, momentum=0.99, eps=0.00001, gamma_init="ones")
-            self.handle = self.bn.register_backward_pre_hook(backward_pre_hook_function)
+            self.handle = register(self.bn)
             self.relu = nn.ReLU()
 
         def construct(self, x):
@@ -606,58 +630,7 @@ def test_cell_backward_pre_hook_tutorial(capsys):
     print("-------------\n", output)
     out = capsys.readouterr().out
     assert out.count("-------------\n") == 1
-    # the BatchNorm cell's output gradient is ones; the Cell is not in training mode, so BatchNorm uses its moving
-    # statistics (mean 0, var 1) and the input gradient is 2 channels * gamma / sqrt(1 + eps), printed 1.99999
-    assert printed_values(out) == printed_values("""(Tensor(shape=[1, 2, 1, 1], dtype=Float32, value=
-        [[[[ 1.00000000e+00]],
-          [[ 1.00000000e+00]]]]),)
-        [[[[1.99999 1.99999]
-           [1.99999 1.99999]]]]
-        -------------
-         [[[[1.99999 1.99999]
-           [1.99999 1.99999]]]]""")
-
-
-def test_cell_backward_hook_tutorial(capsys):
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-
-    def backward_hook_function(cell, grad_input, grad_output):
-        print(grad_input)
-        print(grad_output)
-
-    class Net(nn.Cell):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(1, 2, kernel_size=2, stride=1, padding=0, weight_init="ones", pad_mode="valid")
-            self.bn = nn.BatchNorm2d(2, momentum=0.99, eps=0.00001, gamma_init="ones")
-            self.handle = self.bn.register_backward_hook(backward_hook_function)
-            self.relu = nn.ReLU()
-
-        def construct(self, x):
-            x = self.conv(x)
-            x = self.bn(x)
-            x = self.relu(x)
-            return x
-
-    net = Net()
-    grad_net = ms.grad(net)
-    output = grad_net(ms.Tensor(np.ones([1, 1, 2, 2]).astype(np.float32)))
-    print(output)
-    net.handle.remove()
-    output = grad_net(ms.Tensor(np.ones([1, 1, 2, 2]).astype(np.float32)))
-    print("-------------\n", output)
-    # grad_input: the BatchNorm input's gradient 1 / sqrt(1 + eps) = 0.999995; grad_output: ones
-    np.testing.assert_allclose(printed_values(capsys.readouterr().out), printed_values("""(Tensor(shape=[1, 2, 1, 1], dtype=Float32, value=
-        [[[[ 9.99994993e-01]],
-          [[ 9.99994993e-01]]]]),)
-        (Tensor(shape=[1, 2, 1, 1], dtype=Float32, value=
-        [[[[ 1.00000000e+00]],
-          [[ 1.00000000e+00]]]]),)
-        [[[[1.99999 1.99999]
-           [1.99999 1.99999]]]]
-        -------------
-         [[[[1.99999 1.99999]
-           [1.99999 1.99999]]]]"""), rtol=1e-6)
+    np.testing.assert_allclose(printed_values(out), printed_values(published_out), rtol=1e-6)
 
 
 def test_cell_multiple_hooks_tutorial(capsys):
