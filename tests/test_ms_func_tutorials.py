@@ -675,3 +675,20 @@ def test_cell_multiple_hooks_tutorial(capsys):
     ours = printed_values(out)
     assert ours[3] == 2.0 and published_values[3] == 1.0
     assert ours[:3] + ours[4:] == published_values[:3] + published_values[4:]
+
+
+def test_vmap_model_ensembling_data():
+    """The ensembling snippets' data lines (vmap over an nn.CellList itself is not supported)."""
+    mindspore.set_seed(3)
+    minibatchs = Tensor(mnp.randn(4, 3, 1, 32, 32), mindspore.float32)
+    labels = Tensor(mnp.randint(1, 10, (4, 3)), mindspore.int32)
+    assert (minibatchs.shape, minibatchs.dtype, labels.shape, labels.dtype) == \
+        ((4, 3, 1, 32, 32), mindspore.float32, (4, 3), mindspore.int32)
+    values = minibatchs.asnumpy().astype(np.float64)
+    assert abs(values.mean()) < 6 / np.sqrt(values.size) and abs(values.std() - 1) < 0.05   # 12288 N(0, 1) draws
+    assert set(np.unique(mnp.randint(1, 10, (1000,)).asnumpy())) == set(range(1, 10))  # [minval, maxval)
+    assert set(np.unique(mnp.randint(3, shape=200).asnumpy())) == {0, 1, 2}              # one bound: [0, minval)
+    uniform = mnp.rand(2, 500).asnumpy()
+    assert uniform.dtype == np.float32 and 0 <= uniform.min() and uniform.max() < 1
+    mindspore.set_seed(3)
+    np.testing.assert_array_equal(mnp.randn(4, 3, 1, 32, 32).asnumpy(), minibatchs.asnumpy())
