@@ -95,7 +95,12 @@ class Tracer(Tensor):
         return value._concrete() if isinstance(value, Tensor) else np.asarray(value)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype}, level={self._trace.level})"
+        """The value, as MindSpore's PyNative mode prints a Tensor inside grad; an abstract value (under jit) has
+        none, so its shape, dtype and transform level."""
+        try:
+            return super().__repr__()
+        except TypeError:
+            return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype}, level={self._trace.level})"
 
 
 def lower(value, trace: Trace):

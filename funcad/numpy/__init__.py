@@ -17,7 +17,7 @@ _FROM_OPS = """abs add amax amin arange argmax argmin argsort broadcast_to ceil 
 cos cumsum divide dot einsum equal exp expand_dims expm1 eye flip floor
 floor_divide full full_like greater greater_equal isclose isfinite isinf isnan less less_equal linspace
 log log1p logical_and logical_not logical_or logical_xor matmul max maximum mean min minimum
-multiply negative not_equal ones ones_like outer pad power prod remainder repeat reshape
+multiply negative not_equal ones ones_like outer pad power prod rand randn remainder repeat reshape
 roll round sign sin split sqrt square squeeze stack std subtract sum
 swapaxes take_along_axis tan tanh tensordot tile trace transpose tril triu var zeros
 zeros_like""".split()
@@ -33,8 +33,11 @@ identity = _ops.eye  # identity(n, dtype)
 
 
 def array(object, dtype=None) -> _Tensor:  # noqa: A002 - numpy's name
-    """A Tensor holding a copy of ``object``."""
-    return _Tensor(_np.array(object._data if isinstance(object, _Tensor) else object, dtype=dtype))
+    """A Tensor holding a copy of ``object``; Python floats become float32, MindSpore's default, as in Tensor()."""
+    data = object._data if isinstance(object, _Tensor) else object
+    if dtype is None and not isinstance(data, _np.ndarray):
+        return _Tensor(data)
+    return _Tensor(_np.array(data, dtype=dtype))
 
 
 def ndim(a) -> int:
@@ -54,3 +57,11 @@ def asarray(a, dtype=None) -> _Tensor:
     if isinstance(a, _Tensor) and (dtype is None or a.dtype == _np.dtype(dtype)):
         return a
     return _Tensor(a, dtype)
+
+
+def randint(minval: int, maxval: int | None = None, shape=None, dtype=int32) -> _Tensor:
+    """Integers uniform in [minval, maxval), or in [0, minval) given one bound: ``mindspore.numpy.randint``."""
+    if maxval is None:
+        minval, maxval = 0, minval
+    size = () if shape is None else tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    return _ops.randint(minval, maxval, size, dtype=dtype)
