@@ -166,3 +166,12 @@ def test_dropout_class_returns_the_output_and_its_mask():
     assert abs(big.mean() - 0.7) < 0.02
     with pytest.raises(ValueError, match="funcad.ops.Dropout: keep_prob must be in \\(0, 1\\], got 0.0"):
         ops.Dropout(0.0)
+
+
+def test_layouts_and_axes_funcad_lacks_are_refused_by_name():
+    with pytest.raises(NotImplementedError, match="funcad.ops.Conv2D: data_format 'NHWC' is not supported"):
+        ops.Conv2D(4, 3, data_format="NHWC")
+    with pytest.raises(NotImplementedError, match="funcad.ops.MaxPool: data_format 'NHWC' is not supported"):
+        ops.MaxPool(2, 2, data_format="NHWC")
+    with pytest.raises(NotImplementedError, match="funcad.ops.OneHot: axis=0 is not supported"):
+        ops.OneHot(axis=0)

@@ -21,6 +21,12 @@ def _pad_helpers():
     return as_pair, check_pad_mode, same_padding
 
 
+def _require_nchw(owner: str, data_format: str) -> None:
+    """funcad's convolutions and pools lay images out as NCHW only."""
+    if data_format != "NCHW":
+        raise NotImplementedError(f"{owner}: data_format {data_format!r} is not supported (NCHW is)")
+
+
 class Conv2D(PrimitiveClass):
     """``ops.Conv2D(out_channel, kernel_size, mode=1, pad_mode="valid", pad=0, stride=1, dilation=1, group=1)(x, weight)``."""
 
@@ -28,8 +34,7 @@ class Conv2D(PrimitiveClass):
                  data_format: str = "NCHW"):
         as_pair, check_pad_mode, _ = _pad_helpers()
         owner = "funcad.ops.Conv2D"
-        if data_format != "NCHW":
-            raise NotImplementedError(f"{owner}: data_format {data_format!r} is not supported (NCHW is)")
+        _require_nchw(owner, data_format)
         self.out_channel, self.mode, self.pad_mode, self.group = out_channel, mode, pad_mode.lower(), group
         self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
         self.pad = check_pad_mode(owner, pad_mode, pad)
@@ -46,8 +51,7 @@ class _Pool(PrimitiveClass):
     def __init__(self, kernel_size=1, strides=1, pad_mode: str = "valid", data_format: str = "NCHW"):
         as_pair, check_pad_mode, _ = _pad_helpers()
         owner = f"funcad.ops.{type(self).__name__}"
-        if data_format != "NCHW":
-            raise NotImplementedError(f"{owner}: data_format {data_format!r} is not supported (NCHW is)")
+        _require_nchw(owner, data_format)
         if pad_mode.lower() not in ("same", "valid"):
             raise ValueError(f"{owner}: pad_mode must be 'same' or 'valid', got {pad_mode!r}")
         check_pad_mode(owner, pad_mode, 0)
