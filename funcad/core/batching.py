@@ -114,14 +114,10 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     ``in_axes``: per positional argument the axis that holds the batch (an int, negative counting from the end, or
     None for an argument shared by every member), as one int/None for all or a pytree prefix of the arguments.
     ``out_axes`` likewise places the batch axis in each output. Parameters a Cell reads stay unbatched. An output
-    that does not depend on a mapped input needs out_axes None (an error otherwise, naming it).
+    that does not depend on a mapped input is repeated along the batch axis when its out_axes is an int (JAX's
+    behaviour; the Jacobians need it: an output independent of an input has a zero block), and returned as it is
+    when its out_axes is None.
     """
-    return vectorize(fn, in_axes, out_axes, broadcast_unmapped=False)
-
-
-def vectorize(fn: Callable, in_axes: Any = 0, out_axes: Any = 0, broadcast_unmapped: bool = True) -> Callable:
-    """vmap, where ``broadcast_unmapped`` repeats an output that does not depend on the batch (as JAX's vmap does;
-    the Jacobians need it: an output independent of an input has a zero block)."""
     name = f"vmap({getattr(fn, '__name__', 'fn')})"
 
     def mapped(*args):
@@ -146,9 +142,9 @@ def vectorize(fn: Callable, in_axes: Any = 0, out_axes: Any = 0, broadcast_unmap
         with scope(trace):
             batched = [trace.wrap(*leaf) if isinstance(leaf, tuple) else leaf for leaf in leaves]
             out = fn(*pytree.unflatten(in_def, batched))
-        return _place_outputs(out, trace, name)
+        return _place_outputs(out, trace)
 
-    def _place_outputs(out, trace: BatchTrace, fname: str):
+    def _place_outputs(out, trace: BatchTrace):
         """Each output's batch axis moved to its out_axes entry."""
         out_leaves, out_def = pytree.flatten(out)
         axes = _axes_per_leaf(out_axes, out, "out_axes", "vmap")
@@ -161,14 +157,11 @@ def vectorize(fn: Callable, in_axes: Any = 0, out_axes: Any = 0, broadcast_unmap
                                      "but that output varies over the batch; give it an axis")
                 placed.append(leaf)
                 continue
-            if not batched and broadcast_unmapped:
+            if not batched:
                 leaf = _as_tensor(leaf)
                 repeated = broadcast_to(leaf.reshape((1,) + tuple(leaf.shape)), (trace.size,) + tuple(leaf.shape))
                 placed.append(_move_axis(repeated, 0, _normalize_axis(axis, repeated.ndim, "vmap", f"out_axes for output leaf {i}")))
                 continue
-            if not batched:
-                raise ValueError(f"vmap: out_axes={axis} for output leaf {i} of shape {tuple(getattr(leaf, 'shape', ()))} of {fname}, which does not "
-                                 "depend on any mapped input; give it out_axes=None")
             axis = _normalize_axis(axis, leaf.ndim + 1, "vmap", f"out_axes for output leaf {i} of shape {tuple(leaf.shape)}")
             placed.append(_move_axis(leaf._value, leaf._bdim, axis))
         return pytree.unflatten(out_def, placed)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from funcad.core.base_ops import shape_of, sum_to
-from funcad.core.batching import vectorize
+from funcad.core.batching import vmap
 from funcad.core.primitive import Primitive, compiled_as_call
 from funcad.core.tensor import Tensor
 from funcad.core.transforms import jvp, vjp
@@ -91,14 +91,14 @@ def _vjp_primitive(fn: Callable, fwd: Callable, bwd: Callable, name: str) -> Pri
     prim.defvariadic(cotangent, tangent)
 
     def batched(args, dims):
-        member_fwd = vectorize(fwd, tuple(dims))
+        member_fwd = vmap(fwd, tuple(dims))
 
         def batch_bwd(residuals, g):
             out_axes = tuple(0 if d is None else d for d in dims)
-            grads = vectorize(bwd, (0, 0), out_axes)(residuals, g)
+            grads = vmap(bwd, (0, 0), out_axes)(residuals, g)
             return tuple(None if c is None else (sum_to(c, shape_of(a)) if d is None else c) for c, a, d in zip(grads, args, dims))
 
-        return _vjp_primitive(vectorize(fn, tuple(dims)), member_fwd, batch_bwd, name)(*args), 0
+        return _vjp_primitive(vmap(fn, tuple(dims)), member_fwd, batch_bwd, name)(*args), 0
 
     prim.declare(batch=lambda args, dims, /, **kwargs: batched(args, dims))
     return prim
@@ -146,9 +146,9 @@ def _jvp_primitive(fn: Callable, rule: Callable, name: str) -> Primitive:
 
     def batched(args, dims):
         def member_rule(primals, tangents):
-            return vectorize(lambda p, t: tuple(rule(p, t)), (tuple(dims), tuple(dims)))(primals, tangents)
+            return vmap(lambda p, t: tuple(rule(p, t)), (tuple(dims), tuple(dims)))(primals, tangents)
 
-        return _jvp_primitive(vectorize(fn, tuple(dims)), member_rule, name)(*args), 0
+        return _jvp_primitive(vmap(fn, tuple(dims)), member_rule, name)(*args), 0
 
     prim.declare(batch=lambda args, dims, /, **kwargs: batched(args, dims))
     return prim

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from funcad.core import pytree
-from funcad.core.batching import vectorize
+from funcad.core.batching import vmap
 from funcad.core.tensor import Tensor
 from funcad.core.transforms import _as_input, _normalize_positions, _vjp, grad, jvp
 
@@ -82,7 +82,7 @@ def jacrev(fn: Callable, grad_position: Any = 0, has_aux: bool = False) -> Calla
         out_leaves, out_def = pytree.flatten(out)
         sizes = [int(np.prod(o.shape, dtype=np.int64)) for o in out_leaves]
         basis = _basis(sizes, [o.shape for o in out_leaves], [o.dtype for o in out_leaves])
-        rows = vectorize(lambda *cot: pullback(pytree.unflatten(out_def, cot)))(*basis)  # per input leaf: (total, *leaf)
+        rows = vmap(lambda *cot: pullback(pytree.unflatten(out_def, cot)))(*basis)  # per input leaf: (total, *leaf)
         per_input = [_blocks(r, sizes, lambda piece, k, leaf=leaf: piece.reshape(tuple(out_leaves[k].shape) + tuple(leaf.shape)))
                      for r, leaf in zip(rows, inputs.leaves)]
         jac = pytree.unflatten(out_def, [inputs.regroup([blocks[k] for blocks in per_input]) for k in range(len(out_leaves))])
@@ -109,7 +109,7 @@ def jacfwd(fn: Callable, grad_position: Any = 0, has_aux: bool = False) -> Calla
             aux = result[2]
             return result[1], (aux[0] if len(aux) == 1 else aux)  # one aux value comes back bare, as from jacrev
 
-        pushed = vectorize(push, 0, (0, None) if has_aux else 0)(*basis)
+        pushed = vmap(push, 0, (0, None) if has_aux else 0)(*basis)
         tangents, aux = pushed if has_aux else (pushed, None)
         out_leaves, out_def = pytree.flatten(tangents)  # each (total inputs, *output leaf)
 

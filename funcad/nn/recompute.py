@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from funcad.core.batching import vectorize
+from funcad.core.batching import vmap
 from funcad.core.custom import PerNode, as_tensors
 from funcad.core.primitive import Primitive, compiled_as_call
 from funcad.core.transforms import jvp, vjp
@@ -50,7 +50,7 @@ def recomputed(cell) -> Primitive:
         return jvp(lambda v: run(*args[:i], v, *args[i + 1 :]), (args[i],), (t,))[1]
 
     prim.defvariadic(cotangent, tangent)
-    prim.declare(batch=lambda args, dims, /, **kwargs: (vectorize(run, tuple(dims))(*args), 0))
+    prim.declare(batch=lambda args, dims, /, **kwargs: (vmap(run, tuple(dims))(*args), 0))
     object.__setattr__(cell, "_recompute_primitive", prim)
     return prim
 
