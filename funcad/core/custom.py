@@ -1,12 +1,16 @@
 """User-defined derivatives: ``custom_vjp`` and ``custom_jvp`` (JAX's decorators), which ``Cell.bprop`` builds on.
 
-The decorated function becomes a primitive of its own: its forward runs the function on plain values, its
+Each call of a decorated function becomes one primitive: its forward runs the function on plain values, its
 derivative rules call the user's rules, its batching rule is the same custom function with every part vmapped,
 and jit calls it as one node. The user's rules are written in funcad ops, so they are differentiated, batched and
 compiled like any code: gradients of any order go through them.
 
-A custom function takes Tensors positionally and returns one Tensor. Parameters it reads are constants to it
-(their gradients do not flow through it), as in a MindSpore Cell with ``bprop``.
+Arguments and outputs are pytrees (tuples, lists, dicts) of Tensors, as in JAX. The primitive sees the leaves of
+the differentiable arguments; the arguments named by ``nondiff_argnums`` (functions, sizes, flags) are fixed for
+the call and handed to the rules first, as JAX does. Several outputs travel as one flat array in their common
+dtype (a primitive has one output) and are cut back into the output's structure, shapes and dtypes.
+Parameters the function reads are constants to it (their gradients do not flow through it), as in a MindSpore
+Cell with ``bprop``.
 """
 
 from __future__ import annotations
@@ -16,34 +20,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from funcad.core.base_ops import shape_of, sum_to
+from funcad.core import pytree, tensor_methods
+from funcad.core.base_ops import cast, shape_of, sum_to
 from funcad.core.batching import vmap
 from funcad.core.primitive import Primitive, compiled_as_call
 from funcad.core.tensor import Tensor
+from funcad.core.trace import Tracer
 from funcad.core.transforms import jvp, vjp
-
-
-def _plain(out, name: str):
-    if not isinstance(out, Tensor):
-        raise TypeError(f"{name}: a custom-derivative function must return one Tensor, got {type(out).__name__}")
-    return out._data
 
 
 def as_tensors(arrays) -> list:
     """A primitive's array arguments as Tensors (for running funcad code inside its forward); others unchanged."""
     return [Tensor._wrap(a) if not isinstance(a, Tensor) and hasattr(a, "dtype") else a for a in arrays]
-
-
-def _check_cotangents(name: str, cotangents, args) -> tuple:
-    """The rule's result: one cotangent (or None) per argument, each of that argument's shape."""
-    if not isinstance(cotangents, (tuple, list)) or len(cotangents) != len(args):
-        got = f"{len(cotangents)} values" if isinstance(cotangents, (tuple, list)) else f"a {type(cotangents).__name__}"
-        raise ValueError(f"{name}: the backward rule must return a tuple of {len(args)} cotangents (one per input), got {got}")
-    for i, (c, a) in enumerate(zip(cotangents, args)):
-        if c is not None and tuple(shape_of(c)) != tuple(shape_of(a)):
-            raise ValueError(f"{name}: the backward rule's cotangent {i} has shape {tuple(shape_of(c))}, "
-                             f"but input {i} has shape {tuple(shape_of(a))}")
-    return tuple(cotangents)
 
 
 class PerNode:
@@ -61,29 +49,153 @@ class PerNode:
         return value
 
 
-class custom_vjp:  # noqa: N801 - JAX's name
-    """``f = custom_vjp(fn)``; ``f.defvjp(fwd, bwd)`` with ``fwd(*args) -> (out, residuals)`` and
-    ``bwd(residuals, g) -> tuple of one cotangent (or None) per argument``."""
+# -- one call: its arguments as leaves, its outputs as one array -------------------------------------------------------
+class _Call:
+    """How one call's arguments map to the primitive's leaves and its outputs to the primitive's one array.
 
-    def __init__(self, fn: Callable):
+    The output layout is recorded when the function runs (``pack``), which happens inside the primitive's call in
+    every mode (eagerly, while jit traces, and with member shapes under vmap), before ``unpack`` needs it.
+    """
+
+    def __init__(self, name: str, args: tuple, nondiff_argnums: tuple):
+        self.name = name
+        for pos in nondiff_argnums:
+            if not -len(args) <= pos < len(args):
+                raise ValueError(f"{name}: nondiff_argnums names argument {pos}, but the call has {len(args)} arguments")
+        fixed = {pos % len(args) for pos in nondiff_argnums}
+        for pos in fixed:
+            if any(isinstance(leaf, Tracer) for leaf in pytree.flatten(args[pos])[0]):
+                raise TypeError(f"{name}: argument {pos} is in nondiff_argnums but holds a traced Tensor (under grad, vmap "
+                                "or jit); pass it as a differentiable argument (its cotangent may be None)")
+        self.static = [args[p] for p in sorted(fixed)]
+        self.positions = [p for p in range(len(args)) if p not in fixed]
+        self.fixed = {p: args[p] for p in fixed}
+        self.diff_args = tuple(args[p] for p in self.positions)
+        self.leaves, self.in_def = pytree.flatten(self.diff_args)
+        self.out_def, self.shapes, self.dtypes = None, [], []
+
+    def arguments(self, leaves) -> list:
+        """The function's full argument list with these leaves in the differentiable places."""
+        diff = iter(pytree.unflatten(self.in_def, leaves))
+        return [self.fixed[p] if p in self.fixed else next(diff) for p in range(len(self.fixed) + len(self.positions))]
+
+    def pack(self, out) -> Tensor:
+        leaves, self.out_def = pytree.flatten(out)
+        for i, leaf in enumerate(leaves):
+            if not isinstance(leaf, Tensor):
+                raise TypeError(f"{self.name}: a custom-derivative function must return Tensors (or tuples, lists, dicts "
+                                f"of them); output leaf {i} is a {type(leaf).__name__}")
+        self.shapes = [tuple(leaf.shape) for leaf in leaves]
+        self.dtypes = [np.dtype(leaf.dtype) for leaf in leaves]
+        return self.pack_like(leaves)
+
+    def pack_like(self, leaves) -> Tensor:
+        """Leaves of the recorded output layout as one array (a single leaf stays as it is)."""
+        if len(leaves) == 1:
+            return leaves[0]
+        common = np.result_type(*self.dtypes)
+        return tensor_methods._ops.concat([cast(leaf, common).reshape((-1,)) for leaf in leaves], 0)
+
+    def unpack(self, packed):
+        if len(self.shapes) == 1:
+            return pytree.unflatten(self.out_def, [packed])
+        parts, start = [], 0
+        for shape, dtype in zip(self.shapes, self.dtypes):
+            size = int(np.prod(shape, dtype=np.int64))
+            parts.append(cast(packed[start : start + size].reshape(shape), dtype))
+            start += size
+        return pytree.unflatten(self.out_def, parts)
+
+    def tangent_leaves(self, tangent_out) -> list:
+        """A jvp rule's output tangent as leaves of the output's layout, shapes checked."""
+        leaves, tree = pytree.flatten(tangent_out)
+        if tree != self.out_def:
+            raise ValueError(f"{self.name}: the jvp rule's tangent has the structure {tree}, the output has {self.out_def}")
+        for i, (t, shape) in enumerate(zip(leaves, self.shapes)):
+            if tuple(shape_of(t)) != shape:
+                raise ValueError(f"{self.name}: the jvp rule's tangent for output leaf {i} has shape {tuple(shape_of(t))}, "
+                                 f"the output has shape {shape}")
+        return leaves
+
+    def leaf_cotangents(self, cotangents) -> tuple:
+        """The backward rule's result (one cotangent pytree or None per differentiable argument) as one cotangent
+        (or None) per leaf, each checked against its input's shape."""
+        n = len(self.diff_args)
+        if not isinstance(cotangents, (tuple, list)) or len(cotangents) != n:
+            got = f"{len(cotangents)} values" if isinstance(cotangents, (tuple, list)) else f"a {type(cotangents).__name__}"
+            raise ValueError(f"{self.name}: the backward rule must return a tuple of {n} cotangents (one per "
+                             f"differentiable input), got {got}")
+        out = []
+        for k, (c, a) in enumerate(zip(cotangents, self.diff_args)):
+            a_leaves, a_def = pytree.flatten(a)
+            if c is None:
+                out += [None] * len(a_leaves)
+                continue
+            c_leaves, c_def = pytree.flatten(c)
+            if c_def != a_def:
+                raise ValueError(f"{self.name}: the backward rule's cotangent {k} has the structure {c_def}, but input "
+                                 f"{self.positions[k]} has {a_def}")
+            for j, (cl, al) in enumerate(zip(c_leaves, a_leaves)):
+                if tuple(shape_of(cl)) != tuple(shape_of(al)):
+                    leaf = f" (leaf {j})" if len(a_leaves) > 1 else ""
+                    raise ValueError(f"{self.name}: the backward rule's cotangent {k}{leaf} has shape {tuple(shape_of(cl))}, "
+                                     f"but input {self.positions[k]}{leaf} has shape {tuple(shape_of(al))}")
+            out += c_leaves
+        return tuple(out)
+
+
+class _Custom:
+    """What both decorators share: the function, its name, its fixed arguments and the call through a primitive."""
+
+    kind = "custom"
+
+    def __init__(self, fn: Callable, nondiff_argnums: tuple = ()):
         self.fn = fn
-        self.name = getattr(fn, "__name__", "custom_vjp")
+        self.name = getattr(fn, "__name__", self.kind)
+        self.nondiff_argnums = tuple(nondiff_argnums)
         functools.update_wrapper(self, fn)
-        self.prim = None
-
-    def defvjp(self, fwd: Callable, bwd: Callable) -> custom_vjp:
-        self.prim = _vjp_primitive(self.fn, fwd, bwd, self.name)
-        return self
+        self.rules = None
 
     def __call__(self, *args):
-        if self.prim is None:
-            raise TypeError(f"custom_vjp {self.name}: call defvjp(fwd, bwd) before using it")
-        return self.prim(*args)
+        if self.rules is None:
+            raise TypeError(f"{self.kind} {self.name}: call {'defvjp(fwd, bwd)' if self.kind == 'custom_vjp' else 'defjvp(rule)'} before using it")
+        call = _Call(self.name, args, self.nondiff_argnums)
+
+        def packed(*leaves):
+            return call.pack(self.fn(*call.arguments(leaves)))
+
+        return call.unpack(self._primitive(call, packed)(*call.leaves))
+
+
+class custom_vjp(_Custom):  # noqa: N801 - JAX's name
+    """``f = custom_vjp(fn, nondiff_argnums=())``; ``f.defvjp(fwd, bwd)`` with ``fwd(*args) -> (out, residuals)`` and
+    ``bwd(*nondiff_args, residuals, g) -> tuple of one cotangent (a pytree like its argument, or None) per
+    differentiable argument``; ``g`` has the output's structure."""
+
+    kind = "custom_vjp"
+
+    def defvjp(self, fwd: Callable, bwd: Callable) -> custom_vjp:
+        self.rules = (fwd, bwd)
+        return self
+
+    def _primitive(self, call: _Call, packed: Callable) -> Primitive:
+        fwd, bwd = self.rules
+
+        def packed_fwd(*leaves):
+            out, residuals = fwd(*call.arguments(leaves))
+            return call.pack(out), residuals
+
+        def packed_bwd(residuals, g):
+            return call.leaf_cotangents(bwd(*call.static, residuals, call.unpack(g)))
+
+        return _vjp_primitive(packed, packed_fwd, packed_bwd, self.name)
 
 
 def _vjp_primitive(fn: Callable, fwd: Callable, bwd: Callable, name: str) -> Primitive:
-    prim = Primitive(name, lambda *arrays: _plain(fn(*as_tensors(arrays)), name), **compiled_as_call())
-    cotangent = PerNode(lambda g, args: _check_cotangents(name, bwd(fwd(*args)[1], g), args))
+    """A primitive of array leaves with one array output: ``fn`` runs it, ``bwd(residuals, g)`` gives the leaves'
+    cotangents (checked), ``fwd`` the output and the residuals."""
+    prim = Primitive(name, lambda *arrays: fn(*as_tensors(arrays))._data, **compiled_as_call())
+    cotangent = PerNode(lambda g, args: bwd(fwd(*args)[1], g))
 
     def tangent(i, t, ans, *args):  # forward mode differentiates the function itself
         return jvp(lambda xi: fn(*args[:i], xi, *args[i + 1 :]), (args[i],), (t,))[1]
@@ -104,42 +216,41 @@ def _vjp_primitive(fn: Callable, fwd: Callable, bwd: Callable, name: str) -> Pri
     return prim
 
 
-class custom_jvp:  # noqa: N801 - JAX's name
-    """``f = custom_jvp(fn)``; ``f.defjvp(rule)`` with ``rule(primals, tangents) -> (out, tangent_out)``, linear in the
-    tangents. Reverse mode transposes the rule (the vjp of ``tangents -> tangent_out``)."""
+class custom_jvp(_Custom):  # noqa: N801 - JAX's name
+    """``f = custom_jvp(fn, nondiff_argnums=())``; ``f.defjvp(rule)`` with ``rule(*nondiff_args, primals, tangents)
+    -> (out, tangent_out)``, linear in the tangents (``primals`` and ``tangents`` are tuples of the differentiable
+    arguments, ``tangent_out`` has the output's structure). Reverse mode transposes the rule."""
 
-    def __init__(self, fn: Callable):
-        self.fn = fn
-        self.name = getattr(fn, "__name__", "custom_jvp")
-        functools.update_wrapper(self, fn)
-        self.prim = None
+    kind = "custom_jvp"
 
     def defjvp(self, rule: Callable) -> Callable:
-        self.prim = _jvp_primitive(self.fn, rule, self.name)
+        self.rules = rule
         return rule
 
-    def __call__(self, *args):
-        if self.prim is None:
-            raise TypeError(f"custom_jvp {self.name}: call defjvp(rule) before using it")
-        return self.prim(*args)
+    def _primitive(self, call: _Call, packed: Callable) -> Primitive:
+        def packed_rule(primals, tangents):
+            diff_primals = pytree.unflatten(call.in_def, primals)
+            diff_tangents = pytree.unflatten(call.in_def, tangents)
+            out = self.rules(*call.static, diff_primals, diff_tangents)
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise ValueError(f"{self.name}: the jvp rule must return (primal_out, tangent_out), got {type(out).__name__}")
+            packed_out = call.pack(out[0])
+            return packed_out, call.pack_like(call.tangent_leaves(out[1]))
+
+        return _jvp_primitive(packed, packed_rule, self.name)
 
 
 def _jvp_primitive(fn: Callable, rule: Callable, name: str) -> Primitive:
-    prim = Primitive(name, lambda *arrays: _plain(fn(*as_tensors(arrays)), name), **compiled_as_call())
+    prim = Primitive(name, lambda *arrays: fn(*as_tensors(arrays))._data, **compiled_as_call())
 
     def only(i, t, args):
-        return tuple(t if j == i else _zeros(a) for j, a in enumerate(args))
+        return tuple(t if j == i else _zeros(shape_of(a), getattr(a, "dtype", np.float32)) for j, a in enumerate(args))
 
     def tangent(i, t, ans, *args):
-        out = rule(tuple(args), only(i, t, args))
-        if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise ValueError(f"{name}: the jvp rule must return (primal_out, tangent_out), got {type(out).__name__}")
-        if tuple(shape_of(out[1])) != tuple(shape_of(ans)):
-            raise ValueError(f"{name}: the jvp rule's tangent has shape {tuple(shape_of(out[1]))}, the output has shape {tuple(shape_of(ans))}")
-        return out[1]
+        return rule(tuple(args), only(i, t, args))[1]
 
     def cotangent(i, g, ans, *args):
-        _, pullback = vjp(lambda ti: rule(tuple(args), only(i, ti, args))[1], _zeros(args[i]))
+        _, pullback = vjp(lambda ti: rule(tuple(args), only(i, ti, args))[1], _zeros(shape_of(args[i]), getattr(args[i], "dtype", np.float32)))
         return pullback(g)[0]
 
     prim.defvariadic(cotangent, tangent)
@@ -154,5 +265,5 @@ def _jvp_primitive(fn: Callable, rule: Callable, name: str) -> Primitive:
     return prim
 
 
-def _zeros(a) -> Tensor:
-    return Tensor._wrap(np.zeros(shape_of(a), dtype=getattr(a, "dtype", np.float32)))
+def _zeros(shape: tuple, dtype) -> Tensor:
+    return Tensor._wrap(np.zeros(shape, dtype=dtype))
