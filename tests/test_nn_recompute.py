@@ -62,3 +62,44 @@ def test_recompute_records_one_node_per_block():
             nodes += 1
             stack += [p for _, p in node._parents if isinstance(p, VJPTracer)]
         assert nodes == expected  # per block: dense and tanh, or one recompute node
+
+
+def _bn_net(recompute: bool):
+    funcad.set_seed(1)
+    block = nn.SequentialCell(nn.Dense(5, 4, dtype=funcad.float64), nn.BatchNorm1d(4, dtype=funcad.float64), nn.Tanh())
+    net = nn.SequentialCell(block.recompute() if recompute else block, nn.Dense(4, 2, dtype=funcad.float64))
+    net.set_train()
+    return net
+
+
+def test_recompute_of_a_batchnorm_updates_its_moving_statistics_once():
+    plain, again = _bn_net(False), _bn_net(True)
+    loss = lambda net: lambda x: ops.sum(net(x) ** 2)  # noqa: E731
+    _, grads = funcad.value_and_grad(loss(plain), None, plain.trainable_params())(X)
+    _, grads_r = funcad.value_and_grad(loss(again), None, again.trainable_params())(X)
+    for g, gr in zip(grads, grads_r):
+        assert_close(gr, g, rtol=1e-12, atol=1e-13)
+    dense, bn = again[0][0], again[0][1]
+    hidden = X @ dense.weight.asnumpy().T + dense.bias.asnumpy()
+    assert_close(bn.moving_mean, 0.1 * hidden.mean(0), rtol=1e-12, atol=1e-14)  # momentum 0.9 from zeros, once
+    for name in ("moving_mean", "moving_variance"):
+        assert_close(getattr(bn, name), getattr(plain[0][1], name), rtol=1e-12, atol=1e-14)
+    # forward mode replays the Cell for its tangent: the statistics still move once per forward pass
+    funcad.jvp(loss(again), (X,), (np.ones_like(X),))
+    assert_close(bn.moving_mean, 0.1 * 0.9 * hidden.mean(0) + 0.1 * hidden.mean(0), rtol=1e-12, atol=1e-14)
+
+
+def test_recompute_of_a_batchnorm_under_jit_updates_like_eager():
+    plain, again = _bn_net(False), _bn_net(True)
+    steps = [funcad.jit(funcad.value_and_grad(lambda x, n=net: ops.sum(n(x) ** 2), None, net.trainable_params()))
+             for net in (plain, again)]
+    for _ in range(2):
+        (value, grads), (value_r, grads_r) = (step(X) for step in steps)
+        assert_close(value_r, value, rtol=1e-12, atol=1e-13)
+        for g, gr in zip(grads, grads_r):
+            assert_close(gr, g, rtol=1e-12, atol=1e-13)
+    for name in ("moving_mean", "moving_variance"):
+        assert_close(getattr(again[0][1], name), getattr(plain[0][1], name), rtol=1e-12, atol=1e-14)
+    dense = again[0][0]
+    hidden = X @ dense.weight.asnumpy().T + dense.bias.asnumpy()
+    assert_close(again[0][1].moving_mean, 0.19 * hidden.mean(0), rtol=1e-12, atol=1e-14)  # two updates from zeros
