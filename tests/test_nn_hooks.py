@@ -85,6 +85,70 @@ def test_cell_hooks_match_torch_s_module_hooks():
     assert_close(cell(x), x @ cell.weight.asnumpy().T + cell.bias.asnumpy())
 
 
+class _TwoOut(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Dense(3, 2, dtype=funcad.float64)
+
+    def construct(self, x, y):
+        h = self.dense(x)
+        return h * y, ops.tanh(h) + y
+
+
+class _TorchTwoOut(torch.nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.dense = torch.nn.Linear(3, 2).double()
+        with torch.no_grad():
+            self.dense.weight.copy_(torch.tensor(cell.dense.weight.asnumpy()))
+            self.dense.bias.copy_(torch.tensor(cell.dense.bias.asnumpy()))
+
+    def forward(self, x, y):
+        h = self.dense(x)
+        return h * y, torch.tanh(h) + y
+
+
+def test_backward_hooks_of_a_cell_with_two_inputs_and_two_outputs_match_torch_s_full_backward_hooks():
+    funcad.set_seed(3)
+    cell = _TwoOut()
+    module = _TorchTwoOut(cell)
+    rng = np.random.default_rng(4)
+    x, y, u0, u1 = rng.standard_normal((4, 3)), rng.standard_normal((4, 2)), rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
+    record, t_record = {}, {}
+
+    def pre(table):
+        def hook(_, grad_output):
+            table["gout"] = grad_output
+            return grad_output[0], grad_output[1] * 2.0
+
+        return hook
+
+    def post(table):
+        def hook(_, grad_input, grad_output):
+            table["gin"], table["gout_seen"] = grad_input, grad_output
+            return grad_input[0] * 3.0, grad_input[1]
+
+        return hook
+
+    cell.register_backward_pre_hook(pre(record))
+    cell.register_backward_hook(post(record))
+    module.register_full_backward_pre_hook(pre(t_record))
+    module.register_full_backward_hook(post(t_record))
+    outs, pullback = funcad.vjp(cell, x, y)
+    gx, gy = pullback((u0, u1))
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    t_outs = module(tx, ty)
+    torch.autograd.backward(t_outs, (torch.tensor(u0), torch.tensor(u1)))
+    for o, t in zip(outs, t_outs):
+        assert_close(o, t.detach().numpy())
+    assert_close(gx, tx.grad.numpy())
+    assert_close(gy, ty.grad.numpy())
+    for key in ("gout", "gin", "gout_seen"):
+        assert len(record[key]) == len(t_record[key]) == 2
+        for ours, theirs in zip(record[key], t_record[key]):
+            assert_close(ours, theirs.numpy())
+
+
 def test_hooks_refuse_jit_and_wrong_shapes_by_name():
     hook = ops.HookBackward(lambda grads: (grads[0],))
     with pytest.raises(RuntimeError, match="ops.HookBackward: gradient hooks run in eager mode only"):
@@ -96,3 +160,9 @@ def test_hooks_refuse_jit_and_wrong_shapes_by_name():
     cell.register_backward_hook(lambda c, gin, gout: (gin[0][:1],))
     with pytest.raises(ValueError, match=r"ReLU backward hook: hook <lambda> returned a gradient of shape \(1,\) for one of shape \(3,\)"):
         funcad.grad(lambda x: ops.sum(cell(x)))(X)
+    two = _TwoOut()
+    two.register_backward_pre_hook(lambda c, gout: (gout[0],))
+    with pytest.raises(ValueError, match="_TwoOut backward pre-hook: hook <lambda> returned 1 gradients for 2"):
+        funcad.grad(lambda x: ops.sum(two(x, np.ones(2))[0]))(X)
+    with pytest.raises(RuntimeError, match="_TwoOut.register_backward_pre_hook: gradient hooks run in eager mode only"):
+        funcad.jit(funcad.grad(lambda x: ops.sum(two(x, np.ones(2))[1])))(X)

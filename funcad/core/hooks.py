@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from funcad.core.base_ops import shape_of
 from funcad.core.primitive import compiled_as_call, primitive
+from funcad.core.tensor import parameter_hooks
 from funcad.core.trace import Tracer
 
 _handle_ids = itertools.count()
@@ -57,7 +58,9 @@ def replaced(what: str, hook: Callable, g, new):
 
 
 def refuse_under_jit(what: str, value) -> None:
-    if _under_jit(value):
+    """Raise when a compiler is tracing: ``value`` is its tracer, or (for a cotangent still constant, as a loss's
+    seed is) its Parameter hooks are installed."""
+    if _under_jit(value) or parameter_hooks.write is not None:
         raise RuntimeError(f"{what}: gradient hooks run in eager mode only; under funcad.jit the backward pass runs once, "
                            "while tracing. Call the function without jit to use hooks")
 

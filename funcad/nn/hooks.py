@@ -2,21 +2,26 @@
 
 - ``register_forward_pre_hook(fn)``: ``fn(cell, inputs)`` before construct; a returned value replaces the inputs.
 - ``register_forward_hook(fn)``: ``fn(cell, inputs, output)`` after it; a returned value replaces the output.
-- ``register_backward_pre_hook(fn)``: ``fn(cell, grad_output)`` when the output's gradient arrives; a returned
-  tuple replaces it.
-- ``register_backward_hook(fn)``: ``fn(cell, grad_input, grad_output)`` when an input's gradient is computed; a
-  returned tuple replaces it. Each Tensor input is reported on its own (``grad_input`` holds its one gradient).
+- ``register_backward_pre_hook(fn)``: ``fn(cell, grad_output)`` when the outputs' gradients arrive, all at once
+  (``grad_output`` holds one per floating-point Tensor output, as torch's full backward hooks; an output the loss
+  does not use gets zeros); a returned tuple replaces them.
+- ``register_backward_hook(fn)``: ``fn(cell, grad_input, grad_output)`` once the inputs' gradients are computed
+  (``grad_input`` holds one entry per Tensor input, None for a non-floating one); a returned tuple replaces them
+  (a None entry keeps that gradient).
 
 Each returns a handle with ``remove()``. Forward hooks are plain Python around construct: under funcad.jit they
 run once, while tracing, and what they return is compiled in. Backward hooks run in eager mode only: under jit
-they raise a RuntimeError naming the Cell.
+they raise a RuntimeError naming the Cell. The outputs (and the inputs) pass through one ``custom_vjp`` identity
+whose backward rule runs the hooks, so they see every gradient of the call together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from funcad.core.hooks import HookHandle, check_hook, hook_identity, refuse_under_jit, replaced
+from funcad.core import pytree
+from funcad.core.custom import custom_vjp
+from funcad.core.hooks import HookHandle, check_hook, refuse_under_jit, replaced
 from funcad.core.tensor import Tensor
 
 KINDS = ("forward_pre", "forward", "backward_pre", "backward")
@@ -36,6 +41,18 @@ def _as_tuple(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
+def _floating(value) -> bool:
+    return isinstance(value, Tensor) and value.dtype.kind == "f"
+
+
+def _through(values: list, rule: Callable, name: str) -> tuple:
+    """``values`` unchanged; their cotangents, together, go through ``rule(grads) -> grads``."""
+    identity = custom_vjp(lambda *xs: xs)
+    identity.name = name
+    identity.defvjp(lambda *xs: (xs, None), lambda _, grads: tuple(rule(tuple(grads))))
+    return identity(*values)
+
+
 def call(cell, args: tuple, kwargs: dict, run: Callable):
     """``run(*args, **kwargs)`` (the Cell's construct) with the Cell's hooks around it."""
     table = cell.__dict__["_cell_hooks"]
@@ -47,12 +64,24 @@ def call(cell, args: tuple, kwargs: dict, run: Callable):
     backward = table["backward_pre"] or table["backward"]
     seen: dict = {}
     if backward:
-        args = tuple(hook_identity(a, _input_rule(cell, table, seen, name)) if isinstance(a, Tensor) else a for a in args)
+        tensors = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        hooked = [i for i in tensors if _floating(args[i])]
+        if hooked:
+            args = list(args)
+            rule = _input_rule(cell, table, seen, name, [tensors.index(i) for i in hooked], len(tensors))
+            for i, value in zip(hooked, _through([args[i] for i in hooked], rule, f"{name}.register_backward_hook")):
+                args[i] = value
+            args = tuple(args)
     out = run(*args, **kwargs)
     if backward:
-        if not isinstance(out, Tensor):
-            raise TypeError(f"{name}: backward hooks need a Cell returning one Tensor, got {type(out).__name__}")
-        out = hook_identity(out, _output_rule(cell, table, seen, name))
+        leaves, tree = pytree.flatten(out)
+        hooked = [i for i, leaf in enumerate(leaves) if _floating(leaf)]
+        if not hooked:
+            raise TypeError(f"{name}: backward hooks need a Cell returning floating-point Tensors, got {type(out).__name__}")
+        rule = _output_rule(cell, table, seen, name)
+        for i, value in zip(hooked, _through([leaves[i] for i in hooked], rule, f"{name}.register_backward_pre_hook")):
+            leaves[i] = value
+        out = pytree.unflatten(tree, leaves)
     for hook in list(table["forward"].values()):
         new = hook(cell, args, out)
         if new is not None:
@@ -60,24 +89,38 @@ def call(cell, args: tuple, kwargs: dict, run: Callable):
     return out
 
 
+def _replace_all(what: str, hook: Callable, grads: tuple, new) -> tuple:
+    """A hook's result replacing ``grads``: None keeps them; else a tuple of as many (None entries keep theirs)."""
+    if new is None:
+        return grads
+    new = _as_tuple(new)
+    if len(new) != len(grads):
+        raise ValueError(f"{what}: hook {getattr(hook, '__name__', repr(hook))} returned {len(new)} gradients for {len(grads)}")
+    return tuple(g if n is None or g is None else replaced(what, hook, g, n) for g, n in zip(grads, new))
+
+
 def _output_rule(cell, table: dict, seen: dict, name: str) -> Callable:
-    def rule(g):
-        refuse_under_jit(f"{name}.register_backward_pre_hook", g)
+    def rule(grads: tuple) -> tuple:
+        refuse_under_jit(f"{name}.register_backward_pre_hook", grads[0])
         for hook in list(table["backward_pre"].values()):
-            new = hook(cell, (g,))
-            g = replaced(f"{name} backward pre-hook", hook, g, None if new is None else _as_tuple(new)[0])
-        seen["grad_output"] = (g,)
-        return g
+            grads = _replace_all(f"{name} backward pre-hook", hook, grads, hook(cell, grads))
+        seen["grad_output"] = grads
+        return grads
 
     return rule
 
 
-def _input_rule(cell, table: dict, seen: dict, name: str) -> Callable:
-    def rule(g):
-        refuse_under_jit(f"{name}.register_backward_hook", g)
+def _input_rule(cell, table: dict, seen: dict, name: str, places: list, count: int) -> Callable:
+    """``places[k]``: where the k-th hooked input sits among the call's ``count`` Tensor inputs."""
+
+    def rule(grads: tuple) -> tuple:
+        refuse_under_jit(f"{name}.register_backward_hook", grads[0])
+        grad_input = [None] * count
+        for place, g in zip(places, grads):
+            grad_input[place] = g
+        grad_input = tuple(grad_input)
         for hook in list(table["backward"].values()):
-            new = hook(cell, (g,), seen.get("grad_output", ()))
-            g = replaced(f"{name} backward hook", hook, g, None if new is None else _as_tuple(new)[0])
-        return g
+            grad_input = _replace_all(f"{name} backward hook", hook, grad_input, hook(cell, grad_input, seen.get("grad_output", ())))
+        return tuple(grad_input[place] for place in places)
 
     return rule
