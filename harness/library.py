@@ -61,6 +61,13 @@ class Comparison:
         return self.result.final_params
 
     @property
+    def per_sample(self) -> pd.DataFrame:
+        """Per-sample gradients at step 0 (float64, ``compare(..., per_sample=True)``): a row per parameter with the
+        worst difference over every sample's gradient and its verdict; empty when not asked for or not computed
+        (``result.per_sample.skipped`` says why)."""
+        return pd.DataFrame() if self.result.per_sample is None else self.result.per_sample.table
+
+    @property
     def timings(self) -> pd.DataFrame:
         """Median and IQR per phase and engine (empty when timing was off)."""
         return self.result.timings
@@ -69,7 +76,8 @@ class Comparison:
         """The failing rows of every table, with where they are (parameter, element, step)."""
         r = self.result
         parts = []
-        tables = {"forward": r.forward, "gradient": r.grads, "loss": r.losses, "parameter_step": r.params, "final_parameter": r.final_params}
+        tables = {"forward": r.forward, "gradient": r.grads, "loss": r.losses, "parameter_step": r.params, "final_parameter": r.final_params,
+                  "per_sample_gradient": self.per_sample}
         for table, frame in tables.items():
             if len(frame):
                 parts.append(frame[frame["verdict"] == "fail"].assign(table=table))
@@ -88,7 +96,7 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
             dtype: str = "both", mode: str = "free", rtol: float | None = None, atol: float | None = None, timing: bool = True,
             torch_optimizer: str = "exact", tolerances: dict[str, Tolerance] | None = None, seed: int = 0,
             threads: int | None = 1, input_shape: Sequence[int] | None = None, input_dtype: str = "float32",
-            classes: int | None = None, layers: bool | str = False, at_step: int = 0) -> Comparison:
+            classes: int | None = None, layers: bool | str = False, at_step: int = 0, per_sample: bool = False) -> Comparison:
     """Compare a funcad Cell with a torch Module over ``steps`` training steps on ``data`` (a list of numpy (x, y) batches, cycled).
 
     Parameters are copied funcad -> torch by name first (``torch_ref.bridge``; a ``BridgeError`` lists any mismatch);
@@ -102,7 +110,9 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
     ``threads`` fixes torch's intra-op and numpy's BLAS threads during the run, as ``funcad-compare run --threads``
     does (default 1, so speed ratios compare the engines on equal terms); None leaves both as they are.
     ``layers`` (True, 'depth=N' or comma-separated Cell paths) adds the per-layer comparison at step ``at_step``
-    (``harness.layers``): the result's ``layers`` per case.
+    (``harness.layers``): the result's ``layers`` per case. ``per_sample`` adds the per-sample gradient comparison
+    (``funcad-compare run --per-sample``; ``harness.per_sample``): at step 0 on the first batch in float64, funcad's
+    vmap(grad) against torch.func's; a failing parameter fails the comparison; the result's ``per_sample`` table.
     """
     if torch_module is None and isinstance(funcad_cell, torch.nn.Module):
         funcad_cell, torch_module = to_funcad(copy.deepcopy(funcad_cell)), funcad_cell
@@ -114,6 +124,6 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
         optimizer = OptimizerSpec(optimizer, learning_rate, momentum=0.9 if optimizer == "momentum" else 0.0)
     case = user_case(funcad_cell, torch_module, loss, optimizer, list(data), has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)
     options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing,
-                         layers=("leaves" if layers is True else layers) or None, at_step=at_step)
+                         layers=("leaves" if layers is True else layers) or None, at_step=at_step, per_sample=per_sample)
     with fixed_threads(threads) if threads is not None else nullcontext():
         return Comparison(run_case(case, options), options, environment(options.device))

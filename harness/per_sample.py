@@ -20,13 +20,15 @@ import pandas as pd
 from torch.func import functional_call, grad, vmap
 
 from funcad import nn
-from harness.cases import Case, get_case
+from harness.cases import CASES, Case, get_case
 from harness.faults import Fault
 from harness.metrics import Tolerance, diff_stats, tolerance_for
 
 #: The cases whose every sample's loss depends on that sample alone (no batch norm, no batch-coupled layer), so a
 #: per-sample gradient is defined and both engines' vmap can compute it.
 SUPPORTED = ("logreg", "mlp", "lenet")
+#: Layers of a user's model that make a sample's loss depend on the batch (statistics) or on random draws.
+COUPLED = ("BatchNorm", "Dropout")
 DTYPE = "float64"  # both engines' rounding stays far below the tolerance, so any difference is a real one
 COLUMNS = {"parameter": "parameter", "shape": "shape", "max_abs": "max abs diff", "max_rel": "max rel diff",
            "tolerance": "tolerance", "worst_index": "worst element (sample, ...)", "verdict": "verdict"}
@@ -89,12 +91,22 @@ class PerSampleComparison:
         return f"all {len(self.table)} parameters within {self.tolerance}"
 
 
+def _not_comparable(case: Case) -> str | None:
+    """Why a case's per-sample gradients are not compared, or None: built-in cases outside ``SUPPORTED``, and a
+    user's models (``harness.compare``) holding a layer that couples or randomises the samples."""
+    if case.name in CASES:
+        return None if case.name in SUPPORTED else f"compared on {', '.join(SUPPORTED)} only; {case.name} is not one of them"
+    coupled = sorted({type(c).__name__ for _, c in case.funcad_model().cells_and_names() if type(c).__name__.startswith(COUPLED)})
+    return f"the model's {', '.join(coupled)} makes a sample's loss depend on more than that sample" if coupled else None
+
+
 def compare_for_run(case: Case, faults: Sequence[Fault], batches, seed: int, rtol: float | None = None,
                     atol: float | None = None) -> PerSampleComparison:
     """Per-sample gradients of the run's first batch at step 0, judged per parameter in float64."""
     tol = tolerance_for(DTYPE, dict(case.tolerances), rtol, atol)
-    if case.name not in SUPPORTED:
-        return PerSampleComparison(case.name, tol, skipped=f"compared on {', '.join(SUPPORTED)} only; {case.name} is not one of them")
+    reason = _not_comparable(case)
+    if reason:
+        return PerSampleComparison(case.name, tol, skipped=reason)
     x, y = batches[0]
     pairs = per_sample_gradients(case, x, y, DTYPE, seed)
     ours = _plant({n: a for n, (a, _) in pairs.items()}, faults, "funcad")

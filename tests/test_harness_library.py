@@ -89,3 +89,27 @@ def test_compare_rejects_mismatched_models_with_the_list():
         harness.compare(FuncadNet(), Other(), _data(), steps=1, timing=False)
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         harness.compare(FuncadNet(), TorchNet(), _data(), loss="hinge")
+
+
+def test_compare_per_sample_gradients_on_a_user_model():
+    result = harness.compare(FuncadNet(), TorchNet(), _data(1), steps=1, dtype="float64", timing=False, per_sample=True)
+    table = result.per_sample
+    assert set(table["parameter"]) == {"fc.weight", "fc.bias", "out.weight", "out.bias"}
+    assert set(table["shape"]) >= {"(8, 6, 4)", "(8, 3)"}  # one gradient per sample of the batch of 8
+    assert (table["verdict"] == "pass").all() and (table["max_abs"] < 1e-12).all()
+    assert result.passed and result.failures().empty
+
+
+def test_compare_per_sample_fails_on_a_per_sample_difference(monkeypatch):
+    real = nn.per_sample_grads
+    monkeypatch.setattr(nn, "per_sample_grads", lambda *a, **k: tuple(g * 1.001 for g in real(*a, **k)))
+    result = harness.compare(FuncadNet(), TorchNet(), _data(1), steps=1, dtype="float64", timing=False, per_sample=True)
+    assert not result.passed
+    assert set(result.failures()["table"]) == {"per_sample_gradient"}
+
+
+def test_compare_per_sample_says_why_a_batch_norm_model_is_not_compared():
+    cell = nn.SequentialCell(nn.Dense(4, 6), nn.BatchNorm1d(6), nn.Dense(6, 3))
+    result = harness.compare(cell, None, _data(1), steps=1, dtype="float64", timing=False, per_sample=True)
+    assert result.per_sample.empty
+    assert "BatchNorm1d makes a sample's loss depend on more than that sample" in result.result.per_sample.skipped
