@@ -160,10 +160,10 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
             if not batched:
                 leaf = _as_tensor(leaf)
                 repeated = broadcast_to(leaf.reshape((1,) + tuple(leaf.shape)), (trace.size,) + tuple(leaf.shape))
-                placed.append(_move_axis(repeated, 0, _normalize_axis(axis, repeated.ndim, "vmap", f"out_axes for output leaf {i}")))
+                placed.append(move_axis(repeated, 0, _normalize_axis(axis, repeated.ndim, "vmap", f"out_axes for output leaf {i}")))
                 continue
             axis = _normalize_axis(axis, leaf.ndim + 1, "vmap", f"out_axes for output leaf {i} of shape {tuple(leaf.shape)}")
-            placed.append(_move_axis(leaf._value, leaf._bdim, axis))
+            placed.append(move_axis(leaf._value, leaf._bdim, axis))
         return pytree.unflatten(out_def, placed)
 
     mapped.__name__ = name
@@ -171,7 +171,22 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     return mapped
 
 
-def _move_axis(value, src: int, dst: int):
+def batch_first(value, dim):
+    """``value`` with its batch axis ``dim`` moved to the front (``value`` itself for an unbatched one, dim None)."""
+    return value if dim is None else move_axis(value, dim, 0)
+
+
+def leading_axes_rule(prim) -> Callable:
+    """The batching rule of an op that maps over the leading axes of its first argument, its only array one (numpy's
+    linalg functions, draws from a stack of random keys): that argument's batch axis goes first."""
+
+    def rule(args, dims, /, **kwargs):
+        return prim(batch_first(args[0], dims[0]), *args[1:], **kwargs), 0
+
+    return rule
+
+
+def move_axis(value, src: int, dst: int):
     """``value`` with its axis ``src`` moved to position ``dst`` (Tensor.transpose is the transpose op)."""
     if src == dst:
         return value

@@ -1,6 +1,7 @@
 """Matrix functions and decompositions with reverse and forward rules: inv, solve, det, slogdet, cholesky, qr, eigh, svd.
 
-All act on the last two axes and batch over the others (numpy.linalg's convention). A decomposition with several
+All act on the last two axes and batch over the others (numpy.linalg's convention), so under vmap the batch axis
+just moves to the front (solve's operands also get their stacks of matrices aligned). A decomposition with several
 outputs is one primitive per output (eigh's values and vectors, svd's U, S and Vh), each computing the same numpy
 factorisation; their rules are the standard ones (Giles 2008; Murray 2016 for Cholesky; Townsend 2016 for the SVD).
 Rules assume distinct eigenvalues and singular values (where the derivative exists).
@@ -11,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
+from funcad.core.batching import batch_first, leading_axes_rule
 from funcad.core.primitive import Primitive, compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.linalg import einsum, matmul
 from funcad.ops.math import multiply, negative, subtract, where
-from funcad.ops.shape import expand_dims, swapaxes
+from funcad.ops.shape import expand_dims, reshape, swapaxes
 
 
 def _factor(name: str, factorise, index: int) -> Primitive:
@@ -91,6 +93,26 @@ def _solve_da(g, ans, a, b, vector):
 _solve.defvjp(_solve_da, lambda g, ans, a, b, vector: _solve(_mT(a), g, vector), None)
 _solve.defjvp(lambda t, ans, a, b, vector: negative(_solve(a, _from_columns(matmul(t, _as_columns(ans, vector)), vector), vector)),
               lambda t, ans, a, b, vector: _solve(a, t, vector), None)
+
+
+def _solve_rule(args, dims, /):
+    """Both operands batch-first, each member's stack of matrices padded with unit axes to the longer one's, so
+    numpy's right-aligned broadcasting pairs members with members and stacks with stacks."""
+    (a, b, vector), (da, db) = args, dims[:2]
+    lead_a = len(_shape_of(a)) - (da is not None) - 2
+    lead_b = len(_shape_of(b)) - (db is not None) - (1 if vector else 2)
+    lead = max(lead_a, lead_b)
+
+    def aligned(x, dim, own):
+        if dim is None or own == lead:
+            return batch_first(x, dim)
+        x = batch_first(x, dim)
+        return reshape(x, (x.shape[0],) + (1,) * (lead - own) + tuple(x.shape[1:]))
+
+    return _solve(aligned(a, da, lead_a), aligned(b, db, lead_b), vector), 0
+
+
+_solve.declare(batch=_solve_rule)
 
 
 def solve(a, b):
@@ -337,3 +359,7 @@ def svd(a, full_matrices: bool = False, compute_uv: bool = True):
     if full_matrices and compute_uv:
         raise NotImplementedError("funcad.ops.svd: full_matrices=True is not supported (the thin SVD is)")
     return _svd_parts(a) if compute_uv else _svd_s(a)
+
+
+for _prim in (_inv, _det, _det_sign, _logabsdet, _cholesky, _qr_q, _qr_r, _eigh_values, _eigh_vectors, _svd_u, _svd_s, _svd_vh):
+    _prim.declare(batch=leading_axes_rule(_prim))

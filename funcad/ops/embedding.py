@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.batching import batch_first, move_axis
 from funcad.core.primitive import compiled_as_call, primitive
+from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
 from funcad.ops.indices import check_index_range
-from funcad.ops.math import not_equal
-from funcad.ops.shape import _shape_of, cast, reshape
+from funcad.ops.math import add, not_equal
+from funcad.ops.shape import _shape_of, broadcast_to, cast, reshape
 
 
 def _check_range(indices, num_rows: int) -> None:
@@ -48,6 +50,31 @@ def _lookup_derivative(t, indices, padding_idx):
 _lookup.defvjp(lambda g, ans, weight, indices, padding_idx: _scatter_rows(g, indices, num_rows=_shape_of(weight)[0], padding_idx=padding_idx))
 _lookup.defjvp(lambda t, ans, weight, indices, padding_idx: _lookup_derivative(t, indices, padding_idx))
 _scatter_rows.deflinear(lambda c, ans, g, indices, num_rows, padding_idx: _lookup_derivative(c, indices, padding_idx))
+
+
+def _scatter_rows_rule(args, dims, /, num_rows: int, padding_idx):
+    """Per-member table gradients in one scatter. Shared indices: the batch axis of ``g`` goes right after the index
+    axes, so each index adds a (batch, dim) block to its row (out: rows, batch, dim). Per-member indices: member b's
+    rows are offset by b * num_rows in one table of batch * num_rows rows, then split back."""
+    (g, indices), (dg, di) = args, dims[:2]
+    if di is None:
+        index_ndim = len(_shape_of(indices))
+        g = move_axis(g, dg, index_ndim)
+        return _scatter_rows(g, indices, num_rows=num_rows, padding_idx=padding_idx), 1
+    indices = batch_first(indices, di)
+    size, index_shape = _shape_of(indices)[0], _shape_of(indices)[1:]
+    g = batch_first(g, dg) if dg is not None else broadcast_to(g, (size,) + _shape_of(g))
+    offsets = Tensor._wrap((np.arange(size) * num_rows).reshape((size,) + (1,) * len(index_shape)).astype(np.dtype(indices.dtype)))
+    rows = _scatter_rows(g, add(indices, offsets), num_rows=size * num_rows, padding_idx=None)
+    rows = reshape(rows, (size, num_rows) + tuple(_shape_of(rows)[1:]))
+    if padding_idx is None:
+        return rows, 0
+    keep = np.ones((num_rows,) + (1,) * (len(_shape_of(rows)) - 2), dtype=np.dtype(rows.dtype))
+    keep[padding_idx] = 0
+    return rows * Tensor._wrap(keep), 0
+
+
+_scatter_rows.declare(batch=_scatter_rows_rule)
 
 
 def embedding(indices, weight, padding_idx: int | None = None):

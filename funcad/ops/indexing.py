@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
+from funcad.core.batching import batch_first
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
 from funcad.ops.indices import check_index_range
 from funcad.ops.math import where
-from funcad.ops.shape import cast, getitem, take_along_axis
+from funcad.ops.shape import cast, getitem, reshape, take_along_axis
 
 
 def gather(input_params, input_indices, axis: int, batch_dims: int = 0):
@@ -61,6 +62,17 @@ def _argsort(x, axis, descending):
 
 
 _argsort.nondifferentiable()
+
+
+def _argsort_rule(args, dims, /):
+    """Under vmap the batch axis goes first and the sorted axis shifts past it (None: each member flattened)."""
+    (x, axis, descending), x = args, batch_first(args[0], dims[0])
+    if axis is None:
+        return _argsort(reshape(x, (x.shape[0], -1)), 1, descending), 0
+    return _argsort(x, axis % max(len(x.shape) - 1, 1) + 1, descending), 0
+
+
+_argsort.declare(batch=_argsort_rule)
 
 
 def argsort(input, axis: int = -1, descending: bool = False):  # noqa: A002

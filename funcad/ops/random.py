@@ -3,12 +3,18 @@
 Without a seed the mask is derived from ``funcad.core.seed.random_key`` inside a primitive and the key's
 counter is advanced with ``set_data``: eager calls and the calls of a ``funcad.jit`` program draw the same
 sequence of fresh masks, because the compiled program reads and writes the key as Parameter state.
+
+Under vmap, JAX's semantics: an unbatched key gives every member the same draw; a batched key (a stack of keys,
+shape (..., 2)) gives each member the draw of its own key, in one call of the primitive.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from funcad.core.batching import leading_axes_rule
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.seed import random_key
 from funcad.core.tensor import Tensor
@@ -20,10 +26,18 @@ def _scaled_keep_mask(rng: np.random.Generator, shape: tuple, p: float, dtype) -
     return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
 
 
+def per_key(key: np.ndarray, draw: Callable[[np.random.Generator], np.ndarray]) -> np.ndarray:
+    """``draw(generator)`` for ``key`` = [seed, counter]; for a stack of keys (..., 2), one draw per key, stacked."""
+    if key.ndim == 1:
+        return draw(np.random.default_rng([int(k) for k in key]))
+    draws = [draw(np.random.default_rng([int(k) for k in row])) for row in key.reshape(-1, key.shape[-1])]
+    return np.stack(draws).reshape(key.shape[:-1] + draws[0].shape)
+
+
 @primitive(**compiled_as_call())
 def _keyed_mask(key, shape: tuple, p: float, dtype):
-    """The inverted-dropout mask for ``key`` = [seed, counter]; a constant (no gradient)."""
-    return _scaled_keep_mask(np.random.default_rng([int(k) for k in key]), shape, p, dtype)
+    """The inverted-dropout mask for ``key`` = [seed, counter] (or one per key of a stack); a constant (no gradient)."""
+    return per_key(key, lambda rng: _scaled_keep_mask(rng, shape, p, dtype))
 
 
 @primitive(**compiled_as_call())
@@ -33,6 +47,8 @@ def _next_key(key):
 
 _keyed_mask.nondifferentiable()
 _next_key.nondifferentiable()
+for _prim in (_keyed_mask, _next_key):
+    _prim.declare(batch=leading_axes_rule(_prim))
 
 
 def dropout(x, p: float = 0.5, training: bool = True, seed: int | None = None):

@@ -12,11 +12,12 @@ import numbers
 
 import numpy as np
 
+from funcad.core.batching import leading_axes_rule
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.seed import random_key
 from funcad.core.tensor import Tensor
 from funcad.ops.math import add, multiply, subtract
-from funcad.ops.random import _next_key
+from funcad.ops.random import _next_key, per_key
 
 
 def _draw(rng: np.random.Generator, kind: str, shape: tuple, dtype: np.dtype, low: int, high: int) -> np.ndarray:
@@ -29,11 +30,12 @@ def _draw(rng: np.random.Generator, kind: str, shape: tuple, dtype: np.dtype, lo
 
 @primitive(**compiled_as_call())
 def _keyed_draw(key, kind: str, shape: tuple, dtype, low: int, high: int):
-    """A draw for ``key`` = [seed, counter]; a constant (no gradient)."""
-    return _draw(np.random.default_rng([int(k) for k in key]), kind, shape, dtype, low, high)
+    """A draw for ``key`` = [seed, counter] (or one per key of a stack, as dropout's masks); a constant (no gradient)."""
+    return per_key(key, lambda rng: _draw(rng, kind, shape, dtype, low, high))
 
 
 _keyed_draw.nondifferentiable()
+_keyed_draw.declare(batch=leading_axes_rule(_keyed_draw))
 
 
 def _sample(op: str, kind: str, shape, dtype, seed, low: int = 0, high: int = 0) -> Tensor:
