@@ -1,7 +1,8 @@
 """Benchmarks of the transforms beyond grad, each against torch.func in the same process (interleaved medians).
 
 - per-sample gradients of the quickstart MLP (784-512-512-10, batch 64): funcad's jitted ``vmap(grad)`` against one
-  jitted batched gradient step (the target: within 2x) and against torch.func's ``vmap(grad(functional_call))``;
+  jitted batched gradient step (the target: within 2x), against torch.func's ``vmap(grad(functional_call))`` and
+  against the bandwidth floor (every sample's weight gradient as an outer product, written once into its buffer);
 - the Hessian of a scalar function of 100 inputs: funcad's ``hessian`` (jitted and eager) against torch.func's and,
   when JAX is installed (the ``bench`` extra), against jitted ``jax.jacfwd(jax.jacrev(f))`` (the target: within 3x);
 - ``Cell.recompute()``: peak traced memory (tracemalloc) of one gradient of a 20-block MLP at batch 256, every block
@@ -55,7 +56,31 @@ def per_sample_timings(batch: int = 64, budget_s: float = 4.0) -> dict:
     torch_per_sample = vmap(grad(torch_sample_loss), in_dims=(None, 0, 0))
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     return interleaved({"funcad jit(vmap(grad))": lambda: per_sample(x, y), "funcad jit(grad) batched": lambda: batched(x, y),
-                        "torch.func vmap(grad)": lambda: torch_per_sample(params, tx, ty)}, budget_s=budget_s)
+                        "torch.func vmap(grad)": lambda: torch_per_sample(params, tx, ty),
+                        "floor: outer products": _outer_products_floor(weights, batch)}, budget_s=budget_s)
+
+
+def _outer_products_floor(weights, batch: int):
+    """A zero-argument call writing ``batch`` float32 gradients of every weight once: each (out, in) weight's as the
+    outer products of per-sample output and input vectors, each bias's as a copy of the output vectors. No per-sample
+    gradient can be produced with less memory traffic than this."""
+    rng = np.random.default_rng(3)
+    parts = []
+    for w in weights:
+        shape = tuple(w.shape)
+        buf = np.empty((batch,) + shape, np.float32)
+        rows = rng.standard_normal((batch, shape[0], 1)).astype(np.float32)
+        cols = rng.standard_normal((batch, 1) + shape[1:]).astype(np.float32) if len(shape) == 2 else None
+        parts.append((buf, rows[..., 0] if cols is None else rows, cols))
+
+    def run():
+        for buf, rows, cols in parts:
+            if cols is None:
+                np.copyto(buf, rows)
+            else:
+                np.multiply(rows, cols, out=buf)
+
+    return run
 
 
 def hessian_timings(n: int = 100, budget_s: float = 4.0) -> dict:
