@@ -72,10 +72,13 @@ class _Call:
         self.fixed = {p: args[p] for p in fixed}
         self.diff_args = tuple(args[p] for p in self.positions)
         self.leaves, self.in_def = pytree.flatten(self.diff_args)
+        self.plain = not fixed and len(self.leaves) == len(args)  # every argument is one leaf (the common case)
         self.out_def, self.shapes, self.dtypes = None, [], []
 
     def arguments(self, leaves) -> list:
         """The function's full argument list with these leaves in the differentiable places."""
+        if self.plain:
+            return list(leaves)
         diff = iter(pytree.unflatten(self.in_def, leaves))
         return [self.fixed[p] if p in self.fixed else next(diff) for p in range(len(self.fixed) + len(self.positions))]
 
