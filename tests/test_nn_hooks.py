@@ -149,6 +149,38 @@ def test_backward_hooks_of_a_cell_with_two_inputs_and_two_outputs_match_torch_s_
             assert_close(ours, theirs.numpy())
 
 
+def test_backward_hook_of_a_first_layer_fires_with_none_when_only_weights_are_differentiated():
+    funcad.set_seed(5)
+    cell = _TwoOut()
+    module = _TorchTwoOut(cell)
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    record, t_record = {}, {}
+
+    def post(table):
+        def hook(_, grad_input, grad_output):
+            table["gin"], table["gout"] = grad_input, grad_output
+
+        return hook
+
+    cell.register_backward_hook(post(record))
+    module.register_full_backward_hook(post(t_record))
+    weights = cell.trainable_params()
+
+    def loss(a, b):
+        first, second = cell(a, b)
+        return ops.sum(first ** 2) + ops.sum(second)
+
+    grads = funcad.grad(loss, None, weights)(x, y)
+    t_outs = module(torch.tensor(x), torch.tensor(y))
+    with pytest.warns(UserWarning, match="Full backward hook is firing when gradients are computed with respect to module outputs"):
+        ((t_outs[0] ** 2).sum() + t_outs[1].sum()).backward()
+    assert record["gin"] == t_record["gin"] == (None, None)
+    for ours, theirs in zip(record["gout"], t_record["gout"]):
+        assert_close(ours, theirs.numpy())
+    assert_close(grads[0], module.dense.weight.grad.numpy())
+
+
 def test_hooks_refuse_jit_and_wrong_shapes_by_name():
     hook = ops.HookBackward(lambda grads: (grads[0],))
     with pytest.raises(RuntimeError, match="ops.HookBackward: gradient hooks run in eager mode only"):

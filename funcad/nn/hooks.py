@@ -7,7 +7,8 @@
   does not use gets zeros); a returned tuple replaces them.
 - ``register_backward_hook(fn)``: ``fn(cell, grad_input, grad_output)`` once the inputs' gradients are computed
   (``grad_input`` holds one entry per Tensor input, None for a non-floating one); a returned tuple replaces them
-  (a None entry keeps that gradient).
+  (a None entry keeps that gradient). When no input is differentiated (a network's data input, under a gradient
+  for the weights only) it runs when the outputs' gradients arrive, with every ``grad_input`` entry None, as torch's.
 
 Each returns a handle with ``remove()``. Forward hooks are plain Python around construct: under funcad.jit they
 run once, while tracing, and what they return is compiled in. Backward hooks run in eager mode only: under jit
@@ -19,10 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from funcad.core import pytree
 from funcad.core.custom import custom_vjp
 from funcad.core.hooks import HookHandle, check_hook, refuse_under_jit, replaced
 from funcad.core.tensor import Tensor
+from funcad.core.trace import Tracer
 
 KINDS = ("forward_pre", "forward", "backward_pre", "backward")
 
@@ -64,9 +68,11 @@ def call(cell, args: tuple, kwargs: dict, run: Callable):
     backward = table["backward_pre"] or table["backward"]
     seen: dict = {}
     if backward:
-        tensors = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        tensors = [i for i, a in enumerate(args) if isinstance(a, (Tensor, np.ndarray))]
         hooked = [i for i in tensors if _floating(args[i])]
-        if hooked:
+        # inputs no transform traces get no gradient: the backward hooks then run with the output's (grad_input Nones)
+        seen["untraced_inputs"] = None if any(isinstance(args[i], Tracer) for i in hooked) else len(tensors)
+        if seen["untraced_inputs"] is None:
             args = list(args)
             rule = _input_rule(cell, table, seen, name, [tensors.index(i) for i in hooked], len(tensors))
             for i, value in zip(hooked, _through([args[i] for i in hooked], rule, f"{name}.register_backward_hook")):
@@ -105,6 +111,9 @@ def _output_rule(cell, table: dict, seen: dict, name: str) -> Callable:
         for hook in list(table["backward_pre"].values()):
             grads = _replace_all(f"{name} backward pre-hook", hook, grads, hook(cell, grads))
         seen["grad_output"] = grads
+        if seen["untraced_inputs"] is not None:
+            for hook in list(table["backward"].values()):
+                hook(cell, (None,) * seen["untraced_inputs"], grads)
         return grads
 
     return rule
