@@ -220,6 +220,11 @@ def test_bad_rules_and_arguments_are_refused_by_name():
     with pytest.raises(TypeError, match="h: argument 0 is in nondiff_argnums but holds a traced Tensor"):
         funcad.grad(lambda k: ops.sum(h(k, T)))(R)
 
+    empty = funcad.custom_vjp(lambda x: ())
+    empty.defvjp(lambda x: ((), None), lambda res, g: (None,))
+    with pytest.raises(TypeError, match=r"<lambda>: a custom-derivative function must return at least one Tensor, got \(\)"):
+        empty(R)
+
     sincos_bad = funcad.custom_jvp(lambda x: (ops.sin(x), ops.cos(x)))
     sincos_bad.defjvp(lambda primals, tangents: ((ops.sin(primals[0]), ops.cos(primals[0])), ops.cos(primals[0])))
     with pytest.raises(ValueError, match=r"<lambda>: the jvp rule's tangent has the structure"):

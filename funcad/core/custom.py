@@ -84,6 +84,8 @@ class _Call:
 
     def pack(self, out) -> Tensor:
         leaves, self.out_def = pytree.flatten(out)
+        if not leaves:
+            raise TypeError(f"{self.name}: a custom-derivative function must return at least one Tensor, got {out!r}")
         for i, leaf in enumerate(leaves):
             if not isinstance(leaf, Tensor):
                 raise TypeError(f"{self.name}: a custom-derivative function must return Tensors (or tuples, lists, dicts "
