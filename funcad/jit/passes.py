@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.jit.fusion import fuse_epilogues
 from funcad.jit.ir import Const, Graph, Node, Var
 
 
@@ -272,6 +273,7 @@ PASSES = {
     "cse": eliminate_common_subexpressions,
     "transpose_products": transpose_products,
     "dce": eliminate_dead_code,
+    "fuse": fuse_epilogues,
 }
 
 
