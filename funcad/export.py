@@ -4,7 +4,8 @@ The file is a zip archive (written whole or not at all) with two members: ``grap
 traces and optimises for the given inputs (inputs, weights by name, one node per primitive application, outputs),
 and ``weights.npz``, the weights and array constants. Nothing is pickled: primitives are stored by name and looked
 up among funcad's primitives when loading, and every value in the graph is a number, string, tuple (or a named tuple
-class of funcad, by name), slice, dtype or array. The forward is traced with the Cell in evaluation mode; a graph that would change a Parameter
+class of funcad, by name), slice, dtype, array or primitive (by name: the steps of a fused op). The forward is traced
+with the Cell in evaluation mode; a graph that would change a Parameter
 (BatchNorm's statistics in training mode) is refused.
 
 ``file_format`` 'FUNCAD' writes ``<file_name>.funcad``; 'MINDIR' is accepted so MindSpore code runs unchanged and
@@ -83,6 +84,8 @@ class _Encoder:
             return {"ellipsis": True}
         if isinstance(v, (np.dtype, DType)) or (isinstance(v, type) and issubclass(v, np.generic)):
             return {"dtype": np.dtype(v).str}
+        if isinstance(v, Primitive):  # a step of a fused op (funcad.jit.fusion)
+            return {"primitive": v.name}
         if isinstance(v, (np.ndarray, np.generic, Tensor)):
             key = f"const{len(self.arrays)}"
             self.arrays[key] = np.asarray(v)
@@ -109,6 +112,8 @@ def _decode(v, arrays):
         return arrays[body]
     if kind == "float":
         return float(body)
+    if kind == "primitive":
+        return _unique_primitive(body, _primitives())
     raise ValueError(f"funcad.load: unknown value kind {kind!r}")
 
 
