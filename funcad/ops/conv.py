@@ -187,7 +187,7 @@ def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
 
 def _gemm_forward(x, w, geo: Geometry, groups: int, finish: Callable | None = None):
     """A block's product lands in a buffer still in cache and is cropped from there, so the output is contiguous;
-    ``finish(samples, y[samples])``, when given, then works on the block in place while it is still in cache."""
+    ``finish(samples, y[samples], product)``, when given, computes the block of y from the product while in cache."""
     n, _, h, wd = x.shape
     o = w.shape[0]
     oh, ow = geo.output_size(h, wd)
@@ -198,14 +198,15 @@ def _gemm_forward(x, w, geo: Geometry, groups: int, finish: Callable | None = No
     for part, cols in _column_blocks(x, geo, groups):
         m = len(cols)
         if rw == ow:
-            xp.matmul(kernels, cols, out=y[part].reshape(m, groups, o // groups, oh * ow))
+            block = xp.matmul(kernels, cols, out=y[part].reshape(m, groups, o // groups, oh * ow)).reshape(m, o, oh, ow)
         else:
             if wide is None:  # the first block is the largest
                 wide = scratch((m, groups, o // groups, oh * rw), y.dtype)
-            block = xp.matmul(kernels, cols, out=wide[:m])
-            y[part] = block.reshape(m, o, oh, rw)[..., :ow]
-        if finish is not None:
-            finish(part, y[part])
+            block = xp.matmul(kernels, cols, out=wide[:m]).reshape(m, o, oh, rw)[..., :ow]
+            if finish is None:
+                y[part] = block
+        if finish is not None:  # its first step reads the block where the product left it: the crop costs no pass of its own
+            finish(part, y[part], block)
     return y
 
 
@@ -264,13 +265,13 @@ def _gemm_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple, finish: C
     """col2im of w^T g; for a stride-1 convolution whose input plane is no larger than its output plane (a 'same'
     convolution; a 'valid' one would multiply the zero border) and with no more output than input channels (else
     the columns of g outweigh col2im's), a convolution through ``_gemm_forward`` instead. ``finish`` as
-    ``_gemm_forward``'s, on the whole result where col2im computes it."""
+    ``_gemm_forward``'s, on the whole result in place where col2im computes it."""
     transposed = _transposed(geo)
     if transposed is not None and x_shape[2] * x_shape[3] <= g.shape[2] * g.shape[3] and g.shape[1] <= x_shape[1]:
         return _gemm_forward(g, _flipped(w, groups), transposed, groups, finish)
     grad = (_input_grad_stride1 if geo.stride == (1, 1) else _input_grad_strided)(g, w, geo, groups, x_shape)
     if finish is not None:
-        finish(slice(None), grad)
+        finish(slice(None), grad, grad)
     return grad
 
 

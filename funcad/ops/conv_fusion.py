@@ -14,6 +14,8 @@ Only the compiler makes these nodes, after differentiation, so the primitive has
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -22,23 +24,38 @@ from funcad.core.primitive import Primitive, compiled_as_call
 from funcad.ops import conv
 
 
+@functools.cache
+def _writes_into(prim: Primitive) -> bool:
+    """Whether the step's forward takes ``out=`` (numpy's ufuncs and the impls that hand it on)."""
+    try:
+        return "out" in inspect.signature(prim.impl).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return isinstance(prim.impl, np.ufunc)
+
+
 def _finisher(steps: tuple, operands: tuple, batch: int) -> Callable:
-    """``finish(samples, block)``: run ``steps`` on ``block`` (the output of those samples) in place.
+    """``finish(samples, block, source)``: the output ``block`` of those samples from the kernel's ``source`` values
+    (the block itself, or the product before its crop) through ``steps``, each step written into ``block``.
 
     An operand with the output's rank and a batch axis of its own (a residual) is cut to the same samples; a
     broadcast one (a per-channel scale, a bias) is taken whole.
     """
 
-    def finish(samples, block):
+    def finish(samples, block, source):
         taken = iter(operands)
+        value = source
         for prim, position, takes_operand, kwargs in steps:
-            args = [block]
+            args = [value]
             if takes_operand:
                 other = next(taken)
                 if isinstance(other, np.ndarray) and other.ndim == block.ndim and other.shape[0] == batch != 1:
                     other = other[samples]
                 args.insert(1 - position, other)
-            np.copyto(block, prim.impl(*args, **dict(kwargs)))
+            if _writes_into(prim):
+                prim.impl(*args, out=block, **dict(kwargs))
+            else:
+                np.copyto(block, prim.impl(*args, **dict(kwargs)))
+            value = block
 
     return finish
 
@@ -56,7 +73,7 @@ def _fused(op: str) -> Primitive:
         if chosen == "gemm":
             return kernel(a, b, geo, groups, *shapes, finish=finish)
         y = kernel(a, b, geo, groups, *shapes)
-        finish(slice(None), y)
+        finish(slice(None), y, y)
         return y
 
     prim = Primitive(f"{conv.KERNEL_PRIMITIVES[op].name}_fused", fused, **compiled_as_call(tune=conv._tuner(op)))
