@@ -1,4 +1,5 @@
-"""Graph passes: constant folding, algebraic simplification, common subexpressions, dead code.
+"""Graph passes: constant folding, algebraic simplification, common subexpressions, dead code, and epilogue fusion
+(``funcad.jit.fusion``).
 
 Each pass walks the node list once with plain loops and a substitution table (variable id ->
 replacement atom); the replacements keep the value bit for bit (x * 1, x + 0, the transpose
