@@ -75,6 +75,21 @@ def test_fused_inference_block_matches_torch_in_float64(small_blocks):
     np.testing.assert_allclose(np.asarray(fused(x)), expected, rtol=1e-5, atol=1e-5)  # float32 parameters, float64 input
 
 
+@pytest.mark.parametrize("algorithm, stride", [(None, 1), ("winograd", 1), ("fft", 1), (None, 2)])
+def test_training_gradients_of_every_kernel_path_keep_eagers_bits(algorithm, stride, small_blocks):
+    """Blocked (gemm, stride 1) and whole-output (Winograd, FFT, strided col2im) input gradients take the steps alike."""
+    net = _Residual(stride)
+    net.set_train(True)
+    x = RNG.standard_normal((3, 4, 8, 8)).astype(np.float32)
+    grads = funcad.grad(lambda x: ops.sum(net(x) ** 2) + ops.sum(net(x * 0.5)))
+    fused = funcad.jit(grads, conv_algorithm=algorithm)
+    assert any("conv_input_grad_fused(" in line for line in _fused_lines(fused, x))
+    with funcad.conv_algorithm(algorithm):
+        eager = np.asarray(grads(x))
+    np.testing.assert_array_equal(np.asarray(fused(x)), eager)
+    np.testing.assert_array_equal(np.asarray(funcad.jit(grads, passes=UNFUSED, conv_algorithm=algorithm)(x)), eager)
+
+
 def test_training_gradients_fuse_relu_vjp_and_residual_into_input_gradients(small_blocks):
     net = _Residual()
     net.set_train(True)  # batch statistics: nothing of BatchNorm folds into the forward convolution
