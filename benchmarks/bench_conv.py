@@ -8,8 +8,8 @@
    applies (``funcad.ops.conv_algorithms``) against torch eager's (``aten.convolution_backward`` for the
    gradients), the eager default marked with ``*``.
 3. A residual CNN's train step (3x3 convolutions, 32 channels, 16x16, BatchNorm2d, batch 32, SGD): funcad.jit
-   (eager default algorithms and timing-based selection) against torch eager, and the step's matrix products
-   alone (the convolution floor).
+   (eager default algorithms, timing-based selection, and without the epilogue fusion pass) against torch eager,
+   and the convolutions' matrix products alone (the convolution floor).
 
 funcad and torch run in one process, interleaved, and each figure is the median over repeats (``--statistic
 min``: the fastest repeat, the least disturbed one on a machine others are loading), with thread counts fixed.
@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import funcad  # noqa: E402
 from funcad import nn, ops  # noqa: E402
+from funcad.jit.passes import PASSES as JIT_PASSES  # noqa: E402
 from funcad.ops import conv, conv_algorithms  # noqa: E402
 from harness.bench.floor import MatmulRecorder, blas_floor  # noqa: E402
 from harness.environment import cpu_model  # noqa: E402
@@ -228,7 +229,7 @@ class _TorchResNet(torch.nn.Module):
         return self.fc(self.block2(self.block1(F.relu(self.bn(self.stem(x))))).mean(dim=(2, 3)))
 
 
-def _funcad_residual_step(x, y, conv_algorithm):
+def _funcad_residual_step(x, y, conv_algorithm, passes=tuple(JIT_PASSES)):
     net = _FuncadResNet()
     net.set_train()  # batch statistics, as torch's module in training mode
     optimizer = nn.SGD(net.trainable_params(), learning_rate=0.01)
@@ -239,7 +240,7 @@ def _funcad_residual_step(x, y, conv_algorithm):
         optimizer(grads)
         return loss
 
-    step = funcad.jit(train_step, conv_algorithm=conv_algorithm)
+    step = funcad.jit(train_step, conv_algorithm=conv_algorithm, passes=passes)
     chosen = [line.split("algorithm=")[1].rstrip(")") for line in step.lower(x, y).as_text().splitlines() if "algorithm=" in line]
     print(f"residual step, conv_algorithm={conv_algorithm!r}: {', '.join(chosen)}")
     return net, lambda: step(x, y)
@@ -250,6 +251,7 @@ def residual_table(rng, repeats: int) -> None:
     y = rng.integers(0, RES_CLASSES, RES_BATCH)
     net, default_step = _funcad_residual_step(x, y, None)
     _, tuned_step = _funcad_residual_step(x, y, "benchmark")
+    _, unfused_step = _funcad_residual_step(x, y, None, tuple(p for p in JIT_PASSES if p != "fuse"))
     t_net = _TorchResNet()
     renames = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
     t_state = {".".join(n.split(".")[:-1] + [renames.get(n.split(".")[-1], n.split(".")[-1])]): torch.from_numpy(p.asnumpy().copy())
@@ -270,8 +272,9 @@ def residual_table(rng, repeats: int) -> None:
 
     with MatmulRecorder() as recorder:
         default_step()
-    cases = {"funcad jit (eager defaults)": default_step, "funcad jit (benchmark)": tuned_step, "torch eager": t_step,
-             "convolution floor (products alone)": blas_floor(recorder.calls)}
+    cases = {"funcad jit (eager defaults)": default_step, "funcad jit (benchmark)": tuned_step,
+             "funcad jit (no epilogue fusion)": unfused_step, "torch eager": t_step,
+             "convolution floor (products alone)": blas_floor(recorder.conv_calls)}
     ms = _interleaved_medians(cases, repeats)
     print(f"\nresidual CNN train step (3x3, {RES_CHANNELS} channels, {RES_SIZE}x{RES_SIZE}, BatchNorm2d, batch {RES_BATCH}, SGD); ms")
     for name, value in ms.items():

@@ -1,10 +1,11 @@
 """``funcad.export`` and ``funcad.load``: a Cell's compiled forward graph on disk, run again by ``nn.GraphCell``.
 
 The file is a zip archive (written whole or not at all) with two members: ``graph.json``, the graph ``funcad.jit``
-traces and optimises for the given inputs (inputs, weights by name, one node per primitive application, outputs),
-and ``weights.npz``, the weights and array constants. Nothing is pickled: primitives are stored by name and looked
-up among funcad's primitives when loading, and every value in the graph is a number, string, tuple (or a named tuple
-class of funcad, by name), slice, dtype or array. The forward is traced with the Cell in evaluation mode; a graph that would change a Parameter
+traces and optimises for the given inputs (inputs, weights by name, one node per primitive application, outputs;
+every pass but epilogue fusion, whose fused ops have no derivatives), and ``weights.npz``, the weights and array
+constants. Nothing is pickled: primitives are stored by name and looked up among funcad's primitives when loading,
+and every value in the graph is a number, string, tuple (or a named tuple class of funcad, by name), slice, dtype or
+array. The forward is traced with the Cell in evaluation mode; a graph that would change a Parameter
 (BatchNorm's statistics in training mode) is refused.
 
 ``file_format`` 'FUNCAD' writes ``<file_name>.funcad``; 'MINDIR' is accepted so MindSpore code runs unchanged and
@@ -30,6 +31,7 @@ from funcad.core.primitive import Primitive
 from funcad.core.tensor import Tensor
 from funcad.jit.api import Jitted
 from funcad.jit.ir import Const, Var
+from funcad.jit.passes import PASSES
 from funcad.nn.cell import Cell
 from funcad.nn.graph_cell import Graph, GraphCell, GraphNode
 
@@ -155,7 +157,8 @@ def export(net: Cell, *inputs, file_name: str, file_format: str = "FUNCAD") -> s
     modes = [(cell, cell.training) for _, cell in net.cells_and_names()]
     net.set_train(False)
     try:
-        traced = Jitted(lambda *xs: net(*xs))
+        # Unfused (funcad.jit.fusion): a loaded graph stays differentiable, and each op is one a reader knows.
+        traced = Jitted(lambda *xs: net(*xs), passes=tuple(p for p in PASSES if p != "fuse"))
         traced.__name__ = type(net).__name__
         graph = traced.lower(*inputs).graph
     finally:

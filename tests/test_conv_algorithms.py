@@ -3,6 +3,7 @@ against each other, and in float32 against torch's own float32 error; selection,
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
@@ -203,6 +204,34 @@ def test_a_pinned_jit_names_the_layer_it_does_not_apply_to():
     step = funcad.jit(lambda x: ops.sum(net(x)), conv_algorithm="fft")
     with pytest.raises(ValueError, match=r"Conv2d 'down': funcad.ops.conv2d: algorithm 'fft' does not apply to input \(2, 4, 8, 8\)"):
         step(np.ones((2, 3, 8, 8), np.float32))
+
+
+class _Strided1dAndTranspose(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.seq = nn.Conv1d(3, 4, 3, stride=2, pad_mode="pad", padding=1)
+        self.up = nn.Conv2dTranspose(4, 2, 3, stride=2)
+
+    def construct(self, x):
+        return self.up(ops.expand_dims(self.seq(x), 2))
+
+
+@pytest.mark.parametrize("pin", ["eager", "jit"])
+def test_a_pin_that_does_not_apply_names_conv1d_and_conv2dtranspose_layers(pin):
+    net = _Strided1dAndTranspose()
+    x = np.ones((2, 3, 8), np.float32)
+    loss = lambda x: ops.sum(net(x))  # noqa: E731
+    run = funcad.jit(loss, conv_algorithm="winograd") if pin == "jit" else loss
+    context = funcad.conv_algorithm("winograd") if pin == "eager" else contextlib.nullcontext()
+    with pytest.raises(ValueError, match=r"Conv1d 'seq': funcad.ops.conv2d: algorithm 'winograd' does not apply to input \(2, 3, 1, 8\)"), context:
+        run(x)
+    with pytest.raises(ValueError, match=r"Conv2dTranspose 'up': funcad.ops.conv2d: algorithm 'direct' does not apply to input "
+                                         r"\(2, 2, 2, 8\) and weight \(4, 2, 3, 3\) with stride \(2, 2\)"):
+        with funcad.conv_algorithm("direct"):
+            net.up(np.ones((2, 4, 1, 4), np.float32))
+    default = np.asarray(net(x))
+    with funcad.conv_algorithm("gemm"):  # a pin that applies passes through (gemm is these layers' default: the same bits)
+        np.testing.assert_array_equal(np.asarray(net(x)), default)
 
 
 def _grad_program(net, **options):

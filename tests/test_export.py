@@ -86,6 +86,22 @@ def test_graph_cell_gradients_equal_the_cells(tmp_path):
     check_grads(lambda x: graph(x), (x,), order=2)
 
 
+def test_a_loaded_convolution_graph_is_unfused_and_differentiable(tmp_path):
+    """funcad.jit fuses conv -> bias -> ReLU; the exported graph keeps the ops apart, so gradients flow through it."""
+    funcad.set_seed(4)
+    net = nn.SequentialCell(nn.Conv2d(2, 3, 3, has_bias=True), nn.ReLU())
+    x = Tensor(np.random.default_rng(4).standard_normal((2, 2, 6, 6)))
+    net.set_dtype(funcad.float64)
+    assert "conv_fused(" in funcad.jit(lambda x: net(x)).lower(x).as_text()
+    graph = funcad.load(funcad.export(net, x, file_name=str(tmp_path / "convrelu")))
+    np.testing.assert_array_equal(graph(x).asnumpy(), net(x).asnumpy())
+    expected = funcad.grad(lambda x: (net(x) ** 2).sum(), 0, net.trainable_params())(x)
+    got = funcad.grad(lambda x: (graph(x) ** 2).sum(), 0, graph.trainable_params())(x)
+    np.testing.assert_allclose(got[0].asnumpy(), expected[0].asnumpy(), rtol=1e-12)
+    for g, e in zip(got[1], expected[1]):
+        np.testing.assert_allclose(g.asnumpy(), e.asnumpy(), rtol=1e-12)
+
+
 def test_export_and_load_errors(tmp_path):
     net = nn.Dense(3, 2)
     x = Tensor(np.zeros((1, 3), np.float32))

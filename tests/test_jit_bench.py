@@ -26,6 +26,33 @@ def test_recorder_sees_layouts_and_floor_replays_them():
     floor.blas_floor(recorder.calls)()
 
 
+def test_conv_floor_keeps_the_products_of_the_convolution_kernels_alone():
+    from funcad import ops
+
+    x, w = np.ones((2, 3, 6, 6), np.float32), np.ones((4, 3, 3, 3), np.float32)
+    with floor.MatmulRecorder() as recorder:
+        y = ops.conv2d(x, w, padding=1)
+        np.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32))
+    assert len(recorder.conv_calls) >= 1 and recorder.conv_calls == recorder.calls[:-1]
+    assert recorder.calls[-1] == (((2, 3), np.dtype(np.float32), False), ((3, 2), np.dtype(np.float32), False))
+    (a, _, _), (b, _, _) = recorder.conv_calls[0]
+    assert a[-2:] == (4, 27) and b[-2] == 27  # kernels (O, C kh kw) times im2col columns
+    np.testing.assert_array_equal(np.asarray(y)[0, 0, 1:-1, 1:-1], 27.0)
+
+
+def test_the_conv_floor_gets_a_column_and_a_target_where_a_case_convolves():
+    results = {("resnet-b16", 1): {"funcad jit": _timing(12.0), "torch eager": _timing(10.0), "BLAS floor": _timing(6.0),
+                                   "conv floor": _timing(5.0)},
+               ("mlp-b64", 1): {"funcad jit": _timing(2.0), "torch eager": _timing(3.0), "BLAS floor": _timing(1.0)}}
+    header, rows, _ = tables.build_table(results)
+    at = header.index("jit/conv floor")
+    assert [r[at] for r in rows] == ["2.40", "-"]
+    lines = targets.target_lines(results, None)
+    assert "- jit / conv floor on resnet-b16: 2.40 (target <= 1.5) NOT met" in "\n".join(lines)
+    assert "- jit / conv floor on lenet-b64: not measured" in lines
+    assert "jit/conv floor" not in tables.build_table({("mlp-b64", 1): results[("mlp-b64", 1)]})[0]
+
+
 def test_unknown_case_is_a_usage_error(capsys):
     assert cli.main(["--cases", "vgg"]) == 2
     assert "known: tutorial" in capsys.readouterr().err

@@ -31,6 +31,9 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   the node's argument shapes and dtypes and its keyword arguments (the convolutions pick their ``algorithm``). The
   choice stays an ordinary keyword argument of the node, so the program calls the same ``impl`` eager mode runs.
 - ``batch``: for later work, a vmap batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``.
+- ``epilogue`` (the jit pass ``funcad.jit.fusion``): a primitive computing this op's output and then elementwise steps
+  on it, block by block while the block is in cache, called as ``epilogue(*args, *operands, steps=..., **kwargs)``
+  (``steps``: one ``(primitive, position of the value, takes an operand, kwargs items)`` per step).
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.
@@ -104,7 +107,7 @@ class Primitive:
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
-    OPTIONAL_FIELDS = ("tune", "batch")
+    OPTIONAL_FIELDS = ("tune", "batch", "epilogue")
 
     def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
@@ -113,7 +116,7 @@ class Primitive:
         self.jvps: tuple = ()
         for field in self.FIELDS:
             setattr(self, field, UNDECLARED)
-        self.batch = self.tune = None
+        self.batch = self.tune = self.epilogue = None
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
         self.declare(**declarations)

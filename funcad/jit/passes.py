@@ -1,4 +1,5 @@
-"""Graph passes: constant folding, algebraic simplification, common subexpressions, dead code.
+"""Graph passes: constant folding, algebraic simplification, common subexpressions, dead code, and epilogue fusion
+(``funcad.jit.fusion``).
 
 Each pass walks the node list once with plain loops and a substitution table (variable id ->
 replacement atom); the replacements keep the value bit for bit (x * 1, x + 0, the transpose
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.jit.fusion import fuse_epilogues
 from funcad.jit.ir import Const, Graph, Node, Var
 
 
@@ -272,6 +274,7 @@ PASSES = {
     "cse": eliminate_common_subexpressions,
     "transpose_products": transpose_products,
     "dce": eliminate_dead_code,
+    "fuse": fuse_epilogues,
 }
 
 

@@ -185,8 +185,9 @@ def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
     return g.reshape(n, groups, o // groups, oh * rw)
 
 
-def _gemm_forward(x, w, geo: Geometry, groups: int):
-    """A block's product lands in a buffer still in cache and is cropped from there, so the output is contiguous."""
+def _gemm_forward(x, w, geo: Geometry, groups: int, finish: Callable | None = None):
+    """A block's product lands in a buffer still in cache and is cropped from there, so the output is contiguous;
+    ``finish(samples, y[samples], product)``, when given, computes the block of y from the product while in cache."""
     n, _, h, wd = x.shape
     o = w.shape[0]
     oh, ow = geo.output_size(h, wd)
@@ -197,12 +198,15 @@ def _gemm_forward(x, w, geo: Geometry, groups: int):
     for part, cols in _column_blocks(x, geo, groups):
         m = len(cols)
         if rw == ow:
-            xp.matmul(kernels, cols, out=y[part].reshape(m, groups, o // groups, oh * ow))
-            continue
-        if wide is None:  # the first block is the largest
-            wide = scratch((m, groups, o // groups, oh * rw), y.dtype)
-        block = xp.matmul(kernels, cols, out=wide[:m])
-        y[part] = block.reshape(m, o, oh, rw)[..., :ow]
+            block = xp.matmul(kernels, cols, out=y[part].reshape(m, groups, o // groups, oh * ow)).reshape(m, o, oh, ow)
+        else:
+            if wide is None:  # the first block is the largest
+                wide = scratch((m, groups, o // groups, oh * rw), y.dtype)
+            block = xp.matmul(kernels, cols, out=wide[:m]).reshape(m, o, oh, rw)[..., :ow]
+            if finish is None:
+                y[part] = block
+        if finish is not None:  # its first step reads the block where the product left it: the crop costs no pass of its own
+            finish(part, y[part], block)
     return y
 
 
@@ -257,15 +261,22 @@ def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
     return planes[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
 
 
-def _gemm_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
+def _gemm_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple, finish: Callable | None = None):
     """col2im of w^T g; for a stride-1 convolution whose input plane is no larger than its output plane (a 'same'
     convolution; a 'valid' one would multiply the zero border) and with no more output than input channels (else
-    the columns of g outweigh col2im's), a convolution through ``_gemm_forward`` instead."""
+    the columns of g outweigh col2im's), a convolution through ``_gemm_forward`` instead. ``finish`` as
+    ``_gemm_forward``'s, on the whole result in place where col2im computes it."""
     transposed = _transposed(geo)
     if transposed is not None and x_shape[2] * x_shape[3] <= g.shape[2] * g.shape[3] and g.shape[1] <= x_shape[1]:
-        return _gemm_forward(g, _flipped(w, groups), transposed, groups)
-    if geo.stride == (1, 1):
-        return _input_grad_stride1(g, w, geo, groups, x_shape)
+        return _gemm_forward(g, _flipped(w, groups), transposed, groups, finish)
+    grad = (_input_grad_stride1 if geo.stride == (1, 1) else _input_grad_strided)(g, w, geo, groups, x_shape)
+    if finish is not None:
+        finish(slice(None), grad, grad)
+    return grad
+
+
+def _input_grad_strided(g, w, geo: Geometry, groups: int, x_shape: tuple):
+    """col2im block by block: a block's columns are added back while still in cache."""
     n, c, h, wd = x_shape
     o = w.shape[0]
     kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
@@ -276,7 +287,7 @@ def _gemm_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple):
     buf = scratch((size, groups, kernels_t.shape[1], columns), dtype)
     padded = pad_planes(xp.zeros(x_shape, dtype=g.dtype), geo, False)
     views = windows(padded, geo, h, wd, writeable=True)
-    for part in parts:  # a block's columns are added back while still in cache
+    for part in parts:
         col_grad = xp.matmul(kernels_t, wide[part], out=buf[: part.stop - part.start])
         taps = col_grad.reshape(-1, c, *geo.kernel, geo.output_size(h, wd)[0], geo.row_width(h, wd))
         for p in range(geo.kernel[0]):
@@ -382,6 +393,8 @@ def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple, algorith
     chosen = _resolve("weight_grad", algorithm, (x.shape, x.dtype), (g.shape, g.dtype), geo, groups, (w_shape,))
     return KERNELS[chosen].weight_grad(x, g, geo, groups, w_shape)
 
+
+KERNEL_PRIMITIVES = {"forward": _conv, "input_grad": _conv_input_grad}  # those whose output blocks may take an epilogue
 
 # Each op is linear in each array argument: its tangents go through the op itself (with the same algorithm), its
 # cotangents through the others, which take the algorithm on.

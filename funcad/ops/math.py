@@ -13,34 +13,35 @@ from funcad.core.primitive import Primitive, compiled_as_call, numpy_ufunc, prim
 
 
 # -- arithmetic -------------------------------------------------------------------------------
-# Binary rules map a cotangent or a tangent alike; the passes sum or broadcast it to the right shape.
+# Binary rules map a cotangent or a tangent alike; the passes sum or broadcast it to the right shape. ``out=`` is for the
+# compiler's fused steps (funcad.ops.conv_fusion), which write into the output block in place.
 @primitive(**numpy_ufunc("add", 2, identities={1: 0, 0: 0}))
-def add(x, y):
-    return np.add(x, y)
+def add(x, y, out=None):
+    return np.add(x, y, out=out)
 
 
 add.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: v)
 
 
 @primitive(**numpy_ufunc("subtract", 2, identities={1: 0}))
-def subtract(x, y):
-    return np.subtract(x, y)
+def subtract(x, y, out=None):
+    return np.subtract(x, y, out=out)
 
 
 subtract.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v))
 
 
 @primitive(**numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",)))
-def multiply(x, y):
-    return np.multiply(x, y)
+def multiply(x, y, out=None):
+    return np.multiply(x, y, out=out)
 
 
 multiply.deflinear(lambda g, ans, x, y: multiply(g, y), lambda g, ans, x, y: multiply(g, x))
 
 
 @primitive(**numpy_ufunc("divide", 2, identities={1: 1}))
-def divide(x, y):
-    return np.true_divide(x, y)
+def divide(x, y, out=None):
+    return np.true_divide(x, y, out=out)
 
 
 divide.defelementwise(lambda v, ans, x, y: divide(v, y), lambda v, ans, x, y: negative(v) * ans / y)
@@ -171,10 +172,10 @@ def _emit_relu_grad(a, node, out, em):
 
 
 @primitive(**compiled_as_call(emit=_emit_relu_grad, elementwise=True, takes_out=True))
-def _relu_grad(g, x):
+def _relu_grad(g, x, out=None):
     """``g`` where ``x > 0``, else 0: relu's VJP as one op (the boolean mask converts exactly); ``x`` may be relu's input or
     its output, positive at the same places."""
-    return np.multiply(g, np.greater(x, 0))
+    return np.multiply(g, np.greater(x, 0), out=out)
 
 
 @primitive(**compiled_as_call(elementwise=True))

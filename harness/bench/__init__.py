@@ -16,7 +16,8 @@ times are reported with the ratios the targets are stated in.
   compilation takes tens of seconds per case on a small machine). A missing peer is noted, not fatal.
 - BLAS floor: the matrix products one jitted step performs (recorded from ``numpy.matmul`` calls,
   so the im2col products inside the convolutions count too), replayed alone on arrays of the same
-  shapes and memory layouts into preallocated outputs. No engine on this machine beats it.
+  shapes and memory layouts into preallocated outputs. No engine on this machine beats it. The conv floor
+  (cases that convolve): those of the products the convolution kernels make, alone.
 - Standalone: the interleaved process is a compromise no single-engine user lives with (PASSIVE wait for torch,
   retained malloc, two libraries sharing the cores), so each case is also timed per engine and per thread setting
   in a fresh process with the libraries' own default environment, and the ratios are given at each engine's

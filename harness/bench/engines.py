@@ -1,6 +1,7 @@
 """The bench's cases and, per case, a zero-argument train step for every engine measured in process.
 
-Engines: funcad eager, funcad jit, PyTorch eager, the BLAS floor of the jitted step; the peers HIPS autograd and JAX jit
+Engines: funcad eager, funcad jit, PyTorch eager, the BLAS floor of the jitted step and, where it convolves, its
+convolution floor (the convolutions' products alone); the peers HIPS autograd and JAX jit
 when installed and the case has a port; torch.compile when asked for (its compilation takes tens of seconds per case on
 a small machine). A missing peer is noted, not fatal.
 """
@@ -76,6 +77,8 @@ def case_engines(case_name: str, batch_size, use_torch_compile: bool) -> tuple[d
     with MatmulRecorder() as recorder:
         engines["funcad jit"]()
     engines["BLAS floor"] = blas_floor(recorder.calls)
+    if recorder.conv_calls:
+        engines["conv floor"] = blas_floor(recorder.conv_calls)
     for engine, port in PEERS.items():
         try:
             step = peer_step(engine, case_name, x, y)

@@ -1,14 +1,19 @@
 """The BLAS floor: the matrix products one jitted step performs, replayed alone. No engine on this machine beats it.
 
 The products are recorded from ``numpy.matmul`` calls, so the im2col products inside the convolutions count too, and
-replayed on arrays of the same shapes and memory layouts into preallocated outputs.
+replayed on arrays of the same shapes and memory layouts into preallocated outputs. The convolution floor is the part
+of them the convolution kernels make (the GEMMs of the chosen algorithms, im2col's or Winograd's): how far a
+convolution-bound step is from what its convolutions cost at the least.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numpy as np
+
+CONV_MODULES = "funcad.ops.conv"  # the kernels' modules: conv, conv_winograd, conv_fft, conv_direct
 
 
 class MatmulRecorder:
@@ -16,13 +21,17 @@ class MatmulRecorder:
 
     def __init__(self):
         self.calls: list = []
+        self.conv_calls: list = []  # those made by the convolution kernels
 
     def __enter__(self):
         self.original = np.matmul
-        original, calls = self.original, self.calls
+        original, calls, conv_calls = self.original, self.calls, self.conv_calls
 
         def recording(a, b, *args, **kwargs):
-            calls.append((_layout(a), _layout(b)))
+            call = (_layout(a), _layout(b))
+            calls.append(call)
+            if sys._getframe(1).f_globals.get("__name__", "").startswith(CONV_MODULES):
+                conv_calls.append(call)
             return original(a, b, *args, **kwargs)
 
         np.matmul = recording

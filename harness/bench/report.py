@@ -51,6 +51,8 @@ def document(run: BenchRun) -> tuple[str, list[Record]]:
     lines += ["", "## Environment", ""] + [f"- {k}: {v}" for k, v in run.environment.items()] + [""]
     lines += ["## Notes", ""] + [f"- {n}" for n in thread_notes(run.interleaved, run.settings) + run.notes] + [
         "- BLAS floor: the numpy.matmul calls of one jitted step (im2col products of convolutions included), replayed alone.",
+        "- conv floor: the part of those calls the convolution kernels make (the GEMMs of the chosen algorithms), replayed alone: "
+        "the least the step's convolutions cost in NumPy.",
         f"- total benchmark time {run.seconds:.0f} s", ""]
     return "\n".join(lines), records
 

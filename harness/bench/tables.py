@@ -10,12 +10,15 @@ from harness.bench.records import Record
 
 RATIOS = {"jit/torch": ("funcad jit", "torch eager"), "eager/torch": ("funcad eager", "torch eager"),
           "jit/eager": ("funcad jit", "funcad eager"), "jit/floor": ("funcad jit", "BLAS floor"),
-          "eager/autograd": ("funcad eager", "HIPS autograd"), "jit/JAX": ("funcad jit", "JAX jit")}
-PEER_RATIOS = ("jit/JAX",)  # a column only where the peer was measured (the others show "-" for what is missing)
+          "jit/conv floor": ("funcad jit", "conv floor"), "eager/autograd": ("funcad eager", "HIPS autograd"),
+          "jit/JAX": ("funcad jit", "JAX jit")}
+# A column only where both engines were measured in some case (the peer; the conv floor, where a case convolves); the
+# others show "-" for what is missing.
+OPTIONAL_RATIOS = ("jit/conv floor", "jit/JAX")
 
 
 def _ratio_columns(names: list[str], engines: list[str]) -> list[str]:
-    return [n for n in names if n not in PEER_RATIOS or all(e in engines for e in RATIOS[n])]
+    return [n for n in names if n not in OPTIONAL_RATIOS or all(e in engines for e in RATIOS[n])]
 
 
 def ms(seconds: float) -> str:
@@ -30,7 +33,7 @@ def _engines(results: dict) -> list[str]:
 def build_table(results: dict, measurement: str = "interleaved") -> tuple[list[str], list[list[str]], list[Record]]:
     """Markdown header, rows and tidy CSV records from {(case label, threads): {engine: timing}}; ratios at equal threads."""
     engines = _engines(results)
-    columns = _ratio_columns(["jit/torch", "eager/torch", "jit/eager", "jit/floor", "eager/autograd", "jit/JAX"], engines)
+    columns = _ratio_columns(["jit/torch", "eager/torch", "jit/eager", "jit/floor", "jit/conv floor", "eager/autograd", "jit/JAX"], engines)
     header = ["case", "threads"] + [f"{e} ms (IQR)" for e in engines] + columns
     rows, records = [], []
     for (case, threads), timings in results.items():
@@ -67,7 +70,7 @@ def best_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """Each engine at its best thread setting, and the ratios between those bests (what the targets judge)."""
     best = best_settings(results)
     engines = list(dict.fromkeys(e for timings in best.values() for e in timings))
-    columns = _ratio_columns(["jit/torch", "eager/torch", "jit/floor", "eager/autograd", "jit/JAX"], engines)
+    columns = _ratio_columns(["jit/torch", "eager/torch", "jit/floor", "jit/conv floor", "eager/autograd", "jit/JAX"], engines)
     header = ["case"] + [f"{e} ms (threads)" for e in engines] + columns
     rows = []
     for case, held in best.items():

@@ -16,6 +16,8 @@ TARGETS = [  # (label, numerator, denominator, case label, bound)
     ("jit / torch", "funcad jit", "torch eager", "lstm-b16", 1.0),
     ("jit / torch", "funcad jit", "torch eager", "transformer-b16", 1.0),
     ("jit / torch", "funcad jit", "torch eager", "resnet-b16", 1.2),  # convolution-bound
+    ("jit / conv floor", "funcad jit", "conv floor", "resnet-b16", 1.5),
+    ("jit / conv floor", "funcad jit", "conv floor", "lenet-b64", 1.5),
 ] + [("eager / torch", "funcad eager", "torch eager", case, 1.5) for case in ("resnet-b16", "conv1d-b32", "lstm-b16", "transformer-b16")]
 MEMORY_BOUND = 1.2  # funcad jit's peak RSS over torch eager's
 

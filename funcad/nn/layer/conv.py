@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -68,6 +70,15 @@ def set_conv_parameters(cell: Cell, shape: tuple, has_bias: bool, weight_init, b
         cell.bias = None
 
 
+@contextlib.contextmanager
+def naming_layer(cell: Cell) -> Iterator[None]:
+    """A pinned algorithm (funcad.conv_algorithm, jit's conv_algorithm) that does not apply: the error says which layer."""
+    try:
+        yield
+    except NotApplicable as err:
+        raise NotApplicable(f"{cell._where()}: {err}") from None
+
+
 class _Conv2dGeometry(Cell):
     """Channels, kernel, stride, dilation, group and pad_mode of a 2-D convolution or its transpose."""
 
@@ -108,10 +119,8 @@ class Conv2d(_Conv2dGeometry):
 
     def construct(self, x):
         check_input(self, x, 4, {1: self.in_channels}, f"(N, {self.in_channels}, H, W)")
-        try:
+        with naming_layer(self):
             return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self._padding_for(x), dilation=self.dilation, groups=self.group)
-        except NotApplicable as err:  # a pinned algorithm (funcad.conv_algorithm, jit's conv_algorithm): say which layer
-            raise NotApplicable(f"{self._where()}: {err}") from None
 
 
 class Conv1d(Cell):
@@ -141,8 +150,9 @@ class Conv1d(Cell):
             pads = same_padding((x.shape[2],), (self.kernel_size,), (self.stride,), (self.dilation,))
         else:
             pads = self.padding
-        y = ops.conv2d(ops.expand_dims(x, 2), ops.expand_dims(self.weight, 2), self.bias, stride=(1, self.stride),
-                       padding=(0, 0) + tuple(pads), dilation=(1, self.dilation), groups=self.group)
+        with naming_layer(self):  # (the shapes it names are the height-1 planes the convolution runs on)
+            y = ops.conv2d(ops.expand_dims(x, 2), ops.expand_dims(self.weight, 2), self.bias, stride=(1, self.stride),
+                           padding=(0, 0) + tuple(pads), dilation=(1, self.dilation), groups=self.group)
         return ops.squeeze(y, 2)
 
     def extend_repr(self) -> str:
@@ -190,8 +200,9 @@ class Conv2dTranspose(_Conv2dGeometry):
         def conv(z):
             return ops.conv2d(z, self.weight, None, stride=self.stride, padding=pads, dilation=self.dilation, groups=self.group)
 
-        _, pullback = vjp(conv, ops.zeros((x.shape[0], self.out_channels) + out, x.dtype))
-        y = pullback(x)
+        with naming_layer(self):  # (the shapes it names are those of the convolution this layer is the adjoint of)
+            _, pullback = vjp(conv, ops.zeros((x.shape[0], self.out_channels) + out, x.dtype))
+            y = pullback(x)
         y = y[0] if isinstance(y, tuple) else y
         return y if self.bias is None else y + ops.reshape(self.bias, (1, self.out_channels, 1, 1))
 
