@@ -322,11 +322,6 @@ def _einsum_rule(args, dims, /, spec):
 
 
 # -- declarations ----------------------------------------------------------------------------------------------------
-# The ops that loop: per-member random streams, per-member embedding-table gradients and the fused LSTM sequence.
-LOOPED = ("conv_fused", "conv_input_grad_fused",  # (made by the compiler after differentiation, never traced by vmap)
-          "keyed_mask", "next_key", "scatter_rows", "lstm_sequence", "lstm_sequence_backward", "keyed_draw", "argsort",
-          "inv", "solve", "det", "det_sign", "logabsdet", "cholesky", "qr_q", "qr_r", "eigh_values", "eigh_vectors", "svd_s", "svd_u",
-          "svd_vh")
 
 
 def _declare() -> None:
