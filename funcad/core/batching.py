@@ -45,6 +45,9 @@ class BatchTracer(Tracer):
             n *= d
         return n
 
+    def __bool__(self) -> bool:
+        return bool(self._concrete())
+
     def _concrete(self):
         raise TypeError(f"vmap: the value of a batched tensor of shape {self.shape} (batch of {self._value.shape[self._bdim]}) "
                         "cannot be read inside the mapped function (Python control flow or a numpy call on it); use funcad ops")
