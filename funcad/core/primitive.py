@@ -31,6 +31,8 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   the node's argument shapes and dtypes and its keyword arguments (the convolutions pick their ``algorithm``). The
   choice stays an ordinary keyword argument of the node, so the program calls the same ``impl`` eager mode runs.
 - ``batch``: for later work, a vmap batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``.
+- ``promote`` (every call, before dispatch): ``promote(args) -> args`` applying MindSpore's type promotion where it
+  differs from numpy's (``funcad.core.promotion``: integers meeting floats are cast to them first).
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.
@@ -104,7 +106,7 @@ class Primitive:
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
-    OPTIONAL_FIELDS = ("tune", "batch")
+    OPTIONAL_FIELDS = ("tune", "batch", "promote")
 
     def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
@@ -113,7 +115,7 @@ class Primitive:
         self.jvps: tuple = ()
         for field in self.FIELDS:
             setattr(self, field, UNDECLARED)
-        self.batch = self.tune = None
+        self.batch = self.tune = self.promote = None
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
         self.declare(**declarations)
@@ -170,6 +172,8 @@ class Primitive:
     # -- dispatch -----------------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         # The hot path of the whole engine: a plain Tensor costs one isinstance and one class check.
+        if self.promote is not None:
+            args = self.promote(args)
         top = None
         for a in args:
             if isinstance(a, Tensor) and a.__class__ is not Tensor:
