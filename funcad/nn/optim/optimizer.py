@@ -64,6 +64,15 @@ class Optimizer(ABC):
         """One zero-filled state Parameter per parameter, named ``prefix.<parameter name>``."""
         return tuple(Parameter(np.zeros(p.shape, dtype=p.dtype), name=f"{prefix}.{p.name}", requires_grad=False) for p in self.parameters)
 
+    def parameters_and_names(self) -> Iterator[tuple[str, Parameter]]:
+        """The optimizer's own state by name (``global_step``, then its slots such as ``moments.<parameter>``), as
+        MindSpore's optimizer Cell lists it: what a checkpoint saves and ``load_param_into_net`` restores."""
+        yield self.global_step.name, self.global_step
+        for value in vars(self).values():
+            if value is not self.parameters and isinstance(value, tuple) and value and all(isinstance(p, Parameter) for p in value):
+                for p in value:
+                    yield p.name, p
+
     def get_lr(self):
         """The learning rate for the coming update: a number or a 0-d Tensor."""
         lr = self.learning_rate
