@@ -117,8 +117,12 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     ``in_axes``: per positional argument the axis that holds the batch (an int, negative counting from the end, or
     None for an argument shared by every member), as one int/None for all or a pytree prefix of the arguments.
     ``out_axes`` likewise places the batch axis in each output. Parameters a Cell reads stay unbatched. An output
-    that does not depend on a mapped input needs out_axes None (an error otherwise, naming it).
+    that does not depend on a mapped input needs out_axes None (an error otherwise, naming it). An object defining
+    ``__vmap__(in_axes, out_axes)`` maps itself (``nn.CellList``: model ensembling over its cells' Parameters).
     """
+    ensemble = getattr(fn, "__vmap__", None)
+    if ensemble is not None:
+        return ensemble(in_axes, out_axes)
     return vectorize(fn, in_axes, out_axes, broadcast_unmapped=False)
 
 
