@@ -111,6 +111,19 @@ def test_while_loop_is_specialised_on_its_trip_count():
     assert "guard bool(" in compiled.lower(np.array(9.0)).as_text()
 
 
+def test_many_paths_for_one_signature_warn_once():
+    def countdown(n):
+        while n > 0:
+            n = n - 1.0
+        return n
+
+    compiled = jit(countdown)
+    with pytest.warns(RuntimeWarning, match="'countdown' has compiled 16 paths") as caught:
+        for start in range(20):
+            assert compiled(np.array(float(start))).item() == 0.0
+    assert compiled.trace_count == 20 and len(caught) == 1
+
+
 def test_a_failing_guard_writes_nothing():
     """A program stopped at a guard leaves every Parameter as it was, even one its update could write in place."""
     w = Parameter(np.zeros(4, np.float32), name="w")

@@ -17,7 +17,8 @@ Behaviour a user must know:
   Parameters, the branch taken is traced, and the program records the outcome. Each later call runs the most
   recently used program whose guards hold (a failing guard stops a program before anything is written, having
   computed only what precedes it) and traces the other branch the first time it is taken. So each path through the
-  conditions is one cached program, and Python side effects happen again when a new path is traced. Other uses of
+  conditions is one cached program (the 16th for one signature warns), and Python side effects happen again when a
+  new path is traced. Other uses of
   a traced value in Python (``float(x)``, ``x.item()``, ``x.asnumpy()``) raise a ConcretizationError naming the
   function and the line; for those, branch with ``funcad.ops.where``.
 - ``ops.dropout`` (and ``nn.Dropout``) without a seed reads and advances funcad's random key as Parameter
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -75,6 +77,7 @@ def _leaf_kind(leaf):
 
 
 MISS = object()  # what a Program returns when a guarded condition differs from its traced value
+MANY_PATHS = 16  # programs for one signature past which a warning says so (a loop whose trip count varies?)
 
 
 class Program:
@@ -172,6 +175,11 @@ class Jitted:
         self.trace_count += 1
         program = Program(tune(optimize(graph, self.passes)), self.buffers)
         programs.insert(0, program)
+        if len(programs) == MANY_PATHS and graph.guards:
+            warnings.warn(f"funcad.jit: {self.__name__!r} has compiled {MANY_PATHS} paths through its if/while conditions for "
+                          "one input signature (a loop whose trip count depends on the data?); each call may try several "
+                          "before the one that applies: choose with funcad.ops.where, or call it without jit",
+                          RuntimeWarning, stacklevel=3)
         return program
 
     def __call__(self, *args, **kwargs):
