@@ -18,9 +18,8 @@ Behaviour a user must know:
   recently used program whose guards hold (a failing guard stops a program before anything is written, having
   computed only what precedes it) and traces the other branch the first time it is taken. So each path through the
   conditions is one cached program (the 16th for one signature warns), and Python side effects happen again when a
-  new path is traced. Other uses of
-  a traced value in Python (``float(x)``, ``x.item()``, ``x.asnumpy()``) raise a ConcretizationError naming the
-  function and the line; for those, branch with ``funcad.ops.where``.
+  new path is traced. Other uses of a traced value in Python (``float(x)``, ``x.item()``, ``x.asnumpy()``) raise a
+  ConcretizationError naming the function and the line; for those, branch with ``funcad.ops.where``.
 - ``ops.dropout`` (and ``nn.Dropout``) without a seed reads and advances funcad's random key as Parameter
   state, so every call draws a fresh mask, the same sequence as eager execution. Other random draws
   made in Python while tracing (initialisers, numpy random calls) are constants of the program: every
