@@ -1,6 +1,6 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
-from funcad import amp, common, context, nn, ops, testing, train
+from funcad import amp, common, context, dataset, nn, ops, testing, train
 from funcad.common import dtype
 from funcad.common.parameter import ParameterTuple
 from funcad.common.sparse import COOTensor, CSRTensor
@@ -32,13 +32,16 @@ from funcad.core.transforms import grad, jvp, value_and_grad, vjp
 from funcad.export import export, load
 from funcad.jit import jit
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
+from funcad.train import CheckpointConfig, LossMonitor, Model, ModelCheckpoint, TimeMonitor
 
 __all__ = [
     "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
     "vmap", "jacfwd", "jacrev", "hessian", "hvp", "custom_vjp", "custom_jvp", "conv_algorithm",
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "export", "load",
+    "Model", "ModelCheckpoint", "CheckpointConfig", "LossMonitor", "TimeMonitor",
     "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
-    "common", "context", "amp", "train", "ParameterTuple", "COOTensor", "CSRTensor", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
+    "common", "context", "amp", "train", "dataset",
+    "ParameterTuple", "COOTensor", "CSRTensor", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
 ]
 __version__ = "0.1.0"

@@ -164,6 +164,10 @@ def export(net: Cell, *inputs, file_name: str, file_format: str = "FUNCAD") -> s
     finally:
         for cell, mode in modes:
             object.__setattr__(cell, "training", mode)
+    if graph.guards:
+        raise ValueError(f"funcad.export: {type(net).__name__}'s forward branches in Python on a Tensor's value "
+                         f"({len(graph.guards)} guarded condition(s)); the graph format holds one straight-line path, so "
+                         "export a forward that picks values with ops.where instead")
     if graph.writes:
         names = ", ".join(p.name for p, _ in graph.writes)
         raise ValueError(f"funcad.export: {type(net).__name__}'s forward changes Parameters ({names}); export a Cell "

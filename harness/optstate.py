@@ -17,11 +17,7 @@ TORCH_KEYS = {"moment1": "exp_avg", "moment2": "exp_avg_sq", "moments": "momentu
 
 
 def _funcad_slots(optimizer) -> dict[str, Parameter]:
-    slots = {}
-    for value in vars(optimizer).values():
-        if isinstance(value, tuple) and value and all(isinstance(p, Parameter) for p in value):
-            slots.update((p.name, p) for p in value if p.name.split(".", 1)[0] in TORCH_KEYS)
-    return slots
+    return {name: p for name, p in optimizer.parameters_and_names() if name.split(".", 1)[0] in TORCH_KEYS}
 
 
 def funcad_state(optimizer) -> dict[str, np.ndarray]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import subprocess
 import sys
 import types
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from idx_files import write_idx
 
 import harness
 from harness import cli
@@ -134,16 +134,11 @@ def test_tolerance_flags_override_the_defaults(capsys):
     assert cli.main(["run", "tutorial", *FAST, *small, "--atol", "1e-7", "--rtol", "1"]) == 0  # rtol 1 covers any same-sign pair
 
 
-def _write_idx(path: Path, array) -> None:
-    code = {np.dtype("uint8"): 0x08}[array.dtype]
-    path.write_bytes(struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes())
-
-
 def test_idx_data_dir_is_used(capsys):
     rng = np.random.default_rng(0)
     Path("mnist").mkdir()
-    _write_idx(Path("mnist/train-images-idx3-ubyte"), rng.integers(0, 256, (40, 28, 28), dtype=np.uint8))
-    _write_idx(Path("mnist/train-labels-idx1-ubyte"), rng.integers(0, 10, 40, dtype=np.uint8))
+    write_idx(Path("mnist/train-images-idx3-ubyte"), rng.integers(0, 256, (40, 28, 28), dtype=np.uint8))
+    write_idx(Path("mnist/train-labels-idx1-ubyte"), rng.integers(0, 10, 40, dtype=np.uint8))
     assert cli.main(["run", "mlp", *FAST, "--batch-size", "8", "--data-dir", "mnist", "--out", "reports/idx"]) == 0
     assert "data mnist" in Path("reports/idx/report.md").read_text()
     assert cli.main(["run", "mlp", *FAST, "--batch-size", "64", "--data-dir", "mnist"]) == 2  # 40 samples cannot make a batch of 64

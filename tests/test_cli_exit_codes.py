@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 from pathlib import Path
 
 import numpy as np
 from cli_process import FAST, run
+from idx_files import write_idx
 
 from harness import cli, report
 
@@ -73,17 +73,13 @@ def test_a_seed_beyond_the_generators_range_is_a_usage_error(tmp_path, monkeypat
     assert cli.main(["run", "tutorial", *FAST, "--seed", str(2**63 - 1)]) == 0  # the top of the range runs
 
 
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    path.write_bytes(struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes())
-
-
 def test_labels_outside_the_class_range_are_a_usage_error_before_any_case_runs(tmp_path, monkeypatch, capsys):
     rng = np.random.default_rng(0)
     (tmp_path / "mnist").mkdir()
     labels = rng.integers(0, 10, 64, dtype=np.uint8)
     labels[[3, 9]] = [12, 200]
-    _write_idx(tmp_path / "mnist/train-images-idx3-ubyte", rng.integers(0, 256, (64, 28, 28), dtype=np.uint8))
-    _write_idx(tmp_path / "mnist/train-labels-idx1-ubyte", labels)
+    write_idx(tmp_path / "mnist/train-images-idx3-ubyte", rng.integers(0, 256, (64, 28, 28), dtype=np.uint8))
+    write_idx(tmp_path / "mnist/train-labels-idx1-ubyte", labels)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["run", "logreg", "mlp", *FAST, "--batch-size", "8", "--data-dir", "mnist"]) == 2
     err = capsys.readouterr().err

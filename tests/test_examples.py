@@ -1,14 +1,13 @@
 """The examples run as scripts: the seed tutorial's checks hold and the quickstart's loss falls."""
 
-import gzip
 import os
 import re
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from idx_files import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 # One BLAS thread: the examples' matmuls are small, and spinning BLAS threads on a busy CI machine cost 10x.
@@ -46,11 +45,6 @@ def test_quickstart_compiled_step_matches_eager():
     np.testing.assert_allclose(compiled, eager, rtol=1e-5)
 
 
-def _write_idx(path, array):
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
 def test_quickstart_reads_idx_files(tmp_path):
     rng = np.random.default_rng(0)
     for split, n in (("train", 256), ("t10k", 64)):
@@ -58,8 +52,8 @@ def test_quickstart_reads_idx_files(tmp_path):
         images = np.zeros((n, 28, 28))
         for i, label in enumerate(labels):  # a bright bar whose row encodes the class
             images[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
-        _write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", images)
-        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", labels)
+        write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", images, gzipped=True)
+        write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", labels, gzipped=True)
     out = _run("examples/quickstart.py", "--data-dir", str(tmp_path), "--epochs", "2")
     epochs = _epochs(out)
     assert "train (256, 1, 28, 28), test (64, 1, 28, 28)" in out and len(epochs) == 2

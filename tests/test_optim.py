@@ -143,7 +143,8 @@ def test_callable_learning_rate_sees_the_step_counter():
     ours, opt = _run(lambda ps: nn.SGD(ps, lambda step: 0.1 * 0.5**step), grads)
     ps = [np.asarray(p).copy() for p in _params()]
     for t, gs in enumerate(grads):
-        ps = [p - 0.1 * 0.5**t * g for p, g in zip(ps, gs)]
+        lr = float(np.float32(0.1) * np.float32(0.5) ** t)  # 0.5 ** (int32 step) is float32, as in MindSpore
+        ps = [p - lr * g for p, g in zip(ps, gs)]
     _close(ours, ps)
     assert float(opt.get_lr()) == pytest.approx(0.1 * 0.5**STEPS)
 

@@ -45,6 +45,9 @@ class BatchTracer(Tracer):
             n *= d
         return n
 
+    def __bool__(self) -> bool:
+        return bool(self._concrete())
+
     def _concrete(self):
         raise TypeError(f"vmap: the value of a batched tensor of shape {self.shape} (batch of {self._value.shape[self._bdim]}) "
                         "cannot be read inside the mapped function (Python control flow or a numpy call on it); use funcad ops")
@@ -116,8 +119,12 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     ``out_axes`` likewise places the batch axis in each output. Parameters a Cell reads stay unbatched. An output
     that does not depend on a mapped input is repeated along the batch axis when its out_axes is an int (JAX's
     behaviour; the Jacobians need it: an output independent of an input has a zero block), and returned as it is
-    when its out_axes is None.
+    when its out_axes is None. An object defining ``__vmap__(in_axes, out_axes)`` maps itself (``nn.CellList``:
+    model ensembling over its cells' Parameters).
     """
+    ensemble = getattr(fn, "__vmap__", None)
+    if ensemble is not None:
+        return ensemble(in_axes, out_axes)
     name = f"vmap({getattr(fn, '__name__', 'fn')})"
 
     def mapped(*args):

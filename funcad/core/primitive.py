@@ -34,6 +34,8 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
 - ``epilogue`` (the jit pass ``funcad.jit.fusion``): a primitive computing this op's output and then elementwise steps
   on it, block by block while the block is in cache, called as ``epilogue(*args, *operands, steps=..., **kwargs)``
   (``steps``: one ``(primitive, position of the value, takes an operand, kwargs items)`` per step).
+- ``promote`` (every call, before dispatch): ``promote(args) -> args`` applying MindSpore's type promotion where it
+  differs from numpy's (``funcad.core.promotion``: integers meeting floats are cast to them first).
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.
@@ -107,7 +109,7 @@ class Primitive:
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
-    OPTIONAL_FIELDS = ("tune", "batch", "epilogue")
+    OPTIONAL_FIELDS = ("tune", "batch", "epilogue", "promote")
 
     def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
@@ -116,7 +118,7 @@ class Primitive:
         self.jvps: tuple = ()
         for field in self.FIELDS:
             setattr(self, field, UNDECLARED)
-        self.batch = self.tune = self.epilogue = None
+        self.batch = self.tune = self.epilogue = self.promote = None
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
         self.declare(**declarations)
@@ -173,6 +175,8 @@ class Primitive:
     # -- dispatch -----------------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         # The hot path of the whole engine: a plain Tensor costs one isinstance and one class check.
+        if self.promote is not None:
+            args = self.promote(args)
         top = None
         for a in args:
             if isinstance(a, Tensor) and a.__class__ is not Tensor:

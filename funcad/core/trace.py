@@ -94,6 +94,11 @@ class Tracer(Tensor):
         value = self._value
         return value._concrete() if isinstance(value, Tensor) else np.asarray(value)
 
+    def __bool__(self) -> bool:
+        """Asked of the value one level down, so ``funcad.jit`` under a transform sees the ``if`` it must guard."""
+        value = self._value
+        return bool(value) if isinstance(value, Tensor) else bool(np.asarray(value))
+
     def __repr__(self) -> str:
         """The value, as MindSpore's PyNative mode prints a Tensor inside grad; an abstract value (under jit) has
         none, so its shape, dtype and transform level."""

@@ -60,12 +60,18 @@ def _find(directory: str, stem: str) -> str:
     raise FileNotFoundError(f"no {stem}[.gz] in {directory!r}")
 
 
-def load_mnist(directory: str | os.PathLike, train: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST or Fashion-MNIST from the standard IDX file names in ``directory``:
-    images as float32 (N, 1, 28, 28) scaled to [0, 1], labels as int64."""
+def mnist_arrays(directory: str | os.PathLike, train: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The images (N, H, W) and labels (N,) of MNIST's training or test files in ``directory``, as stored."""
     directory = os.fspath(directory)
     image_file, label_file = (_find(directory, stem) for stem in _MNIST_FILES[train])
     images, labels = load_idx(image_file), load_idx(label_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(f"{directory}: expected images (N, H, W) and labels (N,), got {images.shape} and {labels.shape}")
+    return images, labels
+
+
+def load_mnist(directory: str | os.PathLike, train: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST or Fashion-MNIST from the standard IDX file names in ``directory``:
+    images as float32 (N, 1, 28, 28) scaled to [0, 1], labels as int64."""
+    images, labels = mnist_arrays(directory, train)
     return (images.astype(np.float32) / 255.0)[:, None], labels.astype(np.int64)

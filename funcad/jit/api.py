@@ -12,8 +12,14 @@ Behaviour a user must know:
 - Python code runs only while tracing. Side effects outside Parameters (appending to a list,
   setting a global, printing, reading ``cell.training``) happen once, at trace time, and are
   not repeated by later calls; the values traced then are baked into the program.
-- Using a traced value in Python (``if loss > 0:``, ``float(x)``, ``x.asnumpy()``) raises a
-  ConcretizationError naming the function and the line; branch with ``funcad.ops.where``.
+- Python control flow on a traced one-element Tensor (``if is_finite:``, ``while err > tol:``) is guarded, as
+  MindSpore's graph mode compiles it: while tracing, the condition is computed from this call's arguments and
+  Parameters, the branch taken is traced, and the program records the outcome. Each later call runs the most
+  recently used program whose guards hold (a failing guard stops a program before anything is written, having
+  computed only what precedes it) and traces the other branch the first time it is taken. So each path through the
+  conditions is one cached program (the 16th for one signature warns), and Python side effects happen again when a
+  new path is traced. Other uses of a traced value in Python (``float(x)``, ``x.item()``, ``x.asnumpy()``) raise a
+  ConcretizationError naming the function and the line; for those, branch with ``funcad.ops.where``.
 - ``ops.dropout`` (and ``nn.Dropout``) without a seed reads and advances funcad's random key as Parameter
   state, so every call draws a fresh mask, the same sequence as eager execution. Other random draws
   made in Python while tracing (initialisers, numpy random calls) are constants of the program: every
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -68,6 +75,10 @@ def _leaf_kind(leaf):
     return ("static", type(leaf), leaf), False
 
 
+MISS = object()  # what a Program returns when a guarded condition differs from its traced value
+MANY_PATHS = 16  # programs for one signature past which a warning says so (a loop whose trip count varies?)
+
+
 class Program:
     """One compiled signature: the optimised graph, its generated source, and the callable."""
 
@@ -97,6 +108,10 @@ class Program:
             if sole_owner(p._data, 1):  # the Parameter's slot alone; a Tensor, view or user variable adds more
                 spares[slot] = p._data
         results = self.run_arrays(*arrays, *[p._data for p in self.params], *spares)
+        if results is None:  # a guard failed: nothing was written; another program (or a new trace) takes the call
+            for slot, _ in self.overwritable:
+                spares[slot] = None
+            return MISS
         n = self.n_out
         replaced = [p._data for p in self.written]
         for p, value in zip(self.written, results[n:]):
@@ -144,28 +159,45 @@ class Jitted:
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
 
-    def _program(self, leaves: list, tree) -> tuple[Program, list]:
+    def _programs(self, leaves: list, tree) -> tuple[list, list, list]:
+        """(the programs cached for this signature, most recently used first; the array arguments; each leaf's
+        is-array flag)."""
         kinds = [_leaf_kind(leaf) for leaf in leaves]
         key = (tree, tuple(k for k, _ in kinds), conv_pin.pinned())
         arrays = [leaf._data if isinstance(leaf, Tensor) else leaf for leaf, (_, arr) in zip(leaves, kinds) if arr]
-        programs = self._cache.setdefault(key, [])
-        for program in programs:
-            if program.params_match():
-                return program, arrays
+        return self._cache.setdefault(key, []), arrays, [arr for _, arr in kinds]
+
+    def _trace(self, programs: list, leaves: list, tree, is_array: list) -> Program:
         pin = contextlib.nullcontext() if self.conv_algorithm is None else conv_pin.conv_algorithm(self.conv_algorithm)
         with pin:
-            graph = trace_function(self.fn, self.__name__, leaves, [arr for _, arr in kinds], lambda traced: pytree.unflatten(tree, traced))
+            graph = trace_function(self.fn, self.__name__, leaves, is_array, lambda traced: pytree.unflatten(tree, traced))
         self.trace_count += 1
         program = Program(tune(optimize(graph, self.passes)), self.buffers)
-        programs.append(program)
-        return program, arrays
+        programs.insert(0, program)
+        if len(programs) == MANY_PATHS and graph.guards:
+            warnings.warn(f"funcad.jit: {self.__name__!r} has compiled {MANY_PATHS} paths through its if/while conditions for "
+                          "one input signature (a loop whose trip count depends on the data?); each call may try several "
+                          "before the one that applies: choose with funcad.ops.where, or call it without jit",
+                          RuntimeWarning, stacklevel=3)
+        return program
 
     def __call__(self, *args, **kwargs):
         leaves, tree = pytree.flatten((args, kwargs))
         if current_depth() or any(isinstance(leaf, Tracer) for leaf in leaves):
             return self.fn(*args, **kwargs)
-        program, arrays = self._program(leaves, tree)
-        return program(arrays)
+        programs, arrays, is_array = self._programs(leaves, tree)
+        for i, program in enumerate(programs):
+            if program.params_match():
+                out = program(arrays)
+                if out is not MISS:
+                    if i:
+                        programs.insert(0, programs.pop(i))
+                    return out
+        out = self._trace(programs, leaves, tree, is_array)(arrays)
+        if out is MISS:
+            raise RuntimeError(f"funcad.jit: {self.__name__!r} branched differently when run than when traced on the same "
+                               "arguments; its conditions depend on something other than its inputs and Parameters")
+        return out
 
     def __get__(self, instance, owner=None):
         """``@jit`` on a method (a Cell's ``construct`` included): each instance gets its own compiled method, bound
@@ -183,7 +215,9 @@ class Jitted:
 
     def lower(self, *args, **kwargs) -> Lowered:
         """The compiled form for these arguments (traced now unless already cached); nothing runs."""
-        program, _ = self._program(*pytree.flatten((args, kwargs)))
+        leaves, tree = pytree.flatten((args, kwargs))
+        programs, _, is_array = self._programs(leaves, tree)
+        program = next((p for p in programs if p.params_match()), None) or self._trace(programs, leaves, tree, is_array)
         return Lowered(program)
 
     def clear_cache(self) -> None:

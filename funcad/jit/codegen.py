@@ -202,9 +202,11 @@ def _overwritable(graph: Graph, spare_of: dict) -> list[bool]:
     read_as = {id(p): v.id for p, v in graph.params}
     made_at = {node.out.id: i for i, node in enumerate(graph.nodes)}
     nodes = graph.nodes
-    safe_from = len(nodes)  # nodes[safe_from:] cannot raise
+    safe_from = len(nodes)  # nodes[safe_from:] cannot raise, nor return early on a guard
     while safe_from > 0 and nodes[safe_from - 1].prim.emit:
         safe_from -= 1
+    guarded = {a.id for a, _ in graph.guards}
+    safe_from = max([safe_from] + [i + 2 for i, node in enumerate(nodes) if node.out.id in guarded])
     flags = []
     for var_id, k in spare_of.items():
         p = graph.writes[k][0]
@@ -215,8 +217,20 @@ def _overwritable(graph: Graph, spare_of: dict) -> list[bool]:
     return flags
 
 
+def _guard_checks(graph: Graph) -> dict:
+    """Lines returning None (this program does not apply) when a guarded condition differs from its traced value,
+    keyed by the id of the Var computing it, written right after it (key None: inputs, checked first)."""
+    made = {node.out.id for node in graph.nodes}
+    checks: dict = {}
+    for a, value in graph.guards:
+        test = f"not v{a.id}" if value else f"v{a.id}"
+        checks.setdefault(a.id if a.id in made else None, []).append(f"    if {test}:\n        return None")
+    return checks
+
+
 def generate(graph: Graph, buffers: bool = True) -> tuple[str, dict, list[tuple[int, bool]]]:
-    """Source of ``program(*inputs, *params, *spares)`` returning (array outputs..., written values...).
+    """Source of ``program(*inputs, *params, *spares)`` returning (array outputs..., written values...), or None
+    when a guard fails (nothing has been written then).
 
     Also returns, per spare argument, the index of the write it may receive and whether that Parameter's current
     array may be passed as the spare (see ``_overwritable``). ``buffers=False`` turns buffer planning and spares off
@@ -231,9 +245,12 @@ def generate(graph: Graph, buffers: bool = True) -> tuple[str, dict, list[tuple[
     spare_name = {var_id: f"s{i}" for i, var_id in enumerate(spare_of)}
     params = [f"v{v.id}" for v in graph.inputs] + [f"v{v.id}" for _, v in graph.params] + list(spare_name.values())
     lines = [f"def program({', '.join(params)}):"]
+    checks = _guard_checks(graph)
+    lines += checks.pop(None, [])
     for i, node in enumerate(graph.nodes):
         out = plan.out_of.get(i, spare_name.get(node.out.id))
         lines.append(f"    v{node.out.id} = {em.expression(node, out)}")
+        lines += checks.get(node.out.id, [])
         if i in plan.drop_after:
             lines.append(f"    del {', '.join(plan.drop_after[i])}")
     results = [em.ref(o) for o in graph.outputs if isinstance(o, Var)] + writes

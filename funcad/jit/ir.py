@@ -101,6 +101,7 @@ class Graph:
         self.outputs: list = []  # the output pytree's leaves: Var, Const, or a static Python value
         self.out_tree = None
         self.writes: list = []  # [(Parameter, Var or Const)]: the Parameter's value after the call
+        self.guards: list = []  # [(Var, bool)]: Python branched on bool(Var) while tracing; the program assumes it again
         self._next_id = 0
 
     def new_var(self, shape, dtype) -> Var:
@@ -109,8 +110,8 @@ class Graph:
         return var
 
     def results(self) -> list:
-        """Every atom the program hands back: array outputs, then written values."""
-        return [o for o in self.outputs if isinstance(o, (Var, Const))] + [a for _, a in self.writes]
+        """Every atom the program hands back or checks: array outputs, written values, then guarded conditions."""
+        return [o for o in self.outputs if isinstance(o, (Var, Const))] + [a for _, a in self.writes] + [a for a, _ in self.guards]
 
     def as_text(self) -> str:
         head = ", ".join(f"{v!r}: {type_text(v.shape, v.dtype)}" for v in self.inputs)
@@ -121,6 +122,7 @@ class Graph:
         outs = ", ".join(repr(o) for o in self.outputs)
         lines.append(f"  return ({outs})")
         lines += [f"  write {p.name!r} <- {a!r}" for p, a in self.writes]
+        lines += [f"  guard bool({a!r}) is {value}" for a, value in self.guards]
         lines.append("}")
         return "\n".join(lines)
 

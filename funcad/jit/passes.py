@@ -30,6 +30,8 @@ def _resolve_results(graph: Graph, subst: dict) -> None:
         if a is not inputs.get(id(p)):  # writing back the value read is no write at all
             writes.append((p, a))
     graph.writes = writes
+    # a condition that folded to a constant was true or false at trace time and stays so: no check left to make
+    graph.guards = [(a, value) for a, value in ((_resolve(a, subst), value) for a, value in graph.guards) if isinstance(a, Var)]
 
 
 def _rewrite(graph: Graph, rule) -> None:

@@ -48,12 +48,15 @@ class JitTracer(Tracer):
         self._trace = trace
         self._value = var
 
+    def __bool__(self) -> bool:
+        return self._trace.guard(self._value)
+
     def _concrete(self):
         var = self._value
         raise ConcretizationError(
             f"funcad.jit: while compiling {self._trace.graph.name!r}, the value of a traced Tensor "
             f"{type_text(var.shape, var.dtype)} was needed in Python at {user_location()} "
-            "(bool(), float(), int(), an if/while on it, numpy conversion, asnumpy() or item()). "
+            "(float(), int(), numpy conversion, asnumpy() or item(); only bool(), as in an if/while, is guarded). "
             "Under jit only shapes and dtypes are known; use funcad.ops.where for value-dependent choices, "
             "pass the value as a non-array (static) argument, or call the function without jit."
         )
@@ -75,18 +78,43 @@ def _identity_dummy(atom, dummy):
 class JitTrace(Trace):
     """The outermost trace of a jitted call; it records a Graph."""
 
-    __slots__ = ("graph", "_current", "_written")
+    __slots__ = ("graph", "_current", "_written", "_known")
 
     def __init__(self, name: str):
         super().__init__()
         self.graph = Graph(name)
         self._current: dict = {}  # id(Parameter) -> its JitTracer (the value reads see now)
         self._written: dict = {}  # id(Parameter) -> (Parameter, JitTracer or Const) of its last write
+        self._known: dict = {}  # Var id -> its value in the call being traced (inputs, Parameters, guarded slices)
 
-    def new_input(self, shape, dtype) -> JitTracer:
-        var = self.graph.new_var(shape, dtype)
+    def new_input(self, value) -> JitTracer:
+        value = value._data if isinstance(value, Tensor) else np.asarray(value)
+        var = self.graph.new_var(value.shape, value.dtype)
         self.graph.inputs.append(var)
+        self._known[var.id] = value
         return JitTracer(self, var)
+
+    def guard(self, var: Var) -> bool:
+        """``bool()`` of a traced value, as Python's ``if``/``while`` asks for it: the value in the call being traced,
+        computed from the nodes it depends on; the program records the outcome and checks it on every later call."""
+        if var.size != 1:
+            raise ValueError(f"funcad.jit: while compiling {self.graph.name!r}, the truth value of a traced Tensor "
+                             f"{type_text(var.shape, var.dtype)} was asked at {user_location()}; only a one-element "
+                             "Tensor has one (use ops.any / ops.all)")
+        known = self._known
+        if var.id not in known:
+            needed, chain = {var.id}, []
+            for node in reversed(self.graph.nodes):
+                if node.out.id in needed and node.out.id not in known:
+                    chain.append(node)
+                    needed.update(a.id for a in node.args if isinstance(a, Var))
+            with np.errstate(all="ignore"):
+                for node in reversed(chain):
+                    known[node.out.id] = node.prim.run([known[a.id] if isinstance(a, Var) else a.value for a in node.args],
+                                                       node.kwargs)
+        outcome = bool(np.asarray(known[var.id]))
+        self.graph.guards.append((var, outcome))
+        return outcome
 
     def atom(self, value):
         """The graph atom for an argument: a variable of this trace or a constant."""
@@ -126,6 +154,7 @@ class JitTrace(Trace):
             data = param._data
             var = self.graph.new_var(data.shape, data.dtype)
             self.graph.params.append((param, var))
+            self._known[var.id] = data
             current = self._current[id(param)] = JitTracer(self, var)
         return current
 
@@ -171,7 +200,7 @@ def trace_function(fn, name: str, leaves: list, is_array: list, rebuild) -> Grap
     trace = JitTrace(name)
     rng_state = global_rng().bit_generator.state
     with scope(trace), _Hooks(trace):
-        traced = [trace.new_input(np.shape(v), _dtype_of(v)) if arr else v for v, arr in zip(leaves, is_array)]
+        traced = [trace.new_input(v) if arr else v for v, arr in zip(leaves, is_array)]
         args, kwargs = rebuild(traced)
         out = fn(*args, **kwargs)
         if global_rng().bit_generator.state != rng_state:
@@ -188,6 +217,3 @@ def trace_function(fn, name: str, leaves: list, is_array: list, rebuild) -> Grap
         graph.writes = trace.writes()
     return graph
 
-
-def _dtype_of(value) -> np.dtype:
-    return value.dtype if isinstance(value, (Tensor, np.ndarray, np.generic)) else np.asarray(value).dtype

@@ -379,6 +379,12 @@ class CellList(_CellContainer):
         if cells is not None:
             self.extend(cells)
 
+    def __vmap__(self, in_axes, out_axes):
+        """``funcad.vmap(cell_list, in_axes, out_axes)``: the cells as one ensemble (``funcad.nn.ensemble``)."""
+        from funcad.nn.ensemble import vmap_cells  # the ensemble needs the optimizers, which need this module
+
+        return vmap_cells(self, in_axes, out_axes)
+
     def extend(self, cells: Iterable[Cell]) -> CellList:
         for cell in cells:
             self.append(cell)

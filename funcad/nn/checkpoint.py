@@ -11,6 +11,7 @@ import numpy as np
 
 from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.cell import Cell
+from funcad.nn.optim.optimizer import Optimizer
 
 
 def save_checkpoint(save_obj: Cell | Mapping, ckpt_file_name: str | os.PathLike) -> None:
@@ -48,13 +49,14 @@ def load_checkpoint(ckpt_file_name: str | os.PathLike) -> dict[str, Parameter]:
 
 def load_param_into_net(net: Cell, parameter_dict: Mapping, strict_load: bool = True) -> tuple[list[str], list[str]]:
     """Copy values from ``parameter_dict`` into ``net``'s parameters by name; nothing is written unless all checks pass.
+    ``net`` may also be an optimizer, whose state (``global_step``, moments, ...) is restored the same way.
 
     Shape mismatches always raise. With ``strict_load`` (the default here; MindSpore's default is False)
     names missing from the dict or unknown to the net raise too; otherwise the matching ones are loaded.
     Returns ``(params_not_loaded, ckpt_not_loaded)`` as MindSpore does.
     """
-    if not isinstance(net, Cell):
-        raise TypeError(f"load_param_into_net: net must be a Cell, got {type(net).__name__}")
+    if not isinstance(net, (Cell, Optimizer)):
+        raise TypeError(f"load_param_into_net: net must be a Cell or an optimizer, got {type(net).__name__}")
     params = dict(net.parameters_and_names())
     missing = [name for name in params if name not in parameter_dict]
     unexpected = [name for name in parameter_dict if name not in params]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 
 from funcad.amp.loss_scale import LossScaler, StaticLossScaler, all_finite
-from funcad.core.tensor import Parameter, Tensor
+from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
 from funcad.core.transforms import value_and_grad
 from funcad.nn.cell import Cell
@@ -96,13 +96,7 @@ class TrainOneStepCell(Cell):
 
 def _state_parameters(optimizer) -> list:
     """Every Parameter an optimizer update writes: the parameters, then its state (moments, global step, ...)."""
-    found, seen = [], set()
-    for value in (optimizer.parameters, *vars(optimizer).values()):
-        for item in value if isinstance(value, (tuple, list)) else (value,):
-            if isinstance(item, Parameter) and id(item) not in seen:
-                seen.add(id(item))
-                found.append(item)
-    return found
+    return [*optimizer.parameters, *(p for _, p in optimizer.parameters_and_names())]
 
 
 class TrainOneStepWithLossScaleCell(TrainOneStepCell):

@@ -1,5 +1,6 @@
 """numpy's elementwise functions beyond funcad.ops: hyperbolic and inverse trigonometric functions, arctan2, hypot,
-logaddexp, exp2, log2, log10 and friends. Each is a numpy ufunc primitive with one rule serving both modes."""
+logaddexp, exp2, log2, log10 and friends. Each is a numpy ufunc primitive with one rule serving both modes; integers
+give float32, as ``mindspore.numpy``'s do, not numpy's float64."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math as _pymath
 import numpy as np
 
 from funcad.core.primitive import numpy_ufunc, primitive
+from funcad.core.promotion import promote_to_float
 from funcad.ops.creation import zeros_like
 from funcad.ops.math import abs as fabs
 from funcad.ops.math import divide, exp, negative, sqrt, square
@@ -20,7 +22,8 @@ _LN10 = _pymath.log(10.0)
 
 
 def _ufunc(name: str, arity: int = 1):
-    return primitive(**numpy_ufunc(name, arity))(getattr(np, name))
+    """numpy's ufunc as a primitive; integer arguments become float32 first, as in MindSpore's numpy."""
+    return primitive(promote=promote_to_float, **numpy_ufunc(name, arity))(getattr(np, name))
 
 
 sinh, cosh, arcsinh, arccosh, arctanh, arcsin, arccos, arctan, exp2, log2, log10, cbrt, deg2rad, rad2deg = (

@@ -89,8 +89,6 @@ def clip_by_global_norm(x, clip_norm: float = 1.0, use_norm=None):
 def div(input, other, *, rounding_mode: str | None = None):  # noqa: A002
     """True division (integers give float32, as MindSpore's), or rounded toward -inf ("floor") or zero ("trunc")."""
     if rounding_mode is None:
-        if not _is_float(input) and not _is_float(other):
-            input, other = cast(input, np.float32), cast(other, np.float32)
         return divide(input, other)
     if rounding_mode == "floor":
         return floor_divide(input, other)

@@ -10,12 +10,13 @@ import numpy as np
 from funcad.core.base_ops import cast
 from funcad.core.lowering import impl_with_out, with_out
 from funcad.core.primitive import Primitive, compiled_as_call, numpy_ufunc, primitive
+from funcad.core.promotion import promote_choices, promote_mixed, promote_to_float
 
 
 # -- arithmetic -------------------------------------------------------------------------------
 # Binary rules map a cotangent or a tangent alike; the passes sum or broadcast it to the right shape. ``out=`` is for the
 # compiler's fused steps (funcad.ops.conv_fusion), which write into the output block in place.
-@primitive(**numpy_ufunc("add", 2, identities={1: 0, 0: 0}))
+@primitive(promote=promote_mixed, **numpy_ufunc("add", 2, identities={1: 0, 0: 0}))
 def add(x, y, out=None):
     return np.add(x, y, out=out)
 
@@ -23,7 +24,7 @@ def add(x, y, out=None):
 add.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: v)
 
 
-@primitive(**numpy_ufunc("subtract", 2, identities={1: 0}))
+@primitive(promote=promote_mixed, **numpy_ufunc("subtract", 2, identities={1: 0}))
 def subtract(x, y, out=None):
     return np.subtract(x, y, out=out)
 
@@ -31,7 +32,7 @@ def subtract(x, y, out=None):
 subtract.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v))
 
 
-@primitive(**numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",)))
+@primitive(promote=promote_mixed, **numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",)))
 def multiply(x, y, out=None):
     return np.multiply(x, y, out=out)
 
@@ -39,7 +40,7 @@ def multiply(x, y, out=None):
 multiply.deflinear(lambda g, ans, x, y: multiply(g, y), lambda g, ans, x, y: multiply(g, x))
 
 
-@primitive(**numpy_ufunc("divide", 2, identities={1: 1}))
+@primitive(promote=promote_to_float, **numpy_ufunc("divide", 2, identities={1: 1}))
 def divide(x, y, out=None):
     return np.true_divide(x, y, out=out)
 
@@ -55,7 +56,7 @@ def negative(x):
 negative.deflinear(lambda g, ans, x: negative(g))
 
 
-@primitive(**numpy_ufunc("power", 2))
+@primitive(promote=promote_mixed, **numpy_ufunc("power", 2))
 def power(x, y):
     return np.power(x, y)
 
@@ -75,7 +76,7 @@ def _power_log_base(x, ans):
 power.defelementwise(lambda v, ans, x, y: v * _power_slope(x, y), lambda v, ans, x, y: v * _power_log_base(x, ans))
 
 
-@primitive(**numpy_ufunc("floor_divide", 2, emit=None, takes_out=False))
+@primitive(promote=promote_mixed, **numpy_ufunc("floor_divide", 2, emit=None, takes_out=False))
 def floor_divide(x, y):
     return np.floor_divide(x, y)
 
@@ -83,7 +84,7 @@ def floor_divide(x, y):
 floor_divide.nondifferentiable()
 
 
-@primitive(**numpy_ufunc("remainder", 2, emit=None, takes_out=False))
+@primitive(promote=promote_mixed, **numpy_ufunc("remainder", 2, emit=None, takes_out=False))
 def remainder(x, y):
     return np.remainder(x, y)
 
@@ -93,9 +94,10 @@ remainder.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v
 
 # -- unary functions --------------------------------------------------------------------------
 # One rule per op serves both modes: it applies the derivative to a cotangent or a tangent alike.
-def _unary(name: str, rule) -> Primitive:
-    """The numpy ufunc ``np.<name>`` as a primitive whose derivative is ``rule(v, ans, x)``."""
-    prim = Primitive(name, getattr(np, name), **numpy_ufunc(name, 1))
+def _unary(name: str, rule, promote=promote_to_float) -> Primitive:
+    """The numpy ufunc ``np.<name>`` as a primitive whose derivative is ``rule(v, ans, x)``; integers become float32
+    first (``promote``), as in MindSpore, unless the function keeps them (square)."""
+    prim = Primitive(name, getattr(np, name), promote=promote, **numpy_ufunc(name, 1))
     prim.__doc__ = f"numpy.{name}, elementwise."
     return prim.defelementwise(rule)
 
@@ -105,14 +107,14 @@ log = _unary("log", lambda v, ans, x: v / x)
 log1p = _unary("log1p", lambda v, ans, x: v / (x + 1.0))
 expm1 = _unary("expm1", lambda v, ans, x: v * (ans + 1.0))
 sqrt = _unary("sqrt", lambda v, ans, x: v * 0.5 / ans)
-square = _unary("square", lambda v, ans, x: v * 2.0 * x)
+square = _unary("square", lambda v, ans, x: v * 2.0 * x, promote=None)
 sin = _unary("sin", lambda v, ans, x: v * cos(x))
 cos = _unary("cos", lambda v, ans, x: negative(v * sin(x)))
 tan = _unary("tan", lambda v, ans, x: v * (1.0 + ans * ans))
 tanh = _unary("tanh", lambda v, ans, x: v * (1.0 - ans * ans))
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(promote=promote_to_float, **compiled_as_call(elementwise=True))
 def rsqrt(x):
     return 1.0 / np.sqrt(x)
 
@@ -201,8 +203,8 @@ erf.defelementwise(lambda v, ans, x: v * _TWO_OVER_SQRT_PI * exp(negative(square
 
 
 # -- piecewise ---------------------------------------------------------------------------------
-@primitive(**compiled_as_call(emit=lambda a, node, out, em: f"np.where({', '.join(a)})" if len(a) == 3 else None,
-                              elementwise=True, broadcasts=True))
+@primitive(promote=promote_choices, **compiled_as_call(emit=lambda a, node, out, em: f"np.where({', '.join(a)})" if len(a) == 3 else None,
+                                                       elementwise=True, broadcasts=True))
 def where(condition, x, y):
     return np.where(condition, x, y)
 
@@ -216,12 +218,12 @@ def _split_ties(g, x, y, take_x):
     return g * cast(share, g.dtype)
 
 
-@primitive(**numpy_ufunc("maximum", 2))
+@primitive(promote=promote_mixed, **numpy_ufunc("maximum", 2))
 def maximum(x, y):
     return np.maximum(x, y)
 
 
-@primitive(**numpy_ufunc("minimum", 2))
+@primitive(promote=promote_mixed, **numpy_ufunc("minimum", 2))
 def minimum(x, y):
     return np.minimum(x, y)
 

@@ -64,6 +64,15 @@ class Optimizer(ABC):
         """One zero-filled state Parameter per parameter, named ``prefix.<parameter name>``."""
         return tuple(Parameter(np.zeros(p.shape, dtype=p.dtype), name=f"{prefix}.{p.name}", requires_grad=False) for p in self.parameters)
 
+    def parameters_and_names(self) -> Iterator[tuple[str, Parameter]]:
+        """The optimizer's own state by name (``global_step``, its slots such as ``moments.<parameter>``), as
+        MindSpore's optimizer Cell lists it: what a checkpoint saves and ``load_param_into_net`` restores."""
+        trained = {id(p) for p in self.parameters}
+        for value in vars(self).values():
+            for item in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(item, Parameter) and id(item) not in trained:
+                    yield item.name, item
+
     def get_lr(self):
         """The learning rate for the coming update: a number or a 0-d Tensor."""
         lr = self.learning_rate

@@ -1,0 +1,73 @@
+"""MindSpore's type promotion where it differs from numpy's: integers and bools meeting floats become floats.
+
+numpy makes ``int32 * 1.5`` and ``int32 + float32`` float64 and ``int64 + float16`` float64; MindSpore gives the
+float operand's dtype (a Python float counts as float32), and its true division and transcendental functions turn
+integers into float32. An op declaring ``promote`` casts its integer and bool arguments first, as explicit ``cast``
+ops, so every interpreter (eager, grad, jit, vmap) sees the same dtypes and numpy computes in the float dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcad.core.base_ops import cast
+from funcad.core.tensor import Parameter, Tensor
+
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _dtype(a):
+    """numpy's dtype of an array argument (None for a Python scalar), read the cheap way for the common classes."""
+    cls = a.__class__
+    if cls is Tensor or cls is Parameter:
+        return a._data.dtype
+    if cls is np.ndarray:
+        return a.dtype
+    return np.dtype(a.dtype) if isinstance(a, Tensor) else None
+
+
+def _has_integral(args) -> bool:
+    """Whether an integer or bool array is among the arguments: the check every call of a promoting op makes."""
+    for a in args:
+        cls = a.__class__
+        if cls is Tensor or cls is Parameter:
+            if a._data.dtype.kind in "iub":
+                return True
+        elif cls is not float and cls is not int and (d := _dtype(a)) is not None and d.kind in "iub":
+            return True
+    return False
+
+
+def _float_target(args, float_result: bool):
+    """The float dtype integer arguments go to, or None when nothing changes."""
+    dtypes = [_dtype(a) for a in args]
+    floats = [d for d in dtypes if d is not None and d.kind == "f"]
+    if floats:
+        return np.result_type(*floats)
+    if float_result or any(type(a) is float for a in args):
+        return _FLOAT32
+    return None
+
+
+def _cast_integral(args, target):
+    return tuple(cast(a, target) if d is not None and d.kind in "iub" else a for a, d in zip(args, map(_dtype, args)))
+
+
+def promote_mixed(args):
+    """Integer/bool arrays meeting a float array or a Python float become that float dtype (float32 for a Python float)."""
+    if not _has_integral(args):
+        return args
+    target = _float_target(args, False)
+    return args if target is None else _cast_integral(args, target)
+
+
+def promote_to_float(args):
+    """As ``promote_mixed``, and integer/bool arrays alone become float32 (true division, exp, sqrt, sin, ...)."""
+    if not _has_integral(args):
+        return args
+    return _cast_integral(args, _float_target(args, True))
+
+
+def promote_choices(args):
+    """``where(condition, x, y)``: the condition stays as it is; x and y promote as ``promote_mixed``."""
+    return (args[0], *promote_mixed(args[1:]))

@@ -1,0 +1,285 @@
+"""MindSpore's dataset pipeline in miniature: named columns of numpy rows, ``map``, ``shuffle``, ``batch`` and the
+iterators the tutorials loop over.
+
+A dataset is a chain of stages, each re-run on every pass: ``create_tuple_iterator()`` (or ``for row in dataset``)
+makes one pass over the data and yields lists of Tensors, ``create_dict_iterator()`` dicts by column name. Random
+order (a source's ``shuffle``, ``shuffle(buffer_size)``) is drawn from funcad's global generator, so
+``funcad.set_seed`` makes it repeatable, and each pass draws a new order.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from funcad.core.seed import global_rng
+from funcad.core.tensor import Tensor
+from funcad.dataset.transforms import Compose
+
+
+def _positive(owner: str, name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _as_array(value) -> np.ndarray:
+    return value.asnumpy() if isinstance(value, Tensor) else np.asarray(value)
+
+
+class Dataset:
+    """The operations every dataset has; subclasses give ``column_names`` and ``_rows()`` (one pass)."""
+
+    column_names: list[str]
+
+    def _rows(self) -> Iterator[tuple]:
+        raise NotImplementedError
+
+    def get_col_names(self) -> list[str]:
+        return list(self.column_names)
+
+    def get_dataset_size(self) -> int:
+        """The number of rows (batches, after ``batch``) in one pass."""
+        return sum(1 for _ in self._rows())
+
+    def get_batch_size(self) -> int:
+        return 1
+
+    def map(self, operations: Callable | Sequence[Callable], input_columns: str | Sequence[str] | None = None,
+            output_columns: str | Sequence[str] | None = None, **kwargs) -> Dataset:
+        """Apply ``operations`` (one callable or a list applied in turn) to ``input_columns`` of every row (every batch
+        after ``batch``); the first column when None. Worker and cache options of MindSpore are accepted."""
+        return _Map(self, operations, input_columns, output_columns)
+
+    def batch(self, batch_size: int, drop_remainder: bool = False, **kwargs) -> Dataset:
+        """Stack ``batch_size`` consecutive rows into one, column by column; with ``drop_remainder`` a last, smaller
+        batch is left out."""
+        return _Batch(self, batch_size, drop_remainder)
+
+    def shuffle(self, buffer_size: int) -> Dataset:
+        """MindSpore's buffered shuffle: rows wait in a buffer of ``buffer_size`` and leave it in random order
+        (a buffer as large as the dataset gives a uniform permutation)."""
+        return _Shuffle(self, buffer_size)
+
+    def create_tuple_iterator(self, columns: Sequence[str] | None = None, num_epochs: int = -1, output_numpy: bool = False,
+                              do_copy: bool = True) -> Iterator[list]:
+        """One pass, each row a list of Tensors (numpy arrays with ``output_numpy``) in column order, or of ``columns``."""
+        names = self.column_names
+        if columns is None:
+            picks = range(len(names))
+        else:
+            unknown = [c for c in columns if c not in names]
+            if unknown:
+                raise ValueError(f"create_tuple_iterator: no column(s) {unknown}; the columns are {names}")
+            picks = [names.index(c) for c in columns]
+        wrap = np.asarray if output_numpy else Tensor
+        return ([wrap(row[i]) for i in picks] for row in self._rows())
+
+    def create_dict_iterator(self, num_epochs: int = -1, output_numpy: bool = False, do_copy: bool = True) -> Iterator[dict]:
+        """One pass, each row a dict ``{column name: Tensor}`` (numpy arrays with ``output_numpy``)."""
+        wrap = np.asarray if output_numpy else Tensor
+        names = self.column_names
+        return ({name: wrap(value) for name, value in zip(names, row)} for row in self._rows())
+
+    def __iter__(self):
+        return self.create_tuple_iterator()
+
+
+class _RandomAccess(Dataset):
+    """A source of ``n`` rows read by index, in order or, with ``shuffle`` (None: True, as MindSpore's sources
+    default to), in a new random order on every pass."""
+
+    def __init__(self, owner: str, n: int, shuffle: bool | None):
+        self._owner, self._n = owner, n
+        self._shuffle = True if shuffle is None else bool(shuffle)
+
+    def _row(self, i: int) -> tuple:
+        raise NotImplementedError
+
+    def get_dataset_size(self) -> int:
+        return self._n
+
+    def _rows(self) -> Iterator[tuple]:
+        order = global_rng().permutation(self._n) if self._shuffle else range(self._n)
+        for i in order:
+            yield self._row(int(i))
+
+
+def _column_names(owner: str, given, count: int) -> list[str]:
+    if given is None:
+        return [f"column_{i}" for i in range(count)]
+    names = [given] if isinstance(given, str) else list(given)
+    if len(names) != count or len(set(names)) != count:
+        raise ValueError(f"{owner}: column_names must be {count} distinct names, got {names}")
+    return names
+
+
+class NumpySlicesDataset(_RandomAccess):
+    """Rows sliced along the first axis of ``data``: a list or one array gives one column, a tuple of arrays several,
+    a dict ``{name: array}`` named columns. Every column must have the same length."""
+
+    def __init__(self, data, column_names: str | Sequence[str] | None = None, num_samples: int | None = None,
+                 num_parallel_workers: int | None = None, shuffle: bool | None = None, **kwargs):
+        owner = "NumpySlicesDataset"
+        if isinstance(data, Mapping):
+            column_names = list(data) if column_names is None else column_names
+        values = list(data.values()) if isinstance(data, Mapping) else list(data) if isinstance(data, tuple) else [data]
+        try:
+            columns = [_as_array(v) for v in values]
+        except ValueError as err:
+            raise ValueError(f"{owner}: each column must convert to one array (equal-length rows): {err}") from None
+        if not columns or any(c.ndim == 0 for c in columns):
+            raise ValueError(f"{owner}: data must be arrays with a first axis to slice, got {[c.shape for c in columns]}")
+        lengths = {len(c) for c in columns}
+        if len(lengths) != 1:
+            raise ValueError(f"{owner}: columns have different lengths {[len(c) for c in columns]}")
+        self.column_names = _column_names(owner, column_names, len(columns))
+        n = lengths.pop() if num_samples is None else min(_positive(owner, "num_samples", num_samples), len(columns[0]))
+        self._columns = columns
+        super().__init__(owner, n, shuffle)
+
+    def _row(self, i: int) -> tuple:
+        return tuple(c[i] for c in self._columns)
+
+
+class GeneratorDataset(Dataset):
+    """Rows from ``source``: a random-accessible object (``__getitem__`` and ``__len__``; shuffled unless
+    ``shuffle=False``), an iterable, or a callable returning an iterator (read in order, each pass calling it again).
+    Each item is a tuple of arrays, one per column, or one array for a single column."""
+
+    def __init__(self, source, column_names: str | Sequence[str] | None = None, column_types=None, schema=None,
+                 num_samples: int | None = None, num_parallel_workers: int = 1, shuffle: bool | None = None, **kwargs):
+        owner = "GeneratorDataset"
+        if column_names is None:
+            raise ValueError(f"{owner}: give column_names (one name per item of a row)")
+        names = [column_names] if isinstance(column_names, str) else list(column_names)
+        self.column_names = _column_names(owner, names, len(names))
+        self._source = source
+        self._limit = None if num_samples is None else _positive(owner, "num_samples", num_samples)
+        self._indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        if not self._indexed and not callable(source) and not hasattr(source, "__iter__"):
+            raise TypeError(f"{owner}: source must be random-accessible, iterable or a callable returning an iterator, "
+                            f"got {type(source).__name__}")
+        if shuffle and not self._indexed:
+            raise ValueError(f"{owner}: shuffle needs a random-accessible source (__getitem__ and __len__)")
+        self._shuffle = self._indexed and shuffle is not False
+
+    def get_dataset_size(self) -> int:
+        if self._indexed:
+            n = len(self._source)
+            return n if self._limit is None else min(n, self._limit)
+        return super().get_dataset_size()
+
+    def _items(self) -> Iterator:
+        if self._indexed:
+            n = len(self._source)
+            order = global_rng().permutation(n) if self._shuffle else range(n)
+            return (self._source[int(i)] for i in order)
+        return iter(self._source() if callable(self._source) and not hasattr(self._source, "__iter__") else self._source)
+
+    def _rows(self) -> Iterator[tuple]:
+        width = len(self.column_names)
+        for k, item in enumerate(self._items()):
+            if self._limit is not None and k >= self._limit:
+                return
+            row = tuple(item) if isinstance(item, (tuple, list)) else (item,)
+            if len(row) != width:
+                raise ValueError(f"GeneratorDataset: row {k} has {len(row)} item(s) for columns {self.column_names}")
+            yield tuple(_as_array(v) for v in row)
+
+
+class _Stage(Dataset):
+    """A stage reading its parent's rows."""
+
+    def __init__(self, parent: Dataset):
+        self._parent = parent
+        self.column_names = list(parent.column_names)
+
+    def get_dataset_size(self) -> int:
+        return self._parent.get_dataset_size()
+
+    def get_batch_size(self) -> int:
+        return self._parent.get_batch_size()
+
+
+class _Map(_Stage):
+    def __init__(self, parent: Dataset, operations, input_columns, output_columns):
+        super().__init__(parent)
+        ops = list(operations) if isinstance(operations, (list, tuple)) else [operations]
+        if not ops or not all(callable(op) for op in ops):
+            raise TypeError(f"map: operations must be a callable or a list of callables, got {operations!r}")
+        inputs = [parent.column_names[0]] if input_columns is None else (
+            [input_columns] if isinstance(input_columns, str) else list(input_columns))
+        unknown = [c for c in inputs if c not in parent.column_names]
+        if unknown:
+            raise ValueError(f"map: no column(s) {unknown}; the columns are {parent.column_names}")
+        outputs = inputs if output_columns is None else ([output_columns] if isinstance(output_columns, str) else list(output_columns))
+        if len(outputs) != len(inputs):
+            raise ValueError(f"map: {len(inputs)} input column(s) {inputs} need as many output_columns, got {outputs}")
+        self._op, self._at = Compose(ops), [parent.column_names.index(c) for c in inputs]
+        for i, name in zip(self._at, outputs):
+            self.column_names[i] = name
+
+    def _rows(self) -> Iterator[tuple]:
+        for row in self._parent._rows():
+            out = self._op(*(row[i] for i in self._at))
+            values = out if isinstance(out, tuple) else (out,)
+            if len(values) != len(self._at):
+                raise ValueError(f"map: the operations returned {len(values)} value(s) for {len(self._at)} column(s)")
+            row = list(row)
+            for i, value in zip(self._at, values):
+                row[i] = _as_array(value)
+            yield tuple(row)
+
+
+class _Batch(_Stage):
+    def __init__(self, parent: Dataset, batch_size: int, drop_remainder: bool):
+        super().__init__(parent)
+        self._size, self._drop = _positive("batch", "batch_size", batch_size), bool(drop_remainder)
+
+    def get_dataset_size(self) -> int:
+        n = self._parent.get_dataset_size()
+        return n // self._size if self._drop else -(-n // self._size)
+
+    def get_batch_size(self) -> int:
+        return self._size
+
+    def _rows(self) -> Iterator[tuple]:
+        pending: list = []
+        for row in self._parent._rows():
+            pending.append(row)
+            if len(pending) == self._size:
+                yield self._stack(pending)
+                pending = []
+        if pending and not self._drop:
+            yield self._stack(pending)
+
+    def _stack(self, rows: list) -> tuple:
+        out = []
+        for i, name in enumerate(self.column_names):
+            shapes = {np.shape(r[i]) for r in rows}
+            if len(shapes) != 1:
+                raise ValueError(f"batch: column {name!r} has rows of different shapes {sorted(shapes)}; map them to one shape first")
+            out.append(np.stack([r[i] for r in rows]))
+        return tuple(out)
+
+
+class _Shuffle(_Stage):
+    def __init__(self, parent: Dataset, buffer_size: int):
+        super().__init__(parent)
+        self._buffer_size = _positive("shuffle", "buffer_size", buffer_size)
+
+    def _rows(self) -> Iterator[tuple]:
+        rng = global_rng()
+        buffer: list = []
+        for row in self._parent._rows():
+            if len(buffer) < self._buffer_size:
+                buffer.append(row)
+                continue
+            i = int(rng.integers(len(buffer)))
+            yield buffer[i]
+            buffer[i] = row
+        for i in rng.permutation(len(buffer)):
+            yield buffer[int(i)]
