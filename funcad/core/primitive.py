@@ -31,6 +31,9 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   the node's argument shapes and dtypes and its keyword arguments (the convolutions pick their ``algorithm``). The
   choice stays an ordinary keyword argument of the node, so the program calls the same ``impl`` eager mode runs.
 - ``batch``: for later work, a vmap batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``.
+- ``torch`` (read by ``torch_ref.mirror``, which emits a traced Cell as torch code): how torch computes the op, as the
+  name of a function in torch's namespace (``"matmul"``, ``"nn.functional.silu"``) called with the node's arguments
+  as they are, or a callable ``f(torch, *args, **kwargs)`` given the torch module (funcad never imports torch).
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.
@@ -104,7 +107,7 @@ class Primitive:
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
-    OPTIONAL_FIELDS = ("tune", "batch")
+    OPTIONAL_FIELDS = ("tune", "batch", "torch")
 
     def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
@@ -113,7 +116,7 @@ class Primitive:
         self.jvps: tuple = ()
         for field in self.FIELDS:
             setattr(self, field, UNDECLARED)
-        self.batch = self.tune = None
+        self.batch = self.tune = self.torch = None
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
         self.declare(**declarations)
