@@ -152,15 +152,10 @@ def export(net: Cell, *inputs, file_name: str, file_format: str = "FUNCAD") -> s
     for i, x in enumerate(inputs):
         if not isinstance(x, (Tensor, np.ndarray)):
             raise TypeError(f"funcad.export: input {i} must be a Tensor or an array, got {type(x).__name__}")
-    modes = [(cell, cell.training) for _, cell in net.cells_and_names()]
-    net.set_train(False)
-    try:
+    with net.training_mode(False):
         traced = Jitted(lambda *xs: net(*xs))
         traced.__name__ = type(net).__name__
         graph = traced.lower(*inputs).graph
-    finally:
-        for cell, mode in modes:
-            object.__setattr__(cell, "training", mode)
     if graph.writes:
         names = ", ".join(p.name for p, _ in graph.writes)
         raise ValueError(f"funcad.export: {type(net).__name__}'s forward changes Parameters ({names}); export a Cell "

@@ -128,17 +128,16 @@ class TracedConstruct(torch.nn.Module):
     def _trace(self, args: tuple) -> fx.GraphModule:
         cell = self._funcad_cell
         cells = dict(cell.cells_and_names())
-        modes = [(c, c.training) for c in cells.values()]
         recorder = _Recorder(self)
         paths = [p for p in self._outermost_paths() if p in cells]
         for path in paths:
             object.__setattr__(cells[path], "construct", recorder.intercept(path))
-        cell.set_train(self.training)
         is_array = [isinstance(a, torch.Tensor) for a in args]
-        leaves = [np.zeros(tuple(a.shape), a.detach().cpu().numpy().dtype) if arr else a for a, arr in zip(args, is_array)]
+        leaves = [np.zeros(tuple(a.shape), torch.empty(0, dtype=a.dtype).numpy().dtype) if arr else a for a, arr in zip(args, is_array)]
         try:
             construct = type(cell).construct.__get__(cell)  # the class's: the Cell itself may be intercepted by a tracing parent
-            program = trace_function(construct, type(cell).__name__, leaves, is_array, lambda traced: (traced, {}), recorder.trace)
+            with cell.training_mode(self.training):
+                program = trace_function(construct, type(cell).__name__, leaves, is_array, lambda traced: (traced, {}), recorder.trace)
         except _Untranslatable as exc:
             raise TranslationError(f"{where(self._path, cell)}: construct cannot be mirrored: {exc}") from None
         except ConcretizationError:
@@ -147,8 +146,6 @@ class TracedConstruct(torch.nn.Module):
         finally:
             for path in paths:
                 cells[path].__dict__.pop("construct", None)
-            for c, mode in modes:
-                object.__setattr__(c, "training", mode)
         if program.writes:
             names = ", ".join(p.name for p, _ in program.writes)
             raise TranslationError(f"{where(self._path, cell)}: construct cannot be mirrored: it writes Parameters ({names}), which the "
