@@ -51,8 +51,8 @@ def torch_value(value, tensor: Callable[[torch.Tensor], object]):
         return value.item()
     if isinstance(value, np.ndarray):
         return tensor(torch.from_numpy(value.copy()))
-    if isinstance(value, (tuple, list)):
-        return type(value)(torch_value(v, tensor) for v in value)
+    if isinstance(value, (tuple, list)):  # a NamedTuple (a convolution's Geometry) becomes a plain tuple
+        return (list if isinstance(value, list) else tuple)(torch_value(v, tensor) for v in value)
     if isinstance(value, dict):
         return {k: torch_value(v, tensor) for k, v in value.items()}
     if isinstance(value, slice):

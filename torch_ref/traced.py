@@ -262,12 +262,26 @@ class _Emitter:
                                        f"{p.name!r}, which is not one of the Cell's with a torch counterpart")
             self.env[var.id] = self.graph.get_attr(names[id(p)])
         for node in program.nodes:
-            self.env[node.out.id] = self.call_module(node) if node.prim is MODULE_CALL else self.graph.call_function(
-                torch_callable(node.prim), tuple(self.value(a) for a in node.args), {k: self.value(v) for k, v in node.kwargs.items()})
+            self.env[node.out.id] = self.call_module(node) if node.prim is MODULE_CALL else self.call_function(node)
         self.graph.output(pytree.unflatten(program.out_tree, [self.value(o) for o in program.outputs]))
         module = fx.GraphModule(self.root, self.graph, class_name=type(self.cell).__name__)
         module.graph.lint()
         return module
+
+    def call_function(self, node: Node) -> fx.Node:
+        """The primitive's torch translation. A floating input of another precision than the output is cast to it first:
+        numpy promotes a 0-d array and mixed-precision products where torch does not. A primitive declared
+        non-differentiable has its output detached, a constant for torch's autograd too."""
+        out = self.graph.call_function(torch_callable(node.prim), tuple(self.operand(a, node.out.dtype) for a in node.args),
+                                       {k: self.value(v) for k, v in node.kwargs.items()})
+        return out if node.prim.differentiable else self.graph.call_method("detach", (out,))
+
+    def operand(self, atom, dtype: np.dtype):
+        value = self.value(atom)
+        own = atom.dtype if isinstance(atom, Var) or (isinstance(atom, Const) and isinstance(atom.value, np.ndarray)) else None
+        if own is not None and own.kind == "f" and dtype.kind == "f" and own != dtype:
+            return self.graph.call_method("to", (value, torch_value(dtype, self.constant)))
+        return value
 
     def call_module(self, node: Node) -> fx.Node:
         kw = node.kwargs

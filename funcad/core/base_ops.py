@@ -42,7 +42,8 @@ def broadcast_to(x, shape):
     return np.broadcast_to(x, tuple(shape))
 
 
-@primitive(**compiled_as_call(emit=_emit_sum_to, takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",)))
+@primitive(**compiled_as_call(emit=_emit_sum_to, takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",),
+                              torch=lambda torch, x, shape: x.sum_to_size(tuple(shape))))
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape``: the adjoint of broadcasting (the shared unbroadcast)."""
     shape = tuple(shape)

@@ -67,7 +67,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(**compiled_as_call(elementwise=True, torch=lambda torch, p: torch.clamp(torch.log(p), min=-100.0)))
 def _clamped_log(p):
     """log(p) floored at -100, as torch's BCE does, so p = 0 or 1 gives a finite loss."""
     with np.errstate(divide="ignore"):
@@ -90,7 +90,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, logp, target: torch.take_along_dim(logp, target.long().unsqueeze(1), 1).squeeze(1)))
 def _pick(logp, target):
     """logp[n, target[n], ...] along the class axis 1 (ignored targets already replaced by a valid class).
 

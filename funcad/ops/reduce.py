@@ -73,7 +73,15 @@ def mean(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None)
     return _sum(x, _axis_arg(axis), keepdims) / float(n)
 
 
-@primitive(**compiled_as_call())
+def _torch_prod(torch, x, axis, keepdims):
+    """torch.prod takes one axis: the axes one after another, the last first (the earlier keep their numbers)."""
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    for a in sorted({a % x.ndim for a in axes}, reverse=True):
+        x = torch.prod(x, a, keepdim=bool(keepdims))
+    return x
+
+
+@primitive(**compiled_as_call(torch=_torch_prod))
 def _prod(x, axis, keepdims):
     return np.prod(x, axis=axis, keepdims=keepdims)
 
@@ -128,7 +136,7 @@ def prod(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None)
     return _prod(x, _axis_arg(axis), keepdims)
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, axis=None: torch.cumsum(x.reshape(-1), 0) if axis is None else torch.cumsum(x, axis)))
 def cumsum(x, axis=None):
     return np.cumsum(x, axis=axis)
 

@@ -40,7 +40,8 @@ def _emit_transpose(a, node, out, em):
     return f"{a[0]}.transpose({tuple(axes)!r})"
 
 
-@primitive(**compiled_as_call(emit=_emit_transpose, simplify=("compose_permutations",), role="transpose", torch="permute"))
+@primitive(**compiled_as_call(emit=_emit_transpose, simplify=("compose_permutations",), role="transpose",
+                              torch=lambda torch, x, axes: torch.permute(x, tuple(reversed(range(x.ndim))) if axes is None else axes)))
 def _transpose(x, axes):
     return np.transpose(x, axes)
 
@@ -328,7 +329,7 @@ def _along_mesh(indices, axis: int, shape: tuple) -> tuple:
     return tuple(indices if k == axis else np.arange(n).reshape((-1,) + (1,) * (len(shape) - 1 - k)) for k, n in enumerate(shape))
 
 
-@primitive(**compiled_as_call(torch="take_along_dim"))
+@primitive(**compiled_as_call(torch=lambda torch, x, indices, axis: torch.take_along_dim(x, indices.long(), axis)))
 def _take_along(x, indices, axis: int):
     return x[_along_mesh(indices, axis, x.shape)]
 
