@@ -11,6 +11,7 @@ import funcad
 from funcad import nn, ops
 from funcad.core.primitive import compiled_as_call, primitive
 from tests.twin_check import assert_same_model
+from torch_ref.dropout import AlignedDropout, align_dropout
 from torch_ref.layer_table import TranslationError
 from torch_ref.mirror import mirror, mirror_twin
 from torch_ref.to_funcad import funcad_twin
@@ -171,3 +172,24 @@ def test_untranslatable_constructs_name_the_primitive_or_the_value_and_the_sourc
     with pytest.raises(TranslationError, match=r"DataDependent at the root: construct cannot be mirrored: a traced value is needed in "
                                                r"Python .* at .*test_mirror_traced.py:\d+: if ops.sum\(x\) > 0:"):
         mirror(DataDependent())(x)
+
+
+class WithDropout(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(3, 3)
+        self.drop = nn.Dropout(p=0.5)
+
+    def construct(self, x):
+        return self.drop(self.fc(x)) + x
+
+
+def test_a_layer_swapped_after_tracing_is_the_one_the_graph_runs():
+    module = mirror(WithDropout()).train()
+    x = torch.ones(4, 3)
+    graph_module = module.graph_module(x)
+    assert align_dropout(module) == 1
+    assert module.graph_module(x) is graph_module and isinstance(graph_module.get_submodule("drop"), AlignedDropout)
+    module.fc = torch.nn.Identity()
+    module.eval()
+    np.testing.assert_array_equal(module(x).numpy(), 2 * np.ones((4, 3), np.float32))

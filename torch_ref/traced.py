@@ -241,10 +241,12 @@ class _Emitter:
             self.root.register_buffer(name, b)
         self.env: dict[int, fx.Node] = {}
         self.calls: dict[int, fx.Node] = {}
+        self.constants: list[str] = []
 
     def constant(self, value: torch.Tensor) -> fx.Node:
-        name = f"_constant{len(self.root._buffers)}"
-        self.root.register_buffer(name, value)
+        name = f"_constant{len(self.constants)}"
+        self.constants.append(name)
+        setattr(self.root, name, value)
         return self.graph.get_attr(name)
 
     def value(self, atom):
@@ -266,6 +268,11 @@ class _Emitter:
         self.graph.output(pytree.unflatten(program.out_tree, [self.value(o) for o in program.outputs]))
         module = fx.GraphModule(self.root, self.graph, class_name=type(self.cell).__name__)
         module.graph.lint()
+        # The graph reads the owner's modules, parameters and buffers live, so a layer swapped in later (the harness's
+        # aligned dropout) or a parameter replaced is what it runs, as in the owner itself.
+        module._modules, module._parameters, module._buffers = self.owner._modules, self.owner._parameters, self.owner._buffers
+        for name in self.constants:  # fx made them buffers: plain attributes again, outside the owner's state
+            object.__setattr__(module, name, getattr(self.root, name))
         return module
 
     def call_function(self, node: Node) -> fx.Node:
