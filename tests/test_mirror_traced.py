@@ -3,6 +3,8 @@ tied weights; values and every gradient against torch autograd in float64; error
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -193,3 +195,14 @@ def test_a_layer_swapped_after_tracing_is_the_one_the_graph_runs():
     module.fc = torch.nn.Identity()
     module.eval()
     np.testing.assert_array_equal(module(x).numpy(), 2 * np.ones((4, 3), np.float32))
+
+
+def test_tracing_calls_no_hook_and_copies_trace_afresh():
+    module = mirror(WithDropout()).eval()
+    calls = []
+    module.fc.register_forward_hook(lambda mod, args, out: calls.append(out.shape))
+    module(torch.ones(4, 3))  # traced on this first call: the layers' shapes come from runs the hooks do not see
+    assert calls == [torch.Size([4, 3])]
+    twin = copy.deepcopy(module)
+    assert twin._graphs == {} and twin.fc is not module.fc
+    np.testing.assert_array_equal(twin(torch.ones(4, 3)).detach().numpy(), module(torch.ones(4, 3)).detach().numpy())

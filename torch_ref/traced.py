@@ -17,6 +17,7 @@ import inspect
 import linecache
 import os
 import sys
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
@@ -101,6 +102,10 @@ class TracedConstruct(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"construct of {type(self._funcad_cell).__name__}, traced per input signature"
+
+    def __getstate__(self) -> dict:
+        """Copies and pickles leave the traced graphs behind (they hold the original's modules); a copy traces afresh."""
+        return {**self.__dict__, "_graphs": {}}
 
     def _apply(self, fn, *args, **kwargs):
         self._graphs.clear()  # traced constants follow a dtype or device change on the next trace
@@ -211,14 +216,16 @@ class _Recorder:
             leaves[i] = torch.from_numpy(np.zeros(atom.shape, atom.dtype)) if isinstance(atom, Var) else torch.as_tensor(atom.value)
         targs, tkwargs = pytree.unflatten(tree, leaves)
         module = self.owner.get_submodule(path)
-        modes = [(m, m.training) for m in module.modules()]
+        saved = [(m, m.training, m._forward_pre_hooks, m._forward_hooks) for m in module.modules()]
         module.eval()
+        for m, *_ in saved:  # the probe is no call of the model's: hooks (the harness's layer capture) must not see it
+            m._forward_pre_hooks, m._forward_hooks = OrderedDict(), OrderedDict()
         try:
             with torch.no_grad():
                 return module(*targs, **tkwargs)
         finally:
-            for m, mode in modes:
-                m.training = mode
+            for m, mode, pre_hooks, hooks in saved:
+                m.training, m._forward_pre_hooks, m._forward_hooks = mode, pre_hooks, hooks
 
 
 def output_leaf(out, k: int):
