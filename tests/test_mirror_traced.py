@@ -206,3 +206,11 @@ def test_tracing_calls_no_hook_and_copies_trace_afresh():
     twin = copy.deepcopy(module)
     assert twin._graphs == {} and twin.fc is not module.fc
     np.testing.assert_array_equal(twin(torch.ones(4, 3)).detach().numpy(), module(torch.ones(4, 3)).detach().numpy())
+
+
+def test_tracing_restores_a_construct_set_on_a_layer_instance():
+    cell = LoopResidual()
+    recorded = cell.norm.construct  # as a layer capture sets one on the instance
+    object.__setattr__(cell.norm, "construct", recorded)
+    mirror(cell)(torch.zeros(2, 5))
+    assert cell.norm.__dict__["construct"] is recorded and "construct" not in cell.layers[0].__dict__

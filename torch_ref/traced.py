@@ -135,6 +135,7 @@ class TracedConstruct(torch.nn.Module):
         cells = dict(cell.cells_and_names())
         recorder = _Recorder(self)
         paths = [p for p in self._outermost_paths() if p in cells]
+        own = {path: cells[path].__dict__.get("construct") for path in paths}  # a construct set on the instance (a layer capture)
         for path in paths:
             object.__setattr__(cells[path], "construct", recorder.intercept(path))
         is_array = [isinstance(a, torch.Tensor) for a in args]
@@ -149,8 +150,11 @@ class TracedConstruct(torch.nn.Module):
             raise TranslationError(f"{where(self._path, cell)}: construct cannot be mirrored: a traced value is needed in Python "
                                    f"(control flow on tensor values) at {user_line_of_error()}") from None
         finally:
-            for path in paths:
-                cells[path].__dict__.pop("construct", None)
+            for path, construct in own.items():
+                if construct is None:
+                    del cells[path].__dict__["construct"]
+                else:
+                    object.__setattr__(cells[path], "construct", construct)
         if program.writes:
             names = ", ".join(p.name for p, _ in program.writes)
             raise TranslationError(f"{where(self._path, cell)}: construct cannot be mirrored: it writes Parameters ({names}), which the "
