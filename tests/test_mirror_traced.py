@@ -209,7 +209,7 @@ def test_tracing_calls_no_hook_and_copies_trace_afresh():
 
 
 def test_tracing_restores_a_construct_set_on_a_layer_instance():
-    cell = LoopResidual()
+    cell = LoopResidual().set_dtype(funcad.float32)
     recorded = cell.norm.construct  # as a layer capture sets one on the instance
     object.__setattr__(cell.norm, "construct", recorded)
     mirror(cell)(torch.zeros(2, 5))
