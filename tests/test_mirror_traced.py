@@ -214,3 +214,28 @@ def test_tracing_restores_a_construct_set_on_a_layer_instance():
     object.__setattr__(cell.norm, "construct", recorded)
     mirror(cell)(torch.zeros(2, 5))
     assert cell.norm.__dict__["construct"] is recorded and "construct" not in cell.layers[0].__dict__
+
+
+class Masked(nn.Cell):
+    """Keyword arguments: a tensor (an input of the graph) and a number (fixed in it); a branch on an argument's presence."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(4, 4)
+
+    def construct(self, x, mask=None, scale=2.0):
+        h = self.fc(x) * scale
+        if mask is not None:
+            h = ops.where(mask, h, -1e9)
+        return ops.softmax(h, axis=-1)
+
+
+def test_keyword_arguments_reach_the_traced_construct():
+    funcad.set_seed(4)
+    cell = _float64(Masked())
+    twin = mirror_twin(cell)
+    x, mask = RNG.standard_normal((3, 4)), RNG.uniform(size=(3, 4)) > 0.3
+    assert_same_model(cell, twin.module, twin.parameter_names, x, train=True, kwargs={"mask": mask, "scale": 3.0})
+    assert_same_model(cell, twin.module, twin.parameter_names, x, train=True)
+    graph_module = twin.module.graph_module(torch.from_numpy(x), mask=torch.from_numpy(mask), scale=3.0)
+    assert [n.name for n in graph_module.graph.nodes if n.op == "placeholder"] == ["x", "mask"]

@@ -112,16 +112,15 @@ class TracedConstruct(torch.nn.Module):
         return super()._apply(fn, *args, **kwargs)
 
     def forward(self, *args, **kwargs):
-        if kwargs:
-            raise TypeError(f"{where(self._path, self._funcad_cell)}: the mirror takes positional arguments only, got {sorted(kwargs)}")
-        return self.graph_module(*args)(*(a for a in args if isinstance(a, torch.Tensor)))
+        return self.graph_module(*args, **kwargs)(*(a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)))
 
-    def graph_module(self, *args) -> fx.GraphModule:
-        """The traced ``construct`` for arguments like ``args`` (tensors are its inputs, other values are fixed)."""
-        key = (self.training, tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else repr(a) for a in args))
+    def graph_module(self, *args, **kwargs) -> fx.GraphModule:
+        """The traced ``construct`` for arguments like these: tensors (positional or keyword) are the graph's inputs, in that
+        order; other values are fixed in it."""
+        key = (self.training, tuple(_signature(a) for a in args), tuple((k, _signature(v)) for k, v in kwargs.items()))
         graph = self._graphs.get(key)
         if graph is None:
-            graph = self._graphs[key] = self._trace(args)
+            graph = self._graphs[key] = self._trace(args, kwargs)
         return graph
 
     def _outermost_paths(self) -> list[str]:
@@ -130,7 +129,7 @@ class TracedConstruct(torch.nn.Module):
         whole = [p + "." for p in self._module_paths if type(self.get_submodule(p)) not in transparent]
         return [p for p in self._module_paths if not p.startswith(tuple(whole))]
 
-    def _trace(self, args: tuple) -> fx.GraphModule:
+    def _trace(self, args: tuple, kwargs: dict) -> fx.GraphModule:
         cell = self._funcad_cell
         cells = dict(cell.cells_and_names())
         recorder = _Recorder(self)
@@ -138,12 +137,14 @@ class TracedConstruct(torch.nn.Module):
         own = {path: cells[path].__dict__.get("construct") for path in paths}  # a construct set on the instance (a layer capture)
         for path in paths:
             object.__setattr__(cells[path], "construct", recorder.intercept(path))
-        is_array = [isinstance(a, torch.Tensor) for a in args]
-        leaves = [np.zeros(tuple(a.shape), torch.empty(0, dtype=a.dtype).numpy().dtype) if arr else a for a, arr in zip(args, is_array)]
+        values = [*args, *kwargs.values()]
+        is_array = [isinstance(a, torch.Tensor) for a in values]
+        leaves = [np.zeros(tuple(a.shape), torch.empty(0, dtype=a.dtype).numpy().dtype) if arr else a for a, arr in zip(values, is_array)]
+        rebuild = lambda traced: (tuple(traced[:len(args)]), dict(zip(kwargs, traced[len(args):])))  # noqa: E731
         try:
             construct = type(cell).construct.__get__(cell)  # the class's: the Cell itself may be intercepted by a tracing parent
             with cell.training_mode(self.training):
-                program = trace_function(construct, type(cell).__name__, leaves, is_array, lambda traced: (traced, {}), recorder.trace)
+                program = trace_function(construct, type(cell).__name__, leaves, is_array, rebuild, recorder.trace)
         except _Untranslatable as exc:
             raise TranslationError(f"{where(self._path, cell)}: construct cannot be mirrored: {exc}") from None
         except ConcretizationError:
@@ -159,7 +160,7 @@ class TracedConstruct(torch.nn.Module):
             names = ", ".join(p.name for p, _ in program.writes)
             raise TranslationError(f"{where(self._path, cell)}: construct cannot be mirrored: it writes Parameters ({names}), which the "
                                    "torch twin cannot follow")
-        names = [n for n, arr in zip(_argument_names(cell, len(args)), is_array) if arr]
+        names = [n for n, arr in zip([*_argument_names(cell, len(args)), *kwargs], is_array) if arr]
         return _Emitter(self, cell, names).module(program)
 
 
@@ -174,6 +175,10 @@ def user_line_of_error() -> str:
         return "<unknown>"
     file, line = found.tb_frame.f_code.co_filename, found.tb_lineno
     return f"{file}:{line}: {linecache.getline(file, line).strip()}"
+
+
+def _signature(value) -> object:
+    return (tuple(value.shape), value.dtype) if isinstance(value, torch.Tensor) else repr(value)
 
 
 def _argument_names(cell: Cell, count: int) -> list[str]:
