@@ -219,16 +219,16 @@ class _Recorder:
         return pytree.unflatten(out_tree, results)
 
     def _shape_probe(self, path: str, tree, statics: list, positions: list, atoms: tuple):
-        """The twin's output on zeros, in eval mode (nothing moves, any batch size passes), for the shapes and dtypes."""
+        """The twin's output on zeros, its layers in eval mode (nothing moves, any batch size passes), for the shapes and dtypes."""
         leaves = list(statics)
         for i, atom in zip(positions, atoms):
             leaves[i] = torch.from_numpy(np.zeros(atom.shape, atom.dtype)) if isinstance(atom, Var) else torch.as_tensor(atom.value)
         targs, tkwargs = pytree.unflatten(tree, leaves)
         module = self.owner.get_submodule(path)
         saved = [(m, m.training, m._forward_pre_hooks, m._forward_hooks) for m in module.modules()]
-        module.eval()
         for m, *_ in saved:  # the probe is no call of the model's: hooks (the harness's layer capture) must not see it
             m._forward_pre_hooks, m._forward_hooks = OrderedDict(), OrderedDict()
+            m.training = m.training and isinstance(m, TracedConstruct)  # a traced Cell keeps its mode: its trace is then reused
         try:
             with torch.no_grad():
                 return module(*targs, **tkwargs)
