@@ -154,16 +154,11 @@ def export(net: Cell, *inputs, file_name: str, file_format: str = "FUNCAD") -> s
     for i, x in enumerate(inputs):
         if not isinstance(x, (Tensor, np.ndarray)):
             raise TypeError(f"funcad.export: input {i} must be a Tensor or an array, got {type(x).__name__}")
-    modes = [(cell, cell.training) for _, cell in net.cells_and_names()]
-    net.set_train(False)
-    try:
+    with net.training_mode(False):
         # Unfused (funcad.jit.fusion): a loaded graph stays differentiable, and each op is one a reader knows.
         traced = Jitted(lambda *xs: net(*xs), passes=tuple(p for p in PASSES if p != "fuse"))
         traced.__name__ = type(net).__name__
         graph = traced.lower(*inputs).graph
-    finally:
-        for cell, mode in modes:
-            object.__setattr__(cell, "training", mode)
     if graph.guards:
         raise ValueError(f"funcad.export: {type(net).__name__}'s forward branches in Python on a Tensor's value "
                          f"({len(graph.guards)} guarded condition(s)); the graph format holds one straight-line path, so "

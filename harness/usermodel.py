@@ -101,6 +101,16 @@ def probe_output(cell: Cell, x: np.ndarray, flag: str) -> np.ndarray:
         raise UserModelError(f"{flag}: the model rejects an input of shape {x.shape} and dtype {x.dtype}: {exc}") from None
 
 
+def probe_twin(cell: Cell, x: np.ndarray, flag: str) -> None:
+    """Run the Cell's torch twin on ``x``: a user Cell's construct is traced on the first call, where an untranslatable
+    op or data-dependent control flow shows; a ``UserModelError`` naming ``flag`` then."""
+    try:
+        with torch.no_grad():
+            mirror(copy.deepcopy(cell)).train()(torch.from_numpy(np.asarray(x)))
+    except TranslationError as exc:
+        raise UserModelError(f"{flag}: the model has no torch twin: {exc}") from None
+
+
 def parse_shape(text: str, flag: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(s) for s in text.split(","))
@@ -166,6 +176,8 @@ def case_from_args(args: argparse.Namespace) -> Case:
         targets = parse_shape(args.targets, "--targets") if args.targets is not None else None
         data = synthetic_batches(cell, parse_shape(args.input_shape, "--input-shape"), args.input_dtype, args.loss, args.classes, targets,
                                  max(args.steps, 1), args.seed, f"--input-shape {args.input_shape}")
+    if module is None:
+        probe_twin(cell, data[0][0], f"--model {args.model}")
     optimizer = OptimizerSpec(args.optimizer, args.lr, momentum=0.9 if args.optimizer == "momentum" else 0.0)
     name = args.model.rpartition(":")[2]
     side = "torch module, funcad twin by torch_ref.to_funcad" if module is not None else "funcad Cell, torch twin by torch_ref.mirror"

@@ -1,8 +1,9 @@
 """Translation rules of the feed-forward layers: Dense, convolutions, normalisations, pools, activations, shape layers.
 
 Every convention that differs between MindSpore and torch is translated here: BatchNorm momentum (torch's =
-1 - MindSpore's), LayerNorm epsilon, the pad modes and the bias default of convolutions, GELU's approximation,
-LeakyReLU's slope name, PReLU's ``w``.
+1 - MindSpore's) and ``use_batch_statistics``, LayerNorm epsilon, the pad modes (with ``torch_ref.mindspore_modules``
+where torch's layers lack one) and the bias default of convolutions, GELU's approximation, LeakyReLU's slope name,
+PReLU's ``w``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from funcad import nn
 from funcad.nn.cell import Cell
 from torch_ref.layer_rule import LayerRule, Translate, Untranslatable
+from torch_ref.mindspore_modules import BatchNorm1dFixed, BatchNorm2dFixed, Conv1dSame, Conv2dSame
 
 # -- Dense / Linear ------------------------------------------------------------------------------------------------
 
@@ -46,14 +48,15 @@ def _symmetric(pads: tuple, what: str) -> tuple:
     return low
 
 
-def _conv_to_torch(torch_type: type) -> Callable:
+def _conv_to_torch(torch_type: type, same_type: type) -> Callable:
+    """The rule's builder; pad_mode='same' with a stride above 1 (which torch's padding='same' refuses) takes ``same_type``."""
     def build(cell, translate: Translate) -> torch.nn.Module:
         stride = cell.stride if isinstance(cell.stride, tuple) else (cell.stride,)
-        if cell.pad_mode == "same" and any(s != 1 for s in stride):
-            raise Untranslatable(f"pad_mode='same' with stride {cell.stride} pads by an amount that depends on the input size, which "
-                                 f"torch.nn.{torch_type.__name__} cannot express; use pad_mode='pad' with a fixed padding")
         padding = "same" if cell.pad_mode == "same" else _symmetric(tuple(cell.padding), "convolution")
-        return torch_type(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=padding,
+        module_type = torch_type
+        if cell.pad_mode == "same" and any(s != 1 for s in stride):
+            module_type, padding = same_type, 0
+        return module_type(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=padding,
                           dilation=cell.dilation, groups=cell.group, bias=cell.has_bias)
     return build
 
@@ -62,8 +65,8 @@ def _conv_to_funcad(funcad_type: type) -> Callable:
     def build(module, translate: Translate) -> Cell:
         if module.padding_mode != "zeros":
             raise Untranslatable(f"padding_mode {module.padding_mode!r} has no funcad counterpart (only 'zeros')")
-        if isinstance(module.padding, str):
-            pad_mode, padding = module.padding, 0
+        if isinstance(module.padding, str) or isinstance(module, (Conv1dSame, Conv2dSame)):
+            pad_mode, padding = module.padding if isinstance(module.padding, str) else "same", 0
         elif any(module.padding):
             pad_mode, padding = "pad", tuple(p for p in module.padding for _ in range(2))
         else:
@@ -102,12 +105,13 @@ def _conv_transpose_to_funcad(module: torch.nn.ConvTranspose2d, translate: Trans
 
 # -- normalisation ---------------------------------------------------------------------------------------------------
 
-def _batch_norm_to_torch(torch_type: type) -> Callable:
+def _batch_norm_to_torch(torch_type: type, fixed_type: type) -> Callable:
+    """The rule's builder; ``use_batch_statistics`` True or False (torch follows train()/eval() only) takes ``fixed_type``."""
     def build(cell, translate: Translate) -> torch.nn.Module:
+        options = dict(eps=cell.eps, momentum=1.0 - cell.momentum, affine=cell.affine)
         if cell.use_batch_statistics is not None:
-            raise Untranslatable(f"use_batch_statistics={cell.use_batch_statistics} has no torch counterpart (torch follows "
-                                                "train()/eval() only)")
-        return torch_type(cell.num_features, eps=cell.eps, momentum=1.0 - cell.momentum, affine=cell.affine)
+            return fixed_type(cell.num_features, use_batch_statistics=cell.use_batch_statistics, **options)
+        return torch_type(cell.num_features, **options)
     return build
 
 
@@ -116,7 +120,8 @@ def _batch_norm_to_funcad(funcad_type: type) -> Callable:
         if module.momentum is None or not module.track_running_stats:
             raise Untranslatable("a cumulative moving average (momentum=None) or track_running_stats=False "
                                    "has no funcad counterpart")
-        return funcad_type(module.num_features, eps=module.eps, momentum=1.0 - module.momentum, affine=module.affine)
+        return funcad_type(module.num_features, eps=module.eps, momentum=1.0 - module.momentum, affine=module.affine,
+                           use_batch_statistics=getattr(module, "use_batch_statistics", None))
     return build
 
 
@@ -207,13 +212,15 @@ def _same(funcad_type: type, torch_type: type) -> LayerRule:
 
 BASIC_RULES: list[LayerRule] = [
     LayerRule(nn.Dense, torch.nn.Linear, _dense_to_torch, _linear_to_funcad, _dense_params),
-    LayerRule(nn.Conv2d, torch.nn.Conv2d, _conv_to_torch(torch.nn.Conv2d), _conv_to_funcad(nn.Conv2d)),
-    LayerRule(nn.Conv1d, torch.nn.Conv1d, _conv_to_torch(torch.nn.Conv1d), _conv_to_funcad(nn.Conv1d)),
+    LayerRule(nn.Conv2d, torch.nn.Conv2d, _conv_to_torch(torch.nn.Conv2d, Conv2dSame), _conv_to_funcad(nn.Conv2d),
+              torch_aliases=(Conv2dSame,)),
+    LayerRule(nn.Conv1d, torch.nn.Conv1d, _conv_to_torch(torch.nn.Conv1d, Conv1dSame), _conv_to_funcad(nn.Conv1d),
+              torch_aliases=(Conv1dSame,)),
     LayerRule(nn.Conv2dTranspose, torch.nn.ConvTranspose2d, _conv_transpose_to_torch, _conv_transpose_to_funcad),
-    LayerRule(nn.BatchNorm1d, torch.nn.BatchNorm1d, _batch_norm_to_torch(torch.nn.BatchNorm1d), _batch_norm_to_funcad(nn.BatchNorm1d),
-              _batch_norm_params),
-    LayerRule(nn.BatchNorm2d, torch.nn.BatchNorm2d, _batch_norm_to_torch(torch.nn.BatchNorm2d), _batch_norm_to_funcad(nn.BatchNorm2d),
-              _batch_norm_params),
+    LayerRule(nn.BatchNorm1d, torch.nn.BatchNorm1d, _batch_norm_to_torch(torch.nn.BatchNorm1d, BatchNorm1dFixed),
+              _batch_norm_to_funcad(nn.BatchNorm1d), _batch_norm_params, torch_aliases=(BatchNorm1dFixed,)),
+    LayerRule(nn.BatchNorm2d, torch.nn.BatchNorm2d, _batch_norm_to_torch(torch.nn.BatchNorm2d, BatchNorm2dFixed),
+              _batch_norm_to_funcad(nn.BatchNorm2d), _batch_norm_params, torch_aliases=(BatchNorm2dFixed,)),
     LayerRule(nn.GroupNorm, torch.nn.GroupNorm,
               lambda cell, translate: torch.nn.GroupNorm(cell.num_groups, cell.num_channels, cell.eps, cell.affine),
               lambda module, translate: nn.GroupNorm(module.num_groups, module.num_channels, module.eps, module.affine)),

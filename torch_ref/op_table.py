@@ -1,9 +1,9 @@
-"""The op translation table: torch functions, tensor methods and Python operators next to the funcad op each one is.
+"""The torch -> funcad op table: torch functions, tensor methods and Python operators next to the funcad op each one is.
 
-``to_funcad`` reads it to replay a ``torch.fx`` graph with funcad ops (``funcad_call``); ``mirror`` reads it the
-other way to emit a torch call for a funcad op named in a Cell's ``construct`` (``torch_call``). Keyword arguments
-are renamed between the conventions (``dim`` -> ``axis``, ``keepdim`` -> ``keepdims``); a torch method taking its
-sizes as varargs (``x.view(2, -1)``) has them packed into one tuple. A new op is one ``OpRule`` in ``RULES``.
+``to_funcad`` reads it to replay a ``torch.fx`` graph with funcad ops (``funcad_call``). Keyword arguments are renamed
+(``dim`` -> ``axis``, ``keepdim`` -> ``keepdims``); a torch method taking its sizes as varargs (``x.view(2, -1)``) has
+them packed into one tuple. A new op is one ``OpRule`` in ``RULES``. (The other direction, funcad -> torch, is declared
+on each primitive: ``Primitive.torch``, read by ``torch_ref.traced``.)
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ class OpRule:
     methods: tuple[str, ...] = ()
     rename: Mapping[str, str] = field(default_factory=dict)  # torch keyword -> funcad keyword
     varargs: bool = False  # the method's arguments after self form one tuple (view, permute, reshape)
-    torch_defaults: Mapping[str, object] = field(default_factory=dict)  # keywords torch needs where funcad has a default
     ignored: tuple[str, ...] = ("inplace", "_stacklevel")  # torch keywords without effect on the value (and dtype=None)
 
 
@@ -53,8 +52,8 @@ RULES: list[OpRule] = [
     OpRule(ops.exp, (torch.exp,), ("exp",)),
     OpRule(ops.log, (torch.log,), ("log",)),
     OpRule(ops.sqrt, (torch.sqrt,), ("sqrt",)),
-    OpRule(ops.softmax, (torch.softmax, F.softmax), ("softmax",), _DIM, torch_defaults={"dim": -1}),
-    OpRule(ops.log_softmax, (torch.log_softmax, F.log_softmax), ("log_softmax",), _DIM, torch_defaults={"dim": -1}),
+    OpRule(ops.softmax, (torch.softmax, F.softmax), ("softmax",), _DIM),
+    OpRule(ops.log_softmax, (torch.log_softmax, F.log_softmax), ("log_softmax",), _DIM),
     OpRule(ops.sum, (torch.sum,), ("sum",), _DIM),
     OpRule(ops.mean, (torch.mean,), ("mean",), _DIM),
     OpRule(ops.flatten, (torch.flatten,), ("flatten",), {"input": "x"}),
@@ -74,7 +73,6 @@ RULES: list[OpRule] = [
 
 _BY_TORCH: dict[object, OpRule] = {fn: rule for rule in RULES for fn in rule.torch}
 _BY_METHOD: dict[str, OpRule] = {name: rule for rule in RULES for name in rule.methods}
-_BY_FUNCAD: dict[object, OpRule] = {rule.funcad: rule for rule in RULES if rule.torch}
 
 
 class NoTranslation(LookupError):
@@ -105,12 +103,3 @@ def funcad_call(rule: OpRule, args: tuple, kwargs: dict):
         args = (args[0], tuple(args[1:]))
     kwargs = {rule.rename.get(k, k): v for k, v in kwargs.items() if k not in rule.ignored and not (k == "dtype" and v is None)}
     return rule.funcad(*args, **kwargs)
-
-
-def torch_function(fn) -> tuple[Callable, Mapping[str, str], Mapping[str, object]]:
-    """The torch callable for funcad op ``fn``, with its keyword renames (funcad -> torch) and the defaults torch needs."""
-    rule = _BY_FUNCAD.get(fn)
-    if rule is None:
-        raise NoTranslation(f"{_described(fn)} has no torch translation (torch_ref.op_table)")
-    back = {funcad_name: torch_name for torch_name, funcad_name in rule.rename.items()}
-    return rule.torch[0], back, rule.torch_defaults

@@ -4,10 +4,13 @@ Layers translate class by class through ``torch_ref.layer_table``; ``nn.Sequenti
 ``nn.ModuleList`` ``CellList`` under the same child names. Any other module is traced with ``torch.fx`` (layers of
 the table stay whole) and becomes a ``TracedCell`` whose ``construct`` replays the graph with funcad ops
 (``torch_ref.op_table``); its layers and parameters keep their torch paths. A torch layer or function without a
-translation is a ``TranslationError`` naming the module path and the graph node.
+translation is a ``TranslationError`` naming the module path and the graph node. A mirrored user Cell
+(``torch_ref.traced.TracedConstruct``) comes back as a copy of that Cell.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
@@ -18,6 +21,7 @@ from funcad.nn.cell import Cell, CellList, SequentialCell
 from torch_ref import layer_table, op_table
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, where
+from torch_ref.traced import TracedConstruct
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
 
@@ -67,6 +71,10 @@ class _ToFuncad(Translation):
             self.container(path, ())
             for name, child in module.named_children():
                 cell.insert_child_to_cell(name, self.translate(child, joined(path, name)))
+            return cell
+        if isinstance(module, TracedConstruct):  # a mirrored user Cell: its construct is the Cell's own
+            cell = copy.deepcopy(module._funcad_cell)
+            self.layer(path, module._torch_names)
             return cell
         if type(module).__module__.startswith("torch.nn.modules"):
             raise TranslationError(f"{where(path, module)}: torch.nn.{type(module).__name__} has no funcad translation (torch_ref.layer_table)")

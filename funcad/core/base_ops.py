@@ -37,12 +37,13 @@ def _emit_sum_to(a, node, out, em):
 
 
 @primitive(**compiled_as_call(emit=lambda a, node, out, em: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
-                              simplify=("same_type_noop",), role="broadcast"))
+                              simplify=("same_type_noop",), role="broadcast", torch="broadcast_to"))
 def broadcast_to(x, shape):
     return np.broadcast_to(x, tuple(shape))
 
 
-@primitive(**compiled_as_call(emit=_emit_sum_to, takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",)))
+@primitive(**compiled_as_call(emit=_emit_sum_to, takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",),
+                              torch=lambda torch, x, shape: x.sum_to_size(tuple(shape))))
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape``: the adjoint of broadcasting (the shared unbroadcast)."""
     shape = tuple(shape)
@@ -76,7 +77,7 @@ defadjoint(broadcast_to, sum_to, lambda g, ans, x, shape: unbroadcast(g, shape_o
 
 # -- dtype and gradient control ---------------------------------------------------------------
 @primitive(**compiled_as_call(emit=lambda a, node, out, em: f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)",
-                              simplify=("same_type_noop",), role="cast"))
+                              simplify=("same_type_noop",), role="cast", torch=lambda torch, x, dtype: x.to(dtype)))
 def cast(x, dtype):
     return x.astype(np.dtype(dtype), copy=False)
 
@@ -84,7 +85,7 @@ def cast(x, dtype):
 cast.deflinear(lambda g, ans, x, dtype: cast(g, x.dtype) if np.issubdtype(x.dtype, np.inexact) else None)
 
 
-@primitive(**compiled_as_call(simplify=("passthrough",)))
+@primitive(**compiled_as_call(simplify=("passthrough",), torch=lambda torch, x: x.detach()))
 def stop_gradient(x):
     """Identity whose output is a constant for every transform, at every nesting level."""
     return x

@@ -36,6 +36,9 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   (``steps``: one ``(primitive, position of the value, takes an operand, kwargs items)`` per step).
 - ``promote`` (every call, before dispatch): ``promote(args) -> args`` applying MindSpore's type promotion where it
   differs from numpy's (``funcad.core.promotion``: integers meeting floats are cast to them first).
+- ``torch`` (read by ``torch_ref.mirror``, which emits a traced Cell as torch code): how torch computes the op, as the
+  name of a function in torch's namespace (``"matmul"``, ``"nn.functional.silu"``) called with the node's arguments
+  as they are, or a callable ``f(torch, *args, **kwargs)`` given the torch module (funcad never imports torch).
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.
@@ -109,7 +112,7 @@ class Primitive:
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
-    OPTIONAL_FIELDS = ("tune", "batch", "epilogue", "promote")
+    OPTIONAL_FIELDS = ("tune", "batch", "epilogue", "promote", "torch")
 
     def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
@@ -118,7 +121,7 @@ class Primitive:
         self.jvps: tuple = ()
         for field in self.FIELDS:
             setattr(self, field, UNDECLARED)
-        self.batch = self.tune = self.epilogue = self.promote = None
+        self.batch = self.tune = self.epilogue = self.promote = self.torch = None
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
         self.declare(**declarations)

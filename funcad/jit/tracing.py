@@ -195,9 +195,10 @@ class _Hooks:
         return False
 
 
-def trace_function(fn, name: str, leaves: list, is_array: list, rebuild) -> Graph:
-    """Trace ``fn`` on abstract stand-ins for the array leaves; ``rebuild(leaves)`` gives (args, kwargs)."""
-    trace = JitTrace(name)
+def trace_function(fn, name: str, leaves: list, is_array: list, rebuild, trace: JitTrace | None = None) -> Graph:
+    """Trace ``fn`` on abstract stand-ins for the array leaves; ``rebuild(leaves)`` gives (args, kwargs). ``trace``: a
+    fresh ``JitTrace`` (or subclass) to record into, for a caller that watches the ops as they come (torch_ref.mirror)."""
+    trace = trace if trace is not None else JitTrace(name)
     rng_state = global_rng().bit_generator.state
     with scope(trace), _Hooks(trace):
         traced = [trace.new_input(v) if arr else v for v, arr in zip(leaves, is_array)]

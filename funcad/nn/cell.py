@@ -3,6 +3,7 @@ in assignment order and named by attribute path, exactly like torch's ``state_di
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 from collections import OrderedDict
@@ -228,6 +229,17 @@ class Cell:
         for _, cell in self.cells_and_names():
             object.__setattr__(cell, "training", bool(mode))
         return self
+
+    @contextlib.contextmanager
+    def training_mode(self, mode: bool) -> Iterator[Cell]:
+        """``set_train(mode)`` inside a ``with`` block; each Cell's own flag comes back after it (for tracers)."""
+        modes = [(cell, cell.training) for _, cell in self.cells_and_names()]
+        self.set_train(mode)
+        try:
+            yield self
+        finally:
+            for cell, old in modes:
+                object.__setattr__(cell, "training", old)
 
     # -- traversal (iterative: deep nets must not hit the recursion limit) --------------------------
     def cells_and_names(self, name_prefix: str = "") -> Iterator[tuple[str, Cell]]:

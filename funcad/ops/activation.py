@@ -20,9 +20,10 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
 
 
-def _elementwise(name: str, forward, derivative) -> Primitive:
-    """A primitive ``forward(x, **opts)`` whose gradient is ``derivative(x, ans, **opts)`` times the incoming one."""
-    prim = Primitive(name, forward, **compiled_as_call(elementwise=True))
+def _elementwise(name: str, forward, derivative, torch) -> Primitive:
+    """A primitive ``forward(x, **opts)`` whose gradient is ``derivative(x, ans, **opts)`` times the incoming one; ``torch``
+    is its torch translation (``Primitive``'s declaration)."""
+    prim = Primitive(name, forward, **compiled_as_call(elementwise=True, torch=torch))
     return prim.defelementwise(lambda v, ans, x, **opts: v * derivative(x, ans, **opts))
 
 
@@ -45,8 +46,8 @@ def _gelu_tanh_derivative(x, ans):
 
 
 _gelu_prims = {
-    "none": _elementwise("gelu", _gelu_exact, _gelu_exact_derivative),
-    "tanh": _elementwise("gelu_tanh", _gelu_tanh, _gelu_tanh_derivative),
+    "none": _elementwise("gelu", _gelu_exact, _gelu_exact_derivative, "nn.functional.gelu"),
+    "tanh": _elementwise("gelu_tanh", _gelu_tanh, _gelu_tanh_derivative, lambda torch, x: torch.nn.functional.gelu(x, approximate="tanh")),
 }
 
 
@@ -66,7 +67,7 @@ def _silu_derivative(x, ans):
     return s * (1.0 + x * (1.0 - s))
 
 
-_silu = _elementwise("silu", _silu_forward, _silu_derivative)
+_silu = _elementwise("silu", _silu_forward, _silu_derivative, "nn.functional.silu")
 
 
 def silu(x):
@@ -78,6 +79,7 @@ _leaky_relu = _elementwise(
     "leaky_relu",
     lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
     lambda x, ans, negative_slope: cast(where(x > 0, 1.0, negative_slope), x.dtype),  # two scalars would make it float64
+    "nn.functional.leaky_relu",
 )
 
 
@@ -90,6 +92,7 @@ _elu = _elementwise(
     "elu",
     lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
     lambda x, ans, alpha: where(x > 0, 1.0, exp(where(x > 0, 0.0, x)) * alpha),
+    "nn.functional.elu",
 )
 
 

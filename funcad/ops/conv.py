@@ -371,7 +371,14 @@ def _tuner(op: str):
     return tune
 
 
-@primitive(**compiled_as_call(tune=_tuner("forward")))
+def _torch_conv(torch, x, w, geo, groups: int, algorithm=None):
+    """torch's translation: F.pad with the (possibly uneven) padding, then an unpadded conv2d."""
+    _, stride, (pt, pb, pl, pr), dilation = geo
+    F = torch.nn.functional
+    return F.conv2d(F.pad(x, (pl, pr, pt, pb)), w, stride=stride, dilation=dilation, groups=groups)
+
+
+@primitive(**compiled_as_call(tune=_tuner("forward"), torch=_torch_conv))
 @with_scratch
 def _conv(x, w, geo: Geometry, groups: int, algorithm: str | None = None):
     chosen = _resolve("forward", algorithm, (x.shape, x.dtype), (w.shape, w.dtype), geo, groups, ())

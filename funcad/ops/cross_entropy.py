@@ -57,7 +57,12 @@ def _sample_weights(x, weight, valid, safe):
     return per_sample if valid is None else per_sample * valid.astype(x.dtype)
 
 
-@primitive(**compiled_as_call())
+def _torch_cross_entropy(torch, x, target, weight, ignore_index, reduction):
+    ignored = -100 if ignore_index is None else ignore_index
+    return torch.nn.functional.cross_entropy(x, target, weight, ignore_index=ignored, reduction=reduction)
+
+
+@primitive(**compiled_as_call(torch=_torch_cross_entropy))
 def _class_cross_entropy(x, target, weight, ignore_index, reduction):
     """Cross-entropy of logits (N, C, ...) against class indices: -w[t] log_softmax(x)[t] per sample (0 where the target
     is ignored), reduced by 'mean' (over the weights), 'sum' or 'none'.

@@ -17,7 +17,7 @@ def _check_range(indices, num_rows: int) -> None:
     check_index_range("embedding", indices, num_rows, detail=f" for a table of {num_rows} rows")
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, weight, indices, padding_idx: torch.nn.functional.embedding(indices, weight, padding_idx)))
 def _lookup(weight, indices, padding_idx):
     """weight[indices]; ``padding_idx`` only matters to the derivative: that row's entries have none.
 

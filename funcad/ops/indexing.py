@@ -52,7 +52,7 @@ def masked_fill(input_x, mask, value):
     return where(mask, value, input_x)
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, axis, descending: torch.argsort(x, dim=axis, descending=descending, stable=True).int()))
 def _argsort(x, axis, descending):
     """Stable order along ``axis``; descending keeps ties in index order too (the smaller index first)."""
     if descending:

@@ -10,7 +10,7 @@ from funcad.core.tensor import Tensor
 from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, swapaxes, transpose
 
 
-@primitive(**compiled_as_call(emit=ufunc_emitter("matmul", 2), takes_out=True, broadcasts=True, role="matmul"))
+@primitive(**compiled_as_call(emit=ufunc_emitter("matmul", 2), takes_out=True, broadcasts=True, role="matmul", torch="matmul"))
 def matmul(x, y):
     return np.matmul(x, y)
 
@@ -57,7 +57,7 @@ def _both_matrices(node) -> bool:
     return len(node.args) == 2 and all(a.is_var and a.ndim == 2 for a in node.args)
 
 
-@primitive(**compiled_as_call(emit=_emit_dense, takes_out=True, broadcasts=True))
+@primitive(**compiled_as_call(emit=_emit_dense, takes_out=True, broadcasts=True, torch="nn.functional.linear"))
 def _dense(x, w, b=None):
     """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values)."""
     y = np.matmul(x, w.T)
@@ -168,7 +168,7 @@ def _explicit_spec(subscripts: str, shapes: list) -> tuple[list, str]:
     return explicit, out
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, *operands, spec: torch.einsum(spec, *operands)))
 def _einsum(*operands, spec):
     return np.einsum(spec, *operands, optimize=len(operands) > 2)
 

@@ -16,7 +16,7 @@ from funcad.core.promotion import promote_choices, promote_mixed, promote_to_flo
 # -- arithmetic -------------------------------------------------------------------------------
 # Binary rules map a cotangent or a tangent alike; the passes sum or broadcast it to the right shape. ``out=`` is for the
 # compiler's fused steps (funcad.ops.conv_fusion), which write into the output block in place.
-@primitive(promote=promote_mixed, **numpy_ufunc("add", 2, identities={1: 0, 0: 0}))
+@primitive(promote=promote_mixed, **numpy_ufunc("add", 2, identities={1: 0, 0: 0}, torch=lambda torch, x, y: x + y))
 def add(x, y, out=None):
     return np.add(x, y, out=out)
 
@@ -24,7 +24,7 @@ def add(x, y, out=None):
 add.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: v)
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("subtract", 2, identities={1: 0}))
+@primitive(promote=promote_mixed, **numpy_ufunc("subtract", 2, identities={1: 0}, torch=lambda torch, x, y: x - y))
 def subtract(x, y, out=None):
     return np.subtract(x, y, out=out)
 
@@ -32,7 +32,7 @@ def subtract(x, y, out=None):
 subtract.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v))
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",)))
+@primitive(promote=promote_mixed, **numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",), torch=lambda torch, x, y: x * y))
 def multiply(x, y, out=None):
     return np.multiply(x, y, out=out)
 
@@ -40,7 +40,7 @@ def multiply(x, y, out=None):
 multiply.deflinear(lambda g, ans, x, y: multiply(g, y), lambda g, ans, x, y: multiply(g, x))
 
 
-@primitive(promote=promote_to_float, **numpy_ufunc("divide", 2, identities={1: 1}))
+@primitive(promote=promote_to_float, **numpy_ufunc("divide", 2, identities={1: 1}, torch=lambda torch, x, y: x / y))
 def divide(x, y, out=None):
     return np.true_divide(x, y, out=out)
 
@@ -48,7 +48,7 @@ def divide(x, y, out=None):
 divide.defelementwise(lambda v, ans, x, y: divide(v, y), lambda v, ans, x, y: negative(v) * ans / y)
 
 
-@primitive(**numpy_ufunc("negative", 1))
+@primitive(**numpy_ufunc("negative", 1, torch="neg"))
 def negative(x):
     return np.negative(x)
 
@@ -56,7 +56,7 @@ def negative(x):
 negative.deflinear(lambda g, ans, x: negative(g))
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("power", 2))
+@primitive(promote=promote_mixed, **numpy_ufunc("power", 2, torch=lambda torch, x, y: x**y))
 def power(x, y):
     return np.power(x, y)
 
@@ -76,7 +76,7 @@ def _power_log_base(x, ans):
 power.defelementwise(lambda v, ans, x, y: v * _power_slope(x, y), lambda v, ans, x, y: v * _power_log_base(x, ans))
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("floor_divide", 2, emit=None, takes_out=False))
+@primitive(promote=promote_mixed, **numpy_ufunc("floor_divide", 2, emit=None, takes_out=False, torch=lambda torch, x, y: x // y))
 def floor_divide(x, y):
     return np.floor_divide(x, y)
 
@@ -84,7 +84,7 @@ def floor_divide(x, y):
 floor_divide.nondifferentiable()
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("remainder", 2, emit=None, takes_out=False))
+@primitive(promote=promote_mixed, **numpy_ufunc("remainder", 2, emit=None, takes_out=False, torch=lambda torch, x, y: x % y))
 def remainder(x, y):
     return np.remainder(x, y)
 
@@ -96,8 +96,8 @@ remainder.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v
 # One rule per op serves both modes: it applies the derivative to a cotangent or a tangent alike.
 def _unary(name: str, rule, promote=promote_to_float) -> Primitive:
     """The numpy ufunc ``np.<name>`` as a primitive whose derivative is ``rule(v, ans, x)``; integers become float32
-    first (``promote``), as in MindSpore, unless the function keeps them (square)."""
-    prim = Primitive(name, getattr(np, name), promote=promote, **numpy_ufunc(name, 1))
+    first (``promote``), as in MindSpore, unless the function keeps them (square); torch's function has its name."""
+    prim = Primitive(name, getattr(np, name), promote=promote, **numpy_ufunc(name, 1, torch=name))
     prim.__doc__ = f"numpy.{name}, elementwise."
     return prim.defelementwise(rule)
 
@@ -114,7 +114,7 @@ tan = _unary("tan", lambda v, ans, x: v * (1.0 + ans * ans))
 tanh = _unary("tanh", lambda v, ans, x: v * (1.0 - ans * ans))
 
 
-@primitive(promote=promote_to_float, **compiled_as_call(elementwise=True))
+@primitive(promote=promote_to_float, **compiled_as_call(elementwise=True, torch="rsqrt"))
 def rsqrt(x):
     return 1.0 / np.sqrt(x)
 
@@ -122,7 +122,7 @@ def rsqrt(x):
 rsqrt.defelementwise(lambda v, ans, x: v * -0.5 * ans / x)
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(**compiled_as_call(elementwise=True, torch="abs"))
 def abs(x):  # noqa: A001 - numpy's name
     if np.iscomplexobj(x):  # its rule and every rule after it assume real numbers
         raise TypeError(f"funcad.ops.abs: complex values are not supported (input {np.asarray(x).dtype})")
@@ -132,7 +132,7 @@ def abs(x):  # noqa: A001 - numpy's name
 abs.defelementwise(lambda v, ans, x: v * sign(x))
 
 
-@primitive(**numpy_ufunc("sign", 1))
+@primitive(**numpy_ufunc("sign", 1, torch="sign"))
 def sign(x):
     return np.sign(x)
 
@@ -140,7 +140,7 @@ def sign(x):
 sign.nondifferentiable()
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(**compiled_as_call(elementwise=True, torch="sigmoid"))
 def sigmoid(x):
     # exp(-logaddexp(0, -x)) is stable for large |x| in both directions.
     return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False) if hasattr(x, "dtype") else 1.0 / (1.0 + _pymath.exp(-x))
@@ -156,7 +156,7 @@ def _zeros(shape: tuple, dtype: np.dtype) -> np.ndarray:
     return z
 
 
-@primitive(**compiled_as_call(emit=impl_with_out, elementwise=True, takes_out=True))
+@primitive(**compiled_as_call(emit=impl_with_out, elementwise=True, takes_out=True, torch=lambda torch, x, out=None: torch.relu(x)))
 def relu(x, out=None):
     """max(x, 0), against a cached array of zeros for float arrays: numpy's two-array loop is several times faster than
     its array-scalar one, with the same values. Compiled programs call this too, with ``out=``."""
@@ -180,12 +180,12 @@ def _relu_grad(g, x, out=None):
     return np.multiply(g, np.greater(x, 0), out=out)
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(**compiled_as_call(elementwise=True, torch="nn.functional.softplus"))
 def softplus(x):
     return np.logaddexp(0, x).astype(x.dtype, copy=False) if hasattr(x, "dtype") else np.logaddexp(0, x)
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(**compiled_as_call(elementwise=True, torch="erf"))
 def erf(x):
     from scipy.special import erf as _scipy_erf  # scipy takes a while to import: only when erf is used
 
@@ -204,7 +204,7 @@ erf.defelementwise(lambda v, ans, x: v * _TWO_OVER_SQRT_PI * exp(negative(square
 
 # -- piecewise ---------------------------------------------------------------------------------
 @primitive(promote=promote_choices, **compiled_as_call(emit=lambda a, node, out, em: f"np.where({', '.join(a)})" if len(a) == 3 else None,
-                                                       elementwise=True, broadcasts=True))
+                              elementwise=True, broadcasts=True, torch="where"))
 def where(condition, x, y):
     return np.where(condition, x, y)
 
@@ -218,12 +218,12 @@ def _split_ties(g, x, y, take_x):
     return g * cast(share, g.dtype)
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("maximum", 2))
+@primitive(promote=promote_mixed, **numpy_ufunc("maximum", 2, torch=lambda torch, x, y: torch.maximum(torch.as_tensor(x), torch.as_tensor(y))))
 def maximum(x, y):
     return np.maximum(x, y)
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("minimum", 2))
+@primitive(promote=promote_mixed, **numpy_ufunc("minimum", 2, torch=lambda torch, x, y: torch.minimum(torch.as_tensor(x), torch.as_tensor(y))))
 def minimum(x, y):
     return np.minimum(x, y)
 
@@ -239,7 +239,7 @@ def clip(x, min=None, max=None):  # noqa: A002 - numpy's names
     return _clip(x, min, max)
 
 
-@primitive(**compiled_as_call(elementwise=True, broadcasts=True))
+@primitive(**compiled_as_call(elementwise=True, broadcasts=True, torch="clamp"))
 def _clip(x, lo, hi):
     return np.clip(x, lo, hi)
 
@@ -280,13 +280,19 @@ def _constant_op(name: str, fn, declarations: dict) -> Primitive:
     return prim.nondifferentiable()
 
 
-def _constant_ufunc(name: str, arity: int) -> Primitive:
-    return _constant_op(name, getattr(np, name), numpy_ufunc(name, arity))
+def _constant_ufunc(name: str, arity: int, torch) -> Primitive:
+    return _constant_op(name, getattr(np, name), numpy_ufunc(name, arity, torch=torch))
 
 
-floor, ceil, logical_not, isnan, isinf, isfinite = (_constant_ufunc(name, 1) for name in
+floor, ceil, logical_not, isnan, isinf, isfinite = (_constant_ufunc(name, 1, name) for name in
                                                     ("floor", "ceil", "logical_not", "isnan", "isinf", "isfinite"))
-equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or, logical_xor = (
-    _constant_ufunc(name, 2) for name in
-    ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or", "logical_xor"))
-round = _constant_op("round", np.round, compiled_as_call(elementwise=True))  # noqa: A001 - numpy's name
+# Comparisons by Python's operators, which take a number on either side as numpy's ufuncs do (torch.eq takes a tensor first).
+equal = _constant_ufunc("equal", 2, lambda torch, x, y: x == y)
+not_equal = _constant_ufunc("not_equal", 2, lambda torch, x, y: x != y)
+less = _constant_ufunc("less", 2, lambda torch, x, y: x < y)
+less_equal = _constant_ufunc("less_equal", 2, lambda torch, x, y: x <= y)
+greater = _constant_ufunc("greater", 2, lambda torch, x, y: x > y)
+greater_equal = _constant_ufunc("greater_equal", 2, lambda torch, x, y: x >= y)
+logical_and, logical_or, logical_xor = (_constant_ufunc(name, 2, name) for name in ("logical_and", "logical_or", "logical_xor"))
+round = _constant_op("round", np.round,  # noqa: A001 - numpy's name
+                     compiled_as_call(elementwise=True, torch=lambda torch, a, decimals=0, out=None: torch.round(a, decimals=decimals)))

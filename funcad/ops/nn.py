@@ -16,7 +16,7 @@ from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem
 _FEW_CLASSES = 64
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, axis=-1: torch.log_softmax(x, axis)))
 def log_softmax(x, axis=-1):
     # ufunc reductions directly: numpy's max/sum wrappers cost more than the arithmetic on small arrays
     if getattr(x, "ndim", 0) == 2 and axis in (1, -1) and x.shape[1] <= _FEW_CLASSES:
@@ -33,7 +33,7 @@ log_softmax.defvjp(lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, k
 log_softmax.defjvp(lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True))
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, axis=-1: torch.softmax(x, axis)))
 def softmax(x, axis=-1):
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
@@ -67,7 +67,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(**compiled_as_call(elementwise=True, torch=lambda torch, p: torch.clamp(torch.log(p), min=-100.0)))
 def _clamped_log(p):
     """log(p) floored at -100, as torch's BCE does, so p = 0 or 1 gives a finite loss."""
     with np.errstate(divide="ignore"):
@@ -90,7 +90,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):  
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, logp, target: torch.take_along_dim(logp, target.long().unsqueeze(1), 1).squeeze(1)))
 def _pick(logp, target):
     """logp[n, target[n], ...] along the class axis 1 (ignored targets already replaced by a valid class).
 

@@ -123,7 +123,19 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 
 
 # -- average -------------------------------------------------------------------------------------
-@primitive(**compiled_as_call())
+def _torch_window_sum(torch, x, geo):
+    """torch's translation: the padded windows unfolded, summed."""
+    kernel, stride, (pt, pb, pl, pr), dilation = geo
+    F = torch.nn.functional
+    n, c = x.shape[:2]
+    padded = F.pad(x, (pl, pr, pt, pb))
+    oh = (padded.shape[2] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    ow = (padded.shape[3] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    taps = F.unfold(padded, kernel, dilation=dilation, stride=stride)
+    return taps.reshape(n, c, kernel[0] * kernel[1], oh, ow).sum(2)
+
+
+@primitive(**compiled_as_call(torch=_torch_window_sum))
 @with_scratch
 def _window_sum(x, geo: Geometry):
     _, views = _tap_views(x, geo, 0.0, True)
@@ -181,7 +193,7 @@ def _binned_means(x, axis: int, bins: int):
     return np.concatenate(sums, axis=axis) / counts.astype(x.dtype)
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, bins: torch.nn.functional.adaptive_avg_pool2d(x, bins)))
 def _adaptive_mean(x, bins: tuple):
     """Means over adaptive bins of the last two axes: rows @ x @ cols with the bins' averaging matrices. Those products
     would spread an inf or NaN to every bin of its rows and columns (0 * inf is NaN), so an input holding one is

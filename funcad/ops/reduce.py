@@ -33,12 +33,23 @@ def _axis_arg(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
+def _torch_reduction(name: str):
+    """The torch translation of a reduction: ``torch.<name>`` over the axes, None meaning every axis (as numpy)."""
+
+    def translate(torch, x, axis, keepdims):
+        dims = tuple(range(x.ndim)) if axis is None else axis
+        return x if dims == () else getattr(torch, name)(x, dim=dims, keepdim=bool(keepdims))
+
+    translate.__name__ = name
+    return translate
+
+
 def _emit_sum(a, node, out, em):
     axis, keepdims = node.args[1].value, node.args[2].value
     return with_out(f"np.add.reduce({a[0]}, axis={axis!r}, keepdims={bool(keepdims)})", out)
 
 
-@primitive(**compiled_as_call(emit=_emit_sum, takes_out=True))
+@primitive(**compiled_as_call(emit=_emit_sum, takes_out=True, torch=_torch_reduction("sum")))
 def _sum(x, axis, keepdims):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
@@ -62,7 +73,15 @@ def mean(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None)
     return _sum(x, _axis_arg(axis), keepdims) / float(n)
 
 
-@primitive(**compiled_as_call())
+def _torch_prod(torch, x, axis, keepdims):
+    """torch.prod takes one axis: the axes one after another, the last first (the earlier keep their numbers)."""
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    for a in sorted({a % x.ndim for a in axes}, reverse=True):
+        x = torch.prod(x, a, keepdim=bool(keepdims))
+    return x
+
+
+@primitive(**compiled_as_call(torch=_torch_prod))
 def _prod(x, axis, keepdims):
     return np.prod(x, axis=axis, keepdims=keepdims)
 
@@ -117,7 +136,7 @@ def prod(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None)
     return _prod(x, _axis_arg(axis), keepdims)
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, axis=None: torch.cumsum(x.reshape(-1), 0) if axis is None else torch.cumsum(x, axis)))
 def cumsum(x, axis=None):
     return np.cumsum(x, axis=axis)
 
@@ -140,12 +159,12 @@ def _tie_share(x, ans, axis, keepdims):
     return mask / counts
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=_torch_reduction("amax")))
 def _max(x, axis, keepdims):
     return np.max(x, axis=axis, keepdims=keepdims)
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=_torch_reduction("amin")))
 def _min(x, axis, keepdims):
     return np.min(x, axis=axis, keepdims=keepdims)
 
@@ -270,12 +289,12 @@ def norm(x, ord=None, axis=None, keepdims: bool = False, *, dim=None, keepdim: b
     raise ValueError(f"funcad.ops.norm: axis must name one or two axes, got {axis}")
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, axis, keepdims: torch.argmax(x, axis, bool(keepdims))))
 def _argmax(x, axis, keepdims):
     return np.argmax(x, axis=axis, keepdims=keepdims)
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, axis, keepdims: torch.argmin(x, axis, bool(keepdims))))
 def _argmin(x, axis, keepdims):
     return np.argmin(x, axis=axis, keepdims=keepdims)
 

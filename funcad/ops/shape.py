@@ -24,7 +24,7 @@ def _norm_axes(axis, ndim: int) -> tuple:
 
 
 # -- reshaping ----------------------------------------------------------------------------
-@primitive(**compiled_as_call(emit=lambda a, node, out, em: f"{a[0]}.reshape({node.out.shape!r})",
+@primitive(**compiled_as_call(emit=lambda a, node, out, em: f"{a[0]}.reshape({node.out.shape!r})", torch="reshape",
                               simplify=("collapse_repeats", "same_type_noop")))
 def reshape(x, shape):
     return np.reshape(x, shape)
@@ -40,7 +40,8 @@ def _emit_transpose(a, node, out, em):
     return f"{a[0]}.transpose({tuple(axes)!r})"
 
 
-@primitive(**compiled_as_call(emit=_emit_transpose, simplify=("compose_permutations",), role="transpose"))
+@primitive(**compiled_as_call(emit=_emit_transpose, simplify=("compose_permutations",), role="transpose",
+                              torch=lambda torch, x, axes: torch.permute(x, tuple(reversed(range(x.ndim))) if axes is None else axes)))
 def _transpose(x, axes):
     return np.transpose(x, axes)
 
@@ -114,7 +115,7 @@ def _plain_index(index):
     return index
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, index: x[index]))
 def _getitem(x, index):
     return x[index]
 
@@ -140,7 +141,7 @@ def getitem(x, index):
 
 
 # -- joining and splitting ---------------------------------------------------------------------
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, *xs, axis=0: torch.cat(xs, axis)))
 def _concat(*xs, axis=0):
     return np.concatenate(xs, axis=axis)
 
@@ -203,7 +204,11 @@ def split(x, indices_or_sections, axis: int = 0):
     return pieces
 
 
-@primitive(**compiled_as_call())
+def _torch_flip(torch, x, axis=None):
+    return torch.flip(x, tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis))
+
+
+@primitive(**compiled_as_call(torch=_torch_flip))
 def flip(x, axis=None):
     return np.flip(x, axis=axis)
 
@@ -212,7 +217,7 @@ flip.deflinear(lambda g, ans, x, axis=None: flip(g, axis))
 
 
 # -- tiling, repeating, padding, gathering ------------------------------------------------------
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch="tile"))
 def _tile(x, reps):
     return np.tile(x, reps)
 
@@ -266,7 +271,11 @@ def _pad_widths(pad_width, ndim: int) -> tuple:
     return tuple((int(a), int(b)) for a, b in widths)
 
 
-@primitive(**compiled_as_call())
+def _torch_pad(torch, x, widths, value):
+    return torch.nn.functional.pad(x, [w for pair in reversed(widths) for w in pair], value=value)
+
+
+@primitive(**compiled_as_call(torch=_torch_pad))
 def _pad_constant(x, widths, value):
     return np.pad(x, widths, mode="constant", constant_values=value)
 
@@ -320,7 +329,7 @@ def _along_mesh(indices, axis: int, shape: tuple) -> tuple:
     return tuple(indices if k == axis else np.arange(n).reshape((-1,) + (1,) * (len(shape) - 1 - k)) for k, n in enumerate(shape))
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, indices, axis: torch.take_along_dim(x, indices.long(), axis)))
 def _take_along(x, indices, axis: int):
     return x[_along_mesh(indices, axis, x.shape)]
 
