@@ -32,7 +32,8 @@ def subtract(x, y, out=None):
 subtract.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v))
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",), torch=lambda torch, x, y: x * y))
+@primitive(promote=promote_mixed, **numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",),
+                                                  torch=lambda torch, x, y: x * y))
 def multiply(x, y, out=None):
     return np.multiply(x, y, out=out)
 
