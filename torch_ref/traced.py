@@ -61,7 +61,8 @@ class _Untranslatable(Exception):
 
 
 class _MirrorTrace(JitTrace):
-    """funcad.jit's trace, refusing at once (at the user's line) a primitive torch has no translation for."""
+    """funcad.jit's trace, refusing at once (at the user's line) a primitive torch has no translation for, and Python
+    control flow on a traced value."""
 
     __slots__ = ()
 
@@ -69,6 +70,10 @@ class _MirrorTrace(JitTrace):
         if torch_callable(prim) is None:
             raise _Untranslatable(f"primitive {prim.name!r} has no torch translation (its 'torch' declaration), at {user_line()}")
         return super().process(prim, args, kwargs)
+
+    def guard(self, var):
+        """Refused: funcad.jit keeps one program per branch taken, but the torch graph built here holds one path."""
+        raise ConcretizationError("control flow on a traced value")
 
 
 def attach(module: torch.nn.Module, children: Mapping[str, torch.nn.Module], params: Mapping[str, Parameter | None]) -> None:
