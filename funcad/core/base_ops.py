@@ -37,13 +37,13 @@ def _emit_sum_to(a, node, out, em):
 
 
 @primitive(**compiled_as_call(emit=lambda a, node, out, em: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
-                              simplify=("same_type_noop",), role="broadcast", torch="broadcast_to"))
+                              simplify=("same_type_noop",), role="broadcast", torch="broadcast_to", complex=True))
 def broadcast_to(x, shape):
     return np.broadcast_to(x, tuple(shape))
 
 
 @primitive(**compiled_as_call(emit=_emit_sum_to, takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",),
-                              torch=lambda torch, x, shape: x.sum_to_size(tuple(shape))))
+                              torch=lambda torch, x, shape: x.sum_to_size(tuple(shape)), complex=True))
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape``: the adjoint of broadcasting (the shared unbroadcast)."""
     shape = tuple(shape)
