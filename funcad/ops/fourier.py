@@ -15,7 +15,7 @@ import numpy as np
 
 from funcad.core.base_ops import cast, shape_of
 from funcad.core.batching import move_axis
-from funcad.core.complex_parts import conj, real
+from funcad.core.complex_parts import conj, is_complex, real
 from funcad.core.dtypes import default_array
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
@@ -65,8 +65,6 @@ def _fftn(x, s, axes, norm, inverse):
 
 @primitive(**_declared(lambda torch, x, s, axes, norm: torch.fft.rfftn(x, s=s, dim=axes, norm=norm)))
 def _rfftn(x, s, axes, norm):
-    if np.iscomplexobj(x):
-        raise TypeError(f"funcad.ops.rfftn: the input must be real, got {x.dtype} (fft takes complex inputs)")
     return np.fft.rfftn(x, s=s, axes=axes, norm=norm)
 
 
@@ -133,72 +131,79 @@ def _norm(name: str, norm):
     return norm
 
 
+def _transform(name: str, kind: str, input, s, dim, norm):  # noqa: A002
+    """The transform ``kind`` (fft, ifft, rfft or irfft over every axis in ``dim``) as MindSpore's op ``name``."""
+    x, s, axes = _plan(name, input, s, dim, half_input=kind == "irfft")
+    norm = _norm(name, norm)
+    if kind == "rfft" and is_complex(x):
+        raise TypeError(f"funcad.ops.{name}: the input must be real, got {x.dtype} (fft takes complex inputs)")
+    if kind in ("fft", "ifft"):
+        return _fftn(x, s, axes, norm, kind == "ifft")
+    return (_rfftn if kind == "rfft" else _irfftn)(x, s, axes, norm)
+
+
 def _one_axis(n, dim):
     return (None if n is None else (n,)), (dim,)
 
 
 def fftn(input, s: Sequence[int] | None = None, dim: Sequence[int] | None = None, norm: str | None = None):  # noqa: A002
     """The n-dimensional discrete Fourier transform over ``dim`` (all axes by default), each axis cut or padded to ``s``."""
-    x, s, axes = _plan("fftn", input, s, dim)
-    return _fftn(x, s, axes, _norm("fftn", norm), False)
+    return _transform("fftn", "fft", input, s, dim, norm)
 
 
 def ifftn(input, s: Sequence[int] | None = None, dim: Sequence[int] | None = None, norm: str | None = None):  # noqa: A002
     """The inverse of fftn."""
-    x, s, axes = _plan("ifftn", input, s, dim)
-    return _fftn(x, s, axes, _norm("ifftn", norm), True)
+    return _transform("ifftn", "ifft", input, s, dim, norm)
 
 
 def rfftn(input, s: Sequence[int] | None = None, dim: Sequence[int] | None = None, norm: str | None = None):  # noqa: A002
     """fftn of a real input, keeping the non-negative frequencies of the last axis (the rest mirror them)."""
-    x, s, axes = _plan("rfftn", input, s, dim)
-    return _rfftn(x, s, axes, _norm("rfftn", norm))
+    return _transform("rfftn", "rfft", input, s, dim, norm)
 
 
 def irfftn(input, s: Sequence[int] | None = None, dim: Sequence[int] | None = None, norm: str | None = None):  # noqa: A002
     """The real signal whose rfftn is ``input``; the last axis has 2 * (m - 1) points unless ``s`` says otherwise."""
-    x, s, axes = _plan("irfftn", input, s, dim, half_input=True)
-    return _irfftn(x, s, axes, _norm("irfftn", norm))
+    return _transform("irfftn", "irfft", input, s, dim, norm)
 
 
 def fft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
     """The one-dimensional discrete Fourier transform along ``dim``, cut or padded to ``n`` points."""
-    return fftn(input, *_one_axis(n, dim), norm)
+    return _transform("fft", "fft", input, *_one_axis(n, dim), norm)
 
 
 def ifft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
-    return ifftn(input, *_one_axis(n, dim), norm)
+    return _transform("ifft", "ifft", input, *_one_axis(n, dim), norm)
 
 
 def rfft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
-    return rfftn(input, *_one_axis(n, dim), norm)
+    return _transform("rfft", "rfft", input, *_one_axis(n, dim), norm)
 
 
 def irfft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
-    return irfftn(input, *_one_axis(n, dim), norm)
+    return _transform("irfft", "irfft", input, *_one_axis(n, dim), norm)
 
 
-def fft2(input, s=None, dim=(-2, -1), norm=None):  # noqa: A002
-    return fftn(input, s, dim, norm)
+def fft2(input, s: Sequence[int] | None = None, dim: Sequence[int] = (-2, -1), norm: str | None = None):  # noqa: A002
+    return _transform("fft2", "fft", input, s, dim, norm)
 
 
-def ifft2(input, s=None, dim=(-2, -1), norm=None):  # noqa: A002
-    return ifftn(input, s, dim, norm)
+def ifft2(input, s: Sequence[int] | None = None, dim: Sequence[int] = (-2, -1), norm: str | None = None):  # noqa: A002
+    return _transform("ifft2", "ifft", input, s, dim, norm)
 
 
-def rfft2(input, s=None, dim=(-2, -1), norm=None):  # noqa: A002
-    return rfftn(input, s, dim, norm)
+def rfft2(input, s: Sequence[int] | None = None, dim: Sequence[int] = (-2, -1), norm: str | None = None):  # noqa: A002
+    return _transform("rfft2", "rfft", input, s, dim, norm)
 
 
-def irfft2(input, s=None, dim=(-2, -1), norm=None):  # noqa: A002
-    return irfftn(input, s, dim, norm)
+def irfft2(input, s: Sequence[int] | None = None, dim: Sequence[int] = (-2, -1), norm: str | None = None):  # noqa: A002
+    return _transform("irfft2", "irfft", input, s, dim, norm)
 
 
 def hfft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
     """The real spectrum of a signal with Hermitian symmetry, given its first half: irfft of the conjugate."""
-    return irfftn(conj(input), *_one_axis(n, dim), _SWAPPED[_norm("hfft", norm)])
+    return _transform("hfft", "irfft", conj(input), *_one_axis(n, dim), _SWAPPED[_norm("hfft", norm)])
 
 
 def ihfft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
     """The inverse of hfft: the conjugate of rfft."""
-    return conj(rfftn(input, *_one_axis(n, dim), _SWAPPED[_norm("ihfft", norm)]))
+    return conj(_transform("ihfft", "rfft", input, *_one_axis(n, dim), _SWAPPED[_norm("ihfft", norm)]))

@@ -132,9 +132,14 @@ def abs(x):  # noqa: A001 - numpy's name
     return np.abs(x)
 
 
-# sign(z) is z / |z| (0 at 0) for complex z: the cotangent g sign(z), the tangent Re(conj(sign(z)) t)
-abs.defvjp(lambda g, ans, x: g * sign(x))
-abs.defjvp(lambda t, ans, x: real(conj(sign(x)) * t) if is_complex(x) else t * sign(x))
+def _unit(z, modulus):
+    """z / |z| for complex z, 0 at 0; differentiable, unlike sign, which is a constant for real numbers only."""
+    return z / where(modulus == 0, 1.0, modulus)
+
+
+# For complex z: the cotangent g z / |z| (torch's convention), the tangent Re(conj(z) t) / |z|
+abs.defvjp(lambda g, ans, x: g * _unit(x, ans) if is_complex(x) else g * sign(x))
+abs.defjvp(lambda t, ans, x: real(conj(_unit(x, ans)) * t) if is_complex(x) else t * sign(x))
 
 
 @primitive(**numpy_ufunc("sign", 1, torch="sgn", complex=True))
