@@ -12,10 +12,13 @@ import builtins
 import numpy as np
 
 from funcad.core.primitive import compiled_as_call, primitive
+from funcad.core.tensor import Tensor
 
 
 def is_complex(value) -> bool:
     """Whether a Tensor, tracer, array or Python number holds complex values (read from its dtype, never its data)."""
+    if value.__class__ is Tensor:  # the common case, on every multiply's backward pass: numpy's dtype, no wrapping
+        return value._data.dtype.kind == "c"
     if isinstance(value, builtins.complex):
         return True
     dtype = getattr(value, "dtype", None)
