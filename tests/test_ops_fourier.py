@@ -139,6 +139,23 @@ def test_vjp_of_a_complex_output_takes_a_complex_cotangent_as_torch_does():
     assert_close(got, expected.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def test_tensor_methods_and_operators_on_complex_values():
+    z = funcad.Tensor(CPLX)
+    assert z.dtype == funcad.complex128 and str(funcad.Tensor(REAL, dtype=funcad.complex64).dtype) == "Complex64"
+    for method, expected in (("real", CPLX.real), ("imag", CPLX.imag), ("conj", np.conj(CPLX)), ("angle", np.angle(CPLX)), ("abs", np.abs(CPLX))):
+        assert_close(getattr(z, method)(), expected, rtol=0, atol=0)
+    assert_close(-(z * 2.0 + z / z - z), -(CPLX * 2.0 + CPLX / CPLX - CPLX), rtol=1e-15, atol=0)
+
+
+def test_a_real_input_broadcast_against_a_complex_one_gets_a_real_gradient():
+    column = REAL[:, :1]
+    t = torch.from_numpy(column).requires_grad_(True)
+    (torch.abs(t * torch.from_numpy(CPLX)) * torch.from_numpy(REAL)).sum().backward()
+    grad = funcad.grad(lambda c: ops.sum(ops.abs(c * CPLX) * REAL))(column)
+    assert np.asarray(grad).dtype == np.float64 and np.asarray(grad).shape == (4, 1)
+    assert_close(grad, t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_dtypes_follow_mindspore():
     x32 = REAL.astype(np.float32)
     assert np.asarray(ops.fft(x32)).dtype == np.complex64 and np.asarray(ops.rfft(x32)).dtype == np.complex64
