@@ -175,6 +175,8 @@ CASES.update({  # complex values (funcad.core.complex_parts) and the Fourier tra
     "rfft2": (lambda x: _parts(ops.rfft2(x)), (Y,)), "irfft2": (lambda x, y: ops.irfft2(ops.complex(x, y), s=(3, 5)), (X, Y)),
     "rfftn": (lambda x: _parts(ops.rfftn(x, dim=(0,))), (Y,)), "irfftn": (lambda x, y: ops.irfftn(ops.complex(x, y), dim=(0, 1)), (X, Y)),
     "hfft": (lambda x, y: ops.hfft(ops.complex(x, y), n=5), (X, Y)), "ihfft": (lambda x: _parts(ops.ihfft(x)), (Y,)),
+    "fftshift": (lambda x, y: _parts(ops.fftshift(ops.complex(x, y), dim=1)), (X, Y)), "ifftshift": (lambda x: ops.ifftshift(x), (Y,)),
+    "fftfreq": (lambda x: x * ops.fftfreq(4, 0.5), (Y,)), "rfftfreq": (lambda x: x[:, :3] * ops.rfftfreq(4), (Y,)),
 })
 CASES.update({name: _class_case(name) for name in CLASS_NAMES})
 CASES.update({  # funcad.ops.layer_classes

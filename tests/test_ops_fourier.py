@@ -156,6 +156,32 @@ def test_a_real_input_broadcast_against_a_complex_one_gets_a_real_gradient():
     assert_close(grad, t.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def test_shifts_and_selections_of_a_complex_spectrum_match_torch():
+    """fftshift of a spectrum, then slicing, joining, reshaping and transposing complex values."""
+    def ours(x):
+        spec = ops.fftshift(ops.fft2(x), dim=(0, 1))
+        moved = ops.transpose(ops.reshape(ops.concat([spec[1:3], ops.ifftshift(spec)[:1]], 0), (6, 3)), (1, 0))
+        return ops.sum(ops.abs(moved) * REAL[:3])
+
+    def theirs(t):
+        spec = torch.fft.fftshift(torch.fft.fft2(t), dim=(0, 1))
+        moved = torch.cat([spec[1:3], torch.fft.ifftshift(spec)[:1]], 0).reshape(6, 3).permute(1, 0)
+        return (moved.abs() * torch.from_numpy(REAL[:3])).sum()
+
+    t = torch.from_numpy(REAL).requires_grad_(True)
+    expected = theirs(t)
+    expected.backward()
+    value, grad = funcad.value_and_grad(ours)(REAL)
+    assert_close(value, expected.item(), rtol=1e-12)
+    assert_close(grad, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_close(funcad.jit(funcad.grad(ours))(REAL), grad, rtol=1e-12, atol=1e-12)
+
+
+def test_sample_frequencies_are_float32_as_in_mindspore():
+    assert_close(ops.fftfreq(7, 0.5), np.fft.fftfreq(7, 0.5).astype(np.float32), rtol=0, atol=0)
+    assert np.asarray(ops.rfftfreq(8)).dtype == np.float32 and np.asarray(ops.fftfreq(4, dtype=funcad.float64)).dtype == np.float64
+
+
 def test_dtypes_follow_mindspore():
     x32 = REAL.astype(np.float32)
     assert np.asarray(ops.fft(x32)).dtype == np.complex64 and np.asarray(ops.rfft(x32)).dtype == np.complex64

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.base_ops import shape_of as _shape_of
 from funcad.core.tensor import Tensor
 from funcad.ops import fourier
-from funcad.ops.aliases import roll
 
 __all__ = ["fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "ifft", "ifft2", "ifftn", "ifftshift", "ihfft", "irfft", "irfft2",
            "irfftn", "rfft", "rfft2", "rfftfreq", "rfftn"]
@@ -37,21 +35,14 @@ fft2, ifft2, rfft2, irfft2 = (_over_axes(getattr(fourier, name), (-2, -1)) for n
 fftn, ifftn, rfftn, irfftn = (_over_axes(getattr(fourier, name), None) for name in ("fftn", "ifftn", "rfftn", "irfftn"))
 
 
-def _axes(x, axes) -> tuple:
-    ndim = len(_shape_of(x))
-    return tuple(range(ndim)) if axes is None else ((axes,) if isinstance(axes, int) else tuple(axes))
-
-
 def fftshift(x, axes=None):
     """Move the zero-frequency term to the centre of each axis in ``axes`` (all when None)."""
-    axes = _axes(x, axes)
-    return roll(x, tuple(_shape_of(x)[a] // 2 for a in axes), axes)
+    return fourier.fftshift(x, axes)
 
 
 def ifftshift(x, axes=None):
     """The inverse of fftshift."""
-    axes = _axes(x, axes)
-    return roll(x, tuple(-(_shape_of(x)[a] // 2) for a in axes), axes)
+    return fourier.ifftshift(x, axes)
 
 
 def fftfreq(n: int, d: float = 1.0) -> Tensor:

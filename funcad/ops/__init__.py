@@ -50,17 +50,21 @@ from funcad.ops.embedding import embedding
 from funcad.ops.fourier import (
     fft,
     fft2,
+    fftfreq,
     fftn,
+    fftshift,
     hfft,
     ifft,
     ifft2,
     ifftn,
+    ifftshift,
     ihfft,
     irfft,
     irfft2,
     irfftn,
     rfft,
     rfft2,
+    rfftfreq,
     rfftn,
 )
 from funcad.ops.grad_operation import GradOperation

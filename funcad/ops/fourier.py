@@ -19,8 +19,10 @@ from funcad.core.complex_parts import conj, is_complex, real
 from funcad.core.dtypes import default_array
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
+from funcad.ops.aliases import roll
 
-__all__ = ["fft", "fft2", "fftn", "hfft", "ifft", "ifft2", "ifftn", "ihfft", "irfft", "irfft2", "irfftn", "rfft", "rfft2", "rfftn"]
+__all__ = ["fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "ifft", "ifft2", "ifftn", "ifftshift", "ihfft", "irfft", "irfft2", "irfftn",
+           "rfft", "rfft2", "rfftfreq", "rfftn"]
 
 _SWAPPED = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -207,3 +209,30 @@ def hfft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  
 def ihfft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
     """The inverse of hfft: the conjugate of rfft."""
     return conj(_transform("ihfft", "rfft", input, *_one_axis(n, dim), _SWAPPED[_norm("ihfft", norm)]))
+
+
+# -- frequencies and their order ------------------------------------------------------------------------------------
+def _shift(input, dim, sign: int):  # noqa: A002
+    shape = shape_of(input)
+    dims = tuple(range(len(shape))) if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
+    return roll(input, tuple(sign * (shape[d] // 2) for d in dims), dims)
+
+
+def fftshift(input, dim: int | Sequence[int] | None = None):  # noqa: A002
+    """Move the zero-frequency term to the centre of each axis in ``dim`` (all when None)."""
+    return _shift(input, dim, 1)
+
+
+def ifftshift(input, dim: int | Sequence[int] | None = None):  # noqa: A002
+    """The inverse of fftshift."""
+    return _shift(input, dim, -1)
+
+
+def fftfreq(n: int, d: float = 1.0, dtype=None) -> Tensor:
+    """The sample frequencies of an n-point fft with spacing ``d`` (float32 unless ``dtype`` says otherwise)."""
+    return Tensor(np.fft.fftfreq(n, d).astype(np.dtype(dtype or np.float32)))
+
+
+def rfftfreq(n: int, d: float = 1.0, dtype=None) -> Tensor:
+    """The sample frequencies of an n-point rfft."""
+    return Tensor(np.fft.rfftfreq(n, d).astype(np.dtype(dtype or np.float32)))
