@@ -177,6 +177,16 @@ def test_shifts_and_selections_of_a_complex_spectrum_match_torch():
     assert_close(funcad.jit(funcad.grad(ours))(REAL), grad, rtol=1e-12, atol=1e-12)
 
 
+def test_casting_to_complex_differentiates_and_casting_back_is_refused():
+    t = torch.from_numpy(REAL).requires_grad_(True)
+    (torch.fft.fft(t.to(torch.complex128) * torch.from_numpy(CPLX)).abs() ** 2).sum().backward()
+    loss = lambda x: ops.sum(ops.abs(ops.fft(x.astype(funcad.complex128) * CPLX)) ** 2)  # noqa: E731
+    assert_close(funcad.grad(loss)(REAL), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_close(funcad.jit(funcad.grad(loss))(REAL), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(TypeError, match="funcad.ops.cast: complex128 to float64 would drop the imaginary part; take ops.real"):
+        ops.cast(CPLX, funcad.float64)
+
+
 def test_sample_frequencies_are_float32_as_in_mindspore():
     assert_close(ops.fftfreq(7, 0.5), np.fft.fftfreq(7, 0.5).astype(np.float32), rtol=0, atol=0)
     assert np.asarray(ops.rfftfreq(8)).dtype == np.float32 and np.asarray(ops.fftfreq(4, dtype=funcad.float64)).dtype == np.float64
