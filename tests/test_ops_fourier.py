@@ -80,6 +80,18 @@ def test_transforms_to_second_order_against_finite_differences(name, kw, complex
     check_grads(fn, args, order=2, modes=("rev", "fwd"), rtol=1e-4, atol=1e-6)
 
 
+def _assert_loss_matches_torch(ours, theirs, x=REAL):
+    """A real loss: its value and its gradient (eager and under jit) equal torch's, dtype and shape included."""
+    t = torch.from_numpy(x).requires_grad_(True)
+    expected = theirs(t)
+    expected.backward()
+    value, grad = funcad.value_and_grad(ours)(x)
+    assert_close(value, expected.item(), rtol=1e-12)
+    assert np.asarray(grad).dtype == x.dtype and np.asarray(grad).shape == x.shape
+    assert_close(grad, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_close(funcad.jit(funcad.grad(ours))(x), grad, rtol=1e-12, atol=1e-12)
+
+
 def test_the_issue_losses_match_torch():
     """sum(abs(rfft(x))**2) and a filter applied in the frequency domain, sum(real(ifft(fft(x) * h)))."""
     h = torch.from_numpy(CPLX)
@@ -87,12 +99,7 @@ def test_the_issue_losses_match_torch():
              (lambda x: ops.sum(ops.real(ops.ifft(ops.fft(x) * CPLX)) * REAL),
               lambda t: (torch.fft.ifft(torch.fft.fft(t) * h).real * torch.from_numpy(REAL)).sum())]
     for ours, theirs in cases:
-        t = torch.from_numpy(REAL).requires_grad_(True)
-        value = theirs(t)
-        value.backward()
-        got, grad = funcad.value_and_grad(ours)(REAL)
-        assert_close(got, value.item(), rtol=1e-12)
-        assert_close(grad, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+        _assert_loss_matches_torch(ours, theirs)
         check_grads(ours, (REAL,), order=2, modes=("rev", "fwd"))
 
 
@@ -148,12 +155,8 @@ def test_tensor_methods_and_operators_on_complex_values():
 
 
 def test_a_real_input_broadcast_against_a_complex_one_gets_a_real_gradient():
-    column = REAL[:, :1]
-    t = torch.from_numpy(column).requires_grad_(True)
-    (torch.abs(t * torch.from_numpy(CPLX)) * torch.from_numpy(REAL)).sum().backward()
-    grad = funcad.grad(lambda c: ops.sum(ops.abs(c * CPLX) * REAL))(column)
-    assert np.asarray(grad).dtype == np.float64 and np.asarray(grad).shape == (4, 1)
-    assert_close(grad, t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    _assert_loss_matches_torch(lambda c: ops.sum(ops.abs(c * CPLX) * REAL),
+                               lambda t: (torch.abs(t * torch.from_numpy(CPLX)) * torch.from_numpy(REAL)).sum(), REAL[:, :1].copy())
 
 
 def test_shifts_and_selections_of_a_complex_spectrum_match_torch():
@@ -168,21 +171,12 @@ def test_shifts_and_selections_of_a_complex_spectrum_match_torch():
         moved = torch.cat([spec[1:3], torch.fft.ifftshift(spec)[:1]], 0).reshape(6, 3).permute(1, 0)
         return (moved.abs() * torch.from_numpy(REAL[:3])).sum()
 
-    t = torch.from_numpy(REAL).requires_grad_(True)
-    expected = theirs(t)
-    expected.backward()
-    value, grad = funcad.value_and_grad(ours)(REAL)
-    assert_close(value, expected.item(), rtol=1e-12)
-    assert_close(grad, t.grad.numpy(), rtol=1e-10, atol=1e-12)
-    assert_close(funcad.jit(funcad.grad(ours))(REAL), grad, rtol=1e-12, atol=1e-12)
+    _assert_loss_matches_torch(ours, theirs)
 
 
 def test_casting_to_complex_differentiates_and_casting_back_is_refused():
-    t = torch.from_numpy(REAL).requires_grad_(True)
-    (torch.fft.fft(t.to(torch.complex128) * torch.from_numpy(CPLX)).abs() ** 2).sum().backward()
-    loss = lambda x: ops.sum(ops.abs(ops.fft(x.astype(funcad.complex128) * CPLX)) ** 2)  # noqa: E731
-    assert_close(funcad.grad(loss)(REAL), t.grad.numpy(), rtol=1e-10, atol=1e-12)
-    assert_close(funcad.jit(funcad.grad(loss))(REAL), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    _assert_loss_matches_torch(lambda x: ops.sum(ops.abs(ops.fft(x.astype(funcad.complex128) * CPLX)) ** 2),
+                               lambda t: (torch.fft.fft(t.to(torch.complex128) * torch.from_numpy(CPLX)).abs() ** 2).sum())
     with pytest.raises(TypeError, match="funcad.ops.cast: complex128 to float64 would drop the imaginary part; take ops.real"):
         ops.cast(CPLX, funcad.float64)
 
