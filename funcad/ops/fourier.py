@@ -84,7 +84,7 @@ def _half_spectrum_weights(s, axes, like):
     """How many bins of the full spectrum each kept bin of a real signal's half spectrum stands for (1 or 2), in the
     real dtype of ``like`` (a weight must not widen a complex64 cotangent)."""
     n = s[-1]
-    weights = np.full(n // 2 + 1, 2.0, dtype=np.float32 if like.dtype.itemsize == 4 else np.float64)
+    weights = np.full(n // 2 + 1, 2.0, dtype=np.float64 if like.dtype.itemsize == 8 else np.float32)
     weights[0] = 1.0
     if n % 2 == 0:
         weights[-1] = 1.0
@@ -174,30 +174,37 @@ def fft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  #
 
 
 def ifft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
+    """The inverse of fft."""
     return _transform("ifft", "ifft", input, *_one_axis(n, dim), norm)
 
 
 def rfft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
+    """fft of a real input, keeping the n // 2 + 1 non-negative frequencies."""
     return _transform("rfft", "rfft", input, *_one_axis(n, dim), norm)
 
 
 def irfft(input, n: int | None = None, dim: int = -1, norm: str | None = None):  # noqa: A002
+    """The real signal of n points (2 * (m - 1) by default) whose rfft is ``input``."""
     return _transform("irfft", "irfft", input, *_one_axis(n, dim), norm)
 
 
 def fft2(input, s: Sequence[int] | None = None, dim: Sequence[int] = (-2, -1), norm: str | None = None):  # noqa: A002
+    """fftn over two axes, the last two by default."""
     return _transform("fft2", "fft", input, s, dim, norm)
 
 
 def ifft2(input, s: Sequence[int] | None = None, dim: Sequence[int] = (-2, -1), norm: str | None = None):  # noqa: A002
+    """ifftn over two axes, the last two by default."""
     return _transform("ifft2", "ifft", input, s, dim, norm)
 
 
 def rfft2(input, s: Sequence[int] | None = None, dim: Sequence[int] = (-2, -1), norm: str | None = None):  # noqa: A002
+    """rfftn over two axes, the last two by default."""
     return _transform("rfft2", "rfft", input, s, dim, norm)
 
 
 def irfft2(input, s: Sequence[int] | None = None, dim: Sequence[int] = (-2, -1), norm: str | None = None):  # noqa: A002
+    """irfftn over two axes, the last two by default."""
     return _transform("irfft2", "irfft", input, s, dim, norm)
 
 
