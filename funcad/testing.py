@@ -22,6 +22,8 @@ DEFAULT_TOLERANCES = {
     np.dtype("float16"): (1e-3, 1e-5),
     np.dtype("float32"): (1.3e-6, 1e-5),
     np.dtype("float64"): (1e-7, 1e-7),
+    np.dtype("complex64"): (1.3e-6, 1e-5),
+    np.dtype("complex128"): (1e-7, 1e-7),
 }
 
 
@@ -56,7 +58,8 @@ def _assert_leaf_close(a: np.ndarray, e: np.ndarray, rtol, atol, equal_nan: bool
     default_rtol, default_atol = _tolerances(a.dtype, e.dtype)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
-    a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    wide = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(e) else np.float64  # complex: |difference| is a modulus
+    a64, e64 = a.astype(wide), e.astype(wide)
     with np.errstate(invalid="ignore"):
         diff = np.abs(a64 - e64)
         bad = ~(diff <= atol + rtol * np.abs(e64))
@@ -70,7 +73,7 @@ def _assert_leaf_close(a: np.ndarray, e: np.ndarray, rtol, atol, equal_nan: bool
     rel = diff[worst] / abs(e64[worst]) if e64[worst] != 0 else np.inf
     raise AssertionError(
         f"{where}{int(bad.sum())} of {a.size} elements differ beyond rtol={rtol:g}, atol={atol:g}; "
-        f"worst at index {tuple(int(i) for i in worst)}: actual {float(a64[worst])!r}, expected {float(e64[worst])!r} "
+        f"worst at index {tuple(int(i) for i in worst)}: actual {a64[worst].item()!r}, expected {e64[worst].item()!r} "
         f"(abs diff {diff[worst]:.3g}, rel diff {rel:.3g})"
     )
 

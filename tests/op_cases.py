@@ -157,6 +157,27 @@ def _class_case(name: str):
     return (c(), (X, Y)) if name in binary else (c(), (P,))  # unary: P lies where log, sqrt, tan are smooth
 
 
+def _parts(z):
+    """A real function of a complex result that sees both its parts."""
+    return ops.real(z) - 0.5 * ops.imag(z)
+
+
+CASES.update({  # complex values (funcad.core.complex_parts) and the Fourier transforms (funcad.ops.fourier)
+    "real": (lambda x, y: ops.real(ops.complex(x, y) * ops.complex(y, x)), (X, Y)),
+    "imag": (lambda x, y: ops.imag(ops.complex(x, y) / ops.complex(y, x)), (X, Y)),
+    "complex": (lambda x, y: ops.abs(ops.complex(x, y) - ops.complex(y, x)), (X, Y)),
+    "conj": (lambda x, y: ops.imag(ops.conj(ops.complex(x, y)) * ops.complex(y, x)), (X, Y)),
+    "angle": (lambda x, y: ops.angle(ops.complex(x, y)), (X, Y)),
+    "fft": (lambda x: _parts(ops.fft(x, n=5)), (Y,)), "ifft": (lambda x: _parts(ops.ifft(x, dim=0, norm="ortho")), (Y,)),
+    "rfft": (lambda x: _parts(ops.rfft(x, n=6)), (Y,)), "irfft": (lambda x, y: ops.irfft(ops.complex(x, y)), (X, Y)),
+    "fft2": (lambda x: _parts(ops.fft2(x, s=(4, 4))), (Y,)), "ifft2": (lambda x, y: _parts(ops.ifft2(ops.complex(x, y))), (X, Y)),
+    "fftn": (lambda x: _parts(ops.fftn(x)), (Y,)), "ifftn": (lambda x: _parts(ops.ifftn(x, norm="forward")), (Y,)),
+    "rfft2": (lambda x: _parts(ops.rfft2(x)), (Y,)), "irfft2": (lambda x, y: ops.irfft2(ops.complex(x, y), s=(3, 5)), (X, Y)),
+    "rfftn": (lambda x: _parts(ops.rfftn(x, dim=(0,))), (Y,)), "irfftn": (lambda x, y: ops.irfftn(ops.complex(x, y), dim=(0, 1)), (X, Y)),
+    "hfft": (lambda x, y: ops.hfft(ops.complex(x, y), n=5), (X, Y)), "ihfft": (lambda x: _parts(ops.ihfft(x)), (Y,)),
+    "fftshift": (lambda x, y: _parts(ops.fftshift(ops.complex(x, y), dim=1)), (X, Y)), "ifftshift": (lambda x: ops.ifftshift(x), (Y,)),
+    "fftfreq": (lambda x: x * ops.fftfreq(4, 0.5), (Y,)), "rfftfreq": (lambda x: x[:, :3] * ops.rfftfreq(4), (Y,)),
+})
 CASES.update({name: _class_case(name) for name in CLASS_NAMES})
 CASES.update({  # funcad.ops.layer_classes
     "Conv2D": (lambda x, w: ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), (IMG, KERNEL)),

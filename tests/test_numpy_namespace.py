@@ -111,6 +111,21 @@ CASES = {
     "norm_nuc": (lambda a: fnp.linalg.norm(a, "nuc"), lambda a: T.linalg.matrix_norm(a, "nuc"), (TALL,)),
     "norm_2": (lambda a: ops.norm(a, 2, axis=(0, 1)), lambda a: T.linalg.matrix_norm(a, 2), (WIDE,)),
     "norm_minus_2": (lambda a: fnp.linalg.norm(a, -2), lambda a: T.linalg.matrix_norm(a, -2), (TALL,)),
+    "angle": (lambda a, b: fnp.angle(a + 1j * b), lambda a, b: T.angle(a + 1j * b), (A, B)),
+    "fft": (lambda a: _parts(fnp.fft.fft(a, 6, axis=0)), lambda a: _parts(T.fft.fft(a, 6, dim=0)), (A,)),
+    "ifft": (lambda a: _parts(fnp.fft.ifft(a, norm="ortho")), lambda a: _parts(T.fft.ifft(a, norm="ortho")), (A,)),
+    "rfft": (lambda a: _parts(fnp.fft.rfft(a, 5)), lambda a: _parts(T.fft.rfft(a, 5)), (A,)),
+    "irfft": (lambda a, b: fnp.fft.irfft(a + 1j * b, 7, axis=0), lambda a, b: T.fft.irfft(a + 1j * b, 7, dim=0), (A, B)),
+    "hfft": (lambda a, b: fnp.fft.hfft(a + 1j * b), lambda a, b: T.fft.hfft(a + 1j * b), (A, B)),
+    "ihfft": (lambda a: _parts(fnp.fft.ihfft(a, axis=0)), lambda a: _parts(T.fft.ihfft(a, dim=0)), (A,)),
+    "fft2": (lambda a: _parts(fnp.fft.fft2(a, (4, 4))), lambda a: _parts(T.fft.fft2(a, (4, 4))), (A,)),
+    "ifft2": (lambda a, b: _parts(fnp.fft.ifft2(a + 1j * b)), lambda a, b: _parts(T.fft.ifft2(a + 1j * b)), (A, B)),
+    "rfft2": (lambda a: _parts(fnp.fft.rfft2(a, norm="forward")), lambda a: _parts(T.fft.rfft2(a, norm="forward")), (A,)),
+    "irfft2": (lambda a, b: fnp.fft.irfft2(a + 1j * b), lambda a, b: T.fft.irfft2(a + 1j * b), (A, B)),
+    "fftn": (lambda a: _parts(fnp.fft.fftn(a, axes=(1,))), lambda a: _parts(T.fft.fftn(a, dim=(1,))), (A,)),
+    "ifftn": (lambda a, b: _parts(fnp.fft.ifftn(a + 1j * b)), lambda a, b: _parts(T.fft.ifftn(a + 1j * b)), (A, B)),
+    "rfftn": (lambda a: _parts(fnp.fft.rfftn(a, (2, 6))), lambda a: _parts(T.fft.rfftn(a, (2, 6))), (A,)),
+    "irfftn": (lambda a, b: fnp.fft.irfftn(a + 1j * b, axes=(0,)), lambda a, b: T.fft.irfftn(a + 1j * b, dim=(0,)), (A, B)),
     "fftshift": (fnp.fft.fftshift, T.fft.fftshift, (RNG.standard_normal((3, 5)),)),
     "ifftshift": (lambda a: fnp.fft.ifftshift(a, axes=1), lambda a: T.fft.ifftshift(a, dim=1), (RNG.standard_normal((3, 5)),)),
     "erf": (special.erf, T.special.erf, (A,)), "erfc": (special.erfc, T.special.erfc, (A,)),
@@ -120,6 +135,11 @@ CASES = {
     "logsumexp": (lambda a: special.logsumexp(a, axis=1), lambda a: T.logsumexp(a, 1), (A,)),
     "xlogy": (special.xlogy, T.special.xlogy, (np.where(A > 0.5, 0.0, A), POS)),
 }
+
+
+def _parts(z):
+    """A real function of a complex result that sees both its parts (funcad's or torch's)."""
+    return z.real - 0.5 * z.imag if isinstance(z, T.Tensor) else fnp.real(z) - 0.5 * fnp.imag(z)
 
 
 def _torch_nanvar(a, ddof):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.complex_parts import is_complex, real
 from funcad.core.lowering import with_out
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 
@@ -37,13 +38,13 @@ def _emit_sum_to(a, node, out, em):
 
 
 @primitive(**compiled_as_call(emit=lambda a, node, out, em: f"np.broadcast_to({a[0]}, {node.out.shape!r})",
-                              simplify=("same_type_noop",), role="broadcast", torch="broadcast_to"))
+                              simplify=("same_type_noop",), role="broadcast", torch="broadcast_to", complex=True))
 def broadcast_to(x, shape):
     return np.broadcast_to(x, tuple(shape))
 
 
 @primitive(**compiled_as_call(emit=_emit_sum_to, takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",),
-                              torch=lambda torch, x, shape: x.sum_to_size(tuple(shape))))
+                              torch=lambda torch, x, shape: x.sum_to_size(tuple(shape)), complex=True))
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape``: the adjoint of broadcasting (the shared unbroadcast)."""
     shape = tuple(shape)
@@ -77,12 +78,20 @@ defadjoint(broadcast_to, sum_to, lambda g, ans, x, shape: unbroadcast(g, shape_o
 
 # -- dtype and gradient control ---------------------------------------------------------------
 @primitive(**compiled_as_call(emit=lambda a, node, out, em: f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)",
-                              simplify=("same_type_noop",), role="cast", torch=lambda torch, x, dtype: x.to(dtype)))
+                              simplify=("same_type_noop",), role="cast", torch=lambda torch, x, dtype: x.to(dtype), complex=True))
 def cast(x, dtype):
-    return x.astype(np.dtype(dtype), copy=False)
+    dtype = np.dtype(dtype)
+    if x.dtype.kind == "c" and dtype.kind != "c":
+        raise TypeError(f"funcad.ops.cast: {x.dtype} to {dtype} would drop the imaginary part; take ops.real, ops.imag or ops.abs")
+    return x.astype(dtype, copy=False)
 
 
-cast.deflinear(lambda g, ans, x, dtype: cast(g, x.dtype) if np.issubdtype(x.dtype, np.inexact) else None)
+def _cast_back(g, x):
+    """The cotangent in the input's dtype; a real input of a cast to complex takes the real part."""
+    return cast(real(g) if is_complex(g) and not is_complex(x) else g, x.dtype)
+
+
+cast.deflinear(lambda g, ans, x, dtype: _cast_back(g, x) if np.issubdtype(x.dtype, np.inexact) else None)
 
 
 @primitive(**compiled_as_call(simplify=("passthrough",), torch=lambda torch, x: x.detach()))

@@ -36,6 +36,10 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   (``steps``: one ``(primitive, position of the value, takes an operand, kwargs items)`` per step).
 - ``promote`` (every call, before dispatch): ``promote(args) -> args`` applying MindSpore's type promotion where it
   differs from numpy's (``funcad.core.promotion``: integers meeting floats are cast to them first).
+- ``complex`` (every call): True when the op's forward and rules are right for complex values (add, multiply, the
+  FFTs, real/imag/...); any other op whose result would be complex refuses it. A VJP rule follows torch's convention:
+  the cotangent of a complex value z is dL/dRe(z) + i dL/dIm(z), so a holomorphic op's rule multiplies by the conjugate
+  derivative, and a real argument's complex cotangent keeps its real part (done by the backward pass).
 - ``torch`` (read by ``torch_ref.mirror``, which emits a traced Cell as torch code): how torch computes the op, as the
   name of a function in torch's namespace (``"matmul"``, ``"nn.functional.silu"``) called with the node's arguments
   as they are, or a callable ``f(torch, *args, **kwargs)`` given the torch module (funcad never imports torch).
@@ -112,7 +116,7 @@ class Primitive:
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
-    OPTIONAL_FIELDS = ("tune", "batch", "epilogue", "promote", "torch")
+    OPTIONAL_FIELDS = ("tune", "batch", "epilogue", "promote", "torch", "complex")
 
     def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
@@ -122,6 +126,7 @@ class Primitive:
         for field in self.FIELDS:
             setattr(self, field, UNDECLARED)
         self.batch = self.tune = self.epilogue = self.promote = self.torch = None
+        self.complex = False
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
         self.declare(**declarations)
@@ -210,7 +215,7 @@ class Primitive:
     def forward(self, args, kwargs) -> Tensor:
         """Run ``impl`` on inputs holding no tracers or Parameters (the caller has checked), with errors that name
         the op and its inputs. When only Python scalars go in, a float result is float32 (MindSpore's default),
-        not numpy's float64. A complex result is refused: funcad's rules assume real numbers.
+        not numpy's float64. A complex result is refused unless the op declares ``complex`` (its rules are right for it).
         """
         raw = [a._data if isinstance(a, Tensor) else a for a in args]
         try:
@@ -223,7 +228,7 @@ class Primitive:
         if dtype is _FLOAT64:
             if not any(isinstance(a, _array_types) for a in raw):
                 out = out.astype(_FLOAT32)
-        elif dtype is not _FLOAT32 and dtype.kind == "c":
+        elif dtype is not _FLOAT32 and dtype.kind == "c" and not self.complex:
             raise TypeError(f"funcad.ops.{self.name}: complex values are not supported (inputs: {', '.join(_describe(a) for a in raw)})")
         t = _new_tensor(Tensor)
         t._data = out

@@ -12,6 +12,7 @@ from heapq import heappop, heappush
 
 from funcad.core import hooks
 from funcad.core.base_ops import unbroadcast
+from funcad.core.complex_parts import is_complex, real
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Trace, Tracer
 
@@ -123,6 +124,8 @@ def backward(trace: VJPTrace, seeds) -> dict:
                 raise missing_rule(prim, argnum, "reverse-mode (VJP)")
             gi = vjps[argnum](g, ans, *args, **kwargs)
             if gi is not None:
+                if prim.complex and is_complex(gi) and not is_complex(parent._value):
+                    gi = real(gi)  # a real argument of a complex op: its cotangent is the real part
                 if broadcasts:
                     shape = parent._value.shape
                     if gi.shape != shape:

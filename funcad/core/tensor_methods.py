@@ -125,6 +125,7 @@ _ELEMENTWISE_METHODS = {
     "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "abs": "abs",
     "absolute": "abs", "neg": "negative", "negative": "negative", "sign": "sign", "floor": "floor", "ceil": "ceil",
     "round": "round", "erf": "erf", "isfinite": "isfinite", "isnan": "isnan", "isinf": "isinf", "logical_not": "logical_not",
+    "real": "real", "imag": "imag", "conj": "conj", "angle": "angle",
 }
 for _name, _op in _ELEMENTWISE_METHODS.items():
     setattr(TensorMethods, _name, _elementwise_method(_name, _op))

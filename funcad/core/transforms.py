@@ -17,7 +17,7 @@ from funcad.core.trace import Tracer, lower, scope
 
 
 def _as_input(value, fname: str, what: str, key):
-    """A differentiable leaf: a float Tensor (Python floats become float32). The error names the leaf as
+    """A differentiable leaf: a float or complex Tensor (Python floats become float32). The error names the leaf as
     ``what.format(key)`` (e.g. "weight {!r}"), built only when it is raised."""
     if value.__class__ is Tensor:  # the common case: read numpy's dtype, no DType wrapping
         t = value
@@ -31,9 +31,8 @@ def _as_input(value, fname: str, what: str, key):
         arr = default_array(value)
         dtype = arr.dtype
         t = Tensor._wrap(arr)
-    if not is_float_dtype(dtype) or dtype.kind == "c":
-        raise TypeError(f"{fname}: {what.format(key)} has dtype {dtype}; only real floating-point inputs can be differentiated"
-                        + (" (complex numbers are not supported)" if dtype.kind == "c" else ""))
+    if not is_float_dtype(dtype):
+        raise TypeError(f"{fname}: {what.format(key)} has dtype {dtype}; only floating-point and complex inputs can be differentiated")
     return t
 
 
@@ -144,6 +143,9 @@ class _Differentiation:
         trace, input_leaves, bound_tracers, main, aux = self.trace(args, kwargs)
         main_leaves, main_def = pytree.flatten(main)
         _check_outputs(main_leaves, self.fn, self.fname, "the differentiated output")
+        if any(leaf.dtype.kind == "c" for leaf in main_leaves):
+            raise TypeError(f"{self.fname}: the differentiated output of {getattr(self.fn, '__name__', repr(self.fn))!r} is complex; "
+                            "gradients need a real output (take ops.real or ops.abs of it), or use vjp with a cotangent")
         seeds = [(leaf, _ones_like(leaf)) for leaf in main_leaves if isinstance(leaf, Tracer) and leaf._trace is trace]
         input_grads, weight_grads = self.pull_back(trace, input_leaves, bound_tracers, seeds)
         value = pytree.unflatten(main_def, [lower(v, trace) for v in main_leaves])

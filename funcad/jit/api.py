@@ -54,14 +54,10 @@ from funcad.jit.tuning import tune
 def _leaf_kind(leaf):
     """(signature entry, is_array) for one argument leaf."""
     if leaf.__class__ is Tensor:  # the common case: numpy's dtype in the key (equal to and hashed as the DType)
-        dtype = leaf._data.dtype
-        if dtype.kind != "c":
-            return ("tensor", leaf._data.shape, dtype), True
+        return ("tensor", leaf._data.shape, leaf._data.dtype), True
     if isinstance(leaf, Parameter):
         return ("param", id(leaf)), False
     if isinstance(leaf, (Tensor, np.ndarray, np.generic)):
-        if leaf.dtype.kind == "c":
-            raise TypeError(f"funcad.jit: argument of dtype {leaf.dtype}: complex numbers are not supported")
         if isinstance(leaf, Tensor):
             return ("tensor", leaf.shape, leaf.dtype), True
         return ("ndarray", np.shape(leaf), leaf.dtype), True

@@ -8,13 +8,13 @@ import math as _pymath
 
 import numpy as np
 
+from funcad.core.complex_parts import angle, conj, imag, real
 from funcad.core.primitive import numpy_ufunc, primitive
 from funcad.core.promotion import promote_to_float
-from funcad.ops.creation import zeros_like
 from funcad.ops.math import abs as fabs
 from funcad.ops.math import divide, exp, negative, sqrt, square
 
-__all__ = ["arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cbrt", "conj", "conjugate", "cosh", "deg2rad",
+__all__ = ["angle", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cbrt", "conj", "conjugate", "cosh", "deg2rad",
            "exp2", "fabs", "hypot", "imag", "log10", "log2", "logaddexp", "logaddexp2", "rad2deg", "real", "reciprocal", "sinh"]
 
 _LN2 = _pymath.log(2.0)
@@ -54,21 +54,6 @@ logaddexp2.defelementwise(lambda v, ans, x, y: v * exp((x - ans) * _LN2), lambda
 def reciprocal(x):
     """1 / x."""
     return divide(1.0, x)
-
-
-def real(x):
-    """The real part: funcad's values are real, so x itself."""
-    return x
-
-
-def imag(x):
-    """The imaginary part: zeros, funcad's values being real."""
-    return zeros_like(x)
-
-
-def conj(x):
-    """The complex conjugate: x itself for real values."""
-    return x
 
 
 conjugate = conj

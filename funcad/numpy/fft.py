@@ -1,35 +1,48 @@
-"""``funcad.numpy.fft``: the real-valued helpers of numpy.fft (shifts and sample frequencies).
-
-The transforms themselves (fft, rfft, ...) return complex values, which funcad does not represent (its rules
-assume real numbers), so they are not offered.
-"""
+"""``funcad.numpy.fft``: numpy.fft's transforms with numpy's argument names (``a, n, axis, norm`` and
+``a, s, axes, norm``), computed by funcad.ops' transforms, and the shifts and sample frequencies."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.base_ops import shape_of as _shape_of
 from funcad.core.tensor import Tensor
-from funcad.ops.aliases import roll
+from funcad.ops import fourier
 
-__all__ = ["fftfreq", "fftshift", "ifftshift", "rfftfreq"]
+__all__ = ["fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "ifft", "ifft2", "ifftn", "ifftshift", "ihfft", "irfft", "irfft2",
+           "irfftn", "rfft", "rfft2", "rfftfreq", "rfftn"]
 
 
-def _axes(x, axes) -> tuple:
-    ndim = len(_shape_of(x))
-    return tuple(range(ndim)) if axes is None else ((axes,) if isinstance(axes, int) else tuple(axes))
+def _along_axis(op):
+    def transform(a, n: int | None = None, axis: int = -1, norm: str | None = None):
+        return op(a, n, axis, norm)
+
+    transform.__name__ = transform.__qualname__ = op.__name__
+    transform.__doc__ = f"numpy.fft.{op.__name__}: funcad.ops.{op.__name__} with numpy's argument names."
+    return transform
+
+
+def _over_axes(op, default_axes):
+    def transform(a, s=None, axes=default_axes, norm: str | None = None):
+        return op(a, s, axes, norm)
+
+    transform.__name__ = transform.__qualname__ = op.__name__
+    transform.__doc__ = f"numpy.fft.{op.__name__}: funcad.ops.{op.__name__} with numpy's argument names."
+    return transform
+
+
+fft, ifft, rfft, irfft, hfft, ihfft = (_along_axis(getattr(fourier, name)) for name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft"))
+fft2, ifft2, rfft2, irfft2 = (_over_axes(getattr(fourier, name), (-2, -1)) for name in ("fft2", "ifft2", "rfft2", "irfft2"))
+fftn, ifftn, rfftn, irfftn = (_over_axes(getattr(fourier, name), None) for name in ("fftn", "ifftn", "rfftn", "irfftn"))
 
 
 def fftshift(x, axes=None):
     """Move the zero-frequency term to the centre of each axis in ``axes`` (all when None)."""
-    axes = _axes(x, axes)
-    return roll(x, tuple(_shape_of(x)[a] // 2 for a in axes), axes)
+    return fourier.fftshift(x, axes)
 
 
 def ifftshift(x, axes=None):
     """The inverse of fftshift."""
-    axes = _axes(x, axes)
-    return roll(x, tuple(-(_shape_of(x)[a] // 2) for a in axes), axes)
+    return fourier.ifftshift(x, axes)
 
 
 def fftfreq(n: int, d: float = 1.0) -> Tensor:

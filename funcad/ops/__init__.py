@@ -1,6 +1,7 @@
 """The ``funcad.ops`` namespace: every op accepts Tensors, numpy arrays and Python scalars."""
 
 from funcad.core import tensor as _tensor_module
+from funcad.core.complex_parts import angle, complex, conj, imag, real
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp  # MindSpore offers its transforms in ops too
 from funcad.ops import batching_nn as _batching  # noqa: F401 - declares the batching rules vmap reads (and imports the rest)
 from funcad.ops import conv_fusion as _conv_fusion  # noqa: F401 - declares the convolution's fused epilogue
@@ -46,6 +47,26 @@ from funcad.ops.conv import conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.embedding import embedding
+from funcad.ops.fourier import (
+    fft,
+    fft2,
+    fftfreq,
+    fftn,
+    fftshift,
+    hfft,
+    ifft,
+    ifft2,
+    ifftn,
+    ifftshift,
+    ihfft,
+    irfft,
+    irfft2,
+    irfftn,
+    rfft,
+    rfft2,
+    rfftfreq,
+    rfftn,
+)
 from funcad.ops.grad_operation import GradOperation
 from funcad.ops.hook import HookBackward
 from funcad.ops.indexing import argsort, gather, gather_elements, masked_fill, nonzero, sort, topk, unique

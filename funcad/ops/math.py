@@ -8,6 +8,7 @@ import math as _pymath
 import numpy as np
 
 from funcad.core.base_ops import cast
+from funcad.core.complex_parts import conj, conj_if_complex, is_complex, real
 from funcad.core.lowering import impl_with_out, with_out
 from funcad.core.primitive import Primitive, compiled_as_call, numpy_ufunc, primitive
 from funcad.core.promotion import promote_choices, promote_mixed, promote_to_float
@@ -16,7 +17,7 @@ from funcad.core.promotion import promote_choices, promote_mixed, promote_to_flo
 # -- arithmetic -------------------------------------------------------------------------------
 # Binary rules map a cotangent or a tangent alike; the passes sum or broadcast it to the right shape. ``out=`` is for the
 # compiler's fused steps (funcad.ops.conv_fusion), which write into the output block in place.
-@primitive(promote=promote_mixed, **numpy_ufunc("add", 2, identities={1: 0, 0: 0}, torch=lambda torch, x, y: x + y))
+@primitive(promote=promote_mixed, **numpy_ufunc("add", 2, identities={1: 0, 0: 0}, torch=lambda torch, x, y: x + y, complex=True))
 def add(x, y, out=None):
     return np.add(x, y, out=out)
 
@@ -24,7 +25,7 @@ def add(x, y, out=None):
 add.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: v)
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("subtract", 2, identities={1: 0}, torch=lambda torch, x, y: x - y))
+@primitive(promote=promote_mixed, **numpy_ufunc("subtract", 2, identities={1: 0}, torch=lambda torch, x, y: x - y, complex=True))
 def subtract(x, y, out=None):
     return np.subtract(x, y, out=out)
 
@@ -33,23 +34,25 @@ subtract.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v)
 
 
 @primitive(promote=promote_mixed, **numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",),
-                                                  torch=lambda torch, x, y: x * y))
+                                                  torch=lambda torch, x, y: x * y, complex=True))
 def multiply(x, y, out=None):
     return np.multiply(x, y, out=out)
 
 
-multiply.deflinear(lambda g, ans, x, y: multiply(g, y), lambda g, ans, x, y: multiply(g, x))
+# Cotangents of complex values take the conjugate derivative (torch's convention; see Primitive's ``complex``).
+multiply.deflinear(lambda g, ans, x, y: multiply(g, conj_if_complex(y)), lambda g, ans, x, y: multiply(g, conj_if_complex(x)))
 
 
-@primitive(promote=promote_to_float, **numpy_ufunc("divide", 2, identities={1: 1}, torch=lambda torch, x, y: x / y))
+@primitive(promote=promote_to_float, **numpy_ufunc("divide", 2, identities={1: 1}, torch=lambda torch, x, y: x / y, complex=True))
 def divide(x, y, out=None):
     return np.true_divide(x, y, out=out)
 
 
-divide.defelementwise(lambda v, ans, x, y: divide(v, y), lambda v, ans, x, y: negative(v) * ans / y)
+divide.defvjp(lambda g, ans, x, y: divide(g, conj_if_complex(y)), lambda g, ans, x, y: negative(g) * conj_if_complex(ans / y))
+divide.defjvp(lambda t, ans, x, y: divide(t, y), lambda t, ans, x, y: negative(t) * ans / y)
 
 
-@primitive(**numpy_ufunc("negative", 1, torch="neg"))
+@primitive(**numpy_ufunc("negative", 1, torch="neg", complex=True))
 def negative(x):
     return np.negative(x)
 
@@ -125,15 +128,21 @@ rsqrt.defelementwise(lambda v, ans, x: v * -0.5 * ans / x)
 
 @primitive(**compiled_as_call(elementwise=True, torch="abs"))
 def abs(x):  # noqa: A001 - numpy's name
-    if np.iscomplexobj(x):  # its rule and every rule after it assume real numbers
-        raise TypeError(f"funcad.ops.abs: complex values are not supported (input {np.asarray(x).dtype})")
+    """|x|; the modulus of a complex x (a real result)."""
     return np.abs(x)
 
 
-abs.defelementwise(lambda v, ans, x: v * sign(x))
+def _unit(z, modulus):
+    """z / |z| for complex z, 0 at 0; differentiable, unlike sign, which is a constant for real numbers only."""
+    return z / where(modulus == 0, 1.0, modulus)
 
 
-@primitive(**numpy_ufunc("sign", 1, torch="sign"))
+# For complex z: the cotangent g z / |z| (torch's convention), the tangent Re(conj(z) t) / |z|
+abs.defvjp(lambda g, ans, x: g * _unit(x, ans) if is_complex(x) else g * sign(x))
+abs.defjvp(lambda t, ans, x: real(conj(_unit(x, ans)) * t) if is_complex(x) else t * sign(x))
+
+
+@primitive(**numpy_ufunc("sign", 1, torch="sgn", complex=True))
 def sign(x):
     return np.sign(x)
 

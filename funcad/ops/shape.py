@@ -25,7 +25,7 @@ def _norm_axes(axis, ndim: int) -> tuple:
 
 # -- reshaping ----------------------------------------------------------------------------
 @primitive(**compiled_as_call(emit=lambda a, node, out, em: f"{a[0]}.reshape({node.out.shape!r})", torch="reshape",
-                              simplify=("collapse_repeats", "same_type_noop")))
+                              simplify=("collapse_repeats", "same_type_noop"), complex=True))
 def reshape(x, shape):
     return np.reshape(x, shape)
 
@@ -40,7 +40,7 @@ def _emit_transpose(a, node, out, em):
     return f"{a[0]}.transpose({tuple(axes)!r})"
 
 
-@primitive(**compiled_as_call(emit=_emit_transpose, simplify=("compose_permutations",), role="transpose",
+@primitive(**compiled_as_call(emit=_emit_transpose, simplify=("compose_permutations",), role="transpose", complex=True,
                               torch=lambda torch, x, axes: torch.permute(x, tuple(reversed(range(x.ndim))) if axes is None else axes)))
 def _transpose(x, axes):
     return np.transpose(x, axes)
@@ -115,12 +115,13 @@ def _plain_index(index):
     return index
 
 
-@primitive(**compiled_as_call(torch=lambda torch, x, index: x[index]))
+# Moving, selecting and joining elements has real 0/1 coefficients: the rules below are right for complex values too.
+@primitive(**compiled_as_call(torch=lambda torch, x, index: x[index], complex=True))
 def _getitem(x, index):
     return x[index]
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(complex=True))
 def scatter_add(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
     out = np.zeros(shape, dtype=g.dtype)
@@ -141,7 +142,7 @@ def getitem(x, index):
 
 
 # -- joining and splitting ---------------------------------------------------------------------
-@primitive(**compiled_as_call(torch=lambda torch, *xs, axis=0: torch.cat(xs, axis)))
+@primitive(**compiled_as_call(torch=lambda torch, *xs, axis=0: torch.cat(xs, axis), complex=True))
 def _concat(*xs, axis=0):
     return np.concatenate(xs, axis=axis)
 
