@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,8 @@ from torch_ref.optim import ADAM_EPSILON_NOTE, WEIGHT_DECAY_FILTER_NOTE, make_to
 from torch_ref.pipeline import TorchTrainer
 
 Batches = list[tuple[np.ndarray, np.ndarray]]
+
+FLOAT16_ADAM_EPS = 1e-4  # above float16's smallest normal number (6.1e-5), as float16 Adam setups use
 
 LOSSES: dict[str, tuple[Callable, Callable]] = {
     "cross_entropy": (nn.CrossEntropyLoss, torch.nn.CrossEntropyLoss),
@@ -163,6 +165,16 @@ class Case:
         torch_engine = TorchEngine(trainer, name_map, list(name_map))
         engine.mask_seed = torch_engine.mask_seed = seed
         return Pair(self, dtype, engine, torch_engine)
+
+    def for_dtypes(self, dtypes: Sequence[str]) -> Case:
+        """This case as it runs beside ``dtypes``: in float16, Adam's epsilon 1e-8 rounds to 0 on both sides (torch keeps
+        Adam's state in the parameters' dtype too), and an underflowed second moment then divides by zero, so a run with
+        float16 takes ``FLOAT16_ADAM_EPS`` in every dtype, float64 truth included (the change is noted in the report)."""
+        spec = self.optimizer
+        if "float16" not in dtypes or spec.kind != "adam" or spec.eps >= FLOAT16_ADAM_EPS:
+            return self
+        note = f"Adam epsilon {spec.eps:g} -> {FLOAT16_ADAM_EPS:g} in every dtype of this run: {spec.eps:g} rounds to 0 in float16"
+        return replace(self, optimizer=replace(spec, eps=FLOAT16_ADAM_EPS), notes=(*self.notes, note))
 
     def known_differences(self, torch_optimizer: str | None, param_names: Sequence[str]) -> list[str]:
         """This case's semantic differences between the two sides, given its funcad parameter names."""

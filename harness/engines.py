@@ -28,6 +28,8 @@ import numpy as np
 
 import funcad
 from funcad import Tensor
+from funcad.core.dtypes import is_floating
+from torch_ref.arrays import to_numpy
 from torch_ref.bridge import NameMap, funcad_state, name_mapper
 from torch_ref.dropout import set_mask_key
 from torch_ref.pipeline import TorchTrainer
@@ -52,7 +54,7 @@ class _AlignedMasks:
 
 def _as_funcad(array, dtype) -> Tensor:
     a = np.asarray(array)
-    return Tensor.from_numpy(a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a)  # one copy at most, as before
+    return Tensor.from_numpy(a.astype(dtype) if is_floating(a.dtype) else a)  # one copy at most, as before
 
 
 class FuncadEngine(_AlignedMasks):
@@ -161,7 +163,7 @@ class TorchEngine(_AlignedMasks):
         params = dict(self.trainer.model.named_parameters())
 
         def before_step():
-            named = {self.to_funcad.get(n, n): p.grad.detach().cpu().numpy() for n, p in params.items()}
+            named = {self.to_funcad.get(n, n): to_numpy(p.grad) for n, p in params.items()}
             edited = edit(named)
             for n, p in params.items():
                 p.grad.copy_(self.trainer.tensor(edited[self.to_funcad.get(n, n)]))

@@ -13,6 +13,12 @@ from funcad.testing import DEFAULT_TOLERANCES as TESTING_TOLERANCES
 
 #: Accept a float32 cross-engine difference up to this multiple of PyTorch's own float32 error against float64.
 NOISE_FACTOR = 10.0
+#: The same multiple for the 16-bit dtypes, where it is the whole tolerance (``LOW_PRECISION``): a planted difference of
+#: 10x the noise floor must fail, so it sits below 10.
+LOW_NOISE_FACTOR = 5.0
+#: Dtypes judged by the noise floor alone: their fixed tolerance is exact equality, anything else must stay within
+#: ``LOW_NOISE_FACTOR`` x PyTorch's own error in that dtype against the float64 run.
+LOW_PRECISION = ("float16", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -26,8 +32,15 @@ class Tolerance:
         return f"rtol {self.rtol:.3g}, atol {self.atol:.3g}"
 
 
-# funcad.testing's table (torch.testing.assert_close's defaults), keyed by the dtype names the harness runs in.
-DEFAULT_TOLERANCES = {name: Tolerance(*TESTING_TOLERANCES[np.dtype(name)]) for name in ("float32", "float64")}
+# funcad.testing's table (torch.testing.assert_close's defaults), keyed by the dtype names the harness runs in; the
+# 16-bit dtypes have no fixed tolerance (exact), only their noise floor.
+DEFAULT_TOLERANCES = {name: Tolerance(*TESTING_TOLERANCES[np.dtype(name)]) for name in ("float32", "float64")} | {
+    name: Tolerance(0.0, 0.0) for name in LOW_PRECISION}
+
+
+def noise_factor(dtype: str) -> float:
+    """How many times PyTorch's own error against float64 a cross-engine difference in ``dtype`` may reach."""
+    return LOW_NOISE_FACTOR if dtype in LOW_PRECISION else NOISE_FACTOR
 
 
 def tolerance_for(dtype: str, overrides: dict | None = None, rtol: float | None = None, atol: float | None = None) -> Tolerance:
@@ -104,13 +117,14 @@ def max_abs_diff(a, b) -> float:
     return float(np.max(np.abs(a - b)))
 
 
-def judge(passed_tolerance: bool, cross: float, noise: float | None) -> str:
-    """'pass' within tolerance; 'noise' when outside it but within NOISE_FACTOR x the float32 noise floor; else 'fail'."""
+def judge(passed_tolerance: bool, cross: float, noise: float | None, factor: float = NOISE_FACTOR) -> str:
+    """'pass' within tolerance; 'noise' when outside it but within ``factor`` x the noise floor (PyTorch's own error
+    in this dtype against float64); else 'fail'."""
     if not np.isfinite(cross):
         return "fail"
     if passed_tolerance:
         return "pass"
-    if noise is not None and np.isfinite(noise) and cross <= NOISE_FACTOR * noise:
+    if noise is not None and np.isfinite(noise) and cross <= factor * noise:
         return "noise"
     return "fail"
 

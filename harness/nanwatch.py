@@ -19,18 +19,20 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 import funcad
+from funcad.core.dtypes import is_floating
 from funcad.core.primitive import Primitive
 from funcad.nn.cell import Cell
+from torch_ref.arrays import to_numpy
 
 _FUNCAD_DIR = os.path.dirname(funcad.__file__)
 _SKIP_DIRS = (_FUNCAD_DIR, os.path.dirname(__file__), os.path.dirname(torch.__file__))
 
 
 def _range(value) -> str:
-    a = np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else getattr(value, "_data", value))
-    if a.dtype.kind not in "fiub" or a.size == 0:
+    a = np.asarray(to_numpy(value) if isinstance(value, torch.Tensor) else getattr(value, "_data", value))
+    if not (is_floating(a.dtype) or a.dtype.kind in "iub") or a.size == 0:
         return f"{a.dtype}{list(a.shape)}"
-    finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+    finite = a[np.isfinite(a)] if is_floating(a.dtype) else a
     span = f"[{finite.min():.4g}, {finite.max():.4g}]" if finite.size else "no finite values"
     bad = int(a.size - finite.size)
     return f"{a.dtype}{list(a.shape)} {span}" + (f", {bad} non-finite" if bad else "")
@@ -41,7 +43,7 @@ def _nonfinite(value) -> bool:
     if a is not None:
         return a.is_floating_point() and not bool(torch.isfinite(a).all())
     data = getattr(value, "_data", value)
-    return isinstance(data, np.ndarray) and data.dtype.kind == "f" and not np.isfinite(data).all()
+    return isinstance(data, np.ndarray) and is_floating(data.dtype) and not np.isfinite(data).all()
 
 
 def _user_line() -> str:
@@ -155,7 +157,7 @@ def locate_step(case, options, dtype: str, step: int, state: dict, x, y) -> list
     """Where the first NaN/Inf of ``step`` came from on each side: a parameter already non-finite in ``state`` (the
     state before the step, per side), else the step re-run on a fresh pair loaded with ``state``, every op watched."""
     broken = [(side, n) for side in ("funcad", "torch") for n, v in state[side].items()
-              if np.asarray(v).dtype.kind == "f" and not np.isfinite(v).all()]
+              if is_floating(np.asarray(v).dtype) and not np.isfinite(v).all()]
     if broken:
         return [{"dtype": dtype, "step": step, "side": side, "phase": "before the step", "layer": "-",
                  "op": f"{name} was already non-finite", "source": "-", "inputs": "-"} for side, name in broken]

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from funcad import Parameter
+from torch_ref.arrays import numpy_dtype, to_numpy
 
 #: funcad slot -> torch state key
 TORCH_KEYS = {"moment1": "exp_avg", "moment2": "exp_avg_sq", "moments": "momentum_buffer", "accum": "momentum_buffer"}
@@ -48,8 +49,8 @@ def torch_state(trainer, to_funcad: dict[str, str], names: list[str]) -> dict[st
             out[name] = np.asarray(int(state.get("step", 0)), np.int64)
         else:
             value = state.get(TORCH_KEYS[slot])
-            out[name] = np.zeros(tuple(params[pname].shape), params[pname].detach().cpu().numpy().dtype) if value is None else \
-                value.detach().cpu().numpy().copy()
+            out[name] = np.zeros(tuple(params[pname].shape), numpy_dtype(params[pname].dtype)) if value is None else \
+                to_numpy(value)
     return out
 
 

@@ -27,14 +27,16 @@ from harness.cases import Batches, Case, Pair
 from harness.environment import environment
 from harness.faults import Fault
 from harness.layers.compare import LayerComparison, compare_for_run
-from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, relative_divergence, tolerance_for
+from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, noise_factor, relative_divergence, tolerance_for
 from harness.per_sample import PerSampleComparison, fail_summary
 from harness.per_sample import compare_for_run as per_sample_for_run
 from harness.summary import VERDICT_TEXT, CaseSummary, frame, summarize
 
 __all__ = ["VERDICT_TEXT", "Fault", "RunOptions", "CaseResult", "RunResult", "run_case", "run_cases", "prepare_batches", "environment"]
 
-DTYPE_CHOICES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64")}
+# every low-precision choice runs a float64 pair beside it: its truth, and so its tolerance (``metrics.noise_factor``)
+DTYPE_CHOICES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64"), "float16": ("float16", "float64"),
+                 "bfloat16": ("bfloat16", "float64"), "all": ("float32", "float16", "bfloat16", "float64")}
 SEED_MAX = 2**63 - 1  # every generator seeded from it (numpy, torch, funcad's key, seed + epoch for shuffling) takes it
 
 
@@ -161,11 +163,11 @@ class _Run:
     """The state of one case run: its engines per dtype, and the rows of every table as they are measured."""
 
     def __init__(self, case: Case, options: RunOptions, tick: Callable[[str], None], batches: Batches):
-        self.case, self.options, self.tick, self.batches = case, options, tick, batches
         self.dtypes = options.dtypes
+        self.case, self.options, self.tick, self.batches = case.for_dtypes(self.dtypes), options, tick, batches
         self.truth = "float64" if len(self.dtypes) > 1 else None
         self.tol = {d: tolerance_for(d, dict(case.tolerances), options.rtol, options.atol) for d in self.dtypes}
-        self.pairs = {d: case.build(d, options.seed, options.device, options.torch_optimizer) for d in self.dtypes}
+        self.pairs = {d: self.case.build(d, options.seed, options.device, options.torch_optimizer) for d in self.dtypes}
         names = self.pairs[self.dtypes[0]].funcad.state()
         # a fault applies where its parameter is (an optimizer-state fault names it after the slot)
         self.faults = tuple(f for f in options.faults if (f.param.split(".", 1)[-1] if f.kind == "state" else f.param) in names)
@@ -186,7 +188,7 @@ class _Run:
             for name in names:
                 stats = diff_stats(values[d]["funcad"][name], values[d]["torch"][name], self.tol[d])
                 noise, funcad_err = _truth_noise(values, name, d, self.truth)
-                verdict = judge(stats["passed"], stats["max_abs"], noise)
+                verdict = judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))
                 self.rows[table].append({"dtype": d, "parameter": name, "shape": str(tuple(np.shape(values[d]["funcad"][name]))),
                                          **stats, "torch_f32_err": noise, "funcad_f32_err": funcad_err, "verdict": verdict})
 
@@ -292,7 +294,7 @@ class _Run:
             cross = abs(lf - lt) if np.isfinite(lf) and np.isfinite(lt) else float("inf")
             self.rows["losses"].append({"dtype": d, "step": step, "funcad_loss": lf, "torch_loss": lt, "abs_div": cross,
                                         "rel_div": relative_divergence(lf, lt), "torch_f32_err": noise,
-                                        "verdict": judge(loss_within(lf, lt, tol), cross, noise)})
+                                        "verdict": judge(loss_within(lf, lt, tol), cross, noise, noise_factor(d))})
             for name, fv in states[d]["funcad"].items():
                 tv = states[d]["torch"][name]
                 stats = diff_stats(fv, tv, tol)
@@ -301,7 +303,7 @@ class _Run:
                     noise = noise_so_far[name] = max(noise_so_far.get(name, 0.0), max_abs_diff(tv, states[self.truth]["torch"][name]))
                 self.rows["params"].append({"dtype": d, "step": step, "parameter": name, "max_abs": stats["max_abs"],
                                             "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"], "torch_f32_err": noise,
-                                            "verdict": judge(stats["passed"], stats["max_abs"], noise)})
+                                            "verdict": judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))})
 
     def time(self) -> tuple[pd.DataFrame, list[str]]:
         threads = torch.get_num_threads()  # numpy's BLAS runs with the same count under the CLI's fixed_threads
@@ -373,11 +375,11 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     if not len(frames["events"]):
         frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
     summary = frame([summarize(case.name, d, frames, timings) for d in run.dtypes])
-    layers = compare_for_run(case, options, batches, run.tol[options.dtypes[0]]) if options.layers else None
+    layers = compare_for_run(run.case, options, batches, run.tol[options.dtypes[0]]) if options.layers else None
     per_sample = per_sample_for_run(case, options.faults, batches, options.seed, options.rtol, options.atol) if options.per_sample else None
     summary = fail_summary(summary, per_sample) if per_sample is not None else summary
-    differences = case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
-    return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
+    differences = run.case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
+    return CaseResult(case.name, case.description, run.case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
                       frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,
                       data=case.describe_data(batches, options.data_dir), layers=layers, per_sample=per_sample, guards=run.guards,

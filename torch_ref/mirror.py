@@ -25,8 +25,8 @@ from torch import fx
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell, CellList, SequentialCell
 from torch_ref import layer_table, op_table
+from torch_ref.arrays import from_numpy, torch_dtype
 from torch_ref.layer_table import TranslationError, where
-from torch_ref.pipeline import torch_dtype
 from torch_ref.to_funcad import TracedCell
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
@@ -82,7 +82,7 @@ def _attach(module: torch.nn.Module, children: OrderedDict, params) -> None:
     for name, p in params.items():
         if p is None:
             continue
-        value = torch.from_numpy(np.zeros(p.shape, p.dtype))
+        value = from_numpy(np.zeros(p.shape, p.dtype))
         if p.requires_grad:
             module.register_parameter(name, torch.nn.Parameter(value))
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.dtypes import is_float_dtype
 from funcad.core.lowering import with_out
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 
@@ -81,7 +82,7 @@ def cast(x, dtype):
     return x.astype(np.dtype(dtype), copy=False)
 
 
-cast.deflinear(lambda g, ans, x, dtype: cast(g, x.dtype) if np.issubdtype(x.dtype, np.inexact) else None)
+cast.deflinear(lambda g, ans, x, dtype: cast(g, x.dtype) if is_float_dtype(x.dtype) else None)
 
 
 @primitive(**compiled_as_call(simplify=("passthrough",)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.dtypes import widened
 from funcad.core.lowering import ufunc_emitter, with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
@@ -12,7 +13,7 @@ from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, swap
 
 @primitive(**compiled_as_call(emit=ufunc_emitter("matmul", 2), takes_out=True, broadcasts=True, role="matmul"))
 def matmul(x, y):
-    return np.matmul(x, y)
+    return widened(np.matmul, x, y)
 
 
 def _matmul_dx(g, ans, x, y):
@@ -60,7 +61,7 @@ def _both_matrices(node) -> bool:
 @primitive(**compiled_as_call(emit=_emit_dense, takes_out=True, broadcasts=True))
 def _dense(x, w, b=None):
     """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values)."""
-    y = np.matmul(x, w.T)
+    y = widened(np.matmul, x, w.T)
     if b is None:
         return y
     if getattr(b, "dtype", None) == y.dtype and b.shape == y.shape[-1:]:
@@ -74,7 +75,7 @@ def _dense(x, w, b=None):
 def _dense_weight_grad(g, x):
     """The weight's cotangent g.T @ x over all leading axes, computed by BLAS in the weight's own (out, in) layout: the
     transpose of x @ w.T's gradient would be a column-major view that makes every later elementwise op on it slow."""
-    return np.matmul(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]))
+    return widened(np.matmul, g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]))
 
 
 # Affine, not linear, in x and w when a bias is given: the tangents leave the bias out; the bias's own passes through.

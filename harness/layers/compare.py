@@ -19,6 +19,7 @@ from harness.faults import Fault
 from harness.layers.capture import FuncadLayers, LayerCall, TorchLayers, float_inputs, isolated_funcad, map_leaves, with_floats, without_dropout
 from harness.layers.faults import layer_edits
 from harness.metrics import Tolerance, tolerance_for
+from torch_ref.arrays import to_numpy
 
 #: The table's quantities: (column, what it compares).
 QUANTITIES = {"forward": "forward output", "output_grad": "gradient of the output (isolated: of the input, from torch's output gradient)",
@@ -108,10 +109,10 @@ def _torch_isolated(module: torch.nn.Module, call: LayerCall, trainer) -> tuple[
     pairs = [(o, trainer.tensor(g)) for o, g in zip(out, call.output_grads) if g is not None and o.requires_grad]
     wrt = xs + list(params.values())
     if not wrt or not pairs:
-        return [o.detach().cpu().numpy() for o in out], [], {}
+        return [to_numpy(o) for o in out], [], {}
     grads = torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs], allow_unused=True)
-    grads = [np.zeros(tuple(w.shape)) if g is None else g.detach().cpu().numpy() for g, w in zip(grads, wrt)]
-    return [o.detach().cpu().numpy() for o in out], grads[:len(xs)], dict(zip(params, grads[len(xs):]))
+    grads = [np.zeros(tuple(w.shape)) if g is None else to_numpy(g) for g, w in zip(grads, wrt)]
+    return [to_numpy(o) for o in out], grads[:len(xs)], dict(zip(params, grads[len(xs):]))
 
 
 def _torch_leaves(value) -> list:
