@@ -35,6 +35,7 @@ from harness import datasets
 from harness import models as funcad_models
 from harness.engines import FuncadEngine, TorchEngine
 from harness.metrics import Tolerance
+from harness.mixed import MIXED, AutocastTrainer, ScaledFuncadEngine, storage_dtype
 from torch_ref import models as torch_models
 from torch_ref.bridge import copy_funcad_to_torch, default_name_map
 from torch_ref.dropout import align_dropout
@@ -144,12 +145,14 @@ class Case:
 
     def build(self, dtype: str = "float32", seed: int = 0, device: str | None = None, torch_optimizer: str | None = None) -> Pair:
         variant = torch_optimizer or self.torch_optimizer
+        mixed = dtype == MIXED  # float32 master weights, float16 compute and loss scaling on both sides (harness.mixed)
+        storage = storage_dtype(dtype)
         funcad.set_seed(seed)
         net = self.funcad_model()
-        net.set_dtype(dtype)
+        net.set_dtype(storage)
         optimizer = self.optimizer.funcad(net.trainable_params())
         make_funcad_loss, make_torch_loss = LOSSES[self.loss] if isinstance(self.loss, str) else self.loss
-        engine = FuncadEngine(net, make_funcad_loss(), optimizer, self.has_aux)
+        engine = (ScaledFuncadEngine if mixed else FuncadEngine)(net, make_funcad_loss(), optimizer, self.has_aux)
 
         torch.manual_seed(seed)
         if self.torch_model is None:
@@ -158,7 +161,8 @@ class Case:
         else:
             module, name_map = self.torch_model(), default_name_map(net)
         decays = {name_map[p.name]: flag for p, flag in zip(optimizer.parameters, optimizer.decay_flags)}
-        trainer = TorchTrainer(module, make_torch_loss(), lambda named: self.optimizer.torch(named, variant, decays.get), dtype, device)
+        make_optimizer = lambda named: self.optimizer.torch(named, variant, decays.get)  # noqa: E731
+        trainer = (AutocastTrainer if mixed else TorchTrainer)(module, make_torch_loss(), make_optimizer, storage, device)
         if self.torch_model is not None:
             copy_funcad_to_torch(net, trainer.model, name_map)
         align_dropout(trainer.model)

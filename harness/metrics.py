@@ -17,8 +17,9 @@ NOISE_FACTOR = 10.0
 #: 10x the noise floor must fail, so it sits below 10.
 LOW_NOISE_FACTOR = 5.0
 #: Dtypes judged by the noise floor alone: their fixed tolerance is exact equality, anything else must stay within
-#: ``LOW_NOISE_FACTOR`` x PyTorch's own error in that dtype against the float64 run.
-LOW_PRECISION = ("float16", "bfloat16")
+#: ``LOW_NOISE_FACTOR`` x PyTorch's own error in that dtype against the float64 run (``mixed``: float16 compute over
+#: float32 parameters, ``harness.mixed``).
+LOW_PRECISION = ("float16", "bfloat16", "mixed")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,16 @@ DEFAULT_TOLERANCES = {name: Tolerance(*TESTING_TOLERANCES[np.dtype(name)]) for n
 def noise_factor(dtype: str) -> float:
     """How many times PyTorch's own error against float64 a cross-engine difference in ``dtype`` may reach."""
     return LOW_NOISE_FACTOR if dtype in LOW_PRECISION else NOISE_FACTOR
+
+
+def describe_tolerance(dtype: str, tol: Tolerance, truth: bool = True) -> str:
+    """What a dtype's values are judged by, and why, for the report (``truth``: a float64 run beside it)."""
+    if dtype in LOW_PRECISION and tol.rtol == tol.atol == 0:
+        return (f"{dtype} within {LOW_NOISE_FACTOR:g}x PyTorch's own {dtype} error against the float64 run, per value and step (no "
+                "fixed tolerance: 16-bit results depend on the order of roundings, so the floor is measured; after an Adam step it "
+                "also allows twice PyTorch's step, the move a gradient's sign within rounding noise of zero decides)")
+    floor = f", or within {noise_factor(dtype):g}x PyTorch's own {dtype} error against float64" if truth and dtype != "float64" else ""
+    return f"{dtype} {tol}{floor}"
 
 
 def tolerance_for(dtype: str, overrides: dict | None = None, rtol: float | None = None, atol: float | None = None) -> Tolerance:
@@ -127,6 +138,15 @@ def judge(passed_tolerance: bool, cross: float, noise: float | None, factor: flo
     if noise is not None and np.isfinite(noise) and cross <= factor * noise:
         return "noise"
     return "fail"
+
+
+def update_floor(dtype: str, sign_like: bool, after, before) -> float:
+    """The part of a parameter's noise floor one optimizer step adds: in a 16-bit dtype, an optimizer that moves by the
+    sign of the gradient (Adam's m / sqrt(v) is +-1 on its first steps) turns a gradient within rounding noise of zero
+    into a full step either way, so two correct engines may differ there by twice the step PyTorch took; 0 otherwise."""
+    if dtype not in LOW_PRECISION or not sign_like:
+        return 0.0
+    return 2.0 * max_abs_diff(after, before)
 
 
 def loss_within(funcad_loss: float, torch_loss: float, tol: Tolerance) -> bool:

@@ -27,7 +27,8 @@ from harness.cases import Batches, Case, Pair
 from harness.environment import environment
 from harness.faults import Fault
 from harness.layers.compare import LayerComparison, compare_for_run
-from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, noise_factor, relative_divergence, tolerance_for
+from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, noise_factor, relative_divergence, tolerance_for, update_floor
+from harness.mixed import MIXED, storage_dtype
 from harness.per_sample import PerSampleComparison, fail_summary
 from harness.per_sample import compare_for_run as per_sample_for_run
 from harness.summary import VERDICT_TEXT, CaseSummary, frame, summarize
@@ -36,7 +37,7 @@ __all__ = ["VERDICT_TEXT", "Fault", "RunOptions", "CaseResult", "RunResult", "ru
 
 # every low-precision choice runs a float64 pair beside it: its truth, and so its tolerance (``metrics.noise_factor``)
 DTYPE_CHOICES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64"), "float16": ("float16", "float64"),
-                 "bfloat16": ("bfloat16", "float64"), "all": ("float32", "float16", "bfloat16", "float64")}
+                 "bfloat16": ("bfloat16", "float64"), "all": ("float32", "float16", "bfloat16", "float64"), MIXED: (MIXED, "float64")}
 SEED_MAX = 2**63 - 1  # every generator seeded from it (numpy, torch, funcad's key, seed + epoch for shuffling) takes it
 
 
@@ -218,8 +219,9 @@ class _Run:
         first = self.pairs[self.dtypes[0]].funcad
         source, slots = first.state(), optstate.funcad_state(first.optimizer)
         for d, pair in self.pairs.items():
-            cast = {n: v.astype(d) for n, v in source.items()}
-            cast_slots = {n: v if v.dtype.kind == "i" else v.astype(d) for n, v in slots.items()}
+            stored = storage_dtype(d)
+            cast = {n: v.astype(stored) for n, v in source.items()}
+            cast_slots = {n: v if v.dtype.kind == "i" else v.astype(stored) for n, v in slots.items()}
             if d != self.dtypes[0]:
                 pair.funcad.load_state(cast)
                 optstate.load_funcad(pair.funcad.optimizer, cast_slots)
@@ -255,8 +257,8 @@ class _Run:
                         self.event(d, step, side, name, "non-finite value after the update")
                 if d not in self.origins and any(e["dtype"] == d for e in self.rows["events"]):
                     self.origins[d] = nanwatch.locate_step(self.case, self.options, d, step, before[d], x, y)
+            self._record_step(step, losses, states, noise_so_far, before)
             before = {d: dict(v) for d, v in states.items()}
-            self._record_step(step, losses, states, noise_so_far)
             self.tick(f"step {step + 1}/{len(self.batches)}")
         self._stat_rows("final_params", states, list(states[self.dtypes[0]]["funcad"]))
         side_losses = {side: [r[f"{side}_loss"] for r in self.rows["losses"] if r["dtype"] == self.dtypes[0]] for side in ("funcad", "torch")}
@@ -284,13 +286,16 @@ class _Run:
                                            "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"],
                                            "verdict": "pass" if stats["passed"] else "fail"})
 
-    def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict) -> None:
+    def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict, before: dict) -> None:
+        """The loss and parameter rows of ``step``; ``noise_so_far`` keeps each dtype's noise floors, ``before`` the states
+        before the step (a sign-like optimizer's floor in 16 bits includes its step: ``metrics.update_floor``)."""
+        sign_like = self.case.optimizer.kind == "adam"
         for d in self.dtypes:
             tol = self.tol[d]
             lf, lt = losses[d]["funcad"], losses[d]["torch"]
             noise = None
             if self.truth and d != self.truth:
-                noise = noise_so_far["loss"] = max(noise_so_far.get("loss", 0.0), abs(lt - losses[self.truth]["torch"]))
+                noise = noise_so_far[d, "loss"] = max(noise_so_far.get((d, "loss"), 0.0), abs(lt - losses[self.truth]["torch"]))
             cross = abs(lf - lt) if np.isfinite(lf) and np.isfinite(lt) else float("inf")
             self.rows["losses"].append({"dtype": d, "step": step, "funcad_loss": lf, "torch_loss": lt, "abs_div": cross,
                                         "rel_div": relative_divergence(lf, lt), "torch_f32_err": noise,
@@ -300,7 +305,8 @@ class _Run:
                 stats = diff_stats(fv, tv, tol)
                 noise = None
                 if self.truth and d != self.truth:
-                    noise = noise_so_far[name] = max(noise_so_far.get(name, 0.0), max_abs_diff(tv, states[self.truth]["torch"][name]))
+                    floor = max(max_abs_diff(tv, states[self.truth]["torch"][name]), update_floor(d, sign_like, tv, before[d]["torch"][name]))
+                    noise = noise_so_far[d, name] = max(noise_so_far.get((d, name), 0.0), floor)
                 self.rows["params"].append({"dtype": d, "step": step, "parameter": name, "max_abs": stats["max_abs"],
                                             "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"], "torch_f32_err": noise,
                                             "verdict": judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))})

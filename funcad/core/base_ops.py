@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.dtypes import is_float_dtype
+from funcad.core.dtypes import accumulated, is_float_dtype
 from funcad.core.lowering import with_out
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 
@@ -54,8 +54,8 @@ def sum_to(x, shape):
         raise ValueError(f"cannot sum shape {x.shape} down to {shape}")
     kept = tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
     if not kept:  # only leading axes to sum (a bias's gradient): one reduction, no reshape
-        return np.add.reduce(x, axis=tuple(range(lead)))
-    out = np.add.reduce(x, axis=tuple(range(lead)) + kept, keepdims=True)
+        return accumulated(x, axis=tuple(range(lead)))
+    out = accumulated(x, axis=tuple(range(lead)) + kept, keepdims=True)
     return np.reshape(out, shape)
 
 

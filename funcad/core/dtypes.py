@@ -114,6 +114,14 @@ def is_floating(dtype) -> bool:
     return d.kind == "f" or d == _BFLOAT16
 
 
+def accumulated(x: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
+    """``np.sum``; 16-bit floats are summed in float32 and rounded back once, as torch's CPU reductions do (summed in
+    their own precision, a batch mean of a few hundred terms already loses most of bfloat16's 8 bits)."""
+    if x.dtype in LOW_PRECISION:
+        return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
 def widened(kernel, a: np.ndarray, b: np.ndarray, *rest):
     """``kernel(a, b, *rest)`` for a product (matmul, convolution); 16-bit floats (float16, bfloat16) are accumulated in
     float32 and rounded back once, as torch's CPU kernels do (numpy has no BLAS for them, and ml_dtypes' bfloat16 matmul

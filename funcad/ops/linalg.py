@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.dtypes import widened
+from funcad.core.dtypes import LOW_PRECISION, widened
 from funcad.core.lowering import ufunc_emitter, with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
@@ -60,7 +60,10 @@ def _both_matrices(node) -> bool:
 
 @primitive(**compiled_as_call(emit=_emit_dense, takes_out=True, broadcasts=True))
 def _dense(x, w, b=None):
-    """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values)."""
+    """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values);
+    in 16 bits it joins the float32 product before the one rounding, as torch's fused CPU kernel adds it."""
+    if b is not None and np.result_type(x, w) in LOW_PRECISION:
+        return widened(lambda a, c: np.add(np.matmul(a, c.T), b, dtype=np.float32), x, w)
     y = widened(np.matmul, x, w.T)
     if b is None:
         return y

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.dtypes import accumulated
 from funcad.core.lowering import with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
@@ -40,7 +41,7 @@ def _emit_sum(a, node, out, em):
 
 @primitive(**compiled_as_call(emit=_emit_sum, takes_out=True))
 def _sum(x, axis, keepdims):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    return accumulated(x, axis=axis, keepdims=keepdims)
 
 
 _sum.deflinear(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims))
