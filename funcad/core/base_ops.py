@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.core.dtypes import accumulated, is_float_dtype
-from funcad.core.lowering import with_out
+from funcad.core.lowering import full_width, with_out
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 
 
@@ -43,7 +43,7 @@ def broadcast_to(x, shape):
     return np.broadcast_to(x, tuple(shape))
 
 
-@primitive(**compiled_as_call(emit=_emit_sum_to, takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",)))
+@primitive(**compiled_as_call(emit=full_width(_emit_sum_to), takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",)))
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape``: the adjoint of broadcasting (the shared unbroadcast)."""
     shape = tuple(shape)
@@ -76,7 +76,7 @@ defadjoint(broadcast_to, sum_to, lambda g, ans, x, shape: unbroadcast(g, shape_o
 
 
 # -- dtype and gradient control ---------------------------------------------------------------
-@primitive(**compiled_as_call(emit=lambda a, node, out, em: f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)",
+@primitive(**compiled_as_call(emit=full_width(lambda a, node, out, em: f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)"),
                               simplify=("same_type_noop",), role="cast"))
 def cast(x, dtype):
     return x.astype(np.dtype(dtype), copy=False)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.core.dtypes import LOW_PRECISION, widened
-from funcad.core.lowering import ufunc_emitter, with_out
+from funcad.core.lowering import full_width, ufunc_emitter, with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, swapaxes, transpose
 
 
-@primitive(**compiled_as_call(emit=ufunc_emitter("matmul", 2), takes_out=True, broadcasts=True, role="matmul"))
+@primitive(**compiled_as_call(emit=full_width(ufunc_emitter("matmul", 2)), takes_out=True, broadcasts=True, role="matmul"))
 def matmul(x, y):
     return widened(np.matmul, x, y)
 
@@ -58,7 +58,7 @@ def _both_matrices(node) -> bool:
     return len(node.args) == 2 and all(a.is_var and a.ndim == 2 for a in node.args)
 
 
-@primitive(**compiled_as_call(emit=_emit_dense, takes_out=True, broadcasts=True))
+@primitive(**compiled_as_call(emit=full_width(_emit_dense), takes_out=True, broadcasts=True))
 def _dense(x, w, b=None):
     """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values);
     in 16 bits it joins the float32 product before the one rounding, as torch's fused CPU kernel adds it."""
@@ -73,7 +73,11 @@ def _dense(x, w, b=None):
     return y + b
 
 
-@primitive(**compiled_as_call(emit=lambda a, node, out, em: with_out(f"np.matmul({a[0]}.T, {a[1]})", out) if _both_matrices(node) else None,
+def _emit_weight_grad(a, node, out, em):
+    return with_out(f"np.matmul({a[0]}.T, {a[1]})", out) if _both_matrices(node) else None
+
+
+@primitive(**compiled_as_call(emit=full_width(_emit_weight_grad),
                               takes_out=_both_matrices))
 def _dense_weight_grad(g, x):
     """The weight's cotangent g.T @ x over all leading axes, computed by BLAS in the weight's own (out, in) layout: the
