@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from funcad.core.dtypes import LOW_PRECISION, is_floating
 from funcad.ops.math import rsqrt
 from funcad.ops.reduce import mean
-from funcad.ops.shape import _shape_of, reshape, stop_gradient
+from funcad.ops.shape import _shape_of, cast, reshape, stop_gradient
+
+
+def _float32_inside(norm):
+    """``norm`` on 16-bit floats computed in float32 and its results rounded back once, as torch's CPU normalisation
+    kernels do (statistics, normalisation and their gradients; each op rounded to 16 bits loses several more bits)."""
+
+    def widen(value, dtype):
+        return cast(value, dtype) if hasattr(value, "dtype") and is_floating(value.dtype) else value
+
+    @functools.wraps(norm)
+    def wrapper(x, *args, **kwargs):
+        low = np.dtype(x.dtype)
+        if low not in LOW_PRECISION:
+            return norm(x, *args, **kwargs)
+        out = norm(widen(x, np.float32), *(widen(a, np.float32) for a in args), **{k: widen(v, np.float32) for k, v in kwargs.items()})
+        return tuple(widen(o, low) for o in out) if isinstance(out, tuple) else widen(out, low)
+
+    return wrapper
 
 
 def _normalize(x, axes: tuple, eps: float):
@@ -17,6 +38,7 @@ def _normalize(x, axes: tuple, eps: float):
     return centred * rsqrt(var + eps), mu, var
 
 
+@_float32_inside
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5):
     """Normalise each channel of an (N, C, *) input ((N, C), (N, C, L), (N, C, H, W), ...); returns ``(y, new_running_mean, new_running_var)``.
 
@@ -56,6 +78,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: b
     return y, new_mean, new_var
 
 
+@_float32_inside
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift elementwise."""
     shape = _shape_of(x)
