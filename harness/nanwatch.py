@@ -4,7 +4,8 @@ line (funcad), the torch module and op (torch), and the ranges of the inputs tha
 The runner calls ``locate`` when a step ends with a non-finite loss or value: it re-runs that step's forward and
 gradient from the state before it, watching every op. funcad is watched by wrapping ``Primitive.forward`` (every
 primitive, forward and VJP rules alike, runs through it) for the duration of the re-run only; torch by a
-``TorchFunctionMode`` and module forward hooks.
+``TorchFunctionMode`` and module forward hooks. A compiled step cannot be watched op by op: ``CompiledWatch`` checks
+it at the end of each call and, on a hit, re-runs that step eagerly from the state before it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 import funcad
+from funcad.core import pytree
 from funcad.core.dtypes import is_floating
 from funcad.core.primitive import Primitive
 from funcad.nn.cell import Cell
@@ -169,3 +171,40 @@ def locate_step(case, options, dtype: str, step: int, state: dict, x, y) -> list
     return [{"dtype": dtype, "step": step, **o} for o in found if o is not None] or [
         {"dtype": dtype, "step": step, "side": "both", "phase": "update", "layer": "-", "op": "forward and backward are finite: "
          "the optimizer's update made it", "source": "-", "inputs": "-"}]
+
+
+class CompiledWatch:
+    """``funcad.jit(train_step)``, checked for NaN/Inf at the end of every call (its outputs and ``net``'s Parameters).
+    On the first call that ends non-finite, the Parameters are put back as they were before it, ``forward_fn`` and
+    ``grad_fn`` re-run eagerly on the same arguments with every op watched (``locate_funcad``), and the state the
+    compiled call left is restored, so training goes on as it would have unwatched. ``origin`` is the location, with
+    the call's number as ``step`` (None until a hit). Until then each call copies the Parameters once."""
+
+    def __init__(self, train_step: Callable, net: Cell, forward_fn: Callable, grad_fn: Callable):
+        self.compiled = funcad.jit(train_step)
+        self.net, self.forward_fn, self.grad_fn = net, forward_fn, grad_fn
+        self.origin: dict | None = None
+        self.calls = 0
+
+    def _snapshot(self) -> dict[str, np.ndarray]:
+        return {n: np.asarray(p).copy() for n, p in self.net.parameters_and_names()}
+
+    def _load(self, values: dict[str, np.ndarray]) -> None:
+        params = dict(self.net.parameters_and_names())
+        for n, v in values.items():
+            params[n].set_data(v)
+
+    def __call__(self, *args):
+        before = self._snapshot() if self.origin is None else None
+        out = self.compiled(*args)
+        if before is not None:
+            after = self._snapshot()
+            if any(_nonfinite(leaf) for leaf in pytree.flatten(out)[0]) or any(_nonfinite(v) for v in after.values()):
+                self._load(before)
+                found = locate_funcad(self.net, self.forward_fn, self.grad_fn, *args) or {
+                    "side": "funcad", "phase": "update", "layer": "-", "op": "forward and backward are finite: the update made it",
+                    "source": "-", "inputs": "-"}
+                self.origin = {"step": self.calls, **found}
+                self._load(after)
+        self.calls += 1
+        return out

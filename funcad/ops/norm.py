@@ -14,7 +14,9 @@ from funcad.ops.shape import _shape_of, cast, reshape, stop_gradient
 
 def _float32_inside(norm):
     """``norm`` on 16-bit floats computed in float32 and its results rounded back once, as torch's CPU normalisation
-    kernels do (statistics, normalisation and their gradients; each op rounded to 16 bits loses several more bits)."""
+    kernels do (statistics, normalisation and their gradients; each op rounded to 16 bits loses several more bits).
+    The output comes back in the input's dtype; further results (batch_norm's running statistics) in the dtype of the
+    positional argument in their place (float32 ones stay float32, as under amp level O1)."""
 
     def widen(value, dtype):
         return cast(value, dtype) if hasattr(value, "dtype") and is_floating(value.dtype) else value
@@ -25,7 +27,9 @@ def _float32_inside(norm):
         if low not in LOW_PRECISION:
             return norm(x, *args, **kwargs)
         out = norm(widen(x, np.float32), *(widen(a, np.float32) for a in args), **{k: widen(v, np.float32) for k, v in kwargs.items()})
-        return tuple(widen(o, low) for o in out) if isinstance(out, tuple) else widen(out, low)
+        if not isinstance(out, tuple):
+            return widen(out, low)
+        return (widen(out[0], low), *(widen(o, np.dtype(a.dtype)) if hasattr(a, "dtype") else o for o, a in zip(out[1:], args)))
 
     return wrapper
 
