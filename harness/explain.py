@@ -5,7 +5,8 @@ A report stores statistics, not every value, so the values are recomputed: the r
 options in its metrics.json (same seed, so the same numbers) and the parameter's value and gradient are read on both
 sides at every step; the report's own per-step rows and the layer table row the parameter belongs to come from
 metrics.csv. Built-in cases only (a ``--model`` run's model is not stored in its report); the recomputation trains
-freely, without the run's planted faults or lockstep re-syncs, which the report's own rows do show.
+freely with the run's planted gradient and parameter faults (its optimizer-state and layer faults and lockstep re-syncs
+are left out; the report's own rows show them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from harness.cases import CASES
-from harness.runner import RunOptions
+from harness.faults import Fault
+from harness.runner import RunOptions, fault_edit, plant_params
 
 
 class ExplainError(ValueError):
@@ -38,8 +40,10 @@ def _pick(value: np.ndarray, element: tuple[int, ...] | None) -> np.ndarray:
 
 
 def trace(case_name: str, options: RunOptions, param: str, element: tuple[int, ...] | None) -> pd.DataFrame:
-    """Per step and dtype: the parameter's (element's) value before the step and its gradient, funcad and torch."""
-    case = CASES[case_name]
+    """Per step and dtype: the parameter's (element's) value before the step and its gradient, funcad and torch, with
+    the gradient and parameter faults of ``options`` planted as the run planted them."""
+    case = CASES[case_name].for_dtypes(options.dtypes)
+    faults = [f for f in options.faults if f.kind in ("grad", "param")]
     batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
     rows = []
     for dtype in options.dtypes:
@@ -51,8 +55,10 @@ def trace(case_name: str, options: RunOptions, param: str, element: tuple[int, .
         if element is not None and (len(element) != len(shape) or not all(0 <= i < n for i, n in zip(element, shape))):
             raise ExplainError(f"--element {','.join(map(str, element))} is not an element of {param} with shape {shape}")
         for step, (x, y) in enumerate(batches):
+            plant_params(pair, faults, step)
             values = {side: getattr(pair, side).state()[param] for side in ("funcad", "torch")}
-            grads = {side: getattr(pair, side).loss_and_grads(x, y)[1].get(param) for side in ("funcad", "torch")}
+            edits = {side: fault_edit(faults, side, "grad", step) or (lambda named: named) for side in ("funcad", "torch")}
+            grads = {side: edits[side](getattr(pair, side).loss_and_grads(x, y)[1]).get(param) for side in ("funcad", "torch")}
             row = {"dtype": dtype, "step": step}
             for what, pair_values in (("value", values), ("grad", grads)):
                 if pair_values["funcad"] is None:
@@ -66,7 +72,7 @@ def trace(case_name: str, options: RunOptions, param: str, element: tuple[int, .
                     row |= {f"funcad {what}": float(f), f"torch {what}": float(t), f"{what} |diff|": float(diff)}
             rows.append(row)
             for side in ("funcad", "torch"):
-                getattr(pair, side).step(x, y)
+                getattr(pair, side).step(x, y, fault_edit(faults, side, "grad", step))
     return pd.DataFrame(rows)
 
 
@@ -75,7 +81,7 @@ def explain(directory: Path, param: str, element: tuple[int, ...] | None = None)
     directory = _report_dir(directory)
     saved = json.loads((directory / "metrics.json").read_text())
     raw = dict(saved["run"]["options"])
-    raw["faults"] = ()  # the recomputation is the clean run (module docstring)
+    raw["faults"] = tuple(Fault(**{**f, "index": tuple(f["index"])}) for f in raw.get("faults", ()))
     options = RunOptions(**{k: v for k, v in raw.items() if k in RunOptions.__dataclass_fields__})
     cases = list(dict.fromkeys(row["case"] for row in saved["summary"]))
     metrics = pd.read_csv(directory / "metrics.csv")

@@ -135,7 +135,8 @@ def _truth_noise(values: dict[str, dict], name, dtype: str, truth: str | None):
     return max_abs_diff(values[dtype]["torch"][name], ref), max_abs_diff(values[dtype]["funcad"][name], ref)
 
 
-def _edit(faults: Sequence[Fault], side: str, kind: str, step: int) -> Callable | None:
+def fault_edit(faults: Sequence[Fault], side: str, kind: str, step: int) -> Callable | None:
+    """The edit ``side``'s ``kind`` faults of ``step`` make to a dict of named arrays, or None without any."""
     mine = [f for f in faults if f.side == side and f.kind == kind and f.step == step]
     if not mine:
         return None
@@ -148,9 +149,10 @@ def _edit(faults: Sequence[Fault], side: str, kind: str, step: int) -> Callable 
     return edit
 
 
-def _plant_params(pair: Pair, faults: Sequence[Fault], step: int) -> None:
+def plant_params(pair: Pair, faults: Sequence[Fault], step: int) -> None:
+    """Add the parameter faults of ``step`` to both engines of ``pair``."""
     for side in ("funcad", "torch"):
-        edit = _edit(faults, side, "param", step)
+        edit = fault_edit(faults, side, "param", step)
         if edit is not None:
             engine = getattr(pair, side)
             engine.load_state(edit(engine.state()))
@@ -198,14 +200,14 @@ class _Run:
         x, y = self.batches[0]
         logits, grads = {}, {}
         for d, pair in self.pairs.items():
-            _plant_params(pair, self.faults, 0)
+            plant_params(pair, self.faults, 0)
             saved = pair.funcad.state(), pair.torch.state()
             logits[d] = {"funcad": {"logits": pair.funcad.forward(x)}, "torch": {"logits": pair.torch.forward(x)}}
             grads[d] = {}
             for side in ("funcad", "torch"):
                 engine = getattr(pair, side)
                 _, g = engine.loss_and_grads(x, y)
-                edit = _edit(self.faults, side, "grad", 0)
+                edit = fault_edit(self.faults, side, "grad", 0)
                 grads[d][side] = edit(g) if edit else g
                 for name in _nonfinite(grads[d][side]):
                     self.event(d, 0, side, name, "non-finite gradient")
@@ -240,11 +242,11 @@ class _Run:
             losses = {}
             for d, pair in self.pairs.items():
                 if step > 0:
-                    _plant_params(pair, self.faults, step)
+                    plant_params(pair, self.faults, step)
                 losses[d] = {}
                 for side in ("funcad", "torch"):
                     engine = getattr(pair, side)
-                    edit = _edit(self.faults, side, "grad", step)
+                    edit = fault_edit(self.faults, side, "grad", step)
                     if pair is first_pair:  # the guards watch the first dtype's gradients
                         edit = self.monitor.observer(side, edit)
                     losses[d][side] = engine.step(x, y, edit)
