@@ -18,6 +18,7 @@ import pandas as pd
 from harness.cases import CASES
 from harness.metrics import noise_factor
 from harness.runner import RunOptions, run_case
+from harness.summary import VERDICT_TEXT
 from harness.timing import fixed_threads
 
 
@@ -36,7 +37,7 @@ def rows_for(name: str, dtype: str, steps: int) -> list[str]:
         grads = result.grads[result.grads["dtype"] == d].copy()
         grads["ratio"] = grads["max_abs"].astype(float) / grads["torch_f32_err"].astype(float)
         worst = grads.loc[grads["ratio"].idxmax()]
-        verdict = result.summary.set_index("dtype").loc[d, "verdict"]
+        verdict = VERDICT_TEXT[result.summary.set_index("dtype").loc[d, "verdict"]]
         losses = result.losses.rename(columns={"abs_div": "max_abs"})
         run_ratio = max(_ratio(grads, d), _ratio(losses, d), _ratio(result.params, d))
         factor = noise_factor(d)
