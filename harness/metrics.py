@@ -44,6 +44,21 @@ def noise_factor(dtype: str) -> float:
     return LOW_NOISE_FACTOR if dtype in LOW_PRECISION else NOISE_FACTOR
 
 
+#: Units in the last place a 16-bit layer may differ by in the layer comparison, which measures no floor of its own.
+LAYER_ULPS = 4
+
+
+def layer_tolerance(dtype: str, tol: Tolerance) -> Tolerance:
+    """The run's tolerance, or for a 16-bit run (judged by its noise floor, which the per-layer comparison does not
+    measure) ``LAYER_ULPS`` units in the last place of float16 or bfloat16, relative and, as at magnitude 1, absolute:
+    torch's CPU kernels round intermediate terms (BatchNorm's x * scale + shift), so values near zero differ by units
+    of the terms' magnitude, not their own."""
+    if dtype not in LOW_PRECISION or tol.rtol or tol.atol:
+        return tol
+    ulps = LAYER_ULPS * (2.0**-7 if dtype == "bfloat16" else 2.0**-10)
+    return Tolerance(ulps, ulps)
+
+
 def describe_tolerance(dtype: str, tol: Tolerance, truth: bool = True) -> str:
     """What a dtype's values are judged by, and why, for the report (``truth``: a float64 run beside it)."""
     if dtype in LOW_PRECISION and tol.rtol == tol.atol == 0:

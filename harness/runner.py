@@ -27,7 +27,18 @@ from harness.cases import Batches, Case, Pair
 from harness.environment import environment
 from harness.faults import Fault
 from harness.layers.compare import LayerComparison, compare_for_run
-from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, noise_factor, relative_divergence, tolerance_for, update_floor
+from harness.metrics import (
+    Tolerance,
+    diff_stats,
+    judge,
+    layer_tolerance,
+    loss_within,
+    max_abs_diff,
+    noise_factor,
+    relative_divergence,
+    tolerance_for,
+    update_floor,
+)
 from harness.mixed import MIXED, storage_dtype
 from harness.per_sample import PerSampleComparison, fail_summary
 from harness.per_sample import compare_for_run as per_sample_for_run
@@ -178,6 +189,12 @@ class _Run:
         self.monitor, self.guards = guards.GuardMonitor(), []
         self.origins: dict[str, list[dict]] = {}  # dtype -> where its first NaN/Inf came from, per side
         self.seen_events: set = set()
+
+    def layer_tolerance(self) -> Tolerance:
+        """The layer comparison's tolerance: its dtype is the run's first, float32 for a mixed run (its weights' dtype)."""
+        dtype = storage_dtype(self.dtypes[0])
+        tol = self.tol.get(dtype) or tolerance_for(dtype, dict(self.case.tolerances), self.options.rtol, self.options.atol)
+        return layer_tolerance(dtype, tol)
 
     def event(self, dtype: str, step: int, side: str, where: str, what: str) -> None:
         key = (dtype, side, where)
@@ -383,7 +400,7 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     if not len(frames["events"]):
         frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
     summary = frame([summarize(case.name, d, frames, timings) for d in run.dtypes])
-    layers = compare_for_run(run.case, options, batches, run.tol[options.dtypes[0]]) if options.layers else None
+    layers = compare_for_run(run.case, options, batches, run.layer_tolerance()) if options.layers else None
     per_sample = per_sample_for_run(case, options.faults, batches, options.seed, options.rtol, options.atol) if options.per_sample else None
     summary = fail_summary(summary, per_sample) if per_sample is not None else summary
     differences = run.case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))

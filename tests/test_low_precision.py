@@ -133,3 +133,11 @@ def test_a_compiled_16_bit_gradient_equals_the_eager_one(name):
     assert np.asarray(jit_loss).dtype == LOW[name] and np.array_equal(np.asarray(jit_loss), np.asarray(loss))
     for g, j in zip(grads, jit_grads):
         assert np.asarray(j).dtype == LOW[name] and np.array_equal(np.asarray(j), np.asarray(g))
+
+
+@pytest.mark.parametrize("name", list(LOW))
+def test_a_16_bit_layer_comparison_is_clean_and_finds_a_planted_layer_output(name):
+    options = dict(steps=1, batch_size=8, timing=False, dtype=name, layers="leaves")
+    assert run_case(CASES["lenet"], RunOptions(**options)).layers.first_fault() is None
+    planted = Fault("funcad", "output", "fc2", (0,), step=0, delta=0.5)  # 0.5 is >= 16 of bfloat16's units at 1
+    assert run_case(CASES["lenet"], RunOptions(**options, faults=(planted,))).layers.first_fault() == ("fc2", "forward")
