@@ -179,6 +179,7 @@ def _run(args) -> int:
     finally:
         progress.close()
     result.started = args.started
+    result.model = usermodel.flags(args) if args.model is not None else None
     try:
         path = report.write(result, target, exclusive=exclusive)
     except report.ReportError as exc:

@@ -4,9 +4,9 @@ saved run, on both sides.
 A report stores statistics, not every value, so the values are recomputed: the run's case is re-trained from the
 options in its metrics.json (same seed, so the same numbers) and the parameter's value and gradient are read on both
 sides at every step; the report's own per-step rows and the layer table row the parameter belongs to come from
-metrics.csv. Built-in cases only (a ``--model`` run's model is not stored in its report); the recomputation trains
-freely with the run's planted gradient and parameter faults (its optimizer-state and layer faults and lockstep re-syncs
-are left out; the report's own rows show them).
+metrics.csv. A ``--model`` run's case is rebuilt from the flags its metrics.json keeps (the factory must still import
+and give the same model). The recomputation trains freely with the run's planted gradient and parameter faults (its
+optimizer-state and layer faults and lockstep re-syncs are left out; the report's own rows show them).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.cases import CASES
+from harness.cases import CASES, Case
 from harness.faults import Fault
 from harness.runner import RunOptions, fault_edit, plant_params
 
@@ -39,10 +39,11 @@ def _pick(value: np.ndarray, element: tuple[int, ...] | None) -> np.ndarray:
     return value if element is None else np.asarray(value[element])
 
 
-def trace(case_name: str, options: RunOptions, param: str, element: tuple[int, ...] | None) -> pd.DataFrame:
+def trace(case: Case | str, options: RunOptions, param: str, element: tuple[int, ...] | None) -> pd.DataFrame:
     """Per step and dtype: the parameter's (element's) value before the step and its gradient, funcad and torch, with
-    the gradient and parameter faults of ``options`` planted as the run planted them."""
-    case = CASES[case_name].for_dtypes(options.dtypes)
+    the gradient and parameter faults of ``options`` planted as the run planted them. ``case``: a Case or a built-in name."""
+    case = (CASES[case] if isinstance(case, str) else case).for_dtypes(options.dtypes)
+    case_name = case.name
     faults = [f for f in options.faults if f.kind in ("grad", "param")]
     batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
     rows = []
@@ -76,6 +77,20 @@ def trace(case_name: str, options: RunOptions, param: str, element: tuple[int, .
     return pd.DataFrame(rows)
 
 
+def _case(name: str, model: dict | None, options: RunOptions) -> Case | None:
+    """The built-in case ``name``, or the user-model case a run's saved ``--model`` flags build (None without either)."""
+    if name in CASES:
+        return CASES[name]
+    if model is None:
+        return None
+    from harness import usermodel
+
+    try:
+        return usermodel.case_from_flags(model, options.steps, options.seed)
+    except usermodel.UserModelError as exc:
+        raise ExplainError(f"{name}: the run's --model cannot be rebuilt: {exc}") from None
+
+
 def explain(directory: Path, param: str, element: tuple[int, ...] | None = None) -> str:
     """The text ``funcad-compare explain`` prints."""
     directory = _report_dir(directory)
@@ -87,12 +102,13 @@ def explain(directory: Path, param: str, element: tuple[int, ...] | None = None)
     metrics = pd.read_csv(directory / "metrics.csv")
     out = []
     for case in cases:
-        if case not in CASES:
-            out.append(f"{case}: not a built-in case; its values cannot be recomputed (a --model run's model is not stored)")
+        built = _case(case, saved["run"].get("model"), options)
+        if built is None:
+            out.append(f"{case}: not a built-in case, and the report keeps no --model flags to rebuild it from")
             continue
         where = f"{param}{list(element) if element is not None else ''}"
         out.append(f"== {case}: {where}, {options.steps} steps, mode {options.mode}, seed {options.seed}")
-        out.append(trace(case, options, param, element).to_string(index=False, float_format=lambda v: f"{v:.9g}"))
+        out.append(trace(built, options, param, element).to_string(index=False, float_format=lambda v: f"{v:.9g}"))
         mine = metrics[(metrics["case"] == case) & (metrics["item"] == param) & (metrics["section"] == "parameter_step")]
         if len(mine):
             out.append("report, after each step:")

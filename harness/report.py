@@ -381,7 +381,8 @@ def _fill(run: RunResult, staging: Path) -> None:
     (staging / "report.html").write_text(to_html(doc))
     options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(run.options).items() if k != "faults"}
     payload = {"run": {"options": options | {"faults": [vars(f) for f in run.options.faults]},
-                       "environment": run.environment, "seconds": seconds, "passed": run.passed, "errors": run.errors},
+                       "environment": run.environment, "seconds": seconds, "passed": run.passed, "errors": run.errors,
+                       "model": run.model},
                "summary": [{k: _json_safe(v) for k, v in row.items()} for row in run.summary().to_dict(orient="records")],
                "metrics": {"columns": list(metrics.columns), "rows": rows}}
     (staging / "metrics.json").write_text(json.dumps(payload, default=str, separators=(",", ":")))

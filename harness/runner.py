@@ -430,6 +430,7 @@ class RunResult:
     seconds: float = 0.0
     started: float | None = None
     tracebacks: dict[str, str] = field(default_factory=dict)
+    model: dict | None = None  # the --model flags of a user-model run (``harness.usermodel.flags``), so explain can rebuild it
 
     @property
     def passed(self) -> bool:
