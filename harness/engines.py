@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
 import funcad
 from funcad import Tensor
@@ -184,3 +185,29 @@ class TorchEngine(_AlignedMasks):
 
     def time_step(self, x, y):
         return self.trainer.step_tensors(x, y)
+
+
+def device_sync(torch_engine: TorchEngine) -> Callable:
+    """A pass-through that waits for the torch engine's device first (CUDA), so timings include its work."""
+    if torch_engine.trainer.device.type == "cuda":
+        def sync(value):
+            torch.cuda.synchronize()
+            return value
+        return sync
+    return lambda value: value
+
+
+def jit_callables(f: FuncadEngine, x, y) -> tuple[dict[str, Callable], str | None]:
+    """``funcad.jit`` versions of the three timed phases, when funcad has a jit; else a note saying why not."""
+    jit = getattr(funcad, "jit", None)
+    if jit is None:
+        return {}, "funcad jit: not available in this funcad (funcad.jit missing); speed shows eager only"
+    out = {}
+    try:
+        forward, backward, step = jit(lambda inputs: f.net(inputs)), jit(f.grad_fn), jit(f.train_step)
+        for name, fn, args in (("forward", forward, (x,)), ("forward+backward", backward, (x, y)), ("train step", step, (x, y))):
+            fn(*args)
+            out[name] = (lambda fn=fn, args=args: fn(*args))
+    except Exception as exc:  # a jit failure is reported, never fatal to the comparison
+        return out, f"funcad jit: failed on this case ({type(exc).__name__}: {exc}); speed shows the phases that compiled"
+    return out, None

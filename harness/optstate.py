@@ -72,3 +72,20 @@ def load_torch(trainer, to_funcad: dict[str, str], state: dict[str, np.ndarray])
             entry["step"] = torch.tensor(float(value)) if isinstance(entry.get("step"), torch.Tensor) else int(value)
         else:
             entry[TORCH_KEYS[slot]] = trainer.tensor(value).clone()
+
+
+def planted_states(pair, faults, step: int) -> tuple[dict, dict] | None:
+    """Both optimizers' state after ``step``'s update by funcad's names, with the step's optimizer-state faults planted
+    (and loaded back into that side); None when the optimizer keeps no state."""
+    f_state = funcad_state(pair.funcad.optimizer)
+    if not f_state:
+        return None
+    t_state = torch_state(pair.torch.trainer, pair.torch.to_funcad, list(f_state))
+    for fault in (f for f in faults if f.kind == "state" and f.step == step):
+        if fault.side == "funcad":
+            f_state = fault.apply(f_state)
+            load_funcad(pair.funcad.optimizer, f_state)
+        else:
+            t_state = fault.apply(t_state)
+            load_torch(pair.torch.trainer, pair.torch.to_funcad, t_state)
+    return f_state, t_state

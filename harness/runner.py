@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-import funcad
 from harness import guards, nanwatch, optstate, timing
 from harness.cases import Batches, Case, Pair
+from harness.engines import device_sync, jit_callables
 from harness.environment import environment
 from harness.faults import Fault
 from harness.layers.compare import LayerComparison, compare_for_run
@@ -256,7 +256,7 @@ class _Run:
         for step, (x, y) in enumerate(self.batches):
             if self.options.mode == "lockstep" and step > 0:
                 self._sync()
-            losses = {}
+            losses, opt_states = {}, {}
             for d, pair in self.pairs.items():
                 if step > 0:
                     plant_params(pair, self.faults, step)
@@ -269,13 +269,16 @@ class _Run:
                     losses[d][side] = engine.step(x, y, edit)
                     if not np.isfinite(losses[d][side]):
                         self.event(d, step, side, "loss", f"non-finite loss {losses[d][side]}")
-                self._optimizer_step(d, pair, step)
+                found = optstate.planted_states(pair, self.faults, step)
+                if found is not None:
+                    opt_states[d] = found
                 states[d] = {"funcad": pair.funcad.state(), "torch": pair.torch.state()}
                 for side in ("funcad", "torch"):
                     for name in _nonfinite(states[d][side]):
                         self.event(d, step, side, name, "non-finite value after the update")
                 if d not in self.origins and any(e["dtype"] == d for e in self.rows["events"]):
                     self.origins[d] = nanwatch.locate_step(self.case, self.options, d, step, before[d], x, y)
+            self._optimizer_rows(step, opt_states, noise_so_far)
             self._record_step(step, losses, states, noise_so_far, before)
             before = {d: dict(v) for d, v in states.items()}
             self.tick(f"step {step + 1}/{len(self.batches)}")
@@ -285,25 +288,20 @@ class _Run:
         dead = guards.dead_relu_fractions(trainer.model, trainer.tensor(self.batches[-1][0]))
         self.guards = guards.warnings(self.monitor, side_losses, first_states, states[self.dtypes[0]], dead)
 
-    def _optimizer_step(self, dtype: str, pair: Pair, step: int) -> None:
-        """Plant any optimizer-state fault of ``step``, then compare both optimizers' state by name."""
-        f_state = optstate.funcad_state(pair.funcad.optimizer)
-        if not f_state:
-            return
-        t_state = optstate.torch_state(pair.torch.trainer, pair.torch.to_funcad, list(f_state))
-        for fault in (f for f in self.faults if f.kind == "state" and f.step == step):
-            planted = fault.apply(f_state if fault.side == "funcad" else t_state)
-            if fault.side == "funcad":
-                optstate.load_funcad(pair.funcad.optimizer, planted)
-                f_state = planted
-            else:
-                optstate.load_torch(pair.torch.trainer, pair.torch.to_funcad, planted)
-                t_state = planted
-        for name, fv in f_state.items():
-            stats = diff_stats(fv, t_state[name], self.tol[dtype])
-            self.rows["optimizer"].append({"dtype": dtype, "step": step, "state": name, "max_abs": stats["max_abs"],
-                                           "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"],
-                                           "verdict": "pass" if stats["passed"] else "fail"})
+    def _optimizer_rows(self, step: int, found: dict, noise_so_far: dict) -> None:
+        """Both optimizers' state after ``step`` (``found``: dtype -> (funcad's, torch's)), compared by name, judged like
+        the parameters against PyTorch's own error so far (float64 state as truth)."""
+        truth = found.get(self.truth) if self.truth else None
+        for d, (f_state, t_state) in found.items():
+            for name, fv in f_state.items():
+                stats = diff_stats(fv, t_state[name], self.tol[d])
+                noise = None
+                if truth is not None and d != self.truth:
+                    key = (d, "state", name)
+                    noise = noise_so_far[key] = max(noise_so_far.get(key, 0.0), max_abs_diff(t_state[name], truth[1][name]))
+                self.rows["optimizer"].append({"dtype": d, "step": step, "state": name, "max_abs": stats["max_abs"],
+                                               "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"],
+                                               "verdict": judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))})
 
     def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict, before: dict) -> None:
         """The loss and parameter rows of ``step``; ``noise_so_far`` keeps each dtype's noise floors, ``before`` the states
@@ -337,13 +335,13 @@ class _Run:
         f, t = pair.funcad, pair.torch
         xf, yf = f.prepare(*self.batches[0])
         xt, yt = t.prepare(*self.batches[0])
-        sync = _device_sync(t)
+        sync = device_sync(t)
         phases = {
             "forward": {"funcad": lambda: f.time_forward(xf, yf), "torch": lambda: sync(t.time_forward(xt, yt))},
             "forward+backward": {"funcad": lambda: f.time_backward(xf, yf), "torch": lambda: sync(t.time_backward(xt, yt))},
             "train step": {"funcad": lambda: f.time_step(xf, yf), "torch": lambda: sync(t.time_step(xt, yt))},
         }
-        jitted, why = _jit_callables(f, xf, yf)
+        jitted, why = jit_callables(f, xf, yf)
         if why:
             notes.append(why)
         for phase, callables in phases.items():
@@ -356,31 +354,6 @@ class _Run:
                              "threads": threads})
             self.tick(f"timed {phase}")
         return pd.DataFrame(rows), notes
-
-
-def _device_sync(torch_engine) -> Callable:
-    if torch_engine.trainer.device.type == "cuda":
-        def sync(value):
-            torch.cuda.synchronize()
-            return value
-        return sync
-    return lambda value: value
-
-
-def _jit_callables(f, x, y) -> tuple[dict[str, Callable], str | None]:
-    """``funcad.jit`` versions of the three timed phases, when funcad has a jit; else a note saying why not."""
-    jit = getattr(funcad, "jit", None)
-    if jit is None:
-        return {}, "funcad jit: not available in this funcad (funcad.jit missing); speed shows eager only"
-    out = {}
-    try:
-        forward, backward, step = jit(lambda inputs: f.net(inputs)), jit(f.grad_fn), jit(f.train_step)
-        for name, fn, args in (("forward", forward, (x,)), ("forward+backward", backward, (x, y)), ("train step", step, (x, y))):
-            fn(*args)
-            out[name] = (lambda fn=fn, args=args: fn(*args))
-    except Exception as exc:  # a jit failure is reported, never fatal to the comparison
-        return out, f"funcad jit: failed on this case ({type(exc).__name__}: {exc}); speed shows the phases that compiled"
-    return out, None
 
 
 def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str], None] = lambda msg: None,
