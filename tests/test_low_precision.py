@@ -68,7 +68,7 @@ def test_a_convolution_runs_in_float32_and_rounds_once(name):
     assert y.dtype == dtype and np.array_equal(np.asarray(y), _rounded(expected, dtype))
 
 
-@pytest.mark.parametrize("name", list(LOW))
+@pytest.mark.parametrize("name", [*LOW, "mixed"])
 def test_a_correct_run_passes_and_a_fault_of_ten_times_the_noise_floor_fails(name):
     options = dict(steps=2, batch_size=16, timing=False, dtype=name)
     clean = run_case(CASES["mlp"], RunOptions(**options))
