@@ -9,6 +9,7 @@ from funcad.core.batching import vmap
 from funcad.core.conv_pin import conv_algorithm
 from funcad.core.custom import custom_jvp, custom_vjp
 from funcad.core.dtypes import (
+    bfloat16,
     bool_,
     complex64,
     complex128,
@@ -39,7 +40,7 @@ __all__ = [
     "vmap", "jacfwd", "jacrev", "hessian", "hvp", "custom_vjp", "custom_jvp", "conv_algorithm",
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "export", "load",
     "Model", "ModelCheckpoint", "CheckpointConfig", "LossMonitor", "TimeMonitor",
-    "set_seed", "get_seed", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+    "set_seed", "get_seed", "bool_", "bfloat16", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
     "common", "context", "amp", "train", "dataset",
     "ParameterTuple", "COOTensor", "CSRTensor", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from harness import datasets
 from harness import models as funcad_models
 from harness.engines import FuncadEngine, TorchEngine
 from harness.metrics import Tolerance
+from harness.mixed import MIXED, AutocastTrainer, ScaledFuncadEngine, storage_dtype
 from torch_ref import models as torch_models
 from torch_ref.bridge import copy_funcad_to_torch, default_name_map
 from torch_ref.dropout import align_dropout
@@ -43,6 +44,8 @@ from torch_ref.optim import ADAM_EPSILON_NOTE, WEIGHT_DECAY_FILTER_NOTE, make_to
 from torch_ref.pipeline import TorchTrainer
 
 Batches = list[tuple[np.ndarray, np.ndarray]]
+
+FLOAT16_ADAM_EPS = 1e-4  # above float16's smallest normal number (6.1e-5), as float16 Adam setups use
 
 LOSSES: dict[str, tuple[Callable, Callable]] = {
     "cross_entropy": (nn.CrossEntropyLoss, torch.nn.CrossEntropyLoss),
@@ -142,12 +145,14 @@ class Case:
 
     def build(self, dtype: str = "float32", seed: int = 0, device: str | None = None, torch_optimizer: str | None = None) -> Pair:
         variant = torch_optimizer or self.torch_optimizer
+        mixed = dtype == MIXED  # float32 master weights, float16 compute and loss scaling on both sides (harness.mixed)
+        storage = storage_dtype(dtype)
         funcad.set_seed(seed)
         net = self.funcad_model()
-        net.set_dtype(dtype)
+        net.set_dtype(storage)
         optimizer = self.optimizer.funcad(net.trainable_params())
         make_funcad_loss, make_torch_loss = LOSSES[self.loss] if isinstance(self.loss, str) else self.loss
-        engine = FuncadEngine(net, make_funcad_loss(), optimizer, self.has_aux)
+        engine = (ScaledFuncadEngine if mixed else FuncadEngine)(net, make_funcad_loss(), optimizer, self.has_aux)
 
         torch.manual_seed(seed)
         if self.torch_model is None:
@@ -156,13 +161,24 @@ class Case:
         else:
             module, name_map = self.torch_model(), default_name_map(net)
         decays = {name_map[p.name]: flag for p, flag in zip(optimizer.parameters, optimizer.decay_flags)}
-        trainer = TorchTrainer(module, make_torch_loss(), lambda named: self.optimizer.torch(named, variant, decays.get), dtype, device)
+        make_optimizer = lambda named: self.optimizer.torch(named, variant, decays.get)  # noqa: E731
+        trainer = (AutocastTrainer if mixed else TorchTrainer)(module, make_torch_loss(), make_optimizer, storage, device)
         if self.torch_model is not None:
             copy_funcad_to_torch(net, trainer.model, name_map)
         align_dropout(trainer.model)
         torch_engine = TorchEngine(trainer, name_map, list(name_map))
         engine.mask_seed = torch_engine.mask_seed = seed
         return Pair(self, dtype, engine, torch_engine)
+
+    def for_dtypes(self, dtypes: Sequence[str]) -> Case:
+        """This case as it runs beside ``dtypes``: in float16, Adam's epsilon 1e-8 rounds to 0 on both sides (torch keeps
+        Adam's state in the parameters' dtype too), and an underflowed second moment then divides by zero, so a run with
+        float16 takes ``FLOAT16_ADAM_EPS`` in every dtype, float64 truth included (the change is noted in the report)."""
+        spec = self.optimizer
+        if "float16" not in dtypes or spec.kind != "adam" or spec.eps >= FLOAT16_ADAM_EPS:
+            return self
+        note = f"Adam epsilon {spec.eps:g} -> {FLOAT16_ADAM_EPS:g} in every dtype of this run: {spec.eps:g} rounds to 0 in float16"
+        return replace(self, optimizer=replace(spec, eps=FLOAT16_ADAM_EPS), notes=(*self.notes, note))
 
     def known_differences(self, torch_optimizer: str | None, param_names: Sequence[str]) -> list[str]:
         """This case's semantic differences between the two sides, given its funcad parameter names."""

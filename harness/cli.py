@@ -49,15 +49,20 @@ def _parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("cases", nargs="*", metavar="CASE", help="case names (see `list`); default: all")
     run.add_argument("--steps", type=int, default=20, help="training steps (default 20)")
-    run.add_argument("--dtype", choices=["float32", "float64", "both"], default="both",
-                     help="both (default): float32 judged against a float64 ground truth, plus the float64 comparison")
+    run.add_argument("--dtype", choices=["float32", "float64", "both", "float16", "bfloat16", "all", "mixed"], default="both",
+                     help="both (default): float32 judged against a float64 ground truth, plus the float64 comparison; float16 and "
+                          "bfloat16 run beside float64 and are judged by PyTorch's own error in that dtype (its noise floor); all: "
+                          "float32, float16, bfloat16 and float64; mixed: float16 compute over float32 weights with loss scaling "
+                          "(funcad.amp O1 vs torch.autocast + GradScaler) beside float64")
     run.add_argument("--seed", type=int, default=0, help="seed of initial parameters and batch order, 0 to 2**63 - 1 (default 0)")
     run.add_argument("--batch-size", type=int, default=None, help="override every case's batch size")
     run.add_argument("--data-dir", default=None, help="directory with MNIST-format IDX files (default: digits upscaled to 28x28)")
     run.add_argument("--mode", choices=["free", "lockstep"], default="free",
                      help="free: each side follows its own trajectory; lockstep: both restart from the same parameters every step")
-    run.add_argument("--rtol", type=float, default=None, help="relative tolerance (default per dtype: float32 1.3e-6, float64 1e-7)")
-    run.add_argument("--atol", type=float, default=None, help="absolute tolerance (default per dtype: float32 1e-5, float64 1e-7)")
+    run.add_argument("--rtol", type=float, default=None, help="relative tolerance (default per dtype: float32 1.3e-6, float64 1e-7, "
+                                                                       "float16/bfloat16 0: noise floor only)")
+    run.add_argument("--atol", type=float, default=None, help="absolute tolerance (default per dtype: float32 1e-5, float64 1e-7, "
+                                                                       "float16/bfloat16 0: noise floor only)")
     run.add_argument("--torch-optimizer", choices=["exact", "stock"], default=None,
                      help="torch side's optimizer: exact = funcad's formula (default), stock = torch.optim as shipped")
     run.add_argument("--threads", type=int, default=1, help="torch and numpy BLAS threads (default 1: stable, comparable timings)")
@@ -174,6 +179,7 @@ def _run(args) -> int:
     finally:
         progress.close()
     result.started = args.started
+    result.model = usermodel.flags(args) if args.model is not None else None
     try:
         path = report.write(result, target, exclusive=exclusive)
     except report.ReportError as exc:

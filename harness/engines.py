@@ -25,9 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
 import funcad
 from funcad import Tensor
+from funcad.core.dtypes import is_floating
+from torch_ref.arrays import to_numpy
 from torch_ref.bridge import NameMap, funcad_state, name_mapper
 from torch_ref.dropout import set_mask_key
 from torch_ref.pipeline import TorchTrainer
@@ -52,7 +55,7 @@ class _AlignedMasks:
 
 def _as_funcad(array, dtype) -> Tensor:
     a = np.asarray(array)
-    return Tensor.from_numpy(a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a)  # one copy at most, as before
+    return Tensor.from_numpy(a.astype(dtype) if is_floating(a.dtype) else a)  # one copy at most, as before
 
 
 class FuncadEngine(_AlignedMasks):
@@ -161,7 +164,7 @@ class TorchEngine(_AlignedMasks):
         params = dict(self.trainer.model.named_parameters())
 
         def before_step():
-            named = {self.to_funcad.get(n, n): p.grad.detach().cpu().numpy() for n, p in params.items()}
+            named = {self.to_funcad.get(n, n): to_numpy(p.grad) for n, p in params.items()}
             edited = edit(named)
             for n, p in params.items():
                 p.grad.copy_(self.trainer.tensor(edited[self.to_funcad.get(n, n)]))
@@ -182,3 +185,29 @@ class TorchEngine(_AlignedMasks):
 
     def time_step(self, x, y):
         return self.trainer.step_tensors(x, y)
+
+
+def device_sync(torch_engine: TorchEngine) -> Callable:
+    """A pass-through that waits for the torch engine's device first (CUDA), so timings include its work."""
+    if torch_engine.trainer.device.type == "cuda":
+        def sync(value):
+            torch.cuda.synchronize()
+            return value
+        return sync
+    return lambda value: value
+
+
+def jit_callables(f: FuncadEngine, x, y) -> tuple[dict[str, Callable], str | None]:
+    """``funcad.jit`` versions of the three timed phases, when funcad has a jit; else a note saying why not."""
+    jit = getattr(funcad, "jit", None)
+    if jit is None:
+        return {}, "funcad jit: not available in this funcad (funcad.jit missing); speed shows eager only"
+    out = {}
+    try:
+        forward, backward, step = jit(lambda inputs: f.net(inputs)), jit(f.grad_fn), jit(f.train_step)
+        for name, fn, args in (("forward", forward, (x,)), ("forward+backward", backward, (x, y)), ("train step", step, (x, y))):
+            fn(*args)
+            out[name] = (lambda fn=fn, args=args: fn(*args))
+    except Exception as exc:  # a jit failure is reported, never fatal to the comparison
+        return out, f"funcad jit: failed on this case ({type(exc).__name__}: {exc}); speed shows the phases that compiled"
+    return out, None

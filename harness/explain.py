@@ -4,8 +4,9 @@ saved run, on both sides.
 A report stores statistics, not every value, so the values are recomputed: the run's case is re-trained from the
 options in its metrics.json (same seed, so the same numbers) and the parameter's value and gradient are read on both
 sides at every step; the report's own per-step rows and the layer table row the parameter belongs to come from
-metrics.csv. Built-in cases only (a ``--model`` run's model is not stored in its report); the recomputation trains
-freely, without the run's planted faults or lockstep re-syncs, which the report's own rows do show.
+metrics.csv. A ``--model`` run's case is rebuilt from the flags its metrics.json keeps (the factory must still import
+and give the same model). The recomputation trains freely with the run's planted gradient and parameter faults (its
+optimizer-state and layer faults and lockstep re-syncs are left out; the report's own rows show them).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.cases import CASES
-from harness.runner import RunOptions
+from harness.cases import CASES, Case
+from harness.faults import Fault
+from harness.runner import RunOptions, fault_edit, plant_params
 
 
 class ExplainError(ValueError):
@@ -37,9 +39,12 @@ def _pick(value: np.ndarray, element: tuple[int, ...] | None) -> np.ndarray:
     return value if element is None else np.asarray(value[element])
 
 
-def trace(case_name: str, options: RunOptions, param: str, element: tuple[int, ...] | None) -> pd.DataFrame:
-    """Per step and dtype: the parameter's (element's) value before the step and its gradient, funcad and torch."""
-    case = CASES[case_name]
+def trace(case: Case | str, options: RunOptions, param: str, element: tuple[int, ...] | None) -> pd.DataFrame:
+    """Per step and dtype: the parameter's (element's) value before the step and its gradient, funcad and torch, with
+    the gradient and parameter faults of ``options`` planted as the run planted them. ``case``: a Case or a built-in name."""
+    case = (CASES[case] if isinstance(case, str) else case).for_dtypes(options.dtypes)
+    case_name = case.name
+    faults = [f for f in options.faults if f.kind in ("grad", "param")]
     batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
     rows = []
     for dtype in options.dtypes:
@@ -51,8 +56,10 @@ def trace(case_name: str, options: RunOptions, param: str, element: tuple[int, .
         if element is not None and (len(element) != len(shape) or not all(0 <= i < n for i, n in zip(element, shape))):
             raise ExplainError(f"--element {','.join(map(str, element))} is not an element of {param} with shape {shape}")
         for step, (x, y) in enumerate(batches):
+            plant_params(pair, faults, step)
             values = {side: getattr(pair, side).state()[param] for side in ("funcad", "torch")}
-            grads = {side: getattr(pair, side).loss_and_grads(x, y)[1].get(param) for side in ("funcad", "torch")}
+            edits = {side: fault_edit(faults, side, "grad", step) or (lambda named: named) for side in ("funcad", "torch")}
+            grads = {side: edits[side](getattr(pair, side).loss_and_grads(x, y)[1]).get(param) for side in ("funcad", "torch")}
             row = {"dtype": dtype, "step": step}
             for what, pair_values in (("value", values), ("grad", grads)):
                 if pair_values["funcad"] is None:
@@ -66,8 +73,22 @@ def trace(case_name: str, options: RunOptions, param: str, element: tuple[int, .
                     row |= {f"funcad {what}": float(f), f"torch {what}": float(t), f"{what} |diff|": float(diff)}
             rows.append(row)
             for side in ("funcad", "torch"):
-                getattr(pair, side).step(x, y)
+                getattr(pair, side).step(x, y, fault_edit(faults, side, "grad", step))
     return pd.DataFrame(rows)
+
+
+def _case(name: str, model: dict | None, options: RunOptions) -> Case | None:
+    """The built-in case ``name``, or the user-model case a run's saved ``--model`` flags build (None without either)."""
+    if name in CASES:
+        return CASES[name]
+    if model is None:
+        return None
+    from harness import usermodel
+
+    try:
+        return usermodel.case_from_flags(model, options.steps, options.seed)
+    except usermodel.UserModelError as exc:
+        raise ExplainError(f"{name}: the run's --model cannot be rebuilt: {exc}") from None
 
 
 def explain(directory: Path, param: str, element: tuple[int, ...] | None = None) -> str:
@@ -75,18 +96,19 @@ def explain(directory: Path, param: str, element: tuple[int, ...] | None = None)
     directory = _report_dir(directory)
     saved = json.loads((directory / "metrics.json").read_text())
     raw = dict(saved["run"]["options"])
-    raw["faults"] = ()  # the recomputation is the clean run (module docstring)
+    raw["faults"] = tuple(Fault(**{**f, "index": tuple(f["index"])}) for f in raw.get("faults", ()))
     options = RunOptions(**{k: v for k, v in raw.items() if k in RunOptions.__dataclass_fields__})
     cases = list(dict.fromkeys(row["case"] for row in saved["summary"]))
     metrics = pd.read_csv(directory / "metrics.csv")
     out = []
     for case in cases:
-        if case not in CASES:
-            out.append(f"{case}: not a built-in case; its values cannot be recomputed (a --model run's model is not stored)")
+        built = _case(case, saved["run"].get("model"), options)
+        if built is None:
+            out.append(f"{case}: not a built-in case, and the report keeps no --model flags to rebuild it from")
             continue
         where = f"{param}{list(element) if element is not None else ''}"
         out.append(f"== {case}: {where}, {options.steps} steps, mode {options.mode}, seed {options.seed}")
-        out.append(trace(case, options, param, element).to_string(index=False, float_format=lambda v: f"{v:.9g}"))
+        out.append(trace(built, options, param, element).to_string(index=False, float_format=lambda v: f"{v:.9g}"))
         mine = metrics[(metrics["case"] == case) & (metrics["item"] == param) & (metrics["section"] == "parameter_step")]
         if len(mine):
             out.append("report, after each step:")

@@ -13,6 +13,13 @@ from funcad.testing import DEFAULT_TOLERANCES as TESTING_TOLERANCES
 
 #: Accept a float32 cross-engine difference up to this multiple of PyTorch's own float32 error against float64.
 NOISE_FACTOR = 10.0
+#: The same multiple for the 16-bit dtypes, where it is the whole tolerance (``LOW_PRECISION``): a planted difference of
+#: 10x the noise floor must fail, so it sits below 10.
+LOW_NOISE_FACTOR = 5.0
+#: Dtypes judged by the noise floor alone: their fixed tolerance is exact equality, anything else must stay within
+#: ``LOW_NOISE_FACTOR`` x PyTorch's own error in that dtype against the float64 run (``mixed``: float16 compute over
+#: float32 parameters, ``harness.mixed``).
+LOW_PRECISION = ("float16", "bfloat16", "mixed")
 
 
 @dataclass(frozen=True)
@@ -26,8 +33,40 @@ class Tolerance:
         return f"rtol {self.rtol:.3g}, atol {self.atol:.3g}"
 
 
-# funcad.testing's table (torch.testing.assert_close's defaults), keyed by the dtype names the harness runs in.
-DEFAULT_TOLERANCES = {name: Tolerance(*TESTING_TOLERANCES[np.dtype(name)]) for name in ("float32", "float64")}
+# funcad.testing's table (torch.testing.assert_close's defaults), keyed by the dtype names the harness runs in; the
+# 16-bit dtypes have no fixed tolerance (exact), only their noise floor.
+DEFAULT_TOLERANCES = {name: Tolerance(*TESTING_TOLERANCES[np.dtype(name)]) for name in ("float32", "float64")} | {
+    name: Tolerance(0.0, 0.0) for name in LOW_PRECISION}
+
+
+def noise_factor(dtype: str) -> float:
+    """How many times PyTorch's own error against float64 a cross-engine difference in ``dtype`` may reach."""
+    return LOW_NOISE_FACTOR if dtype in LOW_PRECISION else NOISE_FACTOR
+
+
+#: Units in the last place a 16-bit layer may differ by in the layer comparison, which measures no floor of its own.
+LAYER_ULPS = 4
+
+
+def layer_tolerance(dtype: str, tol: Tolerance) -> Tolerance:
+    """The run's tolerance, or for a 16-bit run (judged by its noise floor, which the per-layer comparison does not
+    measure) ``LAYER_ULPS`` units in the last place of float16 or bfloat16, relative and, as at magnitude 1, absolute:
+    torch's CPU kernels round intermediate terms (BatchNorm's x * scale + shift), so values near zero differ by units
+    of the terms' magnitude, not their own."""
+    if dtype not in LOW_PRECISION or tol.rtol or tol.atol:
+        return tol
+    ulps = LAYER_ULPS * (2.0**-7 if dtype == "bfloat16" else 2.0**-10)
+    return Tolerance(ulps, ulps)
+
+
+def describe_tolerance(dtype: str, tol: Tolerance, truth: bool = True) -> str:
+    """What a dtype's values are judged by, and why, for the report (``truth``: a float64 run beside it)."""
+    if dtype in LOW_PRECISION and tol.rtol == tol.atol == 0:
+        return (f"{dtype} within {LOW_NOISE_FACTOR:g}x PyTorch's own {dtype} error against the float64 run, per value and step (no "
+                "fixed tolerance: 16-bit results depend on the order of roundings, so the floor is measured; after an Adam step it "
+                "also allows twice PyTorch's step, the move a gradient's sign within rounding noise of zero decides)")
+    floor = f", or within {noise_factor(dtype):g}x PyTorch's own {dtype} error against float64" if truth and dtype != "float64" else ""
+    return f"{dtype} {tol}{floor}"
 
 
 def tolerance_for(dtype: str, overrides: dict | None = None, rtol: float | None = None, atol: float | None = None) -> Tolerance:
@@ -104,15 +143,25 @@ def max_abs_diff(a, b) -> float:
     return float(np.max(np.abs(a - b)))
 
 
-def judge(passed_tolerance: bool, cross: float, noise: float | None) -> str:
-    """'pass' within tolerance; 'noise' when outside it but within NOISE_FACTOR x the float32 noise floor; else 'fail'."""
+def judge(passed_tolerance: bool, cross: float, noise: float | None, factor: float = NOISE_FACTOR) -> str:
+    """'pass' within tolerance; 'noise' when outside it but within ``factor`` x the noise floor (PyTorch's own error
+    in this dtype against float64); else 'fail'."""
     if not np.isfinite(cross):
         return "fail"
     if passed_tolerance:
         return "pass"
-    if noise is not None and np.isfinite(noise) and cross <= NOISE_FACTOR * noise:
+    if noise is not None and np.isfinite(noise) and cross <= factor * noise:
         return "noise"
     return "fail"
+
+
+def update_floor(dtype: str, sign_like: bool, after, before) -> float:
+    """The part of a parameter's noise floor one optimizer step adds: in a 16-bit dtype, an optimizer that moves by the
+    sign of the gradient (Adam's m / sqrt(v) is +-1 on its first steps) turns a gradient within rounding noise of zero
+    into a full step either way, so two correct engines may differ there by twice the step PyTorch took; 0 otherwise."""
+    if dtype not in LOW_PRECISION or not sign_like:
+        return 0.0
+    return 2.0 * max_abs_diff(after, before)
 
 
 def loss_within(funcad_loss: float, torch_loss: float, tol: Tolerance) -> bool:

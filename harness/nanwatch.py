@@ -4,7 +4,8 @@ line (funcad), the torch module and op (torch), and the ranges of the inputs tha
 The runner calls ``locate`` when a step ends with a non-finite loss or value: it re-runs that step's forward and
 gradient from the state before it, watching every op. funcad is watched by wrapping ``Primitive.forward`` (every
 primitive, forward and VJP rules alike, runs through it) for the duration of the re-run only; torch by a
-``TorchFunctionMode`` and module forward hooks.
+``TorchFunctionMode`` and module forward hooks. A compiled step cannot be watched op by op: ``CompiledWatch`` checks
+it at the end of each call and, on a hit, re-runs that step eagerly from the state before it.
 """
 
 from __future__ import annotations
@@ -19,18 +20,21 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 import funcad
+from funcad.core import pytree
+from funcad.core.dtypes import is_floating
 from funcad.core.primitive import Primitive
 from funcad.nn.cell import Cell
+from torch_ref.arrays import to_numpy
 
 _FUNCAD_DIR = os.path.dirname(funcad.__file__)
 _SKIP_DIRS = (_FUNCAD_DIR, os.path.dirname(__file__), os.path.dirname(torch.__file__))
 
 
 def _range(value) -> str:
-    a = np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else getattr(value, "_data", value))
-    if a.dtype.kind not in "fiub" or a.size == 0:
+    a = np.asarray(to_numpy(value) if isinstance(value, torch.Tensor) else getattr(value, "_data", value))
+    if not (is_floating(a.dtype) or a.dtype.kind in "iub") or a.size == 0:
         return f"{a.dtype}{list(a.shape)}"
-    finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+    finite = a[np.isfinite(a)] if is_floating(a.dtype) else a
     span = f"[{finite.min():.4g}, {finite.max():.4g}]" if finite.size else "no finite values"
     bad = int(a.size - finite.size)
     return f"{a.dtype}{list(a.shape)} {span}" + (f", {bad} non-finite" if bad else "")
@@ -41,7 +45,7 @@ def _nonfinite(value) -> bool:
     if a is not None:
         return a.is_floating_point() and not bool(torch.isfinite(a).all())
     data = getattr(value, "_data", value)
-    return isinstance(data, np.ndarray) and data.dtype.kind == "f" and not np.isfinite(data).all()
+    return isinstance(data, np.ndarray) and is_floating(data.dtype) and not np.isfinite(data).all()
 
 
 def _user_line() -> str:
@@ -155,7 +159,7 @@ def locate_step(case, options, dtype: str, step: int, state: dict, x, y) -> list
     """Where the first NaN/Inf of ``step`` came from on each side: a parameter already non-finite in ``state`` (the
     state before the step, per side), else the step re-run on a fresh pair loaded with ``state``, every op watched."""
     broken = [(side, n) for side in ("funcad", "torch") for n, v in state[side].items()
-              if np.asarray(v).dtype.kind == "f" and not np.isfinite(v).all()]
+              if is_floating(np.asarray(v).dtype) and not np.isfinite(v).all()]
     if broken:
         return [{"dtype": dtype, "step": step, "side": side, "phase": "before the step", "layer": "-",
                  "op": f"{name} was already non-finite", "source": "-", "inputs": "-"} for side, name in broken]
@@ -167,3 +171,40 @@ def locate_step(case, options, dtype: str, step: int, state: dict, x, y) -> list
     return [{"dtype": dtype, "step": step, **o} for o in found if o is not None] or [
         {"dtype": dtype, "step": step, "side": "both", "phase": "update", "layer": "-", "op": "forward and backward are finite: "
          "the optimizer's update made it", "source": "-", "inputs": "-"}]
+
+
+class CompiledWatch:
+    """``funcad.jit(train_step)``, checked for NaN/Inf at the end of every call (its outputs and ``net``'s Parameters).
+    On the first call that ends non-finite, the Parameters are put back as they were before it, ``forward_fn`` and
+    ``grad_fn`` re-run eagerly on the same arguments with every op watched (``locate_funcad``), and the state the
+    compiled call left is restored, so training goes on as it would have unwatched. ``origin`` is the location, with
+    the call's number as ``step`` (None until a hit). Until then each call copies the Parameters once."""
+
+    def __init__(self, train_step: Callable, net: Cell, forward_fn: Callable, grad_fn: Callable):
+        self.compiled = funcad.jit(train_step)
+        self.net, self.forward_fn, self.grad_fn = net, forward_fn, grad_fn
+        self.origin: dict | None = None
+        self.calls = 0
+
+    def _snapshot(self) -> dict[str, np.ndarray]:
+        return {n: np.asarray(p).copy() for n, p in self.net.parameters_and_names()}
+
+    def _load(self, values: dict[str, np.ndarray]) -> None:
+        params = dict(self.net.parameters_and_names())
+        for n, v in values.items():
+            params[n].set_data(v)
+
+    def __call__(self, *args):
+        before = self._snapshot() if self.origin is None else None
+        out = self.compiled(*args)
+        if before is not None:
+            after = self._snapshot()
+            if any(_nonfinite(leaf) for leaf in pytree.flatten(out)[0]) or any(_nonfinite(v) for v in after.values()):
+                self._load(before)
+                found = locate_funcad(self.net, self.forward_fn, self.grad_fn, *args) or {
+                    "side": "funcad", "phase": "update", "layer": "-", "op": "forward and backward are finite: the update made it",
+                    "source": "-", "inputs": "-"}
+                self.origin = {"step": self.calls, **found}
+                self._load(after)
+        self.calls += 1
+        return out

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from funcad import Parameter
+from torch_ref.arrays import numpy_dtype, to_numpy
 
 #: funcad slot -> torch state key
 TORCH_KEYS = {"moment1": "exp_avg", "moment2": "exp_avg_sq", "moments": "momentum_buffer", "accum": "momentum_buffer"}
@@ -44,8 +45,8 @@ def torch_state(trainer, to_funcad: dict[str, str], names: list[str]) -> dict[st
             out[name] = np.asarray(int(state.get("step", 0)), np.int64)
         else:
             value = state.get(TORCH_KEYS[slot])
-            out[name] = np.zeros(tuple(params[pname].shape), params[pname].detach().cpu().numpy().dtype) if value is None else \
-                value.detach().cpu().numpy().copy()
+            out[name] = np.zeros(tuple(params[pname].shape), numpy_dtype(params[pname].dtype)) if value is None else \
+                to_numpy(value)
     return out
 
 
@@ -67,3 +68,20 @@ def load_torch(trainer, to_funcad: dict[str, str], state: dict[str, np.ndarray])
             entry["step"] = torch.tensor(float(value)) if isinstance(entry.get("step"), torch.Tensor) else int(value)
         else:
             entry[TORCH_KEYS[slot]] = trainer.tensor(value).clone()
+
+
+def planted_states(pair, faults, step: int) -> tuple[dict, dict] | None:
+    """Both optimizers' state after ``step``'s update by funcad's names, with the step's optimizer-state faults planted
+    (and loaded back into that side); None when the optimizer keeps no state."""
+    f_state = funcad_state(pair.funcad.optimizer)
+    if not f_state:
+        return None
+    t_state = torch_state(pair.torch.trainer, pair.torch.to_funcad, list(f_state))
+    for fault in (f for f in faults if f.kind == "state" and f.step == step):
+        if fault.side == "funcad":
+            f_state = fault.apply(f_state)
+            load_funcad(pair.funcad.optimizer, f_state)
+        else:
+            t_state = fault.apply(t_state)
+            load_torch(pair.torch.trainer, pair.torch.to_funcad, t_state)
+    return f_state, t_state

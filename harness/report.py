@@ -25,6 +25,7 @@ from harness import files, per_sample, plots
 from harness.document import to_html, to_markdown
 from harness.faults import PLANT_BANNER
 from harness.layers import report as layer_report
+from harness.metrics import describe_tolerance
 from harness.runner import CaseResult, RunResult
 from harness.summary import STEP_LEGEND, VERDICT_TEXT, CaseSummary, first_divergent, step_table
 from harness.timing import NOISY_SPREAD
@@ -172,14 +173,15 @@ def _table(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 
 GRAD_COLUMNS = {"dtype": "dtype", "parameter": "parameter", "shape": "shape", "max_abs": "max abs", "max_rel": "max rel", "tol_ratio": "diff / tol",
                 "cosine": "cosine", "worst_index": "worst element", "funcad_value": "funcad", "torch_value": "torch",
-                "funcad_f32_err": "funcad f32 err", "torch_f32_err": "torch f32 err", "verdict": "verdict"}
+                "funcad_f32_err": "funcad err vs f64", "torch_f32_err": "torch err vs f64 (floor)", "verdict": "verdict"}
 
 
 # -- the document -----------------------------------------------------------------------------------------------------------
 
 LEGEND = ("Verdicts: *pass* = every compared value within tolerance (|funcad - torch| <= atol + rtol |torch|); *pass (noise floor)* = "
           "some float32 difference exceeds the fixed tolerance but is within 10x of PyTorch's own float32 error against the float64 "
-          "run (the noise floor); *FAIL* otherwise, or when NaN/Inf appeared; *ERROR* = the case stopped on an internal error. "
+          "run (the noise floor; float16, bfloat16 and mixed have no fixed tolerance and are judged by 5x their floor alone); "
+          "*FAIL* otherwise, or when NaN/Inf appeared; *ERROR* = the case stopped on an internal error. "
           "*grad diff / tol*: the worst gradient element's difference over its tolerance (at most 1 passes). *f32 err funcad/torch*: "
           "funcad's float32 gradient error against the float64 truth over PyTorch's (about 1: equally accurate). " + STEP_LEGEND +
           " Speed ratios are median train-step times, funcad / torch (below 1: funcad faster), with ±the larger interquartile range "
@@ -226,7 +228,7 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
                                                    f"took {r.seconds:.1f} s.")]
     if r.error:
         return out + [("banner", ("error", f"ERROR: this case stopped on an internal error: {r.error}"))]
-    out.append(("p", "Tolerances: " + "; ".join(f"{d} {t}" for d, t in r.tolerances.items()) + "."))
+    out.append(("p", "Tolerances: " + "; ".join(describe_tolerance(d, t, "float64" in r.tolerances) for d, t in r.tolerances.items()) + "."))
     out.append(("h3", "Known semantic differences in play"))
     out.append(("ul", r.known_differences or ["none: both sides implement the same formulas"]))
     out.append(("h3", "Guards (both sides wrong together)"))
@@ -379,7 +381,8 @@ def _fill(run: RunResult, staging: Path) -> None:
     (staging / "report.html").write_text(to_html(doc))
     options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(run.options).items() if k != "faults"}
     payload = {"run": {"options": options | {"faults": [vars(f) for f in run.options.faults]},
-                       "environment": run.environment, "seconds": seconds, "passed": run.passed, "errors": run.errors},
+                       "environment": run.environment, "seconds": seconds, "passed": run.passed, "errors": run.errors,
+                       "model": run.model},
                "summary": [{k: _json_safe(v) for k, v in row.items()} for row in run.summary().to_dict(orient="records")],
                "metrics": {"columns": list(metrics.columns), "rows": rows}}
     (staging / "metrics.json").write_text(json.dumps(payload, default=str, separators=(",", ":")))

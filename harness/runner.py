@@ -21,20 +21,34 @@ import numpy as np
 import pandas as pd
 import torch
 
-import funcad
 from harness import guards, nanwatch, optstate, timing
 from harness.cases import Batches, Case, Pair
+from harness.engines import device_sync, jit_callables
 from harness.environment import environment
 from harness.faults import Fault
 from harness.layers.compare import LayerComparison, compare_for_run
-from harness.metrics import Tolerance, diff_stats, judge, loss_within, max_abs_diff, relative_divergence, tolerance_for
+from harness.metrics import (
+    Tolerance,
+    diff_stats,
+    judge,
+    layer_tolerance,
+    loss_within,
+    max_abs_diff,
+    noise_factor,
+    relative_divergence,
+    tolerance_for,
+    update_floor,
+)
+from harness.mixed import MIXED, storage_dtype
 from harness.per_sample import PerSampleComparison, fail_summary
 from harness.per_sample import compare_for_run as per_sample_for_run
 from harness.summary import VERDICT_TEXT, CaseSummary, frame, summarize
 
 __all__ = ["VERDICT_TEXT", "Fault", "RunOptions", "CaseResult", "RunResult", "run_case", "run_cases", "prepare_batches", "environment"]
 
-DTYPE_CHOICES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64")}
+# every low-precision choice runs a float64 pair beside it: its truth, and so its tolerance (``metrics.noise_factor``)
+DTYPE_CHOICES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64"), "float16": ("float16", "float64"),
+                 "bfloat16": ("bfloat16", "float64"), "all": ("float32", "float16", "bfloat16", "float64"), MIXED: (MIXED, "float64")}
 SEED_MAX = 2**63 - 1  # every generator seeded from it (numpy, torch, funcad's key, seed + epoch for shuffling) takes it
 
 
@@ -132,7 +146,8 @@ def _truth_noise(values: dict[str, dict], name, dtype: str, truth: str | None):
     return max_abs_diff(values[dtype]["torch"][name], ref), max_abs_diff(values[dtype]["funcad"][name], ref)
 
 
-def _edit(faults: Sequence[Fault], side: str, kind: str, step: int) -> Callable | None:
+def fault_edit(faults: Sequence[Fault], side: str, kind: str, step: int) -> Callable | None:
+    """The edit ``side``'s ``kind`` faults of ``step`` make to a dict of named arrays, or None without any."""
     mine = [f for f in faults if f.side == side and f.kind == kind and f.step == step]
     if not mine:
         return None
@@ -145,9 +160,10 @@ def _edit(faults: Sequence[Fault], side: str, kind: str, step: int) -> Callable 
     return edit
 
 
-def _plant_params(pair: Pair, faults: Sequence[Fault], step: int) -> None:
+def plant_params(pair: Pair, faults: Sequence[Fault], step: int) -> None:
+    """Add the parameter faults of ``step`` to both engines of ``pair``."""
     for side in ("funcad", "torch"):
-        edit = _edit(faults, side, "param", step)
+        edit = fault_edit(faults, side, "param", step)
         if edit is not None:
             engine = getattr(pair, side)
             engine.load_state(edit(engine.state()))
@@ -161,11 +177,11 @@ class _Run:
     """The state of one case run: its engines per dtype, and the rows of every table as they are measured."""
 
     def __init__(self, case: Case, options: RunOptions, tick: Callable[[str], None], batches: Batches):
-        self.case, self.options, self.tick, self.batches = case, options, tick, batches
         self.dtypes = options.dtypes
+        self.case, self.options, self.tick, self.batches = case.for_dtypes(self.dtypes), options, tick, batches
         self.truth = "float64" if len(self.dtypes) > 1 else None
         self.tol = {d: tolerance_for(d, dict(case.tolerances), options.rtol, options.atol) for d in self.dtypes}
-        self.pairs = {d: case.build(d, options.seed, options.device, options.torch_optimizer) for d in self.dtypes}
+        self.pairs = {d: self.case.build(d, options.seed, options.device, options.torch_optimizer) for d in self.dtypes}
         names = self.pairs[self.dtypes[0]].funcad.state()
         # a fault applies where its parameter is (an optimizer-state fault names it after the slot)
         self.faults = tuple(f for f in options.faults if (f.param.split(".", 1)[-1] if f.kind == "state" else f.param) in names)
@@ -173,6 +189,12 @@ class _Run:
         self.monitor, self.guards = guards.GuardMonitor(), []
         self.origins: dict[str, list[dict]] = {}  # dtype -> where its first NaN/Inf came from, per side
         self.seen_events: set = set()
+
+    def layer_tolerance(self) -> Tolerance:
+        """The layer comparison's tolerance: its dtype is the run's first, float32 for a mixed run (its weights' dtype)."""
+        dtype = storage_dtype(self.dtypes[0])
+        tol = self.tol.get(dtype) or tolerance_for(dtype, dict(self.case.tolerances), self.options.rtol, self.options.atol)
+        return layer_tolerance(dtype, tol)
 
     def event(self, dtype: str, step: int, side: str, where: str, what: str) -> None:
         key = (dtype, side, where)
@@ -186,7 +208,7 @@ class _Run:
             for name in names:
                 stats = diff_stats(values[d]["funcad"][name], values[d]["torch"][name], self.tol[d])
                 noise, funcad_err = _truth_noise(values, name, d, self.truth)
-                verdict = judge(stats["passed"], stats["max_abs"], noise)
+                verdict = judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))
                 self.rows[table].append({"dtype": d, "parameter": name, "shape": str(tuple(np.shape(values[d]["funcad"][name]))),
                                          **stats, "torch_f32_err": noise, "funcad_f32_err": funcad_err, "verdict": verdict})
 
@@ -195,14 +217,14 @@ class _Run:
         x, y = self.batches[0]
         logits, grads = {}, {}
         for d, pair in self.pairs.items():
-            _plant_params(pair, self.faults, 0)
+            plant_params(pair, self.faults, 0)
             saved = pair.funcad.state(), pair.torch.state()
             logits[d] = {"funcad": {"logits": pair.funcad.forward(x)}, "torch": {"logits": pair.torch.forward(x)}}
             grads[d] = {}
             for side in ("funcad", "torch"):
                 engine = getattr(pair, side)
                 _, g = engine.loss_and_grads(x, y)
-                edit = _edit(self.faults, side, "grad", 0)
+                edit = fault_edit(self.faults, side, "grad", 0)
                 grads[d][side] = edit(g) if edit else g
                 for name in _nonfinite(grads[d][side]):
                     self.event(d, 0, side, name, "non-finite gradient")
@@ -216,8 +238,9 @@ class _Run:
         first = self.pairs[self.dtypes[0]].funcad
         source, slots = first.state(), optstate.funcad_state(first.optimizer)
         for d, pair in self.pairs.items():
-            cast = {n: v.astype(d) for n, v in source.items()}
-            cast_slots = {n: v if v.dtype.kind == "i" else v.astype(d) for n, v in slots.items()}
+            stored = storage_dtype(d)
+            cast = {n: v.astype(stored) for n, v in source.items()}
+            cast_slots = {n: v if v.dtype.kind == "i" else v.astype(stored) for n, v in slots.items()}
             if d != self.dtypes[0]:
                 pair.funcad.load_state(cast)
                 optstate.load_funcad(pair.funcad.optimizer, cast_slots)
@@ -233,28 +256,31 @@ class _Run:
         for step, (x, y) in enumerate(self.batches):
             if self.options.mode == "lockstep" and step > 0:
                 self._sync()
-            losses = {}
+            losses, opt_states = {}, {}
             for d, pair in self.pairs.items():
                 if step > 0:
-                    _plant_params(pair, self.faults, step)
+                    plant_params(pair, self.faults, step)
                 losses[d] = {}
                 for side in ("funcad", "torch"):
                     engine = getattr(pair, side)
-                    edit = _edit(self.faults, side, "grad", step)
+                    edit = fault_edit(self.faults, side, "grad", step)
                     if pair is first_pair:  # the guards watch the first dtype's gradients
                         edit = self.monitor.observer(side, edit)
                     losses[d][side] = engine.step(x, y, edit)
                     if not np.isfinite(losses[d][side]):
                         self.event(d, step, side, "loss", f"non-finite loss {losses[d][side]}")
-                self._optimizer_step(d, pair, step)
+                found = optstate.planted_states(pair, self.faults, step)
+                if found is not None:
+                    opt_states[d] = found
                 states[d] = {"funcad": pair.funcad.state(), "torch": pair.torch.state()}
                 for side in ("funcad", "torch"):
                     for name in _nonfinite(states[d][side]):
                         self.event(d, step, side, name, "non-finite value after the update")
                 if d not in self.origins and any(e["dtype"] == d for e in self.rows["events"]):
                     self.origins[d] = nanwatch.locate_step(self.case, self.options, d, step, before[d], x, y)
+            self._optimizer_rows(step, opt_states, noise_so_far)
+            self._record_step(step, losses, states, noise_so_far, before)
             before = {d: dict(v) for d, v in states.items()}
-            self._record_step(step, losses, states, noise_so_far)
             self.tick(f"step {step + 1}/{len(self.batches)}")
         self._stat_rows("final_params", states, list(states[self.dtypes[0]]["funcad"]))
         side_losses = {side: [r[f"{side}_loss"] for r in self.rows["losses"] if r["dtype"] == self.dtypes[0]] for side in ("funcad", "torch")}
@@ -262,46 +288,45 @@ class _Run:
         dead = guards.dead_relu_fractions(trainer.model, trainer.tensor(self.batches[-1][0]))
         self.guards = guards.warnings(self.monitor, side_losses, first_states, states[self.dtypes[0]], dead)
 
-    def _optimizer_step(self, dtype: str, pair: Pair, step: int) -> None:
-        """Plant any optimizer-state fault of ``step``, then compare both optimizers' state by name."""
-        f_state = optstate.funcad_state(pair.funcad.optimizer)
-        if not f_state:
-            return
-        t_state = optstate.torch_state(pair.torch.trainer, pair.torch.to_funcad, list(f_state))
-        for fault in (f for f in self.faults if f.kind == "state" and f.step == step):
-            planted = fault.apply(f_state if fault.side == "funcad" else t_state)
-            if fault.side == "funcad":
-                optstate.load_funcad(pair.funcad.optimizer, planted)
-                f_state = planted
-            else:
-                optstate.load_torch(pair.torch.trainer, pair.torch.to_funcad, planted)
-                t_state = planted
-        for name, fv in f_state.items():
-            stats = diff_stats(fv, t_state[name], self.tol[dtype])
-            self.rows["optimizer"].append({"dtype": dtype, "step": step, "state": name, "max_abs": stats["max_abs"],
-                                           "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"],
-                                           "verdict": "pass" if stats["passed"] else "fail"})
+    def _optimizer_rows(self, step: int, found: dict, noise_so_far: dict) -> None:
+        """Both optimizers' state after ``step`` (``found``: dtype -> (funcad's, torch's)), compared by name, judged like
+        the parameters against PyTorch's own error so far (float64 state as truth)."""
+        truth = found.get(self.truth) if self.truth else None
+        for d, (f_state, t_state) in found.items():
+            for name, fv in f_state.items():
+                stats = diff_stats(fv, t_state[name], self.tol[d])
+                noise = None
+                if truth is not None and d != self.truth:
+                    key = (d, "state", name)
+                    noise = noise_so_far[key] = max(noise_so_far.get(key, 0.0), max_abs_diff(t_state[name], truth[1][name]))
+                self.rows["optimizer"].append({"dtype": d, "step": step, "state": name, "max_abs": stats["max_abs"],
+                                               "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"],
+                                               "verdict": judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))})
 
-    def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict) -> None:
+    def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict, before: dict) -> None:
+        """The loss and parameter rows of ``step``; ``noise_so_far`` keeps each dtype's noise floors, ``before`` the states
+        before the step (a sign-like optimizer's floor in 16 bits includes its step: ``metrics.update_floor``)."""
+        sign_like = self.case.optimizer.kind == "adam"
         for d in self.dtypes:
             tol = self.tol[d]
             lf, lt = losses[d]["funcad"], losses[d]["torch"]
             noise = None
             if self.truth and d != self.truth:
-                noise = noise_so_far["loss"] = max(noise_so_far.get("loss", 0.0), abs(lt - losses[self.truth]["torch"]))
+                noise = noise_so_far[d, "loss"] = max(noise_so_far.get((d, "loss"), 0.0), abs(lt - losses[self.truth]["torch"]))
             cross = abs(lf - lt) if np.isfinite(lf) and np.isfinite(lt) else float("inf")
             self.rows["losses"].append({"dtype": d, "step": step, "funcad_loss": lf, "torch_loss": lt, "abs_div": cross,
                                         "rel_div": relative_divergence(lf, lt), "torch_f32_err": noise,
-                                        "verdict": judge(loss_within(lf, lt, tol), cross, noise)})
+                                        "verdict": judge(loss_within(lf, lt, tol), cross, noise, noise_factor(d))})
             for name, fv in states[d]["funcad"].items():
                 tv = states[d]["torch"][name]
                 stats = diff_stats(fv, tv, tol)
                 noise = None
                 if self.truth and d != self.truth:
-                    noise = noise_so_far[name] = max(noise_so_far.get(name, 0.0), max_abs_diff(tv, states[self.truth]["torch"][name]))
+                    floor = max(max_abs_diff(tv, states[self.truth]["torch"][name]), update_floor(d, sign_like, tv, before[d]["torch"][name]))
+                    noise = noise_so_far[d, name] = max(noise_so_far.get((d, name), 0.0), floor)
                 self.rows["params"].append({"dtype": d, "step": step, "parameter": name, "max_abs": stats["max_abs"],
                                             "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"], "torch_f32_err": noise,
-                                            "verdict": judge(stats["passed"], stats["max_abs"], noise)})
+                                            "verdict": judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))})
 
     def time(self) -> tuple[pd.DataFrame, list[str]]:
         threads = torch.get_num_threads()  # numpy's BLAS runs with the same count under the CLI's fixed_threads
@@ -310,13 +335,13 @@ class _Run:
         f, t = pair.funcad, pair.torch
         xf, yf = f.prepare(*self.batches[0])
         xt, yt = t.prepare(*self.batches[0])
-        sync = _device_sync(t)
+        sync = device_sync(t)
         phases = {
             "forward": {"funcad": lambda: f.time_forward(xf, yf), "torch": lambda: sync(t.time_forward(xt, yt))},
             "forward+backward": {"funcad": lambda: f.time_backward(xf, yf), "torch": lambda: sync(t.time_backward(xt, yt))},
             "train step": {"funcad": lambda: f.time_step(xf, yf), "torch": lambda: sync(t.time_step(xt, yt))},
         }
-        jitted, why = _jit_callables(f, xf, yf)
+        jitted, why = jit_callables(f, xf, yf)
         if why:
             notes.append(why)
         for phase, callables in phases.items():
@@ -329,31 +354,6 @@ class _Run:
                              "threads": threads})
             self.tick(f"timed {phase}")
         return pd.DataFrame(rows), notes
-
-
-def _device_sync(torch_engine) -> Callable:
-    if torch_engine.trainer.device.type == "cuda":
-        def sync(value):
-            torch.cuda.synchronize()
-            return value
-        return sync
-    return lambda value: value
-
-
-def _jit_callables(f, x, y) -> tuple[dict[str, Callable], str | None]:
-    """``funcad.jit`` versions of the three timed phases, when funcad has a jit; else a note saying why not."""
-    jit = getattr(funcad, "jit", None)
-    if jit is None:
-        return {}, "funcad jit: not available in this funcad (funcad.jit missing); speed shows eager only"
-    out = {}
-    try:
-        forward, backward, step = jit(lambda inputs: f.net(inputs)), jit(f.grad_fn), jit(f.train_step)
-        for name, fn, args in (("forward", forward, (x,)), ("forward+backward", backward, (x, y)), ("train step", step, (x, y))):
-            fn(*args)
-            out[name] = (lambda fn=fn, args=args: fn(*args))
-    except Exception as exc:  # a jit failure is reported, never fatal to the comparison
-        return out, f"funcad jit: failed on this case ({type(exc).__name__}: {exc}); speed shows the phases that compiled"
-    return out, None
 
 
 def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str], None] = lambda msg: None,
@@ -373,11 +373,11 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     if not len(frames["events"]):
         frames["events"] = pd.DataFrame(columns=["dtype", "step", "side", "where", "what"])
     summary = frame([summarize(case.name, d, frames, timings) for d in run.dtypes])
-    layers = compare_for_run(case, options, batches, run.tol[options.dtypes[0]]) if options.layers else None
+    layers = compare_for_run(run.case, options, batches, run.layer_tolerance()) if options.layers else None
     per_sample = per_sample_for_run(case, options.faults, batches, options.seed, options.rtol, options.atol) if options.per_sample else None
     summary = fail_summary(summary, per_sample) if per_sample is not None else summary
-    differences = case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
-    return CaseResult(case.name, case.description, case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
+    differences = run.case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
+    return CaseResult(case.name, case.description, run.case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
                       frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,
                       data=case.describe_data(batches, options.data_dir), layers=layers, per_sample=per_sample, guards=run.guards,
@@ -403,6 +403,7 @@ class RunResult:
     seconds: float = 0.0
     started: float | None = None
     tracebacks: dict[str, str] = field(default_factory=dict)
+    model: dict | None = None  # the --model flags of a user-model run (``harness.usermodel.flags``), so explain can rebuild it
 
     @property
     def passed(self) -> bool:

@@ -158,6 +158,20 @@ def given_batches(spec: str) -> Batches:
     return batches
 
 
+#: the run flags a user-model case is built from (saved in a report's metrics.json, for ``funcad-compare explain``)
+MODEL_FLAGS = ("model", "model_from", "input_shape", "input_dtype", "classes", "targets", "data", "loss", "optimizer", "lr")
+
+
+def flags(args: argparse.Namespace) -> dict:
+    """The user-model flags of a run, by ``MODEL_FLAGS`` name."""
+    return {name: getattr(args, name) for name in MODEL_FLAGS}
+
+
+def case_from_flags(saved: dict, steps: int, seed: int) -> Case:
+    """The Case a saved run's ``flags`` built, rebuilt (same factory, seed and batches)."""
+    return case_from_args(argparse.Namespace(**saved, cases=[], steps=steps, seed=seed))
+
+
 def case_from_args(args: argparse.Namespace) -> Case:
     """The Case ``funcad-compare run --model ...`` compares; a ``UserModelError`` naming the flag at fault."""
     if args.cases:

@@ -41,7 +41,7 @@ def test_unknown_case_exits_2_and_lists_cases(capsys):
 
 
 def test_bad_flags_exit_2(capsys):
-    assert cli.main(["run", "--dtype", "float16"]) == 2
+    assert cli.main(["run", "--dtype", "float8"]) == 2
     assert cli.main(["frobnicate"]) == 2
     assert cli.main(["run", "tutorial", "--plant", "funcad:grad"]) == 2
     assert cli.main(["run", "tutorial", "--batch-size", "0"]) == 2

@@ -7,6 +7,7 @@ import torch
 from harness.cases import CASES
 from harness.cli import main
 from harness.explain import trace
+from harness.faults import Fault
 from harness.runner import RunOptions
 
 
@@ -33,3 +34,17 @@ def test_trace_values_are_the_engines_own():
     loss.backward()
     assert table.loc[0, "torch grad"] == float(model.linear.weight.grad[0, 3])
     assert abs(table.loc[0, "funcad grad"] - table.loc[0, "torch grad"]) <= 1e-7
+
+
+def test_explain_replays_the_runs_planted_gradient_fault(tmp_path, capsys):
+    out = tmp_path / "planted"
+    plant = "funcad:grad:linear.weight:0,3:1:0.5"
+    assert main(["run", "logreg", "--steps", "3", "--dtype", "float64", "--no-timing", "--plant", plant, "--out", str(out)]) == 1
+    capsys.readouterr()
+    options = RunOptions(steps=3, dtype="float64", timing=False, faults=(Fault.parse(plant),))
+    table = trace("logreg", options, "linear.weight", (0, 3)).set_index("step")
+    # the planted 0.5 shows in step 1's funcad gradient only, and the update it made in the values after it (lr 0.1)
+    assert abs(table.loc[0, "grad |diff|"]) <= 1e-12 and abs(table.loc[1, "grad |diff|"] - 0.5) <= 1e-12
+    assert abs(table.loc[2, "value |diff|"] - 0.1 * 0.5) <= 1e-9
+    assert main(["explain", str(out), "--param", "linear.weight", "--element", "0,3"]) == 0
+    assert "0.5" in capsys.readouterr().out

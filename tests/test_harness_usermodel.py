@@ -3,6 +3,7 @@ side built by torch_ref.mirror / to_funcad; every usage error exits 2 naming its
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 
 import harness
 from funcad import nn
-from harness import cli
+from harness import cli, usermodel
 
 FAST = ["--steps", "2", "--no-timing"]
 
@@ -159,3 +160,23 @@ def test_compare_with_a_torch_module_alone_builds_the_funcad_side_by_to_funcad()
     assert result.passed and set(result.grads["parameter"]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
     with pytest.raises(ValueError, match="compare: give data"):
         harness.compare(module, steps=1)
+
+
+def test_explain_rebuilds_a_user_model_run_with_its_plant(capsys):
+    from harness.explain import trace
+    from harness.faults import Fault
+    from harness.runner import RunOptions
+
+    plant = "torch:grad:head.weight:1,2:0:0.5"
+    assert cli.main(["run", "--model", "user_models:make_net", "--input-shape", "8,6", *FAST, "--plant", plant, "--out", "reports/p"]) == 1
+    capsys.readouterr()
+    assert cli.main(["explain", "reports/p", "--param", "head.weight", "--element", "1,2"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("== make_net: head.weight[1, 2], 2 steps")
+    saved = json.loads(Path("reports/p/metrics.json").read_text())["run"]["model"]
+    assert saved["model"] == "user_models:make_net" and saved["input_shape"] == "8,6"
+    case = usermodel.case_from_flags(saved, 2, 0)
+    table = trace(case, RunOptions(steps=2, timing=False, faults=(Fault.parse(plant),)), "head.weight", (1, 2)).set_index(["dtype", "step"])
+    # torch's gradient carries the planted 0.5 at step 0, and its SGD update (lr 1e-2) the value after it
+    assert abs(table.loc[("float64", 0), "grad |diff|"] - 0.5) < 1e-12 and abs(table.loc[("float64", 1), "value |diff|"] - 5e-3) < 1e-12
+    assert f"{table.loc[('float64', 0), 'torch grad']:.9g}" in text

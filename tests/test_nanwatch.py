@@ -98,3 +98,51 @@ def test_a_parameter_already_non_finite_is_named():
     data = [(np.ones((4, 3), np.float32), np.array([0, 1, 0, 1]))]
     origin = harness.compare(net, data=data, steps=1, dtype="float32", timing=False).result.nonfinite_origin
     assert set(origin["op"]) == {"weight was already non-finite"} and set(origin["side"]) == {"funcad", "torch"}
+
+
+class LogInput(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(3, 2)
+
+    def construct(self, x):
+        return self.fc(ops.log(x))  # a negative input: NaN
+
+
+def _training(net):
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = nn.Adam(net.trainable_params(), 1e-2)
+    forward = lambda a, b: loss_fn(net(a), b)  # noqa: E731
+    grad = funcad.value_and_grad(forward, None, optimizer.parameters)
+
+    def train_step(a, b):
+        loss, grads = grad(a, b)
+        optimizer(grads)
+        return loss
+
+    return train_step, forward, grad
+
+
+def test_a_compiled_step_is_checked_at_its_end_and_its_first_nan_located_by_an_eager_rerun():
+    from harness.nanwatch import CompiledWatch
+
+    rng = np.random.default_rng(0)
+    batches = [(Tensor(np.abs(rng.normal(size=(4, 3))).astype(np.float32)), Tensor(np.array([0, 1, 0, 1]))) for _ in range(2)]
+    batches.append((Tensor(-np.ones((4, 3), np.float32)), Tensor(np.array([0, 1, 0, 1]))))
+    nets = []
+    for _ in range(2):
+        funcad.set_seed(0)
+        nets.append(LogInput())
+    step, forward, grad = _training(nets[0])
+    watched = CompiledWatch(step, nets[0], forward, grad)
+    plain = funcad.jit(_training(nets[1])[0])
+    with np.errstate(all="ignore"):
+        for x, y in batches:
+            assert np.array_equal(np.asarray(watched(x, y)), np.asarray(plain(x, y)), equal_nan=True)
+    origin = watched.origin
+    assert origin["step"] == 2 and origin["phase"] == "forward" and origin["op"] == "funcad.ops primitive log", origin
+    assert origin["source"].endswith(f"test_nanwatch.py:{_line_of(LogInput, 'ops.log(x)')}: return self.fc(ops.log(x))  # a negative input: NaN")
+    assert origin["inputs"] == "float32[4, 3] [-1, -1]"
+    # the state after the watched run is the one an unwatched compiled run leaves
+    for (name, p), q in zip(nets[0].parameters_and_names(), nets[1].get_parameters()):
+        assert np.array_equal(np.asarray(p), np.asarray(q), equal_nan=True), name

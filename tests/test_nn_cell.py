@@ -149,7 +149,7 @@ def test_set_dtype_converts_every_float_parameter_in_place_and_to_float_runs_in_
     assert net(x.astype(np.float32)).dtype == np.float64
     half = nn.Dense(4, 2).to_float(funcad.float16)
     assert half(x.astype(np.float32)).dtype == np.float16  # float inputs are cast on the way in, as MindSpore does
-    with pytest.raises(ValueError, match=r"to_float takes one of float16, float32, float64, got int32"):
+    with pytest.raises(ValueError, match=r"to_float takes one of float16, bfloat16, float32, float64, got int32"):
         net.to_float(funcad.int32)
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 
+from torch_ref.arrays import from_numpy, numpy_dtype, to_numpy
+
 NameMap = Mapping[str, str] | Callable[[str], str] | None
 
 class BridgeError(ValueError):
@@ -62,7 +64,7 @@ def match_names(funcad_params: Mapping[str, object], torch_params: Mapping[str, 
         fshape, tshape = tuple(np.shape(fp)), tuple(tp.shape)
         if fshape != tshape:
             problems.append(f"shape of {fname}: funcad {fshape} vs torch {tname} {tshape}")
-        fdtype, tdtype = np.dtype(fp.dtype), _numpy_dtype(tp.dtype)
+        fdtype, tdtype = np.dtype(fp.dtype), numpy_dtype(tp.dtype)
         if fdtype != tdtype:
             problems.append(f"dtype of {fname}: funcad {fdtype} vs torch {tname} {tdtype}")
         pairs.append((fname, tname))
@@ -78,10 +80,6 @@ def match_names(funcad_params: Mapping[str, object], torch_params: Mapping[str, 
     return pairs
 
 
-def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
-    return torch.empty((), dtype=dtype).numpy().dtype
-
-
 def copy_funcad_to_torch(cell, module: torch.nn.Module, name_map: NameMap = None) -> None:
     """Overwrite the torch module's parameters and buffers with the funcad cell's values."""
     fstate, tstate = funcad_state(cell), torch_state(module)
@@ -89,7 +87,7 @@ def copy_funcad_to_torch(cell, module: torch.nn.Module, name_map: NameMap = None
     with torch.no_grad():
         for fname, tname in pairs:
             target = tstate[tname]
-            target.copy_(torch.from_numpy(np.array(fstate[fname])).to(target.device))
+            target.copy_(from_numpy(np.array(fstate[fname])).to(target.device))
 
 
 def copy_torch_to_funcad(module: torch.nn.Module, cell, name_map: NameMap = None) -> None:
@@ -97,4 +95,4 @@ def copy_torch_to_funcad(module: torch.nn.Module, cell, name_map: NameMap = None
     fstate, tstate = funcad_state(cell), torch_state(module)
     pairs = match_names(fstate, tstate, default_name_map(cell) if name_map is None else name_map)
     for fname, tname in pairs:
-        fstate[fname].set_data(tstate[tname].detach().cpu().numpy().copy())
+        fstate[fname].set_data(to_numpy(tstate[tname]))

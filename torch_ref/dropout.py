@@ -15,6 +15,7 @@ import torch
 
 from funcad.core.seed import random_key
 from funcad.ops.random import _scaled_keep_mask
+from torch_ref.arrays import from_numpy, numpy_dtype
 
 TORCH_KEY = np.zeros(2, np.uint64)
 
@@ -36,8 +37,8 @@ class AlignedDropout(torch.nn.Dropout):
             return x
         rng = np.random.default_rng([int(k) for k in TORCH_KEY])
         TORCH_KEY[1] += 1
-        mask = _scaled_keep_mask(rng, tuple(x.shape), float(self.p), torch.empty(0, dtype=x.dtype).numpy().dtype)
-        return x * torch.from_numpy(mask).to(x.device)
+        mask = _scaled_keep_mask(rng, tuple(x.shape), float(self.p), numpy_dtype(x.dtype))
+        return x * from_numpy(mask).to(x.device)
 
 
 def align_dropout(module: torch.nn.Module) -> int:

@@ -17,8 +17,8 @@ from torch import fx
 
 from funcad.nn.cell import Cell, CellList, SequentialCell
 from torch_ref import layer_table
+from torch_ref.arrays import torch_dtype
 from torch_ref.layer_table import TranslationError
-from torch_ref.pipeline import torch_dtype
 from torch_ref.to_funcad import TracedCell
 from torch_ref.traced import TracedConstruct, attach
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined

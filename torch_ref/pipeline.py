@@ -12,17 +12,13 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
+from torch_ref.arrays import from_numpy, numpy_dtype, to_numpy, torch_dtype  # noqa: F401 - torch_dtype is re-exported
 from torch_ref.bridge import torch_state
 
 
 def default_device() -> torch.device:
     """CUDA when present, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def torch_dtype(dtype) -> torch.dtype:
-    """numpy dtype (or its name) -> torch dtype."""
-    return torch.from_numpy(np.zeros(0, dtype=np.dtype(dtype))).dtype
 
 
 class TorchTrainer:
@@ -44,7 +40,7 @@ class TorchTrainer:
 
     def tensor(self, array) -> torch.Tensor:
         """numpy -> torch on this trainer's device; floating arrays take its dtype, integer labels become int64."""
-        t = torch.as_tensor(np.asarray(array))
+        t = from_numpy(array)
         t = t.to(self.dtype) if t.is_floating_point() else t.long()
         return t.to(self.device)
 
@@ -74,11 +70,11 @@ class TorchTrainer:
 
     # numpy edges ---------------------------------------------------------------------------
     def forward(self, x) -> np.ndarray:
-        return self.forward_tensors(self.tensor(x)).cpu().numpy()
+        return to_numpy(self.forward_tensors(self.tensor(x)))
 
     def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
         loss = self.backward_tensors(self.tensor(x), self.tensor(y))
-        grads = {n: (p.grad.detach().cpu().numpy().copy() if p.grad is not None else np.zeros(tuple(p.shape), p.detach().cpu().numpy().dtype))
+        grads = {n: (to_numpy(p.grad) if p.grad is not None else np.zeros(tuple(p.shape), numpy_dtype(p.dtype)))
                  for n, p in self.model.named_parameters()}
         return float(loss), grads
 
@@ -86,13 +82,13 @@ class TorchTrainer:
         return float(self.step_tensors(self.tensor(x), self.tensor(y)))
 
     def state(self) -> dict[str, np.ndarray]:
-        return {n: t.detach().cpu().numpy().copy() for n, t in torch_state(self.model).items()}
+        return {n: to_numpy(t) for n, t in torch_state(self.model).items()}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         current = torch_state(self.model)
         with torch.no_grad():
             for name, value in state.items():
-                current[name].copy_(torch.as_tensor(np.asarray(value)))
+                current[name].copy_(from_numpy(value))
 
 
 def train(model: torch.nn.Module, loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer, batches: Iterable,

@@ -30,6 +30,7 @@ from funcad.core.tensor import Parameter, Tensor
 from funcad.jit.ir import Const, Node, Var
 from funcad.jit.tracing import ConcretizationError, JitTrace, JitTracer, trace_function
 from funcad.nn.cell import Cell
+from torch_ref.arrays import from_numpy
 from torch_ref.layer_rule import TranslationError, where
 from torch_ref.torch_translation import torch_callable, torch_value
 
@@ -81,7 +82,7 @@ def attach(module: torch.nn.Module, children: Mapping[str, torch.nn.Module], par
     for name, p in params.items():
         if p is None:
             continue
-        value = torch.from_numpy(np.zeros(p.shape, p.dtype))
+        value = from_numpy(np.zeros(p.shape, p.dtype))
         if p.requires_grad:
             module.register_parameter(name, torch.nn.Parameter(value))
         else:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from funcad.core.dtypes import is_floating
 from funcad.nn.cell import Cell
+from torch_ref.arrays import from_numpy, numpy_dtype, to_numpy
 from torch_ref.bridge import funcad_state, match_names, torch_state
 from torch_ref.layer_rule import TranslationError, Untranslatable, where
 
@@ -68,8 +70,8 @@ class Translation:
 def float_dtype(values) -> np.dtype | None:
     """The dtype of the first floating-point array among ``values`` (None when there is none)."""
     for value in values:
-        dtype = np.dtype(value.dtype) if not isinstance(value, torch.Tensor) else value.detach().cpu().numpy().dtype
-        if np.issubdtype(dtype, np.floating):
+        dtype = np.dtype(value.dtype) if not isinstance(value, torch.Tensor) else numpy_dtype(value.dtype)
+        if is_floating(dtype):
             return dtype
     return None
 
@@ -82,6 +84,6 @@ def copy_weights(twin: Twin, to_torch: bool) -> None:
     with torch.no_grad():
         for fname, tname in pairs:
             if to_torch:
-                tstate[tname].copy_(torch.from_numpy(np.array(fstate[fname])))
+                tstate[tname].copy_(from_numpy(np.array(fstate[fname])))
             else:
-                fstate[fname].set_data(tstate[tname].detach().cpu().numpy().copy())
+                fstate[fname].set_data(to_numpy(tstate[tname]))

@@ -3,6 +3,7 @@ mstype; mstype.float32`` (prints as ``Float32``)."""
 
 from funcad.core.dtypes import (  # noqa: F401 - this module is the namespace
     DType,
+    bfloat16,
     bool_,
     complex64,
     complex128,

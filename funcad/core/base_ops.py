@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.core.complex_parts import is_complex, real
-from funcad.core.lowering import with_out
+from funcad.core.dtypes import accumulated, is_float_dtype
+from funcad.core.lowering import full_width, with_out
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 
 
@@ -43,7 +44,7 @@ def broadcast_to(x, shape):
     return np.broadcast_to(x, tuple(shape))
 
 
-@primitive(**compiled_as_call(emit=_emit_sum_to, takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",),
+@primitive(**compiled_as_call(emit=full_width(_emit_sum_to), takes_out=lambda node: _sum_to_axes(node)[1], simplify=("same_type_noop",),
                               torch=lambda torch, x, shape: x.sum_to_size(tuple(shape)), complex=True))
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape``: the adjoint of broadcasting (the shared unbroadcast)."""
@@ -55,8 +56,8 @@ def sum_to(x, shape):
         raise ValueError(f"cannot sum shape {x.shape} down to {shape}")
     kept = tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
     if not kept:  # only leading axes to sum (a bias's gradient): one reduction, no reshape
-        return np.add.reduce(x, axis=tuple(range(lead)))
-    out = np.add.reduce(x, axis=tuple(range(lead)) + kept, keepdims=True)
+        return accumulated(x, axis=tuple(range(lead)))
+    out = accumulated(x, axis=tuple(range(lead)) + kept, keepdims=True)
     return np.reshape(out, shape)
 
 
@@ -77,7 +78,7 @@ defadjoint(broadcast_to, sum_to, lambda g, ans, x, shape: unbroadcast(g, shape_o
 
 
 # -- dtype and gradient control ---------------------------------------------------------------
-@primitive(**compiled_as_call(emit=lambda a, node, out, em: f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)",
+@primitive(**compiled_as_call(emit=full_width(lambda a, node, out, em: f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)"),
                               simplify=("same_type_noop",), role="cast", torch=lambda torch, x, dtype: x.to(dtype), complex=True))
 def cast(x, dtype):
     dtype = np.dtype(dtype)
@@ -91,7 +92,7 @@ def _cast_back(g, x):
     return cast(real(g) if is_complex(g) and not is_complex(x) else g, x.dtype)
 
 
-cast.deflinear(lambda g, ans, x, dtype: _cast_back(g, x) if np.issubdtype(x.dtype, np.inexact) else None)
+cast.deflinear(lambda g, ans, x, dtype: _cast_back(g, x) if is_float_dtype(x.dtype) else None)
 
 
 @primitive(**compiled_as_call(simplify=("passthrough",), torch=lambda torch, x: x.detach()))

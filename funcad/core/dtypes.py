@@ -67,6 +67,15 @@ def as_dtype(dtype) -> DType:
     return found
 
 
+try:  # bfloat16 is the numpy dtype of the ml_dtypes package (the one JAX uses); funcad runs without it
+    import ml_dtypes
+    _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+    _MINDSPORE_NAMES["bfloat16"] = "BFloat16"
+except ImportError:
+    _BFLOAT16 = None
+#: the 16-bit floating-point dtypes: float16, and bfloat16 when ml_dtypes is installed
+LOW_PRECISION = tuple(d for d in (np.dtype(np.float16), _BFLOAT16) if d is not None)
+
 float16 = as_dtype("float16")
 float32 = as_dtype("float32")
 float64 = as_dtype("float64")
@@ -79,6 +88,7 @@ uint16 = as_dtype("uint16")
 uint32 = as_dtype("uint32")
 uint64 = as_dtype("uint64")
 bool_ = as_dtype("bool")
+bfloat16 = as_dtype(_BFLOAT16) if _BFLOAT16 is not None else None
 complex64 = as_dtype("complex64")
 complex128 = as_dtype("complex128")
 # MindSpore's aliases
@@ -93,8 +103,33 @@ DTYPE_NAMES = (
 
 
 def is_float_dtype(dtype) -> bool:
-    """Floating or complex (numpy's 'inexact' kinds)."""
-    return np.dtype(dtype).kind in "fc"
+    """Floating or complex (numpy's 'inexact' kinds, and bfloat16)."""
+    return np.dtype(dtype).kind in "fc" or is_floating(dtype)
+
+
+def is_floating(dtype) -> bool:
+    """Real floating point: numpy's own types and ml_dtypes' bfloat16, whose numpy kind is 'V' (so
+    ``np.issubdtype(bfloat16, np.floating)`` is False)."""
+    d = np.dtype(dtype)
+    return d.kind == "f" or d == _BFLOAT16
+
+
+def accumulated(x: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
+    """``np.sum``; 16-bit floats are summed in float32 and rounded back once, as torch's CPU reductions do (summed in
+    their own precision, a batch mean of a few hundred terms already loses most of bfloat16's 8 bits)."""
+    if x.dtype in LOW_PRECISION:
+        return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def widened(kernel, a: np.ndarray, b: np.ndarray, *rest):
+    """``kernel(a, b, *rest)`` for a product (matmul, convolution); 16-bit floats (float16, bfloat16) are accumulated in
+    float32 and rounded back once, as torch's CPU kernels do (numpy has no BLAS for them, and ml_dtypes' bfloat16 matmul
+    returns float32)."""
+    dtype = np.result_type(a, b)
+    if dtype not in LOW_PRECISION:
+        return kernel(a, b, *rest)
+    return kernel(a.astype(np.float32), b.astype(np.float32), *rest).astype(dtype)
 
 
 def default_array(data, dtype=None) -> np.ndarray:

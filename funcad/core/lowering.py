@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
+from funcad.core.dtypes import LOW_PRECISION
+
 
 def with_out(call: str, out: str | None) -> str:
     """``np.f(a, b)`` -> ``np.f(a, b, out=buf)`` when a buffer is given."""
@@ -23,6 +27,16 @@ def ufunc_emitter(name: str, arity: int) -> Callable:
         return with_out(f"np.{name}({', '.join(args)})", out) if len(args) == arity else None
 
     return emit
+
+
+def full_width(emit: Callable) -> Callable:
+    """``emit``, except where the result is a 16-bit float: there the compiled program calls the primitive's own impl,
+    which accumulates in float32 as eager mode does (``funcad.core.dtypes.widened``)."""
+
+    def wrapped(args, node, out, em):
+        return None if np.dtype(node.out.dtype) in LOW_PRECISION else emit(args, node, out, em)
+
+    return wrapped
 
 
 def impl_with_out(args, node, out, em) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from funcad.context import GRAPH_MODE, _context
+from funcad.core.dtypes import LOW_PRECISION, is_floating
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import current_depth
 from funcad.jit.api import Jitted, jit
@@ -138,7 +139,7 @@ class Cell:
             try:
                 for _, cell in self.cells_and_names():
                     for name, p in cell._params.items():
-                        if (p is not None and p.requires_grad and np.issubdtype(p.dtype, np.floating) and p.dtype != dtype
+                        if (p is not None and p.requires_grad and is_floating(p.dtype) and p.dtype != dtype
                                 and cell.__dict__.get(name) is not None):
                             swapped.append((cell, name, cell.__dict__[name]))
                             object.__setattr__(cell, name, cast(p, dtype))
@@ -200,7 +201,7 @@ class Cell:
         return hooks.register(self, "backward", hook_fn)
 
     def to_float(self, dst_type) -> Cell:
-        """Compute this Cell in ``dst_type`` (float16, float32 or float64), as MindSpore's ``to_float`` does: while it
+        """Compute this Cell in ``dst_type`` (float16, bfloat16, float32 or float64), as MindSpore's ``to_float`` does: while it
         runs, floating-point inputs and trainable floating-point Parameters below it are cast to ``dst_type``. The
         stored Parameters keep their dtype (float32 master weights): gradients come back in it and optimizer updates
         happen in it, so updates too small for float16 still accumulate. A sub-Cell's own ``to_float`` wins inside it.
@@ -215,7 +216,7 @@ class Cell:
         parameters' dtype when it is created."""
         dtype = self._float_type("set_dtype", dst_type)
         for _, p in self.parameters_and_names():
-            if np.issubdtype(p.dtype, np.floating):
+            if is_floating(p.dtype):
                 p.set_dtype(dtype)
         return self
 
@@ -323,12 +324,12 @@ def _dotted(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-_FLOAT_TYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_TYPES = (*LOW_PRECISION, np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _cast_float(value, dtype: np.dtype):
     """``value`` in ``dtype`` when it is a floating-point array or Tensor of another precision; else unchanged."""
-    if isinstance(value, (Tensor, np.ndarray)) and np.issubdtype(value.dtype, np.floating) and value.dtype != dtype:
+    if isinstance(value, (Tensor, np.ndarray)) and is_floating(value.dtype) and value.dtype != dtype:
         return cast(value, dtype)
     return value
 

@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from funcad.core import conv_pin
+from funcad.core.dtypes import is_floating, widened
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.ops import conv_algorithms, conv_direct, conv_fft, conv_winograd
 from funcad.ops.shape import _shape_of, reshape
@@ -342,7 +343,7 @@ def _resolve(op: str, algorithm: str | None, a_type: tuple, b_type: tuple, geo: 
 
     ``a_type`` and ``b_type`` are the (shape, dtype) of the kernel's two array arguments, ``shape`` its shape argument."""
     benchmark = algorithm == conv_algorithms.BENCHMARK
-    if algorithm is None or benchmark and not all(np.issubdtype(d, np.floating) for _, d in (a_type, b_type)):
+    if algorithm is None or benchmark and not all(is_floating(d) for _, d in (a_type, b_type)):
         return conv_algorithms.default_algorithm(geo)  # (integer products are exact: nothing to choose between)
     if not benchmark:
         x_shape = shape[0] if op == "input_grad" else a_type[0]
@@ -382,7 +383,7 @@ def _torch_conv(torch, x, w, geo, groups: int, algorithm=None):
 @with_scratch
 def _conv(x, w, geo: Geometry, groups: int, algorithm: str | None = None):
     chosen = _resolve("forward", algorithm, (x.shape, x.dtype), (w.shape, w.dtype), geo, groups, ())
-    return KERNELS[chosen].forward(x, w, geo, groups)
+    return widened(KERNELS[chosen].forward, x, w, geo, groups)
 
 
 @primitive(**compiled_as_call(tune=_tuner("input_grad")))
@@ -390,7 +391,7 @@ def _conv(x, w, geo: Geometry, groups: int, algorithm: str | None = None):
 def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple, algorithm: str | None = None):
     """The adjoint of x -> conv(x, w)."""
     chosen = _resolve("input_grad", algorithm, (g.shape, g.dtype), (w.shape, w.dtype), geo, groups, (x_shape,))
-    return KERNELS[chosen].input_grad(g, w, geo, groups, x_shape)
+    return widened(KERNELS[chosen].input_grad, g, w, geo, groups, x_shape)
 
 
 @primitive(**compiled_as_call(tune=_tuner("weight_grad")))
@@ -398,7 +399,7 @@ def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple, algorithm
 def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple, algorithm: str | None = None):
     """The adjoint of w -> conv(x, w)."""
     chosen = _resolve("weight_grad", algorithm, (x.shape, x.dtype), (g.shape, g.dtype), geo, groups, (w_shape,))
-    return KERNELS[chosen].weight_grad(x, g, geo, groups, w_shape)
+    return widened(KERNELS[chosen].weight_grad, x, g, geo, groups, w_shape)
 
 
 KERNEL_PRIMITIVES = {"forward": _conv, "input_grad": _conv_input_grad}  # those whose output blocks may take an epilogue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.dtypes import accumulated
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.indices import check_index_range
@@ -78,7 +79,7 @@ def _class_cross_entropy(x, target, weight, ignore_index, reduction):
         losses = losses * weights
     if reduction == "none":
         return losses
-    total = np.add.reduce(losses, axis=None)
+    total = accumulated(losses, axis=None)
     if reduction == "sum":
         return total
     return total / (x.dtype.type(losses.size) if weights is None else np.add.reduce(weights, axis=None))

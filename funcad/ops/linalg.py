@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.lowering import ufunc_emitter, with_out
+from funcad.core.dtypes import LOW_PRECISION, widened
+from funcad.core.lowering import full_width, ufunc_emitter, with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, swapaxes, transpose
 
 
-@primitive(**compiled_as_call(emit=ufunc_emitter("matmul", 2), takes_out=True, broadcasts=True, role="matmul", torch="matmul"))
+@primitive(**compiled_as_call(emit=full_width(ufunc_emitter("matmul", 2)), takes_out=True, broadcasts=True, role="matmul", torch="matmul"))
 def matmul(x, y):
-    return np.matmul(x, y)
+    return widened(np.matmul, x, y)
 
 
 def _matmul_dx(g, ans, x, y):
@@ -57,10 +58,13 @@ def _both_matrices(node) -> bool:
     return len(node.args) == 2 and all(a.is_var and a.ndim == 2 for a in node.args)
 
 
-@primitive(**compiled_as_call(emit=_emit_dense, takes_out=True, broadcasts=True, torch="nn.functional.linear"))
+@primitive(**compiled_as_call(emit=full_width(_emit_dense), takes_out=True, broadcasts=True, torch="nn.functional.linear"))
 def _dense(x, w, b=None):
-    """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values)."""
-    y = np.matmul(x, w.T)
+    """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values);
+    in 16 bits it joins the float32 product before the one rounding, as torch's fused CPU kernel adds it."""
+    if b is not None and np.result_type(x, w) in LOW_PRECISION:
+        return widened(lambda a, c: np.add(np.matmul(a, c.T), b, dtype=np.float32), x, w)
+    y = widened(np.matmul, x, w.T)
     if b is None:
         return y
     if getattr(b, "dtype", None) == y.dtype and b.shape == y.shape[-1:]:
@@ -69,12 +73,16 @@ def _dense(x, w, b=None):
     return y + b
 
 
-@primitive(**compiled_as_call(emit=lambda a, node, out, em: with_out(f"np.matmul({a[0]}.T, {a[1]})", out) if _both_matrices(node) else None,
+def _emit_weight_grad(a, node, out, em):
+    return with_out(f"np.matmul({a[0]}.T, {a[1]})", out) if _both_matrices(node) else None
+
+
+@primitive(**compiled_as_call(emit=full_width(_emit_weight_grad),
                               takes_out=_both_matrices))
 def _dense_weight_grad(g, x):
     """The weight's cotangent g.T @ x over all leading axes, computed by BLAS in the weight's own (out, in) layout: the
     transpose of x @ w.T's gradient would be a column-major view that makes every later elementwise op on it slow."""
-    return np.matmul(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]))
+    return widened(np.matmul, g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]))
 
 
 # Affine, not linear, in x and w when a bias is given: the tangents leave the bias out; the bias's own passes through.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.dtypes import accumulated
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
@@ -24,9 +25,9 @@ def log_softmax(x, axis=-1):
         # so work on the transposed copy, where each reduction step is one vector op across the batch.
         xt = np.ascontiguousarray(x.T)
         shifted = xt - np.maximum.reduce(xt, axis=0)
-        return np.ascontiguousarray((shifted - np.log(np.add.reduce(np.exp(shifted), axis=0))).T)
+        return np.ascontiguousarray((shifted - np.log(accumulated(np.exp(shifted), axis=0))).T)
     shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted - np.log(accumulated(np.exp(shifted), axis=axis, keepdims=True))
 
 
 log_softmax.defvjp(lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True))
@@ -36,7 +37,7 @@ log_softmax.defjvp(lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, k
 @primitive(**compiled_as_call(torch=lambda torch, x, axis=-1: torch.softmax(x, axis)))
 def softmax(x, axis=-1):
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    return e / accumulated(e, axis=axis, keepdims=True)
 
 
 softmax.defvjp(lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True)))

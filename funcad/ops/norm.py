@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from funcad.core.dtypes import LOW_PRECISION, is_floating
 from funcad.ops.math import rsqrt
 from funcad.ops.reduce import mean
-from funcad.ops.shape import _shape_of, reshape, stop_gradient
+from funcad.ops.shape import _shape_of, cast, reshape, stop_gradient
+
+
+def _float32_inside(norm):
+    """``norm`` on 16-bit floats computed in float32 and its results rounded back once, as torch's CPU normalisation
+    kernels do (statistics, normalisation and their gradients; each op rounded to 16 bits loses several more bits).
+    The output comes back in the input's dtype; further results (batch_norm's running statistics) in the dtype of the
+    positional argument in their place (float32 ones stay float32, as under amp level O1)."""
+
+    def widen(value, dtype):
+        return cast(value, dtype) if hasattr(value, "dtype") and is_floating(value.dtype) else value
+
+    @functools.wraps(norm)
+    def wrapper(x, *args, **kwargs):
+        low = np.dtype(x.dtype)
+        if low not in LOW_PRECISION:
+            return norm(x, *args, **kwargs)
+        out = norm(widen(x, np.float32), *(widen(a, np.float32) for a in args), **{k: widen(v, np.float32) for k, v in kwargs.items()})
+        if not isinstance(out, tuple):
+            return widen(out, low)
+        return (widen(out[0], low), *(widen(o, np.dtype(a.dtype)) if hasattr(a, "dtype") else o for o, a in zip(out[1:], args)))
+
+    return wrapper
 
 
 def _normalize(x, axes: tuple, eps: float):
@@ -17,6 +42,7 @@ def _normalize(x, axes: tuple, eps: float):
     return centred * rsqrt(var + eps), mu, var
 
 
+@_float32_inside
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5):
     """Normalise each channel of an (N, C, *) input ((N, C), (N, C, L), (N, C, H, W), ...); returns ``(y, new_running_mean, new_running_var)``.
 
@@ -56,6 +82,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: b
     return y, new_mean, new_var
 
 
+@_float32_inside
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift elementwise."""
     shape = _shape_of(x)

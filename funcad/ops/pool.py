@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.dtypes import is_floating, widened
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.conv import Geometry, pad_planes, padding4, pair, scratch, windows, with_scratch
@@ -19,7 +20,7 @@ def _pool_geometry(op: str, x, kernel_size, stride, padding) -> Geometry:
     xs = _shape_of(x)
     if len(xs) != 4:
         raise ValueError(f"funcad.ops.{op}: expected a 4-D input (N, C, H, W), got shape {xs}")
-    if not np.issubdtype(x.dtype, np.floating):
+    if not is_floating(x.dtype):
         raise TypeError(f"funcad.ops.{op}: expected a floating-point input, got {x.dtype}{list(xs)}")
     kernel = pair(kernel_size, op, "kernel_size")
     geo = Geometry(kernel, kernel if stride is None else pair(stride, op, "stride"), padding4(padding, op), (1, 1))
@@ -200,7 +201,7 @@ def _adaptive_mean(x, bins: tuple):
     averaged bin by bin instead, as torch does."""
     h, w = x.shape[-2:]
     if np.isfinite(x).all():
-        return np.matmul(np.matmul(_bin_matrix(h, bins[0], x.dtype), x), _bin_matrix(w, bins[1], x.dtype).T)
+        return widened(lambda a, rows: np.matmul(np.matmul(rows, a), _bin_matrix(w, bins[1], a.dtype).T), x, _bin_matrix(h, bins[0], x.dtype))
     return _binned_means(_binned_means(x, -2, bins[0]), -1, bins[1])
 
 
@@ -210,8 +211,8 @@ def _adaptive_mean_transpose(g, size: tuple):
     average pooling) makes that product an outer one, which broadcasting multiplies with the same roundings several times
     faster than numpy's batched matmul of many 1-wide matrices."""
     rows, cols = _bin_matrix(size[0], g.shape[-2], g.dtype), _bin_matrix(size[1], g.shape[-1], g.dtype)
-    spread = g * cols if g.shape[-1] == 1 else np.matmul(g, cols)
-    return rows.T * spread if g.shape[-2] == 1 else np.matmul(rows.T, spread)
+    spread = g * cols if g.shape[-1] == 1 else widened(np.matmul, g, cols)
+    return rows.T * spread if g.shape[-2] == 1 else widened(np.matmul, rows.T, spread)
 
 
 defadjoint(_adaptive_mean, _adaptive_mean_transpose, lambda g, ans, x, bins: _adaptive_mean_transpose(g, size=_shape_of(x)[-2:]),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.lowering import with_out
+from funcad.core.dtypes import accumulated
+from funcad.core.lowering import full_width, with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.decompositions import _svd_s
@@ -49,9 +50,9 @@ def _emit_sum(a, node, out, em):
     return with_out(f"np.add.reduce({a[0]}, axis={axis!r}, keepdims={bool(keepdims)})", out)
 
 
-@primitive(**compiled_as_call(emit=_emit_sum, takes_out=True, torch=_torch_reduction("sum")))
+@primitive(**compiled_as_call(emit=full_width(_emit_sum), takes_out=True, torch=_torch_reduction("sum")))
 def _sum(x, axis, keepdims):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    return accumulated(x, axis=axis, keepdims=keepdims)
 
 
 _sum.deflinear(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims))

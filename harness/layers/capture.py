@@ -19,7 +19,9 @@ import torch
 
 import funcad
 from funcad import Tensor, ops
+from funcad.core.dtypes import is_floating
 from funcad.nn.cell import Cell
+from torch_ref.arrays import to_numpy
 
 
 @dataclass
@@ -55,12 +57,12 @@ def map_leaves(fn: Callable, value):
 def is_float(value) -> bool:
     if isinstance(value, torch.Tensor):
         return value.is_floating_point()
-    return isinstance(value, (Tensor, np.ndarray)) and np.issubdtype(np.dtype(value.dtype), np.floating)
+    return isinstance(value, (Tensor, np.ndarray)) and is_floating(value.dtype)
 
 
 def as_numpy(value):
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy().copy()
+        return to_numpy(value)
     if isinstance(value, Tensor):
         return np.asarray(value).copy()
     return value

@@ -19,6 +19,8 @@ from harness.faults import Fault
 from harness.layers.capture import FuncadLayers, LayerCall, TorchLayers, float_inputs, isolated_funcad, map_leaves, with_floats, without_dropout
 from harness.layers.faults import layer_edits
 from harness.metrics import Tolerance, tolerance_for
+from harness.mixed import storage_dtype
+from torch_ref.arrays import to_numpy
 
 #: The table's quantities: (column, what it compares).
 QUANTITIES = {"forward": "forward output", "output_grad": "gradient of the output (isolated: of the input, from torch's output gradient)",
@@ -108,10 +110,10 @@ def _torch_isolated(module: torch.nn.Module, call: LayerCall, trainer) -> tuple[
     pairs = [(o, trainer.tensor(g)) for o, g in zip(out, call.output_grads) if g is not None and o.requires_grad]
     wrt = xs + list(params.values())
     if not wrt or not pairs:
-        return [o.detach().cpu().numpy() for o in out], [], {}
+        return [to_numpy(o) for o in out], [], {}
     grads = torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs], allow_unused=True)
-    grads = [np.zeros(tuple(w.shape)) if g is None else g.detach().cpu().numpy() for g, w in zip(grads, wrt)]
-    return [o.detach().cpu().numpy() for o in out], grads[:len(xs)], dict(zip(params, grads[len(xs):]))
+    grads = [np.zeros(tuple(w.shape)) if g is None else to_numpy(g) for g, w in zip(grads, wrt)]
+    return [to_numpy(o) for o in out], grads[:len(xs)], dict(zip(params, grads[len(xs):]))
 
 
 def _torch_leaves(value) -> list:
@@ -186,8 +188,8 @@ def compare_layers(case: Case, batches: Batches, step: int = 0, dtype: str = "fl
 
 def compare_for_run(case: Case, options, batches: Batches, tol: Tolerance) -> LayerComparison:
     """The layer comparison a run asks for (``RunOptions.layers``: 'leaves', 'depth=N' or comma-separated paths) in its
-    first dtype."""
+    first dtype (float32 for a mixed run: each layer alone is compared in its weights' dtype, not under autocast)."""
     select = None if options.layers == "leaves" else options.layers if options.layers.startswith("depth=") else options.layers.split(",")
     with np.errstate(all="ignore"):
-        return compare_layers(case, batches, options.at_step, options.dtypes[0], options.seed, options.device, options.torch_optimizer,
+        return compare_layers(case, batches, options.at_step, storage_dtype(options.dtypes[0]), options.seed, options.device, options.torch_optimizer,
                               tol, select, options.faults)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import torch
 
 from funcad import Tensor, ops
 from harness.faults import LAYER_KINDS, Fault
 from harness.layers.capture import is_float, leaves, map_leaves
+from torch_ref.arrays import from_numpy, numpy_dtype
 
 
 def _each_float(out, change: Callable):
@@ -46,7 +46,7 @@ def funcad_edit(fault: Fault) -> Callable:
 def torch_edit(fault: Fault) -> Callable:
     def edit(out):
         def change(leaf):
-            m = torch.from_numpy(_marker(fault, tuple(leaf.shape), leaf.detach().cpu().numpy().dtype)).to(leaf.device)
+            m = from_numpy(_marker(fault, tuple(leaf.shape), numpy_dtype(leaf.dtype))).to(leaf.device)
             return leaf + m if fault.kind == "output" else leaf + m * (leaf - leaf.detach())
         return _each_float(out, change)
     return edit

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from funcad import ops
-from funcad.core.dtypes import float32
+from funcad.core.dtypes import float32, is_floating
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import HeUniform, Uniform, XavierNormal, XavierUniform, initializer
@@ -27,7 +27,7 @@ def additive_mask(cell: Cell, name: str, mask, dtype):
     kind = np.dtype(mask.dtype)
     if kind == np.bool_:
         return ops.cast(ops.where(mask, -np.inf, 0.0), dtype)
-    if np.issubdtype(kind, np.floating):
+    if is_floating(kind):
         return ops.cast(mask, dtype)
     raise ValueError(f"{cell._where()}: only bool and floating types of {name} are supported, got {kind.name}")
 
