@@ -143,8 +143,9 @@ class _Differentiation:
     def run(self, args: tuple, kwargs: dict):
         trace, input_leaves, bound_tracers, main, aux = self.trace(args, kwargs)
         main_leaves, main_def = pytree.flatten(main)
-        _check_outputs(main_leaves, self.fn, self.fname, "the differentiated output")
         seeds = [(leaf, _ones_like(leaf)) for leaf in main_leaves if isinstance(leaf, Tracer) and leaf._trace is trace]
+        if len(seeds) != len(main_leaves) or not seeds:  # some output is no tracer: it may be no Tensor at all
+            _check_outputs(main_leaves, self.fn, self.fname, "the differentiated output")
         input_grads, weight_grads = self.pull_back(trace, input_leaves, bound_tracers, seeds)
         value = pytree.unflatten(main_def, [lower(v, trace) for v in main_leaves])
         aux = tuple(_stop_all_levels(lower(a, trace)) for a in pytree.flatten(aux)[0]) if aux else ()
