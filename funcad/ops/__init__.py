@@ -2,7 +2,6 @@
 
 from funcad.core import tensor as _tensor_module
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp  # MindSpore offers its transforms in ops too
-from funcad.ops import batching_nn as _batching  # noqa: F401 - declares the batching rules vmap reads (and imports the rest)
 from funcad.ops import layer_classes as _layer_classes
 from funcad.ops import primitive_classes as _classes
 from funcad.ops.activation import elu, gelu, leaky_relu, silu

@@ -6,6 +6,7 @@ import numpy as np
 
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.trace import Tracer
+from funcad.ops.batching import loop_rule
 from funcad.ops.indices import check_index_range
 from funcad.ops.math import not_equal
 from funcad.ops.shape import _shape_of, cast, reshape
@@ -48,6 +49,20 @@ def _lookup_derivative(t, indices, padding_idx):
 _lookup.defvjp(lambda g, ans, weight, indices, padding_idx: _scatter_rows(g, indices, num_rows=_shape_of(weight)[0], padding_idx=padding_idx))
 _lookup.defjvp(lambda t, ans, weight, indices, padding_idx: _lookup_derivative(t, indices, padding_idx))
 _scatter_rows.deflinear(lambda c, ans, g, indices, num_rows, padding_idx: _lookup_derivative(c, indices, padding_idx))
+
+
+def _lookup_batch(prim):
+    fallback = loop_rule(prim)
+
+    def rule(args, dims, /, **kwargs):
+        if dims[0] is not None:  # batched tables
+            return fallback(args, dims, **kwargs)
+        return prim(*args, **kwargs), dims[1]
+
+    return rule
+
+
+_lookup.declare(batch=_lookup_batch(_lookup))
 
 
 def embedding(indices, weight, padding_idx: int | None = None):

@@ -8,9 +8,11 @@ import numpy as np
 
 from funcad.core.base_ops import broadcast_to, cast, stop_gradient, sum_to, unbroadcast
 from funcad.core.base_ops import shape_of as _shape_of
+from funcad.core.batching import move_axis, with_rank
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
+from funcad.ops.batching import axis_rule, loop_rule
 from funcad.ops.indices import check_index_range
 
 __all__ = ["broadcast_to", "cast", "stop_gradient", "sum_to", "unbroadcast"]  # re-exported from core
@@ -33,6 +35,15 @@ def reshape(x, shape):
 reshape.deflinear(lambda g, ans, x, shape: reshape(g, _shape_of(x)))
 
 
+def _reshape_batch(args, dims, /, **kwargs):
+    x = move_axis(args[0], dims[0], 0)
+    target = (args[1],) if isinstance(args[1], (int, np.integer)) else tuple(args[1])
+    return reshape(x, (x.shape[0],) + target), 0
+
+
+reshape.declare(batch=_reshape_batch)
+
+
 def _emit_transpose(a, node, out, em):
     axes = node.args[1].value
     if axes is None or tuple(axes) == tuple(range(node.out.ndim))[::-1]:
@@ -46,6 +57,16 @@ def _transpose(x, axes):
 
 
 _transpose.deflinear(lambda g, ans, x, axes: _transpose(g, None if axes is None else tuple(int(a) for a in np.argsort(axes))))
+
+
+def _transpose_batch(args, dims, /, **kwargs):
+    x = move_axis(args[0], dims[0], 0)
+    rank = len(x.shape) - 1
+    axes = tuple(range(rank))[::-1] if args[1] is None else args[1]
+    return transpose(x, (0,) + tuple(a % rank + 1 for a in axes)), 0
+
+
+_transpose.declare(batch=_transpose_batch)
 
 
 def transpose(x, axes=None):
@@ -134,6 +155,36 @@ defadjoint(_getitem, scatter_add, lambda g, ans, x, index: scatter_add(g, index,
            lambda g, ans, gx, index, shape: _getitem(g, index))
 
 
+def _batched_index(index) -> tuple[tuple, int | None]:
+    """``index`` behind a full slice over the batch axis, and the number of advanced-index dimensions when numpy puts
+    them first (advanced indices not adjacent), else None (they stay in place, after the batch axis)."""
+    index = (slice(None),) + (index if isinstance(index, tuple) else (index,))
+    arrays = [i for i, e in enumerate(index) if isinstance(e, (np.ndarray, list, Tensor))]
+    if not arrays:
+        return index, None
+    advanced = [i for i, e in enumerate(index) if i in arrays or isinstance(e, (int, np.integer))]
+    if advanced == list(range(advanced[0], advanced[-1] + 1)):
+        return index, None
+    parts = [np.nonzero(np.asarray(e))[0] if np.asarray(e).dtype == bool else np.asarray(e) for i, e in enumerate(index) if i in advanced]
+    return index, np.broadcast(*parts).nd if len(parts) > 1 else parts[0].ndim
+
+
+def _getitem_batch(args, dims, /, **kwargs):
+    index, lead = _batched_index(args[1])
+    return _getitem(move_axis(args[0], dims[0], 0), index), 0 if lead is None else lead
+
+
+def _scatter_add_batch(args, dims, /, **kwargs):
+    g, index, target = args
+    index, lead = _batched_index(index)
+    g = move_axis(g, dims[0], lead or 0)
+    return scatter_add(g, index, (g.shape[lead or 0],) + tuple(target)), 0
+
+
+_getitem.declare(batch=_getitem_batch)
+scatter_add.declare(batch=_scatter_add_batch)
+
+
 def getitem(x, index):
     """``x[index]``: slices, ints, None, Ellipsis, boolean masks, integer arrays."""
     return _getitem(x, _plain_index(index))
@@ -161,6 +212,7 @@ def _concat_tangent(i, t, ans, *xs, axis=0):
 
 
 _concat.defvariadic(_concat_cotangent, _concat_tangent)
+_concat.declare(batch=axis_rule(_concat))
 
 
 def concat(tensors, axis: int = 0):
@@ -209,6 +261,7 @@ def flip(x, axis=None):
 
 
 flip.deflinear(lambda g, ans, x, axis=None: flip(g, axis))
+flip.declare(batch=axis_rule(flip))
 
 
 # -- tiling, repeating, padding, gathering ------------------------------------------------------
@@ -228,6 +281,15 @@ def _tile_grad(g, ans, x, reps):
 
 
 _tile.deflinear(_tile_grad)
+
+
+def _tile_batch(args, dims, /, **kwargs):
+    x, reps = move_axis(args[0], dims[0], 0), tuple(args[1])
+    rank = max(len(x.shape) - 1, len(reps))
+    return _tile(with_rank(x, rank), (1,) * (rank + 1 - len(reps)) + reps), 0
+
+
+_tile.declare(batch=_tile_batch)
 
 
 def tile(x, reps):
@@ -277,6 +339,17 @@ def _unpad(g, widths):
 
 _pad_constant.defvjp(lambda g, ans, x, widths, value: _unpad(g, widths))
 _pad_constant.defjvp(lambda t, ans, x, widths, value: _pad_constant(t, widths, 0.0))
+_pad_looped = loop_rule(_pad_constant)
+
+
+def _pad_batch(args, dims, /, **kwargs):
+    if dims[1:] != [None] * (len(dims) - 1):  # a batched fill value
+        return _pad_looped(args, dims, **kwargs)
+    x, widths, value = args
+    return _pad_constant(move_axis(x, dims[0], 0), ((0, 0),) + tuple(widths), value), 0
+
+
+_pad_constant.declare(batch=_pad_batch)
 
 _PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 _MINDSPORE_MODES = {"replicate": "edge", "circular": "wrap"}
@@ -335,6 +408,8 @@ def _add_along(g, indices, axis: int, shape: tuple):
 
 defadjoint(_take_along, _add_along, lambda g, ans, x, indices, axis: _add_along(g, indices, axis, _shape_of(x)),
            lambda c, ans, g, indices, axis, shape: _take_along(c, indices, axis))
+_take_along.declare(batch=axis_rule(_take_along, arrays=(0, 1)))
+_add_along.declare(batch=axis_rule(_add_along, arrays=(0, 1), shape_arg="shape"))
 
 
 def take_along_axis(x, indices, axis: int | None = -1):
