@@ -30,7 +30,8 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
 - ``tune`` (the jit pass ``funcad.jit.tuning``): ``tune(node) -> dict`` of keyword arguments to replace, chosen from
   the node's argument shapes and dtypes and its keyword arguments (the convolutions pick their ``algorithm``). The
   choice stays an ordinary keyword argument of the node, so the program calls the same ``impl`` eager mode runs.
-- ``batch``: for later work, a vmap batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``.
+- ``batch`` (vmap): a batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``, declared beside
+  the op (``funcad.ops.batching`` has the common shapes and derives elementwise ops' rules; others loop).
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.
