@@ -31,6 +31,7 @@ def bind_ops(module) -> None:
     global _ops
     _ops = module
     tensor_methods.bind_ops(module)
+    _set_operators(module)
 
 
 class Tensor(tensor_methods.TensorMethods):
@@ -260,7 +261,8 @@ class Tensor(tensor_methods.TensorMethods):
         return Tensor._wrap(np.array(self._concrete()))
 
 
-# Python's operators, each the funcad.ops op of the same meaning: {operator: (op, has a reflected form)}
+# Python's operators, each the funcad.ops op of the same meaning, set on Tensor when funcad.ops binds itself (each
+# method then calls its op directly): {operator: (op, whether it has a reflected form)}, and the unary ones.
 _OPERATORS = {
     "add": ("add", True), "sub": ("subtract", True), "mul": ("multiply", True), "truediv": ("divide", True),
     "floordiv": ("floor_divide", True), "mod": ("remainder", True), "pow": ("power", True), "matmul": ("matmul", True),
@@ -271,23 +273,24 @@ _OPERATORS = {
 _UNARY_OPERATORS = {"neg": "negative", "abs": "abs", "invert": "logical_not"}
 
 
-def _operator(name: str, op_name: str, reflected: bool):
+def _operator(op, reflected: bool):
     if reflected:
-        def method(self, other):
-            return getattr(_ops, op_name)(other, self)
-    else:
-        def method(self, other):
-            return getattr(_ops, op_name)(self, other)
-    method.__name__ = method.__qualname__ = name
-    return method
+        return lambda self, other: op(other, self)
+    return lambda self, other: op(self, other)
 
 
-for _name, (_op, _reflected) in _OPERATORS.items():
-    setattr(Tensor, f"__{_name}__", _operator(f"__{_name}__", _op, False))
-    if _reflected:
-        setattr(Tensor, f"__r{_name}__", _operator(f"__r{_name}__", _op, True))
-for _name, _op in _UNARY_OPERATORS.items():
-    setattr(Tensor, f"__{_name}__", tensor_methods.unary_method(f"__{_name}__", _op))
+def _unary_operator(op):
+    return lambda self: op(self)
+
+
+def _set_operators(module) -> None:
+    for name, (op_name, reflected) in _OPERATORS.items():
+        op = getattr(module, op_name)
+        setattr(Tensor, f"__{name}__", _operator(op, False))
+        if reflected:
+            setattr(Tensor, f"__r{name}__", _operator(op, True))
+    for name, op_name in _UNARY_OPERATORS.items():
+        setattr(Tensor, f"__{name}__", _unary_operator(getattr(module, op_name)))
 
 
 class Parameter(Tensor):

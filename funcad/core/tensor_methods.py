@@ -110,9 +110,7 @@ def _keep(value: bool, alias: bool | None) -> bool:
     return bool(value if alias is None else alias)
 
 
-def unary_method(name: str, op_name: str):
-    """A method calling the one-argument op ``funcad.ops.<op_name>`` on the Tensor (also Tensor's unary operators)."""
-
+def _elementwise_method(name: str, op_name: str):
     def method(self):
         return getattr(_ops, op_name)(self)
 
@@ -129,4 +127,4 @@ _ELEMENTWISE_METHODS = {
     "round": "round", "erf": "erf", "isfinite": "isfinite", "isnan": "isnan", "isinf": "isinf", "logical_not": "logical_not",
 }
 for _name, _op in _ELEMENTWISE_METHODS.items():
-    setattr(TensorMethods, _name, unary_method(_name, _op))
+    setattr(TensorMethods, _name, _elementwise_method(_name, _op))
