@@ -5,7 +5,7 @@ import pytest
 
 import funcad
 from funcad import ops
-from funcad.ops import conv
+from funcad.ops import conv, conv_scratch
 
 CASES = [
     ("conv", (4, 3, 9, 8), {"weight": (4, 3, 3, 3), "padding": 1}),
@@ -50,7 +50,7 @@ def test_results_do_not_depend_on_scratch_contents(monkeypatch, kind, x_shape, k
         monkeypatch.setattr(module, "scratch", lambda shape, dtype: np.full(shape, np.nan, dtype))
     poisoned = _results(kind, x_shape, kwargs, seed=0)  # a read of what a buffer held on entry shows up as NaN
     monkeypatch.undo()
-    conv._scratch.__dict__.pop("free", None)
+    conv_scratch._scratch.__dict__.pop("free", None)
     kept = _results(kind, x_shape, kwargs, seed=0)
     copies = [a.copy() for a in kept]
     _results(kind, x_shape, kwargs, seed=1)  # the same buffers, other data
@@ -64,7 +64,7 @@ def test_results_do_not_depend_on_scratch_contents(monkeypatch, kind, x_shape, k
 def test_primitive_results_share_no_memory_with_scratch(stride, padding):
     from funcad.ops import pool
 
-    conv._scratch.__dict__.pop("free", None)
+    conv_scratch._scratch.__dict__.pop("free", None)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 2, 8, 8)).astype(np.float32)
     w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
@@ -75,16 +75,16 @@ def test_primitive_results_share_no_memory_with_scratch(stride, padding):
     sums = pool._window_sum.impl(x, geo=geo)
     results += [sums, pool._window_sum_transpose.impl(sums, geo=geo, x_shape=x.shape), pool._max_pool_argmax.impl(x, geo=geo)]
     for out in results:
-        assert not any(np.shares_memory(out, buf) for buf in conv._scratch.free)
+        assert not any(np.shares_memory(out, buf) for buf in conv_scratch._scratch.free)
 
 
 def test_free_list_is_bounded(monkeypatch):
-    monkeypatch.setattr(conv, "SCRATCH_BYTES", 1 << 14)
-    conv._scratch.__dict__.pop("free", None)
+    monkeypatch.setattr(conv_scratch, "SCRATCH_BYTES", 1 << 14)
+    conv_scratch._scratch.__dict__.pop("free", None)
     rng = np.random.default_rng(0)
     for n in range(1, 6):
         x = rng.standard_normal((n, 3, 12, 12)).astype(np.float32)
         ops.conv2d(x, rng.standard_normal((4, 3, 3, 3)).astype(np.float32), padding=1)
-        assert 0 < sum(b.nbytes for b in conv._scratch.free) <= 1 << 14
+        assert 0 < sum(b.nbytes for b in conv_scratch._scratch.free) <= 1 << 14
     leased = conv.with_scratch(lambda: conv.scratch((1 << 13,), np.float32).base)()  # larger than the whole list: not kept
-    assert leased.nbytes > 1 << 14 and all(b is not leased for b in conv._scratch.free)
+    assert leased.nbytes > 1 << 14 and all(b is not leased for b in conv_scratch._scratch.free)

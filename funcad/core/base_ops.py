@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.batching import move_axis, ndim_of, with_rank
 from funcad.core.complex_parts import is_complex, real
 from funcad.core.dtypes import accumulated, is_float_dtype
 from funcad.core.lowering import full_width, with_out
@@ -77,6 +78,24 @@ defadjoint(broadcast_to, sum_to, lambda g, ans, x, shape: unbroadcast(g, shape_o
            lambda g, ans, x, shape: broadcast_to(g, shape_of(x)))
 
 
+def _broadcast_to_batch(args, dims, /, **kwargs):
+    x, target = args
+    x = with_rank(move_axis(x, dims[0], 0), len(target))
+    return broadcast_to(x, (x.shape[0],) + tuple(target)), 0
+
+
+def _sum_to_batch(args, dims, /, **kwargs):
+    x, target = move_axis(args[0], dims[0], 0), tuple(args[1])
+    lead = ndim_of(x) - 1 - len(target)
+    axes = tuple(range(1, lead + 1)) + tuple(lead + 1 + i for i, n in enumerate(target) if n == 1 and x.shape[lead + 1 + i] != 1)
+    summed = x.sum(axis=axes, keepdims=True) if axes else x
+    return summed.reshape((x.shape[0],) + target), 0
+
+
+broadcast_to.declare(batch=_broadcast_to_batch)
+sum_to.declare(batch=_sum_to_batch)
+
+
 # -- dtype and gradient control ---------------------------------------------------------------
 @primitive(**compiled_as_call(emit=full_width(lambda a, node, out, em: f"{a[0]}.astype(np.{np.dtype(node.args[1].value).name}, copy=False)"),
                               simplify=("same_type_noop",), role="cast", torch=lambda torch, x, dtype: x.to(dtype), complex=True))
@@ -102,3 +121,12 @@ def stop_gradient(x):
 
 
 stop_gradient.nondifferentiable()
+
+
+def _same_axis_batch(prim):
+    """A shape-keeping op of one array (cast, stop_gradient): the batch axis stays where it is."""
+    return lambda args, dims, /, **kwargs: (prim(*args, **kwargs), dims[0])
+
+
+for _prim in (cast, stop_gradient):
+    _prim.declare(batch=_same_axis_batch(_prim))

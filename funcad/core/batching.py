@@ -6,8 +6,9 @@ tracers is handed to the primitive's batching rule (``batch(args, dims, **kwargs
 the batch axis of ``args[i]`` or None), which computes all members at once with funcad ops, so a batched value
 can itself be traced by a lower transform (grad of vmap, jit of vmap) and a rule's ops by a higher one.
 
-The rules live with the ops (``funcad.ops.batching`` derives most of them from the primitives' declarations and
-installs ``resolve_rule``); core imports nothing from ops.
+Each rule is declared beside its op; ``funcad.ops.batching`` holds the common shapes of rule, derives the rules of
+elementwise ops and installs ``resolve_rule``; core imports nothing from ops. The axis helpers below call Tensor
+methods (each one op), so core's own primitives can use them.
 """
 
 from __future__ import annotations
@@ -15,10 +16,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from funcad.core import pytree
-from funcad.core.base_ops import broadcast_to
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Trace, Tracer, scope
+
+
+# -- helpers for batching rules ----------------------------------------------------------------------------------
+def ndim_of(a) -> int:
+    """The rank of an array argument; 0 for anything else (a scalar, a dtype, a shape)."""
+    return len(a.shape) if isinstance(a, (Tensor, np.ndarray, np.generic)) else 0
+
+
+def batch_size(args, dims) -> int:
+    return next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+
+
+def move_axis(x, src: int, dst: int):
+    """``x`` (a Tensor) with its axis ``src`` moved to position ``dst`` (Tensor.transpose is the transpose op)."""
+    if src == dst:
+        return x
+    perm = [d for d in range(ndim_of(x)) if d != src]
+    perm.insert(dst, src)
+    return x.transpose(perm)
+
+
+def with_rank(x, rank: int):
+    """A batch-first ``x`` with ones inserted after the batch axis, so one member has ``rank`` dimensions."""
+    missing = rank - (ndim_of(x) - 1)
+    if missing <= 0:
+        return x
+    return x.reshape((x.shape[0],) + (1,) * missing + tuple(x.shape[1:]))
+
 
 # Set by funcad.ops.batching: maps a primitive to its batching rule (declared, derived or the loop fallback).
 resolve_rule: Callable | None = None
@@ -166,7 +196,7 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
                 continue
             if not batched:
                 leaf = _as_tensor(leaf)
-                repeated = broadcast_to(leaf.reshape((1,) + tuple(leaf.shape)), (trace.size,) + tuple(leaf.shape))
+                repeated = leaf.reshape((1,) + tuple(leaf.shape)).broadcast_to((trace.size,) + tuple(leaf.shape))
                 placed.append(move_axis(repeated, 0, _normalize_axis(axis, repeated.ndim, "vmap", f"out_axes for output leaf {i}")))
                 continue
             axis = _normalize_axis(axis, leaf.ndim + 1, "vmap", f"out_axes for output leaf {i} of shape {tuple(leaf.shape)}")
@@ -191,12 +221,3 @@ def leading_axes_rule(prim) -> Callable:
         return prim(batch_first(args[0], dims[0]), *args[1:], **kwargs), 0
 
     return rule
-
-
-def move_axis(value, src: int, dst: int):
-    """``value`` with its axis ``src`` moved to position ``dst`` (Tensor.transpose is the transpose op)."""
-    if src == dst:
-        return value
-    perm = [d for d in range(value.ndim) if d != src]
-    perm.insert(dst, src)
-    return value.transpose(tuple(perm))

@@ -30,7 +30,8 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
 - ``tune`` (the jit pass ``funcad.jit.tuning``): ``tune(node) -> dict`` of keyword arguments to replace, chosen from
   the node's argument shapes and dtypes and its keyword arguments (the convolutions pick their ``algorithm``). The
   choice stays an ordinary keyword argument of the node, so the program calls the same ``impl`` eager mode runs.
-- ``batch``: for later work, a vmap batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``.
+- ``batch`` (vmap): a batching rule in JAX's shape, ``batch(args, dims, **kwargs) -> (out, out_dim)``, declared beside
+  the op (``funcad.ops.batching`` has the common shapes and derives elementwise ops' rules; others loop).
 - ``epilogue`` (the jit pass ``funcad.jit.fusion``): a primitive computing this op's output and then elementwise steps
   on it, block by block while the block is in cache, called as ``epilogue(*args, *operands, steps=..., **kwargs)``
   (``steps``: one ``(primitive, position of the value, takes an operand, kwargs items)`` per step).

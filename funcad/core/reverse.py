@@ -107,28 +107,31 @@ def backward(trace: VJPTrace, seeds) -> dict:
         if t.__class__ is VJPTracer and t._trace is trace:
             waiting.add(t, g)
     inputs = {}
+    run_hooks = hooks.run_tensor_hooks if hooks.tensor_hooks else None  # read once: hooks are registered before the backward pass
     while waiting.heap:
         node, g = waiting.pop_latest()
-        if hooks.tensor_hooks:
-            g = hooks.run_tensor_hooks(node, g)
+        if run_hooks is not None:
+            g = run_hooks(node, g)
         prim = node._prim
         if prim is None:
             inputs[id(node)] = g
             continue
         vjps = prim.vjps
-        n_rules = len(vjps)
         broadcasts = prim.broadcasts
         ans, args, kwargs = node._value, node._args, node._kwargs or _EMPTY
         for argnum, parent in node._parents:
-            if argnum >= n_rules:
-                raise missing_rule(prim, argnum, "reverse-mode (VJP)")
-            gi = vjps[argnum](g, ans, *args, **kwargs)
+            try:
+                rule = vjps[argnum]
+            except IndexError:
+                raise missing_rule(prim, argnum, "reverse-mode (VJP)") from None
+            gi = rule(g, ans, *args, **kwargs)
             if gi is not None:
                 if prim.complex and is_complex(gi) and not is_complex(parent._value):
                     gi = real(gi)  # a real argument of a complex op: its cotangent is the real part
-                if broadcasts:
-                    shape = parent._value.shape
-                    if gi.shape != shape:
+                if broadcasts:  # plain Tensors' shapes read off their arrays: a property call per edge costs more
+                    value = parent._value
+                    shape = value._data.shape if value.__class__ is Tensor else value.shape
+                    if (gi._data.shape if gi.__class__ is Tensor else gi.shape) != shape:
                         gi = unbroadcast(gi, shape)  # a shape given as a list still compares as a tuple there
                 waiting.add(parent, gi)
     return inputs

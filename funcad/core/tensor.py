@@ -31,6 +31,7 @@ def bind_ops(module) -> None:
     global _ops
     _ops = module
     tensor_methods.bind_ops(module)
+    _set_operators(module)
 
 
 class Tensor(tensor_methods.TensorMethods):
@@ -200,93 +201,9 @@ class Tensor(tensor_methods.TensorMethods):
     def __deepcopy__(self, memo):
         return Tensor._wrap(self._data.copy())
 
-    # -- operators --------------------------------------------------------------------
-    def __add__(self, o):
-        return _ops.add(self, o)
-
-    def __radd__(self, o):
-        return _ops.add(o, self)
-
-    def __sub__(self, o):
-        return _ops.subtract(self, o)
-
-    def __rsub__(self, o):
-        return _ops.subtract(o, self)
-
-    def __mul__(self, o):
-        return _ops.multiply(self, o)
-
-    def __rmul__(self, o):
-        return _ops.multiply(o, self)
-
-    def __truediv__(self, o):
-        return _ops.divide(self, o)
-
-    def __rtruediv__(self, o):
-        return _ops.divide(o, self)
-
-    def __floordiv__(self, o):
-        return _ops.floor_divide(self, o)
-
-    def __rfloordiv__(self, o):
-        return _ops.floor_divide(o, self)
-
-    def __mod__(self, o):
-        return _ops.remainder(self, o)
-
-    def __rmod__(self, o):
-        return _ops.remainder(o, self)
-
-    def __pow__(self, o):
-        return _ops.power(self, o)
-
-    def __rpow__(self, o):
-        return _ops.power(o, self)
-
-    def __matmul__(self, o):
-        return _ops.matmul(self, o)
-
-    def __rmatmul__(self, o):
-        return _ops.matmul(o, self)
-
-    def __neg__(self):
-        return _ops.negative(self)
-
+    # -- operators (the arithmetic, comparison and logical ones are set from _OPERATORS below) ---------------------
     def __pos__(self):
         return self
-
-    def __abs__(self):
-        return _ops.abs(self)
-
-    def __lt__(self, o):
-        return _ops.less(self, o)
-
-    def __le__(self, o):
-        return _ops.less_equal(self, o)
-
-    def __gt__(self, o):
-        return _ops.greater(self, o)
-
-    def __ge__(self, o):
-        return _ops.greater_equal(self, o)
-
-    def __eq__(self, o):
-        return _ops.equal(self, o)
-
-    def __ne__(self, o):
-        return _ops.not_equal(self, o)
-
-    def __and__(self, o):
-        return _ops.logical_and(self, o)
-
-    def __or__(self, o):
-        return _ops.logical_or(self, o)
-
-    def __xor__(self, o):
-        return _ops.logical_xor(self, o)
-
-    def __invert__(self):
-        return _ops.logical_not(self)
 
     def __getitem__(self, index):
         return _ops.getitem(self, index)
@@ -342,6 +259,38 @@ class Tensor(tensor_methods.TensorMethods):
 
     def copy(self):
         return Tensor._wrap(np.array(self._concrete()))
+
+
+# Python's operators, each the funcad.ops op of the same meaning, set on Tensor when funcad.ops binds itself (each
+# method then calls its op directly): {operator: (op, whether it has a reflected form)}, and the unary ones.
+_OPERATORS = {
+    "add": ("add", True), "sub": ("subtract", True), "mul": ("multiply", True), "truediv": ("divide", True),
+    "floordiv": ("floor_divide", True), "mod": ("remainder", True), "pow": ("power", True), "matmul": ("matmul", True),
+    "lt": ("less", False), "le": ("less_equal", False), "gt": ("greater", False), "ge": ("greater_equal", False),
+    "eq": ("equal", False), "ne": ("not_equal", False), "and": ("logical_and", False), "or": ("logical_or", False),
+    "xor": ("logical_xor", False),
+}
+_UNARY_OPERATORS = {"neg": "negative", "abs": "abs", "invert": "logical_not"}
+
+
+def _operator(op, reflected: bool):
+    if reflected:
+        return lambda self, other: op(other, self)
+    return lambda self, other: op(self, other)
+
+
+def _unary_operator(op):
+    return lambda self: op(self)
+
+
+def _set_operators(module) -> None:
+    for name, (op_name, reflected) in _OPERATORS.items():
+        op = getattr(module, op_name)
+        setattr(Tensor, f"__{name}__", _operator(op, False))
+        if reflected:
+            setattr(Tensor, f"__r{name}__", _operator(op, True))
+    for name, op_name in _UNARY_OPERATORS.items():
+        setattr(Tensor, f"__{name}__", _unary_operator(getattr(module, op_name)))
 
 
 class Parameter(Tensor):

@@ -142,11 +142,12 @@ class _Differentiation:
     def run(self, args: tuple, kwargs: dict):
         trace, input_leaves, bound_tracers, main, aux = self.trace(args, kwargs)
         main_leaves, main_def = pytree.flatten(main)
-        _check_outputs(main_leaves, self.fn, self.fname, "the differentiated output")
+        seeds = [(leaf, _ones_like(leaf)) for leaf in main_leaves if isinstance(leaf, Tracer) and leaf._trace is trace]
+        if len(seeds) != len(main_leaves) or not seeds:  # some output is no tracer: it may be no Tensor at all
+            _check_outputs(main_leaves, self.fn, self.fname, "the differentiated output")
         if any(leaf.dtype.kind == "c" for leaf in main_leaves):
             raise TypeError(f"{self.fname}: the differentiated output of {getattr(self.fn, '__name__', repr(self.fn))!r} is complex; "
                             "gradients need a real output (take ops.real or ops.abs of it), or use vjp with a cotangent")
-        seeds = [(leaf, _ones_like(leaf)) for leaf in main_leaves if isinstance(leaf, Tracer) and leaf._trace is trace]
         input_grads, weight_grads = self.pull_back(trace, input_leaves, bound_tracers, seeds)
         value = pytree.unflatten(main_def, [lower(v, trace) for v in main_leaves])
         aux = tuple(_stop_all_levels(lower(a, trace)) for a in pytree.flatten(aux)[0]) if aux else ()

@@ -44,7 +44,23 @@ class Metric(ABC):
             raise RuntimeError(f"{type(self).__name__}.eval: no batch was given to update since clear()")
 
 
-class Accuracy(Metric):
+class _RunningMean(Metric):
+    """A metric that is a sum over batches divided by a count (of samples or of batches); ``update`` adds to both."""
+
+    def clear(self) -> None:
+        self._sum = 0.0
+        self._count = 0
+
+    def _add(self, amount: float, count: int) -> None:
+        self._sum += amount
+        self._count += count
+
+    def eval(self) -> float:
+        self._nonempty(self._count)
+        return self._sum / self._count
+
+
+class Accuracy(_RunningMean):
     """The fraction of samples whose predicted class is right. ``update(y_pred, y)``: scores (N, C) and labels as
     class indices (N,) or one-hot/probabilities (N, C). ``eval_type='multilabel'``: y_pred and y (N, C) of 0/1
     (scores are rounded), a sample is right when every label is."""
@@ -54,10 +70,6 @@ class Accuracy(Metric):
             raise ValueError(f"Accuracy: eval_type must be 'classification' or 'multilabel', got {eval_type!r}")
         self.eval_type = eval_type
         super().__init__()
-
-    def clear(self) -> None:
-        self._correct_num = 0
-        self._total_num = 0
 
     def update(self, *inputs) -> None:
         self._need(2, inputs)
@@ -74,40 +86,22 @@ class Accuracy(Metric):
             if y.shape != (y_pred.shape[0],) + y_pred.shape[2:]:
                 raise ValueError(f"Accuracy: labels {y.shape} do not match scores {y_pred.shape}")
             right = y_pred.argmax(axis=1) == y
-        self._correct_num += int(np.sum(right))
-        self._total_num += right.size
-
-    def eval(self) -> float:
-        self._nonempty(self._total_num)
-        return self._correct_num / self._total_num
+        self._add(int(np.sum(right)), right.size)
 
 
-class Loss(Metric):
+class Loss(_RunningMean):
     """The average of the per-batch losses (a batch's loss is averaged first when it is a vector)."""
-
-    def clear(self) -> None:
-        self._sum_loss = 0.0
-        self._total_num = 0
 
     def update(self, *inputs) -> None:
         self._need(1, inputs)
         loss = _array(inputs[0], "Loss").astype(np.float64)
         if loss.ndim > 1:
             raise ValueError(f"Loss: a batch's loss must be a scalar or a vector, got shape {loss.shape}")
-        self._sum_loss += float(loss.mean())
-        self._total_num += 1
-
-    def eval(self) -> float:
-        self._nonempty(self._total_num)
-        return self._sum_loss / self._total_num
+        self._add(float(loss.mean()), 1)
 
 
-class _ErrorMean(Metric):
+class _ErrorMean(_RunningMean):
     """The mean over samples of a per-sample error between ``y_pred`` and ``y`` (same shapes)."""
-
-    def clear(self) -> None:
-        self._error_sum = 0.0
-        self._samples_num = 0
 
     def update(self, *inputs) -> None:
         self._need(2, inputs)
@@ -115,12 +109,7 @@ class _ErrorMean(Metric):
         if y_pred.shape != y.shape:
             raise ValueError(f"{type(self).__name__}: y_pred {y_pred.shape} and y {y.shape} must have the same shape")
         errors = self._per_sample(y_pred - y)
-        self._error_sum += float(np.sum(errors))
-        self._samples_num += y.shape[0] if y.ndim else 1
-
-    def eval(self) -> float:
-        self._nonempty(self._samples_num)
-        return self._error_sum / self._samples_num
+        self._add(float(np.sum(errors)), y.shape[0] if y.ndim else 1)
 
     @staticmethod
     @abstractmethod

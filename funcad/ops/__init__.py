@@ -3,7 +3,6 @@
 from funcad.core import tensor as _tensor_module
 from funcad.core.complex_parts import angle, complex, conj, imag, real
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp  # MindSpore offers its transforms in ops too
-from funcad.ops import batching_nn as _batching  # noqa: F401 - declares the batching rules vmap reads (and imports the rest)
 from funcad.ops import conv_fusion as _conv_fusion  # noqa: F401 - declares the convolution's fused epilogue
 from funcad.ops import layer_classes as _layer_classes
 from funcad.ops import primitive_classes as _classes
@@ -128,6 +127,7 @@ from funcad.ops.nn import (
     softmax,
 )
 from funcad.ops.norm import batch_norm, layer_norm
+from funcad.ops.padding import pad
 from funcad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from funcad.ops.random import dropout
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
@@ -144,7 +144,6 @@ from funcad.ops.shape import (
     flip,
     getitem,
     one_hot,
-    pad,
     repeat,
     reshape,
     split,

@@ -25,106 +25,22 @@ the samples are added in batch order.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from funcad.core import conv_pin
+from funcad.core.batching import batch_size, ndim_of
 from funcad.core.dtypes import is_floating, widened
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.ops import conv_algorithms, conv_direct, conv_fft, conv_winograd
-from funcad.ops.shape import _shape_of, reshape
+from funcad.ops.batching import bind_arguments, fold_rule, to_front
+from funcad.ops.conv_geometry import Geometry, padding4, pair, windows
+from funcad.ops.conv_scratch import scratch, with_scratch
+from funcad.ops.shape import _shape_of, reshape, transpose
 
 xp = np  # the kernels' name for numpy
-
-
-def pair(value, op: str, what: str) -> tuple[int, int]:
-    """An int or a pair of ints, as torch accepts for kernel, stride and dilation."""
-    items = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) for v in items):
-        raise ValueError(f"funcad.ops.{op}: {what} must be an int or a pair of ints, got {value!r}")
-    return int(items[0]), int(items[1])
-
-
-def padding4(padding, op: str) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) from an int, a symmetric pair (ph, pw) or an explicit 4-tuple."""
-    items = (padding,) if isinstance(padding, (int, np.integer)) else tuple(padding)
-    if len(items) == 2:
-        items = (items[0], items[0], items[1], items[1])
-    elif len(items) == 1:
-        items = items * 4
-    if len(items) != 4 or not all(isinstance(v, (int, np.integer)) and v >= 0 for v in items):
-        raise ValueError(f"funcad.ops.{op}: padding must be a non-negative int, a pair (ph, pw) or (top, bottom, left, right), got {padding!r}")
-    return tuple(int(v) for v in items)
-
-
-class Geometry(NamedTuple):
-    """How a (kh, kw) window slides over an NCHW input; all sizes static, so it is a hashable kwarg."""
-
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int, int, int]
-    dilation: tuple[int, int]
-
-    def output_size(self, h: int, w: int) -> tuple[int, int]:
-        (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = self
-        return (h + pt + pb - dh * (kh - 1) - 1) // sh + 1, (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
-
-    def row_width(self, h: int, w: int) -> int:
-        """Columns computed per output row: the padded width for stride 1 (long contiguous runs), else the output width."""
-        return w + self.padding[2] + self.padding[3] if self.stride == (1, 1) else self.output_size(h, w)[1]
-
-
-# These kernels' temporaries are large and short-lived: glibc's malloc gives such blocks back to the system on free, so each
-# call would fault their pages in afresh. A kernel instead leases them from its thread's free list and returns them on exit,
-# so the next kernel reuses the same (cache-warm) memory; at most SCRATCH_BYTES stay on the list.
-SCRATCH_BYTES = 1 << 26
-_scratch = threading.local()
-
-
-def _scratch_state():
-    state = _scratch.__dict__
-    state.setdefault("free", [])  # raw byte buffers, smallest first
-    state.setdefault("leased", None)  # buffers the running kernel holds; None outside a kernel
-    return state
-
-
-def with_scratch(impl):
-    """Wraps a kernel so the scratch buffers it leases go back to the free list when it returns."""
-
-    @functools.wraps(impl)
-    def run(*args, **kwargs):
-        state = _scratch_state()
-        outer, state["leased"] = state["leased"], []
-        try:
-            return impl(*args, **kwargs)
-        finally:
-            leased, state["leased"] = state["leased"], outer
-            if outer is not None:
-                outer.extend(leased)
-            else:
-                free = sorted(state["free"] + leased, key=lambda b: b.nbytes)
-                while free and sum(b.nbytes for b in free) > SCRATCH_BYTES:
-                    free.pop()
-                state["free"] = free
-
-    return run
-
-
-def scratch(shape: tuple, dtype) -> np.ndarray:
-    """An uninitialised buffer for a temporary that never leaves its kernel (see ``with_scratch``); a new array outside one."""
-    state = _scratch_state()
-    if state["leased"] is None:
-        return xp.empty(shape, dtype=dtype)
-    dtype = np.dtype(dtype)
-    need = int(np.prod(shape)) * dtype.itemsize
-    free = state["free"]
-    fits = next((i for i, b in enumerate(free) if b.nbytes >= need), None)  # the smallest that fits
-    raw = xp.empty(max(need, 1), dtype=np.uint8) if fits is None else free.pop(fits)
-    state["leased"].append(raw)
-    return raw[:need].view(dtype).reshape(shape)
 
 
 def pad_planes(x, geo: Geometry, in_scratch: bool, fill=0.0):
@@ -141,15 +57,6 @@ def pad_planes(x, geo: Geometry, in_scratch: bool, fill=0.0):
     out.fill(fill)
     out[:, :, pt : pt + h, pl : pl + w] = x
     return out
-
-
-def windows(padded, geo: Geometry, h: int, w: int, writeable: bool = False):
-    """A (N, C, kh, kw, OH, row_width) view of the padded input: element [.., p, q, i, j] is the input under tap (p, q) of output (i, j)."""
-    (kh, kw), (sh, sw), _, (dh, dw) = geo
-    oh, _ = geo.output_size(h, w)
-    s_n, s_c, s_h, s_w = padded.strides
-    shape = padded.shape[:2] + (kh, kw, oh, geo.row_width(h, w))
-    return np.lib.stride_tricks.as_strided(padded, shape, (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=writeable)
 
 
 # Samples per block of columns: a block's columns are still in cache when the product reads them.
@@ -420,6 +327,59 @@ _conv_weight_grad.deflinear(
                                                                                algorithm=algorithm),
     lambda c, ans, x, g, geo, groups, w_shape, algorithm=None: _conv(x, c, geo=geo, groups=groups, algorithm=algorithm),
 )
+
+
+# -- vmap: batched filters become groups of one convolution ----------------------------------------------------------
+def _into_channels(x, dim, size: int):
+    """A batch of (N, C, H, W) members as one (N, B*C, H, W) array: each member's channels form their own groups."""
+    x = to_front(x, dim, size)
+    x = transpose(x, (1, 0) + tuple(range(2, ndim_of(x))))
+    return reshape(x, (x.shape[0], -1) + tuple(x.shape[3:]))
+
+
+def _from_channels(y, size: int):
+    return reshape(y, (y.shape[0], size, -1) + tuple(y.shape[2:]))
+
+
+def _grouped_filters(w, dim, size: int):
+    w = to_front(w, dim, size)
+    return reshape(w, (-1,) + tuple(w.shape[2:]))
+
+
+def _conv_batch(args, dims, /, **kwargs):
+    """Batched filters: every member's channels become groups of one convolution (groups times the batch)."""
+    if dims[1] is None:
+        return _fold_conv(args, dims, **kwargs)
+    bound, size = bind_arguments(_conv, args, kwargs).arguments, batch_size(args, dims)
+    y = _conv(_into_channels(bound["x"], dims[0], size), _grouped_filters(bound["w"], dims[1], size), geo=bound["geo"],
+              groups=bound["groups"] * size)
+    return _from_channels(y, size), 1
+
+
+def _conv_input_grad_batch(args, dims, /, **kwargs):
+    if dims[1] is None:
+        return _fold_conv_input_grad(args, dims, **kwargs)
+    bound, size = bind_arguments(_conv_input_grad, args, kwargs).arguments, batch_size(args, dims)
+    n, c, *plane = bound["x_shape"]
+    y = _conv_input_grad(_into_channels(bound["g"], dims[0], size), _grouped_filters(bound["w"], dims[1], size), geo=bound["geo"],
+                         groups=bound["groups"] * size, x_shape=(n, size * c, *plane))
+    return _from_channels(y, size), 1
+
+
+def _conv_weight_grad_batch(args, dims, /, **kwargs):
+    """Per-member filter gradients (per-sample gradients of a convolution) in one grouped call."""
+    bound, size = bind_arguments(_conv_weight_grad, args, kwargs).arguments, batch_size(args, dims)
+    o, *rest = bound["w_shape"]
+    dw = _conv_weight_grad(_into_channels(bound["x"], dims[0], size), _into_channels(bound["g"], dims[1], size), geo=bound["geo"],
+                           groups=bound["groups"] * size, w_shape=(size * o, *rest))
+    return reshape(dw, (size, o, *rest)), 0
+
+
+_fold_conv = fold_rule(_conv, (0,))
+_fold_conv_input_grad = fold_rule(_conv_input_grad, (0,), shape_arg="x_shape")
+_conv.declare(batch=_conv_batch)
+_conv_input_grad.declare(batch=_conv_input_grad_batch)
+_conv_weight_grad.declare(batch=_conv_weight_grad_batch)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1, algorithm: str | None = None):

@@ -3,11 +3,15 @@ closed-form derivatives in the logits and in the class weights, and torch's prob
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from funcad.core.batching import batch_size
 from funcad.core.dtypes import accumulated
-from funcad.core.primitive import compiled_as_call, primitive
+from funcad.core.primitive import Primitive, compiled_as_call, primitive
 from funcad.core.tensor import Tensor
+from funcad.ops.batching import bind_arguments, loop_rule, to_front
 from funcad.ops.indices import check_index_range
 from funcad.ops.math import negative, not_equal, where
 from funcad.ops.nn import (
@@ -22,7 +26,7 @@ from funcad.ops.nn import (
     softmax,
 )
 from funcad.ops.reduce import sum
-from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, reshape
+from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem, reshape
 
 
 def _valid_targets(x, target, ignore_index: int):
@@ -196,6 +200,70 @@ _class_cross_entropy_grad.defvjp(lambda ct, ans, g, x, *static: _slope_along(ct,
                                  lambda ct, ans, g, x, *static: _softmax_curvature(ct, g, x, *static), None, _grad_weight_cotangent)
 _class_cross_entropy_grad.defjvp(lambda t, ans, g, x, *static: _class_cross_entropy_grad(t, x, *static),
                                  lambda t, ans, g, x, *static: _softmax_curvature(t, g, x, *static), None, _grad_weight_tangent)
+
+
+# -- vmap: every member's samples fold into one batch of samples --------------------------------------------------
+class _CrossEntropyBatch:
+    """The fused cross-entropy's arguments with every member's samples folded into one batch of samples."""
+
+    def __init__(self, prim: Primitive, args, dims, kwargs):
+        self.bound = bind_arguments(prim, args, kwargs)
+        self.size = size = batch_size(args, dims)
+        at = dict(zip(self.bound.arguments, dims))
+        x = to_front(self.bound.arguments["x"], at.get("x"), size)  # (B, N, C, ...)
+        target = to_front(self.bound.arguments["target"], at.get("target"), size)
+        self.sample_shape = tuple(target.shape[1:])
+        self.x = reshape(x, (-1,) + tuple(x.shape[2:]))
+        self.target = reshape(target, (-1,) + tuple(target.shape[2:]))
+        self.weight, self.ignore, self.reduction = (self.bound.arguments[k] for k in ("weight", "ignore_index", "reduction"))
+
+    def per_member(self, samples):
+        return reshape(samples, (self.size, -1))
+
+    def total_weight(self):
+        """Each member's 'mean' denominator: the summed weights of its non-ignored targets."""
+        valid = not_equal(self.target, self.ignore)
+        shares = cast(valid, self.x.dtype)
+        if self.weight is not None:
+            shares = shares * getitem(self.weight, where(valid, self.target, 0))
+        return sum(self.per_member(shares), axis=1)
+
+
+def _unbatched_weight(prim: Primitive, rule: Callable) -> Callable:
+    fallback = loop_rule(prim)
+
+    def guarded(args, dims, /, **kwargs):
+        at = dict(zip(bind_arguments(prim, args, kwargs).arguments, dims))
+        return fallback(args, dims, **kwargs) if at.get("weight") is not None else rule(args, dims, **kwargs)
+
+    return guarded
+
+
+def _class_cross_entropy_batch(args, dims, /, **kwargs):
+    """Every member's per-sample losses in one call, reduced per member."""
+    ce = _CrossEntropyBatch(_class_cross_entropy, args, dims, kwargs)
+    losses = _class_cross_entropy(ce.x, ce.target, ce.weight, ce.ignore, "none")
+    if ce.reduction == "none":
+        return reshape(losses, (ce.size,) + ce.sample_shape), 0
+    total = sum(ce.per_member(losses), axis=1)
+    return (total if ce.reduction == "sum" else total / ce.total_weight()), 0
+
+
+def _class_cross_entropy_grad_batch(args, dims, /, **kwargs):
+    """Every member's gradient in one call: each member's cotangent spread over its samples (over its total weight
+    for 'mean'), then the per-sample gradient."""
+    ce = _CrossEntropyBatch(_class_cross_entropy_grad, args, dims, kwargs)
+    g = to_front(ce.bound.arguments["g"], dims[0], ce.size)
+    if ce.reduction == "mean":
+        g = g / ce.total_weight()
+    if ce.reduction != "none":
+        g = broadcast_to(reshape(g, (ce.size,) + (1,) * len(ce.sample_shape)), (ce.size,) + ce.sample_shape)
+    grad = _class_cross_entropy_grad(reshape(g, (-1,) + ce.sample_shape[1:]), ce.x, ce.target, ce.weight, ce.ignore, "none")
+    return reshape(grad, (ce.size, -1) + tuple(grad.shape[1:])), 0
+
+
+_class_cross_entropy.declare(batch=_unbatched_weight(_class_cross_entropy, _class_cross_entropy_batch))
+_class_cross_entropy_grad.declare(batch=_unbatched_weight(_class_cross_entropy_grad, _class_cross_entropy_grad_batch))
 
 
 def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):  # noqa: A002

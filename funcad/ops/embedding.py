@@ -8,6 +8,7 @@ from funcad.core.batching import batch_first, move_axis
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
+from funcad.ops.batching import loop_rule
 from funcad.ops.indices import check_index_range
 from funcad.ops.math import add, not_equal
 from funcad.ops.shape import _shape_of, broadcast_to, cast, reshape
@@ -75,6 +76,20 @@ def _scatter_rows_rule(args, dims, /, num_rows: int, padding_idx):
 
 
 _scatter_rows.declare(batch=_scatter_rows_rule)
+
+
+def _lookup_batch(prim):
+    fallback = loop_rule(prim)
+
+    def rule(args, dims, /, **kwargs):
+        if dims[0] is not None:  # batched tables
+            return fallback(args, dims, **kwargs)
+        return prim(*args, **kwargs), dims[1]
+
+    return rule
+
+
+_lookup.declare(batch=_lookup_batch(_lookup))
 
 
 def embedding(indices, weight, padding_idx: int | None = None):

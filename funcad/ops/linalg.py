@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.batching import batch_size, move_axis, ndim_of, with_rank
 from funcad.core.dtypes import LOW_PRECISION, widened
 from funcad.core.lowering import full_width, ufunc_emitter, with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
-from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, swapaxes, transpose
+from funcad.ops.batching import to_front
+from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, squeeze, swapaxes, transpose
 
 
 @primitive(**compiled_as_call(emit=full_width(ufunc_emitter("matmul", 2)), takes_out=True, broadcasts=True, role="matmul", torch="matmul"))
@@ -42,6 +44,32 @@ def _matmul_dy(g, ans, x, y):
 
 
 matmul.deflinear(_matmul_dx, _matmul_dy)
+
+
+def _matmul_batch(args, dims, /, **kwargs):
+    """Vectors become matrices (a row on the left, a column on the right), batched operands go batch-first with
+    their members' ranks aligned (numpy broadcasts an unbatched operand), and the added axes come off the product."""
+    x, y = args
+    x_vector, y_vector = ndim_of(x) - (dims[0] is not None) == 1, ndim_of(y) - (dims[1] is not None) == 1
+    if dims[1] is None and ndim_of(y) == 2:  # a shared matrix on the right: one 2-D product over all rows of the batch
+        x = move_axis(x, dims[0], 0)
+        return reshape(matmul(reshape(x, (-1, x.shape[-1])), y), tuple(x.shape[:-1]) + (y.shape[-1],)), 0
+    x = x if dims[0] is None else move_axis(x, dims[0], 0)
+    y = y if dims[1] is None else move_axis(y, dims[1], 0)
+    x = expand_dims(x, -2) if x_vector else x
+    y = expand_dims(y, -1) if y_vector else y
+    rank = max(ndim_of(x) - (dims[0] is not None), ndim_of(y) - (dims[1] is not None))
+    x = x if dims[0] is None else with_rank(x, rank)
+    y = y if dims[1] is None else with_rank(y, rank)
+    out = matmul(x, y)
+    if y_vector:
+        out = squeeze(out, -1)
+    if x_vector:
+        out = squeeze(out, -1 if y_vector else -2)
+    return out, 0
+
+
+matmul.declare(batch=_matmul_batch)
 
 
 def _emit_dense(a, node, out, em):
@@ -91,6 +119,44 @@ _dense.defvjp(lambda g, ans, x, w, b=None: matmul(g, w), lambda g, ans, x, w, b=
 _dense.defjvp(lambda t, ans, x, w, b=None: _dense(t, w), lambda t, ans, x, w, b=None: _dense(x, t), lambda t, ans, x, w, b=None: t)
 # ct (out, in) pulls back to g as x @ ct.T and to x as g @ ct, each in the leading shape of its own argument.
 _dense_weight_grad.deflinear(lambda ct, ans, g, x: _dense(x, ct), lambda ct, ans, g, x: matmul(g, ct))
+
+
+def _dense_batch(args, dims, /, **kwargs):
+    x, w, *bias = args
+    if all(d is None for d in dims[1:]):  # batched inputs, shared weights: one 2-D product over the batch's rows too
+        x = move_axis(x, dims[0], 0)
+        out = _dense(reshape(x, (-1, x.shape[-1])), w, *bias)
+        return reshape(out, tuple(x.shape[:-1]) + (out.shape[-1],)), 0
+    size = batch_size(args, dims)
+    w = swapaxes(to_front(w, dims[1], size), -1, -2)  # (B, in, out)
+    lead = tuple(x.shape[:-1]) if dims[0] is None else tuple(move_axis(x, dims[0], 0).shape[1:-1])
+    out = reshape(matmul(_rows(x, dims[0]), w), (size,) + lead + (w.shape[-1],))
+    if bias and bias[0] is not None:
+        b = bias[0] if dims[2] is None else with_rank(move_axis(bias[0], dims[2], 0), len(lead) + 1)
+        out = out + b
+    return out, 0
+
+
+def _rows(a, dim):
+    """A batch-first (B, M, last) view of ``a``'s members as rows, or (M, last) for an unbatched ``a``."""
+    if dim is None:
+        return reshape(a, (-1, a.shape[-1]))
+    a = move_axis(a, dim, 0)
+    return reshape(a, (a.shape[0], -1, a.shape[-1]))
+
+
+def _dense_weight_grad_batch(args, dims, /, **kwargs):
+    """Per-member g.T @ x; one row per member (per-sample gradients) is an outer product, computed as a broadcast
+    multiply (a batched matmul with an inner size of 1 runs far slower)."""
+    (g, x), (dg, dx) = args, dims
+    g_rows, x_rows = _rows(g, dg), _rows(x, dx)
+    if g_rows.shape[-2] == 1 and x_rows.shape[-2] == 1:
+        return swapaxes(g_rows, -1, -2) * x_rows, 0
+    return matmul(swapaxes(g_rows, -1, -2), x_rows), 0
+
+
+_dense.declare(batch=_dense_batch)
+_dense_weight_grad.declare(batch=_dense_weight_grad_batch)
 
 
 def dense(x, weight, bias=None):
@@ -211,6 +277,18 @@ def _einsum_operand_tangent(i, t, ans, *operands, spec):
 
 
 _einsum.defvariadic(_einsum_operand_grad, _einsum_operand_tangent)
+
+
+def _einsum_batch(args, dims, /, spec):
+    """The batch gets a letter of its own, leading every batched operand and the output."""
+    lhs, out = spec.split("->")
+    letter = next(c for c in _LETTERS if c not in spec)
+    operands = [x if d is None else move_axis(x, d, 0) for x, d in zip(args, dims)]
+    spec = ",".join(sub if d is None else letter + sub for sub, d in zip(lhs.split(","), dims)) + "->" + letter + out
+    return _einsum(*operands, spec=spec), 0
+
+
+_einsum.declare(batch=_einsum_batch)
 
 
 def einsum(subscripts: str, *operands):

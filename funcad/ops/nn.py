@@ -8,6 +8,7 @@ from funcad.core.dtypes import accumulated
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
+from funcad.ops.batching import axis_rule, fold_rule
 from funcad.ops.indices import check_index_range
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import exp, maximum, negative, not_equal, softplus, where
@@ -32,6 +33,7 @@ def log_softmax(x, axis=-1):
 
 log_softmax.defvjp(lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True))
 log_softmax.defjvp(lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True))
+log_softmax.declare(batch=axis_rule(log_softmax))
 
 
 @primitive(**compiled_as_call(torch=lambda torch, x, axis=-1: torch.softmax(x, axis)))
@@ -42,6 +44,7 @@ def softmax(x, axis=-1):
 
 softmax.defvjp(lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True)))
 softmax.defjvp(lambda t, ans, x, axis=-1: ans * (t - sum(t * ans, axis=axis, keepdims=True)))
+softmax.declare(batch=axis_rule(softmax))
 
 
 def _reduce(loss, reduction: str, op: str, weight_total=None):
@@ -113,6 +116,8 @@ def _place(g, target, num_classes):
 
 defadjoint(_pick, _place, lambda g, ans, logp, target: _place(g, target, _shape_of(logp)[1]),
            lambda g, ans, gg, target, num_classes: _pick(g, target))
+_pick.declare(batch=fold_rule(_pick, (0, 1), broadcast=True))
+_place.declare(batch=fold_rule(_place, (0, 1), broadcast=True))
 
 
 def _check_input(op: str, shape: tuple, weight) -> None:

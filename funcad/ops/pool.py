@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcad.core.batching import batch_size, ndim_of
 from funcad.core.dtypes import is_floating, widened
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
-from funcad.ops.conv import Geometry, pad_planes, padding4, pair, scratch, windows, with_scratch
+from funcad.ops.batching import bind_arguments, fold_rule
+from funcad.ops.conv import pad_planes, scratch, with_scratch
+from funcad.ops.conv_geometry import Geometry, padding4, pair, windows
 from funcad.ops.shape import _shape_of
 
 
@@ -113,7 +116,33 @@ defadjoint(_gather_planes, _scatter_planes,
            lambda c, ans, g, index, plane_shape, overlapping: _gather_planes(c, index, overlapping=overlapping))
 
 
-_max_pool_argmax.nondifferentiable()
+def _planes_batch(prim):
+    """gather_planes / scatter_planes: flat indices into a batch of members are offset by each member's size."""
+    fold = fold_rule(prim, (0, 1))
+
+    def rule(args, dims, /, **kwargs):
+        if dims[1] is None:  # shared indices into batched data
+            bound = bind_arguments(prim, args, kwargs)
+            member = tuple(args[0].shape[:dims[0]] + args[0].shape[dims[0] + 1:])
+            if "plane_shape" in bound.arguments:
+                member = member[:2] + tuple(bound.arguments["plane_shape"])
+            size = batch_size(args, dims)
+            step = int(np.prod(member, dtype=np.int64))
+            index = args[1]
+            offsets = Tensor._wrap((np.arange(size, dtype=np.int64) * step).reshape((size,) + (1,) * ndim_of(index)))
+            return fold([args[0], offsets + index] + list(args[2:]), [dims[0], 0] + list(dims[2:]), **kwargs)
+        if dims[0] is None and prim is _gather_planes:  # batched indices into shared data
+            return prim(*args, **kwargs), dims[1]
+        return fold(args, dims, **kwargs)
+
+    return rule
+
+
+for _prim in (_gather_planes, _scatter_planes):
+    _prim.declare(batch=_planes_batch(_prim))
+
+
+_max_pool_argmax.nondifferentiable().declare(batch=fold_rule(_max_pool_argmax, (0,)))
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -160,6 +189,8 @@ def _window_sum_transpose(g, geo: Geometry, x_shape: tuple):
 
 defadjoint(_window_sum, _window_sum_transpose, lambda g, ans, x, geo: _window_sum_transpose(g, geo=geo, x_shape=_shape_of(x)),
            lambda c, ans, g, geo, x_shape: _window_sum(c, geo=geo))
+_window_sum.declare(batch=fold_rule(_window_sum, (0,)))
+_window_sum_transpose.declare(batch=fold_rule(_window_sum_transpose, (0,), shape_arg="x_shape"))
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
@@ -217,6 +248,8 @@ def _adaptive_mean_transpose(g, size: tuple):
 
 defadjoint(_adaptive_mean, _adaptive_mean_transpose, lambda g, ans, x, bins: _adaptive_mean_transpose(g, size=_shape_of(x)[-2:]),
            lambda c, ans, g, size: _adaptive_mean(c, bins=_shape_of(g)[-2:]))
+_adaptive_mean.declare(batch=fold_rule(_adaptive_mean, (0,)))
+_adaptive_mean_transpose.declare(batch=fold_rule(_adaptive_mean_transpose, (0,)))
 
 
 def adaptive_avg_pool2d(x, output_size):

@@ -11,11 +11,13 @@ import math
 
 import numpy as np
 
+from funcad.core.batching import batch_size, move_axis
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.transforms import jvp, vjp
+from funcad.ops.batching import to_front
 from funcad.ops.linalg import matmul
 from funcad.ops.math import sigmoid, tanh, where
-from funcad.ops.shape import _shape_of, concat, reshape, split, stack, transpose
+from funcad.ops.shape import _shape_of, broadcast_to, concat, expand_dims, reshape, split, stack, transpose
 
 xp = np  # the kernels' name for numpy
 
@@ -74,6 +76,29 @@ _lstm_cell.defvjp(*(lambda g, ans, gates, c, k=k: _part(_lstm_cell_backward(g, g
 _lstm_cell.defjvp(*(lambda t, ans, gates, c, k=k: _tangent(_lstm_cell_ops, (gates, c), k, t) for k in range(2)))
 _lstm_cell_backward.defvjp(*(lambda g, ans, cot, gates, c, k=k: _cotangent(_backward_ops, (cot, gates, c), k, g) for k in range(3)))
 _lstm_cell_backward.defjvp(*(lambda t, ans, cot, gates, c, k=k: _tangent(_backward_ops, (cot, gates, c), k, t) for k in range(3)))
+
+
+def _lstm_cell_batch(args, dims, /, **kwargs):
+    """The cell works on any leading axes of (..., 4H) gates and (..., H) states: the batch leads both, and the
+    stacked (h, c) output has it after the stack axis."""
+    size = batch_size(args, dims)
+    gates, c = (to_front(a, d, size) for a, d in zip(args, dims))
+    return _lstm_cell(gates, c), 1
+
+
+def _lstm_cell_backward_batch(args, dims, /, **kwargs):
+    size = batch_size(args, dims)
+    cot = args[0]
+    if dims[0] is None:  # (2, ..., H): the batch goes after the (h, c) axis
+        cot = broadcast_to(expand_dims(cot, 1), (cot.shape[0], size) + tuple(cot.shape[1:]))
+    else:
+        cot = move_axis(cot, dims[0], 1)
+    gates, c = (to_front(a, d, size) for a, d in zip(args[1:], dims[1:]))
+    return _lstm_cell_backward(cot, gates, c), 0
+
+
+_lstm_cell.declare(batch=_lstm_cell_batch)
+_lstm_cell_backward.declare(batch=_lstm_cell_backward_batch)
 
 
 def lstm_cell(gates, c):

@@ -8,10 +8,12 @@ from funcad.core.dtypes import accumulated
 from funcad.core.lowering import full_width, with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
+from funcad.ops.batching import axis_rule
 from funcad.ops.decompositions import _svd_s
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import exp, isfinite, log, not_equal, power, sqrt, where
-from funcad.ops.shape import _norm_axes, _pad_constant, _shape_of, broadcast_to, cast, flip, getitem, reshape, stop_gradient, transpose
+from funcad.ops.padding import _pad_constant
+from funcad.ops.shape import _norm_axes, _shape_of, broadcast_to, cast, flip, getitem, reshape, stop_gradient, transpose
 
 
 def _keep_shape(shape: tuple, axis) -> tuple:
@@ -56,6 +58,7 @@ def _sum(x, axis, keepdims):
 
 
 _sum.deflinear(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims))
+_sum.declare(batch=axis_rule(_sum))
 
 
 def _mindspore_names(axis, keepdims: bool, dim, keep: bool | None) -> tuple:
@@ -130,6 +133,7 @@ def _prod_others(x, axis):
 
 _prod.defvjp(lambda g, ans, x, axis, keepdims: _expand_back(g, _shape_of(x), axis, keepdims) * _prod_others(x, axis))
 _prod.defjvp(lambda t, ans, x, axis, keepdims: _sum(t * _prod_others(x, axis), axis, keepdims))
+_prod.declare(batch=axis_rule(_prod))
 
 
 def prod(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None):
@@ -149,6 +153,7 @@ def _cumsum_grad(g, ans, x, axis=None):
 
 
 cumsum.deflinear(_cumsum_grad)
+cumsum.declare(batch=axis_rule(cumsum, when_none="flatten"))
 
 
 def _tie_share(x, ans, axis, keepdims):
@@ -182,6 +187,8 @@ _max.defvjp(_extreme_grad)
 _min.defvjp(_extreme_grad)
 _max.defjvp(_extreme_tangent)
 _min.defjvp(_extreme_tangent)
+_max.declare(batch=axis_rule(_max))
+_min.declare(batch=axis_rule(_min))
 
 
 def max(x, axis=None, keepdims: bool = False):  # noqa: A001 - numpy's name
@@ -300,8 +307,8 @@ def _argmin(x, axis, keepdims):
     return np.argmin(x, axis=axis, keepdims=keepdims)
 
 
-_argmax.nondifferentiable()
-_argmin.nondifferentiable()
+for _prim in (_argmax, _argmin):
+    _prim.nondifferentiable().declare(batch=axis_rule(_prim, when_none="flatten"))
 
 
 def argmax(x, axis=None, keepdims: bool = False):

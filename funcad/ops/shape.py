@@ -1,4 +1,5 @@
-"""Shape ops: reshape, transpose, indexing, joining, padding (broadcasting and casts come from core)."""
+"""Shape ops: reshape, transpose, indexing, joining, tiling (broadcasting and casts come from core; padding in
+``funcad.ops.padding``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import numpy as np
 
 from funcad.core.base_ops import broadcast_to, cast, stop_gradient, sum_to, unbroadcast
 from funcad.core.base_ops import shape_of as _shape_of
+from funcad.core.batching import move_axis, with_rank
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
+from funcad.ops.batching import axis_rule
 from funcad.ops.indices import check_index_range
 
 __all__ = ["broadcast_to", "cast", "stop_gradient", "sum_to", "unbroadcast"]  # re-exported from core
@@ -33,6 +36,15 @@ def reshape(x, shape):
 reshape.deflinear(lambda g, ans, x, shape: reshape(g, _shape_of(x)))
 
 
+def _reshape_batch(args, dims, /, **kwargs):
+    x = move_axis(args[0], dims[0], 0)
+    target = (args[1],) if isinstance(args[1], (int, np.integer)) else tuple(args[1])
+    return reshape(x, (x.shape[0],) + target), 0
+
+
+reshape.declare(batch=_reshape_batch)
+
+
 def _emit_transpose(a, node, out, em):
     axes = node.args[1].value
     if axes is None or tuple(axes) == tuple(range(node.out.ndim))[::-1]:
@@ -47,6 +59,16 @@ def _transpose(x, axes):
 
 
 _transpose.deflinear(lambda g, ans, x, axes: _transpose(g, None if axes is None else tuple(int(a) for a in np.argsort(axes))))
+
+
+def _transpose_batch(args, dims, /, **kwargs):
+    x = move_axis(args[0], dims[0], 0)
+    rank = len(x.shape) - 1
+    axes = tuple(range(rank))[::-1] if args[1] is None else args[1]
+    return transpose(x, (0,) + tuple(a % rank + 1 for a in axes)), 0
+
+
+_transpose.declare(batch=_transpose_batch)
 
 
 def transpose(x, axes=None):
@@ -136,6 +158,36 @@ defadjoint(_getitem, scatter_add, lambda g, ans, x, index: scatter_add(g, index,
            lambda g, ans, gx, index, shape: _getitem(g, index))
 
 
+def _batched_index(index) -> tuple[tuple, int | None]:
+    """``index`` behind a full slice over the batch axis, and the number of advanced-index dimensions when numpy puts
+    them first (advanced indices not adjacent), else None (they stay in place, after the batch axis)."""
+    index = (slice(None),) + (index if isinstance(index, tuple) else (index,))
+    arrays = [i for i, e in enumerate(index) if isinstance(e, (np.ndarray, list, Tensor))]
+    if not arrays:
+        return index, None
+    advanced = [i for i, e in enumerate(index) if i in arrays or isinstance(e, (int, np.integer))]
+    if advanced == list(range(advanced[0], advanced[-1] + 1)):
+        return index, None
+    parts = [np.nonzero(np.asarray(e))[0] if np.asarray(e).dtype == bool else np.asarray(e) for i, e in enumerate(index) if i in advanced]
+    return index, np.broadcast(*parts).nd if len(parts) > 1 else parts[0].ndim
+
+
+def _getitem_batch(args, dims, /, **kwargs):
+    index, lead = _batched_index(args[1])
+    return _getitem(move_axis(args[0], dims[0], 0), index), 0 if lead is None else lead
+
+
+def _scatter_add_batch(args, dims, /, **kwargs):
+    g, index, target = args
+    index, lead = _batched_index(index)
+    g = move_axis(g, dims[0], lead or 0)
+    return scatter_add(g, index, (g.shape[lead or 0],) + tuple(target)), 0
+
+
+_getitem.declare(batch=_getitem_batch)
+scatter_add.declare(batch=_scatter_add_batch)
+
+
 def getitem(x, index):
     """``x[index]``: slices, ints, None, Ellipsis, boolean masks, integer arrays."""
     return _getitem(x, _plain_index(index))
@@ -163,6 +215,7 @@ def _concat_tangent(i, t, ans, *xs, axis=0):
 
 
 _concat.defvariadic(_concat_cotangent, _concat_tangent)
+_concat.declare(batch=axis_rule(_concat))
 
 
 def concat(tensors, axis: int = 0):
@@ -215,9 +268,10 @@ def flip(x, axis=None):
 
 
 flip.deflinear(lambda g, ans, x, axis=None: flip(g, axis))
+flip.declare(batch=axis_rule(flip))
 
 
-# -- tiling, repeating, padding, gathering ------------------------------------------------------
+# -- tiling, repeating, gathering ------------------------------------------------------
 @primitive(**compiled_as_call(torch="tile"))
 def _tile(x, reps):
     return np.tile(x, reps)
@@ -234,6 +288,15 @@ def _tile_grad(g, ans, x, reps):
 
 
 _tile.deflinear(_tile_grad)
+
+
+def _tile_batch(args, dims, /, **kwargs):
+    x, reps = move_axis(args[0], dims[0], 0), tuple(args[1])
+    rank = max(len(x.shape) - 1, len(reps))
+    return _tile(with_rank(x, rank), (1,) * (rank + 1 - len(reps)) + reps), 0
+
+
+_tile.declare(batch=_tile_batch)
 
 
 def tile(x, reps):
@@ -262,69 +325,6 @@ def repeat(x, repeats, axis: int | None = None):
     return _take(x, np.repeat(np.arange(shape[axis]), counts), axis)
 
 
-def _pad_widths(pad_width, ndim: int) -> tuple:
-    try:
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
-    except ValueError:
-        raise ValueError(f"funcad.ops.pad: pad_width {pad_width!r} does not fit an input with {ndim} dimensions") from None
-    if (widths < 0).any():
-        raise ValueError(f"funcad.ops.pad: pad widths must be non-negative, got {widths.tolist()}")
-    return tuple((int(a), int(b)) for a, b in widths)
-
-
-def _torch_pad(torch, x, widths, value):
-    return torch.nn.functional.pad(x, [w for pair in reversed(widths) for w in pair], value=value)
-
-
-@primitive(**compiled_as_call(torch=_torch_pad))
-def _pad_constant(x, widths, value):
-    return np.pad(x, widths, mode="constant", constant_values=value)
-
-
-def _unpad(g, widths):
-    return _getitem(g, tuple(slice(a, n - b) for (a, b), n in zip(widths, g.shape)))
-
-
-_pad_constant.defvjp(lambda g, ans, x, widths, value: _unpad(g, widths))
-_pad_constant.defjvp(lambda t, ans, x, widths, value: _pad_constant(t, widths, 0.0))
-
-_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
-_MINDSPORE_MODES = {"replicate": "edge", "circular": "wrap"}
-
-
-def _last_axes_first(padding, ndim: int) -> tuple:
-    """MindSpore's (and torch's) flat padding: (left, right) pairs for the last axis, then the one before..."""
-    if len(padding) % 2 or len(padding) // 2 > ndim:
-        raise ValueError(f"funcad.ops.pad: padding {tuple(padding)} must hold (before, after) pairs for at most {ndim} axes")
-    pairs = [(padding[i], padding[i + 1]) for i in range(0, len(padding), 2)]
-    return tuple([(0, 0)] * (ndim - len(pairs)) + pairs[::-1])
-
-
-def pad(x, pad_width, mode: str = "constant", constant_values=0.0, *, value=None):
-    """Pad with a constant or by reading existing elements (numpy's modes, and MindSpore's replicate and circular).
-
-    ``pad_width`` as numpy reads it (an int, or a (before, after) pair per axis), or as MindSpore's ``padding``:
-    a flat tuple of ints, pairs for the last axes, last axis first. ``value`` is MindSpore's name for the constant.
-    """
-    shape = _shape_of(x)
-    if isinstance(pad_width, (tuple, list)) and pad_width and all(isinstance(w, (int, np.integer)) for w in pad_width):
-        pad_width = _last_axes_first(pad_width, len(shape))
-    widths = _pad_widths(pad_width, len(shape))
-    mode = _MINDSPORE_MODES.get(mode, mode)
-    if mode == "constant":
-        fill = constant_values if value is None else value
-        return _pad_constant(x, widths, 0.0 if fill is None else float(fill))  # MindSpore's value=None means 0
-    if mode not in _PAD_MODES:
-        raise ValueError(f"funcad.ops.pad: mode {mode!r} is not supported; use one of {_PAD_MODES + tuple(_MINDSPORE_MODES)}")
-    # Every other mode reads existing elements: gather them by index, so the gradient scatters back.
-    for axis, (n, w) in enumerate(zip(shape, widths)):
-        if w != (0, 0):
-            if n == 0:
-                raise ValueError(f"funcad.ops.pad: cannot pad an empty axis {axis} (shape {shape}) in mode {mode!r}")
-            x = _take(x, np.pad(np.arange(n), w, mode=mode), axis)
-    return x
-
-
 def _along_mesh(indices, axis: int, shape: tuple) -> tuple:
     """The open-mesh index numpy.take_along_axis uses: ``indices`` on ``axis``, an arange on every other axis."""
     return tuple(indices if k == axis else np.arange(n).reshape((-1,) + (1,) * (len(shape) - 1 - k)) for k, n in enumerate(shape))
@@ -345,6 +345,8 @@ def _add_along(g, indices, axis: int, shape: tuple):
 
 defadjoint(_take_along, _add_along, lambda g, ans, x, indices, axis: _add_along(g, indices, axis, _shape_of(x)),
            lambda c, ans, g, indices, axis, shape: _take_along(c, indices, axis))
+_take_along.declare(batch=axis_rule(_take_along, arrays=(0, 1)))
+_add_along.declare(batch=axis_rule(_add_along, arrays=(0, 1), shape_arg="shape"))
 
 
 def take_along_axis(x, indices, axis: int | None = -1):

@@ -31,59 +31,23 @@ class Callback:
     names; the older ``begin``/``epoch_begin``/``step_begin``/``step_end``/``epoch_end``/``end`` are called by the
     default training hooks, so overriding either set works."""
 
-    def on_train_begin(self, run_context):
-        self.begin(run_context)
 
-    def on_train_epoch_begin(self, run_context):
-        self.epoch_begin(run_context)
+def _calls(older: str):
+    def hook(self, run_context):
+        getattr(self, older)(run_context)
 
-    def on_train_step_begin(self, run_context):
-        self.step_begin(run_context)
+    return hook
 
-    def on_train_step_end(self, run_context):
-        self.step_end(run_context)
 
-    def on_train_epoch_end(self, run_context):
-        self.epoch_end(run_context)
+def _does_nothing(self, run_context):
+    """A hook left to subclasses."""
 
-    def on_train_end(self, run_context):
-        self.end(run_context)
 
-    def on_eval_begin(self, run_context):
-        pass
-
-    def on_eval_epoch_begin(self, run_context):
-        pass
-
-    def on_eval_step_begin(self, run_context):
-        pass
-
-    def on_eval_step_end(self, run_context):
-        pass
-
-    def on_eval_epoch_end(self, run_context):
-        pass
-
-    def on_eval_end(self, run_context):
-        pass
-
-    def begin(self, run_context):
-        pass
-
-    def epoch_begin(self, run_context):
-        pass
-
-    def step_begin(self, run_context):
-        pass
-
-    def step_end(self, run_context):
-        pass
-
-    def epoch_end(self, run_context):
-        pass
-
-    def end(self, run_context):
-        pass
+# The six phases: on_train_<phase> calls the older <phase> hook; on_eval_<phase> and <phase> do nothing by default.
+for _phase in ("begin", "epoch_begin", "step_begin", "step_end", "epoch_end", "end"):
+    setattr(Callback, f"on_train_{_phase}", _calls(_phase))
+    setattr(Callback, f"on_eval_{_phase}", _does_nothing)
+    setattr(Callback, _phase, _does_nothing)
 
 
 def _loss_value(outputs) -> float:
