@@ -61,7 +61,8 @@ class _Untranslatable(Exception):
 
 
 class _MirrorTrace(JitTrace):
-    """funcad.jit's trace, refusing at once (at the user's line) a primitive torch has no translation for."""
+    """funcad.jit's trace, refusing at once (at the user's line) a primitive torch has no translation for and control
+    flow on a traced value."""
 
     __slots__ = ()
 
@@ -69,6 +70,10 @@ class _MirrorTrace(JitTrace):
         if torch_callable(prim) is None:
             raise _Untranslatable(f"primitive {prim.name!r} has no torch translation (its 'torch' declaration), at {user_line()}")
         return super().process(prim, args, kwargs)
+
+    def guard(self, var: Var) -> bool:
+        """No path is taken on a traced value: funcad.jit guards one program per path, a torch graph has one path."""
+        raise ConcretizationError("a torch twin runs one graph for every input value")
 
 
 def attach(module: torch.nn.Module, children: Mapping[str, torch.nn.Module], params: Mapping[str, Parameter | None]) -> None:

@@ -85,7 +85,7 @@ def cast(x, dtype):
 cast.deflinear(lambda g, ans, x, dtype: cast(g, x.dtype) if np.issubdtype(x.dtype, np.inexact) else None)
 
 
-@primitive(**compiled_as_call(simplify=("passthrough",), torch=lambda torch, x: x.detach()))
+@primitive(**compiled_as_call(simplify=("passthrough",), torch=("detach", lambda torch, x: x.detach())))
 def stop_gradient(x):
     """Identity whose output is a constant for every transform, at every nesting level."""
     return x

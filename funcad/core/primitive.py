@@ -36,9 +36,12 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   (``steps``: one ``(primitive, position of the value, takes an operand, kwargs items)`` per step).
 - ``promote`` (every call, before dispatch): ``promote(args) -> args`` applying MindSpore's type promotion where it
   differs from numpy's (``funcad.core.promotion``: integers meeting floats are cast to them first).
-- ``torch`` (read by ``torch_ref.mirror``, which emits a traced Cell as torch code): how torch computes the op, as the
-  name of a function in torch's namespace (``"matmul"``, ``"nn.functional.silu"``) called with the node's arguments
-  as they are, or a callable ``f(torch, *args, **kwargs)`` given the torch module (funcad never imports torch).
+- ``torch`` (read by ``torch_ref.mirror``, which emits a traced Cell as torch code, and by ``torch_ref.to_funcad``,
+  which maps torch's function of that name back to the op): how torch computes the op, as the name of a function in
+  torch's namespace (``"matmul"``, ``"nn.functional.silu"``) called with the node's arguments as they are, a callable
+  ``f(torch, *args, **kwargs)`` given the torch module (funcad never imports torch), or both, ``(name, recipe)``: the
+  torch function that is the op (called as the public op of the same name is), run through the recipe where the
+  node's arguments do not fit it as they are (a Python number first, a tuple of operands).
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.

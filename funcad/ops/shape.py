@@ -41,7 +41,7 @@ def _emit_transpose(a, node, out, em):
 
 
 @primitive(**compiled_as_call(emit=_emit_transpose, simplify=("compose_permutations",), role="transpose",
-                              torch=lambda torch, x, axes: torch.permute(x, tuple(reversed(range(x.ndim))) if axes is None else axes)))
+                              torch=("permute", lambda torch, x, axes: torch.permute(x, tuple(reversed(range(x.ndim))) if axes is None else axes))))
 def _transpose(x, axes):
     return np.transpose(x, axes)
 
@@ -141,7 +141,7 @@ def getitem(x, index):
 
 
 # -- joining and splitting ---------------------------------------------------------------------
-@primitive(**compiled_as_call(torch=lambda torch, *xs, axis=0: torch.cat(xs, axis)))
+@primitive(**compiled_as_call(torch=("cat", lambda torch, *xs, axis=0: torch.cat(xs, axis))))
 def _concat(*xs, axis=0):
     return np.concatenate(xs, axis=axis)
 
