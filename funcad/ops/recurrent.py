@@ -124,12 +124,12 @@ def _order(steps: int, reverse: bool):
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
-def _half_sigmoid_gates(array, hidden: int):
-    """``array`` (..., 4H) with the sigmoid gates' columns (i, f, o) halved, as a new C-contiguous array: then one tanh
-    of a step's pre-activations gives tanh(g) and the tanh(x/2) of sigmoid(x) = 0.5 tanh(x/2) + 0.5 (halving is exact)."""
-    scale = xp.full(4 * hidden, 0.5, array.dtype)
+def _gate_scales(hidden: int, dtype):
+    """0.5 for the sigmoid gates' columns (i, f, o), 1 for g's: pre-activations scaled so, one tanh gives tanh(g) and the
+    tanh(x/2) of sigmoid(x) = 0.5 tanh(x/2) + 0.5 (halving is exact)."""
+    scale = xp.full(4 * hidden, 0.5, dtype)
     scale[2 * hidden:3 * hidden] = 1.0
-    return xp.multiply(array, scale, out=xp.empty(array.shape, array.dtype))
+    return scale
 
 
 def _sigmoid_from_half_tanh(a):
@@ -145,12 +145,12 @@ def _lstm_sequence(packed, masks, dims: tuple, reverse: bool):
     steps, _, hidden = dims
     out = xp.empty((8 * steps + 2,) + h.shape, dtype=h.dtype)
     h_before, c_before, tanh_c, acts = _saved(out, dims)
-    w_t, projected = _half_sigmoid_gates(w_hh.T, hidden), _half_sigmoid_gates(projected, hidden)
+    scale = _gate_scales(hidden, out.dtype)
+    w_t, product = xp.multiply(w_hh.T, scale, out=xp.empty((hidden, 4 * hidden), out.dtype)), xp.empty(projected.shape[1:], out.dtype)
     for t in _order(steps, reverse):
         h_before[t], c_before[t] = h, c
-        a = acts[t]
-        xp.matmul(h, w_t, out=a)
-        a += projected[t]
+        a = xp.multiply(projected[t], scale, out=acts[t])
+        a += xp.matmul(h, w_t, out=product)
         xp.tanh(a, out=a)
         i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], a[:, 3 * hidden:]
         _sigmoid_from_half_tanh(a[:, :2 * hidden])
