@@ -4,15 +4,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcad.core.lowering import ufunc_emitter, with_out
+from funcad.core.lowering import impl_with_out, ufunc_emitter, with_out
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.shape import _shape_of, broadcast_to, expand_dims, reshape, swapaxes, transpose
 
 
-@primitive(**compiled_as_call(emit=ufunc_emitter("matmul", 2), takes_out=True, broadcasts=True, role="matmul", torch="matmul"))
-def matmul(x, y):
-    return np.matmul(x, y)
+def _folds(x, y) -> bool:
+    """A C-contiguous stack of matrices times one matrix: one product over the folded leading axes (numpy's matmul loops
+    over them, about twice as slow)."""
+    return getattr(x, "ndim", 0) > 2 and getattr(y, "ndim", 0) == 2 and x.flags.c_contiguous
+
+
+_emit_ufunc_matmul = ufunc_emitter("matmul", 2)
+
+
+def _emit_matmul(a, node, out, em):
+    """np.matmul inline; a stack of matrices times one matrix calls ``matmul`` itself, which folds it when it can."""
+    if len(a) == 2 and len(node.args[0].shape) > 2 and len(node.args[1].shape) == 2:
+        return impl_with_out(a, node, out, em)
+    return _emit_ufunc_matmul(a, node, out, em)
+
+
+@primitive(**compiled_as_call(emit=_emit_matmul, takes_out=True, broadcasts=True, role="matmul", torch="matmul"))
+def matmul(x, y, out=None):
+    if _folds(x, y) and (out is None or out.flags.c_contiguous):
+        folded = np.matmul(x.reshape(-1, x.shape[-1]), y, out=None if out is None else out.reshape(-1, y.shape[-1]))
+        return folded.reshape(x.shape[:-1] + (y.shape[-1],)) if out is None else out
+    return np.matmul(x, y, out=out)
 
 
 def _matmul_dx(g, ans, x, y):
@@ -46,7 +65,7 @@ matmul.deflinear(_matmul_dx, _matmul_dy)
 def _emit_dense(a, node, out, em):
     """x @ w.T, and with a bias of the output's dtype added into the product's own buffer; a batch of matrices calls
     ``_dense``, which makes it one product."""
-    if node.args[0].ndim > 2:
+    if len(node.args[0].shape) > 2:
         return None
     if len(a) == 2:
         return with_out(f"np.matmul({a[0]}, {a[1]}.T)", out)
@@ -62,12 +81,9 @@ def _both_matrices(node) -> bool:
 
 @primitive(**compiled_as_call(emit=_emit_dense, takes_out=True, broadcasts=True, torch="nn.functional.linear"))
 def _dense(x, w, b=None):
-    """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values).
-    Leading axes of a contiguous x fold into one product (numpy's matmul loops over them, about twice as slow)."""
-    if getattr(x, "ndim", 0) > 2 and x.flags.c_contiguous:
-        y = np.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + (w.shape[0],))
-    else:
-        y = np.matmul(x, w.T)
+    """x @ w.T (+ b): the bias joins the product's fresh array in place when it keeps the shape and dtype (same values);
+    leading axes of x fold into one product as in ``matmul``."""
+    y = matmul.impl(x, w.T)
     if b is None:
         return y
     if getattr(b, "dtype", None) == y.dtype and b.shape == y.shape[-1:]:
