@@ -305,16 +305,16 @@ def test_an_untranslatable_layer_names_its_path_and_class():
 
 
 def test_untranslatable_torch_modules_name_the_module_path_and_node():
-    class UsesCumsum(torch.nn.Module):
+    class UsesCummax(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.fc = torch.nn.Linear(3, 3)
 
         def forward(self, x):
-            return torch.cumsum(self.fc(x), 1)
+            return torch.cummax(self.fc(x), 1).values
 
-    with pytest.raises(TranslationError, match=r"UsesCumsum at 'inner': node 'cumsum' \(.*\): torch.cumsum has no funcad translation"):
-        to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesCumsum())))
+    with pytest.raises(TranslationError, match=r"UsesCummax at 'inner': node 'cummax' \(.*\): torch.cummax has no funcad translation"):
+        to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesCummax())))
     with pytest.raises(TranslationError, match=r"Bilinear at '1': torch.nn.Bilinear has no funcad translation"):
         to_funcad(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Bilinear(3, 3, 2)))
 

@@ -291,6 +291,22 @@ def test_dense_matches_torch_linear(assert_op_matches_torch, sx):
     assert_op_matches_torch(ops.dense, TF.linear, args, order=2)
 
 
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_a_stack_of_matrices_times_a_matrix_is_the_same_eager_and_compiled(contiguous):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 2, 3, 5)) if contiguous else rng.standard_normal((4, 2, 5, 3)).swapaxes(-1, -2)
+    w, b = rng.standard_normal((5, 6)), rng.standard_normal((6, 5))
+    expected = np.einsum("abij,jk->abik", np.einsum("abij,jk->abik", x, w) * 2.0, b)
+
+    def f(x, w, b):  # the first product lands in a buffer the compiler plans
+        return ops.matmul(ops.matmul(x, w) * 2.0, b)
+
+    for run in (f, funcad.jit(f)):
+        assert_close(run(x, w, b), expected, rtol=1e-12, atol=1e-12)
+    for run in (ops.dense, funcad.jit(ops.dense)):  # dense's weight is (out, in)
+        assert_close(run(x, b), np.einsum("abij,kj->abik", x, b), rtol=1e-12, atol=1e-12)
+
+
 def test_dense_weight_gradient_keeps_the_weight_layout():
     x, w = np.ones((4, 3), np.float32), np.ones((5, 3), np.float32)
     dw = funcad.grad(lambda w: ops.sum(ops.dense(x, w)))(w)

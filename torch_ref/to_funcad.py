@@ -3,9 +3,9 @@
 Layers translate class by class through ``torch_ref.layer_table``; ``nn.Sequential`` becomes ``SequentialCell`` and
 ``nn.ModuleList`` ``CellList`` under the same child names. Any other module is traced with ``torch.fx`` (layers of
 the table stay whole) and becomes a ``TracedCell`` whose ``construct`` replays the graph with funcad ops
-(``torch_ref.op_table``); its layers and parameters keep their torch paths. A torch layer or function without a
-translation is a ``TranslationError`` naming the module path and the graph node. A mirrored user Cell
-(``torch_ref.traced.TracedConstruct``) comes back as a copy of that Cell.
+(``torch_ref.from_torch``, derived from the primitives' declarations); its layers and parameters keep their torch
+paths. A torch layer or function without a translation is a ``TranslationError`` naming the module path and the graph
+node. A mirrored user Cell (``torch_ref.traced.TracedConstruct``) comes back as a copy of that Cell.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from torch import fx
 
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell, CellList, SequentialCell
-from torch_ref import layer_table, op_table
+from torch_ref import from_torch, layer_table
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, where
 from torch_ref.traced import TracedConstruct
@@ -125,7 +125,7 @@ def _lookup(cell: Cell, dotted: str):
 
 
 class _Program:
-    """A traced forward: its input names, its nodes each with the op rule it runs, and its output; checked when made."""
+    """A traced forward: its input names, its nodes each with the funcad op it runs, and its output; checked when made."""
 
     def __init__(self, graph: fx.Graph, path: str, module: torch.nn.Module):
         self.graph, self.inputs, self.steps, self.output = graph, [], [], None
@@ -136,13 +136,13 @@ class _Program:
             elif node.op == "output":
                 self.output = node.args[0]
             else:
-                rule = None
+                op = None
                 if node.op in ("call_function", "call_method"):
                     try:
-                        rule = op_table.funcad_rule(node.op, node.target)
-                    except op_table.NoTranslation as exc:
+                        op = from_torch.funcad_op(node.op, node.target)
+                    except from_torch.NoTranslation as exc:
                         raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}): {exc}") from None
-                self.steps.append((node, rule))
+                self.steps.append((node, op))
 
     def __deepcopy__(self, memo) -> _Program:
         return self  # never changed after tracing
@@ -152,14 +152,15 @@ class _Program:
             raise TypeError(f"{self.where}: expected {len(self.inputs)} inputs ({', '.join(self.inputs)}), got {len(args)}")
         env = dict(zip(self.inputs, args))
         load = lambda value: fx.node.map_arg(value, lambda n: env[n.name])  # noqa: E731
-        for node, rule in self.steps:
+        for node, op in self.steps:
             node_args, node_kwargs = load(node.args), load(node.kwargs)
             if node.op == "get_attr":
                 env[node.name] = _lookup(cell, node.target)
             elif node.op == "call_module":
                 env[node.name] = _lookup(cell, node.target)(*node_args, **node_kwargs)
             else:
-                env[node.name] = op_table.funcad_call(rule, node_args, node_kwargs)
+                method = node.target if node.op == "call_method" else None
+                env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
         return load(self.output)
 
 

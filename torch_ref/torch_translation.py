@@ -1,8 +1,8 @@
 """Reads a primitive's ``torch`` declaration (``funcad.core.primitive``): the torch callable an fx node runs for it.
 
 A declared name is looked up in torch's namespace (``"nn.functional.silu"`` -> ``torch.nn.functional.silu``) and called
-as it is, so the emitted code reads ``torch.matmul(x, w)``; a recipe ``f(torch, *args, **kwargs)`` is wrapped once into
-a function named after the primitive, which is the name the generated code shows. Constants of a traced graph become
+as it is, so the emitted code reads ``torch.matmul(x, w)``; a recipe ``f(torch, *args, **kwargs)`` (alone or beside a
+name) is wrapped once into a function named after the primitive, which is the name the generated code shows. Constants of a traced graph become
 torch values here too: numpy dtypes torch dtypes, numpy scalars Python numbers, arrays tensors.
 """
 
@@ -18,16 +18,29 @@ from funcad.core.primitive import Primitive
 _RECIPES: dict[str, Callable] = {}
 
 
+def torch_name(prim: Primitive) -> str | None:
+    """The torch function ``prim`` declares itself to be (``"matmul"``, ``"nn.functional.silu"``); None for a recipe alone."""
+    declared = prim.torch
+    if isinstance(declared, tuple):
+        return declared[0]
+    return declared if isinstance(declared, str) else None
+
+
+def torch_function(name: str) -> Callable:
+    """``torch.<name>``, the name dotted below torch's namespace."""
+    target = torch
+    for part in name.split("."):
+        target = getattr(target, part)
+    return target
+
+
 def torch_callable(prim: Primitive) -> Callable | None:
     """What torch runs for ``prim``; None when the primitive declares no translation."""
-    declared = prim.torch
+    declared = prim.torch[1] if isinstance(prim.torch, tuple) else prim.torch
     if not declared:
         return None
     if isinstance(declared, str):
-        target = torch
-        for part in declared.split("."):
-            target = getattr(target, part)
-        return target
+        return torch_function(declared)
     wrapped = _RECIPES.get(prim.name)
     if wrapped is None or wrapped.recipe is not declared:
         wrapped = _RECIPES[prim.name] = _wrap(prim.name, declared)

@@ -62,8 +62,8 @@ class _Untranslatable(Exception):
 
 
 class _MirrorTrace(JitTrace):
-    """funcad.jit's trace, refusing at once (at the user's line) a primitive torch has no translation for, and Python
-    control flow on a traced value."""
+    """funcad.jit's trace, refusing at once (at the user's line) a primitive torch has no translation for and control
+    flow on a traced value."""
 
     __slots__ = ()
 
@@ -72,9 +72,9 @@ class _MirrorTrace(JitTrace):
             raise _Untranslatable(f"primitive {prim.name!r} has no torch translation (its 'torch' declaration), at {user_line()}")
         return super().process(prim, args, kwargs)
 
-    def guard(self, var):
-        """Refused: funcad.jit keeps one program per branch taken, but the torch graph built here holds one path."""
-        raise ConcretizationError("control flow on a traced value")
+    def guard(self, var: Var) -> bool:
+        """No path is taken on a traced value: funcad.jit guards one program per path, a torch graph has one path."""
+        raise ConcretizationError("a torch twin runs one graph for every input value")
 
 
 def attach(module: torch.nn.Module, children: Mapping[str, torch.nn.Module], params: Mapping[str, Parameter | None]) -> None:

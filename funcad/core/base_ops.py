@@ -114,7 +114,7 @@ def _cast_back(g, x):
 cast.deflinear(lambda g, ans, x, dtype: _cast_back(g, x) if is_float_dtype(x.dtype) else None)
 
 
-@primitive(**compiled_as_call(simplify=("passthrough",), torch=lambda torch, x: x.detach()))
+@primitive(**compiled_as_call(simplify=("passthrough",), torch=("detach", lambda torch, x: x.detach())))
 def stop_gradient(x):
     """Identity whose output is a constant for every transform, at every nesting level."""
     return x

@@ -41,9 +41,12 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   FFTs, real/imag/...); any other op whose result would be complex refuses it. A VJP rule follows torch's convention:
   the cotangent of a complex value z is dL/dRe(z) + i dL/dIm(z), so a holomorphic op's rule multiplies by the conjugate
   derivative, and a real argument's complex cotangent keeps its real part (done by the backward pass).
-- ``torch`` (read by ``torch_ref.mirror``, which emits a traced Cell as torch code): how torch computes the op, as the
-  name of a function in torch's namespace (``"matmul"``, ``"nn.functional.silu"``) called with the node's arguments
-  as they are, or a callable ``f(torch, *args, **kwargs)`` given the torch module (funcad never imports torch).
+- ``torch`` (read by ``torch_ref.mirror``, which emits a traced Cell as torch code, and by ``torch_ref.to_funcad``,
+  which maps torch's function of that name back to the op): how torch computes the op, as the name of a function in
+  torch's namespace (``"matmul"``, ``"nn.functional.silu"``) called with the node's arguments as they are, a callable
+  ``f(torch, *args, **kwargs)`` given the torch module (funcad never imports torch), or both, ``(name, recipe)``: the
+  torch function that is the op (called as the public op of the same name is), run through the recipe where the
+  node's arguments do not fit it as they are (a Python number first, a tuple of operands).
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.

@@ -17,7 +17,7 @@ from funcad.core.promotion import promote_choices, promote_mixed, promote_to_flo
 # -- arithmetic -------------------------------------------------------------------------------
 # Binary rules map a cotangent or a tangent alike; the passes sum or broadcast it to the right shape. ``out=`` is for the
 # compiler's fused steps (funcad.ops.conv_fusion), which write into the output block in place.
-@primitive(promote=promote_mixed, **numpy_ufunc("add", 2, identities={1: 0, 0: 0}, torch=lambda torch, x, y: x + y, complex=True))
+@primitive(promote=promote_mixed, **numpy_ufunc("add", 2, identities={1: 0, 0: 0}, torch=("add", lambda torch, x, y: x + y), complex=True))
 def add(x, y, out=None):
     return np.add(x, y, out=out)
 
@@ -25,7 +25,7 @@ def add(x, y, out=None):
 add.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: v)
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("subtract", 2, identities={1: 0}, torch=lambda torch, x, y: x - y, complex=True))
+@primitive(promote=promote_mixed, **numpy_ufunc("subtract", 2, identities={1: 0}, torch=("sub", lambda torch, x, y: x - y), complex=True))
 def subtract(x, y, out=None):
     return np.subtract(x, y, out=out)
 
@@ -34,7 +34,7 @@ subtract.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v)
 
 
 @primitive(promote=promote_mixed, **numpy_ufunc("multiply", 2, identities={1: 1, 0: 1}, simplify=("drop_mask_casts",),
-                                                  torch=lambda torch, x, y: x * y, complex=True))
+                                                  torch=("mul", lambda torch, x, y: x * y), complex=True))
 def multiply(x, y, out=None):
     return np.multiply(x, y, out=out)
 
@@ -43,7 +43,7 @@ def multiply(x, y, out=None):
 multiply.deflinear(lambda g, ans, x, y: multiply(g, conj_if_complex(y)), lambda g, ans, x, y: multiply(g, conj_if_complex(x)))
 
 
-@primitive(promote=promote_to_float, **numpy_ufunc("divide", 2, identities={1: 1}, torch=lambda torch, x, y: x / y, complex=True))
+@primitive(promote=promote_to_float, **numpy_ufunc("divide", 2, identities={1: 1}, torch=("div", lambda torch, x, y: x / y), complex=True))
 def divide(x, y, out=None):
     return np.true_divide(x, y, out=out)
 
@@ -60,7 +60,7 @@ def negative(x):
 negative.deflinear(lambda g, ans, x: negative(g))
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("power", 2, torch=lambda torch, x, y: x**y))
+@primitive(promote=promote_mixed, **numpy_ufunc("power", 2, torch=("pow", lambda torch, x, y: x**y)))
 def power(x, y):
     return np.power(x, y)
 
@@ -80,7 +80,7 @@ def _power_log_base(x, ans):
 power.defelementwise(lambda v, ans, x, y: v * _power_slope(x, y), lambda v, ans, x, y: v * _power_log_base(x, ans))
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("floor_divide", 2, emit=None, takes_out=False, torch=lambda torch, x, y: x // y))
+@primitive(promote=promote_mixed, **numpy_ufunc("floor_divide", 2, emit=None, takes_out=False, torch=("floor_divide", lambda torch, x, y: x // y)))
 def floor_divide(x, y):
     return np.floor_divide(x, y)
 
@@ -88,7 +88,7 @@ def floor_divide(x, y):
 floor_divide.nondifferentiable()
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("remainder", 2, emit=None, takes_out=False, torch=lambda torch, x, y: x % y))
+@primitive(promote=promote_mixed, **numpy_ufunc("remainder", 2, emit=None, takes_out=False, torch=("remainder", lambda torch, x, y: x % y)))
 def remainder(x, y):
     return np.remainder(x, y)
 
@@ -166,7 +166,7 @@ def _zeros(shape: tuple, dtype: np.dtype) -> np.ndarray:
     return z
 
 
-@primitive(**compiled_as_call(emit=impl_with_out, elementwise=True, takes_out=True, torch=lambda torch, x, out=None: torch.relu(x)))
+@primitive(**compiled_as_call(emit=impl_with_out, elementwise=True, takes_out=True, torch=("relu", lambda torch, x, out=None: torch.relu(x))))
 def relu(x, out=None):
     """max(x, 0), against a cached array of zeros for float arrays: numpy's two-array loop is several times faster than
     its array-scalar one, with the same values. Compiled programs call this too, with ``out=``."""
@@ -228,12 +228,14 @@ def _split_ties(g, x, y, take_x):
     return g * cast(share, g.dtype)
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("maximum", 2, torch=lambda torch, x, y: torch.maximum(torch.as_tensor(x), torch.as_tensor(y))))
+@primitive(promote=promote_mixed, **numpy_ufunc("maximum", 2,
+                                                 torch=("maximum", lambda torch, x, y: torch.maximum(torch.as_tensor(x), torch.as_tensor(y)))))
 def maximum(x, y):
     return np.maximum(x, y)
 
 
-@primitive(promote=promote_mixed, **numpy_ufunc("minimum", 2, torch=lambda torch, x, y: torch.minimum(torch.as_tensor(x), torch.as_tensor(y))))
+@primitive(promote=promote_mixed, **numpy_ufunc("minimum", 2,
+                                                 torch=("minimum", lambda torch, x, y: torch.minimum(torch.as_tensor(x), torch.as_tensor(y)))))
 def minimum(x, y):
     return np.minimum(x, y)
 
@@ -297,12 +299,12 @@ def _constant_ufunc(name: str, arity: int, torch) -> Primitive:
 floor, ceil, logical_not, isnan, isinf, isfinite = (_constant_ufunc(name, 1, name) for name in
                                                     ("floor", "ceil", "logical_not", "isnan", "isinf", "isfinite"))
 # Comparisons by Python's operators, which take a number on either side as numpy's ufuncs do (torch.eq takes a tensor first).
-equal = _constant_ufunc("equal", 2, lambda torch, x, y: x == y)
-not_equal = _constant_ufunc("not_equal", 2, lambda torch, x, y: x != y)
-less = _constant_ufunc("less", 2, lambda torch, x, y: x < y)
-less_equal = _constant_ufunc("less_equal", 2, lambda torch, x, y: x <= y)
-greater = _constant_ufunc("greater", 2, lambda torch, x, y: x > y)
-greater_equal = _constant_ufunc("greater_equal", 2, lambda torch, x, y: x >= y)
+equal = _constant_ufunc("equal", 2, ("eq", lambda torch, x, y: x == y))
+not_equal = _constant_ufunc("not_equal", 2, ("ne", lambda torch, x, y: x != y))
+less = _constant_ufunc("less", 2, ("lt", lambda torch, x, y: x < y))
+less_equal = _constant_ufunc("less_equal", 2, ("le", lambda torch, x, y: x <= y))
+greater = _constant_ufunc("greater", 2, ("gt", lambda torch, x, y: x > y))
+greater_equal = _constant_ufunc("greater_equal", 2, ("ge", lambda torch, x, y: x >= y))
 logical_and, logical_or, logical_xor = (_constant_ufunc(name, 2, name) for name in ("logical_and", "logical_or", "logical_xor"))
 round = _constant_op("round", np.round,  # noqa: A001 - numpy's name
-                     compiled_as_call(elementwise=True, torch=lambda torch, a, decimals=0, out=None: torch.round(a, decimals=decimals)))
+                     compiled_as_call(elementwise=True, torch=("round", lambda torch, a, decimals=0, out=None: torch.round(a, decimals=decimals))))

@@ -18,7 +18,7 @@ from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem
 _FEW_CLASSES = 64
 
 
-@primitive(**compiled_as_call(torch=lambda torch, x, axis=-1: torch.log_softmax(x, axis)))
+@primitive(**compiled_as_call(torch=("log_softmax", lambda torch, x, axis=-1: torch.log_softmax(x, axis))))
 def log_softmax(x, axis=-1):
     # ufunc reductions directly: numpy's max/sum wrappers cost more than the arithmetic on small arrays
     if getattr(x, "ndim", 0) == 2 and axis in (1, -1) and x.shape[1] <= _FEW_CLASSES:
@@ -36,7 +36,7 @@ log_softmax.defjvp(lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, k
 log_softmax.declare(batch=axis_rule(log_softmax))
 
 
-@primitive(**compiled_as_call(torch=lambda torch, x, axis=-1: torch.softmax(x, axis)))
+@primitive(**compiled_as_call(torch=("softmax", lambda torch, x, axis=-1: torch.softmax(x, axis))))
 def softmax(x, axis=-1):
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / accumulated(e, axis=axis, keepdims=True)

@@ -15,6 +15,7 @@ from funcad.core.batching import batch_size, move_axis
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.transforms import jvp, vjp
 from funcad.ops.batching import to_front
+from funcad.ops.creation import zeros
 from funcad.ops.linalg import matmul
 from funcad.ops.math import sigmoid, tanh, where
 from funcad.ops.shape import _shape_of, broadcast_to, concat, expand_dims, reshape, split, stack, transpose
@@ -115,7 +116,9 @@ def lstm_cell(gates, c):
 # -- a whole sequence ------------------------------------------------------------------------------------------
 # One primitive runs the recurrence of one LSTM layer in one direction over all steps, and its VJP is one
 # backpropagation through time. Its differentiable inputs (step inputs, h0, c0, w_hh) travel packed in one flat
-# array, so the backward pass is a single call whose result the packing's own VJP splits.
+# array, so the backward pass is a single call whose result the packing's own VJP splits. The forward's output
+# carries, below the outputs and final states, what the backward pass reads (each step's starting state, its
+# activations and tanh of its new cell state), so the backward pass never runs the recurrence again.
 
 def _layout(dims: tuple) -> list[tuple[int, int, tuple]]:
     """(start, end, shape) in the packed array of the step inputs, h0, c0 and w_hh."""
@@ -133,74 +136,125 @@ def _unpack(packed, dims: tuple):
     return [packed[start:end].reshape(shape) for start, end, shape in _layout(dims)]
 
 
+def _saved(out, dims: tuple):
+    """The rows of the forward's output after outputs, h_n and c_n: per step the state it started from (h, c), tanh of
+    its new cell state before masking, and its activations (i, f, g, o side by side, (T, B, 4H))."""
+    steps, batch, hidden = dims
+    rows = steps + 2
+    h_before, c_before, tanh_c = (out[rows + k * steps: rows + (k + 1) * steps] for k in range(3))
+    return h_before, c_before, tanh_c, out[rows + 3 * steps:].reshape(steps, batch, 4 * hidden)
+
+
 def _order(steps: int, reverse: bool):
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
-def _run_sequence(packed, masks, dims: tuple, reverse: bool):
-    """The recurrence in numpy: (out (T + 2, B, H) as _lstm_sequence returns it, then per step the state it started
-    from (h, c), its activations (i, f, g, o side by side) and its new cell state before masking, each stacked over T)."""
+def _gate_scales(hidden: int, dtype):
+    """0.5 for the sigmoid gates' columns (i, f, o), 1 for g's: pre-activations scaled so, one tanh gives tanh(g) and the
+    tanh(x/2) of sigmoid(x) = 0.5 tanh(x/2) + 0.5 (halving is exact)."""
+    scale = xp.full(4 * hidden, 0.5, dtype)
+    scale[2 * hidden:3 * hidden] = 1.0
+    return scale
+
+
+def _sigmoid_from_half_tanh(a):
+    """0.5 a + 0.5, in ``a``."""
+    xp.multiply(a, 0.5, out=a)
+    a += 0.5
+
+
+@primitive(**compiled_as_call())
+def _lstm_sequence(packed, masks, dims: tuple, reverse: bool):
+    """(outputs (T, B, H), then h_n and c_n, then what the backward pass reads: ``_saved``) stacked as (8T + 2, B, H)."""
     projected, h, c, w_hh = _unpack(packed, dims)
     steps, _, hidden = dims
-    out = xp.empty((steps + 2,) + h.shape, dtype=h.dtype)
-    h_before, c_before, c_after = xp.empty_like(out[:steps]), xp.empty_like(out[:steps]), xp.empty_like(out[:steps])
-    acts = xp.empty_like(projected)
+    out = xp.empty((8 * steps + 2,) + h.shape, dtype=h.dtype)
+    h_before, c_before, tanh_c, acts = _saved(out, dims)
+    scale = _gate_scales(hidden, out.dtype)
+    w_t, product = xp.multiply(w_hh.T, scale, out=xp.empty((hidden, 4 * hidden), out.dtype)), xp.empty(projected.shape[1:], out.dtype)
     for t in _order(steps, reverse):
         h_before[t], c_before[t] = h, c
-        a = acts[t]
-        xp.add(projected[t], h @ w_hh.T, out=a)
-        g = xp.tanh(a[:, 2 * hidden:3 * hidden])
-        xp.multiply(xp.tanh(xp.multiply(a, 0.5, out=a), out=a), 0.5, out=a)
-        a += 0.5
-        a[:, 2 * hidden:3 * hidden] = g
-        i, f, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 3 * hidden:]
-        c_new = c_after[t] = f * c + i * g
-        h_new = o * xp.tanh(c_new)
+        a = xp.multiply(projected[t], scale, out=acts[t])
+        a += xp.matmul(h, w_t, out=product)
+        xp.tanh(a, out=a)
+        i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], a[:, 3 * hidden:]
+        _sigmoid_from_half_tanh(a[:, :2 * hidden])
+        _sigmoid_from_half_tanh(o)
+        c_new = f * c
+        c_new += i * g
+        h_new = xp.multiply(o, xp.tanh(c_new, out=tanh_c[t]))
         if masks is None:
             h, c, out[t] = h_new, c_new, h_new
         else:
             inside = masks[t]
             h, c, out[t] = xp.where(inside, h_new, h), xp.where(inside, c_new, c), xp.where(inside, h_new, 0.0)
     out[steps], out[steps + 1] = h, c
-    return out, h_before, c_before, acts, c_after
+    return out
+
+
+def _slopes(acts, c_before, tanh_c):
+    """d gates / d pre-activations times what multiplies each gate in c' = f c + i g and h' = o tanh(c'), for all steps
+    at once, side by side as the gates (i: g i (1 - i), f: c f (1 - f), g: i (1 - g^2), o: tanh(c') o (1 - o))."""
+    steps, batch, width = acts.shape
+    gates = acts.reshape(steps, batch, 4, width // 4)
+    i, f, g, o = (gates[:, :, k] for k in range(4))
+    slopes = xp.empty_like(gates)
+    for k, (gate, factor) in enumerate(((i, g), (f, c_before), (None, i), (o, tanh_c))):
+        s = slopes[:, :, k]
+        if gate is None:  # tanh: 1 - g^2
+            xp.multiply(g, g, out=s)
+            xp.subtract(1.0, s, out=s)
+        else:  # sigmoid: gate (1 - gate)
+            xp.subtract(1.0, gate, out=s)
+            s *= gate
+        s *= factor
+    return slopes
 
 
 @primitive(**compiled_as_call())
-def _lstm_sequence(packed, masks, dims: tuple, reverse: bool):
-    """(outputs (T, B, H), then h_n and c_n) stacked as (T + 2, B, H)."""
-    return _run_sequence(packed, masks, dims, reverse)[0]
-
-
-@primitive(**compiled_as_call())
-def _lstm_sequence_backward(cot, packed, masks, dims: tuple, reverse: bool):
-    """Backpropagation through time: the cotangent of ``packed`` for the output cotangent ``cot``. The forward runs
-    again; every factor that does not depend on the backward recurrence is computed for all steps at once."""
-    _, h_before, c_before, acts, c_after = _run_sequence(packed, masks, dims, reverse)
+def _lstm_sequence_backward(cot, ans, packed, masks, dims: tuple, reverse: bool):
+    """Backpropagation through time: the cotangent of ``packed`` for the output cotangent ``cot``, from what the forward
+    saved in its output ``ans``; every factor that does not depend on the backward recurrence is computed for all steps
+    at once, the rest in place step by step."""
+    h_before, c_before, tanh_c, acts = _saved(ans, dims)
     w_hh = _unpack(packed, dims)[3]
-    steps = dims[0]
-    i, f, g, o = xp.split(acts, 4, axis=-1)
-    tc = xp.tanh(c_after)
-    through_h = o * (1.0 - tc * tc)  # dc' / dh' along h' = o tanh(c')
-    slopes = xp.concatenate((g * i * (1.0 - i), c_before * f * (1.0 - f), i * (1.0 - g * g), tc * o * (1.0 - o)), axis=-1)
-    d_projected = xp.empty_like(acts)
+    steps, batch, hidden = dims
+    through_h = xp.multiply(tanh_c, tanh_c)  # dc' / dh' along h' = o tanh(c'): o (1 - tanh(c')^2)
+    xp.subtract(1.0, through_h, out=through_h)
+    through_h *= acts[:, :, 3 * hidden:]
+    slopes = _slopes(acts, c_before, tanh_c)
+    f = acts[:, :, hidden:2 * hidden]
+    result = xp.empty(packed.shape, packed.dtype)
+    (_, p_end, _), (_, h_end, _), (_, c_end, _), _ = _layout(dims)
+    d_projected = result[:p_end].reshape(steps, batch, 4, hidden)
     dh, dc = cot[steps].copy(), cot[steps + 1].copy()
     for t in reversed(_order(steps, reverse)):
         if masks is None:
-            dh_new, dc_new, dh, dc = dh + cot[t], dc, 0.0, 0.0
+            dh_new, dc_new = xp.add(dh, cot[t], out=dh), dc
         else:
             inside = masks[t]
             dh_new, dc_new = xp.where(inside, dh + cot[t], 0.0), xp.where(inside, dc, 0.0)
             dh, dc = xp.where(inside, 0.0, dh), xp.where(inside, 0.0, dc)
-        dc_total = dc_new + dh_new * through_h[t]
-        d_gates = xp.multiply(xp.concatenate((dc_total, dc_total, dc_total, dh_new), axis=-1), slopes[t], out=d_projected[t])
-        dh = dh + d_gates @ w_hh
-        dc = dc + dc_total * f[t]
-    d_w = d_projected.reshape(-1, d_projected.shape[-1]).T @ h_before.reshape(-1, h_before.shape[-1])
-    return xp.concatenate((d_projected.ravel(), dh.ravel(), dc.ravel(), d_w.ravel()))
+        dc_total = dh_new * through_h[t]
+        dc_total += dc_new
+        d_gates = d_projected[t]
+        xp.multiply(slopes[t, :, :3], dc_total[:, None, :], out=d_gates[:, :3])
+        xp.multiply(slopes[t, :, 3], dh_new, out=d_gates[:, 3])
+        step_dh = d_gates.reshape(batch, 4 * hidden) @ w_hh
+        step_dc = xp.multiply(dc_total, f[t], out=dc_total)
+        if masks is None:
+            dh, dc = step_dh, step_dc
+        else:
+            dh += step_dh
+            dc += step_dc
+    result[p_end:h_end], result[h_end:c_end] = dh.ravel(), dc.ravel()
+    xp.matmul(d_projected.reshape(-1, 4 * hidden).T, h_before.reshape(-1, hidden), out=result[c_end:].reshape(4 * hidden, hidden))
+    return result
 
 
 def _sequence_ops(packed, masks, dims: tuple, reverse: bool):
-    """The same recurrence in funcad ops, unrolled: what the higher-order rules differentiate."""
+    """The outputs and final states of the same recurrence in funcad ops, unrolled: what the higher-order rules
+    differentiate."""
     steps = dims[0]
     projected, h, c, w_hh = (reshape(packed[start:end], shape) for start, end, shape in _layout(dims))
     outputs = [None] * steps
@@ -215,15 +269,26 @@ def _sequence_ops(packed, masks, dims: tuple, reverse: bool):
 
 
 def _sequence_backward_ops(cot, packed, masks, dims: tuple, reverse: bool):
-    return vjp(lambda p: _sequence_ops(p, masks, dims, reverse), packed)[1](cot)[0]  # the pullback returns a tuple
+    return vjp(lambda p: _sequence_ops(p, masks, dims, reverse), packed)[1](cot[:dims[0] + 2])[0]  # the pullback returns a tuple
 
 
-_lstm_sequence.defvjp(lambda g, ans, packed, masks, dims, reverse: _lstm_sequence_backward(g, packed, masks, dims=dims, reverse=reverse))
-_lstm_sequence.defjvp(lambda t, ans, packed, masks, dims, reverse: _tangent(_sequence_ops, (packed, masks, dims, reverse), 0, t))
-_lstm_sequence_backward.defvjp(*(lambda g, ans, cot, packed, masks, dims, reverse, k=k:
-                                 _cotangent(lambda a, b: _sequence_backward_ops(a, b, masks, dims, reverse), (cot, packed), k, g) for k in range(2)))
-_lstm_sequence_backward.defjvp(*(lambda t, ans, cot, packed, masks, dims, reverse, k=k:
-                                 _tangent(_sequence_backward_ops, (cot, packed, masks, dims, reverse), k, t) for k in range(2)))
+def _sequence_tangent(t, packed, masks, dims: tuple, reverse: bool):
+    """The forward's tangent: the outputs' and final states', then zeros for the saved rows, which only
+    ``_lstm_sequence_backward`` reads, and whose rules recompute them from ``packed`` (they take no derivative)."""
+    head = _tangent(_sequence_ops, (packed, masks, dims, reverse), 0, t)
+    return concat([head, zeros((6 * dims[0],) + _shape_of(head)[1:], head.dtype)])
+
+
+_lstm_sequence.defvjp(lambda g, ans, packed, masks, dims, reverse: _lstm_sequence_backward(g, ans, packed, masks, dims=dims, reverse=reverse))
+_lstm_sequence.defjvp(lambda t, ans, packed, masks, dims, reverse: _sequence_tangent(t, packed, masks, dims, reverse))
+_lstm_sequence_backward.defvjp(*(None if k is None else
+                                 (lambda g, ans, cot, saved, packed, masks, dims, reverse, k=k:
+                                  _cotangent(lambda a, b: _sequence_backward_ops(a, b, masks, dims, reverse), (cot, packed), k, g))
+                                 for k in (0, None, 1)))
+_lstm_sequence_backward.defjvp(*(None if k is None else
+                                 (lambda t, ans, cot, saved, packed, masks, dims, reverse, k=k:
+                                  _tangent(lambda a, b: _sequence_backward_ops(a, b, masks, dims, reverse), (cot, packed), k, t))
+                                 for k in (0, None, 1)))
 
 
 def lstm_sequence(projected, h0, c0, w_hh, masks=None, reverse: bool = False):
@@ -241,5 +306,5 @@ def lstm_sequence(projected, h0, c0, w_hh, masks=None, reverse: bool = False):
             raise ValueError(f"funcad.ops.lstm_sequence: projected of shape {(steps, batch, gates)} needs {name} of shape "
                              f"{expected[name]}, got {_shape_of(value)}")
     packed = concat([reshape(v, (-1,)) for v in (projected, h0, c0, w_hh)])
-    out = _lstm_sequence(packed, masks, dims=(steps, batch, hidden), reverse=bool(reverse))
+    out = _lstm_sequence(packed, masks, dims=(steps, batch, hidden), reverse=bool(reverse))[:steps + 2]
     return out[:steps], out[steps], out[steps + 1]

@@ -52,7 +52,7 @@ def _emit_sum(a, node, out, em):
     return with_out(f"np.add.reduce({a[0]}, axis={axis!r}, keepdims={bool(keepdims)})", out)
 
 
-@primitive(**compiled_as_call(emit=full_width(_emit_sum), takes_out=True, torch=_torch_reduction("sum")))
+@primitive(**compiled_as_call(emit=full_width(_emit_sum), takes_out=True, torch=("sum", _torch_reduction("sum"))))
 def _sum(x, axis, keepdims):
     return accumulated(x, axis=axis, keepdims=keepdims)
 
@@ -141,7 +141,8 @@ def prod(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None)
     return _prod(x, _axis_arg(axis), keepdims)
 
 
-@primitive(**compiled_as_call(torch=lambda torch, x, axis=None: torch.cumsum(x.reshape(-1), 0) if axis is None else torch.cumsum(x, axis)))
+@primitive(**compiled_as_call(torch=("cumsum",
+                                     lambda torch, x, axis=None: torch.cumsum(x.reshape(-1), 0) if axis is None else torch.cumsum(x, axis))))
 def cumsum(x, axis=None):
     return np.cumsum(x, axis=axis)
 
@@ -297,12 +298,12 @@ def norm(x, ord=None, axis=None, keepdims: bool = False, *, dim=None, keepdim: b
     raise ValueError(f"funcad.ops.norm: axis must name one or two axes, got {axis}")
 
 
-@primitive(**compiled_as_call(torch=lambda torch, x, axis, keepdims: torch.argmax(x, axis, bool(keepdims))))
+@primitive(**compiled_as_call(torch=("argmax", lambda torch, x, axis, keepdims: torch.argmax(x, axis, bool(keepdims)))))
 def _argmax(x, axis, keepdims):
     return np.argmax(x, axis=axis, keepdims=keepdims)
 
 
-@primitive(**compiled_as_call(torch=lambda torch, x, axis, keepdims: torch.argmin(x, axis, bool(keepdims))))
+@primitive(**compiled_as_call(torch=("argmin", lambda torch, x, axis, keepdims: torch.argmin(x, axis, bool(keepdims)))))
 def _argmin(x, axis, keepdims):
     return np.argmin(x, axis=axis, keepdims=keepdims)
 

@@ -53,7 +53,7 @@ def _emit_transpose(a, node, out, em):
 
 
 @primitive(**compiled_as_call(emit=_emit_transpose, simplify=("compose_permutations",), role="transpose", complex=True,
-                              torch=lambda torch, x, axes: torch.permute(x, tuple(reversed(range(x.ndim))) if axes is None else axes)))
+                              torch=("permute", lambda torch, x, axes: torch.permute(x, tuple(reversed(range(x.ndim))) if axes is None else axes))))
 def _transpose(x, axes):
     return np.transpose(x, axes)
 
@@ -194,7 +194,7 @@ def getitem(x, index):
 
 
 # -- joining and splitting ---------------------------------------------------------------------
-@primitive(**compiled_as_call(torch=lambda torch, *xs, axis=0: torch.cat(xs, axis), complex=True))
+@primitive(**compiled_as_call(torch=("cat", lambda torch, *xs, axis=0: torch.cat(xs, axis)), complex=True))
 def _concat(*xs, axis=0):
     return np.concatenate(xs, axis=axis)
 

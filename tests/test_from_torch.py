@@ -1,0 +1,117 @@
+"""torch_ref.from_torch: the torch -> funcad map derived from the primitives' ``torch`` declarations. Every torch function
+and Tensor method in it is called in a torch module, brought to funcad by to_funcad and mirrored back to torch; the
+three agree in float64 (torch's own values are the reference)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import funcad
+from funcad import ops
+from funcad.core.primitive import Primitive
+from torch_ref import from_torch
+from torch_ref.mirror import mirror
+from torch_ref.to_funcad import to_funcad
+from torch_ref.torch_translation import torch_function, torch_name
+
+
+def _positive(f, x, y, w):
+    return f(x.abs() + 0.1)
+
+
+# How each op is called (by its torch leaf name) on x, y (2, 3) and w (3, 2); a one-input call when not listed.
+SAMPLES = {
+    **{name: (lambda f, x, y, w: f(x, y)) for name in ("add", "sub", "mul", "div", "maximum", "minimum", "floor_divide", "remainder",
+                                                       "eq", "ne", "lt", "le", "gt", "ge", "linear")},
+    **{name: _positive for name in ("log", "sqrt", "rsqrt", "log1p")},
+    "pow": lambda f, x, y, w: f(x.abs() + 0.1, y),
+    "matmul": lambda f, x, y, w: f(x, w),
+    "where": lambda f, x, y, w: f(x > 0.2, x, y),
+    "clamp": lambda f, x, y, w: f(x, -0.3, max=0.4),
+    "logical_not": lambda f, x, y, w: f(x > 0.2),
+    **{name: (lambda f, x, y, w: f(x > 0.2, y < 0.1)) for name in ("logical_and", "logical_or", "logical_xor")},
+    "reshape": lambda f, x, y, w: f(x, (3, -1)),
+    "permute": lambda f, x, y, w: f(x, (1, 0)),
+    "tile": lambda f, x, y, w: f(x, (2, 1)),
+    "broadcast_to": lambda f, x, y, w: f(x, (4, 2, 3)),
+    "cat": lambda f, x, y, w: f([x, y], dim=1),
+    "sum": lambda f, x, y, w: f(x, dim=1, keepdim=True),
+    "cumsum": lambda f, x, y, w: f(x, 1),
+    "argmax": lambda f, x, y, w: f(x, 1),
+    "argmin": lambda f, x, y, w: f(x, dim=0, keepdim=True),
+    "softmax": lambda f, x, y, w: f(x, dim=1),
+    "log_softmax": lambda f, x, y, w: f(x, 0),
+    "round": lambda f, x, y, w: f(x * 10.0, decimals=1),
+}
+# Tensor methods taking sizes one by one as well as in a tuple.
+METHOD_SAMPLES = {
+    "reshape": lambda f, x, y, w: f(x, 3, 2),
+    "permute": lambda f, x, y, w: f(x, 1, 0),
+    "tile": lambda f, x, y, w: f(x, 2, 1),
+}
+
+
+def _name(fn) -> str:
+    return from_torch.described(fn).rpartition(".")[2]
+
+
+class _Calls(torch.nn.Module):
+    def __init__(self, call):
+        super().__init__()
+        self.call = call
+
+    def forward(self, x, y, w):
+        return self.call(x, y, w)
+
+
+def _assert_round_trip(call) -> None:
+    rng = np.random.default_rng(0)
+    arrays = [rng.uniform(-0.9, 0.9, shape) for shape in ((2, 3), (2, 3), (3, 2))]
+    module = _Calls(call)
+    expected = module(*(torch.from_numpy(a) for a in arrays)).numpy()
+    cell = to_funcad(module)
+    ours = np.asarray(cell(*(funcad.Tensor(a) for a in arrays)))
+    back = mirror(cell)(*(torch.from_numpy(a) for a in arrays)).numpy()
+    assert ours.shape == expected.shape and back.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(back, expected, rtol=1e-13, atol=1e-15)
+    if expected.dtype.kind == "f":
+        assert ours.dtype == np.float64 and back.dtype == np.float64
+
+
+@pytest.mark.parametrize("fn", sorted(from_torch.FUNCTIONS, key=from_torch.described), ids=from_torch.described)
+def test_every_derived_torch_function_round_trips_its_values(fn):
+    sample = SAMPLES.get(_name(fn), lambda f, x, y, w: f(x))
+    _assert_round_trip(lambda x, y, w: sample(fn, x, y, w))
+
+
+@pytest.mark.parametrize("name", sorted(from_torch.METHODS))
+def test_every_derived_tensor_method_round_trips_its_values(name):
+    for sample in (SAMPLES.get(name, lambda f, x, y, w: f(x)), METHOD_SAMPLES.get(name)):
+        if sample is not None:
+            _assert_round_trip(lambda x, y, w, sample=sample: sample(lambda t, *rest, **kw: getattr(t, name)(*rest, **kw), x, y, w))
+
+
+def test_each_declared_torch_function_maps_back_to_the_public_op_of_its_primitive():
+    declared = {name: op for name, op in vars(ops).items() if isinstance(from_torch.primitive_of(name, op), Primitive)
+                and torch_name(from_torch.primitive_of(name, op))}
+    assert len(declared) > 50
+    for name, op in declared.items():
+        assert from_torch.FUNCTIONS[torch_function(torch_name(from_torch.primitive_of(name, op)))] is op, name
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, y, w: torch.flatten(x.view(3, 2).transpose(0, 1) @ w, 0) - x.transpose(0, 1).mean(dim=1).sum(),
+    lambda x, y, w: torch.nn.functional.gelu(torch.transpose(x, 1, 0), approximate="tanh") * x.size(1),
+], ids=["flatten-view-matmul-transpose-mean", "gelu-size"])
+def test_the_reverse_only_entries_round_trip_too(call):
+    _assert_round_trip(call)
+
+
+def test_a_torch_function_nothing_declares_is_an_error_naming_it():
+    with pytest.raises(from_torch.NoTranslation, match=r"torch.cummax has no funcad translation"):
+        from_torch.funcad_op("call_function", torch.cummax)
+    with pytest.raises(from_torch.NoTranslation, match=r"Tensor.cummax has no funcad translation"):
+        from_torch.funcad_op("call_method", "cummax")

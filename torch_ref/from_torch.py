@@ -1,0 +1,111 @@
+"""torch -> funcad, op by op: the funcad op a torch function, ``Tensor`` method or Python operator of a ``torch.fx``
+graph runs as (``to_funcad`` replays such graphs).
+
+Derived from the primitives' own declarations (``Primitive.torch``): a primitive declaring a torch function name is
+that function, so ``torch.<name>``, ``torch.nn.functional.<name>`` and ``Tensor.<name>``, where torch has them, map
+to the public op of the primitive's name, called as torch's function is called. A torch keyword funcad spells
+otherwise is renamed (``dim`` -> ``axis``, ``keepdim`` -> ``keepdims``), ``input`` becomes the first argument, and a
+method taking its sizes as varargs (``x.view(2, -1)``) has them packed into one tuple.
+
+``REVERSE_ONLY`` holds what cannot be derived: torch functions that are funcad ops built from other primitives
+(flatten, mean, transpose of two axes, gelu's two forms), and ``Tensor``'s own spellings (view, size). Python's
+operators (``operator.add``, ``operator.getitem``...) run as they are: funcad Tensors define them.
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from funcad import ops
+from funcad.core.primitive import Primitive
+from torch_ref.torch_translation import torch_function, torch_name
+
+RENAMED = {"dim": "axis", "keepdim": "keepdims", "dims": "axes", "dim0": "axis1", "dim1": "axis2"}
+IGNORED = ("inplace", "_stacklevel")  # torch keywords without effect on the value (as is dtype=None)
+SIZE_VARARGS = frozenset({"view", "reshape", "permute", "tile"})  # Tensor methods also taking their sizes one by one
+SELF_ELSEWHERE = frozenset({"where"})  # Tensor methods whose tensor is not the function's first argument (x.where(c, y))
+
+
+def _size(x, dim: int | None = None):
+    return tuple(x.shape) if dim is None else x.shape[dim]
+
+
+REVERSE_ONLY: dict[object, Callable] = {
+    torch.flatten: ops.flatten, "flatten": ops.flatten,
+    torch.mean: ops.mean, "mean": ops.mean,
+    torch.transpose: ops.swapaxes, "transpose": ops.swapaxes,
+    F.gelu: ops.gelu,
+    "view": ops.reshape, "size": _size,
+}
+
+
+def primitive_of(name: str, op: Callable) -> Primitive | None:
+    """The primitive the public op ``ops.<name>`` is: the op itself, or the primitive of that name in its module."""
+    if isinstance(op, Primitive):
+        return op if op.name == name else None
+    module = sys.modules.get(getattr(op, "__module__", None) or "")
+    return next((v for v in vars(module).values() if isinstance(v, Primitive) and v.name == name), None) if module else None
+
+
+def derived() -> tuple[dict[object, Callable], dict[str, Callable]]:
+    """The torch functions and ``Tensor`` method names the primitives' declarations name, each with its public funcad op."""
+    functions: dict[object, Callable] = {}
+    methods: dict[str, Callable] = {}
+    for name in sorted(n for n in dir(ops) if not n.startswith("_")):
+        op = getattr(ops, name)
+        prim = primitive_of(name, op) if callable(op) else None
+        declared = torch_name(prim) if prim is not None else None
+        if declared is None:
+            continue
+        leaf = declared.rpartition(".")[2]
+        for fn in {torch_function(declared), getattr(torch, leaf, None), getattr(F, leaf, None)} - {None}:
+            functions[fn] = op
+        if callable(getattr(torch.Tensor, leaf, None)) and leaf not in SELF_ELSEWHERE:
+            methods[leaf] = op
+    return functions, methods
+
+
+FUNCTIONS, METHODS = derived()
+
+
+class NoTranslation(LookupError):
+    """A torch op funcad has no translation for; the caller names where it was met."""
+
+
+def described(fn) -> str:
+    """``torch.cumsum``, ``torch.nn.functional.pad``: the public name of a function where it has one."""
+    name = getattr(fn, "__name__", str(fn))
+    for prefix, namespace in (("torch", torch), ("torch.nn.functional", F), ("operator", operator)):
+        if getattr(namespace, name, None) is fn:
+            return f"{prefix}.{name}"
+    return f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', name)}"
+
+
+def funcad_op(kind: str, target) -> Callable:
+    """The funcad op for an fx ``call_function`` target or ``call_method`` name; ``NoTranslation`` when there is none."""
+    if kind == "call_method":
+        op = METHODS.get(target) or REVERSE_ONLY.get(target)
+        if op is None:
+            raise NoTranslation(f"Tensor.{target} has no funcad translation (no primitive declares torch.{target}; torch_ref.from_torch)")
+        return op
+    if getattr(target, "__module__", None) == "_operator":
+        return target
+    op = FUNCTIONS.get(target) or REVERSE_ONLY.get(target)
+    if op is None:
+        raise NoTranslation(f"{described(target)} has no funcad translation (no primitive declares it; torch_ref.from_torch)")
+    return op
+
+
+def funcad_call(op: Callable, method: str | None, args: tuple, kwargs: dict):
+    """Run the funcad ``op`` on arguments written for its torch counterpart (``method``: the Tensor method's name)."""
+    if method in SIZE_VARARGS and (len(args) > 2 or (len(args) == 2 and isinstance(args[1], int))):
+        args = (args[0], tuple(args[1:]))
+    if "input" in kwargs:
+        args = (kwargs["input"], *args)
+    kwargs = {RENAMED.get(k, k): v for k, v in kwargs.items() if k not in (*IGNORED, "input") and not (k == "dtype" and v is None)}
+    return op(*args, **kwargs)
