@@ -24,7 +24,7 @@ def _positive(f, x, y, w):
 # How each op is called (by its torch leaf name) on x, y (2, 3) and w (3, 2); a one-input call when not listed.
 SAMPLES = {
     **{name: (lambda f, x, y, w: f(x, y)) for name in ("add", "sub", "mul", "div", "maximum", "minimum", "floor_divide", "remainder",
-                                                       "eq", "ne", "lt", "le", "gt", "ge", "linear")},
+                                                       "eq", "ne", "lt", "le", "gt", "ge", "linear", "complex")},
     **{name: _positive for name in ("log", "sqrt", "rsqrt", "log1p")},
     "pow": lambda f, x, y, w: f(x.abs() + 0.1, y),
     "matmul": lambda f, x, y, w: f(x, w),
