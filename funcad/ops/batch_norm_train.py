@@ -1,0 +1,225 @@
+"""BatchNorm with batch statistics as four primitives: the statistics, the normalisation, and its closed-form gradient.
+
+Composed from small ops, training-mode BatchNorm costs dozens of passes over the activations forward and backward;
+here the forward is the channel moments (mean and biased variance, summed as ``ops.mean`` sums them, so the running
+statistics are those of the composition bit for bit) and one ``x * scale + shift`` pass pair, and the backward is
+one primitive for the per-channel sums (``sum(g)``, ``sum(g * xhat)``: the bias and weight gradients) and one for
+the input gradient ``invstd * weight * (g - mean(g) - xhat * mean(g * xhat))``, as torch's CPU kernels compute them.
+
+``stats`` (the moments) and ``sums`` are handed to the normalisation and its gradient as caches of functions of
+``x`` and ``g``: they take no derivative, and the rules in ``x`` and ``g`` are total derivatives that include the
+statistics' dependence on ``x``. The gradient primitives' own rules (second order) differentiate their composition
+in funcad ops, so derivatives of any order stay exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from funcad.core.primitive import compiled_as_call, primitive
+from funcad.core.transforms import jvp, vjp
+from funcad.ops import conv
+from funcad.ops.batching import batch_size, to_front
+from funcad.ops.batching_nn import _from_channels, _into_channels
+from funcad.ops.math import rsqrt
+from funcad.ops.reduce import mean, sum
+from funcad.ops.shape import _shape_of, broadcast_to, getitem, reshape, stack, stop_gradient, transpose
+
+
+def channel_axes(ndim: int) -> tuple:
+    """The axes an (N, C, *) input is normalised over: all but the channel axis 1."""
+    return (0,) + tuple(range(2, ndim))
+
+
+def normalize(x, axes: tuple, eps: float):
+    """(x - mean) / sqrt(biased var + eps) over ``axes`` in funcad ops, with the statistics used."""
+    mu = mean(x, axis=axes, keepdims=True)
+    centred = x - mu
+    var = mean(centred * centred, axis=axes, keepdims=True)
+    return centred * rsqrt(var + eps), mu, var
+
+
+def _count(shape: tuple) -> int:
+    return int(np.prod([shape[a] for a in channel_axes(len(shape))], dtype=np.int64))
+
+
+def _per_channel(v, ndim: int):
+    """A (C,) array shaped to broadcast over an (N, C, *) one."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _invstd(stats, eps: float):
+    return 1.0 / np.sqrt(stats[1] + eps)
+
+
+# -- the primitives' forwards -------------------------------------------------------------------------------------------
+def _torch_moments(torch, x):
+    var, mu = torch.var_mean(x, dim=channel_axes(x.ndim), correction=0)
+    return torch.stack([mu, var])
+
+
+def _torch_train(torch, x, stats, weight, bias, eps):
+    return torch.nn.functional.batch_norm(x, None, None, weight, bias, True, 0.0, eps)
+
+
+def _torch_sums(torch, g, x, stats, eps):
+    axes = channel_axes(x.ndim)
+    var, mu = torch.var_mean(x, dim=axes, correction=0, keepdim=True)
+    return torch.stack([g.sum(axes), (g * (x - mu) * torch.rsqrt(var + eps)).sum(axes)])
+
+
+def _torch_input_grad(torch, g, x, stats, sums, weight, eps):
+    axes = channel_axes(x.ndim)
+    var, mu = torch.var_mean(x, dim=axes, correction=0, keepdim=True)
+    invstd = torch.rsqrt(var + eps)
+    xhat = (x - mu) * invstd
+    dx = (g - g.mean(axes, keepdim=True) - xhat * (g * xhat).mean(axes, keepdim=True)) * invstd
+    return dx if weight is None else dx * weight.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+@primitive(**compiled_as_call(torch=_torch_moments))
+@conv.with_scratch
+def _batch_moments(x):
+    """(2, C): each channel's mean and biased variance over the batch and spatial axes (summed as ``ops.mean``)."""
+    axes, n = channel_axes(x.ndim), float(_count(x.shape))
+    mu = np.add.reduce(x, axis=axes, keepdims=True) / n
+    centred = np.subtract(x, mu, out=conv.scratch(x.shape, mu.dtype))
+    np.multiply(centred, centred, out=centred)
+    return np.stack([mu.reshape(-1), np.add.reduce(centred, axis=axes) / n])
+
+
+@primitive(**compiled_as_call(torch=_torch_train))
+def _batch_norm_train(x, stats, weight, bias, eps: float):
+    """``x`` normalised with its own moments ``stats`` (from ``_batch_moments``), scaled and shifted per channel:
+    ``x * scale + shift`` with ``scale = weight * invstd``, ``shift = bias - mean * scale`` (torch's CPU form)."""
+    scale = _invstd(stats, eps) if weight is None else _invstd(stats, eps) * weight
+    shift = -stats[0] * scale if bias is None else bias - stats[0] * scale
+    y = np.multiply(x, _per_channel(scale, x.ndim))
+    return np.add(y, _per_channel(shift, x.ndim), out=y)
+
+
+@primitive(**compiled_as_call(torch=_torch_sums))
+@conv.with_scratch
+def _batch_norm_sums(g, x, stats, eps: float):
+    """(2, C): per channel ``sum(g)`` and ``sum(g * xhat)`` (the bias's and the weight's gradients)."""
+    axes = channel_axes(x.ndim)
+    centred = np.subtract(x, _per_channel(stats[0], x.ndim), out=conv.scratch(x.shape, np.result_type(x, stats, g)))
+    np.multiply(centred, g, out=centred)
+    return np.stack([np.add.reduce(g, axis=axes), np.add.reduce(centred, axis=axes) * _invstd(stats, eps)])
+
+
+@primitive(**compiled_as_call(torch=_torch_input_grad))
+def _batch_norm_input_grad(g, x, stats, sums, weight, eps: float):
+    """The input's gradient ``invstd * weight * (g - mean(g) - xhat * mean(g * xhat))``, in five in-place passes."""
+    n, invstd, ndim = _count(x.shape), _invstd(stats, eps), x.ndim
+    dx = np.subtract(x, _per_channel(stats[0], ndim))
+    dx *= _per_channel(sums[1] * invstd / n, ndim)
+    np.subtract(g, dx, out=dx)
+    dx -= _per_channel(sums[0] / n, ndim)
+    dx *= _per_channel(invstd if weight is None else invstd * weight, ndim)
+    return dx
+
+
+# -- derivative rules ---------------------------------------------------------------------------------------------------
+def _moments_composite(x):
+    axes = channel_axes(len(_shape_of(x)))
+    centred = x - mean(x, axis=axes, keepdims=True)
+    return stack([mean(x, axis=axes), mean(centred * centred, axis=axes)])
+
+
+def _sums_composite(g, x, stats, eps: float):
+    axes = channel_axes(len(_shape_of(x)))
+    return stack([sum(g, axis=axes), sum(g * normalize(x, axes, eps)[0], axis=axes)])
+
+
+def _input_grad_composite(g, x, stats, sums, weight, eps: float):
+    shape = _shape_of(x)
+    axes = channel_axes(len(shape))
+    xhat, _, var = normalize(x, axes, eps)
+    dx = (g - mean(g, axis=axes, keepdims=True) - xhat * mean(g * xhat, axis=axes, keepdims=True)) * rsqrt(var + eps)
+    return dx if weight is None else dx * reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
+
+
+def _replaced(args: tuple, i: int, value) -> tuple:
+    return args[:i] + (value,) + args[i + 1 :]
+
+
+def _differentiate(prim, composite: Callable, positions: tuple, n_args: int) -> None:
+    """Give ``prim`` the rules of ``composite`` (the same function in funcad ops) in the argument ``positions``; the
+    other arguments (caches, options) take no derivative."""
+
+    def cotangent(i):
+        return lambda ct, ans, *args, **kw: vjp(lambda a: composite(*_replaced(args, i, a), **kw), args[i])[1](ct)[0]
+
+    def tangent(i):
+        return lambda t, ans, *args, **kw: jvp(lambda a: composite(*_replaced(args, i, a), **kw), (args[i],), (t,))[1]
+
+    prim.defvjp(*(cotangent(i) if i in positions else None for i in range(n_args)))
+    prim.defjvp(*(tangent(i) if i in positions else None for i in range(n_args)))
+
+
+def _input_cotangent(g, ans, x, stats, weight, bias, eps: float):
+    return _batch_norm_input_grad(g, x, stats, _batch_norm_sums(g, x, stats, eps=eps), weight, eps=eps)
+
+
+def _weight_cotangent(g, ans, x, stats, weight, bias, eps: float):
+    return getitem(_batch_norm_sums(g, x, stats, eps=eps), 1)
+
+
+def _bias_cotangent(g, ans, x, stats, weight, bias, eps: float):
+    return getitem(_batch_norm_sums(g, x, stats, eps=eps), 0)
+
+
+def _input_tangent(t, ans, x, stats, weight, bias, eps: float):
+    """The Jacobian in x is symmetric (per channel ``invstd * weight / N * (N I - 1 1^T - xhat xhat^T)``)."""
+    return _input_cotangent(t, ans, x, stats, weight, bias, eps)
+
+
+def _weight_tangent(t, ans, x, stats, weight, bias, eps: float):
+    return _batch_norm_train(x, stats, t, None, eps=eps)
+
+
+def _bias_tangent(t, ans, x, stats, weight, bias, eps: float):
+    shape = _shape_of(x)
+    return broadcast_to(reshape(t, (1, shape[1]) + (1,) * (len(shape) - 2)), shape)
+
+
+_batch_norm_train.defvjp(_input_cotangent, None, _weight_cotangent, _bias_cotangent)
+_batch_norm_train.defjvp(_input_tangent, None, _weight_tangent, _bias_tangent)
+_differentiate(_batch_moments, _moments_composite, (0,), 1)
+_differentiate(_batch_norm_sums, _sums_composite, (0, 1), 3)
+_differentiate(_batch_norm_input_grad, _input_grad_composite, (0, 1, 4), 5)
+
+
+# -- batching: every member's channels side by side, as channels of one call --------------------------------------------
+def _channels_rule(prim, kinds: str, out_kind: str):
+    """vmap rule for an op over (N, C, *) arrays ("x"), (C,) vectors ("c") and stacked (2, C) statistics ("s"): the
+    members' channels become the channels of one call, since each channel is normalised on its own."""
+
+    def into(a, dim, kind: str, size: int):
+        if a is None or kind == "x":
+            return a if a is None else _into_channels(a, dim, size)
+        a = to_front(a, dim, size)
+        return reshape(a, (-1,)) if kind == "c" else reshape(transpose(a, (1, 0, 2)), (2, -1))
+
+    def rule(args, dims, /, **kwargs):
+        size = batch_size(args, dims)
+        out = prim(*(into(a, d, k, size) for a, d, k in zip(args, dims, kinds)), **kwargs)
+        return (_from_channels(out, size), 1) if out_kind == "x" else (reshape(out, (2, size, -1)), 1)
+
+    return rule
+
+
+_batch_moments.declare(batch=_channels_rule(_batch_moments, "x", "s"))
+_batch_norm_train.declare(batch=_channels_rule(_batch_norm_train, "xscc", "x"))
+_batch_norm_sums.declare(batch=_channels_rule(_batch_norm_sums, "xxs", "s"))
+_batch_norm_input_grad.declare(batch=_channels_rule(_batch_norm_input_grad, "xxssc", "x"))
+
+
+def batch_norm_training(x, weight, bias, eps: float):
+    """``(y, stats)``: ``x`` normalised with its batch statistics, and those statistics ((2, C): mean and biased
+    variance) as constants for the running statistics' update."""
+    stats = stop_gradient(_batch_moments(x))
+    return _batch_norm_train(x, stats, weight, bias, eps=eps), stats
