@@ -1,0 +1,128 @@
+"""BatchNorm with batch statistics (funcad.ops.batch_norm_train): its gradient primitives against torch autograd,
+derivatives of every order against finite differences, the running statistics bit for bit those of the mean's
+formula, vmap of its gradients against a loop, and the torch translations the mirror reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import funcad
+from funcad import ops
+from funcad.ops import batch_norm_train as bnt
+from funcad.testing import assert_close, check_grads
+from torch_ref.torch_translation import torch_callable
+
+RNG = np.random.default_rng(11)
+EPS = 1e-3
+
+
+def _inputs(shape, affine: bool = True):
+    c = shape[1]
+    x = RNG.standard_normal(shape) * 2.0 + 0.5
+    w = RNG.uniform(0.5, 1.5, c) if affine else None
+    b = RNG.standard_normal(c) if affine else None
+    return x, w, b
+
+
+def _train(x, w, b):
+    return ops.batch_norm(x, None, None, w, b, training=True, eps=EPS)[0]
+
+
+def _torch_grads(x, w, b, g):
+    leaves = [None if a is None else torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    F.batch_norm(leaves[0], None, None, leaves[1], leaves[2], True, 0.0, EPS).backward(torch.tensor(g))
+    return [None if t is None else t.grad.numpy() for t in leaves]
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (3, 2, 4, 5)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_gradient_primitives_match_torch_autograd(shape, affine):
+    x, w, b = _inputs(shape, affine)
+    g = RNG.standard_normal(shape)
+    dx, dw, db = _torch_grads(x, w, b, g)
+    stats = bnt._batch_moments(x)
+    sums = bnt._batch_norm_sums(g, x, stats, eps=EPS)
+    assert_close(bnt._batch_norm_input_grad(g, x, stats, sums, w, eps=EPS), dx, rtol=1e-10, atol=1e-12)
+    if affine:
+        assert_close(sums[0], db, rtol=1e-12, atol=1e-12)
+        assert_close(sums[1], dw, rtol=1e-10, atol=1e-12)
+    args = tuple(a for a in (x, w, b) if a is not None)
+    grads = funcad.grad(lambda *a: ops.sum(_train(*a, *(None,) * (3 - len(a))) * g), tuple(range(len(args))))(*args)
+    for got, want in zip(grads if affine else (grads,), (dx, dw, db)):
+        assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_derivatives_of_every_order_match_finite_differences():
+    x, w, b = _inputs((3, 2, 2, 3))
+    check_grads(_train, (x, w, b), order=2, modes=("rev", "fwd"))
+    check_grads(lambda x: _train(x, None, None) * x, (x[:2, :, :1],), order=3, modes=("rev", "fwd"))
+
+
+def test_grad_of_grad_compiled_equals_eager_and_finite_differences():
+    x, w, b = _inputs((4, 3, 2, 2))
+
+    def gradient_norm(x, w):
+        gx = funcad.grad(lambda x, w: ops.sum(ops.tanh(_train(x, w, b))), (0, 1))(x, w)
+        return ops.sum(gx[0] * gx[0]) + ops.sum(gx[1] * gx[1])
+
+    hess = funcad.grad(gradient_norm, (0, 1))
+    eager = hess(x, w)
+    for got, want in zip(funcad.jit(hess)(x, w), eager):
+        assert_close(got, want, rtol=1e-12, atol=1e-12)
+    check_grads(gradient_norm, (x, w), order=1, modes=("rev", "fwd"))
+
+
+def test_running_statistics_are_the_means_formula_bit_for_bit():
+    x = (RNG.standard_normal((8, 5, 6, 7)) * 3.0 + 1.0).astype(np.float32)
+    rm, rv = RNG.standard_normal(5).astype(np.float32), RNG.uniform(0.5, 2.0, 5).astype(np.float32)
+    _, new_mean, new_var = ops.batch_norm(x, rm, rv, training=True, momentum=0.1)
+    mu = np.mean(x, axis=(0, 2, 3), keepdims=True)
+    var = np.mean((x - mu) * (x - mu), axis=(0, 2, 3))
+    n = x.size // 5
+    np.testing.assert_array_equal(np.asarray(new_mean), rm * np.float32(0.9) + mu.reshape(-1) * np.float32(0.1))
+    np.testing.assert_array_equal(np.asarray(new_var), rv * np.float32(0.9) + var * np.float32(0.1 * n / (n - 1)))
+
+
+@pytest.mark.parametrize("batched_weight", [False, True])
+def test_vmap_of_the_gradient_batches_like_a_loop(batched_weight):
+    xs = RNG.standard_normal((3, 4, 2, 3, 3))
+    ws = RNG.uniform(0.5, 1.5, (3, 2)) if batched_weight else RNG.uniform(0.5, 1.5, 2)
+    b = RNG.standard_normal(2)
+
+    def member(x, w):
+        return funcad.grad(lambda x, w: ops.sum(ops.sin(_train(x, w, b))), (0, 1))(x, w)
+
+    got = funcad.vmap(member, in_axes=(0, 0 if batched_weight else None))(xs, ws)
+    for i in range(3):
+        want = member(xs[i], ws[i] if batched_weight else ws)
+        assert_close(got[0][i], want[0], rtol=1e-12, atol=1e-12)
+        assert_close(got[1][i], want[1], rtol=1e-12, atol=1e-12)
+
+
+def test_torch_translations_compute_the_primitives():
+    x, w, b = _inputs((4, 3, 2, 5))
+    g = RNG.standard_normal(x.shape)
+    stats = bnt._batch_moments(x)
+    sums = bnt._batch_norm_sums(g, x, stats, eps=EPS)
+    cases = [(bnt._batch_moments, (x,), {}), (bnt._batch_norm_train, (x, stats, w, b), {"eps": EPS}),
+             (bnt._batch_norm_sums, (g, x, stats), {"eps": EPS}), (bnt._batch_norm_input_grad, (g, x, stats, sums, w), {"eps": EPS})]
+    for prim, args, kwargs in cases:
+        torch_args = [torch.from_numpy(np.asarray(a)) for a in args]
+        assert_close(torch_callable(prim)(*torch_args, **kwargs).numpy(), prim(*args, **kwargs), rtol=1e-10, atol=1e-12,
+                     msg=prim.name)
+
+
+def test_float32_error_stays_near_torchs():
+    """Against a float64 reference, funcad's float32 forward and gradient err no more than twice as much as torch's."""
+    x, w, b = _inputs((16, 4, 6, 6))
+    x = x + 3.0  # an offset mean: the subtraction's rounding shows
+    g = RNG.standard_normal(x.shape)
+    ref = _torch_grads(x, w, b, g)
+    f32 = [a.astype(np.float32) for a in (x, w, b, g)]
+    ours = funcad.vjp(_train, *f32[:3])[1](f32[3])
+    theirs = _torch_grads(*f32)
+    for got, base, want in zip(ours, theirs, ref):
+        assert np.abs(np.asarray(got) - want).max() <= 2 * np.abs(base - want).max() + 1e-7
