@@ -14,13 +14,13 @@ in funcad ops, so derivatives of any order stay exact.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.transforms import jvp, vjp
-from funcad.ops import conv
 from funcad.ops.batching import batch_size, to_front
 from funcad.ops.batching_nn import _from_channels, _into_channels
 from funcad.ops.math import rsqrt
@@ -42,7 +42,7 @@ def normalize(x, axes: tuple, eps: float):
 
 
 def _count(shape: tuple) -> int:
-    return int(np.prod([shape[a] for a in channel_axes(len(shape))], dtype=np.int64))
+    return math.prod(shape) // shape[1]
 
 
 def _per_channel(v, ndim: int):
@@ -52,6 +52,26 @@ def _per_channel(v, ndim: int):
 
 def _invstd(stats, eps: float):
     return 1.0 / np.sqrt(stats[1] + eps)
+
+
+def _rows(a):
+    """An (N, C, *) array as one row per (sample, channel)."""
+    return a.reshape(a.shape[0] * a.shape[1], -1)
+
+
+def _channel_sums(a):
+    """Per channel sum of an (N, C, *) array: a matrix-vector product per (sample, channel) row, then over samples."""
+    if a.ndim == 2:
+        return np.add.reduce(a, axis=0)
+    rows = _rows(a)
+    return np.add.reduce((rows @ np.ones(rows.shape[1], rows.dtype)).reshape(a.shape[:2]), axis=0)
+
+
+def _channel_dots(a, b):
+    """Per channel sum of ``a * b`` over (N, C, *) arrays: a dot product per (sample, channel) row, then over samples."""
+    if a.ndim == 2:
+        return np.einsum("nc,nc->c", a, b)
+    return np.add.reduce(np.einsum("ij,ij->i", _rows(a), _rows(b)).reshape(a.shape[:2]), axis=0)
 
 
 # -- the primitives' forwards -------------------------------------------------------------------------------------------
@@ -80,12 +100,11 @@ def _torch_input_grad(torch, g, x, stats, sums, weight, eps):
 
 
 @primitive(**compiled_as_call(torch=_torch_moments))
-@conv.with_scratch
 def _batch_moments(x):
     """(2, C): each channel's mean and biased variance over the batch and spatial axes (summed as ``ops.mean``)."""
     axes, n = channel_axes(x.ndim), float(_count(x.shape))
     mu = np.add.reduce(x, axis=axes, keepdims=True) / n
-    centred = np.subtract(x, mu, out=conv.scratch(x.shape, mu.dtype))
+    centred = np.subtract(x, mu)
     np.multiply(centred, centred, out=centred)
     return np.stack([mu.reshape(-1), np.add.reduce(centred, axis=axes) / n])
 
@@ -101,13 +120,11 @@ def _batch_norm_train(x, stats, weight, bias, eps: float):
 
 
 @primitive(**compiled_as_call(torch=_torch_sums))
-@conv.with_scratch
 def _batch_norm_sums(g, x, stats, eps: float):
-    """(2, C): per channel ``sum(g)`` and ``sum(g * xhat)`` (the bias's and the weight's gradients)."""
-    axes = channel_axes(x.ndim)
-    centred = np.subtract(x, _per_channel(stats[0], x.ndim), out=conv.scratch(x.shape, np.result_type(x, stats, g)))
-    np.multiply(centred, g, out=centred)
-    return np.stack([np.add.reduce(g, axis=axes), np.add.reduce(centred, axis=axes) * _invstd(stats, eps)])
+    """(2, C): per channel ``sum(g)`` and ``sum(g * xhat)`` (the bias's and the weight's gradients), as BLAS
+    products per (sample, channel) row: two passes over ``g`` and one over the centred ``x``."""
+    centred = np.subtract(x, _per_channel(stats[0], x.ndim))
+    return np.stack([_channel_sums(g), _channel_dots(g, centred) * _invstd(stats, eps)])
 
 
 @primitive(**compiled_as_call(torch=_torch_input_grad))
