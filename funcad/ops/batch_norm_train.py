@@ -1,10 +1,11 @@
 """BatchNorm with batch statistics as four primitives: the statistics, the normalisation, and its closed-form gradient.
 
 Composed from small ops, training-mode BatchNorm costs dozens of passes over the activations forward and backward;
-here the forward is the channel moments (mean and biased variance, summed as ``ops.mean`` sums them, so the running
-statistics are those of the composition bit for bit) and one ``x * scale + shift`` pass pair, and the backward is
-one primitive for the per-channel sums (``sum(g)``, ``sum(g * xhat)``: the bias and weight gradients) and one for
-the input gradient ``invstd * weight * (g - mean(g) - xhat * mean(g * xhat))``, as torch's CPU kernels compute them.
+here the forward is the channel moments (mean and biased variance, two passes) and one ``x * scale + shift`` pass
+pair, and the backward is one primitive for the per-channel sums (``sum(g)``, ``sum(g * xhat)``: the bias and weight
+gradients) and one for the input gradient ``invstd * weight * (g - mean(g) - xhat * mean(g * xhat))``, with torch's
+CPU formulas. Per-channel sums are BLAS products per (sample, channel) row, then a sum over the samples: their
+float32 rounding differs from a plain ``ops.mean`` in the last bits (running statistics included).
 
 ``stats`` (the moments) and ``sums`` are handed to the normalisation and its gradient as caches of functions of
 ``x`` and ``g``: they take no derivative, and the rules in ``x`` and ``g`` are total derivatives that include the
@@ -101,12 +102,12 @@ def _torch_input_grad(torch, g, x, stats, sums, weight, eps):
 
 @primitive(**compiled_as_call(torch=_torch_moments))
 def _batch_moments(x):
-    """(2, C): each channel's mean and biased variance over the batch and spatial axes (summed as ``ops.mean``)."""
-    axes, n = channel_axes(x.ndim), float(_count(x.shape))
-    mu = np.add.reduce(x, axis=axes, keepdims=True) / n
-    centred = np.subtract(x, mu)
-    np.multiply(centred, centred, out=centred)
-    return np.stack([mu.reshape(-1), np.add.reduce(centred, axis=axes) / n])
+    """(2, C): each channel's mean and biased variance over the batch and spatial axes (two passes: the sum, then
+    the centred squares, each a BLAS product per (sample, channel) row)."""
+    n = float(_count(x.shape))
+    mu = _channel_sums(x) / n
+    centred = np.subtract(x, _per_channel(mu, x.ndim))
+    return np.stack([mu, _channel_dots(centred, centred) / n])
 
 
 @primitive(**compiled_as_call(torch=_torch_train))
