@@ -45,14 +45,27 @@ def test_gradient_primitives_match_torch_autograd(shape, affine):
     dx, dw, db = _torch_grads(x, w, b, g)
     stats = bnt._batch_moments(x)
     sums = bnt._batch_norm_sums(g, x, stats, eps=EPS)
-    assert_close(bnt._batch_norm_input_grad(g, x, stats, sums, w, eps=EPS), dx, rtol=1e-10, atol=1e-12)
+    assert_close(bnt._batch_norm_input_grad(g, x, stats, sums, np.stack([w, b]) if affine else None, eps=EPS), dx, rtol=1e-10,
+                 atol=1e-12)
     if affine:
-        assert_close(sums[0], db, rtol=1e-12, atol=1e-12)
-        assert_close(sums[1], dw, rtol=1e-10, atol=1e-12)
+        assert_close(sums[0], dw, rtol=1e-10, atol=1e-12)
+        assert_close(sums[1], db, rtol=1e-12, atol=1e-12)
     args = tuple(a for a in (x, w, b) if a is not None)
     grads = funcad.grad(lambda *a: ops.sum(_train(*a, *(None,) * (3 - len(a))) * g), tuple(range(len(args))))(*args)
     for got, want in zip(grads if affine else (grads,), (dx, dw, db)):
         assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("given", ["weight", "bias"])
+def test_weight_or_bias_alone_match_torch(given):
+    x, w, b = _inputs((5, 3, 4))
+    w, b = (w, None) if given == "weight" else (None, b)
+    g = RNG.standard_normal(x.shape)
+    dx, dw, db = _torch_grads(x, w, b, g)
+    param = w if given == "weight" else b
+    got = funcad.grad(lambda x, p: ops.sum(_train(x, *((p, None) if given == "weight" else (None, p))) * g), (0, 1))(x, param)
+    assert_close(got[0], dx, rtol=1e-10, atol=1e-12)
+    assert_close(got[1], dw if given == "weight" else db, rtol=1e-10, atol=1e-12)
 
 
 def test_derivatives_of_every_order_match_finite_differences():
@@ -110,8 +123,9 @@ def test_torch_translations_compute_the_primitives():
     g = RNG.standard_normal(x.shape)
     stats = bnt._batch_moments(x)
     sums = bnt._batch_norm_sums(g, x, stats, eps=EPS)
-    cases = [(bnt._batch_moments, (x,), {}), (bnt._batch_norm_train, (x, stats, w, b), {"eps": EPS}),
-             (bnt._batch_norm_sums, (g, x, stats), {"eps": EPS}), (bnt._batch_norm_input_grad, (g, x, stats, sums, w), {"eps": EPS})]
+    affine = np.stack([w, b])
+    cases = [(bnt._batch_moments, (x,), {}), (bnt._batch_norm_train, (x, stats, affine), {"eps": EPS}),
+             (bnt._batch_norm_sums, (g, x, stats), {"eps": EPS}), (bnt._batch_norm_input_grad, (g, x, stats, sums, affine), {"eps": EPS})]
     for prim, args, kwargs in cases:
         torch_args = [torch.from_numpy(np.asarray(a)) for a in args]
         assert_close(torch_callable(prim)(*torch_args, **kwargs).numpy(), prim(*args, **kwargs), rtol=1e-10, atol=1e-12,

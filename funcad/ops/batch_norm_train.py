@@ -24,9 +24,10 @@ from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.transforms import jvp, vjp
 from funcad.ops.batching import batch_size, to_front
 from funcad.ops.batching_nn import _from_channels, _into_channels
+from funcad.ops.creation import ones_like, zeros_like
 from funcad.ops.math import rsqrt
 from funcad.ops.reduce import mean, sum
-from funcad.ops.shape import _shape_of, broadcast_to, getitem, reshape, stack, stop_gradient, transpose
+from funcad.ops.shape import _shape_of, getitem, reshape, stack, stop_gradient, transpose
 
 
 def channel_axes(ndim: int) -> tuple:
@@ -81,23 +82,24 @@ def _torch_moments(torch, x):
     return torch.stack([mu, var])
 
 
-def _torch_train(torch, x, stats, weight, bias, eps):
+def _torch_train(torch, x, stats, affine, eps):
+    weight, bias = (None, None) if affine is None else affine
     return torch.nn.functional.batch_norm(x, None, None, weight, bias, True, 0.0, eps)
 
 
 def _torch_sums(torch, g, x, stats, eps):
     axes = channel_axes(x.ndim)
     var, mu = torch.var_mean(x, dim=axes, correction=0, keepdim=True)
-    return torch.stack([g.sum(axes), (g * (x - mu) * torch.rsqrt(var + eps)).sum(axes)])
+    return torch.stack([(g * (x - mu) * torch.rsqrt(var + eps)).sum(axes), g.sum(axes)])
 
 
-def _torch_input_grad(torch, g, x, stats, sums, weight, eps):
+def _torch_input_grad(torch, g, x, stats, sums, affine, eps):
     axes = channel_axes(x.ndim)
     var, mu = torch.var_mean(x, dim=axes, correction=0, keepdim=True)
     invstd = torch.rsqrt(var + eps)
     xhat = (x - mu) * invstd
     dx = (g - g.mean(axes, keepdim=True) - xhat * (g * xhat).mean(axes, keepdim=True)) * invstd
-    return dx if weight is None else dx * weight.reshape((1, -1) + (1,) * (x.ndim - 2))
+    return dx if affine is None else dx * affine[0].reshape((1, -1) + (1,) * (x.ndim - 2))
 
 
 @primitive(**compiled_as_call(torch=_torch_moments))
@@ -111,32 +113,33 @@ def _batch_moments(x):
 
 
 @primitive(**compiled_as_call(torch=_torch_train))
-def _batch_norm_train(x, stats, weight, bias, eps: float):
-    """``x`` normalised with its own moments ``stats`` (from ``_batch_moments``), scaled and shifted per channel:
-    ``x * scale + shift`` with ``scale = weight * invstd``, ``shift = bias - mean * scale`` (torch's CPU form)."""
-    scale = _invstd(stats, eps) if weight is None else _invstd(stats, eps) * weight
-    shift = -stats[0] * scale if bias is None else bias - stats[0] * scale
+def _batch_norm_train(x, stats, affine, eps: float):
+    """``x`` normalised with its own moments ``stats`` (from ``_batch_moments``), scaled and shifted per channel by
+    ``affine`` ((2, C): weight and bias, or None): ``x * scale + shift`` with ``scale = weight * invstd``,
+    ``shift = bias - mean * scale`` (torch's CPU form)."""
+    scale = _invstd(stats, eps) if affine is None else _invstd(stats, eps) * affine[0]
+    shift = -stats[0] * scale if affine is None else affine[1] - stats[0] * scale
     y = np.multiply(x, _per_channel(scale, x.ndim))
     return np.add(y, _per_channel(shift, x.ndim), out=y)
 
 
 @primitive(**compiled_as_call(torch=_torch_sums))
 def _batch_norm_sums(g, x, stats, eps: float):
-    """(2, C): per channel ``sum(g)`` and ``sum(g * xhat)`` (the bias's and the weight's gradients), as BLAS
-    products per (sample, channel) row: two passes over ``g`` and one over the centred ``x``."""
+    """(2, C): per channel ``sum(g * xhat)`` and ``sum(g)``, the gradients of the weight and the bias (``affine``), as
+    BLAS products per (sample, channel) row: two passes over ``g`` and one over the centred ``x``."""
     centred = np.subtract(x, _per_channel(stats[0], x.ndim))
-    return np.stack([_channel_sums(g), _channel_dots(g, centred) * _invstd(stats, eps)])
+    return np.stack([_channel_dots(g, centred) * _invstd(stats, eps), _channel_sums(g)])
 
 
 @primitive(**compiled_as_call(torch=_torch_input_grad))
-def _batch_norm_input_grad(g, x, stats, sums, weight, eps: float):
+def _batch_norm_input_grad(g, x, stats, sums, affine, eps: float):
     """The input's gradient ``invstd * weight * (g - mean(g) - xhat * mean(g * xhat))``, in five in-place passes."""
     n, invstd, ndim = _count(x.shape), _invstd(stats, eps), x.ndim
     dx = np.subtract(x, _per_channel(stats[0], ndim))
-    dx *= _per_channel(sums[1] * invstd / n, ndim)
+    dx *= _per_channel(sums[0] * invstd / n, ndim)
     np.subtract(g, dx, out=dx)
-    dx -= _per_channel(sums[0] / n, ndim)
-    dx *= _per_channel(invstd if weight is None else invstd * weight, ndim)
+    dx -= _per_channel(sums[1] / n, ndim)
+    dx *= _per_channel(invstd if affine is None else invstd * affine[0], ndim)
     return dx
 
 
@@ -149,15 +152,15 @@ def _moments_composite(x):
 
 def _sums_composite(g, x, stats, eps: float):
     axes = channel_axes(len(_shape_of(x)))
-    return stack([sum(g, axis=axes), sum(g * normalize(x, axes, eps)[0], axis=axes)])
+    return stack([sum(g * normalize(x, axes, eps)[0], axis=axes), sum(g, axis=axes)])
 
 
-def _input_grad_composite(g, x, stats, sums, weight, eps: float):
+def _input_grad_composite(g, x, stats, sums, affine, eps: float):
     shape = _shape_of(x)
     axes = channel_axes(len(shape))
     xhat, _, var = normalize(x, axes, eps)
     dx = (g - mean(g, axis=axes, keepdims=True) - xhat * mean(g * xhat, axis=axes, keepdims=True)) * rsqrt(var + eps)
-    return dx if weight is None else dx * reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
+    return dx if affine is None else dx * reshape(getitem(affine, 0), (1, shape[1]) + (1,) * (len(shape) - 2))
 
 
 def _replaced(args: tuple, i: int, value) -> tuple:
@@ -178,34 +181,27 @@ def _differentiate(prim, composite: Callable, positions: tuple, n_args: int) -> 
     prim.defjvp(*(tangent(i) if i in positions else None for i in range(n_args)))
 
 
-def _input_cotangent(g, ans, x, stats, weight, bias, eps: float):
-    return _batch_norm_input_grad(g, x, stats, _batch_norm_sums(g, x, stats, eps=eps), weight, eps=eps)
+def _input_cotangent(g, ans, x, stats, affine, eps: float):
+    return _batch_norm_input_grad(g, x, stats, _batch_norm_sums(g, x, stats, eps=eps), affine, eps=eps)
 
 
-def _weight_cotangent(g, ans, x, stats, weight, bias, eps: float):
-    return getitem(_batch_norm_sums(g, x, stats, eps=eps), 1)
+def _affine_cotangent(g, ans, x, stats, affine, eps: float):
+    """The sums the input's cotangent needs too: one computation for both under funcad.jit (common subexpressions)."""
+    return _batch_norm_sums(g, x, stats, eps=eps)
 
 
-def _bias_cotangent(g, ans, x, stats, weight, bias, eps: float):
-    return getitem(_batch_norm_sums(g, x, stats, eps=eps), 0)
-
-
-def _input_tangent(t, ans, x, stats, weight, bias, eps: float):
+def _input_tangent(t, ans, x, stats, affine, eps: float):
     """The Jacobian in x is symmetric (per channel ``invstd * weight / N * (N I - 1 1^T - xhat xhat^T)``)."""
-    return _input_cotangent(t, ans, x, stats, weight, bias, eps)
+    return _input_cotangent(t, ans, x, stats, affine, eps)
 
 
-def _weight_tangent(t, ans, x, stats, weight, bias, eps: float):
-    return _batch_norm_train(x, stats, t, None, eps=eps)
+def _affine_tangent(t, ans, x, stats, affine, eps: float):
+    """``xhat * t_weight + t_bias``: the op is linear in ``affine``."""
+    return _batch_norm_train(x, stats, t, eps=eps)
 
 
-def _bias_tangent(t, ans, x, stats, weight, bias, eps: float):
-    shape = _shape_of(x)
-    return broadcast_to(reshape(t, (1, shape[1]) + (1,) * (len(shape) - 2)), shape)
-
-
-_batch_norm_train.defvjp(_input_cotangent, None, _weight_cotangent, _bias_cotangent)
-_batch_norm_train.defjvp(_input_tangent, None, _weight_tangent, _bias_tangent)
+_batch_norm_train.defvjp(_input_cotangent, None, _affine_cotangent)
+_batch_norm_train.defjvp(_input_tangent, None, _affine_tangent)
 _differentiate(_batch_moments, _moments_composite, (0,), 1)
 _differentiate(_batch_norm_sums, _sums_composite, (0, 1), 3)
 _differentiate(_batch_norm_input_grad, _input_grad_composite, (0, 1, 4), 5)
@@ -213,14 +209,15 @@ _differentiate(_batch_norm_input_grad, _input_grad_composite, (0, 1, 4), 5)
 
 # -- batching: every member's channels side by side, as channels of one call --------------------------------------------
 def _channels_rule(prim, kinds: str, out_kind: str):
-    """vmap rule for an op over (N, C, *) arrays ("x"), (C,) vectors ("c") and stacked (2, C) statistics ("s"): the
+    """vmap rule for an op over (N, C, *) arrays ("x") and stacked (2, C) statistics or weight and bias ("s"): the
     members' channels become the channels of one call, since each channel is normalised on its own."""
 
     def into(a, dim, kind: str, size: int):
-        if a is None or kind == "x":
-            return a if a is None else _into_channels(a, dim, size)
-        a = to_front(a, dim, size)
-        return reshape(a, (-1,)) if kind == "c" else reshape(transpose(a, (1, 0, 2)), (2, -1))
+        if a is None:
+            return None
+        if kind == "x":
+            return _into_channels(a, dim, size)
+        return reshape(transpose(to_front(a, dim, size), (1, 0, 2)), (2, -1))
 
     def rule(args, dims, /, **kwargs):
         size = batch_size(args, dims)
@@ -231,13 +228,17 @@ def _channels_rule(prim, kinds: str, out_kind: str):
 
 
 _batch_moments.declare(batch=_channels_rule(_batch_moments, "x", "s"))
-_batch_norm_train.declare(batch=_channels_rule(_batch_norm_train, "xscc", "x"))
+_batch_norm_train.declare(batch=_channels_rule(_batch_norm_train, "xss", "x"))
 _batch_norm_sums.declare(batch=_channels_rule(_batch_norm_sums, "xxs", "s"))
-_batch_norm_input_grad.declare(batch=_channels_rule(_batch_norm_input_grad, "xxssc", "x"))
+_batch_norm_input_grad.declare(batch=_channels_rule(_batch_norm_input_grad, "xxsss", "x"))
 
 
 def batch_norm_training(x, weight, bias, eps: float):
     """``(y, stats)``: ``x`` normalised with its batch statistics, and those statistics ((2, C): mean and biased
-    variance) as constants for the running statistics' update."""
+    variance) as constants for the running statistics' update. Weight and bias travel stacked, so that their
+    gradients are one array, the sums the input's gradient needs as well."""
     stats = stop_gradient(_batch_moments(x))
-    return _batch_norm_train(x, stats, weight, bias, eps=eps), stats
+    affine = None
+    if weight is not None or bias is not None:
+        affine = stack([ones_like(bias) if weight is None else weight, zeros_like(weight) if bias is None else bias])
+    return _batch_norm_train(x, stats, affine, eps=eps), stats
