@@ -1,4 +1,5 @@
-"""Batch and layer normalisation, composed from funcad ops (so every derivative order is exact)."""
+"""Batch and layer normalisation: layer normalisation and BatchNorm's inference form composed from funcad ops (so every
+derivative order is exact), BatchNorm with batch statistics through its own primitives (``funcad.ops.batch_norm_train``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import functools
 import numpy as np
 
 from funcad.core.dtypes import LOW_PRECISION, is_floating
+from funcad.ops.batch_norm_train import batch_norm_training, channel_axes, normalize
 from funcad.ops.math import rsqrt
-from funcad.ops.reduce import mean
 from funcad.ops.shape import _shape_of, cast, reshape, stop_gradient
 
 
@@ -34,13 +35,6 @@ def _float32_inside(norm):
     return wrapper
 
 
-def _normalize(x, axes: tuple, eps: float):
-    """(x - mean) / sqrt(biased var + eps) over ``axes``, with the statistics used."""
-    mu = mean(x, axis=axes, keepdims=True)
-    centred = x - mu
-    var = mean(centred * centred, axis=axes, keepdims=True)
-    return centred * rsqrt(var + eps), mu, var
-
 
 @_float32_inside
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5):
@@ -60,26 +54,23 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: b
         if value is not None and _shape_of(value) != (c,):
             raise ValueError(f"funcad.ops.batch_norm: {name} shape {_shape_of(value)} does not match {c} channels of input {shape}")
     per_channel = (1, c) + (1,) * (len(shape) - 2)
-    axes = (0,) + tuple(range(2, len(shape)))
     if training or running_mean is None or running_var is None:
-        count = int(np.prod([shape[a] for a in axes]))
+        count = int(np.prod([shape[a] for a in channel_axes(len(shape))]))
         if count < 2 and training:
             raise ValueError(f"funcad.ops.batch_norm: training needs more than one value per channel, got input shape {shape}")
-        y, mu, var = _normalize(x, axes, eps)
-        new_mean, new_var = running_mean, running_var
-        if training and running_mean is not None and running_var is not None:
-            m = float(momentum)
-            new_mean = running_mean * (1.0 - m) + reshape(stop_gradient(mu), (c,)) * m
-            new_var = running_var * (1.0 - m) + reshape(stop_gradient(var), (c,)) * (m * count / (count - 1))
-            new_mean, new_var = stop_gradient(new_mean), stop_gradient(new_var)
-    else:
-        y = (x - reshape(running_mean, per_channel)) * rsqrt(reshape(running_var, per_channel) + eps)
-        new_mean, new_var = running_mean, running_var
+        y, stats = batch_norm_training(x, weight, bias, eps)
+        if not (training and running_mean is not None and running_var is not None):
+            return y, running_mean, running_var
+        m = float(momentum)
+        new_mean = running_mean * (1.0 - m) + stats[0] * m
+        new_var = running_var * (1.0 - m) + stats[1] * (m * count / (count - 1))
+        return y, stop_gradient(new_mean), stop_gradient(new_var)
+    y = (x - reshape(running_mean, per_channel)) * rsqrt(reshape(running_var, per_channel) + eps)
     if weight is not None:
         y = y * reshape(weight, per_channel)
     if bias is not None:
         y = y + reshape(bias, per_channel)
-    return y, new_mean, new_var
+    return y, running_mean, running_var
 
 
 @_float32_inside
@@ -93,7 +84,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     for name, value in (("weight", weight), ("bias", bias)):
         if value is not None and _shape_of(value) != norm_shape:
             raise ValueError(f"funcad.ops.layer_norm: {name} shape {_shape_of(value)} does not match normalized_shape {norm_shape}")
-    y, _, _ = _normalize(x, tuple(range(len(shape) - k, len(shape))), eps)
+    y, _, _ = normalize(x, tuple(range(len(shape) - k, len(shape))), eps)
     if weight is not None:
         y = y * weight
     if bias is not None:

@@ -1,0 +1,150 @@
+"""BatchNorm with batch statistics (funcad.ops.batch_norm_train): its gradient primitives against torch autograd,
+derivatives of every order against finite differences, float32 running statistics and gradients against torch's
+error, vmap of its gradients against a loop, and the torch translations the mirror reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import funcad
+from funcad import ops
+from funcad.ops import batch_norm_train as bnt
+from funcad.testing import assert_close, check_grads
+from torch_ref.torch_translation import torch_callable
+
+RNG = np.random.default_rng(11)
+EPS = 1e-3
+
+
+def _inputs(shape, affine: bool = True):
+    c = shape[1]
+    x = RNG.standard_normal(shape) * 2.0 + 0.5
+    w = RNG.uniform(0.5, 1.5, c) if affine else None
+    b = RNG.standard_normal(c) if affine else None
+    return x, w, b
+
+
+def _train(x, w, b):
+    return ops.batch_norm(x, None, None, w, b, training=True, eps=EPS)[0]
+
+
+def _torch_grads(x, w, b, g):
+    leaves = [None if a is None else torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    F.batch_norm(leaves[0], None, None, leaves[1], leaves[2], True, 0.0, EPS).backward(torch.tensor(g))
+    return [None if t is None else t.grad.numpy() for t in leaves]
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (3, 2, 4, 5)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_gradient_primitives_match_torch_autograd(shape, affine):
+    x, w, b = _inputs(shape, affine)
+    g = RNG.standard_normal(shape)
+    dx, dw, db = _torch_grads(x, w, b, g)
+    stats = bnt._batch_moments(x)
+    sums = bnt._batch_norm_sums(g, x, stats, eps=EPS)
+    assert_close(bnt._batch_norm_input_grad(g, x, stats, sums, np.stack([w, b]) if affine else None, eps=EPS), dx, rtol=1e-10,
+                 atol=1e-12)
+    if affine:
+        assert_close(sums[0], dw, rtol=1e-10, atol=1e-12)
+        assert_close(sums[1], db, rtol=1e-12, atol=1e-12)
+    args = tuple(a for a in (x, w, b) if a is not None)
+    grads = funcad.grad(lambda *a: ops.sum(_train(*a, *(None,) * (3 - len(a))) * g), tuple(range(len(args))))(*args)
+    for got, want in zip(grads if affine else (grads,), (dx, dw, db)):
+        assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("given", ["weight", "bias"])
+def test_weight_or_bias_alone_match_torch(given):
+    x, w, b = _inputs((5, 3, 4))
+    w, b = (w, None) if given == "weight" else (None, b)
+    g = RNG.standard_normal(x.shape)
+    dx, dw, db = _torch_grads(x, w, b, g)
+    param = w if given == "weight" else b
+    got = funcad.grad(lambda x, p: ops.sum(_train(x, *((p, None) if given == "weight" else (None, p))) * g), (0, 1))(x, param)
+    assert_close(got[0], dx, rtol=1e-10, atol=1e-12)
+    assert_close(got[1], dw if given == "weight" else db, rtol=1e-10, atol=1e-12)
+
+
+def test_derivatives_of_every_order_match_finite_differences():
+    x, w, b = _inputs((3, 2, 2, 3))
+    check_grads(_train, (x, w, b), order=2, modes=("rev", "fwd"))
+    check_grads(lambda x: _train(x, None, None) * x, (x[:2, :, :1],), order=3, modes=("rev", "fwd"))
+
+
+def test_grad_of_grad_compiled_equals_eager_and_finite_differences():
+    x, w, b = _inputs((4, 3, 2, 2))
+
+    def gradient_norm(x, w):
+        gx = funcad.grad(lambda x, w: ops.sum(ops.tanh(_train(x, w, b))), (0, 1))(x, w)
+        return ops.sum(gx[0] * gx[0]) + ops.sum(gx[1] * gx[1])
+
+    hess = funcad.grad(gradient_norm, (0, 1))
+    eager = hess(x, w)
+    for got, want in zip(funcad.jit(hess)(x, w), eager):
+        assert_close(got, want, rtol=1e-12, atol=1e-12)
+    check_grads(gradient_norm, (x, w), order=1, modes=("rev", "fwd"))
+
+
+@pytest.mark.parametrize("offset", [0.0, 20.0])
+def test_float32_batch_statistics_are_within_a_few_ulps(offset):
+    """momentum 1: the new running statistics are the batch's own (unbiased variance). Torch sums in double and
+    rounds once; float32 sums err by a few ulps, where E[x^2] - E[x]^2 would lose digits to the offset."""
+    x = (np.random.default_rng(5).standard_normal((8, 5, 6, 7)) * 3.0 + offset).astype(np.float32)
+    _, new_mean, new_var = ops.batch_norm(x, np.zeros(5, np.float32), np.ones(5, np.float32), training=True, momentum=1.0)
+    torch_mean, torch_var = torch.zeros(5), torch.ones(5)
+    F.batch_norm(torch.from_numpy(x), torch_mean, torch_var, None, None, True, 1.0)
+    exact = x.astype(np.float64)
+    for got, theirs, want in ((new_mean, torch_mean, exact.mean(axis=(0, 2, 3))), (new_var, torch_var, exact.var(axis=(0, 2, 3), ddof=1))):
+        err, torch_err = np.abs(np.asarray(got) - want).max(), np.abs(theirs.numpy() - want).max()
+        assert err <= max(2 * torch_err, 4 * np.spacing(np.float32(np.abs(want).max()))), (err, torch_err)
+
+
+@pytest.mark.parametrize("batched_weight", [False, True])
+def test_vmap_of_the_gradient_batches_like_a_loop(batched_weight):
+    xs = RNG.standard_normal((3, 4, 2, 3, 3))
+    ws = RNG.uniform(0.5, 1.5, (3, 2)) if batched_weight else RNG.uniform(0.5, 1.5, 2)
+    b = RNG.standard_normal(2)
+
+    def member(x, w):
+        return funcad.grad(lambda x, w: ops.sum(ops.sin(_train(x, w, b))), (0, 1))(x, w)
+
+    got = funcad.vmap(member, in_axes=(0, 0 if batched_weight else None))(xs, ws)
+    for i in range(3):
+        want = member(xs[i], ws[i] if batched_weight else ws)
+        assert_close(got[0][i], want[0], rtol=1e-12, atol=1e-12)
+        assert_close(got[1][i], want[1], rtol=1e-12, atol=1e-12)
+
+
+def test_torch_translations_compute_the_primitives():
+    x, w, b = _inputs((4, 3, 2, 5))
+    g = RNG.standard_normal(x.shape)
+    stats = bnt._batch_moments(x)
+    sums = bnt._batch_norm_sums(g, x, stats, eps=EPS)
+    affine = np.stack([w, b])
+    cases = [(bnt._batch_moments, (x,), {}), (bnt._batch_norm_train, (x, stats, affine), {"eps": EPS}),
+             (bnt._batch_norm_sums, (g, x, stats), {"eps": EPS}), (bnt._batch_norm_input_grad, (g, x, stats, sums, affine), {"eps": EPS})]
+    for prim, args, kwargs in cases:
+        torch_args = [torch.from_numpy(np.asarray(a)) for a in args]
+        assert_close(torch_callable(prim)(*torch_args, **kwargs).numpy(), prim(*args, **kwargs), rtol=1e-10, atol=1e-12,
+                     msg=prim.name)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_float32_gradients_err_as_float32_sums_may(seed):
+    """Against a float64 reference: the input gradient errs no more than twice as much as torch's; the weight and bias
+    gradients (per-channel sums, which torch accumulates in double) by less than float32's epsilon times the sum of
+    the terms' magnitudes."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((16, 4, 6, 6)) * 2.0 + 3.5  # an offset mean: the centring's rounding shows
+    w, b, g = rng.uniform(0.5, 1.5, 4), rng.standard_normal(4), rng.standard_normal(x.shape)
+    ref = _torch_grads(x, w, b, g)
+    f32 = [a.astype(np.float32) for a in (x, w, b, g)]
+    dx, dw, db = (np.asarray(a) for a in funcad.vjp(_train, *f32[:3])[1](f32[3]))
+    assert np.abs(dx - ref[0]).max() <= 2 * np.abs(_torch_grads(*f32)[0] - ref[0]).max()
+    xhat = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + EPS)
+    eps32 = np.finfo(np.float32).eps
+    assert np.all(np.abs(dw - ref[1]) <= eps32 * np.abs(g * xhat).sum(axis=(0, 2, 3)))
+    assert np.all(np.abs(db - ref[2]) <= eps32 * np.abs(g).sum(axis=(0, 2, 3)))
