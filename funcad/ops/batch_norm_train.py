@@ -23,7 +23,7 @@ import numpy as np
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.transforms import jvp, vjp
 from funcad.ops.batching import batch_size, to_front
-from funcad.ops.batching_nn import _from_channels, _into_channels
+from funcad.ops.conv import from_channels, into_channels
 from funcad.ops.creation import ones_like, zeros_like
 from funcad.ops.math import rsqrt
 from funcad.ops.reduce import mean, sum
@@ -216,13 +216,13 @@ def _channels_rule(prim, kinds: str, out_kind: str):
         if a is None:
             return None
         if kind == "x":
-            return _into_channels(a, dim, size)
+            return into_channels(a, dim, size)
         return reshape(transpose(to_front(a, dim, size), (1, 0, 2)), (2, -1))
 
     def rule(args, dims, /, **kwargs):
         size = batch_size(args, dims)
         out = prim(*(into(a, d, k, size) for a, d, k in zip(args, dims, kinds)), **kwargs)
-        return (_from_channels(out, size), 1) if out_kind == "x" else (reshape(out, (2, size, -1)), 1)
+        return (from_channels(out, size), 1) if out_kind == "x" else (reshape(out, (2, size, -1)), 1)
 
     return rule
 

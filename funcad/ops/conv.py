@@ -330,14 +330,14 @@ _conv_weight_grad.deflinear(
 
 
 # -- vmap: batched filters become groups of one convolution ----------------------------------------------------------
-def _into_channels(x, dim, size: int):
+def into_channels(x, dim, size: int):
     """A batch of (N, C, H, W) members as one (N, B*C, H, W) array: each member's channels form their own groups."""
     x = to_front(x, dim, size)
     x = transpose(x, (1, 0) + tuple(range(2, ndim_of(x))))
     return reshape(x, (x.shape[0], -1) + tuple(x.shape[3:]))
 
 
-def _from_channels(y, size: int):
+def from_channels(y, size: int):
     return reshape(y, (y.shape[0], size, -1) + tuple(y.shape[2:]))
 
 
@@ -351,9 +351,9 @@ def _conv_batch(args, dims, /, **kwargs):
     if dims[1] is None:
         return _fold_conv(args, dims, **kwargs)
     bound, size = bind_arguments(_conv, args, kwargs).arguments, batch_size(args, dims)
-    y = _conv(_into_channels(bound["x"], dims[0], size), _grouped_filters(bound["w"], dims[1], size), geo=bound["geo"],
+    y = _conv(into_channels(bound["x"], dims[0], size), _grouped_filters(bound["w"], dims[1], size), geo=bound["geo"],
               groups=bound["groups"] * size)
-    return _from_channels(y, size), 1
+    return from_channels(y, size), 1
 
 
 def _conv_input_grad_batch(args, dims, /, **kwargs):
@@ -361,16 +361,16 @@ def _conv_input_grad_batch(args, dims, /, **kwargs):
         return _fold_conv_input_grad(args, dims, **kwargs)
     bound, size = bind_arguments(_conv_input_grad, args, kwargs).arguments, batch_size(args, dims)
     n, c, *plane = bound["x_shape"]
-    y = _conv_input_grad(_into_channels(bound["g"], dims[0], size), _grouped_filters(bound["w"], dims[1], size), geo=bound["geo"],
+    y = _conv_input_grad(into_channels(bound["g"], dims[0], size), _grouped_filters(bound["w"], dims[1], size), geo=bound["geo"],
                          groups=bound["groups"] * size, x_shape=(n, size * c, *plane))
-    return _from_channels(y, size), 1
+    return from_channels(y, size), 1
 
 
 def _conv_weight_grad_batch(args, dims, /, **kwargs):
     """Per-member filter gradients (per-sample gradients of a convolution) in one grouped call."""
     bound, size = bind_arguments(_conv_weight_grad, args, kwargs).arguments, batch_size(args, dims)
     o, *rest = bound["w_shape"]
-    dw = _conv_weight_grad(_into_channels(bound["x"], dims[0], size), _into_channels(bound["g"], dims[1], size), geo=bound["geo"],
+    dw = _conv_weight_grad(into_channels(bound["x"], dims[0], size), into_channels(bound["g"], dims[1], size), geo=bound["geo"],
                            groups=bound["groups"] * size, w_shape=(size * o, *rest))
     return reshape(dw, (size, o, *rest)), 0
 
