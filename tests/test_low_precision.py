@@ -88,6 +88,14 @@ def test_a_correct_run_passes_and_a_fault_of_ten_times_the_noise_floor_fails(nam
     assert planted.summary.set_index("dtype").loc[name, "verdict"] == "fail"
 
 
+@pytest.mark.parametrize("case", ["conv1d", "resnet", "lstm", "transformer"])
+def test_a_case_whose_torch_twin_is_traced_from_its_construct_runs_in_16_bits(case):
+    """The mirrored cases' torch twins carry bfloat16 and float16 values through tracing, constants and weights."""
+    result = run_case(CASES[case], RunOptions(timing=False, dtype="all"))  # each case's own steps and batch size
+    summary = result.summary.set_index("dtype")
+    assert set(LOW) <= set(summary.index) and summary["verdict"].isin(["pass", "noise"]).all(), result.summary
+
+
 def test_a_float16_adam_run_takes_a_representable_epsilon_and_stays_finite():
     result = run_case(CASES["lenet"], RunOptions(steps=3, batch_size=16, timing=False, dtype="float16"))
     assert not len(result.events), result.events

@@ -19,6 +19,7 @@ from torch import fx
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell, CellList, SequentialCell
 from torch_ref import from_torch, layer_table
+from torch_ref.arrays import to_numpy
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, where
 from torch_ref.traced import TracedConstruct
@@ -101,7 +102,7 @@ class _ToFuncad(Translation):
             for pname, value in list(sub.named_parameters(recurse=False)) + list(sub.named_buffers(recurse=False)):
                 if value is not None and (value.is_floating_point() or isinstance(value, torch.nn.Parameter)):
                     requires_grad = isinstance(value, torch.nn.Parameter) and value.requires_grad
-                    owner.insert_param_to_cell(pname, Parameter(value.detach().cpu().numpy().copy(), requires_grad=requires_grad))
+                    owner.insert_param_to_cell(pname, Parameter(to_numpy(value).copy(), requires_grad=requires_grad))
                     own.append(pname)
             self.container(full, own)
         return cell

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from funcad.core.primitive import Primitive
+from torch_ref.arrays import from_numpy
 
 _RECIPES: dict[str, Callable] = {}
 
@@ -63,7 +64,7 @@ def torch_value(value, tensor: Callable[[torch.Tensor], object]):
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
-        return tensor(torch.from_numpy(value.copy()))
+        return tensor(from_numpy(value.copy()))
     if isinstance(value, (tuple, list)):  # a NamedTuple (a convolution's Geometry) becomes a plain tuple
         return (list if isinstance(value, list) else tuple)(torch_value(v, tensor) for v in value)
     if isinstance(value, dict):

@@ -30,7 +30,7 @@ from funcad.core.tensor import Parameter, Tensor
 from funcad.jit.ir import Const, Node, Var
 from funcad.jit.tracing import ConcretizationError, JitTrace, JitTracer, trace_function
 from funcad.nn.cell import Cell
-from torch_ref.arrays import from_numpy
+from torch_ref.arrays import from_numpy, numpy_dtype
 from torch_ref.layer_rule import TranslationError, where
 from torch_ref.torch_translation import torch_callable, torch_value
 
@@ -145,7 +145,7 @@ class TracedConstruct(torch.nn.Module):
             object.__setattr__(cells[path], "construct", recorder.intercept(path))
         values = [*args, *kwargs.values()]
         is_array = [isinstance(a, torch.Tensor) for a in values]
-        leaves = [np.zeros(tuple(a.shape), torch.empty(0, dtype=a.dtype).numpy().dtype) if arr else a for a, arr in zip(values, is_array)]
+        leaves = [np.zeros(tuple(a.shape), numpy_dtype(a.dtype)) if arr else a for a, arr in zip(values, is_array)]
         rebuild = lambda traced: (tuple(traced[:len(args)]), dict(zip(kwargs, traced[len(args):])))  # noqa: E731
         try:
             construct = type(cell).construct.__get__(cell)  # the class's: the Cell itself may be intercepted by a tracing parent
@@ -217,7 +217,7 @@ class _Recorder:
             if not isinstance(value, torch.Tensor):
                 results.append(value)
                 continue
-            var = self.trace.graph.new_var(tuple(value.shape), value.numpy().dtype)
+            var = self.trace.graph.new_var(tuple(value.shape), numpy_dtype(value.dtype))
             kw = {"path": path, "tree": tree, "statics": statics, "positions": positions, "call": call, "leaf": k,
                   "whole": out_tree == pytree.LEAF}
             self.trace.graph.nodes.append(Node(MODULE_CALL, atoms, kw, var, False))
@@ -228,7 +228,8 @@ class _Recorder:
         """The twin's output on zeros, its layers in eval mode (nothing moves, any batch size passes), for the shapes and dtypes."""
         leaves = list(statics)
         for i, atom in zip(positions, atoms):
-            leaves[i] = torch.from_numpy(np.zeros(atom.shape, atom.dtype)) if isinstance(atom, Var) else torch.as_tensor(atom.value)
+            leaves[i] = (from_numpy(np.zeros(atom.shape, atom.dtype)) if isinstance(atom, Var) else
+                         from_numpy(atom.value) if isinstance(atom.value, np.ndarray) else torch.as_tensor(atom.value))
         targs, tkwargs = pytree.unflatten(tree, leaves)
         module = self.owner.get_submodule(path)
         saved = [(m, m.training, m._forward_pre_hooks, m._forward_hooks) for m in module.modules()]
