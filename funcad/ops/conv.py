@@ -207,6 +207,8 @@ def _input_grad_strided(g, w, geo: Geometry, groups: int, x_shape: tuple):
 
 def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
+    if geo.stride == (1, 1):
+        return _weight_grad_taps(x, g, geo, groups, w_shape)
     wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)
     total = None
     for part, cols in _column_blocks(x, geo, groups):
@@ -218,6 +220,26 @@ def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     if total is None:  # an empty batch
         return xp.zeros(w_shape, dtype=xp.result_type(x.dtype, g.dtype))
     return total.transpose(0, 2, 1).reshape(w_shape)
+
+
+def _weight_grad_taps(x, g, geo: Geometry, groups: int, w_shape: tuple):
+    """The weight gradient of a stride-1 convolution without im2col: a tap's columns are rows of the padded input read
+    from the tap's offset (runs of the padded row width, as ``_column_blocks`` copies them), a matrix BLAS reads in
+    place, so each tap is one product per sample with the widened output gradient, then a sum over the batch in
+    batch order. Each weight is the same dot product over the pixels as the im2col product's."""
+    n, c, h, wd = x.shape
+    o, (kh, kw), (dh, dw) = g.shape[1], geo.kernel, geo.dilation
+    padded = pad_planes(x, geo, True)
+    hp, wp = padded.shape[2:]
+    run = geo.output_size(h, wd)[0] * wp
+    wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)  # (N, groups, OH * wp, O/groups)
+    rows = padded.reshape(n, groups, c // groups, hp * wp)
+    per_sample = scratch((n, groups, c // groups, kh, kw, o // groups), xp.result_type(x.dtype, g.dtype))
+    for p in range(kh):
+        for q in range(kw):
+            start = p * dh * wp + q * dw
+            xp.matmul(rows[..., start : start + run], wide, out=per_sample[:, :, :, p, q])
+    return xp.add.reduce(per_sample, axis=0).transpose(0, 4, 1, 2, 3).reshape(w_shape)
 
 
 class Kernels(NamedTuple):
