@@ -207,7 +207,7 @@ def _input_grad_strided(g, w, geo: Geometry, groups: int, x_shape: tuple):
 
 def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
-    if geo.stride == (1, 1):
+    if geo.stride == (1, 1) and max(x.shape[1], g.shape[1]) <= TAP_CHANNELS * groups:
         return _weight_grad_taps(x, g, geo, groups, w_shape)
     wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)
     total = None
@@ -220,6 +220,11 @@ def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     if total is None:  # an empty batch
         return xp.zeros(w_shape, dtype=xp.result_type(x.dtype, g.dtype))
     return total.transpose(0, 2, 1).reshape(w_shape)
+
+
+# Channels per group up to which the stride-1 weight gradient runs tap by tap: measured (Xeon, 1 thread) 1.2-1.7x faster
+# than im2col at 3-16 channels, slower from 32 at 32x32 planes, where the products outweigh im2col's copy.
+TAP_CHANNELS = 16
 
 
 def _weight_grad_taps(x, g, geo: Geometry, groups: int, w_shape: tuple):
@@ -235,10 +240,11 @@ def _weight_grad_taps(x, g, geo: Geometry, groups: int, w_shape: tuple):
     wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)  # (N, groups, OH * wp, O/groups)
     rows = padded.reshape(n, groups, c // groups, hp * wp)
     per_sample = scratch((n, groups, c // groups, kh, kw, o // groups), xp.result_type(x.dtype, g.dtype))
-    for p in range(kh):
-        for q in range(kw):
-            start = p * dh * wp + q * dw
-            xp.matmul(rows[..., start : start + run], wide, out=per_sample[:, :, :, p, q])
+    for part in _blocks(n, (c * hp * wp + o * run) * x.itemsize)[1]:  # a block's operands stay in cache over its taps
+        for p in range(kh):
+            for q in range(kw):
+                start = p * dh * wp + q * dw
+                xp.matmul(rows[part, ..., start : start + run], wide[part], out=per_sample[part, :, :, p, q])
     return xp.add.reduce(per_sample, axis=0).transpose(0, 4, 1, 2, 3).reshape(w_shape)
 
 
