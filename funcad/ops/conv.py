@@ -13,7 +13,8 @@ long contiguous runs (the extra columns per row are computed and cropped away); 
 strides the rows are exactly the output. The input gradient of a stride-1 'same' convolution is
 a stride-1 convolution of the output gradient with the flipped kernel (``_transposed``), so it
 runs through the same forward path; other geometries use col2im (for stride 1 with every tap
-one long add, ``_input_grad_stride1``).
+one long add, ``_input_grad_stride1``). The weight gradient of a stride-1 convolution with few channels
+needs no columns at all (``_weight_grad_taps``): each tap's are rows of the padded input, read in place.
 
 Memory traffic, not arithmetic, dominates at LeNet sizes, so the batch is processed in
 blocks of samples (about ``BLOCK_BYTES`` of columns each): a block's columns are still in
