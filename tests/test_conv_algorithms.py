@@ -73,6 +73,20 @@ def test_algorithm_matches_torch_in_float64_with_second_order(case):
         assert_close(got, want.numpy(), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("tap_channels", [0, 64])  # im2col, then tap by tap, at every stride-1 geometry
+@pytest.mark.parametrize("geometry", [g for g in GEOMETRIES if g[2] == 1], ids=str)
+def test_gemm_weight_gradient_by_im2col_and_by_taps_matches_torch(monkeypatch, geometry, tap_channels):
+    xs, ws, stride, padding, dilation, groups = geometry
+    x, w = RNG.standard_normal(xs), RNG.standard_normal(ws)
+    wt = torch.tensor(w, requires_grad=True)
+    yt = _torch_conv(torch.tensor(x), wt, stride, padding, dilation, groups)
+    cot = RNG.standard_normal(tuple(yt.shape))
+    (want,) = torch.autograd.grad((yt * torch.tensor(cot)).sum(), (wt,))
+    monkeypatch.setattr(conv, "TAP_CHANNELS", tap_channels)
+    got = funcad.grad(lambda w: ops.sum(_funcad_conv("gemm", stride, padding, dilation, groups)(x, w) * cot))(w)
+    assert_close(got, want.numpy(), rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("name", ["winograd", "fft", "direct"])
 def test_algorithm_second_order_against_finite_differences_both_modes(name):
     if name == "direct":

@@ -56,6 +56,20 @@ def test_gradient_primitives_match_torch_autograd(shape, affine):
         assert_close(got, want, rtol=1e-10, atol=1e-12)
 
 
+def test_nodes_sharing_one_cotangent_get_their_own_sums():
+    """Two BatchNorms whose outputs are added receive the same cotangent; the affine gradient of one reuses sums only
+    from its own node's input gradient (here the first node's input takes no gradient, the second's affine none)."""
+    (x1, w1, b1), (x2, w2, b2) = _inputs((4, 3, 5)), _inputs((4, 3, 5))
+    g = RNG.standard_normal(x1.shape)
+    got = funcad.grad(lambda w, x: ops.sum((_train(x1, w, b1) + _train(x, w2, b2)) * g), (0, 1))(w1, x2)
+    assert_close(got[0], _torch_grads(x1, w1, b1, g)[1], rtol=1e-10, atol=1e-12)
+    assert_close(got[1], _torch_grads(x2, w2, b2, g)[0], rtol=1e-10, atol=1e-12)
+    shared = funcad.grad(lambda x, y, w, b: ops.sum((_train(x, w, b) + _train(y, w, b)) * g), (0, 1, 2, 3))(x1, x2, w1, b1)
+    first, second = _torch_grads(x1, w1, b1, g), _torch_grads(x2, w1, b1, g)
+    for got, want in zip(shared, (first[0], second[0], first[1] + second[1], first[2] + second[2])):
+        assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("given", ["weight", "bias"])
 def test_weight_or_bias_alone_match_torch(given):
     x, w, b = _inputs((5, 3, 4))

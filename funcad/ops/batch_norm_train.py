@@ -16,6 +16,7 @@ in funcad ops, so derivatives of any order stay exact.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -181,12 +182,24 @@ def _differentiate(prim, composite: Callable, positions: tuple, n_args: int) -> 
     prim.defjvp(*(tangent(i) if i in positions else None for i in range(n_args)))
 
 
+_last_sums = threading.local()  # (g, ans, sums) of the latest input cotangent, for the affine one of the same node
+
+
 def _input_cotangent(g, ans, x, stats, affine, eps: float):
-    return _batch_norm_input_grad(g, x, stats, _batch_norm_sums(g, x, stats, eps=eps), affine, eps=eps)
+    sums = _batch_norm_sums(g, x, stats, eps=eps)
+    if affine is not None:
+        _last_sums.entry = (g, ans, sums)
+    return _batch_norm_input_grad(g, x, stats, sums, affine, eps=eps)
 
 
 def _affine_cotangent(g, ans, x, stats, affine, eps: float):
-    """The sums the input's cotangent needs too: one computation for both under funcad.jit (common subexpressions)."""
+    """The sums the input's cotangent needs too, computed once for both: the backward pass asks for the input's
+    cotangent and then the affine one of the same node with the same ``g`` (and ``ans`` names the node), so the
+    second takes the first's sums; under funcad.jit the traced graph holds one node either way."""
+    entry = getattr(_last_sums, "entry", None)
+    _last_sums.entry = None
+    if entry is not None and entry[0] is g and entry[1] is ans:
+        return entry[2]
     return _batch_norm_sums(g, x, stats, eps=eps)
 
 

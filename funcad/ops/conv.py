@@ -13,7 +13,8 @@ long contiguous runs (the extra columns per row are computed and cropped away); 
 strides the rows are exactly the output. The input gradient of a stride-1 'same' convolution is
 a stride-1 convolution of the output gradient with the flipped kernel (``_transposed``), so it
 runs through the same forward path; other geometries use col2im (for stride 1 with every tap
-one long add, ``_input_grad_stride1``).
+one long add, ``_input_grad_stride1``). The weight gradient of a stride-1 convolution with few channels
+needs no columns at all (``_weight_grad_taps``): each tap's are rows of the padded input, read in place.
 
 Memory traffic, not arithmetic, dominates at LeNet sizes, so the batch is processed in
 blocks of samples (about ``BLOCK_BYTES`` of columns each): a block's columns are still in
@@ -207,6 +208,8 @@ def _input_grad_strided(g, w, geo: Geometry, groups: int, x_shape: tuple):
 
 def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
+    if geo.stride == (1, 1) and max(x.shape[1], g.shape[1]) <= TAP_CHANNELS * groups:
+        return _weight_grad_taps(x, g, geo, groups, w_shape)
     wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)
     total = None
     for part, cols in _column_blocks(x, geo, groups):
@@ -218,6 +221,32 @@ def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     if total is None:  # an empty batch
         return xp.zeros(w_shape, dtype=xp.result_type(x.dtype, g.dtype))
     return total.transpose(0, 2, 1).reshape(w_shape)
+
+
+# Channels per group up to which the stride-1 weight gradient runs tap by tap: measured (Xeon, 1 thread) 1.2-1.7x faster
+# than im2col at 3-16 channels, slower from 32 at 32x32 planes, where the products outweigh im2col's copy.
+TAP_CHANNELS = 16
+
+
+def _weight_grad_taps(x, g, geo: Geometry, groups: int, w_shape: tuple):
+    """The weight gradient of a stride-1 convolution without im2col: a tap's columns are rows of the padded input read
+    from the tap's offset (runs of the padded row width, as ``_column_blocks`` copies them), a matrix BLAS reads in
+    place, so each tap is one product per sample with the widened output gradient, then a sum over the batch in
+    batch order. Each weight is the same dot product over the pixels as the im2col product's."""
+    n, c, h, wd = x.shape
+    o, (kh, kw), (dh, dw) = g.shape[1], geo.kernel, geo.dilation
+    padded = pad_planes(x, geo, True)
+    hp, wp = padded.shape[2:]
+    run = geo.output_size(h, wd)[0] * wp
+    wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)  # (N, groups, OH * wp, O/groups)
+    rows = padded.reshape(n, groups, c // groups, hp * wp)
+    per_sample = scratch((n, groups, c // groups, kh, kw, o // groups), xp.result_type(x.dtype, g.dtype))
+    for part in _blocks(n, (c * hp * wp + o * run) * x.itemsize)[1]:  # a block's operands stay in cache over its taps
+        for p in range(kh):
+            for q in range(kw):
+                start = p * dh * wp + q * dw
+                xp.matmul(rows[part, ..., start : start + run], wide[part], out=per_sample[part, :, :, p, q])
+    return xp.add.reduce(per_sample, axis=0).transpose(0, 4, 1, 2, 3).reshape(w_shape)
 
 
 class Kernels(NamedTuple):
