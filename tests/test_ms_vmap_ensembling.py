@@ -214,3 +214,137 @@ def test_model_ensembling_gradient_flows_to_every_cell(in_axes):
         own = grad(lambda x, net=net: net(x).sum(), grad_position=None, weights=params[i])(xi)
         for g, h in zip(ensemble[i * len(params[0]):(i + 1) * len(params[0])], own):
             np.testing.assert_allclose(g.asnumpy(), h.asnumpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_vmap_model_ensembling_data():
+    """The ensembling snippets' data lines."""
+    mindspore.set_seed(3)
+    minibatchs = Tensor(mnp.randn(4, 3, 1, 32, 32), mindspore.float32)
+    labels = Tensor(mnp.randint(1, 10, (4, 3)), mindspore.int32)
+    assert (minibatchs.shape, minibatchs.dtype, labels.shape, labels.dtype) == \
+        ((4, 3, 1, 32, 32), mindspore.float32, (4, 3), mindspore.int32)
+    values = minibatchs.asnumpy().astype(np.float64)
+    assert abs(values.mean()) < 6 / np.sqrt(values.size) and abs(values.std() - 1) < 0.05   # 12288 N(0, 1) draws
+    assert set(np.unique(mnp.randint(1, 10, (1000,)).asnumpy())) == set(range(1, 10))  # [minval, maxval)
+    assert set(np.unique(mnp.randint(3, shape=200).asnumpy())) == {0, 1, 2}              # one bound: [0, minval)
+    uniform = mnp.rand(2, 500).asnumpy()
+    assert uniform.dtype == np.float32 and 0 <= uniform.min() and uniform.max() < 1
+    mindspore.set_seed(3)
+    np.testing.assert_array_equal(mnp.randn(4, 3, 1, 32, 32).asnumpy(), minibatchs.asnumpy())
+
+
+def _train_cell(seed):
+    mindspore.set_seed(seed)
+    net = LeNet5()
+    criterion = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean')
+    optimizer = nn.Momentum(net.trainable_params(), learning_rate=0.01, momentum=0.9)
+    return nn.TrainOneStepCell(nn.WithLossCell(net, criterion), optimizer)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "jit"])
+def test_vmap_model_ensembling_trains_each_model_as_alone(compiled):
+    """vmap over an nn.CellList of training cells: one batched step trains four LeNet5s (each on its own minibatch)
+    exactly as four separate steps do, weights and momentum written back into each cell."""
+    mindspore.set_seed(3)
+    minibatchs = Tensor(mnp.randn(4, 3, 1, 32, 32), mindspore.float32)
+    labels = Tensor(mnp.randint(1, 10, (4, 3)), mindspore.int32)
+    ensemble = [_train_cell(seed) for seed in range(4)]
+    alone = [_train_cell(seed) for seed in range(4)]
+    model_list = nn.CellList(ensemble)
+    vmap_model = vmap(model_list, in_axes=0, out_axes=0)
+    if compiled:
+        vmap_model = mindspore.jit(vmap_model)
+    for _ in range(3):
+        losses = vmap_model(minibatchs, labels)
+        expected = [cell(minibatchs[i], labels[i]).asnumpy() for i, cell in enumerate(alone)]
+        np.testing.assert_allclose(losses.asnumpy(), expected, rtol=1e-6)
+    for a, b in zip(ensemble, alone):
+        for (name, p), (_, q) in zip(a.parameters_and_names(), b.parameters_and_names()):
+            np.testing.assert_allclose(p.asnumpy(), q.asnumpy(), rtol=1e-5, atol=1e-7, err_msg=name)
+        for (name, p), (_, q) in zip(a.optimizer.parameters_and_names(), b.optimizer.parameters_and_names()):
+            np.testing.assert_allclose(p.asnumpy(), q.asnumpy(), rtol=1e-5, atol=1e-7, err_msg=name)
+    assert ensemble[0].optimizer.global_step.item() == 3
+
+
+def test_vmap_model_ensembling_same_minibatch_and_errors():
+    mindspore.set_seed(4)
+    models = [LeNet5() for _ in range(3)]
+    minibatch = Tensor(mnp.randn(2, 1, 32, 32), mindspore.float32)
+    predictions = vmap(nn.CellList(models), in_axes=None, out_axes=1)(minibatch)
+    assert predictions.shape == (2, 3, 10)
+    for i, model in enumerate(models):
+        np.testing.assert_allclose(predictions.asnumpy()[:, i], model(minibatch).asnumpy(), rtol=1e-6, atol=1e-7)
+    ensemble_grad = grad(lambda x: vmap(nn.CellList(models), in_axes=None)(x).sum())(minibatch)
+    alone_grads = sum(grad(lambda x, m=m: m(x).sum())(minibatch).asnumpy() for m in models)
+    np.testing.assert_allclose(ensemble_grad.asnumpy(), alone_grads, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="disagree on the batch size"):
+        vmap(nn.CellList(models), in_axes=0)(Tensor(mnp.randn(4, 2, 1, 32, 32), mindspore.float32))
+    with pytest.raises(ValueError, match="cell 1 is a Dense, cell 0 a LeNet5"):
+        vmap(nn.CellList([LeNet5(), nn.Dense(3, 4)]))
+    with pytest.raises(ValueError, match=r"cell 1's 'weight' is Float32\[5, 3\]"):
+        vmap(nn.CellList([nn.Dense(3, 4), nn.Dense(3, 5)]))
+    with pytest.raises(ValueError, match="CellList is empty"):
+        vmap(nn.CellList())
+
+
+class Scaled(nn.Cell):
+    """A Dense whose output is scaled and shifted by plain numbers, which differ from cell to cell."""
+
+    def __init__(self, scale, shift):
+        super().__init__()
+        self.dense = nn.Dense(3, 2)
+        self.scale, self.shift = scale, shift
+
+    def construct(self, x):
+        return self.dense(x) * self.scale + self.shift
+
+
+def _dense_step(lr, momentum_seed):
+    mindspore.set_seed(momentum_seed)
+    net = nn.Dense(3, 2)
+    return nn.TrainOneStepCell(nn.WithLossCell(net, nn.MSELoss()), nn.Momentum(net.trainable_params(), lr, 0.9))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "jit"])
+def test_ensemble_batches_numbers_that_differ(compiled):
+    """Numbers that differ between the cells (a Cell's floats and ints, each optimizer's learning rate, its schedule
+    Cell's rates) are batched; the cells then compute and train as each does alone."""
+    mindspore.set_seed(7)
+    cells = [Scaled(2.0, 1), Scaled(0.5, -3), Scaled(1, 0)]
+    x = Tensor(np.random.default_rng(0).normal(size=(4, 3)), mindspore.float32)
+    transform = mindspore.jit if compiled else (lambda f: f)
+    out = transform(vmap(nn.CellList(cells), in_axes=None))(x)
+    for i, cell in enumerate(cells):
+        expected = x.asnumpy() @ cell.dense.weight.asnumpy().T + cell.dense.bias.asnumpy()
+        np.testing.assert_allclose(out.asnumpy()[i], expected * cell.scale + cell.shift, rtol=1e-6, atol=1e-6)
+    assert [c.scale for c in cells] == [2.0, 0.5, 1] and cells[0].shift == 1  # restored after the call
+
+    def schedules():
+        return [nn.ExponentialDecayLR(0.1, 0.5, 2), nn.ExponentialDecayLR(0.05, 0.9, 2), 0.02]
+
+    for rates in (schedules()[2:] + [0.1, 0.3], schedules()[:2]):
+        ensemble = [_dense_step(lr, seed) for seed, lr in enumerate(rates)]
+        alone = [_dense_step(lr, seed) for seed, lr in enumerate(rates)]
+        inputs = Tensor(np.random.default_rng(1).normal(size=(len(rates), 5, 3)), mindspore.float32)
+        targets = Tensor(np.random.default_rng(2).normal(size=(len(rates), 5, 2)), mindspore.float32)
+        step = transform(vmap(nn.CellList(ensemble)))
+        for _ in range(3):
+            losses = step(inputs, targets).asnumpy()
+            np.testing.assert_allclose(losses, [c(inputs[i], targets[i]).asnumpy() for i, c in enumerate(alone)],
+                                       rtol=1e-6)
+        for a, b in zip(ensemble, alone):
+            np.testing.assert_allclose(a.network._backbone.weight.asnumpy(), b.network._backbone.weight.asnumpy(),
+                                       rtol=1e-6, atol=1e-7)
+
+
+def test_ensemble_refuses_attributes_it_cannot_batch():
+    with pytest.raises(ValueError, match="cell 1's 'pad_mode' is 'same', cell 0's 'valid'"):
+        vmap(nn.CellList([nn.Conv2d(1, 2, 3, pad_mode='valid'), nn.Conv2d(1, 2, 3, pad_mode='same')]))
+    with pytest.raises(ValueError, match="cell 1's 'optimizer.use_nesterov' is True, cell 0's False"):
+        nets = [nn.Dense(3, 2) for _ in range(2)]
+        vmap(nn.CellList([nn.TrainOneStepCell(nn.WithLossCell(n, nn.MSELoss()), nn.Momentum(
+            n.trainable_params(), 0.1, 0.9, use_nesterov=flag)) for n, flag in zip(nets, (False, True))]))
+    with pytest.raises(ValueError, match="different learning-rate lists or functions"):
+        vmap(nn.CellList([_dense_step([0.1, 0.2], 0), _dense_step([0.1, 0.3], 1)]))
+    with pytest.raises(ValueError, match="cell 1 holds"):
+        vmap(nn.CellList([_dense_step(nn.ExponentialDecayLR(0.1, 0.5, 2), 0), _dense_step(0.1, 1)]))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from funcad import ops
 from funcad.common import dtype as mstype
 from funcad.core.batching import BatchTracer, vmap
+from funcad.core.dtypes import DType
 from funcad.core.tensor import Parameter, Tensor, parameter_hooks
 from funcad.core.trace import Tracer
 from funcad.nn.cell import Cell
@@ -25,12 +26,17 @@ from funcad.nn.optim.optimizer import Optimizer
 
 
 def _owners(cell: Cell):
-    """The cells below ``cell`` (itself included) and the optimizers they hold, by path."""
+    """The cells below ``cell`` (itself included), the optimizers they hold and those optimizers' learning-rate
+    schedule Cells, by path."""
     for path, sub in cell.cells_and_names():
         yield path, sub
         for attr, value in vars(sub).items():
             if isinstance(value, Optimizer):
-                yield (f"{path}.{attr}" if path else attr), value
+                where = f"{path}.{attr}" if path else attr
+                yield where, value
+                if isinstance(value.learning_rate, Cell):
+                    for inner, schedule in value.learning_rate.cells_and_names():
+                        yield f"{where}.learning_rate" + (f".{inner}" if inner else ""), schedule
 
 
 def _state(cell: Cell) -> list[tuple[str, Parameter]]:
@@ -46,12 +52,20 @@ def _state(cell: Cell) -> list[tuple[str, Parameter]]:
     return items
 
 
-def _numbers(cells: list[Cell]) -> list[tuple[object, str, Tensor]]:
-    """(object in the first cell, attribute, one value per cell) for each number that differs between the cells;
+def _numbers(cells: list[Cell]) -> list[tuple[object, str, list, DType]]:
+    """(object in the first cell, attribute, that object in each cell, dtype) for each number that differs between the cells;
     a differing bool, string or None is an error (it changes what the cells compute, not a value to batch)."""
     varying = []
-    for owners in zip(*(_owners(c) for c in cells)):
+    listed = [list(_owners(c)) for c in cells]
+    for i, owners in enumerate(listed):
+        if [p for p, _ in owners] != [p for p, _ in listed[0]]:
+            raise ValueError(f"vmap: CellList cell {i} holds {[p for p, _ in owners]}, cell 0 {[p for p, _ in listed[0]]}")
+    for owners in zip(*listed):
         path, head = owners[0]
+        rates = [owner.learning_rate for _, owner in owners if isinstance(owner, Optimizer)]
+        if rates and not isinstance(rates[0], (int, float, Cell)) and any(r is not rates[0] for r in rates):
+            raise ValueError(f"vmap: CellList cells' {path!r} have different learning-rate lists or functions; "
+                             "model ensembling batches numbers and schedule Cells of one structure only")
         for attr, value in vars(head).items():
             if not isinstance(value, (bool, int, float, str, type(None))):
                 continue
@@ -64,7 +78,7 @@ def _numbers(cells: list[Cell]) -> list[tuple[object, str, Tensor]]:
                                      "model ensembling batches Parameters and numbers only")
             if any(v != value for v in values):
                 dtype = mstype.float32 if any(isinstance(v, float) for v in values) else mstype.int32
-                varying.append((head, attr, Tensor(values, dtype)))
+                varying.append((head, attr, [owner for _, owner in owners], dtype))
     return varying
 
 
@@ -151,21 +165,21 @@ def vmap_cells(cells, in_axes=0, out_axes=0) -> Callable:
         written: list[int] = []
 
         def run(stacked, per_cell, *inputs):
-            saved = [getattr(owner, attr) for owner, attr, _ in numbers]
+            saved = [getattr(owner, attr) for owner, attr, _, _ in numbers]
             try:
-                for (owner, attr, _), value in zip(numbers, per_cell):
+                for (owner, attr, _, _), value in zip(numbers, per_cell):
                     setattr(owner, attr, value)
                 with _BoundWrites(targets, stacked, stacked[0]._trace) as bound:
                     out = head(*inputs)
                     written.extend(sorted(bound.written))
                     finals = tuple(bound.batched(bound.written[k], len(members)) for k in written)
             finally:
-                for (owner, attr, _), value in zip(numbers, saved):
+                for (owner, attr, _, _), value in zip(numbers, saved):
                     setattr(owner, attr, value)
             return out, finals
 
         stacked = tuple(ops.stack(column) for column in columns)
-        per_cell = tuple(values for _, _, values in numbers)
+        per_cell = tuple(Tensor([getattr(o, attr) for o in objects], dtype) for _, attr, objects, dtype in numbers)
         out, finals = vmap(run, in_axes=(0, 0, *axes), out_axes=(out_axes, 0))(stacked, per_cell, *args)
         for k, final in zip(written, finals):
             for row, p in enumerate(columns[k]):
