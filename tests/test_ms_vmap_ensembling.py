@@ -187,10 +187,10 @@ def test_model_ensembling_cells_verbatim(capsys):
             np.testing.assert_allclose(weights(nets[i])[name], value, rtol=1e-5, atol=1e-7, err_msg=name)
         torch_losses, torch_weights = torch_train(start, lr, torch.tensor(images.asnumpy()[i]),
                                                   torch.tensor(labels.asnumpy()[i], dtype=torch.int64), 10)
-        np.testing.assert_allclose(losses[i], torch_losses, rtol=2e-4, atol=1e-5)
+        np.testing.assert_allclose(losses[i], torch_losses, rtol=2e-5)  # measured: 1e-6
         for name, value in torch_weights.items():  # Adam's steps: float32 rounding moves near-zero gradients' steps
             ours, theirs = weights(nets[i])[name] - start[name], value - start[name]
-            assert np.linalg.norm(ours - theirs) <= 1e-3 * np.linalg.norm(theirs), name
+            assert np.linalg.norm(ours - theirs) <= 2e-4 * np.linalg.norm(theirs), name  # measured: 2.3e-5
         assert train_nets[i].adam_optim.global_step.item() == 10
     assert losses[0, -1] < losses[0, 0]  # lr 1e-2 on three images: the loss falls
 
