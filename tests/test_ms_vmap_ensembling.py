@@ -108,6 +108,8 @@ def torch_outputs(nets, x):
 
 
 def test_model_ensembling_cells_verbatim(capsys):
+    """Cells 12-16 in order, with checks between them; a cell's last expression, which the notebook displays, is
+    bound to a name here."""
     mindspore.set_seed(11)
     # cell 12
     net1 = LeNet5()
@@ -169,9 +171,12 @@ def test_model_ensembling_cells_verbatim(capsys):
     # cell 16
     alone = net1(minibatch)
 
-    printed = loss_lines(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    printed = loss_lines(out)
     published = loss_lines(PUBLISHED_LOSSES)
     assert [s for s, _ in printed] == [s for s, _ in published] == list(range(1, 11))
+    # a Tensor prints its values as NumPy prints the array, as MindSpore's does
+    assert out.splitlines() == [f"Step {s} - loss: {np.array(v, np.float32)}" for s, v in printed]
     assert all(v.shape == (4,) and np.isfinite(v).all() for _, v in printed + published)
     losses = np.stack([v for _, v in printed], axis=1)  # [net, step]
 
