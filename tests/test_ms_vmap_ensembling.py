@@ -14,6 +14,7 @@ import torch
 import funcad as mindspore
 import funcad.nn as nn
 import funcad.numpy as mnp
+import funcad.ops as ops
 from funcad import Tensor, grad, vmap
 
 
@@ -353,3 +354,48 @@ def test_ensemble_refuses_attributes_it_cannot_batch():
         vmap(nn.CellList([_dense_step([0.1, 0.2], 0), _dense_step([0.1, 0.3], 1)]))
     with pytest.raises(ValueError, match="cell 1 holds"):
         vmap(nn.CellList([_dense_step(nn.ExponentialDecayLR(0.1, 0.5, 2), 0), _dense_step(0.1, 1)]))
+
+
+class CustomTrainOneStepCell(nn.Cell):
+    """MindSpore's documented pattern for a training cell of one's own: GradOperation over the optimizer's
+    Parameters, the update ordered after the loss with ops.depend."""
+
+    def __init__(self, network, optimizer):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.network.set_grad()
+        self.optimizer = optimizer
+        self.weights = self.optimizer.parameters
+        self.grad = ops.GradOperation(get_by_list=True)
+
+    def construct(self, *inputs):
+        loss = self.network(*inputs)
+        grads = self.grad(self.network, self.weights)(*inputs)
+        loss = ops.depend(loss, self.optimizer(grads))
+        return loss
+
+
+def test_custom_training_cell_with_depend_ensembles_as_train_one_step_cell():
+    """Ensembled with four learning rates, the custom cell trains each LeNet5 as nn.TrainOneStepCell does alone."""
+    mindspore.set_seed(13)
+    images = Tensor(mnp.randn(4, 3, 1, 32, 32), mindspore.float32)
+    labels = Tensor(mnp.randint(1, 10, (4, 3)), mindspore.int32)
+    starts = [LeNet5() for _ in LRS]
+    cells, references = [], []
+    for start, lr in zip(starts, LRS):
+        twins = [LeNet5(), LeNet5()]
+        for twin in twins:
+            for (_, p), (_, q) in zip(twin.parameters_and_names(), start.parameters_and_names()):
+                p.set_data(q.asnumpy())
+        loss_nets = [nn.WithLossCell(t, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean')) for t in twins]
+        cells.append(CustomTrainOneStepCell(loss_nets[0], nn.Adam(twins[0].trainable_params(), lr, use_amsgrad=True)))
+        references.append(nn.TrainOneStepCell(loss_nets[1], nn.Adam(twins[1].trainable_params(), lr, use_amsgrad=True)))
+    step = vmap(nn.CellList(cells))
+    for _ in range(3):
+        losses = step(images, labels).asnumpy()
+        np.testing.assert_allclose(losses, [r(images[i], labels[i]).asnumpy() for i, r in enumerate(references)],
+                                   rtol=1e-5)
+    for cell, reference in zip(cells, references):
+        for (name, p), (_, q) in zip(cell.network.parameters_and_names(), reference.network.parameters_and_names()):
+            np.testing.assert_allclose(p.asnumpy(), q.asnumpy(), rtol=1e-5, atol=1e-7, err_msg=name)
+    np.testing.assert_array_equal(ops.depend(images, ops.sin(images)).asnumpy(), images.asnumpy())

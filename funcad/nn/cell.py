@@ -28,11 +28,13 @@ class Cell:
     ``set_train()`` before training layers whose behaviour depends on it (Dropout, BatchNorm).
     """
 
-    def __init__(self):
+    def __init__(self, auto_prefix: bool = True):
         object.__setattr__(self, "_params", OrderedDict())
         object.__setattr__(self, "_cells", OrderedDict())
         object.__setattr__(self, "_owner", None)
+        object.__setattr__(self, "_auto_prefix", bool(auto_prefix))
         object.__setattr__(self, "training", False)
+        object.__setattr__(self, "requires_grad", False)
 
     # -- registration ------------------------------------------------------------------------
     def __setattr__(self, name: str, value) -> None:
@@ -76,12 +78,19 @@ class Cell:
             object.__setattr__(self, "_owner", (owner, name))
 
     def _name_parameters(self) -> None:
-        """Give every Parameter its path name from the outermost owning Cell (``fc1.weight``)."""
+        """Give every Parameter its path name from the outermost owning Cell (``fc1.weight``); as in MindSpore, a
+        Cell made with ``auto_prefix=False`` (a training wrapper) adds no prefix for its children."""
         root = self
         while root._owner is not None:
             root = root._owner[0]
-        for name, p in root.parameters_and_names():
-            p.name = name
+        prefixes = {id(root): ""}
+        for _, cell in root.cells_and_names():
+            for child_name, child in cell._cells.items():
+                if child is not None and id(child) not in prefixes:
+                    prefix = prefixes[id(cell)]
+                    prefixes[id(child)] = _dotted(prefix, child_name) if cell._auto_prefix else prefix
+        for _, cell, name, p in root._owned_parameters():
+            p.name = _dotted(prefixes[id(cell)], name)
 
     def __deepcopy__(self, memo) -> Cell:
         """Copy this Cell and everything below it; a copied sub-Cell becomes a root (its owner is not copied)."""
@@ -229,6 +238,12 @@ class Cell:
     def set_train(self, mode: bool = True) -> Cell:
         for _, cell in self.cells_and_names():
             object.__setattr__(cell, "training", bool(mode))
+        return self
+
+    def set_grad(self, requires_grad: bool = True) -> Cell:
+        """MindSpore's flag that a Cell will be differentiated (its PyNative mode records the forward for it);
+        funcad differentiates any Cell, so the flag is only recorded, as ``requires_grad``."""
+        object.__setattr__(self, "requires_grad", bool(requires_grad))
         return self
 
     @contextlib.contextmanager
