@@ -346,6 +346,8 @@ def test_ensemble_batches_numbers_that_differ(compiled):
 def test_ensemble_refuses_attributes_it_cannot_batch():
     with pytest.raises(ValueError, match="cell 1's 'pad_mode' is 'same', cell 0's 'valid'"):
         vmap(nn.CellList([nn.Conv2d(1, 2, 3, pad_mode='valid'), nn.Conv2d(1, 2, 3, pad_mode='same')]))
+    with pytest.raises(ValueError, match=r"cell 1's 'stride' is \(2, 2\), cell 0's \(1, 1\)"):
+        vmap(nn.CellList([nn.Conv2d(1, 2, 3, stride=1), nn.Conv2d(1, 2, 3, stride=2)]))
     with pytest.raises(ValueError, match="cell 1's 'optimizer.use_nesterov' is True, cell 0's False"):
         nets = [nn.Dense(3, 2) for _ in range(2)]
         vmap(nn.CellList([nn.TrainOneStepCell(nn.WithLossCell(n, nn.MSELoss()), nn.Momentum(

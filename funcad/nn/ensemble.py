@@ -52,9 +52,18 @@ def _state(cell: Cell) -> list[tuple[str, Parameter]]:
     return items
 
 
+def _plain(value) -> bool:
+    return isinstance(value, (bool, int, float, str, type(None))) or (isinstance(value, tuple) and all(map(_plain, value)))
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _numbers(cells: list[Cell]) -> list[tuple[object, str, list, DType]]:
-    """(object in the first cell, attribute, that object in each cell, dtype) for each number that differs between the cells;
-    a differing bool, string or None is an error (it changes what the cells compute, not a value to batch)."""
+    """(object in the first cell, attribute, that object in each cell, dtype) for each number that differs between
+    the cells; a differing bool, string, None or tuple (a kernel size) is an error: it changes what the cells
+    compute, not a value to batch."""
     varying = []
     listed = [list(_owners(c)) for c in cells]
     for i, owners in enumerate(listed):
@@ -67,18 +76,16 @@ def _numbers(cells: list[Cell]) -> list[tuple[object, str, list, DType]]:
             raise ValueError(f"vmap: CellList cells' {path!r} have different learning-rate lists or functions; "
                              "model ensembling batches numbers and schedule Cells of one structure only")
         for attr, value in vars(head).items():
-            if not isinstance(value, (bool, int, float, str, type(None))):
-                continue
             values = [vars(owner).get(attr) for _, owner in owners]
+            if not _plain(value) or all(v == value for v in values):
+                continue
             for i, other in enumerate(values):
-                if other != value and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                       or isinstance(other, bool) or not isinstance(other, (int, float))):
+                if other != value and not (_number(value) and _number(other)):
                     name = f"{path}.{attr}" if path else attr
                     raise ValueError(f"vmap: CellList cell {i}'s {name!r} is {other!r}, cell 0's {value!r}; "
                                      "model ensembling batches Parameters and numbers only")
-            if any(v != value for v in values):
-                dtype = mstype.float32 if any(isinstance(v, float) for v in values) else mstype.int32
-                varying.append((head, attr, [owner for _, owner in owners], dtype))
+            dtype = mstype.float32 if any(isinstance(v, float) for v in values) else mstype.int32
+            varying.append((head, attr, [owner for _, owner in owners], dtype))
     return varying
 
 
