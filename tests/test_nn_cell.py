@@ -48,6 +48,9 @@ def test_auto_prefix_false_adds_no_prefix_for_children_and_set_grad_records():
     assert [p.name for p in outer.trainable_params()] == ["scale", "network.scale"] + [f"network.{n}" for n in expected]
     assert [p.name for p in Wrapper(Network(), auto_prefix=True).trainable_params()] == \
         ["scale"] + [f"network.{n}" for n in expected]
+    shared = Network()
+    twice = nn.SequentialCell(Wrapper(shared, auto_prefix=True), shared)  # named where traversal meets it first
+    assert [p.name for p in twice.trainable_params()] == ["0.scale"] + [f"0.network.{n}" for n in expected]
     assert wrapped.requires_grad is False and wrapped.set_grad() is wrapped and wrapped.requires_grad is True
     assert wrapped.set_grad(False).requires_grad is False
 

@@ -83,12 +83,7 @@ class Cell:
         root = self
         while root._owner is not None:
             root = root._owner[0]
-        prefixes = {id(root): ""}
-        for _, cell in root.cells_and_names():
-            for child_name, child in cell._cells.items():
-                if child is not None and id(child) not in prefixes:
-                    prefix = prefixes[id(cell)]
-                    prefixes[id(child)] = _dotted(prefix, child_name) if cell._auto_prefix else prefix
+        prefixes = {id(cell): prefix for _, prefix, cell in root._walk()}
         for _, cell, name, p in root._owned_parameters():
             p.name = _dotted(prefixes[id(cell)], name)
 
@@ -258,18 +253,26 @@ class Cell:
                 object.__setattr__(cell, "training", old)
 
     # -- traversal (iterative: deep nets must not hit the recursion limit) --------------------------
-    def cells_and_names(self, name_prefix: str = "") -> Iterator[tuple[str, Cell]]:
-        """``(path, cell)`` for this Cell and every Cell below it, depth-first, each Cell once."""
+    def _walk(self, name_prefix: str = "") -> Iterator[tuple[str, str, Cell]]:
+        """``(path, parameter-name prefix, cell)`` for this Cell and every Cell below it, depth-first, each Cell
+        once; the prefix leaves out the children's names of Cells made with ``auto_prefix=False``."""
         seen = set()
-        stack = [(name_prefix, self)]
+        stack = [(name_prefix, name_prefix, self)]
         while stack:
-            name, cell = stack.pop()
+            name, prefix, cell = stack.pop()
             if id(cell) in seen:
                 continue
             seen.add(id(cell))
-            yield name, cell
-            children = [(f"{name}.{child_name}" if name else child_name, child) for child_name, child in cell._cells.items() if child is not None]
+            yield name, prefix, cell
+            inner = cell._auto_prefix
+            children = [(_dotted(name, child_name), _dotted(prefix, child_name) if inner else prefix, child)
+                        for child_name, child in cell._cells.items() if child is not None]
             stack.extend(reversed(children))
+
+    def cells_and_names(self, name_prefix: str = "") -> Iterator[tuple[str, Cell]]:
+        """``(path, cell)`` for this Cell and every Cell below it, depth-first, each Cell once."""
+        for name, _, cell in self._walk(name_prefix):
+            yield name, cell
 
     def name_cells(self) -> OrderedDict:
         return OrderedDict(self._cells)
