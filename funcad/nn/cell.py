@@ -83,9 +83,8 @@ class Cell:
         root = self
         while root._owner is not None:
             root = root._owner[0]
-        prefixes = {id(cell): prefix for _, prefix, cell in root._walk()}
-        for _, cell, name, p in root._owned_parameters():
-            p.name = _dotted(prefixes[id(cell)], name)
+        for *_, p, named in root._owned_parameters():
+            p.name = named
 
     def __deepcopy__(self, memo) -> Cell:
         """Copy this Cell and everything below it; a copied sub-Cell becomes a root (its owner is not copied)."""
@@ -281,19 +280,20 @@ class Cell:
         return iter(self._cells.values())
 
     def _owned_parameters(self, name_prefix: str = "", expand: bool = True):
-        """(path of owning cell, owning cell, attribute name, parameter), each shared Parameter once."""
+        """(path of owning cell, owning cell, attribute name, parameter, its name under ``auto_prefix``), each
+        shared Parameter once."""
         seen = set()
-        cells = self.cells_and_names(name_prefix=name_prefix) if expand else [(name_prefix, self)]
-        for prefix, cell in cells:
+        cells = self._walk(name_prefix) if expand else [(name_prefix, name_prefix, self)]
+        for prefix, named, cell in cells:
             for name, p in cell._params.items():
                 if p is None or id(p) in seen:
                     continue
                 seen.add(id(p))
-                yield prefix, cell, name, p
+                yield prefix, cell, name, p, _dotted(named, name)
 
     def parameters_and_names(self, name_prefix: str = "", expand: bool = True) -> Iterator[tuple[str, Parameter]]:
         """``(path, parameter)`` pairs in registration order, each shared Parameter once."""
-        for prefix, _, name, p in self._owned_parameters(name_prefix, expand):
+        for prefix, _, name, p, _ in self._owned_parameters(name_prefix, expand):
             yield (f"{prefix}.{name}" if prefix else name), p
 
     def torch_parameter_names(self) -> OrderedDict:
@@ -308,7 +308,7 @@ class Cell:
                 if child is not None and child_path not in torch_paths:
                     torch_paths[child_path] = _dotted(torch_paths[path], renames.get(child_name, child_name))
         out = OrderedDict()
-        for prefix, cell, name, _ in self._owned_parameters():
+        for prefix, cell, name, *_ in self._owned_parameters():
             torch_name = getattr(cell, "torch_names", {}).get(name, name)
             out[f"{prefix}.{name}" if prefix else name] = _dotted(torch_paths[prefix], torch_name)
         return out
