@@ -377,7 +377,8 @@ class CustomTrainOneStepCell(nn.Cell):
         return loss
 
 
-def test_custom_training_cell_with_depend_ensembles_as_train_one_step_cell():
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "jit"])
+def test_custom_training_cell_with_depend_ensembles_as_train_one_step_cell(compiled):
     """Ensembled with four learning rates, the custom cell trains each LeNet5 as nn.TrainOneStepCell does alone."""
     mindspore.set_seed(13)
     images = Tensor(mnp.randn(4, 3, 1, 32, 32), mindspore.float32)
@@ -393,6 +394,7 @@ def test_custom_training_cell_with_depend_ensembles_as_train_one_step_cell():
         cells.append(CustomTrainOneStepCell(loss_nets[0], nn.Adam(twins[0].trainable_params(), lr, use_amsgrad=True)))
         references.append(nn.TrainOneStepCell(loss_nets[1], nn.Adam(twins[1].trainable_params(), lr, use_amsgrad=True)))
     step = vmap(nn.CellList(cells))
+    step = mindspore.jit(step) if compiled else step
     for _ in range(3):
         losses = step(images, labels).asnumpy()
         np.testing.assert_allclose(losses, [r(images[i], labels[i]).asnumpy() for i, r in enumerate(references)],
