@@ -3,6 +3,8 @@
 same LeNet5s run and trained one by one (in funcad, and in torch with torch.optim.Adam), and the tutorial's printout
 is compared in structure. Its printed numbers come from MindSpore's RNG and r1.11's initializers (outputs ~1e-5, so
 step 1's losses are ln 10), which funcad does not reproduce: only the layout and finiteness of the values compare.
+Then what ensembling takes beyond the tutorial: numbers that differ between the cells, MindSpore's custom
+training-cell pattern (GradOperation, ops.depend), gradients through the ensemble, and the errors.
 """
 
 import re
