@@ -55,6 +55,7 @@ CASES = {
     "flatten": (lambda x: ops.flatten(x, 0), (Y,)), "broadcast_to": (lambda x: ops.broadcast_to(x, (2, 3, 4)), (Y,)),
     "sum_to": (lambda x: ops.sum_to(x, (1, 4)), (Y,)), "unbroadcast": (lambda x: ops.unbroadcast(x, (4,)), (Y,)),
     "cast": (lambda x: ops.cast(x, np.float64), (Y,)), "stop_gradient": (lambda x: ops.stop_gradient(x) * x, (Y,)),
+    "depend": (lambda x, y: ops.depend(x * y, ops.sin(y)), (X, Y)),
     "getitem": (lambda x: ops.getitem(x, (slice(1, None), [0, 2])), (Y,)), "concat": (lambda x, y: ops.concat([x, y], 1), (X, Y)),
     "concatenate": (lambda x, y: ops.concatenate([x, y]), (X, Y)), "stack": (lambda x, y: ops.stack([x, y], 1), (X, Y)),
     "split": (lambda x: ops.split(x, 2, axis=1)[1], (Y,)), "flip": (lambda x: ops.flip(x, 1), (Y,)),

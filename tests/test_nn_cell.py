@@ -30,6 +30,31 @@ def test_parameter_names_follow_attribute_paths_like_torch_state_dict():
     assert net.dense_relu_sequential[0].weight.shape == (8, 12)
 
 
+def test_auto_prefix_false_adds_no_prefix_for_children_and_set_grad_records():
+    """MindSpore's training wrappers are made with auto_prefix=False: their children's Parameters keep the
+    names they have on their own, while parameters_and_names still gives the paths from the outer cell."""
+
+    class Wrapper(nn.Cell):
+        def __init__(self, network, auto_prefix):
+            super().__init__(auto_prefix=auto_prefix)
+            self.network = network
+            self.scale = Parameter(np.ones(1, np.float32), name="scale")
+
+    expected = [f"dense_relu_sequential.{i}.{k}" for i in (0, 2, 4) for k in ("weight", "bias")]
+    wrapped = Wrapper(Network(), auto_prefix=False)
+    assert [p.name for p in wrapped.trainable_params()] == ["scale"] + expected
+    assert [n for n, _ in wrapped.parameters_and_names()] == ["scale"] + [f"network.{n}" for n in expected]
+    outer = Wrapper(Wrapper(Network(), auto_prefix=False), auto_prefix=True)
+    assert [p.name for p in outer.trainable_params()] == ["scale", "network.scale"] + [f"network.{n}" for n in expected]
+    assert [p.name for p in Wrapper(Network(), auto_prefix=True).trainable_params()] == \
+        ["scale"] + [f"network.{n}" for n in expected]
+    shared = Network()
+    twice = nn.SequentialCell(Wrapper(shared, auto_prefix=True), shared)  # named where traversal meets it first
+    assert [p.name for p in twice.trainable_params()] == ["0.scale"] + [f"0.network.{n}" for n in expected]
+    assert wrapped.requires_grad is False and wrapped.set_grad() is wrapped and wrapped.requires_grad is True
+    assert wrapped.set_grad(False).requires_grad is False
+
+
 def test_cells_and_names_and_trainable_filter():
     net = Network()
     assert [n for n, _ in net.cells_and_names()] == ["", "flatten", "dense_relu_sequential"] + [f"dense_relu_sequential.{i}" for i in range(5)]

@@ -51,3 +51,24 @@ def test_grad_operation_matches_torch(get_all, get_by_list, sens_param):
 def test_grad_operation_needs_weights_for_get_by_list():
     with pytest.raises(ValueError, match="get_by_list=True needs the weights"):
         ops.GradOperation(get_by_list=True)(lambda a: a)
+
+
+def test_grad_operation_leaves_inputs_it_does_not_return_undifferentiated():
+    """Integer labels beside the inputs: only the returned gradients' inputs are differentiated (closed form of
+    sum((x W^T + b) * onehot(labels)): d/dx = onehot W, d/dW = onehot^T x, d/db = column sums of onehot)."""
+    net = _net()
+    labels = np.array([1, 0])
+    onehot = np.eye(2)[labels]
+
+    def picked(x, y):
+        return ops.sum(net(x) * ops.one_hot(y, 2, funcad.float64))
+
+    x, y = funcad.Tensor(X), funcad.Tensor(labels.astype(np.int32))
+    weights = funcad.ParameterTuple(net.trainable_params())
+    assert_close(ops.GradOperation()(picked)(x, y), onehot @ net.weight.asnumpy())
+    gw, gb = ops.GradOperation(get_by_list=True)(picked, weights)(x, y)
+    assert_close(gw, onehot.T @ X)
+    assert_close(gb, onehot.sum(0))
+    with pytest.raises(TypeError, match="position 1 has dtype Int32"):
+        ops.GradOperation(get_all=True)(picked)(x, y)
+

@@ -28,11 +28,13 @@ class Cell:
     ``set_train()`` before training layers whose behaviour depends on it (Dropout, BatchNorm).
     """
 
-    def __init__(self):
+    def __init__(self, auto_prefix: bool = True):
         object.__setattr__(self, "_params", OrderedDict())
         object.__setattr__(self, "_cells", OrderedDict())
         object.__setattr__(self, "_owner", None)
+        object.__setattr__(self, "_auto_prefix", bool(auto_prefix))
         object.__setattr__(self, "training", False)
+        object.__setattr__(self, "requires_grad", False)
 
     # -- registration ------------------------------------------------------------------------
     def __setattr__(self, name: str, value) -> None:
@@ -76,12 +78,13 @@ class Cell:
             object.__setattr__(self, "_owner", (owner, name))
 
     def _name_parameters(self) -> None:
-        """Give every Parameter its path name from the outermost owning Cell (``fc1.weight``)."""
+        """Give every Parameter its path name from the outermost owning Cell (``fc1.weight``); as in MindSpore, a
+        Cell made with ``auto_prefix=False`` (a training wrapper) adds no prefix for its children."""
         root = self
         while root._owner is not None:
             root = root._owner[0]
-        for name, p in root.parameters_and_names():
-            p.name = name
+        for *_, p, named in root._owned_parameters():
+            p.name = named
 
     def __deepcopy__(self, memo) -> Cell:
         """Copy this Cell and everything below it; a copied sub-Cell becomes a root (its owner is not copied)."""
@@ -231,6 +234,12 @@ class Cell:
             object.__setattr__(cell, "training", bool(mode))
         return self
 
+    def set_grad(self, requires_grad: bool = True) -> Cell:
+        """MindSpore's flag that a Cell will be differentiated (its PyNative mode records the forward for it);
+        funcad differentiates any Cell, so the flag is only recorded, as ``requires_grad``."""
+        object.__setattr__(self, "requires_grad", bool(requires_grad))
+        return self
+
     @contextlib.contextmanager
     def training_mode(self, mode: bool) -> Iterator[Cell]:
         """``set_train(mode)`` inside a ``with`` block; each Cell's own flag comes back after it (for tracers)."""
@@ -243,18 +252,26 @@ class Cell:
                 object.__setattr__(cell, "training", old)
 
     # -- traversal (iterative: deep nets must not hit the recursion limit) --------------------------
-    def cells_and_names(self, name_prefix: str = "") -> Iterator[tuple[str, Cell]]:
-        """``(path, cell)`` for this Cell and every Cell below it, depth-first, each Cell once."""
+    def _walk(self, name_prefix: str = "") -> Iterator[tuple[str, str, Cell]]:
+        """``(path, parameter-name prefix, cell)`` for this Cell and every Cell below it, depth-first, each Cell
+        once; the prefix leaves out the children's names of Cells made with ``auto_prefix=False``."""
         seen = set()
-        stack = [(name_prefix, self)]
+        stack = [(name_prefix, name_prefix, self)]
         while stack:
-            name, cell = stack.pop()
+            name, prefix, cell = stack.pop()
             if id(cell) in seen:
                 continue
             seen.add(id(cell))
-            yield name, cell
-            children = [(f"{name}.{child_name}" if name else child_name, child) for child_name, child in cell._cells.items() if child is not None]
+            yield name, prefix, cell
+            inner = cell._auto_prefix
+            children = [(_dotted(name, child_name), _dotted(prefix, child_name) if inner else prefix, child)
+                        for child_name, child in cell._cells.items() if child is not None]
             stack.extend(reversed(children))
+
+    def cells_and_names(self, name_prefix: str = "") -> Iterator[tuple[str, Cell]]:
+        """``(path, cell)`` for this Cell and every Cell below it, depth-first, each Cell once."""
+        for name, _, cell in self._walk(name_prefix):
+            yield name, cell
 
     def name_cells(self) -> OrderedDict:
         return OrderedDict(self._cells)
@@ -263,19 +280,20 @@ class Cell:
         return iter(self._cells.values())
 
     def _owned_parameters(self, name_prefix: str = "", expand: bool = True):
-        """(path of owning cell, owning cell, attribute name, parameter), each shared Parameter once."""
+        """(path of owning cell, owning cell, attribute name, parameter, its name under ``auto_prefix``), each
+        shared Parameter once."""
         seen = set()
-        cells = self.cells_and_names(name_prefix=name_prefix) if expand else [(name_prefix, self)]
-        for prefix, cell in cells:
+        cells = self._walk(name_prefix) if expand else [(name_prefix, name_prefix, self)]
+        for prefix, named, cell in cells:
             for name, p in cell._params.items():
                 if p is None or id(p) in seen:
                     continue
                 seen.add(id(p))
-                yield prefix, cell, name, p
+                yield prefix, cell, name, p, _dotted(named, name)
 
     def parameters_and_names(self, name_prefix: str = "", expand: bool = True) -> Iterator[tuple[str, Parameter]]:
         """``(path, parameter)`` pairs in registration order, each shared Parameter once."""
-        for prefix, _, name, p in self._owned_parameters(name_prefix, expand):
+        for prefix, _, name, p, _ in self._owned_parameters(name_prefix, expand):
             yield (f"{prefix}.{name}" if prefix else name), p
 
     def torch_parameter_names(self) -> OrderedDict:
@@ -290,7 +308,7 @@ class Cell:
                 if child is not None and child_path not in torch_paths:
                     torch_paths[child_path] = _dotted(torch_paths[path], renames.get(child_name, child_name))
         out = OrderedDict()
-        for prefix, cell, name, _ in self._owned_parameters():
+        for prefix, cell, name, *_ in self._owned_parameters():
             torch_name = getattr(cell, "torch_names", {}).get(name, name)
             out[f"{prefix}.{name}" if prefix else name] = _dotted(torch_paths[prefix], torch_name)
         return out

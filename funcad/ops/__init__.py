@@ -129,6 +129,7 @@ from funcad.ops.nn import (
 from funcad.ops.norm import batch_norm, layer_norm
 from funcad.ops.padding import pad
 from funcad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from funcad.ops.primitive_classes import depend
 from funcad.ops.random import dropout
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
 from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var

@@ -4,7 +4,8 @@
 ``fn``'s inputs (followed by the sensitivity, the output's cotangent, when ``sens_param``) giving: the first input's
 gradient; with ``get_all`` a tuple of every input's; with ``get_by_list`` a tuple of the ``weights``' gradients
 (a ParameterTuple or a list of Parameters); with both, ``(input gradients, weight gradients)``. Without
-``sens_param`` every output is seeded with ones, as ``grad`` does.
+``sens_param`` every output is seeded with ones, as ``grad`` does. Only the inputs whose gradients are returned
+are differentiated, so the others (labels) may be integers.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ class GradOperation:
                 if not args:
                     raise TypeError("funcad.ops.GradOperation: sens_param=True needs the sensitivity as the last argument")
                 args, sens = args[:-1], args[-1]
-            out, pullback = vjp(fn, *args, weights=weights if self.get_by_list else None)
+            # only the inputs whose gradients are returned are differentiated (labels may be integers)
+            positions = range(len(args)) if self.get_all else () if self.get_by_list else range(min(1, len(args)))
+
+            def of_chosen(*chosen):
+                full = list(args)
+                for k, value in zip(positions, chosen):
+                    full[k] = value
+                return fn(*full)
+
+            out, pullback = vjp(of_chosen, *(args[k] for k in positions), weights=weights if self.get_by_list else None)
             if not self.sens_param:
                 sens = pytree.tree_map(lambda o: Tensor._wrap(np.ones(o.shape, dtype=o.dtype)), out)
             grads = pullback(sens)

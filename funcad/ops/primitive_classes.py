@@ -47,8 +47,10 @@ def _rank(x) -> int:
     return len(_shape_of(x))
 
 
-def _depend(value, expr):
-    """MindSpore orders side effects with Depend; eager and traced code here run in program order already."""
+def depend(value, expr):
+    """MindSpore's ``ops.depend(value, expr)``: ``value``, once ``expr`` has run (``loss = ops.depend(loss,
+    self.optimizer(grads))``). MindSpore orders side effects with it; eager and traced code here run in program
+    order already, so ``expr`` has run when this is called."""
     return value
 
 
@@ -93,7 +95,7 @@ _PLAIN = {
     "Reshape": shape.reshape, "Transpose": shape.transpose, "Cast": shape.cast, "ExpandDims": shape.expand_dims,
     "Tile": shape.tile, "Flatten": shape.flatten, "GatherD": indexing.gather_elements, "BiasAdd": aliases.bias_add,
     "OnesLike": creation.ones_like, "ZerosLike": creation.zeros_like,
-    "Identity": _identity, "Shape": _shape, "Size": _size, "Rank": _rank, "Depend": _depend, "AddN": _add_n,
+    "Identity": _identity, "Shape": _shape, "Size": _size, "Rank": _rank, "Depend": depend, "AddN": _add_n,
     "Fill": _fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": _dtype_of, "Eye": _eye,
 }
 
