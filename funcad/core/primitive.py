@@ -186,9 +186,21 @@ class Primitive:
 
     # -- dispatch -----------------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        # The hot path of the whole engine: a plain Tensor costs one isinstance and one class check.
-        if self.promote is not None:
-            args = self.promote(args)
+        # The hot path of the whole engine. Plain Tensors and Python numbers alone go straight to the forward, for a
+        # class check each (and, for an op declaring ``promote``, a float32 Tensor's dtype identity test); anything
+        # else (a tracer, a Parameter, an integer array meeting a promoting op) takes the full dispatch below.
+        promote = self.promote
+        for a in args:
+            cls = a.__class__
+            if cls is Tensor:
+                if promote is not None and (dtype := a._data.dtype) is not _FLOAT32 and dtype.kind in "iub":
+                    break
+            elif isinstance(a, Tensor) or (promote is not None and cls is not float and cls is not int):
+                break
+        else:
+            return self.forward(args, kwargs)
+        if promote is not None:
+            args = promote(args)
         top = None
         for a in args:
             if isinstance(a, Tensor) and a.__class__ is not Tensor:

@@ -126,8 +126,10 @@ def backward(trace: VJPTrace, seeds) -> dict:
                 raise missing_rule(prim, argnum, "reverse-mode (VJP)") from None
             gi = rule(g, ans, *args, **kwargs)
             if gi is not None:
-                if prim.complex and is_complex(gi) and not is_complex(parent._value):
-                    gi = real(gi)  # a real argument of a complex op: its cotangent is the real part
+                # A real argument of a complex op takes the real part of its cotangent. A plain Tensor's dtype is read
+                # inline: add and multiply declare ``complex``, so this runs on most edges.
+                if prim.complex and (gi._data.dtype.kind == "c" if gi.__class__ is Tensor else is_complex(gi)) and not is_complex(parent._value):
+                    gi = real(gi)
                 if broadcasts:  # plain Tensors' shapes read off their arrays: a property call per edge costs more
                     value = parent._value
                     shape = value._data.shape if value.__class__ is Tensor else value.shape
