@@ -11,31 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.core.base_ops import cast
-from funcad.core.tensor import Parameter, Tensor
-from funcad.core.trace import Tracer
+from funcad.core.tensor import Tensor
+from funcad.core.trace import numpy_dtype
 
 _FLOAT32 = np.dtype(np.float32)
 
 
-def _dtype(a):
-    """numpy's dtype of an array argument (None for a Python scalar), read the cheap way for the common classes: a
-    tracer's dtype is its value's, read at the bottom of the stack of tracers rather than through their properties."""
-    cls = a.__class__
-    if cls is Tensor or cls is Parameter:
-        return a._data.dtype
-    if cls is np.ndarray:
-        return a.dtype
-    if not isinstance(a, Tensor):
-        return None
-    while isinstance(a, Tracer):
-        a = a._value
-    cls = a.__class__
-    return a._data.dtype if cls is Tensor or cls is Parameter else np.dtype(a.dtype)
-
-
 def _float_target(args, float_result: bool):
     """The float dtype integer arguments go to, or None when nothing changes."""
-    dtypes = [_dtype(a) for a in args]
+    dtypes = [numpy_dtype(a) for a in args]
     floats = [d for d in dtypes if d is not None and d.kind == "f"]
     if floats:
         return np.result_type(*floats)
@@ -45,7 +29,7 @@ def _float_target(args, float_result: bool):
 
 
 def _cast_integral(args, target):
-    return tuple(cast(a, target) if d is not None and d.kind in "iub" else a for a, d in zip(args, map(_dtype, args)))
+    return tuple(cast(a, target) if d is not None and d.kind in "iub" else a for a, d in zip(args, map(numpy_dtype, args)))
 
 
 def _promotion(float_result: bool):
@@ -60,7 +44,7 @@ def _promotion(float_result: bool):
                 dtype = a._data.dtype
                 if dtype is not _FLOAT32 and dtype.kind in "iub":
                     break
-            elif cls is not float and cls is not int and (dtype := _dtype(a)) is not None and dtype.kind in "iub":
+            elif cls is not float and cls is not int and (dtype := numpy_dtype(a)) is not None and dtype.kind in "iub":
                 break
         else:
             return args

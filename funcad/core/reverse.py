@@ -117,7 +117,7 @@ def backward(trace: VJPTrace, seeds) -> dict:
             inputs[id(node)] = g
             continue
         vjps = prim.vjps
-        broadcasts = prim.broadcasts
+        broadcasts, complex_op = prim.broadcasts, prim.complex
         ans, args, kwargs = node._value, node._args, node._kwargs or _EMPTY
         for argnum, parent in node._parents:
             try:
@@ -128,7 +128,7 @@ def backward(trace: VJPTrace, seeds) -> dict:
             if gi is not None:
                 # A real argument of a complex op takes the real part of its cotangent. A plain Tensor's dtype is read
                 # inline: add and multiply declare ``complex``, so this runs on most edges.
-                if prim.complex and (gi._data.dtype.kind == "c" if gi.__class__ is Tensor else is_complex(gi)) and not is_complex(parent._value):
+                if complex_op and (gi._data.dtype.kind == "c" if gi.__class__ is Tensor else is_complex(gi)) and not is_complex(parent._value):
                     gi = real(gi)
                 if broadcasts:  # plain Tensors' shapes read off their arrays: a property call per edge costs more
                     value = parent._value
