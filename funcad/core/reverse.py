@@ -46,6 +46,7 @@ class VJPTrace(Trace):
         if not self.alive:  # a tracer that escaped its finished transform is just its value
             return prim(*[a._value if a.__class__ is VJPTracer and a._trace is self else a for a in args], **kwargs)
         inner = []
+        raw = []  # the values' arrays, while no tracer of a lower level is among them
         parents = []
         vjps = prim.vjps
         n_rules = len(vjps)
@@ -58,10 +59,15 @@ class VJPTrace(Trace):
                 elif prim.differentiable is not False:  # no rule: an error if a cotangent ever reaches it
                     parents.append((i, a))
                 a = a._value
-            if plain and isinstance(a, Tensor) and a.__class__ is not Tensor:
-                plain = False
+            if plain:
+                if a.__class__ is Tensor:
+                    raw.append(a._data)
+                elif isinstance(a, Tensor):
+                    plain = False
+                else:
+                    raw.append(a)
             inner.append(a)
-        ans = prim.forward(inner, kwargs) if plain else prim(*inner, **kwargs)
+        ans = prim.run_arrays(raw, kwargs) if plain else prim(*inner, **kwargs)
         if not parents:
             return ans
         return _node(self, ans, prim, tuple(parents), tuple(inner), kwargs)
