@@ -1,12 +1,15 @@
 """ops.lstm_cell, the fused LSTM step: values and first derivatives against torch's autograd in float64, and
 derivatives of every order in both modes against finite differences."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
 import funcad
 from funcad import ops
+from funcad.ops import batching
 from funcad.testing import check_grads
 
 
@@ -95,3 +98,74 @@ def test_lstm_sequence_rejects_mismatched_shapes():
     projected, h, c, w_hh = _sequence_inputs()
     with pytest.raises(ValueError, match=r"lstm_sequence: projected of shape \(3, 2, 8\) needs c0 of shape \(2, 2\), got \(2, 3\)"):
         ops.lstm_sequence(projected, h, np.zeros((2, 3)), w_hh)
+
+
+# -- vmap: members sharing w_hh fold into the LSTM's batch; a batched w_hh loops ---------------------------------------
+MEMBERS = 3
+
+
+def _stacked_inputs(seed=5):
+    """MEMBERS different sets of (projected, h0, c0, w_hh) stacked along a new first axis."""
+    sets = [_sequence_inputs(seed=seed + k) for k in range(MEMBERS)]
+    return [np.stack(parts) for parts in zip(*sets)]
+
+
+def _per_member(fn, stacked, axes):
+    """fn run on each member alone (the reference): an argument with axis None is the same for every member."""
+    members = [fn(*[s if a is None else np.take(s, b, axis=a) for s, a in zip(stacked, axes)]) for b in range(MEMBERS)]
+    return [np.stack([np.asarray(m[k]) for m in members]) for k in range(len(members[0]))]
+
+
+def _assert_batches_like_a_loop(fn, axes, stacked):
+    got = funcad.vmap(fn, in_axes=axes)(*stacked)
+    for k, (g, e) in enumerate(zip(got, _per_member(fn, stacked, axes))):
+        np.testing.assert_allclose(np.asarray(g), e, rtol=1e-12, atol=1e-14, err_msg=f"result {k}, in_axes={axes}")
+
+
+def _shared_weights_axes():
+    """Each of projected, h0 and c0 batched alone (at its first and its last axis), then all three; w_hh shared."""
+    for i in range(3):
+        for axis in (0, -1):
+            yield tuple(axis if j == i else None for j in range(3)) + (None,)
+    yield (0, 0, 0, None)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_sequence_batches_like_a_loop_with_its_gradients(reverse, masked):
+    masks = (np.arange(3)[:, None] < np.array([3, 1])[None, :])[..., None] if masked else None
+
+    def run(*a):
+        return ops.lstm_sequence(*a, masks=masks, reverse=reverse)
+
+    def grads(*a):  # the backward pass batched too
+        return funcad.grad(lambda *b: ops.sum(ops.sin(run(*b)[0])) + ops.sum(run(*b)[2] ** 2), (0, 1, 2, 3))(*a)
+
+    stacked = _stacked_inputs()
+    for axes in _shared_weights_axes():
+        moved = [s[0] if a is None else np.moveaxis(s, 0, a) for s, a in zip(stacked, axes)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # sharing w_hh, no member runs alone
+            _assert_batches_like_a_loop(run, axes, moved)
+            _assert_batches_like_a_loop(grads, axes, moved)
+
+
+def test_lstm_sequence_pullback_batches_over_cotangents():
+    """A Jacobian's rows: the forward ran once, unbatched; only the backward pass sees the batch."""
+    projected, h, c, w_hh = _sequence_inputs()
+    out, pullback = funcad.vjp(lambda p, h: ops.lstm_sequence(p, h, c, w_hh, reverse=True)[0], projected, h)
+    cots = np.random.default_rng(7).normal(size=(MEMBERS,) + tuple(out.shape))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = funcad.vmap(pullback)(cots)
+    for k, expected in enumerate(_per_member(pullback, [cots], (0,))):
+        np.testing.assert_allclose(np.asarray(got[k]), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_lstm_sequence_with_batched_weights_loops_with_a_warning_naming_the_case(monkeypatch):
+    monkeypatch.setattr(batching, "_warned", set())  # the warning comes once per primitive: whatever ran before
+    stacked = _stacked_inputs()
+    axes = (None, 0, None, 0)
+    moved = [s[0] if a is None else s for s, a in zip(stacked, axes)]
+    with pytest.warns(UserWarning, match="lstm_sequence has a batching rule only for members sharing w_hh"):
+        _assert_batches_like_a_loop(lambda *a: ops.lstm_sequence(*a), axes, moved)

@@ -186,9 +186,26 @@ class Primitive:
 
     # -- dispatch -----------------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        # The hot path of the whole engine: a plain Tensor costs one isinstance and one class check.
-        if self.promote is not None:
-            args = self.promote(args)
+        # The hot path of the whole engine. Plain Tensors and Python numbers alone go straight to the forward, for a
+        # class check each (and, for an op declaring ``promote``, a float32 Tensor's dtype identity test); anything
+        # else (a tracer, a Parameter, an integer array meeting a promoting op) takes the full dispatch below.
+        promote = self.promote
+        raw = []
+        for a in args:
+            cls = a.__class__
+            if cls is Tensor:
+                data = a._data
+                if promote is not None and (dtype := data.dtype) is not _FLOAT32 and dtype.kind in "iub":
+                    break
+                raw.append(data)
+            elif isinstance(a, Tensor) or (promote is not None and cls is not float and cls is not int):
+                break
+            else:
+                raw.append(a)
+        else:
+            return self.run_arrays(raw, kwargs)
+        if promote is not None:
+            args = promote(args)
         top = None
         for a in args:
             if isinstance(a, Tensor) and a.__class__ is not Tensor:
@@ -221,7 +238,10 @@ class Primitive:
         the op and its inputs. When only Python scalars go in, a float result is float32 (MindSpore's default),
         not numpy's float64. A complex result is refused unless the op declares ``complex`` (its rules are right for it).
         """
-        raw = [a._data if isinstance(a, Tensor) else a for a in args]
+        return self.run_arrays([a._data if isinstance(a, Tensor) else a for a in args], kwargs)
+
+    def run_arrays(self, raw: list, kwargs) -> Tensor:
+        """``forward`` on its inputs' arrays (and Python values)."""
         try:
             out = self.impl(*raw, **kwargs)
         except (ValueError, IndexError, TypeError) as err:

@@ -11,36 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.core.base_ops import cast
-from funcad.core.tensor import Parameter, Tensor
+from funcad.core.tensor import Tensor
+from funcad.core.trace import numpy_dtype
 
 _FLOAT32 = np.dtype(np.float32)
 
 
-def _dtype(a):
-    """numpy's dtype of an array argument (None for a Python scalar), read the cheap way for the common classes."""
-    cls = a.__class__
-    if cls is Tensor or cls is Parameter:
-        return a._data.dtype
-    if cls is np.ndarray:
-        return a.dtype
-    return np.dtype(a.dtype) if isinstance(a, Tensor) else None
-
-
-def _has_integral(args) -> bool:
-    """Whether an integer or bool array is among the arguments: the check every call of a promoting op makes."""
-    for a in args:
-        cls = a.__class__
-        if cls is Tensor or cls is Parameter:
-            if a._data.dtype.kind in "iub":
-                return True
-        elif cls is not float and cls is not int and (d := _dtype(a)) is not None and d.kind in "iub":
-            return True
-    return False
-
-
 def _float_target(args, float_result: bool):
     """The float dtype integer arguments go to, or None when nothing changes."""
-    dtypes = [_dtype(a) for a in args]
+    dtypes = [numpy_dtype(a) for a in args]
     floats = [d for d in dtypes if d is not None and d.kind == "f"]
     if floats:
         return np.result_type(*floats)
@@ -50,22 +29,35 @@ def _float_target(args, float_result: bool):
 
 
 def _cast_integral(args, target):
-    return tuple(cast(a, target) if d is not None and d.kind in "iub" else a for a, d in zip(args, map(_dtype, args)))
+    return tuple(cast(a, target) if d is not None and d.kind in "iub" else a for a, d in zip(args, map(numpy_dtype, args)))
 
 
-def promote_mixed(args):
-    """Integer/bool arrays meeting a float array or a Python float become that float dtype (float32 for a Python float)."""
-    if not _has_integral(args):
-        return args
-    target = _float_target(args, False)
-    return args if target is None else _cast_integral(args, target)
+def _promotion(float_result: bool):
+    """A ``promote`` declaration. Every call of the op runs it, so the common case (no integer or bool array among the
+    arguments) is answered by its first loop: no further call for a plain Tensor or a Python number, and one dtype
+    identity test for a float32 Tensor."""
+
+    def promote(args):
+        for a in args:
+            cls = a.__class__
+            if cls is Tensor:
+                dtype = a._data.dtype
+                if dtype is not _FLOAT32 and dtype.kind in "iub":
+                    break
+            elif cls is not float and cls is not int and (dtype := numpy_dtype(a)) is not None and dtype.kind in "iub":
+                break
+        else:
+            return args
+        target = _float_target(args, float_result)
+        return args if target is None else _cast_integral(args, target)
+
+    return promote
 
 
-def promote_to_float(args):
-    """As ``promote_mixed``, and integer/bool arrays alone become float32 (true division, exp, sqrt, sin, ...)."""
-    if not _has_integral(args):
-        return args
-    return _cast_integral(args, _float_target(args, True))
+promote_mixed = _promotion(False)
+promote_mixed.__doc__ = "Integer/bool arrays meeting a float array or a Python float become that float dtype (float32 for a Python float)."
+promote_to_float = _promotion(True)
+promote_to_float.__doc__ = "As ``promote_mixed``, and integer/bool arrays alone become float32 (true division, exp, sqrt, sin, ...)."
 
 
 def promote_choices(args):

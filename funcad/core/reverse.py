@@ -46,6 +46,7 @@ class VJPTrace(Trace):
         if not self.alive:  # a tracer that escaped its finished transform is just its value
             return prim(*[a._value if a.__class__ is VJPTracer and a._trace is self else a for a in args], **kwargs)
         inner = []
+        raw = []  # the values' arrays, while no tracer of a lower level is among them
         parents = []
         vjps = prim.vjps
         n_rules = len(vjps)
@@ -58,10 +59,15 @@ class VJPTrace(Trace):
                 elif prim.differentiable is not False:  # no rule: an error if a cotangent ever reaches it
                     parents.append((i, a))
                 a = a._value
-            if plain and isinstance(a, Tensor) and a.__class__ is not Tensor:
-                plain = False
+            if plain:
+                if a.__class__ is Tensor:
+                    raw.append(a._data)
+                elif isinstance(a, Tensor):
+                    plain = False
+                else:
+                    raw.append(a)
             inner.append(a)
-        ans = prim.forward(inner, kwargs) if plain else prim(*inner, **kwargs)
+        ans = prim.run_arrays(raw, kwargs) if plain else prim(*inner, **kwargs)
         if not parents:
             return ans
         return _node(self, ans, prim, tuple(parents), tuple(inner), kwargs)
@@ -117,7 +123,7 @@ def backward(trace: VJPTrace, seeds) -> dict:
             inputs[id(node)] = g
             continue
         vjps = prim.vjps
-        broadcasts = prim.broadcasts
+        broadcasts, complex_op = prim.broadcasts, prim.complex
         ans, args, kwargs = node._value, node._args, node._kwargs or _EMPTY
         for argnum, parent in node._parents:
             try:
@@ -126,8 +132,10 @@ def backward(trace: VJPTrace, seeds) -> dict:
                 raise missing_rule(prim, argnum, "reverse-mode (VJP)") from None
             gi = rule(g, ans, *args, **kwargs)
             if gi is not None:
-                if prim.complex and is_complex(gi) and not is_complex(parent._value):
-                    gi = real(gi)  # a real argument of a complex op: its cotangent is the real part
+                # A real argument of a complex op takes the real part of its cotangent. A plain Tensor's dtype is read
+                # inline: add and multiply declare ``complex``, so this runs on most edges.
+                if complex_op and (gi._data.dtype.kind == "c" if gi.__class__ is Tensor else is_complex(gi)) and not is_complex(parent._value):
+                    gi = real(gi)
                 if broadcasts:  # plain Tensors' shapes read off their arrays: a property call per edge costs more
                     value = parent._value
                     shape = value._data.shape if value.__class__ is Tensor else value.shape

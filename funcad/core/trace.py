@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from funcad.core.tensor import Tensor
+from funcad.core.tensor import Parameter, Tensor
 
 
 class _ThreadState(threading.local):
@@ -106,6 +106,22 @@ class Tracer(Tensor):
             return super().__repr__()
         except TypeError:
             return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype}, level={self._trace.level})"
+
+
+def numpy_dtype(value):
+    """numpy's dtype of a Tensor, tracer or numpy array (None for anything else, a Python number say). A tracer's is
+    read at the bottom of its stack of tracers: cheaper than ``.dtype``, which wraps it in a DType at every level."""
+    cls = value.__class__
+    if cls is Tensor or cls is Parameter:
+        return value._data.dtype
+    if cls is np.ndarray:
+        return value.dtype
+    if not isinstance(value, Tensor):
+        return None
+    while isinstance(value, Tracer):
+        value = value._value
+    cls = value.__class__
+    return value._data.dtype if cls is Tensor or cls is Parameter else np.dtype(value.dtype)
 
 
 def lower(value, trace: Trace):

@@ -13,7 +13,7 @@ from funcad.core.dtypes import default_array, is_float_dtype
 from funcad.core.forward import JVPTrace
 from funcad.core.reverse import VJPTrace, backward
 from funcad.core.tensor import Parameter, Tensor
-from funcad.core.trace import Tracer, lower, scope
+from funcad.core.trace import Tracer, lower, numpy_dtype, scope
 
 
 def _as_input(value, fname: str, what: str, key):
@@ -47,7 +47,7 @@ def _check_outputs(leaves: list, fn, fname: str, what: str) -> None:
 
 
 def _ones_like(value) -> Tensor:
-    return Tensor._wrap(np.ones(value.shape, dtype=value.dtype))
+    return Tensor._wrap(np.ones(value.shape, dtype=numpy_dtype(value)))
 
 
 def _zeros_like(value) -> Tensor:
@@ -145,7 +145,7 @@ class _Differentiation:
         seeds = [(leaf, _ones_like(leaf)) for leaf in main_leaves if isinstance(leaf, Tracer) and leaf._trace is trace]
         if len(seeds) != len(main_leaves) or not seeds:  # some output is no tracer: it may be no Tensor at all
             _check_outputs(main_leaves, self.fn, self.fname, "the differentiated output")
-        if any(leaf.dtype.kind == "c" for leaf in main_leaves):
+        if any(numpy_dtype(leaf).kind == "c" for leaf in main_leaves):
             raise TypeError(f"{self.fname}: the differentiated output of {getattr(self.fn, '__name__', repr(self.fn))!r} is complex; "
                             "gradients need a real output (take ops.real or ops.abs of it), or use vjp with a cotangent")
         input_grads, weight_grads = self.pull_back(trace, input_leaves, bound_tracers, seeds)

@@ -45,13 +45,14 @@ def call_bound(prim: Primitive, bound: inspect.BoundArguments):
 _warned: set = set()
 
 
-def loop_rule(prim: Primitive) -> Callable:
-    """Run ``prim`` once per batch member and stack the results (correct for any op, slow)."""
+def loop_rule(prim: Primitive, reason: str = "has no batching rule") -> Callable:
+    """Run ``prim`` once per batch member and stack the results (correct for any op, slow); the warning gives ``reason``
+    (a rule batching only some cases loops over the others with its own)."""
 
     def rule(args, dims, /, **kwargs):
         if prim.name not in _warned:
             _warned.add(prim.name)
-            warnings.warn(f"vmap: funcad.ops.{prim.name} has no batching rule; it runs once per batch member", stacklevel=4)
+            warnings.warn(f"vmap: funcad.ops.{prim.name} {reason}; it runs once per batch member", stacklevel=4)
         members = []
         for i in range(batch_size(args, dims)):
             member = [a if d is None else a[(slice(None),) * d + (i,)] for a, d in zip(args, dims)]

@@ -14,7 +14,7 @@ import numpy as np
 from funcad.core.batching import batch_size, move_axis
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.transforms import jvp, vjp
-from funcad.ops.batching import to_front
+from funcad.ops.batching import loop_rule, to_front
 from funcad.ops.creation import zeros
 from funcad.ops.linalg import matmul
 from funcad.ops.math import sigmoid, tanh, where
@@ -164,9 +164,10 @@ def _sigmoid_from_half_tanh(a):
 
 
 @primitive(**compiled_as_call())
-def _lstm_sequence(packed, masks, dims: tuple, reverse: bool):
-    """(outputs (T, B, H), then h_n and c_n, then what the backward pass reads: ``_saved``) stacked as (8T + 2, B, H)."""
-    projected, h, c, w_hh = _unpack(packed, dims)
+def _lstm_sequence(packed, w_hh, masks, dims: tuple, reverse: bool):
+    """(outputs (T, B, H), then h_n and c_n, then what the backward pass reads: ``_saved``) stacked as (8T + 2, B, H).
+    ``w_hh`` is also packed (its cotangent comes back there); given on its own too, vmap sees whether it is batched."""
+    projected, h, c, _ = _unpack(packed, dims)
     steps, _, hidden = dims
     out = xp.empty((8 * steps + 2,) + h.shape, dtype=h.dtype)
     h_before, c_before, tanh_c, acts = _saved(out, dims)
@@ -212,12 +213,11 @@ def _slopes(acts, c_before, tanh_c):
 
 
 @primitive(**compiled_as_call())
-def _lstm_sequence_backward(cot, ans, packed, masks, dims: tuple, reverse: bool):
+def _lstm_sequence_backward(cot, ans, packed, w_hh, masks, dims: tuple, reverse: bool):
     """Backpropagation through time: the cotangent of ``packed`` for the output cotangent ``cot``, from what the forward
     saved in its output ``ans``; every factor that does not depend on the backward recurrence is computed for all steps
-    at once, the rest in place step by step."""
+    at once, the rest in place step by step. ``w_hh`` is also in ``packed``, as for the forward."""
     h_before, c_before, tanh_c, acts = _saved(ans, dims)
-    w_hh = _unpack(packed, dims)[3]
     steps, batch, hidden = dims
     through_h = xp.multiply(tanh_c, tanh_c)  # dc' / dh' along h' = o tanh(c'): o (1 - tanh(c')^2)
     xp.subtract(1.0, through_h, out=through_h)
@@ -279,16 +279,82 @@ def _sequence_tangent(t, packed, masks, dims: tuple, reverse: bool):
     return concat([head, zeros((6 * dims[0],) + _shape_of(head)[1:], head.dtype)])
 
 
-_lstm_sequence.defvjp(lambda g, ans, packed, masks, dims, reverse: _lstm_sequence_backward(g, ans, packed, masks, dims=dims, reverse=reverse))
-_lstm_sequence.defjvp(lambda t, ans, packed, masks, dims, reverse: _sequence_tangent(t, packed, masks, dims, reverse))
+# w_hh's own argument takes no derivative: its cotangent and tangent travel in ``packed``.
+_lstm_sequence.defvjp(lambda g, ans, packed, w_hh, masks, dims, reverse:
+                      _lstm_sequence_backward(g, ans, packed, w_hh, masks, dims=dims, reverse=reverse), None)
+_lstm_sequence.defjvp(lambda t, ans, packed, w_hh, masks, dims, reverse: _sequence_tangent(t, packed, masks, dims, reverse), None)
 _lstm_sequence_backward.defvjp(*(None if k is None else
-                                 (lambda g, ans, cot, saved, packed, masks, dims, reverse, k=k:
+                                 (lambda g, ans, cot, saved, packed, w_hh, masks, dims, reverse, k=k:
                                   _cotangent(lambda a, b: _sequence_backward_ops(a, b, masks, dims, reverse), (cot, packed), k, g))
-                                 for k in (0, None, 1)))
+                                 for k in (0, None, 1, None)))
 _lstm_sequence_backward.defjvp(*(None if k is None else
-                                 (lambda t, ans, cot, saved, packed, masks, dims, reverse, k=k:
+                                 (lambda t, ans, cot, saved, packed, w_hh, masks, dims, reverse, k=k:
                                   _tangent(lambda a, b: _sequence_backward_ops(a, b, masks, dims, reverse), (cot, packed), k, t))
-                                 for k in (0, None, 1)))
+                                 for k in (0, None, 1, None)))
+
+
+# vmap: members sharing w_hh fold into the LSTM's batch (B becomes N B, member-major) and unfold after. The saved rows
+# go back to each member's own layout (its activations are (T, B, 4H) in its last 4T rows), so that what the backward
+# pass reads is what a lone member's forward saves, whether the forward ran folded, alone or in the loop. Members with
+# their own w_hh (its argument batched) run one by one: the loop fallback.
+def _fold_inputs(packed, w_hh, masks, batch_dims, size: int, dims: tuple):
+    """The members' packed inputs and masks as one LSTM batch of N B rows."""
+    steps, batch, hidden = dims
+    packed = to_front(packed, batch_dims[0], size)
+    (_, p_end, _), (_, h_end, _), (_, c_end, _), _ = _layout(dims)
+    projected = transpose(reshape(packed[:, :p_end], (size, steps, batch, 4 * hidden)), (1, 0, 2, 3))
+    folded = concat([reshape(v, (-1,)) for v in (projected, packed[:, p_end:h_end], packed[:, h_end:c_end], w_hh)])
+    if masks is not None:
+        masks = reshape(move_axis(to_front(masks, batch_dims[2], size), 0, 1), (steps, size * batch, 1))
+    return folded, masks, (steps, size * batch, hidden)
+
+
+def _unfold_output(out, size: int, dims: tuple):
+    """A folded forward's output (8T + 2, N B, H) as the members' outputs (8T + 2, N, B, H), each in its own layout."""
+    steps, batch, hidden = dims
+    rows = 4 * steps + 2  # outputs, h_n, c_n and three saved states per step: these split into members as they are
+    acts = transpose(reshape(out[rows:], (steps, size, batch, 4 * hidden)), (1, 0, 2, 3))  # (N, T, B, 4H)
+    acts = transpose(reshape(acts, (size, 4 * steps, batch, hidden)), (1, 0, 2, 3))
+    return concat([reshape(out[:rows], (rows, size, batch, hidden)), acts])
+
+
+def _fold_output(ans, size: int, dims: tuple):
+    """The inverse of ``_unfold_output``, for (N, 8T + 2, B, H) members."""
+    steps, batch, hidden = dims
+    rows = 4 * steps + 2
+    acts = transpose(reshape(ans[:, rows:], (size, steps, batch, 4 * hidden)), (1, 0, 2, 3))  # (T, N, B, 4H)
+    return concat([reshape(transpose(ans[:, :rows], (1, 0, 2, 3)), (rows, size * batch, hidden)), reshape(acts, (4 * steps, size * batch, hidden))])
+
+
+def _lstm_sequence_batch(args, batch_dims, /, dims: tuple, reverse: bool):
+    if batch_dims[1] is not None:
+        return _LOOPS[0](args, batch_dims, dims=dims, reverse=reverse)
+    size = batch_size(args, batch_dims)
+    folded, masks, folded_dims = _fold_inputs(*args, batch_dims, size, dims)
+    return _unfold_output(_lstm_sequence(folded, args[1], masks, dims=folded_dims, reverse=reverse), size, dims), 1
+
+
+def _lstm_sequence_backward_batch(args, batch_dims, /, dims: tuple, reverse: bool):
+    """As the forward's rule; w_hh's cotangent, summed over all N B rows by the folded pass, is recomputed per member."""
+    if batch_dims[3] is not None:
+        return _LOOPS[1](args, batch_dims, dims=dims, reverse=reverse)
+    size = batch_size(args, batch_dims)
+    steps, batch, hidden = dims
+    cot, ans = (_fold_output(to_front(a, d, size), size, dims) for a, d in zip(args[:2], batch_dims[:2]))
+    folded, masks, folded_dims = _fold_inputs(*args[2:], batch_dims[2:], size, dims)
+    result = _lstm_sequence_backward(cot, ans, folded, args[3], masks, dims=folded_dims, reverse=reverse)
+    (_, p_end, _), (_, h_end, _), (_, c_end, _), _ = _layout(folded_dims)
+    d_projected = transpose(reshape(result[:p_end], (steps, size, batch, 4 * hidden)), (1, 0, 2, 3))
+    h_before = transpose(reshape(ans[steps + 2: 2 * steps + 2], (steps, size, batch, hidden)), (1, 0, 2, 3))
+    d_w_hh = matmul(transpose(reshape(d_projected, (size, -1, 4 * hidden)), (0, 2, 1)), reshape(h_before, (size, -1, hidden)))
+    parts = (d_projected, result[p_end:h_end], result[h_end:c_end], d_w_hh)
+    return concat([reshape(v, (size, -1)) for v in parts], axis=1), 0
+
+
+_LOOPS = [loop_rule(prim, "has a batching rule only for members sharing w_hh")
+          for prim in (_lstm_sequence, _lstm_sequence_backward)]
+_lstm_sequence.declare(batch=_lstm_sequence_batch)
+_lstm_sequence_backward.declare(batch=_lstm_sequence_backward_batch)
 
 
 def lstm_sequence(projected, h0, c0, w_hh, masks=None, reverse: bool = False):
@@ -306,5 +372,5 @@ def lstm_sequence(projected, h0, c0, w_hh, masks=None, reverse: bool = False):
             raise ValueError(f"funcad.ops.lstm_sequence: projected of shape {(steps, batch, gates)} needs {name} of shape "
                              f"{expected[name]}, got {_shape_of(value)}")
     packed = concat([reshape(v, (-1,)) for v in (projected, h0, c0, w_hh)])
-    out = _lstm_sequence(packed, masks, dims=(steps, batch, hidden), reverse=bool(reverse))[:steps + 2]
+    out = _lstm_sequence(packed, w_hh, masks, dims=(steps, batch, hidden), reverse=bool(reverse))[:steps + 2]
     return out[:steps], out[steps], out[steps + 1]
