@@ -2,7 +2,7 @@
 line (funcad), the torch module and op (torch), and the ranges of the inputs that produced it.
 
 The runner calls ``locate`` when a step ends with a non-finite loss or value: it re-runs that step's forward and
-gradient from the state before it, watching every op. funcad is watched by wrapping ``Primitive.forward`` (every
+gradient from the state before it, watching every op. funcad is watched by wrapping ``Primitive.run_arrays`` (every
 primitive, forward and VJP rules alike, runs through it) for the duration of the re-run only; torch by a
 ``TorchFunctionMode`` and module forward hooks. A compiled step cannot be watched op by op: ``CompiledWatch`` checks
 it at the end of each call and, on a hit, re-runs that step eagerly from the state before it.
@@ -67,10 +67,10 @@ class _FuncadWatch:
 
     @contextlib.contextmanager
     def watching(self):
-        original = Primitive.forward
+        original = Primitive.run_arrays
         watch = self
 
-        def forward(prim, args, kwargs):
+        def run_arrays(prim, args, kwargs):
             out = original(prim, args, kwargs)
             if watch.first is None and _nonfinite(out) and not any(_nonfinite(a) for a in args):
                 watch.first = {"side": "funcad", "phase": watch.phase, "layer": watch.layers[-1] if watch.layers else "-",
@@ -90,11 +90,11 @@ class _FuncadWatch:
                     self.layers.pop()
             object.__setattr__(cell, "construct", tracked)
             wrapped.append(cell)
-        Primitive.forward = forward
+        Primitive.run_arrays = run_arrays
         try:
             yield self
         finally:
-            Primitive.forward = original
+            Primitive.run_arrays = original
             for cell in wrapped:
                 object.__delattr__(cell, "construct")
 
