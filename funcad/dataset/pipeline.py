@@ -9,6 +9,7 @@ order (a source's ``shuffle``, ``shuffle(buffer_size)``) is drawn from funcad's 
 
 from __future__ import annotations
 
+import abc
 import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -29,13 +30,14 @@ def _as_array(value) -> np.ndarray:
     return value.asnumpy() if isinstance(value, Tensor) else np.asarray(value)
 
 
-class Dataset:
+class Dataset(abc.ABC):
     """The operations every dataset has; subclasses give ``column_names`` and ``_rows()`` (one pass)."""
 
     column_names: list[str]
 
+    @abc.abstractmethod
     def _rows(self) -> Iterator[tuple]:
-        raise NotImplementedError
+        """The rows of one pass, each a tuple of numpy values in column order."""
 
     def get_col_names(self) -> list[str]:
         return list(self.column_names)
@@ -95,8 +97,9 @@ class _RandomAccess(Dataset):
         self._owner, self._n = owner, n
         self._shuffle = True if shuffle is None else bool(shuffle)
 
+    @abc.abstractmethod
     def _row(self, i: int) -> tuple:
-        raise NotImplementedError
+        """Row ``i`` as a tuple of numpy values in column order."""
 
     def get_dataset_size(self) -> int:
         return self._n
