@@ -94,6 +94,19 @@ def test_lstm_sequence_equals_its_unrolled_steps_with_every_gradient(reverse, ma
     check_grads(lambda *a: ops.sum(ops.sin(ops.lstm_sequence(*a, masks=masks, reverse=reverse)[0])), args, order=2)
 
 
+def test_the_sequence_primitive_tangent_has_its_output_shape_saved_rows_included():
+    """The fused primitive returns its outputs, final states and the rows its backward reads; forward mode's tangent
+    covers all of them (zeros for the saved rows), so a tangent and its primal always have one shape."""
+    from funcad.ops.recurrent import _lstm_sequence
+
+    projected, h0, c0, w_hh = _sequence_inputs()
+    packed = np.concatenate([a.reshape(-1) for a in (projected, h0, c0, w_hh)])
+    primal, tangent = funcad.jvp(lambda p: _lstm_sequence(p, w_hh, None, dims=(3, 2, 2), reverse=False), (packed,),
+                                 (np.random.default_rng(5).normal(size=packed.shape),))
+    assert tuple(tangent.shape) == tuple(primal.shape)
+    assert not np.asarray(tangent)[3 + 2:].any()
+
+
 def test_lstm_sequence_rejects_mismatched_shapes():
     projected, h, c, w_hh = _sequence_inputs()
     with pytest.raises(ValueError, match=r"lstm_sequence: projected of shape \(3, 2, 8\) needs c0 of shape \(2, 2\), got \(2, 3\)"):

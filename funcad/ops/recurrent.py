@@ -272,17 +272,18 @@ def _sequence_backward_ops(cot, packed, masks, dims: tuple, reverse: bool):
     return vjp(lambda p: _sequence_ops(p, masks, dims, reverse), packed)[1](cot[:dims[0] + 2])[0]  # the pullback returns a tuple
 
 
-def _sequence_tangent(t, packed, masks, dims: tuple, reverse: bool):
-    """The forward's tangent: the outputs' and final states', then zeros for the saved rows, which only
-    ``_lstm_sequence_backward`` reads, and whose rules recompute them from ``packed`` (they take no derivative)."""
+def _sequence_tangent(t, ans, packed, masks, dims: tuple, reverse: bool):
+    """The forward's tangent: the outputs' and final states', then zeros for the saved rows (as many as ``ans`` holds),
+    which only ``_lstm_sequence_backward`` reads, and whose rules recompute them from ``packed`` (they take no derivative)."""
     head = _tangent(_sequence_ops, (packed, masks, dims, reverse), 0, t)
-    return concat([head, zeros((6 * dims[0],) + _shape_of(head)[1:], head.dtype)])
+    saved = _shape_of(ans)[0] - _shape_of(head)[0]
+    return concat([head, zeros((saved,) + _shape_of(head)[1:], head.dtype)])
 
 
 # w_hh's own argument takes no derivative: its cotangent and tangent travel in ``packed``.
 _lstm_sequence.defvjp(lambda g, ans, packed, w_hh, masks, dims, reverse:
                       _lstm_sequence_backward(g, ans, packed, w_hh, masks, dims=dims, reverse=reverse), None)
-_lstm_sequence.defjvp(lambda t, ans, packed, w_hh, masks, dims, reverse: _sequence_tangent(t, packed, masks, dims, reverse), None)
+_lstm_sequence.defjvp(lambda t, ans, packed, w_hh, masks, dims, reverse: _sequence_tangent(t, ans, packed, masks, dims, reverse), None)
 _lstm_sequence_backward.defvjp(*(None if k is None else
                                  (lambda g, ans, cot, saved, packed, w_hh, masks, dims, reverse, k=k:
                                   _cotangent(lambda a, b: _sequence_backward_ops(a, b, masks, dims, reverse), (cot, packed), k, g))
