@@ -6,6 +6,7 @@ Flags are warnings; ``--strict`` makes them fail the run.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,15 +45,16 @@ class GuardMonitor:
         return observe
 
 
-def dead_relu_fractions(module: torch.nn.Module, x) -> dict[str, float]:
+def dead_relu_fractions(module: torch.nn.Module, x, context: contextlib.AbstractContextManager | None = None) -> dict[str, float]:
     """Per torch ReLU module: the fraction of its output units that are zero for every sample of ``x`` (on a copy of the
-    module, still training, so the model's own running statistics and masks are untouched)."""
+    module, still training, so the model's own running statistics and masks are untouched), the forward run inside
+    ``context`` as its trainer runs it (autocast for mixed precision)."""
     module = copy.deepcopy(module)
     seen: dict[str, list] = {}
     handles = [m.register_forward_hook(lambda mod, args, out, name=name: seen.setdefault(name, []).append(out.detach()))
                for name, m in module.named_modules() if isinstance(m, torch.nn.ReLU)]
     try:
-        with torch.no_grad():
+        with torch.no_grad(), context or contextlib.nullcontext():
             module(x)
     finally:
         for handle in handles:

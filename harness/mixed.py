@@ -81,8 +81,11 @@ class AutocastTrainer(TorchTrainer):
         self.scaler = torch.amp.GradScaler(self.device.type, init_scale=INIT_SCALE, growth_factor=2.0, backoff_factor=0.5,
                                            growth_interval=GROWTH_INTERVAL)
 
+    def forward_context(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.float16)
+
     def _loss(self, x, y) -> torch.Tensor:
-        with torch.autocast(self.device.type, dtype=torch.float16):
+        with self.forward_context():
             return self.loss_fn(self.model(x), y)
 
     def step_tensors(self, x, y, before_step: Callable[[], None] | None = None) -> torch.Tensor:
@@ -107,5 +110,5 @@ class AutocastTrainer(TorchTrainer):
         return loss.detach()
 
     def forward_tensors(self, x) -> torch.Tensor:
-        with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.float16):
+        with torch.no_grad(), self.forward_context():
             return self.model(x).float()

@@ -285,7 +285,7 @@ class _Run:
         self._stat_rows("final_params", states, list(states[self.dtypes[0]]["funcad"]))
         side_losses = {side: [r[f"{side}_loss"] for r in self.rows["losses"] if r["dtype"] == self.dtypes[0]] for side in ("funcad", "torch")}
         trainer = first_pair.torch.trainer
-        dead = guards.dead_relu_fractions(trainer.model, trainer.tensor(self.batches[-1][0]))
+        dead = guards.dead_relu_fractions(trainer.model, trainer.tensor(self.batches[-1][0]), trainer.forward_context())
         self.guards = guards.warnings(self.monitor, side_losses, first_states, states[self.dtypes[0]], dead)
 
     def _optimizer_rows(self, step: int, found: dict, noise_so_far: dict) -> None:

@@ -96,6 +96,12 @@ def test_a_case_whose_torch_twin_is_traced_from_its_construct_runs_in_16_bits(ca
     assert set(LOW) <= set(summary.index) and summary["verdict"].isin(["pass", "noise"]).all(), result.summary
 
 
+def test_a_case_whose_torch_twin_is_traced_from_its_construct_runs_in_mixed_precision():
+    """The guards run the traced twin as its trainer does, under autocast, where its layers meet float16 inputs."""
+    result = run_case(CASES["resnet"], RunOptions(timing=False, dtype="mixed"))
+    assert result.summary["verdict"].isin(["pass", "noise"]).all(), result.summary
+
+
 def test_a_float16_adam_run_takes_a_representable_epsilon_and_stays_finite():
     result = run_case(CASES["lenet"], RunOptions(steps=3, batch_size=16, timing=False, dtype="float16"))
     assert not len(result.events), result.events

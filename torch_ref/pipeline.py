@@ -7,12 +7,13 @@ torch tensors (``step_tensors``) for timing without conversion costs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
 
-from torch_ref.arrays import from_numpy, numpy_dtype, to_numpy, torch_dtype  # noqa: F401 - torch_dtype is re-exported
+from torch_ref.arrays import from_numpy, numpy_dtype, to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
 
 
@@ -67,6 +68,10 @@ class TorchTrainer:
     def forward_tensors(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return self.model(x)
+
+    def forward_context(self) -> contextlib.AbstractContextManager:
+        """What the model's forward runs inside (nothing here; autocast for a mixed-precision trainer)."""
+        return contextlib.nullcontext()
 
     # numpy edges ---------------------------------------------------------------------------
     def forward(self, x) -> np.ndarray:
