@@ -43,7 +43,6 @@ def trace(case: Case | str, options: RunOptions, param: str, element: tuple[int,
     """Per step and dtype: the parameter's (element's) value before the step and its gradient, funcad and torch, with
     the gradient and parameter faults of ``options`` planted as the run planted them. ``case``: a Case or a built-in name."""
     case = (CASES[case] if isinstance(case, str) else case).for_dtypes(options.dtypes)
-    case_name = case.name
     faults = [f for f in options.faults if f.kind in ("grad", "param")]
     batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
     rows = []
@@ -51,15 +50,16 @@ def trace(case: Case | str, options: RunOptions, param: str, element: tuple[int,
         pair = case.build(dtype, options.seed, options.device, options.torch_optimizer)
         state = pair.funcad.state()
         if param not in state:
-            raise ExplainError(f"case {case_name} has no parameter {param!r}; parameters: {', '.join(state)}")
+            raise ExplainError(f"case {case.name} has no parameter {param!r}; parameters: {', '.join(state)}")
         shape = state[param].shape
         if element is not None and (len(element) != len(shape) or not all(0 <= i < n for i, n in zip(element, shape))):
             raise ExplainError(f"--element {','.join(map(str, element))} is not an element of {param} with shape {shape}")
         for step, (x, y) in enumerate(batches):
             plant_params(pair, faults, step)
             values = {side: getattr(pair, side).state()[param] for side in ("funcad", "torch")}
-            edits = {side: fault_edit(faults, side, "grad", step) or (lambda named: named) for side in ("funcad", "torch")}
-            grads = {side: edits[side](getattr(pair, side).loss_and_grads(x, y)[1]).get(param) for side in ("funcad", "torch")}
+            edits = {side: fault_edit(faults, side, "grad", step) for side in ("funcad", "torch")}
+            grads = {side: (edits[side] or (lambda named: named))(getattr(pair, side).loss_and_grads(x, y)[1]).get(param)
+                     for side in ("funcad", "torch")}
             row = {"dtype": dtype, "step": step}
             for what, pair_values in (("value", values), ("grad", grads)):
                 if pair_values["funcad"] is None:
@@ -73,7 +73,7 @@ def trace(case: Case | str, options: RunOptions, param: str, element: tuple[int,
                     row |= {f"funcad {what}": float(f), f"torch {what}": float(t), f"{what} |diff|": float(diff)}
             rows.append(row)
             for side in ("funcad", "torch"):
-                getattr(pair, side).step(x, y, fault_edit(faults, side, "grad", step))
+                getattr(pair, side).step(x, y, edits[side])
     return pd.DataFrame(rows)
 
 

@@ -90,7 +90,7 @@ def test_embedding_table_gradients_batch_like_a_loop(padding_idx):
     shared = np.array([[0, 1, 1], [4, 0, 2]])
     per_member = RNG.integers(0, 5, (B, 2, 3))
     grad_of = lambda w, i: funcad.grad(lambda v: ops.sum(ops.embedding(i, v, padding_idx) ** 2))(w)  # noqa: E731
-    # per-sample gradients of a shared table (the lookup of a batched table itself still loops, in batching_nn)
+    # per-sample gradients of a shared table (the lookup of a batched table itself still loops)
     assert_close(_vmap_no_loop(grad_of, (None, 0), table, per_member), _loop(grad_of, (None, 0), table, per_member))
     cotangents = RNG.standard_normal((B, 2, 3, 2))
     scaled = lambda c, i: funcad.vjp(lambda v: ops.embedding(i, v, padding_idx), table)[1](c)[0]  # noqa: E731

@@ -65,8 +65,10 @@ def _conv_to_funcad(funcad_type: type) -> Callable:
     def build(module, translate: Translate) -> Cell:
         if module.padding_mode != "zeros":
             raise Untranslatable(f"padding_mode {module.padding_mode!r} has no funcad counterpart (only 'zeros')")
-        if isinstance(module.padding, str) or isinstance(module, (Conv1dSame, Conv2dSame)):
-            pad_mode, padding = module.padding if isinstance(module.padding, str) else "same", 0
+        if isinstance(module, (Conv1dSame, Conv2dSame)):
+            pad_mode, padding = "same", 0
+        elif isinstance(module.padding, str):
+            pad_mode, padding = module.padding, 0
         elif any(module.padding):
             pad_mode, padding = "pad", tuple(p for p in module.padding for _ in range(2))
         else:

@@ -13,21 +13,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
-def same_padding(sizes, kernel_size, stride, dilation) -> list[int]:
-    """``F.pad``'s list (last axis first) for MindSpore's 'same': output ceil(size / stride), any odd padding at the end."""
-    pads: list[int] = []
-    for n, k, s, d in reversed(list(zip(sizes, kernel_size, stride, dilation))):
-        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
-        pads += [total // 2, total - total // 2]
-    return pads
+from funcad.nn.layer.conv import same_padding
 
 
 class _SamePadding:
     """A convolution (built with padding 0) that pads its input as MindSpore's pad_mode='same' before convolving."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pads = same_padding(x.shape[2:], self.kernel_size, self.stride, self.dilation)
+        per_axis = same_padding(tuple(x.shape[2:]), self.kernel_size, self.stride, self.dilation)
+        pads = [p for i in range(len(per_axis) - 2, -1, -2) for p in per_axis[i:i + 2]]  # F.pad: last axis first
         return self._conv_forward(F.pad(x, pads), self.weight, self.bias)
 
 

@@ -102,7 +102,7 @@ class _ToFuncad(Translation):
             for pname, value in list(sub.named_parameters(recurse=False)) + list(sub.named_buffers(recurse=False)):
                 if value is not None and (value.is_floating_point() or isinstance(value, torch.nn.Parameter)):
                     requires_grad = isinstance(value, torch.nn.Parameter) and value.requires_grad
-                    owner.insert_param_to_cell(pname, Parameter(to_numpy(value).copy(), requires_grad=requires_grad))
+                    owner.insert_param_to_cell(pname, Parameter(to_numpy(value), requires_grad=requires_grad))
                     own.append(pname)
             self.container(full, own)
         return cell

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from funcad.core.primitive import Primitive
-from torch_ref.arrays import from_numpy
+from torch_ref.arrays import from_numpy, torch_dtype
 
 _RECIPES: dict[str, Callable] = {}
 
@@ -60,7 +60,7 @@ def _wrap(name: str, recipe: Callable) -> Callable:
 def torch_value(value, tensor: Callable[[torch.Tensor], object]):
     """``value`` (a constant of the traced graph) for torch code; ``tensor(t)`` places an array constant in the module."""
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
-        return getattr(torch, np.dtype(value).name)
+        return torch_dtype(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

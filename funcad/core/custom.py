@@ -249,13 +249,13 @@ def _jvp_primitive(fn: Callable, rule: Callable, name: str) -> Primitive:
     prim = Primitive(name, lambda *arrays: fn(*as_tensors(arrays))._data, **compiled_as_call())
 
     def only(i, t, args):
-        return tuple(t if j == i else _zeros(shape_of(a), getattr(a, "dtype", np.float32)) for j, a in enumerate(args))
+        return tuple(t if j == i else _zeros(a) for j, a in enumerate(args))
 
     def tangent(i, t, ans, *args):
         return rule(tuple(args), only(i, t, args))[1]
 
     def cotangent(i, g, ans, *args):
-        _, pullback = vjp(lambda ti: rule(tuple(args), only(i, ti, args))[1], _zeros(shape_of(args[i]), getattr(args[i], "dtype", np.float32)))
+        _, pullback = vjp(lambda ti: rule(tuple(args), only(i, ti, args))[1], _zeros(args[i]))
         return pullback(g)[0]
 
     prim.defvariadic(cotangent, tangent)
@@ -270,5 +270,6 @@ def _jvp_primitive(fn: Callable, rule: Callable, name: str) -> Primitive:
     return prim
 
 
-def _zeros(shape: tuple, dtype) -> Tensor:
-    return Tensor._wrap(np.zeros(shape, dtype=dtype))
+def _zeros(a) -> Tensor:
+    """Zeros shaped like argument ``a``, in its dtype (float32 for a Python number)."""
+    return Tensor._wrap(np.zeros(shape_of(a), dtype=getattr(a, "dtype", np.float32)))

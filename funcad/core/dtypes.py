@@ -104,7 +104,8 @@ DTYPE_NAMES = (
 
 def is_float_dtype(dtype) -> bool:
     """Floating or complex (numpy's 'inexact' kinds, and bfloat16)."""
-    return np.dtype(dtype).kind in "fc" or is_floating(dtype)
+    d = np.dtype(dtype)
+    return d.kind in "fc" or d == _BFLOAT16
 
 
 def is_floating(dtype) -> bool:

@@ -1,8 +1,8 @@
 """Gradient hooks: functions that read, and may replace, a cotangent as the backward pass reaches a value.
 
 ``Tensor.register_hook(fn)`` hooks a value (an intermediate of a differentiated function, or an input handed to
-grad); ``hook_identity`` is an identity op whose cotangent goes through a hook (what ``ops.HookBackward`` and the
-Cell backward hooks build on). A hook returning None leaves the cotangent as it was; one returning a Tensor of
+grad); ``hook_identity`` is an identity op whose cotangent goes through a hook (what ``ops.HookBackward`` builds
+on). A hook returning None leaves the cotangent as it was; one returning a Tensor of
 another shape is an error naming the hook and both shapes. Hooks run in eager mode; under funcad.jit they raise,
 since the backward pass then runs once, while tracing, not on every call.
 """

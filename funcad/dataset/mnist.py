@@ -42,7 +42,7 @@ class MnistDataset(_RandomAccess):
             images, labels = images[:keep], labels[:keep]
         self._images = images.astype(np.uint8)[..., None]
         self._labels = labels.astype(np.uint32)
-        super().__init__(owner, len(self._labels), shuffle)
+        super().__init__(len(self._labels), shuffle)
 
     def _row(self, i: int) -> tuple:
         return self._images[i], self._labels[i]

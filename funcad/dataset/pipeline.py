@@ -93,8 +93,8 @@ class _RandomAccess(Dataset):
     """A source of ``n`` rows read by index, in order or, with ``shuffle`` (None: True, as MindSpore's sources
     default to), in a new random order on every pass."""
 
-    def __init__(self, owner: str, n: int, shuffle: bool | None):
-        self._owner, self._n = owner, n
+    def __init__(self, n: int, shuffle: bool | None):
+        self._n = n
         self._shuffle = True if shuffle is None else bool(shuffle)
 
     @abc.abstractmethod
@@ -141,7 +141,7 @@ class NumpySlicesDataset(_RandomAccess):
         self.column_names = _column_names(owner, column_names, len(columns))
         n = lengths.pop() if num_samples is None else min(_positive(owner, "num_samples", num_samples), len(columns[0]))
         self._columns = columns
-        super().__init__(owner, n, shuffle)
+        super().__init__(n, shuffle)
 
     def _row(self, i: int) -> tuple:
         return tuple(c[i] for c in self._columns)

@@ -24,6 +24,7 @@ import numpy as np
 
 from funcad.core import pytree
 from funcad.core.custom import custom_vjp
+from funcad.core.dtypes import is_floating
 from funcad.core.hooks import HookHandle, check_hook, refuse_under_jit, replaced
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
@@ -46,7 +47,7 @@ def _as_tuple(value) -> tuple:
 
 
 def _floating(value) -> bool:
-    return isinstance(value, Tensor) and value.dtype.kind == "f"
+    return isinstance(value, Tensor) and is_floating(value.dtype)
 
 
 def _through(values: list, rule: Callable, name: str) -> tuple:

@@ -205,7 +205,7 @@ def _affine_cotangent(g, ans, x, stats, affine, eps: float):
 
 def _input_tangent(t, ans, x, stats, affine, eps: float):
     """The Jacobian in x is symmetric (per channel ``invstd * weight / N * (N I - 1 1^T - xhat xhat^T)``)."""
-    return _input_cotangent(t, ans, x, stats, affine, eps)
+    return _batch_norm_input_grad(t, x, stats, _batch_norm_sums(t, x, stats, eps=eps), affine, eps=eps)
 
 
 def _affine_tangent(t, ans, x, stats, affine, eps: float):

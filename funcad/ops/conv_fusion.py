@@ -22,6 +22,7 @@ import numpy as np
 
 from funcad.core.primitive import Primitive, compiled_as_call
 from funcad.ops import conv
+from funcad.ops.conv_scratch import with_scratch
 
 
 @functools.cache
@@ -64,7 +65,7 @@ def _fused(op: str) -> Primitive:
     """The epilogue primitive of the conv kernel ``op`` ("forward" or "input_grad"), called as the kernel's primitive
     with the steps' operands after its two arrays and ``steps`` among its keyword arguments."""
 
-    @conv.with_scratch
+    @with_scratch
     def fused(a, b, *operands, steps: tuple, geo: conv.Geometry, groups: int, algorithm: str | None = None, **shape):
         shapes = tuple(shape.values())  # the input gradient's x_shape
         chosen = conv._resolve(op, algorithm, (a.shape, a.dtype), (b.shape, b.dtype), geo, groups, shapes)

@@ -32,7 +32,7 @@ _emit_ufunc_matmul = ufunc_emitter("matmul", 2)
 
 def _emit_matmul(a, node, out, em):
     """np.matmul inline; a stack of matrices times one matrix calls ``matmul`` itself, which folds it when it can."""
-    if len(a) == 2 and len(node.args[0].shape) > 2 and len(node.args[1].shape) == 2:
+    if len(node.args[0].shape) > 2 and len(node.args[1].shape) == 2:
         return impl_with_out(a, node, out, em)
     return _emit_ufunc_matmul(a, node, out, em)
 

@@ -6,7 +6,6 @@ import numpy as np
 
 from funcad.core.batching import move_axis
 from funcad.core.primitive import compiled_as_call, primitive
-from funcad.ops.batching import loop_rule
 from funcad.ops.shape import _getitem, _shape_of, _take
 
 
@@ -35,12 +34,10 @@ def _unpad(g, widths):
 
 _pad_constant.defvjp(lambda g, ans, x, widths, value: _unpad(g, widths))
 _pad_constant.defjvp(lambda t, ans, x, widths, value: _pad_constant(t, widths, 0.0))
-_pad_looped = loop_rule(_pad_constant)
 
 
 def _pad_batch(args, dims, /, **kwargs):
-    if dims[1:] != [None] * (len(dims) - 1):  # a batched fill value
-        return _pad_looped(args, dims, **kwargs)
+    """Only the input can be batched: the widths and the fill value are Python numbers (``pad`` takes float(fill))."""
     x, widths, value = args
     return _pad_constant(move_axis(x, dims[0], 0), ((0, 0),) + tuple(widths), value), 0
 

@@ -14,8 +14,9 @@ from funcad.core.dtypes import is_floating, widened
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.batching import bind_arguments, fold_rule
-from funcad.ops.conv import pad_planes, scratch, with_scratch
+from funcad.ops.conv import pad_planes
 from funcad.ops.conv_geometry import Geometry, padding4, pair, windows
+from funcad.ops.conv_scratch import scratch, with_scratch
 from funcad.ops.shape import _shape_of
 
 

@@ -24,11 +24,11 @@ from funcad.train.callback import Callback
 _SUFFIX = ".ckpt"
 
 
-def _count(owner: str, name: str, value, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
+def _count(owner: str, name: str, value) -> int | None:
+    if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{owner}: {name} must be an int >= 0{' or None' if allow_none else ''}, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be an int >= 0 or None, got {value!r}")
     return int(value)
 
 
@@ -48,11 +48,11 @@ class CheckpointConfig:
         owner = "CheckpointConfig"
         if kwargs:
             raise TypeError(f"{owner}: unsupported argument(s) {', '.join(sorted(kwargs))}")
-        self.save_checkpoint_steps = _count(owner, "save_checkpoint_steps", save_checkpoint_steps, True) or None
-        self.save_checkpoint_seconds = _count(owner, "save_checkpoint_seconds", save_checkpoint_seconds, True) or None
+        self.save_checkpoint_steps = _count(owner, "save_checkpoint_steps", save_checkpoint_steps) or None
+        self.save_checkpoint_seconds = _count(owner, "save_checkpoint_seconds", save_checkpoint_seconds) or None
         if self.save_checkpoint_steps is None and self.save_checkpoint_seconds is None:
             raise ValueError(f"{owner}: give save_checkpoint_steps or save_checkpoint_seconds (both are 0 or None)")
-        keep = _count(owner, "keep_checkpoint_max", keep_checkpoint_max, True)
+        keep = _count(owner, "keep_checkpoint_max", keep_checkpoint_max)
         if keep == 0:
             raise ValueError(f"{owner}: keep_checkpoint_max must be positive (or None to keep every file), got 0")
         self.keep_checkpoint_max = keep
