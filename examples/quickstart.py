@@ -40,6 +40,24 @@ class Network(nn.Cell):
         return logits
 
 
+def make_train_step(model, loss_fn, optimizer):
+    """The tutorial's forward_fn, grad_fn and train_step, for one model, loss and optimizer (the tests train with it too)."""
+
+    def forward_fn(data, label):
+        logits = model(data)
+        loss = loss_fn(logits, label)
+        return loss, logits
+
+    grad_fn = ms.value_and_grad(forward_fn, None, optimizer.parameters, has_aux=True)
+
+    def train_step(data, label):
+        (loss, _), grads = grad_fn(data, label)
+        optimizer(grads)
+        return loss
+
+    return train_step
+
+
 def load(data_dir):
     if data_dir:
         return load_mnist(data_dir, train=True), load_mnist(data_dir, train=False), f"IDX files in {data_dir}"
@@ -66,19 +84,7 @@ def main():
     model = Network()
     loss_fn = nn.CrossEntropyLoss()
     optimizer = nn.SGD(model.trainable_params(), 1e-2)
-
-    def forward_fn(data, label):
-        logits = model(data)
-        loss = loss_fn(logits, label)
-        return loss, logits
-
-    grad_fn = ms.value_and_grad(forward_fn, None, optimizer.parameters, has_aux=True)
-
-    def train_step(data, label):
-        (loss, _), grads = grad_fn(data, label)
-        optimizer(grads)
-        return loss
-
+    train_step = make_train_step(model, loss_fn, optimizer)
     if args.jit:
         train_step = ms.jit(train_step)
 

@@ -78,7 +78,8 @@ class Network(nn.Cell):
         self.b = b
 
     def construct(self, x):
-        return ops.matmul(x, self.w) + self.b
+        z = ops.matmul(x, self.w) + self.b
+        return z
 
 
 model = Network()
@@ -87,7 +88,8 @@ loss_fn = nn.BCEWithLogitsLoss()
 
 def forward_fn(x, y):
     z = model(x)
-    return loss_fn(z, y)
+    loss = loss_fn(z, y)
+    return loss
 
 
 grad_fn = ms.value_and_grad(forward_fn, None, weights=model.trainable_params())

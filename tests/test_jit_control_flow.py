@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tutorial_code import mixed_precision_train_step
 
 import funcad
 from funcad import Parameter, Tensor, nn, ops
-from funcad.amp import DynamicLossScaler, all_finite
+from funcad.amp import DynamicLossScaler
 from funcad.jit import jit
 
 
@@ -15,26 +16,9 @@ def _loss_scaling_step(seed: int):
     """MindSpore's mixed_precision tutorial step (``if is_finite:`` around the update) on a small network."""
     funcad.set_seed(seed)
     net = nn.SequentialCell(nn.Dense(4, 6), nn.ReLU(), nn.Dense(6, 3))
-    loss_fn = nn.CrossEntropyLoss()
     optimizer = nn.Momentum(net.trainable_params(), 0.05, 0.9)
     scaler = DynamicLossScaler(scale_value=2.0**10, scale_factor=2, scale_window=3)
-
-    def forward_fn(data, label):
-        return scaler.scale(loss_fn(net(data), label))
-
-    grad_fn = funcad.value_and_grad(forward_fn, None, optimizer.parameters)
-
-    def train_step(data, label):
-        loss, grads = grad_fn(data, label)
-        loss = scaler.unscale(loss)
-        is_finite = all_finite(grads)
-        if is_finite:
-            grads = scaler.unscale(grads)
-            optimizer(grads)
-        scaler.adjust(is_finite)
-        return loss
-
-    return train_step, net, optimizer, scaler
+    return mixed_precision_train_step(net, nn.CrossEntropyLoss(), optimizer, scaler), net, optimizer, scaler
 
 
 def _state(net, optimizer, scaler):

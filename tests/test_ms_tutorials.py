@@ -1,17 +1,21 @@
 """MindSpore 2.x beginner tutorials (tensor, model, autograd, quick_start/train, save_load,
 accelerate_with_static_graph, mixed_precision), their published code with ``mindspore`` replaced by ``funcad``
 and MNIST replaced by arrays of the same shapes. Values are checked against numpy closed forms and torch; where the
-tutorial prints a deterministic value, the printed text is compared with the tutorial's published output.
+tutorial prints a deterministic value, the printed text is compared with the tutorial's published output. Code
+that the examples or other tests run too is written once: the quickstart's Network and training step come from
+examples/quickstart.py, the autograd tutorial is examples/seed_tutorial.py, the mixed_precision training step is in
+tutorial_code.py.
 """
 
 import numpy as np
 import pytest
 import torch
+from tutorial_code import load_example, mixed_precision_train_step
 
 import funcad
 import funcad as mindspore
 import funcad as ms
-from funcad import COOTensor, CSRTensor, Parameter, Tensor, nn, ops
+from funcad import COOTensor, CSRTensor, Tensor, nn, ops
 
 
 class ArrayDataset:
@@ -32,22 +36,8 @@ class ArrayDataset:
         return self.create_tuple_iterator()
 
 
-class Network(nn.Cell):
-    def __init__(self):
-        super().__init__()
-        self.flatten = nn.Flatten()
-        self.dense_relu_sequential = nn.SequentialCell(
-            nn.Dense(28*28, 512),
-            nn.ReLU(),
-            nn.Dense(512, 512),
-            nn.ReLU(),
-            nn.Dense(512, 10)
-        )
-
-    def construct(self, x):
-        x = self.flatten(x)
-        logits = self.dense_relu_sequential(x)
-        return logits
+quickstart = load_example("quickstart")
+Network = quickstart.Network  # the quickstart tutorial's model, as examples/quickstart.py writes it
 
 
 def numpy_network(model, x):
@@ -220,67 +210,25 @@ def test_model_tutorial(capsys):
 
 # -- autograd -----------------------------------------------------------------------------------------------------
 def test_autograd_tutorial():
-    x = ops.ones(5, mindspore.float32)  # input tensor
-    y = ops.zeros(3, mindspore.float32)  # expected output
-    w = Parameter(Tensor(np.random.randn(5, 3), mindspore.float32), name='w')  # weight
-    b = Parameter(Tensor(np.random.randn(3,), mindspore.float32), name='b')  # bias
-
-    def function(x, y, w, b):
-        z = ops.matmul(x, w) + b
-        loss = ops.binary_cross_entropy_with_logits(z, y, ops.ones_like(z), ops.ones_like(z))
-        return loss
-
-    loss = function(x, y, w, b)
-    grad_fn = mindspore.grad(function, (2, 3))
-    grads = grad_fn(x, y, w, b)
-
-    def function_with_logits(x, y, w, b):
-        z = ops.matmul(x, w) + b
-        loss = ops.binary_cross_entropy_with_logits(z, y, ops.ones_like(z), ops.ones_like(z))
-        return loss, z
-
-    grad_fn = mindspore.grad(function_with_logits, (2, 3), has_aux=True)
-    grads_aux, (z,) = grad_fn(x, y, w, b)
-
-    def function_stop_gradient(x, y, w, b):
-        z = ops.matmul(x, w) + b
-        loss = ops.binary_cross_entropy_with_logits(z, y, ops.ones_like(z), ops.ones_like(z))
-        return loss, ops.stop_gradient(z)
-
-    grads_stop = mindspore.grad(function_stop_gradient, (2, 3))(x, y, w, b)
-
-    class Network(nn.Cell):
-        def __init__(self):
-            super().__init__()
-            self.w = w
-            self.b = b
-
-        def construct(self, x):
-            z = ops.matmul(x, self.w) + self.b
-            return z
-
-    model = Network()
-    loss_fn = nn.BCEWithLogitsLoss()
-
-    def forward_fn(x, y):
-        z = model(x)
-        loss = loss_fn(z, y)
-        return loss
-
-    grad_fn = mindspore.value_and_grad(forward_fn, None, weights=model.trainable_params())
-    loss_cell, grads_cell = grad_fn(x, y)
+    """The autograd tutorial is examples/seed_tutorial.py: its gradients, losses and logits against torch's."""
+    tutorial = load_example("seed_tutorial")
+    w, b = tutorial.w, tutorial.b
+    loss = tutorial.function(tutorial.x, tutorial.y, w, b)
 
     tw = torch.tensor(w.asnumpy(), requires_grad=True)
     tb = torch.tensor(b.asnumpy(), requires_grad=True)
     tz = torch.ones(5) @ tw + tb
     tloss = torch.nn.functional.binary_cross_entropy_with_logits(tz, torch.zeros(3))
     tloss.backward()
-    for got in (grads, grads_aux, grads_stop, grads_cell):
+    for got in (tutorial.grads, tutorial.grads_aux, tutorial.grads_stopped, tutorial.cell_grads):
         np.testing.assert_allclose(got[0].asnumpy(), tw.grad.numpy(), rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(got[1].asnumpy(), tb.grad.numpy(), rtol=1e-5, atol=1e-7)
-    for value in (loss, loss_cell):
+    for value in (loss, tutorial.loss):
         np.testing.assert_allclose(value.asnumpy(), tloss.item(), rtol=1e-6)
-    np.testing.assert_allclose(z.asnumpy(), tz.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(tutorial.z_aux.asnumpy(), tz.detach().numpy(), rtol=1e-6)
+    # both outputs differentiated: z's sum adds one to each of its gradients (x is ones)
+    np.testing.assert_allclose(tutorial.grads_tuple[0].asnumpy(), tw.grad.numpy() + 1, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(tutorial.grads_tuple[1].asnumpy(), tb.grad.numpy() + 1, rtol=1e-5, atol=1e-7)
 
 
 # -- quick_start and train -----------------------------------------------------------------------------------------
@@ -292,20 +240,7 @@ def test_quick_start_and_train_tutorials(jit_step, capsys):
     module = torch_network(model)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = nn.SGD(model.trainable_params(), 1e-2)
-
-    def forward_fn(data, label):
-        logits = model(data)
-        loss = loss_fn(logits, label)
-        return loss, logits
-
-    grad_fn = mindspore.value_and_grad(forward_fn, None, optimizer.parameters, has_aux=True)
-
-    @ms.jit
-    def train_step(data, label):
-        (loss, _), grads = grad_fn(data, label)
-        optimizer(grads)
-        return loss
-
+    train_step = ms.jit(quickstart.make_train_step(model, loss_fn, optimizer))
     if jit_step:
         train_step = mindspore.jit(train_step)
 
@@ -460,18 +395,7 @@ def test_mixed_precision_tutorial_cell_and_custom_granularity():
             logits = self.dense_relu_sequential(x)
             return logits
 
-    class NetworkFP16Manual(nn.Cell):
-        def __init__(self):
-            super().__init__()
-            self.flatten = nn.Flatten()
-            self.dense_relu_sequential = nn.SequentialCell(
-                nn.Dense(28*28, 512),
-                nn.ReLU(),
-                nn.Dense(512, 512),
-                nn.ReLU(),
-                nn.Dense(512, 10)
-            )
-
+    class NetworkFP16Manual(Network):  # the tutorial repeats Network's __init__: only construct differs
         def construct(self, x):
             x = self.flatten(x)
             x = x.astype(ms.float16)
@@ -492,7 +416,7 @@ def test_mixed_precision_tutorial_cell_and_custom_granularity():
 
 
 def test_mixed_precision_tutorial_loss_scaling_loop(capsys):
-    from funcad.amp import DynamicLossScaler, all_finite, auto_mixed_precision
+    from funcad.amp import DynamicLossScaler, auto_mixed_precision
 
     train_dataset = ArrayDataset(3, 16, seed=4)
     ms.set_seed(5)
@@ -503,28 +427,7 @@ def test_mixed_precision_tutorial_loss_scaling_loop(capsys):
     loss_fn = nn.CrossEntropyLoss()
     optimizer = nn.SGD(model.trainable_params(), 1e-2)
     loss_scaler = DynamicLossScaler(scale_value=2**16, scale_factor=2, scale_window=50)
-
-    def forward_fn(data, label):
-        logits = model(data)
-        loss = loss_fn(logits, label)
-        # scale up the loss value
-        loss = loss_scaler.scale(loss)
-        return loss, logits
-
-    grad_fn = ms.value_and_grad(forward_fn, None, model.trainable_params(), has_aux=True)
-
-    @ms.jit
-    def train_step(data, label):
-        (loss, _), grads = grad_fn(data, label)
-        loss = loss_scaler.unscale(loss)
-
-        is_finite = all_finite(grads)
-        if is_finite:
-            grads = loss_scaler.unscale(grads)
-            optimizer(grads)
-        loss_scaler.adjust(is_finite)
-
-        return loss
+    train_step = ms.jit(mixed_precision_train_step(model, loss_fn, optimizer, loss_scaler))
 
     size = train_dataset.get_dataset_size()
     model.set_train()
