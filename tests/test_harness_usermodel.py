@@ -21,7 +21,7 @@ USER_MODULE = textwrap.dedent('''
     import numpy as np
     import torch
     from funcad import nn
-    from funcad.core.primitive import compiled_as_call, primitive
+    from user_primitive import UsesHalve
 
 
     class Gated(nn.Cell):
@@ -33,20 +33,6 @@ USER_MODULE = textwrap.dedent('''
 
         def construct(self, x):
             return self.head(self.fc(x) * self.gate(x))
-
-
-    @primitive(**compiled_as_call())
-    def halve(x):
-        return x / 2
-
-
-    class Branchy(nn.Cell):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Dense(6, 3)
-
-        def construct(self, x):
-            return halve(self.fc(x))
 
 
     class TorchNet(torch.nn.Module):
@@ -65,8 +51,8 @@ USER_MODULE = textwrap.dedent('''
     def make_bag_of_words():
         return nn.SequentialCell(nn.Embedding(10, 4), nn.Flatten(), nn.Dense(20, 3))
 
-    def make_branchy():
-        return Branchy()
+    def make_untranslatable():
+        return UsesHalve(6, 3)
 
     def make_torch():
         return TorchNet()
@@ -123,8 +109,9 @@ def test_a_planted_fault_in_a_user_model_exits_1_and_is_located(capsys):
     (["--model", "user_models:make_net", "--from", "torch", "--input-shape", "8,6"], "returned Gated, expected a torch.nn.Module"),
     (["--model", "user_models:make_broken", "--input-shape", "8,6"], "--model user_models:make_broken: the factory raised RuntimeError: "
                                                                      "no weights file"),
-    (["--model", "user_models:make_branchy", "--input-shape", "8,6"], "--model user_models:make_branchy: the model has no torch twin: Branchy "
-                                                                      "at the root: construct cannot be mirrored: primitive 'halve'"),
+    (["--model", "user_models:make_untranslatable", "--input-shape", "8,6"], "--model user_models:make_untranslatable: the model has no torch "
+                                                                             "twin: UsesHalve at the root: construct cannot be mirrored: "
+                                                                             "primitive 'halve'"),
     (["--model", "user_models:make_net", "--input-shape", "8,5"], "--input-shape 8,5: the model rejects an input of shape (8, 5) and dtype "
                                                                   "float32: Dense 'fc': expected input of shape (*, 6), got (8, 5)"),
     (["--model", "user_models:make_net", "--input-shape", "8,six"], "--input-shape 8,six: expected comma-separated positive sizes"),

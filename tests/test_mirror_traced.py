@@ -8,10 +8,10 @@ import copy
 import numpy as np
 import pytest
 import torch
+from user_primitive import UsesHalve
 
 import funcad
 from funcad import nn, ops
-from funcad.core.primitive import compiled_as_call, primitive
 from tests.twin_check import assert_same_model
 from torch_ref.dropout import AlignedDropout, align_dropout
 from torch_ref.layer_table import TranslationError
@@ -149,27 +149,11 @@ class DataDependent(nn.Cell):
         return -x
 
 
-@primitive(**compiled_as_call())
-def halve(x):
-    """A user's primitive that declares no torch translation."""
-    return x / 2
-
-
-class UsesHalve(nn.Cell):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Dense(3, 3)
-
-    def construct(self, x):
-        h = self.fc(x)
-        return halve(h)
-
-
 def test_untranslatable_constructs_name_the_primitive_or_the_value_and_the_source_line():
     x = torch.zeros(2, 3)
     holder = nn.SequentialCell(nn.Dense(3, 3), nn.SequentialCell(UsesHalve()))
     with pytest.raises(TranslationError, match=r"UsesHalve at '1.0': construct cannot be mirrored: primitive 'halve' has no torch "
-                                               r"translation .* at .*test_mirror_traced.py:\d+: return halve\(h\)"):
+                                               r"translation .* at .*user_primitive.py:\d+: return halve\(h\)"):
         mirror(holder)(x)
     with pytest.raises(TranslationError, match=r"DataDependent at the root: construct cannot be mirrored: a traced value is needed in "
                                                r"Python .* at .*test_mirror_traced.py:\d+: if ops.sum\(x\) > 0:"):
