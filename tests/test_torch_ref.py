@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 import torch
@@ -50,22 +52,11 @@ def test_copy_back_and_forth_round_trips_every_value():
 
 
 def test_bridge_lists_missing_unexpected_and_shape_mismatches_and_writes_nothing():
-    class F(nn.Cell):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Dense(4, 3)
-            self.extra = nn.Dense(2, 2)
-
-    class T(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = torch.nn.Linear(5, 3)
-            self.other = torch.nn.Linear(2, 2)
-
-    module = T()
+    cell = nn.SequentialCell(OrderedDict(fc=nn.Dense(4, 3), extra=nn.Dense(2, 2)))  # named layers, never called
+    module = torch.nn.Sequential(OrderedDict(fc=torch.nn.Linear(5, 3), other=torch.nn.Linear(2, 2)))
     before = {k: v.clone() for k, v in module.state_dict().items()}
     with pytest.raises(BridgeError) as err:
-        copy_funcad_to_torch(F(), module)
+        copy_funcad_to_torch(cell, module)
     message = str(err.value)
     assert "in funcad but not in torch: extra.weight, extra.bias" in message
     assert "in torch but not in funcad: other.weight, other.bias" in message
