@@ -51,11 +51,15 @@ class QuickstartMLP(nn.Cell):
 
 
 class LeNet5(nn.Cell):
-    """LeNet-5 for 1x28x28 images (MindSpore's model-zoo layout; convolutions without bias)."""
+    """LeNet-5 for 1x28x28 images (MindSpore's model-zoo layout; convolutions without bias).
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+    ``pad_mode="valid"`` for the first convolution is the model zoo's own LeNet5, for 1x32x32 images (the vmap
+    tutorial's).
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, pad_mode: str = "same"):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 6, 5, pad_mode="same")
+        self.conv1 = nn.Conv2d(in_channels, 6, 5, pad_mode=pad_mode)
         self.conv2 = nn.Conv2d(6, 16, 5, pad_mode="valid")
         self.relu = nn.ReLU()
         self.max_pool2d = nn.MaxPool2d(kernel_size=2, stride=2)

@@ -1,5 +1,6 @@
-"""MindSpore's vmap tutorial (Automatic Vectorization), its model-ensembling section: code cells 11-16 as published,
-``mindspore`` replaced by ``funcad`` and nothing else. Each result is checked against an independent reference: the
+"""MindSpore's vmap tutorial (Automatic Vectorization), its model-ensembling section: code cells 12-16 as published,
+``mindspore`` replaced by ``funcad`` and nothing else; cell 11's LeNet5 is the project's (harness.models, the same
+layers) with the tutorial's 'valid' first convolution. Each result is checked against an independent reference: the
 same LeNet5s run and trained one by one (in funcad, and in torch with torch.optim.Adam), and the tutorial's printout
 is compared in structure. Its printed numbers come from MindSpore's RNG and r1.11's initializers (outputs ~1e-5, so
 step 1's losses are ln 10), which funcad does not reproduce: only the layout and finiteness of the values compare.
@@ -8,6 +9,7 @@ training-cell pattern (GradOperation, ops.depend), gradients through the ensembl
 """
 
 import re
+from functools import partial
 
 import numpy as np
 import pytest
@@ -18,37 +20,10 @@ import funcad.nn as nn
 import funcad.numpy as mnp
 import funcad.ops as ops
 from funcad import Tensor, grad, vmap
+from harness import models
 
-
-class LeNet5(nn.Cell):
-    """
-    LeNet-5 network structure
-    """
-    def __init__(self, num_class=10, num_channel=1):
-        super(LeNet5, self).__init__()  # noqa: UP008 - the tutorial's code
-        self.conv1 = nn.Conv2d(num_channel, 6, 5, pad_mode='valid')
-        self.conv2 = nn.Conv2d(6, 16, 5, pad_mode='valid')
-        self.fc1 = nn.Dense(16 * 5 * 5, 120)
-        self.fc2 = nn.Dense(120, 84)
-        self.fc3 = nn.Dense(84, num_class)
-        self.relu = nn.ReLU()
-        self.max_pool2d = nn.MaxPool2d(kernel_size=2, stride=2)
-        self.flatten = nn.Flatten()
-
-    def construct(self, x):
-        x = self.conv1(x)
-        x = self.relu(x)
-        x = self.max_pool2d(x)
-        x = self.conv2(x)
-        x = self.relu(x)
-        x = self.max_pool2d(x)
-        x = self.flatten(x)
-        x = self.fc1(x)
-        x = self.relu(x)
-        x = self.fc2(x)
-        x = self.relu(x)
-        x = self.fc3(x)
-        return x
+# cell 11: LeNet5 with both convolutions 'valid', for the tutorial's 32x32 images
+LeNet5 = partial(models.LeNet5, pad_mode="valid")
 
 
 # The tutorial's printout of cell 15 (MindSpore r1.11); cells 13, 14 and 16 show Tensors of shapes [4, 3, 10],
