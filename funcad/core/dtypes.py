@@ -40,6 +40,12 @@ class DType:
     def __hash__(self) -> int:
         return hash(self.dtype)
 
+    @property
+    def __numpy_dtype__(self) -> np.dtype:
+        # numpy asks for this before anything else when given a DType; answering it directly (not via __getattr__'s
+        # AttributeError) makes np.empty(shape, dtype) as cheap as with a numpy dtype
+        return self.dtype
+
     def __getattr__(self, name):
         # kind, itemsize, name, char, type, ...: whatever numpy's dtype answers
         return getattr(self.dtype, name)

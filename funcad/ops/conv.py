@@ -208,7 +208,8 @@ def _input_grad_strided(g, w, geo: Geometry, groups: int, x_shape: tuple):
 
 def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     """sum over batch and pixels of g x-columns^T: the adjoint of w -> conv(x, w)."""
-    if geo.stride == (1, 1) and max(x.shape[1], g.shape[1]) <= TAP_CHANNELS * groups:
+    if (geo.stride == (1, 1) and max(x.shape[1], g.shape[1]) <= TAP_CHANNELS * groups
+            and g.shape[2] * geo.row_width(*x.shape[2:]) >= TAP_MIN_RUN):
         return _weight_grad_taps(x, g, geo, groups, w_shape)
     wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)
     total = None
@@ -226,6 +227,10 @@ def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
 # Channels per group up to which the stride-1 weight gradient runs tap by tap: measured (Xeon, 1 thread) 1.2-1.7x faster
 # than im2col at 3-16 channels, slower from 32 at 32x32 planes, where the products outweigh im2col's copy.
 TAP_CHANNELS = 16
+# ... and from this many output pixels per plane (rows of the padded width): on smaller planes (LeNet's second
+# convolution, 10 rows of 14) the products are too short to pay for one BLAS call per sample and tap, and im2col is
+# 1.5x faster (AMD EPYC, 1 thread); at 16x16 planes and above the two are even there.
+TAP_MIN_RUN = 256
 
 
 def _weight_grad_taps(x, g, geo: Geometry, groups: int, w_shape: tuple):

@@ -4,8 +4,8 @@ Algorithms (forward, input gradient and weight gradient each; ``applicable`` say
 
 - ``gemm``: im2col + GEMM, any geometry. The input gradient of a stride-1 convolution runs as a
   stride-1 convolution of the output gradient with the flipped kernel, through the same GEMM path; the
-  weight gradient of a stride-1 convolution of up to 16 channels per group is one GEMM per kernel tap on
-  the padded input, without the im2col copy.
+  weight gradient of a stride-1 convolution of up to 16 channels per group and output planes of at least
+  256 padded-width pixels is one GEMM per kernel tap on the padded input, without the im2col copy.
 - ``winograd``: F(2x2, 3x3), 3x3 kernels with stride 1, dilation 1 and padding at most 2 per side.
 - ``fft``: scipy.fft, stride 1 and dilation 1, any kernel size.
 - ``direct``: 1x1 kernels without padding: the GEMMs read the input in place (no im2col copy).
