@@ -2,7 +2,7 @@
 
 ``funcad.float32`` and ``Tensor.dtype`` are ``DType`` objects: they print as MindSpore's do (``Float32``,
 ``Int32``) and stand for a numpy dtype everywhere numpy takes one (``np.dtype(funcad.float32)``,
-``np.zeros(2, funcad.int32)``, ``t.dtype == np.float32``), because numpy reads their ``dtype`` attribute.
+``np.zeros(2, funcad.int32)``, ``t.dtype == np.float32``), because numpy reads their ``__numpy_dtype__`` attribute.
 """
 
 from __future__ import annotations
@@ -82,21 +82,10 @@ except ImportError:
 #: the 16-bit floating-point dtypes: float16, and bfloat16 when ml_dtypes is installed
 LOW_PRECISION = tuple(d for d in (np.dtype(np.float16), _BFLOAT16) if d is not None)
 
-float16 = as_dtype("float16")
-float32 = as_dtype("float32")
-float64 = as_dtype("float64")
-int8 = as_dtype("int8")
-int16 = as_dtype("int16")
-int32 = as_dtype("int32")
-int64 = as_dtype("int64")
-uint8 = as_dtype("uint8")
-uint16 = as_dtype("uint16")
-uint32 = as_dtype("uint32")
-uint64 = as_dtype("uint64")
-bool_ = as_dtype("bool")
+float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool_, complex64, complex128 = map(
+    as_dtype, ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+               "bool", "complex64", "complex128"))
 bfloat16 = as_dtype(_BFLOAT16) if _BFLOAT16 is not None else None
-complex64 = as_dtype("complex64")
-complex128 = as_dtype("complex128")
 # MindSpore's aliases
 half, single, double = float16, float32, float64
 short, intc, int_ = int16, int32, int64
