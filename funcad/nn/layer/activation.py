@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from funcad import ops
@@ -11,19 +13,22 @@ from funcad.nn.cell import Cell
 from funcad.nn.initializer import initializer
 
 
-class ReLU(Cell):
+class _OneOp(Cell):
+    """An activation that is one function of ``funcad.ops`` applied to the input (``op``, set by each subclass)."""
+
+    op: Callable
+
     def construct(self, x):
-        return ops.relu(x)
+        return type(self).op(x)
 
 
-class Sigmoid(Cell):
-    def construct(self, x):
-        return ops.sigmoid(x)
+def _one_op(name: str, op_name: str) -> type:
+    return type(name, (_OneOp,), {"op": staticmethod(getattr(ops, op_name)), "__module__": __name__, "__qualname__": name,
+                                  "__doc__": f"``ops.{op_name}`` as a Cell."})
 
 
-class Tanh(Cell):
-    def construct(self, x):
-        return ops.tanh(x)
+ReLU, Sigmoid, Tanh, SiLU = (_one_op(name, op_name) for name, op_name in (
+    ("ReLU", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"), ("SiLU", "silu")))
 
 
 class GELU(Cell):
@@ -37,47 +42,52 @@ class GELU(Cell):
         return ops.gelu(x, approximate="tanh" if self.approximate else "none")
 
 
-class SiLU(Cell):
+class _SlopeOp(Cell):
+    """An activation that is one function of ``funcad.ops`` with a slope ``alpha`` (``op`` and ``default_alpha`` set by
+    each subclass)."""
+
+    op: Callable
+    default_alpha: float
+
+    def __init__(self, alpha: float | None = None):
+        super().__init__()
+        self.alpha = float(self.default_alpha if alpha is None else alpha)
+
     def construct(self, x):
-        return ops.silu(x)
+        return type(self).op(x, self.alpha)
 
 
-class LeakyReLU(Cell):
+class LeakyReLU(_SlopeOp):
     """max(x, alpha * x); MindSpore's default slope ``alpha`` is 0.2 (torch's is 0.01)."""
 
-    def __init__(self, alpha: float = 0.2):
-        super().__init__()
-        self.alpha = float(alpha)
-
-    def construct(self, x):
-        return ops.leaky_relu(x, negative_slope=self.alpha)
+    op, default_alpha = staticmethod(ops.leaky_relu), 0.2
 
 
-class ELU(Cell):
-    def __init__(self, alpha: float = 1.0):
-        super().__init__()
-        self.alpha = float(alpha)
+class ELU(_SlopeOp):
+    """alpha * (exp(x) - 1) below 0, x above; ``alpha`` 1.0 by default."""
 
-    def construct(self, x):
-        return ops.elu(x, alpha=self.alpha)
+    op, default_alpha = staticmethod(ops.elu), 1.0
 
 
-class Softmax(Cell):
+class _AxisOp(Cell):
+    """An activation that is one function of ``funcad.ops`` applied along ``axis`` (``op``, set by each subclass)."""
+
+    op: Callable
+
     def __init__(self, axis: int = -1):
         super().__init__()
         self.axis = axis
 
     def construct(self, x):
-        return ops.softmax(x, axis=self.axis)
+        return type(self).op(x, axis=self.axis)
 
 
-class LogSoftmax(Cell):
-    def __init__(self, axis: int = -1):
-        super().__init__()
-        self.axis = axis
+class Softmax(_AxisOp):
+    op = staticmethod(ops.softmax)
 
-    def construct(self, x):
-        return ops.log_softmax(x, axis=self.axis)
+
+class LogSoftmax(_AxisOp):
+    op = staticmethod(ops.log_softmax)
 
 
 def _relu6(x):
