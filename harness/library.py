@@ -24,6 +24,11 @@ from harness.usermodel import synthetic_batches
 from torch_ref.to_funcad import to_funcad
 
 
+def _of_result(name: str, doc: str) -> property:
+    """A read-only attribute of ``Comparison`` answered by its ``result``'s attribute ``name``."""
+    return property(lambda self: getattr(self.result, name), doc=doc)
+
+
 @dataclass
 class Comparison:
     """The outcome of ``compare``: pandas tables and an overall ``passed``."""
@@ -32,33 +37,15 @@ class Comparison:
     options: RunOptions
     environment: dict = field(default_factory=dict)  # as it was while the case ran and was timed
 
-    @property
-    def passed(self) -> bool:
-        return self.result.passed
-
-    @property
-    def layers(self):
-        """The per-layer comparison (``harness.layers.compare.LayerComparison``), when ``compare(..., layers=...)``."""
-        return self.result.layers
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.result.summary
-
-    @property
-    def grads(self) -> pd.DataFrame:
-        """Step-0 gradients per dtype and parameter: max abs/rel difference, cosine, worst element, verdict."""
-        return self.result.grads
-
-    @property
-    def losses(self) -> pd.DataFrame:
-        """Per dtype and step: both losses, their divergence and the step's verdict."""
-        return self.result.losses
-
-    @property
-    def params(self) -> pd.DataFrame:
-        """Parameters after the last step, compared per dtype."""
-        return self.result.final_params
+    passed = _of_result("passed", "Whether every check of every dtype passed.")
+    layers = _of_result("layers", "The per-layer comparison (``harness.layers.compare.LayerComparison``), when "
+                        "``compare(..., layers=...)``.")
+    summary = _of_result("summary", "A row per dtype: the verdict of each check.")
+    grads = _of_result("grads", "Step-0 gradients per dtype and parameter: max abs/rel difference, cosine, worst element, "
+                       "verdict.")
+    losses = _of_result("losses", "Per dtype and step: both losses, their divergence and the step's verdict.")
+    params = _of_result("final_params", "Parameters after the last step, compared per dtype.")
+    timings = _of_result("timings", "Median and IQR per phase and engine (empty when timing was off).")
 
     @property
     def per_sample(self) -> pd.DataFrame:
@@ -66,11 +53,6 @@ class Comparison:
         worst difference over every sample's gradient and its verdict; empty when not asked for or not computed
         (``result.per_sample.skipped`` says why)."""
         return pd.DataFrame() if self.result.per_sample is None else self.result.per_sample.table
-
-    @property
-    def timings(self) -> pd.DataFrame:
-        """Median and IQR per phase and engine (empty when timing was off)."""
-        return self.result.timings
 
     def failures(self) -> pd.DataFrame:
         """The failing rows of every table, with where they are (parameter, element, step)."""
