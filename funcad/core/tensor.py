@@ -7,6 +7,7 @@ import (``bind_ops``) so this file needs no import cycle.
 from __future__ import annotations
 
 import threading
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,11 @@ def bind_ops(module) -> None:
     _ops = module
     tensor_methods.bind_ops(module)
     _set_operators(module)
+
+
+def array_attribute(holder: str, name: str) -> property:
+    """A read-only property answering the array attribute ``name`` (shape, ndim, ...) of the array held in ``holder``."""
+    return property(attrgetter(f"{holder}.{name}"), doc=f"The ``{name}`` of the value.")
 
 
 class Tensor(tensor_methods.TensorMethods):
@@ -82,22 +88,12 @@ class Tensor(tensor_methods.TensorMethods):
         return t
 
     # -- array protocol -------------------------------------------------------------
-    @property
-    def shape(self) -> tuple:
-        return self._data.shape
+    shape, ndim, size = (array_attribute("_data", name) for name in ("shape", "ndim", "size"))
 
     @property
     def dtype(self) -> DType:
         dtype = self._data.dtype
         return DTYPES_BY_NUMPY.get(dtype) or as_dtype(dtype)
-
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
-
-    @property
-    def size(self) -> int:
-        return self._data.size
 
     @property
     def itemsize(self) -> int:

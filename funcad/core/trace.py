@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from funcad.core.tensor import Parameter, Tensor
+from funcad.core.tensor import Parameter, Tensor, array_attribute
 
 
 class _ThreadState(threading.local):
@@ -70,21 +70,7 @@ class Tracer(Tensor):
 
     __slots__ = ("_value", "_trace")
 
-    @property
-    def shape(self) -> tuple:
-        return self._value.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._value.dtype
-
-    @property
-    def ndim(self) -> int:
-        return self._value.ndim
-
-    @property
-    def size(self) -> int:
-        return self._value.size
+    shape, dtype, ndim, size = (array_attribute("_value", name) for name in ("shape", "dtype", "ndim", "size"))
 
     @property
     def _data(self):
