@@ -15,13 +15,13 @@ os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # torch's spinning OpenMP threads wou
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_conv import _interleaved_medians  # noqa: E402 - the same interleaving as the conv benchmark
 
 import funcad  # noqa: E402
 from funcad import nn, ops  # noqa: E402
+from harness.timing import fixed_threads  # noqa: E402
 
 STEPS, BATCH, FEATURES, HIDDEN = 20, 32, 32, 64
 
@@ -81,8 +81,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    with threadpool_limits(args.threads):
+    with fixed_threads(args.threads):
         for name, build in (("lstm", _lstm), ("transformer", _transformer)):
             medians = _medians(*build(), args.rounds)
             for k, v in medians.items():

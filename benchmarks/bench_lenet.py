@@ -21,11 +21,11 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 
 import funcad  # noqa: E402
 from funcad import nn  # noqa: E402
 from harness.models import LeNet5 as FuncadLeNet5  # noqa: E402
+from harness.timing import fixed_threads  # noqa: E402
 from torch_ref.bridge import copy_funcad_to_torch  # noqa: E402
 from torch_ref.models import LeNet5 as TorchLeNet5  # noqa: E402
 
@@ -91,18 +91,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, BATCH)
-    with threadpool_limits(args.threads):
+    with fixed_threads(args.threads):
         net, f_fb, f_step = _funcad_steps(x, y)
         t_fb, t_step = _torch_steps(net, x, y)
         f_loss, t_loss = float(f_fb()[0]), t_fb().item()
         assert abs(f_loss - t_loss) < 1e-5, (f_loss, t_loss)
         results = _interleaved({"funcad fwd+bwd": f_fb, "torch fwd+bwd": t_fb, "funcad step (Adam)": f_step, "torch step (Adam)": t_step},
                                args.rounds)
-    print(f"LeNet-5, batch {BATCH}, 1x28x28 float32; threads: numpy BLAS {args.threads}, torch {torch.get_num_threads()}; "
+    print(f"LeNet-5, batch {BATCH}, 1x28x28 float32; threads: {args.threads} for numpy BLAS and for torch; "
           f"median of {args.rounds} interleaved rounds")
     for name, ms in results.items():
         print(f"  {name:<20} {ms:8.2f} ms")
