@@ -42,6 +42,7 @@ from harness.metrics import (
 from harness.mixed import MIXED, storage_dtype
 from harness.per_sample import PerSampleComparison, fail_summary
 from harness.per_sample import compare_for_run as per_sample_for_run
+from harness.settings import SharedSettings
 from harness.summary import VERDICT_TEXT, CaseSummary, frame, summarize
 
 __all__ = ["VERDICT_TEXT", "Fault", "RunOptions", "CaseResult", "RunResult", "run_case", "run_cases", "prepare_batches", "environment"]
@@ -53,18 +54,12 @@ SEED_MAX = 2**63 - 1  # every generator seeded from it (numpy, torch, funcad's k
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    """What ``run_case`` does; the CLI's flags map one to one onto these fields."""
+class RunOptions(SharedSettings):
+    """What ``run_case`` does; the CLI's flags map one to one onto these fields (and ``SharedSettings``')."""
 
-    steps: int = 20
     dtype: str = "both"
     seed: int = 0
     batch_size: int | None = None
-    data_dir: str | None = None
-    mode: str = "free"
-    rtol: float | None = None
-    atol: float | None = None
-    torch_optimizer: str | None = None
     device: str | None = None
     timing: bool = True
     time_budget_s: float = 1.0

@@ -31,6 +31,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
+from harness.settings import SharedSettings
 from harness.sweep.usermodels import ModelEntryError, UserModel
 
 SWEEP_DTYPES = ("float32", "float64")
@@ -59,7 +60,7 @@ class Point:
 
 
 @dataclass(frozen=True)
-class Grid:
+class Grid(SharedSettings):
     """The axes to sweep and the settings shared by every point (the ``run`` flags of the same names)."""
 
     cases: tuple[str, ...]
@@ -67,12 +68,6 @@ class Grid:
     seeds: tuple[int, ...] = (0,)
     batch_sizes: tuple[int | None, ...] = (None,)
     lr: tuple[float | None, ...] = (None,)
-    steps: int = 20
-    mode: str = "free"
-    rtol: float | None = None
-    atol: float | None = None
-    torch_optimizer: str | None = None
-    data_dir: str | None = None
     timing: bool = False
     models: tuple[UserModel, ...] = ()
 
@@ -137,9 +132,8 @@ class Grid:
         """The ``RunOptions`` of one point: float32 with its float64 ground truth, or float64 alone."""
         from harness.runner import RunOptions
 
-        return RunOptions(steps=self.steps, dtype="both" if point.dtype == "float32" else "float64", seed=point.seed,
-                          batch_size=point.batch_size, data_dir=self.data_dir, mode=self.mode, rtol=self.rtol, atol=self.atol,
-                          torch_optimizer=self.torch_optimizer, timing=self.timing)
+        return RunOptions(**self.shared_settings(), dtype="both" if point.dtype == "float32" else "float64", seed=point.seed,
+                          batch_size=point.batch_size, timing=self.timing)
 
     def to_dict(self) -> dict:
         """JSON-able form, read back by ``Grid.from_dict`` (the sweep folder's ``sweep.json``)."""
