@@ -137,13 +137,19 @@ class Grid(SharedSettings):
 
     def to_dict(self) -> dict:
         """JSON-able form, read back by ``Grid.from_dict`` (the sweep folder's ``sweep.json``)."""
-        values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k != "models"}
+        values = asdict(self)
+        values = {k: list(values[k]) if isinstance(values[k], tuple) else values[k] for k in self._keys() if k != "models"}
         return values | ({"model": [m.to_table() for m in self.models]} if self.models else {})
+
+    @classmethod
+    def _keys(cls) -> list[str]:
+        """The field names, the axes first (as a grid file lists them)."""
+        return [*AXES, *(f.name for f in fields(cls) if f.name not in AXES)]
 
     @classmethod
     def from_dict(cls, values: Mapping, where: str = "sweep grid") -> Grid:
         """A grid from a mapping with the keys of ``Grid`` (seeds may be ranges such as ``"0-31"``)."""
-        known = [f.name for f in fields(cls) if f.name != "models"] + ["model"]
+        known = [k for k in cls._keys() if k != "models"] + ["model"]
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise GridError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; known keys: {', '.join(known)}")
