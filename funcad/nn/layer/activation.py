@@ -23,6 +23,7 @@ class _OneOp(Cell):
 
 
 def _one_op(name: str, op_name: str) -> type:
+    """The ``_OneOp`` class ``name`` applying ``ops.<op_name>``, as if written out in this module."""
     return type(name, (_OneOp,), {"op": staticmethod(getattr(ops, op_name)), "__module__": __name__, "__qualname__": name,
                                   "__doc__": f"``ops.{op_name}`` as a Cell."})
 
