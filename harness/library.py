@@ -10,6 +10,7 @@ import copy
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +27,7 @@ from torch_ref.to_funcad import to_funcad
 
 def _of_result(name: str, doc: str) -> property:
     """A read-only attribute of ``Comparison`` answered by its ``result``'s attribute ``name``."""
-    return property(lambda self: getattr(self.result, name), doc=doc)
+    return property(attrgetter(f"result.{name}"), doc=doc)
 
 
 @dataclass

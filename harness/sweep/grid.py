@@ -137,19 +137,19 @@ class Grid(SharedSettings):
 
     def to_dict(self) -> dict:
         """JSON-able form, read back by ``Grid.from_dict`` (the sweep folder's ``sweep.json``)."""
-        values = asdict(self)
-        values = {k: list(values[k]) if isinstance(values[k], tuple) else values[k] for k in self._keys() if k != "models"}
+        fields_ = asdict(self)
+        values = {k: list(fields_[k]) if isinstance(fields_[k], tuple) else fields_[k] for k in self._scalar_keys()}
         return values | ({"model": [m.to_table() for m in self.models]} if self.models else {})
 
     @classmethod
-    def _keys(cls) -> list[str]:
-        """The field names, the axes first (as a grid file lists them)."""
-        return [*AXES, *(f.name for f in fields(cls) if f.name not in AXES)]
+    def _scalar_keys(cls) -> list[str]:
+        """The fields a grid file sets by name (all but ``models``, which its ``[[model]]`` tables give), axes first."""
+        return [*AXES, *(f.name for f in fields(cls) if f.name not in AXES and f.name != "models")]
 
     @classmethod
     def from_dict(cls, values: Mapping, where: str = "sweep grid") -> Grid:
         """A grid from a mapping with the keys of ``Grid`` (seeds may be ranges such as ``"0-31"``)."""
-        known = [k for k in cls._keys() if k != "models"] + ["model"]
+        known = [*cls._scalar_keys(), "model"]
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise GridError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; known keys: {', '.join(known)}")
