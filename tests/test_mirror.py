@@ -86,6 +86,18 @@ LAYERS = [
     ("relu6", nn.ReLU6, 4 * images(4, 5), torch.nn.ReLU6),
     ("hardswish", nn.Hardswish, 4 * images(4, 5), torch.nn.Hardswish),
     ("mish", nn.Mish, images(4, 5), torch.nn.Mish),
+    ("hardtanh", lambda: nn.Hardtanh(-0.5, 2.0), images(4, 5), torch.nn.Hardtanh),
+    ("selu", nn.SeLU, images(4, 5), torch.nn.SELU),
+    ("celu", lambda: nn.CELU(2.0), images(4, 5), torch.nn.CELU),
+    ("logsigmoid", nn.LogSigmoid, images(4, 5), torch.nn.LogSigmoid),
+    ("softsign", nn.Softsign, images(4, 5), torch.nn.Softsign),
+    ("tanhshrink", nn.Tanhshrink, images(4, 5), torch.nn.Tanhshrink),
+    ("softmin", lambda: nn.Softmin(0), images(4, 5), torch.nn.Softmin),
+    ("glu", lambda: nn.GLU(0), images(4, 5), torch.nn.GLU),
+    ("softplus", lambda: nn.Softplus(2.0, 1.0), images(4, 5), torch.nn.Softplus),
+    ("threshold", lambda: nn.Threshold(0.2, -1.0), images(4, 5), torch.nn.Threshold),
+    ("hshrink", lambda: nn.HShrink(0.3), images(4, 5), torch.nn.Hardshrink),
+    ("softshrink", lambda: nn.SoftShrink(0.3), images(4, 5), torch.nn.Softshrink),
     ("relu", nn.ReLU, images(4, 5), torch.nn.ReLU),
     ("sigmoid", nn.Sigmoid, images(4, 5), torch.nn.Sigmoid),
     ("tanh", nn.Tanh, images(4, 5), torch.nn.Tanh),
@@ -118,6 +130,17 @@ def test_every_layer_mirrors_and_comes_back_with_the_same_values_and_gradients(n
     assert_same_model(back.cell, twin.module, back.parameter_names, x, train)
 
 
+def test_hsigmoid_mirrors_to_hardsigmoid_whose_gradient_is_single_precision():
+    """torch's Hardsigmoid scales its gradient by 1/6 rounded to float32 even in float64, so the twins agree to 1e-7."""
+    x = 4 * images(4, 5)
+    module = mirror(nn.HSigmoid())
+    assert type(module) is torch.nn.Hardsigmoid and type(to_funcad(module)) is nn.HSigmoid
+    tx = torch.tensor(x, requires_grad=True)
+    module(tx).sum().backward()
+    np.testing.assert_array_equal(np.asarray(nn.HSigmoid()(x)), module(tx).detach().numpy())
+    np.testing.assert_allclose(np.asarray(funcad.grad(lambda v: ops.sum(nn.HSigmoid()(v)))(x)), tx.grad.numpy(), rtol=1e-7, atol=0)
+
+
 TORCH_LAYERS = [
     ("linear", lambda: torch.nn.Linear(5, 3), images(4, 5)),
     ("conv_padding_same", lambda: torch.nn.Conv2d(3, 4, 3, padding="same"), images(2, 3, 5, 5)),
@@ -130,6 +153,9 @@ TORCH_LAYERS = [
     ("avgpool_padding", lambda: torch.nn.AvgPool2d(3, 2, padding=1), images(2, 3, 7, 7)),
     ("leaky_relu_default", lambda: torch.nn.LeakyReLU(), images(4, 5)),
     ("gelu_default", lambda: torch.nn.GELU(), images(4, 5)),
+    ("softplus_default", lambda: torch.nn.Softplus(), 10 * images(4, 5)),
+    ("hardshrink_default", lambda: torch.nn.Hardshrink(), images(4, 5)),
+    ("celu_default", lambda: torch.nn.CELU(), images(4, 5)),
     ("sequential", lambda: torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)), images(3, 5)),
 ]
 

@@ -173,5 +173,5 @@ def test_layer_sizes_must_be_positive_ints(make, match):
 
 
 def test_unknown_activation_lists_valid_names():
-    with pytest.raises(ValueError, match="unknown activation 'relu7'; valid names: elu, gelu"):
+    with pytest.raises(ValueError, match="unknown activation 'relu7'; valid names: celu, elu, gelu"):
         nn.Dense(2, 2, activation="relu7")

@@ -118,8 +118,26 @@ def test_batch_norm_use_batch_statistics_overrides_the_mode(train, forced, asser
 BOUNDARIES = np.array([-3.0, 0.0, 3.0, 6.0, -4.0, 7.0])
 
 
-@pytest.mark.parametrize("cell, module", [(nn.ReLU6(), torch.nn.ReLU6()), (nn.Hardswish(), torch.nn.Hardswish()), (nn.Mish(), torch.nn.Mish())],
-                         ids=["relu6", "hardswish", "mish"])
+class _HardsigmoidInDouble(torch.nn.Module):
+    """torch's Hardsigmoid scales its gradient by 1/6 in single precision; its relu6 form is the double-precision reference."""
+
+    def forward(self, x):
+        return torch.nn.functional.relu6(x + 3.0) / 6.0
+
+
+ACTIVATIONS = {
+    "relu6": (nn.ReLU6(), torch.nn.ReLU6()), "hardswish": (nn.HSwish(), torch.nn.Hardswish()), "mish": (nn.Mish(), torch.nn.Mish()),
+    "hardsigmoid": (nn.HSigmoid(), _HardsigmoidInDouble()),
+    "hardtanh": (nn.Hardtanh(-3.0, 6.0), torch.nn.Hardtanh(-3.0, 6.0)), "selu": (nn.SeLU(), torch.nn.SELU()),
+    "celu": (nn.CELU(2.0), torch.nn.CELU(2.0)), "logsigmoid": (nn.LogSigmoid(), torch.nn.LogSigmoid()),
+    "softsign": (nn.Softsign(), torch.nn.Softsign()), "tanhshrink": (nn.Tanhshrink(), torch.nn.Tanhshrink()),
+    "softmin": (nn.Softmin(0), torch.nn.Softmin(0)), "glu": (nn.GLU(), torch.nn.GLU()),
+    "softplus": (nn.Softplus(2.0, 6.0), torch.nn.Softplus(2.0, 6.0)), "threshold": (nn.Threshold(3.0, -1.5), torch.nn.Threshold(3.0, -1.5)),
+    "hshrink": (nn.HShrink(3.0), torch.nn.Hardshrink(3.0)), "softshrink": (nn.SoftShrink(3.0), torch.nn.Softshrink(3.0)),
+}
+
+
+@pytest.mark.parametrize("cell, module", ACTIVATIONS.values(), ids=ACTIVATIONS.keys())
 def test_activations_match_torch_including_at_their_kinks(cell, module, assert_layer_matches):
     x = np.concatenate([_normal(30) * 4, BOUNDARIES]).reshape(3, 12)
     assert_layer_matches(cell, module, (x,))

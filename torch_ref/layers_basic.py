@@ -207,6 +207,13 @@ def _softmax_to_funcad(funcad_type: type) -> Callable:
     return build
 
 
+def _configured(funcad_type: type, torch_type: type, **names: str) -> LayerRule:
+    """A layer without parameters whose options differ only in name: ``names`` maps each funcad attribute (and
+    constructor keyword) to torch's."""
+    return LayerRule(funcad_type, torch_type, lambda cell, translate: torch_type(**{t: getattr(cell, f) for f, t in names.items()}),
+                     lambda module, translate: funcad_type(**{f: getattr(module, t) for f, t in names.items()}))
+
+
 def _same(funcad_type: type, torch_type: type) -> LayerRule:
     """A layer without configuration or parameters on either side (ReLU, Sigmoid, ...)."""
     return LayerRule(funcad_type, torch_type, lambda cell, translate: torch_type(), lambda module, translate: funcad_type())
@@ -252,12 +259,16 @@ BASIC_RULES: list[LayerRule] = [
               lambda module, translate: nn.PReLU(module.num_parameters)),
     LayerRule(nn.GELU, torch.nn.GELU, lambda cell, translate: torch.nn.GELU("tanh" if cell.approximate else "none"),
               lambda module, translate: nn.GELU(approximate=module.approximate == "tanh")),
-    LayerRule(nn.LeakyReLU, torch.nn.LeakyReLU, lambda cell, translate: torch.nn.LeakyReLU(cell.alpha),
-              lambda module, translate: nn.LeakyReLU(module.negative_slope)),
-    LayerRule(nn.ELU, torch.nn.ELU, lambda cell, translate: torch.nn.ELU(cell.alpha), lambda module, translate: nn.ELU(module.alpha)),
+    _configured(nn.LeakyReLU, torch.nn.LeakyReLU, alpha="negative_slope"), _configured(nn.ELU, torch.nn.ELU, alpha="alpha"),
+    _configured(nn.CELU, torch.nn.CELU, alpha="alpha"), _configured(nn.HShrink, torch.nn.Hardshrink, lambd="lambd"),
+    _configured(nn.SoftShrink, torch.nn.Softshrink, lambd="lambd"), _configured(nn.Hardtanh, torch.nn.Hardtanh, min_val="min_val", max_val="max_val"),
+    _configured(nn.Softplus, torch.nn.Softplus, beta="beta", threshold="threshold"),
+    _configured(nn.Threshold, torch.nn.Threshold, threshold="threshold", value="value"), _configured(nn.GLU, torch.nn.GLU, axis="dim"),
     LayerRule(nn.Softmax, torch.nn.Softmax, lambda cell, translate: torch.nn.Softmax(cell.axis), _softmax_to_funcad(nn.Softmax)),
     LayerRule(nn.LogSoftmax, torch.nn.LogSoftmax, lambda cell, translate: torch.nn.LogSoftmax(cell.axis), _softmax_to_funcad(nn.LogSoftmax)),
+    LayerRule(nn.Softmin, torch.nn.Softmin, lambda cell, translate: torch.nn.Softmin(cell.axis), _softmax_to_funcad(nn.Softmin)),
     _same(nn.ReLU, torch.nn.ReLU), _same(nn.Sigmoid, torch.nn.Sigmoid), _same(nn.Tanh, torch.nn.Tanh), _same(nn.SiLU, torch.nn.SiLU),
     _same(nn.Identity, torch.nn.Identity), _same(nn.ReLU6, torch.nn.ReLU6), _same(nn.Hardswish, torch.nn.Hardswish),
-    _same(nn.Mish, torch.nn.Mish),
+    _same(nn.Mish, torch.nn.Mish), _same(nn.HSigmoid, torch.nn.Hardsigmoid), _same(nn.SeLU, torch.nn.SELU),
+    _same(nn.LogSigmoid, torch.nn.LogSigmoid), _same(nn.Softsign, torch.nn.Softsign), _same(nn.Tanhshrink, torch.nn.Tanhshrink),
 ]

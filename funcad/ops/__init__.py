@@ -7,6 +7,24 @@ from funcad.ops import conv_fusion as _conv_fusion  # noqa: F401 - declares the 
 from funcad.ops import layer_classes as _layer_classes
 from funcad.ops import primitive_classes as _classes
 from funcad.ops.activation import elu, gelu, leaky_relu, silu
+from funcad.ops.activation_composites import (
+    celu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
 from funcad.ops.aliases import (
     addmm,
     baddbmm,

@@ -1,6 +1,35 @@
 """The layer Cells of funcad.nn, one module per kind; ``funcad.nn`` re-exports every one of them."""
 
-from funcad.nn.layer.activation import ELU, GELU, Hardswish, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Tanh
+from funcad.nn.layer.activation import (
+    CELU,
+    ELU,
+    GELU,
+    GLU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    HShrink,
+    HSigmoid,
+    HSwish,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    SeLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    SoftShrink,
+    Softsign,
+    Tanh,
+    Tanhshrink,
+    Threshold,
+)
 from funcad.nn.layer.attention import MultiheadAttention
 from funcad.nn.layer.basic import Dense, Dropout, Dropout2d, Flatten, Identity
 from funcad.nn.layer.conv import Conv1d, Conv2d, Conv2dTranspose
@@ -19,4 +48,6 @@ __all__ = [
     "RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder",
     "ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "ReLU6", "PReLU", "Hardswish", "Mish",
+    "HSwish", "HSigmoid", "Hardsigmoid", "Hardtanh", "SeLU", "CELU", "LogSigmoid", "Softsign", "Tanhshrink", "Softmin", "GLU",
+    "Softplus", "Threshold", "HShrink", "SoftShrink",
 ]

@@ -91,30 +91,89 @@ class LogSoftmax(_AxisOp):
     op = staticmethod(ops.log_softmax)
 
 
-def _relu6(x):
-    """min(max(x, 0), 6) with slope 1 strictly inside (0, 6) and 0 at both ends, as torch's."""
-    return ops.where(ops.less(x, 6.0), ops.relu(x), 6.0)
+class CELU(_SlopeOp):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); ``alpha`` 1.0 by default."""
+
+    op, default_alpha = staticmethod(ops.celu), 1.0
 
 
-class ReLU6(Cell):
-    """min(max(x, 0), 6); the gradient is 1 strictly inside (0, 6) and 0 at both ends, as torch's."""
+class Softmin(_AxisOp):
+    op = staticmethod(ops.softmin)
+
+
+class GLU(_AxisOp):
+    """a * sigmoid(b), a and b the halves of the input along ``axis``."""
+
+    op = staticmethod(ops.glu)
+
+
+ReLU6, Hardswish, HSigmoid, Mish, SeLU, LogSigmoid, Softsign, Tanhshrink = (_one_op(name, op_name) for name, op_name in (
+    ("ReLU6", "relu6"), ("Hardswish", "hardswish"), ("HSigmoid", "hardsigmoid"), ("Mish", "mish"), ("SeLU", "selu"),
+    ("LogSigmoid", "logsigmoid"), ("Softsign", "softsign"), ("Tanhshrink", "tanhshrink")))
+HSwish, Hardsigmoid = Hardswish, HSigmoid  # MindSpore has both names for each
+
+
+class _ShrinkOp(Cell):
+    """A shrinking activation of ``funcad.ops`` with threshold ``lambd`` (``op`` set by each subclass)."""
+
+    op: Callable
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = float(lambd)
 
     def construct(self, x):
-        return _relu6(x)
+        return type(self).op(x, self.lambd)
 
 
-class Hardswish(Cell):
-    """x * relu6(x + 3) / 6; the gradient is 0 at x = -3 and 1 at x = 3, as torch's."""
+class HShrink(_ShrinkOp):
+    """x where |x| > lambd, else 0."""
+
+    op = staticmethod(ops.hardshrink)
+
+
+class SoftShrink(_ShrinkOp):
+    """x -+ lambd beyond +-lambd, 0 between."""
+
+    op = staticmethod(ops.softshrink)
+
+
+class Hardtanh(Cell):
+    """x clipped to [min_val, max_val]; no gradient at the bounds, as torch's."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val {min_val} is above max_val {max_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
 
     def construct(self, x):
-        return x * _relu6(x + 3.0) * (1.0 / 6.0)
+        return ops.hardtanh(x, self.min_val, self.max_val)
 
 
-class Mish(Cell):
-    """x * tanh(softplus(x))."""
+class Softplus(Cell):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (MindSpore's and torch's definition)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        if beta == 0:
+            raise ValueError("Softplus: beta must not be 0")
+        self.beta, self.threshold = float(beta), float(threshold)
 
     def construct(self, x):
-        return x * ops.tanh(ops.softplus(x))
+        scaled = x * self.beta
+        return ops.where(ops.greater(scaled, self.threshold), x, ops.softplus(scaled) * (1.0 / self.beta))
+
+
+class Threshold(Cell):
+    """x where x > threshold, else ``value``."""
+
+    def __init__(self, threshold: float, value: float):
+        super().__init__()
+        self.threshold, self.value = float(threshold), float(value)
+
+    def construct(self, x):
+        return ops.threshold(x, self.threshold, self.value)
 
 
 class PReLU(Cell):
@@ -136,8 +195,7 @@ class PReLU(Cell):
         shape = tuple(x.shape)
         if self.channel > 1 and (len(shape) < 2 or shape[1] != self.channel):
             raise ValueError(f"{self._where()}: expected input of shape (N, {self.channel}, *) for {self.channel} slopes, got {shape}")
-        w = ops.reshape(self.w, (self.channel,) + (1,) * (len(shape) - 2)) if len(shape) >= 2 else self.w
-        return ops.where(ops.greater(x, 0.0), x, w * x)
+        return ops.prelu(x, self.w)
 
     def extend_repr(self) -> str:
         return f"channel={self.channel}"
@@ -146,7 +204,9 @@ class PReLU(Cell):
 _ACTIVATIONS = {
     "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU, "silu": SiLU, "swish": SiLU,
     "leakyrelu": LeakyReLU, "elu": ELU, "softmax": Softmax, "logsoftmax": LogSoftmax,
-    "relu6": ReLU6, "hswish": Hardswish, "hardswish": Hardswish, "mish": Mish, "prelu": PReLU,
+    "relu6": ReLU6, "hswish": Hardswish, "hardswish": Hardswish, "mish": Mish, "prelu": PReLU, "hsigmoid": HSigmoid,
+    "hardsigmoid": HSigmoid, "selu": SeLU, "celu": CELU, "logsigmoid": LogSigmoid, "softsign": Softsign, "tanhshrink": Tanhshrink,
+    "softmin": Softmin, "softplus": Softplus, "hardtanh": Hardtanh, "hshrink": HShrink, "softshrink": SoftShrink,
 }
 
 
