@@ -1,6 +1,6 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
-from funcad import amp, common, context, dataset, nn, ops, testing, train
+from funcad import amp, common, context, dataset, nn, numpy, ops, testing, train
 from funcad.common import dtype
 from funcad.common.parameter import ParameterTuple
 from funcad.common.sparse import COOTensor, CSRTensor
@@ -31,15 +31,20 @@ from funcad.core.seed import get_seed, set_seed
 from funcad.core.tensor import Parameter, Tensor
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp
 from funcad.export import export, load
-from funcad.jit import jit
+from funcad.jit import jit, jit_class, mutable
+from funcad.module_paths import install as _install_module_paths
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
-from funcad.train import CheckpointConfig, LossMonitor, Model, ModelCheckpoint, TimeMonitor
+from funcad.train import Callback, CheckpointConfig, LossMonitor, Model, ModelCheckpoint, RunContext, TimeMonitor
+
+ms_function = jit  # MindSpore 1.x's name for jit
+_install_module_paths()
 
 __all__ = [
     "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
     "vmap", "jacfwd", "jacrev", "hessian", "hvp", "custom_vjp", "custom_jvp", "conv_algorithm",
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "export", "load",
-    "Model", "ModelCheckpoint", "CheckpointConfig", "LossMonitor", "TimeMonitor",
+    "Model", "ModelCheckpoint", "CheckpointConfig", "LossMonitor", "TimeMonitor", "Callback", "RunContext",
+    "jit_class", "mutable", "ms_function", "numpy",
     "set_seed", "get_seed", "bool_", "bfloat16", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
     "common", "context", "amp", "train", "dataset",

@@ -250,3 +250,15 @@ def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), 
     if fn is None:
         return lambda f: Jitted(f, passes, buffers, conv_algorithm)
     return Jitted(fn, passes, buffers, conv_algorithm)
+
+
+def jit_class(cls: type) -> type:
+    """MindSpore's mark on a class whose instances are used inside jit-compiled code: funcad traces through any Python
+    object, so the class comes back unchanged."""
+    return cls
+
+
+def mutable(input_data, dynamic_len: bool = False):
+    """MindSpore's mark on a jit input to be compiled as a variable rather than a constant; unchanged here: funcad
+    compiles Tensors as variables and specialises on Python values (one program per value)."""
+    return input_data

@@ -1,0 +1,24 @@
+"""MindSpore's other module paths for names funcad keeps elsewhere (``mindspore.train.serialization``,
+``mindspore.common.tensor``, ``mindspore.nn.dynamic_lr`` ...): each is an alias of the funcad module that holds its
+names, so code importing from them runs after changing ``mindspore`` to ``funcad``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+ALIASES = {
+    "funcad.common.tensor": "funcad.core.tensor",
+    "funcad.train.serialization": "funcad.nn.checkpoint",
+    "funcad.nn.learning_rate_schedule": "funcad.nn.lr",
+    "funcad.nn.dynamic_lr": "funcad.nn.lr",
+}
+
+
+def install() -> None:
+    """Make every alias importable (``import a.b``, ``from a import b``)."""
+    for alias, target in ALIASES.items():
+        module = importlib.import_module(target)
+        sys.modules.setdefault(alias, module)
+        parent, _, child = alias.rpartition(".")
+        setattr(importlib.import_module(parent), child, module)
