@@ -31,16 +31,20 @@ from funcad.ops.aliases import (
     bias_add,
     bmm,
     cat,
+    cdist,
     chunk,
     clamp,
     clip_by_global_norm,
     clip_by_value,
     cumprod,
     diag,
+    dist,
     div,
     eq,
+    fill,
     ge,
     gt,
+    inner,
     isclose,
     le,
     lt,
@@ -51,8 +55,12 @@ from funcad.ops.aliases import (
     ne,
     neg,
     permute,
+    pixel_shuffle,
+    pixel_unshuffle,
     pow,
+    repeat_interleave,
     roll,
+    select,
     sub,
     tensor_dot,
     trace,
@@ -60,7 +68,7 @@ from funcad.ops.aliases import (
     triu,
     unsqueeze,
 )
-from funcad.ops.conv import conv2d
+from funcad.ops.conv import conv1d, conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.embedding import embedding
@@ -138,6 +146,7 @@ from funcad.ops.math import (
 from funcad.ops.nn import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    kl_div,
     l1_loss,
     log_softmax,
     mse_loss,
@@ -153,6 +162,16 @@ from funcad.ops.recurrent import lstm_cell, lstm_sequence
 from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var
 from funcad.ops.resize import interpolate
 from funcad.ops.sampling import normal, rand, randint, randn, uniform
+from funcad.ops.scatter import (
+    gather_nd,
+    index_add,
+    index_select,
+    masked_select,
+    scatter_nd,
+    tensor_scatter_add,
+    tensor_scatter_sub,
+    tensor_scatter_update,
+)
 from funcad.ops.shape import (
     broadcast_to,
     cast,

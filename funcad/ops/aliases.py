@@ -12,6 +12,7 @@ import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
 from funcad.core.tensor import Tensor
+from funcad.ops.creation import full
 from funcad.ops.linalg import einsum, matmul, tensordot
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import (
@@ -39,7 +40,7 @@ from funcad.ops.math import (
 from funcad.ops.math import isfinite as _isfinite
 from funcad.ops.math import isnan as _isnan
 from funcad.ops.reduce import norm, prod
-from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, reshape, split, transpose
+from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, repeat, reshape, split, transpose
 
 cat = concat
 mul = multiply
@@ -252,3 +253,63 @@ def cumprod(input, dim: int, dtype=None):  # noqa: A002
         return input
     out = concat(prefixes, dim)
     return out if out.dtype == _dtype(input) else cast(out, _dtype(input))  # numpy's prod widens int32; MindSpore keeps it
+
+
+# -- selection, distances, shuffles ---------------------------------------------------------------------------
+def select(cond, x, y):
+    """``x`` where ``cond``, else ``y`` (MindSpore's name for ``where``)."""
+    return where(cond, x, y)
+
+
+def repeat_interleave(input, repeats, axis: int | None = None):  # noqa: A002
+    """Each element repeated ``repeats`` times along ``axis`` (the flattened input without one)."""
+    return repeat(input, repeats, axis)
+
+
+def fill(type, shape, value):  # noqa: A002 - MindSpore's names
+    """A Tensor of ``shape`` filled with ``value``, of dtype ``type``."""
+    return full(shape, value, dtype=type)
+
+
+def inner(input, other):  # noqa: A002
+    """Sums of products over the last axes: shape input.shape[:-1] + other.shape[:-1] (a product for scalars)."""
+    if not _shape_of(input) or not _shape_of(other):
+        return multiply(input, other)
+    return tensordot(input, other, ([-1], [-1]))
+
+
+def dist(input, other, p: float = 2):  # noqa: A002
+    """The p-norm of ``input - other`` over all elements."""
+    return norm(reshape(subtract(input, other), (-1,)), ord=p)
+
+
+def cdist(x1, x2, p: float = 2.0):
+    """p-norm distances between the rows of (..., P, M) ``x1`` and (..., R, M) ``x2``: shape (..., P, R)."""
+    s1, s2 = _shape_of(x1), _shape_of(x2)
+    if len(s1) < 2 or len(s1) != len(s2) or s1[-1] != s2[-1]:
+        raise ValueError(f"funcad.ops.cdist: needs (..., P, M) and (..., R, M) inputs of one rank, got {s1} and {s2}")
+    return norm(subtract(expand_dims(x1, -2), expand_dims(x2, -3)), ord=p, axis=-1)
+
+
+def pixel_shuffle(input, upscale_factor: int):  # noqa: A002
+    """(..., C * r * r, H, W) -> (..., C, H * r, W * r): each group of r * r channels becomes an r x r block of pixels."""
+    shape, r = _shape_of(input), int(upscale_factor)
+    if len(shape) < 3 or r < 1 or shape[-3] % (r * r):
+        raise ValueError(f"funcad.ops.pixel_shuffle: needs (..., C * {r}^2, H, W) with upscale_factor >= 1, got shape {shape}")
+    lead, (c, h, w) = shape[:-3], shape[-3:]
+    k = len(lead)
+    blocks = reshape(input, lead + (c // (r * r), r, r, h, w))
+    order = tuple(range(k)) + (k, k + 3, k + 1, k + 4, k + 2)
+    return reshape(transpose(blocks, order), lead + (c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input, downscale_factor: int):  # noqa: A002
+    """(..., C, H * r, W * r) -> (..., C * r * r, H, W), the inverse of ``pixel_shuffle``."""
+    shape, r = _shape_of(input), int(downscale_factor)
+    if len(shape) < 3 or r < 1 or shape[-2] % r or shape[-1] % r:
+        raise ValueError(f"funcad.ops.pixel_unshuffle: needs (..., C, H, W) with H and W divisible by downscale_factor {r}, got shape {shape}")
+    lead, (c, h, w) = shape[:-3], shape[-3:]
+    k = len(lead)
+    pixels = reshape(input, lead + (c, h // r, r, w // r, r))
+    order = tuple(range(k)) + (k, k + 2, k + 4, k + 1, k + 3)
+    return reshape(transpose(pixels, order), lead + (c * r * r, h // r, w // r))

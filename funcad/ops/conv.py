@@ -39,7 +39,7 @@ from funcad.ops import conv_algorithms, conv_direct, conv_fft, conv_winograd
 from funcad.ops.batching import bind_arguments, fold_rule, to_front
 from funcad.ops.conv_geometry import Geometry, padding4, pair, windows
 from funcad.ops.conv_scratch import scratch, with_scratch
-from funcad.ops.shape import _shape_of, reshape, transpose
+from funcad.ops.shape import _shape_of, expand_dims, reshape, squeeze, transpose
 
 xp = np  # the kernels' name for numpy
 
@@ -444,3 +444,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
             raise ValueError(f"funcad.ops.conv2d: bias shape {_shape_of(bias)} does not match {ws[0]} output channels")
         y = y + reshape(bias, (1, ws[0], 1, 1))
     return y
+
+
+def conv1d(x, weight, bias=None, stride: int = 1, padding=0, dilation: int = 1, groups: int = 1):
+    """Cross-correlation of an (N, C, L) input with (O, C/groups, k) weights, as torch.nn.functional.conv1d; ``padding``
+    an int for both ends or (left, right). Runs as a convolution of height 1."""
+    xs, ws = _shape_of(x), _shape_of(weight)
+    if len(xs) != 3 or len(ws) != 3:
+        raise ValueError(f"funcad.ops.conv1d: expected a 3-D input (N, C, L) and 3-D weight (O, C/groups, k), got input {xs} and weight {ws}")
+    pads = (padding, padding) if isinstance(padding, (int, np.integer)) else tuple(padding)
+    y = conv2d(expand_dims(x, 2), expand_dims(weight, 2), bias, stride=(1, stride), padding=(0, 0) + pads, dilation=(1, dilation), groups=groups)
+    return squeeze(y, 2)

@@ -101,7 +101,8 @@ def topk(input, k: int, dim: int | None = None, largest: bool = True, sorted: bo
     return take_along_axis(input, index, dim), index
 
 
-def _eager_values(op: str, x) -> np.ndarray:
+def eager_values(op: str, x) -> np.ndarray:
+    """``x``'s values as a numpy array; a clear TypeError under jit, where they are not known yet."""
     try:
         return np.asarray(x._data if isinstance(x, Tensor) else x)
     except TypeError as err:
@@ -112,7 +113,7 @@ def _eager_values(op: str, x) -> np.ndarray:
 def nonzero(input, as_tuple: bool = False):  # noqa: A002
     """Indices of the non-zero elements: an int64 (count, ndim) Tensor, or a tuple of one index vector per axis.
     Eager only: the count depends on the values."""
-    found = np.nonzero(_eager_values("nonzero", input))
+    found = np.nonzero(eager_values("nonzero", input))
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in found)
     return Tensor._wrap(np.stack(found, axis=1).astype(np.int64) if found else np.zeros((0, 0), np.int64))
@@ -120,5 +121,5 @@ def nonzero(input, as_tuple: bool = False):  # noqa: A002
 
 def unique(input):  # noqa: A002
     """(the distinct values in ascending order, the int32 index of each input element among them). Eager only."""
-    values, inverse = np.unique(_eager_values("unique", input), return_inverse=True)
+    values, inverse = np.unique(eager_values("unique", input), return_inverse=True)
     return Tensor._wrap(values), Tensor._wrap(inverse.reshape(_shape_of(input)).astype(np.int32))

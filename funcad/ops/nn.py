@@ -11,7 +11,7 @@ from funcad.core.trace import Tracer
 from funcad.ops.batching import axis_rule, fold_rule
 from funcad.ops.indices import check_index_range
 from funcad.ops.math import abs as _abs
-from funcad.ops.math import exp, maximum, negative, not_equal, softplus, where
+from funcad.ops.math import exp, greater, log, maximum, negative, not_equal, softplus, where
 from funcad.ops.reduce import mean, sum
 from funcad.ops.shape import _shape_of, broadcast_to, cast, expand_dims, getitem, reshape
 
@@ -203,3 +203,16 @@ def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002
 def l1_loss(input, target, reduction: str = "mean"):  # noqa: A002
     return _reduce(_abs(_difference("l1_loss", input, target)), reduction, "l1_loss")
 
+
+
+def kl_div(logits, labels, reduction: str = "mean"):
+    """labels * (log(labels) - logits) per element, 0 where labels are 0: the divergence of the distribution
+    ``exp(logits)`` from ``labels``, as torch's kl_div (log_target=False); reduced by 'none', 'sum', 'mean' (over the
+    elements) or 'batchmean' (the sum over the batch size, the true divergence per sample)."""
+    positive = greater(labels, 0)
+    pointwise = where(positive, labels * log(where(positive, labels, 1.0)), 0.0) - labels * logits
+    if reduction == "batchmean":
+        return sum(pointwise) / (_shape_of(pointwise) or (1,))[0]
+    if reduction not in ("none", "sum", "mean"):
+        raise ValueError(f"funcad.ops.kl_div: reduction must be 'none', 'mean', 'batchmean' or 'sum', got {reduction!r}")
+    return _reduce(pointwise, reduction, "kl_div")

@@ -151,9 +151,7 @@ class Conv1d(Cell):
         else:
             pads = self.padding
         with naming_layer(self):  # (the shapes it names are the height-1 planes the convolution runs on)
-            y = ops.conv2d(ops.expand_dims(x, 2), ops.expand_dims(self.weight, 2), self.bias, stride=(1, self.stride),
-                           padding=(0, 0) + tuple(pads), dilation=(1, self.dilation), groups=self.group)
-        return ops.squeeze(y, 2)
+            return ops.conv1d(x, self.weight, self.bias, self.stride, tuple(pads), self.dilation, self.group)
 
     def extend_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
