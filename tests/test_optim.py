@@ -131,6 +131,55 @@ def test_adam_weight_decay_formula_has_no_bias_correction():
     _close(ours, ps)
 
 
+def _np_rmsprop(grads, lr, rho, u, eps, wd, centered, loss_scale=1.0):
+    ps = [np.asarray(p).copy() for p in _params()]
+    ss = [np.ones_like(p) for p in ps]
+    avgs = [np.zeros_like(p) for p in ps]
+    moms = [np.zeros_like(p) for p in ps]
+    for gs in grads:
+        for i, g in enumerate(gs):
+            g = g / loss_scale + wd * ps[i]
+            ss[i] = rho * ss[i] + (1 - rho) * g * g
+            avgs[i] = rho * avgs[i] + (1 - rho) * g
+            spread = ss[i] - avgs[i] ** 2 if centered else ss[i]
+            moms[i] = u * moms[i] + lr * g / np.sqrt(spread + eps)
+            ps[i] = ps[i] - moms[i]
+    return ps
+
+
+@pytest.mark.parametrize("u, wd, centered, loss_scale", [(0.0, 0.0, False, 1.0), (0.9, 0.01, False, 1.0), (0.5, 0.0, True, 8.0)])
+def test_rmsprop_matches_mindspore_formula(u, wd, centered, loss_scale):
+    grads = _grads()
+    scaled = [[g * loss_scale for g in gs] for gs in grads]
+    ours, opt = _run(lambda ps: nn.RMSProp(ps, 0.01, 0.8, u, 1e-6, centered=centered, loss_scale=loss_scale, weight_decay=wd), scaled)
+    _close(ours, _np_rmsprop(scaled, 0.01, 0.8, u, 1e-6, wd, centered, loss_scale))
+    names = [p.name for _, p in opt.parameters_and_names()]
+    assert "mean_square.w" in names and ("mean_grad.b" in names) == centered
+
+
+def test_rmsprop_differs_from_torch_by_its_initial_mean_square_and_eps():
+    grads = _grads()
+    ours, _ = _run(lambda ps: nn.RMSProp(ps, 0.01, 0.9, epsilon=1e-8), grads)
+    theirs = _torch_run(lambda ps: torch.optim.RMSprop(ps, 0.01, alpha=0.9, eps=1e-8), grads)
+    assert np.abs(ours[0] - theirs[0]).max() > 1e-3
+
+
+@pytest.mark.parametrize("update_slots", [True, False])
+def test_adagrad_matches_formula_and_torch(update_slots):
+    grads = _grads()
+    ours, _ = _run(lambda ps: nn.Adagrad(ps, accum=0.2, learning_rate=0.05, update_slots=update_slots, weight_decay=0.01), grads)
+    ps = [np.asarray(p).copy() for p in _params()]
+    hs = [np.full_like(p, 0.2) for p in ps]
+    for gs in grads:
+        for i, g in enumerate(gs):
+            g = g + 0.01 * ps[i]
+            hs[i] = hs[i] + g * g if update_slots else hs[i]
+            ps[i] = ps[i] - 0.05 * g / np.sqrt(hs[i])
+    _close(ours, ps)
+    if update_slots:
+        _close(ours, _torch_run(lambda ps: torch.optim.Adagrad(ps, 0.05, initial_accumulator_value=0.2, eps=0.0, weight_decay=0.01), grads))
+
+
 def test_weight_decay_skips_beta_and_gamma_parameters():
     grads = [[np.zeros(s) for s in SHAPES]]
     ours, _ = _run(lambda ps: nn.SGD(ps, 0.5, weight_decay=0.1), grads, names=("dense.weight", "bn.beta"))
@@ -212,3 +261,9 @@ def test_constructor_errors():
     p = _params()[0]
     with pytest.raises(ValueError, match="appears more than once"):
         nn.SGD([p, p])
+    with pytest.raises(ValueError, match=r"RMSProp: decay must be in \[0, 1\], got 1.5"):
+        nn.RMSProp(_params(), decay=1.5)
+    with pytest.raises(ValueError, match="Adagrad: accum must be > 0"):
+        nn.Adagrad(_params(), accum=0.0)
+    with pytest.raises(ValueError, match="RMSProp: loss_scale must be > 0"):
+        nn.RMSProp(_params(), loss_scale=0.0)

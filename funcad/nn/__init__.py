@@ -36,7 +36,7 @@ from funcad.nn.lr import (
     warmup_lr,
 )
 from funcad.nn.metrics import MAE, MSE, Accuracy, Loss, Metric, get_metric_fn
-from funcad.nn.optim import SGD, Adam, AdamWeightDecay, Momentum, Optimizer
+from funcad.nn.optim import SGD, Adagrad, Adam, AdamWeightDecay, Momentum, Optimizer, RMSProp
 from funcad.nn.per_sample import per_sample_grads
 from funcad.nn.wrap import TrainOneStepCell, TrainOneStepWithLossScaleCell, WithEvalCell, WithLossCell
 
@@ -45,7 +45,7 @@ __all__ = [
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "initializer", "get_activation",
     *_layer_names,
     "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss",
-    "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "per_sample_grads",
+    "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "RMSProp", "Adagrad", "per_sample_grads",
     "SoftmaxCrossEntropyWithLogits", "GraphCell", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
     "TrainOneStepWithLossScaleCell", "DynamicLossScaleUpdateCell", "FixedLossScaleUpdateCell",
     "Metric", "Accuracy", "Loss", "MAE", "MSE", "get_metric_fn",

@@ -60,9 +60,10 @@ class Optimizer(ABC):
         self.decay_flags = tuple("beta" not in (p.name or "") and "gamma" not in (p.name or "") for p in params)
         self.global_step = Parameter(np.array(0, dtype=np.int32), name="global_step", requires_grad=False)
 
-    def _state(self, prefix: str) -> tuple[Parameter, ...]:
-        """One zero-filled state Parameter per parameter, named ``prefix.<parameter name>``."""
-        return tuple(Parameter(np.zeros(p.shape, dtype=p.dtype), name=f"{prefix}.{p.name}", requires_grad=False) for p in self.parameters)
+    def _state(self, prefix: str, fill: float = 0.0) -> tuple[Parameter, ...]:
+        """One state Parameter per parameter, filled with ``fill``, named ``prefix.<parameter name>``."""
+        return tuple(Parameter(np.full(p.shape, fill, dtype=p.dtype), name=f"{prefix}.{p.name}", requires_grad=False)
+                     for p in self.parameters)
 
     def parameters_and_names(self) -> Iterator[tuple[str, Parameter]]:
         """The optimizer's own state by name (``global_step``, its slots such as ``moments.<parameter>``), as
