@@ -1,7 +1,7 @@
 """``mirror(cell)``: the torch twin of a funcad Cell, with torch's layer classes and names and the same weights.
 
 Layers translate class by class through ``torch_ref.layer_table`` (Dense -> Linear, BatchNorm2d's momentum 0.9 ->
-0.1, ...); ``SequentialCell`` becomes ``nn.Sequential`` and ``CellList`` ``nn.ModuleList`` under the same child
+0.1, ...); ``SequentialCell`` becomes ``nn.Sequential``, ``CellList`` ``nn.ModuleList`` and ``CellDict`` ``nn.ModuleDict`` under the same child
 names. A user's Cell becomes a ``torch_ref.traced.TracedConstruct`` holding its mirrored children under the same
 names: its ``construct`` is traced by funcad.jit's tracer and emitted as a ``torch.fx.GraphModule`` from each
 primitive's declared torch translation. A Cell used twice is one module, and a Parameter shared by two layers is one
@@ -15,7 +15,7 @@ from collections import OrderedDict
 import torch
 from torch import fx
 
-from funcad.nn.cell import Cell, CellList, SequentialCell
+from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from torch_ref import layer_table
 from torch_ref.arrays import torch_dtype
 from torch_ref.layer_table import TranslationError
@@ -89,6 +89,8 @@ class _Mirror(Translation):
             return torch.nn.Sequential(children)
         if isinstance(cell, CellList) and type(cell).construct is Cell.construct:
             return torch.nn.ModuleList(children.values())
+        if isinstance(cell, CellDict) and type(cell).construct is Cell.construct:
+            return torch.nn.ModuleDict(children)
         if type(cell).construct is Cell.construct or isinstance(cell, TracedCell):
             holder = torch.nn.Module()
             attach(holder, children, cell._params)

@@ -1,7 +1,7 @@
 """``to_funcad(module)``: the funcad twin of a torch model, with MindSpore's layer classes and names and the same weights.
 
-Layers translate class by class through ``torch_ref.layer_table``; ``nn.Sequential`` becomes ``SequentialCell`` and
-``nn.ModuleList`` ``CellList`` under the same child names. Any other module is traced with ``torch.fx`` (layers of
+Layers translate class by class through ``torch_ref.layer_table``; ``nn.Sequential`` becomes ``SequentialCell``,
+``nn.ModuleList`` ``CellList`` and ``nn.ModuleDict`` ``CellDict`` under the same child names. Any other module is traced with ``torch.fx`` (layers of
 the table stay whole) and becomes a ``TracedCell`` whose ``construct`` replays the graph with funcad ops
 (``torch_ref.from_torch``, derived from the primitives' declarations); its layers and parameters keep their torch
 paths. A torch layer or function without a translation is a ``TranslationError`` naming the module path and the graph
@@ -17,7 +17,7 @@ import torch
 from torch import fx
 
 from funcad.core.tensor import Parameter
-from funcad.nn.cell import Cell, CellList, SequentialCell
+from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from torch_ref import from_torch, layer_table
 from torch_ref.arrays import to_numpy
 from torch_ref.bridge import torch_state
@@ -47,9 +47,12 @@ def funcad_twin(module: torch.nn.Module) -> Twin:
     return twin
 
 
+_CONTAINERS = {torch.nn.Sequential: SequentialCell, torch.nn.ModuleList: CellList, torch.nn.ModuleDict: CellDict}
+
+
 def _is_layer(module: torch.nn.Module) -> bool:
     """Kept whole by the tracer: layers of the table, containers, and torch's own layers (to be named when untranslatable)."""
-    return (type(module) in layer_table.BY_TORCH_TYPE or isinstance(module, (torch.nn.Sequential, torch.nn.ModuleList))
+    return (type(module) in layer_table.BY_TORCH_TYPE or isinstance(module, tuple(_CONTAINERS))
             or type(module).__module__.startswith("torch.nn.modules"))
 
 
@@ -67,8 +70,8 @@ class _ToFuncad(Translation):
             cell = self.by_rule(rule.to_funcad, module, path)
             self.layer(path, rule.torch_names(cell))
             return cell
-        if type(module) in (torch.nn.Sequential, torch.nn.ModuleList):
-            cell = SequentialCell() if isinstance(module, torch.nn.Sequential) else CellList()
+        if type(module) in _CONTAINERS:
+            cell = _CONTAINERS[type(module)]()
             self.container(path, ())
             for name, child in module.named_children():
                 cell.insert_child_to_cell(name, self.translate(child, joined(path, name)))

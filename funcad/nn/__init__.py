@@ -1,7 +1,7 @@
 """funcad.nn: Cells, layers, losses, initialisers and optimizers with MindSpore 2.x's names."""
 
 from funcad.amp.loss_scale import DynamicLossScaleUpdateCell, FixedLossScaleUpdateCell
-from funcad.nn.cell import Cell, CellList, SequentialCell
+from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
 from funcad.nn.graph_cell import GraphCell
 from funcad.nn.initializer import initializer
@@ -12,6 +12,8 @@ from funcad.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
     L1Loss,
     LossBase,
     MSELoss,
@@ -41,10 +43,10 @@ from funcad.nn.per_sample import per_sample_grads
 from funcad.nn.wrap import TrainOneStepCell, TrainOneStepWithLossScaleCell, WithEvalCell, WithLossCell
 
 __all__ = [
-    "Cell", "CellList", "SequentialCell",
+    "Cell", "CellList", "CellDict", "SequentialCell",
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "initializer", "get_activation",
     *_layer_names,
-    "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss",
+    "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "RMSProp", "Adagrad", "per_sample_grads",
     "SoftmaxCrossEntropyWithLogits", "GraphCell", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
     "TrainOneStepWithLossScaleCell", "DynamicLossScaleUpdateCell", "FixedLossScaleUpdateCell",

@@ -7,7 +7,7 @@ import contextlib
 import copy
 import functools
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 
 import numpy as np
 
@@ -400,6 +400,31 @@ class SequentialCell(_CellContainer):
         for cell in self._cells.values():
             x = cell(x)
         return x
+
+
+class CellDict(Cell, MutableMapping):
+    """Cells by name, in insertion order (MindSpore's ``nn.CellDict``, torch's ``ModuleDict``), with a dict's methods;
+    no construct of its own. Built from a mapping or from (name, cell) pairs."""
+
+    def __init__(self, cells=None):
+        super().__init__()
+        if cells is not None:
+            self.update(cells)
+
+    def __getitem__(self, key: str) -> Cell:
+        return self._cells[key]
+
+    def __setitem__(self, key: str, cell: Cell) -> None:
+        self.insert_child_to_cell(key, cell)
+
+    def __delitem__(self, key: str) -> None:
+        del self._cells[key]
+
+    def __iter__(self):
+        return iter(self._cells)
+
+    def __len__(self) -> int:
+        return len(self._cells)
 
 
 class CellList(_CellContainer):

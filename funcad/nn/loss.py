@@ -105,3 +105,31 @@ class SoftmaxCrossEntropyWithLogits(LossBase):
         if not self.sparse:
             labels = ops.cast(labels, logits.dtype)
         return ops.cross_entropy(logits, labels, reduction=self.reduction)
+
+
+class HuberLoss(LossBase):
+    """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = logits - labels (``delta`` * smooth L1 with
+    beta = delta)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        if not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
+        self.delta = float(delta)
+
+    def construct(self, logits, labels):
+        return ops.smooth_l1_loss(logits, labels, beta=self.delta, reduction=self.reduction) * self.delta
+
+
+class KLDivLoss(Cell):
+    """``ops.kl_div`` of log-probabilities ``logits`` against probabilities ``labels``; ``reduction`` 'mean' (over
+    the elements, MindSpore's default), 'batchmean', 'sum' or 'none'."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in ("mean", "batchmean", "sum", "none"):
+            raise ValueError(f"KLDivLoss: reduction must be one of mean, batchmean, sum, none, got {reduction!r}")
+        self.reduction = reduction
+
+    def construct(self, logits, labels):
+        return ops.kl_div(logits, labels, self.reduction)

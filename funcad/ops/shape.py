@@ -143,7 +143,15 @@ def _getitem(x, index):
     return x[index]
 
 
-@primitive(**compiled_as_call(complex=True))
+def _torch_scatter_add(torch, g, index, shape):
+    """torch's translation: an index_add at the flat positions numpy's ``zeros(shape)[index]`` reads (all of numpy's
+    index forms, repeats accumulating)."""
+    flat = np.arange(int(np.prod(shape))).reshape(shape)[index]
+    out = torch.zeros(int(np.prod(shape)), dtype=g.dtype)
+    return out.index_add(0, torch.from_numpy(flat.reshape(-1)), g.reshape(-1)).reshape(shape)
+
+
+@primitive(**compiled_as_call(complex=True, torch=_torch_scatter_add))
 def scatter_add(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
     out = np.zeros(shape, dtype=g.dtype)

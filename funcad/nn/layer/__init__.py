@@ -31,11 +31,32 @@ from funcad.nn.layer.activation import (
     Threshold,
 )
 from funcad.nn.layer.attention import MultiheadAttention
-from funcad.nn.layer.basic import Dense, Dropout, Dropout2d, Flatten, Identity
+from funcad.nn.layer.basic import Dense, Dropout, Dropout1d, Dropout2d, Flatten, Identity, PixelShuffle, PixelUnshuffle, Unflatten
 from funcad.nn.layer.conv import Conv1d, Conv2d, Conv2dTranspose
 from funcad.nn.layer.embedding import Embedding
 from funcad.nn.layer.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
-from funcad.nn.layer.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from funcad.nn.layer.padding import (
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad2d,
+)
+from funcad.nn.layer.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from funcad.nn.layer.rnn_cells import GRUCell, LSTMCell, RNNCell
 from funcad.nn.layer.rnns import GRU, LSTM, RNN
 from funcad.nn.layer.transformer import TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
@@ -50,4 +71,7 @@ __all__ = [
     "ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "ReLU6", "PReLU", "Hardswish", "Mish",
     "HSwish", "HSigmoid", "Hardsigmoid", "Hardtanh", "SeLU", "CELU", "LogSigmoid", "Softsign", "Tanhshrink", "Softmin", "GLU",
     "Softplus", "Threshold", "HShrink", "SoftShrink",
+    "Dropout1d", "Unflatten", "PixelShuffle", "PixelUnshuffle", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
+    "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
+    "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
 ]

@@ -67,6 +67,46 @@ class Flatten(Cell):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Cell):
+    """Split axis ``axis`` into ``unflattened_size`` (the inverse of Flatten)."""
+
+    def __init__(self, axis: int, unflattened_size: tuple):
+        super().__init__()
+        self.axis, self.unflattened_size = int(axis), tuple(int(n) for n in unflattened_size)
+
+    def construct(self, x):
+        shape = tuple(x.shape)
+        axis = self.axis % len(shape) if shape else 0
+        if not shape or int(np.prod(self.unflattened_size)) != shape[axis]:
+            raise ValueError(f"{self._where()}: axis {self.axis} of shape {shape} cannot be split into {self.unflattened_size}")
+        return ops.reshape(x, shape[:axis] + self.unflattened_size + shape[axis + 1:])
+
+    def extend_repr(self) -> str:
+        return f"axis={self.axis}, unflattened_size={self.unflattened_size}"
+
+
+class PixelShuffle(Cell):
+    """(N, C * r * r, H, W) -> (N, C, H * r, W * r), r = ``upscale_factor``."""
+
+    def __init__(self, upscale_factor: int):
+        super().__init__()
+        self.upscale_factor = positive_int(upscale_factor, "PixelShuffle", "upscale_factor")
+
+    def construct(self, x):
+        return ops.pixel_shuffle(x, self.upscale_factor)
+
+
+class PixelUnshuffle(Cell):
+    """(N, C, H * r, W * r) -> (N, C * r * r, H, W), r = ``downscale_factor``."""
+
+    def __init__(self, downscale_factor: int):
+        super().__init__()
+        self.downscale_factor = positive_int(downscale_factor, "PixelUnshuffle", "downscale_factor")
+
+    def construct(self, x):
+        return ops.pixel_unshuffle(x, self.downscale_factor)
+
+
 class Dense(Cell):
     """y = activation(x @ weight.T + bias), weight laid out (out_channels, in_channels) as torch's Linear.
 
@@ -122,13 +162,25 @@ class Dropout(Cell):
         return f"p={self.p}"
 
 
-class Dropout2d(Dropout):
-    """Zero whole channels of (N, C, H, W) (or (C, H, W)) inputs with probability ``p`` while training, scaling the
-    rest by 1/(1-p); identity in evaluation mode. One mask value per (sample, channel), from funcad's random key."""
+class _ChannelDropout(Dropout):
+    """Zero whole channels of (N, C, *spatial) (or (C, *spatial)) inputs with probability ``p`` while training,
+    scaling the rest by 1/(1-p); identity in evaluation mode. One mask value per (sample, channel), from funcad's
+    random key. ``spatial`` (the number of spatial axes) and ``expected`` are set by each subclass."""
+
+    spatial: int
+    expected: str
 
     def construct(self, x):
-        check_input(self, x, (3, 4), None, "(N, C, H, W) or (C, H, W)")
+        check_input(self, x, (self.spatial + 1, self.spatial + 2), None, self.expected)
         if not self.training or self.p == 0.0:
             return x
-        keep = ops.dropout(ops.ones(tuple(x.shape[:-2]) + (1, 1), x.dtype), p=self.p, training=True)
+        keep = ops.dropout(ops.ones(tuple(x.shape[:-self.spatial]) + (1,) * self.spatial, x.dtype), p=self.p, training=True)
         return x * keep
+
+
+class Dropout1d(_ChannelDropout):
+    spatial, expected = 1, "(N, C, L) or (C, L)"
+
+
+class Dropout2d(_ChannelDropout):
+    spatial, expected = 2, "(N, C, H, W) or (C, H, W)"

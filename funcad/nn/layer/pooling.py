@@ -3,6 +3,8 @@ and pad_mode."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from funcad import ops
@@ -149,15 +151,47 @@ class AdaptiveMaxPool2d(Cell):
         self.output_size = output_size
 
     def construct(self, x):
-        for axis, bins in zip((2, 3), _output_size(self, x)):
-            size = x.shape[axis]
-            index = [slice(None)] * 4
-            pieces = []
-            for i in range(bins):
-                index[axis] = slice(i * size // bins, -(-(i + 1) * size // bins))
-                pieces.append(ops.amax(x[tuple(index)], axis=axis, keepdims=True))
-            x = ops.concat(pieces, axis=axis)
-        return x
+        return _adaptive_max(x, _output_size(self, x))
+
+
+def _adaptive_max(x, sizes: tuple[int, int]):
+    """Max pooling of (N, C, H, W) to ``sizes`` over torch's bins, as ``AdaptiveMaxPool2d`` describes."""
+    for axis, bins in zip((2, 3), sizes):
+        size = x.shape[axis]
+        index = [slice(None)] * 4
+        pieces = []
+        for i in range(bins):
+            index[axis] = slice(i * size // bins, -(-(i + 1) * size // bins))
+            pieces.append(ops.amax(x[tuple(index)], axis=axis, keepdims=True))
+        x = ops.concat(pieces, axis=axis)
+    return x
 
     def extend_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class _AdaptivePool1d(Cell):
+    """A 1-D adaptive pool over (N, C, L), run as the 2-D one (``pool2d(x, sizes)``, set by each subclass) on planes of
+    height 1."""
+
+    pool2d: Callable
+
+    def __init__(self, output_size: int):
+        super().__init__()
+        self.output_size = positive_int(output_size, type(self).__name__, "output_size")
+
+    def construct(self, x):
+        check_input(self, x, 3, None, "(N, C, L)")
+        return ops.squeeze(type(self).pool2d(ops.expand_dims(x, 2), (1, self.output_size)), 2)
+
+
+class AdaptiveAvgPool1d(_AdaptivePool1d):
+    """Average pooling of (N, C, L) to ``output_size`` positions over torch's bins."""
+
+    pool2d = staticmethod(ops.adaptive_avg_pool2d)
+
+
+class AdaptiveMaxPool1d(_AdaptivePool1d):
+    """Max pooling of (N, C, L) to ``output_size`` positions over torch's bins."""
+
+    pool2d = staticmethod(_adaptive_max)
