@@ -176,3 +176,27 @@ def test_sparse_tensors_hold_convert_and_densify():
         COOTensor(Tensor([[0, 2]]), Tensor([1.0]), (2, 2))
     with pytest.raises(TypeError, match="COOTensor: indices must hold integers"):
         COOTensor(Tensor([[0.0, 1.0]]), Tensor([1.0]), (2, 2))
+
+
+def test_op_methods_equal_their_ops_with_the_tensor_first():
+    a = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -0.75]])
+    t = Tensor(a)
+    mask = a > 0.4
+    np.testing.assert_allclose(t.softmax(-1).asnumpy(), np.exp(a) / np.exp(a).sum(-1, keepdims=True), rtol=1e-12)
+    np.testing.assert_array_equal(t.masked_fill(Tensor(mask), 9.0).asnumpy(), np.where(mask, 9.0, a))
+    np.testing.assert_array_equal(t.where(Tensor(mask), -1.0).asnumpy(), np.where(mask, a, -1.0))
+    np.testing.assert_array_equal(t.permute(1, 0).asnumpy(), a.T)
+    np.testing.assert_array_equal(t.permute((1, 0)).asnumpy(), a.T)
+    np.testing.assert_array_equal(t.ravel().asnumpy(), a.ravel())
+    np.testing.assert_array_equal(t.expand_as(Tensor(np.zeros((4, 2, 3)))).asnumpy(), np.broadcast_to(a, (4, 2, 3)))
+    np.testing.assert_array_equal(t.flip(1).asnumpy(), a[:, ::-1])
+    np.testing.assert_array_equal(t.tril().asnumpy(), np.tril(a))
+    np.testing.assert_array_equal(t.narrow(1, 1, 2).asnumpy(), a[:, 1:3])
+    np.testing.assert_array_equal(t.index_select(1, np.array([2, 0])).asnumpy(), a[:, [2, 0]])
+    np.testing.assert_allclose(t.logsumexp(1).asnumpy(), np.log(np.exp(a).sum(1)), rtol=1e-12)
+    values, indices = t.topk(2)
+    np.testing.assert_array_equal(values.asnumpy(), -np.sort(-a, axis=1)[:, :2])
+    assert t.is_contiguous() and t.contiguous() is t and f"{t[1, 1]:.3f}" == "0.250"
+    g = funcad.grad(lambda x: (x.permute(1, 0).softmax(0) * Tensor(a.T)).sum())(t)
+    s = np.exp(a) / np.exp(a).sum(1, keepdims=True)
+    np.testing.assert_allclose(g.asnumpy(), s * (a - (s * a).sum(1, keepdims=True)), rtol=1e-12)

@@ -177,6 +177,11 @@ class Tensor(tensor_methods.TensorMethods):
             raise TypeError(f"only integer scalar Tensors can be used as an index, got {arr.dtype}{arr.shape}")
         return int(arr)
 
+    def __format__(self, spec: str) -> str:
+        """A 0-d Tensor formats as its number (``f"{loss:.4f}"``); others as their ``str`` (with an empty spec)."""
+        arr = self._concrete()
+        return format(arr.item() if arr.ndim == 0 else str(self), spec)
+
     def __str__(self) -> str:
         """The value printed as numpy prints it, as ``print(tensor)`` does in MindSpore."""
         return str(self._concrete())

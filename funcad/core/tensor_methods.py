@@ -104,28 +104,59 @@ class TensorMethods:
     def long(self):
         return _ops.cast(self, np.int64)
 
+    def permute(self, *axis):
+        """The axes reordered as listed (``t.permute(1, 0)`` or ``t.permute((1, 0))``)."""
+        return _ops.permute(self, axis[0] if len(axis) == 1 and isinstance(axis[0], (tuple, list)) else axis)
+
+    def ravel(self):
+        return _ops.reshape(self, (-1,))
+
+    def expand_as(self, other):
+        """This Tensor broadcast to ``other``'s shape."""
+        return _ops.broadcast_to(self, tuple(other.shape))
+
+    def where(self, condition, y):
+        """This Tensor where ``condition``, else ``y``."""
+        return _ops.where(condition, self, y)
+
+    def contiguous(self):
+        """This Tensor: funcad's values are always laid out contiguously for the ops that read them."""
+        return self
+
+    def is_contiguous(self) -> bool:
+        return True
+
 
 def _keep(value: bool, alias: bool | None) -> bool:
     """``keepdims``/``keep_dims``: MindSpore's methods use both spellings; either is taken."""
     return bool(value if alias is None else alias)
 
 
-def _elementwise_method(name: str, op_name: str):
-    def method(self):
-        return getattr(_ops, op_name)(self)
+def _op_method(name: str, op_name: str):
+    def method(self, *args, **kwargs):
+        return getattr(_ops, op_name)(self, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``funcad.ops.{op_name}`` of this Tensor."
+    method.__doc__ = f"``funcad.ops.{op_name}`` with this Tensor as its first argument."
     return method
 
 
-# Elementwise methods MindSpore's Tensor has, each the op of the same meaning
-_ELEMENTWISE_METHODS = {
+# Methods MindSpore's Tensor has, each the op of the same meaning with the Tensor as its first argument
+_OP_METHODS = {
     "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sqrt": "sqrt", "rsqrt": "rsqrt", "square": "square",
     "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "abs": "abs",
     "absolute": "abs", "neg": "negative", "negative": "negative", "sign": "sign", "floor": "floor", "ceil": "ceil",
     "round": "round", "erf": "erf", "isfinite": "isfinite", "isnan": "isnan", "isinf": "isinf", "logical_not": "logical_not",
     "real": "real", "imag": "imag", "conj": "conj", "angle": "angle",
+    "softmax": "softmax", "log_softmax": "log_softmax", "masked_fill": "masked_fill", "gather": "gather",
+    "gather_elements": "gather_elements", "gather_nd": "gather_nd", "index_select": "index_select", "sort": "sort",
+    "argsort": "argsort", "topk": "topk", "nonzero": "nonzero", "equal": "equal", "not_equal": "not_equal",
+    "greater": "greater", "greater_equal": "greater_equal", "less": "less", "less_equal": "less_equal", "narrow": "narrow",
+    "chunk": "chunk", "split": "split", "logsumexp": "logsumexp", "amax": "amax", "amin": "amin", "diag": "diag",
+    "trace": "trace", "tril": "tril", "triu": "triu", "flip": "flip", "roll": "roll", "repeat_interleave": "repeat_interleave",
+    "outer": "outer", "inner": "inner", "clamp": "clamp", "maximum": "maximum", "minimum": "minimum",
+    "logical_and": "logical_and", "logical_or": "logical_or", "logical_xor": "logical_xor", "bmm": "bmm", "mm": "mm",
+    "cumprod": "cumprod", "isclose": "isclose", "take_along_axis": "take_along_axis", "unique": "unique",
 }
-for _name, _op in _ELEMENTWISE_METHODS.items():
-    setattr(TensorMethods, _name, _elementwise_method(_name, _op))
+for _name, _op in _OP_METHODS.items():
+    setattr(TensorMethods, _name, _op_method(_name, _op))
