@@ -52,6 +52,8 @@ SEQUENCE_LAYERS = [
      (normal(5, 2, 8),), {}, torch.nn.TransformerEncoder),
     ("decoder_stack", lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, norm_first=True), 2),
      (normal(4, 2, 8), normal(5, 2, 8)), {}, torch.nn.TransformerDecoder),
+    ("transformer", lambda: nn.Transformer(8, 2, 2, 1, 16, dropout=0.0, batch_first=True), (normal(2, 5, 8), normal(2, 4, 8)),
+     {"src_key_padding_mask": PAD_MASK, "tgt_mask": np.triu(np.ones((4, 4), bool), 1)}, torch.nn.Transformer),
 ]
 
 

@@ -94,6 +94,26 @@ def test_decoder_stack_matches_torch(assert_layer_matches):
     assert_layer_matches(cell, module, (_normal(4, 3, D), _normal(5, 3, D, seed=2)), {"memory_mask": _normal(4, 5, seed=3)})
 
 
+@pytest.mark.parametrize("batch_first, norm_first", [(False, False), (True, True)])
+def test_whole_transformer_matches_torch(batch_first, norm_first, assert_layer_matches):
+    cell = nn.Transformer(D, HEADS, 2, 2, FF, 0.0, "gelu", batch_first=batch_first, norm_first=norm_first, dtype=F64)
+    module = torch.nn.Transformer(D, HEADS, 2, 2, FF, 0.0, "gelu", batch_first=batch_first, norm_first=norm_first, dtype=torch.float64)
+    _randomise(cell, seed=11)
+    src, tgt = (_normal(3, 5, D), _normal(3, 4, D, seed=2)) if batch_first else (_normal(5, 3, D), _normal(4, 3, D, seed=2))
+    causal = np.triu(np.ones((4, 4), bool), 1)
+    assert_layer_matches(cell, module, (src, tgt), {"tgt_mask": causal, "src_key_padding_mask": _padding(),
+                                                    "memory_key_padding_mask": _padding()})
+    assert cell.torch_parameter_names()["encoder.norm.gamma"] == "encoder.norm.weight"
+
+
+def test_whole_transformer_starts_xavier_uniform():
+    cell = nn.Transformer(16, 4, 1, 1, 32)
+    weight = np.asarray(cell.encoder.layers[0].dense1.weight)  # (32, 16): Xavier's bound sqrt(6 / (16 + 32))
+    bound = np.sqrt(6.0 / 48)
+    assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.9 * bound
+    np.testing.assert_array_equal(np.asarray(cell.decoder.norm.gamma), np.ones(16))
+
+
 def test_stack_layers_start_as_copies_of_the_given_layer():
     layer = nn.TransformerEncoderLayer(D, HEADS, FF)
     stack = nn.TransformerEncoder(layer, 3)

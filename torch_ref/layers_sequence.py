@@ -1,4 +1,5 @@
-"""Translation rules of the sequence layers: RNN, GRU, LSTM and their cells, MultiheadAttention, the Transformer layers.
+"""Translation rules of the sequence layers: RNN, GRU, LSTM and their cells, MultiheadAttention, the Transformer layers
+and the whole Transformer.
 
 Parameter names agree between MindSpore and torch here (``weight_ih_l0``, ``in_proj_weight``) except the Transformer
 layers' feed-forward Cells (``dense1``/``dense2``, torch ``linear1``/``linear2``) and LayerNorms (gamma/beta), which the
@@ -147,6 +148,16 @@ def _transformer_stack(funcad_type: type, torch_type: type) -> LayerRule:
     return LayerRule(funcad_type, torch_type, to_torch, to_funcad)
 
 
+def _transformer_to_torch(cell, translate: Translate) -> torch.nn.Module:
+    return torch.nn.Transformer(cell.d_model, cell.nhead, custom_encoder=translate(cell.encoder, "encoder"),
+                                custom_decoder=translate(cell.decoder, "decoder"), batch_first=cell.batch_first)
+
+
+def _transformer_to_funcad(module, translate: Translate) -> Cell:
+    return nn.Transformer(module.d_model, module.nhead, custom_encoder=translate(module.encoder, "encoder"),
+                          custom_decoder=translate(module.decoder, "decoder"), batch_first=module.batch_first)
+
+
 SEQUENCE_RULES: list[LayerRule] = [
     _recurrent(nn.RNN, RNN, torch.nn.RNN), _recurrent(nn.GRU, GRU, torch.nn.GRU), _recurrent(nn.LSTM, LSTM, torch.nn.LSTM),
     _recurrent_cell(nn.RNNCell, torch.nn.RNNCell), _recurrent_cell(nn.GRUCell, torch.nn.GRUCell), _recurrent_cell(nn.LSTMCell, torch.nn.LSTMCell),
@@ -155,6 +166,7 @@ SEQUENCE_RULES: list[LayerRule] = [
     _transformer_layer(nn.TransformerDecoderLayer, torch.nn.TransformerDecoderLayer),
     _transformer_stack(nn.TransformerEncoder, torch.nn.TransformerEncoder),
     _transformer_stack(nn.TransformerDecoder, torch.nn.TransformerDecoder),
+    LayerRule(nn.Transformer, torch.nn.Transformer, _transformer_to_torch, _transformer_to_funcad),
 ]
 
 __all__ = ["RNN", "GRU", "LSTM", "SEQUENCE_RULES"]

@@ -1,4 +1,5 @@
-"""TransformerEncoderLayer, TransformerDecoderLayer and their stacks, with MindSpore's arguments and sub-Cell names.
+"""TransformerEncoderLayer, TransformerDecoderLayer, their stacks and the whole Transformer, with MindSpore's arguments
+and sub-Cell names.
 
 The feed-forward sub-Cells are ``dense1``/``dense2`` (torch: ``linear1``/``linear2``) and the norms are LayerNorms
 with ``gamma``/``beta``; each class's ``torch_names`` gives torch's names, so ``torch_parameter_names`` maps a whole
@@ -13,7 +14,7 @@ import math
 from funcad import ops
 from funcad.core.dtypes import float32
 from funcad.nn.cell import Cell, CellList
-from funcad.nn.initializer import HeUniform, Uniform
+from funcad.nn.initializer import HeUniform, Uniform, XavierUniform, initializer
 from funcad.nn.layer.attention import MultiheadAttention
 from funcad.nn.layer.basic import Dense, Dropout, positive_int
 from funcad.nn.layer.normalization import LayerNorm
@@ -170,3 +171,36 @@ class TransformerDecoder(_TransformerStack):
             tgt = layer(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
                         memory_key_padding_mask=memory_key_padding_mask)
         return self._finish(tgt)
+
+
+class Transformer(Cell):
+    """The encoder-decoder Transformer: ``encoder``, a TransformerEncoder of ``num_encoder_layers`` layers and a final
+    LayerNorm, and ``decoder``, a TransformerDecoder likewise (or ``custom_encoder``/``custom_decoder``). Weight
+    matrices start Xavier-uniform, as MindSpore's and torch's do.
+
+    ``construct(src, tgt, src_mask=None, tgt_mask=None, memory_mask=None, src_key_padding_mask=None,
+    tgt_key_padding_mask=None, memory_key_padding_mask=None)``: the decoder's output over the encoded ``src``."""
+
+    def __init__(self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6, num_decoder_layers: int = 6,
+                 dim_feedforward: int = 2048, dropout: float = 0.1, activation="relu", custom_encoder: Cell | None = None,
+                 custom_decoder: Cell | None = None, layer_norm_eps: float = 1e-5, batch_first: bool = False, norm_first: bool = False,
+                 dtype=float32):
+        super().__init__()
+        self.d_model, self.nhead, self.batch_first = positive_int(d_model, "Transformer", "d_model"), nhead, bool(batch_first)
+        options = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, dtype)
+        self.encoder = custom_encoder or TransformerEncoder(TransformerEncoderLayer(*options), num_encoder_layers,
+                                                            LayerNorm((d_model,), epsilon=layer_norm_eps, dtype=dtype))
+        self.decoder = custom_decoder or TransformerDecoder(TransformerDecoderLayer(*options), num_decoder_layers,
+                                                            LayerNorm((d_model,), epsilon=layer_norm_eps, dtype=dtype))
+        for p in self.get_parameters():
+            if p.ndim > 1:
+                p.set_data(initializer(XavierUniform(), p.shape, p.dtype))
+
+    def construct(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None, src_key_padding_mask=None, tgt_key_padding_mask=None,
+                  memory_key_padding_mask=None):
+        batch_axis = 0 if self.batch_first else 1
+        if len(src.shape) == 3 and src.shape[batch_axis] != tgt.shape[batch_axis]:
+            raise ValueError(f"{self._where()}: src {tuple(src.shape)} and tgt {tuple(tgt.shape)} differ in batch size (axis {batch_axis})")
+        memory = self.encoder(src, src_mask=src_mask, src_key_padding_mask=src_key_padding_mask)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask)
