@@ -181,7 +181,33 @@ def test_metrics_accuracy_loss_mae_mse():
     assert mae.eval() == pytest.approx(np.abs(pred - y).sum() / 4)
     assert mse.eval() == pytest.approx(np.square(pred - y).sum() / 4)
     assert isinstance(nn.get_metric_fn("acc"), nn.Accuracy)
-    with pytest.raises(ValueError, match="unknown metric 'f1'"):
-        nn.get_metric_fn("f1")
+    with pytest.raises(ValueError, match="unknown metric 'f2'"):
+        nn.get_metric_fn("f2")
+
+
+def test_class_metrics_equal_scikit_learn_over_batches():
+    from sklearn.metrics import f1_score, fbeta_score, precision_score, recall_score, top_k_accuracy_score
+
+    rng = np.random.default_rng(9)
+    scores, labels = rng.standard_normal((60, 6)), rng.integers(0, 5, 60)  # class 5 is never a label
+    metrics = {"precision": nn.Precision(), "recall": nn.Recall(), "f1": nn.get_metric_fn("f1"), "f0.5": nn.Fbeta(0.5),
+               "top1": nn.Top1CategoricalAccuracy(), "top3": nn.TopKCategoricalAccuracy(3), "top5": nn.get_metric_fn("top_5_accuracy")}
+    for part in (slice(0, 25), slice(25, 60)):
+        one_hot = np.eye(6)[labels[part]]
+        for metric in metrics.values():
+            metric.update(Tensor(scores[part]), one_hot if part.start else labels[part])
+    predicted = scores.argmax(1)
+    every = {"labels": range(6), "average": None, "zero_division": 0}
+    np.testing.assert_allclose(metrics["precision"].eval(), precision_score(labels, predicted, **every), rtol=1e-12)
+    np.testing.assert_allclose(metrics["recall"].eval(), recall_score(labels, predicted, **every), rtol=1e-12)
+    np.testing.assert_allclose(metrics["f1"].eval(), f1_score(labels, predicted, **every), rtol=1e-12)
+    np.testing.assert_allclose(metrics["f0.5"].eval(), fbeta_score(labels, predicted, beta=0.5, **every), rtol=1e-12)
+    assert metrics["recall"].eval(average=True) == pytest.approx(recall_score(labels, predicted, **every).mean())
+    for name, k in (("top1", 1), ("top3", 3), ("top5", 5)):
+        assert metrics[name].eval() == pytest.approx(top_k_accuracy_score(labels, scores, k=k, labels=range(6)))
+    with pytest.raises(ValueError, match=r"TopKCategoricalAccuracy: k must be a positive int, got 0"):
+        nn.TopKCategoricalAccuracy(0)
+    with pytest.raises(ValueError, match=r"Precision: labels \(3,\) do not match scores \(2, 4\)"):
+        nn.Precision().update(np.zeros((2, 4)), np.zeros(3, int))
     with pytest.raises(ValueError, match=r"labels \(2,\) do not match scores \(3, 2\)"):
         nn.Accuracy().update(np.zeros((3, 2)), np.zeros(2))

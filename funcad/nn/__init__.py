@@ -37,7 +37,21 @@ from funcad.nn.lr import (
     polynomial_decay_lr,
     warmup_lr,
 )
-from funcad.nn.metrics import MAE, MSE, Accuracy, Loss, Metric, get_metric_fn
+from funcad.nn.metrics import (
+    F1,
+    MAE,
+    MSE,
+    Accuracy,
+    Fbeta,
+    Loss,
+    Metric,
+    Precision,
+    Recall,
+    Top1CategoricalAccuracy,
+    Top5CategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    get_metric_fn,
+)
 from funcad.nn.optim import SGD, Adagrad, Adam, AdamWeightDecay, Momentum, Optimizer, RMSProp
 from funcad.nn.per_sample import per_sample_grads
 from funcad.nn.wrap import TrainOneStepCell, TrainOneStepWithLossScaleCell, WithEvalCell, WithLossCell
@@ -50,7 +64,8 @@ __all__ = [
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "RMSProp", "Adagrad", "per_sample_grads",
     "SoftmaxCrossEntropyWithLogits", "GraphCell", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
     "TrainOneStepWithLossScaleCell", "DynamicLossScaleUpdateCell", "FixedLossScaleUpdateCell",
-    "Metric", "Accuracy", "Loss", "MAE", "MSE", "get_metric_fn",
+    "Metric", "Accuracy", "Loss", "MAE", "MSE", "get_metric_fn", "Precision", "Recall", "Fbeta", "F1", "TopKCategoricalAccuracy",
+    "Top1CategoricalAccuracy", "Top5CategoricalAccuracy",
     "LearningRateSchedule", "ExponentialDecayLR", "NaturalExpDecayLR", "InverseDecayLR", "CosineDecayLR",
     "PolynomialDecayLR", "WarmUpLR", "piecewise_constant_lr", "exponential_decay_lr", "natural_exp_decay_lr",
     "inverse_decay_lr", "cosine_decay_lr", "polynomial_decay_lr", "warmup_lr",

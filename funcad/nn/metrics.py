@@ -5,6 +5,7 @@ Inputs are Tensors or arrays; metrics accumulate in float64 NumPy (they run outs
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -133,11 +134,125 @@ class MSE(_ErrorMean):
         return np.square(diff).reshape(diff.shape[0], -1).sum(axis=1) if diff.ndim else np.square(diff)
 
 
-_BY_NAME = {"accuracy": Accuracy, "acc": Accuracy, "loss": Loss, "mae": MAE, "mse": MSE}
+def _scores_and_labels(owner: str, inputs: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(scores (N, C), class indices (N,)) from scores and labels given as indices or one-hot rows."""
+    y_pred, y = _array(inputs[0], owner), _array(inputs[1], owner)
+    if y_pred.ndim != 2:
+        raise ValueError(f"{owner}: y_pred must be scores of shape (N, C), got {y_pred.shape}")
+    if y.ndim == 2:
+        y = y.argmax(axis=1)
+    if y.shape != (y_pred.shape[0],):
+        raise ValueError(f"{owner}: labels {y.shape} do not match scores {y_pred.shape}")
+    return y_pred, y.astype(np.int64)
+
+
+class TopKCategoricalAccuracy(_RunningMean):
+    """The fraction of samples whose class is among the ``k`` highest scores. ``update(y_pred, y)`` as Accuracy's."""
+
+    def __init__(self, k: int):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"{type(self).__name__}: k must be a positive int, got {k!r}")
+        self.k = int(k)
+        super().__init__()
+
+    def update(self, *inputs) -> None:
+        self._need(2, inputs)
+        y_pred, y = _scores_and_labels(type(self).__name__, inputs)
+        # a label is in the top k when fewer than k classes score strictly higher
+        higher = (y_pred > y_pred[np.arange(len(y)), y][:, None]).sum(axis=1)
+        self._add(int(np.sum(higher < self.k)), len(y))
+
+
+class Top1CategoricalAccuracy(TopKCategoricalAccuracy):
+    def __init__(self):
+        super().__init__(1)
+
+
+class Top5CategoricalAccuracy(TopKCategoricalAccuracy):
+    def __init__(self):
+        super().__init__(5)
+
+
+class _ClassCounts(Metric):
+    """Per-class counts of a classification: true positives, predicted and actual positives. ``update(y_pred, y)`` as
+    Accuracy's; ``eval(average=False)`` gives one value per class, ``average=True`` their mean. A class with nothing
+    to count scores 0 (MindSpore divides by the count plus the smallest float)."""
+
+    def __init__(self, eval_type: str = "classification"):
+        if eval_type != "classification":
+            raise ValueError(f"{type(self).__name__}: eval_type 'classification' is supported, got {eval_type!r}")
+        self.eval_type = eval_type
+        super().__init__()
+
+    def clear(self) -> None:
+        self._true = self._predicted = self._actual = None
+
+    def update(self, *inputs) -> None:
+        self._need(2, inputs)
+        y_pred, y = _scores_and_labels(type(self).__name__, inputs)
+        classes = y_pred.shape[1]
+        predicted = y_pred.argmax(axis=1)
+        counts = (np.bincount(predicted[predicted == y], minlength=classes), np.bincount(predicted, minlength=classes),
+                  np.bincount(y, minlength=classes))
+        if self._true is None:
+            self._true, self._predicted, self._actual = counts
+        else:
+            self._true, self._predicted, self._actual = (a + b for a, b in zip((self._true, self._predicted, self._actual), counts))
+
+    def eval(self, average: bool = False):
+        self._nonempty(self._true is not None)
+        per_class = self._per_class(self._true, self._predicted, self._actual)
+        return float(per_class.mean()) if average else per_class
+
+    @staticmethod
+    def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+        return part / (whole + sys.float_info.min)
+
+    @abstractmethod
+    def _per_class(self, true: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
+        """The metric of each class from its counts."""
+
+
+class Precision(_ClassCounts):
+    """Per class, the fraction of the samples predicted as that class that are of it."""
+
+    def _per_class(self, true, predicted, actual):
+        return self._ratio(true, predicted)
+
+
+class Recall(_ClassCounts):
+    """Per class, the fraction of the samples of that class predicted as it."""
+
+    def _per_class(self, true, predicted, actual):
+        return self._ratio(true, actual)
+
+
+class Fbeta(_ClassCounts):
+    """Per class, (1 + beta^2) * precision * recall / (beta^2 * precision + recall)."""
+
+    def __init__(self, beta: float):
+        if not beta > 0:
+            raise ValueError(f"{type(self).__name__}: beta must be > 0, got {beta}")
+        self.beta = float(beta)
+        super().__init__()
+
+    def _per_class(self, true, predicted, actual):
+        precision, recall, b2 = self._ratio(true, predicted), self._ratio(true, actual), self.beta ** 2
+        return self._ratio((1.0 + b2) * precision * recall, b2 * precision + recall)
+
+
+class F1(Fbeta):
+    def __init__(self):
+        super().__init__(1.0)
+
+
+_BY_NAME = {"accuracy": Accuracy, "acc": Accuracy, "loss": Loss, "mae": MAE, "mse": MSE, "precision": Precision, "recall": Recall,
+            "f1": F1, "top_1_accuracy": Top1CategoricalAccuracy, "top_5_accuracy": Top5CategoricalAccuracy}
 
 
 def get_metric_fn(name: str, *args, **kwargs) -> Metric:
-    """A metric by its MindSpore name ('accuracy' or 'acc', 'loss', 'mae', 'mse')."""
+    """A metric by its MindSpore name ('accuracy' or 'acc', 'loss', 'mae', 'mse', 'precision', 'recall', 'f1',
+    'top_1_accuracy', 'top_5_accuracy')."""
     cls = _BY_NAME.get(str(name).lower())
     if cls is None:
         raise ValueError(f"unknown metric {name!r}; valid names: {', '.join(_BY_NAME)}")
