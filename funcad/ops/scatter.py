@@ -43,39 +43,38 @@ def gather_nd(input_x, indices):
     return getitem(input_x, _index_rows("gather_nd", indices, _shape_of(input_x)))
 
 
-def _updates_fit(op: str, updates, rows: tuple, shape: tuple) -> None:
+def _target_rows(op: str, shape: tuple, indices, updates) -> tuple:
+    """``indices`` as index arrays into ``shape`` (see ``_index_rows``), with ``updates`` checked to fill their rows."""
+    rows = _index_rows(op, indices, shape)
     expected = rows[0].shape + shape[len(rows):]
     if tuple(_shape_of(updates)) != expected:
         raise ValueError(f"funcad.ops.{op}: updates of shape {tuple(_shape_of(updates))} do not fit indices addressing {len(rows)} "
                          f"axes of shape {shape}: expected {expected}")
+    return rows
 
 
 def scatter_nd(indices, updates, shape):
     """Zeros of ``shape`` with ``updates`` added at the rows of ``indices`` (repeated rows accumulate)."""
     shape = tuple(int(s) for s in shape)
-    rows = _index_rows("scatter_nd", indices, shape)
-    _updates_fit("scatter_nd", updates, rows, shape)
-    return scatter_add(updates, rows, shape)
+    return scatter_add(updates, _target_rows("scatter_nd", shape, indices, updates), shape)
 
 
 def tensor_scatter_add(input_x, indices, updates):
     """``input_x`` with ``updates`` added at the rows of ``indices`` (repeated rows accumulate)."""
     shape = _shape_of(input_x)
-    rows = _index_rows("tensor_scatter_add", indices, shape)
-    _updates_fit("tensor_scatter_add", updates, rows, shape)
-    return input_x + scatter_add(updates, rows, shape)
+    return input_x + scatter_add(updates, _target_rows("tensor_scatter_add", shape, indices, updates), shape)
 
 
 def tensor_scatter_sub(input_x, indices, updates):
-    """``input_x`` with ``updates`` subtracted at the rows of ``indices``."""
-    return tensor_scatter_add(input_x, indices, -updates)
+    """``input_x`` with ``updates`` subtracted at the rows of ``indices`` (repeated rows accumulate)."""
+    shape = _shape_of(input_x)
+    return input_x - scatter_add(updates, _target_rows("tensor_scatter_sub", shape, indices, updates), shape)
 
 
 def tensor_scatter_update(input_x, indices, updates):
     """``input_x`` with the rows of ``indices`` replaced by ``updates`` (the rows must be distinct)."""
     shape = _shape_of(input_x)
-    rows = _index_rows("tensor_scatter_update", indices, shape)
-    _updates_fit("tensor_scatter_update", updates, rows, shape)
+    rows = _target_rows("tensor_scatter_update", shape, indices, updates)
     hit = np.zeros(shape[: len(rows)], np.int64)
     np.add.at(hit, rows, 1)
     if (hit > 1).any():
