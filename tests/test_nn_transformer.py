@@ -94,6 +94,7 @@ def test_decoder_stack_matches_torch(assert_layer_matches):
     assert_layer_matches(cell, module, (_normal(4, 3, D), _normal(5, 3, D, seed=2)), {"memory_mask": _normal(4, 5, seed=3)})
 
 
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # torch's Transformer notes it cannot use nested tensors here
 @pytest.mark.parametrize("batch_first, norm_first", [(False, False), (True, True)])
 def test_whole_transformer_matches_torch(batch_first, norm_first, assert_layer_matches):
     cell = nn.Transformer(D, HEADS, 2, 2, FF, 0.0, "gelu", batch_first=batch_first, norm_first=norm_first, dtype=F64)
