@@ -150,7 +150,8 @@ def _class_case(name: str):
     special = {
         "LogicalAnd": (lambda x, y: c()(x > 1, y > 0), (X, Y)), "LogicalOr": (lambda x, y: c()(x > 1, y > 0), (X, Y)),
         "LogicalNot": (lambda x: c()(x > 1), (X,)), "Select": (lambda x, y: c()(x > 1, x, y), (X, Y)),
-        "Div": (c(), (Y, X)), "RealDiv": (c(), (Y, X)), "FloorDiv": (c(), (Y, X)), "FloorMod": (c(), (Y, X)),
+        "Div": (lambda y, x: c()(y, x), (Y, X)), "RealDiv": (lambda y, x: c()(y, x), (Y, X)),
+        "FloorDiv": (lambda y, x: c()(y, x), (Y, X)), "FloorMod": (lambda y, x: c()(y, x), (Y, X)),
         "Reshape": (lambda x: c()(x, (4, 3)), (Y,)), "Transpose": (lambda x: c()(x, (1, 0)), (Y,)),
         "Cast": (lambda x: c()(x, np.float64), (Y,)), "ExpandDims": (lambda x: c()(x, 0), (Y,)), "Tile": (lambda x: c()(x, (2, 1)), (Y,)),
         "GatherD": (lambda x: c()(x, 1, IDX), (Y,)), "BiasAdd": (lambda x, y: c()(x, y[0]), (X, Y)),
@@ -170,6 +171,17 @@ def _class_case(name: str):
         "Eye": (lambda x: ops.matmul(x, c()(4, 4, np.float32)), (Y,)),
         "ArgMaxWithValue": (lambda x: c(axis=1)(x)[1], (Y,)), "ArgMinWithValue": (lambda x: c(keep_dims=True)(x)[1], (Y,)),
         "OneHot": (lambda x: x[0, 0] * c()(LABELS, 4, 1.0, 0.0), (Y,)),
+        "GatherNd": (lambda x: c()(x, np.array([[2, 1], [0, 3]])), (Y,)), "ScatterNd": (lambda x: c()(np.array([[1], [0], [1]]), x, (2, 4)), (Y,)),
+        "TensorScatterUpdate": (lambda x, y: c()(x, np.array([[1, 2]]), y[0, :1]), (X, Y)),
+        "TensorScatterAdd": (lambda x, y: c()(x, np.array([[1], [1]]), y[:2]), (X, Y)),
+        "TensorScatterSub": (lambda x, y: c()(x, np.array([[0, 3]]), y[0, :1]), (X, Y)),
+        "UnsortedSegmentSum": (lambda x: c()(x, np.array([1, 0, 1]), 3), (Y,)), "MaskedFill": (lambda x: c()(x, IDX > 1, 0.5), (Y,)),
+        "MaskedSelect": (lambda x: c()(x, IDX > 1), (Y,)), "Lerp": (lambda x, y: c()(x, y, 0.3), (X, Y)),
+        "Slice": (lambda x: c()(x, (1, 0), (2, 3)), (Y,)), "Unstack": (lambda x: c(1)(x)[2], (Y,)),
+        "BroadcastTo": (lambda x: c((2, 3, 4))(x), (Y,)), "Einsum": (lambda x, y: c("ij,kj->ik")((x, y)), (X, Y)),
+        "Tril": (lambda x: c(1)(x), (Y,)), "Triu": (lambda x: c(-1)(x), (Y,)),
+        "StridedSlice": (lambda x: c(end_mask=2, shrink_axis_mask=1)(x, (1, 3), (2, 0), (1, -2)), (Y,)),
+        "Meshgrid": (lambda x: c()((x[0], x[1, :3]))[1], (Y,)),
     }
     if name in special:
         return special[name]
@@ -200,7 +212,9 @@ CASES.update({  # complex values (funcad.core.complex_parts) and the Fourier tra
     "fftshift": (lambda x, y: _parts(ops.fftshift(ops.complex(x, y), dim=1)), (X, Y)), "ifftshift": (lambda x: ops.ifftshift(x), (Y,)),
     "fftfreq": (lambda x: x * ops.fftfreq(4, 0.5), (Y,)), "rfftfreq": (lambda x: x[:, :3] * ops.rfftfreq(4), (Y,)),
 })
-CASES.update({name: _class_case(name) for name in CLASS_NAMES})
+# Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
+PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent", "Assign", "AssignAdd"}
+CASES.update({name: _class_case(name) for name in CLASS_NAMES if name not in PARAMETER_UPDATES})
 CASES.update({  # funcad.ops.layer_classes
     "Conv2D": (lambda x, w: ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), (IMG, KERNEL)),
     "MaxPool": (lambda x: ops.MaxPool(2, 2)(x), (IMG,)), "AvgPool": (lambda x: ops.AvgPool(3, 2, "same")(x), (IMG,)),
@@ -208,10 +222,15 @@ CASES.update({  # funcad.ops.layer_classes
     "Dropout": (lambda x: ops.Dropout(0.7, Seed0=3)(x)[0], (Y,)),
     "SigmoidCrossEntropyWithLogits": (lambda x, p: ops.SigmoidCrossEntropyWithLogits()(x, p), (Y, P)),
     "SoftmaxCrossEntropyWithLogits": (lambda x, p: ops.SoftmaxCrossEntropyWithLogits()(x, p)[0], (Y, P)),
+    "SparseSoftmaxCrossEntropyWithLogits": (lambda x: ops.SparseSoftmaxCrossEntropyWithLogits()(x, LABELS), (Y,)),
+    "LayerNorm": (lambda x, y: ops.LayerNorm(-1, -1, 1e-5)(x, y[0], y[1])[0], (X, Y)),
+    "L2Normalize": (lambda x: ops.L2Normalize(axis=1)(x), (Y,)), "Pad": (lambda x: ops.Pad(((1, 0), (0, 2)))(x), (Y,)),
+    "slice": (lambda x: ops.slice(x, (0, 1), (-1, 2)), (Y,)), "unstack": (lambda x: ops.unstack(x)[1], (Y,)),
+    "strided_slice": (lambda x: ops.strided_slice(x, (0, 0), (3, 4), (2, 3), begin_mask=1), (Y,)),
+    "meshgrid": (lambda x: ops.meshgrid(x[0], x[1, :2], indexing="ij")[0], (Y,)), "lerp": (lambda x, y: ops.lerp(x, y, x), (X, Y)),
+    "unsorted_segment_sum": (lambda x: ops.unsorted_segment_sum(x, np.array([[0, 1, 0, 1]] * 3), 2), (Y,)),
 })
 
-# Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
-PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent"}
 
 
 def _output_is_constant_by_declaration(name: str) -> bool:

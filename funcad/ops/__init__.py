@@ -47,6 +47,7 @@ from funcad.ops.aliases import (
     inner,
     isclose,
     le,
+    lerp,
     lt,
     mm,
     mul,
@@ -171,6 +172,7 @@ from funcad.ops.scatter import (
     tensor_scatter_add,
     tensor_scatter_sub,
     tensor_scatter_update,
+    unsorted_segment_sum,
 )
 from funcad.ops.shape import (
     broadcast_to,
@@ -195,6 +197,7 @@ from funcad.ops.shape import (
     transpose,
     unbroadcast,
 )
+from funcad.ops.slicing import meshgrid, slice, strided_slice, unstack
 from funcad.ops.smooth_l1 import smooth_l1_loss
 from funcad.ops.state import apply_gradient_descent, assign, assign_add, assign_sub
 

@@ -313,3 +313,8 @@ def pixel_unshuffle(input, downscale_factor: int):  # noqa: A002
     pixels = reshape(input, lead + (c, h // r, r, w // r, r))
     order = tuple(range(k)) + (k, k + 2, k + 4, k + 1, k + 3)
     return reshape(transpose(pixels, order), lead + (c * r * r, h // r, w // r))
+
+
+def lerp(input, end, weight):  # noqa: A002
+    """input + weight * (end - input)."""
+    return add(input, multiply(weight, subtract(end, input)))

@@ -1,5 +1,6 @@
-"""MindSpore's primitive classes for network layers and losses: ops.Conv2D, ops.MaxPool, ops.AvgPool, ops.L2Loss,
-ops.SigmoidCrossEntropyWithLogits, ops.SoftmaxCrossEntropyWithLogits, ops.Dropout and ops.Elu.
+"""MindSpore's primitive classes for network layers and losses: ops.Conv2D, ops.MaxPool, ops.AvgPool, ops.Pad, ops.L2Loss,
+ops.SigmoidCrossEntropyWithLogits, ops.SoftmaxCrossEntropyWithLogits, ops.SparseSoftmaxCrossEntropyWithLogits,
+ops.LayerNorm, ops.L2Normalize, ops.Dropout and ops.Elu.
 
 Padding modes are read as the nn layers read them (the helpers of funcad.nn.layer.conv, imported when first used:
 funcad.nn is built on funcad.ops)."""
@@ -10,7 +11,9 @@ import numpy as np
 
 from funcad.core.seed import random_key
 from funcad.core.tensor import Tensor
-from funcad.ops import activation, conv, math, nn, pool, random, reduce, shape
+from funcad.ops import activation, conv, math, nn, padding, pool, random, reduce, shape
+from funcad.ops.batch_norm_train import normalize
+from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.math import multiply, negative
 from funcad.ops.primitive_classes import PrimitiveClass
 
@@ -131,4 +134,62 @@ class Elu(PrimitiveClass):
         return activation.elu(input_x, self.alpha)
 
 
-LAYER_CLASS_NAMES = ("AvgPool", "Conv2D", "Dropout", "Elu", "L2Loss", "MaxPool", "SigmoidCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits")
+class SparseSoftmaxCrossEntropyWithLogits(PrimitiveClass):
+    """``ops.SparseSoftmaxCrossEntropyWithLogits()(logits, labels)``: the mean cross-entropy of (N, C) logits against
+    class indices. ``is_grad=True`` (the gradient instead of the loss) is not supported: take ``funcad.grad`` of it."""
+
+    def __init__(self, is_grad: bool = False):
+        if is_grad:
+            raise NotImplementedError("funcad.ops.SparseSoftmaxCrossEntropyWithLogits: is_grad=True is not supported; differentiate "
+                                      "the loss with funcad.grad instead")
+        self.is_grad = False
+
+    def __call__(self, logits, labels):
+        return cross_entropy(logits, labels)
+
+
+class LayerNorm(PrimitiveClass):
+    """``ops.LayerNorm(begin_norm_axis=1, begin_params_axis=1, epsilon=1e-7)(x, gamma, beta)``: (output, mean, variance),
+    normalising over the axes from ``begin_norm_axis`` on; ``gamma`` and ``beta`` are shaped as x's axes from
+    ``begin_params_axis`` on. The statistics keep the normalised axes with size 1."""
+
+    def __init__(self, begin_norm_axis: int = 1, begin_params_axis: int = 1, epsilon: float = 1e-7):
+        self.begin_norm_axis, self.begin_params_axis, self.epsilon = begin_norm_axis, begin_params_axis, epsilon
+
+    def __call__(self, input_x, gamma, beta):
+        ndim = len(input_x.shape)
+        start = self.begin_norm_axis % ndim
+        params_shape = tuple(input_x.shape)[self.begin_params_axis % ndim:]
+        for name, value in (("gamma", gamma), ("beta", beta)):
+            if tuple(value.shape) != params_shape:
+                raise ValueError(f"funcad.ops.LayerNorm: {name} of shape {tuple(value.shape)} must be x's axes from begin_params_axis "
+                                 f"{self.begin_params_axis} on, {params_shape}")
+        y, mu, var = normalize(input_x, tuple(range(start, ndim)), self.epsilon)
+        return y * gamma + beta, mu, var
+
+
+class L2Normalize(PrimitiveClass):
+    """``ops.L2Normalize(axis=0, epsilon=1e-4)(x)``: x / sqrt(max(sum(x ** 2 along axis), epsilon))."""
+
+    def __init__(self, axis=0, epsilon: float = 1e-4):
+        self.axis, self.epsilon = axis, epsilon
+
+    def __call__(self, input_x):
+        squares = reduce.sum(multiply(input_x, input_x), axis=self.axis, keepdims=True)
+        return input_x * math.rsqrt(math.maximum(squares, self.epsilon))
+
+
+class Pad(PrimitiveClass):
+    """``ops.Pad(paddings)(x)``: zeros around each axis, ``paddings`` one (before, after) pair per axis."""
+
+    def __init__(self, paddings):
+        self.paddings = tuple(tuple(int(w) for w in pair) for pair in paddings)
+
+    def __call__(self, input_x):
+        if len(self.paddings) != len(input_x.shape):
+            raise ValueError(f"funcad.ops.Pad: paddings {self.paddings} need one (before, after) pair per axis of shape {tuple(input_x.shape)}")
+        return padding.pad(input_x, self.paddings)
+
+
+LAYER_CLASS_NAMES = ("AvgPool", "Conv2D", "Dropout", "Elu", "L2Loss", "MaxPool", "SigmoidCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits",
+                     "SparseSoftmaxCrossEntropyWithLogits", "LayerNorm", "L2Normalize", "Pad")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
-from funcad.ops import aliases, creation, indexing, linalg, math, nn, reduce, shape
+from funcad.ops import activation, activation_composites, aliases, creation, indexing, linalg, math, nn, reduce, scatter, shape, slicing, state
 
 
 class PrimitiveClass:
@@ -52,6 +52,11 @@ def depend(value, expr):
     self.optimizer(grads))``). MindSpore orders side effects with it; eager and traced code here run in program
     order already, so ``expr`` has run when this is called."""
     return value
+
+
+def _gelu_tanh(x):
+    """MindSpore's GeLU primitive: the tanh approximation."""
+    return activation.gelu(x, approximate="tanh")
 
 
 def _add_n(inputs):
@@ -97,6 +102,12 @@ _PLAIN = {
     "OnesLike": creation.ones_like, "ZerosLike": creation.zeros_like,
     "Identity": _identity, "Shape": _shape, "Size": _size, "Rank": _rank, "Depend": depend, "AddN": _add_n,
     "Fill": _fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": _dtype_of, "Eye": _eye,
+    "GatherNd": scatter.gather_nd, "ScatterNd": scatter.scatter_nd, "TensorScatterUpdate": scatter.tensor_scatter_update,
+    "TensorScatterAdd": scatter.tensor_scatter_add, "TensorScatterSub": scatter.tensor_scatter_sub,
+    "UnsortedSegmentSum": scatter.unsorted_segment_sum, "MaskedFill": indexing.masked_fill, "MaskedSelect": scatter.masked_select,
+    "ReLU6": activation_composites.relu6, "HSwish": activation_composites.hardswish, "HSigmoid": activation_composites.hardsigmoid,
+    "Mish": activation_composites.mish, "SeLU": activation_composites.selu, "GeLU": _gelu_tanh, "Lerp": aliases.lerp,
+    "Slice": slicing.slice, "Assign": state.assign, "AssignAdd": state.assign_add,
 }
 
 
@@ -280,6 +291,75 @@ class Sort(PrimitiveClass):
         return indexing.sort(x, self.axis, self.descending)
 
 
+class Unstack(_Axis):
+    """``ops.Unstack(axis=0)(x)``: the slices along ``axis``, as a tuple."""
+
+    def __init__(self, axis: int = 0):
+        super().__init__(axis)
+
+    def __call__(self, input_x):
+        return slicing.unstack(input_x, self.axis)
+
+
+class BroadcastTo(PrimitiveClass):
+    """``ops.BroadcastTo(shape)(x)``."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def __call__(self, input_x):
+        return shape.broadcast_to(input_x, self.shape)
+
+
+class Einsum(PrimitiveClass):
+    """``ops.Einsum(equation)((x, y, ...))``."""
+
+    def __init__(self, equation: str):
+        self.equation = equation
+
+    def __call__(self, operands):
+        return linalg.einsum(self.equation, *operands)
+
+
+class Tril(PrimitiveClass):
+    """``ops.Tril(diagonal=0)(x)``: the lower triangle of the last two axes."""
+
+    def __init__(self, diagonal: int = 0):
+        self.diagonal = diagonal
+
+    def __call__(self, x):
+        return aliases.tril(x, self.diagonal)
+
+
+class Triu(Tril):
+    """``ops.Triu(diagonal=0)(x)``: the upper triangle of the last two axes."""
+
+    def __call__(self, x):
+        return aliases.triu(x, self.diagonal)
+
+
+class StridedSlice(PrimitiveClass):
+    """``ops.StridedSlice(begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0)(x, begin, end,
+    strides)``: ``funcad.ops.strided_slice``."""
+
+    def __init__(self, begin_mask: int = 0, end_mask: int = 0, ellipsis_mask: int = 0, new_axis_mask: int = 0, shrink_axis_mask: int = 0):
+        self.begin_mask, self.end_mask, self.ellipsis_mask = begin_mask, end_mask, ellipsis_mask
+        self.new_axis_mask, self.shrink_axis_mask = new_axis_mask, shrink_axis_mask
+
+    def __call__(self, input_x, begin, end, strides):
+        return slicing.strided_slice(input_x, begin, end, strides, **vars(self))
+
+
+class Meshgrid(PrimitiveClass):
+    """``ops.Meshgrid(indexing='xy')((x, y, ...))``."""
+
+    def __init__(self, indexing: str = "xy"):
+        self.indexing = indexing
+
+    def __call__(self, inputs):
+        return slicing.meshgrid(*inputs, indexing=self.indexing)
+
+
 class OneHot(PrimitiveClass):
     """``ops.OneHot(axis=-1)(indices, depth, on_value, off_value)`` (the new axis last)."""
 
@@ -298,4 +378,4 @@ globals().update({name: _plain(name, fn) for name, fn in _PLAIN.items()})
 CLASS_NAMES = tuple(sorted([*_PLAIN, "Softmax", "LogSoftmax", "Concat", "Stack", "Split", "Squeeze", "MatMul", "BatchMatMul",
                             "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "Argmax", "Argmin", "Gather",
                             "ArgMaxWithValue", "ArgMinWithValue",
-                            "TopK", "Sort", "OneHot"]))
+                            "TopK", "Sort", "OneHot", "Unstack", "BroadcastTo", "Einsum", "Tril", "Triu", "StridedSlice", "Meshgrid"]))

@@ -113,3 +113,14 @@ def masked_select(input, mask):  # noqa: A002
     mask = eager_values("masked_select", mask).astype(bool)
     shape = np.broadcast_shapes(_shape_of(input), mask.shape)
     return getitem(broadcast_to(input, shape), np.broadcast_to(mask, shape))
+
+
+def unsorted_segment_sum(input_x, segment_ids, num_segments: int):
+    """Sums of the slices of ``input_x`` by segment: out[k] = sum of input_x[i] over the positions i (of the leading
+    ``segment_ids.ndim`` axes) whose id is k; shape (num_segments,) + input_x.shape[segment_ids.ndim:]."""
+    shape, ids = _shape_of(input_x), _known("unsorted_segment_sum", segment_ids)
+    if ids.dtype.kind not in "iu" or ids.shape != shape[: ids.ndim]:
+        raise ValueError(f"funcad.ops.unsorted_segment_sum: segment_ids must be integers shaped as the leading axes of input_x {shape}, "
+                         f"got {ids.dtype} of shape {ids.shape}")
+    check_index_range("unsorted_segment_sum", ids, int(num_segments), "segment_ids", " (num_segments)")
+    return scatter_add(input_x, (ids,), (int(num_segments),) + shape[ids.ndim:])

@@ -138,7 +138,17 @@ def _plain_index(index):
 
 
 # Moving, selecting and joining elements has real 0/1 coefficients: the rules below are right for complex values too.
-@primitive(**compiled_as_call(torch=lambda torch, x, index: x[index], complex=True))
+def _torch_getitem(torch, x, index):
+    """torch's translation: ``x[index]``, or, for a negative step (which torch's slicing refuses), a gather at the flat
+    positions numpy's ``x[index]`` reads."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if not any(isinstance(p, slice) and p.step is not None and p.step < 0 for p in parts):
+        return x[index]
+    flat = np.arange(x.numel()).reshape(tuple(x.shape))[index]
+    return x.reshape(-1)[torch.from_numpy(np.ascontiguousarray(flat))]
+
+
+@primitive(**compiled_as_call(torch=_torch_getitem, complex=True))
 def _getitem(x, index):
     return x[index]
 
