@@ -96,3 +96,10 @@ def test_bad_slices_name_the_op_and_the_shape():
         ops.meshgrid(np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"Pad: paddings \(\(1, 1\),\) need one \(before, after\) pair per axis of shape \(3, 4, 5\)"):
         ops.Pad(((1, 1),))(funcad.Tensor(A))
+
+
+def test_assign_classes_write_parameters():
+    p = funcad.Parameter(np.zeros(3), name="p")
+    ops.Assign()(p, np.array([1.0, 2.0, 3.0]))
+    ops.AssignAdd()(p, np.ones(3))
+    np.testing.assert_array_equal(np.asarray(p), [2.0, 3.0, 4.0])
