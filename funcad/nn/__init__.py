@@ -37,21 +37,8 @@ from funcad.nn.lr import (
     polynomial_decay_lr,
     warmup_lr,
 )
-from funcad.nn.metrics import (
-    F1,
-    MAE,
-    MSE,
-    Accuracy,
-    Fbeta,
-    Loss,
-    Metric,
-    Precision,
-    Recall,
-    Top1CategoricalAccuracy,
-    Top5CategoricalAccuracy,
-    TopKCategoricalAccuracy,
-    get_metric_fn,
-)
+from funcad.nn.metrics import *  # noqa: F403 - every metric, listed in funcad.nn.metrics.__all__
+from funcad.nn.metrics import __all__ as _metric_names
 from funcad.nn.optim import SGD, Adagrad, Adam, AdamWeightDecay, Momentum, Optimizer, RMSProp
 from funcad.nn.per_sample import per_sample_grads
 from funcad.nn.wrap import TrainOneStepCell, TrainOneStepWithLossScaleCell, WithEvalCell, WithLossCell
@@ -64,8 +51,7 @@ __all__ = [
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "RMSProp", "Adagrad", "per_sample_grads",
     "SoftmaxCrossEntropyWithLogits", "GraphCell", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
     "TrainOneStepWithLossScaleCell", "DynamicLossScaleUpdateCell", "FixedLossScaleUpdateCell",
-    "Metric", "Accuracy", "Loss", "MAE", "MSE", "get_metric_fn", "Precision", "Recall", "Fbeta", "F1", "TopKCategoricalAccuracy",
-    "Top1CategoricalAccuracy", "Top5CategoricalAccuracy",
+    *_metric_names,
     "LearningRateSchedule", "ExponentialDecayLR", "NaturalExpDecayLR", "InverseDecayLR", "CosineDecayLR",
     "PolynomialDecayLR", "WarmUpLR", "piecewise_constant_lr", "exponential_decay_lr", "natural_exp_decay_lr",
     "inverse_decay_lr", "cosine_decay_lr", "polynomial_decay_lr", "warmup_lr",

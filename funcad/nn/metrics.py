@@ -10,6 +10,9 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+__all__ = ["Metric", "Accuracy", "Loss", "MAE", "MSE", "Precision", "Recall", "Fbeta", "F1", "TopKCategoricalAccuracy",
+           "Top1CategoricalAccuracy", "Top5CategoricalAccuracy", "get_metric_fn"]
+
 
 def _array(value, owner: str) -> np.ndarray:
     try:
