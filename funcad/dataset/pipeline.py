@@ -10,6 +10,7 @@ order (a source's ``shuffle``, ``shuffle(buffer_size)``) is drawn from funcad's 
 from __future__ import annotations
 
 import abc
+import itertools
 import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -59,6 +60,68 @@ class Dataset(abc.ABC):
         """Stack ``batch_size`` consecutive rows into one, column by column; with ``drop_remainder`` a last, smaller
         batch is left out."""
         return _Batch(self, batch_size, drop_remainder)
+
+    def take(self, count: int = -1) -> Dataset:
+        """The first ``count`` rows (all of them for -1)."""
+        return self if count == -1 else _Slice(self, 0, _positive("take", "count", count))
+
+    def skip(self, count: int) -> Dataset:
+        """Every row after the first ``count``."""
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
+            raise ValueError(f"skip: count must be a non-negative int, got {count!r}")
+        return _Slice(self, int(count), None)
+
+    def project(self, columns: str | Sequence[str]) -> Dataset:
+        """Only ``columns``, in that order."""
+        return _Project(self, [columns] if isinstance(columns, str) else list(columns))
+
+    def rename(self, input_columns: str | Sequence[str], output_columns: str | Sequence[str]) -> Dataset:
+        """The same rows with ``input_columns`` called ``output_columns``."""
+        old = [input_columns] if isinstance(input_columns, str) else list(input_columns)
+        new = [output_columns] if isinstance(output_columns, str) else list(output_columns)
+        unknown = [c for c in old if c not in self.column_names]
+        if unknown or len(old) != len(new):
+            raise ValueError(f"rename: {old} -> {new} must rename existing columns one for one; the columns are {self.column_names}")
+        renamed = _Project(self, self.column_names)
+        renamed.column_names = _column_names("rename", [dict(zip(old, new)).get(c, c) for c in self.column_names], len(self.column_names))
+        return renamed
+
+    def concat(self, datasets: Dataset | Sequence[Dataset]) -> Dataset:
+        """This dataset's rows, then each of ``datasets``' in turn (the same columns); also ``a + b``."""
+        return _Concat([self, *([datasets] if isinstance(datasets, Dataset) else datasets)])
+
+    def __add__(self, other: Dataset) -> Dataset:
+        return self.concat(other)
+
+    def zip(self, datasets: Dataset | Sequence[Dataset]) -> Dataset:
+        """Rows joined side by side with ``datasets``' (distinct column names), as long as the shortest."""
+        return _Zip([self, *([datasets] if isinstance(datasets, Dataset) else datasets)])
+
+    def split(self, sizes: Sequence, randomize: bool = True) -> list[Dataset]:
+        """Consecutive (or, with ``randomize``, randomly drawn) parts of the rows: ``sizes`` are row counts adding up
+        to the dataset's size, or fractions adding up to 1 (rounded so that every row lands in one part)."""
+        rows = list(self._rows())
+        n = len(rows)
+        if all(isinstance(v, numbers.Integral) for v in sizes):
+            counts = [int(v) for v in sizes]
+        elif all(0 < v < 1 for v in sizes) and abs(sum(sizes) - 1.0) < 1e-9:
+            counts = [int(round(v * n)) for v in sizes]
+            counts[-1] = n - sum(counts[:-1])
+        else:
+            counts = []
+        if not counts or sum(counts) != n or min(counts) < 1:
+            raise ValueError(f"split: sizes {list(sizes)} must be positive row counts adding up to {n}, or fractions adding up to 1")
+        order = global_rng().permutation(n) if randomize else np.arange(n)
+        starts = np.cumsum([0, *counts])
+        return [_Rows(self.column_names, [rows[int(i)] for i in order[a:b]]) for a, b in zip(starts[:-1], starts[1:])]
+
+    def output_shapes(self) -> list[list[int]]:
+        """The shape of each column in the first row."""
+        return [list(np.shape(v)) for v in next(iter(self._rows()))]
+
+    def output_types(self) -> list[np.dtype]:
+        """The dtype of each column in the first row."""
+        return [np.asarray(v).dtype for v in next(iter(self._rows()))]
 
     def shuffle(self, buffer_size: int) -> Dataset:
         """MindSpore's buffered shuffle: rows wait in a buffer of ``buffer_size`` and leave it in random order
@@ -286,3 +349,82 @@ class _Shuffle(_Stage):
             buffer[i] = row
         for i in rng.permutation(len(buffer)):
             yield buffer[int(i)]
+
+
+class _Slice(_Stage):
+    """Rows ``start`` to ``stop`` (None: the end) of the parent's pass."""
+
+    def __init__(self, parent: Dataset, start: int, stop: int | None):
+        super().__init__(parent)
+        self._start, self._stop = start, stop
+
+    def get_dataset_size(self) -> int:
+        n = max(self._parent.get_dataset_size() - self._start, 0)
+        return n if self._stop is None else min(n, self._stop - self._start)
+
+    def _rows(self) -> Iterator[tuple]:
+        return itertools.islice(self._parent._rows(), self._start, self._stop)
+
+
+class _Project(_Stage):
+    def __init__(self, parent: Dataset, columns: list[str]):
+        super().__init__(parent)
+        unknown = [c for c in columns if c not in parent.column_names]
+        if unknown or not columns:
+            raise ValueError(f"project: no column(s) {unknown or columns}; the columns are {parent.column_names}")
+        self._at = [parent.column_names.index(c) for c in columns]
+        self.column_names = list(columns)
+
+    def _rows(self) -> Iterator[tuple]:
+        for row in self._parent._rows():
+            yield tuple(row[i] for i in self._at)
+
+
+class _Concat(Dataset):
+    def __init__(self, parts: list[Dataset]):
+        names = {tuple(p.column_names) for p in parts}
+        if len(names) != 1:
+            raise ValueError(f"concat: the datasets' columns differ: {sorted(names)}")
+        self._parts, self.column_names = parts, list(parts[0].column_names)
+
+    def get_dataset_size(self) -> int:
+        return sum(p.get_dataset_size() for p in self._parts)
+
+    def _rows(self) -> Iterator[tuple]:
+        return itertools.chain.from_iterable(p._rows() for p in self._parts)
+
+
+class _Zip(Dataset):
+    def __init__(self, parts: list[Dataset]):
+        names = [c for p in parts for c in p.column_names]
+        if len(set(names)) != len(names):
+            raise ValueError(f"zip: the datasets share column names {names}; rename them first")
+        self._parts, self.column_names = parts, names
+
+    def get_dataset_size(self) -> int:
+        return min(p.get_dataset_size() for p in self._parts)
+
+    def _rows(self) -> Iterator[tuple]:
+        for rows in zip(*(p._rows() for p in self._parts)):
+            yield tuple(v for row in rows for v in row)
+
+
+class _Rows(Dataset):
+    """Rows held in memory (the parts of ``split``), in order."""
+
+    def __init__(self, column_names: list[str], rows: list[tuple]):
+        self.column_names, self._held = list(column_names), rows
+
+    def get_dataset_size(self) -> int:
+        return len(self._held)
+
+    def _rows(self) -> Iterator[tuple]:
+        return iter(self._held)
+
+
+def zip_datasets(datasets: Sequence[Dataset]) -> Dataset:
+    """``mindspore.dataset.zip`` (exported under that name): the datasets' rows joined side by side."""
+    datasets = list(datasets)
+    if not datasets:
+        raise ValueError("zip: give at least one dataset")
+    return datasets[0].zip(datasets[1:])

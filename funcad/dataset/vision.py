@@ -1,10 +1,13 @@
-"""``mindspore.dataset.vision``'s image operations that the tutorials map over images (numpy in, numpy out)."""
+"""``mindspore.dataset.vision``'s image operations that the tutorials map over images (numpy in, numpy out); the
+geometric ones (resize, crops, flips) are in ``funcad.dataset.vision_geometry``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+
+from funcad.dataset.vision_geometry import CenterCrop, Inter, RandomCrop, RandomHorizontalFlip, RandomVerticalFlip, Resize
 
 
 class Rescale:
@@ -57,3 +60,7 @@ class ToTensor:
         if image.ndim == 2:
             image = image[..., None]
         return HWC2CHW()(image.astype(np.float32) / 255.0).astype(self.output_type)
+
+
+__all__ = ["Rescale", "Normalize", "HWC2CHW", "ToTensor", "Resize", "CenterCrop", "RandomCrop", "RandomHorizontalFlip",
+           "RandomVerticalFlip", "Inter"]
