@@ -8,7 +8,9 @@ otherwise is renamed (``dim`` -> ``axis``, ``keepdim`` -> ``keepdims``), ``input
 method taking its sizes as varargs (``x.view(2, -1)``) has them packed into one tuple.
 
 ``REVERSE_ONLY`` holds what cannot be derived: torch functions that are funcad ops built from other primitives
-(flatten, mean, transpose of two axes, gelu's two forms), and ``Tensor``'s own spellings (view, size). Python's
+(flatten, mean, transpose of two axes, gelu's two forms), and ``Tensor``'s own spellings (view, size);
+``torch_ref.torch_functions`` the functions and methods whose arguments need adapting (losses, pools by function,
+creation, reductions returning indices, ...), looked up first. Python's
 operators (``operator.add``, ``operator.getitem``...) run as they are: funcad Tensors define them.
 """
 
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 
 from funcad import ops
 from funcad.core.primitive import Primitive
+from torch_ref import torch_functions
 from torch_ref.torch_translation import torch_function, torch_name
 
 RENAMED = {"dim": "axis", "keepdim": "keepdims", "dims": "axes", "dim0": "axis1", "dim1": "axis2"}
@@ -89,13 +92,13 @@ def described(fn) -> str:
 def funcad_op(kind: str, target) -> Callable:
     """The funcad op for an fx ``call_function`` target or ``call_method`` name; ``NoTranslation`` when there is none."""
     if kind == "call_method":
-        op = METHODS.get(target) or REVERSE_ONLY.get(target)
+        op = torch_functions.METHODS.get(target) or METHODS.get(target) or REVERSE_ONLY.get(target)
         if op is None:
             raise NoTranslation(f"Tensor.{target} has no funcad translation (no primitive declares torch.{target}; torch_ref.from_torch)")
         return op
     if getattr(target, "__module__", None) == "_operator":
         return target
-    op = FUNCTIONS.get(target) or REVERSE_ONLY.get(target)
+    op = torch_functions.FUNCTIONS.get(target) or FUNCTIONS.get(target) or REVERSE_ONLY.get(target)
     if op is None:
         raise NoTranslation(f"{described(target)} has no funcad translation (no primitive declares it; torch_ref.from_torch)")
     return op

@@ -30,7 +30,7 @@ def mirror(cell: Cell) -> torch.nn.Module:
 
 
 def mirror_twin(cell: Cell) -> Twin:
-    """``cell``, its torch twin and the maps between their parameter names and layer paths."""
+    """``cell``, its torch twin (in the same training mode) and the maps between their parameter names and layer paths."""
     if not isinstance(cell, Cell):
         raise TypeError(f"mirror: expected a funcad Cell, got {type(cell).__name__}")
     builder = _Mirror()
@@ -39,6 +39,7 @@ def mirror_twin(cell: Cell) -> Twin:
     dtype = float_dtype(p for _, p in cell.parameters_and_names())
     if dtype is not None:
         module.to(torch_dtype(dtype))
+    module.train(cell.training)
     twin = Twin(cell, module, builder.parameter_names(cell), builder.module_paths)
     copy_weights(twin, to_torch=True)
     return twin

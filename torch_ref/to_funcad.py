@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import fx
 
-from funcad.core.tensor import Parameter
+from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from torch_ref import from_torch, layer_table
 from torch_ref.arrays import to_numpy
@@ -32,7 +32,7 @@ def to_funcad(module: torch.nn.Module) -> Cell:
 
 
 def funcad_twin(module: torch.nn.Module) -> Twin:
-    """``module``, its funcad twin and the maps between their parameter names and layer paths."""
+    """``module``, its funcad twin (in the same training mode) and the maps between their parameter names and layer paths."""
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"to_funcad: expected a torch.nn.Module, got {type(module).__name__}")
     builder = _ToFuncad()
@@ -42,6 +42,7 @@ def funcad_twin(module: torch.nn.Module) -> Twin:
         for _, p in cell.parameters_and_names():
             if np.issubdtype(p.dtype, np.floating):
                 p.set_dtype(dtype)
+    cell.set_train(module.training)
     twin = Twin(cell, module, builder.parameter_names(cell), builder.module_paths)
     copy_weights(twin, to_torch=False)
     return twin
@@ -122,6 +123,14 @@ def _holder(cell: Cell, dotted: str) -> Cell:
     return cell
 
 
+def _held_by_cell(module: torch.nn.Module, dotted: str) -> bool:
+    """Whether the traced Cell holds the torch attribute at ``dotted``: parameters and floating-point buffers (``traced``)."""
+    owner_path, _, leaf = dotted.rpartition(".")
+    owner = module.get_submodule(owner_path)
+    value = getattr(owner, leaf)
+    return isinstance(value, torch.nn.Parameter) or (leaf in owner._buffers and value is not None and value.is_floating_point())
+
+
 def _lookup(cell: Cell, dotted: str):
     for part in dotted.split("."):
         cell = cell._cells[part] if part in cell._cells else cell._params[part]
@@ -134,7 +143,11 @@ class _Program:
     def __init__(self, graph: fx.Graph, path: str, module: torch.nn.Module):
         self.graph, self.inputs, self.steps, self.output = graph, [], [], None
         self.where = where(path, module)
+        self.constants = {}  # get_attr targets the Cell does not hold: tensors torch.fx folded while tracing, integer buffers
         for node in graph.nodes:
+            if node.op == "get_attr" and not _held_by_cell(module, node.target):
+                owner, _, leaf = node.target.rpartition(".")
+                self.constants[node.target] = Tensor(to_numpy(getattr(module.get_submodule(owner), leaf)))
             if node.op == "placeholder":
                 self.inputs.append(node.name)
             elif node.op == "output":
@@ -159,7 +172,7 @@ class _Program:
         for node, op in self.steps:
             node_args, node_kwargs = load(node.args), load(node.kwargs)
             if node.op == "get_attr":
-                env[node.name] = _lookup(cell, node.target)
+                env[node.name] = self.constants[node.target] if node.target in self.constants else _lookup(cell, node.target)
             elif node.op == "call_module":
                 env[node.name] = _lookup(cell, node.target)(*node_args, **node_kwargs)
             else:

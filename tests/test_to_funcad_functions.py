@@ -1,0 +1,160 @@
+"""to_funcad on torch modules whose forward calls torch functions and Tensor methods (pools and convolutions by function,
+losses, activations, creation, reductions with indices, split, expand, dtype conversions) and on two models written
+as PyTorch users write them (a residual CNN, causal self-attention): the twin's outputs and gradients equal torch's in
+float64, and the twin trains in torch's mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as tnn
+import torch.nn.functional as F
+
+import funcad
+from funcad import ops
+from torch_ref.to_funcad import funcad_twin
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's note on the even kernel case
+RNG = np.random.default_rng(17)
+IMAGES = RNG.standard_normal((2, 3, 6, 6))
+ROWS = RNG.standard_normal((4, 6))
+LABELS = torch.tensor([1, 0, 5, 2])
+
+
+class _Calls(tnn.Module):
+    """A forward that applies ``fn`` to its input (and to a weight of its own where ``fn`` takes one)."""
+
+    def __init__(self, fn, weight_shape=None):
+        super().__init__()
+        self.fn = fn
+        self.weight = None if weight_shape is None else tnn.Parameter(torch.randn(weight_shape, dtype=torch.float64))
+
+    def forward(self, x):
+        return self.fn(x) if self.weight is None else self.fn(x, self.weight)
+
+
+FUNCTIONS = {
+    "conv2d_same": (lambda x, w: F.conv2d(x, w, padding="same"), (4, 3, 3, 2), IMAGES),
+    "conv2d_stride_pad": (lambda x, w: F.conv2d(x, w, None, 2, (1, 0)), (4, 3, 3, 3), IMAGES),
+    "conv1d_valid": (lambda x, w: F.conv1d(x, w, padding="valid", stride=2), (5, 4, 2), ROWS[None].repeat(2, 0)),
+    "max_pool2d": (lambda x: F.max_pool2d(x, 2), None, IMAGES),
+    "avg_pool2d_pad": (lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), None, IMAGES),
+    "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (1, None)), None, IMAGES),
+    "interpolate": (lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), None, IMAGES),
+    "normalize": (lambda x: F.normalize(x, dim=0), None, ROWS),
+    "layer_norm": (lambda x, w: F.layer_norm(x, (6,), w), (6,), ROWS),
+    "pad_reflect": (lambda x: F.pad(x, (1, 2, 0, 1), mode="reflect"), None, IMAGES),
+    "cross_entropy": (lambda x: F.cross_entropy(x, LABELS, label_smoothing=0.1), None, ROWS),
+    "nll_loss_sum": (lambda x: F.nll_loss(F.log_softmax(x, 1), LABELS, reduction="sum"), None, ROWS),
+    "mse_loss": (lambda x: F.mse_loss(x, torch.ones_like(x)), None, ROWS),
+    "smooth_l1_loss": (lambda x: F.smooth_l1_loss(x, torch.zeros(4, 6, dtype=torch.float64), beta=0.5), None, ROWS),
+    "bce_with_logits": (lambda x: F.binary_cross_entropy_with_logits(x, torch.full((4, 6), 0.3, dtype=torch.float64)), None, ROWS),
+    "activations": (lambda x: F.relu6(x) + F.hardswish(x) + F.mish(x) + F.selu(x) + F.softsign(x) + F.hardtanh(x, -0.5, 0.5), None, ROWS),
+    "glu_softmin": (lambda x: F.glu(x, -1) * F.softmin(x[:, :3], dim=1), None, ROWS),
+    "creation": (lambda x: x + torch.ones(4, 6, dtype=torch.float64) * torch.arange(6) + torch.zeros((4, 6), dtype=torch.float64), None, ROWS),
+    "max_with_indices": (lambda x: torch.max(x, dim=1).values + x.min(1, keepdim=True)[0].squeeze(1) + torch.max(x), None, ROWS),
+    "var_std": (lambda x: torch.var(x, 1) + x.std(dim=0, keepdim=True).sum() + torch.var(x, unbiased=False), None, ROWS),
+    "split_chunk_stack": (lambda x: torch.stack([x.split(4, dim=1)[0].sum(1), x.split([2, 4], 1)[1].sum(1), torch.chunk(x, 3, 1)[0].unbind(1)[1]]),
+                          None, ROWS),
+    "expand_repeat": (lambda x: x[:, :1].expand(-1, 6) * x.repeat(1, 2)[:, 3:9] + x.t().t(), None, ROWS),
+    "casts_and_masks": (lambda x: x.masked_fill(x > 0.5, 0.0).float().double() + (x > 0).to(torch.float64) * x.type_as(x), None, ROWS),
+    "topk_gather": (lambda x: x.topk(2, dim=1).values.sum() + torch.gather(x, 1, torch.tensor([[0], [2], [1], [5]])).sum(), None, ROWS),
+    "einsum_tril": (lambda x: torch.einsum("ij,kj->ik", x, torch.tril(x)) + torch.einsum("ij->i", [x])[:, None], None, ROWS[:, :4]),
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_forward_calls_translate_with_the_same_values_and_gradients(name):
+    fn, weight_shape, x = FUNCTIONS[name]
+    torch.manual_seed(0)
+    module = _Calls(fn, weight_shape)
+    twin = funcad_twin(module)
+    tx = torch.tensor(x, requires_grad=True)
+    out = module(tx)
+    cot = RNG.standard_normal(tuple(out.shape))
+    (out * torch.from_numpy(cot)).sum().backward()
+    weights = twin.cell.trainable_params()
+    value, grads = funcad.value_and_grad(lambda v: ops.sum(twin.cell(v) * cot), 0, weights or None)(x)
+    np.testing.assert_allclose(np.asarray(twin.cell(x)), out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    input_grad = grads[0] if weights else grads
+    np.testing.assert_allclose(np.asarray(input_grad), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    if weights:
+        np.testing.assert_allclose(np.asarray(grads[1][0]), module.weight.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+class _Block(tnn.Module):
+    def __init__(self, inp, planes, stride=1):
+        super().__init__()
+        self.conv1, self.bn1 = tnn.Conv2d(inp, planes, 3, stride, 1, bias=False), tnn.BatchNorm2d(planes)
+        self.conv2, self.bn2 = tnn.Conv2d(planes, planes, 3, 1, 1, bias=False), tnn.BatchNorm2d(planes)
+        self.shortcut = tnn.Sequential()
+        if stride != 1 or inp != planes:
+            self.shortcut = tnn.Sequential(tnn.Conv2d(inp, planes, 1, stride, bias=False), tnn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += self.shortcut(x)
+        return F.relu(out)
+
+
+class _ResNet(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = tnn.Conv2d(3, 4, 3, 1, 1, bias=False), tnn.BatchNorm2d(4)
+        self.layers = tnn.Sequential(_Block(4, 4), _Block(4, 8, 2))
+        self.linear = tnn.Linear(8, 5)
+
+    def forward(self, x):
+        out = self.layers(F.relu(self.bn1(self.conv1(x))))
+        out = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
+        return F.log_softmax(self.linear(out.view(out.size(0), -1)), dim=-1)
+
+
+class _CausalSelfAttention(tnn.Module):
+    def __init__(self, width=8, heads=2, length=5):
+        super().__init__()
+        self.heads = heads
+        self.qkv, self.proj, self.ln = tnn.Linear(width, 3 * width), tnn.Linear(width, width), tnn.LayerNorm(width)
+        self.register_buffer("causal", torch.tril(torch.ones(length, length)).view(1, 1, length, length))
+
+    def forward(self, x):
+        batch, length, width = x.size()
+        q, k, v = self.qkv(self.ln(x)).split(width, dim=2)
+        q, k, v = (t.view(batch, length, self.heads, width // self.heads).transpose(1, 2) for t in (q, k, v))
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / (width // self.heads) ** 0.5)
+        scores = scores.masked_fill(self.causal == 0, float("-inf"))
+        y = (F.softmax(scores, dim=-1) @ v).transpose(1, 2).contiguous().view(batch, length, width)
+        return x + self.proj(F.gelu(y))
+
+
+@pytest.mark.parametrize("model, x", [(_ResNet, RNG.standard_normal((3, 3, 8, 8))), (_CausalSelfAttention, RNG.standard_normal((2, 5, 8)))],
+                         ids=["resnet", "attention"])
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_models_written_for_torch_come_to_funcad(model, x, train):
+    torch.manual_seed(1)
+    module = model().double().train(train)
+    twin = funcad_twin(module)
+    assert twin.cell.training == train
+    tx = torch.tensor(x, requires_grad=True)
+    out = module(tx)
+    out.sum().backward()
+    np.testing.assert_allclose(np.asarray(twin.cell(x)), out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    grads = funcad.grad(lambda v: ops.sum(twin.cell(v)), 0, twin.cell.trainable_params())(x)
+    np.testing.assert_allclose(np.asarray(grads[0]), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    by_name = dict(module.named_parameters())
+    trained = [name for name, p in twin.cell.parameters_and_names() if p.requires_grad]
+    for name, g in zip(trained, grads[1]):
+        np.testing.assert_allclose(np.asarray(g), by_name[twin.parameter_names[name]].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_options_without_a_counterpart_are_named():
+    from torch_ref.layer_table import TranslationError
+
+    module = _Calls(lambda x: F.max_pool2d(x, 2, ceil_mode=True))
+    twin = funcad_twin(module)
+    with pytest.raises(NotImplementedError, match=r"max_pool2d: ceil_mode=True has no funcad translation"):
+        twin.cell(IMAGES)
+    with pytest.raises(TranslationError, match=r"torch.cumprod has no funcad translation"):
+        funcad_twin(_Calls(lambda x: torch.cumprod(x, 0)))

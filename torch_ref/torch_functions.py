@@ -1,0 +1,254 @@
+"""torch functions and ``Tensor`` methods whose arguments differ from their funcad op's: each an adapter called with
+torch's arguments (already funcad values; ``dim``/``keepdim`` keywords renamed ``axis``/``keepdims`` by
+``torch_ref.from_torch``) that calls funcad ops.
+
+They cover what models write in ``forward`` besides layers: convolutions and pools by function, losses, the
+activations of ``torch.nn.functional``, creation (``torch.zeros(n, m)``), reductions returning (values, indices),
+``split`` by chunk size, ``expand`` and the dtype conversions. A torch option funcad has no counterpart for is a
+``NotImplementedError`` naming it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from funcad import ops
+from funcad.core.tensor import Tensor
+from torch_ref.arrays import numpy_dtype
+
+MinMax = collections.namedtuple("MinMax", ["values", "indices"])
+
+
+def _dtype(dtype):
+    """A torch dtype (or a funcad/numpy one) as numpy's; None stays None."""
+    return numpy_dtype(dtype) if isinstance(dtype, torch.dtype) else None if dtype is None else np.dtype(dtype)
+
+
+def _refuse(function: str, option: str, value) -> None:
+    raise NotImplementedError(f"{function}: {option}={value!r} has no funcad translation")
+
+
+def _sizes(size) -> tuple:
+    """torch's sizes as varargs (``zeros(2, 3)``) or one sequence (``zeros((2, 3))``)."""
+    return tuple(int(s) for s in (size[0] if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)) else size))
+
+
+def _conv_padding(padding, weight, dilation, spatial: int):
+    """torch's ``padding`` (an int, per-axis ints, 'valid' or 'same') as funcad's (before, after) pairs, flattened."""
+    if padding == "valid":
+        return (0,) * (2 * spatial)
+    if padding == "same":
+        dilations = (dilation,) * spatial if isinstance(dilation, int) else tuple(dilation)
+        totals = [d * (k - 1) for d, k in zip(dilations, weight.shape[2:])]
+        return tuple(p for t in totals for p in (t // 2, t - t // 2))
+    pads = (padding,) * spatial if isinstance(padding, int) else tuple(padding)
+    return tuple(p for pad in pads for p in (pad, pad))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002 - torch's names
+    return ops.conv2d(input, weight, bias, stride, _conv_padding(padding, weight, dilation, 2), dilation, groups)
+
+
+def _single(value) -> int:
+    return int(value[0] if isinstance(value, (tuple, list)) else value)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    dilation = _single(dilation)
+    return ops.conv1d(input, weight, bias, _single(stride), _conv_padding(padding, weight, dilation, 1), dilation, groups)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
+    for option, value, default in (("dilation", dilation, 1), ("ceil_mode", ceil_mode, False), ("return_indices", return_indices, False)):
+        if value not in (default, (default, default)):
+            _refuse("torch.nn.functional.max_pool2d", option, value)
+    return ops.max_pool2d(input, kernel_size, stride or kernel_size, padding)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):  # noqa: A002
+    if ceil_mode or divisor_override is not None:
+        _refuse("torch.nn.functional.avg_pool2d", "ceil_mode" if ceil_mode else "divisor_override", ceil_mode or divisor_override)
+    return ops.avg_pool2d(input, kernel_size, stride or kernel_size, padding, count_include_pad)
+
+
+def adaptive_avg_pool2d(input, output_size):  # noqa: A002
+    sizes = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    return ops.adaptive_avg_pool2d(input, tuple(input.shape[2 + i] if s is None else int(s) for i, s in enumerate(sizes)))
+
+
+def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    return ops.dropout(input, p, training) if training and p > 0 else input
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,  # noqa: A002
+                antialias=False):
+    if antialias:
+        _refuse("torch.nn.functional.interpolate", "antialias", antialias)
+    return ops.interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor)
+
+
+def normalize(input, p=2.0, axis=1, eps=1e-12, out=None):  # noqa: A002 - torch's 'dim' arrives renamed
+    """x / max(||x||_p along axis, eps)."""
+    return input / ops.maximum(ops.norm(input, p, axis, keepdims=True), eps)
+
+
+def _loss(op, *, weights: bool = False):
+    """A torch loss taking the deprecated size_average/reduce before ``reduction`` (refused unless None)."""
+    def translated(input, target, *args, size_average=None, reduce=None, reduction="mean", **kwargs):  # noqa: A002
+        if size_average is not None or reduce is not None:
+            _refuse(f"torch.nn.functional.{op.__name__}", "size_average/reduce", (size_average, reduce))
+        if weights and args:
+            kwargs["weight"], args = args[0], args[1:]
+        if args:
+            raise TypeError(f"torch.nn.functional.{op.__name__}: pass the options after target by keyword")
+        return op(input, target, reduction=reduction, **{k: v for k, v in kwargs.items() if v is not None})
+    return translated
+
+
+def one_hot(tensor, num_classes=-1):
+    return ops.one_hot(tensor, num_classes, dtype=np.int64)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):  # noqa: A002
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        _refuse("torch.nn.functional.embedding", "max_norm/scale_grad_by_freq/sparse", (max_norm, scale_grad_by_freq, sparse))
+    return ops.embedding(input, weight, padding_idx)
+
+
+def creation(op):
+    """torch.zeros/ones(*size, dtype=None, ...): device, layout and requires_grad do not change the values."""
+    def translated(*size, dtype=None, out=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+        return op(_sizes(size), dtype=_dtype(dtype) or np.float32)
+    return translated
+
+
+def full(size, fill_value, dtype=None, layout=None, device=None, requires_grad=False, out=None, pin_memory=False):
+    return ops.full(_sizes((size,)), fill_value, dtype=_dtype(dtype))
+
+
+def arange(start, end=None, step=1, dtype=None, layout=None, device=None, requires_grad=False, out=None, pin_memory=False):
+    if dtype is None and all(isinstance(v, numbers.Integral) for v in (start, end or 0, step)):
+        dtype = np.int64  # torch's integer ranges are int64
+    return ops.arange(start, end, step, dtype=_dtype(dtype))
+
+
+def like(op):
+    """torch.zeros_like/ones_like(input, dtype=None, ...)."""
+    def translated(input, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):  # noqa: A002
+        return op(input, dtype=_dtype(dtype))
+    return translated
+
+
+def extremum(reduce, pairwise, indices):
+    """torch.max/min: of everything, (values, indices) along ``dim``, or elementwise against another tensor."""
+    def translated(input, axis=None, keepdims=False, other=None):  # noqa: A002
+        if axis is not None and not isinstance(axis, int):
+            return pairwise(input, axis)
+        if axis is None:
+            return reduce(input) if other is None else pairwise(input, other)
+        index = indices(input, axis=axis)
+        if keepdims:
+            index = ops.expand_dims(index, axis)
+        return MinMax(reduce(input, axis=axis, keepdims=keepdims), ops.cast(index, np.int64))
+    return translated
+
+
+def spread(op, name: str):
+    """torch.var/std(input, dim=None, unbiased=True, keepdim=False, *, correction=None): Bessel-corrected by default."""
+    def translated(input, axis=None, unbiased=None, keepdims=False, *, correction=None):  # noqa: A002
+        if isinstance(axis, bool):  # var(x, False): the second positional argument is unbiased
+            axis, unbiased = None, axis
+        ddof = correction if correction is not None else 0 if unbiased is False else 1
+        return op(input, axis=None if axis is None else axis if isinstance(axis, int) else tuple(axis), ddof=int(ddof), keepdims=keepdims)
+    translated.__name__ = name
+    return translated
+
+
+def split(tensor, split_size_or_sections, axis=0):
+    """torch's split: pieces of ``split_size`` along ``axis`` (the last smaller), or of the listed sizes."""
+    n = tensor.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        cuts = list(range(split_size_or_sections, n, split_size_or_sections))
+    else:
+        cuts = list(np.cumsum(split_size_or_sections)[:-1])
+    return ops.split(tensor, [int(c) for c in cuts], axis)
+
+
+def expand(tensor, *sizes):
+    """Broadcast to ``sizes``; -1 keeps an axis."""
+    sizes = _sizes(sizes)
+    lead = len(sizes) - len(tensor.shape)
+    return ops.broadcast_to(tensor, tuple(tensor.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes)))
+
+
+def to(tensor, *args, **kwargs):
+    """``x.to(dtype)``, ``x.to(other)``; a device or copy option changes nothing here."""
+    target = kwargs.get("dtype", next((a for a in args if isinstance(a, (torch.dtype, Tensor))), None))
+    if target is None:
+        return tensor
+    return ops.cast(tensor, target.dtype if isinstance(target, Tensor) else _dtype(target))
+
+
+def cast_to(dtype):
+    return lambda tensor, *args, **kwargs: ops.cast(tensor, dtype)
+
+
+def squeeze(input, axis=None):  # noqa: A002
+    """torch's squeeze: an axis of another size than 1 stays (funcad's, as numpy's, refuses it)."""
+    if axis is not None and input.shape[axis] != 1:
+        return input
+    return ops.squeeze(input, axis)
+
+
+def einsum(equation, *operands):
+    return ops.einsum(equation, *(operands[0] if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else operands))
+
+
+def topk(input, k, axis=-1, largest=True, sorted=True):  # noqa: A002
+    values, indices = ops.topk(input, k, axis, largest, sorted)
+    return MinMax(values, ops.cast(indices, np.int64))
+
+
+def identity(tensor, *args, **kwargs):
+    return tensor
+
+
+FUNCTIONS = {
+    F.conv2d: conv2d, F.conv1d: conv1d, F.max_pool2d: max_pool2d, F.avg_pool2d: avg_pool2d,
+    F.adaptive_avg_pool2d: adaptive_avg_pool2d, F.dropout: dropout, F.interpolate: interpolate, F.normalize: normalize,
+    F.layer_norm: ops.layer_norm, F.pad: ops.pad, F.embedding: embedding, F.one_hot: one_hot,
+    F.cross_entropy: _loss(ops.cross_entropy, weights=True), F.nll_loss: _loss(ops.nll_loss, weights=True),
+    F.mse_loss: _loss(ops.mse_loss), F.l1_loss: _loss(ops.l1_loss), F.smooth_l1_loss: _loss(ops.smooth_l1_loss),
+    F.binary_cross_entropy: _loss(ops.binary_cross_entropy, weights=True),
+    F.binary_cross_entropy_with_logits: _loss(ops.binary_cross_entropy_with_logits, weights=True), F.kl_div: _loss(ops.kl_div),
+    F.relu6: ops.relu6, F.hardtanh: ops.hardtanh, F.hardswish: ops.hardswish, F.hardsigmoid: ops.hardsigmoid, F.mish: ops.mish,
+    F.selu: ops.selu, F.celu: ops.celu, F.logsigmoid: ops.logsigmoid, F.softsign: ops.softsign, F.softshrink: ops.softshrink,
+    F.hardshrink: ops.hardshrink, F.tanhshrink: ops.tanhshrink, F.softmin: ops.softmin, F.glu: ops.glu, F.threshold: ops.threshold,
+    F.prelu: ops.prelu, F.pixel_shuffle: ops.pixel_shuffle, F.pixel_unshuffle: ops.pixel_unshuffle,
+    torch.zeros: creation(ops.zeros), torch.ones: creation(ops.ones), torch.full: full, torch.arange: arange,
+    torch.zeros_like: like(ops.zeros_like), torch.ones_like: like(ops.ones_like),
+    torch.stack: ops.stack, torch.chunk: ops.chunk, torch.split: split, torch.tril: ops.tril, torch.triu: ops.triu,
+    torch.unsqueeze: ops.unsqueeze, torch.squeeze: squeeze, torch.einsum: einsum, torch.bmm: ops.bmm, torch.mm: ops.mm,
+    torch.outer: ops.outer, torch.gather: ops.gather_elements, torch.masked_fill: ops.masked_fill, torch.logsumexp: ops.logsumexp,
+    torch.topk: topk, torch.amax: ops.amax, torch.amin: ops.amin, torch.clone: identity, torch.sign: ops.sign,
+    torch.max: extremum(ops.amax, ops.maximum, ops.argmax), torch.min: extremum(ops.amin, ops.minimum, ops.argmin),
+    torch.var: spread(ops.var, "var"), torch.std: spread(ops.std, "std"), builtins.getattr: getattr,
+}
+
+METHODS = {
+    "contiguous": identity, "clone": identity, "chunk": ops.chunk, "split": split, "unsqueeze": ops.unsqueeze, "squeeze": squeeze,
+    "expand": expand, "expand_as": lambda tensor, other: ops.broadcast_to(tensor, tuple(other.shape)), "masked_fill": ops.masked_fill,
+    "to": to, "type_as": lambda tensor, other: ops.cast(tensor, other.dtype), "float": cast_to(np.float32), "double": cast_to(np.float64),
+    "half": cast_to(np.float16), "long": cast_to(np.int64), "int": cast_to(np.int32), "bool": cast_to(np.bool_),
+    "max": FUNCTIONS[torch.max], "min": FUNCTIONS[torch.min], "amax": ops.amax, "amin": ops.amin, "var": FUNCTIONS[torch.var],
+    "std": FUNCTIONS[torch.std], "repeat": lambda tensor, *sizes: ops.tile(tensor, _sizes(sizes)), "t": lambda tensor: ops.transpose(tensor),
+    "tril": ops.tril, "triu": ops.triu, "gather": ops.gather_elements, "topk": topk, "index_select": ops.index_select,
+    "unbind": lambda tensor, axis=0: ops.unstack(tensor, axis), "dim": lambda tensor: len(tensor.shape),
+    "numel": lambda tensor: int(np.prod(tensor.shape)), "logsumexp": ops.logsumexp, "bmm": ops.bmm, "norm": ops.norm,
+}
