@@ -7,6 +7,8 @@ from a table; those with attributes are small classes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
@@ -321,21 +323,28 @@ class Einsum(PrimitiveClass):
         return linalg.einsum(self.equation, *operands)
 
 
-class Tril(PrimitiveClass):
-    """``ops.Tril(diagonal=0)(x)``: the lower triangle of the last two axes."""
+class _Triangle(PrimitiveClass):
+    """A triangle of the last two axes from the ``diagonal`` on (``op``, set by each subclass)."""
+
+    op: Callable
 
     def __init__(self, diagonal: int = 0):
         self.diagonal = diagonal
 
     def __call__(self, x):
-        return aliases.tril(x, self.diagonal)
+        return type(self).op(x, self.diagonal)
 
 
-class Triu(Tril):
-    """``ops.Triu(diagonal=0)(x)``: the upper triangle of the last two axes."""
+class Tril(_Triangle):
+    """``ops.Tril(diagonal=0)(x)``: the lower triangle."""
 
-    def __call__(self, x):
-        return aliases.triu(x, self.diagonal)
+    op = staticmethod(aliases.tril)
+
+
+class Triu(_Triangle):
+    """``ops.Triu(diagonal=0)(x)``: the upper triangle."""
+
+    op = staticmethod(aliases.triu)
 
 
 class StridedSlice(PrimitiveClass):

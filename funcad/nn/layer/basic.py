@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -85,26 +86,37 @@ class Unflatten(Cell):
         return f"axis={self.axis}, unflattened_size={self.unflattened_size}"
 
 
-class PixelShuffle(Cell):
+class _PixelShuffle(Cell):
+    """Moves channels into pixels or back (``op``, whose factor the subclass keeps under its MindSpore name)."""
+
+    op: Callable
+
+    def _set_factor(self, name: str, value: int) -> None:
+        setattr(self, name, positive_int(value, type(self).__name__, name))
+        self._factor = getattr(self, name)
+
+    def construct(self, x):
+        return type(self).op(x, self._factor)
+
+
+class PixelShuffle(_PixelShuffle):
     """(N, C * r * r, H, W) -> (N, C, H * r, W * r), r = ``upscale_factor``."""
+
+    op = staticmethod(ops.pixel_shuffle)
 
     def __init__(self, upscale_factor: int):
         super().__init__()
-        self.upscale_factor = positive_int(upscale_factor, "PixelShuffle", "upscale_factor")
-
-    def construct(self, x):
-        return ops.pixel_shuffle(x, self.upscale_factor)
+        self._set_factor("upscale_factor", upscale_factor)
 
 
-class PixelUnshuffle(Cell):
+class PixelUnshuffle(_PixelShuffle):
     """(N, C, H * r, W * r) -> (N, C * r * r, H, W), r = ``downscale_factor``."""
+
+    op = staticmethod(ops.pixel_unshuffle)
 
     def __init__(self, downscale_factor: int):
         super().__init__()
-        self.downscale_factor = positive_int(downscale_factor, "PixelUnshuffle", "downscale_factor")
-
-    def construct(self, x):
-        return ops.pixel_unshuffle(x, self.downscale_factor)
+        self._set_factor("downscale_factor", downscale_factor)
 
 
 class Dense(Cell):
