@@ -39,12 +39,14 @@ from funcad.train import Callback, CheckpointConfig, LossMonitor, Model, ModelCh
 ms_function = jit  # MindSpore 1.x's name for jit
 _install_module_paths()
 
+# funcad.numpy (MindSpore's mindspore.numpy) is reachable as an attribute but left out of __all__: a star import must
+# not shadow the user's numpy.
 __all__ = [
     "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
     "vmap", "jacfwd", "jacrev", "hessian", "hvp", "custom_vjp", "custom_jvp", "conv_algorithm",
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "export", "load",
     "Model", "ModelCheckpoint", "CheckpointConfig", "LossMonitor", "TimeMonitor", "Callback", "RunContext",
-    "jit_class", "mutable", "ms_function", "numpy",
+    "jit_class", "mutable", "ms_function",
     "set_seed", "get_seed", "bool_", "bfloat16", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
     "common", "context", "amp", "train", "dataset",
