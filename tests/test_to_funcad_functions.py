@@ -60,6 +60,9 @@ FUNCTIONS = {
     "expand_repeat": (lambda x: x[:, :1].expand(-1, 6) * x.repeat(1, 2)[:, 3:9] + x.t().t(), None, ROWS),
     "casts_and_masks": (lambda x: x.masked_fill(x > 0.5, 0.0).float().double() + (x > 0).to(torch.float64) * x.type_as(x), None, ROWS),
     "topk_gather": (lambda x: x.topk(2, dim=1).values.sum() + torch.gather(x, 1, torch.tensor([[0], [2], [1], [5]])).sum(), None, ROWS),
+    "sdpa_causal": (lambda x: F.scaled_dot_product_attention(x[None], x[None] * 0.5, x[None], is_causal=True), None, ROWS),
+    "sdpa_masks": (lambda x: F.scaled_dot_product_attention(x, x, x, attn_mask=torch.tensor(np.tril(np.ones((4, 4), bool), 1)))
+                   + F.scaled_dot_product_attention(x, x, x, attn_mask=torch.full((4, 4), 0.5, dtype=torch.float64), scale=0.3), None, ROWS),
     "einsum_tril": (lambda x: torch.einsum("ij,kj->ik", x, torch.tril(x)) + torch.einsum("ij->i", [x])[:, None], None, ROWS[:, :4]),
 }
 

@@ -98,6 +98,19 @@ def normalize(input, p=2.0, axis=1, eps=1e-12, out=None):  # noqa: A002 - torch'
     return input / ops.maximum(ops.norm(input, p, axis, keepdims=True), eps)
 
 
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    """softmax(q k^T * scale + mask) v over the last two axes; a boolean mask keeps the True places, a float mask adds."""
+    if dropout_p or enable_gqa:
+        _refuse("torch.nn.functional.scaled_dot_product_attention", "dropout_p" if dropout_p else "enable_gqa", dropout_p or enable_gqa)
+    length, source = query.shape[-2], key.shape[-2]
+    scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) * (1.0 / float(np.sqrt(query.shape[-1])) if scale is None else scale)
+    if is_causal:
+        scores = ops.masked_fill(scores, ~np.tril(np.ones((length, source), bool)), -np.inf)
+    if attn_mask is not None:
+        scores = ops.masked_fill(scores, ops.logical_not(attn_mask), -np.inf) if np.dtype(attn_mask.dtype) == np.bool_ else scores + attn_mask
+    return ops.matmul(ops.softmax(scores, -1), value)
+
+
 def _loss(op, *, weights: bool = False):
     """A torch loss taking the deprecated size_average/reduce before ``reduction`` (refused unless None)."""
     def translated(input, target, *args, size_average=None, reduce=None, reduction="mean", **kwargs):  # noqa: A002
@@ -231,6 +244,7 @@ FUNCTIONS = {
     F.selu: ops.selu, F.celu: ops.celu, F.logsigmoid: ops.logsigmoid, F.softsign: ops.softsign, F.softshrink: ops.softshrink,
     F.hardshrink: ops.hardshrink, F.tanhshrink: ops.tanhshrink, F.softmin: ops.softmin, F.glu: ops.glu, F.threshold: ops.threshold,
     F.prelu: ops.prelu, F.pixel_shuffle: ops.pixel_shuffle, F.pixel_unshuffle: ops.pixel_unshuffle,
+    F.scaled_dot_product_attention: scaled_dot_product_attention,
     torch.zeros: creation(ops.zeros), torch.ones: creation(ops.ones), torch.full: full, torch.arange: arange,
     torch.zeros_like: like(ops.zeros_like), torch.ones_like: like(ops.ones_like),
     torch.stack: ops.stack, torch.chunk: ops.chunk, torch.split: split, torch.tril: ops.tril, torch.triu: ops.triu,
