@@ -104,7 +104,7 @@ class _ToFuncad(Translation):
             owner = _holder(cell, name) if name else cell
             own = []
             for pname, value in list(sub.named_parameters(recurse=False)) + list(sub.named_buffers(recurse=False)):
-                if value is not None and (value.is_floating_point() or isinstance(value, torch.nn.Parameter)):
+                if _kept(value):
                     requires_grad = isinstance(value, torch.nn.Parameter) and value.requires_grad
                     owner.insert_param_to_cell(pname, Parameter(to_numpy(value), requires_grad=requires_grad))
                     own.append(pname)
@@ -123,12 +123,17 @@ def _holder(cell: Cell, dotted: str) -> Cell:
     return cell
 
 
+def _kept(value) -> bool:
+    """Whether a torch module's parameter or buffer becomes a Parameter of its traced Cell: parameters and floating-point
+    buffers (an integer buffer or a tensor torch.fx folded is a constant of the program instead)."""
+    return isinstance(value, torch.nn.Parameter) or (value is not None and value.is_floating_point())
+
+
 def _held_by_cell(module: torch.nn.Module, dotted: str) -> bool:
-    """Whether the traced Cell holds the torch attribute at ``dotted``: parameters and floating-point buffers (``traced``)."""
+    """Whether the traced Cell holds the torch attribute at ``dotted`` (a kept parameter or buffer)."""
     owner_path, _, leaf = dotted.rpartition(".")
     owner = module.get_submodule(owner_path)
-    value = getattr(owner, leaf)
-    return isinstance(value, torch.nn.Parameter) or (leaf in owner._buffers and value is not None and value.is_floating_point())
+    return (leaf in owner._parameters or leaf in owner._buffers) and _kept(getattr(owner, leaf))
 
 
 def _lookup(cell: Cell, dotted: str):

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from funcad import ops
 from funcad.core.tensor import Tensor
+from funcad.nn.layer.conv import same_padding
 from torch_ref.arrays import numpy_dtype
 
 MinMax = collections.namedtuple("MinMax", ["values", "indices"])
@@ -39,20 +40,20 @@ def _sizes(size) -> tuple:
     return tuple(int(s) for s in (size[0] if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)) else size))
 
 
-def _conv_padding(padding, weight, dilation, spatial: int):
-    """torch's ``padding`` (an int, per-axis ints, 'valid' or 'same') as funcad's (before, after) pairs, flattened."""
+def _conv_padding(padding, input, weight, dilation, spatial: int):
+    """torch's ``padding`` (an int, per-axis ints, 'valid' or 'same') as funcad's (before, after) pairs, flattened.
+    torch's 'same' (stride 1 only) splits as MindSpore's does: ``funcad.nn.layer.conv.same_padding``."""
     if padding == "valid":
         return (0,) * (2 * spatial)
     if padding == "same":
         dilations = (dilation,) * spatial if isinstance(dilation, int) else tuple(dilation)
-        totals = [d * (k - 1) for d, k in zip(dilations, weight.shape[2:])]
-        return tuple(p for t in totals for p in (t // 2, t - t // 2))
+        return same_padding(tuple(input.shape[2:]), tuple(weight.shape[2:]), (1,) * spatial, dilations)
     pads = (padding,) * spatial if isinstance(padding, int) else tuple(padding)
     return tuple(p for pad in pads for p in (pad, pad))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002 - torch's names
-    return ops.conv2d(input, weight, bias, stride, _conv_padding(padding, weight, dilation, 2), dilation, groups)
+    return ops.conv2d(input, weight, bias, stride, _conv_padding(padding, input, weight, dilation, 2), dilation, groups)
 
 
 def _single(value) -> int:
@@ -61,7 +62,7 @@ def _single(value) -> int:
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     dilation = _single(dilation)
-    return ops.conv1d(input, weight, bias, _single(stride), _conv_padding(padding, weight, dilation, 1), dilation, groups)
+    return ops.conv1d(input, weight, bias, _single(stride), _conv_padding(padding, input, weight, dilation, 1), dilation, groups)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
@@ -172,14 +173,13 @@ def extremum(reduce, pairwise, indices):
     return translated
 
 
-def spread(op, name: str):
+def spread(op):
     """torch.var/std(input, dim=None, unbiased=True, keepdim=False, *, correction=None): Bessel-corrected by default."""
     def translated(input, axis=None, unbiased=None, keepdims=False, *, correction=None):  # noqa: A002
         if isinstance(axis, bool):  # var(x, False): the second positional argument is unbiased
             axis, unbiased = None, axis
         ddof = correction if correction is not None else 0 if unbiased is False else 1
         return op(input, axis=None if axis is None else axis if isinstance(axis, int) else tuple(axis), ddof=int(ddof), keepdims=keepdims)
-    translated.__name__ = name
     return translated
 
 
@@ -252,7 +252,7 @@ FUNCTIONS = {
     torch.outer: ops.outer, torch.gather: ops.gather_elements, torch.masked_fill: ops.masked_fill, torch.logsumexp: ops.logsumexp,
     torch.topk: topk, torch.amax: ops.amax, torch.amin: ops.amin, torch.clone: identity, torch.sign: ops.sign,
     torch.max: extremum(ops.amax, ops.maximum, ops.argmax), torch.min: extremum(ops.amin, ops.minimum, ops.argmin),
-    torch.var: spread(ops.var, "var"), torch.std: spread(ops.std, "std"), builtins.getattr: getattr,
+    torch.var: spread(ops.var), torch.std: spread(ops.std), builtins.getattr: getattr,
 }
 
 METHODS = {

@@ -76,16 +76,12 @@ def _eye(n: int, m: int, t):
     return creation.eye(n, m, dtype=t)
 
 
-def _fill(dtype, dims, value):
-    return math.add(np.zeros(tuple(dims), np.dtype(dtype)), np.asarray(value, np.dtype(dtype)))
-
-
 def _ones(dims, dtype=np.float32):
-    return _fill(dtype, (dims,) if isinstance(dims, int) else dims, 1)
+    return aliases.fill(dtype, (dims,) if isinstance(dims, int) else dims, 1)
 
 
 def _zeros(dims, dtype=np.float32):
-    return _fill(dtype, (dims,) if isinstance(dims, int) else dims, 0)
+    return aliases.fill(dtype, (dims,) if isinstance(dims, int) else dims, 0)
 
 
 _PLAIN = {
@@ -103,7 +99,7 @@ _PLAIN = {
     "Tile": shape.tile, "Flatten": shape.flatten, "GatherD": indexing.gather_elements, "BiasAdd": aliases.bias_add,
     "OnesLike": creation.ones_like, "ZerosLike": creation.zeros_like,
     "Identity": _identity, "Shape": _shape, "Size": _size, "Rank": _rank, "Depend": depend, "AddN": _add_n,
-    "Fill": _fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": _dtype_of, "Eye": _eye,
+    "Fill": aliases.fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": _dtype_of, "Eye": _eye,
     "GatherNd": scatter.gather_nd, "ScatterNd": scatter.scatter_nd, "TensorScatterUpdate": scatter.tensor_scatter_update,
     "TensorScatterAdd": scatter.tensor_scatter_add, "TensorScatterSub": scatter.tensor_scatter_sub,
     "UnsortedSegmentSum": scatter.unsorted_segment_sum, "MaskedFill": indexing.masked_fill, "MaskedSelect": scatter.masked_select,
