@@ -19,6 +19,12 @@ def test_slices_read_what_numpy_reads(assert_op_matches_torch):
     np.testing.assert_array_equal(np.asarray(ops.slice(A, (1, 0, 2), (2, -1, 3))), A[1:3, :, 2:5])
     cases = [((0, 3, 4), (3, 0, 0), (2, -1, -2), {}), ((1, 1, 0), (2, 4, 5), (1, 2, 1), {"shrink_axis_mask": 1}),
              ((2, 0, 1), (0, 4, 3), (-1, 1, 1), {"begin_mask": 1, "end_mask": 5})]
+    ellipsis_and_new_axes = [
+        ((0, 0, 1, 0), (1, 0, 4, 0), (1, 1, 2, 1), {"ellipsis_mask": 2, "new_axis_mask": 8}, (slice(0, 1), ..., slice(1, 4, 2), None)),
+        ((0, 2), (0, 0), (1, 1), {"new_axis_mask": 1, "shrink_axis_mask": 2}, (None, 2)),
+    ]
+    for begin, end, strides, masks, index in ellipsis_and_new_axes:
+        np.testing.assert_array_equal(np.asarray(ops.strided_slice(A, begin, end, strides, **masks)), A[index])
     for begin, end, strides, masks in cases:
         index = []
         for i, (b, e, s) in enumerate(zip(begin, end, strides)):
@@ -71,8 +77,10 @@ def test_layer_classes_match_torch(assert_op_matches_torch):
     assert_op_matches_torch(lambda a: ops.GeLU()(a), lambda a: TF.gelu(a, approximate="tanh"), [x])
     with pytest.raises(ValueError, match=r"LayerNorm: gamma of shape \(4,\) must be x's axes from begin_params_axis 1 on, \(3, 4\)"):
         layer_norm(x, gamma[0], beta)
-    with pytest.raises(NotImplementedError, match="is_grad=True is not supported"):
-        ops.SparseSoftmaxCrossEntropyWithLogits(is_grad=True)
+    t_logits = torch.tensor(logits, requires_grad=True)
+    TF.cross_entropy(t_logits, torch.tensor(labels)).backward()
+    np.testing.assert_allclose(np.asarray(ops.SparseSoftmaxCrossEntropyWithLogits(is_grad=True)(logits, labels)), t_logits.grad.numpy(),
+                               rtol=1e-12, atol=1e-15)
 
 
 def test_shape_classes_match_numpy():
@@ -88,8 +96,8 @@ def test_shape_classes_match_numpy():
 def test_bad_slices_name_the_op_and_the_shape():
     with pytest.raises(ValueError, match=r"slice: begin 2 and size 3 do not fit axis 0 of shape \(3, 4, 5\)"):
         ops.slice(A, (2, 0, 0), (3, 1, 1))
-    with pytest.raises(NotImplementedError, match="ellipsis_mask=1 and new_axis_mask=0 are not supported"):
-        ops.strided_slice(A, (0,), (1,), (1,), ellipsis_mask=1)
+    with pytest.raises(ValueError, match=r"strided_slice: .* with at most one ellipsis \(mask 3\)"):
+        ops.strided_slice(A, (0, 0), (1, 1), (1, 1), ellipsis_mask=3)
     with pytest.raises(ValueError, match="strided_slice: stride 0 is 0"):
         ops.strided_slice(A, (0,), (1,), (0,))
     with pytest.raises(ValueError, match=r"meshgrid: inputs must be 1-D, got shapes \[\(2, 2\)\]"):

@@ -135,17 +135,18 @@ class Elu(PrimitiveClass):
 
 
 class SparseSoftmaxCrossEntropyWithLogits(PrimitiveClass):
-    """``ops.SparseSoftmaxCrossEntropyWithLogits()(logits, labels)``: the mean cross-entropy of (N, C) logits against
-    class indices. ``is_grad=True`` (the gradient instead of the loss) is not supported: take ``funcad.grad`` of it."""
+    """``ops.SparseSoftmaxCrossEntropyWithLogits(is_grad=False)(logits, labels)``: the mean cross-entropy of (N, C) logits
+    against class indices, or with ``is_grad`` its gradient in the logits, (softmax(logits) - one_hot(labels)) / N."""
 
     def __init__(self, is_grad: bool = False):
-        if is_grad:
-            raise NotImplementedError("funcad.ops.SparseSoftmaxCrossEntropyWithLogits: is_grad=True is not supported; differentiate "
-                                      "the loss with funcad.grad instead")
-        self.is_grad = False
+        self.is_grad = bool(is_grad)
 
     def __call__(self, logits, labels):
-        return cross_entropy(logits, labels)
+        if not self.is_grad:
+            return cross_entropy(logits, labels)
+        n, classes = logits.shape
+        hot = shape.one_hot(labels, classes, dtype=np.dtype(logits.dtype))
+        return (nn.softmax(logits, -1) - hot) * (1.0 / n)
 
 
 class LayerNorm(PrimitiveClass):

@@ -28,25 +28,28 @@ def slice(input_x, begin, size):  # noqa: A001 - MindSpore's name
 
 def strided_slice(input_x, begin, end, strides, begin_mask: int = 0, end_mask: int = 0, ellipsis_mask: int = 0,
                   new_axis_mask: int = 0, shrink_axis_mask: int = 0):
-    """``input_x[begin[0]:end[0]:strides[0], ...]`` (Python's slicing for each listed axis, the rest whole). Bit i of
-    ``begin_mask``/``end_mask`` ignores begin[i]/end[i] (the axis starts/ends at its edge); bit i of
-    ``shrink_axis_mask`` takes the single index begin[i] and drops the axis. ``ellipsis_mask`` and ``new_axis_mask``
-    are not supported."""
-    if ellipsis_mask or new_axis_mask:
-        raise NotImplementedError(f"funcad.ops.strided_slice: ellipsis_mask={ellipsis_mask} and new_axis_mask={new_axis_mask} are not "
-                                  f"supported (index the Tensor with ... and None instead)")
+    """``input_x[begin[0]:end[0]:strides[0], ...]``: entry i of the lists slices the next axis, the axes after the last
+    entry stay whole. Bit i of ``begin_mask``/``end_mask`` ignores begin[i]/end[i] (the axis starts/ends at its edge);
+    bit i of ``shrink_axis_mask`` takes the single index begin[i] and drops the axis; bit i of ``new_axis_mask`` inserts
+    an axis of size 1 there, and of ``ellipsis_mask`` stands for as many whole axes as the other entries leave (Python's
+    ``None`` and ``...``)."""
     shape = _shape_of(input_x)
-    if not len(begin) == len(end) == len(strides) <= len(shape):
+    consuming = sum(1 for i in range(len(begin)) if not (new_axis_mask | ellipsis_mask) >> i & 1)
+    if not len(begin) == len(end) == len(strides) or consuming > len(shape) or bin(ellipsis_mask).count("1") > 1:
         raise ValueError(f"funcad.ops.strided_slice: begin {tuple(begin)}, end {tuple(end)} and strides {tuple(strides)} need equal "
-                         f"lengths, at most the rank of shape {shape}")
+                         f"lengths slicing at most the rank of shape {shape}, with at most one ellipsis (mask {ellipsis_mask})")
     index = []
     for i, (b, e, s) in enumerate(zip(begin, end, strides)):
-        if s == 0:
-            raise ValueError(f"funcad.ops.strided_slice: stride {i} is 0")
-        if shrink_axis_mask >> i & 1:
+        if ellipsis_mask >> i & 1:
+            index.append(Ellipsis)
+        elif new_axis_mask >> i & 1:
+            index.append(None)
+        elif shrink_axis_mask >> i & 1:
             index.append(int(b))
-            continue
-        index.append(builtins.slice(None if begin_mask >> i & 1 else int(b), None if end_mask >> i & 1 else int(e), int(s)))
+        elif s == 0:
+            raise ValueError(f"funcad.ops.strided_slice: stride {i} is 0")
+        else:
+            index.append(builtins.slice(None if begin_mask >> i & 1 else int(b), None if end_mask >> i & 1 else int(e), int(s)))
     return getitem(input_x, tuple(index))
 
 
