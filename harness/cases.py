@@ -38,7 +38,6 @@ from harness.metrics import Tolerance
 from harness.mixed import MIXED, AutocastTrainer, ScaledFuncadEngine, storage_dtype
 from torch_ref import models as torch_models
 from torch_ref.bridge import copy_funcad_to_torch, default_name_map
-from torch_ref.dropout import align_dropout
 from torch_ref.mirror import mirror_twin
 from torch_ref.optim import ADAM_EPSILON_NOTE, WEIGHT_DECAY_FILTER_NOTE, make_torch_optimizer
 from torch_ref.pipeline import TorchTrainer
@@ -165,7 +164,6 @@ class Case:
         trainer = (AutocastTrainer if mixed else TorchTrainer)(module, make_torch_loss(), make_optimizer, storage, device)
         if self.torch_model is not None:
             copy_funcad_to_torch(net, trainer.model, name_map)
-        align_dropout(trainer.model)
         torch_engine = TorchEngine(trainer, name_map, list(name_map))
         engine.mask_seed = torch_engine.mask_seed = seed
         return Pair(self, dtype, engine, torch_engine)

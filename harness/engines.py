@@ -22,6 +22,7 @@ funcad's parameter names through the case's name map. Both take and return numpy
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -32,7 +33,7 @@ from funcad import Tensor
 from funcad.core.dtypes import is_floating
 from torch_ref.arrays import to_numpy
 from torch_ref.bridge import NameMap, funcad_state, name_mapper
-from torch_ref.dropout import set_mask_key
+from torch_ref.dropout import aligned_masks, set_mask_key
 from torch_ref.pipeline import TorchTrainer
 
 GradEdit = Callable[[dict], dict] | None
@@ -134,6 +135,17 @@ class FuncadEngine(_AlignedMasks):
         return self.train_step(x, y)
 
 
+def _drawing_funcad_masks(method: Callable) -> Callable:
+    """A torch engine call whose dropout draws funcad's masks (``torch_ref.dropout.aligned_masks``)."""
+
+    @functools.wraps(method)
+    def aligned(*args, **kwargs):
+        with aligned_masks():
+            return method(*args, **kwargs)
+
+    return aligned
+
+
 class TorchEngine(_AlignedMasks):
     """A torch Module trained imperatively; names are translated to funcad's through ``name_map``."""
 
@@ -148,15 +160,18 @@ class TorchEngine(_AlignedMasks):
     def prepare(self, x, y):
         return self.trainer.tensor(x), self.trainer.tensor(y)
 
+    @_drawing_funcad_masks
     def forward(self, x) -> np.ndarray:
         self._masks_for_next_call()
         return self.trainer.forward(x)
 
+    @_drawing_funcad_masks
     def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
         self._masks_for_next_call()
         loss, grads = self.trainer.loss_and_grads(x, y)
         return loss, {self.to_funcad.get(n, n): g for n, g in grads.items()}
 
+    @_drawing_funcad_masks
     def step(self, x, y, edit: GradEdit = None) -> float:
         self._masks_for_next_call()
         if edit is None:
@@ -177,12 +192,15 @@ class TorchEngine(_AlignedMasks):
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.trainer.load_state({self.to_torch.get(n, n): v for n, v in state.items()})
 
+    @_drawing_funcad_masks
     def time_forward(self, x, y):
         return self.trainer.forward_tensors(x)
 
+    @_drawing_funcad_masks
     def time_backward(self, x, y):
         return self.trainer.backward_tensors(x, y)
 
+    @_drawing_funcad_masks
     def time_step(self, x, y):
         return self.trainer.step_tensors(x, y)
 

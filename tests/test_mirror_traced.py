@@ -13,7 +13,6 @@ from user_primitive import UsesHalve
 import funcad
 from funcad import nn, ops
 from tests.twin_check import assert_same_model
-from torch_ref.dropout import AlignedDropout, align_dropout
 from torch_ref.layer_table import TranslationError
 from torch_ref.mirror import mirror, mirror_twin
 from torch_ref.to_funcad import funcad_twin
@@ -174,8 +173,8 @@ def test_a_layer_swapped_after_tracing_is_the_one_the_graph_runs():
     module = mirror(WithDropout()).train()
     x = torch.ones(4, 3)
     graph_module = module.graph_module(x)
-    assert align_dropout(module) == 1
-    assert module.graph_module(x) is graph_module and isinstance(graph_module.get_submodule("drop"), AlignedDropout)
+    module.drop = torch.nn.Dropout(0.25)
+    assert module.graph_module(x) is graph_module and graph_module.get_submodule("drop") is module.drop
     module.fc = torch.nn.Identity()
     module.eval()
     np.testing.assert_array_equal(module(x).numpy(), 2 * np.ones((4, 3), np.float32))
@@ -223,3 +222,31 @@ def test_keyword_arguments_reach_the_traced_construct():
     assert_same_model(cell, twin.module, twin.parameter_names, x, train=True)
     graph_module = twin.module.graph_module(torch.from_numpy(x), mask=torch.from_numpy(mask), scale=3.0)
     assert [n.name for n in graph_module.graph.nodes if n.op == "placeholder"] == ["x", "mask"]
+
+
+class FunctionalDropout(nn.Cell):
+    """ops.dropout called in construct, following the Cell's mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(6, 6)
+
+    def construct(self, x):
+        return self.fc(ops.dropout(x, p=0.5, training=self.training))
+
+
+def test_dropout_called_in_construct_mirrors_to_torch_dropout_with_the_same_masks_when_aligned():
+    from torch_ref.dropout import aligned_masks, set_mask_key
+
+    cell = _float64(FunctionalDropout()).set_train(True)
+    module = mirror(cell).train()
+    x = RNG.standard_normal((5, 6))
+    set_mask_key(9, 0, "funcad")
+    set_mask_key(9, 0, "torch")
+    with aligned_masks():
+        ours, theirs = np.asarray(cell(funcad.Tensor(x))), module(torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(theirs, ours, rtol=1e-12, atol=1e-14)
+    free = [module(torch.tensor(x)).detach().numpy() for _ in range(2)]  # torch's own generator, a fresh mask per call
+    assert np.abs(free[0] - free[1]).max() > 1e-6
+    np.testing.assert_allclose(mirror(cell.set_train(False)).eval()(torch.tensor(x)).detach().numpy(), np.asarray(cell(funcad.Tensor(x))),
+                               rtol=1e-12, atol=1e-14)

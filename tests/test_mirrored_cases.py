@@ -12,7 +12,7 @@ import funcad
 from funcad import nn, ops
 from harness.cases import CASES, OptimizerSpec, user_case
 from torch_ref import layers_sequence
-from torch_ref.dropout import AlignedDropout, align_dropout, set_mask_key
+from torch_ref.dropout import aligned_masks, set_mask_key
 
 
 @pytest.mark.parametrize("name, torch_layer", [("resnet", torch.nn.BatchNorm2d), ("conv1d", torch.nn.Conv1d), ("lstm", layers_sequence.LSTM),
@@ -32,7 +32,8 @@ def test_mirrored_cases_train_a_torch_model_made_of_torch_layers(name, torch_lay
 def test_the_transformer_case_draws_dropout_in_training_with_aligned_masks():
     pair = CASES["transformer"].build("float64")
     module = pair.torch.trainer.model
-    assert sum(type(m) is AlignedDropout for m in module.modules()) == 6  # dropout, dropout1, dropout2 in each of 2 layers
+    dropouts = [m for m in module.modules() if type(m) is torch.nn.Dropout and m.training and m.p > 0]
+    assert len(dropouts) == 6  # dropout, dropout1, dropout2 in each of 2 layers
     x, y = CASES["transformer"].batches(1, batch_size=8)[0]
     first_f, first_t = pair.funcad.forward(x), pair.torch.forward(x)
     second_f = pair.funcad.forward(x)
@@ -62,23 +63,47 @@ def test_both_engines_draw_the_same_dropout_masks_at_every_step_in_both_dtypes()
 def test_without_aligned_masks_the_engines_would_differ():
     case, data = _dropout_case()
     pair = case.build("float64")
-    module = pair.torch.trainer.model
-    module[2] = torch.nn.Dropout(0.5)  # torch's own generator
     x, _ = data[0]
-    assert np.abs(pair.funcad.forward(x) - pair.torch.forward(x)).max() > 1e-3
+    assert np.abs(pair.funcad.forward(x) - pair.torch.trainer.forward(x)).max() > 1e-3  # torch's own generator
 
 
-def test_aligned_dropout_reproduces_funcad_masks_call_by_call():
-    x = np.ones((4, 5), np.float32)
-    dropout = AlignedDropout(0.3).train()
+@pytest.mark.parametrize("funcad_layer, torch_layer, shape", [(nn.Dropout, torch.nn.Dropout, (4, 5)), (nn.Dropout1d, torch.nn.Dropout1d, (4, 3, 5)),
+                                                               (nn.Dropout2d, torch.nn.Dropout2d, (4, 3, 2, 5))])
+def test_aligned_masks_reproduce_funcad_masks_call_by_call(funcad_layer, torch_layer, shape):
+    x = np.ones(shape, np.float32)
+    ours, theirs = funcad_layer(p=0.3).set_train(True), torch_layer(0.3).train()
     set_mask_key(11, 40, "funcad")
     set_mask_key(11, 40, "torch")
-    for _ in range(3):
-        np.testing.assert_array_equal(np.asarray(ops.dropout(funcad.Tensor(x), p=0.3)), dropout(torch.from_numpy(x)).numpy())
-    assert np.asarray(dropout.eval()(torch.from_numpy(x))).min() == 1.0
+    with aligned_masks():
+        draws = [(np.asarray(ours(funcad.Tensor(x))), theirs(torch.from_numpy(x)).numpy()) for _ in range(3)]
+        assert theirs.eval()(torch.from_numpy(x)).numpy().min() == 1.0
+    for mine, torchs in draws:
+        np.testing.assert_array_equal(mine, torchs)
+    assert len({m.tobytes() for m, _ in draws}) == 3  # a fresh mask per call
+    assert (draws[0][0] == 0).any()
 
 
-def test_align_dropout_replaces_nested_dropouts_only():
-    module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.2), torch.nn.Sequential(torch.nn.Dropout(0.4)), torch.nn.Dropout2d())
-    assert align_dropout(module) == 2
-    assert type(module[1]) is AlignedDropout and module[2][0].p == 0.4 and type(module[3]) is torch.nn.Dropout2d
+class _FunctionalDropout(torch.nn.Module):
+    """Dropout by function and by a subclass of torch's layer, as users write them."""
+
+    class _Scaled(torch.nn.Dropout):
+        def forward(self, x):
+            return 2.0 * super().forward(x)
+
+    def __init__(self):
+        super().__init__()
+        self.drop = self._Scaled(0.4)
+
+    def forward(self, x):
+        return self.drop(torch.nn.functional.dropout(x, 0.2, training=self.training))
+
+
+def test_aligned_masks_reach_functional_dropout_and_subclassed_layers_and_then_step_aside():
+    x = np.ones((6, 7))
+    set_mask_key(3, 0, "funcad")
+    expected = 2.0 * np.asarray(ops.dropout(ops.dropout(funcad.Tensor(x), 0.2), 0.4))
+    set_mask_key(3, 0, "torch")
+    original = torch.nn.functional.dropout
+    with aligned_masks():
+        np.testing.assert_array_equal(_FunctionalDropout().train()(torch.from_numpy(x)).numpy(), expected)
+    assert torch.nn.functional.dropout is original

@@ -1,17 +1,24 @@
 """Dropout with the same masks in both engines: the torch side draws funcad's masks from a copy of funcad's key.
 
-funcad's ``ops.dropout`` derives each mask from its random key ``[seed, counter]`` and advances the counter.
-``AlignedDropout`` (a ``torch.nn.Dropout``) derives its masks the same way from ``TORCH_KEY``, so after
-``set_mask_key(seed, counter)`` the k-th dropout call on either side draws the same mask. The harness sets the key
-before each forward, gradient and training step of each engine (``harness.engines``), so the masks of step n are the
-same for funcad and torch, in float32 and in float64. Dropout torch draws inside its own kernels (the attention
-weights of ``torch.nn.MultiheadAttention``, between the layers of ``torch.nn.LSTM``) cannot be aligned this way.
+funcad's ``ops.dropout`` derives each mask from its random key ``[seed, counter]`` and advances the counter. Inside
+``aligned_masks()``, torch's ``F.dropout``, ``F.dropout1d`` and ``F.dropout2d`` derive theirs the same way from
+``TORCH_KEY``, so after ``set_mask_key(seed, counter)`` the k-th dropout call on either side draws the same mask.
+torch's dropout layers (``nn.Dropout``, ``nn.Dropout1d``, ``nn.Dropout2d`` and subclasses) call these functions, as
+does a user's forward calling them by ``F.<name>``, so both are aligned without touching the model. The harness
+sets the key before each forward, gradient and training step of each engine and runs the torch engine's calls
+inside ``aligned_masks()`` (``harness.engines``), so the masks of step n are the same for funcad and torch, in
+float32 and in float64. Dropout torch draws inside its own kernels (the attention weights of
+``torch.nn.MultiheadAttention``'s fused path, between the layers of ``torch.nn.LSTM``) cannot be aligned this way.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from funcad.core.seed import random_key
 from funcad.ops.random import _scaled_keep_mask
@@ -29,24 +36,48 @@ def set_mask_key(seed: int, counter: int, engine: str) -> None:
         TORCH_KEY[:] = key
 
 
-class AlignedDropout(torch.nn.Dropout):
-    """``torch.nn.Dropout`` whose masks are funcad's (see the module docstring)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
+def _masked(x: torch.Tensor, p: float, training: bool, inplace: bool, spatial: int) -> torch.Tensor:
+    """``x`` times funcad's next mask: one value per element, or per channel over the last ``spatial`` axes (as
+    funcad's ``Dropout1d``/``Dropout2d``)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    shape = tuple(x.shape[: x.dim() - spatial]) + (1,) * spatial
+    dtype = numpy_dtype(x.dtype)
+    if p == 1.0:
+        mask = np.zeros(shape, dtype)
+    else:
         rng = np.random.default_rng([int(k) for k in TORCH_KEY])
         TORCH_KEY[1] += 1
-        mask = _scaled_keep_mask(rng, tuple(x.shape), float(self.p), numpy_dtype(x.dtype))
-        return x * from_numpy(mask).to(x.device)
+        mask = _scaled_keep_mask(rng, shape, float(p), dtype)
+    mask_t = from_numpy(mask).to(x.device)
+    return x.mul_(mask_t) if inplace else x * mask_t
 
 
-def align_dropout(module: torch.nn.Module) -> int:
-    """Replace every ``torch.nn.Dropout`` below ``module`` by an ``AlignedDropout`` of the same ``p``; returns how many."""
-    replaced = 0
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is torch.nn.Dropout:
-                setattr(parent, name, AlignedDropout(child.p))
-                replaced += 1
-    return replaced
+def _dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002 (torch's signature)
+    return _masked(input, p, training, inplace, 0)
+
+
+def _dropout1d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    return _masked(input, p, training, inplace, 1)
+
+
+def _dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    return _masked(input, p, training, inplace, 2)
+
+
+ALIGNED = {"dropout": _dropout, "dropout1d": _dropout1d, "dropout2d": _dropout2d}
+
+
+@contextlib.contextmanager
+def aligned_masks() -> Iterator[None]:
+    """While inside, torch's dropout functions (and so its dropout layers) draw funcad's masks from ``TORCH_KEY``."""
+    saved = {name: getattr(F, name) for name in ALIGNED}
+    for name, fn in ALIGNED.items():
+        setattr(F, name, fn)
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(F, name, fn)

@@ -26,6 +26,7 @@ from torch import fx
 
 import funcad
 from funcad.core import pytree
+from funcad.core.seed import random_key
 from funcad.core.tensor import Parameter, Tensor
 from funcad.jit.ir import Const, Node, Var
 from funcad.jit.tracing import ConcretizationError, JitTrace, JitTracer, trace_function
@@ -162,8 +163,9 @@ class TracedConstruct(torch.nn.Module):
                     del cells[path].__dict__["construct"]
                 else:
                     object.__setattr__(cells[path], "construct", construct)
-        if program.writes:
-            names = ", ".join(p.name for p, _ in program.writes)
+        written = [p for p, _ in program.writes if p is not random_key]  # funcad's dropout key: torch's generator moves by itself
+        if written:
+            names = ", ".join(p.name for p in written)
             raise TranslationError(f"{where(self._path, cell)}: construct cannot be mirrored: it writes Parameters ({names}), which the "
                                    "torch twin cannot follow")
         names = [n for n, arr in zip([*_argument_names(cell, len(args)), *kwargs], is_array) if arr]
@@ -282,6 +284,9 @@ class _Emitter:
             self.env[var.id] = self.graph.placeholder(name)
         names = {id(p): self.owner._torch_names.get(n) for n, p in self.cell.parameters_and_names()}
         for p, var in program.params:
+            if p is random_key:  # read only by the dropout masks' translations, which draw from torch's generator
+                self.env[var.id] = self.graph.call_function(torch.zeros, (tuple(var.shape),), {"dtype": torch.int64})
+                continue
             if names.get(id(p)) is None:
                 raise TranslationError(f"{where(self.owner._path, self.cell)}: construct cannot be mirrored: it reads Parameter "
                                        f"{p.name!r}, which is not one of the Cell's with a torch counterpart")

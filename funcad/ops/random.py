@@ -34,13 +34,18 @@ def per_key(key: np.ndarray, draw: Callable[[np.random.Generator], np.ndarray]) 
     return np.stack(draws).reshape(key.shape[:-1] + draws[0].shape)
 
 
-@primitive(**compiled_as_call())
+def _torch_mask(torch, key, shape: tuple, p: float, dtype):
+    """torch's translation draws the mask from torch's own generator: dropout of ones (the key is funcad's state)."""
+    return torch.nn.functional.dropout(torch.ones(shape, dtype=dtype), p)
+
+
+@primitive(**compiled_as_call(torch=_torch_mask))
 def _keyed_mask(key, shape: tuple, p: float, dtype):
     """The inverted-dropout mask for ``key`` = [seed, counter] (or one per key of a stack); a constant (no gradient)."""
     return per_key(key, lambda rng: _scaled_keep_mask(rng, shape, p, dtype))
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, key: key))
 def _next_key(key):
     return key + np.array([0, 1], dtype=key.dtype)
 
