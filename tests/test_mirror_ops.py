@@ -15,9 +15,9 @@ from tests.twin_check import assert_same_model
 from torch_ref.layer_table import TranslationError
 from torch_ref.mirror import mirror_twin
 
-# op case -> the primitive it reaches that declares no torch translation (max pooling's argmax and the fused LSTM
-# kernels: their layers, nn.MaxPool2d and nn.LSTM, mirror whole)
-UNTRANSLATED = {"MaxPool": "max_pool_argmax", "max_pool2d": "max_pool_argmax", "lstm_cell": "lstm_cell", "lstm_sequence": "lstm_sequence"}
+# op case -> the primitive it reaches that declares no torch translation (the fused LSTM kernels: their layer, nn.LSTM,
+# mirrors whole)
+UNTRANSLATED = {"lstm_cell": "lstm_cell", "lstm_sequence": "lstm_sequence"}
 
 
 class OpCell(nn.Cell):

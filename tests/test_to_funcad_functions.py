@@ -39,6 +39,11 @@ FUNCTIONS = {
     "conv2d_stride_pad": (lambda x, w: F.conv2d(x, w, None, 2, (1, 0)), (4, 3, 3, 3), IMAGES),
     "conv1d_valid": (lambda x, w: F.conv1d(x, w, padding="valid", stride=2), (5, 4, 2), ROWS[None].repeat(2, 0)),
     "max_pool2d": (lambda x: F.max_pool2d(x, 2), None, IMAGES),
+    "max_pool2d_ceil": (lambda x: torch.cat([F.max_pool2d(x, 3, 2, 1, ceil_mode=True).flatten(1),
+                                             F.max_pool2d(x[..., :5], 2, ceil_mode=True).flatten(1)], 1), None, IMAGES),
+    "avg_pool2d_ceil": (lambda x: torch.cat([F.avg_pool2d(x[..., :5, :5], 2, ceil_mode=True).flatten(1),
+                                             F.avg_pool2d(x[..., :5], 3, 2, 1, ceil_mode=True, count_include_pad=False).flatten(1)], 1),
+                        None, IMAGES),
     "avg_pool2d_pad": (lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), None, IMAGES),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (1, None)), None, IMAGES),
     "interpolate": (lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), None, IMAGES),
@@ -132,8 +137,45 @@ class _CausalSelfAttention(tnn.Module):
         return x + self.proj(F.gelu(y))
 
 
-@pytest.mark.parametrize("model, x", [(_ResNet, RNG.standard_normal((3, 3, 8, 8))), (_CausalSelfAttention, RNG.standard_normal((2, 5, 8)))],
-                         ids=["resnet", "attention"])
+class _BlitzNet(tnn.Module):
+    """The network of PyTorch's 60-minute blitz, which counts its flat features by looping over ``x.size()``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = tnn.Conv2d(1, 3, 3), tnn.Conv2d(3, 4, 3)
+        self.fc1, self.fc2 = tnn.Linear(4 * 2 * 2, 6), tnn.Linear(6, 3)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), (2, 2))
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = x.view(-1, self.num_flat_features(x))
+        return self.fc2(F.relu(self.fc1(x)))
+
+    def num_flat_features(self, x):
+        features = 1
+        for s in x.size()[1:]:
+            features *= s
+        return features
+
+
+class _GRUCellLoop(tnn.Module):
+    """A recurrence written as a loop over time steps, its state created from the batch size."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell, self.fc = tnn.GRUCell(3, 5), tnn.Linear(5, 2)
+
+    def forward(self, x):
+        h = torch.zeros(x.size(0), 5, dtype=x.dtype)
+        for t in range(x.shape[1]):
+            h = self.cell(x[:, t], h)
+        return self.fc(h)
+
+
+@pytest.mark.parametrize("model, x", [(_ResNet, RNG.standard_normal((3, 3, 8, 8))), (_CausalSelfAttention, RNG.standard_normal((2, 5, 8))),
+                                      (_BlitzNet, RNG.standard_normal((3, 1, 14, 14))), (_GRUCellLoop, RNG.standard_normal((3, 4, 3))),
+                                      (_GRUCellLoop, RNG.standard_normal((2, 6, 3)))],
+                         ids=["resnet", "attention", "sizes_in_a_loop", "time_loop", "time_loop_other_shape"])
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 def test_models_written_for_torch_come_to_funcad(model, x, train):
     torch.manual_seed(1)
@@ -152,12 +194,77 @@ def test_models_written_for_torch_come_to_funcad(model, x, train):
         np.testing.assert_allclose(np.asarray(g), by_name[twin.parameter_names[name]].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
 
 
+class _ModeDependent(tnn.Module):
+    """A forward reading ``self.training``: functional dropout, as torch users write it, and a branch."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = tnn.Linear(6, 6)
+
+    def forward(self, x):
+        h = F.dropout(torch.tanh(self.fc(x)), 0.5, training=self.training)
+        return h * 3.0 if self.training else h - 1.0
+
+
+def test_a_forward_reading_the_training_mode_follows_the_twin_s_mode_and_mirrors_back():
+    from torch_ref import mirror
+    from torch_ref.dropout import aligned_masks, set_mask_key
+
+    module = _ModeDependent().double().train()
+    cell = funcad_twin(module).cell
+    back = mirror(cell)
+    for train in (True, False):
+        module.train(train)
+        cell.set_train(train)
+        back.train(train)
+        outputs = []
+        for engine, run in (("torch", lambda: module(torch.tensor(ROWS)).detach().numpy()), ("funcad", lambda: np.asarray(cell(ROWS))),
+                            ("torch", lambda: back(torch.tensor(ROWS)).detach().numpy())):
+            set_mask_key(5, 0, engine)
+            with aligned_masks():
+                outputs.append(run())
+        expected = outputs[0]
+        assert (expected == 0).any() == train  # dropout only while training
+        for got in outputs[1:]:
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_forward_computing_with_its_sizes_is_traced_once_per_input_shape():
+    cell = funcad_twin(_GRUCellLoop().double()).cell
+    for shape in ((2, 3, 3), (4, 1, 3), (2, 3, 3)):
+        assert tuple(cell(RNG.standard_normal(shape)).shape) == (shape[0], 2)
+    assert len(cell.traced_forward.programs) == 2
+
+
+@pytest.mark.parametrize("model, shape", [(_BlitzNet, (3, 1, 14, 14)), (_GRUCellLoop, (2, 4, 3))], ids=["sizes_in_a_loop", "time_loop"])
+def test_a_twin_traced_with_its_shapes_mirrors_back_to_the_same_outputs(model, shape):
+    from torch_ref import mirror
+
+    module = model().double().eval()
+    x = torch.tensor(RNG.standard_normal(shape))
+    np.testing.assert_allclose(mirror(funcad_twin(module).cell).eval()(x).detach().numpy(), module(x).detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+class _ValueDependent(tnn.Module):
+    def forward(self, x):
+        return x if x.sum() > 0 else -x
+
+
+def test_a_forward_branching_on_values_is_named_with_both_tracers_reasons():
+    from torch_ref.layer_table import TranslationError
+
+    cell = funcad_twin(_ValueDependent()).cell
+    with pytest.raises(TranslationError, match=r"_ValueDependent at the root: torch.fx cannot trace forward \(.*\), nor with the input shapes "
+                                               r"\[\[4, 6\]\] known"):
+        cell(ROWS)
+
+
 def test_options_without_a_counterpart_are_named():
     from torch_ref.layer_table import TranslationError
 
-    module = _Calls(lambda x: F.max_pool2d(x, 2, ceil_mode=True))
+    module = _Calls(lambda x: F.max_pool2d(x, 2, dilation=2))
     twin = funcad_twin(module)
-    with pytest.raises(NotImplementedError, match=r"max_pool2d: ceil_mode=True has no funcad translation"):
+    with pytest.raises(NotImplementedError, match=r"max_pool2d: dilation=2 has no funcad translation"):
         twin.cell(IMAGES)
     with pytest.raises(TranslationError, match=r"torch.cumprod has no funcad translation"):
         funcad_twin(_Calls(lambda x: torch.cumprod(x, 0)))

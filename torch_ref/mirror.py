@@ -92,10 +92,11 @@ class _Mirror(Translation):
             return torch.nn.ModuleList(children.values())
         if isinstance(cell, CellDict) and type(cell).construct is Cell.construct:
             return torch.nn.ModuleDict(children)
-        if type(cell).construct is Cell.construct or isinstance(cell, TracedCell):
+        graph = cell.single_graph() if isinstance(cell, TracedCell) else None
+        if type(cell).construct is Cell.construct or graph is not None:
             holder = torch.nn.Module()
             attach(holder, children, cell._params)
-            return holder if type(cell).construct is Cell.construct else fx.GraphModule(holder, cell.program.graph, cell.traced_name)
+            return holder if graph is None else fx.GraphModule(holder, graph, cell.traced_name)
         prefix = joined(path, "")  # names and paths below this Cell, made relative to it
         names = {name[len(prefix):]: tname and tname[len(prefix):] for name, tname in self.names.items() if name.startswith(prefix)}
         return TracedConstruct(cell, path, children, names, [p[len(prefix):] for p in self.module_paths if p != path and p.startswith(prefix)])

@@ -4,13 +4,16 @@ Layers translate class by class through ``torch_ref.layer_table``; ``nn.Sequenti
 ``nn.ModuleList`` ``CellList`` and ``nn.ModuleDict`` ``CellDict`` under the same child names. Any other module is traced with ``torch.fx`` (layers of
 the table stay whole) and becomes a ``TracedCell`` whose ``construct`` replays the graph with funcad ops
 (``torch_ref.from_torch``, derived from the primitives' declarations); its layers and parameters keep their torch
-paths. A torch layer or function without a translation is a ``TranslationError`` naming the module path and the graph
-node. A mirrored user Cell (``torch_ref.traced.TracedConstruct``) comes back as a copy of that Cell.
+paths. Forward is traced in both training modes, and, where it computes with its inputs' sizes, per input shape at
+the first call (``torch_ref.shape_trace``). A torch layer or function without a translation is a ``TranslationError``
+naming the module path and the graph node. A mirrored user Cell (``torch_ref.traced.TracedConstruct``) comes back as a copy of that Cell.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -18,10 +21,12 @@ from torch import fx
 
 from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
+from funcad.ops.shape import _shape_of
 from torch_ref import from_torch, layer_table
-from torch_ref.arrays import to_numpy
+from torch_ref.arrays import to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, where
+from torch_ref.shape_trace import ShapeTracer
 from torch_ref.traced import TracedConstruct
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
@@ -86,11 +91,7 @@ class _ToFuncad(Translation):
         return self.traced(module, path)
 
     def traced(self, module: torch.nn.Module, path: str) -> Cell:
-        try:
-            graph = _LayerTracer().trace(module)
-        except Exception as exc:  # fx reports data-dependent control flow and unsupported Python as various errors
-            raise TranslationError(f"{where(path, module)}: torch.fx cannot trace forward: {exc}") from None
-        cell = TracedCell(type(module).__name__, _Program(graph, path, module))
+        cell = TracedCell(type(module).__name__, _TracedForward(module, path))
         skip = ()
         for name, sub in module.named_modules():
             if name and name.startswith(skip):
@@ -110,6 +111,19 @@ class _ToFuncad(Translation):
                     own.append(pname)
             self.container(full, own)
         return cell
+
+
+@contextlib.contextmanager
+def _modules_in_mode(module: torch.nn.Module, training: bool) -> Iterator[None]:
+    """``module`` and every module below it with ``training`` set as given while inside; each one's own flag after."""
+    saved = [(m, m.training) for m in module.modules()]
+    for m, _ in saved:
+        m.training = training
+    try:
+        yield
+    finally:
+        for m, mode in saved:
+            m.training = mode
 
 
 def _holder(cell: Cell, dotted: str) -> Cell:
@@ -186,15 +200,79 @@ class _Program:
         return load(self.output)
 
 
-class TracedCell(Cell):
-    """A torch module's forward, traced by torch.fx and replayed with funcad ops over the translated layers."""
+class _TracedForward:
+    """A torch module's forward as ``_Program``s, one per training mode (forward may read ``self.training``: functional
+    dropout, branches): traced symbolically where torch.fx can; else, for a forward computing with its inputs' sizes,
+    per mode and input signature with the shapes known (``torch_ref.shape_trace``), on a copy of the module (its
+    layers run on example inputs while tracing)."""
 
-    def __init__(self, name: str, program: _Program):
+    def __init__(self, module: torch.nn.Module, path: str):
+        self.path, self.where, self.module = path, where(path, module), None
+        self.programs: dict[tuple, _Program] = {}
+        try:
+            graphs = {}
+            for training in (True, False):
+                with _modules_in_mode(module, training):
+                    graphs[training] = _LayerTracer().trace(module)
+        except Exception as exc:  # fx reports data-dependent control flow and unsupported Python as various errors
+            self.module, self.symbolic_failure = copy.deepcopy(module), exc
+            return
+        for training, graph in graphs.items():
+            self.programs[(training,)] = _Program(graph, path, module)
+
+    def __deepcopy__(self, memo) -> _TracedForward:
+        return self  # its programs never change; the module copy only traces
+
+    def program(self, training: bool, args: tuple) -> _Program:
+        if self.module is None:
+            return self.programs[(training,)]
+        shapes = tuple((_shape_of(a), np.dtype(a.dtype)) if hasattr(a, "dtype") else None for a in args)
+        key = (training, *shapes)
+        if key not in self.programs:
+            self.programs[key] = self._trace_shapes(training, shapes)
+        return self.programs[key]
+
+    def _trace_shapes(self, training: bool, shapes: tuple) -> _Program:
+        if None in shapes:
+            raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), and tracing it with the "
+                                   "input shapes known needs every input to be a tensor")
+        examples = [torch.zeros(shape, dtype=torch_dtype(dtype)) for shape, dtype in shapes]
+        floating = next((e.dtype for e in examples if e.is_floating_point()), torch.get_default_dtype())
+        self.module.to(floating)  # the examples run through the copy's layers in the inputs' precision
+        default = torch.get_default_dtype()
+        with _modules_in_mode(self.module, training):
+            try:
+                torch.set_default_dtype(floating)  # tensors forward creates, too
+                graph = ShapeTracer(examples, _is_layer).trace(self.module)
+            except Exception as exc:
+                raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), nor with the input shapes "
+                                       f"{[list(s) for s, _ in shapes]} known ({type(exc).__name__}: {exc})") from None
+            finally:
+                torch.set_default_dtype(default)
+        return _Program(graph, self.path, self.module)
+
+    def single_graph(self) -> fx.Graph | None:
+        """The traced graph when both modes trace the same one, shapes unknown (forward reads neither its mode nor its
+        sizes), else None."""
+        if self.module is not None:
+            return None
+        train, evaluate = (self.programs[(mode,)].graph for mode in (True, False))
+        return train if train.python_code("self").src == evaluate.python_code("self").src else None
+
+
+class TracedCell(Cell):
+    """A torch module's forward, traced by torch.fx, replayed with funcad ops over the translated layers: the trace of
+    the Cell's own training mode (and input shapes, where forward computes with them) runs."""
+
+    def __init__(self, name: str, forward: _TracedForward):
         super().__init__()
-        self.traced_name, self.program = name, program
+        self.traced_name, self.traced_forward = name, forward
 
     def construct(self, *args):
-        return self.program.run(self, args)
+        return self.traced_forward.program(self.training, args).run(self, args)
+
+    def single_graph(self) -> fx.Graph | None:
+        return self.traced_forward.single_graph()
 
     def extend_repr(self) -> str:
         return f"traced from {self.traced_name}"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from funcad import ops
+from funcad import nn, ops
 from funcad.core.tensor import Tensor
 from funcad.nn.layer.conv import same_padding
 from torch_ref.arrays import numpy_dtype
@@ -66,15 +66,19 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
-    for option, value, default in (("dilation", dilation, 1), ("ceil_mode", ceil_mode, False), ("return_indices", return_indices, False)):
+    for option, value, default in (("dilation", dilation, 1), ("return_indices", return_indices, False)):
         if value not in (default, (default, default)):
             _refuse("torch.nn.functional.max_pool2d", option, value)
+    if ceil_mode:  # the layer holds torch's rule for the last partial window
+        return nn.MaxPool2d(kernel_size, stride or kernel_size, "pad", padding, ceil_mode=True)(input)
     return ops.max_pool2d(input, kernel_size, stride or kernel_size, padding)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):  # noqa: A002
-    if ceil_mode or divisor_override is not None:
-        _refuse("torch.nn.functional.avg_pool2d", "ceil_mode" if ceil_mode else "divisor_override", ceil_mode or divisor_override)
+    if divisor_override is not None:
+        _refuse("torch.nn.functional.avg_pool2d", "divisor_override", divisor_override)
+    if ceil_mode:
+        return nn.AvgPool2d(kernel_size, stride or kernel_size, "pad", padding, ceil_mode=True, count_include_pad=count_include_pad)(input)
     return ops.avg_pool2d(input, kernel_size, stride or kernel_size, padding, count_include_pad)
 
 

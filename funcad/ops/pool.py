@@ -63,7 +63,18 @@ def _tap_major(x, geo: Geometry, fill: float):
     return taps.reshape(kh * kw, n, c, oh, ow)
 
 
-@primitive(**compiled_as_call())
+def _torch_argmax(torch, x, geo: Geometry):
+    """torch's translation: max_pool2d's indices (into each -inf-padded plane) turned into funcad's flat indices."""
+    n, c, h, w = x.shape
+    kernel, stride, (pt, pb, pl, pr), _ = geo
+    F = torch.nn.functional
+    _, index = F.max_pool2d(F.pad(x, (pl, pr, pt, pb), value=float("-inf")), kernel, stride, return_indices=True)
+    padded_width = w + pl + pr
+    planes = torch.arange(n * c, device=x.device).reshape(n, c, 1, 1) * (h * w)
+    return planes + (torch.div(index, padded_width, rounding_mode="floor") - pt) * w + index % padded_width - pl
+
+
+@primitive(**compiled_as_call(torch=_torch_argmax))
 @with_scratch
 def _max_pool_argmax(x, geo: Geometry):
     """Flat index into the whole of ``x`` of the input each window's output is taken from, chosen as torch chooses: the
@@ -93,7 +104,7 @@ def _max_pool_argmax(x, geo: Geometry):
     return index
 
 
-@primitive(**compiled_as_call())
+@primitive(**compiled_as_call(torch=lambda torch, x, index, overlapping: torch.take(x, index)))
 def _gather_planes(x, index, overlapping: bool):
     """x.flat[index] for indices into planes of x; ``overlapping`` says whether an index may repeat (it matters to the adjoint)."""
     return np.take(x.reshape(-1), index)

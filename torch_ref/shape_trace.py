@@ -1,0 +1,88 @@
+"""torch.fx tracing with the input shapes known: for forwards that compute with their tensors' sizes.
+
+torch.fx traces symbolically: ``x.size()`` is a node, so a forward looping over a size (``for s in x.size()[1:]``,
+``for t in range(x.size(1))``) or passing one to a Python function (``torch.zeros(x.size(0), 5)``) cannot be
+traced. ``ShapeTracer`` runs every node on example tensors of the input shapes as it records it (zeros: only the
+shapes matter), and answers ``size()``, ``shape``, ``dim()``, ``ndim``, ``numel()``, ``dtype``, ``device`` and
+``len()`` of a traced tensor with the example's values, so loops over sizes unroll and sizes become constants. The
+graph then holds for those input shapes only; the caller traces once per shape.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import fx
+from torch.fx._symbolic_trace import _maybe_revert_all_patches
+
+EXAMPLE = "example"  # the key of a node's example value in ``node.meta``
+
+
+def _example(value):
+    """``value`` with every Node replaced by its example."""
+    return fx.node.map_arg(value, lambda n: n.meta[EXAMPLE])
+
+
+class ShapedProxy(fx.Proxy):
+    """A traced tensor whose shape, dtype and device are those of its node's example."""
+
+    def _value(self) -> torch.Tensor:
+        return self.node.meta[EXAMPLE]
+
+    def size(self, dim: int | None = None):
+        return self._value().size() if dim is None else self._value().size(dim)
+
+    def dim(self) -> int:
+        return self._value().dim()
+
+    def numel(self) -> int:
+        return self._value().numel()
+
+    def __len__(self) -> int:
+        return len(self._value())
+
+    def __getattr__(self, name: str):
+        if name in ("shape", "ndim", "dtype", "device", "is_cuda"):
+            return getattr(self._value(), name)
+        return super().__getattr__(name)
+
+
+class ShapeTracer(fx.Tracer):
+    """An ``fx.Tracer`` whose proxies carry example values (see the module docstring); ``leaf`` says which modules
+    stay whole, as ``is_leaf_module`` does."""
+
+    def __init__(self, examples: list[torch.Tensor], leaf):
+        super().__init__()
+        self.examples, self.leaf = list(examples), leaf
+
+    def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
+        return self.leaf(m)
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return ShapedProxy(node, self)
+
+    def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> fx.Node:
+        node = super().create_node(kind, target, args, kwargs, name, type_expr)
+        with torch.no_grad(), _maybe_revert_all_patches():  # the examples run as plain torch, outside the tracer's patches
+            node.meta[EXAMPLE] = self._run(node)
+        return node
+
+    def _run(self, node: fx.Node):
+        args, kwargs = _example(node.args), _example(node.kwargs)
+        if node.op == "placeholder":  # forward's inputs in order; one not given takes its default
+            return self.examples.pop(0) if self.examples else args[0]
+        if node.op == "get_attr":
+            return _attribute(self.root, node.target)
+        if node.op == "call_module":
+            return self.root.get_submodule(node.target)(*args, **kwargs)
+        if node.op == "call_method":
+            return getattr(args[0], node.target)(*args[1:], **kwargs)
+        if node.op == "call_function":
+            return node.target(*args, **kwargs)
+        return None  # the output node
+
+
+def _attribute(root: torch.nn.Module, dotted: str):
+    value = root
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
