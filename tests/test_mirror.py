@@ -40,6 +40,8 @@ LAYERS = [
     ("conv_valid_stride", lambda: nn.Conv2d(3, 4, 3, stride=2, pad_mode="valid", has_bias=True), images(2, 3, 7, 8), torch.nn.Conv2d),
     ("conv_pad_group_dilation", lambda: nn.Conv2d(4, 6, 3, pad_mode="pad", padding=(1, 1, 2, 2), dilation=2, group=2), images(2, 4, 7, 7),
      torch.nn.Conv2d),
+    ("conv_same_stride_reflect", lambda: nn.Conv2d(3, 4, 4, stride=2, padding_mode="reflect"), images(2, 3, 7, 8), Conv2dSame),
+    ("conv1d_same_circular", lambda: nn.Conv1d(3, 4, 4, padding_mode="circular"), images(2, 3, 9), torch.nn.Conv1d),
     ("batchnorm1d", lambda: nn.BatchNorm1d(4), images(6, 4), torch.nn.BatchNorm1d),
     ("batchnorm1d_options", lambda: nn.BatchNorm1d(4, eps=1e-3, momentum=0.7), images(6, 4, 5), torch.nn.BatchNorm1d),
     ("batchnorm2d_batch_statistics", lambda: nn.BatchNorm2d(3, momentum=0.8, use_batch_statistics=True), images(4, 3, 5, 5),
@@ -156,6 +158,10 @@ TORCH_LAYERS = [
     ("conv_padding_same", lambda: torch.nn.Conv2d(3, 4, 3, padding="same"), images(2, 3, 5, 5)),
     ("conv_padding_pair", lambda: torch.nn.Conv2d(3, 4, (3, 5), stride=(2, 1), padding=(1, 2), bias=False), images(2, 3, 6, 7)),
     ("conv_valid", lambda: torch.nn.Conv2d(3, 4, 3, padding="valid"), images(2, 3, 5, 5)),
+    ("conv_reflect", lambda: torch.nn.Conv2d(3, 4, 3, padding=(1, 2), padding_mode="reflect"), images(2, 3, 5, 6)),
+    ("conv_replicate_same", lambda: torch.nn.Conv2d(3, 4, (2, 3), padding="same", padding_mode="replicate"), images(2, 3, 5, 6)),
+    ("conv_circular_stride", lambda: torch.nn.Conv2d(3, 4, 3, stride=2, padding=1, padding_mode="circular"), images(2, 3, 5, 6)),
+    ("conv1d_reflect", lambda: torch.nn.Conv1d(3, 4, 3, padding=2, padding_mode="reflect"), images(2, 3, 7)),
     ("batchnorm2d", lambda: torch.nn.BatchNorm2d(3, momentum=0.2, eps=1e-4), images(4, 3, 5, 5)),
     ("layernorm", lambda: torch.nn.LayerNorm([4, 5]), images(3, 4, 5)),
     ("embedding", lambda: torch.nn.Embedding(9, 3), RNG.integers(0, 9, (2, 4))),
@@ -358,7 +364,8 @@ def test_untranslatable_torch_modules_name_the_module_path_and_node():
         def forward(self, x):
             return x if x.sum() > 0 else -x
 
-    with pytest.raises(TranslationError, match=r"DataDependent at the root: torch.fx cannot trace forward"):
-        to_funcad(DataDependent())
-    with pytest.raises(TranslationError, match=r"Conv2d at the root: padding_mode 'reflect' has no funcad counterpart"):
-        to_funcad(torch.nn.Conv2d(3, 3, 3, padding_mode="reflect"))
+    untraceable = to_funcad(DataDependent())  # tracing again with the input shapes known, at the first call, fails too
+    with pytest.raises(TranslationError, match=r"DataDependent at the root: torch.fx cannot trace forward .*, nor with the input shapes"):
+        untraceable(np.ones((2, 3)))
+    with pytest.raises(TranslationError, match=r"Embedding at the root: max_norm, scale_grad_by_freq and sparse have no funcad counterpart"):
+        to_funcad(torch.nn.Embedding(5, 3, max_norm=1.0))

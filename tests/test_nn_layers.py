@@ -82,6 +82,8 @@ def test_conv2d_bad_input_and_arguments():
         net(np.zeros((1, 5, 5), np.float32))
     with pytest.raises(ValueError, match="unknown pad_mode 'full'; valid: same, valid, pad"):
         nn.Conv2d(1, 1, 3, pad_mode="full")
+    with pytest.raises(ValueError, match="Conv1d: unknown padding_mode 'symmetric'; valid: zeros, reflect, replicate, circular"):
+        nn.Conv1d(1, 1, 3, padding_mode="symmetric")
     with pytest.raises(ValueError, match="only allowed with pad_mode='pad'"):
         nn.Conv2d(1, 1, 3, padding=1)
     with pytest.raises(ValueError, match="unknown initializer 'glorot'; valid names: he_normal, he_uniform"):

@@ -57,14 +57,12 @@ def _conv_to_torch(torch_type: type, same_type: type) -> Callable:
         if cell.pad_mode == "same" and any(s != 1 for s in stride):
             module_type, padding = same_type, 0
         return module_type(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=padding,
-                          dilation=cell.dilation, groups=cell.group, bias=cell.has_bias)
+                          dilation=cell.dilation, groups=cell.group, bias=cell.has_bias, padding_mode=cell.padding_mode)
     return build
 
 
 def _conv_to_funcad(funcad_type: type) -> Callable:
     def build(module, translate: Translate) -> Cell:
-        if module.padding_mode != "zeros":
-            raise Untranslatable(f"padding_mode {module.padding_mode!r} has no funcad counterpart (only 'zeros')")
         if isinstance(module, (Conv1dSame, Conv2dSame)):
             pad_mode, padding = "same", 0
         elif isinstance(module.padding, str):
@@ -76,7 +74,8 @@ def _conv_to_funcad(funcad_type: type) -> Callable:
         one_d = funcad_type is nn.Conv1d
         return funcad_type(module.in_channels, module.out_channels, module.kernel_size[0] if one_d else module.kernel_size,
                            stride=module.stride[0] if one_d else module.stride, pad_mode=pad_mode, padding=padding,
-                           dilation=module.dilation[0] if one_d else module.dilation, group=module.groups, has_bias=module.bias is not None)
+                           dilation=module.dilation[0] if one_d else module.dilation, group=module.groups, has_bias=module.bias is not None,
+                           padding_mode=module.padding_mode)
     return build
 
 

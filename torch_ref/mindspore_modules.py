@@ -22,7 +22,8 @@ class _SamePadding:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         per_axis = same_padding(tuple(x.shape[2:]), self.kernel_size, self.stride, self.dilation)
         pads = [p for i in range(len(per_axis) - 2, -1, -2) for p in per_axis[i:i + 2]]  # F.pad: last axis first
-        return self._conv_forward(F.pad(x, pads), self.weight, self.bias)
+        mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+        return self._conv_forward(F.pad(x, pads, mode=mode), self.weight, self.bias)
 
 
 class Conv1dSame(_SamePadding, torch.nn.Conv1d):

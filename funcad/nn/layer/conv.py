@@ -18,6 +18,7 @@ from funcad.nn.layer.basic import check_input, positive_int
 from funcad.ops.conv_algorithms import NotApplicable
 
 PAD_MODES = ("same", "valid", "pad")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")  # torch's (and mindspore.mint's) values of padding_mode
 
 
 def as_pair(value, owner: str, what: str) -> tuple[int, int]:
@@ -39,6 +40,19 @@ def check_pad_mode(owner: str, pad_mode: str, padding) -> tuple[int, int, int, i
     if pad_mode.lower() != "pad" and any(items):
         raise ValueError(f"{owner}: padding {padding!r} is only allowed with pad_mode='pad', not {pad_mode!r}")
     return tuple(int(v) for v in items)
+
+
+def check_padding_mode(owner: str, padding_mode: str) -> str:
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{owner}: unknown padding_mode {padding_mode!r}; valid: {', '.join(PADDING_MODES)}")
+    return padding_mode
+
+
+def pad_spatial(x, pads: tuple, padding_mode: str):
+    """``x`` padded on its spatial axes by ``pads`` ((before, after) per axis, flat) with a padding mode other than
+    zeros (which the convolution itself adds)."""
+    widths = ((0, 0), (0, 0)) + tuple(zip(pads[0::2], pads[1::2]))
+    return ops.pad(x, widths, mode=padding_mode)
 
 
 def same_padding(size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int] = (1, 1)):
@@ -104,11 +118,14 @@ class Conv2d(_Conv2dGeometry):
     padding='same' cannot express for even kernels or strides > 1), 'valid' (no padding) or 'pad'
     (``padding`` = int or (top, bottom, left, right)). Defaults as MindSpore 2.x: has_bias=False, weight
     HeUniform(negative_slope=sqrt(5)) and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the same draws as torch.
+    ``padding_mode`` (keyword, torch's and mindspore.mint's; MindSpore's nn.Conv2d pads with zeros only): what the
+    'same' or 'pad' padding holds, 'zeros', 'reflect', 'replicate' or 'circular'.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, dilation=1,
-                 group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32):
+                 group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32, *, padding_mode: str = "zeros"):
         super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group)
+        self.padding_mode = check_padding_mode("Conv2d", padding_mode)
         shape = (self.out_channels, self.in_channels // self.group) + self.kernel_size
         set_conv_parameters(self, shape, has_bias, weight_init, bias_init, dtype)
 
@@ -119,8 +136,14 @@ class Conv2d(_Conv2dGeometry):
 
     def construct(self, x):
         check_input(self, x, 4, {1: self.in_channels}, f"(N, {self.in_channels}, H, W)")
+        pads = self._padding_for(x)
+        if self.padding_mode != "zeros":
+            x, pads = pad_spatial(x, pads, self.padding_mode), 0
         with naming_layer(self):
-            return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self._padding_for(x), dilation=self.dilation, groups=self.group)
+            return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=pads, dilation=self.dilation, groups=self.group)
+
+    def extend_repr(self) -> str:
+        return super().extend_repr() + ("" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}")
 
 
 class Conv1d(Cell):
@@ -128,13 +151,15 @@ class Conv1d(Cell):
 
     ``pad_mode`` as Conv2d's: 'same' (output ceil(L/stride), any odd padding on the right), 'valid' or 'pad'
     (``padding`` an int for both sides or (left, right)). Defaults as MindSpore 2.x: pad_mode='same', has_bias=False;
-    torch's are padding=0 and bias=True. Runs as a convolution of height 1.
+    torch's are padding=0 and bias=True. Runs as a convolution of height 1. ``padding_mode`` as Conv2d's.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, pad_mode: str = "same", padding=0,
-                 dilation: int = 1, group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32):
+                 dilation: int = 1, group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32, *,
+                 padding_mode: str = "zeros"):
         super().__init__()
         owner = "Conv1d"
+        self.padding_mode = check_padding_mode(owner, padding_mode)
         set_channels(self, owner, in_channels, out_channels, group)
         self.kernel_size = positive_int(kernel_size, owner, "kernel_size")
         self.stride = positive_int(stride, owner, "stride")
@@ -150,12 +175,15 @@ class Conv1d(Cell):
             pads = same_padding((x.shape[2],), (self.kernel_size,), (self.stride,), (self.dilation,))
         else:
             pads = self.padding
+        if self.padding_mode != "zeros":
+            x, pads = pad_spatial(x, tuple(pads), self.padding_mode), (0, 0)
         with naming_layer(self):  # (the shapes it names are the height-1 planes the convolution runs on)
             return ops.conv1d(x, self.weight, self.bias, self.stride, tuple(pads), self.dilation, self.group)
 
     def extend_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"pad_mode={self.pad_mode!r}, padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}")
+                f"pad_mode={self.pad_mode!r}, padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}"
+                + ("" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}"))
 
 
 class Conv2dTranspose(_Conv2dGeometry):
