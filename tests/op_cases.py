@@ -21,8 +21,12 @@ KERNEL = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
 LABELS = np.array([0, 3, 1])
 IDX = np.array([[0, 2, 1, 3], [1, 1, 0, 2], [3, 0, 2, 1]])
 CHANNEL = RNG.uniform(0.5, 1.5, 3).astype(np.float32)
+COLUMNS = RNG.standard_normal((2, 12, 8)).astype(np.float32)  # 3 channels of 2x2 windows, 4x2 of them
 
 CASES = {
+    "cosine_similarity": (lambda a, b: ops.cosine_similarity(a, b, dim=1), (X, Y)), "pairwise_distance": (ops.pairwise_distance, (X, Y)),
+    "unfold": (lambda x: ops.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)), (IMG,)),
+    "fold": (lambda c: ops.fold(c, (6, 5), 2, padding=(1, 0), stride=2), (COLUMNS,)),
     "abs": (ops.abs, (Y,)), "add": (ops.add, (X, Y)), "subtract": (ops.subtract, (X, Y)), "multiply": (ops.multiply, (X, Y)),
     "divide": (ops.divide, (Y, X)), "negative": (ops.negative, (Y,)), "power": (ops.power, (X, Y)),
     "floor_divide": (ops.floor_divide, (Y, X)), "remainder": (ops.remainder, (Y, X)), "maximum": (ops.maximum, (X, Y)),

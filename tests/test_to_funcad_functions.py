@@ -47,6 +47,10 @@ FUNCTIONS = {
     "avg_pool2d_pad": (lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), None, IMAGES),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (1, None)), None, IMAGES),
     "interpolate": (lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), None, IMAGES),
+    "similarity_distance": (lambda x: F.cosine_similarity(x, x * x + 1.0, dim=0) + torch.cosine_similarity(x, 2.0 * x, 1, 1e-6)[:, None]
+                            + F.pairwise_distance(x, x * x, p=3.0, keepdim=True), None, ROWS),
+    "unfold_fold": (lambda x: F.fold(F.unfold(x, 3, padding=1, stride=2) * 2.0, (6, 6), 3, padding=1, stride=2)
+                    + F.unfold(x, (2, 3), dilation=(2, 1)).sum(), None, IMAGES),
     "normalize": (lambda x: F.normalize(x, dim=0), None, ROWS),
     "layer_norm": (lambda x, w: F.layer_norm(x, (6,), w), (6,), ROWS),
     "pad_reflect": (lambda x: F.pad(x, (1, 2, 0, 1), mode="reflect"), None, IMAGES),
@@ -192,6 +196,26 @@ def test_models_written_for_torch_come_to_funcad(model, x, train):
     trained = [name for name, p in twin.cell.parameters_and_names() if p.requires_grad]
     for name, g in zip(trained, grads[1]):
         np.testing.assert_allclose(np.asarray(g), by_name[twin.parameter_names[name]].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_torch_layers_without_state_come_to_funcad_through_their_forward():
+    from torch_ref import mirror
+    from torch_ref.layer_table import TranslationError
+
+    module = tnn.Sequential(tnn.Unfold(3, padding=1, stride=2), tnn.Fold((6, 6), 3, padding=1, stride=2))
+    pair = tnn.ModuleList([tnn.CosineSimilarity(dim=0), tnn.PairwiseDistance(p=1.0, keepdim=True)])
+    for layer, args in ((module, (IMAGES,)), (pair[0], (ROWS, ROWS ** 2)), (pair[1], (ROWS, -ROWS))):
+        cell = funcad_twin(layer).cell
+        tensors = [torch.tensor(a, requires_grad=True) for a in args]
+        out = layer(*tensors)
+        out.sum().backward()
+        np.testing.assert_allclose(np.asarray(cell(*args)), out.detach().numpy(), rtol=1e-12, atol=1e-14)
+        grads = funcad.grad(lambda *xs, cell=cell: ops.sum(cell(*xs)), tuple(range(len(args))))(*args)
+        for ours, t in zip(grads if len(args) > 1 else (grads,), tensors):  # (one position: the gradient itself, as MindSpore's)
+            np.testing.assert_allclose(np.asarray(ours), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(mirror(cell)(*[torch.tensor(a) for a in args]).numpy(), out.detach().numpy(), rtol=1e-12, atol=1e-14)
+    with pytest.raises(TranslationError, match=r"ChannelShuffle at the root: torch.nn.ChannelShuffle has no funcad translation"):
+        funcad_twin(tnn.ChannelShuffle(2))
 
 
 class _ModeDependent(tnn.Module):

@@ -86,9 +86,9 @@ class _ToFuncad(Translation):
             cell = copy.deepcopy(module._funcad_cell)
             self.layer(path, module._torch_names)
             return cell
-        if type(module).__module__.startswith("torch.nn.modules"):
+        if type(module).__module__.startswith("torch.nn.modules") and (_holds_state(module) or not _traceable(module)):
             raise TranslationError(f"{where(path, module)}: torch.nn.{type(module).__name__} has no funcad translation (torch_ref.layer_table)")
-        return self.traced(module, path)
+        return self.traced(module, path)  # a user's module, or a torch layer without state: its forward is torch functions
 
     def traced(self, module: torch.nn.Module, path: str) -> Cell:
         cell = TracedCell(type(module).__name__, _TracedForward(module, path))
@@ -124,6 +124,28 @@ def _modules_in_mode(module: torch.nn.Module, training: bool) -> Iterator[None]:
     finally:
         for m, mode in saved:
             m.training = mode
+
+
+def _holds_state(module: torch.nn.Module) -> bool:
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+
+
+def _traceable(module: torch.nn.Module) -> bool:
+    """Whether torch.fx traces a torch layer without state into functions funcad translates (nn.CosineSimilarity,
+    nn.Unfold, ...)."""
+    try:
+        graph = fx.Tracer().trace(module)
+    except Exception:  # fx refuses in various ways: each means no
+        return False
+    return all(node.op not in ("call_function", "call_method") or _translated(node) for node in graph.nodes)
+
+
+def _translated(node: fx.Node) -> bool:
+    try:
+        from_torch.funcad_op(node.op, node.target)
+    except from_torch.NoTranslation:
+        return False
+    return True
 
 
 def _holder(cell: Cell, dotted: str) -> Cell:

@@ -36,6 +36,7 @@ from funcad.ops.aliases import (
     clamp,
     clip_by_global_norm,
     clip_by_value,
+    cosine_similarity,
     cumprod,
     diag,
     dist,
@@ -55,6 +56,7 @@ from funcad.ops.aliases import (
     narrow,
     ne,
     neg,
+    pairwise_distance,
     permute,
     pixel_shuffle,
     pixel_unshuffle,
@@ -156,6 +158,7 @@ from funcad.ops.nn import (
 )
 from funcad.ops.norm import batch_norm, layer_norm
 from funcad.ops.padding import pad
+from funcad.ops.patches import fold, unfold
 from funcad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from funcad.ops.primitive_classes import depend
 from funcad.ops.random import dropout

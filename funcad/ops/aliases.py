@@ -40,6 +40,7 @@ from funcad.ops.math import (
 from funcad.ops.math import isfinite as _isfinite
 from funcad.ops.math import isnan as _isnan
 from funcad.ops.reduce import norm, prod
+from funcad.ops.reduce import sum as _sum
 from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, repeat, reshape, split, transpose
 
 cat = concat
@@ -289,6 +290,19 @@ def cdist(x1, x2, p: float = 2.0):
     if len(s1) < 2 or len(s1) != len(s2) or s1[-1] != s2[-1]:
         raise ValueError(f"funcad.ops.cdist: needs (..., P, M) and (..., R, M) inputs of one rank, got {s1} and {s2}")
     return norm(subtract(expand_dims(x1, -2), expand_dims(x2, -3)), ord=p, axis=-1)
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
+    """The cosine of the angle between ``x1`` and ``x2`` (broadcast together) along ``dim``: each divided by its 2-norm,
+    kept at least ``eps`` (torch's form), then their dot product."""
+    n1 = maximum(norm(x1, axis=dim, keepdims=True), eps)
+    n2 = maximum(norm(x2, axis=dim, keepdims=True), eps)
+    return _sum(multiply(divide(x1, n1), divide(x2, n2)), axis=dim)
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+    """The p-norm of ``x1 - x2 + eps`` along the last axis (``eps`` keeps the norm differentiable where the rows meet)."""
+    return norm(add(subtract(x1, x2), eps), ord=p, axis=-1, keepdims=keepdim)
 
 
 def pixel_shuffle(input, upscale_factor: int):  # noqa: A002
