@@ -204,7 +204,9 @@ def test_torch_layers_without_state_come_to_funcad_through_their_forward():
 
     module = tnn.Sequential(tnn.Unfold(3, padding=1, stride=2), tnn.Fold((6, 6), 3, padding=1, stride=2))
     pair = tnn.ModuleList([tnn.CosineSimilarity(dim=0), tnn.PairwiseDistance(p=1.0, keepdim=True)])
-    for layer, args in ((module, (IMAGES,)), (pair[0], (ROWS, ROWS ** 2)), (pair[1], (ROWS, -ROWS))):
+    unruled = [tnn.LayerNorm(6, elementwise_affine=False), tnn.BatchNorm2d(3, affine=False, track_running_stats=False)]  # no rule's form
+    for layer, args in ((module, (IMAGES,)), (pair[0], (ROWS, ROWS ** 2)), (pair[1], (ROWS, -ROWS)), (unruled[0], (ROWS,)),
+                        (unruled[1], (IMAGES,))):
         cell = funcad_twin(layer).cell
         tensors = [torch.tensor(a, requires_grad=True) for a in args]
         out = layer(*tensors)
@@ -216,6 +218,33 @@ def test_torch_layers_without_state_come_to_funcad_through_their_forward():
         np.testing.assert_allclose(mirror(cell)(*[torch.tensor(a) for a in args]).numpy(), out.detach().numpy(), rtol=1e-12, atol=1e-14)
     with pytest.raises(TranslationError, match=r"ChannelShuffle at the root: torch.nn.ChannelShuffle has no funcad translation"):
         funcad_twin(tnn.ChannelShuffle(2))
+
+
+class _OwnStatistics(tnn.Module):
+    """BatchNorm by function over buffers of its own, as hand-written normalisations do."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(3, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(3, dtype=torch.float64))
+        self.weight = tnn.Parameter(torch.rand(3, dtype=torch.float64))
+
+    def forward(self, x):
+        return F.batch_norm(x, self.mean, self.var, self.weight, None, self.training, 0.2, 1e-3)
+
+
+def test_batch_norm_by_function_updates_the_twin_s_running_statistics_while_training():
+    module = _OwnStatistics()
+    cell = funcad_twin(module).cell
+    for train in (True, True, False):
+        module.train(train)
+        cell.set_train(train)
+        x = RNG.standard_normal((5, 3)) + 2.0
+        np.testing.assert_allclose(np.asarray(cell(x)), module(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-14)
+        state = dict(cell.parameters_and_names())
+        for name in ("mean", "var"):
+            np.testing.assert_allclose(np.asarray(state[name]), getattr(module, name).numpy(), rtol=1e-13, atol=1e-15)
+    assert np.abs(module.mean.numpy()).min() > 0.1  # they moved
 
 
 class _ModeDependent(tnn.Module):

@@ -73,7 +73,12 @@ class _ToFuncad(Translation):
     def translate(self, module: torch.nn.Module, path: str) -> Cell:
         rule = layer_table.BY_TORCH_TYPE.get(type(module))
         if rule is not None:
-            cell = self.by_rule(rule.to_funcad, module, path)
+            try:
+                cell = self.by_rule(rule.to_funcad, module, path)
+            except TranslationError as exc:
+                if _holds_state(module):
+                    raise
+                return self.traced_layer(module, path, str(exc))  # a configuration without state the rule cannot express
             self.layer(path, rule.torch_names(cell))
             return cell
         if type(module) in _CONTAINERS:
@@ -86,9 +91,20 @@ class _ToFuncad(Translation):
             cell = copy.deepcopy(module._funcad_cell)
             self.layer(path, module._torch_names)
             return cell
-        if type(module).__module__.startswith("torch.nn.modules") and (_holds_state(module) or not _traceable(module)):
-            raise TranslationError(f"{where(path, module)}: torch.nn.{type(module).__name__} has no funcad translation (torch_ref.layer_table)")
-        return self.traced(module, path)  # a user's module, or a torch layer without state: its forward is torch functions
+        if type(module).__module__.startswith("torch.nn.modules"):
+            missing = f"{where(path, module)}: torch.nn.{type(module).__name__} has no funcad translation (torch_ref.layer_table)"
+            if _holds_state(module):
+                raise TranslationError(missing)
+            return self.traced_layer(module, path, missing)
+        return self.traced(module, path)
+
+    def traced_layer(self, module: torch.nn.Module, path: str, reason: str) -> Cell:
+        """A torch layer without parameters or buffers that no rule expresses (``reason``), traced through its forward
+        like a user's module: its forward is torch functions (nn.Unfold, nn.CosineSimilarity, LayerNorm without affine)."""
+        try:
+            return self.traced(module, path)
+        except TranslationError as exc:
+            raise TranslationError(f"{reason}; its forward does not translate either: {exc}") from None
 
     def traced(self, module: torch.nn.Module, path: str) -> Cell:
         cell = TracedCell(type(module).__name__, _TracedForward(module, path))
@@ -128,24 +144,6 @@ def _modules_in_mode(module: torch.nn.Module, training: bool) -> Iterator[None]:
 
 def _holds_state(module: torch.nn.Module) -> bool:
     return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-
-
-def _traceable(module: torch.nn.Module) -> bool:
-    """Whether torch.fx traces a torch layer without state into functions funcad translates (nn.CosineSimilarity,
-    nn.Unfold, ...)."""
-    try:
-        graph = fx.Tracer().trace(module)
-    except Exception:  # fx refuses in various ways: each means no
-        return False
-    return all(node.op not in ("call_function", "call_method") or _translated(node) for node in graph.nodes)
-
-
-def _translated(node: fx.Node) -> bool:
-    try:
-        from_torch.funcad_op(node.op, node.target)
-    except from_torch.NoTranslation:
-        return False
-    return True
 
 
 def _holder(cell: Cell, dotted: str) -> Cell:

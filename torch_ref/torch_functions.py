@@ -232,6 +232,18 @@ def topk(input, k, axis=-1, largest=True, sorted=True):  # noqa: A002
     return MinMax(values, ops.cast(indices, np.int64))
 
 
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):  # noqa: A002
+    """F.batch_norm; while training, the running statistics given (Parameters of the traced Cell) are updated in place."""
+    updates = training and running_mean is not None and running_var is not None
+    if updates and momentum is None:
+        _refuse("torch.nn.functional.batch_norm", "momentum", None)
+    y, new_mean, new_var = ops.batch_norm(input, running_mean, running_var, weight, bias, training, momentum or 0.0, eps)
+    if updates:
+        ops.assign(running_mean, new_mean)
+        ops.assign(running_var, new_var)
+    return y
+
+
 def identity(tensor, *args, **kwargs):
     return tensor
 
@@ -239,7 +251,7 @@ def identity(tensor, *args, **kwargs):
 FUNCTIONS = {
     F.conv2d: conv2d, F.conv1d: conv1d, F.max_pool2d: max_pool2d, F.avg_pool2d: avg_pool2d,
     F.adaptive_avg_pool2d: adaptive_avg_pool2d, F.dropout: dropout, F.interpolate: interpolate, F.normalize: normalize,
-    F.layer_norm: ops.layer_norm, F.pad: ops.pad, F.embedding: embedding, F.one_hot: one_hot,
+    F.layer_norm: ops.layer_norm, F.batch_norm: batch_norm, F.pad: ops.pad, F.embedding: embedding, F.one_hot: one_hot,
     F.cross_entropy: _loss(ops.cross_entropy, weights=True), F.nll_loss: _loss(ops.nll_loss, weights=True),
     F.mse_loss: _loss(ops.mse_loss), F.l1_loss: _loss(ops.l1_loss), F.smooth_l1_loss: _loss(ops.smooth_l1_loss),
     F.binary_cross_entropy: _loss(ops.binary_cross_entropy, weights=True),
