@@ -42,18 +42,21 @@ def test_errors_list_missing_unexpected_and_mismatched_and_load_nothing(tmp_path
     dst = Net()
     before = np.asarray(dst.fc1.weight).copy()
     with pytest.raises(ValueError) as err:
-        funcad.load_param_into_net(dst, params)
+        funcad.load_param_into_net(dst, params, strict_load=True)
     message = str(err.value)
     assert "fc1.weight: net (4, 3), checkpoint (5, 3)" in message
     assert "missing from checkpoint: fc2.bias" in message and "unexpected in checkpoint: extra.weight" in message
     np.testing.assert_array_equal(np.asarray(dst.fc1.weight), before)
 
 
-def test_non_strict_loads_matching_names():
+def test_by_default_as_mindspore_the_matching_names_load_and_the_net_s_missing_ones_are_named_in_a_warning():
     dst = Net()
-    not_loaded, unused = funcad.load_param_into_net(dst, {"fc2.bias": np.ones(2), "other": np.ones(1)}, strict_load=False)
+    with pytest.warns(UserWarning, match=r"Net's parameters fc1.weight, fc1.bias, .* are not in the checkpoint"):
+        not_loaded, unused = funcad.load_param_into_net(dst, {"fc2.bias": np.ones(2), "other": np.ones(1)})
     np.testing.assert_array_equal(np.asarray(dst.fc2.bias), np.ones(2))
-    assert "fc1.weight" in not_loaded and unused == ["other"]
+    assert "fc1.weight" in not_loaded and "fc2.bias" not in not_loaded and unused == ["other"]
+    with pytest.raises(ValueError, match="shape mismatch: fc2.bias: net \\(2,\\), checkpoint \\(3,\\)"):
+        funcad.load_param_into_net(dst, {"fc2.bias": np.ones(3)})  # shapes are checked in every mode
 
 
 def test_bad_files(tmp_path):

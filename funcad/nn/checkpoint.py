@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping
 
@@ -47,12 +48,13 @@ def load_checkpoint(ckpt_file_name: str | os.PathLike) -> dict[str, Parameter]:
         raise ValueError(f"load_checkpoint: {path!r} is not a funcad .npz checkpoint ({err})") from None
 
 
-def load_param_into_net(net: Cell, parameter_dict: Mapping, strict_load: bool = True) -> tuple[list[str], list[str]]:
+def load_param_into_net(net: Cell, parameter_dict: Mapping, strict_load: bool = False) -> tuple[list[str], list[str]]:
     """Copy values from ``parameter_dict`` into ``net``'s parameters by name; nothing is written unless all checks pass.
     ``net`` may also be an optimizer, whose state (``global_step``, moments, ...) is restored the same way.
 
-    Shape mismatches always raise. With ``strict_load`` (the default here; MindSpore's default is False)
-    names missing from the dict or unknown to the net raise too; otherwise the matching ones are loaded.
+    Shape mismatches always raise. With ``strict_load`` names missing from the dict or unknown to the net raise too;
+    without it (MindSpore's default) the matching ones are loaded, a warning names the net's parameters the dict
+    lacks, and entries the net does not hold (a checkpoint's optimizer state) are left alone.
     Returns ``(params_not_loaded, ckpt_not_loaded)`` as MindSpore does.
     """
     if not isinstance(net, (Cell, Optimizer)):
@@ -75,6 +77,9 @@ def load_param_into_net(net: Cell, parameter_dict: Mapping, strict_load: bool = 
         problems.append(f"unexpected in checkpoint: {', '.join(unexpected)}")
     if problems:
         raise ValueError(f"load_param_into_net: nothing loaded into {type(net).__name__}; " + " | ".join(problems))
+    if missing:
+        warnings.warn(f"load_param_into_net: {type(net).__name__}'s parameters {', '.join(missing)} are not in the checkpoint and keep "
+                      "their values", stacklevel=2)
     for name, p in params.items():
         if name in parameter_dict:
             value = parameter_dict[name]

@@ -4,7 +4,7 @@ Each checkpoint is one file ``<prefix>-<epoch>_<step in epoch>.ckpt`` in funcad'
 archive, no pickle, written to a temporary file and renamed, so it is there whole or not at all). It holds the
 network's Parameters by name and the optimizer's state (``global_step``, ``moments.<parameter>``, ...), as
 MindSpore's holds the training network's; ``append_info`` adds ``epoch_num``/``step_num`` and values of your own.
-Resuming: ``load_param_into_net(net, ckpt, strict_load=False)``, the same into the optimizer, then
+Resuming: ``load_param_into_net(net, ckpt)``, the same into the optimizer, then
 ``Model.train(epoch, data, initial_epoch=...)``.
 """
 
