@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn as tnn
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import funcad
 from funcad import ops
@@ -218,6 +219,58 @@ def test_torch_layers_without_state_come_to_funcad_through_their_forward():
         np.testing.assert_allclose(mirror(cell)(*[torch.tensor(a) for a in args]).numpy(), out.detach().numpy(), rtol=1e-12, atol=1e-14)
     with pytest.raises(TranslationError, match=r"ChannelShuffle at the root: torch.nn.ChannelShuffle has no funcad translation"):
         funcad_twin(tnn.ChannelShuffle(2))
+
+
+class _PackedTagger(tnn.Module):
+    """The usual torch pattern for padded batches of sequences: pack, run the LSTM, pad back."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = tnn.Embedding(20, 4, padding_idx=0)
+        self.rnn = tnn.LSTM(4, 5, num_layers=2, bidirectional=True, batch_first=True)
+        self.fc = tnn.Linear(10, 3)
+
+    def forward(self, tokens, lengths):
+        packed = pack_padded_sequence(self.emb(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, (h, c) = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True)
+        return self.fc(out).sum(1) + self.fc(torch.cat([h[-2], h[-1]], 1))
+
+
+class _PackedByAttribute(tnn.Module):
+    """The same through ``nn.utils.rnn.<name>``, time-major, with a padding value and a total length."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = tnn.GRU(3, 4)
+
+    def forward(self, x, lengths):
+        packed = tnn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+        out, h = self.gru(packed)
+        out, _ = tnn.utils.rnn.pad_packed_sequence(out, padding_value=-1.0, total_length=7)
+        return out.sum(0) + h[0]
+
+
+@pytest.mark.parametrize("model, x", [(_PackedTagger, RNG.integers(1, 20, (3, 6))), (_PackedByAttribute, RNG.standard_normal((6, 3, 3)))],
+                         ids=["lstm_batch_first", "gru_by_attribute"])
+def test_packed_sequences_run_as_the_recurrent_layers_seq_length(model, x):
+    from torch_ref import mirror
+
+    torch.manual_seed(2)
+    module = model().double()
+    twin = funcad_twin(module)
+    lengths = np.array([5, 2, 4])
+    tx = torch.tensor(x, requires_grad=x.dtype.kind == "f")
+    out = module(tx, torch.tensor(lengths))
+    out.sum().backward()
+    np.testing.assert_allclose(np.asarray(twin.cell(x, lengths)), out.detach().numpy(), rtol=1e-12, atol=1e-14)
+    grads = funcad.grad(lambda *a: ops.sum(twin.cell(*a)), None, twin.cell.trainable_params())(x, lengths)
+    by_name = dict(module.named_parameters())
+    trained = [name for name, p in twin.cell.parameters_and_names() if p.requires_grad]
+    for name, g in zip(trained, grads):
+        np.testing.assert_allclose(np.asarray(g), by_name[twin.parameter_names[name]].grad.numpy(), rtol=1e-10, atol=1e-13, err_msg=name)
+    back = mirror(twin.cell)
+    np.testing.assert_allclose(back(torch.tensor(x), torch.tensor(lengths)).detach().numpy(), out.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
 class _OwnStatistics(tnn.Module):

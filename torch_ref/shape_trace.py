@@ -50,8 +50,8 @@ class ShapeTracer(fx.Tracer):
     """An ``fx.Tracer`` whose proxies carry example values (see the module docstring); ``leaf`` says which modules
     stay whole, as ``is_leaf_module`` does."""
 
-    def __init__(self, examples: list[torch.Tensor], leaf):
-        super().__init__()
+    def __init__(self, examples: list[torch.Tensor], leaf, autowrap_functions: tuple = ()):
+        super().__init__(autowrap_functions=autowrap_functions)
         self.examples, self.leaf = list(examples), leaf
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:

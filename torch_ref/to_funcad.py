@@ -22,7 +22,7 @@ from torch import fx
 from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from funcad.ops.shape import _shape_of
-from torch_ref import from_torch, layer_table
+from torch_ref import from_torch, layer_table, packed
 from torch_ref.arrays import to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, where
@@ -63,6 +63,9 @@ def _is_layer(module: torch.nn.Module) -> bool:
 
 
 class _LayerTracer(fx.Tracer):
+    def __init__(self):
+        super().__init__(autowrap_functions=packed.RECORDED)
+
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
         return _is_layer(m)
 
@@ -213,7 +216,7 @@ class _Program:
             if node.op == "get_attr":
                 env[node.name] = self.constants[node.target] if node.target in self.constants else _lookup(cell, node.target)
             elif node.op == "call_module":
-                env[node.name] = _lookup(cell, node.target)(*node_args, **node_kwargs)
+                env[node.name] = packed.call_layer(_lookup(cell, node.target), node_args, node_kwargs)
             else:
                 method = node.target if node.op == "call_method" else None
                 env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
@@ -233,7 +236,7 @@ class _TracedForward:
             graphs = {}
             for training in (True, False):
                 with _modules_in_mode(module, training):
-                    graphs[training] = _LayerTracer().trace(module)
+                    graphs[training] = packed.trace(_LayerTracer(), module)
         except Exception as exc:  # fx reports data-dependent control flow and unsupported Python as various errors
             self.module, self.symbolic_failure = copy.deepcopy(module), exc
             return
@@ -263,7 +266,7 @@ class _TracedForward:
         with _modules_in_mode(self.module, training):
             try:
                 torch.set_default_dtype(floating)  # tensors forward creates, too
-                graph = ShapeTracer(examples, _is_layer).trace(self.module)
+                graph = packed.trace(ShapeTracer(examples, _is_layer, packed.RECORDED), self.module)
             except Exception as exc:
                 raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), nor with the input shapes "
                                        f"{[list(s) for s, _ in shapes]} known ({type(exc).__name__}: {exc})") from None

@@ -17,10 +17,12 @@ import numbers
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.nn.utils.rnn as torch_rnn
 
 from funcad import nn, ops
 from funcad.core.tensor import Tensor
 from funcad.nn.layer.conv import same_padding
+from torch_ref import packed
 from torch_ref.arrays import numpy_dtype
 
 MinMax = collections.namedtuple("MinMax", ["values", "indices"])
@@ -271,10 +273,11 @@ FUNCTIONS = {
     torch.topk: topk, torch.amax: ops.amax, torch.amin: ops.amin, torch.clone: identity, torch.sign: ops.sign,
     torch.max: extremum(ops.amax, ops.maximum, ops.argmax), torch.min: extremum(ops.amin, ops.minimum, ops.argmin),
     torch.var: spread(ops.var), torch.std: spread(ops.std), builtins.getattr: getattr,
+    torch_rnn.pack_padded_sequence: packed.pack_padded_sequence, torch_rnn.pad_packed_sequence: packed.pad_packed_sequence,
 }
 
 METHODS = {
-    "contiguous": identity, "clone": identity, "chunk": ops.chunk, "split": split, "unsqueeze": ops.unsqueeze, "squeeze": squeeze,
+    "contiguous": identity, "clone": identity, "cpu": identity, "chunk": ops.chunk, "split": split, "unsqueeze": ops.unsqueeze, "squeeze": squeeze,
     "expand": expand, "expand_as": lambda tensor, other: ops.broadcast_to(tensor, tuple(other.shape)), "masked_fill": ops.masked_fill,
     "to": to, "type_as": lambda tensor, other: ops.cast(tensor, other.dtype), "float": cast_to(np.float32), "double": cast_to(np.float64),
     "half": cast_to(np.float16), "long": cast_to(np.int64), "int": cast_to(np.int32), "bool": cast_to(np.bool_),
