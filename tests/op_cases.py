@@ -22,8 +22,30 @@ LABELS = np.array([0, 3, 1])
 IDX = np.array([[0, 2, 1, 3], [1, 1, 0, 2], [3, 0, 2, 1]])
 CHANNEL = RNG.uniform(0.5, 1.5, 3).astype(np.float32)
 COLUMNS = RNG.standard_normal((2, 12, 8)).astype(np.float32)  # 3 channels of 2x2 windows, 4x2 of them
+SPECIALS = np.array([np.nan, np.inf, -np.inf, 1.0], np.float32)  # added to an array: nan, inf, -inf and its values
 
 CASES = {
+    "sinh": (ops.sinh, (Y,)), "cosh": (ops.cosh, (Y,)), "asinh": (ops.asinh, (Y,)), "arcsinh": (ops.arcsinh, (Y,)),
+    "acosh": (lambda x: ops.acosh(x + 1.0), (X,)), "arccosh": (lambda x: ops.arccosh(x + 1.0), (X,)),
+    "atanh": (lambda p: ops.atanh(p - 0.5), (P,)), "arctanh": (lambda p: ops.arctanh(p - 0.5), (P,)),
+    "asin": (lambda p: ops.asin(p - 0.5), (P,)), "arcsin": (lambda p: ops.arcsin(p - 0.5), (P,)),
+    "acos": (lambda p: ops.acos(p - 0.5), (P,)), "arccos": (lambda p: ops.arccos(p - 0.5), (P,)),
+    "atan": (ops.atan, (Y,)), "arctan": (ops.arctan, (Y,)), "log2": (ops.log2, (X,)), "log10": (ops.log10, (X,)), "exp2": (ops.exp2, (Y,)),
+    "reciprocal": (ops.reciprocal, (X,)), "trunc": (lambda y: ops.trunc(y * 3.0), (Y,)), "deg2rad": (ops.deg2rad, (Y,)),
+    "rad2deg": (ops.rad2deg, (Y,)), "atan2": (ops.atan2, (Y, X)), "hypot": (ops.hypot, (X, Y)), "logaddexp": (ops.logaddexp, (X, Y)),
+    "fmod": (ops.fmod, (Y, X)), "logit": (lambda p: ops.logit(p, eps=0.1), (P,)), "erfc": (ops.erfc, (Y,)), "lgamma": (ops.lgamma, (X,)),
+    "digamma": (ops.digamma, (X,)), "any": (lambda y: ops.any(y > 0.5, axis=1), (Y,)), "all": (lambda y: ops.all(y > -1.0, 0, True), (Y,)),
+    "count_nonzero": (lambda y: ops.count_nonzero(y > 0.0, axis=0), (Y,)), "addcmul": (lambda a, b: ops.addcmul(a, b, a, value=0.5), (X, Y)),
+    "addcdiv": (lambda a, b: ops.addcdiv(b, b, a, value=2.0), (X, Y)), "true_divide": (ops.true_divide, (Y, X)),
+    "rsub": (lambda a, b: ops.rsub(a, b, alpha=2.0), (X, Y)), "diff": (lambda y: ops.diff(y, 2, axis=1, prepend=y), (Y,)),
+    "nan_to_num": (lambda x: ops.nan_to_num(x + SPECIALS, nan=0.5, neginf=-7.0), (X,)),
+    "movedim": (lambda x: ops.movedim(ops.reshape(x, (3, 2, 2)), 0, 2), (X,)),
+    "moveaxis": (lambda x: ops.moveaxis(ops.reshape(x, (3, 2, 2)), (0, 1), (2, 0)), (X,)),
+    "unflatten": (lambda x: ops.unflatten(x, 1, (2, 2)), (X,)), "vstack": (lambda a, b: ops.vstack([a, b[0]]), (X, Y)),
+    "hstack": (lambda a, b: ops.hstack([a, b]), (X, Y)), "std_mean": (lambda x: ops.add(*ops.std_mean(x, 1, ddof=1)), (X,)),
+    "var_mean": (lambda x: ops.multiply(*ops.var_mean(x, 0, keepdims=True)), (X,)),
+    "scatter": (lambda x, s: ops.scatter(x, 1, np.array([[0, 3], [1, 2], [2, 0]]), s), (X, Y[:, :2])),
+    "tensor_scatter_elements": (lambda x, s: ops.tensor_scatter_elements(x, IDX % 3, s, 0, "add"), (X, Y)),
     "cosine_similarity": (lambda a, b: ops.cosine_similarity(a, b, dim=1), (X, Y)), "pairwise_distance": (ops.pairwise_distance, (X, Y)),
     "unfold": (lambda x: ops.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)), (IMG,)),
     "fold": (lambda c: ops.fold(c, (6, 5), 2, padding=(1, 0), stride=2), (COLUMNS,)),

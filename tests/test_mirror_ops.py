@@ -18,6 +18,9 @@ from torch_ref.mirror import mirror_twin
 # op case -> the primitive it reaches that declares no torch translation (the fused LSTM kernels: their layer, nn.LSTM,
 # mirrors whole)
 UNTRANSLATED = {"lstm_cell": "lstm_cell", "lstm_sequence": "lstm_sequence"}
+# op case -> the relative tolerance of its input gradient: torch's trigamma (digamma's derivative) is up to 5e-10 off
+# scipy's polygamma(1, x), which funcad's is
+TORCH_GRADIENT_RTOL = {"digamma": 1e-8}
 
 
 class OpCell(nn.Cell):
@@ -38,7 +41,7 @@ def test_an_op_in_construct_mirrors_to_the_same_values_and_gradients_or_names_it
     cell = OpCell(fn).set_dtype(funcad.float64)
     twin = mirror_twin(cell)
     if name not in UNTRANSLATED:
-        assert_same_model(cell, twin.module, twin.parameter_names, args, train=True)
+        assert_same_model(cell, twin.module, twin.parameter_names, args, train=True, grad_rtol=TORCH_GRADIENT_RTOL.get(name))
         return
     with pytest.raises(TranslationError, match=rf"OpCell at the root: construct cannot be mirrored: primitive '{UNTRANSLATED[name]}' has no "
                                                r"torch translation .* at .*(op_cases|test_mirror_ops).py:\d+"):

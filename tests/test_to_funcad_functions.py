@@ -23,6 +23,12 @@ ROWS = RNG.standard_normal((4, 6))
 LABELS = torch.tensor([1, 0, 5, 2])
 
 
+def _relu_in_place(x):
+    """A tensor changed in place and read after: its later readers see the change."""
+    x.relu_()
+    return x
+
+
 class _Calls(tnn.Module):
     """A forward that applies ``fn`` to its input (and to a weight of its own where ``fn`` takes one)."""
 
@@ -73,6 +79,32 @@ FUNCTIONS = {
     "sdpa_causal": (lambda x: F.scaled_dot_product_attention(x[None], x[None] * 0.5, x[None], is_causal=True), None, ROWS),
     "sdpa_masks": (lambda x: F.scaled_dot_product_attention(x, x, x, attn_mask=torch.tensor(np.tril(np.ones((4, 4), bool), 1)))
                    + F.scaled_dot_product_attention(x, x, x, attn_mask=torch.full((4, 4), 0.5, dtype=torch.float64), scale=0.3), None, ROWS),
+    "new_tensors_view_as": (lambda x: x + x.new_zeros(x.shape) + x.new_ones(x.size()) + x.new_full((4, 6), 2.0) + (x * 2).view_as(x.t().t()),
+                            None, ROWS),
+    "clamp_min_max": (lambda x: x.clamp_min(0) + torch.clamp_max(x, 0.5) + x.clamp(-0.2, 0.3), None, ROWS),
+    "norms_by_p": (lambda x: x / x.norm(dim=-1, keepdim=True) + torch.linalg.norm(x, dim=0) + x.norm(p=1) + torch.norm(x), None, ROWS),
+    "in_place_methods": (lambda x: x.clone().mul_(2).add_(1).clamp_(min=0) + _relu_in_place(x * 3.0), None, ROWS),
+    "sort_flip_roll": (lambda x: x.sort(dim=1)[0] + torch.sort(x, 1, descending=True).values * x.argsort(1)
+                       + torch.flip(x, [1]) + x.flip(0, 1) + x.roll(1, 0) + torch.roll(x, (1, 2), (0, 1)) + x.cumprod(1), None, ROWS),
+    "std_var_mean": (lambda x: x.std(-1, keepdim=True) + torch.std_mean(x, 1)[0][:, None] + torch.var_mean(x, 0, keepdim=True)[1], None, ROWS),
+    "any_all_count": (lambda x: x * (x > 0).any(dim=1, keepdim=True) + x * torch.all(x > -5) + x * torch.count_nonzero(x > 0, 0), None, ROWS),
+    "baddbmm_addmm_addcmul": (lambda x: torch.baddbmm(x[None, :, :4], x[None], x.T[None], beta=0.5, alpha=2.0)[0]
+                              + torch.addmm(x[:, :4], x, x.T, alpha=0.5)[:, :1] + torch.addcmul(x[:, :4], x[:, :4], x[:, 2:], value=0.5)
+                              + torch.addcdiv(x[:, :4], x[:, :4], x[:, 2:] ** 2 + 1) + torch.lerp(x[:, :4], x[:, 1:5], 0.3), None, ROWS),
+    "scatter_by_dim": (lambda x: torch.zeros_like(x).scatter(1, torch.tensor([[0], [1], [2], [3]]), 1.0) * x
+                       + x.scatter(1, torch.tensor([[5, 0], [1, 4], [2, 3], [3, 2]]), x[:, :2] * 3)
+                       + torch.scatter_add(x, 0, torch.tensor([[0, 1, 0, 1, 0, 1]] * 3), x[1:] ** 2), None, ROWS),
+    "transcendental": (lambda x: torch.sinh(x) + x.cosh() + torch.asinh(x) + torch.acosh(x.abs() + 1.5) + torch.tanh(x).atanh()
+                       + torch.asin(torch.tanh(x)) + torch.arccos(torch.tanh(x) * 0.9) + x.atan() + torch.atan2(x, x.flip(0) + 0.1)
+                       + torch.hypot(x, x ** 2) + torch.logaddexp(x, -x) + torch.fmod(x * 5, 1.5) + torch.trunc(x) + (x.abs() + 1).reciprocal()
+                       + torch.log2(x.abs() + 1) + (x.abs() + 1).log10() + torch.exp2(x) + torch.deg2rad(x) + torch.rad2deg(x), None, ROWS),
+    # (digamma's value only: torch's trigamma, its derivative, is 1e-10 off scipy's polygamma(1, x), which funcad uses)
+    "special_and_shapes": (lambda x: torch.logit(torch.sigmoid(x), eps=1e-3) + torch.erfc(x) + torch.lgamma(x.abs() + 1)
+                           + torch.digamma(x.abs() + 1).detach()
+                           + torch.special.expit(x) + torch.true_divide(x, 2) + torch.rsub(x, 1.0, alpha=2)
+                           + torch.nan_to_num(torch.log(x), nan=0.5, neginf=-3.0) + torch.diff(x, dim=1, prepend=x[:, :1])
+                           + x.movedim(0, 1).T + torch.unflatten(x, 1, (2, 3)).flatten(1) + torch.vstack([x[:2], x[2:]])
+                           + torch.hstack([x[:, :3], x[:, 3:]]) + x.narrow(1, 0, 6) * torch.isclose(x, x), None, ROWS),
     "einsum_tril": (lambda x: torch.einsum("ij,kj->ik", x, torch.tril(x)) + torch.einsum("ij->i", [x])[:, None], None, ROWS[:, :4]),
 }
 
@@ -372,5 +404,5 @@ def test_options_without_a_counterpart_are_named():
     twin = funcad_twin(module)
     with pytest.raises(NotImplementedError, match=r"max_pool2d: dilation=2 has no funcad translation"):
         twin.cell(IMAGES)
-    with pytest.raises(TranslationError, match=r"torch.cumprod has no funcad translation"):
-        funcad_twin(_Calls(lambda x: torch.cumprod(x, 0)))
+    with pytest.raises(TranslationError, match=r"torch.cummax has no funcad translation"):
+        funcad_twin(_Calls(lambda x: torch.cummax(x, 0)))

@@ -79,9 +79,11 @@ def torch_run(module, args: tuple, kwargs: dict, cotangents: list) -> tuple[list
     return [o.detach().numpy() for o in outs], input_grads, grads
 
 
-def assert_same_model(cell, module, name_map: dict[str, str], args, train: bool, kwargs: dict | None = None) -> None:
+def assert_same_model(cell, module, name_map: dict[str, str], args, train: bool, kwargs: dict | None = None,
+                      grad_rtol: float | None = None) -> None:
     """Outputs, gradients (floating inputs and every trainable parameter) and all statistics agree, through ``name_map``
-    (funcad -> torch). ``args`` is one input array or a tuple of call arguments."""
+    (funcad -> torch). ``args`` is one input array or a tuple of call arguments; ``grad_rtol`` loosens the input
+    gradients' tolerance where torch's derivative is the less accurate one."""
     args = args if isinstance(args, tuple) else (args,)
     kwargs = kwargs or {}
     cell.set_train(train)
@@ -96,7 +98,7 @@ def assert_same_model(cell, module, name_map: dict[str, str], args, train: bool,
     for f, t in zip(f_outs, t_outs):
         np.testing.assert_allclose(f, t, **TOL)
     for f, t in zip(f_gx, t_gx, strict=True):
-        np.testing.assert_allclose(f, t, **TOL)
+        np.testing.assert_allclose(f, t, **(TOL if grad_rtol is None else {**TOL, "rtol": grad_rtol}))
     assert sorted(name_map[n] for n in f_grads) == sorted(t_grads)
     for name, grad in f_grads.items():
         np.testing.assert_allclose(grad, t_grads[name_map[name]], **TOL, err_msg=name)

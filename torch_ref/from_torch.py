@@ -41,10 +41,19 @@ def _size(x, dim: int | None = None):
 REVERSE_ONLY: dict[object, Callable] = {
     torch.flatten: ops.flatten, "flatten": ops.flatten,
     torch.mean: ops.mean, "mean": ops.mean,
-    torch.transpose: ops.swapaxes, "transpose": ops.swapaxes,
+    torch.transpose: ops.swapaxes, "transpose": ops.swapaxes, torch.swapaxes: ops.swapaxes, "swapaxes": ops.swapaxes,
+    torch.swapdims: ops.swapaxes, "swapdims": ops.swapaxes,
     F.gelu: ops.gelu,
     "view": ops.reshape, "size": _size,
 }
+
+# funcad ops built from several primitives (MindSpore's names) that torch's function and Tensor method of the same name
+# are, called alike (each checked against torch by tests/test_to_funcad_functions.py).
+SAME_NAME = (
+    "mm", "bmm", "baddbmm", "addcmul", "addcdiv", "lerp", "repeat_interleave", "any", "all", "count_nonzero", "diff", "nan_to_num",
+    "addmm", "movedim", "moveaxis", "unflatten", "vstack", "hstack", "logit", "erfc", "lgamma", "digamma", "true_divide", "rsub", "tril", "triu",
+    "outer", "trace", "isclose", "narrow", "deg2rad", "rad2deg", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
+)
 
 
 def primitive_of(name: str, op: Callable) -> Primitive | None:
@@ -74,6 +83,8 @@ def derived() -> tuple[dict[object, Callable], dict[str, Callable]]:
 
 
 FUNCTIONS, METHODS = derived()
+FUNCTIONS.update({getattr(torch, name): getattr(ops, name) for name in SAME_NAME if hasattr(torch, name)})
+METHODS.update({name: getattr(ops, name) for name in SAME_NAME if callable(getattr(torch.Tensor, name, None))})
 
 
 class NoTranslation(LookupError):
@@ -89,10 +100,17 @@ def described(fn) -> str:
     return f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', name)}"
 
 
+def in_place(method: str) -> bool:
+    """Whether ``method`` is a torch in-place Tensor method (``add_``, ``clamp_``), whose result replaces its tensor."""
+    return method.endswith("_") and not method.startswith("_")
+
+
 def funcad_op(kind: str, target) -> Callable:
     """The funcad op for an fx ``call_function`` target or ``call_method`` name; ``NoTranslation`` when there is none."""
     if kind == "call_method":
         op = torch_functions.METHODS.get(target) or METHODS.get(target) or REVERSE_ONLY.get(target)
+        if op is None and in_place(target):  # x.mul_(2): the replay computes x * 2 and rebinds x (``_Program.run``)
+            return funcad_op(kind, target[:-1])
         if op is None:
             raise NoTranslation(f"Tensor.{target} has no funcad translation (no primitive declares torch.{target}; torch_ref.from_torch)")
         return op

@@ -220,6 +220,8 @@ class _Program:
             else:
                 method = node.target if node.op == "call_method" else None
                 env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
+                if method is not None and from_torch.in_place(method) and isinstance(node.args[0], fx.Node):
+                    env[node.args[0].name] = env[node.name]  # later reads of the tensor see the change, as in torch
         return load(self.output)
 
 

@@ -246,6 +246,52 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return y
 
 
+def sort(input, axis=-1, descending=False, stable=False):  # noqa: A002
+    values, indices = ops.sort(input, axis, descending)
+    return MinMax(values, ops.cast(indices, np.int64))
+
+
+def argsort(input, axis=-1, descending=False, stable=False):  # noqa: A002
+    return ops.cast(ops.argsort(input, axis, descending), np.int64)
+
+
+def flip(input, *axes):  # noqa: A002
+    """torch.flip(x, dims) and x.flip(*dims): dims renamed axes."""
+    return ops.flip(input, _sizes(axes))
+
+
+def new_tensor(op):
+    """Tensor.new_zeros/new_ones(size, dtype=None, ...): the tensor's own dtype unless one is given."""
+    def translated(tensor, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        return op(_sizes(size), dtype=_dtype(dtype) or tensor.dtype)
+    return translated
+
+
+def new_full(tensor, size, fill_value, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    return ops.full(_sizes((size,)), fill_value, dtype=_dtype(dtype) or tensor.dtype)
+
+
+def scatter(input, axis, index, src=None, value=None, reduce=None):  # noqa: A002
+    """torch.scatter(input, dim, index, src | value): a value fills the indexed positions."""
+    if reduce is not None:
+        _refuse("torch.scatter", "reduce", reduce)
+    if src is None or isinstance(src, numbers.Number):  # x.scatter(dim, index, 1.0): a number is the value
+        src = ops.full(tuple(index.shape), value if src is None else src, dtype=input.dtype)
+    return ops.tensor_scatter_elements(input, index, src, axis)
+
+
+def scatter_add(input, axis, index, src):  # noqa: A002
+    return ops.tensor_scatter_elements(input, index, src, axis, "add")
+
+
+def norm(input, p="fro", axis=None, keepdims=False, out=None, dtype=None):  # noqa: A002
+    """torch.norm / Tensor.norm: without ``dim`` a p-norm of all the elements (a vector norm, unlike numpy's for 2-D)."""
+    order = None if p == "fro" else p
+    if axis is None and order != "nuc":
+        return ops.norm(ops.reshape(input, (-1,)), ord=order, keepdims=False)
+    return ops.norm(input, ord=order, axis=axis, keepdims=keepdims)
+
+
 def identity(tensor, *args, **kwargs):
     return tensor
 
@@ -274,6 +320,11 @@ FUNCTIONS = {
     torch.max: extremum(ops.amax, ops.maximum, ops.argmax), torch.min: extremum(ops.amin, ops.minimum, ops.argmin),
     torch.var: spread(ops.var), torch.std: spread(ops.std), builtins.getattr: getattr,
     torch_rnn.pack_padded_sequence: packed.pack_padded_sequence, torch_rnn.pad_packed_sequence: packed.pad_packed_sequence,
+    torch.sort: sort, torch.argsort: argsort, torch.flip: flip, torch.std_mean: spread(ops.std_mean), torch.var_mean: spread(ops.var_mean),
+    torch.special.expit: ops.sigmoid, torch.linalg.norm: ops.norm, torch.norm: norm,
+    torch.clamp_min: lambda input, min: ops.clamp(input, min=min), torch.clamp_max: lambda input, max: ops.clamp(input, max=max),
+    torch.roll: lambda input, shifts, axes=None: ops.roll(input, shifts, axes),
+    torch.cumprod: lambda input, axis, dtype=None: ops.cumprod(input, axis), torch.scatter: scatter, torch.scatter_add: scatter_add,
 }
 
 METHODS = {
@@ -285,5 +336,9 @@ METHODS = {
     "std": FUNCTIONS[torch.std], "repeat": lambda tensor, *sizes: ops.tile(tensor, _sizes(sizes)), "t": lambda tensor: ops.transpose(tensor),
     "tril": ops.tril, "triu": ops.triu, "gather": ops.gather_elements, "topk": topk, "index_select": ops.index_select,
     "unbind": lambda tensor, axis=0: ops.unstack(tensor, axis), "dim": lambda tensor: len(tensor.shape),
-    "numel": lambda tensor: int(np.prod(tensor.shape)), "logsumexp": ops.logsumexp, "bmm": ops.bmm, "norm": ops.norm,
+    "numel": lambda tensor: int(np.prod(tensor.shape)), "logsumexp": ops.logsumexp, "bmm": ops.bmm, "norm": norm,
+    "sort": sort, "argsort": argsort, "flip": flip, "roll": FUNCTIONS[torch.roll], "cumprod": FUNCTIONS[torch.cumprod],
+    "type": lambda tensor, dtype: ops.cast(tensor, _dtype(dtype)), "view_as": lambda tensor, other: ops.reshape(tensor, tuple(other.shape)),
+    "new_zeros": new_tensor(ops.zeros), "new_ones": new_tensor(ops.ones), "new_empty": new_tensor(ops.zeros), "new_full": new_full,
+    "scatter": scatter, "scatter_add": scatter_add, "clamp_min": FUNCTIONS[torch.clamp_min], "clamp_max": FUNCTIONS[torch.clamp_max],
 }

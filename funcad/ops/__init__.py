@@ -26,7 +26,11 @@ from funcad.ops.activation_composites import (
     threshold,
 )
 from funcad.ops.aliases import (
+    addcdiv,
+    addcmul,
     addmm,
+    all,
+    any,
     baddbmm,
     bias_add,
     bmm,
@@ -37,22 +41,28 @@ from funcad.ops.aliases import (
     clip_by_global_norm,
     clip_by_value,
     cosine_similarity,
+    count_nonzero,
     cumprod,
     diag,
+    diff,
     dist,
     div,
     eq,
     fill,
     ge,
     gt,
+    hstack,
     inner,
     isclose,
     le,
     lerp,
     lt,
     mm,
+    moveaxis,
+    movedim,
     mul,
     mv,
+    nan_to_num,
     narrow,
     ne,
     neg,
@@ -63,13 +73,19 @@ from funcad.ops.aliases import (
     pow,
     repeat_interleave,
     roll,
+    rsub,
     select,
+    std_mean,
     sub,
     tensor_dot,
     trace,
     tril,
     triu,
+    true_divide,
+    unflatten,
     unsqueeze,
+    var_mean,
+    vstack,
 )
 from funcad.ops.conv import conv1d, conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
@@ -166,13 +182,15 @@ from funcad.ops.recurrent import lstm_cell, lstm_sequence
 from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var
 from funcad.ops.resize import interpolate
 from funcad.ops.sampling import normal, rand, randint, randn, uniform
-from funcad.ops.scatter import (
+from funcad.ops.scatter_ops import (
     gather_nd,
     index_add,
     index_select,
     masked_select,
+    scatter,
     scatter_nd,
     tensor_scatter_add,
+    tensor_scatter_elements,
     tensor_scatter_sub,
     tensor_scatter_update,
     unsorted_segment_sum,
@@ -203,6 +221,36 @@ from funcad.ops.shape import (
 from funcad.ops.slicing import meshgrid, slice, strided_slice, unstack
 from funcad.ops.smooth_l1 import smooth_l1_loss
 from funcad.ops.state import apply_gradient_descent, assign, assign_add, assign_sub
+from funcad.ops.transcendental import (
+    acos,
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    cosh,
+    deg2rad,
+    exp2,
+    fmod,
+    hypot,
+    log2,
+    log10,
+    logaddexp,
+    logit,
+    rad2deg,
+    reciprocal,
+    sinh,
+    trunc,
+)
+from funcad.scipy.special import digamma, erfc
+from funcad.scipy.special import gammaln as lgamma
 
 globals().update({name: getattr(_classes, name) for name in _classes.CLASS_NAMES})  # ops.Sin, ops.MatMul, ...
 globals().update({name: getattr(_layer_classes, name) for name in _layer_classes.LAYER_CLASS_NAMES})  # ops.Conv2D, ...

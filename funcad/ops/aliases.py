@@ -6,6 +6,7 @@ higher derivatives come from theirs. Argument names and defaults are MindSpore's
 
 from __future__ import annotations
 
+import builtins as _builtins
 import math as _pymath
 
 import numpy as np
@@ -39,7 +40,7 @@ from funcad.ops.math import (
 )
 from funcad.ops.math import isfinite as _isfinite
 from funcad.ops.math import isnan as _isnan
-from funcad.ops.reduce import norm, prod
+from funcad.ops.reduce import mean, norm, prod, std, var
 from funcad.ops.reduce import sum as _sum
 from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, repeat, reshape, split, transpose
 
@@ -303,6 +304,102 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
 def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
     """The p-norm of ``x1 - x2 + eps`` along the last axis (``eps`` keeps the norm differentiable where the rows meet)."""
     return norm(add(subtract(x1, x2), eps), ord=p, axis=-1, keepdims=keepdim)
+
+
+def any(input, axis=None, keep_dims: bool = False, *, keepdims: bool | None = None):  # noqa: A001, A002 - MindSpore's names
+    """Whether any element along ``axis`` (all axes by default) is nonzero."""
+    keep = keep_dims if keepdims is None else keepdims
+    return greater(_sum(cast(not_equal(input, 0), np.int32), axis=axis, keepdims=keep), 0)
+
+
+def all(input, axis=None, keep_dims: bool = False, *, keepdims: bool | None = None):  # noqa: A001, A002
+    """Whether every element along ``axis`` (all axes by default) is nonzero."""
+    keep = keep_dims if keepdims is None else keepdims
+    return equal(_sum(cast(equal(input, 0), np.int32), axis=axis, keepdims=keep), 0)
+
+
+def count_nonzero(input, axis=None, keep_dims: bool = False, *, keepdims: bool | None = None):  # noqa: A002
+    """The number of nonzero elements along ``axis`` (all axes by default), as int64."""
+    return _sum(cast(not_equal(input, 0), np.int64), axis=axis, keepdims=keep_dims if keepdims is None else keepdims)
+
+
+def addcmul(input, tensor1, tensor2, value=1):  # noqa: A002
+    """input + value * tensor1 * tensor2."""
+    return add(input, multiply(multiply(tensor1, tensor2), value))
+
+
+def addcdiv(input, tensor1, tensor2, value=1):  # noqa: A002
+    """input + value * tensor1 / tensor2."""
+    return add(input, multiply(divide(tensor1, tensor2), value))
+
+
+def true_divide(dividend, divisor):
+    return divide(dividend, divisor)
+
+
+def rsub(input, other, alpha=1):  # noqa: A002
+    """other - alpha * input."""
+    return subtract(other, multiply(input, alpha))
+
+
+def diff(x, n: int = 1, axis: int = -1, prepend=None, append=None):
+    """The n-th forward difference along ``axis``, after joining ``prepend`` and ``append`` to ``x`` there."""
+    parts = [p for p in (prepend, x, append) if p is not None]
+    x = concat(parts, axis) if len(parts) > 1 else x
+    axis = axis % len(_shape_of(x))
+    for _ in range(int(n)):
+        length = _shape_of(x)[axis]
+        head = (slice(None),) * axis
+        x = subtract(getitem(x, head + (slice(1, length),)), getitem(x, head + (slice(0, length - 1),)))
+    return x
+
+
+def nan_to_num(input, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None):  # noqa: A002
+    """``input`` with NaN, +inf and -inf replaced (by 0 and the dtype's largest and lowest finite values by default)."""
+    info = np.finfo(np.dtype(input.dtype))
+    high = info.max if posinf is None else posinf
+    low = info.min if neginf is None else neginf
+    return where(_isnan(input), float(nan), where(equal(input, np.inf), float(high), where(equal(input, -np.inf), float(low), input)))
+
+
+def movedim(x, source, destination):
+    """``x`` with the axes at ``source`` moved to ``destination`` (ints or sequences of them); the rest keep their order."""
+    ndim = len(_shape_of(x))
+    sources = [int(a) % ndim for a in np.atleast_1d(source)]
+    order = [a for a in range(ndim) if a not in sources]
+    for position, axis in sorted(zip((int(a) % ndim for a in np.atleast_1d(destination)), sources)):
+        order.insert(position, axis)
+    return transpose(x, tuple(order))
+
+
+moveaxis = movedim
+
+
+def unflatten(input, axis: int, unflattened_size):  # noqa: A002
+    """``input`` with ``axis`` split into ``unflattened_size`` (one entry may be -1)."""
+    shape = _shape_of(input)
+    axis = axis % len(shape)
+    return reshape(input, shape[:axis] + tuple(unflattened_size) + shape[axis + 1:])
+
+
+def vstack(inputs):
+    """Rows stacked: 1-D inputs become rows, then all are joined along the first axis."""
+    return concat([reshape(t, (1, -1)) if len(_shape_of(t)) == 1 else t for t in inputs], 0)
+
+
+def hstack(tensors):
+    """Joined along the second axis (the first for 1-D inputs)."""
+    return concat(list(tensors), 0 if _builtins.all(len(_shape_of(t)) == 1 for t in tensors) else 1)
+
+
+def std_mean(input, axis=None, ddof: int = 0, keepdims: bool = False):  # noqa: A002
+    """(standard deviation, mean) along ``axis``."""
+    return std(input, axis, ddof, keepdims), mean(input, axis, keepdims=keepdims)
+
+
+def var_mean(input, axis=None, ddof: int = 0, keepdims: bool = False):  # noqa: A002
+    """(variance, mean) along ``axis``."""
+    return var(input, axis, ddof, keepdims), mean(input, axis, keepdims=keepdims)
 
 
 def pixel_shuffle(input, upscale_factor: int):  # noqa: A002

@@ -98,24 +98,26 @@ remainder.defelementwise(lambda v, ans, x, y: v, lambda v, ans, x, y: negative(v
 
 # -- unary functions --------------------------------------------------------------------------
 # One rule per op serves both modes: it applies the derivative to a cotangent or a tangent alike.
-def _unary(name: str, rule, promote=promote_to_float) -> Primitive:
-    """The numpy ufunc ``np.<name>`` as a primitive whose derivative is ``rule(v, ans, x)``; integers become float32
-    first (``promote``), as in MindSpore, unless the function keeps them (square); torch's function has its name."""
-    prim = Primitive(name, getattr(np, name), promote=promote, **numpy_ufunc(name, 1, torch=name))
-    prim.__doc__ = f"numpy.{name}, elementwise."
+def unary(name: str, rule, promote=promote_to_float, numpy_name: str | None = None) -> Primitive:
+    """The numpy ufunc ``np.<numpy_name>`` (default ``name``) as the primitive ``name``, whose derivative is
+    ``rule(v, ans, x)``; integers become float32 first (``promote``), as in MindSpore, unless the function keeps them
+    (square); torch's function has the primitive's name."""
+    numpy_name = numpy_name or name
+    prim = Primitive(name, getattr(np, numpy_name), promote=promote, **numpy_ufunc(numpy_name, 1, torch=name))
+    prim.__doc__ = f"numpy.{numpy_name}, elementwise."
     return prim.defelementwise(rule)
 
 
-exp = _unary("exp", lambda v, ans, x: v * ans)
-log = _unary("log", lambda v, ans, x: v / x)
-log1p = _unary("log1p", lambda v, ans, x: v / (x + 1.0))
-expm1 = _unary("expm1", lambda v, ans, x: v * (ans + 1.0))
-sqrt = _unary("sqrt", lambda v, ans, x: v * 0.5 / ans)
-square = _unary("square", lambda v, ans, x: v * 2.0 * x, promote=None)
-sin = _unary("sin", lambda v, ans, x: v * cos(x))
-cos = _unary("cos", lambda v, ans, x: negative(v * sin(x)))
-tan = _unary("tan", lambda v, ans, x: v * (1.0 + ans * ans))
-tanh = _unary("tanh", lambda v, ans, x: v * (1.0 - ans * ans))
+exp = unary("exp", lambda v, ans, x: v * ans)
+log = unary("log", lambda v, ans, x: v / x)
+log1p = unary("log1p", lambda v, ans, x: v / (x + 1.0))
+expm1 = unary("expm1", lambda v, ans, x: v * (ans + 1.0))
+sqrt = unary("sqrt", lambda v, ans, x: v * 0.5 / ans)
+square = unary("square", lambda v, ans, x: v * 2.0 * x, promote=None)
+sin = unary("sin", lambda v, ans, x: v * cos(x))
+cos = unary("cos", lambda v, ans, x: negative(v * sin(x)))
+tan = unary("tan", lambda v, ans, x: v * (1.0 + ans * ans))
+tanh = unary("tanh", lambda v, ans, x: v * (1.0 - ans * ans))
 
 
 @primitive(promote=promote_to_float, **compiled_as_call(elementwise=True, torch="rsqrt"))
@@ -292,19 +294,19 @@ def _constant_op(name: str, fn, declarations: dict) -> Primitive:
     return prim.nondifferentiable()
 
 
-def _constant_ufunc(name: str, arity: int, torch) -> Primitive:
+def constant_ufunc(name: str, arity: int, torch) -> Primitive:
     return _constant_op(name, getattr(np, name), numpy_ufunc(name, arity, torch=torch))
 
 
-floor, ceil, logical_not, isnan, isinf, isfinite = (_constant_ufunc(name, 1, name) for name in
+floor, ceil, logical_not, isnan, isinf, isfinite = (constant_ufunc(name, 1, name) for name in
                                                     ("floor", "ceil", "logical_not", "isnan", "isinf", "isfinite"))
 # Comparisons by Python's operators, which take a number on either side as numpy's ufuncs do (torch.eq takes a tensor first).
-equal = _constant_ufunc("equal", 2, ("eq", lambda torch, x, y: x == y))
-not_equal = _constant_ufunc("not_equal", 2, ("ne", lambda torch, x, y: x != y))
-less = _constant_ufunc("less", 2, ("lt", lambda torch, x, y: x < y))
-less_equal = _constant_ufunc("less_equal", 2, ("le", lambda torch, x, y: x <= y))
-greater = _constant_ufunc("greater", 2, ("gt", lambda torch, x, y: x > y))
-greater_equal = _constant_ufunc("greater_equal", 2, ("ge", lambda torch, x, y: x >= y))
-logical_and, logical_or, logical_xor = (_constant_ufunc(name, 2, name) for name in ("logical_and", "logical_or", "logical_xor"))
+equal = constant_ufunc("equal", 2, ("eq", lambda torch, x, y: x == y))
+not_equal = constant_ufunc("not_equal", 2, ("ne", lambda torch, x, y: x != y))
+less = constant_ufunc("less", 2, ("lt", lambda torch, x, y: x < y))
+less_equal = constant_ufunc("less_equal", 2, ("le", lambda torch, x, y: x <= y))
+greater = constant_ufunc("greater", 2, ("gt", lambda torch, x, y: x > y))
+greater_equal = constant_ufunc("greater_equal", 2, ("ge", lambda torch, x, y: x >= y))
+logical_and, logical_or, logical_xor = (constant_ufunc(name, 2, name) for name in ("logical_and", "logical_or", "logical_xor"))
 round = _constant_op("round", np.round,  # noqa: A001 - numpy's name
                      compiled_as_call(elementwise=True, torch=("round", lambda torch, a, decimals=0, out=None: torch.round(a, decimals=decimals))))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
-from funcad.ops import activation, activation_composites, aliases, creation, indexing, linalg, math, nn, reduce, scatter, shape, slicing, state
+from funcad.ops import activation, activation_composites, aliases, creation, indexing, linalg, math, nn, reduce, scatter_ops, shape, slicing, state
 
 
 class PrimitiveClass:
@@ -100,9 +100,9 @@ _PLAIN = {
     "OnesLike": creation.ones_like, "ZerosLike": creation.zeros_like,
     "Identity": _identity, "Shape": _shape, "Size": _size, "Rank": _rank, "Depend": depend, "AddN": _add_n,
     "Fill": aliases.fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": _dtype_of, "Eye": _eye,
-    "GatherNd": scatter.gather_nd, "ScatterNd": scatter.scatter_nd, "TensorScatterUpdate": scatter.tensor_scatter_update,
-    "TensorScatterAdd": scatter.tensor_scatter_add, "TensorScatterSub": scatter.tensor_scatter_sub,
-    "UnsortedSegmentSum": scatter.unsorted_segment_sum, "MaskedFill": indexing.masked_fill, "MaskedSelect": scatter.masked_select,
+    "GatherNd": scatter_ops.gather_nd, "ScatterNd": scatter_ops.scatter_nd, "TensorScatterUpdate": scatter_ops.tensor_scatter_update,
+    "TensorScatterAdd": scatter_ops.tensor_scatter_add, "TensorScatterSub": scatter_ops.tensor_scatter_sub,
+    "UnsortedSegmentSum": scatter_ops.unsorted_segment_sum, "MaskedFill": indexing.masked_fill, "MaskedSelect": scatter_ops.masked_select,
     "ReLU6": activation_composites.relu6, "HSwish": activation_composites.hardswish, "HSigmoid": activation_composites.hardsigmoid,
     "Mish": activation_composites.mish, "SeLU": activation_composites.selu, "GeLU": _gelu_tanh, "Lerp": aliases.lerp,
     "Slice": slicing.slice, "Assign": state.assign, "AssignAdd": state.assign_add,

@@ -23,18 +23,18 @@ def _scipy(name: str):
     return getattr(scipy.special, name)
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(**compiled_as_call(elementwise=True, torch="erfc"))
 def erfc(x):
     return _scipy("erfc")(x)
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(**compiled_as_call(elementwise=True, torch="lgamma"))
 def gammaln(x):
     """log|Gamma(x)|."""
     return _scipy("gammaln")(x)
 
 
-@primitive(**compiled_as_call(elementwise=True))
+@primitive(**compiled_as_call(elementwise=True, torch="polygamma"))
 def polygamma(n, x):
     """The n-th derivative of digamma (n = 0: digamma itself); n is an integer constant."""
     return _scipy("polygamma")(n, x).astype(np.result_type(x, np.float32))

@@ -1,5 +1,5 @@
-"""N-dimensional gathers and scatters with MindSpore's names: gather_nd, scatter_nd, tensor_scatter_add/sub/update,
-index_select, index_add, masked_select.
+"""Gathers and scatters with MindSpore's names: gather_nd, scatter_nd, tensor_scatter_add/sub/update, scatter and
+tensor_scatter_elements along one axis (torch's scatter and scatter_add), index_select, index_add, masked_select.
 
 An (..., k) integer ``indices`` array addresses the first k axes of a tensor: each row is one position (k = ndim) or
 one slice (k < ndim). The values move through ``getitem`` and ``scatter_add`` (each the other's adjoint), so every
@@ -82,6 +82,47 @@ def tensor_scatter_update(input_x, indices, updates):
                          f"which update would win is unspecified (use tensor_scatter_add to accumulate)")
     mask = hit.reshape(hit.shape + (1,) * (len(shape) - len(rows))).astype(bool)
     return where(mask, scatter_add(updates, rows, shape), input_x)
+
+
+def _element_positions(op: str, shape: tuple, axis: int, index) -> tuple:
+    """Where each element of ``index`` (same rank as ``shape``) points: its own position, with the coordinate on
+    ``axis`` replaced by its value (torch's scatter/gather along a dimension), as index arrays into ``shape``."""
+    idx = _known(op, index)
+    axis = axis % len(shape)
+    if idx.dtype.kind not in "iu" or idx.ndim != len(shape) or any(i > n for d, (i, n) in enumerate(zip(idx.shape, shape)) if d != axis):
+        raise ValueError(f"funcad.ops.{op}: index must be integers of the input's rank {len(shape)}, no larger than input {shape} "
+                         f"off axis {axis}; got {idx.dtype} of shape {idx.shape}")
+    check_index_range(op, idx, shape[axis], "index", f" (axis {axis} of shape {shape})")
+    positions = list(np.indices(idx.shape, sparse=True))
+    positions[axis] = idx
+    return tuple(np.broadcast_to(p, idx.shape) for p in positions)
+
+
+def tensor_scatter_elements(input_x, indices, updates, axis: int = 0, reduction: str = "none"):
+    """``input_x`` with each element of ``updates`` written ('none': the positions must be distinct) or added ('add':
+    repeats accumulate) at its own position, the coordinate on ``axis`` taken from ``indices`` (torch's scatter and
+    scatter_add). ``updates`` may be larger than ``indices``: its leading part is used, as torch's."""
+    shape = _shape_of(input_x)
+    positions = _element_positions("tensor_scatter_elements", shape, axis, indices)
+    size = positions[0].shape
+    if tuple(_shape_of(updates)) != size:
+        updates = getitem(updates, tuple(slice(0, n) for n in size))
+    added = scatter_add(updates, positions, shape)
+    if reduction == "add":
+        return input_x + added
+    if reduction != "none":
+        raise ValueError(f"funcad.ops.tensor_scatter_elements: reduction must be 'none' or 'add', got {reduction!r}")
+    hit = np.zeros(shape, np.int64)
+    np.add.at(hit, positions, 1)
+    if (hit > 1).any():
+        raise ValueError(f"funcad.ops.tensor_scatter_elements: indices repeat position {np.argwhere(hit > 1)[0].tolist()}; which update "
+                         "would win is unspecified (use reduction='add' to accumulate)")
+    return where(hit > 0, added, input_x)
+
+
+def scatter(input, axis: int, index, src):  # noqa: A002 - MindSpore's names
+    """``input`` with ``src``'s elements written along ``axis`` at ``index`` (torch.scatter; distinct positions)."""
+    return tensor_scatter_elements(input, index, src, axis)
 
 
 def index_select(input, axis: int, index):  # noqa: A002 - MindSpore's names
