@@ -22,6 +22,7 @@ LABELS = np.array([0, 3, 1])
 IDX = np.array([[0, 2, 1, 3], [1, 1, 0, 2], [3, 0, 2, 1]])
 CHANNEL = RNG.uniform(0.5, 1.5, 3).astype(np.float32)
 COLUMNS = RNG.standard_normal((2, 12, 8)).astype(np.float32)  # 3 channels of 2x2 windows, 4x2 of them
+SPD = (lambda a: (a @ a.T + 3.0 * np.eye(3)).astype(np.float32))(RNG.standard_normal((3, 3)))  # symmetric positive definite
 SPECIALS = np.array([np.nan, np.inf, -np.inf, 1.0], np.float32)  # added to an array: nan, inf, -inf and its values
 
 CASES = {
@@ -45,6 +46,9 @@ CASES = {
     "hstack": (lambda a, b: ops.hstack([a, b]), (X, Y)), "std_mean": (lambda x: ops.add(*ops.std_mean(x, 1, ddof=1)), (X,)),
     "var_mean": (lambda x: ops.multiply(*ops.var_mean(x, 0, keepdims=True)), (X,)),
     "scatter": (lambda x, s: ops.scatter(x, 1, np.array([[0, 3], [1, 2], [2, 0]]), s), (X, Y[:, :2])),
+    "inverse": (ops.inverse, (SPD,)), "det": (ops.det, (SPD,)), "slogdet": (lambda a: ops.multiply(*ops.slogdet(a)), (SPD,)),
+    "cholesky": (lambda a: ops.cholesky((a + ops.transpose(a)) * 0.5, upper=True), (SPD,)),  # symmetric, as the rule assumes
+    "qr": (lambda x: ops.concat(ops.qr(ops.reshape(x, (4, 3))), 0), (X,)),
     "tensor_scatter_elements": (lambda x, s: ops.tensor_scatter_elements(x, IDX % 3, s, 0, "add"), (X, Y)),
     "cosine_similarity": (lambda a, b: ops.cosine_similarity(a, b, dim=1), (X, Y)), "pairwise_distance": (ops.pairwise_distance, (X, Y)),
     "unfold": (lambda x: ops.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)), (IMG,)),

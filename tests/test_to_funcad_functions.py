@@ -105,6 +105,8 @@ FUNCTIONS = {
                            + torch.nan_to_num(torch.log(x), nan=0.5, neginf=-3.0) + torch.diff(x, dim=1, prepend=x[:, :1])
                            + x.movedim(0, 1).T + torch.unflatten(x, 1, (2, 3)).flatten(1) + torch.vstack([x[:2], x[2:]])
                            + torch.hstack([x[:, :3], x[:, 3:]]) + x.narrow(1, 0, 6) * torch.isclose(x, x), None, ROWS),
+    "linalg": (lambda x: torch.linalg.slogdet(x @ x.T + 0.5).logabsdet + torch.linalg.solve(x @ x.T + 0.5, x).sum() + torch.det(x @ x.T + 0.5)
+               + torch.inverse(x @ x.T + 0.5) + torch.linalg.cholesky(x @ x.T + 0.5, upper=True) + torch.linalg.qr(x.T)[1], None, ROWS),
     "einsum_tril": (lambda x: torch.einsum("ij,kj->ik", x, torch.tril(x)) + torch.einsum("ij->i", [x])[:, None], None, ROWS[:, :4]),
 }
 

@@ -22,6 +22,7 @@ import torch.nn.utils.rnn as torch_rnn
 from funcad import nn, ops
 from funcad.core.tensor import Tensor
 from funcad.nn.layer.conv import same_padding
+from funcad.ops.decompositions import solve
 from torch_ref import packed
 from torch_ref.arrays import numpy_dtype
 
@@ -284,6 +285,13 @@ def scatter_add(input, axis, index, src):  # noqa: A002
     return ops.tensor_scatter_elements(input, index, src, axis, "add")
 
 
+SignLogAbsDet = collections.namedtuple("SignLogAbsDet", ["sign", "logabsdet"])
+
+
+def slogdet(A, out=None):  # noqa: N803 - torch's name
+    return SignLogAbsDet(*ops.slogdet(A))
+
+
 def norm(input, p="fro", axis=None, keepdims=False, out=None, dtype=None):  # noqa: A002
     """torch.norm / Tensor.norm: without ``dim`` a p-norm of all the elements (a vector norm, unlike numpy's for 2-D)."""
     order = None if p == "fro" else p
@@ -324,6 +332,9 @@ FUNCTIONS = {
     torch.special.expit: ops.sigmoid, torch.linalg.norm: ops.norm, torch.norm: norm,
     torch.clamp_min: lambda input, min: ops.clamp(input, min=min), torch.clamp_max: lambda input, max: ops.clamp(input, max=max),
     torch.roll: lambda input, shifts, axes=None: ops.roll(input, shifts, axes),
+    torch.inverse: ops.inverse, torch.linalg.inv: ops.inverse, torch.det: ops.det, torch.linalg.det: ops.det, torch.slogdet: slogdet,
+    torch.linalg.slogdet: slogdet, torch.linalg.cholesky: lambda A, upper=False, out=None: ops.cholesky(A, upper),
+    torch.linalg.qr: lambda A, mode="reduced", out=None: ops.qr(A, mode), torch.linalg.solve: lambda A, B, left=True, out=None: solve(A, B),
     torch.cumprod: lambda input, axis, dtype=None: ops.cumprod(input, axis), torch.scatter: scatter, torch.scatter_add: scatter_add,
 }
 

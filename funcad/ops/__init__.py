@@ -36,6 +36,7 @@ from funcad.ops.aliases import (
     bmm,
     cat,
     cdist,
+    cholesky,
     chunk,
     clamp,
     clip_by_global_norm,
@@ -53,6 +54,7 @@ from funcad.ops.aliases import (
     gt,
     hstack,
     inner,
+    inverse,
     isclose,
     le,
     lerp,
@@ -71,6 +73,7 @@ from funcad.ops.aliases import (
     pixel_shuffle,
     pixel_unshuffle,
     pow,
+    qr,
     repeat_interleave,
     roll,
     rsub,
@@ -90,6 +93,7 @@ from funcad.ops.aliases import (
 from funcad.ops.conv import conv1d, conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
+from funcad.ops.decompositions import det, slogdet
 from funcad.ops.embedding import embedding
 from funcad.ops.fourier import (
     fft,

@@ -13,6 +13,7 @@ import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
 from funcad.core.tensor import Tensor
+from funcad.ops import decompositions
 from funcad.ops.creation import full
 from funcad.ops.linalg import einsum, matmul, tensordot
 from funcad.ops.math import abs as _abs
@@ -42,7 +43,7 @@ from funcad.ops.math import isfinite as _isfinite
 from funcad.ops.math import isnan as _isnan
 from funcad.ops.reduce import mean, norm, prod, std, var
 from funcad.ops.reduce import sum as _sum
-from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, repeat, reshape, split, transpose
+from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, repeat, reshape, split, swapaxes, transpose
 
 cat = concat
 mul = multiply
@@ -400,6 +401,24 @@ def std_mean(input, axis=None, ddof: int = 0, keepdims: bool = False):  # noqa: 
 def var_mean(input, axis=None, ddof: int = 0, keepdims: bool = False):  # noqa: A002
     """(variance, mean) along ``axis``."""
     return var(input, axis, ddof, keepdims), mean(input, axis, keepdims=keepdims)
+
+
+def inverse(input):  # noqa: A002
+    """The inverse of each square matrix."""
+    return decompositions.inv(input)
+
+
+def cholesky(input_x, upper: bool = False):
+    """The Cholesky factor of each symmetric positive definite matrix: lower L (L @ L^T), or upper U = L^T."""
+    lower = decompositions.cholesky(input_x)
+    return swapaxes(lower, -1, -2) if upper else lower
+
+
+def qr(input, mode: str = "reduced"):  # noqa: A002
+    """(Q, R) of each matrix, reduced (MindSpore's and torch's default; the only mode here)."""
+    if mode != "reduced":
+        raise NotImplementedError(f"funcad.ops.qr: mode={mode!r} is not supported (the reduced QR is)")
+    return decompositions.qr(input)
 
 
 def pixel_shuffle(input, upscale_factor: int):  # noqa: A002

@@ -363,3 +363,12 @@ def svd(a, full_matrices: bool = False, compute_uv: bool = True):
 
 for _prim in (_inv, _det, _det_sign, _logabsdet, _cholesky, _qr_q, _qr_r, _eigh_values, _eigh_vectors, _svd_u, _svd_s, _svd_vh):
     _prim.declare(batch=leading_axes_rule(_prim))
+# torch's translations (the mirror's): eigh's and svd's vectors are fixed only up to sign, so they have none
+_inv.declare(torch="linalg.inv")
+_det.declare(torch="linalg.det")
+_cholesky.declare(torch="linalg.cholesky")
+_solve.declare(torch=lambda torch, a, b, vector: torch.linalg.solve(a, b))
+for _index, _prim in enumerate((_det_sign, _logabsdet)):
+    _prim.declare(torch=lambda torch, a, i=_index: torch.linalg.slogdet(a)[i])
+for _index, _prim in enumerate((_qr_q, _qr_r)):
+    _prim.declare(torch=lambda torch, a, i=_index: torch.linalg.qr(a)[i])
