@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib
+import os
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -53,10 +55,13 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
 
 
 def load(spec: str, flag: str):
-    """The object ``module.path:attribute`` names; a ``UserModelError`` naming ``flag`` when it cannot be found."""
+    """The object ``module.path:attribute`` names, the module found as ``python -m`` finds it (the current directory
+    first); a ``UserModelError`` naming ``flag`` when it cannot be found."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise UserModelError(f"{flag} {spec}: expected MODULE:NAME, e.g. my_package.models:make_net")
+    if os.getcwd() not in sys.path and "" not in sys.path:  # the console script's path starts at its own directory
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

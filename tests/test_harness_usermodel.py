@@ -4,6 +4,9 @@ side built by torch_ref.mirror / to_funcad; every usage error exits 2 naming its
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -89,6 +92,15 @@ def test_a_user_model_runs_as_a_built_in_case_and_passes(flags, capsys):
     name = flags[1].split(":")[1]
     assert f"\n{name} " in "\n" + out and "all verdicts pass" in out
     assert Path("reports/user/report.md").exists()
+
+
+def test_the_console_script_finds_a_model_module_in_the_current_directory(tmp_path):
+    """As ``python -m`` does: the installed script's own path does not start at the current directory."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}  # (user_models imports a test helper), not the current directory
+    done = subprocess.run([shutil.which("funcad-compare") or "funcad-compare", "run", "--model", "user_models:make_net", "--input-shape", "8,6",
+                           *FAST, "--out", "reports/script"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "reports/script/report.md").exists()
 
 
 def test_a_planted_fault_in_a_user_model_exits_1_and_is_located(capsys):
