@@ -23,6 +23,9 @@ IDX = np.array([[0, 2, 1, 3], [1, 1, 0, 2], [3, 0, 2, 1]])
 CHANNEL = RNG.uniform(0.5, 1.5, 3).astype(np.float32)
 COLUMNS = RNG.standard_normal((2, 12, 8)).astype(np.float32)  # 3 channels of 2x2 windows, 4x2 of them
 SPD = (lambda a: (a @ a.T + 3.0 * np.eye(3)).astype(np.float32))(RNG.standard_normal((3, 3)))  # symmetric positive definite
+SCALED = ops.MultitypeFuncGraph("scaled")
+SCALED.register("Number", "Tensor")(lambda k, x: ops.multiply(x, k))
+NANS = np.array([np.nan, 0.0, 0.0, np.nan], np.float32)  # added to an array: NaN in two columns
 SPECIALS = np.array([np.nan, np.inf, -np.inf, 1.0], np.float32)  # added to an array: nan, inf, -inf and its values
 
 CASES = {
@@ -49,6 +52,38 @@ CASES = {
     "inverse": (ops.inverse, (SPD,)), "det": (ops.det, (SPD,)), "slogdet": (lambda a: ops.multiply(*ops.slogdet(a)), (SPD,)),
     "cholesky": (lambda a: ops.cholesky((a + ops.transpose(a)) * 0.5, upper=True), (SPD,)),  # symmetric, as the rule assumes
     "qr": (lambda x: ops.concat(ops.qr(ops.reshape(x, (4, 3))), 0), (X,)),
+    "jacfwd": (lambda x: ops.jacfwd(lambda v: ops.sin(v) * v)(x[0]), (Y,)), "jacrev": (lambda x: ops.jacrev(lambda v: ops.exp(v) * 2.0)(x[0]), (Y,)),
+    "polygamma": (lambda x: ops.polygamma(2, x), (X,)), "xlogy": (ops.xlogy, (Y, X)), "absolute": (ops.absolute, (Y,)), "sgn": (ops.sgn, (Y,)),
+    "t": (ops.t, (X,)), "adjoint": (ops.adjoint, (X,)), "ravel": (ops.ravel, (X,)), "numel": (lambda x: x * ops.numel(x), (X,)),
+    "rank": (lambda x: x * ops.rank(x), (X,)), "unbind": (lambda x: ops.unbind(x, 1)[2], (X,)), "swapdims": (lambda x: ops.swapdims(x, 0, 1), (X,)),
+    "ger": (lambda a, b: ops.ger(a[0], b[1]), (X, Y)), "gcd": (lambda x: x * ops.gcd(IDX, IDX + 4), (X,)),
+    "lcm": (lambda x: x * ops.lcm(IDX + 1, 6), (X,)),
+    "bitwise_and": (lambda x: x * ops.bitwise_and(IDX, 3), (X,)), "bitwise_or": (lambda x: x * ops.bitwise_or(IDX, 4), (X,)),
+    "bitwise_xor": (lambda x: x * ops.bitwise_xor(IDX, 5), (X,)), "signbit": (ops.signbit, (Y,)), "fliplr": (ops.fliplr, (X,)),
+    "flipud": (ops.flipud, (X,)),
+    "rot90": (lambda x: ops.rot90(x, 3), (X,)), "atleast_1d": (lambda x: ops.atleast_1d(ops.sum(x)), (X,)),
+    "atleast_2d": (lambda x: ops.atleast_2d(x[0]), (X,)), "atleast_3d": (lambda x: ops.atleast_3d(x), (X,)),
+    "dstack": (lambda a, b: ops.dstack([a, b]), (X, Y)), "column_stack": (lambda a, b: ops.column_stack([a[:, 0], b]), (X, Y)),
+    "hsplit": (lambda x: ops.hsplit(x, 2)[1], (X,)), "vsplit": (lambda x: ops.vsplit(x, [1])[1], (X,)),
+    "dsplit": (lambda x: ops.dsplit(ops.reshape(x, (1, 3, 4)), 2)[0], (X,)), "diagonal": (lambda x: ops.diagonal(x, -1), (X,)),
+    "diag_embed": (lambda x: ops.diag_embed(x, 1), (X,)), "matrix_band_part": (lambda x: ops.matrix_band_part(x, 1, 0), (X,)),
+    "sequence_mask": (lambda x: x * ops.sequence_mask(np.array([1, 3, 0]), 4), (X,)), "kron": (lambda a, b: ops.kron(a, b[:2, :2]), (X, Y)),
+    "cross": (lambda a, b: ops.cross(a, b[:, :3], 1), (X[:, :3], Y)),
+    "addmv": (lambda a, b: ops.addmv(a[0, :3], b[:, :3], a[1, :3], 0.5, 2.0), (X, Y)),
+    "addr": (lambda a, b: ops.addr(a, b[0, :3], a[0], alpha=3.0), (X, Y)), "vecdot": (lambda a, b: ops.vecdot(a, b, axis=0), (X, Y)),
+    "frac": (lambda y: ops.frac(y * 3.0), (Y,)), "fmax": (lambda a, b: ops.fmax(a + NANS, b), (X, Y)),
+    "fmin": (lambda a, b: ops.fmin(a, b + NANS), (X, Y)), "float_power": (lambda x: ops.float_power(x, 1.5), (X,)),
+    "ldexp": (lambda x: ops.ldexp(x, IDX), (X,)), "logaddexp2": (ops.logaddexp2, (X, Y)), "heaviside": (lambda y: ops.heaviside(y, 0.5), (Y,)),
+    "isposinf": (lambda x: ops.isposinf(x + SPECIALS), (X,)), "isneginf": (lambda x: ops.isneginf(x + SPECIALS), (X,)),
+    "is_floating_point": (lambda x: x * float(ops.is_floating_point(x)), (X,)), "is_complex": (lambda x: x * float(1 + ops.is_complex(x)), (X,)),
+    "nansum": (lambda x: ops.nansum(x + NANS, 1), (X,)), "nanmean": (lambda x: ops.nanmean(x + NANS, 1), (X,)),
+    "aminmax": (lambda x: ops.add(*ops.aminmax(x, axis=1)), (X,)), "trapz": (lambda y, x: ops.trapz(y, ops.cumsum(x, 1), dim=1), (Y, X)),
+    "logdet": (ops.logdet, (SPD,)), "repeat_elements": (lambda x: ops.repeat_elements(x, 2, 1), (X,)),
+    "range": (lambda x: x[0] * ops.range(1, 9, 2), (X,)), "rand_like": (lambda x: ops.rand_like(x, seed=3), (X,)),
+    "randn_like": (lambda x: ops.randn_like(x, seed=4), (X,)), "bernoulli": (lambda x: ops.bernoulli(x, 0.3, seed=5), (X,)),
+    "index_fill": (lambda x: ops.index_fill(x, 1, np.array([0, 2]), -1.0), (X,)),
+    "HyperMap": (lambda x, y: ops.HyperMap()(ops.multiply, (x, y), (y, y))[1], (X, Y)),
+    "Map": (lambda x, y: ops.Map(ops.add)((x,), (y,))[0], (X, Y)), "MultitypeFuncGraph": (lambda x: SCALED(1.5, x), (X,)),
     "tensor_scatter_elements": (lambda x, s: ops.tensor_scatter_elements(x, IDX % 3, s, 0, "add"), (X, Y)),
     "cosine_similarity": (lambda a, b: ops.cosine_similarity(a, b, dim=1), (X, Y)), "pairwise_distance": (ops.pairwise_distance, (X, Y)),
     "unfold": (lambda x: ops.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)), (IMG,)),
@@ -212,6 +247,10 @@ def _class_case(name: str):
         "Tril": (lambda x: c(1)(x), (Y,)), "Triu": (lambda x: c(-1)(x), (Y,)),
         "StridedSlice": (lambda x: c(end_mask=2, shrink_axis_mask=1)(x, (1, 3), (2, 0), (1, -2)), (Y,)),
         "Meshgrid": (lambda x: c()((x[0], x[1, :3]))[1], (Y,)),
+        "Atan2": (lambda y, x: c()(y, x), (Y, X)), "Mod": (lambda y, x: c()(y, x), (Y, X)), "TruncateMod": (lambda y, x: c()(y, x), (Y, X)),
+        "Addcdiv": (lambda x, y: c()(x, y, x, 0.5), (X, Y)), "Addcmul": (lambda x, y: c()(y, x, y, 2.0), (X, Y)),
+        "SquaredDifference": (lambda x, y: c()(x, y), (X, Y)), "DivNoNan": (lambda x, y: c()(x, y * (IDX > 0)), (X, Y)),
+        "Ger": (lambda x, y: c()(x[0], y[1]), (X, Y)), "MatrixInverse": (lambda a: c()(a), (SPD,)), "Acosh": (lambda x: c()(x + 1.0), (X,)),
     }
     if name in special:
         return special[name]
@@ -243,7 +282,7 @@ CASES.update({  # complex values (funcad.core.complex_parts) and the Fourier tra
     "fftfreq": (lambda x: x * ops.fftfreq(4, 0.5), (Y,)), "rfftfreq": (lambda x: x[:, :3] * ops.rfftfreq(4), (Y,)),
 })
 # Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
-PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent", "Assign", "AssignAdd"}
+PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent", "Assign", "AssignAdd", "AssignSub"}
 CASES.update({name: _class_case(name) for name in CLASS_NAMES if name not in PARAMETER_UPDATES})
 CASES.update({  # funcad.ops.layer_classes
     "Conv2D": (lambda x, w: ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), (IMG, KERNEL)),

@@ -64,6 +64,8 @@ SAMPLES = {
     **{name: _positive for name in ("lgamma", "digamma", "log2", "log10")},
     **{name: (lambda f, x, y, w: f(x.abs() + 1.0)) for name in ("acosh", "arccosh")},
     "logit": lambda f, x, y, w: f(x.abs() + 0.05, eps=0.1),
+    **{name: (lambda f, x, y, w: f((x * 10).long(), (y * 10).long() + 3)) for name in ("bitwise_and", "bitwise_or", "bitwise_xor", "gcd", "lcm")},
+    "polygamma": lambda f, x, y, w: f(2, x.abs() + 0.5),
     **{name: (lambda f, x, y, w: f(x @ x.T + 0.5)) for name in ("linalg_inv", "linalg_det", "det", "linalg_cholesky", "cholesky")},
 }
 # Tensor methods taking sizes one by one as well as in a tuple.

@@ -31,7 +31,7 @@ from torch_ref.torch_translation import torch_function, torch_name
 RENAMED = {"dim": "axis", "keepdim": "keepdims", "dims": "axes", "dim0": "axis1", "dim1": "axis2"}
 IGNORED = ("inplace", "_stacklevel")  # torch keywords without effect on the value (as is dtype=None)
 SIZE_VARARGS = frozenset({"view", "reshape", "permute", "tile"})  # Tensor methods also taking their sizes one by one
-SELF_ELSEWHERE = frozenset({"where"})  # Tensor methods whose tensor is not the function's first argument (x.where(c, y))
+SELF_ELSEWHERE = frozenset({"where", "polygamma"})  # Tensor methods whose tensor is not the function's first argument (x.where(c, y))
 
 
 def _size(x, dim: int | None = None):

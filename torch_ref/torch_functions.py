@@ -351,5 +351,6 @@ METHODS = {
     "sort": sort, "argsort": argsort, "flip": flip, "roll": FUNCTIONS[torch.roll], "cumprod": FUNCTIONS[torch.cumprod],
     "type": lambda tensor, dtype: ops.cast(tensor, _dtype(dtype)), "view_as": lambda tensor, other: ops.reshape(tensor, tuple(other.shape)),
     "new_zeros": new_tensor(ops.zeros), "new_ones": new_tensor(ops.ones), "new_empty": new_tensor(ops.zeros), "new_full": new_full,
-    "scatter": scatter, "scatter_add": scatter_add, "clamp_min": FUNCTIONS[torch.clamp_min], "clamp_max": FUNCTIONS[torch.clamp_max],
+    "scatter": scatter, "scatter_add": scatter_add, "polygamma": lambda tensor, n: ops.polygamma(n, tensor),
+    "clamp_min": FUNCTIONS[torch.clamp_min], "clamp_max": FUNCTIONS[torch.clamp_max],
 }

@@ -2,6 +2,7 @@
 
 from funcad.core import tensor as _tensor_module
 from funcad.core.complex_parts import angle, complex, conj, imag, real
+from funcad.core.jacobians import jacfwd, jacrev
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp  # MindSpore offers its transforms in ops too
 from funcad.ops import conv_fusion as _conv_fusion  # noqa: F401 - declares the convolution's fused epilogue
 from funcad.ops import layer_classes as _layer_classes
@@ -90,6 +91,67 @@ from funcad.ops.aliases import (
     var_mean,
     vstack,
 )
+from funcad.ops.array_utils import (
+    absolute,
+    addmv,
+    addr,
+    adjoint,
+    aminmax,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    bernoulli,
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
+    column_stack,
+    cross,
+    diag_embed,
+    diagonal,
+    dsplit,
+    dstack,
+    fliplr,
+    flipud,
+    float_power,
+    fmax,
+    fmin,
+    frac,
+    gcd,
+    ger,
+    heaviside,
+    hsplit,
+    index_fill,
+    is_complex,
+    is_floating_point,
+    isneginf,
+    isposinf,
+    kron,
+    lcm,
+    ldexp,
+    logaddexp2,
+    logdet,
+    matrix_band_part,
+    nanmean,
+    nansum,
+    numel,
+    rand_like,
+    randn_like,
+    range,
+    rank,
+    ravel,
+    repeat_elements,
+    rot90,
+    sequence_mask,
+    sgn,
+    signbit,
+    swapdims,
+    t,
+    trapz,
+    unbind,
+    vecdot,
+    vsplit,
+)
+from funcad.ops.composite import HyperMap, Map, MultitypeFuncGraph
 from funcad.ops.conv import conv1d, conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
@@ -253,7 +315,7 @@ from funcad.ops.transcendental import (
     sinh,
     trunc,
 )
-from funcad.scipy.special import digamma, erfc
+from funcad.scipy.special import digamma, erfc, polygamma, xlogy
 from funcad.scipy.special import gammaln as lgamma
 
 globals().update({name: getattr(_classes, name) for name in _classes.CLASS_NAMES})  # ops.Sin, ops.MatMul, ...

@@ -12,7 +12,22 @@ from collections.abc import Callable
 import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
-from funcad.ops import activation, activation_composites, aliases, creation, indexing, linalg, math, nn, reduce, scatter_ops, shape, slicing, state
+from funcad.ops import (
+    activation,
+    activation_composites,
+    aliases,
+    creation,
+    indexing,
+    linalg,
+    math,
+    nn,
+    reduce,
+    scatter_ops,
+    shape,
+    slicing,
+    state,
+    transcendental,
+)
 
 
 class PrimitiveClass:
@@ -54,6 +69,21 @@ def depend(value, expr):
     self.optimizer(grads))``). MindSpore orders side effects with it; eager and traced code here run in program
     order already, so ``expr`` has run when this is called."""
     return value
+
+
+def _squared_difference(x, y):
+    return math.square(math.subtract(x, y))
+
+
+def _div_no_nan(x, y):
+    """x / y, and 0 where y is 0."""
+    zero = math.equal(y, 0)
+    return math.where(zero, 0.0, math.divide(x, math.where(zero, 1.0, y)))
+
+
+def _fast_gelu(x):
+    """MindSpore's FastGeLU: x * sigmoid(1.702 x)."""
+    return math.multiply(x, math.sigmoid(math.multiply(x, 1.702)))
 
 
 def _gelu_tanh(x):
@@ -105,7 +135,13 @@ _PLAIN = {
     "UnsortedSegmentSum": scatter_ops.unsorted_segment_sum, "MaskedFill": indexing.masked_fill, "MaskedSelect": scatter_ops.masked_select,
     "ReLU6": activation_composites.relu6, "HSwish": activation_composites.hardswish, "HSigmoid": activation_composites.hardsigmoid,
     "Mish": activation_composites.mish, "SeLU": activation_composites.selu, "GeLU": _gelu_tanh, "Lerp": aliases.lerp,
-    "Slice": slicing.slice, "Assign": state.assign, "AssignAdd": state.assign_add,
+    "Slice": slicing.slice, "Assign": state.assign, "AssignAdd": state.assign_add, "AssignSub": state.assign_sub,
+    "ACos": transcendental.acos, "Acosh": transcendental.acosh, "Asin": transcendental.asin, "Asinh": transcendental.asinh,
+    "Atan": transcendental.atan, "Atan2": transcendental.atan2, "Atanh": transcendental.atanh, "Cosh": transcendental.cosh,
+    "Sinh": transcendental.sinh, "Trunc": transcendental.trunc, "Inv": transcendental.reciprocal, "Mod": transcendental.fmod,
+    "TruncateMod": transcendental.fmod, "Rint": math.round, "Addcdiv": aliases.addcdiv, "Addcmul": aliases.addcmul,
+    "SquaredDifference": _squared_difference, "DivNoNan": _div_no_nan, "Ger": linalg.outer, "MatrixInverse": aliases.inverse,
+    "FastGeLU": _fast_gelu, "Softsign": activation_composites.softsign,
 }
 
 
