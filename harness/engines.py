@@ -22,8 +22,9 @@ funcad's parameter names through the case's name map. Both take and return numpy
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -135,15 +136,29 @@ class FuncadEngine(_AlignedMasks):
         return self.train_step(x, y)
 
 
-def _drawing_funcad_masks(method: Callable) -> Callable:
-    """A torch engine call whose dropout draws funcad's masks (``torch_ref.dropout.aligned_masks``)."""
+@contextlib.contextmanager
+def _created_in(dtype: torch.dtype) -> Iterator[None]:
+    """In a float64 run, the tensors a forward creates without a dtype (``torch.zeros(layers, batch, hidden)``) are
+    float64, as the weights are: torch's default dtype while inside."""
+    saved = torch.get_default_dtype()
+    if dtype == torch.float64:
+        torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)
+
+
+def _torch_call(method: Callable) -> Callable:
+    """A torch engine call whose dropout draws funcad's masks (``torch_ref.dropout.aligned_masks``) and whose created
+    tensors take the run's precision (``_created_in``)."""
 
     @functools.wraps(method)
-    def aligned(*args, **kwargs):
-        with aligned_masks():
-            return method(*args, **kwargs)
+    def call(self, *args, **kwargs):
+        with aligned_masks(), _created_in(self.trainer.dtype):
+            return method(self, *args, **kwargs)
 
-    return aligned
+    return call
 
 
 class TorchEngine(_AlignedMasks):
@@ -160,18 +175,18 @@ class TorchEngine(_AlignedMasks):
     def prepare(self, x, y):
         return self.trainer.tensor(x), self.trainer.tensor(y)
 
-    @_drawing_funcad_masks
+    @_torch_call
     def forward(self, x) -> np.ndarray:
         self._masks_for_next_call()
         return self.trainer.forward(x)
 
-    @_drawing_funcad_masks
+    @_torch_call
     def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
         self._masks_for_next_call()
         loss, grads = self.trainer.loss_and_grads(x, y)
         return loss, {self.to_funcad.get(n, n): g for n, g in grads.items()}
 
-    @_drawing_funcad_masks
+    @_torch_call
     def step(self, x, y, edit: GradEdit = None) -> float:
         self._masks_for_next_call()
         if edit is None:
@@ -192,15 +207,15 @@ class TorchEngine(_AlignedMasks):
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.trainer.load_state({self.to_torch.get(n, n): v for n, v in state.items()})
 
-    @_drawing_funcad_masks
+    @_torch_call
     def time_forward(self, x, y):
         return self.trainer.forward_tensors(x)
 
-    @_drawing_funcad_masks
+    @_torch_call
     def time_backward(self, x, y):
         return self.trainer.backward_tensors(x, y)
 
-    @_drawing_funcad_masks
+    @_torch_call
     def time_step(self, x, y):
         return self.trainer.step_tensors(x, y)
 

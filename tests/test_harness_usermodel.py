@@ -161,6 +161,28 @@ def test_compare_with_a_torch_module_alone_builds_the_funcad_side_by_to_funcad()
         harness.compare(module, steps=1)
 
 
+class _TutorialLSTM(torch.nn.Module):
+    """The LSTM of PyTorch tutorials: initial states made from the batch size, moved to the input's device."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm, self.fc = torch.nn.LSTM(4, 6, 2, batch_first=True), torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        h0 = torch.zeros(2, x.size(0), 6).to(x.device)
+        c0 = torch.zeros(2, x.size(0), 6).to(x.device)
+        out, _ = self.lstm(x, (h0, c0))
+        return self.fc(out[:, -1, :])
+
+
+def test_a_tutorial_lstm_compares_in_both_dtypes_its_created_states_in_the_run_s_precision():
+    torch.manual_seed(0)
+    result = harness.compare(_TutorialLSTM(), input_shape=(3, 7, 4), steps=2, timing=False)
+    assert result.passed and set(result.grads["dtype"]) == {"float32", "float64"}
+    assert result.grads[result.grads["dtype"] == "float64"]["max_abs"].max() < 1e-12
+    assert torch.get_default_dtype() == torch.float32
+
+
 def test_explain_rebuilds_a_user_model_run_with_its_plant(capsys):
     from harness.explain import trace
     from harness.faults import Fault

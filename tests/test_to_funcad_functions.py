@@ -107,6 +107,7 @@ FUNCTIONS = {
                            + torch.hstack([x[:, :3], x[:, 3:]]) + x.narrow(1, 0, 6) * torch.isclose(x, x), None, ROWS),
     "linalg": (lambda x: torch.linalg.slogdet(x @ x.T + 0.5).logabsdet + torch.linalg.solve(x @ x.T + 0.5, x).sum() + torch.det(x @ x.T + 0.5)
                + torch.inverse(x @ x.T + 0.5) + torch.linalg.cholesky(x @ x.T + 0.5, upper=True) + torch.linalg.qr(x.T)[1], None, ROWS),
+    "device_attributes": (lambda x: x + torch.zeros(x.shape, device=x.device, dtype=x.dtype).to(x.device) * float(1 + x.is_cuda), None, ROWS),
     "einsum_tril": (lambda x: torch.einsum("ij,kj->ik", x, torch.tril(x)) + torch.einsum("ij->i", [x])[:, None], None, ROWS[:, :4]),
 }
 

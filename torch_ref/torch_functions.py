@@ -300,6 +300,16 @@ def norm(input, p="fro", axis=None, keepdims=False, out=None, dtype=None):  # no
     return ops.norm(input, ord=order, axis=axis, keepdims=keepdims)
 
 
+TENSOR_PLACEMENT = {"device": "cpu", "is_cuda": False, "layout": torch.strided}  # where funcad's arrays live, as torch says
+
+
+def attribute(obj, name: str, *default):
+    """getattr on a traced value: torch's placement attributes of a tensor (``x.device``) say where funcad computes."""
+    if isinstance(obj, Tensor) and name in TENSOR_PLACEMENT and not hasattr(obj, name):
+        return TENSOR_PLACEMENT[name]
+    return getattr(obj, name, *default)
+
+
 def identity(tensor, *args, **kwargs):
     return tensor
 
@@ -326,7 +336,7 @@ FUNCTIONS = {
     torch.outer: ops.outer, torch.gather: ops.gather_elements, torch.masked_fill: ops.masked_fill, torch.logsumexp: ops.logsumexp,
     torch.topk: topk, torch.amax: ops.amax, torch.amin: ops.amin, torch.clone: identity, torch.sign: ops.sign,
     torch.max: extremum(ops.amax, ops.maximum, ops.argmax), torch.min: extremum(ops.amin, ops.minimum, ops.argmin),
-    torch.var: spread(ops.var), torch.std: spread(ops.std), builtins.getattr: getattr,
+    torch.var: spread(ops.var), torch.std: spread(ops.std), builtins.getattr: attribute,
     torch_rnn.pack_padded_sequence: packed.pack_padded_sequence, torch_rnn.pad_packed_sequence: packed.pad_packed_sequence,
     torch.sort: sort, torch.argsort: argsort, torch.flip: flip, torch.std_mean: spread(ops.std_mean), torch.var_mean: spread(ops.var_mean),
     torch.special.expit: ops.sigmoid, torch.linalg.norm: ops.norm, torch.norm: norm,
