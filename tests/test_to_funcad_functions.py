@@ -108,6 +108,12 @@ FUNCTIONS = {
     "linalg": (lambda x: torch.linalg.slogdet(x @ x.T + 0.5).logabsdet + torch.linalg.solve(x @ x.T + 0.5, x).sum() + torch.det(x @ x.T + 0.5)
                + torch.inverse(x @ x.T + 0.5) + torch.linalg.cholesky(x @ x.T + 0.5, upper=True) + torch.linalg.qr(x.T)[1], None, ROWS),
     "device_attributes": (lambda x: x + torch.zeros(x.shape, device=x.device, dtype=x.dtype).to(x.device) * float(1 + x.is_cuda), None, ROWS),
+    "margin_losses": (lambda x: F.margin_ranking_loss(x[0], x[1], torch.tensor([1.0, -1, 1, -1, 1, 1]), 0.2)
+                      + F.soft_margin_loss(x, torch.sign(x.detach() - 0.3)) + F.hinge_embedding_loss(x, torch.sign(x.detach()), margin=0.5)
+                      + F.cosine_embedding_loss(x, x.flip(0), torch.tensor([1.0, -1, 1, -1]), margin=0.1)
+                      + F.triplet_margin_loss(x, x * 0.5, x.flip(1), swap=True) + F.multilabel_soft_margin_loss(x, (x.detach() > 0).double())
+                      + F.poisson_nll_loss(x, x.detach().abs() * 3, full=True) + F.gaussian_nll_loss(x, x.flip(0), x.abs() + 0.2, full=True),
+                      None, ROWS),
     "einsum_tril": (lambda x: torch.einsum("ij,kj->ik", x, torch.tril(x)) + torch.einsum("ij->i", [x])[:, None], None, ROWS[:, :4]),
 }
 

@@ -132,6 +132,15 @@ def _loss(op, *, weights: bool = False):
     return translated
 
 
+def _legacy_free(op):
+    """A torch loss called with its deprecated size_average/reduce (None, or refused), the rest as funcad's op takes it."""
+    def translated(*args, size_average=None, reduce=None, **kwargs):
+        if size_average is not None or reduce is not None:
+            _refuse(f"torch.nn.functional.{op.__name__}", "size_average/reduce", (size_average, reduce))
+        return op(*args, **kwargs)
+    return translated
+
+
 def one_hot(tensor, num_classes=-1):
     return ops.one_hot(tensor, num_classes, dtype=np.int64)
 
@@ -322,6 +331,9 @@ FUNCTIONS = {
     F.mse_loss: _loss(ops.mse_loss), F.l1_loss: _loss(ops.l1_loss), F.smooth_l1_loss: _loss(ops.smooth_l1_loss),
     F.binary_cross_entropy: _loss(ops.binary_cross_entropy, weights=True),
     F.binary_cross_entropy_with_logits: _loss(ops.binary_cross_entropy_with_logits, weights=True), F.kl_div: _loss(ops.kl_div),
+    **{getattr(F, name): _legacy_free(getattr(ops, name)) for name in ("margin_ranking_loss", "soft_margin_loss", "hinge_embedding_loss",
+                                                         "cosine_embedding_loss", "triplet_margin_loss", "multilabel_soft_margin_loss",
+                                                         "poisson_nll_loss", "gaussian_nll_loss")},
     F.relu6: ops.relu6, F.hardtanh: ops.hardtanh, F.hardswish: ops.hardswish, F.hardsigmoid: ops.hardsigmoid, F.mish: ops.mish,
     F.selu: ops.selu, F.celu: ops.celu, F.logsigmoid: ops.logsigmoid, F.softsign: ops.softsign, F.softshrink: ops.softshrink,
     F.hardshrink: ops.hardshrink, F.tanhshrink: ops.tanhshrink, F.softmin: ops.softmin, F.glu: ops.glu, F.threshold: ops.threshold,

@@ -133,3 +133,104 @@ class KLDivLoss(Cell):
 
     def construct(self, logits, labels):
         return ops.kl_div(logits, labels, self.reduction)
+
+
+class MarginRankingLoss(LossBase):
+    """``ops.margin_ranking_loss``: max(0, -target * (input1 - input2) + margin)."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def construct(self, input1, input2, target):
+        return ops.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class SoftMarginLoss(LossBase):
+    """``ops.soft_margin_loss``: log(1 + exp(-target * input))."""
+
+    def construct(self, logits, labels):
+        return ops.soft_margin_loss(logits, labels, self.reduction)
+
+
+class HingeEmbeddingLoss(LossBase):
+    """``ops.hinge_embedding_loss``: the input where the target is 1, max(0, margin - input) where it is -1."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def construct(self, logits, labels):
+        return ops.hinge_embedding_loss(logits, labels, self.margin, self.reduction)
+
+
+class CosineEmbeddingLoss(LossBase):
+    """``ops.cosine_embedding_loss``: 1 - cos for target 1, max(0, cos - margin) for target -1."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def construct(self, logits_x1, logits_x2, labels):
+        return ops.cosine_embedding_loss(logits_x1, logits_x2, labels, self.margin, self.reduction)
+
+
+class TripletMarginLoss(LossBase):
+    """``ops.triplet_margin_loss``; MindSpore passes the margin at the call (default 1.0), as here."""
+
+    def __init__(self, p: float = 2, swap: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.p, self.swap, self.eps = p, bool(swap), float(eps)
+
+    def construct(self, x, positive, negative, margin: float = 1.0):
+        return ops.triplet_margin_loss(x, positive, negative, margin, self.p, self.eps, self.swap, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(LossBase):
+    """``ops.multilabel_soft_margin_loss``: per sample, the mean binary cross-entropy over its labels."""
+
+    def __init__(self, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight = weight
+
+    def construct(self, x, target):
+        return ops.multilabel_soft_margin_loss(x, target, self.weight, self.reduction)
+
+
+class PoissonNLLLoss(LossBase):
+    """``ops.poisson_nll_loss``: the Poisson negative log-likelihood (rate exp(input) when ``log_input``)."""
+
+    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.log_input, self.full, self.eps = bool(log_input), bool(full), float(eps)
+
+    def construct(self, input, target):  # noqa: A002
+        return ops.poisson_nll_loss(input, target, self.log_input, self.full, self.eps, self.reduction)
+
+
+class GaussianNLLLoss(LossBase):
+    """``ops.gaussian_nll_loss``: 0.5 * (log(var) + (logits - labels)**2 / var), var held at least ``eps``."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.full, self.eps = bool(full), float(eps)
+
+    def construct(self, logits, labels, var):
+        return ops.gaussian_nll_loss(logits, labels, var, self.full, self.eps, self.reduction)
+
+
+class RMSELoss(LossBase):
+    """MindSpore's root mean squared error: sqrt(mean((logits - label)**2))."""
+
+    def __init__(self):
+        super().__init__("mean")
+
+    def construct(self, logits, label):
+        return ops.sqrt(ops.mse_loss(logits, label, "mean"))
+
+
+class MAELoss(LossBase):
+    """MindSpore's mean absolute error, |logits - label| reduced by ``reduction``."""
+
+    def construct(self, logits, label):
+        return ops.l1_loss(logits, label, self.reduction)

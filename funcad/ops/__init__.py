@@ -181,6 +181,16 @@ from funcad.ops.grad_operation import GradOperation
 from funcad.ops.hook import HookBackward
 from funcad.ops.indexing import argsort, gather, gather_elements, masked_fill, nonzero, sort, topk, unique
 from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
+from funcad.ops.margin_losses import (
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
 from funcad.ops.math import (
     abs,
     add,
