@@ -92,6 +92,7 @@ CASES = {
     "multilabel_soft_margin_loss": (lambda y: ops.multilabel_soft_margin_loss(y, (Y > 0).astype(np.float32), CHANNEL[:1]), (Y,)),
     "poisson_nll_loss": (lambda y: ops.poisson_nll_loss(y, (IDX * 1.0).astype(np.float32), full=True), (Y,)),
     "gaussian_nll_loss": (lambda a, b: ops.gaussian_nll_loss(a, b, a * 0.5, full=True), (X, Y)),
+    "bidense": (lambda a, b: ops.bidense(a, b, ops.stack([ops.outer(b[0], a[1]), ops.outer(a[2], b[0])]), a[0, :2]), (X, Y)),
     "tensor_scatter_elements": (lambda x, s: ops.tensor_scatter_elements(x, IDX % 3, s, 0, "add"), (X, Y)),
     "cosine_similarity": (lambda a, b: ops.cosine_similarity(a, b, dim=1), (X, Y)), "pairwise_distance": (ops.pairwise_distance, (X, Y)),
     "unfold": (lambda x: ops.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)), (IMG,)),

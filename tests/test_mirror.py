@@ -115,6 +115,8 @@ LAYERS = [
     ("tanh", nn.Tanh, images(4, 5), torch.nn.Tanh),
     ("silu", nn.SiLU, images(4, 5), torch.nn.SiLU),
     ("identity", nn.Identity, images(4, 5), torch.nn.Identity),
+    ("bidense", lambda: nn.BiDense(3, 4, 2), (images(5, 3), images(5, 4)), torch.nn.Bilinear),
+    ("bidense_no_bias_batched", lambda: nn.BiDense(3, 2, 4, has_bias=False), (images(2, 5, 3), images(2, 5, 2)), torch.nn.Bilinear),
 ]
 
 
@@ -357,8 +359,8 @@ def test_untranslatable_torch_modules_name_the_module_path_and_node():
 
     with pytest.raises(TranslationError, match=r"UsesCummax at 'inner': node 'cummax' \(.*\): torch.cummax has no funcad translation"):
         to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesCummax())))
-    with pytest.raises(TranslationError, match=r"Bilinear at '1': torch.nn.Bilinear has no funcad translation"):
-        to_funcad(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Bilinear(3, 3, 2)))
+    with pytest.raises(TranslationError, match=r"EmbeddingBag at '1': torch.nn.EmbeddingBag has no funcad translation"):
+        to_funcad(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.EmbeddingBag(3, 2)))
 
     class DataDependent(torch.nn.Module):
         def forward(self, x):

@@ -220,6 +220,10 @@ def _same(funcad_type: type, torch_type: type) -> LayerRule:
 
 BASIC_RULES: list[LayerRule] = [
     LayerRule(nn.Dense, torch.nn.Linear, _dense_to_torch, _linear_to_funcad, _dense_params),
+    LayerRule(nn.BiDense, torch.nn.Bilinear,
+              lambda cell, translate: torch.nn.Bilinear(cell.in1_channels, cell.in2_channels, cell.out_channels, bias=cell.has_bias),
+              lambda module, translate: nn.BiDense(module.in1_features, module.in2_features, module.out_features,
+                                                   has_bias=module.bias is not None)),
     LayerRule(nn.Conv2d, torch.nn.Conv2d, _conv_to_torch(torch.nn.Conv2d, Conv2dSame), _conv_to_funcad(nn.Conv2d),
               torch_aliases=(Conv2dSame,)),
     LayerRule(nn.Conv1d, torch.nn.Conv1d, _conv_to_torch(torch.nn.Conv1d, Conv1dSame), _conv_to_funcad(nn.Conv1d),

@@ -101,6 +101,7 @@ from funcad.ops.array_utils import (
     atleast_2d,
     atleast_3d,
     bernoulli,
+    bidense,
     bitwise_and,
     bitwise_or,
     bitwise_xor,

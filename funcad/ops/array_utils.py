@@ -332,3 +332,9 @@ def index_fill(x, axis: int, index, value):
     mask = np.zeros(shape[axis], bool)
     mask[np.asarray(index._data if isinstance(index, Tensor) else index)] = True
     return where(mask.reshape((-1,) + (1,) * (len(shape) - axis - 1)), value, x)
+
+
+def bidense(input1, input2, weight, bias=None):
+    """input1 @ weight[o] @ input2 for each output channel o, plus ``bias``: weight (out, in1, in2)."""
+    y = einsum("...i,oij,...j->...o", input1, weight, input2)
+    return y if bias is None else add(y, bias)

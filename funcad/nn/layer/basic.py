@@ -152,6 +152,31 @@ class Dense(Cell):
         return f"in_channels={self.in_channels}, out_channels={self.out_channels}, has_bias={self.has_bias}"
 
 
+class BiDense(Cell):
+    """y = x1 @ weight @ x2 + bias per output channel: weight (out_channels, in1_channels, in2_channels), as torch's
+    Bilinear. Defaults as MindSpore 2.x (and torch): weight and bias U(-1/sqrt(in1), 1/sqrt(in1))."""
+
+    def __init__(self, in1_channels: int, in2_channels: int, out_channels: int, weight_init=None, bias_init=None, has_bias: bool = True,
+                 dtype=float32):
+        super().__init__()
+        self.in1_channels, self.in2_channels, self.out_channels = (positive_int(v, "BiDense", name) for v, name in (
+            (in1_channels, "in1_channels"), (in2_channels, "in2_channels"), (out_channels, "out_channels")))
+        self.has_bias = has_bias
+        bound = Uniform(1.0 / math.sqrt(self.in1_channels))
+        self.weight = Parameter(initializer(bound if weight_init is None else weight_init, (self.out_channels, self.in1_channels,
+                                                                                            self.in2_channels), dtype))
+        self.bias = Parameter(initializer(bound if bias_init is None else bias_init, (self.out_channels,), dtype)) if has_bias else None
+
+    def construct(self, input1, input2):
+        check_input(self, input1, -1, {-1: self.in1_channels}, f"(*, {self.in1_channels})")
+        check_input(self, input2, -1, {-1: self.in2_channels}, f"(*, {self.in2_channels})")
+        return ops.bidense(input1, input2, self.weight, self.bias)
+
+    def extend_repr(self) -> str:
+        return (f"in1_channels={self.in1_channels}, in2_channels={self.in2_channels}, out_channels={self.out_channels}, "
+                f"has_bias={self.has_bias}")
+
+
 class Dropout(Cell):
     """Zero each element with probability ``p`` while training and scale the rest by 1/(1-p); identity in
     evaluation mode. MindSpore 2.x's ``p`` is the drop probability (as torch's); its deprecated ``keep_prob``
