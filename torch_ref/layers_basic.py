@@ -133,10 +133,13 @@ def _batch_norm_params(cell) -> dict[str, str | None]:
     return names
 
 
-def _instance_norm_to_funcad(module: torch.nn.InstanceNorm2d, translate: Translate) -> Cell:
-    if module.track_running_stats:
-        raise Untranslatable("track_running_stats=True has no funcad counterpart (funcad's InstanceNorm2d keeps no statistics)")
-    return nn.InstanceNorm2d(module.num_features, module.eps, module.momentum, module.affine)
+def _instance_norm(funcad_type: type, torch_type: type) -> LayerRule:
+    def to_funcad(module, translate: Translate) -> Cell:
+        if module.track_running_stats:
+            raise Untranslatable(f"track_running_stats=True has no funcad counterpart (funcad's {funcad_type.__name__} keeps no statistics)")
+        return funcad_type(module.num_features, module.eps, module.momentum, module.affine)
+    return LayerRule(funcad_type, torch_type, lambda cell, translate: torch_type(cell.num_features, cell.eps, cell.momentum, cell.affine),
+                     to_funcad)
 
 
 def _layer_norm_to_funcad(module: torch.nn.LayerNorm, translate: Translate) -> Cell:
@@ -236,9 +239,7 @@ BASIC_RULES: list[LayerRule] = [
     LayerRule(nn.GroupNorm, torch.nn.GroupNorm,
               lambda cell, translate: torch.nn.GroupNorm(cell.num_groups, cell.num_channels, cell.eps, cell.affine),
               lambda module, translate: nn.GroupNorm(module.num_groups, module.num_channels, module.eps, module.affine)),
-    LayerRule(nn.InstanceNorm2d, torch.nn.InstanceNorm2d,
-              lambda cell, translate: torch.nn.InstanceNorm2d(cell.num_features, cell.eps, cell.momentum, cell.affine),
-              _instance_norm_to_funcad),
+    *(_instance_norm(getattr(nn, f"InstanceNorm{d}d"), getattr(torch.nn, f"InstanceNorm{d}d")) for d in (1, 2, 3)),
     LayerRule(nn.LayerNorm, torch.nn.LayerNorm, lambda cell, translate: torch.nn.LayerNorm(cell.normalized_shape, eps=cell.epsilon),
               _layer_norm_to_funcad),
     LayerRule(nn.Embedding, torch.nn.Embedding,

@@ -154,23 +154,39 @@ class GroupNorm(_PerSampleNorm):
         return f"num_groups={self.num_groups}, num_channels={self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
-class InstanceNorm2d(_PerSampleNorm):
-    """Normalise each channel of each (N, C, H, W) sample over its H x W positions.
+class _InstanceNorm(_PerSampleNorm):
+    """Normalise each channel of each (N, C, *spatial) sample over its positions.
 
     MindSpore's default ``affine=True`` (torch's is False); gamma -> weight, beta -> bias. The output always uses
     the sample's own statistics, in training and evaluation, as MindSpore's does; running statistics are not kept
-    (torch's default track_running_stats=False), so ``momentum`` is accepted for MindSpore's signature only."""
+    (torch's default track_running_stats=False), so ``momentum`` is accepted for MindSpore's signature only.
+    ``spatial`` and ``expected`` (the input's axes) are set by each subclass."""
+
+    spatial: int
+    expected: str
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True, gamma_init="ones",
                  beta_init="zeros", dtype=float32):
         super().__init__()
-        self.num_features = positive_int(num_features, "InstanceNorm2d", "num_features")
+        self.num_features = positive_int(num_features, type(self).__name__, "num_features")
         self.eps, self.momentum = float(eps), float(momentum)
         self._affine(self.num_features, affine, gamma_init, beta_init, dtype)
 
     def construct(self, x):
-        check_input(self, x, 4, {1: self.num_features}, f"(N, {self.num_features}, H, W)")
+        check_input(self, x, self.spatial + 2, {1: self.num_features}, self.expected.format(self.num_features))
         return _group_normalise(x, self.num_features, self.gamma, self.beta, self.eps)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    spatial, expected = 1, "(N, {}, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    spatial, expected = 2, "(N, {}, H, W)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    spatial, expected = 3, "(N, {}, D, H, W)"
 
     def extend_repr(self) -> str:
         return f"num_features={self.num_features}, eps={self.eps}, affine={self.affine}"
