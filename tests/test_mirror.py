@@ -117,6 +117,11 @@ LAYERS = [
     ("identity", nn.Identity, images(4, 5), torch.nn.Identity),
     ("bidense", lambda: nn.BiDense(3, 4, 2), (images(5, 3), images(5, 4)), torch.nn.Bilinear),
     ("instancenorm1d", lambda: nn.InstanceNorm1d(3, eps=1e-3), images(2, 3, 6), torch.nn.InstanceNorm1d),
+    ("conv1d_transpose_pad", lambda: nn.Conv1dTranspose(4, 6, 3, stride=2, pad_mode="pad", padding=1, output_padding=1, group=2,
+                                                        has_bias=True), images(2, 4, 5), torch.nn.ConvTranspose1d),
+    ("conv1d_transpose_same", lambda: nn.Conv1dTranspose(3, 2, 4, stride=2), images(2, 3, 5), torch.nn.ConvTranspose1d),
+    ("conv1d_transpose_valid_dilation", lambda: nn.Conv1dTranspose(3, 2, 3, pad_mode="valid", dilation=2), images(2, 3, 4),
+     torch.nn.ConvTranspose1d),
     ("instancenorm3d_no_affine", lambda: nn.InstanceNorm3d(2, affine=False), images(2, 2, 3, 4, 3), torch.nn.InstanceNorm3d),
     ("bidense_no_bias_batched", lambda: nn.BiDense(3, 2, 4, has_bias=False), (images(2, 5, 3), images(2, 5, 2)), torch.nn.Bilinear),
 ]

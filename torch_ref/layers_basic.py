@@ -79,7 +79,24 @@ def _conv_to_funcad(funcad_type: type) -> Callable:
     return build
 
 
-def _conv_transpose_to_torch(cell: nn.Conv2dTranspose, translate: Translate) -> torch.nn.Module:
+def _conv_transpose1d_to_torch(cell: nn.Conv1dTranspose, translate: Translate) -> torch.nn.Module:
+    """The height-1 plane's padding, its second axis kept."""
+    return torch.nn.ConvTranspose1d(cell.in_channels, cell.out_channels, cell.kernel_size[1], stride=cell.stride[1],
+                                    padding=_transpose_padding(cell)[1], output_padding=cell.output_padding[1], groups=cell.group,
+                                    bias=cell.has_bias, dilation=cell.dilation[1])
+
+
+def _conv_transpose1d_to_funcad(module: torch.nn.ConvTranspose1d, translate: Translate) -> Cell:
+    if module.padding_mode != "zeros":
+        raise Untranslatable(f"padding_mode {module.padding_mode!r} has no funcad counterpart (only 'zeros')")
+    (pad,) = module.padding
+    return nn.Conv1dTranspose(module.in_channels, module.out_channels, module.kernel_size[0], stride=module.stride[0],
+                              pad_mode="pad" if pad else "valid", padding=pad, output_padding=module.output_padding[0],
+                              dilation=module.dilation[0], group=module.groups, has_bias=module.bias is not None)
+
+
+def _transpose_padding(cell: nn.Conv2dTranspose) -> tuple:
+    """torch's symmetric padding per axis of a transposed convolution."""
     if cell.pad_mode == "same":
         if any(cell.output_padding):
             raise Untranslatable("output_padding with pad_mode='same' is not translated")
@@ -87,10 +104,12 @@ def _conv_transpose_to_torch(cell: nn.Conv2dTranspose, translate: Translate) -> 
         if any(t % 2 for t in totals):  # torch can trim more at the end only through output_padding, which adds instead
             raise Untranslatable(f"pad_mode='same' trims {totals} rows and columns, an odd number, which torch.nn.ConvTranspose2d "
                                  "cannot split unevenly; use pad_mode='pad'")
-        padding = tuple(t // 2 for t in totals)
-    else:
-        padding = _symmetric(tuple(cell.padding), "transposed convolution")
-    return torch.nn.ConvTranspose2d(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=padding,
+        return tuple(t // 2 for t in totals)
+    return _symmetric(tuple(cell.padding), "transposed convolution")
+
+
+def _conv_transpose_to_torch(cell: nn.Conv2dTranspose, translate: Translate) -> torch.nn.Module:
+    return torch.nn.ConvTranspose2d(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=_transpose_padding(cell),
                                     output_padding=cell.output_padding, groups=cell.group, bias=cell.has_bias, dilation=cell.dilation)
 
 
@@ -232,6 +251,7 @@ BASIC_RULES: list[LayerRule] = [
     LayerRule(nn.Conv1d, torch.nn.Conv1d, _conv_to_torch(torch.nn.Conv1d, Conv1dSame), _conv_to_funcad(nn.Conv1d),
               torch_aliases=(Conv1dSame,)),
     LayerRule(nn.Conv2dTranspose, torch.nn.ConvTranspose2d, _conv_transpose_to_torch, _conv_transpose_to_funcad),
+    LayerRule(nn.Conv1dTranspose, torch.nn.ConvTranspose1d, _conv_transpose1d_to_torch, _conv_transpose1d_to_funcad),
     LayerRule(nn.BatchNorm1d, torch.nn.BatchNorm1d, _batch_norm_to_torch(torch.nn.BatchNorm1d, BatchNorm1dFixed),
               _batch_norm_to_funcad(nn.BatchNorm1d), _batch_norm_params, torch_aliases=(BatchNorm1dFixed,)),
     LayerRule(nn.BatchNorm2d, torch.nn.BatchNorm2d, _batch_norm_to_torch(torch.nn.BatchNorm2d, BatchNorm2dFixed),

@@ -219,12 +219,16 @@ class Conv2dTranspose(_Conv2dGeometry):
 
     def construct(self, x):
         check_input(self, x, 4, {1: self.in_channels}, f"(N, {self.in_channels}, H, W)")
+        return self._transposed(x, self.weight)
+
+    def _transposed(self, x, weight):
+        """The transposed convolution of an (N, C, H, W) input with (in, out/group, kh, kw) weights, plus the bias."""
         out, pads = self._geometry(tuple(x.shape[2:]))
         if min(out) < 1:
             raise ValueError(f"{self._where()}: input of shape {tuple(x.shape)} gives an empty output {out} with padding {pads}")
 
         def conv(z):
-            return ops.conv2d(z, self.weight, None, stride=self.stride, padding=pads, dilation=self.dilation, groups=self.group)
+            return ops.conv2d(z, weight, None, stride=self.stride, padding=pads, dilation=self.dilation, groups=self.group)
 
         with naming_layer(self):  # (the shapes it names are those of the convolution this layer is the adjoint of)
             _, pullback = vjp(conv, ops.zeros((x.shape[0], self.out_channels) + out, x.dtype))
@@ -234,3 +238,21 @@ class Conv2dTranspose(_Conv2dGeometry):
 
     def extend_repr(self) -> str:
         return f"{super().extend_repr()}, output_padding={self.output_padding}"
+
+
+class Conv1dTranspose(Conv2dTranspose):
+    """The transpose of Conv1d over (N, C, L), weight (in, out/group, kernel_size) as torch's ConvTranspose1d: a
+    transposed convolution of height 1. ``padding`` an int for both ends or (left, right); otherwise as
+    Conv2dTranspose (MindSpore's defaults pad_mode='same', has_bias=False)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, pad_mode: str = "same", padding=0,
+                 output_padding: int = 0, dilation: int = 1, group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None,
+                 dtype=float32):
+        ends = (padding, padding) if isinstance(padding, (int, np.integer)) else tuple(padding)
+        super().__init__(in_channels, out_channels, (1, positive_int(kernel_size, "Conv1dTranspose", "kernel_size")), (1, stride), pad_mode,
+                         (0, 0) + ends if any(ends) else 0, (0, output_padding), (1, dilation), group, has_bias, weight_init, bias_init, dtype)
+        self.weight = Parameter(np.asarray(self.weight)[:, :, 0], name="weight")  # (in, out/group, k): the same draws, one axis fewer
+
+    def construct(self, x):
+        check_input(self, x, 3, {1: self.in_channels}, f"(N, {self.in_channels}, L)")
+        return ops.squeeze(self._transposed(ops.expand_dims(x, 2), ops.expand_dims(self.weight, 2)), 2)
