@@ -178,6 +178,18 @@ def test_sparse_tensors_hold_convert_and_densify():
         COOTensor(Tensor([[0.0, 1.0]]), Tensor([1.0]), (2, 2))
 
 
+@pytest.mark.parametrize("method, args", [("gt", (0.4,)), ("le", (0.4,)), ("eq", (0.25,)), ("ne", (0.25,)), ("log2", ()), ("sinh", ()),
+                                          ("atan2", (np.ones((2, 3)),)), ("hypot", (2.0,)), ("fmod", (0.3,)), ("logaddexp", (0.5,)),
+                                          ("addcmul", (np.ones((2, 3)), np.full((2, 3), 2.0))), ("diagonal", (0, 0, 1)), ("diff", ()),
+                                          ("nansum", (1,)), ("count_nonzero", ()), ("rot90", ()), ("reciprocal", ()), ("trunc", ())])
+def test_more_op_methods_equal_their_ops(method, args):
+    from funcad.core.tensor_methods import _OP_METHODS
+
+    a = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -0.75]])
+    expected = getattr(funcad.ops, _OP_METHODS[method])(Tensor(a), *args)
+    np.testing.assert_array_equal(np.asarray(getattr(Tensor(a), method)(*args)), np.asarray(expected))
+
+
 def test_op_methods_equal_their_ops_with_the_tensor_first():
     a = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -0.75]])
     t = Tensor(a)

@@ -157,6 +157,19 @@ _OP_METHODS = {
     "outer": "outer", "inner": "inner", "clamp": "clamp", "maximum": "maximum", "minimum": "minimum",
     "logical_and": "logical_and", "logical_or": "logical_or", "logical_xor": "logical_xor", "bmm": "bmm", "mm": "mm",
     "cumprod": "cumprod", "isclose": "isclose", "take_along_axis": "take_along_axis", "unique": "unique",
+    "eq": "equal", "ne": "not_equal", "gt": "greater", "ge": "greater_equal", "lt": "less", "le": "less_equal",
+    "lerp": "lerp", "scatter": "scatter", "masked_select": "masked_select", "unbind": "unbind", "diagonal": "diagonal",
+    "addmm": "addmm", "addcmul": "addcmul", "addcdiv": "addcdiv", "addmv": "addmv", "addr": "addr", "bitwise_and": "bitwise_and",
+    "bitwise_or": "bitwise_or", "bitwise_xor": "bitwise_xor", "nansum": "nansum", "nanmean": "nanmean", "count_nonzero": "count_nonzero",
+    "erfc": "erfc", "lgamma": "lgamma", "digamma": "digamma", "reciprocal": "reciprocal", "log2": "log2", "log10": "log10",
+    "exp2": "exp2", "sinh": "sinh", "cosh": "cosh", "asin": "asin", "acos": "acos", "atan": "atan", "asinh": "asinh",
+    "acosh": "acosh", "atanh": "atanh", "arcsin": "asin", "arccos": "acos", "arctan": "atan", "atan2": "atan2", "hypot": "hypot",
+    "fmod": "fmod", "remainder": "remainder", "floor_divide": "floor_divide", "true_divide": "true_divide", "logaddexp": "logaddexp",
+    "deg2rad": "deg2rad", "rad2deg": "rad2deg", "trunc": "trunc", "frac": "frac", "logit": "logit", "diff": "diff",
+    "nan_to_num": "nan_to_num", "movedim": "movedim", "moveaxis": "moveaxis", "rot90": "rot90", "kron": "kron", "cross": "cross",
+    "fmax": "fmax", "fmin": "fmin", "heaviside": "heaviside", "xlogy": "xlogy", "inverse": "inverse", "det": "det",
+    "slogdet": "slogdet", "cholesky": "cholesky", "vecdot": "vecdot", "unflatten": "unflatten", "sgn": "sgn", "signbit": "signbit",
+    "isposinf": "isposinf", "isneginf": "isneginf",
 }
 for _name, _op in _OP_METHODS.items():
     setattr(TensorMethods, _name, _op_method(_name, _op))
