@@ -21,8 +21,9 @@ REFERENCE = {
     "assign": lambda start, value: value,
     "assign_add": lambda start, value: start + value,
     "assign_sub": lambda start, value: start - value,
-    "Assign": lambda start, value: value,  # MindSpore's primitive classes of the first two
+    "Assign": lambda start, value: value,  # MindSpore's primitive classes of the three
     "AssignAdd": lambda start, value: start + value,
+    "AssignSub": lambda start, value: start - value,
 }
 
 
