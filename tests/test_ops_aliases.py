@@ -198,6 +198,15 @@ def test_gradients_through_eager_only_ops_reach_the_input():
     (lambda: ops.interpolate(M3, size=4, mode="area"), r"funcad.ops.interpolate: mode 'area' is supported for 4-D inputs, got shape \(2, 3, 4\)"),
     (lambda: ops.randn(2, -1), r"funcad.ops.randn: the shape must be non-negative ints, got \(2, -1\)"),
     (lambda: ops.randint(3, 3, (2,)), "funcad.ops.randint: low must be below high, got low=3, high=3"),
+    (lambda: ops.diag_embed(A, dim1=0, dim2=1), r"funcad.ops.diag_embed: dim1=0, dim2=1: only the last two axes \(-2, -1\) are supported"),
+    (lambda: ops.qr(A, mode="complete"), r"funcad.ops.qr: mode='complete' is not supported \(the reduced QR is\)"),
+    (lambda: ops.scatter(A, 1, np.array([[0, 0]] * 3), B[:, :2]), r"funcad.ops.tensor_scatter_elements: indices repeat position \[0, 0\]"),
+    (lambda: ops.scatter(A, 1, np.array([[5]] * 3), B[:, :1]),
+     r"funcad.ops.tensor_scatter_elements: index must lie in \[0, 4\) \(axis 1 of shape \(3, 4\)\), got values in \[5, 5\]"),
+    (lambda: ops.tensor_scatter_elements(A, np.zeros((3, 1), int), B[:, :1], 1, "max"), "reduction must be 'none' or 'add', got 'max'"),
+    (lambda: ops.hsplit(A, 3), r"funcad.ops.hsplit: axis 1 of shape \(3, 4\) does not split into 3 equal parts"),
+    (lambda: ops.fold(np.zeros((2, 12, 5)), (6, 5), 2, stride=2), r"funcad.ops.fold: expected \(N, C \* 4, 6\) columns .* got shape \(2, 12, 5\)"),
+    (lambda: ops.unfold(A, 2), r"funcad.ops.unfold: expected a 4-D input \(N, C, H, W\), got shape \(3, 4\)"),
 ])
 def test_bad_input_names_the_op_and_the_values(call, message):
     with pytest.raises((ValueError, TypeError, IndexError, NotImplementedError), match=message):
