@@ -413,5 +413,9 @@ def test_options_without_a_counterpart_are_named():
     twin = funcad_twin(module)
     with pytest.raises(NotImplementedError, match=r"max_pool2d: dilation=2 has no funcad translation"):
         twin.cell(IMAGES)
+    for call, message in ((lambda x: x.scatter(1, torch.zeros((4, 1), dtype=torch.long), 1.0, reduce="add"), "scatter: reduce='add'"),
+                          (lambda x: F.soft_margin_loss(x, x, size_average=True), r"soft_margin_loss: size_average/reduce=\(True, None\)")):
+        with pytest.raises(NotImplementedError, match=message + " has no funcad translation"):
+            funcad_twin(_Calls(call)).cell(ROWS)
     with pytest.raises(TranslationError, match=r"torch.cummax has no funcad translation"):
         funcad_twin(_Calls(lambda x: torch.cummax(x, 0)))
