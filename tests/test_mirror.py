@@ -101,6 +101,7 @@ LAYERS = [
     ("hshrink", lambda: nn.HShrink(0.3), images(4, 5), torch.nn.Hardshrink),
     ("softshrink", lambda: nn.SoftShrink(0.3), images(4, 5), torch.nn.Softshrink),
     ("dropout1d", lambda: nn.Dropout1d(0.4), images(2, 3, 4), torch.nn.Dropout1d),
+    ("dropout3d", lambda: nn.Dropout3d(0.4), images(2, 3, 2, 2, 2), torch.nn.Dropout3d),
     ("unflatten", lambda: nn.Unflatten(1, (2, 3)), images(4, 6), torch.nn.Unflatten),
     ("pixelshuffle", lambda: nn.PixelShuffle(2), images(2, 8, 3, 2), torch.nn.PixelShuffle),
     ("pixelunshuffle", lambda: nn.PixelUnshuffle(2), images(2, 2, 4, 6), torch.nn.PixelUnshuffle),

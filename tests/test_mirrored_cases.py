@@ -68,7 +68,8 @@ def test_without_aligned_masks_the_engines_would_differ():
 
 
 @pytest.mark.parametrize("funcad_layer, torch_layer, shape", [(nn.Dropout, torch.nn.Dropout, (4, 5)), (nn.Dropout1d, torch.nn.Dropout1d, (4, 3, 5)),
-                                                               (nn.Dropout2d, torch.nn.Dropout2d, (4, 3, 2, 5))])
+                                                               (nn.Dropout2d, torch.nn.Dropout2d, (4, 3, 2, 5)),
+                                                               (nn.Dropout3d, torch.nn.Dropout3d, (2, 3, 2, 2, 5))])
 def test_aligned_masks_reproduce_funcad_masks_call_by_call(funcad_layer, torch_layer, shape):
     x = np.ones(shape, np.float32)
     ours, theirs = funcad_layer(p=0.3).set_train(True), torch_layer(0.3).train()

@@ -1,9 +1,9 @@
 """Dropout with the same masks in both engines: the torch side draws funcad's masks from a copy of funcad's key.
 
 funcad's ``ops.dropout`` derives each mask from its random key ``[seed, counter]`` and advances the counter. Inside
-``aligned_masks()``, torch's ``F.dropout``, ``F.dropout1d`` and ``F.dropout2d`` derive theirs the same way from
+``aligned_masks()``, torch's ``F.dropout`` and ``F.dropout1d/2d/3d`` derive theirs the same way from
 ``TORCH_KEY``, so after ``set_mask_key(seed, counter)`` the k-th dropout call on either side draws the same mask.
-torch's dropout layers (``nn.Dropout``, ``nn.Dropout1d``, ``nn.Dropout2d`` and subclasses) call these functions, as
+torch's dropout layers (``nn.Dropout``, ``nn.Dropout1d/2d/3d`` and subclasses) call these functions, as
 does a user's forward calling them by ``F.<name>``, so both are aligned without touching the model. The harness
 sets the key before each forward, gradient and training step of each engine and runs the torch engine's calls
 inside ``aligned_masks()`` (``harness.engines``), so the masks of step n are the same for funcad and torch, in
@@ -38,7 +38,7 @@ def set_mask_key(seed: int, counter: int, engine: str) -> None:
 
 def _masked(x: torch.Tensor, p: float, training: bool, inplace: bool, spatial: int) -> torch.Tensor:
     """``x`` times funcad's next mask: one value per element, or per channel over the last ``spatial`` axes (as
-    funcad's ``Dropout1d``/``Dropout2d``)."""
+    funcad's ``Dropout1d/2d/3d``)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -67,7 +67,11 @@ def _dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     return _masked(input, p, training, inplace, 2)
 
 
-ALIGNED = {"dropout": _dropout, "dropout1d": _dropout1d, "dropout2d": _dropout2d}
+def _dropout3d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    return _masked(input, p, training, inplace, 3)
+
+
+ALIGNED = {"dropout": _dropout, "dropout1d": _dropout1d, "dropout2d": _dropout2d, "dropout3d": _dropout3d}
 
 
 @contextlib.contextmanager

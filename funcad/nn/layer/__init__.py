@@ -31,7 +31,7 @@ from funcad.nn.layer.activation import (
     Threshold,
 )
 from funcad.nn.layer.attention import MultiheadAttention
-from funcad.nn.layer.basic import BiDense, Dense, Dropout, Dropout1d, Dropout2d, Flatten, Identity, PixelShuffle, PixelUnshuffle, Unflatten
+from funcad.nn.layer.basic import BiDense, Dense, Dropout, Dropout1d, Dropout2d, Dropout3d, Flatten, Identity, PixelShuffle, PixelUnshuffle, Unflatten
 from funcad.nn.layer.conv import Conv1d, Conv1dTranspose, Conv2d, Conv2dTranspose
 from funcad.nn.layer.embedding import Embedding
 from funcad.nn.layer.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm
@@ -69,7 +69,8 @@ from funcad.nn.layer.transformer import (
 from funcad.nn.layer.upsample import Upsample
 
 __all__ = [
-    "Dense", "BiDense", "Dropout", "Dropout2d", "Flatten", "Identity", "Upsample", "Conv1d", "Conv2d", "Conv1dTranspose", "Conv2dTranspose",
+    "Dense", "BiDense", "Dropout", "Dropout2d",
+    "Dropout3d", "Flatten", "Identity", "Upsample", "Conv1d", "Conv2d", "Conv1dTranspose", "Conv2dTranspose",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
     "Embedding",

@@ -221,3 +221,7 @@ class Dropout1d(_ChannelDropout):
 
 class Dropout2d(_ChannelDropout):
     spatial, expected = 2, "(N, C, H, W) or (C, H, W)"
+
+
+class Dropout3d(_ChannelDropout):
+    spatial, expected = 3, "(N, C, D, H, W) or (C, D, H, W)"
