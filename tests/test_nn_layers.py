@@ -177,3 +177,10 @@ def test_layer_sizes_must_be_positive_ints(make, match):
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(ValueError, match="unknown activation 'relu7'; valid names: celu, elu, gelu"):
         nn.Dense(2, 2, activation="relu7")
+
+
+def test_layers_print_their_configuration_as_mindspore_does():
+    assert repr(nn.InstanceNorm1d(2, affine=False)) == "InstanceNorm1d(num_features=2, eps=1e-05, affine=False)"
+    assert repr(nn.InstanceNorm3d(4, eps=1e-3)) == "InstanceNorm3d(num_features=4, eps=0.001, affine=True)"
+    assert "padding_mode='reflect'" in repr(nn.Conv2d(1, 2, 3, padding_mode="reflect")) and "padding_mode" not in repr(nn.Conv2d(1, 2, 3))
+    assert repr(nn.BiDense(2, 3, 4)) == "BiDense(in1_channels=2, in2_channels=3, out_channels=4, has_bias=True)"

@@ -176,6 +176,9 @@ class _InstanceNorm(_PerSampleNorm):
         check_input(self, x, self.spatial + 2, {1: self.num_features}, self.expected.format(self.num_features))
         return _group_normalise(x, self.num_features, self.gamma, self.beta, self.eps)
 
+    def extend_repr(self) -> str:
+        return f"num_features={self.num_features}, eps={self.eps}, affine={self.affine}"
+
 
 class InstanceNorm1d(_InstanceNorm):
     spatial, expected = 1, "(N, {}, L)"
@@ -187,6 +190,3 @@ class InstanceNorm2d(_InstanceNorm):
 
 class InstanceNorm3d(_InstanceNorm):
     spatial, expected = 3, "(N, {}, D, H, W)"
-
-    def extend_repr(self) -> str:
-        return f"num_features={self.num_features}, eps={self.eps}, affine={self.affine}"
