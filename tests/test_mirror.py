@@ -367,8 +367,9 @@ def test_untranslatable_torch_modules_name_the_module_path_and_node():
 
     with pytest.raises(TranslationError, match=r"UsesCummax at 'inner': node 'cummax' \(.*\): torch.cummax has no funcad translation"):
         to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesCummax())))
-    with pytest.raises(TranslationError, match=r"EmbeddingBag at '1': torch.nn.EmbeddingBag has no funcad translation"):
-        to_funcad(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.EmbeddingBag(3, 2)))
+    with pytest.raises(TranslationError, match=r"EmbeddingBag at '0': torch.nn.EmbeddingBag has no funcad translation .*; its forward does "
+                                               r"not translate either: .*torch.nn.functional.embedding_bag has no funcad translation"):
+        to_funcad(torch.nn.Sequential(torch.nn.EmbeddingBag(3, 2)))
 
     class DataDependent(torch.nn.Module):
         def forward(self, x):
@@ -377,5 +378,7 @@ def test_untranslatable_torch_modules_name_the_module_path_and_node():
     untraceable = to_funcad(DataDependent())  # tracing again with the input shapes known, at the first call, fails too
     with pytest.raises(TranslationError, match=r"DataDependent at the root: torch.fx cannot trace forward .*, nor with the input shapes"):
         untraceable(np.ones((2, 3)))
-    with pytest.raises(TranslationError, match=r"Embedding at the root: max_norm, scale_grad_by_freq and sparse have no funcad counterpart"):
-        to_funcad(torch.nn.Embedding(5, 3, max_norm=1.0))
+    renormed = to_funcad(torch.nn.Embedding(5, 3, max_norm=1.0))  # no rule takes max_norm: traced, and refused at the call
+    with pytest.raises(NotImplementedError, match=r"torch.nn.functional.embedding: max_norm/scale_grad_by_freq/sparse=\(1.0, False, False\) "
+                                                  "has no funcad translation"):
+        renormed(np.array([[0, 4]]))

@@ -246,7 +246,7 @@ def test_torch_layers_without_state_come_to_funcad_through_their_forward():
 
     module = tnn.Sequential(tnn.Unfold(3, padding=1, stride=2), tnn.Fold((6, 6), 3, padding=1, stride=2))
     pair = tnn.ModuleList([tnn.CosineSimilarity(dim=0), tnn.PairwiseDistance(p=1.0, keepdim=True)])
-    unruled = [tnn.LayerNorm(6, elementwise_affine=False), tnn.BatchNorm2d(3, affine=False, track_running_stats=False)]  # no rule's form
+    unruled = [tnn.LayerNorm(6, elementwise_affine=False), tnn.BatchNorm2d(3, track_running_stats=False).double()]  # no rule's form
     for layer, args in ((module, (IMAGES,)), (pair[0], (ROWS, ROWS ** 2)), (pair[1], (ROWS, -ROWS)), (unruled[0], (ROWS,)),
                         (unruled[1], (IMAGES,))):
         cell = funcad_twin(layer).cell
@@ -257,7 +257,8 @@ def test_torch_layers_without_state_come_to_funcad_through_their_forward():
         grads = funcad.grad(lambda *xs, cell=cell: ops.sum(cell(*xs)), tuple(range(len(args))))(*args)
         for ours, t in zip(grads if len(args) > 1 else (grads,), tensors):  # (one position: the gradient itself, as MindSpore's)
             np.testing.assert_allclose(np.asarray(ours), t.grad.numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(mirror(cell)(*[torch.tensor(a) for a in args]).numpy(), out.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(mirror(cell)(*[torch.tensor(a) for a in args]).detach().numpy(), out.detach().numpy(), rtol=1e-12,
+                                   atol=1e-14)
     with pytest.raises(TranslationError, match=r"ChannelShuffle at the root: torch.nn.ChannelShuffle has no funcad translation"):
         funcad_twin(tnn.ChannelShuffle(2))
 
@@ -325,6 +326,29 @@ class _OwnStatistics(tnn.Module):
 
     def forward(self, x):
         return F.batch_norm(x, self.mean, self.var, self.weight, None, self.training, 0.2, 1e-3)
+
+
+class _CountsCalls(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls.add_(1)
+        return x * 2
+
+
+def test_a_forward_writing_module_state_in_place_is_refused_and_tracing_leaves_the_module_as_it_was():
+    from torch_ref.layer_table import TranslationError
+
+    module = _CountsCalls()
+    with pytest.raises(TranslationError, match=r"_CountsCalls at the root: node 'add_' .* writes the module's calls in place"):
+        funcad_twin(module)
+    batch_norm = tnn.BatchNorm2d(3, momentum=None)
+    with pytest.raises(TranslationError, match=r"BatchNorm2d at the root: a cumulative moving average \(momentum=None\) has no funcad "
+                                               "counterpart; its forward does not translate either"):
+        funcad_twin(batch_norm).cell(IMAGES)
+    assert float(module.calls) == 0.0 and int(batch_norm.num_batches_tracked) == 0
 
 
 def test_batch_norm_by_function_updates_the_twin_s_running_statistics_while_training():

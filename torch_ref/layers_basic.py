@@ -137,9 +137,10 @@ def _batch_norm_to_torch(torch_type: type, fixed_type: type) -> Callable:
 
 def _batch_norm_to_funcad(funcad_type: type) -> Callable:
     def build(module, translate: Translate) -> Cell:
-        if module.momentum is None or not module.track_running_stats:
-            raise Untranslatable("a cumulative moving average (momentum=None) or track_running_stats=False "
-                                   "has no funcad counterpart")
+        if module.momentum is None:
+            raise Untranslatable("a cumulative moving average (momentum=None) has no funcad counterpart")
+        if not module.track_running_stats:  # (to_funcad traces its forward instead: batch statistics in both modes)
+            raise Untranslatable("track_running_stats=False has no layer counterpart")
         return funcad_type(module.num_features, eps=module.eps, momentum=1.0 - module.momentum, affine=module.affine,
                            use_batch_statistics=getattr(module, "use_batch_statistics", None))
     return build

@@ -52,6 +52,7 @@ class ShapeTracer(fx.Tracer):
 
     def __init__(self, examples: list[torch.Tensor], leaf, autowrap_functions: tuple = ()):
         super().__init__(autowrap_functions=autowrap_functions)
+        self.proxy_buffer_attributes = True  # (as torch_ref.to_funcad's tracer)
         self.examples, self.leaf = list(examples), leaf
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:

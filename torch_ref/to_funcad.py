@@ -65,6 +65,7 @@ def _is_layer(module: torch.nn.Module) -> bool:
 class _LayerTracer(fx.Tracer):
     def __init__(self):
         super().__init__(autowrap_functions=packed.RECORDED)
+        self.proxy_buffer_attributes = True  # a buffer read is a node, so a write to one is seen (and refused), not run on it
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
         return _is_layer(m)
@@ -79,9 +80,7 @@ class _ToFuncad(Translation):
             try:
                 cell = self.by_rule(rule.to_funcad, module, path)
             except TranslationError as exc:
-                if _holds_state(module):
-                    raise
-                return self.traced_layer(module, path, str(exc))  # a configuration without state the rule cannot express
+                return self.traced_layer(module, path, str(exc))  # a configuration the rule cannot express
             self.layer(path, rule.torch_names(cell))
             return cell
         if type(module) in _CONTAINERS:
@@ -95,22 +94,21 @@ class _ToFuncad(Translation):
             self.layer(path, module._torch_names)
             return cell
         if type(module).__module__.startswith("torch.nn.modules"):
-            missing = f"{where(path, module)}: torch.nn.{type(module).__name__} has no funcad translation (torch_ref.layer_table)"
-            if _holds_state(module):
-                raise TranslationError(missing)
-            return self.traced_layer(module, path, missing)
+            return self.traced_layer(module, path, f"{where(path, module)}: torch.nn.{type(module).__name__} has no funcad translation "
+                                                   "(torch_ref.layer_table)")
         return self.traced(module, path)
 
     def traced_layer(self, module: torch.nn.Module, path: str, reason: str) -> Cell:
-        """A torch layer without parameters or buffers that no rule expresses (``reason``), traced through its forward
-        like a user's module: its forward is torch functions (nn.Unfold, nn.CosineSimilarity, LayerNorm without affine)."""
+        """A torch layer no rule expresses (``reason``), traced through its forward like a user's module, its parameters
+        and buffers kept: its forward is torch functions (nn.Unfold, nn.CosineSimilarity, LayerNorm without affine,
+        BatchNorm without running statistics)."""
         try:
-            return self.traced(module, path)
+            return self.traced(module, path, reason)
         except TranslationError as exc:
             raise TranslationError(f"{reason}; its forward does not translate either: {exc}") from None
 
-    def traced(self, module: torch.nn.Module, path: str) -> Cell:
-        cell = TracedCell(type(module).__name__, _TracedForward(module, path))
+    def traced(self, module: torch.nn.Module, path: str, reason: str | None = None) -> Cell:
+        cell = TracedCell(type(module).__name__, _TracedForward(module, path, reason))
         skip = ()
         for name, sub in module.named_modules():
             if name and name.startswith(skip):
@@ -143,10 +141,6 @@ def _modules_in_mode(module: torch.nn.Module, training: bool) -> Iterator[None]:
     finally:
         for m, mode in saved:
             m.training = mode
-
-
-def _holds_state(module: torch.nn.Module) -> bool:
-    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
 
 
 def _holder(cell: Cell, dotted: str) -> Cell:
@@ -196,6 +190,9 @@ class _Program:
                 self.output = node.args[0]
             else:
                 op = None
+                if node.op == "call_method" and from_torch.in_place(node.target) and getattr(node.args[0], "op", None) == "get_attr":
+                    raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}) writes the module's {node.args[0].target} "
+                                           "in place, which the funcad twin cannot follow")
                 if node.op in ("call_function", "call_method"):
                     try:
                         op = from_torch.funcad_op(node.op, node.target)
@@ -231,8 +228,9 @@ class _TracedForward:
     per mode and input signature with the shapes known (``torch_ref.shape_trace``), on a copy of the module (its
     layers run on example inputs while tracing)."""
 
-    def __init__(self, module: torch.nn.Module, path: str):
-        self.path, self.where, self.module = path, where(path, module), None
+    def __init__(self, module: torch.nn.Module, path: str, reason: str | None = None):
+        """``reason``: why a torch layer is traced instead of translated by a rule, for the errors of a later trace."""
+        self.path, self.where, self.module, self.reason = path, where(path, module), None, reason
         self.programs: dict[tuple, _Program] = {}
         try:
             graphs = {}
@@ -258,6 +256,12 @@ class _TracedForward:
         return self.programs[key]
 
     def _trace_shapes(self, training: bool, shapes: tuple) -> _Program:
+        try:
+            return _Program(self._shape_graph(training, shapes), self.path, self.module)
+        except TranslationError as exc:
+            raise TranslationError(str(exc) if self.reason is None else f"{self.reason}; its forward does not translate either: {exc}") from None
+
+    def _shape_graph(self, training: bool, shapes: tuple) -> fx.Graph:
         if None in shapes:
             raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), and tracing it with the "
                                    "input shapes known needs every input to be a tensor")
@@ -268,13 +272,12 @@ class _TracedForward:
         with _modules_in_mode(self.module, training):
             try:
                 torch.set_default_dtype(floating)  # tensors forward creates, too
-                graph = packed.trace(ShapeTracer(examples, _is_layer, packed.RECORDED), self.module)
+                return packed.trace(ShapeTracer(examples, _is_layer, packed.RECORDED), self.module)
             except Exception as exc:
                 raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), nor with the input shapes "
                                        f"{[list(s) for s, _ in shapes]} known ({type(exc).__name__}: {exc})") from None
             finally:
                 torch.set_default_dtype(default)
-        return _Program(graph, self.path, self.module)
 
     def single_graph(self) -> fx.Graph | None:
         """The traced graph when both modes trace the same one, shapes unknown (forward reads neither its mode nor its
