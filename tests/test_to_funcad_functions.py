@@ -328,6 +328,16 @@ class _OwnStatistics(tnn.Module):
         return F.batch_norm(x, self.mean, self.var, self.weight, None, self.training, 0.2, 1e-3)
 
 
+def test_a_traced_layer_inside_a_model_keeps_its_parameters_names_and_compares():
+    import harness
+
+    torch.manual_seed(0)
+    model = tnn.Sequential(tnn.Conv2d(3, 4, 3), tnn.BatchNorm2d(4, track_running_stats=False), tnn.Flatten(), tnn.Linear(64, 3))
+    names = funcad_twin(model).parameter_names
+    assert names["1.weight"] == "1.weight" and names["1.bias"] == "1.bias"
+    assert harness.compare(model, input_shape=(4, 3, 6, 6), steps=2, timing=False).passed
+
+
 class _CountsCalls(tnn.Module):
     def __init__(self):
         super().__init__()

@@ -113,7 +113,7 @@ class _ToFuncad(Translation):
         for name, sub in module.named_modules():
             if name and name.startswith(skip):
                 continue
-            full = joined(path, name)
+            full = joined(path, name) if name else path
             if name and _is_layer(sub):
                 skip = skip + (name + ".",)
                 parent, _, leaf = name.rpartition(".")
