@@ -1,9 +1,11 @@
-"""BatchNorm with batch statistics against torch: funcad's primitives (``funcad.ops.batch_norm_train``) and the same
-normalisation composed from funcad ops, eager and under funcad.jit.
+"""BatchNorm with batch statistics against torch: funcad's primitives (``funcad.ops.batch_norm_train``) with their
+fused kernels (``batch_norm_kernels``, "kernels") or their NumPy forms ("numpy forms"), and the same normalisation
+composed from funcad ops ("composed"), eager and under funcad.jit.
 
 1. BatchNorm alone, forward and backward, on a few shapes.
 2. Whole train steps of the harness cases with BatchNorm (resnet at batch 16, mlp_bn at batch 64), with
-   ``ops.batch_norm``'s training path swapped for the composition while a "composed" step runs (and is traced).
+   ``ops.batch_norm``'s training path swapped for the composition while a "composed" step runs (and is traced), and
+   the kernels switched off while a "numpy forms" step runs.
 
 One process, one thread, the variants interleaved round by round; each figure is the median over the rounds.
 
@@ -27,12 +29,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import funcad  # noqa: E402
 from funcad import ops  # noqa: E402
 from funcad.jit import jit  # noqa: E402
+from funcad.ops import batch_norm_kernels  # noqa: E402
 from funcad.ops.batch_norm_train import batch_norm_training, channel_axes, normalize  # noqa: E402
 from harness.cases import get_case  # noqa: E402
 
 NORM = sys.modules["funcad.ops.norm"]  # the module (funcad.ops.norm is also the function ops.norm)
 
 SHAPES = ((32, 32, 16, 16), (16, 32, 32, 32), (64, 128))
+VARIANTS = ("composed", "numpy forms", "kernels")
+KERNELS_APPLY = batch_norm_kernels.applies
 
 
 def _composed_training(x, weight, bias, eps: float):
@@ -60,7 +65,7 @@ def _variants(shape: tuple, rng: np.random.Generator) -> dict:
     g = rng.standard_normal(shape).astype(np.float32)
     w, b = np.ones(shape[1], np.float32), np.zeros(shape[1], np.float32)
     variants = {}
-    for name, bn in (("composed", _composed), ("primitives", _primitives)):
+    for name, bn in (("composed", _composed), ("numpy forms", _primitives), ("kernels", _primitives)):
         step = funcad.value_and_grad(lambda x, w, b, bn=bn: ops.sum(bn(x, w, b) * g), (0, 1, 2))
         variants[f"{name} eager"] = (lambda step=step: step(x, w, b))
         jitted = funcad.jit(step)
@@ -96,7 +101,7 @@ def _case_steps(name: str, batch: int) -> dict:
     case = get_case(name)
     x, y = case.batches(1, seed=0, batch_size=batch)[0]
     variants = {}
-    for kind in ("composed", "primitives"):
+    for kind in VARIANTS:
         for engine in ("eager", "jit"):
             pair = case.build("float32", seed=0)
             step = jit(pair.funcad.train_step) if engine == "jit" else pair.funcad.train_step
@@ -107,8 +112,10 @@ def _case_steps(name: str, batch: int) -> dict:
     return variants
 
 
-def _use_composed(name: str) -> None:
+def _select(name: str) -> None:
+    """Set up the variant ``name`` runs: the composition, or the primitives with or without their kernels."""
     NORM.batch_norm_training = _composed_training if name.startswith("composed") else batch_norm_training
+    batch_norm_kernels.applies = KERNELS_APPLY if name.startswith("kernels") else (lambda *arrays: False)
 
 
 def _report(label: str, med: dict) -> None:
@@ -123,14 +130,14 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print("BatchNorm forward + backward (batch statistics), float32, 1 thread; ms, ratio to torch")
     with threadpool_limits(1):
-        for shape in SHAPES:
-            _report(str(shape), _interleaved(_variants(shape, rng), args.rounds, 5 if np.prod(shape) > 10_000 else 200))
-        print("train steps, BatchNorm composed or as primitives; ms, ratio to torch")
-        for name, batch, reps in (("resnet", 16, 1), ("mlp_bn", 64, 20)):
-            try:
-                _report(f"{name}-b{batch}", _interleaved(_case_steps(name, batch), args.rounds, reps, _use_composed))
-            finally:
-                NORM.batch_norm_training = batch_norm_training
+        try:
+            for shape in SHAPES:
+                _report(str(shape), _interleaved(_variants(shape, rng), args.rounds, 5 if np.prod(shape) > 10_000 else 200, _select))
+            print("train steps, BatchNorm composed or as primitives; ms, ratio to torch")
+            for name, batch, reps in (("resnet", 16, 1), ("mlp_bn", 64, 20)):
+                _report(f"{name}-b{batch}", _interleaved(_case_steps(name, batch), args.rounds, reps, _select))
+        finally:
+            _select("kernels")
 
 if __name__ == "__main__":
     main()

@@ -162,3 +162,69 @@ def test_float32_gradients_err_as_float32_sums_may(seed):
     eps32 = np.finfo(np.float32).eps
     assert np.all(np.abs(dw - ref[1]) <= eps32 * np.abs(g * xhat).sum(axis=(0, 2, 3)))
     assert np.all(np.abs(db - ref[2]) <= eps32 * np.abs(g).sum(axis=(0, 2, 3)))
+
+
+def _array(t) -> np.ndarray:
+    return np.asarray(t.asnumpy() if hasattr(t, "asnumpy") else t)
+
+
+def _numpy_forms(monkeypatch):
+    """Make the primitives take their NumPy forms instead of ``batch_norm_kernels``."""
+    monkeypatch.setattr(bnt.fused, "applies", lambda *arrays: False)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last_view", "sequence"])
+def test_fused_kernels_agree_with_the_numpy_forms(layout, monkeypatch):
+    """The elementwise kernels are bitwise the NumPy forms given the same operands; the reductions (float64
+    accumulation) are at least as close to a float64 reference as the NumPy forms' float32 BLAS sums."""
+    rng = np.random.default_rng(3)
+    shape = {"contiguous": (6, 4, 5, 7), "channels_last_view": (6, 5, 7, 4), "sequence": (33, 4, 3)}[layout]
+    x = (rng.standard_normal(shape) * 2.0 + 3.0).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    if layout == "channels_last_view":
+        x, g = x.transpose(0, 3, 1, 2), g.transpose(0, 3, 1, 2)
+    affine = np.stack([rng.uniform(0.5, 1.5, 4), rng.standard_normal(4)]).astype(np.float32)
+    stats = _array(bnt._batch_moments(x))
+    sums = _array(bnt._batch_norm_sums(g, x, stats, eps=EPS))
+
+    def the_four():
+        return [_array(a) for a in (bnt._batch_moments(x), bnt._batch_norm_sums(g, x, stats, eps=EPS),
+                                    bnt._batch_norm_train(x, stats, affine, eps=EPS), bnt._batch_norm_input_grad(g, x, stats, sums, affine, eps=EPS))]
+
+    fused = the_four()
+    _numpy_forms(monkeypatch)
+    plain = the_four()
+    for got, want in zip(fused[2:], plain[2:]):
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+    axes = (0,) + tuple(range(2, x.ndim))
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    exact_stats = np.stack([x64.mean(axis=axes), x64.var(axis=axes)])
+    centred = x64 - x64.mean(axis=axes, keepdims=True)
+    invstd = 1.0 / np.sqrt(stats[1].astype(np.float64) + EPS)
+    exact_sums = np.stack([(g64 * centred).sum(axis=axes) * invstd, g64.sum(axis=axes)])
+    for got, numpy_form, exact in ((fused[0], plain[0], exact_stats), (fused[1], plain[1], exact_sums)):
+        assert got.dtype == np.float32
+        ulps = 2 * np.spacing(np.abs(exact).astype(np.float32))
+        assert np.all(np.abs(got - exact) <= np.maximum(np.abs(numpy_form - exact), ulps)), (got - exact, numpy_form - exact)
+
+
+def test_fused_kernels_propagate_nan_and_give_nan_statistics_for_an_empty_batch():
+    x = np.random.default_rng(4).standard_normal((4, 3, 5)).astype(np.float32)
+    x[2, 1, 3] = np.nan
+    stats = _array(bnt._batch_moments(x))
+    assert np.isnan(stats[:, 1]).all() and np.isfinite(stats[:, [0, 2]]).all()
+    dots_and_sums = _array(bnt._batch_norm_sums(np.ones_like(x), x, stats, eps=EPS))
+    assert np.isnan(dots_and_sums[0, 1]) and np.isfinite(dots_and_sums[0, [0, 2]]).all()
+    assert np.array_equal(dots_and_sums[1], [20.0, 20.0, 20.0])  # sum(g) does not read x
+    empty = np.zeros((0, 3, 5), np.float32)
+    stats = _array(bnt._batch_moments(empty))  # numpy's mean of an empty slice is NaN too
+    assert stats.shape == (2, 3) and stats.dtype == np.float32 and np.isnan(stats).all()
+
+
+def test_two_dimensional_and_half_precision_inputs_take_the_numpy_forms():
+    assert not bnt.fused.applies(np.zeros((8, 3), np.float32)) and bnt.fused.applies(np.zeros((8, 3, 1), np.float32))
+    x = np.random.default_rng(6).standard_normal((4, 3, 5)).astype(np.float16)
+    stats = _array(bnt._batch_moments(x))
+    assert stats.dtype == np.float16
+    assert_close(stats.astype(np.float64), np.stack([x.astype(np.float64).mean(axis=(0, 2)), x.astype(np.float64).var(axis=(0, 2))]),
+                 rtol=2e-3, atol=2e-3)

@@ -23,6 +23,7 @@ import numpy as np
 
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.transforms import jvp, vjp
+from funcad.ops import batch_norm_kernels as fused
 from funcad.ops.batching import batch_size, to_front
 from funcad.ops.conv import from_channels, into_channels
 from funcad.ops.creation import ones_like, zeros_like
@@ -106,7 +107,9 @@ def _torch_input_grad(torch, g, x, stats, sums, affine, eps):
 @primitive(**compiled_as_call(torch=_torch_moments))
 def _batch_moments(x):
     """(2, C): each channel's mean and biased variance over the batch and spatial axes (two passes: the sum, then
-    the centred squares, each a BLAS product per (sample, channel) row)."""
+    the centred squares: one loop each in ``batch_norm_kernels``, else BLAS products per (sample, channel) row)."""
+    if fused.applies(x):
+        return fused.moments(x)
     n = float(_count(x.shape))
     mu = _channel_sums(x) / n
     centred = np.subtract(x, _per_channel(mu, x.ndim))
@@ -120,6 +123,8 @@ def _batch_norm_train(x, stats, affine, eps: float):
     ``shift = bias - mean * scale`` (torch's CPU form)."""
     scale = _invstd(stats, eps) if affine is None else _invstd(stats, eps) * affine[0]
     shift = -stats[0] * scale if affine is None else affine[1] - stats[0] * scale
+    if fused.applies(x, scale, shift):
+        return fused.scale_shift(x, scale, shift)
     y = np.multiply(x, _per_channel(scale, x.ndim))
     return np.add(y, _per_channel(shift, x.ndim), out=y)
 
@@ -127,20 +132,29 @@ def _batch_norm_train(x, stats, affine, eps: float):
 @primitive(**compiled_as_call(torch=_torch_sums))
 def _batch_norm_sums(g, x, stats, eps: float):
     """(2, C): per channel ``sum(g * xhat)`` and ``sum(g)``, the gradients of the weight and the bias (``affine``), as
-    BLAS products per (sample, channel) row: two passes over ``g`` and one over the centred ``x``."""
+    BLAS products per (sample, channel) row: two passes over ``g`` and one over the centred ``x`` (one fused pass
+    over both where ``batch_norm_kernels`` applies)."""
+    if fused.applies(g, x, stats):
+        dots, totals = fused.centred_dots_and_sums(g, x, stats[0])
+        return np.stack([dots * _invstd(stats, eps), totals]).astype(x.dtype)
     centred = np.subtract(x, _per_channel(stats[0], x.ndim))
     return np.stack([_channel_dots(g, centred) * _invstd(stats, eps), _channel_sums(g)])
 
 
 @primitive(**compiled_as_call(torch=_torch_input_grad))
 def _batch_norm_input_grad(g, x, stats, sums, affine, eps: float):
-    """The input's gradient ``invstd * weight * (g - mean(g) - xhat * mean(g * xhat))``, in five in-place passes."""
+    """The input's gradient ``invstd * weight * (g - mean(g) - xhat * mean(g * xhat))``, in five in-place passes (one
+    fused pass where ``batch_norm_kernels`` applies)."""
     n, invstd, ndim = _count(x.shape), _invstd(stats, eps), x.ndim
+    xhat_coef, shift = sums[0] * invstd / n, sums[1] / n
+    scale = invstd if affine is None else invstd * affine[0]
+    if fused.applies(g, x, stats, xhat_coef, shift, scale):
+        return fused.input_grad(g, x, stats[0], xhat_coef, shift, scale)
     dx = np.subtract(x, _per_channel(stats[0], ndim))
-    dx *= _per_channel(sums[0] * invstd / n, ndim)
+    dx *= _per_channel(xhat_coef, ndim)
     np.subtract(g, dx, out=dx)
-    dx -= _per_channel(sums[1] / n, ndim)
-    dx *= _per_channel(invstd if affine is None else invstd * affine[0], ndim)
+    dx -= _per_channel(shift, ndim)
+    dx *= _per_channel(scale, ndim)
     return dx
 
 
