@@ -228,3 +228,24 @@ def test_two_dimensional_and_half_precision_inputs_take_the_numpy_forms():
     assert stats.dtype == np.float16
     assert_close(stats.astype(np.float64), np.stack([x.astype(np.float64).mean(axis=(0, 2)), x.astype(np.float64).var(axis=(0, 2))]),
                  rtol=2e-3, atol=2e-3)
+
+
+def test_kernels_compile_without_a_disk_cache_where_numba_has_no_place_for_one(monkeypatch):
+    from funcad.ops import batch_norm_kernels
+
+    real_njit = batch_norm_kernels.njit
+
+    def njit_without_locator(**flags):
+        if flags.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return real_njit(**flags)
+
+    monkeypatch.setattr(batch_norm_kernels, "njit", njit_without_locator)
+
+    def total(a):
+        acc = 0.0
+        for v in a:
+            acc += v
+        return acc
+
+    assert batch_norm_kernels._compiled()(total)(np.arange(5.0)) == 10.0

@@ -10,7 +10,7 @@ kernels evaluate the same expressions, in the same order and dtype, as the NumPy
 results are bitwise those given the same operands.
 
 Kernels compile on first use and are cached on disk next to this module (or in numba's user cache when that is not
-writable). Other dtypes (float16, bfloat16) take the NumPy forms in ``funcad.ops.batch_norm_train``.
+writable; where neither is, they compile once per process). Other dtypes (float16, bfloat16) take the NumPy forms in ``funcad.ops.batch_norm_train``.
 """
 
 from __future__ import annotations
@@ -32,12 +32,24 @@ def applies(*arrays: np.ndarray) -> bool:
     return arrays[0].ndim > 2 and arrays[0].dtype in KERNEL_DTYPES and all(a.dtype == arrays[0].dtype for a in arrays)
 
 
+def _compiled(**flags):
+    """numba's ``njit`` with an on-disk cache where numba finds a writable place for one."""
+
+    def compile_(fn):
+        try:
+            return njit(cache=True, nogil=True, **flags)(fn)
+        except RuntimeError:  # numba's "cannot cache function ...: no locator available"
+            return njit(nogil=True, **flags)(fn)
+
+    return compile_
+
+
 def _planes(a: np.ndarray) -> np.ndarray:
     """An (N, C, *) array viewed (or copied, when its strides do not allow a view) as (N, C, S)."""
     return a.reshape(a.shape[0], a.shape[1], math.prod(a.shape[2:]))
 
 
-@njit(cache=True, nogil=True, fastmath=_REDUCTION)
+@_compiled(fastmath=_REDUCTION)
 def _sum_and_centred_squares(x):
     n, c, s = x.shape
     total = np.zeros(c)
@@ -60,7 +72,7 @@ def _sum_and_centred_squares(x):
     return total, squares
 
 
-@njit(cache=True, nogil=True)
+@_compiled()
 def _scale_shift(x, scale, shift, out):
     n, c, s = x.shape
     for i in range(n):
@@ -70,7 +82,7 @@ def _scale_shift(x, scale, shift, out):
                 out[i, j, k] = x[i, j, k] * a + b
 
 
-@njit(cache=True, nogil=True, fastmath=_REDUCTION)
+@_compiled(fastmath=_REDUCTION)
 def _dot_centred_and_sum(g, x, mean):
     n, c, s = x.shape
     dots, totals = np.zeros(c), np.zeros(c)
@@ -87,7 +99,7 @@ def _dot_centred_and_sum(g, x, mean):
     return dots, totals
 
 
-@njit(cache=True, nogil=True)
+@_compiled()
 def _input_grad(g, x, mean, xhat_coef, shift, scale, out):
     n, c, s = x.shape
     for i in range(n):
