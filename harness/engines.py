@@ -194,10 +194,17 @@ class TorchEngine(_AlignedMasks):
         params = dict(self.trainer.model.named_parameters())
 
         def before_step():
-            named = {self.to_funcad.get(n, n): to_numpy(p.grad) for n, p in params.items()}
+            """``edit`` sees zeros where torch has no gradient (an unused or frozen parameter), as funcad reports them;
+            such a parameter keeps no gradient (so torch's optimizer skips it) unless the edit gives it a nonzero one."""
+            named = {self.to_funcad.get(n, n): to_numpy(p.grad) if p.grad is not None else np.zeros_like(to_numpy(p))
+                     for n, p in params.items()}
             edited = edit(named)
             for n, p in params.items():
-                p.grad.copy_(self.trainer.tensor(edited[self.to_funcad.get(n, n)]))
+                value = edited[self.to_funcad.get(n, n)]
+                if p.grad is not None:
+                    p.grad.copy_(self.trainer.tensor(value))
+                elif np.any(value):
+                    p.grad = self.trainer.tensor(value)
 
         return float(self.trainer.step_tensors(*self.prepare(x, y), before_step=before_step))
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import harness
+import torch_ref
 from funcad import nn
 from harness.testing import assert_parity
 from harness.timing import fixed_threads
@@ -113,3 +114,37 @@ def test_compare_per_sample_says_why_a_batch_norm_model_is_not_compared():
     result = harness.compare(cell, None, _data(1), steps=1, dtype="float64", timing=False, per_sample=True)
     assert result.per_sample.empty
     assert "BatchNorm1d makes a sample's loss depend on more than that sample" in result.result.per_sample.skipped
+
+
+class PartlyTrainedNet(torch.nn.Module):
+    """A frozen first layer (fine-tuning) and a layer the forward never uses."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = torch.nn.Linear(4, 6)
+        self.backbone.requires_grad_(False)
+        self.head = torch.nn.Linear(6, 3)
+        self.unused = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.backbone(x)))
+
+
+def test_compare_a_torch_model_with_frozen_and_unused_parameters():
+    """The twin keeps the backbone frozen (neither side updates it); the unused layer has no torch gradient, which the
+    comparison reads as funcad's zeros."""
+    module = PartlyTrainedNet()
+    trained = {name: p.requires_grad for name, p in torch_ref.to_funcad(module).parameters_and_names()}
+    assert trained == {"backbone.weight": False, "backbone.bias": False, "head.weight": True, "head.bias": True, "unused.weight": True,
+                       "unused.bias": True}
+    result = harness.compare(module, data=_data(), optimizer="adam", learning_rate=1e-2, steps=3, timing=False)
+    assert result.passed, result.failures()
+    assert "backbone.weight" not in set(result.grads["parameter"])
+    assert "head.weight" in set(result.grads["parameter"])
+
+
+def test_mirror_keeps_a_frozen_parameter_frozen():
+    cell = FuncadNet()
+    cell.fc.weight.requires_grad = False
+    mirrored = torch_ref.mirror(cell)
+    assert not mirrored.fc.weight.requires_grad and mirrored.fc.bias.requires_grad and mirrored.out.weight.requires_grad

@@ -77,13 +77,19 @@ def float_dtype(values) -> np.dtype | None:
 
 
 def copy_weights(twin: Twin, to_torch: bool) -> None:
-    """Copy every mapped parameter one way (checked first, all or nothing, by ``torch_ref.bridge.match_names``)."""
+    """Copy every mapped parameter one way (checked first, all or nothing, by ``torch_ref.bridge.match_names``), with
+    whether it is trained: a frozen parameter (``requires_grad=False``) stays frozen in the twin."""
     fstate = {name: p for name, p in funcad_state(twin.cell).items() if name in twin.parameter_names}
     tstate = torch_state(twin.module)
+    trained = dict(twin.module.named_parameters())  # torch's parameters, not its buffers
     pairs = match_names(fstate, tstate, twin.parameter_names)
     with torch.no_grad():
         for fname, tname in pairs:
             if to_torch:
                 tstate[tname].copy_(from_numpy(np.array(fstate[fname])))
+                if tname in trained:
+                    trained[tname].requires_grad_(fstate[fname].requires_grad)
             else:
                 fstate[fname].set_data(to_numpy(tstate[tname]))
+                if tname in trained:
+                    fstate[fname].requires_grad = trained[tname].requires_grad
