@@ -79,7 +79,8 @@ def diff_stats(actual, expected, tol: Tolerance) -> dict:
     """Max abs and guarded max rel difference, cosine similarity, pass/fail, and the worst element with both values.
 
     ``tol_ratio`` is the worst element's ``|a - e| / (atol + rtol * |e|)``: at most 1 within tolerance.
-    The worst element is the one exceeding its tolerance by the largest factor (the first non-finite one if any);
+    The worst element is the one exceeding its tolerance by the largest factor (the first non-finite one if any; the
+    same infinity on both sides agrees);
     relative differences divide by ``max(|expected|, 1e-3 * max|expected|, tiny)`` so near-zero entries do not explode.
     """
     a = np.asarray(actual, dtype=np.float64)
@@ -87,19 +88,20 @@ def diff_stats(actual, expected, tol: Tolerance) -> dict:
     if a.shape != e.shape:
         raise ValueError(f"cannot compare arrays of shapes {a.shape} (funcad) and {e.shape} (torch)")
     finite_a, finite_e = np.isfinite(a), np.isfinite(e)
-    nonfinite = int((~finite_a).sum() + (~finite_e).sum())
+    same_infinity = np.isinf(a) & (a == e)  # both sides hold the same infinity there (a -inf mask entry): they agree
+    mismatched = int((~(finite_a & finite_e) & ~same_infinity).sum())
     out = {"size": int(a.size), "nonfinite_funcad": int((~finite_a).sum()), "nonfinite_torch": int((~finite_e).sum())}
     if a.size == 0:
         return out | {"max_abs": 0.0, "max_rel": 0.0, "tol_ratio": 0.0, "cosine": 1.0, "passed": True, "worst_index": "()",
                       "funcad_value": 0.0, "torch_value": 0.0}
     with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(a - e)
-        scale = np.abs(e)
+        diff = np.where(same_infinity, 0.0, np.abs(a - e))
+        scale = np.where(same_infinity, 0.0, np.abs(e))
         guard = max(1e-3 * float(np.nanmax(np.where(finite_e, scale, 0.0))), np.finfo(np.float64).tiny)
         rel = diff / np.maximum(scale, guard)
         excess = diff / (tol.atol + tol.rtol * scale) if tol.atol + tol.rtol > 0 else diff
-    if nonfinite:
-        flat = int(np.flatnonzero(~(finite_a & finite_e))[0])
+    if mismatched:
+        flat = int(np.flatnonzero(~(finite_a & finite_e) & ~same_infinity)[0])
         max_abs = max_rel = tol_ratio = float("inf")
         passed = False
     else:

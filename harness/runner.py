@@ -164,8 +164,17 @@ def plant_params(pair: Pair, faults: Sequence[Fault], step: int) -> None:
             engine.load_state(edit(engine.state()))
 
 
-def _nonfinite(named: dict[str, np.ndarray]) -> list[str]:
-    return [n for n, v in named.items() if not np.all(np.isfinite(v))]
+def _nonfinite(named: dict[str, np.ndarray], before: dict[str, np.ndarray] | None = None) -> list[str]:
+    """The names whose values hold a non-finite element, one that was finite in ``before`` where given (a buffer holding
+    -inf from the start, an attention mask, is no event)."""
+    def became(name, value) -> bool:
+        bad = ~np.isfinite(value)
+        earlier = None if before is None else before.get(name)
+        if earlier is None or np.shape(earlier) != np.shape(value):
+            return bool(bad.any())
+        return bool((bad & np.isfinite(earlier)).any())
+
+    return [n for n, v in named.items() if became(n, v)]
 
 
 class _Run:
@@ -269,7 +278,7 @@ class _Run:
                     opt_states[d] = found
                 states[d] = {"funcad": pair.funcad.state(), "torch": pair.torch.state()}
                 for side in ("funcad", "torch"):
-                    for name in _nonfinite(states[d][side]):
+                    for name in _nonfinite(states[d][side], before[d][side]):
                         self.event(d, step, side, name, "non-finite value after the update")
                 if d not in self.origins and any(e["dtype"] == d for e in self.rows["events"]):
                     self.origins[d] = nanwatch.locate_step(self.case, self.options, d, step, before[d], x, y)

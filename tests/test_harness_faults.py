@@ -82,6 +82,17 @@ def test_diff_stats_against_hand_computed_values():
     assert not bad["passed"] and bad["worst_index"] == "(1,)" and bad["nonfinite_funcad"] == 1
 
 
+def test_diff_stats_counts_the_same_infinity_on_both_sides_as_agreement():
+    """A -inf mask entry both engines hold agrees; the finite rest is judged as usual; NaN or opposite infinities do not."""
+    tol = DEFAULT_TOLERANCES["float32"]
+    same = diff_stats(np.array([0.5, -np.inf, 2.0]), np.array([0.5, -np.inf, 2.0 + 1e-9]), tol)
+    assert same["passed"] and same["max_abs"] == pytest.approx(1e-9) and same["nonfinite_funcad"] == 1
+    off = diff_stats(np.array([0.5, -np.inf, 2.5]), np.array([0.5, -np.inf, 2.0]), tol)
+    assert not off["passed"] and off["worst_index"] == "(2,)" and off["max_abs"] == 0.5
+    for a, e in (([np.inf], [-np.inf]), ([np.nan], [np.nan]), ([-np.inf], [1.0])):
+        assert not diff_stats(np.array(a), np.array(e), tol)["passed"]
+
+
 def test_noise_floor_judgement():
     assert judge(True, 1e-3, None) == "pass"
     assert judge(False, 1e-6, 2e-7) == "noise"

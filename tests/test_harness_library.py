@@ -148,3 +148,20 @@ def test_mirror_keeps_a_frozen_parameter_frozen():
     cell.fc.weight.requires_grad = False
     mirrored = torch_ref.mirror(cell)
     assert not mirrored.fc.weight.requires_grad and mirrored.fc.bias.requires_grad and mirrored.out.weight.requires_grad
+
+
+class MaskedNet(torch.nn.Module):
+    """An additive mask buffer holding -inf, registered as attention masks usually are."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+        self.register_buffer("mask", torch.tensor([0.0, float("-inf"), 0.0]))
+
+    def forward(self, x):
+        return self.fc(x) + self.mask.clamp(min=-1e4)
+
+
+def test_compare_a_model_holding_an_infinite_buffer_passes_and_reports_no_event():
+    result = harness.compare(MaskedNet(), data=_data(), steps=3, timing=False)
+    assert result.passed, result.failures()

@@ -14,7 +14,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import funcad
 from funcad import ops
-from torch_ref.to_funcad import funcad_twin
+from torch_ref.layer_table import TranslationError
+from torch_ref.to_funcad import funcad_twin, to_funcad
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's note on the even kernel case
 RNG = np.random.default_rng(17)
@@ -453,3 +454,37 @@ def test_options_without_a_counterpart_are_named():
             funcad_twin(_Calls(call)).cell(ROWS)
     with pytest.raises(TranslationError, match=r"torch.cummax has no funcad translation"):
         funcad_twin(_Calls(lambda x: torch.cummax(x, 0)))
+
+
+class _CausalEncoder(tnn.Module):
+    """torch's documented call: ``encoder(x, mask=..., is_causal=True)``, MindSpore's ``src_mask`` by torch's name."""
+
+    def __init__(self):
+        super().__init__()
+        layer = tnn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True)
+        self.encoder = tnn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+
+    def forward(self, x):
+        mask = tnn.Transformer.generate_square_subsequent_mask(x.size(1), dtype=x.dtype)
+        return self.encoder(x, mask=mask, is_causal=True) + self.encoder.layers[0](x, src_mask=mask, is_causal=True)
+
+
+def test_torch_keyword_arguments_to_a_layer_reach_the_funcad_layer_under_its_names():
+    torch.manual_seed(0)
+    module = _CausalEncoder().double().eval()
+    x = RNG.standard_normal((2, 5, 8))
+    want = module(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(np.asarray(to_funcad(module)(x)), want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_keyword_argument_a_funcad_layer_lacks_is_named():
+    class Calls(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = tnn.MultiheadAttention(4, 2, batch_first=True)
+
+        def forward(self, x):
+            return self.attention(x, x, x, no_such_option=True)[0]
+
+    with pytest.raises(TranslationError, match="no_such_option"):
+        to_funcad(Calls())(RNG.standard_normal((2, 3, 4)))

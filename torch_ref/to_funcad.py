@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 from collections.abc import Iterator
 
 import numpy as np
@@ -167,6 +168,24 @@ def _held_by_cell(module: torch.nn.Module, dotted: str) -> bool:
     return (leaf in owner._parameters or leaf in owner._buffers) and _kept(getattr(owner, leaf))
 
 
+CALL_HINTS = ("is_causal",)  # torch's hint that a mask also given is causal: funcad's layers read the mask itself
+
+
+def _layer_kwargs(layer: Cell, torch_params: tuple, kwargs: dict, where_: str) -> dict:
+    """torch's keyword arguments to a layer under the names of the funcad layer's ``construct`` parameters at the same
+    positions (torch's ``TransformerEncoder(src, mask=)`` is MindSpore's ``src_mask``), without torch's hints."""
+    names = list(inspect.signature(layer.construct).parameters)
+    renamed = {}
+    for name, value in kwargs.items():
+        if name in names:
+            renamed[name] = value
+        elif name in torch_params and torch_params.index(name) < len(names):
+            renamed[names[torch_params.index(name)]] = value
+        elif name not in CALL_HINTS:
+            raise TranslationError(f"{where_}: torch's argument {name}={value!r} of {type(layer).__name__} has no funcad counterpart")
+    return renamed
+
+
 def _lookup(cell: Cell, dotted: str):
     for part in dotted.split("."):
         cell = cell._cells[part] if part in cell._cells else cell._params[part]
@@ -180,7 +199,10 @@ class _Program:
         self.graph, self.inputs, self.steps, self.output = graph, [], [], None
         self.where = where(path, module)
         self.constants = {}  # get_attr targets the Cell does not hold: tensors torch.fx folded while tracing, integer buffers
+        self.layer_params = {}  # call_module node -> the parameter names of the torch layer's forward
         for node in graph.nodes:
+            if node.op == "call_module":
+                self.layer_params[node.name] = tuple(inspect.signature(module.get_submodule(node.target).forward).parameters)
             if node.op == "get_attr" and not _held_by_cell(module, node.target):
                 owner, _, leaf = node.target.rpartition(".")
                 self.constants[node.target] = Tensor(to_numpy(getattr(module.get_submodule(owner), leaf)))
@@ -213,7 +235,9 @@ class _Program:
             if node.op == "get_attr":
                 env[node.name] = self.constants[node.target] if node.target in self.constants else _lookup(cell, node.target)
             elif node.op == "call_module":
-                env[node.name] = packed.call_layer(_lookup(cell, node.target), node_args, node_kwargs)
+                layer = _lookup(cell, node.target)
+                kwargs = _layer_kwargs(layer, self.layer_params[node.name], node_kwargs, f"{self.where}: node {node.name!r}")
+                env[node.name] = packed.call_layer(layer, node_args, kwargs)
             else:
                 method = node.target if node.op == "call_method" else None
                 env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
