@@ -115,6 +115,16 @@ FUNCTIONS = {
                       + F.triplet_margin_loss(x, x * 0.5, x.flip(1), swap=True) + F.multilabel_soft_margin_loss(x, (x.detach() > 0).double())
                       + F.poisson_nll_loss(x, x.detach().abs() * 3, full=True) + F.gaussian_nll_loss(x, x.flip(0), x.abs() + 0.2, full=True),
                       None, ROWS),
+    "pools_1d": (lambda x: torch.cat([F.max_pool1d(x, 2), F.max_pool1d(x, 3, 2, 1, ceil_mode=True), F.avg_pool1d(x, 2, 1),
+                                      F.avg_pool1d(x, 3, 2, 1, count_include_pad=False), F.adaptive_avg_pool1d(x, 4),
+                                      F.adaptive_max_pool1d(x, 3)], -1), None, ROWS[None].repeat(2, 0)),
+    "adaptive_max_pool2d": (lambda x: F.adaptive_max_pool2d(x, (4, None)).flatten(1) + F.adaptive_max_pool2d(x, 1).sum(), None, IMAGES),
+    "conv_transpose": (lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1)[:, :, :5, :5].sum(1)
+                       + F.conv_transpose2d(x[:, :, :5, :5], w, stride=1, dilation=(1, 2), padding=(0, 2))[:, :, :5, :5].sum(1)
+                       + F.conv_transpose1d(x[:, :, 0], w[:, :, 0], stride=2)[:, :, None, :5].sum(1), (3, 2, 3, 3), IMAGES),
+    "group_instance_norm": (lambda x, w: F.group_norm(x, 3, w, w * 0.5) + F.group_norm(x, 1) + F.instance_norm(x, weight=w, eps=1e-3),
+                            (3,), IMAGES),
+    "huber_loss": (lambda x: F.huber_loss(x, torch.zeros_like(x), delta=0.7) + F.huber_loss(x, x.flip(0), reduction="sum"), None, ROWS),
     "einsum_tril": (lambda x: torch.einsum("ij,kj->ik", x, torch.tril(x)) + torch.einsum("ij->i", [x])[:, None], None, ROWS[:, :4]),
 }
 

@@ -21,6 +21,7 @@ import torch.nn.utils.rnn as torch_rnn
 
 from funcad import nn, ops
 from funcad.core.tensor import Tensor
+from funcad.core.transforms import vjp
 from funcad.nn.layer.conv import same_padding
 from funcad.ops.decompositions import solve
 from torch_ref import packed
@@ -59,6 +60,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return ops.conv2d(input, weight, bias, stride, _conv_padding(padding, input, weight, dilation, 2), dilation, groups)
 
 
+def _pair(value) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, numbers.Integral) else tuple(int(v) for v in value)
+
+
 def _single(value) -> int:
     return int(value[0] if isinstance(value, (tuple, list)) else value)
 
@@ -88,6 +93,71 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 def adaptive_avg_pool2d(input, output_size):  # noqa: A002
     sizes = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
     return ops.adaptive_avg_pool2d(input, tuple(input.shape[2 + i] if s is None else int(s) for i, s in enumerate(sizes)))
+
+
+def _on_rows(pool2d, input, *args):  # noqa: A002
+    """A 2-D pool run on (N, C, 1, L) planes: torch's 1-D pools by function."""
+    return ops.squeeze(pool2d(ops.expand_dims(input, 2), *args), 2)
+
+
+def _row_window(value) -> tuple:
+    """A 1-D pool's size (an int or a 1-tuple) as the window (1, size) over planes of height 1."""
+    return (1, _single(value))
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
+    return _on_rows(max_pool2d, input, _row_window(kernel_size), _row_window(stride or kernel_size), (0, _single(padding)),
+                    _row_window(dilation), ceil_mode, return_indices)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):  # noqa: A002
+    return _on_rows(avg_pool2d, input, _row_window(kernel_size), _row_window(stride or kernel_size), (0, _single(padding)),
+                    ceil_mode, count_include_pad)
+
+
+def adaptive_avg_pool1d(input, output_size):  # noqa: A002
+    return _on_rows(ops.adaptive_avg_pool2d, input, _row_window(output_size))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
+    if return_indices:
+        _refuse("torch.nn.functional.adaptive_max_pool2d", "return_indices", return_indices)
+    return ops.adaptive_max_pool2d(input, output_size)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):  # noqa: A002
+    if return_indices:
+        _refuse("torch.nn.functional.adaptive_max_pool1d", "return_indices", return_indices)
+    return _on_rows(ops.adaptive_max_pool2d, input, _row_window(output_size))
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):  # noqa: A002
+    """The adjoint of the convolution by ``weight`` ((in, out/groups, kh, kw)) whose input has the transposed
+    convolution's output size, applied to ``input``: torch's definition of a transposed convolution."""
+    stride, padding, output_padding, dilation = (_pair(v) for v in (stride, padding, output_padding, dilation))
+    size = tuple((input.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (weight.shape[2 + i] - 1) + output_padding[i] + 1
+                 for i in range(2))
+    if min(size) < 1:
+        raise ValueError(f"torch.nn.functional.conv_transpose2d: input of shape {tuple(input.shape)} gives an empty output {size}")
+    source = ops.zeros((input.shape[0], weight.shape[1] * groups) + size, input.dtype)
+    _, pullback = vjp(lambda z: ops.conv2d(z, weight, None, stride, padding, dilation, groups), source)
+    y = pullback(input)
+    y = y[0] if isinstance(y, tuple) else y
+    return y if bias is None else y + ops.reshape(bias, (1, -1, 1, 1))
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):  # noqa: A002
+    y = conv_transpose2d(ops.expand_dims(input, 2), ops.expand_dims(weight, 2), bias, (1, _single(stride)), (0, _single(padding)),
+                         (0, _single(output_padding)), groups, (1, _single(dilation)))
+    return ops.squeeze(y, 2)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True, momentum=0.1,  # noqa: A002
+                  eps=1e-5):
+    """Each sample's channels normalised over their positions: group normalisation with one channel per group."""
+    if running_mean is not None or running_var is not None or not use_input_stats:
+        _refuse("torch.nn.functional.instance_norm", "running statistics", (running_mean is not None, use_input_stats))
+    return ops.group_norm(input, input.shape[1], weight, bias, eps)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
@@ -325,7 +395,10 @@ def identity(tensor, *args, **kwargs):
 
 FUNCTIONS = {
     F.conv2d: conv2d, F.conv1d: conv1d, F.max_pool2d: max_pool2d, F.avg_pool2d: avg_pool2d,
-    F.adaptive_avg_pool2d: adaptive_avg_pool2d, F.dropout: dropout, F.interpolate: interpolate, F.normalize: normalize,
+    F.adaptive_avg_pool2d: adaptive_avg_pool2d, F.max_pool1d: max_pool1d, F.avg_pool1d: avg_pool1d, F.adaptive_avg_pool1d: adaptive_avg_pool1d,
+    F.adaptive_max_pool2d: adaptive_max_pool2d, F.adaptive_max_pool1d: adaptive_max_pool1d, F.conv_transpose2d: conv_transpose2d,
+    F.conv_transpose1d: conv_transpose1d, F.group_norm: ops.group_norm, F.instance_norm: instance_norm,
+    F.huber_loss: _loss(ops.huber_loss), F.dropout: dropout, F.interpolate: interpolate, F.normalize: normalize,
     F.layer_norm: ops.layer_norm, F.batch_norm: batch_norm, F.pad: ops.pad, F.embedding: embedding, F.one_hot: one_hot,
     F.cross_entropy: _loss(ops.cross_entropy, weights=True), F.nll_loss: _loss(ops.nll_loss, weights=True),
     F.mse_loss: _loss(ops.mse_loss), F.l1_loss: _loss(ops.l1_loss), F.smooth_l1_loss: _loss(ops.smooth_l1_loss),

@@ -249,10 +249,10 @@ from funcad.ops.nn import (
     nll_loss,
     softmax,
 )
-from funcad.ops.norm import batch_norm, layer_norm
+from funcad.ops.norm import batch_norm, group_norm, layer_norm
 from funcad.ops.padding import pad
 from funcad.ops.patches import fold, unfold
-from funcad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from funcad.ops.primitive_classes import depend
 from funcad.ops.random import dropout
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
@@ -296,7 +296,7 @@ from funcad.ops.shape import (
     unbroadcast,
 )
 from funcad.ops.slicing import meshgrid, slice, strided_slice, unstack
-from funcad.ops.smooth_l1 import smooth_l1_loss
+from funcad.ops.smooth_l1 import huber_loss, smooth_l1_loss
 from funcad.ops.state import apply_gradient_descent, assign, assign_add, assign_sub
 from funcad.ops.transcendental import (
     acos,

@@ -90,3 +90,22 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     if bias is not None:
         y = y + bias
     return y
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):  # noqa: A002 - torch's and MindSpore's name
+    """Normalise each (sample, group of channels) of an (N, C, *) input over its channels and positions (biased variance),
+    then scale and shift per channel; ``num_groups == C`` is instance normalisation."""
+    shape = _shape_of(input)
+    if len(shape) < 2 or num_groups < 1 or shape[1] % num_groups:
+        raise ValueError(f"funcad.ops.group_norm: input shape {shape} needs a channel axis 1 divisible by num_groups={num_groups}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and _shape_of(value) != (shape[1],):
+            raise ValueError(f"funcad.ops.group_norm: {name} shape {_shape_of(value)} does not match the {shape[1]} channels of {shape}")
+    size = int(np.prod(shape[1:])) // num_groups
+    y = reshape(layer_norm(reshape(input, (shape[0], num_groups, size)), (size,), None, None, eps=eps), shape)
+    per_channel = (1, shape[1]) + (1,) * (len(shape) - 2)
+    if weight is not None:
+        y = y * reshape(weight, per_channel)
+    if bias is not None:
+        y = y + reshape(bias, per_channel)
+    return y

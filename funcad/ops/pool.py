@@ -17,7 +17,8 @@ from funcad.ops.batching import bind_arguments, fold_rule
 from funcad.ops.conv import pad_planes
 from funcad.ops.conv_geometry import Geometry, padding4, pair, windows
 from funcad.ops.conv_scratch import scratch, with_scratch
-from funcad.ops.shape import _shape_of
+from funcad.ops.reduce import amax
+from funcad.ops.shape import _shape_of, concat, getitem
 
 
 def _pool_geometry(op: str, x, kernel_size, stride, padding) -> Geometry:
@@ -276,3 +277,29 @@ def adaptive_avg_pool2d(x, output_size):
     if oh < 1 or ow < 1:
         raise ValueError(f"funcad.ops.adaptive_avg_pool2d: output_size {output_size!r} must be positive")
     return _adaptive_mean(x, bins=(oh, ow))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices: bool = False):  # noqa: A002 - torch's and MindSpore's name
+    """Max over torch's adaptive bins [floor(i n / o), ceil((i + 1) n / o)) of an (N, C, H, W) input; a None size keeps
+    the input's. The maximum of a rectangle is the maximum over columns of the maxima over rows, so it runs as
+    oh + ow slice reductions. Tied maxima share the gradient equally (torch gives it to one of them); indices are
+    not returned."""
+    xs = _shape_of(input)
+    if return_indices:
+        raise NotImplementedError("funcad.ops.adaptive_max_pool2d: return_indices=True is not supported")
+    if len(xs) != 4:
+        raise ValueError(f"funcad.ops.adaptive_max_pool2d: expected a 4-D input (N, C, H, W), got shape {xs}")
+    sizes = (output_size, output_size) if isinstance(output_size, (int, np.integer)) or output_size is None else tuple(output_size)
+    if len(sizes) != 2 or any(s is not None and int(s) < 1 for s in sizes):
+        raise ValueError(f"funcad.ops.adaptive_max_pool2d: output_size must be a positive int, None or a pair of them, got {output_size!r}")
+    x = input
+    for axis, bins in zip((2, 3), sizes):
+        size = xs[axis]
+        bins = size if bins is None else int(bins)
+        index = [slice(None)] * 4
+        pieces = []
+        for i in range(bins):
+            index[axis] = slice(i * size // bins, -(-(i + 1) * size // bins))
+            pieces.append(amax(getitem(x, tuple(index)), axis=axis, keepdims=True))
+        x = concat(pieces, axis=axis)
+    return x

@@ -6,8 +6,6 @@ Parameter names follow MindSpore (``gamma``, ``beta``, ``moving_mean``, ``moving
 
 from __future__ import annotations
 
-import math
-
 from funcad import ops
 from funcad.core.dtypes import float32
 from funcad.core.tensor import Parameter
@@ -108,18 +106,6 @@ class LayerNorm(Cell):
         return f"normalized_shape={self.normalized_shape}, epsilon={self.epsilon}"
 
 
-def _group_normalise(x, groups: int, gamma, beta, eps: float):
-    """Normalise each (sample, group of channels) over its channels and positions, then scale and shift per channel."""
-    shape = tuple(x.shape)
-    n, c = shape[0], shape[1]
-    size = math.prod(shape[1:]) // groups
-    y = ops.reshape(ops.layer_norm(ops.reshape(x, (n, groups, size)), (size,), None, None, eps=eps), shape)
-    if gamma is None:
-        return y
-    per_channel = (1, c) + (1,) * (len(shape) - 2)
-    return y * ops.reshape(gamma, per_channel) + ops.reshape(beta, per_channel)
-
-
 class _PerSampleNorm(Cell):
     """Shared by GroupNorm and InstanceNorm2d: statistics of each sample alone, the same in training and evaluation."""
 
@@ -148,7 +134,7 @@ class GroupNorm(_PerSampleNorm):
 
     def construct(self, x):
         check_input(self, x, -2, {1: self.num_channels}, f"(N, {self.num_channels}, *)")
-        return _group_normalise(x, self.num_groups, self.gamma, self.beta, self.eps)
+        return ops.group_norm(x, self.num_groups, self.gamma, self.beta, self.eps)
 
     def extend_repr(self) -> str:
         return f"num_groups={self.num_groups}, num_channels={self.num_channels}, eps={self.eps}, affine={self.affine}"
@@ -174,7 +160,7 @@ class _InstanceNorm(_PerSampleNorm):
 
     def construct(self, x):
         check_input(self, x, self.spatial + 2, {1: self.num_features}, self.expected.format(self.num_features))
-        return _group_normalise(x, self.num_features, self.gamma, self.beta, self.eps)
+        return ops.group_norm(x, self.num_features, self.gamma, self.beta, self.eps)
 
     def extend_repr(self) -> str:
         return f"num_features={self.num_features}, eps={self.eps}, affine={self.affine}"

@@ -129,45 +129,34 @@ def _output_size(cell: Cell, x) -> tuple[int, int]:
     return tuple(int(x.shape[2 + i]) if s is None else int(s) for i, s in enumerate(sizes))
 
 
-class AdaptiveAvgPool2d(Cell):
-    """Average pooling to a fixed (oh, ow) output, windows chosen as torch does."""
+class _AdaptivePool2d(Cell):
+    """Pooling to a fixed (oh, ow) output over torch's bins [floor(i n / o), ceil((i + 1) n / o)); a None size keeps the
+    input's. ``pool2d(x, sizes)`` is set by each subclass."""
+
+    pool2d: Callable
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
     def construct(self, x):
-        return ops.adaptive_avg_pool2d(x, _output_size(self, x))
-
-
-class AdaptiveMaxPool2d(Cell):
-    """Max pooling to a fixed (oh, ow) output over torch's bins [floor(i n / o), ceil((i + 1) n / o)); a None size keeps
-    the input's. The maximum of a rectangle is the maximum over columns of the maxima over rows, so it runs as
-    oh + ow slice reductions. Tied maxima share the gradient equally (torch gives it to one of them). Indices are not
-    returned (MindSpore's ``return_indices`` is not supported)."""
-
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def construct(self, x):
-        return _adaptive_max(x, _output_size(self, x))
-
-
-def _adaptive_max(x, sizes: tuple[int, int]):
-    """Max pooling of (N, C, H, W) to ``sizes`` over torch's bins, as ``AdaptiveMaxPool2d`` describes."""
-    for axis, bins in zip((2, 3), sizes):
-        size = x.shape[axis]
-        index = [slice(None)] * 4
-        pieces = []
-        for i in range(bins):
-            index[axis] = slice(i * size // bins, -(-(i + 1) * size // bins))
-            pieces.append(ops.amax(x[tuple(index)], axis=axis, keepdims=True))
-        x = ops.concat(pieces, axis=axis)
-    return x
+        return type(self).pool2d(x, _output_size(self, x))
 
     def extend_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
+    """Average pooling to a fixed (oh, ow) output, windows chosen as torch does."""
+
+    pool2d = staticmethod(ops.adaptive_avg_pool2d)
+
+
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """Max pooling to a fixed (oh, ow) output (``ops.adaptive_max_pool2d``). Indices are not returned (MindSpore's
+    ``return_indices`` is not supported)."""
+
+    pool2d = staticmethod(ops.adaptive_max_pool2d)
 
 
 class _AdaptivePool1d(Cell):
@@ -194,4 +183,4 @@ class AdaptiveAvgPool1d(_AdaptivePool1d):
 class AdaptiveMaxPool1d(_AdaptivePool1d):
     """Max pooling of (N, C, L) to ``output_size`` positions over torch's bins."""
 
-    pool2d = staticmethod(_adaptive_max)
+    pool2d = staticmethod(ops.adaptive_max_pool2d)
