@@ -68,6 +68,9 @@ TRACED_INTEGER_CASES = {
        for red in ("mean", "sum", "none") for w in (None, WEIGHT)},
     "nll_loss_weight": (lambda x, t: ops.nll_loss(ops.log_softmax(x, 1), t, weight=WEIGHT), (Y,), (TARGETS,)),
     "getitem": (lambda x, i: ops.getitem(x, i), (Y,), (np.array([2, 0, 0, 1]),)),
+    "gather_along_an_axis": (lambda x, i: ops.gather(x, i, 1) + ops.index_select(x, 1, i), (Y,), (np.array([3, 0, 0, 2]),)),
+    "array_among_basic_indices": (lambda x, i: x[:, i] * x[1, i] + x[..., i] - x[None, :, i][0] + x[1:, None, i].sum(), (Y,),
+                                  (np.array([[3, 0], [1, 2]]),)),
     "take_along_axis": (lambda x, i: ops.take_along_axis(x, i, axis=1), (Y,), (IDX,)),
     "one_hot": (lambda x, i: x[0] * ops.one_hot(i, 4), (Y,), (LABELS,)),
 }

@@ -208,7 +208,40 @@ scatter_add.declare(batch=_scatter_add_batch)
 
 def getitem(x, index):
     """``x[index]``: slices, ints, None, Ellipsis, boolean masks, integer arrays."""
-    return _getitem(x, _plain_index(index))
+    index = _plain_index(index)
+    at = _lone_traced_entry(index)
+    return _getitem(x, index) if at is None else _getitem_traced_entry(x, index, at)
+
+
+def _lone_traced_entry(index) -> int | None:
+    """Where a tuple index holds one integer array traced by ``funcad.jit`` among basic entries (slices, ints, None,
+    Ellipsis): ``ops.gather(x, i, axis)``, ``x[:, i]``. None otherwise."""
+    if not isinstance(index, tuple):
+        return None
+    traced = [k for k, entry in enumerate(index) if isinstance(entry, Tracer)]
+    if len(traced) != 1 or not np.issubdtype(index[traced[0]].dtype, np.integer):
+        return None
+    basic = (slice, int, np.integer, type(None), type(Ellipsis))
+    return traced[0] if all(isinstance(entry, basic) for k, entry in enumerate(index) if k != traced[0]) else None
+
+
+def _getitem_traced_entry(x, index: tuple, at: int):
+    """``x[index]`` with a traced integer array at ``at``: the basic index with that axis kept whole, then the array as
+    a bare index (a traced input of the op) along it, its axes placed where numpy places them: at the first of the
+    array and the ints if those stand together, else in front."""
+    consumed = sum(1 for entry in index if entry is not None and entry is not Ellipsis)
+    spread = len(_shape_of(x)) - consumed  # the axes an Ellipsis stands for
+
+    def axes_before(k: int) -> int:
+        return sum(1 if isinstance(e, slice) or e is None else spread if e is Ellipsis else 0 for e in index[:k])
+
+    advanced = [k for k, entry in enumerate(index) if k == at or isinstance(entry, (int, np.integer))]
+    together = advanced == list(range(advanced[0], advanced[-1] + 1))
+    kept = _getitem(x, index[:at] + (slice(None),) + index[at + 1 :])
+    picked = _getitem(move_axis(kept, axes_before(at), 0), index[at])
+    k, dest = len(index[at].shape), axes_before(advanced[0]) if together else 0
+    rest = list(range(k, len(_shape_of(picked))))
+    return transpose(picked, tuple(rest[:dest] + list(range(k)) + rest[dest:]))
 
 
 # -- joining and splitting ---------------------------------------------------------------------
