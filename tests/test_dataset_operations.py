@@ -105,3 +105,18 @@ def test_rename_keeps_the_rows():
     assert renamed.get_col_names() == ["index", "y"] and _column(renamed, "index") == [0, 1, 2]
     with pytest.raises(ValueError, match="rename: .* must rename existing columns one for one"):
         _numbers().rename(["x", "y"], ["a"])
+
+
+def test_repeat_runs_passes_one_after_another_and_reshuffles_each():
+    batches = _numbers(5).batch(2).repeat(3)
+    assert batches.get_dataset_size() == 9
+    assert [b.tolist() for b, _ in batches.create_tuple_iterator(output_numpy=True)] == [[0, 1], [2, 3], [4]] * 3
+    ds.config.set_seed(1)
+    values = _column(_numbers(6).shuffle(6).repeat(2))
+    assert sorted(values[:6]) == sorted(values[6:]) == list(range(6)) and values[:6] != values[6:]
+    endless = _numbers(3).repeat()
+    assert endless.get_dataset_size() == 3
+    rows = endless.create_tuple_iterator(output_numpy=True)
+    assert [int(next(rows)[0]) for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+    with pytest.raises(ValueError, match="repeat: count must be a positive int"):
+        _numbers().repeat(0)

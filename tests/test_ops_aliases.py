@@ -107,6 +107,21 @@ def test_clip_by_global_norm_matches_torch_clip_grad_norm():
     check_grads(lambda a, b: ops.clip_by_global_norm((a, b), 1.5)[0], [A, B], order=2)
 
 
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+def test_clip_by_norm_matches_torch_clip_grad_norm_exactly(norm_type):
+    """The same formula as torch's (max_norm / (norm + 1e-6), where below 1), so float64 values agree to rounding."""
+    ts = [torch.tensor(A), torch.tensor(B[:2])]
+    for t in ts:
+        t.grad = t.detach().clone()
+    torch.nn.utils.clip_grad_norm_(ts, max_norm=1.5, norm_type=norm_type)
+    for o, t in zip(ops.clip_by_norm([A, B[:2]], 1.5, norm_type), ts):
+        assert_close(o, t.grad.numpy(), rtol=1e-14, atol=1e-15)
+    assert np.array_equal(np.asarray(ops.clip_by_norm(A * 1e-3, 1.0)), A * 1e-3)
+    check_grads(lambda a: ops.clip_by_norm(a, 1.5, norm_type), [A], order=1)
+    with pytest.raises(RuntimeError, match="funcad.ops.clip_by_norm: the total norm of order"):
+        ops.clip_by_norm(np.array([np.inf, 1.0]), 1.0, norm_type, error_if_nonfinite=True)
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf
 def test_comparisons_and_isclose_match_torch():
     for ours, theirs in [(ops.ge, torch.ge), (ops.gt, torch.gt), (ops.le, torch.le), (ops.lt, torch.lt), (ops.eq, torch.eq), (ops.ne, torch.ne)]:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
-
 from funcad.core.tensor import Parameter
-from funcad.nn.initializer import initializer
 
 
 def distinct_parameters(owner: str, items: Iterable) -> tuple[Parameter, ...]:
@@ -34,8 +31,7 @@ class ParameterTuple(tuple):
         (an initializer name, Initializer or number), as an optimizer's moment buffers are made."""
         if not isinstance(prefix, str) or not prefix:
             raise ValueError(f"ParameterTuple.clone: prefix must be a non-empty string, got {prefix!r}")
-        clones = []
-        for p in self:
-            data = np.array(p._data) if isinstance(init, str) and init == "same" else initializer(init, p.shape, p.dtype)
-            clones.append(Parameter(data, name=f"{prefix}.{p.name}", requires_grad=p.requires_grad))
+        clones = [p.clone(init) for p in self]
+        for clone, p in zip(clones, self):
+            clone.name = f"{prefix}.{p.name}"
         return ParameterTuple(clones)

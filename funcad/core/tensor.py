@@ -331,6 +331,14 @@ class Parameter(Tensor):
     def assign_value(self, data) -> Parameter:
         return self.set_data(data)
 
+    def clone(self, init="same") -> Parameter:
+        """A new Parameter of this one's name, shape, dtype and ``requires_grad``: a copy of the value (``init='same'``)
+        or filled by ``init`` (an initializer name, Initializer or number), as MindSpore's ``Parameter.clone``."""
+        from funcad.nn.initializer import initializer  # the initializers build Tensors: imported when first needed
+
+        data = np.array(self._data) if isinstance(init, str) and init == "same" else initializer(init, self.shape, self.dtype)
+        return Parameter(data, name=self.name, requires_grad=self.requires_grad)
+
     def set_dtype(self, dtype) -> Parameter:
         """Convert the stored value to ``dtype`` in place (MindSpore's name); ``set_data`` keeps the dtype instead."""
         if parameter_hooks.write is not None:

@@ -61,6 +61,13 @@ class Dataset(abc.ABC):
         batch is left out."""
         return _Batch(self, batch_size, drop_remainder)
 
+    def repeat(self, count: int | None = None) -> Dataset:
+        """The rows of ``count`` passes one after another (each pass reshuffled where the pipeline shuffles); None or -1
+        repeats without end, ``get_dataset_size`` then giving one pass's size."""
+        if count is None or count == -1:
+            return _Repeat(self, None)
+        return self if count == 1 else _Repeat(self, _positive("repeat", "count", count))
+
     def take(self, count: int = -1) -> Dataset:
         """The first ``count`` rows (all of them for -1)."""
         return self if count == -1 else _Slice(self, 0, _positive("take", "count", count))
@@ -349,6 +356,21 @@ class _Shuffle(_Stage):
             buffer[i] = row
         for i in rng.permutation(len(buffer)):
             yield buffer[int(i)]
+
+
+class _Repeat(_Stage):
+    """``count`` passes of the parent (None: without end)."""
+
+    def __init__(self, parent: Dataset, count: int | None):
+        super().__init__(parent)
+        self._count = count
+
+    def get_dataset_size(self) -> int:
+        return self._parent.get_dataset_size() * (self._count or 1)
+
+    def _rows(self) -> Iterator[tuple]:
+        passes = itertools.repeat(None) if self._count is None else range(self._count)
+        return itertools.chain.from_iterable(self._parent._rows() for _ in passes)
 
 
 class _Slice(_Stage):

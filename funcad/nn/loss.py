@@ -15,6 +15,18 @@ class LossBase(Cell):
             raise ValueError(f"{type(self).__name__}: reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}")
         self.reduction = reduction
 
+    def get_axis(self, x) -> tuple:
+        """Every axis of ``x``: what ``get_loss`` reduces over."""
+        return tuple(range(len(x.shape)))
+
+    def get_loss(self, x, weights=1.0):
+        """``weights * x`` reduced by the Cell's reduction (mean or sum over every axis, or none): how a custom loss
+        written as MindSpore's tutorial writes one ends its ``construct``."""
+        x = x * weights
+        if self.reduction == "none":
+            return x
+        return ops.mean(x, self.get_axis(x)) if self.reduction == "mean" else ops.sum(x, self.get_axis(x))
+
     def extend_repr(self) -> str:
         return f"reduction={self.reduction!r}"
 

@@ -112,7 +112,9 @@ class TrainOneStepWithLossScaleCell(TrainOneStepCell):
 
     def __init__(self, network: Cell, optimizer, scale_sense, drop_overflow_update: bool = True):
         if isinstance(scale_sense, Tensor):
-            scale_sense = float(scale_sense)
+            if scale_sense.size != 1:
+                raise ValueError(f"TrainOneStepWithLossScaleCell: scale_sense must hold one value, got shape {scale_sense.shape}")
+            scale_sense = float(scale_sense.asnumpy().reshape(()))  # MindSpore's examples pass a (1,) Tensor
         if isinstance(scale_sense, numbers.Real) and not isinstance(scale_sense, bool):
             scale_sense = StaticLossScaler(scale_sense)
         if not isinstance(scale_sense, LossScaler):

@@ -41,6 +41,7 @@ from funcad.ops.aliases import (
     chunk,
     clamp,
     clip_by_global_norm,
+    clip_by_norm,
     clip_by_value,
     cosine_similarity,
     count_nonzero,
@@ -258,7 +259,7 @@ from funcad.ops.random import dropout
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
 from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var
 from funcad.ops.resize import interpolate
-from funcad.ops.sampling import normal, rand, randint, randn, uniform
+from funcad.ops.sampling import normal, rand, randint, randn, standard_normal, uniform
 from funcad.ops.scatter_ops import (
     gather_nd,
     index_add,

@@ -32,6 +32,7 @@ from funcad.ops.math import (
     logical_and,
     logical_or,
     maximum,
+    minimum,
     multiply,
     negative,
     not_equal,
@@ -41,6 +42,7 @@ from funcad.ops.math import (
 )
 from funcad.ops.math import isfinite as _isfinite
 from funcad.ops.math import isnan as _isnan
+from funcad.ops.reduce import max as _max
 from funcad.ops.reduce import mean, norm, prod, std, var
 from funcad.ops.reduce import sum as _sum
 from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, repeat, reshape, split, swapaxes, transpose
@@ -86,6 +88,20 @@ def clip_by_global_norm(x, clip_norm: float = 1.0, use_norm=None):
     if use_norm is None:
         use_norm = norm(concat([reshape(t, (-1,)) for t in tensors]))
     scale = divide(clip_norm, maximum(use_norm, clip_norm))
+    clipped = tuple(multiply(t, cast(scale, t.dtype)) for t in tensors)
+    return type(x)(clipped) if isinstance(x, (list, tuple)) else clipped[0]
+
+
+def clip_by_norm(x, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False):
+    """Scale a Tensor, or every Tensor of a list or tuple, by ``max_norm / (total norm + 1e-6)`` where that is below 1,
+    the total norm being the ``norm_type``-norm of all their elements together (``inf``: the largest magnitude), as
+    MindSpore's ``ops.clip_by_norm`` and torch's ``clip_grad_norm_``."""
+    tensors = tuple(x) if isinstance(x, (list, tuple)) else (x,)
+    flat = concat([reshape(t, (-1,)) for t in tensors])
+    total = _max(_abs(flat)) if norm_type == float("inf") else norm(flat, norm_type)
+    if error_if_nonfinite and not bool(_isfinite(total)):
+        raise RuntimeError(f"funcad.ops.clip_by_norm: the total norm of order {norm_type} is non-finite ({float(total)})")
+    scale = minimum(divide(max_norm, add(total, 1e-6)), 1.0)
     clipped = tuple(multiply(t, cast(scale, t.dtype)) for t in tensors)
     return type(x)(clipped) if isinstance(x, (list, tuple)) else clipped[0]
 

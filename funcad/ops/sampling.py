@@ -62,6 +62,11 @@ def randn(*size, dtype=None, seed: int | None = None) -> Tensor:
     return _sample("randn", "normal", size, dtype or np.float32, seed)
 
 
+def standard_normal(shape, seed: int = 0, seed2: int = 0) -> Tensor:
+    """Standard normal float32 numbers of ``shape`` (MindSpore's form: seeds 0 and 0 draw from funcad's key)."""
+    return _sample("standard_normal", "normal", (tuple(shape),), np.float32, None if seed == seed2 == 0 else (seed, seed2))
+
+
 def rand(*size, dtype=None, seed: int | None = None) -> Tensor:
     """Uniform numbers in [0, 1) of shape ``size`` (float32 unless ``dtype``)."""
     return _sample("rand", "uniform", size, dtype or np.float32, seed)

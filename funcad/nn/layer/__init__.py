@@ -31,7 +31,20 @@ from funcad.nn.layer.activation import (
     Threshold,
 )
 from funcad.nn.layer.attention import MultiheadAttention
-from funcad.nn.layer.basic import BiDense, Dense, Dropout, Dropout1d, Dropout2d, Dropout3d, Flatten, Identity, PixelShuffle, PixelUnshuffle, Unflatten
+from funcad.nn.layer.basic import (
+    BiDense,
+    ClipByNorm,
+    Dense,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    Flatten,
+    Identity,
+    PixelShuffle,
+    PixelUnshuffle,
+    Unflatten,
+)
 from funcad.nn.layer.conv import Conv1d, Conv1dTranspose, Conv2d, Conv2dTranspose
 from funcad.nn.layer.embedding import Embedding
 from funcad.nn.layer.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm
@@ -81,5 +94,5 @@ __all__ = [
     "Softplus", "Threshold", "HShrink", "SoftShrink",
     "Dropout1d", "Unflatten", "PixelShuffle", "PixelUnshuffle", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
     "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
-    "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
+    "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ClipByNorm",
 ]

@@ -177,6 +177,24 @@ class BiDense(Cell):
                 f"has_bias={self.has_bias}")
 
 
+class ClipByNorm(Cell):
+    """``x * clip_norm / max(||x||, clip_norm)``: the input scaled down to an L2-norm of at most ``clip_norm``, the norm
+    taken over ``axis`` (None: every axis), as MindSpore's ``nn.ClipByNorm``; a zero norm leaves the input as it is."""
+
+    def __init__(self, axis=None):
+        super().__init__()
+        self.axis = axis
+
+    def construct(self, x, clip_norm):
+        squares = ops.sum(x * x, self.axis, keepdims=True)
+        positive = squares > 0
+        norm = ops.where(positive, ops.sqrt(ops.where(positive, squares, 1.0)), squares)  # no NaN slope at a zero norm
+        return x * clip_norm / ops.maximum(norm, clip_norm)
+
+    def extend_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
 class Dropout(Cell):
     """Zero each element with probability ``p`` while training and scale the rest by 1/(1-p); identity in
     evaluation mode. MindSpore 2.x's ``p`` is the drop probability (as torch's); its deprecated ``keep_prob``

@@ -74,6 +74,14 @@ class Optimizer(ABC):
                 if isinstance(item, Parameter) and id(item) not in trained:
                     yield item.name, item
 
+    def update_parameters_name(self, prefix: str) -> None:
+        """Prefix the names of the optimizer's own state (``global_step``, its moments): two optimizers of one program
+        (a GAN's) then save distinct names in a checkpoint. The trained parameters keep theirs."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"{type(self).__name__}.update_parameters_name: prefix must be a str, got {type(prefix).__name__}")
+        for _, state in list(self.parameters_and_names()):
+            state.name = prefix + state.name
+
     def get_lr(self):
         """The learning rate for the coming update: a number or a 0-d Tensor."""
         lr = self.learning_rate

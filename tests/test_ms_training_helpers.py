@@ -1,0 +1,80 @@
+"""MindSpore's training helpers that tutorials reach for: nn.ClipByNorm, LossBase.get_loss, Parameter.clone,
+Optimizer.update_parameters_name, a (1,)-shaped loss scale, ops.standard_normal; against closed forms and finite
+differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import funcad
+from funcad import Parameter, Tensor, nn, ops
+from funcad.testing import check_grads
+
+RNG = np.random.default_rng(23)
+
+
+@pytest.mark.parametrize("axis", [None, 1])
+def test_clip_by_norm_cell_scales_down_to_the_norm_over_its_axes(axis):
+    x = RNG.standard_normal((3, 4)) * np.array([[0.1], [2.0], [0.0]])  # rows below, above and at zero norm
+    clip = nn.ClipByNorm(axis=axis)
+    norm = np.sqrt((x * x).sum(axis=axis, keepdims=True))
+    np.testing.assert_allclose(np.asarray(clip(x, 1.0)), x * 1.0 / np.maximum(norm, 1.0), rtol=1e-14)
+    check_grads(lambda v: clip(v, 0.7), [x + 0.01], order=1)
+    zero_grad = funcad.grad(lambda v: ops.sum(clip(v, 1.0)))(np.zeros((2, 2)))
+    assert np.all(np.isfinite(np.asarray(zero_grad)))
+
+
+def test_get_loss_weights_and_reduces_as_the_cell_says():
+    x, w = RNG.standard_normal((2, 3)), RNG.uniform(0.5, 1.5, (2, 3))
+
+    class WeightedMAE(nn.LossBase):
+        def construct(self, logits, labels):
+            return self.get_loss(ops.abs(logits - labels), w)
+
+    for reduction, want in (("mean", (np.abs(x) * w).mean()), ("sum", (np.abs(x) * w).sum()), ("none", np.abs(x) * w)):
+        np.testing.assert_allclose(np.asarray(WeightedMAE(reduction)(x, np.zeros_like(x))), want, rtol=1e-14)
+
+
+def test_parameter_clone_copies_or_initialises_under_the_same_name():
+    p = Parameter(Tensor(np.arange(3.0, dtype=np.float32)), name="w", requires_grad=False)
+    same, zeros = p.clone(), p.clone("zeros")
+    assert same is not p and same.name == zeros.name == "w" and not same.requires_grad
+    np.testing.assert_array_equal(np.asarray(same), [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(np.asarray(zeros), [0.0, 0.0, 0.0])
+    same.set_data(np.ones(3, np.float32))
+    np.testing.assert_array_equal(np.asarray(p), [0.0, 1.0, 2.0])
+
+
+def test_update_parameters_name_prefixes_the_optimizer_state_only():
+    net = nn.Dense(3, 2)
+    optimizer = nn.Adam(net.trainable_params(), 1e-3)
+    optimizer.update_parameters_name("optim_g.")
+    assert [name for name, _ in optimizer.parameters_and_names()] == [
+        "optim_g.global_step", "optim_g.moment1.weight", "optim_g.moment1.bias", "optim_g.moment2.weight", "optim_g.moment2.bias"]
+    assert [p.name for p in net.trainable_params()] == ["weight", "bias"]
+
+
+def test_a_loss_scale_of_shape_one_scales_like_a_number():
+    x, y = RNG.standard_normal((4, 3)).astype(np.float32), RNG.standard_normal((4, 2)).astype(np.float32)
+    results = []
+    for scale in (Tensor(np.full((1,), 1024.0), funcad.float32), 1024.0):
+        funcad.set_seed(0)
+        net = nn.Dense(3, 2)
+        step = nn.TrainOneStepWithLossScaleCell(nn.WithLossCell(net, nn.MSELoss()), nn.SGD(net.trainable_params(), 0.1), scale_sense=scale)
+        loss, overflow, used = step(Tensor(x), Tensor(y))
+        results.append((float(loss), bool(overflow), float(used), np.asarray(net.weight).copy()))
+    assert results[0][:3] == results[1][:3] and np.array_equal(results[0][3], results[1][3])
+    with pytest.raises(ValueError, match="scale_sense must hold one value"):
+        nn.TrainOneStepWithLossScaleCell(nn.WithLossCell(nn.Dense(3, 2), nn.MSELoss()), nn.SGD(nn.Dense(3, 2).trainable_params(), 0.1),
+                                         scale_sense=Tensor(np.ones(2, np.float32)))
+
+
+def test_standard_normal_draws_float32_seeded_or_from_the_key():
+    a, b = ops.standard_normal((2000,), seed=3, seed2=1), ops.standard_normal((2000,), seed=3, seed2=1)
+    assert a.dtype == funcad.float32 and np.array_equal(np.asarray(a), np.asarray(b))
+    assert abs(float(np.asarray(a).mean())) < 0.1 and abs(float(np.asarray(a).std()) - 1.0) < 0.1
+    funcad.set_seed(5)
+    first = np.asarray(ops.standard_normal((3,)))
+    funcad.set_seed(5)
+    assert np.array_equal(first, np.asarray(ops.standard_normal((3,)))) and not np.array_equal(first, np.asarray(ops.standard_normal((3,))))
