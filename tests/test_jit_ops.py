@@ -107,6 +107,6 @@ def test_traced_class_targets_are_range_checked_when_the_program_runs():
     assert loss.trace_count == 1
 
 
-def test_traced_one_hot_needs_num_classes():
-    with pytest.raises(ValueError, match="one_hot.*num_classes"):
+def test_traced_one_hot_needs_its_depth():
+    with pytest.raises(ValueError, match="one_hot.*explicit depth"):
         jit(lambda i: ops.one_hot(i))(LABELS)

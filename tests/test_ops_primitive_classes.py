@@ -173,5 +173,13 @@ def test_layouts_and_axes_funcad_lacks_are_refused_by_name():
         ops.Conv2D(4, 3, data_format="NHWC")
     with pytest.raises(NotImplementedError, match="funcad.ops.MaxPool: data_format 'NHWC' is not supported"):
         ops.MaxPool(2, 2, data_format="NHWC")
-    with pytest.raises(NotImplementedError, match="funcad.ops.OneHot: axis=0 is not supported"):
-        ops.OneHot(axis=0)
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_one_hot_puts_the_new_axis_where_asked_with_the_values_given(axis):
+    idx = np.array([[0, 2], [1, 1], [2, 0]])
+    want = np.moveaxis(np.where(np.eye(3, dtype=bool)[idx], 4.0, -0.5), -1, axis).astype(np.float32)
+    for got in (ops.OneHot(axis=axis)(idx, 3, funcad.Tensor(4.0), funcad.Tensor(-0.5)), ops.one_hot(idx, 3, 4.0, -0.5, axis)):
+        assert got.dtype == funcad.float32
+        np.testing.assert_array_equal(np.asarray(got), want)
+    np.testing.assert_array_equal(np.asarray(ops.one_hot(idx, 3, funcad.float64)), np.eye(3)[idx])

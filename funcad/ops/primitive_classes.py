@@ -402,17 +402,13 @@ class Meshgrid(PrimitiveClass):
 
 
 class OneHot(PrimitiveClass):
-    """``ops.OneHot(axis=-1)(indices, depth, on_value, off_value)`` (the new axis last)."""
+    """``ops.OneHot(axis=-1)(indices, depth, on_value, off_value)``: ``ops.one_hot`` with the new axis at ``axis``."""
 
     def __init__(self, axis: int = -1):
-        if axis != -1:
-            raise NotImplementedError(f"funcad.ops.OneHot: axis={axis} is not supported (only -1)")
         self.axis = axis
 
     def __call__(self, indices, depth: int, on_value, off_value):
-        hot = shape.one_hot(indices, depth, dtype=bool)
-        on_value, off_value = (np.float32(v) if isinstance(v, float) else v for v in (on_value, off_value))
-        return math.where(hot, on_value, off_value)
+        return shape.one_hot(indices, depth, on_value, off_value, self.axis)
 
 
 globals().update({name: _plain(name, fn) for name, fn in _PLAIN.items()})

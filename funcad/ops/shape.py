@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 from funcad.core.base_ops import broadcast_to, cast, stop_gradient, sum_to, unbroadcast
 from funcad.core.base_ops import shape_of as _shape_of
 from funcad.core.batching import move_axis, with_rank
+from funcad.core.dtypes import DType
 from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
@@ -413,22 +415,35 @@ def take_along_axis(x, indices, axis: int | None = -1):
     return _take_along(x, idx, axis % len(shape))
 
 
-def one_hot(indices, num_classes: int = -1, dtype=np.float32):
-    """Encode integer class indices along a new last axis (torch.nn.functional.one_hot with a float dtype).
+def one_hot(indices, depth: int = -1, on_value=1, off_value=0, axis: int = -1, *, dtype=None):
+    """Encode integer class indices along a new axis: MindSpore's ``ops.one_hot(indices, depth, on_value, off_value,
+    axis)`` and torch's ``F.one_hot(indices, num_classes)``; a dtype in third place (funcad's earlier form) is
+    ``dtype``. With the default values the result is ``dtype`` (float32 unless given), else the values' dtype.
 
-    Indices traced by ``funcad.jit`` need an explicit ``num_classes``; there an out-of-range index gives a row
-    of zeros (its values are unknown while compiling), while eagerly it raises.
+    Indices traced by ``funcad.jit`` need an explicit ``depth``; there an out-of-range index gives a row of
+    ``off_value`` (its values are unknown while compiling), while eagerly it raises.
     """
+    if isinstance(on_value, (type, np.dtype, DType)):
+        dtype, on_value = on_value, 1
     traced = isinstance(indices, Tracer)
     idx = indices if traced else np.asarray(indices)
     if not np.issubdtype(idx.dtype, np.integer):
         raise TypeError(f"funcad.ops.one_hot: indices must be integers, got {idx.dtype}")
-    if num_classes < 0:
+    if depth < 0:
         if traced:
-            raise ValueError("funcad.ops.one_hot: indices traced by funcad.jit need an explicit num_classes (their values are unknown)")
-        num_classes = int(idx.max()) + 1 if idx.size else 0
+            raise ValueError("funcad.ops.one_hot: indices traced by funcad.jit need an explicit depth (their values are unknown)")
+        depth = int(idx.max()) + 1 if idx.size else 0
     if not traced:
-        check_index_range("one_hot", idx, num_classes, error=ValueError)
-    from funcad.ops.math import equal  # math imports this module
+        check_index_range("one_hot", idx, depth, error=ValueError)
+    from funcad.ops.math import equal, where  # math imports this module
 
-    return cast(equal(expand_dims(idx, -1), Tensor._wrap(np.arange(num_classes))), dtype)
+    hot = equal(expand_dims(idx, -1), Tensor._wrap(np.arange(depth)))
+    if isinstance(on_value, numbers.Number) and isinstance(off_value, numbers.Number) and (on_value, off_value) == (1, 0):
+        hot = cast(hot, np.float32 if dtype is None else dtype)
+    else:
+        on_value, off_value = (np.float32(v) if isinstance(v, float) else v for v in (on_value, off_value))
+        hot = where(hot, on_value, off_value) if dtype is None else cast(where(hot, on_value, off_value), dtype)
+    rank = len(_shape_of(hot))
+    if not -rank <= axis < rank:
+        raise ValueError(f"funcad.ops.one_hot: axis {axis} is out of range for a {rank}-dimensional result")
+    return move_axis(hot, rank - 1, axis % rank)
