@@ -267,3 +267,46 @@ def test_constructor_errors():
         nn.Adagrad(_params(), accum=0.0)
     with pytest.raises(ValueError, match="RMSProp: loss_scale must be > 0"):
         nn.RMSProp(_params(), loss_scale=0.0)
+
+
+def _groups(params):
+    w, b = params
+    return [{"params": [w], "weight_decay": 0.05}, {"params": [b], "lr": 0.3}, {"order_params": [b, w]}]
+
+
+def test_parameter_groups_take_their_own_learning_rate_and_weight_decay_like_torch_groups():
+    """MindSpore's groups (order_params reversing the gradient order) against torch's param groups."""
+    grads = _grads()
+    params = _params()
+    opt = nn.Momentum(_groups(params), learning_rate=0.01, momentum=0.9)
+    assert [p.name for p in opt.parameters] == ["b", "w"]
+    for g in grads:
+        opt(tuple(funcad.Tensor(x) for x in reversed(g)))
+    want = _torch_run(lambda ps: torch.optim.SGD([{"params": [ps[0]], "weight_decay": 0.05}, {"params": [ps[1]], "lr": 0.3}], lr=0.01,
+                                                 momentum=0.9), grads)
+    _close([np.asarray(p) for p in params], want)
+
+
+def test_a_grouped_adam_steps_each_group_as_its_own_adam_would():
+    grads = _grads()
+    params = _params()
+    opt = nn.Adam(_groups(params), learning_rate=0.01)
+    for g in grads:
+        opt(tuple(funcad.Tensor(x) for x in reversed(g)))
+    alone = _params()
+    separate = (nn.Adam([alone[0]], learning_rate=0.01, weight_decay=0.05), nn.Adam([alone[1]], learning_rate=0.3))
+    for g in grads:
+        for one, x in zip(separate, g):
+            one((funcad.Tensor(x),))
+    for got, want in zip(params, alone):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_parameter_groups_name_what_is_wrong():
+    w, b = _params()
+    with pytest.raises(ValueError, match="parameter group 0 needs 'params'"):
+        nn.SGD([{"param": [w]}], 0.1)
+    with pytest.raises(ValueError, match=r"order_params leaves out grouped parameters \['b'\]"):
+        nn.SGD([{"params": [w, b]}, {"order_params": [w]}], 0.1)
+    with pytest.raises(TypeError, match="params\\[1\\] is a Parameter among parameter groups"):
+        nn.SGD([{"params": [w]}, b], 0.1)

@@ -82,11 +82,11 @@ class AdamWeightDecay(Optimizer):
         self.moment2 = self._state("moment2")
 
     def _updates(self, grads, lr):
-        b1, b2, eps, wd = self.beta1, self.beta2, self.eps, self.weight_decay
-        for p, g, m, v, decays in zip(self.parameters, grads, self.moment1, self.moment2, self.decay_flags):
+        b1, b2, eps = self.beta1, self.beta2, self.eps
+        for p, g, m, v, wd in zip(self.parameters, grads, self.moment1, self.moment2, self.weight_decays):
             m_new = b1 * m + (1.0 - b1) * g
             v_new = b2 * v + (1.0 - b2) * (g * g)
             update = m_new / (ops.sqrt(v_new) + eps)
-            if decays and wd > 0.0:
+            if wd > 0.0:
                 update = update + wd * p
             yield p, scalar_as(lr, p), update, [(m, m_new), (v, v_new)]

@@ -30,6 +30,54 @@ def _non_negative(owner: str, name: str, value) -> float:
     return float(value)
 
 
+def _learning_rate(owner: str, learning_rate):
+    """A learning rate as ``get_lr`` reads it: a float, a ``StepTable`` of per-step rates, or a callable of the step."""
+    if isinstance(learning_rate, Tensor) and learning_rate.ndim == 0:
+        learning_rate = float(learning_rate)
+    elif isinstance(learning_rate, (list, tuple)) or (isinstance(learning_rate, Tensor) and learning_rate.ndim == 1):
+        learning_rate = StepTable(np.asarray(learning_rate))
+    return learning_rate if callable(learning_rate) else _non_negative(owner, "learning_rate", learning_rate)
+
+
+def _decays_by_name(p: Parameter) -> bool:
+    """MindSpore's default decay filter: not a normalisation layer's shift or scale."""
+    return "beta" not in (p.name or "") and "gamma" not in (p.name or "")
+
+
+_GROUP_KEYS = frozenset({"params", "lr", "weight_decay", "grad_centralization"})
+
+
+def _grouped(owner: str, items: list, learning_rate, weight_decay: float) -> tuple[list, tuple, tuple]:
+    """(parameters, learning rate of each, weight decay of each) from MindSpore's parameter groups."""
+    ordered, rate_of, decay_of = None, {}, {}
+    grouped = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise TypeError(f"{owner}: params[{i}] is a {type(item).__name__} among parameter groups; give every group as a dict")
+        if "order_params" in item:
+            ordered = list(item["order_params"])
+            continue
+        unknown = set(item) - _GROUP_KEYS
+        if unknown or "params" not in item:
+            raise ValueError(f"{owner}: parameter group {i} needs 'params' and may hold {sorted(_GROUP_KEYS - {'params'})}, got {sorted(item)}")
+        if item.get("grad_centralization"):
+            raise NotImplementedError(f"{owner}: parameter group {i}: grad_centralization is not supported")
+        rate = _learning_rate(owner, item["lr"]) if "lr" in item else learning_rate
+        decay = _non_negative(owner, "weight_decay", item["weight_decay"]) if "weight_decay" in item else None
+        for p in item["params"]:
+            grouped.append(p)
+            rate_of[id(p)] = rate
+            decay_of[id(p)] = (weight_decay if _decays_by_name(p) else 0.0) if decay is None else decay
+    params = grouped if ordered is None else ordered
+    if ordered is not None:
+        missing = [p.name for p in grouped if id(p) not in {id(q) for q in ordered}]
+        if missing:
+            raise ValueError(f"{owner}: order_params leaves out grouped parameters {missing}")
+    rates = tuple(rate_of.get(id(p), learning_rate) for p in params)
+    decays = tuple(decay_of.get(id(p), weight_decay if _decays_by_name(p) else 0.0) for p in params)
+    return params, rates, decays
+
+
 class Optimizer(ABC):
     """Base of the optimizers called as ``optimizer(grads)``.
 
@@ -39,25 +87,30 @@ class Optimizer(ABC):
     0-d Tensor; write it with funcad ops/operators so a compiled step stays correct.
     ``weight_decay`` is applied, as in MindSpore, only to parameters whose name contains neither 'beta' nor
     'gamma' (normalisation layers' shift and scale).
+
+    ``params`` may also be MindSpore's parameter groups: dicts with ``params`` and optionally ``lr`` and
+    ``weight_decay`` (a group's own decay applies to every parameter in it), and one ``{'order_params': [...]}``
+    giving the order of the parameters (and so of the gradients); a parameter it lists outside every group takes
+    the defaults.
     """
 
     def __init__(self, learning_rate, parameters: Iterable[Parameter], weight_decay: float = 0.0):
         owner = type(self).__name__
         if isinstance(parameters, (Parameter, Tensor)) or not isinstance(parameters, Iterable):
             raise TypeError(f"{owner}: params must be a list or tuple of Parameters, got {type(parameters).__name__}")
-        params = distinct_parameters(owner, parameters)
+        parameters = list(parameters)
+        self.learning_rate: float | Callable = _learning_rate(owner, learning_rate)
+        self.weight_decay = _non_negative(owner, "weight_decay", weight_decay)
+        groups = any(isinstance(item, dict) for item in parameters)
+        params, rates, decays = _grouped(owner, parameters, self.learning_rate, self.weight_decay) if groups else (parameters, None, None)
+        params = distinct_parameters(owner, params)
         if not params:
             raise ValueError(f"{owner}: params is empty")
-        if isinstance(learning_rate, Tensor) and learning_rate.ndim == 0:
-            learning_rate = float(learning_rate)
-        elif isinstance(learning_rate, (list, tuple)) or (isinstance(learning_rate, Tensor) and learning_rate.ndim == 1):
-            learning_rate = StepTable(np.asarray(learning_rate))
-        if not callable(learning_rate):
-            learning_rate = _non_negative(owner, "learning_rate", learning_rate)
-        self.learning_rate: float | Callable = learning_rate
-        self.weight_decay = _non_negative(owner, "weight_decay", weight_decay)
         self.parameters: tuple[Parameter, ...] = tuple(params)
-        self.decay_flags = tuple("beta" not in (p.name or "") and "gamma" not in (p.name or "") for p in params)
+        self.group_rates: tuple | None = rates  # one learning rate per parameter, where params came in groups
+        default_decays = tuple(self.weight_decay if _decays_by_name(p) else 0.0 for p in params)
+        self.weight_decays: tuple[float, ...] = default_decays if decays is None else tuple(decays)
+        self.decay_flags = tuple(wd > 0.0 for wd in self.weight_decays)
         self.global_step = Parameter(np.array(0, dtype=np.int32), name="global_step", requires_grad=False)
 
     def _state(self, prefix: str, fill: float = 0.0) -> tuple[Parameter, ...]:
@@ -83,8 +136,14 @@ class Optimizer(ABC):
             state.name = prefix + state.name
 
     def get_lr(self):
-        """The learning rate for the coming update: a number or a 0-d Tensor."""
-        lr = self.learning_rate
+        """The learning rate for the coming update: a number or a 0-d Tensor (with parameter groups, ``GroupRates``:
+        each parameter's)."""
+        if self.group_rates is None:
+            return self._rate_now(self.learning_rate)
+        now = {id(rate): self._rate_now(rate) for rate in self.group_rates}
+        return GroupRates({id(p): now[id(rate)] for p, rate in zip(self.parameters, self.group_rates)})
+
+    def _rate_now(self, lr):
         if not callable(lr):
             return lr
         value = lr(self.global_step)
@@ -118,10 +177,9 @@ class Optimizer(ABC):
     def decay_weight(self, grads: tuple) -> Iterable:
         """L2 weight decay folded into the gradients: g + weight_decay * p (for parameters that decay), computed lazily
         so that each is made when its parameter's update is."""
-        if self.weight_decay == 0.0:
+        if not any(self.decay_flags):
             return grads
-        wd = self.weight_decay
-        return (g + wd * p if flag else g for p, g, flag in zip(self.parameters, grads, self.decay_flags))
+        return (g + wd * p if wd > 0.0 else g for p, g, wd in zip(self.parameters, grads, self.weight_decays))
 
     def __call__(self, grads):
         grads = self._check_grads(grads)
@@ -141,8 +199,15 @@ class Optimizer(ABC):
         """
 
 
+class GroupRates(dict):
+    """The learning rate of each parameter (by ``id``) when the parameters came in groups: ``scalar_as`` reads it."""
+
+
 def scalar_as(value, like):
-    """A learning-rate-like scalar in ``like``'s dtype: Python numbers stay Python floats (no upcasting)."""
+    """A learning-rate-like scalar in ``like``'s dtype: Python numbers stay Python floats (no upcasting); from
+    ``GroupRates``, ``like``'s own rate."""
+    if isinstance(value, GroupRates):
+        value = value[id(like)]
     if value.__class__ is float:
         return value
     if isinstance(value, Tensor):
