@@ -8,6 +8,7 @@ import funcad
 from funcad import COOTensor, CSRTensor, Parameter, Tensor, ops
 from funcad.common import dtype as mstype
 from funcad.common.initializer import Normal, One, Zero
+from funcad.testing import check_grads
 
 
 def test_dtypes_print_as_mindspore_and_stand_for_numpy_dtypes():
@@ -212,3 +213,50 @@ def test_op_methods_equal_their_ops_with_the_tensor_first():
     g = funcad.grad(lambda x: (x.permute(1, 0).softmax(0) * Tensor(a.T)).sum())(t)
     s = np.exp(a) / np.exp(a).sum(1, keepdims=True)
     np.testing.assert_allclose(g.asnumpy(), s * (a - (s * a).sum(1, keepdims=True)), rtol=1e-12)
+
+
+SETITEM_INDICES = [
+    ((0, 1), 5.0), ((slice(None), 2), np.array([7.0, 8.0])), (1, np.array([1.0, 2.0, 3.0])), ((Ellipsis, slice(None, None, 2)), -2.0),
+    ((np.array([1, 0]), np.array([2, 2])), np.array([4.0, 6.0])), ((None, 1, slice(1, None)), 3.0), (np.array([True, False]), 9.0),
+]
+
+
+@pytest.mark.parametrize("index,value", SETITEM_INDICES)
+def test_item_assignment_writes_as_numpy_and_differentiates(index, value):
+    base = np.arange(6.0).reshape(2, 3) + 0.5
+    want = base.copy()
+    want[index] = value
+    x = funcad.Tensor(base.copy())
+    x[index] = funcad.Tensor(np.asarray(value)) if isinstance(value, np.ndarray) else value
+    np.testing.assert_array_equal(np.asarray(x), want)
+
+    def assigned(a, v):
+        b = a * 1.0
+        b[index] = v
+        return b
+
+    check_grads(assigned, [base, np.asarray(value, dtype=np.float64) + 0.25], order=2)
+    compiled = funcad.jit(funcad.grad(lambda a, v: ops.sum(ops.sin(assigned(a, v))), (0, 1)))
+    eager = funcad.grad(lambda a, v: ops.sum(ops.sin(assigned(a, v))), (0, 1))
+    for got, ref in zip(compiled(base, np.asarray(value, np.float64)), eager(base, np.asarray(value, np.float64))):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-14, atol=0)
+
+
+def test_item_assignment_replaces_the_array_and_writes_parameters():
+    x = funcad.Tensor(np.zeros(3, np.float32))
+    before = np.asarray(x)
+    x[1] = 2
+    assert x.dtype == funcad.float32 and before[1] == 0.0 and np.asarray(x)[1] == 2.0
+    p = funcad.Parameter(np.ones(3, np.float32), name="p")
+    p[0] = -1.0
+    assert p.name == "p" and np.array_equal(np.asarray(p), [-1.0, 1.0, 1.0])
+
+
+def test_assigning_a_traced_value_into_a_plain_tensor_is_named():
+    def fill(v):
+        out = funcad.Tensor(np.zeros(3))
+        out[0] = v
+        return ops.sum(out)
+
+    with pytest.raises(TypeError, match=r"x\[0\] = value makes x depend on a value traced"):
+        funcad.grad(fill)(funcad.Tensor(1.0))

@@ -40,6 +40,15 @@ def array_attribute(holder: str, name: str) -> property:
     return property(attrgetter(f"{holder}.{name}"), doc=f"The ``{name}`` of the value.")
 
 
+def _copy_slots(source, target):
+    """``target`` holding ``source``'s fields (a Tensor's array, a tracer's value and node): the same value."""
+    for cls in type(source).__mro__:
+        for slot in getattr(cls, "__slots__", ()):
+            if not isinstance(getattr(type(source), slot, None), property):
+                object.__setattr__(target, slot, getattr(source, slot))
+    return target
+
+
 class Tensor(tensor_methods.TensorMethods):
     """An immutable numpy-backed array value; every op accepts and returns Tensors."""
 
@@ -208,6 +217,20 @@ class Tensor(tensor_methods.TensorMethods):
 
     def __getitem__(self, index):
         return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        """MindSpore's ``x[index] = value``: ``x`` becomes the functional update ``ops.shape.updated_at`` of itself, so
+        gradients and ``funcad.jit`` follow it. Its array is replaced, never written into: Tensors that shared the
+        old one keep their values."""
+        if isinstance(self, Parameter):
+            self.set_data(_ops._updated_at(self, index, value))
+            return
+        before = _copy_slots(self, object.__new__(type(self)))  # what a traced update's node refers to: not x itself
+        updated = _ops._updated_at(before, index, value)
+        if type(updated) is not type(self) or getattr(updated, "_trace", None) is not getattr(self, "_trace", None):
+            raise TypeError(f"funcad: x[{index!r}] = value makes x depend on a value traced by a transform x is not part of; "
+                            "build x from that value instead (ops.where, ops.tensor_scatter_update, ops.concat)")
+        _copy_slots(updated, self)
 
     # -- methods ------------------------------------------------------------------------
     @property

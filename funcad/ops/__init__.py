@@ -296,6 +296,7 @@ from funcad.ops.shape import (
     transpose,
     unbroadcast,
 )
+from funcad.ops.shape import updated_at as _updated_at  # Tensor.__setitem__
 from funcad.ops.slicing import meshgrid, slice, strided_slice, unstack
 from funcad.ops.smooth_l1 import huber_loss, smooth_l1_loss
 from funcad.ops.state import apply_gradient_descent, assign, assign_add, assign_sub

@@ -215,6 +215,24 @@ def getitem(x, index):
     return _getitem(x, index) if at is None else _getitem_traced_entry(x, index, at)
 
 
+def updated_at(x, index, value):
+    """``x`` with ``value`` (broadcast, cast to x's dtype) written at ``index``: ``x[index] = value`` as a function of
+    both, so gradients reach each (x's through the places not written). A place the index names twice receives the
+    sum of the values written there, where numpy keeps the last."""
+    index = _plain_index(index)
+    if _lone_traced_entry(index) is not None:
+        raise NotImplementedError("funcad: assigning at a traced integer index inside a tuple index is not supported; "
+                                  "use ops.tensor_scatter_update or ops.where")
+    shape = _shape_of(x)
+    part = _getitem(x, index)
+    value = value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, dtype=np.dtype(part.dtype)))
+    written = broadcast_to(cast(value, part.dtype), _shape_of(part))
+    from funcad.ops.math import not_equal, where  # math imports this module
+
+    mask = not_equal(scatter_add(Tensor._wrap(np.ones(_shape_of(part), np.int8)), index, shape), 0)
+    return where(mask, scatter_add(written, index, shape), x)
+
+
 def _lone_traced_entry(index) -> int | None:
     """Where a tuple index holds one integer array traced by ``funcad.jit`` among basic entries (slices, ints, None,
     Ellipsis): ``ops.gather(x, i, axis)``, ``x[:, i]``. None otherwise."""
