@@ -101,9 +101,14 @@ def probe_output(cell: Cell, x: np.ndarray, flag: str) -> np.ndarray:
     """The model's training-mode output on ``x`` (on a copy, so nothing moves); a ``UserModelError`` naming ``flag`` if it rejects ``x``."""
     probe = copy.deepcopy(cell).set_train(True)
     try:
-        return np.asarray(probe(funcad.Tensor(x)))
+        out = probe(funcad.Tensor(x))
     except (ValueError, TypeError, IndexError) as exc:
         raise UserModelError(f"{flag}: the model rejects an input of shape {x.shape} and dtype {x.dtype}: {exc}") from None
+    if isinstance(out, (tuple, list)):
+        shapes = ", ".join(str(tuple(np.shape(o))) for o in out)
+        raise UserModelError(f"{flag}: the model returns {len(out)} outputs ({shapes}); a comparison trains on one: wrap the model so its "
+                             "forward returns the tensor the loss reads (the logits)")
+    return np.asarray(out)
 
 
 def probe_twin(cell: Cell, x: np.ndarray, flag: str) -> None:

@@ -11,6 +11,7 @@ import torch_ref
 from funcad import nn
 from harness.testing import assert_parity
 from harness.timing import fixed_threads
+from harness.usermodel import UserModelError
 from torch_ref.bridge import BridgeError
 
 
@@ -165,3 +166,19 @@ class MaskedNet(torch.nn.Module):
 def test_compare_a_model_holding_an_infinite_buffer_passes_and_reports_no_event():
     result = harness.compare(MaskedNet(), data=_data(), steps=3, timing=False)
     assert result.passed, result.failures()
+
+
+class TwoHeads(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x), x.sum(1)
+
+
+@pytest.mark.parametrize("given", ["data", "input_shape"])
+def test_a_model_returning_several_outputs_is_named_with_their_shapes(given):
+    kwargs = {"data": _data()} if given == "data" else {"input_shape": (8, 4)}
+    with pytest.raises(UserModelError, match=rf"{given}: the model returns 2 outputs \(\(8, 3\), \(8,\)\); a comparison trains on one"):
+        harness.compare(TwoHeads(), steps=2, timing=False, **kwargs)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import funcad
+import harness
 from funcad import ops
 from torch_ref.layer_table import TranslationError
 from torch_ref.to_funcad import funcad_twin, to_funcad
@@ -498,3 +499,37 @@ def test_a_keyword_argument_a_funcad_layer_lacks_is_named():
 
     with pytest.raises(TranslationError, match="no_such_option"):
         to_funcad(Calls())(RNG.standard_normal((2, 3, 4)))
+
+
+class _TiedLanguageModel(tnn.Module):
+    """An output layer tied to the embedding, and a head reading the embedding's weight by torch's name."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = tnn.Embedding(10, 4)
+        self.decode = tnn.Linear(4, 10)
+        self.decode.weight = self.embed.weight
+        self.norm = tnn.LayerNorm(4)
+
+    def forward(self, tokens):
+        h = self.norm(self.embed(tokens).mean(1))
+        return self.decode(h) + h @ self.embed.weight.t() * self.norm.weight.sum()
+
+
+def test_tied_parameters_stay_one_parameter_and_torch_names_of_renamed_ones_resolve():
+    torch.manual_seed(0)
+    module = _TiedLanguageModel().double()
+    twin = to_funcad(module)
+    layers = dict(twin.cells_and_names())
+    assert layers["decode"].weight is layers["embed"].embedding_table
+    tokens = np.array([[1, 2, 3], [4, 4, 0]])
+    np.testing.assert_allclose(np.asarray(twin(tokens)), module(torch.from_numpy(tokens)).detach().numpy(), rtol=1e-12, atol=1e-14)
+    data = [(tokens, np.array([3, 7]))] * 2
+    assert harness.compare(_TiedLanguageModel(), data=data, steps=2, timing=False).passed
+
+
+def test_forward_hooks_are_named_not_ignored():
+    module = tnn.Sequential(tnn.Linear(4, 3))
+    module[0].register_forward_hook(lambda layer, args, out: out * 2.0)
+    with pytest.raises(TranslationError, match=r"Linear at '0': its forward hooks .* have no funcad translation"):
+        to_funcad(module)

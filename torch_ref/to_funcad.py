@@ -49,9 +49,28 @@ def funcad_twin(module: torch.nn.Module) -> Twin:
             if np.issubdtype(p.dtype, np.floating):
                 p.set_dtype(dtype)
     cell.set_train(module.training)
+    _tie_shared(cell, module, builder.names)
     twin = Twin(cell, module, builder.parameter_names(cell), builder.module_paths)
     copy_weights(twin, to_torch=False)
     return twin
+
+
+def _tie_shared(cell: Cell, module: torch.nn.Module, names: dict) -> None:
+    """A parameter torch's layers share (an output layer tied to the embedding) is one funcad Parameter too: each
+    later holder of the tensor takes the funcad Parameter of its first holder."""
+    tensors = dict(module.named_parameters(remove_duplicate=False))
+    first: dict = {}
+    for tname, tensor in tensors.items():
+        first.setdefault(id(tensor), tname)
+    params = dict(cell.parameters_and_names())
+    by_torch = {tname: fname for fname, tname in names.items() if tname is not None}
+    for fname, tname in list(names.items()):
+        tensor = tensors.get(tname)
+        if tensor is None or first[id(tensor)] == tname or fname not in params:
+            continue
+        owner_path, _, leaf = fname.rpartition(".")
+        owner = _holder(cell, owner_path) if owner_path else cell
+        setattr(owner, leaf, params[by_torch[first[id(tensor)]]])
 
 
 _CONTAINERS = {torch.nn.Sequential: SequentialCell, torch.nn.ModuleList: CellList, torch.nn.ModuleDict: CellDict}
@@ -72,10 +91,17 @@ class _LayerTracer(fx.Tracer):
         return _is_layer(m)
 
 
+_HOOKS = {"_forward_pre_hooks": "forward pre-hooks", "_forward_hooks": "forward hooks"}
+
+
 class _ToFuncad(Translation):
     """One translation, torch -> funcad."""
 
     def translate(self, module: torch.nn.Module, path: str) -> Cell:
+        hooks = [name for kind, name in _HOOKS.items() if getattr(module, kind, None)]
+        if hooks:
+            raise TranslationError(f"{where(path, module)}: its {' and '.join(hooks)} (register_forward_hook, nn.utils.weight_norm, ...) "
+                                   "have no funcad translation; apply them in a forward instead")
         rule = layer_table.BY_TORCH_TYPE.get(type(module))
         if rule is not None:
             try:
@@ -187,8 +213,16 @@ def _layer_kwargs(layer: Cell, torch_params: tuple, kwargs: dict, where_: str) -
 
 
 def _lookup(cell: Cell, dotted: str):
+    """The funcad Cell or Parameter at torch's path ``dotted``: a layer's parameter may go by MindSpore's name there
+    (an Embedding's ``weight`` is its ``embedding_table``)."""
     for part in dotted.split("."):
-        cell = cell._cells[part] if part in cell._cells else cell._params[part]
+        if part in cell._cells:
+            cell = cell._cells[part]
+        elif part in cell._params:
+            cell = cell._params[part]
+        else:
+            own = {tname: fname for fname, tname in cell.torch_parameter_names().items() if "." not in fname}
+            cell = cell._params[own[part]]
     return cell
 
 
