@@ -120,3 +120,14 @@ def test_repeat_runs_passes_one_after_another_and_reshuffles_each():
     assert [int(next(rows)[0]) for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
     with pytest.raises(ValueError, match="repeat: count must be a positive int"):
         _numbers().repeat(0)
+
+
+def test_options_that_would_change_the_rows_are_refused_by_name_and_worker_options_accepted():
+    data = ds.NumpySlicesDataset({"x": np.arange(6.0)}, shuffle=False, num_parallel_workers=4, python_multiprocessing=True)
+    assert _column(data.map(lambda v: v * 2, num_parallel_workers=2, cache=None)) == [0, 2, 4, 6, 8, 10]
+    with pytest.raises(NotImplementedError, match=r"batch: input_columns=\['x'\], per_batch_map=<function"):
+        data.batch(3, per_batch_map=lambda x, info: (x,), input_columns=["x"])
+    with pytest.raises(NotImplementedError, match="NumpySlicesDataset: num_shards=2, shard_id=1 not supported"):
+        ds.NumpySlicesDataset({"x": np.arange(10)}, num_shards=2, shard_id=1)
+    with pytest.raises(NotImplementedError, match="GeneratorDataset: sampler=.* not supported"):
+        ds.GeneratorDataset([1, 2], column_names=["x"], sampler=[1, 0])

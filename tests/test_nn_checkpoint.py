@@ -68,3 +68,21 @@ def test_bad_files(tmp_path):
         funcad.load_checkpoint(junk)
     with pytest.raises(TypeError, match="save_obj must be a Cell"):
         funcad.save_checkpoint([1, 2], tmp_path / "x.ckpt")
+
+
+def test_a_training_wrapper_s_checkpoint_holds_the_network_s_names_and_the_optimizer_state(tmp_path):
+    funcad.set_seed(0)
+    net = nn.Dense(2, 3)
+    train = nn.TrainOneStepCell(nn.WithLossCell(net, nn.MSELoss()), nn.Adam(net.trainable_params(), 0.1))
+    train(funcad.Tensor(np.ones((4, 2), np.float32)), funcad.Tensor(np.zeros((4, 3), np.float32)))
+    funcad.save_checkpoint(train, tmp_path / "train.ckpt")
+    saved = funcad.load_checkpoint(tmp_path / "train.ckpt")
+    assert sorted(saved) == ["bias", "global_step", "moment1.bias", "moment1.weight", "moment2.bias", "moment2.weight", "weight"]
+    bare = nn.Dense(2, 3)
+    assert funcad.load_param_into_net(bare, saved) == ([], ["global_step", "moment1.weight", "moment1.bias", "moment2.weight", "moment2.bias"])
+    np.testing.assert_array_equal(np.asarray(bare.weight), np.asarray(net.weight))
+    other = nn.Dense(2, 3)
+    resumed = nn.TrainOneStepCell(nn.WithLossCell(other, nn.MSELoss()), nn.Adam(other.trainable_params(), 0.1))
+    assert funcad.load_param_into_net(resumed, saved) == ([], [])
+    np.testing.assert_array_equal(np.asarray(resumed.optimizer.moment1[0]), np.asarray(train.optimizer.moment1[0]))
+    assert int(resumed.optimizer.global_step) == 1

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from funcad.data.idx import mnist_arrays
-from funcad.dataset.pipeline import _positive, _RandomAccess
+from funcad.dataset.pipeline import _positive, _RandomAccess, accepted_options
 
 
 class MnistDataset(_RandomAccess):
@@ -21,6 +21,7 @@ class MnistDataset(_RandomAccess):
     def __init__(self, dataset_dir: str | os.PathLike, usage: str | None = None, num_samples: int | None = None,
                  num_parallel_workers: int | None = None, shuffle: bool | None = None, **kwargs):
         owner = "MnistDataset"
+        accepted_options(owner, kwargs)
         usage = "all" if usage is None else usage
         if usage not in ("train", "test", "all"):
             raise ValueError(f"{owner}: usage must be 'train', 'test' or 'all', got {usage!r}")

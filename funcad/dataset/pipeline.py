@@ -20,6 +20,19 @@ from funcad.core.seed import global_rng
 from funcad.core.tensor import Tensor
 from funcad.dataset.transforms import Compose
 
+# MindSpore's options that change nothing when one process reads the rows in order (workers, caches, shared memory).
+NO_EFFECT = frozenset({"num_parallel_workers", "python_multiprocessing", "max_rowsize", "cache", "callbacks", "offload"})
+
+
+def accepted_options(owner: str, options: dict) -> None:
+    """Refuse, by name, the options of MindSpore's signature that would change the rows (sharding, samplers,
+    per-batch maps, padding) and any unknown one: ignoring them would give other data without a word."""
+    refused = sorted(set(options) - NO_EFFECT)
+    if refused:
+        listed = ", ".join(f"{name}={options[name]!r}" for name in refused)
+        raise NotImplementedError(f"{owner}: {listed} not supported (funcad.dataset reads all rows in one process; "
+                                  f"only {', '.join(sorted(NO_EFFECT))} are accepted and change nothing)")
+
 
 def _positive(owner: str, name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -54,11 +67,13 @@ class Dataset(abc.ABC):
             output_columns: str | Sequence[str] | None = None, **kwargs) -> Dataset:
         """Apply ``operations`` (one callable or a list applied in turn) to ``input_columns`` of every row (every batch
         after ``batch``); the first column when None. Worker and cache options of MindSpore are accepted."""
+        accepted_options("map", kwargs)
         return _Map(self, operations, input_columns, output_columns)
 
     def batch(self, batch_size: int, drop_remainder: bool = False, **kwargs) -> Dataset:
         """Stack ``batch_size`` consecutive rows into one, column by column; with ``drop_remainder`` a last, smaller
         batch is left out."""
+        accepted_options("batch", kwargs)
         return _Batch(self, batch_size, drop_remainder)
 
     def repeat(self, count: int | None = None) -> Dataset:
@@ -196,6 +211,7 @@ class NumpySlicesDataset(_RandomAccess):
     def __init__(self, data, column_names: str | Sequence[str] | None = None, num_samples: int | None = None,
                  num_parallel_workers: int | None = None, shuffle: bool | None = None, **kwargs):
         owner = "NumpySlicesDataset"
+        accepted_options(owner, kwargs)
         if isinstance(data, Mapping):
             column_names = list(data) if column_names is None else column_names
         values = list(data.values()) if isinstance(data, Mapping) else list(data) if isinstance(data, tuple) else [data]
@@ -225,6 +241,7 @@ class GeneratorDataset(Dataset):
     def __init__(self, source, column_names: str | Sequence[str] | None = None, column_types=None, schema=None,
                  num_samples: int | None = None, num_parallel_workers: int = 1, shuffle: bool | None = None, **kwargs):
         owner = "GeneratorDataset"
+        accepted_options(owner, kwargs)
         if column_names is None:
             raise ValueError(f"{owner}: give column_names (one name per item of a row)")
         names = [column_names] if isinstance(column_names, str) else list(column_names)

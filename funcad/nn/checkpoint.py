@@ -15,11 +15,26 @@ from funcad.nn.cell import Cell
 from funcad.nn.optim.optimizer import Optimizer
 
 
+def _named_state(obj: Cell | Optimizer) -> dict[str, Parameter]:
+    """A Cell's parameters by their names (``Parameter.name``: a training wrapper's ``auto_prefix=False`` leaves the
+    network's names as they are, so a checkpoint of the wrapper loads into the bare network, as in MindSpore), with
+    the state of any optimizer a Cell holds; by path where names repeat. An optimizer's state by its names."""
+    pairs = list(obj.parameters_and_names())
+    if isinstance(obj, Cell):
+        for _, cell in obj.cells_and_names():
+            for value in vars(cell).values():
+                if isinstance(value, Optimizer):
+                    pairs += [(name, p) for name, p in value.parameters_and_names()]
+    names = [p.name or path for path, p in pairs]
+    return dict(zip(names, (p for _, p in pairs))) if len(set(names)) == len(names) else dict(pairs)
+
+
 def save_checkpoint(save_obj: Cell | Mapping, ckpt_file_name: str | os.PathLike) -> None:
-    """Write every parameter of a Cell (or a name -> array mapping) to ``ckpt_file_name`` exactly
-    (no suffix is added). The file is written whole or not at all (temporary file, then rename)."""
+    """Write every parameter of a Cell (by name, with the state of an optimizer it holds; or a name -> array mapping)
+    to ``ckpt_file_name`` exactly (no suffix is added). The file is written whole or not at all (temporary file, then
+    rename)."""
     if isinstance(save_obj, Cell):
-        arrays = {name: np.asarray(p) for name, p in save_obj.parameters_and_names()}
+        arrays = {name: np.asarray(p) for name, p in _named_state(save_obj).items()}
     elif isinstance(save_obj, Mapping):
         arrays = {str(name): np.asarray(value) for name, value in save_obj.items()}
     else:
@@ -59,7 +74,7 @@ def load_param_into_net(net: Cell, parameter_dict: Mapping, strict_load: bool = 
     """
     if not isinstance(net, (Cell, Optimizer)):
         raise TypeError(f"load_param_into_net: net must be a Cell or an optimizer, got {type(net).__name__}")
-    params = dict(net.parameters_and_names())
+    params = _named_state(net)
     missing = [name for name in params if name not in parameter_dict]
     unexpected = [name for name in parameter_dict if name not in params]
     mismatched = []
