@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import funcad
-from funcad import Parameter, nn
+from funcad import Parameter, Tensor, nn
 
 
 class Network(nn.Cell):
@@ -190,3 +190,25 @@ def test_calling_a_cell_without_construct_names_the_class():
 
     with pytest.raises(NotImplementedError, match="Incomplete does not define construct"):
         Incomplete()(np.zeros(2, np.float32))
+
+
+def test_a_parameter_made_with_a_name_keeps_it_under_the_cells_prefixes(tmp_path):
+    class Scaled(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.w = Parameter(Tensor(np.ones(2, np.float32)), name="my_w")
+            self.fc = nn.Dense(2, 2)
+
+        def construct(self, x):
+            return self.fc(x * self.w)
+
+    class Outer(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.inner = Scaled()
+
+    outer = Outer()
+    assert [p.name for p in outer.get_parameters()] == ["inner.my_w", "inner.fc.weight", "inner.fc.bias"]
+    assert [name for name, _ in outer.parameters_and_names()] == ["inner.w", "inner.fc.weight", "inner.fc.bias"]
+    funcad.save_checkpoint(outer, tmp_path / "outer.ckpt")
+    assert sorted(funcad.load_checkpoint(tmp_path / "outer.ckpt")) == ["inner.fc.bias", "inner.fc.weight", "inner.my_w"]

@@ -320,11 +320,12 @@ def _set_operators(module) -> None:
 class Parameter(Tensor):
     """A named Tensor owned by a Cell; transforms may rebind it to a traced value for a while."""
 
-    __slots__ = ("name", "requires_grad", "_bound")
+    __slots__ = ("name", "requires_grad", "_bound", "_given_name")
 
     def __init__(self, data: Any, name: str | None = None, requires_grad: bool = True):
         super().__init__(data)
         self.name = name
+        self._given_name = name  # a name given here replaces the attribute's in the Cell's names, as in MindSpore
         self.requires_grad = requires_grad
         self._bound = None
 
@@ -360,7 +361,12 @@ class Parameter(Tensor):
         from funcad.nn.initializer import initializer  # the initializers build Tensors: imported when first needed
 
         data = np.array(self._data) if isinstance(init, str) and init == "same" else initializer(init, self.shape, self.dtype)
-        return Parameter(data, name=self.name, requires_grad=self.requires_grad)
+        return self._same_naming(Parameter(data, name=self.name, requires_grad=self.requires_grad))
+
+    def _same_naming(self, other: Parameter) -> Parameter:
+        """``other`` named by a Cell as this one is: by the name it was made with, or else by its attribute."""
+        other._given_name = getattr(self, "_given_name", None)
+        return other
 
     def set_dtype(self, dtype) -> Parameter:
         """Convert the stored value to ``dtype`` in place (MindSpore's name); ``set_data`` keeps the dtype instead."""
@@ -379,4 +385,4 @@ class Parameter(Tensor):
     __str__ = __repr__  # print(parameter) names it, as MindSpore's does; print(parameter[:2]) shows values
 
     def __deepcopy__(self, memo):
-        return Parameter(self._data.copy(), name=self.name, requires_grad=self.requires_grad)
+        return self._same_naming(Parameter(self._data.copy(), name=self.name, requires_grad=self.requires_grad))

@@ -280,8 +280,8 @@ class Cell:
         return iter(self._cells.values())
 
     def _owned_parameters(self, name_prefix: str = "", expand: bool = True):
-        """(path of owning cell, owning cell, attribute name, parameter, its name under ``auto_prefix``), each
-        shared Parameter once."""
+        """(path of owning cell, owning cell, attribute name, parameter, its name under ``auto_prefix``: the name the
+        Parameter was made with, else the attribute's), each shared Parameter once."""
         seen = set()
         cells = self._walk(name_prefix) if expand else [(name_prefix, name_prefix, self)]
         for prefix, named, cell in cells:
@@ -289,7 +289,7 @@ class Cell:
                 if p is None or id(p) in seen:
                     continue
                 seen.add(id(p))
-                yield prefix, cell, name, p, _dotted(named, name)
+                yield prefix, cell, name, p, _dotted(named, getattr(p, "_given_name", None) or name)
 
     def parameters_and_names(self, name_prefix: str = "", expand: bool = True) -> Iterator[tuple[str, Parameter]]:
         """``(path, parameter)`` pairs in registration order, each shared Parameter once."""
