@@ -78,3 +78,61 @@ def test_standard_normal_draws_float32_seeded_or_from_the_key():
     first = np.asarray(ops.standard_normal((3,)))
     funcad.set_seed(5)
     assert np.array_equal(first, np.asarray(ops.standard_normal((3,)))) and not np.array_equal(first, np.asarray(ops.standard_normal((3,))))
+
+
+def test_a_train_step_subclass_written_as_mindspore_s_model_zoo_writes_them_steps_alike():
+    class OwnStep(nn.TrainOneStepCell):
+        def construct(self, *inputs):
+            loss = self.network(*inputs)
+            sens = ops.fill(loss.dtype, loss.shape, self.sens)
+            grads = self.grad_reducer(self.grad(self.network, self.weights)(*inputs, sens))
+            return ops.depend(loss, self.optimizer(grads))
+
+    x, y = RNG.standard_normal((4, 3)).astype(np.float32), RNG.standard_normal((4, 2)).astype(np.float32)
+    trained = []
+    for step_class in (OwnStep, nn.TrainOneStepCell):
+        funcad.set_seed(0)
+        net = nn.Dense(3, 2)
+        step = step_class(nn.WithLossCell(net, nn.MSELoss()), nn.Momentum(net.trainable_params(), 0.1, 0.9))
+        losses = [float(step(Tensor(x), Tensor(y))) for _ in range(3)]
+        trained.append((losses, np.asarray(net.weight).copy()))
+    assert trained[0][0] == trained[1][0] and np.array_equal(trained[0][1], trained[1][1])
+    assert not OwnStep(nn.WithLossCell(nn.Dense(3, 2), nn.MSELoss()), nn.SGD(nn.Dense(3, 2).trainable_params())).reducer_flag
+
+
+def test_loss_scale_steps_for_subclasses_report_overflow_and_adjust_the_scale():
+    net = nn.Dense(3, 2)
+    scaler = nn.DynamicLossScaleUpdateCell(loss_scale_value=2.0**10, scale_factor=2, scale_window=1000)
+    step = nn.TrainOneStepWithLossScaleCell(nn.WithLossCell(net, nn.MSELoss()), nn.SGD(net.trainable_params(), 0.1), scaler)
+    status, scale = step.start_overflow_check(None, step.scale_sense)
+    assert not bool(step.get_overflow_status(status, (Tensor(np.ones(2)),)))
+    assert bool(step.process_loss_scale(step.get_overflow_status(status, (Tensor(np.array([1.0, np.inf])),))))
+    assert float(step.scale_sense) == 2.0**9
+    step.set_sense_scale(Tensor(8.0))
+    assert float(step.scale_sense) == 8.0
+
+
+def test_optimizer_parameters_clone_into_accumulation_buffers():
+    net = nn.Dense(3, 2)
+    buffers = nn.SGD(net.trainable_params(), 0.1).parameters.clone(prefix="accu", init="zeros")
+    assert [p.name for p in buffers] == ["accu.weight", "accu.bias"] and not np.asarray(buffers[0]).any()
+
+
+def test_random_primitive_classes_seeded_streams_and_cumulative_ranges():
+    seeded = ops.StandardNormal(seed=1, seed2=2)
+    first, second = np.asarray(seeded((3,))), np.asarray(seeded((3,)))
+    assert first.dtype == np.float32 and not np.array_equal(first, second)
+    assert np.array_equal(first, np.asarray(ops.StandardNormal(seed=1, seed2=2)((3,))))
+    ints = np.asarray(ops.UniformInt(seed=4)((200,), 2, 5))
+    assert ints.dtype == np.int32 and set(ints.tolist()) == {2, 3, 4}
+    uniform = np.asarray(ops.UniformReal(seed=3)((200,)))
+    assert uniform.dtype == np.float32 and 0.0 <= uniform.min() and uniform.max() < 1.0
+    x = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 7.0]])
+    for exclusive in (False, True):
+        for reverse in (False, True):
+            flipped = x[:, ::-1] if reverse else x
+            want = np.cumsum(flipped, axis=1) - (flipped if exclusive else 0)
+            got = ops.CumSum(exclusive=exclusive, reverse=reverse)(Tensor(x), 1)
+            np.testing.assert_array_equal(np.asarray(got), want[:, ::-1] if reverse else want)
+    np.testing.assert_array_equal(np.asarray(ops.Range()(1, 8, 3)), [1, 4, 7])
+    assert ops.shape(Tensor(x)) == (2, 3) and ops.size(Tensor(x)) == 6 and ops.dtype(Tensor(x)) == funcad.float64

@@ -219,7 +219,7 @@ class Tensor(tensor_methods.TensorMethods):
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value):
-        """MindSpore's ``x[index] = value``: ``x`` becomes the functional update ``ops.shape.updated_at`` of itself, so
+        """MindSpore's ``x[index] = value``: ``x`` becomes the functional update ``updated_at`` (in ``funcad/ops/shape.py``) of itself, so
         gradients and ``funcad.jit`` follow it. Its array is replaced, never written into: Tensors that shared the
         old one keep their values."""
         if isinstance(self, Parameter):

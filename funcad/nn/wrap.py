@@ -13,6 +13,7 @@ from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
 from funcad.core.transforms import value_and_grad
 from funcad.nn.cell import Cell
+from funcad.ops.grad_operation import GradOperation
 from funcad.ops.math import logical_not, where
 from funcad.ops.shape import cast, stop_gradient
 from funcad.ops.state import assign
@@ -77,6 +78,11 @@ class TrainOneStepCell(Cell):
         self.sens = float(sens)
         self.return_grad = bool(return_grad)
         self.weights = optimizer.parameters
+        # what MindSpore's subclasses of this Cell call in their own construct: grads = self.grad(self.network,
+        # self.weights)(*inputs, sens), then self.grad_reducer(grads) (identity: one process, nothing to reduce)
+        self.grad = GradOperation(get_by_list=True, sens_param=True)
+        self.reducer_flag = False
+        self.grad_reducer = _identity
         if self.sens == 1.0:
             self.grad_fn = value_and_grad(network, None, self.weights)
         else:
@@ -92,6 +98,10 @@ class TrainOneStepCell(Cell):
             loss = loss[1]
         self.optimizer(grads)
         return (loss, grads) if self.return_grad else loss
+
+
+def _identity(grads):
+    return grads
 
 
 def _state_parameters(optimizer) -> list:
@@ -127,6 +137,24 @@ class TrainOneStepWithLossScaleCell(TrainOneStepCell):
     @property
     def scale_sense(self):
         return self.scaler.scale_value
+
+    # MindSpore's steps of a loss-scaled update, for subclasses writing their own construct
+    def start_overflow_check(self, pre_cond, compute_input):
+        """Nothing to arm on the CPU: ``(status, compute_input)`` with a status ``get_overflow_status`` ignores."""
+        return None, compute_input
+
+    def get_overflow_status(self, status, compute_output):
+        """Whether any value of ``compute_output`` (the gradients) is not finite: a bool Tensor."""
+        return logical_not(all_finite(compute_output))
+
+    def process_loss_scale(self, overflow):
+        """Adjust the scale for a step that did (or did not) overflow; returns ``overflow``."""
+        self.scaler.adjust(logical_not(overflow))
+        return overflow
+
+    def set_sense_scale(self, sens) -> None:
+        """Set the loss scale's value."""
+        self.scaler.scale_value.set_data(cast(sens, self.scaler.scale_value.dtype))
 
     def _loss_scaled(self, *inputs):
         loss = self.network(*inputs)

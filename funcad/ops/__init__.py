@@ -4,6 +4,7 @@ from funcad.core import tensor as _tensor_module
 from funcad.core.complex_parts import angle, complex, conj, imag, real
 from funcad.core.jacobians import jacfwd, jacrev
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp  # MindSpore offers its transforms in ops too
+from funcad.ops import array_utils as _array_utils
 from funcad.ops import conv_fusion as _conv_fusion  # noqa: F401 - declares the convolution's fused epilogue
 from funcad.ops import layer_classes as _layer_classes
 from funcad.ops import primitive_classes as _classes
@@ -95,6 +96,7 @@ from funcad.ops.aliases import (
 from funcad.ops.array_utils import (
     absolute,
     addmv,
+    addn,
     addr,
     adjoint,
     aminmax,
@@ -112,6 +114,7 @@ from funcad.ops.array_utils import (
     diagonal,
     dsplit,
     dstack,
+    dtype,
     fliplr,
     flipud,
     float_power,
@@ -146,6 +149,7 @@ from funcad.ops.array_utils import (
     sequence_mask,
     sgn,
     signbit,
+    size,
     swapdims,
     t,
     trapz,
@@ -334,3 +338,4 @@ from funcad.scipy.special import gammaln as lgamma
 globals().update({name: getattr(_classes, name) for name in _classes.CLASS_NAMES})  # ops.Sin, ops.MatMul, ...
 globals().update({name: getattr(_layer_classes, name) for name in _layer_classes.LAYER_CLASS_NAMES})  # ops.Conv2D, ...
 _tensor_module.bind_ops(__import__("sys").modules[__name__])
+shape = _array_utils.shape  # MindSpore's ops.shape(x), bound last: the submodule funcad.ops.shape is imported by its full path

@@ -73,6 +73,29 @@ def rank(input_x) -> int:
     return len(_shape_of(input_x))
 
 
+def shape(input_x) -> tuple:
+    """The shape as a tuple of ints (MindSpore's ``ops.shape``; ``funcad.ops.shape`` the module is imported by path)."""
+    return tuple(_shape_of(input_x))
+
+
+def size(input_x) -> int:
+    """The number of elements."""
+    return int(np.prod(_shape_of(input_x), dtype=np.int64))
+
+
+def dtype(input_x):
+    """The dtype (a ``funcad`` dtype, as MindSpore's ``ops.dtype`` gives)."""
+    return input_x.dtype if isinstance(input_x, Tensor) else Tensor(np.asarray(input_x)).dtype
+
+
+def addn(x):
+    """The sum of a list or tuple of Tensors of one shape, added in order."""
+    total = x[0]
+    for item in x[1:]:
+        total = add(total, item)
+    return total
+
+
 def fliplr(input):  # noqa: A002
     return flip(input, 1)
 

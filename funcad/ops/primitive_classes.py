@@ -16,12 +16,14 @@ from funcad.ops import (
     activation,
     activation_composites,
     aliases,
+    array_utils,
     creation,
     indexing,
     linalg,
     math,
     nn,
     reduce,
+    sampling,
     scatter_ops,
     shape,
     slicing,
@@ -52,12 +54,6 @@ def _identity(x):
     return x
 
 
-def _shape(x) -> tuple:
-    return _shape_of(x)
-
-
-def _size(x) -> int:
-    return int(np.prod(_shape_of(x), dtype=np.int64))
 
 
 def _rank(x) -> int:
@@ -91,17 +87,6 @@ def _gelu_tanh(x):
     return activation.gelu(x, approximate="tanh")
 
 
-def _add_n(inputs):
-    total = inputs[0]
-    for x in inputs[1:]:
-        total = math.add(total, x)
-    return total
-
-
-def _dtype_of(x):
-    return x.dtype
-
-
 def _eye(n: int, m: int, t):
     return creation.eye(n, m, dtype=t)
 
@@ -128,8 +113,8 @@ _PLAIN = {
     "Reshape": shape.reshape, "Transpose": shape.transpose, "Cast": shape.cast, "ExpandDims": shape.expand_dims,
     "Tile": shape.tile, "Flatten": shape.flatten, "GatherD": indexing.gather_elements, "BiasAdd": aliases.bias_add,
     "OnesLike": creation.ones_like, "ZerosLike": creation.zeros_like,
-    "Identity": _identity, "Shape": _shape, "Size": _size, "Rank": _rank, "Depend": depend, "AddN": _add_n,
-    "Fill": aliases.fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": _dtype_of, "Eye": _eye,
+    "Identity": _identity, "Shape": array_utils.shape, "Size": array_utils.size, "Rank": _rank, "Depend": depend, "AddN": array_utils.addn,
+    "Fill": aliases.fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": array_utils.dtype, "Eye": _eye,
     "GatherNd": scatter_ops.gather_nd, "ScatterNd": scatter_ops.scatter_nd, "TensorScatterUpdate": scatter_ops.tensor_scatter_update,
     "TensorScatterAdd": scatter_ops.tensor_scatter_add, "TensorScatterSub": scatter_ops.tensor_scatter_sub,
     "UnsortedSegmentSum": scatter_ops.unsorted_segment_sum, "MaskedFill": indexing.masked_fill, "MaskedSelect": scatter_ops.masked_select,
@@ -379,6 +364,65 @@ class Triu(_Triangle):
     op = staticmethod(aliases.triu)
 
 
+class _Seeded(PrimitiveClass):
+    """A random draw with MindSpore's ``seed``/``seed2``: 0 and 0 draw from funcad's key (fresh numbers on every call,
+    compiled programs included); other seeds start this instance's own stream, which moves on with each eager call
+    (under ``funcad.jit`` the draw made while tracing is the program's)."""
+
+    def __init__(self, seed: int = 0, seed2: int = 0):
+        self.seed, self.seed2 = int(seed), int(seed2)
+        self._stream = None if self.seed == self.seed2 == 0 else np.random.default_rng((self.seed, self.seed2))
+
+    def _next_seed(self) -> int | None:
+        return None if self._stream is None else int(self._stream.integers(2**63))
+
+
+class StandardNormal(_Seeded):
+    """``ops.StandardNormal(seed=0, seed2=0)(shape)``: float32 standard normal numbers."""
+
+    def __call__(self, shape):
+        return sampling.normal_draw(tuple(shape), np.float32, self._next_seed())
+
+
+class UniformReal(_Seeded):
+    """``ops.UniformReal(seed=0, seed2=0)(shape)``: float32 numbers uniform in [0, 1)."""
+
+    def __call__(self, shape):
+        return sampling.rand(tuple(shape), seed=self._next_seed())
+
+
+class UniformInt(_Seeded):
+    """``ops.UniformInt(seed=0, seed2=0)(shape, minval, maxval)``: int32 numbers uniform in [minval, maxval)."""
+
+    def __call__(self, shape, minval, maxval):
+        return sampling.randint(int(minval), int(maxval), tuple(shape), seed=self._next_seed(), dtype=np.int32)
+
+
+class CumSum(PrimitiveClass):
+    """``ops.CumSum(exclusive=False, reverse=False)(x, axis)``: running sums along ``axis``, from the end with
+    ``reverse``, each leaving out its own element with ``exclusive``."""
+
+    def __init__(self, exclusive: bool = False, reverse: bool = False):
+        self.exclusive, self.reverse = bool(exclusive), bool(reverse)
+
+    def __call__(self, x, axis: int):
+        x = shape.flip(x, axis) if self.reverse else x
+        out = reduce.cumsum(x, axis=axis)
+        if self.exclusive:
+            out = math.subtract(out, x)
+        return shape.flip(out, axis) if self.reverse else out
+
+
+class Range(PrimitiveClass):
+    """``ops.Range(maxlen=1000000)(start, limit, delta)``: [start, limit) in steps of ``delta``."""
+
+    def __init__(self, maxlen: int = 1000000):
+        self.maxlen = int(maxlen)
+
+    def __call__(self, start, limit, delta):
+        return creation.arange(*(float(v) if isinstance(v, float) else v for v in (start, limit, delta)))
+
+
 class StridedSlice(PrimitiveClass):
     """``ops.StridedSlice(begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0)(x, begin, end,
     strides)``: ``funcad.ops.strided_slice``."""
@@ -415,4 +459,5 @@ globals().update({name: _plain(name, fn) for name, fn in _PLAIN.items()})
 CLASS_NAMES = tuple(sorted([*_PLAIN, "Softmax", "LogSoftmax", "Concat", "Stack", "Split", "Squeeze", "MatMul", "BatchMatMul",
                             "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "Argmax", "Argmin", "Gather",
                             "ArgMaxWithValue", "ArgMinWithValue",
-                            "TopK", "Sort", "OneHot", "Unstack", "BroadcastTo", "Einsum", "Tril", "Triu", "StridedSlice", "Meshgrid"]))
+                            "TopK", "Sort", "OneHot", "Unstack", "BroadcastTo", "Einsum", "Tril", "Triu", "StridedSlice", "Meshgrid",
+                            "StandardNormal", "UniformReal", "UniformInt", "CumSum", "Range"]))

@@ -64,7 +64,12 @@ def randn(*size, dtype=None, seed: int | None = None) -> Tensor:
 
 def standard_normal(shape, seed: int = 0, seed2: int = 0) -> Tensor:
     """Standard normal float32 numbers of ``shape`` (MindSpore's form: seeds 0 and 0 draw from funcad's key)."""
-    return _sample("standard_normal", "normal", (tuple(shape),), np.float32, None if seed == seed2 == 0 else (seed, seed2))
+    return normal_draw(tuple(shape), np.float32, None if seed == seed2 == 0 else (seed, seed2))
+
+
+def normal_draw(shape: tuple, dtype, seed) -> Tensor:
+    """Standard normal numbers of ``shape`` and ``dtype``: from ``seed`` (any numpy seed), or from funcad's key for None."""
+    return _sample("StandardNormal", "normal", (shape,), dtype, seed)
 
 
 def rand(*size, dtype=None, seed: int | None = None) -> Tensor:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from funcad import ops
-from funcad.common.parameter import distinct_parameters
+from funcad.common.parameter import ParameterTuple, distinct_parameters
 from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.lr import StepTable
 
@@ -106,7 +106,7 @@ class Optimizer(ABC):
         params = distinct_parameters(owner, params)
         if not params:
             raise ValueError(f"{owner}: params is empty")
-        self.parameters: tuple[Parameter, ...] = tuple(params)
+        self.parameters: ParameterTuple = ParameterTuple(params)  # a ParameterTuple, as MindSpore's (its clone makes buffers)
         self.group_rates: tuple | None = rates  # one learning rate per parameter, where params came in groups
         default_decays = tuple(self.weight_decay if _decays_by_name(p) else 0.0 for p in params)
         self.weight_decays: tuple[float, ...] = default_decays if decays is None else tuple(decays)
