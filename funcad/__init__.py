@@ -2,6 +2,7 @@
 
 from funcad import amp, common, context, dataset, nn, numpy, ops, testing, train
 from funcad.common import dtype
+from funcad.common.dtype import dtype_to_nptype, pytype_to_dtype
 from funcad.common.parameter import ParameterTuple
 from funcad.common.sparse import COOTensor, CSRTensor
 from funcad.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
@@ -51,5 +52,13 @@ __all__ = [
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
     "common", "context", "amp", "train", "dataset",
     "ParameterTuple", "COOTensor", "CSRTensor", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
+    "from_numpy", "tensor", "dtype_to_nptype", "pytype_to_dtype",
 ]
 __version__ = "0.1.0"
+
+from_numpy = Tensor.from_numpy  # MindSpore's ms.from_numpy(array): a Tensor sharing the array
+
+
+def tensor(input_data=None, dtype=None) -> Tensor:
+    """MindSpore's ``ms.tensor(data, dtype)``: ``Tensor(data, dtype)``."""
+    return Tensor(input_data, dtype)

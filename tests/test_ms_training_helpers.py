@@ -136,3 +136,21 @@ def test_random_primitive_classes_seeded_streams_and_cumulative_ranges():
             np.testing.assert_array_equal(np.asarray(got), want[:, ::-1] if reverse else want)
     np.testing.assert_array_equal(np.asarray(ops.Range()(1, 8, 3)), [1, 4, 7])
     assert ops.shape(Tensor(x)) == (2, 3) and ops.size(Tensor(x)) == 6 and ops.dtype(Tensor(x)) == funcad.float64
+
+
+def test_mindspore_2_keywords_and_top_level_helpers():
+    x = Tensor(np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]))
+    np.testing.assert_array_equal(np.asarray(ops.argmax(x, dim=1, keepdim=True)), [[1], [0]])
+    np.testing.assert_array_equal(np.asarray(ops.argmin(x, dim=0)), [0, 1, 0])
+    np.testing.assert_array_equal(np.asarray(ops.max(x, dim=0, keepdim=True)), [[7.0, 5.0, 3.0]])
+    np.testing.assert_array_equal(np.asarray(ops.pad(x, padding=(1, 0))), np.pad(np.asarray(x), ((0, 0), (1, 0))))
+    with pytest.raises(TypeError, match="give the widths once"):
+        ops.pad(x, (1, 0), padding=(1, 0))
+    shared = np.zeros(2, np.float32)
+    t = funcad.from_numpy(shared)
+    shared[0] = 3.0
+    assert float(t[0]) == 3.0 and funcad.tensor([1, 2], funcad.float32).dtype == funcad.float32
+    assert funcad.dtype_to_nptype(funcad.float16) is np.float16 and funcad.pytype_to_dtype(bool) == funcad.bool_
+    p = Parameter(np.ones(2, np.float32), name="p")
+    assert type(p.value()) is Tensor and np.array_equal(np.asarray(p.value()), [1.0, 1.0])
+    assert np.array_equal(nn.Metric._convert_data([1, 2]), [1, 2]) and nn.Metric._convert_data(Tensor([3.0])).tolist() == [3.0]

@@ -39,3 +39,4 @@ def pytype_to_dtype(obj) -> DType:
 def dtype_to_nptype(type_) -> type:
     """The numpy scalar type of a DType (``float32`` -> ``numpy.float32``)."""
     return dtype_to_type(type_).type
+

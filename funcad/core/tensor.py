@@ -355,6 +355,11 @@ class Parameter(Tensor):
     def assign_value(self, data) -> Parameter:
         return self.set_data(data)
 
+    def value(self) -> Tensor:
+        """The current value as a plain Tensor (MindSpore's ``Parameter.value()``)."""
+        current = self._current()
+        return Tensor._wrap(current._data) if current is self else current
+
     def clone(self, init="same") -> Parameter:
         """A new Parameter of this one's name, shape, dtype and ``requires_grad``: a copy of the value (``init='same'``)
         or filled by ``init`` (an initializer name, Initializer or number), as MindSpore's ``Parameter.clone``."""

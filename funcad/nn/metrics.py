@@ -10,6 +10,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from funcad.core.tensor import Tensor
+
 __all__ = ["Metric", "Accuracy", "Loss", "MAE", "MSE", "Precision", "Recall", "Fbeta", "F1", "TopKCategoricalAccuracy",
            "Top1CategoricalAccuracy", "Top5CategoricalAccuracy", "get_metric_fn"]
 
@@ -38,6 +40,11 @@ class Metric(ABC):
     @abstractmethod
     def eval(self):
         """The metric over every batch since the last ``clear``."""
+
+    @staticmethod
+    def _convert_data(data) -> np.ndarray:
+        """A Tensor, list or array as a numpy array: what MindSpore's custom metrics call on each ``update`` input."""
+        return data.asnumpy() if isinstance(data, Tensor) else np.asarray(data)
 
     def _need(self, count: int, inputs: tuple) -> None:
         if len(inputs) != count:

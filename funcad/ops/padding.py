@@ -56,12 +56,16 @@ def _last_axes_first(padding, ndim: int) -> tuple:
     return tuple([(0, 0)] * (ndim - len(pairs)) + pairs[::-1])
 
 
-def pad(x, pad_width, mode: str = "constant", constant_values=0.0, *, value=None):
+def pad(x, pad_width=None, mode: str = "constant", constant_values=0.0, *, value=None, padding=None):
     """Pad with a constant or by reading existing elements (numpy's modes, and MindSpore's replicate and circular).
 
-    ``pad_width`` as numpy reads it (an int, or a (before, after) pair per axis), or as MindSpore's ``padding``:
-    a flat tuple of ints, pairs for the last axes, last axis first. ``value`` is MindSpore's name for the constant.
+    ``pad_width`` as numpy reads it (an int, or a (before, after) pair per axis), or as MindSpore's ``padding`` (also
+    its keyword): a flat tuple of ints, pairs for the last axes, last axis first. ``value`` is MindSpore's name for
+    the constant.
     """
+    if (pad_width is None) == (padding is None):
+        raise TypeError("funcad.ops.pad: give the widths once, as pad_width or as MindSpore's padding")
+    pad_width = padding if pad_width is None else pad_width
     shape = _shape_of(x)
     if isinstance(pad_width, (tuple, list)) and pad_width and all(isinstance(w, (int, np.integer)) for w in pad_width):
         pad_width = _last_axes_first(pad_width, len(shape))

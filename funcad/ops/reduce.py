@@ -192,13 +192,15 @@ _max.declare(batch=axis_rule(_max))
 _min.declare(batch=axis_rule(_min))
 
 
-def max(x, axis=None, keepdims: bool = False):  # noqa: A001 - numpy's name
+def max(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A001 - numpy's name
     """Largest element; tied maxima share the gradient evenly."""
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
     return _max(x, _axis_arg(axis), keepdims)
 
 
-def min(x, axis=None, keepdims: bool = False):  # noqa: A001 - numpy's name
+def min(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A001 - numpy's name
     """Smallest element; tied minima share the gradient evenly."""
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
     return _min(x, _axis_arg(axis), keepdims)
 
 
@@ -312,11 +314,13 @@ for _prim in (_argmax, _argmin):
     _prim.nondifferentiable().declare(batch=axis_rule(_prim, when_none="flatten"))
 
 
-def argmax(x, axis=None, keepdims: bool = False):
-    """Index of the largest element (a constant: no gradient)."""
+def argmax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):
+    """Index of the largest element (a constant: no gradient). MindSpore 2.x's ``dim``/``keepdim`` name the same."""
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
     return _argmax(x, axis, keepdims)
 
 
-def argmin(x, axis=None, keepdims: bool = False):
-    """Index of the smallest element (a constant: no gradient)."""
+def argmin(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):
+    """Index of the smallest element (a constant: no gradient). MindSpore 2.x's ``dim``/``keepdim`` name the same."""
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
     return _argmin(x, axis, keepdims)
