@@ -86,3 +86,19 @@ def test_a_training_wrapper_s_checkpoint_holds_the_network_s_names_and_the_optim
     assert funcad.load_param_into_net(resumed, saved) == ([], [])
     np.testing.assert_array_equal(np.asarray(resumed.optimizer.moment1[0]), np.asarray(train.optimizer.moment1[0]))
     assert int(resumed.optimizer.global_step) == 1
+
+
+def test_checkpoint_keywords_choose_entries_and_add_some(tmp_path):
+    net = nn.SequentialCell([nn.Dense(2, 3), nn.Dense(3, 1)])
+    funcad.save_checkpoint(net, tmp_path / "net.ckpt", append_dict={"epoch_num": 7, "lr": 0.01})
+    assert int(funcad.load_checkpoint(tmp_path / "net.ckpt")["epoch_num"]) == 7
+    assert sorted(funcad.load_checkpoint(tmp_path / "net.ckpt", specify_prefix="0.")) == ["0.bias", "0.weight"]
+    assert sorted(funcad.load_checkpoint(tmp_path / "net.ckpt", filter_prefix=["0.", "epoch"])) == ["1.bias", "1.weight", "lr"]
+    assert sorted(funcad.load_checkpoint(tmp_path / "net.ckpt", choice_func=lambda name: name.endswith("bias"))) == ["0.bias", "1.bias"]
+    other = nn.SequentialCell([nn.Dense(2, 3), nn.Dense(3, 1)])
+    funcad.load_checkpoint(tmp_path / "net.ckpt", net=other, filter_prefix=["epoch", "lr"])
+    np.testing.assert_array_equal(np.asarray(other[1].weight), np.asarray(net[1].weight))
+    funcad.save_checkpoint([{"name": "w", "data": funcad.Tensor(np.ones(2))}], tmp_path / "list.ckpt")
+    assert np.array_equal(np.asarray(funcad.load_checkpoint(tmp_path / "list.ckpt")["w"]), [1.0, 1.0])
+    with pytest.raises(NotImplementedError, match="load_checkpoint: dec_key not supported"):
+        funcad.load_checkpoint(tmp_path / "net.ckpt", dec_key=b"k")

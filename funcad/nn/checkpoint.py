@@ -29,16 +29,24 @@ def _named_state(obj: Cell | Optimizer) -> dict[str, Parameter]:
     return dict(zip(names, (p for _, p in pairs))) if len(set(names)) == len(names) else dict(pairs)
 
 
-def save_checkpoint(save_obj: Cell | Mapping, ckpt_file_name: str | os.PathLike) -> None:
-    """Write every parameter of a Cell (by name, with the state of an optimizer it holds; or a name -> array mapping)
-    to ``ckpt_file_name`` exactly (no suffix is added). The file is written whole or not at all (temporary file, then
-    rename)."""
+def save_checkpoint(save_obj: Cell | Mapping | list, ckpt_file_name: str | os.PathLike, integrated_save: bool = True,
+                    async_save: bool = False, append_dict: Mapping | None = None, **kwargs) -> None:
+    """Write every parameter of a Cell (by name, with the state of an optimizer it holds), a name -> array mapping, or
+    MindSpore's list of ``{'name': ..., 'data': ...}`` to ``ckpt_file_name`` exactly (no suffix is added), with the
+    entries of ``append_dict`` (numbers or arrays: an epoch, a learning rate) beside them. The file is written whole or
+    not at all (temporary file, then rename); it is written before the call returns (``async_save`` changes nothing)."""
+    if kwargs:
+        raise NotImplementedError(f"save_checkpoint: {', '.join(sorted(kwargs))} not supported (funcad checkpoints are plain .npz files)")
     if isinstance(save_obj, Cell):
         arrays = {name: np.asarray(p) for name, p in _named_state(save_obj).items()}
     elif isinstance(save_obj, Mapping):
         arrays = {str(name): np.asarray(value) for name, value in save_obj.items()}
+    elif isinstance(save_obj, list) and all(isinstance(item, Mapping) and {"name", "data"} <= set(item) for item in save_obj):
+        arrays = {str(item["name"]): np.asarray(item["data"]) for item in save_obj}
     else:
-        raise TypeError(f"save_checkpoint: save_obj must be a Cell or a mapping of name -> array, got {type(save_obj).__name__}")
+        raise TypeError("save_checkpoint: save_obj must be a Cell, a mapping of name -> array or a list of {'name', 'data'} dicts, "
+                        f"got {type(save_obj).__name__}")
+    arrays |= {str(name): np.asarray(value) for name, value in (append_dict or {}).items()}
     path = os.fspath(ckpt_file_name)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ckpt-", suffix=".tmp")
@@ -51,16 +59,33 @@ def save_checkpoint(save_obj: Cell | Mapping, ckpt_file_name: str | os.PathLike)
         raise
 
 
-def load_checkpoint(ckpt_file_name: str | os.PathLike) -> dict[str, Parameter]:
-    """Read a checkpoint into ``{name: Parameter}`` (MindSpore returns Parameters too)."""
+def load_checkpoint(ckpt_file_name: str | os.PathLike, net: Cell | None = None, strict_load: bool = False, filter_prefix=None,
+                    specify_prefix=None, choice_func=None, **kwargs) -> dict[str, Parameter]:
+    """Read a checkpoint into ``{name: Parameter}`` (MindSpore returns Parameters too), keeping the names that start
+    with one of ``specify_prefix`` (when given), none of ``filter_prefix``, and pass ``choice_func(name)`` (when
+    given); with ``net``, load them into it as well (``load_param_into_net``)."""
+    if kwargs:
+        raise NotImplementedError(f"load_checkpoint: {', '.join(sorted(kwargs))} not supported (funcad checkpoints are plain .npz files)")
     path = os.fspath(ckpt_file_name)
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {name: Parameter(data[name], name=name) for name in data.files}
+            loaded = {name: Parameter(data[name], name=name) for name in data.files if _chosen(name, specify_prefix, filter_prefix, choice_func)}
     except FileNotFoundError:
         raise FileNotFoundError(f"load_checkpoint: no such file {path!r}") from None
     except (zipfile.BadZipFile, ValueError, OSError) as err:
         raise ValueError(f"load_checkpoint: {path!r} is not a funcad .npz checkpoint ({err})") from None
+    if net is not None:
+        load_param_into_net(net, loaded, strict_load)
+    return loaded
+
+
+def _chosen(name: str, specify_prefix, filter_prefix, choice_func) -> bool:
+    def prefixes(given):
+        return (given,) if isinstance(given, str) else tuple(given)
+
+    return ((specify_prefix is None or name.startswith(prefixes(specify_prefix)))
+            and (filter_prefix is None or not name.startswith(prefixes(filter_prefix)))
+            and (choice_func is None or bool(choice_func(name))))
 
 
 def load_param_into_net(net: Cell, parameter_dict: Mapping, strict_load: bool = False) -> tuple[list[str], list[str]]:
