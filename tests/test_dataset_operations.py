@@ -131,3 +131,14 @@ def test_options_that_would_change_the_rows_are_refused_by_name_and_worker_optio
         ds.NumpySlicesDataset({"x": np.arange(10)}, num_shards=2, shard_id=1)
     with pytest.raises(NotImplementedError, match="GeneratorDataset: sampler=.* not supported"):
         ds.GeneratorDataset([1, 2], column_names=["x"], sampler=[1, 0])
+
+
+def test_map_to_more_or_fewer_columns_puts_the_outputs_where_the_first_input_was():
+    data = ds.NumpySlicesDataset({"a": np.arange(3), "x": np.arange(3) * 10, "y": np.arange(3) + 100}, shuffle=False)
+    split = data.map(lambda x: (x, x * 2), input_columns=["x"], output_columns=["x", "x2"])
+    assert split.get_col_names() == ["a", "x", "x2", "y"]
+    assert [list(map(int, row)) for row in split.create_tuple_iterator(output_numpy=True)][1] == [1, 10, 20, 101]
+    joined = data.map(lambda x, y: x + y, input_columns=["x", "y"], output_columns=["s"])
+    assert joined.get_col_names() == ["a", "s"] and _column(joined, "s") == [100, 111, 122]
+    with pytest.raises(ValueError, match="repeat a column name"):
+        data.map(lambda x: (x, x), input_columns=["x"], output_columns=["x", "a"])

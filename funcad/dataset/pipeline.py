@@ -306,22 +306,32 @@ class _Map(_Stage):
         if unknown:
             raise ValueError(f"map: no column(s) {unknown}; the columns are {parent.column_names}")
         outputs = inputs if output_columns is None else ([output_columns] if isinstance(output_columns, str) else list(output_columns))
-        if len(outputs) != len(inputs):
-            raise ValueError(f"map: {len(inputs)} input column(s) {inputs} need as many output_columns, got {outputs}")
         self._op, self._at = Compose(ops), [parent.column_names.index(c) for c in inputs]
-        for i, name in zip(self._at, outputs):
-            self.column_names[i] = name
+        self._outputs = len(outputs)
+        if len(outputs) == len(inputs):  # each output takes its input's place
+            for i, name in zip(self._at, outputs):
+                self.column_names[i] = name
+        else:  # the outputs take the place of the first input; the other inputs leave
+            first = min(self._at)
+            others = [i for i in range(len(parent.column_names)) if i not in self._at]
+            self._before, self._after = [i for i in others if i < first], [i for i in others if i > first]
+            self.column_names = [parent.column_names[i] for i in self._before] + outputs + [parent.column_names[i] for i in self._after]
+        if len(set(self.column_names)) != len(self.column_names):
+            raise ValueError(f"map: output_columns {outputs} repeat a column name; the columns would be {self.column_names}")
 
     def _rows(self) -> Iterator[tuple]:
         for row in self._parent._rows():
             out = self._op(*(row[i] for i in self._at))
-            values = out if isinstance(out, tuple) else (out,)
-            if len(values) != len(self._at):
-                raise ValueError(f"map: the operations returned {len(values)} value(s) for {len(self._at)} column(s)")
-            row = list(row)
-            for i, value in zip(self._at, values):
-                row[i] = _as_array(value)
-            yield tuple(row)
+            values = [_as_array(v) for v in (out if isinstance(out, tuple) else (out,))]
+            if len(values) != self._outputs:
+                raise ValueError(f"map: the operations returned {len(values)} value(s) for {self._outputs} output column(s)")
+            if self._outputs == len(self._at):
+                row = list(row)
+                for i, value in zip(self._at, values):
+                    row[i] = value
+                yield tuple(row)
+            else:
+                yield tuple([row[i] for i in self._before] + values + [row[i] for i in self._after])
 
 
 class _Batch(_Stage):
