@@ -126,6 +126,7 @@ FUNCTIONS = {
     "group_instance_norm": (lambda x, w: F.group_norm(x, 3, w, w * 0.5) + F.group_norm(x, 1) + F.instance_norm(x, weight=w, eps=1e-3),
                             (3,), IMAGES),
     "huber_loss": (lambda x: F.huber_loss(x, torch.zeros_like(x), delta=0.7) + F.huber_loss(x, x.flip(0), reduction="sum"), None, ROWS),
+    "tensor_unfold_patches": (lambda x: x.unfold(2, 2, 2).unfold(3, 3, 2).flatten(2) + x[:, :1].unfold(-1, 4, 1).sum(), None, IMAGES),
     "einsum_tril": (lambda x: torch.einsum("ij,kj->ik", x, torch.tril(x)) + torch.einsum("ij->i", [x])[:, None], None, ROWS[:, :4]),
 }
 

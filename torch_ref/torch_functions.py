@@ -433,7 +433,21 @@ FUNCTIONS = {
     torch.cumprod: lambda input, axis, dtype=None: ops.cumprod(input, axis), torch.scatter: scatter, torch.scatter_add: scatter_add,
 }
 
+def windows(tensor, dimension: int, size: int, step: int):
+    """``Tensor.unfold(dimension, size, step)``: every window of ``size`` along ``dimension``, ``step`` apart, as a new
+    axis in its place, the window's elements along a new last axis (patches of an image: x.unfold(2, p, p))."""
+    shape = tuple(tensor.shape)
+    axis = dimension % len(shape)
+    count = (shape[axis] - size) // step + 1
+    if size < 1 or step < 1 or count < 1:
+        raise ValueError(f"Tensor.unfold: windows of size {size} and step {step} do not fit dimension {dimension} of shape {shape}")
+    starts = np.arange(count)[:, None] * step + np.arange(size)
+    picked = ops.getitem(tensor, (slice(None),) * axis + (starts,))
+    return ops.moveaxis(picked, axis + 1, -1)
+
+
 METHODS = {
+    "unfold": windows,
     "contiguous": identity, "clone": identity, "cpu": identity, "chunk": ops.chunk, "split": split, "unsqueeze": ops.unsqueeze, "squeeze": squeeze,
     "expand": expand, "expand_as": lambda tensor, other: ops.broadcast_to(tensor, tuple(other.shape)), "masked_fill": ops.masked_fill,
     "to": to, "type_as": lambda tensor, other: ops.cast(tensor, other.dtype), "float": cast_to(np.float32), "double": cast_to(np.float64),
