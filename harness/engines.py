@@ -191,11 +191,12 @@ class TorchEngine(_AlignedMasks):
         self._masks_for_next_call()
         if edit is None:
             return self.trainer.train_step(x, y)
-        params = dict(self.trainer.model.named_parameters())
+        params = {n: p for n, p in self.trainer.model.named_parameters() if p.requires_grad}  # what the optimizer trains
 
         def before_step():
-            """``edit`` sees zeros where torch has no gradient (an unused or frozen parameter), as funcad reports them;
-            such a parameter keeps no gradient (so torch's optimizer skips it) unless the edit gives it a nonzero one."""
+            """``edit`` sees the trained parameters' gradients, zeros where torch has none (a parameter the forward does
+            not use), as funcad reports them; such a parameter keeps no gradient (so torch's optimizer skips it) unless
+            the edit gives it a nonzero one. Frozen parameters are not trained on either side."""
             named = {self.to_funcad.get(n, n): to_numpy(p.grad) if p.grad is not None else np.zeros_like(to_numpy(p))
                      for n, p in params.items()}
             edited = edit(named)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -22,7 +21,7 @@ from harness.cases import OptimizerSpec, user_case
 from harness.metrics import Tolerance
 from harness.runner import CaseResult, RunOptions, RunResult, environment, run_case
 from harness.timing import fixed_threads
-from harness.usermodel import probe_output, synthetic_batches
+from harness.usermodel import check_model_inputs, synthetic_batches
 from torch_ref.to_funcad import to_funcad
 
 
@@ -104,10 +103,9 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
         if input_shape is None or not isinstance(loss, str):
             raise ValueError("compare: give data (a list of (x, y) batches), or input_shape with a loss name to draw them")
         data = synthetic_batches(funcad_cell, tuple(input_shape), input_dtype, loss, classes, steps=steps, seed=seed, flag="input_shape")
-    else:
-        data = list(data)
-        if data:
-            probe_output(funcad_cell, np.asarray(data[0][0]), "data")
+    data = list(data)
+    if data:
+        check_model_inputs(funcad_cell, torch_module, data, loss, "data" if input_shape is None else "input_shape", "funcad_cell")
     if not isinstance(optimizer, OptimizerSpec):
         optimizer = OptimizerSpec(optimizer, learning_rate, momentum=0.9 if optimizer == "momentum" else 0.0)
     case = user_case(funcad_cell, torch_module, loss, optimizer, list(data), has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)

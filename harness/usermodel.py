@@ -15,7 +15,7 @@ import copy
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -104,6 +104,9 @@ def probe_output(cell: Cell, x: np.ndarray, flag: str) -> np.ndarray:
         out = probe(funcad.Tensor(x))
     except (ValueError, TypeError, IndexError) as exc:
         raise UserModelError(f"{flag}: the model rejects an input of shape {x.shape} and dtype {x.dtype}: {exc}") from None
+    if isinstance(out, Mapping):
+        raise UserModelError(f"{flag}: the model returns a dict (keys {', '.join(map(str, out))}); a comparison trains on one output: "
+                             "wrap the model so its forward returns the tensor the loss reads (the logits)")
     if isinstance(out, (tuple, list)):
         shapes = ", ".join(str(tuple(np.shape(o))) for o in out)
         raise UserModelError(f"{flag}: the model returns {len(out)} outputs ({shapes}); a comparison trains on one: wrap the model so its "
@@ -111,14 +114,54 @@ def probe_output(cell: Cell, x: np.ndarray, flag: str) -> np.ndarray:
     return np.asarray(out)
 
 
-def probe_twin(cell: Cell, x: np.ndarray, flag: str) -> None:
-    """Run the Cell's torch twin on ``x``: a user Cell's construct is traced on the first call, where an untranslatable
-    op or data-dependent control flow shows; a ``UserModelError`` naming ``flag`` then."""
+def probe_torch(cell: Cell, module: torch.nn.Module | None, x: np.ndarray, flag: str, model_flag: str) -> None:
+    """Run the torch side on ``x`` (``module``, or the Cell's torch twin, whose construct is traced on this first call,
+    where an untranslatable op or data-dependent control flow shows, named under ``model_flag``): a ``UserModelError``
+    naming ``flag`` if it rejects ``x`` (torch's layers are stricter than numpy about dtypes: an int64 input into a
+    Linear)."""
     try:
+        torch_side = copy.deepcopy(module) if module is not None else mirror(copy.deepcopy(cell))
+        tx = torch.from_numpy(np.asarray(x))
+        if tx.is_floating_point():  # floating inputs run in the model's dtype, as the runs cast them
+            tx = tx.to(next((p.dtype for p in torch_side.parameters() if p.is_floating_point()), torch.float32))
         with torch.no_grad():
-            mirror(copy.deepcopy(cell)).train()(torch.from_numpy(np.asarray(x)))
+            torch_side.train()(tx)
     except TranslationError as exc:
-        raise UserModelError(f"{flag}: the model has no torch twin: {exc}") from None
+        raise UserModelError(f"{model_flag}: the model has no torch twin: {exc}") from None
+    except Exception as exc:  # the user's model on the user's input
+        raise UserModelError(f"{flag}: the torch side rejects an input of shape {np.shape(x)} and dtype {np.asarray(x).dtype}: "
+                             f"{type(exc).__name__}: {exc}") from None
+
+
+def check_model_inputs(cell: Cell, module: torch.nn.Module | None, data: Batches, loss, flag: str, model_flag: str = "model") -> None:
+    """Before anything runs: both sides take the first batch, every batch's input has the first's shape (but for its
+    batch size) and dtype, and, for a loss named, every batch's targets fit the model's output. A ``UserModelError``
+    naming ``flag``, the batch and the shapes at fault."""
+    x0 = np.asarray(data[0][0])
+    out_shape = probe_output(cell, x0, flag).shape
+    probe_torch(cell, module, x0, flag, model_flag)
+    for i, (x, y) in enumerate(data):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape[1:] != x0.shape[1:] or x.dtype != x0.dtype:
+            raise UserModelError(f"{flag}: batch {i} has inputs of shape {x.shape} and dtype {x.dtype}, batch 0 {x0.shape} and {x0.dtype}")
+        if isinstance(loss, str):
+            _check_targets(loss, (len(x),) + out_shape[1:], y, f"{flag}: batch {i}")
+
+
+IGNORED_LABEL = -100  # the cross-entropy losses' ignore_index on both sides
+
+
+def _check_targets(loss: str, out_shape: tuple, y: np.ndarray, where: str) -> None:
+    if loss == "cross_entropy" and np.issubdtype(y.dtype, np.integer):
+        classes, want = (out_shape[1] if len(out_shape) > 1 else 0), out_shape[:1] + out_shape[2:]
+        if y.shape != want:
+            raise UserModelError(f"{where}: class labels of shape {y.shape}; an output of shape {out_shape} needs {want}")
+        outside = sorted({int(v) for v in y[((y < 0) & (y != IGNORED_LABEL)) | (y >= classes)]})
+        if outside:
+            raise UserModelError(f"{where}: labels {outside[:5]} lie outside the output's {classes} classes [0, {classes})")
+    elif y.shape != out_shape:
+        what = "class probabilities" if loss == "cross_entropy" else f"{loss} targets"
+        raise UserModelError(f"{where}: {what} of shape {y.shape}; the output has shape {out_shape}")
 
 
 def parse_shape(text: str, flag: str) -> tuple[int, ...]:
@@ -145,10 +188,15 @@ def synthetic_batches(cell: Cell, input_shape: tuple[int, ...], input_dtype: str
             classes = out_shape[-1] if len(out_shape) >= 2 else 0
         if classes < 2:
             raise UserModelError(f"--classes {classes}: cross-entropy needs at least 2 classes (the model's output has shape {out_shape})")
+        if len(out_shape) < 2 or classes > out_shape[1]:
+            raise UserModelError(f"--classes {classes}: the model's output of shape {out_shape} scores "
+                                 f"{out_shape[1] if len(out_shape) > 1 else 'no'} classes")
         label_shape = out_shape[:1] + out_shape[2:]
         make_targets = lambda rng: rng.integers(0, classes, label_shape).astype(np.int64)  # noqa: E731
     else:
         shape = targets or out_shape
+        if tuple(shape) != tuple(out_shape):
+            raise UserModelError(f"--targets {','.join(map(str, shape))}: the model's output has shape {out_shape}; the targets need it too")
         make_targets = lambda rng: rng.uniform(0, 1, shape).astype(np.float32)  # noqa: E731
 
     rng = np.random.default_rng(seed)
@@ -191,7 +239,7 @@ def case_from_args(args: argparse.Namespace) -> Case:
     cell, module = build_model(load(args.model, "--model"), args.model_from, f"--model {args.model}", args.seed)
     if args.data is not None:
         data = given_batches(args.data)
-        probe_output(cell, data[0][0], f"--data {args.data}")
+        check_model_inputs(cell, module, data, args.loss, f"--data {args.data}", f"--model {args.model}")
     elif args.input_shape is None:
         raise UserModelError("--input-shape: required with --model unless --data gives the batches")
     else:
@@ -200,8 +248,7 @@ def case_from_args(args: argparse.Namespace) -> Case:
         targets = parse_shape(args.targets, "--targets") if args.targets is not None else None
         data = synthetic_batches(cell, parse_shape(args.input_shape, "--input-shape"), args.input_dtype, args.loss, args.classes, targets,
                                  max(args.steps, 1), args.seed, f"--input-shape {args.input_shape}")
-    if module is None:
-        probe_twin(cell, data[0][0], f"--model {args.model}")
+        check_model_inputs(cell, module, data, args.loss, f"--input-shape {args.input_shape}", f"--model {args.model}")
     optimizer = OptimizerSpec(args.optimizer, args.lr, momentum=0.9 if args.optimizer == "momentum" else 0.0)
     name = args.model.rpartition(":")[2]
     side = "torch module, funcad twin by torch_ref.to_funcad" if module is not None else "funcad Cell, torch twin by torch_ref.mirror"

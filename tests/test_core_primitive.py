@@ -215,3 +215,9 @@ def test_einsum_of_twenty_operands_differentiates_each():
     for k, g in enumerate(grads):
         others = np.prod([v for j, v in enumerate(vectors) if j != k], axis=0)  # d/dv_k of sum_i prod_j v_j[i]
         assert_close(g, others, rtol=1e-12)
+
+
+def test_an_error_class_with_its_own_constructor_still_names_the_op():
+    """numpy's ufunc loop errors take other arguments than a message: the op's error is then their plain base class."""
+    with pytest.raises(TypeError, match=r"funcad.ops.matmul: .*did not contain a loop .*\(inputs: <U1\[1, 1\], float64\[1, 1\]\)"):
+        ops.matmul(np.array([["a"]]), np.ones((1, 1)))

@@ -69,6 +69,35 @@ USER_MODULE = textwrap.dedent('''
     def batches():
         rng = np.random.default_rng(0)
         return [(rng.standard_normal((5, 6)).astype(np.float32), rng.integers(0, 3, 5)) for _ in range(3)]
+
+    def labels_out_of_range():
+        return [(np.zeros((5, 6), np.float32), np.array([0, 1, 7, 2, 9]))]
+
+    def ragged():
+        return [(np.zeros((5, 6), np.float32), np.zeros(5, np.int64)), (np.zeros((5, 4), np.float32), np.zeros(5, np.int64))]
+
+    class Keyed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(6, 3)
+
+        def forward(self, x):
+            return {"logits": self.fc(x)}
+
+    def make_keyed():
+        return Keyed()
+
+    class Frozen(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.base = torch.nn.Linear(6, 8).requires_grad_(False)
+            self.head = torch.nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.base(x)))
+
+    def make_frozen():
+        return Frozen()
 ''')
 
 
@@ -132,8 +161,19 @@ def test_a_planted_fault_in_a_user_model_exits_1_and_is_located(capsys):
     (["--model", "user_models:make_net", "--data", "user_models:nothing"], "--data user_models:nothing: user_models has no attribute"),
     (["--model", "user_models:make_net", "--input-shape", "8,6", "--lr", "0"], "--lr 0.0: the learning rate must be positive"),
     (["mlp", "--model", "user_models:make_net", "--input-shape", "8,6"], "--model: give either case names (mlp) or --model, not both"),
+    (["--model", "user_models:make_torch", "--from", "torch", "--input-shape", "8,6", "--input-dtype", "int64"],
+     "--input-shape 8,6: the torch side rejects an input of shape (8, 6) and dtype int64: RuntimeError"),
+    (["--model", "user_models:make_net", "--input-shape", "8,6", "--classes", "5"], "--classes 5: the model's output of shape (8, 3) scores 3 classes"),
+    (["--model", "user_models:make_net", "--input-shape", "8,6", "--loss", "mse", "--targets", "8,5"],
+     "--targets 8,5: the model's output has shape (8, 3); the targets need it too"),
+    (["--model", "user_models:make_net", "--data", "user_models:labels_out_of_range"],
+     "--data user_models:labels_out_of_range: batch 0: labels [7, 9] lie outside the output's 3 classes [0, 3)"),
+    (["--model", "user_models:make_net", "--data", "user_models:ragged"],
+     "--data user_models:ragged: batch 1 has inputs of shape (5, 4) and dtype float32, batch 0 (5, 6) and float32"),
+    (["--model", "user_models:make_keyed", "--from", "torch", "--input-shape", "8,6"], "--input-shape 8,6: the model returns a dict (keys logits)"),
 ], ids=["attribute", "module", "no_colon", "not_a_model", "torch_without_from", "cell_with_from_torch", "factory_raises", "untranslatable",
-        "shape_rejected", "shape_unparsable", "no_shape", "one_class", "data_attribute", "lr", "with_cases"])
+        "shape_rejected", "shape_unparsable", "no_shape", "one_class", "data_attribute", "lr", "with_cases", "torch_rejects_dtype",
+        "too_many_classes", "targets_shape", "labels_range", "ragged_batches", "dict_output"])
 def test_bad_user_model_input_exits_2_naming_the_flag_and_writes_nothing(flags, message, capsys):
     assert cli.main(["run", *flags, *FAST]) == 2
     assert message in capsys.readouterr().err
@@ -201,3 +241,8 @@ def test_explain_rebuilds_a_user_model_run_with_its_plant(capsys):
     # torch's gradient carries the planted 0.5 at step 0, and its SGD update (lr 1e-2) the value after it
     assert abs(table.loc[("float64", 0), "grad |diff|"] - 0.5) < 1e-12 and abs(table.loc[("float64", 1), "value |diff|"] - 5e-3) < 1e-12
     assert f"{table.loc[('float64', 0), 'torch grad']:.9g}" in text
+
+
+def test_a_frozen_layer_raises_no_guard_warning_under_strict(capsys):
+    assert cli.main(["run", "--model", "user_models:make_frozen", "--from", "torch", "--input-shape", "8,6", "--strict", *FAST]) == 0
+    assert "WARNING" not in capsys.readouterr().out

@@ -266,7 +266,11 @@ class Primitive:
         if str(err).startswith("funcad.ops."):  # the implementation already named the op the user called
             return err
         shapes = ", ".join(_describe(a) for a in raw)
-        return type(err)(f"funcad.ops.{self.name}: {err} (inputs: {shapes})")
+        message = f"funcad.ops.{self.name}: {err} (inputs: {shapes})"
+        try:
+            return type(err)(message)
+        except TypeError:  # an exception class taking other arguments (numpy's ufunc loop errors): its plain base
+            return next(base for base in (IndexError, ValueError, TypeError, ArithmeticError, Exception) if isinstance(err, base))(message)
 
 
 def _through_op(prim: Primitive, position: int, t, ans, *args, **kwargs):
