@@ -22,6 +22,7 @@ from harness.metrics import Tolerance
 from harness.runner import CaseResult, RunOptions, RunResult, environment, run_case
 from harness.timing import fixed_threads
 from harness.usermodel import check_model_inputs, synthetic_batches
+from torch_ref.bridge import default_name_map, funcad_state, match_names, torch_state
 from torch_ref.to_funcad import to_funcad
 
 
@@ -104,11 +105,13 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
             raise ValueError("compare: give data (a list of (x, y) batches), or input_shape with a loss name to draw them")
         data = synthetic_batches(funcad_cell, tuple(input_shape), input_dtype, loss, classes, steps=steps, seed=seed, flag="input_shape")
     data = list(data)
-    if data:
-        check_model_inputs(funcad_cell, torch_module, data, loss, "data" if input_shape is None else "input_shape", "funcad_cell")
     if not isinstance(optimizer, OptimizerSpec):
         optimizer = OptimizerSpec(optimizer, learning_rate, momentum=0.9 if optimizer == "momentum" else 0.0)
-    case = user_case(funcad_cell, torch_module, loss, optimizer, list(data), has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)
+    case = user_case(funcad_cell, torch_module, loss, optimizer, data, has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)
+    if torch_module is not None:
+        match_names(funcad_state(funcad_cell), torch_state(torch_module), default_name_map(funcad_cell))  # a BridgeError when they do not pair
+    if data:
+        check_model_inputs(funcad_cell, torch_module, data, loss, "data" if input_shape is None else "input_shape", "funcad_cell")
     options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing,
                          layers=("leaves" if layers is True else layers) or None, at_step=at_step, per_sample=per_sample)
     with fixed_threads(threads) if threads is not None else nullcontext():
