@@ -534,3 +534,51 @@ def test_forward_hooks_are_named_not_ignored():
     module[0].register_forward_hook(lambda layer, args, out: out * 2.0)
     with pytest.raises(TranslationError, match=r"Linear at '0': its forward hooks .* have no funcad translation"):
         to_funcad(module)
+
+
+class _PreallocatedLoop(tnn.Module):
+    """A recurrence writing each step into a tensor made from the input's sizes, and a scatter into fresh zeros."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = tnn.GRUCell(3, 4)
+        self.head = tnn.Linear(4, 2)
+
+    def forward(self, x):
+        out = torch.zeros(x.size(0), x.size(1), 4, dtype=x.dtype)
+        h = torch.zeros(x.size(0), 4, dtype=x.dtype)
+        for t in range(x.size(1)):
+            h = self.cell(x[:, t], h)
+            out[:, t] = h
+        return self.head(out).sum(1)
+
+
+class _ScatterIntoZeros(tnn.Module):
+    def forward(self, x):
+        return torch.zeros(x.size(0), 3, dtype=x.dtype).scatter_add_(1, torch.tensor([[0, 0, 1, 2]]).expand(x.size(0), -1), x)
+
+
+def test_in_place_writes_into_tensors_the_forward_made_follow_torch():
+    torch.manual_seed(0)
+    module = _PreallocatedLoop().double()
+    twin = to_funcad(module)
+    for steps in (5, 3):
+        x = RNG.standard_normal((2, steps, 3))
+        np.testing.assert_allclose(np.asarray(twin(x)), module(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-14)
+    data = [(RNG.standard_normal((4, 5, 3)).astype(np.float32), RNG.standard_normal((4, 2)).astype(np.float32))] * 2
+    assert harness.compare(_PreallocatedLoop(), data=data, loss="mse", steps=2, timing=False).passed
+    x = RNG.standard_normal((2, 4))
+    want = _ScatterIntoZeros()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(np.asarray(to_funcad(_ScatterIntoZeros())(x)), want, rtol=1e-12, atol=1e-14)
+
+
+def test_computing_outside_the_trace_with_a_tensor_written_in_place_is_refused():
+    class Summed(tnn.Module):
+        def forward(self, x):
+            out = torch.zeros(x.size(0), x.size(1))
+            for t in range(x.size(1)):
+                out[:, t] = x[:, t] * 2
+            return out.sum(1)  # torch runs this on the tensor as made: the writes went to the trace
+
+    with pytest.raises(TranslationError, match="writes in place a tensor the forward made, and torch computed _tensor_constant"):
+        to_funcad(Summed())(RNG.standard_normal((2, 3)))

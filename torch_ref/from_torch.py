@@ -101,8 +101,9 @@ def described(fn) -> str:
 
 
 def in_place(method: str) -> bool:
-    """Whether ``method`` is a torch in-place Tensor method (``add_``, ``clamp_``), whose result replaces its tensor."""
-    return method.endswith("_") and not method.startswith("_")
+    """Whether ``method`` is a torch in-place Tensor method (``add_``, ``clamp_``, item assignment), whose result replaces
+    its tensor."""
+    return (method.endswith("_") and not method.startswith("_")) or method == "__setitem__"
 
 
 def funcad_op(kind: str, target) -> Callable:

@@ -54,6 +54,7 @@ class ShapeTracer(fx.Tracer):
         super().__init__(autowrap_functions=autowrap_functions)
         self.proxy_buffer_attributes = True  # (as torch_ref.to_funcad's tracer)
         self.examples, self.leaf = list(examples), leaf
+        self.copies: dict[str, torch.Tensor] = {}  # the example of each folded tensor, written by in-place examples
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
         return self.leaf(m)
@@ -71,8 +72,9 @@ class ShapeTracer(fx.Tracer):
         args, kwargs = _example(node.args), _example(node.kwargs)
         if node.op == "placeholder":  # forward's inputs in order; one not given takes its default
             return self.examples.pop(0) if self.examples else args[0]
-        if node.op == "get_attr":
-            return _attribute(self.root, node.target)
+        if node.op == "get_attr":  # a tensor the forward made is run on as a copy: in-place writes leave the folded one as made
+            value = _attribute(self.root, node.target)
+            return self.copies.setdefault(node.target, value.clone()) if node.target.startswith("_tensor_constant") else value
         if node.op == "call_module":
             return self.root.get_submodule(node.target)(*args, **kwargs)
         if node.op == "call_method":

@@ -212,6 +212,12 @@ def _layer_kwargs(layer: Cell, torch_params: tuple, kwargs: dict, where_: str) -
     return renamed
 
 
+def _folded(target: str) -> bool:
+    """Whether a ``get_attr`` target is a tensor torch.fx folded while tracing (one the forward made, such as
+    ``torch.zeros(x.size(0), n)`` under the shape-known tracer), not the module's own state: writing it is allowed."""
+    return target.startswith("_tensor_constant")
+
+
 def _lookup(cell: Cell, dotted: str):
     """The funcad Cell or Parameter at torch's path ``dotted``: a layer's parameter may go by MindSpore's name there
     (an Embedding's ``weight`` is its ``embedding_table``)."""
@@ -234,7 +240,14 @@ class _Program:
         self.where = where(path, module)
         self.constants = {}  # get_attr targets the Cell does not hold: tensors torch.fx folded while tracing, integer buffers
         self.layer_params = {}  # call_module node -> the parameter names of the torch layer's forward
+        folded_before, written = set(), None  # folded tensors met so far; the first in-place write to one
         for node in graph.nodes:
+            if node.op == "get_attr" and _folded(node.target):
+                if written is not None and node.target not in folded_before:
+                    raise TranslationError(f"{self.where}: node {written.name!r} ({written.format_node()}) writes in place a tensor the forward "
+                                           f"made, and torch computed {node.target} outside the trace after it, from values the write did "
+                                           "not reach: build the tensor out of place (torch.stack, torch.cat) instead")
+                folded_before.add(node.target)
             if node.op == "call_module":
                 self.layer_params[node.name] = tuple(inspect.signature(module.get_submodule(node.target).forward).parameters)
             if node.op == "get_attr" and not _held_by_cell(module, node.target):
@@ -246,7 +259,10 @@ class _Program:
                 self.output = node.args[0]
             else:
                 op = None
-                if node.op == "call_method" and from_torch.in_place(node.target) and getattr(node.args[0], "op", None) == "get_attr":
+                writes_attribute = node.op == "call_method" and from_torch.in_place(node.target) and getattr(node.args[0], "op", None) == "get_attr"
+                if writes_attribute and written is None and _folded(node.args[0].target):
+                    written = node
+                if writes_attribute and not _folded(node.args[0].target):
                     raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}) writes the module's {node.args[0].target} "
                                            "in place, which the funcad twin cannot follow")
                 if node.op in ("call_function", "call_method"):
@@ -263,11 +279,13 @@ class _Program:
         if len(args) != len(self.inputs):
             raise TypeError(f"{self.where}: expected {len(self.inputs)} inputs ({', '.join(self.inputs)}), got {len(args)}")
         env = dict(zip(self.inputs, args))
+        written = {}  # a folded tensor's value after this call's in-place writes (every read of it sees them, as in torch)
         load = lambda value: fx.node.map_arg(value, lambda n: env[n.name])  # noqa: E731
         for node, op in self.steps:
             node_args, node_kwargs = load(node.args), load(node.kwargs)
             if node.op == "get_attr":
-                env[node.name] = self.constants[node.target] if node.target in self.constants else _lookup(cell, node.target)
+                value = self.constants[node.target] if node.target in self.constants else _lookup(cell, node.target)
+                env[node.name] = written.get(node.target, value)
             elif node.op == "call_module":
                 layer = _lookup(cell, node.target)
                 kwargs = _layer_kwargs(layer, self.layer_params[node.name], node_kwargs, f"{self.where}: node {node.name!r}")
@@ -277,6 +295,8 @@ class _Program:
                 env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
                 if method is not None and from_torch.in_place(method) and isinstance(node.args[0], fx.Node):
                     env[node.args[0].name] = env[node.name]  # later reads of the tensor see the change, as in torch
+                    if node.args[0].op == "get_attr":
+                        written[node.args[0].target] = env[node.name]
         return load(self.output)
 
 

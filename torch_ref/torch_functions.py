@@ -447,6 +447,7 @@ def windows(tensor, dimension: int, size: int, step: int):
 
 
 METHODS = {
+    "__setitem__": ops._updated_at,  # x[index] = value: the functional update, rebound as an in-place method's result
     "unfold": windows,
     "contiguous": identity, "clone": identity, "cpu": identity, "chunk": ops.chunk, "split": split, "unsqueeze": ops.unsqueeze, "squeeze": squeeze,
     "expand": expand, "expand_as": lambda tensor, other: ops.broadcast_to(tensor, tuple(other.shape)), "masked_fill": ops.masked_fill,
