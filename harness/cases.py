@@ -159,7 +159,7 @@ class Case:
             module, name_map = twin.module, twin.parameter_names
         else:
             module, name_map = self.torch_model(), default_name_map(net)
-        decays = {name_map[p.name]: flag for p, flag in zip(optimizer.parameters, optimizer.decay_flags)}
+        decays = {name_map[p.name]: wd > 0.0 for p, wd in zip(optimizer.parameters, optimizer.weight_decays)}
         make_optimizer = lambda named: self.optimizer.torch(named, variant, decays.get)  # noqa: E731
         trainer = (AutocastTrainer if mixed else TorchTrainer)(module, make_torch_loss(), make_optimizer, storage, device)
         if self.torch_model is not None:

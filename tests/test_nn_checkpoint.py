@@ -102,3 +102,6 @@ def test_checkpoint_keywords_choose_entries_and_add_some(tmp_path):
     assert np.array_equal(np.asarray(funcad.load_checkpoint(tmp_path / "list.ckpt")["w"]), [1.0, 1.0])
     with pytest.raises(NotImplementedError, match="load_checkpoint: dec_key not supported"):
         funcad.load_checkpoint(tmp_path / "net.ckpt", dec_key=b"k")
+    with pytest.raises(NotImplementedError, match="save_checkpoint: enc_key, enc_mode not supported"):
+        funcad.save_checkpoint(net, tmp_path / "enc.ckpt", enc_key=b"k", enc_mode="AES-GCM")
+    assert not (tmp_path / "enc.ckpt").exists()

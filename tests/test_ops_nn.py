@@ -340,3 +340,14 @@ def test_dropout_gradient_is_the_scaled_mask_and_eval_is_identity():
     assert_close(ops.dropout(x, 1.0), np.zeros_like(x))
     with pytest.raises(ValueError, match="dropout.*1.5"):
         ops.dropout(x, 1.5)
+
+
+def test_adaptive_max_pool2d_matches_torch_and_names_what_it_refuses():
+    x = np.random.default_rng(8).standard_normal((2, 3, 7, 5))
+    for size in (3, (4, None), (1, 2)):
+        want = torch.nn.functional.adaptive_max_pool2d(torch.from_numpy(x), size).numpy()
+        np.testing.assert_array_equal(np.asarray(ops.adaptive_max_pool2d(x, size)), want)
+    with pytest.raises(NotImplementedError, match="adaptive_max_pool2d: return_indices=True is not supported"):
+        ops.adaptive_max_pool2d(x, 2, return_indices=True)
+    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: output_size must be a positive int, None or a pair of them, got \(0, 2\)"):
+        ops.adaptive_max_pool2d(x, (0, 2))

@@ -310,3 +310,5 @@ def test_parameter_groups_name_what_is_wrong():
         nn.SGD([{"params": [w, b]}, {"order_params": [w]}], 0.1)
     with pytest.raises(TypeError, match="params\\[1\\] is a Parameter among parameter groups"):
         nn.SGD([{"params": [w]}, b], 0.1)
+    with pytest.raises(NotImplementedError, match="parameter group 0: grad_centralization is not supported"):
+        nn.SGD([{"params": [w], "grad_centralization": True}], 0.1)

@@ -17,6 +17,12 @@ from torch.fx._symbolic_trace import _maybe_revert_all_patches
 EXAMPLE = "example"  # the key of a node's example value in ``node.meta``
 
 
+def folded(target: str) -> bool:
+    """Whether a ``get_attr`` target is a tensor torch.fx folded while tracing (one the forward made, such as
+    ``torch.zeros(x.size(0), n)`` here), not the module's own state."""
+    return target.startswith("_tensor_constant")
+
+
 def _example(value):
     """``value`` with every Node replaced by its example."""
     return fx.node.map_arg(value, lambda n: n.meta[EXAMPLE])
@@ -74,7 +80,7 @@ class ShapeTracer(fx.Tracer):
             return self.examples.pop(0) if self.examples else args[0]
         if node.op == "get_attr":  # a tensor the forward made is run on as a copy: in-place writes leave the folded one as made
             value = _attribute(self.root, node.target)
-            return self.copies.setdefault(node.target, value.clone()) if node.target.startswith("_tensor_constant") else value
+            return self.copies.setdefault(node.target, value.clone()) if folded(node.target) else value
         if node.op == "call_module":
             return self.root.get_submodule(node.target)(*args, **kwargs)
         if node.op == "call_method":

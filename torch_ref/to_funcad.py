@@ -27,7 +27,7 @@ from torch_ref import from_torch, layer_table, packed
 from torch_ref.arrays import to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, where
-from torch_ref.shape_trace import ShapeTracer
+from torch_ref.shape_trace import ShapeTracer, folded
 from torch_ref.traced import TracedConstruct
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
@@ -212,12 +212,6 @@ def _layer_kwargs(layer: Cell, torch_params: tuple, kwargs: dict, where_: str) -
     return renamed
 
 
-def _folded(target: str) -> bool:
-    """Whether a ``get_attr`` target is a tensor torch.fx folded while tracing (one the forward made, such as
-    ``torch.zeros(x.size(0), n)`` under the shape-known tracer), not the module's own state: writing it is allowed."""
-    return target.startswith("_tensor_constant")
-
-
 def _lookup(cell: Cell, dotted: str):
     """The funcad Cell or Parameter at torch's path ``dotted``: a layer's parameter may go by MindSpore's name there
     (an Embedding's ``weight`` is its ``embedding_table``)."""
@@ -242,7 +236,7 @@ class _Program:
         self.layer_params = {}  # call_module node -> the parameter names of the torch layer's forward
         folded_before, written = set(), None  # folded tensors met so far; the first in-place write to one
         for node in graph.nodes:
-            if node.op == "get_attr" and _folded(node.target):
+            if node.op == "get_attr" and folded(node.target):
                 if written is not None and node.target not in folded_before:
                     raise TranslationError(f"{self.where}: node {written.name!r} ({written.format_node()}) writes in place a tensor the forward "
                                            f"made, and torch computed {node.target} outside the trace after it, from values the write did "
@@ -260,9 +254,9 @@ class _Program:
             else:
                 op = None
                 writes_attribute = node.op == "call_method" and from_torch.in_place(node.target) and getattr(node.args[0], "op", None) == "get_attr"
-                if writes_attribute and written is None and _folded(node.args[0].target):
+                if writes_attribute and written is None and folded(node.args[0].target):
                     written = node
-                if writes_attribute and not _folded(node.args[0].target):
+                if writes_attribute and not folded(node.args[0].target):
                     raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}) writes the module's {node.args[0].target} "
                                            "in place, which the funcad twin cannot follow")
                 if node.op in ("call_function", "call_method"):

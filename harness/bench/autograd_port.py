@@ -39,7 +39,7 @@ def train_step(case_name: str, params: list, optimizer) -> Callable | None:
         return None
     grad_fn = value_and_grad(loss)
     lr, momentum = optimizer.learning_rate, getattr(optimizer, "momentum", 0.0)
-    decays = [optimizer.weight_decay if flag else 0.0 for flag in optimizer.decay_flags]  # MindSpore skips beta and gamma
+    decays = list(optimizer.weight_decays)  # MindSpore skips beta and gamma
     velocity = [np.zeros_like(p) for p in params]
 
     def step(x, y):

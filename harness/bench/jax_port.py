@@ -68,7 +68,7 @@ def optimizer_update(optimizer, params: list) -> tuple[Callable, tuple]:
     lr = optimizer.learning_rate
     if callable(lr) or getattr(optimizer, "use_nesterov", False) or getattr(optimizer, "nesterov", False):
         raise ValueError(f"JAX port: {type(optimizer).__name__} with a learning-rate schedule or Nesterov momentum is not ported")
-    decays = [optimizer.weight_decay if flag else 0.0 for flag in optimizer.decay_flags]  # MindSpore skips beta and gamma
+    decays = list(optimizer.weight_decays)  # MindSpore skips beta and gamma
 
     def decayed(ps, gs):
         return [g + d * p if d else g for p, g, d in zip(ps, gs, decays)]

@@ -39,9 +39,9 @@ def _learning_rate(owner: str, learning_rate):
     return learning_rate if callable(learning_rate) else _non_negative(owner, "learning_rate", learning_rate)
 
 
-def _decays_by_name(p: Parameter) -> bool:
-    """MindSpore's default decay filter: not a normalisation layer's shift or scale."""
-    return "beta" not in (p.name or "") and "gamma" not in (p.name or "")
+def _default_decay(p: Parameter, weight_decay: float) -> float:
+    """``weight_decay`` under MindSpore's default filter: none for a normalisation layer's shift or scale."""
+    return 0.0 if "beta" in (p.name or "") or "gamma" in (p.name or "") else weight_decay
 
 
 _GROUP_KEYS = frozenset({"params", "lr", "weight_decay", "grad_centralization"})
@@ -67,14 +67,14 @@ def _grouped(owner: str, items: list, learning_rate, weight_decay: float) -> tup
         for p in item["params"]:
             grouped.append(p)
             rate_of[id(p)] = rate
-            decay_of[id(p)] = (weight_decay if _decays_by_name(p) else 0.0) if decay is None else decay
+            decay_of[id(p)] = _default_decay(p, weight_decay) if decay is None else decay
     params = grouped if ordered is None else ordered
     if ordered is not None:
         missing = [p.name for p in grouped if id(p) not in {id(q) for q in ordered}]
         if missing:
             raise ValueError(f"{owner}: order_params leaves out grouped parameters {missing}")
     rates = tuple(rate_of.get(id(p), learning_rate) for p in params)
-    decays = tuple(decay_of.get(id(p), weight_decay if _decays_by_name(p) else 0.0) for p in params)
+    decays = tuple(decay_of[id(p)] if id(p) in decay_of else _default_decay(p, weight_decay) for p in params)
     return params, rates, decays
 
 
@@ -108,9 +108,8 @@ class Optimizer(ABC):
             raise ValueError(f"{owner}: params is empty")
         self.parameters: ParameterTuple = ParameterTuple(params)  # a ParameterTuple, as MindSpore's (its clone makes buffers)
         self.group_rates: tuple | None = rates  # one learning rate per parameter, where params came in groups
-        default_decays = tuple(self.weight_decay if _decays_by_name(p) else 0.0 for p in params)
-        self.weight_decays: tuple[float, ...] = default_decays if decays is None else tuple(decays)
-        self.decay_flags = tuple(wd > 0.0 for wd in self.weight_decays)
+        # each parameter's L2 decay: the group's, else the default under MindSpore's filter
+        self.weight_decays: tuple[float, ...] = tuple(decays) if decays is not None else tuple(_default_decay(p, self.weight_decay) for p in params)
         self.global_step = Parameter(np.array(0, dtype=np.int32), name="global_step", requires_grad=False)
 
     def _state(self, prefix: str, fill: float = 0.0) -> tuple[Parameter, ...]:
@@ -177,7 +176,7 @@ class Optimizer(ABC):
     def decay_weight(self, grads: tuple) -> Iterable:
         """L2 weight decay folded into the gradients: g + weight_decay * p (for parameters that decay), computed lazily
         so that each is made when its parameter's update is."""
-        if not any(self.decay_flags):
+        if not any(self.weight_decays):
             return grads
         return (g + wd * p if wd > 0.0 else g for p, g, wd in zip(self.parameters, grads, self.weight_decays))
 
