@@ -246,3 +246,90 @@ class MAELoss(LossBase):
 
     def construct(self, logits, label):
         return ops.l1_loss(logits, label, self.reduction)
+
+
+class FocalLoss(LossBase):
+    """-(1 - p_t)^gamma log p_t (Lin et al., 2017) on logits (N, C) or (N, C, *spatial), as MindSpore computes it.
+
+    ``labels`` are class indices with a channel axis of 1 ((N, 1) or (N, 1, *spatial)), or per-class targets of the
+    logits' shape. Each sample's loss is the mean over its pixels (indices) or over its pixels per class (targets),
+    then ``reduction`` applies; ``weight`` (C,) scales each class's log-probability."""
+
+    def __init__(self, weight=None, gamma: float = 2.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        if not isinstance(gamma, float):
+            raise TypeError(f"FocalLoss: gamma must be a float, got {type(gamma).__name__}")
+        if weight is not None and len(weight.shape) != 1:
+            raise ValueError(f"FocalLoss: weight must be 1-D (one per class), got shape {tuple(weight.shape)}")
+        self.weight, self.gamma = weight, gamma
+
+    def construct(self, logits, labels):
+        if len(labels.shape) != len(logits.shape) or labels.shape[1] not in (1, logits.shape[1]) or (
+                labels.shape[1] != logits.shape[1] and labels.shape[2:] != logits.shape[2:]) or (
+                labels.shape[1] == logits.shape[1] > 1 and labels.shape != logits.shape):
+            raise ValueError(f"FocalLoss: labels must be class indices of shape (N, 1, *spatial) or targets of the logits' "
+                             f"shape, got logits {tuple(logits.shape)} and labels {tuple(labels.shape)}")
+        n, classes = logits.shape[:2]
+        logits = ops.reshape(logits, (n, classes, -1))
+        labels = ops.reshape(labels, (n, labels.shape[1], -1))
+        log_p = ops.log_softmax(logits, 1)
+        indices = labels.shape[1] == 1
+        if indices:
+            labels = ops.cast(labels, "int32")
+            log_p = ops.squeeze(ops.gather_elements(log_p, 1, labels), 1)
+        modulation = (1 - ops.exp(log_p)) ** self.gamma
+        if self.weight is not None:
+            weight = ops.broadcast_to(ops.reshape(ops.cast(self.weight, log_p.dtype), (1, classes, 1)), (n, classes, labels.shape[2]))
+            log_p = log_p * (ops.squeeze(ops.gather_elements(weight, 1, labels), 1) if indices else weight)
+        loss = -modulation * log_p if indices else -modulation * labels * log_p
+        return self.get_loss(ops.mean(loss, -1))
+
+
+class DiceLoss(LossBase):
+    """1 - 2 |pred . true| / (|pred|^2 + |true|^2 + smooth) over every element of the batch: MindSpore's binary Dice loss."""
+
+    def __init__(self, smooth: float = 1e-5):
+        super().__init__()
+        if not (isinstance(smooth, float) and smooth > 0):
+            raise ValueError(f"DiceLoss: smooth must be a positive float, got {smooth!r}")
+        self.smooth = smooth
+
+    def construct(self, logits, labels):
+        if len(logits.shape) != len(labels.shape):
+            raise ValueError(f"DiceLoss: logits {tuple(logits.shape)} and labels {tuple(labels.shape)} differ in rank")
+        pred, true = ops.reshape(logits, (-1,)), ops.reshape(labels, (-1,))
+        intersection = ops.sum(pred * true)
+        union = ops.sum(pred * pred) + ops.sum(true * true)
+        return 1 - 2 * intersection / (union + self.smooth)
+
+
+class MultiClassDiceLoss(LossBase):
+    """Mean over the classes (axis 1) of each class's ``DiceLoss`` after ``activation`` (a name makes MindSpore's layer:
+    "softmax" is over the last axis); ``weights`` scales each class's loss, ``ignore_indiex`` (MindSpore's spelling)
+    leaves one class out of the sum (the mean still counts it)."""
+
+    def __init__(self, weights=None, ignore_indiex: int | None = None, activation="softmax"):
+        super().__init__()
+        from funcad.nn.layer.activation import get_activation
+
+        names = ("softmax", "logsoftmax", "relu", "relu6", "tanh", "sigmoid")
+        if isinstance(activation, str) and activation not in names:
+            raise ValueError(f"MultiClassDiceLoss: activation must be one of {', '.join(names)} or a Cell, got {activation!r}")
+        if weights is not None and len(weights.shape) != 2:
+            raise ValueError(f"MultiClassDiceLoss: weights must be 2-D, got shape {tuple(weights.shape)}")
+        self.weights, self.ignore_indiex = weights, ignore_indiex
+        self.activation = get_activation(activation) if isinstance(activation, str) else activation
+        self.binary = DiceLoss(smooth=1e-5)
+
+    def construct(self, logits, labels):
+        if logits.shape != labels.shape or len(labels.shape) < 2:
+            raise ValueError(f"MultiClassDiceLoss: logits {tuple(logits.shape)} and labels {tuple(labels.shape)} must have "
+                             "the same shape (N, C, ...)")
+        if self.activation is not None:
+            logits = self.activation(logits)
+        total = 0
+        for i in range(labels.shape[1]):
+            if i != self.ignore_indiex:
+                loss = self.binary(logits[:, i], labels[:, i])
+                total = total + (loss * self.weights[i] if self.weights is not None else loss)
+        return total / labels.shape[1]
