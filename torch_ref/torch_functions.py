@@ -431,6 +431,8 @@ FUNCTIONS = {
     torch.linalg.slogdet: slogdet, torch.linalg.cholesky: lambda A, upper=False, out=None: ops.cholesky(A, upper),
     torch.linalg.qr: lambda A, mode="reduced", out=None: ops.qr(A, mode), torch.linalg.solve: lambda A, B, left=True, out=None: solve(A, B),
     torch.cumprod: lambda input, axis, dtype=None: ops.cumprod(input, axis), torch.scatter: scatter, torch.scatter_add: scatter_add,
+    torch.logcumsumexp: lambda input, axis: ops.logcumsumexp(input, axis),
+    torch.cummax: lambda input, axis: MinMax(*ops.cummax(input, axis)), torch.cummin: lambda input, axis: MinMax(*ops.cummin(input, axis)),
 }
 
 def windows(tensor, dimension: int, size: int, step: int):
@@ -459,6 +461,7 @@ METHODS = {
     "unbind": lambda tensor, axis=0: ops.unstack(tensor, axis), "dim": lambda tensor: len(tensor.shape),
     "numel": lambda tensor: int(np.prod(tensor.shape)), "logsumexp": ops.logsumexp, "bmm": ops.bmm, "norm": norm,
     "sort": sort, "argsort": argsort, "flip": flip, "roll": FUNCTIONS[torch.roll], "cumprod": FUNCTIONS[torch.cumprod],
+    "logcumsumexp": FUNCTIONS[torch.logcumsumexp], "cummax": FUNCTIONS[torch.cummax], "cummin": FUNCTIONS[torch.cummin],
     "type": lambda tensor, dtype: ops.cast(tensor, _dtype(dtype)), "view_as": lambda tensor, other: ops.reshape(tensor, tuple(other.shape)),
     "new_zeros": new_tensor(ops.zeros), "new_ones": new_tensor(ops.ones), "new_empty": new_tensor(ops.zeros), "new_full": new_full,
     "scatter": scatter, "scatter_add": scatter_add, "polygamma": lambda tensor, n: ops.polygamma(n, tensor),

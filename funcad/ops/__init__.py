@@ -185,7 +185,7 @@ from funcad.ops.fourier import (
 )
 from funcad.ops.grad_operation import GradOperation
 from funcad.ops.hook import HookBackward
-from funcad.ops.indexing import argsort, gather, gather_elements, masked_fill, nonzero, sort, topk, unique
+from funcad.ops.indexing import argsort, cummax, cummin, gather, gather_elements, masked_fill, nonzero, sort, topk, unique
 from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
 from funcad.ops.margin_losses import (
     cosine_embedding_loss,
@@ -261,7 +261,7 @@ from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d
 from funcad.ops.primitive_classes import depend
 from funcad.ops.random import dropout
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
-from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var
+from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logcumsumexp, logsumexp, max, mean, min, norm, prod, std, sum, var
 from funcad.ops.resize import interpolate
 from funcad.ops.sampling import normal, rand, randint, randn, standard_normal, uniform
 from funcad.ops.scatter_ops import (

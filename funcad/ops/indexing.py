@@ -1,4 +1,5 @@
-"""Selecting elements by index or by order: gather, gather_elements, masked_fill, topk, sort, argsort, nonzero, unique.
+"""Selecting elements by index or by order: gather, gather_elements, masked_fill, topk, sort, argsort, nonzero, unique,
+cummax/cummin.
 
 Values are picked with ``getitem`` and ``take_along_axis``, so their gradients scatter back through those ops'
 rules; the orders themselves (``argsort``) are constants. ``nonzero`` and ``unique`` give shapes that depend
@@ -14,9 +15,10 @@ from funcad.core.batching import batch_first
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
+from funcad.ops.batching import axis_rule
 from funcad.ops.indices import check_index_range
 from funcad.ops.math import where
-from funcad.ops.shape import cast, getitem, reshape, take_along_axis
+from funcad.ops.shape import _norm_axes, cast, getitem, reshape, take_along_axis
 
 
 def gather(input_params, input_indices, axis: int, batch_dims: int = 0):
@@ -123,3 +125,36 @@ def unique(input):  # noqa: A002
     """(the distinct values in ascending order, the int32 index of each input element among them). Eager only."""
     values, inverse = np.unique(eager_values("unique", input), return_inverse=True)
     return Tensor._wrap(values), Tensor._wrap(inverse.reshape(_shape_of(input)).astype(np.int32))
+
+
+@primitive(**compiled_as_call(torch=("cumulative_extreme_index",
+                                     lambda torch, x, axis, largest: (torch.cummax if largest else torch.cummin)(x, axis).indices)))
+def _cumulative_extreme_index(x, axis, largest):
+    """Index of the running max (min) along ``axis``; on a tie the later element's, after a NaN the NaN's (as torch)."""
+    running = (np.maximum if largest else np.minimum).accumulate(x, axis=axis)
+    positions = np.arange(x.shape[axis]).reshape([-1 if i == axis else 1 for i in range(x.ndim)])
+    reaches = (x == running) | np.isnan(x)
+    return np.maximum.accumulate(np.where(reaches, positions, 0), axis=axis)
+
+
+_cumulative_extreme_index.nondifferentiable().declare(batch=axis_rule(_cumulative_extreme_index))
+
+
+def _cumulative_extreme(input, axis: int, largest: bool, name: str):  # noqa: A002
+    shape = _shape_of(input)
+    if not shape:
+        raise ValueError(f"funcad.ops.{name}: needs an input of at least one dimension, got a scalar")
+    axis = _norm_axes(axis, len(shape))[0]
+    indices = _cumulative_extreme_index(input, axis, largest)
+    return gather_elements(input, axis, indices), indices
+
+
+def cummax(input, axis: int):  # noqa: A002 - MindSpore's names
+    """(running maximum along ``axis``, the index it comes from): each value is gathered from the input, so its
+    gradient goes to the element it is. Ties take the later index and a NaN carries on, as in torch."""
+    return _cumulative_extreme(input, axis, True, "cummax")
+
+
+def cummin(input, axis: int):  # noqa: A002 - MindSpore's names
+    """(running minimum along ``axis``, the index it comes from), as ``cummax``."""
+    return _cumulative_extreme(input, axis, False, "cummin")

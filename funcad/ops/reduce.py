@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, prod, max/min, var/std, logsumexp, norm, cumsum, argmax/argmin."""
+"""Reductions: sum, mean, prod, max/min, var/std, logsumexp, norm, cumsum, logcumsumexp, argmax/argmin."""
 
 from __future__ import annotations
 
@@ -155,6 +155,48 @@ def _cumsum_grad(g, ans, x, axis=None):
 
 cumsum.deflinear(_cumsum_grad)
 cumsum.declare(batch=axis_rule(cumsum, when_none="flatten"))
+
+
+@primitive(**compiled_as_call(torch=("logcumsumexp", lambda torch, x, axis: torch.logcumsumexp(x, axis))))
+def _logcumsumexp(x, axis):
+    return np.logaddexp.accumulate(x, axis=axis)
+
+
+def _log_parts(v):
+    """(log of v's positive part, log of its negative part's magnitude), -inf where that part is zero: a signed
+    weight carried through a sum of exponentials without overflow."""
+    minus_inf = Tensor._wrap(np.array(-np.inf, dtype=np.result_type(v.dtype, np.float16)))
+    return (where(v > 0, log(where(v > 0, v, 1)), minus_inf), where(v < 0, log(where(v < 0, -v, 1)), minus_inf))
+
+
+def _minus(part, ans):
+    """part - ans, where a -inf part stays -inf (no -inf - -inf where every input so far is -inf)."""
+    return part - where(part == -np.inf, 0, ans)
+
+
+def _logcumsumexp_grad(g, ans, x, axis):
+    """dx_j = sum_{i >= j} g_i exp(x_j - ans_i): a reversed logcumsumexp of log|g| - ans, per sign of g."""
+    def suffix(v):
+        return flip(_logcumsumexp(flip(v, axis), axis), axis)
+
+    positive, negative = _log_parts(g)
+    return exp(x + suffix(_minus(positive, ans))) - exp(x + suffix(_minus(negative, ans)))
+
+
+def _logcumsumexp_tangent(t, ans, x, axis):
+    """dans_i = sum_{j <= i} t_j exp(x_j - ans_i), per sign of t."""
+    positive, negative = _log_parts(t)
+    return exp(_minus(_logcumsumexp(positive + x, axis), ans)) - exp(_minus(_logcumsumexp(negative + x, axis), ans))
+
+
+_logcumsumexp.defvjp(_logcumsumexp_grad)
+_logcumsumexp.defjvp(_logcumsumexp_tangent)
+_logcumsumexp.declare(batch=axis_rule(_logcumsumexp))
+
+
+def logcumsumexp(input, axis: int):  # noqa: A002 - MindSpore's names
+    """log(cumsum(exp(input))) along ``axis``, computed as a running logaddexp (no overflow, no underflow to -inf)."""
+    return _logcumsumexp(input, _norm_axes(axis, len(_shape_of(input)))[0])
 
 
 def _tie_share(x, ans, axis, keepdims):
