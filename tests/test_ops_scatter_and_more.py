@@ -122,3 +122,11 @@ def test_indices_known_only_when_compiled_are_refused_under_jit():
         funcad.jit(lambda a, i: ops.gather_nd(a, i))(A, funcad.Tensor(ROWS))
     with pytest.raises(TypeError, match="masked_select: the output's shape depends on the input's values"):
         funcad.jit(lambda a, m: ops.masked_select(a, m))(A, funcad.Tensor(A > 0))
+
+
+@pytest.mark.filterwarnings("ignore:reduction. .mean. divides:UserWarning")
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean", "batchmean"])
+def test_kl_div_with_log_target(assert_op_matches_torch, reduction):
+    logits, labels = np.log(RNG.dirichlet(np.ones(5), 3)), np.log(RNG.dirichlet(np.ones(5), 3))
+    assert_op_matches_torch(lambda a, t: ops.kl_div(a, t, reduction, log_target=True),
+                            lambda a, t: TF.kl_div(a, t, reduction=reduction, log_target=True), [logits, labels])

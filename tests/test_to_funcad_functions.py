@@ -88,6 +88,9 @@ FUNCTIONS = {
     "in_place_methods": (lambda x: x.clone().mul_(2).add_(1).clamp_(min=0) + _relu_in_place(x * 3.0), None, ROWS),
     "sort_flip_roll": (lambda x: x.sort(dim=1)[0] + torch.sort(x, 1, descending=True).values * x.argsort(1)
                        + torch.flip(x, [1]) + x.flip(0, 1) + x.roll(1, 0) + torch.roll(x, (1, 2), (0, 1)) + x.cumprod(1), None, ROWS),
+    "softmax_dtype_kl_log_target": (lambda x: F.softmax(x, -1, dtype=torch.float64) + F.log_softmax(x.float(), dim=1, dtype=torch.float64)
+                                    + x.softmax(0) + torch.log_softmax(x, 1) + F.kl_div(F.log_softmax(x, 1), F.log_softmax(x.flip(0), 1),
+                                                                                         reduction="batchmean", log_target=True), None, ROWS),
     "running_extremes": (lambda x: torch.logcumsumexp(x * 20, dim=1) + x.logcumsumexp(0) + torch.cummax(x, 1).values
                          + x.cummin(dim=0)[0] * x.cummax(0).indices, None, ROWS),
     "std_var_mean": (lambda x: x.std(-1, keepdim=True) + torch.std_mean(x, 1)[0][:, None] + torch.var_mean(x, 0, keepdim=True)[1], None, ROWS),
