@@ -494,6 +494,26 @@ def test_torch_keyword_arguments_to_a_layer_reach_the_funcad_layer_under_its_nam
     np.testing.assert_allclose(np.asarray(to_funcad(module)(x)), want, rtol=1e-10, atol=1e-12)
 
 
+class _UnpackedAttention(tnn.Module):
+    """torch's idiom ``out, _ = attention(..., need_weights=False)`` (torch returns (out, None))."""
+
+    def __init__(self):
+        super().__init__()
+        self.attention = tnn.MultiheadAttention(8, 2, batch_first=True, dtype=torch.float64)
+
+    def forward(self, x):
+        out, weights = self.attention(x, x, x, need_weights=False)
+        return out if weights is None else out + weights.sum()
+
+
+def test_attention_without_weights_unpacks_as_torch_returns_it():
+    torch.manual_seed(0)
+    module = _UnpackedAttention()
+    x = RNG.standard_normal((2, 5, 8))
+    want = module(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(np.asarray(to_funcad(module)(x)), want, rtol=1e-10, atol=1e-12)
+
+
 def test_a_keyword_argument_a_funcad_layer_lacks_is_named():
     class Calls(tnn.Module):
         def __init__(self):

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import fx
 
+from funcad import nn
 from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from funcad.ops.shape import _shape_of
@@ -283,7 +284,7 @@ class _Program:
             elif node.op == "call_module":
                 layer = _lookup(cell, node.target)
                 kwargs = _layer_kwargs(layer, self.layer_params[node.name], node_kwargs, f"{self.where}: node {node.name!r}")
-                env[node.name] = packed.call_layer(layer, node_args, kwargs)
+                env[node.name] = _torch_result(layer, packed.call_layer(layer, node_args, kwargs))
             else:
                 method = node.target if node.op == "call_method" else None
                 env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
@@ -292,6 +293,14 @@ class _Program:
                     if node.args[0].op == "get_attr":
                         written[node.args[0].target] = env[node.name]
         return load(self.output)
+
+
+def _torch_result(layer, result):
+    """A layer's result as torch's forward returns it: funcad's MultiheadAttention without weights returns the 1-tuple
+    ``(output,)``, as MindSpore's, where torch returns ``(output, None)`` (which models unpack as ``out, _ = ...``)."""
+    if isinstance(layer, nn.MultiheadAttention) and isinstance(result, tuple) and len(result) == 1:
+        return result[0], None
+    return result
 
 
 class _TracedForward:
