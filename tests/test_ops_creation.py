@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+import funcad
 from funcad import ops
 from funcad.testing import assert_close
 
@@ -19,7 +21,11 @@ def test_creation_matches_numpy():
     assert_close(ops.full_like(x, 7.0), np.full_like(x, 7.0))
     assert_close(ops.arange(5), np.arange(5))
     assert_close(ops.arange(0.0, 1.0, 0.25), np.arange(0.0, 1.0, 0.25).astype(np.float32))
-    assert_close(ops.eye(3, 4, 1), np.eye(3, 4, 1, dtype=np.float32))
+    assert_close(ops.eye(3, 4, k=1), np.eye(3, 4, 1, dtype=np.float32))
+    eye = ops.eye(2, 3, funcad.int32)  # MindSpore's order: the dtype third
+    assert eye.dtype == np.int32 and np.array_equal(eye.asnumpy(), np.eye(2, 3, dtype=np.int32))
+    with pytest.raises(TypeError, match="funcad.ops.eye: the third argument is the dtype"):
+        ops.eye(3, 4, 1)
     assert_close(ops.linspace(-1, 2, 7), np.linspace(-1, 2, 7).astype(np.float32))
     assert_close(ops.linspace(0, 1, 4, endpoint=False, dtype="float64"), np.linspace(0, 1, 4, endpoint=False))
     assert ops.linspace(0, 1).shape == (50,)

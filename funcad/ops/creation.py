@@ -54,7 +54,10 @@ def arange(start, stop=None, step=1, dtype=None) -> Tensor:
     return _wrap(arr.astype(dtype))
 
 
-def eye(n: int, m: int | None = None, k: int = 0, dtype=None) -> Tensor:
+def eye(n: int, m: int | None = None, dtype=None, *, k: int = 0) -> Tensor:
+    """An n x m identity (ones on diagonal ``k``); MindSpore's argument order, dtype third."""
+    if isinstance(dtype, (int, np.integer)) and not isinstance(dtype, bool):
+        raise TypeError(f"funcad.ops.eye: the third argument is the dtype (MindSpore's order), got {dtype!r}; pass k= by keyword")
     return _wrap(np.eye(n, m, k, dtype=_dtype(dtype)))
 
 
