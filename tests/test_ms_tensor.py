@@ -260,3 +260,9 @@ def test_assigning_a_traced_value_into_a_plain_tensor_is_named():
 
     with pytest.raises(TypeError, match=r"x\[0\] = value makes x depend on a value traced"):
         funcad.grad(fill)(funcad.Tensor(1.0))
+
+
+def test_int_and_float_take_the_one_element_of_any_rank():
+    assert int(funcad.Tensor([3.0])) == 3 and float(funcad.Tensor([[2.5]])) == 2.5 and float(funcad.Tensor(1.5)) == 1.5
+    with pytest.raises(TypeError, match=r"float\(\) needs a Tensor of one element, got shape \(2,\)"):
+        float(funcad.Tensor([1.0, 2.0]))

@@ -175,10 +175,17 @@ class Tensor(tensor_methods.TensorMethods):
         return bool(self._concrete())
 
     def __float__(self) -> float:
-        return float(self._concrete())
+        return float(self._one_element("float"))
 
     def __int__(self) -> int:
-        return int(self._concrete())
+        return int(self._one_element("int"))
+
+    def _one_element(self, what: str):
+        """The single element of a Tensor of any rank (MindSpore converts shape (1,) and (1, 1) too)."""
+        arr = self._concrete()
+        if arr.size != 1:
+            raise TypeError(f"{what}() needs a Tensor of one element, got shape {arr.shape}")
+        return arr.reshape(())
 
     def __index__(self) -> int:
         arr = self._concrete()
