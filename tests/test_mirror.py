@@ -357,16 +357,16 @@ def test_an_untranslatable_layer_names_its_path_and_class():
 
 
 def test_untranslatable_torch_modules_name_the_module_path_and_node():
-    class UsesCummax(torch.nn.Module):
+    class UsesMedian(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.fc = torch.nn.Linear(3, 3)
 
         def forward(self, x):
-            return torch.cummax(self.fc(x), 1).values
+            return torch.median(self.fc(x), 1).values
 
-    with pytest.raises(TranslationError, match=r"UsesCummax at 'inner': node 'cummax' \(.*\): torch.cummax has no funcad translation"):
-        to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesCummax())))
+    with pytest.raises(TranslationError, match=r"UsesMedian at 'inner': node 'median' \(.*\): torch.median has no funcad translation"):
+        to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesMedian())))
     with pytest.raises(TranslationError, match=r"EmbeddingBag at '0': torch.nn.EmbeddingBag has no funcad translation .*; its forward does "
                                                r"not translate either: .*torch.nn.functional.embedding_bag has no funcad translation"):
         to_funcad(torch.nn.Sequential(torch.nn.EmbeddingBag(3, 2)))
