@@ -91,6 +91,8 @@ FUNCTIONS = {
     "softmax_dtype_kl_log_target": (lambda x: F.softmax(x, -1, dtype=torch.float64) + F.log_softmax(x.float(), dim=1, dtype=torch.float64)
                                     + x.softmax(0) + torch.log_softmax(x, 1) + F.kl_div(F.log_softmax(x, 1), F.log_softmax(x.flip(0), 1),
                                                                                          reduction="batchmean", log_target=True), None, ROWS),
+    "to_another_tensor_s_dtype": (lambda x: (x > 0).to(x.dtype) * x + x.float().to(x.dtype) + x.to(dtype=x.dtype)
+                                  + F.one_hot((x > 0).long()[:, 0], 6).to(x.dtype), None, ROWS),
     "running_extremes": (lambda x: torch.logcumsumexp(x * 20, dim=1) + x.logcumsumexp(0) + torch.cummax(x, 1).values
                          + x.cummin(dim=0)[0] * x.cummax(0).indices, None, ROWS),
     "std_var_mean": (lambda x: x.std(-1, keepdim=True) + torch.std_mean(x, 1)[0][:, None] + torch.var_mean(x, 0, keepdim=True)[1], None, ROWS),

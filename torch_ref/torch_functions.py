@@ -20,6 +20,7 @@ import torch.nn.functional as F
 import torch.nn.utils.rnn as torch_rnn
 
 from funcad import nn, ops
+from funcad.core.dtypes import DType
 from funcad.core.tensor import Tensor
 from funcad.core.transforms import vjp
 from funcad.nn.layer.conv import same_padding
@@ -296,8 +297,9 @@ def expand(tensor, *sizes):
 
 
 def to(tensor, *args, **kwargs):
-    """``x.to(dtype)``, ``x.to(other)``; a device or copy option changes nothing here."""
-    target = kwargs.get("dtype", next((a for a in args if isinstance(a, (torch.dtype, Tensor))), None))
+    """``x.to(dtype)``, ``x.to(other)``, ``x.to(y.dtype)`` (in the twin a funcad dtype); a device or copy option changes
+    nothing here."""
+    target = kwargs.get("dtype", next((a for a in args if isinstance(a, (torch.dtype, Tensor, np.dtype, DType))), None))
     if target is None:
         return tensor
     return ops.cast(tensor, target.dtype if isinstance(target, Tensor) else _dtype(target))
