@@ -516,6 +516,34 @@ def test_attention_without_weights_unpacks_as_torch_returns_it():
     np.testing.assert_allclose(np.asarray(to_funcad(module)(x)), want, rtol=1e-10, atol=1e-12)
 
 
+class _InPlaceActivations(tnn.Module):
+    """Activations applied in place whose results are not used: later reads of their input see the change."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.act = tnn.Linear(6, 6, dtype=torch.float64), tnn.ReLU(inplace=True)
+
+    def forward(self, x):
+        h = self.fc(x)
+        self.act(h)
+        g = h - 0.5
+        F.leaky_relu(g, 0.1, inplace=True)
+        return h + g
+
+
+def test_activations_in_place_change_the_tensor_they_were_given():
+    torch.manual_seed(0)
+    module = _InPlaceActivations()
+    x = RNG.standard_normal((4, 6))
+    tx = torch.from_numpy(x).requires_grad_()
+    want = module(tx)
+    want.pow(2).sum().backward()
+    twin = to_funcad(module)
+    np.testing.assert_allclose(np.asarray(twin(x)), want.detach().numpy(), rtol=1e-12, atol=1e-14)
+    grad = funcad.grad(lambda v: ops.sum(twin(v) ** 2))(funcad.Tensor(x))
+    np.testing.assert_allclose(np.asarray(grad), tx.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
 def test_a_keyword_argument_a_funcad_layer_lacks_is_named():
     class Calls(tnn.Module):
         def __init__(self):
