@@ -190,6 +190,19 @@ def test_model_callbacks_can_stop_and_see_the_run():
     assert old.calls == ["begin", "epoch_end", "epoch_end", "end"]
 
 
+def test_a_model_of_a_training_cell_trains_by_calling_it():
+    """Model(TrainOneStepCell(...)).train: no loss_fn, no optimizer, the cell is the step (MindSpore's model-zoo form)."""
+    funcad.set_seed(3)
+    net, reference = nn.Dense(6, 3), nn.Dense(6, 3)
+    reference.weight.set_data(net.weight.asnumpy().copy())
+    reference.bias.set_data(net.bias.asnumpy().copy())
+    batches, start = _batches(n=3), net.weight.asnumpy().copy()
+    Model(nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.SGD(net.trainable_params(), 0.1))).train(2, batches)
+    Model(reference, nn.CrossEntropyLoss(), nn.SGD(reference.trainable_params(), 0.1)).train(2, batches)
+    np.testing.assert_array_equal(net.weight.asnumpy(), reference.weight.asnumpy())
+    assert not np.array_equal(net.weight.asnumpy(), start)  # it trained
+
+
 def test_model_errors_name_what_is_missing():
     net = nn.Dense(6, 3)
     with pytest.raises(RuntimeError, match="Model.train: the Model was made without an optimizer"):

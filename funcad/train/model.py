@@ -71,7 +71,8 @@ class Model:
     With ``loss_fn`` and ``optimizer``, training runs ``TrainOneStepCell(WithLossCell(network, loss_fn), optimizer)``
     on each batch ``(data, label)``; with an optimizer and no loss_fn, ``network`` must return its loss itself. In
     GRAPH_MODE each training step compiles into one program. ``metrics`` (a dict of Metrics or a set of names such as
-    ``{'accuracy'}``) are computed by ``eval`` on ``(outputs, label)`` (``Loss`` on the loss).
+    ``{'accuracy'}``) are computed by ``eval`` on ``(outputs, label)`` (``Loss`` on the loss). With neither,
+    ``network`` is the training step itself (a ``TrainOneStepCell``), called on each batch.
     ``amp_level`` applies ``funcad.amp.auto_mixed_precision`` to ``network``; with ``loss_scale_manager``
     (``funcad.amp.FixedLossScaleManager`` or ``DynamicLossScaleManager``) each step is
     ``nn.TrainOneStepWithLossScaleCell``'s and returns ``(loss, overflow, scale)``.
@@ -94,8 +95,8 @@ class Model:
                 self._train_network = loss_scaled_step(stepped, optimizer, loss_scale_manager)
             else:
                 self._train_network = TrainOneStepCell(stepped, optimizer)
-        else:
-            self._train_network = None
+        else:  # no optimizer: the network trains itself (a TrainOneStepCell) when there is no loss_fn either, as in MindSpore
+            self._train_network = self._network if loss_fn is None else None
         if eval_network is None and loss_fn is not None:
             eval_network = WithEvalCell(network, loss_fn)
         self._eval_network = eval_network
