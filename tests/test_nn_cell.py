@@ -212,3 +212,17 @@ def test_a_parameter_made_with_a_name_keeps_it_under_the_cells_prefixes(tmp_path
     assert [name for name, _ in outer.parameters_and_names()] == ["inner.w", "inner.fc.weight", "inner.fc.bias"]
     funcad.save_checkpoint(outer, tmp_path / "outer.ckpt")
     assert sorted(funcad.load_checkpoint(tmp_path / "outer.ckpt")) == ["inner.fc.bias", "inner.fc.weight", "inner.my_w"]
+
+
+def test_children_and_parameters_registered_by_name_read_as_attributes():
+    from collections import OrderedDict
+
+    seq = nn.SequentialCell(OrderedDict([("dense1", nn.Dense(4, 8)), ("act", nn.ReLU())]))
+    assert seq.dense1 is seq[0] and seq.act is seq[1]
+    cell = nn.Cell()
+    cell.insert_child_to_cell("fc", nn.Dense(2, 2))
+    cell.insert_param_to_cell("scale", funcad.Parameter(funcad.Tensor(np.ones(2, np.float32)), name="scale"))
+    assert isinstance(cell.fc, nn.Dense) and np.array_equal(cell.scale.asnumpy(), np.ones(2))
+    with pytest.raises(AttributeError, match="'Cell' object has no attribute 'missing'"):
+        _ = cell.missing
+    assert not hasattr(cell, "missing")

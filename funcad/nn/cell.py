@@ -58,6 +58,15 @@ class Cell:
         self._cells.pop(name, None)
         object.__delattr__(self, name)
 
+    def __getattr__(self, name: str):
+        """Children and Parameters registered by name (``insert_child_to_cell``, an OrderedDict's keys) read as
+        attributes, as MindSpore's Cell finds them; called only when ordinary lookup fails."""
+        for table in ("_cells", "_params"):
+            found = self.__dict__.get(table, {})
+            if name in found:
+                return found[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def insert_child_to_cell(self, child_name: str, child_cell: Cell) -> None:
         """Register ``child_cell`` under ``child_name`` (names need not be identifiers, e.g. ``"0"``)."""
         if not isinstance(child_cell, Cell):
