@@ -110,3 +110,13 @@ def test_jit_markers_leave_programs_unchanged():
     x = RNG.standard_normal(4)
     np.testing.assert_array_equal(np.asarray(step(x, funcad.mutable(funcad.Tensor(1.0, funcad.float64)))), x * 3.0 + 1.0)
     assert funcad.numpy.sum is importlib.import_module("funcad.numpy").sum
+
+
+def test_the_checkpoint_callback_imports_from_the_older_callback_module():
+    from funcad.train import checkpoint
+    from funcad.train.callback import CheckpointConfig, LossMonitor, ModelCheckpoint
+
+    assert ModelCheckpoint is checkpoint.ModelCheckpoint and CheckpointConfig is checkpoint.CheckpointConfig
+    assert LossMonitor.__module__ == "funcad.train.callback"
+    with pytest.raises(ImportError, match="cannot import name 'NoSuchCallback'"):
+        from funcad.train.callback import NoSuchCallback  # noqa: F401

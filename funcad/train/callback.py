@@ -91,3 +91,13 @@ class TimeMonitor(Callback):
         elapsed_ms = (time.perf_counter() - self._start) * 1000.0
         steps = self.data_size or run_context.original_args().batch_num
         print(f"Train epoch time: {elapsed_ms:5.3f} ms, per step time: {elapsed_ms / max(steps, 1):5.3f} ms", flush=True)
+
+
+def __getattr__(name: str):
+    """``from funcad.train.callback import ModelCheckpoint, CheckpointConfig``, MindSpore's older import path for the
+    checkpoint callback (it lives in ``funcad.train.checkpoint``, which imports this module)."""
+    if name in ("ModelCheckpoint", "CheckpointConfig"):
+        from funcad.train import checkpoint
+
+        return getattr(checkpoint, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
