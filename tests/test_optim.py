@@ -312,3 +312,22 @@ def test_parameter_groups_name_what_is_wrong():
         nn.SGD([{"params": [w]}, b], 0.1)
     with pytest.raises(NotImplementedError, match="parameter group 0: grad_centralization is not supported"):
         nn.SGD([{"params": [w], "grad_centralization": True}], 0.1)
+
+
+@pytest.mark.parametrize("make", [lambda ps, **kw: nn.Momentum(ps, 0.1, 0.9, 0.01, **kw),
+                                  lambda ps, **kw: nn.SGD(ps, 0.1, momentum=0.5, weight_decay=0.01, **kw),
+                                  lambda ps, **kw: nn.Adam(ps, 0.01, weight_decay=0.01, **kw)], ids=["Momentum", "SGD", "Adam"])
+def test_loss_scale_divides_the_gradients_back(make):
+    """MindSpore's loss_scale: gradients of a loss scaled by 64 (a power of two: exact) step as the unscaled ones."""
+    rng = np.random.default_rng(2)
+    start = rng.normal(size=(3, 2)).astype(np.float32)
+    plain, scaled = Parameter(funcad.Tensor(start.copy()), name="w"), Parameter(funcad.Tensor(start.copy()), name="w")
+    opt, opt_scaled = make([plain]), make([scaled], loss_scale=64.0)
+    for _ in range(3):
+        g = rng.normal(size=(3, 2)).astype(np.float32)
+        opt((funcad.Tensor(g),))
+        opt_scaled((funcad.Tensor(g * 64),))
+    np.testing.assert_array_equal(scaled.asnumpy(), plain.asnumpy())
+    assert not np.array_equal(plain.asnumpy(), start)
+    with pytest.raises(ValueError, match="loss_scale must be > 0"):
+        make([plain], loss_scale=0.0)

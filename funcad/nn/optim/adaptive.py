@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from funcad import ops
-from funcad.nn.optim.optimizer import Optimizer, _non_negative, scalar_as
+from funcad.nn.optim.optimizer import Optimizer, _loss_scale, _non_negative, _unscaled, scalar_as
 
 
 class RMSProp(Optimizer):
@@ -71,14 +71,3 @@ class Adagrad(Optimizer):
         for p, g, h in zip(self.parameters, self.decay_weight(_unscaled(grads, self.loss_scale)), self.accum):
             h_new = h + g * g if self.update_slots else h
             yield p, scalar_as(lr, p), g / ops.sqrt(h_new), [(h, h_new)] if self.update_slots else []
-
-
-def _loss_scale(owner: str, loss_scale: float) -> float:
-    if not loss_scale > 0.0:
-        raise ValueError(f"{owner}: loss_scale must be > 0, got {loss_scale}")
-    return float(loss_scale)
-
-
-def _unscaled(grads: tuple, loss_scale: float):
-    """The gradients of a loss scaled by ``loss_scale``, divided back (MindSpore's optimizers take the scale)."""
-    return grads if loss_scale == 1.0 else tuple(g * (1.0 / loss_scale) for g in grads)

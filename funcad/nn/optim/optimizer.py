@@ -212,3 +212,14 @@ def scalar_as(value, like):
     if isinstance(value, Tensor):
         return value if value.dtype == like.dtype else ops.cast(value, like.dtype)
     return float(value)
+
+
+def _loss_scale(owner: str, loss_scale: float) -> float:
+    if not loss_scale > 0.0:
+        raise ValueError(f"{owner}: loss_scale must be > 0, got {loss_scale}")
+    return float(loss_scale)
+
+
+def _unscaled(grads: tuple, loss_scale: float):
+    """The gradients of a loss scaled by ``loss_scale``, divided back (MindSpore's optimizers take the scale)."""
+    return grads if loss_scale == 1.0 else tuple(g * (1.0 / loss_scale) for g in grads)
