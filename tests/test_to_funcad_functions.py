@@ -93,6 +93,8 @@ FUNCTIONS = {
                                                                                          reduction="batchmean", log_target=True), None, ROWS),
     "to_another_tensor_s_dtype": (lambda x: (x > 0).to(x.dtype) * x + x.float().to(x.dtype) + x.to(dtype=x.dtype)
                                   + F.one_hot((x > 0).long()[:, 0], 6).to(x.dtype), None, ROWS),
+    "like_creation": (lambda x: x * torch.full_like(x, 0.5) + torch.full_like(x, 2, dtype=torch.float64)
+                      + torch.zeros_like(torch.empty_like(x[:, :1])), None, ROWS),  # empty's values are undefined: only its shape
     "running_extremes": (lambda x: torch.logcumsumexp(x * 20, dim=1) + x.logcumsumexp(0) + torch.cummax(x, 1).values
                          + x.cummin(dim=0)[0] * x.cummax(0).indices, None, ROWS),
     "std_var_mean": (lambda x: x.std(-1, keepdim=True) + torch.std_mean(x, 1)[0][:, None] + torch.var_mean(x, 0, keepdim=True)[1], None, ROWS),

@@ -255,6 +255,10 @@ def like(op):
     return translated
 
 
+def full_like(input, fill_value, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):  # noqa: A002
+    return ops.full_like(input, fill_value, dtype=_dtype(dtype))
+
+
 def extremum(reduce, pairwise, indices):
     """torch.max/min: of everything, (values, indices) along ``dim``, or elementwise against another tensor."""
     def translated(input, axis=None, keepdims=False, other=None):  # noqa: A002
@@ -429,6 +433,7 @@ FUNCTIONS = {
     F.pairwise_distance: lambda x1, x2, p=2.0, eps=1e-6, keepdims=False: ops.pairwise_distance(x1, x2, p, eps, keepdims),
     torch.zeros: creation(ops.zeros), torch.ones: creation(ops.ones), torch.full: full, torch.arange: arange,
     torch.zeros_like: like(ops.zeros_like), torch.ones_like: like(ops.ones_like),
+    torch.empty_like: like(ops.zeros_like), torch.full_like: full_like,
     torch.stack: ops.stack, torch.chunk: ops.chunk, torch.split: split, torch.tril: ops.tril, torch.triu: ops.triu,
     torch.unsqueeze: ops.unsqueeze, torch.squeeze: squeeze, torch.einsum: einsum, torch.bmm: ops.bmm, torch.mm: ops.mm,
     torch.outer: ops.outer, torch.gather: ops.gather_elements, torch.masked_fill: ops.masked_fill, torch.logsumexp: ops.logsumexp,
