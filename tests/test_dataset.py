@@ -185,3 +185,15 @@ def test_model_trains_on_a_dataset():
 def test_errors_name_the_operation(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_one_iterator_serves_every_epoch_as_mindspore_s():
+    """MindSpore's loop: one iterator made with num_epochs, a ``for`` over it per epoch; ``next`` reads on."""
+    data = NumpySlicesDataset({"a": np.arange(4)}, shuffle=False).batch(2)
+    tuples = data.create_tuple_iterator(num_epochs=2, output_numpy=True)
+    assert [[row[0].tolist() for row in tuples] for _ in range(3)] == [[[0, 1], [2, 3]], [[0, 1], [2, 3]], []]
+    rows = data.create_dict_iterator(output_numpy=True)
+    assert next(rows)["a"].tolist() == [0, 1] and [r["a"].tolist() for r in rows] == [[2, 3]]
+    assert [len(list(rows)) for _ in range(3)] == [2, 2, 2]  # num_epochs=-1: any number of passes
+    with pytest.raises(ValueError, match="num_epochs must be a positive int or -1, got 0"):
+        data.create_tuple_iterator(num_epochs=0)

@@ -44,6 +44,32 @@ def _as_array(value) -> np.ndarray:
     return value.asnumpy() if isinstance(value, Tensor) else np.asarray(value)
 
 
+class EpochIterator:
+    """An iterator over a dataset's rows that starts a new pass each time one ends: ``next(it)`` reads on, and a
+    ``for`` loop after the end of a pass runs the next one (MindSpore's one iterator used for every epoch), at most
+    ``num_epochs`` passes (-1: any number)."""
+
+    def __init__(self, one_pass: Callable[[], Iterator], num_epochs: int = -1):
+        if isinstance(num_epochs, bool) or not isinstance(num_epochs, numbers.Integral) or num_epochs == 0 or num_epochs < -1:
+            raise ValueError(f"create iterator: num_epochs must be a positive int or -1, got {num_epochs!r}")
+        self._one_pass, self._epochs_left, self._rows = one_pass, int(num_epochs), None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._rows is None:
+            if self._epochs_left == 0:
+                raise StopIteration
+            self._epochs_left -= self._epochs_left > 0
+            self._rows = self._one_pass()
+        try:
+            return next(self._rows)
+        except StopIteration:
+            self._rows = None  # the pass is over: the next loop starts the next epoch
+            raise
+
+
 class Dataset(abc.ABC):
     """The operations every dataset has; subclasses give ``column_names`` and ``_rows()`` (one pass)."""
 
@@ -152,7 +178,8 @@ class Dataset(abc.ABC):
 
     def create_tuple_iterator(self, columns: Sequence[str] | None = None, num_epochs: int = -1, output_numpy: bool = False,
                               do_copy: bool = True) -> Iterator[list]:
-        """One pass, each row a list of Tensors (numpy arrays with ``output_numpy``) in column order, or of ``columns``."""
+        """Rows as lists of Tensors (numpy arrays with ``output_numpy``) in column order, or of ``columns``; each
+        ``for`` over the iterator is one pass (epoch), as MindSpore's, up to ``num_epochs`` (-1: no limit)."""
         names = self.column_names
         if columns is None:
             picks = range(len(names))
@@ -162,13 +189,13 @@ class Dataset(abc.ABC):
                 raise ValueError(f"create_tuple_iterator: no column(s) {unknown}; the columns are {names}")
             picks = [names.index(c) for c in columns]
         wrap = np.asarray if output_numpy else Tensor
-        return ([wrap(row[i]) for i in picks] for row in self._rows())
+        return EpochIterator(lambda: ([wrap(row[i]) for i in picks] for row in self._rows()), num_epochs)
 
     def create_dict_iterator(self, num_epochs: int = -1, output_numpy: bool = False, do_copy: bool = True) -> Iterator[dict]:
-        """One pass, each row a dict ``{column name: Tensor}`` (numpy arrays with ``output_numpy``)."""
+        """Rows as dicts ``{column name: Tensor}`` (numpy arrays with ``output_numpy``); passes as ``create_tuple_iterator``."""
         wrap = np.asarray if output_numpy else Tensor
         names = self.column_names
-        return ({name: wrap(value) for name, value in zip(names, row)} for row in self._rows())
+        return EpochIterator(lambda: ({name: wrap(value) for name, value in zip(names, row)} for row in self._rows()), num_epochs)
 
     def __iter__(self):
         return self.create_tuple_iterator()
