@@ -296,3 +296,26 @@ def test_build_train_network_and_model_with_a_loss_scale_manager_train_as_withou
     assert net._compute_dtype == np.float16 and net[1]._compute_dtype == np.float32  # BatchNorm stays float32
     with pytest.raises(TypeError, match="loss_scale_manager must be a FixedLossScaleManager or DynamicLossScaleManager"):
         Model(net, nn.CrossEntropyLoss(), nn.SGD(net.trainable_params(), 0.1), loss_scale_manager=object())
+
+
+class _PredictionAndLabels(nn.Cell):
+    """An eval network returning (prediction, *labels), as MindSpore's metrics tutorial writes one."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def construct(self, data, *labels):
+        return (self.net(data), *labels)
+
+
+def test_eval_with_an_eval_network_follows_mindspore_s_rule_for_metric_inputs():
+    """Without eval_indexes every metric takes all the eval network's outputs; with them, (loss, prediction, label)."""
+    net = nn.Dense(1, 1, weight_init="zeros", bias_init="zeros")  # predicts 0
+    data, five = (funcad.Tensor(np.full((2, 1), v, np.float32)) for v in (1.0, 5.0))
+    seven = funcad.Tensor(np.full(2, 7.0, np.float32))
+    assert Model(net, eval_network=_PredictionAndLabels(net), metrics={"mae": nn.MAE()}).eval([(data, five)]) == {"mae": 5.0}
+    picked = Model(net, eval_network=_PredictionAndLabels(net), metrics={"mae": nn.MAE(), "loss": nn.Loss()}, eval_indexes=[2, 0, 1])
+    assert picked.eval([(data, five, seven)]) == {"mae": 5.0, "loss": 7.0}  # loss: output 2 (7); prediction 0 vs label 5
+    with pytest.raises(ValueError, match=r"eval_indexes \[2, 0, 1\] need an eval network with at least 3 outputs, got 2"):
+        picked.eval([(data, five)])

@@ -99,6 +99,7 @@ class Model:
             self._train_network = self._network if loss_fn is None else None
         if eval_network is None and loss_fn is not None:
             eval_network = WithEvalCell(network, loss_fn)
+            self.eval_indexes = [0, 1, 2] if eval_indexes is None else eval_indexes  # (loss, outputs, label)
         self._eval_network = eval_network
 
     @property
@@ -174,16 +175,12 @@ class Model:
             cb_params.cur_step_num += 1
             for cb in cbs:
                 cb.on_eval_step_begin(run_context)
-            if self._eval_network is not None:
-                loss, outputs, label = self._eval_network(*batch)
+            if self._eval_network is None:
+                cb_params.net_outputs = (None, self._network(*batch[:-1]), batch[-1])
+                self._update_metrics(cb_params.net_outputs, [0, 1, 2])
             else:
-                loss, outputs, label = None, self._network(*batch[:-1]), batch[-1]
-            cb_params.net_outputs = (loss, outputs, label)
-            for metric in self._metrics.values():
-                if isinstance(metric, Loss):
-                    metric.update(loss)
-                else:
-                    metric.update(outputs, label)
+                cb_params.net_outputs = self._eval_network(*batch)
+                self._update_metrics(cb_params.net_outputs, self.eval_indexes)
             for cb in cbs:
                 cb.on_eval_step_end(run_context)
         results = {name: metric.eval() for name, metric in self._metrics.items()}
@@ -192,6 +189,20 @@ class Model:
             cb.on_eval_epoch_end(run_context)
             cb.on_eval_end(run_context)
         return results
+
+    def _update_metrics(self, outputs, indexes) -> None:
+        """MindSpore's rule: with ``eval_indexes`` (loss, prediction, label positions) the Loss metric takes the loss and
+        the others (prediction, label); without, every metric takes all of the eval network's outputs."""
+        outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+        if indexes is not None and len(outputs) < 3:
+            raise ValueError(f"Model.eval: eval_indexes {indexes} need an eval network with at least 3 outputs, got {len(outputs)}")
+        for metric in self._metrics.values():
+            if indexes is None:
+                metric.update(*outputs)
+            elif isinstance(metric, Loss):
+                metric.update(outputs[indexes[0]])
+            else:
+                metric.update(outputs[indexes[1]], outputs[indexes[2]])
 
     def predict(self, *predict_data):
         """The network's outputs on ``predict_data`` in evaluation mode."""
