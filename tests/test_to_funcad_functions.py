@@ -473,6 +473,8 @@ def test_options_without_a_counterpart_are_named():
                           (lambda x: F.soft_margin_loss(x, x, size_average=True), r"soft_margin_loss: size_average/reduce=\(True, None\)")):
         with pytest.raises(NotImplementedError, match=message + " has no funcad translation"):
             funcad_twin(_Calls(call)).cell(ROWS)
+    with pytest.raises(NotImplementedError, match=r"torch.nn.functional.softmax: pass dim"):
+        funcad_twin(_Calls(lambda x: F.softmax(x))).cell(ROWS)
     with pytest.raises(TranslationError, match=r"torch.median has no funcad translation"):
         funcad_twin(_Calls(lambda x: torch.median(x, 0)))
 

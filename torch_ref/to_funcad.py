@@ -235,7 +235,7 @@ class _Program:
         self.where = where(path, module)
         self.constants = {}  # get_attr targets the Cell does not hold: tensors torch.fx folded while tracing, integer buffers
         self.layer_params = {}  # call_module node -> the parameter names of the torch layer's forward
-        self.in_place_calls = set()  # layers and functions called with inplace=True: their input is their result after
+        self.in_place_calls = set()  # in-place methods, layers and functions (inplace=True): their input is their result after
         folded_before, written = set(), None  # folded tensors met so far; the first in-place write to one
         for node in graph.nodes:
             if node.op == "get_attr" and folded(node.target):
@@ -246,8 +246,9 @@ class _Program:
                 folded_before.add(node.target)
             if node.op == "call_module":
                 self.layer_params[node.name] = tuple(inspect.signature(module.get_submodule(node.target).forward).parameters)
-            if (node.kwargs.get("inplace") is True or node.op == "call_module" and getattr(module.get_submodule(node.target), "inplace", False)
-                    is True) and node.args and isinstance(node.args[0], fx.Node):
+            in_place = (node.kwargs.get("inplace") is True or node.op == "call_method" and from_torch.in_place(node.target)
+                        or node.op == "call_module" and getattr(module.get_submodule(node.target), "inplace", False) is True)
+            if in_place and node.args and isinstance(node.args[0], fx.Node):
                 self.in_place_calls.add(node.name)
             if node.op == "get_attr" and not _held_by_cell(module, node.target):
                 owner, _, leaf = node.target.rpartition(".")
@@ -289,17 +290,13 @@ class _Program:
                 layer = _lookup(cell, node.target)
                 kwargs = _layer_kwargs(layer, self.layer_params[node.name], node_kwargs, f"{self.where}: node {node.name!r}")
                 env[node.name] = _torch_result(layer, packed.call_layer(layer, node_args, kwargs))
-                if node.name in self.in_place_calls:
-                    env[node.args[0].name] = env[node.name]  # nn.ReLU(inplace=True): later reads of its input see the change
             else:
                 method = node.target if node.op == "call_method" else None
                 env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
-                if node.name in self.in_place_calls:
-                    env[node.args[0].name] = env[node.name]  # F.relu(x, inplace=True)
-                if method is not None and from_torch.in_place(method) and isinstance(node.args[0], fx.Node):
-                    env[node.args[0].name] = env[node.name]  # later reads of the tensor see the change, as in torch
-                    if node.args[0].op == "get_attr":
-                        written[node.args[0].target] = env[node.name]
+            if node.name in self.in_place_calls:
+                env[node.args[0].name] = env[node.name]  # later reads of the tensor see the change, as in torch
+                if node.args[0].op == "get_attr":
+                    written[node.args[0].target] = env[node.name]
         return load(self.output)
 
 

@@ -212,11 +212,11 @@ def _legacy_free(op):
     return translated
 
 
-def _normalised(op):
+def _normalised(op, name: str):
     """torch's softmax / log_softmax, whose ``dtype`` casts the input first (attention code asks for float32 this way)."""
     def translated(input, axis=None, _stacklevel=3, dtype=None):  # noqa: A002
         if axis is None:
-            raise NotImplementedError(f"torch.nn.functional.{op.__name__}: pass dim (the implicit choice is deprecated in torch)")
+            raise NotImplementedError(f"torch.nn.functional.{name}: pass dim (the implicit choice is deprecated in torch)")
         return op(input if dtype is None else ops.cast(input, _dtype(dtype)), axis)
     return translated
 
@@ -419,8 +419,8 @@ FUNCTIONS = {
     F.mse_loss: _loss(ops.mse_loss), F.l1_loss: _loss(ops.l1_loss), F.smooth_l1_loss: _loss(ops.smooth_l1_loss),
     F.binary_cross_entropy: _loss(ops.binary_cross_entropy, weights=True),
     F.binary_cross_entropy_with_logits: _loss(ops.binary_cross_entropy_with_logits, weights=True), F.kl_div: _loss(ops.kl_div),
-    F.softmax: _normalised(ops.softmax), F.log_softmax: _normalised(ops.log_softmax), torch.softmax: _normalised(ops.softmax),
-    torch.log_softmax: _normalised(ops.log_softmax),
+    F.softmax: _normalised(ops.softmax, "softmax"), F.log_softmax: _normalised(ops.log_softmax, "log_softmax"),
+    torch.softmax: _normalised(ops.softmax, "softmax"), torch.log_softmax: _normalised(ops.log_softmax, "log_softmax"),
     **{getattr(F, name): _legacy_free(getattr(ops, name)) for name in ("margin_ranking_loss", "soft_margin_loss", "hinge_embedding_loss",
                                                          "cosine_embedding_loss", "triplet_margin_loss", "multilabel_soft_margin_loss",
                                                          "poisson_nll_loss", "gaussian_nll_loss")},
@@ -479,7 +479,7 @@ METHODS = {
     "unbind": lambda tensor, axis=0: ops.unstack(tensor, axis), "dim": lambda tensor: len(tensor.shape),
     "numel": lambda tensor: int(np.prod(tensor.shape)), "logsumexp": ops.logsumexp, "bmm": ops.bmm, "norm": norm,
     "sort": sort, "argsort": argsort, "flip": flip, "roll": FUNCTIONS[torch.roll], "cumprod": FUNCTIONS[torch.cumprod],
-    "softmax": FUNCTIONS[torch.softmax], "log_softmax": FUNCTIONS[torch.log_softmax],
+    "softmax": FUNCTIONS[F.softmax], "log_softmax": FUNCTIONS[F.log_softmax],
     "logcumsumexp": FUNCTIONS[torch.logcumsumexp], "cummax": FUNCTIONS[torch.cummax], "cummin": FUNCTIONS[torch.cummin],
     "type": lambda tensor, dtype: ops.cast(tensor, _dtype(dtype)), "view_as": lambda tensor, other: ops.reshape(tensor, tuple(other.shape)),
     "new_zeros": new_tensor(ops.zeros), "new_ones": new_tensor(ops.ones), "new_empty": new_tensor(ops.zeros), "new_full": new_full,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from funcad import ops
 from funcad.nn.cell import Cell
+from funcad.nn.layer.activation import get_activation
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -264,9 +265,7 @@ class FocalLoss(LossBase):
         self.weight, self.gamma = weight, gamma
 
     def construct(self, logits, labels):
-        if len(labels.shape) != len(logits.shape) or labels.shape[1] not in (1, logits.shape[1]) or (
-                labels.shape[1] != logits.shape[1] and labels.shape[2:] != logits.shape[2:]) or (
-                labels.shape[1] == logits.shape[1] > 1 and labels.shape != logits.shape):
+        if len(labels.shape) != len(logits.shape) or labels.shape[1] not in (1, logits.shape[1]) or labels.shape[2:] != logits.shape[2:]:
             raise ValueError(f"FocalLoss: labels must be class indices of shape (N, 1, *spatial) or targets of the logits' "
                              f"shape, got logits {tuple(logits.shape)} and labels {tuple(labels.shape)}")
         n, classes = logits.shape[:2]
@@ -310,8 +309,6 @@ class MultiClassDiceLoss(LossBase):
 
     def __init__(self, weights=None, ignore_indiex: int | None = None, activation="softmax"):
         super().__init__()
-        from funcad.nn.layer.activation import get_activation
-
         names = ("softmax", "logsoftmax", "relu", "relu6", "tanh", "sigmoid")
         if isinstance(activation, str) and activation not in names:
             raise ValueError(f"MultiClassDiceLoss: activation must be one of {', '.join(names)} or a Cell, got {activation!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from funcad import ops
-from funcad.nn.optim.optimizer import Optimizer, _loss_scale, _unscaled, scalar_as
+from funcad.nn.optim.optimizer import Optimizer, scalar_as
 
 
 def _check_betas(owner: str, beta1: float, beta2: float, eps: float) -> None:
@@ -35,8 +35,7 @@ class Adam(Optimizer):
     def __init__(self, params, learning_rate=1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, *,
                  weight_decay: float = 0.0, use_nesterov: bool = False, use_locking: bool = False, use_amsgrad: bool = False,
                  loss_scale: float = 1.0):
-        super().__init__(learning_rate, params, weight_decay)
-        self.loss_scale = _loss_scale("Adam", loss_scale)
+        super().__init__(learning_rate, params, weight_decay, loss_scale)
         _check_betas("Adam", beta1, beta2, eps)
         if use_nesterov and use_amsgrad:
             raise ValueError("Adam: use_nesterov and use_amsgrad cannot both be True (MindSpore has no such update)")
@@ -47,7 +46,7 @@ class Adam(Optimizer):
         self.vhat = self._state("vhat") if self.use_amsgrad else ()
 
     def _updates(self, grads, lr):
-        grads = self.decay_weight(_unscaled(grads, self.loss_scale))
+        grads = self.decay_weight(grads)
         b1, b2, eps = self.beta1, self.beta2, self.eps
         t = ops.cast(self.global_step + 1, np.float64)
         scale = ops.sqrt(1.0 - ops.power(b2, t)) / (1.0 - ops.power(b1, t))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from funcad import ops
-from funcad.nn.optim.optimizer import Optimizer, _loss_scale, _non_negative, _unscaled, scalar_as
+from funcad.nn.optim.optimizer import Optimizer, _non_negative, scalar_as
 
 
 class RMSProp(Optimizer):
@@ -20,7 +20,7 @@ class RMSProp(Optimizer):
 
     def __init__(self, params, learning_rate=0.1, decay: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-10,
                  use_locking: bool = False, centered: bool = False, loss_scale: float = 1.0, weight_decay: float = 0.0):
-        super().__init__(learning_rate, params, weight_decay)
+        super().__init__(learning_rate, params, weight_decay, loss_scale)
         if not 0.0 <= decay <= 1.0:
             raise ValueError(f"RMSProp: decay must be in [0, 1], got {decay}")
         if not epsilon > 0.0:
@@ -28,7 +28,6 @@ class RMSProp(Optimizer):
         self.decay, self.epsilon = float(decay), float(epsilon)
         self.momentum = _non_negative("RMSProp", "momentum", momentum)
         self.centered, self.use_locking = bool(centered), bool(use_locking)
-        self.loss_scale = _loss_scale("RMSProp", loss_scale)
         self.mean_square = self._state("mean_square", 1.0)
         self.mean_grad = self._state("mean_grad") if self.centered else ()
         self.moment = self._state("moment")
@@ -36,7 +35,7 @@ class RMSProp(Optimizer):
     def _updates(self, grads, lr):
         rho, eps, u = self.decay, self.epsilon, self.momentum
         means = self.mean_grad or (None,) * len(self.parameters)
-        for p, g, s, a, m in zip(self.parameters, self.decay_weight(_unscaled(grads, self.loss_scale)), self.mean_square, means, self.moment):
+        for p, g, s, a, m in zip(self.parameters, self.decay_weight(grads), self.mean_square, means, self.moment):
             s_new = rho * s + (1.0 - rho) * (g * g)
             writes = [(s, s_new)]
             spread = s_new
@@ -60,14 +59,13 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, accum: float = 0.1, learning_rate=0.001, update_slots: bool = True, loss_scale: float = 1.0,
                  weight_decay: float = 0.0):
-        super().__init__(learning_rate, params, weight_decay)
+        super().__init__(learning_rate, params, weight_decay, loss_scale)
         if not accum > 0.0:
             raise ValueError(f"Adagrad: accum must be > 0 (it divides the first step), got {accum}")
         self.update_slots = bool(update_slots)
-        self.loss_scale = _loss_scale("Adagrad", loss_scale)
         self.accum = self._state("accum", accum)
 
     def _updates(self, grads, lr):
-        for p, g, h in zip(self.parameters, self.decay_weight(_unscaled(grads, self.loss_scale)), self.accum):
+        for p, g, h in zip(self.parameters, self.decay_weight(grads), self.accum):
             h_new = h + g * g if self.update_slots else h
             yield p, scalar_as(lr, p), g / ops.sqrt(h_new), [(h, h_new)] if self.update_slots else []

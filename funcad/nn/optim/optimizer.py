@@ -94,8 +94,11 @@ class Optimizer(ABC):
     the defaults.
     """
 
-    def __init__(self, learning_rate, parameters: Iterable[Parameter], weight_decay: float = 0.0):
+    def __init__(self, learning_rate, parameters: Iterable[Parameter], weight_decay: float = 0.0, loss_scale: float = 1.0):
         owner = type(self).__name__
+        if not loss_scale > 0.0:
+            raise ValueError(f"{owner}: loss_scale must be > 0, got {loss_scale}")
+        self.loss_scale = float(loss_scale)  # the gradients arrive multiplied by it (MindSpore's optimizers divide it back)
         if isinstance(parameters, (Parameter, Tensor)) or not isinstance(parameters, Iterable):
             raise TypeError(f"{owner}: params must be a list or tuple of Parameters, got {type(parameters).__name__}")
         parameters = list(parameters)
@@ -182,6 +185,8 @@ class Optimizer(ABC):
 
     def __call__(self, grads):
         grads = self._check_grads(grads)
+        if self.loss_scale != 1.0:
+            grads = tuple(g * (1.0 / self.loss_scale) for g in grads)
         for p, alpha, delta, state_writes in self._updates(grads, self.get_lr()):
             for target, value in state_writes:
                 target.set_data(value)
@@ -213,13 +218,3 @@ def scalar_as(value, like):
         return value if value.dtype == like.dtype else ops.cast(value, like.dtype)
     return float(value)
 
-
-def _loss_scale(owner: str, loss_scale: float) -> float:
-    if not loss_scale > 0.0:
-        raise ValueError(f"{owner}: loss_scale must be > 0, got {loss_scale}")
-    return float(loss_scale)
-
-
-def _unscaled(grads: tuple, loss_scale: float):
-    """The gradients of a loss scaled by ``loss_scale``, divided back (MindSpore's optimizers take the scale)."""
-    return grads if loss_scale == 1.0 else tuple(g * (1.0 / loss_scale) for g in grads)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from funcad import ops
-from funcad.nn.optim.optimizer import Optimizer, _loss_scale, _non_negative, _unscaled, scalar_as
+from funcad.nn.optim.optimizer import Optimizer, _non_negative, scalar_as
 
 
 class SGD(Optimizer):
@@ -21,8 +21,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, learning_rate=0.1, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False, loss_scale: float = 1.0):
-        super().__init__(learning_rate, params, weight_decay)
-        self.loss_scale = _loss_scale("SGD", loss_scale)
+        super().__init__(learning_rate, params, weight_decay, loss_scale)
         self.momentum = _non_negative("SGD", "momentum", momentum)
         self.dampening = _non_negative("SGD", "dampening", dampening)
         if nesterov and (self.momentum == 0.0 or self.dampening != 0.0):
@@ -32,7 +31,7 @@ class SGD(Optimizer):
         self.accum = () if self.stateless else self._state("accum")
 
     def _updates(self, grads, lr):
-        grads = self.decay_weight(_unscaled(grads, self.loss_scale))
+        grads = self.decay_weight(grads)
         if self.stateless:
             for p, g in zip(self.parameters, grads):
                 yield p, scalar_as(lr, p), g, []
@@ -59,14 +58,13 @@ class Momentum(Optimizer):
 
     def __init__(self, params, learning_rate, momentum: float, weight_decay: float = 0.0, loss_scale: float = 1.0, *,
                  use_nesterov: bool = False):
-        super().__init__(learning_rate, params, weight_decay)
-        self.loss_scale = _loss_scale("Momentum", loss_scale)
+        super().__init__(learning_rate, params, weight_decay, loss_scale)
         self.momentum = _non_negative("Momentum", "momentum", momentum)
         self.use_nesterov = bool(use_nesterov)
         self.moments = self._state("moments")
 
     def _updates(self, grads, lr):
-        grads = self.decay_weight(_unscaled(grads, self.loss_scale))
+        grads = self.decay_weight(grads)
         u = self.momentum
         for p, g, v in zip(self.parameters, grads, self.moments):
             v_new = u * v + g
