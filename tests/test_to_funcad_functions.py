@@ -492,14 +492,6 @@ class _CausalEncoder(tnn.Module):
         return self.encoder(x, mask=mask, is_causal=True) + self.encoder.layers[0](x, src_mask=mask, is_causal=True)
 
 
-def test_torch_keyword_arguments_to_a_layer_reach_the_funcad_layer_under_its_names():
-    torch.manual_seed(0)
-    module = _CausalEncoder().double().eval()
-    x = RNG.standard_normal((2, 5, 8))
-    want = module(torch.from_numpy(x)).detach().numpy()
-    np.testing.assert_allclose(np.asarray(to_funcad(module)(x)), want, rtol=1e-10, atol=1e-12)
-
-
 class _UnpackedAttention(tnn.Module):
     """torch's idiom ``out, _ = attention(..., need_weights=False)`` (torch returns (out, None))."""
 
@@ -512,9 +504,11 @@ class _UnpackedAttention(tnn.Module):
         return out
 
 
-def test_attention_without_weights_unpacks_as_torch_returns_it():
+@pytest.mark.parametrize("make", [lambda: _CausalEncoder().double().eval(), _UnpackedAttention], ids=["layer_keywords", "unpacked_attention"])
+def test_layer_calls_written_as_torch_calls_them_give_torch_s_outputs(make):
+    """torch's keyword arguments reach the funcad layer under its names; attention without weights unpacks as in torch."""
     torch.manual_seed(0)
-    module = _UnpackedAttention()
+    module = make()
     x = RNG.standard_normal((2, 5, 8))
     want = module(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(np.asarray(to_funcad(module)(x)), want, rtol=1e-10, atol=1e-12)
