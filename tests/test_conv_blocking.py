@@ -1,11 +1,13 @@
-"""conv2d computed a block of samples at a time equals the whole batch at once, bit for bit (values and both gradients)."""
+"""conv2d computed a block of samples at a time, on one thread or several, equals the whole batch at once, bit for bit
+(values and both gradients)."""
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import funcad
 from funcad import ops
-from funcad.ops import conv
+from funcad.ops import batch_threads, conv
 
 CASES = [
     ((5, 3, 9, 8), (4, 3, 3, 3), {}),
@@ -34,3 +36,26 @@ def test_blocks_of_samples_equal_the_whole_batch(monkeypatch, x_shape, w_shape, 
     for a, b in zip(whole, blocked):
         assert a.dtype == b.dtype and a.shape == b.shape
         assert a.tobytes() == b.tobytes()
+
+
+# (the last is large enough that two threads' blocks overlap in time: a shared buffer between slots fails it)
+THREAD_CASES = CASES + [((7, 20, 6, 6), (24, 20, 3, 3), {"padding": 1}), ((48, 16, 24, 24), (16, 16, 3, 3), {"padding": 1})]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", THREAD_CASES)
+def test_blocks_on_several_threads_equal_one_thread(monkeypatch, x_shape, w_shape, kwargs, threads):
+    """Every kernel path split over threads (forward, both input-gradient paths, both weight-gradient paths, eager and
+    jitted with fused epilogues) gives one thread's bits."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    step = funcad.jit(lambda x, w: funcad.value_and_grad(lambda x, w: (ops.relu(ops.conv2d(x, w, **kwargs)) ** 2).sum(), (0, 1))(x, w))
+    monkeypatch.setattr(conv, "BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(batch_threads, "PARALLEL_MIN_FLOPS", 0)
+    with threadpool_limits(1):
+        one = _value_and_grads(x, w, kwargs), step(x, w)
+    monkeypatch.setattr(batch_threads, "threads", lambda: threads)
+    several = _value_and_grads(x, w, kwargs), step(x, w)
+    for a, b in zip(one[0] + [one[1][0], *one[1][1]], several[0] + [several[1][0], *several[1][1]]):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()

@@ -18,9 +18,10 @@ needs no columns at all (``_weight_grad_taps``): each tap's are rows of the padd
 
 Memory traffic, not arithmetic, dominates at LeNet sizes, so the batch is processed in
 blocks of samples (about ``BLOCK_BYTES`` of columns each): a block's columns are still in
-cache when its product reads them. Blocking changes no result: every sample's product is
-the same BLAS call, and the weight gradient carries its running sum from block to block so
-the samples are added in batch order.
+cache when its product reads them. Blocks of a large enough kernel run on as many threads as
+numpy's BLAS may use (``batch_threads``), each with its own scratch buffers. Neither blocking nor
+threads change a result: every sample's product is the same BLAS call, blocks write disjoint
+memory, and the weight gradient sums its per-sample products afterwards, in batch order.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from funcad.core import conv_pin
 from funcad.core.batching import batch_size, ndim_of
 from funcad.core.dtypes import is_floating, widened
 from funcad.core.primitive import compiled_as_call, primitive
-from funcad.ops import conv_algorithms, conv_direct, conv_fft, conv_winograd
+from funcad.ops import batch_threads, conv_algorithms, conv_direct, conv_fft, conv_winograd
 from funcad.ops.batching import bind_arguments, fold_rule, to_front
 from funcad.ops.conv_geometry import Geometry, padding4, pair, windows
 from funcad.ops.conv_scratch import scratch, with_scratch
@@ -64,22 +65,32 @@ def pad_planes(x, geo: Geometry, in_scratch: bool, fill=0.0):
 BLOCK_BYTES = 1 << 21
 
 
-def _blocks(n: int, sample_bytes: int) -> tuple[int, list[slice]]:
-    """(block size, consecutive slices of the batch) for blocks of about BLOCK_BYTES."""
-    size = max(1, min(n, BLOCK_BYTES // max(sample_bytes, 1)))
-    return size, [slice(i, min(i + size, n)) for i in range(0, n, size)]
+class Blocks(NamedTuple):
+    """How a kernel splits its batch: ``parts`` (consecutive slices of about BLOCK_BYTES each) run on ``workers``
+    threads (``batch_threads``), each with its own buffers of ``size`` samples."""
+
+    workers: int
+    size: int
+    parts: list[slice]
 
 
-def _column_blocks(x, geo: Geometry, groups: int):
-    """im2col block by block: yields (samples, their (m, groups, C/groups * kh * kw, OH * row_width) columns) in one reused buffer."""
-    n, c, h, w = x.shape
-    view = windows(pad_planes(x, geo, True), geo, h, w)
-    size, parts = _blocks(n, int(np.prod(view.shape[1:])) * x.itemsize)
-    buf = scratch((size,) + view.shape[1:], x.dtype)
-    for part in parts:
-        cols = buf[: part.stop - part.start]
-        xp.copyto(cols, view[part])
-        yield part, cols.reshape(len(cols), groups, -1, view.shape[-2] * view.shape[-1])
+def _blocks(n: int, sample_bytes: int, flops: int) -> Blocks:
+    """The plan for ``n`` samples of ``sample_bytes`` temporaries each, whose products take ``flops`` in all."""
+    workers = batch_threads.workers_for(flops)
+    parts = batch_threads.blocks(n, sample_bytes, BLOCK_BYTES, workers)
+    return Blocks(min(workers, len(parts)) or 1, max((p.stop - p.start for p in parts), default=0), parts)
+
+
+def _column_source(x, geo: Geometry):
+    """The (N, C, kh, kw, OH, row_width) window view im2col copies from, over the input padded in scratch."""
+    return windows(pad_planes(x, geo, True), geo, *x.shape[2:])
+
+
+def _columns(view, part: slice, buf, groups: int):
+    """im2col of the samples ``part`` into ``buf``: their (m, groups, C/groups * kh * kw, OH * row_width) columns."""
+    cols = buf[: part.stop - part.start]
+    xp.copyto(cols, view[part])
+    return cols.reshape(len(cols), groups, -1, view.shape[-2] * view.shape[-1])
 
 
 def _widen(g, geo: Geometry, x_shape: tuple, groups: int):
@@ -103,19 +114,24 @@ def _gemm_forward(x, w, geo: Geometry, groups: int, finish: Callable | None = No
     rw = geo.row_width(h, wd)
     kernels = w.reshape(groups, o // groups, -1)
     y = xp.empty((n, o, oh, ow), dtype=xp.result_type(x.dtype, w.dtype))
-    wide = None
-    for part, cols in _column_blocks(x, geo, groups):
+    view = _column_source(x, geo)
+    plan = _blocks(n, int(np.prod(view.shape[1:])) * x.itemsize, 2 * n * o * kernels.shape[2] * oh * rw)
+    columns = scratch((plan.workers, plan.size) + view.shape[1:], x.dtype)
+    wide = scratch((plan.workers, plan.size, groups, o // groups, oh * rw), y.dtype) if rw != ow else None
+
+    def block(part: slice, slot: int):
+        cols = _columns(view, part, columns[slot], groups)
         m = len(cols)
         if rw == ow:
-            block = xp.matmul(kernels, cols, out=y[part].reshape(m, groups, o // groups, oh * ow)).reshape(m, o, oh, ow)
+            product = xp.matmul(kernels, cols, out=y[part].reshape(m, groups, o // groups, oh * ow)).reshape(m, o, oh, ow)
         else:
-            if wide is None:  # the first block is the largest
-                wide = scratch((m, groups, o // groups, oh * rw), y.dtype)
-            block = xp.matmul(kernels, cols, out=wide[:m]).reshape(m, o, oh, rw)[..., :ow]
+            product = xp.matmul(kernels, cols, out=wide[slot, :m]).reshape(m, o, oh, rw)[..., :ow]
             if finish is None:
-                y[part] = block
+                y[part] = product
         if finish is not None:  # its first step reads the block where the product left it: the crop costs no pass of its own
-            finish(part, y[part], block)
+            finish(part, y[part], product)
+
+    batch_threads.run(block, plan.parts, plan.workers)
     return y
 
 
@@ -139,8 +155,9 @@ def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
     """col2im for stride 1 with every tap's columns laid out as (C, samples, padded plane), so a tap is one long add.
 
     The product writes sample n's columns at the start of its plane's span and the rest of the span
-    stays zero, so a tap's contributions to a block of samples form one contiguous run per channel
-    (what a sample's run reaches past its plane is zeros). Each input receives the same terms in the
+    stays zero, so a tap's contributions to a block of samples form one contiguous run per channel.
+    What the block's last run reaches past its samples' planes is zeros and is not added, so blocks
+    write disjoint spans and may run on parallel threads. Each input receives the same terms in the
     same tap order as a per-sample col2im.
     """
     n, c, h, wd = x_shape
@@ -152,20 +169,23 @@ def _input_grad_stride1(g, w, geo: Geometry, groups: int, x_shape: tuple):
     kernels_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
     wide = _widen(g, geo, x_shape, groups)
     dtype = xp.result_type(w.dtype, g.dtype)
-    size, parts = _blocks(n, c * kh * kw * plane * dtype.itemsize)
-    buf = scratch((c * kh * kw, size, plane), dtype)
-    buf[:, :, run:] = 0  # the span between one sample's columns and the next's
+    plan = _blocks(n, c * kh * kw * plane * dtype.itemsize, 2 * n * o * kernels_t.shape[1] * run)
+    buf = scratch((plan.workers, c * kh * kw, plan.size, plane), dtype)
+    buf[:, :, :, run:] = 0  # the span between one sample's columns and the next's
     padded = xp.zeros((c, n * plane + (kw - 1) * dw), dtype=g.dtype)  # the result is a view of it: callers' reductions see the same layout
-    for part in parts:
+
+    def block(part: slice, slot: int):
         m = part.stop - part.start
-        col_grad = buf[:, :m]
+        col_grad = buf[slot, :, :m]
         xp.matmul(kernels_t, wide[part], out=col_grad[:, :, :run].reshape(groups, -1, m, run).transpose(2, 0, 1, 3))
-        span = (m - 1) * plane + run  # from the block's first sample's columns to its last one's
-        taps = col_grad.reshape(c, kh * kw, m * plane)[:, :, :span]
+        taps = col_grad.reshape(c, kh * kw, m * plane)
         for p in range(kh):
             for q in range(kw):
                 start = part.start * plane + p * dh * wp + q * dw
-                padded[:, start : start + span] += taps[:, p * kw + q]
+                span = min((m - 1) * plane + run, part.stop * plane - start)  # up to the block's last plane's end
+                padded[:, start : start + span] += taps[:, p * kw + q, :span]
+
+    batch_threads.run(block, plan.parts, plan.workers)
     planes = padded[:, : n * plane].reshape(c, n, hp, wp)
     return planes[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
 
@@ -192,16 +212,19 @@ def _input_grad_strided(g, w, geo: Geometry, groups: int, x_shape: tuple):
     wide = _widen(g, geo, x_shape, groups)
     columns = wide.shape[3]
     dtype = xp.result_type(w.dtype, g.dtype)
-    size, parts = _blocks(n, c * geo.kernel[0] * geo.kernel[1] * columns * dtype.itemsize)
-    buf = scratch((size, groups, kernels_t.shape[1], columns), dtype)
+    plan = _blocks(n, c * geo.kernel[0] * geo.kernel[1] * columns * dtype.itemsize, 2 * n * o * kernels_t.shape[1] * columns)
+    buf = scratch((plan.workers, plan.size, groups, kernels_t.shape[1], columns), dtype)
     padded = pad_planes(xp.zeros(x_shape, dtype=g.dtype), geo, False)
     views = windows(padded, geo, h, wd, writeable=True)
-    for part in parts:
-        col_grad = xp.matmul(kernels_t, wide[part], out=buf[: part.stop - part.start])
+
+    def block(part: slice, slot: int):  # a block's samples have planes of their own: blocks write disjoint memory
+        col_grad = xp.matmul(kernels_t, wide[part], out=buf[slot, : part.stop - part.start])
         taps = col_grad.reshape(-1, c, *geo.kernel, geo.output_size(h, wd)[0], geo.row_width(h, wd))
         for p in range(geo.kernel[0]):
             for q in range(geo.kernel[1]):
                 views[part, :, p, q] += taps[:, :, p, q]
+
+    batch_threads.run(block, plan.parts, plan.workers)
     pt, _, pl, _ = geo.padding
     return padded[:, :, pt : pt + h, pl : pl + wd]
 
@@ -211,17 +234,20 @@ def _gemm_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple):
     if (geo.stride == (1, 1) and max(x.shape[1], g.shape[1]) <= TAP_CHANNELS * groups
             and g.shape[2] * geo.row_width(*x.shape[2:]) >= TAP_MIN_RUN):
         return _weight_grad_taps(x, g, geo, groups, w_shape)
+    n = x.shape[0]
     wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)
-    total = None
-    for part, cols in _column_blocks(x, geo, groups):
+    view = _column_source(x, geo)
+    k = view.shape[1] // groups * geo.kernel[0] * geo.kernel[1]
+    plan = _blocks(n, int(np.prod(view.shape[1:])) * x.itemsize, 2 * n * g.shape[1] * k * view.shape[-2] * view.shape[-1])
+    columns = scratch((plan.workers, plan.size) + view.shape[1:], x.dtype)
+    per_sample = scratch((n, groups, k, g.shape[1] // groups), xp.result_type(x.dtype, g.dtype))
+
+    def block(part: slice, slot: int):
         # (columns @ g^T) summed over the batch gives dw^T; this operand order is the faster one for BLAS here.
-        per_sample = xp.matmul(cols, wide[part])
-        if total is not None:
-            per_sample[0] += total  # carry the running sum, so samples are added in batch order across blocks
-        total = per_sample.sum(axis=0)
-    if total is None:  # an empty batch
-        return xp.zeros(w_shape, dtype=xp.result_type(x.dtype, g.dtype))
-    return total.transpose(0, 2, 1).reshape(w_shape)
+        xp.matmul(_columns(view, part, columns[slot], groups), wide[part], out=per_sample[part])
+
+    batch_threads.run(block, plan.parts, plan.workers)
+    return xp.add.reduce(per_sample, axis=0).transpose(0, 2, 1).reshape(w_shape)  # samples added in batch order
 
 
 # Channels per group up to which the stride-1 weight gradient runs tap by tap: measured (Xeon, 1 thread) 1.2-1.7x faster
@@ -246,11 +272,15 @@ def _weight_grad_taps(x, g, geo: Geometry, groups: int, w_shape: tuple):
     wide = _widen(g, geo, x.shape, groups).transpose(0, 1, 3, 2)  # (N, groups, OH * wp, O/groups)
     rows = padded.reshape(n, groups, c // groups, hp * wp)
     per_sample = scratch((n, groups, c // groups, kh, kw, o // groups), xp.result_type(x.dtype, g.dtype))
-    for part in _blocks(n, (c * hp * wp + o * run) * x.itemsize)[1]:  # a block's operands stay in cache over its taps
+
+    def block(part: slice, slot: int):  # a block's operands stay in cache over its taps
         for p in range(kh):
             for q in range(kw):
                 start = p * dh * wp + q * dw
                 xp.matmul(rows[part, ..., start : start + run], wide[part], out=per_sample[part, :, :, p, q])
+
+    plan = _blocks(n, (c * hp * wp + o * run) * x.itemsize, 2 * n * kh * kw * (c // groups) * o * run)
+    batch_threads.run(block, plan.parts, plan.workers)
     return xp.add.reduce(per_sample, axis=0).transpose(0, 4, 1, 2, 3).reshape(w_shape)
 
 
