@@ -129,14 +129,19 @@ def test_dropout_scales_kept_values_and_is_identity_in_eval():
     np.testing.assert_array_equal(np.asarray(cell(x)), first)  # the same seed gives the same sequence of masks
     assert not np.array_equal(first, second)
     assert nn.Dropout(keep_prob=0.9).p == pytest.approx(0.1)
+    assert nn.Dropout(0.8).p == pytest.approx(0.2)  # MindSpore's first positional argument is keep_prob
+    assert nn.Dropout(0.8, p=0.3).p == 0.3 and nn.Dropout().p == 0.5 and nn.Dropout(1.0).p == 0.0
+    assert nn.Dropout2d(0.8).p == 0.8  # the channel dropouts take p first
     with pytest.raises(ValueError, match="drop probability"):
-        nn.Dropout(1.0)
+        nn.Dropout(p=1.0)
+    with pytest.raises(ValueError, match="keep probability"):
+        nn.Dropout(0.0)
 
 
 def test_lenet_like_stack_trains_in_train_mode_with_bn_and_dropout(copy_weights):
     funcad.set_seed(0)
     net = nn.SequentialCell(nn.Conv2d(1, 4, 3, pad_mode="valid"), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
-                            nn.Dropout(0.1), nn.Dense(4 * 3 * 3, 3))
+                            nn.Dropout(p=0.1), nn.Dense(4 * 3 * 3, 3))
     net.set_train()
     x = _x(8, 1, 8, 8).astype(np.float32)
     y = np.arange(8) % 3

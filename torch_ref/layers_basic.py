@@ -277,7 +277,7 @@ BASIC_RULES: list[LayerRule] = [
               lambda module, translate: nn.AdaptiveAvgPool2d(module.output_size)),
     LayerRule(nn.Flatten, torch.nn.Flatten, lambda cell, translate: torch.nn.Flatten(cell.start_dim, cell.end_dim),
               lambda module, translate: nn.Flatten(module.start_dim, module.end_dim)),
-    LayerRule(nn.Dropout, torch.nn.Dropout, lambda cell, translate: torch.nn.Dropout(cell.p), lambda module, translate: nn.Dropout(module.p)),
+    LayerRule(nn.Dropout, torch.nn.Dropout, lambda cell, translate: torch.nn.Dropout(cell.p), lambda module, translate: nn.Dropout(p=module.p)),
     _configured(nn.Dropout2d, torch.nn.Dropout2d, p="p"), _configured(nn.Dropout3d, torch.nn.Dropout3d, p="p"),
     _configured(nn.Dropout1d, torch.nn.Dropout1d, p="p"),
     _configured(nn.Unflatten, torch.nn.Unflatten, axis="dim", unflattened_size="unflattened_size"),

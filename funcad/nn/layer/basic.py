@@ -197,12 +197,15 @@ class ClipByNorm(Cell):
 
 class Dropout(Cell):
     """Zero each element with probability ``p`` while training and scale the rest by 1/(1-p); identity in
-    evaluation mode. MindSpore 2.x's ``p`` is the drop probability (as torch's); its deprecated ``keep_prob``
-    (= 1 - p) is accepted by keyword only. Each call draws a fresh mask from funcad's global generator."""
+    evaluation mode. MindSpore 2.x's signature: the first positional argument is the deprecated ``keep_prob``
+    (= 1 - p, in (0, 1]), so ``Dropout(0.8)`` keeps 80%; ``p=`` (the drop probability, as torch's) wins when given.
+    Each call draws a fresh mask from funcad's global generator."""
 
-    def __init__(self, p: float = 0.5, *, keep_prob: float | None = None):
+    def __init__(self, keep_prob: float = 0.5, p: float | None = None, dtype=None):
         super().__init__()
-        if keep_prob is not None:
+        if p is None:
+            if not 0.0 < keep_prob <= 1.0:
+                raise ValueError(f"Dropout: keep_prob (keep probability) must be in (0, 1], got {keep_prob}")
             p = 1.0 - keep_prob
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p (drop probability) must be in [0, 1), got {p}")
@@ -224,6 +227,9 @@ class _ChannelDropout(Dropout):
 
     spatial: int
     expected: str
+
+    def __init__(self, p: float = 0.5):
+        super().__init__(p=p)
 
     def construct(self, x):
         check_input(self, x, (self.spatial + 1, self.spatial + 2), None, self.expected)
