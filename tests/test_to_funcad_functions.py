@@ -31,6 +31,21 @@ def _relu_in_place(x):
     return x
 
 
+def _written_through_views(x):
+    """In-place writes through views of a tensor reach it, as in torch (and in-place-only methods and functions)."""
+    h = x * 1.0
+    h[:, :2].mul_(2)
+    h.view(-1)[:5].add_(1)
+    h.t()[1].mul_(3)
+    h.narrow(1, 2, 2).zero_()
+    row = h.select(0, 1).clamp_(min=0)
+    row_sum = row.sum()  # read before the writes below, which would change it
+    h.transpose(0, 1)[4:].fill_(0.5)
+    h[0].copy_(x[1] * 2)
+    F.elu_(h[3, 1:])  # (last: torch's gradient needs its output unchanged, and any write to h would change it)
+    return h + row_sum + torch.relu_(x * 0.5)
+
+
 class _Calls(tnn.Module):
     """A forward that applies ``fn`` to its input (and to a weight of its own where ``fn`` takes one)."""
 
@@ -86,6 +101,7 @@ FUNCTIONS = {
     "clamp_min_max": (lambda x: x.clamp_min(0) + torch.clamp_max(x, 0.5) + x.clamp(-0.2, 0.3), None, ROWS),
     "norms_by_p": (lambda x: x / x.norm(dim=-1, keepdim=True) + torch.linalg.norm(x, dim=0) + x.norm(p=1) + torch.norm(x), None, ROWS),
     "in_place_methods": (lambda x: x.clone().mul_(2).add_(1).clamp_(min=0) + _relu_in_place(x * 3.0), None, ROWS),
+    "in_place_through_views": (_written_through_views, None, ROWS),
     "sort_flip_roll": (lambda x: x.sort(dim=1)[0] + torch.sort(x, 1, descending=True).values * x.argsort(1)
                        + torch.flip(x, [1]) + x.flip(0, 1) + x.roll(1, 0) + torch.roll(x, (1, 2), (0, 1)) + x.cumprod(1), None, ROWS),
     "softmax_dtype_kl_log_target": (lambda x: F.softmax(x, -1, dtype=torch.float64) + F.log_softmax(x.float(), dim=1, dtype=torch.float64)
@@ -623,6 +639,29 @@ def test_in_place_writes_into_tensors_the_forward_made_follow_torch():
     x = RNG.standard_normal((2, 4))
     want = _ScatterIntoZeros()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(np.asarray(to_funcad(_ScatterIntoZeros())(x)), want, rtol=1e-12, atol=1e-14)
+
+
+class _ViewReadAfterWrite(tnn.Module):
+    def forward(self, x):
+        h = x * 2
+        column = h[:, 1]
+        h[:, :2].mul_(2)  # torch's column sees this; a value cannot
+        return column + 1
+
+
+class _WriteThroughReshapedView(tnn.Module):
+    def forward(self, x):
+        h = x * 2
+        h[0].reshape(-1).add_(1)  # a view or a copy, by h[0]'s strides
+        return h
+
+
+@pytest.mark.parametrize("module, message", [(_ViewReadAfterWrite(), r"node 'add' .* reads 'getitem', a view of a tensor that 'mul_' wrote "
+                                                                        "in place through another view"),
+                                             (_WriteThroughReshapedView(), r"node 'add_' .* writes in place through 'reshape', a reshape of a view")])
+def test_views_the_twin_cannot_follow_are_named(module, message):
+    with pytest.raises(TranslationError, match=message):
+        to_funcad(module)(RNG.standard_normal((3, 4)))
 
 
 def test_computing_outside_the_trace_with_a_tensor_written_in_place_is_refused():

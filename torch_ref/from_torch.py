@@ -106,6 +106,14 @@ def in_place(method: str) -> bool:
     return (method.endswith("_") and not method.startswith("_")) or method == "__setitem__"
 
 
+def in_place_function(fn) -> Callable | None:
+    """The out-of-place namesake of a torch in-place function (``torch.relu_``, ``F.elu_``), or None."""
+    name = getattr(fn, "__name__", "")
+    if not name.endswith("_") or name.startswith("_"):
+        return None
+    return next((getattr(ns, name[:-1], None) for ns in (torch, F) if getattr(ns, name, None) is fn), None)
+
+
 def funcad_op(kind: str, target) -> Callable:
     """The funcad op for an fx ``call_function`` target or ``call_method`` name; ``NoTranslation`` when there is none."""
     if kind == "call_method":
@@ -118,6 +126,8 @@ def funcad_op(kind: str, target) -> Callable:
     if getattr(target, "__module__", None) == "_operator":
         return target
     op = torch_functions.FUNCTIONS.get(target) or FUNCTIONS.get(target) or REVERSE_ONLY.get(target)
+    if op is None and in_place_function(target) is not None:  # torch.relu_(x): as the method, x's result is rebound
+        return funcad_op(kind, in_place_function(target))
     if op is None:
         raise NoTranslation(f"{described(target)} has no funcad translation (no primitive declares it; torch_ref.from_torch)")
     return op

@@ -25,6 +25,7 @@ from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from funcad.ops.shape import _shape_of
 from torch_ref import from_torch, layer_table, packed
+from torch_ref.aliases import Aliases
 from torch_ref.arrays import to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, where
@@ -247,6 +248,7 @@ class _Program:
             if node.op == "call_module":
                 self.layer_params[node.name] = tuple(inspect.signature(module.get_submodule(node.target).forward).parameters)
             in_place = (node.kwargs.get("inplace") is True or node.op == "call_method" and from_torch.in_place(node.target)
+                        or node.op == "call_function" and from_torch.in_place_function(node.target) is not None
                         or node.op == "call_module" and getattr(module.get_submodule(node.target), "inplace", False) is True)
             if in_place and node.args and isinstance(node.args[0], fx.Node):
                 self.in_place_calls.add(node.name)
@@ -256,7 +258,7 @@ class _Program:
             if node.op == "placeholder":
                 self.inputs.append(node.name)
             elif node.op == "output":
-                self.output = node.args[0]
+                self.output, self.output_node = node.args[0], node
             else:
                 op = None
                 writes_attribute = node.op == "call_method" and from_torch.in_place(node.target) and getattr(node.args[0], "op", None) == "get_attr"
@@ -281,7 +283,9 @@ class _Program:
         env = dict(zip(self.inputs, args))
         written = {}  # a folded tensor's value after this call's in-place writes (every read of it sees them, as in torch)
         load = lambda value: fx.node.map_arg(value, lambda n: env[n.name])  # noqa: E731
+        views = Aliases(self.where)
         for node, op in self.steps:
+            views.check(node)
             node_args, node_kwargs = load(node.args), load(node.kwargs)
             if node.op == "get_attr":
                 value = self.constants[node.target] if node.target in self.constants else _lookup(cell, node.target)
@@ -293,10 +297,13 @@ class _Program:
             else:
                 method = node.target if node.op == "call_method" else None
                 env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
-            if node.name in self.in_place_calls:
-                env[node.args[0].name] = env[node.name]  # later reads of the tensor see the change, as in torch
-                if node.args[0].op == "get_attr":
-                    written[node.args[0].target] = env[node.name]
+            views.record(node, node_args, node_kwargs, env[node.name])
+            if node.name in self.in_place_calls:  # later reads of the tensor, and of every tensor it is a view of, see the change
+                for changed in views.write(node, node.args[0], env[node.name], env, load):
+                    if changed.op == "get_attr":
+                        written[changed.target] = env[changed.name]
+                views.same_tensor(node, node.args[0])
+        views.check(self.output_node)
         return load(self.output)
 
 

@@ -408,8 +408,13 @@ def identity(tensor, *args, **kwargs):
     return tensor
 
 
+def select(tensor, dim: int, index: int):
+    """``x.select(dim, i)``: x[..., i, ...] at axis dim (MindSpore's ``ops.select`` is ``where``)."""
+    return ops.getitem(tensor, (slice(None),) * (dim % len(tensor.shape)) + (index,))
+
+
 FUNCTIONS = {
-    F.conv2d: conv2d, F.conv1d: conv1d, F.max_pool2d: max_pool2d, F.avg_pool2d: avg_pool2d,
+    F.conv2d: conv2d, F.conv1d: conv1d, F.max_pool2d: max_pool2d, F.avg_pool2d: avg_pool2d, torch.select: select,
     F.adaptive_avg_pool2d: adaptive_avg_pool2d, F.max_pool1d: max_pool1d, F.avg_pool1d: avg_pool1d, F.adaptive_avg_pool1d: adaptive_avg_pool1d,
     F.adaptive_max_pool2d: adaptive_max_pool2d, F.adaptive_max_pool1d: adaptive_max_pool1d, F.conv_transpose2d: conv_transpose2d,
     F.conv_transpose1d: conv_transpose1d, F.group_norm: ops.group_norm, F.instance_norm: instance_norm,
@@ -466,8 +471,15 @@ def windows(tensor, dimension: int, size: int, step: int):
     return ops.moveaxis(picked, axis + 1, -1)
 
 
+def filled(tensor, value):
+    """``x.fill_(v)`` / ``x.copy_(src)``: ``value`` (a number or a tensor broadcast to x's shape) in x's dtype, rebound as x."""
+    return ops.broadcast_to(ops.cast(value if isinstance(value, Tensor) else np.asarray(value), tensor.dtype), tuple(tensor.shape))
+
+
 METHODS = {
     "__setitem__": ops._updated_at,  # x[index] = value: the functional update, rebound as an in-place method's result
+    "zero_": lambda tensor: ops.zeros_like(tensor), "fill_": filled, "copy_": filled,  # in-place only (``in_place``)
+    "select": select,
     "unfold": windows,
     "contiguous": identity, "clone": identity, "cpu": identity, "chunk": ops.chunk, "split": split, "unsqueeze": ops.unsqueeze, "squeeze": squeeze,
     "expand": expand, "expand_as": lambda tensor, other: ops.broadcast_to(tensor, tuple(other.shape)), "masked_fill": ops.masked_fill,
