@@ -641,6 +641,53 @@ def test_in_place_writes_into_tensors_the_forward_made_follow_torch():
     np.testing.assert_allclose(np.asarray(to_funcad(_ScatterIntoZeros())(x)), want, rtol=1e-12, atol=1e-14)
 
 
+@torch.no_grad()
+def _squared_without_gradient(h):
+    return h * h
+
+
+class _GradModeSwitches(tnn.Module):
+    """A forward computing parts of its value without gradient, in every way torch offers (torch.fx records none)."""
+
+    def __init__(self, with_sizes: bool):
+        super().__init__()
+        self.fc, self.with_sizes = tnn.Linear(3, 3, dtype=torch.float64), with_sizes
+
+    def forward(self, x):
+        h = self.fc(x)
+        with torch.no_grad():
+            scale = h.abs().max() + 1
+        torch.set_grad_enabled(False)
+        total = h.sum()
+        torch.set_grad_enabled(True)
+        with torch.set_grad_enabled(False):
+            shift = h.mean(0)
+        out = h / scale + _squared_without_gradient(h) + total + shift + h ** 2
+        return out + torch.zeros(x.size(0), 3, dtype=x.dtype) if self.with_sizes else out  # (traced with the shapes known)
+
+
+@pytest.mark.parametrize("with_sizes", [False, True])
+def test_values_a_forward_computes_without_gradient_stop_gradients_in_the_twin(with_sizes):
+    torch.manual_seed(0)
+    module = _GradModeSwitches(with_sizes)
+    x = RNG.standard_normal((4, 3))
+    tx = torch.tensor(x, requires_grad=True)
+    module(tx).sum().backward()
+    twin = funcad_twin(module)
+    _, (dx, dw) = funcad.value_and_grad(lambda v: ops.sum(twin.cell(v)), 0, twin.cell.trainable_params())(x)
+    assert (twin.cell.single_graph() is None) == with_sizes
+    np.testing.assert_allclose(np.asarray(twin.cell(x)), module(tx).detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(dx), tx.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(dw[0]), module.fc.weight.grad.numpy(), rtol=1e-12, atol=1e-14)
+    assert torch.is_grad_enabled()
+    from torch_ref import mirror
+
+    back, tx_back = mirror(twin.cell), torch.tensor(x, requires_grad=True)  # and the twin's mirror switches as forward did
+    back(tx_back).sum().backward()
+    np.testing.assert_allclose(tx_back.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-14)
+    assert torch.is_grad_enabled()
+
+
 class _ViewReadAfterWrite(tnn.Module):
     def forward(self, x):
         h = x * 2

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import fx
 
-from funcad import nn
+from funcad import nn, ops
 from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from funcad.ops.shape import _shape_of
-from torch_ref import from_torch, layer_table, packed
+from torch_ref import from_torch, grad_mode, layer_table, packed
 from torch_ref.aliases import Aliases
 from torch_ref.arrays import to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
@@ -267,7 +267,9 @@ class _Program:
                 if writes_attribute and not folded(node.args[0].target):
                     raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}) writes the module's {node.args[0].target} "
                                            "in place, which the funcad twin cannot follow")
-                if node.op in ("call_function", "call_method"):
+                if node.op == "call_function" and node.target is grad_mode.set_grad_enabled:
+                    pass  # read by ``run``
+                elif node.op in ("call_function", "call_method"):
                     try:
                         op = from_torch.funcad_op(node.op, node.target)
                     except from_torch.NoTranslation as exc:
@@ -284,9 +286,13 @@ class _Program:
         written = {}  # a folded tensor's value after this call's in-place writes (every read of it sees them, as in torch)
         load = lambda value: fx.node.map_arg(value, lambda n: env[n.name])  # noqa: E731
         views = Aliases(self.where)
+        grad_enabled = True  # torch's grad mode at this point of forward (``torch_ref.grad_mode``)
         for node, op in self.steps:
             views.check(node)
             node_args, node_kwargs = load(node.args), load(node.kwargs)
+            if node.op == "call_function" and node.target is grad_mode.set_grad_enabled:
+                grad_enabled, env[node.name] = node_args[0], None
+                continue
             if node.op == "get_attr":
                 value = self.constants[node.target] if node.target in self.constants else _lookup(cell, node.target)
                 env[node.name] = written.get(node.target, value)
@@ -297,6 +303,8 @@ class _Program:
             else:
                 method = node.target if node.op == "call_method" else None
                 env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
+            if not grad_enabled:  # torch computes this without a graph: no gradient flows through it
+                env[node.name] = _without_gradient(env[node.name])
             views.record(node, node_args, node_kwargs, env[node.name])
             if node.name in self.in_place_calls:  # later reads of the tensor, and of every tensor it is a view of, see the change
                 for changed in views.write(node, node.args[0], env[node.name], env, load):
@@ -305,6 +313,15 @@ class _Program:
                 views.same_tensor(node, node.args[0])
         views.check(self.output_node)
         return load(self.output)
+
+
+def _without_gradient(value):
+    """``value`` (an array, or a tuple or list of them and other things) with gradients stopped."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        return ops.stop_gradient(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_without_gradient(v) for v in value)
+    return value
 
 
 def _torch_result(layer, result):
@@ -328,8 +345,9 @@ class _TracedForward:
         try:
             graphs = {}
             for training in (True, False):
-                with _modules_in_mode(module, training):
-                    graphs[training] = packed.trace(_LayerTracer(), module)
+                tracer = _LayerTracer()
+                with _modules_in_mode(module, training), grad_mode.recorded(tracer):
+                    graphs[training] = packed.trace(tracer, module)
         except Exception as exc:  # fx reports data-dependent control flow and unsupported Python as various errors
             self.module, self.symbolic_failure = copy.deepcopy(module), exc
             return
@@ -365,7 +383,9 @@ class _TracedForward:
         with _modules_in_mode(self.module, training):
             try:
                 torch.set_default_dtype(floating)  # tensors forward creates, too
-                return packed.trace(ShapeTracer(examples, _is_layer, packed.RECORDED), self.module)
+                tracer = ShapeTracer(examples, _is_layer, packed.RECORDED)
+                with grad_mode.recorded(tracer):
+                    return packed.trace(tracer, self.module)
             except Exception as exc:
                 raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), nor with the input shapes "
                                        f"{[list(s) for s, _ in shapes]} known ({type(exc).__name__}: {exc})") from None
