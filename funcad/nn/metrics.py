@@ -6,53 +6,22 @@ Inputs are Tensors or arrays; metrics accumulate in float64 NumPy (they run outs
 from __future__ import annotations
 
 import sys
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 
 import numpy as np
 
-from funcad.core.tensor import Tensor
+from funcad.nn.metrics_base import Metric, _array, rearrange_inputs
+from funcad.nn.metrics_confusion import ConfusionMatrix, ConfusionMatrixMetric
+from funcad.nn.metrics_curve import ROC, auc
+from funcad.nn.metrics_language import BleuScore, Perplexity
+from funcad.nn.metrics_occlusion import OcclusionSensitivity
+from funcad.nn.metrics_segmentation import Dice, HausdorffDistance, MeanSurfaceDistance, RootMeanSquareDistance
+from funcad.nn.metrics_similarity import CosineSimilarity
 
-__all__ = ["Metric", "Accuracy", "Loss", "MAE", "MSE", "Precision", "Recall", "Fbeta", "F1", "TopKCategoricalAccuracy",
-           "Top1CategoricalAccuracy", "Top5CategoricalAccuracy", "get_metric_fn"]
-
-
-def _array(value, owner: str) -> np.ndarray:
-    try:
-        return np.asarray(value)
-    except TypeError as err:
-        raise TypeError(f"{owner}: cannot read {type(value).__name__} as an array ({err})") from None
-
-
-class Metric(ABC):
-    """Base class: subclasses accumulate in ``update`` and report in ``eval``."""
-
-    def __init__(self):
-        self.clear()
-
-    @abstractmethod
-    def clear(self) -> None:
-        """Forget everything accumulated."""
-
-    @abstractmethod
-    def update(self, *inputs) -> None:
-        """Accumulate one batch."""
-
-    @abstractmethod
-    def eval(self):
-        """The metric over every batch since the last ``clear``."""
-
-    @staticmethod
-    def _convert_data(data) -> np.ndarray:
-        """A Tensor, list or array as a numpy array: what MindSpore's custom metrics call on each ``update`` input."""
-        return data.asnumpy() if isinstance(data, Tensor) else np.asarray(data)
-
-    def _need(self, count: int, inputs: tuple) -> None:
-        if len(inputs) != count:
-            raise ValueError(f"{type(self).__name__}.update takes {count} inputs, got {len(inputs)}")
-
-    def _nonempty(self, total) -> None:
-        if not total:
-            raise RuntimeError(f"{type(self).__name__}.eval: no batch was given to update since clear()")
+__all__ = ["Metric", "rearrange_inputs", "names", "get_metric_fn", "Accuracy", "Loss", "MAE", "MSE", "Precision", "Recall", "Fbeta", "F1",
+           "TopKCategoricalAccuracy", "Top1CategoricalAccuracy", "Top5CategoricalAccuracy", "ConfusionMatrix", "ConfusionMatrixMetric",
+           "ROC", "auc", "Dice", "HausdorffDistance", "MeanSurfaceDistance", "RootMeanSquareDistance", "Perplexity", "BleuScore",
+           "CosineSimilarity", "OcclusionSensitivity"]
 
 
 class _RunningMean(Metric):
@@ -82,6 +51,7 @@ class Accuracy(_RunningMean):
         self.eval_type = eval_type
         super().__init__()
 
+    @rearrange_inputs
     def update(self, *inputs) -> None:
         self._need(2, inputs)
         y_pred, y = _array(inputs[0], "Accuracy"), _array(inputs[1], "Accuracy")
@@ -103,6 +73,7 @@ class Accuracy(_RunningMean):
 class Loss(_RunningMean):
     """The average of the per-batch losses (a batch's loss is averaged first when it is a vector)."""
 
+    @rearrange_inputs
     def update(self, *inputs) -> None:
         self._need(1, inputs)
         loss = _array(inputs[0], "Loss").astype(np.float64)
@@ -114,6 +85,7 @@ class Loss(_RunningMean):
 class _ErrorMean(_RunningMean):
     """The mean over samples of a per-sample error between ``y_pred`` and ``y`` (same shapes)."""
 
+    @rearrange_inputs
     def update(self, *inputs) -> None:
         self._need(2, inputs)
         y_pred, y = (_array(v, type(self).__name__).astype(np.float64) for v in inputs)
@@ -165,6 +137,7 @@ class TopKCategoricalAccuracy(_RunningMean):
         self.k = int(k)
         super().__init__()
 
+    @rearrange_inputs
     def update(self, *inputs) -> None:
         self._need(2, inputs)
         y_pred, y = _scores_and_labels(type(self).__name__, inputs)
@@ -197,6 +170,7 @@ class _ClassCounts(Metric):
     def clear(self) -> None:
         self._true = self._predicted = self._actual = None
 
+    @rearrange_inputs
     def update(self, *inputs) -> None:
         self._need(2, inputs)
         y_pred, y = _scores_and_labels(type(self).__name__, inputs)
@@ -256,18 +230,34 @@ class F1(Fbeta):
         super().__init__(1.0)
 
 
-_BY_NAME = {"accuracy": Accuracy, "acc": Accuracy, "loss": Loss, "mae": MAE, "mse": MSE, "precision": Precision, "recall": Recall,
-            "f1": F1, "top_1_accuracy": Top1CategoricalAccuracy, "top_5_accuracy": Top5CategoricalAccuracy}
+class _UnknownMetric(KeyError, ValueError):
+    """An unknown metric name: a KeyError as MindSpore raises, and a ValueError as funcad's other lookups do."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
-def get_metric_fn(name: str, *args, **kwargs) -> Metric:
-    """A metric by its MindSpore name ('accuracy' or 'acc', 'loss', 'mae', 'mse', 'precision', 'recall', 'f1',
-    'top_1_accuracy', 'top_5_accuracy')."""
-    cls = _BY_NAME.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"unknown metric {name!r}; valid names: {', '.join(_BY_NAME)}")
-    return cls(*args, **kwargs)
+# MindSpore's names, as ``names()`` lists them; lookups also accept any case ('f1', 'Accuracy')
+_BY_NAME = {"accuracy": Accuracy, "acc": Accuracy, "precision": Precision, "recall": Recall, "F1": F1, "dice": Dice, "roc": ROC, "auc": auc,
+            "bleu_score": BleuScore, "cosine_similarity": CosineSimilarity, "occlusion_sensitivity": OcclusionSensitivity,
+            "topk": TopKCategoricalAccuracy,
+            "hausdorff_distance": HausdorffDistance, "top_1_accuracy": Top1CategoricalAccuracy, "top_5_accuracy": Top5CategoricalAccuracy,
+            "mae": MAE, "mse": MSE, "loss": Loss, "mean_surface_distance": MeanSurfaceDistance,
+            "root_mean_square_distance": RootMeanSquareDistance, "perplexity": Perplexity, "confusion_matrix": ConfusionMatrix,
+            "confusion_matrix_metric": ConfusionMatrixMetric}
+_BY_LOWER = {key.lower(): value for key, value in _BY_NAME.items()}
+
+
+def get_metric_fn(name: str, *args, **kwargs):
+    """A metric made from its name in ``names()`` (any case) and the constructor's arguments, so that a Model can take
+    ``metrics={'accuracy', 'loss'}``; ``'auc'`` names the function and calls it with the arguments."""
+    key = name if isinstance(name, str) else str(name)
+    factory = _BY_NAME.get(key) or _BY_LOWER.get(key.lower())
+    if factory is None:
+        raise _UnknownMetric(f"get_metric_fn: unknown metric {name!r}; valid names: {', '.join(names())}")
+    return factory(*args, **kwargs)
 
 
 def names() -> list[str]:
+    """The metric names ``get_metric_fn`` knows, sorted as MindSpore's ``names()`` lists them."""
     return sorted(_BY_NAME)
