@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from types import SimpleNamespace
 
 import numpy as np
 
 
+class CallbackParams(SimpleNamespace):
+    """The run's parameters as attributes; ``get(name, default)`` and ``name in params`` as well, since MindSpore's
+    callbacks read them as a dict (``cb_params.get("eval_results", {})``)."""
+
+    def get(self, name: str, default=None):
+        return getattr(self, name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return hasattr(self, name)
+
+
 class RunContext:
     """What a callback sees: ``original_args()`` (the run's parameters: ``cur_epoch_num``, ``cur_step_num``,
-    ``batch_num``, ``epoch_num``, ``net_outputs``, ``train_network``, ...) and ``request_stop()``."""
+    ``batch_num``, ``epoch_num``, ``net_outputs``, ``train_network``, ``optimizer``; in ``Model.fit``, after an
+    epoch's evaluation, ``metrics`` and ``eval_results``) and ``request_stop()``."""
 
     def __init__(self, cb_params: SimpleNamespace):
         self._params = cb_params
@@ -93,11 +106,14 @@ class TimeMonitor(Callback):
         print(f"Train epoch time: {elapsed_ms:5.3f} ms, per step time: {elapsed_ms / max(steps, 1):5.3f} ms", flush=True)
 
 
-def __getattr__(name: str):
-    """``from funcad.train.callback import ModelCheckpoint, CheckpointConfig``, MindSpore's older import path for the
-    checkpoint callback (it lives in ``funcad.train.checkpoint``, which imports this module)."""
-    if name in ("ModelCheckpoint", "CheckpointConfig"):
-        from funcad.train import checkpoint
+# callbacks kept in their own modules (which import this one), importable from here as from mindspore.train.callback
+_ELSEWHERE = {"ModelCheckpoint": "checkpoint", "CheckpointConfig": "checkpoint", "EarlyStopping": "early_stopping",
+              "ReduceLROnPlateau": "reduce_lr", "History": "history", "LambdaCallback": "lambda_callback"}
 
-        return getattr(checkpoint, name)
+
+def __getattr__(name: str):
+    """``from funcad.train.callback import ModelCheckpoint, EarlyStopping, ...``, MindSpore's import path for its
+    callbacks (each lives in its own ``funcad.train`` module, which imports this one)."""
+    if name in _ELSEWHERE:
+        return getattr(importlib.import_module(f"funcad.train.{_ELSEWHERE[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

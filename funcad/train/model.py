@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Mapping
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -13,7 +12,15 @@ from funcad.core.tensor import Tensor
 from funcad.nn.cell import Cell
 from funcad.nn.metrics import Loss, Metric, get_metric_fn
 from funcad.nn.wrap import TrainOneStepCell, WithEvalCell, WithLossCell
-from funcad.train.callback import Callback, RunContext
+from funcad.train.callback import Callback, CallbackParams, LossMonitor, RunContext, TimeMonitor
+from funcad.train.checkpoint import ModelCheckpoint
+from funcad.train.early_stopping import EarlyStopping
+from funcad.train.history import History
+from funcad.train.lambda_callback import LambdaCallback
+from funcad.train.reduce_lr import ReduceLROnPlateau
+
+# funcad's own callbacks, which fit leaves out of its evaluations (all but TimeMonitor), as MindSpore leaves its own
+_OWN_CALLBACKS = (Callback, LossMonitor, TimeMonitor, ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, History, LambdaCallback)
 
 
 def _metrics(metrics) -> dict:
@@ -53,6 +60,11 @@ def _batches(dataset, where: str) -> list:
     if not batches:
         raise ValueError(f"Model.{where}: the dataset has no batches")
     return batches
+
+
+def _evaluates(epoch: int, valid_frequency) -> bool:
+    """Whether ``fit`` evaluates after ``epoch`` (counted from 1)."""
+    return epoch % valid_frequency == 0 if isinstance(valid_frequency, numbers.Integral) else epoch in valid_frequency
 
 
 def _callbacks(callbacks) -> list:
@@ -117,25 +129,56 @@ class Model:
     def train(self, epoch: int, train_dataset, callbacks=None, dataset_sink_mode: bool = False, sink_size: int = -1,
               initial_epoch: int = 0) -> None:
         """Epochs ``initial_epoch + 1 .. epoch`` over ``train_dataset``, calling the callbacks around each step."""
+        self._train("train", epoch, train_dataset, callbacks, dataset_sink_mode, initial_epoch)
+
+    def fit(self, epoch: int, train_dataset, valid_dataset=None, valid_frequency: int | list[int] = 1, callbacks=None,
+            dataset_sink_mode: bool = False, valid_dataset_sink_mode: bool = False, sink_size: int = -1,
+            initial_epoch: int = 0) -> None:
+        """``train``, evaluating on ``valid_dataset`` after every ``valid_frequency``-th epoch (an int), or after the
+        epochs listed (a list), so callbacks can watch the validation results.
+
+        An evaluation runs before the epoch's ``on_train_epoch_end`` hooks, which then find ``metrics`` (the Model's
+        metrics, as ``eval`` returns them) and ``eval_results`` (those and ``eval_loss``, the mean of the batches'
+        losses, when the Model has a loss) in the run context; both are gone before the next epoch. As in MindSpore,
+        the evaluation calls the ``on_eval_*`` hooks of the callbacks you wrote, not of funcad's own (TimeMonitor
+        excepted), and sees the training's run context with ``mode="eval"`` and the evaluation's step counts.
+        """
+        valid = None
+        if valid_dataset is not None:
+            if not self._metrics:
+                raise ValueError("Model.fit: evaluating valid_dataset needs metrics; make the Model with metrics={'accuracy'} or others")
+            if isinstance(valid_frequency, bool) or not isinstance(valid_frequency, (numbers.Integral, list)):
+                raise TypeError(f"Model.fit: valid_frequency must be an int or a list of epochs, got {valid_frequency!r}")
+            if isinstance(valid_frequency, numbers.Integral) and valid_frequency < 1:
+                raise ValueError(f"Model.fit: valid_frequency must be >= 1, got {valid_frequency!r}")
+            valid = (valid_dataset, _batches(valid_dataset, "fit"), valid_frequency, valid_dataset_sink_mode)
+        self._train("fit", epoch, train_dataset, callbacks, dataset_sink_mode, initial_epoch, valid)
+
+    def _train(self, where: str, epoch: int, train_dataset, callbacks, dataset_sink_mode: bool, initial_epoch: int,
+               valid: tuple | None = None) -> None:
         if self._train_network is None:
-            raise RuntimeError("Model.train: the Model was made without an optimizer")
+            raise RuntimeError(f"Model.{where}: the Model was made without an optimizer")
         for name, value in (("epoch", epoch), ("initial_epoch", initial_epoch)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                raise ValueError(f"Model.train: {name} must be an int >= 0, got {value!r}")
+                raise ValueError(f"Model.{where}: {name} must be an int >= 0, got {value!r}")
         if initial_epoch >= epoch:
-            raise ValueError(f"Model.train: initial_epoch ({initial_epoch}) must be below epoch ({epoch})")
-        batches = _batches(train_dataset, "train")
+            raise ValueError(f"Model.{where}: initial_epoch ({initial_epoch}) must be below epoch ({epoch})")
+        batches = _batches(train_dataset, where)
         cbs = _callbacks(callbacks)
-        cb_params = SimpleNamespace(train_network=self._train_network, network=self._network, optimizer=self._optimizer,
-                                    loss_fn=self._loss_fn, epoch_num=epoch, batch_num=len(batches), cur_epoch_num=initial_epoch,
-                                    cur_step_num=initial_epoch * len(batches), net_outputs=None, mode="train",
-                                    dataset_sink_mode=dataset_sink_mode)
+        cb_params = CallbackParams(train_network=self._train_network, network=self._network, optimizer=self._optimizer,
+                                   loss_fn=self._loss_fn, epoch_num=epoch, batch_num=len(batches), cur_epoch_num=initial_epoch,
+                                   cur_step_num=initial_epoch * len(batches), net_outputs=None, mode="train",
+                                   dataset_sink_mode=dataset_sink_mode)
+        if valid is not None:
+            cb_params.valid_dataset = valid[0]
+        eval_cbs = [cb for cb in cbs if type(cb) not in _OWN_CALLBACKS or isinstance(cb, TimeMonitor)]
         run_context = RunContext(cb_params)
         self._train_network.set_train(True)
         for cb in cbs:
             cb.on_train_begin(run_context)
         for e in range(initial_epoch, epoch):
             cb_params.cur_epoch_num = e + 1
+            self._train_network.set_train(True)  # an evaluation (fit's, or one a callback ran) left it in eval mode
             for cb in cbs:
                 cb.on_train_epoch_begin(run_context)
             for batch in batches:
@@ -147,30 +190,52 @@ class Model:
                     cb.on_train_step_end(run_context)
                 if run_context.get_stop_requested():
                     break
+            if valid is not None and _evaluates(e + 1, valid[2]):
+                self._eval_in_fit(valid[1], eval_cbs, cb_params, valid[3])
             for cb in cbs:
                 cb.on_train_epoch_end(run_context)
+            for name in ("metrics", "eval_results"):
+                cb_params.__dict__.pop(name, None)
             if run_context.get_stop_requested():
                 break
         for cb in cbs:
             cb.on_train_end(run_context)
 
+    def _eval_in_fit(self, batches: list, cbs: list, cb_params: CallbackParams, dataset_sink_mode: bool) -> None:
+        """One evaluation inside ``fit``, on the training's run context: the training's step counts and outputs are
+        put back after it; its results stay for the epoch's end."""
+        kept = {name: getattr(cb_params, name) for name in ("mode", "batch_num", "cur_step_num", "net_outputs", "dataset_sink_mode")}
+        cb_params.eval_network = self._eval_network
+        cb_params.batch_num, cb_params.cur_step_num, cb_params.mode = len(batches), 0, "eval"
+        cb_params.dataset_sink_mode = dataset_sink_mode
+        self._eval_pass(batches, cbs, cb_params, "fit")
+        for name, value in kept.items():
+            setattr(cb_params, name, value)
+
     def eval(self, valid_dataset, callbacks=None, dataset_sink_mode: bool = False) -> dict:
         """``{name: value}`` of every metric over ``valid_dataset`` (batches ``(data, label)``), network in eval mode."""
-        if not self._metrics:
-            raise RuntimeError("Model.eval: the Model was made without metrics")
-        if self._eval_network is None and any(isinstance(m, Loss) for m in self._metrics.values()):
-            raise RuntimeError("Model.eval: the Loss metric needs a loss_fn or an eval_network")
         batches = _batches(valid_dataset, "eval")
         cbs = _callbacks(callbacks)
-        cb_params = SimpleNamespace(eval_network=self._eval_network, network=self._network, batch_num=len(batches),
-                                    cur_step_num=0, net_outputs=None, mode="eval", metrics=self._metrics)
-        run_context = RunContext(cb_params)
+        cb_params = CallbackParams(eval_network=self._eval_network, network=self._network, batch_num=len(batches),
+                                   cur_step_num=0, net_outputs=None, mode="eval", metrics=self._metrics,
+                                   dataset_sink_mode=dataset_sink_mode)
+        return self._eval_pass(batches, cbs, cb_params, "eval")
+
+    def _eval_pass(self, batches: list, cbs: list, cb_params: CallbackParams, where: str) -> dict:
+        """The metrics over ``batches``; sets ``metrics`` and ``eval_results`` (with ``eval_loss`` when the eval
+        network gives a loss) in ``cb_params`` before the ``on_eval_epoch_end`` hooks."""
+        if not self._metrics:
+            raise RuntimeError(f"Model.{where}: the Model was made without metrics")
+        if self._eval_network is None and any(isinstance(m, Loss) for m in self._metrics.values()):
+            raise RuntimeError(f"Model.{where}: the Loss metric needs a loss_fn or an eval_network")
+        run_context = RunContext(cb_params)  # its own: a stop requested while evaluating ends the evaluation only
         for metric in self._metrics.values():
             metric.clear()
+        eval_loss = Loss() if self._eval_network is not None and self.eval_indexes is not None else None
         self._network.set_train(False)
-        for cb in cbs:
-            cb.on_eval_begin(run_context)
-            cb.on_eval_epoch_begin(run_context)
+        for hook in ("on_eval_begin", "on_eval_epoch_begin"):
+            for cb in cbs:
+                getattr(cb, hook)(run_context)
         for batch in batches:
             cb_params.cur_step_num += 1
             for cb in cbs:
@@ -181,13 +246,18 @@ class Model:
             else:
                 cb_params.net_outputs = self._eval_network(*batch)
                 self._update_metrics(cb_params.net_outputs, self.eval_indexes)
+                if eval_loss is not None:
+                    eval_loss.update(cb_params.net_outputs[self.eval_indexes[0]])
             for cb in cbs:
                 cb.on_eval_step_end(run_context)
+            if run_context.get_stop_requested():
+                break
         results = {name: metric.eval() for name, metric in self._metrics.items()}
         cb_params.metrics = results
-        for cb in cbs:
-            cb.on_eval_epoch_end(run_context)
-            cb.on_eval_end(run_context)
+        cb_params.eval_results = dict(results) if eval_loss is None else {**results, "eval_loss": eval_loss.eval()}
+        for hook in ("on_eval_epoch_end", "on_eval_end"):
+            for cb in cbs:
+                getattr(cb, hook)(run_context)
         return results
 
     def _update_metrics(self, outputs, indexes) -> None:
