@@ -1,17 +1,15 @@
-"""Adam and AdamWeightDecay with MindSpore's update formulas."""
+"""Adam, AdamWeightDecay, LazyAdam and AdaMax with MindSpore's update formulas."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from funcad import ops
-from funcad.nn.optim.optimizer import Optimizer, scalar_as
+from funcad.nn.optim.optimizer import Optimizer, _in_range, scalar_as
 
 
-def _check_betas(owner: str, beta1: float, beta2: float, eps: float) -> None:
+def _check_betas(owner: str, beta1: float, beta2: float, eps: float, *, low_open: bool = False) -> None:
+    """beta1 and beta2 in [0, 1) ((0, 1) where MindSpore asks so), eps > 0."""
     for name, b in (("beta1", beta1), ("beta2", beta2)):
-        if not 0.0 <= b < 1.0:
-            raise ValueError(f"{owner}: {name} must be in [0, 1), got {b}")
+        _in_range(owner, name, b, 0.0, 1.0, low_open=low_open, high_open=True)
     if not eps > 0.0:
         raise ValueError(f"{owner}: eps must be > 0, got {eps}")
 
@@ -36,9 +34,10 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0, use_nesterov: bool = False, use_locking: bool = False, use_amsgrad: bool = False,
                  loss_scale: float = 1.0):
         super().__init__(learning_rate, params, weight_decay, loss_scale)
-        _check_betas("Adam", beta1, beta2, eps)
+        owner = type(self).__name__
+        _check_betas(owner, beta1, beta2, eps, low_open=owner != "Adam")
         if use_nesterov and use_amsgrad:
-            raise ValueError("Adam: use_nesterov and use_amsgrad cannot both be True (MindSpore has no such update)")
+            raise ValueError(f"{owner}: use_nesterov and use_amsgrad cannot both be True (MindSpore has no such update)")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.use_nesterov, self.use_amsgrad, self.use_locking = bool(use_nesterov), bool(use_amsgrad), bool(use_locking)
         self.moment1 = self._state("moment1")
@@ -48,7 +47,7 @@ class Adam(Optimizer):
     def _updates(self, grads, lr):
         grads = self.decay_weight(grads)
         b1, b2, eps = self.beta1, self.beta2, self.eps
-        t = ops.cast(self.global_step + 1, np.float64)
+        t = self._step_number()
         scale = ops.sqrt(1.0 - ops.power(b2, t)) / (1.0 - ops.power(b1, t))
         vhats = self.vhat or (None,) * len(self.parameters)
         for p, g, m, v, vhat in zip(self.parameters, grads, self.moment1, self.moment2, vhats):
@@ -61,6 +60,52 @@ class Adam(Optimizer):
             direction = b1 * m_new + (1.0 - b1) * g if self.use_nesterov else m_new
             step_size = scalar_as(lr, p) * ops.cast(scale, p.dtype)
             yield p, step_size, direction / (ops.sqrt(v_new) + eps), writes
+
+
+class LazyAdam(Adam):
+    r"""MindSpore's ``nn.LazyAdam``: with dense gradients (the only kind funcad makes) MindSpore runs the Adam kernel,
+    so the update is exactly :class:`Adam`'s (L2 weight decay folded into g, nesterov optional)::
+
+        m <- b1 * m + (1 - b1) * g;  v <- b2 * v + (1 - b2) * g * g
+        p <- p - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+
+    The lazy part (updating only the rows a sparse gradient touches) has nothing to act on here.
+    """
+
+    def __init__(self, params, learning_rate=1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, use_locking: bool = False,
+                 use_nesterov: bool = False, weight_decay: float = 0.0, loss_scale: float = 1.0):
+        super().__init__(params, learning_rate, beta1, beta2, eps, weight_decay=weight_decay, use_nesterov=use_nesterov,
+                         use_locking=use_locking, loss_scale=loss_scale)
+
+
+class AdaMax(Optimizer):
+    r"""AdaMax, Adam under the infinity norm (MindSpore's ``nn.AdaMax``, the ApplyAdaMax kernel). With
+    g = grad + weight_decay * p and t the 1-based step::
+
+        m <- b1 * m + (1 - b1) * g
+        v <- max(b2 * v, |g|)
+        p <- p - lr / (1 - b1^t) * m / (v + eps)
+
+    torch.optim.Adamax puts eps inside the maximum instead, v <- max(b2 * v, |g| + eps), and divides by v; the two
+    agree as eps -> 0.
+    """
+
+    def __init__(self, params, learning_rate=0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-08, weight_decay: float = 0.0,
+                 loss_scale: float = 1.0):
+        super().__init__(learning_rate, params, weight_decay, loss_scale)
+        _check_betas("AdaMax", beta1, beta2, eps, low_open=True)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.moment1 = self._state("moment1")
+        self.moment2 = self._state("moment2")
+
+    def _updates(self, grads, lr):
+        b1, b2, eps = self.beta1, self.beta2, self.eps
+        correction = 1.0 / (1.0 - ops.power(b1, self._step_number()))
+        for p, g, m, v in zip(self.parameters, self.decay_weight(grads), self.moment1, self.moment2):
+            m_new = b1 * m + (1.0 - b1) * g
+            v_new = ops.maximum(b2 * v, ops.abs(g))
+            step_size = scalar_as(lr, p) * ops.cast(correction, p.dtype)
+            yield p, step_size, m_new / (v_new + eps), [(m, m_new), (v, v_new)]
 
 
 class AdamWeightDecay(Optimizer):

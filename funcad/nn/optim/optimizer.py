@@ -30,6 +30,16 @@ def _non_negative(owner: str, name: str, value) -> float:
     return float(value)
 
 
+def _in_range(owner: str, name: str, value, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a float after checking it lies in the interval [low, high] (either end open as asked)."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{owner}: {name} must be in {interval}, got {value!r}")
+    return float(value)
+
+
 def _learning_rate(owner: str, learning_rate):
     """A learning rate as ``get_lr`` reads it: a float, a ``StepTable`` of per-step rates, or a callable of the step."""
     if isinstance(learning_rate, Tensor) and learning_rate.ndim == 0:
@@ -120,6 +130,14 @@ class Optimizer(ABC):
         return tuple(Parameter(np.full(p.shape, fill, dtype=p.dtype), name=f"{prefix}.{p.name}", requires_grad=False)
                      for p in self.parameters)
 
+    def _scalar_state(self, prefix: str, fill: float) -> tuple[Parameter, ...]:
+        """One 0-d state Parameter per parameter (a per-parameter step size or weight), named ``<prefix><parameter name>``."""
+        return tuple(Parameter(np.array(fill, dtype=p.dtype), name=f"{prefix}{p.name}", requires_grad=False) for p in self.parameters)
+
+    def _step_number(self) -> Tensor:
+        """t, the 1-based number of the coming update, as a float64 0-d Tensor (bias corrections and decays use it)."""
+        return ops.cast(self.global_step + 1, np.float64)
+
     def parameters_and_names(self) -> Iterator[tuple[str, Parameter]]:
         """The optimizer's own state by name (``global_step``, its slots such as ``moments.<parameter>``), as
         MindSpore's optimizer Cell lists it: what a checkpoint saves and ``load_param_into_net`` restores."""
@@ -190,13 +208,17 @@ class Optimizer(ABC):
         for p, alpha, delta, state_writes in self._updates(grads, self.get_lr()):
             for target, value in state_writes:
                 target.set_data(value)
-            ops.apply_gradient_descent(p, alpha, delta)
+            if alpha is None:
+                p.set_data(delta)
+            else:
+                ops.apply_gradient_descent(p, alpha, delta)
         ops.assign_add(self.global_step, _ONE_STEP)
 
     @abstractmethod
-    def _updates(self, grads: tuple, lr) -> Iterator[tuple[Parameter, float | Tensor, Tensor, list[tuple[Parameter, Tensor]]]]:
+    def _updates(self, grads: tuple, lr) -> Iterator[tuple[Parameter, float | Tensor | None, Tensor, list[tuple[Parameter, Tensor]]]]:
         """Per parameter, in order: the parameter p, the step size alpha (a float or 0-d Tensor in p's dtype) and the
-        direction delta of its update p <- p - alpha * delta, and (state Parameter, new value) pairs.
+        direction delta of its update p <- p - alpha * delta, and (state Parameter, new value) pairs. Proximal updates,
+        which set p outright (FTRL, ProximalAdagrad), give alpha None and p's new value as delta.
 
         Yielded lazily: the caller writes each before the next is computed, so nothing here may read a state or
         parameter that an earlier item writes.

@@ -1,4 +1,4 @@
-"""SGD and Momentum with MindSpore's update formulas."""
+"""SGD, Momentum and ASGD with MindSpore's update formulas."""
 
 from __future__ import annotations
 
@@ -70,3 +70,41 @@ class Momentum(Optimizer):
             v_new = u * v + g
             direction = g + u * v_new if self.use_nesterov else v_new
             yield p, scalar_as(lr, p), direction, [(v, v_new)]
+
+
+class ASGD(Optimizer):
+    r"""Averaged stochastic gradient descent (MindSpore's ``nn.ASGD``). With g = grad + weight_decay * p, t the
+    1-based step, and per parameter a step size eta (lr on the first step) and an averaging weight mu (starts at 1)::
+
+        p <- p * (1 - lambd * eta) - eta * g
+        ax <- p                        if mu == 1
+        ax <- ax + (p - ax) * mu       otherwise
+        eta <- lr / (1 + lambd * lr * t)^alpha
+        mu <- 1 / max(1, t - t0)
+
+    ``ax``, the running average of the parameters from step t0 on, is what ASGD hands back for evaluation. The same
+    formula as torch.optim.ASGD (whose default lr is 0.01 where MindSpore's is 0.1).
+    """
+
+    def __init__(self, params, learning_rate=0.1, lambd: float = 1e-4, alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0.0):
+        super().__init__(learning_rate, params, weight_decay)
+        self.lambd = _non_negative("ASGD", "lambd", lambd)
+        self.alpha = _non_negative("ASGD", "alpha", alpha)
+        self.t0 = _non_negative("ASGD", "t0", t0)
+        self.eta = self._scalar_state("eta_", 0.0)
+        self.mu = self._scalar_state("mu_", 1.0)
+        self.ax = self._state("ax_")
+
+    def _updates(self, grads, lr):
+        first = ops.equal(self.global_step, 0)
+        t = self._step_number()
+        for p, g, eta, mu, ax in zip(self.parameters, self.decay_weight(grads), self.eta, self.mu, self.ax):
+            rate = scalar_as(lr, p)
+            eta_now = ops.where(first, rate, eta)
+            delta = eta_now * (self.lambd * p + g)
+            p_new = p - delta
+            ax_new = ops.where(ops.equal(mu, 1.0), p_new, ax + (p_new - ax) * mu)
+            step = ops.cast(t, p.dtype)
+            eta_new = rate / ops.pow(1.0 + self.lambd * rate * step, self.alpha)
+            mu_new = 1.0 / ops.maximum(step - self.t0, 1.0)
+            yield p, 1.0, delta, [(eta, eta_new), (mu, mu_new), (ax, ax_new)]
