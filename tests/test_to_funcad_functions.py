@@ -102,6 +102,12 @@ FUNCTIONS = {
     "norms_by_p": (lambda x: x / x.norm(dim=-1, keepdim=True) + torch.linalg.norm(x, dim=0) + x.norm(p=1) + torch.norm(x), None, ROWS),
     "in_place_methods": (lambda x: x.clone().mul_(2).add_(1).clamp_(min=0) + _relu_in_place(x * 3.0), None, ROWS),
     "in_place_through_views": (_written_through_views, None, ROWS),
+    "max_pools_with_indices": (lambda x: torch.cat([F.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)[0].flatten(1),
+                                                     F.max_pool2d(x, 2, return_indices=True)[1].flatten(1).double(),
+                                                     F.max_pool1d(x.flatten(2), 4, return_indices=True)[1].flatten(1).double()], 1),
+                               None, IMAGES),
+    "weight_norm_select": (lambda x, w: x @ torch._weight_norm(w, w[:, :1].abs() + 1, 0).T + x @ torch._weight_norm(w, w.sum() * 0 + 2, -1).T
+                           + torch.select(x, 1, 2)[:, None] + x.select(-1, 0)[:, None], (3, 6), ROWS),
     "sort_flip_roll": (lambda x: x.sort(dim=1)[0] + torch.sort(x, 1, descending=True).values * x.argsort(1)
                        + torch.flip(x, [1]) + x.flip(0, 1) + x.roll(1, 0) + torch.roll(x, (1, 2), (0, 1)) + x.cumprod(1), None, ROWS),
     "softmax_dtype_kl_log_target": (lambda x: F.softmax(x, -1, dtype=torch.float64) + F.log_softmax(x.float(), dim=1, dtype=torch.float64)
@@ -153,6 +159,15 @@ FUNCTIONS = {
     "huber_loss": (lambda x: F.huber_loss(x, torch.zeros_like(x), delta=0.7) + F.huber_loss(x, x.flip(0), reduction="sum"), None, ROWS),
     "tensor_unfold_patches": (lambda x: x.unfold(2, 2, 2).unfold(3, 3, 2).flatten(2) + x[:, :1].unfold(-1, 4, 1).sum(), None, IMAGES),
     "einsum_tril": (lambda x: torch.einsum("ij,kj->ik", x, torch.tril(x)) + torch.einsum("ij->i", [x])[:, None], None, ROWS[:, :4]),
+    "ctc_loss": (lambda x: F.ctc_loss(x.view(4, 2, 3).log_softmax(-1), torch.tensor([[1, 2], [2, 0]]), torch.tensor([4, 3]), torch.tensor([2, 1]))
+                 + F.ctc_loss(x.view(4, 2, 3).log_softmax(2), torch.tensor([1, 0, 1]), (3, 4), (2, 1), blank=2, reduction="sum")
+                 + F.ctc_loss(x.view(4, 2, 3)[:, :1].log_softmax(-1), torch.tensor([[1, 1, 1]]), (4,), (3,), zero_infinity=True), None, ROWS),
+    "multi_margin_losses": (lambda x: F.multi_margin_loss(x, LABELS)
+                            + F.multi_margin_loss(x, LABELS, p=2, margin=0.7, weight=torch.linspace(0.5, 1.5, 6, dtype=torch.float64))
+                            + F.multilabel_margin_loss(x, torch.tensor([[1, 4, -1, 0, 0, 0], [5, 0, 2, 1, 3, -1], [2, 2, 2, 2, 2, 2],
+                                                                        [-1, 1, 1, 1, 1, 1]]), reduction="none")[:, None], None, ROWS),
+    "rms_lrn_shuffle": (lambda x, w: F.rms_norm(x, (6,), w, eps=1e-5) + F.rms_norm(x, [6, 6]) + F.local_response_norm(x, 2, 0.3, 0.7, 1.5)
+                        + F.local_response_norm(x, 3) + F.channel_shuffle(x.repeat(1, 2, 1, 1), 3)[:, 1:4], (6,), IMAGES),
 }
 
 
@@ -297,8 +312,8 @@ def test_torch_layers_without_state_come_to_funcad_through_their_forward():
             np.testing.assert_allclose(np.asarray(ours), t.grad.numpy(), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(mirror(cell)(*[torch.tensor(a) for a in args]).detach().numpy(), out.detach().numpy(), rtol=1e-12,
                                    atol=1e-14)
-    with pytest.raises(TranslationError, match=r"ChannelShuffle at the root: torch.nn.ChannelShuffle has no funcad translation"):
-        funcad_twin(tnn.ChannelShuffle(2))
+    with pytest.raises(TranslationError, match=r"LPPool2d at the root: torch.nn.LPPool2d has no funcad translation"):
+        funcad_twin(tnn.LPPool2d(2, 2))
 
 
 class _PackedTagger(tnn.Module):
@@ -686,6 +701,38 @@ def test_values_a_forward_computes_without_gradient_stop_gradients_in_the_twin(w
     back(tx_back).sum().backward()
     np.testing.assert_allclose(tx_back.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-14)
     assert torch.is_grad_enabled()
+
+
+class _WeightNormed(tnn.Module):
+    """torch's weight_norm parametrization (norms per output row, per output channel, and of the whole tensor)."""
+
+    def __init__(self):
+        super().__init__()
+        weight_norm = tnn.utils.parametrizations.weight_norm
+        self.fc = weight_norm(tnn.Linear(5, 4), dim=0)
+        self.conv = weight_norm(tnn.Conv1d(1, 2, 3), dim=None)
+        self.out = weight_norm(tnn.Linear(4, 2), dim=1)
+
+    def forward(self, x):
+        h = torch.tanh(self.fc(x)) + self.conv(x[:, None, :]).flatten(1)[:, :4]
+        return self.out(h)
+
+
+def test_weight_norm_parametrizations_compare_step_by_step():
+    torch.manual_seed(0)
+    data = [(RNG.standard_normal((6, 5)).astype(np.float32), RNG.standard_normal((6, 2)).astype(np.float32))] * 2
+    result = harness.compare(_WeightNormed(), data=data, loss="mse", steps=2, timing=False)
+    assert result.passed and {"fc.parametrizations.weight.original0", "fc.parametrizations.weight.original1"} <= set(result.result.grads.parameter)
+
+
+def test_layers_whose_options_have_no_counterpart_are_named_alone():
+    with pytest.raises(NotImplementedError, match=r"torch.nn.functional.max_pool2d: dilation=2 has no funcad translation"):
+        to_funcad(tnn.MaxPool2d(2, dilation=2))(IMAGES)  # (traced through its forward, which calls the function)
+    with pytest.raises(TranslationError, match=r"^LSTM at the root: proj_size=3 has no funcad counterpart$"):
+        to_funcad(tnn.LSTM(4, 6, proj_size=3))
+    spectral = tnn.Sequential(tnn.utils.parametrizations.spectral_norm(tnn.Linear(3, 3)))  # power iteration on its own buffers
+    with pytest.raises(TranslationError, match=r"ParametrizationList at '0.parametrizations.weight': .* code torch.fx cannot follow"):
+        to_funcad(spectral)(ROWS[:, :3])
 
 
 class _ViewReadAfterWrite(tnn.Module):

@@ -1,7 +1,7 @@
 """The layer translation table: every funcad layer class with its torch counterpart (``torch_ref.layer_rule``).
 
-A new layer is one ``LayerRule`` in ``layers_basic`` or ``layers_sequence``; ``mirror`` and ``to_funcad`` look rules
-up here by exact class, so a user's subclass of a layer (with its own ``construct``) is never taken for the layer.
+A new layer is one ``LayerRule`` in ``layers_basic``, ``layers_sequence`` or ``losses_norms``; ``mirror`` and ``to_funcad``
+look rules up here by exact class, so a user's subclass of a layer (with its own ``construct``) is never taken for the layer.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 from torch_ref.layer_rule import LayerRule, TranslationError, Untranslatable, where
 from torch_ref.layers_basic import BASIC_RULES
 from torch_ref.layers_sequence import SEQUENCE_RULES
+from torch_ref.losses_norms import NORM_RULES
 
-RULES: list[LayerRule] = BASIC_RULES + SEQUENCE_RULES
+RULES: list[LayerRule] = BASIC_RULES + SEQUENCE_RULES + NORM_RULES
 BY_FUNCAD_TYPE: dict[type, LayerRule] = {rule.funcad_type: rule for rule in RULES}
 BY_TORCH_TYPE: dict[type, LayerRule] = {t: rule for rule in RULES for t in (rule.torch_type, *rule.torch_aliases)}
 

@@ -192,15 +192,15 @@ def _pool_to_torch(torch_type: type, **extra: Callable) -> Callable:
 
 def _pool_to_funcad(funcad_type: type) -> Callable:
     def build(module, translate: Translate) -> Cell:
-        if getattr(module, "dilation", 1) not in (1, (1, 1)) or getattr(module, "return_indices", False):
-            raise Untranslatable("dilation and return_indices have no funcad counterpart")
+        if getattr(module, "dilation", 1) not in (1, (1, 1)):
+            raise Untranslatable(f"dilation={module.dilation!r} has no funcad counterpart")
         if getattr(module, "divisor_override", None) is not None:
             raise Untranslatable("divisor_override has no funcad counterpart")
         one_d = funcad_type.rank == 1
         size = (lambda v: v if isinstance(v, int) else v[0]) if one_d else torch.nn.modules.utils._pair
         kernel, stride, pad = size(module.kernel_size), size(module.stride or module.kernel_size), size(module.padding)
         pads = (pad,) * 2 if one_d else (pad[0], pad[0], pad[1], pad[1])
-        extra = {"count_include_pad": module.count_include_pad} if hasattr(module, "count_include_pad") else {}
+        extra = {"count_include_pad": module.count_include_pad} if hasattr(module, "count_include_pad") else {"return_indices": module.return_indices}
         return funcad_type(kernel, stride, "pad" if any(pads) else "valid", pads if any(pads) else 0, ceil_mode=module.ceil_mode, **extra)
     return build
 
@@ -266,8 +266,10 @@ BASIC_RULES: list[LayerRule] = [
     LayerRule(nn.Embedding, torch.nn.Embedding,
               lambda cell, translate: torch.nn.Embedding(cell.vocab_size, cell.embedding_size, padding_idx=cell.padding_idx),
               _embedding_to_funcad),
-    LayerRule(nn.MaxPool2d, torch.nn.MaxPool2d, _pool_to_torch(torch.nn.MaxPool2d), _pool_to_funcad(nn.MaxPool2d)),
-    LayerRule(nn.MaxPool1d, torch.nn.MaxPool1d, _pool_to_torch(torch.nn.MaxPool1d), _pool_to_funcad(nn.MaxPool1d)),
+    LayerRule(nn.MaxPool2d, torch.nn.MaxPool2d, _pool_to_torch(torch.nn.MaxPool2d, return_indices=lambda cell: cell.return_indices),
+              _pool_to_funcad(nn.MaxPool2d)),
+    LayerRule(nn.MaxPool1d, torch.nn.MaxPool1d, _pool_to_torch(torch.nn.MaxPool1d, return_indices=lambda cell: cell.return_indices),
+              _pool_to_funcad(nn.MaxPool1d)),
     LayerRule(nn.AvgPool2d, torch.nn.AvgPool2d, _pool_to_torch(torch.nn.AvgPool2d, count_include_pad=_include_pad), _pool_to_funcad(nn.AvgPool2d)),
     LayerRule(nn.AvgPool1d, torch.nn.AvgPool1d, _pool_to_torch(torch.nn.AvgPool1d, count_include_pad=_include_pad), _pool_to_funcad(nn.AvgPool1d)),
     LayerRule(nn.AdaptiveMaxPool2d, torch.nn.AdaptiveMaxPool2d, lambda cell, translate: torch.nn.AdaptiveMaxPool2d(cell.output_size),

@@ -130,7 +130,9 @@ class _ToFuncad(Translation):
     def traced_layer(self, module: torch.nn.Module, path: str, reason: str) -> Cell:
         """A torch layer no rule expresses (``reason``), traced through its forward like a user's module, its parameters
         and buffers kept: its forward is torch functions (nn.Unfold, nn.CosineSimilarity, LayerNorm without affine,
-        BatchNorm without running statistics)."""
+        BatchNorm without running statistics). A recurrent layer's forward is one fused kernel: the reason stands alone."""
+        if isinstance(module, torch.nn.RNNBase):
+            raise TranslationError(reason)
         try:
             return self.traced(module, path, reason)
         except TranslationError as exc:
@@ -368,7 +370,14 @@ class _TracedForward:
 
     def _trace_shapes(self, training: bool, shapes: tuple) -> _Program:
         try:
-            return _Program(self._shape_graph(training, shapes), self.path, self.module)
+            graph = self._shape_graph(training, shapes)
+            try:
+                return _Program(graph, self.path, self.module)
+            except TranslationError:
+                raise
+            except Exception as exc:  # reading the module's tensors computes with the tracer's proxies (a parametrization's power iteration)
+                raise TranslationError(f"{self.where}: the graph traced with the input shapes known reads the module's tensors through code "
+                                       f"torch.fx cannot follow ({type(exc).__name__}: {exc})") from None
         except TranslationError as exc:
             raise TranslationError(str(exc) if self.reason is None else f"{self.reason}; its forward does not translate either: {exc}") from None
 

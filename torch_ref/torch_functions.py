@@ -25,7 +25,7 @@ from funcad.core.tensor import Tensor
 from funcad.core.transforms import vjp
 from funcad.nn.layer.conv import same_padding
 from funcad.ops.decompositions import solve
-from torch_ref import packed
+from torch_ref import losses_norms, packed
 from torch_ref.arrays import numpy_dtype
 
 MinMax = collections.namedtuple("MinMax", ["values", "indices"])
@@ -75,12 +75,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
-    for option, value, default in (("dilation", dilation, 1), ("return_indices", return_indices, False)):
-        if value not in (default, (default, default)):
-            _refuse("torch.nn.functional.max_pool2d", option, value)
-    if ceil_mode:  # the layer holds torch's rule for the last partial window
-        return nn.MaxPool2d(kernel_size, stride or kernel_size, "pad", padding, ceil_mode=True)(input)
-    return ops.max_pool2d(input, kernel_size, stride or kernel_size, padding)
+    if dilation not in (1, (1, 1)):
+        _refuse("torch.nn.functional.max_pool2d", "dilation", dilation)
+    return ops.max_pool2d(input, kernel_size, stride or kernel_size, padding, return_indices=return_indices, ceil_mode=ceil_mode)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):  # noqa: A002
@@ -97,8 +94,9 @@ def adaptive_avg_pool2d(input, output_size):  # noqa: A002
 
 
 def _on_rows(pool2d, input, *args):  # noqa: A002
-    """A 2-D pool run on (N, C, 1, L) planes: torch's 1-D pools by function."""
-    return ops.squeeze(pool2d(ops.expand_dims(input, 2), *args), 2)
+    """A 2-D pool run on (N, C, 1, L) planes: torch's 1-D pools by function (and their indices)."""
+    result = pool2d(ops.expand_dims(input, 2), *args)
+    return tuple(ops.squeeze(r, 2) for r in result) if isinstance(result, tuple) else ops.squeeze(result, 2)
 
 
 def _row_window(value) -> tuple:
@@ -408,6 +406,13 @@ def identity(tensor, *args, **kwargs):
     return tensor
 
 
+def weight_norm(v, g, dim: int = 0):
+    """``torch._weight_norm`` (``nn.utils.parametrizations.weight_norm``): v rescaled to the norms g, the norm taken over
+    every axis but ``dim`` (the whole tensor for dim=-1)."""
+    axes = None if dim == -1 else tuple(a for a in range(len(v.shape)) if a != dim % len(v.shape))
+    return v * (g / ops.sqrt(ops.sum(v * v, axes, keepdims=axes is not None)))
+
+
 def select(tensor, dim: int, index: int):
     """``x.select(dim, i)``: x[..., i, ...] at axis dim (MindSpore's ``ops.select`` is ``where``)."""
     return ops.getitem(tensor, (slice(None),) * (dim % len(tensor.shape)) + (index,))
@@ -415,6 +420,7 @@ def select(tensor, dim: int, index: int):
 
 FUNCTIONS = {
     F.conv2d: conv2d, F.conv1d: conv1d, F.max_pool2d: max_pool2d, F.avg_pool2d: avg_pool2d, torch.select: select,
+    torch._weight_norm: weight_norm, F.max_pool2d_with_indices: max_pool2d, F.max_pool1d_with_indices: max_pool1d,
     F.adaptive_avg_pool2d: adaptive_avg_pool2d, F.max_pool1d: max_pool1d, F.avg_pool1d: avg_pool1d, F.adaptive_avg_pool1d: adaptive_avg_pool1d,
     F.adaptive_max_pool2d: adaptive_max_pool2d, F.adaptive_max_pool1d: adaptive_max_pool1d, F.conv_transpose2d: conv_transpose2d,
     F.conv_transpose1d: conv_transpose1d, F.group_norm: ops.group_norm, F.instance_norm: instance_norm,
@@ -457,6 +463,7 @@ FUNCTIONS = {
     torch.logcumsumexp: lambda input, axis: ops.logcumsumexp(input, axis),
     torch.cummax: lambda input, axis: MinMax(*ops.cummax(input, axis)), torch.cummin: lambda input, axis: MinMax(*ops.cummin(input, axis)),
 }
+FUNCTIONS.update(losses_norms.FUNCTIONS)  # CTC and multi-class margin losses, RMS and local response norms, channel shuffle
 
 def windows(tensor, dimension: int, size: int, step: int):
     """``Tensor.unfold(dimension, size, step)``: every window of ``size`` along ``dimension``, ``step`` apart, as a new

@@ -13,6 +13,7 @@ from funcad.nn.loss import (
     BCEWithLogitsLoss,
     CosineEmbeddingLoss,
     CrossEntropyLoss,
+    CTCLoss,
     DiceLoss,
     FocalLoss,
     GaussianNLLLoss,
@@ -25,7 +26,9 @@ from funcad.nn.loss import (
     MarginRankingLoss,
     MSELoss,
     MultiClassDiceLoss,
+    MultilabelMarginLoss,
     MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
     PoissonNLLLoss,
     RMSELoss,
@@ -52,7 +55,24 @@ from funcad.nn.lr import (
 )
 from funcad.nn.metrics import *  # noqa: F403 - every metric, listed in funcad.nn.metrics.__all__
 from funcad.nn.metrics import __all__ as _metric_names
-from funcad.nn.optim import SGD, Adagrad, Adam, AdamWeightDecay, Momentum, Optimizer, RMSProp
+from funcad.nn.optim import (
+    ASGD,
+    FTRL,
+    LARS,
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    AdaMax,
+    AdamWeightDecay,
+    Lamb,
+    LazyAdam,
+    Momentum,
+    Optimizer,
+    ProximalAdagrad,
+    RMSProp,
+    Rprop,
+)
 from funcad.nn.per_sample import per_sample_grads
 from funcad.nn.wrap import TrainOneStepCell, TrainOneStepWithLossScaleCell, WithEvalCell, WithLossCell
 
@@ -61,9 +81,11 @@ __all__ = [
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "initializer", "get_activation",
     *_layer_names,
     "LossBase", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
+    "CTCLoss", "MultiMarginLoss", "MultilabelMarginLoss",
     "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MAELoss", "MarginRankingLoss", "MultiLabelSoftMarginLoss",
     "PoissonNLLLoss", "RMSELoss", "SoftMarginLoss", "TripletMarginLoss", "FocalLoss", "DiceLoss", "MultiClassDiceLoss",
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "RMSProp", "Adagrad", "per_sample_grads",
+    "AdaMax", "Adadelta", "Rprop", "ASGD", "Lamb", "LARS", "FTRL", "ProximalAdagrad", "LazyAdam",
     "SoftmaxCrossEntropyWithLogits", "GraphCell", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
     "TrainOneStepWithLossScaleCell", "DynamicLossScaleUpdateCell", "FixedLossScaleUpdateCell",
     *_metric_names,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from funcad import ops
+from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
 from funcad.nn.layer.activation import get_activation
 
@@ -230,6 +231,43 @@ class GaussianNLLLoss(LossBase):
 
     def construct(self, logits, labels, var):
         return ops.gaussian_nll_loss(logits, labels, var, self.full, self.eps, self.reduction)
+
+
+class CTCLoss(LossBase):
+    """``ops.ctc_loss``'s loss (without the log-alphas): log_probs (T, N, C) or (T, C), targets (N, S) or concatenated,
+    one input and one target length per sample; 'mean' divides each loss by its target length first."""
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction)
+        self.blank, self.zero_infinity = int(blank), bool(zero_infinity)
+
+    def construct(self, log_probs, targets, input_lengths, target_lengths):
+        return ops.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction, self.zero_infinity)[0]
+
+    def extend_repr(self) -> str:
+        return f"blank={self.blank}, reduction={self.reduction!r}, zero_infinity={self.zero_infinity}"
+
+
+class MultiMarginLoss(LossBase):
+    """``ops.multi_margin_loss``: the multi-class hinge loss of (N, C) scores against class indices (N,)."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, reduction: str = "mean", weight=None):
+        super().__init__(reduction)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: p must be 1 or 2, got {p!r}")
+        self.p, self.margin = int(p), float(margin)
+        # held as a constant Parameter, as torch holds it as a buffer: the twins' states match by name
+        self.weight = None if weight is None else Parameter(weight, requires_grad=False)
+
+    def construct(self, x, target):
+        return ops.multi_margin_loss(x, target, self.p, self.margin, self.weight, self.reduction)
+
+
+class MultilabelMarginLoss(LossBase):
+    """``ops.multilabel_margin_loss``: each sample's target classes (before its first -1) against its other classes."""
+
+    def construct(self, x, target):
+        return ops.multilabel_margin_loss(x, target, self.reduction)
 
 
 class RMSELoss(LossBase):

@@ -161,6 +161,7 @@ from funcad.ops.composite import HyperMap, Map, MultitypeFuncGraph
 from funcad.ops.conv import conv1d, conv2d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
+from funcad.ops.ctc import ctc_loss
 from funcad.ops.decompositions import det, slogdet
 from funcad.ops.embedding import embedding
 from funcad.ops.fourier import (
@@ -187,11 +188,14 @@ from funcad.ops.grad_operation import GradOperation
 from funcad.ops.hook import HookBackward
 from funcad.ops.indexing import argsort, cummax, cummin, gather, gather_elements, masked_fill, nonzero, sort, topk, unique
 from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
+from funcad.ops.local_norms import channel_shuffle, lrn, rms_norm
 from funcad.ops.margin_losses import (
     cosine_embedding_loss,
     gaussian_nll_loss,
     hinge_embedding_loss,
     margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
     multilabel_soft_margin_loss,
     poisson_nll_loss,
     soft_margin_loss,

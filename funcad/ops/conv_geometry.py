@@ -45,6 +45,16 @@ class Geometry(NamedTuple):
         return w + self.padding[2] + self.padding[3] if self.stride == (1, 1) else self.output_size(h, w)[1]
 
 
+def ceil_extra(size: int, kernel: int, stride: int, low: int, high: int) -> int:
+    """Padding past ``high`` that ceil_mode adds so the last partial window counts, by torch's rule: one more window
+    when the division leaves a remainder, unless that window would start beyond the input and its leading padding."""
+    span = size + low + high - kernel
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + low:
+        out -= 1
+    return max(0, (out - 1) * stride + kernel - size - low - high)
+
+
 def windows(padded, geo: Geometry, h: int, w: int, writeable: bool = False):
     """A (N, C, kh, kw, OH, row_width) view of the padded input: element [.., p, q, i, j] is the input under tap (p, q) of output (i, j)."""
     (kh, kw), (sh, sw), _, (dh, dw) = geo

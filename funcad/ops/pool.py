@@ -15,8 +15,9 @@ from funcad.core.primitive import compiled_as_call, defadjoint, primitive
 from funcad.core.tensor import Tensor
 from funcad.ops.batching import bind_arguments, fold_rule
 from funcad.ops.conv import pad_planes
-from funcad.ops.conv_geometry import Geometry, padding4, pair, windows
+from funcad.ops.conv_geometry import Geometry, ceil_extra, padding4, pair, windows
 from funcad.ops.conv_scratch import scratch, with_scratch
+from funcad.ops.padding import pad
 from funcad.ops.reduce import amax
 from funcad.ops.shape import _shape_of, concat, getitem
 
@@ -158,11 +159,28 @@ for _prim in (_gather_planes, _scatter_planes):
 _max_pool_argmax.nondifferentiable().declare(batch=fold_rule(_max_pool_argmax, (0,)))
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Max over kh x kw windows (stride defaults to the kernel); padding counts as -inf, as in torch."""
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False, ceil_mode: bool = False):
+    """Max over kh x kw windows (stride defaults to the kernel); padding counts as -inf, as in torch. MindSpore's
+    arguments: ``ceil_mode`` keeps a last partial window (torch's rule); ``return_indices`` also returns each output's
+    flat position in its input plane (int64), as torch's. Dilation 1 only."""
+    if pair(dilation, "max_pool2d", "dilation") != (1, 1):
+        raise NotImplementedError(f"funcad.ops.max_pool2d: dilation={dilation!r} is not supported (only 1)")
     geo = _pool_geometry("max_pool2d", x, kernel_size, stride, padding)
+    source, (top, left) = x, (0, 0)
+    if ceil_mode:
+        (pt, pb, pl, pr), h, w = geo.padding, *_shape_of(x)[2:]
+        extra = ceil_extra(h, geo.kernel[0], geo.stride[0], pt, pb), ceil_extra(w, geo.kernel[1], geo.stride[1], pl, pr)
+        if extra != (0, 0):  # the partial windows' padding is uneven and may pass half the kernel: padded here, explicitly
+            source, (top, left) = pad(x, ((0, 0), (0, 0), (pt, pb + extra[0]), (pl, pr + extra[1])), constant_values=-np.inf), (pt, pl)
+            geo = geo._replace(padding=(0, 0, 0, 0))
     overlapping = geo.stride[0] < geo.kernel[0] or geo.stride[1] < geo.kernel[1]
-    return _gather_planes(x, _max_pool_argmax(x, geo=geo), overlapping=overlapping)
+    argmax = _max_pool_argmax(source, geo=geo)
+    values = _gather_planes(source, argmax, overlapping=overlapping)
+    if not return_indices:
+        return values
+    hp, wp = _shape_of(source)[2:]
+    in_plane = argmax % (hp * wp)
+    return values, (in_plane // wp - top) * _shape_of(x)[3] + in_plane % wp - left
 
 
 # -- average -------------------------------------------------------------------------------------

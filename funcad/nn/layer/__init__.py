@@ -33,6 +33,7 @@ from funcad.nn.layer.activation import (
 from funcad.nn.layer.attention import MultiheadAttention
 from funcad.nn.layer.basic import (
     BiDense,
+    ChannelShuffle,
     ClipByNorm,
     Dense,
     Dropout,
@@ -47,7 +48,17 @@ from funcad.nn.layer.basic import (
 )
 from funcad.nn.layer.conv import Conv1d, Conv1dTranspose, Conv2d, Conv2dTranspose
 from funcad.nn.layer.embedding import Embedding
-from funcad.nn.layer.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm
+from funcad.nn.layer.normalization import (
+    LRN,
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    RMSNorm,
+)
 from funcad.nn.layer.padding import (
     ConstantPad1d,
     ConstantPad2d,
@@ -94,5 +105,5 @@ __all__ = [
     "Softplus", "Threshold", "HShrink", "SoftShrink",
     "Dropout1d", "Unflatten", "PixelShuffle", "PixelUnshuffle", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
     "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
-    "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ClipByNorm",
+    "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ClipByNorm", "RMSNorm", "LRN", "ChannelShuffle",
 ]

@@ -119,6 +119,20 @@ class PixelUnshuffle(_PixelShuffle):
         self._set_factor("downscale_factor", downscale_factor)
 
 
+class ChannelShuffle(Cell):
+    """(N, C, ...) with its C channels regrouped from ``groups`` groups (ShuffleNet): ``ops.channel_shuffle``."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = positive_int(groups, "ChannelShuffle", "groups")
+
+    def construct(self, x):
+        return ops.channel_shuffle(x, self.groups)
+
+    def extend_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
 class Dense(Cell):
     """y = activation(x @ weight.T + bias), weight laid out (out_channels, in_channels) as torch's Linear.
 

@@ -6,12 +6,15 @@ Parameter names follow MindSpore (``gamma``, ``beta``, ``moving_mean``, ``moving
 
 from __future__ import annotations
 
+import numpy as np
+
 from funcad import ops
 from funcad.core.dtypes import float32
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import initializer
 from funcad.nn.layer.basic import check_input, positive_int
+from funcad.ops.local_norms import rms_normalized
 
 
 class _BatchNorm(Cell):
@@ -176,3 +179,50 @@ class InstanceNorm2d(_InstanceNorm):
 
 class InstanceNorm3d(_InstanceNorm):
     spatial, expected = 3, "(N, {}, D, H, W)"
+
+
+class RMSNorm(Cell):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` axes: x / sqrt(mean(x**2) + eps) * weight.
+
+    MindSpore 2.x has ``ops.rms_norm`` but no layer; this one follows torch's ``nn.RMSNorm`` (names, defaults, the
+    parameter ``weight``), so Llama-style torch models translate. ``eps=None`` is the machine epsilon of the input's
+    dtype, as in torch."""
+
+    def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True, dtype=float32):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape = tuple(positive_int(n, "RMSNorm", "normalized_shape") for n in shape)
+        self.eps = None if eps is None else float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        self.weight = Parameter(initializer("ones", self.normalized_shape, dtype)) if elementwise_affine else None
+
+    def construct(self, x):
+        k = len(self.normalized_shape)
+        shape = tuple(x.shape)
+        if len(shape) < k or shape[len(shape) - k:] != self.normalized_shape:
+            raise ValueError(f"{self._where()}: expected input of shape (*, {', '.join(map(str, self.normalized_shape))}), got {shape}")
+        return rms_normalized(x, tuple(range(len(shape) - k, len(shape))), self.weight, self.eps)[0]
+
+    def extend_repr(self) -> str:
+        return f"normalized_shape={self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LRN(Cell):
+    """Local response normalisation across channels of (N, C, H, W) input, MindSpore's ``nn.LRN``: x / (bias + alpha *
+    sum of x**2 over the channels within ``depth_radius``) ** beta (alpha not divided by the window size, unlike torch's
+    ``nn.LocalResponseNorm``)."""
+
+    def __init__(self, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0, beta: float = 0.5, norm_region: str = "ACROSS_CHANNELS"):
+        super().__init__()
+        if isinstance(depth_radius, bool) or not isinstance(depth_radius, (int, np.integer)) or depth_radius < 0:
+            raise ValueError(f"LRN: depth_radius must be a non-negative int, got {depth_radius!r}")
+        if norm_region != "ACROSS_CHANNELS":
+            raise ValueError(f"LRN: norm_region must be 'ACROSS_CHANNELS', got {norm_region!r}")
+        self.depth_radius, self.bias, self.alpha, self.beta, self.norm_region = int(depth_radius), float(bias), float(alpha), float(beta), norm_region
+
+    def construct(self, x):
+        check_input(self, x, 4, expected="(N, C, H, W)")
+        return ops.lrn(x, self.depth_radius, self.bias, self.alpha, self.beta, self.norm_region)
+
+    def extend_repr(self) -> str:
+        return f"depth_radius={self.depth_radius}, bias={self.bias}, alpha={self.alpha}, beta={self.beta}"

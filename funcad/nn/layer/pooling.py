@@ -11,16 +11,7 @@ from funcad import ops
 from funcad.nn.cell import Cell
 from funcad.nn.layer.basic import check_input, positive_int
 from funcad.nn.layer.conv import as_pair, check_pad_mode, same_padding
-
-
-def ceil_extra(size: int, kernel: int, stride: int, low: int, high: int) -> int:
-    """Padding past ``high`` that ceil_mode adds so the last partial window counts, by torch's rule: one more window
-    when the division leaves a remainder, unless that window would start beyond the input and its leading padding."""
-    span = size + low + high - kernel
-    out = -(-span // stride) + 1
-    if (out - 1) * stride >= size + low:
-        out -= 1
-    return max(0, (out - 1) * stride + kernel - size - low - high)
+from funcad.ops.conv_geometry import ceil_extra
 
 
 class _Pool(Cell):
@@ -55,7 +46,8 @@ class _Pool(Cell):
     def construct(self, x):
         if self.rank == 1:
             check_input(self, x, 3, None, "(N, C, L)")
-            return ops.squeeze(self._pool(ops.expand_dims(x, 2)), 2)
+            result = self._pool(ops.expand_dims(x, 2))
+            return tuple(ops.squeeze(r, 2) for r in result) if isinstance(result, tuple) else ops.squeeze(result, 2)
         check_input(self, x, 4, None, "(N, C, H, W)")
         return self._pool(x)
 
@@ -69,14 +61,20 @@ def _padded(x, pads, extra, fill: float):
 
 
 class MaxPool2d(_Pool):
-    """Max over (kh, kw) windows; padded positions never win. MindSpore's defaults: kernel 1, stride 1, 'valid'.
-    ``ceil_mode`` keeps a last partial window (torch's rule), in 'valid' and 'pad' modes."""
+    """Max over (kh, kw) windows; padded positions never win. MindSpore's arguments and defaults: kernel 1, stride 1,
+    'valid'; ``ceil_mode`` keeps a last partial window (torch's rule), in 'valid' and 'pad' modes; ``return_indices``
+    also returns each output's flat position in its input plane (int64), as MindSpore's and torch's. Dilation 1 only."""
+
+    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False, data_format: str = "NCHW"):
+        super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode)
+        if dilation not in (1, (1, 1), (1,)) or data_format != "NCHW":
+            raise ValueError(f"{type(self).__name__}: dilation={dilation!r}, data_format={data_format!r}: only dilation 1 and 'NCHW' are supported")
+        self.return_indices = bool(return_indices)
 
     def _pool(self, x):
         pads, extra = self._geometry(x)
-        if extra == (0, 0):
-            return ops.max_pool2d(x, self.kernel_size, self.stride, pads)
-        return ops.max_pool2d(_padded(x, pads, extra, -np.inf), self.kernel_size, self.stride, 0)
+        return ops.max_pool2d(x, self.kernel_size, self.stride, pads, return_indices=self.return_indices, ceil_mode=extra != (0, 0))
 
 
 class AvgPool2d(_Pool):
