@@ -1,11 +1,20 @@
 """funcad: a functional autodiff engine on NumPy with MindSpore 2.x's API."""
 
-from funcad import amp, common, context, dataset, nn, numpy, ops, testing, train
+from funcad import amp, common, communication, context, dataset, nn, numpy, ops, testing, train
 from funcad.common import dtype
 from funcad.common.dtype import dtype_to_nptype, pytype_to_dtype
 from funcad.common.parameter import ParameterTuple
 from funcad.common.sparse import COOTensor, CSRTensor
-from funcad.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
+from funcad.context import (
+    GRAPH_MODE,
+    PYNATIVE_MODE,
+    ParallelMode,
+    get_auto_parallel_context,
+    get_context,
+    reset_auto_parallel_context,
+    set_auto_parallel_context,
+    set_context,
+)
 from funcad.core.batching import vmap
 from funcad.core.conv_pin import conv_algorithm
 from funcad.core.custom import custom_jvp, custom_vjp
@@ -50,7 +59,8 @@ __all__ = [
     "jit_class", "mutable", "ms_function",
     "set_seed", "get_seed", "bool_", "bfloat16", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
-    "common", "context", "amp", "train", "dataset",
+    "common", "context", "amp", "train", "dataset", "communication",
+    "set_auto_parallel_context", "get_auto_parallel_context", "reset_auto_parallel_context", "ParallelMode",
     "ParameterTuple", "COOTensor", "CSRTensor", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
     "from_numpy", "tensor", "dtype_to_nptype", "pytype_to_dtype",
 ]

@@ -65,3 +65,59 @@ def reset_context() -> None:
     """Back to the defaults (PYNATIVE_MODE, CPU)."""
     _context.clear()
     _context.update(_DEFAULTS)
+
+
+class ParallelMode:
+    """MindSpore's parallel modes, the values ``set_auto_parallel_context(parallel_mode=...)`` takes."""
+
+    STAND_ALONE = "stand_alone"
+    DATA_PARALLEL = "data_parallel"
+    HYBRID_PARALLEL = "hybrid_parallel"
+    SEMI_AUTO_PARALLEL = "semi_auto_parallel"
+    AUTO_PARALLEL = "auto_parallel"
+    MODES = [STAND_ALONE, DATA_PARALLEL, HYBRID_PARALLEL, SEMI_AUTO_PARALLEL, AUTO_PARALLEL]
+
+
+# The auto-parallel keys (MindSpore's set_auto_parallel_context arguments) and their defaults. funcad runs every
+# program on one device in one process: the keys are checked, recorded and returned by get_auto_parallel_context,
+# and change nothing, so a data-parallel script runs as its one-device case.
+_PARALLEL_DEFAULTS: dict[str, Any] = {
+    "device_num": 1, "global_rank": 0, "gradients_mean": False, "gradient_fp32_sync": True, "loss_repeated_mean": True,
+    "parallel_mode": ParallelMode.STAND_ALONE, "search_mode": "recursive_programming",
+    "auto_parallel_search_mode": "recursive_programming", "parameter_broadcast": False, "strategy_ckpt_load_file": "",
+    "strategy_ckpt_save_file": "", "full_batch": False, "dataset_strategy": "data_parallel", "enable_parallel_optimizer": False,
+    "enable_alltoall": False, "all_reduce_fusion_config": [], "pipeline_stages": 1, "pipeline_result_broadcast": False,
+    "grad_accumulation_step": 1, "auto_pipeline": False, "parallel_optimizer_config": None, "comm_fusion": None,
+    "strategy_ckpt_config": None, "group_ckpt_save_file": None, "pipeline_config": None, "force_fp32_communication": False,
+}
+_parallel: dict[str, Any] = dict(_PARALLEL_DEFAULTS)
+
+
+def set_auto_parallel_context(**kwargs) -> None:
+    """Record auto-parallel keys (all checked before any is set); with one device they change nothing."""
+    unknown = [k for k in kwargs if k not in _PARALLEL_DEFAULTS]
+    if unknown:
+        raise ValueError(f"set_auto_parallel_context: unknown key(s) {', '.join(map(repr, unknown))}; "
+                         f"valid keys: {', '.join(_PARALLEL_DEFAULTS)}")
+    mode = kwargs.get("parallel_mode", ParallelMode.STAND_ALONE)
+    if mode not in ParallelMode.MODES:
+        raise ValueError(f"set_auto_parallel_context: parallel_mode must be one of {ParallelMode.MODES}, got {mode!r}")
+    for key, low, high in (("device_num", 1, 4096), ("global_rank", 0, 4095), ("pipeline_stages", 1, 4096),
+                           ("grad_accumulation_step", 1, 2**31 - 1)):
+        value = kwargs.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"set_auto_parallel_context: {key} must be an int in [{low}, {high}], got {value!r}")
+    _parallel.update(kwargs)
+
+
+def get_auto_parallel_context(attr_key: str) -> Any:
+    """The recorded value of an auto-parallel key (its default when never set)."""
+    if attr_key not in _PARALLEL_DEFAULTS:
+        raise ValueError(f"get_auto_parallel_context: unknown key {attr_key!r}; valid keys: {', '.join(_PARALLEL_DEFAULTS)}")
+    return _parallel[attr_key]
+
+
+def reset_auto_parallel_context() -> None:
+    """Back to the auto-parallel defaults (one device, STAND_ALONE)."""
+    _parallel.clear()
+    _parallel.update(_PARALLEL_DEFAULTS)

@@ -12,6 +12,13 @@ ALIASES = {
     "funcad.train.serialization": "funcad.nn.checkpoint",
     "funcad.nn.learning_rate_schedule": "funcad.nn.lr",
     "funcad.nn.dynamic_lr": "funcad.nn.lr",
+    "funcad.dataset.vision.c_transforms": "funcad.dataset.vision",
+    "funcad.dataset.vision.py_transforms": "funcad.dataset.vision",
+    "funcad.dataset.vision.transforms": "funcad.dataset.vision",
+    "funcad.dataset.transforms.c_transforms": "funcad.dataset.transforms",
+    "funcad.dataset.transforms.py_transforms": "funcad.dataset.transforms",
+    "funcad.dataset.transforms.transforms": "funcad.dataset.transforms",
+    "funcad.nn.wrap.grad_reducer": "funcad.communication.grad_reducer",
 }
 
 

@@ -127,10 +127,11 @@ def test_options_that_would_change_the_rows_are_refused_by_name_and_worker_optio
     assert _column(data.map(lambda v: v * 2, num_parallel_workers=2, cache=None)) == [0, 2, 4, 6, 8, 10]
     with pytest.raises(NotImplementedError, match=r"batch: input_columns=\['x'\], per_batch_map=<function"):
         data.batch(3, per_batch_map=lambda x, info: (x,), input_columns=["x"])
-    with pytest.raises(NotImplementedError, match="NumpySlicesDataset: num_shards=2, shard_id=1 not supported"):
-        ds.NumpySlicesDataset({"x": np.arange(10)}, num_shards=2, shard_id=1)
-    with pytest.raises(NotImplementedError, match="GeneratorDataset: sampler=.* not supported"):
-        ds.GeneratorDataset([1, 2], column_names=["x"], sampler=[1, 0])
+    # sharding and samplers are taken (tests/test_dataset_sources.py): shard 1 of 2 reads rows 1, 3, ...
+    assert _column(ds.NumpySlicesDataset({"x": np.arange(10)}, num_shards=2, shard_id=1, shuffle=False)) == [1, 3, 5, 7, 9]
+    assert _column(ds.GeneratorDataset([1, 2], column_names=["x"], sampler=[1, 0])) == [2, 1]
+    with pytest.raises(NotImplementedError, match=r"NumpySlicesDataset: padded_sample=0 not supported"):
+        ds.NumpySlicesDataset({"x": np.arange(10)}, padded_sample=0)
 
 
 def test_map_to_more_or_fewer_columns_puts_the_outputs_where_the_first_input_was():

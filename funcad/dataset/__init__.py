@@ -1,9 +1,24 @@
-"""``funcad.dataset``: the part of ``mindspore.dataset`` that tutorials write (sources, ``map``, ``shuffle``,
-``batch``, ``take``/``skip``/``split``/``concat``/``zip``, iterators, ``vision`` and ``transforms`` operations), on numpy, in one process."""
+"""``funcad.dataset``: the part of ``mindspore.dataset`` that tutorials write (sources, samplers and sharding, ``map``,
+``shuffle``, ``batch``, ``take``/``skip``/``split``/``concat``/``zip``, iterators, ``vision`` and ``transforms``
+operations), on numpy, in one process."""
 
-from funcad.dataset import config, transforms, vision
+from funcad.dataset import config, samplers, transforms, vision
+from funcad.dataset.cifar import Cifar10Dataset, Cifar100Dataset
+from funcad.dataset.image_folder import ImageFolderDataset
 from funcad.dataset.mnist import MnistDataset
 from funcad.dataset.pipeline import Dataset, GeneratorDataset, NumpySlicesDataset
 from funcad.dataset.pipeline import zip_datasets as zip  # noqa: A004 - MindSpore's name
+from funcad.dataset.samplers import (
+    BuiltinSampler,
+    DistributedSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    SubsetSampler,
+    WeightedRandomSampler,
+)
 
-__all__ = ["Dataset", "NumpySlicesDataset", "GeneratorDataset", "MnistDataset", "vision", "transforms", "config", "zip"]
+__all__ = ["Dataset", "NumpySlicesDataset", "GeneratorDataset", "MnistDataset", "Cifar10Dataset", "Cifar100Dataset", "samplers",
+           "ImageFolderDataset", "BuiltinSampler", "Sampler", "SequentialSampler", "RandomSampler", "SubsetSampler",
+           "SubsetRandomSampler", "WeightedRandomSampler", "DistributedSampler", "vision", "transforms", "config", "zip"]

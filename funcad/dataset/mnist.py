@@ -7,19 +7,21 @@ import os
 import numpy as np
 
 from funcad.data.idx import mnist_arrays
-from funcad.dataset.pipeline import _positive, _RandomAccess, accepted_options
+from funcad.dataset.pipeline import _RandomAccess, accepted_options
 
 
 class MnistDataset(_RandomAccess):
     """Columns ``image`` (uint8, (28, 28, 1), height-width-channel) and ``label`` (uint32), as MindSpore's, from the
     standard file names in ``dataset_dir`` (``train-images-idx3-ubyte`` and so on, raw or gzipped). ``usage`` is
-    'train', 'test' or 'all' (None: 'all': the splits present, training rows first); ``num_samples`` keeps the first rows of that order;
-    ``shuffle`` (None: True) draws a new order on every pass from funcad's global generator."""
+    'train', 'test' or 'all' (None: 'all': the splits present, training rows first). ``shuffle``, ``num_samples``, ``sampler``
+    and ``num_shards``/``shard_id`` pick the rows as in MindSpore (``funcad.dataset.samplers``): by default a new random
+    order on every pass from funcad's global generator; ``shuffle=False`` with ``num_samples`` keeps the first rows."""
 
     column_names = ["image", "label"]
 
     def __init__(self, dataset_dir: str | os.PathLike, usage: str | None = None, num_samples: int | None = None,
-                 num_parallel_workers: int | None = None, shuffle: bool | None = None, **kwargs):
+                 num_parallel_workers: int | None = None, shuffle: bool | None = None, sampler=None,
+                 num_shards: int | None = None, shard_id: int | None = None, **kwargs):
         owner = "MnistDataset"
         accepted_options(owner, kwargs)
         usage = "all" if usage is None else usage
@@ -38,12 +40,9 @@ class MnistDataset(_RandomAccess):
             raise FileNotFoundError(f"{owner}: no MNIST IDX files (train-* or t10k-*) in {os.fspath(dataset_dir)!r}")
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
-        if num_samples is not None:
-            keep = _positive(owner, "num_samples", num_samples)
-            images, labels = images[:keep], labels[:keep]
         self._images = images.astype(np.uint8)[..., None]
         self._labels = labels.astype(np.uint32)
-        super().__init__(len(self._labels), shuffle)
+        super().__init__(len(self._labels), shuffle, num_samples, sampler, num_shards, shard_id)
 
     def _row(self, i: int) -> tuple:
         return self._images[i], self._labels[i]

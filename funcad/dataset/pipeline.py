@@ -18,6 +18,7 @@ import numpy as np
 
 from funcad.core.seed import global_rng
 from funcad.core.tensor import Tensor
+from funcad.dataset.samplers import select_sampler
 from funcad.dataset.transforms import Compose
 
 # MindSpore's options that change nothing when one process reads the rows in order (workers, caches, shared memory).
@@ -25,8 +26,9 @@ NO_EFFECT = frozenset({"num_parallel_workers", "python_multiprocessing", "max_ro
 
 
 def accepted_options(owner: str, options: dict) -> None:
-    """Refuse, by name, the options of MindSpore's signature that would change the rows (sharding, samplers,
-    per-batch maps, padding) and any unknown one: ignoring them would give other data without a word."""
+    """Refuse, by name, the options of MindSpore's signature that would change the rows (per-batch maps, padding)
+    and any unknown one: ignoring them would give other data without a word. Samplers and sharding are arguments
+    of the sources themselves."""
     refused = sorted(set(options) - NO_EFFECT)
     if refused:
         listed = ", ".join(f"{name}={options[name]!r}" for name in refused)
@@ -202,23 +204,24 @@ class Dataset(abc.ABC):
 
 
 class _RandomAccess(Dataset):
-    """A source of ``n`` rows read by index, in order or, with ``shuffle`` (None: True, as MindSpore's sources
-    default to), in a new random order on every pass."""
+    """A source of ``n`` rows read by index through a sampler: the one given, or the one MindSpore picks from
+    ``shuffle`` (None: True), ``num_samples`` and ``num_shards``/``shard_id`` (see ``samplers.select_sampler``);
+    random orders are drawn anew on every pass."""
 
-    def __init__(self, n: int, shuffle: bool | None):
+    def __init__(self, n: int, shuffle: bool | None, num_samples: int | None = None, sampler=None,
+                 num_shards: int | None = None, shard_id: int | None = None):
         self._n = n
-        self._shuffle = True if shuffle is None else bool(shuffle)
+        self._sampler = select_sampler(type(self).__name__, num_samples, sampler, shuffle, num_shards, shard_id)
 
     @abc.abstractmethod
     def _row(self, i: int) -> tuple:
         """Row ``i`` as a tuple of numpy values in column order."""
 
     def get_dataset_size(self) -> int:
-        return self._n
+        return self._sampler.size(self._n)
 
     def _rows(self) -> Iterator[tuple]:
-        order = global_rng().permutation(self._n) if self._shuffle else range(self._n)
-        for i in order:
+        for i in self._sampler.indices(self._n):
             yield self._row(int(i))
 
 
@@ -236,7 +239,8 @@ class NumpySlicesDataset(_RandomAccess):
     a dict ``{name: array}`` named columns. Every column must have the same length."""
 
     def __init__(self, data, column_names: str | Sequence[str] | None = None, num_samples: int | None = None,
-                 num_parallel_workers: int | None = None, shuffle: bool | None = None, **kwargs):
+                 num_parallel_workers: int | None = None, shuffle: bool | None = None, sampler=None,
+                 num_shards: int | None = None, shard_id: int | None = None, **kwargs):
         owner = "NumpySlicesDataset"
         accepted_options(owner, kwargs)
         if isinstance(data, Mapping):
@@ -252,21 +256,22 @@ class NumpySlicesDataset(_RandomAccess):
         if len(lengths) != 1:
             raise ValueError(f"{owner}: columns have different lengths {[len(c) for c in columns]}")
         self.column_names = _column_names(owner, column_names, len(columns))
-        n = lengths.pop() if num_samples is None else min(_positive(owner, "num_samples", num_samples), len(columns[0]))
         self._columns = columns
-        super().__init__(n, shuffle)
+        super().__init__(lengths.pop(), shuffle, num_samples, sampler, num_shards, shard_id)
 
     def _row(self, i: int) -> tuple:
         return tuple(c[i] for c in self._columns)
 
 
 class GeneratorDataset(Dataset):
-    """Rows from ``source``: a random-accessible object (``__getitem__`` and ``__len__``; shuffled unless
-    ``shuffle=False``), an iterable, or a callable returning an iterator (read in order, each pass calling it again).
-    Each item is a tuple of arrays, one per column, or one array for a single column."""
+    """Rows from ``source``: a random-accessible object (``__getitem__`` and ``__len__``; read through a sampler
+    as the other sources: shuffled unless ``shuffle=False``, ``sampler``, ``num_shards``/``shard_id``), an
+    iterable, or a callable returning an iterator (read in order, each pass calling it again, the first
+    ``num_samples`` items). Each item is a tuple of arrays, one per column, or one array for a single column."""
 
     def __init__(self, source, column_names: str | Sequence[str] | None = None, column_types=None, schema=None,
-                 num_samples: int | None = None, num_parallel_workers: int = 1, shuffle: bool | None = None, **kwargs):
+                 num_samples: int | None = None, num_parallel_workers: int = 1, shuffle: bool | None = None, sampler=None,
+                 num_shards: int | None = None, shard_id: int | None = None, **kwargs):
         owner = "GeneratorDataset"
         accepted_options(owner, kwargs)
         if column_names is None:
@@ -274,26 +279,29 @@ class GeneratorDataset(Dataset):
         names = [column_names] if isinstance(column_names, str) else list(column_names)
         self.column_names = _column_names(owner, names, len(names))
         self._source = source
-        self._limit = None if num_samples is None else _positive(owner, "num_samples", num_samples)
         self._indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
         if not self._indexed and not callable(source) and not hasattr(source, "__iter__"):
             raise TypeError(f"{owner}: source must be random-accessible, iterable or a callable returning an iterator, "
                             f"got {type(source).__name__}")
-        if shuffle and not self._indexed:
+        self._limit, self._sampler = None, None
+        if self._indexed:
+            self._sampler = select_sampler(owner, num_samples, sampler, shuffle, num_shards, shard_id)
+            return
+        for name, value in (("sampler", sampler), ("num_shards", num_shards), ("shard_id", shard_id)):
+            if value is not None:
+                raise ValueError(f"{owner}: {name}={value!r} is not supported if source does not have attribute '__getitem__'")
+        if shuffle:
             raise ValueError(f"{owner}: shuffle needs a random-accessible source (__getitem__ and __len__)")
-        self._shuffle = self._indexed and shuffle is not False
+        self._limit = None if num_samples is None else _positive(owner, "num_samples", num_samples)
 
     def get_dataset_size(self) -> int:
         if self._indexed:
-            n = len(self._source)
-            return n if self._limit is None else min(n, self._limit)
+            return self._sampler.size(len(self._source))
         return super().get_dataset_size()
 
     def _items(self) -> Iterator:
         if self._indexed:
-            n = len(self._source)
-            order = global_rng().permutation(n) if self._shuffle else range(n)
-            return (self._source[int(i)] for i in order)
+            return (self._source[int(i)] for i in self._sampler.indices(len(self._source)))
         return iter(self._source() if callable(self._source) and not hasattr(self._source, "__iter__") else self._source)
 
     def _rows(self) -> Iterator[tuple]:

@@ -1,5 +1,7 @@
 """``mindspore.dataset.vision``'s image operations that the tutorials map over images (numpy in, numpy out); the
-geometric ones (resize, crops, flips) are in ``funcad.dataset.vision_geometry``."""
+geometric ones are in ``funcad.dataset.vision_geometry`` (resize, crops, flips) and ``vision_affine`` (padding,
+random resized crops, rotations), decoding and colour in ``vision_color``. MindSpore 1.x's ``c_transforms`` and
+``py_transforms`` module paths name this module."""
 
 from __future__ import annotations
 
@@ -7,6 +9,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from funcad.dataset.vision_affine import Border, Pad, RandomResizedCrop, RandomRotation
+from funcad.dataset.vision_color import (
+    AdjustBrightness,
+    AdjustContrast,
+    AdjustHue,
+    AdjustSaturation,
+    ConvertColor,
+    ConvertMode,
+    Decode,
+    Grayscale,
+    RandomColorAdjust,
+)
 from funcad.dataset.vision_geometry import CenterCrop, Inter, RandomCrop, RandomHorizontalFlip, RandomVerticalFlip, Resize
 
 
@@ -63,4 +77,5 @@ class ToTensor:
 
 
 __all__ = ["Rescale", "Normalize", "HWC2CHW", "ToTensor", "Resize", "CenterCrop", "RandomCrop", "RandomHorizontalFlip",
-           "RandomVerticalFlip", "Inter"]
+           "RandomVerticalFlip", "Inter", "Border", "Pad", "RandomResizedCrop", "RandomRotation", "Decode", "ConvertMode", "ConvertColor",
+           "Grayscale", "AdjustBrightness", "AdjustContrast", "AdjustSaturation", "AdjustHue", "RandomColorAdjust"]

@@ -1,6 +1,7 @@
 """funcad.nn: Cells, layers, losses, initialisers and optimizers with MindSpore 2.x's names."""
 
 from funcad.amp.loss_scale import DynamicLossScaleUpdateCell, FixedLossScaleUpdateCell
+from funcad.communication.grad_reducer import DistributedGradReducer
 from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
 from funcad.nn.graph_cell import GraphCell
@@ -86,7 +87,7 @@ __all__ = [
     "PoissonNLLLoss", "RMSELoss", "SoftMarginLoss", "TripletMarginLoss", "FocalLoss", "DiceLoss", "MultiClassDiceLoss",
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "RMSProp", "Adagrad", "per_sample_grads",
     "AdaMax", "Adadelta", "Rprop", "ASGD", "Lamb", "LARS", "FTRL", "ProximalAdagrad", "LazyAdam",
-    "SoftmaxCrossEntropyWithLogits", "GraphCell", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
+    "SoftmaxCrossEntropyWithLogits", "GraphCell", "DistributedGradReducer", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
     "TrainOneStepWithLossScaleCell", "DynamicLossScaleUpdateCell", "FixedLossScaleUpdateCell",
     *_metric_names,
     "LearningRateSchedule", "ExponentialDecayLR", "NaturalExpDecayLR", "InverseDecayLR", "CosineDecayLR",
