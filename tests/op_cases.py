@@ -329,6 +329,15 @@ CASES.update({  # funcad.ops.layer_classes
     "meshgrid": (lambda x: ops.meshgrid(x[0], x[1, :2], indexing="ij")[0], (Y,)), "lerp": (lambda x, y: ops.lerp(x, y, x), (X, Y)),
     "unsorted_segment_sum": (lambda x: ops.unsorted_segment_sum(x, np.array([[0, 1, 0, 1]] * 3), 2), (Y,)),
 })
+VOLUME = RNG.standard_normal((2, 3, 4, 5, 5)).astype(np.float32)  # (N, C, D, H, W)
+KERNEL3D = RNG.standard_normal((4, 3, 2, 3, 3)).astype(np.float32)
+CASES.update({  # funcad.ops.volume: 3-D ops composed from the 2-D kernels
+    "conv3d": (lambda x, w: ops.conv3d(x, w, stride=(1, 2, 1), padding=(1, 0, 1), dilation=(2, 1, 1)), (VOLUME, KERNEL3D)),
+    "max_pool3d": (lambda x: ops.max_pool3d(x, 2, (1, 2, 2), padding=1, ceil_mode=True), (VOLUME,)),
+    "avg_pool3d": (lambda x: ops.avg_pool3d(x, 3, 2, padding=1, count_include_pad=False), (VOLUME,)),
+    "adaptive_avg_pool3d": (lambda x: ops.adaptive_avg_pool3d(x, (3, 2, None)), (VOLUME,)),
+    "adaptive_max_pool3d": (lambda x: ops.adaptive_max_pool3d(x, (3, 2, 4)), (VOLUME,)),
+})
 
 
 

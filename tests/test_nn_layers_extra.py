@@ -176,7 +176,7 @@ def test_pool1d_matches_torch(kernel, stride, padding, ceil_mode, assert_layer_m
     mode = "pad" if padding else "valid"
     x = _normal(2, 3, 9)
     module = torch.nn.MaxPool1d(kernel, stride, padding, ceil_mode=ceil_mode)
-    assert_layer_matches(nn.MaxPool1d(kernel, stride, mode, padding, ceil_mode), module, (x,))
+    assert_layer_matches(nn.MaxPool1d(kernel, stride, mode, padding, ceil_mode=ceil_mode), module, (x,))
     for include in (True, False):
         cell = nn.AvgPool1d(kernel, stride, mode, padding, ceil_mode, count_include_pad=include)
         assert_layer_matches(cell, torch.nn.AvgPool1d(kernel, stride, padding, ceil_mode, count_include_pad=include), (x,))

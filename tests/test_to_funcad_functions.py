@@ -168,6 +168,16 @@ FUNCTIONS = {
                                                                         [-1, 1, 1, 1, 1, 1]]), reduction="none")[:, None], None, ROWS),
     "rms_lrn_shuffle": (lambda x, w: F.rms_norm(x, (6,), w, eps=1e-5) + F.rms_norm(x, [6, 6]) + F.local_response_norm(x, 2, 0.3, 0.7, 1.5)
                         + F.local_response_norm(x, 3) + F.channel_shuffle(x.repeat(1, 2, 1, 1), 3)[:, 1:4], (6,), IMAGES),
+    "conv3d": (lambda x, w: torch.cat([F.conv3d(x, w, stride=(1, 2, 1), padding=1).flatten(1), F.conv3d(x, w, padding="same").flatten(1),
+                                       F.conv3d(x, w[:, :1], dilation=(1, 2, 1), groups=3, padding=(0, 2, 1)).flatten(1)], 1),
+               (3, 3, 2, 2, 3), IMAGES.reshape(2, 3, 4, 3, 3)),
+    "conv_transpose3d": (lambda x, w: torch.cat([F.conv_transpose3d(x, w, stride=2, padding=1, output_padding=1).flatten(1),
+                                                 F.conv_transpose3d(x, w[:, :1], stride=(1, 2, 1), groups=3, dilation=(2, 1, 1)).flatten(1)], 1),
+                         (3, 2, 2, 3, 3), IMAGES.reshape(2, 3, 4, 3, 3)),
+    "pools_3d": (lambda x: torch.cat([F.max_pool3d(x, 2).flatten(1), F.max_pool3d(x, 3, 2, 1, ceil_mode=True).flatten(1),
+                                      F.avg_pool3d(x, 2, 1).flatten(1), F.avg_pool3d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False).flatten(1),
+                                      F.avg_pool3d(x, (2, 3, 2), divisor_override=5).flatten(1), F.adaptive_avg_pool3d(x, (3, None, 2)).flatten(1),
+                                      F.adaptive_max_pool3d(x, 2).flatten(1)], 1), None, IMAGES.reshape(2, 3, 4, 3, 3)),
 }
 
 

@@ -7,11 +7,12 @@ look rules up here by exact class, so a user's subclass of a layer (with its own
 from __future__ import annotations
 
 from torch_ref.layer_rule import LayerRule, TranslationError, Untranslatable, where
+from torch_ref.layers_3d import RULES_3D
 from torch_ref.layers_basic import BASIC_RULES
 from torch_ref.layers_sequence import SEQUENCE_RULES
 from torch_ref.losses_norms import NORM_RULES
 
-RULES: list[LayerRule] = BASIC_RULES + SEQUENCE_RULES + NORM_RULES
+RULES: list[LayerRule] = BASIC_RULES + SEQUENCE_RULES + NORM_RULES + RULES_3D
 BY_FUNCAD_TYPE: dict[type, LayerRule] = {rule.funcad_type: rule for rule in RULES}
 BY_TORCH_TYPE: dict[type, LayerRule] = {t: rule for rule in RULES for t in (rule.torch_type, *rule.torch_aliases)}
 

@@ -16,7 +16,7 @@ import torch
 from funcad import nn
 from funcad.nn.cell import Cell
 from torch_ref.layer_rule import LayerRule, Translate, Untranslatable
-from torch_ref.mindspore_modules import BatchNorm1dFixed, BatchNorm2dFixed, Conv1dSame, Conv2dSame
+from torch_ref.mindspore_modules import BatchNorm1dFixed, BatchNorm2dFixed, Conv1dSame, Conv2dSame, SamePadding
 
 # -- Dense / Linear ------------------------------------------------------------------------------------------------
 
@@ -63,7 +63,7 @@ def _conv_to_torch(torch_type: type, same_type: type) -> Callable:
 
 def _conv_to_funcad(funcad_type: type) -> Callable:
     def build(module, translate: Translate) -> Cell:
-        if isinstance(module, (Conv1dSame, Conv2dSame)):
+        if isinstance(module, SamePadding):
             pad_mode, padding = "same", 0
         elif isinstance(module.padding, str):
             pad_mode, padding = module.padding, 0
@@ -109,15 +109,19 @@ def _transpose_padding(cell: nn.Conv2dTranspose) -> tuple:
 
 
 def _conv_transpose_to_torch(cell: nn.Conv2dTranspose, translate: Translate) -> torch.nn.Module:
-    return torch.nn.ConvTranspose2d(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=_transpose_padding(cell),
+    """ConvTranspose2d, or ConvTranspose3d for a Conv3dTranspose."""
+    torch_type = torch.nn.ConvTranspose3d if cell.rank == 3 else torch.nn.ConvTranspose2d
+    return torch_type(cell.in_channels, cell.out_channels, cell.kernel_size, stride=cell.stride, padding=_transpose_padding(cell),
                                     output_padding=cell.output_padding, groups=cell.group, bias=cell.has_bias, dilation=cell.dilation)
 
 
 def _conv_transpose_to_funcad(module: torch.nn.ConvTranspose2d, translate: Translate) -> Cell:
+    """Conv2dTranspose, or Conv3dTranspose for a ConvTranspose3d (keywords: the two orders differ)."""
     if module.padding_mode != "zeros":
         raise Untranslatable(f"padding_mode {module.padding_mode!r} has no funcad counterpart (only 'zeros')")
     pads = tuple(p for p in module.padding for _ in range(2))
-    return nn.Conv2dTranspose(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+    funcad_type = nn.Conv3dTranspose if isinstance(module, torch.nn.ConvTranspose3d) else nn.Conv2dTranspose
+    return funcad_type(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
                               pad_mode="pad" if any(pads) else "valid", padding=pads if any(pads) else 0,
                               output_padding=module.output_padding, dilation=module.dilation, group=module.groups,
                               has_bias=module.bias is not None)
@@ -192,15 +196,19 @@ def _pool_to_torch(torch_type: type, **extra: Callable) -> Callable:
 
 def _pool_to_funcad(funcad_type: type) -> Callable:
     def build(module, translate: Translate) -> Cell:
-        if getattr(module, "dilation", 1) not in (1, (1, 1)):
+        rank = funcad_type.rank
+        if getattr(module, "dilation", 1) not in (1, (1,) * rank):
             raise Untranslatable(f"dilation={module.dilation!r} has no funcad counterpart")
-        if getattr(module, "divisor_override", None) is not None:
+        if getattr(module, "divisor_override", None) is not None and rank < 3:
             raise Untranslatable("divisor_override has no funcad counterpart")
-        one_d = funcad_type.rank == 1
-        size = (lambda v: v if isinstance(v, int) else v[0]) if one_d else torch.nn.modules.utils._pair
+        one_d = rank == 1
+        size = (lambda v: v if isinstance(v, int) else v[0]) if one_d else torch.nn.modules.utils._ntuple(rank)
         kernel, stride, pad = size(module.kernel_size), size(module.stride or module.kernel_size), size(module.padding)
-        pads = (pad,) * 2 if one_d else (pad[0], pad[0], pad[1], pad[1])
-        extra = {"count_include_pad": module.count_include_pad} if hasattr(module, "count_include_pad") else {"return_indices": module.return_indices}
+        pads = (pad,) * 2 if one_d else tuple(p for p in pad for _ in range(2))
+        if hasattr(module, "count_include_pad"):
+            extra = {"count_include_pad": module.count_include_pad, **({"divisor_override": module.divisor_override} if rank == 3 else {})}
+        else:
+            extra = {"return_indices": module.return_indices}
         return funcad_type(kernel, stride, "pad" if any(pads) else "valid", pads if any(pads) else 0, ceil_mode=module.ceil_mode, **extra)
     return build
 

@@ -1,10 +1,10 @@
 """torch layers for the MindSpore conventions torch's own layers cannot express, as subclasses keeping torch's names.
 
-- ``Conv1dSame`` / ``Conv2dSame``: ``pad_mode='same'`` with any stride (torch refuses ``padding='same'`` with a stride
+- ``Conv1dSame`` / ``Conv2dSame`` / ``Conv3dSame``: ``pad_mode='same'`` with any stride (torch refuses ``padding='same'`` with a stride
   above 1): the input is padded by ``F.pad`` to an output of ceil(size / stride), the odd row or column at the end,
   as MindSpore (and TensorFlow, and timm's ``Conv2dSame``) do. The padding depends on the input size, so it is
   computed per call.
-- ``BatchNorm1dFixed`` / ``BatchNorm2dFixed``: MindSpore's ``use_batch_statistics``: True normalises by the batch's
+- ``BatchNorm1dFixed`` / ``BatchNorm2dFixed`` / ``BatchNorm3dFixed``: MindSpore's ``use_batch_statistics``: True normalises by the batch's
   statistics (updating the running ones) in ``train()`` and ``eval()`` alike, False by the running ones always.
 """
 
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from funcad.nn.layer.conv import same_padding
 
 
-class _SamePadding:
+class SamePadding:
     """A convolution (built with padding 0) that pads its input as MindSpore's pad_mode='same' before convolving."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -26,12 +26,16 @@ class _SamePadding:
         return self._conv_forward(F.pad(x, pads, mode=mode), self.weight, self.bias)
 
 
-class Conv1dSame(_SamePadding, torch.nn.Conv1d):
+class Conv1dSame(SamePadding, torch.nn.Conv1d):
     """``torch.nn.Conv1d`` with MindSpore's pad_mode='same' at any stride."""
 
 
-class Conv2dSame(_SamePadding, torch.nn.Conv2d):
+class Conv2dSame(SamePadding, torch.nn.Conv2d):
     """``torch.nn.Conv2d`` with MindSpore's pad_mode='same' at any stride."""
+
+
+class Conv3dSame(SamePadding, torch.nn.Conv3d):
+    """``torch.nn.Conv3d`` with MindSpore's pad_mode='same' at any stride."""
 
 
 class _FixedStatistics:
@@ -56,3 +60,7 @@ class BatchNorm1dFixed(_FixedStatistics, torch.nn.BatchNorm1d):
 
 class BatchNorm2dFixed(_FixedStatistics, torch.nn.BatchNorm2d):
     """``torch.nn.BatchNorm2d`` with MindSpore's use_batch_statistics=True/False."""
+
+
+class BatchNorm3dFixed(_FixedStatistics, torch.nn.BatchNorm3d):
+    """``torch.nn.BatchNorm3d`` with MindSpore's use_batch_statistics=True/False."""

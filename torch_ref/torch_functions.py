@@ -22,10 +22,9 @@ import torch.nn.utils.rnn as torch_rnn
 from funcad import nn, ops
 from funcad.core.dtypes import DType
 from funcad.core.tensor import Tensor
-from funcad.core.transforms import vjp
 from funcad.nn.layer.conv import same_padding
 from funcad.ops.decompositions import solve
-from torch_ref import losses_norms, packed
+from torch_ref import layers_3d, losses_norms, packed
 from torch_ref.arrays import numpy_dtype
 
 MinMax = collections.namedtuple("MinMax", ["values", "indices"])
@@ -130,19 +129,8 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):  # noqa: A002
     return _on_rows(ops.adaptive_max_pool2d, input, _row_window(output_size))
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):  # noqa: A002
-    """The adjoint of the convolution by ``weight`` ((in, out/groups, kh, kw)) whose input has the transposed
-    convolution's output size, applied to ``input``: torch's definition of a transposed convolution."""
-    stride, padding, output_padding, dilation = (_pair(v) for v in (stride, padding, output_padding, dilation))
-    size = tuple((input.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (weight.shape[2 + i] - 1) + output_padding[i] + 1
-                 for i in range(2))
-    if min(size) < 1:
-        raise ValueError(f"torch.nn.functional.conv_transpose2d: input of shape {tuple(input.shape)} gives an empty output {size}")
-    source = ops.zeros((input.shape[0], weight.shape[1] * groups) + size, input.dtype)
-    _, pullback = vjp(lambda z: ops.conv2d(z, weight, None, stride, padding, dilation, groups), source)
-    y = pullback(input)
-    y = y[0] if isinstance(y, tuple) else y
-    return y if bias is None else y + ops.reshape(bias, (1, -1, 1, 1))
+# torch's definition of a transposed convolution: the adjoint of the convolution whose input has its output size
+conv_transpose2d = layers_3d.transposed_convolution(ops.conv2d, 2, "conv_transpose2d")
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):  # noqa: A002
@@ -464,6 +452,7 @@ FUNCTIONS = {
     torch.cummax: lambda input, axis: MinMax(*ops.cummax(input, axis)), torch.cummin: lambda input, axis: MinMax(*ops.cummin(input, axis)),
 }
 FUNCTIONS.update(losses_norms.FUNCTIONS)  # CTC and multi-class margin losses, RMS and local response norms, channel shuffle
+FUNCTIONS.update(layers_3d.FUNCTIONS)  # 3-D convolutions and pools
 
 def windows(tensor, dimension: int, size: int, step: int):
     """``Tensor.unfold(dimension, size, step)``: every window of ``size`` along ``dimension``, ``step`` apart, as a new

@@ -336,6 +336,7 @@ from funcad.ops.transcendental import (
     sinh,
     trunc,
 )
+from funcad.ops.volume import adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, conv3d, max_pool3d
 from funcad.scipy.special import digamma, erfc, polygamma, xlogy
 from funcad.scipy.special import gammaln as lgamma
 

@@ -8,24 +8,39 @@ from typing import NamedTuple
 import numpy as np
 
 
+def ints(value, n: int, op: str, what: str) -> tuple[int, ...]:
+    """An int or ``n`` ints (a 1-tuple counts as the int), as torch and MindSpore accept for kernel, stride and dilation."""
+    items = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    items = items * n if len(items) == 1 else items
+    if len(items) != n or not all(isinstance(v, (int, np.integer)) for v in items):
+        raise ValueError(f"funcad.ops.{op}: {what} must be an int or a tuple of {n} ints, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
 def pair(value, op: str, what: str) -> tuple[int, int]:
     """An int or a pair of ints, as torch accepts for kernel, stride and dilation."""
-    items = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) for v in items):
-        raise ValueError(f"funcad.ops.{op}: {what} must be an int or a pair of ints, got {value!r}")
-    return int(items[0]), int(items[1])
+    return ints(value, 2, op, what)
+
+
+PADDING_FORMS = {2: "a pair (ph, pw) or (top, bottom, left, right)", 3: "(pd, ph, pw) or (head, tail, top, bottom, left, right)"}
+
+
+def paddings(padding, n: int, op: str) -> tuple[int, ...]:
+    """(before, after) of each of ``n`` spatial axes, flat, from an int, one int per axis (both sides alike) or the
+    explicit 2n-tuple (MindSpore's uneven forms)."""
+    items = (padding,) if isinstance(padding, (int, np.integer)) else tuple(padding)
+    if len(items) == n:
+        items = tuple(v for v in items for _ in range(2))
+    elif len(items) == 1:
+        items = items * (2 * n)
+    if len(items) != 2 * n or not all(isinstance(v, (int, np.integer)) and v >= 0 for v in items):
+        raise ValueError(f"funcad.ops.{op}: padding must be a non-negative int, {PADDING_FORMS[n]}, got {padding!r}")
+    return tuple(int(v) for v in items)
 
 
 def padding4(padding, op: str) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) from an int, a symmetric pair (ph, pw) or an explicit 4-tuple."""
-    items = (padding,) if isinstance(padding, (int, np.integer)) else tuple(padding)
-    if len(items) == 2:
-        items = (items[0], items[0], items[1], items[1])
-    elif len(items) == 1:
-        items = items * 4
-    if len(items) != 4 or not all(isinstance(v, (int, np.integer)) and v >= 0 for v in items):
-        raise ValueError(f"funcad.ops.{op}: padding must be a non-negative int, a pair (ph, pw) or (top, bottom, left, right), got {padding!r}")
-    return tuple(int(v) for v in items)
+    return paddings(padding, 2, op)
 
 
 class Geometry(NamedTuple):
@@ -62,3 +77,12 @@ def windows(padded, geo: Geometry, h: int, w: int, writeable: bool = False):
     s_n, s_c, s_h, s_w = padded.strides
     shape = padded.shape[:2] + (kh, kw, oh, geo.row_width(h, w))
     return np.lib.stride_tricks.as_strided(padded, shape, (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=writeable)
+
+
+def window_counts(size: int, kernel: int, stride: int, low: int, high: int, extra: int, include: bool) -> np.ndarray:
+    """How many positions each window along one axis averages over: those inside the padded input when ``include``
+    (a ceil_mode window reaching into ``extra`` counts only up to the padding's end, as torch's), else the real ones."""
+    starts = np.arange((size + low + high + extra - kernel) // stride + 1) * stride - low
+    if include:
+        return np.minimum(starts + kernel, size + high) - starts
+    return np.minimum(starts + kernel, size) - np.maximum(starts, 0)

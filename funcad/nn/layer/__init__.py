@@ -46,12 +46,13 @@ from funcad.nn.layer.basic import (
     PixelUnshuffle,
     Unflatten,
 )
-from funcad.nn.layer.conv import Conv1d, Conv1dTranspose, Conv2d, Conv2dTranspose
+from funcad.nn.layer.conv import Conv1d, Conv1dTranspose, Conv2d, Conv2dTranspose, Conv3d, Conv3dTranspose
 from funcad.nn.layer.embedding import Embedding
 from funcad.nn.layer.normalization import (
     LRN,
     BatchNorm1d,
     BatchNorm2d,
+    BatchNorm3d,
     GroupNorm,
     InstanceNorm1d,
     InstanceNorm2d,
@@ -74,12 +75,16 @@ from funcad.nn.layer.padding import (
 from funcad.nn.layer.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
     AvgPool1d,
     AvgPool2d,
+    AvgPool3d,
     MaxPool1d,
     MaxPool2d,
+    MaxPool3d,
 )
 from funcad.nn.layer.rnn_cells import GRUCell, LSTMCell, RNNCell
 from funcad.nn.layer.rnns import GRU, LSTM, RNN
@@ -106,4 +111,5 @@ __all__ = [
     "Dropout1d", "Unflatten", "PixelShuffle", "PixelUnshuffle", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
     "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
     "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ClipByNorm", "RMSNorm", "LRN", "ChannelShuffle",
+    "Conv3d", "Conv3dTranspose", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "BatchNorm3d",
 ]

@@ -242,8 +242,8 @@ class _ChannelDropout(Dropout):
     spatial: int
     expected: str
 
-    def __init__(self, p: float = 0.5):
-        super().__init__(p=p)
+    def __init__(self, p: float = 0.5, *, keep_prob: float | None = None):
+        super().__init__(p=p if keep_prob is None else 1.0 - keep_prob)
 
     def construct(self, x):
         check_input(self, x, (self.spatial + 1, self.spatial + 2), None, self.expected)

@@ -1,4 +1,4 @@
-"""Conv1d, Conv2d and Conv2dTranspose with MindSpore's pad_mode ('same', 'valid', 'pad'), and the padding arithmetic pools share."""
+"""Conv1d, Conv2d, Conv3d and their transposes with MindSpore's pad_mode ('same', 'valid', 'pad'), and the padding arithmetic pools share."""
 
 from __future__ import annotations
 
@@ -21,22 +21,32 @@ PAD_MODES = ("same", "valid", "pad")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")  # torch's (and mindspore.mint's) values of padding_mode
 
 
+def as_tuple(value, rank: int, owner: str, what: str) -> tuple[int, ...]:
+    """A positive int or ``rank`` of them (a 1-tuple counts as the int)."""
+    items = (value,) * rank if isinstance(value, (int, np.integer)) else tuple(value)
+    items = items * rank if len(items) == 1 else items
+    if len(items) != rank or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in items):
+        raise ValueError(f"{owner}: {what} must be a positive int or {'a pair' if rank == 2 else f'a tuple of {rank}'} of them, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
 def as_pair(value, owner: str, what: str) -> tuple[int, int]:
-    items = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in items):
-        raise ValueError(f"{owner}: {what} must be a positive int or a pair of them, got {value!r}")
-    return int(items[0]), int(items[1])
+    return as_tuple(value, 2, owner, what)
 
 
-def check_pad_mode(owner: str, pad_mode: str, padding) -> tuple[int, int, int, int]:
-    """Validate ``pad_mode``/``padding`` and return the fixed (top, bottom, left, right) padding of 'pad' mode."""
+PADDING_FORMS = {2: "(ph, pw) or (top, bottom, left, right)", 3: "(pd, ph, pw) or (head, tail, top, bottom, left, right)"}
+
+
+def check_pad_mode(owner: str, pad_mode: str, padding, rank: int = 2) -> tuple[int, ...]:
+    """Validate ``pad_mode``/``padding`` and return the fixed padding of 'pad' mode, (before, after) per spatial axis:
+    (top, bottom, left, right) in 2-D, (head, tail, top, bottom, left, right) in 3-D."""
     if not isinstance(pad_mode, str) or pad_mode.lower() not in PAD_MODES:
         raise ValueError(f"{owner}: unknown pad_mode {pad_mode!r}; valid: {', '.join(PAD_MODES)}")
-    items = (padding,) * 4 if isinstance(padding, (int, np.integer)) else tuple(padding)
-    if len(items) == 2:
-        items = (items[0], items[0], items[1], items[1])
-    if len(items) != 4 or not all(isinstance(v, (int, np.integer)) and v >= 0 for v in items):
-        raise ValueError(f"{owner}: padding must be a non-negative int, (ph, pw) or (top, bottom, left, right), got {padding!r}")
+    items = (padding,) * (2 * rank) if isinstance(padding, (int, np.integer)) else tuple(padding)
+    if len(items) in (1, rank):
+        items = tuple(v for v in items for _ in range(2 * rank // len(items)))
+    if len(items) != 2 * rank or not all(isinstance(v, (int, np.integer)) and v >= 0 for v in items):
+        raise ValueError(f"{owner}: padding must be a non-negative int, {PADDING_FORMS[rank]}, got {padding!r}")
     if pad_mode.lower() != "pad" and any(items):
         raise ValueError(f"{owner}: padding {padding!r} is only allowed with pad_mode='pad', not {pad_mode!r}")
     return tuple(int(v) for v in items)
@@ -55,10 +65,10 @@ def pad_spatial(x, pads: tuple, padding_mode: str):
     return ops.pad(x, widths, mode=padding_mode)
 
 
-def same_padding(size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int] = (1, 1)):
+def same_padding(size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...] | None = None):
     """MindSpore/TensorFlow 'same': output ceil(size / stride); any odd padding goes to the bottom/right."""
     pads = []
-    for n, k, s, d in zip(size, kernel, stride, dilation):
+    for n, k, s, d in zip(size, kernel, stride, dilation or (1,) * len(size)):
         out = -(-n // s)
         total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
         pads += [total // 2, total - total // 2]
@@ -94,17 +104,25 @@ def naming_layer(cell: Cell) -> Iterator[None]:
 
 
 class _Conv2dGeometry(Cell):
-    """Channels, kernel, stride, dilation, group and pad_mode of a 2-D convolution or its transpose."""
+    """Channels, kernel, stride, dilation, group and pad_mode of a 2-D (or, with ``rank`` 3, 3-D) convolution or its
+    transpose; ``conv`` is the op of that rank."""
+
+    rank = 2
+    conv = staticmethod(ops.conv2d)
+    expected = "(N, {}, H, W)"
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, pad_mode: str, padding, dilation, group: int):
         super().__init__()
         owner = type(self).__name__
         set_channels(self, owner, in_channels, out_channels, group)
-        self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
-        self.stride = as_pair(stride, owner, "stride")
-        self.dilation = as_pair(dilation, owner, "dilation")
-        self.padding = check_pad_mode(owner, pad_mode, padding)
+        self.kernel_size = as_tuple(kernel_size, self.rank, owner, "kernel_size")
+        self.stride = as_tuple(stride, self.rank, owner, "stride")
+        self.dilation = as_tuple(dilation, self.rank, owner, "dilation")
+        self.padding = check_pad_mode(owner, pad_mode, padding, self.rank)
         self.pad_mode = pad_mode.lower()
+
+    def _check(self, x) -> None:
+        check_input(self, x, self.rank + 2, {1: self.in_channels}, self.expected.format(self.in_channels))
 
     def extend_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -125,22 +143,22 @@ class Conv2d(_Conv2dGeometry):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, dilation=1,
                  group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32, *, padding_mode: str = "zeros"):
         super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group)
-        self.padding_mode = check_padding_mode("Conv2d", padding_mode)
+        self.padding_mode = check_padding_mode(type(self).__name__, padding_mode)
         shape = (self.out_channels, self.in_channels // self.group) + self.kernel_size
         set_conv_parameters(self, shape, has_bias, weight_init, bias_init, dtype)
 
-    def _padding_for(self, x) -> tuple[int, int, int, int]:
+    def _padding_for(self, x) -> tuple[int, ...]:
         if self.pad_mode == "same":
             return same_padding(tuple(x.shape[2:]), self.kernel_size, self.stride, self.dilation)
         return self.padding
 
     def construct(self, x):
-        check_input(self, x, 4, {1: self.in_channels}, f"(N, {self.in_channels}, H, W)")
+        self._check(x)
         pads = self._padding_for(x)
         if self.padding_mode != "zeros":
             x, pads = pad_spatial(x, pads, self.padding_mode), 0
         with naming_layer(self):
-            return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=pads, dilation=self.dilation, groups=self.group)
+            return self.conv(x, self.weight, self.bias, stride=self.stride, padding=pads, dilation=self.dilation, groups=self.group)
 
     def extend_repr(self) -> str:
         return super().extend_repr() + ("" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}")
@@ -199,15 +217,15 @@ class Conv2dTranspose(_Conv2dGeometry):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, output_padding=0,
                  dilation=1, group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32):
         super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group)
-        owner = "Conv2dTranspose"
-        extra = (output_padding, output_padding) if isinstance(output_padding, (int, np.integer)) else tuple(output_padding)
-        if len(extra) != 2 or any(not 0 <= e < max(s, d) for e, s, d in zip(extra, self.stride, self.dilation)):
+        owner = type(self).__name__
+        extra = (output_padding,) * self.rank if isinstance(output_padding, (int, np.integer)) else tuple(output_padding)
+        if len(extra) != self.rank or any(not 0 <= e < max(s, d) for e, s, d in zip(extra, self.stride, self.dilation)):
             raise ValueError(f"{owner}: output_padding must be non-negative and smaller than stride {self.stride} or dilation "
                              f"{self.dilation}, got {output_padding!r}")
         self.output_padding = tuple(int(e) for e in extra)
         set_conv_parameters(self, (self.in_channels, self.out_channels // self.group) + self.kernel_size, has_bias, weight_init, bias_init, dtype)
 
-    def _geometry(self, size: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    def _geometry(self, size: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(output size, padding of the convolution this layer is the adjoint of)."""
         if self.pad_mode == "same":
             out = tuple(n * s for n, s in zip(size, self.stride))
@@ -218,23 +236,23 @@ class Conv2dTranspose(_Conv2dGeometry):
         return out, pads
 
     def construct(self, x):
-        check_input(self, x, 4, {1: self.in_channels}, f"(N, {self.in_channels}, H, W)")
+        self._check(x)
         return self._transposed(x, self.weight)
 
     def _transposed(self, x, weight):
-        """The transposed convolution of an (N, C, H, W) input with (in, out/group, kh, kw) weights, plus the bias."""
+        """The transposed convolution of an (N, C, *spatial) input with (in, out/group, *kernel) weights, plus the bias."""
         out, pads = self._geometry(tuple(x.shape[2:]))
         if min(out) < 1:
             raise ValueError(f"{self._where()}: input of shape {tuple(x.shape)} gives an empty output {out} with padding {pads}")
 
         def conv(z):
-            return ops.conv2d(z, weight, None, stride=self.stride, padding=pads, dilation=self.dilation, groups=self.group)
+            return self.conv(z, weight, None, stride=self.stride, padding=pads, dilation=self.dilation, groups=self.group)
 
         with naming_layer(self):  # (the shapes it names are those of the convolution this layer is the adjoint of)
             _, pullback = vjp(conv, ops.zeros((x.shape[0], self.out_channels) + out, x.dtype))
             y = pullback(x)
         y = y[0] if isinstance(y, tuple) else y
-        return y if self.bias is None else y + ops.reshape(self.bias, (1, self.out_channels, 1, 1))
+        return y if self.bias is None else y + ops.reshape(self.bias, (1, self.out_channels) + (1,) * self.rank)
 
     def extend_repr(self) -> str:
         return f"{super().extend_repr()}, output_padding={self.output_padding}"
@@ -256,3 +274,50 @@ class Conv1dTranspose(Conv2dTranspose):
     def construct(self, x):
         check_input(self, x, 3, {1: self.in_channels}, f"(N, {self.in_channels}, L)")
         return ops.squeeze(self._transposed(ops.expand_dims(x, 2), ops.expand_dims(self.weight, 2)), 2)
+
+
+def _check_data_format(owner: str, data_format: str) -> None:
+    if data_format != "NCDHW":
+        raise ValueError(f"{owner}: data_format={data_format!r} is not supported (only 'NCDHW')")
+
+
+class Conv3d(Conv2d):
+    """3-D convolution over (N, C, D, H, W) with weight (out, in/group, kd, kh, kw) as torch's Conv3d, run as 2-D
+    convolutions of the depth frames (``ops.conv3d``).
+
+    MindSpore 2.x's arguments and defaults, as Conv2d's: pad_mode='same' (output ceil(size / stride), any odd padding
+    at the tail, bottom and right), 'valid' or 'pad' (``padding`` an int, (pd, ph, pw) or (head, tail, top, bottom,
+    left, right)), has_bias=False (torch: padding=0, bias=True). ``padding_mode`` (keyword) as Conv2d's.
+    """
+
+    rank = 3
+    conv = staticmethod(ops.conv3d)
+    expected = "(N, {}, D, H, W)"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, dilation=1,
+                 group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, data_format: str = "NCDHW", dtype=float32, *,
+                 padding_mode: str = "zeros"):
+        _check_data_format("Conv3d", data_format)
+        super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group, has_bias, weight_init, bias_init,
+                         dtype, padding_mode=padding_mode)
+
+
+class Conv3dTranspose(Conv2dTranspose):
+    """The transpose of Conv3d over (N, C, D, H, W), weight (in, out/group, kd, kh, kw) as torch's ConvTranspose3d: the
+    gradient of ``ops.conv3d`` with respect to its input, so differentiable to any order.
+
+    Output sizes and pad modes as Conv2dTranspose's, per axis (``padding`` an int, (pd, ph, pw) or (head, tail, top,
+    bottom, left, right)); ``output_padding`` (< stride or dilation) adds planes at the tail, bottom and right. MindSpore
+    2.x's argument order (output_padding after group, unlike Conv2dTranspose) and defaults: pad_mode='same', has_bias=False.
+    """
+
+    rank = 3
+    conv = staticmethod(ops.conv3d)
+    expected = "(N, {}, D, H, W)"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, dilation=1,
+                 group: int = 1, output_padding=0, has_bias: bool = False, weight_init=None, bias_init=None, data_format: str = "NCDHW",
+                 dtype=float32):
+        _check_data_format("Conv3dTranspose", data_format)
+        super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, output_padding, dilation, group, has_bias,
+                         weight_init, bias_init, dtype)

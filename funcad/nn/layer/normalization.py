@@ -1,4 +1,4 @@
-"""BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm and InstanceNorm2d with MindSpore's parameter names and conventions.
+"""BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, GroupNorm and InstanceNorm2d with MindSpore's parameter names and conventions.
 
 Parameter names follow MindSpore (``gamma``, ``beta``, ``moving_mean``, ``moving_variance``); each class's
 ``torch_names`` says which torch state_dict key each one corresponds to.
@@ -76,6 +76,12 @@ class BatchNorm2d(_BatchNorm):
     __doc__ = "Batch normalisation of (N, C, H, W) inputs.\n\n    " + _BatchNorm.__doc__
     _ranks = (4,)
     _expected = "(N, {c}, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    __doc__ = "Batch normalisation of (N, C, D, H, W) inputs.\n\n    " + _BatchNorm.__doc__
+    _ranks = (5,)
+    _expected = "(N, {c}, D, H, W)"
 
 
 class LayerNorm(Cell):

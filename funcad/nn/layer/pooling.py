@@ -1,4 +1,4 @@
-"""Max and average pooling (1-D and 2-D, with ceil_mode) and adaptive pooling, with MindSpore's names, defaults
+"""Max and average pooling (1-D, 2-D and 3-D, with ceil_mode) and adaptive pooling, with MindSpore's names, defaults
 and pad_mode."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import numpy as np
 from funcad import ops
 from funcad.nn.cell import Cell
 from funcad.nn.layer.basic import check_input, positive_int
-from funcad.nn.layer.conv import as_pair, check_pad_mode, same_padding
-from funcad.ops.conv_geometry import ceil_extra
+from funcad.nn.layer.conv import as_tuple, check_pad_mode, same_padding
+from funcad.ops.conv_geometry import ceil_extra, window_counts
 
 
 class _Pool(Cell):
-    """Shared geometry of the 1-D and 2-D pools: a 1-D pool runs as a 2-D one of height 1."""
+    """Shared geometry of the 1-D, 2-D and 3-D pools (``rank``): a 1-D pool runs as a 2-D one of height 1."""
 
     rank = 2
 
@@ -28,18 +28,19 @@ class _Pool(Cell):
             pads = (padding, padding) if isinstance(padding, (int, np.integer)) else tuple(padding)
             self.padding = check_pad_mode(owner, pad_mode, (0, 0) + pads if len(pads) == 2 else padding)
         else:
-            self.kernel_size = as_pair(kernel_size, owner, "kernel_size")
-            self.stride = as_pair(stride, owner, "stride")
-            self.padding = check_pad_mode(owner, pad_mode, padding)
+            self.kernel_size = as_tuple(kernel_size, self.rank, owner, "kernel_size")
+            self.stride = as_tuple(stride, self.rank, owner, "stride")
+            self.padding = check_pad_mode(owner, pad_mode, padding, self.rank)
         self.pad_mode, self.ceil_mode = pad_mode.lower(), bool(ceil_mode)
 
-    def _geometry(self, x) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
-        """(padding, ceil_mode's extra (bottom, right) padding) for a 4-D input."""
+    def _geometry(self, x) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(padding, ceil_mode's extra padding at the end of each axis) for an (N, C, *spatial) input."""
+        no_extra = (0,) * len(self.kernel_size)
         if self.pad_mode == "same":
-            return same_padding(tuple(x.shape[2:]), self.kernel_size, self.stride), (0, 0)
+            return same_padding(tuple(x.shape[2:]), self.kernel_size, self.stride), no_extra
         pads = self.padding
         if not self.ceil_mode:
-            return pads, (0, 0)
+            return pads, no_extra
         return pads, tuple(ceil_extra(n, k, s, lo, hi) for n, k, s, lo, hi in
                            zip(x.shape[2:], self.kernel_size, self.stride, pads[0::2], pads[1::2]))
 
@@ -48,11 +49,14 @@ class _Pool(Cell):
             check_input(self, x, 3, None, "(N, C, L)")
             result = self._pool(ops.expand_dims(x, 2))
             return tuple(ops.squeeze(r, 2) for r in result) if isinstance(result, tuple) else ops.squeeze(result, 2)
-        check_input(self, x, 4, None, "(N, C, H, W)")
+        check_input(self, x, self.rank + 2, None, _SHAPES[self.rank])
         return self._pool(x)
 
     def extend_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, pad_mode={self.pad_mode!r}, padding={self.padding}, ceil_mode={self.ceil_mode}"
+
+
+_SHAPES = {2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
 
 def _padded(x, pads, extra, fill: float):
@@ -93,17 +97,9 @@ class AvgPool2d(_Pool):
             return ops.avg_pool2d(x, self.kernel_size, self.stride, pads, count_include_pad=include)
         window = self.kernel_size[0] * self.kernel_size[1]
         sums = ops.avg_pool2d(_padded(x, pads, extra, 0.0), self.kernel_size, self.stride, 0) * float(window)
-        counts = [self._counts(n, k, s, lo, hi, e, include) for n, k, s, lo, hi, e in
+        counts = [window_counts(n, k, s, lo, hi, e, include) for n, k, s, lo, hi, e in
                   zip(x.shape[2:], self.kernel_size, self.stride, pads[0::2], pads[1::2], extra)]
         return sums / np.outer(*counts).astype(x.dtype)
-
-    @staticmethod
-    def _counts(size: int, kernel: int, stride: int, low: int, high: int, extra: int, include: bool) -> np.ndarray:
-        """How many positions each window along one axis divides by."""
-        starts = np.arange((size + low + high + extra - kernel) // stride + 1) * stride - low
-        if include:
-            return np.minimum(starts + kernel, size + high) - starts
-        return np.minimum(starts + kernel, size) - np.maximum(starts, 0)
 
 
 class MaxPool1d(MaxPool2d):
@@ -118,27 +114,29 @@ class AvgPool1d(AvgPool2d):
     rank = 1
 
 
-def _output_size(cell: Cell, x) -> tuple[int, int]:
-    check_input(cell, x, 4, None, "(N, C, H, W)")
+def _output_size(cell: Cell, x, rank: int) -> tuple[int, ...]:
+    check_input(cell, x, rank + 2, None, _SHAPES[rank])
     sizes = cell.output_size
-    sizes = (sizes, sizes) if isinstance(sizes, (int, np.integer)) or sizes is None else tuple(sizes)
-    if len(sizes) != 2 or any(s is not None and (not isinstance(s, (int, np.integer)) or s < 1) for s in sizes):
-        raise ValueError(f"{cell._where()}: output_size must be a positive int, None or a pair of them, got {cell.output_size!r}")
+    sizes = (sizes,) * rank if isinstance(sizes, (int, np.integer)) or sizes is None else tuple(sizes)
+    if len(sizes) != rank or any(s is not None and (not isinstance(s, (int, np.integer)) or s < 1) for s in sizes):
+        several = ("pair", "triple")[rank - 2]
+        raise ValueError(f"{cell._where()}: output_size must be a positive int, None or a {several} of them, got {cell.output_size!r}")
     return tuple(int(x.shape[2 + i]) if s is None else int(s) for i, s in enumerate(sizes))
 
 
 class _AdaptivePool2d(Cell):
-    """Pooling to a fixed (oh, ow) output over torch's bins [floor(i n / o), ceil((i + 1) n / o)); a None size keeps the
-    input's. ``pool2d(x, sizes)`` is set by each subclass."""
+    """Pooling to a fixed (oh, ow) output (or (od, oh, ow) with ``rank`` 3) over torch's bins [floor(i n / o),
+    ceil((i + 1) n / o)); a None size keeps the input's. ``pool(x, sizes)`` is set by each subclass."""
 
-    pool2d: Callable
+    pool: Callable
+    rank = 2
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
     def construct(self, x):
-        return type(self).pool2d(x, _output_size(self, x))
+        return type(self).pool(x, _output_size(self, x, self.rank))
 
     def extend_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -147,14 +145,14 @@ class _AdaptivePool2d(Cell):
 class AdaptiveAvgPool2d(_AdaptivePool2d):
     """Average pooling to a fixed (oh, ow) output, windows chosen as torch does."""
 
-    pool2d = staticmethod(ops.adaptive_avg_pool2d)
+    pool = staticmethod(ops.adaptive_avg_pool2d)
 
 
 class AdaptiveMaxPool2d(_AdaptivePool2d):
     """Max pooling to a fixed (oh, ow) output (``ops.adaptive_max_pool2d``). Indices are not returned (MindSpore's
     ``return_indices`` is not supported)."""
 
-    pool2d = staticmethod(ops.adaptive_max_pool2d)
+    pool = staticmethod(ops.adaptive_max_pool2d)
 
 
 class _AdaptivePool1d(Cell):
@@ -182,3 +180,58 @@ class AdaptiveMaxPool1d(_AdaptivePool1d):
     """Max pooling of (N, C, L) to ``output_size`` positions over torch's bins."""
 
     pool2d = staticmethod(ops.adaptive_max_pool2d)
+
+
+class MaxPool3d(_Pool):
+    """Max over (kd, kh, kw) windows of (N, C, D, H, W) inputs (``ops.max_pool3d``); padded positions never win.
+    MindSpore's arguments and defaults: kernel 1, stride 1, 'valid'; ``padding`` an int, (pd, ph, pw) or (head, tail,
+    top, bottom, left, right); ``ceil_mode`` as MaxPool2d's. Dilation 1 only; indices are not returned."""
+
+    rank = 3
+
+    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode)
+        if as_tuple(dilation, 3, "MaxPool3d", "dilation") != (1, 1, 1) or return_indices:
+            raise ValueError(f"MaxPool3d: dilation={dilation!r}, return_indices={return_indices!r}: only dilation 1 without indices is supported")
+        self.return_indices = False
+
+    def _pool(self, x):
+        pads, extra = self._geometry(x)
+        return ops.max_pool3d(x, self.kernel_size, self.stride, pads, ceil_mode=any(extra))
+
+
+class AvgPool3d(_Pool):
+    """Mean over (kd, kh, kw) windows of (N, C, D, H, W) inputs (``ops.avg_pool3d``). Padding, ``count_include_pad`` and
+    ``ceil_mode`` as AvgPool2d's ('same' mode averages the real inputs only); a non-zero ``divisor_override`` divides
+    every window's sum. MindSpore's arguments and defaults: kernel 1, stride 1, 'valid'."""
+
+    rank = 3
+
+    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None):
+        super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode)
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def _pool(self, x):
+        pads, extra = self._geometry(x)
+        include = self.count_include_pad and self.pad_mode == "pad"
+        return ops.avg_pool3d(x, self.kernel_size, self.stride, pads, any(extra), include, self.divisor_override or 0)
+
+
+class AdaptiveAvgPool3d(_AdaptivePool2d):
+    """Average pooling of (N, C, D, H, W) inputs to a fixed (od, oh, ow) output over torch's bins."""
+
+    pool, rank = staticmethod(ops.adaptive_avg_pool3d), 3
+
+
+class AdaptiveMaxPool3d(_AdaptivePool2d):
+    """Max pooling of (N, C, D, H, W) inputs to a fixed (od, oh, ow) output over torch's bins. Indices are not returned
+    (MindSpore's ``return_indices=True`` is refused)."""
+
+    pool, rank = staticmethod(ops.adaptive_max_pool3d), 3
+
+    def __init__(self, output_size, return_indices: bool = False):
+        if return_indices:
+            raise ValueError("AdaptiveMaxPool3d: return_indices=True is not supported")
+        super().__init__(output_size)
