@@ -31,14 +31,19 @@ def _run(opt_factory, grads, names=("w", "b")):
     return [np.asarray(p) for p in params], opt
 
 
-def _torch_run(opt_factory, grads):
+def _torch_optimizer(opt_factory, grads):
+    """torch's parameters after the steps, as arrays, and the torch optimizer (for its state)."""
     params = [torch.tensor(np.asarray(p), requires_grad=True) for p in _params()]
     opt = opt_factory(params)
     for g in grads:
         for p, x in zip(params, g):
             p.grad = torch.from_numpy(x.copy())
         opt.step()
-    return [p.detach().numpy() for p in params]
+    return [p.detach().numpy() for p in params], opt
+
+
+def _torch_run(opt_factory, grads):
+    return _torch_optimizer(opt_factory, grads)[0]
 
 
 def _close(actual, expected):

@@ -5,6 +5,8 @@ also argument errors and a jitted training step against the eager one."""
 import numpy as np
 import pytest
 import torch
+from test_optim import _params, _run
+from test_optim import _torch_optimizer as _torch_run
 
 import funcad
 from funcad import Parameter, nn
@@ -19,31 +21,8 @@ def _grads(seed=0, steps=STEPS):
     return [[rng.normal(size=s) for s in SHAPES] for _ in range(steps)]
 
 
-def _params(seed=1, names=("w", "b")):
-    rng = np.random.default_rng(seed)
-    return [Parameter(rng.normal(size=s), name=n) for s, n in zip(SHAPES, names)]
-
-
 def _start():
     return [np.asarray(p).copy() for p in _params()]
-
-
-def _run(opt_factory, grads, names=("w", "b")):
-    params = _params(names=names)
-    opt = opt_factory(params)
-    for g in grads:
-        opt(tuple(funcad.Tensor(x) for x in g))
-    return [np.asarray(p) for p in params], opt
-
-
-def _torch_run(opt_factory, grads):
-    params = [torch.tensor(np.asarray(p), requires_grad=True) for p in _params()]
-    opt = opt_factory(params)
-    for g in grads:
-        for p, x in zip(params, g):
-            p.grad = torch.from_numpy(x.copy())
-        opt.step()
-    return [p.detach().numpy() for p in params], opt
 
 
 def _close(actual, expected, rtol=1e-12):

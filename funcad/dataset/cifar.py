@@ -56,7 +56,9 @@ def _records(owner: str, files: list[str], labels: int) -> tuple[np.ndarray, np.
 class _Cifar(_RandomAccess):
     labels: int
 
-    def __init__(self, dataset_dir, usage, num_samples, shuffle, sampler, num_shards, shard_id, kwargs):
+    def __init__(self, dataset_dir: str | os.PathLike, usage: str | None = None, num_samples: int | None = None,
+                 num_parallel_workers: int | None = None, shuffle: bool | None = None, sampler=None,
+                 num_shards: int | None = None, shard_id: int | None = None, **kwargs):
         owner = type(self).__name__
         accepted_options(owner, kwargs)
         usage = _usage(owner, usage)
@@ -80,11 +82,6 @@ class Cifar10Dataset(_Cifar):
     column_names = ["image", "label"]
     labels = 1
 
-    def __init__(self, dataset_dir: str | os.PathLike, usage: str | None = None, num_samples: int | None = None,
-                 num_parallel_workers: int | None = None, shuffle: bool | None = None, sampler=None,
-                 num_shards: int | None = None, shard_id: int | None = None, **kwargs):
-        super().__init__(dataset_dir, usage, num_samples, shuffle, sampler, num_shards, shard_id, kwargs)
-
     @staticmethod
     def _wanted(name: str, usage: str) -> bool:
         return {"train": "data_batch" in name, "test": "test_batch" in name}.get(usage, "batch" in name)
@@ -101,11 +98,6 @@ class Cifar100Dataset(_Cifar):
 
     column_names = ["image", "coarse_label", "fine_label"]
     labels = 2
-
-    def __init__(self, dataset_dir: str | os.PathLike, usage: str | None = None, num_samples: int | None = None,
-                 num_parallel_workers: int | None = None, shuffle: bool | None = None, sampler=None,
-                 num_shards: int | None = None, shard_id: int | None = None, **kwargs):
-        super().__init__(dataset_dir, usage, num_samples, shuffle, sampler, num_shards, shard_id, kwargs)
 
     @staticmethod
     def _wanted(name: str, usage: str) -> bool:

@@ -133,42 +133,39 @@ class HausdorffDistance(_SurfaceDistance):
         return forward if self.directed else max(forward, self._directed(y_edges, y_pred_edges))
 
 
-class MeanSurfaceDistance(_SurfaceDistance):
+class _AveragedSurfaceDistance(_SurfaceDistance):
+    """A mean of the surface distances from y_pred to y (``symmetric``: and back), each way reduced by ``_way``."""
+
+    def __init__(self, symmetric: bool = False, distance_metric: str = "euclidean"):
+        self.symmetric = _check_bool(type(self).__name__, "symmetric", symmetric)
+        super().__init__(distance_metric)
+
+    def _ways(self, way) -> list[float] | None:
+        """``way(distances)`` for y_pred -> y (and y -> y_pred when symmetric); None when a mask has no surface."""
+        y_pred_edges, y_edges = self._edges()
+        values = []
+        for source, target in [(y_pred_edges, y_edges)] + ([(y_edges, y_pred_edges)] if self.symmetric else []):
+            distances = self._distances(source, target)
+            if distances.size == 0:
+                return None
+            values.append(way(distances))
+        return values
+
+
+class MeanSurfaceDistance(_AveragedSurfaceDistance):
     """The mean distance from the surface pixels of y_pred to the nearest of y's (``symmetric``: the mean of that and
     the y -> y_pred mean). inf when a mask has no surface. ``update(y_pred, y, label_idx)``."""
 
-    def __init__(self, symmetric: bool = False, distance_metric: str = "euclidean"):
-        self.symmetric = _check_bool("MeanSurfaceDistance", "symmetric", symmetric)
-        super().__init__(distance_metric)
-
     def eval(self) -> float:
-        y_pred_edges, y_edges = self._edges()
-        ways = [(y_pred_edges, y_edges)] + ([(y_edges, y_pred_edges)] if self.symmetric else [])
-        means = []
-        for source, target in ways:
-            distances = self._distances(source, target)
-            if distances.size == 0:
-                return np.inf
-            means.append(distances.mean())
-        return float(np.mean(means))
+        means = self._ways(np.mean)
+        return np.inf if means is None else float(np.mean(means))
 
 
-class RootMeanSquareDistance(_SurfaceDistance):
+class RootMeanSquareDistance(_AveragedSurfaceDistance):
     """The root of the mean squared distance from the surface pixels of y_pred to the nearest of y's (``symmetric``:
     the root of the mean of both ways' mean squares). inf when a mask has no surface. ``update(y_pred, y, label_idx)``.
     MindSpore's one-way result omits the root (its mean square); here it is taken both ways, as the name says."""
 
-    def __init__(self, symmetric: bool = False, distance_metric: str = "euclidean"):
-        self.symmetric = _check_bool("RootMeanSquareDistance", "symmetric", symmetric)
-        super().__init__(distance_metric)
-
     def eval(self) -> float:
-        y_pred_edges, y_edges = self._edges()
-        ways = [(y_pred_edges, y_edges)] + ([(y_edges, y_pred_edges)] if self.symmetric else [])
-        squares = []
-        for source, target in ways:
-            distances = self._distances(source, target)
-            if distances.size == 0:
-                return np.inf
-            squares.append(np.mean(distances ** 2))
-        return float(np.sqrt(np.mean(squares)))
+        squares = self._ways(lambda distances: np.mean(distances ** 2))
+        return np.inf if squares is None else float(np.sqrt(np.mean(squares)))
