@@ -367,9 +367,9 @@ def test_untranslatable_torch_modules_name_the_module_path_and_node():
 
     with pytest.raises(TranslationError, match=r"UsesMedian at 'inner': node 'median' \(.*\): torch.median has no funcad translation"):
         to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesMedian())))
-    with pytest.raises(TranslationError, match=r"EmbeddingBag at '0': torch.nn.EmbeddingBag has no funcad translation .*; its forward does "
-                                               r"not translate either: .*torch.nn.functional.embedding_bag has no funcad translation"):
-        to_funcad(torch.nn.Sequential(torch.nn.EmbeddingBag(3, 2)))
+    with pytest.raises(TranslationError, match=r"LPPool2d at '0': torch.nn.LPPool2d has no funcad translation .*; its forward does "
+                                               r"not translate either: .*torch.nn.functional.lp_pool2d has no funcad translation"):
+        to_funcad(torch.nn.Sequential(torch.nn.LPPool2d(2, 2)))
 
     class DataDependent(torch.nn.Module):
         def forward(self, x):

@@ -5,6 +5,8 @@ float64, and the twin trains in torch's mode."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -178,6 +180,12 @@ FUNCTIONS = {
                                       F.avg_pool3d(x, 2, 1).flatten(1), F.avg_pool3d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False).flatten(1),
                                       F.avg_pool3d(x, (2, 3, 2), divisor_override=5).flatten(1), F.adaptive_avg_pool3d(x, (3, None, 2)).flatten(1),
                                       F.adaptive_max_pool3d(x, 2).flatten(1)], 1), None, IMAGES.reshape(2, 3, 4, 3, 3)),
+    "embedding_bag": (lambda x, w: torch.cat([
+        F.embedding_bag(torch.tensor([1, 4, 4, 0, 2, 5, 3]), w, torch.tensor([0, 2, 2, 5]), mode="sum", per_sample_weights=x[0, :7].abs()),
+        F.embedding_bag(torch.tensor([1, 4, 4, 0, 2, 5, 3]), w, torch.tensor([0, 3, 7]), include_last_offset=True, padding_idx=4).repeat(2, 1),
+        F.embedding_bag(torch.tensor([[1, 4, 0], [4, 4, 4], [2, 5, 3], [0, 0, 1]]), w, mode="max", padding_idx=4)], 1)
+        * x[:, :1], (6, 3), ROWS.repeat(2, 1)[:, :8]),
+    "math_on_sizes": (lambda x: x / math.sqrt(x.size(-1)) + math.log(x.shape[0]) * x.mean(), None, ROWS),
 }
 
 
@@ -771,7 +779,7 @@ def test_views_the_twin_cannot_follow_are_named(module, message):
 def test_computing_outside_the_trace_with_a_tensor_written_in_place_is_refused():
     class Summed(tnn.Module):
         def forward(self, x):
-            out = torch.zeros(x.size(0), x.size(1))
+            out = torch.tensor([[0.0] * x.size(1)] * x.size(0))
             for t in range(x.size(1)):
                 out[:, t] = x[:, t] * 2
             return out.sum(1)  # torch runs this on the tensor as made: the writes went to the trace

@@ -87,6 +87,15 @@ FUNCTIONS.update({getattr(torch, name): getattr(ops, name) for name in SAME_NAME
 METHODS.update({name: getattr(ops, name) for name in SAME_NAME if callable(getattr(torch.Tensor, name, None))})
 
 
+RANDOM = ("rand", "randn", "randint", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "poisson",
+          "randperm", "normal_", "uniform_", "bernoulli_", "exponential_", "random_", "cauchy_", "log_normal_", "geometric_")
+
+
+def _random_refusal(name: str) -> str:
+    return (f"{name} draws random numbers, which the funcad twin cannot draw as torch does (only dropout's masks are aligned, "
+            "torch_ref.dropout): pass the noise to forward as an input (forward(x, eps))")
+
+
 class NoTranslation(LookupError):
     """A torch op funcad has no translation for; the caller names where it was met."""
 
@@ -120,14 +129,18 @@ def funcad_op(kind: str, target) -> Callable:
         op = torch_functions.METHODS.get(target) or METHODS.get(target) or REVERSE_ONLY.get(target)
         if op is None and in_place(target):  # x.mul_(2): the replay computes x * 2 and rebinds x (``_Program.run``)
             return funcad_op(kind, target[:-1])
+        if op is None and target in RANDOM:
+            raise NoTranslation(_random_refusal(f"Tensor.{target}"))
         if op is None:
             raise NoTranslation(f"Tensor.{target} has no funcad translation (no primitive declares torch.{target}; torch_ref.from_torch)")
         return op
-    if getattr(target, "__module__", None) == "_operator":
+    if getattr(target, "__module__", None) in ("_operator", "math"):  # math.sqrt(q.size(-1)): on the sizes, Python numbers
         return target
     op = torch_functions.FUNCTIONS.get(target) or FUNCTIONS.get(target) or REVERSE_ONLY.get(target)
     if op is None and in_place_function(target) is not None:  # torch.relu_(x): as the method, x's result is rebound
         return funcad_op(kind, in_place_function(target))
+    if op is None and getattr(target, "__name__", None) in RANDOM and getattr(torch, target.__name__, None) is target:
+        raise NoTranslation(_random_refusal(described(target)))
     if op is None:
         raise NoTranslation(f"{described(target)} has no funcad translation (no primitive declares it; torch_ref.from_torch)")
     return op

@@ -28,7 +28,15 @@ def _example(value):
     return fx.node.map_arg(value, lambda n: n.meta[EXAMPLE])
 
 
-class ShapedProxy(fx.Proxy):
+class WritableProxy(fx.Proxy):
+    """A traced tensor that records item assignment (``h[:, 0] = v``), which ``fx.Proxy`` refuses, as a
+    ``__setitem__`` call: the replay writes it as torch does."""
+
+    def __setitem__(self, key, value) -> None:
+        self.tracer.create_proxy("call_method", "__setitem__", (self, key, value), {})
+
+
+class ShapedProxy(WritableProxy):
     """A traced tensor whose shape, dtype and device are those of its node's example."""
 
     def _value(self) -> torch.Tensor:
@@ -52,6 +60,9 @@ class ShapedProxy(fx.Proxy):
         return super().__getattr__(name)
 
 
+CREATIONS = ("zeros", "ones", "full", "empty")  # torch functions whose tensors are nodes of the graph, not folded constants
+
+
 class ShapeTracer(fx.Tracer):
     """An ``fx.Tracer`` whose proxies carry example values (see the module docstring); ``leaf`` says which modules
     stay whole, as ``is_leaf_module`` does."""
@@ -61,6 +72,29 @@ class ShapeTracer(fx.Tracer):
         self.proxy_buffer_attributes = True  # (as torch_ref.to_funcad's tracer)
         self.examples, self.leaf = list(examples), leaf
         self.copies: dict[str, torch.Tensor] = {}  # the example of each folded tensor, written by in-place examples
+        self.running = False  # while a node's example runs: its creations are plain torch
+
+    def trace(self, root, concrete_args=None) -> fx.Graph:
+        """The graph, with ``torch.zeros(x.size(0), n)`` and the other ``CREATIONS`` recorded as nodes: torch would
+        otherwise make them once, as constants, and a forward writing one in place (``out[:, t] = h``) and computing
+        with it after would compute outside the trace."""
+        originals = {name: getattr(torch, name) for name in CREATIONS}
+        try:
+            for name, fn in originals.items():
+                setattr(torch, name, self._recording(fn))
+            return super().trace(root, concrete_args)
+        finally:
+            for name, fn in originals.items():
+                setattr(torch, name, fn)
+
+    def _recording(self, fn):
+        def record(*args, **kwargs):
+            if self.running:
+                return fn(*args, **kwargs)
+            if kwargs.get("dtype") is None and (fn is not torch.full or isinstance(args[1] if len(args) > 1 else kwargs.get("fill_value"), float)):
+                kwargs = {**kwargs, "dtype": torch.get_default_dtype()}  # the dtype torch gives it here, in the twin too
+            return self.create_proxy("call_function", fn, args, kwargs)
+        return record
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
         return self.leaf(m)
@@ -71,7 +105,11 @@ class ShapeTracer(fx.Tracer):
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> fx.Node:
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
         with torch.no_grad(), _maybe_revert_all_patches():  # the examples run as plain torch, outside the tracer's patches
-            node.meta[EXAMPLE] = self._run(node)
+            self.running = True
+            try:
+                node.meta[EXAMPLE] = self._run(node)
+            finally:
+                self.running = False
         return node
 
     def _run(self, node: fx.Node):

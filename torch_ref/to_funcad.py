@@ -29,7 +29,7 @@ from torch_ref.aliases import Aliases
 from torch_ref.arrays import to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, where
-from torch_ref.shape_trace import ShapeTracer, folded
+from torch_ref.shape_trace import ShapeTracer, WritableProxy, folded
 from torch_ref.traced import TracedConstruct
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
@@ -91,6 +91,9 @@ class _LayerTracer(fx.Tracer):
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
         return _is_layer(m)
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return WritableProxy(node, self)
 
 
 _HOOKS = {"_forward_pre_hooks": "forward pre-hooks", "_forward_hooks": "forward hooks"}
@@ -235,6 +238,7 @@ class _Program:
 
     def __init__(self, graph: fx.Graph, path: str, module: torch.nn.Module):
         self.graph, self.inputs, self.steps, self.output = graph, [], [], None
+        self.defaults = {}
         self.where = where(path, module)
         self.constants = {}  # get_attr targets the Cell does not hold: tensors torch.fx folded while tracing, integer buffers
         self.layer_params = {}  # call_module node -> the parameter names of the torch layer's forward
@@ -259,6 +263,8 @@ class _Program:
                 self.constants[node.target] = Tensor(to_numpy(getattr(module.get_submodule(owner), leaf)))
             if node.op == "placeholder":
                 self.inputs.append(node.name)
+                if node.args:  # forward's default for it (``offsets=None``), for a call that leaves it out
+                    self.defaults[node.name] = node.args[0]
             elif node.op == "output":
                 self.output, self.output_node = node.args[0], node
             else:
@@ -282,9 +288,10 @@ class _Program:
         return self  # never changed after tracing
 
     def run(self, cell: Cell, args: tuple):
-        if len(args) != len(self.inputs):
+        missing = [name for name in self.inputs[len(args):] if name not in self.defaults]
+        if len(args) > len(self.inputs) or missing:
             raise TypeError(f"{self.where}: expected {len(self.inputs)} inputs ({', '.join(self.inputs)}), got {len(args)}")
-        env = dict(zip(self.inputs, args))
+        env = {**{name: self.defaults[name] for name in self.inputs[len(args):]}, **dict(zip(self.inputs, args))}
         written = {}  # a folded tensor's value after this call's in-place writes (every read of it sees them, as in torch)
         load = lambda value: fx.node.map_arg(value, lambda n: env[n.name])  # noqa: E731
         views = Aliases(self.where)

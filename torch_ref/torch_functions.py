@@ -217,6 +217,48 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return ops.embedding(input, weight, padding_idx)
 
 
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, mode="mean",  # noqa: A002
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """torch's bags of embeddings (``nn.EmbeddingBag``, the text classification tutorial's ``embedding(text, offsets)``):
+    each bag's rows summed, averaged or maximised, written with funcad ops so gradients reach ``weight`` and
+    ``per_sample_weights``. A bag is a row of a 2-D ``input``, or a run of a 1-D one from its offset to the next; a
+    bag with no rows (padding only, or empty) is zeros, as torch's."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        _refuse("torch.nn.functional.embedding_bag", "max_norm/scale_grad_by_freq/sparse", (max_norm, scale_grad_by_freq, sparse))
+    if mode not in ("sum", "mean", "max"):
+        _refuse("torch.nn.functional.embedding_bag", "mode", mode)
+    shape = tuple(input.shape)
+    if len(shape) == 2:
+        if offsets is not None:
+            raise ValueError("torch.nn.functional.embedding_bag: offsets must be None for a 2-D input (each row is a bag)")
+        starts, ends = ops.arange(0, shape[0] * shape[1], shape[1]), ops.arange(shape[1], shape[0] * shape[1] + 1, shape[1])
+        input = ops.reshape(input, (-1,))  # noqa: A001
+        per_sample_weights = None if per_sample_weights is None else ops.reshape(per_sample_weights, (-1,))
+    else:
+        if offsets is None:
+            raise ValueError("torch.nn.functional.embedding_bag: a 1-D input needs offsets")
+        total = ops.full((1,), shape[0], dtype=np.int64)
+        bounds = ops.cast(offsets, np.int64) if include_last_offset else ops.concat((ops.cast(offsets, np.int64), total))
+        starts, ends = bounds[:-1], bounds[1:]
+    positions = ops.arange(0, tuple(input.shape)[0])[None, :]
+    member = ops.logical_and(positions >= starts[:, None], positions < ends[:, None])  # (bags, rows)
+    if padding_idx is not None:
+        member = ops.logical_and(member, (input != padding_idx)[None, :])
+    rows = ops.embedding(input, weight, padding_idx)
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise ValueError(f"torch.nn.functional.embedding_bag: per_sample_weights needs mode='sum', got {mode!r}")
+        rows = rows * per_sample_weights[:, None]
+    share = ops.cast(member, rows.dtype)
+    counts = ops.sum(share, 1, keepdims=True)
+    if mode == "max":
+        blocked = ops.full((), float("-inf"), dtype=rows.dtype)
+        best = ops.amax(ops.where(member[:, :, None], rows[None], blocked), 1)
+        return ops.where(counts > 0, best, ops.zeros_like(best))
+    summed = ops.matmul(share, rows)
+    return summed if mode == "sum" else summed / ops.maximum(counts, ops.ones_like(counts))
+
+
 def creation(op):
     """torch.zeros/ones(*size, dtype=None, ...): device, layout and requires_grad do not change the values."""
     def translated(*size, dtype=None, out=None, layout=None, device=None, requires_grad=False, pin_memory=False):
@@ -427,10 +469,10 @@ FUNCTIONS = {
     F.selu: ops.selu, F.celu: ops.celu, F.logsigmoid: ops.logsigmoid, F.softsign: ops.softsign, F.softshrink: ops.softshrink,
     F.hardshrink: ops.hardshrink, F.tanhshrink: ops.tanhshrink, F.softmin: ops.softmin, F.glu: ops.glu, F.threshold: ops.threshold,
     F.prelu: ops.prelu, F.pixel_shuffle: ops.pixel_shuffle, F.pixel_unshuffle: ops.pixel_unshuffle,
-    F.scaled_dot_product_attention: scaled_dot_product_attention, F.unfold: ops.unfold, F.fold: ops.fold,
+    F.scaled_dot_product_attention: scaled_dot_product_attention, F.embedding_bag: embedding_bag, F.unfold: ops.unfold, F.fold: ops.fold,
     F.cosine_similarity: lambda x1, x2, axis=1, eps=1e-8: ops.cosine_similarity(x1, x2, axis, eps),
     F.pairwise_distance: lambda x1, x2, p=2.0, eps=1e-6, keepdims=False: ops.pairwise_distance(x1, x2, p, eps, keepdims),
-    torch.zeros: creation(ops.zeros), torch.ones: creation(ops.ones), torch.full: full, torch.arange: arange,
+    torch.zeros: creation(ops.zeros), torch.ones: creation(ops.ones), torch.empty: creation(ops.zeros), torch.full: full, torch.arange: arange,
     torch.zeros_like: like(ops.zeros_like), torch.ones_like: like(ops.ones_like),
     torch.empty_like: like(ops.zeros_like), torch.full_like: full_like,
     torch.stack: ops.stack, torch.chunk: ops.chunk, torch.split: split, torch.tril: ops.tril, torch.triu: ops.triu,
