@@ -151,8 +151,9 @@ def test_generator_sources_and_map_over_columns():
     assert from_fn.get_dataset_size() == 3
     np.testing.assert_array_equal(next(iter(from_fn))[0].asnumpy(), [1.0, 3.0])
     assert [len(b[0]) for b in from_fn] == [2, 2, 1]  # a callable source is read afresh each pass
-    with pytest.raises(ValueError, match="shuffle needs a random-accessible source"):
-        GeneratorDataset(generator, ["data", "label"], shuffle=True)
+    with pytest.warns(UserWarning, match="shuffle=True has no effect"):  # MindSpore ignores it: rows in the source's order
+        in_order = GeneratorDataset(generator, ["data", "label"], shuffle=True)
+    assert [int(r[1]) for r in in_order.create_tuple_iterator(output_numpy=True)] == [0, 1, 0, 1, 0]
     with pytest.raises(ValueError, match="row 0 has 2 item"):
         list(GeneratorDataset(generator, ["only"]))
 

@@ -76,8 +76,10 @@ def test_seconds_cadence_and_saved_network(tmp_path):
     model.train(2, BATCHES, callbacks=[ModelCheckpoint("head", tmp_path, config)])
     assert _ckpts(tmp_path) == ["head-2_3.ckpt"]  # the hour never passed: only the end of training saved
     saved = funcad.load_checkpoint(tmp_path / "head-2_3.ckpt")
-    np.testing.assert_array_equal(saved["weight"].asnumpy(), head.weight.asnumpy())
+    # keyed by Parameter names, as funcad.save_checkpoint(head) and MindSpore's ModelCheckpoint key them
+    np.testing.assert_array_equal(saved["2.weight"].asnumpy(), head.weight.asnumpy())
     assert "0.weight" not in saved and "global_step" in saved
+    np.testing.assert_array_equal(saved["2.bias"].asnumpy(), head.bias.asnumpy())
 
 
 def test_a_failed_save_leaves_no_file_behind(tmp_path, monkeypatch):

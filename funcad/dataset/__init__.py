@@ -1,8 +1,8 @@
 """``funcad.dataset``: the part of ``mindspore.dataset`` that tutorials write (sources, samplers and sharding, ``map``,
 ``shuffle``, ``batch``, ``take``/``skip``/``split``/``concat``/``zip``, iterators, ``vision`` and ``transforms``
-operations), on numpy, in one process."""
+operations, ``text``'s Vocab and Lookup), on numpy, in one process."""
 
-from funcad.dataset import config, samplers, transforms, vision
+from funcad.dataset import config, samplers, text, transforms, vision
 from funcad.dataset.cifar import Cifar10Dataset, Cifar100Dataset
 from funcad.dataset.image_folder import ImageFolderDataset
 from funcad.dataset.mnist import MnistDataset
@@ -21,4 +21,4 @@ from funcad.dataset.samplers import (
 
 __all__ = ["Dataset", "NumpySlicesDataset", "GeneratorDataset", "MnistDataset", "Cifar10Dataset", "Cifar100Dataset", "samplers",
            "ImageFolderDataset", "BuiltinSampler", "Sampler", "SequentialSampler", "RandomSampler", "SubsetSampler",
-           "SubsetRandomSampler", "WeightedRandomSampler", "DistributedSampler", "vision", "transforms", "config", "zip"]
+           "SubsetRandomSampler", "WeightedRandomSampler", "DistributedSampler", "vision", "transforms", "text", "config", "zip"]

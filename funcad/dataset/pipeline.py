@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import itertools
 import numbers
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -267,7 +268,8 @@ class GeneratorDataset(Dataset):
     """Rows from ``source``: a random-accessible object (``__getitem__`` and ``__len__``; read through a sampler
     as the other sources: shuffled unless ``shuffle=False``, ``sampler``, ``num_shards``/``shard_id``), an
     iterable, or a callable returning an iterator (read in order, each pass calling it again, the first
-    ``num_samples`` items). Each item is a tuple of arrays, one per column, or one array for a single column."""
+    ``num_samples`` items; ``shuffle=True`` warns and, as in MindSpore, changes nothing). Each item is a tuple of
+    arrays, one per column, or one array for a single column."""
 
     def __init__(self, source, column_names: str | Sequence[str] | None = None, column_types=None, schema=None,
                  num_samples: int | None = None, num_parallel_workers: int = 1, shuffle: bool | None = None, sampler=None,
@@ -290,8 +292,9 @@ class GeneratorDataset(Dataset):
         for name, value in (("sampler", sampler), ("num_shards", num_shards), ("shard_id", shard_id)):
             if value is not None:
                 raise ValueError(f"{owner}: {name}={value!r} is not supported if source does not have attribute '__getitem__'")
-        if shuffle:
-            raise ValueError(f"{owner}: shuffle needs a random-accessible source (__getitem__ and __len__)")
+        if shuffle:  # MindSpore drops the sampler of an iterable source: its rows come in order (the GAN tutorial passes a dataset)
+            warnings.warn(f"{owner}: shuffle=True has no effect on a source without __getitem__ and __len__; its rows are read in "
+                          "order (shuffle the source itself, or call .shuffle(buffer_size) on this dataset)", stacklevel=2)
         self._limit = None if num_samples is None else _positive(owner, "num_samples", num_samples)
 
     def get_dataset_size(self) -> int:

@@ -15,6 +15,25 @@ class TypeCast:
         return np.asarray(value).astype(self.data_type)
 
 
+
+class PadEnd:
+    """The value padded at the end of each axis to ``pad_shape`` (an axis given as None keeps its length; a longer
+    axis is cut to it): fixed-length token ids for batching. ``pad_value`` None pads numbers with 0, strings with ''."""
+
+    def __init__(self, pad_shape: list[int | None], pad_value=None):
+        self.pad_shape, self.pad_value = list(pad_shape), pad_value
+
+    def __call__(self, value) -> np.ndarray:
+        value = np.asarray(value)
+        if len(self.pad_shape) != value.ndim:
+            raise ValueError(f"PadEnd: pad_shape {self.pad_shape} has {len(self.pad_shape)} axes, the value {value.ndim} (shape {value.shape})")
+        shape = tuple(n if want is None else int(want) for n, want in zip(value.shape, self.pad_shape))
+        fill = self.pad_value if self.pad_value is not None else "" if value.dtype.kind in "US" else 0
+        out = np.full(shape, fill, dtype=value.dtype if value.dtype.kind not in "US" else np.result_type(value, np.asarray(fill)))
+        kept = tuple(slice(0, min(a, b)) for a, b in zip(value.shape, shape))
+        out[kept] = value[kept]
+        return out
+
 class Compose:
     """The operations applied in turn, as one operation."""
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from funcad.dataset.vision_affine import Border, Pad, RandomResizedCrop, RandomRotation
+from funcad.dataset.vision_affine import Border, Pad, RandomCropDecodeResize, RandomResizedCrop, RandomRotation
 from funcad.dataset.vision_color import (
     AdjustBrightness,
     AdjustContrast,
@@ -77,5 +77,6 @@ class ToTensor:
 
 
 __all__ = ["Rescale", "Normalize", "HWC2CHW", "ToTensor", "Resize", "CenterCrop", "RandomCrop", "RandomHorizontalFlip",
-           "RandomVerticalFlip", "Inter", "Border", "Pad", "RandomResizedCrop", "RandomRotation", "Decode", "ConvertMode", "ConvertColor",
+           "RandomVerticalFlip", "Inter", "Border", "Pad", "RandomResizedCrop",
+           "RandomCropDecodeResize", "RandomRotation", "Decode", "ConvertMode", "ConvertColor",
            "Grayscale", "AdjustBrightness", "AdjustContrast", "AdjustSaturation", "AdjustHue", "RandomColorAdjust"]

@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 from funcad.core.seed import global_rng
+from funcad.dataset.vision_color import decode_image
 from funcad.dataset.vision_geometry import Inter, Resize, _image, _pair
 
 
@@ -110,6 +111,14 @@ class RandomResizedCrop:
         top, left, h, w = self.crop_box(*image.shape[:2])
         return Resize(self.size, self.interpolation)(image[top : top + h, left : left + w])
 
+
+
+class RandomCropDecodeResize(RandomResizedCrop):
+    """``Decode`` then ``RandomResizedCrop`` in one operation, as MindSpore offers it for encoded images (the
+    ImageFolderDataset pipelines of its ViT and transfer-learning tutorials); same arguments and draws."""
+
+    def __call__(self, image) -> np.ndarray:
+        return super().__call__(decode_image("RandomCropDecodeResize", image))
 
 def _degrees(degrees) -> tuple[float, float]:
     if isinstance(degrees, numbers.Real) and not isinstance(degrees, bool):

@@ -86,6 +86,16 @@ class Cell:
         if self._owner is None:
             object.__setattr__(self, "_owner", (owner, name))
 
+    def update_parameters_name(self, prefix: str = "", recurse: bool = True) -> None:
+        """Put ``prefix`` before the names of this Cell's Parameters (and, with ``recurse``, of the Cells below it),
+        joined as MindSpore joins it (``'generator'`` gives ``generatormodel.0.weight``): two networks of one
+        program (a GAN's) then save distinct names in checkpoints. The prefix stays when the Cell is placed in
+        another, which adds its own path before it."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"{self._where()}: update_parameters_name's prefix must be a str, got {type(prefix).__name__}")
+        object.__setattr__(self, "_names_prefix", (prefix, bool(recurse)))
+        self._name_parameters()
+
     def _name_parameters(self) -> None:
         """Give every Parameter its path name from the outermost owning Cell (``fc1.weight``); as in MindSpore, a
         Cell made with ``auto_prefix=False`` (a training wrapper) adds no prefix for its children."""
@@ -262,18 +272,21 @@ class Cell:
 
     # -- traversal (iterative: deep nets must not hit the recursion limit) --------------------------
     def _walk(self, name_prefix: str = "") -> Iterator[tuple[str, str, Cell]]:
-        """``(path, parameter-name prefix, cell)`` for this Cell and every Cell below it, depth-first, each Cell
-        once; the prefix leaves out the children's names of Cells made with ``auto_prefix=False``."""
+        """``(path, parameter-name lead, cell)`` for this Cell and every Cell below it, depth-first, each Cell
+        once; a lead is the text put before the names of the cell's own Parameters: it leaves out the children's
+        names of Cells made with ``auto_prefix=False`` and holds the prefixes of ``update_parameters_name``."""
         seen = set()
-        stack = [(name_prefix, name_prefix, self)]
+        stack = [(name_prefix, f"{name_prefix}." if name_prefix else "", self)]
         while stack:
-            name, prefix, cell = stack.pop()
+            name, lead, cell = stack.pop()
             if id(cell) in seen:
                 continue
             seen.add(id(cell))
-            yield name, prefix, cell
+            prefix, recurse = getattr(cell, "_names_prefix", ("", True))
+            yield name, lead + prefix, cell
             inner = cell._auto_prefix
-            children = [(_dotted(name, child_name), _dotted(prefix, child_name) if inner else prefix, child)
+            lead = lead + prefix if recurse else lead
+            children = [(_dotted(name, child_name), f"{lead}{child_name}." if inner else lead, child)
                         for child_name, child in cell._cells.items() if child is not None]
             stack.extend(reversed(children))
 
@@ -292,13 +305,13 @@ class Cell:
         """(path of owning cell, owning cell, attribute name, parameter, its name under ``auto_prefix``: the name the
         Parameter was made with, else the attribute's), each shared Parameter once."""
         seen = set()
-        cells = self._walk(name_prefix) if expand else [(name_prefix, name_prefix, self)]
-        for prefix, named, cell in cells:
+        cells = self._walk(name_prefix) if expand else [next(self._walk(name_prefix))]
+        for prefix, lead, cell in cells:
             for name, p in cell._params.items():
                 if p is None or id(p) in seen:
                     continue
                 seen.add(id(p))
-                yield prefix, cell, name, p, _dotted(named, getattr(p, "_given_name", None) or name)
+                yield prefix, cell, name, p, lead + (getattr(p, "_given_name", None) or name)
 
     def parameters_and_names(self, name_prefix: str = "", expand: bool = True) -> Iterator[tuple[str, Parameter]]:
         """``(path, parameter)`` pairs in registration order, each shared Parameter once."""

@@ -25,6 +25,12 @@ def _named_state(obj: Cell | Optimizer) -> dict[str, Parameter]:
             for value in vars(cell).values():
                 if isinstance(value, Optimizer):
                     pairs += [(name, p) for name, p in value.parameters_and_names()]
+    return checkpoint_names(pairs)
+
+
+def checkpoint_names(pairs: list[tuple[str, Parameter]]) -> dict[str, Parameter]:
+    """``(path, parameter)`` pairs keyed as checkpoints key them: by ``Parameter.name`` (a name given to a Parameter
+    is kept), by path where names repeat; every writer and reader of checkpoints keys the same way."""
     names = [p.name or path for path, p in pairs]
     return dict(zip(names, (p for _, p in pairs))) if len(set(names)) == len(names) else dict(pairs)
 

@@ -38,7 +38,7 @@ from funcad.core.dtypes import is_floating, widened
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.ops import batch_threads, conv_algorithms, conv_direct, conv_fft, conv_winograd
 from funcad.ops.batching import bind_arguments, fold_rule, to_front
-from funcad.ops.conv_geometry import Geometry, padding4, pair, windows
+from funcad.ops.conv_geometry import Geometry, padding4, pair, same_padding, windows
 from funcad.ops.conv_scratch import scratch, with_scratch
 from funcad.ops.shape import _shape_of, expand_dims, reshape, squeeze, transpose
 
@@ -446,15 +446,25 @@ _conv_input_grad.declare(batch=_conv_input_grad_batch)
 _conv_weight_grad.declare(batch=_conv_weight_grad_batch)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1, algorithm: str | None = None):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1, algorithm: str | None = None, *,
+           pad_mode: str | None = None):
     """Cross-correlation of an (N, C, H, W) input with (O, C/groups, kh, kw) weights, as torch.nn.functional.conv2d.
 
     ``padding`` is an int, a symmetric pair (ph, pw) or (top, bottom, left, right) for the asymmetric
-    padding MindSpore's 'same' mode needs. ``algorithm``: one of ``conv_algorithms.NAMES`` or "benchmark";
+    padding MindSpore's 'same' mode needs. ``pad_mode`` (keyword, as MindSpore's ``ops.conv2d`` takes it):
+    'same' pads to an output of ceil(size / stride), 'valid' adds none, 'pad' uses ``padding``; the last two
+    refuse a padding they would not apply. ``algorithm``: one of ``conv_algorithms.NAMES`` or "benchmark";
     None takes the one pinned by ``funcad.conv_algorithm`` or else the default for the shape
     (``funcad.ops.conv_algorithms``). One that does not apply to the shape is an error.
     """
     xs, ws = _shape_of(x), _shape_of(weight)
+    if pad_mode is not None:
+        if pad_mode not in ("same", "valid", "pad"):
+            raise ValueError(f"funcad.ops.conv2d: pad_mode must be 'same', 'valid' or 'pad', got {pad_mode!r}")
+        if pad_mode != "pad" and any(np.ravel(padding)):
+            raise ValueError(f"funcad.ops.conv2d: padding {padding!r} needs pad_mode='pad' (pad_mode={pad_mode!r} sets its own)")
+        if pad_mode == "same" and len(xs) == 4:
+            padding = same_padding(xs[2:], ws[2:], pair(stride, "conv2d", "stride"), pair(dilation, "conv2d", "dilation"))
     if len(xs) != 4 or len(ws) != 4:
         raise ValueError(f"funcad.ops.conv2d: expected a 4-D input (N, C, H, W) and 4-D weight (O, C/groups, kh, kw), got input {xs} and weight {ws}")
     if groups < 1 or xs[1] != ws[1] * groups or ws[0] % groups:

@@ -86,3 +86,13 @@ def window_counts(size: int, kernel: int, stride: int, low: int, high: int, extr
     if include:
         return np.minimum(starts + kernel, size + high) - starts
     return np.minimum(starts + kernel, size) - np.maximum(starts, 0)
+
+
+def same_padding(size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...] | None = None):
+    """MindSpore/TensorFlow 'same': output ceil(size / stride); any odd padding goes to the bottom/right."""
+    pads = []
+    for n, k, s, d in zip(size, kernel, stride, dilation or (1,) * len(size)):
+        out = -(-n // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+        pads += [total // 2, total - total // 2]
+    return tuple(pads)

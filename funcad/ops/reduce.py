@@ -263,9 +263,10 @@ def std(x, axis=None, ddof: int = 0, keepdims: bool = False):
     return sqrt(var(x, axis, ddof, keepdims))
 
 
-def logsumexp(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None):
-    """log(sum(exp(x))) computed stably by shifting by the (gradient-stopped, finite) maximum."""
-    axis, keepdims = _mindspore_names(axis, keepdims, None, keep_dims)
+def logsumexp(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None, dim=None, keepdim: bool | None = None):
+    """log(sum(exp(x))) computed stably by shifting by the (gradient-stopped, finite) maximum; MindSpore's tutorials
+    spell the axis ``dim`` (and ``keepdim``) as often as ``axis``/``keep_dims``."""
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keep_dims if keep_dims is not None else keepdim)
     axis = _axis_arg(axis)
     shift = stop_gradient(_max(x, axis, True))
     shift = where(isfinite(shift), shift, 0.0)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from funcad.nn.cell import Cell
-from funcad.nn.checkpoint import save_checkpoint
+from funcad.nn.checkpoint import checkpoint_names, save_checkpoint
 from funcad.train.callback import Callback
 
 _SUFFIX = ".ckpt"
@@ -145,7 +145,7 @@ class ModelCheckpoint(Callback):
     def _save(self, cb) -> None:
         config = self._config
         network = config.saved_network or cb.network
-        arrays = {name: np.asarray(p) for name, p in network.parameters_and_names()}
+        arrays = {name: np.asarray(p) for name, p in checkpoint_names(list(network.parameters_and_names())).items()}
         state = getattr(cb.optimizer, "parameters_and_names", None)
         sources = [("the optimizer", state())] if state is not None else []
         info = dict(config.append_info)

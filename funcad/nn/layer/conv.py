@@ -16,6 +16,7 @@ from funcad.nn.cell import Cell
 from funcad.nn.initializer import HeUniform, Uniform, initializer
 from funcad.nn.layer.basic import check_input, positive_int
 from funcad.ops.conv_algorithms import NotApplicable
+from funcad.ops.conv_geometry import same_padding
 
 PAD_MODES = ("same", "valid", "pad")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")  # torch's (and mindspore.mint's) values of padding_mode
@@ -63,16 +64,6 @@ def pad_spatial(x, pads: tuple, padding_mode: str):
     zeros (which the convolution itself adds)."""
     widths = ((0, 0), (0, 0)) + tuple(zip(pads[0::2], pads[1::2]))
     return ops.pad(x, widths, mode=padding_mode)
-
-
-def same_padding(size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...] | None = None):
-    """MindSpore/TensorFlow 'same': output ceil(size / stride); any odd padding goes to the bottom/right."""
-    pads = []
-    for n, k, s, d in zip(size, kernel, stride, dilation or (1,) * len(size)):
-        out = -(-n // s)
-        total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
-        pads += [total // 2, total - total // 2]
-    return tuple(pads)
 
 
 def set_channels(cell: Cell, owner: str, in_channels: int, out_channels: int, group: int) -> None:
