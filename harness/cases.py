@@ -188,6 +188,15 @@ def _shapes(batches: Batches) -> str:
     return ", ".join(dict.fromkeys(f"{np.asarray(x).dtype}[{', '.join(map(str, np.shape(x)))}]" for x, _ in batches))
 
 
+def _one_array(what: str, index: int, value) -> np.ndarray:
+    """A batch's input or target as one array; several (a model whose forward takes two tensors) is a clear error."""
+    if isinstance(value, (tuple, list)) and value and all(hasattr(v, "shape") for v in value):
+        shapes = ", ".join(str(tuple(np.shape(v))) for v in value)
+        raise ValueError(f"compare: batch {index}'s {what} is {len(value)} arrays ({shapes}); the harness feeds one array per batch to "
+                         "forward: wrap the model so forward takes one tensor (concatenate, or split it inside forward)")
+    return np.asarray(value)
+
+
 def user_case(cell, module: torch.nn.Module | None, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches,
               has_aux: bool = False, name: str = "user", tolerances: Mapping[str, Tolerance] | None = None, torch_optimizer: str = "exact",
               description: str = "user-supplied models") -> Case:
@@ -195,7 +204,7 @@ def user_case(cell, module: torch.nn.Module | None, loss: str | tuple[Callable, 
     originals stay untouched."""
     if isinstance(loss, str) and loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)} (or pass a (funcad_loss_class, torch_loss_class) pair)")
-    batches = [(np.asarray(x), np.asarray(y)) for x, y in data]
+    batches = [(_one_array("input", i, x), _one_array("target", i, y)) for i, (x, y) in enumerate(data)]
     if not batches:
         raise ValueError("compare: data holds no (x, y) batches")
     return Case(name, description, lambda: copy.deepcopy(cell), None if module is None else (lambda: copy.deepcopy(module)), loss, optimizer,

@@ -200,6 +200,9 @@ def test_compare_with_a_torch_module_alone_builds_the_funcad_side_by_to_funcad()
     assert result.passed and set(result.grads["parameter"]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
     with pytest.raises(ValueError, match="compare: give data"):
         harness.compare(module, steps=1)
+    two_inputs = [((data[0][0], data[0][0][:, :3]), data[0][1])]
+    with pytest.raises(ValueError, match=r"compare: batch 0's input is 2 arrays \(\(6, 4\), \(6, 3\)\); the harness feeds one array"):
+        harness.compare(module, data=two_inputs, loss="mse", steps=1, timing=False)
 
 
 class _TutorialLSTM(torch.nn.Module):

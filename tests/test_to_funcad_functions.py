@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn as tnn
 import torch.nn.functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
 import funcad
 import harness
@@ -186,6 +186,29 @@ FUNCTIONS = {
         F.embedding_bag(torch.tensor([[1, 4, 0], [4, 4, 4], [2, 5, 3], [0, 0, 1]]), w, mode="max", padding_idx=4)], 1)
         * x[:, :1], (6, 3), ROWS.repeat(2, 1)[:, :8]),
     "math_on_sizes": (lambda x: x / math.sqrt(x.size(-1)) + math.log(x.shape[0]) * x.mean(), None, ROWS),
+    "eye_index_add": (lambda x: x @ torch.eye(x.size(1), dtype=x.dtype) + torch.zeros_like(x).index_add_(0, torch.tensor([1, 1, 3]), x[:3] * 2)
+                      + x.index_add(1, torch.tensor([0, 5, 0]), x[:, :3], alpha=0.5) + torch.index_add(x, 0, torch.tensor([2]), x[:1])
+                      + (x[:, :4] @ torch.eye(4, 6, dtype=x.dtype)), None, ROWS),
+    "pad_sequence": (lambda x: torch.cat([tnn.utils.rnn.pad_sequence([x[:2], x[1:4], x[3:]], batch_first=True, padding_value=-1.0).flatten(),
+                                          tnn.utils.rnn.pad_sequence([x[1:3], x], padding_side="left").flatten(),
+                                          pad_sequence([x[0], x[1, :4]]).flatten()]), None, ROWS),
+    "affine_grid_sample": (lambda x, w: torch.cat([
+        F.grid_sample(x, F.affine_grid(w, x.size(), align_corners=False), align_corners=False).flatten(1),
+        F.grid_sample(x, F.affine_grid(w * 0.5, (2, 3, 4, 5), align_corners=True), align_corners=True, padding_mode="border").flatten(1),
+        F.grid_sample(x, F.affine_grid(w, (2, 1, 3, 3), align_corners=False), mode="nearest", align_corners=False).flatten(1)], 1),
+        (2, 2, 3), IMAGES),
+    "flatten_everything": (lambda x: torch.flatten(x)[None] * x.flatten()[:, None] + x.flatten(1).sum(0).sum()
+                           + torch.flatten(x, 0, 1)[:, :1].sum(), None, IMAGES[0]),
+    "sum_div_softplus_clip": (lambda x: x.sum(1, dtype=torch.float64)[:, None] + torch.div(x, 0.3, rounding_mode="floor")
+                              + x.div(0.7, rounding_mode="trunc") + torch.div(x, 2.0) + F.softplus(x, beta=2, threshold=1) + F.softplus(x)
+                              + x.clip(max=0.2) + x.prod(1, keepdim=True) * x.sign() + F.dropout2d(x[None, None], 0.5, training=False)[0, 0]
+                              + F.alpha_dropout(x, 0.5) + F.feature_alpha_dropout(x, 0.2, False), None, ROWS),
+    "products_and_fills": (lambda x: torch.cat([
+        torch.tensordot(x, x * 2, dims=([1], [1])).flatten(), torch.tensordot(x, x, 2)[None], torch.cdist(x, x * 2).flatten(),
+        torch.kron(x[:2, :2], x[2:, 4:]).flatten(), torch.rot90(x).flatten(), torch.rot90(x, 2, dims=(0, 1)).flatten(),
+        torch.cross(x[:, :3], x[:, 3:], dim=1).flatten(), torch.linalg.cross(x[:, :3], x[:, 3:]).flatten(), torch.dot(x[0], x[1])[None],
+        x[0].broadcast_to(3, 6).flatten(), x.index_fill(1, torch.tensor([0, 2]), -1.0).flatten(),
+        (x + torch.linspace(0, 1, x.size(1), dtype=x.dtype)).flatten()]), None, ROWS),
 }
 
 

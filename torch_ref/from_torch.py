@@ -30,7 +30,7 @@ from torch_ref.torch_translation import torch_function, torch_name
 
 RENAMED = {"dim": "axis", "keepdim": "keepdims", "dims": "axes", "dim0": "axis1", "dim1": "axis2"}
 IGNORED = ("inplace", "_stacklevel")  # torch keywords without effect on the value (as is dtype=None)
-SIZE_VARARGS = frozenset({"view", "reshape", "permute", "tile"})  # Tensor methods also taking their sizes one by one
+SIZE_VARARGS = frozenset({"view", "reshape", "permute", "tile", "broadcast_to"})  # Tensor methods also taking their sizes one by one
 SELF_ELSEWHERE = frozenset({"where", "polygamma"})  # Tensor methods whose tensor is not the function's first argument (x.where(c, y))
 
 
@@ -38,8 +38,13 @@ def _size(x, dim: int | None = None):
     return tuple(x.shape) if dim is None else x.shape[dim]
 
 
+def _flatten(input, start_dim: int = 0, end_dim: int = -1):  # noqa: A002 - torch's names
+    """torch.flatten / Tensor.flatten: everything by default (funcad's, as MindSpore's, keeps the batch axis)."""
+    return ops.flatten(input, start_dim, end_dim)
+
+
 REVERSE_ONLY: dict[object, Callable] = {
-    torch.flatten: ops.flatten, "flatten": ops.flatten,
+    torch.flatten: _flatten, "flatten": _flatten,
     torch.mean: ops.mean, "mean": ops.mean,
     torch.transpose: ops.swapaxes, "transpose": ops.swapaxes, torch.swapaxes: ops.swapaxes, "swapaxes": ops.swapaxes,
     torch.swapdims: ops.swapaxes, "swapdims": ops.swapaxes,

@@ -310,8 +310,7 @@ class _Program:
                 kwargs = _layer_kwargs(layer, self.layer_params[node.name], node_kwargs, f"{self.where}: node {node.name!r}")
                 env[node.name] = _torch_result(layer, packed.call_layer(layer, node_args, kwargs))
             else:
-                method = node.target if node.op == "call_method" else None
-                env[node.name] = from_torch.funcad_call(op, method, node_args, node_kwargs)
+                env[node.name] = self._call(node, op, node_args, node_kwargs)
             if not grad_enabled:  # torch computes this without a graph: no gradient flows through it
                 env[node.name] = _without_gradient(env[node.name])
             views.record(node, node_args, node_kwargs, env[node.name])
@@ -322,6 +321,24 @@ class _Program:
                 views.same_tensor(node, node.args[0])
         views.check(self.output_node)
         return load(self.output)
+
+
+    def _call(self, node: fx.Node, op, args: tuple, kwargs: dict):
+        """The funcad op of a function or method node on its arguments; an argument or option its translation does not
+        take is a ``TranslationError`` naming the module and the node (an ``UntranslatedOption`` for an option refused)."""
+        method = node.target if node.op == "call_method" else None
+        try:
+            return from_torch.funcad_call(op, method, args, kwargs)
+        except NotImplementedError as exc:
+            raise UntranslatedOption(f"{self.where}: node {node.name!r} ({node.format_node()}): {exc}") from None
+        except (TypeError, AttributeError) as exc:
+            name = f"Tensor.{method}" if method else from_torch.described(node.target)
+            raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}): the funcad translation of {name} does not "
+                                   f"take these arguments ({type(exc).__name__}: {exc})") from None
+
+
+class UntranslatedOption(TranslationError, NotImplementedError):
+    """A torch option the funcad translation has no counterpart for, named with the module and node that use it."""
 
 
 def _without_gradient(value):

@@ -407,6 +407,135 @@ def scatter_add(input, axis, index, src):  # noqa: A002
     return ops.tensor_scatter_elements(input, index, src, axis, "add")
 
 
+def index_add(input, axis, index, source, alpha=1):  # noqa: A002
+    """torch's ``index_add(dim, index, source, alpha=1)`` (message passing's ``zeros.index_add_(0, dst, messages)``):
+    MindSpore's argument order, ``source`` scaled by ``alpha``."""
+    return ops.index_add(input, index, source if alpha == 1 else source * alpha, axis)
+
+
+def eye(n, m=None, *, dtype=None, out=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """torch.eye(n, m=None, dtype=...): made in the graph when its dtype comes from the input (``dtype=x.dtype``)."""
+    return ops.eye(int(n), None if m is None else int(m), _dtype(dtype) or np.float32)
+
+
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+    """``nn.utils.rnn.pad_sequence``: the tensors padded along their first axis to the longest, stacked on the batch
+    axis (first with ``batch_first``, else second); ``padding_side='left'`` pads before."""
+    if padding_side not in ("left", "right"):
+        _refuse("torch.nn.utils.rnn.pad_sequence", "padding_side", padding_side)
+    sequences = list(sequences)
+    longest = max(int(s.shape[0]) for s in sequences)
+    padded = []
+    for seq in sequences:
+        extra = longest - int(seq.shape[0])
+        pads = (0, 0) * (len(seq.shape) - 1) + ((extra, 0) if padding_side == "left" else (0, extra))
+        padded.append(ops.pad(seq, pads, value=padding_value) if extra else seq)
+    return ops.stack(padded, 0 if batch_first else 1)
+
+
+def _grid_axis(size: int, align_corners: bool) -> np.ndarray:
+    """The normalised coordinates of ``size`` pixels: their centres (or, aligning corners, their first and last at -1 and 1)."""
+    return np.linspace(-1.0, 1.0, size) if align_corners else (np.arange(size) * 2.0 + 1.0) / size - 1.0
+
+
+def affine_grid(theta, size, align_corners=None):
+    """F.affine_grid for 2-D images (a spatial transformer's sampling grid): each output pixel's normalised (x, y, 1)
+    times theta's transpose."""
+    size = tuple(int(s) for s in size)
+    if len(size) != 4:
+        _refuse("torch.nn.functional.affine_grid", "size", size)  # 3-D (volumetric) grids
+    n, _, h, w = size
+    xs, ys = np.meshgrid(_grid_axis(w, bool(align_corners)), _grid_axis(h, bool(align_corners)))
+    base = np.stack([xs, ys, np.ones_like(xs)], -1).reshape(1, h * w, 3).astype(_dtype(theta.dtype))
+    return ops.reshape(ops.matmul(Tensor(base), ops.swapaxes(theta, 1, 2)), (n, h, w, 2))
+
+
+def _pixel_coordinate(coord, size: int, align_corners: bool, padding_mode: str):
+    """A normalised grid coordinate in pixels along an axis of ``size`` (clipped to the image under border padding)."""
+    pixel = (coord + 1.0) * ((size - 1) / 2.0) if align_corners else ((coord + 1.0) * size - 1.0) / 2.0
+    return ops.clamp(pixel, 0.0, float(size - 1)) if padding_mode == "border" else pixel
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):  # noqa: A002
+    """F.grid_sample on 2-D images, bilinear or nearest, zeros or border padding: each output pixel gathers the input at
+    its grid position (gradients reach both the input and the grid, as torch's)."""
+    if mode not in ("bilinear", "nearest"):
+        _refuse("torch.nn.functional.grid_sample", "mode", mode)
+    if padding_mode not in ("zeros", "border"):
+        _refuse("torch.nn.functional.grid_sample", "padding_mode", padding_mode)
+    if len(input.shape) != 4:
+        _refuse("torch.nn.functional.grid_sample", "input of rank", len(input.shape))
+    n, c, h, w = (int(s) for s in input.shape)
+    out_h, out_w = int(grid.shape[1]), int(grid.shape[2])
+    x = _pixel_coordinate(grid[..., 0], w, bool(align_corners), padding_mode)
+    y = _pixel_coordinate(grid[..., 1], h, bool(align_corners), padding_mode)
+    flat = ops.reshape(input, (n, c, h * w))
+
+    def corner(xi, yi):  # the input at integer pixels (xi, yi), zero outside the image
+        inside = ops.cast(ops.logical_and(ops.logical_and(xi >= 0, xi <= w - 1), ops.logical_and(yi >= 0, yi <= h - 1)), input.dtype)
+        index = ops.cast(ops.clamp(yi, 0, h - 1) * w + ops.clamp(xi, 0, w - 1), np.int64)
+        index = ops.broadcast_to(ops.reshape(index, (n, 1, out_h * out_w)), (n, c, out_h * out_w))
+        return ops.reshape(ops.gather_elements(flat, 2, index), (n, c, out_h, out_w)) * ops.expand_dims(inside, 1)
+
+    if mode == "nearest":
+        return corner(ops.stop_gradient(ops.round(x)), ops.stop_gradient(ops.round(y)))
+    x0, y0 = ops.stop_gradient(ops.floor(x)), ops.stop_gradient(ops.floor(y))
+    wx, wy = ops.expand_dims(x - x0, 1), ops.expand_dims(y - y0, 1)
+    return ((corner(x0, y0) * (1.0 - wx) + corner(x0 + 1.0, y0) * wx) * (1.0 - wy)
+            + (corner(x0, y0 + 1.0) * (1.0 - wx) + corner(x0 + 1.0, y0 + 1.0) * wx) * wy)
+
+
+def channel_dropout(spatial: int):
+    """F.dropout1d/2d/3d: whole channels zeroed while training, one mask value per (sample, channel) drawn as funcad's
+    ``Dropout1d/2d/3d`` draw it (the masks ``torch_ref.dropout`` aligns); the input itself in evaluation."""
+    def translated(input, p=0.5, training=True, inplace=False):  # noqa: A002
+        if not training or p == 0.0:
+            return input
+        keep = ops.dropout(ops.ones(tuple(input.shape[:-spatial]) + (1,) * spatial, input.dtype), p=p, training=True)
+        return input * keep
+    return translated
+
+
+def alpha_dropout(name: str):
+    """F.alpha_dropout / feature_alpha_dropout: the input in evaluation; torch's own draw while training has no aligned
+    counterpart."""
+    def translated(input, p=0.5, training=False, inplace=False):  # noqa: A002
+        if training and p > 0.0:
+            _refuse(f"torch.nn.functional.{name}", "training", training)
+        return input
+    return translated
+
+
+def summed(input, axis=None, keepdims=False, *, dtype=None):  # noqa: A002
+    """torch.sum / Tensor.sum(dim, keepdim, dtype=...): ``dtype`` casts the input first, as torch does."""
+    return ops.sum(input if dtype is None else ops.cast(input, _dtype(dtype)), axis, keepdims)
+
+
+def divide(input, other, *, rounding_mode=None, out=None):  # noqa: A002
+    """torch.div(a, b, rounding_mode=None | 'trunc' | 'floor')."""
+    quotient = ops.div(input, other)
+    if rounding_mode is None:
+        return quotient
+    if rounding_mode not in ("trunc", "floor"):
+        _refuse("torch.div", "rounding_mode", rounding_mode)
+    return ops.floor(quotient) if rounding_mode == "floor" else ops.trunc(quotient)
+
+
+def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002
+    """F.softplus: log(1 + exp(beta x)) / beta, x itself where beta x exceeds ``threshold`` (as torch's)."""
+    scaled = input * beta
+    smooth = ops.softplus(scaled) if beta == 1 else ops.softplus(scaled) / beta
+    return ops.where(scaled > threshold, input, smooth)
+
+
+def linspace(start, end, steps, *, dtype=None, out=None, layout=None, device=None, requires_grad=False):
+    return ops.linspace(start, end, int(steps), dtype=_dtype(dtype) or np.float32)
+
+
+def index_fill(input, axis, index, value):  # noqa: A002
+    return ops.index_fill(input, axis, index, value)
+
+
 SignLogAbsDet = collections.namedtuple("SignLogAbsDet", ["sign", "logabsdet"])
 
 
@@ -491,6 +620,16 @@ FUNCTIONS = {
     torch.linalg.qr: lambda A, mode="reduced", out=None: ops.qr(A, mode), torch.linalg.solve: lambda A, B, left=True, out=None: solve(A, B),
     torch.cumprod: lambda input, axis, dtype=None: ops.cumprod(input, axis), torch.scatter: scatter, torch.scatter_add: scatter_add,
     torch.logcumsumexp: lambda input, axis: ops.logcumsumexp(input, axis),
+    F.dropout1d: channel_dropout(1), F.dropout2d: channel_dropout(2), F.dropout3d: channel_dropout(3),
+    F.alpha_dropout: alpha_dropout("alpha_dropout"), F.feature_alpha_dropout: alpha_dropout("feature_alpha_dropout"),
+    torch.sum: summed, torch.div: divide, torch.divide: divide, F.softplus: softplus, torch.linspace: linspace, torch.dot: ops.dot,
+    torch.kron: ops.kron, torch.rot90: lambda input, k=1, axes=(0, 1): ops.rot90(input, k, tuple(axes)), torch.index_fill: index_fill,
+    torch.tensordot: lambda a, b, axes=2, out=None: ops.tensordot(a, b, axes if isinstance(axes, int) else tuple(map(tuple, axes))),
+    torch.cdist: lambda x1, x2, p=2.0, compute_mode=None: ops.cdist(x1, x2, p),
+    torch.cross: lambda input, other, axis=None, out=None: ops.cross(input, other, axis),
+    torch.linalg.cross: lambda input, other, axis=-1, out=None: ops.cross(input, other, axis),
+    torch.index_add: index_add, torch.eye: eye, F.affine_grid: affine_grid, F.grid_sample: grid_sample,
+    torch_rnn.pad_sequence: pad_sequence, torch._C._nn.pad_sequence: pad_sequence,
     torch.cummax: lambda input, axis: MinMax(*ops.cummax(input, axis)), torch.cummin: lambda input, axis: MinMax(*ops.cummin(input, axis)),
 }
 FUNCTIONS.update(losses_norms.FUNCTIONS)  # CTC and multi-class margin losses, RMS and local response norms, channel shuffle
@@ -534,5 +673,7 @@ METHODS = {
     "type": lambda tensor, dtype: ops.cast(tensor, _dtype(dtype)), "view_as": lambda tensor, other: ops.reshape(tensor, tuple(other.shape)),
     "new_zeros": new_tensor(ops.zeros), "new_ones": new_tensor(ops.ones), "new_empty": new_tensor(ops.zeros), "new_full": new_full,
     "scatter": scatter, "scatter_add": scatter_add, "polygamma": lambda tensor, n: ops.polygamma(n, tensor),
-    "clamp_min": FUNCTIONS[torch.clamp_min], "clamp_max": FUNCTIONS[torch.clamp_max],
+    "clamp_min": FUNCTIONS[torch.clamp_min], "clamp_max": FUNCTIONS[torch.clamp_max], "index_add": index_add,
+    "sum": summed, "div": divide, "divide": divide, "prod": ops.prod, "clip": FUNCTIONS[torch.clamp] if torch.clamp in FUNCTIONS else ops.clamp,
+    "sign": ops.sign, "dot": ops.dot, "cross": FUNCTIONS[torch.cross], "index_fill": index_fill, "rot90": FUNCTIONS[torch.rot90],
 }
