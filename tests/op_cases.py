@@ -225,6 +225,7 @@ CASES.update({  # MindSpore's functional names (funcad.ops.aliases, indexing, sa
     "standard_normal": (lambda x: x * ops.standard_normal((3, 4), seed=2), (Y,)), "rand": (lambda x: x * ops.rand((3, 4), seed=1), (Y,)),
     "randint": (lambda x: x * ops.randint(0, 3, (3, 4), seed=2, dtype=np.float32), (Y,)),
     "uniform": (lambda x, y: ops.uniform((3, 4), x, x + y * y, seed=4), (X, Y)),
+    "multinomial": (lambda x: x * ops.cast(ops.multinomial(x, 4, seed=3), np.float32), (X,)),
     "normal": (lambda x, y: ops.normal((3, 4), x, y, seed=5), (X, Y)),
     "interpolate": (lambda x: ops.interpolate(x, size=(4, 9), mode="bilinear"), (IMG,)),
     # MindSpore's transforms under ops: a gradient is an op's value like any other
@@ -277,6 +278,7 @@ def _class_case(name: str):
         "StandardNormal": (lambda x: x * c(seed=5)((3, 4)), (Y,)), "UniformReal": (lambda x: x * c(seed=6)((3, 4)), (Y,)),
         "UniformInt": (lambda x: x * ops.cast(c(seed=7)((3, 4), 0, 4), np.float32), (Y,)),
         "CumSum": (lambda x: c(exclusive=True, reverse=True)(x, 1), (Y,)), "Range": (lambda x: x * c()(0, 4, 1), (Y,)),
+        "Print": (lambda x: c()(x, "the first input is returned") * 2.0, (Y,)),
         "Atan2": (lambda y, x: c()(y, x), (Y, X)), "Mod": (lambda y, x: c()(y, x), (Y, X)), "TruncateMod": (lambda y, x: c()(y, x), (Y, X)),
         "Addcdiv": (lambda x, y: c()(x, y, x, 0.5), (X, Y)), "Addcmul": (lambda x, y: c()(y, x, y, 2.0), (X, Y)),
         "SquaredDifference": (lambda x, y: c()(x, y), (X, Y)), "DivNoNan": (lambda x, y: c()(x, y * (IDX > 0)), (X, Y)),
@@ -312,7 +314,8 @@ CASES.update({  # complex values (funcad.core.complex_parts) and the Fourier tra
     "fftfreq": (lambda x: x * ops.fftfreq(4, 0.5), (Y,)), "rfftfreq": (lambda x: x[:, :3] * ops.rfftfreq(4), (Y,)),
 })
 # Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
-PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent", "Assign", "AssignAdd", "AssignSub"}
+PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent", "Assign", "AssignAdd", "AssignSub",
+                     "ScatterNdUpdate"}
 CASES.update({name: _class_case(name) for name in CLASS_NAMES if name not in PARAMETER_UPDATES})
 CASES.update({  # funcad.ops.layer_classes
     "Conv2D": (lambda x, w: ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), (IMG, KERNEL)),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+
+from funcad.core.seed import global_rng
 
 
 class TypeCast:
@@ -44,6 +48,38 @@ class Compose:
         for op in self.transforms:
             out = op(*values)
             values = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+        return values if len(values) > 1 else values[0]
+
+
+def _operations(owner: str, transforms) -> list:
+    ops = list(transforms) if isinstance(transforms, (list, tuple)) else None
+    if not ops or not all(callable(op) for op in ops):
+        raise TypeError(f"{owner}: transforms must be a non-empty list of operations, got {transforms!r}")
+    return ops
+
+
+class RandomChoice:
+    """One of ``transforms``, drawn uniformly for each call (from funcad's global generator), applied."""
+
+    def __init__(self, transforms):
+        self.transforms = _operations("RandomChoice", transforms)
+
+    def __call__(self, *values):
+        return self.transforms[int(global_rng().integers(len(self.transforms)))](*values)
+
+
+class RandomApply:
+    """``transforms`` applied in turn with probability ``prob``, else the values unchanged."""
+
+    def __init__(self, transforms, prob: float = 0.5):
+        self.transforms = _operations("RandomApply", transforms)
+        if isinstance(prob, bool) or not isinstance(prob, numbers.Real) or not 0.0 <= prob <= 1.0:
+            raise ValueError(f"RandomApply: prob must be a number in [0, 1], got {prob!r}")
+        self.prob = float(prob)
+
+    def __call__(self, *values):
+        if global_rng().random() < self.prob:
+            return Compose(self.transforms)(*values)
         return values if len(values) > 1 else values[0]
 
 

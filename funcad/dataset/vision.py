@@ -1,7 +1,7 @@
 """``mindspore.dataset.vision``'s image operations that the tutorials map over images (numpy in, numpy out); the
 geometric ones are in ``funcad.dataset.vision_geometry`` (resize, crops, flips) and ``vision_affine`` (padding,
-random resized crops, rotations), decoding and colour in ``vision_color``. MindSpore 1.x's ``c_transforms`` and
-``py_transforms`` module paths name this module."""
+random resized crops, rotations), decoding and colour in ``vision_color``, AutoAugment's operations in
+``vision_enhance``. MindSpore 1.x's ``c_transforms`` and ``py_transforms`` module paths name this module."""
 
 from __future__ import annotations
 
@@ -20,6 +20,17 @@ from funcad.dataset.vision_color import (
     Decode,
     Grayscale,
     RandomColorAdjust,
+)
+from funcad.dataset.vision_enhance import (
+    AutoContrast,
+    Equalize,
+    Invert,
+    RandomAffine,
+    RandomColor,
+    RandomPosterize,
+    RandomSelectSubpolicy,
+    RandomSharpness,
+    RandomSolarize,
 )
 from funcad.dataset.vision_geometry import CenterCrop, Inter, RandomCrop, RandomHorizontalFlip, RandomVerticalFlip, Resize
 
@@ -79,4 +90,6 @@ class ToTensor:
 __all__ = ["Rescale", "Normalize", "HWC2CHW", "ToTensor", "Resize", "CenterCrop", "RandomCrop", "RandomHorizontalFlip",
            "RandomVerticalFlip", "Inter", "Border", "Pad", "RandomResizedCrop",
            "RandomCropDecodeResize", "RandomRotation", "Decode", "ConvertMode", "ConvertColor",
-           "Grayscale", "AdjustBrightness", "AdjustContrast", "AdjustSaturation", "AdjustHue", "RandomColorAdjust"]
+           "Grayscale", "AdjustBrightness", "AdjustContrast", "AdjustSaturation", "AdjustHue", "RandomColorAdjust",
+           "RandomAffine", "Equalize", "Invert", "AutoContrast", "RandomSolarize", "RandomPosterize",
+           "RandomSharpness", "RandomColor", "RandomSelectSubpolicy"]

@@ -131,24 +131,17 @@ def _degrees(degrees) -> tuple[float, float]:
     return float(pair[0]), float(pair[1])
 
 
-def rotate(image: np.ndarray, angle: float, resample: Inter, expand: bool, center, fill_value) -> np.ndarray:
-    """``image`` turned ``angle`` degrees counter-clockwise about ``center`` ((x, y); None: the middle), as
-    OpenCV's ``warpAffine`` with a constant border: each output pixel reads the input at its pre-image."""
+def warp_affine(owner: str, image: np.ndarray, forward: np.ndarray, out_shape: tuple[int, int], resample: Inter,
+                fill_value) -> np.ndarray:
+    """``image`` mapped by the 2x3 matrix ``forward`` (input (x, y) to output (x, y)) as OpenCV's ``warpAffine`` with
+    a constant border: each output pixel reads the input at its pre-image, nearest or bilinear, outside: ``fill_value``."""
     h, w = image.shape[:2]
-    cx, cy = ((w - 1) / 2.0, (h - 1) / 2.0) if center is None else (float(center[0]), float(center[1]))
-    a, b = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-    forward = np.array([[a, b, (1 - a) * cx - b * cy], [-b, a, b * cx + (1 - a) * cy]])
-    out_h, out_w = h, w
-    if expand:
-        box_w, box_h = abs(w * a) + abs(h * b), abs(w * b) + abs(h * a)
-        forward[0, 2] += box_w / 2.0 - w / 2.0
-        forward[1, 2] += box_h / 2.0 - h / 2.0
-        out_w, out_h = int(round(box_w)), int(round(box_h))
+    out_h, out_w = out_shape
     inverse = np.linalg.inv(np.vstack([forward, [0.0, 0.0, 1.0]]))[:2]
     ys, xs = np.mgrid[0:out_h, 0:out_w].astype(np.float64)
     src_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
     src_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
-    fill = _fill("RandomRotation", fill_value, image.shape[2] if image.ndim == 3 else None)
+    fill = _fill(owner, fill_value, image.shape[2] if image.ndim == 3 else None)
     fill = fill if image.ndim == 3 else fill[:1].reshape(())
     padded = np.empty((h + 2, w + 2) + image.shape[2:], np.float64)
     padded[...] = fill
@@ -170,6 +163,22 @@ def rotate(image: np.ndarray, angle: float, resample: Inter, expand: bool, cente
         info = np.iinfo(image.dtype)
         return np.clip(np.rint(out), info.min, info.max).astype(image.dtype)
     return out.astype(image.dtype if image.dtype.kind == "f" else np.float32)
+
+
+def rotate(image: np.ndarray, angle: float, resample: Inter, expand: bool, center, fill_value) -> np.ndarray:
+    """``image`` turned ``angle`` degrees counter-clockwise about ``center`` ((x, y); None: the middle), as
+    OpenCV's ``warpAffine`` with a constant border: each output pixel reads the input at its pre-image."""
+    h, w = image.shape[:2]
+    cx, cy = ((w - 1) / 2.0, (h - 1) / 2.0) if center is None else (float(center[0]), float(center[1]))
+    a, b = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    forward = np.array([[a, b, (1 - a) * cx - b * cy], [-b, a, b * cx + (1 - a) * cy]])
+    out_h, out_w = h, w
+    if expand:
+        box_w, box_h = abs(w * a) + abs(h * b), abs(w * b) + abs(h * a)
+        forward[0, 2] += box_w / 2.0 - w / 2.0
+        forward[1, 2] += box_h / 2.0 - h / 2.0
+        out_w, out_h = int(round(box_w)), int(round(box_h))
+    return warp_affine("RandomRotation", image, forward, (out_h, out_w), resample, fill_value)
 
 
 class RandomRotation:

@@ -267,7 +267,7 @@ from funcad.ops.random import dropout
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
 from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logcumsumexp, logsumexp, max, mean, min, norm, prod, std, sum, var
 from funcad.ops.resize import interpolate
-from funcad.ops.sampling import normal, rand, randint, randn, standard_normal, uniform
+from funcad.ops.sampling import multinomial, normal, rand, randint, randn, standard_normal, uniform
 from funcad.ops.scatter_ops import (
     gather_nd,
     index_add,

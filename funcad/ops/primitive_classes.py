@@ -455,9 +455,50 @@ class OneHot(PrimitiveClass):
         return shape.one_hot(indices, depth, on_value, off_value, self.axis)
 
 
+class ScatterNdUpdate(PrimitiveClass):
+    """``ops.ScatterNdUpdate(use_locking=True)(input_x, indices, updates)``: the Parameter ``input_x`` with the
+    entries ``indices`` (..., k) names (its first k axes) set to ``updates``, in place; returns the Parameter.
+    For state kept across steps (caches, queues); ``use_locking`` is kept for MindSpore's signature (one process
+    writes here)."""
+
+    def __init__(self, use_locking: bool = True):
+        self.use_locking = bool(use_locking)
+
+    def __call__(self, input_x, indices, updates):
+        from funcad.core.tensor import Parameter
+
+        if not isinstance(input_x, Parameter):
+            raise TypeError(f"ScatterNdUpdate: input_x must be a Parameter, got {type(input_x).__name__}")
+        return state.assign(input_x, scatter_ops.tensor_scatter_update(input_x, indices, updates))
+
+
+class Print(PrimitiveClass):
+    """``ops.Print()(*inputs)``: prints its inputs (strings as they are, Tensors with their values) for debugging and
+    returns the first one unchanged, so it can sit in a computation. Inside ``funcad.jit`` or a transform it prints
+    once, when traced, the traced values' shapes and dtypes."""
+
+    def __call__(self, *inputs):
+        if not inputs:
+            raise ValueError("Print: expected at least one input")
+        for value in inputs:
+            if not isinstance(value, (str, bool, int, float, tuple, list)) and not hasattr(value, "shape"):
+                raise TypeError(f"Print: inputs must be Tensors, numbers, strings, tuples or lists, got {type(value).__name__}")
+        print(*(_printable(value) for value in inputs), sep="\n")
+        return inputs[0]
+
+
+def _printable(value):
+    from funcad.core.trace import Tracer
+
+    if isinstance(value, Tracer):
+        return f"Tensor(shape={list(value.shape)}, dtype={value.dtype}) (traced)"
+    return value
+
+
 globals().update({name: _plain(name, fn) for name, fn in _PLAIN.items()})
 CLASS_NAMES = tuple(sorted([*_PLAIN, "Softmax", "LogSoftmax", "Concat", "Stack", "Split", "Squeeze", "MatMul", "BatchMatMul",
                             "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "Argmax", "Argmin", "Gather",
                             "ArgMaxWithValue", "ArgMinWithValue",
                             "TopK", "Sort", "OneHot", "Unstack", "BroadcastTo", "Einsum", "Tril", "Triu", "StridedSlice", "Meshgrid",
-                            "StandardNormal", "UniformReal", "UniformInt", "CumSum", "Range"]))
+                            "StandardNormal", "UniformReal", "UniformInt", "CumSum", "Range", "ScatterNdUpdate",
+                            "Print"]))

@@ -1,4 +1,4 @@
-"""Random draws with MindSpore's names: randn, rand, randint, uniform, normal.
+"""Random draws with MindSpore's names: randn, rand, randint, uniform, normal, multinomial.
 
 As dropout's masks, a draw without ``seed`` comes from funcad's random key (``funcad.set_seed``) inside a
 primitive that advances the key, so a ``funcad.jit`` program draws the same fresh numbers as eager code;
@@ -16,7 +16,8 @@ from funcad.core.batching import leading_axes_rule
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.core.seed import random_key
 from funcad.core.tensor import Tensor
-from funcad.ops.math import add, multiply, subtract
+from funcad.core.trace import Tracer
+from funcad.ops.math import add, divide, greater, less_equal, log, multiply, subtract, where
 from funcad.ops.random import _next_key, per_key
 
 
@@ -93,3 +94,47 @@ def uniform(shape, minval, maxval, seed: int | None = None, dtype=np.float32):
 def normal(shape, mean, stddev, seed: int | None = None):
     """mean + stddev * N(0, 1) of ``shape``, broadcast with the shapes of mean and stddev."""
     return add(mean, multiply(stddev, _sample("normal", "normal", (tuple(shape),), np.float32, seed)))
+
+
+def multinomial(input, num_samples: int, replacement: bool = True, seed: int | None = None) -> Tensor:  # noqa: A002
+    """Category indices (int32) drawn from each row of ``input`` (1-D or 2-D non-negative weights, not necessarily
+    summing to one): ``num_samples`` per row, with or without replacement. For sampling tokens or classes by their
+    probabilities; the draw comes from funcad's key (``seed`` fixes it), so it repeats after ``funcad.set_seed``
+    and runs under ``funcad.jit``."""
+    from funcad.ops.indexing import topk
+    from funcad.ops.reduce import cumsum
+    from funcad.ops.reduce import sum as total
+    from funcad.ops.shape import cast, expand_dims
+
+    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral) or num_samples < 1:
+        raise ValueError(f"funcad.ops.multinomial: num_samples must be a positive int, got {num_samples!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        raise ValueError(f"funcad.ops.multinomial: seed must be a non-negative int or None, got {seed!r}")
+    dims = tuple(input.shape) if hasattr(input, "shape") else np.shape(input)
+    if len(dims) not in (1, 2) or dims[-1] < 1:
+        raise ValueError(f"funcad.ops.multinomial: input must be 1-D or 2-D weights, got shape {dims}")
+    if not replacement and num_samples > dims[-1]:
+        raise ValueError(f"funcad.ops.multinomial: num_samples {num_samples} exceeds the {dims[-1]} categories without replacement")
+    if not isinstance(input, Tracer):  # concrete weights can be checked
+        raw = np.asarray(input._data if isinstance(input, Tensor) else input, np.float64)
+        if not np.all(np.isfinite(raw)) or np.any(raw < 0) or np.any(raw.sum(axis=-1) <= 0):
+            raise ValueError(f"funcad.ops.multinomial: input rows must be finite, non-negative and have a positive sum, got {raw.tolist()}")
+    weights = input if isinstance(input, Tensor) else Tensor(np.asarray(input, np.float32))
+    rows = weights if len(dims) == 2 else expand_dims(weights, 0)
+    n_rows = 1 if len(dims) == 1 else dims[0]
+    rows = cast(rows, np.float64)
+    if replacement:
+        # inverse CDF: the index of a draw is the number of cumulative weights (but the total) at or below u * total
+        u = _sample("multinomial", "uniform", ((n_rows, num_samples),), np.float64, seed)
+        cdf = cumsum(rows, axis=-1)
+        target = multiply(u, cdf[:, -1:])
+        below = cast(less_equal(expand_dims(cdf[:, :-1], 1), expand_dims(target, 2)), np.int32)
+        out = total(below, -1)
+    else:  # exponential races: the num_samples categories that finish first (a zero weight never finishes)
+        u = _sample("multinomial", "uniform", ((n_rows, dims[-1]),), np.float64, seed)
+        weighted = greater(rows, 0.0)
+        finish = where(weighted, divide(log(subtract(1.0, u)), where(weighted, rows, 1.0)), -np.inf)  # minus the time -log(1 - u) / w
+        out = topk(finish, num_samples)[1]
+    out = cast(out, np.int32)
+    return out if len(dims) == 2 else out[0]
+
