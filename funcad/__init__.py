@@ -6,8 +6,11 @@ from funcad.common.dtype import dtype_to_nptype, pytype_to_dtype
 from funcad.common.parameter import ParameterTuple
 from funcad.common.sparse import COOTensor, CSRTensor
 from funcad.context import (
+    COMPATIBLE,
     GRAPH_MODE,
+    LAX,
     PYNATIVE_MODE,
+    STRICT,
     ParallelMode,
     get_auto_parallel_context,
     get_context,
@@ -62,6 +65,7 @@ __all__ = [
     "common", "context", "amp", "train", "dataset", "communication",
     "set_auto_parallel_context", "get_auto_parallel_context", "reset_auto_parallel_context", "ParallelMode",
     "ParameterTuple", "COOTensor", "CSRTensor", "set_context", "get_context", "GRAPH_MODE", "PYNATIVE_MODE",
+    "STRICT", "COMPATIBLE", "LAX",
     "from_numpy", "tensor", "dtype_to_nptype", "pytype_to_dtype",
 ]
 __version__ = "0.1.0"

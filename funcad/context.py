@@ -16,6 +16,10 @@ from typing import Any
 
 GRAPH_MODE = 0
 PYNATIVE_MODE = 1
+# jit_syntax_level values (MindSpore's numbers); recorded only: funcad's jit takes Python as it is
+STRICT = 0
+COMPATIBLE = 1
+LAX = 2
 
 # Keys taken and recorded without effect (MindSpore's set_context arguments); mode is handled apart.
 RECORDED_KEYS = (

@@ -151,3 +151,114 @@ def test_conv2d_pad_mode_as_mindspore_ops_conv2d(size, kernel, stride, dilation)
                                rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="needs pad_mode='pad'"):
         ops.conv2d(Tensor(x), Tensor(w), padding=1, pad_mode="valid")
+
+
+class _ConvAndScale(nn.Cell):
+    """The optimizer tutorial's net: a convolution and a Parameter named 'param'."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, pad_mode="valid")
+        self.param = Parameter(Tensor(np.array([1.0], np.float32)), "param")
+
+    def construct(self, x):
+        return self.conv(x) * self.param
+
+
+def test_group_get_lr_is_a_tuple_per_parameter_and_get_lr_parameter_as_the_optimizer_tutorial():
+    """Parameter groups: get_lr returned a dict keyed by id and get_lr_parameter was missing."""
+    net = _ConvAndScale()
+    conv_params = [p for p in net.trainable_params() if "conv" in p.name]
+    other = [p for p in net.trainable_params() if "conv" not in p.name]
+    schedule = nn.PolynomialDecayLR(learning_rate=0.1, end_learning_rate=0.01, decay_steps=4, power=0.5)
+    groups = [{"params": conv_params, "weight_decay": 0.01, "lr": 0.01}, {"params": other, "lr": schedule},
+              {"order_params": net.trainable_params()}]
+    opt = nn.Momentum(groups, learning_rate=0.1, momentum=0.9, weight_decay=0.0)
+    rates = opt.get_lr()
+    assert isinstance(rates, tuple) and len(rates) == len(net.trainable_params())
+    by_name = dict(zip((p.name for p in opt.parameters), (float(r) for r in rates)))
+    assert by_name == pytest.approx({"conv.weight": 0.01, "param": 0.1})  # MindSpore's Conv2d has no bias by default
+    assert [float(r) for r in opt.get_lr_parameter(conv_params)] == pytest.approx([0.01])
+    assert opt.get_lr_parameter(net.param) is schedule
+    listed = nn.SGD(net.trainable_params(), learning_rate=[0.3, 0.2, 0.1])
+    np.testing.assert_allclose(listed.get_lr_parameter(net.param).asnumpy(), [0.3, 0.2, 0.1])
+    with pytest.raises(ValueError, match="not among"):
+        opt.get_lr_parameter(Parameter(Tensor(np.zeros(1, np.float32)), "stranger"))
+    # a step with the groups still uses each parameter's own rate and decay: Momentum's first step is SGD's
+    x = Tensor(np.random.default_rng(0).standard_normal((1, 1, 5, 5)).astype(np.float32))
+    before = [p.asnumpy().copy() for p in opt.parameters]
+    grads = funcad.grad(lambda x: net(x).sum(), None, opt.parameters)(x)
+    opt(grads)
+    rate_decay = {"conv.weight": (0.01, 0.01), "param": (0.1, 0.0)}
+    for p, b, g in zip(opt.parameters, before, grads):
+        lr, wd = rate_decay[p.name]
+        np.testing.assert_allclose(p.asnumpy(), b - lr * (g.asnumpy() + wd * b), rtol=1e-5, atol=1e-7)
+
+
+class _TutorialMomentum(nn.Optimizer):
+    """The optimizer tutorial's custom optimizer, written with construct as MindSpore's."""
+
+    def __init__(self, params, learning_rate, momentum=0.9):
+        super().__init__(learning_rate, params)
+        self.momentum = Parameter(Tensor(momentum, funcad.float32), name="momentum")
+        self.moments = self.parameters.clone(prefix="moments", init="zeros")
+
+    def construct(self, gradients):
+        lr = self.get_lr()
+        params = self.parameters
+        for i in range(len(params)):
+            ops.assign(self.moments[i], self.moments[i] * self.momentum + gradients[i])
+            ops.assign(params[i], params[i] - self.moments[i] * lr)
+        return params
+
+
+def test_an_optimizer_written_with_construct_runs_it():
+    """nn.Optimizer subclasses with MindSpore's construct could not be made (abstract _updates)."""
+    w = Parameter(Tensor(np.array([1.0, -2.0], np.float32)), "w")
+    x = np.array([0.5, 3.0], np.float32)
+    opt = _TutorialMomentum([w], nn.piecewise_constant_lr([1, 3], [0.1, 0.01]))
+    grad_fn = funcad.value_and_grad(lambda: (w * Tensor(x)).sum(), None, opt.parameters)
+    want, moment = np.array([1.0, -2.0]), np.zeros(2)
+    for lr in (0.1, 0.01, 0.01):
+        _, grads = grad_fn()
+        opt(grads)
+        moment = moment * 0.9 + x
+        want = want - moment * lr
+    np.testing.assert_allclose(w.asnumpy(), want, rtol=1e-6)
+    assert int(opt.global_step) == 3
+
+
+def test_save_checkpoint_of_an_optimizer_and_cell_apply(tmp_path):
+    """save_checkpoint(optimizer) was a TypeError; Cell.apply (weight initialisation in the tutorials) was missing."""
+    net = nn.SequentialCell(nn.Dense(3, 4), nn.ReLU(), nn.Dense(4, 2))
+    seen = []
+
+    def init_dense(cell):
+        seen.append(type(cell).__name__)
+        if isinstance(cell, nn.Dense):
+            cell.weight.set_data(funcad.common.initializer.initializer("ones", cell.weight.shape, cell.weight.dtype))
+
+    assert net.apply(init_dense) is net
+    assert seen == ["Dense", "ReLU", "Dense", "SequentialCell"]  # children first, as MindSpore's
+    assert net[0].weight.asnumpy().sum() == 12.0
+    opt = nn.Adam(net.trainable_params(), 0.1)
+    grads = funcad.grad(lambda x: net(x).sum(), None, opt.parameters)(Tensor(np.ones((2, 3), np.float32)))
+    opt(grads)
+    funcad.save_checkpoint(opt, str(tmp_path / "opt.ckpt"))
+    saved = funcad.load_checkpoint(str(tmp_path / "opt.ckpt"))
+    assert {"0.weight", "2.bias", "global_step", "moment1.0.weight", "moment2.2.bias"} <= set(saved)
+    fresh = nn.SequentialCell(nn.Dense(3, 4), nn.ReLU(), nn.Dense(4, 2))
+    fresh_opt = nn.Adam(fresh.trainable_params(), 0.1)
+    assert funcad.load_param_into_net(fresh_opt, saved)[0] == []
+    assert int(fresh_opt.global_step) == 1
+    np.testing.assert_array_equal(fresh_opt.moment1[0].asnumpy(), opt.moment1[0].asnumpy())
+
+
+def test_jit_syntax_levels_exist_as_in_mindspore():
+    """The save/load tutorial's set_context(jit_syntax_level=mindspore.STRICT) failed on the missing name."""
+    assert (funcad.STRICT, funcad.COMPATIBLE, funcad.LAX) == (0, 1, 2)
+    try:
+        funcad.set_context(mode=funcad.GRAPH_MODE, jit_syntax_level=funcad.STRICT)
+        assert funcad.get_context("jit_syntax_level") == funcad.STRICT
+    finally:
+        funcad.set_context(mode=funcad.PYNATIVE_MODE)

@@ -7,7 +7,7 @@ import contextlib
 import copy
 import functools
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 
 import numpy as np
 
@@ -300,6 +300,14 @@ class Cell:
 
     def cells(self) -> Iterator[Cell]:
         return iter(self._cells.values())
+
+    def apply(self, fn: Callable[[Cell], object]) -> Cell:
+        """MindSpore's ``Cell.apply``: ``fn(cell)`` on every sub-Cell, children before their parent, then on this
+        Cell (how its tutorials initialise weights); returns this Cell."""
+        for cell in self.cells():
+            cell.apply(fn)
+        fn(self)
+        return self
 
     def _owned_parameters(self, name_prefix: str = "", expand: bool = True):
         """(path of owning cell, owning cell, attribute name, parameter, its name under ``auto_prefix``: the name the

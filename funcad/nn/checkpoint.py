@@ -35,9 +35,10 @@ def checkpoint_names(pairs: list[tuple[str, Parameter]]) -> dict[str, Parameter]
     return dict(zip(names, (p for _, p in pairs))) if len(set(names)) == len(names) else dict(pairs)
 
 
-def save_checkpoint(save_obj: Cell | Mapping | list, ckpt_file_name: str | os.PathLike, integrated_save: bool = True,
+def save_checkpoint(save_obj: Cell | Optimizer | Mapping | list, ckpt_file_name: str | os.PathLike, integrated_save: bool = True,
                     async_save: bool = False, append_dict: Mapping | None = None, **kwargs) -> None:
-    """Write every parameter of a Cell (by name, with the state of an optimizer it holds), a name -> array mapping, or
+    """Write every parameter of a Cell (by name, with the state of an optimizer it holds), of an optimizer (the
+    parameters it trains and its own state, as MindSpore's optimizer Cell saves), a name -> array mapping, or
     MindSpore's list of ``{'name': ..., 'data': ...}`` to ``ckpt_file_name`` exactly (no suffix is added), with the
     entries of ``append_dict`` (numbers or arrays: an epoch, a learning rate) beside them. The file is written whole or
     not at all (temporary file, then rename); it is written before the call returns (``async_save`` changes nothing)."""
@@ -45,6 +46,9 @@ def save_checkpoint(save_obj: Cell | Mapping | list, ckpt_file_name: str | os.Pa
         raise NotImplementedError(f"save_checkpoint: {', '.join(sorted(kwargs))} not supported (funcad checkpoints are plain .npz files)")
     if isinstance(save_obj, Cell):
         arrays = {name: np.asarray(p) for name, p in _named_state(save_obj).items()}
+    elif isinstance(save_obj, Optimizer):  # a Cell in MindSpore: its parameters, then its own state
+        pairs = [(p.name, p) for p in save_obj.parameters] + list(save_obj.parameters_and_names())
+        arrays = {name: np.asarray(p) for name, p in checkpoint_names(pairs).items()}
     elif isinstance(save_obj, Mapping):
         arrays = {str(name): np.asarray(value) for name, value in save_obj.items()}
     elif isinstance(save_obj, list) and all(isinstance(item, Mapping) and {"name", "data"} <= set(item) for item in save_obj):

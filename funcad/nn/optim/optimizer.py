@@ -11,7 +11,6 @@ One parameter's temporaries are freed before the next one's are made, so they st
 from __future__ import annotations
 
 import numbers
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -88,7 +87,7 @@ def _grouped(owner: str, items: list, learning_rate, weight_decay: float) -> tup
     return params, rates, decays
 
 
-class Optimizer(ABC):
+class Optimizer:
     """Base of the optimizers called as ``optimizer(grads)``.
 
     ``learning_rate`` is a non-negative number (or 0-d Tensor), a list (or 1-D Tensor) of one rate per step (the last
@@ -156,12 +155,33 @@ class Optimizer(ABC):
             state.name = prefix + state.name
 
     def get_lr(self):
-        """The learning rate for the coming update: a number or a 0-d Tensor (with parameter groups, ``GroupRates``:
-        each parameter's)."""
+        """The learning rate for the coming update: a number or a 0-d Tensor; with parameter groups, as MindSpore's,
+        a tuple of each parameter's in the optimizer's order (a ``GroupRates``)."""
         if self.group_rates is None:
             return self._rate_now(self.learning_rate)
         now = {id(rate): self._rate_now(rate) for rate in self.group_rates}
-        return GroupRates({id(p): now[id(rate)] for p, rate in zip(self.parameters, self.group_rates)})
+        return GroupRates(self.parameters, [now[id(rate)] for rate in self.group_rates])
+
+    def get_lr_parameter(self, param: Parameter | list[Parameter]):
+        """MindSpore's lookup of what sets a parameter's learning rate (one per parameter when given a list): its
+        group's rate, a fixed number as a float32 0-d Tensor, a schedule as the Cell or callable, a per-step list
+        as a 1-D Tensor of its rates. Parameters the optimizer does not train are a ValueError."""
+        owner = type(self).__name__
+        params = param if isinstance(param, list) else [param]
+        index = {id(p): i for i, p in enumerate(self.parameters)}
+        found = []
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{owner}.get_lr_parameter: expected a Parameter or a list of them, got {type(p).__name__}")
+            if id(p) not in index:
+                raise ValueError(f"{owner}.get_lr_parameter: parameter {p.name!r} is not among the optimizer's parameters")
+            rate = self.learning_rate if self.group_rates is None else self.group_rates[index[id(p)]]
+            if isinstance(rate, StepTable):
+                rate = rate.values
+            elif not callable(rate):
+                rate = Tensor(np.array(rate, dtype=np.float32))
+            found.append(rate)
+        return found if isinstance(param, list) else found[0]
 
     def _rate_now(self, lr):
         if not callable(lr):
@@ -202,6 +222,12 @@ class Optimizer(ABC):
         return (g + wd * p if wd > 0.0 else g for p, g, wd in zip(self.parameters, grads, self.weight_decays))
 
     def __call__(self, grads):
+        if hasattr(type(self), "construct"):
+            # a user's optimizer written as MindSpore's tutorial writes one: its construct updates the parameters
+            grads = self._check_grads(grads)
+            result = self.construct(grads)
+            ops.assign_add(self.global_step, _ONE_STEP)
+            return result
         grads = self._check_grads(grads)
         if self.loss_scale != 1.0:
             grads = tuple(g * (1.0 / self.loss_scale) for g in grads)
@@ -214,26 +240,37 @@ class Optimizer(ABC):
                 ops.apply_gradient_descent(p, alpha, delta)
         ops.assign_add(self.global_step, _ONE_STEP)
 
-    @abstractmethod
     def _updates(self, grads: tuple, lr) -> Iterator[tuple[Parameter, float | Tensor | None, Tensor, list[tuple[Parameter, Tensor]]]]:
         """Per parameter, in order: the parameter p, the step size alpha (a float or 0-d Tensor in p's dtype) and the
         direction delta of its update p <- p - alpha * delta, and (state Parameter, new value) pairs. Proximal updates,
         which set p outright (FTRL, ProximalAdagrad), give alpha None and p's new value as delta.
 
         Yielded lazily: the caller writes each before the next is computed, so nothing here may read a state or
-        parameter that an earlier item writes.
+        parameter that an earlier item writes. A user's optimizer may define MindSpore's ``construct(gradients)``
+        instead, which ``__call__`` then runs (the step counter still advances after it).
         """
+        raise NotImplementedError(f"{type(self).__name__}: an optimizer defines _updates or MindSpore's construct(gradients)")
 
 
-class GroupRates(dict):
-    """The learning rate of each parameter (by ``id``) when the parameters came in groups: ``scalar_as`` reads it."""
+class GroupRates(tuple):
+    """The learning rate of each parameter, in the optimizer's order, when the parameters came in groups (MindSpore's
+    ``get_lr`` returns this tuple); ``scalar_as`` finds a parameter's own rate in it."""
+
+    def __new__(cls, params: Iterable[Parameter], rates: Iterable):
+        self = super().__new__(cls, rates)
+        self._index = {id(p): i for i, p in enumerate(params)}
+        return self
+
+    def of(self, param: Parameter):
+        """``param``'s rate."""
+        return self[self._index[id(param)]]
 
 
 def scalar_as(value, like):
     """A learning-rate-like scalar in ``like``'s dtype: Python numbers stay Python floats (no upcasting); from
     ``GroupRates``, ``like``'s own rate."""
     if isinstance(value, GroupRates):
-        value = value[id(like)]
+        value = value.of(like)
     if value.__class__ is float:
         return value
     if isinstance(value, Tensor):
