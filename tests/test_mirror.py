@@ -357,16 +357,16 @@ def test_an_untranslatable_layer_names_its_path_and_class():
 
 
 def test_untranslatable_torch_modules_name_the_module_path_and_node():
-    class UsesMedian(torch.nn.Module):
+    class UsesQuantile(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.fc = torch.nn.Linear(3, 3)
 
         def forward(self, x):
-            return torch.median(self.fc(x), 1).values
+            return torch.quantile(self.fc(x), 0.3, dim=1)
 
-    with pytest.raises(TranslationError, match=r"UsesMedian at 'inner': node 'median' \(.*\): torch.median has no funcad translation"):
-        to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesMedian())))
+    with pytest.raises(TranslationError, match=r"UsesQuantile at 'inner': node 'quantile' \(.*\): torch.quantile has no funcad translation"):
+        to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesQuantile())))
     with pytest.raises(TranslationError, match=r"LPPool2d at '0': torch.nn.LPPool2d has no funcad translation .*; its forward does "
                                                r"not translate either: .*torch.nn.functional.lp_pool2d has no funcad translation"):
         to_funcad(torch.nn.Sequential(torch.nn.LPPool2d(2, 2)))

@@ -25,6 +25,8 @@ RNG = np.random.default_rng(17)
 IMAGES = RNG.standard_normal((2, 3, 6, 6))
 ROWS = RNG.standard_normal((4, 6))
 LABELS = torch.tensor([1, 0, 5, 2])
+SORTED_ROWS = torch.tensor([[-1.0, 0.0, 1.0], [0.0, 0.5, 2.0]], dtype=torch.float64)
+TIES = np.random.default_rng(5).integers(-2, 3, (5, 7)) * 0.5  # equal elements: torch's choice among them
 
 
 def _relu_in_place(x):
@@ -209,6 +211,22 @@ FUNCTIONS = {
         torch.cross(x[:, :3], x[:, 3:], dim=1).flatten(), torch.linalg.cross(x[:, :3], x[:, 3:]).flatten(), torch.dot(x[0], x[1])[None],
         x[0].broadcast_to(3, 6).flatten(), x.index_fill(1, torch.tensor([0, 2]), -1.0).flatten(),
         (x + torch.linspace(0, 1, x.size(1), dtype=x.dtype)).flatten()]), None, ROWS),
+    "order_statistics": (lambda x: torch.cat([
+        torch.median(x)[None], x[:, :5].median()[None], torch.nanmedian(x)[None], torch.median(x, 1).values, x.median(0, keepdim=True)[0].flatten(),
+        x.median(dim=1)[1].double(), torch.kthvalue(x, 3, 1).values, x.kthvalue(2, dim=0, keepdim=True).indices.double().flatten(),
+        torch.nanmedian(x, 0).values, torch.mode(x, 1).values, x.mode(0)[1].double(), torch.kthvalue(x, 4, 0)[1].double()]), None, TIES),
+    "grids_and_buckets": (lambda x: torch.cat([
+        torch.stack(torch.meshgrid(x[0], x[1, :3], indexing="xy")).flatten(), (torch.meshgrid(x[0], x[1])[1] * 2).flatten(),
+        torch.take(x, torch.tensor([[0, 5], [-1, 7]])).flatten(), torch.take_along_dim(x, torch.tensor([[1], [0], [5], [2]]), 1).flatten(),
+        torch.bucketize(x, torch.tensor([-0.5, 0.0, 0.5]), right=True).flatten() * x.flatten(), torch.bucketize(x[0], x[1].sort().values).double(),
+        torch.searchsorted(SORTED_ROWS.repeat(2, 1), x).flatten().double() * x.flatten(),
+        torch.searchsorted(x[0].sort().values, x[1:], side="right").flatten().double()]), None, ROWS),
+    "shapes_and_diagonals": (lambda x: torch.cat([
+        torch.block_diag(x[:2, :3], x[2], x[3, 0]).flatten(), torch.atleast_1d(x[0, 0]), torch.atleast_2d(x[0]).flatten(),
+        torch.atleast_3d(x, x[0])[1].flatten(), torch.atleast_3d(x).flatten(), torch.diag(x[:, :4], 1), torch.diag(x[0], -1).flatten(),
+        torch.diag_embed(x[:2], 1, dim1=-2).flatten(), x.diagonal(0, 1, 0).flatten(), torch.diagonal(x[None], 1, dim1=1, dim2=2).flatten(),
+        torch.trapz(x, dim=0), torch.trapezoid(x, x[0] * 0 + torch.arange(6.0, dtype=x.dtype) ** 2), torch.trapz(x, dx=0.5)[None].flatten(),
+        torch.logdet(x[:, :4] @ x[:, :4].T + torch.eye(4, dtype=x.dtype))[None], x[:3, :3].T.matmul(x[:3, :3]).logdet()[None]]), None, ROWS),
 }
 
 
@@ -547,8 +565,8 @@ def test_options_without_a_counterpart_are_named():
             funcad_twin(_Calls(call)).cell(ROWS)
     with pytest.raises(NotImplementedError, match=r"torch.nn.functional.softmax: pass dim"):
         funcad_twin(_Calls(lambda x: F.softmax(x))).cell(ROWS)
-    with pytest.raises(TranslationError, match=r"torch.median has no funcad translation"):
-        funcad_twin(_Calls(lambda x: torch.median(x, 0)))
+    with pytest.raises(TranslationError, match=r"torch.quantile has no funcad translation"):
+        funcad_twin(_Calls(lambda x: torch.quantile(x, 0.5, 0)))
 
 
 class _CausalEncoder(tnn.Module):
@@ -809,3 +827,28 @@ def test_computing_outside_the_trace_with_a_tensor_written_in_place_is_refused()
 
     with pytest.raises(TranslationError, match="writes in place a tensor the forward made, and torch computed _tensor_constant"):
         to_funcad(Summed())(RNG.standard_normal((2, 3)))
+
+
+def test_median_kthvalue_and_mode_pick_torch_s_index_among_ties():
+    """Among equal elements the index (and so the gradient) is the one torch's CPU kernels choose: the lower median
+    ordered by index, kthvalue's quickselect swaps, mode's last occurrence."""
+    ties = np.random.default_rng(3).integers(0, 3, (40, 13)).astype(np.float64)
+    ties[::7, 2] = np.nan
+    for op, twin_op in ((lambda t: torch.median(t, 1), lambda v: ops.median(v, 1)), (lambda t: torch.nanmedian(t, 1), lambda v: ops.nanmedian(v, 1)),
+                        *((lambda t, k=k: torch.kthvalue(t, k, 1), lambda v, k=k: ops.kthvalue(v, k, 1)) for k in range(1, 14)),
+                        (lambda t: torch.mode(t[1::7], 1), lambda v: ops.mode(v[1::7], 1))):
+        expected, (values, indices) = op(torch.from_numpy(ties)), twin_op(funcad.Tensor(ties))
+        np.testing.assert_array_equal(np.asarray(indices), expected.indices.numpy())
+        np.testing.assert_array_equal(np.asarray(values), expected.values.numpy())
+
+
+def test_vander_matches_torch_s_values_and_the_products_gradient():
+    """torch's own vander cannot be differentiated here (its backward reports an in-place change), so the gradient is
+    checked against the same columns written as products."""
+    x = RNG.standard_normal(5)
+    twin = funcad_twin(_Calls(lambda v: torch.vander(v, 4) + torch.vander(v, increasing=True)[:, :4]))
+    t = torch.from_numpy(x)
+    np.testing.assert_allclose(np.asarray(twin.cell(x)), (torch.vander(t, 4) + torch.vander(t, increasing=True)[:, :4]).numpy())
+    tx = torch.tensor(x, requires_grad=True)
+    (torch.stack([tx ** 3, tx ** 2, tx, tx ** 0], 1) + torch.stack([tx ** 0, tx, tx ** 2, tx ** 3], 1)).sum().backward()
+    np.testing.assert_allclose(np.asarray(funcad.grad(lambda v: ops.sum(twin.cell(v)))(x)), tx.grad.numpy(), rtol=1e-12)

@@ -24,7 +24,7 @@ from funcad.core.dtypes import DType
 from funcad.core.tensor import Tensor
 from funcad.nn.layer.conv import same_padding
 from funcad.ops.decompositions import solve
-from torch_ref import layers_3d, losses_norms, packed
+from torch_ref import layers_3d, losses_norms, order_and_grids, packed
 from torch_ref.arrays import numpy_dtype
 
 MinMax = collections.namedtuple("MinMax", ["values", "indices"])
@@ -634,6 +634,7 @@ FUNCTIONS = {
 }
 FUNCTIONS.update(losses_norms.FUNCTIONS)  # CTC and multi-class margin losses, RMS and local response norms, channel shuffle
 FUNCTIONS.update(layers_3d.FUNCTIONS)  # 3-D convolutions and pools
+FUNCTIONS.update(order_and_grids.FUNCTIONS)  # median, kthvalue, mode, meshgrid, searchsorted, block_diag, ...
 
 def windows(tensor, dimension: int, size: int, step: int):
     """``Tensor.unfold(dimension, size, step)``: every window of ``size`` along ``dimension``, ``step`` apart, as a new
@@ -677,3 +678,4 @@ METHODS = {
     "sum": summed, "div": divide, "divide": divide, "prod": ops.prod, "clip": FUNCTIONS[torch.clamp] if torch.clamp in FUNCTIONS else ops.clamp,
     "sign": ops.sign, "dot": ops.dot, "cross": FUNCTIONS[torch.cross], "index_fill": index_fill, "rot90": FUNCTIONS[torch.rot90],
 }
+METHODS.update(order_and_grids.METHODS)

@@ -259,6 +259,7 @@ from funcad.ops.nn import (
     softmax,
 )
 from funcad.ops.norm import batch_norm, group_norm, layer_norm
+from funcad.ops.order_statistics import kthvalue, median, mode, nanmedian
 from funcad.ops.padding import pad
 from funcad.ops.patches import fold, unfold
 from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
