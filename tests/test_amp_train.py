@@ -44,6 +44,29 @@ def test_auto_mixed_precision_levels_compute_each_layer_in_its_dtype_on_float32_
     assert all(p.dtype == np.float32 for _, p in net.parameters_and_names())
 
 
+@pytest.mark.parametrize("lists, dense_dtype, bn_dtype", [
+    ({"white_list": [nn.Dense]}, np.float16, np.float32), ({"white_list": [nn.BatchNorm1d]}, np.float32, np.float16),
+    ({"black_list": [nn.BatchNorm1d]}, np.float16, np.float32), ({"black_list": []}, np.float16, np.float16),
+])
+def test_custom_mixed_precision_computes_the_listed_cells_as_told(lists, dense_dtype, bn_dtype):
+    from funcad import amp
+
+    net = _net()
+    x = np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32)
+    assert amp.custom_mixed_precision(net, **lists) is net
+    out = net(Tensor(x))
+    assert out.dtype == np.float32
+    inherited = getattr(net, "_compute_dtype", None) or np.float32  # a Cell without its own computes in its parent's
+    computes = [np.dtype(getattr(cell, "_compute_dtype", None) or inherited) for cell in (net[0], net[1], net[3])]
+    assert computes == [np.dtype(dense_dtype), np.dtype(bn_dtype), np.dtype(dense_dtype)]
+    np.testing.assert_allclose(out.asnumpy(), _numpy_forward(net, x, dense_dtype, bn_dtype), rtol=5e-3, atol=5e-3)
+    assert amp.get_white_list() == list(amp.AMP_WHITE_LIST) and amp.get_black_list() == list(amp.AMP_BLACK_LIST)
+    with pytest.raises(ValueError, match="custom_mixed_precision: give exactly one of white_list and black_list"):
+        amp.custom_mixed_precision(_net(), white_list=[nn.Dense], black_list=[nn.BatchNorm1d])
+    with pytest.raises(TypeError, match="custom_mixed_precision: white_list must list Cell classes"):
+        amp.custom_mixed_precision(_net(), white_list=["MatMul"])
+
+
 def test_auto_mixed_precision_rejects_unknown_levels_and_non_cells():
     with pytest.raises(ValueError, match="amp_level must be one of O0, O1, O2, O3, got 'O4'"):
         auto_mixed_precision(_net(), "O4")

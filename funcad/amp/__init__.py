@@ -14,7 +14,16 @@ from funcad.amp.loss_scale import (
     StaticLossScaler,
     all_finite,
 )
-from funcad.amp.precision import AMP_BLACK_LIST, AMP_WHITE_LIST, auto_mixed_precision, build_train_network
+from funcad.amp.precision import (
+    AMP_BLACK_LIST,
+    AMP_WHITE_LIST,
+    auto_mixed_precision,
+    build_train_network,
+    custom_mixed_precision,
+    get_black_list,
+    get_white_list,
+)
 
-__all__ = ["auto_mixed_precision", "build_train_network", "AMP_WHITE_LIST", "AMP_BLACK_LIST", "LossScaler",
+__all__ = ["auto_mixed_precision", "custom_mixed_precision", "get_white_list", "get_black_list",
+           "build_train_network", "AMP_WHITE_LIST", "AMP_BLACK_LIST", "LossScaler",
            "StaticLossScaler", "DynamicLossScaler", "all_finite", "FixedLossScaleManager", "DynamicLossScaleManager"]

@@ -36,22 +36,57 @@ def auto_mixed_precision(network: Cell, amp_level: str = "O0", dtype=np.float16)
         raise TypeError(f"auto_mixed_precision: network must be a Cell, got {type(network).__name__}")
     if amp_level not in _LEVELS:
         raise ValueError(f"auto_mixed_precision: amp_level must be one of {', '.join(_LEVELS)}, got {amp_level!r}")
+    if amp_level == "O0":
+        _low_dtype("auto_mixed_precision", dtype)
+        return network
+    white, black = {"O1": (AMP_WHITE_LIST, None), "O2": (None, AMP_BLACK_LIST), "O3": (None, ())}[amp_level]
+    return _set_precision(network, _low_dtype("auto_mixed_precision", dtype), white, black)
+
+
+def get_white_list() -> list[type]:
+    """The Cells O1 computes in low precision (MindSpore's list names the primitives they are built on)."""
+    return list(AMP_WHITE_LIST)
+
+
+def get_black_list() -> list[type]:
+    """The Cells O2 keeps in float32 (MindSpore's list names primitives)."""
+    return list(AMP_BLACK_LIST)
+
+
+def custom_mixed_precision(network: Cell, *, white_list: list | None = None, black_list: list | None = None, dtype=np.float16) -> Cell:
+    """MindSpore's ``amp.custom_mixed_precision``: with ``white_list`` only those Cell types compute in ``dtype``; with
+    ``black_list`` everything does except those (exactly one of the two). In place; returned; outputs come back as
+    float32, as ``auto_mixed_precision``'s."""
+    if not isinstance(network, Cell):
+        raise TypeError(f"custom_mixed_precision: network must be a Cell, got {type(network).__name__}")
+    if (white_list is None) == (black_list is None):
+        raise ValueError("custom_mixed_precision: give exactly one of white_list and black_list")
+    for name, listed in (("white_list", white_list), ("black_list", black_list)):
+        if listed is not None and not all(isinstance(t, type) and issubclass(t, Cell) for t in listed):
+            raise TypeError(f"custom_mixed_precision: {name} must list Cell classes (funcad sets precision per Cell), got {listed!r}")
+    return _set_precision(network, _low_dtype("custom_mixed_precision", dtype), None if white_list is None else tuple(white_list),
+                          None if black_list is None else tuple(black_list))
+
+
+def _low_dtype(owner: str, dtype) -> np.dtype:
     low = np.dtype(dtype)
     if low not in _LOW:
-        raise ValueError(f"auto_mixed_precision: dtype must be float16, float32 or float64, got {low.name}")
-    if amp_level == "O0":
-        return network
+        raise ValueError(f"{owner}: dtype must be float16, float32 or float64, got {low.name}")
+    return low
+
+
+def _set_precision(network: Cell, low: np.dtype, white: tuple | None, black: tuple | None) -> Cell:
+    """The Cells of ``white`` in ``low`` (when given), else every Cell in ``low`` but those of ``black``; float32 outputs."""
     cells = [cell for _, cell in network.cells_and_names()]
-    if amp_level == "O1":
+    if white is not None:
         for cell in cells:
-            if isinstance(cell, AMP_WHITE_LIST):
+            if isinstance(cell, white):
                 cell.to_float(low)
     else:
         network.to_float(low)
-        if amp_level == "O2":
-            for cell in cells:
-                if isinstance(cell, AMP_BLACK_LIST):
-                    cell.to_float(np.float32)
+        for cell in cells:
+            if isinstance(cell, black):
+                cell.to_float(np.float32)
     object.__setattr__(network, "_output_dtype", np.dtype(np.float32))
     return network
 
