@@ -79,6 +79,12 @@ def test_user_sampler_and_generator_dataset_sampling():
             return 7
 
     assert _values(ds.GeneratorDataset(Source(), ["x"], sampler=Evens())) == [0, 6, 12, 18]
+
+    class NoIndices(ds.Sampler):
+        pass
+
+    with pytest.raises(TypeError, match="abstract method '?__iter__"):
+        NoIndices()
     assert _values(ds.GeneratorDataset(Source(), ["x"], num_shards=2, shard_id=1, shuffle=False)) == [3, 9, 15, 0]
     funcad.set_seed(0)
     shuffled = _values(ds.GeneratorDataset(Source(), ["x"]))

@@ -228,6 +228,16 @@ def test_an_optimizer_written_with_construct_runs_it():
     assert int(opt.global_step) == 3
 
 
+def test_an_optimizer_with_neither_construct_nor_updates_says_so():
+    class Incomplete(nn.Optimizer):
+        pass
+
+    w = Parameter(Tensor(np.array([1.0], np.float32)), "w")
+    with pytest.raises(NotImplementedError, match="Incomplete: an optimizer defines _updates or MindSpore's construct"):
+        Incomplete(0.1, [w])((Tensor(np.array([1.0], np.float32)),))
+    assert w.asnumpy()[0] == 1.0
+
+
 def test_save_checkpoint_of_an_optimizer_and_cell_apply(tmp_path):
     """save_checkpoint(optimizer) was a TypeError; Cell.apply (weight initialisation in the tutorials) was missing."""
     net = nn.SequentialCell(nn.Dense(3, 4), nn.ReLU(), nn.Dense(4, 2))

@@ -54,7 +54,7 @@ class Aliases:
         self.view_node: dict[str, fx.Node] = {}
         self.stale: dict[str, str] = {}  # node name -> the in-place node after which its value is out of date
 
-    def record(self, node: fx.Node, args: tuple, kwargs: dict, result) -> None:
+    def record(self, node: fx.Node, args: tuple, kwargs: dict) -> None:
         """Note ``node`` as a view of its first argument when torch's result would share that argument's storage."""
         kind = view_kind(node)
         if kind is None or not node.args or not isinstance(node.args[0], fx.Node) or not isinstance(args[0], (Tensor, np.ndarray)):

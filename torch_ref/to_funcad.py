@@ -313,7 +313,7 @@ class _Program:
                 env[node.name] = self._call(node, op, node_args, node_kwargs)
             if not grad_enabled:  # torch computes this without a graph: no gradient flows through it
                 env[node.name] = _without_gradient(env[node.name])
-            views.record(node, node_args, node_kwargs, env[node.name])
+            views.record(node, node_args, node_kwargs)
             if node.name in self.in_place_calls:  # later reads of the tensor, and of every tensor it is a view of, see the change
                 for changed in views.write(node, node.args[0], env[node.name], env, load):
                     if changed.op == "get_attr":

@@ -10,6 +10,7 @@ partition the same permutation and each pass reshuffles it.
 
 from __future__ import annotations
 
+import abc
 import numbers
 from collections.abc import Iterable, Sequence
 
@@ -33,7 +34,7 @@ def _index_list(owner: str, indices) -> np.ndarray:
     return values.astype(np.int64)
 
 
-class BuiltinSampler:
+class BuiltinSampler(abc.ABC):
     """The samplers' shared part: ``num_samples`` (None: all the sampler would give), a chained child and the
     row indices of one pass (``_draw``)."""
 
@@ -55,13 +56,13 @@ class BuiltinSampler:
     def get_num_samples(self) -> int | None:
         return self.num_samples
 
+    @abc.abstractmethod
     def _own(self, n: int) -> np.ndarray:
         """This sampler's indices into ``n`` rows for one pass."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _size(self, n: int) -> int:
         """How many indices a pass over ``n`` rows gives (without drawing them)."""
-        raise NotImplementedError
 
     def indices(self, n: int) -> np.ndarray:
         """The row indices of one pass over a source of ``n`` rows."""
@@ -230,8 +231,9 @@ class Sampler(BuiltinSampler):
         super().__init__(num_samples)
         self.dataset_size = 0
 
+    @abc.abstractmethod
     def __iter__(self):
-        raise NotImplementedError(f"{type(self).__name__}: a Sampler subclass must define __iter__ yielding row indices")
+        """The row indices of one pass (a subclass without it cannot be made)."""
 
     def _own(self, n: int) -> np.ndarray:
         self.dataset_size = n
