@@ -259,6 +259,12 @@ def test_bad_op_arguments_name_the_op_and_shapes():
         ops.avg_pool3d(X, 2, padding=(2, 0, 0))
     with pytest.raises(ValueError, match=r"funcad.ops.adaptive_max_pool3d: expected a 5-D input"):
         ops.adaptive_max_pool3d(X[0], 2)
+    with pytest.raises(NotImplementedError, match=r"funcad.ops.max_pool3d: dilation=2 is not supported \(only 1\)"):
+        ops.max_pool3d(X, 2, dilation=2)
+    with pytest.raises(NotImplementedError, match="funcad.ops.max_pool3d: return_indices=True is not supported"):
+        ops.max_pool3d(X, 2, return_indices=True)
+    with pytest.raises(NotImplementedError, match="funcad.ops.adaptive_max_pool3d: return_indices=True is not supported"):
+        ops.adaptive_max_pool3d(X, 2, return_indices=True)
     with pytest.raises(ValueError, match=r"Conv3d: padding must be a non-negative int, \(pd, ph, pw\) or \(head, tail"):
         nn.Conv3d(4, 2, 3, pad_mode="pad", padding=(1, 2))
     with pytest.raises(ValueError, match=r"Conv3d: padding \(1, 1, 1\) is only allowed with pad_mode='pad'"):

@@ -829,6 +829,15 @@ def test_computing_outside_the_trace_with_a_tensor_written_in_place_is_refused()
         to_funcad(Summed())(RNG.standard_normal((2, 3)))
 
 
+def test_searchsorted_with_a_sorter_is_refused_by_name():
+    class Sorted(tnn.Module):
+        def forward(self, x):
+            return torch.searchsorted(x[0], x[1:], sorter=torch.argsort(x[0])).double()
+
+    with pytest.raises(NotImplementedError, match=r"torch.searchsorted: sorter=\.\.\. has no funcad translation"):
+        to_funcad(Sorted())(ROWS)
+
+
 def test_median_kthvalue_and_mode_pick_torch_s_index_among_ties():
     """Among equal elements the index (and so the gradient) is the one torch's CPU kernels choose: the lower median
     ordered by index, kthvalue's quickselect swaps, mode's last occurrence."""
