@@ -41,6 +41,12 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   FFTs, real/imag/...); any other op whose result would be complex refuses it. A VJP rule follows torch's convention:
   the cotangent of a complex value z is dL/dRe(z) + i dL/dIm(z), so a holomorphic op's rule multiplies by the conjugate
   derivative, and a real argument's complex cotangent keeps its real part (done by the backward pass).
+- ``aside`` (jit code generation): for an op worth running on another core while the program goes on, because its
+  value is read much later (a convolution's weight gradient, read by the optimizer at the end of the step), the class
+  that runs it: the program makes one instance per call, hands it the node as ``submit(impl, *args, **kwargs)``
+  (returning an object whose ``result()`` it calls where the value is first read: ``funcad.jit.codegen.aside_joins``)
+  and calls ``close()`` however the call ends (``funcad.ops.batch_threads.Aside``). Its ``impl`` must be safe to run
+  beside the program's other ops (no shared state but its arguments, which the program leaves alone meanwhile).
 - ``torch`` (read by ``torch_ref.mirror``, which emits a traced Cell as torch code, and by ``torch_ref.to_funcad``,
   which maps torch's function of that name back to the op): how torch computes the op, as the name of a function in
   torch's namespace (``"matmul"``, ``"nn.functional.silu"``) called with the node's arguments as they are, a callable
@@ -120,7 +126,7 @@ class Primitive:
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
-    OPTIONAL_FIELDS = ("tune", "batch", "epilogue", "promote", "torch", "complex")
+    OPTIONAL_FIELDS = ("tune", "batch", "epilogue", "promote", "torch", "complex", "aside")
 
     def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
@@ -129,7 +135,7 @@ class Primitive:
         self.jvps: tuple = ()
         for field in self.FIELDS:
             setattr(self, field, UNDECLARED)
-        self.batch = self.tune = self.epilogue = self.promote = self.torch = None
+        self.batch = self.tune = self.epilogue = self.promote = self.torch = self.aside = None
         self.complex = False
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl

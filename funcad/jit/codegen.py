@@ -82,6 +82,17 @@ class Emitter:
         kwargs = "".join(f", {k}={self.literal(v)}" for k, v in node.kwargs.items())
         return f"{impl}({', '.join(args)}{kwargs})"
 
+    def aside_call(self, node: Node) -> str:
+        """The node's ``impl`` handed to the call's runner of its primitive's ``aside`` class: the variable holds a task
+        until waited for."""
+        args = "".join(f", {self.ref(a)}" for a in node.args)
+        kwargs = "".join(f", {k}={self.literal(v)}" for k, v in node.kwargs.items())
+        return f"{self.runner(node.prim.aside)}.submit({self.bind(node.prim.impl, 'f')}{args}{kwargs})"
+
+    def runner(self, runner_class) -> str:
+        """Name of the variable holding the call's instance of ``runner_class`` (made where the program starts)."""
+        return "aside" + self.bind(runner_class, "r")
+
     @staticmethod
     def emits_inline(node: Node) -> bool:
         return bool(node.prim.emit) and not node.kwargs
@@ -114,18 +125,34 @@ def _write_expressions(graph: Graph, em: Emitter) -> tuple[list[str], dict]:
     return exprs, spares
 
 
+def aside_joins(graph: Graph) -> dict:
+    """{index of a node run aside: index of the first node reading its value (the node count: only returned)}.
+
+    A primitive declaring ``aside`` (a convolution's weight gradient) runs on another core from where the program
+    reaches it until that first reader, which waits for it (the declared class runs it: ``Primitive`` says how).
+    """
+    readers: dict = {}
+    for i, node in enumerate(graph.nodes):
+        for a in node.args:
+            if isinstance(a, Var):
+                readers.setdefault(a.id, i)
+    return {i: readers.get(node.out.id, len(graph.nodes)) for i, node in enumerate(graph.nodes) if node.prim.aside}
+
+
 def _liveness(graph: Graph, roots: tuple = ()) -> tuple[dict, dict, dict]:
     """(index of each Var's last use, the memory roots each Var lives in, index of each root's last use).
 
     Every op's output is a root of its own unless the op makes a view, which lives in its inputs' roots; the Vars in
-    ``roots`` (inputs, say) are roots too. A use at the node count means the value is returned.
+    ``roots`` (inputs, say) are roots too. A use at the node count means the value is returned. A node run aside uses
+    its arguments until its value is waited for, so no buffer they live in is written over while it runs.
     """
     nodes = graph.nodes
+    joins = aside_joins(graph)
     last: dict = {}
     for i, node in enumerate(nodes):
         for a in node.args:
             if isinstance(a, Var):
-                last[a.id] = i
+                last[a.id] = max(last.get(a.id, -1), joins.get(i, i))
     for a in graph.results():
         if isinstance(a, Var):
             last[a.id] = len(nodes)
@@ -244,17 +271,29 @@ def generate(graph: Graph, buffers: bool = True) -> tuple[str, dict, list[tuple[
         spare_of = {}
     spare_name = {var_id: f"s{i}" for i, var_id in enumerate(spare_of)}
     params = [f"v{v.id}" for v in graph.inputs] + [f"v{v.id}" for _, v in graph.params] + list(spare_name.values())
-    lines = [f"def program({', '.join(params)}):"]
     checks = _guard_checks(graph)
-    lines += checks.pop(None, [])
+    lines = checks.pop(None, [])
+    joins = aside_joins(graph)
+    waits: dict = {}
+    for i, j in joins.items():
+        waits.setdefault(j, []).append(f"    v{graph.nodes[i].out.id} = v{graph.nodes[i].out.id}.result()")
     for i, node in enumerate(graph.nodes):
+        lines += waits.get(i, [])
         out = plan.out_of.get(i, spare_name.get(node.out.id))
-        lines.append(f"    v{node.out.id} = {em.expression(node, out)}")
+        expression = em.aside_call(node) if i in joins else em.expression(node, out)
+        lines.append(f"    v{node.out.id} = {expression}")
         lines += checks.get(node.out.id, [])
         if i in plan.drop_after:
             lines.append(f"    del {', '.join(plan.drop_after[i])}")
+    lines += waits.get(len(graph.nodes), [])
     results = [em.ref(o) for o in graph.outputs if isinstance(o, Var)] + writes
     lines.append(f"    return ({''.join(r + ', ' for r in results)})")
+    if joins:  # the tasks run aside are all waited for however the call ends
+        runners = list(dict.fromkeys(em.runner(graph.nodes[i].prim.aside) for i in joins))
+        body = ["    " + part for line in lines for part in line.split("\n")]
+        lines = [f"    {name} = {name[len('aside'):]}()" for name in runners] + ["    try:"] + body + ["    finally:"]
+        lines += [f"        {name}.close()" for name in runners]
+    lines.insert(0, f"def program({', '.join(params)}):")
     return "\n".join(lines) + "\n", em.namespace, list(zip(spare_of.values(), _overwritable(graph, spare_of)))
 
 

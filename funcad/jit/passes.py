@@ -270,6 +270,24 @@ def eliminate_dead_code(graph: Graph) -> None:
     graph.nodes = kept
 
 
+def defer_aside_readers(graph: Graph) -> None:
+    """Move the nodes reading a value run aside (``Primitive.aside``: a convolution's weight gradient), and everything
+    after them in the data flow, behind every other node: the optimizer's update of a convolution's weight then waits
+    for its gradient at the end of the backward pass, not as soon as the update of the layer before it is done, so
+    the gradient has the rest of the pass to be computed in. Order among the moved nodes and among the others is kept."""
+    late: set = set()
+    early, moved = [], []
+    for node in graph.nodes:
+        if any(isinstance(a, Var) and a.id in late for a in node.args):
+            late.add(node.out.id)
+            moved.append(node)
+        else:
+            early.append(node)
+        if node.prim.aside:
+            late.add(node.out.id)
+    graph.nodes = early + moved
+
+
 PASSES = {
     "fold": fold_constants,
     "simplify": simplify,
@@ -277,6 +295,7 @@ PASSES = {
     "transpose_products": transpose_products,
     "dce": eliminate_dead_code,
     "fuse": fuse_epilogues,
+    "defer_aside_readers": defer_aside_readers,
 }
 
 

@@ -8,6 +8,10 @@ The thread count is numpy's BLAS setting (``threadpoolctl.threadpool_limits``, `
 both, and a limit of 1 runs every block on the calling thread. While blocks run in parallel, BLAS is held at one thread
 per call so the threads do not compete for the cores. Results never depend on the thread count: blocks write disjoint
 outputs, and every sum over the batch is taken afterwards, in batch order.
+
+A compiled program also hands whole ops it needs only later (a convolution's weight gradient, read by the optimizer at
+the end of the step) to another core while it goes on with the backward pass (``Aside``): the same kernels, on one
+thread each, so the values are those of a single thread too.
 """
 
 from __future__ import annotations
@@ -114,3 +118,51 @@ def _leave() -> None:
         _inside -= 1
         if _inside == 0:
             _numpy_blas().set_num_threads(_saved_blas_threads)
+
+
+class _Done:
+    """A task run on the calling thread: its value, with a Future's ``result()``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class Aside:
+    """Tasks a compiled program runs on another core while it goes on, for one call of the program.
+
+    The first ``submit`` decides: with one thread (``threads()``) every task runs at once on the calling thread; with
+    more, the tasks queue on a pool thread and the call is a parallel region (BLAS and the kernels' blocks on one
+    thread each, so the two threads do not compete for the cores) until ``close``. ``close`` waits for every task,
+    so none outlives the arrays it reads, whatever happened to the call meanwhile.
+    """
+
+    __slots__ = ("_pool", "_futures")
+
+    def __init__(self):
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list = []
+
+    def submit(self, fn: Callable, *args, **kwargs):
+        """``fn(*args, **kwargs)``, now or on the pool thread; the returned object's ``result()`` is its value."""
+        if self._pool is None:
+            if threads() < 2:
+                return _Done(fn(*args, **kwargs))
+            self._pool = _enter(2)
+        future = self._pool.submit(fn, *args, **kwargs)
+        self._futures.append(future)
+        return future
+
+    def close(self) -> None:
+        if self._pool is None:
+            return
+        try:
+            for future in self._futures:
+                future.exception()  # waits; a task's error was raised by its result() if the program got that far
+        finally:
+            self._pool = None
+            _leave()

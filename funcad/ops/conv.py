@@ -365,7 +365,7 @@ def _conv_input_grad(g, w, geo: Geometry, groups: int, x_shape: tuple, algorithm
     return widened(KERNELS[chosen].input_grad, g, w, geo, groups, x_shape)
 
 
-@primitive(**compiled_as_call(tune=_tuner("weight_grad")))
+@primitive(**compiled_as_call(tune=_tuner("weight_grad"), aside=batch_threads.Aside))
 @with_scratch
 def _conv_weight_grad(x, g, geo: Geometry, groups: int, w_shape: tuple, algorithm: str | None = None):
     """The adjoint of w -> conv(x, w)."""
