@@ -59,3 +59,24 @@ def test_blas_runs_one_thread_per_call_inside_a_parallel_region_and_threads_foll
     with threadpool_limits(1):
         assert batch_threads.threads() == 1
         assert batch_threads.workers_for(10**12) == 1
+
+
+def test_a_kernel_run_aside_on_the_pool_runs_its_blocks_itself(monkeypatch):
+    """A task on the pool's thread waiting for blocks queued behind itself would wait forever: it runs them itself."""
+    monkeypatch.setattr(batch_threads, "threads", lambda: 2)
+    seen = []
+
+    def kernel():
+        batch_threads.run(lambda part, slot: seen.append((part.start, slot, threading.get_ident())), [slice(i, i + 1) for i in range(4)], 2)
+        return threading.get_ident()
+
+    with threadpool_limits(2):
+        aside = batch_threads.Aside()
+        try:
+            task = aside.submit(kernel)
+            pool_thread = task.result(timeout=30)
+        finally:
+            aside.close()
+    assert pool_thread != threading.get_ident()
+    assert [s[:2] for s in seen] == [(0, 0), (1, 0), (2, 0), (3, 0)] and {s[2] for s in seen} == {pool_thread}
+    assert batch_threads._inside == 0

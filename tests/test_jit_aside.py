@@ -17,6 +17,12 @@ from funcad.ops import batch_threads
 from funcad.ops import conv as conv_ops
 
 
+@pytest.fixture(autouse=True)
+def every_weight_gradient_goes_aside(monkeypatch):
+    """The small convolutions here run aside as large ones do (by default those under PARALLEL_MIN_FLOPS stay)."""
+    monkeypatch.setattr(batch_threads, "PARALLEL_MIN_FLOPS", 0)
+
+
 def _train_step(seed: int = 0):
     """A train step of a small CNN (three convolutions, ReLU, a dense head, Momentum) and the network."""
     funcad.set_seed(seed)
@@ -41,14 +47,17 @@ def _batches(n: int = 3):
 
 
 def _train(threads: int, monkeypatch=None) -> tuple[list, list]:
+    """Losses and final parameters of three jitted steps at ``threads`` (reported as such to the kernels when
+    ``monkeypatch`` is given, so the tasks go aside even on a machine with one core)."""
     step, net = _train_step()
     step = funcad.jit(step)
+    measured = batch_threads.threads
     with threadpool_limits(threads):
-        if monkeypatch is not None:  # the tasks go aside even on a machine with one core
+        if monkeypatch is not None:
             monkeypatch.setattr(batch_threads, "threads", lambda: threads)
         losses = [float(step(x, y).asnumpy()) for x, y in _batches()]
         if monkeypatch is not None:
-            monkeypatch.undo()
+            monkeypatch.setattr(batch_threads, "threads", measured)
     return losses, [p.asnumpy().copy() for p in net.trainable_params()]
 
 
@@ -165,3 +174,10 @@ def test_no_op_writes_over_the_arrays_an_aside_task_reads(record_threads, monkey
             np.testing.assert_allclose(gw.asnumpy(), expected, rtol=1e-4, atol=1e-4)
             np.testing.assert_allclose(total.asnumpy(), (3.0 * g0 + 1.0).sum(), rtol=1e-5)
     assert ".submit(" in run.lower(funcad.Tensor(x), funcad.Tensor(g0)).source
+
+
+def test_only_weight_gradients_of_at_least_parallel_min_flops_go_aside(monkeypatch):
+    monkeypatch.setattr(batch_threads, "PARALLEL_MIN_FLOPS", 2 * 6 * 8 * 8 * 8 * 8 * 9)  # conv2's: (6, 8, 8, 8) outputs x 8 * 3 * 3
+    step, _ = _train_step()
+    source = funcad.jit(step).lower(*_batches(1)[0]).source
+    assert source.count(".submit(") == 1 and "w_shape=(8, 8, 3, 3)" in next(line for line in source.splitlines() if ".submit(" in line)

@@ -136,7 +136,7 @@ def aside_joins(graph: Graph) -> dict:
         for a in node.args:
             if isinstance(a, Var):
                 readers.setdefault(a.id, i)
-    return {i: readers.get(node.out.id, len(graph.nodes)) for i, node in enumerate(graph.nodes) if node.prim.aside}
+    return {i: readers.get(node.out.id, len(graph.nodes)) for i, node in enumerate(graph.nodes) if node.runs_aside}
 
 
 def _liveness(graph: Graph, roots: tuple = ()) -> tuple[dict, dict, dict]:

@@ -84,6 +84,12 @@ class Node:
         self.out = out
         self.views = views
 
+    @property
+    def runs_aside(self) -> bool:
+        """Whether the program hands this node to another core (its primitive's ``aside`` class judges it worth it)."""
+        aside = self.prim.aside
+        return aside is not None and aside.worth(self)
+
     def text(self) -> str:
         args = ", ".join(repr(a) for a in self.args)
         kw = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())

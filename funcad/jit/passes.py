@@ -283,7 +283,7 @@ def defer_aside_readers(graph: Graph) -> None:
             moved.append(node)
         else:
             early.append(node)
-        if node.prim.aside:
+        if node.runs_aside:
             late.add(node.out.id)
     graph.nodes = early + moved
 

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 _lock = threading.Lock()
+_on_pool = threading.local()  # .thread is True on the pool's threads: a kernel there runs its blocks itself
 _pool: ThreadPoolExecutor | None = None
 _inside = 0  # parallel regions running now (BLAS is held at one thread while any is)
 _saved_blas_threads = 1
@@ -76,7 +77,7 @@ def run(task: Callable[[slice, int], None], parts: Sequence[slice], workers: int
     on the caller's), so a kernel gives each slot its own scratch buffers. Returns when all are done; raises the first
     error."""
     workers = min(workers, len(parts))
-    if workers <= 1:
+    if workers <= 1 or getattr(_on_pool, "thread", False):  # a pool thread waiting on the pool could wait on itself
         for part in parts:
             task(part, 0)
         return
@@ -99,11 +100,15 @@ def run(task: Callable[[slice, int], None], parts: Sequence[slice], workers: int
         _leave()
 
 
+def _mark_pool_thread() -> None:
+    _on_pool.thread = True
+
+
 def _enter(workers: int) -> ThreadPoolExecutor:
     global _pool, _inside, _saved_blas_threads
     with _lock:
         if _pool is None or _pool._max_workers < workers - 1:
-            _pool = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="funcad-block")
+            _pool = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="funcad-block", initializer=_mark_pool_thread)
         if _inside == 0:
             blas = _numpy_blas()
             _saved_blas_threads = blas.get_num_threads()
@@ -142,6 +147,11 @@ class Aside:
     """
 
     __slots__ = ("_pool", "_futures")
+
+    @staticmethod
+    def worth(node) -> bool:
+        """Whether a compiled node of the op is large enough to run aside (a subclass knows its op's arithmetic)."""
+        return True
 
     def __init__(self):
         self._pool: ThreadPoolExecutor | None = None
