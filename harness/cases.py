@@ -7,7 +7,7 @@ Interface (also what ``harness.bench`` builds its engines from)::
     pair = case.build(dtype="float32", seed=0)   # Pair with .funcad (FuncadEngine) and .torch (TorchEngine)
 
     f, t = pair.funcad, pair.torch
-    xf, yf = f.prepare(*batches[0])              # funcad Tensors in the pair's dtype
+    xf, yf = f.prepare(*batches[0])              # funcad Tensors in the pair's dtype (xf a tuple for several inputs)
     f.train_step(xf, yf)                         # plain function: value_and_grad + optimizer(grads); jit-able
     f.grad_fn(xf, yf); f.net(xf)                 # forward+backward, forward
     xt, yt = t.prepare(*batches[0])              # torch tensors on the trainer's device
@@ -34,6 +34,7 @@ from funcad import nn
 from harness import datasets
 from harness import models as funcad_models
 from harness.engines import FuncadEngine, TorchEngine
+from harness.inputs import Inputs, as_inputs, describe
 from harness.metrics import Tolerance
 from harness.mixed import MIXED, AutocastTrainer, ScaledFuncadEngine, storage_dtype
 from torch_ref import models as torch_models
@@ -42,7 +43,7 @@ from torch_ref.mirror import mirror_twin
 from torch_ref.optim import ADAM_EPSILON_NOTE, WEIGHT_DECAY_FILTER_NOTE, make_torch_optimizer
 from torch_ref.pipeline import TorchTrainer
 
-Batches = list[tuple[np.ndarray, np.ndarray]]
+Batches = list[tuple[Inputs, np.ndarray]]  # (inputs, target); inputs one array or a tuple of them (``harness.inputs``)
 
 FLOAT16_ADAM_EPS = 1e-4  # above float16's smallest normal number (6.1e-5), as float16 Adam setups use
 
@@ -184,33 +185,46 @@ class Case:
 
 
 def _shapes(batches: Batches) -> str:
-    """The inputs' dtypes and shapes, each distinct one once: ``float32[32, 784]``."""
-    return ", ".join(dict.fromkeys(f"{np.asarray(x).dtype}[{', '.join(map(str, np.shape(x)))}]" for x, _ in batches))
+    """The inputs' dtypes and shapes, each distinct one once: ``float32[32, 784]``, ``(int64[8, 16], bool[8, 16])``."""
+    return ", ".join(dict.fromkeys(describe(x) for x, _ in batches))
 
 
-def _one_array(what: str, index: int, value) -> np.ndarray:
-    """A batch's input or target as one array; several (a model whose forward takes two tensors) is a clear error."""
-    if isinstance(value, (tuple, list)) and value and all(hasattr(v, "shape") for v in value):
-        shapes = ", ".join(str(tuple(np.shape(v))) for v in value)
-        raise ValueError(f"compare: batch {index}'s {what} is {len(value)} arrays ({shapes}); the harness feeds one array per batch to "
-                         "forward: wrap the model so forward takes one tensor (concatenate, or split it inside forward)")
-    return np.asarray(value)
+class BatchError(ValueError):
+    """A user's batch that is not an ``(inputs, target)`` pair; the message names the flag and the batch."""
+
+
+def _batch(index: int, batch, flag: str) -> tuple[Inputs, np.ndarray]:
+    """One ``(inputs, target)`` batch as numpy (``harness.inputs``); anything else, or a target of several arrays, is a
+    ``BatchError`` naming ``flag`` and the batch."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise BatchError(f"{flag}: batch {index} is not an (inputs, target) pair; several inputs go in a tuple: ((x1, x2), y)")
+    x, y = batch
+    if isinstance(y, (tuple, list)) and y and all(hasattr(v, "shape") for v in y):
+        shapes = ", ".join(str(tuple(np.shape(v))) for v in y)
+        raise BatchError(f"{flag}: batch {index}'s target is {len(y)} arrays ({shapes}); the loss takes one target array "
+                         "(several inputs go in the batch's first element: ((x1, x2), y))")
+    return as_inputs(x), np.asarray(y)
+
+
+def user_batches(data, flag: str = "data") -> Batches:
+    """A user's ``(inputs, target)`` batches as numpy, each checked (``_batch``; errors name ``flag``)."""
+    return [_batch(i, batch, flag) for i, batch in enumerate(data)]
 
 
 def user_case(cell, module: torch.nn.Module | None, loss: str | tuple[Callable, Callable], optimizer: OptimizerSpec, data: Batches,
               has_aux: bool = False, name: str = "user", tolerances: Mapping[str, Tolerance] | None = None, torch_optimizer: str = "exact",
-              description: str = "user-supplied models") -> Case:
+              description: str = "user-supplied models", source: str | None = None) -> Case:
     """A Case around a user's own pair of models (no module: the Cell's mirror); each build works on deep copies, so the
-    originals stay untouched."""
+    originals stay untouched. ``source`` says where the batches come from in the report (default: given by the user)."""
     if isinstance(loss, str) and loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)} (or pass a (funcad_loss_class, torch_loss_class) pair)")
-    batches = [(_one_array("input", i, x), _one_array("target", i, y)) for i, (x, y) in enumerate(data)]
+    batches = user_batches(data)
     if not batches:
         raise ValueError("compare: data holds no (x, y) batches")
     return Case(name, description, lambda: copy.deepcopy(cell), None if module is None else (lambda: copy.deepcopy(module)), loss, optimizer,
                 lambda batch_size, steps, seed, data_dir: [batches[i % len(batches)] for i in range(steps)],
                 batch_size=None, has_aux=has_aux, torch_optimizer=torch_optimizer, tolerances=dict(tolerances or {}),
-                source=lambda data_dir: f"user batches ({len(batches)} given, cycled)")
+                source=lambda data_dir: source or f"user batches ({len(batches)} given, cycled)")
 
 
 # -- the built-in cases ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """``funcad-compare``: run the built-in comparisons, show saved reports, and dispatch to the benchmark.
 
 Exit status (``EXIT_CODES``): 0 every verdict passes; 1 a verdict fails; 2 usage or input error (bad flag, bad
-data, unusable path), reported before any case runs; 3 internal error (an exception the harness did not foresee):
-one line on stderr naming the case and the error, the traceback in a log file whose path is printed. The cases
+data, unusable path), reported before any case runs; 3 internal error (an exception the harness did not foresee, or
+one a ``--model`` raised mid-run): one line on stderr naming the case, the error and the line that raised it, the
+traceback in a log file whose path is printed. The cases
 that finished are still reported. SIGINT and SIGTERM end the run with one line on stderr and 130 / 143, leaving
 no half-written report and ``latest`` as it was. torch is imported only after ``OMP_WAIT_POLICY=PASSIVE`` is set:
 torch's spinning OpenMP workers would otherwise steal the cores numpy's BLAS needs in interleaved timings.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -27,7 +29,8 @@ from harness.timing import fixed_threads
 
 REPORTS_ROOT = Path("reports")
 EXIT_CODES = {0: "every verdict passes", 1: "a verdict fails", 2: "usage or input error (bad flag, bad data, unusable path)",
-              3: "internal error (one line here, the traceback in a log file whose path is printed)",
+              3: "internal error, or an exception raised in your --model (one line here naming where it was raised, the traceback "
+                 "in a log file whose path is printed)",
               130: "interrupted (Ctrl-C)", 143: "terminated (SIGTERM)"}
 PLANT_EXAMPLE = "funcad-compare run lenet --steps 3 --no-timing --plant funcad:grad:fc1.weight:3,5:0:1e-3"
 _EPILOG = (f"example, a planted fault the report must catch (exit status 1):\n  {PLANT_EXAMPLE}\n\n"
@@ -77,17 +80,25 @@ def _parser() -> argparse.ArgumentParser:
                      help="compare layer by layer too, chained and isolated: every leaf layer (no value), depth=N, or Cell "
                           "paths separated by commas")
     run.add_argument("--per-sample", action="store_true", help="compare per-sample gradients at step 0 too (funcad vmap(grad) "
-                     "vs torch.func, float64; cases logreg, mlp, lenet); a failing parameter fails the run")
+                     "vs torch.func, float64; built-in cases logreg, mlp, lenet, and a --model without batch-coupled layers such as "
+                     "BatchNorm); a failing parameter fails the run")
     run.add_argument("--at-step", type=int, default=0, metavar="N", help="the step the layer comparison looks at (default 0)")
-    run.add_argument("--out", default=None, help="report directory (default: reports/<timestamp>-<cases>)")
+    run.add_argument("--out", default=None, help="report directory (default: reports/<timestamp>-<cases>); an earlier report there "
+                     "is replaced whole, anything else there (your files) is refused, never overwritten")
     from harness import usermodel  # imports torch: only after main() has set OMP_WAIT_POLICY
 
     usermodel.add_arguments(run)
-    show = sub.add_parser("show", help="print the summary of a saved report")
+    show = sub.add_parser("show", help="print the summary of a saved report",
+                          description="Print the summary of a saved report. Exit status: 0 when every verdict of that run passed, "
+                                      "1 when one failed or a case stopped on an error, 2 when DIR holds no readable report.")
     show.add_argument("dir", help="report directory (e.g. reports/latest)")
-    explain = sub.add_parser("explain", help="one parameter (or element) of a saved run across its steps, both sides")
+    explain = sub.add_parser("explain", help="one parameter (or element) of a saved run across its steps, both sides",
+                             description="One parameter (or element) of a saved run across its steps, on both sides. The values are "
+                                         "recomputed: the run is trained again from the options its metrics.json keeps (a --model "
+                                         "run from its flags: the factory must still import), then the report's per-step rows and "
+                                         "the parameter's layer row are printed.")
     explain.add_argument("dir", help="report directory (e.g. reports/latest)")
-    explain.add_argument("--param", required=True, help="funcad parameter name, e.g. fc1.weight")
+    explain.add_argument("--param", required=True, help="parameter name, funcad's (bn1.gamma) or torch's (bn1.weight), e.g. fc1.weight")
     explain.add_argument("--element", default=None, help="an element, e.g. 3,5 (default: the whole parameter's max)")
     sweep_cli.add_parser(sub)
     sub.add_parser("bench", help="speed benchmark (funcad eager, funcad jit, PyTorch, peers); see `bench --help`", add_help=False)
@@ -127,12 +138,13 @@ def _run(args) -> int:
     from harness.cases import CASES
 
     known = CASES
-    if args.model is not None:
-        try:
+    try:
+        usermodel.check_flag_use(args)
+        if args.model is not None:
             user = usermodel.case_from_args(args)
-        except usermodel.UserModelError as exc:
-            return _error(str(exc))
-        known = {user.name: user}
+            known = {user.name: user}
+    except usermodel.UserModelError as exc:
+        return _error(str(exc))
     names = args.cases or list(known)
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -159,14 +171,17 @@ def _run(args) -> int:
     except (ValueError, DataError) as exc:
         return _error(str(exc))
     exclusive = args.out is None  # a default name is a new folder; an --out folder holding an earlier report is replaced
+    if args.out is not None and not args.out.strip():
+        return _error("--out: the path is empty; give a report directory, or leave --out out for reports/<timestamp>-<cases>")
+    where = f"--out {args.out}: " if args.out is not None else ""
     try:
-        target = report.check_target(Path(args.out) if args.out else report.default_dir(REPORTS_ROOT, names))
+        target = report.check_target(Path(args.out) if args.out is not None else report.default_dir(REPORTS_ROOT, names))
     except report.ReportError as exc:
-        return _error(f"--out {args.out}: {exc}" if args.out else str(exc))
+        return _error(f"{where}{exc}")
     try:
         files.check_writable(target.parent)
     except OSError as exc:
-        return _error(f"cannot write a report in {target.parent}: {exc.strerror or exc}")
+        return _error(f"{where}cannot write a report in {target.parent}: {files.why_unwritable(target.parent, exc)}")
     try:
         batches = prepare_batches(cases, options)  # bad data fails here, before any case runs
     except (DataError, ValueError) as exc:
@@ -200,12 +215,20 @@ def _run(args) -> int:
     if result.tracebacks:
         log = _log("".join(f"case {case}:\n{text}\n" for case, text in result.tracebacks.items()))
         for case, message in result.errors.items():
-            print(f"funcad-compare: internal error in case {case}: {message}; traceback in {log}", file=sys.stderr)
+            print(f"funcad-compare: internal error in case {case}: {message}{_raised_at(result.tracebacks.get(case, ''))}; "
+                  f"traceback in {log}", file=sys.stderr)
         return 3
     if args.strict and any(case.guards for case in result.cases):
         print("funcad-compare: --strict: guard warnings fail the run", file=sys.stderr)
         return 1
     return 0 if result.passed else 1
+
+
+def _raised_at(traceback_text: str) -> str:
+    """`` (raised in FUNCTION at FILE:LINE)``, the innermost frame of a formatted traceback, so that an exception of the
+    user's own model is seen as theirs at once; empty when the text names no frame."""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', traceback_text)
+    return f" (raised in {frames[-1][2]} at {frames[-1][0]}:{frames[-1][1]})" if frames else ""
 
 
 def _log(text: str) -> Path:

@@ -14,8 +14,9 @@
         optimizer(grads)
         return loss
 
-``TorchEngine`` wraps ``torch_ref.pipeline.TorchTrainer`` (zero_grad, forward, loss, backward, step) and speaks
-funcad's parameter names through the case's name map. Both take and return numpy arrays at the edges
+``inputs`` is one Tensor, or a tuple of them for a Cell whose construct takes several (``net(*inputs)``: see
+``harness.inputs``). ``TorchEngine`` wraps ``torch_ref.pipeline.TorchTrainer`` (zero_grad, forward, loss, backward,
+step) and speaks funcad's parameter names through the case's name map. Both take and return numpy arrays at the edges
 (``forward``, ``loss_and_grads``, ``step``, ``state``, ``load_state``) and expose engine-native callables for timing
 (``prepare`` once, then ``time_forward``/``time_backward``/``time_step`` on the prepared inputs).
 """
@@ -32,6 +33,7 @@ import torch
 import funcad
 from funcad import Tensor
 from funcad.core.dtypes import is_floating
+from harness.inputs import call_model, map_inputs
 from torch_ref.arrays import to_numpy
 from torch_ref.bridge import NameMap, funcad_state, name_mapper
 from torch_ref.dropout import aligned_masks, set_mask_key
@@ -60,6 +62,11 @@ def _as_funcad(array, dtype) -> Tensor:
     return Tensor.from_numpy(a.astype(dtype) if is_floating(a.dtype) else a)  # one copy at most, as before
 
 
+def _inputs_as_funcad(x, dtype):
+    """A batch's inputs as funcad Tensors: floating ones in ``dtype``, integer and boolean ones as they are."""
+    return map_inputs(lambda a: _as_funcad(a, dtype), x)
+
+
 class FuncadEngine(_AlignedMasks):
     """A funcad Cell trained with ``value_and_grad`` and ``optimizer(grads)``."""
 
@@ -72,12 +79,12 @@ class FuncadEngine(_AlignedMasks):
 
         if has_aux:
             def forward_fn(inputs, targets):
-                logits = net(inputs)
+                logits = call_model(net, inputs)
                 loss = loss_fn(logits, targets)
                 return loss, logits
         else:
             def forward_fn(inputs, targets):
-                logits = net(inputs)
+                logits = call_model(net, inputs)
                 return loss_fn(logits, targets)
 
         grad_fn = funcad.value_and_grad(forward_fn, None, optimizer.parameters, has_aux=has_aux)
@@ -90,13 +97,13 @@ class FuncadEngine(_AlignedMasks):
         self.forward_fn, self.grad_fn, self.train_step = forward_fn, grad_fn, train_step
         self.param_names = [p.name for p in optimizer.parameters]
 
-    def prepare(self, x, y) -> tuple[Tensor, Tensor]:
-        return _as_funcad(x, self.dtype), _as_funcad(y, self.dtype)
+    def prepare(self, x, y) -> tuple[Tensor | tuple[Tensor, ...], Tensor]:
+        return _inputs_as_funcad(x, self.dtype), _as_funcad(y, self.dtype)
 
     # numpy edges ---------------------------------------------------------------------------------
     def forward(self, x) -> np.ndarray:
         self._masks_for_next_call()
-        return np.asarray(self.net(_as_funcad(x, self.dtype))).copy()
+        return np.asarray(call_model(self.net, _inputs_as_funcad(x, self.dtype))).copy()
 
     def _loss_grads(self, x, y) -> tuple[float, tuple]:
         self._masks_for_next_call()
@@ -127,7 +134,7 @@ class FuncadEngine(_AlignedMasks):
 
     # timing ----------------------------------------------------------------------------------------
     def time_forward(self, x, y):
-        return self.net(x)
+        return call_model(self.net, x)
 
     def time_backward(self, x, y):
         return self.grad_fn(x, y)
@@ -173,7 +180,7 @@ class TorchEngine(_AlignedMasks):
         self.to_funcad = {t: f for f, t in self.to_torch.items()}
 
     def prepare(self, x, y):
-        return self.trainer.tensor(x), self.trainer.tensor(y)
+        return self.trainer.inputs(x), self.trainer.tensor(y)
 
     @_torch_call
     def forward(self, x) -> np.ndarray:
@@ -245,7 +252,7 @@ def jit_callables(f: FuncadEngine, x, y) -> tuple[dict[str, Callable], str | Non
         return {}, "funcad jit: not available in this funcad (funcad.jit missing); speed shows eager only"
     out = {}
     try:
-        forward, backward, step = jit(lambda inputs: f.net(inputs)), jit(f.grad_fn), jit(f.train_step)
+        forward, backward, step = jit(lambda inputs: call_model(f.net, inputs)), jit(f.grad_fn), jit(f.train_step)
         for name, fn, args in (("forward", forward, (x,)), ("forward+backward", backward, (x, y)), ("train step", step, (x, y))):
             fn(*args)
             out[name] = (lambda fn=fn, args=args: fn(*args))

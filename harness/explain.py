@@ -41,7 +41,8 @@ def _pick(value: np.ndarray, element: tuple[int, ...] | None) -> np.ndarray:
 
 def trace(case: Case | str, options: RunOptions, param: str, element: tuple[int, ...] | None) -> pd.DataFrame:
     """Per step and dtype: the parameter's (element's) value before the step and its gradient, funcad and torch, with
-    the gradient and parameter faults of ``options`` planted as the run planted them. ``case``: a Case or a built-in name."""
+    the gradient and parameter faults of ``options`` planted as the run planted them. ``case``: a Case or a built-in name;
+    ``param``: funcad's name, or torch's (``bn1.weight`` for ``bn1.gamma``), as a user porting a torch model knows it."""
     case = (CASES[case] if isinstance(case, str) else case).for_dtypes(options.dtypes)
     faults = [f for f in options.faults if f.kind in ("grad", "param")]
     batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
@@ -49,8 +50,10 @@ def trace(case: Case | str, options: RunOptions, param: str, element: tuple[int,
     for dtype in options.dtypes:
         pair = case.build(dtype, options.seed, options.device, options.torch_optimizer)
         state = pair.funcad.state()
+        param = pair.torch.to_funcad.get(param, param) if param not in state else param
         if param not in state:
-            raise ExplainError(f"case {case.name} has no parameter {param!r}; parameters: {', '.join(state)}")
+            raise ExplainError(f"--param {param}: case {case.name} has no such parameter (by funcad's or torch's name); "
+                               f"parameters: {', '.join(state)}")
         shape = state[param].shape
         if element is not None and (len(element) != len(shape) or not all(0 <= i < n for i, n in zip(element, shape))):
             raise ExplainError(f"--element {','.join(map(str, element))} is not an element of {param} with shape {shape}")
@@ -74,7 +77,9 @@ def trace(case: Case | str, options: RunOptions, param: str, element: tuple[int,
             rows.append(row)
             for side in ("funcad", "torch"):
                 getattr(pair, side).step(x, y, edits[side])
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["param"] = param  # funcad's name, for the report's rows
+    return table
 
 
 def _case(name: str, model: dict | None, options: RunOptions) -> Case | None:
@@ -106,15 +111,18 @@ def explain(directory: Path, param: str, element: tuple[int, ...] | None = None)
         if built is None:
             out.append(f"{case}: not a built-in case, and the report keeps no --model flags to rebuild it from")
             continue
-        where = f"{param}{list(element) if element is not None else ''}"
+        with np.errstate(all="ignore"):  # a NaN or an overflow (a loss scaler's first steps) shows in the table itself
+            table = trace(built, options, param, element)
+        name = table.attrs["param"]
+        where = f"{name}{list(element) if element is not None else ''}" + (f" (torch {param})" if name != param else "")
         out.append(f"== {case}: {where}, {options.steps} steps, mode {options.mode}, seed {options.seed}")
-        out.append(trace(built, options, param, element).to_string(index=False, float_format=lambda v: f"{v:.9g}"))
-        mine = metrics[(metrics["case"] == case) & (metrics["item"] == param) & (metrics["section"] == "parameter_step")]
+        out.append(table.to_string(index=False, float_format=lambda v: f"{v:.9g}"))
+        mine = metrics[(metrics["case"] == case) & (metrics["item"] == name) & (metrics["section"] == "parameter_step")]
         if len(mine):
             out.append("report, after each step:")
-            out.append(mine.pivot_table(index=["dtype", "step"], columns="metric", values="value").to_string())
+            out.append(mine.astype({"step": int}).pivot_table(index=["dtype", "step"], columns="metric", values="value").to_string())
         layers = metrics[(metrics["case"] == case) & (metrics["section"] == "layer")]
-        layer = param.rsplit(".", 1)[0]
+        layer = name.rsplit(".", 1)[0]
         row = layers[layers["item"] == layer]
         if len(row):
             out.append(f"layer {layer} (error / tolerance):")

@@ -5,6 +5,7 @@ never sees half a report; a ``latest`` symlink is then switched to it by rename.
 
     from harness import files
     files.check_writable(root)                  # OSError now, not after a long run
+    files.why_unwritable(root, error)           # that OSError in words ("reports is a file, not a directory")
     files.check_name(root / name)               # OSError (ENAMETOOLONG) if the folder name cannot be created
     path = files.publish(root / name, fill)     # fill(staging: Path) writes the report's files into staging
     path = files.publish(target, fill, exclusive=False)  # replace an earlier report at ``target`` whole
@@ -46,6 +47,14 @@ def check_writable(directory: Path) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     os.rmdir(tempfile.mkdtemp(prefix=".probe.", dir=directory))
+
+
+def why_unwritable(directory: Path, error: OSError) -> str:
+    """Why ``check_writable(directory)`` raised ``error``, in words: a file standing where a folder must be (the OS
+    says only "File exists" or "Not a directory"), else the OS's reason."""
+    directory = Path(os.path.abspath(directory))
+    blocker = next((folder for folder in (directory, *directory.parents) if folder.exists() and not folder.is_dir()), None)
+    return f"{blocker} is a file, not a directory" if blocker is not None else str(error.strerror or error)
 
 
 def _limit(path: Path, name: str, default: int) -> int:

@@ -7,12 +7,13 @@ Flags are warnings; ``--strict`` makes them fail the run.
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from harness.inputs import call_model
 
 #: A loss whose every step is within this relative distance of the first step's is flat.
 FLAT_LOSS_RTOL = 1e-7
@@ -46,19 +47,24 @@ class GuardMonitor:
 
 
 def dead_relu_fractions(module: torch.nn.Module, x, context: contextlib.AbstractContextManager | None = None) -> dict[str, float]:
-    """Per torch ReLU module: the fraction of its output units that are zero for every sample of ``x`` (on a copy of the
-    module, still training, so the model's own running statistics and masks are untouched), the forward run inside
-    ``context`` as its trainer runs it (autocast for mixed precision)."""
-    module = copy.deepcopy(module)
+    """Per torch ReLU module: the fraction of its output units that are zero for every sample of ``x`` (its inputs: a
+    tensor, or a tuple of them for a forward taking several), the module still training, its buffers (BatchNorm's
+    running statistics, spectral normalisation's vectors) put back afterwards so the model's state is untouched (a
+    deep copy would not do: torch's weight-norm and spectral-norm hooks leave tensors no copy can take), the forward
+    run inside ``context`` as its trainer runs it (autocast for mixed precision)."""
+    saved = [(buffer, buffer.detach().clone()) for buffer in module.buffers()]
     seen: dict[str, list] = {}
     handles = [m.register_forward_hook(lambda mod, args, out, name=name: seen.setdefault(name, []).append(out.detach()))
                for name, m in module.named_modules() if isinstance(m, torch.nn.ReLU)]
     try:
         with torch.no_grad(), context or contextlib.nullcontext():
-            module(x)
+            call_model(module, x)
     finally:
         for handle in handles:
             handle.remove()
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
     return {name: float(np.mean([(o == 0).all(dim=0).float().mean().item() for o in outs])) for name, outs in seen.items()}
 
 

@@ -17,11 +17,11 @@ import pandas as pd
 import torch
 
 from harness import report
-from harness.cases import OptimizerSpec, user_case
+from harness.cases import OptimizerSpec, user_batches, user_case
 from harness.metrics import Tolerance
 from harness.runner import CaseResult, RunOptions, RunResult, environment, run_case
 from harness.timing import fixed_threads
-from harness.usermodel import check_model_inputs, synthetic_batches
+from harness.usermodel import check_model_inputs, per_input_dtypes, synthetic_batches
 from torch_ref.bridge import default_name_map, funcad_state, match_names, torch_state
 from torch_ref.to_funcad import to_funcad
 
@@ -79,15 +79,19 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
             optimizer: OptimizerSpec | str = "sgd", steps: int = 20, *, learning_rate: float = 1e-2, has_aux: bool = False,
             dtype: str = "both", mode: str = "free", rtol: float | None = None, atol: float | None = None, timing: bool = True,
             torch_optimizer: str = "exact", tolerances: dict[str, Tolerance] | None = None, seed: int = 0,
-            threads: int | None = 1, input_shape: Sequence[int] | None = None, input_dtype: str = "float32",
+            threads: int | None = 1, input_shape: Sequence[int] | Sequence[Sequence[int]] | None = None,
+            input_dtype: str | Sequence[str] = "float32",
             classes: int | None = None, layers: bool | str = False, at_step: int = 0, per_sample: bool = False) -> Comparison:
-    """Compare a funcad Cell with a torch Module over ``steps`` training steps on ``data`` (a list of numpy (x, y) batches, cycled).
+    """Compare a funcad Cell with a torch Module over ``steps`` training steps on ``data`` (a list of numpy (x, y) batches, cycled;
+    for a model taking several inputs, x is a tuple of arrays, one per argument in order: ``((ids, mask), y)``, run as
+    ``cell(*x)`` and ``module(*x)``; floating inputs take the run's dtype, integer and boolean ones keep theirs).
 
     Parameters are copied funcad -> torch by name first (``torch_ref.bridge``; a ``BridgeError`` lists any mismatch);
     both models are deep-copied, so the originals are left as they were. Without ``torch_module`` the other side is
     built: the Cell's torch twin by ``torch_ref.mirror``, or, when ``funcad_cell`` is itself a torch module, its funcad
     twin by ``torch_ref.to_funcad``. Without ``data``, ``steps`` batches are drawn for an input of ``input_shape``
-    (batch axis first) and ``input_dtype``, with labels in [0, ``classes``) (default: the output width) for
+    (batch axis first) and ``input_dtype`` (several inputs: a list of shapes and one dtype per shape, or one for all;
+    'float32', 'float64', 'int32', 'int64' in [0, 10), 'bool'), with labels in [0, ``classes``) (default: the output width) for
     cross-entropy, or uniform [0, 1) targets of the output's shape for the other losses. ``loss`` is a name ('cross_entropy',
     'bce_with_logits', 'mse') or a (funcad loss class, torch loss class) pair; ``optimizer`` an ``OptimizerSpec`` or
     a kind ('sgd', 'momentum', 'adam') used with ``learning_rate``. ``dtype='both'`` adds a float64 run as ground truth.
@@ -100,18 +104,25 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
     """
     if torch_module is None and isinstance(funcad_cell, torch.nn.Module):
         funcad_cell, torch_module = to_funcad(copy.deepcopy(funcad_cell)), funcad_cell
+    input_flags = None  # drawn inputs, several: each one's flag in errors
+    if data is not None and input_shape is not None:
+        raise ValueError("compare: give data (the batches) or input_shape (to draw them), not both")
     if data is None:
         if input_shape is None or not isinstance(loss, str):
             raise ValueError("compare: give data (a list of (x, y) batches), or input_shape with a loss name to draw them")
-        data = synthetic_batches(funcad_cell, tuple(input_shape), input_dtype, loss, classes, steps=steps, seed=seed, flag="input_shape")
-    data = list(data)
+        several = len(input_shape) > 0 and all(isinstance(s, Sequence) for s in input_shape)
+        shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
+        input_flags = [f"input_shape {s}" for s in shapes] if several else None
+        data = synthetic_batches(funcad_cell, shapes, per_input_dtypes(input_dtype, len(shapes), "input_dtype"), loss, classes, steps=steps,
+                                 seed=seed, flag="input_shape", input_flags=input_flags, module=torch_module)
+    data = user_batches(data)
     if not isinstance(optimizer, OptimizerSpec):
         optimizer = OptimizerSpec(optimizer, learning_rate, momentum=0.9 if optimizer == "momentum" else 0.0)
     case = user_case(funcad_cell, torch_module, loss, optimizer, data, has_aux=has_aux, tolerances=tolerances, torch_optimizer=torch_optimizer)
     if torch_module is not None:
         match_names(funcad_state(funcad_cell), torch_state(torch_module), default_name_map(funcad_cell))  # a BridgeError when they do not pair
     if data:
-        check_model_inputs(funcad_cell, torch_module, data, loss, "data" if input_shape is None else "input_shape", "funcad_cell")
+        check_model_inputs(funcad_cell, torch_module, data, loss, "data" if input_shape is None else "input_shape", "funcad_cell", input_flags)
     options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing,
                          layers=("leaves" if layers is True else layers) or None, at_step=at_step, per_sample=per_sample)
     with fixed_threads(threads) if threads is not None else nullcontext():

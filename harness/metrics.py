@@ -157,6 +157,18 @@ def judge(passed_tolerance: bool, cross: float, noise: float | None, factor: flo
     return "fail"
 
 
+def judged_ratio(stats: dict, tol: Tolerance, noise: float | None, dtype: str) -> float:
+    """``stats``' tol_ratio, or, where ``tol`` is zero (16-bit and mixed runs, judged by their noise floor alone), the
+    worst difference over ``noise_factor(dtype)`` x the floor ``noise``: at most 1 passes in either case, where the
+    raw ratio would be the difference itself."""
+    if tol.atol + tol.rtol > 0 or noise is None or not np.isfinite(stats["tol_ratio"]):
+        return stats["tol_ratio"]
+    allowed = noise_factor(dtype) * noise
+    if allowed > 0:
+        return stats["max_abs"] / allowed
+    return 0.0 if stats["max_abs"] == 0 else float("inf")
+
+
 def update_floor(dtype: str, sign_like: bool, after, before) -> float:
     """The part of a parameter's noise floor one optimizer step adds: in a 16-bit dtype, an optimizer that moves by the
     sign of the gradient (Adam's m / sqrt(v) is +-1 on its first steps) turns a gradient within rounding noise of zero

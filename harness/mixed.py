@@ -18,6 +18,7 @@ import funcad
 from funcad import Tensor
 from funcad.amp import DynamicLossScaler, all_finite, auto_mixed_precision
 from harness.engines import FuncadEngine, GradEdit
+from harness.inputs import call_model
 from torch_ref.pipeline import TorchTrainer
 
 MIXED = "mixed"  # the dtype name of a mixed-precision run
@@ -86,7 +87,7 @@ class AutocastTrainer(TorchTrainer):
 
     def _loss(self, x, y) -> torch.Tensor:
         with self.forward_context():
-            return self.loss_fn(self.model(x), y)
+            return self.loss_fn(call_model(self.model, x), y)
 
     def step_tensors(self, x, y, before_step: Callable[[], None] | None = None) -> torch.Tensor:
         self.optimizer.zero_grad()
@@ -111,4 +112,4 @@ class AutocastTrainer(TorchTrainer):
 
     def forward_tensors(self, x) -> torch.Tensor:
         with torch.no_grad(), self.forward_context():
-            return self.model(x).float()
+            return call_model(self.model, x).float()

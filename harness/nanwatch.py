@@ -24,6 +24,7 @@ from funcad.core import pytree
 from funcad.core.dtypes import is_floating
 from funcad.core.primitive import Primitive
 from funcad.nn.cell import Cell
+from harness.inputs import call_model
 from torch_ref.arrays import to_numpy
 
 _FUNCAD_DIR = os.path.dirname(funcad.__file__)
@@ -140,7 +141,7 @@ def locate_torch(module: torch.nn.Module, loss_fn: torch.nn.Module, x: torch.Ten
     handles = [m.register_forward_pre_hook(enter) for m in names] + [m.register_forward_hook(leave) for m in names]
     try:
         with _TorchOps(watch):
-            loss = loss_fn(module(x), y)
+            loss = loss_fn(call_model(module, x), y)
     finally:
         for h in handles:
             h.remove()
@@ -167,7 +168,7 @@ def locate_step(case, options, dtype: str, step: int, state: dict, x, y) -> list
     pair.funcad.load_state(state["funcad"])
     pair.torch.load_state(state["torch"])
     f, t = pair.funcad, pair.torch.trainer
-    found = [locate_funcad(f.net, f.forward_fn, f.grad_fn, *f.prepare(x, y)), locate_torch(t.model, t.loss_fn, t.tensor(x), t.tensor(y))]
+    found = [locate_funcad(f.net, f.forward_fn, f.grad_fn, *f.prepare(x, y)), locate_torch(t.model, t.loss_fn, t.inputs(x), t.tensor(y))]
     return [{"dtype": dtype, "step": step, **o} for o in found if o is not None] or [
         {"dtype": dtype, "step": step, "side": "both", "phase": "update", "layer": "-", "op": "forward and backward are finite: "
          "the optimizer's update made it", "source": "-", "inputs": "-"}]

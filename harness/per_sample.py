@@ -22,6 +22,7 @@ from torch.func import functional_call, grad, vmap
 from funcad import nn
 from harness.cases import CASES, Case, get_case
 from harness.faults import Fault
+from harness.inputs import parts
 from harness.metrics import Tolerance, diff_stats, tolerance_for
 
 #: The cases whose every sample's loss depends on that sample alone (no batch norm, no batch-coupled layer), so a
@@ -34,8 +35,14 @@ COLUMNS = {"parameter": "parameter", "shape": "shape", "max_abs": "max abs diff"
            "tolerance": "tolerance", "worst_index": "worst element (sample, ...)", "verdict": "verdict"}
 
 
+class TorchVmapError(RuntimeError):
+    """torch.func's vmap cannot run the torch model (torch's recurrent layers create their hidden state unbatched and
+    write it in place, which vmap refuses): the comparison is not computed, the rest of the run goes on."""
+
+
 def per_sample_gradients(case: Case, x, y, dtype: str = DTYPE, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{funcad parameter name: (funcad's, torch's) gradients, each shaped (batch, *parameter shape)} on ``x, y``."""
+    """{funcad parameter name: (funcad's, torch's) gradients, each shaped (batch, *parameter shape)} on ``x, y``; a
+    ``TorchVmapError`` when torch.func cannot vmap the torch model."""
     pair = case.build(dtype=dtype, seed=seed)
     engine, trainer = pair.funcad, pair.torch.trainer
     weights = engine.optimizer.parameters
@@ -45,9 +52,12 @@ def per_sample_gradients(case: Case, x, y, dtype: str = DTYPE, seed: int = 0) ->
     params = {name: p.detach() for name, p in model.named_parameters()}
 
     def sample_loss(p, xi, yi):
-        return loss_fn(functional_call(model, p, (xi[None],)), yi[None])
+        return loss_fn(functional_call(model, p, tuple(a[None] for a in parts(xi))), yi[None])
 
-    theirs = vmap(grad(sample_loss), in_dims=(None, 0, 0))(params, trainer.tensor(x), trainer.tensor(y))
+    try:
+        theirs = vmap(grad(sample_loss), in_dims=(None, 0, 0))(params, trainer.inputs(x), trainer.tensor(y))
+    except RuntimeError as exc:  # torch's own limits under vmap, on a model that runs unvmapped (the run checked it)
+        raise TorchVmapError(f"torch.func's vmap cannot run the torch model ({str(exc).splitlines()[0]})") from None
     return {w.name: (np.asarray(g), theirs[pair.torch.to_torch[w.name]].cpu().numpy()) for w, g in zip(weights, ours)}
 
 
@@ -100,15 +110,29 @@ def _not_comparable(case: Case) -> str | None:
     return f"the model's {', '.join(coupled)} makes a sample's loss depend on more than that sample" if coupled else None
 
 
+def _unbatched(x, y) -> str | None:
+    """Why a batch cannot be split into samples, or None: every input and the target must share the first axis (a
+    model taking an input shared by the whole batch, a (length, length) attention mask, has no per-sample split)."""
+    arrays = [*parts(x), y]
+    if len({np.shape(a)[0] if np.ndim(a) else None for a in arrays}) == 1:
+        return None
+    shapes = ", ".join(str(tuple(np.shape(a))) for a in parts(x))
+    return (f"the inputs ({shapes}) and the target {tuple(np.shape(y))} do not share a batch axis, and per-sample gradients "
+            "split every one of them along its first axis")
+
+
 def compare_for_run(case: Case, faults: Sequence[Fault], batches, seed: int, rtol: float | None = None,
                     atol: float | None = None) -> PerSampleComparison:
     """Per-sample gradients of the run's first batch at step 0, judged per parameter in float64."""
     tol = tolerance_for(DTYPE, dict(case.tolerances), rtol, atol)
-    reason = _not_comparable(case)
+    x, y = batches[0]
+    reason = _not_comparable(case) or _unbatched(x, y)
     if reason:
         return PerSampleComparison(case.name, tol, skipped=reason)
-    x, y = batches[0]
-    pairs = per_sample_gradients(case, x, y, DTYPE, seed)
+    try:
+        pairs = per_sample_gradients(case, x, y, DTYPE, seed)
+    except TorchVmapError as exc:
+        return PerSampleComparison(case.name, tol, skipped=str(exc))
     ours = _plant({n: a for n, (a, _) in pairs.items()}, faults, "funcad")
     theirs = _plant({n: b for n, (_, b) in pairs.items()}, faults, "torch")
     rows = []

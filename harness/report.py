@@ -182,7 +182,8 @@ LEGEND = ("Verdicts: *pass* = every compared value within tolerance (|funcad - t
           "some float32 difference exceeds the fixed tolerance but is within 10x of PyTorch's own float32 error against the float64 "
           "run (the noise floor; float16, bfloat16 and mixed have no fixed tolerance and are judged by 5x their floor alone); "
           "*FAIL* otherwise, or when NaN/Inf appeared; *ERROR* = the case stopped on an internal error. "
-          "*grad diff / tol*: the worst gradient element's difference over its tolerance (at most 1 passes). *f32 err funcad/torch*: "
+          "*grad diff / tol*: the worst gradient element's difference over its tolerance (at most 1 passes; in float16, bfloat16 "
+          "and mixed over 5x the noise floor). *f32 err funcad/torch*: "
           "funcad's float32 gradient error against the float64 truth over PyTorch's (about 1: equally accurate). " + STEP_LEGEND +
           " Speed ratios are median train-step times, funcad / torch (below 1: funcad faster), with ±the larger interquartile range "
           f"of the two times over its median; *noisy* above {NOISY_SPREAD:.0%}, where a rerun may differ.")
@@ -213,8 +214,8 @@ def blocks(run: RunResult) -> list[tuple]:
     summary = run.summary()
     out += [
         ("banner", banner(summary)),
-        ("p", f"Mode {opts.mode}, {opts.steps} steps, dtype {opts.dtype}, seed {opts.seed}, batch size {opts.batch_size or 'case default'}; "
-              f"{took}."),
+        ("p", f"Mode {opts.mode}, {opts.steps} steps, dtype {opts.dtype}, seed {opts.seed}, batch size "
+              f"{opts.batch_size or ('that of the batches below' if run.model else 'case default')}; {took}."),
         ("table", summary_table(summary)),
         ("legend", LEGEND),
         ("h3", "Environment (as set while the cases ran and were timed)"),
@@ -346,19 +347,24 @@ def _json_safe(value):
     return value
 
 
-def check_target(target: Path) -> Path:
-    """``target`` made absolute; ReportError unless it is new, empty or an earlier report (which a rewrite replaces
-    whole), and its name and path are short enough to create.
+#: The files a ``run`` report folder holds (``_fill``); an earlier report holding nothing else may be replaced.
+REPORT_FILES = ("report.md", "report.html", "metrics.csv", "metrics.json")
 
-    Anything else (a file, a link, a directory without report.md and metrics.json) would be deleted by the
-    replacement, so it is refused.
+
+def check_target(target: Path) -> Path:
+    """``target`` made absolute; ReportError unless it is new, empty or an earlier report holding only the report's
+    own files (which a rewrite replaces whole), and its name and path are short enough to create.
+
+    Anything else (a file, a link, a directory without report.md and metrics.json, a report beside which the user put
+    files of their own) would be deleted by the replacement, so it is refused, naming what would be lost.
     """
     target = Path(os.path.abspath(target))
     try:
         files.check_name(target)
         if target.is_symlink():
             raise ReportError(f"{target} is a symbolic link; give the report directory itself")
-        earlier_report = target.is_dir() and (not os.listdir(target) or files.is_report(target))
+        entries = sorted(os.listdir(target)) if target.is_dir() else []
+        earlier_report = target.is_dir() and (not entries or files.is_report(target))
         exists = target.exists()
     except ReportError:
         raise
@@ -366,6 +372,11 @@ def check_target(target: Path) -> Path:
         raise ReportError(f"{target}: {exc.strerror or exc}") from None
     if exists and not earlier_report:
         raise ReportError(f"{target} exists and is not a report directory (writing the report would replace it); choose another directory")
+    others = [name for name in entries if name not in REPORT_FILES]
+    if earlier_report and others:
+        listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise ReportError(f"{target} holds an earlier report and also {listed}, which replacing the report would delete; "
+                          "move them or choose another directory")
     return target
 
 

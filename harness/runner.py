@@ -31,6 +31,7 @@ from harness.metrics import (
     Tolerance,
     diff_stats,
     judge,
+    judged_ratio,
     layer_tolerance,
     loss_within,
     max_abs_diff,
@@ -76,16 +77,16 @@ class RunOptions(SharedSettings):
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= SEED_MAX:
             raise ValueError(f"seed (--seed) must be an integer from 0 to 2**63 - 1 = {SEED_MAX}, got {self.seed!r}")
         if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+            raise ValueError(f"steps must be >= 1, got {self.steps} (--steps)")
         if not 0 <= self.at_step < self.steps:
             raise ValueError(f"--at-step must be from 0 to --steps - 1 = {self.steps - 1}, got {self.at_step}")
         if self.layers is not None and self.layers.startswith("depth=") and not self.layers[6:].isdigit():
             raise ValueError(f"--layers {self.layers}: expected depth=N with N a positive integer")
         if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size} (--batch-size)")
         for name, tolerance in (("rtol", self.rtol), ("atol", self.atol)):
             if tolerance is not None and not 0 <= tolerance < math.inf:  # NaN fails too
-                raise ValueError(f"{name} must be a finite number >= 0, got {tolerance}")
+                raise ValueError(f"{name} must be a finite number >= 0, got {tolerance} (--{name})")
 
     @property
     def dtypes(self) -> tuple[str, ...]:
@@ -214,7 +215,8 @@ class _Run:
                 noise, funcad_err = _truth_noise(values, name, d, self.truth)
                 verdict = judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))
                 self.rows[table].append({"dtype": d, "parameter": name, "shape": str(tuple(np.shape(values[d]["funcad"][name]))),
-                                         **stats, "torch_f32_err": noise, "funcad_f32_err": funcad_err, "verdict": verdict})
+                                         **stats, "tol_ratio": judged_ratio(stats, self.tol[d], noise, d), "torch_f32_err": noise,
+                                         "funcad_f32_err": funcad_err, "verdict": verdict})
 
     def probe_step0(self) -> None:
         """Forward logits and gradients on the first batch, without updating anything."""
@@ -289,7 +291,7 @@ class _Run:
         self._stat_rows("final_params", states, list(states[self.dtypes[0]]["funcad"]))
         side_losses = {side: [r[f"{side}_loss"] for r in self.rows["losses"] if r["dtype"] == self.dtypes[0]] for side in ("funcad", "torch")}
         trainer = first_pair.torch.trainer
-        dead = guards.dead_relu_fractions(trainer.model, trainer.tensor(self.batches[-1][0]), trainer.forward_context())
+        dead = guards.dead_relu_fractions(trainer.model, trainer.inputs(self.batches[-1][0]), trainer.forward_context())
         self.guards = guards.warnings(self.monitor, side_losses, first_states, states[self.dtypes[0]], dead)
 
     def _optimizer_rows(self, step: int, found: dict, noise_so_far: dict) -> None:
@@ -304,7 +306,7 @@ class _Run:
                     key = (d, "state", name)
                     noise = noise_so_far[key] = max(noise_so_far.get(key, 0.0), max_abs_diff(t_state[name], truth[1][name]))
                 self.rows["optimizer"].append({"dtype": d, "step": step, "state": name, "max_abs": stats["max_abs"],
-                                               "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"],
+                                               "tol_ratio": judged_ratio(stats, self.tol[d], noise, d), "worst_index": stats["worst_index"],
                                                "verdict": judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))})
 
     def _record_step(self, step: int, losses: dict, states: dict, noise_so_far: dict, before: dict) -> None:
@@ -329,7 +331,8 @@ class _Run:
                     floor = max(max_abs_diff(tv, states[self.truth]["torch"][name]), update_floor(d, sign_like, tv, before[d]["torch"][name]))
                     noise = noise_so_far[d, name] = max(noise_so_far.get((d, name), 0.0), floor)
                 self.rows["params"].append({"dtype": d, "step": step, "parameter": name, "max_abs": stats["max_abs"],
-                                            "tol_ratio": stats["tol_ratio"], "worst_index": stats["worst_index"], "torch_f32_err": noise,
+                                            "tol_ratio": judged_ratio(stats, tol, noise, d), "worst_index": stats["worst_index"],
+                                            "torch_f32_err": noise,
                                             "verdict": judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))})
 
     def time(self) -> tuple[pd.DataFrame, list[str]]:

@@ -74,8 +74,13 @@ def test_rewriting_a_report_replaces_it_whole_and_moves_latest(run, tmp_path):
     (first / "stale.txt").write_text("from an older run")
     second = report.write(run, tmp_path / "r4b")
     assert (tmp_path / "latest").resolve() == second.resolve()
+    with pytest.raises(report.ReportError, match="also stale.txt, which replacing the report would delete"):
+        report.write(run, first)  # a file beside the report's own is the user's: never deleted
+    assert (first / "stale.txt").read_text() == "from an older run"
+    (first / "stale.txt").unlink()
+    (first / "report.md").write_text("an older report")
     report.write(run, first)
-    assert not (first / "stale.txt").exists() and (first / "report.md").exists()
+    assert (first / "report.md").read_text() != "an older report"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 

@@ -201,7 +201,7 @@ def test_compare_with_a_torch_module_alone_builds_the_funcad_side_by_to_funcad()
     with pytest.raises(ValueError, match="compare: give data"):
         harness.compare(module, steps=1)
     two_inputs = [((data[0][0], data[0][0][:, :3]), data[0][1])]
-    with pytest.raises(ValueError, match=r"compare: batch 0's input is 2 arrays \(\(6, 4\), \(6, 3\)\); the harness feeds one array"):
+    with pytest.raises(ValueError, match=r"data: 2 inputs per batch, but Sequential.forward takes 1 \(input\); give each batch's inputs"):
         harness.compare(module, data=two_inputs, loss="mse", steps=1, timing=False)
 
 
@@ -239,7 +239,7 @@ def test_explain_rebuilds_a_user_model_run_with_its_plant(capsys):
     text = capsys.readouterr().out
     assert text.startswith("== make_net: head.weight[1, 2], 2 steps")
     saved = json.loads(Path("reports/p/metrics.json").read_text())["run"]["model"]
-    assert saved["model"] == "user_models:make_net" and saved["input_shape"] == "8,6"
+    assert saved["model"] == "user_models:make_net" and saved["input_shape"] == ["8,6"]
     case = usermodel.case_from_flags(saved, 2, 0)
     table = trace(case, RunOptions(steps=2, timing=False, faults=(Fault.parse(plant),)), "head.weight", (1, 2)).set_index(["dtype", "step"])
     # torch's gradient carries the planted 0.5 at step 0, and its SGD update (lr 1e-2) the value after it

@@ -17,6 +17,12 @@ from torch_ref.arrays import from_numpy, numpy_dtype, to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
 
 
+def call_model(model: Callable, inputs):
+    """``model`` on a batch's inputs: one tensor, or a tuple of them given as separate arguments (a forward taking
+    several, ``forward(input_ids, attention_mask)``)."""
+    return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+
+
 def default_device() -> torch.device:
     """CUDA when present, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -45,13 +51,20 @@ class TorchTrainer:
         t = t.to(self.dtype) if t.is_floating_point() else t.long()
         return t.to(self.device)
 
+    def inputs(self, x) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """A batch's inputs, numpy -> torch: one array, or a tuple of them (a forward taking several); as ``tensor``,
+        but boolean arrays (masks) stay boolean."""
+        if isinstance(x, tuple):
+            return tuple(self.inputs(a) for a in x)
+        return from_numpy(x).to(self.device) if np.asarray(x).dtype == np.bool_ else self.tensor(x)
+
     def step_tensors(self, x: torch.Tensor, y: torch.Tensor, before_step: Callable[[], None] | None = None) -> torch.Tensor:
         """One training step: zero_grad, forward, loss, backward, step. Returns the loss (a detached tensor).
 
         ``before_step`` runs between backward and step (the harness plants faults in ``p.grad`` there).
         """
         self.optimizer.zero_grad()
-        loss = self.loss_fn(self.model(x), y)
+        loss = self.loss_fn(call_model(self.model, x), y)
         loss.backward()
         if before_step is not None:
             before_step()
@@ -61,13 +74,13 @@ class TorchTrainer:
     def backward_tensors(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """zero_grad, forward, loss, backward (no step): leaves gradients in ``p.grad``."""
         self.optimizer.zero_grad()
-        loss = self.loss_fn(self.model(x), y)
+        loss = self.loss_fn(call_model(self.model, x), y)
         loss.backward()
         return loss.detach()
 
     def forward_tensors(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return self.model(x)
+            return call_model(self.model, x)
 
     def forward_context(self) -> contextlib.AbstractContextManager:
         """What the model's forward runs inside (nothing here; autocast for a mixed-precision trainer)."""
@@ -75,16 +88,16 @@ class TorchTrainer:
 
     # numpy edges ---------------------------------------------------------------------------
     def forward(self, x) -> np.ndarray:
-        return to_numpy(self.forward_tensors(self.tensor(x)))
+        return to_numpy(self.forward_tensors(self.inputs(x)))
 
     def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
-        loss = self.backward_tensors(self.tensor(x), self.tensor(y))
+        loss = self.backward_tensors(self.inputs(x), self.tensor(y))
         grads = {n: (to_numpy(p.grad) if p.grad is not None else np.zeros(tuple(p.shape), numpy_dtype(p.dtype)))
                  for n, p in self.model.named_parameters()}
         return float(loss), grads
 
     def train_step(self, x, y) -> float:
-        return float(self.step_tensors(self.tensor(x), self.tensor(y)))
+        return float(self.step_tensors(self.inputs(x), self.tensor(y)))
 
     def state(self) -> dict[str, np.ndarray]:
         return {n: to_numpy(t) for n, t in torch_state(self.model).items()}

@@ -18,10 +18,12 @@ from funcad.ops.shape import expand_dims
 
 def per_sample_grads(net: Cell, loss_fn: Callable, inputs, targets, weights: Sequence | None = None) -> tuple:
     """One gradient per sample and weight: a tuple, in the order of ``weights`` (default ``net.trainable_params()``),
-    of arrays shaped (batch, *weight shape); sample i's entry is the gradient of ``loss_fn(net(x_i), y_i)``."""
+    of arrays shaped (batch, *weight shape); sample i's entry is the gradient of ``loss_fn(net(x_i), y_i)``. ``inputs``
+    is one Tensor, or a tuple of them for a Cell whose construct takes several (each batched along its first axis)."""
     weights = tuple(net.trainable_params() if weights is None else weights)
 
     def sample_loss(x, y):
-        return loss_fn(net(expand_dims(x, 0)), expand_dims(y, 0))
+        xs = x if isinstance(x, tuple) else (x,)
+        return loss_fn(net(*(expand_dims(a, 0) for a in xs)), expand_dims(y, 0))
 
     return vmap(grad(sample_loss, None, weights))(inputs, targets)

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # fail before the long measurements, not after them
         files.check_writable(out_root)
     except OSError as err:
-        return _usage_error(f"cannot write a report in {out_root}: {err.strerror or err}")
+        return _usage_error(f"--out {args.out}: cannot write a report in {out_root}: {files.why_unwritable(out_root, err)}")
     settings, notes = _settings_for_load(args.threads)
     if not args.torch_compile:
         notes.append("torch.compile not timed (pass --torch-compile; it compiles every case first)")

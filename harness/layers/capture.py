@@ -21,6 +21,7 @@ import funcad
 from funcad import Tensor, ops
 from funcad.core.dtypes import is_floating
 from funcad.nn.cell import Cell
+from harness.inputs import call_model
 from torch_ref.arrays import to_numpy
 
 
@@ -224,7 +225,7 @@ class TorchLayers:
     def capture(self, loss_fn: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, dict[str, np.ndarray]]:
         self.records.clear()
         self.module.zero_grad(set_to_none=True)
-        loss = loss_fn(self.module(x), y)
+        loss = loss_fn(call_model(self.module, x), y)
         loss.backward()
         grads = {n: as_numpy(p.grad) if p.grad is not None else np.zeros(tuple(p.shape), as_numpy(p).dtype)
                  for n, p in self.module.named_parameters()}

@@ -16,6 +16,7 @@ import torch
 
 from harness.cases import Batches, Case
 from harness.faults import Fault
+from harness.inputs import call_model
 from harness.layers.capture import FuncadLayers, LayerCall, TorchLayers, float_inputs, isolated_funcad, map_leaves, with_floats, without_dropout
 from harness.layers.faults import layer_edits
 from harness.metrics import Tolerance, tolerance_for
@@ -155,8 +156,8 @@ def compare_layers(case: Case, batches: Batches, step: int = 0, dtype: str = "fl
     t_side = TorchLayers(module, to_module, {to_module[p]: e for p, e in layer_edits(faults, "torch", step, paths).items()})
     engine, trainer = pair.funcad, pair.torch.trainer
     x, y = batches[step]
-    f_loss, f_grads = f_side.capture(lambda a, b: engine.loss_fn(net(a), b), *engine.prepare(x, y))
-    t_loss, t_grads = t_side.capture(trainer.loss_fn, trainer.tensor(x), trainer.tensor(y))
+    f_loss, f_grads = f_side.capture(lambda a, b: engine.loss_fn(call_model(net, a), b), *engine.prepare(x, y))
+    t_loss, t_grads = t_side.capture(trainer.loss_fn, trainer.inputs(x), trainer.tensor(y))
     t_grads = {pair.torch.to_funcad.get(n, n): g for n, g in t_grads.items()}
     f_records, t_records = dict(f_side.records), dict(t_side.records)
     t_side.edits_only = True

@@ -27,6 +27,11 @@ def table(comparison: LayerComparison) -> pd.DataFrame:
     return out
 
 
+def tick_label(column: str) -> str:
+    """A heatmap column's label, a word a line (``chained\noutput\ngrad``): two words a line overran the next column's."""
+    return column.replace("_", "\n")
+
+
 def heatmap(comparison: LayerComparison) -> bytes:
     """log10(error / tolerance) per layer and quantity, chained and isolated side by side; red above 0 (beyond tolerance)."""
     t = comparison.table
@@ -34,7 +39,7 @@ def heatmap(comparison: LayerComparison) -> bytes:
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(9, 1.5 + 0.35 * len(t)))
         image = ax.imshow(np.ma.masked_invalid(values), cmap="RdYlGn_r", vmin=-4, vmax=4, aspect="auto")
-        ax.set_xticks(range(len(_COLUMNS)), [c.replace("_", "\n", 1).replace("_", " ") for c in _COLUMNS])
+        ax.set_xticks(range(len(_COLUMNS)), [tick_label(c) for c in _COLUMNS])
         ax.set_yticks(range(len(t)), list(t["layer"]))
         for (i, j), v in np.ndenumerate(values):
             if v == v:

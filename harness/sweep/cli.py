@@ -31,11 +31,11 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-sizes", nargs="+", type=int, metavar="N", help="batch sizes (default: each case's own)")
     p.add_argument("--lr", nargs="+", type=float, metavar="LR", help="learning rates (default: each case's own)")
     p.add_argument("--steps", type=int, help="training steps per point (default 20)")
-    p.add_argument("--mode", choices=["free", "lockstep"])
-    p.add_argument("--rtol", type=float)
-    p.add_argument("--atol", type=float)
-    p.add_argument("--torch-optimizer", choices=["exact", "stock"])
-    p.add_argument("--data-dir")
+    p.add_argument("--mode", choices=["free", "lockstep"], help="as run --mode (default free)")
+    p.add_argument("--rtol", type=float, help="as run --rtol (default per dtype)")
+    p.add_argument("--atol", type=float, help="as run --atol (default per dtype)")
+    p.add_argument("--torch-optimizer", choices=["exact", "stock"], help="as run --torch-optimizer (default exact)")
+    p.add_argument("--data-dir", help="as run --data-dir: MNIST-format IDX files (default: digits upscaled to 28x28)")
     p.add_argument("--timing", action="store_true", default=None,
                    help="measure speed too; points then run one at a time per machine (default: off, parallel points disturb timings)")
     p.add_argument("--executor", choices=["local", "dask", "serial"], default="local",

@@ -6,7 +6,8 @@ A table takes the keys of ``funcad-compare run``'s user-model flags (``factory``
     [[model]]
     name = "gated"
     factory = "my_package.models:make_net"
-    input_shape = [16, 6]        # or "16,6"
+    input_shape = [16, 6]        # or "16,6"; a model taking several inputs: [[16, 6], [16, 6]], one per input
+    input_dtype = "float32"      # or one per input: ["int64", "bool"]
     optimizer = "adam"
     lr = 1e-3                    # the grid's lr axis, when given, overrides it
 
@@ -38,8 +39,8 @@ class UserModel:
     name: str
     factory: str
     source: str = "funcad"
-    input_shape: str | None = None
-    input_dtype: str = "float32"
+    input_shape: str | tuple[str, ...] | None = None  # a tuple: one shape per input of a model taking several
+    input_dtype: str | tuple[str, ...] | None = None  # None: float32 for drawn inputs (refused beside data)
     classes: int | None = None
     targets: str | None = None
     data: str | None = None
@@ -60,17 +61,22 @@ class UserModel:
             if not isinstance(table.get(key), str) or not table[key]:
                 raise ModelEntryError(f"{label}: key {key} must be a non-empty string, got {table.get(key)!r}")
         values = {("source" if k == "from" else k): _shape_text(v) if k in ("input_shape", "targets") else v for k, v in table.items()}
+        if isinstance(values.get("input_dtype"), list):
+            values["input_dtype"] = tuple(values["input_dtype"])
         for key, kinds in (("classes", int), ("lr", (int, float))):
             value = values.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
                 raise ModelEntryError(f"{label}: key {key} holds {value!r}, which is not a number of the right kind")
         for key, choices in _choices().items():
             value = values.get("source" if key == "from" else key)
-            if value is not None and value not in choices:
-                raise ModelEntryError(f"{label}: key {key} is {value!r}, not one of {', '.join(choices)}")
+            for one in value if isinstance(value, tuple) else (value,):
+                if one is not None and one not in choices:
+                    raise ModelEntryError(f"{label}: key {key} is {one!r}, not one of {', '.join(map(str, choices))}")
         for key in ("input_shape", "targets", "data"):
-            if values.get(key) is not None and not isinstance(values[key], str):
-                raise ModelEntryError(f"{label}: key {key} must be a string or a list of sizes, got {values[key]!r}")
+            value = values.get(key)
+            several = key == "input_shape" and isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+            if value is not None and not isinstance(value, str) and not several:
+                raise ModelEntryError(f"{label}: key {key} must be a string or a list of sizes, got {value!r}")
         return cls(**values)
 
     def to_table(self) -> dict:
@@ -110,7 +116,10 @@ def _choices() -> dict[str, tuple[str, ...]]:
 
 
 def _shape_text(value):
-    """A shape given as a TOML list ``[16, 6]`` in ``run``'s flag form ``"16,6"``; anything else as given."""
+    """A shape given as a TOML list ``[16, 6]`` in ``run``'s flag form ``"16,6"``, a list of shapes (one per input) as a
+    tuple of such texts; anything else as given."""
+    if isinstance(value, list) and value and all(isinstance(v, (list, str)) for v in value):
+        return tuple(_shape_text(v) for v in value)
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return value
