@@ -54,7 +54,7 @@ class Attention(nn.Cell):
 
     def construct(self, x):
         n, t, d = x.shape
-        q, k, v = ops.split(self.qkv(x), 3, axis=-1)
+        q, k, v = ops.split(self.qkv(x), d, axis=-1)
         q = ops.transpose(ops.reshape(q, (n, t, self.heads, d // self.heads)), (0, 2, 1, 3))
         k = ops.transpose(ops.reshape(k, (n, t, self.heads, d // self.heads)), (0, 2, 1, 3))
         v = ops.transpose(ops.reshape(v, (n, t, self.heads, d // self.heads)), (0, 2, 1, 3))
@@ -159,6 +159,24 @@ def test_untranslatable_constructs_name_the_primitive_or_the_value_and_the_sourc
         mirror(DataDependent())(x)
 
 
+class Counted(nn.Cell):
+    """Counts its calls in a Parameter it writes in construct: state the torch twin would not keep."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Dense(3, 2)
+        self.calls = funcad.Parameter(funcad.Tensor(np.zeros((), np.float32)), name="calls", requires_grad=False)
+
+    def construct(self, x):
+        ops.assign_add(self.calls, funcad.Tensor(np.ones((), np.float32)))
+        return ops.relu(self.dense(x))
+
+
+def test_a_construct_writing_its_parameters_is_refused_naming_them():
+    with pytest.raises(TranslationError, match=r"Counted at the root: construct cannot be mirrored: it writes Parameters \(calls\)"):
+        mirror(Counted())(torch.zeros(4, 3))
+
+
 class WithDropout(nn.Cell):
     def __init__(self):
         super().__init__()
@@ -250,3 +268,28 @@ def test_dropout_called_in_construct_mirrors_to_torch_dropout_with_the_same_mask
     assert np.abs(free[0] - free[1]).max() > 1e-6
     np.testing.assert_allclose(mirror(cell.set_train(False)).eval()(torch.tensor(x)).detach().numpy(), np.asarray(cell(funcad.Tensor(x))),
                                rtol=1e-12, atol=1e-14)
+
+
+class OwnConstruct(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Dense(3, 2)
+
+    def construct(self, x):
+        return ops.tanh(self.dense(x)) * 2
+
+
+def test_a_mirror_first_traced_inside_torch_func_transforms_gives_per_sample_gradients():
+    module = mirror(OwnConstruct())  # not called yet: its first trace happens under vmap(grad)
+    params = {name: p.detach() for name, p in module.named_parameters()}
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+
+    def loss(p, sample):
+        return torch.func.functional_call(module, p, (sample[None],)).sum()
+
+    per_sample = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0))(params, x)
+    for i in range(5):
+        leaves = {name: p.clone().requires_grad_() for name, p in params.items()}
+        expected = torch.autograd.grad(loss(leaves, x[i]), list(leaves.values()))
+        for name, g in zip(leaves, expected):
+            torch.testing.assert_close(per_sample[name][i], g)

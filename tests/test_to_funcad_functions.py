@@ -787,11 +787,35 @@ def test_weight_norm_parametrizations_compare_step_by_step():
 def test_layers_whose_options_have_no_counterpart_are_named_alone():
     with pytest.raises(NotImplementedError, match=r"torch.nn.functional.max_pool2d: dilation=2 has no funcad translation"):
         to_funcad(tnn.MaxPool2d(2, dilation=2))(IMAGES)  # (traced through its forward, which calls the function)
-    with pytest.raises(TranslationError, match=r"^LSTM at the root: proj_size=3 has no funcad counterpart$"):
-        to_funcad(tnn.LSTM(4, 6, proj_size=3))
-    spectral = tnn.Sequential(tnn.utils.parametrizations.spectral_norm(tnn.Linear(3, 3)))  # power iteration on its own buffers
-    with pytest.raises(TranslationError, match=r"ParametrizationList at '0.parametrizations.weight': .* code torch.fx cannot follow"):
-        to_funcad(spectral)(ROWS[:, :3])
+
+
+class _PowerStep(tnn.Module):
+    """A parametrization of one's own keeping a vector between calls, by assignment or by ``out=`` (torch_ref.spectral_norm
+    translates torch's spectral_norm itself)."""
+
+    def __init__(self, assign: bool):
+        super().__init__()
+        self.assign = assign
+        self.register_buffer("u", torch.ones(3, dtype=torch.float64))
+
+    def forward(self, w):
+        with torch.no_grad():
+            if self.assign:
+                self.u = F.normalize(w @ self.u, dim=0)
+            else:
+                F.normalize(w @ self.u, dim=0, out=self.u)
+        return w / torch.dot(self.u, w @ self.u)
+
+
+@pytest.mark.parametrize("assign, message", [(True, r"forward assigns the module's 0.u \(self.<name> = ...\), state the funcad twin cannot keep"),
+                                             (False, r"node 'normalize' .* writes its result into the tensor out=_0_u")])
+def test_state_a_forward_keeps_by_assignment_or_out_is_refused(assign, message):
+    linear = tnn.Linear(3, 3).double()
+    tnn.utils.parametrize.register_parametrization(linear, "weight", _PowerStep(assign))
+    before = linear.parametrizations.weight[0].u.clone()
+    with pytest.raises(TranslationError, match=r"ParametrizationList at '0.parametrizations.weight': " + message):
+        to_funcad(tnn.Sequential(linear))(ROWS[:, :3])
+    assert torch.equal(linear.parametrizations.weight[0].u, before)  # tracing left the module as it was
 
 
 class _ViewReadAfterWrite(tnn.Module):

@@ -22,13 +22,20 @@ def torch_dtype(dtype) -> torch.dtype:
     return torch.from_numpy(np.zeros(0, dtype=d)).dtype
 
 
+# Read once here: inside torch.func's transforms (vmap, grad) a new tensor has no storage numpy could read.
+_NUMPY_DTYPES = {t: torch.empty((), dtype=t).numpy().dtype for t in (
+    torch.float16, torch.float32, torch.float64, torch.complex64, torch.complex128, torch.bool,
+    torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)}
+
+
 def numpy_dtype(dtype: torch.dtype) -> np.dtype:
     """torch dtype -> numpy dtype (``torch.bfloat16`` -> ml_dtypes' bfloat16)."""
     if dtype == torch.bfloat16:
         if _BFLOAT16 is None:
             raise TypeError("torch.bfloat16 has no numpy dtype without the ml_dtypes package (pip install ml_dtypes)")
         return _BFLOAT16
-    return torch.empty((), dtype=dtype).numpy().dtype
+    known = _NUMPY_DTYPES.get(dtype)
+    return torch.empty((), dtype=dtype).numpy().dtype if known is None else known
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:

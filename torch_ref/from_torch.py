@@ -120,12 +120,19 @@ def in_place(method: str) -> bool:
     return (method.endswith("_") and not method.startswith("_")) or method == "__setitem__"
 
 
+def tensor_method_name(fn) -> str | None:
+    """The name of the ``torch.Tensor`` method ``fn`` is (torch.fx records ``param.new_zeros(n, proxy)``, a method of a real
+    tensor called with a traced argument, as a call of the function ``torch.Tensor.new_zeros``), or None."""
+    name = getattr(fn, "__name__", None)
+    return name if isinstance(name, str) and getattr(fn, "__objclass__", None) is not None and getattr(torch.Tensor, name, None) is fn else None
+
+
 def in_place_function(fn) -> Callable | None:
-    """The out-of-place namesake of a torch in-place function (``torch.relu_``, ``F.elu_``), or None."""
+    """The out-of-place namesake of a torch in-place function (``torch.relu_``, ``F.elu_``, ``torch.Tensor.mul_``), or None."""
     name = getattr(fn, "__name__", "")
     if not name.endswith("_") or name.startswith("_"):
         return None
-    return next((getattr(ns, name[:-1], None) for ns in (torch, F) if getattr(ns, name, None) is fn), None)
+    return next((getattr(ns, name[:-1], None) for ns in (torch, F, torch.Tensor) if getattr(ns, name, None) is fn), None)
 
 
 def funcad_op(kind: str, target) -> Callable:
@@ -141,6 +148,8 @@ def funcad_op(kind: str, target) -> Callable:
         return op
     if getattr(target, "__module__", None) in ("_operator", "math"):  # math.sqrt(q.size(-1)): on the sizes, Python numbers
         return target
+    if tensor_method_name(target) is not None:
+        return funcad_op("call_method", tensor_method_name(target))
     op = torch_functions.FUNCTIONS.get(target) or FUNCTIONS.get(target) or REVERSE_ONLY.get(target)
     if op is None and in_place_function(target) is not None:  # torch.relu_(x): as the method, x's result is rebound
         return funcad_op(kind, in_place_function(target))

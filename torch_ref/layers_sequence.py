@@ -57,13 +57,15 @@ class LSTM(_SeqLength, torch.nn.LSTM):
 def _recurrent(funcad_type: type, torch_type: type, base: type) -> LayerRule:
     def to_torch(cell, translate: Translate) -> torch.nn.Module:
         extra = {"nonlinearity": "tanh" if cell.mode == "RNN_TANH" else "relu"} if funcad_type is nn.RNN else {}
+        if cell.proj_size:
+            extra["proj_size"] = cell.proj_size
         return torch_type(cell.input_size, cell.hidden_size, cell.num_layers, bias=cell.has_bias, batch_first=cell.batch_first,
                           dropout=cell.dropout, bidirectional=cell.bidirectional, **extra)
 
     def to_funcad(module, translate: Translate) -> Cell:
-        if getattr(module, "proj_size", 0):
-            raise Untranslatable(f"proj_size={module.proj_size} has no funcad counterpart")
         extra = {"nonlinearity": module.nonlinearity} if funcad_type is nn.RNN else {}
+        if module.proj_size:  # torch's RNN and GRU refuse it: an LSTM's
+            extra["proj_size"] = module.proj_size
         return funcad_type(module.input_size, module.hidden_size, module.num_layers, has_bias=module.bias, batch_first=module.batch_first,
                            dropout=float(module.dropout), bidirectional=module.bidirectional, **extra)
 

@@ -16,9 +16,9 @@ import torch
 from torch import fx
 
 from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
-from torch_ref import layer_table
+from torch_ref import layer_table, spectral_norm
 from torch_ref.arrays import torch_dtype
-from torch_ref.layer_table import TranslationError
+from torch_ref.layer_table import TranslationError, where
 from torch_ref.to_funcad import TracedCell
 from torch_ref.traced import TracedConstruct, attach
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
@@ -82,8 +82,11 @@ class _Mirror(Translation):
         rule = layer_table.BY_FUNCAD_TYPE.get(type(cell))
         if rule is not None:
             module = self.by_rule(rule.to_torch, cell, path)
-            self.layer(path, rule.torch_names(cell))
+            self.layer(path, spectral_norm.normalize_torch_layer(cell, module, rule.torch_names(cell)))
             return module
+        if spectral_norm.spectral_norm_hooks(cell):
+            raise TranslationError(f"{where(path, cell)}: funcad.nn.spectral_norm is mirrored on the layers of torch_ref.layer_table only; "
+                                   "call an nn.SpectralNorm Cell on the weight in construct instead")
         self.container(path, [name for name, p in cell._params.items() if p is not None])
         children = OrderedDict((name, self.translate(child, joined(path, name))) for name, child in cell._cells.items() if child is not None)
         if isinstance(cell, SequentialCell) and type(cell).construct is SequentialCell.construct:

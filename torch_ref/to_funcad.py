@@ -24,7 +24,7 @@ from funcad import nn, ops
 from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.cell import Cell, CellDict, CellList, SequentialCell
 from funcad.ops.shape import _shape_of
-from torch_ref import from_torch, grad_mode, layer_table, packed
+from torch_ref import from_torch, grad_mode, layer_table, packed, spectral_norm
 from torch_ref.aliases import Aliases
 from torch_ref.arrays import to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
@@ -103,11 +103,15 @@ class _ToFuncad(Translation):
     """One translation, torch -> funcad."""
 
     def translate(self, module: torch.nn.Module, path: str) -> Cell:
-        hooks = [name for kind, name in _HOOKS.items() if getattr(module, kind, None)]
+        normalized = spectral_norm.torch_hooks(module)
+        translated = {"_forward_pre_hooks": len(normalized), "_forward_hooks": 0}  # nn.utils.spectral_norm's hooks are translated
+        hooks = [name for kind, name in _HOOKS.items() if len(getattr(module, kind, None) or ()) > translated[kind]]
         if hooks:
             raise TranslationError(f"{where(path, module)}: its {' and '.join(hooks)} (register_forward_hook, nn.utils.weight_norm, ...) "
                                    "have no funcad translation; apply them in a forward instead")
         rule = layer_table.BY_TORCH_TYPE.get(type(module))
+        if normalized:
+            return self.spectral_normalized(module, path, rule)
         if rule is not None:
             try:
                 cell = self.by_rule(rule.to_funcad, module, path)
@@ -129,6 +133,17 @@ class _ToFuncad(Translation):
             return self.traced_layer(module, path, f"{where(path, module)}: torch.nn.{type(module).__name__} has no funcad translation "
                                                    "(torch_ref.layer_table)")
         return self.traced(module, path)
+
+    def spectral_normalized(self, module: torch.nn.Module, path: str, rule) -> Cell:
+        """A layer with ``nn.utils.spectral_norm`` hooks: its rule's Cell, spectral-normalised as torch's (its forward reads
+        a weight the hook sets, which a trace would take for a constant: without a rule it is refused)."""
+        if rule is None:
+            raise TranslationError(f"{where(path, module)}: nn.utils.spectral_norm's hook is translated on the layers of torch_ref.layer_table "
+                                   "only (this forward reads the weight the hook sets as a constant); use "
+                                   "nn.utils.parametrizations.spectral_norm instead")
+        cell = self.by_rule(rule.to_funcad, module, path)
+        self.layer(path, spectral_norm.normalize_funcad_layer(cell, rule.torch_names(cell), spectral_norm.torch_hooks(module)))
+        return cell
 
     def traced_layer(self, module: torch.nn.Module, path: str, reason: str) -> Cell:
         """A torch layer no rule expresses (``reason``), traced through its forward like a user's module, its parameters
@@ -177,6 +192,24 @@ def _modules_in_mode(module: torch.nn.Module, training: bool) -> Iterator[None]:
             m.training = mode
 
 
+@contextlib.contextmanager
+def _tensors_kept(module: torch.nn.Module, where_: str) -> Iterator[None]:
+    """A trace of ``module``'s forward that leaves its parameters and buffers as they were; one that assigns them
+    (``self.u = F.normalize(...)``, state the twin would not keep) is refused, naming them, once they are restored."""
+    saved = [(name, m, dict(m._parameters), dict(m._buffers)) for name, m in module.named_modules()]
+    assigned = []
+    try:
+        yield
+    finally:
+        for name, m, parameters, buffers in saved:
+            for slots, before in ((m._parameters, parameters), (m._buffers, buffers)):
+                assigned += [joined(name, key) for key in before if slots.get(key) is not before[key]]
+                slots.update(before)
+    if assigned:
+        raise TranslationError(f"{where_}: forward assigns the module's {', '.join(assigned)} (self.<name> = ...), state the funcad twin "
+                               "cannot keep; compute it as a local value, or use a layer torch_ref.layer_table translates")
+
+
 def _holder(cell: Cell, dotted: str) -> Cell:
     """The Cell at ``dotted`` below ``cell``, creating plain holder Cells (no construct) along the way."""
     for part in dotted.split("."):
@@ -201,7 +234,8 @@ def _held_by_cell(module: torch.nn.Module, dotted: str) -> bool:
     return (leaf in owner._parameters or leaf in owner._buffers) and _kept(getattr(owner, leaf))
 
 
-CALL_HINTS = ("is_causal",)  # torch's hint that a mask also given is causal: funcad's layers read the mask itself
+CALL_HINTS = ("is_causal", "src_is_causal", "tgt_is_causal", "memory_is_causal")  # torch's hints that a mask also given is causal
+# (torch requires the mask with them): funcad's layers read the mask itself
 
 
 def _layer_kwargs(layer: Cell, torch_params: tuple, kwargs: dict, where_: str) -> dict:
@@ -275,6 +309,9 @@ class _Program:
                 if writes_attribute and not folded(node.args[0].target):
                     raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}) writes the module's {node.args[0].target} "
                                            "in place, which the funcad twin cannot follow")
+                if isinstance(node.kwargs.get("out"), fx.Node):
+                    raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}) writes its result into the tensor "
+                                           f"out={node.kwargs['out'].name}, which the funcad twin cannot follow; use the returned value")
                 if node.op == "call_function" and node.target is grad_mode.set_grad_enabled:
                     pass  # read by ``run``
                 elif node.op in ("call_function", "call_method"):
@@ -295,6 +332,7 @@ class _Program:
         written = {}  # a folded tensor's value after this call's in-place writes (every read of it sees them, as in torch)
         load = lambda value: fx.node.map_arg(value, lambda n: env[n.name])  # noqa: E731
         views = Aliases(self.where)
+        default = _default_float(cell)
         grad_enabled = True  # torch's grad mode at this point of forward (``torch_ref.grad_mode``)
         for node, op in self.steps:
             views.check(node)
@@ -310,7 +348,7 @@ class _Program:
                 kwargs = _layer_kwargs(layer, self.layer_params[node.name], node_kwargs, f"{self.where}: node {node.name!r}")
                 env[node.name] = _torch_result(layer, packed.call_layer(layer, node_args, kwargs))
             else:
-                env[node.name] = self._call(node, op, node_args, node_kwargs)
+                env[node.name] = self._call_in_default_float(node, op, node_args, node_kwargs, default)
             if not grad_enabled:  # torch computes this without a graph: no gradient flows through it
                 env[node.name] = _without_gradient(env[node.name])
             views.record(node, node_args, node_kwargs)
@@ -323,10 +361,30 @@ class _Program:
         return load(self.output)
 
 
+    def _call_in_default_float(self, node: fx.Node, op, args: tuple, kwargs: dict, default: np.dtype):
+        """``_call``, with torch's default dtype where torch makes a floating-point result of no floating-point tensor and no
+        dtype given (``torch.arange(n) * -0.5``, ``torch.zeros(n)``, an integer ratio), which funcad's rules make float32:
+        its integer tensors are cast to ``default`` first (torch computes in that dtype), a creation's result after."""
+        value = self._call(node, op, args, kwargs)
+        if not isinstance(value, Tensor) or not np.issubdtype(value.dtype, np.floating) or np.dtype(value.dtype) == default:
+            return value
+        if node.kwargs.get("dtype") is not None or (node.op == "call_method" and node.target in EXPLICIT_DTYPE_METHODS):
+            return value
+        flat = []
+        fx.node.map_aggregate((args, kwargs), flat.append)
+        arrays = (Tensor, np.ndarray, np.generic)
+        if any(isinstance(a, torch.dtype) or (isinstance(a, arrays) and np.issubdtype(a.dtype, np.floating)) for a in flat):
+            return value
+        if not any(isinstance(a, arrays) for a in flat):
+            return ops.cast(value, default)
+        widen = lambda a: ops.cast(a, default) if isinstance(a, arrays) and a.dtype != np.bool_ else a  # noqa: E731
+        value = self._call(node, op, fx.node.map_aggregate(args, widen), fx.node.map_aggregate(kwargs, widen))
+        return value if np.dtype(value.dtype) == default else ops.cast(value, default)
+
     def _call(self, node: fx.Node, op, args: tuple, kwargs: dict):
         """The funcad op of a function or method node on its arguments; an argument or option its translation does not
         take is a ``TranslationError`` naming the module and the node (an ``UntranslatedOption`` for an option refused)."""
-        method = node.target if node.op == "call_method" else None
+        method = node.target if node.op == "call_method" else from_torch.tensor_method_name(node.target)
         try:
             return from_torch.funcad_call(op, method, args, kwargs)
         except NotImplementedError as exc:
@@ -335,6 +393,17 @@ class _Program:
             name = f"Tensor.{method}" if method else from_torch.described(node.target)
             raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}): the funcad translation of {name} does not "
                                    f"take these arguments ({type(exc).__name__}: {exc})") from None
+
+
+EXPLICIT_DTYPE_METHODS = frozenset({"float", "double", "half", "bfloat16", "to", "type", "type_as"})
+
+
+def _default_float(cell: Cell) -> np.dtype:
+    """The twin's counterpart of torch's default dtype: float64 when its floating-point weights are (a float64 run, where
+    torch's default is float64 too), else float32 (torch's default in float32 and low-precision runs alike)."""
+    while cell._owner is not None:
+        cell = cell._owner[0]
+    return np.dtype(np.float64 if float_dtype(p for _, p in cell.parameters_and_names()) == np.float64 else np.float32)
 
 
 class UntranslatedOption(TranslationError, NotImplementedError):
@@ -372,8 +441,10 @@ class _TracedForward:
             graphs = {}
             for training in (True, False):
                 tracer = _LayerTracer()
-                with _modules_in_mode(module, training), grad_mode.recorded(tracer):
+                with _modules_in_mode(module, training), _tensors_kept(module, self.where), grad_mode.recorded(tracer):
                     graphs[training] = packed.trace(tracer, module)
+        except TranslationError:
+            raise
         except Exception as exc:  # fx reports data-dependent control flow and unsupported Python as various errors
             self.module, self.symbolic_failure = copy.deepcopy(module), exc
             return
@@ -399,7 +470,7 @@ class _TracedForward:
                 return _Program(graph, self.path, self.module)
             except TranslationError:
                 raise
-            except Exception as exc:  # reading the module's tensors computes with the tracer's proxies (a parametrization's power iteration)
+            except Exception as exc:  # reading the module's tensors computes with the tracer's proxies
                 raise TranslationError(f"{self.where}: the graph traced with the input shapes known reads the module's tensors through code "
                                        f"torch.fx cannot follow ({type(exc).__name__}: {exc})") from None
         except TranslationError as exc:
@@ -417,8 +488,10 @@ class _TracedForward:
             try:
                 torch.set_default_dtype(floating)  # tensors forward creates, too
                 tracer = ShapeTracer(examples, _is_layer, packed.RECORDED)
-                with grad_mode.recorded(tracer):
+                with _tensors_kept(self.module, self.where), grad_mode.recorded(tracer):
                     return packed.trace(tracer, self.module)
+            except TranslationError:
+                raise
             except Exception as exc:
                 raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), nor with the input shapes "
                                        f"{[list(s) for s, _ in shapes]} known ({type(exc).__name__}: {exc})") from None

@@ -84,7 +84,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         _refuse("torch.nn.functional.avg_pool2d", "divisor_override", divisor_override)
     if ceil_mode:
         return nn.AvgPool2d(kernel_size, stride or kernel_size, "pad", padding, ceil_mode=True, count_include_pad=count_include_pad)(input)
-    return ops.avg_pool2d(input, kernel_size, stride or kernel_size, padding, count_include_pad)
+    return ops.avg_pool2d(input, kernel_size, stride or kernel_size, padding, count_include_pad=count_include_pad)
 
 
 def adaptive_avg_pool2d(input, output_size):  # noqa: A002
@@ -313,12 +313,7 @@ def spread(op):
 
 def split(tensor, split_size_or_sections, axis=0):
     """torch's split: pieces of ``split_size`` along ``axis`` (the last smaller), or of the listed sizes."""
-    n = tensor.shape[axis]
-    if isinstance(split_size_or_sections, int):
-        cuts = list(range(split_size_or_sections, n, split_size_or_sections))
-    else:
-        cuts = list(np.cumsum(split_size_or_sections)[:-1])
-    return ops.split(tensor, [int(c) for c in cuts], axis)
+    return ops.split(tensor, split_size_or_sections if isinstance(split_size_or_sections, int) else [int(c) for c in split_size_or_sections], axis)
 
 
 def expand(tensor, *sizes):
@@ -598,6 +593,7 @@ FUNCTIONS = {
     F.selu: ops.selu, F.celu: ops.celu, F.logsigmoid: ops.logsigmoid, F.softsign: ops.softsign, F.softshrink: ops.softshrink,
     F.hardshrink: ops.hardshrink, F.tanhshrink: ops.tanhshrink, F.softmin: ops.softmin, F.glu: ops.glu, F.threshold: ops.threshold,
     F.prelu: ops.prelu, F.pixel_shuffle: ops.pixel_shuffle, F.pixel_unshuffle: ops.pixel_unshuffle,
+    F.leaky_relu: lambda input, negative_slope=0.01: ops.leaky_relu(input, negative_slope),  # torch's default slope (MindSpore's is 0.2)
     F.scaled_dot_product_attention: scaled_dot_product_attention, F.embedding_bag: embedding_bag, F.unfold: ops.unfold, F.fold: ops.fold,
     F.cosine_similarity: lambda x1, x2, axis=1, eps=1e-8: ops.cosine_similarity(x1, x2, axis, eps),
     F.pairwise_distance: lambda x1, x2, p=2.0, eps=1e-6, keepdims=False: ops.pairwise_distance(x1, x2, p, eps, keepdims),

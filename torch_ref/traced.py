@@ -31,6 +31,7 @@ from funcad.core.tensor import Parameter, Tensor
 from funcad.jit.ir import Const, Node, Var
 from funcad.jit.tracing import ConcretizationError, JitTrace, JitTracer, trace_function
 from funcad.nn.cell import Cell
+from torch_ref import spectral_norm
 from torch_ref.arrays import from_numpy, numpy_dtype
 from torch_ref.layer_rule import TranslationError, where
 from torch_ref.torch_translation import torch_callable, torch_value
@@ -150,7 +151,7 @@ class TracedConstruct(torch.nn.Module):
         rebuild = lambda traced: (tuple(traced[:len(args)]), dict(zip(kwargs, traced[len(args):])))  # noqa: E731
         try:
             construct = type(cell).construct.__get__(cell)  # the class's: the Cell itself may be intercepted by a tracing parent
-            with cell.training_mode(self.training):
+            with cell.training_mode(self.training), spectral_norm.funcad_hooks_paused([cells[path] for path in paths]):
                 program = trace_function(construct, type(cell).__name__, leaves, is_array, rebuild, recorder.trace)
         except _Untranslatable as exc:
             raise TranslationError(f"{where(self._path, cell)}: construct cannot be mirrored: {exc}") from None
@@ -235,8 +236,9 @@ class _Recorder:
         targs, tkwargs = pytree.unflatten(tree, leaves)
         module = self.owner.get_submodule(path)
         saved = [(m, m.training, m._forward_pre_hooks, m._forward_hooks) for m in module.modules()]
-        for m, *_ in saved:  # the probe is no call of the model's: hooks (the harness's layer capture) must not see it
-            m._forward_pre_hooks, m._forward_hooks = OrderedDict(), OrderedDict()
+        for m, *_ in saved:  # the probe is no call of the model's: hooks (the harness's layer capture) must not see it, but
+            kept = spectral_norm.torch_hooks(m, keyed=True)  # nn.utils.spectral_norm's make the weight (eval mode: nothing moves)
+            m._forward_pre_hooks, m._forward_hooks = OrderedDict(kept), OrderedDict()
             m.training = m.training and isinstance(m, TracedConstruct)  # a traced Cell keeps its mode: its trace is then reused
         try:
             with torch.no_grad():

@@ -31,13 +31,19 @@ class _RNNBase(Cell):
     """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, has_bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=float32):
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=float32, proj_size: int = 0):
         super().__init__()
         owner = type(self).__name__
         self.mode = mode
         self.input_size = positive_int(input_size, owner, "input_size")
         self.hidden_size = positive_int(hidden_size, owner, "hidden_size")
         self.num_layers = positive_int(num_layers, owner, "num_layers")
+        if proj_size and mode != "LSTM":
+            raise ValueError(f"{owner}: proj_size={proj_size!r} is taken by LSTM only")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 0 <= proj_size < self.hidden_size:
+            raise ValueError(f"{owner}: proj_size must be an int in [0, hidden_size) = [0, {self.hidden_size}), got {proj_size!r}")
+        self.proj_size = proj_size
+        self.output_size = proj_size or self.hidden_size  # h's size: what each direction outputs and feeds back
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"{owner}: dropout must be a number in [0, 1), got {dropout!r}")
         self.has_bias, self.batch_first, self.bidirectional = bool(has_bias), bool(batch_first), bool(bidirectional)
@@ -45,14 +51,16 @@ class _RNNBase(Cell):
         self.num_directions = 2 if bidirectional else 1
         gate_size = GATES[mode] * self.hidden_size
         for layer in range(self.num_layers):
-            layer_input = self.input_size if layer == 0 else self.hidden_size * self.num_directions
+            layer_input = self.input_size if layer == 0 else self.output_size * self.num_directions
             for direction in range(self.num_directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 setattr(self, "weight_ih" + suffix, recurrent_parameter((gate_size, layer_input), self.hidden_size, dtype))
-                setattr(self, "weight_hh" + suffix, recurrent_parameter((gate_size, self.hidden_size), self.hidden_size, dtype))
+                setattr(self, "weight_hh" + suffix, recurrent_parameter((gate_size, self.output_size), self.hidden_size, dtype))
                 if self.has_bias:
                     setattr(self, "bias_ih" + suffix, recurrent_parameter((gate_size,), self.hidden_size, dtype))
                     setattr(self, "bias_hh" + suffix, recurrent_parameter((gate_size,), self.hidden_size, dtype))
+                if self.proj_size:
+                    setattr(self, "weight_hr" + suffix, recurrent_parameter((self.proj_size, self.hidden_size), self.hidden_size, dtype))
 
     # -- checks -----------------------------------------------------------------------------------
     def _check_input(self, x) -> None:
@@ -63,10 +71,10 @@ class _RNNBase(Cell):
         if shape[0 if self.batch_first else 1] == 0 or shape[1 if self.batch_first else 0] == 0:
             raise ValueError(f"{self._where()}: input of shape {shape} has an empty batch or sequence")
 
-    def _check_state(self, name: str, h, batch: int) -> None:
-        expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
+    def _check_state(self, name: str, h, batch: int, size: str = "hidden_size") -> None:
+        expected = (self.num_layers * self.num_directions, batch, getattr(self, size))
         if tuple(h.shape) != expected:
-            raise ValueError(f"{self._where()}: {name} must have shape (num_layers * num_directions, batch, hidden_size) = "
+            raise ValueError(f"{self._where()}: {name} must have shape (num_layers * num_directions, batch, {size}) = "
                              f"{expected}, got {tuple(h.shape)}")
 
     def _step_masks(self, seq_length, steps: int, batch: int):
@@ -98,6 +106,8 @@ class _RNNBase(Cell):
         projected = ops.dense(x, w_ih, b_ih)  # every step's input projection in one product
         if self.mode == "LSTM":  # the whole recurrence is one primitive
             projected = projected if b_hh is None else projected + b_hh
+            if self.proj_size:
+                return self._projected_lstm(projected, state, masks, w_hh, layer, direction)
             outputs, h, c = ops.lstm_sequence(projected, state[0], state[1], w_hh, masks, reverse=bool(direction))
             return outputs, (h, c)
         step = STEPS[self.mode]
@@ -112,6 +122,23 @@ class _RNNBase(Cell):
             outputs[t] = h
         return ops.stack(outputs), state
 
+    def _projected_lstm(self, projected, state, masks, w_hh, layer: int, direction: int):
+        """An LSTM direction with torch's projection h_t = W_hr (o_t * tanh(c_t)): step by step (``ops.lstm_cell``), since
+        ``ops.lstm_sequence`` feeds back the unprojected state."""
+        w_hr = getattr(self, f"weight_hr_l{layer}" + ("_reverse" if direction else ""))
+        h, c = state
+        steps = projected.shape[0]
+        outputs = [None] * steps
+        for t in (reversed(range(steps)) if direction else range(steps)):
+            pair = ops.lstm_cell(projected[t] + ops.dense(h, w_hh), c)
+            new_h, new_c = ops.dense(pair[0], w_hr), pair[1]
+            if masks is None:
+                h, c, outputs[t] = new_h, new_c, new_h
+            else:
+                inside = masks[t]
+                h, c, outputs[t] = ops.where(inside, new_h, h), ops.where(inside, new_c, c), ops.where(inside, new_h, 0.0)
+        return ops.stack(outputs), (h, c)
+
     def construct(self, x, hx=None, seq_length=None):
         self._check_input(x)
         if self.batch_first:
@@ -120,11 +147,12 @@ class _RNNBase(Cell):
         lstm = self.mode == "LSTM"
         if hx is None:
             zeros = ops.zeros((self.num_layers * self.num_directions, batch, self.hidden_size), x.dtype)
-            hx = (zeros, zeros) if lstm else zeros
+            h_zeros = ops.zeros((self.num_layers * self.num_directions, batch, self.output_size), x.dtype) if self.proj_size else zeros
+            hx = (h_zeros, zeros) if lstm else zeros
         elif lstm:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise ValueError(f"{self._where()}: hx must be a pair (h_0, c_0), got {type(hx).__name__}")
-            self._check_state("hx[0]", hx[0], batch)
+            self._check_state("hx[0]", hx[0], batch, "proj_size" if self.proj_size else "hidden_size")
             self._check_state("hx[1]", hx[1], batch)
         else:
             self._check_state("hx", hx, batch)
@@ -149,7 +177,8 @@ class _RNNBase(Cell):
 
     def extend_repr(self) -> str:
         return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, has_bias={self.has_bias}, "
-                f"batch_first={self.batch_first}, dropout={self.dropout}, bidirectional={self.bidirectional}")
+                f"batch_first={self.batch_first}, dropout={self.dropout}, bidirectional={self.bidirectional}"
+                + (f", proj_size={self.proj_size}" if self.proj_size else ""))
 
 
 class RNN(_RNNBase):
@@ -171,7 +200,12 @@ class LSTM(_RNNBase):
     """Stacked LSTM, gates (i, f, g, o); ``hx`` is the pair (h_0, c_0) and the result (output, (h_n, c_n)).
 
     Both biases are kept, as in torch; MindSpore's CPU kernel adds b_ih and b_hh before the recurrence, which is
-    the same function, so the two get equal gradients."""
+    the same function, so the two get equal gradients.
 
-    def __init__(self, *args, **kwargs):
-        super().__init__("LSTM", *args, **kwargs)
+    ``proj_size`` (keyword only, 0 for none) is torch's LSTM with projections: h_t = W_hr (o_t * tanh(c_t)) with
+    ``weight_hr_l{k}`` (``_reverse``) of shape (proj_size, hidden_size), so h, the outputs (D * proj_size features) and
+    ``weight_hh`` (4 * hidden_size, proj_size) are proj_size wide while c stays hidden_size wide. MindSpore 2.x's
+    ``nn.LSTM`` has no such argument (its parameters end at ``bidirectional`` and ``dtype``); it is here for torch's models."""
+
+    def __init__(self, *args, proj_size: int = 0, **kwargs):
+        super().__init__("LSTM", *args, proj_size=proj_size, **kwargs)
