@@ -110,6 +110,7 @@ CASES = {
     "log1p": (ops.log1p, (X,)), "sqrt": (ops.sqrt, (X,)), "rsqrt": (ops.rsqrt, (X,)), "square": (ops.square, (Y,)),
     "sign": (ops.sign, (Y,)), "sin": (ops.sin, (Y,)), "cos": (ops.cos, (Y,)), "tan": (ops.tan, (Y,)), "tanh": (ops.tanh, (Y,)),
     "sigmoid": (ops.sigmoid, (Y,)), "relu": (ops.relu, (Y,)), "softplus": (ops.softplus, (Y,)), "erf": (ops.erf, (Y,)),
+    "fast_gelu": (ops.fast_gelu, (Y,)),
     "gelu": (ops.gelu, (Y,)), "silu": (ops.silu, (Y,)), "elu": (ops.elu, (Y,)), "leaky_relu": (ops.leaky_relu, (Y,)),
     "relu6": (lambda x: ops.relu6(x * 5.0), (Y,)), "hardtanh": (lambda x: ops.hardtanh(x, -0.5, 1.0), (Y,)),
     "hardsigmoid": (lambda x: ops.hardsigmoid(x * 3.0), (Y,)), "hardswish": (lambda x: ops.hardswish(x * 3.0), (Y,)),
@@ -126,7 +127,7 @@ CASES = {
     "isnan": (lambda x: ops.isnan(ops.log(x - 1.0)), (X,)), "isinf": (lambda x: ops.isinf(1.0 / (x - x)), (X,)),
     "isfinite": (lambda x: ops.isfinite(ops.log(x - 1.0)), (X,)),
     "sum": (lambda x: ops.sum(x, axis=1), (Y,)), "mean": (lambda x: ops.mean(x, axis=0, keepdims=True), (Y,)),
-    "prod": (lambda x: ops.prod(x, axis=1), (X,)), "max": (lambda x: ops.max(x, axis=1), (Y,)), "min": (lambda x: ops.min(x), (Y,)),
+    "prod": (lambda x: ops.prod(x, axis=1), (X,)), "max": (lambda x: ops.max(x, axis=1)[0], (Y,)), "min": (lambda x: ops.min(x)[0], (Y,)),
     "amax": (lambda x: ops.amax(x, axis=0), (Y,)), "amin": (lambda x: ops.amin(x, axis=0), (Y,)),
     "var": (lambda x: ops.var(x, axis=1, ddof=1), (Y,)), "std": (lambda x: ops.std(x, axis=0), (Y,)),
     "logsumexp": (lambda x: ops.logsumexp(x, axis=1), (Y,)), "norm": (lambda x: ops.norm(x, axis=1), (Y,)),
@@ -146,7 +147,8 @@ CASES = {
     "depend": (lambda x, y: ops.depend(x * y, ops.sin(y)), (X, Y)),
     "getitem": (lambda x: ops.getitem(x, (slice(1, None), [0, 2])), (Y,)), "concat": (lambda x, y: ops.concat([x, y], 1), (X, Y)),
     "concatenate": (lambda x, y: ops.concatenate([x, y]), (X, Y)), "stack": (lambda x, y: ops.stack([x, y], 1), (X, Y)),
-    "split": (lambda x: ops.split(x, 2, axis=1)[1], (Y,)), "flip": (lambda x: ops.flip(x, 1), (Y,)),
+    "split": (lambda x: ops.split(x, 3, axis=1)[1], (Y,)), "tensor_split": (lambda x: ops.tensor_split(x, 3, axis=1)[0], (Y,)),
+    "flip": (lambda x: ops.flip(x, 1), (Y,)),
     "pad": (lambda x: ops.pad(x, ((1, 0), (0, 2))), (Y,)), "repeat": (lambda x: ops.repeat(x, 2, axis=0), (Y,)),
     "tile": (lambda x: ops.tile(x, (2, 1)), (Y,)), "take_along_axis": (lambda x: ops.take_along_axis(x, IDX, axis=1), (Y,)),
     "softmax": (lambda x: ops.softmax(x, axis=1), (Y,)), "log_softmax": (ops.log_softmax, (Y,)),
@@ -315,7 +317,7 @@ CASES.update({  # complex values (funcad.core.complex_parts) and the Fourier tra
 })
 # Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
 PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent", "Assign", "AssignAdd", "AssignSub",
-                     "ScatterNdUpdate"}
+                     "ScatterNdUpdate", "ApplyMomentum"}  # ApplyMomentum's: tests/test_ms_user_programs_round3.py
 CASES.update({name: _class_case(name) for name in CLASS_NAMES if name not in PARAMETER_UPDATES})
 CASES.update({  # funcad.ops.layer_classes
     "Conv2D": (lambda x, w: ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), (IMG, KERNEL)),
@@ -346,6 +348,12 @@ CASES.update({  # funcad.ops.volume: 3-D ops composed from the 2-D kernels
 CASES.update({  # funcad.ops.order_statistics: values gathered at torch's index, so gradients reach the element picked
     "median": (lambda x: ops.median(x, 1)[0], (X,)), "nanmedian": (lambda x: ops.nanmedian(x + NANS, 1, True)[0], (X,)),
     "kthvalue": (lambda y: ops.kthvalue(y, 3, 1)[0], (Y,)), "mode": (lambda y: ops.mode(y, 0)[0], (Y,)),
+})
+
+CASES.update({  # funcad.ops.graph_helpers: what the model zoo's training cells use
+    "FloatStatus": (lambda x: x * (ops.FloatStatus()(x + NANS) + ops.FloatStatus()(x)), (X,)),  # 1 with NaNs, 0 without
+    "Partial": (lambda x, y: ops.HyperMap()(ops.Partial()(SCALED, 2.0), (x, y))[1], (X, Y)),
+    "tuple_to_array": (lambda x: x * ops.tuple_to_array((0.5, 2.0, 1.0, 3.0)), (X,)),
 })
 
 

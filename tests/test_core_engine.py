@@ -91,7 +91,7 @@ FLOAT32_OPS = {
     "gelu_tanh": lambda x: ops.gelu(x, approximate="tanh"),
     "silu": ops.silu,
     "softplus": ops.softplus,
-    "smooth_l1": lambda x: ops.smooth_l1_loss(x, np.zeros((2, 3), np.float32)),
+    "smooth_l1": lambda x: ops.smooth_l1_loss(x, np.zeros((2, 3), np.float32), reduction="mean"),
     "layer_norm": lambda x: ops.layer_norm(x, (3,)),
     "adaptive_avg_pool2d": lambda x: ops.adaptive_avg_pool2d(ops.reshape(x, (1, 1, 2, 3)), (1, 2)),
 }

@@ -29,7 +29,7 @@ TABLE = {
     "indexing": (lambda x: x[1:, IDX] * x[0, :3], lambda x: x[1:, IDX] * x[0, :3], (_r(3, 4),)),
     "matmul_einsum": (lambda x, w: ops.einsum("ij,jk->ik", x, w) @ w.T, lambda x, w: torch.einsum("ij,jk->ik", x, w) @ w.T, (_r(2, 3), _r(3, 3))),
     "conv": (lambda x, w: ops.conv2d(x, w, padding=1), lambda x, w: F.conv2d(x, w, padding=1), (_r(1, 2, 4, 4), _r(2, 2, 3, 3))),
-    "pooling": (lambda x: ops.max_pool2d(x, 2) + ops.avg_pool2d(x, 2), lambda x: F.max_pool2d(x, 2) + F.avg_pool2d(x, 2), (_r(1, 2, 4, 4),)),
+    "pooling": (lambda x: ops.max_pool2d(x, 2) + ops.avg_pool2d(x, 2, 2), lambda x: F.max_pool2d(x, 2) + F.avg_pool2d(x, 2), (_r(1, 2, 4, 4),)),
     "normalisation": (lambda x: ops.layer_norm(x, 4), lambda x: F.layer_norm(x, (4,)), (_r(2, 4),)),
     "losses": (lambda x: ops.cross_entropy(x, LABELS) + ops.softmax(x, axis=1)[:, 0],
                lambda x: F.cross_entropy(x, torch.tensor(LABELS)) + torch.softmax(x, 1)[:, 0], (_r(2, 3),)),

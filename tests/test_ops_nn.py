@@ -124,7 +124,7 @@ def test_max_pool2d_matches_torch(assert_op_close_to_torch, kernel, stride, padd
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool2d_matches_torch(assert_op_close_to_torch, kernel, stride, padding, count_include_pad):
     assert_op_close_to_torch(
-        lambda x: ops.avg_pool2d(x, kernel, stride, padding, count_include_pad),
+        lambda x: ops.avg_pool2d(x, kernel, stride, padding, count_include_pad=count_include_pad),
         lambda x: F.avg_pool2d(x, kernel, stride, padding, count_include_pad=count_include_pad),
         (_randn(2, 3, 9, 8),),
     )
@@ -275,7 +275,8 @@ ACTIVATIONS = [
     (ops.gelu, F.gelu),
     (lambda x: ops.gelu(x, approximate="tanh"), lambda x: F.gelu(x, approximate="tanh")),
     (ops.silu, F.silu),
-    (ops.leaky_relu, F.leaky_relu),
+    (ops.leaky_relu, lambda x: F.leaky_relu(x, 0.2)),  # MindSpore's default slope
+    (lambda x: ops.leaky_relu(x, negative_slope=0.01), F.leaky_relu),
     (lambda x: ops.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2)),
     (lambda x: ops.elu(x, 1.5), lambda x: F.elu(x, 1.5)),
 ]
@@ -312,7 +313,7 @@ def test_smooth_l1_loss_gradient_at_infinite_differences_is_the_linear_slope_as_
     x = np.array([[np.inf, 0.2, -np.inf], [3.0, -0.1, 1e308]])
     target = np.array([[0.0, 0.0, 1.0], [-np.inf, 0.0, -1e308]])  # the last difference overflows to inf
     with np.errstate(over="ignore"):
-        g = funcad.grad(lambda x: ops.smooth_l1_loss(x, target, beta))(x)
+        g = funcad.grad(lambda x: ops.smooth_l1_loss(x, target, beta, "mean"))(x)
     xt = torch.tensor(x, requires_grad=True)
     F.smooth_l1_loss(xt, torch.tensor(target), beta=beta).backward()
     np.testing.assert_array_equal(g.asnumpy(), xt.grad.numpy())  # +-1/6 where |d| is inf; before, NaN

@@ -101,6 +101,8 @@ sum_to.declare(batch=_sum_to_batch)
                               simplify=("same_type_noop",), role="cast", torch=lambda torch, x, dtype: x.to(dtype), complex=True))
 def cast(x, dtype):
     dtype = np.dtype(dtype)
+    if not hasattr(x, "dtype"):  # a Python number, as MindSpore's Cast takes (``cast(shape(x)[0], float32)``)
+        return np.asarray(x, dtype=dtype)
     if x.dtype.kind == "c" and dtype.kind != "c":
         raise TypeError(f"funcad.ops.cast: {x.dtype} to {dtype} would drop the imaginary part; take ops.real, ops.imag or ops.abs")
     return x.astype(dtype, copy=False)

@@ -43,7 +43,8 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   derivative, and a real argument's complex cotangent keeps its real part (done by the backward pass).
 - ``aside`` (jit code generation): for an op worth running on another core while the program goes on, because its
   value is read much later (a convolution's weight gradient, read by the optimizer at the end of the step), the class
-  that runs it: the program makes one instance per call, hands it the node as ``submit(impl, *args, **kwargs)``
+  that runs it: ``worth(node)`` says whether a node is large enough to pay for another thread, the program makes one
+  instance per call, hands it each such node as ``submit(impl, *args, **kwargs)``
   (returning an object whose ``result()`` it calls where the value is first read: ``funcad.jit.codegen.aside_joins``)
   and calls ``close()`` however the call ends (``funcad.ops.batch_threads.Aside``). Its ``impl`` must be safe to run
   beside the program's other ops (no shared state but its arguments, which the program leaves alone meanwhile).
@@ -195,6 +196,8 @@ class Primitive:
         # The hot path of the whole engine. Plain Tensors and Python numbers alone go straight to the forward, for a
         # class check each (and, for an op declaring ``promote``, a float32 Tensor's dtype identity test); anything
         # else (a tracer, a Parameter, an integer array meeting a promoting op) takes the full dispatch below.
+        if kwargs and "input" in kwargs and not args:
+            args = (kwargs.pop("input"),)  # MindSpore 2.x names the first argument `input`: ops.exp(input=x)
         promote = self.promote
         raw = []
         for a in args:

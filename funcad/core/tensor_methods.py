@@ -28,11 +28,13 @@ class TensorMethods:
     def mean(self, axis=None, keep_dims=False, *, keepdims=None):
         return _ops.mean(self, axis=axis, keepdims=_keep(keep_dims, keepdims))
 
-    def max(self, axis=None, keepdims=False, *, keep_dims=None):
-        return _ops.max(self, axis=axis, keepdims=_keep(keepdims, keep_dims))
+    def max(self, axis=None, keepdims=False, *, initial=None, where=None, return_indices=False, keep_dims=None):
+        """MindSpore's Tensor.max: the values alone, ``(values, indices)`` with ``return_indices=True``."""
+        return _extremum(self, "max", axis, _keep(keepdims, keep_dims), initial, where, return_indices)
 
-    def min(self, axis=None, keepdims=False, *, keep_dims=None):
-        return _ops.min(self, axis=axis, keepdims=_keep(keepdims, keep_dims))
+    def min(self, axis=None, keepdims=False, *, initial=None, where=None, return_indices=False, keep_dims=None):
+        """MindSpore's Tensor.min: the values alone, ``(values, indices)`` with ``return_indices=True``."""
+        return _extremum(self, "min", axis, _keep(keepdims, keep_dims), initial, where, return_indices)
 
     def prod(self, axis=None, keep_dims=False, *, keepdims=None):
         return _ops.prod(self, axis=axis, keepdims=_keep(keep_dims, keepdims))
@@ -125,6 +127,17 @@ class TensorMethods:
 
     def is_contiguous(self) -> bool:
         return True
+
+
+def _extremum(x, op: str, axis, keepdims: bool, initial, where, return_indices: bool):
+    """Tensor.max/min as MindSpore's: ``ops.max``/``ops.min`` over one axis or all (their tuple with
+    ``return_indices``), ``ops.amax``/``ops.amin`` over a tuple or list of axes, which has no index to give."""
+    if isinstance(axis, (tuple, list)):
+        if return_indices:
+            raise ValueError(f"Tensor.{op}: return_indices=True needs one int axis or None, got axis={axis!r}")
+        return getattr(_ops, f"a{op}")(x, axis, keepdims, initial=initial, where=where)
+    values, indices = getattr(_ops, op)(x, axis, keepdims, initial=initial, where=where)
+    return (values, indices) if return_indices else values
 
 
 def _keep(value: bool, alias: bool | None) -> bool:

@@ -12,16 +12,19 @@ from funcad.numpy.elementwise import *  # noqa: F403 - the module lists its name
 from funcad.numpy.joining import *  # noqa: F403
 from funcad.numpy.reductions import *  # noqa: F403
 from funcad.numpy.signatures import *  # noqa: F403
+from funcad.ops.shape import split_numpy as _split_numpy
 
 _FROM_OPS = """abs add amax amin arange argmax argmin argsort broadcast_to ceil clip concatenate
 cos cumsum divide dot einsum equal exp expand_dims expm1 eye flip floor
 floor_divide full full_like greater greater_equal isclose isfinite isinf isnan less less_equal linspace
-log log1p logical_and logical_not logical_or logical_xor matmul max maximum mean min minimum
+log log1p logical_and logical_not logical_or logical_xor matmul maximum mean minimum
 multiply negative not_equal ones ones_like outer pad power prod rand randn remainder repeat reshape
-roll round sign sin split sqrt square squeeze stack std subtract sum
+roll round sign sin sqrt square squeeze stack std subtract sum
 swapaxes take_along_axis tan tanh tensordot tile trace transpose tril triu var zeros
 zeros_like""".split()
 globals().update({name: getattr(_ops, name) for name in _FROM_OPS})  # numpy's names that funcad.ops shares
+max, min = _ops.amax, _ops.amin  # numpy's max/min give the values alone (ops.max/min are MindSpore's (values, indices))
+split = _split_numpy  # numpy's sections or cut indices (ops.split takes MindSpore's piece sizes)
 absolute = _ops.abs
 true_divide = _ops.divide
 mod = _ops.remainder

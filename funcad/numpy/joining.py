@@ -8,7 +8,7 @@ import numpy as np
 from funcad.core.base_ops import shape_of as _shape_of
 from funcad.ops.linalg import tensordot
 from funcad.ops.math import multiply, subtract
-from funcad.ops.shape import broadcast_to, concat, flip, getitem, reshape, split, stack, transpose
+from funcad.ops.shape import broadcast_to, concat, flip, getitem, reshape, split_numpy, stack, transpose
 
 __all__ = ["append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack", "cross", "diff", "dsplit", "dstack", "hsplit",
            "hstack", "inner", "kron", "meshgrid", "moveaxis", "ravel", "rot90", "take", "vsplit", "vstack"]
@@ -69,19 +69,19 @@ def array_split(ary, indices_or_sections, axis: int = 0):
             raise ValueError(f"funcad.numpy.array_split: the number of sections must be positive, got {sections}")
         sizes = [n // sections + (1 if i < n % sections else 0) for i in range(sections)]
         indices_or_sections = list(np.cumsum(sizes)[:-1])
-    return split(ary, indices_or_sections, axis)
+    return split_numpy(ary, indices_or_sections, axis)
 
 
 def vsplit(ary, indices_or_sections):
-    return split(ary, indices_or_sections, 0)
+    return split_numpy(ary, indices_or_sections, 0)
 
 
 def hsplit(ary, indices_or_sections):
-    return split(ary, indices_or_sections, 1 if len(_shape_of(ary)) > 1 else 0)
+    return split_numpy(ary, indices_or_sections, 1 if len(_shape_of(ary)) > 1 else 0)
 
 
 def dsplit(ary, indices_or_sections):
-    return split(ary, indices_or_sections, 2)
+    return split_numpy(ary, indices_or_sections, 2)
 
 
 def moveaxis(a, source, destination):

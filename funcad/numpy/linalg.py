@@ -9,7 +9,7 @@ from funcad.core.tensor import Tensor
 from funcad.ops.decompositions import cholesky, det, eigh, eigvalsh, inv, qr, slogdet, solve, svd
 from funcad.ops.linalg import matmul
 from funcad.ops.math import divide, greater, multiply, where
-from funcad.ops.reduce import max as _max
+from funcad.ops.reduce import amax as _max
 from funcad.ops.reduce import norm
 from funcad.ops.shape import broadcast_to, expand_dims, swapaxes
 

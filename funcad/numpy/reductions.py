@@ -11,8 +11,8 @@ from funcad.ops.creation import ones_like as _ones_like
 from funcad.ops.indexing import nonzero
 from funcad.ops.math import divide, isnan, logical_not, multiply, not_equal, sqrt, subtract
 from funcad.ops.math import where as _choose
-from funcad.ops.reduce import max as _max
-from funcad.ops.reduce import min as _min
+from funcad.ops.reduce import amax as _max
+from funcad.ops.reduce import amin as _min
 from funcad.ops.reduce import prod, sum
 from funcad.ops.shape import cast, reshape
 

@@ -152,13 +152,14 @@ from funcad.ops.array_utils import (
     size,
     swapdims,
     t,
+    tensor_split,
     trapz,
     unbind,
     vecdot,
     vsplit,
 )
 from funcad.ops.composite import HyperMap, Map, MultitypeFuncGraph
-from funcad.ops.conv import conv1d, conv2d
+from funcad.ops.conv import conv1d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.ctc import ctc_loss
@@ -185,6 +186,7 @@ from funcad.ops.fourier import (
     rfftn,
 )
 from funcad.ops.grad_operation import GradOperation
+from funcad.ops.graph_helpers import ApplyMomentum, FloatStatus, Partial, tuple_to_array
 from funcad.ops.hook import HookBackward
 from funcad.ops.indexing import argsort, cummax, cummin, gather, gather_elements, masked_fill, nonzero, sort, topk, unique
 from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
@@ -248,6 +250,8 @@ from funcad.ops.math import (
     tanh,
     where,
 )
+from funcad.ops.ms_signatures import accept_input_keyword as _accept_input_keyword
+from funcad.ops.ms_signatures import avg_pool2d, broadcast_to, conv2d, fast_gelu, softmax
 from funcad.ops.nn import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -256,13 +260,12 @@ from funcad.ops.nn import (
     log_softmax,
     mse_loss,
     nll_loss,
-    softmax,
 )
 from funcad.ops.norm import batch_norm, group_norm, layer_norm
 from funcad.ops.order_statistics import kthvalue, median, mode, nanmedian
 from funcad.ops.padding import pad
 from funcad.ops.patches import fold, unfold
-from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
+from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, max_pool2d
 from funcad.ops.primitive_classes import depend
 from funcad.ops.random import dropout
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
@@ -283,7 +286,6 @@ from funcad.ops.scatter_ops import (
     unsorted_segment_sum,
 )
 from funcad.ops.shape import (
-    broadcast_to,
     cast,
     concat,
     concatenate,
@@ -345,3 +347,4 @@ globals().update({name: getattr(_classes, name) for name in _classes.CLASS_NAMES
 globals().update({name: getattr(_layer_classes, name) for name in _layer_classes.LAYER_CLASS_NAMES})  # ops.Conv2D, ...
 _tensor_module.bind_ops(__import__("sys").modules[__name__])
 shape = _array_utils.shape  # MindSpore's ops.shape(x), bound last: the submodule funcad.ops.shape is imported by its full path
+_accept_input_keyword(globals())  # after bind_ops: Tensor methods take self by position

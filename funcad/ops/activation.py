@@ -83,9 +83,10 @@ _leaky_relu = _elementwise(
 )
 
 
-def leaky_relu(x, negative_slope: float = 0.01):
-    """x where x > 0, else negative_slope * x (the slope at 0 is negative_slope, as torch)."""
-    return _leaky_relu(x, negative_slope=float(negative_slope))
+def leaky_relu(input, alpha: float = 0.2, *, negative_slope: float | None = None):  # noqa: A002 - MindSpore's names
+    """x where x > 0, else alpha * x (the slope at 0 is alpha, as torch). MindSpore 2.x's default slope is 0.2
+    (torch's is 0.01); ``negative_slope`` is torch's and later MindSpore's name for ``alpha``."""
+    return _leaky_relu(input, negative_slope=float(alpha if negative_slope is None else negative_slope))
 
 
 _elu = _elementwise(

@@ -12,7 +12,7 @@ from funcad.ops.activation import elu
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import clip, greater, less, logical_and, relu, sigmoid, softplus, tanh, where
 from funcad.ops.nn import softmax
-from funcad.ops.shape import reshape, split, stop_gradient
+from funcad.ops.shape import reshape, split_numpy, stop_gradient
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -100,7 +100,7 @@ def glu(x, axis: int = -1):
     size = _shape_of(x)[axis]
     if size % 2:
         raise ValueError(f"funcad.ops.glu: axis {axis} of shape {_shape_of(x)} has odd size {size}; it must split in halves")
-    a, b = split(x, 2, axis)
+    a, b = split_numpy(x, 2, axis)
     return a * sigmoid(b)
 
 

@@ -42,7 +42,7 @@ from funcad.ops.math import (
 )
 from funcad.ops.math import isfinite as _isfinite
 from funcad.ops.math import isnan as _isnan
-from funcad.ops.reduce import max as _max
+from funcad.ops.reduce import amax as _max
 from funcad.ops.reduce import mean, norm, prod, std, var
 from funcad.ops.reduce import sum as _sum
 from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, repeat, reshape, split, swapaxes, transpose
@@ -152,7 +152,7 @@ def chunk(input, chunks: int, axis: int = 0):  # noqa: A002
         raise ValueError("funcad.ops.chunk: needs an input of at least one dimension, got a scalar")
     size = shape[axis]
     step = max(1, -(-size // chunks))
-    return tuple(split(input, list(range(step, size, step)), axis=axis))
+    return split(input, step, axis=axis)
 
 
 def narrow(input, axis: int, start: int, length: int):  # noqa: A002
@@ -335,9 +335,11 @@ def all(input, axis=None, keep_dims: bool = False, *, keepdims: bool | None = No
     return equal(_sum(cast(equal(input, 0), np.int32), axis=axis, keepdims=keep), 0)
 
 
-def count_nonzero(input, axis=None, keep_dims: bool = False, *, keepdims: bool | None = None):  # noqa: A002
-    """The number of nonzero elements along ``axis`` (all axes by default), as int64."""
-    return _sum(cast(not_equal(input, 0), np.int64), axis=axis, keepdims=keep_dims if keepdims is None else keepdims)
+def count_nonzero(input, axis=None, keep_dims: bool = False, dtype=np.int32, *, keepdims: bool | None = None):  # noqa: A002
+    """The number of nonzero elements along ``axis`` (all axes when None or ``()``, MindSpore's default), as ``dtype``
+    (MindSpore's int32 by default)."""
+    axis = None if isinstance(axis, (tuple, list)) and not axis else axis
+    return cast(_sum(cast(not_equal(input, 0), np.int64), axis=axis, keepdims=keep_dims if keepdims is None else keepdims), dtype)
 
 
 def addcmul(input, tensor1, tensor2, value=1):  # noqa: A002

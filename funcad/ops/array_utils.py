@@ -36,13 +36,19 @@ from funcad.ops.math import (
 )
 from funcad.ops.reduce import amax, amin, sum
 from funcad.ops.sampling import rand, randn
-from funcad.ops.shape import cast, concat, expand_dims, flip, getitem, reshape, split, stack, swapaxes, transpose
+from funcad.ops.shape import cast, concat, expand_dims, flip, getitem, reshape, split_numpy, stack, swapaxes, transpose
 from funcad.ops.slicing import unstack
 from funcad.ops.transcendental import logaddexp, trunc
 
 absolute = abs
 sgn = sign
-unbind = unstack
+
+
+def unbind(input, dim: int = 0) -> tuple:  # noqa: A002 - MindSpore's names
+    """The slices along ``dim``, that axis removed: ``ops.unstack`` with MindSpore 2.x's (and torch's) name ``dim``."""
+    return tuple(unstack(input, dim))
+
+
 swapdims = swapaxes
 ger = outer
 gcd = constant_ufunc("gcd", 2, "gcd")
@@ -153,7 +159,22 @@ def _split_on(op: str, axis: int, input, indices_or_sections):  # noqa: A002
         if shape[axis] % n:
             raise ValueError(f"funcad.ops.{op}: axis {axis} of shape {shape} does not split into {n} equal parts")
         indices_or_sections = list(np.arange(1, n) * (shape[axis] // n))
-    return tuple(split(input, [int(i) for i in indices_or_sections], axis))
+    return tuple(split_numpy(input, [int(i) for i in indices_or_sections], axis))
+
+
+def tensor_split(input, indices_or_sections, axis: int = 0) -> tuple:  # noqa: A002 - MindSpore's names
+    """MindSpore 2.x's ``ops.tensor_split`` (numpy.array_split): ``n`` sections, the first ``size % n`` of them one
+    element longer, or the pieces between the listed indices."""
+    shape = _shape_of(input)
+    if not shape:
+        raise ValueError("funcad.ops.tensor_split: needs an input of at least one dimension, got a scalar")
+    if isinstance(indices_or_sections, (int, np.integer)) and not isinstance(indices_or_sections, bool):
+        n = int(indices_or_sections)
+        if n <= 0:
+            raise ValueError(f"funcad.ops.tensor_split: the number of sections must be positive, got {n}")
+        size = shape[axis]
+        indices_or_sections = np.cumsum(size // n + (np.arange(n) < size % n))[:-1].tolist()
+    return tuple(split_numpy(input, [int(i) for i in indices_or_sections], axis))
 
 
 def hsplit(input, indices_or_sections):  # noqa: A002

@@ -12,9 +12,10 @@ from collections.abc import Callable
 import numpy as np
 
 from funcad.core.tensor import Tensor
+from funcad.ops.aliases import clip_by_global_norm, clip_by_value  # C.clip_by_value and C.clip_by_global_norm, as MindSpore's clip_ops
 from funcad.ops.grad_operation import GradOperation
 
-__all__ = ["GradOperation", "MultitypeFuncGraph", "HyperMap", "Map"]
+__all__ = ["GradOperation", "MultitypeFuncGraph", "HyperMap", "Map", "clip_by_value", "clip_by_global_norm"]
 
 
 def _kinds(value) -> tuple[str, ...]:

@@ -46,9 +46,11 @@ def _like_dtype(x):
     return x.dtype if hasattr(x, "dtype") else default_array(x).dtype
 
 
-def arange(start, stop=None, step=1, dtype=None) -> Tensor:
-    """numpy.arange; float ranges default to float32 (MindSpore's default float)."""
-    arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
+def arange(start=0, end=None, step=1, dtype=None, *, stop=None) -> Tensor:
+    """Values from ``start`` up to ``end`` (excluded) by ``step``, or from 0 up to ``start`` given one bound: MindSpore's
+    names (``stop`` is numpy's for ``end``); integer ranges are int64, float ranges float32 (MindSpore's default float)."""
+    end = stop if end is None else end
+    arr = np.arange(start, end, step) if end is not None else np.arange(start)
     if dtype is None:
         dtype = np.float32 if arr.dtype == np.float64 else arr.dtype
     return _wrap(arr.astype(dtype))
@@ -61,6 +63,11 @@ def eye(n: int, m: int | None = None, dtype=None, *, k: int = 0) -> Tensor:
     return _wrap(np.eye(n, m, k, dtype=_dtype(dtype)))
 
 
-def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None) -> Tensor:
-    """Evenly spaced values (numpy.linspace), float32 unless a dtype is given."""
-    return _wrap(np.linspace(float(start), float(stop), num, endpoint=endpoint).astype(_dtype(dtype)))
+def linspace(start, end=None, steps: int | None = None, endpoint: bool = True, dtype=None, *, stop=None, num: int | None = None) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, float32 unless a dtype is given: MindSpore's names
+    (numpy's ``stop`` and ``num`` name the same; 50 values when neither count is given, as numpy)."""
+    end = stop if end is None else end
+    if end is None:
+        raise TypeError("funcad.ops.linspace: missing the end value (end=, or numpy's stop=)")
+    steps = num if steps is None else steps
+    return _wrap(np.linspace(float(start), float(end), 50 if steps is None else int(steps), endpoint=endpoint).astype(_dtype(dtype)))

@@ -193,8 +193,17 @@ def _relu_grad(g, x, out=None):
 
 
 @primitive(**compiled_as_call(elementwise=True, torch="nn.functional.softplus"))
-def softplus(x):
+def _softplus(x):
     return np.logaddexp(0, x).astype(x.dtype, copy=False) if hasattr(x, "dtype") else np.logaddexp(0, x)
+
+
+def softplus(input, beta: float = 1, threshold: float = 20):  # noqa: A002 - MindSpore's names
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (MindSpore's and torch's signature).
+    With the defaults it is computed exactly (log1p(exp(x)) differs from x by under 2e-9 past the threshold)."""
+    if beta == 1 and threshold == 20:
+        return _softplus(input)
+    scaled = multiply(input, float(beta))
+    return where(scaled > threshold, input, _softplus(scaled) / float(beta))
 
 
 @primitive(**compiled_as_call(elementwise=True, torch="erf"))
@@ -209,7 +218,7 @@ def erf(x):
 relu.defelementwise(lambda v, ans, x: _relu_grad(v, ans))
 # The mask is piecewise constant in x: x contributes nothing, in either mode.
 _relu_grad.defelementwise(lambda v, ans, g, x: _relu_grad(v, x), None)
-softplus.defelementwise(lambda v, ans, x: v * sigmoid(x))
+_softplus.defelementwise(lambda v, ans, x: v * sigmoid(x))
 _TWO_OVER_SQRT_PI = 2.0 / _pymath.sqrt(_pymath.pi)
 erf.defelementwise(lambda v, ans, x: v * _TWO_OVER_SQRT_PI * exp(negative(square(x))))
 

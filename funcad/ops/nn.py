@@ -149,11 +149,16 @@ def _as_batch_of_one(loss_fn, input, target, reduction: str, *options):  # noqa:
     return reshape(out, ()) if reduction == "none" else out
 
 
-def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):  # noqa: A002
-    """Negative log-likelihood of class indices, given log-probabilities (N, C, ...) or one unbatched sample (C,)."""
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):  # noqa: A002
+    """Negative log-likelihood of class indices, given log-probabilities (N, C, ...) or one unbatched sample (C,).
+
+    With ``label_smoothing`` e, MindSpore 2.x's form: (1 - e) * nll + e / C * s, where s = -sum over the classes of the
+    input (unweighted, 0 at ignored targets), reduced as nll is except that 'mean' averages s over every position."""
     shape = _shape_of(input)
     if len(shape) == 1:
-        return _as_batch_of_one(nll_loss, input, target, reduction, weight, ignore_index, reduction)
+        return _as_batch_of_one(nll_loss, input, target, reduction, weight, ignore_index, reduction, label_smoothing)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"funcad.ops.nll_loss: label_smoothing must be in [0, 1], got {label_smoothing!r}")
     _check_input("nll_loss", shape, weight)
     t = _check_classes("nll_loss", shape, target, ignore_index)
     # The validity mask is computed by ops, so a target traced by funcad.jit (values unknown) takes the same path.
@@ -165,7 +170,11 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
         per_class = reshape(weight, (1, shape[1]) + (1,) * (len(shape) - 2))
         w_t = _pick(broadcast_to(per_class, shape), safe_t) * w_t
     loss = negative(_pick(input, safe_t)) * w_t
-    return _reduce(loss, reduction, "nll_loss", weight_total=sum(w_t) if reduction == "mean" else None)
+    loss = _reduce(loss, reduction, "nll_loss", weight_total=sum(w_t) if reduction == "mean" else None)
+    if not label_smoothing:
+        return loss
+    smooth = _reduce(negative(sum(input, axis=1)) * cast(valid, input.dtype), reduction, "nll_loss")
+    return (1.0 - label_smoothing) * loss + (label_smoothing / shape[1]) * smooth
 
 
 def _smoothing_term(logp, t, weight, ignore_index: int, reduction: str):

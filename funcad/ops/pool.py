@@ -224,10 +224,15 @@ _window_sum.declare(batch=fold_rule(_window_sum, (0,)))
 _window_sum_transpose.declare(batch=fold_rule(_window_sum_transpose, (0,), shape_arg="x_shape"))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
-    """Mean over kh x kw windows; with ``count_include_pad=False`` padded positions are left out of the count."""
-    geo = _pool_geometry("avg_pool2d", x, kernel_size, stride, padding)
-    total = _window_sum(x, geo=geo)
+def avg_pool2d(input_x, kernel_size=1, stride=1, padding=0, *, count_include_pad: bool = True, divisor_override: int | None = 0):
+    """Mean over kh x kw windows: ``stride`` 1 by default (torch's is the kernel size; None asks for that); with
+    ``count_include_pad=False`` padded positions are left out of the count; a non-zero ``divisor_override`` divides
+    every window's sum instead. ``funcad.ops.avg_pool2d`` (MindSpore 2.x's signature, with ``ceil_mode``) calls it."""
+    geo = _pool_geometry("avg_pool2d", input_x, kernel_size, stride, padding)
+    total = _window_sum(input_x, geo=geo)
+    if divisor_override:
+        return total * (1.0 / float(divisor_override))
+    x = input_x
     if count_include_pad or geo.padding == (0, 0, 0, 0):
         return total * (1.0 / float(geo.kernel[0] * geo.kernel[1]))
     ones = np.ones((1, 1) + tuple(_shape_of(x)[2:]), dtype=x.dtype)

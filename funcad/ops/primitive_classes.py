@@ -173,7 +173,7 @@ class Split(PrimitiveClass):
         self.axis, self.output_num = axis, output_num
 
     def __call__(self, input_x):
-        return tuple(shape.split(input_x, self.output_num, self.axis))
+        return tuple(shape.split_numpy(input_x, self.output_num, self.axis, op="ops.Split"))
 
 
 class Squeeze(PrimitiveClass):
@@ -226,13 +226,13 @@ class ReduceMean(_Reduce):
 class ReduceMax(_Reduce):
     """``ops.ReduceMax(keep_dims=False)(x, axis=())``."""
 
-    op = staticmethod(reduce.max)
+    op = staticmethod(reduce.amax)
 
 
 class ReduceMin(_Reduce):
     """``ops.ReduceMin(keep_dims=False)(x, axis=())``."""
 
-    op = staticmethod(reduce.min)
+    op = staticmethod(reduce.amin)
 
 
 class ReduceProd(_Reduce):

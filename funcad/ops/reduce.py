@@ -11,9 +11,21 @@ from funcad.core.tensor import Tensor
 from funcad.ops.batching import axis_rule
 from funcad.ops.decompositions import _svd_s
 from funcad.ops.math import abs as _abs
-from funcad.ops.math import exp, isfinite, log, not_equal, power, sqrt, where
+from funcad.ops.math import exp, isfinite, log, maximum, minimum, not_equal, power, sqrt, where
 from funcad.ops.padding import _pad_constant
-from funcad.ops.shape import _norm_axes, _shape_of, broadcast_to, cast, flip, getitem, reshape, stop_gradient, transpose
+from funcad.ops.shape import (
+    _norm_axes,
+    _shape_of,
+    broadcast_to,
+    cast,
+    flip,
+    getitem,
+    reshape,
+    squeeze,
+    stop_gradient,
+    take_along_axis,
+    transpose,
+)
 
 
 def _keep_shape(shape: tuple, axis) -> tuple:
@@ -66,9 +78,10 @@ def _mindspore_names(axis, keepdims: bool, dim, keep: bool | None) -> tuple:
     return (axis if dim is None else dim), (keepdims if keep is None else keep)
 
 
-def sum(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A001 - numpy's name
+def sum(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None, dtype=None):  # noqa: A001 - numpy's name
+    """Sum over ``axis`` (MindSpore 2.x spells it ``dim``, ``keepdim``), in ``dtype`` when given (the input cast first)."""
     axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
-    return _sum(x, _axis_arg(axis), keepdims)
+    return _sum(x if dtype is None else cast(x, dtype), _axis_arg(axis), keepdims)
 
 
 def mean(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None):
@@ -143,18 +156,24 @@ def prod(x, axis=None, keepdims: bool = False, *, keep_dims: bool | None = None)
 
 @primitive(**compiled_as_call(torch=("cumsum",
                                      lambda torch, x, axis=None: torch.cumsum(x.reshape(-1), 0) if axis is None else torch.cumsum(x, axis))))
-def cumsum(x, axis=None):
+def _cumsum(x, axis=None):
     return np.cumsum(x, axis=axis)
 
 
 def _cumsum_grad(g, ans, x, axis=None):
     if axis is None:
-        return reshape(flip(cumsum(flip(g, 0), axis=0), 0), _shape_of(x))
-    return flip(cumsum(flip(g, axis), axis=axis), axis)
+        return reshape(flip(_cumsum(flip(g, 0), axis=0), 0), _shape_of(x))
+    return flip(_cumsum(flip(g, axis), axis=axis), axis)
 
 
-cumsum.deflinear(_cumsum_grad)
-cumsum.declare(batch=axis_rule(cumsum, when_none="flatten"))
+_cumsum.deflinear(_cumsum_grad)
+_cumsum.declare(batch=axis_rule(_cumsum, when_none="flatten"))
+
+
+def cumsum(x, axis=None, dtype=None):
+    """Running sums along ``axis`` (of the flattened input when None), in ``dtype`` when given (MindSpore's
+    ``ops.cumsum(x, axis, dtype=None)``: the input cast first)."""
+    return _cumsum(x if dtype is None else cast(x, dtype), axis)
 
 
 @primitive(**compiled_as_call(torch=("logcumsumexp", lambda torch, x, axis: torch.logcumsumexp(x, axis))))
@@ -234,19 +253,64 @@ _max.declare(batch=axis_rule(_max))
 _min.declare(batch=axis_rule(_min))
 
 
-def max(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A001 - numpy's name
-    """Largest element; tied maxima share the gradient evenly."""
+def _fill_initial(x, initial, where_mask, pairwise, op: str):
+    """The input as MindSpore's max/min/amax/amin see it: ``initial`` folded in elementwise (the result is never
+    past it), and ``initial`` in the places ``where`` is False (which needs an ``initial``)."""
+    if where_mask is not None and initial is None:
+        raise ValueError(f"funcad.ops.{op}: where= needs an initial= for the places it masks out")
+    if initial is None:
+        return x
+    if not isinstance(initial, (int, float, np.number)) or isinstance(initial, bool):
+        raise TypeError(f"funcad.ops.{op}: initial must be a number, got {type(initial).__name__}")
+    x = pairwise(x, initial)
+    return x if where_mask is None else where(where_mask, x, initial)
+
+
+def _values_and_index(x, axis, keepdims: bool, initial, where_mask, op: str):
+    """MindSpore's ops.max/min: the extremum along ``axis`` and the index of its first occurrence (int32, as its
+    ArgMaxWithValue). The values are gathered at that index, so the gradient reaches that element alone (MindSpore's
+    and torch.max(x, dim)'s rule). With ``axis=None`` MindSpore reduces every element, ignores the later arguments and
+    gives index 0; tied extrema then share the gradient evenly (its ReduceMax rule)."""
+    largest = op == "max"
+    reduce_all, pairwise, arg = (_max, maximum, _argmax) if largest else (_min, minimum, _argmin)
+    if axis is None or not _shape_of(x):
+        return reduce_all(x, None, False), Tensor._wrap(np.array(0, np.int32))
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"funcad.ops.{op}: axis must be an int or None, got {axis!r} (ops.amax/amin reduce several axes)")
+    x = _fill_initial(x, initial, where_mask, pairwise, op)
+    index = arg(x, int(axis), True)
+    values = take_along_axis(x, index, int(axis))
+    if not keepdims:
+        values, index = squeeze(values, int(axis)), squeeze(index, int(axis))
+    return values, cast(index, np.int32)
+
+
+def max(input, axis=None, keepdims: bool = False, *, initial=None, where=None, dim=None, keepdim: bool | None = None):  # noqa: A001, A002 - MindSpore's names
+    """MindSpore 2.x's ``ops.max``: the tuple ``(values, indices)`` of the largest elements along ``axis`` and the
+    index of the first of them (``ops.amax`` gives the values alone, over any axes)."""
     axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
-    return _max(x, _axis_arg(axis), keepdims)
+    return _values_and_index(input, axis, keepdims, initial, where, "max")
 
 
-def min(x, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A001 - numpy's name
-    """Smallest element; tied minima share the gradient evenly."""
+def min(input, axis=None, keepdims: bool = False, *, initial=None, where=None, dim=None, keepdim: bool | None = None):  # noqa: A001, A002 - MindSpore's names
+    """MindSpore 2.x's ``ops.min``: the tuple ``(values, indices)`` of the smallest elements along ``axis`` and the
+    index of the first of them (``ops.amin`` gives the values alone, over any axes)."""
     axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
-    return _min(x, _axis_arg(axis), keepdims)
+    return _values_and_index(input, axis, keepdims, initial, where, "min")
 
 
-amax, amin = max, min
+def amax(input, axis=None, keepdims: bool = False, *, initial=None, where=None, dim=None, keepdim: bool | None = None):  # noqa: A002
+    """Largest element over ``axis`` (an int, a tuple of them, or None for all; ``dim``/``keepdim`` name the same),
+    values only; ``initial`` and ``where`` as numpy's max; tied maxima share the gradient evenly."""
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
+    return _max(_fill_initial(input, initial, where, maximum, "amax"), _axis_arg(axis), keepdims)
+
+
+def amin(input, axis=None, keepdims: bool = False, *, initial=None, where=None, dim=None, keepdim: bool | None = None):  # noqa: A002
+    """Smallest element over ``axis`` (an int, a tuple of them, or None for all; ``dim``/``keepdim`` name the same),
+    values only; ``initial`` and ``where`` as numpy's min; tied minima share the gradient evenly."""
+    axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
+    return _min(_fill_initial(input, initial, where, minimum, "amin"), _axis_arg(axis), keepdims)
 
 
 def var(x, axis=None, ddof: int = 0, keepdims: bool = False):

@@ -309,17 +309,9 @@ def stack(tensors, axis: int = 0):
     return concat([expand_dims(t, axis) for t in tensors], axis)
 
 
-def split(x, indices_or_sections, axis: int = 0):
-    """Split into pieces along ``axis`` (numpy.split semantics)."""
+def _pieces(x, bounds: list, axis: int) -> list:
+    """The slices of ``x`` between consecutive ``bounds`` along ``axis``."""
     shape = _shape_of(x)
-    n = shape[axis]
-    if isinstance(indices_or_sections, int):
-        if n % indices_or_sections:
-            raise ValueError(f"funcad.ops.split: axis {axis} of size {n} does not divide into {indices_or_sections} sections")
-        step = n // indices_or_sections
-        bounds = list(range(0, n + 1, step))
-    else:
-        bounds = [0, *indices_or_sections, n]
     ax = axis % len(shape)
     pieces = []
     for a, b in zip(bounds[:-1], bounds[1:]):
@@ -329,17 +321,65 @@ def split(x, indices_or_sections, axis: int = 0):
     return pieces
 
 
+def split_numpy(x, indices_or_sections, axis: int = 0, op: str = "funcad.numpy.split") -> list:
+    """numpy.split: ``n`` equal sections (which must divide the axis), or the pieces between the listed indices.
+
+    funcad.numpy's ``split`` and the internal callers that cut a Tensor into ``n`` equal parts use it; MindSpore's
+    ``ops.split`` takes piece sizes instead."""
+    shape = _shape_of(x)
+    n = shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        if indices_or_sections <= 0 or n % indices_or_sections:
+            raise ValueError(f"{op}: axis {axis} of size {n} does not divide into {indices_or_sections} sections")
+        step = n // int(indices_or_sections)
+        bounds = list(range(0, n + 1, step))
+    else:
+        bounds = [0, *(int(i) for i in indices_or_sections), n]
+    return _pieces(x, bounds, axis)
+
+
+def split(tensor, split_size_or_sections, axis: int = 0) -> tuple:
+    """MindSpore 2.x's ``ops.split``: pieces of ``split_size_or_sections`` elements along ``axis`` (the last one
+    smaller when the size does not divide), or of the sizes listed, which must add up to the axis' size."""
+    shape = _shape_of(tensor)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -len(shape) <= axis < len(shape):
+        raise ValueError(f"funcad.ops.split: axis {axis!r} is out of range for shape {shape}")
+    n = shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)) and not isinstance(split_size_or_sections, bool):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"funcad.ops.split: split_size_or_sections must be positive, got {size}")
+        bounds = [*range(0, n, size), n] if n else [0, 0]
+    elif isinstance(split_size_or_sections, (tuple, list)) and all(isinstance(s, (int, np.integer)) for s in split_size_or_sections):
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise ValueError(f"funcad.ops.split: sizes {tuple(sizes)} do not add up to axis {axis} of size {n} (shape {shape})")
+        bounds = [0, *np.cumsum(sizes).tolist()]
+    else:
+        raise TypeError(f"funcad.ops.split: split_size_or_sections must be an int or a tuple/list of ints, got {split_size_or_sections!r}")
+    return tuple(_pieces(tensor, bounds, axis))
+
+
 def _torch_flip(torch, x, axis=None):
     return torch.flip(x, tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis))
 
 
 @primitive(**compiled_as_call(torch=_torch_flip))
-def flip(x, axis=None):
+def _flip(x, axis=None):
     return np.flip(x, axis=axis)
 
 
-flip.deflinear(lambda g, ans, x, axis=None: flip(g, axis))
-flip.declare(batch=axis_rule(flip))
+_flip.deflinear(lambda g, ans, x, axis=None: _flip(g, axis))
+_flip.declare(batch=axis_rule(_flip))
+
+
+def flip(input, dims=None, *, axis=None):  # noqa: A002 - MindSpore's names
+    """The order of the elements along ``dims`` (an int or a tuple; every axis when None) reversed; ``axis`` is
+    numpy's name for it."""
+    if dims is not None and axis is not None:
+        raise TypeError("funcad.ops.flip: give the axes once, as dims or as numpy's axis")
+    dims = axis if dims is None else dims
+    return _flip(input, tuple(dims) if isinstance(dims, list) else dims)
 
 
 # -- tiling, repeating, gathering ------------------------------------------------------

@@ -9,8 +9,10 @@ from funcad.ops.nn import _reduce
 from funcad.ops.shape import _shape_of
 
 
-def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean"):  # noqa: A002 - torch's name
-    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, with d = input - target (beta = 0 is the L1 loss)."""
+def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "none"):  # noqa: A002 - MindSpore's names
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, with d = input - target (beta = 0 is the L1 loss).
+
+    Unreduced by default, as MindSpore 2.x's ``ops.smooth_l1_loss`` (torch's default is ``reduction="mean"``)."""
     if _shape_of(input) != _shape_of(target):
         raise ValueError(f"funcad.ops.smooth_l1_loss: input shape {_shape_of(input)} and target shape {_shape_of(target)} differ")
     if beta < 0:
