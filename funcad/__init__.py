@@ -47,9 +47,25 @@ from funcad.export import export, load
 from funcad.jit import jit, jit_class, mutable
 from funcad.module_paths import install as _install_module_paths
 from funcad.nn.checkpoint import load_checkpoint, load_param_into_net, save_checkpoint
-from funcad.train import Callback, CheckpointConfig, LossMonitor, Model, ModelCheckpoint, RunContext, TimeMonitor
+from funcad.train import (
+    Callback,
+    CheckpointConfig,
+    DatasetHelper,
+    DynamicLossScaleManager,
+    EarlyStopping,
+    FixedLossScaleManager,
+    History,
+    LambdaCallback,
+    LossMonitor,
+    Model,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    RunContext,
+    TimeMonitor,
+)
 
 ms_function = jit  # MindSpore 1.x's name for jit
+ms_class = jit_class  # and for jit_class
 _install_module_paths()
 
 # funcad.numpy (MindSpore's mindspore.numpy) is reachable as an attribute but left out of __all__: a star import must
@@ -58,8 +74,9 @@ __all__ = [
     "ops", "nn", "Tensor", "Parameter", "Primitive", "primitive", "grad", "value_and_grad", "vjp", "jvp", "jit",
     "vmap", "jacfwd", "jacrev", "hessian", "hvp", "custom_vjp", "custom_jvp", "conv_algorithm",
     "save_checkpoint", "load_checkpoint", "load_param_into_net", "export", "load",
-    "Model", "ModelCheckpoint", "CheckpointConfig", "LossMonitor", "TimeMonitor", "Callback", "RunContext",
-    "jit_class", "mutable", "ms_function",
+    "Model", "DatasetHelper", "ModelCheckpoint", "CheckpointConfig", "LossMonitor", "TimeMonitor", "Callback", "RunContext",
+    "FixedLossScaleManager", "DynamicLossScaleManager", "EarlyStopping", "ReduceLROnPlateau", "History", "LambdaCallback",
+    "jit_class", "mutable", "ms_function", "ms_class",
     "set_seed", "get_seed", "bool_", "bfloat16", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "complex64", "complex128", "dtype",
     "common", "context", "amp", "train", "dataset", "communication",

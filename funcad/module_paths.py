@@ -19,6 +19,13 @@ ALIASES = {
     "funcad.dataset.transforms.py_transforms": "funcad.dataset.transforms",
     "funcad.dataset.transforms.transforms": "funcad.dataset.transforms",
     "funcad.nn.wrap.grad_reducer": "funcad.communication.grad_reducer",
+    # paths MindSpore's model zoo imports from
+    "funcad.nn.loss.loss": "funcad.nn.loss",
+    "funcad.nn.wrap.cell_wrapper": "funcad.nn",
+    "funcad.nn.wrap.loss_scale": "funcad.nn",
+    "funcad.nn.optim.momentum": "funcad.nn.optim.sgd",
+    "funcad.train.loss_scale_manager": "funcad.amp.loss_scale",
+    "funcad.dataset.engine": "funcad.dataset",
 }
 
 

@@ -291,14 +291,24 @@ def test_an_overflowing_step_changes_no_parameter_or_optimizer_state_and_halves_
     assert opt.global_step.item() == 1 and not np.array_equal(_state(opt)[0], before[0])  # a finite step updates
 
 
-def test_without_drop_overflow_update_an_overflowing_step_still_updates():
+def test_without_drop_overflow_update_the_optimizer_s_loss_scale_divides_and_an_overflowing_step_still_updates():
+    """MindSpore's FixedLossScaleManager(scale, False) has no update cell: TrainOneStepCell(sens=scale) hands the
+    optimizer scaled gradients, which an optimizer made with loss_scale=scale divides (the model zoo's pattern)."""
     net, x, y = _mlp_step_inputs(8)
-    opt = nn.SGD(net.trainable_params(), 1e-2)
-    manager = funcad.amp.FixedLossScaleManager(2.0**100, drop_overflow_update=False)
+    reference = [p.asnumpy().copy() for p in net.trainable_params()]
+    grads = funcad.grad(lambda a, b: nn.CrossEntropyLoss()(net(a), b), None, net.trainable_params())(x, y)
+    opt = nn.SGD(net.trainable_params(), 1e-2, loss_scale=1024.0)
+    manager = funcad.amp.FixedLossScaleManager(1024.0, drop_overflow_update=False)
+    assert manager.get_update_cell() is None
     step = funcad.amp.build_train_network(net, opt, nn.CrossEntropyLoss(), level="O0", loss_scale_manager=manager)
+    assert type(step) is nn.TrainOneStepCell and step.sens == 1024.0
+    loss = step(x, y)
+    assert isinstance(loss, funcad.Tensor) and loss.shape == ()
+    for p, before, g in zip(net.trainable_params(), reference, grads):
+        np.testing.assert_allclose(p.asnumpy(), before - 1e-2 * g.asnumpy(), rtol=1e-5, atol=1e-7)
     with np.errstate(all="ignore"):
-        _, overflow, _ = step(x * 1e20, y)
-    assert overflow.item() is True and not np.all(np.isfinite(net[0].weight.asnumpy()))
+        step(x * 1e37, y)  # 1e37 * 1024 overflows float32
+    assert not np.all(np.isfinite(net[0].weight.asnumpy()))
 
 
 def test_build_train_network_and_model_with_a_loss_scale_manager_train_as_without_scaling():

@@ -32,21 +32,48 @@ def test_round_trip_restores_every_parameter(tmp_path):
         assert a.dtype == b.dtype
 
 
-def test_errors_list_missing_unexpected_and_mismatched_and_load_nothing(tmp_path):
+def test_errors_list_every_mismatch_and_load_nothing(tmp_path):
     funcad.set_seed(1)
     path = tmp_path / "net.ckpt"
     funcad.save_checkpoint(Net(hidden=5), path)
     params = funcad.load_checkpoint(path)
     params.pop("fc2.bias")
     params["extra.weight"] = np.zeros(1)
+    params["bn.gamma"] = np.ones(5, np.int32)
+    dst = Net(hidden=5)
+    dst.fc1.weight.set_data(np.zeros((5, 3), np.float32))
+    params["fc1.weight"] = np.ones((4, 3), np.float32)
+    for strict_load in (False, True):
+        with pytest.raises(ValueError) as err:
+            funcad.load_param_into_net(dst, params, strict_load=strict_load)
+        message = str(err.value)
+        assert "fc1.weight: net (5, 3), checkpoint (4, 3)" in message
+        assert "dtype mismatch: bn.gamma: net float32, checkpoint int32 (not convertible)" in message
+    assert not np.asarray(dst.fc1.weight).any()
+
+
+def test_strict_load_as_mindspore_refuses_float_conversion_and_prefixes_but_not_missing_or_extra_names():
+    """MindSpore's strict_load: names must match as they are and dtypes exactly; names the net lacks or the
+    checkpoint lacks are reported, never refused (a checkpoint holds the optimizer state the net does not)."""
+    src = {"fc1.weight": np.ones((4, 3), np.float16), "fc1.bias": np.ones(4), "moments.fc1.weight": np.ones((4, 3))}
+    with pytest.raises(ValueError, match=r"fc1.weight: net float32, checkpoint float16 \(strict_load does not convert\)"):
+        funcad.load_param_into_net(Net(), src, strict_load=True)
     dst = Net()
-    before = np.asarray(dst.fc1.weight).copy()
-    with pytest.raises(ValueError) as err:
-        funcad.load_param_into_net(dst, params, strict_load=True)
-    message = str(err.value)
-    assert "fc1.weight: net (4, 3), checkpoint (5, 3)" in message
-    assert "missing from checkpoint: fc2.bias" in message and "unexpected in checkpoint: extra.weight" in message
-    np.testing.assert_array_equal(np.asarray(dst.fc1.weight), before)
+    with pytest.warns(UserWarning, match="are not in the checkpoint"):
+        not_loaded, unused = funcad.load_param_into_net(dst, src)  # floats convert without strict_load
+    assert dst.fc1.weight.dtype == np.float32 and np.asarray(dst.fc1.weight).sum() == 12.0
+    assert "fc1.weight" not in not_loaded and "fc2.weight" in not_loaded and unused == ["moments.fc1.weight"]
+    wrapped = {"network.fc2.weight": np.full((2, 4), 3.0, np.float32), "network.fc2.bias": np.ones(2, np.float32)}
+    with pytest.warns(UserWarning) as record:
+        not_loaded, unused = funcad.load_param_into_net(dst, wrapped)
+    messages = [str(w.message) for w in record]
+    assert "load_param_into_net: fc2.bias, fc2.weight loaded from network.fc2.bias, network.fc2.weight (names under a prefix)" in messages
+    assert any("fc1.weight, fc1.bias, bn.gamma" in m and "not in the checkpoint" in m for m in messages)
+    assert "fc2.weight" not in not_loaded and unused == [] and float(np.asarray(dst.fc2.weight)[0, 0]) == 3.0
+    strict = Net()
+    with pytest.warns(UserWarning, match="are not in the checkpoint"):
+        not_loaded, unused = funcad.load_param_into_net(strict, wrapped, strict_load=True)
+    assert "fc2.weight" in not_loaded and unused == ["network.fc2.weight", "network.fc2.bias"]
 
 
 def test_by_default_as_mindspore_the_matching_names_load_and_the_net_s_missing_ones_are_named_in_a_warning():

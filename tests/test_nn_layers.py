@@ -86,7 +86,7 @@ def test_conv2d_bad_input_and_arguments():
         nn.Conv1d(1, 1, 3, padding_mode="symmetric")
     with pytest.raises(ValueError, match="only allowed with pad_mode='pad'"):
         nn.Conv2d(1, 1, 3, padding=1)
-    with pytest.raises(ValueError, match="unknown initializer 'glorot'; valid names: he_normal, he_uniform"):
+    with pytest.raises(ValueError, match="unknown initializer 'glorot'; valid names: dirac, he_normal, he_uniform"):
         nn.Conv2d(1, 1, 3, weight_init="glorot")
 
 
@@ -175,7 +175,7 @@ def test_layer_sizes_must_be_positive_ints(make, match):
 
 
 def test_unknown_activation_lists_valid_names():
-    with pytest.raises(ValueError, match="unknown activation 'relu7'; valid names: celu, elu, gelu"):
+    with pytest.raises(ValueError, match="unknown activation 'relu7'; valid names: celu, elu, fast_gelu, gelu"):
         nn.Dense(2, 2, activation="relu7")
 
 

@@ -73,18 +73,22 @@ class DynamicLossScaler(LossScaler):
 
     def adjust(self, grads_finite):
         finite = grads_finite if isinstance(grads_finite, Tensor) else Tensor(np.array(bool(grads_finite)))
-        grown = self.scale_value * self.scale_factor
-        at_window = ops.equal(self.counter, self.scale_window - 1)
-        up = ops.where(ops.logical_and(at_window, ops.isfinite(grown)), grown, self.scale_value)
-        down = ops.maximum(self.scale_value / self.scale_factor, 1.0)
-        ops.assign(self.scale_value, ops.where(finite, up, down))
+        ops.assign(self.scale_value, self._next_scale(self.scale_value, finite))
         ops.assign(self.counter, ops.where(finite, ops.remainder(self.counter + 1, self.scale_window), 0))
         return True
+
+    def _next_scale(self, scale, finite):
+        """The scale after a step from ``scale``: grown at the end of a window of finite steps, cut after an overflow."""
+        grown = scale * self.scale_factor
+        at_window = ops.equal(self.counter, self.scale_window - 1)
+        up = ops.where(ops.logical_and(at_window, ops.isfinite(grown)), grown, scale)
+        return ops.where(finite, up, ops.maximum(scale / self.scale_factor, 1.0))
 
 
 
 class FixedLossScaleUpdateCell(StaticLossScaler):
-    """MindSpore's ``nn.FixedLossScaleUpdateCell``: a fixed scale for ``nn.TrainOneStepWithLossScaleCell``."""
+    """MindSpore's ``nn.FixedLossScaleUpdateCell``: a fixed scale for ``nn.TrainOneStepWithLossScaleCell``; called
+    as MindSpore's Cell, ``cell(loss_scale, overflow)`` changes nothing and returns ``overflow``."""
 
     def __init__(self, loss_scale_value):
         super().__init__(loss_scale_value)
@@ -92,9 +96,15 @@ class FixedLossScaleUpdateCell(StaticLossScaler):
     def get_loss_scale(self) -> Parameter:
         return self.scale_value
 
+    def __call__(self, loss_scale, overflow):
+        return overflow
+
 
 class DynamicLossScaleUpdateCell(DynamicLossScaler):
-    """MindSpore's ``nn.DynamicLossScaleUpdateCell``: a dynamic scale for ``nn.TrainOneStepWithLossScaleCell``."""
+    """MindSpore's ``nn.DynamicLossScaleUpdateCell``: a dynamic scale for ``nn.TrainOneStepWithLossScaleCell``.
+    Called as MindSpore's Cell, ``cell(loss_scale, overflow)`` (what the model zoo's loss-scaled training cells do
+    with a scale Parameter of their own) writes the next scale into ``loss_scale`` (and its own) and returns
+    ``overflow``."""
 
     def __init__(self, loss_scale_value, scale_factor, scale_window):
         super().__init__(loss_scale_value, scale_factor, scale_window)
@@ -102,10 +112,24 @@ class DynamicLossScaleUpdateCell(DynamicLossScaler):
     def get_loss_scale(self) -> Parameter:
         return self.scale_value
 
+    def __call__(self, loss_scale, overflow):
+        if not isinstance(loss_scale, Parameter):
+            raise TypeError(f"DynamicLossScaleUpdateCell: loss_scale must be the Parameter holding the scale, got {type(loss_scale).__name__}")
+        finite = ops.logical_not(overflow if isinstance(overflow, Tensor) else Tensor(np.array(bool(overflow))))
+        scale = ops.reshape(self._next_scale(ops.reshape(ops.cast(loss_scale, np.float32), ()), finite), loss_scale.shape)
+        ops.assign(loss_scale, ops.cast(scale, loss_scale.dtype))
+        if loss_scale is not self.scale_value:
+            ops.assign(self.scale_value, ops.reshape(ops.cast(scale, np.float32), ()))
+        ops.assign(self.counter, ops.where(finite, ops.remainder(self.counter + 1, self.scale_window), 0))
+        return overflow
+
 
 class FixedLossScaleManager:
     """A constant loss scale for ``funcad.train.Model`` and ``amp.build_train_network``. With
-    ``drop_overflow_update`` a step whose gradients are not all finite changes nothing; without, it updates anyway."""
+    ``drop_overflow_update`` (the default) the step is ``nn.TrainOneStepWithLossScaleCell``'s, which divides the
+    gradients by the scale and skips a step whose gradients are not all finite. Without it, as in MindSpore, there is
+    no update cell: the step is ``nn.TrainOneStepCell(net, optimizer, sens=loss_scale)``, which hands the optimizer
+    the scaled gradients, for an optimizer made with the same ``loss_scale`` to divide (the model zoo's pattern)."""
 
     def __init__(self, loss_scale: float = 128.0, drop_overflow_update: bool = True):
         self.loss_scale = _positive("FixedLossScaleManager", "loss_scale", loss_scale)
@@ -117,8 +141,8 @@ class FixedLossScaleManager:
     def get_drop_overflow_update(self) -> bool:
         return self.drop_overflow_update
 
-    def get_update_cell(self) -> LossScaler:
-        return FixedLossScaleUpdateCell(self.loss_scale)
+    def get_update_cell(self) -> LossScaler | None:
+        return FixedLossScaleUpdateCell(self.loss_scale) if self.drop_overflow_update else None
 
 
 class DynamicLossScaleManager:

@@ -111,9 +111,14 @@ def build_train_network(network: Cell, optimizer, loss_fn=None, level: str = "O0
 
 
 def loss_scaled_step(network: Cell, optimizer, loss_scale_manager) -> Cell:
-    """``nn.TrainOneStepWithLossScaleCell`` set up by a loss scale manager (Fixed- or DynamicLossScaleManager)."""
+    """The training step a loss scale manager (Fixed- or DynamicLossScaleManager) asks for, as MindSpore's
+    ``build_train_network`` makes it: ``nn.TrainOneStepWithLossScaleCell`` over the manager's update cell, or, for a
+    manager without one (``FixedLossScaleManager(drop_overflow_update=False)``), ``nn.TrainOneStepCell`` with the
+    scale as its sensitivity, the optimizer's own ``loss_scale`` dividing it out."""
     if not hasattr(loss_scale_manager, "get_update_cell"):
         raise TypeError(f"loss_scale_manager must be a FixedLossScaleManager or DynamicLossScaleManager, "
                         f"got {type(loss_scale_manager).__name__}")
-    return TrainOneStepWithLossScaleCell(network, optimizer, loss_scale_manager.get_update_cell(),
-                                         drop_overflow_update=loss_scale_manager.get_drop_overflow_update())
+    update_cell = loss_scale_manager.get_update_cell()
+    if update_cell is None:
+        return TrainOneStepCell(network, optimizer, sens=loss_scale_manager.get_loss_scale())
+    return TrainOneStepWithLossScaleCell(network, optimizer, update_cell)

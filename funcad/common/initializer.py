@@ -2,13 +2,18 @@
 
 from funcad.nn.initializer import (  # noqa: F401 - this module is the namespace
     Constant,
+    Dirac,
     HeNormal,
     HeUniform,
+    Identity,
     Initializer,
     Normal,
     One,
+    Orthogonal,
+    Sparse,
     TruncatedNormal,
     Uniform,
+    VarianceScaling,
     XavierNormal,
     XavierUniform,
     Zero,

@@ -92,6 +92,11 @@ class Dataset(abc.ABC):
     def get_batch_size(self) -> int:
         return 1
 
+    def reset(self) -> None:
+        """MindSpore's reset for the next epoch, which hand-written loops call after each pass; every pass here reads
+        the source again (new shuffles and random draws), so there is nothing to reset."""
+        return None
+
     def map(self, operations: Callable | Sequence[Callable], input_columns: str | Sequence[str] | None = None,
             output_columns: str | Sequence[str] | None = None, **kwargs) -> Dataset:
         """Apply ``operations`` (one callable or a list applied in turn) to ``input_columns`` of every row (every batch

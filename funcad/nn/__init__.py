@@ -75,7 +75,7 @@ from funcad.nn.optim import (
     Rprop,
 )
 from funcad.nn.per_sample import per_sample_grads
-from funcad.nn.wrap import TrainOneStepCell, TrainOneStepWithLossScaleCell, WithEvalCell, WithLossCell
+from funcad.nn.wrap import ForwardValueAndGrad, TrainOneStepCell, TrainOneStepWithLossScaleCell, WithEvalCell, WithGradCell, WithLossCell
 
 __all__ = [
     "Cell", "CellList", "CellDict", "SequentialCell",
@@ -87,7 +87,8 @@ __all__ = [
     "PoissonNLLLoss", "RMSELoss", "SoftMarginLoss", "TripletMarginLoss", "FocalLoss", "DiceLoss", "MultiClassDiceLoss",
     "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "RMSProp", "Adagrad", "per_sample_grads",
     "AdaMax", "Adadelta", "Rprop", "ASGD", "Lamb", "LARS", "FTRL", "ProximalAdagrad", "LazyAdam",
-    "SoftmaxCrossEntropyWithLogits", "GraphCell", "DistributedGradReducer", "WithLossCell", "WithEvalCell", "TrainOneStepCell",
+    "SoftmaxCrossEntropyWithLogits", "GraphCell", "DistributedGradReducer", "WithLossCell", "WithEvalCell",
+    "WithGradCell", "ForwardValueAndGrad", "TrainOneStepCell",
     "TrainOneStepWithLossScaleCell", "DynamicLossScaleUpdateCell", "FixedLossScaleUpdateCell",
     *_metric_names,
     "LearningRateSchedule", "ExponentialDecayLR", "NaturalExpDecayLR", "InverseDecayLR", "CosineDecayLR",

@@ -14,11 +14,12 @@ import numpy as np
 from funcad.context import GRAPH_MODE, _context
 from funcad.core.dtypes import LOW_PRECISION, is_floating
 from funcad.core.tensor import Parameter, Tensor
-from funcad.core.trace import current_depth
+from funcad.core.trace import Tracer, current_depth
 from funcad.jit.api import Jitted, jit
 from funcad.nn import hooks, recompute
 from funcad.nn.bprop import with_bprop
-from funcad.ops.shape import cast
+from funcad.ops.shape import cast, stop_gradient
+from funcad.ops.state import assign
 
 
 class Cell:
@@ -42,6 +43,11 @@ class Cell:
             params, cells = self.__dict__["_params"], self.__dict__["_cells"]
         except KeyError:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes") from None
+        if name in params and isinstance(value, (Tensor, np.ndarray)) and not isinstance(value, Parameter):
+            # MindSpore's rule: a Tensor assigned to a Parameter's attribute is its new value (``self.step += 1`` in
+            # construct updates the Parameter, eagerly and compiled); the Parameter stays registered
+            params[name].set_data(value)
+            return
         params.pop(name, None)
         cells.pop(name, None)
         if isinstance(value, Parameter):
@@ -144,11 +150,37 @@ class Cell:
     _output_dtype = None  # set by funcad.amp: floating-point outputs are cast back to it
 
     def __call__(self, *args, **kwargs):
+        if self.requires_grad:
+            return self._call_once_per_step(args, kwargs)
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         if self._compute_dtype is None and self._output_dtype is None and _context["mode"] != GRAPH_MODE and not self._wrapped:
             return self.construct(*args, **kwargs)
         if _context["mode"] == GRAPH_MODE and not current_depth():
             return self._compiled_call(args, kwargs)
         return self._run(args, kwargs)
+
+    def _call_once_per_step(self, args, kwargs):
+        """A Cell marked by ``set_grad()`` (as training cells mark their network) that a gradient transform runs again
+        on the very inputs it was just called with (the model zoo's ``loss = self.network(*inputs)`` followed by
+        ``self.grad(self.network, weights)(*inputs, sens)``) keeps the state its first run wrote: BatchNorm's moving
+        statistics move once per step, as MindSpore's PyNative mode reuses the forward ``set_grad`` recorded and its
+        graph mode merges the two."""
+        last = self.__dict__.get("_last_forward")
+        depth = current_depth()
+        object.__setattr__(self, "_last_forward", None)
+        if (last is not None and depth > last[0] and not kwargs and len(args) == len(last[1])
+                and all(a is b for a, b in zip(args, last[1]))):
+            states = [p for p in self.get_parameters() if not p.requires_grad]
+            kept = [_snapshot(p) for p in states]
+            out = self._call(args, kwargs)
+            for p, value in zip(states, kept):
+                assign(p, value)
+            return out
+        out = self._call(args, kwargs)
+        object.__setattr__(self, "_last_forward", (depth, args))
+        return out
 
     def _run(self, args, kwargs):
         """construct under this Cell's precision settings (to_float and funcad.amp)."""
@@ -254,10 +286,45 @@ class Cell:
         return self
 
     def set_grad(self, requires_grad: bool = True) -> Cell:
-        """MindSpore's flag that a Cell will be differentiated (its PyNative mode records the forward for it);
-        funcad differentiates any Cell, so the flag is only recorded, as ``requires_grad``."""
+        """MindSpore's flag that a Cell will be differentiated (its PyNative mode records the forward for it). funcad
+        differentiates any Cell; the flag, kept as ``requires_grad``, makes a gradient of the Cell on the inputs it was
+        just called with leave the state that call wrote as it was (see ``_call_once_per_step``)."""
         object.__setattr__(self, "requires_grad", bool(requires_grad))
         return self
+
+    # -- MindSpore's compiler hints: recorded, without effect here ---------------------------------
+    def add_flags(self, **flags) -> Cell:
+        """Record compiler flags (``defer_inline=True``, ``fp16=True``, ...), which MindSpore's graph compiler reads;
+        funcad compiles without them, so ``get_flags()`` only returns them."""
+        self.__dict__.setdefault("_flags", {}).update(flags)
+        return self
+
+    def add_flags_recursive(self, **flags) -> Cell:
+        """``add_flags`` on this Cell and every Cell below it."""
+        for _, cell in self.cells_and_names():
+            cell.add_flags(**flags)
+        return self
+
+    def get_flags(self) -> dict:
+        return dict(self.__dict__.get("_flags", {}))
+
+    def init_parameters_data(self, auto_parallel_mode: bool = False) -> dict:
+        """MindSpore initialises delayed Parameters here (the model zoo calls it before setting weights by hand);
+        funcad's hold their values from the start. Returns MindSpore's ``{original: initialised}`` mapping, each
+        Parameter to itself."""
+        return {p: p for p in self.get_parameters()}
+
+    def set_inputs(self, *inputs) -> None:
+        """MindSpore declares dynamic input shapes with this; funcad compiles one program per input signature, so
+        the declaration is not needed and is ignored."""
+
+    def set_comm_fusion(self, fusion_type: int, recurse: bool = True) -> None:
+        """Gradient communication fusion of distributed training: one device here, nothing to fuse."""
+
+    @property
+    def cls_name(self) -> str:
+        """The Cell's class name (MindSpore's custom Cells and optimizers name themselves with it in messages)."""
+        return type(self).__name__
 
     @contextlib.contextmanager
     def training_mode(self, mode: bool) -> Iterator[Cell]:
@@ -475,3 +542,10 @@ class CellList(_CellContainer):
         for cell in cells:
             self.append(cell)
         return self
+
+
+def _snapshot(p: Parameter) -> Tensor:
+    """A Parameter's current value, kept apart from later in-place writes (a copy eagerly; the traced value under a
+    transform)."""
+    value = stop_gradient(p)
+    return value if isinstance(value, Tracer) else Tensor(np.array(p.asnumpy()))

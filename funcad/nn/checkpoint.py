@@ -98,40 +98,72 @@ def _chosen(name: str, specify_prefix, filter_prefix, choice_func) -> bool:
             and (choice_func is None or bool(choice_func(name))))
 
 
+def _prefix_matches(parameter_dict: Mapping, missing: list[str]) -> dict[str, str]:
+    """MindSpore's second chance for the net's names a checkpoint lacks: a checkpoint name ending with one of them
+    gives a prefix (``'network.'`` of a wrapper's checkpoint, ``'backbone.'`` ...), and every missing name found under
+    that prefix loads from it; repeated while a new prefix loads something. Returns net name -> checkpoint name."""
+    found: dict[str, str] = {}
+    tried: set[str] = set()
+    while True:
+        left = [name for name in missing if name not in found]
+        prefix = next((key[:-len(name)] for name in left for key in parameter_dict
+                       if key != name and key.endswith(name) and key[:-len(name)] not in tried), None)
+        if prefix is None:
+            return found
+        tried.add(prefix)
+        found |= {name: prefix + name for name in left if prefix + name in parameter_dict}
+
+
+def _dtype_problem(name: str, param: Parameter, value, strict_load: bool) -> str | None:
+    """Why ``value`` cannot load into ``param`` for its dtype, or None: as MindSpore's, floats convert to the
+    parameter's float dtype unless ``strict_load``, and a float never loads into an integer parameter nor the reverse
+    (funcad also converts between integer widths, since numpy writes Python ints as int64)."""
+    have, want = np.dtype(getattr(value, "dtype", np.asarray(value).dtype)), np.dtype(param.dtype)
+    if have == want:
+        return None
+    if have.kind in "iu" and want.kind in "iu" or not strict_load and have.kind == want.kind == "f":
+        return None
+    why = "strict_load does not convert" if strict_load and have.kind == want.kind else "not convertible"
+    return f"{name}: net {want}, checkpoint {have} ({why})"
+
+
 def load_param_into_net(net: Cell, parameter_dict: Mapping, strict_load: bool = False) -> tuple[list[str], list[str]]:
     """Copy values from ``parameter_dict`` into ``net``'s parameters by name; nothing is written unless all checks pass.
     ``net`` may also be an optimizer, whose state (``global_step``, moments, ...) is restored the same way.
 
-    Shape mismatches always raise. With ``strict_load`` names missing from the dict or unknown to the net raise too;
-    without it (MindSpore's default) the matching ones are loaded, a warning names the net's parameters the dict
-    lacks, and entries the net does not hold (a checkpoint's optimizer state) are left alone.
+    As MindSpore's: shape mismatches raise; a warning names the net's parameters the dict lacks, and entries the net
+    does not hold (a checkpoint's optimizer state) are left alone. Without ``strict_load`` (the default) float values
+    convert to the parameter's dtype and names the dict lacks are looked for under a prefix (a checkpoint saved from a
+    wrapper as ``network.fc.weight`` loads into the bare network); with it names must match exactly and dtypes too.
     Returns ``(params_not_loaded, ckpt_not_loaded)`` as MindSpore does.
     """
     if not isinstance(net, (Cell, Optimizer)):
         raise TypeError(f"load_param_into_net: net must be a Cell or an optimizer, got {type(net).__name__}")
     params = _named_state(net)
-    missing = [name for name in params if name not in parameter_dict]
-    unexpected = [name for name in parameter_dict if name not in params]
-    mismatched = []
-    for name, p in params.items():
-        if name in parameter_dict:
-            shape = tuple(np.shape(parameter_dict[name]))
-            if shape != tuple(p.shape):
-                mismatched.append(f"{name}: net {tuple(p.shape)}, checkpoint {shape}")
+    source = {name: name for name in params if name in parameter_dict}
+    missing = [name for name in params if name not in source]
+    if missing and not strict_load:
+        renamed = _prefix_matches(parameter_dict, missing)
+        if renamed:
+            warnings.warn(f"load_param_into_net: {', '.join(sorted(renamed))} loaded from "
+                          f"{', '.join(sorted(renamed.values()))} (names under a prefix)", stacklevel=2)
+        source |= renamed
+        missing = [name for name in missing if name not in renamed]
     problems = []
-    if mismatched:
-        problems.append(f"shape mismatch: {'; '.join(mismatched)}")
-    if strict_load and missing:
-        problems.append(f"missing from checkpoint: {', '.join(missing)}")
-    if strict_load and unexpected:
-        problems.append(f"unexpected in checkpoint: {', '.join(unexpected)}")
+    for name, key in source.items():
+        p, value = params[name], parameter_dict[key]
+        shape = tuple(np.shape(value))
+        if shape != tuple(p.shape):
+            problems.append(f"shape mismatch: {name}: net {tuple(p.shape)}, checkpoint {shape}")
+        elif (why := _dtype_problem(name, p, value, strict_load)) is not None:
+            problems.append(f"dtype mismatch: {why}")
     if problems:
         raise ValueError(f"load_param_into_net: nothing loaded into {type(net).__name__}; " + " | ".join(problems))
     if missing:
         warnings.warn(f"load_param_into_net: {type(net).__name__}'s parameters {', '.join(missing)} are not in the checkpoint and keep "
                       "their values", stacklevel=2)
-    for name, p in params.items():
-        if name in parameter_dict:
-            value = parameter_dict[name]
-            p.set_data(value if isinstance(value, Tensor) else np.asarray(value))
-    return missing, unexpected
+    for name, key in source.items():
+        value = parameter_dict[key]
+        params[name].set_data(value if isinstance(value, Tensor) else np.asarray(value))
+    used = set(source.values())
+    return missing, [name for name in parameter_dict if name not in used]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -42,25 +41,41 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; valid: {', '.join(linear + ('tanh', 'relu', 'leaky_relu', 'selu'))}")
 
 
-class Initializer(ABC):
-    """Base class: ``init(shape)`` returns a float64 numpy array of that shape."""
+class Initializer:
+    """Base class: ``init(shape)`` returns a float64 numpy array of that shape; ``init(arr)`` (MindSpore's form) fills
+    the numpy array ``arr`` in place. A subclass defines ``_values(shape)``, or MindSpore's ``_initialize(arr)``,
+    which fills a zero float64 array in place (how a user's initializer written for MindSpore does it)."""
 
-    @abstractmethod
-    def __call__(self, shape: tuple) -> np.ndarray:
+    def __init__(self, **kwargs):
+        self._kwargs = kwargs  # MindSpore's subclasses pass their arguments up: super().__init__(sigma=sigma)
+
+    def __call__(self, shape_or_array) -> np.ndarray:
+        if isinstance(shape_or_array, np.ndarray):
+            shape_or_array[...] = self._values(shape_or_array.shape)
+            return shape_or_array
+        return self._values((shape_or_array,) if isinstance(shape_or_array, numbers.Integral) else tuple(shape_or_array))
+
+    def _values(self, shape: tuple) -> np.ndarray:
         """A float64 array of ``shape`` drawn or filled by this initialiser."""
+        arr = np.zeros(shape)
+        self._initialize(arr)
+        return arr
+
+    def _initialize(self, arr: np.ndarray) -> None:
+        raise NotImplementedError(f"{type(self).__name__}: an Initializer defines _values(shape), or _initialize(arr) filling arr in place")
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({args})"
 
 
 class Zero(Initializer):
-    def __call__(self, shape):
+    def _values(self, shape):
         return np.zeros(shape)
 
 
 class One(Initializer):
-    def __call__(self, shape):
+    def _values(self, shape):
         return np.ones(shape)
 
 
@@ -68,7 +83,7 @@ class Constant(Initializer):
     def __init__(self, value: float):
         self.value = value
 
-    def __call__(self, shape):
+    def _values(self, shape):
         return np.full(shape, float(self.value))
 
 
@@ -78,7 +93,7 @@ class Normal(Initializer):
     def __init__(self, sigma: float = 0.01, mean: float = 0.0):
         self.sigma, self.mean = sigma, mean
 
-    def __call__(self, shape):
+    def _values(self, shape):
         return global_rng().normal(self.mean, self.sigma, size=shape)
 
 
@@ -88,7 +103,7 @@ class Uniform(Initializer):
     def __init__(self, scale: float = 0.07):
         self.scale = scale
 
-    def __call__(self, shape):
+    def _values(self, shape):
         return global_rng().uniform(-self.scale, self.scale, size=shape)
 
 
@@ -98,14 +113,19 @@ class TruncatedNormal(Initializer):
     def __init__(self, sigma: float = 0.01, mean: float = 0.0, a: float = -2.0, b: float = 2.0):
         self.sigma, self.mean, self.a, self.b = sigma, mean, a, b
 
-    def __call__(self, shape):
-        rng = global_rng()
-        out = rng.normal(self.mean, self.sigma, size=shape)
-        bad = (out < self.a) | (out > self.b)
-        while bad.any():
-            out[bad] = rng.normal(self.mean, self.sigma, size=int(bad.sum()))
-            bad = (out < self.a) | (out > self.b)
-        return out
+    def _values(self, shape):
+        return _truncated_normal(self.mean, self.sigma, self.a, self.b, shape)
+
+
+def _truncated_normal(mean: float, sigma: float, a: float, b: float, shape: tuple) -> np.ndarray:
+    """N(mean, sigma^2) draws, each outside [a, b] redrawn."""
+    rng = global_rng()
+    out = rng.normal(mean, sigma, size=shape)
+    bad = (out < a) | (out > b)
+    while bad.any():
+        out[bad] = rng.normal(mean, sigma, size=int(bad.sum()))
+        bad = (out < a) | (out > b)
+    return out
 
 
 class _Kaiming(Initializer):
@@ -123,7 +143,7 @@ class _Kaiming(Initializer):
 class HeUniform(_Kaiming):
     """U(-b, b) with b = gain * sqrt(3 / fan); with negative_slope=sqrt(5) this is torch's Linear/Conv default."""
 
-    def __call__(self, shape):
+    def _values(self, shape):
         bound = math.sqrt(3.0) * self._std(shape)
         return global_rng().uniform(-bound, bound, size=shape)
 
@@ -131,7 +151,7 @@ class HeUniform(_Kaiming):
 class HeNormal(_Kaiming):
     """N(0, (gain / sqrt(fan))^2)."""
 
-    def __call__(self, shape):
+    def _values(self, shape):
         return global_rng().normal(0.0, self._std(shape), size=shape)
 
 
@@ -141,7 +161,7 @@ class XavierUniform(Initializer):
     def __init__(self, gain: float = 1):
         self.gain = gain
 
-    def __call__(self, shape):
+    def _values(self, shape):
         fan_in, fan_out = _fans(tuple(shape))
         bound = self.gain * math.sqrt(6.0 / (fan_in + fan_out))
         return global_rng().uniform(-bound, bound, size=shape)
@@ -153,21 +173,120 @@ class XavierNormal(Initializer):
     def __init__(self, gain: float = 1):
         self.gain = gain
 
-    def __call__(self, shape):
+    def _values(self, shape):
         fan_in, fan_out = _fans(tuple(shape))
         return global_rng().normal(0.0, self.gain * math.sqrt(2.0 / (fan_in + fan_out)), size=shape)
+
+def _check_rank(owner: str, shape: tuple, ranks: tuple) -> None:
+    if len(shape) not in ranks:
+        raise ValueError(f"{owner}: initialises tensors of {' or '.join(map(str, ranks))} dimensions, got shape {shape}")
+
+
+class Identity(Initializer):
+    """The identity matrix (ones on the main diagonal) of a 2-D shape."""
+
+    def _values(self, shape):
+        _check_rank("Identity", shape, (2,))
+        return np.eye(*shape)
+
+
+class Sparse(Initializer):
+    """N(0, sigma^2) with ceil(sparsity * rows) entries of every column, picked at random, set to zero (2-D)."""
+
+    def __init__(self, sparsity: float, sigma: float = 0.01):
+        self.sparsity, self.sigma = sparsity, sigma
+
+    def _values(self, shape):
+        _check_rank("Sparse", shape, (2,))
+        rows, cols = shape
+        rng = global_rng()
+        out = rng.normal(0.0, self.sigma, size=shape)
+        zeros = int(math.ceil(self.sparsity * rows))
+        for col in range(cols):
+            out[rng.permutation(rows)[:zeros], col] = 0.0
+        return out
+
+
+class Dirac(Initializer):
+    """A convolution kernel (3-, 4- or 5-D) that passes its input through: in each of ``groups`` groups of output
+    channels, output channel i takes input channel i at the kernel's centre."""
+
+    def __init__(self, groups: int = 1):
+        self.groups = groups
+
+    def _values(self, shape):
+        _check_rank("Dirac", shape, (3, 4, 5))
+        if shape[0] % self.groups:
+            raise ValueError(f"Dirac: the first dimension of shape {shape} must be divisible by groups={self.groups}")
+        out = np.zeros(shape)
+        per_group = shape[0] // self.groups
+        centre = tuple(n // 2 for n in shape[2:])
+        for g in range(self.groups):
+            for i in range(min(per_group, shape[1])):
+                out[(g * per_group + i, i) + centre] = 1.0
+        return out
+
+
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix times ``gain``: rows x (the product of the other dimensions), from the QR
+    decomposition of a standard normal draw with the signs of R's diagonal folded into Q (torch's rule)."""
+
+    def __init__(self, gain: float = 1.0):
+        self.gain = gain
+
+    def _values(self, shape):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: initialises tensors of at least 2 dimensions, got shape {shape}")
+        rows = shape[0]
+        cols = int(np.prod(shape)) // rows
+        draw = global_rng().normal(size=(rows, cols))
+        q, r = np.linalg.qr(draw.T if rows < cols else draw)
+        q = q * np.sign(np.diag(r))
+        return (self.gain * (q.T if rows < cols else q)).reshape(shape)
+
+
+class VarianceScaling(Initializer):
+    """Draws of variance scale / n, n the fan in, the fan out or their mean (``mode`` 'fan_avg'): 'uniform'
+    U(-sqrt(3 scale / n), sqrt(3 scale / n)), 'untruncated_normal' N(0, scale / n), 'truncated_normal' (the default)
+    N(0, (sqrt(scale / n) / 0.8796...)^2) kept within [-2, 2], MindSpore's bounds (absolute, not in deviations)."""
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal"):
+        if not scale > 0:
+            raise ValueError(f"VarianceScaling: scale must be > 0, got {scale!r}")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
+        if distribution not in ("uniform", "truncated_normal", "untruncated_normal"):
+            raise ValueError(f"VarianceScaling: distribution must be 'uniform', 'truncated_normal' or 'untruncated_normal', got {distribution!r}")
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def _values(self, shape):
+        fan_in, fan_out = _fans(tuple(shape))
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        variance = self.scale / max(1.0, fan)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return global_rng().uniform(-limit, limit, size=shape)
+        if self.distribution == "untruncated_normal":
+            return global_rng().normal(0.0, math.sqrt(variance), size=shape)
+        return _truncated_normal(0.0, math.sqrt(variance) / 0.87962566103423978, -2.0, 2.0, shape)
 
 
 # Looked up case-insensitively, as MindSpore does: each class's lower-cased name ('heuniform', 'zero') and its alias.
 _ALIASES = {"zeros": Zero, "ones": One, "he_uniform": HeUniform, "he_normal": HeNormal, "xavier_uniform": XavierUniform,
             "xavier_normal": XavierNormal}
-_CLASSES = (Zero, One, Normal, Uniform, TruncatedNormal, HeUniform, HeNormal, XavierUniform, XavierNormal)
+_CLASSES = (Zero, One, Normal, Uniform, TruncatedNormal, HeUniform, HeNormal, XavierUniform, XavierNormal, Identity, Dirac, Orthogonal,
+            VarianceScaling)
 _BY_NAME = {**{cls.__name__.lower(): cls for cls in _CLASSES}, **_ALIASES}
 
 
-def initializer(init, shape, dtype=float32) -> Tensor:
+def initializer(init, shape=None, dtype=float32) -> Tensor:
     """A Tensor of ``shape`` filled by ``init``: an Initializer, one of its names ('normal', 'he_uniform',
-    'xavier_uniform', 'zeros', 'ones', ...), a number (constant) or an array/Tensor of exactly that shape."""
+    'xavier_uniform', 'zeros', 'ones', ...), a number (constant) or an array/Tensor of exactly that shape (``shape``
+    None: the array's own, as MindSpore's)."""
+    if shape is None:
+        if not isinstance(init, (Tensor, np.ndarray)):
+            raise ValueError(f"initializer: shape may be None only for an array or Tensor init, got {type(init).__name__}")
+        shape = np.shape(init)
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(int(n) for n in shape)
     if isinstance(init, str):
         cls = _BY_NAME.get(init.lower())

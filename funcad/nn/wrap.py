@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from funcad.amp.loss_scale import LossScaler, StaticLossScaler, all_finite
 from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
 from funcad.core.transforms import value_and_grad
 from funcad.nn.cell import Cell
+from funcad.ops.composite import HyperMap
 from funcad.ops.grad_operation import GradOperation
 from funcad.ops.math import logical_not, where
 from funcad.ops.shape import cast, stop_gradient
@@ -31,7 +34,7 @@ class WithLossCell(Cell):
     """``loss_fn(backbone(data), label)``: a network and its loss as one Cell (MindSpore's ``nn.WithLossCell``)."""
 
     def __init__(self, backbone: Cell, loss_fn: Cell):
-        super().__init__()
+        super().__init__(auto_prefix=False)
         _hold(self, "_backbone", backbone)
         if not callable(loss_fn):
             raise TypeError(f"WithLossCell: loss_fn must be callable, got {type(loss_fn).__name__}")
@@ -49,7 +52,7 @@ class WithEvalCell(Cell):
     """``(loss, outputs, label)`` of a network on a batch, what ``funcad.train.Model.eval`` feeds its metrics."""
 
     def __init__(self, network: Cell, loss_fn, add_cast_fp32: bool = False):
-        super().__init__()
+        super().__init__(auto_prefix=False)
         _hold(self, "_network", network)
         object.__setattr__(self, "_loss_fn", loss_fn)
         self.add_cast_fp32 = add_cast_fp32
@@ -62,6 +65,46 @@ class WithEvalCell(Cell):
         return loss, outputs, label
 
 
+class ForwardValueAndGrad(Cell):
+    """``(outputs, gradients)`` of ``network`` on its inputs (MindSpore's ``nn.ForwardValueAndGrad``): the gradients as
+    ``ops.GradOperation(get_all, get_by_list, sens_param)`` gives them (of the ``weights`` with ``get_by_list``; with
+    ``sens_param`` the last input is the outputs' sensitivity). The network is marked by ``set_grad``, so the gradient's
+    run of the forward leaves the state written by the first (BatchNorm's statistics move once)."""
+
+    def __init__(self, network: Cell, weights=None, get_all: bool = False, get_by_list: bool = False, sens_param: bool = False):
+        super().__init__(auto_prefix=False)
+        _hold(self, "network", network)
+        network.set_grad()
+        if get_by_list and weights is None:
+            raise TypeError("ForwardValueAndGrad: get_by_list=True needs the weights (a ParameterTuple or a list of Parameters)")
+        self.weights = weights
+        self.get_by_list, self.sens_param = bool(get_by_list), bool(sens_param)
+        self.grad = GradOperation(get_all=get_all, get_by_list=get_by_list, sens_param=sens_param)
+
+    def construct(self, *inputs):
+        outputs = self.network(*(inputs[:-1] if self.sens_param else inputs))
+        grad_fn = self.grad(self.network, self.weights) if self.get_by_list else self.grad(self.network)
+        return outputs, grad_fn(*inputs)
+
+
+class WithGradCell(Cell):
+    """The gradients of ``network``'s trainable Parameters (MindSpore's ``nn.WithGradCell``): of
+    ``loss_fn(network(data), label)`` when ``loss_fn`` is given, else of the network's output, with ``sens`` (a
+    Tensor of the output's shape, or a number for a scalar output) as the output's sensitivity when given."""
+
+    def __init__(self, network: Cell, loss_fn=None, sens=None):
+        super().__init__(auto_prefix=False)
+        _hold(self, "network", network)
+        self.weights = network.trainable_params()
+        self.sens = Tensor(np.float32(sens)) if isinstance(sens, numbers.Real) and not isinstance(sens, bool) else sens
+        self.grad = GradOperation(get_by_list=True, sens_param=sens is not None)
+        object.__setattr__(self, "network_with_loss", WithLossCell(network, loss_fn) if loss_fn is not None else network)
+
+    def construct(self, *inputs):
+        grad_fn = self.grad(self.network_with_loss, self.weights)
+        return grad_fn(*inputs) if self.sens is None else grad_fn(*inputs, self.sens)
+
+
 class TrainOneStepCell(Cell):
     """One training step of a network that returns its loss (usually a WithLossCell): gradients of the loss with
     respect to ``optimizer.parameters``, each multiplied by ``sens`` (MindSpore's sensitivity, 1.0 by default; a
@@ -69,8 +112,9 @@ class TrainOneStepCell(Cell):
     step compiles into one program."""
 
     def __init__(self, network: Cell, optimizer, sens: float | None = None, return_grad: bool = False):
-        super().__init__()
+        super().__init__(auto_prefix=False)
         _hold(self, "network", network)
+        network.set_grad()  # as MindSpore's: a subclass's construct may call the network, then its gradient
         object.__setattr__(self, "optimizer", optimizer)
         sens = 1.0 if sens is None else sens
         if isinstance(sens, bool) or not isinstance(sens, numbers.Real):
@@ -131,6 +175,7 @@ class TrainOneStepWithLossScaleCell(TrainOneStepCell):
             raise TypeError(f"TrainOneStepWithLossScaleCell: scale_sense must be a number or a loss scaler, got {type(scale_sense).__name__}")
         super().__init__(network, optimizer)
         object.__setattr__(self, "scaler", scale_sense)
+        self.hyper_map = HyperMap()  # what subclasses written as MindSpore's scale and clip their gradients with
         self.drop_overflow_update = bool(drop_overflow_update)
         self.grad_fn = value_and_grad(self._loss_scaled, None, self.weights, has_aux=True)
 

@@ -73,14 +73,15 @@ def _loss_value(outputs) -> float:
 
 class LossMonitor(Callback):
     """Prints ``epoch: E step: S, loss is L`` every ``per_print_times`` steps of an epoch (S counts within the epoch);
-    a NaN or infinite loss stops training with a ValueError naming the epoch and step."""
+    a NaN or infinite loss stops training with a ValueError naming the epoch and step. The work is in ``step_end``,
+    as in MindSpore, so that a subclass overriding ``step_end`` (the model zoo's loss callbacks) replaces it."""
 
     def __init__(self, per_print_times: int = 1):
         if isinstance(per_print_times, bool) or not isinstance(per_print_times, int) or per_print_times < 0:
             raise ValueError(f"LossMonitor: per_print_times must be an int >= 0, got {per_print_times!r}")
         self._per_print_times = per_print_times
 
-    def on_train_step_end(self, run_context):
+    def step_end(self, run_context):
         cb = run_context.original_args()
         loss = _loss_value(cb.net_outputs)
         step = (cb.cur_step_num - 1) % cb.batch_num + 1
@@ -91,16 +92,17 @@ class LossMonitor(Callback):
 
 
 class TimeMonitor(Callback):
-    """Prints each epoch's time and the time per step: ``Train epoch time: T ms, per step time: t ms``."""
+    """Prints each epoch's time and the time per step: ``Train epoch time: T ms, per step time: t ms`` (in
+    ``epoch_begin``/``epoch_end``, MindSpore's hooks, for subclasses to extend)."""
 
     def __init__(self, data_size: int | None = None):
         self.data_size = data_size
         self._start = 0.0
 
-    def on_train_epoch_begin(self, run_context):
+    def epoch_begin(self, run_context):
         self._start = time.perf_counter()
 
-    def on_train_epoch_end(self, run_context):
+    def epoch_end(self, run_context):
         elapsed_ms = (time.perf_counter() - self._start) * 1000.0
         steps = self.data_size or run_context.original_args().batch_num
         print(f"Train epoch time: {elapsed_ms:5.3f} ms, per step time: {elapsed_ms / max(steps, 1):5.3f} ms", flush=True)

@@ -125,10 +125,10 @@ class ModelCheckpoint(Callback):
     def directory(self) -> str:
         return self._directory
 
-    def on_train_begin(self, run_context):
+    def begin(self, run_context):
         self._last_time = time.monotonic()
 
-    def on_train_step_end(self, run_context):
+    def step_end(self, run_context):
         cb = run_context.original_args()
         config = self._config
         due = config.save_checkpoint_steps is not None and cb.cur_step_num % config.save_checkpoint_steps == 0
@@ -137,7 +137,7 @@ class ModelCheckpoint(Callback):
         if due:
             self._save(cb)
 
-    def on_train_end(self, run_context):
+    def end(self, run_context):
         cb = run_context.original_args()
         if cb.cur_step_num != self._last_step:
             self._save(cb)

@@ -62,6 +62,39 @@ def _batches(dataset, where: str) -> list:
     return batches
 
 
+class _Epochs:
+    """The batches of each epoch: a dataset (or any re-iterable) is read again every epoch, as MindSpore's training
+    iterator runs the pipeline again (new shuffles and random augmentations); a one-shot iterator is read once and
+    replayed. With ``sink_size`` > 0 (MindSpore reads it in dataset sink mode only) an epoch is ``sink_size`` steps
+    taken in turn from the passes over the dataset, one after another, as MindSpore's sunk epochs are."""
+
+    def __init__(self, dataset, where: str, sink_size: int = -1):
+        if isinstance(sink_size, bool) or not isinstance(sink_size, numbers.Integral) or sink_size == 0 or sink_size < -1:
+            raise ValueError(f"Model.{where}: sink_size must be -1 or a positive int, got {sink_size!r}")
+        self.dataset, self.where = dataset, where
+        self.first = _batches(dataset, where)
+        self.replay = not hasattr(dataset, "create_tuple_iterator") and iter(dataset) is dataset
+        self.sink_size = int(sink_size)
+        self._stream = self._passes() if self.sink_size > 0 else None
+
+    def _passes(self):
+        batches = self.first
+        while True:
+            yield from batches
+            batches = batches if self.replay else _batches(self.dataset, self.where)
+
+    @property
+    def steps(self) -> int:
+        """Steps per epoch."""
+        return self.sink_size if self._stream is not None else len(self.first)
+
+    def __call__(self, index: int) -> list:
+        """The batches of the ``index``-th epoch read by this run (from 0)."""
+        if self._stream is not None:
+            return [next(self._stream) for _ in range(self.sink_size)]
+        return self.first if index == 0 or self.replay else _batches(self.dataset, self.where)
+
+
 def _evaluates(epoch: int, valid_frequency) -> bool:
     """Whether ``fit`` evaluates after ``epoch`` (counted from 1)."""
     return epoch % valid_frequency == 0 if isinstance(valid_frequency, numbers.Integral) else epoch in valid_frequency
@@ -128,8 +161,10 @@ class Model:
 
     def train(self, epoch: int, train_dataset, callbacks=None, dataset_sink_mode: bool = False, sink_size: int = -1,
               initial_epoch: int = 0) -> None:
-        """Epochs ``initial_epoch + 1 .. epoch`` over ``train_dataset``, calling the callbacks around each step."""
-        self._train("train", epoch, train_dataset, callbacks, dataset_sink_mode, initial_epoch)
+        """Epochs ``initial_epoch + 1 .. epoch`` over ``train_dataset``, calling the callbacks around each step. The
+        dataset is read again every epoch. With ``dataset_sink_mode`` and ``sink_size`` > 0 an epoch is ``sink_size``
+        steps, read on from where the last epoch stopped (MindSpore's sunk epochs; the steps still run one by one)."""
+        self._train("train", epoch, train_dataset, callbacks, dataset_sink_mode, initial_epoch, sink_size=sink_size)
 
     def fit(self, epoch: int, train_dataset, valid_dataset=None, valid_frequency: int | list[int] = 1, callbacks=None,
             dataset_sink_mode: bool = False, valid_dataset_sink_mode: bool = False, sink_size: int = -1,
@@ -152,10 +187,10 @@ class Model:
             if isinstance(valid_frequency, numbers.Integral) and valid_frequency < 1:
                 raise ValueError(f"Model.fit: valid_frequency must be >= 1, got {valid_frequency!r}")
             valid = (valid_dataset, _batches(valid_dataset, "fit"), valid_frequency, valid_dataset_sink_mode)
-        self._train("fit", epoch, train_dataset, callbacks, dataset_sink_mode, initial_epoch, valid)
+        self._train("fit", epoch, train_dataset, callbacks, dataset_sink_mode, initial_epoch, valid, sink_size)
 
     def _train(self, where: str, epoch: int, train_dataset, callbacks, dataset_sink_mode: bool, initial_epoch: int,
-               valid: tuple | None = None) -> None:
+               valid: tuple | None = None, sink_size: int = -1) -> None:
         if self._train_network is None:
             raise RuntimeError(f"Model.{where}: the Model was made without an optimizer")
         for name, value in (("epoch", epoch), ("initial_epoch", initial_epoch)):
@@ -163,11 +198,11 @@ class Model:
                 raise ValueError(f"Model.{where}: {name} must be an int >= 0, got {value!r}")
         if initial_epoch >= epoch:
             raise ValueError(f"Model.{where}: initial_epoch ({initial_epoch}) must be below epoch ({epoch})")
-        batches = _batches(train_dataset, where)
+        epochs = _Epochs(train_dataset, where, sink_size if dataset_sink_mode else -1)
         cbs = _callbacks(callbacks)
         cb_params = CallbackParams(train_network=self._train_network, network=self._network, optimizer=self._optimizer,
-                                   loss_fn=self._loss_fn, epoch_num=epoch, batch_num=len(batches), cur_epoch_num=initial_epoch,
-                                   cur_step_num=initial_epoch * len(batches), net_outputs=None, mode="train",
+                                   loss_fn=self._loss_fn, epoch_num=epoch, batch_num=epochs.steps, cur_epoch_num=initial_epoch,
+                                   cur_step_num=initial_epoch * epochs.steps, net_outputs=None, mode="train",
                                    dataset_sink_mode=dataset_sink_mode)
         if valid is not None:
             cb_params.valid_dataset = valid[0]
@@ -177,6 +212,7 @@ class Model:
         for cb in cbs:
             cb.on_train_begin(run_context)
         for e in range(initial_epoch, epoch):
+            batches = epochs(e - initial_epoch)
             cb_params.cur_epoch_num = e + 1
             self._train_network.set_train(True)  # an evaluation (fit's, or one a callback ran) left it in eval mode
             for cb in cbs:

@@ -5,6 +5,7 @@ from funcad.nn.layer.activation import (
     ELU,
     GELU,
     GLU,
+    FastGelu,
     Hardsigmoid,
     Hardswish,
     Hardtanh,
@@ -22,6 +23,7 @@ from funcad.nn.layer.activation import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
     SoftShrink,
@@ -42,6 +44,7 @@ from funcad.nn.layer.basic import (
     Dropout3d,
     Flatten,
     Identity,
+    Norm,
     PixelShuffle,
     PixelUnshuffle,
     Unflatten,
@@ -88,6 +91,7 @@ from funcad.nn.layer.pooling import (
 )
 from funcad.nn.layer.rnn_cells import GRUCell, LSTMCell, RNNCell
 from funcad.nn.layer.rnns import GRU, LSTM, RNN
+from funcad.nn.layer.spectral_norm import SpectralNorm, spectral_norm
 from funcad.nn.layer.transformer import (
     Transformer,
     TransformerDecoder,
@@ -107,9 +111,10 @@ __all__ = [
     "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
     "ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "ReLU6", "PReLU", "Hardswish", "Mish",
     "HSwish", "HSigmoid", "Hardsigmoid", "Hardtanh", "SeLU", "CELU", "LogSigmoid", "Softsign", "Tanhshrink", "Softmin", "GLU",
-    "Softplus", "Threshold", "HShrink", "SoftShrink",
+    "Softplus", "Threshold", "HShrink", "SoftShrink", "FastGelu", "Softmax2d",
     "Dropout1d", "Unflatten", "PixelShuffle", "PixelUnshuffle", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
     "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
-    "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ClipByNorm", "RMSNorm", "LRN", "ChannelShuffle",
+    "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ClipByNorm", "Norm", "RMSNorm", "LRN", "ChannelShuffle",
     "Conv3d", "Conv3dTranspose", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "BatchNorm3d",
+    "SpectralNorm", "spectral_norm",
 ]

@@ -28,8 +28,8 @@ def _one_op(name: str, op_name: str) -> type:
                                   "__doc__": f"``ops.{op_name}`` as a Cell."})
 
 
-ReLU, Sigmoid, Tanh, SiLU = (_one_op(name, op_name) for name, op_name in (
-    ("ReLU", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"), ("SiLU", "silu")))
+ReLU, Sigmoid, Tanh, SiLU, FastGelu = (_one_op(name, op_name) for name, op_name in (
+    ("ReLU", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"), ("SiLU", "silu"), ("FastGelu", "fast_gelu")))
 
 
 class GELU(Cell):
@@ -89,6 +89,15 @@ class Softmax(_AxisOp):
 
 class LogSoftmax(_AxisOp):
     op = staticmethod(ops.log_softmax)
+
+
+class Softmax2d(Cell):
+    """Softmax over the channels of (C, H, W) or (N, C, H, W) inputs (axis -3)."""
+
+    def construct(self, x):
+        if len(x.shape) not in (3, 4):
+            raise ValueError(f"{self._where()}: expected input of shape (C, H, W) or (N, C, H, W), got {tuple(x.shape)}")
+        return ops.softmax(x, axis=-3)
 
 
 class CELU(_SlopeOp):
@@ -207,6 +216,7 @@ _ACTIVATIONS = {
     "relu6": ReLU6, "hswish": Hardswish, "hardswish": Hardswish, "mish": Mish, "prelu": PReLU, "hsigmoid": HSigmoid,
     "hardsigmoid": HSigmoid, "selu": SeLU, "celu": CELU, "logsigmoid": LogSigmoid, "softsign": Softsign, "tanhshrink": Tanhshrink,
     "softmin": Softmin, "softplus": Softplus, "hardtanh": Hardtanh, "hshrink": HShrink, "softshrink": SoftShrink,
+    "fast_gelu": FastGelu,
 }
 
 

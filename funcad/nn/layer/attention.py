@@ -87,7 +87,7 @@ class MultiheadAttention(Cell):
         """(w_q, w_k, w_v) and (b_q, b_k, b_v)."""
         e = self.embed_dim
         if self._qkv_same_embed_dim:
-            weights = ops.split(self.in_proj_weight, 3, axis=0)
+            weights = ops.chunk(self.in_proj_weight, 3, axis=0)
         else:
             weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
         biases = (None,) * 3 if self.in_proj_bias is None else tuple(self.in_proj_bias[i * e:(i + 1) * e] for i in range(3))

@@ -209,6 +209,26 @@ class ClipByNorm(Cell):
         return f"axis={self.axis}"
 
 
+class Norm(Cell):
+    """``sqrt(sum(x ** 2))`` over ``axis`` (``()``: every axis), as MindSpore's ``nn.Norm`` (the model zoo's gradient
+    clipping takes global norms with it). Without ``keep_dims``, as MindSpore's, every axis of length 1 left
+    afterwards is squeezed away, not only the reduced ones."""
+
+    def __init__(self, axis=(), keep_dims: bool = False):
+        super().__init__()
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+        if not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+            raise TypeError(f"Norm: axis must be an int or a tuple of ints, got {axis!r}")
+        self.axis, self.keep_dims = tuple(axes), bool(keep_dims)
+
+    def construct(self, x):
+        x = ops.sqrt(ops.sum(ops.square(x), self.axis or None, keepdims=True))
+        return x if self.keep_dims else ops.squeeze(x)
+
+    def extend_repr(self) -> str:
+        return f"axis={self.axis}, keep_dims={self.keep_dims}"
+
+
 class Dropout(Cell):
     """Zero each element with probability ``p`` while training and scale the rest by 1/(1-p); identity in
     evaluation mode. MindSpore 2.x's signature: the first positional argument is the deprecated ``keep_prob``

@@ -128,11 +128,15 @@ class Conv2d(_Conv2dGeometry):
     (``padding`` = int or (top, bottom, left, right)). Defaults as MindSpore 2.x: has_bias=False, weight
     HeUniform(negative_slope=sqrt(5)) and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the same draws as torch.
     ``padding_mode`` (keyword, torch's and mindspore.mint's; MindSpore's nn.Conv2d pads with zeros only): what the
-    'same' or 'pad' padding holds, 'zeros', 'reflect', 'replicate' or 'circular'.
+    'same' or 'pad' padding holds, 'zeros', 'reflect', 'replicate' or 'circular'. ``data_format`` (before ``dtype``,
+    as MindSpore's) is 'NCHW' only.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, pad_mode: str = "same", padding=0, dilation=1,
-                 group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, dtype=float32, *, padding_mode: str = "zeros"):
+                 group: int = 1, has_bias: bool = False, weight_init=None, bias_init=None, data_format: str = "NCHW", dtype=float32, *,
+                 padding_mode: str = "zeros"):
+        if data_format != "NCHW":
+            raise ValueError(f"{type(self).__name__}: data_format={data_format!r}: only 'NCHW' is supported")
         super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group)
         self.padding_mode = check_padding_mode(type(self).__name__, padding_mode)
         shape = (self.out_channels, self.in_channels // self.group) + self.kernel_size
@@ -290,7 +294,7 @@ class Conv3d(Conv2d):
                  padding_mode: str = "zeros"):
         _check_data_format("Conv3d", data_format)
         super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation, group, has_bias, weight_init, bias_init,
-                         dtype, padding_mode=padding_mode)
+                         dtype=dtype, padding_mode=padding_mode)
 
 
 class Conv3dTranspose(Conv2dTranspose):

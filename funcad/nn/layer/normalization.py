@@ -73,9 +73,16 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    __doc__ = "Batch normalisation of (N, C, H, W) inputs.\n\n    " + _BatchNorm.__doc__
+    __doc__ = "Batch normalisation of (N, C, H, W) inputs; ``data_format`` 'NCHW' only.\n\n    " + _BatchNorm.__doc__
     _ranks = (4,)
     _expected = "(N, {c}, H, W)"
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.9, affine: bool = True, gamma_init="ones", beta_init="zeros",
+                 moving_mean_init="zeros", moving_var_init="ones", use_batch_statistics=None, data_format: str = "NCHW", dtype=float32):
+        # MindSpore 2.x's order: data_format before dtype
+        if data_format != "NCHW":
+            raise ValueError(f"BatchNorm2d: data_format={data_format!r}: only 'NCHW' is supported")
+        super().__init__(num_features, eps, momentum, affine, gamma_init, beta_init, moving_mean_init, moving_var_init, use_batch_statistics, dtype)
 
 
 class BatchNorm3d(_BatchNorm):

@@ -84,19 +84,29 @@ class MaxPool2d(_Pool):
 class AvgPool2d(_Pool):
     """Mean over (kh, kw) windows. In 'pad' mode padded zeros count when ``count_include_pad`` (torch's and
     MindSpore's default); in 'same' mode the mean is over the real inputs only, as MindSpore does. With ``ceil_mode``
-    a last partial window divides by its part inside the padded input (or by its real inputs), as torch's."""
+    a last partial window divides by its part inside the padded input (or by its real inputs), as torch's. A non-zero
+    ``divisor_override`` divides every window's sum instead."""
 
-    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
+    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None, data_format: str = "NCHW"):
         super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode)
+        if data_format != "NCHW":
+            raise ValueError(f"{type(self).__name__}: data_format={data_format!r}: only 'NCHW' is supported")
+        if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer))
+                                             or divisor_override < 0):
+            raise ValueError(f"{type(self).__name__}: divisor_override must be None or a non-negative int, got {divisor_override!r}")
         self.count_include_pad = count_include_pad
+        self.divisor_override = int(divisor_override or 0)
 
     def _pool(self, x):
         pads, extra = self._geometry(x)
         include = self.count_include_pad and self.pad_mode == "pad"
-        if extra == (0, 0):
+        if extra == (0, 0) and not self.divisor_override:
             return ops.avg_pool2d(x, self.kernel_size, self.stride, pads, count_include_pad=include)
         window = self.kernel_size[0] * self.kernel_size[1]
         sums = ops.avg_pool2d(_padded(x, pads, extra, 0.0), self.kernel_size, self.stride, 0) * float(window)
+        if self.divisor_override:
+            return sums / float(self.divisor_override)
         counts = [window_counts(n, k, s, lo, hi, e, include) for n, k, s, lo, hi, e in
                   zip(x.shape[2:], self.kernel_size, self.stride, pads[0::2], pads[1::2], extra)]
         return sums / np.outer(*counts).astype(x.dtype)

@@ -29,8 +29,8 @@ def rnn_relu_step(gi, h, w_hh, b_hh):
 def gru_step(gi, h, w_hh, b_hh):
     """n = tanh(gi_n + r * (W_hn h + b_hn)); h' = (1 - z) n + z h, written as n + z (h - n)."""
     gh = ops.dense(h, w_hh, b_hh)
-    i_r, i_z, i_n = ops.split(gi, 3, axis=-1)
-    h_r, h_z, h_n = ops.split(gh, 3, axis=-1)
+    i_r, i_z, i_n = ops.chunk(gi, 3, axis=-1)
+    h_r, h_z, h_n = ops.chunk(gh, 3, axis=-1)
     r = ops.sigmoid(i_r + h_r)
     z = ops.sigmoid(i_z + h_z)
     n = ops.tanh(i_n + r * h_n)

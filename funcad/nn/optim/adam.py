@@ -30,9 +30,8 @@ class Adam(Optimizer):
     MindSpore's eps equals torch's eps * sqrt(1 - b2^t). With eps -> 0 the two coincide. torch has no nesterov.
     """
 
-    def __init__(self, params, learning_rate=1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, *,
-                 weight_decay: float = 0.0, use_nesterov: bool = False, use_locking: bool = False, use_amsgrad: bool = False,
-                 loss_scale: float = 1.0):
+    def __init__(self, params, learning_rate=1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, use_locking: bool = False,
+                 use_nesterov: bool = False, weight_decay: float = 0.0, loss_scale: float = 1.0, use_amsgrad: bool = False):
         super().__init__(learning_rate, params, weight_decay, loss_scale)
         owner = type(self).__name__
         _check_betas(owner, beta1, beta2, eps, low_open=owner != "Adam")
@@ -45,7 +44,7 @@ class Adam(Optimizer):
         self.vhat = self._state("vhat") if self.use_amsgrad else ()
 
     def _updates(self, grads, lr):
-        grads = self.decay_weight(grads)
+        grads = self._decayed_grads(grads)
         b1, b2, eps = self.beta1, self.beta2, self.eps
         t = self._step_number()
         scale = ops.sqrt(1.0 - ops.power(b2, t)) / (1.0 - ops.power(b1, t))
@@ -101,7 +100,7 @@ class AdaMax(Optimizer):
     def _updates(self, grads, lr):
         b1, b2, eps = self.beta1, self.beta2, self.eps
         correction = 1.0 / (1.0 - ops.power(b1, self._step_number()))
-        for p, g, m, v in zip(self.parameters, self.decay_weight(grads), self.moment1, self.moment2):
+        for p, g, m, v in zip(self.parameters, self._decayed_grads(grads), self.moment1, self.moment2):
             m_new = b1 * m + (1.0 - b1) * g
             v_new = ops.maximum(b2 * v, ops.abs(g))
             step_size = scalar_as(lr, p) * ops.cast(correction, p.dtype)
@@ -119,6 +118,8 @@ class AdamWeightDecay(Optimizer):
     Unlike torch.optim.AdamW there is no bias correction of m and v, and the decay is lr * weight_decay * p
     added to the step (torch: p * (1 - lr * weight_decay) before the step, same first order). Default eps 1e-6.
     """
+
+    centralizes_gradients = False
 
     def __init__(self, params, learning_rate=1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6, weight_decay: float = 0.0):
         super().__init__(learning_rate, params, weight_decay)

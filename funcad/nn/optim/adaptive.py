@@ -36,7 +36,7 @@ class RMSProp(Optimizer):
     def _updates(self, grads, lr):
         rho, eps, u = self.decay, self.epsilon, self.momentum
         means = self.mean_grad or (None,) * len(self.parameters)
-        for p, g, s, a, m in zip(self.parameters, self.decay_weight(grads), self.mean_square, means, self.moment):
+        for p, g, s, a, m in zip(self.parameters, self._decayed_grads(grads), self.mean_square, means, self.moment):
             s_new = rho * s + (1.0 - rho) * (g * g)
             writes = [(s, s_new)]
             spread = s_new
@@ -67,7 +67,7 @@ class Adagrad(Optimizer):
         self.accum = self._state("accum", accum)
 
     def _updates(self, grads, lr):
-        for p, g, h in zip(self.parameters, self.decay_weight(grads), self.accum):
+        for p, g, h in zip(self.parameters, self._decayed_grads(grads), self.accum):
             h_new = h + g * g if self.update_slots else h
             yield p, scalar_as(lr, p), g / ops.sqrt(h_new), [(h, h_new)] if self.update_slots else []
 
@@ -92,7 +92,7 @@ class Adadelta(Optimizer):
 
     def _updates(self, grads, lr):
         rho, eps = self.rho, self.epsilon
-        for p, g, a, u in zip(self.parameters, self.decay_weight(grads), self.accum, self.accum_update):
+        for p, g, a, u in zip(self.parameters, self._decayed_grads(grads), self.accum, self.accum_update):
             a_new = rho * a + (1.0 - rho) * (g * g)
             update = ops.sqrt(u + eps) * g / ops.sqrt(a_new + eps)
             u_new = rho * u + (1.0 - rho) * (update * update)
@@ -121,7 +121,7 @@ class ProximalAdagrad(Optimizer):
         self.accum = self._state("accum", start)
 
     def _updates(self, grads, lr):
-        for p, g, h in zip(self.parameters, self.decay_weight(grads), self.accum):
+        for p, g, h in zip(self.parameters, self._decayed_grads(grads), self.accum):
             h_new = h + g * g
             rate = scalar_as(lr, p)
             v = p - rate * g / ops.sqrt(h_new)
@@ -165,7 +165,7 @@ class FTRL(Optimizer):
 
     def _updates(self, grads, lr):
         l1, l2 = self.l1, self.l2
-        for p, g, h, u in zip(self.parameters, self.decay_weight(grads), self.moments, self.linear):
+        for p, g, h, u in zip(self.parameters, self._decayed_grads(grads), self.moments, self.linear):
             h_new = h + g * g
             rate = scalar_as(lr, p)
             h_pow = self._power(h_new)

@@ -34,6 +34,8 @@ class Lamb(Optimizer):
     ||r|| with eps inside the square root, sqrt(v_hat + eps); this follows the documented r above. torch has no Lamb.
     """
 
+    centralizes_gradients = False
+
     def __init__(self, params, learning_rate, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6, weight_decay: float = 0.0):
         super().__init__(learning_rate, params, weight_decay)
         _check_betas("Lamb", beta1, beta2, eps, low_open=True)
@@ -103,8 +105,8 @@ class LARS(Optimizer):
     def update_parameters_name(self, prefix: str) -> None:
         self.optimizer.update_parameters_name(prefix)
 
-    def get_lr(self):
-        return self.optimizer.get_lr()
+    def _lr_now(self):
+        return self.optimizer._lr_now()
 
     def _scaled(self, grads, lr):
         for p, g, wd, flag in zip(self.parameters, grads, self.weight_decays, self.lars_flags):

@@ -69,14 +69,12 @@ def _grouped(owner: str, items: list, learning_rate, weight_decay: float) -> tup
         unknown = set(item) - _GROUP_KEYS
         if unknown or "params" not in item:
             raise ValueError(f"{owner}: parameter group {i} needs 'params' and may hold {sorted(_GROUP_KEYS - {'params'})}, got {sorted(item)}")
-        if item.get("grad_centralization"):
-            raise NotImplementedError(f"{owner}: parameter group {i}: grad_centralization is not supported")
         rate = _learning_rate(owner, item["lr"]) if "lr" in item else learning_rate
         decay = _non_negative(owner, "weight_decay", item["weight_decay"]) if "weight_decay" in item else None
         for p in item["params"]:
             grouped.append(p)
             rate_of[id(p)] = rate
-            decay_of[id(p)] = _default_decay(p, weight_decay) if decay is None else decay
+            decay_of[id(p)] = weight_decay if decay is None else decay  # in a group, MindSpore's name filter is off
     params = grouped if ordered is None else ordered
     if ordered is not None:
         missing = [p.name for p in grouped if id(p) not in {id(q) for q in ordered}]
@@ -85,6 +83,26 @@ def _grouped(owner: str, items: list, learning_rate, weight_decay: float) -> tup
     rates = tuple(rate_of.get(id(p), learning_rate) for p in params)
     decays = tuple(decay_of[id(p)] if id(p) in decay_of else _default_decay(p, weight_decay) for p in params)
     return params, rates, decays
+
+
+def _centralized(items: list, params: list) -> tuple[bool, ...]:
+    """Per parameter, whether its group asked for ``grad_centralization``."""
+    chosen = {id(p) for item in items if item.get("grad_centralization") for p in item.get("params", ())}
+    return tuple(id(p) in chosen for p in params)
+
+
+def _centralize(g):
+    """MindSpore's gradient centralization: g minus its mean over every axis but the first, for gradients of at least
+    2 dimensions whose second dimension is a multiple of 16 (the others are left as they are)."""
+    shape = tuple(g.shape)
+    if len(shape) < 2 or shape[1] % 16:
+        return g
+    return g - ops.mean(g, tuple(range(1, len(shape))), keepdims=True)
+
+
+def _decayed_and_centralized(p: Parameter, g, wd: float, centralize: bool):
+    g = g + wd * p if wd > 0.0 else g
+    return _centralize(g) if centralize else g
 
 
 class Optimizer:
@@ -98,10 +116,13 @@ class Optimizer:
     'gamma' (normalisation layers' shift and scale).
 
     ``params`` may also be MindSpore's parameter groups: dicts with ``params`` and optionally ``lr`` and
-    ``weight_decay`` (a group's own decay applies to every parameter in it), and one ``{'order_params': [...]}``
+    ``weight_decay`` (a group's decay, its own or else the optimizer's, applies to every parameter in it, 'beta' and
+    'gamma' included, as MindSpore's), and one ``{'order_params': [...]}``
     giving the order of the parameters (and so of the gradients); a parameter it lists outside every group takes
     the defaults.
     """
+
+    centralizes_gradients = True  # False where the updates do not read ``_decayed_grads`` (grad_centralization is refused)
 
     def __init__(self, learning_rate, parameters: Iterable[Parameter], weight_decay: float = 0.0, loss_scale: float = 1.0):
         owner = type(self).__name__
@@ -122,6 +143,10 @@ class Optimizer:
         self.group_rates: tuple | None = rates  # one learning rate per parameter, where params came in groups
         # each parameter's L2 decay: the group's, else the default under MindSpore's filter
         self.weight_decays: tuple[float, ...] = tuple(decays) if decays is not None else tuple(_default_decay(p, self.weight_decay) for p in params)
+        # MindSpore's grad_centralization, per parameter (parameter groups only), applied after the weight decay
+        self.grad_centralization_flags: tuple[bool, ...] = _centralized(parameters, params) if groups else (False,) * len(params)
+        if any(self.grad_centralization_flags) and not self.centralizes_gradients:
+            raise NotImplementedError(f"{owner}: grad_centralization in parameter groups is not supported by this optimizer")
         self.global_step = Parameter(np.array(0, dtype=np.int32), name="global_step", requires_grad=False)
 
     def _state(self, prefix: str, fill: float = 0.0) -> tuple[Parameter, ...]:
@@ -155,8 +180,17 @@ class Optimizer:
             state.name = prefix + state.name
 
     def get_lr(self):
-        """The learning rate for the coming update: a number or a 0-d Tensor; with parameter groups, as MindSpore's,
-        a tuple of each parameter's in the optimizer's order (a ``GroupRates``)."""
+        """The learning rate for the coming update as a 0-d float32 Tensor (MindSpore keeps it in a Parameter, so a
+        ``construct`` copied from MindSpore's optimizers dispatches on it as a Tensor); with parameter groups, as
+        MindSpore's, a tuple of each parameter's in the optimizer's order (a ``GroupRates``)."""
+        rates = self._lr_now()
+        if isinstance(rates, GroupRates):
+            return GroupRates(self.parameters, [_rate_tensor(rate) for rate in rates])
+        return _rate_tensor(rates)
+
+    def _lr_now(self):
+        """The learning rate for the coming update as the updates read it: a number or a 0-d Tensor, or a
+        ``GroupRates`` of them."""
         if self.group_rates is None:
             return self._rate_now(self.learning_rate)
         now = {id(rate): self._rate_now(rate) for rate in self.group_rates}
@@ -183,14 +217,43 @@ class Optimizer:
             found.append(rate)
         return found if isinstance(param, list) else found[0]
 
+    # -- what optimizers written as MindSpore's (a construct copied from its Momentum) call ---------------------
+    @property
+    def is_group(self) -> bool:
+        """Whether the parameters came in groups."""
+        return self.group_rates is not None
+
+    @property
+    def is_group_lr(self) -> bool:
+        """Whether a group set its own learning rate (``get_lr()`` is then a tuple, one rate per parameter)."""
+        return self.group_rates is not None and any(rate is not self.learning_rate for rate in self.group_rates)
+
+    @property
+    def dynamic_lr(self) -> bool:
+        """Whether a learning rate changes with the step (a list or a schedule)."""
+        return any(callable(rate) for rate in (self.group_rates or (self.learning_rate,)))
+
+    def scale_grad(self, gradients: tuple) -> tuple:
+        """The gradients divided by ``loss_scale`` (they arrive multiplied by it); unchanged when it is 1."""
+        if self.loss_scale == 1.0:
+            return gradients
+        return tuple(g * (1.0 / self.loss_scale) for g in gradients)
+
+    def gradients_centralization(self, gradients: tuple) -> tuple:
+        """The gradients of the groups made with ``grad_centralization=True`` centralised (minus their mean over every
+        axis but the first, where the second axis is a multiple of 16), as MindSpore's."""
+        return tuple(_centralize(g) if flag else g for g, flag in zip(gradients, self.grad_centralization_flags))
+
     def _rate_now(self, lr):
         if not callable(lr):
             return lr
         value = lr(self.global_step)
+        if isinstance(value, Tensor) and value.shape == (1,):
+            value = ops.reshape(value, ())  # a schedule built from (1,)-shaped Tensors, as BERT's in MindSpore's model zoo
         if not (isinstance(value, numbers.Real) or (isinstance(value, Tensor) and value.ndim == 0)):
             shape = f" of shape {tuple(value.shape)}" if isinstance(value, Tensor) else ""
-            raise ValueError(f"{type(self).__name__}: the learning_rate callable must return a number or a 0-d Tensor, "
-                             f"got {type(value).__name__}{shape}; nothing was updated")
+            raise ValueError(f"{type(self).__name__}: the learning_rate callable must return a number or a 0-d (or one-element) "
+                             f"Tensor, got {type(value).__name__}{shape}; nothing was updated")
         return value
 
     def _check_grads(self, grads) -> tuple:
@@ -214,9 +277,17 @@ class Optimizer:
             raise ValueError(f"{owner}: gradient shapes do not match parameters ({'; '.join(bad)}); nothing was updated")
         return tuple(checked)
 
-    def decay_weight(self, grads: tuple) -> Iterable:
-        """L2 weight decay folded into the gradients: g + weight_decay * p (for parameters that decay), computed lazily
-        so that each is made when its parameter's update is."""
+    def decay_weight(self, gradients: tuple) -> tuple:
+        """MindSpore's L2 weight decay folded into the gradients: g + weight_decay * p for the parameters that decay,
+        as a tuple (what a ``construct`` written as MindSpore's maps over)."""
+        return tuple(self._decayed_grads(gradients))
+
+    def _decayed_grads(self, grads: tuple) -> Iterable:
+        """``decay_weight``'s gradients, then ``gradients_centralization``'s (MindSpore's order), computed lazily,
+        each made when its parameter's update is."""
+        if any(self.grad_centralization_flags):
+            return (_decayed_and_centralized(p, g, wd, flag)
+                    for p, g, wd, flag in zip(self.parameters, grads, self.weight_decays, self.grad_centralization_flags))
         if not any(self.weight_decays):
             return grads
         return (g + wd * p if wd > 0.0 else g for p, g, wd in zip(self.parameters, grads, self.weight_decays))
@@ -228,10 +299,8 @@ class Optimizer:
             result = self.construct(grads)
             ops.assign_add(self.global_step, _ONE_STEP)
             return result
-        grads = self._check_grads(grads)
-        if self.loss_scale != 1.0:
-            grads = tuple(g * (1.0 / self.loss_scale) for g in grads)
-        for p, alpha, delta, state_writes in self._updates(grads, self.get_lr()):
+        grads = self.scale_grad(self._check_grads(grads))
+        for p, alpha, delta, state_writes in self._updates(grads, self._lr_now()):
             for target, value in state_writes:
                 target.set_data(value)
             if alpha is None:
@@ -264,6 +333,10 @@ class GroupRates(tuple):
     def of(self, param: Parameter):
         """``param``'s rate."""
         return self[self._index[id(param)]]
+
+
+def _rate_tensor(rate) -> Tensor:
+    return rate if isinstance(rate, Tensor) else Tensor(np.array(rate, dtype=np.float32))
 
 
 def scalar_as(value, like):

@@ -43,7 +43,7 @@ class Rprop(Optimizer):
 
     def _updates(self, grads, lr):
         first = ops.equal(self.global_step, 0)
-        for p, g, prev, size in zip(self.parameters, self.decay_weight(grads), self.prev, self.step_size):
+        for p, g, prev, size in zip(self.parameters, self._decayed_grads(grads), self.prev, self.step_size):
             size_now = ops.where(first, ops.ones_like(size) * scalar_as(lr, p), size)
             s = ops.sign(g * prev)
             factor = ops.where(s > 0, self.etaplus, ops.where(s < 0, self.etaminus, 1.0))

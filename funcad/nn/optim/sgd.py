@@ -31,7 +31,7 @@ class SGD(Optimizer):
         self.accum = () if self.stateless else self._state("accum")
 
     def _updates(self, grads, lr):
-        grads = self.decay_weight(grads)
+        grads = self._decayed_grads(grads)
         if self.stateless:
             for p, g in zip(self.parameters, grads):
                 yield p, scalar_as(lr, p), g, []
@@ -56,7 +56,7 @@ class Momentum(Optimizer):
     Identical to ``torch.optim.SGD(momentum=u, dampening=0, nesterov=use_nesterov)``.
     """
 
-    def __init__(self, params, learning_rate, momentum: float, weight_decay: float = 0.0, loss_scale: float = 1.0, *,
+    def __init__(self, params, learning_rate, momentum: float, weight_decay: float = 0.0, loss_scale: float = 1.0,
                  use_nesterov: bool = False):
         super().__init__(learning_rate, params, weight_decay, loss_scale)
         self.momentum = _non_negative("Momentum", "momentum", momentum)
@@ -64,7 +64,7 @@ class Momentum(Optimizer):
         self.moments = self._state("moments")
 
     def _updates(self, grads, lr):
-        grads = self.decay_weight(grads)
+        grads = self._decayed_grads(grads)
         u = self.momentum
         for p, g, v in zip(self.parameters, grads, self.moments):
             v_new = u * v + g
@@ -98,7 +98,7 @@ class ASGD(Optimizer):
     def _updates(self, grads, lr):
         first = ops.equal(self.global_step, 0)
         t = self._step_number()
-        for p, g, eta, mu, ax in zip(self.parameters, self.decay_weight(grads), self.eta, self.mu, self.ax):
+        for p, g, eta, mu, ax in zip(self.parameters, self._decayed_grads(grads), self.eta, self.mu, self.ax):
             rate = scalar_as(lr, p)
             eta_now = ops.where(first, rate, eta)
             delta = eta_now * (self.lambd * p + g)
