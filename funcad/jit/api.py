@@ -229,7 +229,8 @@ def jit(fn: Callable | None = None, *, passes: tuple[str, ...] = tuple(PASSES), 
     """Compile ``fn`` (forward, gradients and Parameter updates inside it) into one program per signature.
 
     Usable as ``jit(fn)``, ``@jit`` and ``@jit(...)``, on functions and on methods (``self`` is kept). ``passes``
-    (a subset of 'fold', 'simplify', 'cse', 'transpose_products', 'dce') and ``buffers`` (reuse preallocated arrays
+    (a subset of ``funcad.jit.passes.PASSES``: 'fold', 'simplify', 'cse', 'transpose_products', 'dce', 'fuse',
+    'defer_aside_readers') and ``buffers`` (reuse preallocated arrays
     through ``out=``) exist to measure and debug the compiler; the defaults run everything. ``conv_algorithm`` pins
     the algorithm of every convolution traced ("gemm", "winograd", "fft", "direct"), or with "benchmark" times the
     applicable ones per convolution signature at compile time and keeps the fastest (cached for the process); None
