@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import funcad
-from funcad import nn, ops
+from funcad import nn
 from tests.twin_check import assert_same_model
 from torch_ref.mirror import mirror_twin
 from torch_ref.to_funcad import funcad_twin
@@ -61,23 +60,6 @@ def test_padded_batch_matches_torch_packed_sequence(options, assert_layer_matche
         return torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first, total_length=4)[0], state
 
     assert_layer_matches(cell, module, (_input(options), _initial_state(options)), {"seq_length": lengths}, torch_call=packed)
-
-
-def test_jitted_forward_and_grad_equal_eager():
-    net = nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True, proj_size=2, dtype=F64)
-    weights = net.trainable_params()
-    x, lengths = _normal(3, 4, 3), np.array([4, 3, 1])
-
-    def loss(x, lengths):
-        out, (h, c) = net(x, seq_length=lengths)
-        return ops.sum(out * out) + ops.sum(h) + ops.sum(c * c)
-
-    step = funcad.value_and_grad(loss, 0, weights)
-    (eager_loss, (eager_gx, eager_gw)), (jit_loss, (jit_gx, jit_gw)) = step(x, lengths), funcad.jit(step)(x, lengths)
-    np.testing.assert_allclose(np.asarray(jit_loss), np.asarray(eager_loss), rtol=1e-12)
-    np.testing.assert_allclose(np.asarray(jit_gx), np.asarray(eager_gx), rtol=1e-12, atol=1e-14)
-    for a, b in zip(jit_gw, eager_gw, strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-14)
 
 
 class _Tagger(torch.nn.Module):

@@ -487,3 +487,11 @@ def test_ops_conv2d_takes_mindspore_s_positional_pad_mode():
     assert_close(ops.conv2d(Tensor(x), Tensor(w), None, 1, 1), F.conv2d(xt, wt, None, 1, 1).numpy())  # funcad's: padding 5th
     with pytest.raises(TypeError, match="conv2d: MindSpore's order takes at most 8 positional arguments, got 9"):
         ops.conv2d(Tensor(x), Tensor(w), None, 1, "pad", 1, 1, 1, "gemm")
+
+
+def test_an_initializer_defining_neither_values_nor_initialize_says_what_it_needs():
+    class Forgetful(init.Initializer):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r"Forgetful: an Initializer defines _values\(shape\), or _initialize\(arr\)"):
+        init.initializer(Forgetful(), (2, 3))

@@ -137,8 +137,9 @@ def test_dropout_between_layers_matches_two_single_layers_with_the_same_masks():
     np.testing.assert_allclose(eval_out, np.asarray(second(first(x)[0])[0]), rtol=1e-14)
 
 
-def test_jitted_forward_and_grad_equal_eager():
-    net = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True, dtype=F64)
+@pytest.mark.parametrize("options", [{}, {"proj_size": 2}])
+def test_jitted_forward_and_grad_equal_eager(options):
+    net = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True, dtype=F64, **options)
     weights = net.trainable_params()
     x, lengths = _normal(3, 5, 3), np.array([5, 3, 1])
 
