@@ -293,3 +293,17 @@ def test_a_mirror_first_traced_inside_torch_func_transforms_gives_per_sample_gra
         expected = torch.autograd.grad(loss(leaves, x[i]), list(leaves.values()))
         for name, g in zip(leaves, expected):
             torch.testing.assert_close(per_sample[name][i], g)
+
+
+def test_a_hook_on_a_cell_is_refused_naming_the_cell_as_the_twin_would_run_without_it():
+    net = nn.SequentialCell(nn.Dense(3, 4), nn.ReLU(), nn.Dense(4, 2))
+
+    def doubled(cell, inputs, output):
+        return output * 2
+
+    handle = net[2].register_forward_hook(doubled)
+    with pytest.raises(TranslationError, match=r"Dense at '2': its forward hook 'doubled' would not run in the torch twin"):
+        mirror(net)
+    handle.remove()
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_allclose(mirror(net)(torch.from_numpy(x)).detach().numpy(), net(funcad.Tensor(x)).asnumpy(), rtol=1e-5, atol=1e-6)

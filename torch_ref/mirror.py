@@ -33,6 +33,7 @@ def mirror_twin(cell: Cell) -> Twin:
     """``cell``, its torch twin (in the same training mode) and the maps between their parameter names and layer paths."""
     if not isinstance(cell, Cell):
         raise TypeError(f"mirror: expected a funcad Cell, got {type(cell).__name__}")
+    _refuse_hooks(cell)
     builder = _Mirror()
     module = builder.translate(cell, "")
     _tie(cell, module, builder.names)
@@ -43,6 +44,18 @@ def mirror_twin(cell: Cell) -> Twin:
     twin = Twin(cell, module, builder.parameter_names(cell), builder.module_paths)
     copy_weights(twin, to_torch=True)
     return twin
+
+
+def _refuse_hooks(cell: Cell) -> None:
+    """A hook on a Cell (``register_forward_hook`` and its kin) changes what the Cell computes or records, and the torch
+    twin would run without it: refused, naming the Cell, unless it is ``funcad.nn.spectral_norm``'s, which mirrors."""
+    for path, owner in cell.cells_and_names():
+        known = spectral_norm.spectral_norm_hooks(owner)
+        for kind, hooks in (owner.__dict__.get("_cell_hooks") or {}).items():
+            for fn in hooks.values():
+                if not any(fn is hook or getattr(fn, "__self__", None) is hook for hook in known):
+                    raise TranslationError(f"{where(path, owner)}: its {kind} hook {getattr(fn, '__name__', type(fn).__name__)!r} would not run "
+                                           "in the torch twin; remove the hook before mirroring (and register torch's on the twin)")
 
 
 def _tie(cell: Cell, module: torch.nn.Module, names: dict[str, str | None]) -> None:
