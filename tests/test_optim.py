@@ -313,6 +313,8 @@ def test_parameter_groups_name_what_is_wrong():
         nn.SGD([{"param": [w]}], 0.1)
     with pytest.raises(ValueError, match=r"order_params leaves out grouped parameters \['b'\]"):
         nn.SGD([{"params": [w, b]}, {"order_params": [w]}], 0.1)
+    with pytest.raises(ValueError, match=r"order_params holds parameters in no group \['b'\]"):
+        nn.SGD([{"params": [w]}, {"order_params": [w, b]}], 0.1)
     with pytest.raises(TypeError, match="params\\[1\\] is a Parameter among parameter groups"):
         nn.SGD([{"params": [w]}, b], 0.1)
     with pytest.raises(NotImplementedError, match="AdamWeightDecay: grad_centralization in parameter groups is not supported"):

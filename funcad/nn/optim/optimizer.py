@@ -80,8 +80,11 @@ def _grouped(owner: str, items: list, learning_rate, weight_decay: float) -> tup
         missing = [p.name for p in grouped if id(p) not in {id(q) for q in ordered}]
         if missing:
             raise ValueError(f"{owner}: order_params leaves out grouped parameters {missing}")
-    rates = tuple(rate_of.get(id(p), learning_rate) for p in params)
-    decays = tuple(decay_of[id(p)] if id(p) in decay_of else _default_decay(p, weight_decay) for p in params)
+        strays = [getattr(p, "name", repr(p)) for p in ordered if id(p) not in rate_of]
+        if strays:  # MindSpore's rule: order_params only orders what the groups hold
+            raise ValueError(f"{owner}: order_params holds parameters in no group {strays}; put them in a group")
+    rates = tuple(rate_of[id(p)] for p in params)
+    decays = tuple(decay_of[id(p)] for p in params)
     return params, rates, decays
 
 
