@@ -121,8 +121,7 @@ class Optimizer:
     ``params`` may also be MindSpore's parameter groups: dicts with ``params`` and optionally ``lr`` and
     ``weight_decay`` (a group's decay, its own or else the optimizer's, applies to every parameter in it, 'beta' and
     'gamma' included, as MindSpore's), and one ``{'order_params': [...]}``
-    giving the order of the parameters (and so of the gradients); a parameter it lists outside every group takes
-    the defaults.
+    giving the order of the parameters (and so of the gradients); it may list only parameters of the groups.
     """
 
     centralizes_gradients = True  # False where the updates do not read ``_decayed_grads`` (grad_centralization is refused)
@@ -288,12 +287,10 @@ class Optimizer:
     def _decayed_grads(self, grads: tuple) -> Iterable:
         """``decay_weight``'s gradients, then ``gradients_centralization``'s (MindSpore's order), computed lazily,
         each made when its parameter's update is."""
-        if any(self.grad_centralization_flags):
-            return (_decayed_and_centralized(p, g, wd, flag)
-                    for p, g, wd, flag in zip(self.parameters, grads, self.weight_decays, self.grad_centralization_flags))
-        if not any(self.weight_decays):
+        if not any(self.weight_decays) and not any(self.grad_centralization_flags):
             return grads
-        return (g + wd * p if wd > 0.0 else g for p, g, wd in zip(self.parameters, grads, self.weight_decays))
+        return (_decayed_and_centralized(p, g, wd, flag)
+                for p, g, wd, flag in zip(self.parameters, grads, self.weight_decays, self.grad_centralization_flags))
 
     def __call__(self, grads):
         if hasattr(type(self), "construct"):
