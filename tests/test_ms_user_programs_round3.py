@@ -1558,6 +1558,27 @@ def test_a_forward_then_its_gradient_moves_batchnorm_statistics_once_per_step(mo
     np.testing.assert_allclose(own[1].moving_mean.asnumpy(), 0.1 * (x @ w.T + b).mean(0), rtol=1e-5, atol=1e-7)  # momentum 0.9, once
 
 
+@pytest.mark.parametrize("mode", ["PYNATIVE_MODE", "GRAPH_MODE"])
+def test_a_forward_then_its_gradient_by_inputs_moves_batchnorm_statistics_once(mode):
+    """``GradOperation(get_all=True)`` hands the network tracers of the Tensors its forward just took: the statistics
+    still move once (0.1 of the batch mean, not 0.19)."""
+    x = np.random.default_rng(12).standard_normal((8, 3)).astype(np.float32)
+    context.set_context(mode=getattr(context, mode))
+    try:
+        ms.set_seed(0)
+        net = nn.SequentialCell([nn.Dense(3, 4), nn.BatchNorm1d(4), nn.Dense(4, 2)])
+        with_loss = nn.WithLossCell(net, nn.MSELoss())
+        with_loss.set_grad()
+        with_loss.set_train()
+        inputs = Tensor(x), Tensor(np.zeros((8, 2), np.float32))
+        loss = with_loss(*inputs)
+        ops.GradOperation(get_all=True, sens_param=True)(with_loss)(*inputs, F.fill(loss.dtype, loss.shape, 1.0))
+    finally:
+        context.set_context(mode=context.PYNATIVE_MODE)
+    w, b = net[0].weight.asnumpy(), net[0].bias.asnumpy()
+    np.testing.assert_allclose(net[1].moving_mean.asnumpy(), 0.1 * (x @ w.T + b).mean(0), rtol=1e-5, atol=1e-7)
+
+
 class ValueAndGradStep(nn.Cell):
     """A training cell written with MindSpore's nn.ForwardValueAndGrad."""
 

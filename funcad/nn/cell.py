@@ -171,7 +171,7 @@ class Cell:
         depth = current_depth()
         object.__setattr__(self, "_last_forward", None)
         if (last is not None and depth > last[0] and not kwargs and len(args) == len(last[1])
-                and all(a is b for a, b in zip(args, last[1]))):
+                and all(_untraced(a) is _untraced(b) for a, b in zip(args, last[1]))):
             states = [p for p in self.get_parameters() if not p.requires_grad]
             kept = [_snapshot(p) for p in states]
             out = self._call(args, kwargs)
@@ -542,6 +542,14 @@ class CellList(_CellContainer):
         for cell in cells:
             self.append(cell)
         return self
+
+
+def _untraced(value):
+    """The value under every transform's tracer: a gradient taken with respect to the inputs (``get_all=True``)
+    hands the Cell tracers of the very Tensors its forward was called with."""
+    while isinstance(value, Tracer):
+        value = value._value
+    return value
 
 
 def _snapshot(p: Parameter) -> Tensor:
