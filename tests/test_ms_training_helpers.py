@@ -51,7 +51,7 @@ def test_update_parameters_name_prefixes_the_optimizer_state_only():
     optimizer = nn.Adam(net.trainable_params(), 1e-3)
     optimizer.update_parameters_name("optim_g.")
     assert [name for name, _ in optimizer.parameters_and_names()] == [
-        "optim_g.global_step", "optim_g.moment1.weight", "optim_g.moment1.bias", "optim_g.moment2.weight", "optim_g.moment2.bias"]
+        "optim_g.learning_rate", "optim_g.global_step", "optim_g.moment1.weight", "optim_g.moment1.bias", "optim_g.moment2.weight", "optim_g.moment2.bias"]
     assert [p.name for p in net.trainable_params()] == ["weight", "bias"]
 
 

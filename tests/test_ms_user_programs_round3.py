@@ -188,7 +188,7 @@ def test_lenet_train_and_eval_as_the_model_zoo_writes_them(tmp_path, capsys):
     for p, q in zip(network.trainable_params(), module.parameters()):
         np.testing.assert_allclose(p.asnumpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
     # eval.py: strict_load loads every name of the net; the file's optimizer state is reported, not refused
-    assert not_loaded[0] == [] and set(not_loaded[1]) == {"global_step"} | {f"moments.{p.name}" for p in network.trainable_params()}
+    assert not_loaded[0] == [] and set(not_loaded[1]) == {"global_step", "learning_rate"} | {f"moments.{p.name}" for p in network.trainable_params()}
     for p, q in zip(restored.trainable_params(), network.trainable_params()):
         np.testing.assert_array_equal(p.asnumpy(), q.asnumpy())
     images, labels = zip(*[(b["image"], b["label"]) for b in ds_eval.create_dict_iterator(output_numpy=True)])

@@ -60,7 +60,7 @@ def test_adamax_puts_eps_after_the_maximum_where_torch_puts_it_inside():
     theirs, _ = _torch_run(lambda ps: torch.optim.Adamax(ps, 0.02, eps=0.3), grads)
     _close(theirs, _np_adamax(grads, 0.02, 0.9, 0.999, 0.3, torch_eps=True))
     assert np.abs(ours[0] - theirs[0]).max() > 1e-5
-    assert [p.name for _, p in opt.parameters_and_names()] == ["global_step", "moment1.w", "moment1.b", "moment2.w", "moment2.b"]
+    assert [p.name for _, p in opt.parameters_and_names()] == ["learning_rate", "global_step", "moment1.w", "moment1.b", "moment2.w", "moment2.b"]
 
 
 @pytest.mark.parametrize("lr, rho, eps, wd", [(1.0, 0.9, 1e-6, 0.0), (0.5, 0.7, 1e-3, 0.1)])
@@ -159,7 +159,7 @@ def test_lars_rescales_gradients_for_the_wrapped_momentum(clip, coef):
                       grads, names=("dense.weight", "dense.bias"))
     # the default filter leaves the bias out: its gradient passes unchanged and, as in MindSpore, undecayed
     _close(ours, _np_lars_momentum(grads, 0.1, 0.9, [0.05, 0.05], 1e-5, coef, clip, [True, False]))
-    assert int(lars.optimizer.global_step) == STEPS and [n for n, _ in lars.parameters_and_names()][0] == "global_step"
+    assert int(lars.optimizer.global_step) == STEPS and [n for n, _ in lars.parameters_and_names()][:2] == ["learning_rate", "global_step"]
     assert lars.optimizer.weight_decays == (0.0, 0.0) and lars.lars_flags == (True, False)
 
 

@@ -56,7 +56,7 @@ class Recorder(Callback):
         self.epochs.append(cb.cur_epoch_num)
         self.params.append({n: p.asnumpy().copy() for n, p in self.net.parameters_and_names()})
         self.state.append({n: p.asnumpy().copy() for n, p in self.optimizer.parameters_and_names()})
-        self.rates.append(self.optimizer.learning_rate)
+        self.rates.append(float(self.optimizer.learning_rate))
         self.results.append(dict(cb.get("eval_results", {})))
 
 

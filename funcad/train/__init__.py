@@ -9,9 +9,10 @@ from funcad.train.dataset_helper import DatasetHelper
 from funcad.train.early_stopping import EarlyStopping
 from funcad.train.history import History
 from funcad.train.lambda_callback import LambdaCallback
+from funcad.train.lr_scheduler import LearningRateScheduler
 from funcad.train.model import Model
 from funcad.train.reduce_lr import ReduceLROnPlateau
 
 __all__ = ["Model", "DatasetHelper", "FixedLossScaleManager", "DynamicLossScaleManager",
            "Callback", "RunContext", "LossMonitor", "TimeMonitor", "ModelCheckpoint", "CheckpointConfig", "EarlyStopping",
-           "ReduceLROnPlateau", "History", "LambdaCallback", *_metric_names]
+           "ReduceLROnPlateau", "LearningRateScheduler", "History", "LambdaCallback", *_metric_names]

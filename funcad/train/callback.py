@@ -110,7 +110,7 @@ class TimeMonitor(Callback):
 
 # callbacks kept in their own modules (which import this one), importable from here as from mindspore.train.callback
 _ELSEWHERE = {"ModelCheckpoint": "checkpoint", "CheckpointConfig": "checkpoint", "EarlyStopping": "early_stopping",
-              "ReduceLROnPlateau": "reduce_lr", "History": "history", "LambdaCallback": "lambda_callback"}
+              "ReduceLROnPlateau": "reduce_lr", "LearningRateScheduler": "lr_scheduler", "History": "history", "LambdaCallback": "lambda_callback"}
 
 
 def __getattr__(name: str):

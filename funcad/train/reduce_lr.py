@@ -5,13 +5,6 @@ from __future__ import annotations
 from funcad.train.monitored import MonitoredCallback, check_bool, check_count, check_number
 
 
-def _forget_compiled(cell) -> None:
-    """Drop the programs GRAPH_MODE compiled for ``cell`` and its sub-Cells: tracing baked the old learning rate in,
-    so the next step compiles again with the new one."""
-    for _, sub in cell.cells_and_names():
-        sub.__dict__.pop("_graph_programs", None)
-
-
 class ReduceLROnPlateau(MonitoredCallback):
     """Multiplies the optimizer's learning rate by ``factor`` (never below ``min_lr``) when ``monitor`` has not
     improved by more than ``min_delta`` for ``patience`` epochs, then waits ``cooldown`` epochs before counting again.
@@ -72,9 +65,7 @@ class ReduceLROnPlateau(MonitoredCallback):
                 lr = float(optimizer.learning_rate)
                 if lr > self.min_lr:
                     new_lr = max(lr * self.factor, self.min_lr)
-                    optimizer.learning_rate = new_lr
-                    if getattr(cb, "train_network", None) is not None:
-                        _forget_compiled(cb.train_network)
+                    optimizer.learning_rate = new_lr  # written into the rate's Parameter: compiled steps read it
                     if self.verbose:
                         print(f"Epoch {cb.cur_epoch_num:05d}: ReduceLROnPlateau reducing learning rate to {new_lr}.", flush=True)
                 self.cooldown_counter = self.cooldown

@@ -38,7 +38,7 @@ def train_step(case_name: str, params: list, optimizer) -> Callable | None:
     if loss is None:
         return None
     grad_fn = value_and_grad(loss)
-    lr, momentum = optimizer.learning_rate, getattr(optimizer, "momentum", 0.0)
+    lr, momentum = float(optimizer.learning_rate), getattr(optimizer, "momentum", 0.0)
     decays = list(optimizer.weight_decays)  # MindSpore skips beta and gamma
     velocity = [np.zeros_like(p) for p in params]
 

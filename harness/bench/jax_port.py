@@ -68,6 +68,7 @@ def optimizer_update(optimizer, params: list) -> tuple[Callable, tuple]:
     lr = optimizer.learning_rate
     if callable(lr) or getattr(optimizer, "use_nesterov", False) or getattr(optimizer, "nesterov", False):
         raise ValueError(f"JAX port: {type(optimizer).__name__} with a learning-rate schedule or Nesterov momentum is not ported")
+    lr = float(lr)  # the rate's Parameter, read once: the port is compiled with it
     decays = list(optimizer.weight_decays)  # MindSpore skips beta and gamma
 
     def decayed(ps, gs):

@@ -17,7 +17,9 @@ import numpy as np
 
 from funcad import ops
 from funcad.common.parameter import ParameterTuple, distinct_parameters
+from funcad.core.dtypes import is_floating
 from funcad.core.tensor import Parameter, Tensor
+from funcad.core.trace import current_depth
 from funcad.nn.lr import StepTable
 
 _ONE_STEP = Tensor(np.array(1, dtype=np.int32))  # what global_step grows by: a Tensor of its dtype takes the direct path
@@ -40,12 +42,25 @@ def _in_range(owner: str, name: str, value, low: float, high: float, *, low_open
 
 
 def _learning_rate(owner: str, learning_rate):
-    """A learning rate as ``get_lr`` reads it: a float, a ``StepTable`` of per-step rates, or a callable of the step."""
+    """A learning rate as ``get_lr`` reads it: a float, a 0-d Parameter (the user's own, shared), a ``StepTable`` of
+    per-step rates, or a callable of the step."""
+    if isinstance(learning_rate, Parameter) and learning_rate.ndim == 0 and is_floating(learning_rate.dtype):
+        return learning_rate
     if isinstance(learning_rate, Tensor) and learning_rate.ndim == 0:
         learning_rate = float(learning_rate)
     elif isinstance(learning_rate, (list, tuple)) or (isinstance(learning_rate, Tensor) and learning_rate.ndim == 1):
         learning_rate = StepTable(np.asarray(learning_rate))
     return learning_rate if callable(learning_rate) else _non_negative(owner, "learning_rate", learning_rate)
+
+
+def _held_in_parameter(rate):
+    """A fixed rate as MindSpore holds it: a 0-d Parameter named ``learning_rate``, so code that changes it
+    (``ops.assign(optimizer.learning_rate, lr)``, a callback) reaches compiled steps too. float64 (MindSpore's is
+    float32) keeps the rate as written: each update casts it to its parameter's dtype, as it would a Python float.
+    Schedules and per-step lists stay as they are."""
+    if isinstance(rate, float):
+        return Parameter(np.array(rate, dtype=np.float64), name="learning_rate", requires_grad=False)
+    return rate
 
 
 def _default_decay(p: Parameter, weight_decay: float) -> float:
@@ -134,7 +149,7 @@ class Optimizer:
         if isinstance(parameters, (Parameter, Tensor)) or not isinstance(parameters, Iterable):
             raise TypeError(f"{owner}: params must be a list or tuple of Parameters, got {type(parameters).__name__}")
         parameters = list(parameters)
-        self.learning_rate: float | Callable = _learning_rate(owner, learning_rate)
+        self._learning_rate: Parameter | Callable = _held_in_parameter(_learning_rate(owner, learning_rate))
         self.weight_decay = _non_negative(owner, "weight_decay", weight_decay)
         groups = any(isinstance(item, dict) for item in parameters)
         params, rates, decays = _grouped(owner, parameters, self.learning_rate, self.weight_decay) if groups else (parameters, None, None)
@@ -150,6 +165,22 @@ class Optimizer:
         if any(self.grad_centralization_flags) and not self.centralizes_gradients:
             raise NotImplementedError(f"{owner}: grad_centralization in parameter groups is not supported by this optimizer")
         self.global_step = Parameter(np.array(0, dtype=np.int32), name="global_step", requires_grad=False)
+
+    @property
+    def learning_rate(self) -> Parameter | Callable:
+        """The rate: a 0-d Parameter when fixed (MindSpore's), else the schedule or ``StepTable`` given."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        """A number (or 0-d Tensor) set on a fixed rate is written into its Parameter, so steps already compiled use
+        it; anything else replaces the rate."""
+        held = self.__dict__.get("_learning_rate")
+        if isinstance(held, Parameter) and not isinstance(value, Parameter) and (
+                isinstance(value, numbers.Real) or (isinstance(value, Tensor) and value.ndim == 0)):
+            ops.assign(held, Tensor(np.array(_non_negative(type(self).__name__, "learning_rate", float(value)), dtype=held.asnumpy().dtype)))
+        else:
+            self._learning_rate = value
 
     def _state(self, prefix: str, fill: float = 0.0) -> tuple[Parameter, ...]:
         """One state Parameter per parameter, filled with ``fill``, named ``prefix.<parameter name>``."""
@@ -214,7 +245,7 @@ class Optimizer:
             rate = self.learning_rate if self.group_rates is None else self.group_rates[index[id(p)]]
             if isinstance(rate, StepTable):
                 rate = rate.values
-            elif not callable(rate):
+            elif not callable(rate) and not isinstance(rate, Parameter):
                 rate = Tensor(np.array(rate, dtype=np.float32))
             found.append(rate)
         return found if isinstance(param, list) else found[0]
@@ -247,6 +278,8 @@ class Optimizer:
         return tuple(_centralize(g) if flag else g for g, flag in zip(gradients, self.grad_centralization_flags))
 
     def _rate_now(self, lr):
+        if isinstance(lr, Parameter) and not current_depth():
+            return float(lr.asnumpy())  # eagerly a Python float: no cast per parameter; traced, the Parameter is read
         if not callable(lr):
             return lr
         value = lr(self.global_step)
@@ -336,6 +369,9 @@ class GroupRates(tuple):
 
 
 def _rate_tensor(rate) -> Tensor:
+    """A rate as ``get_lr`` gives it: float32 as MindSpore's Parameter holds it, a schedule's Tensor as it came."""
+    if isinstance(rate, Parameter):
+        return ops.cast(rate, np.float32)
     return rate if isinstance(rate, Tensor) else Tensor(np.array(rate, dtype=np.float32))
 
 
