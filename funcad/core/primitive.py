@@ -54,6 +54,10 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
   ``f(torch, *args, **kwargs)`` given the torch module (funcad never imports torch), or both, ``(name, recipe)``: the
   torch function that is the op (called as the public op of the same name is), run through the recipe where the
   node's arguments do not fit it as they are (a Python number first, a tuple of operands).
+- ``keywords`` (every call given keyword arguments): {MindSpore 2.x's keyword name: argument position}, the names
+  under which the op's array arguments may be passed by keyword (``ops.pow(x, exponent=2)``, ``ops.add(input=a,
+  other=b)``); a call moves them into their places, since a primitive's keyword arguments are static. ``input`` names
+  the first argument unless declared otherwise (``funcad.ops.ms_keywords`` declares the rest from one table).
 
 ``declare(**fields)`` sets fields (``primitive(..., **fields)`` at definition); a field never declared reads as
 ``UNDECLARED``, which interpreters treat as "lacks it" and the completeness test rejects.
@@ -62,7 +66,8 @@ None unless an op needs them (``OPTIONAL_FIELDS``):
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -89,6 +94,30 @@ class _Undeclared:
 
 
 UNDECLARED = _Undeclared()
+INPUT_FIRST = MappingProxyType({"input": 0})  # MindSpore 2.x names an op's first argument ``input``: ops.exp(input=x)
+
+
+def keywords_to_positions(op: str, positions: Mapping[str, int], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``args`` and ``kwargs`` with the keyword arguments named in ``positions`` moved to their positions; the others
+    stay keywords. A position given twice, or left empty before a filled one, is a TypeError naming the op."""
+    placed = dict(enumerate(args))
+    rest = {}
+    for key, value in kwargs.items():
+        i = positions.get(key)
+        if i is None:
+            rest[key] = value
+        elif i in placed:
+            raise TypeError(f"funcad.ops.{op}: {key} given both by position and as {key}=" if i < len(args) else
+                            f"funcad.ops.{op}: argument {i} given twice (as {key}= and under another name)")
+        else:
+            placed[i] = value
+    if len(placed) <= max(placed):
+        names: dict[int, str] = {}
+        for key, i in positions.items():
+            names.setdefault(i, key)  # the first name declared for a position: MindSpore's
+        missing = [names.get(i, str(i)) for i in range(max(placed)) if i not in placed]
+        raise TypeError(f"funcad.ops.{op}: missing argument(s) {', '.join(missing)} before the ones given by keyword")
+    return tuple(placed[i] for i in range(len(placed))), rest
 
 def _describe(value) -> str:
     if isinstance(value, (Tensor, np.ndarray)):
@@ -127,7 +156,7 @@ class Primitive:
     """
 
     FIELDS = ("emit", "elementwise", "broadcasts", "takes_out", "identities", "simplify", "role", "differentiable")
-    OPTIONAL_FIELDS = ("tune", "batch", "epilogue", "promote", "torch", "complex", "aside")
+    OPTIONAL_FIELDS = ("tune", "batch", "epilogue", "promote", "torch", "complex", "aside", "keywords")
 
     def __init__(self, name: str, impl: Callable, **declarations):
         self.name = name
@@ -138,6 +167,7 @@ class Primitive:
             setattr(self, field, UNDECLARED)
         self.batch = self.tune = self.epilogue = self.promote = self.torch = self.aside = None
         self.complex = False
+        self.keywords = INPUT_FIRST
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
         self.declare(**declarations)
@@ -196,8 +226,8 @@ class Primitive:
         # The hot path of the whole engine. Plain Tensors and Python numbers alone go straight to the forward, for a
         # class check each (and, for an op declaring ``promote``, a float32 Tensor's dtype identity test); anything
         # else (a tracer, a Parameter, an integer array meeting a promoting op) takes the full dispatch below.
-        if kwargs and "input" in kwargs and not args:
-            args = (kwargs.pop("input"),)  # MindSpore 2.x names the first argument `input`: ops.exp(input=x)
+        if kwargs and not self.keywords.keys().isdisjoint(kwargs):
+            args, kwargs = keywords_to_positions(self.name, self.keywords, args, kwargs)  # ops.exp(input=x), ops.pow(x, exponent=2)
         promote = self.promote
         raw = []
         for a in args:

@@ -53,19 +53,6 @@ class TensorMethods:
         out = _ops.argmin(self, axis=axis)
         return _ops.expand_dims(out, axis) if keepdims and axis is not None else out
 
-    def add(self, other):
-        return _ops.add(self, other)
-
-    def sub(self, other):
-        return _ops.subtract(self, other)
-
-    def mul(self, other):
-        return _ops.multiply(self, other)
-
-    def div(self, other):
-        return _ops.divide(self, other)
-
-
     def all(self, axis=None, keep_dims=False):
         """Whether every element (along ``axis``) is non-zero, as a bool Tensor."""
         zeros = _ops.sum(_ops.cast(_ops.equal(self, 0), "int32"), axis=axis, keepdims=keep_dims)
@@ -79,9 +66,6 @@ class TensorMethods:
     def cumsum(self, axis=None, dtype=None):
         return _ops.cumsum(self if dtype is None else _ops.cast(self, dtype), axis=axis)
 
-    def tile(self, reps):
-        return _ops.tile(self, reps)
-
     def repeat(self, repeats, axis=None):
         return _ops.repeat(self, repeats, axis)
 
@@ -91,20 +75,58 @@ class TensorMethods:
     def to(self, dtype):
         return _ops.cast(self, dtype)
 
-    def float(self):
-        return _ops.cast(self, np.float32)
+    def type_as(self, other):
+        """This Tensor cast to ``other``'s dtype."""
+        return _ops.cast(self, other.dtype)
 
-    def half(self):
-        return _ops.cast(self, np.float16)
+    def view_as(self, other):
+        """This Tensor reshaped to ``other``'s shape."""
+        return _ops.reshape(self, tuple(other.shape))
 
-    def double(self):
-        return _ops.cast(self, np.float64)
+    reshape_as = view_as
 
-    def int(self):
-        return _ops.cast(self, np.int32)
+    def expand(self, *size):
+        """This Tensor broadcast to ``size`` (``t.expand(2, 3)`` or ``t.expand((2, 3))``; -1 keeps a dimension)."""
+        return _ops.broadcast_to(self, size[0] if len(size) == 1 and not isinstance(size[0], (int, np.integer)) else size)
 
-    def long(self):
-        return _ops.cast(self, np.int64)
+    def new_zeros(self, size, dtype=None):
+        """Zeros of shape ``size``, in this Tensor's dtype unless ``dtype`` is given."""
+        return _ops.zeros(size, self.dtype if dtype is None else dtype)
+
+    def new_ones(self, size, dtype=None):
+        """Ones of shape ``size``, in this Tensor's dtype unless ``dtype`` is given."""
+        return _ops.ones(size, self.dtype if dtype is None else dtype)
+
+    def new_full(self, size, fill_value, dtype=None):
+        """``fill_value`` in every element of shape ``size``, in this Tensor's dtype unless ``dtype`` is given."""
+        return _ops.full(size, fill_value, self.dtype if dtype is None else dtype)
+
+    def positive(self):
+        return self
+
+    def clone(self):
+        """A copy of this Tensor (an equal value: funcad's Tensors are never written in place)."""
+        return self.copy()
+
+    def ndimension(self) -> int:
+        return self.ndim
+
+    @property
+    def mT(self):
+        """The last two axes swapped."""
+        return _ops.swapaxes(self, -2, -1)
+
+    @property
+    def mH(self):
+        """The conjugate of the last two axes swapped."""
+        return _ops.conj(self.mT)
+
+    @property
+    def H(self):
+        """The conjugate transpose of a 2-D Tensor."""
+        if self.ndim != 2:
+            raise ValueError(f"Tensor.H: expected a 2-D Tensor, got shape {self.shape}; use mH for a batch of matrices")
+        return self.mH
 
     def permute(self, *axis):
         """The axes reordered as listed (``t.permute(1, 0)`` or ``t.permute((1, 0))``)."""
@@ -113,13 +135,27 @@ class TensorMethods:
     def ravel(self):
         return _ops.reshape(self, (-1,))
 
-    def expand_as(self, other):
-        """This Tensor broadcast to ``other``'s shape."""
-        return _ops.broadcast_to(self, tuple(other.shape))
+    def expand_as(self, x):
+        """This Tensor broadcast to ``x``'s shape (MindSpore's name for the argument)."""
+        return _ops.broadcast_to(self, tuple(x.shape))
 
     def where(self, condition, y):
         """This Tensor where ``condition``, else ``y``."""
         return _ops.where(condition, self, y)
+
+    def select(self, condition, y):
+        """This Tensor where ``condition``, else ``y`` (MindSpore's Tensor.select: ``ops.select(condition, self, y)``)."""
+        return _ops.select(condition, self, y)
+
+    def argmax_with_value(self, axis: int = 0, keep_dims: bool = False):
+        """(indices, values) of the maxima along ``axis``: MindSpore's order, the reverse of ``ops.max``'s."""
+        values, indices = _ops.max(self, axis, keep_dims)
+        return indices, values
+
+    def argmin_with_value(self, axis: int = 0, keep_dims: bool = False):
+        """(indices, values) of the minima along ``axis``: MindSpore's order, the reverse of ``ops.min``'s."""
+        values, indices = _ops.min(self, axis, keep_dims)
+        return indices, values
 
     def contiguous(self):
         """This Tensor: funcad's values are always laid out contiguously for the ops that read them."""
@@ -145,8 +181,15 @@ def _keep(value: bool, alias: bool | None) -> bool:
     return bool(value if alias is None else alias)
 
 
-def _op_method(name: str, op_name: str):
+def _op_method(name: str, op_name: str, keyword: str | None = None):
+    """A method calling ``funcad.ops.<op_name>`` with the Tensor first; ``keyword`` is MindSpore's name of the method's
+    first argument, taken by keyword too (``t.mul(value=2)``) and passed to the op by position."""
+
     def method(self, *args, **kwargs):
+        if keyword in kwargs:
+            if args:
+                raise TypeError(f"Tensor.{name}: {keyword} given both by position and as {keyword}=")
+            args = (kwargs.pop(keyword),)
         return getattr(_ops, op_name)(self, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
@@ -182,7 +225,36 @@ _OP_METHODS = {
     "nan_to_num": "nan_to_num", "movedim": "movedim", "moveaxis": "moveaxis", "rot90": "rot90", "kron": "kron", "cross": "cross",
     "fmax": "fmax", "fmin": "fmin", "heaviside": "heaviside", "xlogy": "xlogy", "inverse": "inverse", "det": "det",
     "slogdet": "slogdet", "cholesky": "cholesky", "vecdot": "vecdot", "unflatten": "unflatten", "sgn": "sgn", "signbit": "signbit",
-    "isposinf": "isposinf", "isneginf": "isneginf",
+    "isposinf": "isposinf", "isneginf": "isneginf", "add": "add", "sub": "subtract", "mul": "multiply", "div": "div", "tile": "tile",
+    "svd": "svd", "matrix_power": "matrix_power", "histc": "histc", "bincount": "bincount", "searchsorted": "searchsorted",
+    "argwhere": "argwhere", "unique_consecutive": "unique_consecutive", "msort": "msort", "renorm": "renorm", "lu_solve": "lu_solve",
+    "cholesky_solve": "cholesky_solve", "adjoint": "adjoint", "aminmax": "aminmax", "arccosh": "acosh", "arcsinh": "asinh",
+    "arctanh": "atanh", "arctan2": "atan2", "cummax": "cummax", "cummin": "cummin", "multiply": "multiply", "divide": "div",
+    "subtract": "subtract", "dot": "dot", "hsplit": "hsplit", "vsplit": "vsplit", "dsplit": "dsplit", "tensor_split": "tensor_split",
+    "eigvals": "eigvals", "fliplr": "fliplr", "flipud": "flipud", "float_power": "float_power", "gcd": "gcd", "lcm": "lcm",
+    "ldexp": "ldexp", "logaddexp2": "logaddexp2", "logcumsumexp": "logcumsumexp", "logdet": "logdet", "ger": "ger",
+    "hardshrink": "hardshrink", "inv": "inv", "is_complex": "is_complex", "is_floating_point": "is_floating_point", "median": "median",
+    "nanmedian": "nanmedian", "orgqr": "orgqr", "swapdims": "swapdims", "t": "t", "baddbmm": "baddbmm", "bernoulli": "bernoulli",
+    "index_fill": "index_fill", "index_add": "index_add", "unfold": "unfold", "multinomial": "multinomial",
 }
+# The casts MindSpore's Tensor names (t.float() is t.astype(float32))
+_CASTS = {"float": np.float32, "half": np.float16, "double": np.float64, "int": np.int32, "long": np.int64, "short": np.int16,
+          "byte": np.uint8, "bool": np.bool_}
+
+
+def _cast_method(name: str, dtype):
+    def method(self):
+        return _ops.cast(self, dtype)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"This Tensor cast to {np.dtype(dtype).name}."
+    return method
+
+
+for _name, _dtype in _CASTS.items():
+    setattr(TensorMethods, _name, _cast_method(_name, _dtype))
+
+# MindSpore 2.3's name of a method's first argument where the op names it otherwise (Tensor.mul(value=2))
+_METHOD_KEYWORDS = dict.fromkeys(("mul", "multiply", "div", "divide", "true_divide"), "value")
 for _name, _op in _OP_METHODS.items():
-    setattr(TensorMethods, _name, _op_method(_name, _op))
+    setattr(TensorMethods, _name, _op_method(_name, _op, _METHOD_KEYWORDS.get(_name)))

@@ -12,6 +12,7 @@ from funcad.numpy.elementwise import *  # noqa: F403 - the module lists its name
 from funcad.numpy.joining import *  # noqa: F403
 from funcad.numpy.reductions import *  # noqa: F403
 from funcad.numpy.signatures import *  # noqa: F403
+from funcad.ops.ms_keywords import numpy_facing as _numpy_facing
 from funcad.ops.shape import split_numpy as _split_numpy
 
 _FROM_OPS = """abs add amax amin arange argmax argmin argsort broadcast_to ceil clip concatenate
@@ -22,8 +23,8 @@ multiply negative not_equal ones ones_like outer pad power prod rand randn remai
 roll round sign sin sqrt square squeeze stack std subtract sum
 swapaxes take_along_axis tan tanh tensordot tile trace transpose tril triu var zeros
 zeros_like""".split()
-globals().update({name: getattr(_ops, name) for name in _FROM_OPS})  # numpy's names that funcad.ops shares
-max, min = _ops.amax, _ops.amin  # numpy's max/min give the values alone (ops.max/min are MindSpore's (values, indices))
+globals().update({name: _numpy_facing(getattr(_ops, name)) for name in _FROM_OPS})  # numpy's names and meanings (axis=(): no axis)
+max, min = _numpy_facing(_ops.amax), _numpy_facing(_ops.amin)  # numpy's max/min give the values alone (ops.max/min are MindSpore's (values, indices))
 split = _split_numpy  # numpy's sections or cut indices (ops.split takes MindSpore's piece sizes)
 absolute = _ops.abs
 true_divide = _ops.divide

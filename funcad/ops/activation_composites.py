@@ -12,7 +12,7 @@ from funcad.ops.activation import elu
 from funcad.ops.math import abs as _abs
 from funcad.ops.math import clip, greater, less, logical_and, relu, sigmoid, softplus, tanh, where
 from funcad.ops.nn import softmax
-from funcad.ops.shape import reshape, split_numpy, stop_gradient
+from funcad.ops.shape import cast, reshape, split_numpy, stop_gradient
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -90,9 +90,9 @@ def tanhshrink(input):  # noqa: A002
     return input - tanh(input)
 
 
-def softmin(x, axis: int = -1):
-    """softmax(-x) along ``axis``."""
-    return softmax(-x, axis)
+def softmin(x, axis: int = -1, *, dtype=None):
+    """softmax(-x) along ``axis``, of ``x`` cast to ``dtype`` first when given (MindSpore 2.x's keyword)."""
+    return softmax(-(x if dtype is None else cast(x, dtype)), axis)
 
 
 def glu(x, axis: int = -1):

@@ -38,7 +38,7 @@ from funcad.core.dtypes import is_floating, widened
 from funcad.core.primitive import compiled_as_call, primitive
 from funcad.ops import batch_threads, conv_algorithms, conv_direct, conv_fft, conv_winograd
 from funcad.ops.batching import bind_arguments, fold_rule, to_front
-from funcad.ops.conv_geometry import Geometry, padding4, pair, same_padding, windows
+from funcad.ops.conv_geometry import Geometry, ints, pad_mode_padding, padding4, paddings, pair, windows
 from funcad.ops.conv_scratch import scratch, with_scratch
 from funcad.ops.shape import _shape_of, expand_dims, reshape, squeeze, transpose
 
@@ -468,15 +468,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
     (``funcad.ops.conv_algorithms``). One that does not apply to the shape is an error.
     """
     xs, ws = _shape_of(x), _shape_of(weight)
-    if pad_mode is not None:
-        if pad_mode not in ("same", "valid", "pad"):
-            raise ValueError(f"funcad.ops.conv2d: pad_mode must be 'same', 'valid' or 'pad', got {pad_mode!r}")
-        if pad_mode != "pad" and any(np.ravel(padding)):
-            raise ValueError(f"funcad.ops.conv2d: padding {padding!r} needs pad_mode='pad' (pad_mode={pad_mode!r} sets its own)")
-        if pad_mode == "same" and len(xs) == 4:
-            padding = same_padding(xs[2:], ws[2:], pair(stride, "conv2d", "stride"), pair(dilation, "conv2d", "dilation"))
     if len(xs) != 4 or len(ws) != 4:
         raise ValueError(f"funcad.ops.conv2d: expected a 4-D input (N, C, H, W) and 4-D weight (O, C/groups, kh, kw), got input {xs} and weight {ws}")
+    padding = pad_mode_padding("conv2d", pad_mode, padding, xs[2:], ws[2:], stride, dilation)
     if groups < 1 or xs[1] != ws[1] * groups or ws[0] % groups:
         raise ValueError(f"funcad.ops.conv2d: input {xs} has {xs[1]} channels but weight {ws} with groups={groups} expects {ws[1] * groups} "
                          f"(and out channels {ws[0]} divisible by groups)")
@@ -496,12 +490,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
     return y
 
 
-def conv1d(x, weight, bias=None, stride: int = 1, padding=0, dilation: int = 1, groups: int = 1):
+def conv1d(x, weight, bias=None, stride: int = 1, padding=0, dilation: int = 1, groups: int = 1, *, pad_mode: str | None = None):
     """Cross-correlation of an (N, C, L) input with (O, C/groups, k) weights, as torch.nn.functional.conv1d; ``padding``
-    an int for both ends or (left, right). Runs as a convolution of height 1."""
+    an int (or 1-tuple) for both ends or (left, right); ``pad_mode`` as conv2d's. Runs as a convolution of height 1."""
     xs, ws = _shape_of(x), _shape_of(weight)
     if len(xs) != 3 or len(ws) != 3:
         raise ValueError(f"funcad.ops.conv1d: expected a 3-D input (N, C, L) and 3-D weight (O, C/groups, k), got input {xs} and weight {ws}")
-    pads = (padding, padding) if isinstance(padding, (int, np.integer)) else tuple(padding)
-    y = conv2d(expand_dims(x, 2), expand_dims(weight, 2), bias, stride=(1, stride), padding=(0, 0) + pads, dilation=(1, dilation), groups=groups)
+    padding = pad_mode_padding("conv1d", pad_mode, padding, xs[2:], ws[2:], stride, dilation)
+    (s,), (d,) = ints(stride, 1, "conv1d", "stride"), ints(dilation, 1, "conv1d", "dilation")
+    y = conv2d(expand_dims(x, 2), expand_dims(weight, 2), bias, stride=(1, s), padding=(0, 0) + paddings(padding, 1, "conv1d"),
+               dilation=(1, d), groups=groups)
     return squeeze(y, 2)

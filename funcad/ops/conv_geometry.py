@@ -22,7 +22,7 @@ def pair(value, op: str, what: str) -> tuple[int, int]:
     return ints(value, 2, op, what)
 
 
-PADDING_FORMS = {2: "a pair (ph, pw) or (top, bottom, left, right)", 3: "(pd, ph, pw) or (head, tail, top, bottom, left, right)"}
+PADDING_FORMS = {1: "(left, right)", 2: "a pair (ph, pw) or (top, bottom, left, right)", 3: "(pd, ph, pw) or (head, tail, top, bottom, left, right)"}
 
 
 def paddings(padding, n: int, op: str) -> tuple[int, ...]:
@@ -96,3 +96,22 @@ def same_padding(size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[i
         total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
         pads += [total // 2, total - total // 2]
     return tuple(pads)
+
+
+PAD_MODES = ("same", "valid", "pad")
+
+
+def pad_mode_padding(op: str, pad_mode: str | None, padding, size: tuple[int, ...], kernel: tuple[int, ...], stride, dilation):
+    """The padding MindSpore's ``pad_mode`` gives a convolution over spatial ``size``: ``padding`` itself for 'pad' (and
+    for None, torch's form), none for 'valid', for 'same' what keeps ceil(size / stride) outputs (an odd total's extra
+    row at the end, as MindSpore pads). 'same' and 'valid' refuse a padding they would not apply, as MindSpore does."""
+    if pad_mode is None or pad_mode == "pad":
+        return padding
+    if pad_mode not in PAD_MODES:
+        raise ValueError(f"funcad.ops.{op}: pad_mode must be 'same', 'valid' or 'pad', got {pad_mode!r}")
+    if any(np.ravel(padding)):
+        raise ValueError(f"funcad.ops.{op}: padding {padding!r} needs pad_mode='pad' (pad_mode={pad_mode!r} sets its own)")
+    if pad_mode == "valid":
+        return 0
+    n = len(size)
+    return same_padding(size, kernel, ints(stride, n, op, "stride"), ints(dilation, n, op, "dilation"))

@@ -1,20 +1,21 @@
 """MindSpore 2.x's signatures over funcad's kernels: ``broadcast_to`` keeping -1 dimensions, ``softmax(..., dtype=)``,
-``avg_pool2d(..., ceil_mode=True)``, ``conv2d``'s positional ``pad_mode``, ``fast_gelu``, and ``input=`` by keyword
-for ops whose first argument funcad names ``x``."""
+``avg_pool2d(..., ceil_mode=True)``, the positional ``pad_mode`` of ``conv1d``/``conv2d``/``conv3d``, ``flatten``'s
+``order`` and ``fast_gelu`` (MindSpore's keyword names for the other ops come from ``funcad.ops.ms_keywords``)."""
 
 from __future__ import annotations
 
-import functools
-import inspect
 import numbers
 from collections.abc import Callable
 
 from funcad.core.base_ops import broadcast_to as _broadcast_to
+from funcad.ops.conv import conv1d as _conv1d
 from funcad.ops.conv import conv2d as _conv2d
 from funcad.ops.nn import softmax as _softmax
 from funcad.ops.pool import avg_pool2d as _avg_pool2d
 from funcad.ops.primitive_classes import _fast_gelu
-from funcad.ops.shape import _shape_of, cast
+from funcad.ops.shape import _shape_of, cast, reshape, transpose
+from funcad.ops.shape import flatten as _flatten
+from funcad.ops.volume import conv3d as _conv3d
 
 
 def broadcast_to(input, shape):  # noqa: A002 - MindSpore's name
@@ -36,16 +37,60 @@ def softmax(input, axis: int = -1, *, dtype=None):  # noqa: A002 - MindSpore's n
     return _softmax(input if dtype is None else cast(input, dtype), axis)
 
 
-def conv2d(input, weight, bias=None, stride=1, *args, **kwargs):  # noqa: A002 - MindSpore's name
-    """``conv2d`` taking MindSpore 2.x's positional order too: (input, weight, bias, stride, pad_mode, padding, dilation,
-    groups), recognised by a string after ``stride``; otherwise funcad's (..., stride, padding, dilation, groups,
-    algorithm, *, pad_mode)."""
-    if args and isinstance(args[0], str):
-        if len(args) > 4:
-            raise TypeError(f"funcad.ops.conv2d: MindSpore's order takes at most 8 positional arguments, got {4 + len(args)}")
-        kwargs.update(zip(("pad_mode", "padding", "dilation", "groups"), args))
-        args = ()
-    return _conv2d(input, weight, bias, stride, *args, **kwargs)
+_MS_CONV_TAIL = ("pad_mode", "padding", "dilation", "groups")  # MindSpore 2.x's positions after stride
+
+
+def _ms_conv(kernel: Callable) -> Callable:
+    """``kernel`` (funcad's conv1d, conv2d or conv3d) taking MindSpore 2.x's positional order too: (input, weight, bias,
+    stride, pad_mode, padding, dilation, groups), recognised by a string after ``stride``; otherwise funcad's (...,
+    stride, padding, dilation, groups[, algorithm], *, pad_mode)."""
+    op = kernel.__name__
+
+    def conv(input, weight, bias=None, stride: int | tuple = 1, *args, **kwargs):  # noqa: A002 - MindSpore's name
+        if args and isinstance(args[0], str):
+            if len(args) > len(_MS_CONV_TAIL):
+                raise TypeError(f"funcad.ops.{op}: MindSpore's order takes at most 8 positional arguments, got {4 + len(args)}")
+            given = dict(zip(_MS_CONV_TAIL, args))
+            twice = sorted(given.keys() & kwargs.keys())
+            if twice:
+                raise TypeError(f"funcad.ops.{op}: {', '.join(twice)} given both by position and by keyword")
+            kwargs.update(given)
+            args = ()
+        return kernel(input, weight, bias, stride, *args, **kwargs)
+
+    conv.__name__ = conv.__qualname__ = op
+    conv.__doc__ = f"{kernel.__doc__}\n\n    MindSpore 2.x's positional order is taken too: {_ms_conv.__doc__.split(': ', 1)[1]}"
+    return conv
+
+
+conv1d = _ms_conv(_conv1d)
+conv2d = _ms_conv(_conv2d)
+conv3d = _ms_conv(_conv3d)
+
+
+def flatten(input, order: str | int = "C", *dims: int, start_dim: int | None = None, end_dim: int | None = None):  # noqa: A002
+    """MindSpore 2.x's ``flatten(input, order='C', *, start_dim=1, end_dim=-1)``: axes start_dim..end_dim merged into
+    one; 'F' merges in column-major order (the axes reversed first, as MindSpore's does). A 0-D or 1-D input becomes
+    1-D, whatever the dims, as in MindSpore. An int second argument reads funcad's positional form ``(input, start_dim, end_dim)``."""
+    if not isinstance(order, str):
+        if start_dim is not None or len(dims) > 1 or (dims and end_dim is not None):
+            raise TypeError(f"funcad.ops.flatten: expected (input, start_dim, end_dim), got start_dim {order!r}, {dims!r} and "
+                            f"start_dim={start_dim!r}, end_dim={end_dim!r}")
+        order, start_dim, end_dim = "C", order, dims[0] if dims else end_dim
+    elif dims:
+        raise TypeError(f"funcad.ops.flatten: after order={order!r}, start_dim and end_dim are keyword arguments, got {dims!r}")
+    if order not in ("C", "F"):
+        raise ValueError(f"funcad.ops.flatten: order must be 'C' or 'F', got {order!r}")
+    start, end = 1 if start_dim is None else int(start_dim), -1 if end_dim is None else int(end_dim)
+    rank = len(_shape_of(input))
+    if rank < 2:
+        return reshape(input, (-1,))
+    if not (-rank <= start < rank and -rank <= end < rank) or start % rank > end % rank:
+        raise ValueError(f"funcad.ops.flatten: start_dim {start} and end_dim {end} must lie in [-{rank}, {rank}) with start_dim not "
+                         f"after end_dim, for an input of shape {_shape_of(input)}")
+    if order == "F":
+        input = transpose(input, tuple(reversed(range(rank))))  # noqa: A001
+    return _flatten(input, start, end)
 
 
 def fast_gelu(x):
@@ -56,50 +101,12 @@ def fast_gelu(x):
 def avg_pool2d(input_x, kernel_size=1, stride=1, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = 0):
     """``avg_pool2d`` with MindSpore 2.x's ``ceil_mode``: a last partial window is kept and averaged over its part
-    inside the padded input (over its real inputs without ``count_include_pad``), the rule of ``nn.AvgPool2d``, which
-    computes it."""
+    inside the padded input (over its real inputs without ``count_include_pad``; a non-zero ``divisor_override``
+    divides every window's sum instead), the rule of ``nn.AvgPool2d``, which computes it."""
     if not ceil_mode:
         return _avg_pool2d(input_x, kernel_size, stride, padding, count_include_pad=count_include_pad, divisor_override=divisor_override)
-    if divisor_override:
-        raise NotImplementedError("funcad.ops.avg_pool2d: ceil_mode=True with a divisor_override is not supported")
     from funcad.nn.layer.pooling import AvgPool2d  # the layer holds the partial-window rule; nn imports ops
 
     stride = kernel_size if stride is None else stride
-    return AvgPool2d(kernel_size, stride, "pad", padding, ceil_mode=True, count_include_pad=count_include_pad)(input_x)
-
-
-_FIRST_NAMES = ("x", "input_x")
-
-
-def _first_parameter(fn: Callable) -> str | None:
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if not params or params[0].kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
-        return None
-    if any(p.name == "input" for p in params):
-        return None
-    return params[0].name
-
-
-def accepting_input(fn: Callable) -> Callable:
-    """``fn`` also taking its first argument as ``input=`` (MindSpore 2.x's name for it)."""
-
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        if "input" in kwargs:
-            if args:
-                raise TypeError(f"funcad.ops.{fn.__name__}: input given both by position and as input=")
-            args = (kwargs.pop("input"),)
-        return fn(*args, **kwargs)
-
-    return call
-
-
-def accept_input_keyword(namespace: dict) -> None:
-    """Give every public function of ``namespace`` whose first argument is named ``x`` or ``input_x`` MindSpore's
-    ``input=`` keyword too. Primitives take it in ``Primitive.__call__``."""
-    for name, fn in list(namespace.items()):
-        if not name.startswith("_") and inspect.isfunction(fn) and _first_parameter(fn) in _FIRST_NAMES:
-            namespace[name] = accepting_input(fn)
+    return AvgPool2d(kernel_size, stride, "pad", padding, ceil_mode=True, count_include_pad=count_include_pad,
+                     divisor_override=divisor_override or None)(input_x)
