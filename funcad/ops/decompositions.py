@@ -275,8 +275,21 @@ def eigvalsh(a):
 
 
 # -- singular value decomposition (thin) --------------------------------------------------------------------
+def _fixed_signs(u, s, vh, xp=np):
+    """(U, S, Vh) with each singular pair's signs chosen so the entry of largest magnitude in U's column is positive:
+    numpy's and torch's LAPACK builds may flip a pair, so both fix the same choice (locally constant, so the rules
+    hold). ``xp`` is numpy, or torch for the mirror's translation."""
+    take = np.take_along_axis if xp is np else xp.take_along_dim
+    flip = take(u, xp.abs(u).argmax(-2)[..., None, :], -2) < 0  # (..., 1, k)
+    return xp.where(flip, -u, u), s, xp.where(flip.swapaxes(-1, -2), -vh, vh)
+
+
 def _thin_svd(a):
-    return np.linalg.svd(a, full_matrices=False)
+    return _fixed_signs(*np.linalg.svd(a, full_matrices=False))
+
+
+def _torch_thin_svd(torch, a):
+    return _fixed_signs(*torch.linalg.svd(a, full_matrices=False), xp=torch)
 
 
 _svd_u, _svd_vh = _factor("svd_u", _thin_svd, 0), _factor("svd_vh", _thin_svd, 2)
@@ -363,7 +376,8 @@ def svd(a, full_matrices: bool = False, compute_uv: bool = True):
 
 for _prim in (_inv, _det, _det_sign, _logabsdet, _cholesky, _qr_q, _qr_r, _eigh_values, _eigh_vectors, _svd_u, _svd_s, _svd_vh):
     _prim.declare(batch=leading_axes_rule(_prim))
-# torch's translations (the mirror's): eigh's and svd's vectors are fixed only up to sign, so they have none
+# torch's translations (the mirror's): eigh's vectors are fixed only up to sign, so they have none (svd's signs are fixed
+# by ``_fixed_signs`` on both sides)
 _inv.declare(torch="linalg.inv")
 _det.declare(torch="linalg.det")
 _cholesky.declare(torch="linalg.cholesky")
@@ -372,3 +386,6 @@ for _index, _prim in enumerate((_det_sign, _logabsdet)):
     _prim.declare(torch=lambda torch, a, i=_index: torch.linalg.slogdet(a)[i])
 for _index, _prim in enumerate((_qr_q, _qr_r)):
     _prim.declare(torch=lambda torch, a, i=_index: torch.linalg.qr(a)[i])
+_svd_s.declare(torch="linalg.svdvals")
+for _index, _prim in ((0, _svd_u), (2, _svd_vh)):
+    _prim.declare(torch=lambda torch, a, i=_index: _torch_thin_svd(torch, a)[i])
