@@ -336,8 +336,18 @@ def test_ops_avg_pool2d_takes_ceil_mode_as_torch(count_include_pad):
     xt = torch.tensor(x, requires_grad=True)
     (F.avg_pool2d(xt, 2, 2, ceil_mode=True) ** 2).sum().backward()
     assert_close(g, xt.grad.numpy())
-    with pytest.raises(NotImplementedError, match="avg_pool2d: ceil_mode=True with a divisor_override"):
-        ops.avg_pool2d(Tensor(x), 2, 2, ceil_mode=True, divisor_override=3)
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_ops_avg_pool2d_takes_ceil_mode_with_divisor_override_as_torch(count_include_pad):
+    x = RNG.normal(size=(2, 2, 7, 6))
+    ours = ops.avg_pool2d(Tensor(x), 3, 2, 1, ceil_mode=True, count_include_pad=count_include_pad, divisor_override=4)
+    assert_close(ours, F.avg_pool2d(torch.tensor(x), 3, 2, 1, True, count_include_pad, 4).numpy())
+    w = RNG.normal(size=(2, 2, 4, 4))  # weights on the 4 x 4 output, so each window's gradient differs
+    g = funcad.grad(lambda a: ops.sum(ops.avg_pool2d(a, 3, 2, 1, True, count_include_pad, 4) * Tensor(w)))(Tensor(x))
+    xt = torch.tensor(x, requires_grad=True)
+    (F.avg_pool2d(xt, 3, 2, 1, True, count_include_pad, 4) * torch.tensor(w)).sum().backward()
+    assert_close(g, xt.grad.numpy())
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

@@ -51,11 +51,17 @@ def _resize_axis(x, axis: int, n_in: int, n_out: int, scale: float, mode: str, a
         src = (dst + 0.5) * scale - 0.5
     if mode == "bicubic":
         return _cubic_blend(x, axis, n_in, src)
+    return linear_blend(x, axis, n_in, src)
+
+
+def linear_blend(x, axis: int, n_in: int, src: np.ndarray):
+    """x along ``axis`` read at the fractional source positions ``src`` (below 0 read as 0): each output blends the
+    two neighbours of its position linearly."""
     src = np.maximum(src, 0.0)
     lo = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
     hi = np.minimum(lo + 1, n_in - 1)
     dtype = np.dtype(x.dtype)
-    weight_shape = (n_out,) + (1,) * (len(_shape_of(x)) - axis - 1)
+    weight_shape = (len(src),) + (1,) * (len(_shape_of(x)) - axis - 1)
     w = Tensor._wrap((src - lo).astype(dtype).reshape(weight_shape))
     return add(multiply(_take(x, axis, lo), 1 - w), multiply(_take(x, axis, hi), w))
 

@@ -1,5 +1,6 @@
 """The layer Cells of funcad.nn, one module per kind; ``funcad.nn`` re-exports every one of them."""
 
+from funcad.nn.cell import CellList, SequentialCell  # MindSpore's nn.layer holds its containers too (nn.layer.CellList)
 from funcad.nn.layer.activation import (
     CELU,
     ELU,
@@ -19,6 +20,7 @@ from funcad.nn.layer.activation import (
     PReLU,
     ReLU,
     ReLU6,
+    RReLU,
     SeLU,
     Sigmoid,
     SiLU,
@@ -45,12 +47,15 @@ from funcad.nn.layer.basic import (
     Flatten,
     Identity,
     Norm,
+    OneHot,
     PixelShuffle,
     PixelUnshuffle,
     Unflatten,
 )
 from funcad.nn.layer.conv import Conv1d, Conv1dTranspose, Conv2d, Conv2dTranspose, Conv3d, Conv3dTranspose
-from funcad.nn.layer.embedding import Embedding
+from funcad.nn.layer.embedding import Embedding, EmbeddingLookup
+from funcad.nn.layer.image import PSNR, SSIM, CentralCrop, ImageGradients, ResizeBilinear, Unfold
+from funcad.nn.layer.math_cells import MatMul, Moments, Pad, Range, Roll, Tril, Triu
 from funcad.nn.layer.normalization import (
     LRN,
     BatchNorm1d,
@@ -62,6 +67,7 @@ from funcad.nn.layer.normalization import (
     InstanceNorm3d,
     LayerNorm,
     RMSNorm,
+    SyncBatchNorm,
 )
 from funcad.nn.layer.padding import (
     ConstantPad1d,
@@ -85,9 +91,14 @@ from funcad.nn.layer.pooling import (
     AvgPool1d,
     AvgPool2d,
     AvgPool3d,
+    LPPool1d,
+    LPPool2d,
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
 )
 from funcad.nn.layer.rnn_cells import GRUCell, LSTMCell, RNNCell
 from funcad.nn.layer.rnns import GRU, LSTM, RNN
@@ -102,7 +113,7 @@ from funcad.nn.layer.transformer import (
 from funcad.nn.layer.upsample import Upsample
 
 __all__ = [
-    "Dense", "BiDense", "Dropout", "Dropout2d",
+    "CellList", "SequentialCell", "Dense", "BiDense", "Dropout", "Dropout2d",
     "Dropout3d", "Flatten", "Identity", "Upsample", "Conv1d", "Conv2d", "Conv1dTranspose", "Conv2dTranspose",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
@@ -117,4 +128,7 @@ __all__ = [
     "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ClipByNorm", "Norm", "RMSNorm", "LRN", "ChannelShuffle",
     "Conv3d", "Conv3dTranspose", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "BatchNorm3d",
     "SpectralNorm", "spectral_norm",
+    "RReLU", "LPPool1d", "LPPool2d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "SyncBatchNorm", "EmbeddingLookup",
+    "ImageGradients", "PSNR", "SSIM", "CentralCrop", "ResizeBilinear", "Unfold",
+    "Roll", "Tril", "Triu", "Range", "Pad", "Moments", "MatMul", "OneHot",
 ]

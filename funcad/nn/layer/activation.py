@@ -11,6 +11,7 @@ from funcad.core.dtypes import float32
 from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import initializer
+from funcad.ops.random_nn import check_slopes
 
 
 class _OneOp(Cell):
@@ -68,6 +69,24 @@ class ELU(_SlopeOp):
     """alpha * (exp(x) - 1) below 0, x above; ``alpha`` 1.0 by default."""
 
     op, default_alpha = staticmethod(ops.elu), 1.0
+
+
+class RReLU(Cell):
+    """Randomized leaky ReLU: while training, x below 0 times a slope drawn per element from U(lower, upper)
+    (``ops.rrelu``, funcad's random key); in evaluation mode the mean slope (lower + upper) / 2, as torch's.
+    MindSpore 2.x draws in both modes."""
+
+    def __init__(self, lower: float = 1 / 8, upper: float = 1 / 3):
+        super().__init__()
+        self.lower, self.upper = check_slopes(type(self).__name__, lower, upper)
+
+    def construct(self, x):
+        if self.training:
+            return ops.rrelu(x, self.lower, self.upper)
+        return ops.leaky_relu(x, (self.lower + self.upper) / 2.0)
+
+    def extend_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}"
 
 
 class _AxisOp(Cell):
@@ -220,8 +239,11 @@ _ACTIVATIONS = {
 }
 
 
-def get_activation(name: str) -> Cell:
-    """An activation Cell by MindSpore's name ('relu', 'gelu', 'softmax', ...)."""
+def get_activation(name: str | None) -> Cell | None:
+    """An activation Cell by MindSpore's name ('relu', 'gelu', 'softmax', ...); None for None, as MindSpore's, so a
+    layer's optional ``activation=None`` argument can be passed straight through."""
+    if name is None:
+        return None
     cls = _ACTIVATIONS.get(name.lower())
     if cls is None:
         raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(sorted(_ACTIVATIONS))}")

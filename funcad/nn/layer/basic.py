@@ -13,6 +13,7 @@ from funcad.core.tensor import Parameter
 from funcad.nn.cell import Cell
 from funcad.nn.initializer import HeUniform, Uniform, initializer
 from funcad.nn.layer.activation import get_activation
+from funcad.ops.random_nn import channel_dropout
 
 
 def positive_int(value, owner: str, what: str) -> int:
@@ -229,6 +230,22 @@ class Norm(Cell):
         return f"axis={self.axis}, keep_dims={self.keep_dims}"
 
 
+class OneHot(Cell):
+    """MindSpore's ``nn.OneHot(axis=-1, depth=1, on_value=1.0, off_value=0.0, dtype=float32)``: integer indices
+    encoded along a new axis ``axis``, ``on_value`` where the index points and ``off_value`` elsewhere."""
+
+    def __init__(self, axis: int = -1, depth: int = 1, on_value: float = 1.0, off_value: float = 0.0, dtype=float32):
+        super().__init__()
+        self.axis, self.depth, self.on_value, self.off_value, self.dtype = axis, int(depth), on_value, off_value, dtype
+
+    def construct(self, indices):
+        on, off = (ops.cast(ops.full((), v, float32), self.dtype) for v in (self.on_value, self.off_value))
+        return ops.one_hot(indices, self.depth, on, off, self.axis)
+
+    def extend_repr(self) -> str:
+        return f"axis={self.axis}, depth={self.depth}, on_value={self.on_value}, off_value={self.off_value}"
+
+
 class Dropout(Cell):
     """Zero each element with probability ``p`` while training and scale the rest by 1/(1-p); identity in
     evaluation mode. MindSpore 2.x's signature: the first positional argument is the deprecated ``keep_prob``
@@ -267,10 +284,9 @@ class _ChannelDropout(Dropout):
 
     def construct(self, x):
         check_input(self, x, (self.spatial + 1, self.spatial + 2), None, self.expected)
-        if not self.training or self.p == 0.0:
+        if not self.training:
             return x
-        keep = ops.dropout(ops.ones(tuple(x.shape[:-self.spatial]) + (1,) * self.spatial, x.dtype), p=self.p, training=True)
-        return x * keep
+        return channel_dropout(x, self.p, self.spatial, self._where())
 
 
 class Dropout1d(_ChannelDropout):

@@ -245,3 +245,70 @@ class AdaptiveMaxPool3d(_AdaptivePool2d):
         if return_indices:
             raise ValueError("AdaptiveMaxPool3d: return_indices=True is not supported")
         super().__init__(output_size)
+
+
+class _LPPool(Cell):
+    """Power-average pooling, (sum of x^p over each window)^(1/p) (``ops.lp_pool1d``/``lp_pool2d``, set by each
+    subclass as ``pool``); ``stride`` defaults to the kernel size."""
+
+    pool: Callable
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
+        super().__init__()
+        if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float, np.integer, np.floating)) or norm_type == 0:
+            raise ValueError(f"{type(self).__name__}: norm_type must be a non-zero number, got {norm_type!r}")
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, bool(ceil_mode)
+
+    def construct(self, x):
+        return type(self).pool(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extend_repr(self) -> str:
+        return f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, ceil_mode={self.ceil_mode}"
+
+
+class LPPool1d(_LPPool):
+    """Power-average pooling of (N, C, L) or (C, L) inputs."""
+
+    pool = staticmethod(ops.lp_pool1d)
+
+
+class LPPool2d(_LPPool):
+    """Power-average pooling of (N, C, H, W) or (C, H, W) inputs over (kh, kw) windows."""
+
+    pool = staticmethod(ops.lp_pool2d)
+
+
+class _MaxUnpool(Cell):
+    """Partial inverse of max pooling (``ops.max_unpool1d/2d/3d``, set by each subclass as ``unpool``): called as
+    ``cell(x, indices)`` with a max pool's values and indices; ``stride`` defaults to the kernel size."""
+
+    unpool: Callable
+
+    def __init__(self, kernel_size, stride=None, padding=0, output_size=None):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.output_size = None if output_size is None else tuple(output_size)
+
+    def construct(self, x, indices):
+        return type(self).unpool(x, indices, self.kernel_size, self.stride, self.padding, self.output_size)
+
+    def extend_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpool):
+    """Partial inverse of ``MaxPool1d`` on (N, C, L) or (C, L) inputs."""
+
+    unpool = staticmethod(ops.max_unpool1d)
+
+
+class MaxUnpool2d(_MaxUnpool):
+    """Partial inverse of ``MaxPool2d`` on (N, C, H, W) or (C, H, W) inputs."""
+
+    unpool = staticmethod(ops.max_unpool2d)
+
+
+class MaxUnpool3d(_MaxUnpool):
+    """Partial inverse of ``MaxPool3d`` on (N, C, D, H, W) or (C, D, H, W) inputs."""
+
+    unpool = staticmethod(ops.max_unpool3d)
