@@ -11,10 +11,10 @@ import numbers
 import numpy as np
 
 from funcad.amp.loss_scale import LossScaler, StaticLossScaler, all_finite
-from funcad.core.tensor import Tensor
+from funcad.core.tensor import Parameter, Tensor
 from funcad.core.trace import Tracer
 from funcad.core.transforms import value_and_grad
-from funcad.nn.cell import Cell
+from funcad.nn.cell import Cell, _cast_float
 from funcad.ops.composite import HyperMap
 from funcad.ops.grad_operation import GradOperation
 from funcad.ops.math import logical_not, where
@@ -59,8 +59,9 @@ class WithEvalCell(Cell):
 
     def construct(self, data, label):
         outputs = self._network(data)
-        if self.add_cast_fp32:
+        if self.add_cast_fp32:  # MindSpore's Model sets it at O2/O3: the float16 network's outputs and label in float32
             outputs = cast(outputs, "float32")
+            label = _cast_float(label, np.dtype(np.float32))
         loss = self._loss_fn(outputs, label) if self._loss_fn is not None else None
         return loss, outputs, label
 
@@ -148,6 +149,14 @@ def _identity(grads):
     return grads
 
 
+class _TensorScale(LossScaler):
+    """A Tensor ``scale_sense``, kept as MindSpore keeps it: a Parameter of its shape (() or (1,)) and dtype, changed
+    only by ``set_sense_scale``."""
+
+    def __init__(self, value: Tensor):
+        self.scale_value = Parameter(value.asnumpy().copy(), name="scale_sense", requires_grad=False)
+
+
 def _state_parameters(optimizer) -> list:
     """Every Parameter an optimizer update writes: the parameters, then its state (moments, global step, ...)."""
     return [*optimizer.parameters, *(p for _, p in optimizer.parameters_and_names())]
@@ -156,9 +165,11 @@ def _state_parameters(optimizer) -> list:
 class TrainOneStepWithLossScaleCell(TrainOneStepCell):
     """A training step with loss scaling: the loss is multiplied by the scale before differentiation, the gradients
     divided by it after; a step whose gradients are not all finite leaves the parameters and the optimizer's state
-    as they were (with ``drop_overflow_update``, the default). ``scale_sense`` is a number (a fixed scale) or a loss
-    scaler (``nn.DynamicLossScaleUpdateCell``, ``funcad.amp.DynamicLossScaler``, ...), whose ``adjust`` is called with
-    the step's finiteness. Returns ``(loss, overflow, scale)`` as MindSpore does.
+    as they were (with ``drop_overflow_update``, the default). ``scale_sense`` is a Tensor of shape () or (1,) (kept
+    with its shape and dtype, changed by ``set_sense_scale``), a number (a fixed scale) or a loss scaler
+    (``nn.DynamicLossScaleUpdateCell``, ``funcad.amp.DynamicLossScaler``, ...), whose ``adjust`` is called with the
+    step's finiteness. Returns ``(loss, overflow, scale)`` as MindSpore does, ``scale`` as the update left it (a copy:
+    MindSpore's PyNative mode returns the scale Parameter itself, which later steps go on changing).
 
     Eagerly an overflowing step skips the optimizer; under ``funcad.jit`` or in GRAPH_MODE the update is computed and
     each written Parameter then keeps its old value where the step overflowed (``ops.where``), with the same result.
@@ -166,10 +177,10 @@ class TrainOneStepWithLossScaleCell(TrainOneStepCell):
 
     def __init__(self, network: Cell, optimizer, scale_sense, drop_overflow_update: bool = True):
         if isinstance(scale_sense, Tensor):
-            if scale_sense.size != 1:
-                raise ValueError(f"TrainOneStepWithLossScaleCell: scale_sense must hold one value, got shape {scale_sense.shape}")
-            scale_sense = float(scale_sense.asnumpy().reshape(()))  # MindSpore's examples pass a (1,) Tensor
-        if isinstance(scale_sense, numbers.Real) and not isinstance(scale_sense, bool):
+            if scale_sense.shape not in ((), (1,)):
+                raise ValueError(f"TrainOneStepWithLossScaleCell: a Tensor scale_sense must have shape () or (1,), got {scale_sense.shape}")
+            scale_sense = _TensorScale(scale_sense)
+        elif isinstance(scale_sense, numbers.Real) and not isinstance(scale_sense, bool):
             scale_sense = StaticLossScaler(scale_sense)
         if not isinstance(scale_sense, LossScaler):
             raise TypeError(f"TrainOneStepWithLossScaleCell: scale_sense must be a number or a loss scaler, got {type(scale_sense).__name__}")
@@ -207,7 +218,6 @@ class TrainOneStepWithLossScaleCell(TrainOneStepCell):
 
     def construct(self, *inputs):
         (_, loss), grads = self.grad_fn(*inputs)
-        scale = stop_gradient(self.scaler.scale_value)  # the scale of this step, before adjust changes it
         grads = self.scaler.unscale(grads)
         finite = all_finite(grads)
         if not self.drop_overflow_update:
@@ -222,4 +232,5 @@ class TrainOneStepWithLossScaleCell(TrainOneStepCell):
             for p, old in zip(written, before):
                 assign(p, where(finite, p, old))
         self.scaler.adjust(finite)
-        return loss, logical_not(finite), scale
+        # the scale after this step's update, as MindSpore returns its scale Parameter once the update cell has run
+        return loss, logical_not(finite), stop_gradient(self.scaler.scale_value)

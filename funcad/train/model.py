@@ -7,20 +7,22 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from funcad.amp.precision import auto_mixed_precision, loss_scaled_step
+from funcad.amp.precision import build_train_network, check_level
 from funcad.core.tensor import Tensor
 from funcad.nn.cell import Cell
 from funcad.nn.metrics import Loss, Metric, get_metric_fn
-from funcad.nn.wrap import TrainOneStepCell, WithEvalCell, WithLossCell
+from funcad.nn.wrap import WithEvalCell
 from funcad.train.callback import Callback, CallbackParams, LossMonitor, RunContext, TimeMonitor
 from funcad.train.checkpoint import ModelCheckpoint
 from funcad.train.early_stopping import EarlyStopping
 from funcad.train.history import History
 from funcad.train.lambda_callback import LambdaCallback
+from funcad.train.lr_scheduler import LearningRateScheduler
 from funcad.train.reduce_lr import ReduceLROnPlateau
 
 # funcad's own callbacks, which fit leaves out of its evaluations (all but TimeMonitor), as MindSpore leaves its own
-_OWN_CALLBACKS = (Callback, LossMonitor, TimeMonitor, ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, History, LambdaCallback)
+_OWN_CALLBACKS = (Callback, LossMonitor, TimeMonitor, ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, History,
+                  LambdaCallback)
 
 
 def _metrics(metrics) -> dict:
@@ -118,32 +120,39 @@ class Model:
     GRAPH_MODE each training step compiles into one program. ``metrics`` (a dict of Metrics or a set of names such as
     ``{'accuracy'}``) are computed by ``eval`` on ``(outputs, label)`` (``Loss`` on the loss). With neither,
     ``network`` is the training step itself (a ``TrainOneStepCell``), called on each batch.
-    ``amp_level`` applies ``funcad.amp.auto_mixed_precision`` to ``network``; with ``loss_scale_manager``
-    (``funcad.amp.FixedLossScaleManager`` or ``DynamicLossScaleManager``) each step is
-    ``nn.TrainOneStepWithLossScaleCell``'s and returns ``(loss, overflow, scale)``.
+    With an optimizer, the training step is ``funcad.amp.build_train_network(network, optimizer, loss_fn, amp_level,
+    **kwargs)``'s, as in MindSpore: ``amp_level`` 'O2' casts ``network`` to float16 (BatchNorm/LayerNorm in float32)
+    and, unless ``loss_scale_manager`` is given (``None`` included), scales the loss with a
+    ``DynamicLossScaleManager()``; 'O3' casts it to float16 without loss scaling; 'O1' applies
+    ``auto_mixed_precision``'s O1. The network is changed in place, so ``predict`` returns float16 at O2/O3, as
+    MindSpore's does, while the evaluation casts outputs and label to float32 before the loss. With a manager that
+    has an update cell each step is ``nn.TrainOneStepWithLossScaleCell``'s and returns ``(loss, overflow, scale)``.
+    ``keep_batchnorm_fp32`` overrides the level's choice.
     """
 
     def __init__(self, network: Cell, loss_fn=None, optimizer=None, metrics=None, eval_network: Cell | None = None,
-                 eval_indexes=None, amp_level: str = "O0", boost_level: str = "O0", loss_scale_manager=None, **kwargs):
+                 eval_indexes=None, amp_level: str = "O0", boost_level: str = "O0", **kwargs):
         if not isinstance(network, Cell):
             raise TypeError(f"Model: network must be a Cell, got {type(network).__name__}")
-        unknown = set(kwargs) - {"keep_batchnorm_fp32"}
+        unknown = set(kwargs) - {"keep_batchnorm_fp32", "loss_scale_manager"}
         if unknown:
             raise TypeError(f"Model: unsupported argument(s) {', '.join(sorted(unknown))}")
-        self._network = auto_mixed_precision(network, amp_level)
+        check_level("Model", amp_level, boost_level)
+        if optimizer is None and amp_level != "O0":
+            raise ValueError(f"Model: amp_level {amp_level!r} needs an optimizer (mixed precision is set up with the training "
+                             f"network); use amp_level='O0' or give the optimizer")
+        if optimizer is None and kwargs.get("loss_scale_manager") is not None:
+            raise ValueError("Model: loss_scale_manager needs an optimizer")
+        self._network = network
         self._loss_fn, self._optimizer = loss_fn, optimizer
         self._metrics = _metrics(metrics)
         self.eval_indexes = eval_indexes
         if optimizer is not None:
-            stepped = WithLossCell(network, loss_fn) if loss_fn is not None else network
-            if loss_scale_manager is not None:
-                self._train_network = loss_scaled_step(stepped, optimizer, loss_scale_manager)
-            else:
-                self._train_network = TrainOneStepCell(stepped, optimizer)
+            self._train_network = build_train_network(network, optimizer, loss_fn, level=amp_level, **kwargs)
         else:  # no optimizer: the network trains itself (a TrainOneStepCell) when there is no loss_fn either, as in MindSpore
             self._train_network = self._network if loss_fn is None else None
         if eval_network is None and loss_fn is not None:
-            eval_network = WithEvalCell(network, loss_fn)
+            eval_network = WithEvalCell(network, loss_fn, add_cast_fp32=amp_level in ("O2", "O3"))
             self.eval_indexes = [0, 1, 2] if eval_indexes is None else eval_indexes  # (loss, outputs, label)
         self._eval_network = eval_network
 
