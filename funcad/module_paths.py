@@ -1,5 +1,5 @@
-"""MindSpore's other module paths for names funcad keeps elsewhere (``mindspore.train.serialization``,
-``mindspore.common.tensor``, ``mindspore.nn.dynamic_lr`` ...): each is an alias of the funcad module that holds its
+"""MindSpore's other module paths for names funcad keeps elsewhere (``mindspore.common.tensor``,
+``mindspore.nn.dynamic_lr``, ``mindspore.nn.loss.loss`` ...): each is an alias of the funcad module that holds its
 names, so code importing from them runs after changing ``mindspore`` to ``funcad``."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import sys
 
 ALIASES = {
     "funcad.common.tensor": "funcad.core.tensor",
-    "funcad.train.serialization": "funcad.nn.checkpoint",
     "funcad.nn.learning_rate_schedule": "funcad.nn.lr",
     "funcad.nn.dynamic_lr": "funcad.nn.lr",
     "funcad.dataset.vision.c_transforms": "funcad.dataset.vision",
@@ -26,6 +25,11 @@ ALIASES = {
     "funcad.nn.optim.momentum": "funcad.nn.optim.sgd",
     "funcad.train.loss_scale_manager": "funcad.amp.loss_scale",
     "funcad.dataset.engine": "funcad.dataset",
+    "funcad.ops.function": "funcad.ops.functional",
+    # mindspore.experimental.optim's one-optimizer modules
+    **{f"funcad.experimental.optim.{name}": "funcad.experimental.optim.adam" for name in ("adamw", "adamax", "nadam", "radam")},
+    **{f"funcad.experimental.optim.{name}": "funcad.experimental.optim.sgd" for name in ("asgd", "rprop")},
+    **{f"funcad.experimental.optim.{name}": "funcad.experimental.optim.adaptive" for name in ("adadelta", "adagrad", "rmsprop")},
 }
 
 

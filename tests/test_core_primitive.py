@@ -137,7 +137,8 @@ def test_the_non_differentiable_ops_are_the_declared_ones():
         "sgn", "signbit", "isposinf", "isneginf", "Rint", "Trunc",
         # MindSpore's names for comparisons and orders, functional and as primitive classes
         "ge", "gt", "le", "lt", "eq", "ne", "isclose", "argsort", "FloorDiv", "Floor", "Ceil", "Round", "Sign", "Equal", "NotEqual",
-        "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalNot", "IsNan", "IsInf", "IsFinite"}
+        "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalNot", "IsNan", "IsInf", "IsFinite",
+        "ReduceAll", "ReduceAny"}
 
 
 @pytest.mark.parametrize("name", sorted(NOT_DIFFERENTIABLE))

@@ -259,13 +259,33 @@ def test_bad_op_arguments_name_the_op_and_shapes():
         ops.avg_pool3d(X, 2, padding=(2, 0, 0))
     with pytest.raises(ValueError, match=r"funcad.ops.adaptive_max_pool3d: expected a 5-D input"):
         ops.adaptive_max_pool3d(X[0], 2)
-    with pytest.raises(NotImplementedError, match=r"funcad.ops.max_pool3d: dilation=2 is not supported \(only 1\)"):
-        ops.max_pool3d(X, 2, dilation=2)
-    with pytest.raises(NotImplementedError, match="funcad.ops.max_pool3d: return_indices=True is not supported"):
-        ops.max_pool3d(X, 2, return_indices=True)
+    with pytest.raises(ValueError, match=r"funcad.ops.max_pool3d: padding \(2, 2, 2, 2, 2, 2\) must be at most half the kernel \(2, 2, 2\)"):
+        ops.max_pool3d(X, 2, padding=2, dilation=2)
     with pytest.raises(NotImplementedError, match="funcad.ops.adaptive_max_pool3d: return_indices=True is not supported"):
         ops.adaptive_max_pool3d(X, 2, return_indices=True)
     with pytest.raises(ValueError, match=r"Conv3d: padding must be a non-negative int, \(pd, ph, pw\) or \(head, tail"):
         nn.Conv3d(4, 2, 3, pad_mode="pad", padding=(1, 2))
     with pytest.raises(ValueError, match=r"Conv3d: padding \(1, 1, 1\) is only allowed with pad_mode='pad'"):
         nn.Conv3d(4, 2, 3, padding=(1, 1, 1))
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode",
+                         [(2, 1, 0, 1, False), (3, 2, 1, 2, True), ((2, 3, 2), (1, 2, 2), (1, 1, 0), (2, 1, 2), False)])
+def test_max_pool3d_indices_and_dilation_equal_torch_s(kernel, stride, padding, dilation, ceil_mode):
+    """return_indices (torch's flat position in each (n, c) volume) and dilation: values, indices and gradients."""
+    x = RNG.standard_normal((2, 3, 6, 7, 7))
+    x[0, 0, :3, :3, :3] = 2.5  # ties: the first tap in scan order wins, as torch
+    tx = torch.tensor(x, requires_grad=True)
+    values, indices = F.max_pool3d(tx, kernel, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+    cot = RNG.standard_normal(tuple(values.shape))
+    (values * torch.tensor(cot)).sum().backward()
+    pool = lambda a: ops.max_pool3d(a, kernel, stride, padding, dilation, ceil_mode, return_indices=True)  # noqa: E731
+    for run in (pool, funcad.jit(pool)):
+        v, i = run(x)
+        np.testing.assert_array_equal(np.asarray(v), values.detach().numpy())
+        np.testing.assert_array_equal(np.asarray(i), indices.numpy())
+        assert np.asarray(i).dtype == np.int64
+    g = funcad.grad(lambda a: ops.sum(pool(a)[0] * cot))(x)
+    np.testing.assert_allclose(np.asarray(g), tx.grad.numpy(), rtol=1e-12)
+    no_indices = ops.max_pool3d(x, kernel, stride, padding, dilation, ceil_mode)
+    np.testing.assert_array_equal(np.asarray(no_indices), values.detach().numpy())

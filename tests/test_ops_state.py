@@ -36,8 +36,10 @@ ALPHA = 0.3
 
 
 def test_every_parameter_update_is_covered():
-    # ScatterNdUpdate: test_ops_more_classes.py; ApplyMomentum: test_ms_user_programs_round3.py
-    assert set(REFERENCE) | {"apply_gradient_descent", "ScatterNdUpdate", "ApplyMomentum"} == PARAMETER_UPDATES
+    # ScatterNdUpdate: test_ops_more_classes.py; ApplyMomentum: test_ms_user_programs_round3.py; ScatterUpdate, ScatterAdd,
+    # ScatterSub, ScatterMul, ScatterDiv, ScatterMax and ScatterMin: test_mindspore_op_suite.py
+    assert set(REFERENCE) | {"apply_gradient_descent", "ScatterNdUpdate", "ApplyMomentum", "ScatterUpdate", "ScatterAdd",
+                             "ScatterSub", "ScatterMul", "ScatterDiv", "ScatterMax", "ScatterMin"} == PARAMETER_UPDATES
 
 
 @pytest.mark.parametrize("alpha", [ALPHA, Tensor(np.float32(ALPHA))], ids=["float", "0-d Tensor"])

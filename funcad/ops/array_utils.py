@@ -54,6 +54,7 @@ ger = outer
 gcd = constant_ufunc("gcd", 2, "gcd")
 lcm = constant_ufunc("lcm", 2, "lcm")
 bitwise_and, bitwise_or, bitwise_xor = (constant_ufunc(name, 2, name) for name in ("bitwise_and", "bitwise_or", "bitwise_xor"))
+invert = constant_ufunc("invert", 1, "bitwise_not")  # MindSpore's ops.invert: every bit flipped (not, for booleans)
 signbit = constant_ufunc("signbit", 1, "signbit")
 
 

@@ -91,8 +91,9 @@ def sort(input_x, axis: int = -1, descending: bool = False):
 def topk(input, k: int, dim: int | None = None, largest: bool = True, sorted: bool = True):  # noqa: A002
     """The ``k`` largest (or smallest) elements along ``dim`` (the last axis when None) and their int32 indices.
 
-    Ties go to the smaller index. The values always come sorted (MindSpore leaves their order open when
-    ``sorted`` is False)."""
+    Ties go to the smaller index. With ``sorted`` the values come in order, largest (or smallest) first; without,
+    in the order of their positions along ``dim``. MindSpore documents that order as open: its CPU kernel leaves
+    them as its partial selection (std::nth_element) does, which keeps the input's order when k is the whole axis."""
     dim = -1 if dim is None else dim
     shape = _shape_of(input)
     size = shape[dim] if shape else 1
@@ -100,6 +101,8 @@ def topk(input, k: int, dim: int | None = None, largest: bool = True, sorted: bo
         raise ValueError(f"funcad.ops.topk: k must be an int in [0, {size}] for axis {dim} of shape {shape}, got {k!r}")
     order = _argsort(input, dim, bool(largest))
     index = getitem(order, (slice(None),) * (dim % len(shape)) + (slice(0, int(k)),))
+    if not sorted:
+        index = take_along_axis(index, _argsort(index, dim, False), dim)
     return take_along_axis(input, index, dim), index
 
 

@@ -339,3 +339,25 @@ def einsum(subscripts: str, *operands):
     operands = [o if all(sizes[c] == n for c, n in zip(sub, shape)) else broadcast_to(o, tuple(sizes[c] for c in sub))
                 for o, sub, shape in zip(operands, subs, shapes)]
     return _einsum(*operands, spec=",".join(subs) + "->" + out)
+
+
+def batch_dot(x1, x2, axes=None):
+    """MindSpore's batch_dot: per batch member (axis 0 of both), x1 and x2 contracted over one axis each, ``axes`` an
+    int (the same for both), a pair, or None (x1's last with x2's last when x2 is 2-D, else its second last). The
+    result keeps x1's other axes, then x2's; two 2-D inputs give shape (batch, 1), as MindSpore's."""
+    s1, s2 = _shape_of(x1), _shape_of(x2)
+    if len(s1) < 2 or len(s2) < 2 or s1[0] != s2[0]:
+        raise ValueError(f"funcad.ops.batch_dot: expected inputs of rank >= 2 with one batch size, got shapes {s1} and {s2}")
+    if axes is None:
+        axes = (len(s1) - 1, len(s2) - 1 if len(s2) == 2 else len(s2) - 2)
+    a1, a2 = (axes, axes) if isinstance(axes, int) else tuple(axes)
+    a1, a2 = a1 % len(s1), a2 % len(s2)
+    if 0 in (a1, a2) or s1[a1] != s2[a2]:
+        raise ValueError(f"funcad.ops.batch_dot: axes {axes} must name one non-batch axis of each input, of one size; shapes {s1} and {s2}")
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    left = "A" + letters[: len(s1) - 1]
+    right = "A" + letters[len(s1) - 1 : len(s1) + len(s2) - 2]
+    right = right[:a2] + left[a1] + right[a2 + 1 :]
+    kept = [c for c in left if c != left[a1]] + [c for c in right[1:] if c != left[a1]]
+    out = einsum(f"{left},{right}->{''.join(kept)}", x1, x2)
+    return reshape(out, (s1[0], 1)) if len(s1) == len(s2) == 2 else out

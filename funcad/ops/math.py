@@ -233,9 +233,10 @@ def where(condition, x, y):
 where.defelementwise(None, lambda v, ans, c, x, y: where(c, v, 0.0), lambda v, ans, c, x, y: where(c, 0.0, v))
 
 
-def _split_ties(g, x, y, take_x):
-    """Gradient share of ``x`` in max/min: all where it wins, half where it ties (as torch)."""
-    share = where(x == y, 0.5, where(take_x, 1.0, 0.0))
+def _split_ties(g, x, y, x_loses):
+    """Gradient share of ``x`` in max/min: none where it loses, half where it ties, all elsewhere, a NaN on
+    either side included (as torch and MindSpore: both inputs of a NaN output get the whole gradient)."""
+    share = where(x == y, 0.5, where(x_loses, 0.0, 1.0))
     return g * cast(share, g.dtype)
 
 
@@ -251,8 +252,8 @@ def minimum(x, y):
     return np.minimum(x, y)
 
 
-maximum.defelementwise(lambda v, ans, x, y: _split_ties(v, x, y, x > y), lambda v, ans, x, y: _split_ties(v, y, x, y > x))
-minimum.defelementwise(lambda v, ans, x, y: _split_ties(v, x, y, x < y), lambda v, ans, x, y: _split_ties(v, y, x, y < x))
+maximum.defelementwise(lambda v, ans, x, y: _split_ties(v, x, y, x < y), lambda v, ans, x, y: _split_ties(v, y, x, y < x))
+minimum.defelementwise(lambda v, ans, x, y: _split_ties(v, x, y, x > y), lambda v, ans, x, y: _split_ties(v, y, x, y > x))
 
 
 def clip(x, min=None, max=None):  # noqa: A002 - numpy's names

@@ -215,15 +215,16 @@ def l1_loss(input, target, reduction: str = "mean"):  # noqa: A002
 
 
 def kl_div(logits, labels, reduction: str = "mean", log_target: bool = False):
-    """labels * (log(labels) - logits) per element, 0 where labels are 0: the divergence of the distribution
-    ``exp(logits)`` from ``labels``, as torch's kl_div; with ``log_target`` the labels are log-probabilities too
+    """labels * (log(labels) - logits) per element, 0 where labels are not positive (as MindSpore's KLDivLoss; torch's
+    kl_div gives NaN for a negative label): the divergence of the distribution ``exp(logits)`` from ``labels``; with
+    ``log_target`` the labels are log-probabilities too
     (exp(labels) * (labels - logits)). Reduced by 'none', 'sum', 'mean' (over the elements) or 'batchmean' (the sum
     over the batch size, the true divergence per sample)."""
     if log_target:
         pointwise = exp(labels) * (labels - logits)
     else:
         positive = greater(labels, 0)
-        pointwise = where(positive, labels * log(where(positive, labels, 1.0)), 0.0) - labels * logits
+        pointwise = where(positive, labels * (log(where(positive, labels, 1.0)) - logits), 0.0)
     if reduction == "batchmean":
         return sum(pointwise) / (_shape_of(pointwise) or (1,))[0]
     if reduction not in ("none", "sum", "mean"):

@@ -17,9 +17,11 @@ from funcad.ops.batching import bind_arguments, fold_rule
 from funcad.ops.conv import pad_planes
 from funcad.ops.conv_geometry import Geometry, ceil_extra, padding4, pair, windows
 from funcad.ops.conv_scratch import scratch, with_scratch
+from funcad.ops.indexing import gather_elements
+from funcad.ops.math import add, floor_divide, multiply, remainder
 from funcad.ops.padding import pad
-from funcad.ops.reduce import amax
-from funcad.ops.shape import _shape_of, concat, getitem
+from funcad.ops.reduce import amax, argmax
+from funcad.ops.shape import _shape_of, cast, concat, getitem, squeeze, stack
 
 
 def _pool_geometry(op: str, x, kernel_size, stride, padding) -> Geometry:
@@ -112,7 +114,14 @@ def _gather_planes(x, index, overlapping: bool):
     return np.take(x.reshape(-1), index)
 
 
-@primitive(**compiled_as_call())
+def _torch_scatter_planes(torch, g, index, plane_shape: tuple, overlapping: bool):
+    """torch's translation: g put (or, overlapping, added) into zero planes at the flat ``index``."""
+    shape = tuple(g.shape[:2]) + tuple(plane_shape)
+    flat = torch.zeros(int(np.prod(shape)), dtype=g.dtype, device=g.device)
+    return flat.index_put((index.reshape(-1),), g.reshape(-1), accumulate=overlapping).reshape(shape)
+
+
+@primitive(**compiled_as_call(torch=_torch_scatter_planes))
 def _scatter_planes(g, index, plane_shape: tuple, overlapping: bool):
     """Adjoint of _gather_planes: g summed into zero planes at ``index`` (repeats accumulate; unique ones are just stored)."""
     shape = g.shape[:2] + tuple(plane_shape)
@@ -159,12 +168,53 @@ for _prim in (_gather_planes, _scatter_planes):
 _max_pool_argmax.nondifferentiable().declare(batch=fold_rule(_max_pool_argmax, (0,)))
 
 
+def window_max(op: str, x, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, ceil_mode: bool) -> tuple:
+    """(max over the dilated windows of the spatial axes of (N, C, *spatial) x, each maximum's flat position in its
+    (n, c) volume as torch's indices). ``pads``: (before, after) per axis, flat, counting as -inf; ``ceil_mode`` keeps
+    a last partial window (torch's rule). The general path of the max pools: the padded input's taps (one strided
+    slice per kernel offset) are stacked and the first largest picked, so gradients go through the slices and the pick."""
+    xs = _shape_of(x)
+    spans = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
+    if min(kernel + stride + dilation) < 1:
+        raise ValueError(f"funcad.ops.{op}: kernel_size {kernel}, stride {stride} and dilation {dilation} must be positive")
+    if any(max(lo, hi) > k // 2 for k, lo, hi in zip(kernel, pads[0::2], pads[1::2])):
+        raise ValueError(f"funcad.ops.{op}: padding {pads} must be at most half the kernel {kernel}, as torch's")
+    extras = tuple(ceil_extra(n, span, s, lo, hi) if ceil_mode else 0
+                   for n, span, s, lo, hi in zip(xs[2:], spans, stride, pads[0::2], pads[1::2]))
+    outs = tuple((n + lo + hi + e - span) // s + 1 for n, span, s, lo, hi, e in zip(xs[2:], spans, stride, pads[0::2], pads[1::2], extras))
+    if min(outs) < 1:
+        raise ValueError(f"funcad.ops.{op}: input {xs} padded by {pads} is smaller than the dilated kernel {spans}")
+    widths = ((0, 0), (0, 0)) + tuple((lo, hi + e) for lo, hi, e in zip(pads[0::2], pads[1::2], extras))
+    padded = pad(x, widths, constant_values=-np.inf) if any(pads) or any(extras) else x
+    taps = [getitem(padded, (slice(None), slice(None)) + tuple(slice(o * d, o * d + (m - 1) * s + 1, s)
+                                                             for o, d, m, s in zip(offsets, dilation, outs, stride)))
+            for offsets in np.ndindex(*kernel)]
+    stacked = stack(taps, axis=2)
+    best = argmax(stacked, axis=2, keepdims=True)
+    values = squeeze(gather_elements(stacked, 2, best), 2)
+    best = cast(squeeze(best, 2), np.int64)
+    index, rank = None, len(outs)
+    for axis in range(rank):
+        offset = remainder(floor_divide(best, int(np.prod(kernel[axis + 1:]))), kernel[axis])
+        start = (np.arange(outs[axis], dtype=np.int64) * stride[axis] - pads[2 * axis]).reshape((-1,) + (1,) * (rank - axis - 1))
+        term = multiply(add(multiply(offset, dilation[axis]), start), int(np.prod(xs[3 + axis:])))
+        index = term if index is None else add(index, term)
+    return values, index
+
+
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False, ceil_mode: bool = False):
-    """Max over kh x kw windows (stride defaults to the kernel); padding counts as -inf, as in torch. MindSpore's
-    arguments: ``ceil_mode`` keeps a last partial window (torch's rule); ``return_indices`` also returns each output's
-    flat position in its input plane (int64), as torch's. Dilation 1 only."""
-    if pair(dilation, "max_pool2d", "dilation") != (1, 1):
-        raise NotImplementedError(f"funcad.ops.max_pool2d: dilation={dilation!r} is not supported (only 1)")
+    """Max over kh x kw windows (stride defaults to the kernel), spaced ``dilation`` apart; padding counts as -inf, as
+    in torch. MindSpore's arguments: ``ceil_mode`` keeps a last partial window (torch's rule); ``return_indices`` also
+    returns each output's flat position in its input plane (int64), as torch's. Dilation 1 runs the fast kernel,
+    others ``window_max``."""
+    dilation = pair(dilation, "max_pool2d", "dilation")
+    if dilation != (1, 1):
+        if len(_shape_of(x)) != 4 or not is_floating(x.dtype):
+            raise ValueError(f"funcad.ops.max_pool2d: expected a floating-point 4-D input (N, C, H, W), got {x.dtype}{list(_shape_of(x))}")
+        kernel = pair(kernel_size, "max_pool2d", "kernel_size")
+        strides = kernel if stride is None else pair(stride, "max_pool2d", "stride")
+        values, index = window_max("max_pool2d", x, kernel, strides, padding4(padding, "max_pool2d"), dilation, ceil_mode)
+        return (values, index) if return_indices else values
     geo = _pool_geometry("max_pool2d", x, kernel_size, stride, padding)
     source, (top, left) = x, (0, 0)
     if ceil_mode:

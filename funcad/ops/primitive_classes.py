@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from funcad.core.base_ops import shape_of as _shape_of
+from funcad.core.complex_parts import complex as _complex
 from funcad.ops import (
     activation,
     activation_composites,
@@ -22,6 +23,7 @@ from funcad.ops import (
     linalg,
     math,
     nn,
+    order_statistics,
     reduce,
     sampling,
     scatter_ops,
@@ -30,6 +32,7 @@ from funcad.ops import (
     state,
     transcendental,
 )
+from funcad.scipy.special import erfc as _erfc
 
 
 class PrimitiveClass:
@@ -48,6 +51,13 @@ def _plain(name: str, fn) -> type:
 
 def _reciprocal(x):
     return math.divide(1.0, x)
+
+
+def _inv(x):
+    """MindSpore's Inv: 1 / x in x's dtype, so an integer x gives the truncated quotient (1, -1 or 0)."""
+    if np.dtype(getattr(x, "dtype", np.float32)).kind in "iu":
+        return shape.cast(transcendental.trunc(math.divide(1.0, x)), x.dtype)
+    return transcendental.reciprocal(x)
 
 
 def _identity(x):
@@ -71,10 +81,35 @@ def _squared_difference(x, y):
     return math.square(math.subtract(x, y))
 
 
+def _divide_except(zero, x, y):
+    """x / y, and 0 where ``zero`` holds (y replaced there, so neither value nor gradient sees 0/0)."""
+    return math.where(zero, 0.0, math.divide(x, math.where(zero, 1.0, y)))
+
+
 def _div_no_nan(x, y):
     """x / y, and 0 where y is 0."""
-    zero = math.equal(y, 0)
-    return math.where(zero, 0.0, math.divide(x, math.where(zero, 1.0, y)))
+    return _divide_except(math.equal(y, 0), x, y)
+
+
+def _xdivy(x, y):
+    """MindSpore's Xdivy: x / y, and 0 where x is 0 (whatever y is)."""
+    return _divide_except(math.equal(x, 0), x, y)
+
+
+def _lin_space(start, stop, num: int):
+    """MindSpore's LinSpace: ``num`` evenly spaced values from start to stop, both included, computed with ops of
+    ``start`` and ``stop`` so that a compiled Cell may take them as inputs."""
+    fractions = np.arange(int(num), dtype=np.float32) / np.float32(max(int(num) - 1, 1))
+    return math.add(start, math.multiply(math.subtract(stop, start), fractions))
+
+
+def _square_sum_all(x, y):
+    """MindSpore's SquareSumAll: (the sum of x's squares, the sum of y's squares) of two Tensors of one shape and dtype."""
+    if _shape_of(x) != _shape_of(y):
+        raise ValueError(f"funcad.ops.SquareSumAll: x and y must have one shape, got {_shape_of(x)} and {_shape_of(y)}")
+    if np.dtype(x.dtype) != np.dtype(y.dtype):
+        raise TypeError(f"funcad.ops.SquareSumAll: x and y must have one dtype, got {x.dtype} and {y.dtype}")
+    return reduce.sum(math.square(x)), reduce.sum(math.square(y))
 
 
 def _fast_gelu(x):
@@ -117,16 +152,23 @@ _PLAIN = {
     "Fill": aliases.fill, "Ones": _ones, "Zeros": _zeros, "StopGradient": shape.stop_gradient, "DType": array_utils.dtype, "Eye": _eye,
     "GatherNd": scatter_ops.gather_nd, "ScatterNd": scatter_ops.scatter_nd, "TensorScatterUpdate": scatter_ops.tensor_scatter_update,
     "TensorScatterAdd": scatter_ops.tensor_scatter_add, "TensorScatterSub": scatter_ops.tensor_scatter_sub,
+    "TensorScatterMul": scatter_ops.tensor_scatter_mul, "TensorScatterDiv": scatter_ops.tensor_scatter_div,
+    "TensorScatterMax": scatter_ops.tensor_scatter_max, "TensorScatterMin": scatter_ops.tensor_scatter_min,
+    "UnsortedSegmentMax": scatter_ops.unsorted_segment_max, "UnsortedSegmentMin": scatter_ops.unsorted_segment_min,
+    "UnsortedSegmentProd": scatter_ops.unsorted_segment_prod,
     "UnsortedSegmentSum": scatter_ops.unsorted_segment_sum, "MaskedFill": indexing.masked_fill, "MaskedSelect": scatter_ops.masked_select,
     "ReLU6": activation_composites.relu6, "HSwish": activation_composites.hardswish, "HSigmoid": activation_composites.hardsigmoid,
     "Mish": activation_composites.mish, "SeLU": activation_composites.selu, "GeLU": _gelu_tanh, "Lerp": aliases.lerp,
     "Slice": slicing.slice, "Assign": state.assign, "AssignAdd": state.assign_add, "AssignSub": state.assign_sub,
     "ACos": transcendental.acos, "Acosh": transcendental.acosh, "Asin": transcendental.asin, "Asinh": transcendental.asinh,
     "Atan": transcendental.atan, "Atan2": transcendental.atan2, "Atanh": transcendental.atanh, "Cosh": transcendental.cosh,
-    "Sinh": transcendental.sinh, "Trunc": transcendental.trunc, "Inv": transcendental.reciprocal, "Mod": transcendental.fmod,
+    "Sinh": transcendental.sinh, "Trunc": transcendental.trunc, "Inv": _inv, "Mod": transcendental.fmod,
     "TruncateMod": transcendental.fmod, "Rint": math.round, "Addcdiv": aliases.addcdiv, "Addcmul": aliases.addcmul,
     "SquaredDifference": _squared_difference, "DivNoNan": _div_no_nan, "Ger": linalg.outer, "MatrixInverse": aliases.inverse,
-    "FastGeLU": _fast_gelu, "Softsign": activation_composites.softsign,
+    "FastGeLU": _fast_gelu, "Softsign": activation_composites.softsign, "Erfc": _erfc, "Complex": _complex,
+    "PReLU": activation_composites.prelu, "LinSpace": _lin_space, "Xdivy": _xdivy, "SquareSumAll": _square_sum_all,
+    "Invert": array_utils.invert, "BitwiseAnd": array_utils.bitwise_and, "BitwiseOr": array_utils.bitwise_or,
+    "BitwiseXor": array_utils.bitwise_xor,
 }
 
 
@@ -239,6 +281,18 @@ class ReduceProd(_Reduce):
     """``ops.ReduceProd(keep_dims=False)(x, axis=())``."""
 
     op = staticmethod(reduce.prod)
+
+
+class ReduceAll(_Reduce):
+    """``ops.ReduceAll(keep_dims=False)(x, axis=())``: whether every element is true."""
+
+    op = staticmethod(aliases.all)
+
+
+class ReduceAny(_Reduce):
+    """``ops.ReduceAny(keep_dims=False)(x, axis=())``: whether any element is true."""
+
+    op = staticmethod(aliases.any)
 
 
 class Argmax(PrimitiveClass):
@@ -400,17 +454,106 @@ class UniformInt(_Seeded):
 
 class CumSum(PrimitiveClass):
     """``ops.CumSum(exclusive=False, reverse=False)(x, axis)``: running sums along ``axis``, from the end with
-    ``reverse``, each leaving out its own element with ``exclusive``."""
+    ``reverse``, each leaving out its own element with ``exclusive``; in x's dtype (int8 stays int8, as MindSpore)."""
+
+    running = staticmethod(reduce.cumsum)
+    identity = 0
 
     def __init__(self, exclusive: bool = False, reverse: bool = False):
         self.exclusive, self.reverse = bool(exclusive), bool(reverse)
 
     def __call__(self, x, axis: int):
+        x = x if hasattr(x, "dtype") else np.asarray(x)
+        dtype, rank = x.dtype, len(_shape_of(x))
+        axis = axis % max(rank, 1)
         x = shape.flip(x, axis) if self.reverse else x
-        out = reduce.cumsum(x, axis=axis)
-        if self.exclusive:
-            out = math.subtract(out, x)
+        if self.exclusive:  # shifted by one, the identity in front: exact, where running(x) - x would round
+            head = creation.full(_shape_of(x)[:axis] + (1,) + _shape_of(x)[axis + 1:], self.identity, dtype=dtype)
+            x = shape.concat([head, shape.getitem(x, (slice(None),) * axis + (slice(0, -1),))], axis)
+        out = shape.cast(self.running(x, axis), dtype)
         return shape.flip(out, axis) if self.reverse else out
+
+
+class CumProd(CumSum):
+    """``ops.CumProd(exclusive=False, reverse=False)(x, axis)``: running products, with CumSum's options."""
+
+    running = staticmethod(aliases.cumprod)
+    identity = 1
+
+
+class _Reduction(PrimitiveClass):
+    """A loss primitive reduced by ``reduction``: 'none', 'mean' or 'sum' (the functional op checks it)."""
+
+    def __init__(self, reduction: str = "mean"):
+        self.reduction = reduction
+
+
+class KLDivLoss(_Reduction):
+    """``ops.KLDivLoss(reduction='mean')(logits, labels)``: ``ops.kl_div`` ('batchmean' too)."""
+
+    def __call__(self, logits, labels):
+        return nn.kl_div(logits, labels, self.reduction)
+
+
+class BinaryCrossEntropy(_Reduction):
+    """``ops.BinaryCrossEntropy(reduction='mean')(logits, labels, weight=None)`` of probabilities."""
+
+    def __call__(self, logits, labels, weight=None):
+        return nn.binary_cross_entropy(logits, labels, weight, self.reduction)
+
+
+class BCEWithLogitsLoss(_Reduction):
+    """``ops.BCEWithLogitsLoss(reduction='mean')(logits, label, weight, pos_weight)``."""
+
+    def __call__(self, logits, label, weight=None, pos_weight=None):
+        return nn.binary_cross_entropy_with_logits(logits, label, weight, pos_weight, self.reduction)
+
+
+class NLLLoss(_Reduction):
+    """``ops.NLLLoss(reduction='mean', ignore_index=-100)(logits, labels, weight)``: (the loss, the total weight of
+    the labels not ignored, which 'mean' divides by)."""
+
+    def __init__(self, reduction: str = "mean", ignore_index: int = -100):
+        super().__init__(reduction)
+        self.ignore_index = int(ignore_index)
+
+    def __call__(self, logits, labels, weight):
+        loss = nn.nll_loss(logits, labels, weight, self.ignore_index, self.reduction)
+        kept = math.not_equal(labels, self.ignore_index)
+        picked = indexing.gather(weight, math.where(kept, labels, 0), 0)
+        return loss, reduce.sum(math.where(kept, picked, 0.0))
+
+
+class _Shrink(PrimitiveClass):
+    op: Callable
+
+    def __init__(self, lambd: float = 0.5):
+        self.lambd = float(lambd)
+
+    def __call__(self, input_x):
+        return type(self).op(input_x, self.lambd)
+
+
+class SoftShrink(_Shrink):
+    """``ops.SoftShrink(lambd=0.5)(x)``: x - lambd above lambd, x + lambd below -lambd, 0 between."""
+
+    op = staticmethod(activation_composites.softshrink)
+
+
+class HShrink(_Shrink):
+    """``ops.HShrink(lambd=0.5)(x)``: x where |x| > lambd, 0 elsewhere."""
+
+    op = staticmethod(activation_composites.hardshrink)
+
+
+class CeLU(PrimitiveClass):
+    """``ops.CeLU(alpha=1.0)(x)``."""
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = float(alpha)
+
+    def __call__(self, input_x):
+        return activation_composites.celu(input_x, self.alpha)
 
 
 class Range(PrimitiveClass):
@@ -455,21 +598,170 @@ class OneHot(PrimitiveClass):
         return shape.one_hot(indices, depth, on_value, off_value, self.axis)
 
 
-class ScatterNdUpdate(PrimitiveClass):
-    """``ops.ScatterNdUpdate(use_locking=True)(input_x, indices, updates)``: the Parameter ``input_x`` with the
-    entries ``indices`` (..., k) names (its first k axes) set to ``updates``, in place; returns the Parameter.
-    For state kept across steps (caches, queues); ``use_locking`` is kept for MindSpore's signature (one process
-    writes here)."""
+class _ParameterScatter(PrimitiveClass):
+    """The Parameter ``input_x`` with ``updates`` scattered into it by ``op`` (a tensor_scatter op), in place; returns
+    the Parameter. For state kept across steps (caches, queues, embedding tables); ``use_locking`` is kept for
+    MindSpore's signature (one process writes here). With ``rows`` the indices name rows (positions on axis 0), else
+    they are (..., k) positions on the first k axes."""
 
-    def __init__(self, use_locking: bool = True):
+    op: Callable
+    rows = False
+
+    def __init__(self, use_locking: bool = False):
         self.use_locking = bool(use_locking)
 
     def __call__(self, input_x, indices, updates):
         from funcad.core.tensor import Parameter
 
         if not isinstance(input_x, Parameter):
-            raise TypeError(f"ScatterNdUpdate: input_x must be a Parameter, got {type(input_x).__name__}")
-        return state.assign(input_x, scatter_ops.tensor_scatter_update(input_x, indices, updates))
+            raise TypeError(f"{type(self).__name__}: input_x must be a Parameter, got {type(input_x).__name__}")
+        indices = shape.expand_dims(indices, -1) if self.rows else indices
+        return state.assign(input_x, type(self).op(input_x, indices, updates))
+
+
+class ScatterNdUpdate(_ParameterScatter):
+    """``ops.ScatterNdUpdate(use_locking=True)(input_x, indices, updates)``: the entries ``indices`` (..., k) names
+    (its first k axes) set to ``updates``."""
+
+    op = staticmethod(scatter_ops.tensor_scatter_update)
+
+    def __init__(self, use_locking: bool = True):
+        super().__init__(use_locking)
+
+
+class ScatterUpdate(ScatterNdUpdate):
+    """``ops.ScatterUpdate(use_locking=True)(input_x, indices, updates)``: the rows ``indices`` names set to ``updates``
+    (shape indices.shape + input_x.shape[1:])."""
+
+    rows = True
+
+
+class ScatterAdd(_ParameterScatter):
+    """``ops.ScatterAdd(use_locking=False)(input_x, indices, updates)``: ``updates`` added to the rows ``indices``
+    names (repeated rows accumulate)."""
+
+    op = staticmethod(scatter_ops.tensor_scatter_add)
+    rows = True
+
+
+class ScatterSub(ScatterAdd):
+    """``ops.ScatterSub(use_locking=False)(input_x, indices, updates)``: ``updates`` subtracted from the rows
+    ``indices`` names (repeated rows accumulate)."""
+
+    op = staticmethod(scatter_ops.tensor_scatter_sub)
+
+
+class ScatterMul(ScatterAdd):
+    """``ops.ScatterMul(use_locking=False)(input_x, indices, updates)``: the rows ``indices`` names multiplied by
+    ``updates`` (repeated rows multiply in turn)."""
+
+    op = staticmethod(scatter_ops.tensor_scatter_mul)
+
+
+class ScatterDiv(ScatterAdd):
+    """``ops.ScatterDiv(use_locking=False)(input_x, indices, updates)``: the rows ``indices`` names divided by ``updates``."""
+
+    op = staticmethod(scatter_ops.tensor_scatter_div)
+
+
+class ScatterMax(ScatterAdd):
+    """``ops.ScatterMax(use_locking=False)(input_x, indices, updates)``: the rows ``indices`` names replaced by their
+    maximum with ``updates``."""
+
+    op = staticmethod(scatter_ops.tensor_scatter_max)
+
+
+class ScatterMin(ScatterAdd):
+    """``ops.ScatterMin(use_locking=False)(input_x, indices, updates)``: the rows ``indices`` names replaced by their
+    minimum with ``updates``."""
+
+    op = staticmethod(scatter_ops.tensor_scatter_min)
+
+
+class LpNorm(PrimitiveClass):
+    """``ops.LpNorm(axis, p=2, keep_dims=False, epsilon=1e-12)(x)``: the vector p-norm of x over the axes ``axis``
+    names (taken together, never as a matrix norm), at least ``epsilon``, as MindSpore's kernel clamps it. p = 0
+    gives the number of elements reduced (MindSpore counts x ** 0 = 1 for zeros too)."""
+
+    def __init__(self, axis, p: int = 2, keep_dims: bool = False, epsilon: float = 1e-12):
+        self.axis = (axis,) if isinstance(axis, int) else tuple(axis)
+        self.p, self.keep_dims, self.epsilon = p, bool(keep_dims), epsilon
+
+    def __call__(self, input_x):
+        ndim = _rank(input_x)
+        axes = sorted({a % ndim for a in self.axis})
+        kept = [a for a in range(ndim) if a not in axes]
+        xs = _shape_of(input_x)
+        moved = shape.reshape(shape.transpose(input_x, tuple(kept + axes)), tuple(xs[a] for a in kept) + (-1,))
+        if self.p == 0:
+            out = creation.full(_shape_of(moved)[:-1], float(_shape_of(moved)[-1]), np.dtype(input_x.dtype))
+        else:
+            out = math.maximum(reduce.norm(moved, ord=self.p, axis=-1), self.epsilon)
+        if self.keep_dims:
+            out = shape.reshape(out, tuple(1 if a in axes else xs[a] for a in range(ndim)))
+        return out
+
+
+class Median(PrimitiveClass):
+    """``ops.Median(global_median=False, axis=0, keep_dims=False, ignore_nan=False)(x)``: (lower median, its int64
+    index) along ``axis``, or of all of x with ``global_median`` (the index then into the flattened x). A NaN makes
+    the median NaN unless ``ignore_nan``."""
+
+    def __init__(self, global_median: bool = False, axis: int = 0, keep_dims: bool = False, ignore_nan: bool = False):
+        self.global_median, self.axis, self.keep_dims, self.ignore_nan = bool(global_median), axis, bool(keep_dims), bool(ignore_nan)
+
+    def __call__(self, x):
+        pick = order_statistics.nanmedian if self.ignore_nan else order_statistics.median
+        if self.global_median:
+            if not int(np.prod(_shape_of(x))):  # MindSpore's CPU kernel: NaN (0 for integers) at index 0
+                empty = np.nan if np.dtype(x.dtype).kind == "f" else 0
+                return creation.full((), empty, np.dtype(x.dtype)), creation.zeros((), np.int64)
+            return pick(shape.reshape(x, (-1,)), 0)
+        return pick(x, self.axis, self.keep_dims)
+
+
+class Unique(PrimitiveClass):
+    """``ops.Unique()(x)``: ``ops.unique`` (the distinct values ascending, each element's index among them); eager only."""
+
+    def __call__(self, input_x):
+        return indexing.unique(input_x)
+
+
+def _check_blocks(owner: str, x, block_size: int, channels_divide: bool) -> tuple:
+    xs = _shape_of(x)
+    if len(xs) != 4 or block_size < 2:
+        raise ValueError(f"funcad.ops.{owner}: expected a 4-D (N, C, H, W) input and block_size >= 2, got shape {xs} and {block_size}")
+    n, c, h, w = xs
+    if (c % (block_size * block_size) if channels_divide else h % block_size or w % block_size):
+        what = f"channels {c} by block_size ** 2" if channels_divide else f"height {h} and width {w} by block_size"
+        raise ValueError(f"funcad.ops.{owner}: input of shape {xs} does not divide ({what} = {block_size})")
+    return n, c, h, w
+
+
+class SpaceToDepth(PrimitiveClass):
+    """``ops.SpaceToDepth(block_size)(x)`` on (N, C, H, W): each block_size x block_size patch moves into channels,
+    ordered (row in block, column in block, channel) as MindSpore's (and TensorFlow's); torch's pixel_unshuffle
+    orders (channel, row, column)."""
+
+    def __init__(self, block_size: int):
+        self.block_size = int(block_size)
+
+    def __call__(self, x):
+        b = self.block_size
+        n, c, h, w = _check_blocks("SpaceToDepth", x, b, False)
+        blocks = shape.reshape(x, (n, c, h // b, b, w // b, b))
+        return shape.reshape(shape.transpose(blocks, (0, 3, 5, 1, 2, 4)), (n, c * b * b, h // b, w // b))
+
+
+class DepthToSpace(SpaceToDepth):
+    """``ops.DepthToSpace(block_size)(x)`` on (N, C, H, W): SpaceToDepth's inverse, channels (row in block, column in
+    block, channel) spread into block_size x block_size patches."""
+
+    def __call__(self, x):
+        b = self.block_size
+        n, c, h, w = _check_blocks("DepthToSpace", x, b, True)
+        blocks = shape.reshape(x, (n, b, b, c // (b * b), h, w))
+        return shape.reshape(shape.transpose(blocks, (0, 3, 4, 1, 5, 2)), (n, c // (b * b), h * b, w * b))
 
 
 class Print(PrimitiveClass):
@@ -497,8 +789,10 @@ def _printable(value):
 
 globals().update({name: _plain(name, fn) for name, fn in _PLAIN.items()})
 CLASS_NAMES = tuple(sorted([*_PLAIN, "Softmax", "LogSoftmax", "Concat", "Stack", "Split", "Squeeze", "MatMul", "BatchMatMul",
-                            "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "Argmax", "Argmin", "Gather",
+                            "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceAll", "ReduceAny", "Argmax", "Argmin", "Gather",
                             "ArgMaxWithValue", "ArgMinWithValue",
                             "TopK", "Sort", "OneHot", "Unstack", "BroadcastTo", "Einsum", "Tril", "Triu", "StridedSlice", "Meshgrid",
-                            "StandardNormal", "UniformReal", "UniformInt", "CumSum", "Range", "ScatterNdUpdate",
-                            "Print"]))
+                            "StandardNormal", "UniformReal", "UniformInt", "CumSum", "CumProd", "Range", "ScatterNdUpdate",
+                            "ScatterUpdate", "ScatterAdd", "ScatterSub", "ScatterMul", "ScatterDiv", "ScatterMax", "ScatterMin",
+                            "KLDivLoss", "BinaryCrossEntropy", "BCEWithLogitsLoss", "NLLLoss", "SoftShrink", "HShrink", "CeLU",
+                            "Print", "LpNorm", "Median", "Unique", "SpaceToDepth", "DepthToSpace"]))

@@ -192,13 +192,40 @@ def _batched_index(index) -> tuple[tuple, int | None]:
     return index, np.broadcast(*parts).nd if len(parts) > 1 else parts[0].ndim
 
 
+def _flat_batch_index(index, n: int):
+    """A batch-first integer array (B, K...) indexing each member's own axis of length ``n``, as positions into the
+    batch-first array's (B * n, ...) flattening (negative entries count from that axis's end)."""
+    from funcad.ops.math import add, less, where  # math imports this module
+
+    shape = _shape_of(index)
+    index = where(less(index, 0), add(index, n), index)
+    if not isinstance(index, Tracer):  # past the end would read the next member's entries
+        check_index_range("getitem", index._data if isinstance(index, Tensor) else np.asarray(index), n, "a batched index",
+                          f" (a member's axis of length {n})")
+    offsets = (np.arange(shape[0], dtype=np.dtype(index.dtype)) * n).reshape((shape[0],) + (1,) * (len(shape) - 1))
+    return add(index, offsets)
+
+
 def _getitem_batch(args, dims, /, **kwargs):
+    if dims[1] is not None:  # a batched integer array (getitem's traced entry): each member picks from its own x
+        index = move_axis(args[1], dims[1], 0)
+        if dims[0] is None:
+            return _getitem(args[0], index), 0
+        x = move_axis(args[0], dims[0], 0)
+        shape = _shape_of(x)
+        return _getitem(reshape(x, (shape[0] * shape[1],) + shape[2:]), _flat_batch_index(index, shape[1])), 0
     index, lead = _batched_index(args[1])
     return _getitem(move_axis(args[0], dims[0], 0), index), 0 if lead is None else lead
 
 
 def _scatter_add_batch(args, dims, /, **kwargs):
     g, index, target = args
+    if dims[1] is not None:  # a batched integer array: each member adds into its own zeros
+        index = move_axis(index, dims[1], 0)
+        size = _shape_of(index)[0]
+        g = broadcast_to(g, (size,) + _shape_of(g)) if dims[0] is None else move_axis(g, dims[0], 0)
+        flat = scatter_add(g, _flat_batch_index(index, target[0]), (size * target[0],) + tuple(target[1:]))
+        return reshape(flat, (size,) + tuple(target)), 0
     index, lead = _batched_index(index)
     g = move_axis(g, dims[0], lead or 0)
     return scatter_add(g, index, (g.shape[lead or 0],) + tuple(target)), 0
@@ -446,7 +473,13 @@ def _take_along(x, indices, axis: int):
     return x[_along_mesh(indices, axis, x.shape)]
 
 
-@primitive(**compiled_as_call())
+def _torch_add_along(torch, g, indices, axis: int, shape: tuple):
+    """torch's scatter_add of g at the picked positions (numpy's negative indices wrapped; indices broadcast to g's shape)."""
+    index = (indices.long() % shape[axis]).expand(g.shape)
+    return torch.zeros(shape, dtype=g.dtype, device=g.device).scatter_add(axis, index, g)
+
+
+@primitive(**compiled_as_call(torch=_torch_add_along))
 def _add_along(g, indices, axis: int, shape: tuple):
     """Adjoint of _take_along: zeros of ``shape`` with g added at the picked positions (repeats accumulate)."""
     out = np.zeros(shape, dtype=g.dtype)

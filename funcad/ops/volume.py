@@ -13,9 +13,9 @@ import numpy as np
 
 from funcad.core.dtypes import is_floating
 from funcad.ops.conv import conv2d
-from funcad.ops.conv_geometry import ceil_extra, ints, paddings, window_counts
+from funcad.ops.conv_geometry import ceil_extra, ints, pad_mode_padding, paddings, window_counts
 from funcad.ops.padding import pad
-from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
+from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d, window_max
 from funcad.ops.reduce import amax
 from funcad.ops.shape import _shape_of, getitem, reshape, stack, transpose
 
@@ -45,13 +45,14 @@ def _pad_depth(x, low: int, high: int, fill: float):
     return pad(x, ((0, 0), (0, 0), (low, high), (0, 0), (0, 0)), constant_values=fill) if low or high else x
 
 
-def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1, algorithm: str | None = None):
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1, algorithm: str | None = None, *,
+           pad_mode: str | None = None):
     """Cross-correlation of an (N, C, D, H, W) input with (O, C/groups, kd, kh, kw) weights, as torch.nn.functional.conv3d
     (funcad.ops.conv2d's arguments, one axis more).
 
     ``padding``: an int, (pd, ph, pw) or (head, tail, top, bottom, left, right), MindSpore's uneven form its 'same' mode
-    needs. Runs as one 2-D convolution (``algorithm`` as conv2d's) over the output's depth frames, each frame's input
-    channels the kd input frames it reads.
+    needs; ``pad_mode`` as conv2d's. Runs as one 2-D convolution (``algorithm`` as conv2d's) over the output's depth
+    frames, each frame's input channels the kd input frames it reads.
     """
     xs, ws = _shape_of(x), _shape_of(weight)
     if len(xs) != 5 or len(ws) != 5:
@@ -60,6 +61,7 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
     if groups < 1 or xs[1] != ws[1] * groups or ws[0] % groups:
         raise ValueError(f"funcad.ops.conv3d: input {xs} has {xs[1]} channels but weight {ws} with groups={groups} expects {ws[1] * groups} "
                          f"(and out channels {ws[0]} divisible by groups)")
+    padding = pad_mode_padding("conv3d", pad_mode, padding, xs[2:], ws[2:], stride, dilation)
     strides, dilations, pads = ints(stride, 3, "conv3d", "stride"), ints(dilation, 3, "conv3d", "dilation"), paddings(padding, 3, "conv3d")
     if min(strides + dilations) < 1:
         raise ValueError(f"funcad.ops.conv3d: stride {strides} and dilation {dilations} must be positive")
@@ -106,13 +108,20 @@ def _ceil_extras(x, kernel, strides, pads, ceil_mode: bool) -> tuple:
 
 
 def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False, return_indices: bool = False):
-    """Max over kd x kh x kw windows of an (N, C, D, H, W) input (stride defaults to the kernel); padding counts as
-    -inf, ``ceil_mode`` keeps a last partial window, as torch. MindSpore's argument order. Dilation 1 only; indices
-    are not returned. Each frame is max-pooled in 2-D, then the maximum taken over the depth window."""
-    if ints(dilation, 3, "max_pool3d", "dilation") != (1, 1, 1):
-        raise NotImplementedError(f"funcad.ops.max_pool3d: dilation={dilation!r} is not supported (only 1)")
-    if return_indices:
-        raise NotImplementedError("funcad.ops.max_pool3d: return_indices=True is not supported")
+    """Max over kd x kh x kw windows of an (N, C, D, H, W) input (stride defaults to the kernel), spaced ``dilation``
+    apart; padding counts as -inf, ``ceil_mode`` keeps a last partial window, as torch. MindSpore's argument order.
+    ``return_indices`` also returns each output's flat position in its (n, c) volume (int64), as torch's. Without
+    either, each frame is max-pooled in 2-D, then the maximum taken over the depth window; with them the windows'
+    taps are compared (``window_max``)."""
+    dilation = ints(dilation, 3, "max_pool3d", "dilation")
+    if dilation != (1, 1, 1) or return_indices:
+        xs = _shape_of(x)
+        if len(xs) != 5 or not is_floating(x.dtype):
+            raise ValueError(f"funcad.ops.max_pool3d: expected a floating-point 5-D input (N, C, D, H, W), got {x.dtype}{list(xs)}")
+        kernel = ints(kernel_size, 3, "max_pool3d", "kernel_size")
+        strides = kernel if stride is None else ints(stride, 3, "max_pool3d", "stride")
+        values, index = window_max("max_pool3d", x, kernel, strides, paddings(padding, 3, "max_pool3d"), dilation, ceil_mode)
+        return (values, index) if return_indices else values
     kernel, strides, pads = _pool_geometry("max_pool3d", x, kernel_size, stride, padding)
     extra = _ceil_extras(x, kernel, strides, pads, ceil_mode)
     n, depth = _shape_of(x)[0], _shape_of(x)[2]
