@@ -38,13 +38,14 @@ class PerNode:
     """A backward rule for every argument of a node from one computation: ``compute(g, args)`` gives all the
     cotangents on the first request; each is handed out once and dropped, so none outlives the backward pass."""
 
-    def __init__(self, compute: Callable):
-        self.compute, self.key, self.values = compute, None, []
+    def __init__(self, compute: Callable, with_output: bool = False):
+        """``with_output``: ``compute(g, args, ans)`` also receives the node's output."""
+        self.compute, self.with_output, self.key, self.values = compute, with_output, None, []
 
     def __call__(self, i, g, ans, *args):
         key = (id(g), tuple(id(a) for a in args))
         if key != self.key:
-            self.key, self.values = key, list(self.compute(g, args))
+            self.key, self.values = key, list(self.compute(g, args, ans) if self.with_output else self.compute(g, args))
         value, self.values[i] = self.values[i], None
         return value
 
@@ -178,6 +179,7 @@ class custom_vjp(_Custom):  # noqa: N801 - JAX's name
     differentiable argument``; ``g`` has the output's structure."""
 
     kind = "custom_vjp"
+    residuals_from_call = False  # True: the residuals are (arguments, output) of the call itself, not fwd's (Cell.bprop)
 
     def defvjp(self, fwd: Callable, bwd: Callable) -> custom_vjp:
         self.rules = (fwd, bwd)
@@ -193,14 +195,22 @@ class custom_vjp(_Custom):  # noqa: N801 - JAX's name
         def packed_bwd(residuals, g):
             return call.leaf_cotangents(bwd(*call.static, residuals, call.unpack(g)))
 
-        return _vjp_primitive(packed, packed_fwd, packed_bwd, self.name)
+        def call_residuals(leaves, ans):
+            return tuple(call.arguments(leaves)), call.unpack(ans)
+
+        return _vjp_primitive(packed, packed_fwd, packed_bwd, self.name, call_residuals if self.residuals_from_call else None)
 
 
-def _vjp_primitive(fn: Callable, fwd: Callable, bwd: Callable, name: str) -> Primitive:
+def _vjp_primitive(fn: Callable, fwd: Callable, bwd: Callable, name: str, call_residuals: Callable | None = None) -> Primitive:
     """A primitive of array leaves with one array output: ``fn`` runs it, ``bwd(residuals, g)`` gives the leaves'
-    cotangents (checked), ``fwd`` the output and the residuals."""
+    cotangents (checked), ``fwd`` the output and the residuals. With ``call_residuals(args, ans)`` the residuals are
+    made from the node's arguments and output, so the backward pass does not run the forward again (a forward that
+    draws random numbers, as a dropout Cell's, is then seen by the rule as it ran); vmap still runs ``fwd``."""
     prim = Primitive(name, lambda *arrays: fn(*as_tensors(arrays))._data, **compiled_as_call())
-    cotangent = PerNode(lambda g, args: bwd(fwd(*args)[1], g))
+    if call_residuals is None:
+        cotangent = PerNode(lambda g, args: bwd(fwd(*args)[1], g))
+    else:
+        cotangent = PerNode(lambda g, args, ans: bwd(call_residuals(args, ans), g), with_output=True)
 
     def tangent(i, t, ans, *args):  # forward mode differentiates the function itself
         return jvp(lambda xi: fn(*args[:i], xi, *args[i + 1 :]), (args[i],), (t,))[1]

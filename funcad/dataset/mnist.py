@@ -18,11 +18,12 @@ class MnistDataset(_RandomAccess):
     order on every pass from funcad's global generator; ``shuffle=False`` with ``num_samples`` keeps the first rows."""
 
     column_names = ["image", "label"]
+    _owner = "MnistDataset"
 
     def __init__(self, dataset_dir: str | os.PathLike, usage: str | None = None, num_samples: int | None = None,
                  num_parallel_workers: int | None = None, shuffle: bool | None = None, sampler=None,
                  num_shards: int | None = None, shard_id: int | None = None, **kwargs):
-        owner = "MnistDataset"
+        owner = self._owner
         accepted_options(owner, kwargs)
         usage = "all" if usage is None else usage
         if usage not in ("train", "test", "all"):
@@ -33,11 +34,11 @@ class MnistDataset(_RandomAccess):
         for train in {"train": (True,), "test": (False,), "all": (True, False)}[usage]:
             try:
                 parts.append(mnist_arrays(dataset_dir, train))
-            except FileNotFoundError:
+            except FileNotFoundError as missing:
                 if usage != "all":
-                    raise
+                    raise FileNotFoundError(f"{owner}: {missing}") from None
         if not parts:  # 'all' reads the splits that are there, as MindSpore's does (a tutorial's test folder has one)
-            raise FileNotFoundError(f"{owner}: no MNIST IDX files (train-* or t10k-*) in {os.fspath(dataset_dir)!r}")
+            raise FileNotFoundError(f"{owner}: no IDX files (train-* or t10k-*) in {os.fspath(dataset_dir)!r}")
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
         self._images = images.astype(np.uint8)[..., None]
@@ -46,3 +47,10 @@ class MnistDataset(_RandomAccess):
 
     def _row(self, i: int) -> tuple:
         return self._images[i], self._labels[i]
+
+
+class FashionMnistDataset(MnistDataset):
+    """MindSpore's ``FashionMnistDataset``: Fashion-MNIST ships in MNIST's IDX format under MNIST's file names, so it
+    reads as ``MnistDataset`` does, with the same columns, arguments and row selection."""
+
+    _owner = "FashionMnistDataset"

@@ -10,6 +10,7 @@ order (a source's ``shuffle``, ``shuffle(buffer_size)``) is drawn from funcad's 
 from __future__ import annotations
 
 import abc
+import functools
 import itertools
 import numbers
 import warnings
@@ -19,7 +20,7 @@ import numpy as np
 
 from funcad.core.seed import global_rng
 from funcad.core.tensor import Tensor
-from funcad.dataset.samplers import select_sampler
+from funcad.dataset.samplers import PKSampler, select_sampler
 from funcad.dataset.transforms import Compose
 
 # MindSpore's options that change nothing when one process reads the rows in order (workers, caches, shared memory).
@@ -218,10 +219,23 @@ class _RandomAccess(Dataset):
                  num_shards: int | None = None, shard_id: int | None = None):
         self._n = n
         self._sampler = select_sampler(type(self).__name__, num_samples, sampler, shuffle, num_shards, shard_id)
+        chained = self._sampler
+        while chained is not None:  # a PKSampler (at the bottom of a chain) reads the rows' class ids
+            if isinstance(chained, PKSampler):
+                chained._class_ids = functools.partial(self._class_ids, chained.class_column)
+            chained = chained.child_sampler
 
     @abc.abstractmethod
     def _row(self, i: int) -> tuple:
         """Row ``i`` as a tuple of numpy values in column order."""
+
+    def _class_ids(self, column: str) -> np.ndarray:
+        """Every row's value in ``column`` (PKSampler's classes)."""
+        names = self.get_col_names()
+        if column not in names:
+            raise ValueError(f"PKSampler: class_column {column!r} is not a column of {type(self).__name__} (columns {names})")
+        k = names.index(column)
+        return np.asarray([np.asarray(self._row(i)[k]).reshape(()) for i in range(self._n)])
 
     def get_dataset_size(self) -> int:
         return self._sampler.size(self._n)

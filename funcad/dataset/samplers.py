@@ -223,6 +223,48 @@ class DistributedSampler(BuiltinSampler):
         return order[positions]
 
 
+class PKSampler(BuiltinSampler):
+    """``num_val`` rows of every class, as MindSpore's: the classes (the values of ``class_column``) in ascending
+    order, or in a random order with ``shuffle``, and for each class ``num_val`` rows drawn uniformly with
+    replacement among its rows (with or without ``shuffle``); ``num_samples`` caps the pass. The source supplies
+    its class ids when it is made with ``sampler=`` (``Dataset._class_ids``)."""
+
+    def __init__(self, num_val: int, num_class: int | None = None, shuffle: bool = False, class_column: str = "label",
+                 num_samples: int | None = None):
+        owner = "PKSampler"
+        if num_class is not None:
+            raise NotImplementedError(f"{owner}: num_class is not supported (MindSpore's PKSampler refuses it too); every class is sampled")
+        if not isinstance(shuffle, bool):
+            raise TypeError(f"{owner}: shuffle must be a bool, got {shuffle!r}")
+        if not isinstance(class_column, str):
+            raise TypeError(f"{owner}: class_column must be a column name, got {class_column!r}")
+        super().__init__(num_samples)
+        self.num_val = _count(owner, "num_val", num_val, allow_none=False)
+        self.shuffle, self.class_column = shuffle, class_column
+        self._class_ids = None  # set by the source: a function returning every row's class id
+
+    def add_child(self, sampler: BuiltinSampler) -> None:
+        raise NotImplementedError("PKSampler.add_child: PKSampler picks rows by their class ids and cannot read through a child sampler")
+
+    def _members(self) -> list[np.ndarray]:
+        """The row indices of each class, classes in ascending order."""
+        if self._class_ids is None:
+            raise RuntimeError("PKSampler: this dataset gives no class ids; use it as sampler= of a source with a label column "
+                               "(MnistDataset, Cifar10Dataset, ImageFolderDataset, NumpySlicesDataset, ...)")
+        ids = np.asarray(self._class_ids()).reshape(-1)
+        return [np.flatnonzero(ids == label) for label in np.unique(ids)]
+
+    def _size(self, n: int) -> int:
+        return self._limit(self.num_val * len(self._members()))
+
+    def _own(self, n: int) -> np.ndarray:
+        members, rng = self._members(), global_rng()
+        if self.shuffle:
+            members = [members[i] for i in rng.permutation(len(members))]
+        picks = [rows[rng.integers(0, len(rows))] for k in range(self._size(n)) for rows in (members[k // self.num_val],)]
+        return np.asarray(picks, dtype=np.int64)
+
+
 class Sampler(BuiltinSampler):
     """A user's sampler: subclass it and write ``__iter__`` yielding row indices; ``self.dataset_size`` holds the
     source's row count when a pass starts."""
@@ -245,7 +287,8 @@ class Sampler(BuiltinSampler):
 
 
 class _IterSampler(Sampler):
-    """Any iterable of indices given as ``sampler=`` (a list, a generator function's object with ``__iter__``)."""
+    """Any iterable of indices given as ``sampler=`` (a list, an object with ``__iter__``, or one with ``__getitem__``
+    and ``__len__`` as the sampler tutorial writes it)."""
 
     def __init__(self, iterable: Iterable):
         super().__init__()
@@ -272,7 +315,7 @@ def select_sampler(owner: str, num_samples: int | None, sampler, shuffle: bool |
             return SubsetSampler(sampler)
         if isinstance(sampler, numbers.Integral) and not isinstance(sampler, bool):
             return SubsetSampler([int(sampler)])
-        if hasattr(sampler, "__iter__") and not isinstance(sampler, (str, bytes)):
+        if (hasattr(sampler, "__iter__") or hasattr(sampler, "__getitem__")) and not isinstance(sampler, (str, bytes)):
             return _IterSampler(sampler)
         raise TypeError(f"{owner}: unsupported sampler of type {type(sampler).__name__}")
     if shuffle is not None and not isinstance(shuffle, bool):
@@ -292,5 +335,5 @@ def select_sampler(owner: str, num_samples: int | None, sampler, shuffle: bool |
     return RandomSampler(replacement=num_samples is not None, num_samples=num_samples)
 
 
-__all__ = ["BuiltinSampler", "Sampler", "SequentialSampler", "RandomSampler", "SubsetSampler", "SubsetRandomSampler",
+__all__ = ["BuiltinSampler", "Sampler", "PKSampler", "SequentialSampler", "RandomSampler", "SubsetSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "DistributedSampler", "select_sampler"]

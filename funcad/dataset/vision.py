@@ -87,7 +87,26 @@ class ToTensor:
         return HWC2CHW()(image.astype(np.float32) / 255.0).astype(self.output_type)
 
 
-__all__ = ["Rescale", "Normalize", "HWC2CHW", "ToTensor", "Resize", "CenterCrop", "RandomCrop", "RandomHorizontalFlip",
+class ToPIL:
+    """A decoded image (HWC or HW numpy array, a tutorial's uint8 pixels) to a PIL image, for showing or for Pillow's
+    operations; a PIL image passes unchanged. One channel gives a greyscale ('L') image."""
+
+    def __call__(self, image):
+        from PIL import Image  # Pillow, which Decode also needs, is imported when an image is first converted
+
+        if isinstance(image, Image.Image):
+            return image
+        array = np.asarray(image)
+        if array.ndim == 3 and array.shape[-1] == 1:
+            array = array[..., 0]
+        if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+            raise ValueError(f"ToPIL: expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {np.shape(image)}")
+        if array.ndim == 3 and array.dtype != np.uint8:
+            raise TypeError(f"ToPIL: a colour image must hold uint8 pixels (PIL's RGB/RGBA modes), got {array.dtype}")
+        return Image.fromarray(array)
+
+
+__all__ = ["Rescale", "Normalize", "HWC2CHW", "ToTensor", "ToPIL", "Resize", "CenterCrop", "RandomCrop", "RandomHorizontalFlip",
            "RandomVerticalFlip", "Inter", "Border", "Pad", "RandomResizedCrop",
            "RandomCropDecodeResize", "RandomRotation", "Decode", "ConvertMode", "ConvertColor",
            "Grayscale", "AdjustBrightness", "AdjustContrast", "AdjustSaturation", "AdjustHue", "RandomColorAdjust",

@@ -46,6 +46,7 @@ from funcad.ops.reduce import amax as _max
 from funcad.ops.reduce import mean, norm, prod, std, var
 from funcad.ops.reduce import sum as _sum
 from funcad.ops.shape import broadcast_to, cast, concat, expand_dims, getitem, repeat, reshape, split, swapaxes, transpose
+from funcad.ops.transcendental import reciprocal
 
 cat = concat
 mul = multiply
@@ -55,6 +56,7 @@ pow = power  # noqa: A001 - MindSpore's name
 ge, gt, le, lt, eq, ne = greater_equal, greater, less_equal, less, equal, not_equal
 tensor_dot = tensordot
 mm = matmul
+inv = reciprocal  # MindSpore's older name of ops.reciprocal (1 / x), still in its diffusion tutorial
 
 
 def unsqueeze(input, dim: int):  # noqa: A002 - MindSpore's names

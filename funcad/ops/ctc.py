@@ -16,6 +16,7 @@ from funcad.core.tensor import Tensor
 from funcad.core.trace import Tracer
 from funcad.ops.creation import arange
 from funcad.ops.math import equal, exp, greater, less, less_equal, log, logical_and, maximum, negative, not_equal, where
+from funcad.ops.primitive_classes import PrimitiveClass
 from funcad.ops.reduce import mean, sum
 from funcad.ops.shape import (
     _shape_of,
@@ -186,3 +187,73 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, 
     if reduction == "mean":
         return mean(losses / cast(maximum(target_lengths, 1), losses.dtype)), log_alpha
     return losses, log_alpha
+
+
+def _sparse_targets(labels_indices: np.ndarray, labels_values: np.ndarray, batch: int, collapse: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The (N, S) padded targets and their lengths from a sparse (indices (L, 2) of [sample, position], values (L,))
+    label matrix, each sample's labels in position order; ``collapse`` merges runs of a repeated label first."""
+    if labels_indices.ndim != 2 or labels_indices.shape[1] != 2 or labels_values.shape != (labels_indices.shape[0],):
+        raise ValueError(f"funcad.ops.CTCLoss: labels_indices must be (L, 2) and labels_values (L,), got shapes "
+                         f"{labels_indices.shape} and {labels_values.shape}")
+    samples = labels_indices[:, 0]
+    bad = samples[(samples < 0) | (samples >= batch)]
+    if bad.size:
+        raise ValueError(f"funcad.ops.CTCLoss: labels_indices name samples {bad[:5].tolist()} outside [0, {batch}) (batch size of x)")
+    rows = []
+    for n in range(batch):
+        mine = samples == n
+        labels = labels_values[mine][np.argsort(labels_indices[mine, 1], kind="stable")]
+        if collapse and labels.size:
+            labels = labels[np.concatenate([[True], labels[1:] != labels[:-1]])]
+        rows.append(labels)
+    lengths = np.array([row.size for row in rows], np.int64)
+    targets = np.zeros((batch, max(int(lengths.max(initial=0)), 1)), np.int64)
+    for n, row in enumerate(rows):
+        targets[n, :row.size] = row
+    return targets, lengths
+
+
+class CTCLoss(PrimitiveClass):
+    """``ops.CTCLoss(preprocess_collapse_repeated=False, ctc_merge_repeated=True, ignore_longer_outputs_than_inputs=
+    False)(x, labels_indices, labels_values, sequence_length)``: MindSpore's (and TensorFlow's) CTC primitive, as
+    MindSpore's CRNN trains with it. ``x`` (T, N, C) holds unnormalised logits (the softmax is applied here), the
+    blank is the last class C - 1, the labels come as a sparse matrix. Returns (loss (N,), gradient (T, N, C)), the
+    gradient being d(sum of losses)/dx, a constant as in MindSpore (its derivative is not taken).
+
+    The labels must be known (not traced by jit): they fix the alignment lattice. With
+    ``ignore_longer_outputs_than_inputs`` a sample whose labels outnumber its frames gets loss 0 and gradient 0;
+    otherwise it is an error. ``ctc_merge_repeated=False`` (paths may emit a label on consecutive frames as two
+    labels) is a different lattice, not implemented."""
+
+    def __init__(self, preprocess_collapse_repeated: bool = False, ctc_merge_repeated: bool = True,
+                 ignore_longer_outputs_than_inputs: bool = False):
+        if not ctc_merge_repeated:
+            raise NotImplementedError("funcad.ops.CTCLoss: ctc_merge_repeated=False is not implemented (only the standard CTC, True)")
+        self.preprocess_collapse_repeated = bool(preprocess_collapse_repeated)
+        self.ctc_merge_repeated = True
+        self.ignore_longer_outputs_than_inputs = bool(ignore_longer_outputs_than_inputs)
+
+    def __call__(self, x, labels_indices, labels_values, sequence_length):
+        from funcad.core.transforms import vjp
+        from funcad.ops.nn import log_softmax
+
+        shape = _shape_of(x)
+        if len(shape) != 3:
+            raise ValueError(f"funcad.ops.CTCLoss: x must be (max_time, batch_size, num_classes), got shape {shape}")
+        if any(isinstance(v, Tracer) for v in (labels_indices, labels_values, sequence_length)):
+            raise ValueError("funcad.ops.CTCLoss: labels_indices, labels_values and sequence_length must be known values, not traced")
+        indices, values = _integers(labels_indices, "labels_indices"), _integers(labels_values, "labels_values")
+        lengths = np.reshape(_integers(sequence_length, "sequence_length"), (-1,))
+        targets, target_lengths = _sparse_targets(indices, np.reshape(values, (-1,)), shape[1], self.preprocess_collapse_repeated)
+        kept = np.ones(shape[1], bool)
+        if self.ignore_longer_outputs_than_inputs and lengths.shape == target_lengths.shape:
+            kept = target_lengths <= lengths
+            target_lengths = np.where(kept, target_lengths, 0)
+
+        def losses_of(logits):
+            losses, _ = ctc_loss(log_softmax(logits, -1), targets, lengths, target_lengths, blank=shape[2] - 1, reduction="none")
+            return where(kept, losses, 0.0)
+
+        losses, pull_back = vjp(losses_of, x)
+        (gradient,) = pull_back(broadcast_to(cast(np.asarray(1.0), losses.dtype), (shape[1],)))
+        return losses, stop_gradient(gradient)

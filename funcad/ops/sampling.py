@@ -29,7 +29,17 @@ def _draw(rng: np.random.Generator, kind: str, shape: tuple, dtype: np.dtype, lo
     return rng.integers(low, high, shape).astype(dtype)
 
 
-@primitive(**compiled_as_call())
+def _torch_draw(torch, key, kind: str, shape: tuple, dtype, low: int, high: int):
+    """torch's translation draws from torch's own generator (the key is funcad's state); ``torch_ref.dropout.aligned_masks``
+    makes torch.rand and torch.randn draw funcad's numbers."""
+    if kind == "normal":
+        return torch.randn(shape, dtype=dtype)
+    if kind == "uniform":
+        return torch.rand(shape, dtype=dtype)
+    return torch.randint(low, high, shape, dtype=dtype)
+
+
+@primitive(**compiled_as_call(torch=_torch_draw))
 def _keyed_draw(key, kind: str, shape: tuple, dtype, low: int, high: int):
     """A draw for ``key`` = [seed, counter] (or one per key of a stack, as dropout's masks); a constant (no gradient)."""
     return per_key(key, lambda rng: _draw(rng, kind, shape, dtype, low, high))
@@ -86,9 +96,26 @@ def randint(low: int, high: int, size, seed: int | None = None, *, dtype=None) -
 
 
 def uniform(shape, minval, maxval, seed: int | None = None, dtype=np.float32):
-    """minval + (maxval - minval) * U[0, 1) of ``shape``, broadcast with the bounds' shapes."""
+    """minval + (maxval - minval) * U[0, 1) of ``shape``, broadcast with the bounds' shapes. With an integer ``dtype``
+    (MindSpore's int32) the draw is discrete, as MindSpore's: integers uniform in [minval, maxval), the bounds scalars
+    known before the draw."""
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        low, high = (_integer_bound(name, bound) for name, bound in (("minval", minval), ("maxval", maxval)))
+        if not low < high:
+            raise ValueError(f"funcad.ops.uniform: minval must be below maxval for integers, got {low} and {high}")
+        return _sample("uniform", "integers", (tuple(shape),), dtype, seed, low, high)
     u = _sample("uniform", "uniform", (tuple(shape),), dtype, seed)
     return add(minval, multiply(subtract(maxval, minval), u))
+
+
+def _integer_bound(name: str, bound) -> int:
+    """A bound of the integer uniform draw as a Python int: a concrete scalar integer (a Tensor or a number)."""
+    if isinstance(bound, Tracer):
+        raise TypeError(f"funcad.ops.uniform: an integer draw needs {name} known before it runs, got a traced value")
+    value = np.asarray(bound._concrete() if isinstance(bound, Tensor) else bound)
+    if value.size != 1 or not np.issubdtype(value.dtype, np.integer):
+        raise ValueError(f"funcad.ops.uniform: with an integer dtype, {name} must be one integer, got {value.tolist()!r}")
+    return int(value.reshape(()))
 
 
 def normal(shape, mean, stddev, seed: int | None = None):
