@@ -173,3 +173,12 @@ def assert_op_close_to_torch():
         _assert_op_matches_torch(fc, th, arrays, fd=False, rtol=rtol, atol=atol, forward_rtol=rtol, forward_atol=atol)
 
     return check
+
+
+@pytest.fixture
+def float64_default():
+    """Tensors the forwards create without a dtype are float64, as in the harness's float64 run."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(default)

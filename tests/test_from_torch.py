@@ -67,6 +67,9 @@ SAMPLES = {
     **{name: (lambda f, x, y, w: f((x * 10).long(), (y * 10).long() + 3)) for name in ("bitwise_and", "bitwise_or", "bitwise_xor", "gcd", "lcm")},
     "polygamma": lambda f, x, y, w: f(2, x.abs() + 0.5),
     **{name: (lambda f, x, y, w: f(x @ x.T + 0.5)) for name in ("linalg_inv", "linalg_det", "det", "linalg_cholesky", "cholesky")},
+    "tensor_split": lambda f, x, y, w: f(x, [1, 2], dim=1)[2] + f(x, 2, 1)[0][:, :1],
+    **{name: (lambda f, x, y, w: f(x @ w * 0.3)) for name in ("linalg_matrix_exp", "matrix_exp")},
+    "bitwise_not": lambda f, x, y, w: f((x * 10).long()),
 }
 # Tensor methods taking sizes one by one as well as in a tuple.
 METHOD_SAMPLES = {
@@ -134,7 +137,7 @@ def test_the_reverse_only_entries_round_trip_too(call):
 
 
 def test_a_torch_function_nothing_declares_is_an_error_naming_it():
-    with pytest.raises(from_torch.NoTranslation, match=r"torch.quantile has no funcad translation"):
-        from_torch.funcad_op("call_function", torch.quantile)
-    with pytest.raises(from_torch.NoTranslation, match=r"Tensor.quantile has no funcad translation"):
-        from_torch.funcad_op("call_method", "quantile")
+    with pytest.raises(from_torch.NoTranslation, match=r"torch.histc has no funcad translation"):
+        from_torch.funcad_op("call_function", torch.histc)
+    with pytest.raises(from_torch.NoTranslation, match=r"Tensor.histc has no funcad translation"):
+        from_torch.funcad_op("call_method", "histc")

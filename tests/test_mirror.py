@@ -357,19 +357,21 @@ def test_an_untranslatable_layer_names_its_path_and_class():
 
 
 def test_untranslatable_torch_modules_name_the_module_path_and_node():
-    class UsesQuantile(torch.nn.Module):
+    class UsesHistc(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.fc = torch.nn.Linear(3, 3)
 
         def forward(self, x):
-            return torch.quantile(self.fc(x), 0.3, dim=1)
+            return torch.histc(self.fc(x), 4)
 
-    with pytest.raises(TranslationError, match=r"UsesQuantile at 'inner': node 'quantile' \(.*\): torch.quantile has no funcad translation"):
-        to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesQuantile())))
-    with pytest.raises(TranslationError, match=r"LPPool2d at '0': torch.nn.LPPool2d has no funcad translation .*; its forward does "
-                                               r"not translate either: .*torch.nn.functional.lp_pool2d has no funcad translation"):
-        to_funcad(torch.nn.Sequential(torch.nn.LPPool2d(2, 2)))
+    with pytest.raises(TranslationError, match=r"UsesHistc at 'inner': node 'histc' \(.*\) at .*test_mirror.py:\d+: "
+                                               r"`return torch.histc\(self.fc\(x\), 4\)`: torch.histc has no funcad translation"):
+        to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesHistc())))
+    with pytest.raises(TranslationError, match=r"FractionalMaxPool2d at '0': torch.nn.FractionalMaxPool2d has no funcad translation .*; its "
+                                               r"forward does not translate either: .*torch.nn.functional.fractional_max_pool2d has no funcad "
+                                               r"translation"):
+        to_funcad(torch.nn.Sequential(torch.nn.FractionalMaxPool2d(2, output_size=3)))
 
     class DataDependent(torch.nn.Module):
         def forward(self, x):

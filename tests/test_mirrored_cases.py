@@ -11,7 +11,7 @@ import torch
 import funcad
 from funcad import nn, ops
 from harness.cases import CASES, OptimizerSpec, user_case
-from torch_ref import layers_sequence
+from torch_ref import layers_sequence, to_funcad
 from torch_ref.dropout import aligned_masks, set_mask_key
 
 
@@ -108,3 +108,17 @@ def test_aligned_masks_reach_functional_dropout_and_subclassed_layers_and_then_s
     with aligned_masks():
         np.testing.assert_array_equal(_FunctionalDropout().train()(torch.from_numpy(x)).numpy(), expected)
     assert torch.nn.functional.dropout is original
+
+
+def test_a_torch_encoder_layer_whose_attention_dropout_is_off_keeps_it_off_in_its_twin():
+    """``layer.self_attn.dropout = 0`` beside the layer's own dropout 0.1: the twin's attention draws nothing, so in
+    training the two agree under aligned masks (before, the twin applied 0.1 inside its attention)."""
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, batch_first=True, dtype=torch.float64)
+    layer.self_attn.dropout = 0.0
+    case = user_case(to_funcad(layer), layer, "mse", OptimizerSpec("sgd", 0.1),
+                     [(np.random.default_rng(1).standard_normal((3, 5, 8)), np.zeros((3, 5, 8)))])
+    pair = case.build("float64")
+    assert pair.funcad.net.self_attn.dropout == 0.0 and pair.funcad.net.dropout_num == 0.1
+    x, _ = case.batches(1)[0]
+    np.testing.assert_allclose(pair.funcad.forward(x), pair.torch.forward(x), rtol=1e-10, atol=1e-12)

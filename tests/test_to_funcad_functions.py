@@ -50,6 +50,12 @@ def _written_through_views(x):
     return h + row_sum + torch.relu_(x * 0.5)
 
 
+def _unpooled(pool, unpool, x, **options):
+    """A max pool's values put back at its indices (flattened per sample)."""
+    pooled = pool(x, 2, return_indices=True)
+    return unpool(pooled[0], pooled[1], 2, **options).flatten(1)
+
+
 class _Calls(tnn.Module):
     """A forward that applies ``fn`` to its input (and to a weight of its own where ``fn`` takes one)."""
 
@@ -227,6 +233,33 @@ FUNCTIONS = {
         torch.diag_embed(x[:2], 1, dim1=-2).flatten(), x.diagonal(0, 1, 0).flatten(), torch.diagonal(x[None], 1, dim1=1, dim2=2).flatten(),
         torch.trapz(x, dim=0), torch.trapezoid(x, x[0] * 0 + torch.arange(6.0, dtype=x.dtype) ** 2), torch.trapz(x, dx=0.5)[None].flatten(),
         torch.logdet(x[:, :4] @ x[:, :4].T + torch.eye(4, dtype=x.dtype))[None], x[:3, :3].T.matmul(x[:3, :3]).logdet()[None]]), None, ROWS),
+    "lp_pools_unpools_rrelu_grids": (lambda x, w: torch.cat([
+        F.lp_pool2d(x * x + 0.1, 2.5, 3, 2, ceil_mode=True).flatten(1), F.lp_pool1d(x[:, :, 0] ** 2 + 0.1, 3, 2).flatten(1),
+        _unpooled(F.max_pool2d, F.max_unpool2d, x, output_size=(7, 7)), _unpooled(F.max_pool1d, F.max_unpool1d, x[:, :, 1]),
+        _unpooled(F.max_pool2d, lambda v, i, k: F.max_unpool3d(v[:, :, None], i[:, :, None], (1, k, k)), x), F.rrelu(x, 0.1, 0.3).flatten(1),
+        F.grid_sample(x, F.affine_grid(w, x.size(), align_corners=False), padding_mode="reflection", align_corners=False).flatten(1),
+        F.grid_sample(x, F.affine_grid(w * 1.5, x.size(), align_corners=True), padding_mode="reflection", align_corners=True).flatten(1)], 1),
+        (2, 2, 3), IMAGES),
+    "quantiles_and_selections_by_value": (lambda x: torch.cat([
+        torch.quantile(x, 0.3, dim=1), x.quantile(torch.tensor([0.25, 0.5, 1.0], dtype=x.dtype), dim=0, keepdim=True).flatten(),
+        torch.quantile(x, 0.7)[None],
+        *(torch.quantile(x, 0.45, dim=1, interpolation=mode) for mode in ("lower", "higher", "midpoint", "nearest")),
+        torch.quantile(torch.where(x > 1.2, float("nan"), x), 0.5, dim=1), torch.nanquantile(torch.where(x > 0.8, float("nan"), x), 0.6, dim=0),
+        x.flatten()[torch.nonzero(x.flatten() > 0).squeeze(1)], x[torch.nonzero(x < 0, as_tuple=True)], x[(x > 0.5).nonzero(as_tuple=True)],
+        torch.argwhere(x > 1.0).flatten().double(), torch.unique((x * 2).round().detach()),
+        torch.unique((x * 2).round().detach(), return_inverse=True, return_counts=True)[2].double(),
+        (x * 0 + x.new_tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])).flatten(), (x.view(2, 2, 6).mT @ x.view(2, 2, 6)).flatten()]), None, ROWS),
+    "pad_negative_widths_crop": (lambda x: torch.cat([F.pad(x, (-1, 2, 1, -2)).flatten(1), F.pad(x, [-2, -1], value=0.5).flatten(1)], 1),
+                                 None, IMAGES),
+    "vector_matrix_norms_where_tensor_split": (lambda x: torch.cat([
+        torch.linalg.vector_norm(x, dim=-1), torch.linalg.vector_norm(x, 3, dim=(0, 1), keepdim=True).flatten(), torch.linalg.vector_norm(x)[None],
+        torch.linalg.vector_norm(x, float("inf"), dim=0), torch.linalg.matrix_norm(x.view(2, 2, 6)), torch.linalg.matrix_norm(x, ord=1)[None],
+        x[torch.where(x > 0.3)], torch.tensor_split(x, 4, dim=1)[3].flatten(), x.tensor_split([1, 3])[1].flatten()]), None, ROWS),
+    "scatter_reduce_sum_mean": (lambda x: torch.cat([
+        x[:3].scatter_reduce(1, torch.tensor([[0, 0, 2], [1, 1, 1], [5, 0, 5]]), x[1:, :3] * 2, "sum"),
+        torch.scatter_reduce(x[:3], 1, torch.tensor([[0, 0, 2], [1, 1, 1], [5, 0, 5]]), x[1:, 3:] * 2, "mean"),
+        torch.scatter_reduce(x[:3], 1, torch.tensor([[0, 0, 2], [1, 1, 1], [5, 0, 5]]), x[1:, 3:] * 2, "mean", include_self=False),
+        torch.zeros(3, 6, dtype=x.dtype).scatter_reduce_(0, torch.tensor([[0, 2, 2, 1, 0, 0]]), x[:1], "sum", include_self=False)]), None, ROWS),
 }
 
 
@@ -371,8 +404,9 @@ def test_torch_layers_without_state_come_to_funcad_through_their_forward():
             np.testing.assert_allclose(np.asarray(ours), t.grad.numpy(), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(mirror(cell)(*[torch.tensor(a) for a in args]).detach().numpy(), out.detach().numpy(), rtol=1e-12,
                                    atol=1e-14)
-    with pytest.raises(TranslationError, match=r"LPPool2d at the root: torch.nn.LPPool2d has no funcad translation"):
-        funcad_twin(tnn.LPPool2d(2, 2))
+    with pytest.raises(TranslationError, match=r"FractionalMaxPool2d at the root: torch.nn.FractionalMaxPool2d has no funcad "
+                                               r"translation"):
+        funcad_twin(tnn.FractionalMaxPool2d(2, output_size=3))
 
 
 class _PackedTagger(tnn.Module):
@@ -565,8 +599,8 @@ def test_options_without_a_counterpart_are_named():
             funcad_twin(_Calls(call)).cell(ROWS)
     with pytest.raises(NotImplementedError, match=r"torch.nn.functional.softmax: pass dim"):
         funcad_twin(_Calls(lambda x: F.softmax(x))).cell(ROWS)
-    with pytest.raises(TranslationError, match=r"torch.quantile has no funcad translation"):
-        funcad_twin(_Calls(lambda x: torch.quantile(x, 0.5, 0)))
+    with pytest.raises(TranslationError, match=r"torch.histc has no funcad translation"):
+        funcad_twin(_Calls(lambda x: torch.histc(x, 4)))
 
 
 class _CausalEncoder(tnn.Module):

@@ -445,15 +445,6 @@ CASES = {
 }
 
 
-@pytest.fixture
-def float64_default():
-    """Tensors the forwards create without a dtype are float64, as in the harness's float64 run."""
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(default)
-
-
 @pytest.mark.usefixtures("float64_default")
 @pytest.mark.parametrize("name", CASES)
 @pytest.mark.parametrize("train", [True, False])

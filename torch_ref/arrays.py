@@ -52,3 +52,13 @@ def from_numpy(array) -> torch.Tensor:
     if a.dtype == _BFLOAT16:
         return torch.from_numpy(np.ascontiguousarray(a).view(np.int16)).view(torch.bfloat16)
     return torch.as_tensor(a)
+
+
+def sizes(size: tuple) -> tuple[int, ...]:
+    """torch's sizes as its creation functions take them: varargs (``zeros(2, 3)``) or one sequence (``zeros((2, 3))``)."""
+    return tuple(int(s) for s in (size[0] if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)) else size))
+
+
+def any_numpy_dtype(dtype):
+    """A torch dtype (or a funcad/numpy one) as numpy's; None stays None."""
+    return numpy_dtype(dtype) if isinstance(dtype, torch.dtype) else None if dtype is None else np.dtype(dtype)

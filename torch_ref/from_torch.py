@@ -58,6 +58,7 @@ SAME_NAME = (
     "mm", "bmm", "baddbmm", "addcmul", "addcdiv", "lerp", "repeat_interleave", "any", "all", "count_nonzero", "diff", "nan_to_num",
     "addmm", "movedim", "moveaxis", "unflatten", "vstack", "hstack", "logit", "erfc", "lgamma", "digamma", "true_divide", "rsub", "tril", "triu",
     "outer", "trace", "isclose", "narrow", "deg2rad", "rad2deg", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
+    "tensor_split",
 )
 
 
@@ -92,13 +93,19 @@ FUNCTIONS.update({getattr(torch, name): getattr(ops, name) for name in SAME_NAME
 METHODS.update({name: getattr(ops, name) for name in SAME_NAME if callable(getattr(torch.Tensor, name, None))})
 
 
-RANDOM = ("rand", "randn", "randint", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "poisson",
-          "randperm", "normal_", "uniform_", "bernoulli_", "exponential_", "random_", "cauchy_", "log_normal_", "geometric_")
+# Random draws torch_ref.dropout does not align (it translates rand, randn, their _like forms, bernoulli and the in-place
+# bernoulli_, uniform_ and normal_), refused with the way out.
+RANDOM = ("randint", "randint_like", "normal", "multinomial", "poisson", "randperm", "exponential_", "random_", "cauchy_", "log_normal_",
+          "geometric_")
+
+
+VALUE_READS = ("item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__")
 
 
 def _random_refusal(name: str) -> str:
-    return (f"{name} draws random numbers, which the funcad twin cannot draw as torch does (only dropout's masks are aligned, "
-            "torch_ref.dropout): pass the noise to forward as an input (forward(x, eps))")
+    return (f"{name} draws random numbers, which the funcad twin cannot draw as torch does (dropout's masks, rand, randn, their "
+            "_like forms, bernoulli, uniform_ and normal_ are aligned, torch_ref.dropout): pass the noise to forward as an input "
+            "(forward(x, eps))")
 
 
 class NoTranslation(LookupError):
@@ -139,10 +146,13 @@ def funcad_op(kind: str, target) -> Callable:
     """The funcad op for an fx ``call_function`` target or ``call_method`` name; ``NoTranslation`` when there is none."""
     if kind == "call_method":
         op = torch_functions.METHODS.get(target) or METHODS.get(target) or REVERSE_ONLY.get(target)
+        if op is None and target in RANDOM:  # (before the in-place form: exponential_ is a draw, not exponential's result)
+            raise NoTranslation(_random_refusal(f"Tensor.{target}"))
         if op is None and in_place(target):  # x.mul_(2): the replay computes x * 2 and rebinds x (``_Program.run``)
             return funcad_op(kind, target[:-1])
-        if op is None and target in RANDOM:
-            raise NoTranslation(_random_refusal(f"Tensor.{target}"))
+        if op is None and target in VALUE_READS:
+            raise NoTranslation(f"Tensor.{target} reads a tensor's values into Python, which the funcad twin cannot follow (it replays one "
+                                "traced graph, whose Python numbers come from sizes and configuration): keep the value a tensor")
         if op is None:
             raise NoTranslation(f"Tensor.{target} has no funcad translation (no primitive declares torch.{target}; torch_ref.from_torch)")
         return op

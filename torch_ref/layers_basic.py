@@ -224,9 +224,13 @@ def _upsample_to_torch(cell, translate: Translate) -> torch.nn.Module:
 
 
 def _upsample_to_funcad(module: torch.nn.Upsample, translate: Translate) -> Cell:
+    """funcad's Upsample; a mode it lacks (bicubic) is left to the traced forward, whose ``F.interpolate`` translates."""
     if module.recompute_scale_factor:
         raise Untranslatable("recompute_scale_factor=True is not translated")
-    return nn.Upsample(module.size, module.scale_factor, module.mode, module.align_corners)
+    try:
+        return nn.Upsample(module.size, module.scale_factor, module.mode, module.align_corners)
+    except ValueError as exc:
+        raise Untranslatable(str(exc)) from None
 
 
 def _softmax_to_funcad(funcad_type: type) -> Callable:

@@ -111,21 +111,28 @@ def _activation(activation, translate: Translate, funcad_side: bool):
     raise Untranslatable(f"activation {activation!r} is neither relu, gelu nor a layer")
 
 
+def _keep_attention_dropout(source, target) -> None:
+    """An attention whose dropout was set apart from its layer's (``layer.self_attn.dropout = 0``) keeps it."""
+    for name in ("self_attn", "multihead_attn"):
+        if hasattr(source, name):
+            getattr(target, name).dropout = getattr(source, name).dropout
+
+
 def _transformer_layer(funcad_type: type, torch_type: type) -> LayerRule:
     def to_torch(cell, translate: Translate) -> torch.nn.Module:
         layer = torch_type(cell.d_model, cell.nhead, cell.dim_feedforward, cell.dropout_num, _activation(cell.activation, translate, True),
                            cell.layernorm_eps, cell.batch_first, cell.norm_first)
-        for name in ("self_attn", "multihead_attn"):  # an attention whose dropout was set apart from the layer's keeps it
-            if hasattr(cell, name):
-                getattr(layer, name).dropout = getattr(cell, name).dropout
+        _keep_attention_dropout(cell, layer)
         return layer
 
     def to_funcad(module, translate: Translate) -> Cell:
         if module.linear1.bias is None:
             raise Untranslatable("bias=False has no funcad counterpart")
         attention = module.self_attn
-        return funcad_type(attention.embed_dim, attention.num_heads, module.linear1.out_features, module.dropout.p,
+        cell = funcad_type(attention.embed_dim, attention.num_heads, module.linear1.out_features, module.dropout.p,
                            _activation(module.activation, translate, False), module.norm1.eps, attention.batch_first, module.norm_first)
+        _keep_attention_dropout(module, cell)
+        return cell
 
     return LayerRule(funcad_type, torch_type, to_torch, to_funcad)
 

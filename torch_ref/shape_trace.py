@@ -10,6 +10,9 @@ graph then holds for those input shapes only; the caller traces once per shape.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import fx
 from torch.fx._symbolic_trace import _maybe_revert_all_patches
@@ -61,6 +64,37 @@ class ShapedProxy(WritableProxy):
 
 
 CREATIONS = ("zeros", "ones", "full", "empty")  # torch functions whose tensors are nodes of the graph, not folded constants
+# Random draws of no tensor argument: torch.fx would run one at trace time and fold its numbers into the graph, a fixed
+# noise for every call; recorded, each is translated (``torch_ref.dropout``'s aligned draws) or refused, naming it.
+RANDOM_CREATIONS = ("rand", "randn", "randint", "randperm", "normal")
+
+
+@contextlib.contextmanager
+def recording(tracer: fx.Tracer, names: tuple, default_dtype: bool) -> Iterator[None]:
+    """While inside, ``torch.<name>`` for each of ``names`` records a ``call_function`` node on ``tracer`` whatever its
+    arguments (torch.fx records a call only when an argument is traced); ``default_dtype``: a floating creation given no
+    dtype takes torch's default at trace time, which the twin then makes too. A tracer's ``running`` flag, when set,
+    lets the calls run as plain torch (a node's example being computed)."""
+    originals = {name: getattr(torch, name) for name in names}
+
+    def recorder(fn):
+        def record(*args, **kwargs):
+            if getattr(tracer, "running", False):
+                return fn(*args, **kwargs)
+            floating = fn not in (torch.full, torch.randint, torch.randperm) or (
+                fn is torch.full and isinstance(args[1] if len(args) > 1 else kwargs.get("fill_value"), float))
+            if default_dtype and kwargs.get("dtype") is None and floating:
+                kwargs = {**kwargs, "dtype": torch.get_default_dtype()}
+            return tracer.create_proxy("call_function", fn, args, kwargs)
+        return record
+
+    try:
+        for name, fn in originals.items():
+            setattr(torch, name, recorder(fn))
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(torch, name, fn)
 
 
 class ShapeTracer(fx.Tracer):
@@ -70,6 +104,7 @@ class ShapeTracer(fx.Tracer):
     def __init__(self, examples: list[torch.Tensor], leaf, autowrap_functions: tuple = ()):
         super().__init__(autowrap_functions=autowrap_functions)
         self.proxy_buffer_attributes = True  # (as torch_ref.to_funcad's tracer)
+        self.record_stack_traces = True
         self.examples, self.leaf = list(examples), leaf
         self.copies: dict[str, torch.Tensor] = {}  # the example of each folded tensor, written by in-place examples
         self.running = False  # while a node's example runs: its creations are plain torch
@@ -77,24 +112,9 @@ class ShapeTracer(fx.Tracer):
     def trace(self, root, concrete_args=None) -> fx.Graph:
         """The graph, with ``torch.zeros(x.size(0), n)`` and the other ``CREATIONS`` recorded as nodes: torch would
         otherwise make them once, as constants, and a forward writing one in place (``out[:, t] = h``) and computing
-        with it after would compute outside the trace."""
-        originals = {name: getattr(torch, name) for name in CREATIONS}
-        try:
-            for name, fn in originals.items():
-                setattr(torch, name, self._recording(fn))
+        with it after would compute outside the trace. Random draws are recorded too (``RANDOM_CREATIONS``)."""
+        with recording(self, CREATIONS + RANDOM_CREATIONS, default_dtype=True):
             return super().trace(root, concrete_args)
-        finally:
-            for name, fn in originals.items():
-                setattr(torch, name, fn)
-
-    def _recording(self, fn):
-        def record(*args, **kwargs):
-            if self.running:
-                return fn(*args, **kwargs)
-            if kwargs.get("dtype") is None and (fn is not torch.full or isinstance(args[1] if len(args) > 1 else kwargs.get("fill_value"), float)):
-                kwargs = {**kwargs, "dtype": torch.get_default_dtype()}  # the dtype torch gives it here, in the twin too
-            return self.create_proxy("call_function", fn, args, kwargs)
-        return record
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
         return self.leaf(m)

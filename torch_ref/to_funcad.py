@@ -6,7 +6,9 @@ the table stay whole) and becomes a ``TracedCell`` whose ``construct`` replays t
 (``torch_ref.from_torch``, derived from the primitives' declarations); its layers and parameters keep their torch
 paths. Forward is traced in both training modes, and, where it computes with its inputs' sizes, per input shape at
 the first call (``torch_ref.shape_trace``). A torch layer or function without a translation is a ``TranslationError``
-naming the module path and the graph node. A mirrored user Cell (``torch_ref.traced.TracedConstruct``) comes back as a copy of that Cell.
+naming the module path, the graph node and the line of forward that made it; so is control flow on a tensor's value.
+The mode the module is converted in must translate; the other mode's refusal (a training-only random draw) is raised
+when the twin first runs in that mode. A mirrored user Cell (``torch_ref.traced.TracedConstruct``) comes back as a copy of that Cell.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import os
+import re
+import traceback
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import fx
+from torch.nn.modules.lazy import LazyModuleMixin
 
 from funcad import nn, ops
 from funcad.core.tensor import Parameter, Tensor
@@ -29,7 +35,7 @@ from torch_ref.aliases import Aliases
 from torch_ref.arrays import to_numpy, torch_dtype
 from torch_ref.bridge import torch_state
 from torch_ref.layer_table import TranslationError, where
-from torch_ref.shape_trace import ShapeTracer, WritableProxy, folded
+from torch_ref.shape_trace import RANDOM_CREATIONS, ShapeTracer, WritableProxy, folded, recording
 from torch_ref.traced import TracedConstruct
 from torch_ref.twin import Translation, Twin, copy_weights, float_dtype, joined
 
@@ -87,6 +93,7 @@ def _is_layer(module: torch.nn.Module) -> bool:
 class _LayerTracer(fx.Tracer):
     def __init__(self):
         super().__init__(autowrap_functions=packed.RECORDED)
+        self.record_stack_traces = True  # each node's line of forward, for the errors naming it
         self.proxy_buffer_attributes = True  # a buffer read is a node, so a write to one is seen (and refused), not run on it
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
@@ -94,6 +101,12 @@ class _LayerTracer(fx.Tracer):
 
     def proxy(self, node: fx.Node) -> fx.Proxy:
         return WritableProxy(node, self)
+
+    def trace(self, root, concrete_args=None) -> fx.Graph:
+        """The graph, with random draws of constant sizes (``torch.randn(4, 8)``) recorded as nodes, not folded (a draw
+        without dtype is made in the twin's default float, as the other creations: ``_Program._call_in_default_float``)."""
+        with recording(self, RANDOM_CREATIONS, default_dtype=False):
+            return super().trace(root, concrete_args)
 
 
 _HOOKS = {"_forward_pre_hooks": "forward pre-hooks", "_forward_hooks": "forward hooks"}
@@ -103,6 +116,9 @@ class _ToFuncad(Translation):
     """One translation, torch -> funcad."""
 
     def translate(self, module: torch.nn.Module, path: str) -> Cell:
+        if isinstance(module, LazyModuleMixin) and module.has_uninitialized_params():
+            raise TranslationError(f"{where(path, module)}: a lazy layer whose parameters are not made yet (torch makes them at its first "
+                                   "call): run the model on one batch before converting it")
         normalized = spectral_norm.torch_hooks(module)
         translated = {"_forward_pre_hooks": len(normalized), "_forward_hooks": 0}  # nn.utils.spectral_norm's hooks are translated
         hooks = [name for kind, name in _HOOKS.items() if len(getattr(module, kind, None) or ()) > translated[kind]]
@@ -318,7 +334,7 @@ class _Program:
                     try:
                         op = from_torch.funcad_op(node.op, node.target)
                     except from_torch.NoTranslation as exc:
-                        raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}): {exc}") from None
+                        raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}){_node_line(node)}: {exc}") from None
                 self.steps.append((node, op))
 
     def __deepcopy__(self, memo) -> _Program:
@@ -364,7 +380,11 @@ class _Program:
     def _call_in_default_float(self, node: fx.Node, op, args: tuple, kwargs: dict, default: np.dtype):
         """``_call``, with torch's default dtype where torch makes a floating-point result of no floating-point tensor and no
         dtype given (``torch.arange(n) * -0.5``, ``torch.zeros(n)``, an integer ratio), which funcad's rules make float32:
-        its integer tensors are cast to ``default`` first (torch computes in that dtype), a creation's result after."""
+        its integer tensors are cast to ``default`` first (torch computes in that dtype), a creation's result after. An op
+        marked ``default_float`` (a random draw, ``torch.tensor(0.1)``) is told ``default`` and makes its floats in it:
+        cast after, its numbers would not be torch's."""
+        if getattr(op, "default_float", False):
+            kwargs = {**kwargs, "default_float": default}
         value = self._call(node, op, args, kwargs)
         if not isinstance(value, Tensor) or not np.issubdtype(value.dtype, np.floating) or np.dtype(value.dtype) == default:
             return value
@@ -382,17 +402,21 @@ class _Program:
         return value if np.dtype(value.dtype) == default else ops.cast(value, default)
 
     def _call(self, node: fx.Node, op, args: tuple, kwargs: dict):
-        """The funcad op of a function or method node on its arguments; an argument or option its translation does not
-        take is a ``TranslationError`` naming the module and the node (an ``UntranslatedOption`` for an option refused)."""
+        """The funcad op of a function or method node on its arguments; an argument, option or value its translation does
+        not take is a ``TranslationError`` naming the module and the node (an ``UntranslatedOption`` for an option refused)."""
         method = node.target if node.op == "call_method" else from_torch.tensor_method_name(node.target)
         try:
             return from_torch.funcad_call(op, method, args, kwargs)
+        except TranslationError:
+            raise
         except NotImplementedError as exc:
-            raise UntranslatedOption(f"{self.where}: node {node.name!r} ({node.format_node()}): {exc}") from None
+            raise UntranslatedOption(f"{self.where}: node {node.name!r} ({node.format_node()}){_node_line(node)}: {exc}") from None
         except (TypeError, AttributeError) as exc:
             name = f"Tensor.{method}" if method else from_torch.described(node.target)
-            raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}): the funcad translation of {name} does not "
-                                   f"take these arguments ({type(exc).__name__}: {exc})") from None
+            raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}){_node_line(node)}: the funcad translation of {name} "
+                                   f"does not take these arguments ({type(exc).__name__}: {exc})") from None
+        except ValueError as exc:  # a value the op refuses (a shape, an option's value): named where the forward makes the call
+            raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}){_node_line(node)}: {exc}") from None
 
 
 EXPLICIT_DTYPE_METHODS = frozenset({"float", "double", "half", "bfloat16", "to", "type", "type_as"})
@@ -446,15 +470,24 @@ class _TracedForward:
         except TranslationError:
             raise
         except Exception as exc:  # fx reports data-dependent control flow and unsupported Python as various errors
-            self.module, self.symbolic_failure = copy.deepcopy(module), exc
+            self.module, self.symbolic_failure, self.refused = copy.deepcopy(module), exc, {}
             return
+        self.refused: dict[bool, TranslationError] = {}  # the other mode's refusal, raised when the twin runs in that mode
         for training, graph in graphs.items():
-            self.programs[(training,)] = _Program(graph, path, module)
+            try:
+                self.programs[(training,)] = _Program(graph, path, module)
+            except TranslationError as exc:
+                if training == module.training:
+                    raise
+                self.refused[training] = TranslationError(f"in {_MODES[training]} mode (the module was converted in "
+                                                          f"{_MODES[module.training]} mode, where it translates): {exc}")
 
     def __deepcopy__(self, memo) -> _TracedForward:
         return self  # its programs never change; the module copy only traces
 
     def program(self, training: bool, args: tuple) -> _Program:
+        if training in self.refused:
+            raise self.refused[training]
         if self.module is None:
             return self.programs[(training,)]
         shapes = tuple((_shape_of(a), np.dtype(a.dtype)) if hasattr(a, "dtype") else None for a in args)
@@ -494,17 +527,42 @@ class _TracedForward:
                 raise
             except Exception as exc:
                 raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), nor with the input shapes "
-                                       f"{[list(s) for s, _ in shapes]} known ({type(exc).__name__}: {exc})") from None
+                                       f"{[list(s) for s, _ in shapes]} known ({type(exc).__name__}: {exc}){_user_line(exc)}: the "
+                                       "twin replays one traced graph, so forward may branch, loop and compute Python numbers on sizes and "
+                                       "configuration, not on a tensor's values") from None
             finally:
                 torch.set_default_dtype(default)
 
     def single_graph(self) -> fx.Graph | None:
         """The traced graph when both modes trace the same one, shapes unknown (forward reads neither its mode nor its
         sizes), else None."""
-        if self.module is not None:
+        if self.module is not None or self.refused:
             return None
         train, evaluate = (self.programs[(mode,)].graph for mode in (True, False))
         return train if train.python_code("self").src == evaluate.python_code("self").src else None
+
+
+_MODES = {True: "training", False: "evaluation"}
+_LIBRARIES = tuple(os.path.dirname(m.__file__) + os.sep for m in (torch, layer_table))
+
+
+def _user_line(exc: BaseException) -> str:
+    """`` at file:line: `source` ``: the innermost line of the user's own code where ``exc`` was raised, or nothing."""
+    return _innermost(traceback.extract_tb(exc.__traceback__))
+
+
+def _node_line(node: fx.Node) -> str:
+    """`` at file:line: `source` ``: the user's line that made ``node`` (torch.fx's recorded stack), or nothing."""
+    found = re.findall(r'File "([^"]+)", line (\d+), in \S+\n\s*(.*)', node.stack_trace or "")
+    return _innermost([traceback.FrameSummary(name, int(line), "", line=code) for name, line, code in found])
+
+
+def _innermost(frames: list[traceback.FrameSummary]) -> str:
+    frames = [f for f in frames if not f.filename.startswith(_LIBRARIES)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" at {frame.filename}:{frame.lineno}: `{(frame.line or '').strip()}`"
 
 
 class TracedCell(Cell):

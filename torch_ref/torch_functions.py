@@ -24,24 +24,16 @@ from funcad.core.dtypes import DType
 from funcad.core.tensor import Tensor
 from funcad.nn.layer.conv import same_padding
 from funcad.ops.decompositions import solve
-from torch_ref import layers_3d, losses_norms, order_and_grids, packed
-from torch_ref.arrays import numpy_dtype
+from torch_ref import dropout as aligned
+from torch_ref import layers_3d, layers_more, losses_norms, order_and_grids, packed
+from torch_ref.arrays import any_numpy_dtype as _dtype
+from torch_ref.arrays import sizes as _sizes
 
 MinMax = collections.namedtuple("MinMax", ["values", "indices"])
 
 
-def _dtype(dtype):
-    """A torch dtype (or a funcad/numpy one) as numpy's; None stays None."""
-    return numpy_dtype(dtype) if isinstance(dtype, torch.dtype) else None if dtype is None else np.dtype(dtype)
-
-
 def _refuse(function: str, option: str, value) -> None:
     raise NotImplementedError(f"{function}: {option}={value!r} has no funcad translation")
-
-
-def _sizes(size) -> tuple:
-    """torch's sizes as varargs (``zeros(2, 3)``) or one sequence (``zeros((2, 3))``)."""
-    return tuple(int(s) for s in (size[0] if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)) else size))
 
 
 def _conv_padding(padding, input, weight, dilation, spatial: int):
@@ -357,11 +349,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     updates = training and running_mean is not None and running_var is not None
     if updates and momentum is None:
         _refuse("torch.nn.functional.batch_norm", "momentum", None)
-    y, new_mean, new_var = ops.batch_norm(input, running_mean, running_var, weight, bias, training, momentum or 0.0, eps)
-    if updates:
-        ops.assign(running_mean, new_mean)
-        ops.assign(running_var, new_var)
-    return y
+    return ops.batch_norm(input, running_mean, running_var, weight, bias, training, momentum or 0.0, eps)
 
 
 def sort(input, axis=-1, descending=False, stable=False):  # noqa: A002
@@ -402,6 +390,22 @@ def scatter_add(input, axis, index, src):  # noqa: A002
     return ops.tensor_scatter_elements(input, index, src, axis, "add")
 
 
+def scatter_reduce(input, axis, index, src, reduce, *, include_self=True, out=None):  # noqa: A002
+    """torch.scatter_reduce with reduce 'sum' or 'mean' (a graph's mean aggregation): the sources summed into their
+    positions, a position reached by none keeping its value; 'mean' divides by the count of values summed there (the
+    position's own included with ``include_self``)."""
+    if reduce not in ("sum", "mean"):
+        _refuse("torch.scatter_reduce", "reduce", reduce)
+    src = src[tuple(slice(0, n) for n in index.shape)]
+    counts = ops.tensor_scatter_elements(ops.zeros_like(input), index, ops.ones_like(src), axis, "add")
+    reached = counts > 0
+    base = input if include_self else ops.where(reached, ops.zeros_like(input), input)
+    total = ops.tensor_scatter_elements(base, index, src, axis, "add")
+    if reduce == "sum":
+        return total
+    return total / (counts + 1.0) if include_self else ops.where(reached, total / ops.maximum(counts, 1.0), input)
+
+
 def index_add(input, axis, index, source, alpha=1):  # noqa: A002
     """torch's ``index_add(dim, index, source, alpha=1)`` (message passing's ``zeros.index_add_(0, dst, messages)``):
     MindSpore's argument order, ``source`` scaled by ``alpha``."""
@@ -428,56 +432,21 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     return ops.stack(padded, 0 if batch_first else 1)
 
 
-def _grid_axis(size: int, align_corners: bool) -> np.ndarray:
-    """The normalised coordinates of ``size`` pixels: their centres (or, aligning corners, their first and last at -1 and 1)."""
-    return np.linspace(-1.0, 1.0, size) if align_corners else (np.arange(size) * 2.0 + 1.0) / size - 1.0
-
-
 def affine_grid(theta, size, align_corners=None):
-    """F.affine_grid for 2-D images (a spatial transformer's sampling grid): each output pixel's normalised (x, y, 1)
-    times theta's transpose."""
-    size = tuple(int(s) for s in size)
-    if len(size) != 4:
-        _refuse("torch.nn.functional.affine_grid", "size", size)  # 3-D (volumetric) grids
-    n, _, h, w = size
-    xs, ys = np.meshgrid(_grid_axis(w, bool(align_corners)), _grid_axis(h, bool(align_corners)))
-    base = np.stack([xs, ys, np.ones_like(xs)], -1).reshape(1, h * w, 3).astype(_dtype(theta.dtype))
-    return ops.reshape(ops.matmul(Tensor(base), ops.swapaxes(theta, 1, 2)), (n, h, w, 2))
-
-
-def _pixel_coordinate(coord, size: int, align_corners: bool, padding_mode: str):
-    """A normalised grid coordinate in pixels along an axis of ``size`` (clipped to the image under border padding)."""
-    pixel = (coord + 1.0) * ((size - 1) / 2.0) if align_corners else ((coord + 1.0) * size - 1.0) / 2.0
-    return ops.clamp(pixel, 0.0, float(size - 1)) if padding_mode == "border" else pixel
+    """F.affine_grid for 2-D images (a spatial transformer's sampling grid): funcad's ``ops.affine_grid``."""
+    if len(tuple(size)) != 4:
+        _refuse("torch.nn.functional.affine_grid", "size", tuple(size))  # 3-D (volumetric) grids
+    return ops.affine_grid(theta, size, bool(align_corners))
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):  # noqa: A002
-    """F.grid_sample on 2-D images, bilinear or nearest, zeros or border padding: each output pixel gathers the input at
-    its grid position (gradients reach both the input and the grid, as torch's)."""
+    """F.grid_sample on 2-D images (funcad's ``ops.grid_sample``): bilinear or nearest; zeros, border or reflection
+    padding; gradients reach both the input and the grid, as torch's."""
     if mode not in ("bilinear", "nearest"):
         _refuse("torch.nn.functional.grid_sample", "mode", mode)
-    if padding_mode not in ("zeros", "border"):
-        _refuse("torch.nn.functional.grid_sample", "padding_mode", padding_mode)
     if len(input.shape) != 4:
         _refuse("torch.nn.functional.grid_sample", "input of rank", len(input.shape))
-    n, c, h, w = (int(s) for s in input.shape)
-    out_h, out_w = int(grid.shape[1]), int(grid.shape[2])
-    x = _pixel_coordinate(grid[..., 0], w, bool(align_corners), padding_mode)
-    y = _pixel_coordinate(grid[..., 1], h, bool(align_corners), padding_mode)
-    flat = ops.reshape(input, (n, c, h * w))
-
-    def corner(xi, yi):  # the input at integer pixels (xi, yi), zero outside the image
-        inside = ops.cast(ops.logical_and(ops.logical_and(xi >= 0, xi <= w - 1), ops.logical_and(yi >= 0, yi <= h - 1)), input.dtype)
-        index = ops.cast(ops.clamp(yi, 0, h - 1) * w + ops.clamp(xi, 0, w - 1), np.int64)
-        index = ops.broadcast_to(ops.reshape(index, (n, 1, out_h * out_w)), (n, c, out_h * out_w))
-        return ops.reshape(ops.gather_elements(flat, 2, index), (n, c, out_h, out_w)) * ops.expand_dims(inside, 1)
-
-    if mode == "nearest":
-        return corner(ops.stop_gradient(ops.round(x)), ops.stop_gradient(ops.round(y)))
-    x0, y0 = ops.stop_gradient(ops.floor(x)), ops.stop_gradient(ops.floor(y))
-    wx, wy = ops.expand_dims(x - x0, 1), ops.expand_dims(y - y0, 1)
-    return ((corner(x0, y0) * (1.0 - wx) + corner(x0 + 1.0, y0) * wx) * (1.0 - wy)
-            + (corner(x0, y0 + 1.0) * (1.0 - wx) + corner(x0 + 1.0, y0 + 1.0) * wx) * wy)
+    return ops.grid_sample(input, grid, mode, padding_mode, bool(align_corners))
 
 
 def channel_dropout(spatial: int):
@@ -549,11 +518,70 @@ def norm(input, p="fro", axis=None, keepdims=False, out=None, dtype=None):  # no
 TENSOR_PLACEMENT = {"device": "cpu", "is_cuda": False, "layout": torch.strided}  # where funcad's arrays live, as torch says
 
 
+TENSOR_VIEWS = {"mT": lambda t: ops.swapaxes(t, -1, -2), "mH": lambda t: ops.conj(ops.swapaxes(t, -1, -2)),
+                "H": lambda t: ops.conj(ops.transpose(t))}  # torch's transposing attributes funcad's Tensor lacks
+
+
 def attribute(obj, name: str, *default):
-    """getattr on a traced value: torch's placement attributes of a tensor (``x.device``) say where funcad computes."""
+    """getattr on a traced value: torch's placement attributes of a tensor (``x.device``) say where funcad computes;
+    ``x.mT`` (batched matrices transposed) and the conjugate transposes ``mH`` and ``H`` are computed."""
     if isinstance(obj, Tensor) and name in TENSOR_PLACEMENT and not hasattr(obj, name):
         return TENSOR_PLACEMENT[name]
+    if isinstance(obj, Tensor) and name in TENSOR_VIEWS and not hasattr(obj, name):
+        return TENSOR_VIEWS[name](obj)
     return getattr(obj, name, *default)
+
+
+def constant(data, dtype=None, device=None, requires_grad=False, pin_memory=False, default_float=None):
+    """``torch.tensor(data, dtype=x.dtype)`` (recorded when an argument comes from the input): a copy of ``data`` without
+    gradient; no dtype gives torch's inference, floats in the default dtype (``default_float``)."""
+    value = data if isinstance(data, Tensor) else Tensor(np.asarray(data))
+    if dtype is None:
+        kind = np.dtype(value.dtype).kind
+        dtype = np.bool_ if kind == "b" else np.int64 if kind in "iu" else default_float or np.float32
+    return ops.stop_gradient(ops.cast(value, _dtype(dtype)))
+
+
+constant.default_float = True
+
+
+def pad(input, pad, mode="constant", value=None):  # noqa: A002
+    """F.pad (funcad's ``ops.pad``: MindSpore's flat padding, last axis first); a negative width crops that side, as
+    torch's constant padding does (a UNet's skip trimmed to the upsampled size)."""
+    widths = tuple(int(p) for p in pad)
+    fill = 0.0 if value is None else value
+    if mode != "constant" or min(widths, default=0) >= 0:
+        return ops.pad(input, widths, mode, fill)
+    padded = ops.pad(input, tuple(max(w, 0) for w in widths), mode, fill)
+    rank = len(padded.shape)
+    index = [slice(None)] * rank
+    for i in range(len(widths) // 2):
+        axis = rank - 1 - i
+        index[axis] = slice(-min(widths[2 * i], 0), padded.shape[axis] + min(widths[2 * i + 1], 0))
+    return padded[tuple(index)]
+
+
+def vector_norm(x, ord=2, axis=None, keepdims=False, *, dtype=None, out=None):  # noqa: A002 - torch's names
+    """torch.linalg.vector_norm: the p-norm of the elements over ``dim`` (all of them by default), several axes taken
+    as one vector (numpy's norm of an axis pair would be a matrix norm)."""
+    x = x if dtype is None else ops.cast(x, _dtype(dtype))
+    shape = tuple(x.shape)
+    axes = tuple(range(len(shape))) if axis is None else tuple(a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis))
+    rows = ops.moveaxis(x, axes, tuple(range(len(shape) - len(axes), len(shape))))
+    value = ops.norm(ops.reshape(rows, tuple(rows.shape)[: len(shape) - len(axes)] + (-1,)), ord, -1)
+    return ops.reshape(value, tuple(1 if i in axes else n for i, n in enumerate(shape))) if keepdims else value
+
+
+def where(condition, input=None, other=None, *, out=None):  # noqa: A002
+    """torch.where(c, x, y), or torch.where(c) alone: the indices of the True elements, one vector per axis."""
+    if input is None and other is None:
+        return ops.nonzero(condition, as_tuple=True)
+    return ops.where(condition, input, other)
+
+
+def new_constant(tensor, data, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """``x.new_tensor(data)``: a copy of ``data`` in x's dtype (or ``dtype``), carrying no gradient, as torch's."""
+    return ops.stop_gradient(ops.cast(data if isinstance(data, Tensor) else Tensor(np.asarray(data)), _dtype(dtype) or tensor.dtype))
 
 
 def identity(tensor, *args, **kwargs):
@@ -564,7 +592,8 @@ def weight_norm(v, g, dim: int = 0):
     """``torch._weight_norm`` (``nn.utils.parametrizations.weight_norm``): v rescaled to the norms g, the norm taken over
     every axis but ``dim`` (the whole tensor for dim=-1)."""
     axes = None if dim == -1 else tuple(a for a in range(len(v.shape)) if a != dim % len(v.shape))
-    return v * (g / ops.sqrt(ops.sum(v * v, axes, keepdims=axes is not None)))
+    squares = v * v if axes == () else ops.sum(v * v, axes, keepdims=axes is not None)  # 1-D v: each element its own norm
+    return v * (g / ops.sqrt(squares))
 
 
 def select(tensor, dim: int, index: int):
@@ -579,7 +608,7 @@ FUNCTIONS = {
     F.adaptive_max_pool2d: adaptive_max_pool2d, F.adaptive_max_pool1d: adaptive_max_pool1d, F.conv_transpose2d: conv_transpose2d,
     F.conv_transpose1d: conv_transpose1d, F.group_norm: ops.group_norm, F.instance_norm: instance_norm,
     F.huber_loss: _loss(ops.huber_loss), F.dropout: dropout, F.interpolate: interpolate, F.normalize: normalize,
-    F.layer_norm: ops.layer_norm, F.batch_norm: batch_norm, F.pad: ops.pad, F.embedding: embedding, F.one_hot: one_hot,
+    F.layer_norm: ops.layer_norm, F.batch_norm: batch_norm, F.pad: pad, F.embedding: embedding, F.one_hot: one_hot,
     F.cross_entropy: _loss(ops.cross_entropy, weights=True), F.nll_loss: _loss(ops.nll_loss, weights=True),
     F.mse_loss: _loss(ops.mse_loss), F.l1_loss: _loss(ops.l1_loss), F.smooth_l1_loss: _loss(ops.smooth_l1_loss),
     F.binary_cross_entropy: _loss(ops.binary_cross_entropy, weights=True),
@@ -615,6 +644,7 @@ FUNCTIONS = {
     torch.linalg.slogdet: slogdet, torch.linalg.cholesky: lambda A, upper=False, out=None: ops.cholesky(A, upper),
     torch.linalg.qr: lambda A, mode="reduced", out=None: ops.qr(A, mode), torch.linalg.solve: lambda A, B, left=True, out=None: solve(A, B),
     torch.cumprod: lambda input, axis, dtype=None: ops.cumprod(input, axis), torch.scatter: scatter, torch.scatter_add: scatter_add,
+    torch.scatter_reduce: scatter_reduce,
     torch.logcumsumexp: lambda input, axis: ops.logcumsumexp(input, axis),
     F.dropout1d: channel_dropout(1), F.dropout2d: channel_dropout(2), F.dropout3d: channel_dropout(3),
     F.alpha_dropout: alpha_dropout("alpha_dropout"), F.feature_alpha_dropout: alpha_dropout("feature_alpha_dropout"),
@@ -624,13 +654,17 @@ FUNCTIONS = {
     torch.cdist: lambda x1, x2, p=2.0, compute_mode=None: ops.cdist(x1, x2, p),
     torch.cross: lambda input, other, axis=None, out=None: ops.cross(input, other, axis),
     torch.linalg.cross: lambda input, other, axis=-1, out=None: ops.cross(input, other, axis),
-    torch.index_add: index_add, torch.eye: eye, F.affine_grid: affine_grid, F.grid_sample: grid_sample,
+    torch.index_add: index_add, torch.eye: eye, torch.tensor: constant, torch.linalg.vector_norm: vector_norm, torch.where: where,
+    torch.linalg.matrix_norm: lambda A, ord="fro", axis=(-2, -1), keepdims=False, *, dtype=None, out=None: ops.norm(  # noqa: E731
+        A if dtype is None else ops.cast(A, _dtype(dtype)), ord, tuple(axis), keepdims), F.affine_grid: affine_grid, F.grid_sample: grid_sample,
     torch_rnn.pad_sequence: pad_sequence, torch._C._nn.pad_sequence: pad_sequence,
     torch.cummax: lambda input, axis: MinMax(*ops.cummax(input, axis)), torch.cummin: lambda input, axis: MinMax(*ops.cummin(input, axis)),
 }
 FUNCTIONS.update(losses_norms.FUNCTIONS)  # CTC and multi-class margin losses, RMS and local response norms, channel shuffle
 FUNCTIONS.update(layers_3d.FUNCTIONS)  # 3-D convolutions and pools
 FUNCTIONS.update(order_and_grids.FUNCTIONS)  # median, kthvalue, mode, meshgrid, searchsorted, block_diag, ...
+FUNCTIONS.update(aligned.FUNCTIONS)  # random draws, aligned with torch's by torch_ref.dropout
+FUNCTIONS.update(layers_more.FUNCTIONS)  # LP pools, max unpooling, rrelu
 
 def windows(tensor, dimension: int, size: int, step: int):
     """``Tensor.unfold(dimension, size, step)``: every window of ``size`` along ``dimension``, ``step`` apart, as a new
@@ -669,9 +703,11 @@ METHODS = {
     "logcumsumexp": FUNCTIONS[torch.logcumsumexp], "cummax": FUNCTIONS[torch.cummax], "cummin": FUNCTIONS[torch.cummin],
     "type": lambda tensor, dtype: ops.cast(tensor, _dtype(dtype)), "view_as": lambda tensor, other: ops.reshape(tensor, tuple(other.shape)),
     "new_zeros": new_tensor(ops.zeros), "new_ones": new_tensor(ops.ones), "new_empty": new_tensor(ops.zeros), "new_full": new_full,
-    "scatter": scatter, "scatter_add": scatter_add, "polygamma": lambda tensor, n: ops.polygamma(n, tensor),
+    "new_tensor": new_constant,
+    "scatter": scatter, "scatter_add": scatter_add, "scatter_reduce": scatter_reduce, "polygamma": lambda tensor, n: ops.polygamma(n, tensor),
     "clamp_min": FUNCTIONS[torch.clamp_min], "clamp_max": FUNCTIONS[torch.clamp_max], "index_add": index_add,
     "sum": summed, "div": divide, "divide": divide, "prod": ops.prod, "clip": FUNCTIONS[torch.clamp] if torch.clamp in FUNCTIONS else ops.clamp,
     "sign": ops.sign, "dot": ops.dot, "cross": FUNCTIONS[torch.cross], "index_fill": index_fill, "rot90": FUNCTIONS[torch.rot90],
 }
 METHODS.update(order_and_grids.METHODS)
+METHODS.update(aligned.METHODS)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from funcad.core.dtypes import DType
 from funcad.core.primitive import Primitive
 from torch_ref.arrays import from_numpy, torch_dtype
 
@@ -59,8 +60,8 @@ def _wrap(name: str, recipe: Callable) -> Callable:
 
 def torch_value(value, tensor: Callable[[torch.Tensor], object]):
     """``value`` (a constant of the traced graph) for torch code; ``tensor(t)`` places an array constant in the module."""
-    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
-        return torch_dtype(value)
+    if isinstance(value, (np.dtype, DType)) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return torch_dtype(value)  # a constant tensor's dtype is funcad's DType (Tensor.dtype), a traced one's numpy's
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
