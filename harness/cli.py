@@ -153,7 +153,9 @@ def _run(args) -> int:
         return _error("--threads must be >= 1")
 
     from harness import console, report  # imports torch: only after main() has set OMP_WAIT_POLICY
+    from harness.engines import unaligned_notes
     from harness.faults import check_faults
+    from harness.layers.compare import check_layer_paths
     from harness.runner import Fault, RunOptions, prepare_batches, run_cases, ticks_per_case
 
     cases = [known[n] for n in names]
@@ -168,6 +170,7 @@ def _run(args) -> int:
         if args.device is not None:
             _check_device(args.device)
         check_faults(faults, cases, options.steps, options.seed)
+        check_layer_paths(cases, options.layers, options.seed)
     except (ValueError, DataError) as exc:
         return _error(str(exc))
     exclusive = args.out is None  # a default name is a new folder; an --out folder holding an earlier report is replaced
@@ -207,8 +210,10 @@ def _run(args) -> int:
     for case in result.cases:
         for warning in case.guards:
             print(f"{case.case} WARNING: {warning}")
+        for note in unaligned_notes(case.known_differences):
+            print(f"{case.case} note: {note}")
         if case.layers is not None:
-            print(f"{case.case} layers at step {case.layers.step}: {case.layers.verdict()}")
+            print(f"{case.case} layers at step {case.layers.step} ({case.layers.dtype}): {case.layers.verdict()}")
         if case.per_sample is not None:
             print(f"{case.case} per-sample gradients at step 0: {case.per_sample.verdict()}")
     print(f"{console.outcome_line(*report.banner(result.summary()), colour)}; {report.elapsed(result):.1f} s; report: {path}")
@@ -313,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         print("funcad-compare: terminated (SIGTERM); no partial report left behind", file=sys.stderr)
         return 143
     except Exception as exc:  # what the harness did not foresee: one line here, the traceback in a log
-        log = _log(traceback.format_exc())
-        print(f"funcad-compare: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
+        text = traceback.format_exc()
+        log = _log(text)
+        print(f"funcad-compare: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{_raised_at(text)}; "
               f"traceback in {log}", file=sys.stderr)
         return 3
     finally:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -41,6 +41,8 @@ from torch_ref.pipeline import TorchTrainer
 
 GradEdit = Callable[[dict], dict] | None
 
+#: Part of every note ``unaligned_dropout`` makes, by which ``unaligned_notes`` picks them out of a case's known differences.
+UNALIGNED_MASKS = "funcad's masks cannot be aligned with torch's"
 MASK_STRIDE = 1 << 32  # the dropout key of an engine's n-th call is [seed, n * MASK_STRIDE]: calls never share masks
 
 
@@ -55,6 +57,30 @@ class _AlignedMasks:
     def _masks_for_next_call(self) -> None:
         set_mask_key(self.mask_seed, self._calls * MASK_STRIDE, self.name)
         self._calls += 1
+
+
+def unaligned_dropout(module: torch.nn.Module) -> list[str]:
+    """Notes naming each layer of ``module`` whose dropout torch draws inside its own kernel, where
+    ``torch_ref.dropout.aligned_masks`` cannot reach it: a ``MultiheadAttention`` with dropout (its fused path, taken
+    when called with ``need_weights=False`` as ``nn.TransformerEncoderLayer`` and ``nn.TransformerDecoderLayer`` do)
+    and a recurrent layer with dropout between its layers. A difference a run then finds may be those masks alone."""
+    notes = []
+    for path, layer in module.named_modules():
+        if isinstance(layer, torch.nn.MultiheadAttention) and layer.dropout > 0:
+            drawn = ("the attention weights' dropout inside its attention kernel when called with need_weights=False (as "
+                     "nn.TransformerEncoderLayer and nn.TransformerDecoderLayer call it)")
+        elif isinstance(layer, torch.nn.RNNBase) and layer.dropout > 0 and layer.num_layers > 1:
+            drawn = "the dropout between its layers inside its recurrent kernel"
+        else:
+            continue
+        notes.append(f"{path or 'the model'} ({type(layer).__name__}, dropout {layer.dropout:g}): torch draws {drawn}, where "
+                     f"{UNALIGNED_MASKS}; differences may be those masks alone: set that dropout to 0 to compare the rest")
+    return notes
+
+
+def unaligned_notes(known_differences: Sequence[str]) -> list[str]:
+    """The notes of ``unaligned_dropout`` among a case's known differences: those a failing run should show first."""
+    return [note for note in known_differences if UNALIGNED_MASKS in note]
 
 
 def _as_funcad(array, dtype) -> Tensor:

@@ -18,6 +18,7 @@ import torch
 
 from harness import report
 from harness.cases import OptimizerSpec, user_batches, user_case
+from harness.layers.compare import check_layer_paths
 from harness.metrics import Tolerance
 from harness.runner import CaseResult, RunOptions, RunResult, environment, run_case
 from harness.timing import fixed_threads
@@ -125,5 +126,6 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
         check_model_inputs(funcad_cell, torch_module, data, loss, "data" if input_shape is None else "input_shape", "funcad_cell", input_flags)
     options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing,
                          layers=("leaves" if layers is True else layers) or None, at_step=at_step, per_sample=per_sample)
+    check_layer_paths([case], options.layers, seed, flag="compare: layers=")
     with fixed_threads(threads) if threads is not None else nullcontext():
         return Comparison(run_case(case, options), options, environment(options.device))

@@ -145,6 +145,18 @@ def max_abs_diff(a, b) -> float:
     return float(np.max(np.abs(a - b)))
 
 
+def ulp_floor(truth, dtype: str) -> float:
+    """In float16 or bfloat16, one unit in the last place at the largest magnitude of ``truth`` (the float64 values):
+    rounding them to the dtype alone errs by half of one, so a noise floor is never below it (PyTorch landing closer by
+    chance must not make one rounding step a failure); 0 for any other dtype."""
+    if dtype not in ("float16", "bfloat16"):
+        return 0.0
+    magnitude = float(np.max(np.abs(truth))) if np.size(truth) else 0.0
+    if not np.isfinite(magnitude) or magnitude == 0.0:
+        return 0.0
+    return (2.0**-7 if dtype == "bfloat16" else 2.0**-10) * 2.0 ** np.floor(np.log2(magnitude))
+
+
 def judge(passed_tolerance: bool, cross: float, noise: float | None, factor: float = NOISE_FACTOR) -> str:
     """'pass' within tolerance; 'noise' when outside it but within ``factor`` x the noise floor (PyTorch's own error
     in this dtype against float64); else 'fail'."""

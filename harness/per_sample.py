@@ -28,8 +28,9 @@ from harness.metrics import Tolerance, diff_stats, tolerance_for
 #: The cases whose every sample's loss depends on that sample alone (no batch norm, no batch-coupled layer), so a
 #: per-sample gradient is defined and both engines' vmap can compute it.
 SUPPORTED = ("logreg", "mlp", "lenet")
-#: Layers of a user's model that make a sample's loss depend on the batch (statistics) or on random draws.
-COUPLED = ("BatchNorm", "Dropout")
+#: Layers of a user's model (by class name prefix) that make a sample's loss depend on the batch or on random draws.
+COUPLED = {"BatchNorm": "makes a sample's loss depend on more than that sample (its batch statistics)",
+           "Dropout": "draws its masks for the whole batch, so a sample's loss alone would draw others"}
 DTYPE = "float64"  # both engines' rounding stays far below the tolerance, so any difference is a real one
 COLUMNS = {"parameter": "parameter", "shape": "shape", "max_abs": "max abs diff", "max_rel": "max rel diff",
            "tolerance": "tolerance", "worst_index": "worst element (sample, ...)", "verdict": "verdict"}
@@ -106,8 +107,10 @@ def _not_comparable(case: Case) -> str | None:
     user's models (``harness.compare``) holding a layer that couples or randomises the samples."""
     if case.name in CASES:
         return None if case.name in SUPPORTED else f"compared on {', '.join(SUPPORTED)} only; {case.name} is not one of them"
-    coupled = sorted({type(c).__name__ for _, c in case.funcad_model().cells_and_names() if type(c).__name__.startswith(COUPLED)})
-    return f"the model's {', '.join(coupled)} makes a sample's loss depend on more than that sample" if coupled else None
+    kinds = {type(c).__name__ for _, c in case.funcad_model().cells_and_names()}
+    why = [f"the model's {', '.join(sorted(k for k in kinds if k.startswith(prefix)))} {reason}"
+           for prefix, reason in COUPLED.items() if any(k.startswith(prefix) for k in kinds)]
+    return "; ".join(why) or None
 
 
 def _unbatched(x, y) -> str | None:

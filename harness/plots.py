@@ -16,6 +16,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 _COLOURS = {"funcad": "#1f77b4", "torch": "#d62728", "funcad jit": "#2ca02c"}
+#: One colour per dtype in the gradient plot, so the bars of a run of several dtypes tell them apart.
+_DTYPE_COLOURS = {"float32": "#1f77b4", "float16": "#2ca02c", "bfloat16": "#8c564b", "float64": "#9467bd", "mixed": "#e377c2"}
 _DPI = 80
 _STYLE = {"font.size": 11, "legend.fontsize": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": 11,
           "ytick.labelsize": 11}
@@ -63,9 +65,10 @@ def loss_curves(losses: pd.DataFrame, steps: pd.DataFrame, tolerances: dict, tit
         return _png(fig)
 
 
-def gradient_errors(grads: pd.DataFrame, title: str) -> bytes:
-    """Per-parameter max |funcad - torch| of the step-0 gradient (bars, log scale) against the tolerance at that element
-    (ticks), the parameters sorted by difference over tolerance so a failing one comes first, in red."""
+def gradient_errors(grads: pd.DataFrame, title: str, when: str = "at step 0") -> bytes:
+    """Per-parameter max |funcad - torch| of the gradient (bars, log scale; ``when`` says at which step) against the
+    tolerance at that element (ticks), the parameters sorted by difference over tolerance so a failing one comes first,
+    in red."""
     dtypes = list(dict.fromkeys(grads["dtype"]))
     order = grads.assign(ratio=grads["tol_ratio"].astype(float)).groupby("parameter", sort=False)["ratio"].max()
     params = list(order.sort_values(ascending=False, kind="stable").index)
@@ -78,11 +81,14 @@ def gradient_errors(grads: pd.DataFrame, title: str) -> bytes:
             y = np.arange(len(params)) + k * height
             err = np.maximum(sub["max_abs"].astype(float).replace(np.inf, 1e10).to_numpy(), 1e-20)
             allowed = np.where(sub["tol_ratio"].astype(float) > 0, err / sub["tol_ratio"].astype(float).replace(0, np.nan), np.nan)
-            ok = "#1f77b4" if dtype == "float32" else "#9467bd"
-            colours = [{"fail": "#d62728", "noise": "#ff7f0e"}.get(v, ok) for v in sub["verdict"]]
-            ax.barh(y, err, height=height, color=colours)
-            handles.append(Patch(color=ok, label=f"{dtype} max |diff|"))  # the legend shows the passing colour
+            own = _DTYPE_COLOURS.get(dtype, "#7f7f7f")
+            verdicts = list(sub["verdict"])
+            ax.barh(y, err, height=height, color=["#d62728" if v == "fail" else own for v in verdicts],
+                    hatch=["///" if v == "noise" else "" for v in verdicts], edgecolor=["#ff7f0e" if v == "noise" else own for v in verdicts])
+            handles.append(Patch(color=own, label=f"{dtype} max |diff|"))
             tick = ax.scatter(allowed, y, marker="|", s=200, color="black", label="tolerance")
+        noise = (grads["verdict"] == "noise").any()
+        handles += [Patch(facecolor="white", hatch="///", edgecolor="#ff7f0e", label="pass (noise floor)")] if noise else []
         handles += [Patch(color="#d62728", label="fails")] if failing else []
         ax.set_xscale("log")
         ax.set_yticks(np.arange(len(params)) + height * (len(dtypes) - 1) / 2, [f"{p}  FAIL" if p in failing else p for p in params])
@@ -91,7 +97,7 @@ def gradient_errors(grads: pd.DataFrame, title: str) -> bytes:
                 label.set_color("#d62728")
                 label.set_fontweight("bold")
         ax.invert_yaxis()
-        ax.set(xlabel="max |funcad - torch| of the gradient at step 0 (red: fail, orange: noise floor)",
+        ax.set(xlabel=f"max |funcad - torch| of the gradient {when} (red: fail, orange hatching: noise floor)",
                title=f"{title}: gradients, worst first")
         ax.legend(handles=[*handles, tick], loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return _png(fig)

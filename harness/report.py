@@ -243,9 +243,11 @@ def _case_blocks(r: CaseResult) -> list[tuple]:
         out.append(("table", r.events.map(fmt)))
     out.append(("h3", "Forward logits at step 0"))
     out.append(("table", _table(r.forward, {k: v for k, v in GRAD_COLUMNS.items() if k not in ("parameter", "shape")})))
-    out.append(("h3", "Gradients at step 0"))
-    out.append(("table", _table(r.grads, GRAD_COLUMNS)))
-    out.append(("image", ("gradient errors", plots.gradient_errors(r.grads, r.case))))
+    out.append(("h3", "Gradients at step 0" if r.mode != "lockstep" else
+                "Gradients at every step (lockstep: each parameter's first failing step, else its worst)"))
+    lockstep = r.mode == "lockstep"
+    out.append(("table", _table(r.grads, {"step": "step", **GRAD_COLUMNS} if lockstep else GRAD_COLUMNS)))
+    out.append(("image", ("gradient errors", plots.gradient_errors(r.grads, r.case, "at its shown step" if lockstep else "at step 0"))))
     if len(r.optimizer_state):
         out += _optimizer_blocks(r.optimizer_state)
     if r.layers is not None:

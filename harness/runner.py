@@ -23,7 +23,7 @@ import torch
 
 from harness import guards, nanwatch, optstate, timing
 from harness.cases import Batches, Case, Pair
-from harness.engines import device_sync, jit_callables
+from harness.engines import device_sync, jit_callables, unaligned_dropout
 from harness.environment import environment
 from harness.faults import Fault
 from harness.layers.compare import LayerComparison, compare_for_run
@@ -38,6 +38,7 @@ from harness.metrics import (
     noise_factor,
     relative_divergence,
     tolerance_for,
+    ulp_floor,
     update_floor,
 )
 from harness.mixed import MIXED, storage_dtype
@@ -80,8 +81,10 @@ class RunOptions(SharedSettings):
             raise ValueError(f"steps must be >= 1, got {self.steps} (--steps)")
         if not 0 <= self.at_step < self.steps:
             raise ValueError(f"--at-step must be from 0 to --steps - 1 = {self.steps - 1}, got {self.at_step}")
-        if self.layers is not None and self.layers.startswith("depth=") and not self.layers[6:].isdigit():
+        if self.layers is not None and self.layers.startswith("depth=") and not (self.layers[6:].isdigit() and int(self.layers[6:]) > 0):
             raise ValueError(f"--layers {self.layers}: expected depth=N with N a positive integer")
+        if self.layers is None and self.at_step:
+            raise ValueError(f"--at-step {self.at_step} without --layers: it is the step the layer comparison looks at; add --layers")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size} (--batch-size)")
         for name, tolerance in (("rtol", self.rtol), ("atol", self.atol)):
@@ -139,7 +142,17 @@ def _truth_noise(values: dict[str, dict], name, dtype: str, truth: str | None):
     if truth is None or dtype == truth:
         return None, None
     ref = values[truth]["torch"][name]
-    return max_abs_diff(values[dtype]["torch"][name], ref), max_abs_diff(values[dtype]["funcad"][name], ref)
+    return max(max_abs_diff(values[dtype]["torch"][name], ref), ulp_floor(ref, dtype)), max_abs_diff(values[dtype]["funcad"][name], ref)
+
+
+def _recording(into: dict, side: str, edit: Callable | None) -> Callable[[dict], dict]:
+    """A gradient edit that applies ``edit`` (a planted fault, the guards' observer) and keeps the gradients the update
+    will use in ``into[side]``."""
+    def record(named: dict) -> dict:
+        named = edit(named) if edit is not None else named
+        into[side] = {n: np.array(g, copy=True) for n, g in named.items()}
+        return named
+    return record
 
 
 def fault_edit(faults: Sequence[Fault], side: str, kind: str, step: int) -> Callable | None:
@@ -211,12 +224,27 @@ class _Run:
         """One row per dtype and name: diff statistics of funcad against torch, their float32 errors, the verdict."""
         for d in self.dtypes:
             for name in names:
-                stats = diff_stats(values[d]["funcad"][name], values[d]["torch"][name], self.tol[d])
-                noise, funcad_err = _truth_noise(values, name, d, self.truth)
-                verdict = judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))
-                self.rows[table].append({"dtype": d, "parameter": name, "shape": str(tuple(np.shape(values[d]["funcad"][name]))),
-                                         **stats, "tol_ratio": judged_ratio(stats, self.tol[d], noise, d), "torch_f32_err": noise,
-                                         "funcad_f32_err": funcad_err, "verdict": verdict})
+                self.rows[table].append(self._stat_row(values, d, name))
+
+    def _stat_row(self, values: dict, d: str, name: str, step: int = 0) -> dict:
+        stats = diff_stats(values[d]["funcad"][name], values[d]["torch"][name], self.tol[d])
+        noise, funcad_err = _truth_noise(values, name, d, self.truth)
+        verdict = judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))
+        return {"dtype": d, "step": step, "parameter": name, "shape": str(tuple(np.shape(values[d]["funcad"][name]))), **stats,
+                "tol_ratio": judged_ratio(stats, self.tol[d], noise, d), "torch_f32_err": noise, "funcad_f32_err": funcad_err,
+                "verdict": verdict}
+
+    def _keep_worse_gradients(self, grads: dict, step: int) -> None:
+        """Lockstep: every side starts each step from the same parameters, so each step's gradients are judged as step
+        0's are. A parameter's row in ``grads`` becomes the step's when that one fails first, or is further from its
+        tolerance while nothing has failed: the table shows each parameter's first failure, else its worst step."""
+        index = {(r["dtype"], r["parameter"]): i for i, r in enumerate(self.rows["grads"])}
+        for d in self.dtypes:
+            for name in grads[self.dtypes[0]]["funcad"]:
+                new, i = self._stat_row(grads, d, name, step), index[d, name]
+                old = self.rows["grads"][i]
+                if old["verdict"] != "fail" and (new["verdict"] == "fail" or float(new["tol_ratio"]) > float(old["tol_ratio"])):
+                    self.rows["grads"][i] = new
 
     def probe_step0(self) -> None:
         """Forward logits and gradients on the first batch, without updating anything."""
@@ -260,18 +288,21 @@ class _Run:
         before = {d: {side: getattr(pair, side).state() for side in ("funcad", "torch")} for d, pair in self.pairs.items()}
         first_states = before[self.dtypes[0]]
         for step, (x, y) in enumerate(self.batches):
-            if self.options.mode == "lockstep" and step > 0:
+            judged = self.options.mode == "lockstep" and step > 0
+            if judged:
                 self._sync()
-            losses, opt_states = {}, {}
+            losses, opt_states, grads = {}, {}, {}
             for d, pair in self.pairs.items():
                 if step > 0:
                     plant_params(pair, self.faults, step)
-                losses[d] = {}
+                losses[d], grads[d] = {}, {}
                 for side in ("funcad", "torch"):
                     engine = getattr(pair, side)
                     edit = fault_edit(self.faults, side, "grad", step)
                     if pair is first_pair:  # the guards watch the first dtype's gradients
                         edit = self.monitor.observer(side, edit)
+                    if judged:
+                        edit = _recording(grads[d], side, edit)
                     losses[d][side] = engine.step(x, y, edit)
                     if not np.isfinite(losses[d][side]):
                         self.event(d, step, side, "loss", f"non-finite loss {losses[d][side]}")
@@ -284,6 +315,8 @@ class _Run:
                         self.event(d, step, side, name, "non-finite value after the update")
                 if d not in self.origins and any(e["dtype"] == d for e in self.rows["events"]):
                     self.origins[d] = nanwatch.locate_step(self.case, self.options, d, step, before[d], x, y)
+            if judged:
+                self._keep_worse_gradients(grads, step)
             self._optimizer_rows(step, opt_states, noise_so_far)
             self._record_step(step, losses, states, noise_so_far, before)
             before = {d: dict(v) for d, v in states.items()}
@@ -304,7 +337,8 @@ class _Run:
                 noise = None
                 if truth is not None and d != self.truth:
                     key = (d, "state", name)
-                    noise = noise_so_far[key] = max(noise_so_far.get(key, 0.0), max_abs_diff(t_state[name], truth[1][name]))
+                    floor = max(max_abs_diff(t_state[name], truth[1][name]), ulp_floor(truth[1][name], d))
+                    noise = noise_so_far[key] = max(noise_so_far.get(key, 0.0), floor)
                 self.rows["optimizer"].append({"dtype": d, "step": step, "state": name, "max_abs": stats["max_abs"],
                                                "tol_ratio": judged_ratio(stats, self.tol[d], noise, d), "worst_index": stats["worst_index"],
                                                "verdict": judge(stats["passed"], stats["max_abs"], noise, noise_factor(d))})
@@ -318,7 +352,8 @@ class _Run:
             lf, lt = losses[d]["funcad"], losses[d]["torch"]
             noise = None
             if self.truth and d != self.truth:
-                noise = noise_so_far[d, "loss"] = max(noise_so_far.get((d, "loss"), 0.0), abs(lt - losses[self.truth]["torch"]))
+                truth_loss = losses[self.truth]["torch"]
+                noise = noise_so_far[d, "loss"] = max(noise_so_far.get((d, "loss"), 0.0), abs(lt - truth_loss), ulp_floor(truth_loss, d))
             cross = abs(lf - lt) if np.isfinite(lf) and np.isfinite(lt) else float("inf")
             self.rows["losses"].append({"dtype": d, "step": step, "funcad_loss": lf, "torch_loss": lt, "abs_div": cross,
                                         "rel_div": relative_divergence(lf, lt), "torch_f32_err": noise,
@@ -328,7 +363,8 @@ class _Run:
                 stats = diff_stats(fv, tv, tol)
                 noise = None
                 if self.truth and d != self.truth:
-                    floor = max(max_abs_diff(tv, states[self.truth]["torch"][name]), update_floor(d, sign_like, tv, before[d]["torch"][name]))
+                    truth = states[self.truth]["torch"][name]
+                    floor = max(max_abs_diff(tv, truth), update_floor(d, sign_like, tv, before[d]["torch"][name]), ulp_floor(truth, d))
                     noise = noise_so_far[d, name] = max(noise_so_far.get((d, name), 0.0), floor)
                 self.rows["params"].append({"dtype": d, "step": step, "parameter": name, "max_abs": stats["max_abs"],
                                             "tol_ratio": judged_ratio(stats, tol, noise, d), "worst_index": stats["worst_index"],
@@ -383,7 +419,8 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     layers = compare_for_run(run.case, options, batches, run.layer_tolerance()) if options.layers else None
     per_sample = per_sample_for_run(case, options.faults, batches, options.seed, options.rtol, options.atol) if options.per_sample else None
     summary = fail_summary(summary, per_sample) if per_sample is not None else summary
-    differences = run.case.known_differences(options.torch_optimizer, list(run.pairs[run.dtypes[0]].funcad.state()))
+    first = run.pairs[run.dtypes[0]]
+    differences = run.case.known_differences(options.torch_optimizer, list(first.funcad.state())) + unaligned_dropout(first.torch.trainer.model)
     return CaseResult(case.name, case.description, run.case.optimizer.describe(options.torch_optimizer or case.torch_optimizer), options.mode,
                       differences, run.tol, summary, frames["forward"], frames["grads"], frames["losses"], frames["params"],
                       frames["final_params"], frames["events"], timings, notes, time.perf_counter() - start,

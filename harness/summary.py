@@ -112,7 +112,7 @@ def _offender(grads, forward, first, final, events) -> str | None:
     """Where a failing dtype goes wrong first: a step-0 gradient, the first divergent step, the logits, the end, a NaN."""
     if (grads["verdict"] == "fail").any():
         g = grads.loc[_worst(grads)]
-        return f"gradient of {g['parameter']}, element {g['worst_index']}, step 0"
+        return f"gradient of {g['parameter']}, element {g['worst_index']}, step {int(g.get('step', 0))}"
     if first is not None:
         if first["param_verdict"] == "fail":
             return f"parameter {first['worst_param']}, element {first['param_index']}, step {int(first['step'])}"

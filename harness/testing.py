@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from harness.engines import unaligned_notes
 from harness.library import Comparison, compare
 
 
@@ -26,5 +27,6 @@ def assert_parity(funcad_cell, torch_module, data, steps: int = 3, **kwargs) -> 
                                if k in row and isinstance(row[k], float) and row[k] == row[k])
             lines.append(f"  {row['table']}: {where}: {values or row.get('what', '')}")
         more = f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else ""
-        raise AssertionError("funcad and torch disagree:\n" + "\n".join(lines[:20]) + more)
+        notes = "".join(f"\nnote: {note}" for note in unaligned_notes(result.result.known_differences))
+        raise AssertionError("funcad and torch disagree:\n" + "\n".join(lines[:20]) + more + notes)
     return result

@@ -97,6 +97,9 @@ def load(spec: str, flag: str):
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UserModelError(f"{flag} {spec}: cannot import {module_name}: {exc}") from None
+    except SyntaxError as exc:  # the user's file does not parse: its own line, not the import machinery's frame
+        raise UserModelError(f"{flag} {spec}: cannot import {module_name}: {type(exc).__name__}: {exc.msg} at "
+                             f"{exc.filename}:{exc.lineno}") from None
     target = module
     for part in attribute.split("."):
         if not hasattr(target, part):
@@ -229,13 +232,17 @@ def _check_targets(loss: str, out_shape: tuple, y: np.ndarray, where: str) -> No
     if loss == "cross_entropy" and np.issubdtype(y.dtype, np.integer):
         classes, want = (out_shape[1] if len(out_shape) > 1 else 0), out_shape[:1] + out_shape[2:]
         if y.shape != want:
-            raise UserModelError(f"{where}: class labels of shape {y.shape}; an output of shape {out_shape} needs {want}")
+            hint = ("; cross_entropy takes the classes on axis 1, as torch's and MindSpore's: for logits of shape (batch, ..., "
+                    "classes) return logits.movedim(-1, 1)") if len(out_shape) > 2 and y.shape == out_shape[:-1] else ""
+            raise UserModelError(f"{where}: class labels of shape {y.shape}; an output of shape {out_shape} needs {want}{hint}")
         outside = sorted({int(v) for v in y[((y < 0) & (y != IGNORED_LABEL)) | (y >= classes)]})
         if outside:
             raise UserModelError(f"{where}: labels {outside[:5]} lie outside the output's {classes} classes [0, {classes})")
     elif y.shape != out_shape:
         what = "class probabilities" if loss == "cross_entropy" else f"{loss} targets"
-        raise UserModelError(f"{where}: {what} of shape {y.shape}; the output has shape {out_shape}")
+        labels = loss == "cross_entropy" and y.shape == out_shape[:1] + out_shape[2:]
+        hint = f"; class labels need an integer dtype, these are {y.dtype} (y.astype(np.int64))" if labels else ""
+        raise UserModelError(f"{where}: {what} of shape {y.shape}; the output has shape {out_shape}{hint}")
 
 
 def parse_shape(text: str, flag: str) -> tuple[int, ...]:

@@ -58,7 +58,7 @@ def test_an_internal_error_outside_the_cases_exits_3_with_one_line_and_a_log(tmp
     done = run(["run", "tutorial", *FAST], tmp_path, prelude=prelude)
     assert done.returncode == 3
     [line] = _messages(done.stderr)
-    assert line.startswith("funcad-compare: internal error: KeyError: 'planted in the report'; traceback in ")
+    assert line.startswith("funcad-compare: internal error: KeyError: 'planted in the report' (raised in broken at <string>:3); traceback in ")
     log = Path(line.rsplit(" ", 1)[1])
     assert "in broken\nKeyError: 'planted in the report'" in log.read_text()
     log.unlink()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.cases import CASES
-from harness.metrics import DEFAULT_TOLERANCES, Tolerance, diff_stats, judge
+from harness.metrics import DEFAULT_TOLERANCES, Tolerance, diff_stats, judge, ulp_floor
 from harness.runner import Fault, RunOptions, run_case
 from harness.timing import fixed_threads
 
@@ -60,6 +60,23 @@ def test_lockstep_shows_only_the_local_error_of_a_gradient_fault():
     assert result.summary.loc[0, "first_divergent_step"] == 1
 
 
+def test_lockstep_judges_every_steps_gradients_so_a_small_late_fault_fails():
+    """A gradient fault of 1e-3 at step 2 moves the parameter by only lr * 1e-3, inside its tolerance; lockstep starts
+    both sides from the same parameters each step, so the gradient itself is judged there and fails at step 2."""
+    fault = Fault("funcad", "grad", PARAM, (3, 5), step=2, delta=1e-3)
+    result = run_case(CASES["mlp"], RunOptions(**FAST, mode="lockstep", faults=(fault,)))
+    assert not result.passed
+    for dtype in ("float32", "float64"):
+        grads = result.grads[result.grads["dtype"] == dtype].set_index("parameter")
+        assert grads.loc[PARAM, "verdict"] == "fail" and grads.loc[PARAM, "step"] == 2
+        assert grads.loc[PARAM, "worst_index"] == "(3, 5)"
+        assert grads.loc[PARAM, "funcad_value"] - grads.loc[PARAM, "torch_value"] == pytest.approx(1e-3, rel=1e-3)
+        assert (grads.drop(index=PARAM)["verdict"] != "fail").all()
+        assert result.summary.set_index("dtype").loc[dtype, "offender"] == f"gradient of {PARAM}, element (3, 5), step 2"
+    clean = run_case(CASES["mlp"], RunOptions(**FAST, mode="lockstep"))
+    assert clean.passed and set(clean.grads["step"]) <= set(range(5))
+
+
 def test_nan_is_recorded_with_step_and_parameter_and_fails_without_raising():
     fault = Fault("funcad", "param", "w", (0, 0), step=2, delta=float("nan"))
     result = run_case(CASES["tutorial"], RunOptions(steps=4, timing=False, faults=(fault,)))
@@ -99,6 +116,17 @@ def test_noise_floor_judgement():
     assert judge(False, 1e-5, 2e-7) == "fail"
     assert judge(False, 1e-6, None) == "fail"
     assert judge(True, float("nan"), 1.0) == "fail"
+
+
+def test_a_16_bit_noise_floor_is_at_least_one_unit_in_the_last_place():
+    """bfloat16 holds 0.098 in steps of 2**-11 (8 bits of mantissa below 2**-4): one such step is the least floor, so a
+    run where torch landed on the float64 value by chance does not fail funcad one rounding step away."""
+    assert ulp_floor(np.array([0.098, -0.01]), "bfloat16") == 2.0**-11
+    assert ulp_floor(np.array([3.0]), "float16") == 2.0**-9
+    assert ulp_floor(np.array([0.098]), "float32") == 0.0 and ulp_floor(np.array([0.098]), "mixed") == 0.0
+    assert ulp_floor(np.zeros(3), "bfloat16") == 0.0
+    result = run_case(CASES["logreg"], RunOptions(steps=2, timing=False, dtype="all"))
+    assert result.passed, result.summary[["dtype", "verdict", "offender"]]
 
 
 def test_fault_text_form():

@@ -93,7 +93,7 @@ def test_cli_layers_names_the_planted_layer_in_console_report_and_metrics(tmp_pa
                            "--layers", "--at-step", "1", "--plant", "torch:outgrad:layers.0:0:1:2.0", "--out", str(out)],
                           capture_output=True, text=True, cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(root)}, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "mlp_bn layers at step 1: first layer beyond tolerance in isolation: layers.0 (Dense), backward" in done.stdout
+    assert "mlp_bn layers at step 1 (float32): first layer beyond tolerance in isolation: layers.0 (Dense), backward" in done.stdout
     md = (out / "report.md").read_text()
     assert "### Layers at step 1 (float32): first layer beyond tolerance in isolation: layers.0 (Dense), backward" in md
     rows = json.loads((out / "metrics.json").read_text())["metrics"]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+import funcad
 from harness.cases import Batches, Case
 from harness.faults import Fault
 from harness.inputs import call_model
@@ -96,6 +97,20 @@ def _units(funcad_keys: Sequence[tuple[str, int]], torch_keys: set, select: str 
             raise ValueError(f"--layers: no layer {', '.join(missing)} runs on both sides; layers: {', '.join(sorted(paths))}")
         return [k for k in both if k[0] in wanted]
     return [k for k in both if not any(q.startswith(k[0] + ".") for q in paths)]
+
+
+def check_layer_paths(cases: Sequence[Case], select: str | None, seed: int = 0, flag: str = "--layers ") -> None:
+    """Before any case runs: a ValueError naming ``flag`` (followed by the selection) and the case for a listed path
+    that is no Cell of the case's funcad model (a path that is one but does not run on both sides is found while
+    capturing)."""
+    if not select or select == "leaves" or select.startswith("depth="):
+        return
+    for case in cases:
+        funcad.set_seed(seed)
+        paths = {name for name, _ in case.funcad_model().cells_and_names() if name}
+        missing = [p for p in select.split(",") if p not in paths]
+        if missing:
+            raise ValueError(f"{flag}{select}: {case.name} has no layer {', '.join(missing)}; its layers: {', '.join(sorted(paths))}")
 
 
 def _torch_isolated(module: torch.nn.Module, call: LayerCall, trainer) -> tuple[list, list, dict]:
