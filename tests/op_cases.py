@@ -145,6 +145,7 @@ CASES = {
     "sum_to": (lambda x: ops.sum_to(x, (1, 4)), (Y,)), "unbroadcast": (lambda x: ops.unbroadcast(x, (4,)), (Y,)),
     "cast": (lambda x: ops.cast(x, np.float64), (Y,)), "stop_gradient": (lambda x: ops.stop_gradient(x) * x, (Y,)),
     "depend": (lambda x, y: ops.depend(x * y, ops.sin(y)), (X, Y)),
+    "partial": (lambda x, y: ops.partial(ops.mul, ops.sin(x))(y), (X, Y)),
     "getitem": (lambda x: ops.getitem(x, (slice(1, None), [0, 2])), (Y,)), "concat": (lambda x, y: ops.concat([x, y], 1), (X, Y)),
     "concatenate": (lambda x, y: ops.concatenate([x, y]), (X, Y)), "stack": (lambda x, y: ops.stack([x, y], 1), (X, Y)),
     "split": (lambda x: ops.split(x, 3, axis=1)[1], (Y,)), "tensor_split": (lambda x: ops.tensor_split(x, 3, axis=1)[0], (Y,)),
@@ -164,7 +165,7 @@ CASES = {
     "adaptive_avg_pool2d": (lambda x: ops.adaptive_avg_pool2d(x, 2), (IMG,)),
     "adaptive_max_pool2d": (lambda x: ops.adaptive_max_pool2d(x, (4, None)), (IMG,)),
     "group_norm": (lambda x, w: ops.group_norm(x, 3, w, w * 0.5), (IMG, CHANNEL)),
-    "batch_norm": (lambda x, c: ops.batch_norm(x, c, c, c, c, training=True)[0], (IMG, CHANNEL)),
+    "batch_norm": (lambda x, c: ops.batch_norm(x, None, None, c, c, training=True), (IMG, CHANNEL)),
     "layer_norm": (lambda x: ops.layer_norm(x, 4), (Y,)),
     "lstm_cell": (ops.lstm_cell, (Y, X[:, :1].copy())),
     "lstm_sequence": (lambda p, h: ops.lstm_sequence(p[None], h[:, :1], h[:, 1:2], p[0][:, None] * 0.5, reverse=True)[0], (Y, X)),
@@ -191,7 +192,7 @@ CASES.update({  # MindSpore's functional names (funcad.ops.aliases, indexing, sa
     "dtype": (lambda x: x * ops.cast(ops.ones((3, 4)), ops.dtype(x)), (X,)),
     "addn": (lambda x, y: ops.addn([x, y, x]), (X, Y)),
     "clip_by_norm": (lambda x, y: ops.clip_by_norm((x, y), 1.5)[1] + ops.clip_by_norm(x, 0.8, norm_type=float("inf")), (X, Y)),
-    "mul": (ops.mul, (X, Y)), "sub": (ops.sub, (X, Y)), "div": (ops.div, (Y, X)), "neg": (ops.neg, (Y,)),
+    "mul": (ops.mul, (X, Y)), "sub": (ops.sub, (X, Y)), "div": (ops.div, (Y, X)), "neg": (ops.neg, (Y,)), "inv": (ops.inv, (X,)),
     "ge": (ops.ge, (X, Y)), "gt": (ops.gt, (X, Y)), "le": (ops.le, (X, Y)), "lt": (ops.lt, (X, Y)), "eq": (ops.eq, (X, X)),
     "ne": (ops.ne, (X, Y)), "isclose": (lambda x, y: ops.isclose(x, y * 1e-9 + x), (X, Y)),
     "chunk": (lambda x: ops.chunk(x, 3, 1)[1], (Y,)), "narrow": (lambda x: ops.narrow(x, 1, 1, 2), (Y,)),
@@ -232,6 +233,8 @@ CASES.update({  # MindSpore's functional names (funcad.ops.aliases, indexing, sa
     "interpolate": (lambda x: ops.interpolate(x, size=(4, 9), mode="bilinear"), (IMG,)),
     # MindSpore's transforms under ops: a gradient is an op's value like any other
     "grad": (lambda x: ops.grad(lambda v: ops.sum(ops.sin(v) * v))(x), (Y,)),
+    "vmap": (lambda x, y: ops.vmap(lambda a, i: ops.gather(a, i, 0))(x, IDX[:, :2] % 4) * y[:, :2], (X, Y)),
+    "invert": (lambda x: x * ops.invert(IDX), (X,)),
     "value_and_grad": (lambda x: ops.value_and_grad(lambda v: ops.sum(ops.exp(v)))(x)[1], (Y,)),
     "vjp": (lambda x, y: ops.vjp(ops.tanh, x)[1](y)[0], (Y, X)),
     "jvp": (lambda x, y: ops.jvp(ops.sin, (x,), (y,))[1], (Y, X)),
@@ -285,6 +288,25 @@ def _class_case(name: str):
         "Addcdiv": (lambda x, y: c()(x, y, x, 0.5), (X, Y)), "Addcmul": (lambda x, y: c()(y, x, y, 2.0), (X, Y)),
         "SquaredDifference": (lambda x, y: c()(x, y), (X, Y)), "DivNoNan": (lambda x, y: c()(x, y * (IDX > 0)), (X, Y)),
         "Ger": (lambda x, y: c()(x[0], y[1]), (X, Y)), "MatrixInverse": (lambda a: c()(a), (SPD,)), "Acosh": (lambda x: c()(x + 1.0), (X,)),
+        "CumProd": (lambda x: c(exclusive=True, reverse=True)(x, 1), (X,)), "Complex": (lambda x, y: ops.abs(c()(x, y)), (X, Y)),
+        "PReLU": (lambda x, y: c()(y, x[0]), (X, Y)), "LinSpace": (lambda y: c()(y[0, 0], y[0, 1], 4), (Y,)),
+        "Xdivy": (lambda x, y: c()(y * (IDX > 0), x), (X, Y)), "SquareSumAll": (lambda x, y: ops.add(*c()(x, y)), (X, Y)),
+        "Invert": (lambda x: x * c()(IDX), (X,)), "BitwiseAnd": (lambda x: x * c()(IDX, 3), (X,)),
+        "BitwiseOr": (lambda x: x * c()(IDX, 4), (X,)), "BitwiseXor": (lambda x: x * c()(IDX, 5), (X,)),
+        "KLDivLoss": (lambda y, p: c("batchmean")(y, p), (Y, P)), "BinaryCrossEntropy": (lambda p, x: c("sum")(p, p * 0.5, x), (P, X)),
+        "BCEWithLogitsLoss": (lambda y, p, x: c("sum")(y, p, x[0], x[1]), (Y, P, X)),
+        "NLLLoss": (lambda y, x: c()(ops.log_softmax(y, 1), LABELS, x[0])[0], (Y, X)),
+        "SoftShrink": (lambda y: c(0.3)(y), (Y,)), "HShrink": (lambda y: c(0.3)(y), (Y,)), "CeLU": (lambda y: c(0.7)(y), (Y,)),
+        "LpNorm": (lambda y: c((0, 1), 3, True)(y), (Y,)), "Median": (lambda y: c(axis=1)(y)[0], (Y,)),
+        "Unique": (lambda x: ops.getitem(x, (slice(None), c()(ops.tensor(IDX[0] % 3))[1])), (Y,)),
+        "SpaceToDepth": (lambda x: c(2)(x), (IMG,)), "DepthToSpace": (lambda x: c(2)(ops.reshape(x, (2, 12, 3, 3))), (IMG,)),
+        "TensorScatterMul": (lambda x, y: c()(x, np.array([[1], [1]]), y[:2]), (X, Y)),
+        "TensorScatterDiv": (lambda x, y: c()(y, np.array([[0, 2]]), x[0, :1]), (X, Y)),
+        "TensorScatterMax": (lambda x, y: c()(y, np.array([[2], [0]]), x[:2] - 1.0), (X, Y)),
+        "TensorScatterMin": (lambda x, y: c()(y, np.array([[2], [0], [2]]), x - 1.0), (X, Y)),
+        "UnsortedSegmentMax": (lambda y: c()(y, np.array([1, 0, 1]), 2), (Y,)),
+        "UnsortedSegmentMin": (lambda y: c()(y, np.array([1, 0, 1]), 3), (Y,)),
+        "UnsortedSegmentProd": (lambda x: c()(x, np.array([0, 0, 1]), 2), (X,)),
     }
     if name in special:
         return special[name]
@@ -317,18 +339,26 @@ CASES.update({  # complex values (funcad.core.complex_parts) and the Fourier tra
 })
 # Ops that update Parameters rather than return values: their jit equality cases live in test_ops_state.py.
 PARAMETER_UPDATES = {"assign", "assign_add", "assign_sub", "apply_gradient_descent", "Assign", "AssignAdd", "AssignSub",
-                     "ScatterNdUpdate", "ApplyMomentum"}  # ApplyMomentum's: tests/test_ms_user_programs_round3.py
+                     "ScatterNdUpdate", "ApplyMomentum",  # ApplyMomentum's: tests/test_ms_user_programs_round3.py
+                     "ScatterUpdate", "ScatterAdd", "ScatterSub", "ScatterMul", "ScatterDiv", "ScatterMax",
+                     "ScatterMin"}  # theirs: tests/test_mindspore_op_suite.py
 CASES.update({name: _class_case(name) for name in CLASS_NAMES if name not in PARAMETER_UPDATES})
 CASES.update({  # funcad.ops.layer_classes
     "Conv2D": (lambda x, w: ops.Conv2D(4, 3, pad_mode="same", stride=2)(x, w), (IMG, KERNEL)),
     "MaxPool": (lambda x: ops.MaxPool(2, 2)(x), (IMG,)), "AvgPool": (lambda x: ops.AvgPool(3, 2, "same")(x), (IMG,)),
     "L2Loss": (lambda x: ops.L2Loss()(x), (Y,)), "Elu": (lambda x: ops.Elu(0.5)(x), (Y,)),
     "Dropout": (lambda x: ops.Dropout(0.7, Seed0=3)(x)[0], (Y,)),
+    "Dropout2D": (lambda x: ops.Dropout2D(1.0)(x)[0], (IMG,)),  # keep_prob 1: every channel kept, so eager and jit agree
+    "Dropout3D": (lambda x: ops.Dropout3D(1.0)(ops.expand_dims(x, 2))[0], (IMG,)),
     "SigmoidCrossEntropyWithLogits": (lambda x, p: ops.SigmoidCrossEntropyWithLogits()(x, p), (Y, P)),
     "SoftmaxCrossEntropyWithLogits": (lambda x, p: ops.SoftmaxCrossEntropyWithLogits()(x, p)[0], (Y, P)),
     "SparseSoftmaxCrossEntropyWithLogits": (lambda x: ops.SparseSoftmaxCrossEntropyWithLogits()(x, LABELS), (Y,)),
+    "CTCLoss": (lambda x: ops.CTCLoss()(ops.reshape(x, (3, 1, 4)), np.array([[0, 0], [0, 1]]), np.array([1, 2], np.int32),
+                                        np.array([3], np.int32))[0], (Y,)),
     "LayerNorm": (lambda x, y: ops.LayerNorm(-1, -1, 1e-5)(x, y[0], y[1])[0], (X, Y)),
     "L2Normalize": (lambda x: ops.L2Normalize(axis=1)(x), (Y,)), "Pad": (lambda x: ops.Pad(((1, 0), (0, 2)))(x), (Y,)),
+    "ResizeBilinearV2": (lambda x: ops.ResizeBilinearV2()(x, (4, 9)) + ops.ResizeBilinearV2(half_pixel_centers=True)(x, (4, 9)), (IMG,)),
+    "Dense": (lambda x, y: ops.Dense()(x, y, y[0, :3]) + ops.Dense()(y, x[0]), (X, Y)),
     "slice": (lambda x: ops.slice(x, (0, 1), (-1, 2)), (Y,)), "unstack": (lambda x: ops.unstack(x)[1], (Y,)),
     "strided_slice": (lambda x: ops.strided_slice(x, (0, 0), (3, 4), (2, 3), begin_mask=1), (Y,)),
     "meshgrid": (lambda x: ops.meshgrid(x[0], x[1, :2], indexing="ij")[0], (Y,)), "lerp": (lambda x, y: ops.lerp(x, y, x), (X, Y)),
@@ -340,6 +370,9 @@ CASES.update({  # funcad.ops.volume: 3-D ops composed from the 2-D kernels
     "conv3d": (lambda x, w: ops.conv3d(x, w, stride=(1, 2, 1), padding=(1, 0, 1), dilation=(2, 1, 1)), (VOLUME, KERNEL3D)),
     "max_pool3d": (lambda x: ops.max_pool3d(x, 2, (1, 2, 2), padding=1, ceil_mode=True), (VOLUME,)),
     "avg_pool3d": (lambda x: ops.avg_pool3d(x, 3, 2, padding=1, count_include_pad=False), (VOLUME,)),
+    "MaxPool3D": (lambda x: ops.MaxPool3D((2, 2, 3), 1, "same")(x), (VOLUME,)),
+    "AvgPool3D": (lambda x: ops.AvgPool3D(2, (1, 2, 2), "pad", (1, 0, 1, 1, 0, 1), count_include_pad=False)(x), (VOLUME,)),
+    "Conv3D": (lambda x, w: ops.Conv3D(4, (2, 3, 3), pad_mode="same", stride=(1, 2, 2))(x, w), (VOLUME, KERNEL3D)),
     "adaptive_avg_pool3d": (lambda x: ops.adaptive_avg_pool3d(x, (3, 2, None)), (VOLUME,)),
     "adaptive_max_pool3d": (lambda x: ops.adaptive_max_pool3d(x, (3, 2, 4)), (VOLUME,)),
 })
@@ -354,6 +387,65 @@ CASES.update({  # funcad.ops.graph_helpers: what the model zoo's training cells 
     "FloatStatus": (lambda x: x * (ops.FloatStatus()(x + NANS) + ops.FloatStatus()(x)), (X,)),  # 1 with NaNs, 0 without
     "Partial": (lambda x, y: ops.HyperMap()(ops.Partial()(SCALED, 2.0), (x, y))[1], (X, Y)),
     "tuple_to_array": (lambda x: x * ops.tuple_to_array((0.5, 2.0, 1.0, 3.0)), (X,)),
+})
+
+
+POOLED, POOL_INDEX = (lambda x: (np.asarray(x[0]), np.asarray(x[1])))(ops.max_pool2d(IMG, 2, 2, return_indices=True))
+GRID = RNG.uniform(-1.2, 1.2, (2, 4, 5, 2)).astype(np.float32)
+THETA = RNG.standard_normal((2, 2, 3)).astype(np.float32)
+CASES.update({  # funcad.ops.pool_functions, grids and random_nn: MindSpore's functional pools, unpooling, sampling grids
+    "avg_pool1d": (lambda x: ops.avg_pool1d(x[:, :, 0, :], 3, 2, 1, ceil_mode=True, count_include_pad=False), (IMG,)),
+    "adaptive_max_pool1d": (lambda x: ops.adaptive_max_pool1d(x[:, :, 1, :], 4), (IMG,)),
+    "lp_pool1d": (lambda x: ops.lp_pool1d(x[:, :, 0, :] * x[:, :, 0, :] + 0.1, 3, 2, ceil_mode=True), (IMG,)),
+    "lp_pool2d": (lambda x: ops.lp_pool2d(x * x + 0.1, 2.0, (2, 3), 2), (IMG,)),
+    "max_unpool1d": (lambda x: ops.max_unpool1d(x[:, :, 0, :], POOL_INDEX[:, :, 0, :] % 6, 2, 2), (POOLED,)),
+    "max_unpool2d": (lambda x: ops.max_unpool2d(x, POOL_INDEX, 2, 2, output_size=(7, 7)), (POOLED,)),
+    "max_unpool3d": (lambda x: ops.max_unpool3d(ops.expand_dims(x, 2), np.expand_dims(POOL_INDEX, 2), (1, 2, 2), (1, 2, 2)), (POOLED,)),
+    "dropout2d": (lambda x: ops.dropout2d(x, p=1.0) + x, (IMG,)),  # p=1 draws no mask: every channel zeroed
+    "dropout3d": (lambda x: ops.dropout3d(x, p=1.0) + x, (VOLUME,)),
+    "rrelu": (lambda y: ops.rrelu(y, 0.25, 0.25), (Y,)),  # equal bounds: the drawn slopes are all 0.25
+    "affine_grid": (lambda t: ops.affine_grid(t, (2, 3, 4, 5), align_corners=True), (THETA,)),
+    "grid_sample": (lambda x, g: ops.grid_sample(x, g, "bilinear", "reflection"), (IMG, GRID)),
+})
+
+_LINALG = np.random.default_rng(11)
+CHOLESKY_FACTOR = np.linalg.cholesky(SPD.astype(np.float64)).astype(np.float32)
+LU_DATA = np.array([[7.0, 5.0, 6.0], [0.25, 3.5, 6.25], [0.75, 0.125, -1.0]], np.float32)  # a compact LU matrix
+LU_PIVOTS = np.array([3, 3, 3], np.int32)  # LAPACK's 1-based row swaps
+TRIANGULAR = np.triu(_LINALG.standard_normal((4, 4))).astype(np.float32) + np.diag([1.0, 2.0, 3.0, 4.0]).astype(np.float32)
+HISTOGRAM_DATA = _LINALG.uniform(-0.5, 3.5, 40).astype(np.float32)
+RUNS = np.array([1, 1, 2, 2, 3, 1, 1, 2])
+CASES.update({  # funcad.ops.linalg_functions and funcad.ops.statistics
+    "svd": (lambda y: (lambda s, u, v: ops.concat([u * s, v], 0))(*ops.svd(y)), (Y,)), "pinv": (ops.pinv, (Y,)),
+    "lstsq": (lambda x, y: ops.lstsq(ops.transpose(x), ops.transpose(y)), (X, Y)),
+    "matrix_power": (lambda a: ops.matrix_power(a, 3) + ops.matrix_power(a, -1), (SPD,)),
+    "matrix_exp": (lambda y: ops.matrix_exp(y[:, :3]), (Y,)),
+    "cholesky_solve": (lambda x, c: ops.cholesky_solve(x, c) + ops.cholesky_solve(x, ops.transpose(c), upper=True), (X, CHOLESKY_FACTOR)),
+    "lu_solve": (lambda x, lu: ops.lu_solve(x, lu, LU_PIVOTS), (X, LU_DATA)),
+    "eig": (lambda x: x * ops.real(ops.eig(TRIANGULAR)[0]), (X,)),  # a constant: the eigenvalues are not differentiated
+    "eigvals": (lambda x: x * ops.imag(ops.eigvals(TRIANGULAR * 1j)), (X,)),
+    "orgqr": (lambda y, x: ops.orgqr(ops.transpose(y), x[0, :2]), (Y, X)), "vander": (lambda y: ops.vander(y[0], 5), (Y,)),
+    "block_diag": (lambda x, y: ops.block_diag(x, y[0], y[1, 0]), (X, Y)),
+    "quantile": (lambda y: ops.quantile(y, np.array([0.2, 0.9]), 1, True), (Y,)),
+    "nanquantile": (lambda x: ops.nanquantile(x + NANS, 0.4, 1), (X,)),
+    "histc": (lambda x: x * ops.histc(HISTOGRAM_DATA, 4, 0.0, 3.0), (X,)),
+    "bincount": (lambda y: ops.bincount(IDX[0], y[0]) + ops.bincount(IDX[1], minlength=4), (Y,)),
+    "searchsorted": (lambda x: x * ops.cast(ops.searchsorted(np.array([0.5, 1.0, 1.0, 2.5]), IDX * 0.5, right=True), np.float32), (X,)),
+    "bucketize": (lambda x: x * ops.cast(ops.bucketize(IDX, [0.5, 1.0, 2.5]), np.float32), (X,)),
+    "argwhere": (lambda y: ops.gather_nd(y, ops.argwhere(IDX > 1)), (Y,)),
+    "unique_consecutive": (lambda y: y[:, :1] * ops.cast(ops.add(*ops.unique_consecutive(RUNS, False, True)), np.float32), (Y,)),
+    "msort": (ops.msort, (Y,)), "cartesian_prod": (lambda x, y: ops.cartesian_prod(x[0], y[1, :2]), (X, Y)),
+    "combinations": (lambda y: ops.combinations(y[0], 3, True), (Y,)), "renorm": (lambda y: ops.renorm(y, 1.5, 0, 1.5), (Y,)),
+    "pdist": (lambda y: ops.pdist(y, 3.0), (Y,)),
+    "tensor_scatter_mul": (lambda x, y: ops.tensor_scatter_mul(x, np.array([[2, 0], [1, 3], [2, 0]]), y[0, :3]), (X, Y)),
+    "tensor_scatter_div": (lambda x, y: ops.tensor_scatter_div(y, np.array([[1], [0], [1]]), x), (X, Y)),
+    "tensor_scatter_max": (lambda x, y: ops.tensor_scatter_max(y, np.array([[2, 1], [0, 3], [2, 1]]), y[1, :3] * 2.0), (X, Y)),
+    "tensor_scatter_min": (lambda x, y: ops.tensor_scatter_min(y, np.array([[1], [1]]), x[:2] - 1.0), (X, Y)),
+    "unsorted_segment_max": (lambda y: ops.unsorted_segment_max(y, np.array([2, 0, 2]), 4), (Y,)),
+    "unsorted_segment_min": (lambda y: ops.unsorted_segment_min(y, np.array([[0, 1, 0, 1]] * 3), 3), (Y,)),
+    "unsorted_segment_prod": (lambda x: ops.unsorted_segment_prod(x, np.array([1, 1, 0]), 2), (X,)),
+    "batch_dot": (lambda x, y: ops.batch_dot(ops.reshape(x, (3, 2, 2)), ops.reshape(y, (3, 2, 2)), (1, 2)), (X, Y)),
+    "scatter_add": (lambda x, y: ops.scatter_add(x, np.array([2, 0, 2]), y), (X, Y)),
 })
 
 

@@ -104,9 +104,10 @@ def test_a_training_wrapper_s_checkpoint_holds_the_network_s_names_and_the_optim
     train(funcad.Tensor(np.ones((4, 2), np.float32)), funcad.Tensor(np.zeros((4, 3), np.float32)))
     funcad.save_checkpoint(train, tmp_path / "train.ckpt")
     saved = funcad.load_checkpoint(tmp_path / "train.ckpt")
-    assert sorted(saved) == ["bias", "global_step", "moment1.bias", "moment1.weight", "moment2.bias", "moment2.weight", "weight"]
+    assert sorted(saved) == ["bias", "global_step", "learning_rate", "moment1.bias", "moment1.weight", "moment2.bias", "moment2.weight", "weight"]
     bare = nn.Dense(2, 3)
-    assert funcad.load_param_into_net(bare, saved) == ([], ["global_step", "moment1.weight", "moment1.bias", "moment2.weight", "moment2.bias"])
+    assert funcad.load_param_into_net(bare, saved) == ([], ["learning_rate", "global_step", "moment1.weight", "moment1.bias", "moment2.weight",
+                                                           "moment2.bias"])
     np.testing.assert_array_equal(np.asarray(bare.weight), np.asarray(net.weight))
     other = nn.Dense(2, 3)
     resumed = nn.TrainOneStepCell(nn.WithLossCell(other, nn.MSELoss()), nn.Adam(other.trainable_params(), 0.1))

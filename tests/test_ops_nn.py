@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 import funcad
-from funcad import ops
+from funcad import Tensor, ops
+from funcad.ops.norm import batch_norm_with_stats
 from funcad.testing import assert_close, check_grads
 
 RNG = np.random.default_rng(1234)
@@ -215,20 +216,45 @@ def test_batch_norm_matches_torch_including_running_statistics(assert_op_close_t
     torch_mean, torch_var = torch.tensor(mean), torch.tensor(var)
     leaves = _torch_leaves(_randn(*shape), _randn(3), _randn(3))
     expected = F.batch_norm(leaves[0], torch_mean, torch_var, leaves[1], leaves[2], training, 0.2, 1e-3)
-    y, new_mean, new_var = ops.batch_norm(*(t.detach().numpy() for t in leaves[:1]), mean, var, leaves[1].detach().numpy(),
-                                          leaves[2].detach().numpy(), training, 0.2, 1e-3)
+    y, new_mean, new_var = batch_norm_with_stats(*(t.detach().numpy() for t in leaves[:1]), mean, var, leaves[1].detach().numpy(),
+                                                 leaves[2].detach().numpy(), training, 0.2, 1e-3)
     assert_close(y, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
     assert_close(new_mean, torch_mean.numpy(), rtol=1e-12, atol=1e-12)  # torch updated its buffers in place
     assert_close(new_var, torch_var.numpy(), rtol=1e-12, atol=1e-12)
-    assert_op_close_to_torch(lambda x, w, b: ops.batch_norm(x, mean, var, w, b, training, 0.2, 1e-3)[0],
+    assert_op_close_to_torch(lambda x, w, b: batch_norm_with_stats(x, mean, var, w, b, training, 0.2, 1e-3)[0],
                              lambda x, w, b: F.batch_norm(x, torch.tensor(mean), torch.tensor(var), w, b, training, 0.2, 1e-3),
                              tuple(t.detach().numpy() for t in leaves))
 
 
 def test_batch_norm_running_statistics_carry_no_gradient():
     x = _randn(6, 2)
-    g = funcad.grad(lambda x: ops.sum(ops.batch_norm(x, np.zeros(2), np.ones(2), training=True)[1]))(x)
+    g = funcad.grad(lambda x: ops.sum(batch_norm_with_stats(x, np.zeros(2), np.ones(2), training=True)[1]))(x)
     assert_close(g, np.zeros_like(x))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_ops_batch_norm_returns_the_output_and_updates_running_parameters_as_mindspore(compiled):
+    """MindSpore's ``ops.batch_norm`` returns the output alone and, training, moves the running Parameters in place
+    (torch's F.batch_norm moves its buffers the same way)."""
+    x, w, b = _randn(6, 3, 2), _randn(3), _randn(3)
+    mean = funcad.Parameter(Tensor(np.zeros(3)), name="mean", requires_grad=False)
+    var = funcad.Parameter(Tensor(np.ones(3)), name="var", requires_grad=False)
+    torch_mean, torch_var = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    def train(x, w, b):
+        return ops.batch_norm(x, mean, var, w, b, True, 0.2, 1e-3)
+
+    run = funcad.jit(train) if compiled else train
+    for _ in range(2):
+        y = run(Tensor(x), Tensor(w), Tensor(b))
+        expected = F.batch_norm(torch.tensor(x), torch_mean, torch_var, torch.tensor(w), torch.tensor(b), True, 0.2, 1e-3)
+        assert_close(y, expected.numpy(), rtol=1e-10, atol=1e-10)
+    assert_close(mean.asnumpy(), torch_mean.numpy(), rtol=1e-12, atol=1e-12)
+    assert_close(var.asnumpy(), torch_var.numpy(), rtol=1e-12, atol=1e-12)
+    before = mean.asnumpy().copy()
+    ops.batch_norm(Tensor(x), mean, var, Tensor(w), Tensor(b), False)
+    np.testing.assert_array_equal(mean.asnumpy(), before)  # evaluation leaves them
+    with pytest.raises(TypeError, match="funcad.ops.batch_norm: training updates running_mean and running_var in place.*got ndarray"):
+        ops.batch_norm(x, np.zeros(3), var, w, b, True)
 
 
 def test_batch_norm_finite_differences():

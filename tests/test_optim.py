@@ -338,3 +338,14 @@ def test_loss_scale_divides_the_gradients_back(make):
     assert not np.array_equal(plain.asnumpy(), start)
     with pytest.raises(ValueError, match="loss_scale must be > 0"):
         make([plain], loss_scale=0.0)
+
+
+def test_decay_weight_adds_the_decay_multiplied_by_the_loss_scale_as_mindspore_keeps_it():
+    """A ``construct`` copied from MindSpore's optimizers calls ``decay_weight`` on the still-scaled gradients and then
+    ``scale_grad``: MindSpore keeps weight_decay * loss_scale, so the decay that acts is weight_decay itself."""
+    w = Parameter(funcad.Tensor(np.array([[1.0, -2.0]])), name="w")
+    opt = nn.Momentum([w], 0.1, 0.9, weight_decay=0.01, loss_scale=64.0)
+    g = np.array([[64.0, 128.0]])
+    decayed = opt.decay_weight((funcad.Tensor(g),))[0]
+    np.testing.assert_allclose(decayed.asnumpy(), g + 0.01 * 64.0 * w.asnumpy(), rtol=1e-15)
+    np.testing.assert_allclose(opt.scale_grad((decayed,))[0].asnumpy(), g / 64.0 + 0.01 * w.asnumpy(), rtol=1e-15)

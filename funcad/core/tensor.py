@@ -194,7 +194,10 @@ class Tensor(tensor_methods.TensorMethods):
         return int(arr)
 
     def __format__(self, spec: str) -> str:
-        """A 0-d Tensor formats as its number (``f"{loss:.4f}"``); others as their ``str`` (with an empty spec)."""
+        """A 0-d Tensor formats as its number (``f"{loss:.4f}"``), in its own precision: ``f"{lr}"`` of a float32 0.0974
+        shows 0.097400375 as MindSpore prints it, not the float64 digits; others as their ``str`` (with an empty spec)."""
+        if not spec:
+            return str(self)
         arr = self._concrete()
         return format(arr.item() if arr.ndim == 0 else str(self), spec)
 
@@ -244,7 +247,8 @@ class Tensor(tensor_methods.TensorMethods):
     def T(self):
         return _ops.transpose(self)
 
-    def astype(self, dtype):
+    def astype(self, dtype, copy: bool = True):
+        """This Tensor cast to ``dtype`` (``copy`` is MindSpore's and numpy's; a Tensor is never shared)."""
         return _ops.cast(self, dtype)
 
     def reshape(self, *shape):
@@ -259,8 +263,8 @@ class Tensor(tensor_methods.TensorMethods):
             axes = tuple(axes[0])
         return _ops.transpose(self, axes or None)
 
-    def swapaxes(self, a, b):
-        return _ops.swapaxes(self, a, b)
+    def swapaxes(self, axis0, axis1):
+        return _ops.swapaxes(self, axis0, axis1)
 
     def squeeze(self, axis=None):
         return _ops.squeeze(self, axis)
@@ -268,22 +272,28 @@ class Tensor(tensor_methods.TensorMethods):
     def expand_dims(self, axis):
         return _ops.expand_dims(self, axis)
 
-    unsqueeze = expand_dims  # MindSpore's and torch's name
+    def unsqueeze(self, dim):
+        """A new axis of length 1 at ``dim`` (MindSpore's and torch's name for ``expand_dims``)."""
+        return _ops.expand_dims(self, dim)
 
-    def flatten(self, order: str = "C", *, start_dim: int = 0, end_dim: int = -1):
-        """Axes start_dim..end_dim merged into one (MindSpore's Tensor.flatten: all of them by default)."""
-        if order != "C":
-            raise ValueError(f"Tensor.flatten: only order='C' is supported, got {order!r}")
-        return _ops.flatten(self, start_dim, end_dim)
+    def flatten(self, order: str | int = "C", *dims: int, start_dim: int | None = None, end_dim: int | None = None):
+        """Axes start_dim..end_dim merged into one, all of them by default: MindSpore's (order='C', *, start_dim=0,
+        end_dim=-1) or its later (start_dim=0, end_dim=-1) by position; ``ops.flatten`` otherwise."""
+        if isinstance(order, str) and start_dim is None:
+            start_dim = 0
+        return _ops.flatten(self, order, *dims, start_dim=start_dim, end_dim=end_dim)
 
     def pow(self, exponent):
         return _ops.power(self, exponent)
 
-    def matmul(self, other):
-        return _ops.matmul(self, other)
+    def matmul(self, tensor2):
+        return _ops.matmul(self, tensor2)
 
-    def norm(self, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
-        return _ops.norm(self, ord, axis, keepdims)
+    def norm(self, ord=None, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims: bool | None = None):  # noqa: A002
+        """``ops.norm`` of this Tensor (cast to ``dtype`` first when given): MindSpore 2.x's names, numpy's
+        ``axis``/``keepdims`` too."""
+        x = self if dtype is None else _ops.cast(self, dtype)
+        return _ops.norm(x, ord, dim if axis is None else axis, keepdim if keepdims is None else keepdims)
 
     def clip(self, min=None, max=None):
         return _ops.clip(self, min, max)
@@ -298,8 +308,9 @@ _OPERATORS = {
     "add": ("add", True), "sub": ("subtract", True), "mul": ("multiply", True), "truediv": ("divide", True),
     "floordiv": ("floor_divide", True), "mod": ("remainder", True), "pow": ("power", True), "matmul": ("matmul", True),
     "lt": ("less", False), "le": ("less_equal", False), "gt": ("greater", False), "ge": ("greater_equal", False),
-    "eq": ("equal", False), "ne": ("not_equal", False), "and": ("logical_and", False), "or": ("logical_or", False),
-    "xor": ("logical_xor", False),
+    "eq": ("equal", False), "ne": ("not_equal", False),
+    # MindSpore's &, | and ^ are bitwise (logical for booleans); its ~ is logical_not
+    "and": ("bitwise_and", True), "or": ("bitwise_or", True), "xor": ("bitwise_xor", True),
 }
 _UNARY_OPERATORS = {"neg": "negative", "abs": "abs", "invert": "logical_not"}
 
@@ -329,8 +340,14 @@ class Parameter(Tensor):
 
     __slots__ = ("name", "requires_grad", "_bound", "_given_name")
 
-    def __init__(self, data: Any, name: str | None = None, requires_grad: bool = True):
-        super().__init__(data)
+    def __new__(cls, *args, **kwargs):  # Tensor's __new__ reads Tensor's arguments; a Parameter takes MindSpore's own
+        return object.__new__(cls)
+
+    def __init__(self, default_input: Any, name: str | None = None, requires_grad: bool = True,
+                 layerwise_parallel: bool = False, parallel_optimizer: bool = True):
+        """MindSpore's signature; ``layerwise_parallel`` and ``parallel_optimizer`` concern several devices and
+        are accepted without effect (funcad runs on one)."""
+        super().__init__(default_input)
         self.name = name
         self._given_name = name  # a name given here replaces the attribute's in the Cell's names, as in MindSpore
         self.requires_grad = requires_grad
@@ -392,7 +409,7 @@ class Parameter(Tensor):
         return self
 
     def __repr__(self) -> str:
-        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}, requires_grad={self.requires_grad})"
+        return f"Parameter (name={self.name}, shape={self.shape}, dtype={self.dtype}, requires_grad={self.requires_grad})"
 
     __str__ = __repr__  # print(parameter) names it, as MindSpore's does; print(parameter[:2]) shows values
 

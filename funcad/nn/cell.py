@@ -191,12 +191,15 @@ class Cell:
             args = tuple(_cast_float(a, dtype) for a in args)
             swapped = []
             try:
+                # every trainable Parameter below, as this Cell's construct reads it (a sub-Cell's own run recasts its
+                # Parameters to its own type, as MindSpore's graph of each Cell casts what it loads)
                 for _, cell in self.cells_and_names():
                     for name, p in cell._params.items():
-                        if (p is not None and p.requires_grad and is_floating(p.dtype) and p.dtype != dtype
-                                and cell.__dict__.get(name) is not None):
-                            swapped.append((cell, name, cell.__dict__[name]))
-                            object.__setattr__(cell, name, cast(p, dtype))
+                        current = cell.__dict__.get(name)
+                        if (p is not None and p.requires_grad and is_floating(p.dtype) and current is not None
+                                and current.dtype != dtype):
+                            swapped.append((cell, name, current))
+                            object.__setattr__(cell, name, p if p.dtype == dtype else cast(p, dtype))
                 out = self._construct(args, kwargs)
             finally:
                 for cell, name, previous in reversed(swapped):
@@ -255,13 +258,18 @@ class Cell:
         return hooks.register(self, "backward", hook_fn)
 
     def to_float(self, dst_type) -> Cell:
-        """Compute this Cell in ``dst_type`` (float16, bfloat16, float32 or float64), as MindSpore's ``to_float`` does: while it
-        runs, floating-point inputs and trainable floating-point Parameters below it are cast to ``dst_type``. The
-        stored Parameters keep their dtype (float32 master weights): gradients come back in it and optimizer updates
-        happen in it, so updates too small for float16 still accumulate. A sub-Cell's own ``to_float`` wins inside it.
-        Use ``set_dtype`` to convert the stored parameters instead.
+        """Compute this Cell and every Cell below it in ``dst_type`` (float16, bfloat16, float32 or float64), as MindSpore's
+        ``to_float`` does (it sets the flag recursively): while a Cell so marked runs, its floating-point inputs and the
+        trainable floating-point Parameters its construct reads are cast to ``dst_type`` (MindSpore's graph mode; its
+        PyNative mode casts the inputs of each operation instead, tensors made inside construct included). Each call
+        overwrites the type of the Cells it reaches, so the last call wins: ``net.to_float(float16)`` then
+        ``net.bn.to_float(float32)`` keeps ``bn`` in float32, the other order does not. The stored Parameters keep
+        their dtype (float32 master weights): gradients come back in it and optimizer updates happen in it, so updates
+        too small for float16 still accumulate. Use ``set_dtype`` to convert the stored parameters instead.
         """
-        object.__setattr__(self, "_compute_dtype", self._float_type("to_float", dst_type))
+        dtype = self._float_type("to_float", dst_type)
+        for _, cell in self.cells_and_names():
+            object.__setattr__(cell, "_compute_dtype", dtype)
         return self
 
     def set_dtype(self, dst_type) -> Cell:
@@ -283,7 +291,17 @@ class Cell:
     def set_train(self, mode: bool = True) -> Cell:
         for _, cell in self.cells_and_names():
             object.__setattr__(cell, "training", bool(mode))
+            object.__setattr__(cell, "_phase", "train" if mode else "predict")
         return self
+
+    @property
+    def phase(self) -> str:
+        """MindSpore's name of the Cell's compile phase: 'train' until ``set_train(False)`` makes it 'predict'."""
+        return self.__dict__.get("_phase", "train")
+
+    @phase.setter
+    def phase(self, value: str) -> None:
+        object.__setattr__(self, "_phase", value)
 
     def set_grad(self, requires_grad: bool = True) -> Cell:
         """MindSpore's flag that a Cell will be differentiated (its PyNative mode records the forward for it). funcad

@@ -5,10 +5,10 @@ The cells must have the same structure. Their Parameters (and the state of the o
 ``construct`` runs once, batched over that axis, with its Parameters bound to the stacked values. Inputs are mapped
 by ``in_axes`` (``None``: the same input for every cell); the batch size is the number of cells. Parameters written
 inside (an optimizer step) are written back row by row into each cell's own Parameters after the call, so an
-ensemble trains exactly as the cells trained one by one would. Numbers that differ between the cells (each
-optimizer's learning rate, as in the vmap tutorial's ensemble of Adams with four rates; a Cell's float attributes)
-are batched the same way, MindSpore holding the learning rate in a Parameter; other plain attributes (bools,
-strings) must agree.
+ensemble trains exactly as the cells trained one by one would. Each optimizer's learning rate is a Parameter (as
+MindSpore's), stacked with the rest, so the vmap tutorial's ensemble of Adams with four rates trains each with its
+own; numbers that differ between the cells (a Cell's float attributes) are batched the same way; other plain
+attributes (bools, strings) must agree.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _numbers(cells: list[Cell]) -> list[tuple[object, str, list, DType]]:
     for owners in zip(*listed):
         path, head = owners[0]
         rates = [owner.learning_rate for _, owner in owners if isinstance(owner, Optimizer)]
-        if rates and not isinstance(rates[0], (int, float, Cell)) and any(r is not rates[0] for r in rates):
+        if rates and not isinstance(rates[0], (int, float, Cell, Parameter)) and any(r is not rates[0] for r in rates):
             raise ValueError(f"vmap: CellList cells' {path!r} have different learning-rate lists or functions; "
                              "model ensembling batches numbers and schedule Cells of one structure only")
         for attr, value in vars(head).items():

@@ -1,6 +1,9 @@
 """The ``funcad.ops`` namespace: every op accepts Tensors, numpy arrays and Python scalars."""
 
+from functools import partial  # mindspore.ops.partial: functools.partial binds what MindSpore's binds
+
 from funcad.core import tensor as _tensor_module
+from funcad.core.batching import vmap
 from funcad.core.complex_parts import angle, complex, conj, imag, real
 from funcad.core.jacobians import jacfwd, jacrev
 from funcad.core.transforms import grad, jvp, value_and_grad, vjp  # MindSpore offers its transforms in ops too
@@ -57,6 +60,7 @@ from funcad.ops.aliases import (
     gt,
     hstack,
     inner,
+    inv,
     inverse,
     isclose,
     le,
@@ -126,6 +130,7 @@ from funcad.ops.array_utils import (
     heaviside,
     hsplit,
     index_fill,
+    invert,
     is_complex,
     is_floating_point,
     isneginf,
@@ -159,7 +164,6 @@ from funcad.ops.array_utils import (
     vsplit,
 )
 from funcad.ops.composite import HyperMap, Map, MultitypeFuncGraph
-from funcad.ops.conv import conv1d
 from funcad.ops.creation import arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
 from funcad.ops.cross_entropy import cross_entropy
 from funcad.ops.ctc import ctc_loss
@@ -187,9 +191,24 @@ from funcad.ops.fourier import (
 )
 from funcad.ops.grad_operation import GradOperation
 from funcad.ops.graph_helpers import ApplyMomentum, FloatStatus, Partial, tuple_to_array
+from funcad.ops.grids import affine_grid, grid_sample
 from funcad.ops.hook import HookBackward
 from funcad.ops.indexing import argsort, cummax, cummin, gather, gather_elements, masked_fill, nonzero, sort, topk, unique
-from funcad.ops.linalg import dense, dot, einsum, matmul, outer, tensordot
+from funcad.ops.linalg import batch_dot, dense, dot, einsum, matmul, outer, tensordot
+from funcad.ops.linalg_functions import (
+    block_diag,
+    cholesky_solve,
+    eig,
+    eigvals,
+    lstsq,
+    lu_solve,
+    matrix_exp,
+    matrix_power,
+    orgqr,
+    pinv,
+    svd,
+    vander,
+)
 from funcad.ops.local_norms import channel_shuffle, lrn, rms_norm
 from funcad.ops.margin_losses import (
     cosine_embedding_loss,
@@ -250,8 +269,8 @@ from funcad.ops.math import (
     tanh,
     where,
 )
-from funcad.ops.ms_signatures import accept_input_keyword as _accept_input_keyword
-from funcad.ops.ms_signatures import avg_pool2d, broadcast_to, conv2d, fast_gelu, softmax
+from funcad.ops.ms_keywords import adapt_namespace as _adapt_namespace
+from funcad.ops.ms_signatures import avg_pool2d, broadcast_to, conv1d, conv2d, conv3d, fast_gelu, flatten, softmax
 from funcad.ops.nn import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -266,8 +285,18 @@ from funcad.ops.order_statistics import kthvalue, median, mode, nanmedian
 from funcad.ops.padding import pad
 from funcad.ops.patches import fold, unfold
 from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, max_pool2d
+from funcad.ops.pool_functions import (
+    adaptive_max_pool1d,
+    avg_pool1d,
+    lp_pool1d,
+    lp_pool2d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+)
 from funcad.ops.primitive_classes import depend
 from funcad.ops.random import dropout
+from funcad.ops.random_nn import dropout2d, dropout3d, rrelu
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
 from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logcumsumexp, logsumexp, max, mean, min, norm, prod, std, sum, var
 from funcad.ops.resize import interpolate
@@ -278,11 +307,19 @@ from funcad.ops.scatter_ops import (
     index_select,
     masked_select,
     scatter,
+    scatter_add,
     scatter_nd,
     tensor_scatter_add,
+    tensor_scatter_div,
     tensor_scatter_elements,
+    tensor_scatter_max,
+    tensor_scatter_min,
+    tensor_scatter_mul,
     tensor_scatter_sub,
     tensor_scatter_update,
+    unsorted_segment_max,
+    unsorted_segment_min,
+    unsorted_segment_prod,
     unsorted_segment_sum,
 )
 from funcad.ops.shape import (
@@ -290,7 +327,6 @@ from funcad.ops.shape import (
     concat,
     concatenate,
     expand_dims,
-    flatten,
     flip,
     getitem,
     one_hot,
@@ -311,6 +347,21 @@ from funcad.ops.shape import updated_at as _updated_at  # Tensor.__setitem__
 from funcad.ops.slicing import meshgrid, slice, strided_slice, unstack
 from funcad.ops.smooth_l1 import huber_loss, smooth_l1_loss
 from funcad.ops.state import apply_gradient_descent, assign, assign_add, assign_sub
+from funcad.ops.statistics import (
+    argwhere,
+    bincount,
+    bucketize,
+    cartesian_prod,
+    combinations,
+    histc,
+    msort,
+    nanquantile,
+    pdist,
+    quantile,
+    renorm,
+    searchsorted,
+    unique_consecutive,
+)
 from funcad.ops.transcendental import (
     acos,
     acosh,
@@ -339,7 +390,7 @@ from funcad.ops.transcendental import (
     sinh,
     trunc,
 )
-from funcad.ops.volume import adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, conv3d, max_pool3d
+from funcad.ops.volume import adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, max_pool3d
 from funcad.scipy.special import digamma, erfc, polygamma, xlogy
 from funcad.scipy.special import gammaln as lgamma
 
@@ -347,4 +398,4 @@ globals().update({name: getattr(_classes, name) for name in _classes.CLASS_NAMES
 globals().update({name: getattr(_layer_classes, name) for name in _layer_classes.LAYER_CLASS_NAMES})  # ops.Conv2D, ...
 _tensor_module.bind_ops(__import__("sys").modules[__name__])
 shape = _array_utils.shape  # MindSpore's ops.shape(x), bound last: the submodule funcad.ops.shape is imported by its full path
-_accept_input_keyword(globals())  # after bind_ops: Tensor methods take self by position
+_adapt_namespace(globals())  # MindSpore's keyword names (ops.pow(x, exponent=2)); after bind_ops, whose operators need none

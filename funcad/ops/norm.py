@@ -8,9 +8,11 @@ import functools
 import numpy as np
 
 from funcad.core.dtypes import LOW_PRECISION, is_floating
+from funcad.core.tensor import Parameter
 from funcad.ops.batch_norm_train import batch_norm_training, channel_axes, normalize
 from funcad.ops.math import rsqrt
 from funcad.ops.shape import _shape_of, cast, reshape, stop_gradient
+from funcad.ops.state import assign
 
 
 def _float32_inside(norm):
@@ -36,8 +38,24 @@ def _float32_inside(norm):
 
 
 
-@_float32_inside
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5):
+    """MindSpore's ``ops.batch_norm``: the normalised input alone. While training, the running statistics (Parameters)
+    are updated in place, ``new = (1 - momentum) * old + momentum * batch_stat`` (unbiased batch variance); see
+    ``batch_norm_with_stats`` for the rest."""
+    updates = training and running_mean is not None and running_var is not None
+    if updates and not (isinstance(running_mean, Parameter) and isinstance(running_var, Parameter)):
+        raise TypeError(f"funcad.ops.batch_norm: training updates running_mean and running_var in place, so they must be Parameters, "
+                        f"got {type(running_mean).__name__} and {type(running_var).__name__}")
+    y, new_mean, new_var = batch_norm_with_stats(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    if updates:
+        assign(running_mean, new_mean)
+        assign(running_var, new_var)
+    return y
+
+
+@_float32_inside
+def batch_norm_with_stats(x, running_mean, running_var, weight=None, bias=None, training: bool = False, momentum: float = 0.1,
+                          eps: float = 1e-5):
     """Normalise each channel of an (N, C, *) input ((N, C), (N, C, L), (N, C, H, W), ...); returns ``(y, new_running_mean, new_running_var)``.
 
     Training normalises with the batch statistics (biased variance) and updates the running ones in torch's

@@ -15,6 +15,7 @@ from funcad.nn.cell import Cell
 from funcad.nn.initializer import initializer
 from funcad.nn.layer.basic import check_input, positive_int
 from funcad.ops.local_norms import rms_normalized
+from funcad.ops.norm import batch_norm_with_stats
 
 
 class _BatchNorm(Cell):
@@ -55,7 +56,7 @@ class _BatchNorm(Cell):
         batch_stats = self.training if self.use_batch_statistics is None else self.use_batch_statistics
         if batch_stats and x.size == self.num_features:
             raise ValueError(f"{self._where()}: batch statistics need more than one value per channel, got input of shape {tuple(x.shape)}")
-        y, mean, var = ops.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta, batch_stats,
+        y, mean, var = batch_norm_with_stats(x, self.moving_mean, self.moving_variance, self.gamma, self.beta, batch_stats,
                                       momentum=1.0 - self.momentum, eps=self.eps)
         if batch_stats:
             self.moving_mean.set_data(ops.stop_gradient(mean))
@@ -83,6 +84,23 @@ class BatchNorm2d(_BatchNorm):
         if data_format != "NCHW":
             raise ValueError(f"BatchNorm2d: data_format={data_format!r}: only 'NCHW' is supported")
         super().__init__(num_features, eps, momentum, affine, gamma_init, beta_init, moving_mean_init, moving_var_init, use_batch_statistics, dtype)
+
+
+class SyncBatchNorm(_BatchNorm):
+    __doc__ = ("Batch normalisation of (N, C, H, W) inputs whose statistics MindSpore gathers across the devices of "
+               "``process_groups``; funcad runs in one process, so it is BatchNorm2d (groups naming any rank but 0 are "
+               "refused).\n\n    " + _BatchNorm.__doc__)
+    _ranks = (4,)
+    _expected = "(N, {c}, H, W)"
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.9, affine: bool = True, gamma_init="ones", beta_init="zeros",
+                 moving_mean_init="zeros", moving_var_init="ones", use_batch_statistics=None, process_groups=None, dtype=float32):
+        if process_groups is not None:
+            ranks = sorted({int(r) for group in process_groups for r in group})
+            if ranks not in ([], [0]):
+                raise ValueError(f"SyncBatchNorm: process_groups {process_groups!r} name ranks {ranks}; funcad runs one process (rank 0)")
+        super().__init__(num_features, eps, momentum, affine, gamma_init, beta_init, moving_mean_init, moving_var_init, use_batch_statistics, dtype)
+        self.process_groups = process_groups
 
 
 class BatchNorm3d(_BatchNorm):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from funcad import ops
-from funcad.nn.optim.optimizer import Optimizer, _in_range, scalar_as
+from funcad.nn.optim.optimizer import Optimizer, _in_range, add_decay, scalar_as
 
 
 def _check_betas(owner: str, beta1: float, beta2: float, eps: float, *, low_open: bool = False) -> None:
@@ -130,10 +130,8 @@ class AdamWeightDecay(Optimizer):
 
     def _updates(self, grads, lr):
         b1, b2, eps = self.beta1, self.beta2, self.eps
-        for p, g, m, v, wd in zip(self.parameters, grads, self.moment1, self.moment2, self.weight_decays):
+        for p, g, m, v, wd in zip(self.parameters, grads, self.moment1, self.moment2, self._decays_now()):
             m_new = b1 * m + (1.0 - b1) * g
             v_new = b2 * v + (1.0 - b2) * (g * g)
-            update = m_new / (ops.sqrt(v_new) + eps)
-            if wd > 0.0:
-                update = update + wd * p
+            update = add_decay(m_new / (ops.sqrt(v_new) + eps), p, wd)
             yield p, scalar_as(lr, p), update, [(m, m_new), (v, v_new)]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from funcad import ops
 from funcad.core.tensor import Parameter, Tensor
 from funcad.nn.optim.adam import _check_betas
-from funcad.nn.optim.optimizer import Optimizer, _non_negative, scalar_as
+from funcad.nn.optim.optimizer import Optimizer, _non_negative, add_decay, scalar_as
 
 
 def _norm(x: Tensor) -> Tensor:
@@ -47,12 +47,10 @@ class Lamb(Optimizer):
         b1, b2, eps = self.beta1, self.beta2, self.eps
         t = self._step_number()
         keep1, keep2 = 1.0 - ops.power(b1, t), 1.0 - ops.power(b2, t)
-        for p, g, m, v, wd in zip(self.parameters, grads, self.moments1, self.moments2, self.weight_decays):
+        for p, g, m, v, wd in zip(self.parameters, grads, self.moments1, self.moments2, self._decays_now()):
             m_new = b1 * m + (1.0 - b1) * g
             v_new = b2 * v + (1.0 - b2) * (g * g)
-            r = (m_new / ops.cast(keep1, p.dtype)) / (ops.sqrt(v_new / ops.cast(keep2, p.dtype)) + eps)
-            if wd > 0.0:
-                r = r + wd * p
+            r = add_decay((m_new / ops.cast(keep1, p.dtype)) / (ops.sqrt(v_new / ops.cast(keep2, p.dtype)) + eps), p, wd)
             trust = ops.clip_by_value(_trust_ratio(_norm(p), _norm(r)), 0.0, 10.0)
             yield p, scalar_as(lr, p) * trust, r, [(m, m_new), (v, v_new)]
 
@@ -109,15 +107,15 @@ class LARS(Optimizer):
         return self.optimizer._lr_now()
 
     def _scaled(self, grads, lr):
-        for p, g, wd, flag in zip(self.parameters, grads, self.weight_decays, self.lars_flags):
+        for p, g, wd, flag in zip(self.parameters, grads, self._decays_now(), self.lars_flags):
             if not flag:
                 yield g
                 continue
             w_norm = _norm(p)
-            ratio = _trust_ratio(w_norm, _norm(g), self.coefficient, wd * w_norm + self.epsilon)
+            ratio = _trust_ratio(w_norm, _norm(g), self.coefficient, scalar_as(wd, p) * w_norm + self.epsilon)
             if self.use_clip:
                 ratio = ops.minimum(ratio / scalar_as(lr, p), 1.0)
-            yield ratio * (g + wd * p if wd > 0.0 else g)
+            yield ratio * add_decay(g, p, wd)
 
     def _updates(self, grads, lr):
         # lazily: each gradient is rescaled just before the wrapped optimizer updates its parameter

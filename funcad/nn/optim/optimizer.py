@@ -85,7 +85,7 @@ def _grouped(owner: str, items: list, learning_rate, weight_decay: float) -> tup
         if unknown or "params" not in item:
             raise ValueError(f"{owner}: parameter group {i} needs 'params' and may hold {sorted(_GROUP_KEYS - {'params'})}, got {sorted(item)}")
         rate = _learning_rate(owner, item["lr"]) if "lr" in item else learning_rate
-        decay = _non_negative(owner, "weight_decay", item["weight_decay"]) if "weight_decay" in item else None
+        decay = _weight_decay(owner, item["weight_decay"]) if "weight_decay" in item else None
         for p in item["params"]:
             grouped.append(p)
             rate_of[id(p)] = rate
@@ -118,8 +118,20 @@ def _centralize(g):
     return g - ops.mean(g, tuple(range(1, len(shape))), keepdims=True)
 
 
-def _decayed_and_centralized(p: Parameter, g, wd: float, centralize: bool):
-    g = g + wd * p if wd > 0.0 else g
+def _weight_decay(owner: str, weight_decay):
+    """A weight decay: a non-negative number, or a Cell or callable of the step (MindSpore's dynamic weight decay)."""
+    return weight_decay if callable(weight_decay) else _non_negative(owner, "weight_decay", weight_decay)
+
+
+def add_decay(x, p: Parameter, wd):
+    """``x + wd * p`` for a decaying parameter (a number > 0, or a scheduled decay's Tensor in p's dtype); else ``x``."""
+    if isinstance(wd, Tensor):
+        return x + scalar_as(wd, p) * p
+    return x + wd * p if wd > 0.0 else x
+
+
+def _decayed_and_centralized(p: Parameter, g, wd, centralize: bool):
+    g = add_decay(g, p, wd)
     return _centralize(g) if centralize else g
 
 
@@ -150,7 +162,7 @@ class Optimizer:
             raise TypeError(f"{owner}: params must be a list or tuple of Parameters, got {type(parameters).__name__}")
         parameters = list(parameters)
         self._learning_rate: Parameter | Callable = _held_in_parameter(_learning_rate(owner, learning_rate))
-        self.weight_decay = _non_negative(owner, "weight_decay", weight_decay)
+        self.weight_decay = _weight_decay(owner, weight_decay)
         groups = any(isinstance(item, dict) for item in parameters)
         params, rates, decays = _grouped(owner, parameters, self.learning_rate, self.weight_decay) if groups else (parameters, None, None)
         params = distinct_parameters(owner, params)
@@ -277,7 +289,15 @@ class Optimizer:
         axis but the first, where the second axis is a multiple of 16), as MindSpore's."""
         return tuple(_centralize(g) if flag else g for g, flag in zip(gradients, self.grad_centralization_flags))
 
-    def _rate_now(self, lr):
+    def _decays_now(self) -> tuple:
+        """Each parameter's weight decay for the coming update, a scheduled one (a Cell or callable of the step)
+        evaluated once per step, on the step count before the update as MindSpore's ``get_weight_decay``."""
+        if not any(callable(wd) for wd in self.weight_decays):
+            return self.weight_decays
+        now = {id(wd): self._rate_now(wd, "weight_decay") for wd in self.weight_decays if callable(wd)}
+        return tuple(now[id(wd)] if callable(wd) else wd for wd in self.weight_decays)
+
+    def _rate_now(self, lr, what: str = "learning_rate"):
         if isinstance(lr, Parameter) and not current_depth():
             return float(lr.asnumpy())  # eagerly a Python float: no cast per parameter; traced, the Parameter is read
         if not callable(lr):
@@ -287,7 +307,7 @@ class Optimizer:
             value = ops.reshape(value, ())  # a schedule built from (1,)-shaped Tensors, as BERT's in MindSpore's model zoo
         if not (isinstance(value, numbers.Real) or (isinstance(value, Tensor) and value.ndim == 0)):
             shape = f" of shape {tuple(value.shape)}" if isinstance(value, Tensor) else ""
-            raise ValueError(f"{type(self).__name__}: the learning_rate callable must return a number or a 0-d (or one-element) "
+            raise ValueError(f"{type(self).__name__}: the {what} callable must return a number or a 0-d (or one-element) "
                              f"Tensor, got {type(value).__name__}{shape}; nothing was updated")
         return value
 
@@ -313,17 +333,19 @@ class Optimizer:
         return tuple(checked)
 
     def decay_weight(self, gradients: tuple) -> tuple:
-        """MindSpore's L2 weight decay folded into the gradients: g + weight_decay * p for the parameters that decay,
-        as a tuple (what a ``construct`` written as MindSpore's maps over)."""
-        return tuple(self._decayed_grads(gradients))
+        """MindSpore's L2 weight decay folded into the gradients: g + weight_decay * loss_scale * p for the parameters
+        that decay, as a tuple (what a ``construct`` written as MindSpore's maps over, before ``scale_grad``): MindSpore
+        keeps the decay multiplied by loss_scale, so once the scale is divided out the decay is weight_decay's."""
+        return tuple(self._decayed_grads(gradients, self.loss_scale))
 
-    def _decayed_grads(self, grads: tuple) -> Iterable:
+    def _decayed_grads(self, grads: tuple, scale: float = 1.0) -> Iterable:
         """``decay_weight``'s gradients, then ``gradients_centralization``'s (MindSpore's order), computed lazily,
-        each made when its parameter's update is."""
+        each made when its parameter's update is; ``scale``: what the gradients are still multiplied by (the updates
+        pass them with loss_scale divided out)."""
         if not any(self.weight_decays) and not any(self.grad_centralization_flags):
             return grads
-        return (_decayed_and_centralized(p, g, wd, flag)
-                for p, g, wd, flag in zip(self.parameters, grads, self.weight_decays, self.grad_centralization_flags))
+        return (_decayed_and_centralized(p, g, wd * scale if scale != 1.0 else wd, flag)
+                for p, g, wd, flag in zip(self.parameters, grads, self._decays_now(), self.grad_centralization_flags))
 
     def __call__(self, grads):
         if hasattr(type(self), "construct"):
