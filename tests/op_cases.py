@@ -449,6 +449,13 @@ CASES.update({  # funcad.ops.linalg_functions and funcad.ops.statistics
 })
 
 
+CASES.update({  # MindSpore 2.x functional names found by its tests/st/ops/test_func_*.py
+    "diagflat": (lambda y: ops.diagflat(y[:2, :2], -1), (Y,)), "row_stack": (lambda a, b: ops.row_stack([a, b[0]]), (X, Y)),
+    "positive": (lambda y: ops.positive(y) * 2.0, (Y,)), "arctan2": (ops.arctan2, (Y, X)),
+    "vector_norm": (lambda y: ops.vector_norm(y, 3.0, 1) + ops.vector_norm(y, -1.5, 0)[:3], (Y,)),
+})
+
+
 def _output_is_constant_by_declaration(name: str) -> bool:
     fn, args = CASES[name]
     nodes = jit(fn).lower(*args).graph.nodes

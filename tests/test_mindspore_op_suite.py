@@ -689,3 +689,151 @@ def test_scatter_nd_family_takes_int32_or_int64_indices_only(name):
         args = (np.array([[0, 1]], dtype), funcad.Tensor(np.ones(1, np.float32)))
         with pytest.raises(TypeError, match=f"funcad.ops.{name}: indices must be int32 or int64, got {np.dtype(dtype)}"):
             getattr(ops, name)(*args, (2, 3)) if name == "scatter_nd" else getattr(ops, name)(x, *args)
+
+
+# -- MindSpore 2.x functional-API tests (tests/st/ops/test_func_*.py, test_ops_*.py) -----------------------------------
+def test_sign_of_nan_is_zero_as_in_mindspore():
+    """test_func_sign.py::test_sign_normal: ops.sign (and Tensor.sign, ops.sgn) give 0 for NaN, eagerly and under jit;
+    funcad.numpy.sign keeps numpy's NaN."""
+    x = funcad.Tensor([[-1, 0, float("inf"), 4, float("nan")], [2, 3, float("-inf"), -6, 0]])
+    expected = np.array([[-1.0, 0.0, 1.0, 1.0, 0.0], [1.0, 1.0, -1.0, -1.0, 0.0]])
+    for out in (ops.sign(x), x.sign(), ops.sgn(x), funcad.jit(ops.sign)(x), P.Sign()(x)):
+        np.testing.assert_array_equal(out.asnumpy(), expected)
+    ints = ops.sign(funcad.Tensor([[-1, 0, 2, 4, 6], [2, 3, 5, -6, 0]]))
+    np.testing.assert_array_equal(ints.asnumpy(), [[-1, 0, 1, 1, 1], [1, 1, 1, -1, 0]])
+    assert ints.asnumpy().dtype.kind == "i"
+    assert float(ops.sign(np.float32(np.nan))) == 0.0
+    import funcad.numpy as fnp
+    np.testing.assert_array_equal(np.asarray(fnp.sign(np.array([np.nan, -2.0, 3.0]))), np.sign([np.nan, -2.0, 3.0]))
+
+
+def test_negative_order_vector_norms_are_zero_at_a_zero_element():
+    """test_func_norm.py::test_norm_normal: ord -1, -2 and -3 over arange(9) - 4 (which holds a 0) give 0, as numpy
+    and torch do (funcad counted the zero as 0, not as an infinite term); the gradient away from zeros is torch's."""
+    a = ops.arange(9, dtype=funcad.float32) - 4
+    for order in (-1, -2, -3):
+        assert float(ops.norm(a, order)) == 0.0
+        assert float(ops.vector_norm(a, order)) == 0.0
+    x = np.array([1.0, 2.0, -3.0, 0.5])
+    for order in (-1.0, -2.5):
+        np.testing.assert_allclose(float(ops.norm(x, order)), np.linalg.norm(x, order), rtol=1e-12)
+        t = torch.tensor(x, requires_grad=True)
+        torch.linalg.vector_norm(t, order).backward()
+        np.testing.assert_allclose(np.asarray(funcad.grad(lambda v, o=order: ops.norm(v, o))(x)), t.grad.numpy(), rtol=1e-12)
+
+
+def test_norm_casts_to_dtype_first():
+    """test_func_norm.py: ops.norm(a, ord, dim, keepdim, dtype=...) computes in ``dtype``."""
+    b = ops.reshape(ops.arange(9, dtype=funcad.float32) - 4, (3, 3))
+    out = ops.norm(b, 2, dtype=funcad.float64)
+    assert out.dtype == funcad.float64
+    np.testing.assert_allclose(out.asnumpy(), 7.3484707, rtol=1e-6)
+
+
+def test_vector_norm_over_every_element_an_axis_or_a_tuple():
+    """test_func_vector_norm.py::test_ops_vector_norm_default_axis_case: MindSpore's expected values over every
+    element of (arange(12) - 6).reshape(3, 4); axes and keepdims against torch.linalg.vector_norm."""
+    x = ops.arange(0, 12, dtype=funcad.float32) - 6
+    for order, expected in ((2, 12.0830), (float("inf"), 6.0), (float("-inf"), 0.0), (0, 11.0), (4.5, 7.2244)):
+        np.testing.assert_allclose(ops.vector_norm(ops.reshape(x, (3, 4)), order).asnumpy(), expected, rtol=1e-4)
+    v = RNG.standard_normal((2, 3, 4))
+    for order, axis, keepdims in ((2, 1, False), (0, (0, 2), True), (-1.5, -1, False), (3.0, None, True)):
+        ref = torch.linalg.vector_norm(torch.tensor(v), order, dim=axis, keepdim=keepdims).numpy()
+        np.testing.assert_allclose(ops.vector_norm(v, order, axis, keepdims).asnumpy(), ref, rtol=1e-12)
+    assert ops.vector_norm(x, dtype=funcad.float64).dtype == funcad.float64
+    with pytest.raises(ValueError, match="funcad.ops.vector_norm: ord must be a number, got 'fro'"):
+        ops.vector_norm(x, "fro")
+
+
+def test_diagflat_puts_the_flattened_input_on_a_diagonal():
+    """test_func_diagflat.py::test_ops_diagflat: offsets -1 and 1; a 2-D input is flattened first (torch.diagflat)."""
+    x = funcad.Tensor([-0.5, 0.5, 3], funcad.float32)
+    np.testing.assert_array_equal(ops.diagflat(x, -1).asnumpy(), [[0, 0, 0, 0], [-0.5, 0, 0, 0], [0, 0.5, 0, 0], [0, 0, 3, 0]])
+    np.testing.assert_array_equal(ops.diagflat(x, 1).asnumpy(), [[0, -0.5, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 3], [0, 0, 0, 0]])
+    m = RNG.standard_normal((2, 2))
+    for offset in (0, 2, -3):
+        np.testing.assert_array_equal(ops.diagflat(m, offset).asnumpy(), torch.diagflat(torch.tensor(m), offset).numpy())
+    w = RNG.standard_normal((6, 6))
+    np.testing.assert_array_equal(np.asarray(funcad.grad(lambda a: ops.sum(ops.diagflat(a, 2) * w))(m)), [[w[0, 2], w[1, 3]], [w[2, 4], w[3, 5]]])
+
+
+def test_pad_with_negative_widths_crops_as_mindspore_does():
+    """test_func_pad.py::test_pad_negative: padding (-1, 2, 2, 1) crops one column on the left in every mode."""
+    x = funcad.Tensor(np.arange(24).reshape((1, 2, 3, 4)), funcad.float64)
+    constant = ops.pad(x, (-1, 2, 2, 1), value=6).asnumpy()
+    np.testing.assert_array_equal(constant[0, 0], [[6, 6, 6, 6, 6], [6, 6, 6, 6, 6], [1, 2, 3, 6, 6], [5, 6, 7, 6, 6],
+                                                   [9, 10, 11, 6, 6], [6, 6, 6, 6, 6]])
+    reflect = ops.pad(x, (-1, 2, 2, 1), mode="reflect").asnumpy()
+    np.testing.assert_array_equal(reflect[0, 0, :3], [[9, 10, 11, 10, 9], [5, 6, 7, 6, 5], [1, 2, 3, 2, 1]])
+    for mode in ("constant", "reflect", "replicate"):
+        ref = torch.nn.functional.pad(torch.tensor(x.asnumpy()), (-1, 2, 2, -1), mode=mode).numpy()
+        np.testing.assert_array_equal(ops.pad(x, (-1, 2, 2, -1), mode=mode).asnumpy(), ref)
+    g = funcad.grad(lambda a: ops.sum(ops.pad(a, (-1, 1))))(np.ones((2, 3)))
+    np.testing.assert_array_equal(np.asarray(g), [[0, 1, 1], [0, 1, 1]])
+    with pytest.raises(ValueError, match=r"funcad.ops.pad: pad widths \[\[0, 0\], \[-3, -2\]\] crop more than the input's shape \(2, 4\)"):
+        ops.pad(np.ones((2, 4)), (-3, -2))
+
+
+def test_arctan2_row_stack_and_positive_are_mindspore_names():
+    """test_ops_arctan2.py, test_func_row_stack.py and test_ops_positive.py; positive refuses booleans as MindSpore does."""
+    y, x = np.array([0.0, 1.0, -1.0]), np.array([1.0, 1.0, -2.0])
+    np.testing.assert_allclose(ops.arctan2(y, x).asnumpy(), np.arctan2(y, x))
+    a, b = funcad.Tensor([1.0, 2.0]), funcad.Tensor([[3.0, 4.0], [5.0, 6.0]])
+    np.testing.assert_array_equal(ops.row_stack([a, b]).asnumpy(), [[1, 2], [3, 4], [5, 6]])
+    v = funcad.Tensor(np.array([-5.0, 1.5, 3.0, 100.0], np.float32))
+    np.testing.assert_array_equal(ops.positive(v).asnumpy(), [-5.0, 1.5, 3.0, 100.0])
+    with pytest.raises(TypeError, match="funcad.ops.positive: a bool input is not supported"):
+        ops.positive(funcad.Tensor([True, False]))
+
+
+def test_nanmean_refuses_integers_and_reductions_take_python_numbers():
+    """test_func_nanmean.py::test_ops_nanmean_int_error: an int32 input raises TypeError. test_func_sum.py::test_sum_error
+    passes a Python number: funcad reduces it (its ops take numbers) and names the op when the axis does not fit."""
+    with pytest.raises(TypeError, match="funcad.ops.nanmean: the input must be floating point, got int32"):
+        ops.nanmean(funcad.Tensor(np.array([1, 2, 3], np.int32)), 0, True)
+    with np.errstate(invalid="ignore"):  # the all-NaN column is 0 / 0, as numpy's nanmean warns too
+        out = ops.nanmean(funcad.Tensor([[np.nan, 128.1, -256.9], [np.nan, np.nan, 128.0]], funcad.float32), 0, True)
+    np.testing.assert_allclose(out.asnumpy(), [[np.nan, 128.1, -64.45]], rtol=1e-6)
+    assert float(ops.sum(3)) == 3.0 and float(ops.mean(2.5)) == 2.5
+    assert float(funcad.grad(lambda v: ops.sum(v * v))(3.0)) == 6.0
+    with pytest.raises(ValueError, match="funcad.ops.sum: axis 2 is out of bounds for array of dimension 0"):
+        ops.sum(1, dim=2, keepdim=True)
+
+
+def test_pad_reads_a_tensor_padding_as_mindspore_flat_pairs():
+    """test_func_pad.py::test_pad_normal with padding Tensor([1, 2, 2, 1]): the last axis gets (1, 2), the one before
+    (2, 1), as for the list; a numpy array keeps numpy's per-axis reading (funcad.numpy.pad)."""
+    x = np.arange(24.0).reshape((1, 2, 3, 4))
+    for mode in ("constant", "reflect", "replicate"):
+        np.testing.assert_array_equal(ops.pad(x, funcad.Tensor([1, 2, 2, 1]), mode).asnumpy(), ops.pad(x, [1, 2, 2, 1], mode).asnumpy())
+    assert ops.pad(x, funcad.Tensor([1, 2, 2, 1])).shape == (1, 2, 6, 7)
+    assert ops.pad(np.ones((2, 3)), np.array([1, 2])).shape == (5, 6)
+
+
+def test_topk_takes_k_as_a_one_element_integer_tensor():
+    """test_func_topk.py::test_topk_mutable_k (PyNative): k given as Tensor(2) or Tensor([2]); under jit k sets the
+    output's shape, so a traced k is refused by name."""
+    x = funcad.Tensor(np.array([[0.5368, 0.2447, 0.4302, 0.9673], [0.4388, 0.6525, 0.4685, 0.1868],
+                                [0.3563, 0.5152, 0.9675, 0.8230]], np.float32))
+    for k in (funcad.Tensor(2, funcad.int32), funcad.Tensor([2], funcad.int32)):
+        values, indices = ops.topk(x, k, dim=1)
+        np.testing.assert_allclose(values.asnumpy(), [[0.9673, 0.5368], [0.6525, 0.4685], [0.9675, 0.823]], rtol=1e-6)
+        np.testing.assert_array_equal(indices.asnumpy(), [[3, 0], [1, 2], [2, 3]])
+        np.testing.assert_array_equal(ops.topk(x, k, dim=1, largest=False)[1].asnumpy(), [[1, 2], [3, 0], [0, 1]])
+    with pytest.raises(ValueError, match=r"funcad.ops.topk: k must be an int in \[0, 4\] for axis 1 of shape \(3, 4\), got JitTracer"):
+        funcad.jit(lambda a, k: ops.topk(a, k, dim=1))(x, funcad.Tensor(2, funcad.int32))
+    with pytest.raises(ValueError, match=r"funcad.ops.topk: k must be an int in \[0, 4\]"):
+        ops.topk(x, funcad.Tensor(2.0), dim=1)
+
+
+def test_subtract_scales_other_by_alpha():
+    """test_ops_subtract.py::test_ops_subtract: ops.subtract([4, 5, 6], [1, 2, 3], alpha=2) is [2, 1, 0]; the gradient
+    of ``other`` is -alpha (torch.sub's)."""
+    x, y = funcad.Tensor([4.0, 5.0, 6.0]), funcad.Tensor([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(ops.subtract(x, y, alpha=2).asnumpy(), [2.0, 1.0, 0.0])
+    np.testing.assert_array_equal(funcad.jit(lambda a, b: ops.subtract(a, b, alpha=0.5))(x, y).asnumpy(), [3.5, 4.0, 4.5])
+    gx, gy = funcad.grad(lambda a, b: ops.sum(ops.subtract(a, b, alpha=3)), grad_position=(0, 1))(x, y)
+    tx, ty = (torch.tensor([4.0, 5.0, 6.0], requires_grad=True), torch.tensor([1.0, 2.0, 3.0], requires_grad=True))
+    torch.sub(tx, ty, alpha=3).sum().backward()
+    np.testing.assert_array_equal(gx.asnumpy(), tx.grad.numpy())
+    np.testing.assert_array_equal(gy.asnumpy(), ty.grad.numpy())

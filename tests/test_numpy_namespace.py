@@ -46,6 +46,7 @@ def _columns_signless(v):
 T = torch
 # name -> (funcad fn, torch fn, float64 args); every argument is differentiated
 CASES = {
+    "sign": (lambda a: fnp.sign(a) * a, lambda t: t.sign() * t, (A,)),  # sign is constant: its product carries the gradient
     "sinh": (fnp.sinh, T.sinh, (A,)), "cosh": (fnp.cosh, T.cosh, (A,)), "arcsinh": (fnp.arcsinh, T.asinh, (A,)),
     "arccosh": (fnp.arccosh, T.acosh, (ABOVE_ONE,)), "arctanh": (fnp.arctanh, T.atanh, (UNIT,)), "arcsin": (fnp.arcsin, T.asin, (UNIT,)),
     "arccos": (fnp.arccos, T.acos, (UNIT,)), "arctan": (fnp.arctan, T.atan, (A,)), "arctan2": (fnp.arctan2, T.atan2, (A, B)),

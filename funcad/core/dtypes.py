@@ -113,7 +113,7 @@ def is_floating(dtype) -> bool:
 def accumulated(x: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
     """``np.sum``; 16-bit floats are summed in float32 and rounded back once, as torch's CPU reductions do (summed in
     their own precision, a batch mean of a few hundred terms already loses most of bfloat16's 8 bits)."""
-    if x.dtype in LOW_PRECISION:
+    if getattr(x, "dtype", None) in LOW_PRECISION:  # a Python number has no dtype
         return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
     return np.sum(x, axis=axis, keepdims=keepdims)
 

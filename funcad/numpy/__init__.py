@@ -20,7 +20,7 @@ cos cumsum divide dot einsum equal exp expand_dims expm1 eye flip floor
 floor_divide full full_like greater greater_equal isclose isfinite isinf isnan less less_equal linspace
 log log1p logical_and logical_not logical_or logical_xor matmul maximum mean minimum
 multiply negative not_equal ones ones_like outer pad power prod rand randn remainder repeat reshape
-roll round sign sin sqrt square squeeze stack std subtract sum
+roll round sin sqrt square squeeze stack std subtract sum
 swapaxes take_along_axis tan tanh tensordot tile trace transpose tril triu var zeros
 zeros_like""".split()
 globals().update({name: _numpy_facing(getattr(_ops, name)) for name in _FROM_OPS})  # numpy's names and meanings (axis=(): no axis)

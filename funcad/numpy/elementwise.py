@@ -15,7 +15,7 @@ from funcad.ops.math import abs as fabs
 from funcad.ops.math import divide, exp, negative, sqrt, square
 
 __all__ = ["angle", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cbrt", "conj", "conjugate", "cosh", "deg2rad",
-           "exp2", "fabs", "hypot", "imag", "log10", "log2", "logaddexp", "logaddexp2", "rad2deg", "real", "reciprocal", "sinh"]
+           "exp2", "fabs", "hypot", "imag", "log10", "log2", "logaddexp", "logaddexp2", "rad2deg", "real", "reciprocal", "sign", "sinh"]
 
 _LN2 = _pymath.log(2.0)
 _LN10 = _pymath.log(10.0)
@@ -30,6 +30,10 @@ sinh, cosh, arcsinh, arccosh, arctanh, arcsin, arccos, arctan, exp2, log2, log10
     _ufunc(name) for name in ("sinh", "cosh", "arcsinh", "arccosh", "arctanh", "arcsin", "arccos", "arctan", "exp2", "log2",
                               "log10", "cbrt", "deg2rad", "rad2deg"))
 arctan2, hypot, logaddexp, logaddexp2 = (_ufunc(name, 2) for name in ("arctan2", "hypot", "logaddexp", "logaddexp2"))
+
+# numpy's sign keeps NaN (funcad.ops.sign gives MindSpore's 0 there); integers stay integers
+sign = primitive(**numpy_ufunc("sign", 1, torch="sgn", complex=True))(np.sign)
+sign.nondifferentiable()
 
 sinh.defelementwise(lambda v, ans, x: v * cosh(x))
 cosh.defelementwise(lambda v, ans, x: v * sinh(x))

@@ -51,6 +51,7 @@ from funcad.ops.aliases import (
     count_nonzero,
     cumprod,
     diag,
+    diagflat,
     diff,
     dist,
     div,
@@ -79,10 +80,12 @@ from funcad.ops.aliases import (
     permute,
     pixel_shuffle,
     pixel_unshuffle,
+    positive,
     pow,
     qr,
     repeat_interleave,
     roll,
+    row_stack,
     rsub,
     select,
     std_mean,
@@ -264,13 +267,12 @@ from funcad.ops.math import (
     softplus,
     sqrt,
     square,
-    subtract,
     tan,
     tanh,
     where,
 )
 from funcad.ops.ms_keywords import adapt_namespace as _adapt_namespace
-from funcad.ops.ms_signatures import avg_pool2d, broadcast_to, conv1d, conv2d, conv3d, fast_gelu, flatten, softmax
+from funcad.ops.ms_signatures import avg_pool2d, broadcast_to, conv1d, conv2d, conv3d, fast_gelu, flatten, softmax, subtract
 from funcad.ops.nn import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -298,7 +300,7 @@ from funcad.ops.primitive_classes import depend
 from funcad.ops.random import dropout
 from funcad.ops.random_nn import dropout2d, dropout3d, rrelu
 from funcad.ops.recurrent import lstm_cell, lstm_sequence
-from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logcumsumexp, logsumexp, max, mean, min, norm, prod, std, sum, var
+from funcad.ops.reduce import amax, amin, argmax, argmin, cumsum, logcumsumexp, logsumexp, max, mean, min, norm, prod, std, sum, var, vector_norm
 from funcad.ops.resize import interpolate
 from funcad.ops.sampling import multinomial, normal, rand, randint, randn, standard_normal, uniform
 from funcad.ops.scatter_ops import (
@@ -370,6 +372,7 @@ from funcad.ops.transcendental import (
     arcsin,
     arcsinh,
     arctan,
+    arctan2,
     arctanh,
     asin,
     asinh,

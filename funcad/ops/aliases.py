@@ -256,6 +256,18 @@ def diag(input):  # noqa: A002
     return reshape(square, shape + shape)
 
 
+def diagflat(input, offset: int = 0):  # noqa: A002
+    """The flattened input on diagonal ``offset`` of a square matrix (above the main one for offset > 0), zeros elsewhere."""
+    n = _pymath.prod(_shape_of(input))
+    m = n + _builtins.abs(offset)
+    flat = reshape(input, (n,))
+    if offset:
+        flat = concat([flat, Tensor._wrap(np.zeros(m - n, _dtype(input)))], 0)
+    # entry (r, c) of the diagonal holds flat[r] above the main diagonal, flat[c] below it
+    values = broadcast_to(reshape(flat, (m, 1) if offset >= 0 else (1, m)), (m, m))
+    return where(np.eye(m, k=offset, dtype=bool), values, Tensor._wrap(np.zeros((), _dtype(input))))
+
+
 def trace(input):  # noqa: A002
     """Sum of the main diagonal of a matrix."""
     if len(_shape_of(input)) != 2:
@@ -406,6 +418,16 @@ def unflatten(input, axis: int, unflattened_size):  # noqa: A002
 def vstack(inputs):
     """Rows stacked: 1-D inputs become rows, then all are joined along the first axis."""
     return concat([reshape(t, (1, -1)) if len(_shape_of(t)) == 1 else t for t in inputs], 0)
+
+
+row_stack = vstack
+
+
+def positive(input):  # noqa: A002
+    """The input itself; MindSpore refuses booleans."""
+    if _dtype(input) == np.bool_:
+        raise TypeError("funcad.ops.positive: a bool input is not supported (as in MindSpore)")
+    return input
 
 
 def hstack(tensors):

@@ -315,7 +315,9 @@ def nansum(input, axis=None, keepdims: bool = False, *, dtype=None):  # noqa: A0
 
 
 def nanmean(input, axis=None, keepdims: bool = False, *, dtype=None):  # noqa: A002
-    """The mean of the elements that are not NaN."""
+    """The mean of the elements that are not NaN; only floating inputs (which alone can hold NaN), as in MindSpore."""
+    if np.dtype(input.dtype).kind != "f":
+        raise TypeError(f"funcad.ops.nanmean: the input must be floating point, got {np.dtype(input.dtype)}")
     counted = sum(cast(~isnan(input), np.dtype(input.dtype)), axis=axis, keepdims=keepdims)
     mean_ = nansum(input, axis, keepdims) / counted
     return mean_ if dtype is None else cast(mean_, dtype)

@@ -97,6 +97,8 @@ def topk(input, k: int, dim: int | None = None, largest: bool = True, sorted: bo
     dim = -1 if dim is None else dim
     shape = _shape_of(input)
     size = shape[dim] if shape else 1
+    if isinstance(k, Tensor) and not isinstance(k, Tracer) and k.size == 1 and np.dtype(k.dtype).kind in "iu":
+        k = int(k.item())  # MindSpore takes k as a one-element integer Tensor too (eagerly: it sets the output's shape)
     if not isinstance(k, (int, np.integer)) or not 0 <= k <= size:
         raise ValueError(f"funcad.ops.topk: k must be an int in [0, {size}] for axis {dim} of shape {shape}, got {k!r}")
     order = _argsort(input, dim, bool(largest))

@@ -144,9 +144,13 @@ abs.defvjp(lambda g, ans, x: g * _unit(x, ans) if is_complex(x) else g * sign(x)
 abs.defjvp(lambda t, ans, x: real(conj(_unit(x, ans)) * t) if is_complex(x) else t * sign(x))
 
 
-@primitive(**numpy_ufunc("sign", 1, torch="sgn", complex=True))
+@primitive(**compiled_as_call(elementwise=True, torch="sgn", complex=True))
 def sign(x):
-    return np.sign(x)
+    # MindSpore's Sign gives 0 for NaN, where numpy's gives NaN
+    s = np.sign(x)
+    if s.dtype.kind == "f":
+        s = np.where(np.isnan(s), s.dtype.type(0), s) if s.ndim else (s.dtype.type(0) if np.isnan(s) else s)
+    return s
 
 
 sign.nondifferentiable()

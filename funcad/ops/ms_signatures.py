@@ -1,6 +1,6 @@
 """MindSpore 2.x's signatures over funcad's kernels: ``broadcast_to`` keeping -1 dimensions, ``softmax(..., dtype=)``,
 ``avg_pool2d(..., ceil_mode=True)``, the positional ``pad_mode`` of ``conv1d``/``conv2d``/``conv3d``, ``flatten``'s
-``order`` and ``fast_gelu`` (MindSpore's keyword names for the other ops come from ``funcad.ops.ms_keywords``)."""
+``order``, ``subtract(..., alpha=)`` and ``fast_gelu`` (MindSpore's keyword names for the other ops come from ``funcad.ops.ms_keywords``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Callable
 from funcad.core.base_ops import broadcast_to as _broadcast_to
 from funcad.ops.conv import conv1d as _conv1d
 from funcad.ops.conv import conv2d as _conv2d
+from funcad.ops.math import multiply as _multiply
+from funcad.ops.math import subtract as _subtract
 from funcad.ops.nn import softmax as _softmax
 from funcad.ops.pool import avg_pool2d as _avg_pool2d
 from funcad.ops.primitive_classes import _fast_gelu
@@ -35,6 +37,11 @@ def broadcast_to(input, shape):  # noqa: A002 - MindSpore's name
 def softmax(input, axis: int = -1, *, dtype=None):  # noqa: A002 - MindSpore's name
     """Softmax over ``axis``, of the input cast to ``dtype`` first when given (MindSpore 2.x's keyword)."""
     return _softmax(input if dtype is None else cast(input, dtype), axis)
+
+
+def subtract(input, other, *, alpha=1):  # noqa: A002 - MindSpore's name
+    """``input - alpha * other`` (MindSpore 2.x's ``alpha``); with the default it is the subtract primitive itself."""
+    return _subtract(input, other if alpha == 1 else _multiply(other, alpha))
 
 
 _MS_CONV_TAIL = ("pad_mode", "padding", "dilation", "groups")  # MindSpore 2.x's positions after stride

@@ -6,17 +6,27 @@ import numpy as np
 
 from funcad.core.batching import move_axis
 from funcad.core.primitive import compiled_as_call, primitive
+from funcad.core.tensor import Tensor
 from funcad.ops.shape import _getitem, _shape_of, _take
 
 
-def _pad_widths(pad_width, ndim: int) -> tuple:
+def _pad_widths(pad_width, shape: tuple) -> tuple:
+    """(before, after) per axis; a negative width (MindSpore's) crops that side, so no axis may be cropped below 0."""
     try:
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (len(shape), 2))
     except ValueError:
-        raise ValueError(f"funcad.ops.pad: pad_width {pad_width!r} does not fit an input with {ndim} dimensions") from None
-    if (widths < 0).any():
-        raise ValueError(f"funcad.ops.pad: pad widths must be non-negative, got {widths.tolist()}")
+        raise ValueError(f"funcad.ops.pad: pad_width {pad_width!r} does not fit an input with {len(shape)} dimensions") from None
+    if (widths.sum(axis=1) < -np.asarray(shape, dtype=np.int64)).any():
+        raise ValueError(f"funcad.ops.pad: pad widths {widths.tolist()} crop more than the input's shape {shape}")
     return tuple((int(a), int(b)) for a, b in widths)
+
+
+def _crop_negative(x, widths: tuple):
+    """``x`` (padded by the non-negative widths) with the negative widths cropped off its ends: MindSpore's and torch's
+    negative padding, applied after the padding so that reflections still read the cropped elements."""
+    if all(a >= 0 and b >= 0 for a, b in widths):
+        return x
+    return _getitem(x, tuple(slice(max(-a, 0), n - max(-b, 0)) for (a, b), n in zip(widths, _shape_of(x))))
 
 
 def _torch_pad(torch, x, widths, value):
@@ -60,20 +70,23 @@ def pad(x, pad_width=None, mode: str = "constant", constant_values=0.0, *, value
     """Pad with a constant or by reading existing elements (numpy's modes, and MindSpore's replicate and circular).
 
     ``pad_width`` as numpy reads it (an int, or a (before, after) pair per axis), or as MindSpore's ``padding`` (also
-    its keyword): a flat tuple of ints, pairs for the last axes, last axis first. ``value`` is MindSpore's name for
-    the constant.
+    its keyword): a flat tuple, list or Tensor of ints, pairs for the last axes, last axis first; a negative width crops, as in
+    MindSpore. ``value`` is MindSpore's name for the constant.
     """
     if (pad_width is None) == (padding is None):
         raise TypeError("funcad.ops.pad: give the widths once, as pad_width or as MindSpore's padding")
     pad_width = padding if pad_width is None else pad_width
     shape = _shape_of(x)
+    if isinstance(pad_width, Tensor):  # MindSpore's padding given as a Tensor: its flat form, not numpy's per-axis one
+        pad_width = tuple(int(w) for w in np.asarray(pad_width).reshape(-1))
     if isinstance(pad_width, (tuple, list)) and pad_width and all(isinstance(w, (int, np.integer)) for w in pad_width):
         pad_width = _last_axes_first(pad_width, len(shape))
-    widths = _pad_widths(pad_width, len(shape))
+    signed = _pad_widths(pad_width, shape)
+    widths = tuple((max(a, 0), max(b, 0)) for a, b in signed)
     mode = _MINDSPORE_MODES.get(mode, mode)
     if mode == "constant":
         fill = constant_values if value is None else value
-        return _pad_constant(x, widths, 0.0 if fill is None else float(fill))  # MindSpore's value=None means 0
+        return _crop_negative(_pad_constant(x, widths, 0.0 if fill is None else float(fill)), signed)  # MindSpore's value=None means 0
     if mode not in _PAD_MODES:
         raise ValueError(f"funcad.ops.pad: mode {mode!r} is not supported; use one of {_PAD_MODES + tuple(_MINDSPORE_MODES)}")
     # Every other mode reads existing elements: gather them by index, so the gradient scatters back.
@@ -82,4 +95,4 @@ def pad(x, pad_width=None, mode: str = "constant", constant_values=0.0, *, value
             if n == 0:
                 raise ValueError(f"funcad.ops.pad: cannot pad an empty axis {axis} (shape {shape}) in mode {mode!r}")
             x = _take(x, np.pad(np.arange(n), w, mode=mode), axis)
-    return x
+    return _crop_negative(x, signed)

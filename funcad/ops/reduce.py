@@ -361,6 +361,10 @@ def _vector_norm(x, ord, axis, keepdims):
     if isinstance(ord, str):
         raise ValueError(f"funcad.ops.norm: ord {ord!r} is a matrix norm; vectors take a number")
     p = float(ord)
+    if p < 0:  # a zero element makes the sum infinite and the norm 0, as in numpy, torch and MindSpore
+        a = _abs(x)
+        nonzero = a != 0
+        return power(_sum(where(nonzero, power(where(nonzero, a, 1.0), p), np.inf), axis, keepdims), 1.0 / p)
     return _safe_power(_sum(_safe_power(_abs(x), p), axis, keepdims), 1.0 / p)
 
 
@@ -387,10 +391,12 @@ def _matrix_norm(x, ord, axes, keepdims):
     raise ValueError(f"funcad.ops.norm: matrix norm ord={ord!r} is not supported (use None, 'fro', 'nuc', 1, -1, 2, -2, inf or -inf)")
 
 
-def norm(x, ord=None, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None):  # noqa: A002 - numpy's name
+def norm(x, ord=None, axis=None, keepdims: bool = False, *, dim=None, keepdim: bool | None = None, dtype=None):  # noqa: A002 - numpy's name
     """numpy.linalg.norm: vector p-norms, and the Frobenius, nuclear, 1, 2 and inf matrix norms (and their negative
-    orders) for 2-D inputs or a pair of axes; the nuclear and 2-norms come from the singular values."""
+    orders) for 2-D inputs or a pair of axes; the nuclear and 2-norms come from the singular values. ``dtype``
+    (MindSpore's) casts the input first."""
     axis, keepdims = _mindspore_names(axis, keepdims, dim, keepdim)
+    x = x if dtype is None else cast(x, dtype)
     ndim = len(_shape_of(x))
     axis = _axis_arg(axis)
     if axis is None and ord is None:
@@ -405,6 +411,17 @@ def norm(x, ord=None, axis=None, keepdims: bool = False, *, dim=None, keepdim: b
     if len(axes) == 2:
         return _matrix_norm(x, ord, axes, keepdims)
     raise ValueError(f"funcad.ops.norm: axis must name one or two axes, got {axis}")
+
+
+def vector_norm(x, ord=2, axis=None, keepdims: bool = False, *, dtype=None):  # noqa: A002 - MindSpore's name
+    """MindSpore's ops.vector_norm: the p-norm of the elements over ``axis`` (an int, a tuple, or None for every
+    element, whatever the rank), after casting to ``dtype`` when given."""
+    x = x if dtype is None else cast(x, dtype)
+    ndim = len(_shape_of(x))
+    axes = tuple(range(ndim)) if axis is None else _norm_axes(_axis_arg(axis), ndim)
+    if isinstance(ord, str):
+        raise ValueError(f"funcad.ops.vector_norm: ord must be a number, got {ord!r}")
+    return _vector_norm(x, ord, axes, keepdims)
 
 
 @primitive(**compiled_as_call(torch=("argmax", lambda torch, x, axis, keepdims: torch.argmax(x, axis, bool(keepdims)))))

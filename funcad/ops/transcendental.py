@@ -44,6 +44,7 @@ def _over_squared_radius(v, y, x):
 
 
 atan2.defelementwise(lambda v, ans, y, x: _over_squared_radius(v * x, y, x), lambda v, ans, y, x: negative(_over_squared_radius(v * y, y, x)))
+arctan2 = atan2  # MindSpore's other spelling
 
 
 @primitive(promote=promote_to_float, **numpy_ufunc("hypot", 2, torch="hypot"))
