@@ -82,5 +82,84 @@ def test_options_funcad_lacks_are_named():
         ops.max_pool2d(np.zeros((1, 4, 4)), 2, dilation=2)
     with pytest.raises(ValueError, match=r"funcad.ops.max_pool3d: expected a floating-point 5-D input \(N, C, D, H, W\), got int64\[1, 1, 4, 4\]"):
         ops.max_pool3d(np.zeros((1, 1, 4, 4), np.int64), 2, return_indices=True)
-    with pytest.raises(ValueError, match=r"MaxPool2d: dilation=\(2, 1\), data_format='NCHW': only dilation 1"):
-        nn.MaxPool2d(2, dilation=(2, 1))
+    with pytest.raises(ValueError, match=r"MaxPool2d: data_format='NHWC': only 'NCHW' is supported"):
+        nn.MaxPool2d(2, data_format="NHWC")
+    with pytest.raises(ValueError, match=r"MaxPool3d: dilation must be a positive int or a tuple of 3 of them, got \(2, 0, 1\)"):
+        nn.MaxPool3d(2, dilation=(2, 0, 1))
+
+
+_TORCH_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_LAYERS = {1: (nn.MaxPool1d, torch.nn.MaxPool1d), 2: (nn.MaxPool2d, torch.nn.MaxPool2d), 3: (nn.MaxPool3d, torch.nn.MaxPool3d)}
+_SHAPES = {1: (2, 3, 13), 2: (2, 3, 9, 10), 3: (2, 2, 7, 9, 8)}
+
+
+def _layer_case(cell, want_values, want_indices, reference_input):
+    """The layer's values and indices equal torch's, and its gradient (through the values) torch autograd's."""
+    x = reference_input.detach().numpy()
+    values, indices = cell(x)
+    np.testing.assert_array_equal(np.asarray(values), want_values.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(indices), want_indices.numpy())
+    assert np.asarray(indices).dtype == np.int64
+    cot = RNG.standard_normal(tuple(want_values.shape))
+    (want_values * torch.tensor(cot)).sum().backward()
+    grad = funcad.grad(lambda a: ops.sum(cell(a)[0] * cot))(x)
+    np.testing.assert_allclose(np.asarray(grad), reference_input.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("pad_mode, padding", [("valid", 0), ("pad", 1)])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_dilated_layers_equal_torch_s(rank, pad_mode, padding, ceil_mode):
+    """MaxPool1d/2d/3d with dilation 2 and indices: values, indices and gradients as torch's in float64; ceil_mode's last
+    partial window follows the dilated kernel's span."""
+    x = RNG.standard_normal(_SHAPES[rank])
+    tx = torch.tensor(x, requires_grad=True)
+    values, indices = _TORCH_POOL[rank](tx, 3, 2, padding, 2, ceil_mode=ceil_mode, return_indices=True)
+    cell = _LAYERS[rank][0](3, 2, pad_mode, padding, dilation=2, return_indices=True, ceil_mode=ceil_mode)
+    _layer_case(cell, values, indices, tx)
+
+
+def _same_reference(x: np.ndarray, kernel: int, stride: int, dilation: int):
+    """MindSpore's 'same' by hand: ceil(n / stride) outputs, the padding the dilated span needs (odd extra at the end) as
+    -inf, torch's pool over that; its indices moved back into the unpadded input."""
+    spatial = x.shape[2:]
+    totals = [max((-(-n // stride) - 1) * stride + dilation * (kernel - 1) + 1 - n, 0) for n in spatial]
+    widths = [(t // 2, t - t // 2) for t in totals]
+    tx = torch.tensor(x, requires_grad=True)
+    flat_widths = [w for pair in reversed(widths) for w in pair]
+    padded = F.pad(tx, flat_widths, value=-np.inf)
+    values, indices = _TORCH_POOL[len(spatial)](padded, kernel, stride, 0, dilation, return_indices=True)
+    coords = np.unravel_index(indices.numpy(), padded.shape[2:])
+    unpadded = np.ravel_multi_index(tuple(c - lo for c, (lo, _) in zip(coords, widths)), spatial)
+    return tx, values, torch.tensor(unpadded), max(max(w) for w in widths)
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+@pytest.mark.parametrize("kernel, stride, dilation", [(3, 1, 2), (2, 2, 2), (3, 2, 3)])
+def test_dilated_same_layers_equal_an_explicitly_padded_torch_pool(rank, kernel, stride, dilation):
+    """'same' pads for the dilated span (here beyond the half kernel torch's pools take, too): values, indices into the
+    unpadded input, gradients."""
+    x = RNG.standard_normal(_SHAPES[rank])
+    tx, values, indices, widest = _same_reference(x, kernel, stride, dilation)
+    assert values.shape[2:] == tuple(-(-n // stride) for n in x.shape[2:])
+    cell = _LAYERS[rank][0](kernel, stride, "same", dilation=dilation, return_indices=True)
+    _layer_case(cell, values, indices, tx)
+    if (kernel, dilation) == (3, 2):
+        assert widest > kernel // 2  # the case the ops alone would refuse
+    np.testing.assert_array_equal(np.asarray(_LAYERS[rank][0](kernel, stride, "same", dilation=dilation)(x)), values.detach().numpy())
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_dilated_layers_with_indices_translate_both_ways(rank):
+    funcad_type, torch_type = _LAYERS[rank]
+    x = RNG.standard_normal(_SHAPES[rank])
+    module = torch_type(3, 2, 1, 2, return_indices=True, ceil_mode=True)
+    want_values, want_indices = module(torch.tensor(x))
+    cell = funcad_type(3, 2, "pad", 1, dilation=2, return_indices=True, ceil_mode=True)
+    twin = funcad_twin(module).cell
+    assert (type(twin), twin.dilation, twin.return_indices) == (funcad_type, cell.dilation, True)
+    values, indices = twin(x)
+    np.testing.assert_array_equal(np.asarray(values), want_values.numpy())
+    np.testing.assert_array_equal(np.asarray(indices), want_indices.numpy())
+    back_values, back_indices = mirror(cell)(torch.tensor(x))
+    assert torch.equal(back_indices, want_indices) and torch.equal(back_values, want_values)

@@ -260,6 +260,10 @@ FUNCTIONS = {
         torch.scatter_reduce(x[:3], 1, torch.tensor([[0, 0, 2], [1, 1, 1], [5, 0, 5]]), x[1:, 3:] * 2, "mean"),
         torch.scatter_reduce(x[:3], 1, torch.tensor([[0, 0, 2], [1, 1, 1], [5, 0, 5]]), x[1:, 3:] * 2, "mean", include_self=False),
         torch.zeros(3, 6, dtype=x.dtype).scatter_reduce_(0, torch.tensor([[0, 2, 2, 1, 0, 0]]), x[:1], "sum", include_self=False)]), None, ROWS),
+    "dilated_max_pools_with_indices": (lambda x: torch.cat([
+        F.max_pool2d(x, 2, 1, 1, 2, ceil_mode=True).flatten(1), F.max_pool1d(x.flatten(2), 3, 2, 1, 3, return_indices=True)[1].flatten(1).double(),
+        F.max_pool3d(x.reshape(2, 3, 4, 3, 3), 2, 1, 0, (2, 1, 1), return_indices=True)[0].flatten(1),
+        F.max_pool3d(x.reshape(2, 3, 4, 3, 3), 2, 1, 1, return_indices=True)[1].flatten(1).double()], 1), None, IMAGES),
 }
 
 
@@ -589,9 +593,9 @@ def test_a_forward_branching_on_values_is_named_with_both_tracers_reasons():
 def test_options_without_a_counterpart_are_named():
     from torch_ref.layer_table import TranslationError
 
-    module = _Calls(lambda x: F.max_pool2d(x, 2, dilation=2))
+    module = _Calls(lambda x: F.avg_pool2d(x, 2, divisor_override=3))
     twin = funcad_twin(module)
-    with pytest.raises(NotImplementedError, match=r"max_pool2d: dilation=2 has no funcad translation"):
+    with pytest.raises(NotImplementedError, match=r"avg_pool2d: divisor_override=3 has no funcad translation"):
         twin.cell(IMAGES)
     for call, message in ((lambda x: x.scatter(1, torch.zeros((4, 1), dtype=torch.long), 1.0, reduce="add"), "scatter: reduce='add'"),
                           (lambda x: F.soft_margin_loss(x, x, size_average=True), r"soft_margin_loss: size_average/reduce=\(True, None\)")):
@@ -819,8 +823,8 @@ def test_weight_norm_parametrizations_compare_step_by_step():
 
 
 def test_layers_whose_options_have_no_counterpart_are_named_alone():
-    with pytest.raises(NotImplementedError, match=r"torch.nn.functional.max_pool2d: dilation=2 has no funcad translation"):
-        to_funcad(tnn.MaxPool2d(2, dilation=2))(IMAGES)  # (traced through its forward, which calls the function)
+    with pytest.raises(NotImplementedError, match=r"torch.nn.functional.avg_pool2d: divisor_override=3 has no funcad translation"):
+        to_funcad(tnn.AvgPool2d(2, divisor_override=3))(IMAGES)  # (traced through its forward, which calls the function)
 
 
 class _PowerStep(tnn.Module):

@@ -17,6 +17,7 @@ from funcad.nn.layer.conv import same_padding
 from funcad.ops.conv_geometry import ints
 from torch_ref.layer_rule import LayerRule, Untranslatable
 from torch_ref.layers_basic import (
+    MAX_POOL_OPTIONS,
     _batch_norm_params,
     _batch_norm_to_funcad,
     _batch_norm_to_torch,
@@ -66,9 +67,7 @@ def transposed_convolution(conv: Callable, rank: int, name: str) -> Callable:
 
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
-    if return_indices:
-        _refuse("max_pool3d", "return_indices", return_indices)
-    return ops.max_pool3d(input, kernel_size, stride or kernel_size, padding, dilation, ceil_mode)
+    return ops.max_pool3d(input, kernel_size, stride or kernel_size, padding, dilation, ceil_mode, return_indices)
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):  # noqa: A002
@@ -100,7 +99,7 @@ RULES_3D: list[LayerRule] = [
     LayerRule(nn.Conv3dTranspose, torch.nn.ConvTranspose3d, _conv_transpose_to_torch, _conv_transpose_to_funcad),
     LayerRule(nn.BatchNorm3d, torch.nn.BatchNorm3d, _batch_norm_to_torch(torch.nn.BatchNorm3d, BatchNorm3dFixed),
               _batch_norm_to_funcad(nn.BatchNorm3d), _batch_norm_params, torch_aliases=(BatchNorm3dFixed,)),
-    LayerRule(nn.MaxPool3d, torch.nn.MaxPool3d, _pool_to_torch(torch.nn.MaxPool3d), _pool_to_funcad(nn.MaxPool3d)),
+    LayerRule(nn.MaxPool3d, torch.nn.MaxPool3d, _pool_to_torch(torch.nn.MaxPool3d, **MAX_POOL_OPTIONS), _pool_to_funcad(nn.MaxPool3d)),
     LayerRule(nn.AvgPool3d, torch.nn.AvgPool3d,
               _pool_to_torch(torch.nn.AvgPool3d, count_include_pad=_include_pad, divisor_override=lambda cell: cell.divisor_override or None),
               _pool_to_funcad(nn.AvgPool3d)),

@@ -197,8 +197,6 @@ def _pool_to_torch(torch_type: type, **extra: Callable) -> Callable:
 def _pool_to_funcad(funcad_type: type) -> Callable:
     def build(module, translate: Translate) -> Cell:
         rank = funcad_type.rank
-        if getattr(module, "dilation", 1) not in (1, (1,) * rank):
-            raise Untranslatable(f"dilation={module.dilation!r} has no funcad counterpart")
         if getattr(module, "divisor_override", None) is not None and rank < 3:
             raise Untranslatable("divisor_override has no funcad counterpart")
         one_d = rank == 1
@@ -208,9 +206,14 @@ def _pool_to_funcad(funcad_type: type) -> Callable:
         if hasattr(module, "count_include_pad"):
             extra = {"count_include_pad": module.count_include_pad, **({"divisor_override": module.divisor_override} if rank == 3 else {})}
         else:
-            extra = {"return_indices": module.return_indices}
+            extra = {"return_indices": module.return_indices, "dilation": size(module.dilation)}
         return funcad_type(kernel, stride, "pad" if any(pads) else "valid", pads if any(pads) else 0, ceil_mode=module.ceil_mode, **extra)
     return build
+
+
+MAX_POOL_OPTIONS: dict[str, Callable] = {"return_indices": lambda cell: cell.return_indices,
+                                         "dilation": lambda cell: cell.dilation[1] if cell.rank == 1 else cell.dilation}
+"""A max pool's torch options beyond its geometry (a 1-D pool's dilation is the second of its (1, d) pair)."""
 
 
 def _include_pad(cell) -> bool:
@@ -278,10 +281,8 @@ BASIC_RULES: list[LayerRule] = [
     LayerRule(nn.Embedding, torch.nn.Embedding,
               lambda cell, translate: torch.nn.Embedding(cell.vocab_size, cell.embedding_size, padding_idx=cell.padding_idx),
               _embedding_to_funcad),
-    LayerRule(nn.MaxPool2d, torch.nn.MaxPool2d, _pool_to_torch(torch.nn.MaxPool2d, return_indices=lambda cell: cell.return_indices),
-              _pool_to_funcad(nn.MaxPool2d)),
-    LayerRule(nn.MaxPool1d, torch.nn.MaxPool1d, _pool_to_torch(torch.nn.MaxPool1d, return_indices=lambda cell: cell.return_indices),
-              _pool_to_funcad(nn.MaxPool1d)),
+    LayerRule(nn.MaxPool2d, torch.nn.MaxPool2d, _pool_to_torch(torch.nn.MaxPool2d, **MAX_POOL_OPTIONS), _pool_to_funcad(nn.MaxPool2d)),
+    LayerRule(nn.MaxPool1d, torch.nn.MaxPool1d, _pool_to_torch(torch.nn.MaxPool1d, **MAX_POOL_OPTIONS), _pool_to_funcad(nn.MaxPool1d)),
     LayerRule(nn.AvgPool2d, torch.nn.AvgPool2d, _pool_to_torch(torch.nn.AvgPool2d, count_include_pad=_include_pad), _pool_to_funcad(nn.AvgPool2d)),
     LayerRule(nn.AvgPool1d, torch.nn.AvgPool1d, _pool_to_torch(torch.nn.AvgPool1d, count_include_pad=_include_pad), _pool_to_funcad(nn.AvgPool1d)),
     LayerRule(nn.AdaptiveMaxPool2d, torch.nn.AdaptiveMaxPool2d, lambda cell, translate: torch.nn.AdaptiveMaxPool2d(cell.output_size),

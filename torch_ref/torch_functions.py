@@ -66,9 +66,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
-    if dilation not in (1, (1, 1)):
-        _refuse("torch.nn.functional.max_pool2d", "dilation", dilation)
-    return ops.max_pool2d(input, kernel_size, stride or kernel_size, padding, return_indices=return_indices, ceil_mode=ceil_mode)
+    return ops.max_pool2d(input, kernel_size, stride or kernel_size, padding, dilation, return_indices=return_indices, ceil_mode=ceil_mode)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):  # noqa: A002

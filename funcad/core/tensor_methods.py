@@ -236,6 +236,11 @@ _OP_METHODS = {
     "hardshrink": "hardshrink", "inv": "inv", "is_complex": "is_complex", "is_floating_point": "is_floating_point", "median": "median",
     "nanmedian": "nanmedian", "orgqr": "orgqr", "swapdims": "swapdims", "t": "t", "baddbmm": "baddbmm", "bernoulli": "bernoulli",
     "index_fill": "index_fill", "index_add": "index_add", "unfold": "unfold", "multinomial": "multinomial",
+    "unsorted_segment_min": "unsorted_segment_min", "unsorted_segment_max": "unsorted_segment_max",
+    "unsorted_segment_prod": "unsorted_segment_prod",
+    # MindSpore's Tensor.scatter_div/mul/max/min run the tensor_scatter_* ops (index vectors in the last axis of indices)
+    "scatter_div": "tensor_scatter_div", "scatter_mul": "tensor_scatter_mul", "scatter_max": "tensor_scatter_max",
+    "scatter_min": "tensor_scatter_min",
 }
 # The casts MindSpore's Tensor names (t.float() is t.astype(float32))
 _CASTS = {"float": np.float32, "half": np.float16, "double": np.float64, "int": np.int32, "long": np.int64, "short": np.int16,

@@ -3,6 +3,7 @@ and pad_mode."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -19,30 +20,34 @@ class _Pool(Cell):
 
     rank = 2
 
-    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, ceil_mode: bool = False):
+    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, ceil_mode: bool = False, dilation=1):
         super().__init__()
         owner = type(self).__name__
         if self.rank == 1:
             self.kernel_size = (1, positive_int(kernel_size, owner, "kernel_size"))
             self.stride = (1, positive_int(stride, owner, "stride"))
+            self.dilation = (1,) + as_tuple(dilation, 1, owner, "dilation")
             pads = (padding, padding) if isinstance(padding, (int, np.integer)) else tuple(padding)
             self.padding = check_pad_mode(owner, pad_mode, (0, 0) + pads if len(pads) == 2 else padding)
         else:
             self.kernel_size = as_tuple(kernel_size, self.rank, owner, "kernel_size")
             self.stride = as_tuple(stride, self.rank, owner, "stride")
+            self.dilation = as_tuple(dilation, self.rank, owner, "dilation")
             self.padding = check_pad_mode(owner, pad_mode, padding, self.rank)
         self.pad_mode, self.ceil_mode = pad_mode.lower(), bool(ceil_mode)
 
     def _geometry(self, x) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """(padding, ceil_mode's extra padding at the end of each axis) for an (N, C, *spatial) input."""
+        """(padding, ceil_mode's extra padding at the end of each axis) for an (N, C, *spatial) input; both follow the
+        dilated kernel's span, dilation * (k - 1) + 1, as MindSpore's and torch's output sizes do."""
         no_extra = (0,) * len(self.kernel_size)
         if self.pad_mode == "same":
-            return same_padding(tuple(x.shape[2:]), self.kernel_size, self.stride), no_extra
+            return same_padding(tuple(x.shape[2:]), self.kernel_size, self.stride, self.dilation), no_extra
         pads = self.padding
         if not self.ceil_mode:
             return pads, no_extra
-        return pads, tuple(ceil_extra(n, k, s, lo, hi) for n, k, s, lo, hi in
-                           zip(x.shape[2:], self.kernel_size, self.stride, pads[0::2], pads[1::2]))
+        spans = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation))
+        return pads, tuple(ceil_extra(n, span, s, lo, hi) for n, span, s, lo, hi in
+                           zip(x.shape[2:], spans, self.stride, pads[0::2], pads[1::2]))
 
     def construct(self, x):
         if self.rank == 1:
@@ -64,21 +69,57 @@ def _padded(x, pads, extra, fill: float):
     return ops.pad(x, ((0, 0), (0, 0), (pt, pb + extra[0]), (pl, pr + extra[1])), constant_values=fill)
 
 
-class MaxPool2d(_Pool):
-    """Max over (kh, kw) windows; padded positions never win. MindSpore's arguments and defaults: kernel 1, stride 1,
-    'valid'; ``ceil_mode`` keeps a last partial window (torch's rule), in 'valid' and 'pad' modes; ``return_indices``
-    also returns each output's flat position in its input plane (int64), as MindSpore's and torch's. Dilation 1 only."""
+class _MaxPool(_Pool):
+    """Max over (dilated) windows, padded positions never winning, by ``pool`` (``ops.max_pool2d``/``max_pool3d``, set
+    by each subclass); ``return_indices`` also returns each output's flat position in its (n, c) plane or volume (int64)."""
+
+    pool: Callable
 
     def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False, data_format: str = "NCHW"):
-        super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode)
-        if dilation not in (1, (1, 1), (1,)) or data_format != "NCHW":
-            raise ValueError(f"{type(self).__name__}: dilation={dilation!r}, data_format={data_format!r}: only dilation 1 and 'NCHW' are supported")
+                 ceil_mode: bool = False):
+        super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode, dilation)
         self.return_indices = bool(return_indices)
 
     def _pool(self, x):
         pads, extra = self._geometry(x)
-        return ops.max_pool2d(x, self.kernel_size, self.stride, pads, return_indices=self.return_indices, ceil_mode=extra != (0, 0))
+        run = functools.partial(type(self).pool, kernel_size=self.kernel_size, stride=self.stride, dilation=self.dilation,
+                                return_indices=self.return_indices)
+        if self.pad_mode != "same" or all(max(lo, hi) <= k // 2 for k, lo, hi in zip(self.kernel_size, pads[0::2], pads[1::2])):
+            return run(x, padding=pads, ceil_mode=any(extra))
+        # 'same' with a dilated kernel may pad past the half kernel the ops (as torch) allow: padded here with -inf
+        padded = ops.pad(x, ((0, 0), (0, 0)) + tuple(zip(pads[0::2], pads[1::2])), constant_values=-np.inf)
+        result = run(padded, padding=0, ceil_mode=False)
+        if not self.return_indices:
+            return result
+        return result[0], _unpadded_index(result[1], tuple(padded.shape[2:]), tuple(x.shape[2:]), pads[0::2])
+
+    def extend_repr(self) -> str:
+        return f"{super().extend_repr()}, dilation={self.dilation}, return_indices={self.return_indices}"
+
+
+def _unpadded_index(index, padded: tuple[int, ...], shape: tuple[int, ...], lows: tuple[int, ...]):
+    """Flat positions in a volume padded by ``lows`` at the start of each axis, as positions in the unpadded ``shape``."""
+    result, rest = None, index
+    for axis in reversed(range(len(shape))):
+        term = (ops.remainder(rest, padded[axis]) - lows[axis]) * int(np.prod(shape[axis + 1:]))
+        rest = ops.floor_divide(rest, padded[axis])
+        result = term if result is None else result + term
+    return result
+
+
+class MaxPool2d(_MaxPool):
+    """Max over (kh, kw) windows spaced ``dilation`` apart; padded positions never win. MindSpore's arguments and
+    defaults: kernel 1, stride 1, 'valid'; ``ceil_mode`` keeps a last partial window (torch's rule), in 'valid' and
+    'pad' modes; 'same' padding and ``ceil_mode`` follow the dilated kernel's span; ``return_indices`` also returns each
+    output's flat position in its input plane (int64), as MindSpore's and torch's."""
+
+    pool = staticmethod(ops.max_pool2d)
+
+    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False, data_format: str = "NCHW"):
+        super().__init__(kernel_size, stride, pad_mode, padding, dilation, return_indices, ceil_mode)
+        if data_format != "NCHW":
+            raise ValueError(f"{type(self).__name__}: data_format={data_format!r}: only 'NCHW' is supported")
 
 
 class AvgPool2d(_Pool):
@@ -192,23 +233,13 @@ class AdaptiveMaxPool1d(_AdaptivePool1d):
     pool2d = staticmethod(ops.adaptive_max_pool2d)
 
 
-class MaxPool3d(_Pool):
-    """Max over (kd, kh, kw) windows of (N, C, D, H, W) inputs (``ops.max_pool3d``); padded positions never win.
-    MindSpore's arguments and defaults: kernel 1, stride 1, 'valid'; ``padding`` an int, (pd, ph, pw) or (head, tail,
-    top, bottom, left, right); ``ceil_mode`` as MaxPool2d's. Dilation 1 only; indices are not returned."""
+class MaxPool3d(_MaxPool):
+    """Max over (kd, kh, kw) windows of (N, C, D, H, W) inputs (``ops.max_pool3d``), spaced ``dilation`` apart; padded
+    positions never win. MindSpore's arguments and defaults: kernel 1, stride 1, 'valid'; ``padding`` an int, (pd, ph,
+    pw) or (head, tail, top, bottom, left, right); ``ceil_mode``, dilation and ``return_indices`` (flat positions in
+    each (n, c) volume) as MaxPool2d's."""
 
-    rank = 3
-
-    def __init__(self, kernel_size=1, stride=1, pad_mode: str = "valid", padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False):
-        super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode)
-        if as_tuple(dilation, 3, "MaxPool3d", "dilation") != (1, 1, 1) or return_indices:
-            raise ValueError(f"MaxPool3d: dilation={dilation!r}, return_indices={return_indices!r}: only dilation 1 without indices is supported")
-        self.return_indices = False
-
-    def _pool(self, x):
-        pads, extra = self._geometry(x)
-        return ops.max_pool3d(x, self.kernel_size, self.stride, pads, ceil_mode=any(extra))
+    rank, pool = 3, staticmethod(ops.max_pool3d)
 
 
 class AvgPool3d(_Pool):
