@@ -203,6 +203,10 @@ def _batch(index: int, batch, flag: str) -> tuple[Inputs, np.ndarray]:
         shapes = ", ".join(str(tuple(np.shape(v))) for v in y)
         raise BatchError(f"{flag}: batch {index}'s target is {len(y)} arrays ({shapes}); the loss takes one target array "
                          "(several inputs go in the batch's first element: ((x1, x2), y))")
+    nested = [i for i, v in enumerate(x) if isinstance(v, (tuple, list))] if isinstance(x, (tuple, list)) else []
+    if nested:
+        raise BatchError(f"{flag}: batch {index}'s input {nested[0]} is a tuple of {len(x[nested[0]])}, not one array; each input is one "
+                         "array (a recurrent state (h, c) included): wrap the model so its forward takes them apart, forward(x, h, c)")
     return as_inputs(x), np.asarray(y)
 
 

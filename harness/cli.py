@@ -155,7 +155,7 @@ def _run(args) -> int:
     from harness import console, report  # imports torch: only after main() has set OMP_WAIT_POLICY
     from harness.engines import unaligned_notes
     from harness.faults import check_faults
-    from harness.layers.compare import check_layer_paths
+    from harness.layers.compare import check_layer_calls, check_layer_paths
     from harness.runner import Fault, RunOptions, prepare_batches, run_cases, ticks_per_case
 
     cases = [known[n] for n in names]
@@ -187,6 +187,7 @@ def _run(args) -> int:
         return _error(f"{where}cannot write a report in {target.parent}: {files.why_unwritable(target.parent, exc)}")
     try:
         batches = prepare_batches(cases, options)  # bad data fails here, before any case runs
+        check_layer_calls(cases, options.layers, batches, options.seed)
     except (DataError, ValueError) as exc:
         return _error(str(exc))
 

@@ -18,9 +18,9 @@ import torch
 
 from harness import report
 from harness.cases import OptimizerSpec, user_batches, user_case
-from harness.layers.compare import check_layer_paths
+from harness.layers.compare import check_layer_calls, check_layer_paths
 from harness.metrics import Tolerance
-from harness.runner import CaseResult, RunOptions, RunResult, environment, run_case
+from harness.runner import CaseResult, RunOptions, RunResult, environment, prepare_batches, run_case
 from harness.timing import fixed_threads
 from harness.usermodel import check_model_inputs, per_input_dtypes, synthetic_batches
 from torch_ref.bridge import default_name_map, funcad_state, match_names, torch_state
@@ -127,5 +127,7 @@ def compare(funcad_cell, torch_module=None, data: Iterable | None = None, loss: 
     options = RunOptions(steps=steps, dtype=dtype, seed=seed, mode=mode, rtol=rtol, atol=atol, timing=timing,
                          layers=("leaves" if layers is True else layers) or None, at_step=at_step, per_sample=per_sample)
     check_layer_paths([case], options.layers, seed, flag="compare: layers=")
+    batches = prepare_batches([case], options)
+    check_layer_calls([case], options.layers, batches, seed, flag="compare: layers=")
     with fixed_threads(threads) if threads is not None else nullcontext():
-        return Comparison(run_case(case, options), options, environment(options.device))
+        return Comparison(run_case(case, options, batches=batches[case.name]), options, environment(options.device))

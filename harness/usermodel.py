@@ -177,7 +177,7 @@ def probe_output(cell: Cell, x: Inputs, flag: str, input_flags: Sequence[str] | 
         raise UserModelError(f"{flag}: the model returns a dict (keys {', '.join(map(str, out))}); a comparison trains on one output: "
                              "wrap the model so its forward returns the tensor the loss reads (the logits)")
     if isinstance(out, (tuple, list)):
-        shapes = ", ".join(str(tuple(np.shape(o))) for o in out)
+        shapes = ", ".join("None" if o is None else str(tuple(np.shape(o))) for o in out)  # nanoGPT's (logits, None)
         raise UserModelError(f"{flag}: the model returns {len(out)} outputs ({shapes}); a comparison trains on one: wrap the model so its "
                              "forward returns the tensor the loss reads (the logits)")
     return np.asarray(out)

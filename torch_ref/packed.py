@@ -72,14 +72,14 @@ def _record(fn: Callable) -> Callable:
     return recording
 
 
-def trace(tracer: fx.Tracer, module) -> fx.Graph:
-    """``tracer.trace(module)`` with ``RECORDED`` kept whole: called as ``torch.nn.utils.rnn.<fn>`` (patched while
-    tracing) or by a name imported from there (the tracer's ``autowrap_functions``)."""
+def trace(tracer: fx.Tracer, module, concrete_args: dict | None = None) -> fx.Graph:
+    """``tracer.trace(module, concrete_args)`` with ``RECORDED`` kept whole: called as ``torch.nn.utils.rnn.<fn>`` (patched
+    while tracing) or by a name imported from there (the tracer's ``autowrap_functions``)."""
     saved = {fn.__name__: fn for fn in RECORDED}
     for name, fn in saved.items():
         setattr(torch_rnn, name, _record(fn))
     try:
-        graph = tracer.trace(module)
+        graph = tracer.trace(module, concrete_args)
     finally:
         for name, fn in saved.items():
             setattr(torch_rnn, name, fn)

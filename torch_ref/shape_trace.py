@@ -57,6 +57,11 @@ class ShapedProxy(WritableProxy):
     def __len__(self) -> int:
         return len(self._value())
 
+    def __iter__(self):
+        """A traced value of known length iterates as torch's does, item by item (``for x_t in x.split(1, dim=1):``,
+        ``for row in h:``): the loop unrolls."""
+        return iter([self[i] for i in range(len(self._value()))])
+
     def __getattr__(self, name: str):
         if name in ("shape", "ndim", "dtype", "device", "is_cuda"):
             return getattr(self._value(), name)

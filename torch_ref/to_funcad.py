@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import operator
 import os
 import re
 import traceback
@@ -328,6 +329,8 @@ class _Program:
                 if isinstance(node.kwargs.get("out"), fx.Node):
                     raise TranslationError(f"{self.where}: node {node.name!r} ({node.format_node()}) writes its result into the tensor "
                                            f"out={node.kwargs['out'].name}, which the funcad twin cannot follow; use the returned value")
+                if _specialization_check(node):
+                    continue
                 if node.op == "call_function" and node.target is grad_mode.set_grad_enabled:
                     pass  # read by ``run``
                 elif node.op in ("call_function", "call_method"):
@@ -490,7 +493,7 @@ class _TracedForward:
             raise self.refused[training]
         if self.module is None:
             return self.programs[(training,)]
-        shapes = tuple((_shape_of(a), np.dtype(a.dtype)) if hasattr(a, "dtype") else None for a in args)
+        shapes = tuple((_shape_of(a), np.dtype(a.dtype)) if hasattr(a, "dtype") else (_VALUE, (type(a), a)) if _plain(a) else None for a in args)
         key = (training, *shapes)
         if key not in self.programs:
             self.programs[key] = self._trace_shapes(training, shapes)
@@ -512,9 +515,9 @@ class _TracedForward:
     def _shape_graph(self, training: bool, shapes: tuple) -> fx.Graph:
         if None in shapes:
             raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), and tracing it with the "
-                                   "input shapes known needs every input to be a tensor")
-        examples = [torch.zeros(shape, dtype=torch_dtype(dtype)) for shape, dtype in shapes]
-        floating = next((e.dtype for e in examples if e.is_floating_point()), torch.get_default_dtype())
+                                   "input shapes known needs every input to be a tensor or a Python number, string, bool or None")
+        examples = [second[1] if shape is _VALUE else torch.zeros(shape, dtype=torch_dtype(second)) for shape, second in shapes]
+        floating = next((e.dtype for e in examples if isinstance(e, torch.Tensor) and e.is_floating_point()), torch.get_default_dtype())
         self.module.to(floating)  # the examples run through the copy's layers in the inputs' precision
         default = torch.get_default_dtype()
         with _modules_in_mode(self.module, training):
@@ -522,12 +525,12 @@ class _TracedForward:
                 torch.set_default_dtype(floating)  # tensors forward creates, too
                 tracer = ShapeTracer(examples, _is_layer, packed.RECORDED)
                 with _tensors_kept(self.module, self.where), grad_mode.recorded(tracer):
-                    return packed.trace(tracer, self.module)
+                    return packed.trace(tracer, self.module, _concrete_args(self.module, examples))
             except TranslationError:
                 raise
             except Exception as exc:
                 raise TranslationError(f"{self.where}: torch.fx cannot trace forward ({self.symbolic_failure}), nor with the input shapes "
-                                       f"{[list(s) for s, _ in shapes]} known ({type(exc).__name__}: {exc}){_user_line(exc)}: the "
+                                       f"{[list(s) for s, _ in shapes if s is not _VALUE]} known ({type(exc).__name__}: {exc}){_user_line(exc)}: the "
                                        "twin replays one traced graph, so forward may branch, loop and compute Python numbers on sizes and "
                                        "configuration, not on a tensor's values") from None
             finally:
@@ -543,6 +546,43 @@ class _TracedForward:
 
 
 _MODES = {True: "training", False: "evaluation"}
+_VALUE = "value"  # in a call signature: (_VALUE, (type, value)) for a Python value (``has_mask=True``) the trace takes as it is
+_PLAIN = (type(None), bool, int, float, str)
+
+
+def _plain(value) -> bool:
+    return isinstance(value, _PLAIN)
+
+
+def _concrete_args(module: torch.nn.Module, examples: list) -> dict:
+    """forward's Python-valued arguments, given (``model(src, False)``) or left to their defaults (``has_mask=True``,
+    ``targets=None``), for torch.fx to trace as those values: the branches on them (``if has_mask:``, ``if targets is not
+    None:``) take their side, and each set of values gets its own trace."""
+    concrete = {}
+    for position, (name, parameter) in enumerate(inspect.signature(module.forward).parameters.items()):
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            break
+        if position < len(examples):
+            if not isinstance(examples[position], torch.Tensor):
+                concrete[name] = examples[position]
+        elif parameter.default is not parameter.empty and _plain(parameter.default):
+            concrete[name] = parameter.default
+    return concrete
+
+
+def _specialization_check(node: fx.Node) -> bool:
+    """torch.fx's guard that a concrete argument has the value traced (``eq`` then ``_assert``, or ``_assert_is_none``):
+    the twin keys its traces by those values, so the guard is never false in the trace it runs."""
+    if node.op != "call_function":
+        return False
+    if node.target is fx._symbolic_trace._assert_is_none or node.target is torch._assert:
+        first = node.args[0]
+        return isinstance(first, fx.Node) and _specialization_check(first) if node.target is torch._assert else _is_input(first)
+    return node.target is operator.eq and _is_input(node.args[0]) and all(user.target is torch._assert for user in node.users)
+
+
+def _is_input(value) -> bool:
+    return isinstance(value, fx.Node) and value.op == "placeholder"
 _LIBRARIES = tuple(os.path.dirname(m.__file__) + os.sep for m in (torch, layer_table))
 
 

@@ -15,7 +15,9 @@ import pandas as pd
 import torch
 
 import funcad
+from funcad.nn.cell import Cell
 from harness.cases import Batches, Case
+from harness.engines import _inputs_as_funcad
 from harness.faults import Fault
 from harness.inputs import call_model
 from harness.layers.capture import FuncadLayers, LayerCall, TorchLayers, float_inputs, isolated_funcad, map_leaves, with_floats, without_dropout
@@ -40,6 +42,7 @@ class LayerComparison:
     tolerance: Tolerance
     table: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    empty: str = "no layer runs on both sides (the model computes in its own construct)"  # the verdict when the table is empty
 
     def first_fault(self) -> tuple[str, str] | None:
         """(layer, 'forward' | 'backward') of the first layer whose isolated error exceeds the tolerance: forward in
@@ -56,7 +59,7 @@ class LayerComparison:
     def verdict(self) -> str:
         found = self.first_fault()
         if not len(self.table):
-            return "no layer runs on both sides (the model computes in its own construct)"
+            return self.empty
         if found is None:
             return f"every layer's isolated error is within {self.tolerance}"
         layer, where = found
@@ -81,22 +84,52 @@ def ratio(actual: Sequence[np.ndarray], expected: Sequence[np.ndarray], tol: Tol
     return worst
 
 
-def _units(funcad_keys: Sequence[tuple[str, int]], torch_keys: set, select: str | Sequence[str] | None) -> list[tuple[str, int]]:
+def _units(funcad_keys: Sequence[tuple[str, int]], torch_keys: set, select: str | Sequence[str] | None) -> tuple[list[tuple[str, int]], list[str]]:
     """The layer calls to compare, in execution order: those recorded on both sides that are leaves (no recorded layer
-    below them), or those at ``depth=N``, or the paths listed."""
+    below them), or those at ``depth=N``, or the paths listed; and notes on listed paths that did not run on both sides."""
     both = [k for k in funcad_keys if k in torch_keys]
     paths = {p for p, _ in both}
     if isinstance(select, str) and select.startswith("depth="):
         depth = int(select.split("=", 1)[1])
         keep = [k for k in both if k[0].count(".") + 1 <= depth]
-        return [k for k in keep if k[0].count(".") + 1 == depth or not any(q.startswith(k[0] + ".") for q, _ in keep)]
+        return [k for k in keep if k[0].count(".") + 1 == depth or not any(q.startswith(k[0] + ".") for q, _ in keep)], []
     if select:
         wanted = [select] if isinstance(select, str) else list(select)
-        missing = [p for p in wanted if p not in paths]
-        if missing:
-            raise ValueError(f"--layers: no layer {', '.join(missing)} runs on both sides; layers: {', '.join(sorted(paths))}")
-        return [k for k in both if k[0] in wanted]
-    return [k for k in both if not any(q.startswith(k[0] + ".") for q in paths)]
+        ran = {p for p, _ in funcad_keys}
+        notes = [f"layer {p} is not compared: {'its torch counterpart never ran' if p in ran else 'the model never called it'} at this step; "
+                 f"layers that ran on both sides: {', '.join(sorted(paths)) or 'none'}" for p in wanted if p not in paths]
+        return [k for k in both if k[0] in wanted], notes
+    return [k for k in both if not any(q.startswith(k[0] + ".") for q in paths)], []
+
+
+def _empty_reason(net: Cell, selected: bool) -> str:
+    """Why a comparison has no rows: the layers asked for did not run, the model is one library layer (nothing inside
+    it to tell apart), or it computes in its own construct."""
+    if selected:
+        return "none of the layers asked for ran on both sides (see the notes)"
+    if len(list(net.cells_and_names())) == 1 and type(net).__module__.startswith("funcad.nn."):
+        return (f"the model is a single layer ({type(net).__name__}): there are no layers inside it to compare apart; "
+                "the run's output and gradient comparison is its comparison")
+    return "no layer runs on both sides (the model computes in its own construct)"
+
+
+def check_layer_calls(cases: Sequence[Case], select: str | None, batches: dict[str, Batches], seed: int = 0, flag: str = "--layers ") -> None:
+    """Before any case runs, once its batches are made: a ValueError naming ``flag`` (followed by the selection) and the
+    case for a listed path that is a Cell of the model but that the model's forward on the first batch never calls,
+    so no comparison could hold it."""
+    if not select or select == "leaves" or select.startswith("depth="):
+        return
+    wanted = select.split(",")
+    for case in cases:
+        funcad.set_seed(seed)
+        net = case.funcad_model()
+        recorder = FuncadLayers(net, wanted)
+        with np.errstate(all="ignore"):
+            call_model(net, _inputs_as_funcad(batches[case.name][0][0], np.float32))
+        idle = [p for p in wanted if not any(path == p for path, _ in recorder.records)]
+        if idle:
+            raise ValueError(f"{flag}{select}: {case.name}'s forward never calls {', '.join(idle)}, so it cannot be compared; "
+                             f"layers it calls: {', '.join(sorted({p for p, _ in recorder.records})) or 'none of those listed'}")
 
 
 def check_layer_paths(cases: Sequence[Case], select: str | None, seed: int = 0, flag: str = "--layers ") -> None:
@@ -165,6 +198,11 @@ def compare_layers(case: Case, batches: Batches, step: int = 0, dtype: str = "fl
         pair.funcad.step(x, y)
         pair.torch.step(x, y)
     net, module = without_dropout(pair.funcad.net, pair.torch.trainer.model)
+    listed = [select] if isinstance(select, str) and not select.startswith("depth=") else [] if isinstance(select, str) else list(select or ())
+    unknown = [p for p in listed if p not in dict(net.cells_and_names()) or not p]
+    if unknown:
+        raise ValueError(f"--layers: no layer {', '.join(unknown)} in {case.name}; its layers: "
+                         f"{', '.join(sorted(p for p, _ in net.cells_and_names() if p))}")
     to_module = module_paths(net, module, pair.torch.to_torch)
     paths = list(to_module)
     f_side = FuncadLayers(net, paths, layer_edits(faults, "funcad", step, paths))
@@ -178,7 +216,8 @@ def compare_layers(case: Case, batches: Batches, step: int = 0, dtype: str = "fl
     t_side.edits_only = True
     cells, modules = dict(net.cells_and_names()), {p: m for p, m in module.named_modules() if p}
     rows = []
-    for key in _units(list(f_records), set(t_records), select):
+    units, unit_notes = _units(list(f_records), set(t_records), select)
+    for key in units:
         path = key[0]
         fr, tr = f_records[key], t_records[key]
         mpath = to_module[path]
@@ -197,9 +236,9 @@ def compare_layers(case: Case, batches: Batches, step: int = 0, dtype: str = "fl
                      "params": ", ".join(shared)})
     t_side.remove()
     notes = [f"loss at step {step}: funcad {f_loss:.9g}, torch {t_loss:.9g}; dropout off on both sides while capturing",
-             "ratios are the worst element's |funcad - torch| / (atol + rtol |torch|): above 1 exceeds the tolerance"]
+             "ratios are the worst element's |funcad - torch| / (atol + rtol |torch|): above 1 exceeds the tolerance", *unit_notes]
     columns = ["layer", "type", "torch_module", *(f"{m}_{q}" for m in MODES for q in QUANTITIES), "params"]
-    return LayerComparison(case.name, step, dtype, tol, pd.DataFrame(rows, columns=columns), notes)
+    return LayerComparison(case.name, step, dtype, tol, pd.DataFrame(rows, columns=columns), notes, _empty_reason(net, bool(unit_notes)))
 
 
 def compare_for_run(case: Case, options, batches: Batches, tol: Tolerance) -> LayerComparison:
