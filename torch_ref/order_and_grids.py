@@ -63,36 +63,14 @@ def take_along_dim(input, indices, axis=None):  # noqa: A002
     return ops.take_along_axis(input, indices, axis)
 
 
-def _counts_below(sequence, values, right: bool, out_int32: bool):
-    """How many of ``sequence``'s last-axis entries lie below each value (or at or below it, ``right``): an integer
-    constant, without gradient."""
-    values, sequence = ops.stop_gradient(values), ops.stop_gradient(sequence)
-    below = (sequence <= values[..., None]) if right else (sequence < values[..., None])
-    return ops.sum(ops.cast(below, np.int32 if out_int32 else np.int64), -1)
-
-
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):  # noqa: A002
-    return _counts_below(boundaries, input, right, out_int32)
+    return ops.searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, out=None, sorter=None):  # noqa: A002
     if sorter is not None:
         raise NotImplementedError("torch.searchsorted: sorter=... has no funcad translation")
-    right = right or side == "right"
-    if len(sorted_sequence.shape) == 1:
-        return _counts_below(sorted_sequence, input, right, out_int32)
-    return _counts_below(ops.expand_dims(sorted_sequence, -2), input, right, out_int32)
-
-
-def block_diag(*tensors):
-    """The matrices (scalars and vectors as one row) along the diagonal of a zero matrix."""
-    blocks = [ops.reshape(t, (1, -1)) if len(t.shape) < 2 else t for t in tensors]
-    width = sum(b.shape[1] for b in blocks)
-    rows, left = [], 0
-    for b in blocks:
-        rows.append(ops.pad(b, ((0, 0), (left, width - left - b.shape[1]))))
-        left += b.shape[1]
-    return ops.concat(rows, 0)
+    return ops.searchsorted(sorted_sequence, input, out_int32=out_int32, right=right or side == "right")
 
 
 def _at_least(op):
@@ -121,11 +99,9 @@ def trapezoid(y, x=None, *, dx=None, axis=-1):
 
 
 def vander(x, N=None, increasing=False):  # noqa: N803 - torch's name
-    """Columns x^(N-1) ... x^0 (or increasing), built by products so the gradient is defined at x = 0."""
-    columns = [ops.ones_like(x)]
-    for _ in range((x.shape[0] if N is None else int(N)) - 1):
-        columns.append(columns[-1] * x)
-    return ops.stack(columns if increasing else columns[::-1], 1)
+    """Columns x^(N-1) ... x^0 (``ops.vander``), or their reverse with ``increasing``."""
+    columns = ops.vander(x, N)
+    return ops.flip(columns, (1,)) if increasing else columns
 
 
 INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -198,7 +174,7 @@ mode = _selection(ops.mode)
 FUNCTIONS = {
     torch.median: median, torch.nanmedian: nanmedian, torch.kthvalue: kthvalue, torch.mode: mode, torch.meshgrid: meshgrid,
     torch.take: take, torch.take_along_dim: take_along_dim, torch.bucketize: bucketize, torch.searchsorted: searchsorted,
-    torch.block_diag: block_diag, torch.atleast_1d: _at_least(ops.atleast_1d), torch.atleast_2d: _at_least(ops.atleast_2d),
+    torch.block_diag: ops.block_diag, torch.atleast_1d: _at_least(ops.atleast_1d), torch.atleast_2d: _at_least(ops.atleast_2d),
     torch.atleast_3d: _at_least(ops.atleast_3d), torch.diag: diag, torch.diag_embed: diag_embed, torch.diagonal: diagonal,
     torch.trapz: trapezoid, torch.trapezoid: trapezoid, torch.logdet: ops.logdet, torch.vander: vander,
     torch.quantile: _quantiles(False), torch.nanquantile: _quantiles(True), torch.nonzero: nonzero,

@@ -305,7 +305,7 @@ class Tensor(tensor_methods.TensorMethods):
 # Python's operators, each the funcad.ops op of the same meaning, set on Tensor when funcad.ops binds itself (each
 # method then calls its op directly): {operator: (op, whether it has a reflected form)}, and the unary ones.
 _OPERATORS = {
-    "add": ("add", True), "sub": ("subtract", True), "mul": ("multiply", True), "truediv": ("divide", True),
+    "add": ("add", True), "sub": ("sub", True), "mul": ("multiply", True), "truediv": ("divide", True),
     "floordiv": ("floor_divide", True), "mod": ("remainder", True), "pow": ("power", True), "matmul": ("matmul", True),
     "lt": ("less", False), "le": ("less_equal", False), "gt": ("greater", False), "ge": ("greater_equal", False),
     "eq": ("equal", False), "ne": ("not_equal", False),
