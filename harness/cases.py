@@ -268,8 +268,8 @@ BN_MOMENTUM_NOTE = ("BatchNorm momentum: funcad (MindSpore) momentum 0.9 weights
                     "batch statistic; the mirror uses torch momentum = 1 - 0.9. Both update running_var with the unbiased batch variance")
 
 DROPOUT_NOTE = ("Dropout: both engines draw the same masks at each call (torch_ref.dropout: the torch side derives funcad's masks "
-                "from funcad's key, set per engine call by the harness); attention-weight dropout is off, as torch draws it inside "
-                "its attention kernel")
+                "from funcad's key, set per engine call by the harness; torch's attention and stacked recurrent kernels run as "
+                "their parts so that their dropout draws the same masks: torch_ref.kernel_dropout)")
 SEQ_LENGTH_NOTE = ("seq_length: funcad's LSTM runs each sequence over its real length (MindSpore's seq_length); the torch twin "
                    "packs the batch with pack_padded_sequence")
 
@@ -296,10 +296,10 @@ CASES: dict[str, Case] = {c.name: c for c in [
          "cross-entropy, Adam (torch twin built by torch_ref.mirror)",
          funcad_models.SignalCNN, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _signal_data, batch_size=32, notes=(BN_MOMENTUM_NOTE,),
          source=lambda data_dir: "built-in synthetic noisy sines"),
-    Case("lstm", "Embedding and a 2-layer bidirectional LSTM over synthetic token sequences of lengths 2..12 (seq_length), Dense on "
-         "the final states, cross-entropy, Adam (torch twin built by torch_ref.mirror)",
+    Case("lstm", "Embedding and a 2-layer bidirectional LSTM with dropout 0.1 between its layers over synthetic token sequences of "
+         "lengths 2..12 (seq_length), Dense on the final states, cross-entropy, Adam (torch twin built by torch_ref.mirror)",
          funcad_models.LSTMClassifier, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _token_data, batch_size=16,
-         notes=(SEQ_LENGTH_NOTE,), source=lambda data_dir: "built-in synthetic token sequences"),
+         notes=(SEQ_LENGTH_NOTE, DROPOUT_NOTE), source=lambda data_dir: "built-in synthetic token sequences"),
     Case("transformer", "token and position embeddings, a 2-layer Transformer encoder with a padding mask and dropout 0.1, Dense on "
          "the first position, cross-entropy, Adam (torch twin built by torch_ref.mirror)",
          funcad_models.TransformerClassifier, None, "cross_entropy", OptimizerSpec("adam", 1e-3), _token_data, batch_size=16,

@@ -37,6 +37,7 @@ from harness.inputs import call_model, map_inputs
 from torch_ref.arrays import to_numpy
 from torch_ref.bridge import NameMap, funcad_state, name_mapper
 from torch_ref.dropout import aligned_masks, set_mask_key
+from torch_ref.kernel_dropout import PACKED_UNALIGNED
 from torch_ref.pipeline import TorchTrainer
 
 GradEdit = Callable[[dict], dict] | None
@@ -60,22 +61,22 @@ class _AlignedMasks:
 
 
 def unaligned_dropout(module: torch.nn.Module) -> list[str]:
-    """Notes naming each layer of ``module`` whose dropout torch draws inside its own kernel, where
-    ``torch_ref.dropout.aligned_masks`` cannot reach it: a ``MultiheadAttention`` with dropout (its fused path, taken
-    when called with ``need_weights=False`` as ``nn.TransformerEncoderLayer`` and ``nn.TransformerDecoderLayer`` do)
-    and a recurrent layer with dropout between its layers. A difference a run then finds may be those masks alone."""
+    """Notes naming each layer of ``module`` whose dropout torch drew with its own generator during the run (since
+    ``begin_dropout_watch``): a recurrent layer with dropout between its layers fed a packed sequence, whose kernel
+    drops over the packed rows (``torch_ref.kernel_dropout``). A difference a run then finds may be those masks alone."""
     notes = []
     for path, layer in module.named_modules():
-        if isinstance(layer, torch.nn.MultiheadAttention) and layer.dropout > 0:
-            drawn = ("the attention weights' dropout inside its attention kernel when called with need_weights=False (as "
-                     "nn.TransformerEncoderLayer and nn.TransformerDecoderLayer call it)")
-        elif isinstance(layer, torch.nn.RNNBase) and layer.dropout > 0 and layer.num_layers > 1:
-            drawn = "the dropout between its layers inside its recurrent kernel"
-        else:
+        if not (isinstance(layer, torch.nn.RNNBase) and layer.dropout > 0 and layer.num_layers > 1 and layer.mode.lower() in PACKED_UNALIGNED):
             continue
-        notes.append(f"{path or 'the model'} ({type(layer).__name__}, dropout {layer.dropout:g}): torch draws {drawn}, where "
-                     f"{UNALIGNED_MASKS}; differences may be those masks alone: set that dropout to 0 to compare the rest")
+        notes.append(f"{path or 'the model'} ({type(layer).__name__}, dropout {layer.dropout:g}): torch draws the dropout between its "
+                     f"layers inside its recurrent kernel when fed a packed sequence, where {UNALIGNED_MASKS}; differences may be "
+                     f"those masks alone: pass the padded batch (funcad's seq_length) or set that dropout to 0 to compare the rest")
     return notes
+
+
+def begin_dropout_watch() -> None:
+    """Forget the packed recurrent kernels earlier runs met, so ``unaligned_dropout`` speaks of the run starting."""
+    PACKED_UNALIGNED.clear()
 
 
 def unaligned_notes(known_differences: Sequence[str]) -> list[str]:

@@ -148,15 +148,16 @@ class SignalCNN(nn.Cell):
 
 
 class LSTMClassifier(nn.Cell):
-    """Embedding (id 0 pads), a 2-layer bidirectional LSTM over each sequence's real length, Dense on the last states.
+    """Embedding (id 0 pads), a 2-layer bidirectional LSTM with dropout between its layers over each sequence's real
+    length, Dense on the last states.
 
     The lengths come from the ids (the count of non-padding ids, padding at the end) and reach the LSTM as
     MindSpore's ``seq_length``; the features are the last layer's final states, forward and backward."""
 
-    def __init__(self, vocab_size: int = 32, embedding_size: int = 16, hidden_size: int = 24, num_classes: int = 4):
+    def __init__(self, vocab_size: int = 32, embedding_size: int = 16, hidden_size: int = 24, num_classes: int = 4, dropout: float = 0.1):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
-        self.lstm = nn.LSTM(embedding_size, hidden_size, num_layers=2, batch_first=True, bidirectional=True)
+        self.lstm = nn.LSTM(embedding_size, hidden_size, num_layers=2, batch_first=True, bidirectional=True, dropout=dropout)
         self.fc = nn.Dense(2 * hidden_size, num_classes)
 
     def construct(self, ids):
@@ -166,18 +167,16 @@ class LSTMClassifier(nn.Cell):
 
 
 class TransformerClassifier(nn.Cell):
-    """Token and learnt position embeddings, a 2-layer Transformer encoder with a padding mask and dropout 0.1, and a
-    Dense head on the first position. Attention-weight dropout is off: torch draws it inside its attention kernel,
-    where no shared mask can reach it (the feed-forward and residual dropouts are on, with the same masks both sides)."""
+    """Token and learnt position embeddings, a 2-layer Transformer encoder with a padding mask and dropout 0.1 (on the
+    attention weights, the feed-forward block and the residuals, with the same masks both sides), and a Dense head on
+    the first position."""
 
     def __init__(self, vocab_size: int = 32, length: int = 12, d_model: int = 16, num_classes: int = 4, dropout: float = 0.1):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=0)
         rng = np.random.default_rng(funcad.get_seed())
         self.position = Parameter(rng.normal(0.0, 0.02, (length, d_model)).astype(np.float32), name="position")
-        layer = nn.TransformerEncoderLayer(d_model, 2, 2 * d_model, dropout=dropout, batch_first=True)
-        layer.self_attn.dropout = 0.0
-        self.encoder = nn.TransformerEncoder(layer, 2)
+        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(d_model, 2, 2 * d_model, dropout=dropout, batch_first=True), 2)
         self.fc = nn.Dense(d_model, num_classes)
 
     def construct(self, ids):

@@ -23,7 +23,7 @@ import torch
 
 from harness import guards, nanwatch, optstate, timing
 from harness.cases import Batches, Case, Pair
-from harness.engines import device_sync, jit_callables, unaligned_dropout
+from harness.engines import begin_dropout_watch, device_sync, jit_callables, unaligned_dropout
 from harness.environment import environment
 from harness.faults import Fault
 from harness.layers.compare import LayerComparison, compare_for_run
@@ -407,6 +407,7 @@ def run_case(case: Case, options: RunOptions = RunOptions(), tick: Callable[[str
     start = time.perf_counter()
     if batches is None:
         batches = case.batches(options.steps, options.seed, options.batch_size, options.data_dir)
+    begin_dropout_watch()
     with np.errstate(all="ignore"):
         run = _Run(case, options, tick, batches)
         run.probe_step0()

@@ -6,8 +6,7 @@ over ``input.split(1, dim=1)``, ``future`` steps), DCGAN's Generator and Discrim
 TransformerNet (InstanceNorm, ReflectionPad2d, nearest Upsample) and nanoGPT's GPT (both attention paths, tied
 embedding, LayerNorm with a bias flag, ``forward(idx, targets=None)``). Outputs and every gradient equal torch's in
 float64, training (dropout and draws aligned) and evaluation; some train alike through ``harness.compare``. Each class
-names its source file above it.
-alike through ``harness.compare``."""
+names its source file above it."""
 
 from __future__ import annotations
 
@@ -515,12 +514,8 @@ def assert_same(module, args, train: bool) -> None:
 
 
 def _transformer_model():
-    """TransformerModel with its encoder layers' attention dropout set apart to 0: torch draws that mask inside the fused
-    attention kernel, where no key reaches (the layers' other dropouts stay, aligned)."""
-    model = TransformerModel(13, 8, 2, 16, 2, dropout=0.2)
-    for layer in model.encoder.layers:
-        layer.self_attn.dropout = 0.0
-    return model
+    """TransformerModel as the example builds it: dropout 0.2, its encoder layers' attention weights included."""
+    return TransformerModel(13, 8, 2, 16, 2, dropout=0.2)
 
 
 TOKENS = RNG.integers(0, 13, (5, 2))
@@ -542,21 +537,19 @@ CASES = {
     "nano_gpt_flash_loss": (lambda: GPT(GPTConfig()), (IDX, TARGETS)),
     "nano_gpt_manual_generate": (lambda: GPT(GPTConfig(dropout=0.1, flash=False)), (IDX,)),
     "nano_gpt_manual_loss": (lambda: GPT(GPTConfig(dropout=0.1, flash=False, bias=False)), (IDX, TARGETS)),
-}
-
-# Two recurrent layers with dropout between them, as the example trains them, in evaluation only: torch draws that mask
-# inside its recurrent kernel, where no key reaches (the harness says so before a run).
-EVALUATION_ONLY = {
+    "nano_gpt_flash_dropout": (lambda: GPT(GPTConfig(dropout=0.1)), (IDX, TARGETS)),
+    # two recurrent layers with dropout between them, as the example trains them
     "lstm_2_layers": (lambda: RNNModel("LSTM", 13, 6, 6, 2, dropout=0.3), (TOKENS, (RNG.standard_normal((2, 2, 6)),) * 2)),
     "gru_tied_2_layers": (lambda: RNNModel("GRU", 13, 6, 6, 2, dropout=0.3, tie_weights=True), (TOKENS, RNG.standard_normal((2, 2, 6)))),
 }
-RUNS = [(name, train) for name in CASES for train in (True, False)] + [(name, False) for name in EVALUATION_ONLY]
+
+RUNS = [(name, train) for name in CASES for train in (True, False)]
 
 
 @pytest.mark.usefixtures("float64_default")
 @pytest.mark.parametrize("name, train", RUNS, ids=[f"{n}-{'train' if t else 'eval'}" for n, t in RUNS])
 def test_program_matches_torch_in_float64(name, train):
-    factory, args = {**CASES, **EVALUATION_ONLY}[name]
+    factory, args = CASES[name]
     torch.manual_seed(0)
     assert_same(factory().double(), args, train)
 
@@ -596,15 +589,6 @@ def test_a_user_s_own_torch_assert_is_not_taken_for_torch_fx_s_guard():
 
     with pytest.raises(TranslationError, match=r"Checked at the root: node '_assert'"):
         funcad_twin(Checked()).cell(RNG.standard_normal((2, 3)))
-
-
-def test_nano_gpt_s_flash_attention_dropout_while_training_is_refused_naming_the_line():
-    """torch draws scaled_dot_product_attention's dropout inside its kernel: no aligned twin exists, so converting the
-    model for training is refused, naming the node and nanoGPT's line; with dropout 0 (nanoGPT's default) it matches."""
-    model = GPT(GPTConfig(dropout=0.1)).train()
-    with pytest.raises(TranslationError, match=r"GPT at the root: node 'scaled_dot_product_attention' .* at .*test_user_programs_pytorch_examples"
-                                               r"\.py:\d+: `y = torch\.nn\.functional\.scaled_dot_product_attention\(q, k, v, .*dropout_p=0\.1"):
-        funcad_twin(model).cell(IDX)
 
 
 def test_a_forward_given_another_python_object_is_refused_naming_the_argument_kinds():

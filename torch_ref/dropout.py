@@ -8,7 +8,8 @@ does a user's forward calling them by ``F.<name>``, so both are aligned without 
 sets the key before each forward, gradient and training step of each engine and runs the torch engine's calls
 inside ``aligned_masks()`` (``harness.engines``), so the masks of step n are the same for funcad and torch, in
 float32 and in float64. Dropout torch draws inside its own kernels (the attention weights of
-``torch.nn.MultiheadAttention``'s fused path, between the layers of ``torch.nn.LSTM``) cannot be aligned this way.
+``F.scaled_dot_product_attention`` and so of ``torch.nn.MultiheadAttention`` called with ``need_weights=False``, between
+the layers of ``torch.nn.LSTM``) is aligned by running those kernels as their parts (``torch_ref.kernel_dropout``).
 
 A forward's own draws are aligned alike (``DRAWS``): ``torch.rand``/``randn``/``rand_like``/``randn_like``,
 ``torch.bernoulli`` and the in-place ``Tensor.bernoulli_``/``uniform_``/``normal_`` (a VAE's ``eps =
@@ -31,6 +32,7 @@ from funcad import ops
 from funcad.core.seed import random_key
 from funcad.ops.random import _scaled_keep_mask
 from torch_ref.arrays import any_numpy_dtype, from_numpy, numpy_dtype, sizes
+from torch_ref.kernel_dropout import KERNEL_DRAWS, scaled_dot_product_attention
 
 TORCH_KEY = np.zeros(2, np.uint64)
 
@@ -79,7 +81,8 @@ def _dropout3d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     return _masked(input, p, training, inplace, 3)
 
 
-ALIGNED = {"dropout": _dropout, "dropout1d": _dropout1d, "dropout2d": _dropout2d, "dropout3d": _dropout3d}
+ALIGNED = {"dropout": _dropout, "dropout1d": _dropout1d, "dropout2d": _dropout2d, "dropout3d": _dropout3d,
+           "scaled_dot_product_attention": scaled_dot_product_attention}
 
 
 def _numbers(kind: str, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
@@ -135,9 +138,9 @@ TENSOR_DRAWS = {"bernoulli": _bernoulli, "bernoulli_": _bernoulli_, "uniform_": 
 
 @contextlib.contextmanager
 def aligned_masks() -> Iterator[None]:
-    """While inside, torch's dropout functions (and so its dropout layers) draw funcad's masks from ``TORCH_KEY``, and
-    the random draws of ``DRAWS`` and ``TENSOR_DRAWS`` funcad's numbers."""
-    patched = [(F, ALIGNED), (torch, DRAWS), (torch.Tensor, TENSOR_DRAWS)]
+    """While inside, torch's dropout functions (and so its dropout layers, its attention and its recurrent kernels) draw
+    funcad's masks from ``TORCH_KEY``, and the random draws of ``DRAWS`` and ``TENSOR_DRAWS`` funcad's numbers."""
+    patched = [(F, ALIGNED), (torch, DRAWS), (torch.Tensor, TENSOR_DRAWS), (torch._VF, KERNEL_DRAWS)]
     saved = [(owner, {name: getattr(owner, name) for name in table}) for owner, table in patched]
     for owner, table in patched:
         for name, fn in table.items():

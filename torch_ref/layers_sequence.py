@@ -17,6 +17,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from funcad import nn, ops
 from funcad.nn.cell import Cell, CellList
+from torch_ref.kernel_dropout import padded_batch
 from torch_ref.layer_rule import LayerRule, Translate, Untranslatable
 
 
@@ -30,7 +31,8 @@ class _SeqLength:
         lengths = torch.as_tensor(seq_length).cpu()
         batch_axis = 0 if self.batch_first else 1
         packed = pack_padded_sequence(x, lengths.clamp(min=1), batch_first=self.batch_first, enforce_sorted=False)
-        out, state = super().forward(packed, hx)
+        with padded_batch(packed.sorted_indices, x.shape[1 - batch_axis]):  # aligned dropout between layers draws as funcad
+            out, state = super().forward(packed, hx)
         out = pad_packed_sequence(out, batch_first=self.batch_first, total_length=x.shape[1 - batch_axis])[0]
         empty = (lengths == 0).to(x.device)
         if not bool(empty.any()):

@@ -154,16 +154,18 @@ def normalize(input, p=2.0, axis=1, eps=1e-12, out=None):  # noqa: A002 - torch'
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
-    """softmax(q k^T * scale + mask) v over the last two axes; a boolean mask keeps the True places, a float mask adds."""
-    if dropout_p or enable_gqa:
-        _refuse("torch.nn.functional.scaled_dot_product_attention", "dropout_p" if dropout_p else "enable_gqa", dropout_p or enable_gqa)
+    """softmax(q k^T * scale + mask) v over the last two axes; a boolean mask keeps the True places, a float mask adds.
+    ``dropout_p`` drops the weights (torch applies it whatever the mode: a forward passes 0 outside training)."""
+    if enable_gqa:
+        _refuse("torch.nn.functional.scaled_dot_product_attention", "enable_gqa", enable_gqa)
     length, source = query.shape[-2], key.shape[-2]
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) * (1.0 / float(np.sqrt(query.shape[-1])) if scale is None else scale)
     if is_causal:
         scores = ops.masked_fill(scores, ~np.tril(np.ones((length, source), bool)), -np.inf)
     if attn_mask is not None:
         scores = ops.masked_fill(scores, ops.logical_not(attn_mask), -np.inf) if np.dtype(attn_mask.dtype) == np.bool_ else scores + attn_mask
-    return ops.matmul(ops.softmax(scores, -1), value)
+    weights = ops.softmax(scores, -1)
+    return ops.matmul(ops.dropout(weights, dropout_p) if dropout_p else weights, value)
 
 
 def _loss(op, *, weights: bool = False):

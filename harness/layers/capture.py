@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 import funcad
-from funcad import Tensor, ops
+from funcad import Tensor, nn, ops
 from funcad.core.dtypes import is_floating
 from funcad.nn.cell import Cell
 from harness.inputs import call_model
@@ -179,14 +179,19 @@ def isolated_funcad(cell: Cell, own_call: LayerCall, torch_inputs: list[np.ndarr
 
 
 def without_dropout(net: Cell, module: torch.nn.Module) -> tuple[Cell, torch.nn.Module]:
-    """Deep copies of both models with every dropout layer off (set to evaluation), the rest still training."""
+    """Deep copies of both models with every dropout layer off (set to evaluation) and the dropout attention and
+    recurrent layers apply inside themselves set to 0, the rest still training."""
     net, module = copy.deepcopy(net), copy.deepcopy(module)
     for _, cell in net.cells_and_names():
         if "Dropout" in type(cell).__name__:
             cell.set_train(False)
+        elif isinstance(cell, (nn.MultiheadAttention, nn.RNN, nn.GRU, nn.LSTM)):
+            cell.dropout = 0.0
     for sub in module.modules():
         if isinstance(sub, torch.nn.modules.dropout._DropoutNd):
             sub.eval()
+        elif isinstance(sub, (torch.nn.MultiheadAttention, torch.nn.RNNBase)):
+            sub.dropout = 0.0
     return net, module
 
 
