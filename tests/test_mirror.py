@@ -199,8 +199,9 @@ def test_torch_layers_come_to_funcad_and_back_with_the_same_values_and_gradients
 
 TOKENS = np.array([[3, 7, 1, 9, 2, 0, 0], [5, 5, 8, 1, 4, 6, 2], [9, 2, 0, 0, 0, 0, 0]])
 
-# (funcad model, hand-written torch model or None, input, training mode: the transformer's dropout is compared in
-# harness runs, where both engines draw the same masks)
+# (funcad model, hand-written torch model or None, input, training mode: dropout is compared in harness runs and in
+# test_kernel_dropout, where both engines draw the same masks, so the transformer runs in evaluation and the LSTM
+# classifier without dropout)
 BUILT_IN = [
     (funcad_models.TutorialLinear, torch_models.TutorialLinear, images(5), True),
     (funcad_models.LogisticRegression, torch_models.LogisticRegression, images(4, 30), True),
@@ -209,10 +210,10 @@ BUILT_IN = [
     (funcad_models.MLPBatchNorm, torch_models.MLPBatchNorm, images(4, 1, 28, 28), True),
     (funcad_models.SmallResNet, None, images(3, 3, 32, 32), True),
     (funcad_models.SignalCNN, None, images(4, 1, 64), True),
-    (funcad_models.LSTMClassifier, None, TOKENS, True),
+    (lambda: funcad_models.LSTMClassifier(dropout=0.0), None, TOKENS, True),
     (lambda: funcad_models.TransformerClassifier(length=TOKENS.shape[1]), None, TOKENS, False),
 ]
-BUILT_IN_IDS = [b[0].__name__ for b in BUILT_IN[:-1]] + ["TransformerClassifier"]
+BUILT_IN_IDS = [b[0].__name__ for b in BUILT_IN[:-2]] + ["LSTMClassifier", "TransformerClassifier"]
 
 
 @pytest.mark.parametrize("make_cell, make_module, x, train", BUILT_IN, ids=BUILT_IN_IDS)
@@ -368,10 +369,10 @@ def test_untranslatable_torch_modules_name_the_module_path_and_node():
     with pytest.raises(TranslationError, match=r"UsesHistc at 'inner': node 'histc' \(.*\) at .*test_mirror.py:\d+: "
                                                r"`return torch.histc\(self.fc\(x\), 4\)`: torch.histc has no funcad translation"):
         to_funcad(torch.nn.Sequential(OrderedDict(inner=UsesHistc())))
-    with pytest.raises(TranslationError, match=r"FractionalMaxPool2d at '0': torch.nn.FractionalMaxPool2d has no funcad translation .*; its "
-                                               r"forward does not translate either: .*torch.nn.functional.fractional_max_pool2d has no funcad "
+    with pytest.raises(TranslationError, match=r"LPPool3d at '0': torch.nn.LPPool3d has no funcad translation .*; its "
+                                               r"forward does not translate either: .*torch.nn.functional.lp_pool3d has no funcad "
                                                r"translation"):
-        to_funcad(torch.nn.Sequential(torch.nn.FractionalMaxPool2d(2, output_size=3)))
+        to_funcad(torch.nn.Sequential(torch.nn.LPPool3d(2, 2)))
 
     class DataDependent(torch.nn.Module):
         def forward(self, x):

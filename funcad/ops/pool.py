@@ -18,10 +18,10 @@ from funcad.ops.conv import pad_planes
 from funcad.ops.conv_geometry import Geometry, ceil_extra, padding4, pair, windows
 from funcad.ops.conv_scratch import scratch, with_scratch
 from funcad.ops.indexing import gather_elements
-from funcad.ops.math import add, floor_divide, multiply, remainder
+from funcad.ops.math import add, floor_divide, isnan, multiply, remainder, where
 from funcad.ops.padding import pad
 from funcad.ops.reduce import amax, argmax
-from funcad.ops.shape import _shape_of, cast, concat, getitem, squeeze, stack
+from funcad.ops.shape import _shape_of, cast, concat, flip, getitem, squeeze, stack
 
 
 def _pool_geometry(op: str, x, kernel_size, stride, padding) -> Geometry:
@@ -97,6 +97,9 @@ def _max_pool_argmax(x, geo: Geometry):
         for k, view in enumerate(taps):
             tap[np.isnan(view)] = k
     oh, ow = best.shape[2:]
+    if any(geo.padding):  # a window of -inf inputs ties with its padding: its first tap inside the plane, as torch's
+        first = first_offsets_inside(geo.kernel, geo.stride, geo.padding, geo.dilation, (oh, ow))[0, 0]
+        tap = np.where(best == -np.inf, first.astype(tap.dtype), tap)
     top_left = (np.arange(oh) * geo.stride[0] - geo.padding[0]).reshape(oh, 1) * w + np.arange(ow) * geo.stride[1] - geo.padding[2]
     # tap k = p * kw + q lies p * w + q = p * (w - kw) + k past the window's top left corner (arithmetic beats a table lookup here)
     kw = geo.kernel[1]
@@ -168,6 +171,26 @@ for _prim in (_gather_planes, _scatter_planes):
 _max_pool_argmax.nondifferentiable().declare(batch=fold_rule(_max_pool_argmax, (0,)))
 
 
+def torch_choice(stacked, first_inside=None):
+    """(N, C, 1, *out): the tap along axis 2 of the stacked taps (N, C, taps, *out) each window's maximum is taken
+    from, as torch's max pools choose: the first largest in scan order, the last NaN of a window holding NaN, and,
+    where padding (-inf) is stacked in, a window of -inf inputs its first tap inside the input (``first_inside``)."""
+    best = argmax(stacked, axis=2, keepdims=True)  # the first largest, or the first NaN
+    largest = amax(stacked, axis=2, keepdims=True)
+    last_nan = (_shape_of(stacked)[2] - 1) - argmax(flip(isnan(stacked), axis=2), axis=2, keepdims=True)
+    best = where(isnan(largest), last_nan, best)
+    return best if first_inside is None else where(largest == -np.inf, first_inside, best)
+
+
+def first_offsets_inside(kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, outs: tuple) -> np.ndarray:
+    """(1, 1, 1, *outs): each window's first tap (flat over the kernel) that falls inside the unpadded input."""
+    first = np.zeros(outs, np.int64)
+    for axis, (s, lo, d, m) in enumerate(zip(stride, pads[0::2], dilation, outs)):
+        offset = np.maximum(-(-(lo - np.arange(m) * s) // d), 0)  # the least o with o * d >= lo - start
+        first += (offset * int(np.prod(kernel[axis + 1:]))).reshape((-1,) + (1,) * (len(outs) - axis - 1))
+    return first.reshape((1, 1, 1) + tuple(outs))
+
+
 def window_max(op: str, x, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, ceil_mode: bool) -> tuple:
     """(max over the dilated windows of the spatial axes of (N, C, *spatial) x, each maximum's flat position in its
     (n, c) volume as torch's indices). ``pads``: (before, after) per axis, flat, counting as -inf; ``ceil_mode`` keeps
@@ -190,7 +213,7 @@ def window_max(op: str, x, kernel: tuple, stride: tuple, pads: tuple, dilation: 
                                                              for o, d, m, s in zip(offsets, dilation, outs, stride)))
             for offsets in np.ndindex(*kernel)]
     stacked = stack(taps, axis=2)
-    best = argmax(stacked, axis=2, keepdims=True)
+    best = torch_choice(stacked, first_offsets_inside(kernel, stride, pads, dilation, outs) if any(pads) or any(extras) else None)
     values = squeeze(gather_elements(stacked, 2, best), 2)
     best = cast(squeeze(best, 2), np.int64)
     index, rank = None, len(outs)

@@ -14,10 +14,10 @@ import numpy as np
 from funcad.core.dtypes import is_floating
 from funcad.ops.conv import conv2d
 from funcad.ops.conv_geometry import ceil_extra, ints, pad_mode_padding, paddings, window_counts
+from funcad.ops.indexing import gather_elements
 from funcad.ops.padding import pad
-from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d, window_max
-from funcad.ops.reduce import amax
-from funcad.ops.shape import _shape_of, getitem, reshape, stack, transpose
+from funcad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, first_offsets_inside, max_pool2d, torch_choice, window_max
+from funcad.ops.shape import _shape_of, getitem, reshape, squeeze, stack, transpose
 
 
 def _out(size: int, kernel: int, stride: int, dilation: int, low: int, high: int) -> int:
@@ -127,8 +127,17 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bo
     n, depth = _shape_of(x)[0], _shape_of(x)[2]
     planes = _volumes(max_pool2d(_frames(x), kernel[1:], strides[1:], pads[2:], ceil_mode=ceil_mode), n)
     planes = _pad_depth(planes, pads[0], pads[1] + extra[0], -np.inf)  # after the 2-D pool: no window of its holds padding alone
-    taps = _depth_taps(planes, kernel[0], strides[0], 1, _out(depth, kernel[0], strides[0], 1, pads[0], pads[1] + extra[0]))
-    return taps[0] if len(taps) == 1 else amax(stack(taps, axis=0), axis=0)
+    out = _out(depth, kernel[0], strides[0], 1, pads[0], pads[1] + extra[0])
+    taps = _depth_taps(planes, kernel[0], strides[0], 1, out)
+    if len(taps) == 1:
+        return taps[0]
+    # Each frame's 2-D pool took the first maximum (or last NaN) in its window: the frame torch's scan order reaches first
+    # (last for NaN) holds the input torch's 3-D pool takes.
+    stacked = stack(taps, axis=2)
+    first_inside = None
+    if pads[0] or pads[1] + extra[0]:
+        first_inside = first_offsets_inside((kernel[0],), (strides[0],), (pads[0], pads[1] + extra[0]), (1,), (out,))[..., None, None]
+    return squeeze(gather_elements(stacked, 2, torch_choice(stacked, first_inside)), 2)
 
 
 def avg_pool3d(x, kernel_size=1, stride=1, padding=0, ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int = 0):
