@@ -183,16 +183,20 @@ def _created_in(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(saved)
 
 
-def _torch_call(method: Callable) -> Callable:
-    """A torch engine call whose dropout draws funcad's masks (``torch_ref.dropout.aligned_masks``) and whose created
-    tensors take the run's precision (``_created_in``)."""
+def _torch_call(method: Callable, *, aligned: bool = True) -> Callable:
+    """A torch engine call whose created tensors take the run's precision (``_created_in``) and whose dropout and
+    random draws are funcad's (``torch_ref.dropout.aligned_masks``), except in timing (``aligned=False``): nothing is
+    compared there, and torch runs its own kernels, as it runs alone."""
 
     @functools.wraps(method)
     def call(self, *args, **kwargs):
-        with aligned_masks(), _created_in(self.trainer.dtype):
+        with aligned_masks() if aligned else contextlib.nullcontext(), _created_in(self.trainer.dtype):
             return method(self, *args, **kwargs)
 
     return call
+
+
+_timed_torch_call = functools.partial(_torch_call, aligned=False)
 
 
 class TorchEngine(_AlignedMasks):
@@ -249,15 +253,15 @@ class TorchEngine(_AlignedMasks):
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.trainer.load_state({self.to_torch.get(n, n): v for n, v in state.items()})
 
-    @_torch_call
+    @_timed_torch_call
     def time_forward(self, x, y):
         return self.trainer.forward_tensors(x)
 
-    @_torch_call
+    @_timed_torch_call
     def time_backward(self, x, y):
         return self.trainer.backward_tensors(x, y)
 
-    @_torch_call
+    @_timed_torch_call
     def time_step(self, x, y):
         return self.trainer.step_tensors(x, y)
 

@@ -122,3 +122,18 @@ def test_a_torch_encoder_layer_whose_attention_dropout_is_off_keeps_it_off_in_it
     assert pair.funcad.net.self_attn.dropout == 0.0 and pair.funcad.net.dropout_num == 0.1
     x, _ = case.batches(1)[0]
     np.testing.assert_allclose(pair.funcad.forward(x), pair.torch.forward(x), rtol=1e-10, atol=1e-12)
+
+
+def test_compared_calls_draw_aligned_masks_and_timed_calls_run_torchs_own_kernels():
+    """Timing compares nothing, so torch runs there as it runs alone (its own dropout and attention kernels), not the
+    aligned parts that make the compared calls' masks funcad's."""
+    pair = CASES["transformer"].build("float32")
+    module = pair.torch.trainer.model
+    native = (torch.nn.functional.dropout, torch.nn.functional.scaled_dot_product_attention)
+    seen = []
+    module.register_forward_pre_hook(lambda m, args: seen.append(
+        (torch.nn.functional.dropout, torch.nn.functional.scaled_dot_product_attention) == native))
+    x, y = CASES["transformer"].batches(1, batch_size=4)[0]
+    pair.torch.forward(x)
+    pair.torch.time_forward(*pair.torch.prepare(x, y))
+    assert seen == [False, True]
