@@ -177,7 +177,7 @@ def torch_choice(stacked, first_inside=None):
     where padding (-inf) is stacked in, a window of -inf inputs its first tap inside the input (``first_inside``)."""
     best = argmax(stacked, axis=2, keepdims=True)  # the first largest, or the first NaN
     largest = amax(stacked, axis=2, keepdims=True)
-    last_nan = (_shape_of(stacked)[2] - 1) - argmax(flip(isnan(stacked), axis=2), axis=2, keepdims=True)
+    last_nan = (_shape_of(stacked)[2] - 1) - argmax(cast(flip(isnan(stacked), axis=2), np.int8), axis=2, keepdims=True)
     best = where(isnan(largest), last_nan, best)
     return best if first_inside is None else where(largest == -np.inf, first_inside, best)
 
